@@ -1,0 +1,169 @@
+// Layer 6: the backend Service exists, has the backendRef's port, and has ready endpoints for it.
+
+import type { EndpointSlice, HTTPRoute, Pod, ServicePort } from '../src/cluster/objects.js';
+import { describe } from '../src/cluster/objects.js';
+import type { ClusterReader } from '../src/cluster/reader.js';
+import { commandFix, fail, pass, warn, type Draft } from '../src/findings.js';
+import { condition, controllerConditions, describeCondition, routeParentStatus } from '../src/gatewayapi/status.js';
+import type { Check, CheckContext, Evidence, ResolvedBackendRef } from '../src/types.js';
+import { need, needCluster } from './need.js';
+
+/** EndpointSlice `conditions.ready`: nil means true (k8s.io/api discovery/v1 EndpointConditions). */
+function isReady(e: NonNullable<EndpointSlice['endpoints']>[number]): boolean {
+  return e.conditions?.ready !== false;
+}
+
+/**
+ * Ready addresses for one Service port. Slices name their ports after the Service port name ("" when unnamed) and
+ * carry the resolved targetPort as the number: match by name, never by number (discovery/v1 EndpointPort).
+ */
+export function readyEndpoints(slices: EndpointSlice[], svcPort: ServicePort): { ready: string[]; notReady: string[] } {
+  const ready: string[] = [];
+  const notReady: string[] = [];
+  const want = svcPort.name ?? '';
+  for (const s of slices) {
+    if (s.addressType === 'FQDN') continue; // Istio ignores FQDN slices
+    const ports = s.ports ?? [];
+    if (ports.length > 0 && !ports.some((p) => (p.name ?? '') === want)) continue;
+    for (const e of s.endpoints ?? []) {
+      const name = e.targetRef?.name ? `${e.targetRef.name} (${e.addresses.join(', ')})` : e.addresses.join(', ');
+      (isReady(e) ? ready : notReady).push(name);
+    }
+  }
+  return { ready, notReady };
+}
+
+/** Why a pod is not ready, in the words kubectl uses. */
+export function podProblem(pod: Pod, targetPort: number | string | undefined): string {
+  const parts: string[] = [];
+  const phase = pod.status?.phase ?? 'Unknown';
+  if (phase !== 'Running') parts.push(`phase ${phase}`);
+  if (!pod.spec?.nodeName) parts.push('not scheduled to a node');
+  for (const cs of pod.status?.containerStatuses ?? []) {
+    const w = cs.state?.waiting;
+    const t = cs.state?.terminated;
+    if (w?.reason) parts.push(`container ${cs.name} waiting: ${w.reason}${w.message ? ` (${w.message.split('\n')[0]})` : ''}`);
+    else if (t?.reason) parts.push(`container ${cs.name} terminated: ${t.reason} (exit ${t.exitCode ?? '?'})`);
+    else if (cs.ready === false) parts.push(`container ${cs.name} not ready`);
+    if ((cs.restartCount ?? 0) > 0) parts.push(`${cs.restartCount} restarts`);
+  }
+  const ready = condition(pod.status?.conditions ?? [], 'Ready');
+  if (ready && ready.status !== 'True') parts.push(describeCondition(ready));
+  if (typeof targetPort === 'string') {
+    const has = (pod.spec?.containers ?? []).some((c) => (c.ports ?? []).some((p) => p.name === targetPort));
+    if (!has) parts.push(`no container port named "${targetPort}" (the Service's targetPort)`);
+  }
+  if (!pod.status?.podIP) parts.push('no pod IP');
+  return parts.length > 0 ? parts.join('; ') : 'Ready';
+}
+
+async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedBackendRef, route: HTTPRoute, statusNote: Evidence[]): Promise<Draft> {
+  const routeDesc = describe(route);
+  const where = `${routeDesc} ${ref.where}`;
+  if (ref.group !== '' || ref.kind !== 'Service') {
+    return warn(check, 'BackendKindUnsupported', `${where} points at ${ref.group || 'core'}/${ref.kind} ${ref.namespace}/${ref.name}: gwdoctor checks only Service backends`, {
+      evidence: statusNote,
+    });
+  }
+  const svcRef = `Service ${ref.namespace}/${ref.name}`;
+  const svc = await cluster.service(ref.namespace, ref.name);
+  if (!svc) {
+    return fail(check, 'ServiceNotFound', `${svcRef} does not exist (referenced by ${where}): the gateway answers 500`, {
+      evidence: statusNote,
+      fix: commandFix(`kubectl -n ${ref.namespace} get services`, `create ${svcRef}, or correct backendRef name/namespace in ${routeDesc}`),
+    });
+  }
+  if (svc.spec?.type === 'ExternalName') {
+    return warn(check, 'BackendKindUnsupported', `${svcRef} is an ExternalName Service (${svc.spec.externalName}): Istio routes it only if a ServiceEntry defines that host`, {
+      evidence: statusNote,
+    });
+  }
+  const ports = svc.spec?.ports ?? [];
+  const portDesc = ports.map((p) => `${p.name ? `${p.name} ` : ''}${p.port}->${p.targetPort ?? p.port}`).join(', ');
+  const svcPort = ports.find((p) => p.port === ref.port);
+  if (!svcPort) {
+    const byTarget = ports.find((p) => p.targetPort === ref.port);
+    const suggestion = byTarget ?? (ports.length === 1 ? ports[0] : undefined);
+    return fail(check, 'ServicePortMismatch', `${where} uses port ${ref.port ?? '(none)'}, but ${svcRef} has ports ${portDesc || '(none)'}${byTarget ? ` (${ref.port} is the targetPort; use the Service port ${byTarget.port})` : ''}`, {
+      evidence: [...statusNote, { ref: svcRef, detail: `spec.ports: ${portDesc || '(none)'}` }],
+      fix: suggestion
+        ? commandFix(
+            `kubectl -n ${route.metadata.namespace} patch httproute ${route.metadata.name} --type=json -p '${JSON.stringify([{ op: 'replace', path: `/spec/${ref.where.replace(/\[(\d+)\]/g, '/$1').replace(/\./g, '/')}/port`, value: suggestion.port }])}'`,
+            `set the backendRef port to the Service port ${suggestion.port} (backendRef.port is the Service port, not the container port)`,
+          )
+        : commandFix(`kubectl -n ${ref.namespace} get service ${ref.name} -o yaml`, 'use one of the Service ports listed in the backendRef'),
+    });
+  }
+
+  const [slices, pods] = await Promise.all([
+    cluster.endpointSlices(ref.namespace, ref.name),
+    svc.spec?.selector ? cluster.pods(ref.namespace, svc.spec.selector) : Promise.resolve([] as Pod[]),
+  ]);
+  const { ready, notReady } = readyEndpoints(slices, svcPort);
+  const portLabel = `${svcRef}:${svcPort.port}${svcPort.name ? ` (${svcPort.name})` : ''}`;
+  if (ready.length > 0) {
+    return pass(check, `${portLabel} has ${ready.length} ready endpoint${ready.length > 1 ? 's' : ''}${notReady.length ? ` (${notReady.length} not ready)` : ''}`, {
+      evidence: [...statusNote, ...ready.slice(0, 5).map((r) => ({ ref: portLabel, detail: `ready: ${r}` }))],
+    });
+  }
+  const selector = svc.spec?.selector;
+  if (!selector) {
+    return fail(check, 'NoReadyEndpoints', `${portLabel} has no selector and no ready endpoints in its EndpointSlices: the gateway answers 503 "no healthy upstream"`, {
+      evidence: statusNote,
+      fix: commandFix(`kubectl -n ${ref.namespace} get endpointslices -l kubernetes.io/service-name=${ref.name} -o yaml`, 'a Service without a selector needs EndpointSlices written for it (or add a selector)'),
+    });
+  }
+  const selStr = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
+  if (pods === null) {
+    if (slices.length === 0) {
+      return warn(check, 'EndpointsUnknown', `the manifests hold no EndpointSlices or Pods for ${svcRef}: endpoint readiness was not checked`, {
+        evidence: statusNote,
+        fix: commandFix(`kubectl -n ${ref.namespace} get endpointslices -l kubernetes.io/service-name=${ref.name}`, 'run against the live cluster (or include EndpointSlices and Pods in --manifests) to check readiness'),
+      });
+    }
+  } else if (pods.length === 0) {
+    return fail(check, 'NoPodsSelected', `${svcRef} selects ${selStr}, but no Pod in ${ref.namespace} has those labels: the gateway answers 503 "no healthy upstream"`, {
+      evidence: statusNote,
+      fix: commandFix(`kubectl -n ${ref.namespace} get pods --show-labels`, `make the Service selector match the Pods' labels (or deploy the Pods)`),
+    });
+  }
+  const evidence: Evidence[] = [...statusNote];
+  for (const n of notReady.slice(0, 5)) evidence.push({ ref: portLabel, detail: `not ready: ${n}` });
+  for (const p of (pods ?? []).slice(0, 5)) evidence.push({ ref: describe(p), detail: podProblem(p, svcPort.targetPort) });
+  const first = (pods ?? [])[0];
+  return fail(check, 'NoReadyEndpoints', `${portLabel} has no ready endpoints${pods ? ` (${pods.length} pod${pods.length === 1 ? '' : 's'} selected, none ready)` : ''}: the gateway answers 503 "no healthy upstream"`, {
+    evidence,
+    retryable: true,
+    fix: first
+      ? commandFix(`kubectl -n ${ref.namespace} describe pod ${first.metadata.name}\nkubectl -n ${ref.namespace} logs ${first.metadata.name} --all-containers --previous`, 'find why the pod is not Ready (events, probe failures, crash logs)')
+      : commandFix(`kubectl -n ${ref.namespace} get pods -l ${selStr} -o wide`, 'find why the selected pods are not Ready'),
+  });
+}
+
+export const endpoints: Check = {
+  id: 'endpoints',
+  title: 'the backend Service has ready endpoints',
+  needsCluster: true,
+  network: false,
+  async run(ctx: CheckContext) {
+    const cluster = needCluster(ctx);
+    const matched = need(ctx.facts, 'matched');
+    const refs = need(ctx.facts, 'backendRefs').filter((r) => r.weight > 0 && !r.where.includes('requestMirror'));
+    const routeDesc = describe(matched.route);
+    const st = routeParentStatus(matched.route, matched.parentRef);
+    const resolved = condition(controllerConditions(st?.conditions), 'ResolvedRefs');
+    const statusNote: Evidence[] = resolved ? [{ ref: `${routeDesc} status`, detail: describeCondition(resolved) }] : [];
+    for (const e of ctx.facts.carried?.endpoints ?? []) statusNote.push(e);
+    const results = await Promise.all(refs.map((r) => checkBackend(this, cluster, r, matched.route, statusNote)));
+    const order: Draft['status'][] = ['fail', 'error', 'warn'];
+    for (const s of order) {
+      const hit = results.find((r) => r.status === s);
+      if (hit) {
+        if (results.length > 1) hit.evidence.push(...results.filter((r) => r !== hit).map((r) => ({ ref: 'other backendRef', detail: r.summary })));
+        return hit;
+      }
+    }
+    if (results.length === 1) return results[0] as Draft;
+    return pass(this, results.map((r) => r.summary).join('; '), { evidence: results.flatMap((r) => r.evidence) });
+  },
+};

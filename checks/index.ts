@@ -1,0 +1,11 @@
+// The layers, in the order the pipeline runs them.
+
+import { dns } from './dns.js';
+import { endpoints } from './endpoints.js';
+import { grant } from './grant.js';
+import { listener } from './listener.js';
+import { proxy } from './proxy.js';
+import { route } from './route.js';
+import type { Check } from '../src/types.js';
+
+export const LAYERS: readonly Check[] = [dns, proxy, listener, route, grant, endpoints];

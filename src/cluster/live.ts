@@ -1,0 +1,252 @@
+// The live backend: @kubernetes/client-node 2.x with kubectl's kubeconfig conventions. Read-only: only list/get.
+// Every result is turned into plain JSON (dates as strings), the same shape the manifests backend yields.
+
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import {
+  ApisApi,
+  CoreV1Api,
+  CustomObjectsApi,
+  DiscoveryV1Api,
+  KubeConfig,
+} from '@kubernetes/client-node';
+import { ClusterAccessError, UsageError } from '../errors.js';
+import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
+import { selectorString, type ClusterReader } from './reader.js';
+
+const GROUP = 'gateway.networking.k8s.io';
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export type KubeconfigSource =
+  | { ok: true; kind: 'files'; files: string[] }
+  | { ok: true; kind: 'in-cluster' }
+  | { ok: false; why: string };
+
+/**
+ * kubectl's order: --kubeconfig (must exist), $KUBECONFIG (list of files, missing ones skipped), ~/.kube/config,
+ * then the in-cluster service account. Nothing found is said plainly: client-node would otherwise fall back to
+ * http://localhost:8080 and talk to whatever listens there.
+ */
+export function findKubeconfig(flag: string | null, env: NodeJS.ProcessEnv = process.env): KubeconfigSource {
+  if (flag !== null) {
+    if (!existsSync(flag)) throw new UsageError(`--kubeconfig ${flag}: no such file`);
+    return { ok: true, kind: 'files', files: [flag] };
+  }
+  const fromEnv = (env['KUBECONFIG'] ?? '').split(delimiter).filter((f) => f !== '');
+  if (fromEnv.length > 0) {
+    const present = fromEnv.filter((f) => existsSync(f));
+    if (present.length > 0) return { ok: true, kind: 'files', files: present };
+    return { ok: false, why: `no kubeconfig found: none of the files in $KUBECONFIG exist (${fromEnv.join(delimiter)})` };
+  }
+  const home = join(env['HOME'] ?? homedir(), '.kube', 'config');
+  if (existsSync(home)) return { ok: true, kind: 'files', files: [home] };
+  if (env['KUBERNETES_SERVICE_HOST'] && existsSync(join(SA_DIR, 'token'))) return { ok: true, kind: 'in-cluster' };
+  return { ok: false, why: 'no kubeconfig found ($KUBECONFIG unset, ~/.kube/config missing, not running in a cluster): pass --kubeconfig or --manifests' };
+}
+
+function jsonOf<T>(v: unknown): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+function statusMessage(body: unknown): string | undefined {
+  try {
+    const b = typeof body === 'string' ? (JSON.parse(body) as { message?: string }) : (body as { message?: string } | undefined);
+    return b?.message;
+  } catch {
+    return undefined;
+  }
+}
+
+const TLS_CODES = /^(CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_TLS|ERR_SSL|ERR_OSSL)/;
+
+function causeCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 6 && e; i++) {
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === 'string') return c;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The one place that reads client-node / undici errors. Never includes headers, tokens or the kubeconfig. */
+export function toClusterError(err: unknown, what: string, server: string): ClusterAccessError {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'number') {
+    const msg = statusMessage((err as { body?: unknown }).body);
+    if (code === 403) {
+      return new ClusterAccessError('forbidden', `forbidden: cannot ${what}${msg ? ` (${msg})` : ''}`, `grant get/list on it, e.g. bind the ClusterRole in deploy/rbac.yaml`);
+    }
+    if (code === 401) return new ClusterAccessError('unauthorized', `unauthorized: the API server rejected the credentials of this kubeconfig user while trying to ${what}`, 'refresh the credentials (kubectl auth whoami)');
+    if (code === 404) return new ClusterAccessError('crd-missing', `the API server does not serve what gwdoctor needs to ${what}: is the Gateway API installed?`, 'kubectl get crd gateways.gateway.networking.k8s.io');
+    return new ClusterAccessError('api', `the API server answered HTTP ${code} while trying to ${what}${msg ? `: ${msg}` : ''}`);
+  }
+  const c = causeCode(err);
+  if (c && TLS_CODES.test(c)) {
+    return new ClusterAccessError('tls', `TLS error talking to ${server}: ${c} (the kubeconfig's certificate-authority does not match the server's certificate?)`, 'check certificate-authority(-data) of the cluster entry in the kubeconfig');
+  }
+  if (c === 'ABORT_ERR' || c === 'UND_ERR_CONNECT_TIMEOUT' || c === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new ClusterAccessError('timeout', `the API server ${server} did not answer in time (${c}) while trying to ${what}`);
+  }
+  return new ClusterAccessError('unreachable', `cannot reach the API server ${server}: ${c ?? (err as Error).message} (while trying to ${what})`, 'check the cluster address, VPN and that the API server is up: kubectl cluster-info');
+}
+
+export class LiveCluster implements ClusterReader {
+  readonly mode = 'live' as const;
+  private readonly cache = new Map<string, Promise<unknown>>();
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly discovery: DiscoveryV1Api;
+  private readonly apis: ApisApi;
+  private readonly server: string;
+  private readonly context: string;
+
+  private constructor(private readonly kc: KubeConfig) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.discovery = kc.makeApiClient(DiscoveryV1Api);
+    this.apis = kc.makeApiClient(ApisApi);
+    this.server = kc.getCurrentCluster()?.server ?? '(unknown server)';
+    this.context = kc.getCurrentContext();
+  }
+
+  static async create(src: Extract<KubeconfigSource, { ok: true }>, context: string | null): Promise<LiveCluster> {
+    const kc = new KubeConfig();
+    try {
+      if (src.kind === 'in-cluster') kc.loadFromCluster();
+      else if (src.files.length === 1) kc.loadFromFile(src.files[0] as string);
+      else {
+        // Several files, merged the way kubectl merges $KUBECONFIG (first file wins for each name).
+        const prev = process.env['KUBECONFIG'];
+        process.env['KUBECONFIG'] = src.files.join(delimiter);
+        try {
+          kc.loadFromDefault();
+        } finally {
+          if (prev === undefined) delete process.env['KUBECONFIG'];
+          else process.env['KUBECONFIG'] = prev;
+        }
+      }
+    } catch (err) {
+      const first = ((err as Error).message ?? String(err)).split('\n')[0];
+      throw new UsageError(`cannot load kubeconfig ${src.kind === 'files' ? src.files.join(delimiter) : '(in-cluster)'}: ${first}`);
+    }
+    if (context !== null) {
+      if (!kc.getContexts().some((c) => c.name === context)) {
+        throw new UsageError(`--context ${context}: no such context in the kubeconfig (have: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+      }
+      kc.setCurrentContext(context);
+    }
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new UsageError(`the kubeconfig has no current context${kc.getContexts().length ? ': pass --context' : ''}`);
+    if (!/^https?:\/\//.test(cluster.server)) throw new UsageError(`the kubeconfig's cluster "${cluster.name}" has an invalid server address "${cluster.server}"`);
+    return new LiveCluster(kc);
+  }
+
+  describeSource() {
+    return { context: this.context, server: this.server };
+  }
+
+  private memo<T>(key: string, what: string, fn: () => Promise<T>): Promise<T> {
+    let p = this.cache.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = fn().catch((err: unknown) => {
+        throw toClusterError(err, what, this.server);
+      });
+      this.cache.set(key, p);
+    }
+    return p;
+  }
+
+  /** Served versions of gateway.networking.k8s.io; a missing group is a clear "not installed". */
+  private gatewayApi(): Promise<{ versions: string[]; referenceGrant: string }> {
+    return this.memo('discovery', 'discover API groups (GET /apis)', async () => {
+      const list = await this.apis.getAPIVersions();
+      const g = (list.groups ?? []).find((x) => x.name === GROUP);
+      if (!g) {
+        throw Object.assign(new Error('gateway api missing'), { code: 404 });
+      }
+      const versions = g.versions.map((v) => v.version);
+      let referenceGrant = 'v1beta1';
+      if (versions.includes('v1')) {
+        const res = await this.custom.getAPIResources({ group: GROUP, version: 'v1' });
+        if (res.resources.some((r) => r.name === 'referencegrants')) referenceGrant = 'v1';
+      }
+      return { versions, referenceGrant };
+    }).catch((err: unknown) => {
+      if (err instanceof ClusterAccessError && err.kind === 'crd-missing') {
+        throw new ClusterAccessError('crd-missing', `the Gateway API is not installed on ${this.server}: the API server serves no ${GROUP} group`, 'install the Gateway API CRDs (standard channel), e.g. kubectl get crd | grep gateway.networking.k8s.io');
+      }
+      throw err;
+    });
+  }
+
+  private async listCluster<T>(plural: string, version = 'v1'): Promise<T[]> {
+    const api = await this.gatewayApi();
+    const v = plural === 'referencegrants' ? api.referenceGrant : api.versions.includes(version) ? version : (api.versions[0] as string);
+    return this.memo(`list/${plural}`, `list ${plural}.${GROUP} at the cluster scope`, async () => {
+      const res = (await this.custom.listClusterCustomObject({ group: GROUP, version: v, plural })) as { items?: unknown[] };
+      return jsonOf<T[]>(res.items ?? []);
+    });
+  }
+
+  gatewayClasses() {
+    return this.listCluster<GatewayClass>('gatewayclasses');
+  }
+  gateways() {
+    return this.listCluster<Gateway>('gateways');
+  }
+  httpRoutes() {
+    return this.listCluster<HTTPRoute>('httproutes');
+  }
+  async referenceGrants(ns: string) {
+    const api = await this.gatewayApi();
+    return this.memo(`rg/${ns}`, `list referencegrants.${GROUP} in namespace ${ns}`, async () => {
+      const res = (await this.custom.listNamespacedCustomObject({ group: GROUP, version: api.referenceGrant, namespace: ns, plural: 'referencegrants' })) as { items?: unknown[] };
+      return jsonOf<ReferenceGrant[]>(res.items ?? []);
+    });
+  }
+  async referenceGrantApiVersion() {
+    return `${GROUP}/${(await this.gatewayApi()).referenceGrant}`;
+  }
+  namespace(name: string) {
+    return this.memo(`ns/${name}`, `get namespace ${name}`, async () => {
+      try {
+        return jsonOf<Namespace>(await this.core.readNamespace({ name }));
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 404) return undefined;
+        throw err;
+      }
+    });
+  }
+  service(ns: string, name: string) {
+    return this.memo(`svc/${ns}/${name}`, `get services in namespace ${ns}`, async () => {
+      try {
+        return jsonOf<Service>(await this.core.readNamespacedService({ namespace: ns, name }));
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 404) return undefined;
+        throw err;
+      }
+    });
+  }
+  servicesByLabel(ns: string, labels: Record<string, string>) {
+    const sel = selectorString(labels);
+    return this.memo(`svcs/${ns}/${sel}`, `list services in namespace ${ns}`, async () =>
+      jsonOf<Service[]>((await this.core.listNamespacedService({ namespace: ns, labelSelector: sel })).items),
+    );
+  }
+  endpointSlices(ns: string, svc: string) {
+    return this.memo(`eps/${ns}/${svc}`, `list endpointslices.discovery.k8s.io in namespace ${ns}`, async () =>
+      jsonOf<EndpointSlice[]>((await this.discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${svc}` })).items),
+    );
+  }
+  pods(ns: string, selector: Record<string, string>) {
+    const sel = selectorString(selector);
+    return this.memo(`pods/${ns}/${sel}`, `list pods in namespace ${ns}`, async () =>
+      jsonOf<Pod[]>((await this.core.listNamespacedPod({ namespace: ns, labelSelector: sel })).items) as Pod[] | null,
+    );
+  }
+  nodes() {
+    return this.memo('nodes', 'list nodes at the cluster scope', async () => jsonOf<Node[]>((await this.core.listNode()).items));
+  }
+}

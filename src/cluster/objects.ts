@@ -1,0 +1,194 @@
+// The shapes gwdoctor reads, as the API server serves them in JSON (and `kubectl get -o yaml` prints them).
+// Only the fields gwdoctor looks at are typed; everything is optional because manifests may omit defaults.
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+}
+
+export interface GatewayClass extends K8sObject {
+  spec?: { controllerName?: string };
+  status?: { conditions?: Condition[] };
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+export interface GatewayListener {
+  name: string;
+  hostname?: string;
+  port: number;
+  protocol: string;
+  tls?: { mode?: string; certificateRefs?: unknown[] };
+  allowedRoutes?: {
+    namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: LabelSelector };
+    kinds?: { group?: string; kind: string }[];
+  };
+}
+
+export interface ListenerStatus {
+  name: string;
+  attachedRoutes?: number;
+  conditions?: Condition[];
+  supportedKinds?: { group?: string; kind: string }[];
+}
+
+export interface Gateway extends K8sObject {
+  spec: {
+    gatewayClassName: string;
+    listeners?: GatewayListener[];
+    infrastructure?: { parametersRef?: { group?: string; kind?: string; name?: string } };
+  };
+  status?: { conditions?: Condition[]; listeners?: ListenerStatus[]; addresses?: { type?: string; value: string }[] };
+}
+
+export interface ParentReference {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+export interface HTTPPathMatch {
+  type?: 'Exact' | 'PathPrefix' | 'RegularExpression' | string;
+  value?: string;
+}
+
+export interface HTTPRouteMatch {
+  path?: HTTPPathMatch;
+  headers?: { type?: string; name: string; value: string }[];
+  queryParams?: { type?: string; name: string; value: string }[];
+  method?: string;
+}
+
+export interface HTTPBackendRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+}
+
+export interface HTTPRouteFilter {
+  type: string;
+  requestMirror?: { backendRef?: HTTPBackendRef };
+}
+
+export interface HTTPRouteRule {
+  name?: string;
+  matches?: HTTPRouteMatch[];
+  backendRefs?: HTTPBackendRef[];
+  filters?: HTTPRouteFilter[];
+}
+
+export interface RouteParentStatus {
+  parentRef: ParentReference;
+  controllerName: string;
+  conditions?: Condition[];
+}
+
+export interface HTTPRoute extends K8sObject {
+  spec: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: HTTPRouteRule[] };
+  status?: { parents?: RouteParentStatus[] };
+}
+
+export interface ReferenceGrant extends K8sObject {
+  spec: {
+    from?: { group?: string; kind?: string; namespace?: string }[];
+    to?: { group?: string; kind?: string; name?: string }[];
+  };
+}
+
+export interface ServicePort {
+  name?: string;
+  port: number;
+  protocol?: string;
+  targetPort?: number | string;
+  nodePort?: number;
+  appProtocol?: string;
+}
+
+export interface Service extends K8sObject {
+  spec?: {
+    type?: string;
+    selector?: Record<string, string>;
+    ports?: ServicePort[];
+    clusterIP?: string;
+    externalName?: string;
+    publishNotReadyAddresses?: boolean;
+  };
+}
+
+export interface EndpointSlice extends K8sObject {
+  addressType?: string;
+  endpoints?: {
+    addresses: string[];
+    conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+    nodeName?: string;
+    targetRef?: { kind?: string; name?: string; namespace?: string };
+  }[] | null;
+  ports?: { name?: string | null; port?: number | null; protocol?: string }[] | null;
+}
+
+export interface ContainerStatus {
+  name: string;
+  ready?: boolean;
+  restartCount?: number;
+  state?: {
+    waiting?: { reason?: string; message?: string };
+    terminated?: { reason?: string; exitCode?: number; message?: string };
+    running?: { startedAt?: string };
+  };
+}
+
+export interface Pod extends K8sObject {
+  spec?: {
+    nodeName?: string;
+    containers?: { name: string; ports?: { name?: string; containerPort: number; protocol?: string }[] }[];
+  };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    conditions?: Condition[];
+    containerStatuses?: ContainerStatus[];
+  };
+}
+
+export interface Namespace extends K8sObject {}
+
+export interface Node extends K8sObject {
+  status?: { addresses?: { type: string; address: string }[] };
+}
+
+export function nsName(o: K8sObject): string {
+  return o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
+}
+
+export function describe(o: K8sObject): string {
+  return `${o.kind} ${nsName(o)}`;
+}

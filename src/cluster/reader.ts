@@ -1,0 +1,46 @@
+// One read-only interface over a cluster, with two backends: live (client-node) and manifests (YAML files).
+// Read-only by construction: there is no member that creates, patches or deletes.
+
+import type {
+  EndpointSlice,
+  Gateway,
+  GatewayClass,
+  HTTPRoute,
+  Namespace,
+  Node,
+  Pod,
+  ReferenceGrant,
+  Service,
+} from './objects.js';
+
+export interface ClusterReader {
+  readonly mode: 'live' | 'manifests';
+  /** Source description for the report (context and server, or the manifest paths). */
+  describeSource(): { context?: string; server?: string; manifests?: string[] };
+  gatewayClasses(): Promise<GatewayClass[]>;
+  gateways(): Promise<Gateway[]>;
+  httpRoutes(): Promise<HTTPRoute[]>;
+  /** undefined when the Namespace object is not visible (manifests without it). */
+  namespace(name: string): Promise<Namespace | undefined>;
+  referenceGrants(namespace: string): Promise<ReferenceGrant[]>;
+  service(namespace: string, name: string): Promise<Service | undefined>;
+  /** Services in a namespace carrying the given labels (used to find a Gateway's generated Service). */
+  servicesByLabel(namespace: string, labels: Record<string, string>): Promise<Service[]>;
+  endpointSlices(namespace: string, service: string): Promise<EndpointSlice[]>;
+  /** Pods matching a selector; null when pods cannot be known (manifests that hold no Pods for the namespace). */
+  pods(namespace: string, selector: Record<string, string>): Promise<Pod[] | null>;
+  nodes(): Promise<Node[]>;
+  /** apiVersion to write a ReferenceGrant with: v1 when the server serves it, else v1beta1. */
+  referenceGrantApiVersion(): Promise<string>;
+}
+
+export function selectorString(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+export function labelsMatch(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
+  const have = labels ?? {};
+  return Object.entries(selector).every(([k, v]) => have[k] === v);
+}

@@ -1,0 +1,68 @@
+// Builders for findings: every layer reports through these, so hints and shapes stay uniform.
+
+import { hintFor, type Code } from './codes.js';
+import { ClusterAccessError, GwdoctorError, rootMessage } from './errors.js';
+import type { Check, Evidence, Finding, Fix } from './types.js';
+
+export type Draft = Omit<Finding, 'durationMs'>;
+
+interface Extra {
+  evidence?: Evidence[];
+  fix?: Fix | null;
+  retryable?: boolean;
+}
+
+function make(check: Pick<Check, 'id' | 'title'>, status: Draft['status'], code: Code | null, summary: string, x: Extra = {}): Draft {
+  return {
+    id: check.id,
+    title: check.title,
+    status,
+    code,
+    summary,
+    evidence: x.evidence ?? [],
+    fix: x.fix ?? null,
+    hint: code ? hintFor(code) : null,
+    retryable: x.retryable ?? false,
+  };
+}
+
+export const pass = (c: Pick<Check, 'id' | 'title'>, summary: string, x?: Extra): Draft => make(c, 'pass', null, summary, x);
+export const warn = (c: Pick<Check, 'id' | 'title'>, code: Code, summary: string, x?: Extra): Draft => make(c, 'warn', code, summary, x);
+export const fail = (c: Pick<Check, 'id' | 'title'>, code: Code, summary: string, x?: Extra): Draft => make(c, 'fail', code, summary, x);
+export const errorFinding = (c: Pick<Check, 'id' | 'title'>, code: Code, summary: string, x?: Extra): Draft =>
+  make(c, 'error', code, summary, x);
+export const skip = (c: Pick<Check, 'id' | 'title'>, reason: string): Draft => make(c, 'skip', null, reason);
+
+export function yamlFix(text: string, explain: string): Fix {
+  return { kind: 'yaml', text, explain };
+}
+export function commandFix(text: string, explain: string): Fix {
+  return { kind: 'command', text, explain };
+}
+export function textFix(text: string, explain: string): Fix {
+  return { kind: 'text', text, explain };
+}
+
+const KIND_CODE: Record<ClusterAccessError['kind'], Code> = {
+  forbidden: 'ClusterForbidden',
+  unauthorized: 'ClusterUnauthorized',
+  'crd-missing': 'GatewayApiMissing',
+  unreachable: 'ClusterUnreachable',
+  tls: 'ClusterTlsError',
+  timeout: 'Timeout',
+  api: 'ClusterUnreachable',
+};
+
+/** A GwdoctorError thrown inside a check becomes an `error` finding; anything else is a bug and is rethrown. */
+export function findingFromError(c: Pick<Check, 'id' | 'title'>, err: unknown): Draft {
+  if (err instanceof ClusterAccessError) {
+    return errorFinding(c, KIND_CODE[err.kind], err.message, {
+      retryable: err.kind === 'unreachable' || err.kind === 'timeout',
+      fix: err.hint ? textFix(err.hint, 'what to check') : null,
+    });
+  }
+  if (err instanceof GwdoctorError) {
+    return errorFinding(c, 'ClusterUnreachable', rootMessage(err), { fix: err.hint ? textFix(err.hint, 'what to check') : null });
+  }
+  throw err;
+}

@@ -1,0 +1,153 @@
+// Route -> Gateway attachment: parentRef matching, allowedRoutes (namespaces, kinds) and hostname intersection.
+
+import type { Gateway, GatewayListener, HTTPRoute, LabelSelector, Namespace, ParentReference } from '../cluster/objects.js';
+import { hostMatches, intersect } from './hostnames.js';
+import { normalizeParentRef } from './status.js';
+
+export type AttachReason = 'Accepted' | 'NotAllowedByListeners' | 'NoMatchingListenerHostname' | 'NoMatchingParent';
+
+export interface ListenerAttachment {
+  listener: GatewayListener;
+  reason: AttachReason;
+  message: string;
+  /** Intersected hostnames served on this listener (only when Accepted). */
+  hostnames: (string | undefined)[];
+}
+
+export interface ParentAttachment {
+  parentRef: ParentReference;
+  accepted: boolean;
+  reason: AttachReason;
+  message: string;
+  listeners: ListenerAttachment[];
+}
+
+const GW_GROUP = 'gateway.networking.k8s.io';
+
+export function refersTo(parentRef: ParentReference, route: HTTPRoute, gw: Gateway): boolean {
+  const p = normalizeParentRef(parentRef, route.metadata.namespace ?? 'default');
+  return p.group === GW_GROUP && p.kind === 'Gateway' && p.name === gw.metadata.name && p.namespace === (gw.metadata.namespace ?? 'default');
+}
+
+/** Evaluate a LabelSelector (matchLabels AND matchExpressions). */
+export function selectorMatches(sel: LabelSelector, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const val = labels[e.key];
+    switch (e.operator) {
+      case 'In':
+        if (!has || !(e.values ?? []).includes(val as string)) return false;
+        break;
+      case 'NotIn':
+        if (has && (e.values ?? []).includes(val as string)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * allowedRoutes.namespaces: `from` defaults to Same (the Gateway's namespace); Selector is evaluated on the route's
+ * Namespace labels (gateway-api apis/v1/gateway_types.go RouteNamespaces). Istio treats a Selector with no selector
+ * as All and adds the implicit `kubernetes.io/metadata.name` label (pilot/pkg/config/kube/gateway/conversion.go
+ * namespacesFromSelector).
+ */
+export function namespaceAllowed(listener: GatewayListener, gw: Gateway, routeNs: string, nsObj: Namespace | undefined): boolean {
+  const from = listener.allowedRoutes?.namespaces?.from ?? 'Same';
+  if (from === 'All') return true;
+  if (from === 'Same') return routeNs === (gw.metadata.namespace ?? 'default');
+  const sel = listener.allowedRoutes?.namespaces?.selector;
+  if (!sel) return true;
+  const labels = { 'kubernetes.io/metadata.name': routeNs, ...(nsObj?.metadata.labels ?? {}) };
+  return selectorMatches(sel, labels);
+}
+
+/** HTTPRoute is allowed on HTTP/HTTPS listeners unless allowedRoutes.kinds leaves it out (GW AllowedRoutes.Kinds). */
+export function kindAllowed(listener: GatewayListener): boolean {
+  if (listener.protocol !== 'HTTP' && listener.protocol !== 'HTTPS') return false;
+  const kinds = listener.allowedRoutes?.kinds;
+  if (!kinds || kinds.length === 0) return true;
+  return kinds.some((k) => (k.group ?? GW_GROUP) === GW_GROUP && k.kind === 'HTTPRoute');
+}
+
+function describeFrom(listener: GatewayListener): string {
+  const ns = listener.allowedRoutes?.namespaces;
+  const from = ns?.from ?? 'Same';
+  if (from !== 'Selector') return `allowedRoutes.namespaces.from: ${from}${ns?.from ? '' : ' (default)'}`;
+  return `allowedRoutes.namespaces.from: Selector ${JSON.stringify(ns?.selector ?? {})}`;
+}
+
+/**
+ * Attachment of one route parentRef to one Gateway, per listener, in Istio's order
+ * (pilot/pkg/config/kube/gateway/conversion.go referenceAllowed): port, sectionName, hostnames (then namespace),
+ * kind. Folded per parentRef as Istio does (gateway/conditions.go createRouteStatus): any listener accepts ->
+ * Accepted; otherwise the reason ranked NotAllowedByListeners > NoMatchingListenerHostname > NoMatchingParent.
+ */
+export function attachToGateway(route: HTTPRoute, parentRef: ParentReference, gw: Gateway, nsObj: Namespace | undefined): ParentAttachment {
+  const routeNs = route.metadata.namespace ?? 'default';
+  const listeners: ListenerAttachment[] = [];
+  for (const l of gw.spec.listeners ?? []) {
+    if (parentRef.port !== undefined && parentRef.port !== l.port) {
+      listeners.push({ listener: l, reason: 'NoMatchingParent', message: `port ${parentRef.port} not found`, hostnames: [] });
+      continue;
+    }
+    if (parentRef.sectionName !== undefined && parentRef.sectionName !== l.name) {
+      listeners.push({ listener: l, reason: 'NoMatchingParent', message: `sectionName "${parentRef.sectionName}" not found`, hostnames: [] });
+      continue;
+    }
+    const routeHosts: (string | undefined)[] = route.spec.hostnames?.length ? route.spec.hostnames : [undefined];
+    const inter = routeHosts.map((h) => intersect(l.hostname, h)).filter((h): h is string => h !== undefined);
+    if (inter.length === 0) {
+      listeners.push({
+        listener: l,
+        reason: 'NoMatchingListenerHostname',
+        message: `no hostnames matched parent hostname "${l.hostname ?? '*'}"`,
+        hostnames: [],
+      });
+      continue;
+    }
+    if (!namespaceAllowed(l, gw, routeNs, nsObj)) {
+      listeners.push({
+        listener: l,
+        reason: 'NotAllowedByListeners',
+        message: `hostnames matched parent hostname "${l.hostname ?? '*'}", but namespace "${routeNs}" is not allowed by the parent (${describeFrom(l)})`,
+        hostnames: [],
+      });
+      continue;
+    }
+    if (!kindAllowed(l)) {
+      listeners.push({
+        listener: l,
+        reason: 'NotAllowedByListeners',
+        message: `kind gateway.networking.k8s.io/HTTPRoute is not allowed on listener "${l.name}" (protocol ${l.protocol})`,
+        hostnames: [],
+      });
+      continue;
+    }
+    listeners.push({ listener: l, reason: 'Accepted', message: 'Route was valid', hostnames: inter });
+  }
+  const ok = listeners.filter((x) => x.reason === 'Accepted');
+  if (ok.length > 0) return { parentRef, accepted: true, reason: 'Accepted', message: 'Route was valid', listeners };
+  const rank: AttachReason[] = ['NotAllowedByListeners', 'NoMatchingListenerHostname', 'NoMatchingParent'];
+  for (const r of rank) {
+    const hits = listeners.filter((x) => x.reason === r);
+    if (hits.length > 0) return { parentRef, accepted: false, reason: r, message: [...new Set(hits.map((h) => h.message))].join('; '), listeners };
+  }
+  return { parentRef, accepted: false, reason: 'NoMatchingParent', message: 'the Gateway has no listeners', listeners };
+}
+
+/** Route hostnames (or none) that accept the host. */
+export function routeServesHost(route: HTTPRoute, host: string): boolean {
+  const hs = route.spec.hostnames;
+  if (!hs || hs.length === 0) return true;
+  return hs.some((h) => hostMatches(h, host));
+}

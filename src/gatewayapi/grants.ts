@@ -1,0 +1,93 @@
+// ReferenceGrant semantics (gateway-api apis/v1/referencegrant_types.go; site docs api-types/referencegrant.md).
+
+import type { HTTPRoute, ReferenceGrant } from '../cluster/objects.js';
+import type { ResolvedBackendRef } from '../types.js';
+
+const GW_GROUP = 'gateway.networking.k8s.io';
+
+/** Normalise a backendRef with the API server's defaults (group "", kind Service, namespace = route's, weight 1). */
+export function resolveBackendRefs(route: HTTPRoute, ruleIndex: number): ResolvedBackendRef[] {
+  const ns = route.metadata.namespace ?? 'default';
+  const rule = route.spec.rules?.[ruleIndex];
+  if (!rule) return [];
+  const out: ResolvedBackendRef[] = [];
+  (rule.backendRefs ?? []).forEach((ref, i) => {
+    out.push({
+      ref,
+      group: ref.group ?? '',
+      kind: ref.kind ?? 'Service',
+      name: ref.name,
+      namespace: ref.namespace ?? ns,
+      port: ref.port ?? null,
+      weight: ref.weight ?? 1,
+      where: `rules[${ruleIndex}].backendRefs[${i}]`,
+    });
+  });
+  // Mirror targets cross namespaces under the same grant rules (istio gateway/conversion.go createMirrorFilter).
+  (rule.filters ?? []).forEach((f, i) => {
+    const ref = f.type === 'RequestMirror' ? f.requestMirror?.backendRef : undefined;
+    if (!ref) return;
+    out.push({
+      ref,
+      group: ref.group ?? '',
+      kind: ref.kind ?? 'Service',
+      name: ref.name,
+      namespace: ref.namespace ?? ns,
+      port: ref.port ?? null,
+      weight: 0,
+      where: `rules[${ruleIndex}].filters[${i}].requestMirror.backendRef`,
+    });
+  });
+  return out;
+}
+
+/** A reference crosses namespaces when its namespace differs from the ROUTE's (the Gateway's does not matter). */
+export function isCrossNamespace(route: HTTPRoute, ref: ResolvedBackendRef): boolean {
+  return ref.namespace !== (route.metadata.namespace ?? 'default');
+}
+
+/**
+ * Does any grant in the backend's namespace permit HTTPRoute <routeNs>/* -> <group>/<kind> <name>?
+ * from: group + kind + namespace must all match; to: group + kind, and name when set (omitted = every object).
+ * A grant in any other namespace never counts.
+ */
+export function grantPermits(grant: ReferenceGrant, routeNs: string, ref: ResolvedBackendRef): boolean {
+  if ((grant.metadata.namespace ?? 'default') !== ref.namespace) return false;
+  const fromOk = (grant.spec.from ?? []).some((f) => (f.group ?? '') === GW_GROUP && f.kind === 'HTTPRoute' && f.namespace === routeNs);
+  if (!fromOk) return false;
+  return (grant.spec.to ?? []).some((t) => (t.group ?? '') === ref.group && t.kind === ref.kind && (t.name === undefined || t.name === '' || t.name === ref.name));
+}
+
+/** Explain why a grant in the right namespace does not cover the reference (for near-miss evidence). */
+export function whyNot(grant: ReferenceGrant, routeNs: string, ref: ResolvedBackendRef): string {
+  const froms = grant.spec.from ?? [];
+  if (!froms.some((f) => (f.group ?? '') === GW_GROUP && f.kind === 'HTTPRoute' && f.namespace === routeNs)) {
+    const got = froms.map((f) => `{group: "${f.group ?? ''}", kind: ${f.kind}, namespace: ${f.namespace}}`).join(', ');
+    return `from does not list {group: ${GW_GROUP}, kind: HTTPRoute, namespace: ${routeNs}} (has ${got || 'nothing'})`;
+  }
+  const tos = grant.spec.to ?? [];
+  const got = tos.map((t) => `{group: "${t.group ?? ''}", kind: ${t.kind}${t.name ? `, name: ${t.name}` : ''}}`).join(', ');
+  return `to does not cover {group: "${ref.group}", kind: ${ref.kind}, name: ${ref.name}} (has ${got || 'nothing'})`;
+}
+
+export function referenceGrantYaml(route: HTTPRoute, ref: ResolvedBackendRef, apiVersion: string): string {
+  const routeNs = route.metadata.namespace ?? 'default';
+  const name = `allow-${routeNs}-httproutes-to-${ref.name}`.slice(0, 63).replace(/-+$/, '');
+  return [
+    `apiVersion: ${apiVersion}`,
+    'kind: ReferenceGrant',
+    'metadata:',
+    `  name: ${name}`,
+    `  namespace: ${ref.namespace}`,
+    'spec:',
+    '  from:',
+    `  - group: ${GW_GROUP}`,
+    '    kind: HTTPRoute',
+    `    namespace: ${routeNs}`,
+    '  to:',
+    `  - group: "${ref.group}"`,
+    `    kind: ${ref.kind}`,
+    `    name: ${ref.name}`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,178 @@
+// The flag table (data), its parser (node:util parseArgs) and the help text generated from it.
+// This module is loaded on every start: it imports nothing heavy.
+
+import { parseArgs } from 'node:util';
+import { isIP } from 'node:net';
+import { UsageError } from './errors.js';
+
+interface Flag {
+  name: string;
+  short?: string;
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  arg?: string;
+  help: string;
+  group: 'source' | 'network' | 'output' | 'run';
+}
+
+export const FLAGS: Flag[] = [
+  { name: 'manifests', short: 'f', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'read objects from YAML/JSON files or directories (recursive; repeatable) instead of a live cluster' },
+  { name: 'kubeconfig', type: 'string', arg: 'FILE', group: 'source', help: 'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)' },
+  { name: 'context', type: 'string', arg: 'NAME', group: 'source', help: 'kubeconfig context to use (default: current-context)' },
+  { name: 'gateway', type: 'string', arg: 'NS/NAME', group: 'source', help: 'check only this Gateway (the one your proxy forwards to)' },
+  { name: 'offline', type: 'boolean', group: 'network', help: 'send no network probes: the dns and proxy layers are skipped' },
+  { name: 'resolver', type: 'string', multiple: true, arg: 'IP[:PORT]', group: 'network', help: 'also ask this DNS server (repeatable)' },
+  { name: 'expect-ip', type: 'string', multiple: true, arg: 'IP', group: 'network', help: 'the address(es) the host must resolve to: your reverse proxy (repeatable)' },
+  { name: 'ca-file', type: 'string', arg: 'FILE', group: 'network', help: 'extra CA certificate(s) (PEM) to trust for the proxy\'s TLS' },
+  { name: 'port', type: 'string', arg: 'PORT', group: 'network', help: 'HTTPS port of the reverse proxy (default: the URL\'s port, else 443)' },
+  { name: 'output', short: 'o', type: 'string', arg: 'text|json', group: 'output', help: 'output format (default: text; json prints only the report on stdout)' },
+  { name: 'verbose', short: 'v', type: 'boolean', group: 'output', help: 'show the evidence of passing layers too' },
+  { name: 'no-color', type: 'boolean', group: 'output', help: 'no colours (also: NO_COLOR=1)' },
+  { name: 'timeout', type: 'string', arg: 'DURATION', group: 'run', help: 'deadline for the whole run, e.g. 30s, 2m (default: 30s)' },
+  { name: 'wait', type: 'string', arg: 'DURATION', group: 'run', help: 'retry findings that may still converge (controller status, endpoints) until they pass or DURATION ends' },
+  { name: 'debug', type: 'boolean', group: 'run', help: 'print stack traces of internal errors' },
+  { name: 'version', type: 'boolean', group: 'run', help: 'print the version and exit' },
+  { name: 'help', short: 'h', type: 'boolean', group: 'run', help: 'print this help and exit' },
+];
+
+export interface Options {
+  targets: string[];
+  manifests: string[];
+  kubeconfig: string | null;
+  context: string | null;
+  gateway: { namespace: string; name: string } | null;
+  offline: boolean;
+  resolvers: string[];
+  expectIps: string[];
+  caFile: string | null;
+  port: number | null;
+  output: 'text' | 'json';
+  verbose: boolean;
+  color: boolean;
+  timeoutMs: number;
+  waitMs: number | null;
+  debug: boolean;
+  version: boolean;
+  help: boolean;
+}
+
+/** "500ms", "30s", "2m", "1m30s", "1h"; a bare number is seconds. */
+export function parseDuration(flag: string, v: string): number {
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let consumed = 0;
+  while ((m = re.exec(s)) !== null) {
+    const n = Number(m[1]);
+    total += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
+    consumed = re.lastIndex;
+  }
+  if (consumed !== s.length || s.length === 0 || total <= 0) {
+    throw new UsageError(`--${flag} "${v}": not a duration (use e.g. 500ms, 30s, 2m, 1m30s)`);
+  }
+  return Math.round(total);
+}
+
+function parseGateway(v: string): { namespace: string; name: string } {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(v);
+  if (!m) throw new UsageError(`--gateway "${v}": expected NAMESPACE/NAME, e.g. istio-ingress/example-istio-gateway`);
+  return { namespace: m[1] as string, name: m[3] as string };
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--port "${v}": expected a port number 1-65535`);
+  return n;
+}
+
+export function parseResolver(v: string): { host: string; port: number } {
+  let host = v;
+  let port = 53;
+  const m6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(v);
+  if (m6) {
+    host = m6[1] as string;
+    if (m6[2]) port = parsePort(m6[2]);
+  } else if (v.split(':').length === 2) {
+    const [h, p] = v.split(':');
+    host = h as string;
+    port = parsePort(p as string);
+  }
+  if (isIP(host) === 0) throw new UsageError(`--resolver "${v}": expected an IP address with an optional port, e.g. 192.0.2.53 or 127.0.0.1:5353`);
+  return { host, port };
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Options {
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const f of FLAGS) {
+    config[f.name] = { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0] ?? 'invalid arguments';
+    throw new UsageError(`${msg.replace(/\. To specify a positional argument.*$/, '')} (see gwdoctor --help)`);
+  }
+  const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : null);
+  const list = (k: string) => (Array.isArray(v[k]) ? (v[k] as string[]) : []);
+  const output = str('output') ?? 'text';
+  if (output !== 'text' && output !== 'json') throw new UsageError(`--output "${output}": expected text or json`);
+  for (const ip of list('expect-ip')) if (isIP(ip) === 0) throw new UsageError(`--expect-ip "${ip}": not an IP address`);
+  const resolvers = list('resolver');
+  const waitMs = str('wait') ? parseDuration('wait', str('wait') as string) : null;
+  resolvers.forEach(parseResolver);
+  return {
+    targets: parsed.positionals,
+    manifests: list('manifests'),
+    kubeconfig: str('kubeconfig'),
+    context: str('context'),
+    gateway: str('gateway') ? parseGateway(str('gateway') as string) : null,
+    offline: v['offline'] === true,
+    resolvers,
+    expectIps: list('expect-ip'),
+    caFile: str('ca-file'),
+    port: str('port') ? parsePort(str('port') as string) : null,
+    output,
+    verbose: v['verbose'] === true,
+    color: v['no-color'] !== true && !env['NO_COLOR'],
+    waitMs,
+    // With --wait and no --timeout, the run may last the wait plus 30 s for the last attempt.
+    timeoutMs: str('timeout') ? parseDuration('timeout', str('timeout') as string) : (waitMs ?? 0) + 30_000,
+    debug: v['debug'] === true,
+    version: v['version'] === true,
+    help: v['help'] === true,
+  };
+}
+
+export function helpText(version: string): string {
+  const groups: Record<Flag['group'], string> = { source: 'Cluster source', network: 'Network probes', output: 'Output', run: 'Run' };
+  const lines = [
+    `gwdoctor ${version}: why does https://<host> not reach its Pod (Istio + Gateway API)?`,
+    '',
+    'Usage: gwdoctor [options] <host-or-url>...',
+    '',
+    'Targets: api.example.com, api.example.com:8443 or https://api.example.com/path',
+    'Layers, in order (stops at the first failure): dns, proxy, listener, route, grant, endpoints',
+  ];
+  for (const g of Object.keys(groups) as Flag['group'][]) {
+    lines.push('', `${groups[g]}:`);
+    for (const f of FLAGS.filter((x) => x.group === g)) {
+      const left = `${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.arg ? ` ${f.arg}` : ''}`;
+      lines.push(`  ${left.padEnd(30)} ${f.help}`);
+    }
+  }
+  lines.push(
+    '',
+    'Exit codes: 0 every target passes (warnings allowed), 1 a layer failed, 2 inconclusive (could not check),',
+    '            3 usage or input error, 70 internal error',
+    '',
+    'Examples:',
+    '  gwdoctor api.example.com',
+    '  gwdoctor --manifests fixtures/seed-healthy --offline https://api.example.com/health',
+    '  gwdoctor -o json --wait 2m api.example.com worker.example.com',
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,82 @@
+// Shared text formatting for the plain and the interactive reporters.
+
+import { stripVTControlCharacters, styleText } from 'node:util';
+import type { Finding, Report, TargetReport } from '../types.js';
+
+export interface Style {
+  color: boolean;
+}
+
+type Colour = 'green' | 'yellow' | 'red' | 'gray' | 'bold' | 'cyan' | 'magenta';
+
+export function paint(s: Style, colour: Colour, text: string): string {
+  return s.color ? styleText(colour, text) : text;
+}
+
+export const SYMBOL: Record<Finding['status'], string> = { pass: '✔', warn: '⚠', fail: '✖', error: '!', skip: '-' };
+const COLOUR: Record<Finding['status'], Colour> = { pass: 'green', warn: 'yellow', fail: 'red', error: 'magenta', skip: 'gray' };
+
+/** Text from the cluster is untrusted: strip control sequences before it reaches a terminal. */
+export function clean(s: string): string {
+  return stripVTControlCharacters(s).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+}
+
+export function layerLine(s: Style, f: Finding): string {
+  const code = f.code ? ` [${f.code}]` : '';
+  return `${paint(s, COLOUR[f.status], SYMBOL[f.status])} ${f.id.padEnd(9)} ${clean(f.summary)}${paint(s, 'gray', code)}`;
+}
+
+export function evidenceLines(s: Style, f: Finding, indent = '    '): string[] {
+  return f.evidence.map((e) => `${indent}${paint(s, 'gray', `${clean(e.ref)}:`)} ${clean(e.detail)}`);
+}
+
+export function targetHeading(s: Style, t: TargetReport): string {
+  return paint(s, 'bold', `${t.host}${t.path}`);
+}
+
+/** The block printed once after the list: what to change, and where to read more. */
+export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] {
+  const out: string[] = [];
+  const blocking = t.layers.find((l) => l.status === 'fail' || l.status === 'error');
+  const warns = t.layers.filter((l) => l.status === 'warn');
+  for (const f of [...(blocking ? [blocking] : []), ...warns]) {
+    if (!verbose && f.evidence.length > 0) {
+      out.push(`  ${paint(s, 'bold', `evidence (${f.id}):`)}`);
+      out.push(...evidenceLines(s, f));
+    }
+    if (f.fix) {
+      out.push(`  ${paint(s, 'bold', 'fix:')} ${clean(f.fix.explain)}`);
+      for (const line of clean(f.fix.text).split('\n')) out.push(`    ${paint(s, 'cyan', line)}`);
+    }
+    if (f.hint) out.push(`  ${paint(s, 'gray', `see ${f.hint}`)}`);
+  }
+  return out;
+}
+
+export function verdictLine(s: Style, t: TargetReport): string {
+  const colour: Colour = t.verdict === 'pass' ? 'green' : t.verdict === 'warn' ? 'yellow' : t.verdict === 'fail' ? 'red' : 'magenta';
+  const skipped = t.layers.filter((l) => l.status === 'skip' && !l.summary.startsWith('not checked: ' + (t.failedLayer ?? '~'))).length;
+  const what =
+    t.verdict === 'pass'
+      ? 'reaches its backend'
+      : t.verdict === 'warn'
+        ? 'reaches its backend, with warnings'
+        : t.verdict === 'fail'
+          ? `fails at ${t.failedLayer}`
+          : t.failedLayer
+            ? `inconclusive: could not check ${t.failedLayer}`
+            : 'inconclusive: nothing could be checked';
+  const attempts = t.attempts > 1 ? ` after ${t.attempts} attempts` : '';
+  return paint(s, colour, `${t.host}${t.path} ${what}${attempts}`) + (skipped > 0 && t.verdict !== 'fail' ? paint(s, 'gray', ` (${skipped} layer${skipped > 1 ? 's' : ''} not checked)`) : '');
+}
+
+export function sourceLine(s: Style, r: Report): string {
+  const src = r.source;
+  const where =
+    src.mode === 'manifests'
+      ? `manifests ${(src.manifests ?? []).join(', ')}`
+      : src.mode === 'live'
+        ? `cluster ${src.context ?? ''}${src.server ? ` (${src.server})` : ''}`
+        : 'no cluster source';
+  return paint(s, 'gray', `source: ${where}${src.offline ? ', offline' : ''} · ${r.durationMs} ms`);
+}

@@ -1,0 +1,11 @@
+// --output json: only the report on stdout (schema/report.v1.json describes it).
+
+import type { Reporter } from '../run.js';
+
+export function jsonReporter(write: (s: string) => void = (s) => process.stdout.write(s)): Reporter {
+  return {
+    onEnd(report) {
+      write(`${JSON.stringify(report, null, 2)}\n`);
+    },
+  };
+}

@@ -1,0 +1,28 @@
+// Plain lines for pipes, logs and CI: no spinners, no cursor movement, one block per target.
+
+import type { Options } from '../options.js';
+import type { Reporter } from '../run.js';
+import { evidenceLines, fixBlock, layerLine, sourceLine, targetHeading, verdictLine } from './format.js';
+
+export function textReporter(opts: Pick<Options, 'color' | 'verbose'>, write: (s: string) => void): Reporter {
+  const style = { color: opts.color && process.env['FORCE_COLOR'] !== '0' && !!process.stdout.isTTY };
+  return {
+    onRetry(target, attempt, finding, delayMs) {
+      write(`${target.host}${target.path}: attempt ${attempt}: ${finding.id} ${finding.status} [${finding.code ?? '-'}]; retrying in ${Math.round(delayMs / 1000)}s (--wait)\n`);
+    },
+    onEnd(report) {
+      const out: string[] = [];
+      for (const t of report.targets) {
+        out.push(targetHeading(style, t));
+        for (const f of t.layers) {
+          out.push(`  ${layerLine(style, f)}`);
+          if (opts.verbose) out.push(...evidenceLines(style, f, '      '));
+        }
+        out.push(...fixBlock(style, t, opts.verbose));
+        out.push(verdictLine(style, t), '');
+      }
+      out.push(sourceLine(style, report));
+      write(`${out.join('\n')}\n`);
+    },
+  };
+}

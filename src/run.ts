@@ -1,0 +1,83 @@
+// The engine behind the CLI: pick the cluster source, run every target through the pipeline, report, exit code.
+
+import { LAYERS } from '../checks/index.js';
+import { parseTarget } from './target.js';
+import { ManifestCluster } from './cluster/manifests.js';
+import type { ClusterReader } from './cluster/reader.js';
+import { runTarget, type Env, type Observer } from './pipeline.js';
+import type { Options } from './options.js';
+import type { Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
+import { systemResolver } from './net/system-resolver.js';
+
+export function exitCodeFor(report: Report): number {
+  const v = report.targets.map((t) => t.verdict);
+  if (v.includes('fail')) return 1;
+  if (v.includes('error')) return 2;
+  return 0;
+}
+
+export interface Reporter extends Observer {
+  /** Called once with every target before any runs (the interactive view builds its task list here). */
+  begin?(targets: Target[]): void;
+  onEnd(report: Report): void | Promise<void>;
+}
+
+async function clusterSource(opts: Options): Promise<{ cluster: ClusterReader | null; why: string | null }> {
+  if (opts.manifests.length > 0) return { cluster: ManifestCluster.fromPaths(opts.manifests), why: null };
+  const { findKubeconfig, LiveCluster } = await import('./cluster/live.js');
+  const found = findKubeconfig(opts.kubeconfig);
+  if (!found.ok) return { cluster: null, why: found.why };
+  return { cluster: await LiveCluster.create(found, opts.context), why: null };
+}
+
+async function pickReporter(opts: Options): Promise<Reporter> {
+  if (opts.output === 'json') {
+    const { jsonReporter } = await import('./report/json.js');
+    return jsonReporter();
+  }
+  const interactive = process.stdout.isTTY === true && process.env['CI'] !== 'true' && process.env['TERM'] !== 'dumb';
+  if (interactive) {
+    const { ttyReporter } = await import('./report/tty.js');
+    return ttyReporter(opts);
+  }
+  const { textReporter } = await import('./report/text.js');
+  return textReporter(opts, (s) => process.stdout.write(s));
+}
+
+export async function run(opts: Options, _version: string): Promise<number> {
+  const started = performance.now();
+  const targets: Target[] = opts.targets.map(parseTarget); // UsageError (exit 3) before anything runs
+  const { cluster, why } = await clusterSource(opts);
+  const reporter = await pickReporter(opts);
+
+  const signal = AbortSignal.timeout(opts.timeoutMs);
+  let resolver: Promise<Resolver> | undefined;
+  let probe: Promise<HttpProbe> | undefined;
+  const env: Env = {
+    cluster,
+    clusterUnavailable: why,
+    gatewayFilter: opts.gateway,
+    offline: opts.offline,
+    net: { resolvers: opts.resolvers, expectIps: opts.expectIps, caFile: opts.caFile, port: opts.port },
+    resolver: () =>
+      (resolver ??= opts.resolvers.length > 0
+        ? import('./net/dns-resolver.js').then((m) => m.packetResolver(opts.resolvers))
+        : Promise.resolve(systemResolver)),
+    probe: () => (probe ??= import('./net/http-probe.js').then((m) => m.undiciProbe)),
+    signal,
+  };
+  reporter.begin?.(targets);
+  const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: 2000 };
+  const reports: TargetReport[] = await Promise.all(targets.map((t) => runTarget(LAYERS, t, env, wait, reporter)));
+
+  const src = cluster?.describeSource() ?? {};
+  const report: Report = {
+    schemaVersion: 'gwdoctor.report/v1',
+    generatedAt: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - started),
+    source: { mode: cluster ? cluster.mode : 'none', ...src, offline: opts.offline },
+    targets: reports,
+  };
+  await reporter.onEnd(report);
+  return exitCodeFor(report);
+}

@@ -1,0 +1,76 @@
+// Parse and validate a target: `api.example.com`, `api.example.com:8443` or `https://api.example.com/path`.
+
+import { domainToASCII } from 'node:url';
+import { isIP } from 'node:net';
+import { UsageError } from './errors.js';
+import type { Target } from './types.js';
+
+// RFC 1123 label, as Gateway API's Hostname type (apis/v1/shared_types.go) restricts it: lower-case after
+// normalisation, letters/digits/hyphen, no leading or trailing hyphen, 1-63 characters.
+const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export function parseTarget(input: string): Target {
+  const raw = input.trim();
+  if (raw === '') throw new UsageError('empty target: give a host such as api.example.com or a URL such as https://api.example.com/health');
+  if (/\s/.test(raw)) throw new UsageError(`invalid target "${input}": a hostname cannot contain spaces`);
+
+  let url: URL;
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(raw)) {
+    const scheme = raw.slice(0, raw.indexOf(':')).toLowerCase();
+    if (scheme !== 'https') {
+      throw new UsageError(
+        `unsupported scheme "${scheme}://" in "${input}": gwdoctor checks the public HTTPS path; use https://${raw.slice(raw.indexOf('://') + 3)}`,
+      );
+    }
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new UsageError(`invalid URL "${input}"`);
+    }
+  } else {
+    if (raw.includes('/') || raw.includes('?') || raw.includes('#')) {
+      throw new UsageError(`invalid target "${input}": write a path as part of a URL, e.g. https://${raw}`);
+    }
+    try {
+      url = new URL(`https://${raw}/`);
+    } catch {
+      throw new UsageError(`invalid target "${input}": not a hostname or host:port`);
+    }
+  }
+  if (url.username || url.password) throw new UsageError(`invalid target "${input}": credentials in the URL are not allowed`);
+
+  // WHATWG URL already lower-cases and punycodes the host; keep the raw form for a trailing dot check.
+  let host = url.hostname;
+  if (host.startsWith('[') || isIP(host) !== 0) {
+    throw new UsageError(`invalid target "${input}": an IP address is not a hostname (Gateway API hostnames cannot be IPs)`);
+  }
+  const trailingDot = host.endsWith('.');
+  if (trailingDot) host = host.slice(0, -1);
+  host = domainToASCII(host) || host;
+  validateHostname(host, input);
+
+  const port = url.port === '' ? null : Number(url.port);
+  return {
+    input,
+    host,
+    port,
+    // The path stays as WHATWG URL serialises it (percent-encoded); matching is case-sensitive, as in Envoy.
+    path: url.pathname === '' ? '/' : url.pathname,
+    query: url.search.replace(/^\?/, ''),
+    trailingDot,
+  };
+}
+
+export function validateHostname(host: string, input = host): void {
+  if (host.length > 253) throw new UsageError(`invalid target "${input}": hostname longer than 253 characters`);
+  const labels = host.split('.');
+  if (labels.length < 2) {
+    throw new UsageError(`invalid target "${input}": "${host}" is not a fully qualified hostname (expected something like api.example.com)`);
+  }
+  for (const l of labels) {
+    if (!LABEL.test(l)) throw new UsageError(`invalid target "${input}": label "${l}" is not a valid DNS label (RFC 1123)`);
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) {
+    throw new UsageError(`invalid target "${input}": the top-level label cannot be all digits`);
+  }
+}

@@ -1,0 +1,175 @@
+// Core types shared by the CLI, the pipeline, the checks and the reporters.
+// This file imports no library: checks depend on it, and it must stay cheap to load.
+
+import type { ClusterReader } from './cluster/reader.js';
+import type { Gateway, GatewayListener, HTTPRoute, HTTPRouteRule, HTTPBackendRef, ParentReference } from './cluster/objects.js';
+
+export const LAYER_IDS = ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints'] as const;
+export type LayerId = (typeof LAYER_IDS)[number];
+
+/** fail = looked and found the fault; error = could not look (inconclusive). */
+export type Status = 'pass' | 'warn' | 'fail' | 'error' | 'skip';
+export type Verdict = 'pass' | 'warn' | 'fail' | 'error';
+
+export interface Evidence {
+  /** The object or probe the detail is about, e.g. "HTTPRoute istio-ingress/example-api". */
+  ref: string;
+  detail: string;
+}
+
+export interface Fix {
+  kind: 'yaml' | 'command' | 'text';
+  /** What to paste or run. */
+  text: string;
+  /** One sentence: what the fix does and where it applies. */
+  explain: string;
+}
+
+export interface Finding {
+  id: LayerId;
+  title: string;
+  status: Status;
+  /** Stable reason code (README has one heading per code), null for a plain pass or skip. */
+  code: string | null;
+  summary: string;
+  evidence: Evidence[];
+  fix: Fix | null;
+  /** README anchor for the code (or the layer). */
+  hint: string | null;
+  /** true when the finding may change by itself (controller not caught up yet): --wait retries these. */
+  retryable: boolean;
+  durationMs: number;
+}
+
+export interface Target {
+  /** What the user typed. */
+  input: string;
+  /** Normalised host: lower-case, no trailing dot, IDN as punycode. */
+  host: string;
+  /** Port from the URL or host:port; null means the scheme default (443). */
+  port: number | null;
+  /** URL path (no query string), "/" when none was given. */
+  path: string;
+  /** Query string without "?", "" when none. */
+  query: string;
+  /** true when the user wrote a trailing dot; Envoy will not match such a Host. */
+  trailingDot: boolean;
+}
+
+/** What the network layers need; implemented in src/net. */
+export interface AddressAnswer {
+  family: 4 | 6;
+  address: string;
+}
+
+export interface Resolver {
+  resolve(host: string, signal: AbortSignal): Promise<AddressAnswer[]>;
+}
+
+export interface HttpProbeResult {
+  address: string;
+  port: number;
+  statusCode: number;
+  headers: Record<string, string>;
+  bodySnippet: string;
+  tls: { authorized: boolean; error: string | null; subject: string | null; issuer: string | null; validTo: string | null; san: string[] } | null;
+}
+
+export interface HttpProbe {
+  get(url: URL, opts: { address?: string; hostHeader?: string; signal: AbortSignal; caFile?: string }): Promise<HttpProbeResult>;
+}
+
+/** One Gateway listener that accepts the target host. */
+export interface ListenerCandidate {
+  gateway: Gateway;
+  listener: GatewayListener;
+}
+
+/** The winning route rule for the request. */
+export interface MatchedRule {
+  route: HTTPRoute;
+  ruleIndex: number;
+  rule: HTTPRouteRule;
+  /** Candidate the route is attached to, and the parentRef that attaches it. */
+  via: ListenerCandidate;
+  parentRef: ParentReference;
+  /** Human description of the match, e.g. 'PathPrefix "/"'. */
+  match: string;
+}
+
+/** What earlier layers learned, passed explicitly to later layers. */
+export interface Facts {
+  addresses?: AddressAnswer[];
+  candidates?: ListenerCandidate[];
+  matched?: MatchedRule;
+  backendRefs?: ResolvedBackendRef[];
+  /** Evidence from the proxy layer that belongs to a later layer (e.g. "503 no healthy upstream" -> endpoints). */
+  carried?: Partial<Record<LayerId, Evidence[]>>;
+}
+
+export interface ResolvedBackendRef {
+  ref: HTTPBackendRef;
+  group: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  port: number | null;
+  weight: number;
+  /** Where the ref sits, for messages: "rule 0 backendRef 1" or "rule 0 RequestMirror filter". */
+  where: string;
+}
+
+export interface NetworkOptions {
+  resolvers: string[];
+  expectIps: string[];
+  caFile: string | null;
+  port: number | null;
+}
+
+export interface CheckContext {
+  target: Target;
+  /** null when no cluster source is configured (the cluster layers are skipped). */
+  cluster: ClusterReader | null;
+  clusterUnavailable: string | null;
+  gatewayFilter: { namespace: string; name: string } | null;
+  offline: boolean;
+  net: NetworkOptions;
+  resolver: () => Promise<Resolver>;
+  probe: () => Promise<HttpProbe>;
+  signal: AbortSignal;
+  facts: Facts;
+}
+
+export interface Check {
+  id: LayerId;
+  title: string;
+  /** Does this layer need cluster access? */
+  needsCluster: boolean;
+  /** Does this layer send network probes (skipped by --offline)? */
+  network: boolean;
+  run(ctx: CheckContext): Promise<Omit<Finding, 'durationMs'>>;
+}
+
+export interface TargetReport {
+  input: string;
+  host: string;
+  path: string;
+  verdict: Verdict;
+  failedLayer: LayerId | null;
+  attempts: number;
+  layers: Finding[];
+}
+
+export interface Report {
+  schemaVersion: 'gwdoctor.report/v1';
+  generatedAt: string;
+  durationMs: number;
+  source: {
+    mode: 'live' | 'manifests' | 'none';
+    context?: string;
+    server?: string;
+    manifests?: string[];
+    offline: boolean;
+  };
+  targets: TargetReport[];
+}

@@ -1,0 +1,64 @@
+// Load fixture scenarios (fixtures/<scenario>/cluster.yaml + expect.json) and run the pipeline on them.
+
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { LAYERS } from '../../checks/index.js';
+import type { ClusterReader } from '../../src/cluster/reader.js';
+import { ManifestCluster } from '../../src/cluster/manifests.js';
+import { runTarget, type Env } from '../../src/pipeline.js';
+import { parseTarget } from '../../src/target.js';
+import type { TargetReport } from '../../src/types.js';
+
+export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
+
+export interface ExpectCase {
+  target: string;
+  verdict: 'pass' | 'warn' | 'fail' | 'error';
+  layer: string | null;
+  code: string | null;
+}
+export interface Scenario {
+  name: string;
+  dir: string;
+  description: string;
+  status: 'with-controller' | 'pre-sync';
+  cases: ExpectCase[];
+}
+
+export function scenarios(): Scenario[] {
+  return readdirSync(FIXTURES, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(FIXTURES, d.name, 'expect.json')))
+    .map((d) => {
+      const e = JSON.parse(readFileSync(join(FIXTURES, d.name, 'expect.json'), 'utf8')) as Omit<Scenario, 'name' | 'dir'>;
+      return { name: d.name, dir: join(FIXTURES, d.name), ...e };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function offlineEnv(cluster: ClusterReader | null, extra: Partial<Env> = {}): Env {
+  return {
+    cluster,
+    clusterUnavailable: cluster ? null : 'no cluster source',
+    gatewayFilter: null,
+    offline: true,
+    net: { resolvers: [], expectIps: [], caFile: null, port: null },
+    resolver: () => Promise.reject(new Error('offline')),
+    probe: () => Promise.reject(new Error('offline')),
+    signal: AbortSignal.timeout(20_000),
+    ...extra,
+  };
+}
+
+export async function runOnCluster(cluster: ClusterReader, target: string, extra: Partial<Env> = {}): Promise<TargetReport> {
+  return runTarget(LAYERS, parseTarget(target), offlineEnv(cluster, extra), { until: null, intervalMs: 0 });
+}
+
+export async function runScenario(dir: string, target: string): Promise<TargetReport> {
+  return runOnCluster(ManifestCluster.fromPaths([dir]), target);
+}
+
+/** The comparable outcome of a target: what the contract test and expect.json speak about. */
+export function outcome(r: TargetReport): ExpectCase {
+  const first = r.layers.find((l) => l.status === 'fail' || l.status === 'error') ?? r.layers.find((l) => l.status === 'warn');
+  return { target: r.input, verdict: r.verdict, layer: first?.id ?? null, code: first?.code ?? null };
+}

@@ -1,0 +1,19 @@
+// Every fixture scenario, run through the whole pipeline on the manifests backend (network layers off).
+// Each case states the verdict, the first failing (or warning) layer and its reason code.
+
+import { describe, expect, it } from 'vitest';
+import { outcome, runScenario, scenarios } from '../helpers/fixtures.js';
+
+const all = scenarios();
+
+describe.each(all)('scenario $name ($status): $description', (s) => {
+  it.each(s.cases)('$target -> $verdict at $layer ($code)', async (c) => {
+    const report = await runScenario(s.dir, c.target);
+    expect(outcome(report)).toEqual(c);
+    expect(report.layers.map((l) => l.id)).toEqual(['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints']);
+  });
+});
+
+it('has a scenario for every fixture directory', () => {
+  expect(all.length).toBeGreaterThanOrEqual(20);
+});
