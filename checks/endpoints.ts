@@ -153,7 +153,6 @@ export const endpoints: Check = {
     const st = routeParentStatus(matched.route, matched.parentRef);
     const resolved = condition(controllerConditions(st?.conditions), 'ResolvedRefs');
     const statusNote: Evidence[] = resolved ? [{ ref: `${routeDesc} status`, detail: describeCondition(resolved) }] : [];
-    for (const e of ctx.facts.carried?.endpoints ?? []) statusNote.push(e);
     const results = await Promise.all(refs.map((r) => checkBackend(this, cluster, r, matched.route, statusNote)));
     const order: Draft['status'][] = ['fail', 'error', 'warn'];
     for (const s of order) {

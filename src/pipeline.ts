@@ -62,6 +62,9 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)');
     else if (check.needsCluster && !env.cluster) draft = skip(check, `not checked: ${env.clusterUnavailable ?? 'no cluster source'}`);
     else draft = await runLayer(check, ctx);
+    // Evidence an earlier layer found for this one (e.g. the proxy saw "503 no healthy upstream" from Envoy).
+    const carried = ctx.facts.carried?.[check.id];
+    if (carried && draft.status !== 'skip') draft = { ...draft, evidence: [...draft.evidence, ...carried] };
     const finding: Finding = { ...draft, durationMs: Math.round(performance.now() - started) };
     if (!stoppedBy && (finding.status === 'fail' || finding.status === 'error')) stoppedBy = finding;
     out.push(finding);
