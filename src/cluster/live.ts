@@ -11,7 +11,7 @@ import {
   DiscoveryV1Api,
   KubeConfig,
 } from '@kubernetes/client-node';
-import { ClusterAccessError, UsageError } from '../errors.js';
+import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
 import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
 import { selectorString, type ClusterReader } from './reader.js';
 
@@ -89,7 +89,7 @@ export function toClusterError(err: unknown, what: string, server: string): Clus
   if (c === 'ABORT_ERR' || c === 'UND_ERR_CONNECT_TIMEOUT' || c === 'UND_ERR_HEADERS_TIMEOUT') {
     return new ClusterAccessError('timeout', `the API server ${server} did not answer in time (${c}) while trying to ${what}`);
   }
-  return new ClusterAccessError('unreachable', `cannot reach the API server ${server}: ${c ?? (err as Error).message} (while trying to ${what})`, 'check the cluster address, VPN and that the API server is up: kubectl cluster-info');
+  return new ClusterAccessError('unreachable', `cannot reach the API server ${server}: ${c ?? rootMessage(err)} (while trying to ${what})`, 'check the cluster address, VPN and that the API server is up: kubectl cluster-info');
 }
 
 export class LiveCluster implements ClusterReader {

@@ -1,0 +1,180 @@
+// The built CLI as a user meets it: exit codes, stdout that is only JSON with -o json, one-line errors.
+
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gwdoctor, validateReport } from '../helpers/cli.js';
+import { scenarios } from '../helpers/fixtures.js';
+
+function expectOneLineError(stderr: string, pattern: RegExp) {
+  const lines = stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^gwdoctor: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+}
+
+describe('the bundled example (README quick start)', () => {
+  it('exits 0 and reports every cluster layer as passed for api.example.com on the healthy seed cluster', () => {
+    const r = gwdoctor(['--manifests', 'fixtures/seed-healthy', '--offline', 'api.example.com']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/✔ listener/);
+    expect(r.stdout).toMatch(/✔ endpoints Service example-api\/example-api:3000/);
+    expect(r.stdout).toMatch(/- dns +not checked: --offline/);
+    expect(r.stderr).toBe('');
+  });
+
+  it('prints only a schema-valid JSON report on stdout with -o json', () => {
+    const r = gwdoctor(['--manifests', 'fixtures/seed-healthy', '--offline', '-o', 'json', 'api.example.com', 'https://worker.example.com/x']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
+    expect(report.targets.map((t: { verdict: string }) => t.verdict)).toEqual(['pass', 'pass']);
+    expect(report.source).toMatchObject({ mode: 'manifests', offline: true });
+  });
+});
+
+describe('every scenario through the CLI with -o json', () => {
+  for (const s of scenarios()) {
+    const c = s.cases[0]!;
+    it(`${s.name}: ${c.target} exits ${c.verdict === 'fail' ? 1 : c.verdict === 'error' ? 2 : 0} with ${c.layer ?? 'no layer'} ${c.code ?? ''}`, () => {
+      const r = gwdoctor(['--manifests', s.dir, '--offline', '-o', 'json', c.target]);
+      expect(r.code).toBe(c.verdict === 'fail' ? 1 : c.verdict === 'error' ? 2 : 0);
+      const report = JSON.parse(r.stdout);
+      expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
+      const t = report.targets[0];
+      expect(t.verdict).toBe(c.verdict);
+      if (c.verdict === 'fail' || c.verdict === 'error') expect(t.failedLayer).toBe(c.layer);
+    });
+  }
+});
+
+describe('bad input exits 3 with one clear line and no stack trace', () => {
+  it('rejects an unknown flag', () => {
+    const r = gwdoctor(['--frobnicate', 'api.example.com']);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /Unknown option '--frobnicate'/);
+  });
+  it('rejects http:// and says to use https://', () => {
+    const r = gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', 'http://api.example.com/']);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /unsupported scheme "http:\/\/".*use https:\/\/api\.example\.com\//);
+  });
+  it('rejects a hostname with a space', () => {
+    const r = gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', 'exa mple.com']);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /cannot contain spaces/);
+  });
+  it.each([['-bad.example.com'], ['api..example.com'], ['localhost'], ['10.0.0.1'], ['api.example.com:99999']])('rejects the malformed target %s', (t) => {
+    const r = gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--', t]);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /invalid|not a hostname|IP address/);
+  });
+  it('names file and line of invalid YAML in a --manifests directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    mkdirSync(join(dir, 'nested'));
+    writeFileSync(join(dir, 'nested', 'broken.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n   bad: [\n');
+    const r = gwdoctor(['--offline', '--manifests', dir, 'api.example.com']);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /broken\.yaml:\d+:\d+: invalid YAML/);
+  });
+  it('rejects a --manifests path that does not exist', () => {
+    const r = gwdoctor(['--offline', '--manifests', 'no/such/dir', 'api.example.com']);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /no such file or directory/);
+  });
+  it('rejects a --kubeconfig that does not exist', () => {
+    const r = gwdoctor(['--kubeconfig', '/nonexistent/kubeconfig', 'api.example.com']);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /--kubeconfig \/nonexistent\/kubeconfig: no such file/);
+  });
+  it('rejects a kubeconfig that is not valid YAML', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    writeFileSync(join(dir, 'config'), 'apiVersion: v1\nclusters: [\n');
+    const r = gwdoctor(['--offline', '--kubeconfig', join(dir, 'config'), 'api.example.com']);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /cannot load kubeconfig/);
+  });
+  it('rejects an unknown --context and lists the ones there are', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    writeFileSync(join(dir, 'config'), kubeconfig('https://127.0.0.1:1'));
+    const r = gwdoctor(['--offline', '--kubeconfig', join(dir, 'config'), '--context', 'nope', 'api.example.com']);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /--context nope: no such context.*have: test/);
+  });
+  it.each([
+    [['--timeout', 'soon']],
+    [['--output', 'yaml']],
+    [['--gateway', 'just-a-name']],
+    [['--expect-ip', 'not-an-ip']],
+    [['--resolver', 'dns.example.com']],
+  ])('rejects the bad flag value %j', (flags) => {
+    const r = gwdoctor([...flags, '--offline', 'api.example.com']);
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+  it('asks for a target when none is given', () => {
+    const r = gwdoctor([]);
+    expect(r.code).toBe(3);
+    expectOneLineError(r.stderr, /no target given/);
+  });
+});
+
+describe('cluster access problems are inconclusive (exit 2), said in one line per layer', () => {
+  it('without any kubeconfig, skips the cluster layers and says why', () => {
+    const r = gwdoctor(['--offline', 'api.example.com'], { KUBECONFIG: '' });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/- listener +not checked: no kubeconfig found/);
+    expect(r.stdout).toMatch(/inconclusive: nothing could be checked/);
+  });
+  it('with an unreachable API server, reports the listener layer as error and never prints credentials', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    writeFileSync(join(dir, 'config'), kubeconfig('https://127.0.0.1:45123'));
+    const r = gwdoctor(['--offline', '--kubeconfig', join(dir, 'config'), '-o', 'json', 'api.example.com']);
+    expect(r.code).toBe(2);
+    const report = JSON.parse(r.stdout);
+    expect(validateReport(report)).toBe(true);
+    expect(report.targets[0].failedLayer).toBe('listener');
+    expect(report.targets[0].layers[2]).toMatchObject({ status: 'error', code: 'ClusterUnreachable' });
+    expect(report.targets[0].layers[2].summary).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:45123: ECONNREFUSED/);
+    expect(r.stdout + r.stderr).not.toContain('s3cr3t-token');
+  });
+});
+
+describe('--help and --version', () => {
+  it('prints help with every flag and the exit codes', () => {
+    const r = gwdoctor(['--help']);
+    expect(r.code).toBe(0);
+    for (const f of ['--manifests', '--offline', '--kubeconfig', '--context', '--gateway', '--output', '--timeout', '--wait', '--no-color', '--version']) {
+      expect(r.stdout).toContain(f);
+    }
+    expect(r.stdout).toMatch(/Exit codes: 0/);
+  });
+  it('prints the package version', () => {
+    const r = gwdoctor(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^gwdoctor \d+\.\d+\.\d+\n$/);
+  });
+});
+
+function kubeconfig(server: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: test',
+    '  cluster:',
+    `    server: ${server}`,
+    '    insecure-skip-tls-verify: true',
+    'users:',
+    '- name: test',
+    '  user:',
+    '    token: s3cr3t-token',
+    'contexts:',
+    '- name: test',
+    '  context: {cluster: test, user: test}',
+    'current-context: test',
+    '',
+  ].join('\n');
+}

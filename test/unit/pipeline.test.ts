@@ -1,0 +1,105 @@
+// The pipeline contract: order, stop at the first fail/error, every later layer recorded as skip, warn continues,
+// unexpected exceptions are bugs, --wait retries only retryable findings (fake clock).
+
+import { describe, expect, it } from 'vitest';
+import { fail, pass, warn } from '../../src/findings.js';
+import { ClusterAccessError } from '../../src/errors.js';
+import { runTarget, verdictOf } from '../../src/pipeline.js';
+import { parseTarget } from '../../src/target.js';
+import type { Check, LayerId } from '../../src/types.js';
+import { offlineEnv } from '../helpers/fixtures.js';
+import { ManifestCluster } from '../../src/cluster/manifests.js';
+
+const ids: LayerId[] = ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints'];
+function layers(behave: Partial<Record<LayerId, Check['run']>>): Check[] {
+  return ids.map((id) => ({
+    id,
+    title: id,
+    needsCluster: false,
+    network: false,
+    run: behave[id] ?? (async function (this: Check) { return pass(this, `${id} ok`); }),
+  }));
+}
+const target = parseTarget('api.example.com');
+const env = offlineEnv(new ManifestCluster([]));
+const once = { until: null, intervalMs: 0 };
+
+describe('runTarget', () => {
+  it('runs every layer in order when all pass', async () => {
+    const r = await runTarget(layers({}), target, env, once);
+    expect(r.layers.map((l) => [l.id, l.status])).toEqual(ids.map((i) => [i, 'pass']));
+    expect([r.verdict, r.failedLayer]).toEqual(['pass', null]);
+  });
+  it('stops at the first fail and records later layers as skip with the reason', async () => {
+    const r = await runTarget(layers({ route: async function (this: Check) { return fail(this, 'NoRouteForHost', 'none'); } }), target, env, once);
+    expect(r.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'pass', 'fail', 'skip', 'skip']);
+    expect(r.layers[4]?.summary).toBe('not checked: route failed');
+    expect([r.verdict, r.failedLayer]).toEqual(['fail', 'route']);
+  });
+  it('continues after a warn, and the verdict is warn', async () => {
+    const r = await runTarget(layers({ listener: async function (this: Check) { return warn(this, 'GatewayStatusStale', 'stale'); } }), target, env, once);
+    expect(r.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'warn', 'pass', 'pass', 'pass']);
+    expect(r.verdict).toBe('warn');
+  });
+  it('turns a cluster access error into an error finding (inconclusive), naming what could not be read', async () => {
+    const r = await runTarget(
+      layers({ grant: async () => { throw new ClusterAccessError('forbidden', 'forbidden: cannot list referencegrants in namespace example-api'); } }),
+      target, env, once,
+    );
+    expect(r.layers[4]).toMatchObject({ status: 'error', code: 'ClusterForbidden', summary: expect.stringMatching(/referencegrants/) });
+    expect([r.verdict, r.failedLayer]).toEqual(['error', 'grant']);
+    expect(r.layers[5]?.summary).toBe('not checked: grant could not be checked');
+  });
+  it('rethrows an unexpected exception: it is a bug, not a finding', async () => {
+    await expect(runTarget(layers({ dns: async () => { throw new TypeError('boom'); } }), target, env, once)).rejects.toThrow('boom');
+  });
+  it('reports a layer that outlives the deadline as a Timeout error', async () => {
+    const slow = layers({ listener: () => new Promise(() => undefined) });
+    const r = await runTarget(slow, target, { ...env, signal: AbortSignal.timeout(50) }, once);
+    expect(r.layers[2]).toMatchObject({ status: 'error', code: 'Timeout' });
+  });
+  it('skips network layers with --offline and cluster layers without a cluster source', async () => {
+    const ls = layers({}).map((c) => ({ ...c, network: c.id === 'dns' || c.id === 'proxy', needsCluster: !['dns', 'proxy'].includes(c.id) }));
+    const r = await runTarget(ls, target, { ...env, offline: true, cluster: null, clusterUnavailable: 'no kubeconfig found' }, once);
+    expect(r.layers.map((l) => l.summary)).toEqual([
+      'not checked: --offline (no network probes)',
+      'not checked: --offline (no network probes)',
+      ...Array(4).fill('not checked: no kubeconfig found'),
+    ]);
+    expect(r.verdict).toBe('error'); // nothing could be concluded
+  });
+});
+
+describe('--wait', () => {
+  it('re-runs while the blocking finding is retryable, until it passes', async () => {
+    let calls = 0;
+    let clock = 0;
+    const ls = layers({
+      endpoints: async function (this: Check) {
+        calls++;
+        return calls < 3 ? fail(this, 'NoReadyEndpoints', 'not yet', { retryable: true }) : pass(this, 'ready');
+      },
+    });
+    const r = await runTarget(ls, target, env, { until: 60_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    expect([r.verdict, r.attempts, clock]).toEqual(['pass', 3, 10_000]);
+  });
+  it('gives up at the deadline and reports the last attempt', async () => {
+    let clock = 0;
+    const ls = layers({ endpoints: async function (this: Check) { return fail(this, 'NoReadyEndpoints', 'never', { retryable: true }); } });
+    const r = await runTarget(ls, target, env, { until: 12_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    expect([r.verdict, r.attempts]).toEqual(['fail', 3]); // at 0 s, 5 s and 10 s; a 4th at 15 s would pass the deadline
+  });
+  it('does not retry a fault that will not fix itself', async () => {
+    const ls = layers({ grant: async function (this: Check) { return fail(this, 'ReferenceGrantMissing', 'missing'); } });
+    const r = await runTarget(ls, target, env, { until: 60_000, intervalMs: 1, now: () => 0, sleep: async () => undefined });
+    expect(r.attempts).toBe(1);
+  });
+});
+
+describe('verdictOf', () => {
+  it('names the first failing layer, fail and error alike', () => {
+    const f = (id: LayerId, status: 'pass' | 'fail' | 'error' | 'skip' | 'warn') => ({ id, status }) as never;
+    expect(verdictOf([f('dns', 'pass'), f('proxy', 'error'), f('listener', 'skip')])).toEqual({ verdict: 'error', failedLayer: 'proxy' });
+    expect(verdictOf([f('dns', 'skip'), f('proxy', 'warn')])).toEqual({ verdict: 'warn', failedLayer: null });
+  });
+});
