@@ -193,7 +193,7 @@ export const listener: Check = {
         evidence,
         fix: commandFix(
           listenerPatch(gw, host),
-          `adds a listener for ${host} to ${describe(gw)} (a wildcard "*.${host.split('.').slice(1).join('.')}" matches one or more labels, never the bare domain)`,
+          `adds a listener for ${host} to ${describe(gw)}; or widen a listener hostname (listeners have ${(gw.spec.listeners ?? []).map((l) => l.hostname ?? '*').join(', ')}; a wildcard "*.d" matches one or more labels under d, never d itself)`,
         ),
       });
     }

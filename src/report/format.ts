@@ -46,7 +46,7 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
     }
     if (f.fix) {
       out.push(`  ${paint(s, 'bold', 'fix:')} ${clean(f.fix.explain)}`);
-      for (const line of clean(f.fix.text).split('\n')) out.push(`    ${paint(s, 'cyan', line)}`);
+      for (const line of clean(f.fix.text).replace(/\n+$/, '').split('\n')) out.push(`    ${paint(s, 'cyan', line)}`);
     }
     if (f.hint) out.push(`  ${paint(s, 'gray', `see ${f.hint}`)}`);
   }

@@ -36,7 +36,10 @@ export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>): Reporter 
         task.skip(text);
         return;
       }
-      if (f.status === 'fail' || f.status === 'error') throw new LayerFailed(text);
+      if (f.status === 'fail' || f.status === 'error') {
+        task.title = text;
+        throw new LayerFailed(text);
+      }
       task.title = f.status === 'warn' ? `⚠ ${text}` : text;
     },
   });
@@ -56,7 +59,7 @@ export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>): Reporter 
         concurrent: true,
         exitOnError: false,
         collectErrors: false,
-        rendererOptions: { collapseErrors: false, collapseSkips: false, showErrorMessage: true, collapseSubtasks: false },
+        rendererOptions: { collapseErrors: false, collapseSkips: true, suffixSkips: false, showErrorMessage: false, collapseSubtasks: false },
         fallbackRendererCondition: () => process.env['CI'] === 'true',
       })
         .run()
