@@ -1,0 +1,116 @@
+// A small admin REST client for the test harness (it writes: creates fixtures, status, pods' status).
+// gwdoctor itself never writes; this is test-only code.
+
+import { Agent, fetch } from 'undici';
+
+const PLURALS: Record<string, string> = {
+  Namespace: 'namespaces',
+  Node: 'nodes',
+  Service: 'services',
+  Pod: 'pods',
+  ConfigMap: 'configmaps',
+  EndpointSlice: 'endpointslices',
+  GatewayClass: 'gatewayclasses',
+  Gateway: 'gateways',
+  HTTPRoute: 'httproutes',
+  ReferenceGrant: 'referencegrants',
+  CustomResourceDefinition: 'customresourcedefinitions',
+  ClusterRole: 'clusterroles',
+  ClusterRoleBinding: 'clusterrolebindings',
+  ServiceAccount: 'serviceaccounts',
+};
+const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'GatewayClass', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+
+export interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export class KubeError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export class Kube {
+  private readonly agent: Agent;
+  constructor(
+    readonly server: string,
+    ca: Buffer,
+    private readonly token: string,
+  ) {
+    this.agent = new Agent({ connect: { ca } });
+  }
+
+  path(o: { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } }, withName = true): string {
+    const plural = PLURALS[o.kind];
+    if (!plural) throw new Error(`harness does not know kind ${o.kind}`);
+    const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
+    const ns = CLUSTER_SCOPED.has(o.kind) ? '' : `/namespaces/${o.metadata.namespace ?? 'default'}`;
+    return `${base}${ns}/${plural}${withName && o.metadata.name ? `/${o.metadata.name}` : ''}`;
+  }
+
+  async raw(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: unknown }> {
+    const res = await fetch(`${this.server}${path}`, {
+      method,
+      dispatcher: this.agent,
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': contentType, accept: 'application/json' },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    let json: unknown = text;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // plain text (e.g. /readyz)
+    }
+    return { status: res.status, json };
+  }
+
+  private async ok(method: string, path: string, body?: unknown, ct?: string): Promise<unknown> {
+    const r = await this.raw(method, path, body, ct);
+    if (r.status >= 300) throw new KubeError(r.status, `${method} ${path}: ${r.status} ${JSON.stringify(r.json).slice(0, 400)}`);
+    return r.json;
+  }
+
+  get(path: string): Promise<unknown> {
+    return this.ok('GET', path);
+  }
+
+  async create(o: Obj | Record<string, unknown>): Promise<Obj> {
+    const obj = o as Obj;
+    return (await this.ok('POST', this.path(obj, false), obj)) as Obj;
+  }
+
+  /** Create, or replace the labels of an existing object (namespaces are kept between scenarios). */
+  async ensure(o: Obj): Promise<Obj> {
+    const r = await this.raw('POST', this.path(o, false), o);
+    if (r.status === 409) {
+      return (await this.ok('PATCH', this.path(o), { metadata: { labels: o.metadata['labels'] ?? null } }, 'application/merge-patch+json')) as Obj;
+    }
+    if (r.status >= 300) throw new KubeError(r.status, `POST ${this.path(o, false)}: ${r.status} ${JSON.stringify(r.json).slice(0, 400)}`);
+    return r.json as Obj;
+  }
+
+  async putStatus(o: Obj, status: unknown): Promise<Obj> {
+    const cur = (await this.get(this.path(o))) as Obj;
+    return (await this.ok('PUT', `${this.path(o)}/status`, { ...cur, status })) as Obj;
+  }
+
+  async patchStatus(o: Obj, status: unknown): Promise<Obj> {
+    return (await this.ok('PATCH', `${this.path(o)}/status`, { status }, 'application/merge-patch+json')) as Obj;
+  }
+
+  async delete(o: Obj): Promise<void> {
+    const r = await this.raw('DELETE', `${this.path(o)}?gracePeriodSeconds=0`);
+    if (r.status >= 300 && r.status !== 404) throw new KubeError(r.status, `DELETE ${this.path(o)}: ${r.status}`);
+  }
+
+  async list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<Obj[]> {
+    const p = this.path({ apiVersion, kind, metadata: { ...(namespace ? { namespace } : {}) } }, false);
+    const q = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
+    return ((await this.get(`${p}${q}`)) as { items: Obj[] }).items;
+  }
+}
