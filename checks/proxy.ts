@@ -1,12 +1,64 @@
 // Layer 2: the reverse proxy answers TLS for the host and forwards to the Istio gateway.
+// Per resolved address: TLS pre-flight (chain, SANs, expiry), then GET with Host = host, no redirects followed.
+// The answer is classified (src/net/classify.ts); with cluster access the same request goes straight to the
+// gateway's NodePort to tell a proxy fault from a cluster fault. Envoy's own replies are carried to the cluster
+// layer they point at (404 NR -> route, 500 NC -> grant, 503 UH/UF -> endpoints).
 
-import { errorFinding, fail, pass } from '../src/findings.js';
-import { ProbeFailure, isTlsCode } from '../src/net/probe-errors.js';
-import type { Check, CheckContext, HttpProbeResult } from '../src/types.js';
+import { commandFix, errorFinding, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
+import { ClusterAccessError, GwdoctorError } from '../src/errors.js';
+import { classifyResponse, describeClassification, FAULT_LAYER, FAULT_TEXT, gatewayAnswered, type Classification } from '../src/net/classify.js';
+import { planDirect, type DirectTarget } from '../src/net/direct.js';
+import { mapLimit } from '../src/net/limit.js';
+import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
+import type { TlsDetails } from '../src/net/tls-inspect.js';
+import type { AddressAnswer, Check, CheckContext, Evidence, HttpProbe, HttpProbeResult, LayerId } from '../src/types.js';
+import { need } from './need.js';
 
-/** Envoy local replies and upstream answers, as gateway-api-rules.md Appendix B lays them out. */
+/** Envoy answered (x-envoy-* header or server: istio-envoy), as gateway-api-rules.md §7.5 lays it out. */
 export function envoyAnswered(r: HttpProbeResult): boolean {
   return Object.keys(r.headers).some((h) => h.startsWith('x-envoy-')) || r.headers['server'] === 'istio-envoy';
+}
+
+export const EXPIRY_WARN_DAYS = 14;
+const MAX_PARALLEL = 4;
+
+type Proxied =
+  | { address: AddressAnswer; ok: true; res: HttpProbeResult; cls: Classification }
+  | { address: AddressAnswer; ok: false; err: ProbeFailure };
+
+type Direct =
+  | { kind: 'unavailable'; why: string }
+  | { kind: 'failed'; target: DirectTarget; code: string }
+  | { kind: 'answered'; target: DirectTarget; res: HttpProbeResult; cls: Classification };
+
+interface Judged {
+  draft: Draft;
+  carried?: { layer: LayerId; evidence: Evidence };
+}
+
+const RANK: Record<Draft['status'], number> = { fail: 4, error: 3, warn: 2, pass: 1, skip: 0 };
+
+function hostPort(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+function tlsEvidence(address: string, port: number, t: TlsDetails): Evidence {
+  const leaf = t.chain[0];
+  const days = t.daysLeft === null ? '' : ` (${t.daysLeft} days left)`;
+  const chain = t.chain.length > 1 ? `; chain: ${t.chain.map((c) => c.subject || '?').join(' <- ')}` : '';
+  return {
+    ref: `TLS ${hostPort(address, port)}`,
+    detail: `${t.protocol ?? 'TLS'}, subject ${leaf?.subject || '-'}, issuer ${leaf?.issuer || '-'}, SANs ${t.san.join(', ') || '-'}, valid ${t.validFrom ?? '?'} to ${t.validTo ?? '?'}${days}${chain}`,
+  };
+}
+
+function responseEvidence(ref: string, res: HttpProbeResult, cls: Classification): Evidence {
+  const env = Object.keys(res.headers).filter((h) => h.startsWith('x-envoy-'));
+  const body = res.bodySnippet.trim().replace(/\s+/g, ' ').slice(0, 80);
+  return {
+    ref,
+    detail: `${describeClassification(cls)}; server: ${res.headers['server'] ?? '-'}${env.length ? `; ${env.join(', ')}` : ''}; body: ${body ? JSON.stringify(body) : 'empty'}`,
+  };
 }
 
 export const proxy: Check = {
@@ -16,32 +68,252 @@ export const proxy: Check = {
   network: true,
   async run(ctx: CheckContext) {
     const { host, path, query } = ctx.target;
+    const addresses = need(ctx.facts, 'addresses');
     const port = ctx.net.port ?? ctx.target.port ?? 443;
     const url = new URL(`https://${host}:${port}${path}${query ? `?${query}` : ''}`);
     const probe = await ctx.probe();
-    let res: HttpProbeResult;
-    try {
-      res = await probe.get(url, { signal: ctx.signal, ...(ctx.net.caFile ? { caFile: ctx.net.caFile } : {}) });
-    } catch (err) {
-      if (!(err instanceof ProbeFailure)) throw err;
-      if (isTlsCode(err.code)) {
-        return fail(this, 'TlsCertificateInvalid', `the TLS certificate served for ${host}:${port} is not valid: ${err.code}`, {
-          fix: { kind: 'command', text: `openssl s_client -connect ${host}:${port} -servername ${host} </dev/null | openssl x509 -noout -subject -issuer -dates -ext subjectAltName`, explain: 'inspect the certificate the proxy serves for this name' },
-        });
+    const check = this;
+
+    const proxied: Proxied[] = await mapLimit(addresses, MAX_PARALLEL, async (address): Promise<Proxied> => {
+      try {
+        const res = await probe.get(url, { address: address.address, signal: ctx.signal, ...(ctx.net.caFile ? { caFile: ctx.net.caFile } : {}) });
+        return { address, ok: true, res, cls: classifyResponse(res, url) };
+      } catch (err) {
+        if (err instanceof ProbeFailure) return { address, ok: false, err };
+        throw err;
       }
-      if (err.code === 'ABORT_ERR' || err.code === 'UND_ERR_ABORTED') return errorFinding(this, 'Timeout', `the request to ${host}:${port} was cut off by --timeout`, { retryable: true });
-      return fail(this, 'ProxyUnreachable', `cannot reach the reverse proxy at ${host}:${port}: ${err.code}`, {
-        retryable: true,
-        fix: { kind: 'command', text: `curl -v https://${host}:${port}${path}`, explain: 'check that the proxy listens on this address and port and that no firewall drops it' },
-      });
+    });
+
+    let directPromise: Promise<Direct> | undefined;
+    const direct = () => (directPromise ??= directProbe(ctx, probe));
+
+    // IPv6 addresses this machine cannot route to say nothing about the proxy when another address answered.
+    const anyOk = proxied.some((p) => p.ok);
+    const judged: Judged[] = [];
+    const notes: Evidence[] = [];
+    for (const p of proxied) {
+      if (!p.ok && anyOk && p.address.family === 6 && ['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL'].includes(p.err.code)) {
+        notes.push({ ref: `GET ${url.href} via ${p.address.address}`, detail: `not tried: ${describeNetCode(p.err.code)} from this machine (IPv6)` });
+        continue;
+      }
+      judged.push(await judge(check, ctx, url, port, p, direct));
     }
-    const evidence = [{ ref: `GET ${url.href}`, detail: `HTTP ${res.statusCode}, server: ${res.headers['server'] ?? '-'}` }];
-    if ([502, 503, 504].includes(res.statusCode) && !envoyAnswered(res)) {
-      return fail(this, 'ProxyUpstreamError', `the reverse proxy answered ${res.statusCode} itself: it cannot reach the gateway NodePort`, {
-        evidence,
-        fix: { kind: 'text', text: 'check the proxy\'s upstream address: it must be <node-ip>:<gateway nodePort> (e.g. 32080) and send Host $host', explain: 'the proxy, not Envoy, produced this error page' },
-      });
+    // The worst address decides; the others add their evidence.
+    judged.sort((a, b) => RANK[b.draft.status] - RANK[a.draft.status]);
+    const worst = judged[0] as Judged;
+    const others = judged.slice(1).flatMap((j) => j.draft.evidence);
+    for (const j of judged) {
+      if (!j.carried) continue;
+      const carried = (ctx.facts.carried ??= {});
+      const list = (carried[j.carried.layer] ??= []);
+      if (!list.some((e) => e.ref === j.carried?.evidence.ref && e.detail === j.carried.evidence.detail)) list.push(j.carried.evidence);
     }
-    return pass(this, `the proxy answered HTTP ${res.statusCode} for ${host}${path}`, { evidence });
+    return { ...worst.draft, evidence: [...worst.draft.evidence, ...others, ...notes] };
   },
 };
+
+async function directProbe(ctx: CheckContext, probe: HttpProbe): Promise<Direct> {
+  if (!ctx.cluster) return { kind: 'unavailable', why: ctx.clusterUnavailable ?? 'no cluster source' };
+  let plan;
+  try {
+    plan = await planDirect(ctx.cluster, ctx.target.host, ctx.gatewayFilter);
+  } catch (err) {
+    if (err instanceof ClusterAccessError || err instanceof GwdoctorError) return { kind: 'unavailable', why: `cannot read the cluster: ${err.message}` };
+    throw err;
+  }
+  if (!plan.ok) return { kind: 'unavailable', why: plan.why };
+  let last: Direct = { kind: 'unavailable', why: 'no node to try' };
+  for (const t of plan.targets) {
+    if (t.protocol !== 'HTTP') {
+      last = { kind: 'unavailable', why: `listener ${t.listener} of ${t.gateway} is ${t.protocol}; the direct probe speaks plain HTTP only` };
+      continue;
+    }
+    const { path, query, host } = ctx.target;
+    const u = new URL(`http://${hostPort(t.address, t.nodePort)}${path}${query ? `?${query}` : ''}`);
+    try {
+      const res = await probe.get(u, { hostHeader: host, signal: ctx.signal });
+      return { kind: 'answered', target: t, res, cls: classifyResponse(res, u) };
+    } catch (err) {
+      if (!(err instanceof ProbeFailure)) throw err;
+      last = { kind: 'failed', target: t, code: err.code };
+      if (ctx.signal.aborted) break;
+    }
+  }
+  return last;
+}
+
+function directRef(t: DirectTarget, host: string): string {
+  return `direct GET http://${hostPort(t.address, t.nodePort)} Host: ${host} (node ${t.node}, ${t.service} port ${t.servicePort})`;
+}
+
+function directEvidence(d: Direct, host: string): Evidence {
+  switch (d.kind) {
+    case 'unavailable':
+      return { ref: 'direct NodePort probe', detail: `not done: ${d.why}` };
+    case 'failed':
+      return { ref: directRef(d.target, host), detail: describeNetCode(d.code) };
+    case 'answered':
+      return responseEvidence(directRef(d.target, host), d.res, d.cls);
+  }
+}
+
+async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p: Proxied, direct: () => Promise<Direct>): Promise<Judged> {
+  const { host } = ctx.target;
+  const at = hostPort(p.address.address, port);
+  const ref = `GET ${url.href} via ${p.address.address}`;
+  const curl = `curl -sv --resolve ${host}:${port}:${p.address.address} ${url.href} -o /dev/null`;
+
+  if (!p.ok) {
+    const err = p.err;
+    if (err instanceof TlsProbeFailure) {
+      const t = err.tls;
+      const what = err.message.replace(/^[A-Z_]+: /, '');
+      return {
+        draft: fail(check, 'TlsCertificateInvalid', `the certificate ${at} serves for ${host} is not valid: ${what}`, {
+          evidence: [tlsEvidence(p.address.address, port, t), { ref: `TLS ${at}`, detail: `verification: ${err.code}${t.nameError ? `; ${t.nameError}` : ''}` }],
+          fix: commandFix(
+            `openssl s_client -connect ${at} -servername ${host} </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer -dates -ext subjectAltName`,
+            t.chainError === 'CERT_HAS_EXPIRED'
+              ? 'renew the certificate at the proxy (e.g. certbot renew) and reload it'
+              : t.nameError
+                ? `serve a certificate whose SANs include ${host} (a *.domain wildcard covers one label only)`
+                : 'serve the full chain from a CA clients trust, or pass --ca-file for a private CA',
+          ),
+        }),
+      };
+    }
+    if (isTlsCode(err.code)) {
+      return {
+        draft: fail(check, 'TlsCertificateInvalid', `the TLS handshake with ${at} for ${host} failed: ${err.code}`, {
+          evidence: [{ ref: `TLS ${at}`, detail: err.message }],
+          fix: commandFix(`openssl s_client -connect ${at} -servername ${host} </dev/null`, 'see whether the proxy has a certificate for this name (SNI) and speaks TLS on this port'),
+        }),
+      };
+    }
+    if (ctx.signal.aborted || err.code === 'ABORT_ERR' || err.code === 'UND_ERR_ABORTED') {
+      return { draft: errorFinding(check, 'Timeout', `the request to ${at} was cut off by --timeout`, { retryable: true, evidence: [{ ref, detail: err.message }] }) };
+    }
+    return {
+      draft: fail(check, 'ProxyUnreachable', `cannot reach the reverse proxy at ${at}: ${describeNetCode(err.code)}`, {
+        retryable: true,
+        evidence: [{ ref, detail: err.message }],
+        fix: commandFix(curl, 'check that the proxy listens on this address and port and that no firewall drops it'),
+      }),
+    };
+  }
+
+  const { res, cls } = p;
+  const evidence: Evidence[] = [];
+  const tls = res.tls as TlsDetails | null;
+  if (tls) evidence.push(tlsEvidence(p.address.address, port, tls));
+  evidence.push(responseEvidence(ref, res, cls));
+
+  const expiring = (d: Draft): Draft => {
+    if (d.status !== 'pass' || !tls || tls.daysLeft === null || tls.daysLeft >= EXPIRY_WARN_DAYS) return d;
+    return warn(check, 'TlsCertificateExpiring', `the certificate for ${host} at ${at} expires in ${tls.daysLeft} days (${tls.validTo}); ${d.summary}`, {
+      evidence: d.evidence,
+      fix: textFix('renew the certificate at the proxy (e.g. certbot renew) and check that renewal runs automatically', `it is valid until ${tls.validTo}`),
+    });
+  };
+
+  switch (cls.kind) {
+    case 'redirect-loop':
+      return {
+        draft: fail(check, 'RedirectLoop', `${url.href} redirects to itself (${cls.statusCode} Location: ${cls.location}): browsers will loop`, {
+          evidence,
+          fix: textFix(
+            'nginx: proxy_set_header X-Forwarded-Proto $scheme;  (and make the app trust X-Forwarded-Proto), or turn off the app\'s HTTP->HTTPS redirect: TLS ends at the proxy',
+            'behind a TLS-terminating proxy the backend sees plain HTTP and keeps redirecting to https',
+          ),
+        }),
+      };
+    case 'upstream':
+      return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; the backend answered HTTP ${res.statusCode}`, { evidence })) };
+    case 'redirect':
+      return { draft: expiring(pass(check, `the proxy at ${at} answered ${cls.statusCode} redirecting to ${cls.location} (not followed)`, { evidence })) };
+    case 'envoy-other':
+      return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode}`, { evidence })) };
+    case 'proxy-error': {
+      const d = await direct();
+      evidence.push(directEvidence(d, host));
+      const fix =
+        d.kind === 'answered' && gatewayAnswered(d.cls)
+          ? textFix(
+              `point the proxy's upstream for ${host} at ${hostPort(d.target.address, d.target.nodePort)} (the gateway answers there), e.g. nginx: proxy_pass http://${hostPort(d.target.address, d.target.nodePort)}; proxy_set_header Host $host;`,
+              'the gateway NodePort answers directly, so the proxy\'s upstream address or port is wrong, or the proxy times out too early',
+            )
+          : d.kind === 'failed'
+            ? textFix(
+                `the gateway NodePort ${hostPort(d.target.address, d.target.nodePort)} does not answer either: check the Service ${d.target.service} (type NodePort, nodePort ${d.target.nodePort}) and its gateway pods`,
+                'the proxy cannot reach the gateway because nothing answers on the NodePort',
+              )
+            : textFix(
+                'check the proxy\'s upstream address: it must be <node-ip>:<gateway nodePort> (e.g. 32080), and the proxy must send Host $host',
+                'the proxy, not Envoy, produced this error page',
+              );
+      return {
+        draft: fail(check, 'ProxyUpstreamError', `the reverse proxy at ${at} answered ${cls.statusCode} itself (${cls.server ?? 'no server header'}, no x-envoy-* header): it cannot reach the gateway NodePort`, {
+          evidence,
+          retryable: true,
+          fix,
+        }),
+      };
+    }
+    case 'other': {
+      const d = await direct();
+      evidence.push(directEvidence(d, host));
+      if (d.kind === 'answered' && gatewayAnswered(d.cls)) {
+        const up = hostPort(d.target.address, d.target.nodePort);
+        return {
+          draft: fail(check, 'ProxyNotForwardingToGateway', `the proxy at ${at} answers ${host} itself (HTTP ${res.statusCode}, ${cls.server ?? 'no server header'}, no Envoy signature), while the gateway answers at ${up}`, {
+            evidence,
+            fix: textFix(
+              `in the proxy's server block for ${host}: location / { proxy_pass http://${up}; proxy_set_header Host $host; proxy_set_header X-Forwarded-Proto $scheme; }`,
+              `the request for ${host} never reaches the Istio gateway: the proxy serves it from another server block or a default site`,
+            ),
+          }),
+        };
+      }
+      evidence.push({ ref: 'gwdoctor', detail: 'no Envoy signature (x-envoy-* headers) in the answer: cannot confirm that it came from the Istio gateway' });
+      return { draft: expiring(pass(check, `the proxy at ${at} answered HTTP ${res.statusCode}; whether it came from the gateway is not confirmed`, { evidence })) };
+    }
+    case 'envoy': {
+      const d = await direct();
+      evidence.push(directEvidence(d, host));
+      const sameFault = d.kind === 'answered' && d.cls.kind === 'envoy' && d.cls.fault === cls.fault;
+      if (d.kind === 'answered' && gatewayAnswered(d.cls) && !sameFault && (cls.fault === 'NR' || d.cls.kind === 'upstream')) {
+        const up = hostPort(d.target.address, d.target.nodePort);
+        if (cls.fault === 'NR') {
+          return {
+            draft: fail(check, 'ProxyNotForwardingToGateway', `through the proxy Envoy finds no route (404), but straight at ${up} with Host: ${host} it answers ${describeClassification(d.cls)}: the proxy sends a different Host`, {
+              evidence,
+              fix: textFix(
+                'nginx: proxy_set_header Host $host;   (HAProxy: http-request set-header Host %[req.hdr(host)]; Caddy: header_up Host {host})',
+                'nginx sends Host $proxy_host (the upstream address, e.g. 10.0.0.5:32080) by default; Envoy routes by Host and answers 404',
+              ),
+            }),
+          };
+        }
+        return {
+          draft: fail(check, 'ProxyNotForwardingToGateway', `through the proxy the answer is ${describeClassification(cls)}, but the gateway at ${up} answers ${describeClassification(d.cls)}: the proxy forwards elsewhere`, {
+            evidence,
+            fix: textFix(`point the proxy's upstream for ${host} at http://${up} and send Host $host`, 'the proxy reaches another Envoy or another port than the gateway that serves this host'),
+          }),
+        };
+      }
+      const both = sameFault ? ' (the NodePort answers the same directly)' : '';
+      const carriedEv: Evidence = { ref: `proxy: GET ${url.href}`, detail: `HTTP ${cls.statusCode} ${FAULT_TEXT[cls.fault]}${both}${cls.sure ? '' : '; inferred from status and body (the proxy hides Envoy\'s headers)'}` };
+      const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered ${cls.statusCode} (${cls.fault})${both}: the fault is inside the cluster (${FAULT_LAYER[cls.fault]})`;
+      if (!ctx.cluster) {
+        evidence.push({
+          ref: 'gwdoctor',
+          detail:
+            cls.fault === 'NR'
+              ? 'without cluster access the listener/route layers cannot say why; if the proxy is nginx, also make sure it sends proxy_set_header Host $host'
+              : 'without cluster access the cluster layers cannot say why',
+        });
+      }
+      return { draft: expiring(pass(check, summary, { evidence })), carried: { layer: FAULT_LAYER[cls.fault], evidence: carriedEv } };
+    }
+  }
+}

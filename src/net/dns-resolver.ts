@@ -1,58 +1,69 @@
-// A DNS client on dns-packet: asks the given servers directly (UDP), A and AAAA, following CNAMEs in the answer.
+// Resolvers that ask DNS servers directly: the system's (resolv.conf) and every --resolver, side by side, so the dns
+// layer can tell NXDOMAIN from NODATA from a broken server, and see split horizon.
 
-import { createSocket } from 'node:dgram';
-import { isIP } from 'node:net';
-import * as packet from 'dns-packet';
 import { ProbeError } from '../errors.js';
 import { parseResolver } from '../options.js';
 import type { AddressAnswer, Resolver } from '../types.js';
-import { NoRecordsError } from './system-resolver.js';
+import { resolveAt, query, type QueryFn, type ResolverOutcome } from './dns-client.js';
+import { systemDnsServers, serverLabel, type DnsServer } from './resolv-conf.js';
+import { NoRecordsError, getaddrinfoOutcome } from './system-resolver.js';
 
-function query(server: { host: string; port: number }, name: string, type: 'A' | 'AAAA', signal: AbortSignal, timeoutMs = 2000): Promise<packet.Packet> {
-  return new Promise((resolve, reject) => {
-    const sock = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
-    const id = Math.floor(Math.random() * 65535);
-    const done = (err: Error | null, res?: packet.Packet) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      sock.close();
-      if (err) reject(err);
-      else resolve(res as packet.Packet);
-    };
-    const onAbort = () => done(new ProbeError(`DNS query to ${server.host}:${server.port} aborted`));
-    const timer = setTimeout(() => done(new ProbeError(`DNS server ${server.host}:${server.port} did not answer within ${timeoutMs} ms`)), timeoutMs);
-    signal.addEventListener('abort', onAbort, { once: true });
-    sock.on('error', (e) => done(new ProbeError(`DNS server ${server.host}:${server.port}: ${e.message}`)));
-    sock.on('message', (msg) => {
-      try {
-        const res = packet.decode(msg);
-        if (res.id === id) done(null, res);
-      } catch (e) {
-        done(new ProbeError(`malformed DNS answer from ${server.host}:${server.port}: ${(e as Error).message}`));
-      }
-    });
-    const buf = packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type, name }] });
-    sock.send(buf, server.port, server.host);
-  });
+/** A Resolver that can also report each server's answer separately. */
+export interface SurveyResolver extends Resolver {
+  survey(host: string, signal: AbortSignal): Promise<ResolverOutcome[]>;
 }
 
-export function packetResolver(servers: string[]): Resolver {
-  const parsed = servers.map(parseResolver);
+export function isSurveyResolver(r: Resolver): r is SurveyResolver {
+  return typeof (r as Partial<SurveyResolver>).survey === 'function';
+}
+
+export interface PacketResolverOptions {
+  /** Also ask the system's servers from resolv.conf (getaddrinfo when there are none). Default true. */
+  system?: boolean;
+  /** Replaces the resolv.conf lookup (tests). */
+  systemServers?: DnsServer[];
+  /** Replaces the wire query (unit tests). */
+  query?: QueryFn;
+}
+
+/** Addresses that any server gave, in order, without duplicates. */
+export function unionAddresses(outcomes: ResolverOutcome[]): AddressAnswer[] {
+  const seen = new Set<string>();
+  const out: AddressAnswer[] = [];
+  for (const o of outcomes) {
+    for (const a of o.addresses) {
+      if (seen.has(a.address)) continue;
+      seen.add(a.address);
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+export function packetResolver(servers: string[], opts: PacketResolverOptions = {}): SurveyResolver {
+  const explicit: DnsServer[] = servers.map((s) => ({ ...parseResolver(s), origin: '--resolver' }));
+  const q = opts.query ?? query;
+  const survey = async (host: string, signal: AbortSignal): Promise<ResolverOutcome[]> => {
+    const list: DnsServer[] = [];
+    let useGetaddrinfo = false;
+    if (opts.system ?? true) {
+      const sys = opts.systemServers ?? systemDnsServers();
+      if (sys.length === 0) useGetaddrinfo = true;
+      list.push(...sys);
+    }
+    for (const s of explicit) if (!list.some((x) => x.host === s.host && x.port === s.port)) list.push(s);
+    const jobs: Promise<ResolverOutcome>[] = list.map((s) => resolveAt(s, `${serverLabel(s)} (${s.origin})`, host, signal, q));
+    if (useGetaddrinfo) jobs.unshift(getaddrinfoOutcome(host, signal));
+    return Promise.all(jobs);
+  };
   return {
+    survey,
     async resolve(host, signal) {
-      const server = parsed[0] as { host: string; port: number };
-      const answers: AddressAnswer[] = [];
-      let rcode = 'NOERROR';
-      for (const type of ['A', 'AAAA'] as const) {
-        const res = await query(server, host, type, signal);
-        rcode = (res as { rcode?: string }).rcode ?? 'NOERROR';
-        if (rcode !== 'NOERROR' && rcode !== 'NXDOMAIN') throw new ProbeError(`DNS server ${server.host}:${server.port} answered ${rcode} for ${host} ${type}`);
-        for (const a of res.answers ?? []) {
-          if (a.type === 'A' || a.type === 'AAAA') answers.push({ family: a.type === 'A' ? 4 : 6, address: String(a.data) });
-        }
-      }
-      if (answers.length === 0) throw new NoRecordsError(`${host}: ${rcode === 'NXDOMAIN' ? 'NXDOMAIN' : 'no A/AAAA records (NODATA)'} at ${server.host}:${server.port}`);
-      return answers;
+      const outcomes = await survey(host, signal);
+      const addrs = unionAddresses(outcomes);
+      if (addrs.length > 0) return addrs;
+      if (outcomes.some((o) => o.status === 'nxdomain' || o.status === 'nodata')) throw new NoRecordsError(outcomes.map((o) => `${o.label}: ${o.detail}`).join('; '));
+      throw new ProbeError(outcomes.map((o) => `${o.label}: ${o.detail}`).join('; ') || `no DNS server to ask for ${host}`);
     },
   };
 }

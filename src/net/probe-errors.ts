@@ -1,10 +1,18 @@
 // Errors of the network probes, kept apart from undici so that importing them stays cheap.
 
 import { ProbeError } from '../errors.js';
+import type { TlsDetails } from './tls-inspect.js';
 
 export class ProbeFailure extends ProbeError {
   constructor(readonly code: string, message: string, options?: ErrorOptions) {
     super(message, undefined, options);
+  }
+}
+
+/** The TLS handshake worked but the certificate does not verify; carries what was seen. */
+export class TlsProbeFailure extends ProbeFailure {
+  constructor(code: string, message: string, readonly tls: TlsDetails) {
+    super(code, message);
   }
 }
 
@@ -23,3 +31,27 @@ export function isTlsCode(code: string): boolean {
   return TLS_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS');
 }
 
+/** Connection-level failures: the peer is not there or hung up. */
+export function describeNetCode(code: string): string {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (nothing listens on that port)';
+    case 'ECONNRESET':
+      return 'connection reset by the peer';
+    case 'ETIMEDOUT':
+    case 'CONNECT_TIMEOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'connect timeout (a firewall drops the packets, or the host is down)';
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return 'no response in time (the peer accepted the connection but did not answer)';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'no route to the host';
+    case 'UND_ERR_SOCKET':
+    case 'EPIPE':
+      return 'the peer closed the connection';
+    default:
+      return code;
+  }
+}

@@ -1,0 +1,122 @@
+// Who answered, and what the answer means: gateway-api-rules.md Appendix B and §7.5 as a pure function.
+// No I/O here: unit tests feed it headers and bodies.
+
+import type { LayerId } from '../types.js';
+
+export interface ResponseLike {
+  statusCode: number;
+  headers: Record<string, string>;
+  bodySnippet: string;
+}
+
+/** Envoy response flags for the local replies gwdoctor tells apart. */
+export type EnvoyFault = 'NR' | 'NC' | 'UH' | 'UF' | 'UT';
+
+export type Classification =
+  /** An upstream (the app) answered through Envoy: x-envoy-upstream-service-time. Layers 3-6 carried the request. */
+  | { kind: 'upstream'; statusCode: number }
+  /** Envoy answered itself. `sure` = an Envoy header proves it; otherwise only the status and body shape suggest it. */
+  | { kind: 'envoy'; fault: EnvoyFault; statusCode: number; sure: boolean }
+  /** Envoy answered (headers prove it) something gwdoctor has no rule for. */
+  | { kind: 'envoy-other'; statusCode: number }
+  /** A proxy error page (nginx/HAProxy/Caddy 502/503/504) without Envoy headers: the proxy could not reach its upstream. */
+  | { kind: 'proxy-error'; statusCode: number; server: string | null }
+  /** A redirect back to the very URL asked: the client would loop. */
+  | { kind: 'redirect-loop'; statusCode: number; location: string }
+  /** Any other redirect (not followed). */
+  | { kind: 'redirect'; statusCode: number; location: string }
+  /** An answer without any Envoy signature (a default page, the proxy's own 404, a static site). */
+  | { kind: 'other'; statusCode: number; server: string | null };
+
+export function hasEnvoyHeader(h: Record<string, string>): boolean {
+  return Object.keys(h).some((k) => k.toLowerCase().startsWith('x-envoy-'));
+}
+
+function header(h: Record<string, string>, name: string): string | null {
+  const k = Object.keys(h).find((x) => x.toLowerCase() === name);
+  return k === undefined ? null : (h[k] ?? null);
+}
+
+export function envoyServer(h: Record<string, string>): boolean {
+  const s = (header(h, 'server') ?? '').toLowerCase();
+  return s === 'istio-envoy' || s === 'envoy';
+}
+
+/** Same scheme, host, port, path and query (default ports folded). */
+export function sameUrl(a: URL, b: URL): boolean {
+  const norm = (u: URL) => `${u.protocol}//${u.hostname.toLowerCase().replace(/\.$/, '')}:${u.port || (u.protocol === 'https:' ? '443' : '80')}${u.pathname}${u.search}`;
+  return norm(a) === norm(b);
+}
+
+export function classifyResponse(res: ResponseLike, requested: URL, publicUrl: URL = requested): Classification {
+  const code = res.statusCode;
+  const body = res.bodySnippet.trim();
+  const h = res.headers;
+  const server = header(h, 'server');
+
+  if (code >= 300 && code < 400) {
+    const loc = header(h, 'location');
+    if (loc) {
+      let target: URL | null = null;
+      try {
+        target = new URL(loc, requested);
+      } catch {
+        target = null;
+      }
+      if (target && (sameUrl(target, requested) || sameUrl(target, publicUrl))) return { kind: 'redirect-loop', statusCode: code, location: loc };
+      return { kind: 'redirect', statusCode: code, location: loc };
+    }
+  }
+  if (header(h, 'x-envoy-upstream-service-time') !== null) return { kind: 'upstream', statusCode: code };
+
+  const sure = hasEnvoyHeader(h) || envoyServer(h);
+  if (code === 503 && body === 'no healthy upstream') return { kind: 'envoy', fault: 'UH', statusCode: code, sure: true };
+  if ((code === 503 || code === 502) && body.startsWith('upstream connect error or disconnect/reset before headers')) return { kind: 'envoy', fault: 'UF', statusCode: code, sure: true };
+  if (code === 504 && body === 'upstream request timeout') return { kind: 'envoy', fault: 'UT', statusCode: code, sure: true };
+  if (code === 404 && body === '') return { kind: 'envoy', fault: 'NR', statusCode: code, sure };
+  if (code === 500 && body === '') return { kind: 'envoy', fault: 'NC', statusCode: code, sure };
+  if (sure) return { kind: 'envoy-other', statusCode: code };
+  if (code === 502 || code === 503 || code === 504) return { kind: 'proxy-error', statusCode: code, server };
+  return { kind: 'other', statusCode: code, server };
+}
+
+/** Does the gateway answer at all (upstream or its own reply)? */
+export function gatewayAnswered(c: Classification): boolean {
+  return c.kind === 'upstream' || c.kind === 'envoy' || c.kind === 'envoy-other';
+}
+
+export function describeClassification(c: Classification): string {
+  switch (c.kind) {
+    case 'upstream':
+      return `HTTP ${c.statusCode} from the backend through Envoy (x-envoy-upstream-service-time)`;
+    case 'envoy':
+      return `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${c.sure ? '' : ' (by status and body; no Envoy header visible)'}`;
+    case 'envoy-other':
+      return `HTTP ${c.statusCode} from Envoy`;
+    case 'proxy-error':
+      return `HTTP ${c.statusCode} error page from ${c.server ?? 'the proxy'} (no x-envoy-* header)`;
+    case 'redirect-loop':
+      return `HTTP ${c.statusCode} redirect to the same URL (${c.location})`;
+    case 'redirect':
+      return `HTTP ${c.statusCode} redirect to ${c.location} (not followed)`;
+    case 'other':
+      return `HTTP ${c.statusCode} from ${c.server ?? 'an unknown server'} without any Envoy signature`;
+  }
+}
+
+export const FAULT_TEXT: Record<EnvoyFault, string> = {
+  NR: 'from Envoy with an empty body (NR: no route for this host and path)',
+  NC: 'from Envoy with an empty body (NC: the route\'s backendRef is unusable: missing ReferenceGrant, missing Service or port)',
+  UH: '"no healthy upstream" from Envoy (UH: the backend Service has no ready endpoints)',
+  UF: '"upstream connect error" from Envoy (UF: endpoints exist but refuse or reset the connection)',
+  UT: '"upstream request timeout" from Envoy (UT: the backend is slower than the route timeout)',
+};
+
+/** The cluster layer an Envoy local reply points at (Appendix B). */
+export const FAULT_LAYER: Record<EnvoyFault, LayerId> = {
+  NR: 'route',
+  NC: 'grant',
+  UH: 'endpoints',
+  UF: 'endpoints',
+  UT: 'endpoints',
+};
