@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { proxy } from '../../../checks/proxy.js';
+import { loadManifests, ManifestCluster } from '../../../src/cluster/manifests.js';
+import type { K8sObject } from '../../../src/cluster/objects.js';
+import { ProbeFailure, TlsProbeFailure } from '../../../src/net/probe-errors.js';
+import type { TlsDetails } from '../../../src/net/tls-inspect.js';
+import { parseTarget } from '../../../src/target.js';
+import type { CheckContext, HttpProbe, HttpProbeResult } from '../../../src/types.js';
+import { FIXTURES } from '../../helpers/fixtures.js';
+
+const tls = (daysLeft = 80): TlsDetails => ({
+  authorized: true, error: null, subject: 'CN=api.example.com', issuer: 'CN=Test CA', validTo: '2027-01-01T00:00:00.000Z', san: ['api.example.com'],
+  validFrom: '2026-01-01T00:00:00.000Z', daysLeft, protocol: 'TLSv1.3', chain: [], chainError: null, nameError: null,
+});
+const resp = (statusCode: number, headers: Record<string, string>, bodySnippet = '', t: TlsDetails | null = null): HttpProbeResult => ({ address: '', port: 0, statusCode, headers, bodySnippet, tls: t });
+
+/** Proxied (https) and direct (http to the NodePort) answers, or failures. */
+function fakeProbe(proxied: HttpProbeResult | Error, direct?: HttpProbeResult | Error): HttpProbe & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    async get(url, opts) {
+      calls.push(`${url.href} host=${opts.hostHeader ?? '-'} addr=${opts.address ?? '-'}`);
+      const v = url.protocol === 'https:' ? proxied : direct;
+      if (!v) throw new ProbeFailure('ECONNREFUSED', 'ECONNREFUSED');
+      if (v instanceof Error) throw v;
+      return v;
+    },
+  };
+}
+
+function cluster(): ManifestCluster {
+  const objs = loadManifests([join(FIXTURES, 'seed-healthy')]) as (K8sObject & Record<string, any>)[];
+  for (const o of objs) if (o.kind === 'Node') o.status.addresses = [{ type: 'InternalIP', address: '127.0.0.1' }];
+  return new ManifestCluster(objs);
+}
+
+function ctxFor(probe: HttpProbe, withCluster = true): CheckContext {
+  return {
+    target: parseTarget('https://api.example.com/health'),
+    cluster: withCluster ? cluster() : null,
+    clusterUnavailable: withCluster ? null : 'no kubeconfig',
+    gatewayFilter: null,
+    offline: false,
+    net: { resolvers: [], expectIps: [], caFile: null, port: null },
+    resolver: () => Promise.reject(new Error('unused')),
+    probe: async () => probe,
+    signal: AbortSignal.timeout(5000),
+    facts: { addresses: [{ family: 4, address: '192.0.2.10' }] },
+  };
+}
+
+const OK = resp(200, { 'x-envoy-upstream-service-time': '4', server: 'nginx' }, 'ok', tls());
+
+describe('proxy layer', () => {
+  it('passes when the backend answered through Envoy, without a direct probe', async () => {
+    const p = fakeProbe(OK);
+    const f = await proxy.run(ctxFor(p));
+    expect(f.status).toBe('pass');
+    expect(p.calls).toEqual(['https://api.example.com/health host=- addr=192.0.2.10']);
+  });
+  it('warns about a certificate that expires within 14 days', async () => {
+    const f = await proxy.run(ctxFor(fakeProbe({ ...OK, tls: tls(5) })));
+    expect(f).toMatchObject({ status: 'warn', code: 'TlsCertificateExpiring' });
+  });
+  it('fails on an invalid certificate and says why', async () => {
+    const t = { ...tls(-3), authorized: false, chainError: 'CERT_HAS_EXPIRED', error: 'CERT_HAS_EXPIRED' };
+    const f = await proxy.run(ctxFor(fakeProbe(new TlsProbeFailure('CERT_HAS_EXPIRED', 'CERT_HAS_EXPIRED: it expired on 2027-01-01', t))));
+    expect(f).toMatchObject({ status: 'fail', code: 'TlsCertificateInvalid' });
+    expect(f.summary).toContain('expired');
+  });
+  it('fails ProxyUnreachable on refused', async () => {
+    const f = await proxy.run(ctxFor(fakeProbe(new ProbeFailure('ECONNREFUSED', 'ECONNREFUSED'))));
+    expect(f).toMatchObject({ status: 'fail', code: 'ProxyUnreachable' });
+  });
+  it('proxy error page, gateway fine directly: ProxyUpstreamError pointing at the NodePort', async () => {
+    const p = fakeProbe(resp(502, { server: 'nginx' }, '<html>502 Bad Gateway</html>', tls()), OK);
+    const f = await proxy.run(ctxFor(p));
+    expect(f).toMatchObject({ status: 'fail', code: 'ProxyUpstreamError' });
+    expect(f.fix?.text).toContain('127.0.0.1:32080');
+    expect(p.calls[1]).toBe('http://127.0.0.1:32080/health host=api.example.com addr=-');
+  });
+  it('404 through the proxy but 200 directly: the proxy rewrites Host', async () => {
+    const f = await proxy.run(ctxFor(fakeProbe(resp(404, { server: 'nginx' }, '', tls()), OK)));
+    expect(f).toMatchObject({ status: 'fail', code: 'ProxyNotForwardingToGateway' });
+    expect(f.fix?.text).toContain('proxy_set_header Host $host');
+  });
+  it('a default page while the gateway answers directly: ProxyNotForwardingToGateway', async () => {
+    const f = await proxy.run(ctxFor(fakeProbe(resp(200, { server: 'nginx' }, '<title>Welcome to nginx!</title>', tls()), OK)));
+    expect(f).toMatchObject({ status: 'fail', code: 'ProxyNotForwardingToGateway' });
+  });
+  it('both 503 UH: the proxy passes and the evidence goes to endpoints', async () => {
+    const uh = resp(503, { server: 'istio-envoy' }, 'no healthy upstream');
+    const ctx = ctxFor(fakeProbe({ ...uh, headers: { server: 'nginx' }, tls: tls() }, uh));
+    const f = await proxy.run(ctx);
+    expect(f.status).toBe('pass');
+    expect(ctx.facts.carried?.endpoints?.[0]?.detail).toContain('no healthy upstream');
+  });
+  it('both 404 NR: evidence to route; 500 NC: evidence to grant', async () => {
+    const nr = resp(404, { server: 'istio-envoy' });
+    const c1 = ctxFor(fakeProbe({ ...nr, tls: tls() }, nr));
+    expect((await proxy.run(c1)).status).toBe('pass');
+    expect(c1.facts.carried?.route?.[0]?.detail).toContain('404');
+    const nc = resp(500, { server: 'istio-envoy' });
+    const c2 = ctxFor(fakeProbe({ ...nc, tls: tls() }, nc));
+    expect((await proxy.run(c2)).status).toBe('pass');
+    expect(c2.facts.carried?.grant?.[0]?.detail).toContain('500');
+  });
+  it('a redirect to the same URL is a loop', async () => {
+    const f = await proxy.run(ctxFor(fakeProbe(resp(301, { location: 'https://api.example.com/health', 'x-envoy-upstream-service-time': '1' }, '', tls()))));
+    expect(f).toMatchObject({ status: 'fail', code: 'RedirectLoop' });
+  });
+  it('without cluster access an Envoy 404 passes the proxy and says the cluster layers could not look', async () => {
+    const f = await proxy.run(ctxFor(fakeProbe(resp(404, { server: 'istio-envoy' }, '', tls())), false));
+    expect(f.status).toBe('pass');
+    expect(f.evidence.map((e) => e.detail).join(' ')).toContain('without cluster access');
+  });
+  it('the worst address decides', async () => {
+    let n = 0;
+    const probe: HttpProbe = { get: async () => (n++ === 0 ? OK : Promise.reject(new ProbeFailure('ECONNREFUSED', 'ECONNREFUSED'))) };
+    const ctx = ctxFor(probe);
+    ctx.facts.addresses = [{ family: 4, address: '192.0.2.10' }, { family: 4, address: '192.0.2.11' }];
+    expect(await proxy.run(ctx)).toMatchObject({ status: 'fail', code: 'ProxyUnreachable' });
+  });
+});
