@@ -105,6 +105,7 @@ export async function runTarget(layers: readonly Check[], target: Target, env: E
     }
     observer.onRetry?.(target, attempt, blocking as Finding, wait.intervalMs);
     await sleep(wait.intervalMs, env.signal);
+    env.cluster?.refresh();
   }
 }
 

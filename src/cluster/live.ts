@@ -147,6 +147,10 @@ export class LiveCluster implements ClusterReader {
     return { context: this.context, server: this.server };
   }
 
+  refresh(): void {
+    this.cache.clear();
+  }
+
   private memo<T>(key: string, what: string, fn: () => Promise<T>): Promise<T> {
     let p = this.cache.get(key) as Promise<T> | undefined;
     if (!p) {

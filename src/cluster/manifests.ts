@@ -121,6 +121,8 @@ export class ManifestCluster implements ClusterReader {
   describeSource() {
     return { manifests: this.paths };
   }
+  /** Files are read once; a retry sees the same objects. */
+  refresh(): void {}
   async gatewayClasses() {
     return this.all<GatewayClass>('GatewayClass');
   }

@@ -32,6 +32,8 @@ export interface ClusterReader {
   nodes(): Promise<Node[]>;
   /** apiVersion to write a ReferenceGrant with: v1 when the server serves it, else v1beta1. */
   referenceGrantApiVersion(): Promise<string>;
+  /** Forget cached reads, so that a --wait retry sees the cluster as it is now. */
+  refresh(): void;
 }
 
 export function selectorString(labels: Record<string, string>): string {

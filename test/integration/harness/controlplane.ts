@@ -248,18 +248,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       adminKc,
       `apiVersion: v1\nkind: Config\nclusters:\n- name: t\n  cluster: {server: "${api.server}", certificate-authority: "${join(pki, 'ca.crt')}"}\nusers:\n- {name: a, user: {token: admin-token}}\ncontexts:\n- {name: a, context: {cluster: t, user: a}}\ncurrent-context: a\n`,
     );
-    const kcmLog = join(dir, 'kube-controller-manager.log');
-    const kcm = spawn(
-      join(bin, 'kube-controller-manager'),
-      [
-        `--kubeconfig=${adminKc}`,
-        '--leader-elect=false',
-        '--secure-port=0',
-        // No node-lifecycle controller: there is no kubelet, and it would mark every pod NotReady.
-        '--controllers=endpointslice-controller,garbage-collector-controller,namespace-controller',
-      ],
-      { stdio: ['ignore', openSync(kcmLog, 'a'), openSync(kcmLog, 'a')], detached: true },
-    );
+    const kcm = startControllerManager(bin, dir, adminKc, 'main');
     procs.push(kcm);
 
     await installCrds(admin, [...crdDocs(crds, 'gateway-api'), ...crdDocs(crds, 'istio')]);
@@ -269,6 +258,22 @@ export async function startControlPlane(): Promise<ControlPlane> {
     await stop();
     throw err;
   }
+}
+
+/** kube-controller-manager with only the controllers the tests need (EndpointSlices from Pods, GC, namespaces). */
+export function startControllerManager(bin: string, dir: string, kubeconfig: string, name: string): ChildProcess {
+  const log = join(dir, `kube-controller-manager-${name}.log`);
+  return spawn(
+    join(bin, 'kube-controller-manager'),
+    [
+      `--kubeconfig=${kubeconfig}`,
+      '--leader-elect=false',
+      '--secure-port=0',
+      // No node-lifecycle controller: there is no kubelet, and it would mark every pod NotReady.
+      '--controllers=endpointslice-controller,garbage-collector-controller,namespace-controller',
+    ],
+    { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], detached: true },
+  );
 }
 
 /** readonly: the ClusterRole gwdoctor ships; restricted: the same without referencegrants and endpointslices. */

@@ -1,0 +1,184 @@
+// Live-only behaviour against the real kube-apiserver: RBAC, API server going away, CRDs missing, a wrong CA,
+// ReferenceGrant served as v1 or only as v1beta1, and proof from the audit log that gwdoctor never writes.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { applyScenario, type Applied } from './harness/apply.js';
+import { crdDocs, freePort, installCrds, startApiServer, startControllerManager } from './harness/controlplane.js';
+import { Kube } from './harness/kube.js';
+import { itLive, live } from './live.js';
+import { gwdoctor, gwdoctorAsync, validateReport } from '../helpers/cli.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+
+const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
+
+function kubeconfigFor(server: string, token: string, file: string): string {
+  writeFileSync(
+    file,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", certificate-authority: "${live?.caFile}"}\nusers:\n- {name: u, user: {token: ${token}}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`,
+  );
+  return file;
+}
+
+describe('against the seed cluster', () => {
+  let applied: Applied | undefined;
+  beforeAll(async () => {
+    if (admin) applied = await applyScenario(admin, join(FIXTURES, 'seed-healthy'));
+  }, 120_000);
+  afterAll(async () => {
+    await applied?.cleanup();
+  }, 120_000);
+
+  itLive('a read-only user (the ClusterRole in deploy/rbac.yaml) sees every cluster layer checked, exit 0', () => {
+    const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'readonly', '--offline', '-o', 'json', 'api.example.com']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(validateReport(report)).toBe(true);
+    expect(report.source).toMatchObject({ mode: 'live', context: 'readonly', server: live!.server });
+    expect(report.targets[0].layers.map((l: { status: string }) => l.status)).toEqual(['skip', 'skip', 'pass', 'pass', 'pass', 'pass']);
+  });
+
+  itLive('a user without list on referencegrants gets an error at grant naming verb, resource and namespace, exit 2', () => {
+    const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'restricted', '--offline', 'api.example.com']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/! grant +forbidden: cannot list referencegrants\.gateway\.networking\.k8s\.io in namespace example-api/);
+    expect(r.stdout).toMatch(/User "restricted" cannot list resource "referencegrants" in API group "gateway.networking.k8s.io" in the namespace "example-api"/);
+    expect(r.stdout).toMatch(/\[ClusterForbidden\]/);
+    expect(r.stdout).toMatch(/inconclusive: could not check grant/);
+  });
+
+  itLive('a kubeconfig whose CA does not match the server gives a clear TLS message, exit 2', () => {
+    const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'wrong-ca', '--offline', 'api.example.com']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/TLS error talking to https:\/\/127\.0\.0\.1:\d+: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT)/);
+    expect(r.stdout).toMatch(/\[ClusterTlsError\]/);
+  });
+
+  itLive('an API server that goes away mid-run ends it with exit 2 and a clear line, retried by --wait until the deadline', async () => {
+    // A TCP relay stands in for the API server: it serves the first connection (discovery), holds every later one,
+    // then "stops": open connections are cut and new ones refused.
+    const upstream = new URL(live!.server);
+    const sockets = new Set<Socket>();
+    let connections = 0;
+    const relay: Server = createServer((c) => {
+      sockets.add(c);
+      c.on('error', () => undefined);
+      if (++connections > 1) return; // held: never forwarded
+      const u = connect(Number(upstream.port), upstream.hostname);
+      sockets.add(u);
+      u.on('error', () => c.destroy());
+      c.pipe(u).pipe(c);
+    });
+    const port = await freePort();
+    await new Promise<void>((r) => relay.listen(port, '127.0.0.1', r));
+    relay.once('connection', () =>
+      setTimeout(() => {
+        relay.close();
+        for (const s of sockets) s.destroy();
+      }, 700),
+    );
+    const kc = kubeconfigFor(`https://127.0.0.1:${port}`, 'viewer-token', join(live!.dir, 'relay.kubeconfig'));
+    const started = Date.now();
+    const r = await gwdoctorAsync(['--kubeconfig', kc, '--offline', '--timeout', '10s', '--wait', '5s', 'api.example.com']);
+    const elapsed = Date.now() - started;
+    relay.close();
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/! listener +cannot reach the API server https:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+    expect(r.stdout).toMatch(/api\.example\.com\/ inconclusive: could not check listener after \d+ attempts/);
+    expect(connections).toBeGreaterThan(1);
+    expect(elapsed).toBeLessThan(10_000);
+  });
+});
+
+describe('a second API server without the Gateway API CRDs', () => {
+  let kube: Kube | undefined;
+  let server = '';
+  let stop: (() => void) | undefined;
+  beforeAll(async () => {
+    if (!live) return;
+    const api = await startApiServer({ bin: live.bin, dir: live.dir, etcdUrl: live.etcdUrl, prefix: `bare-${process.pid}`, pki: join(live.dir, 'pki') });
+    server = api.server;
+    const kcm = startControllerManager(live.bin, live.dir, kubeconfigFor(server, 'admin-token', join(live.dir, 'bare-admin.kubeconfig')), 'bare');
+    stop = () => {
+      for (const p of [kcm, api.proc]) {
+        try {
+          process.kill(-(p.pid as number), 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    };
+    kube = new Kube(server, readFileSync(live.caFile), 'admin-token');
+  }, 180_000);
+  afterAll(() => stop?.());
+
+  itLive('says the Gateway API is not installed, exit 2', () => {
+    const r = gwdoctor(['--kubeconfig', kubeconfigFor(server, 'admin-token', join(live!.dir, 'bare.kubeconfig')), '--offline', 'api.example.com']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/! listener +the Gateway API is not installed on https:\/\/127\.0\.0\.1:\d+: the API server serves no gateway\.networking\.k8s\.io group \[GatewayApiMissing\]/);
+  });
+
+  itLive('works with ReferenceGrant served only as v1beta1 (CRDs before Gateway API v1.5), and prints a v1beta1 grant', async () => {
+    // The real v1.6 CRDs, with ReferenceGrant v1 switched off: what a cluster on older CRDs serves.
+    const docs = crdDocs(live!.crds, 'gateway-api').map((d) => {
+      if ((d['metadata'] as { name: string }).name !== 'referencegrants.gateway.networking.k8s.io') return d;
+      const spec = d['spec'] as { versions: { name: string; served: boolean; storage: boolean }[] };
+      return { ...d, spec: { ...spec, versions: spec.versions.filter((v) => v.name !== 'v1') } };
+    });
+    await installCrds(kube!, docs);
+    const served = (await kube!.get('/apis/gateway.networking.k8s.io/v1')) as { resources: { name: string }[] };
+    expect(served.resources.map((r) => r.name)).not.toContain('referencegrants');
+
+    const kc = kubeconfigFor(server, 'admin-token', join(live!.dir, 'bare.kubeconfig'));
+    const healthy = await applyScenario(kube!, join(FIXTURES, 'seed-healthy'));
+    try {
+      const ok = gwdoctor(['--kubeconfig', kc, '--offline', 'api.example.com']);
+      expect(ok.code, ok.stdout).toBe(0);
+      expect(ok.stdout).toMatch(/✔ grant +ReferenceGrants permit 1 cross-namespace backendRef/);
+    } finally {
+      await healthy.cleanup();
+    }
+    const missing = await applyScenario(kube!, join(FIXTURES, 'grant-missing'));
+    try {
+      const r = gwdoctor(['--kubeconfig', kc, '--offline', '-o', 'json', 'api.example.com']);
+      expect(r.code).toBe(1);
+      const grant = JSON.parse(r.stdout).targets[0].layers[4];
+      expect(grant.code).toBe('ReferenceGrantMissing');
+      expect(grant.fix.text).toMatch(/^apiVersion: gateway\.networking\.k8s\.io\/v1beta1\n/);
+    } finally {
+      await missing.cleanup();
+    }
+  }, 120_000);
+});
+
+describe('ReferenceGrant served as v1 (Gateway API v1.5+ CRDs, the main control plane)', () => {
+  let applied: Applied | undefined;
+  beforeAll(async () => {
+    if (admin) applied = await applyScenario(admin, join(FIXTURES, 'grant-missing'));
+  }, 120_000);
+  afterAll(async () => {
+    await applied?.cleanup();
+  }, 120_000);
+
+  itLive('prints a v1 ReferenceGrant to apply', () => {
+    const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--offline', '-o', 'json', 'api.example.com']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).targets[0].layers[4].fix.text).toMatch(/^apiVersion: gateway\.networking\.k8s\.io\/v1\n/);
+  });
+});
+
+describe('gwdoctor is read-only', () => {
+  itLive('the API server audit log shows only get, list and watch requests from the users gwdoctor ran as', () => {
+    const entries = readFileSync(live!.auditLog, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { verb: string; user: { username: string }; requestURI: string });
+    const ours = entries.filter((e) => e.user.username === 'viewer' || e.user.username === 'restricted');
+    expect(ours.length).toBeGreaterThan(10);
+    const writes = ours.filter((e) => !['get', 'list', 'watch'].includes(e.verb));
+    expect(writes).toEqual([]);
+  });
+});
