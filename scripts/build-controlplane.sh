@@ -54,8 +54,11 @@ if complete "$DIR"; then
   exit 0
 fi
 
+# We hold the lock, so any temp dir for this key is a leftover of a killed build.
+rm -rf "$CACHE_ROOT/.tmp-$KEY".*
 TMP="$(mktemp -d "$CACHE_ROOT/.tmp-$KEY.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM HUP
 chmod 755 "$TMP"
 mkdir -p "$TMP/bin" "$TMP/crds/gateway-api" "$TMP/crds/istio"
 START=$(date +%s)
@@ -76,7 +79,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   KLD+=" -X $pkg.gitCommit= -X $pkg.gitTreeState=clean -X $pkg.buildDate=$BUILD_DATE"
 done
 
-log "key $KEY; building k8s $K8S_VERSION, etcd $ETCD_VERSION with $GOVERSION (cold build: ~15-25 min on 2 cores)"
+log "key $KEY; building k8s $K8S_VERSION, etcd $ETCD_VERSION with $GOVERSION (cold: ~7 min on 2 cores, ~5 GB of Go caches)"
 
 log "go mod download (k8s, etcd, crds)"
 for m in k8s etcd crds; do (cd "$CP/$m" && go mod download); done
