@@ -67,6 +67,11 @@ export async function run(opts: Options, _version: string): Promise<number> {
     signal,
   };
   reporter.begin?.(targets);
+  if (cluster) {
+    // Start the cluster-wide reads now, in parallel with the network probes; the layers await the same (cached)
+    // promises, and a failure surfaces in the layer that needs the data.
+    for (const p of [cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]) p.catch(() => undefined);
+  }
   const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: 2000 };
   const reports: TargetReport[] = await Promise.all(targets.map((t) => runTarget(LAYERS, t, env, wait, reporter)));
 

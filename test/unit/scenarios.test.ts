@@ -17,3 +17,13 @@ describe.each(all)('scenario $name ($status): $description', (s) => {
 it('has a scenario for every fixture directory', () => {
   expect(all.length).toBeGreaterThanOrEqual(20);
 });
+
+it('covers every reason code of the cluster layers with at least one fixture case', () => {
+  const seen = new Set(all.flatMap((s) => s.cases.map((c) => c.code)));
+  const required = [
+    'GatewayNotFound', 'GatewayNotAccepted', 'GatewayNotProgrammed', 'ListenerHostnameMismatch',
+    'NoRouteForHost', 'RouteNotAccepted', 'RouteParentNotFound', 'RouteNoMatchingRule', 'RouteStatusStale', 'RouteStatusMissing',
+    'ReferenceGrantMissing', 'ServiceNotFound', 'ServicePortMismatch', 'NoReadyEndpoints', 'NoPodsSelected',
+  ];
+  expect(required.filter((c) => !seen.has(c))).toEqual([]);
+});

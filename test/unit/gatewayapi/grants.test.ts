@@ -11,7 +11,9 @@ const route: HTTPRoute = {
   spec: { rules: [{ backendRefs: [{ name: 'example-api', namespace: 'example-api', port: 3000 }] }] },
 };
 const ref = resolveBackendRefs(route, 0)[0]!;
-const grant = (ns: string, from: ReferenceGrant['spec']['from'], to: ReferenceGrant['spec']['to']): ReferenceGrant => ({
+type From = NonNullable<ReferenceGrant['spec']['from']>;
+type To = NonNullable<ReferenceGrant['spec']['to']>;
+const grant = (ns: string, from: From, to: To): ReferenceGrant => ({
   apiVersion: 'gateway.networking.k8s.io/v1beta1',
   kind: 'ReferenceGrant',
   metadata: { name: 'g', namespace: ns },

@@ -31,8 +31,8 @@ function route(name: string, created: string, hostnames: string[] | undefined, r
     spec: { ...(hostnames ? { hostnames } : {}), rules },
   };
 }
-const rule = (type: string, value: string, extra: Partial<HTTPRouteRule['matches']> = []): HTTPRouteRule => ({
-  matches: [{ path: { type, value } }, ...(extra ?? [])],
+const rule = (type: string, value: string): HTTPRouteRule => ({
+  matches: [{ path: { type, value } }],
   backendRefs: [{ name: value }],
 });
 const req = (path: string, query = '') => ({ host: 'api.example.com', path, query, method: 'GET' });
