@@ -1,0 +1,66 @@
+// A stub "Istio gateway Envoy": answers per Host the way Envoy does (gateway-api-rules.md §6.2, §7.5).
+//  ok       200 from the "backend", with x-envoy-upstream-service-time
+//  uh       503 "no healthy upstream" (no ready endpoints)
+//  uf       503 "upstream connect error or disconnect/reset before headers. ..." (endpoints refuse)
+//  nc       500 with an empty body (unusable backendRef)
+//  slow     200 after `slowMs`
+//  redirect 301 to https://<Host><path> (an app that forces HTTPS behind a TLS-terminating proxy)
+// Unknown Host -> 404 with an empty body (NR). Host is lower-cased and its port ignored, as Istio does.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+
+export type StubMode = 'ok' | 'uh' | 'uf' | 'nc' | 'slow' | 'redirect';
+
+export interface EnvoyStub {
+  port: number;
+  /** Host headers seen, in order. */
+  seen: string[];
+  stop(): Promise<void>;
+}
+
+export async function startEnvoyStub(hosts: Record<string, StubMode>, opts: { slowMs?: number } = {}): Promise<EnvoyStub> {
+  const seen: string[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const rawHost = req.headers.host ?? '';
+    seen.push(rawHost);
+    const host = rawHost.toLowerCase().replace(/:\d+$/, '');
+    const mode = hosts[host];
+    const send = (code: number, body: string, extra: Record<string, string> = {}) => {
+      res.writeHead(code, { server: 'istio-envoy', 'content-length': String(Buffer.byteLength(body)), ...(body ? { 'content-type': 'text/plain' } : {}), ...extra });
+      res.end(body);
+    };
+    switch (mode) {
+      case undefined:
+        return send(404, '');
+      case 'ok':
+        return send(200, `hello from the backend of ${host}\n`, { 'x-envoy-upstream-service-time': '3' });
+      case 'uh':
+        return send(503, 'no healthy upstream');
+      case 'uf':
+        return send(503, 'upstream connect error or disconnect/reset before headers. reset reason: connection refused');
+      case 'nc':
+        return send(500, '');
+      case 'slow': {
+        const t = setTimeout(() => {
+          timers.delete(t);
+          send(200, 'slow\n', { 'x-envoy-upstream-service-time': String(opts.slowMs ?? 3000) });
+        }, opts.slowMs ?? 3000);
+        timers.add(t);
+        return;
+      }
+      case 'redirect':
+        return send(301, '', { location: `https://${rawHost}${req.url ?? '/'}`, 'x-envoy-upstream-service-time': '1' });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as { port: number }).port,
+    seen,
+    async stop() {
+      for (const t of timers) clearTimeout(t);
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

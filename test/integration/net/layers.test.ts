@@ -1,0 +1,267 @@
+// Layers 1-2 against real peers on loopback: dnsmasq (DNS), nginx terminating TLS with certificates made by openssl
+// at run time, and a stub gateway Envoy. Each scenario runs the real pipeline (all six layers) and asserts layer + code.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAYERS } from '../../../checks/index.js';
+import type { ClusterReader } from '../../../src/cluster/reader.js';
+import { packetResolver } from '../../../src/net/dns-resolver.js';
+import { undiciProbe } from '../../../src/net/http-probe.js';
+import { runTarget, type Env } from '../../../src/pipeline.js';
+import { parseTarget } from '../../../src/target.js';
+import type { Finding, Report, TargetReport } from '../../../src/types.js';
+import { gwdoctorAsync, ROOT } from '../../helpers/cli.js';
+import { outcome } from '../../helpers/fixtures.js';
+import { requireBins } from '../../helpers/net/bins.js';
+import { TestPki, days } from '../../helpers/net/certs.js';
+import { fixtureCluster, writeFixture } from '../../helpers/net/cluster.js';
+import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
+import { startEnvoyStub, type EnvoyStub, type StubMode } from '../../helpers/net/envoy-stub.js';
+import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
+import { freePort } from '../../helpers/net/ports.js';
+
+const found = requireBins();
+const d = found.skip ? describe.skip : describe;
+if (found.skip) process.stderr.write(`[net] skipping the dns/proxy integration tests: ${found.skip}\n`);
+
+let dir: string;
+let dns1: Dnsmasq;
+let dns2: Dnsmasq;
+let nginx: Nginx;
+let caFile: string;
+const stubs: Record<string, EnvoyStub> = {};
+
+d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
+  beforeAll(async () => {
+    const bins = found.bins!;
+    dir = mkdtempSync(join(tmpdir(), 'gwdoctor-net-'));
+    const pki = new TestPki(dir, bins.openssl);
+    caFile = pki.ca('test-ca');
+    pki.ca('rogue-ca');
+    const names = ['api.example.com', 'worker.example.com'];
+    const good = pki.leaf('test-ca', 'good', names, days(-1), days(60));
+    const expired = pki.leaf('test-ca', 'expired', names, days(-90), days(-2));
+    const other = pki.leaf('test-ca', 'other', ['other.example.org'], days(-1), days(60));
+    const rogue = pki.leaf('rogue-ca', 'rogue', names, days(-1), days(60));
+    const expiring = pki.leaf('test-ca', 'expiring', names, days(-80), days(5));
+
+    const hosts = (m: StubMode): Record<string, StubMode> => ({ 'api.example.com': m, 'worker.example.com': 'ok' });
+    stubs['ok'] = await startEnvoyStub(hosts('ok'));
+    stubs['nr'] = await startEnvoyStub({ 'worker.example.com': 'ok' });
+    stubs['uh'] = await startEnvoyStub(hosts('uh'));
+    stubs['nc'] = await startEnvoyStub(hosts('nc'));
+    stubs['slow'] = await startEnvoyStub(hosts('slow'), { slowMs: 2500 });
+    stubs['redirect'] = await startEnvoyStub(hosts('redirect'));
+    const closed = await freePort(); // nothing listens there: the proxy's upstream is down
+
+    dns1 = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'missing.example.com': '' }, local: ['example.com'] });
+    dns2 = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.2' }, local: ['example.com'] });
+
+    const pass = (port: number, host = '$http_host') => `proxy_pass http://127.0.0.1:${port}; proxy_set_header Host ${host};`;
+    const server = (name: string, leaf: { cert: string; key: string }, location: string, extra: Partial<NginxServer> = {}): NginxServer => ({ name, serverName: 'api.example.com worker.example.com', ...leaf, location, ...extra });
+    nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
+      server('healthy', good, pass(stubs['ok'].port), { alsoListen: ['127.0.0.2'] }),
+      server('expired', expired, pass(stubs['ok'].port)),
+      server('other', other, pass(stubs['ok'].port)),
+      server('rogue', rogue, pass(stubs['ok'].port)),
+      server('expiring', expiring, pass(stubs['ok'].port)),
+      server('down', good, pass(closed)),
+      server('slow', good, `${pass(stubs['slow'].port)} proxy_read_timeout 1s;`),
+      server('static', good, 'default_type text/html; return 200 "<!DOCTYPE html><title>Welcome to nginx!</title>";'),
+      server('redirect', good, pass(stubs['redirect'].port)),
+      server('nr', good, pass(stubs['nr'].port)),
+      server('uh', good, pass(stubs['uh'].port)),
+      server('nc', good, pass(stubs['nc'].port)),
+      // nginx's default Host is $proxy_host = "127.0.0.1:<port>": Envoy matches no virtual host.
+      server('nohost', good, `proxy_pass http://127.0.0.1:${stubs['ok'].port};`),
+    ]);
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    await dns1?.stop();
+    await dns2?.stop();
+    for (const s of Object.values(stubs)) await s.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  interface Run {
+    proxy: string;
+    target?: string;
+    /** Fixture scenario for the cluster layers; its gateway NodePort is pointed at `stub`. */
+    fixture?: string;
+    stub?: string;
+    resolvers?: Dnsmasq[];
+    expectIps?: string[];
+    ca?: boolean;
+  }
+
+  async function run(r: Run): Promise<TargetReport> {
+    const resolvers = (r.resolvers ?? [dns1]).map((s) => `127.0.0.1:${s.port}`);
+    const cluster: ClusterReader = fixtureCluster(r.fixture ?? 'seed-healthy', stubs[r.stub ?? 'ok']!.port);
+    const env: Env = {
+      cluster,
+      clusterUnavailable: null,
+      gatewayFilter: null,
+      offline: false,
+      net: { resolvers, expectIps: r.expectIps ?? [], caFile: r.ca === false ? null : caFile, port: nginx.ports[r.proxy]! },
+      resolver: async () => packetResolver(resolvers, { system: false }),
+      probe: async () => undiciProbe,
+      signal: AbortSignal.timeout(30_000),
+    };
+    return runTarget(LAYERS, parseTarget(r.target ?? 'https://api.example.com/'), env, { until: null, intervalMs: 0 });
+  }
+
+  const layer = (rep: TargetReport, id: string) => rep.layers.find((l) => l.id === id) as Finding;
+  const text = (f: Finding) => `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${f.fix?.text ?? ''}`;
+
+  it('healthy: every layer passes, TLS chain and the Envoy answer are recorded', async () => {
+    const rep = await run({ proxy: 'healthy' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'pass', layer: null, code: null });
+    expect(text(layer(rep, 'dns'))).toContain('api.example.com -> 127.0.0.1');
+    const p = text(layer(rep, 'proxy'));
+    expect(p).toMatch(/SANs api\.example\.com, worker\.example\.com/);
+    expect(p).toMatch(/issuer CN=test-ca/);
+    expect(p).toContain('x-envoy-upstream-service-time');
+    expect(stubs['ok']!.seen.some((h) => h.startsWith('api.example.com'))).toBe(true);
+  });
+
+  it('NXDOMAIN: dns fails DnsNoRecords and says NXDOMAIN', async () => {
+    const rep = await run({ proxy: 'healthy', target: 'missing.example.com' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dns', code: 'DnsNoRecords' });
+    expect(text(layer(rep, 'dns'))).toContain('NXDOMAIN');
+    expect(layer(rep, 'proxy').status).toBe('skip');
+  });
+
+  it('wrong IP: dns fails DnsUnexpectedAddress against --expect-ip', async () => {
+    const rep = await run({ proxy: 'healthy', expectIps: ['192.0.2.44'] });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dns', code: 'DnsUnexpectedAddress' });
+    expect(layer(rep, 'dns').summary).toContain('127.0.0.1');
+  });
+
+  it('resolvers disagree: dns warns DnsInconsistent, the proxy is probed on both answers', async () => {
+    const rep = await run({ proxy: 'healthy', resolvers: [dns1, dns2] });
+    expect(outcome(rep)).toMatchObject({ verdict: 'warn', layer: 'dns', code: 'DnsInconsistent' });
+    expect(text(layer(rep, 'proxy'))).toMatch(/via 127\.0\.0\.2/);
+  });
+
+  it('expired certificate: TlsCertificateInvalid, says expired and shows the dates', async () => {
+    const rep = await run({ proxy: 'expired' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'TlsCertificateInvalid' });
+    expect(text(layer(rep, 'proxy'))).toMatch(/expired on \d{4}-/);
+  });
+
+  it('certificate for another name: TlsCertificateInvalid with its SANs', async () => {
+    const rep = await run({ proxy: 'other' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'TlsCertificateInvalid' });
+    expect(layer(rep, 'proxy').summary).toMatch(/does not cover api\.example\.com \(SANs: other\.example\.org\)/);
+  });
+
+  it('untrusted CA: TlsCertificateInvalid naming the issuer', async () => {
+    const rep = await run({ proxy: 'rogue' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'TlsCertificateInvalid' });
+    expect(layer(rep, 'proxy').summary).toMatch(/untrusted CA \(CN=rogue-ca/);
+  });
+
+  it('the test CA is not trusted without --ca-file', async () => {
+    const rep = await run({ proxy: 'healthy', ca: false });
+    expect(outcome(rep)).toMatchObject({ layer: 'proxy', code: 'TlsCertificateInvalid' });
+  });
+
+  it('certificate valid for 5 more days: TlsCertificateExpiring (warn)', async () => {
+    const rep = await run({ proxy: 'expiring' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'warn', layer: 'proxy', code: 'TlsCertificateExpiring' });
+  });
+
+  it('proxy upstream down: nginx 502 is ProxyUpstreamError, and the fix names the NodePort that answers', async () => {
+    const rep = await run({ proxy: 'down' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUpstreamError' });
+    const f = layer(rep, 'proxy');
+    expect(f.summary).toMatch(/answered 502/);
+    expect(f.fix?.text).toContain(`127.0.0.1:${stubs['ok']!.port}`);
+  });
+
+  it('proxy upstream slow: nginx 504 is ProxyUpstreamError', async () => {
+    const rep = await run({ proxy: 'slow', stub: 'slow' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUpstreamError' });
+    expect(layer(rep, 'proxy').summary).toMatch(/answered 504/);
+  });
+
+  it('proxy not forwarding to the gateway (a default page) while the NodePort answers', async () => {
+    const rep = await run({ proxy: 'static' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyNotForwardingToGateway' });
+    expect(text(layer(rep, 'proxy'))).toMatch(/direct GET http:\/\/127\.0\.0\.1:\d+ Host: api\.example\.com/);
+  });
+
+  it('redirect loop: RedirectLoop', async () => {
+    const rep = await run({ proxy: 'redirect', stub: 'redirect' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'RedirectLoop' });
+  });
+
+  it('Envoy 404 both ways: proxy passes, route fails NoRouteForHost carrying the 404', async () => {
+    const rep = await run({ proxy: 'nr', stub: 'nr', fixture: 'no-route-for-host' });
+    expect(layer(rep, 'proxy').status).toBe('pass');
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'route', code: 'NoRouteForHost' });
+    expect(text(layer(rep, 'route'))).toMatch(/HTTP 404 from Envoy.*NR.*NodePort answers the same/);
+  });
+
+  it('Envoy 503 UH both ways: proxy passes, endpoints fails NoReadyEndpoints carrying "no healthy upstream"', async () => {
+    const rep = await run({ proxy: 'uh', stub: 'uh', fixture: 'no-ready-endpoints' });
+    expect(layer(rep, 'proxy').status).toBe('pass');
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'NoReadyEndpoints' });
+    expect(text(layer(rep, 'endpoints'))).toContain('no healthy upstream');
+  });
+
+  it('Envoy 500 NC both ways: grant fails ReferenceGrantMissing carrying the 500', async () => {
+    const rep = await run({ proxy: 'nc', stub: 'nc', fixture: 'grant-missing' });
+    expect(layer(rep, 'proxy').status).toBe('pass');
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'grant', code: 'ReferenceGrantMissing' });
+    expect(text(layer(rep, 'grant'))).toMatch(/HTTP 500 from Envoy/);
+  });
+
+  it('direct NodePort OK but the proxy sends Host $proxy_host: the proxy layer fails and says proxy_set_header Host $host', async () => {
+    const rep = await run({ proxy: 'nohost' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyNotForwardingToGateway' });
+    const f = layer(rep, 'proxy');
+    expect(f.summary).toMatch(/no route \(404\).*200/);
+    expect(f.fix?.text).toContain('proxy_set_header Host $host');
+    expect(stubs['ok']!.seen).toContain(`127.0.0.1:${stubs['ok']!.port}`);
+  });
+
+  describe('the built CLI', () => {
+    beforeAll(() => {
+      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { cwd: ROOT, stdio: 'pipe' });
+    }, 120_000);
+
+    const cli = async (proxyName: string, stub: string, fixture: string) => {
+      // The system resolver is a loopback address where nothing listens: only --resolver answers.
+      const resolv = join(dir, 'resolv.conf');
+      writeFileSync(resolv, 'nameserver 127.0.0.9\n');
+      const manifests = writeFixture(join(dir, `cli-${fixture}-${stub}`), fixture, stubs[stub]!.port);
+      const r = await gwdoctorAsync(
+        ['-o', 'json', '--resolver', `127.0.0.1:${dns1.port}`, '--ca-file', caFile, '--port', String(nginx.ports[proxyName]), '--manifests', manifests, '--timeout', '30s', 'https://api.example.com/'],
+        { GWDOCTOR_RESOLV_CONF: resolv },
+      );
+      return { ...r, report: JSON.parse(r.stdout) as Report };
+    };
+
+    it('healthy: exit 0, JSON report passes every layer, the silent system resolver is evidence only', async () => {
+      const r = await cli('healthy', 'ok', 'seed-healthy');
+      expect(r.code, r.stderr).toBe(0);
+      const t = r.report.targets[0]!;
+      expect(t.verdict).toBe('pass');
+      expect(t.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
+      expect(JSON.stringify(t.layers[0]!.evidence)).toContain('127.0.0.9');
+    });
+
+    it('expired certificate: exit 1, proxy TlsCertificateInvalid in the JSON report', async () => {
+      const r = await cli('expired', 'ok', 'seed-healthy');
+      expect(r.code).toBe(1);
+      const t = r.report.targets[0]!;
+      expect({ verdict: t.verdict, failedLayer: t.failedLayer, code: t.layers[1]!.code }).toEqual({ verdict: 'fail', failedLayer: 'proxy', code: 'TlsCertificateInvalid' });
+    });
+  });
+});
