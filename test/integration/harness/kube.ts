@@ -111,6 +111,7 @@ export class Kube {
   async list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<Obj[]> {
     const p = this.path({ apiVersion, kind, metadata: { ...(namespace ? { namespace } : {}) } }, false);
     const q = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
-    return ((await this.get(`${p}${q}`)) as { items: Obj[] }).items;
+    // List items carry no apiVersion/kind: put them back so they can be passed to delete() and friends.
+    return ((await this.get(`${p}${q}`)) as { items: Obj[] }).items.map((o) => ({ ...o, apiVersion, kind }));
   }
 }
