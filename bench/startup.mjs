@@ -13,13 +13,14 @@ const cases = [
 ];
 const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`node ${process.version}, ${runs} runs each`);
+for (const [entry, label] of [['dist/src/cli.js', 'tsc output'], ['dist/bundle/cli.js', 'release bundle']])
 for (const [name, args] of cases) {
   const times = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
-    const r = spawnSync(process.execPath, ['dist/src/cli.js', ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+    const r = spawnSync(process.execPath, [entry, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
     times.push(performance.now() - t);
     if (r.status !== 0 && r.status !== 1) throw new Error(`${name}: exit ${r.status}: ${r.stderr}`);
   }
-  console.log(`${name.padEnd(34)} median ${median(times).toFixed(1)} ms  min ${Math.min(...times).toFixed(1)} ms`);
+  console.log(`${label.padEnd(15)} ${name.padEnd(34)} median ${median(times).toFixed(1)} ms  min ${Math.min(...times).toFixed(1)} ms`);
 }

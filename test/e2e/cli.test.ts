@@ -178,3 +178,15 @@ function kubeconfig(server: string): string {
     '',
   ].join('\n');
 }
+
+describe('the release bundle (dist/bundle, what `bin` points to)', () => {
+  it('runs the bundled example and reaches client-node lazily in live mode', () => {
+    const ok = gwdoctor(['--manifests', 'fixtures/seed-healthy', '--offline', 'api.example.com'], {}, 'bundle');
+    expect(ok.code).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    writeFileSync(join(dir, 'config'), kubeconfig('https://127.0.0.1:45123'));
+    const live = gwdoctor(['--offline', '--kubeconfig', join(dir, 'config'), 'api.example.com'], {}, 'bundle');
+    expect(live.code).toBe(2);
+    expect(live.stdout).toMatch(/cannot reach the API server/);
+  });
+});

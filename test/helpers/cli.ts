@@ -9,6 +9,7 @@ import schema from '../../schema/report.v1.json' with { type: 'json' };
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+export const BUNDLE = join(ROOT, 'dist', 'bundle', 'cli.js');
 
 export interface CliResult {
   code: number | null;
@@ -16,9 +17,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function gwdoctor(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does it)`);
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+export function gwdoctor(args: string[], env: NodeJS.ProcessEnv = {}, entry: 'tsc' | 'bundle' = 'tsc'): CliResult {
+  const file = entry === 'tsc' ? CLI : BUNDLE;
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build (npm test does it)`);
+  const r = spawnSync(process.execPath, [file, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1', ...env },
