@@ -2,6 +2,8 @@
 // at run time, and a stub gateway Envoy. Each scenario runs the real pipeline (all six layers) and asserts layer + code.
 
 import { execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer, type Socket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +59,9 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     stubs['redirect'] = await startEnvoyStub(hosts('redirect'));
     const closed = await freePort(); // nothing listens there: the proxy's upstream is down
 
-    dns1 = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'missing.example.com': '' }, local: ['example.com'] });
+    // big.example.com has 40 A records: more than fits a 512-byte UDP answer, so the server sets TC.
+    const big = Array.from({ length: 40 }, (_, i) => `big.example.com,127.0.1.${i + 1}`);
+    dns1 = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'missing.example.com': '' }, local: ['example.com'], hostRecords: big });
     dns2 = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.2' }, local: ['example.com'] });
 
     const pass = (port: number, host = '$http_host') => `proxy_pass http://127.0.0.1:${port}; proxy_set_header Host ${host};`;
@@ -229,6 +233,70 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     expect(f.summary).toMatch(/no route \(404\).*200/);
     expect(f.fix?.text).toContain('proxy_set_header Host $host');
     expect(stubs['ok']!.seen).toContain(`127.0.0.1:${stubs['ok']!.port}`);
+  });
+
+  it('without cluster access (a laptop): layers 1-2 conclude, the cluster layers say why they were skipped', async () => {
+    const resolvers = [`127.0.0.1:${dns1.port}`];
+    const rep = await runTarget(LAYERS, parseTarget('https://api.example.com/'), {
+      cluster: null, clusterUnavailable: 'no kubeconfig found', gatewayFilter: null, offline: false,
+      net: { resolvers, expectIps: ['127.0.0.1'], caFile, port: nginx.ports['healthy']! },
+      resolver: async () => packetResolver(resolvers, { system: false }),
+      probe: async () => undiciProbe,
+      signal: AbortSignal.timeout(30_000),
+    }, { until: null, intervalMs: 0 });
+    expect(rep.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'skip', 'skip', 'skip', 'skip']);
+    expect(layer(rep, 'listener').summary).toContain('no kubeconfig found');
+    expect(rep.verdict).toBe('pass');
+  });
+
+  it('a truncated UDP answer (TC) is asked again over TCP', async () => {
+    const [o] = await packetResolver([`127.0.0.1:${dns1.port}`], { system: false }).survey('big.example.com', AbortSignal.timeout(5000));
+    expect(o!.status).toBe('ok');
+    expect(o!.addresses).toHaveLength(40);
+    expect(o!.detail).toContain('over TCP');
+  });
+
+  it('a DNS server that never answers is a timeout after 2 s, not a hang: DnsResolverError', async () => {
+    const silent = createSocket('udp4');
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const t0 = Date.now();
+      const rep = await runTarget(LAYERS, parseTarget('api.example.com'), {
+        cluster: null, clusterUnavailable: 'no kubeconfig', gatewayFilter: null, offline: false,
+        net: { resolvers: [`127.0.0.1:${port}`], expectIps: [], caFile: null, port: null },
+        resolver: async () => packetResolver([`127.0.0.1:${port}`], { system: false }),
+        probe: async () => undiciProbe,
+        signal: AbortSignal.timeout(30_000),
+      }, { until: null, intervalMs: 0 });
+      expect(outcome(rep)).toMatchObject({ verdict: 'error', layer: 'dns', code: 'DnsResolverError' });
+      expect(Date.now() - t0).toBeLessThan(4000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('a proxy that accepts TCP but never speaks TLS is ProxyUnreachable after the 5 s connect timeout', async () => {
+    const sockets = new Set<Socket>();
+    const mute = createServer((s) => sockets.add(s));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (mute.address() as { port: number }).port;
+      const t0 = Date.now();
+      const rep = await runTarget(LAYERS, parseTarget('api.example.com'), {
+        cluster: null, clusterUnavailable: 'no kubeconfig', gatewayFilter: null, offline: false,
+        net: { resolvers: [`127.0.0.1:${dns1.port}`], expectIps: [], caFile, port },
+        resolver: async () => packetResolver([`127.0.0.1:${dns1.port}`], { system: false }),
+        probe: async () => undiciProbe,
+        signal: AbortSignal.timeout(30_000),
+      }, { until: null, intervalMs: 0 });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUnreachable' });
+      expect(layer(rep, 'proxy').summary).toContain('connect timeout');
+      expect(Date.now() - t0).toBeLessThan(8000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      mute.close();
+    }
   });
 
   describe('the built CLI', () => {
