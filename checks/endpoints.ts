@@ -3,10 +3,16 @@
 import type { EndpointSlice, HTTPRoute, Pod, ServicePort } from '../src/cluster/objects.js';
 import { describe } from '../src/cluster/objects.js';
 import type { ClusterReader } from '../src/cluster/reader.js';
-import { commandFix, fail, pass, warn, type Draft } from '../src/findings.js';
+import { commandFix, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
 import { condition, controllerConditions, describeCondition, routeParentStatus } from '../src/gatewayapi/status.js';
 import type { Check, CheckContext, Evidence, ResolvedBackendRef } from '../src/types.js';
 import { need, needCluster } from './need.js';
+
+/**
+ * Backend kinds Istio routes to besides core Services; anything else is ResolvedRefs=False/InvalidKind and 500
+ * (istio pilot/pkg/config/kube/gateway/conversion.go buildDestination: "referencing unsupported backendRef").
+ */
+const ISTIO_BACKEND_KINDS = new Set(['networking.istio.io/Hostname', 'inference.networking.k8s.io/InferencePool']);
 
 /** EndpointSlice `conditions.ready`: nil means true (k8s.io/api discovery/v1 EndpointConditions). */
 function isReady(e: NonNullable<EndpointSlice['endpoints']>[number]): boolean {
@@ -61,7 +67,14 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
   const routeDesc = describe(route);
   const where = `${routeDesc} ${ref.where}`;
   if (ref.group !== '' || ref.kind !== 'Service') {
-    return warn(check, 'BackendKindUnsupported', `${where} points at ${ref.group || 'core'}/${ref.kind} ${ref.namespace}/${ref.name}: gwdoctor checks only Service backends`, {
+    const gk = `${ref.group || 'core'}/${ref.kind}`;
+    if (!ISTIO_BACKEND_KINDS.has(`${ref.group}/${ref.kind}`)) {
+      return fail(check, 'BackendKindInvalid', `${where} points at ${gk} ${ref.name}, a kind Istio does not route to (ResolvedRefs=False/InvalidKind): the gateway answers 500`, {
+        evidence: statusNote,
+        fix: textFix(`reference a Service instead (group: "", kind: Service, name, port), or a networking.istio.io/Hostname defined by a ServiceEntry`, 'Istio supports Service, networking.istio.io/Hostname and InferencePool backendRefs'),
+      });
+    }
+    return warn(check, 'BackendKindUnsupported', `${where} points at ${gk} ${ref.namespace}/${ref.name}: gwdoctor checks only Service backends`, {
       evidence: statusNote,
     });
   }

@@ -313,6 +313,15 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
               : 'without cluster access the cluster layers cannot say why',
         });
       }
+      if (!ctx.cluster) {
+        // Nothing later can explain Envoy's error: say it here rather than let the verdict read "pass".
+        return {
+          draft: warn(check, 'GatewayErrorResponse', `${summary}; cluster layers not checked: ${ctx.clusterUnavailable ?? 'no cluster source'}`, {
+            evidence,
+            fix: textFix('rerun with cluster access (--kubeconfig/--context) or --manifests, so the cluster layers can name the fault', `Envoy's ${cls.statusCode} points at the ${FAULT_LAYER[cls.fault]} layer`),
+          }),
+        };
+      }
       return { draft: expiring(pass(check, summary, { evidence })), carried: { layer: FAULT_LAYER[cls.fault], evidence: carriedEv } };
     }
   }

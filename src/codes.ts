@@ -40,8 +40,10 @@ export const CODES = {
   NoPodsSelected: 'endpoints',
   EndpointsUnknown: 'endpoints',
   BackendKindUnsupported: 'endpoints',
+  BackendKindInvalid: 'endpoints',
   // any cluster layer
   StatusDisagrees: 'any',
+  GatewayErrorResponse: 'any',
   ClusterForbidden: 'any',
   ClusterUnreachable: 'any',
   ClusterTlsError: 'any',

@@ -1,5 +1,6 @@
 // The pipeline: layers in order, stop at the first fail or error, record every later layer as skip.
 
+import { hintFor } from './codes.js';
 import { findingFromError, skip, errorFinding, type Draft } from './findings.js';
 import type { Check, CheckContext, Finding, LayerId, Target, TargetReport, Verdict } from './types.js';
 
@@ -54,6 +55,7 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
   const ctx: CheckContext = { ...env, target, facts: {} };
   const out: Finding[] = [];
   let stoppedBy: Finding | null = null;
+  const held: number[] = [];
   for (const check of layers) {
     observer.onLayerStart?.(target, check.id);
     const started = performance.now();
@@ -68,8 +70,27 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     const finding: Finding = { ...draft, durationMs: Math.round(performance.now() - started) };
     if (!stoppedBy && (finding.status === 'fail' || finding.status === 'error')) stoppedBy = finding;
     out.push(finding);
-    observer.onLayerEnd?.(target, finding);
+    // A pass on a layer that carries Envoy's error may still turn into a warn below: announce it at the end.
+    if (finding.status === 'pass' && ctx.facts.carried?.[check.id]?.length) held.push(out.length - 1);
+    else observer.onLayerEnd?.(target, finding);
   }
+  // Envoy answered an error that a cluster layer should explain, yet every layer passed: the objects look right but
+  // the gateway disagrees (config not pushed yet, or something gwdoctor does not model). Never call that a pass.
+  if (!stoppedBy) {
+    for (const [i, f] of out.entries()) {
+      const carried = ctx.facts.carried?.[f.id];
+      if (f.status !== 'pass' || !carried?.length) continue;
+      out[i] = {
+        ...f,
+        status: 'warn',
+        code: 'GatewayErrorResponse',
+        hint: hintFor('GatewayErrorResponse'),
+        retryable: true,
+        summary: `${f.summary}; but the gateway answered ${carried.map((e) => e.detail).join('; ')}`,
+      };
+    }
+  }
+  for (const i of held) observer.onLayerEnd?.(target, out[i] as Finding);
   return out;
 }
 

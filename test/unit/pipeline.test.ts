@@ -103,3 +103,26 @@ describe('verdictOf', () => {
     expect(verdictOf([f('dns', 'skip'), f('proxy', 'warn')])).toEqual({ verdict: 'warn', failedLayer: null });
   });
 });
+
+describe('an Envoy error that no cluster layer explains', () => {
+  it('turns the pass of the layer it was carried to into a GatewayErrorResponse warning', async () => {
+    const ls = layers({
+      proxy: async function (this: Check) {
+        return pass(this, 'forwarded; Envoy answered 404');
+      },
+    });
+    // The proxy layer carries Envoy's 404 to route; route still passes (objects look right).
+    ls[1] = { ...ls[1]!, run: async function (this: Check, ctx) { (ctx.facts.carried ??= {}).route = [{ ref: 'proxy', detail: 'HTTP 404 no route (NR)' }]; return pass(this, 'forwarded'); } };
+    const r = await runTarget(ls, target, env, once);
+    expect(r.layers[3]).toMatchObject({ status: 'warn', code: 'GatewayErrorResponse', retryable: true });
+    expect(r.layers[3]?.summary).toMatch(/but the gateway answered HTTP 404 no route/);
+    expect(r.verdict).toBe('warn');
+  });
+  it('leaves it alone when a layer failed and explains the error', async () => {
+    const ls = layers({ endpoints: async function (this: Check) { return fail(this, 'NoReadyEndpoints', 'none ready'); } });
+    ls[1] = { ...ls[1]!, run: async function (this: Check, ctx) { (ctx.facts.carried ??= {}).endpoints = [{ ref: 'proxy', detail: 'HTTP 503 no healthy upstream' }]; return pass(this, 'forwarded'); } };
+    const r = await runTarget(ls, target, env, once);
+    expect(r.layers[5]).toMatchObject({ status: 'fail', code: 'NoReadyEndpoints' });
+    expect(r.layers[5]?.evidence).toContainEqual({ ref: 'proxy', detail: 'HTTP 503 no healthy upstream' });
+  });
+});

@@ -88,7 +88,12 @@ export class Kube {
   async ensure(o: Obj): Promise<Obj> {
     const r = await this.raw('POST', this.path(o, false), o);
     if (r.status === 409) {
-      return (await this.ok('PATCH', this.path(o), { metadata: { labels: o.metadata['labels'] ?? null } }, 'application/merge-patch+json')) as Obj;
+      // Make the labels exactly the fixture's: a merge patch sets the wanted ones and removes the others.
+      const cur = (await this.get(this.path(o))) as Obj;
+      const want = (o.metadata['labels'] ?? {}) as Record<string, string>;
+      const labels: Record<string, string | null> = { ...want };
+      for (const k of Object.keys((cur.metadata['labels'] ?? {}) as Record<string, string>)) if (!(k in want) && k !== 'kubernetes.io/metadata.name') labels[k] = null;
+      return (await this.ok('PATCH', this.path(o), { metadata: { labels } }, 'application/merge-patch+json')) as Obj;
     }
     if (r.status >= 300) throw new KubeError(r.status, `POST ${this.path(o, false)}: ${r.status} ${JSON.stringify(r.json).slice(0, 400)}`);
     return r.json as Obj;

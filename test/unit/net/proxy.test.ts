@@ -111,9 +111,9 @@ describe('proxy layer', () => {
     const f = await proxy.run(ctxFor(fakeProbe(resp(301, { location: 'https://api.example.com/health', 'x-envoy-upstream-service-time': '1' }, '', tls()))));
     expect(f).toMatchObject({ status: 'fail', code: 'RedirectLoop' });
   });
-  it('without cluster access an Envoy 404 passes the proxy and says the cluster layers could not look', async () => {
+  it('without cluster access an Envoy 404 is a GatewayErrorResponse warning that says the cluster layers could not look', async () => {
     const f = await proxy.run(ctxFor(fakeProbe(resp(404, { server: 'istio-envoy' }, '', tls())), false));
-    expect(f.status).toBe('pass');
+    expect(f).toMatchObject({ status: 'warn', code: 'GatewayErrorResponse' });
     expect(f.evidence.map((e) => e.detail).join(' ')).toContain('without cluster access');
   });
   it('the worst address decides', async () => {
