@@ -210,6 +210,11 @@ export const listener: Check = {
     const candidates: ListenerCandidate[] = healthy.flatMap((h) => h.listeners.map((l) => ({ gateway: h.gw, listener: l })));
     ctx.facts.candidates = candidates;
     const evidence = healthy.flatMap((h) => h.health.evidence);
+    if (ctx.target.trailingDot) {
+      // Neither the spec nor Istio strips a trailing dot from Host: Envoy matches no virtual host (gateway-api-rules
+      // §3.2, inference from Istio not setting strip_trailing_host_dot).
+      evidence.push({ ref: ctx.target.input, detail: `checked as ${host}; clients that send "Host: ${host}." get 404 from Envoy` });
+    }
     const names = candidates.map((c) => `${nsName(c.gateway)} ${describeListener(c.listener)}`).join(', ');
     if (healthy.length > 1) {
       evidence.push({ ref: 'gwdoctor', detail: `${healthy.length} Gateways accept ${host}; pass --gateway NS/NAME to check only the one your proxy forwards to` });

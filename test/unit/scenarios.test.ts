@@ -27,3 +27,9 @@ it('covers every reason code of the cluster layers with at least one fixture cas
   ];
   expect(required.filter((c) => !seen.has(c))).toEqual([]);
 });
+
+it('checks a host written with a trailing dot as the plain host, and warns that Envoy will not match it', async () => {
+  const r = await runScenario(all.find((s) => s.name === 'seed-healthy')!.dir, 'api.example.com.');
+  expect(r.verdict).toBe('pass');
+  expect(r.layers[2]?.evidence.map((e) => e.detail)).toContain('checked as api.example.com; clients that send "Host: api.example.com." get 404 from Envoy');
+});
