@@ -17,6 +17,7 @@ import { selectorString, type ClusterReader } from './reader.js';
 
 const GROUP = 'gateway.networking.k8s.io';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const KINDS: Record<string, string> = { gatewayclasses: 'GatewayClass', gateways: 'Gateway', httproutes: 'HTTPRoute' };
 
 export type KubeconfigSource =
   | { ok: true; kind: 'files'; files: string[] }
@@ -47,6 +48,11 @@ export function findKubeconfig(flag: string | null, env: NodeJS.ProcessEnv = pro
 
 function jsonOf<T>(v: unknown): T {
   return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/** Items of a list as plain JSON; the API server leaves apiVersion/kind off list items, so put them back. */
+function itemsOf<T>(items: unknown[] | undefined, apiVersion: string, kind: string): T[] {
+  return jsonOf<Record<string, unknown>[]>(items ?? []).map((o) => ({ ...o, apiVersion, kind })) as T[];
 }
 
 function statusMessage(body: unknown): string | undefined {
@@ -190,7 +196,7 @@ export class LiveCluster implements ClusterReader {
     const v = plural === 'referencegrants' ? api.referenceGrant : api.versions.includes(version) ? version : (api.versions[0] as string);
     return this.memo(`list/${plural}`, `list ${plural}.${GROUP} at the cluster scope`, async () => {
       const res = (await this.custom.listClusterCustomObject({ group: GROUP, version: v, plural })) as { items?: unknown[] };
-      return jsonOf<T[]>(res.items ?? []);
+      return itemsOf<T>(res.items, `${GROUP}/${v}`, KINDS[plural] as string);
     });
   }
 
@@ -207,7 +213,7 @@ export class LiveCluster implements ClusterReader {
     const api = await this.gatewayApi();
     return this.memo(`rg/${ns}`, `list referencegrants.${GROUP} in namespace ${ns}`, async () => {
       const res = (await this.custom.listNamespacedCustomObject({ group: GROUP, version: api.referenceGrant, namespace: ns, plural: 'referencegrants' })) as { items?: unknown[] };
-      return jsonOf<ReferenceGrant[]>(res.items ?? []);
+      return itemsOf<ReferenceGrant>(res.items, `${GROUP}/${api.referenceGrant}`, 'ReferenceGrant');
     });
   }
   async referenceGrantApiVersion() {
@@ -216,7 +222,7 @@ export class LiveCluster implements ClusterReader {
   namespace(name: string) {
     return this.memo(`ns/${name}`, `get namespace ${name}`, async () => {
       try {
-        return jsonOf<Namespace>(await this.core.readNamespace({ name }));
+        return { ...jsonOf<Namespace>(await this.core.readNamespace({ name })), apiVersion: 'v1', kind: 'Namespace' };
       } catch (err) {
         if ((err as { code?: unknown }).code === 404) return undefined;
         throw err;
@@ -226,7 +232,7 @@ export class LiveCluster implements ClusterReader {
   service(ns: string, name: string) {
     return this.memo(`svc/${ns}/${name}`, `get services in namespace ${ns}`, async () => {
       try {
-        return jsonOf<Service>(await this.core.readNamespacedService({ namespace: ns, name }));
+        return { ...jsonOf<Service>(await this.core.readNamespacedService({ namespace: ns, name })), apiVersion: 'v1', kind: 'Service' };
       } catch (err) {
         if ((err as { code?: unknown }).code === 404) return undefined;
         throw err;
@@ -236,21 +242,21 @@ export class LiveCluster implements ClusterReader {
   servicesByLabel(ns: string, labels: Record<string, string>) {
     const sel = selectorString(labels);
     return this.memo(`svcs/${ns}/${sel}`, `list services in namespace ${ns}`, async () =>
-      jsonOf<Service[]>((await this.core.listNamespacedService({ namespace: ns, labelSelector: sel })).items),
+      itemsOf<Service>((await this.core.listNamespacedService({ namespace: ns, labelSelector: sel })).items, 'v1', 'Service'),
     );
   }
   endpointSlices(ns: string, svc: string) {
     return this.memo(`eps/${ns}/${svc}`, `list endpointslices.discovery.k8s.io in namespace ${ns}`, async () =>
-      jsonOf<EndpointSlice[]>((await this.discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${svc}` })).items),
+      itemsOf<EndpointSlice>((await this.discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${svc}` })).items, 'discovery.k8s.io/v1', 'EndpointSlice'),
     );
   }
   pods(ns: string, selector: Record<string, string>) {
     const sel = selectorString(selector);
     return this.memo(`pods/${ns}/${sel}`, `list pods in namespace ${ns}`, async () =>
-      jsonOf<Pod[]>((await this.core.listNamespacedPod({ namespace: ns, labelSelector: sel })).items) as Pod[] | null,
+      itemsOf<Pod>((await this.core.listNamespacedPod({ namespace: ns, labelSelector: sel })).items, 'v1', 'Pod') as Pod[] | null,
     );
   }
   nodes() {
-    return this.memo('nodes', 'list nodes at the cluster scope', async () => jsonOf<Node[]>((await this.core.listNode()).items));
+    return this.memo('nodes', 'list nodes at the cluster scope', async () => itemsOf<Node>((await this.core.listNode()).items, 'v1', 'Node'));
   }
 }
