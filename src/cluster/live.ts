@@ -98,6 +98,27 @@ export function toClusterError(err: unknown, what: string, server: string): Clus
   return new ClusterAccessError('unreachable', `cannot reach the API server ${server}: ${c ?? rootMessage(err)} (while trying to ${what})`, 'check the cluster address, VPN and that the API server is up: kubectl cluster-info');
 }
 
+/**
+ * Merge several kubeconfig files as kubectl merges $KUBECONFIG: for clusters, users and contexts the first file that
+ * defines a name wins, and current-context comes from the first file that sets one. (client-node's loadFromDefault
+ * lets the last file's current-context win.)
+ */
+function mergeLikeKubectl(kc: KubeConfig, files: string[]): void {
+  const clusters = new Map<string, KubeConfig['clusters'][number]>();
+  const users = new Map<string, KubeConfig['users'][number]>();
+  const contexts = new Map<string, KubeConfig['contexts'][number]>();
+  let currentContext = '';
+  for (const f of files) {
+    const one = new KubeConfig();
+    one.loadFromFile(f);
+    for (const c of one.clusters) if (!clusters.has(c.name)) clusters.set(c.name, c);
+    for (const u of one.users) if (!users.has(u.name)) users.set(u.name, u);
+    for (const c of one.contexts) if (!contexts.has(c.name)) contexts.set(c.name, c);
+    if (!currentContext && one.currentContext) currentContext = one.currentContext;
+  }
+  kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext });
+}
+
 export class LiveCluster implements ClusterReader {
   readonly mode = 'live' as const;
   private readonly cache = new Map<string, Promise<unknown>>();
@@ -122,17 +143,7 @@ export class LiveCluster implements ClusterReader {
     try {
       if (src.kind === 'in-cluster') kc.loadFromCluster();
       else if (src.files.length === 1) kc.loadFromFile(src.files[0] as string);
-      else {
-        // Several files, merged the way kubectl merges $KUBECONFIG (first file wins for each name).
-        const prev = process.env['KUBECONFIG'];
-        process.env['KUBECONFIG'] = src.files.join(delimiter);
-        try {
-          kc.loadFromDefault();
-        } finally {
-          if (prev === undefined) delete process.env['KUBECONFIG'];
-          else process.env['KUBECONFIG'] = prev;
-        }
-      }
+      else mergeLikeKubectl(kc, src.files);
     } catch (err) {
       const first = ((err as Error).message ?? String(err)).split('\n')[0];
       throw new UsageError(`cannot load kubeconfig ${src.kind === 'files' ? src.files.join(delimiter) : '(in-cluster)'}: ${first}`);
