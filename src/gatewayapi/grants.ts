@@ -1,6 +1,6 @@
 // ReferenceGrant semantics (gateway-api apis/v1/referencegrant_types.go; site docs api-types/referencegrant.md).
 
-import type { HTTPRoute, ReferenceGrant } from '../cluster/objects.js';
+import type { HTTPBackendRef, HTTPRoute, ReferenceGrant } from '../cluster/objects.js';
 import type { ResolvedBackendRef } from '../types.js';
 
 const GW_GROUP = 'gateway.networking.k8s.io';
@@ -10,33 +10,21 @@ export function resolveBackendRefs(route: HTTPRoute, ruleIndex: number): Resolve
   const ns = route.metadata.namespace ?? 'default';
   const rule = route.spec.rules?.[ruleIndex];
   if (!rule) return [];
-  const out: ResolvedBackendRef[] = [];
-  (rule.backendRefs ?? []).forEach((ref, i) => {
-    out.push({
-      ref,
-      group: ref.group ?? '',
-      kind: ref.kind ?? 'Service',
-      name: ref.name,
-      namespace: ref.namespace ?? ns,
-      port: ref.port ?? null,
-      weight: ref.weight ?? 1,
-      where: `rules[${ruleIndex}].backendRefs[${i}]`,
-    });
+  const resolve = (ref: HTTPBackendRef, weight: number, where: string): ResolvedBackendRef => ({
+    ref,
+    group: ref.group ?? '',
+    kind: ref.kind ?? 'Service',
+    name: ref.name,
+    namespace: ref.namespace ?? ns,
+    port: ref.port ?? null,
+    weight,
+    where,
   });
+  const out = (rule.backendRefs ?? []).map((ref, i) => resolve(ref, ref.weight ?? 1, `rules[${ruleIndex}].backendRefs[${i}]`));
   // Mirror targets cross namespaces under the same grant rules (istio gateway/conversion.go createMirrorFilter).
   (rule.filters ?? []).forEach((f, i) => {
     const ref = f.type === 'RequestMirror' ? f.requestMirror?.backendRef : undefined;
-    if (!ref) return;
-    out.push({
-      ref,
-      group: ref.group ?? '',
-      kind: ref.kind ?? 'Service',
-      name: ref.name,
-      namespace: ref.namespace ?? ns,
-      port: ref.port ?? null,
-      weight: 0,
-      where: `rules[${ruleIndex}].filters[${i}].requestMirror.backendRef`,
-    });
+    if (ref) out.push(resolve(ref, 0, `rules[${ruleIndex}].filters[${i}].requestMirror.backendRef`));
   });
   return out;
 }

@@ -22,14 +22,19 @@ function kubeconfigFor(server: string, token: string, file: string): string {
   return file;
 }
 
-describe('against the seed cluster', () => {
+/** Load a fixture scenario into the main control plane for the tests of the enclosing describe. */
+function withScenario(name: string): void {
   let applied: Applied | undefined;
   beforeAll(async () => {
-    if (admin) applied = await applyScenario(admin, join(FIXTURES, 'seed-healthy'));
+    if (admin) applied = await applyScenario(admin, join(FIXTURES, name));
   }, 120_000);
   afterAll(async () => {
     await applied?.cleanup();
   }, 120_000);
+}
+
+describe('against the seed cluster', () => {
+  withScenario('seed-healthy');
 
   itLive('a read-only user (the ClusterRole in deploy/rbac.yaml) sees every cluster layer checked, exit 0', () => {
     const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'readonly', '--offline', '-o', 'json', 'api.example.com']);
@@ -155,13 +160,7 @@ describe('a second API server without the Gateway API CRDs', () => {
 });
 
 describe('ReferenceGrant served as v1 (Gateway API v1.5+ CRDs, the main control plane)', () => {
-  let applied: Applied | undefined;
-  beforeAll(async () => {
-    if (admin) applied = await applyScenario(admin, join(FIXTURES, 'grant-missing'));
-  }, 120_000);
-  afterAll(async () => {
-    await applied?.cleanup();
-  }, 120_000);
+  withScenario('grant-missing');
 
   itLive('prints a v1 ReferenceGrant to apply', () => {
     const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--offline', '-o', 'json', 'api.example.com']);
