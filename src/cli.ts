@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     const { run } = await import('./run.js');
-    return await run(opts, version());
+    return await run(opts);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`gwdoctor: ${err.message}\n`);

@@ -62,7 +62,8 @@ export function findingFromError(c: Pick<Check, 'id' | 'title'>, err: unknown): 
     });
   }
   if (err instanceof GwdoctorError) {
-    return errorFinding(c, 'ClusterUnreachable', rootMessage(err), { fix: err.hint ? textFix(err.hint, 'what to check') : null });
+    const code: Code = c.id === 'dns' ? 'DnsResolverError' : c.id === 'proxy' ? 'ProxyUnreachable' : 'ClusterUnreachable';
+    return errorFinding(c, code, rootMessage(err), { retryable: true, fix: err.hint ? textFix(err.hint, 'what to check') : null });
   }
   throw err;
 }

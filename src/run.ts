@@ -44,7 +44,7 @@ async function pickReporter(opts: Options): Promise<Reporter> {
   return textReporter(opts, (s) => process.stdout.write(s));
 }
 
-export async function run(opts: Options, _version: string): Promise<number> {
+export async function run(opts: Options): Promise<number> {
   const started = performance.now();
   const targets: Target[] = opts.targets.map(parseTarget); // UsageError (exit 3) before anything runs
   const { cluster, why } = await clusterSource(opts);
