@@ -2,7 +2,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { query } from '../../../src/net/dns-client.js';
-import { freePort, waitFor } from './ports.js';
+import { freePort, waitFor } from '../ports.js';
 
 export interface Dnsmasq {
   port: number;

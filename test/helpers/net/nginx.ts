@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, waitFor } from './ports.js';
+import { freePort, waitFor } from '../ports.js';
 
 export interface NginxServer {
   name: string;

@@ -23,7 +23,7 @@ import { fixtureCluster, writeFixture } from '../../helpers/net/cluster.js';
 import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
 import { startEnvoyStub, type EnvoyStub, type StubMode } from '../../helpers/net/envoy-stub.js';
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
-import { freePort } from '../../helpers/net/ports.js';
+import { freePort } from '../../helpers/ports.js';
 
 const found = requireBins();
 const d = found.skip ? describe.skip : describe;
