@@ -4,7 +4,8 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gwdoctor, validateReport } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, ROOT, gwdoctor, validateReport } from '../helpers/cli.js';
 import { scenarios } from '../helpers/fixtures.js';
 
 function expectOneLineError(stderr: string, pattern: RegExp) {
@@ -188,5 +189,22 @@ describe('the release bundle (dist/bundle, what `bin` points to)', () => {
     const live = gwdoctor(['--offline', '--kubeconfig', join(dir, 'config'), 'api.example.com'], {}, 'bundle');
     expect(live.code).toBe(2);
     expect(live.stdout).toMatch(/cannot reach the API server/);
+  });
+});
+
+describe('on a terminal (a real pseudo-terminal via script(1))', () => {
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  it.skipIf(!hasScript && process.env['CI'] !== 'true')('draws the task list, one line per layer, then the fix, and keeps the exit code', () => {
+    const cmd = `stty cols 160 rows 50; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --manifests fixtures/grant-missing --offline api.example.com`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' }, timeout: 60_000 });
+    expect(r.status).toBe(1);
+    // Drop cursor movement and redraws; keep what is on screen at the end.
+    const screen = r.stdout.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '').replace(/\r/g, '');
+    expect(screen).toMatch(/↓ dns +not checked: --offline/);
+    expect(screen).toMatch(/✔ route +HTTPRoute istio-ingress\/example-api/);
+    expect(screen).toMatch(/✖ grant +no ReferenceGrant in namespace example-api/);
+    expect(screen).toMatch(/↓ endpoints not checked: grant failed/);
+    expect(screen).toMatch(/kind: ReferenceGrant/);
+    expect(screen).toMatch(/api\.example\.com\/ fails at grant/);
   });
 });
