@@ -14,11 +14,6 @@ import type { TlsDetails } from '../src/net/tls-inspect.js';
 import type { AddressAnswer, Check, CheckContext, Evidence, HttpProbe, HttpProbeResult, LayerId } from '../src/types.js';
 import { need } from './need.js';
 
-/** Envoy answered (x-envoy-* header or server: istio-envoy), as gateway-api-rules.md §7.5 lays it out. */
-export function envoyAnswered(r: HttpProbeResult): boolean {
-  return Object.keys(r.headers).some((h) => h.startsWith('x-envoy-')) || r.headers['server'] === 'istio-envoy';
-}
-
 export const EXPIRY_WARN_DAYS = 14;
 const MAX_PARALLEL = 4;
 

@@ -51,8 +51,3 @@ export function hostnameRank(h: string | undefined): [number, number] {
 export function compareRank(a: [number, number], b: [number, number]): number {
   return a[0] - b[0] || a[1] - b[1];
 }
-
-/** A hostname that parses as an IP literal: the CRD pattern lets some through, but they never match a Host. */
-export function looksLikeIp(h: string): boolean {
-  return /^[0-9.]+$/.test(h) || h.includes(':');
-}

@@ -13,10 +13,6 @@ export interface SurveyResolver extends Resolver {
   survey(host: string, signal: AbortSignal): Promise<ResolverOutcome[]>;
 }
 
-export function isSurveyResolver(r: Resolver): r is SurveyResolver {
-  return typeof (r as Partial<SurveyResolver>).survey === 'function';
-}
-
 export interface PacketResolverOptions {
   /** Also ask the system's servers from resolv.conf (getaddrinfo when there are none). Default true. */
   system?: boolean;
