@@ -25,6 +25,20 @@ import { startEnvoyStub, type EnvoyStub, type StubMode } from '../../helpers/net
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
 import { freePort } from '../../helpers/ports.js';
 
+/** The pipeline's environment for a real-network run: dns-packet resolver on the given servers, undici probe. */
+function netEnv(o: { resolvers: string[]; port: number; caFile: string | null; cluster?: ClusterReader | null; expectIps?: string[] }): Env {
+  return {
+    cluster: o.cluster ?? null,
+    clusterUnavailable: o.cluster ? null : 'no kubeconfig found',
+    gatewayFilter: null,
+    offline: false,
+    net: { resolvers: o.resolvers, expectIps: o.expectIps ?? [], caFile: o.caFile, port: o.port },
+    resolver: async () => packetResolver(o.resolvers, { system: false }),
+    probe: async () => undiciProbe,
+    signal: AbortSignal.timeout(30_000),
+  };
+}
+
 const found = requireBins();
 const d = found.skip ? describe.skip : describe;
 if (found.skip) process.stderr.write(`[net] skipping the dns/proxy integration tests: ${found.skip}\n`);
@@ -106,16 +120,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
   async function run(r: Run): Promise<TargetReport> {
     const resolvers = (r.resolvers ?? [dns1]).map((s) => `127.0.0.1:${s.port}`);
     const cluster: ClusterReader = fixtureCluster(r.fixture ?? 'seed-healthy', stubs[r.stub ?? 'ok']!.port);
-    const env: Env = {
-      cluster,
-      clusterUnavailable: null,
-      gatewayFilter: null,
-      offline: false,
-      net: { resolvers, expectIps: r.expectIps ?? [], caFile: r.ca === false ? null : caFile, port: nginx.ports[r.proxy]! },
-      resolver: async () => packetResolver(resolvers, { system: false }),
-      probe: async () => undiciProbe,
-      signal: AbortSignal.timeout(30_000),
-    };
+    const env = netEnv({ resolvers, cluster, expectIps: r.expectIps ?? [], caFile: r.ca === false ? null : caFile, port: nginx.ports[r.proxy]! });
     return runTarget(LAYERS, parseTarget(r.target ?? 'https://api.example.com/'), env, { until: null, intervalMs: 0 });
   }
 
@@ -237,13 +242,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
 
   it('without cluster access (a laptop): layers 1-2 conclude, the cluster layers say why they were skipped', async () => {
     const resolvers = [`127.0.0.1:${dns1.port}`];
-    const rep = await runTarget(LAYERS, parseTarget('https://api.example.com/'), {
-      cluster: null, clusterUnavailable: 'no kubeconfig found', gatewayFilter: null, offline: false,
-      net: { resolvers, expectIps: ['127.0.0.1'], caFile, port: nginx.ports['healthy']! },
-      resolver: async () => packetResolver(resolvers, { system: false }),
-      probe: async () => undiciProbe,
-      signal: AbortSignal.timeout(30_000),
-    }, { until: null, intervalMs: 0 });
+    const rep = await runTarget(LAYERS, parseTarget('https://api.example.com/'), netEnv({ resolvers, expectIps: ['127.0.0.1'], caFile, port: nginx.ports['healthy']! }), { until: null, intervalMs: 0 });
     expect(rep.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'skip', 'skip', 'skip', 'skip']);
     expect(layer(rep, 'listener').summary).toContain('no kubeconfig found');
     expect(rep.verdict).toBe('pass');
@@ -262,13 +261,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     try {
       const port = (silent.address() as { port: number }).port;
       const t0 = Date.now();
-      const rep = await runTarget(LAYERS, parseTarget('api.example.com'), {
-        cluster: null, clusterUnavailable: 'no kubeconfig', gatewayFilter: null, offline: false,
-        net: { resolvers: [`127.0.0.1:${port}`], expectIps: [], caFile: null, port: null },
-        resolver: async () => packetResolver([`127.0.0.1:${port}`], { system: false }),
-        probe: async () => undiciProbe,
-        signal: AbortSignal.timeout(30_000),
-      }, { until: null, intervalMs: 0 });
+      const rep = await runTarget(LAYERS, parseTarget('api.example.com'), netEnv({ resolvers: [`127.0.0.1:${port}`], caFile: null, port: 443 }), { until: null, intervalMs: 0 });
       expect(outcome(rep)).toMatchObject({ verdict: 'error', layer: 'dns', code: 'DnsResolverError' });
       expect(Date.now() - t0).toBeLessThan(4000);
     } finally {
@@ -283,13 +276,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     try {
       const port = (mute.address() as { port: number }).port;
       const t0 = Date.now();
-      const rep = await runTarget(LAYERS, parseTarget('api.example.com'), {
-        cluster: null, clusterUnavailable: 'no kubeconfig', gatewayFilter: null, offline: false,
-        net: { resolvers: [`127.0.0.1:${dns1.port}`], expectIps: [], caFile, port },
-        resolver: async () => packetResolver([`127.0.0.1:${dns1.port}`], { system: false }),
-        probe: async () => undiciProbe,
-        signal: AbortSignal.timeout(30_000),
-      }, { until: null, intervalMs: 0 });
+      const rep = await runTarget(LAYERS, parseTarget('api.example.com'), netEnv({ resolvers: [`127.0.0.1:${dns1.port}`], caFile, port }), { until: null, intervalMs: 0 });
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUnreachable' });
       expect(layer(rep, 'proxy').summary).toContain('connect timeout');
       expect(Date.now() - t0).toBeLessThan(8000);
