@@ -3,7 +3,8 @@
 import type { EndpointSlice, HTTPRoute, Pod, ServicePort } from '../src/cluster/objects.js';
 import { describe } from '../src/cluster/objects.js';
 import type { ClusterReader } from '../src/cluster/reader.js';
-import { commandFix, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
+import { fail, pass, warn, type Draft } from '../src/findings.js';
+import { closest, command, jsonPatch, manual, ptr } from '../src/fix/build.js';
 import { condition, controllerConditions, describeCondition, routeParentStatus } from '../src/gatewayapi/status.js';
 import type { Check, CheckContext, Evidence, ResolvedBackendRef } from '../src/types.js';
 import { need, needCluster } from './need.js';
@@ -71,7 +72,7 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
     if (!ISTIO_BACKEND_KINDS.has(`${ref.group}/${ref.kind}`)) {
       return fail(check, 'BackendKindInvalid', `${where} points at ${gk} ${ref.name}, a kind Istio does not route to (ResolvedRefs=False/InvalidKind): the gateway answers 500`, {
         evidence: statusNote,
-        fix: textFix(`reference a Service instead (group: "", kind: Service, name, port), or a networking.istio.io/Hostname defined by a ServiceEntry`, 'Istio supports Service, networking.istio.io/Hostname and InferencePool backendRefs'),
+        fix: manual(`make ${where} reference a Service (group: "", kind: Service, name, port), or a networking.istio.io/Hostname defined by a ServiceEntry: Istio routes only to Service, networking.istio.io/Hostname and InferencePool backendRefs`),
       });
     }
     return warn(check, 'BackendKindUnsupported', `${where} points at ${gk} ${ref.namespace}/${ref.name}: gwdoctor checks only Service backends`, {
@@ -81,9 +82,23 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
   const svcRef = `Service ${ref.namespace}/${ref.name}`;
   const svc = await cluster.service(ref.namespace, ref.name);
   if (!svc) {
-    return fail(check, 'ServiceNotFound', `${svcRef} does not exist (referenced by ${where}): the gateway answers 500`, {
-      evidence: statusNote,
-      fix: commandFix(`kubectl -n ${ref.namespace} get services`, `create ${svcRef}, or correct backendRef name/namespace in ${routeDesc}`),
+    // Likely a wrong name: offer the closest Service names in that namespace, and patch the name to the closest.
+    const names = (await cluster.servicesByLabel(ref.namespace, {})).map((s) => s.metadata.name);
+    const near = closest(ref.name, names);
+    const first = near[0];
+    return fail(check, 'ServiceNotFound', `${svcRef} does not exist (referenced by ${where}): the gateway answers 500${near.length ? `; did you mean ${near.join(', ')}?` : ''}`, {
+      evidence: [...statusNote, { ref: `namespace ${ref.namespace}`, detail: names.length ? `has Services ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}` : 'has no Service' }],
+      fix: first
+        ? jsonPatch(
+            route,
+            [
+              { op: 'test', path: ptr(...ref.pointer, 'name'), value: ref.name },
+              { op: 'replace', path: ptr(...ref.pointer, 'name'), value: first },
+            ],
+            `renames the backendRef ${ref.where} of ${routeDesc} from ${ref.name} to ${first}, the closest existing Service in ${ref.namespace}; or create ${svcRef}`,
+            [{ field: ptr(...ref.pointer, 'name'), about: `the Service ${ref.where} means`, candidates: near }],
+          )
+        : manual(`create ${svcRef}, or correct the backendRef name/namespace at ${ref.where} of ${routeDesc} (namespace ${ref.namespace} has ${names.length ? `Services ${names.slice(0, 5).join(', ')}` : 'no Service'})`),
     });
   }
   if (svc.spec?.type === 'ExternalName') {
@@ -100,11 +115,16 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
     return fail(check, 'ServicePortMismatch', `${where} uses port ${ref.port ?? '(none)'}, but ${svcRef} has ports ${portDesc || '(none)'}${byTarget ? ` (${ref.port} is the targetPort; use the Service port ${byTarget.port})` : ''}`, {
       evidence: [...statusNote, { ref: svcRef, detail: `spec.ports: ${portDesc || '(none)'}` }],
       fix: suggestion
-        ? commandFix(
-            `kubectl -n ${route.metadata.namespace} patch httproute ${route.metadata.name} --type=json -p '${JSON.stringify([{ op: 'replace', path: `/spec/${ref.where.replace(/\[(\d+)\]/g, '/$1').replace(/\./g, '/')}/port`, value: suggestion.port }])}'`,
-            `set the backendRef port to the Service port ${suggestion.port} (backendRef.port is the Service port, not the container port)`,
+        ? jsonPatch(
+            route,
+            [
+              { op: 'test', path: ptr(...ref.pointer, 'name'), value: ref.name },
+              { op: ref.port === null ? 'add' : 'replace', path: ptr(...ref.pointer, 'port'), value: suggestion.port },
+            ],
+            `sets the port of backendRef ${ref.where} of ${routeDesc} to the Service port ${suggestion.port} (backendRef.port is the Service port, not the container port)`,
+            ports.length > 1 ? [{ field: ptr(...ref.pointer, 'port'), about: `the port of ${svcRef}`, candidates: [suggestion, ...ports.filter((p) => p !== suggestion)].map((p) => String(p.port)) }] : undefined,
           )
-        : commandFix(`kubectl -n ${ref.namespace} get service ${ref.name} -o yaml`, 'use one of the Service ports listed in the backendRef'),
+        : manual(`set the port of backendRef ${ref.where} of ${routeDesc} to one of the ports of ${svcRef}: ${portDesc || '(none: add a port to the Service)'}`),
     });
   }
 
@@ -123,7 +143,7 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
   if (!selector) {
     return fail(check, 'NoReadyEndpoints', `${portLabel} has no selector and no ready endpoints in its EndpointSlices: the gateway answers 503 "no healthy upstream"`, {
       evidence: statusNote,
-      fix: commandFix(`kubectl -n ${ref.namespace} get endpointslices -l kubernetes.io/service-name=${ref.name} -o yaml`, 'a Service without a selector needs EndpointSlices written for it (or add a selector)'),
+      fix: command(['kubectl', '-n', ref.namespace, 'get', 'endpointslices', '-l', `kubernetes.io/service-name=${ref.name}`, '-o', 'yaml'], 'a Service without a selector needs EndpointSlices written for it (or add a selector)'),
     });
   }
   const selStr = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
@@ -131,13 +151,13 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
     if (slices.length === 0) {
       return warn(check, 'EndpointsUnknown', `the manifests hold no EndpointSlices or Pods for ${svcRef}: endpoint readiness was not checked`, {
         evidence: statusNote,
-        fix: commandFix(`kubectl -n ${ref.namespace} get endpointslices -l kubernetes.io/service-name=${ref.name}`, 'run against the live cluster (or include EndpointSlices and Pods in --manifests) to check readiness'),
+        fix: command(['kubectl', '-n', ref.namespace, 'get', 'endpointslices', '-l', `kubernetes.io/service-name=${ref.name}`], 'run against the live cluster (or include EndpointSlices and Pods in --manifests) to check readiness'),
       });
     }
   } else if (pods.length === 0) {
     return fail(check, 'NoPodsSelected', `${svcRef} selects ${selStr}, but no Pod in ${ref.namespace} has those labels: the gateway answers 503 "no healthy upstream"`, {
       evidence: statusNote,
-      fix: commandFix(`kubectl -n ${ref.namespace} get pods --show-labels`, `make the Service selector match the Pods' labels (or deploy the Pods)`),
+      fix: command(['kubectl', '-n', ref.namespace, 'get', 'pods', '--show-labels'], `make the Service selector (${selStr}) match the Pods' labels, or deploy the Pods`),
     });
   }
   const evidence: Evidence[] = [...statusNote];
@@ -148,8 +168,8 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
     evidence,
     retryable: true,
     fix: first
-      ? commandFix(`kubectl -n ${ref.namespace} describe pod ${first.metadata.name}\nkubectl -n ${ref.namespace} logs ${first.metadata.name} --all-containers --previous`, 'find why the pod is not Ready (events, probe failures, crash logs)')
-      : commandFix(`kubectl -n ${ref.namespace} get pods -l ${selStr} -o wide`, 'find why the selected pods are not Ready'),
+      ? command(['kubectl', '-n', ref.namespace, 'describe', 'pod', first.metadata.name], `find why the pod is not Ready (events, probe failures); then \`kubectl -n ${ref.namespace} logs ${first.metadata.name} --all-containers --previous\` for crash logs`)
+      : command(['kubectl', '-n', ref.namespace, 'get', 'pods', '-l', selStr, '-o', 'wide'], 'find why the selected pods are not Ready'),
   });
 }
 
@@ -161,7 +181,7 @@ export const endpoints: Check = {
   async run(ctx: CheckContext) {
     const cluster = needCluster(ctx);
     const matched = need(ctx.facts, 'matched');
-    const refs = need(ctx.facts, 'backendRefs').filter((r) => r.weight > 0 && !r.where.includes('requestMirror'));
+    const refs = need(ctx.facts, 'backendRefs').filter((r) => r.weight > 0 && !r.mirror);
     const routeDesc = describe(matched.route);
     const st = routeParentStatus(matched.route, matched.parentRef);
     const resolved = condition(controllerConditions(st?.conditions), 'ResolvedRefs');

@@ -2,7 +2,11 @@
 
 import type { Gateway, GatewayClass, GatewayListener } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
-import { commandFix, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
+import { fail, pass, warn, type Draft } from '../src/findings.js';
+import { command, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
+import type { Fix } from '../src/fix/fix.js';
+import { kindAllowed } from '../src/gatewayapi/attachment.js';
+import { ISTIO_CONTROLLER } from '../src/gatewayapi/status.js';
 import { refersTo, routeServesHost } from '../src/gatewayapi/attachment.js';
 import { compareRank, hostMatches, hostnameRank } from '../src/gatewayapi/hostnames.js';
 import { condition, controllerConditions, describeCondition, freshness } from '../src/gatewayapi/status.js';
@@ -53,7 +57,7 @@ function gatewayHealth(check: Check, gw: Gateway, listeners: GatewayListener[], 
         draft: fail(check, 'GatewayNotAccepted', `${ref} is not accepted: ${accepted.reason ?? 'no reason'}${accepted.message ? ` (${accepted.message})` : ''}`, {
           evidence,
           retryable: accepted.status === 'Unknown',
-          fix: commandFix(`kubectl -n ${gw.metadata.namespace} describe gateway ${gw.metadata.name}`, 'read the controller\'s message and fix the Gateway spec it names'),
+          fix: command(['kubectl', '-n', gw.metadata.namespace ?? 'default', 'describe', 'gateways.gateway.networking.k8s.io', gw.metadata.name], 'read the controller\'s message and fix the Gateway spec it names'),
         }),
       };
     }
@@ -69,8 +73,8 @@ function gatewayHealth(check: Check, gw: Gateway, listeners: GatewayListener[], 
         draft: fail(check, 'GatewayNotProgrammed', `${ref} is not programmed: ${programmed.reason ?? 'no reason'}: ${svcHint}`, {
           evidence,
           retryable: true,
-          fix: commandFix(
-            `kubectl -n ${gw.metadata.namespace} get pods,svc -l gateway.networking.k8s.io/gateway-name=${gw.metadata.name}`,
+          fix: command(
+            ['kubectl', '-n', gw.metadata.namespace ?? 'default', 'get', 'pods,services', '-l', `gateway.networking.k8s.io/gateway-name=${gw.metadata.name}`],
             'look at the gateway Deployment\'s pods and Service that Istio generated for this Gateway',
           ),
         }),
@@ -92,7 +96,7 @@ function gatewayHealth(check: Check, gw: Gateway, listeners: GatewayListener[], 
           evidence,
           draft: fail(check, 'ListenerNotReady', `${ref} ${describeListener(l)} is not usable: ${describeCondition(bad)}`, {
             evidence,
-            fix: commandFix(`kubectl -n ${gw.metadata.namespace} get gateway ${gw.metadata.name} -o yaml`, 'read status.listeners for this listener and fix what its conditions name'),
+            fix: command(['kubectl', '-n', gw.metadata.namespace ?? 'default', 'get', 'gateways.gateway.networking.k8s.io', gw.metadata.name, '-o', 'yaml'], 'read status.listeners for this listener and fix what its conditions name'),
           }),
         };
       }
@@ -112,7 +116,7 @@ function gatewayHealth(check: Check, gw: Gateway, listeners: GatewayListener[], 
       evidence,
       draft: fail(check, 'GatewayNotAccepted', `${ref} names ${classRef}, which does not exist: no controller will accept it`, {
         evidence,
-        fix: commandFix('kubectl get gatewayclasses', `set spec.gatewayClassName of ${ref} to an existing class (Istio installs "istio")`),
+        fix: classFix(gw, classes),
       }),
     };
   }
@@ -138,7 +142,7 @@ function gatewayHealth(check: Check, gw: Gateway, listeners: GatewayListener[], 
         // defined, skipping listener creation".
         draft: fail(check, 'ListenerNotReady', `${ref} ${describeListener(l)} is HTTPS without a tls section: Istio skips it`, {
           evidence,
-          fix: textFix('add spec.listeners[].tls with mode: Terminate and certificateRefs, or use protocol: HTTP behind the TLS proxy', 'an HTTPS listener needs a certificate'),
+          fix: manual(`add spec.listeners[${(gw.spec.listeners ?? []).indexOf(l)}].tls (mode: Terminate, certificateRefs naming a kubernetes.io/tls Secret) to ${ref}, or use protocol: HTTP behind the TLS proxy`),
         }),
       };
     }
@@ -146,13 +150,43 @@ function gatewayHealth(check: Check, gw: Gateway, listeners: GatewayListener[], 
   return { ok: true, stale: fresh === 'stale', evidence };
 }
 
-function listenerPatch(gw: Gateway, host: string): string {
-  const http = (gw.spec.listeners ?? []).find((l) => l.protocol === 'HTTP') ?? gw.spec.listeners?.[0];
-  const port = http?.port ?? 80;
-  const protocol = http?.protocol === 'HTTPS' ? 'HTTP' : (http?.protocol ?? 'HTTP');
-  const name = `http-${host.replace(/\./g, '-')}`.slice(0, 63);
-  const value = { name, hostname: host, port, protocol, allowedRoutes: http?.allowedRoutes ?? { namespaces: { from: 'Same' } } };
-  return `kubectl -n ${gw.metadata.namespace} patch gateway ${gw.metadata.name} --type=json -p '${JSON.stringify([{ op: 'add', path: '/spec/listeners/-', value }])}'`;
+/**
+ * A JSON patch that adds a listener for exactly `host` to the Gateway, copied from a listener that can carry an
+ * HTTPRoute (HTTP or HTTPS protocol, allowedRoutes.kinds admitting HTTPRoute): same port, protocol, tls and
+ * allowedRoutes, so it joins the existing port without a conflict and admits the same namespaces. Appending never
+ * changes the existing listeners.
+ */
+function listenerFix(gw: Gateway, host: string): Fix {
+  const listeners = gw.spec.listeners ?? [];
+  const model = listeners.find((l) => l.protocol === 'HTTP' && kindAllowed(l)) ?? listeners.find((l) => l.protocol === 'HTTPS' && kindAllowed(l) && l.tls);
+  const hosts = listeners.map((l) => l.hostname ?? '*').join(', ');
+  if (!model) {
+    return manual(`${describe(gw)} has no listener that can carry an HTTPRoute (protocol HTTP/HTTPS and allowedRoutes.kinds admitting HTTPRoute): add one for ${host} with the port your gateway Service exposes`);
+  }
+  const name = uniqueName(`${model.protocol.toLowerCase()}-${host.replace(/\./g, '-')}`, listeners.map((l) => l.name));
+  const value: Record<string, unknown> = { name, hostname: host, port: model.port, protocol: model.protocol };
+  if (model.tls) value['tls'] = model.tls;
+  if (model.allowedRoutes) value['allowedRoutes'] = model.allowedRoutes;
+  return jsonPatch(gw, [{ op: 'add', path: ptr('spec', 'listeners', '-'), value }],
+    `adds listener "${name}" for ${host} to ${describe(gw)} (a copy of listener "${model.name}", port ${model.port}/${model.protocol}); or widen a listener hostname (listeners have ${hosts}; a wildcard "*.d" matches one or more labels under d, never d itself)${model.tls ? '; the copied certificate must cover ' + host : ''}`);
+}
+
+/** Point the Gateway at a GatewayClass that exists and that Istio owns (guarded: only if the class name is unchanged). */
+function classFix(gw: Gateway, classes: GatewayClass[]): Fix {
+  const istio = classes.filter((c) => c.spec?.controllerName === ISTIO_CONTROLLER).map((c) => c.metadata.name);
+  if (istio.length === 0) {
+    return manual(`no GatewayClass with controllerName ${ISTIO_CONTROLLER} exists: install Istio with Gateway API support (it creates class "istio"), then set spec.gatewayClassName of ${describe(gw)}`);
+  }
+  const choice = istio.includes('istio') ? ['istio', ...istio.filter((n) => n !== 'istio')] : istio;
+  return jsonPatch(
+    gw,
+    [
+      { op: 'test', path: '/spec/gatewayClassName', value: gw.spec.gatewayClassName },
+      { op: 'replace', path: '/spec/gatewayClassName', value: choice[0] },
+    ],
+    `sets spec.gatewayClassName of ${describe(gw)} to ${choice[0]}, a class Istio's controller owns`,
+    [{ field: '/spec/gatewayClassName', about: 'GatewayClass owned by Istio', candidates: choice }],
+  );
 }
 
 export const listener: Check = {
@@ -171,7 +205,7 @@ export const listener: Check = {
       if (gateways.length === 0) {
         return fail(this, 'GatewayNotFound', `Gateway ${filter.namespace}/${filter.name} does not exist`, {
           evidence: all.map((g) => ({ ref: describe(g), detail: `class ${g.spec.gatewayClassName}` })),
-          fix: commandFix('kubectl get gateways -A', 'pick an existing Gateway for --gateway, or create this one'),
+          fix: command(['kubectl', 'get', 'gateways.gateway.networking.k8s.io', '-A'], 'pick an existing Gateway for --gateway, or create this one'),
         });
       }
     } else {
@@ -180,7 +214,7 @@ export const listener: Check = {
         const parents = [...new Set(routes.filter((r) => routeServesHost(r, host)).flatMap((r) => (r.spec.parentRefs ?? []).map((p) => `${p.namespace ?? r.metadata.namespace}/${p.name}`)))];
         return fail(this, 'GatewayNotFound', `no Gateway with an HTTP or HTTPS listener exists${parents.length ? ` (routes for ${host} name ${parents.join(', ')})` : ''}`, {
           evidence: all.map((g) => ({ ref: describe(g), detail: `class ${g.spec.gatewayClassName}, no HTTP/HTTPS listener` })),
-          fix: commandFix('kubectl get gateways -A', 'create the Gateway the routes name (see the seed setup), or check that gwdoctor reads the right cluster/context'),
+          fix: command(['kubectl', 'get', 'gateways.gateway.networking.k8s.io', '-A'], 'create the Gateway the routes name (see the seed setup), or check that gwdoctor reads the right cluster/context'),
         });
       }
     }
@@ -188,13 +222,12 @@ export const listener: Check = {
     let matching = gateways.map((g) => ({ gw: g, listeners: acceptingListeners(g, host) })).filter((x) => x.listeners.length > 0);
     if (matching.length === 0) {
       const evidence = gateways.flatMap((g) => (g.spec.listeners ?? []).map((l) => ({ ref: describe(g), detail: `${describeListener(l)} does not accept ${host}` })));
-      const gw = gateways[0] as Gateway;
+      // Add the listener to the Gateway that the routes for this host name as their parent, if any.
+      const named = gateways.find((g) => routes.some((r) => routeServesHost(r, host) && (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))));
+      const gw = named ?? (gateways[0] as Gateway);
       return fail(this, 'ListenerHostnameMismatch', `no listener of ${gateways.map(describe).join(', ')} accepts ${host}`, {
         evidence,
-        fix: commandFix(
-          listenerPatch(gw, host),
-          `adds a listener for ${host} to ${describe(gw)}; or widen a listener hostname (listeners have ${(gw.spec.listeners ?? []).map((l) => l.hostname ?? '*').join(', ')}; a wildcard "*.d" matches one or more labels under d, never d itself)`,
-        ),
+        fix: listenerFix(gw, host),
       });
     }
     if (matching.length > 1 && !filter) {

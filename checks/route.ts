@@ -1,9 +1,13 @@
 // Layer 4: an HTTPRoute for the host is attached to the listener, Accepted, and one of its rules matches the path.
 
-import type { Gateway, HTTPRoute, Namespace, ParentReference } from '../src/cluster/objects.js';
+import type { Gateway, HTTPRoute, Namespace, ParentReference, Service } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
 import type { ClusterReader } from '../src/cluster/reader.js';
-import { commandFix, fail, pass, textFix, warn, yamlFix, type Draft } from '../src/findings.js';
+import { fail, pass, warn } from '../src/findings.js';
+import { applyFix, command, GW_API, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
+import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../src/fix/candidates.js';
+import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
+import { namespaceAllowed } from '../src/gatewayapi/attachment.js';
 import { attachToGateway, refersTo, routeServesHost, type ParentAttachment } from '../src/gatewayapi/attachment.js';
 import { resolveBackendRefs } from '../src/gatewayapi/grants.js';
 import { compareRoutes, describeMatch, selectRule, type AttachedRoute } from '../src/gatewayapi/matching.js';
@@ -41,17 +45,6 @@ const ROUTE_DROPPING = new Set(['InvalidDestination', 'InvalidFilter', 'InvalidC
 function gatewayHasFreshStatus(gw: Gateway): boolean {
   const conds = controllerConditions(gw.status?.conditions);
   return freshness(conds, gw.metadata.generation) === 'fresh';
-}
-
-function parentYaml(gw: Gateway, sectionName?: string): string {
-  return [
-    'spec:',
-    '  parentRefs:',
-    `  - name: ${gw.metadata.name}`,
-    `    namespace: ${gw.metadata.namespace}`,
-    ...(sectionName ? [`    sectionName: ${sectionName}`] : []),
-    '',
-  ].join('\n');
 }
 
 export const route: Check = {
@@ -107,15 +100,19 @@ export const route: Check = {
         const r0 = chosen.sel.routes[0] as HTTPRoute;
         return fail(this, 'RouteNoMatchingRule', `no rule of ${chosen.sel.routes.map(describe).join(', ')} matches the path ${path} (Envoy answers 404)`, {
           evidence,
-          fix: yamlFix(
-            ['# add to spec.rules of ' + describe(r0) + ', or request a path an existing rule matches', '- matches:', '  - path:', '      type: PathPrefix', `      value: ${path}`, '  backendRefs:', '  - name: <service>', '    port: <service port>', ''].join('\n'),
-            'PathPrefix matches whole path segments ("/api" does not match "/apiv2"); Exact and paths are case-sensitive',
-          ),
+          fix: noMatchingRuleFix(r0, path, await cluster.allServices(), host),
         });
       }
 
       // 2. Routes for the host that name a candidate Gateway but are not accepted.
-      const rejected = attachments.filter((a) => !a.result.accepted && routeServesHost(a.route, host));
+      // Blame the route whose parentRef targets the listener that accepts the host (its sectionName/port point
+      // there, or it names none); among those the oldest. A route that targets another listener is not the one
+      // a fix to this listener would help.
+      const rejected = attachments
+        .filter((a) => !a.result.accepted && routeServesHost(a.route, host))
+        .map((a, i) => ({ a, i, targets: targetsListener(a.parentRef, chosen.cand) }))
+        .sort((x, y) => Number(y.targets) - Number(x.targets) || x.i - y.i)
+        .map((x) => x.a);
       if (rejected.length > 0) {
         const a = rejected[0] as Attachment;
         const evidence: Evidence[] = a.result.listeners.map((l) => ({ ref: `${describe(a.gateway)} listener "${l.listener.name}"`, detail: `${l.reason}: ${l.message}` }));
@@ -123,7 +120,7 @@ export const route: Check = {
         if (st) for (const c of controllerConditions(st.conditions)) evidence.push({ ref: `${describe(a.route)} status`, detail: describeCondition(c) });
         return fail(this, 'RouteNotAccepted', `${describe(a.route)} is not accepted by ${describe(a.gateway)}: ${a.result.reason} (${a.result.message})`, {
           evidence,
-          fix: notAcceptedFix(a, chosen.cand),
+          fix: notAcceptedFix(a, chosen.cand, nsObjs.get(a.route.metadata.namespace ?? 'default')),
         });
       }
 
@@ -132,7 +129,7 @@ export const route: Check = {
         .filter((r) => routeServesHost(r, host) && (r.spec.hostnames ?? []).length > 0)
         .flatMap((r) =>
           (r.spec.parentRefs ?? [])
-            .map((p) => ({ r, p: normalizeParentRef(p, r.metadata.namespace ?? 'default') }))
+            .map((p, index) => ({ r, index, p: normalizeParentRef(p, r.metadata.namespace ?? 'default') }))
             .filter(({ p }) => p.kind === 'Gateway' && !gateways.some((g) => g.metadata.name === p.name && (g.metadata.namespace ?? 'default') === p.namespace)),
         )
         .sort((x, y) => compareRoutes(x.r, y.r));
@@ -141,7 +138,15 @@ export const route: Check = {
         const gw = chosen.cand.gateway;
         return fail(this, 'RouteParentNotFound', `${describe(o.r)} names parent Gateway ${o.p.namespace}/${o.p.name}, which does not exist${o.r.spec.parentRefs?.some((p) => p.namespace === undefined) ? ' (parentRef.namespace defaults to the route\'s own namespace)' : ''}`, {
           evidence: orphans.map(({ r, p }) => ({ ref: describe(r), detail: `parentRef -> Gateway ${p.namespace}/${p.name}: not found` })),
-          fix: yamlFix(parentYaml(gw), `point ${describe(o.r)} at the Gateway that accepts ${host}`),
+          fix: jsonPatch(
+            o.r,
+            [
+              { op: 'test', path: ptr('spec', 'parentRefs', o.index, 'name'), value: o.p.name },
+              { op: 'replace', path: ptr('spec', 'parentRefs', o.index, 'name'), value: gw.metadata.name },
+              { op: 'add', path: ptr('spec', 'parentRefs', o.index, 'namespace'), value: gw.metadata.namespace ?? 'default' },
+            ],
+            `points parentRefs[${o.index}] of ${describe(o.r)} at ${describe(gw)}, which accepts ${host}; its other parentRefs stay as they are`,
+          ),
         });
       }
 
@@ -165,32 +170,7 @@ export const route: Check = {
       const routeNs = chosen.cand.gateway.metadata.namespace ?? 'default';
       return fail(this, 'NoRouteForHost', `no HTTPRoute attached to ${listenerDesc} serves ${host} (Envoy answers 404)`, {
         evidence,
-        fix: yamlFix(
-          [
-            'apiVersion: gateway.networking.k8s.io/v1',
-            'kind: HTTPRoute',
-            'metadata:',
-            `  name: ${host.split('.')[0]}`,
-            `  namespace: ${routeNs}`,
-            'spec:',
-            '  parentRefs:',
-            `  - name: ${chosen.cand.gateway.metadata.name}`,
-            `    namespace: ${routeNs}`,
-            '  hostnames:',
-            `  - ${host}`,
-            '  rules:',
-            '  - matches:',
-            '    - path:',
-            '        type: PathPrefix',
-            '        value: /',
-            '    backendRefs:',
-            '    - name: <service>',
-            '      namespace: <service namespace>',
-            '      port: <service port>',
-            '',
-          ].join('\n'),
-          'fill in the Service; a backend in another namespace also needs a ReferenceGrant there',
-        ),
+        fix: newRouteFix(chosen.cand, host, routes, await cluster.allServices(), nsObjs),
       });
     }
 
@@ -207,11 +187,11 @@ export const route: Check = {
     const earlier = chosen.sel.entries.filter((e) => e.route !== r && e.order < w.order && e.match.path?.value === w.match.path?.value && e.match.path?.type === w.match.path?.type);
     for (const e of earlier) evidence.push({ ref: describe(e.route), detail: `also matches; ${describe(r)} wins (older, then namespace/name)` });
 
-    const weighted = refs.filter((x) => !x.where.includes('requestMirror'));
+    const weighted = refs.filter((x) => !x.mirror);
     if (weighted.length === 0 || weighted.every((x) => x.weight === 0)) {
       return fail(this, 'RouteNoBackends', `${matchDesc} has ${weighted.length === 0 ? 'no backendRefs' : 'only weight-0 backendRefs'}: the gateway answers 500`, {
         evidence,
-        fix: textFix(`add a backendRef with a Service name and port (weight > 0) to ${describe(r)} rules[${w.ruleIndex}]`, 'a rule without backends has nothing to forward to'),
+        fix: noBackendsFix(r, w.ruleIndex, host, await cluster.allServices()),
       });
     }
 
@@ -223,8 +203,8 @@ export const route: Check = {
         return fail(this, 'RouteStatusMissing', `${describe(r)} should attach to ${describe(chosen.cand.gateway)}, but the controller wrote no status for it`, {
           evidence,
           retryable: true,
-          fix: commandFix(
-            `kubectl -n ${r.metadata.namespace} get httproute ${r.metadata.name} -o yaml`,
+          fix: command(
+            ['kubectl', '-n', r.metadata.namespace ?? 'default', 'get', 'httproutes.gateway.networking.k8s.io', r.metadata.name, '-o', 'yaml'],
             'the controller is active (the Gateway has fresh status) but has not processed this route: check istiod logs, or wait and rerun with --wait',
           ),
         });
@@ -244,7 +224,7 @@ export const route: Check = {
     if (resolved?.status === 'False' && ROUTE_DROPPING.has(resolved.reason ?? '')) {
       return fail(this, 'RouteNotAccepted', `Istio dropped ${describe(r)}: ${resolved.reason} (${resolved.message ?? ''}); requests get 404`, {
         evidence,
-        fix: commandFix(`kubectl -n ${r.metadata.namespace} get httproute ${r.metadata.name} -o yaml`, 'fix the rule the ResolvedRefs message names (e.g. use the Service name, not its hostname)'),
+        fix: command(['kubectl', '-n', r.metadata.namespace ?? 'default', 'get', 'httproutes.gateway.networking.k8s.io', r.metadata.name, '-o', 'yaml'], 'fix the rule the ResolvedRefs message names (e.g. use the Service name, not its hostname)'),
       });
     }
     if (accepted && accepted.status !== 'True') {
@@ -257,21 +237,159 @@ export const route: Check = {
   },
 };
 
-function notAcceptedFix(a: Attachment, cand: ListenerCandidate): Draft['fix'] {
+/** Does this parentRef select the listener (no sectionName/port, or ones that name it)? */
+function targetsListener(p: ParentReference, cand: ListenerCandidate): boolean {
+  return (p.sectionName === undefined || p.sectionName === cand.listener.name) && (p.port === undefined || p.port === cand.listener.port);
+}
+
+function backendRefFor(c: ServiceCandidate, routeNs: string): Record<string, unknown> {
+  return { name: c.name, ...(c.namespace !== routeNs ? { namespace: c.namespace } : {}), port: c.port };
+}
+
+function candidateChoice(field: string, host: string, cands: ServiceCandidate[]) {
+  return [{ field, about: `the Service that should serve ${host}`, candidates: cands.slice(0, 6).map(describeCandidate) }];
+}
+
+/**
+ * Why the route is not accepted decides what changes, and the fix never takes anything away from what works:
+ * - NotAllowedByListeners (namespace): from Same -> a Selector that admits the Gateway's namespace AND the route's;
+ *   from Selector -> label the route's namespace with what the selector asks for (the listener stays as it is).
+ * - NotAllowedByListeners (kind): add HTTPRoute to the listener's allowedRoutes.kinds.
+ * - NoMatchingParent / NoMatchingListenerHostname: point this parentRef's sectionName (and port) at the listener
+ *   that accepts the host; the route's other parentRefs stay.
+ * Every JSON patch starts with `test` operations, so it fails instead of changing another item if the list moved.
+ */
+function notAcceptedFix(a: Attachment, cand: ListenerCandidate, nsObj: Namespace | undefined): Fix | null {
   const gw = a.gateway;
+  const gwNs = gw.metadata.namespace ?? 'default';
+  const routeNs = a.route.metadata.namespace ?? 'default';
   const idx = (gw.spec.listeners ?? []).indexOf(cand.listener);
+  const l = cand.listener;
+  const lp = (...t: (string | number)[]) => ptr('spec', 'listeners', idx, ...t);
   switch (a.result.reason) {
-    case 'NotAllowedByListeners':
-      return commandFix(
-        `kubectl -n ${gw.metadata.namespace} patch gateway ${gw.metadata.name} --type=json -p '${JSON.stringify([
-          { op: 'add', path: `/spec/listeners/${idx}/allowedRoutes`, value: { namespaces: { from: 'Selector', selector: { matchLabels: { 'kubernetes.io/metadata.name': a.route.metadata.namespace } } } } },
-        ])}'`,
-        `lets listener "${cand.listener.name}" accept routes from namespace ${a.route.metadata.namespace} (or move the route to ${gw.metadata.namespace}); a ReferenceGrant does not help here`,
-      );
+    case 'NotAllowedByListeners': {
+      const mine = a.result.listeners.find((x) => x.listener === l);
+      if (mine && /kind .* is not allowed/.test(mine.message)) {
+        if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') {
+          return manual(`listener "${l.name}" of ${describe(gw)} is ${l.protocol} and can never carry an HTTPRoute: attach ${describe(a.route)} to an HTTP/HTTPS listener, or add one`);
+        }
+        return jsonPatch(gw, [
+          { op: 'test', path: lp('name'), value: l.name },
+          { op: 'add', path: lp('allowedRoutes', 'kinds', '-'), value: { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' } },
+        ], `lets listener "${l.name}" of ${describe(gw)} accept HTTPRoutes besides the kinds it lists`);
+      }
+      const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
+      if (from === 'Same') {
+        const value = {
+          ...(l.allowedRoutes ?? {}),
+          namespaces: { from: 'Selector', selector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [...new Set([gwNs, routeNs])] }] } },
+        };
+        return jsonPatch(gw, [
+          { op: 'test', path: lp('name'), value: l.name },
+          { op: 'add', path: lp('allowedRoutes'), value },
+        ], `lets listener "${l.name}" of ${describe(gw)} accept routes from namespace ${routeNs} as well as from ${gwNs} (routes attached today stay attached); or move ${describe(a.route)} to ${gwNs}. A ReferenceGrant does not help here`);
+      }
+      const sel = l.allowedRoutes?.namespaces?.selector ?? {};
+      const labels: Record<string, string> = { ...(sel.matchLabels ?? {}) };
+      const have = nsObj?.metadata.labels ?? {};
+      for (const e of sel.matchExpressions ?? []) {
+        if (e.operator === 'In' && !(e.values ?? []).includes(have[e.key] ?? '\u0000')) labels[e.key] = (e.values ?? [])[0] ?? '';
+        else if (e.operator === 'Exists' && have[e.key] === undefined) labels[e.key] = 'true';
+        else if ((e.operator === 'NotIn' && (e.values ?? []).includes(have[e.key] ?? '\u0000')) || (e.operator === 'DoesNotExist' && have[e.key] !== undefined)) {
+          return manual(`namespace ${routeNs} carries label ${e.key}=${have[e.key]}, which the selector of listener "${l.name}" (${describe(gw)}) excludes: change that label or the selector`);
+        }
+      }
+      if ('kubernetes.io/metadata.name' in labels && labels['kubernetes.io/metadata.name'] !== routeNs) {
+        return manual(`the selector of listener "${l.name}" (${describe(gw)}) names namespace ${labels['kubernetes.io/metadata.name']} by its immutable name label: add ${routeNs} to that selector (as a matchExpressions In list) to admit ${describe(a.route)}`);
+      }
+      delete labels['kubernetes.io/metadata.name'];
+      const add = Object.fromEntries(Object.entries(labels).filter(([k, v]) => have[k] !== v));
+      if (Object.keys(add).length === 0) return null;
+      return {
+        kind: 'patch',
+        target: { apiVersion: 'v1', kind: 'Namespace', name: routeNs },
+        patchType: 'merge',
+        patch: { metadata: { labels: add } },
+        explain: `labels namespace ${routeNs} with ${Object.entries(add).map(([k, v]) => `${k}=${v}`).join(', ')}, which the selector of listener "${l.name}" (${describe(gw)}) asks for; the listener stays as it is (other selectors that read these labels may match too)`,
+      };
+    }
     case 'NoMatchingListenerHostname':
-    case 'NoMatchingParent':
-      return yamlFix(parentYaml(gw, cand.listener.name), `attach ${describe(a.route)} to listener "${cand.listener.name}" (${cand.listener.hostname ?? '*'}:${cand.listener.port}), which accepts the host; or drop sectionName/port`);
+    case 'NoMatchingParent': {
+      const i = (a.route.spec.parentRefs ?? []).indexOf(a.parentRef);
+      const pp = (...t: (string | number)[]) => ptr('spec', 'parentRefs', i, ...t);
+      const ops: JsonPatchOp[] = [
+        { op: 'test', path: pp('name'), value: a.parentRef.name },
+        { op: 'add', path: pp('sectionName'), value: l.name },
+      ];
+      if (a.parentRef.port !== undefined) ops.push({ op: 'replace', path: pp('port'), value: l.port });
+      return jsonPatch(a.route, ops, `attaches parentRefs[${i}] of ${describe(a.route)} to listener "${l.name}" (${l.hostname ?? '*'}:${l.port}) of ${describe(gw)}, which accepts the host; its other parentRefs stay`);
+    }
     default:
       return null;
   }
+}
+
+/** A new HTTPRoute for the host on the accepting listener, named so it overwrites nothing, backed by the likeliest Service. */
+function newRouteFix(cand: ListenerCandidate, host: string, routes: HTTPRoute[], services: Service[], nsObjs: Map<string, Namespace | undefined>): Fix {
+  const gw = cand.gateway;
+  const gwNs = gw.metadata.namespace ?? 'default';
+  const cands = serviceCandidates(services, host);
+  const c = cands[0];
+  if (!c) {
+    return manual(`create an HTTPRoute for ${host} with parentRef ${gwNs}/${gw.metadata.name} (sectionName ${cand.listener.name}) and a backendRef to the Service that should serve it; gwdoctor found no Service whose name or namespace matches "${host.split('.')[0]}"`);
+  }
+  // In the Service's namespace when the listener admits routes from there (no ReferenceGrant needed), else next to the Gateway.
+  const ns = namespaceAllowed(cand.listener, gw, c.namespace, nsObjs.get(c.namespace)) ? c.namespace : gwNs;
+  const name = uniqueName(host.split('.')[0] ?? 'route', routes.filter((r) => (r.metadata.namespace ?? 'default') === ns).map((r) => r.metadata.name));
+  const object = {
+    apiVersion: GW_API,
+    kind: 'HTTPRoute',
+    metadata: { name, namespace: ns },
+    spec: {
+      parentRefs: [{ name: gw.metadata.name, namespace: gwNs, sectionName: cand.listener.name }],
+      hostnames: [host],
+      rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [backendRefFor(c, ns)] }],
+    },
+  };
+  return applyFix(object, `creates HTTPRoute ${ns}/${name} (a new name) for ${host} on listener "${cand.listener.name}" of ${describe(gw)}, forwarding to ${describeCandidate(c)}${c.namespace !== ns ? `; a backend in ${c.namespace} also needs a ReferenceGrant there (the next run prints it)` : ''}`,
+    candidateChoice('/spec/rules/0/backendRefs/0', host, cands));
+}
+
+/** Append a rule for the requested path, forwarding where the route's other rules forward (the existing rules stay). */
+function noMatchingRuleFix(route: HTTPRoute, path: string, services: Service[], host: string): Fix {
+  const routeNs = route.metadata.namespace ?? 'default';
+  const used = (route.spec.rules ?? []).flatMap((r) => r.backendRefs ?? []).filter((b) => (b.weight ?? 1) > 0);
+  const backendRefs: Record<string, unknown>[] = used.length > 0
+    ? [Object.fromEntries(Object.entries(used[0] as object).filter(([k]) => k !== 'weight' && k !== 'filters'))]
+    : [];
+  const cands = used.length > 0 ? [] : serviceCandidates(services, host, routeNs);
+  if (backendRefs.length === 0 && cands[0]) backendRefs.push(backendRefFor(cands[0], routeNs));
+  if (backendRefs.length === 0) return manual(`add a rule matching PathPrefix ${path} with a backendRef to ${describe(route)}, or request a path an existing rule matches`);
+  const rules = route.spec.rules ?? [];
+  const op: JsonPatchOp = rules.length > 0
+    ? { op: 'add', path: ptr('spec', 'rules', '-'), value: { matches: [{ path: { type: 'PathPrefix', value: path } }], backendRefs } }
+    : { op: 'add', path: ptr('spec', 'rules'), value: [{ matches: [{ path: { type: 'PathPrefix', value: path } }], backendRefs }] };
+  return jsonPatch(route, [op], `adds a rule to ${describe(route)} that sends PathPrefix ${path} to ${String(backendRefs[0]?.['name'])} (the existing rules stay); or request a path an existing rule matches. PathPrefix matches whole path segments and is case-sensitive`,
+    used.length > 0 ? undefined : candidateChoice(`/value/backendRefs/0`, host, cands));
+}
+
+/** A rule with no usable backend: give it one (weight 0 everywhere: weight 1 for the first; none: the likeliest Service). */
+function noBackendsFix(route: HTTPRoute, ruleIndex: number, host: string, services: Service[]): Fix {
+  const rule = route.spec.rules?.[ruleIndex];
+  const refs = rule?.backendRefs ?? [];
+  const rp = (...t: (string | number)[]) => ptr('spec', 'rules', ruleIndex, ...t);
+  if (refs.length > 0) {
+    const first = refs[0] as NonNullable<typeof refs[0]>;
+    return jsonPatch(route, [
+      { op: 'test', path: rp('backendRefs', 0, 'name'), value: first.name },
+      { op: 'replace', path: rp('backendRefs', 0, 'weight'), value: 1 },
+    ], `gives backendRefs[0] (${first.name}) of ${describe(route)} rules[${ruleIndex}] weight 1: with every weight 0 the gateway answers 500`);
+  }
+  const routeNs = route.metadata.namespace ?? 'default';
+  const cands = serviceCandidates(services, host, routeNs);
+  const c = cands[0];
+  if (!c) return manual(`add a backendRef (Service name and port) to ${describe(route)} rules[${ruleIndex}]: a rule without backends answers 500`);
+  return jsonPatch(route, [{ op: 'add', path: rp('backendRefs'), value: [backendRefFor(c, routeNs)] }],
+    `gives ${describe(route)} rules[${ruleIndex}] a backendRef to ${describeCandidate(c)}: a rule without backends answers 500`,
+    candidateChoice('/value/0', host, cands));
 }

@@ -2,6 +2,7 @@
 
 import { hintFor, type Code } from './codes.js';
 import { ClusterAccessError, GwdoctorError, rootMessage } from './errors.js';
+import { command, manual } from './fix/build.js';
 import type { Check, Evidence, Finding, Fix } from './types.js';
 
 export type Draft = Omit<Finding, 'durationMs'>;
@@ -33,14 +34,17 @@ export const errorFinding = (c: Pick<Check, 'id' | 'title'>, code: Code, summary
   make(c, 'error', code, summary, x);
 export const skip = (c: Pick<Check, 'id' | 'title'>, reason: string): Draft => make(c, 'skip', null, reason);
 
-export function yamlFix(text: string, explain: string): Fix {
-  return { kind: 'yaml', text, explain };
-}
+/**
+ * Fixes for the network layers (proxy configuration, DNS records: nothing gwdoctor can express as a Kubernetes
+ * object). A one-line command with no shell syntax becomes argv; anything else runs through sh -c, exactly as written.
+ */
 export function commandFix(text: string, explain: string): Fix {
-  return { kind: 'command', text, explain };
+  const plain = /^[^\n<>|&;$`'"\\()]+$/.test(text.trim());
+  return command(plain ? text.trim().split(/\s+/) : ['sh', '-c', text], explain);
 }
+/** Advice with no object or command behind it (what to change at the proxy or DNS provider). */
 export function textFix(text: string, explain: string): Fix {
-  return { kind: 'text', text, explain };
+  return manual(`${text.replace(/\.$/, '')} (${explain})`);
 }
 
 const KIND_CODE: Record<ClusterAccessError['kind'], Code> = {
@@ -58,12 +62,12 @@ export function findingFromError(c: Pick<Check, 'id' | 'title'>, err: unknown): 
   if (err instanceof ClusterAccessError) {
     return errorFinding(c, KIND_CODE[err.kind], err.message, {
       retryable: err.kind === 'unreachable' || err.kind === 'timeout',
-      fix: err.hint ? textFix(err.hint, 'what to check') : null,
+      fix: err.hint ? manual(err.hint) : null,
     });
   }
   if (err instanceof GwdoctorError) {
     const code: Code = c.id === 'dns' ? 'DnsResolverError' : c.id === 'proxy' ? 'ProxyUnreachable' : 'ClusterUnreachable';
-    return errorFinding(c, code, rootMessage(err), { retryable: true, fix: err.hint ? textFix(err.hint, 'what to check') : null });
+    return errorFinding(c, code, rootMessage(err), { retryable: true, fix: err.hint ? manual(err.hint) : null });
   }
   throw err;
 }

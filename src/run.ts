@@ -77,7 +77,7 @@ export async function run(opts: Options): Promise<number> {
 
   const src = cluster?.describeSource() ?? {};
   const report: Report = {
-    schemaVersion: 'gwdoctor.report/v1',
+    schemaVersion: 'gwdoctor.report/v2',
     generatedAt: new Date().toISOString(),
     durationMs: Math.round(performance.now() - started),
     source: { mode: cluster ? cluster.mode : 'none', ...src, offline: opts.offline },

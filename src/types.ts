@@ -17,13 +17,8 @@ export interface Evidence {
   detail: string;
 }
 
-export interface Fix {
-  kind: 'yaml' | 'command' | 'text';
-  /** What to paste or run. */
-  text: string;
-  /** One sentence: what the fix does and where it applies. */
-  explain: string;
-}
+export type { Fix } from './fix/fix.js';
+import type { Fix } from './fix/fix.js';
 
 export interface Finding {
   id: LayerId;
@@ -115,7 +110,11 @@ export interface ResolvedBackendRef {
   namespace: string;
   port: number | null;
   weight: number;
-  /** Where the ref sits, for messages: "rule 0 backendRef 1" or "rule 0 RequestMirror filter". */
+  /** JSON path of the ref inside the route, e.g. ['spec','rules',0,'backendRefs',1]. */
+  pointer: (string | number)[];
+  /** A RequestMirror filter's backendRef (copies of requests; the answer never comes from it). */
+  mirror: boolean;
+  /** The same path for messages: "rules[0].backendRefs[1]". */
   where: string;
 }
 
@@ -161,7 +160,7 @@ export interface TargetReport {
 }
 
 export interface Report {
-  schemaVersion: 'gwdoctor.report/v1';
+  schemaVersion: 'gwdoctor.report/v2';
   generatedAt: string;
   durationMs: number;
   source: {

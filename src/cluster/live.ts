@@ -250,6 +250,11 @@ export class LiveCluster implements ClusterReader {
       }
     });
   }
+  allServices() {
+    return this.memo('svcs/*', 'list services in all namespaces', async () =>
+      itemsOf<Service>((await this.core.listServiceForAllNamespaces()).items, 'v1', 'Service'),
+    );
+  }
   servicesByLabel(ns: string, labels: Record<string, string>) {
     const sel = selectorString(labels);
     return this.memo(`svcs/${ns}/${sel}`, `list services in namespace ${ns}`, async () =>

@@ -141,6 +141,9 @@ export class ManifestCluster implements ClusterReader {
   async service(ns: string, name: string) {
     return this.inNs<Service>('Service', ns).find((s) => s.metadata.name === name);
   }
+  async allServices() {
+    return this.all<Service>('Service');
+  }
   async servicesByLabel(ns: string, labels: Record<string, string>) {
     return this.inNs<Service>('Service', ns).filter((s) => labelsMatch(labels, s.metadata.labels));
   }

@@ -24,6 +24,8 @@ export interface ClusterReader {
   namespace(name: string): Promise<Namespace | undefined>;
   referenceGrants(namespace: string): Promise<ReferenceGrant[]>;
   service(namespace: string, name: string): Promise<Service | undefined>;
+  /** Every Service the reader can see (candidates for fixes that need a backend). */
+  allServices(): Promise<Service[]>;
   /** Services in a namespace carrying the given labels (used to find a Gateway's generated Service). */
   servicesByLabel(namespace: string, labels: Record<string, string>): Promise<Service[]>;
   endpointSlices(namespace: string, service: string): Promise<EndpointSlice[]>;

@@ -10,7 +10,7 @@ export function resolveBackendRefs(route: HTTPRoute, ruleIndex: number): Resolve
   const ns = route.metadata.namespace ?? 'default';
   const rule = route.spec.rules?.[ruleIndex];
   if (!rule) return [];
-  const resolve = (ref: HTTPBackendRef, weight: number, where: string): ResolvedBackendRef => ({
+  const resolve = (ref: HTTPBackendRef, weight: number, pointer: (string | number)[], mirror: boolean): ResolvedBackendRef => ({
     ref,
     group: ref.group ?? '',
     kind: ref.kind ?? 'Service',
@@ -18,13 +18,15 @@ export function resolveBackendRefs(route: HTTPRoute, ruleIndex: number): Resolve
     namespace: ref.namespace ?? ns,
     port: ref.port ?? null,
     weight,
-    where,
+    pointer,
+    mirror,
+    where: pointer.slice(1).map((t) => (typeof t === 'number' ? `[${t}]` : `.${t}`)).join('').slice(1),
   });
-  const out = (rule.backendRefs ?? []).map((ref, i) => resolve(ref, ref.weight ?? 1, `rules[${ruleIndex}].backendRefs[${i}]`));
+  const out = (rule.backendRefs ?? []).map((ref, i) => resolve(ref, ref.weight ?? 1, ['spec', 'rules', ruleIndex, 'backendRefs', i], false));
   // Mirror targets cross namespaces under the same grant rules (istio gateway/conversion.go createMirrorFilter).
   (rule.filters ?? []).forEach((f, i) => {
     const ref = f.type === 'RequestMirror' ? f.requestMirror?.backendRef : undefined;
-    if (ref) out.push(resolve(ref, 0, `rules[${ruleIndex}].filters[${i}].requestMirror.backendRef`));
+    if (ref) out.push(resolve(ref, 0, ['spec', 'rules', ruleIndex, 'filters', i, 'requestMirror', 'backendRef'], true));
   });
   return out;
 }
@@ -58,24 +60,15 @@ export function whyNot(grant: ReferenceGrant, routeNs: string, ref: ResolvedBack
   return `to does not cover {group: "${ref.group}", kind: ${ref.kind}, name: ${ref.name}} (has ${got || 'nothing'})`;
 }
 
-export function referenceGrantYaml(route: HTTPRoute, ref: ResolvedBackendRef, apiVersion: string): string {
+/** A ReferenceGrant object that lets HTTPRoutes in the route's namespace use exactly these backends. */
+export function referenceGrantObject(route: HTTPRoute, refs: ResolvedBackendRef[], apiVersion: string, name: string) {
   const routeNs = route.metadata.namespace ?? 'default';
-  const name = `allow-${routeNs}-httproutes-to-${ref.name}`.slice(0, 63).replace(/-+$/, '');
-  return [
-    `apiVersion: ${apiVersion}`,
-    'kind: ReferenceGrant',
-    'metadata:',
-    `  name: ${name}`,
-    `  namespace: ${ref.namespace}`,
-    'spec:',
-    '  from:',
-    `  - group: ${GW_GROUP}`,
-    '    kind: HTTPRoute',
-    `    namespace: ${routeNs}`,
-    '  to:',
-    `  - group: "${ref.group}"`,
-    `    kind: ${ref.kind}`,
-    `    name: ${ref.name}`,
-    '',
-  ].join('\n');
+  const ns = (refs[0] as ResolvedBackendRef).namespace;
+  const to = [...new Map(refs.map((r) => [`${r.group}/${r.kind}/${r.name}`, { group: r.group, kind: r.kind, name: r.name }])).values()];
+  return {
+    apiVersion,
+    kind: 'ReferenceGrant',
+    metadata: { name, namespace: ns },
+    spec: { from: [{ group: GW_GROUP, kind: 'HTTPRoute', namespace: routeNs }], to },
+  };
 }

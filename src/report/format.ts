@@ -1,5 +1,6 @@
 // Shared text formatting for the plain and the interactive reporters.
 
+import { renderChoices, renderFix } from '../fix/render.js';
 import { stripVTControlCharacters, styleText } from 'node:util';
 import type { Finding, Report, TargetReport } from '../types.js';
 
@@ -46,7 +47,8 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
     }
     if (f.fix) {
       out.push(`  ${paint(s, 'bold', 'fix:')} ${clean(f.fix.explain)}`);
-      for (const line of clean(f.fix.text).replace(/\n+$/, '').split('\n')) out.push(`    ${paint(s, 'cyan', line)}`);
+      const text = [...renderChoices(f.fix), renderFix(f.fix)].join('\n');
+      for (const line of clean(text).replace(/\n+$/, '').split('\n')) if (line !== '') out.push(`    ${paint(s, 'cyan', line)}`);
     }
     if (f.hint) out.push(`  ${paint(s, 'gray', `see ${f.hint}`)}`);
   }

@@ -24,6 +24,7 @@ import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
 import { startEnvoyStub, type EnvoyStub, type StubMode } from '../../helpers/net/envoy-stub.js';
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
 import { freePort } from '../../helpers/ports.js';
+import { renderFix } from '../../../src/fix/render.js';
 
 /** The pipeline's environment for a real-network run: dns-packet resolver on the given servers, undici probe. */
 function netEnv(o: { resolvers: string[]; port: number; caFile: string | null; cluster?: ClusterReader | null; expectIps?: string[] }): Env {
@@ -125,7 +126,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
   }
 
   const layer = (rep: TargetReport, id: string) => rep.layers.find((l) => l.id === id) as Finding;
-  const text = (f: Finding) => `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${f.fix?.text ?? ''}`;
+  const text = (f: Finding) => `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${(f.fix ? `${f.fix.explain}\n${renderFix(f.fix)}` : '')}`;
 
   it('healthy: every layer passes, TLS chain and the Envoy answer are recorded', async () => {
     const rep = await run({ proxy: 'healthy' });
@@ -190,7 +191,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUpstreamError' });
     const f = layer(rep, 'proxy');
     expect(f.summary).toMatch(/answered 502/);
-    expect(f.fix?.text).toContain(`127.0.0.1:${stubs['ok']!.port}`);
+    expect(f.fix && `${f.fix.explain}\n${renderFix(f.fix)}`).toContain(`127.0.0.1:${stubs['ok']!.port}`);
   });
 
   it('proxy upstream slow: nginx 504 is ProxyUpstreamError', async () => {
@@ -236,7 +237,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyNotForwardingToGateway' });
     const f = layer(rep, 'proxy');
     expect(f.summary).toMatch(/no route \(404\).*200/);
-    expect(f.fix?.text).toContain('proxy_set_header Host $host');
+    expect(f.fix && `${f.fix.explain}\n${renderFix(f.fix)}`).toContain('proxy_set_header Host $host');
     expect(stubs['ok']!.seen).toContain(`127.0.0.1:${stubs['ok']!.port}`);
   });
 

@@ -8,6 +8,7 @@ import type { TlsDetails } from '../../../src/net/tls-inspect.js';
 import { parseTarget } from '../../../src/target.js';
 import type { CheckContext, HttpProbe, HttpProbeResult } from '../../../src/types.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
+import { renderFix } from '../../../src/fix/render.js';
 
 const tls = (daysLeft = 80): TlsDetails => ({
   authorized: true, error: null, subject: 'CN=api.example.com', issuer: 'CN=Test CA', validTo: '2027-01-01T00:00:00.000Z', san: ['api.example.com'],
@@ -78,13 +79,13 @@ describe('proxy layer', () => {
     const p = fakeProbe(resp(502, { server: 'nginx' }, '<html>502 Bad Gateway</html>', tls()), OK);
     const f = await proxy.run(ctxFor(p));
     expect(f).toMatchObject({ status: 'fail', code: 'ProxyUpstreamError' });
-    expect(f.fix?.text).toContain('127.0.0.1:32080');
+    expect(f.fix && `${f.fix.explain}\n${renderFix(f.fix)}`).toContain('127.0.0.1:32080');
     expect(p.calls[1]).toBe('http://127.0.0.1:32080/health host=api.example.com addr=-');
   });
   it('404 through the proxy but 200 directly: the proxy rewrites Host', async () => {
     const f = await proxy.run(ctxFor(fakeProbe(resp(404, { server: 'nginx' }, '', tls()), OK)));
     expect(f).toMatchObject({ status: 'fail', code: 'ProxyNotForwardingToGateway' });
-    expect(f.fix?.text).toContain('proxy_set_header Host $host');
+    expect(f.fix && `${f.fix.explain}\n${renderFix(f.fix)}`).toContain('proxy_set_header Host $host');
   });
   it('a default page while the gateway answers directly: ProxyNotForwardingToGateway', async () => {
     const f = await proxy.run(ctxFor(fakeProbe(resp(200, { server: 'nginx' }, '<title>Welcome to nginx!</title>', tls()), OK)));
