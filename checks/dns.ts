@@ -1,10 +1,10 @@
 // Layer 1: the hostname resolves (and, with --expect-ip, to the reverse proxy), the same way on every resolver asked.
 
-import { commandFix, errorFinding, fail, pass, textFix, warn } from '../src/findings.js';
+import { commandFix, errorFinding, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
 import { ProbeError } from '../src/errors.js';
 import type { ResolverOutcome } from '../src/net/dns-client.js';
 import { NoRecordsError } from '../src/net/system-resolver.js';
-import type { AddressAnswer, Check, CheckContext, Evidence, Resolver } from '../src/types.js';
+import type { AddressAnswer, Check, CheckContext, Evidence, Observed, Resolver } from '../src/types.js';
 
 function isSurvey(r: Resolver): r is Resolver & { survey(host: string, signal: AbortSignal): Promise<ResolverOutcome[]> } {
   return typeof (r as { survey?: unknown }).survey === 'function';
@@ -50,6 +50,11 @@ function answerKey(o: ResolverOutcome): string | null {
   return null;
 }
 
+/** The addresses go to the proxy layer as its explicit input (the pipeline hands them on). */
+function observed(d: Draft, addresses: AddressAnswer[]): Draft & { observed: Observed } {
+  return { ...d, observed: { addresses } };
+}
+
 export const dns: Check = {
   id: 'dns',
   title: 'the host resolves to the reverse proxy',
@@ -84,7 +89,6 @@ export const dns: Check = {
 
     const addresses: AddressAnswer[] = [];
     for (const o of answered) for (const a of o.addresses) if (!addresses.some((x) => x.address === a.address)) addresses.push(a);
-    ctx.facts.addresses = addresses;
     const list = addresses.map((a) => a.address).join(', ');
 
     if (ctx.net.expectIps.length > 0) {
@@ -100,11 +104,11 @@ export const dns: Check = {
 
     const keys = new Set(outcomes.map(answerKey).filter((k): k is string => k !== null));
     if (keys.size > 1) {
-      return warn(this, 'DnsInconsistent', `resolvers disagree about ${host} (split horizon?): ${outcomes.filter((o) => answerKey(o) !== null).map((o) => `${o.label} -> ${o.status === 'ok' ? o.addresses.map((a) => a.address).join(', ') : o.status.toUpperCase()}`).join('; ')}`, {
+      return observed(warn(this, 'DnsInconsistent', `resolvers disagree about ${host} (split horizon?): ${outcomes.filter((o) => answerKey(o) !== null).map((o) => `${o.label} -> ${o.status === 'ok' ? o.addresses.map((a) => a.address).join(', ') : o.status.toUpperCase()}`).join('; ')}`, {
         evidence,
         fix: textFix(`make every resolver your clients use answer the same for ${host}, or make sure each answer reaches a proxy that serves it`, 'clients behind different resolvers land on different addresses'),
-      });
+      }), addresses);
     }
-    return pass(this, `${host} resolves to ${list}`, { evidence });
+    return observed(pass(this, `${host} resolves to ${list}`, { evidence }), addresses);
   },
 };

@@ -2,12 +2,13 @@
 
 import type { EndpointSlice, HTTPRoute, Pod, ServicePort } from '../src/cluster/objects.js';
 import { describe } from '../src/cluster/objects.js';
-import type { ClusterReader } from '../src/cluster/reader.js';
 import { fail, pass, warn, type Draft } from '../src/findings.js';
-import { closest, command, jsonPatch, manual, ptr } from '../src/fix/build.js';
+import { serviceNotFound } from '../src/backend-findings.js';
+import { command, jsonPatch, manual, ptr } from '../src/fix/build.js';
 import { condition, controllerConditions, describeCondition, routeParentStatus } from '../src/gatewayapi/status.js';
-import type { Check, CheckContext, Evidence, ResolvedBackendRef } from '../src/types.js';
-import { need, needCluster } from './need.js';
+import type { Evidence } from '../src/types.js';
+import type { BackendInfo, EndpointsStage, RouteStage } from '../src/gatewayapi/path.js';
+import { clusterLayer } from '../src/layer.js';
 
 /**
  * Backend kinds Istio routes to besides core Services; anything else is ResolvedRefs=False/InvalidKind and 500
@@ -64,7 +65,8 @@ export function podProblem(pod: Pod, targetPort: number | string | undefined): s
   return parts.length > 0 ? parts.join('; ') : 'Ready';
 }
 
-async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedBackendRef, route: HTTPRoute, statusNote: Evidence[]): Promise<Draft> {
+function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo, route: HTTPRoute, statusNote: Evidence[]): Draft {
+  const ref = b.ref;
   const routeDesc = describe(route);
   const where = `${routeDesc} ${ref.where}`;
   if (ref.group !== '' || ref.kind !== 'Service') {
@@ -80,27 +82,8 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
     });
   }
   const svcRef = `Service ${ref.namespace}/${ref.name}`;
-  const svc = await cluster.service(ref.namespace, ref.name);
-  if (!svc) {
-    // Likely a wrong name: offer the closest Service names in that namespace, and patch the name to the closest.
-    const names = (await cluster.servicesByLabel(ref.namespace, {})).map((s) => s.metadata.name);
-    const near = closest(ref.name, names);
-    const first = near[0];
-    return fail(check, 'ServiceNotFound', `${svcRef} does not exist (referenced by ${where}): the gateway answers 500${near.length ? `; did you mean ${near.join(', ')}?` : ''}`, {
-      evidence: [...statusNote, { ref: `namespace ${ref.namespace}`, detail: names.length ? `has Services ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}` : 'has no Service' }],
-      fix: first
-        ? jsonPatch(
-            route,
-            [
-              { op: 'test', path: ptr(...ref.pointer, 'name'), value: ref.name },
-              { op: 'replace', path: ptr(...ref.pointer, 'name'), value: first },
-            ],
-            `renames the backendRef ${ref.where} of ${routeDesc} from ${ref.name} to ${first}, the closest existing Service in ${ref.namespace}; or create ${svcRef}`,
-            [{ field: ptr(...ref.pointer, 'name'), about: `the Service ${ref.where} means`, candidates: near }],
-          )
-        : manual(`create ${svcRef}, or correct the backendRef name/namespace at ${ref.where} of ${routeDesc} (namespace ${ref.namespace} has ${names.length ? `Services ${names.slice(0, 5).join(', ')}` : 'no Service'})`),
-    });
-  }
+  const svc = b.service;
+  if (!svc) return serviceNotFound(check, ref, route, b.siblings, b.grants, statusNote);
   if (svc.spec?.type === 'ExternalName') {
     return warn(check, 'BackendKindUnsupported', `${svcRef} is an ExternalName Service (${svc.spec.externalName}): Istio routes it only if a ServiceEntry defines that host`, {
       evidence: statusNote,
@@ -128,10 +111,7 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
     });
   }
 
-  const [slices, pods] = await Promise.all([
-    cluster.endpointSlices(ref.namespace, ref.name),
-    svc.spec?.selector ? cluster.pods(ref.namespace, svc.spec.selector) : Promise.resolve([] as Pod[]),
-  ]);
+  const { slices, pods } = b;
   const { ready, notReady } = readyEndpoints(slices, svcPort);
   const portLabel = `${svcRef}:${svcPort.port}${svcPort.name ? ` (${svcPort.name})` : ''}`;
   if (ready.length > 0) {
@@ -173,29 +153,29 @@ async function checkBackend(check: Check, cluster: ClusterReader, ref: ResolvedB
   });
 }
 
-export const endpoints: Check = {
-  id: 'endpoints',
-  title: 'the backend Service has ready endpoints',
-  needsCluster: true,
-  network: false,
-  async run(ctx: CheckContext) {
-    const cluster = needCluster(ctx);
-    const matched = need(ctx.facts, 'matched');
-    const refs = need(ctx.facts, 'backendRefs').filter((r) => r.weight > 0 && !r.mirror);
-    const routeDesc = describe(matched.route);
-    const st = routeParentStatus(matched.route, matched.parentRef);
-    const resolved = condition(controllerConditions(st?.conditions), 'ResolvedRefs');
-    const statusNote: Evidence[] = resolved ? [{ ref: `${routeDesc} status`, detail: describeCondition(resolved) }] : [];
-    const results = await Promise.all(refs.map((r) => checkBackend(this, cluster, r, matched.route, statusNote)));
-    const order: Draft['status'][] = ['fail', 'error', 'warn'];
-    for (const s of order) {
-      const hit = results.find((r) => r.status === s);
-      if (hit) {
-        if (results.length > 1) hit.evidence.push(...results.filter((r) => r !== hit).map((r) => ({ ref: 'other backendRef', detail: r.summary })));
-        return hit;
-      }
+type Matched = Extract<RouteStage, { kind: 'matched' }>;
+
+export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, es }: { rs: Matched; es: EndpointsStage }): Draft {
+  const route = rs.attachment.route;
+  const routeDesc = describe(route);
+  const st = routeParentStatus(route, rs.attachment.parentRef);
+  const resolved = condition(controllerConditions(st?.conditions), 'ResolvedRefs');
+  const statusNote: Evidence[] = resolved ? [{ ref: `${routeDesc} status`, detail: describeCondition(resolved) }] : [];
+  const results = es.backends.map((b) => checkBackend(this, b, route, statusNote));
+  const order: Draft['status'][] = ['fail', 'error', 'warn'];
+  for (const s of order) {
+    const hit = results.find((r) => r.status === s);
+    if (hit) {
+      if (results.length > 1) hit.evidence.push(...results.filter((r) => r !== hit).map((r) => ({ ref: 'other backendRef', detail: r.summary })));
+      return hit;
     }
-    if (results.length === 1) return results[0] as Draft;
-    return pass(this, results.map((r) => r.summary).join('; '), { evidence: results.flatMap((r) => r.evidence) });
-  },
-};
+  }
+  if (results.length === 1) return results[0] as Draft;
+  return pass(this, results.map((r) => r.summary).join('; '), { evidence: results.flatMap((r) => r.evidence) });
+}
+
+export const endpoints = clusterLayer(
+  { id: 'endpoints', title: 'the backend Service has ready endpoints' },
+  async (p) => ({ rs: (await p.route()) as Matched, es: await p.endpoints() }),
+  judgeEndpoints,
+);

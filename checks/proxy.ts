@@ -11,8 +11,7 @@ import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import type { TlsDetails } from '../src/net/tls-inspect.js';
-import type { AddressAnswer, Check, CheckContext, Evidence, HttpProbe, HttpProbeResult, LayerId } from '../src/types.js';
-import { need } from './need.js';
+import type { AddressAnswer, Check, CheckContext, Evidence, HttpProbe, HttpProbeResult, LayerId, Observed } from '../src/types.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const MAX_PARALLEL = 4;
@@ -63,7 +62,8 @@ export const proxy: Check = {
   network: true,
   async run(ctx: CheckContext) {
     const { host, path, query } = ctx.target;
-    const addresses = need(ctx.facts, 'addresses');
+    const addresses = ctx.probes.addresses;
+    if (!addresses) throw new Error('proxy layer ran without the dns layer\'s addresses');
     const port = ctx.net.port ?? ctx.target.port ?? 443;
     const url = new URL(`https://${host}:${port}${path}${query ? `?${query}` : ''}`);
     const probe = await ctx.probe();
@@ -97,13 +97,13 @@ export const proxy: Check = {
     judged.sort((a, b) => RANK[b.draft.status] - RANK[a.draft.status]);
     const worst = judged[0] as Judged;
     const others = judged.slice(1).flatMap((j) => j.draft.evidence);
+    // Envoy's own error answers go to the cluster layer they point at, as this layer's explicit output.
+    const envoy: NonNullable<Observed['envoy']> = [];
     for (const j of judged) {
-      if (!j.carried) continue;
-      const carried = (ctx.facts.carried ??= {});
-      const list = (carried[j.carried.layer] ??= []);
-      if (!list.some((e) => e.ref === j.carried?.evidence.ref && e.detail === j.carried.evidence.detail)) list.push(j.carried.evidence);
+      const c = j.carried;
+      if (c && !envoy.some((e) => e.layer === c.layer && e.evidence.ref === c.evidence.ref && e.evidence.detail === c.evidence.detail)) envoy.push(c);
     }
-    return { ...worst.draft, evidence: [...worst.draft.evidence, ...others, ...notes] };
+    return { ...worst.draft, evidence: [...worst.draft.evidence, ...others, ...notes], observed: { envoy } };
   },
 };
 

@@ -20,6 +20,7 @@ export const CODES = {
   GatewayNotFound: 'listener',
   GatewayNotAccepted: 'listener',
   GatewayNotProgrammed: 'listener',
+  GatewayClassNotIstio: 'listener',
   GatewayStatusStale: 'listener',
   ListenerHostnameMismatch: 'listener',
   ListenerNotReady: 'listener',
@@ -34,7 +35,7 @@ export const CODES = {
   // grant
   ReferenceGrantMissing: 'grant',
   // endpoints
-  ServiceNotFound: 'endpoints',
+  ServiceNotFound: ['grant', 'endpoints'], // grant: a cross-namespace ref no grant permits; endpoints: otherwise
   ServicePortMismatch: 'endpoints',
   NoReadyEndpoints: 'endpoints',
   NoPodsSelected: 'endpoints',
@@ -50,7 +51,7 @@ export const CODES = {
   ClusterUnauthorized: 'any',
   GatewayApiMissing: 'any',
   Timeout: 'any',
-} as const satisfies Record<string, LayerId | 'any'>;
+} as const satisfies Record<string, LayerId | readonly LayerId[] | 'any'>;
 
 export type Code = keyof typeof CODES;
 

@@ -1,8 +1,8 @@
 // The pipeline: layers in order, stop at the first fail or error, record every later layer as skip.
 
-import { hintFor } from './codes.js';
 import { findingFromError, skip, errorFinding, type Draft } from './findings.js';
-import type { Check, CheckContext, Finding, LayerId, Target, TargetReport, Verdict } from './types.js';
+import { PathResolver } from './gatewayapi/resolver.js';
+import type { Check, CheckContext, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
 
 export interface Observer {
   onTargetStart?(target: Target): void;
@@ -13,7 +13,7 @@ export interface Observer {
   onTargetEnd?(target: Target, report: TargetReport): void;
 }
 
-export type Env = Omit<CheckContext, 'target' | 'facts'>;
+export type Env = Omit<CheckContext, 'target' | 'probes' | 'path'>;
 
 export interface WaitOptions {
   /** Absolute deadline (ms since epoch) for --wait; null = single attempt. */
@@ -31,7 +31,7 @@ function aborted(signal: AbortSignal): Promise<never> {
   });
 }
 
-async function runLayer(check: Check, ctx: CheckContext): Promise<Draft> {
+async function runLayer(check: Check, ctx: CheckContext): Promise<Draft & { observed?: Observed }> {
   if (ctx.signal.aborted) return errorFinding(check, 'Timeout', `not checked: the run's --timeout expired before ${check.id}`);
   try {
     return await Promise.race([check.run(ctx), aborted(ctx.signal)]);
@@ -50,47 +50,31 @@ export function verdictOf(layers: Finding[]): { verdict: Verdict; failedLayer: L
   return { verdict: layers.some((l) => l.status === 'warn') ? 'warn' : 'pass', failedLayer: null };
 }
 
-/** One pass over the layers. */
+/**
+ * One pass over the layers: each layer gets the target, what earlier network layers observed (`probes`, explicit
+ * input) and this attempt's lazily resolved cluster path; the first fail or error stops the pass.
+ */
 export async function runOnce(layers: readonly Check[], target: Target, env: Env, observer: Observer = {}): Promise<Finding[]> {
-  const ctx: CheckContext = { ...env, target, facts: {} };
+  const probes: Probes = { addresses: null, envoy: [] };
+  const path = env.cluster ? new PathResolver(env.cluster, target, env.gatewayFilter) : null;
   const out: Finding[] = [];
   let stoppedBy: Finding | null = null;
-  const held: number[] = [];
   for (const check of layers) {
     observer.onLayerStart?.(target, check.id);
     const started = performance.now();
-    let draft: Draft;
+    let draft: Draft & { observed?: Observed };
     if (stoppedBy) draft = skip(check, `not checked: ${stoppedBy.id} ${stoppedBy.status === 'fail' ? 'failed' : 'could not be checked'}`);
     else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)');
     else if (check.needsCluster && !env.cluster) draft = skip(check, `not checked: ${env.clusterUnavailable ?? 'no cluster source'}`);
-    else draft = await runLayer(check, ctx);
-    // Evidence an earlier layer found for this one (e.g. the proxy saw "503 no healthy upstream" from Envoy).
-    const carried = ctx.facts.carried?.[check.id];
-    if (carried && draft.status !== 'skip') draft = { ...draft, evidence: [...draft.evidence, ...carried] };
-    const finding: Finding = { ...draft, durationMs: Math.round(performance.now() - started) };
+    else draft = await runLayer(check, { ...env, target, probes: { ...probes, envoy: [...probes.envoy] }, path });
+    const { observed, ...reported } = draft;
+    if (observed?.addresses) probes.addresses = observed.addresses;
+    if (observed?.envoy) probes.envoy.push(...observed.envoy);
+    const finding: Finding = { ...reported, durationMs: Math.round(performance.now() - started) };
     if (!stoppedBy && (finding.status === 'fail' || finding.status === 'error')) stoppedBy = finding;
     out.push(finding);
-    // A pass on a layer that carries Envoy's error may still turn into a warn below: announce it at the end.
-    if (finding.status === 'pass' && ctx.facts.carried?.[check.id]?.length) held.push(out.length - 1);
-    else observer.onLayerEnd?.(target, finding);
+    observer.onLayerEnd?.(target, finding);
   }
-  // Envoy answered an error that a cluster layer should explain, yet every layer passed: the objects look right but
-  // the gateway disagrees (config not pushed yet, or something gwdoctor does not model). Never call that a pass.
-  if (!stoppedBy) {
-    for (const [i, f] of out.entries()) {
-      const carried = ctx.facts.carried?.[f.id];
-      if (f.status !== 'pass' || !carried?.length) continue;
-      out[i] = {
-        ...f,
-        status: 'warn',
-        code: 'GatewayErrorResponse',
-        hint: hintFor('GatewayErrorResponse'),
-        retryable: true,
-        summary: `${f.summary}; but the gateway answered ${carried.map((e) => e.detail).join('; ')}`,
-      };
-    }
-  }
-  for (const i of held) observer.onLayerEnd?.(target, out[i] as Finding);
   return out;
 }
 
@@ -126,7 +110,7 @@ export async function runTarget(layers: readonly Check[], target: Target, env: E
     }
     observer.onRetry?.(target, attempt, blocking as Finding, wait.intervalMs);
     await sleep(wait.intervalMs, env.signal);
-    env.cluster?.refresh();
+    env.cluster?.refresh(); // the next attempt resolves a new path from fresh reads
   }
 }
 

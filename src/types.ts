@@ -2,7 +2,8 @@
 // This file imports no library: checks depend on it, and it must stay cheap to load.
 
 import type { ClusterReader } from './cluster/reader.js';
-import type { Gateway, GatewayListener, HTTPRoute, HTTPRouteRule, HTTPBackendRef, ParentReference } from './cluster/objects.js';
+import type { PathResolver } from './gatewayapi/resolver.js';
+import type { Gateway, GatewayListener, HTTPBackendRef } from './cluster/objects.js';
 
 export const LAYER_IDS = ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints'] as const;
 export type LayerId = (typeof LAYER_IDS)[number];
@@ -80,26 +81,18 @@ export interface ListenerCandidate {
   listener: GatewayListener;
 }
 
-/** The winning route rule for the request. */
-export interface MatchedRule {
-  route: HTTPRoute;
-  ruleIndex: number;
-  rule: HTTPRouteRule;
-  /** Candidate the route is attached to, and the parentRef that attaches it. */
-  via: ListenerCandidate;
-  parentRef: ParentReference;
-  /** Human description of the match, e.g. 'PathPrefix "/"'. */
-  match: string;
+/** What a network layer observed, returned with its finding; later layers receive it as input (never shared state). */
+export interface Observed {
+  /** dns: the addresses the host resolved to. */
+  addresses?: AddressAnswer[];
+  /** proxy: Envoy's own error answers, each pointing at the cluster layer that explains it (404 NR -> route...). */
+  envoy?: { layer: LayerId; evidence: Evidence }[];
 }
 
-/** What earlier layers learned, passed explicitly to later layers. */
-export interface Facts {
-  addresses?: AddressAnswer[];
-  candidates?: ListenerCandidate[];
-  matched?: MatchedRule;
-  backendRefs?: ResolvedBackendRef[];
-  /** Evidence from the proxy layer that belongs to a later layer (e.g. "503 no healthy upstream" -> endpoints). */
-  carried?: Partial<Record<LayerId, Evidence[]>>;
+/** Everything the network layers observed so far in this attempt (read-only input of the later layers). */
+export interface Probes {
+  addresses: AddressAnswer[] | null;
+  envoy: { layer: LayerId; evidence: Evidence }[];
 }
 
 export interface ResolvedBackendRef {
@@ -136,7 +129,10 @@ export interface CheckContext {
   resolver: () => Promise<Resolver>;
   probe: () => Promise<HttpProbe>;
   signal: AbortSignal;
-  facts: Facts;
+  /** What earlier network layers observed. */
+  probes: Probes;
+  /** The resolved request path for this attempt (lazy: a stage is resolved when the first layer needs it). */
+  path: PathResolver | null;
 }
 
 export interface Check {
@@ -146,7 +142,7 @@ export interface Check {
   needsCluster: boolean;
   /** Does this layer send network probes (skipped by --offline)? */
   network: boolean;
-  run(ctx: CheckContext): Promise<Omit<Finding, 'durationMs'>>;
+  run(ctx: CheckContext): Promise<Omit<Finding, 'durationMs'> & { observed?: Observed }>;
 }
 
 export interface TargetReport {

@@ -5,6 +5,13 @@ import type { Condition, ParentReference, RouteParentStatus, HTTPRoute } from '.
 /** Istio's route-status controllerName (pilot/pkg/features/pilot.go PILOT_GATEWAY_API_CONTROLLER_NAME default). */
 export const ISTIO_CONTROLLER = 'istio.io/gateway-controller';
 
+/**
+ * Every controllerName Istio reconciles GatewayClasses for: the ingress controller, the ambient mesh controller
+ * (istio-waypoint, istio-east-west classes) and the unmanaged-gateway controller (istio pilot/pkg/features and
+ * pilot/pkg/config/constants: ManagedGatewayController, ManagedGatewayMeshController, UnmanagedGatewayController).
+ */
+export const ISTIO_CONTROLLERS = new Set([ISTIO_CONTROLLER, 'istio.io/mesh-controller', 'istio.io/unmanaged-gateway']);
+
 export type Freshness = 'fresh' | 'stale' | 'none';
 
 /**

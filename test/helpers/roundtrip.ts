@@ -58,7 +58,7 @@ export function applyFixToObjects(objects: K8sObject[], fix: Fix, now = new Date
         throw new FixNotApplicable(`JSON patch does not apply: ${(err as Error).message.split('\n')[0]}`);
       }
     } else {
-      after = mergePatch.apply(structuredClone(before), fix.patch) as K8sObject;
+      after = mergePatch.apply(structuredClone(before), fix.patch) as unknown as K8sObject;
     }
     const specChanged = JSON.stringify((after as { spec?: unknown }).spec) !== JSON.stringify((before as { spec?: unknown }).spec);
     if (specChanged) after.metadata = { ...after.metadata, generation: (before.metadata.generation ?? 1) + 1 };

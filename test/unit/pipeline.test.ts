@@ -7,6 +7,7 @@ import { ClusterAccessError } from '../../src/errors.js';
 import { runTarget, verdictOf } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
 import type { Check, LayerId } from '../../src/types.js';
+import { withEnvoy } from '../../src/layer.js';
 import { offlineEnv } from '../helpers/fixtures.js';
 import { ManifestCluster } from '../../src/cluster/manifests.js';
 
@@ -105,24 +106,30 @@ describe('verdictOf', () => {
 });
 
 describe('an Envoy error that no cluster layer explains', () => {
-  it('turns the pass of the layer it was carried to into a GatewayErrorResponse warning', async () => {
+  it('is handed by the proxy layer to the later layers as explicit input (probes.envoy), never shared state', async () => {
+    const seen: unknown[] = [];
     const ls = layers({
       proxy: async function (this: Check) {
-        return pass(this, 'forwarded; Envoy answered 404');
+        return { ...pass(this, 'forwarded; Envoy answered 404'), observed: { envoy: [{ layer: 'route' as const, evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }] } };
+      },
+      route: async function (this: Check, ctx) {
+        seen.push(ctx.probes.envoy);
+        return pass(this, 'forwarded');
       },
     });
-    // The proxy layer carries Envoy's 404 to route; route still passes (objects look right).
-    ls[1] = { ...ls[1]!, run: async function (this: Check, ctx) { (ctx.facts.carried ??= {}).route = [{ ref: 'proxy', detail: 'HTTP 404 no route (NR)' }]; return pass(this, 'forwarded'); } };
-    const r = await runTarget(ls, target, env, once);
-    expect(r.layers[3]).toMatchObject({ status: 'warn', code: 'GatewayErrorResponse', retryable: true });
-    expect(r.layers[3]?.summary).toMatch(/but the gateway answered HTTP 404 no route/);
-    expect(r.verdict).toBe('warn');
+    await runTarget(ls, target, env, once);
+    expect(seen).toEqual([[{ layer: 'route', evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }]]);
   });
-  it('leaves it alone when a layer failed and explains the error', async () => {
-    const ls = layers({ endpoints: async function (this: Check) { return fail(this, 'NoReadyEndpoints', 'none ready'); } });
-    ls[1] = { ...ls[1]!, run: async function (this: Check, ctx) { (ctx.facts.carried ??= {}).endpoints = [{ ref: 'proxy', detail: 'HTTP 503 no healthy upstream' }]; return pass(this, 'forwarded'); } };
-    const r = await runTarget(ls, target, env, once);
-    expect(r.layers[5]).toMatchObject({ status: 'fail', code: 'NoReadyEndpoints' });
-    expect(r.layers[5]?.evidence).toContainEqual({ ref: 'proxy', detail: 'HTTP 503 no healthy upstream' });
+  it('turns the pass of the layer it points at into a GatewayErrorResponse warning', () => {
+    const route = { id: 'route' as const, title: 'route' };
+    const d = withEnvoy(pass(route, 'forwarded'), { addresses: null, envoy: [{ layer: 'route', evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }] });
+    expect(d).toMatchObject({ status: 'warn', code: 'GatewayErrorResponse', retryable: true });
+    expect(d.summary).toMatch(/but the gateway answered HTTP 404 no route/);
+  });
+  it('leaves a failing layer failing and adds the evidence', () => {
+    const ep = { id: 'endpoints' as const, title: 'endpoints' };
+    const d = withEnvoy(fail(ep, 'NoReadyEndpoints', 'none ready'), { addresses: null, envoy: [{ layer: 'endpoints', evidence: { ref: 'proxy', detail: 'HTTP 503 no healthy upstream' } }] });
+    expect(d).toMatchObject({ status: 'fail', code: 'NoReadyEndpoints' });
+    expect(d.evidence).toContainEqual({ ref: 'proxy', detail: 'HTTP 503 no healthy upstream' });
   });
 });

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { hostMatches, intersect } from '../../../src/gatewayapi/hostnames.js';
-import { acceptingListeners } from '../../../checks/listener.js';
+import { acceptingListeners } from '../../../src/gatewayapi/listeners.js';
 import type { Gateway } from '../../../src/cluster/objects.js';
 
 describe('a listener or route hostname accepts a host', () => {

@@ -31,7 +31,8 @@ function ctxWith(resolver: Resolver, expectIps: string[] = []): CheckContext {
     resolver: async () => resolver,
     probe: () => Promise.reject(new Error('no probe')),
     signal: AbortSignal.timeout(5000),
-    facts: {},
+    probes: { addresses: null, envoy: [] },
+    path: null,
   };
 }
 
@@ -61,7 +62,7 @@ describe('dns layer', () => {
     const ctx = ctxWith(resolverFor({ 5301: { 'api.example.com A': ok([A('api.example.com', '192.0.2.10')]) } }));
     const f = await dns.run(ctx);
     expect(f.status).toBe('pass');
-    expect(ctx.facts.addresses).toEqual([{ family: 4, address: '192.0.2.10' }]);
+    expect(f.observed?.addresses).toEqual([{ family: 4, address: '192.0.2.10' }]);
   });
   it('tells NXDOMAIN from NODATA', async () => {
     const nx = await dns.run(ctxWith(resolverFor({ 5301: { 'api.example.com A': { ...ok(), rcode: 'NXDOMAIN' }, 'api.example.com AAAA': { ...ok(), rcode: 'NXDOMAIN' } } })));

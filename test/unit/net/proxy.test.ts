@@ -48,7 +48,8 @@ function ctxFor(probe: HttpProbe, withCluster = true): CheckContext {
     resolver: () => Promise.reject(new Error('unused')),
     probe: async () => probe,
     signal: AbortSignal.timeout(5000),
-    facts: { addresses: [{ family: 4, address: '192.0.2.10' }] },
+    probes: { addresses: [{ family: 4, address: '192.0.2.10' }], envoy: [] },
+    path: null,
   };
 }
 
@@ -96,17 +97,19 @@ describe('proxy layer', () => {
     const ctx = ctxFor(fakeProbe({ ...uh, headers: { server: 'nginx' }, tls: tls() }, uh));
     const f = await proxy.run(ctx);
     expect(f.status).toBe('pass');
-    expect(ctx.facts.carried?.endpoints?.[0]?.detail).toContain('no healthy upstream');
+    expect(f.observed?.envoy?.find((e) => e.layer === 'endpoints')?.evidence.detail).toContain('no healthy upstream');
   });
   it('both 404 NR: evidence to route; 500 NC: evidence to grant', async () => {
     const nr = resp(404, { server: 'istio-envoy' });
     const c1 = ctxFor(fakeProbe({ ...nr, tls: tls() }, nr));
-    expect((await proxy.run(c1)).status).toBe('pass');
-    expect(c1.facts.carried?.route?.[0]?.detail).toContain('404');
+    const f1 = await proxy.run(c1);
+    expect(f1.status).toBe('pass');
+    expect(f1.observed?.envoy?.find((e) => e.layer === 'route')?.evidence.detail).toContain('404');
     const nc = resp(500, { server: 'istio-envoy' });
     const c2 = ctxFor(fakeProbe({ ...nc, tls: tls() }, nc));
-    expect((await proxy.run(c2)).status).toBe('pass');
-    expect(c2.facts.carried?.grant?.[0]?.detail).toContain('500');
+    const f2 = await proxy.run(c2);
+    expect(f2.status).toBe('pass');
+    expect(f2.observed?.envoy?.find((e) => e.layer === 'grant')?.evidence.detail).toContain('500');
   });
   it('a redirect to the same URL is a loop', async () => {
     const f = await proxy.run(ctxFor(fakeProbe(resp(301, { location: 'https://api.example.com/health', 'x-envoy-upstream-service-time': '1' }, '', tls()))));
@@ -121,7 +124,7 @@ describe('proxy layer', () => {
     let n = 0;
     const probe: HttpProbe = { get: async () => (n++ === 0 ? OK : Promise.reject(new ProbeFailure('ECONNREFUSED', 'ECONNREFUSED'))) };
     const ctx = ctxFor(probe);
-    ctx.facts.addresses = [{ family: 4, address: '192.0.2.10' }, { family: 4, address: '192.0.2.11' }];
+    ctx.probes.addresses = [{ family: 4, address: '192.0.2.10' }, { family: 4, address: '192.0.2.11' }];
     expect(await proxy.run(ctx)).toMatchObject({ status: 'fail', code: 'ProxyUnreachable' });
   });
 });

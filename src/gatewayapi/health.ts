@@ -1,0 +1,105 @@
+// Is a Gateway usable for a host: what its controller wrote (when fresh), or what Istio will do with its spec.
+
+import type { Gateway, GatewayClass, GatewayListener } from '../cluster/objects.js';
+import type { Evidence } from '../types.js';
+import { condition, controllerConditions, describeCondition, freshness, ISTIO_CONTROLLERS } from './status.js';
+
+/** What is wrong, and which kind of remedy the listener layer prints for it. */
+export interface GatewayProblem {
+  code: 'GatewayNotAccepted' | 'GatewayNotProgrammed' | 'ListenerNotReady' | 'GatewayClassNotIstio';
+  summary: string;
+  retryable: boolean;
+  remedy: 'describe' | 'gateway-pods' | 'listener-status' | 'set-class' | 'https-tls' | 'none';
+  listener?: GatewayListener;
+  extraEvidence?: Evidence[];
+}
+
+export interface Health {
+  ok: boolean;
+  stale: boolean;
+  evidence: Evidence[];
+  problem?: GatewayProblem;
+}
+
+function describeListener(l: GatewayListener): string {
+  return `listener "${l.name}" (${l.hostname ?? '*'}:${l.port}/${l.protocol})`;
+}
+
+export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes: GatewayClass[]): Health {
+  const ref = `Gateway ${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`;
+  const evidence: Evidence[] = [];
+  const conds = controllerConditions(gw.status?.conditions);
+  const fresh = freshness(conds, gw.metadata.generation);
+  const cls = classes.find((c) => c.metadata.name === gw.spec.gatewayClassName);
+  const classRef = `GatewayClass ${gw.spec.gatewayClassName}`;
+  const bad = (problem: GatewayProblem): Health => ({ ok: false, stale: false, evidence, problem });
+
+  // A class owned by another controller: Istio never programs this Gateway, whatever its status says
+  // (istio pilot/pkg/config/kube/gateway: GatewayClasses are filtered by controllerName before any Gateway is converted).
+  if (cls?.spec?.controllerName && !ISTIO_CONTROLLERS.has(cls.spec.controllerName)) {
+    evidence.push({ ref: classRef, detail: `controllerName ${cls.spec.controllerName}` });
+    return bad({
+      code: 'GatewayClassNotIstio',
+      summary: `${ref} uses ${classRef}, owned by controller ${cls.spec.controllerName}, not Istio: Istio never programs it`,
+      retryable: false,
+      remedy: 'set-class',
+    });
+  }
+
+  if (fresh === 'fresh') {
+    for (const c of conds) evidence.push({ ref, detail: describeCondition(c) });
+    const accepted = condition(conds, 'Accepted');
+    if (accepted && accepted.status !== 'True') {
+      return bad({
+        code: 'GatewayNotAccepted',
+        summary: `${ref} is not accepted: ${accepted.reason ?? 'no reason'}${accepted.message ? ` (${accepted.message})` : ''}`,
+        retryable: accepted.status === 'Unknown',
+        remedy: 'describe',
+      });
+    }
+    const programmed = condition(conds, 'Programmed');
+    if (programmed && programmed.status !== 'True') {
+      const why = /no instances found/.test(programmed.message ?? '')
+        ? 'the gateway pods are not ready (Istio found no endpoints for the gateway Service)'
+        : 'the controller could not program the gateway';
+      return bad({ code: 'GatewayNotProgrammed', summary: `${ref} is not programmed: ${programmed.reason ?? 'no reason'}: ${why}`, retryable: true, remedy: 'gateway-pods' });
+    }
+    for (const l of listeners) {
+      const ls = gw.status?.listeners?.find((s) => s.name === l.name);
+      const lconds = controllerConditions(ls?.conditions);
+      if (freshness(lconds, gw.metadata.generation) !== 'fresh') continue;
+      const off = lconds.find((c) => (c.type === 'Conflicted' && c.status === 'True') || (c.type !== 'Conflicted' && c.type !== 'OverlappingTLSConfig' && c.status === 'False'));
+      evidence.push({ ref: `${ref} ${describeListener(l)}`, detail: `attachedRoutes=${ls?.attachedRoutes ?? 0}` });
+      if (off) {
+        return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is not usable: ${describeCondition(off)}`, retryable: false, remedy: 'listener-status', listener: l });
+      }
+    }
+  } else {
+    evidence.push({
+      ref,
+      detail: fresh === 'stale' ? 'status is stale (observedGeneration < metadata.generation): predicted from the spec' : 'no controller has written status: predicted from the spec',
+    });
+    if (!cls) {
+      return bad({ code: 'GatewayNotAccepted', summary: `${ref} names ${classRef}, which does not exist: no controller will accept it`, retryable: false, remedy: 'set-class' });
+    }
+    const clsAccepted = condition(controllerConditions(cls.status?.conditions), 'Accepted');
+    if (clsAccepted && clsAccepted.status === 'False') {
+      return bad({
+        code: 'GatewayNotAccepted',
+        summary: `${classRef} is not accepted (${clsAccepted.reason ?? ''}), so ${ref} will not be`,
+        retryable: false,
+        remedy: 'none',
+        extraEvidence: [{ ref: classRef, detail: describeCondition(clsAccepted) }],
+      });
+    }
+  }
+  // The same with or without status: Istio skips an HTTPS listener that has no tls section
+  // (istio pilot/pkg/config/kube/gateway/conversion.go buildListener: "protocol is HTTPS but no TLS section is
+  // defined, skipping listener creation"), so the host has no server on that port.
+  for (const l of listeners) {
+    if (l.protocol === 'HTTPS' && !l.tls) {
+      return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is HTTPS without a tls section: Istio skips it`, retryable: false, remedy: 'https-tls', listener: l });
+    }
+  }
+  return { ok: true, stale: fresh === 'stale', evidence };
+}

@@ -1,0 +1,41 @@
+// Which Gateways and listeners can carry the ingress request for a host. One place for it: the listener layer, the
+// route layer and the direct NodePort probe all choose listeners through these functions.
+
+import type { Gateway, GatewayListener } from '../cluster/objects.js';
+import { compareRank, hostMatches, hostnameRank } from './hostnames.js';
+
+/**
+ * GatewayClasses Istio uses for in-mesh gateways (waypoints, east-west): never the ingress for a host
+ * (istio pilot/pkg/config/constants: WaypointGatewayClassName "istio-waypoint", EastWestGatewayClassName "istio-east-west").
+ */
+export const MESH_CLASSES = new Set(['istio-waypoint', 'istio-east-west']);
+
+export function isHttpListener(l: GatewayListener): boolean {
+  return l.protocol === 'HTTP' || l.protocol === 'HTTPS';
+}
+
+/** A Gateway that can be the ingress for HTTP traffic: not a waypoint/east-west gateway, and with an HTTP(S) listener. */
+export function isIngressGateway(gw: Gateway): boolean {
+  return !MESH_CLASSES.has(gw.spec.gatewayClassName) && (gw.spec.listeners ?? []).some(isHttpListener);
+}
+
+/**
+ * Listeners that carry HTTP for the host; per port only the most specific hostname wins (listener isolation:
+ * gateway-api GEP-1713 / Listener.Hostname "the most specific match wins", Istio merges per port into one server).
+ */
+export function acceptingListeners(gw: Gateway, host: string): GatewayListener[] {
+  const byPort = new Map<number, GatewayListener>();
+  for (const l of gw.spec.listeners ?? []) {
+    if (!isHttpListener(l)) continue;
+    if (!hostMatches(l.hostname, host)) continue;
+    const cur = byPort.get(l.port);
+    if (!cur || compareRank(hostnameRank(l.hostname), hostnameRank(cur.hostname)) > 0) byPort.set(l.port, l);
+  }
+  return [...byPort.values()];
+}
+
+/** For the direct NodePort probe: among the accepting listeners prefer plain HTTP (what a TLS-terminating proxy forwards). */
+export function directListener(gw: Gateway, host: string): GatewayListener | undefined {
+  const ls = acceptingListeners(gw, host);
+  return ls.find((l) => l.protocol === 'HTTP') ?? ls[0];
+}

@@ -1,0 +1,241 @@
+// The resolved path of one request: everything the cluster layers judge, computed from what the cluster source
+// holds, before any judging. Stages resolve lazily and in order (listener -> route -> grant -> endpoints), each read
+// through the snapshot (one memoised read of each thing per attempt), so a read that fails surfaces at the layer
+// that needs it and a layer that is never reached costs nothing. The judges in checks/ are pure functions of this.
+
+import type { Gateway, GatewayClass, GatewayListener, HTTPRoute, Namespace, ParentReference, Pod, ReferenceGrant, Service, EndpointSlice } from '../cluster/objects.js';
+import type { ClusterReader } from '../cluster/reader.js';
+import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
+import { attachToGateway, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
+import { resolveBackendRefs } from './grants.js';
+import { gatewayHealth, type Health } from './health.js';
+import { acceptingListeners, isIngressGateway } from './listeners.js';
+import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
+import { normalizeParentRef } from './status.js';
+
+export interface GatewayChoice {
+  gw: Gateway;
+  listeners: GatewayListener[];
+  health: Health;
+}
+
+export type ListenerStage = { classes: GatewayClass[]; routes: HTTPRoute[] } & (
+  | { kind: 'filter-missing'; filter: { namespace: string; name: string }; all: Gateway[] }
+  | { kind: 'no-http-gateway'; all: Gateway[]; parents: string[] }
+  | { kind: 'no-listener'; considered: Gateway[]; addTo: Gateway }
+  | { kind: 'unhealthy'; choice: GatewayChoice }
+  | { kind: 'ok'; healthy: GatewayChoice[]; candidates: ListenerCandidate[]; filtered: boolean }
+);
+
+export interface Attachment {
+  route: HTTPRoute;
+  parentRef: ParentReference;
+  /** Index of parentRef in route.spec.parentRefs (for patches). */
+  parentIndex: number;
+  gateway: Gateway;
+  result: ParentAttachment;
+}
+
+export interface Orphan {
+  route: HTTPRoute;
+  index: number;
+  parent: ReturnType<typeof normalizeParentRef>;
+}
+
+export interface Chosen {
+  cand: ListenerCandidate;
+  attached: AttachedRoute[];
+  sel: Selection;
+}
+
+export type RouteStage = { chosen: Chosen; attachments: Attachment[]; routes: HTTPRoute[]; gateways: Gateway[]; nsObjs: Map<string, Namespace | undefined> } & (
+  | { kind: 'no-rule'; services: Service[] }
+  | { kind: 'rejected'; attachment: Attachment; services: Service[] }
+  | { kind: 'orphan'; orphans: Orphan[] }
+  | { kind: 'no-route'; services: Service[] }
+  | { kind: 'matched'; attachment: Attachment; refs: ResolvedBackendRef[]; services: Service[] }
+);
+
+export interface GrantStage {
+  /** Cross-namespace refs that carry traffic (weight > 0) or mirror it, whose target exists. */
+  refs: ResolvedBackendRef[];
+  /** Cross-namespace Service refs whose Service does not exist. */
+  missing: ResolvedBackendRef[];
+  /** Every Service of a missing ref's namespace (for closest names). */
+  siblings: Map<string, Service[]>;
+  grants: Map<string, ReferenceGrant[]>;
+  apiVersion: string;
+}
+
+export interface BackendInfo {
+  ref: ResolvedBackendRef;
+  service: Service | undefined;
+  /** Every Service of the ref's namespace, read only when the Service is missing (for closest names). */
+  siblings: Service[];
+  /** The ReferenceGrants of the ref's namespace, read only when the Service is missing (to prefer granted names). */
+  grants: ReferenceGrant[];
+  slices: EndpointSlice[];
+  pods: Pod[] | null;
+}
+
+export interface EndpointsStage {
+  backends: BackendInfo[];
+}
+
+export interface ClusterPath {
+  target: Target;
+  listener?: ListenerStage;
+  route?: RouteStage;
+  grant?: GrantStage;
+  endpoints?: EndpointsStage;
+}
+
+async function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
+  const out = new Map<string, Namespace | undefined>();
+  const needSelector = gateways.some((g) => (g.spec.listeners ?? []).some((l) => l.allowedRoutes?.namespaces?.from === 'Selector'));
+  if (!needSelector) return out;
+  const names = [...new Set(routes.map((r) => r.metadata.namespace ?? 'default'))];
+  const got = await Promise.all(names.map((n) => cluster.namespace(n)));
+  names.forEach((n, i) => out.set(n, got[i]));
+  return out;
+}
+
+export async function resolveListener(cluster: ClusterReader, target: Target, filter: { namespace: string; name: string } | null): Promise<ListenerStage> {
+  const host = target.host;
+  const [classes, all, routes] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]);
+  let gateways: Gateway[];
+  if (filter) {
+    gateways = all.filter((g) => g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace);
+    if (gateways.length === 0) return { classes, routes, kind: 'filter-missing', filter, all };
+  } else {
+    gateways = all.filter(isIngressGateway);
+    if (gateways.length === 0) {
+      const parents = [...new Set(routes.filter((r) => routeServesHost(r, host)).flatMap((r) => (r.spec.parentRefs ?? []).map((p) => `${p.namespace ?? r.metadata.namespace}/${p.name}`)))];
+      return { classes, routes, kind: 'no-http-gateway', all, parents };
+    }
+  }
+  const namedByRoute = (g: Gateway) => routes.some((r) => routeServesHost(r, host) && (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g)));
+  let matching = gateways.map((g) => ({ gw: g, listeners: acceptingListeners(g, host) })).filter((x) => x.listeners.length > 0);
+  if (matching.length === 0) {
+    // The listener to add goes to the Gateway that the routes for this host name as their parent, if any.
+    return { classes, routes, kind: 'no-listener', considered: gateways, addTo: gateways.find(namedByRoute) ?? (gateways[0] as Gateway) };
+  }
+  if (matching.length > 1 && !filter) {
+    const named = matching.filter((m) => namedByRoute(m.gw));
+    if (named.length > 0) matching = named;
+  }
+  const choices = matching.map((m) => ({ ...m, health: gatewayHealth(m.gw, m.listeners, classes) }));
+  const healthy = choices.filter((c) => c.health.ok);
+  if (healthy.length === 0) return { classes, routes, kind: 'unhealthy', choice: choices[0] as GatewayChoice };
+  return { classes, routes, kind: 'ok', healthy, candidates: healthy.flatMap((h) => h.listeners.map((l) => ({ gateway: h.gw, listener: l }))), filtered: filter !== null };
+}
+
+/** Does this parentRef select the listener (no sectionName/port, or ones that name it)? */
+export function targetsListener(p: ParentReference, cand: ListenerCandidate): boolean {
+  return (p.sectionName === undefined || p.sectionName === cand.listener.name) && (p.port === undefined || p.port === cand.listener.port);
+}
+
+export async function resolveRoute(cluster: ClusterReader, target: Target, ls: Extract<ListenerStage, { kind: 'ok' }>): Promise<RouteStage> {
+  const { host, path, query } = target;
+  const { routes, candidates } = ls;
+  const gateways = await cluster.gateways();
+  const candGateways = [...new Set(candidates.map((c) => c.gateway))];
+  const nsObjs = await namespacesFor(cluster, routes, candGateways);
+
+  // Attachment of every parentRef that names a candidate Gateway, oldest route first.
+  const attachments: Attachment[] = [];
+  for (const r of [...routes].sort(compareRoutes)) {
+    (r.spec.parentRefs ?? []).forEach((p, parentIndex) => {
+      for (const gw of candGateways) {
+        if (!refersTo(p, r, gw)) continue;
+        attachments.push({ route: r, parentRef: p, parentIndex, gateway: gw, result: attachToGateway(r, p, gw, nsObjs.get(r.metadata.namespace ?? 'default')) });
+      }
+    });
+  }
+
+  // Per candidate listener: the routes attached to it, and the rule that wins.
+  let best: Chosen | undefined;
+  for (const cand of candidates) {
+    const attached: AttachedRoute[] = [];
+    for (const a of attachments) {
+      if (a.gateway !== cand.gateway || !a.result.accepted) continue;
+      const la = a.result.listeners.find((x) => x.listener === cand.listener && x.reason === 'Accepted');
+      if (la) attached.push({ route: a.route, hostnames: la.hostnames });
+    }
+    const sel = selectRule(attached, { host, path, query, method: 'GET' });
+    if (!best || (sel.winner && !best.sel.winner) || (sel.vhost && !best.sel.vhost)) best = { cand, attached, sel };
+    if (sel.winner) break;
+  }
+  const chosen = best as Chosen;
+  const base = { chosen, attachments, routes, gateways, nsObjs };
+
+  if (chosen.sel.winner) {
+    const w = chosen.sel.winner;
+    const attachment = attachments.find((a) => a.route === w.route && a.gateway === chosen.cand.gateway && a.result.accepted) as Attachment;
+    const refs = resolveBackendRefs(w.route, w.ruleIndex);
+    const carrying = refs.filter((x) => !x.mirror && x.weight > 0);
+    return { ...base, kind: 'matched', attachment, refs, services: carrying.length === 0 ? await cluster.allServices() : [] };
+  }
+  if (chosen.sel.vhost !== null) return { ...base, kind: 'no-rule', services: await cluster.allServices() };
+
+  // Blame the route whose parentRef targets the listener that accepts the host (its sectionName/port point there,
+  // or it names none); among those the oldest. A fix to this listener would not help a route that targets another.
+  const rejected = attachments
+    .filter((a) => !a.result.accepted && routeServesHost(a.route, host))
+    .map((a, i) => ({ a, i, t: targetsListener(a.parentRef, chosen.cand) }))
+    .sort((x, y) => Number(y.t) - Number(x.t) || x.i - y.i);
+  if (rejected.length > 0) return { ...base, kind: 'rejected', attachment: (rejected[0] as (typeof rejected)[number]).a, services: [] };
+
+  const orphans = routes
+    .filter((r) => routeServesHost(r, host) && (r.spec.hostnames ?? []).length > 0)
+    .flatMap((r) =>
+      (r.spec.parentRefs ?? [])
+        .map((p, index) => ({ route: r, index, parent: normalizeParentRef(p, r.metadata.namespace ?? 'default') }))
+        .filter(({ parent }) => parent.kind === 'Gateway' && !gateways.some((g) => g.metadata.name === parent.name && (g.metadata.namespace ?? 'default') === parent.namespace)),
+    )
+    .sort((x, y) => compareRoutes(x.route, y.route));
+  if (orphans.length > 0) return { ...base, kind: 'orphan', orphans };
+  return { ...base, kind: 'no-route', services: await cluster.allServices() };
+}
+
+const isService = (r: ResolvedBackendRef) => r.group === '' && r.kind === 'Service';
+
+export async function resolveGrant(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<GrantStage> {
+  const route = rs.attachment.route;
+  const routeNs = route.metadata.namespace ?? 'default';
+  // Istio never validates weight-0 backendRefs (gateway/conversion.go buildHTTPDestination); mirrors are checked.
+  const cross = rs.refs.filter((r) => r.namespace !== routeNs && (r.weight > 0 || r.mirror));
+  // A grant for a Service that does not exist cannot make the request work: such refs are judged (with the closest
+  // existing names) at the endpoints layer first.
+  const exists = await Promise.all(cross.map(async (r) => !isService(r) || (await cluster.service(r.namespace, r.name)) !== undefined));
+  const refs = cross.filter((_, i) => exists[i]);
+  const missing = cross.filter((_, i) => !exists[i]);
+  const namespaces = [...new Set(cross.map((r) => r.namespace))];
+  const grants = new Map(await Promise.all(namespaces.map(async (ns) => [ns, await cluster.referenceGrants(ns)] as const)));
+  const missingNs = [...new Set(missing.map((r) => r.namespace))];
+  const siblings = new Map(await Promise.all(missingNs.map(async (ns) => [ns, await cluster.servicesByLabel(ns, {})] as const)));
+  const apiVersion = refs.length > 0 ? await cluster.referenceGrantApiVersion() : '';
+  return { refs, missing, siblings, grants, apiVersion };
+}
+
+export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<EndpointsStage> {
+  const refs = rs.refs.filter((r) => r.weight > 0 && !r.mirror);
+  const backends = await Promise.all(
+    refs.map(async (ref): Promise<BackendInfo> => {
+      if (!isService(ref)) return { ref, service: undefined, siblings: [], grants: [], slices: [], pods: [] };
+      const service = await cluster.service(ref.namespace, ref.name);
+      if (!service) {
+        const cross = ref.namespace !== (rs.attachment.route.metadata.namespace ?? 'default');
+        const [siblings, grants] = await Promise.all([cluster.servicesByLabel(ref.namespace, {}), cross ? cluster.referenceGrants(ref.namespace) : Promise.resolve([])]);
+        return { ref, service, siblings, grants, slices: [], pods: [] };
+      }
+      const selector = service.spec?.selector;
+      const [slices, pods] = await Promise.all([
+        cluster.endpointSlices(ref.namespace, ref.name),
+        selector ? cluster.pods(ref.namespace, selector) : Promise.resolve([] as Pod[]),
+      ]);
+      return { ref, service, siblings: [], grants: [], slices, pods };
+    }),
+  );
+  return { backends };
+}
