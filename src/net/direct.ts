@@ -4,7 +4,7 @@
 
 import type { Gateway, GatewayListener, Node, Service } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
-import { hostMatches, compareRank, hostnameRank } from '../gatewayapi/hostnames.js';
+import { directListener, MESH_CLASSES } from '../gatewayapi/listeners.js';
 
 export interface DirectTarget {
   gateway: string;
@@ -19,19 +19,7 @@ export interface DirectTarget {
 
 export type DirectPlan = { ok: true; targets: DirectTarget[] } | { ok: false; why: string };
 
-const WAYPOINT_CLASSES = new Set(['istio-waypoint', 'istio-east-west']);
 const MAX_NODES = 2;
-
-function bestListener(gw: Gateway, host: string): GatewayListener | undefined {
-  let best: GatewayListener | undefined;
-  for (const l of gw.spec.listeners ?? []) {
-    if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') continue;
-    if (!hostMatches(l.hostname, host)) continue;
-    // Prefer plain HTTP (what a TLS-terminating proxy forwards), then the most specific hostname.
-    if (!best || (best.protocol !== 'HTTP' && l.protocol === 'HTTP') || (best.protocol === l.protocol && compareRank(hostnameRank(l.hostname), hostnameRank(best.hostname)) > 0)) best = l;
-  }
-  return best;
-}
 
 export function nodeAddresses(nodes: Node[]): { node: string; address: string }[] {
   const out: { node: string; address: string }[] = [];
@@ -48,9 +36,9 @@ export function nodeAddresses(nodes: Node[]): { node: string; address: string }[
 /** Plan the direct probe: Gateway accepting the host -> its Service -> nodePort of the listener port -> node addresses. */
 export async function planDirect(cluster: ClusterReader, host: string, filter: { namespace: string; name: string } | null): Promise<DirectPlan> {
   const gws = (await cluster.gateways()).filter((g) =>
-    filter ? g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace : !WAYPOINT_CLASSES.has(g.spec.gatewayClassName),
+    filter ? g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace : !MESH_CLASSES.has(g.spec.gatewayClassName),
   );
-  const pairs = gws.map((g) => ({ g, l: bestListener(g, host) })).filter((p): p is { g: Gateway; l: GatewayListener } => p.l !== undefined);
+  const pairs = gws.map((g) => ({ g, l: directListener(g, host) })).filter((p): p is { g: Gateway; l: GatewayListener } => p.l !== undefined);
   if (pairs.length === 0) return { ok: false, why: `no Gateway${filter ? ` ${filter.namespace}/${filter.name}` : ''} has a listener for ${host}` };
   const nodes = nodeAddresses(await cluster.nodes()).slice(0, MAX_NODES);
   if (nodes.length === 0) return { ok: false, why: 'no Node addresses are visible (nodes cannot be listed)' };
