@@ -1,5 +1,6 @@
 // Layer 1: the hostname resolves (and, with --expect-ip, to the reverse proxy), the same way on every resolver asked.
 
+import { layerMeta } from '../src/registry.js';
 import { commandFix, errorFinding, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
 import { ProbeError } from '../src/errors.js';
 import type { ResolverOutcome } from '../src/net/dns-client.js';
@@ -56,8 +57,7 @@ function observed(d: Draft, addresses: AddressAnswer[]): Draft & { observed: Obs
 }
 
 export const dns: Check = {
-  id: 'dns',
-  title: 'the host resolves to the reverse proxy',
+  ...layerMeta('dns'),
   needsCluster: false,
   network: true,
   async run(ctx: CheckContext) {

@@ -8,6 +8,7 @@ import { command, jsonPatch, manual, ptr } from '../src/fix/build.js';
 import { condition, controllerConditions, describeCondition, routeParentStatus } from '../src/gatewayapi/status.js';
 import type { Evidence } from '../src/types.js';
 import type { BackendInfo, EndpointsStage, RouteStage } from '../src/gatewayapi/path.js';
+import { layerMeta } from '../src/registry.js';
 import { clusterLayer } from '../src/layer.js';
 
 /**
@@ -175,7 +176,7 @@ export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, e
 }
 
 export const endpoints = clusterLayer(
-  { id: 'endpoints', title: 'the backend Service has ready endpoints' },
+  layerMeta('endpoints'),
   async (p) => ({ rs: (await p.route()) as Matched, es: await p.endpoints() }),
   judgeEndpoints,
 );

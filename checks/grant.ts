@@ -8,6 +8,7 @@ import { applyFix, uniqueName } from '../src/fix/build.js';
 import { grantPermits, referenceGrantObject, whyNot } from '../src/gatewayapi/grants.js';
 import type { GrantStage, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, routeParentStatus } from '../src/gatewayapi/status.js';
+import { layerMeta } from '../src/registry.js';
 import { clusterLayer } from '../src/layer.js';
 import type { Evidence } from '../src/types.js';
 
@@ -80,7 +81,7 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
 }
 
 export const grant = clusterLayer(
-  { id: 'grant', title: 'ReferenceGrants permit cross-namespace backends' },
+  layerMeta('grant'),
   async (p) => ({ rs: (await p.route()) as Matched, gs: await p.grant() }),
   judgeGrant,
 );

@@ -9,6 +9,7 @@ import type { Fix } from '../src/fix/fix.js';
 import { kindAllowed } from '../src/gatewayapi/attachment.js';
 import type { GatewayChoice, ListenerStage } from '../src/gatewayapi/path.js';
 import { ISTIO_CONTROLLER } from '../src/gatewayapi/status.js';
+import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
 import type { Evidence } from '../src/types.js';
 
@@ -127,4 +128,5 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
   }
 }
 
-export const listener = clusterLayer({ id: 'listener', title: 'a Gateway listener accepts the host' }, (p) => p.listener(), judgeListener);
+export const listener = clusterLayer(
+  layerMeta('listener'), (p) => p.listener(), judgeListener);

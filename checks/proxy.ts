@@ -4,6 +4,7 @@
 // gateway's NodePort to tell a proxy fault from a cluster fault. Envoy's own replies are carried to the cluster
 // layer they point at (404 NR -> route, 500 NC -> grant, 503 UH/UF -> endpoints).
 
+import { layerMeta } from '../src/registry.js';
 import { commandFix, errorFinding, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
 import { ClusterAccessError, GwdoctorError } from '../src/errors.js';
 import { classifyResponse, describeClassification, FAULT_LAYER, FAULT_TEXT, gatewayAnswered, type Classification } from '../src/net/classify.js';
@@ -56,8 +57,7 @@ function responseEvidence(ref: string, res: HttpProbeResult, cls: Classification
 }
 
 export const proxy: Check = {
-  id: 'proxy',
-  title: 'the reverse proxy answers TLS and forwards to the gateway',
+  ...layerMeta('proxy'),
   needsCluster: false,
   network: true,
   async run(ctx: CheckContext) {

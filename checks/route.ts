@@ -10,6 +10,7 @@ import { namespaceAllowed, routeServesHost } from '../src/gatewayapi/attachment.
 import { describeMatch } from '../src/gatewayapi/matching.js';
 import type { Attachment, Orphan, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, freshness, normalizeParentRef, routeParentStatus } from '../src/gatewayapi/status.js';
+import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
 import type { Evidence, ListenerCandidate } from '../src/types.js';
 
@@ -155,7 +156,8 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   return pass(this, `${matchDesc} serves ${host}${path}`, { evidence });
 }
 
-export const route = clusterLayer({ id: 'route', title: 'an HTTPRoute for the host is attached and matches the path' }, (p) => p.route(), judgeRoute);
+export const route = clusterLayer(
+  layerMeta('route'), (p) => p.route(), judgeRoute);
 
 function backendRefFor(c: ServiceCandidate, routeNs: string): Record<string, unknown> {
   return { name: c.name, ...(c.namespace !== routeNs ? { namespace: c.namespace } : {}), port: c.port };

@@ -2,6 +2,7 @@
 // This module is loaded on every start: it imports nothing heavy.
 
 import { parseArgs } from 'node:util';
+import { CODES, LAYER_IDS, README_URL } from './registry.js';
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 
@@ -155,7 +156,8 @@ export function helpText(version: string): string {
     'Usage: gwdoctor [options] <host-or-url>...',
     '',
     'Targets: api.example.com, api.example.com:8443 or https://api.example.com/path',
-    'Layers, in order (stops at the first failure): dns, proxy, listener, route, grant, endpoints',
+    `Layers, in order (stops at the first failure): ${LAYER_IDS.join(', ')}`,
+    `Reason codes (${Object.keys(CODES).length}, each with a README section): ${README_URL}#reason-codes`,
   ];
   for (const g of Object.keys(groups) as Flag['group'][]) {
     lines.push('', `${groups[g]}:`);

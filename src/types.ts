@@ -5,8 +5,8 @@ import type { ClusterReader } from './cluster/reader.js';
 import type { PathResolver } from './gatewayapi/resolver.js';
 import type { Gateway, GatewayListener, HTTPBackendRef } from './cluster/objects.js';
 
-export const LAYER_IDS = ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints'] as const;
-export type LayerId = (typeof LAYER_IDS)[number];
+export { LAYER_IDS, type LayerId } from './registry.js';
+import type { LayerId } from './registry.js';
 
 /** fail = looked and found the fault; error = could not look (inconclusive). */
 export type Status = 'pass' | 'warn' | 'fail' | 'error' | 'skip';

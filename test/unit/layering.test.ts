@@ -1,21 +1,63 @@
-// Imports point one way: checks never import client-node, undici, listr2 or a reporter (style guide B.1), and
-// the CLI entry loads nothing heavy before the flags are valid.
+// Layering on the real module graph (esbuild's metafile of the CLI bundle, not a regex over import lines):
+// no check imports another check, src/ never imports a check (only the layer list does), rules in src/gatewayapi/ import
+// no judge or reporter, and the graph has no cycles.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { build, type Metafile } from 'esbuild';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
+let graph: Map<string, string[]>;
+/** Static imports only: a dynamic import() back-edge (lazy loading) cannot create an initialisation-order cycle. */
+let staticGraph: Map<string, string[]>;
 
-it.each(readdirSync(join(root, 'checks')).filter((f) => f.endsWith('.ts')))('checks/%s imports no heavy library or reporter', (f) => {
-  const src = readFileSync(join(root, 'checks', f), 'utf8');
-  expect(src).not.toMatch(/from ['"](@kubernetes\/client-node|undici|listr2)['"]/);
-  expect(src).not.toMatch(/from ['"][./]*src\/report\//);
-  expect(src).not.toMatch(/from ['"][./]*src\/net\/http-probe/);
-});
+beforeAll(async () => {
+  const r = await build({
+    entryPoints: [join(root, 'src/cli.ts')],
+    bundle: true,
+    write: false,
+    metafile: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'silent',
+    absWorkingDir: root,
+  });
+  const meta = r.metafile as Metafile;
+  graph = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => !i.external).map((i) => i.path)]));
+  staticGraph = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => !i.external && i.kind !== 'dynamic-import').map((i) => i.path)]));
+}, 30_000);
 
-it('src/cli.ts imports only node built-ins and the light option/error modules statically', () => {
-  const src = readFileSync(join(root, 'src', 'cli.ts'), 'utf8');
-  const imports = [...src.matchAll(/^import .* from ['"](.+)['"];$/gm)].map((m) => m[1]);
-  expect(imports.sort()).toEqual(['./errors.js', './options.js', 'node:fs']);
+describe('the module graph', () => {
+  it('covers every layer module', () => {
+    for (const l of ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints']) expect(graph.has(`checks/${l}.ts`), l).toBe(true);
+  });
+  it('has no check importing another check', () => {
+    for (const [file, deps] of graph) {
+      if (!file.startsWith('checks/') || file === 'checks/index.ts') continue;
+      expect(deps.filter((d) => d.startsWith('checks/')), file).toEqual([]);
+    }
+  });
+  it('has src/ reach the checks only through checks/index.ts, and the rules import no judge, reporter or pipeline', () => {
+    for (const [file, deps] of graph) {
+      if (file.startsWith('src/')) expect(deps.filter((d) => d.startsWith('checks/') && d !== 'checks/index.ts'), file).toEqual([]);
+      if (file.startsWith('src/gatewayapi/')) expect(deps.filter((d) => d.startsWith('checks/') || d.startsWith('src/report/') || d === 'src/pipeline.ts'), file).toEqual([]);
+    }
+  });
+  it('has no cycles of static imports', () => {
+    const state = new Map<string, 'open' | 'done'>();
+    const cycles: string[] = [];
+    const visit = (f: string, stack: string[]) => {
+      if (state.get(f) === 'done') return;
+      if (state.get(f) === 'open') {
+        cycles.push([...stack.slice(stack.indexOf(f)), f].join(' -> '));
+        return;
+      }
+      state.set(f, 'open');
+      for (const d of staticGraph.get(f) ?? []) visit(d, [...stack, f]);
+      state.set(f, 'done');
+    };
+    for (const f of staticGraph.keys()) visit(f, []);
+    expect(cycles).toEqual([]);
+  });
 });

@@ -1,0 +1,358 @@
+// The registry: every layer and every reason code gwdoctor emits, once. The reason-code reference in README.md is
+// generated from it (npm run docs; test/unit/registry.test.ts keeps the two in step), the JSON schema's enums and
+// --list-codes are checked against it, and each layer takes its title from here. Codes are stable once released.
+// Adding a layer: its module in checks/, an entry in LAYERS below (and its codes), and its place in checks/index.ts.
+
+export const LAYERS = [
+  { id: 'dns', title: 'the host resolves to the reverse proxy', heading: 'DNS layer', network: true },
+  { id: 'proxy', title: 'the reverse proxy answers TLS and forwards to the gateway', heading: 'Proxy layer', network: true },
+  { id: 'listener', title: 'a Gateway listener accepts the host', heading: 'Listener layer', network: false },
+  { id: 'route', title: 'an HTTPRoute for the host is attached and matches the path', heading: 'Route layer', network: false },
+  { id: 'grant', title: 'ReferenceGrants permit cross-namespace backends', heading: 'Grant layer', network: false },
+  { id: 'endpoints', title: 'the backend Service has ready endpoints', heading: 'Endpoints layer', network: false },
+] as const;
+
+export type LayerId = (typeof LAYERS)[number]['id'];
+export const LAYER_IDS = LAYERS.map((l) => l.id) as readonly LayerId[];
+
+export function layerMeta<I extends LayerId>(id: I): { id: I; title: string } {
+  const l = LAYERS.find((x) => x.id === id);
+  if (!l) throw new Error(`unknown layer ${id}`);
+  return { id, title: l.title };
+}
+
+export interface CodeInfo {
+  /** The layer(s) that emit it; 'any' for cluster-access problems any cluster layer can hit. */
+  layer: LayerId | readonly LayerId[] | 'any';
+  /** The status a finding with this code has: fail (found the fault), warn, or error (could not look). */
+  severity: 'fail' | 'warn' | 'error';
+  /** Can --wait see it change by itself (a controller or rollout catching up)? */
+  retryable: boolean;
+  /** The README entry (markdown). */
+  doc: string;
+}
+
+export const CODES = {
+  DnsNoRecords: {
+    layer: 'dns',
+    severity: 'fail',
+    retryable: false,
+    doc: `The host has no A/AAAA records (NXDOMAIN or NODATA). Fix: create an A record (or a CNAME) pointing at the reverse
+proxy; check with \`dig +short A api.example.com\`.`,
+  },
+  DnsResolverError: {
+    layer: 'dns',
+    severity: 'error',
+    retryable: true,
+    doc: `No resolver gave an answer (SERVFAIL, REFUSED, timeout). Inconclusive. Fix: check \`/etc/resolv.conf\` or the server given
+with \`--resolver\`.`,
+  },
+  DnsUnexpectedAddress: {
+    layer: 'dns',
+    severity: 'fail',
+    retryable: false,
+    doc: `The host resolves, but not to the address given with \`--expect-ip\` (the reverse proxy). Fix: point the record at the
+proxy; a record pointing at a node or at the Gateway's in-cluster address bypasses TLS termination.`,
+  },
+  DnsInconsistent: {
+    layer: 'dns',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) Resolvers disagree about the host (split horizon, stale record). Fix: make the records agree, or know which
+resolver your clients use.`,
+  },
+  ProxyUnreachable: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: true,
+    doc: `Nothing answers HTTPS on the resolved address and port (refused, reset, timeout). Fix: check that the proxy listens
+there (\`curl -v https://api.example.com/\`) and that no firewall drops it.`,
+  },
+  TlsCertificateInvalid: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: false,
+    doc: `The certificate the proxy serves for this name is expired, for another name, or from an untrusted CA. Fix: inspect it
+with the printed \`openssl s_client\` command and renew or re-issue it; pass \`--ca-file\` for a private CA. Note that a
+\`*.example.com\` certificate covers one label only (\`a.b.example.com\` needs its own).`,
+  },
+  TlsCertificateExpiring: {
+    layer: 'proxy',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) The certificate expires within 14 days. Fix: renew it (check the ACME client or cert-manager).`,
+  },
+  ProxyUpstreamError: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: true,
+    doc: `The proxy itself answered 502/503/504 (no \`x-envoy-*\` headers): it cannot reach the Gateway's NodePort. Fix: the
+proxy's upstream must be \`<node-ip>:<gateway nodePort>\` (e.g. \`32080\`).`,
+  },
+  ProxyNotForwardingToGateway: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: false,
+    doc: `The proxy answers, but the answer does not come from the Istio gateway, while the gateway answers correctly when asked
+directly. Fix: point the proxy at the gateway and send the client's host: nginx needs \`proxy_set_header Host $host;\`
+(its default is the upstream address, which matches no route: Envoy answers 404).`,
+  },
+  RedirectLoop: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: false,
+    doc: `The proxy redirects \`https://host/path\` to itself (typically an HTTP->HTTPS redirect behind a TLS-terminating proxy).
+Fix: do not redirect on the cluster side, or forward \`X-Forwarded-Proto\` and trust it.`,
+  },
+  GatewayNotFound: {
+    layer: 'listener',
+    severity: 'fail',
+    retryable: false,
+    doc: `No Gateway with an HTTP/HTTPS listener exists (or the one given with \`--gateway\`). Fix: \`kubectl get gateways -A\`;
+create the Gateway the routes name, or check that gwdoctor reads the right cluster/context.`,
+  },
+  GatewayNotAccepted: {
+    layer: 'listener',
+    severity: 'fail',
+    retryable: true,
+    doc: `The Gateway is \`Accepted=False\` (e.g. \`InvalidParameters\`: its \`infrastructure.parametersRef\` ConfigMap is missing), or
+its \`gatewayClassName\` names a GatewayClass that does not exist, so no controller will accept it. Fix: read the message
+with \`kubectl -n <ns> describe gateway <name>\`; Istio's class is \`istio\`.`,
+  },
+  GatewayNotProgrammed: {
+    layer: 'listener',
+    severity: 'fail',
+    retryable: true,
+    doc: `The Gateway is \`Programmed=False\`. With Istio, \`AddressNotAssigned\` "no instances found" means the gateway pods are not
+ready. Fix: \`kubectl -n <ns> get pods,svc -l gateway.networking.k8s.io/gateway-name=<gateway>\`.`,
+  },
+  GatewayClassNotIstio: {
+    layer: 'listener',
+    severity: 'fail',
+    retryable: false,
+    doc: `The Gateway's GatewayClass is owned by another controller (\`spec.controllerName\` is not \`istio.io/gateway-controller\`,
+nor Istio's mesh or unmanaged-gateway controller): Istio never programs it, whatever the status says. Fix: the printed
+patch sets \`gatewayClassName\` to a class Istio owns (usually \`istio\`), guarded by a \`test\` of the current value.`,
+  },
+  GatewayStatusStale: {
+    layer: 'listener',
+    severity: 'warn',
+    retryable: true,
+    doc: `(warning) The Gateway's status is older than its spec; the verdict is predicted from the spec. Fix: wait for the
+controller (\`--wait\`), or check that istiod runs and is the status leader.`,
+  },
+  ListenerHostnameMismatch: {
+    layer: 'listener',
+    severity: 'fail',
+    retryable: false,
+    doc: `No listener hostname accepts the host. Fix: gwdoctor prints a \`kubectl patch\` that appends a listener for the host — a
+copy (port, protocol, tls, allowedRoutes) of a listener that can carry HTTPRoutes, never of a TLS/TCP listener — or
+widen the listener's hostname. Remember that \`*.example.com\` never matches \`example.com\`.`,
+  },
+  ListenerNotReady: {
+    layer: 'listener',
+    severity: 'fail',
+    retryable: false,
+    doc: `The listener that accepts the host is not usable: its status says \`Accepted=False\`, \`Conflicted=True\`,
+\`Programmed=False\` or \`ResolvedRefs=False\`, or it is \`HTTPS\` without a \`tls\` section (Istio skips it). Fix: read
+\`status.listeners\` of the Gateway.`,
+  },
+  NoRouteForHost: {
+    layer: 'route',
+    severity: 'fail',
+    retryable: false,
+    doc: `No HTTPRoute attached to the listener serves the host; Envoy answers 404. The evidence names routes that serve the host
+but are attached elsewhere (another Gateway, or a less specific listener). Fix: a new HTTPRoute (a name no route in that
+namespace has) on the listener that accepts the host, forwarding to the likeliest Service (by the host's first label);
+\`choices\` lists the other candidates. When no Service matches, the fix is \`manual\`.`,
+  },
+  RouteNotAccepted: {
+    layer: 'route',
+    severity: 'fail',
+    retryable: false,
+    doc: `A route for the host names the Gateway but is not accepted: \`NotAllowedByListeners\` (the route's namespace is not
+allowed by \`allowedRoutes\`, which defaults to \`from: Same\`; a ReferenceGrant does not help here),
+\`NoMatchingListenerHostname\` (its \`sectionName\` points at a listener whose hostname does not intersect) or
+\`NoMatchingParent\` (\`sectionName\`/\`port\` not on the Gateway). Also used when Istio dropped the route
+(\`ResolvedRefs=False\` with \`InvalidDestination\`/\`InvalidFilter\`/\`InvalidConfiguration\`). When several routes for the
+host are not accepted, gwdoctor blames the one whose parentRef targets the listener that accepts the host. Fix: for a
+namespace not allowed by \`from: Same\`, a patch to a Selector that admits the Gateway's namespace and the route's; for
+\`from: Selector\`, a label on the route's namespace that the selector asks for (the listener stays as it is); for a
+wrong \`sectionName\`/\`port\`, a patch of that one parentRef.`,
+  },
+  RouteParentNotFound: {
+    layer: 'route',
+    severity: 'fail',
+    retryable: false,
+    doc: `A route for the host names a parent Gateway that does not exist, often because \`parentRefs[].namespace\` was left out
+and defaults to the route's own namespace. Fix: set the parentRef's name and namespace as printed.`,
+  },
+  RouteNoMatchingRule: {
+    layer: 'route',
+    severity: 'fail',
+    retryable: false,
+    doc: `Routes serve the host, but none of their rules matches the path (Envoy answers 404). The evidence lists every rule
+tried and any wildcard route shadowed by an exact-host route. Fix: add a rule for the path, or request a path that a rule
+matches.`,
+  },
+  RouteNoBackends: {
+    layer: 'route',
+    severity: 'fail',
+    retryable: false,
+    doc: `The matching rule has no backendRefs, or only weight-0 ones: the gateway answers 500. Fix: weight 1 for the first
+backendRef, or a backendRef to the likeliest Service.`,
+  },
+  RouteStatusStale: {
+    layer: 'route',
+    severity: 'warn',
+    retryable: true,
+    doc: `(warning) The route's status is older than its spec (\`observedGeneration < generation\`): the controller has not caught
+up. The verdict follows the spec. Fix: wait (\`--wait\`); if it stays stale, check istiod.`,
+  },
+  RouteStatusMissing: {
+    layer: 'route',
+    severity: 'fail',
+    retryable: true,
+    doc: `The Gateway has fresh controller status, but the route has none for it although its spec attaches it: the controller
+did not process it. Fix: \`kubectl get httproute <name> -o yaml\`, istiod logs; \`--wait\` retries.`,
+  },
+  ReferenceGrantMissing: {
+    layer: 'grant',
+    severity: 'fail',
+    retryable: false,
+    doc: `A backendRef of the matching rule points into another namespace and no ReferenceGrant there permits it; the route stays
+\`Accepted=True\`, its status says \`ResolvedRefs=False/RefNotPermitted\`, and the gateway answers 500. Near misses
+(grant in the route's namespace, wrong \`from.namespace\`, \`from.kind: Gateway\`, \`to.name\` of another Service) are listed
+as evidence. Fix: gwdoctor prints the complete ReferenceGrant to apply in the backend's namespace.`,
+  },
+  ServiceNotFound: {
+    layer: ['grant', 'endpoints'],
+    severity: 'fail',
+    retryable: false,
+    doc: `The backendRef's Service does not exist (\`ResolvedRefs=False/BackendNotFound\`; the gateway answers 500). Reported at
+the **grant** layer when the ref crosses namespaces and no ReferenceGrant permits it (a grant for a Service that does not
+exist would not help, so gwdoctor never prints one), else at endpoints. Fix: rename the backendRef to the closest
+existing Service of that namespace (gateway and waypoint Services excluded; names an existing grant permits first), or
+\`manual\` "create it" when no name is close.`,
+  },
+  ServicePortMismatch: {
+    layer: 'endpoints',
+    severity: 'fail',
+    retryable: false,
+    doc: `The backendRef's port is not one of the Service's ports (Istio does not check this: status stays \`ResolvedRefs=True\`,
+requests get 500). Usually the targetPort or container port was used. Fix: the printed \`kubectl patch\` sets the Service
+port.`,
+  },
+  NoReadyEndpoints: {
+    layer: 'endpoints',
+    severity: 'fail',
+    retryable: true,
+    doc: `The Service has no ready endpoints for the port: the gateway answers 503 "no healthy upstream". The evidence lists the
+pods and why they are not ready. Fix: the printed \`kubectl describe pod\` / \`kubectl logs --previous\`.`,
+  },
+  NoPodsSelected: {
+    layer: 'endpoints',
+    severity: 'fail',
+    retryable: false,
+    doc: `The Service's selector matches no Pod. Fix: \`kubectl -n <ns> get pods --show-labels\` and make the selector match.`,
+  },
+  EndpointsUnknown: {
+    layer: 'endpoints',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) The manifests hold no EndpointSlices or Pods for the Service (manifests from git), so readiness was not
+checked. Fix: run against the live cluster, or include a \`kubectl get -o yaml\` dump of EndpointSlices and Pods.`,
+  },
+  BackendKindUnsupported: {
+    layer: 'endpoints',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) The backendRef is a kind Istio supports but gwdoctor does not check (\`networking.istio.io/Hostname\`,
+\`InferencePool\`), or an \`ExternalName\` Service: its endpoints were not checked.`,
+  },
+  BackendKindInvalid: {
+    layer: 'endpoints',
+    severity: 'fail',
+    retryable: false,
+    doc: `The backendRef is a group/kind Istio does not route to (for example a \`ServiceEntry\` itself, or a ConfigMap):
+\`ResolvedRefs=False/InvalidKind\`, and the gateway answers 500. Fix: reference a Service, or a
+\`networking.istio.io/Hostname\` that a ServiceEntry defines.`,
+  },
+  ClusterForbidden: {
+    layer: 'any',
+    severity: 'error',
+    retryable: false,
+    doc: `The API server refused a read (HTTP 403); the message names verb, resource and namespace. Inconclusive (exit 2). Fix:
+bind the read-only ClusterRole in [\`deploy/rbac.yaml\`](deploy/rbac.yaml).`,
+  },
+  ClusterUnauthorized: {
+    layer: 'any',
+    severity: 'error',
+    retryable: false,
+    doc: `The API server rejected the credentials (HTTP 401). Fix: refresh them (\`kubectl auth whoami\`).`,
+  },
+  ClusterUnreachable: {
+    layer: 'any',
+    severity: 'error',
+    retryable: true,
+    doc: `The API server cannot be reached (refused, DNS, reset). Fix: \`kubectl cluster-info\`; check VPN/address.`,
+  },
+  ClusterTlsError: {
+    layer: 'any',
+    severity: 'error',
+    retryable: false,
+    doc: `The API server's certificate does not verify against the kubeconfig's CA. Fix: check \`certificate-authority(-data)\`.`,
+  },
+  GatewayApiMissing: {
+    layer: 'any',
+    severity: 'error',
+    retryable: false,
+    doc: `The API server serves no \`gateway.networking.k8s.io\` group: the Gateway API CRDs are not installed. Fix: install the
+standard-channel CRDs.`,
+  },
+  StatusDisagrees: {
+    layer: 'any',
+    severity: 'warn',
+    retryable: true,
+    doc: `(warning) Fresh controller status contradicts the spec-based prediction (e.g. \`RefNotPermitted\` although a grant
+permits the ref). gwdoctor trusts the spec and says so; status may lag. Fix: wait, or compare the objects by hand.`,
+  },
+  GatewayErrorResponse: {
+    layer: 'any',
+    severity: 'warn',
+    retryable: true,
+    doc: `(warning) Envoy answered an error for the request (404 no route, 500 invalid backend, 503 no healthy upstream), but
+nothing gwdoctor checked explains it: either the cluster layers could not run (no cluster access), or the objects look
+right and the gateway disagrees (istiod has not pushed the config yet, or something gwdoctor does not model). Fix:
+rerun with cluster access; compare with \`istioctl proxy-config routes\` on the gateway pod; \`--wait\` retries.`,
+  },
+  Timeout: {
+    layer: 'any',
+    severity: 'error',
+    retryable: true,
+    doc: `The run's \`--timeout\` expired before the layer finished. Inconclusive. Fix: a larger \`--timeout\`, or find what hangs.`,
+  },
+} as const satisfies Record<string, CodeInfo>;
+
+export type Code = keyof typeof CODES;
+
+export const README_URL = 'https://github.com/gwdoctor/gwdoctor/blob/main/README.md';
+
+/** GitHub's anchor for a heading that is exactly the code. */
+export function hintFor(code: Code): string {
+  return `${README_URL}#${code.toLowerCase()}`;
+}
+
+/** The "Reason codes" section of README.md, generated from the registry. */
+export function codesMarkdown(): string {
+  const groups: [string, (c: CodeInfo) => boolean][] = [
+    ...LAYERS.map((l) => [l.heading, (c: CodeInfo) => (Array.isArray(c.layer) ? c.layer[c.layer.length - 1] === l.id : c.layer === l.id)] as [string, (c: CodeInfo) => boolean]),
+    ['Any cluster layer', (c: CodeInfo) => c.layer === 'any'],
+  ];
+  const out: string[] = [];
+  for (const [heading, pick] of groups) {
+    out.push(`### ${heading}`, '');
+    for (const [code, info] of Object.entries(CODES) as [Code, CodeInfo][]) if (pick(info)) out.push(`#### ${code}`, info.doc, '');
+  }
+  return out.join('\n');
+}
