@@ -94,24 +94,49 @@ const realSleep = (ms: number, signal: AbortSignal) =>
 export async function runTarget(layers: readonly Check[], target: Target, env: Env, wait: WaitOptions, observer: Observer = {}): Promise<TargetReport> {
   const now = wait.now ?? Date.now;
   const sleep = wait.sleep ?? realSleep;
+  const waiting = wait.until !== null;
+  const started = now();
   observer.onTargetStart?.(target);
   let attempt = 0;
   for (;;) {
     attempt++;
-    const findings = await runOnce(layers, target, env, attempt === 1 ? observer : quiet(observer));
+    // With --wait the view shows the final attempt: earlier attempts only start layers (spinners) and report retries.
+    const findings = await runOnce(layers, target, env, waiting ? quiet(observer) : observer);
     const { verdict, failedLayer } = verdictOf(findings);
-    const blocking = findings.find((f) => f.status === 'fail' || f.status === 'error') ?? findings.find((f) => f.status === 'warn');
-    const retry = wait.until !== null && blocking?.retryable === true && verdict !== 'pass' && now() + wait.intervalMs < wait.until && !env.signal.aborted;
-    if (!retry) {
+    const open = findings.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn');
+    const converging = open.filter((f) => canConverge(f, env));
+    let stopped: NonNullable<TargetReport['waited']>['stopped'] | null = null;
+    if (!waiting) stopped = 'single-attempt';
+    else if (verdict === 'pass') stopped = 'passed';
+    else if (converging.length === 0) stopped = open.length > 0 && open.every((f) => f.status === 'warn') ? 'only-settled-warnings' : 'nothing-retryable';
+    else if (env.signal.aborted) stopped = 'deadline';
+    else if (now() + wait.intervalMs >= (wait.until as number)) stopped = 'deadline';
+    if (stopped) {
       const report: TargetReport = { input: target.input, host: target.host, path: target.path, verdict, failedLayer, attempts: attempt, layers: findings };
-      if (attempt > 1) for (const f of findings) observer.onLayerEnd?.(target, f);
+      if (waiting) {
+        report.waited = { attempts: attempt, durationMs: Math.max(0, Math.round(now() - started)), stopped };
+        for (const f of findings) observer.onLayerEnd?.(target, f);
+      }
       observer.onTargetEnd?.(target, report);
       return report;
     }
-    observer.onRetry?.(target, attempt, blocking as Finding, wait.intervalMs);
+    observer.onRetry?.(target, attempt, converging[0] as Finding, wait.intervalMs);
     await sleep(wait.intervalMs, env.signal);
     env.cluster?.refresh(); // the next attempt resolves a new path from fresh reads
   }
+}
+
+/**
+ * Can waiting change this finding? A finding marked retryable (a controller or rollout catching up) can; so can any
+ * fail or error of a cluster layer read from a live cluster, which a GitOps sync in progress may still fix (a
+ * ReferenceGrant that arrives seconds later). Manifests never change between attempts, so no cluster-layer finding
+ * read from files can converge; a warning that is not retryable (EndpointsUnknown, BackendKindUnsupported) is settled.
+ */
+export function canConverge(f: Finding, env: Pick<Env, 'cluster'>): boolean {
+  const clusterLayer = !['dns', 'proxy'].includes(f.id);
+  if (clusterLayer && env.cluster?.mode !== 'live') return false;
+  if (f.retryable) return true;
+  return clusterLayer && f.status !== 'warn';
 }
 
 function quiet(o: Observer): Observer {

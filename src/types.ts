@@ -153,6 +153,8 @@ export interface TargetReport {
   failedLayer: LayerId | null;
   attempts: number;
   layers: Finding[];
+  /** With --wait: how long it waited and why it stopped. */
+  waited?: { attempts: number; durationMs: number; stopped: 'single-attempt' | 'passed' | 'nothing-retryable' | 'only-settled-warnings' | 'deadline' };
 }
 
 export interface Report {

@@ -68,7 +68,12 @@ export function verdictLine(s: Style, t: TargetReport): string {
           : t.failedLayer
             ? `inconclusive: could not check ${t.failedLayer}`
             : 'inconclusive: nothing could be checked';
-  const attempts = t.attempts > 1 ? ` after ${t.attempts} attempts` : '';
+  const why = { passed: 'passed', 'nothing-retryable': 'nothing left that waiting can change', 'only-settled-warnings': 'only warnings that waiting cannot change', deadline: '--wait ended', 'single-attempt': '' };
+  const attempts = t.waited
+    ? ` after ${t.waited.attempts} attempt${t.waited.attempts > 1 ? 's' : ''} over ${(t.waited.durationMs / 1000).toFixed(1)} s (${why[t.waited.stopped]})`
+    : t.attempts > 1
+      ? ` after ${t.attempts} attempts`
+      : '';
   return paint(s, colour, `${t.host}${t.path} ${what}${attempts}`) + (skipped > 0 && t.verdict !== 'fail' ? paint(s, 'gray', ` (${skipped} layer${skipped > 1 ? 's' : ''} not checked)`) : '');
 }
 

@@ -118,7 +118,11 @@ export async function roundTrip(
     current = await apply(current, fix);
     const next = await run(current, target);
     const nb = blocking(next);
-    if (nb && layerIndex(nb.id) <= layerIndex(bad.id)) {
+    // Progress: a pass, a later layer, or the same layer with a fault not seen before (a layer checks several
+    // things in order: the endpoints layer finds the port fixed and then no pods). Never an earlier layer, never the
+    // same fault again.
+    const seen = steps.some((st) => nb && st.startsWith(`${nb.id}/${nb.code}:`));
+    if (nb && (layerIndex(nb.id) < layerIndex(bad.id) || (nb.id === bad.id && nb.code === bad.code) || seen)) {
       throw new Error(`${target}: after applying the ${bad.code} fix it still fails at ${nb.id}/${nb.code} (${nb.summary}); steps: ${steps.join(' -> ')}`);
     }
     for (const t of passedBefore) {

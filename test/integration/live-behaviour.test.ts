@@ -152,7 +152,7 @@ describe('a second API server without the Gateway API CRDs', () => {
       expect(r.code).toBe(1);
       const grant = JSON.parse(r.stdout).targets[0].layers[4];
       expect(grant.code).toBe('ReferenceGrantMissing');
-      expect(grant.fix.text).toMatch(/^apiVersion: gateway\.networking\.k8s\.io\/v1beta1\n/);
+      expect(grant.fix).toMatchObject({ kind: 'apply', object: { apiVersion: 'gateway.networking.k8s.io/v1beta1', kind: 'ReferenceGrant' } });
     } finally {
       await missing.cleanup();
     }
@@ -165,7 +165,7 @@ describe('ReferenceGrant served as v1 (Gateway API v1.5+ CRDs, the main control 
   itLive('prints a v1 ReferenceGrant to apply', () => {
     const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--offline', '-o', 'json', 'api.example.com']);
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout).targets[0].layers[4].fix.text).toMatch(/^apiVersion: gateway\.networking\.k8s\.io\/v1\n/);
+    expect(JSON.parse(r.stdout).targets[0].layers[4].fix).toMatchObject({ kind: 'apply', object: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'ReferenceGrant' } });
   });
 });
 

@@ -23,8 +23,14 @@ const results: RoundTrip[] = [];
 async function load(dir: string): Promise<Applied> {
   const kube = admin as Kube;
   const applied = await applyScenario(kube, dir);
-  for (const o of loadManifests([dir])) {
-    if (CONTROLLER_KINDS.has(o.kind)) await kube.putStatus(o as unknown as Obj, {});
+  try {
+    for (const o of loadManifests([dir])) {
+      // The smallest status each schema accepts: HTTPRoute requires status.parents.
+      if (CONTROLLER_KINDS.has(o.kind)) await kube.putStatus(o as unknown as Obj, o.kind === 'HTTPRoute' ? { parents: [] } : {});
+    }
+  } catch (err) {
+    await applied.cleanup();
+    throw err;
   }
   return applied;
 }
@@ -50,7 +56,7 @@ function applier(created: Obj[]) {
 describe.each(scenarios())('round trip on the API server: $name', (s) => {
   const targets = [...new Set(s.cases.map((c) => c.target))];
   itLive.each(targets)('%s: the printed fixes, applied, reach a pass without breaking another host', async (target) => {
-    let applied = await load(s.dir);
+    const applied = await load(s.dir);
     const created: Obj[] = [];
     try {
       const run = async (_: K8sObject[], t: string) => runOnCluster(await liveCluster('readonly'), t);

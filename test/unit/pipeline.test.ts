@@ -24,6 +24,8 @@ function layers(behave: Partial<Record<LayerId, Check['run']>>): Check[] {
 const target = parseTarget('api.example.com');
 const env = offlineEnv(new ManifestCluster([]));
 const once = { until: null, intervalMs: 0 };
+/** The same layers against a cluster source that can change between attempts (a live cluster). */
+const liveEnv = offlineEnv(Object.defineProperty(new ManifestCluster([]), 'mode', { value: 'live' }));
 
 describe('runTarget', () => {
   it('runs every layer in order when all pass', async () => {
@@ -81,19 +83,47 @@ describe('--wait', () => {
         return calls < 3 ? fail(this, 'NoReadyEndpoints', 'not yet', { retryable: true }) : pass(this, 'ready');
       },
     });
-    const r = await runTarget(ls, target, env, { until: 60_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    const r = await runTarget(ls, target, liveEnv, { until: 60_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
     expect([r.verdict, r.attempts, clock]).toEqual(['pass', 3, 10_000]);
   });
   it('gives up at the deadline and reports the last attempt', async () => {
     let clock = 0;
     const ls = layers({ endpoints: async function (this: Check) { return fail(this, 'NoReadyEndpoints', 'never', { retryable: true }); } });
-    const r = await runTarget(ls, target, env, { until: 12_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    const r = await runTarget(ls, target, liveEnv, { until: 12_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
     expect([r.verdict, r.attempts]).toEqual(['fail', 3]); // at 0 s, 5 s and 10 s; a 4th at 15 s would pass the deadline
   });
-  it('does not retry a fault that will not fix itself', async () => {
+  it('shows the view only the final attempt, and says how many attempts over how long and why it stopped', async () => {
+    let calls = 0;
+    let clock = 0;
+    const ended: string[] = [];
+    const ls = layers({
+      endpoints: async function (this: Check) {
+        calls++;
+        return calls < 2 ? fail(this, 'NoReadyEndpoints', 'not yet', { retryable: true }) : pass(this, 'ready');
+      },
+    });
+    const r = await runTarget(ls, target, liveEnv, { until: 60_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } }, {
+      onLayerEnd: (_t, f) => ended.push(`${f.id}:${f.status}`),
+    });
+    expect(ended).toEqual(['dns:pass', 'proxy:pass', 'listener:pass', 'route:pass', 'grant:pass', 'endpoints:pass']);
+    expect(r.waited).toEqual({ attempts: 2, durationMs: 5_000, stopped: 'passed' });
+  });
+  it('stops at once when only warnings that waiting cannot change remain', async () => {
+    const ls = layers({ endpoints: async function (this: Check) { return warn(this, 'EndpointsUnknown', 'manifests hold no pods'); } });
+    const r = await runTarget(ls, target, liveEnv, { until: 60_000, intervalMs: 1, now: () => 0, sleep: async () => undefined });
+    expect([r.attempts, r.waited?.stopped]).toEqual([1, 'only-settled-warnings']);
+  });
+  it('does not retry what manifests say: files do not change between attempts', async () => {
     const ls = layers({ grant: async function (this: Check) { return fail(this, 'ReferenceGrantMissing', 'missing'); } });
     const r = await runTarget(ls, target, env, { until: 60_000, intervalMs: 1, now: () => 0, sleep: async () => undefined });
-    expect(r.attempts).toBe(1);
+    expect([r.attempts, r.waited?.stopped]).toEqual([1, 'nothing-retryable']);
+  });
+  it('re-checks a live fault a GitOps sync can still fix (a ReferenceGrant that arrives seconds later)', async () => {
+    let calls = 0;
+    let clock = 0;
+    const ls = layers({ grant: async function (this: Check) { return ++calls < 3 ? fail(this, 'ReferenceGrantMissing', 'missing') : pass(this, 'granted'); } });
+    const r = await runTarget(ls, target, liveEnv, { until: 60_000, intervalMs: 2_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    expect([r.verdict, r.attempts, r.waited?.stopped]).toEqual(['pass', 3, 'passed']);
   });
 });
 
