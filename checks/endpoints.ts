@@ -162,6 +162,7 @@ export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, e
   const st = routeParentStatus(route, rs.attachment.parentRef);
   const resolved = condition(controllerConditions(st?.conditions), 'ResolvedRefs');
   const statusNote: Evidence[] = resolved ? [{ ref: `${routeDesc} status`, detail: describeCondition(resolved) }] : [];
+  if (rs.redirect) return pass(this, `not needed: the rule answers with a redirect (${rs.redirect.statusCode} to ${rs.redirect.location}), no backend is involved`);
   const results = es.backends.map((b) => checkBackend(this, b, route, statusNote));
   const order: Draft['status'][] = ['fail', 'error', 'warn'];
   for (const s of order) {

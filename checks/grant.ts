@@ -29,6 +29,7 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
   if (ungrantedMissing) {
     return serviceNotFound(this, ungrantedMissing, route, gs.siblings.get(ungrantedMissing.namespace) ?? [], gs.grants.get(ungrantedMissing.namespace) ?? [], statusNote);
   }
+  if (rs.redirect) return pass(this, `not needed: the rule answers with a redirect (${rs.redirect.statusCode} to ${rs.redirect.location}), no backend is involved`);
   if (refs.length === 0) {
     if (missing.length > 0) {
       return pass(this, `a ReferenceGrant permits ${missing.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(', ')}, which does not exist (see endpoints)`, {

@@ -108,7 +108,13 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   for (const e of earlier) evidence.push({ ref: describe(e.route), detail: `also matches; ${describe(r)} wins (older, then namespace/name)` });
 
   const weighted = s.refs.filter((x) => !x.mirror);
-  if (weighted.length === 0 || weighted.every((x) => x.weight === 0)) {
+  if (s.redirect) {
+    const rd = s.redirect;
+    evidence.push({
+      ref: `${describe(r)} rules[${w.ruleIndex}].${rd.where}`,
+      detail: `RequestRedirect: Envoy answers ${rd.statusCode} with Location: ${rd.location}${rd.schemeFromRequest ? ` (no scheme set: the scheme is the request's as the gateway sees it, ${rd.scheme} on listener "${chosen.cand.listener.name}"; behind a TLS-terminating proxy set scheme: https to keep clients on HTTPS)` : ''}`,
+    });
+  } else if (weighted.length === 0 || weighted.every((x) => x.weight === 0)) {
     return fail(this, 'RouteNoBackends', `${matchDesc} has ${weighted.length === 0 ? 'no backendRefs' : 'only weight-0 backendRefs'}: the gateway answers 500`, {
       evidence,
       fix: noBackendsFix(r, w.ruleIndex, host, s.services),
@@ -130,11 +136,11 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       });
     }
     evidence.push({ ref: describe(r), detail: 'no controller status: attachment predicted from the spec' });
-    return pass(this, `${matchDesc} serves ${host}${path} (predicted from spec)`, { evidence });
+    return pass(this, `${matchDesc} ${served(s, host, path)} (predicted from spec)`, { evidence });
   }
   for (const c of conds) evidence.push({ ref: `${describe(r)} status`, detail: `${describeCondition(c)} (observedGeneration ${c.observedGeneration ?? '?'})` });
   if (fr === 'stale') {
-    return warn(this, 'RouteStatusStale', `${matchDesc} serves ${host}${path} by its spec, but its status is older than generation ${r.metadata.generation}: the controller has not caught up`, {
+    return warn(this, 'RouteStatusStale', `${matchDesc} ${served(s, host, path)} by its spec, but its status is older than generation ${r.metadata.generation}: the controller has not caught up`, {
       evidence,
       retryable: true,
     });
@@ -153,7 +159,11 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       retryable: true,
     });
   }
-  return pass(this, `${matchDesc} serves ${host}${path}`, { evidence });
+  return pass(this, `${matchDesc} ${served(s, host, path)}`, { evidence });
+}
+
+function served(s: Extract<RouteStage, { kind: 'matched' }>, host: string, path: string): string {
+  return s.redirect ? `answers ${host}${path} with a ${s.redirect.statusCode} redirect to ${s.redirect.location}` : `serves ${host}${path}`;
 }
 
 export const route = clusterLayer(

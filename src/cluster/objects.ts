@@ -92,11 +92,22 @@ export interface HTTPBackendRef {
   namespace?: string;
   port?: number;
   weight?: number;
+  filters?: HTTPRouteFilter[];
+}
+
+export interface HTTPRequestRedirect {
+  scheme?: string;
+  hostname?: string;
+  path?: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch' | string; replaceFullPath?: string; replacePrefixMatch?: string };
+  port?: number;
+  statusCode?: number;
 }
 
 export interface HTTPRouteFilter {
   type: string;
   requestMirror?: { backendRef?: HTTPBackendRef };
+  requestRedirect?: HTTPRequestRedirect;
+  urlRewrite?: { hostname?: string; path?: HTTPRequestRedirect['path'] };
 }
 
 export interface HTTPRouteRule {

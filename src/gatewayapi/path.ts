@@ -11,6 +11,7 @@ import { resolveBackendRefs } from './grants.js';
 import { gatewayHealth, type Health } from './health.js';
 import { acceptingListeners, isIngressGateway } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
+import { predictRedirect, type Redirect } from './redirect.js';
 import { normalizeParentRef } from './status.js';
 
 export interface GatewayChoice {
@@ -53,7 +54,7 @@ export type RouteStage = { chosen: Chosen; attachments: Attachment[]; routes: HT
   | { kind: 'rejected'; attachment: Attachment; services: Service[] }
   | { kind: 'orphan'; orphans: Orphan[] }
   | { kind: 'no-route'; services: Service[] }
-  | { kind: 'matched'; attachment: Attachment; refs: ResolvedBackendRef[]; services: Service[] }
+  | { kind: 'matched'; attachment: Attachment; refs: ResolvedBackendRef[]; services: Service[]; redirect: Redirect | null }
 );
 
 export interface GrantStage {
@@ -172,9 +173,12 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
   if (chosen.sel.winner) {
     const w = chosen.sel.winner;
     const attachment = attachments.find((a) => a.route === w.route && a.gateway === chosen.cand.gateway && a.result.accepted) as Attachment;
-    const refs = resolveBackendRefs(w.route, w.ruleIndex);
+    // A redirect rule answers itself; its backendRefs carry no traffic (createRedirectFilter, see redirect.ts).
+    // The Host the gateway sees is the client's, without a port (a reverse proxy forwards `Host: $host`).
+    const redirect = predictRedirect(w.rule, w.match, { host, hostPort: null, path, query, listenerProtocol: chosen.cand.listener.protocol });
+    const refs = redirect ? [] : resolveBackendRefs(w.route, w.ruleIndex);
     const carrying = refs.filter((x) => !x.mirror && x.weight > 0);
-    return { ...base, kind: 'matched', attachment, refs, services: carrying.length === 0 ? await cluster.allServices() : [] };
+    return { ...base, kind: 'matched', attachment, refs, redirect, services: carrying.length === 0 && !redirect ? await cluster.allServices() : [] };
   }
   if (chosen.sel.vhost !== null) return { ...base, kind: 'no-rule', services: await cluster.allServices() };
 
