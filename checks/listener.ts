@@ -1,7 +1,7 @@
 // Layer 3: a Gateway listener accepts the hostname, and the Gateway is Accepted and Programmed.
 // Judge of the path's listener stage (src/gatewayapi/path.ts resolveListener, health.ts gatewayHealth).
 
-import type { Gateway, GatewayClass, GatewayListener } from '../src/cluster/objects.js';
+import type { Gateway, GatewayClass, GatewayListener, HTTPRoute } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
 import { fail, pass, warn, type Draft } from '../src/findings.js';
 import { command, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
@@ -39,6 +39,31 @@ function listenerFix(gw: Gateway, host: string): Fix {
     gw,
     [{ op: 'add', path: ptr('spec', 'listeners', '-'), value }],
     `adds listener "${name}" for ${host} to ${describe(gw)} (a copy of listener "${model.name}", port ${model.port}/${model.protocol}); or widen a listener hostname (listeners have ${hosts}; a wildcard "*.d" matches one or more labels under d, never d itself)${model.tls ? `; the copied certificate must cover ${host}` : ''}`,
+  );
+}
+
+function isHttpProtocol(p: string): boolean {
+  return p === 'HTTP' || p === 'HTTPS';
+}
+
+/**
+ * A Gateway with no listener for HTTPRoutes: append a plain HTTP listener for the host (port 80, what a
+ * TLS-terminating proxy forwards to), admitting the route's namespace and the Gateway's own; never a copy of a TLS/TCP
+ * listener. Istio's automated deployment adds the port to the gateway Service.
+ */
+function httpListenerFix(gw: Gateway, host: string, route: HTTPRoute | null): Fix {
+  const listeners = gw.spec.listeners ?? [];
+  const gwNs = gw.metadata.namespace ?? 'default';
+  const routeNs = route?.metadata.namespace ?? gwNs;
+  if (listeners.some((l) => l.port === 80 && !isHttpProtocol(l.protocol))) {
+    return manual(`add an HTTP listener for ${host} to ${describe(gw)} on a free port (port 80 is taken by a ${listeners.find((l) => l.port === 80)?.protocol} listener), and point the proxy at its NodePort`);
+  }
+  const name = uniqueName(`http-${host.replace(/\./g, '-')}`, listeners.map((l) => l.name));
+  const namespaces = routeNs === gwNs ? { from: 'Same' } : { from: 'Selector', selector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [gwNs, routeNs] }] } };
+  return jsonPatch(
+    gw,
+    [{ op: 'add', path: ptr('spec', 'listeners', '-'), value: { name, hostname: host, port: 80, protocol: 'HTTP', allowedRoutes: { namespaces } } }],
+    `appends an HTTP listener "${name}" (port 80, hostname ${host}) to ${describe(gw)} for HTTPRoutes from ${routeNs === gwNs ? gwNs : `${gwNs} and ${routeNs}`}; the existing listeners stay as they are`,
   );
 }
 
@@ -109,6 +134,14 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
       });
     case 'unhealthy':
       return problemFinding(this, s.choice, s.classes);
+    case 'no-http-listener': {
+      const gw = s.gateway;
+      const have = (gw.spec.listeners ?? []).map((l) => `${l.name} (${l.port}/${l.protocol}${l.allowedRoutes?.kinds?.length ? `, kinds ${l.allowedRoutes.kinds.map((k) => k.kind).join('/')}` : ''})`).join(', ') || 'none';
+      return fail(this, 'RouteNotAccepted', `${s.route ? `${describe(s.route)} names ${describe(gw)}, but` : `${describe(gw)}:`} no listener of ${describe(gw)} can carry an HTTPRoute (listeners: ${have}): the route is Accepted=False/NotAllowedByListeners`, {
+        evidence: (gw.spec.listeners ?? []).map((l) => ({ ref: `${describe(gw)} ${describeListener(l)}`, detail: isHttpProtocol(l.protocol) ? 'allowedRoutes.kinds leaves HTTPRoute out' : `protocol ${l.protocol} carries ${l.protocol === 'TLS' ? 'TLSRoute' : 'TCPRoute/UDPRoute'}, never HTTPRoute` })),
+        fix: httpListenerFix(gw, host, s.route),
+      });
+    }
     case 'ok': {
       const evidence: Evidence[] = s.healthy.flatMap((h) => h.health.evidence);
       if (input.target.trailingDot) {

@@ -167,10 +167,13 @@ namespace has) on the listener that accepts the host, forwarding to the likelies
 \`choices\` lists the other candidates. When no Service matches, the fix is \`manual\`.`,
   },
   RouteNotAccepted: {
-    layer: 'route',
+    layer: ['listener', 'route'],
     severity: 'fail',
     retryable: false,
-    doc: `A route for the host names the Gateway but is not accepted: \`NotAllowedByListeners\` (the route's namespace is not
+    doc: `Reported at the **listener** layer when the Gateway the route names has no listener that can carry an HTTPRoute at
+all (only TLS/TCP listeners, or \`allowedRoutes.kinds\` that leave HTTPRoute out): Istio marks the route
+\`Accepted=False/NotAllowedByListeners\` — not a hostname mismatch — and the fix appends a plain HTTP listener for the
+host (never a copy of a TLS/TCP listener). Otherwise at the route layer: A route for the host names the Gateway but is not accepted: \`NotAllowedByListeners\` (the route's namespace is not
 allowed by \`allowedRoutes\`, which defaults to \`from: Same\`; a ReferenceGrant does not help here),
 \`NoMatchingListenerHostname\` (its \`sectionName\` points at a listener whose hostname does not intersect) or
 \`NoMatchingParent\` (\`sectionName\`/\`port\` not on the Gateway). Also used when Istio dropped the route

@@ -6,10 +6,10 @@
 import type { Gateway, GatewayClass, GatewayListener, HTTPRoute, Namespace, ParentReference, Pod, ReferenceGrant, Service, EndpointSlice } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
-import { attachToGateway, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
+import { attachToGateway, kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
 import { resolveBackendRefs } from './grants.js';
 import { gatewayHealth, type Health } from './health.js';
-import { acceptingListeners, isIngressGateway } from './listeners.js';
+import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { normalizeParentRef } from './status.js';
@@ -24,6 +24,7 @@ export type ListenerStage = { classes: GatewayClass[]; routes: HTTPRoute[] } & (
   | { kind: 'filter-missing'; filter: { namespace: string; name: string }; all: Gateway[] }
   | { kind: 'no-http-gateway'; all: Gateway[]; parents: string[] }
   | { kind: 'no-listener'; considered: Gateway[]; addTo: Gateway }
+  | { kind: 'no-http-listener'; gateway: Gateway; route: HTTPRoute | null }
   | { kind: 'unhealthy'; choice: GatewayChoice }
   | { kind: 'ok'; healthy: GatewayChoice[]; candidates: ListenerCandidate[]; filtered: boolean }
 );
@@ -101,23 +102,45 @@ async function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gatewa
   return out;
 }
 
+/** Can any listener of the Gateway carry an HTTPRoute (HTTP/HTTPS protocol, allowedRoutes.kinds admitting it)? */
+export function carriesHttpRoute(gw: Gateway): boolean {
+  return (gw.spec.listeners ?? []).some((l) => isHttpListener(l) && kindAllowed(l));
+}
+
 export async function resolveListener(cluster: ClusterReader, target: Target, filter: { namespace: string; name: string } | null): Promise<ListenerStage> {
   const host = target.host;
   const [classes, all, routes] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]);
+  const routesForHost = routes.filter((r) => routeServesHost(r, host));
+  const namingRoute = (g: Gateway) => routesForHost.find((r) => (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))) ?? null;
+  // A Gateway with no listener that can carry an HTTPRoute (only TLS/TCP listeners, or kinds that leave HTTPRoute
+  // out): a route naming it is Accepted=False/NotAllowedByListeners (istio conversion.go referenceAllowed checks
+  // the listener's allowed kinds), never a hostname mismatch.
+  const noHttp = (gws: Gateway[]): ListenerStage | null => {
+    const g = gws.find((x) => !MESH_CLASSES.has(x.spec.gatewayClassName) && !carriesHttpRoute(x) && (filter !== null || namingRoute(x)));
+    return g ? { classes, routes, kind: 'no-http-listener', gateway: g, route: namingRoute(g) } : null;
+  };
   let gateways: Gateway[];
   if (filter) {
     gateways = all.filter((g) => g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace);
     if (gateways.length === 0) return { classes, routes, kind: 'filter-missing', filter, all };
+    const nh = noHttp(gateways);
+    if (nh) return nh;
   } else {
     gateways = all.filter(isIngressGateway);
     if (gateways.length === 0) {
-      const parents = [...new Set(routes.filter((r) => routeServesHost(r, host)).flatMap((r) => (r.spec.parentRefs ?? []).map((p) => `${p.namespace ?? r.metadata.namespace}/${p.name}`)))];
+      const nh = noHttp(all);
+      if (nh) return nh;
+      const parents = [...new Set(routesForHost.flatMap((r) => (r.spec.parentRefs ?? []).map((p) => `${p.namespace ?? r.metadata.namespace}/${p.name}`)))];
       return { classes, routes, kind: 'no-http-gateway', all, parents };
     }
   }
-  const namedByRoute = (g: Gateway) => routes.some((r) => routeServesHost(r, host) && (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g)));
+  const namedByRoute = (g: Gateway) => namingRoute(g) !== null;
   let matching = gateways.map((g) => ({ gw: g, listeners: acceptingListeners(g, host) })).filter((x) => x.listeners.length > 0);
   if (matching.length === 0) {
+    if (!filter) {
+      const nh = noHttp(all);
+      if (nh) return nh;
+    }
     // The listener to add goes to the Gateway that the routes for this host name as their parent, if any.
     return { classes, routes, kind: 'no-listener', considered: gateways, addTo: gateways.find(namedByRoute) ?? (gateways[0] as Gateway) };
   }
