@@ -4,10 +4,10 @@ import type { EndpointSlice, HTTPRoute, Pod, ServicePort } from '../src/cluster/
 import { describe } from '../src/cluster/objects.js';
 import { fail, pass, warn, type Draft } from '../src/findings.js';
 import { serviceNotFound } from '../src/backend-findings.js';
-import { command, jsonPatch, manual, ptr } from '../src/fix/build.js';
-import { condition, controllerConditions, describeCondition, routeParentStatus } from '../src/gatewayapi/status.js';
+import { applyFix, command, GW_API, jsonPatch, manual, ptr } from '../src/fix/build.js';
+import { condition, controllerConditions, describeCondition, freshness, routeParentStatus } from '../src/gatewayapi/status.js';
 import type { Evidence } from '../src/types.js';
-import type { BackendInfo, EndpointsStage, RouteStage } from '../src/gatewayapi/path.js';
+import type { BackendInfo, EndpointsStage, RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer } from '../src/layer.js';
 
@@ -116,8 +116,11 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   const { ready, notReady } = readyEndpoints(slices, svcPort);
   const portLabel = `${svcRef}:${svcPort.port}${svcPort.name ? ` (${svcPort.name})` : ''}`;
   if (ready.length > 0) {
-    return pass(check, `${portLabel} has ${ready.length} ready endpoint${ready.length > 1 ? 's' : ''}${notReady.length ? ` (${notReady.length} not ready)` : ''}`, {
-      evidence: [...statusNote, ...ready.slice(0, 5).map((r) => ({ ref: portLabel, detail: `ready: ${r}` }))],
+    const evidence = [...statusNote, ...ready.slice(0, 5).map((r) => ({ ref: portLabel, detail: `ready: ${r}` }))];
+    const wp = b.waypoint ? waypointProblem(check, b.waypoint, svcRef, evidence) : null;
+    if (wp) return wp;
+    return pass(check, `${portLabel} has ${ready.length} ready endpoint${ready.length > 1 ? 's' : ''}${notReady.length ? ` (${notReady.length} not ready)` : ''}${b.waypoint?.binding.ingress ? `, through waypoint ${b.waypoint.binding.namespace}/${b.waypoint.binding.name}` : ''}`, {
+      evidence,
     });
   }
   const selector = svc.spec?.selector;
@@ -130,6 +133,9 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   const selStr = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
   if (pods === null) {
     if (slices.length === 0) {
+      // Readiness cannot be known from these manifests, but a missing or unprogrammed waypoint can.
+      const wp = b.waypoint ? waypointProblem(check, b.waypoint, svcRef, [...statusNote]) : null;
+      if (wp) return wp;
       return warn(check, 'EndpointsUnknown', `the manifests hold no EndpointSlices or Pods for ${svcRef}: endpoint readiness was not checked`, {
         evidence: statusNote,
         fix: command(['kubectl', '-n', ref.namespace, 'get', 'endpointslices', '-l', `kubernetes.io/service-name=${ref.name}`], 'run against the live cluster (or include EndpointSlices and Pods in --manifests) to check readiness'),
@@ -155,6 +161,44 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
 }
 
 type Matched = Extract<RouteStage, { kind: 'matched' }>;
+
+/**
+ * Ingress traffic to this Service goes through a waypoint (istio.io/use-waypoint + istio.io/ingress-use-waypoint):
+ * the request also needs the waypoint Gateway to exist, be Programmed and have a ready endpoint (src/gatewayapi/waypoint.ts).
+ */
+function waypointProblem(check: { id: 'endpoints'; title: string }, w: WaypointInfo, svcRef: string, evidence: Evidence[]): Draft | null {
+  const { name, namespace, ingress, from } = w.binding;
+  const ref = `Gateway ${namespace}/${name}`;
+  if (!ingress) {
+    evidence.push({ ref: svcRef, detail: `bound to waypoint ${namespace}/${name} (istio.io/use-waypoint on the ${from}), but ingress traffic bypasses it: no istio.io/ingress-use-waypoint: "true"` });
+    return null;
+  }
+  evidence.push({ ref: svcRef, detail: `ingress traffic goes through waypoint ${namespace}/${name} (istio.io/use-waypoint and istio.io/ingress-use-waypoint on the ${from})` });
+  if (!w.gateway) {
+    return fail(check, 'WaypointNotReady', `${svcRef} sends ingress traffic through waypoint ${ref}, which does not exist: the gateway answers 503`, {
+      evidence,
+      retryable: true,
+      fix: applyFix(
+        { apiVersion: GW_API, kind: 'Gateway', metadata: { name, namespace, labels: { 'istio.io/waypoint-for': 'service' } }, spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } },
+        `creates the waypoint ${ref} that the ${from}'s istio.io/use-waypoint label names (what \`istioctl waypoint apply -n ${namespace} --name ${name}\` creates); or remove the label`,
+      ),
+    });
+  }
+  const conds = controllerConditions(w.gateway.status?.conditions);
+  const programmed = freshness(conds, w.gateway.metadata.generation) === 'fresh' ? condition(conds, 'Programmed') : undefined;
+  const podsCmd = command(['kubectl', '-n', namespace, 'get', 'pods,services', '-l', `gateway.networking.k8s.io/gateway-name=${name}`], `look at the waypoint's pods and Service (Istio deploys them named ${name})`);
+  if (programmed && programmed.status !== 'True') {
+    evidence.push({ ref, detail: describeCondition(programmed) });
+    return fail(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, is not programmed: the gateway answers 503`, { evidence, retryable: true, fix: podsCmd });
+  }
+  if (w.pods !== null) {
+    const ready = w.slices.flatMap((sl) => sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false);
+    if (!w.service || ready.length === 0) {
+      return fail(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, has no ready endpoint${w.service ? '' : ' (its Service does not exist)'}: the gateway answers 503`, { evidence, retryable: true, fix: podsCmd });
+    }
+  }
+  return null;
+}
 
 export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, es }: { rs: Matched; es: EndpointsStage }): Draft {
   const route = rs.attachment.route;

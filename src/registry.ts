@@ -259,6 +259,16 @@ pods and why they are not ready. Fix: the printed \`kubectl describe pod\` / \`k
     retryable: false,
     doc: `The Service's selector matches no Pod. Fix: \`kubectl -n <ns> get pods --show-labels\` and make the selector match.`,
   },
+  WaypointNotReady: {
+    layer: 'endpoints',
+    severity: 'fail',
+    retryable: true,
+    doc: `Ambient mode: the backend Service (or its Namespace) has \`istio.io/use-waypoint: NAME\` and
+\`istio.io/ingress-use-waypoint: "true"\`, so the ingress gateway sends the request through that waypoint — and the
+waypoint Gateway does not exist, is not \`Programmed\`, or has no ready endpoint: the gateway answers 503. Without
+\`ingress-use-waypoint\` ingress traffic bypasses the waypoint (said as evidence). Fix: create the waypoint (the printed
+Gateway of class \`istio-waypoint\`, what \`istioctl waypoint apply\` creates), or look at its pods.`,
+  },
   EndpointsUnknown: {
     layer: 'endpoints',
     severity: 'warn',

@@ -12,6 +12,7 @@ import { gatewayHealth, type Health } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { predictRedirect, type Redirect } from './redirect.js';
+import { waypointFor, type WaypointBinding } from './waypoint.js';
 import { normalizeParentRef } from './status.js';
 
 export interface GatewayChoice {
@@ -77,6 +78,17 @@ export interface BackendInfo {
   /** The ReferenceGrants of the ref's namespace, read only when the Service is missing (to prefer granted names). */
   grants: ReferenceGrant[];
   slices: EndpointSlice[];
+  pods: Pod[] | null;
+  /** The waypoint ingress traffic for this Service goes through, if any (ambient mode). */
+  waypoint: WaypointInfo | null;
+}
+
+export interface WaypointInfo {
+  binding: WaypointBinding;
+  gateway: Gateway | undefined;
+  service: Service | undefined;
+  slices: EndpointSlice[];
+  /** null when readiness cannot be known (manifests without Pods). */
   pods: Pod[] | null;
 }
 
@@ -227,6 +239,19 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
 
 const isService = (r: ResolvedBackendRef) => r.group === '' && r.kind === 'Service';
 
+async function waypointInfo(cluster: ClusterReader, svc: Service): Promise<WaypointInfo | null> {
+  const labels = svc.metadata.labels ?? {};
+  const ns = labels['istio.io/use-waypoint'] && labels['istio.io/ingress-use-waypoint'] ? undefined : await cluster.namespace(svc.metadata.namespace ?? 'default');
+  const binding = waypointFor(svc, ns);
+  if (!binding) return null;
+  if (!binding.ingress) return { binding, gateway: undefined, service: undefined, slices: [], pods: null };
+  const gateway = (await cluster.gateways()).find((g) => g.metadata.name === binding.name && (g.metadata.namespace ?? 'default') === binding.namespace);
+  const service = await cluster.service(binding.namespace, binding.name);
+  const slices = service ? await cluster.endpointSlices(binding.namespace, binding.name) : [];
+  const pods = service?.spec?.selector ? await cluster.pods(binding.namespace, service.spec.selector) : null;
+  return { binding, gateway, service, slices, pods };
+}
+
 export async function resolveGrant(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<GrantStage> {
   const route = rs.attachment.route;
   const routeNs = route.metadata.namespace ?? 'default';
@@ -249,19 +274,19 @@ export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<Route
   const refs = rs.refs.filter((r) => r.weight > 0 && !r.mirror);
   const backends = await Promise.all(
     refs.map(async (ref): Promise<BackendInfo> => {
-      if (!isService(ref)) return { ref, service: undefined, siblings: [], grants: [], slices: [], pods: [] };
+      if (!isService(ref)) return { ref, service: undefined, siblings: [], grants: [], slices: [], pods: [], waypoint: null };
       const service = await cluster.service(ref.namespace, ref.name);
       if (!service) {
         const cross = ref.namespace !== (rs.attachment.route.metadata.namespace ?? 'default');
         const [siblings, grants] = await Promise.all([cluster.servicesByLabel(ref.namespace, {}), cross ? cluster.referenceGrants(ref.namespace) : Promise.resolve([])]);
-        return { ref, service, siblings, grants, slices: [], pods: [] };
+        return { ref, service, siblings, grants, slices: [], pods: [], waypoint: null };
       }
       const selector = service.spec?.selector;
       const [slices, pods] = await Promise.all([
         cluster.endpointSlices(ref.namespace, ref.name),
         selector ? cluster.pods(ref.namespace, selector) : Promise.resolve([] as Pod[]),
       ]);
-      return { ref, service, siblings: [], grants: [], slices, pods };
+      return { ref, service, siblings: [], grants: [], slices, pods, waypoint: await waypointInfo(cluster, service) };
     }),
   );
   return { backends };
