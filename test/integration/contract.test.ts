@@ -8,7 +8,7 @@
 // A few scenarios show status istiod cannot produce (a controller that lags behind the spec, status that contradicts
 // it): they run on a second API server that no controller watches, with the fixture's hand-written status.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LiveCluster } from '../../src/cluster/live.js';
@@ -16,6 +16,7 @@ import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';
 import type { K8sObject } from '../../src/cluster/objects.js';
 import { Kube } from './harness/kube.js';
 import { applyScenario, type Applied } from './harness/apply.js';
+import { configz, programmedRoute } from './harness/configz.js';
 import { crdDocs, installCrds, startApiServer, startControllerManager } from './harness/controlplane.js';
 import { stopGroup } from './harness/istiod.js';
 import { istiod, itIstiod, itLive, live, liveCluster } from './live.js';
@@ -103,6 +104,9 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
     if (admin && istiod) {
       applied = await applyScenario(admin, s.dir, { status: 'istiod' });
       if (applied.statusMs !== undefined) statusTimes.push({ scenario: s.name, ms: applied.statusMs });
+      // GWDOCTOR_ISTIOD_STATUS_DUMP=<file>: append what istiod wrote for every scenario (to study a disagreement).
+      const dump = process.env['GWDOCTOR_ISTIOD_STATUS_DUMP'];
+      if (dump) appendFileSync(dump, `## ${s.name}\n${await istiodStatus(admin, s.dir)}\n\n`);
     }
   }, 120_000);
   afterAll(async () => {
@@ -113,7 +117,21 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
   itIstiod.each(cases.filter((c) => !c.known))('$target: prediction from the manifests == live verdict on istiod\'s status == $layer/$code', async (c) => {
     const expected: ExpectCase = { target: c.target, verdict: c.verdict, layer: c.layer, code: c.code };
     const fromManifests = await predicted(s.dir, c.target);
-    const fromLive = outcome(await runOnCluster(await liveCluster('readonly'), c.target));
+    const report = await runOnCluster(await liveCluster('readonly'), c.target);
+    const fromLive = outcome(report);
+    if (fromLive.verdict === 'pass') {
+      // The virtual host, rule and backend gwdoctor says will serve the request are the ones istiod generated.
+      const said = (id: string) => report.layers.find((l) => l.id === id)?.summary ?? '';
+      const gw = /^(\S+\/\S+) listener/.exec(said('listener'))?.[1] as string;
+      const rule = /HTTPRoute ([^/\s]+)\/(\S+) rules\[(\d+)\]/.exec(said('route'));
+      const svc = /Service ([^/\s]+)\/([^:\s]+):(\d+)/.exec(said('endpoints'));
+      const url = /^https:\/\//i.test(c.target) ? new URL(c.target) : new URL(`https://${c.target}/`);
+      const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
+      expect({ route: got?.route, backend: got?.destinations }, `gwdoctor said: ${said('route')} / ${said('endpoints')}`).toEqual({
+        route: rule ? `${rule[1]}.${rule[2]}.${rule[3]}` : 'a rule gwdoctor named',
+        backend: expect.arrayContaining([svc ? `${svc[2]}.${svc[1]}.svc.cluster.local:${svc[3]}` : 'a Service gwdoctor named']),
+      });
+    }
     const context = `istiod's status:\n${await istiodStatus(admin!, s.dir)}`;
     if (s.status === 'pre-sync' && c.code === 'EndpointsUnknown') {
       // Manifests from git cannot know readiness; the live cluster knows there are no app Pods.

@@ -53,7 +53,11 @@ export default async function setup(project: TestProject) {
     project.provide('istiod', { unavailable: 'no control plane' });
   }
   return async () => {
-    await istiod?.stop();
+    if (istiod) {
+      const t = Date.now();
+      await istiod.stop();
+      process.stderr.write(`[istiod] stopped in ${Date.now() - t} ms\n`);
+    }
     await cp?.stop();
   };
 }
