@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { crdDocs, freePort, installCrds, startApiServer, startControllerManager } from './harness/controlplane.js';
 import { Kube } from './harness/kube.js';
-import { itLive, live } from './live.js';
+import { istiod, itLive, live } from './live.js';
 import { gwdoctor, gwdoctorAsync, validateReport } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
@@ -22,11 +22,11 @@ function kubeconfigFor(server: string, token: string, file: string): string {
   return file;
 }
 
-/** Load a fixture scenario into the main control plane for the tests of the enclosing describe. */
+/** Load a fixture scenario into the main control plane (status by istiod when it runs there) for the enclosing describe. */
 function withScenario(name: string): void {
   let applied: Applied | undefined;
   beforeAll(async () => {
-    if (admin) applied = await applyScenario(admin, join(FIXTURES, name));
+    if (admin) applied = await applyScenario(admin, join(FIXTURES, name), { status: istiod ? 'istiod' : 'fixture' });
   }, 120_000);
   afterAll(async () => {
     await applied?.cleanup();

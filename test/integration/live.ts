@@ -14,3 +14,10 @@ export async function liveCluster(context = 'readonly'): Promise<LiveCluster> {
   if (!live) throw new Error('no control plane');
   return LiveCluster.create({ ok: true, kind: 'files', files: [live.kubeconfig] }, context);
 }
+
+export const istiodInfo = inject('istiod');
+export const istiod = live && 'httpUrl' in istiodInfo ? istiodInfo : null;
+
+/** `it` for tests that need real istiod writing status on the main control plane (skips locally without it). */
+export const itIstiod = istiod ? it : it.skip;
+if (live && !istiod) console.warn(`istiod tests skipped: ${'unavailable' in istiodInfo ? istiodInfo.unavailable : ''}`);

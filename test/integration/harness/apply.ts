@@ -1,6 +1,12 @@
-// Load a fixture scenario into the real API server: create its objects, write controller status through the /status
-// subresource (as Istio would write it), create Pods bound to a Node and write their status as a kubelet would, so
-// the real EndpointSlice controller computes EndpointSlices and readiness.
+// Load a fixture scenario into the real API server and create Pods bound to a Node with their status written as a
+// kubelet would, so the real EndpointSlice controller computes EndpointSlices and readiness. Gateway API status comes
+// from one of two places:
+//  * status: 'istiod'  - real istiod (running against this API server) writes it. The harness creates the objects
+//    WITHOUT status and without what Istio generates (the gateway Service, Deployment and Pods), plays kubelet for the
+//    gateway Pods istiod's Deployment yields, and waits until istiod's status is current (observedGeneration ==
+//    generation) and settled.
+//  * status: 'fixture' - the fixture's hand-written status is written through the /status subresource, for scenarios
+//    istiod cannot produce (stale status, status that disagrees with the spec) and API servers without istiod.
 
 import { loadManifests } from '../../../src/cluster/manifests.js';
 import type { K8sObject } from '../../../src/cluster/objects.js';
@@ -57,30 +63,86 @@ function endpointCounts(slices: K8sObject[]): { ready: number; total: number } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+
+const GATEWAY_NAME = 'gateway.networking.k8s.io/gateway-name';
+/**
+ * The controller whose Gateways istiod reconciles here. Ambient is off (PILOT_ENABLE_AMBIENT=false, the default), so
+ * istiod does not handle istio.io/mesh-controller: the seed's istio-waypoint Gateway gets no status and no Deployment
+ * (gwdoctor never checks waypoints).
+ */
+const ISTIO_CONTROLLERS = new Set(['istio.io/gateway-controller']);
+const ISTIO_ROUTE_CONTROLLER = 'istio.io/gateway-controller';
+
+export type StatusSource = 'istiod' | 'fixture';
+
 export interface Applied {
   cleanup(): Promise<void>;
   objects: number;
+  /** istiod mode: ms from the last create until istiod's status was current and settled. */
+  statusMs?: number;
 }
 
-export async function applyScenario(kube: Kube, dir: string): Promise<Applied> {
-  const objects = loadManifests([dir]);
+/** Objects Istio's deployment controller (or the controllers it drives) makes from a Gateway: not in git. */
+function generatedByIstio(o: K8sObject): boolean {
+  return (o.kind === 'Service' || o.kind === 'Pod' || o.kind === 'EndpointSlice') && o.metadata.labels?.[GATEWAY_NAME] !== undefined;
+}
+
+type PodStatus = Record<string, unknown>;
+
+/** A Running, Ready Pod as a kubelet reports it (for gateway Pods the fixture does not show). */
+function readyPodStatus(ip: string): PodStatus {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const c = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now });
+  return {
+    phase: 'Running',
+    conditions: [c('PodReadyToStartContainers'), c('Initialized'), c('Ready'), c('ContainersReady'), c('PodScheduled')],
+    hostIP: '192.168.1.10',
+    hostIPs: [{ ip: '192.168.1.10' }],
+    podIP: ip,
+    podIPs: [{ ip }],
+    startTime: now,
+  };
+}
+
+/** containerStatuses name the live Pod's containers: keep the fixture's entry per name, drop the rest. */
+function statusForLivePod(template: PodStatus, live: Obj): PodStatus {
+  const names = (((live['spec'] as { containers?: { name: string; image?: string }[] }).containers) ?? []).map((c) => c.name);
+  const st = structuredClone(template);
+  delete st['qosClass']; // the API server computed it at create time from the live spec: immutable
+  const cs = st['containerStatuses'] as { name: string }[] | undefined;
+  if (cs) st['containerStatuses'] = cs.filter((c) => names.includes(c.name));
+  return st;
+}
+
+function conditionsOf(v: unknown): { type: string; status: string; reason?: string; message?: string; observedGeneration?: number }[] {
+  return ((v as { conditions?: unknown[] } | undefined)?.conditions ?? []) as never;
+}
+
+export async function applyScenario(kube: Kube, dir: string, opts: { status?: StatusSource } = {}): Promise<Applied> {
+  const mode = opts.status ?? 'fixture';
+  const objects = loadManifests([dir]).filter((o) => mode === 'fixture' || !generatedByIstio(o));
+  // Status of Gateway API objects is the controller's to write: in istiod mode never from the fixture.
+  const statusOf = (o: K8sObject): unknown => (mode === 'istiod' && /^gateway\.networking\.k8s\.io\//.test(o.apiVersion) ? undefined : (o as { status?: unknown }).status);
+  const gatewayPods = loadManifests([dir]).filter((o) => o.kind === 'Pod' && o.metadata.labels?.[GATEWAY_NAME] !== undefined);
   const created: Obj[] = [];
   const namespaces = new Set<string>();
   const byKind = (k: string) => objects.filter((o) => o.kind === k);
   const cleanup = async () => {
     for (const o of [...created].reverse()) await kube.delete(o);
     // Controller-made EndpointSlices are garbage-collected asynchronously: remove them now so that the next
-    // scenario never sees endpoints of a Service that no longer exists.
-    for (const ns of namespaces) {
-      for (const s of await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns)) await kube.delete(s);
-    }
-    for (let i = 0; i < 50; i++) {
+    // scenario never sees endpoints of a Service that no longer exists. Istio's generated Deployments, Services and
+    // Pods are owned by the Gateway (garbage-collected); Pods bound to a Node without a kubelet are removed forcibly.
+    const sweep = async (): Promise<number> => {
       let left = 0;
-      for (const ns of namespaces) left += (await kube.list('v1', 'Pod', ns)).length + (await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns)).length;
-      if (left === 0) break;
-      for (const ns of namespaces) for (const s of await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns)) await kube.delete(s);
-      await sleep(100);
-    }
+      for (const ns of namespaces) {
+        for (const d of await kube.list('apps/v1', 'Deployment', ns, GATEWAY_NAME)) (left++, await kube.delete(d));
+        for (const s of await kube.list('v1', 'Service', ns, GATEWAY_NAME)) (left++, await kube.delete(s));
+        for (const p of await kube.list('v1', 'Pod', ns)) (left++, await kube.delete(p));
+        for (const s of await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns)) (left++, await kube.delete(s));
+      }
+      return left;
+    };
+    for (let i = 0; i < 50 && (await sweep()) > 0; i++) await sleep(100);
   };
   const create = async (o: K8sObject) => {
     const live = await kube.create(clean(o));
@@ -94,18 +156,36 @@ export async function applyScenario(kube: Kube, dir: string): Promise<Applied> {
     for (const o of objects) if (o.metadata.namespace && !byKind('Namespace').some((n) => n.metadata.name === o.metadata.namespace)) {
       await kube.ensure({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.metadata.namespace } });
     }
-    for (const n of byKind('Node')) {
+    const nodes = byKind('Node');
+    if (mode === 'istiod' && nodes.length === 0) {
+      // Manifests from git have no Node; the gateway Pods istiod's Deployment yields still need one to run on.
+      const n = await kube.ensure({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1', labels: { 'kubernetes.io/hostname': 'node-1' } } });
+      await kube.patchStatus(n, { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }], addresses: [{ type: 'InternalIP', address: '192.168.1.10' }] });
+    }
+    for (const n of nodes) {
       const live = await kube.ensure(clean(n));
       const st = (n as { status?: unknown }).status;
       if (st) await kube.patchStatus(live, st);
     }
     for (const gc of byKind('GatewayClass')) {
+      if (mode === 'istiod') {
+        // istiod creates its built-in classes (istio, istio-waypoint) itself; a fixture's copy is only created when
+        // missing, and must name the same controller (controllerName is immutable).
+        const r = await kube.raw('GET', kube.path(clean(gc)));
+        if (r.status === 200) {
+          const have = (r.json as { spec?: { controllerName?: string } }).spec?.controllerName;
+          const want = (gc as { spec?: { controllerName?: string } }).spec?.controllerName;
+          if (have !== want) throw new Error(`GatewayClass ${gc.metadata.name} exists with controllerName ${have}, the fixture wants ${want}`);
+          continue;
+        }
+      }
       const live = await create(gc);
-      const st = (gc as { status?: unknown }).status;
+      const st = statusOf(gc);
       if (st) await kube.putStatus(live, remapGenerations(st, gc.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1));
     }
     for (const o of byKind('ConfigMap')) await create(o);
     for (const o of byKind('Service')) await create(o);
+    for (const o of byKind('ServiceEntry')) await create(o);
     for (const o of byKind('EndpointSlice')) {
       if (o.metadata.labels?.[MANAGED_BY] === 'endpointslice-controller.k8s.io') continue; // the real controller writes these
       await create(o);
@@ -117,7 +197,7 @@ export async function applyScenario(kube: Kube, dir: string): Promise<Applied> {
     }
     for (const g of byKind('Gateway')) {
       const live = await create(g);
-      const st = (g as { status?: unknown }).status;
+      const st = statusOf(g);
       if (st) await kube.putStatus(live, remapGenerations(st, g.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1));
     }
     for (const o of byKind('ReferenceGrant')) await create(o);
@@ -128,17 +208,18 @@ export async function applyScenario(kube: Kube, dir: string): Promise<Applied> {
     for (const r of routes) {
       if (done.some((d) => routesOverlap(d, r) && d.metadata.creationTimestamp !== r.metadata.creationTimestamp)) await sleep(1100);
       const live = await create(r);
-      const st = (r as { status?: unknown }).status;
+      const st = statusOf(r);
       if (st) await kube.putStatus(live, remapGenerations(st, r.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1));
       done.push(r);
     }
+    const createdAt = Date.now();
 
     // Wait until the EndpointSlice controller has caught up with what the fixture shows.
     for (const svc of byKind('Service')) {
       const sel = (svc as { spec?: { selector?: Record<string, string> } }).spec?.selector;
       if (!sel) continue;
       const ns = svc.metadata.namespace ?? 'default';
-      const want = endpointCounts(byKind('EndpointSlice').filter((s) => s.metadata.namespace === ns && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name));
+      const want = endpointCounts(loadManifests([dir]).filter((s) => s.kind === 'EndpointSlice' && s.metadata.namespace === ns && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name));
       const until = Date.now() + 20_000;
       for (;;) {
         const live = (await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns, `kubernetes.io/service-name=${svc.metadata.name}`)) as unknown as K8sObject[];
@@ -148,9 +229,88 @@ export async function applyScenario(kube: Kube, dir: string): Promise<Applied> {
         await sleep(100);
       }
     }
-    return { cleanup, objects: created.length };
+    if (mode === 'fixture') return { cleanup, objects: created.length };
+    await settleIstiod(kube, byKind('Gateway'), routes, gatewayPods, namespaces);
+    return { cleanup, objects: created.length, statusMs: Date.now() - createdAt };
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+const SETTLE_MS = 30_000;
+
+/**
+ * Play kubelet for the gateway Pods istiod's Deployments yield (status copied from the fixture's gateway Pod of that
+ * Gateway, else Running/Ready), then wait until istiod's status on every Gateway of an Istio class and every HTTPRoute
+ * is current (observedGeneration == generation), reflects the gateway endpoints, and is unchanged across two polls.
+ */
+async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject[], fixturePods: K8sObject[], namespaces: Set<string>): Promise<void> {
+  const classes = new Map(
+    (await kube.list('gateway.networking.k8s.io/v1', 'GatewayClass')).map((c) => [c.metadata.name, (c['spec'] as { controllerName?: string }).controllerName ?? '']),
+  );
+  const managed = gateways.filter((g) => ISTIO_CONTROLLERS.has(classes.get((g as unknown as { spec: { gatewayClassName: string } }).spec.gatewayClassName) ?? ''));
+  const managedKeys = new Set(managed.map((g) => `${g.metadata.namespace}/${g.metadata.name}`));
+  let ipSeq = 100;
+  const kubeleted = new Set<string>();
+  let last = '';
+  let why = '';
+  const until = Date.now() + SETTLE_MS;
+  for (;;) {
+    why = '';
+    // kubelet stand-in for the generated gateway Pods.
+    for (const g of managed) {
+      const ns = g.metadata.namespace as string;
+      for (const p of await kube.list('v1', 'Pod', ns, `${GATEWAY_NAME}=${g.metadata.name}`)) {
+        const uid = p.metadata['uid'] as string;
+        if (p.metadata['deletionTimestamp'] || kubeleted.has(uid)) continue;
+        const tpl = fixturePods.find((f) => f.metadata.namespace === ns && f.metadata.labels?.[GATEWAY_NAME] === g.metadata.name) as
+          | { spec?: { nodeName?: string }; status?: PodStatus }
+          | undefined;
+        // A fixture gateway Pod without a node is one the scheduler could not place: leave it unbound.
+        const schedule = !tpl || tpl.spec?.nodeName !== undefined;
+        if (schedule && !(p['spec'] as { nodeName?: string }).nodeName) await kube.bind(p, 'node-1');
+        await kube.patchStatus(p, tpl?.status ? statusForLivePod(tpl.status, p) : readyPodStatus(`10.42.9.${ipSeq++}`));
+        kubeleted.add(uid);
+        why ||= `gateway Pod ${ns}/${p.metadata.name} just started`;
+      }
+    }
+    const snapshot: unknown[] = [];
+    for (const g of managed) {
+      const live = (await kube.get(kube.path(clean(g)))) as Obj & { status?: { conditions?: unknown[] } };
+      const gen = live.metadata['generation'] as number;
+      const conds = conditionsOf(live.status);
+      snapshot.push(live.status);
+      const ref = `Gateway ${g.metadata.namespace}/${g.metadata.name}`;
+      if (conds.length === 0) why ||= `${ref} has no status from istiod`;
+      else if (conds.some((c) => c.observedGeneration !== gen)) why ||= `${ref} status observedGeneration != generation ${gen}`;
+      const programmed = conds.find((c) => c.type === 'Programmed');
+      if (programmed?.status === 'False' && /no instances found/.test(programmed.message ?? '')) {
+        // istiod re-checks when the gateway Service's endpoints change: wait for that if there are any.
+        const slices = await kube.list('discovery.k8s.io/v1', 'EndpointSlice', g.metadata.namespace, `${GATEWAY_NAME}=${g.metadata.name}`);
+        if (endpointCounts(slices as unknown as K8sObject[]).total > 0) why ||= `${ref} is Programmed=False although its Service has endpoints`;
+      }
+    }
+    for (const r of routes) {
+      const live = (await kube.get(kube.path(clean(r)))) as Obj & { status?: { parents?: { parentRef: { name: string; namespace?: string }; controllerName: string; conditions?: unknown[] }[] } };
+      const gen = live.metadata['generation'] as number;
+      const ns = r.metadata.namespace as string;
+      snapshot.push(live.status);
+      const ref = `HTTPRoute ${ns}/${r.metadata.name}`;
+      const ours = (live.status?.parents ?? []).filter((p) => p.controllerName === ISTIO_ROUTE_CONTROLLER);
+      const wanted = ((live['spec'] as { parentRefs?: { name: string; namespace?: string }[] }).parentRefs ?? []).filter((p) => managedKeys.has(`${p.namespace ?? ns}/${p.name}`));
+      // istiod writes `parents: []` when no listener of the named Gateway exists for it (e.g. an HTTPS listener without
+      // tls, which Istio skips): an entry per parent is not guaranteed, written status is.
+      if (wanted.length > 0 && live.status?.parents === undefined) why ||= `${ref} has no status from istiod`;
+      for (const o of ours) if (conditionsOf(o).some((c) => c.observedGeneration !== gen)) why ||= `${ref} status observedGeneration != generation ${gen}`;
+    }
+    const now = JSON.stringify(snapshot);
+    if (!why && now === last) return;
+    if (!why) why = 'status still changing';
+    last = now;
+    if (Date.now() > until) {
+      throw new Error(`istiod did not settle the status within ${SETTLE_MS / 1000} s: ${why} (namespaces ${[...namespaces].join(', ')}); last status seen: ${now.slice(0, 4000)}`);
+    }
+    await sleep(250);
   }
 }

@@ -251,7 +251,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
   }
 }
 
-/** kube-controller-manager with only the controllers the tests need (EndpointSlices from Pods, GC, namespaces). */
+/** kube-controller-manager with only the controllers the tests need (EndpointSlices from Pods, GC, namespaces, Deployments). */
 export function startControllerManager(bin: string, dir: string, kubeconfig: string, name: string): ChildProcess {
   const log = join(dir, `kube-controller-manager-${name}.log`);
   return spawn(
@@ -260,8 +260,9 @@ export function startControllerManager(bin: string, dir: string, kubeconfig: str
       `--kubeconfig=${kubeconfig}`,
       '--leader-elect=false',
       '--secure-port=0',
-      // No node-lifecycle controller: there is no kubelet, and it would mark every pod NotReady.
-      '--controllers=endpointslice-controller,garbage-collector-controller,namespace-controller',
+      // No node-lifecycle controller: there is no kubelet, and it would mark every pod NotReady. The deployment and
+      // replicaset controllers turn the gateway Deployment istiod creates into a Pod (the harness plays its kubelet).
+      '--controllers=endpointslice-controller,garbage-collector-controller,namespace-controller,deployment-controller,replicaset-controller',
     ],
     { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], detached: true },
   );

@@ -18,6 +18,9 @@ const PLURALS: Record<string, string> = {
   ClusterRole: 'clusterroles',
   ClusterRoleBinding: 'clusterrolebindings',
   ServiceAccount: 'serviceaccounts',
+  Deployment: 'deployments',
+  ReplicaSet: 'replicasets',
+  ServiceEntry: 'serviceentries',
 };
 const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'GatewayClass', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
 
@@ -106,6 +109,11 @@ export class Kube {
 
   async patchStatus(o: Obj, status: unknown): Promise<Obj> {
     return (await this.ok('PATCH', `${this.path(o)}/status`, { status }, 'application/merge-patch+json')) as Obj;
+  }
+
+  /** Bind a Pod to a Node, as the scheduler would (POST pods/NAME/binding). */
+  async bind(pod: Obj, node: string): Promise<void> {
+    await this.ok('POST', `${this.path(pod)}/binding`, { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name }, target: { apiVersion: 'v1', kind: 'Node', name: node } });
   }
 
   async delete(o: Obj): Promise<void> {
