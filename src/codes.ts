@@ -14,6 +14,7 @@ export const CODES = {
   TlsCertificateInvalid: 'proxy',
   TlsCertificateExpiring: 'proxy',
   ProxyUpstreamError: 'proxy',
+  ProxyErrorResponse: 'proxy',
   ProxyNotForwardingToGateway: 'proxy',
   RedirectLoop: 'proxy',
   // listener

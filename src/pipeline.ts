@@ -75,14 +75,15 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     else observer.onLayerEnd?.(target, finding);
   }
   // Envoy answered an error that a cluster layer should explain, yet every layer passed: the objects look right but
-  // the gateway disagrees (config not pushed yet, or something gwdoctor does not model). Never call that a pass.
+  // the gateway disagrees (config not pushed yet, or something gwdoctor does not model). Never call that a pass, nor a
+  // warning that exits 0: the user's request ends in that error, so the run is inconclusive (exit 2).
   if (!stoppedBy) {
     for (const [i, f] of out.entries()) {
       const carried = ctx.facts.carried?.[f.id];
       if (f.status !== 'pass' || !carried?.length) continue;
       out[i] = {
         ...f,
-        status: 'warn',
+        status: 'error',
         code: 'GatewayErrorResponse',
         hint: hintFor('GatewayErrorResponse'),
         retryable: true,

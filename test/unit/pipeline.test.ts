@@ -105,7 +105,7 @@ describe('verdictOf', () => {
 });
 
 describe('an Envoy error that no cluster layer explains', () => {
-  it('turns the pass of the layer it was carried to into a GatewayErrorResponse warning', async () => {
+  it('turns the pass of the layer it was carried to into a GatewayErrorResponse error: the run never exits 0', async () => {
     const ls = layers({
       proxy: async function (this: Check) {
         return pass(this, 'forwarded; Envoy answered 404');
@@ -114,9 +114,9 @@ describe('an Envoy error that no cluster layer explains', () => {
     // The proxy layer carries Envoy's 404 to route; route still passes (objects look right).
     ls[1] = { ...ls[1]!, run: async function (this: Check, ctx) { (ctx.facts.carried ??= {}).route = [{ ref: 'proxy', detail: 'HTTP 404 no route (NR)' }]; return pass(this, 'forwarded'); } };
     const r = await runTarget(ls, target, env, once);
-    expect(r.layers[3]).toMatchObject({ status: 'warn', code: 'GatewayErrorResponse', retryable: true });
+    expect(r.layers[3]).toMatchObject({ status: 'error', code: 'GatewayErrorResponse', retryable: true });
     expect(r.layers[3]?.summary).toMatch(/but the gateway answered HTTP 404 no route/);
-    expect(r.verdict).toBe('warn');
+    expect(r.verdict).toBe('error');
   });
   it('leaves it alone when a layer failed and explains the error', async () => {
     const ls = layers({ endpoints: async function (this: Check) { return fail(this, 'NoReadyEndpoints', 'none ready'); } });
