@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { GwdoctorError, UsageError, rootMessage } from './errors.js';
 import { helpText, parseOptions } from './options.js';
+import { errorLine, redact } from './redact.js';
 
 export const EXIT = { ok: 0, failed: 1, inconclusive: 2, usage: 3, internal: 70 } as const;
 
@@ -16,13 +17,18 @@ function version(): string {
   }
 }
 
+/** Every line gwdoctor writes to stderr: redacted (src/redact.ts), one line, cut to a readable length. */
+function say(message: string, hint?: string): void {
+  process.stderr.write(`gwdoctor: ${errorLine(message)}\n${hint ? `  hint: ${errorLine(hint)}\n` : ''}`);
+}
+
 async function main(argv: string[]): Promise<number> {
   let opts;
   try {
     opts = parseOptions(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`gwdoctor: ${err.message}\n`);
+      say(err.message);
       return EXIT.usage;
     }
     throw err;
@@ -36,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (opts.targets.length === 0) {
-    process.stderr.write('gwdoctor: no target given: try gwdoctor api.example.com (see gwdoctor --help)\n');
+    say('no target given: try gwdoctor api.example.com (see gwdoctor --help)');
     return EXIT.usage;
   }
   try {
@@ -44,15 +50,15 @@ async function main(argv: string[]): Promise<number> {
     return await run(opts);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`gwdoctor: ${err.message}\n`);
+      say(err.message);
       return EXIT.usage;
     }
     if (err instanceof GwdoctorError) {
-      process.stderr.write(`gwdoctor: ${rootMessage(err)}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+      say(rootMessage(err), err.hint);
       return EXIT.inconclusive;
     }
-    process.stderr.write(`gwdoctor: internal error: ${rootMessage(err)} (rerun with --debug for details, and please report it)\n`);
-    if (opts.debug) process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    say(`internal error: ${rootMessage(err)} (rerun with --debug for details, and please report it)`);
+    if (opts.debug) process.stderr.write(`${redact((err as Error).stack ?? String(err))}\n`);
     return EXIT.internal;
   }
 }
@@ -63,7 +69,7 @@ main(process.argv.slice(2)).then(
     process.stdout.write('', () => process.exit(code));
   },
   (err: unknown) => {
-    process.stderr.write(`gwdoctor: internal error: ${rootMessage(err)}\n`);
+    say(`internal error: ${rootMessage(err)}`);
     process.exit(EXIT.internal);
   },
 );

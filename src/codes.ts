@@ -49,6 +49,7 @@ export const CODES = {
   ClusterUnreachable: 'any',
   ClusterTlsError: 'any',
   ClusterUnauthorized: 'any',
+  ClusterCredentialPluginFailed: 'any',
   GatewayApiMissing: 'any',
   Timeout: 'any',
 } as const satisfies Record<string, LayerId | 'any'>;

@@ -6,8 +6,9 @@ import { ManifestCluster } from './cluster/manifests.js';
 import type { ClusterReader } from './cluster/reader.js';
 import { runTarget, type Env, type Observer } from './pipeline.js';
 import type { Options } from './options.js';
-import type { Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
+import type { Finding, Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
 import { systemResolver } from './net/system-resolver.js';
+import { redactDeep } from './redact.js';
 
 export function exitCodeFor(report: Report): number {
   const v = report.targets.map((t) => t.verdict);
@@ -22,12 +23,28 @@ export interface Reporter extends Observer {
   onEnd(report: Report): void | Promise<void>;
 }
 
-async function clusterSource(opts: Options): Promise<{ cluster: ClusterReader | null; why: string | null }> {
+async function clusterSource(opts: Options, signal: AbortSignal): Promise<{ cluster: ClusterReader | null; why: string | null }> {
   if (opts.manifests.length > 0) return { cluster: ManifestCluster.fromPaths(opts.manifests), why: null };
   const { findKubeconfig, LiveCluster } = await import('./cluster/live.js');
   const found = findKubeconfig(opts.kubeconfig);
   if (!found.ok) return { cluster: null, why: found.why };
-  return { cluster: await LiveCluster.create(found, opts.context), why: null };
+  return { cluster: await LiveCluster.create(found, opts.context, signal), why: null };
+}
+
+/**
+ * Every finding, retry note and report reaches the reporters through this wrapper: what they print (text, tty, JSON)
+ * has passed redact() (src/redact.ts), whatever a layer or the cluster put into it.
+ */
+export function redacting(r: Reporter): Reporter {
+  return {
+    ...(r.begin ? { begin: (targets: Target[]) => r.begin?.(targets) } : {}),
+    ...(r.onTargetStart ? { onTargetStart: (t: Target) => r.onTargetStart?.(t) } : {}),
+    ...(r.onLayerStart ? { onLayerStart: (t: Target, id: Finding['id']) => r.onLayerStart?.(t, id) } : {}),
+    ...(r.onLayerEnd ? { onLayerEnd: (t: Target, f: Finding) => r.onLayerEnd?.(t, redactDeep(f)) } : {}),
+    ...(r.onRetry ? { onRetry: (t: Target, n: number, f: Finding, ms: number) => r.onRetry?.(t, n, redactDeep(f), ms) } : {}),
+    ...(r.onTargetEnd ? { onTargetEnd: (t: Target, rep: TargetReport) => r.onTargetEnd?.(t, redactDeep(rep)) } : {}),
+    onEnd: (report: Report) => r.onEnd(redactDeep(report)),
+  };
 }
 
 async function pickReporter(opts: Options): Promise<Reporter> {
@@ -47,10 +64,10 @@ async function pickReporter(opts: Options): Promise<Reporter> {
 export async function run(opts: Options): Promise<number> {
   const started = performance.now();
   const targets: Target[] = opts.targets.map(parseTarget); // UsageError (exit 3) before anything runs
-  const { cluster, why } = await clusterSource(opts);
-  const reporter = await pickReporter(opts);
-
   const signal = AbortSignal.timeout(opts.timeoutMs);
+  const { cluster, why } = await clusterSource(opts, signal);
+  const reporter = redacting(await pickReporter(opts));
+
   let resolver: Promise<Resolver> | undefined;
   let probe: Promise<HttpProbe> | undefined;
   const env: Env = {
