@@ -22,6 +22,52 @@ function say(message: string, hint?: string): void {
   process.stderr.write(`gwdoctor: ${errorLine(message)}\n${hint ? `  hint: ${errorLine(hint)}\n` : ''}`);
 }
 
+/** After --timeout, the run gets this long to end by itself before the watchdog prints what it has and exits 2. */
+export const GRACE_MS = 2000;
+/** Last resort, if the main thread itself is stuck (no timer can fire): a worker thread ends the process. */
+const REAPER_MS = 5000;
+
+/** Set once Ctrl-C or the watchdog took over: the exit code is theirs, whatever run() returns meanwhile. */
+let stopCode: number | null = null;
+
+interface Control {
+  partial?: (why: 'interrupt' | 'deadline') => Promise<void>;
+}
+
+/**
+ * Ctrl-C and the hard deadline. Ctrl-C (in every output mode, the interactive view too) prints what was checked so
+ * far and exits 130; a second Ctrl-C leaves at once. If the run has not ended by --timeout + GRACE_MS, the watchdog
+ * prints the partial report and exits 2. Credential plugins still running are killed on exit (cluster/live.ts).
+ */
+async function guard(timeoutMs: number, control: Control): Promise<void> {
+  let stopping = false;
+  const stop = async (why: 'interrupt' | 'deadline', code: number) => {
+    if (stopping) process.exit(code);
+    stopping = true;
+    stopCode = code;
+    setTimeout(() => process.exit(code), 1500); // the partial report gets 1.5 s, no more
+    try {
+      await control.partial?.(why);
+    } catch (err) {
+      say(`could not print the partial report: ${rootMessage(err)}`);
+    }
+    if (why === 'deadline') say(`the run did not end within --timeout (${timeoutMs} ms) plus ${GRACE_MS} ms: stopped; the report shows what was checked`);
+    process.stdout.write('', () => process.exit(code));
+  };
+  process.on('SIGINT', () => void stop('interrupt', 130));
+  setTimeout(() => void stop('deadline', EXIT.inconclusive), timeoutMs + GRACE_MS).unref();
+  const { Worker } = await import('node:worker_threads');
+  const reaper = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     setTimeout(() => {
+       try { require('node:fs').writeSync(2, workerData.msg); } catch (e) {}
+       process.kill(process.pid, 'SIGKILL');
+     }, workerData.ms);`,
+    { eval: true, workerData: { ms: timeoutMs + GRACE_MS + REAPER_MS, msg: `gwdoctor: stuck ${GRACE_MS + REAPER_MS} ms past --timeout and not answering: killed\n` } },
+  );
+  reaper.unref();
+}
+
 async function main(argv: string[]): Promise<number> {
   let opts;
   try {
@@ -45,9 +91,11 @@ async function main(argv: string[]): Promise<number> {
     say('no target given: try gwdoctor api.example.com (see gwdoctor --help)');
     return EXIT.usage;
   }
+  const control: Control = {};
   try {
+    await guard(opts.timeoutMs, control);
     const { run } = await import('./run.js');
-    return await run(opts);
+    return await run(opts, control);
   } catch (err) {
     if (err instanceof UsageError) {
       say(err.message);
@@ -65,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
+    if (stopCode !== null) return; // Ctrl-C or the watchdog is printing the partial report and exits itself
     // Flush stdout before exiting: the JSON report may be larger than one pipe buffer.
     process.stdout.write('', () => process.exit(code));
   },

@@ -52,6 +52,7 @@ export const CODES = {
   ClusterCredentialPluginFailed: 'any',
   GatewayApiMissing: 'any',
   Timeout: 'any',
+  Interrupted: 'any',
 } as const satisfies Record<string, LayerId | 'any'>;
 
 export type Code = keyof typeof CODES;

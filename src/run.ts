@@ -4,11 +4,14 @@ import { LAYERS } from '../checks/index.js';
 import { parseTarget } from './target.js';
 import { ManifestCluster } from './cluster/manifests.js';
 import type { ClusterReader } from './cluster/reader.js';
-import { runTarget, type Env, type Observer } from './pipeline.js';
+import { runTarget, verdictOf, type Env, type Observer } from './pipeline.js';
+import { errorFinding, skip } from './findings.js';
 import type { Options } from './options.js';
 import type { Finding, Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
 import { systemResolver } from './net/system-resolver.js';
 import { redactDeep } from './redact.js';
+
+const EXIT_INCONCLUSIVE = 2;
 
 export function exitCodeFor(report: Report): number {
   const v = report.targets.map((t) => t.verdict);
@@ -52,7 +55,8 @@ async function pickReporter(opts: Options): Promise<Reporter> {
     const { jsonReporter } = await import('./report/json.js');
     return jsonReporter();
   }
-  const interactive = process.stdout.isTTY === true && process.env['CI'] !== 'true' && process.env['TERM'] !== 'dumb';
+  // A pseudo-terminal that reports 0 (or very few) columns would get one character per line from listr2: plain lines.
+  const interactive = process.stdout.isTTY === true && process.env['CI'] !== 'true' && process.env['TERM'] !== 'dumb' && (process.stdout.columns ?? 0) >= 20;
   if (interactive) {
     const { ttyReporter } = await import('./report/tty.js');
     return ttyReporter(opts);
@@ -61,12 +65,58 @@ async function pickReporter(opts: Options): Promise<Reporter> {
   return textReporter(opts, (s) => process.stdout.write(s));
 }
 
-export async function run(opts: Options): Promise<number> {
+/** How cli.ts reaches a running run: on Ctrl-C or at the hard deadline it prints what was checked so far. */
+export interface RunControl {
+  /** Set by run() once a report can be built. Prints the partial report (once; a no-op after the normal end). */
+  partial?: (why: 'interrupt' | 'deadline') => Promise<void>;
+}
+
+/** The report of a run cut short: the findings so far; the layer in flight says why it did not finish. */
+function partialTarget(t: Target, seen: Finding[], why: 'interrupt' | 'deadline', timeoutMs: number): TargetReport {
+  let cut = false;
+  const layers: Finding[] = LAYERS.map((check) => {
+    const f = seen.find((x) => x.id === check.id);
+    if (f) return f;
+    if (cut) return { ...skip(check, `not checked: the run was ${why === 'interrupt' ? 'interrupted' : 'stopped at its deadline'}`), durationMs: 0 };
+    cut = true;
+    return why === 'interrupt'
+      ? { ...errorFinding(check, 'Interrupted', `${check.id} did not finish: interrupted (Ctrl-C)`), durationMs: 0 }
+      : { ...errorFinding(check, 'Timeout', `${check.id} did not finish: the run passed its --timeout (${timeoutMs} ms) and was stopped`), durationMs: 0 };
+  });
+  const { verdict, failedLayer } = verdictOf(layers);
+  return { input: t.input, host: t.host, path: t.path, verdict, failedLayer, attempts: 1, layers };
+}
+
+export async function run(opts: Options, control: RunControl = {}): Promise<number> {
   const started = performance.now();
   const targets: Target[] = opts.targets.map(parseTarget); // UsageError (exit 3) before anything runs
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const { cluster, why } = await clusterSource(opts, signal);
-  const reporter = redacting(await pickReporter(opts));
+  const shown = redacting(await pickReporter(opts));
+  // What each target has found so far, for a report of a run cut short (Ctrl-C, hard deadline).
+  const seen = new Map<Target, Finding[]>(targets.map((t) => [t, []]));
+  const reporter: Reporter = {
+    ...shown,
+    onLayerEnd(t, f) {
+      const list = seen.get(t);
+      if (list) seen.set(t, [...list.filter((x) => x.id !== f.id), f]);
+      shown.onLayerEnd?.(t, f);
+    },
+  };
+  let ended = false;
+  const started0 = started;
+  const reportOf = (targetReports: TargetReport[]): Report => ({
+    schemaVersion: 'gwdoctor.report/v1',
+    generatedAt: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - started0),
+    source: { mode: cluster ? cluster.mode : 'none', ...(cluster?.describeSource() ?? {}), offline: opts.offline },
+    targets: targetReports,
+  });
+  control.partial = async (reason) => {
+    if (ended) return;
+    ended = true;
+    await reporter.onEnd(reportOf(targets.map((t) => partialTarget(t, seen.get(t) ?? [], reason, opts.timeoutMs))));
+  };
 
   let resolver: Promise<Resolver> | undefined;
   let probe: Promise<HttpProbe> | undefined;
@@ -92,14 +142,9 @@ export async function run(opts: Options): Promise<number> {
   const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: 2000 };
   const reports: TargetReport[] = await Promise.all(targets.map((t) => runTarget(LAYERS, t, env, wait, reporter)));
 
-  const src = cluster?.describeSource() ?? {};
-  const report: Report = {
-    schemaVersion: 'gwdoctor.report/v1',
-    generatedAt: new Date().toISOString(),
-    durationMs: Math.round(performance.now() - started),
-    source: { mode: cluster ? cluster.mode : 'none', ...src, offline: opts.offline },
-    targets: reports,
-  };
+  const report = reportOf(reports);
+  if (ended) return EXIT_INCONCLUSIVE; // cli.ts printed a partial report and decides the exit code
+  ended = true;
   await reporter.onEnd(report);
   return exitCodeFor(report);
 }

@@ -2,7 +2,7 @@
 // reaches exit 70, exec credential plugins are bounded by the deadline and reported as what they are.
 
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -277,5 +277,98 @@ describe('kubeconfig exec credential plugins', () => {
     await new Promise((res) => setTimeout(res, 200));
     expect(alive(pid), `the plugin's child ${pid} outlived the run`).toBe(false);
     expect(JSON.parse(r.stdout).targets[0].layers[2].code).toMatch(/^(Timeout|ClusterCredentialPluginFailed)$/);
+  });
+});
+
+// ---- signals and the hard deadline -----------------------------------------------------------------------------
+/** Start the CLI, send SIGINT after `afterMs`, collect everything. */
+function interrupted(args: string[], afterMs: number): Promise<{ code: number | null; stdout: string; stderr: string; took: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    setTimeout(() => child.kill('SIGINT'), afterMs);
+    child.on('close', (code) => resolve({ code, stdout, stderr, took: Date.now() - t0 }));
+  });
+}
+
+describe('Ctrl-C exits 130 in every output mode and prints what was checked so far', () => {
+  const hang = () => {
+    const dir = tmp();
+    return { dir, kc: execKubeconfig(dir, `sleep 300 &\necho $! > ${join(dir, 'child.pid')}\nwait`) };
+  };
+
+  it('plain text', async () => {
+    const { kc, dir } = hang();
+    const r = await interrupted(['--offline', '--timeout', '30s', '--kubeconfig', kc, 'api.example.com'], 1500);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.took).toBeLessThan(5000);
+    expect(r.stdout).toMatch(/- dns +not checked: --offline/);
+    expect(r.stdout).toMatch(/! listener +listener did not finish: interrupted \(Ctrl-C\) \[Interrupted\]/);
+    expect(r.stdout).toMatch(/- route +not checked: the run was interrupted/);
+    const pid = Number(spawnSync('cat', [join(dir, 'child.pid')], { encoding: 'utf8' }).stdout.trim());
+    expect(alive(pid), 'the credential plugin outlived Ctrl-C').toBe(false);
+  });
+
+  it('JSON: a schema-valid partial report', async () => {
+    const { kc } = hang();
+    const r = await interrupted(['--offline', '-o', 'json', '--timeout', '30s', '--kubeconfig', kc, 'api.example.com', 'worker.example.com'], 1500);
+    expect(r.code, r.stderr).toBe(130);
+    const report = JSON.parse(r.stdout);
+    expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
+    expect(report.targets).toHaveLength(2);
+    expect(report.targets[0].layers.map((l: { status: string }) => l.status)).toEqual(['skip', 'skip', 'error', 'skip', 'skip', 'skip']);
+    expect(report.targets[0].layers[2].code).toBe('Interrupted');
+  });
+
+  it('the interactive view (listr2 on a real pseudo-terminal) exits 130, not listr2\'s 127', async () => {
+    if (spawnSync('script', ['--version']).status !== 0 && process.env['CI'] !== 'true') return;
+    const { kc } = hang();
+    const cmd = `stty cols 120 rows 40; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --offline --timeout 30s --kubeconfig ${kc} api.example.com`;
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const c = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' } });
+      let out = '';
+      c.stdout.on('data', (d) => (out += d));
+      setTimeout(() => c.stdin.write('\x03'), 2000); // Ctrl-C typed on the terminal
+      c.on('close', (code) => resolve({ code, out }));
+    });
+    expect(r.code).toBe(130);
+    const screen = r.out.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '').replace(/\r/g, '');
+    expect(screen).toMatch(/✖ listener +listener did not finish: interrupted \(Ctrl-C\)/);
+    expect(screen).toMatch(/✖ api\.example\.com\//); // the failed target's header: ✖, not ⚠
+    expect(screen).not.toMatch(/⚠ api\.example\.com\//);
+  });
+});
+
+describe('the hard deadline: the run ends by --timeout plus a small grace, whatever it is doing', () => {
+  it('a reader that never drains stdout cannot hold the run: exit 2 within --timeout + grace', async () => {
+    const targets = Array.from({ length: 100 }, (_, i) => `https://api.example.com/p${i}`);
+    const t0 = Date.now();
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, '--manifests', 'fixtures/seed-healthy', '--offline', '-o', 'json', '--timeout', '1s', ...targets], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home' } });
+      child.stdout.pause(); // nobody reads the ~480 KB report: the pipe fills up
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+    expect(r.code).toBe(2);
+    expect(Date.now() - t0).toBeLessThan(1000 + 2000 + 1500 + 2000);
+    expect(r.stderr).toMatch(/did not end within --timeout \(1000 ms\) plus 2000 ms/);
+  });
+});
+
+describe('a pseudo-terminal with 0 columns', () => {
+  it('gets plain lines, not one character per line', () => {
+    if (spawnSync('script', ['--version']).status !== 0 && process.env['CI'] !== 'true') return;
+    const cmd = `stty cols 0 rows 0; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --manifests fixtures/grant-missing --offline api.example.com`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' }, timeout: 60_000 });
+    expect(r.status).toBe(1);
+    const screen = r.stdout.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '').replace(/\r/g, '');
+    expect(screen).toMatch(/✖ grant +no ReferenceGrant in namespace example-api/);
+    const lines = screen.split('\n').filter((l) => l.trim() !== '');
+    expect(lines.filter((l) => l.trim().length === 1).length).toBeLessThan(3);
   });
 });
