@@ -1,7 +1,7 @@
 // A CI gate you can trust (issue 10), through the built CLI: no credential in any output mode, user input never
 // reaches exit 70, exec credential plugins are bounded by the deadline and reported as what they are.
 
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -370,5 +370,23 @@ describe('a pseudo-terminal with 0 columns', () => {
     expect(screen).toMatch(/✖ grant +no ReferenceGrant in namespace example-api/);
     const lines = screen.split('\n').filter((l) => l.trim() !== '');
     expect(lines.filter((l) => l.trim().length === 1).length).toBeLessThan(3);
+  });
+});
+
+describe('a route with a catastrophic regex cannot stall a run', () => {
+  it('RegularExpression "/(a+)+b" and a long path: the run ends in time (RE2, linear)', () => {
+    const dir = tmp();
+    const yaml = readFileSync(join(ROOT, 'fixtures', 'seed-healthy', 'cluster.yaml'), 'utf8');
+    const evil = yaml.replace(
+      '      matches:\n      - path:\n          type: PathPrefix\n          value: /\n',
+      '      matches:\n      - path:\n          type: RegularExpression\n          value: /(a+)+b\n      - path:\n          type: PathPrefix\n          value: /\n',
+    );
+    expect(evil).not.toBe(yaml);
+    writeFileSync(join(dir, 'cluster.yaml'), evil);
+    const t0 = Date.now();
+    const r = gwdoctor(['--manifests', dir, '--offline', '--timeout', '5s', '-o', 'json', `https://api.example.com/${'a'.repeat(60)}!`]);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).targets[0].verdict).toBe('pass');
   });
 });
