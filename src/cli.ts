@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Entry point: parse flags, then lazy-load the engine. Nothing heavy is imported before the flags are valid.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { GwdoctorError, UsageError, rootMessage } from './errors.js';
 import { helpText, parseOptions } from './options.js';
 import { errorLine, redact } from './redact.js';
@@ -26,6 +27,8 @@ function say(message: string, hint?: string): void {
 export const GRACE_MS = 2000;
 /** Last resort, if the main thread itself is stuck (no timer can fire): a worker thread ends the process. */
 const REAPER_MS = 5000;
+const REAPER_AFTER_MS = 1000;
+const LARGE_INPUT = 4 * 1024 * 1024;
 
 /** Set once Ctrl-C or the watchdog took over: the exit code is theirs, whatever run() returns meanwhile. */
 let stopCode: number | null = null;
@@ -39,7 +42,7 @@ interface Control {
  * far and exits 130; a second Ctrl-C leaves at once. If the run has not ended by --timeout + GRACE_MS, the watchdog
  * prints the partial report and exits 2. Credential plugins still running are killed on exit (cluster/live.ts).
  */
-async function guard(timeoutMs: number, control: Control): Promise<void> {
+async function guard(timeoutMs: number, control: Control, largeInput: boolean): Promise<void> {
   let stopping = false;
   const stop = async (why: 'interrupt' | 'deadline', code: number) => {
     if (stopping) process.exit(code);
@@ -55,17 +58,52 @@ async function guard(timeoutMs: number, control: Control): Promise<void> {
     process.stdout.write('', () => process.exit(code));
   };
   process.on('SIGINT', () => void stop('interrupt', 130));
+  const deadline = Date.now() + timeoutMs + GRACE_MS;
   setTimeout(() => void stop('deadline', EXIT.inconclusive), timeoutMs + GRACE_MS).unref();
-  const { Worker } = await import('node:worker_threads');
-  const reaper = new Worker(
-    `const { workerData } = require('node:worker_threads');
-     setTimeout(() => {
-       try { require('node:fs').writeSync(2, workerData.msg); } catch (e) {}
-       process.kill(process.pid, 'SIGKILL');
-     }, workerData.ms);`,
-    { eval: true, workerData: { ms: timeoutMs + GRACE_MS + REAPER_MS, msg: `gwdoctor: stuck ${GRACE_MS + REAPER_MS} ms past --timeout and not answering: killed\n` } },
-  );
-  reaper.unref();
+  // The reaper costs a thread (~50 ms CPU), so a short run does without: it starts at once when the input is large
+  // enough to keep the main thread busy (a big --manifests set), else after REAPER_AFTER_MS (a run that lasts is
+  // waiting on I/O then, so this timer fires).
+  const startReaper = async () => {
+    const { Worker } = await import('node:worker_threads');
+    const reaper = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       setTimeout(() => {
+         try { require('node:fs').writeSync(2, workerData.msg); } catch (e) {}
+         process.kill(process.pid, 'SIGKILL');
+       }, workerData.ms);`,
+      { eval: true, workerData: { ms: Math.max(0, deadline + REAPER_MS - Date.now()), msg: `gwdoctor: stuck ${GRACE_MS + REAPER_MS} ms past --timeout and not answering: killed\n` } },
+    );
+    reaper.unref();
+  };
+  if (largeInput) await startReaper();
+  else setTimeout(() => void startReaper(), Math.min(REAPER_AFTER_MS, timeoutMs)).unref();
+}
+
+/** More than LARGE_INPUT bytes of files under these paths (counted cheaply, stopping at the limit)? */
+function isLarge(paths: string[]): boolean {
+  let total = 0;
+  let entries = 0;
+  const visit = (p: string): boolean => {
+    if (++entries > 50_000) return true;
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      return false; // missing or unreadable: the manifests reader says so (exit 3)
+    }
+    if (st.isFile()) total += st.size;
+    else if (st.isDirectory()) {
+      let names: string[];
+      try {
+        names = readdirSync(p);
+      } catch {
+        return false; // the manifests reader reports an unreadable directory
+      }
+      for (const n of names) if (visit(join(p, n))) return true;
+    }
+    return total > LARGE_INPUT;
+  };
+  return paths.some(visit);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -93,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const control: Control = {};
   try {
-    await guard(opts.timeoutMs, control);
+    await guard(opts.timeoutMs, control, isLarge(opts.manifests));
     const { run } = await import('./run.js');
     return await run(opts, control);
   } catch (err) {

@@ -184,7 +184,7 @@ export function helpText(version: string): string {
   lines.push(
     '',
     'Exit codes: 0 every target passes (warnings allowed), 1 a layer failed, 2 inconclusive (could not check),',
-    '            3 usage or input error, 70 internal error',
+    '            3 usage or input error, 70 internal error, 130 interrupted (Ctrl-C)',
     '',
     'Examples:',
     '  gwdoctor api.example.com',

@@ -2,7 +2,6 @@
 // so a file without a certificate (a key, /etc/passwd, a binary) is never silently "trusted".
 
 import { readFileSync, statSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
 import { UsageError } from '../errors.js';
 
 /** A CA bundle bigger than this is not a CA bundle (the Mozilla bundle is ~220 KB). */
@@ -30,6 +29,8 @@ export function checkCaFile(file: string): string {
     throw new UsageError(`--ca-file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'cannot read it'}`);
   }
   let found = 0;
+  // node:crypto only when a --ca-file is given: this module loads on every start.
+  const { X509Certificate } = process.getBuiltinModule('node:crypto');
   for (const m of text.matchAll(PEM_CERT)) {
     try {
       new X509Certificate(m[0]);

@@ -390,3 +390,26 @@ describe('a route with a catastrophic regex cannot stall a run', () => {
     expect(JSON.parse(r.stdout).targets[0].verdict).toBe('pass');
   });
 });
+
+describe('the hard deadline holds even when the main thread is busy', () => {
+  it('a manifests set large enough to keep the parser busy for long: the run is ended soon after --timeout', async () => {
+    const dir = tmp();
+    const route = (i: number) =>
+      `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: r${i}\n  namespace: istio-ingress\nspec:\n  hostnames: [h${i}.example.com]\n  parentRefs: [{name: example-istio-gateway}]\n  rules:\n  - matches: [{path: {type: PathPrefix, value: /x${i}}}]\n    backendRefs: [{name: svc${i}, port: 80}]\n---\n`;
+    writeFileSync(join(dir, 'routes.yaml'), Array.from({ length: 20_000 }, (_, i) => route(i)).join(''));
+    const t0 = Date.now();
+    const r = await new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, '--manifests', dir, '--offline', '--timeout', '1s', 'api.example.com'], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home' } });
+      let stderr = '';
+      child.stdout.resume();
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+    });
+    const took = Date.now() - t0;
+    // Either the run yields and the watchdog ends it (exit 2, the partial report), or the parser holds the main
+    // thread and the reaper thread ends the process 5 s later. Never the 20+ s the parse takes.
+    expect(took).toBeLessThan(1000 + 2000 + 5000 + 2000);
+    if (r.signal === 'SIGKILL') expect(r.stderr).toMatch(/stuck 7000 ms past --timeout and not answering: killed/);
+    else expect([1, 2]).toContain(r.code);
+  }, 30_000);
+});

@@ -17,5 +17,5 @@ it.each(readdirSync(join(root, 'checks')).filter((f) => f.endsWith('.ts')))('che
 it('src/cli.ts imports only node built-ins and the light option/error/redact modules statically', () => {
   const src = readFileSync(join(root, 'src', 'cli.ts'), 'utf8');
   const imports = [...src.matchAll(/^import .* from ['"](.+)['"];$/gm)].map((m) => m[1]);
-  expect(imports.sort()).toEqual(['./errors.js', './options.js', './redact.js', 'node:fs']);
+  expect(imports.sort()).toEqual(['./errors.js', './options.js', './redact.js', 'node:fs', 'node:path']);
 });
