@@ -131,7 +131,7 @@ describe('proxy layer', () => {
     expect(ctx.facts.carried?.route?.[0]?.detail).toMatch(/NR.*direct NodePort answer shows it/);
     const alone = await proxy.run(ctxFor(fakeProbe(resp(404, { server: 'nginx' }, '', tls())), false));
     expect(alone).toMatchObject({ status: 'fail', code: 'ProxyErrorResponse' });
-    expect(alone.fix?.explain).toMatch(/direct NodePort probe was not possible \(no kubeconfig\)/);
+    expect(JSON.stringify(alone.fix)).toMatch(/direct NodePort probe was not possible \(no kubeconfig\)/);
   });
   it('an Envoy error gwdoctor has no rule for (403) is carried to route, or inconclusive without cluster access', async () => {
     const denied = resp(403, { server: 'istio-envoy' }, 'RBAC: access denied');
