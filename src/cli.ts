@@ -34,30 +34,32 @@ const LARGE_INPUT = 4 * 1024 * 1024;
 let stopCode: number | null = null;
 
 interface Control {
-  partial?: (why: 'interrupt' | 'deadline') => Promise<void>;
+  partial?: (why: 'interrupt' | 'deadline', signal?: 'SIGINT' | 'SIGTERM') => Promise<void>;
 }
 
 /**
  * Ctrl-C and the hard deadline. Ctrl-C (in every output mode, the interactive view too) prints what was checked so
- * far and exits 130; a second Ctrl-C leaves at once. If the run has not ended by --timeout + GRACE_MS, the watchdog
+ * far and exits 130 (SIGTERM: 143); a second Ctrl-C leaves at once. If the run has not ended by --timeout + GRACE_MS, the watchdog
  * prints the partial report and exits 2. Credential plugins still running are killed on exit (cluster/live.ts).
  */
 async function guard(timeoutMs: number, control: Control, largeInput: boolean): Promise<void> {
   let stopping = false;
-  const stop = async (why: 'interrupt' | 'deadline', code: number) => {
+  const stop = async (why: 'interrupt' | 'deadline', code: number, signal?: 'SIGINT' | 'SIGTERM') => {
     if (stopping) process.exit(code);
     stopping = true;
     stopCode = code;
     setTimeout(() => process.exit(code), 1500); // the partial report gets 1.5 s, no more
     try {
-      await control.partial?.(why);
+      await control.partial?.(why, signal);
     } catch (err) {
       say(`could not print the partial report: ${rootMessage(err)}`);
     }
     if (why === 'deadline') say(`the run did not end within --timeout (${timeoutMs} ms) plus ${GRACE_MS} ms: stopped; the report shows what was checked`);
     process.stdout.write('', () => process.exit(code));
   };
-  process.on('SIGINT', () => void stop('interrupt', 130));
+  process.on('SIGINT', () => void stop('interrupt', 130, 'SIGINT'));
+  // A CI job that is cancelled gets SIGTERM: the same partial report, exit 143 (128 + 15) as a shell reports it.
+  process.on('SIGTERM', () => void stop('interrupt', 143, 'SIGTERM'));
   const deadline = Date.now() + timeoutMs + GRACE_MS;
   setTimeout(() => void stop('deadline', EXIT.inconclusive), timeoutMs + GRACE_MS).unref();
   // The reaper costs a thread (~50 ms CPU), so a short run does without: it starts at once when the input is large

@@ -68,11 +68,11 @@ async function pickReporter(opts: Options): Promise<Reporter> {
 /** How cli.ts reaches a running run: on Ctrl-C or at the hard deadline it prints what was checked so far. */
 export interface RunControl {
   /** Set by run() once a report can be built. Prints the partial report (once; a no-op after the normal end). */
-  partial?: (why: 'interrupt' | 'deadline') => Promise<void>;
+  partial?: (why: 'interrupt' | 'deadline', signal?: 'SIGINT' | 'SIGTERM') => Promise<void>;
 }
 
 /** The report of a run cut short: the findings so far; the layer in flight says why it did not finish. */
-function partialTarget(t: Target, seen: Finding[], why: 'interrupt' | 'deadline', timeoutMs: number): TargetReport {
+function partialTarget(t: Target, seen: Finding[], why: 'interrupt' | 'deadline', timeoutMs: number, signal: 'SIGINT' | 'SIGTERM' = 'SIGINT'): TargetReport {
   let cut = false;
   const layers: Finding[] = LAYERS.map((check) => {
     const f = seen.find((x) => x.id === check.id);
@@ -80,7 +80,7 @@ function partialTarget(t: Target, seen: Finding[], why: 'interrupt' | 'deadline'
     if (cut) return { ...skip(check, `not checked: the run was ${why === 'interrupt' ? 'interrupted' : 'stopped at its deadline'}`), durationMs: 0 };
     cut = true;
     return why === 'interrupt'
-      ? { ...errorFinding(check, 'Interrupted', `${check.id} did not finish: interrupted (Ctrl-C)`), durationMs: 0 }
+      ? { ...errorFinding(check, 'Interrupted', `${check.id} did not finish: interrupted (${signal === 'SIGINT' ? 'Ctrl-C' : signal})`), durationMs: 0 }
       : { ...errorFinding(check, 'Timeout', `${check.id} did not finish: the run passed its --timeout (${timeoutMs} ms) and was stopped`), durationMs: 0 };
   });
   const { verdict, failedLayer } = verdictOf(layers);
@@ -112,10 +112,10 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
     source: { mode: cluster ? cluster.mode : 'none', ...(cluster?.describeSource() ?? {}), offline: opts.offline },
     targets: targetReports,
   });
-  control.partial = async (reason) => {
+  control.partial = async (reason, sig) => {
     if (ended) return;
     ended = true;
-    await reporter.onEnd(reportOf(targets.map((t) => partialTarget(t, seen.get(t) ?? [], reason, opts.timeoutMs))));
+    await reporter.onEnd(reportOf(targets.map((t) => partialTarget(t, seen.get(t) ?? [], reason, opts.timeoutMs, sig))));
   };
 
   let resolver: Promise<Resolver> | undefined;

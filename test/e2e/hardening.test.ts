@@ -282,7 +282,7 @@ describe('kubeconfig exec credential plugins', () => {
 
 // ---- signals and the hard deadline -----------------------------------------------------------------------------
 /** Start the CLI, send SIGINT after `afterMs`, collect everything. */
-function interrupted(args: string[], afterMs: number): Promise<{ code: number | null; stdout: string; stderr: string; took: number }> {
+function interrupted(args: string[], afterMs: number, signal: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; stdout: string; stderr: string; took: number }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' } });
@@ -290,7 +290,7 @@ function interrupted(args: string[], afterMs: number): Promise<{ code: number | 
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    setTimeout(() => child.kill('SIGINT'), afterMs);
+    setTimeout(() => child.kill(signal), afterMs);
     child.on('close', (code) => resolve({ code, stdout, stderr, took: Date.now() - t0 }));
   });
 }
@@ -322,6 +322,15 @@ describe('Ctrl-C exits 130 in every output mode and prints what was checked so f
     expect(report.targets).toHaveLength(2);
     expect(report.targets[0].layers.map((l: { status: string }) => l.status)).toEqual(['skip', 'skip', 'error', 'skip', 'skip', 'skip']);
     expect(report.targets[0].layers[2].code).toBe('Interrupted');
+  });
+
+  it('SIGTERM (a cancelled CI job): the same partial report, exit 143', async () => {
+    const { kc } = hang();
+    const r = await interrupted(['--offline', '-o', 'json', '--timeout', '30s', '--kubeconfig', kc, 'api.example.com'], 1500, 'SIGTERM');
+    expect(r.code, r.stderr).toBe(143);
+    const report = JSON.parse(r.stdout);
+    expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
+    expect(report.targets[0].layers[2]).toMatchObject({ code: 'Interrupted', summary: 'listener did not finish: interrupted (SIGTERM)' });
   });
 
   it('the interactive view (listr2 on a real pseudo-terminal) exits 130, not listr2\'s 127', async () => {
