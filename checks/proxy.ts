@@ -7,7 +7,7 @@
 import { layerMeta } from '../src/registry.js';
 import { commandFix, errorFinding, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
 import { ClusterAccessError, GwdoctorError } from '../src/errors.js';
-import { classifyResponse, describeClassification, FAULT_LAYER, FAULT_TEXT, gatewayAnswered, type Classification } from '../src/net/classify.js';
+import { classifyResponse, describeClassification, FAULT_LAYER, FAULT_TEXT, gatewayAnswered, isErrorStatus, localReplyShape, type Classification } from '../src/net/classify.js';
 import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
@@ -127,7 +127,7 @@ async function directProbe(ctx: CheckContext, probe: HttpProbe): Promise<Direct>
     const u = new URL(`http://${hostPort(t.address, t.nodePort)}${path}${query ? `?${query}` : ''}`);
     try {
       const res = await probe.get(u, { hostHeader: host, signal: ctx.signal });
-      return { kind: 'answered', target: t, res, cls: classifyResponse(res, u) };
+      return { kind: 'answered', target: t, res, cls: classifyResponse(res, u, u, { direct: true }) };
     } catch (err) {
       if (!(err instanceof ProbeFailure)) throw err;
       last = { kind: 'failed', target: t, code: err.code };
@@ -226,8 +226,14 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
       return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; the backend answered HTTP ${res.statusCode}`, { evidence })) };
     case 'redirect':
       return { draft: expiring(pass(check, `the proxy at ${at} answered ${cls.statusCode} redirecting to ${cls.location} (not followed)`, { evidence })) };
-    case 'envoy-other':
-      return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode}`, { evidence })) };
+    case 'envoy-other': {
+      if (!isErrorStatus(res.statusCode)) return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode}`, { evidence })) };
+      // Envoy answered an error gwdoctor has no rule for (403 from an AuthorizationPolicy, 429, ...): the request
+      // reaches the gateway but does not end well. Never a plain pass.
+      const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode} itself`;
+      if (!ctx.cluster) return { draft: noClusterToExplain(check, ctx, summary, evidence, `Envoy's ${res.statusCode}`) };
+      return { draft: expiring(pass(check, summary, { evidence })), carried: { layer: 'route', evidence: { ref: `proxy: GET ${url.href}`, detail: describeClassification(cls) } } };
+    }
     case 'proxy-error': {
       const d = await direct();
       evidence.push(directEvidence(d, host));
@@ -257,6 +263,17 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
     case 'other': {
       const d = await direct();
       evidence.push(directEvidence(d, host));
+      // Through a proxy Envoy's server header is replaced (nginx sends its own): an answer with the shape of an Envoy
+      // local reply counts as Envoy's only when the gateway, asked directly, proves it answers the same.
+      const shape = localReplyShape(res);
+      if (shape && d.kind === 'answered' && d.cls.kind === 'envoy' && d.cls.sure && d.cls.fault === shape && d.cls.statusCode === res.statusCode) {
+        return envoyReply({ kind: 'envoy', fault: shape, statusCode: res.statusCode, sure: false }, d, true);
+      }
+      // An empty 404 through the proxy while the gateway routes the host when asked directly: most often Envoy's NR
+      // because the proxy sends another Host (nginx's default), which envoyReply says with the fix for it.
+      if (shape === 'NR' && d.kind === 'answered' && gatewayAnswered(d.cls)) {
+        return envoyReply({ kind: 'envoy', fault: shape, statusCode: res.statusCode, sure: false }, d, false);
+      }
       if (d.kind === 'answered' && gatewayAnswered(d.cls)) {
         const up = hostPort(d.target.address, d.target.nodePort);
         return {
@@ -269,55 +286,79 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
           }),
         };
       }
+      if (isErrorStatus(res.statusCode)) {
+        // An error nobody can attribute to Envoy: the request ends in it, so this layer fails with what was seen.
+        return {
+          draft: fail(check, 'ProxyErrorResponse', `the proxy at ${at} answered HTTP ${res.statusCode} (${cls.server ? `server: ${cls.server}` : 'no server header'}, no Envoy signature): nothing shows that the Istio gateway sent it`, {
+            evidence,
+            retryable: true,
+            fix: textFix(
+              `${curl.replace(' -o /dev/null', '')}\n# the proxy's upstream for ${host} must be <node-ip>:<gateway nodePort> with Host $host`,
+              d.kind === 'unavailable'
+                ? `see who answers: the direct NodePort probe was not possible (${d.why}); with cluster access gwdoctor can compare the gateway's own answer`
+                : 'see who answers: neither the proxy\'s answer nor the gateway\'s NodePort shows Envoy behind it',
+            ),
+          }),
+        };
+      }
       evidence.push({ ref: 'gwdoctor', detail: 'no Envoy signature (x-envoy-* headers) in the answer: cannot confirm that it came from the Istio gateway' });
       return { draft: expiring(pass(check, `the proxy at ${at} answered HTTP ${res.statusCode}; whether it came from the gateway is not confirmed`, { evidence })) };
     }
     case 'envoy': {
       const d = await direct();
       evidence.push(directEvidence(d, host));
-      const sameFault = d.kind === 'answered' && d.cls.kind === 'envoy' && d.cls.fault === cls.fault;
-      if (d.kind === 'answered' && gatewayAnswered(d.cls) && !sameFault && (cls.fault === 'NR' || d.cls.kind === 'upstream')) {
-        const up = hostPort(d.target.address, d.target.nodePort);
-        if (cls.fault === 'NR') {
-          return {
-            draft: fail(check, 'ProxyNotForwardingToGateway', `through the proxy Envoy finds no route (404), but straight at ${up} with Host: ${host} it answers ${describeClassification(d.cls)}: the proxy sends a different Host`, {
-              evidence,
-              fix: textFix(
-                'nginx: proxy_set_header Host $host;   (HAProxy: http-request set-header Host %[req.hdr(host)]; Caddy: header_up Host {host})',
-                'nginx sends Host $proxy_host (the upstream address, e.g. 10.0.0.5:32080) by default; Envoy routes by Host and answers 404',
-              ),
-            }),
-          };
-        }
-        return {
-          draft: fail(check, 'ProxyNotForwardingToGateway', `through the proxy the answer is ${describeClassification(cls)}, but the gateway at ${up} answers ${describeClassification(d.cls)}: the proxy forwards elsewhere`, {
-            evidence,
-            fix: textFix(`point the proxy's upstream for ${host} at http://${up} and send Host $host`, 'the proxy reaches another Envoy or another port than the gateway that serves this host'),
-          }),
-        };
-      }
-      const both = sameFault ? ' (the NodePort answers the same directly)' : '';
-      const carriedEv: Evidence = { ref: `proxy: GET ${url.href}`, detail: `HTTP ${cls.statusCode} ${FAULT_TEXT[cls.fault]}${both}${cls.sure ? '' : '; inferred from status and body (the proxy hides Envoy\'s headers)'}` };
-      const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered ${cls.statusCode} (${cls.fault})${both}: the fault is inside the cluster (${FAULT_LAYER[cls.fault]})`;
-      if (!ctx.cluster) {
-        evidence.push({
-          ref: 'gwdoctor',
-          detail:
-            cls.fault === 'NR'
-              ? 'without cluster access the listener/route layers cannot say why; if the proxy is nginx, also make sure it sends proxy_set_header Host $host'
-              : 'without cluster access the cluster layers cannot say why',
-        });
-      }
-      if (!ctx.cluster) {
-        // Nothing later can explain Envoy's error: say it here rather than let the verdict read "pass".
-        return {
-          draft: warn(check, 'GatewayErrorResponse', `${summary}; cluster layers not checked: ${ctx.clusterUnavailable ?? 'no cluster source'}`, {
-            evidence,
-            fix: textFix('rerun with cluster access (--kubeconfig/--context) or --manifests, so the cluster layers can name the fault', `Envoy's ${cls.statusCode} points at the ${FAULT_LAYER[cls.fault]} layer`),
-          }),
-        };
-      }
-      return { draft: expiring(pass(check, summary, { evidence })), carried: { layer: FAULT_LAYER[cls.fault], evidence: carriedEv } };
+      return envoyReply(cls, d, false);
     }
   }
+
+  /** Envoy answered `c` through the proxy (`confirmed` = only the direct probe shows it was Envoy). */
+  function envoyReply(c: Extract<Classification, { kind: 'envoy' }>, d: Direct, confirmed: boolean): Judged {
+    const sameFault = d.kind === 'answered' && d.cls.kind === 'envoy' && d.cls.fault === c.fault;
+    if (!confirmed && d.kind === 'answered' && gatewayAnswered(d.cls) && !sameFault && (c.fault === 'NR' || d.cls.kind === 'upstream')) {
+      const up = hostPort(d.target.address, d.target.nodePort);
+      if (c.fault === 'NR') {
+        return {
+          draft: fail(check, 'ProxyNotForwardingToGateway', `through the proxy Envoy finds no route (404), but straight at ${up} with Host: ${host} it answers ${describeClassification(d.cls)}: the proxy sends a different Host`, {
+            evidence,
+            fix: textFix(
+              'nginx: proxy_set_header Host $host;   (HAProxy: http-request set-header Host %[req.hdr(host)]; Caddy: header_up Host {host})',
+              'nginx sends Host $proxy_host (the upstream address, e.g. 10.0.0.5:32080) by default; Envoy routes by Host and answers 404',
+            ),
+          }),
+        };
+      }
+      return {
+        draft: fail(check, 'ProxyNotForwardingToGateway', `through the proxy the answer is ${describeClassification(c)}, but the gateway at ${up} answers ${describeClassification(d.cls)}: the proxy forwards elsewhere`, {
+          evidence,
+          fix: textFix(`point the proxy's upstream for ${host} at http://${up} and send Host $host`, 'the proxy reaches another Envoy or another port than the gateway that serves this host'),
+        }),
+      };
+    }
+    const both = sameFault ? ' (the NodePort answers the same directly)' : '';
+    const carriedEv: Evidence = { ref: `proxy: GET ${url.href}`, detail: `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${both}${c.sure ? '' : '; the proxy hides Envoy\'s headers, the direct NodePort answer shows it'}` };
+    const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered ${c.statusCode} (${c.fault})${both}: the fault is inside the cluster (${FAULT_LAYER[c.fault]})`;
+    if (!ctx.cluster) {
+      evidence.push({
+        ref: 'gwdoctor',
+        detail:
+          c.fault === 'NR'
+            ? 'without cluster access the listener/route layers cannot say why; if the proxy is nginx, also make sure it sends proxy_set_header Host $host'
+            : 'without cluster access the cluster layers cannot say why',
+      });
+      return { draft: noClusterToExplain(check, ctx, summary, evidence, `Envoy's ${c.statusCode} points at the ${FAULT_LAYER[c.fault]} layer`) };
+    }
+    return { draft: expiring(pass(check, summary, { evidence })), carried: { layer: FAULT_LAYER[c.fault], evidence: carriedEv } };
+  }
+}
+
+/**
+ * Envoy answered an error and no cluster layer can explain it: inconclusive (exit 2), never a pass or a warning,
+ * since the request the user makes ends in that error.
+ */
+function noClusterToExplain(check: Check, ctx: CheckContext, summary: string, evidence: Evidence[], why: string): Draft {
+  return errorFinding(check, 'GatewayErrorResponse', `${summary}; cluster layers not checked: ${ctx.clusterUnavailable ?? 'no cluster source'}`, {
+    evidence,
+    retryable: true,
+    fix: textFix('rerun with cluster access (--kubeconfig/--context) or --manifests, so the cluster layers can name the fault', why),
+  });
 }

@@ -10,7 +10,7 @@ export class GwdoctorError extends Error {
 /** Bad flags, malformed targets, unreadable files: exit 3, before any check ran. */
 export class UsageError extends GwdoctorError {}
 
-export type ClusterErrorKind = 'forbidden' | 'unauthorized' | 'crd-missing' | 'unreachable' | 'tls' | 'timeout' | 'api';
+export type ClusterErrorKind = 'forbidden' | 'unauthorized' | 'crd-missing' | 'unreachable' | 'tls' | 'timeout' | 'api' | 'credential-plugin';
 
 /** Could not read the cluster: the layer becomes `error` (exit 2). */
 export class ClusterAccessError extends GwdoctorError {

@@ -55,6 +55,7 @@ const KIND_CODE: Record<ClusterAccessError['kind'], Code> = {
   tls: 'ClusterTlsError',
   timeout: 'Timeout',
   api: 'ClusterUnreachable',
+  'credential-plugin': 'ClusterCredentialPluginFailed',
 };
 
 /** A GwdoctorError thrown inside a check becomes an `error` finding; anything else is a bug and is rethrown. */

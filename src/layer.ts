@@ -33,7 +33,8 @@ export function clusterLayer<S, I extends LayerId>(
 /**
  * Envoy answered an error that this layer should explain (404 NR -> route, 500 -> grant, 503 UH -> endpoints).
  * The evidence joins the finding; and when the objects look right but the gateway disagrees (config not pushed
- * yet, or something gwdoctor does not model), the layer says so as GatewayErrorResponse: never a pass.
+ * yet, or something gwdoctor does not model), the layer says so as GatewayErrorResponse: never a pass, nor a
+ * warning that exits 0 — the user's request ends in that error, so the run is inconclusive (exit 2).
  */
 export function withEnvoy(d: Draft, probes: Probes): Draft {
   const seen = probes.envoy.filter((e) => e.layer === d.id).map((e) => e.evidence);
@@ -42,7 +43,7 @@ export function withEnvoy(d: Draft, probes: Probes): Draft {
   if (d.status !== 'pass') return out;
   return {
     ...out,
-    status: 'warn',
+    status: 'error',
     code: 'GatewayErrorResponse',
     hint: hintFor('GatewayErrorResponse'),
     retryable: true,

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { CODES, LAYER_IDS, README_URL } from './registry.js';
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
+import { checkCaFile } from './net/ca-file.js';
 
 interface Flag {
   name: string;
@@ -57,22 +58,32 @@ export interface Options {
   help: boolean;
 }
 
-/** "500ms", "30s", "2m", "1m30s", "1h"; a bare number is seconds. */
+/** The longest duration any flag takes: timers in Node overflow past 2^31 ms (~24.8 days); a day is plenty. */
+export const MAX_DURATION_MS = 24 * 3_600_000;
+
+/**
+ * One grammar for every duration flag (--timeout, --wait): a sequence of <number><unit> with unit ms, s, m or h
+ * ("500ms", "30s", "2m", "1m30s", "1.5s"), or a bare number meaning seconds ("10" = 10s). It must be more than 0
+ * ("0", "0s" and "0ms" are all refused the same way) and at most 24h.
+ */
 export function parseDuration(flag: string, v: string): number {
   const s = v.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  const bad = (why: string) => new UsageError(`--${flag} "${v}": ${why} (use e.g. 500ms, 30s, 2m, 1m30s)`);
   let total = 0;
-  let m: RegExpExecArray | null;
-  let consumed = 0;
-  while ((m = re.exec(s)) !== null) {
-    const n = Number(m[1]);
-    total += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
-    consumed = re.lastIndex;
+  if (/^\d{1,12}(\.\d{1,6})?$/.test(s)) total = Number(s) * 1000;
+  else {
+    const re = /(\d{1,12}(?:\.\d{1,6})?)(ms|s|m|h)/gy;
+    let m: RegExpExecArray | null;
+    let consumed = 0;
+    while ((m = re.exec(s)) !== null) {
+      const n = Number(m[1]);
+      total += m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n * 3_600_000;
+      consumed = re.lastIndex;
+    }
+    if (consumed !== s.length || s.length === 0) throw bad('not a duration');
   }
-  if (consumed !== s.length || s.length === 0 || total <= 0) {
-    throw new UsageError(`--${flag} "${v}": not a duration (use e.g. 500ms, 30s, 2m, 1m30s)`);
-  }
+  if (Math.round(total) <= 0) throw bad('must be longer than 0');
+  if (total > MAX_DURATION_MS) throw bad('longer than the 24h maximum');
   return Math.round(total);
 }
 
@@ -82,23 +93,28 @@ function parseGateway(v: string): { namespace: string; name: string } {
   return { namespace: m[1] as string, name: m[3] as string };
 }
 
-function parsePort(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--port "${v}": expected a port number 1-65535`);
+function parsePort(v: string, flag = '--port'): number {
+  const n = /^\d{1,5}$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag} "${v}": expected a port number 1-65535`);
   return n;
 }
 
 export function parseResolver(v: string): { host: string; port: number } {
   let host = v;
   let port = 53;
-  const m6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(v);
+  const m6 = /^\[([^\]]+)\](?::([^:]*))?$/.exec(v);
+  const portOf = (p: string) => {
+    const n = /^\d{1,5}$/.test(p) ? Number(p) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--resolver "${v}": port "${p}" is not a port number 1-65535`);
+    return n;
+  };
   if (m6) {
     host = m6[1] as string;
-    if (m6[2]) port = parsePort(m6[2]);
+    if (m6[2] !== undefined) port = portOf(m6[2]);
   } else if (v.split(':').length === 2) {
     const [h, p] = v.split(':');
     host = h as string;
-    port = parsePort(p as string);
+    port = portOf(p as string);
   }
   if (isIP(host) === 0) throw new UsageError(`--resolver "${v}": expected an IP address with an optional port, e.g. 192.0.2.53 or 127.0.0.1:5353`);
   return { host, port };
@@ -123,7 +139,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (output !== 'text' && output !== 'json') throw new UsageError(`--output "${output}": expected text or json`);
   for (const ip of list('expect-ip')) if (isIP(ip) === 0) throw new UsageError(`--expect-ip "${ip}": not an IP address`);
   const resolvers = list('resolver');
-  const waitMs = str('wait') ? parseDuration('wait', str('wait') as string) : null;
+  const waitMs = str('wait') !== null ? parseDuration('wait', str('wait') as string) : null;
   resolvers.forEach(parseResolver);
   return {
     targets: parsed.positionals,
@@ -134,14 +150,15 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     offline: v['offline'] === true,
     resolvers,
     expectIps: list('expect-ip'),
-    caFile: str('ca-file'),
-    port: str('port') ? parsePort(str('port') as string) : null,
+    // Checked here, before anything runs and whether or not a probe will use it (--offline too): exit 3.
+    caFile: str('ca-file') !== null ? checkCaFile(str('ca-file') as string) : null,
+    port: str('port') !== null ? parsePort(str('port') as string) : null,
     output,
     verbose: v['verbose'] === true,
     color: v['no-color'] !== true && !env['NO_COLOR'],
     waitMs,
     // With --wait and no --timeout, the run may last the wait plus 30 s for the last attempt.
-    timeoutMs: str('timeout') ? parseDuration('timeout', str('timeout') as string) : (waitMs ?? 0) + 30_000,
+    timeoutMs: str('timeout') !== null ? parseDuration('timeout', str('timeout') as string) : (waitMs ?? 0) + 30_000,
     debug: v['debug'] === true,
     version: v['version'] === true,
     help: v['help'] === true,
@@ -169,7 +186,7 @@ export function helpText(version: string): string {
   lines.push(
     '',
     'Exit codes: 0 every target passes (warnings allowed), 1 a layer failed, 2 inconclusive (could not check),',
-    '            3 usage or input error, 70 internal error',
+    '            3 usage or input error, 70 internal error, 130 interrupted (Ctrl-C)',
     '',
     'Examples:',
     '  gwdoctor api.example.com',

@@ -89,6 +89,16 @@ with the printed \`openssl s_client\` command and renew or re-issue it; pass \`-
     doc: `The proxy itself answered 502/503/504 (no \`x-envoy-*\` headers): it cannot reach the Gateway's NodePort. Fix: the
 proxy's upstream must be \`<node-ip>:<gateway nodePort>\` (e.g. \`32080\`).`,
   },
+  ProxyErrorResponse: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: false,
+    doc: `The request ends in a 4xx/5xx that nothing identifies as the Istio gateway's: no \`server: istio-envoy\`/\`envoy\`, no
+\`x-envoy-*\` header, no Envoy body, and the direct NodePort probe (when gwdoctor can make it) does not show Envoy
+answering the same. An empty \`404\` is only the *shape* of Envoy's "no route" reply; any web server can send one, so
+gwdoctor never takes it for Envoy's on its own. Fix: see who answers with the printed \`curl -sv\`; the proxy's upstream
+must be \`<node-ip>:<gateway nodePort>\` with \`Host $host\`. Rerun with cluster access so the direct probe can compare.`,
+  },
   ProxyNotForwardingToGateway: {
     layer: 'proxy',
     severity: 'fail',
@@ -332,12 +342,29 @@ permits the ref). gwdoctor trusts the spec and says so; status may lag. Fix: wai
   },
   GatewayErrorResponse: {
     layer: 'any',
-    severity: 'warn',
+    severity: 'error',
     retryable: true,
-    doc: `(warning) Envoy answered an error for the request (404 no route, 500 invalid backend, 503 no healthy upstream), but
-nothing gwdoctor checked explains it: either the cluster layers could not run (no cluster access), or the objects look
-right and the gateway disagrees (istiod has not pushed the config yet, or something gwdoctor does not model). Fix:
+    doc: `(inconclusive, exit 2) Envoy answered an error for the request (404 no route, 500 invalid backend, 503 no healthy
+upstream, or any other 4xx/5xx of its own such as an AuthorizationPolicy's 403), but nothing gwdoctor checked explains
+it: either the cluster layers could not run (no cluster access), or the objects look right and the gateway disagrees (istiod has not pushed the config yet, or something gwdoctor does not model). Fix:
 rerun with cluster access; compare with \`istioctl proxy-config routes\` on the gateway pod; \`--wait\` retries.`,
+  },
+  ClusterCredentialPluginFailed: {
+    layer: 'any',
+    severity: 'error',
+    retryable: false,
+    doc: `The kubeconfig user gets its credentials from an \`exec\` plugin (\`aws eks get-token\`, \`gke-gcloud-auth-plugin\`,
+\`kubelogin\`, ...) and the plugin failed: it is not installed, exited non-zero (its last stderr line is shown,
+redacted), or did not finish within \`--timeout\` (gwdoctor then kills its whole process group). Inconclusive (exit 2).
+Fix: run the plugin yourself, e.g. \`kubectl auth whoami\`, and log in again if its credentials expired
+(\`aws sso login\`, \`gcloud auth login\`, ...). See [Reliability](#reliability) for how plugins are run.`,
+  },
+  Interrupted: {
+    layer: 'any',
+    severity: 'error',
+    retryable: false,
+    doc: `The run was stopped with Ctrl-C (SIGINT) or SIGTERM while this layer was being checked. The report shows what was
+checked up to then; the exit code is \`130\` (SIGTERM: \`143\`). Fix: rerun and let it finish (see \`--timeout\`).`,
   },
   Timeout: {
     layer: 'any',

@@ -4,10 +4,14 @@ import { LAYERS } from '../checks/index.js';
 import { parseTarget } from './target.js';
 import { ManifestCluster } from './cluster/manifests.js';
 import type { ClusterReader } from './cluster/reader.js';
-import { runTarget, type Env, type Observer } from './pipeline.js';
+import { runTarget, verdictOf, type Env, type Observer } from './pipeline.js';
+import { errorFinding, skip } from './findings.js';
 import type { Options } from './options.js';
-import type { Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
+import type { Finding, Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
 import { systemResolver } from './net/system-resolver.js';
+import { redactDeep } from './redact.js';
+
+const EXIT_INCONCLUSIVE = 2;
 
 export function exitCodeFor(report: Report): number {
   const v = report.targets.map((t) => t.verdict);
@@ -22,12 +26,28 @@ export interface Reporter extends Observer {
   onEnd(report: Report): void | Promise<void>;
 }
 
-async function clusterSource(opts: Options): Promise<{ cluster: ClusterReader | null; why: string | null }> {
+async function clusterSource(opts: Options, signal: AbortSignal): Promise<{ cluster: ClusterReader | null; why: string | null }> {
   if (opts.manifests.length > 0) return { cluster: ManifestCluster.fromPaths(opts.manifests), why: null };
   const { findKubeconfig, LiveCluster } = await import('./cluster/live.js');
   const found = findKubeconfig(opts.kubeconfig);
   if (!found.ok) return { cluster: null, why: found.why };
-  return { cluster: await LiveCluster.create(found, opts.context), why: null };
+  return { cluster: await LiveCluster.create(found, opts.context, signal), why: null };
+}
+
+/**
+ * Every finding, retry note and report reaches the reporters through this wrapper: what they print (text, tty, JSON)
+ * has passed redact() (src/redact.ts), whatever a layer or the cluster put into it.
+ */
+export function redacting(r: Reporter): Reporter {
+  return {
+    ...(r.begin ? { begin: (targets: Target[]) => r.begin?.(targets) } : {}),
+    ...(r.onTargetStart ? { onTargetStart: (t: Target) => r.onTargetStart?.(t) } : {}),
+    ...(r.onLayerStart ? { onLayerStart: (t: Target, id: Finding['id']) => r.onLayerStart?.(t, id) } : {}),
+    ...(r.onLayerEnd ? { onLayerEnd: (t: Target, f: Finding) => r.onLayerEnd?.(t, redactDeep(f)) } : {}),
+    ...(r.onRetry ? { onRetry: (t: Target, n: number, f: Finding, ms: number) => r.onRetry?.(t, n, redactDeep(f), ms) } : {}),
+    ...(r.onTargetEnd ? { onTargetEnd: (t: Target, rep: TargetReport) => r.onTargetEnd?.(t, redactDeep(rep)) } : {}),
+    onEnd: (report: Report) => r.onEnd(redactDeep(report)),
+  };
 }
 
 async function pickReporter(opts: Options): Promise<Reporter> {
@@ -35,7 +55,8 @@ async function pickReporter(opts: Options): Promise<Reporter> {
     const { jsonReporter } = await import('./report/json.js');
     return jsonReporter();
   }
-  const interactive = process.stdout.isTTY === true && process.env['CI'] !== 'true' && process.env['TERM'] !== 'dumb';
+  // A pseudo-terminal that reports 0 (or very few) columns would get one character per line from listr2: plain lines.
+  const interactive = process.stdout.isTTY === true && process.env['CI'] !== 'true' && process.env['TERM'] !== 'dumb' && (process.stdout.columns ?? 0) >= 20;
   if (interactive) {
     const { ttyReporter } = await import('./report/tty.js');
     return ttyReporter(opts);
@@ -44,13 +65,59 @@ async function pickReporter(opts: Options): Promise<Reporter> {
   return textReporter(opts, (s) => process.stdout.write(s));
 }
 
-export async function run(opts: Options): Promise<number> {
+/** How cli.ts reaches a running run: on Ctrl-C or at the hard deadline it prints what was checked so far. */
+export interface RunControl {
+  /** Set by run() once a report can be built. Prints the partial report (once; a no-op after the normal end). */
+  partial?: (why: 'interrupt' | 'deadline', signal?: 'SIGINT' | 'SIGTERM') => Promise<void>;
+}
+
+/** The report of a run cut short: the findings so far; the layer in flight says why it did not finish. */
+function partialTarget(t: Target, seen: Finding[], why: 'interrupt' | 'deadline', timeoutMs: number, signal: 'SIGINT' | 'SIGTERM' = 'SIGINT'): TargetReport {
+  let cut = false;
+  const layers: Finding[] = LAYERS.map((check) => {
+    const f = seen.find((x) => x.id === check.id);
+    if (f) return f;
+    if (cut) return { ...skip(check, `not checked: the run was ${why === 'interrupt' ? 'interrupted' : 'stopped at its deadline'}`), durationMs: 0 };
+    cut = true;
+    return why === 'interrupt'
+      ? { ...errorFinding(check, 'Interrupted', `${check.id} did not finish: interrupted (${signal === 'SIGINT' ? 'Ctrl-C' : signal})`), durationMs: 0 }
+      : { ...errorFinding(check, 'Timeout', `${check.id} did not finish: the run passed its --timeout (${timeoutMs} ms) and was stopped`), durationMs: 0 };
+  });
+  const { verdict, failedLayer } = verdictOf(layers);
+  return { input: t.input, host: t.host, path: t.path, verdict, failedLayer, attempts: 1, layers };
+}
+
+export async function run(opts: Options, control: RunControl = {}): Promise<number> {
   const started = performance.now();
   const targets: Target[] = opts.targets.map(parseTarget); // UsageError (exit 3) before anything runs
-  const { cluster, why } = await clusterSource(opts);
-  const reporter = await pickReporter(opts);
-
   const signal = AbortSignal.timeout(opts.timeoutMs);
+  const { cluster, why } = await clusterSource(opts, signal);
+  const shown = redacting(await pickReporter(opts));
+  // What each target has found so far, for a report of a run cut short (Ctrl-C, hard deadline).
+  const seen = new Map<Target, Finding[]>(targets.map((t) => [t, []]));
+  const reporter: Reporter = {
+    ...shown,
+    onLayerEnd(t, f) {
+      const list = seen.get(t);
+      if (list) seen.set(t, [...list.filter((x) => x.id !== f.id), f]);
+      shown.onLayerEnd?.(t, f);
+    },
+  };
+  let ended = false;
+  const started0 = started;
+  const reportOf = (targetReports: TargetReport[]): Report => ({
+    schemaVersion: 'gwdoctor.report/v2',
+    generatedAt: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - started0),
+    source: { mode: cluster ? cluster.mode : 'none', ...(cluster?.describeSource() ?? {}), offline: opts.offline },
+    targets: targetReports,
+  });
+  control.partial = async (reason, sig) => {
+    if (ended) return;
+    ended = true;
+    await reporter.onEnd(reportOf(targets.map((t) => partialTarget(t, seen.get(t) ?? [], reason, opts.timeoutMs, sig))));
+  };
+
   let resolver: Promise<Resolver> | undefined;
   let probe: Promise<HttpProbe> | undefined;
   const env: Env = {
@@ -75,14 +142,9 @@ export async function run(opts: Options): Promise<number> {
   const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: 2000 };
   const reports: TargetReport[] = await Promise.all(targets.map((t) => runTarget(LAYERS, t, env, wait, reporter)));
 
-  const src = cluster?.describeSource() ?? {};
-  const report: Report = {
-    schemaVersion: 'gwdoctor.report/v2',
-    generatedAt: new Date().toISOString(),
-    durationMs: Math.round(performance.now() - started),
-    source: { mode: cluster ? cluster.mode : 'none', ...src, offline: opts.offline },
-    targets: reports,
-  };
+  const report = reportOf(reports);
+  if (ended) return EXIT_INCONCLUSIVE; // cli.ts printed a partial report and decides the exit code
+  ended = true;
   await reporter.onEnd(report);
   return exitCodeFor(report);
 }

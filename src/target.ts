@@ -3,14 +3,17 @@
 import { domainToASCII } from 'node:url';
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
+import { redactUrl } from './redact.js';
 import type { Target } from './types.js';
 
 // RFC 1123 label, as Gateway API's Hostname type (apis/v1/shared_types.go) restricts it: lower-case after
 // normalisation, letters/digits/hyphen, no leading or trailing hyphen, 1-63 characters.
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-export function parseTarget(input: string): Target {
-  const raw = input.trim();
+export function parseTarget(typed: string): Target {
+  // Messages echo the target without any credentials in it (https://user:pass@host is rejected below).
+  const input = redactUrl(typed);
+  const raw = typed.trim();
   if (raw === '') throw new UsageError('empty target: give a host such as api.example.com or a URL such as https://api.example.com/health');
   if (/\s/.test(raw)) throw new UsageError(`invalid target "${input}": a hostname cannot contain spaces`);
 
@@ -19,7 +22,7 @@ export function parseTarget(input: string): Target {
     const scheme = raw.slice(0, raw.indexOf(':')).toLowerCase();
     if (scheme !== 'https') {
       throw new UsageError(
-        `unsupported scheme "${scheme}://" in "${input}": gwdoctor checks the public HTTPS path; use https://${raw.slice(raw.indexOf('://') + 3)}`,
+        `unsupported scheme "${scheme}://" in "${input}": gwdoctor checks the public HTTPS path; use https://${redactUrl(raw.slice(raw.indexOf('://') + 3))}`,
       );
     }
     try {
@@ -29,7 +32,7 @@ export function parseTarget(input: string): Target {
     }
   } else {
     if (raw.includes('/') || raw.includes('?') || raw.includes('#')) {
-      throw new UsageError(`invalid target "${input}": write a path as part of a URL, e.g. https://${raw}`);
+      throw new UsageError(`invalid target "${input}": write a path as part of a URL, e.g. https://${redactUrl(raw)}`);
     }
     try {
       url = new URL(`https://${raw}/`);
@@ -50,6 +53,7 @@ export function parseTarget(input: string): Target {
   validateHostname(host, input);
 
   const port = url.port === '' ? null : Number(url.port);
+  if (port === 0) throw new UsageError(`invalid target "${input}": port 0 is not a port a proxy can listen on (use 1-65535)`);
   return {
     input,
     host,

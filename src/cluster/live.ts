@@ -1,6 +1,7 @@
 // The live backend: @kubernetes/client-node 2.x with kubectl's kubeconfig conventions. Read-only: only list/get.
 // Every result is turned into plain JSON (dates as strings), the same shape the manifests backend yields.
 
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -14,6 +15,7 @@ import {
 import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
 import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
 import { selectorString, type ClusterReader } from './reader.js';
+import { redact, redactUrl } from '../redact.js';
 
 const GROUP = 'gateway.networking.k8s.io';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -44,6 +46,76 @@ export function findKubeconfig(flag: string | null, env: NodeJS.ProcessEnv = pro
   if (existsSync(home)) return { ok: true, kind: 'files', files: [home] };
   if (env['KUBERNETES_SERVICE_HOST'] && existsSync(join(SA_DIR, 'token'))) return { ok: true, kind: 'in-cluster' };
   return { ok: false, why: 'no kubeconfig found ($KUBECONFIG unset, ~/.kube/config missing, not running in a cluster): pass --kubeconfig or --manifests' };
+}
+
+// ---- kubeconfig exec credential plugins -------------------------------------------------------------------------
+// Live mode runs the kubeconfig's `exec` plugin (aws eks get-token, gke-gcloud-auth-plugin, kubelogin, ...) exactly as
+// kubectl does: that is how those clusters hand out credentials. gwdoctor runs it in its own process group, with no
+// stdin, under the run's deadline: when the deadline passes (or gwdoctor exits) the whole group is killed, so a hung
+// plugin never outlives the run. A failing plugin is reported as such (ClusterCredentialPluginFailed), not as an
+// unreachable API server.
+
+/** Process groups of plugins still running; killed on deadline and when gwdoctor exits. */
+const livePluginGroups = new Set<number>();
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch (err) {
+    // ESRCH: the group is gone already; anything else (EPERM) we cannot act on either.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
+  livePluginGroups.delete(pid);
+}
+
+/** Kill every plugin process group still running (called on exit, Ctrl-C and the run's hard deadline). */
+export function killCredentialPlugins(): void {
+  for (const pid of [...livePluginGroups]) killGroup(pid);
+}
+process.once('exit', killCredentialPlugins);
+
+interface PluginFailure {
+  command: string;
+  why: string;
+}
+
+/**
+ * Make client-node's ExecAuth spawn plugins the way gwdoctor wants (own process group, deadline, no stdin) and note
+ * how a plugin failed, so that the API call it broke can say so.
+ */
+function guardExecPlugins(kc: KubeConfig, signal: AbortSignal, failed: (f: PluginFailure) => void): void {
+  const auths = (kc as unknown as { authenticators?: unknown[] }).authenticators ?? [];
+  const exec = auths.find((a): a is { execFn: unknown } => typeof a === 'object' && a !== null && 'execFn' in a && 'tokenCache' in a);
+  if (!exec) return;
+  exec.execFn = (command: string, args: string[] | undefined, opts: SpawnOptions): ChildProcess => {
+    const name = command.split('/').pop() ?? command;
+    const child = spawn(command, args ?? [], { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let timedOut = false;
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer | string) => {
+      if (stderr.length < 4096) stderr += d.toString();
+    });
+    const onAbort = () => {
+      timedOut = true;
+      if (child.pid !== undefined) killGroup(child.pid);
+    };
+    if (child.pid !== undefined) {
+      livePluginGroups.add(child.pid);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      failed({ command: name, why: err.code === 'ENOENT' ? `"${command}" is not installed or not on PATH` : `cannot start "${command}": ${err.code ?? err.message}` });
+    });
+    child.on('close', (code, sig) => {
+      signal.removeEventListener('abort', onAbort);
+      if (child.pid !== undefined) livePluginGroups.delete(child.pid);
+      const said = stderr.trim().split('\n').filter((l) => l.trim() !== '').pop();
+      if (timedOut) failed({ command: name, why: 'did not finish within --timeout and was stopped (its whole process group)' });
+      else if (code !== 0) failed({ command: name, why: `${sig ? `was killed by ${sig}` : `exited with status ${code}`}${said ? `: ${said}` : ''}` });
+    });
+    return child;
+  };
 }
 
 function jsonOf<T>(v: unknown): T {
@@ -128,17 +200,21 @@ export class LiveCluster implements ClusterReader {
   private readonly apis: ApisApi;
   private readonly server: string;
   private readonly context: string;
+  private pluginFailure: PluginFailure | null = null;
 
-  private constructor(private readonly kc: KubeConfig) {
+  private constructor(private readonly kc: KubeConfig, signal: AbortSignal) {
+    guardExecPlugins(kc, signal, (f) => (this.pluginFailure ??= f));
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.discovery = kc.makeApiClient(DiscoveryV1Api);
     this.apis = kc.makeApiClient(ApisApi);
-    this.server = kc.getCurrentCluster()?.server ?? '(unknown server)';
+    // Only ever shown redacted: a kubeconfig may carry https://user:pass@host (client-node then sends basic auth).
+    this.server = redactUrl(kc.getCurrentCluster()?.server ?? '(unknown server)');
     this.context = kc.getCurrentContext();
   }
 
-  static async create(src: Extract<KubeconfigSource, { ok: true }>, context: string | null): Promise<LiveCluster> {
+  /** `signal` is the run's deadline: credential plugins still running when it fires are killed. */
+  static async create(src: Extract<KubeconfigSource, { ok: true }>, context: string | null, signal: AbortSignal = new AbortController().signal): Promise<LiveCluster> {
     const kc = new KubeConfig();
     try {
       if (src.kind === 'in-cluster') kc.loadFromCluster();
@@ -146,7 +222,7 @@ export class LiveCluster implements ClusterReader {
       else mergeLikeKubectl(kc, src.files);
     } catch (err) {
       const first = ((err as Error).message ?? String(err)).split('\n')[0];
-      throw new UsageError(`cannot load kubeconfig ${src.kind === 'files' ? src.files.join(delimiter) : '(in-cluster)'}: ${first}`);
+      throw new UsageError(`cannot load kubeconfig ${src.kind === 'files' ? src.files.join(delimiter) : '(in-cluster)'}: ${redact(first ?? '')}`);
     }
     if (context !== null) {
       if (!kc.getContexts().some((c) => c.name === context)) {
@@ -156,8 +232,8 @@ export class LiveCluster implements ClusterReader {
     }
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new UsageError(`the kubeconfig has no current context${kc.getContexts().length ? ': pass --context' : ''}`);
-    if (!/^https?:\/\//.test(cluster.server)) throw new UsageError(`the kubeconfig's cluster "${cluster.name}" has an invalid server address "${cluster.server}"`);
-    return new LiveCluster(kc);
+    if (!/^https?:\/\//.test(cluster.server)) throw new UsageError(`the kubeconfig's cluster "${cluster.name}" has an invalid server address "${redactUrl(cluster.server)}"`);
+    return new LiveCluster(kc, signal);
   }
 
   describeSource() {
@@ -172,6 +248,15 @@ export class LiveCluster implements ClusterReader {
     let p = this.cache.get(key) as Promise<T> | undefined;
     if (!p) {
       p = fn().catch((err: unknown) => {
+        if (err instanceof ClusterAccessError) throw err;
+        const plugin = this.pluginFailure;
+        if (plugin) {
+          throw new ClusterAccessError(
+            'credential-plugin',
+            `the kubeconfig's exec credential plugin ${plugin.command} ${plugin.why} (while trying to ${what})`,
+            `run the plugin yourself to see why, e.g. kubectl auth whoami${this.context ? ` --context ${this.context}` : ''}; log in again if its credentials expired (aws sso login, gcloud auth login, kubelogin, ...)`,
+          );
+        }
         throw toClusterError(err, what, this.server);
       });
       this.cache.set(key, p);

@@ -1,6 +1,7 @@
 // Which HTTPRoute rule serves a request: virtual-host choice, then match precedence across rules and routes.
 
 import type { HTTPRoute, HTTPRouteMatch, HTTPRouteRule } from '../cluster/objects.js';
+import { RE2JS, RE2JSSyntaxException } from 're2js';
 import { compareRank, hostMatches, hostnameRank } from './hostnames.js';
 
 export interface Request {
@@ -38,8 +39,8 @@ export interface Selection {
 
 /**
  * PathPrefix matches element-wise on "/" and ignores a trailing "/" in the value; Exact is the whole path; both are
- * case-sensitive (gateway-api apis/v1/httproute_types.go PathMatchType). RegularExpression is RE2 in Envoy: JS RegExp
- * is an approximation, anchored as a full match.
+ * case-sensitive (gateway-api apis/v1/httproute_types.go PathMatchType). RegularExpression is RE2, a full match, as in
+ * Envoy (re2FullMatch below).
  */
 export function pathMatches(type: string, value: string, path: string): boolean {
   if (type === 'Exact') return path === value;
@@ -47,13 +48,7 @@ export function pathMatches(type: string, value: string, path: string): boolean 
     const v = value.length > 1 ? value.replace(/\/+$/, '') : value;
     return v === '/' || path === v || path.startsWith(`${v}/`);
   }
-  if (type === 'RegularExpression') {
-    try {
-      return new RegExp(`^(?:${value})$`).test(path);
-    } catch {
-      return false;
-    }
-  }
+  if (type === 'RegularExpression') return re2FullMatch(value, path);
   return false;
 }
 
@@ -74,17 +69,39 @@ function requestMatches(m: HTTPRouteMatch, req: Request): boolean {
   for (const q of m.queryParams ?? []) {
     const got = params.get(q.name); // names are case-sensitive; first value counts
     if (got === null) return false;
-    if ((q.type ?? 'Exact') === 'Exact' ? got !== q.value : !safeRegex(q.value, got)) return false;
+    if ((q.type ?? 'Exact') === 'Exact' ? got !== q.value : !re2FullMatch(q.value, got)) return false;
   }
   return true;
 }
 
-function safeRegex(re: string, s: string): boolean {
-  try {
-    return new RegExp(`^(?:${re})$`).test(s);
-  } catch {
-    return false;
+const compiled = new Map<string, RE2JS | string>();
+
+/**
+ * RE2 syntax and semantics, as Envoy's safe_regex (google_re2) uses them for RegularExpression path, header and query
+ * matches: a full match, in linear time (re2js, a JavaScript port of RE2), so no pattern can stall a run the way
+ * JavaScript's backtracking RegExp did on "/(a+)+b". A pattern RE2 rejects (backreferences, lookaround, ...) matches
+ * nothing: Istio passes HTTPRoute regexes to Envoy unvalidated (istio/istio#49993) and Envoy rejects the route
+ * configuration that holds one, so no request is ever routed by it.
+ */
+export function re2FullMatch(pattern: string, s: string): boolean {
+  const re = compileRe2(pattern);
+  return typeof re !== 'string' && re.matches(s);
+}
+
+/** The compiled pattern, or RE2's reason for rejecting it. */
+export function compileRe2(pattern: string): RE2JS | string {
+  let re = compiled.get(pattern);
+  if (re === undefined) {
+    try {
+      re = RE2JS.compile(pattern);
+    } catch (err) {
+      if (!(err instanceof RE2JSSyntaxException)) throw err;
+      re = err.message;
+    }
+    if (compiled.size > 1000) compiled.clear();
+    compiled.set(pattern, re);
   }
+  return re;
 }
 
 const PATH_KIND: Record<string, number> = { Exact: 3, PathPrefix: 2, RegularExpression: 1 };

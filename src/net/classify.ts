@@ -15,7 +15,8 @@ export type EnvoyFault = 'NR' | 'NC' | 'UH' | 'UF' | 'UT';
 export type Classification =
   /** An upstream (the app) answered through Envoy: x-envoy-upstream-service-time. Layers 3-6 carried the request. */
   | { kind: 'upstream'; statusCode: number }
-  /** Envoy answered itself. `sure` = an Envoy header proves it; otherwise only the status and body shape suggest it. */
+  /** Envoy answered itself. `sure` = its own answer proves it (header or body); false = the proxy hid Envoy's headers
+   *  and only the direct NodePort probe, answering the same, shows that it was Envoy. */
   | { kind: 'envoy'; fault: EnvoyFault; statusCode: number; sure: boolean }
   /** Envoy answered (headers prove it) something gwdoctor has no rule for. */
   | { kind: 'envoy-other'; statusCode: number }
@@ -48,7 +49,14 @@ export function sameUrl(a: URL, b: URL): boolean {
   return norm(a) === norm(b);
 }
 
-export function classifyResponse(res: ResponseLike, requested: URL, publicUrl: URL = requested): Classification {
+/**
+ * Envoy is named only by evidence: its `server` header (istio-envoy, envoy), an `x-envoy-*` header, or one of its
+ * local-reply bodies ("no healthy upstream", "upstream connect error ...", "upstream request timeout"). An empty 404
+ * or 500 is only the *shape* of Envoy's NR/NC reply: any web server can send one, so on its own it is `other`.
+ * `direct` = the answer came straight from the NodePort, with no proxy in between: there a `server` header that is
+ * not Envoy's rules Envoy out altogether (through a proxy it may be the proxy's own, e.g. nginx replaces it).
+ */
+export function classifyResponse(res: ResponseLike, requested: URL, publicUrl: URL = requested, opts: { direct?: boolean } = {}): Classification {
   const code = res.statusCode;
   const body = res.bodySnippet.trim();
   const h = res.headers;
@@ -67,17 +75,37 @@ export function classifyResponse(res: ResponseLike, requested: URL, publicUrl: U
       return { kind: 'redirect', statusCode: code, location: loc };
     }
   }
-  if (header(h, 'x-envoy-upstream-service-time') !== null) return { kind: 'upstream', statusCode: code };
-
-  const sure = hasEnvoyHeader(h) || envoyServer(h);
-  if (code === 503 && body === 'no healthy upstream') return { kind: 'envoy', fault: 'UH', statusCode: code, sure: true };
-  if ((code === 503 || code === 502) && body.startsWith('upstream connect error or disconnect/reset before headers')) return { kind: 'envoy', fault: 'UF', statusCode: code, sure: true };
-  if (code === 504 && body === 'upstream request timeout') return { kind: 'envoy', fault: 'UT', statusCode: code, sure: true };
-  if (code === 404 && body === '') return { kind: 'envoy', fault: 'NR', statusCode: code, sure };
-  if (code === 500 && body === '') return { kind: 'envoy', fault: 'NC', statusCode: code, sure };
-  if (sure) return { kind: 'envoy-other', statusCode: code };
-  if (code === 502 || code === 503 || code === 504) return { kind: 'proxy-error', statusCode: code, server };
+  const headerEvidence = hasEnvoyHeader(h) || envoyServer(h);
+  const ruledOut = !headerEvidence && server !== null && opts.direct === true;
+  if (!ruledOut) {
+    if (header(h, 'x-envoy-upstream-service-time') !== null) return { kind: 'upstream', statusCode: code };
+    if (code === 503 && body === 'no healthy upstream') return { kind: 'envoy', fault: 'UH', statusCode: code, sure: true };
+    if ((code === 503 || code === 502) && body.startsWith('upstream connect error or disconnect/reset before headers')) return { kind: 'envoy', fault: 'UF', statusCode: code, sure: true };
+    if (code === 504 && body === 'upstream request timeout') return { kind: 'envoy', fault: 'UT', statusCode: code, sure: true };
+  }
+  if (headerEvidence) {
+    const fault = localReplyShape(res);
+    if (fault === 'NR' || fault === 'NC') return { kind: 'envoy', fault, statusCode: code, sure: true };
+    return { kind: 'envoy-other', statusCode: code };
+  }
+  if (!opts.direct && (code === 502 || code === 503 || code === 504)) return { kind: 'proxy-error', statusCode: code, server };
   return { kind: 'other', statusCode: code, server };
+}
+
+/** The Envoy fault an answer of this status and body would be, if Envoy sent it (it proves nothing by itself). */
+export function localReplyShape(res: ResponseLike): EnvoyFault | null {
+  const body = res.bodySnippet.trim();
+  if (res.statusCode === 404 && body === '') return 'NR';
+  if (res.statusCode === 500 && body === '') return 'NC';
+  if (res.statusCode === 503 && body === 'no healthy upstream') return 'UH';
+  if ((res.statusCode === 503 || res.statusCode === 502) && body.startsWith('upstream connect error or disconnect/reset before headers')) return 'UF';
+  if (res.statusCode === 504 && body === 'upstream request timeout') return 'UT';
+  return null;
+}
+
+/** An error status (4xx/5xx): a request that ends in one never passes unexplained. */
+export function isErrorStatus(statusCode: number): boolean {
+  return statusCode >= 400;
 }
 
 /** Does the gateway answer at all (upstream or its own reply)? */
@@ -90,7 +118,7 @@ export function describeClassification(c: Classification): string {
     case 'upstream':
       return `HTTP ${c.statusCode} from the backend through Envoy (x-envoy-upstream-service-time)`;
     case 'envoy':
-      return `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${c.sure ? '' : ' (by status and body; no Envoy header visible)'}`;
+      return `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${c.sure ? '' : ' (no Envoy header visible through the proxy; the gateway answers the same directly)'}`;
     case 'envoy-other':
       return `HTTP ${c.statusCode} from Envoy`;
     case 'proxy-error':

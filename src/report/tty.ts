@@ -1,6 +1,7 @@
 // The interactive view: a listr2 task list, one task per layer, titles updated with what was found.
 // listr2 is only the view: the verdict and the exit code come from the Report, never from listr2.
 
+import { styleText } from 'node:util';
 import { Listr, type ListrTask } from 'listr2';
 import type { Options } from '../options.js';
 import type { Reporter } from '../run.js';
@@ -59,7 +60,14 @@ export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>): Reporter 
         concurrent: true,
         exitOnError: false,
         collectErrors: false,
-        rendererOptions: { collapseErrors: false, collapseSkips: true, suffixSkips: false, showErrorMessage: false, collapseSubtasks: false },
+        // Ctrl-C belongs to cli.ts (partial report, exit 130); listr2's own handler would exit 127.
+        registerSignalListeners: false,
+        rendererOptions: {
+          collapseErrors: false, collapseSkips: true, suffixSkips: false, showErrorMessage: false, collapseSubtasks: false,
+          // A target whose layer failed or could not be checked is a failed target: ✖, not listr2's ⚠.
+          icon: { COMPLETED_WITH_FAILED_SUBTASKS: '✖' },
+          color: { COMPLETED_WITH_FAILED_SUBTASKS: (s?: string) => (style.color && s ? styleText('red', s) : (s ?? '')) },
+        },
         fallbackRendererCondition: () => process.env['CI'] === 'true',
       })
         .run()

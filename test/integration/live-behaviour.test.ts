@@ -8,8 +8,10 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { crdDocs, freePort, installCrds, startApiServer, startControllerManager } from './harness/controlplane.js';
 import { Kube } from './harness/kube.js';
-import { istiod, itLive, live } from './live.js';
-import { gwdoctor, gwdoctorAsync, validateReport } from '../helpers/cli.js';
+import { istiod, itLive, live, liveCluster } from './live.js';
+import { planDirect } from '../../src/net/direct.js';
+import { parseDocument } from 'yaml';
+import { ROOT, gwdoctor, gwdoctorAsync, validateReport } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
@@ -170,14 +172,52 @@ describe('ReferenceGrant served as v1 (Gateway API v1.5+ CRDs, the main control 
 });
 
 describe('gwdoctor is read-only', () => {
-  itLive('the API server audit log shows only get, list and watch requests from the users gwdoctor ran as', () => {
-    const entries = readFileSync(live!.auditLog, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as { verb: string; user: { username: string }; requestURI: string });
-    const ours = entries.filter((e) => e.user.username === 'viewer' || e.user.username === 'restricted');
+  // Between them these runs use every read gwdoctor makes: the cluster layers (seed-healthy), a listener's
+  // allowedRoutes namespace selector (allowed-routes-selector) and the direct NodePort plan the proxy layer makes
+  // when the proxy answers an error (Gateway Service by label, node addresses). The contract test adds a run over
+  // every fixture to the same audit log when it runs first.
+  describe.each(['seed-healthy', 'allowed-routes-selector'])('a full run on %s as the read-only user', (name) => {
+    withScenario(name);
+    itLive('checks every target, and plans the direct NodePort probe', async () => {
+      for (const t of ['api.example.com', 'worker.example.com']) {
+        const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'readonly', '--offline', '-o', 'json', t]);
+        expect([0, 1], r.stderr).toContain(r.code);
+      }
+      const plan = await planDirect(await liveCluster('readonly'), 'api.example.com', null);
+      expect(plan.ok).toBe(true);
+    });
+  });
+
+  itLive('the API server audit log shows only get and list requests from the users gwdoctor ran as', () => {
+    const ours = auditEntries().filter((e) => e.user.username === 'viewer' || e.user.username === 'restricted');
     expect(ours.length).toBeGreaterThan(10);
-    const writes = ours.filter((e) => !['get', 'list', 'watch'].includes(e.verb));
+    const writes = ours.filter((e) => !['get', 'list'].includes(e.verb));
     expect(writes).toEqual([]);
   });
+
+  itLive('deploy/rbac.yaml grants exactly the (verb, group, resource) requests gwdoctor made, both ways', () => {
+    const doc = parseDocument(readFileSync(join(ROOT, 'deploy', 'rbac.yaml'), 'utf8')).toJS() as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+    const granted = new Set(doc.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${g}/${res}`)))));
+    const used = new Set(
+      auditEntries()
+        .filter((e) => e.user.username === 'viewer' && e.objectRef?.resource)
+        .map((e) => `${e.verb} ${e.objectRef?.apiGroup ?? ''}/${e.objectRef?.resource}`),
+    );
+    expect([...used].sort(), 'requests the role does not grant').toEqual([...used].filter((u) => granted.has(u)).sort());
+    expect([...granted].sort(), 'grants gwdoctor never used').toEqual([...granted].filter((g) => used.has(g)).sort());
+  });
 });
+
+interface AuditEntry {
+  verb: string;
+  user: { username: string };
+  requestURI: string;
+  objectRef?: { resource?: string; apiGroup?: string; namespace?: string };
+}
+
+function auditEntries(): AuditEntry[] {
+  return readFileSync(live!.auditLog, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditEntry);
+}

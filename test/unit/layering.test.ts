@@ -3,6 +3,7 @@
 // no judge or reporter, and the graph has no cycles.
 
 import { build, type Metafile } from 'esbuild';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -60,4 +61,18 @@ describe('the module graph', () => {
     for (const f of staticGraph.keys()) visit(f, []);
     expect(cycles).toEqual([]);
   });
+});
+
+// From the first pass (style guide B.1): checks import no heavy library or reporter; the CLI entry stays light.
+it.each(readdirSync(join(root, 'checks')).filter((f) => f.endsWith('.ts')))('checks/%s imports no heavy library or reporter', (f) => {
+  const src = readFileSync(join(root, 'checks', f), 'utf8');
+  expect(src).not.toMatch(/from ['"](@kubernetes\/client-node|undici|listr2)['"]/);
+  expect(src).not.toMatch(/from ['"][./]*src\/report\//);
+  expect(src).not.toMatch(/from ['"][./]*src\/net\/http-probe/);
+});
+
+it('src/cli.ts imports only node built-ins and the light option/error/redact modules statically', () => {
+  const src = readFileSync(join(root, 'src', 'cli.ts'), 'utf8');
+  const imports = [...src.matchAll(/^import .* from ['"](.+)['"];$/gm)].map((m) => m[1]);
+  expect(imports.sort()).toEqual(['./errors.js', './options.js', './redact.js', 'node:fs', 'node:path']);
 });

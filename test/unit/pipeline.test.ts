@@ -150,10 +150,10 @@ describe('an Envoy error that no cluster layer explains', () => {
     await runTarget(ls, target, env, once);
     expect(seen).toEqual([[{ layer: 'route', evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }]]);
   });
-  it('turns the pass of the layer it points at into a GatewayErrorResponse warning', () => {
+  it('turns the pass of the layer it points at into a GatewayErrorResponse error: the run never exits 0', () => {
     const route = { id: 'route' as const, title: 'route' };
     const d = withEnvoy(pass(route, 'forwarded'), { addresses: null, envoy: [{ layer: 'route', evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }] });
-    expect(d).toMatchObject({ status: 'warn', code: 'GatewayErrorResponse', retryable: true });
+    expect(d).toMatchObject({ status: 'error', code: 'GatewayErrorResponse', retryable: true });
     expect(d.summary).toMatch(/but the gateway answered HTTP 404 no route/);
   });
   it('leaves a failing layer failing and adds the evidence', () => {

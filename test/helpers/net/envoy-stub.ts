@@ -64,3 +64,26 @@ export async function startEnvoyStub(hosts: Record<string, StubMode>, opts: { sl
     },
   };
 }
+
+/**
+ * Not Envoy: a web server that answers every request with an empty 404 and its own server header, as Python's
+ * http.server (BaseHTTPRequestHandler) does for a path it has no handler for. An empty 404 is the shape of Envoy's
+ * NR reply, so this is the server that once passed for the gateway.
+ */
+export async function startNotEnvoy404(server = 'BaseHTTP/0.6 Python/3.11.2'): Promise<EnvoyStub> {
+  const seen: string[] = [];
+  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    seen.push(req.headers.host ?? '');
+    res.writeHead(404, { server, 'content-length': '0' });
+    res.end();
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (http.address() as { port: number }).port,
+    seen,
+    async stop() {
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+    },
+  };
+}

@@ -21,7 +21,7 @@ import { requireBins } from '../../helpers/net/bins.js';
 import { TestPki, days } from '../../helpers/net/certs.js';
 import { fixtureCluster, writeFixture } from '../../helpers/net/cluster.js';
 import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
-import { startEnvoyStub, type EnvoyStub, type StubMode } from '../../helpers/net/envoy-stub.js';
+import { startEnvoyStub, startNotEnvoy404, type EnvoyStub, type StubMode } from '../../helpers/net/envoy-stub.js';
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
 import { freePort } from '../../helpers/ports.js';
 import { renderFix } from '../../../src/fix/render.js';
@@ -72,6 +72,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     stubs['nc'] = await startEnvoyStub(hosts('nc'));
     stubs['slow'] = await startEnvoyStub(hosts('slow'), { slowMs: 2500 });
     stubs['redirect'] = await startEnvoyStub(hosts('redirect'));
+    stubs['basehttp'] = await startNotEnvoy404();
     const closed = await freePort(); // nothing listens there: the proxy's upstream is down
 
     // big.example.com has 40 A records: more than fits a 512-byte UDP answer, so the server sets TC.
@@ -94,6 +95,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
       server('nr', good, pass(stubs['nr'].port)),
       server('uh', good, pass(stubs['uh'].port)),
       server('nc', good, pass(stubs['nc'].port)),
+      server('basehttp', good, pass(stubs['basehttp'].port)),
       // nginx's default Host is $proxy_host = "127.0.0.1:<port>": Envoy matches no virtual host.
       server('nohost', good, `proxy_pass http://127.0.0.1:${stubs['ok'].port};`),
     ]);
@@ -232,6 +234,20 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     expect(text(layer(rep, 'grant'))).toMatch(/HTTP 500 from Envoy/);
   });
 
+  it('an empty 404 from a server that is not Envoy (BaseHTTP) behind real nginx TLS, also at the NodePort: proxy fails ProxyErrorResponse, never a pass', async () => {
+    const rep = await run({ proxy: 'basehttp', stub: 'basehttp' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyErrorResponse' });
+    const f = text(layer(rep, 'proxy'));
+    expect(f).toMatch(/answered HTTP 404 \(server: nginx/);
+    expect(f).toMatch(/direct GET http:\/\/127\.0\.0\.1:\d+ Host: api\.example\.com.*: HTTP 404 from BaseHTTP\/0\.6 Python\/3\.11\.2 without any Envoy signature/);
+    expect(layer(rep, 'route').status).toBe('skip');
+  });
+
+  it('the same empty 404 while the gateway NodePort is a real Envoy that routes the host: the proxy forwards elsewhere', async () => {
+    const rep = await run({ proxy: 'basehttp', stub: 'ok' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyNotForwardingToGateway' });
+  });
+
   it('direct NodePort OK but the proxy sends Host $proxy_host: the proxy layer fails and says proxy_set_header Host $host', async () => {
     const rep = await run({ proxy: 'nohost' });
     expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyNotForwardingToGateway' });
@@ -311,6 +327,21 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
       expect(t.verdict).toBe('pass');
       expect(t.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
       expect(JSON.stringify(t.layers[0]!.evidence)).toContain('127.0.0.9');
+    });
+
+    it('a non-Envoy empty 404 behind nginx: exit 1 (it exited 0 with a warning before), proxy ProxyErrorResponse', async () => {
+      const r = await cli('basehttp', 'basehttp', 'seed-healthy');
+      expect(r.code).toBe(1);
+      const t = r.report.targets[0]!;
+      expect({ verdict: t.verdict, failedLayer: t.failedLayer, code: t.layers[1]!.code }).toEqual({ verdict: 'fail', failedLayer: 'proxy', code: 'ProxyErrorResponse' });
+    });
+
+    it('Envoy 404 NR through nginx while every cluster layer passes: never exit 0 (GatewayErrorResponse, exit 2)', async () => {
+      const r = await cli('nr', 'nr', 'seed-healthy');
+      expect(r.code).toBe(2);
+      const t = r.report.targets[0]!;
+      expect(t.verdict).toBe('error');
+      expect(t.layers.find((l) => l.code === 'GatewayErrorResponse')?.summary).toMatch(/but the gateway answered HTTP 404/);
     });
 
     it('expired certificate: exit 1, proxy TlsCertificateInvalid in the JSON report', async () => {

@@ -9,7 +9,11 @@ describe('classifyResponse (gateway-api-rules.md Appendix B)', () => {
     ['backend through Envoy', r(200, { 'x-envoy-upstream-service-time': '3', server: 'nginx' }, 'ok'), { kind: 'upstream' }],
     ['app 503 through Envoy stays the app', r(503, { 'x-envoy-upstream-service-time': '3' }, 'busy'), { kind: 'upstream' }],
     ['404 NR with istio-envoy', r(404, { server: 'istio-envoy' }), { kind: 'envoy', fault: 'NR', sure: true }],
-    ['404 empty through nginx (Envoy hidden)', r(404, { server: 'nginx' }), { kind: 'envoy', fault: 'NR', sure: false }],
+    ['404 empty through nginx is only the shape of Envoy NR: not Envoy by itself', r(404, { server: 'nginx' }), { kind: 'other', server: 'nginx' }],
+    ['404 empty from a Python BaseHTTP server is not Envoy', r(404, { server: 'BaseHTTP/0.6 Python/3.11.2' }), { kind: 'other' }],
+    ['500 empty without any header is not Envoy', r(500), { kind: 'other' }],
+    ['404 NR with plain envoy', r(404, { server: 'envoy' }), { kind: 'envoy', fault: 'NR', sure: true }],
+    ['404 empty with an x-envoy-* header', r(404, { server: 'nginx', 'x-envoy-decorator-operation': 'x' }), { kind: 'envoy', fault: 'NR', sure: true }],
     ['500 NC', r(500, { server: 'istio-envoy' }), { kind: 'envoy', fault: 'NC', sure: true }],
     ['503 UH through nginx', r(503, { server: 'nginx' }, 'no healthy upstream'), { kind: 'envoy', fault: 'UH', sure: true }],
     ['503 UF', r(503, {}, 'upstream connect error or disconnect/reset before headers. reset reason: connection refused'), { kind: 'envoy', fault: 'UF' }],
@@ -25,6 +29,15 @@ describe('classifyResponse (gateway-api-rules.md Appendix B)', () => {
     ['redirect elsewhere', r(302, { location: 'https://login.example.com/' }), { kind: 'redirect' }],
   ])('%s', (_name, res, want) => {
     expect(classifyResponse(res, url)).toMatchObject(want);
+  });
+
+  it('straight from the NodePort, a server header that is not Envoy rules Envoy out, even with an Envoy-like body', () => {
+    const direct = { direct: true };
+    expect(classifyResponse(r(404, { server: 'BaseHTTP/0.6' }), url, url, direct)).toMatchObject({ kind: 'other' });
+    expect(classifyResponse(r(503, { server: 'BaseHTTP/0.6' }, 'no healthy upstream'), url, url, direct)).toMatchObject({ kind: 'other' });
+    expect(classifyResponse(r(200, { server: 'BaseHTTP/0.6', 'x-envoy-upstream-service-time': '1' }), url, url, direct)).toMatchObject({ kind: 'upstream' });
+    expect(classifyResponse(r(404, { server: 'istio-envoy' }), url, url, direct)).toMatchObject({ kind: 'envoy', fault: 'NR', sure: true });
+    expect(gatewayAnswered(classifyResponse(r(404, { server: 'BaseHTTP/0.6' }), url, url, direct))).toBe(false);
   });
 
   it('folds default ports and host case when comparing URLs', () => {

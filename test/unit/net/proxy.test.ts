@@ -115,10 +115,36 @@ describe('proxy layer', () => {
     const f = await proxy.run(ctxFor(fakeProbe(resp(301, { location: 'https://api.example.com/health', 'x-envoy-upstream-service-time': '1' }, '', tls()))));
     expect(f).toMatchObject({ status: 'fail', code: 'RedirectLoop' });
   });
-  it('without cluster access an Envoy 404 is a GatewayErrorResponse warning that says the cluster layers could not look', async () => {
+  it('without cluster access an Envoy 404 is an inconclusive GatewayErrorResponse (never a warning that exits 0)', async () => {
     const f = await proxy.run(ctxFor(fakeProbe(resp(404, { server: 'istio-envoy' }, '', tls())), false));
-    expect(f).toMatchObject({ status: 'warn', code: 'GatewayErrorResponse' });
+    expect(f).toMatchObject({ status: 'error', code: 'GatewayErrorResponse' });
     expect(f.evidence.map((e) => e.detail).join(' ')).toContain('without cluster access');
+  });
+  it('an empty 404 from a server that is not Envoy, at the proxy and at the NodePort, fails ProxyErrorResponse with what was seen', async () => {
+    const base = resp(404, { server: 'BaseHTTP/0.6 Python/3.11.2' });
+    const ctx = ctxFor(fakeProbe({ ...base, tls: tls() }, base));
+    const f = await proxy.run(ctx);
+    expect(f).toMatchObject({ status: 'fail', code: 'ProxyErrorResponse' });
+    expect(f.summary).toMatch(/answered HTTP 404 \(server: BaseHTTP\/0\.6 Python\/3\.11\.2, no Envoy signature\)/);
+    expect(f.evidence.map((e) => e.detail).join('\n')).toMatch(/HTTP 404 from BaseHTTP\/0\.6 Python\/3\.11\.2 without any Envoy signature/);
+    expect(f.observed?.envoy ?? []).toEqual([]);
+  });
+  it('an empty 404 through nginx is Envoy\'s NR only when the NodePort proves Envoy answers the same', async () => {
+    const ctx = ctxFor(fakeProbe(resp(404, { server: 'nginx' }, '', tls()), resp(404, { server: 'istio-envoy' })));
+    const f = await proxy.run(ctx);
+    expect(f).toMatchObject({ status: 'pass' });
+    expect(f.observed?.envoy?.find((e) => e.layer === 'route')?.evidence.detail).toMatch(/NR.*direct NodePort answer shows it/);
+    const alone = await proxy.run(ctxFor(fakeProbe(resp(404, { server: 'nginx' }, '', tls())), false));
+    expect(alone).toMatchObject({ status: 'fail', code: 'ProxyErrorResponse' });
+    expect(JSON.stringify(alone.fix)).toMatch(/direct NodePort probe was not possible \(no kubeconfig\)/);
+  });
+  it('an Envoy error gwdoctor has no rule for (403) is carried to route, or inconclusive without cluster access', async () => {
+    const denied = resp(403, { server: 'istio-envoy' }, 'RBAC: access denied');
+    const ctx = ctxFor(fakeProbe({ ...denied, tls: tls() }, denied));
+    const f = await proxy.run(ctx);
+    expect(f).toMatchObject({ status: 'pass' });
+    expect(f.observed?.envoy?.find((e) => e.layer === 'route')?.evidence.detail).toContain('HTTP 403 from Envoy');
+    expect(await proxy.run(ctxFor(fakeProbe({ ...denied, tls: tls() }), false))).toMatchObject({ status: 'error', code: 'GatewayErrorResponse' });
   });
   it('the worst address decides', async () => {
     let n = 0;
