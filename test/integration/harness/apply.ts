@@ -63,7 +63,7 @@ export interface Applied {
 }
 
 export async function applyScenario(kube: Kube, dir: string): Promise<Applied> {
-  const objects = loadManifests([dir]);
+  const objects = loadManifests([dir], { keep: 'all' }); // every kind, as written: ConfigMaps too
   const created: Obj[] = [];
   const namespaces = new Set<string>();
   const byKind = (k: string) => objects.filter((o) => o.kind === k);
