@@ -6,6 +6,7 @@ import { load as loadYaml, YAMLException } from 'js-yaml';
 import { GwdoctorError, UsageError } from '../errors.js';
 import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, K8sObject, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
 import { labelsMatch, type ClusterReader } from './reader.js';
+import * as validators from './manifest-validators.generated.js';
 import { jsonUnits, readLines, withoutBulk, yamlUnits, type Unit } from './manifest-stream.js';
 
 const GW_GROUP = 'gateway.networking.k8s.io/';
@@ -118,6 +119,42 @@ function prune(o: Record<string, unknown>, kind: string): void {
   }
 }
 
+type Validator = ((v: unknown) => boolean) & { errors?: { instancePath: string; keyword: string; params: Record<string, unknown>; message?: string }[] | null };
+const VALIDATE = validators as unknown as Record<string, Validator>;
+
+/** `spec.listeners[0].port` from `/spec/listeners/0/port`. */
+function fieldPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${oneLine(JSON.stringify(v), 40)}`;
+}
+
+/** A known kind whose body has the wrong shape (a Gateway without spec, listeners not a list): what and where. */
+function shapeProblem(v: Record<string, unknown>, kind: string): string | undefined {
+  const validate = VALIDATE[kind];
+  if (!validate || validate(v)) return undefined;
+  const e = validate.errors?.[0];
+  if (!e) return 'invalid';
+  const path = fieldPath(e.instancePath);
+  if (e.keyword === 'required') return `${path ? `${path}.` : ''}${String(e.params['missingProperty'])} is missing`;
+  if (e.keyword === 'type') {
+    const actual = e.instancePath.split('/').slice(1).reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k.replace(/~1/g, '/').replace(/~0/g, '~')], v);
+    const want = String(e.params['type']).split(',').filter((t) => t !== 'null');
+    const words: Record<string, string> = { array: 'a list', object: 'a mapping', integer: 'an integer', string: 'a string', boolean: 'true or false' };
+    return `${path} must be ${want.map((t) => words[t] ?? t).join(' or ')}, not ${typeName(actual)}`;
+  }
+  return `${path || 'the object'} ${e.message ?? 'is invalid'}`;
+}
+
 /** js-yaml keeps an alias as a shared reference: count the nodes a full walk would visit, bounded, to refuse a bomb. */
 const MAX_NODES = 1_000_000;
 function tooManyNodes(v: unknown): boolean {
@@ -197,10 +234,11 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
   const total = files.reduce((n, f) => n + f.files.length, 0);
   let filesDone = 0;
   let current = { file: '', line: 0 };
+  let held = 0; // List items read but not yet kept (their envelope comes last)
   const checkDeadline = () => {
     if (opts.signal?.aborted || (opts.deadline !== undefined && Date.now() >= opts.deadline)) {
       throw new ManifestDeadlineError(
-        `the deadline (--timeout) passed while reading manifests: stopped in ${display(current.file)} at line ${current.line} after ${objects.length} objects; ${total - filesDone - 1} more file(s) not read`,
+        `the deadline (--timeout) passed while reading manifests: stopped in ${display(current.file)} at line ${current.line} after ${objects.length + held} objects${total - filesDone > 1 ? `; ${total - filesDone - 1} more file(s) not read` : ''}`,
         'raise --timeout, or pass only the manifests of the hosts you check',
       );
     }
@@ -223,7 +261,14 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
         if (text !== undefined && text.includes('*') && tooManyNodes(v)) {
           throw new UsageError(`${display(file)}:${line}: ${v['kind']} ${md['name']}: YAML aliases expand to more than ${MAX_NODES} nodes (an alias bomb?)`);
         }
-        if (!keepAll && kind) prune(v, kind);
+        if (kind) {
+          const problem = shapeProblem(v, kind);
+          if (problem) {
+            const ns = isObject(md) && typeof md['namespace'] === 'string' ? `${md['namespace']}/` : '';
+            throw new UsageError(`${display(file)}:${line}: ${kind} ${ns}${md['name']}: ${problem}`, 'fix the manifest: kubectl apply --dry-run=server -f FILE shows what the API server would reject');
+          }
+          if (!keepAll) prune(v, kind);
+        }
         origins.set(v, { file, line });
         objects.push(v as unknown as K8sObject);
       };
@@ -244,6 +289,7 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
           // gwdoctor does not read are dropped now.
           if (keepAll || (isObject(v) && (usedKind(v['apiVersion'], v['kind']) !== undefined || String(v['kind']).endsWith('List')))) {
             pending.push({ value: v, line: u.line, text: !u.json && u.text.includes('*') ? u.text : undefined });
+            held++;
           } else if (isObject(v) && isObject(v['metadata'])) seen++;
           continue;
         }
@@ -253,6 +299,7 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
           if (isList) for (const p of pending) flatten(p.value, p.line, p.text);
           else flatten(env, u.line, u.json ? undefined : u.text);
           pending = [];
+          held = 0;
           continue;
         }
         if (v === null || v === undefined) continue;
