@@ -1,6 +1,7 @@
 // The manifests backend: objects read from YAML/JSON files, as `kubectl get -o yaml` prints them or as they sit in git.
 
 import { readdirSync, statSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { join, relative } from 'node:path';
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { GwdoctorError, UsageError } from '../errors.js';
@@ -38,7 +39,7 @@ export interface LoadOptions {
   keep?: 'used' | 'all';
 }
 
-/** The manifests could not be read completely before the run's deadline: exit 2, saying what was left. */
+/** The manifests could not be read completely (the run's deadline passed, or the heap is full): exit 2, saying what was left. */
 export class ManifestDeadlineError extends GwdoctorError {}
 
 function listFiles(path: string): string[] {
@@ -105,6 +106,8 @@ const pick = (o: unknown, keys: string[]): Record<string, unknown> | undefined =
 function prune(o: Record<string, unknown>, kind: string): void {
   const md = o['metadata'] as Record<string, unknown>;
   delete md['managedFields'];
+  delete md['ownerReferences'];
+  delete md['generateName'];
   const ann = md['annotations'];
   if (isObject(ann)) delete ann['kubectl.kubernetes.io/last-applied-configuration'];
   else if (ann === null) delete md['annotations']; // its only entry was left out before parsing
@@ -112,6 +115,9 @@ function prune(o: Record<string, unknown>, kind: string): void {
     const spec = pick(o['spec'], ['nodeName', 'containers']);
     if (spec && Array.isArray(spec['containers'])) spec['containers'] = spec['containers'].map((c) => pick(c, ['name', 'ports']));
     if (spec) o['spec'] = spec;
+    const st = pick(o['status'], ['phase', 'podIP', 'conditions', 'containerStatuses']);
+    if (st && Array.isArray(st['containerStatuses'])) st['containerStatuses'] = st['containerStatuses'].map((c) => pick(c, ['name', 'ready', 'restartCount', 'state']));
+    if (st) o['status'] = st;
   } else if (kind === 'Node') {
     delete o['spec'];
     const st = pick(o['status'], ['addresses', 'conditions']);
@@ -243,6 +249,19 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
       );
     }
   };
+  // Stop cleanly before V8 would abort the process (exit 134) on a dump that does not fit in the heap.
+  // heap_size_limit includes the young generation's reserve (192 MB on Node 24, measured: --max-old-space-size=200
+  // gives 392 MB); V8 aborts when the old generation is full, so compare with what is left for it.
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  const oldLimit = Math.max(heapLimit - 192 * 2 ** 20, heapLimit / 2);
+  const checkMemory = () => {
+    if (getHeapStatistics().used_heap_size > 0.8 * oldLimit) {
+      throw new ManifestDeadlineError(
+        `the manifests do not fit in memory (${Math.round(oldLimit / 2 ** 20)} MB heap): stopped in ${display(current.file)} at line ${current.line} after ${objects.length + held} objects`,
+        'pass only the namespaces you check (kubectl get -n ...), or raise the heap: NODE_OPTIONS=--max-old-space-size=8192',
+      );
+    }
+  };
   for (const { path, files: list } of files) {
     let seen = 0;
     for (const file of list) {
@@ -282,7 +301,10 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
       };
       for (const u of unitsOf(file, keepAll)) {
         current.line = u.line;
-        if ((++n & 63) === 0) checkDeadline();
+        if ((++n & 63) === 0) {
+          checkDeadline();
+          checkMemory();
+        }
         const v = parseUnit(u, file);
         if (u.kind === 'item') {
           // Held until the envelope says the document is a List (kubectl prints `kind: List` after the items); kinds

@@ -10,12 +10,12 @@ import { CLI, ROOT } from '../helpers/cli.js';
 
 const SEED = join(ROOT, 'fixtures', 'seed-healthy');
 
-function run(args: string[], input?: string) {
+function run(args: string[], input?: string, env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     input: input ?? '',
-    env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' },
+    env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1', ...env },
     timeout: 60_000,
     maxBuffer: 64 << 20,
   });
@@ -89,18 +89,30 @@ describe('-f inputs', () => {
     }
   });
 
-  it('stops reading at the deadline with exit 2 and says where it stopped, instead of running past --timeout', () => {
+  const bigDump = () => {
     const d = tmp();
     const svc = (i: number) => `- apiVersion: v1\n  kind: Service\n  metadata:\n    name: s${i}\n    namespace: n\n  spec:\n    ports:\n    - port: 80\n`;
     const parts = ['apiVersion: v1\nitems:\n'];
     for (let i = 0; i < 400_000; i++) parts.push(svc(i));
     parts.push('kind: List\n');
     writeFileSync(join(d, 'big.yaml'), parts.join(''));
+    return d;
+  };
+
+  it('stops reading at the deadline with exit 2 and says where it stopped, instead of running past --timeout', () => {
+    const d = bigDump();
     const t = performance.now();
     const r = run(['-f', join(d, 'big.yaml'), '--timeout', '300ms', '--offline', 'api.example.com']);
     const ms = performance.now() - t;
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/the deadline \(--timeout\) passed while reading manifests: stopped in .*big\.yaml at line \d+ after \d+ objects/);
     expect(ms).toBeLessThan(5_000); // all 400,000 objects take several times longer
+  });
+
+  it('stops with exit 2 before the heap is full (never a V8 out-of-memory abort, exit 134)', () => {
+    const d = bigDump();
+    const r = run(['-f', join(d, 'big.yaml'), '--timeout', '5m', '--offline', 'api.example.com'], '', { NODE_OPTIONS: '--max-old-space-size=96' });
+    expect(r.code, r.stderr.slice(0, 500)).toBe(2);
+    expect(r.stderr).toMatch(/the manifests do not fit in memory \(\d+ MB heap\): stopped in .*big\.yaml at line \d+ after \d+ objects/);
   });
 });

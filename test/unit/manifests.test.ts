@@ -125,3 +125,12 @@ describe('loadManifests', () => {
     expect((objs[0] as Record<string, any>)['metadata']['managedFields']).toHaveLength(1);
   });
 });
+
+describe('manifest shape validators', () => {
+  it('are generated from src/cluster/manifest-schemas.json (node scripts/gen-manifest-validators.mjs)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'scripts', 'gen-manifest-validators.mjs'), '--check'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
