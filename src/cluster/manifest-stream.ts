@@ -224,9 +224,24 @@ export function* jsonUnits(lines: Iterable<string>): Generator<Unit> {
     for (let i = 0; i < line.length; i++) {
       const c = line.charCodeAt(i);
       if (inStr) {
-        if (esc) esc = false;
-        else if (c === 92) esc = true;
-        else if (c === 34) {
+        if (esc) {
+          esc = false;
+          continue;
+        }
+        if (c !== 34 && c !== 92) {
+          // Jump to the next quote or backslash: most of a dump is inside strings.
+          const q = line.indexOf('"', i);
+          const b = line.indexOf('\\', i);
+          const next = q === -1 ? b : b === -1 ? q : Math.min(q, b);
+          if (next === -1) {
+            i = line.length;
+            continue;
+          }
+          i = next - 1;
+          continue;
+        }
+        if (c === 92) esc = true;
+        else {
           inStr = false;
           if (depth === 1 && strStart !== -1) key = line.slice(strStart, i);
         }

@@ -71,13 +71,13 @@ describe('loadManifests', () => {
   it('reads the same objects from `kubectl get -o json` (JSON.parse per item), with the line of each item', () => {
     const items = [
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 's1', namespace: 'apps', managedFields: [{ manager: 'x' }] }, spec: { ports: [{ port: 80 }] } },
-      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { 'a]{': '"}' } },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { 'a]{': '"}', path: 'C:\\', q: '\\"[{' } },
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 's2', namespace: 'apps' } },
     ];
     const f = write('dump.json', JSON.stringify({ apiVersion: 'v1', items, kind: 'List', metadata: { resourceVersion: '' } }, null, 4));
     const objs = loadManifests([f]);
     expect(objs.map((o) => o.metadata)).toEqual([{ name: 's1', namespace: 'apps' }, { name: 's2', namespace: 'apps' }]);
-    expect(objs.map((o) => originOf(o)?.line)).toEqual([4, 34]);
+    expect(objs.map((o) => originOf(o)?.line)).toEqual([4, 36]);
   });
 
   it('reads multi-document YAML, a JSON document inside YAML, and a List indented by another tool', () => {
