@@ -24,6 +24,7 @@ export interface Unit {
 }
 
 const CHUNK = 1 << 20;
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /** Lines of a file (or of stdin: fd 0), read in 1 MB chunks. A trailing "\r" is removed. */
 export function* readLines(path: string): Generator<string> {
@@ -37,7 +38,10 @@ export function* readLines(path: string): Generator<string> {
       try {
         n = readSync(fd, buf, 0, CHUNK, null);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') continue; // a non-blocking stdin not ready yet
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          Atomics.wait(PAUSE, 0, 0, 10); // a non-blocking stdin with nothing yet: wait 10 ms, without spinning
+          continue;
+        }
         if ((err as NodeJS.ErrnoException).code === 'EOF') break;
         throw err;
       }
