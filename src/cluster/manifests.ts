@@ -40,7 +40,7 @@ export interface LoadOptions {
 }
 
 /** The manifests could not be read completely (the run's deadline passed, or the heap is full): exit 2, saying what was left. */
-export class ManifestDeadlineError extends GwdoctorError {}
+export class ManifestsIncompleteError extends GwdoctorError {}
 
 function listFiles(path: string): string[] {
   if (path === STDIN) return [STDIN];
@@ -231,7 +231,7 @@ function* unitsOf(file: string, keepAll: boolean): Generator<Unit> {
 /**
  * Read every object of every file, document by document (and item by item inside a `kind: List`), so memory follows
  * what is kept. `kind: List` (and *List) is flattened. A syntax error names file, line and column; the origin of
- * every object returned is available through originOf(). Throws ManifestDeadlineError when the deadline passes.
+ * every object returned is available through originOf(). Throws ManifestsIncompleteError (exit 2) when the deadline passes or the heap is nearly full.
  */
 export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObject[] {
   const keepAll = opts.keep === 'all';
@@ -243,7 +243,7 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
   let held = 0; // List items read but not yet kept (their envelope comes last)
   const checkDeadline = () => {
     if (opts.signal?.aborted || (opts.deadline !== undefined && Date.now() >= opts.deadline)) {
-      throw new ManifestDeadlineError(
+      throw new ManifestsIncompleteError(
         `the deadline (--timeout) passed while reading manifests: stopped in ${display(current.file)} at line ${current.line} after ${objects.length + held} objects${total - filesDone > 1 ? `; ${total - filesDone - 1} more file(s) not read` : ''}`,
         'raise --timeout, or pass only the manifests of the hosts you check',
       );
@@ -256,7 +256,7 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
   const oldLimit = Math.max(heapLimit - 192 * 2 ** 20, heapLimit / 2);
   const checkMemory = () => {
     if (getHeapStatistics().used_heap_size > 0.8 * oldLimit) {
-      throw new ManifestDeadlineError(
+      throw new ManifestsIncompleteError(
         `the manifests do not fit in memory (${Math.round(oldLimit / 2 ** 20)} MB heap): stopped in ${display(current.file)} at line ${current.line} after ${objects.length + held} objects`,
         'pass only the namespaces you check (kubectl get -n ...), or raise the heap: NODE_OPTIONS=--max-old-space-size=8192',
       );
