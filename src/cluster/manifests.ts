@@ -182,6 +182,22 @@ function jsonErrorLine(msg: string): { line: number; col: number } | undefined {
   return m ? { line: Number(m[1]), col: Number(m[2]) } : undefined;
 }
 
+/**
+ * The apiVersion and kind of a YAML unit read from its top-level lines without parsing it, when both are plain
+ * one-line scalars; undefined otherwise (then the unit is parsed). Lets kinds gwdoctor does not read (Deployments,
+ * ConfigMaps, Events in an `-A -o yaml` dump) be skipped at the cost of two regular expressions.
+ */
+function peekKind(u: Unit): { apiVersion: string; kind: string } | undefined {
+  if (u.json) return undefined;
+  const first = /^( *)\S/m.exec(u.text);
+  if (!first) return undefined;
+  const ind = (first[1] as string).length;
+  const field = (name: string) => new RegExp(`^ {${ind}}${name}: *(["']?)([\\w./-]+)\\1 *$`, 'm').exec(u.text)?.[2];
+  const kind = field('kind');
+  const apiVersion = kind === undefined ? undefined : field('apiVersion');
+  return kind !== undefined && apiVersion !== undefined ? { apiVersion, kind } : undefined;
+}
+
 /** Parse one unit: JSON.parse for JSON (and YAML documents written as JSON), js-yaml otherwise. */
 function parseUnit(u: Unit, file: string): unknown {
   const looksJson = u.json || /^\s*[{[]/.test(u.text);
@@ -304,6 +320,13 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
         if ((++n & 63) === 0) {
           checkDeadline();
           checkMemory();
+        }
+        if (!keepAll && u.kind !== 'envelope') {
+          const peek = peekKind(u);
+          if (peek && !usedKind(peek.apiVersion, peek.kind) && !peek.kind.endsWith('List')) {
+            seen++; // an object of a kind gwdoctor does not read: not even parsed
+            continue;
+          }
         }
         const v = parseUnit(u, file);
         if (u.kind === 'item') {

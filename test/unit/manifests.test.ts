@@ -118,6 +118,13 @@ describe('loadManifests', () => {
     expect(() => loadManifests([j])).toThrow(/bad\.json:4(:\d+)?: invalid JSON/);
   });
 
+  it('does not even parse objects of kinds it does not read (a Deployment in an -A dump), so their bulk costs nothing', () => {
+    const broken = kubectlList.replace('    name: ignored', '    name: ignored\n  spec: {template: [unclosed');
+    const f = write('dump.yaml', broken);
+    expect(loadManifests([f]).map((o) => o.metadata.name)).toEqual(['r1', 's1']);
+    expect(() => loadManifests([f], { keep: 'all' })).toThrow(/dump\.yaml:\d+:\d+: invalid YAML/);
+  });
+
   it('keeps every kind and field as written with keep: all (for harnesses that apply fixtures)', () => {
     const f = write('dump.yaml', kubectlList);
     const objs = loadManifests([f], { keep: 'all' });
