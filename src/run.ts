@@ -27,7 +27,7 @@ export interface Reporter extends Observer {
 }
 
 async function clusterSource(opts: Options, signal: AbortSignal): Promise<{ cluster: ClusterReader | null; why: string | null }> {
-  if (opts.manifests.length > 0) return { cluster: ManifestCluster.fromPaths(opts.manifests), why: null };
+  if (opts.manifests.length > 0) return { cluster: ManifestCluster.fromPaths(opts.manifests, { deadline: Date.now() + opts.timeoutMs }), why: null };
   const { findKubeconfig, LiveCluster } = await import('./cluster/live.js');
   const found = findKubeconfig(opts.kubeconfig);
   if (!found.ok) return { cluster: null, why: found.why };

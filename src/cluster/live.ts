@@ -14,11 +14,14 @@ import {
 } from '@kubernetes/client-node';
 import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
 import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
-import { selectorString, type ClusterReader } from './reader.js';
+import { labelsMatch, selectorString, type ClusterReader } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 
 const GROUP = 'gateway.networking.k8s.io';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_NAME = 'kubernetes.io/service-name';
+/** One page of a LIST: typed lists carry `_continue`, custom-object lists the raw `continue`. */
+type Page = { items?: unknown[]; metadata?: { _continue?: string | undefined; continue?: string | undefined } | undefined };
 const KINDS: Record<string, string> = { gatewayclasses: 'GatewayClass', gateways: 'Gateway', httproutes: 'HTTPRoute' };
 
 export type KubeconfigSource =
@@ -240,6 +243,7 @@ export class LiveCluster implements ClusterReader {
     return { context: this.context, server: this.server };
   }
 
+  /** A --wait retry re-reads objects; discovery (what the server serves) is kept for the run. */
   refresh(): void {
     this.cache.clear();
   }
@@ -265,7 +269,15 @@ export class LiveCluster implements ClusterReader {
   }
 
   /** Served versions of gateway.networking.k8s.io; a missing group is a clear "not installed". */
+  private discovered: Promise<{ versions: string[]; referenceGrant: string }> | undefined;
   private gatewayApi(): Promise<{ versions: string[]; referenceGrant: string }> {
+    return (this.discovered ??= this.discover().catch((err: unknown) => {
+      this.discovered = undefined; // a failed discovery is retried on the next read
+      throw err;
+    }));
+  }
+
+  private discover(): Promise<{ versions: string[]; referenceGrant: string }> {
     return this.memo('discovery', 'discover API groups (GET /apis)', async () => {
       const list = await this.apis.getAPIVersions();
       const g = (list.groups ?? []).find((x) => x.name === GROUP);
@@ -291,8 +303,8 @@ export class LiveCluster implements ClusterReader {
     const api = await this.gatewayApi();
     const v = plural === 'referencegrants' ? api.referenceGrant : api.versions.includes(version) ? version : (api.versions[0] as string);
     return this.memo(`list/${plural}`, `list ${plural}.${GROUP} at the cluster scope`, async () => {
-      const res = (await this.custom.listClusterCustomObject({ group: GROUP, version: v, plural })) as { items?: unknown[] };
-      return itemsOf<T>(res.items, `${GROUP}/${v}`, KINDS[plural] as string);
+      const items = await this.paginate((_continue, limit) => this.custom.listClusterCustomObject({ group: GROUP, version: v, plural, limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>);
+      return itemsOf<T>(items, `${GROUP}/${v}`, KINDS[plural] as string);
     });
   }
 
@@ -307,10 +319,10 @@ export class LiveCluster implements ClusterReader {
   }
   async referenceGrants(ns: string) {
     const api = await this.gatewayApi();
-    return this.memo(`rg/${ns}`, `list referencegrants.${GROUP} in namespace ${ns}`, async () => {
-      const res = (await this.custom.listNamespacedCustomObject({ group: GROUP, version: api.referenceGrant, namespace: ns, plural: 'referencegrants' })) as { items?: unknown[] };
-      return itemsOf<ReferenceGrant>(res.items, `${GROUP}/${api.referenceGrant}`, 'ReferenceGrant');
-    });
+    return this.inNamespace<ReferenceGrant>('referencegrants', ns, undefined, `list referencegrants.${GROUP}`, `${GROUP}/${api.referenceGrant}`, 'ReferenceGrant', (o) =>
+      this.custom.listNamespacedCustomObject({ group: GROUP, version: api.referenceGrant, namespace: ns, plural: 'referencegrants', ...o }) as Promise<Page>,
+      (o) => this.custom.listCustomObjectForAllNamespaces({ group: GROUP, version: api.referenceGrant, resourcePlural: 'referencegrants', ...o }) as Promise<Page>,
+    );
   }
   async referenceGrantApiVersion() {
     return `${GROUP}/${(await this.gatewayApi()).referenceGrant}`;
@@ -325,7 +337,12 @@ export class LiveCluster implements ClusterReader {
       }
     });
   }
-  service(ns: string, name: string) {
+  async service(ns: string, name: string) {
+    if (this.wide.get('services') === 'wide') {
+      return (await this.servicesIn(ns, {})).find((o) => o.metadata.name === name);
+    }
+    this.countAsk('services', `${ns}/${name}`);
+    if (this.wide.get('services') === 'wide') return (await this.servicesIn(ns, {})).find((o) => o.metadata.name === name);
     return this.memo(`svc/${ns}/${name}`, `get services in namespace ${ns}`, async () => {
       try {
         return { ...jsonOf<Service>(await this.core.readNamespacedService({ namespace: ns, name })), apiVersion: 'v1', kind: 'Service' };
@@ -335,29 +352,86 @@ export class LiveCluster implements ClusterReader {
       }
     });
   }
+  /** Every Service of the cluster (candidates for fixes that need a backend): one paginated cluster-wide LIST. */
   allServices() {
     return this.memo('svcs/*', 'list services in all namespaces', async () =>
-      itemsOf<Service>((await this.core.listServiceForAllNamespaces()).items, 'v1', 'Service'),
+      itemsOf<Service>(await this.paginate((_continue, limit) => this.core.listServiceForAllNamespaces({ limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>), 'v1', 'Service'),
     );
+  }
+  private servicesIn(ns: string, labels: Record<string, string>) {
+    return this.inNamespace<Service>('services', ns, labels, 'list services', 'v1', 'Service', (o) => this.core.listNamespacedService({ namespace: ns, ...o }), (o) => this.core.listServiceForAllNamespaces(o));
   }
   servicesByLabel(ns: string, labels: Record<string, string>) {
-    const sel = selectorString(labels);
-    return this.memo(`svcs/${ns}/${sel}`, `list services in namespace ${ns}`, async () =>
-      itemsOf<Service>((await this.core.listNamespacedService({ namespace: ns, labelSelector: sel })).items, 'v1', 'Service'),
-    );
+    return this.servicesIn(ns, labels);
   }
   endpointSlices(ns: string, svc: string) {
-    return this.memo(`eps/${ns}/${svc}`, `list endpointslices.discovery.k8s.io in namespace ${ns}`, async () =>
-      itemsOf<EndpointSlice>((await this.discovery.listNamespacedEndpointSlice({ namespace: ns, labelSelector: `kubernetes.io/service-name=${svc}` })).items, 'discovery.k8s.io/v1', 'EndpointSlice'),
-    );
+    return this.inNamespace<EndpointSlice>('endpointslices', ns, { [SERVICE_NAME]: svc }, 'list endpointslices.discovery.k8s.io', 'discovery.k8s.io/v1', 'EndpointSlice', (o) => this.discovery.listNamespacedEndpointSlice({ namespace: ns, ...o }), (o) => this.discovery.listEndpointSliceForAllNamespaces(o));
   }
   pods(ns: string, selector: Record<string, string>) {
-    const sel = selectorString(selector);
-    return this.memo(`pods/${ns}/${sel}`, `list pods in namespace ${ns}`, async () =>
-      itemsOf<Pod>((await this.core.listNamespacedPod({ namespace: ns, labelSelector: sel })).items, 'v1', 'Pod') as Pod[] | null,
+    return this.inNamespace<Pod>('pods', ns, selector, 'list pods', 'v1', 'Pod', (o) => this.core.listNamespacedPod({ namespace: ns, ...o }), (o) => this.core.listPodForAllNamespaces(o)) as Promise<Pod[] | null>;
+  }
+
+  /** Items per LIST page (kubectl's --chunk-size default); every LIST follows `continue` to the end. */
+  pageSize = 500;
+  /** Distinct namespaced reads of one kind before one cluster-wide LIST serves every further target of the run. */
+  static readonly SHARED_AFTER = 2;
+  private readonly asked = new Map<string, Set<string>>();
+  /** Per kind: 'wide' once reads are served from one cluster-wide LIST; 'forbidden' when that LIST was refused. */
+  private readonly wide = new Map<string, 'wide' | 'forbidden'>();
+
+  private countAsk(kind: string, key: string): void {
+    const set = this.asked.get(kind) ?? new Set<string>();
+    set.add(key);
+    this.asked.set(kind, set);
+    if (set.size > LiveCluster.SHARED_AFTER && !this.wide.has(kind)) this.wide.set(kind, 'wide');
+  }
+
+  private async paginate(fetch: (continueToken: string | undefined, limit: number) => Promise<Page>): Promise<unknown[]> {
+    const out: unknown[] = [];
+    let token: string | undefined;
+    for (let pages = 0; ; pages++) {
+      const page = await fetch(token, this.pageSize);
+      for (const item of page.items ?? []) out.push(item);
+      token = page.metadata?._continue || page.metadata?.continue || undefined;
+      if (!token || pages > 100_000) return out;
+    }
+  }
+
+  /**
+   * Objects of a kind in a namespace matching labels: a namespaced LIST (label selector on the server) for the first
+   * few distinct reads, then one paginated cluster-wide LIST shared by every target of the run, filtered here. When the
+   * cluster-wide LIST is forbidden (namespaced RBAC), namespaced LISTs go on.
+   */
+  private async inNamespace<T extends Namespace>(
+    kind: string,
+    ns: string,
+    labels: Record<string, string> | undefined,
+    what: string,
+    apiVersion: string,
+    objKind: string,
+    namespaced: (o: { labelSelector?: string; limit: number; _continue?: string }) => Promise<Page>,
+    clusterWide: (o: { limit: number; _continue?: string }) => Promise<Page>,
+  ): Promise<T[]> {
+    const sel = labels ? selectorString(labels) : '';
+    if (this.wide.get(kind) !== 'wide') this.countAsk(kind, `${ns}?${sel}`);
+    if (this.wide.get(kind) === 'wide') {
+      try {
+        const all = await this.memo(`all/${kind}`, `${what} at the cluster scope`, async () =>
+          itemsOf<T>(await this.paginate((_continue, limit) => clusterWide({ limit, ...(_continue ? { _continue } : {}) })), apiVersion, objKind),
+        );
+        return all.filter((o) => (o.metadata.namespace ?? 'default') === ns && (!labels || labelsMatch(labels, o.metadata.labels)));
+      } catch (err) {
+        if (!(err instanceof ClusterAccessError && err.kind === 'forbidden')) throw err;
+        this.wide.set(kind, 'forbidden');
+      }
+    }
+    return this.memo(`${kind}/${ns}?${sel}`, `${what} in namespace ${ns}`, async () =>
+      itemsOf<T>(await this.paginate((_continue, limit) => namespaced({ ...(sel ? { labelSelector: sel } : {}), limit, ...(_continue ? { _continue } : {}) })), apiVersion, objKind),
     );
   }
   nodes() {
-    return this.memo('nodes', 'list nodes at the cluster scope', async () => itemsOf<Node>((await this.core.listNode()).items, 'v1', 'Node'));
+    return this.memo('nodes', 'list nodes at the cluster scope', async () =>
+      itemsOf<Node>(await this.paginate((_continue, limit) => this.core.listNode({ limit, ...(_continue ? { _continue } : {}) })), 'v1', 'Node'),
+    );
   }
 }

@@ -1,22 +1,56 @@
 // The manifests backend: objects read from YAML/JSON files, as `kubectl get -o yaml` prints them or as they sit in git.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { join, relative } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
-import { UsageError } from '../errors.js';
+import { load as loadYaml, YAMLException } from 'js-yaml';
+import { GwdoctorError, UsageError } from '../errors.js';
 import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, K8sObject, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
 import { labelsMatch, type ClusterReader } from './reader.js';
+import * as validators from './manifest-validators.generated.js';
+import { jsonUnits, readLines, withoutBulk, yamlUnits, type Unit } from './manifest-stream.js';
 
 const GW_GROUP = 'gateway.networking.k8s.io/';
+const STDIN = '-';
+
+/** Where an object was read from: the file (as reached from the path given; `-` for stdin) and the 1-based line of
+ * its first key (of its `- ` inside a `kind: List`). */
+export interface Origin {
+  file: string;
+  line: number;
+}
+
+const origins = new WeakMap<object, Origin>();
+
+/** The file and line an object was read from; undefined for objects not read by loadManifests (or copies of them). */
+export function originOf(o: object): Origin | undefined {
+  return origins.get(o);
+}
+
+export interface LoadOptions {
+  /** Stop when this signal aborts (checked between objects). */
+  signal?: AbortSignal | undefined;
+  /** Stop at this time (epoch ms), checked between objects: a timer signal cannot fire while parsing runs. */
+  deadline?: number | undefined;
+  /**
+   * 'used' (default): only the kinds gwdoctor reads, without managedFields, the last-applied annotation and other
+   * fields no check looks at. 'all': every object as written (test harnesses that apply fixtures).
+   */
+  keep?: 'used' | 'all';
+}
+
+/** The manifests could not be read completely (the run's deadline passed, or the heap is full): exit 2, saying what was left. */
+export class ManifestsIncompleteError extends GwdoctorError {}
 
 function listFiles(path: string): string[] {
+  if (path === STDIN) return [STDIN];
   let st;
   try {
     st = statSync(path);
   } catch {
     throw new UsageError(`--manifests ${path}: no such file or directory`);
   }
-  if (st.isFile()) return [path];
+  if (!st.isDirectory()) return [path]; // a file, /dev/null, /dev/stdin, a named pipe
   const out: string[] = [];
   const walk = (dir: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -34,36 +68,293 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parse every document of every file; `kind: List` (and *List) is flattened. A syntax error names file and line. */
-export function loadManifests(paths: string[]): K8sObject[] {
-  const objects: K8sObject[] = [];
-  for (const p of paths) {
-    for (const file of listFiles(p)) {
-      const text = readFileSync(file, 'utf8');
-      const lc = new LineCounter();
-      const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
-      const list = Array.isArray(docs) ? docs : [docs];
-      for (const doc of list) {
-        const err = doc.errors[0];
-        if (err) {
-          const pos = lc.linePos(err.pos[0]);
-          const msg = err.message.split('\n')[0];
-          throw new UsageError(`${relative(process.cwd(), file) || file}:${pos.line}:${pos.col}: invalid YAML: ${msg}`);
-        }
-        const value: unknown = doc.toJS({ maxAliasCount: 100 });
-        if (value === null || value === undefined) continue;
-        const push = (v: unknown) => {
-          if (!isObject(v)) return;
-          if (typeof v['kind'] === 'string' && /List$/.test(v['kind']) && Array.isArray(v['items'])) {
-            for (const item of v['items']) push(item);
-            return;
-          }
-          const md = v['metadata'];
-          if (typeof v['kind'] !== 'string' || typeof v['apiVersion'] !== 'string' || !isObject(md) || typeof md['name'] !== 'string') return;
-          objects.push(v as unknown as K8sObject);
-        };
-        push(value);
+const display = (file: string) => (file === STDIN ? '(stdin)' : relative(process.cwd(), file) || file);
+const oneLine = (s: string, max = 160) => {
+  const l = (s.split('\n')[0] ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return l.length > max ? `${l.slice(0, max)}...` : l;
+};
+
+/** The kind gwdoctor reads this object as, or undefined for kinds it ignores (another group's Gateway, a Deployment). */
+export function usedKind(apiVersion: unknown, kind: unknown): string | undefined {
+  if (typeof apiVersion !== 'string' || typeof kind !== 'string') return undefined;
+  switch (kind) {
+    case 'GatewayClass':
+    case 'Gateway':
+    case 'HTTPRoute':
+    case 'ReferenceGrant':
+      return apiVersion.startsWith(GW_GROUP) ? kind : undefined;
+    case 'Service':
+    case 'Pod':
+    case 'Namespace':
+    case 'Node':
+      return apiVersion === 'v1' ? kind : undefined;
+    case 'EndpointSlice':
+      return apiVersion.startsWith('discovery.k8s.io/') ? kind : undefined;
+    default:
+      return undefined;
+  }
+}
+
+const pick = (o: unknown, keys: string[]): Record<string, unknown> | undefined => {
+  if (!isObject(o)) return o as undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k in o) out[k] = o[k];
+  return out;
+};
+
+/** Drop what no check reads: managedFields and the last-applied copy everywhere, Pod and Node bulk. In place. */
+function prune(o: Record<string, unknown>, kind: string): void {
+  const md = o['metadata'] as Record<string, unknown>;
+  delete md['managedFields'];
+  delete md['ownerReferences'];
+  delete md['generateName'];
+  const ann = md['annotations'];
+  if (isObject(ann)) delete ann['kubectl.kubernetes.io/last-applied-configuration'];
+  else if (ann === null) delete md['annotations']; // its only entry was left out before parsing
+  if (kind === 'Pod') {
+    const spec = pick(o['spec'], ['nodeName', 'containers']);
+    if (spec && Array.isArray(spec['containers'])) spec['containers'] = spec['containers'].map((c) => pick(c, ['name', 'ports']));
+    if (spec) o['spec'] = spec;
+    const st = pick(o['status'], ['phase', 'podIP', 'conditions', 'containerStatuses']);
+    if (st && Array.isArray(st['containerStatuses'])) st['containerStatuses'] = st['containerStatuses'].map((c) => pick(c, ['name', 'ready', 'restartCount', 'state']));
+    if (st) o['status'] = st;
+  } else if (kind === 'Node') {
+    delete o['spec'];
+    const st = pick(o['status'], ['addresses', 'conditions']);
+    if (st) o['status'] = st;
+  }
+}
+
+type Validator = ((v: unknown) => boolean) & { errors?: { instancePath: string; keyword: string; params: Record<string, unknown>; message?: string }[] | null };
+const VALIDATE = validators as unknown as Record<string, Validator>;
+
+/** `spec.listeners[0].port` from `/spec/listeners/0/port`. */
+function fieldPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${oneLine(JSON.stringify(v), 40)}`;
+}
+
+/** A known kind whose body has the wrong shape (a Gateway without spec, listeners not a list): what and where. */
+function shapeProblem(v: Record<string, unknown>, kind: string): string | undefined {
+  const validate = VALIDATE[kind];
+  if (!validate || validate(v)) return undefined;
+  const e = validate.errors?.[0];
+  if (!e) return 'invalid';
+  const path = fieldPath(e.instancePath);
+  if (e.keyword === 'required') return `${path ? `${path}.` : ''}${String(e.params['missingProperty'])} is missing`;
+  if (e.keyword === 'type') {
+    const actual = e.instancePath.split('/').slice(1).reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k.replace(/~1/g, '/').replace(/~0/g, '~')], v);
+    const want = String(e.params['type']).split(',').filter((t) => t !== 'null');
+    const words: Record<string, string> = { array: 'a list', object: 'a mapping', integer: 'an integer', string: 'a string', boolean: 'true or false' };
+    return `${path} must be ${want.map((t) => words[t] ?? t).join(' or ')}, not ${typeName(actual)}`;
+  }
+  return `${path || 'the object'} ${e.message ?? 'is invalid'}`;
+}
+
+/** js-yaml keeps an alias as a shared reference: count the nodes a full walk would visit, bounded, to refuse a bomb. */
+const MAX_NODES = 1_000_000;
+function tooManyNodes(v: unknown): boolean {
+  let n = 0;
+  const walk = (x: unknown): boolean => {
+    if (++n > MAX_NODES) return true;
+    if (Array.isArray(x)) {
+      for (const y of x) if (walk(y)) return true;
+    } else if (typeof x === 'object' && x !== null) {
+      for (const k in x) if (walk((x as Record<string, unknown>)[k])) return true;
+    }
+    return false;
+  };
+  return walk(v);
+}
+
+function jsonErrorLine(msg: string): { line: number; col: number } | undefined {
+  const m = /line (\d+) column (\d+)/.exec(msg);
+  return m ? { line: Number(m[1]), col: Number(m[2]) } : undefined;
+}
+
+/**
+ * The apiVersion and kind of a YAML unit read from its top-level lines without parsing it, when both are plain
+ * one-line scalars; undefined otherwise (then the unit is parsed). Lets kinds gwdoctor does not read (Deployments,
+ * ConfigMaps, Events in an `-A -o yaml` dump) be skipped at the cost of two regular expressions.
+ */
+function peekKind(u: Unit): { apiVersion: string; kind: string } | undefined {
+  if (u.json) return undefined;
+  const first = /^( *)\S/m.exec(u.text);
+  if (!first) return undefined;
+  const ind = (first[1] as string).length;
+  const field = (name: string) => new RegExp(`^ {${ind}}${name}: *(["']?)([\\w./-]+)\\1 *$`, 'm').exec(u.text)?.[2];
+  const kind = field('kind');
+  const apiVersion = kind === undefined ? undefined : field('apiVersion');
+  return kind !== undefined && apiVersion !== undefined ? { apiVersion, kind } : undefined;
+}
+
+/** Parse one unit: JSON.parse for JSON (and YAML documents written as JSON), js-yaml otherwise. */
+function parseUnit(u: Unit, file: string): unknown {
+  const looksJson = u.json || /^\s*[{[]/.test(u.text);
+  if (looksJson) {
+    try {
+      return JSON.parse(u.text);
+    } catch (err) {
+      if (u.json) {
+        const at = jsonErrorLine((err as Error).message);
+        throw new UsageError(`${display(file)}:${at ? `${u.start + at.line - 1}:${at.col}` : u.line}: invalid JSON: ${oneLine((err as Error).message.replace(/ \(line \d+ column \d+\)/, ''))}`);
       }
+      // YAML flow style that is not strict JSON (comments, unquoted keys): the YAML parser decides.
+    }
+  }
+  try {
+    return loadYaml(u.text, { maxAliases: 100, maxDepth: 100 });
+  } catch (err) {
+    if (err instanceof YAMLException) {
+      const m = err.mark;
+      const where = m ? `${u.start + m.line}:${m.column + 1}` : String(u.line);
+      throw new UsageError(`${display(file)}:${where}: invalid YAML: ${oneLine(err.reason)}`);
+    }
+    throw err;
+  }
+}
+
+function* unitsOf(file: string, keepAll: boolean): Generator<Unit> {
+  const lines = readLines(file);
+  // Peek at the first significant character: JSON ({ or [) goes to the JSON scanner whatever the file is called.
+  const head: string[] = [];
+  let json = false;
+  // Not a for-of: leaving it early would close the generator.
+  for (let r = lines.next(); !r.done; r = lines.next()) {
+    head.push(r.value);
+    const t = r.value.trimStart();
+    if (t === '' || t.startsWith('#')) continue;
+    json = t.startsWith('{') || t.startsWith('[');
+    break;
+  }
+  const all = (function* () {
+    yield* head;
+    yield* lines;
+  })();
+  yield* json ? jsonUnits(all) : yamlUnits(keepAll ? all : withoutBulk(all));
+}
+
+/**
+ * Read every object of every file, document by document (and item by item inside a `kind: List`), so memory follows
+ * what is kept. `kind: List` (and *List) is flattened. A syntax error names file, line and column; the origin of
+ * every object returned is available through originOf(). Throws ManifestsIncompleteError (exit 2) when the deadline passes or the heap is nearly full.
+ */
+export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObject[] {
+  const keepAll = opts.keep === 'all';
+  const objects: K8sObject[] = [];
+  const files = paths.map((p) => ({ path: p, files: listFiles(p) }));
+  const total = files.reduce((n, f) => n + f.files.length, 0);
+  let filesDone = 0;
+  let current = { file: '', line: 0 };
+  let held = 0; // List items read but not yet kept (their envelope comes last)
+  const checkDeadline = () => {
+    if (opts.signal?.aborted || (opts.deadline !== undefined && Date.now() >= opts.deadline)) {
+      throw new ManifestsIncompleteError(
+        `the deadline (--timeout) passed while reading manifests: stopped in ${display(current.file)} at line ${current.line} after ${objects.length + held} objects${total - filesDone > 1 ? `; ${total - filesDone - 1} more file(s) not read` : ''}`,
+        'raise --timeout, or pass only the manifests of the hosts you check',
+      );
+    }
+  };
+  // Stop cleanly before V8 would abort the process (exit 134) on a dump that does not fit in the heap.
+  // heap_size_limit includes the young generation's reserve (192 MB on Node 24, measured: --max-old-space-size=200
+  // gives 392 MB); V8 aborts when the old generation is full, so compare with what is left for it.
+  const heapLimit = getHeapStatistics().heap_size_limit;
+  const oldLimit = Math.max(heapLimit - 192 * 2 ** 20, heapLimit / 2);
+  const checkMemory = () => {
+    if (getHeapStatistics().used_heap_size > 0.8 * oldLimit) {
+      throw new ManifestsIncompleteError(
+        `the manifests do not fit in memory (${Math.round(oldLimit / 2 ** 20)} MB heap): stopped in ${display(current.file)} at line ${current.line} after ${objects.length + held} objects`,
+        'pass only the namespaces you check (kubectl get -n ...), or raise the heap: NODE_OPTIONS=--max-old-space-size=8192',
+      );
+    }
+  };
+  for (const { path, files: list } of files) {
+    let seen = 0;
+    for (const file of list) {
+      current = { file, line: 1 };
+      checkDeadline();
+      // Items of the current document wait here until its envelope says whether it is a List.
+      let pending: { value: unknown; line: number; text: string | undefined }[] = [];
+      let n = 0;
+      const keep = (v: unknown, line: number, text: string | undefined) => {
+        if (!isObject(v)) return;
+        const md = v['metadata'];
+        if (typeof v['kind'] !== 'string' || typeof v['apiVersion'] !== 'string' || !isObject(md) || typeof md['name'] !== 'string') return;
+        seen++;
+        const kind = usedKind(v['apiVersion'], v['kind']);
+        if (!keepAll && !kind) return;
+        if (text !== undefined && text.includes('*') && tooManyNodes(v)) {
+          throw new UsageError(`${display(file)}:${line}: ${v['kind']} ${md['name']}: YAML aliases expand to more than ${MAX_NODES} nodes (an alias bomb?)`);
+        }
+        if (kind) {
+          const problem = shapeProblem(v, kind);
+          if (problem) {
+            const ns = isObject(md) && typeof md['namespace'] === 'string' ? `${md['namespace']}/` : '';
+            throw new UsageError(`${display(file)}:${line}: ${kind} ${ns}${md['name']}: ${problem}`, 'fix the manifest: kubectl apply --dry-run=server -f FILE shows what the API server would reject');
+          }
+          if (!keepAll) prune(v, kind);
+        }
+        origins.set(v, { file, line });
+        objects.push(v as unknown as K8sObject);
+      };
+      const flatten = (v: unknown, line: number, text: string | undefined) => {
+        if (isObject(v) && typeof v['kind'] === 'string' && v['kind'].endsWith('List') && Array.isArray(v['items'])) {
+          // A List written in flow style or as one JSON document: items share the List's line.
+          for (const item of v['items']) flatten(item, line, text);
+          return;
+        }
+        keep(v, line, text);
+      };
+      for (const u of unitsOf(file, keepAll)) {
+        current.line = u.line;
+        if ((++n & 63) === 0) {
+          checkDeadline();
+          checkMemory();
+        }
+        if (!keepAll && u.kind !== 'envelope') {
+          const peek = peekKind(u);
+          if (peek && !usedKind(peek.apiVersion, peek.kind) && !peek.kind.endsWith('List')) {
+            seen++; // an object of a kind gwdoctor does not read: not even parsed
+            continue;
+          }
+        }
+        const v = parseUnit(u, file);
+        if (u.kind === 'item') {
+          // Held until the envelope says the document is a List (kubectl prints `kind: List` after the items); kinds
+          // gwdoctor does not read are dropped now.
+          if (keepAll || (isObject(v) && (usedKind(v['apiVersion'], v['kind']) !== undefined || String(v['kind']).endsWith('List')))) {
+            pending.push({ value: v, line: u.line, text: !u.json && u.text.includes('*') ? u.text : undefined });
+            held++;
+          } else if (isObject(v) && isObject(v['metadata'])) seen++;
+          continue;
+        }
+        if (u.kind === 'envelope') {
+          const env = v;
+          const isList = isObject(env) ? typeof env['kind'] !== 'string' || env['kind'].endsWith('List') : false;
+          if (isList) for (const p of pending) flatten(p.value, p.line, p.text);
+          else flatten(env, u.line, u.json ? undefined : u.text);
+          pending = [];
+          held = 0;
+          continue;
+        }
+        if (v === null || v === undefined) continue;
+        flatten(v, u.line, u.json ? undefined : u.text);
+      }
+      for (const p of pending) flatten(p.value, p.line, p.text); // top-level JSON array: no envelope
+      filesDone++;
+    }
+    if (seen === 0) {
+      throw new UsageError(`read 0 objects from ${path === STDIN ? 'stdin (-f -)' : path}${list.length === 0 ? ' (no .yaml, .yml or .json file in it)' : ''}`, 'check the path, or that kubectl get wrote to the pipe');
     }
   }
   return objects;
@@ -78,7 +369,7 @@ export class ManifestCluster implements ClusterReader {
     private readonly paths: string[] = [],
   ) {
     for (const o of objects) {
-      const key = this.key(o);
+      const key = usedKind(o.apiVersion, o.kind);
       if (!key) continue; // unknown kinds are ignored
       const list = this.byKind.get(key) ?? [];
       list.push(o);
@@ -86,28 +377,8 @@ export class ManifestCluster implements ClusterReader {
     }
   }
 
-  static fromPaths(paths: string[]): ManifestCluster {
-    return new ManifestCluster(loadManifests(paths), paths);
-  }
-
-  private key(o: K8sObject): string | undefined {
-    const gw = o.apiVersion.startsWith(GW_GROUP);
-    switch (o.kind) {
-      case 'GatewayClass':
-      case 'Gateway':
-      case 'HTTPRoute':
-      case 'ReferenceGrant':
-        return gw ? o.kind : undefined;
-      case 'Service':
-      case 'Pod':
-      case 'Namespace':
-      case 'Node':
-        return o.apiVersion === 'v1' ? o.kind : undefined;
-      case 'EndpointSlice':
-        return o.apiVersion.startsWith('discovery.k8s.io/') ? o.kind : undefined;
-      default:
-        return undefined;
-    }
+  static fromPaths(paths: string[], opts: LoadOptions = {}): ManifestCluster {
+    return new ManifestCluster(loadManifests(paths, opts), paths);
   }
 
   private all<T extends K8sObject>(kind: string): T[] {

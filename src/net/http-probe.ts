@@ -1,10 +1,15 @@
-// One HTTP(S) request through undici: for https a TLS pre-flight first (SNI = host, the chain recorded and verified),
-// then GET with the request's Host header. No body is sent, redirects are never followed, the response body is
-// read up to a small snippet. Timeouts: connect 5 s, response 10 s, plus the caller's signal.
+// One HTTP(S) request through undici: for https the TLS handshake is ours (SNI = host, the chain recorded and
+// verified) and the request goes over that same connection, then GET with the request's Host header. No body is
+// sent, redirects are never followed, the response body is read up to a small snippet. Timeouts: connect 5 s,
+// response 10 s, plus the caller's signal.
+//
+// Per run: one secure context per --ca-file; one keep-alive connection pool per (address, port, SNI), so targets on
+// the same host:port share connections; a handshake in flight (and its result for SHARE_MS) is shared by them.
 
-import { Agent, request } from 'undici';
+import type { Socket } from 'node:net';
+import { Agent, request, type buildConnector } from 'undici';
 import { ProbeFailure, TlsProbeFailure } from './probe-errors.js';
-import { CONNECT_TIMEOUT_MS, describeTlsProblem, inspectTls, trustedCas, type TlsDetails } from './tls-inspect.js';
+import { CONNECT_TIMEOUT_MS, describeTlsProblem, handshake, secureContextFor, type TlsDetails } from './tls-inspect.js';
 import type { HttpProbe, HttpProbeResult } from '../types.js';
 
 export const RESPONSE_TIMEOUT_MS = 10_000;
@@ -46,45 +51,105 @@ async function readSnippet(body: AsyncIterable<Buffer> & { destroy?: () => void 
   return Buffer.concat(chunks).subarray(0, SNIPPET).toString('utf8');
 }
 
+/** How long a handshake's result serves other targets of the same host:port (a --wait retry, 2 s later, redoes it). */
+const SHARE_MS = 1000;
+const POOL_CONNECTIONS = 2;
+
+interface Pool {
+  agent: Agent;
+  /** The handshake in flight or done less than SHARE_MS ago, and its open socket until a request takes it. */
+  tls: Promise<TlsDetails> | null;
+  spare: Socket | null;
+}
+const pools = new Map<string, Pool>();
+
+function tlsFailure(details: TlsDetails, host: string): TlsProbeFailure {
+  const code = details.chainError ?? 'ERR_TLS_CERT_ALTNAME_INVALID';
+  return new TlsProbeFailure(code, `${code}: ${describeTlsProblem(details, host)}`, details);
+}
+
+function poolFor(https: boolean, address: string, port: number, host: string, caFile: string | undefined, pinned: boolean): Pool {
+  const key = `${https ? 'https' : 'http'}|${address}|${port}|${host}|${caFile ?? ''}|${pinned}`;
+  let pool = pools.get(key);
+  if (pool) return pool;
+  const secureContext = https ? secureContextFor(caFile) : undefined;
+  const family = address.includes(':') ? 6 : 4;
+  const p: Pool = { agent: undefined as unknown as Agent, tls: null, spare: null };
+  const connect: buildConnector.connector | buildConnector.BuildOptions = https
+    ? // Our connector: the socket of the inspecting handshake first, then new verified connections for the pool.
+      (_o: buildConnector.Options, cb: buildConnector.Callback) => {
+        const spare = p.spare;
+        p.spare = null;
+        // Asynchronously: undici's client is not re-entrant while it connects (a synchronous callback stalls the request).
+        if (spare && !spare.destroyed) return process.nextTick(() => cb(null, spare));
+        handshake({ address, port, servername: host, secureContext, signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS + 1000) }).then(
+          ({ details, socket }) => {
+            if (details.authorized) return cb(null, socket);
+            socket.destroy();
+            cb(tlsFailure(details, host), null);
+          },
+          (err: Error) => cb(err, null),
+        );
+      }
+    : pinned
+      ? {
+          lookup: (_h: string, o: { all?: boolean | undefined }, cb: (e: Error | null, a: string | { address: string; family: number }[], f?: number) => void) => {
+            if (o.all) cb(null, [{ address, family }]);
+            else cb(null, address, family);
+          },
+        }
+      : {};
+  p.agent = new Agent({
+    connect,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    headersTimeout: RESPONSE_TIMEOUT_MS,
+    bodyTimeout: RESPONSE_TIMEOUT_MS,
+    connections: POOL_CONNECTIONS,
+    pipelining: 1,
+  });
+  pools.set(key, p);
+  return p;
+}
+
+/** The certificate seen on this host:port, from one handshake shared by the targets probing it now. */
+function tlsOf(pool: Pool, o: { address: string; port: number; host: string; caFile: string | undefined; signal: AbortSignal }): Promise<TlsDetails> {
+  if (pool.tls) return pool.tls;
+  const shared = handshake({ address: o.address, port: o.port, servername: o.host, secureContext: secureContextFor(o.caFile), signal: o.signal }).then(
+    ({ details, socket }) => {
+      if (details.authorized) {
+        pool.spare?.destroy();
+        pool.spare = socket;
+      } else socket.destroy();
+      return details;
+    },
+  );
+  pool.tls = shared;
+  const forget = () => setTimeout(() => {
+    if (pool.tls === shared) pool.tls = null;
+  }, SHARE_MS).unref();
+  shared.then(forget, () => {
+    if (pool.tls === shared) pool.tls = null; // a failed handshake (refused, timeout, aborted) is not shared
+  });
+  return shared;
+}
+
 export async function probeGet(url: URL, opts: ProbeOptions): Promise<ProbeResultWithTls> {
   const https = url.protocol === 'https:';
   const port = url.port ? Number(url.port) : https ? 443 : 80;
   const host = url.hostname;
   const address = opts.address ?? host;
-  const ca = https ? trustedCas(opts.caFile) : undefined;
+  const pool = poolFor(https, address, port, host, opts.caFile, opts.address !== undefined);
 
   let tlsDetails: TlsDetails | null = null;
   if (https) {
-    tlsDetails = await inspectTls({ address, port, servername: host, ca, signal: opts.signal });
-    if (!tlsDetails.authorized) {
-      const code = tlsDetails.chainError ?? 'ERR_TLS_CERT_ALTNAME_INVALID';
-      throw new TlsProbeFailure(code, `${code}: ${describeTlsProblem(tlsDetails, host)}`, tlsDetails);
-    }
+    tlsDetails = await tlsOf(pool, { address, port, host, caFile: opts.caFile, signal: opts.signal });
+    if (!tlsDetails.authorized) throw tlsFailure(tlsDetails, host);
   }
 
-  const family = address.includes(':') ? 6 : 4;
-  const agent = new Agent({
-    connect: {
-      ...(https ? { servername: host, ...(ca ? { ca } : {}), rejectUnauthorized: true } : {}),
-      ...(opts.address
-        ? {
-            lookup: (_h: string, o: { all?: boolean | undefined }, cb: (e: Error | null, a: string | { address: string; family: number }[], f?: number) => void) => {
-              if (o.all) cb(null, [{ address, family }]);
-              else cb(null, address, family);
-            },
-          }
-        : {}),
-    },
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    headersTimeout: RESPONSE_TIMEOUT_MS,
-    bodyTimeout: RESPONSE_TIMEOUT_MS,
-    connections: 1,
-    pipelining: 0,
-  });
   try {
     const res = await request(url, {
       method: 'GET',
-      dispatcher: agent,
+      dispatcher: pool.agent,
       signal: opts.signal,
       headers: { host: opts.hostHeader ?? (url.port ? `${host}:${url.port}` : host), 'user-agent': 'gwdoctor', accept: '*/*' },
     });
@@ -98,11 +163,18 @@ export async function probeGet(url: URL, opts: ProbeOptions): Promise<ProbeResul
     }
     return { address, port, statusCode: res.statusCode, headers, bodySnippet, tls: tlsDetails };
   } catch (err) {
+    if (err instanceof ProbeFailure) throw err;
     const code = errCode(err);
     throw new ProbeFailure(code, `${code}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    agent.destroy().catch(() => undefined);
   }
+}
+
+/** Close every pooled connection (the CLI exits anyway; tests and long-lived callers call this). */
+export async function closeProbes(): Promise<void> {
+  const all = [...pools.values()];
+  pools.clear();
+  for (const p of all) p.spare?.destroy();
+  await Promise.all(all.map((p) => p.agent.close().catch(() => undefined)));
 }
 
 export const undiciProbe: HttpProbe = {

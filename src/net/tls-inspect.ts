@@ -85,28 +85,52 @@ function safe<T>(f: () => T[]): T[] {
   }
 }
 
+/** One secure context per --ca-file for the whole run: parsing ~150 root certificates per connection costs ~10 ms. */
+const contexts = new Map<string, tls.SecureContext>();
+export function secureContextFor(caFile: string | null | undefined): tls.SecureContext | undefined {
+  if (!caFile) return undefined; // Node's default context: its root store is built once per process
+  let c = contexts.get(caFile);
+  if (!c) {
+    c = tls.createSecureContext({ ca: trustedCas(caFile) });
+    contexts.set(caFile, c);
+  }
+  return c;
+}
+
 export interface TlsInspectOptions {
   address: string;
   port: number;
   servername: string;
   ca?: string[] | undefined;
+  /** Preferred over `ca`: a context built once (secureContextFor). */
+  secureContext?: tls.SecureContext | undefined;
   signal: AbortSignal;
   timeoutMs?: number;
   now?: number;
 }
 
 /** Connect, handshake, collect, close. Throws ProbeFailure for refused/reset/timeout/handshake failures. */
-export function inspectTls(o: TlsInspectOptions): Promise<TlsDetails> {
+export async function inspectTls(o: TlsInspectOptions): Promise<TlsDetails> {
+  const { details, socket } = await handshake(o);
+  socket.destroy();
+  return details;
+}
+
+/**
+ * Connect and handshake, collect the chain, verify it ourselves; the socket stays open, so the HTTP request can use
+ * this very connection (one handshake per probe). Throws ProbeFailure for refused/reset/timeout/handshake failures.
+ */
+export function handshake(o: TlsInspectOptions): Promise<{ details: TlsDetails; socket: tls.TLSSocket }> {
   const timeoutMs = o.timeoutMs ?? CONNECT_TIMEOUT_MS;
   const now = o.now ?? Date.now();
-  return new Promise<TlsDetails>((resolve, reject) => {
+  return new Promise<{ details: TlsDetails; socket: tls.TLSSocket }>((resolve, reject) => {
     let settled = false;
     const sock = tls.connect({
       host: o.address,
       port: o.port,
       servername: o.servername,
       rejectUnauthorized: false,
-      ...(o.ca ? { ca: o.ca } : {}),
+      ...(o.secureContext ? { secureContext: o.secureContext } : o.ca ? { ca: o.ca } : {}),
       ALPNProtocols: ['http/1.1'],
     });
     const finish = (err: Error | null, v?: TlsDetails) => {
@@ -114,18 +138,25 @@ export function inspectTls(o: TlsInspectOptions): Promise<TlsDetails> {
       settled = true;
       clearTimeout(timer);
       o.signal.removeEventListener('abort', onAbort);
-      sock.destroy();
-      if (err) reject(err);
-      else resolve(v as TlsDetails);
+      sock.removeListener('error', onError);
+      if (err) {
+        sock.destroy();
+        reject(err);
+        return;
+      }
+      // Until the HTTP client takes the socket over (it adds its own handlers), an error just closes it.
+      sock.on('error', () => sock.destroy());
+      resolve({ details: v as TlsDetails, socket: sock });
     };
     const onAbort = () => finish(new ProbeFailure('ABORT_ERR', `TLS to ${o.address}:${o.port} aborted by the run's deadline`));
     const timer = setTimeout(() => finish(new ProbeFailure('CONNECT_TIMEOUT', `no TLS handshake with ${o.address}:${o.port} within ${timeoutMs} ms`)), timeoutMs);
     if (o.signal.aborted) return onAbort();
     o.signal.addEventListener('abort', onAbort, { once: true });
-    sock.on('error', (e: NodeJS.ErrnoException) => {
+    const onError = (e: NodeJS.ErrnoException) => {
       const code = e.code ?? 'ERR_TLS_HANDSHAKE';
       finish(new ProbeFailure(code, `${code}: ${e.message}`, { cause: e }));
-    });
+    };
+    sock.on('error', onError);
     sock.on('secureConnect', () => {
       const leaf = sock.getPeerCertificate(true);
       const chain: CertSummary[] = [];

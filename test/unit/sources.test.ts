@@ -18,7 +18,7 @@ describe('--manifests', () => {
     writeFileSync(join(d, 'apps', 'README.md'), '# not yaml');
     writeFileSync(join(d, 'apps', 'empty.yml'), '---\n# only a comment\n');
     const objs = loadManifests([d]);
-    expect(objs.map((o) => o.kind).sort()).toEqual(['Deployment', 'Gateway', 'Service']);
+    expect(objs.map((o) => o.kind).sort()).toEqual(['Gateway', 'Service']);
     const c = new ManifestCluster(objs, [d]);
     expect((await c.gateways()).map((g) => g.metadata.name)).toEqual(['g']);
     expect((await c.service('n', 's'))?.metadata.name).toBe('s');

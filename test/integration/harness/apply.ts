@@ -120,7 +120,7 @@ function conditionsOf(v: unknown): { type: string; status: string; reason?: stri
 
 export async function applyScenario(kube: Kube, dir: string, opts: { status?: StatusSource } = {}): Promise<Applied> {
   const mode = opts.status ?? 'fixture';
-  const objects = loadManifests([dir]).filter((o) => mode === 'fixture' || !generatedByIstio(o));
+  const objects = loadManifests([dir], { keep: 'all' }).filter((o) => mode === 'fixture' || !generatedByIstio(o));
   // Status of Gateway API objects is the controller's to write: in istiod mode never from the fixture.
   const statusOf = (o: K8sObject): unknown => (mode === 'istiod' && /^gateway\.networking\.k8s\.io\//.test(o.apiVersion) ? undefined : (o as { status?: unknown }).status);
   const gatewayPods = loadManifests([dir]).filter((o) => o.kind === 'Pod' && o.metadata.labels?.[GATEWAY_NAME] !== undefined);

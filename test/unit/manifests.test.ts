@@ -1,0 +1,143 @@
+// Reading manifests at scale: every object keeps its file and line, the bulk gwdoctor never reads is left out, JSON and
+// YAML give the same objects, and bad input is a one-line error naming file and line.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadManifests, originOf } from '../../src/cluster/manifests.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-man-'));
+const write = (name: string, text: string) => {
+  const d = tmp();
+  writeFileSync(join(d, name), text);
+  return join(d, name);
+};
+
+const kubectlList = `apiVersion: v1
+items:
+- apiVersion: gateway.networking.k8s.io/v1
+  kind: HTTPRoute
+  metadata:
+    annotations:
+      kubectl.kubernetes.io/last-applied-configuration: |
+        {"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute"}
+      team: payments
+    managedFields:
+    - apiVersion: gateway.networking.k8s.io/v1
+      fieldsType: FieldsV1
+      fieldsV1:
+        f:spec: {}
+      manager: kubectl
+    name: r1
+    namespace: apps
+  spec:
+    hostnames:
+    - a.example.com
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata:
+    name: ignored
+- apiVersion: v1
+  kind: Service
+  metadata:
+    annotations:
+      kubectl.kubernetes.io/last-applied-configuration: '{"kind":"Service"}'
+    name: s1
+    namespace: apps
+  spec:
+    ports:
+    - port: 80
+kind: List
+metadata:
+  resourceVersion: ""
+`;
+
+describe('loadManifests', () => {
+  it('gives every object of a kubectl List its file and the line of its "- ", and leaves out managedFields and last-applied', () => {
+    const f = write('dump.yaml', kubectlList);
+    const objs = loadManifests([f]);
+    expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['HTTPRoute/r1', 'Service/s1']);
+    expect(objs.map((o) => originOf(o))).toEqual([
+      { file: f, line: 3 },
+      { file: f, line: 25 },
+    ]);
+    const [route, svc] = objs as unknown as [Record<string, any>, Record<string, any>];
+    expect(route['metadata']).toEqual({ annotations: { team: 'payments' }, name: 'r1', namespace: 'apps' });
+    expect(route['spec']).toEqual({ hostnames: ['a.example.com'] });
+    expect(svc['metadata']['annotations']).toBeUndefined();
+  });
+
+  it('reads the same objects from `kubectl get -o json` (JSON.parse per item), with the line of each item', () => {
+    const items = [
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 's1', namespace: 'apps', managedFields: [{ manager: 'x' }] }, spec: { ports: [{ port: 80 }] } },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { 'a]{': '"}', path: 'C:\\', q: '\\"[{' } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 's2', namespace: 'apps' } },
+    ];
+    const f = write('dump.json', JSON.stringify({ apiVersion: 'v1', items, kind: 'List', metadata: { resourceVersion: '' } }, null, 4));
+    const objs = loadManifests([f]);
+    expect(objs.map((o) => o.metadata)).toEqual([{ name: 's1', namespace: 'apps' }, { name: 's2', namespace: 'apps' }]);
+    expect(objs.map((o) => originOf(o)?.line)).toEqual([4, 36]);
+  });
+
+  it('reads multi-document YAML, a JSON document inside YAML, and a List indented by another tool', () => {
+    const f = write(
+      'multi.yaml',
+      [
+        '# leading comment',
+        'apiVersion: v1',
+        'kind: Namespace',
+        'metadata: {name: a}',
+        '---',
+        '{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "b"}}',
+        '---',
+        'kind: List',
+        'apiVersion: v1',
+        'items:',
+        '  - apiVersion: v1',
+        '    kind: Namespace',
+        '    metadata:',
+        '      name: c',
+        '  - {apiVersion: v1, kind: Namespace, metadata: {name: d}}',
+        '',
+      ].join('\n'),
+    );
+    const objs = loadManifests([f]);
+    expect(objs.map((o) => [o.metadata.name, originOf(o)?.line])).toEqual([
+      ['a', 2],
+      ['b', 6],
+      ['c', 11],
+      ['d', 15],
+    ]);
+  });
+
+  it('names the file and the line in the file of a syntax error inside a List item', () => {
+    const f = write('bad.yaml', kubectlList.replace('    - a.example.com', '    - [unclosed'));
+    expect(() => loadManifests([f])).toThrow(/bad\.yaml:20:\d+: invalid YAML/);
+    const j = write('bad.json', '{\n  "apiVersion": "v1",\n  "items": [\n    {"kind": "Service",}\n  ]\n}\n');
+    expect(() => loadManifests([j])).toThrow(/bad\.json:4(:\d+)?: invalid JSON/);
+  });
+
+  it('does not even parse objects of kinds it does not read (a Deployment in an -A dump), so their bulk costs nothing', () => {
+    const broken = kubectlList.replace('    name: ignored', '    name: ignored\n  spec: {template: [unclosed');
+    const f = write('dump.yaml', broken);
+    expect(loadManifests([f]).map((o) => o.metadata.name)).toEqual(['r1', 's1']);
+    expect(() => loadManifests([f], { keep: 'all' })).toThrow(/dump\.yaml:\d+:\d+: invalid YAML/);
+  });
+
+  it('keeps every kind and field as written with keep: all (for harnesses that apply fixtures)', () => {
+    const f = write('dump.yaml', kubectlList);
+    const objs = loadManifests([f], { keep: 'all' });
+    expect(objs.map((o) => o.kind)).toEqual(['HTTPRoute', 'Deployment', 'Service']);
+    expect((objs[0] as Record<string, any>)['metadata']['managedFields']).toHaveLength(1);
+  });
+});
+
+describe('manifest shape validators', () => {
+  it('are generated from src/cluster/manifest-schemas.json (node scripts/gen-manifest-validators.mjs)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'scripts', 'gen-manifest-validators.mjs'), '--check'], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
