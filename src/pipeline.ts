@@ -42,7 +42,8 @@ async function runLayer(check: Check, ctx: CheckContext): Promise<Draft & { obse
 }
 
 export function verdictOf(layers: Finding[]): { verdict: Verdict; failedLayer: LayerId | null } {
-  const bad = layers.find((l) => l.status === 'fail' || l.status === 'error');
+  // A layer that found a fault outranks one that could not look (a DNS timeout before a cluster layer that failed).
+  const bad = layers.find((l) => l.status === 'fail') ?? layers.find((l) => l.status === 'error');
   if (bad) return { verdict: bad.status as Verdict, failedLayer: bad.id };
   if (layers.every((l) => l.status === 'skip')) {
     return { verdict: 'error', failedLayer: null };
@@ -59,11 +60,16 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
   const path = env.cluster ? new PathResolver(env.cluster, target, env.gatewayFilter) : null;
   const out: Finding[] = [];
   let stoppedBy: Finding | null = null;
+  let clusterStop: Finding | null = null;
   for (const check of layers) {
     observer.onLayerStart?.(target, check.id);
     const started = performance.now();
     let draft: Draft & { observed?: Observed };
-    if (stoppedBy) draft = skip(check, `not checked: ${stoppedBy.id} ${stoppedBy.status === 'fail' ? 'failed' : 'could not be checked'}`);
+    // A network layer that could not look (DNS timeout, a proxy this machine cannot reach) says nothing about the
+    // cluster: with a cluster source the cluster layers still run (until one of them stops), so the run names what it can.
+    const bypass = stoppedBy?.status === 'error' && !clusterStop && check.needsCluster && env.cluster !== null && !layers.find((l) => l.id === stoppedBy?.id)?.needsCluster;
+    const stopper = check.needsCluster && clusterStop ? clusterStop : stoppedBy;
+    if (stopper && !bypass) draft = skip(check, `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`);
     else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)');
     else if (check.needsCluster && !env.cluster) draft = skip(check, `not checked: ${env.clusterUnavailable ?? 'no cluster source'}`);
     else draft = await runLayer(check, { ...env, target, probes: { ...probes, envoy: [...probes.envoy] }, path });
@@ -71,7 +77,10 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     if (observed?.addresses) probes.addresses = observed.addresses;
     if (observed?.envoy) probes.envoy.push(...observed.envoy);
     const finding: Finding = { ...reported, durationMs: Math.round(performance.now() - started) };
-    if (!stoppedBy && (finding.status === 'fail' || finding.status === 'error')) stoppedBy = finding;
+    if (finding.status === 'fail' || finding.status === 'error') {
+      stoppedBy ??= finding;
+      if (check.needsCluster) clusterStop ??= finding;
+    }
     out.push(finding);
     observer.onLayerEnd?.(target, finding);
   }

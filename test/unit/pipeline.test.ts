@@ -2,7 +2,7 @@
 // unexpected exceptions are bugs, --wait retries only retryable findings (fake clock).
 
 import { describe, expect, it } from 'vitest';
-import { fail, pass, warn } from '../../src/findings.js';
+import { errorFinding, fail, pass, warn } from '../../src/findings.js';
 import { ClusterAccessError } from '../../src/errors.js';
 import { runTarget, verdictOf } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
@@ -70,6 +70,24 @@ describe('runTarget', () => {
       ...Array(4).fill('not checked: no kubeconfig found'),
     ]);
     expect(r.verdict).toBe('error'); // nothing could be concluded
+  });
+});
+
+describe('a network layer that could not look', () => {
+  const netLayers = (dnsResult: 'error', route: 'fail' | 'pass') =>
+    layers({
+      dns: async function (this: Check) { return errorFinding(this, 'DnsResolverError', 'resolver timed out'); },
+      route: async function (this: Check) { return route === 'fail' ? fail(this, 'NoRouteForHost', 'none') : pass(this, 'ok'); },
+    }).map((c) => ({ ...c, network: c.id === 'dns' || c.id === 'proxy', needsCluster: !['dns', 'proxy'].includes(c.id) }));
+  it('does not hide the cluster layers when a cluster source was given: a fault there is the verdict', async () => {
+    const r = await runTarget(netLayers('error', 'fail'), target, { ...env, offline: false }, once);
+    expect(r.layers.map((l) => l.status)).toEqual(['error', 'skip', 'pass', 'fail', 'skip', 'skip']);
+    expect([r.verdict, r.failedLayer]).toEqual(['fail', 'route']);
+    expect(r.layers[1]?.summary).toBe('not checked: dns could not be checked');
+  });
+  it('leaves the run inconclusive when the cluster layers all pass', async () => {
+    const r = await runTarget(netLayers('error', 'pass'), target, { ...env, offline: false }, once);
+    expect([r.verdict, r.failedLayer]).toEqual(['error', 'dns']);
   });
 });
 
