@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
+import { FORMATS, isFormat, type OutputSpec } from './report/formats.js';
 
 interface Flag {
   name: string;
@@ -25,7 +26,7 @@ export const FLAGS: Flag[] = [
   { name: 'expect-ip', type: 'string', multiple: true, arg: 'IP', group: 'network', help: 'the address(es) the host must resolve to: your reverse proxy (repeatable)' },
   { name: 'ca-file', type: 'string', arg: 'FILE', group: 'network', help: 'extra CA certificate(s) (PEM) to trust for the proxy\'s TLS' },
   { name: 'port', type: 'string', arg: 'PORT', group: 'network', help: 'HTTPS port of the reverse proxy (default: the URL\'s port, else 443)' },
-  { name: 'output', short: 'o', type: 'string', arg: 'text|json', group: 'output', help: 'output format (default: text; json prints only the report on stdout)' },
+  { name: 'output', short: 'o', type: 'string', multiple: true, arg: 'FORMAT[=FILE]', group: 'output', help: `output format, to stdout or to FILE (repeatable; at most one on stdout; default: text). Formats: ${FORMATS.join(', ')}` },
   { name: 'verbose', short: 'v', type: 'boolean', group: 'output', help: 'show the evidence of passing layers too' },
   { name: 'no-color', type: 'boolean', group: 'output', help: 'no colours (also: NO_COLOR=1)' },
   { name: 'timeout', type: 'string', arg: 'DURATION', group: 'run', help: 'deadline for the whole run, e.g. 30s, 2m (default: 30s)' },
@@ -46,7 +47,8 @@ export interface Options {
   expectIps: string[];
   caFile: string | null;
   port: number | null;
-  output: 'text' | 'json';
+  /** -o values in order; [] means the default (text on stdout). */
+  output: OutputSpec[];
   verbose: boolean;
   color: boolean;
   timeoutMs: number;
@@ -103,6 +105,24 @@ export function parseResolver(v: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** -o FORMAT or -o FORMAT=FILE, repeatable; at most one format on stdout, one format per file. */
+export function parseOutputs(values: string[]): OutputSpec[] {
+  const specs: OutputSpec[] = [];
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const format = eq < 0 ? v : v.slice(0, eq);
+    const file = eq < 0 ? null : v.slice(eq + 1);
+    if (!isFormat(format)) throw new UsageError(`--output "${v}": unknown format "${format}" (formats: ${FORMATS.join(', ')})`);
+    if (file === '') throw new UsageError(`--output "${v}": no file after "=" (use ${format}=FILE, or ${format} for stdout)`);
+    if (file === null && specs.some((s) => s.file === null)) {
+      throw new UsageError(`--output: only one format can go to stdout (${specs.find((s) => s.file === null)?.format} and ${format}); write the others to files: -o ${format}=FILE`);
+    }
+    if (file !== null && specs.some((s) => s.file === file)) throw new UsageError(`--output: ${file} is given twice`);
+    specs.push({ format, file });
+  }
+  return specs;
+}
+
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Options {
   const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const f of FLAGS) {
@@ -118,8 +138,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : null);
   const list = (k: string) => (Array.isArray(v[k]) ? (v[k] as string[]) : []);
-  const output = str('output') ?? 'text';
-  if (output !== 'text' && output !== 'json') throw new UsageError(`--output "${output}": expected text or json`);
+  const output = parseOutputs(list('output'));
   for (const ip of list('expect-ip')) if (isIP(ip) === 0) throw new UsageError(`--expect-ip "${ip}": not an IP address`);
   const resolvers = list('resolver');
   const waitMs = str('wait') ? parseDuration('wait', str('wait') as string) : null;
@@ -173,6 +192,7 @@ export function helpText(version: string): string {
     '  gwdoctor api.example.com',
     '  gwdoctor --manifests fixtures/seed-healthy --offline https://api.example.com/health',
     '  gwdoctor -o json --wait 2m api.example.com worker.example.com',
+    '  gwdoctor -o text -o json=report.json api.example.com',
   );
   return lines.join('\n');
 }

@@ -31,17 +31,8 @@ async function clusterSource(opts: Options): Promise<{ cluster: ClusterReader | 
 }
 
 async function pickReporter(opts: Options): Promise<Reporter> {
-  if (opts.output === 'json') {
-    const { jsonReporter } = await import('./report/json.js');
-    return jsonReporter();
-  }
-  const interactive = process.stdout.isTTY === true && process.env['CI'] !== 'true' && process.env['TERM'] !== 'dumb';
-  if (interactive) {
-    const { ttyReporter } = await import('./report/tty.js');
-    return ttyReporter(opts);
-  }
-  const { textReporter } = await import('./report/text.js');
-  return textReporter(opts, (s) => process.stdout.write(s));
+  const { createReporter } = await import('./report/index.js');
+  return createReporter(opts.output, { color: opts.color, verbose: opts.verbose, env: process.env });
 }
 
 export async function run(opts: Options): Promise<number> {

@@ -1,8 +1,8 @@
-// --output json: only the report on stdout (schema/report.v1.json describes it).
+// -o json: the report, nothing else (schema/report.v1.json describes it).
 
 import type { Reporter } from '../run.js';
 
-export function jsonReporter(write: (s: string) => void = (s) => process.stdout.write(s)): Reporter {
+export function jsonReporter(write: (s: string) => void): Reporter {
   return {
     onEnd(report) {
       write(`${JSON.stringify(report, null, 2)}\n`);

@@ -3,10 +3,11 @@
 
 import { Listr, type ListrTask } from 'listr2';
 import type { Options } from '../options.js';
+import type { Sink } from './index.js';
 import type { Reporter } from '../run.js';
 import type { Finding, LayerId, Target } from '../types.js';
 import { LAYER_IDS } from '../types.js';
-import { clean, fixBlock, sourceLine, verdictLine } from './format.js';
+import { clean, fixBlock, sourceLine, verdictLine } from './text-format.js';
 
 class LayerFailed extends Error {}
 
@@ -21,7 +22,7 @@ function deferred(): Deferred {
   return { promise, resolve };
 }
 
-export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>): Reporter & { begin(targets: Target[]): void } {
+export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>, sink: Sink): Reporter & { begin(targets: Target[]): void } {
   const style = { color: opts.color };
   const pending = new Map<Target, Map<LayerId, Deferred>>();
   const retryNote = new Map<Target, string>();
@@ -86,7 +87,7 @@ export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>): Reporter 
         out.push(verdictLine(style, t), '');
       }
       out.push(sourceLine(style, report));
-      process.stdout.write(`${out.join('\n')}\n`);
+      sink.write(`${out.join('\n')}\n`);
     },
   };
 }

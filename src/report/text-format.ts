@@ -1,7 +1,10 @@
 // Shared text formatting for the plain and the interactive reporters.
 
-import { stripVTControlCharacters, styleText } from 'node:util';
+import { styleText } from 'node:util';
 import type { Finding, Report, TargetReport } from '../types.js';
+import { clean, fixText } from './common.js';
+
+export { clean };
 
 export interface Style {
   color: boolean;
@@ -15,11 +18,6 @@ export function paint(s: Style, colour: Colour, text: string): string {
 
 export const SYMBOL: Record<Finding['status'], string> = { pass: '✔', warn: '⚠', fail: '✖', error: '!', skip: '-' };
 const COLOUR: Record<Finding['status'], Colour> = { pass: 'green', warn: 'yellow', fail: 'red', error: 'magenta', skip: 'gray' };
-
-/** Text from the cluster is untrusted: strip control sequences before it reaches a terminal. */
-export function clean(s: string): string {
-  return stripVTControlCharacters(s).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
-}
 
 export function layerLine(s: Style, f: Finding): string {
   const code = f.code ? ` [${f.code}]` : '';
@@ -46,7 +44,7 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
     }
     if (f.fix) {
       out.push(`  ${paint(s, 'bold', 'fix:')} ${clean(f.fix.explain)}`);
-      for (const line of clean(f.fix.text).replace(/\n+$/, '').split('\n')) out.push(`    ${paint(s, 'cyan', line)}`);
+      for (const line of clean(fixText(f.fix)).replace(/\n+$/, '').split('\n')) out.push(`    ${paint(s, 'cyan', line)}`);
     }
     if (f.hint) out.push(`  ${paint(s, 'gray', `see ${f.hint}`)}`);
   }
