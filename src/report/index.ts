@@ -32,6 +32,7 @@ export const REPORTERS: Record<FormatName, ReporterFactory> = {
     return (await import('./text.js')).textReporter({ color, verbose: opts.verbose }, (s) => sink.write(s));
   },
   json: async (sink) => (await import('./json.js')).jsonReporter((s) => sink.write(s)),
+  junit: async (sink) => (await import('./junit.js')).junitReporter((s) => sink.write(s)),
 };
 
 export function stdoutSink(): Sink {
