@@ -9,6 +9,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)   # JUnit output tests: xmllint --schema
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)      # Prometheus output tests: promtool check metrics
 
 if [ "${#need[@]}" -eq 0 ]; then
   echo "install-net-deps: nginx, dnsmasq and openssl are present"

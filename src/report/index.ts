@@ -34,6 +34,7 @@ export const REPORTERS: Record<FormatName, ReporterFactory> = {
   json: async (sink) => (await import('./json.js')).jsonReporter((s) => sink.write(s)),
   junit: async (sink) => (await import('./junit.js')).junitReporter((s) => sink.write(s)),
   sarif: async (sink) => (await import('./sarif.js')).sarifReporter((s) => sink.write(s)),
+  prometheus: async (sink) => (await import('./prometheus.js')).prometheusReporter((s) => sink.write(s)),
 };
 
 export function stdoutSink(): Sink {
