@@ -34,6 +34,7 @@ export const REPORTERS: Record<FormatName, ReporterFactory> = {
   json: async (sink) => (await import('./json.js')).jsonReporter((s) => sink.write(s)),
   junit: async (sink) => (await import('./junit.js')).junitReporter((s) => sink.write(s)),
   sarif: async (sink) => (await import('./sarif.js')).sarifReporter((s) => sink.write(s)),
+  github: async (sink) => (await import('./github.js')).githubReporter((s) => sink.write(s)),
   prometheus: async (sink) => (await import('./prometheus.js')).prometheusReporter((s) => sink.write(s)),
 };
 
@@ -52,10 +53,17 @@ function fileSink(path: string): Sink & { close(): void } {
   return { write: (s) => void writeSync(fd, s), isTTY: false, name: path, close: () => closeSync(fd) };
 }
 
-/** The outputs to produce: when no format goes to stdout, text does (a CI log stays readable). */
-export function effectiveOutputs(specs: OutputSpec[], _env: NodeJS.ProcessEnv): OutputSpec[] {
+/**
+ * The outputs to produce: when no format goes to stdout, text does (a CI log stays readable). Under GitHub Actions
+ * (GITHUB_ACTIONS=true) with text on stdout, the github annotations follow the text, unless github was asked for.
+ */
+export function effectiveOutputs(specs: OutputSpec[], env: NodeJS.ProcessEnv): OutputSpec[] {
   const out = specs.length > 0 ? [...specs] : [{ format: 'text' as const, file: null }];
   if (!out.some((s) => s.file === null)) out.unshift({ format: 'text', file: null });
+  const onStdout = out.find((s) => s.file === null);
+  if (env['GITHUB_ACTIONS'] === 'true' && onStdout?.format === 'text' && !out.some((s) => s.format === 'github')) {
+    out.push({ format: 'github', file: null });
+  }
   return out;
 }
 

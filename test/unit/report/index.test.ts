@@ -32,6 +32,17 @@ describe('effectiveOutputs', () => {
   it('is text on stdout when nothing is asked for', () => {
     expect(effectiveOutputs([], {})).toEqual([{ format: 'text', file: null }]);
   });
+  it('adds the github annotations after text on stdout under GitHub Actions, and only then', () => {
+    expect(effectiveOutputs([], { GITHUB_ACTIONS: 'true' })).toEqual([
+      { format: 'text', file: null },
+      { format: 'github', file: null },
+    ]);
+    expect(effectiveOutputs([{ format: 'json', file: null }], { GITHUB_ACTIONS: 'true' })).toEqual([{ format: 'json', file: null }]);
+    expect(effectiveOutputs([{ format: 'github', file: 'a.txt' }], { GITHUB_ACTIONS: 'true' })).toEqual([
+      { format: 'text', file: null },
+      { format: 'github', file: 'a.txt' },
+    ]);
+  });
   it('adds text on stdout when every format goes to a file', () => {
     expect(effectiveOutputs([{ format: 'json', file: 'r.json' }], {})).toEqual([
       { format: 'text', file: null },
