@@ -1,7 +1,7 @@
 // The output format names, in the order the help lists them. Light on purpose: options.ts (loaded on every start)
 // validates -o against this list; index.ts maps each name to its reporter.
 
-export const FORMATS = ['text', 'json', 'junit', 'sarif', 'github', 'prometheus'] as const;
+export const FORMATS = ['text', 'json', 'junit', 'sarif', 'github', 'prometheus', 'html'] as const;
 export type FormatName = (typeof FORMATS)[number];
 
 export function isFormat(s: string): s is FormatName {

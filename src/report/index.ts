@@ -36,6 +36,7 @@ export const REPORTERS: Record<FormatName, ReporterFactory> = {
   sarif: async (sink) => (await import('./sarif.js')).sarifReporter((s) => sink.write(s)),
   github: async (sink) => (await import('./github.js')).githubReporter((s) => sink.write(s)),
   prometheus: async (sink) => (await import('./prometheus.js')).prometheusReporter((s) => sink.write(s)),
+  html: async (sink) => (await import('./html.js')).htmlReporter((s) => sink.write(s)),
 };
 
 export function stdoutSink(): Sink {
