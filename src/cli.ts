@@ -35,8 +35,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`gwdoctor ${version()}\n`);
     return EXIT.ok;
   }
-  if (opts.targets.length === 0) {
-    process.stderr.write('gwdoctor: no target given: try gwdoctor api.example.com (see gwdoctor --help)\n');
+  if (opts.targets.length === 0 && !opts.all) {
+    process.stderr.write('gwdoctor: no target given: try gwdoctor api.example.com, or --all (see gwdoctor --help)\n');
     return EXIT.usage;
   }
   try {

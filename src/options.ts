@@ -21,6 +21,7 @@ export const FLAGS: Flag[] = [
   { name: 'kubeconfig', type: 'string', arg: 'FILE', group: 'source', help: 'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)' },
   { name: 'context', type: 'string', arg: 'NAME', group: 'source', help: 'kubeconfig context to use (default: current-context)' },
   { name: 'gateway', type: 'string', arg: 'NS/NAME', group: 'source', help: 'check only this Gateway (the one your proxy forwards to)' },
+  { name: 'all', type: 'boolean', group: 'source', help: 'check every hostname of every HTTPRoute attached to the Gateway(s) (with --gateway: that one); wildcards are checked through the hosts you name' },
   { name: 'offline', type: 'boolean', group: 'network', help: 'send no network probes: the dns and proxy layers are skipped' },
   { name: 'resolver', type: 'string', multiple: true, arg: 'IP[:PORT]', group: 'network', help: 'also ask this DNS server (repeatable)' },
   { name: 'expect-ip', type: 'string', multiple: true, arg: 'IP', group: 'network', help: 'the address(es) the host must resolve to: your reverse proxy (repeatable)' },
@@ -42,6 +43,7 @@ export interface Options {
   kubeconfig: string | null;
   context: string | null;
   gateway: { namespace: string; name: string } | null;
+  all: boolean;
   offline: boolean;
   resolvers: string[];
   expectIps: string[];
@@ -149,6 +151,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     kubeconfig: str('kubeconfig'),
     context: str('context'),
     gateway: str('gateway') ? parseGateway(str('gateway') as string) : null,
+    all: v['all'] === true,
     offline: v['offline'] === true,
     resolvers,
     expectIps: list('expect-ip'),
@@ -171,7 +174,7 @@ export function helpText(version: string): string {
   const lines = [
     `gwdoctor ${version}: why does https://<host> not reach its Pod (Istio + Gateway API)?`,
     '',
-    'Usage: gwdoctor [options] <host-or-url>...',
+    'Usage: gwdoctor [options] <host-or-url>...    gwdoctor --all [options] [<host-or-url>...]',
     '',
     'Targets: api.example.com, api.example.com:8443 or https://api.example.com/path',
     'Layers, in order (stops at the first failure): dns, proxy, listener, route, grant, endpoints',
@@ -193,6 +196,7 @@ export function helpText(version: string): string {
     '  gwdoctor --manifests fixtures/seed-healthy --offline https://api.example.com/health',
     '  gwdoctor -o json --wait 2m api.example.com worker.example.com',
     '  gwdoctor -o text -o json=report.json api.example.com',
+    '  gwdoctor --all --gateway istio-ingress/example-istio-gateway -o junit=junit.xml',
   );
   return lines.join('\n');
 }

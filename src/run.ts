@@ -8,6 +8,8 @@ import { runTarget, type Env, type Observer } from './pipeline.js';
 import type { Options } from './options.js';
 import type { Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
 import { systemResolver } from './net/system-resolver.js';
+import { mapLimit } from './net/limit.js';
+import { UsageError } from './errors.js';
 
 export function exitCodeFor(report: Report): number {
   const v = report.targets.map((t) => t.verdict);
@@ -30,6 +32,25 @@ async function clusterSource(opts: Options): Promise<{ cluster: ClusterReader | 
   return { cluster: await LiveCluster.create(found, opts.context), why: null };
 }
 
+const TARGET_CONCURRENCY = 8;
+
+/** --all: the hosts of the selected Gateway(s) not already named; wildcards nobody exercises are said on stderr. */
+async function allTargets(opts: Options, cluster: ClusterReader | null, why: string | null, named: Target[]): Promise<Target[]> {
+  if (!cluster) throw new UsageError(`--all needs a cluster source to list the routes: ${why ?? 'none'} (use --manifests or --kubeconfig)`);
+  const { hostsOnGateways, uncheckedWildcards } = await import('./all-hosts.js');
+  const list = await hostsOnGateways(cluster, opts.gateway);
+  if (opts.gateway && list.gateways.length === 0) throw new UsageError(`--all: Gateway ${opts.gateway.namespace}/${opts.gateway.name} not found`);
+  const have = new Set(named.map((t) => t.host));
+  for (const w of uncheckedWildcards(list, [...have])) {
+    process.stderr.write(`gwdoctor: --all: ${w.pattern} (${w.routes.join(', ')}) is a wildcard and was not checked; name a host it covers to check it\n`);
+  }
+  const extra = list.hosts.filter((h) => !have.has(h)).map(parseTarget);
+  if (extra.length + named.length === 0) {
+    throw new UsageError(`--all: no HTTPRoute hostname to check on ${list.gateways.length ? `Gateway ${list.gateways.join(', ')}` : 'any Gateway (none found)'}`);
+  }
+  return extra;
+}
+
 async function pickReporter(opts: Options): Promise<Reporter> {
   const { createReporter } = await import('./report/index.js');
   return createReporter(opts.output, { color: opts.color, verbose: opts.verbose, env: process.env });
@@ -39,6 +60,7 @@ export async function run(opts: Options): Promise<number> {
   const started = performance.now();
   const targets: Target[] = opts.targets.map(parseTarget); // UsageError (exit 3) before anything runs
   const { cluster, why } = await clusterSource(opts);
+  if (opts.all) targets.push(...(await allTargets(opts, cluster, why, targets)));
   const reporter = await pickReporter(opts);
 
   const signal = AbortSignal.timeout(opts.timeoutMs);
@@ -64,7 +86,8 @@ export async function run(opts: Options): Promise<number> {
     for (const p of [cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]) p.catch(() => undefined);
   }
   const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: 2000 };
-  const reports: TargetReport[] = await Promise.all(targets.map((t) => runTarget(LAYERS, t, env, wait, reporter)));
+  // Bounded: --all may bring hundreds of hosts; the cluster reads are shared (cached) whatever the bound.
+  const reports: TargetReport[] = await mapLimit(targets, TARGET_CONCURRENCY, (t) => runTarget(LAYERS, t, env, wait, reporter));
 
   const src = cluster?.describeSource() ?? {};
   const report: Report = {

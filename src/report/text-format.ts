@@ -78,3 +78,27 @@ export function sourceLine(s: Style, r: Report): string {
         : 'no cluster source';
   return paint(s, 'gray', `source: ${where}${src.offline ? ', offline' : ''} · ${r.durationMs} ms`);
 }
+
+const VERDICT_ORDER: Record<TargetReport['verdict'], number> = { fail: 0, error: 1, warn: 2, pass: 3 };
+
+/** Several targets: one line each (host, verdict, failed layer, code), failures first, then inconclusive, warn, pass. */
+export function summaryTable(s: Style, r: Report): string[] {
+  if (r.targets.length < 2) return [];
+  const rows = [...r.targets]
+    .sort((a, b) => VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || `${a.host}${a.path}`.localeCompare(`${b.host}${b.path}`))
+    .map((t) => {
+      const stop = t.layers.find((l) => l.status === 'fail' || l.status === 'error');
+      const warnCode = t.layers.find((l) => l.status === 'warn')?.code;
+      return { host: `${t.host}${t.path}`, verdict: t.verdict, layer: t.failedLayer ?? '-', code: stop?.code ?? warnCode ?? '-' };
+    });
+  const w = (k: 'host' | 'verdict' | 'layer') => Math.max(k.length, ...rows.map((x) => x[k].length));
+  const [wh, wv, wl] = [w('host'), w('verdict'), w('layer')];
+  const bad = rows.filter((x) => x.verdict === 'fail' || x.verdict === 'error').length;
+  const colour = (v: TargetReport['verdict']): Colour => (v === 'pass' ? 'green' : v === 'warn' ? 'yellow' : v === 'fail' ? 'red' : 'magenta');
+  return [
+    paint(s, 'bold', `summary: ${rows.length} hosts, ${bad} not reaching the backend`),
+    `  ${'HOST'.padEnd(wh)}  ${'VERDICT'.padEnd(wv)}  ${'LAYER'.padEnd(wl)}  CODE`,
+    ...rows.map((x) => `  ${x.host.padEnd(wh)}  ${paint(s, colour(x.verdict), x.verdict.padEnd(wv))}  ${x.layer.padEnd(wl)}  ${x.code}`),
+    '',
+  ];
+}

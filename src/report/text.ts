@@ -3,7 +3,7 @@
 
 import type { Options } from '../options.js';
 import type { Reporter } from '../run.js';
-import { evidenceLines, fixBlock, layerLine, sourceLine, targetHeading, verdictLine } from './text-format.js';
+import { evidenceLines, fixBlock, layerLine, sourceLine, summaryTable, targetHeading, verdictLine } from './text-format.js';
 
 export function textReporter(opts: Pick<Options, 'color' | 'verbose'>, write: (s: string) => void): Reporter {
   const style = { color: opts.color };
@@ -22,7 +22,7 @@ export function textReporter(opts: Pick<Options, 'color' | 'verbose'>, write: (s
         out.push(...fixBlock(style, t, opts.verbose));
         out.push(verdictLine(style, t), '');
       }
-      out.push(sourceLine(style, report));
+      out.push(...summaryTable(style, report), sourceLine(style, report));
       write(`${out.join('\n')}\n`);
     },
   };

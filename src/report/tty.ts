@@ -7,7 +7,7 @@ import type { Sink } from './index.js';
 import type { Reporter } from '../run.js';
 import type { Finding, LayerId, Target } from '../types.js';
 import { LAYER_IDS } from '../types.js';
-import { clean, fixBlock, sourceLine, verdictLine } from './text-format.js';
+import { clean, fixBlock, sourceLine, summaryTable, verdictLine } from './text-format.js';
 
 class LayerFailed extends Error {}
 
@@ -86,7 +86,7 @@ export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>, sink: Sink
         if (fix.length > 0) out.push(`${t.host}${t.path}`, ...fix);
         out.push(verdictLine(style, t), '');
       }
-      out.push(sourceLine(style, report));
+      out.push(...summaryTable(style, report), sourceLine(style, report));
       sink.write(`${out.join('\n')}\n`);
     },
   };
