@@ -35,11 +35,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`gwdoctor ${version()}\n`);
     return EXIT.ok;
   }
-  if (opts.targets.length === 0 && !opts.all) {
+  if (opts.targets.length === 0 && !opts.all && opts.command !== 'diff') {
     process.stderr.write('gwdoctor: no target given: try gwdoctor api.example.com, or --all (see gwdoctor --help)\n');
     return EXIT.usage;
   }
   try {
+    if (opts.command === 'diff') return await (await import('./diff.js')).runDiff(opts);
     const { run } = await import('./run.js');
     return await run(opts);
   } catch (err) {

@@ -21,6 +21,8 @@ export const FLAGS: Flag[] = [
   { name: 'kubeconfig', type: 'string', arg: 'FILE', group: 'source', help: 'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)' },
   { name: 'context', type: 'string', arg: 'NAME', group: 'source', help: 'kubeconfig context to use (default: current-context)' },
   { name: 'gateway', type: 'string', arg: 'NS/NAME', group: 'source', help: 'check only this Gateway (the one your proxy forwards to)' },
+  { name: 'base', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests before the change (repeatable)' },
+  { name: 'head', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests after the change (repeatable)' },
   { name: 'all', type: 'boolean', group: 'source', help: 'check every hostname of every HTTPRoute attached to the Gateway(s) (with --gateway: that one); wildcards are checked through the hosts you name' },
   { name: 'offline', type: 'boolean', group: 'network', help: 'send no network probes: the dns and proxy layers are skipped' },
   { name: 'resolver', type: 'string', multiple: true, arg: 'IP[:PORT]', group: 'network', help: 'also ask this DNS server (repeatable)' },
@@ -44,6 +46,10 @@ export interface Options {
   context: string | null;
   gateway: { namespace: string; name: string } | null;
   all: boolean;
+  /** `gwdoctor diff --base DIR --head DIR [host...]`: null for a plain run. */
+  command: 'diff' | null;
+  base: string[];
+  head: string[];
   offline: boolean;
   resolvers: string[];
   expectIps: string[];
@@ -141,6 +147,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : null);
   const list = (k: string) => (Array.isArray(v[k]) ? (v[k] as string[]) : []);
   const output = parseOutputs(list('output'));
+  const command = parsed.positionals[0] === 'diff' ? ('diff' as const) : null;
+  if (command) parsed.positionals.shift();
+  else if (list('base').length > 0 || list('head').length > 0) throw new UsageError('--base and --head belong to gwdoctor diff --base DIR --head DIR');
   for (const ip of list('expect-ip')) if (isIP(ip) === 0) throw new UsageError(`--expect-ip "${ip}": not an IP address`);
   const resolvers = list('resolver');
   const waitMs = str('wait') ? parseDuration('wait', str('wait') as string) : null;
@@ -152,6 +161,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     context: str('context'),
     gateway: str('gateway') ? parseGateway(str('gateway') as string) : null,
     all: v['all'] === true,
+    command,
+    base: list('base'),
+    head: list('head'),
     offline: v['offline'] === true,
     resolvers,
     expectIps: list('expect-ip'),
@@ -175,6 +187,7 @@ export function helpText(version: string): string {
     `gwdoctor ${version}: why does https://<host> not reach its Pod (Istio + Gateway API)?`,
     '',
     'Usage: gwdoctor [options] <host-or-url>...    gwdoctor --all [options] [<host-or-url>...]',
+    '       gwdoctor diff --base DIR --head DIR [<host-or-url>...]   (offline verdicts before/after a change; exit 1 when a host breaks)',
     '',
     'Targets: api.example.com, api.example.com:8443 or https://api.example.com/path',
     'Layers, in order (stops at the first failure): dns, proxy, listener, route, grant, endpoints',
@@ -197,6 +210,7 @@ export function helpText(version: string): string {
     '  gwdoctor -o json --wait 2m api.example.com worker.example.com',
     '  gwdoctor -o text -o json=report.json api.example.com',
     '  gwdoctor --all --gateway istio-ingress/example-istio-gateway -o junit=junit.xml',
+    '  gwdoctor diff --base base-checkout/deploy --head deploy',
   );
   return lines.join('\n');
 }
