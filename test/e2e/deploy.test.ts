@@ -11,6 +11,8 @@ import { parse, parseAllDocuments } from 'yaml';
 import { ROOT, gwdoctor } from '../helpers/cli.js';
 import { consumer, runTool } from '../helpers/consumers.js';
 import { parseOptions } from '../../src/options.js';
+import { loadManifests } from '../../src/cluster/manifests.js';
+import { run as cel, type CelInput } from '@bufbuild/cel';
 
 const promtool = consumer('promtool', 'prometheus');
 const DEPLOY = join(ROOT, 'deploy');
@@ -114,5 +116,43 @@ describe.skipIf(!promtool)('deploy/prometheus-alerts.yaml (promtool)', () => {
     const r = runTool(promtool as string, ['test', 'rules', join(dir, 'test.yaml')]);
     expect(r.stdout + r.stderr).toMatch(/SUCCESS/);
     expect(r.code).toBe(0);
+  });
+});
+
+/**
+ * Kubernetes JSON as cel-go sees it in Flux (unstructured): integers are int64, not double. Plain objects are maps.
+ */
+function celValue(v: unknown): unknown {
+  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+  if (Array.isArray(v)) return v.map(celValue);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, celValue(x)]));
+  return v;
+}
+
+describe('deploy/flux-kustomization.yaml health checks (CEL, evaluated with @bufbuild/cel on the fixture objects)', () => {
+  const exprs = docs('flux-kustomization.yaml')[0].spec.healthCheckExprs as { kind: string; current: string; failed: string }[];
+  /** current / failed / in progress, as kustomize-controller decides from the two expressions. */
+  function health(scenario: string, kind: string, name: string): string {
+    const obj = loadManifests([join(ROOT, 'fixtures', scenario)]).find((o) => o.kind === kind && o.metadata.name === name);
+    expect(obj, `${scenario}: ${kind} ${name}`).toBeDefined();
+    const e = exprs.find((x) => x.kind === kind)!;
+    const vars = celValue(obj) as Record<string, CelInput>;
+    const [failed, current] = [cel(e.failed, vars), cel(e.current, vars)];
+    expect(typeof failed, `failed: ${String(failed)}`).toBe('boolean');
+    expect(typeof current, `current: ${String(current)}`).toBe('boolean');
+    return failed ? 'failed' : current ? 'current' : 'in progress';
+  }
+
+  it.each([
+    ['seed-healthy', 'Gateway', 'example-istio-gateway', 'current'],
+    ['seed-healthy', 'HTTPRoute', 'example-api', 'current'],
+    ['gateway-not-accepted', 'Gateway', 'example-istio-gateway', 'failed'],
+    ['grant-missing', 'HTTPRoute', 'example-api', 'failed'],
+    ['route-not-accepted-hostname', 'HTTPRoute', 'example-api', 'failed'],
+    ['route-status-stale', 'HTTPRoute', 'example-api', 'in progress'],
+    ['seed-presync', 'Gateway', 'example-istio-gateway', 'in progress'],
+    ['seed-presync', 'HTTPRoute', 'example-api', 'in progress'],
+  ])('%s: %s %s is %s', (scenario, kind, name, want) => {
+    expect(health(scenario, kind, name)).toBe(want);
   });
 });
