@@ -96,10 +96,12 @@ function section(t: TargetReport, n: number): string {
 
 export function renderHtml(report: Report): string {
   const order = report.targets.map((t, n) => ({ t, n }));
-  const rows = order
+  const rank: Record<TargetReport['verdict'], number> = { fail: 0, error: 1, warn: 2, pass: 3 };
+  const rows = [...order]
+    .sort((a, b) => rank[a.t.verdict] - rank[b.t.verdict])
     .map(({ t, n }) => {
-      const b = blocking(t);
-      return `<tr class="s-${t.verdict}"><td><a href="#t${n}">${esc(t.host + t.path)}</a></td><td style="color:var(--c);font-weight:600">${t.verdict}</td><td>${t.failedLayer ?? ''}</td><td>${esc(b?.code ?? '')}</td></tr>`;
+      const code = blocking(t)?.code ?? t.layers.find((l) => l.status === 'warn')?.code ?? '';
+      return `<tr class="s-${t.verdict}"><td><a href="#t${n}">${esc(t.host + t.path)}</a></td><td style="color:var(--c);font-weight:600">${t.verdict}</td><td>${t.failedLayer ?? ''}</td><td>${esc(code)}</td></tr>`;
     })
     .join('\n');
   const src = report.source;
