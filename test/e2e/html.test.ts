@@ -18,12 +18,20 @@ const HEIGHT = 1400;
 /** Every connection Chromium opens goes to this recorder (its proxy): a page that fetches anything shows up here. */
 let recorder: Server;
 const seen: string[] = [];
+/** The host a proxied request line asks for: "CONNECT h:443 HTTP/1.1" or "GET http://h/path HTTP/1.1". */
+function hostOf(line: string): string {
+  const target = line.split(' ')[1] ?? '';
+  return (target.startsWith('http') ? new URL(target).hostname : target.split(':')[0] ?? '').toLowerCase();
+}
 /**
- * What the page fetched: everything except the two calls Debian's Chromium makes for itself even with the flags
- * below (component updater and account check), matched by exact host so a page's own fetch is never excused.
+ * What a page fetched: the requests for a host written in the page. A page without script (its CSP forbids any)
+ * can only fetch URLs it spells out, while Chromium's own background calls (updater, account check, which vary by
+ * version) name hosts the page never mentions.
  */
-const BROWSER_OWN = /^(CONNECT (update\.googleapis\.com|accounts\.google\.com):443 |POST http:\/\/update\.googleapis\.com\/service\/update2\/)/;
-const requests = { get list() { return seen.filter((r) => !BROWSER_OWN.test(r)); }, clear() { seen.length = 0; } };
+function fetchedBy(html: string): string[] {
+  const text = html.toLowerCase();
+  return seen.filter((r) => hostOf(r) !== '' && text.includes(hostOf(r)));
+}
 let dir: string;
 
 function browse(file: string, mode: ['--dump-dom'] | [`--screenshot=${string}`]): Promise<string> {
@@ -100,7 +108,7 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
     expect(detail).toMatch(/<pre class="fix">apiVersion: gateway.networking.k8s.io\/v1beta1\nkind: ReferenceGrant/);
     expect(detail).toMatch(/href="https:\/\/github.com\/gwdoctor\/gwdoctor\/blob\/main\/README.md#referencegrantmissing"/);
     expect(sections[1]).not.toMatch(/class="detail/);
-    expect(requests.list).toEqual([]);
+    expect(fetchedBy(readFileSync(page, 'utf8'))).toEqual([]);
   });
 
   it('renders a screenshot of the window size with far more drawn than a blank page, fetching nothing', async () => {
@@ -113,15 +121,21 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
     const empty = pngSize(join(dir, 'blank.png'));
     expect({ width: ours.width, height: ours.height }).toEqual({ width: WIDTH, height: HEIGHT });
     expect(ours.bytes).toBeGreaterThan(empty.bytes * 10);
-    expect(requests.list).toEqual([]);
+    expect(fetchedBy(readFileSync(page, 'utf8'))).toEqual([]);
   });
 
   it('would notice a page that fetches something (the recorder sees the request)', async () => {
     const leaky = join(dir, 'leaky.html');
-    writeFileSync(leaky, '<!doctype html><img src="http://assets.example.com/logo.png">');
+    const html = '<!doctype html><img src="http://assets.example.com/logo.png"><link rel="stylesheet" href="https://fonts.example.net/a.css">';
+    writeFileSync(leaky, html);
     await browse(leaky, ['--dump-dom']);
-    expect(requests.list.some((r) => r.includes('assets.example.com'))).toBe(true);
-    requests.clear();
+    expect(fetchedBy(html).map(hostOf).sort()).toEqual(['assets.example.com', 'fonts.example.net']);
+  });
+
+  it('links out only through <a href>: no src, srcset, stylesheet link, script, @import or url() in the page', () => {
+    const html = readFileSync(page, 'utf8');
+    expect(html).not.toMatch(/\ssrc(set)?=|<link\b|<script\b|@import|url\(/i);
+    expect([...html.matchAll(/https?:\/\/[^"'<\s]+/g)].every((m) => /href="$/.test(html.slice(m.index - 6, m.index)) || html.slice(m.index - 2, m.index) === '">')).toBe(true);
   });
 });
 
