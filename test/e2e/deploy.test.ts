@@ -3,6 +3,7 @@
 // the files (Job -> ServiceAccount -> ClusterRoleBinding -> read-only ClusterRole). The integration suite applies
 // the Kubernetes objects to the real control plane (test/integration/deploy.test.ts).
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { ROOT, gwdoctor } from '../helpers/cli.js';
 import { consumer, runTool } from '../helpers/consumers.js';
+import { which } from '../helpers/net/bins.js';
 import { parseOptions } from '../../src/options.js';
 import { loadManifests } from '../../src/cluster/manifests.js';
 import { run as cel, type CelInput } from '@bufbuild/cel';
@@ -155,4 +157,28 @@ describe('deploy/flux-kustomization.yaml health checks (CEL, evaluated with @buf
   ])('%s: %s %s is %s', (scenario, kind, name, want) => {
     expect(health(scenario, kind, name)).toBe(want);
   });
+});
+
+/** actionlint from PATH, else built by scripts/build-actionlint.sh (Go). Missing: null locally, an error with CI=true. */
+function actionlint(): string | null {
+  const onPath = which('actionlint');
+  if (onPath) return onPath;
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'build-actionlint.sh')], { encoding: 'utf8', timeout: 280_000 });
+  if (r.status === 0) return r.stdout.trim().split('\n').at(-1) ?? null;
+  if (process.env['CI'] === 'true') throw new Error(`actionlint could not be built: ${r.stderr.trim().split('\n').at(-1)}`);
+  return null;
+}
+
+describe('deploy/github-actions/gwdoctor.yml (actionlint)', () => {
+  it('is a valid workflow: expressions, contexts, triggers and action inputs', (ctx) => {
+    const bin = actionlint();
+    if (!bin) return ctx.skip();
+    const r = runTool(bin, ['-shellcheck=', '-pyflakes=', join(DEPLOY, 'github-actions', 'gwdoctor.yml')]);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // and actionlint does reject a broken one
+    const bad = join(mkdtempSync(join(tmpdir(), 'gwd-wf-')), 'bad.yml');
+    writeFileSync(bad, readFileSync(join(DEPLOY, 'github-actions', 'gwdoctor.yml'), 'utf8').replace('github.base_ref', 'github.base_branch'));
+    expect(runTool(bin, ['-shellcheck=', '-pyflakes=', bad]).stdout).toMatch(/property "base_branch" is not defined/);
+  }, 300_000);
 });
