@@ -126,6 +126,20 @@ export function diffExitCode(d: DiffReport): number {
   return d.hosts.some((x) => x.change === 'broken') ? 1 : 0;
 }
 
+/** Under GitHub Actions: an ::error annotation per broken host, at the file:line of the object when known. */
+export async function diffAnnotations(d: DiffReport): Promise<string> {
+  const { formatCommand, MAX_PER_LEVEL } = await import('./report/github.js');
+  const broken = d.hosts.filter((x) => x.change === 'broken');
+  const lines = broken.slice(0, MAX_PER_LEVEL).map((x) => {
+    const loc = x.cause?.locations[0];
+    const msg = [`${x.host}${x.path} breaks: ${describe(x.base)} -> ${describe(x.head)}`, clean(x.cause?.summary ?? '')];
+    if (x.cause?.fixExplain) msg.push(`fix: ${clean(x.cause.fixExplain)}`);
+    return formatCommand({ level: 'error', title: `gwdoctor diff: ${x.host}${x.path} breaks at ${x.head.failedLayer ?? '?'}`, message: msg.join('\n'), ...(loc ? { file: loc.file, line: loc.line } : {}) });
+  });
+  if (broken.length > MAX_PER_LEVEL) lines.push(formatCommand({ level: 'notice', title: 'gwdoctor diff', message: `${broken.length - MAX_PER_LEVEL} more hosts break; see the log` }));
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
 export async function runDiff(opts: Options): Promise<number> {
   if (opts.base.length === 0 || opts.head.length === 0) throw new UsageError('diff needs --base DIR and --head DIR (e.g. gwdoctor diff --base base/deploy --head deploy)');
   const formats = opts.output.map((o) => o.format);
@@ -133,6 +147,8 @@ export async function runDiff(opts: Options): Promise<number> {
     throw new UsageError('diff writes text or json to stdout: use -o text or -o json');
   }
   const d = await computeDiff(opts.base, opts.head, opts.targets, opts.gateway);
-  process.stdout.write(formats.includes('json') ? `${JSON.stringify(d, null, 2)}\n` : renderDiffText(d));
+  let out = formats.includes('json') ? `${JSON.stringify(d, null, 2)}\n` : renderDiffText(d);
+  if (!formats.includes('json') && process.env['GITHUB_ACTIONS'] === 'true') out += await diffAnnotations(d);
+  process.stdout.write(out);
   return diffExitCode(d);
 }

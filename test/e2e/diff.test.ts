@@ -96,6 +96,15 @@ describe('gwdoctor diff --base DIR --head DIR', () => {
     expect(r.stdout).toMatch(/kind: ReferenceGrant/);
   });
 
+  it('under GitHub Actions, adds an ::error annotation per newly failing host to the text', () => {
+    const h = head((objs) => objs.filter((o) => !(o.kind === 'HTTPRoute' && o.metadata.name === 'example-api')));
+    const r = gwdoctor(['diff', '--base', BASE, '--head', h], { GITHUB_ACTIONS: 'true' });
+    expect(r.code).toBe(1);
+    const commands = r.stdout.split('\n').filter((l) => l.startsWith('::'));
+    expect(commands).toHaveLength(1);
+    expect(commands[0]).toMatch(/^::error title=gwdoctor diff%3A api\.example\.com\/ breaks at route::api\.example\.com\/ breaks: warn \[EndpointsUnknown\] -> fail at route \[NoRouteForHost\]%0A/);
+  });
+
   it('rejects a missing tree, a missing --head and file outputs with one line, exit 3', () => {
     for (const args of [
       ['diff', '--base', BASE, '--head', 'no/such/dir'],
