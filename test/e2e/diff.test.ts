@@ -92,7 +92,7 @@ describe('gwdoctor diff --base DIR --head DIR', () => {
     const lines = r.stdout.split('\n');
     expect(lines[0]).toBe(`gwdoctor diff: base ${BASE} -> head ${h}: 2 hosts, 1 newly failing`);
     expect(lines[2]).toMatch(/^ {2}BROKEN +api\.example\.com\/ +warn \[EndpointsUnknown\] -> fail at grant \[ReferenceGrantMissing\]$/);
-    expect(r.stdout).toMatch(/fix: apply in namespace example-api/);
+    expect(r.stdout).toMatch(/\n {6}fix: .*example-api/);
     expect(r.stdout).toMatch(/kind: ReferenceGrant/);
   });
 

@@ -32,7 +32,7 @@ describe('under GitHub Actions (GITHUB_ACTIONS=true)', () => {
     const commands = lines.slice(first);
     expect(commands).toHaveLength(1);
     expect(commands[0]).toMatch(/^::error title=gwdoctor%3A api.example.com\/ grant ReferenceGrantMissing::api.example.com\/ fails at grant: no ReferenceGrant/);
-    expect(commands[0]).toMatch(/%0Afix: apply in namespace example-api.*%0AapiVersion: gateway\.networking\.k8s\.io\/v1beta1%0Akind: ReferenceGrant%0A/);
+    expect(commands[0]).toMatch(/%0Afix: [^%]*example-api.*%0Akind: ReferenceGrant%0A.*%0Asee https:\/\/.*#referencegrantmissing$/);
   });
 
   it('adds no annotation to a JSON report on stdout', () => {
