@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the network integration tests talk to: nginx (TLS-terminating reverse proxy),
-# dnsmasq (DNS server on a high port) and openssl (test CA and certificates).
+# dnsmasq (DNS server on a high port) and openssl (test CA and certificates); and the consumers the output tests
+# validate against: xmllint (JUnit), promtool (Prometheus), chromium (HTML).
 # Idempotent: does nothing when the binaries are already there. Runs as root with no stdin (CI).
 set -euo pipefail
 
@@ -8,9 +9,12 @@ need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)   # JUnit output tests: xmllint --schema
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)      # Prometheus output tests: promtool check metrics
+command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)   # HTML output tests: headless rendering
 
 if [ "${#need[@]}" -eq 0 ]; then
-  echo "install-net-deps: nginx, dnsmasq and openssl are present"
+  echo "install-net-deps: nginx, dnsmasq, openssl, xmllint, promtool and chromium are present"
   exit 0
 fi
 

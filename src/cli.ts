@@ -127,13 +127,14 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`gwdoctor ${version()}\n`);
     return EXIT.ok;
   }
-  if (opts.targets.length === 0) {
-    say('no target given: try gwdoctor api.example.com (see gwdoctor --help)');
+  if (opts.targets.length === 0 && !opts.all && opts.command !== 'diff') {
+    say('no target given: try gwdoctor api.example.com, or --all (see gwdoctor --help)');
     return EXIT.usage;
   }
   const control: Control = {};
   try {
     await guard(opts.timeoutMs, control, isLarge(opts.manifests));
+    if (opts.command === 'diff') return await (await import('./diff.js')).runDiff(opts);
     const { run } = await import('./run.js');
     return await run(opts, control);
   } catch (err) {

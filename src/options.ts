@@ -6,6 +6,7 @@ import { CODES, LAYER_IDS, README_URL } from './registry.js';
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 import { checkCaFile } from './net/ca-file.js';
+import { FORMATS, isFormat, type OutputSpec } from './report/formats.js';
 
 interface Flag {
   name: string;
@@ -22,12 +23,15 @@ export const FLAGS: Flag[] = [
   { name: 'kubeconfig', type: 'string', arg: 'FILE', group: 'source', help: 'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)' },
   { name: 'context', type: 'string', arg: 'NAME', group: 'source', help: 'kubeconfig context to use (default: current-context)' },
   { name: 'gateway', type: 'string', arg: 'NS/NAME', group: 'source', help: 'check only this Gateway (the one your proxy forwards to)' },
+  { name: 'base', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests before the change (repeatable)' },
+  { name: 'head', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests after the change (repeatable)' },
+  { name: 'all', type: 'boolean', group: 'source', help: 'check every hostname of every HTTPRoute attached to the Gateway(s) (with --gateway: that one); wildcards are checked through the hosts you name' },
   { name: 'offline', type: 'boolean', group: 'network', help: 'send no network probes: the dns and proxy layers are skipped' },
   { name: 'resolver', type: 'string', multiple: true, arg: 'IP[:PORT]', group: 'network', help: 'also ask this DNS server (repeatable)' },
   { name: 'expect-ip', type: 'string', multiple: true, arg: 'IP', group: 'network', help: 'the address(es) the host must resolve to: your reverse proxy (repeatable)' },
   { name: 'ca-file', type: 'string', arg: 'FILE', group: 'network', help: 'extra CA certificate(s) (PEM) to trust for the proxy\'s TLS' },
   { name: 'port', type: 'string', arg: 'PORT', group: 'network', help: 'HTTPS port of the reverse proxy (default: the URL\'s port, else 443)' },
-  { name: 'output', short: 'o', type: 'string', arg: 'text|json', group: 'output', help: 'output format (default: text; json prints only the report on stdout)' },
+  { name: 'output', short: 'o', type: 'string', multiple: true, arg: 'FORMAT[=FILE]', group: 'output', help: `output format, to stdout or to FILE (repeatable; at most one on stdout; default: text). Formats: ${FORMATS.join(', ')}` },
   { name: 'verbose', short: 'v', type: 'boolean', group: 'output', help: 'show the evidence of passing layers too' },
   { name: 'no-color', type: 'boolean', group: 'output', help: 'no colours (also: NO_COLOR=1)' },
   { name: 'timeout', type: 'string', arg: 'DURATION', group: 'run', help: 'deadline for the whole run, e.g. 30s, 2m (default: 30s)' },
@@ -43,12 +47,18 @@ export interface Options {
   kubeconfig: string | null;
   context: string | null;
   gateway: { namespace: string; name: string } | null;
+  all: boolean;
+  /** `gwdoctor diff --base DIR --head DIR [host...]`: null for a plain run. */
+  command: 'diff' | null;
+  base: string[];
+  head: string[];
   offline: boolean;
   resolvers: string[];
   expectIps: string[];
   caFile: string | null;
   port: number | null;
-  output: 'text' | 'json';
+  /** -o values in order; [] means the default (text on stdout). */
+  output: OutputSpec[];
   verbose: boolean;
   color: boolean;
   timeoutMs: number;
@@ -120,6 +130,24 @@ export function parseResolver(v: string): { host: string; port: number } {
   return { host, port };
 }
 
+/** -o FORMAT or -o FORMAT=FILE, repeatable; at most one format on stdout, one format per file. */
+export function parseOutputs(values: string[]): OutputSpec[] {
+  const specs: OutputSpec[] = [];
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    const format = eq < 0 ? v : v.slice(0, eq);
+    const file = eq < 0 ? null : v.slice(eq + 1);
+    if (!isFormat(format)) throw new UsageError(`--output "${v}": unknown format "${format}" (formats: ${FORMATS.join(', ')})`);
+    if (file === '') throw new UsageError(`--output "${v}": no file after "=" (use ${format}=FILE, or ${format} for stdout)`);
+    if (file === null && specs.some((s) => s.file === null)) {
+      throw new UsageError(`--output: only one format can go to stdout (${specs.find((s) => s.file === null)?.format} and ${format}); write the others to files: -o ${format}=FILE`);
+    }
+    if (file !== null && specs.some((s) => s.file === file)) throw new UsageError(`--output: ${file} is given twice`);
+    specs.push({ format, file });
+  }
+  return specs;
+}
+
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Options {
   const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const f of FLAGS) {
@@ -135,8 +163,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : null);
   const list = (k: string) => (Array.isArray(v[k]) ? (v[k] as string[]) : []);
-  const output = str('output') ?? 'text';
-  if (output !== 'text' && output !== 'json') throw new UsageError(`--output "${output}": expected text or json`);
+  const output = parseOutputs(list('output'));
+  const command = parsed.positionals[0] === 'diff' ? ('diff' as const) : null;
+  if (command) parsed.positionals.shift();
+  else if (list('base').length > 0 || list('head').length > 0) throw new UsageError('--base and --head belong to gwdoctor diff --base DIR --head DIR');
   for (const ip of list('expect-ip')) if (isIP(ip) === 0) throw new UsageError(`--expect-ip "${ip}": not an IP address`);
   const resolvers = list('resolver');
   const waitMs = str('wait') !== null ? parseDuration('wait', str('wait') as string) : null;
@@ -147,6 +177,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     kubeconfig: str('kubeconfig'),
     context: str('context'),
     gateway: str('gateway') ? parseGateway(str('gateway') as string) : null,
+    all: v['all'] === true,
+    command,
+    base: list('base'),
+    head: list('head'),
     offline: v['offline'] === true,
     resolvers,
     expectIps: list('expect-ip'),
@@ -170,7 +204,8 @@ export function helpText(version: string): string {
   const lines = [
     `gwdoctor ${version}: why does https://<host> not reach its Pod (Istio + Gateway API)?`,
     '',
-    'Usage: gwdoctor [options] <host-or-url>...',
+    'Usage: gwdoctor [options] <host-or-url>...    gwdoctor --all [options] [<host-or-url>...]',
+    '       gwdoctor diff --base DIR --head DIR [<host-or-url>...]   (offline verdicts before/after a change; exit 1 when a host breaks)',
     '',
     'Targets: api.example.com, api.example.com:8443 or https://api.example.com/path',
     `Layers, in order (stops at the first failure): ${LAYER_IDS.join(', ')}`,
@@ -192,6 +227,9 @@ export function helpText(version: string): string {
     '  gwdoctor api.example.com',
     '  gwdoctor --manifests fixtures/seed-healthy --offline https://api.example.com/health',
     '  gwdoctor -o json --wait 2m api.example.com worker.example.com',
+    '  gwdoctor -o text -o json=report.json api.example.com',
+    '  gwdoctor --all --gateway istio-ingress/example-istio-gateway -o junit=junit.xml',
+    '  gwdoctor diff --base base-checkout/deploy --head deploy',
   );
   return lines.join('\n');
 }

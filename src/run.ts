@@ -10,6 +10,8 @@ import type { Options } from './options.js';
 import type { Finding, Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
 import { systemResolver } from './net/system-resolver.js';
 import { redactDeep } from './redact.js';
+import { mapLimit } from './net/limit.js';
+import { UsageError } from './errors.js';
 
 const EXIT_INCONCLUSIVE = 2;
 
@@ -50,19 +52,28 @@ export function redacting(r: Reporter): Reporter {
   };
 }
 
+const TARGET_CONCURRENCY = 8;
+
+/** --all: the hosts of the selected Gateway(s) not already named; wildcards nobody exercises are said on stderr. */
+async function allTargets(opts: Options, cluster: ClusterReader | null, why: string | null, named: Target[]): Promise<Target[]> {
+  if (!cluster) throw new UsageError(`--all needs a cluster source to list the routes: ${why ?? 'none'} (use --manifests or --kubeconfig)`);
+  const { hostsOnGateways, uncheckedWildcards } = await import('./all-hosts.js');
+  const list = await hostsOnGateways(cluster, opts.gateway);
+  if (opts.gateway && list.gateways.length === 0) throw new UsageError(`--all: Gateway ${opts.gateway.namespace}/${opts.gateway.name} not found`);
+  const have = new Set(named.map((t) => t.host));
+  for (const w of uncheckedWildcards(list, [...have])) {
+    process.stderr.write(`gwdoctor: --all: ${w.pattern} (${w.routes.join(', ')}) is a wildcard and was not checked; name a host it covers to check it\n`);
+  }
+  const extra = list.hosts.filter((h) => !have.has(h)).map(parseTarget);
+  if (extra.length + named.length === 0) {
+    throw new UsageError(`--all: no HTTPRoute hostname to check on ${list.gateways.length ? `Gateway ${list.gateways.join(', ')}` : 'any Gateway (none found)'}`);
+  }
+  return extra;
+}
+
 async function pickReporter(opts: Options): Promise<Reporter> {
-  if (opts.output === 'json') {
-    const { jsonReporter } = await import('./report/json.js');
-    return jsonReporter();
-  }
-  // A pseudo-terminal that reports 0 (or very few) columns would get one character per line from listr2: plain lines.
-  const interactive = process.stdout.isTTY === true && process.env['CI'] !== 'true' && process.env['TERM'] !== 'dumb' && (process.stdout.columns ?? 0) >= 20;
-  if (interactive) {
-    const { ttyReporter } = await import('./report/tty.js');
-    return ttyReporter(opts);
-  }
-  const { textReporter } = await import('./report/text.js');
-  return textReporter(opts, (s) => process.stdout.write(s));
+  const { createReporter } = await import('./report/index.js');
+  return createReporter(opts.output, { color: opts.color, verbose: opts.verbose, env: process.env });
 }
 
 /** How cli.ts reaches a running run: on Ctrl-C or at the hard deadline it prints what was checked so far. */
@@ -92,6 +103,7 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   const targets: Target[] = opts.targets.map(parseTarget); // UsageError (exit 3) before anything runs
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const { cluster, why } = await clusterSource(opts, signal);
+  if (opts.all) targets.push(...(await allTargets(opts, cluster, why, targets)));
   const shown = redacting(await pickReporter(opts));
   // What each target has found so far, for a report of a run cut short (Ctrl-C, hard deadline).
   const seen = new Map<Target, Finding[]>(targets.map((t) => [t, []]));
@@ -140,7 +152,8 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
     for (const p of [cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]) p.catch(() => undefined);
   }
   const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: 2000 };
-  const reports: TargetReport[] = await Promise.all(targets.map((t) => runTarget(LAYERS, t, env, wait, reporter)));
+  // Bounded: --all may bring hundreds of hosts; the cluster reads are shared (cached) whatever the bound.
+  const reports: TargetReport[] = await mapLimit(targets, TARGET_CONCURRENCY, (t) => runTarget(LAYERS, t, env, wait, reporter));
 
   const report = reportOf(reports);
   if (ended) return EXIT_INCONCLUSIVE; // cli.ts printed a partial report and decides the exit code

@@ -2,7 +2,7 @@
 
 import type { Reporter } from '../run.js';
 
-export function jsonReporter(write: (s: string) => void = (s) => process.stdout.write(s)): Reporter {
+export function jsonReporter(write: (s: string) => void): Reporter {
   return {
     onEnd(report) {
       write(`${JSON.stringify(report, null, 2)}\n`);

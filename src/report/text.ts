@@ -1,11 +1,12 @@
-// Plain lines for pipes, logs and CI: no spinners, no cursor movement, one block per target.
+// Plain lines for pipes, logs, CI and files: no spinners, no cursor movement, one block per target.
+// The caller decides colour (only for a terminal) and where the text goes.
 
 import type { Options } from '../options.js';
 import type { Reporter } from '../run.js';
-import { evidenceLines, fixBlock, layerLine, sourceLine, targetHeading, verdictLine } from './format.js';
+import { evidenceLines, fixBlock, layerLine, sourceLine, summaryTable, targetHeading, verdictLine } from './text-format.js';
 
 export function textReporter(opts: Pick<Options, 'color' | 'verbose'>, write: (s: string) => void): Reporter {
-  const style = { color: opts.color && process.env['FORCE_COLOR'] !== '0' && !!process.stdout.isTTY };
+  const style = { color: opts.color };
   return {
     onRetry(target, attempt, finding, delayMs) {
       write(`${target.host}${target.path}: attempt ${attempt}: ${finding.id} ${finding.status} [${finding.code ?? '-'}]; retrying in ${Math.round(delayMs / 1000)}s (--wait)\n`);
@@ -21,7 +22,7 @@ export function textReporter(opts: Pick<Options, 'color' | 'verbose'>, write: (s
         out.push(...fixBlock(style, t, opts.verbose));
         out.push(verdictLine(style, t), '');
       }
-      out.push(sourceLine(style, report));
+      out.push(...summaryTable(style, report), sourceLine(style, report));
       write(`${out.join('\n')}\n`);
     },
   };

@@ -4,10 +4,11 @@
 import { styleText } from 'node:util';
 import { Listr, type ListrTask } from 'listr2';
 import type { Options } from '../options.js';
+import type { Sink } from './index.js';
 import type { Reporter } from '../run.js';
 import type { Finding, LayerId, Target } from '../types.js';
 import { LAYER_IDS } from '../types.js';
-import { clean, fixBlock, sourceLine, verdictLine } from './format.js';
+import { clean, fixBlock, sourceLine, summaryTable, verdictLine } from './text-format.js';
 
 class LayerFailed extends Error {}
 
@@ -22,7 +23,7 @@ function deferred(): Deferred {
   return { promise, resolve };
 }
 
-export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>): Reporter & { begin(targets: Target[]): void } {
+export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>, sink: Sink): Reporter & { begin(targets: Target[]): void } {
   const style = { color: opts.color };
   const pending = new Map<Target, Map<LayerId, Deferred>>();
   const retryNote = new Map<Target, string>();
@@ -93,8 +94,8 @@ export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>): Reporter 
         if (fix.length > 0) out.push(`${t.host}${t.path}`, ...fix);
         out.push(verdictLine(style, t), '');
       }
-      out.push(sourceLine(style, report));
-      process.stdout.write(`${out.join('\n')}\n`);
+      out.push(...summaryTable(style, report), sourceLine(style, report));
+      sink.write(`${out.join('\n')}\n`);
     },
   };
 }

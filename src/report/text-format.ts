@@ -1,8 +1,10 @@
 // Shared text formatting for the plain and the interactive reporters.
 
-import { renderChoices, renderFix } from '../fix/render.js';
-import { stripVTControlCharacters, styleText } from 'node:util';
+import { styleText } from 'node:util';
 import type { Finding, Report, TargetReport } from '../types.js';
+import { clean, fixText } from './common.js';
+
+export { clean };
 
 export interface Style {
   color: boolean;
@@ -16,11 +18,6 @@ export function paint(s: Style, colour: Colour, text: string): string {
 
 export const SYMBOL: Record<Finding['status'], string> = { pass: '✔', warn: '⚠', fail: '✖', error: '!', skip: '-' };
 const COLOUR: Record<Finding['status'], Colour> = { pass: 'green', warn: 'yellow', fail: 'red', error: 'magenta', skip: 'gray' };
-
-/** Text from the cluster is untrusted: strip control sequences before it reaches a terminal. */
-export function clean(s: string): string {
-  return stripVTControlCharacters(s).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
-}
 
 export function layerLine(s: Style, f: Finding): string {
   const code = f.code ? ` [${f.code}]` : '';
@@ -47,8 +44,7 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
     }
     if (f.fix) {
       out.push(`  ${paint(s, 'bold', 'fix:')} ${clean(f.fix.explain)}`);
-      const text = [...renderChoices(f.fix), renderFix(f.fix)].join('\n');
-      for (const line of clean(text).replace(/\n+$/, '').split('\n')) if (line !== '') out.push(`    ${paint(s, 'cyan', line)}`);
+      for (const line of clean(fixText(f.fix)).replace(/\n+$/, '').split('\n')) if (line !== '') out.push(`    ${paint(s, 'cyan', line)}`);
     }
     if (f.hint) out.push(`  ${paint(s, 'gray', `see ${f.hint}`)}`);
   }
@@ -86,4 +82,28 @@ export function sourceLine(s: Style, r: Report): string {
         ? `cluster ${src.context ?? ''}${src.server ? ` (${src.server})` : ''}`
         : 'no cluster source';
   return paint(s, 'gray', `source: ${where}${src.offline ? ', offline' : ''} · ${r.durationMs} ms`);
+}
+
+const VERDICT_ORDER: Record<TargetReport['verdict'], number> = { fail: 0, error: 1, warn: 2, pass: 3 };
+
+/** Several targets: one line each (host, verdict, failed layer, code), failures first, then inconclusive, warn, pass. */
+export function summaryTable(s: Style, r: Report): string[] {
+  if (r.targets.length < 2) return [];
+  const rows = [...r.targets]
+    .sort((a, b) => VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || `${a.host}${a.path}`.localeCompare(`${b.host}${b.path}`))
+    .map((t) => {
+      const stop = t.layers.find((l) => l.status === 'fail' || l.status === 'error');
+      const warnCode = t.layers.find((l) => l.status === 'warn')?.code;
+      return { host: `${t.host}${t.path}`, verdict: t.verdict, layer: t.failedLayer ?? '-', code: stop?.code ?? warnCode ?? '-' };
+    });
+  const w = (k: 'host' | 'verdict' | 'layer') => Math.max(k.length, ...rows.map((x) => x[k].length));
+  const [wh, wv, wl] = [w('host'), w('verdict'), w('layer')];
+  const bad = rows.filter((x) => x.verdict === 'fail' || x.verdict === 'error').length;
+  const colour = (v: TargetReport['verdict']): Colour => (v === 'pass' ? 'green' : v === 'warn' ? 'yellow' : v === 'fail' ? 'red' : 'magenta');
+  return [
+    paint(s, 'bold', `summary: ${rows.length} hosts, ${bad} not reaching the backend`),
+    `  ${'HOST'.padEnd(wh)}  ${'VERDICT'.padEnd(wv)}  ${'LAYER'.padEnd(wl)}  CODE`,
+    ...rows.map((x) => `  ${x.host.padEnd(wh)}  ${paint(s, colour(x.verdict), x.verdict.padEnd(wv))}  ${x.layer.padEnd(wl)}  ${x.code}`),
+    '',
+  ];
 }

@@ -1,0 +1,154 @@
+// gwdoctor diff --base DIR --head DIR: the offline verdict of every host in both trees (the hosts of every HTTPRoute
+// attached to the Gateway(s), plus the hosts named), and which ones a change breaks. Newly failing hosts first;
+// exit 1 when a host that reaches its backend in base fails in head. Runs in any CI from two checkouts.
+
+import { existsSync } from 'node:fs';
+import { LAYERS } from '../checks/index.js';
+import { hostsOnGateways } from './all-hosts.js';
+import { ManifestCluster } from './cluster/manifests.js';
+import type { ClusterReader } from './cluster/reader.js';
+import { UsageError } from './errors.js';
+import { mapLimit } from './net/limit.js';
+import type { Options } from './options.js';
+import { runTarget, type Env } from './pipeline.js';
+import { blocking, clean, fileLocations, fixText } from './report/common.js';
+import { parseTarget } from './target.js';
+import type { Finding, Target, TargetReport, Verdict } from './types.js';
+
+export type Change = 'broken' | 'changed' | 'fixed' | 'unchanged';
+
+export interface Side {
+  verdict: Verdict;
+  failedLayer: string | null;
+  code: string | null;
+}
+
+export interface HostDiff {
+  host: string;
+  path: string;
+  change: Change;
+  base: Side;
+  head: Side;
+  /** head's blocking finding (for broken/changed hosts): what it says, where, and the fix. */
+  cause: { summary: string; locations: { file: string; line: number }[]; objects: string[]; fix: string | null; fixExplain: string | null; hint: string | null } | null;
+}
+
+export interface DiffReport {
+  schemaVersion: 'gwdoctor.diff/v1';
+  generatedAt: string;
+  base: string[];
+  head: string[];
+  hosts: HostDiff[];
+}
+
+const ORDER: Record<Change, number> = { broken: 0, changed: 1, fixed: 2, unchanged: 3 };
+const reaches = (v: Verdict) => v === 'pass' || v === 'warn';
+
+function side(t: TargetReport): Side {
+  const b = blocking(t);
+  return { verdict: t.verdict, failedLayer: t.failedLayer, code: b?.code ?? t.layers.find((l) => l.status === 'warn')?.code ?? null };
+}
+
+function classify(base: Side, head: Side): Change {
+  if (reaches(base.verdict) && head.verdict === 'fail') return 'broken';
+  if (!reaches(base.verdict) && reaches(head.verdict)) return 'fixed';
+  if (base.verdict !== head.verdict || base.failedLayer !== head.failedLayer || base.code !== head.code) return 'changed';
+  return 'unchanged';
+}
+
+function cause(f: Finding | null): HostDiff['cause'] {
+  if (!f) return null;
+  return {
+    summary: f.summary,
+    locations: fileLocations(f).map((l) => ({ file: l.file, line: l.line })),
+    objects: [...new Set(f.evidence.map((e) => e.ref))],
+    fix: f.fix ? fixText(f.fix) : null,
+    fixExplain: f.fix ? f.fix.explain : null,
+    hint: f.hint,
+  };
+}
+
+function offlineEnv(cluster: ClusterReader, gateway: Options['gateway']): Env {
+  return {
+    cluster,
+    clusterUnavailable: null,
+    gatewayFilter: gateway,
+    offline: true,
+    net: { resolvers: [], expectIps: [], caFile: null, port: null },
+    resolver: () => Promise.reject(new Error('diff sends no network probes')),
+    probe: () => Promise.reject(new Error('diff sends no network probes')),
+    signal: AbortSignal.timeout(120_000),
+  };
+}
+
+export async function computeDiff(base: string[], head: string[], named: string[], gateway: Options['gateway']): Promise<DiffReport> {
+  for (const d of [...base, ...head]) if (!existsSync(d)) throw new UsageError(`diff: ${d} does not exist`);
+  const b = ManifestCluster.fromPaths(base);
+  const h = ManifestCluster.fromPaths(head);
+  const targets: Target[] = named.map(parseTarget);
+  const seen = new Set(targets.map((t) => t.host));
+  const [hb, hh] = await Promise.all([hostsOnGateways(b, gateway), hostsOnGateways(h, gateway)]);
+  for (const host of [...new Set([...hb.hosts, ...hh.hosts])].sort()) if (!seen.has(host)) targets.push(parseTarget(host));
+  const wait = { until: null, intervalMs: 0 };
+  const rows = await mapLimit(targets, 8, async (t) => {
+    const [rb, rh] = [await runTarget(LAYERS, t, offlineEnv(b, gateway), wait), await runTarget(LAYERS, t, offlineEnv(h, gateway), wait)];
+    const [sb, sh] = [side(rb), side(rh)];
+    const change = classify(sb, sh);
+    return { host: t.host, path: t.path, change, base: sb, head: sh, cause: change === 'unchanged' || change === 'fixed' ? null : cause(blocking(rh) ?? rh.layers.find((l) => l.status === 'warn') ?? null) };
+  });
+  rows.sort((x, y) => ORDER[x.change] - ORDER[y.change] || `${x.host}${x.path}`.localeCompare(`${y.host}${y.path}`));
+  return { schemaVersion: 'gwdoctor.diff/v1', generatedAt: new Date().toISOString(), base, head, hosts: rows };
+}
+
+function describe(s: Side): string {
+  return `${s.verdict}${s.failedLayer ? ` at ${s.failedLayer}` : ''}${s.code ? ` [${s.code}]` : ''}`;
+}
+
+export function renderDiffText(d: DiffReport): string {
+  const broken = d.hosts.filter((x) => x.change === 'broken').length;
+  const out = [`gwdoctor diff: base ${d.base.join(', ')} -> head ${d.head.join(', ')}: ${d.hosts.length} hosts, ${broken} newly failing`, ''];
+  const w = Math.max(4, ...d.hosts.map((x) => `${x.host}${x.path}`.length));
+  for (const x of d.hosts) {
+    out.push(`  ${x.change.toUpperCase().padEnd(9)}  ${`${x.host}${x.path}`.padEnd(w)}  ${describe(x.base)} -> ${describe(x.head)}`);
+    if (!x.cause) continue;
+    out.push(`      ${clean(x.cause.summary)}`);
+    for (const l of x.cause.locations) out.push(`      at ${l.file}:${l.line}`);
+    if (x.cause.locations.length === 0 && x.cause.objects.length > 0) out.push(`      objects: ${x.cause.objects.map(clean).join('; ')}`);
+    if (x.cause.fixExplain) out.push(`      fix: ${clean(x.cause.fixExplain)}`);
+    if (x.cause.fix) for (const line of clean(x.cause.fix).replace(/\n+$/, '').split('\n')) out.push(`        ${line}`);
+    if (x.cause.hint) out.push(`      see ${x.cause.hint}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Exit code: 1 when a host that reaches its backend in base fails in head, else 0. */
+export function diffExitCode(d: DiffReport): number {
+  return d.hosts.some((x) => x.change === 'broken') ? 1 : 0;
+}
+
+/** Under GitHub Actions: an ::error annotation per broken host, at the file:line of the object when known. */
+export async function diffAnnotations(d: DiffReport): Promise<string> {
+  const { formatCommand, MAX_PER_LEVEL } = await import('./report/github.js');
+  const broken = d.hosts.filter((x) => x.change === 'broken');
+  const lines = broken.slice(0, MAX_PER_LEVEL).map((x) => {
+    const loc = x.cause?.locations[0];
+    const msg = [`${x.host}${x.path} breaks: ${describe(x.base)} -> ${describe(x.head)}`, clean(x.cause?.summary ?? '')];
+    if (x.cause?.fixExplain) msg.push(`fix: ${clean(x.cause.fixExplain)}`);
+    return formatCommand({ level: 'error', title: `gwdoctor diff: ${x.host}${x.path} breaks at ${x.head.failedLayer ?? '?'}`, message: msg.join('\n'), ...(loc ? { file: loc.file, line: loc.line } : {}) });
+  });
+  if (broken.length > MAX_PER_LEVEL) lines.push(formatCommand({ level: 'notice', title: 'gwdoctor diff', message: `${broken.length - MAX_PER_LEVEL} more hosts break; see the log` }));
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+export async function runDiff(opts: Options): Promise<number> {
+  if (opts.base.length === 0 || opts.head.length === 0) throw new UsageError('diff needs --base DIR and --head DIR (e.g. gwdoctor diff --base base/deploy --head deploy)');
+  const formats = opts.output.map((o) => o.format);
+  if (formats.some((f) => f !== 'text' && f !== 'json') || opts.output.some((o) => o.file !== null)) {
+    throw new UsageError('diff writes text or json to stdout: use -o text or -o json');
+  }
+  const d = await computeDiff(opts.base, opts.head, opts.targets, opts.gateway);
+  let out = formats.includes('json') ? `${JSON.stringify(d, null, 2)}\n` : renderDiffText(d);
+  if (!formats.includes('json') && process.env['GITHUB_ACTIONS'] === 'true') out += await diffAnnotations(d);
+  process.stdout.write(out);
+  return diffExitCode(d);
+}

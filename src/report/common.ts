@@ -1,0 +1,79 @@
+// What every reporter shares: the one place a fix becomes text, structured evidence references (when the core
+// provides them), and escaping for the formats that embed untrusted text.
+
+import { stripVTControlCharacters } from 'node:util';
+import { renderChoices, renderFix } from '../fix/render.js';
+import type { Evidence, Finding, Fix, TargetReport } from '../types.js';
+
+/**
+ * The pasteable text of a fix (src/fix/render.ts): the choices gwdoctor made for you as `#` lines, then the command
+ * or the object to apply. A `manual` fix has no text: its explain says what to change.
+ */
+export function fixText(fix: Fix): string {
+  return [...renderChoices(fix), renderFix(fix)].filter((l) => l !== '').join('\n');
+}
+
+/** A Kubernetes object an evidence line is about (optional in the Report: older cores do not set it). */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string | undefined;
+  name: string;
+}
+
+/** Where an object came from: a manifest file and line (offline), or the live object's resourceVersion. */
+export type Origin = { file: string; line: number } | { resourceVersion: string };
+
+type RichEvidence = Evidence & { object?: ObjectRef; origin?: Origin };
+
+export function evidenceObject(e: Evidence): ObjectRef | undefined {
+  return (e as RichEvidence).object;
+}
+
+export function evidenceOrigin(e: Evidence): Origin | undefined {
+  return (e as RichEvidence).origin;
+}
+
+/** The manifest file and line of the first evidence that has one (what SARIF and GitHub annotations point at). */
+export function fileLocations(f: Finding): { file: string; line: number; object?: ObjectRef }[] {
+  const out: { file: string; line: number; object?: ObjectRef }[] = [];
+  for (const e of f.evidence) {
+    const o = evidenceOrigin(e);
+    if (o && 'file' in o && typeof o.file === 'string' && Number.isInteger(o.line) && o.line >= 1) {
+      const obj = evidenceObject(e);
+      if (!out.some((x) => x.file === o.file && x.line === o.line)) out.push({ file: o.file, line: o.line, ...(obj ? { object: obj } : {}) });
+    }
+  }
+  return out;
+}
+
+export function objectName(o: ObjectRef): string {
+  return `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+}
+
+/** The finding that decided the verdict: the first fail/error, else null. */
+export function blocking(t: TargetReport): Finding | null {
+  return t.layers.find((l) => l.status === 'fail' || l.status === 'error') ?? null;
+}
+
+/** Text from the cluster or the network is untrusted: strip terminal control sequences and C0 controls (but \t \n). */
+export function clean(s: string): string {
+  return stripVTControlCharacters(s).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+}
+
+/** For XML text and attribute values (after clean(): XML 1.0 forbids most C0 characters). */
+export function escapeXml(s: string): string {
+  return clean(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+}
+
+/** The finding as plain text lines: summary, evidence, fix, hint (JUnit bodies, SARIF messages, HTML). */
+export function findingText(f: Finding): string {
+  const lines = [`${f.id}: ${f.status}${f.code ? ` [${f.code}]` : ''}: ${f.summary}`];
+  for (const e of f.evidence) lines.push(`  ${e.ref}: ${e.detail}`);
+  if (f.fix) {
+    lines.push(`fix: ${f.fix.explain}`);
+    for (const l of fixText(f.fix).replace(/\n+$/, '').split('\n')) lines.push(`  ${l}`);
+  }
+  if (f.hint) lines.push(`see ${f.hint}`);
+  return clean(lines.join('\n'));
+}
