@@ -62,6 +62,11 @@ const KNOWN_DISAGREEMENTS: Record<string, Record<string, Known>> = {
       why: 'the prediction misses ResolvedRefs=False/InvalidDestination (route dropped) for a backendRef name with a dot',
     },
   },
+  'listener-https-cert-missing': both({
+    side: 'predicted',
+    got: { verdict: 'pass', layer: null, code: null },
+    why: 'gwdoctor reads no Secrets, so the prediction cannot see the missing certificate',
+  }),
   'listener-https-no-tls-presync': both({
     side: 'live',
     got: { verdict: 'fail', layer: 'route', code: 'RouteStatusMissing' },
