@@ -253,6 +253,8 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
   const managedKeys = new Set(managed.map((g) => `${g.metadata.namespace}/${g.metadata.name}`));
   let ipSeq = 100;
   const kubeleted = new Set<string>();
+  let stuckSince: number | undefined;
+  let nudges = 0;
   let last = '';
   let why = '';
   const until = Date.now() + SETTLE_MS;
@@ -288,7 +290,20 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
       if (programmed?.status === 'False' && /no instances found/.test(programmed.message ?? '')) {
         // istiod re-checks when the gateway Service's endpoints change: wait for that if there are any.
         const slices = await kube.list('discovery.k8s.io/v1', 'EndpointSlice', g.metadata.namespace, `${GATEWAY_NAME}=${g.metadata.name}`);
-        if (endpointCounts(slices as unknown as K8sObject[]).total > 0) why ||= `${ref} is Programmed=False although its Service has endpoints`;
+        if (endpointCounts(slices as unknown as K8sObject[]).total > 0) {
+          why ||= `${ref} is Programmed=False although its Service has endpoints`;
+          // Seen once in ~150 scenario loads: istiod kept "no instances found" for 30 s after the endpoints appeared.
+          // After 5 s, touch the gateway Service (an annotation: no spec change) so istiod's service registry pushes.
+          stuckSince ??= Date.now();
+          if (Date.now() - stuckSince > 5_000 && nudges < 2) {
+            nudges++;
+            for (const svc of await kube.list('v1', 'Service', g.metadata.namespace, `${GATEWAY_NAME}=${g.metadata.name}`)) {
+              await kube.raw('PATCH', kube.path(svc), { metadata: { annotations: { 'gwdoctor.test/nudge': String(nudges) } } }, 'application/merge-patch+json');
+            }
+            process.stderr.write(`[istiod] ${ref} still "no instances found" 5 s after its Service got endpoints: touched the Service (nudge ${nudges})\n`);
+            stuckSince = Date.now();
+          }
+        }
       }
     }
     for (const r of routes) {
