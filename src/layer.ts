@@ -25,9 +25,21 @@ export function clusterLayer<S, I extends LayerId>(
     async run(ctx: CheckContext) {
       if (!ctx.path) throw new PipelineBug(`${meta.id} ran without a cluster source`);
       const s = await stage(ctx.path);
-      return withEnvoy(judge.call(meta, s, { target: ctx.target, probes: ctx.probes, gatewayFilter: ctx.gatewayFilter }), ctx.probes);
+      return withEnvoy(withOrigins(judge.call(meta, s, { target: ctx.target, probes: ctx.probes, gatewayFilter: ctx.gatewayFilter }), ctx.path), ctx.probes);
     },
   };
+}
+
+/** Evidence that names an object the path read gets the object's reference and origin (file:line or resourceVersion). */
+export function withOrigins(d: Draft, path: PathResolver): Draft {
+  const evidence = d.evidence.map((e) => {
+    const o = path.objectNamed(e.ref);
+    if (!o) return e;
+    const origin = path.source.origin(o);
+    const object = { apiVersion: o.apiVersion, kind: o.kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name };
+    return { ...e, object, ...(origin ? { origin } : {}) };
+  });
+  return { ...d, evidence };
 }
 
 /**

@@ -16,6 +16,10 @@ export interface Evidence {
   /** The object or probe the detail is about, e.g. "HTTPRoute istio-ingress/example-api". */
   ref: string;
   detail: string;
+  /** The object the line is about, when gwdoctor read it (SARIF, the PR diff and scripts use it). */
+  object?: { apiVersion: string; kind: string; namespace?: string; name: string };
+  /** Where that object came from: manifest file and line, or the live object's resourceVersion. */
+  origin?: { file: string; line: number } | { resourceVersion: string };
 }
 
 export type { Fix } from './fix/fix.js';

@@ -13,7 +13,7 @@ import {
   KubeConfig,
 } from '@kubernetes/client-node';
 import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
-import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
+import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, K8sObject, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
 import { labelsMatch, selectorString, type ClusterReader } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 
@@ -239,6 +239,10 @@ export class LiveCluster implements ClusterReader {
     return new LiveCluster(kc, signal);
   }
 
+  origin(o: K8sObject) {
+    const rv = (o.metadata as { resourceVersion?: string }).resourceVersion;
+    return rv ? { resourceVersion: rv } : undefined;
+  }
   describeSource() {
     return { context: this.context, server: this.server };
   }

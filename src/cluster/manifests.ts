@@ -392,6 +392,9 @@ export class ManifestCluster implements ClusterReader {
   describeSource() {
     return { manifests: this.paths };
   }
+  origin(o: K8sObject) {
+    return originOf(o);
+  }
   /** Files are read once; a retry sees the same objects. */
   refresh(): void {}
   async gatewayClasses() {

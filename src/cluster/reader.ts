@@ -2,6 +2,7 @@
 // Read-only by construction: there is no member that creates, patches or deletes.
 
 import type {
+  K8sObject,
   EndpointSlice,
   Gateway,
   GatewayClass,
@@ -34,6 +35,8 @@ export interface ClusterReader {
   nodes(): Promise<Node[]>;
   /** apiVersion to write a ReferenceGrant with: v1 when the server serves it, else v1beta1. */
   referenceGrantApiVersion(): Promise<string>;
+  /** Where an object came from: file and line for manifests, resourceVersion for a live cluster. */
+  origin(o: K8sObject): { file: string; line: number } | { resourceVersion: string } | undefined;
   /** Forget cached reads, so that a --wait retry sees the cluster as it is now. */
   refresh(): void;
 }

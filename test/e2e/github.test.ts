@@ -31,7 +31,8 @@ describe('under GitHub Actions (GITHUB_ACTIONS=true)', () => {
     expect(lines.slice(0, first).join('\n')).toMatch(/✖ grant +no ReferenceGrant/);
     const commands = lines.slice(first);
     expect(commands).toHaveLength(1);
-    expect(commands[0]).toMatch(/^::error title=gwdoctor%3A api.example.com\/ grant ReferenceGrantMissing::api.example.com\/ fails at grant: no ReferenceGrant/);
+    // Located at the manifest object the finding names (the HTTPRoute), so the pull-request view marks that line.
+    expect(commands[0]).toMatch(/^::error title=gwdoctor%3A api.example.com\/ grant ReferenceGrantMissing,file=fixtures\/grant-missing\/cluster.yaml,line=\d+::api.example.com\/ fails at grant: no ReferenceGrant/);
     expect(commands[0]).toMatch(/%0Afix: [^%]*example-api.*%0Akind: ReferenceGrant%0A.*%0Asee https:\/\/.*#referencegrantmissing$/);
   });
 
