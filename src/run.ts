@@ -159,5 +159,6 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   if (ended) return EXIT_INCONCLUSIVE; // cli.ts printed a partial report and decides the exit code
   ended = true;
   await reporter.onEnd(report);
+  if (opts.fixDir) (await import('./fix/files.js')).writeFixFiles(opts.fixDir, redactDeep(report));
   return exitCodeFor(report);
 }
