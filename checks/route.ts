@@ -8,6 +8,7 @@ import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
 import { namespaceAllowed, routeServesHost } from '../src/gatewayapi/attachment.js';
 import { describeMatch } from '../src/gatewayapi/matching.js';
+import { routesForHost } from '../src/gatewayapi/route-index.js';
 import type { Attachment, Orphan, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, freshness, normalizeParentRef, routeParentStatus } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
@@ -79,8 +80,8 @@ export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, 
           evidence.push({ ref: describe(a.route), detail: `attached to listener "${l.listener.name}", but ${host} is handled by the more specific listener "${chosen.cand.listener.name}" (listener isolation)` });
         }
       }
-      for (const r of routes) {
-        if (!routeServesHost(r, host) || attachments.some((a) => a.route === r)) continue;
+      for (const r of routesForHost(routes, host)) {
+        if (attachments.some((a) => a.route === r)) continue;
         const parents = (r.spec.parentRefs ?? []).map((p) => normalizeParentRef(p, r.metadata.namespace ?? 'default'));
         evidence.push({ ref: describe(r), detail: `serves ${host} but is attached to ${parents.map((p) => `${p.kind} ${p.namespace}/${p.name}`).join(', ') || 'no parent'}` });
       }

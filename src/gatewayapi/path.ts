@@ -11,6 +11,7 @@ import { resolveBackendRefs } from './grants.js';
 import { gatewayHealth, type Health } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
+import { attachmentsTo, routesForHost } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { waypointFor, type WaypointBinding } from './waypoint.js';
 import { normalizeParentRef } from './status.js';
@@ -104,10 +105,23 @@ export interface ClusterPath {
   endpoints?: EndpointsStage;
 }
 
-async function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
-  const out = new Map<string, Namespace | undefined>();
+/** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list. */
+const namespaceCache = new WeakMap<HTTPRoute[], Promise<Map<string, Namespace | undefined>>>();
+
+function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
   const needSelector = gateways.some((g) => (g.spec.listeners ?? []).some((l) => l.allowedRoutes?.namespaces?.from === 'Selector'));
-  if (!needSelector) return out;
+  if (!needSelector) return Promise.resolve(new Map());
+  let p = namespaceCache.get(routes);
+  if (!p) {
+    p = readNamespaces(cluster, routes);
+    namespaceCache.set(routes, p);
+    p.catch(() => namespaceCache.delete(routes));
+  }
+  return p;
+}
+
+async function readNamespaces(cluster: ClusterReader, routes: HTTPRoute[]): Promise<Map<string, Namespace | undefined>> {
+  const out = new Map<string, Namespace | undefined>();
   const names = [...new Set(routes.map((r) => r.metadata.namespace ?? 'default'))];
   const got = await Promise.all(names.map((n) => cluster.namespace(n)));
   names.forEach((n, i) => out.set(n, got[i]));
@@ -122,8 +136,8 @@ export function carriesHttpRoute(gw: Gateway): boolean {
 export async function resolveListener(cluster: ClusterReader, target: Target, filter: { namespace: string; name: string } | null): Promise<ListenerStage> {
   const host = target.host;
   const [classes, all, routes] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]);
-  const routesForHost = routes.filter((r) => routeServesHost(r, host));
-  const namingRoute = (g: Gateway) => routesForHost.find((r) => (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))) ?? null;
+  const hostRoutes = routesForHost(routes, host);
+  const namingRoute = (g: Gateway) => hostRoutes.find((r) => (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))) ?? null;
   // A Gateway with no listener that can carry an HTTPRoute (only TLS/TCP listeners, or kinds that leave HTTPRoute
   // out): a route naming it is Accepted=False/NotAllowedByListeners (istio conversion.go referenceAllowed checks
   // the listener's allowed kinds), never a hostname mismatch.
@@ -142,7 +156,7 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
     if (gateways.length === 0) {
       const nh = noHttp(all);
       if (nh) return nh;
-      const parents = [...new Set(routesForHost.flatMap((r) => (r.spec.parentRefs ?? []).map((p) => `${p.namespace ?? r.metadata.namespace}/${p.name}`)))];
+      const parents = [...new Set(hostRoutes.flatMap((r) => (r.spec.parentRefs ?? []).map((p) => `${p.namespace ?? r.metadata.namespace}/${p.name}`)))];
       return { classes, routes, kind: 'no-http-gateway', all, parents };
     }
   }
@@ -178,16 +192,13 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
   const candGateways = [...new Set(candidates.map((c) => c.gateway))];
   const nsObjs = await namespacesFor(cluster, routes, candGateways);
 
-  // Attachment of every parentRef that names a candidate Gateway, oldest route first.
-  const attachments: Attachment[] = [];
-  for (const r of [...routes].sort(compareRoutes)) {
-    (r.spec.parentRefs ?? []).forEach((p, parentIndex) => {
-      for (const gw of candGateways) {
-        if (!refersTo(p, r, gw)) continue;
-        attachments.push({ route: r, parentRef: p, parentIndex, gateway: gw, result: attachToGateway(r, p, gw, nsObjs.get(r.metadata.namespace ?? 'default')) });
-      }
-    });
-  }
+  // Attachment of every parentRef that names a candidate Gateway, oldest route first: only the routes whose
+  // hostnames accept the host matter for this target (indexes built once per route list, route-index.ts).
+  const forHost = routesForHost(routes, host);
+  const rank = new Map(forHost.map((r, i) => [r, i]));
+  const attachments: Attachment[] = candGateways
+    .flatMap((gw) => attachmentsTo(routes, gw, nsObjs, forHost))
+    .sort((a, b) => (rank.get(a.route) as number) - (rank.get(b.route) as number) || a.parentIndex - b.parentIndex);
 
   // Per candidate listener: the routes attached to it, and the rule that wins.
   let best: Chosen | undefined;
@@ -225,8 +236,8 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     .sort((x, y) => Number(y.t) - Number(x.t) || x.i - y.i);
   if (rejected.length > 0) return { ...base, kind: 'rejected', attachment: (rejected[0] as (typeof rejected)[number]).a, services: [] };
 
-  const orphans = routes
-    .filter((r) => routeServesHost(r, host) && (r.spec.hostnames ?? []).length > 0)
+  const orphans = forHost
+    .filter((r) => (r.spec.hostnames ?? []).length > 0)
     .flatMap((r) =>
       (r.spec.parentRefs ?? [])
         .map((p, index) => ({ route: r, index, parent: normalizeParentRef(p, r.metadata.namespace ?? 'default') }))

@@ -1,0 +1,79 @@
+// Per-snapshot indexes, built once for the route list an attempt read and shared by every target, so the work per
+// target follows the routes of its own host, not the size of the cluster:
+//   routes by hostname (exact names, "*.suffix" wildcards, and routes without hostnames),
+//   attachments per (route, Gateway), computed once per Gateway.
+// Keyed by the identity of the arrays the reader returns (one per attempt: a --wait retry reads new ones).
+
+import type { Gateway, HTTPRoute, Namespace } from '../cluster/objects.js';
+import { attachToGateway, refersTo } from './attachment.js';
+import { compareRoutes } from './matching.js';
+import type { Attachment } from './path.js';
+
+interface RouteIndex {
+  /** Routes in precedence order (oldest first, then namespace/name). */
+  sorted: HTTPRoute[];
+  order: Map<HTTPRoute, number>;
+  byHost: Map<string, HTTPRoute[]>;
+  noHost: HTTPRoute[];
+  /** Per Gateway: the attachments of every parentRef naming it, per route. */
+  attachments: WeakMap<Gateway, Map<HTTPRoute, Attachment[]>>;
+}
+
+const indexes = new WeakMap<HTTPRoute[], RouteIndex>();
+
+function indexOf(routes: HTTPRoute[]): RouteIndex {
+  let ix = indexes.get(routes);
+  if (ix) return ix;
+  const sorted = [...routes].sort(compareRoutes);
+  const byHost = new Map<string, HTTPRoute[]>();
+  const noHost: HTTPRoute[] = [];
+  for (const r of sorted) {
+    const hs = r.spec.hostnames ?? [];
+    if (hs.length === 0) noHost.push(r);
+    for (const h of new Set(hs.map((x) => x.toLowerCase()))) {
+      const list = byHost.get(h) ?? [];
+      list.push(r);
+      byHost.set(h, list);
+    }
+  }
+  ix = { sorted, order: new Map(sorted.map((r, i) => [r, i])), byHost, noHost, attachments: new WeakMap() };
+  indexes.set(routes, ix);
+  return ix;
+}
+
+/**
+ * The routes whose hostnames accept the host (or that have none), oldest first: the exact name, then every
+ * "*.suffix" of it (a wildcard matches one or more labels, gateway-api HTTPRouteSpec.Hostnames), then "*".
+ */
+export function routesForHost(routes: HTTPRoute[], host: string): HTTPRoute[] {
+  const ix = indexOf(routes);
+  const hit = new Set<HTTPRoute>(ix.noHost);
+  for (const r of ix.byHost.get(host) ?? []) hit.add(r);
+  const labels = host.split('.');
+  for (let i = 1; i < labels.length; i++) for (const r of ix.byHost.get(`*.${labels.slice(i).join('.')}`) ?? []) hit.add(r);
+  for (const r of ix.byHost.get('*') ?? []) hit.add(r);
+  return [...hit].sort((a, b) => (ix.order.get(a) as number) - (ix.order.get(b) as number));
+}
+
+/** Routes in precedence order (computed once per route list). */
+export function sortedRoutes(routes: HTTPRoute[]): HTTPRoute[] {
+  return indexOf(routes).sorted;
+}
+
+/** Attachments of the given routes' parentRefs to the Gateway, computed once per (route list, Gateway). */
+export function attachmentsTo(routes: HTTPRoute[], gw: Gateway, nsObjs: Map<string, Namespace | undefined>, only: HTTPRoute[]): Attachment[] {
+  const ix = indexOf(routes);
+  let per = ix.attachments.get(gw);
+  if (!per) {
+    per = new Map();
+    for (const r of ix.sorted) {
+      const list: Attachment[] = [];
+      (r.spec.parentRefs ?? []).forEach((p, parentIndex) => {
+        if (refersTo(p, r, gw)) list.push({ route: r, parentRef: p, parentIndex, gateway: gw, result: attachToGateway(r, p, gw, nsObjs.get(r.metadata.namespace ?? 'default')) });
+      });
+      if (list.length > 0) per.set(r, list);
+    }
+    ix.attachments.set(gw, per);
+  }
+  return only.flatMap((r) => per.get(r) ?? []);
+}
