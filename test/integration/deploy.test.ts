@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
-import { itLive, live } from './live.js';
+import { istiod, itLive, live } from './live.js';
 import { ROOT, gwdoctor, validateReport } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
@@ -35,7 +35,7 @@ async function apply(o: K8s): Promise<{ status: number; json: unknown }> {
 describe('deploy/ applied to the control plane', () => {
   let seed: Applied | undefined;
   beforeAll(async () => {
-    if (admin) seed = await applyScenario(admin, join(FIXTURES, 'seed-healthy'));
+    if (admin) seed = await applyScenario(admin, join(FIXTURES, 'seed-healthy'), { status: istiod ? 'istiod' : 'fixture' });
   }, 120_000);
   afterAll(async () => {
     if (!admin) return;

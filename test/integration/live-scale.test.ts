@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LiveCluster } from '../../src/cluster/live.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube, type Obj } from './harness/kube.js';
-import { itLive, live } from './live.js';
+import { istiod, itLive, live } from './live.js';
 import { gwdoctorAsync } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
@@ -73,7 +73,7 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
   let extra: Obj[] = [];
   beforeAll(async () => {
     if (!admin) return;
-    applied = await applyScenario(admin, join(FIXTURES, 'seed-healthy'));
+    applied = await applyScenario(admin, join(FIXTURES, 'seed-healthy'), { status: istiod ? 'istiod' : 'fixture' });
     extra = await addApps(admin);
   }, 300_000);
   afterAll(async () => {

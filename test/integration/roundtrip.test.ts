@@ -1,6 +1,6 @@
-// The round trip on the real API server: each fixture scenario is created (controller status then removed, so
-// gwdoctor predicts from the spec as it does before a controller has run), and for every failing host the fix
-// gwdoctor prints is applied exactly as printed — `kubectl apply` of the object (POST), `kubectl patch --type=json`
+// The round trip on the real API server with real istiod: each fixture scenario is created without status and istiod
+// writes it (without istiod, locally, the controller status is removed so gwdoctor predicts from the spec), and for
+// every failing host the fix gwdoctor prints is applied exactly as printed — `kubectl apply` of the object (POST), `kubectl patch --type=json`
 // (application/json-patch+json, test operations included) or `--type=merge` (application/merge-patch+json) — so the
 // API server's own validation (CRD schema, CEL rules, JSON-patch semantics) judges it. Then gwdoctor runs again, up
 // to 3 rounds: the host must pass or fail strictly later, and no host that passed before may fail.
@@ -14,14 +14,15 @@ import { runOnCluster, scenarios } from '../helpers/fixtures.js';
 import { blocking, CONTROLLER_KINDS, roundTrip, type RoundTrip } from '../helpers/roundtrip.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube, type Obj } from './harness/kube.js';
-import { itLive, live, liveCluster } from './live.js';
+import { istiod, itLive, live, liveCluster } from './live.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
 const results: RoundTrip[] = [];
 
-/** Create the scenario, then remove what a controller would have written (GatewayClass, Gateway, HTTPRoute status). */
+/** Create the scenario: istiod writes the status; without istiod, remove what a controller would have written. */
 async function load(dir: string): Promise<Applied> {
   const kube = admin as Kube;
+  if (istiod) return applyScenario(kube, dir, { status: 'istiod' });
   const applied = await applyScenario(kube, dir);
   try {
     for (const o of loadManifests([dir])) {
@@ -49,8 +50,37 @@ function applier(created: Obj[]) {
     } else {
       throw new Error(`${fix.kind} fixes are not applied by a script`);
     }
+    if (istiod) await settled(kube);
     return objects;
   };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * After a fix, wait (bounded) until istiod has caught up: every Gateway of class istio and every HTTPRoute it writes
+ * status for shows observedGeneration == generation, and the status is unchanged across two polls.
+ */
+async function settled(kube: Kube): Promise<void> {
+  let last = '';
+  const until = Date.now() + 15_000;
+  for (;;) {
+    const gws = await kube.list('gateway.networking.k8s.io/v1', 'Gateway');
+    const routes = await kube.list('gateway.networking.k8s.io/v1', 'HTTPRoute');
+    let behind = '';
+    for (const o of [...gws, ...routes]) {
+      const gen = o.metadata['generation'] as number;
+      const st = o['status'] as { conditions?: { observedGeneration?: number }[]; parents?: { controllerName: string; conditions?: { observedGeneration?: number }[] }[] } | undefined;
+      const conds = o.kind === 'Gateway' ? (st?.conditions ?? []) : (st?.parents ?? []).filter((p) => p.controllerName === 'istio.io/gateway-controller').flatMap((p) => p.conditions ?? []);
+      if (o.kind === 'Gateway' && (o['spec'] as { gatewayClassName?: string }).gatewayClassName !== 'istio') continue;
+      if (conds.some((c) => c.observedGeneration !== gen)) behind ||= `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`;
+    }
+    const now = JSON.stringify([...gws, ...routes].map((o) => o['status']));
+    if (!behind && now === last) return;
+    if (Date.now() > until) throw new Error(`istiod did not catch up with the applied fix within 15 s${behind ? `: ${behind} is behind` : ''}`);
+    last = now;
+    await sleep(200);
+  }
 }
 
 describe.each(scenarios())('round trip on the API server: $name', (s) => {
