@@ -63,15 +63,13 @@ function endpointCounts(slices: K8sObject[]): { ready: number; total: number } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-
 const GATEWAY_NAME = 'gateway.networking.k8s.io/gateway-name';
 /**
- * The controller whose Gateways istiod reconciles here. Ambient is off (PILOT_ENABLE_AMBIENT=false, the default), so
- * istiod does not handle istio.io/mesh-controller: the seed's istio-waypoint Gateway gets no status and no Deployment
- * (gwdoctor never checks waypoints).
+ * The controller whose Gateways (and route parents) istiod reconciles here. Ambient is off (PILOT_ENABLE_AMBIENT=false,
+ * the default), so istiod does not handle istio.io/mesh-controller: the seed's istio-waypoint Gateway gets no status
+ * and no Deployment (gwdoctor never checks waypoints).
  */
-const ISTIO_CONTROLLERS = new Set(['istio.io/gateway-controller']);
-const ISTIO_ROUTE_CONTROLLER = 'istio.io/gateway-controller';
+const ISTIO_CONTROLLER = 'istio.io/gateway-controller';
 
 export type StatusSource = 'istiod' | 'fixture';
 
@@ -135,10 +133,14 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
     const sweep = async (): Promise<number> => {
       let left = 0;
       for (const ns of namespaces) {
-        for (const d of await kube.list('apps/v1', 'Deployment', ns, GATEWAY_NAME)) (left++, await kube.delete(d));
-        for (const s of await kube.list('v1', 'Service', ns, GATEWAY_NAME)) (left++, await kube.delete(s));
-        for (const p of await kube.list('v1', 'Pod', ns)) (left++, await kube.delete(p));
-        for (const s of await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns)) (left++, await kube.delete(s));
+        const rest = [
+          ...(await kube.list('apps/v1', 'Deployment', ns, GATEWAY_NAME)),
+          ...(await kube.list('v1', 'Service', ns, GATEWAY_NAME)),
+          ...(await kube.list('v1', 'Pod', ns)),
+          ...(await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns)),
+        ];
+        for (const o of rest) await kube.delete(o);
+        left += rest.length;
       }
       return left;
     };
@@ -249,7 +251,7 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
   const classes = new Map(
     (await kube.list('gateway.networking.k8s.io/v1', 'GatewayClass')).map((c) => [c.metadata.name, (c['spec'] as { controllerName?: string }).controllerName ?? '']),
   );
-  const managed = gateways.filter((g) => ISTIO_CONTROLLERS.has(classes.get((g as unknown as { spec: { gatewayClassName: string } }).spec.gatewayClassName) ?? ''));
+  const managed = gateways.filter((g) => ISTIO_CONTROLLER === (classes.get((g as unknown as { spec: { gatewayClassName: string } }).spec.gatewayClassName) ?? ''));
   const managedKeys = new Set(managed.map((g) => `${g.metadata.namespace}/${g.metadata.name}`));
   let ipSeq = 100;
   const kubeleted = new Set<string>();
@@ -312,7 +314,7 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
       const ns = r.metadata.namespace as string;
       snapshot.push(live.status);
       const ref = `HTTPRoute ${ns}/${r.metadata.name}`;
-      const ours = (live.status?.parents ?? []).filter((p) => p.controllerName === ISTIO_ROUTE_CONTROLLER);
+      const ours = (live.status?.parents ?? []).filter((p) => p.controllerName === ISTIO_CONTROLLER);
       const wanted = ((live['spec'] as { parentRefs?: { name: string; namespace?: string }[] }).parentRefs ?? []).filter((p) => managedKeys.has(`${p.namespace ?? ns}/${p.name}`));
       // istiod writes `parents: []` when no listener of the named Gateway exists for it (e.g. an HTTPS listener without
       // tls, which Istio skips): an entry per parent is not guaranteed, written status is.
