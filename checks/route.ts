@@ -90,6 +90,20 @@ export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, 
         fix: newRouteFix(chosen.cand, host, routes, s.services, nsObjs),
       });
     }
+    case 'dropped': {
+      // Istio drops the whole route for a Service backendRef named by its hostname (routeDroppedBy cites the source).
+      const { route: r, ref } = s;
+      const [svc, ns] = ref.name.split('.');
+      const ops: JsonPatchOp[] = [
+        { op: 'test', path: ptr(...ref.pointer, 'name'), value: ref.name },
+        { op: 'replace', path: ptr(...ref.pointer, 'name'), value: svc as string },
+      ];
+      if (ns && ns !== 'svc') ops.push({ op: 'add', path: ptr(...ref.pointer, 'namespace'), value: ns });
+      return fail(this, 'RouteNotAccepted', `Istio drops ${describe(r)}: ${ref.where} names the Service by its hostname "${ref.name}" (ResolvedRefs=False/InvalidDestination); none of its rules is programmed and ${host} gets 404`, {
+        evidence: [{ ref: `${describe(r)} ${ref.where}`, detail: 'service name invalid; the name of the Service must be used, not the hostname' }],
+        fix: jsonPatch(r, ops, `names the Service ${svc}${ns && ns !== 'svc' ? ` in namespace ${ns}` : ''} instead of its hostname in ${ref.where} of ${describe(r)}`),
+      });
+    }
     case 'matched':
       return judgeMatched.call(this, s, input, listenerDesc);
   }

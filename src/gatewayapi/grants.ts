@@ -72,3 +72,18 @@ export function referenceGrantObject(route: HTTPRoute, refs: ResolvedBackendRef[
     spec: { from: [{ group: GW_GROUP, kind: 'HTTPRoute', namespace: routeNs }], to },
   };
 }
+
+/**
+ * A backendRef Istio rejects for the whole route: a Service named by its hostname (a "." in the name). Istio answers
+ * ResolvedRefs=False/InvalidDestination "service name invalid; the name of the Service must be used, not the
+ * hostname." and programs none of the route's rules (istio pilot/pkg/config/kube/gateway/conversion.go
+ * buildDestination; route_collections.go drops a route on such a general error).
+ */
+export function routeDroppedBy(route: HTTPRoute): ResolvedBackendRef | null {
+  for (let i = 0; i < (route.spec.rules ?? []).length; i++) {
+    for (const ref of resolveBackendRefs(route, i)) {
+      if (ref.group === '' && ref.kind === 'Service' && ref.name.includes('.')) return ref;
+    }
+  }
+  return null;
+}

@@ -25,7 +25,13 @@ function describeListener(l: GatewayListener): string {
   return `listener "${l.name}" (${l.hostname ?? '*'}:${l.port}/${l.protocol})`;
 }
 
-export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes: GatewayClass[]): Health {
+/** The gateway's own Service (found by the gateway-name label) and how many endpoints its EndpointSlices list. */
+export interface GatewayEndpoints {
+  service: string;
+  total: number;
+}
+
+export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes: GatewayClass[], endpoints: GatewayEndpoints | null = null): Health {
   const ref = `Gateway ${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`;
   const evidence: Evidence[] = [];
   const conds = controllerConditions(gw.status?.conditions);
@@ -81,6 +87,17 @@ export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes
     });
     if (!cls) {
       return bad({ code: 'GatewayNotAccepted', summary: `${ref} names ${classRef}, which does not exist: no controller will accept it`, retryable: false, remedy: 'set-class' });
+    }
+    // Istio writes Programmed=False/AddressNotAssigned "no instances found" while the gateway Service has no endpoint
+    // at all (a not-ready one counts: istiod reports Programmed=True for a crash-looping gateway Pod), seen on real
+    // istiod (test/controlplane/README.md; istio gateway/conditions.go, the service registry's instances).
+    if (endpoints && endpoints.total === 0) {
+      return bad({
+        code: 'GatewayNotProgrammed',
+        summary: `${ref} will not be programmed: its Service ${gw.metadata.namespace ?? 'default'}/${endpoints.service} has no endpoint (no gateway Pod has an address), so Istio reports Programmed=False/AddressNotAssigned "no instances found"`,
+        retryable: true,
+        remedy: 'gateway-pods',
+      });
     }
     const clsAccepted = condition(controllerConditions(cls.status?.conditions), 'Accepted');
     if (clsAccepted && clsAccepted.status === 'False') {

@@ -7,8 +7,8 @@ import type { Gateway, GatewayClass, GatewayListener, HTTPRoute, Namespace, Pare
 import type { ClusterReader } from '../cluster/reader.js';
 import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
 import { attachToGateway, kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
-import { resolveBackendRefs } from './grants.js';
-import { gatewayHealth, type Health } from './health.js';
+import { resolveBackendRefs, routeDroppedBy } from './grants.js';
+import { gatewayHealth, type GatewayEndpoints, type Health } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { attachmentsTo, routesForHost } from './route-index.js';
@@ -56,6 +56,7 @@ export type RouteStage = { chosen: Chosen; attachments: Attachment[]; routes: HT
   | { kind: 'no-rule'; services: Service[] }
   | { kind: 'rejected'; attachment: Attachment; services: Service[] }
   | { kind: 'orphan'; orphans: Orphan[] }
+  | { kind: 'dropped'; route: HTTPRoute; ref: ResolvedBackendRef }
   | { kind: 'no-route'; services: Service[] }
   | { kind: 'matched'; attachment: Attachment; refs: ResolvedBackendRef[]; services: Service[]; redirect: Redirect | null }
 );
@@ -128,6 +129,17 @@ async function readNamespaces(cluster: ClusterReader, routes: HTTPRoute[]): Prom
   return out;
 }
 
+/** The Gateway's generated Service (label gateway.networking.k8s.io/gateway-name) and its endpoint count; null when unknown. */
+async function gatewayEndpoints(cluster: ClusterReader, gw: Gateway): Promise<GatewayEndpoints | null> {
+  const ns = gw.metadata.namespace ?? 'default';
+  const svc = (await cluster.servicesByLabel(ns, { 'gateway.networking.k8s.io/gateway-name': gw.metadata.name }))[0];
+  if (!svc) return null;
+  // Manifests without any Pod (from git, or a dump of some kinds only) cannot say the Service has no endpoint.
+  if (svc.spec?.selector && (await cluster.pods(ns, svc.spec.selector)) === null) return null;
+  const slices = await cluster.endpointSlices(ns, svc.metadata.name);
+  return { service: svc.metadata.name, total: slices.reduce((n, sl) => n + (sl.endpoints ?? []).length, 0) };
+}
+
 /** Can any listener of the Gateway carry an HTTPRoute (HTTP/HTTPS protocol, allowedRoutes.kinds admitting it)? */
 export function carriesHttpRoute(gw: Gateway): boolean {
   return (gw.spec.listeners ?? []).some((l) => isHttpListener(l) && kindAllowed(l));
@@ -174,7 +186,7 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
     const named = matching.filter((m) => namedByRoute(m.gw));
     if (named.length > 0) matching = named;
   }
-  const choices = matching.map((m) => ({ ...m, health: gatewayHealth(m.gw, m.listeners, classes) }));
+  const choices = await Promise.all(matching.map(async (m) => ({ ...m, health: gatewayHealth(m.gw, m.listeners, classes, await gatewayEndpoints(cluster, m.gw)) })));
   const healthy = choices.filter((c) => c.health.ok);
   if (healthy.length === 0) return { classes, routes, kind: 'unhealthy', choice: choices[0] as GatewayChoice };
   return { classes, routes, kind: 'ok', healthy, candidates: healthy.flatMap((h) => h.listeners.map((l) => ({ gateway: h.gw, listener: l }))), filtered: filter !== null };
@@ -207,7 +219,8 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     for (const a of attachments) {
       if (a.gateway !== cand.gateway || !a.result.accepted) continue;
       const la = a.result.listeners.find((x) => x.listener === cand.listener && x.reason === 'Accepted');
-      if (la) attached.push({ route: a.route, hostnames: la.hostnames });
+      // A route Istio drops (routeDroppedBy) programs nothing: it never takes part in the selection.
+      if (la && !routeDroppedBy(a.route)) attached.push({ route: a.route, hostnames: la.hostnames });
     }
     const sel = selectRule(attached, { host, path, query, method: 'GET' });
     if (!best || (sel.winner && !best.sel.winner) || (sel.vhost && !best.sel.vhost)) best = { cand, attached, sel };
@@ -227,6 +240,12 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     return { ...base, kind: 'matched', attachment, refs, redirect, services: carrying.length === 0 && !redirect ? await cluster.allServices() : [] };
   }
   if (chosen.sel.vhost !== null) return { ...base, kind: 'no-rule', services: await cluster.allServices() };
+
+  // An accepted route for the host that Istio drops as a whole.
+  for (const a of attachments) {
+    const ref = a.result.accepted && a.gateway === chosen.cand.gateway ? routeDroppedBy(a.route) : null;
+    if (ref) return { ...base, kind: 'dropped', route: a.route, ref };
+  }
 
   // Blame the route whose parentRef targets the listener that accepts the host (its sectionName/port point there,
   // or it names none); among those the oldest. A fix to this listener would not help a route that targets another.

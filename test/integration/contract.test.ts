@@ -50,27 +50,10 @@ const KNOWN_DISAGREEMENTS: Record<string, Record<string, Known>> = {
     got: { verdict: 'pass', layer: null, code: null },
     why: 'the prediction misses Accepted=False/InvalidParameters for a missing infrastructure.parametersRef ConfigMap',
   }),
-  'gateway-not-programmed': both({
-    side: 'predicted',
-    got: { verdict: 'pass', layer: null, code: null },
-    why: 'the prediction misses Programmed=False/AddressNotAssigned for a gateway Service without endpoints',
-  }),
-  'route-dropped-by-istio': {
-    'api.example.com': {
-      side: 'predicted',
-      got: { verdict: 'fail', layer: 'endpoints', code: 'ServiceNotFound' },
-      why: 'the prediction misses ResolvedRefs=False/InvalidDestination (route dropped) for a backendRef name with a dot',
-    },
-  },
   'listener-https-cert-missing': both({
     side: 'predicted',
     got: { verdict: 'pass', layer: null, code: null },
     why: 'gwdoctor reads no Secrets, so the prediction cannot see the missing certificate',
-  }),
-  'listener-https-no-tls-presync': both({
-    side: 'live',
-    got: { verdict: 'fail', layer: 'route', code: 'RouteStatusMissing' },
-    why: 'istiod reports the HTTPS listener without tls Accepted/Programmed and writes parents: [] on its routes',
   }),
 };
 
@@ -132,10 +115,16 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       const svc = /Service ([^/\s]+)\/([^:\s]+):(\d+)/.exec(said('endpoints'));
       const url = /^https:\/\//i.test(c.target) ? new URL(c.target) : new URL(`https://${c.target}/`);
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
+      const redirect = / redirect to /.test(said('route'));
       expect({ route: got?.route, backend: got?.destinations }, `gwdoctor said: ${said('route')} / ${said('endpoints')}`).toEqual({
         route: rule ? `${rule[1]}.${rule[2]}.${rule[3]}` : 'a rule gwdoctor named',
-        backend: expect.arrayContaining([svc ? `${svc[2]}.${svc[1]}.svc.cluster.local:${svc[3]}` : 'a Service gwdoctor named']),
+        // A redirect rule has no destination: istiod programs the redirect instead (createRedirectFilter).
+        backend: redirect ? [] : expect.arrayContaining([svc ? `${svc[2]}.${svc[1]}.svc.cluster.local:${svc[3]}` : 'a Service gwdoctor named']),
       });
+      if (redirect) {
+        const code = / with a (\d{3}) redirect to (\w+):\/\//.exec(said('route'));
+        expect(got?.redirect, 'istiod programs the redirect gwdoctor predicted').toMatchObject({ redirectCode: Number(code?.[1]), scheme: code?.[2] });
+      }
     }
     const context = `istiod's status:\n${await istiodStatus(admin!, s.dir)}`;
     if (s.status === 'pre-sync' && c.code === 'EndpointsUnknown') {

@@ -82,7 +82,10 @@ export interface Applied {
 
 /** Objects Istio's deployment controller (or the controllers it drives) makes from a Gateway: not in git. */
 function generatedByIstio(o: K8sObject): boolean {
-  return (o.kind === 'Service' || o.kind === 'Pod' || o.kind === 'EndpointSlice') && o.metadata.labels?.[GATEWAY_NAME] !== undefined;
+  // Waypoints (class istio-waypoint, istio.io/mesh-controller) are not deployed by istiod here (ambient is off):
+  // their Service, Pod and EndpointSlice come from the fixture.
+  return (o.kind === 'Service' || o.kind === 'Pod' || o.kind === 'EndpointSlice') && o.metadata.labels?.[GATEWAY_NAME] !== undefined &&
+    o.metadata.labels?.['gateway.networking.k8s.io/gateway-class-name'] !== 'istio-waypoint';
 }
 
 type PodStatus = Record<string, unknown>;

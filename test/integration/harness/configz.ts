@@ -32,6 +32,8 @@ export interface Programmed {
   /** The http entry's name: "<route namespace>.<route name>.<rule index>". */
   route: string | undefined;
   destinations: string[];
+  /** The Istio HTTPRedirect istiod programmed instead of destinations, if any. */
+  redirect: { scheme?: string; redirectCode?: number; authority?: string; uri?: string } | null;
 }
 
 export async function configz(httpUrl: string): Promise<IstioObject[]> {
@@ -77,7 +79,8 @@ export function programmedRoute(objs: IstioObject[], gateway: string, host: stri
       vhost: best.vhost,
       route: h.name,
       destinations: (h.route ?? []).map((r) => `${r.destination.host}:${r.destination.port?.number ?? ''}`),
+      redirect: (h as { redirect?: { scheme?: string; redirectCode?: number; authority?: string; uri?: string } }).redirect ?? null,
     };
   }
-  return { virtualService: best.vs.metadata.name, vhost: best.vhost, route: undefined, destinations: [] };
+  return { virtualService: best.vs.metadata.name, vhost: best.vhost, route: undefined, destinations: [], redirect: null };
 }
