@@ -133,7 +133,9 @@ with \`kubectl -n <ns> describe gateway <name>\`; Istio's class is \`istio\`.`,
     layer: 'listener',
     severity: 'fail',
     retryable: true,
-    doc: `The Gateway is \`Programmed=False\`. With Istio, \`AddressNotAssigned\` "no instances found" means the gateway pods are not
+    doc: `Also predicted without status when the Gateway's own Service (label
+\`gateway.networking.k8s.io/gateway-name\`) has no endpoint at all: real istiod then writes \`Programmed=False/AddressNotAssigned\`
+(a crash-looping gateway Pod's not-ready endpoint still counts for istiod). The Gateway is \`Programmed=False\`. With Istio, \`AddressNotAssigned\` "no instances found" means the gateway pods are not
 ready. Fix: \`kubectl -n <ns> get pods,svc -l gateway.networking.k8s.io/gateway-name=<gateway>\`.`,
   },
   GatewayClassNotIstio: {
@@ -180,7 +182,9 @@ namespace has) on the listener that accepts the host, forwarding to the likelies
     layer: ['listener', 'route'],
     severity: 'fail',
     retryable: false,
-    doc: `Reported at the **listener** layer when the Gateway the route names has no listener that can carry an HTTPRoute at
+    doc: `Also when Istio drops the whole route: a Service backendRef named by its hostname
+(\`example-api.example-api.svc.cluster.local\`) is \`ResolvedRefs=False/InvalidDestination\` and none of the route's rules is
+programmed; the fix names the Service (and its namespace) instead. Reported at the **listener** layer when the Gateway the route names has no listener that can carry an HTTPRoute at
 all (only TLS/TCP listeners, or \`allowedRoutes.kinds\` that leave HTTPRoute out): Istio marks the route
 \`Accepted=False/NotAllowedByListeners\` — not a hostname mismatch — and the fix appends a plain HTTP listener for the
 host (never a copy of a TLS/TCP listener). Otherwise at the route layer: A route for the host names the Gateway but is not accepted: \`NotAllowedByListeners\` (the route's namespace is not

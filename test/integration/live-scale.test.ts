@@ -59,11 +59,27 @@ async function addApps(kube: Kube): Promise<Obj[]> {
       metadata: { name: `h${i}`, namespace: 'istio-ingress' },
       spec: { parentRefs: [{ name: 'example-istio-gateway' }], hostnames: [`h${i}.example.com`], rules: [{ backendRefs: [{ name: `s${i}`, namespace: ns, port: 8080 }] }] },
     });
-    // The status Istio would write (no controller runs here).
-    const generation = (route.metadata['generation'] as number) ?? 1;
-    const cond = (type: string) => ({ type, status: 'True', reason: type, message: '', observedGeneration: generation, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
-    await kube.putStatus(route, { parents: [{ parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'example-istio-gateway' }, controllerName: 'istio.io/gateway-controller', conditions: [cond('Accepted'), cond('ResolvedRefs')] }] });
+    if (!istiod) {
+      // The status Istio would write (no controller runs in this mode); with istiod, istiod writes it.
+      const generation = (route.metadata['generation'] as number) ?? 1;
+      const cond = (type: string) => ({ type, status: 'True', reason: type, message: '', observedGeneration: generation, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+      await kube.putStatus(route, { parents: [{ parentRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'example-istio-gateway' }, controllerName: 'istio.io/gateway-controller', conditions: [cond('Accepted'), cond('ResolvedRefs')] }] });
+    }
     made.push(route);
+  }
+  if (istiod) {
+    // Bounded wait until istiod has written current status for every new route.
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const routes = await kube.list('gateway.networking.k8s.io/v1', 'HTTPRoute', 'istio-ingress');
+      const behind = routes.filter((r) => /^h\d+$/.test(r.metadata.name as string)).filter((r) => {
+        const parents = (r['status'] as { parents?: { conditions?: { observedGeneration?: number }[] }[] } | undefined)?.parents ?? [];
+        return parents.length === 0 || parents.some((p) => (p.conditions ?? []).some((c) => c.observedGeneration !== r.metadata['generation']));
+      });
+      if (behind.length === 0) break;
+      if (Date.now() > until) throw new Error(`istiod wrote no current status for ${behind.length} routes within 60 s (e.g. HTTPRoute istio-ingress/${behind[0]?.metadata.name})`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
   return made;
 }
