@@ -112,13 +112,15 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
     });
   }
 
+  // Ingress traffic through a waypoint reaches the waypoint before any backend Pod: judge it first.
+  const wpNotes: Evidence[] = [];
+  const wp = b.waypoint ? waypointProblem(check, b.waypoint, svcRef, wpNotes) : null;
+  if (wp) return { ...wp, evidence: [...statusNote, ...wp.evidence] };
   const { slices, pods } = b;
   const { ready, notReady } = readyEndpoints(slices, svcPort);
   const portLabel = `${svcRef}:${svcPort.port}${svcPort.name ? ` (${svcPort.name})` : ''}`;
   if (ready.length > 0) {
-    const evidence = [...statusNote, ...ready.slice(0, 5).map((r) => ({ ref: portLabel, detail: `ready: ${r}` }))];
-    const wp = b.waypoint ? waypointProblem(check, b.waypoint, svcRef, evidence) : null;
-    if (wp) return wp;
+    const evidence = [...statusNote, ...wpNotes, ...ready.slice(0, 5).map((r) => ({ ref: portLabel, detail: `ready: ${r}` }))];
     return pass(check, `${portLabel} has ${ready.length} ready endpoint${ready.length > 1 ? 's' : ''}${notReady.length ? ` (${notReady.length} not ready)` : ''}${b.waypoint?.binding.ingress ? `, through waypoint ${b.waypoint.binding.namespace}/${b.waypoint.binding.name}` : ''}`, {
       evidence,
     });
@@ -133,9 +135,6 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   const selStr = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
   if (pods === null) {
     if (slices.length === 0) {
-      // Readiness cannot be known from these manifests, but a missing or unprogrammed waypoint can.
-      const wp = b.waypoint ? waypointProblem(check, b.waypoint, svcRef, [...statusNote]) : null;
-      if (wp) return wp;
       return warn(check, 'EndpointsUnknown', `the manifests hold no EndpointSlices or Pods for ${svcRef}: endpoint readiness was not checked`, {
         evidence: statusNote,
         fix: command(['kubectl', '-n', ref.namespace, 'get', 'endpointslices', '-l', `kubernetes.io/service-name=${ref.name}`], 'run against the live cluster (or include EndpointSlices and Pods in --manifests) to check readiness'),
