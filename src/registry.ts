@@ -125,7 +125,9 @@ create the Gateway the routes name, or check that gwdoctor reads the right clust
     layer: 'listener',
     severity: 'fail',
     retryable: true,
-    doc: `The Gateway is \`Accepted=False\` (e.g. \`InvalidParameters\`: its \`infrastructure.parametersRef\` ConfigMap is missing), or
+    doc: `Predicted without status when its \`infrastructure.parametersRef\` is not a core ConfigMap, or names a ConfigMap that
+does not exist (live; with manifests only when they hold ConfigMaps): Istio answers \`Accepted=False/InvalidParameters\`
+and deploys nothing. The Gateway is \`Accepted=False\` (e.g. \`InvalidParameters\`: its \`infrastructure.parametersRef\` ConfigMap is missing), or
 its \`gatewayClassName\` names a GatewayClass that does not exist, so no controller will accept it. Fix: read the message
 with \`kubectl -n <ns> describe gateway <name>\`; Istio's class is \`istio\`.`,
   },

@@ -331,6 +331,19 @@ export class LiveCluster implements ClusterReader {
   async referenceGrantApiVersion() {
     return `${GROUP}/${(await this.gatewayApi()).referenceGrant}`;
   }
+  /** GET one ConfigMap; a 403 degrades to "unknown" (null): reading it is optional (deploy/rbac.yaml grants it). */
+  configMap(ns: string, name: string) {
+    return this.memo(`cm/${ns}/${name}`, `get configmap ${ns}/${name}`, async (): Promise<K8sObject | undefined | null> => {
+      try {
+        return { ...jsonOf<K8sObject>(await this.core.readNamespacedConfigMap({ namespace: ns, name })), apiVersion: 'v1', kind: 'ConfigMap' };
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (code === 404) return undefined;
+        if (code === 403) return null;
+        throw err;
+      }
+    });
+  }
   namespace(name: string) {
     return this.memo(`ns/${name}`, `get namespace ${name}`, async () => {
       try {

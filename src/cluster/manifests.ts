@@ -87,6 +87,7 @@ export function usedKind(apiVersion: unknown, kind: unknown): string | undefined
     case 'Pod':
     case 'Namespace':
     case 'Node':
+    case 'ConfigMap':
       return apiVersion === 'v1' ? kind : undefined;
     case 'EndpointSlice':
       return apiVersion.startsWith('discovery.k8s.io/') ? kind : undefined;
@@ -414,6 +415,12 @@ export class ManifestCluster implements ClusterReader {
   }
   async service(ns: string, name: string) {
     return this.inNs<Service>('Service', ns).find((s) => s.metadata.name === name);
+  }
+  /** undefined: not in the manifests (which hold ConfigMaps); null: the manifests hold no ConfigMap at all (unknown). */
+  async configMap(ns: string, name: string) {
+    const all = this.all<K8sObject>('ConfigMap');
+    if (all.length === 0) return null;
+    return all.find((o) => (o.metadata.namespace ?? 'default') === ns && o.metadata.name === name);
   }
   async allServices() {
     return this.all<Service>('Service');

@@ -25,6 +25,11 @@ export interface ClusterReader {
   namespace(name: string): Promise<Namespace | undefined>;
   referenceGrants(namespace: string): Promise<ReferenceGrant[]>;
   service(namespace: string, name: string): Promise<Service | undefined>;
+  /**
+   * A ConfigMap (a Gateway's infrastructure.parametersRef): undefined when it does not exist, null when that cannot be
+   * known (manifests without ConfigMaps, or no permission to read it).
+   */
+  configMap(namespace: string, name: string): Promise<K8sObject | undefined | null>;
   /** Every Service the reader can see (candidates for fixes that need a backend). */
   allServices(): Promise<Service[]>;
   /** Services in a namespace carrying the given labels (used to find a Gateway's generated Service). */

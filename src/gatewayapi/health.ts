@@ -31,7 +31,10 @@ export interface GatewayEndpoints {
   total: number;
 }
 
-export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes: GatewayClass[], endpoints: GatewayEndpoints | null = null): Health {
+/** What the Gateway's infrastructure.parametersRef points at: 'unsupported' kind, 'missing' ConfigMap, or fine/unknown. */
+export type ParametersState = 'none' | 'ok' | 'unknown' | 'missing' | 'unsupported';
+
+export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes: GatewayClass[], endpoints: GatewayEndpoints | null = null, params: ParametersState = 'none'): Health {
   const ref = `Gateway ${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`;
   const evidence: Evidence[] = [];
   const conds = controllerConditions(gw.status?.conditions);
@@ -98,6 +101,23 @@ export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes
         retryable: true,
         remedy: 'gateway-pods',
       });
+    }
+    // istio pilot/pkg/config/kube/gateway/gateway_collection.go validateParametersRef: a parametersRef that is not a
+    // core ConfigMap, or a ConfigMap that does not exist, is Accepted=False/InvalidParameters and nothing is deployed.
+    const pref = gw.spec.infrastructure?.parametersRef;
+    if (pref && (params === 'missing' || params === 'unsupported')) {
+      return bad({
+        code: 'GatewayNotAccepted',
+        summary:
+          params === 'missing'
+            ? `${ref} names parametersRef ConfigMap ${gw.metadata.namespace ?? 'default'}/${pref.name}, which does not exist: Istio reports Accepted=False/InvalidParameters and deploys nothing`
+            : `${ref} names a parametersRef of kind ${pref.group ?? ''}/${pref.kind ?? ''}: Istio supports only a core ConfigMap (Accepted=False/InvalidParameters)`,
+        retryable: false,
+        remedy: 'none',
+      });
+    }
+    if (pref && params === 'unknown') {
+      evidence.push({ ref, detail: `parametersRef ConfigMap ${pref.name}: not checked (not among what gwdoctor read; Istio rejects the Gateway if it does not exist)` });
     }
     const clsAccepted = condition(controllerConditions(cls.status?.conditions), 'Accepted');
     if (clsAccepted && clsAccepted.status === 'False') {

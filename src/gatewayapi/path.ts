@@ -8,7 +8,7 @@ import type { ClusterReader } from '../cluster/reader.js';
 import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
 import { attachToGateway, kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
 import { resolveBackendRefs, routeDroppedBy } from './grants.js';
-import { gatewayHealth, type GatewayEndpoints, type Health } from './health.js';
+import { gatewayHealth, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { attachmentsTo, routesForHost } from './route-index.js';
@@ -140,6 +140,15 @@ async function gatewayEndpoints(cluster: ClusterReader, gw: Gateway): Promise<Ga
   return { service: svc.metadata.name, total: slices.reduce((n, sl) => n + (sl.endpoints ?? []).length, 0) };
 }
 
+/** Is the Gateway's infrastructure.parametersRef a ConfigMap that exists? (read only when one is set) */
+async function parametersState(cluster: ClusterReader, gw: Gateway): Promise<ParametersState> {
+  const pref = gw.spec.infrastructure?.parametersRef;
+  if (!pref) return 'none';
+  if ((pref.group ?? '') !== '' || pref.kind !== 'ConfigMap' || !pref.name) return 'unsupported';
+  const cm = await cluster.configMap(gw.metadata.namespace ?? 'default', pref.name);
+  return cm === null ? 'unknown' : cm === undefined ? 'missing' : 'ok';
+}
+
 /** Can any listener of the Gateway carry an HTTPRoute (HTTP/HTTPS protocol, allowedRoutes.kinds admitting it)? */
 export function carriesHttpRoute(gw: Gateway): boolean {
   return (gw.spec.listeners ?? []).some((l) => isHttpListener(l) && kindAllowed(l));
@@ -186,7 +195,7 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
     const named = matching.filter((m) => namedByRoute(m.gw));
     if (named.length > 0) matching = named;
   }
-  const choices = await Promise.all(matching.map(async (m) => ({ ...m, health: gatewayHealth(m.gw, m.listeners, classes, await gatewayEndpoints(cluster, m.gw)) })));
+  const choices = await Promise.all(matching.map(async (m) => ({ ...m, health: gatewayHealth(m.gw, m.listeners, classes, await gatewayEndpoints(cluster, m.gw), await parametersState(cluster, m.gw)) })));
   const healthy = choices.filter((c) => c.health.ok);
   if (healthy.length === 0) return { classes, routes, kind: 'unhealthy', choice: choices[0] as GatewayChoice };
   return { classes, routes, kind: 'ok', healthy, candidates: healthy.flatMap((h) => h.listeners.map((l) => ({ gateway: h.gw, listener: l }))), filtered: filter !== null };

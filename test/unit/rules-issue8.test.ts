@@ -55,3 +55,21 @@ describe('a GatewayClass owned by another controller', () => {
     expect(r.layers[2]?.fix).toMatchObject({ kind: 'patch', patch: [{ op: 'test', value: 'other-gateways' }, { op: 'replace', value: 'istio' }] });
   });
 });
+
+describe('a Gateway whose infrastructure.parametersRef ConfigMap is missing (istio gateway_collection.go validateParametersRef)', () => {
+  it('is predicted GatewayNotAccepted when the manifests hold ConfigMaps and not that one', async () => {
+    const { loadManifests, ManifestCluster } = await import('../../src/cluster/manifests.js');
+    const { runOnCluster } = await import('../helpers/fixtures.js');
+    const objs = loadManifests([fx('seed-presync')]).map((o) => (o.kind === 'ConfigMap' ? { ...o, metadata: { ...o.metadata, name: 'renamed-options' } } : o));
+    const r = await runOnCluster(new ManifestCluster(objs, ['x']), 'api.example.com');
+    expect(r.layers[2]).toMatchObject({ status: 'fail', code: 'GatewayNotAccepted' });
+    expect(r.layers[2]?.summary).toContain('parametersRef ConfigMap istio-ingress/example-istio-gateway-options, which does not exist');
+  });
+  it('is not judged when the manifests hold no ConfigMap at all, and says so', async () => {
+    const { loadManifests, ManifestCluster } = await import('../../src/cluster/manifests.js');
+    const { runOnCluster } = await import('../helpers/fixtures.js');
+    const objs = loadManifests([fx('seed-presync')]).filter((o) => o.kind !== 'ConfigMap');
+    const r = await runOnCluster(new ManifestCluster(objs, ['x']), 'api.example.com');
+    expect(r.layers[2]?.status).toBe('pass');
+  });
+});
