@@ -3,6 +3,9 @@
 // no planted secret reaches it, and each run ends well within its deadline.
 
 import fc from 'fast-check';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LAYERS } from '../../../checks/index.js';
 import { loadManifests, ManifestCluster } from '../../../src/cluster/manifests.js';
@@ -87,10 +90,23 @@ function mutate(objects: K8sObject[], m: Mutation): K8sObject[] {
 
 const target = fc.oneof(fc.constantFrom('api.example.com', 'worker.example.com', 'https://api.example.com/health?x=1', 'https://admin.example.com/v2/users', `https://api.example.com/${'a'.repeat(60)}!`), fc.domain());
 
-async function check(pick: number, muts: Mutation[], t: string): Promise<void> {
+/** Objects as a user would hand them over: a `kubectl get -o json` List file, read (and validated) by the loader. */
+function throughTheLoader(objs: K8sObject[]): K8sObject[] {
+  const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-fuzz-'));
+  const f = join(dir, 'dump.json');
+  writeFileSync(f, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
+  try {
+    return loadManifests([f]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function check(pick: number, muts: Mutation[], t: string, viaFile = false): Promise<void> {
   const s = SCENARIOS[pick % SCENARIOS.length]!;
   let objs = s.objects;
   for (const m of muts) objs = mutate(objs, m);
+  if (viaFile) objs = throughTheLoader(objs);
   let parsed;
   try {
     parsed = parseTarget(t);
@@ -109,19 +125,18 @@ describe('mutated fixtures through the pipeline', () => {
   const CASES = 200;
   it(`${CASES} schema-keeping mutations of the scenarios: no internal error, a schema-valid report, no secret, in time`, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.nat(), fc.array(mutation(true), { minLength: 1, maxLength: 5 }), target, check),
+      fc.asyncProperty(fc.nat(), fc.array(mutation(true), { minLength: 1, maxLength: 5 }), target, (pick, muts, t) => check(pick, muts, t)),
       budget(CASES),
     );
   }, timeoutFor(CASES, 60));
 
-  // Objects that break the Kubernetes schema (apiVersion a number, a Gateway without spec, ...) must be refused with a
-  // clear line by the manifests reader's object validation (issue 10, owned by the manifests work). Until that lands
-  // on main this property finds crashes there; run it with GWDOCTOR_FUZZ_SCHEMA=1.
-  it.runIf(process.env['GWDOCTOR_FUZZ_SCHEMA'] === '1')(`${CASES} schema-breaking mutations: still no internal error`, async () => {
+  // Objects that break the Kubernetes schema (apiVersion a number, a Gateway without spec, null items, ...) reach
+  // gwdoctor through the manifests reader, whose object validation must refuse them with a clear line (exit 3).
+  it(`${CASES} schema-breaking mutations, read from a file as a user gives them: a clear refusal or a report, never an internal error`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.nat(), fc.array(mutation(false), { minLength: 1, maxLength: 4 }), target, async (pick, muts, t) => {
         try {
-          await check(pick, muts, t);
+          await check(pick, muts, t, true);
         } catch (err) {
           // A refusal with a clear message is fine; anything else is what the CLI reports as exit 70.
           if (!(err instanceof GwdoctorError)) throw err;
