@@ -344,7 +344,23 @@ export class LiveCluster implements ClusterReader {
       }
     });
   }
-  namespace(name: string) {
+  /**
+   * One Namespace (its labels: allowedRoutes selectors, ambient waypoint labels). Like the namespaced kinds, after a
+   * few distinct GETs one cluster-wide LIST serves every further one (a 403 on that LIST falls back to GETs).
+   */
+  async namespace(name: string): Promise<Namespace | undefined> {
+    if (this.wide.get('namespaces') !== 'wide') this.countAsk('namespaces', name);
+    if (this.wide.get('namespaces') === 'wide') {
+      try {
+        const all = await this.memo('all/namespaces', 'list namespaces at the cluster scope', async () =>
+          itemsOf<Namespace>(await this.paginate((_continue, limit) => this.core.listNamespace({ limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>), 'v1', 'Namespace'),
+        );
+        return all.find((n) => n.metadata.name === name);
+      } catch (err) {
+        if (!(err instanceof ClusterAccessError && err.kind === 'forbidden')) throw err;
+        this.wide.set('namespaces', 'forbidden');
+      }
+    }
     return this.memo(`ns/${name}`, `get namespace ${name}`, async () => {
       try {
         return { ...jsonOf<Namespace>(await this.core.readNamespace({ name })), apiVersion: 'v1', kind: 'Namespace' };
@@ -400,7 +416,9 @@ export class LiveCluster implements ClusterReader {
     const set = this.asked.get(kind) ?? new Set<string>();
     set.add(key);
     this.asked.set(kind, set);
-    if (set.size > LiveCluster.SHARED_AFTER && !this.wide.has(kind)) this.wide.set(kind, 'wide');
+    // Namespaces are few and small: the second distinct one already switches to one LIST.
+    const after = kind === 'namespaces' ? 1 : LiveCluster.SHARED_AFTER;
+    if (set.size > after && !this.wide.has(kind)) this.wide.set(kind, 'wide');
   }
 
   private async paginate(fetch: (continueToken: string | undefined, limit: number) => Promise<Page>): Promise<unknown[]> {

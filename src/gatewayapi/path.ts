@@ -5,6 +5,7 @@
 
 import type { Gateway, GatewayClass, GatewayListener, HTTPRoute, Namespace, ParentReference, Pod, ReferenceGrant, Service, EndpointSlice } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
+import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
 import { attachToGateway, kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
 import { resolveBackendRefs, routeDroppedBy } from './grants.js';
@@ -14,7 +15,7 @@ import { compareRoutes, selectRule, type AttachedRoute, type Selection } from '.
 import { attachmentsTo, routesForHost } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { waypointFor, type WaypointBinding } from './waypoint.js';
-import { normalizeParentRef } from './status.js';
+import { controllerConditions, freshness, normalizeParentRef } from './status.js';
 
 export interface GatewayChoice {
   gw: Gateway;
@@ -132,12 +133,24 @@ async function readNamespaces(cluster: ClusterReader, routes: HTTPRoute[]): Prom
 /** The Gateway's generated Service (label gateway.networking.k8s.io/gateway-name) and its endpoint count; null when unknown. */
 async function gatewayEndpoints(cluster: ClusterReader, gw: Gateway): Promise<GatewayEndpoints | null> {
   const ns = gw.metadata.namespace ?? 'default';
-  const svc = (await cluster.servicesByLabel(ns, { 'gateway.networking.k8s.io/gateway-name': gw.metadata.name }))[0];
+  let svc;
+  try {
+    svc = (await cluster.servicesByLabel(ns, { 'gateway.networking.k8s.io/gateway-name': gw.metadata.name }))[0];
+  } catch (err) {
+    if (err instanceof ClusterAccessError && err.kind === 'forbidden') return null;
+    throw err;
+  }
   if (!svc) return null;
-  // Manifests without any Pod (from git, or a dump of some kinds only) cannot say the Service has no endpoint.
-  if (svc.spec?.selector && (await cluster.pods(ns, svc.spec.selector)) === null) return null;
-  const slices = await cluster.endpointSlices(ns, svc.metadata.name);
-  return { service: svc.metadata.name, total: slices.reduce((n, sl) => n + (sl.endpoints ?? []).length, 0) };
+  try {
+    // Manifests without any Pod (from git, or a dump of some kinds only) cannot say the Service has no endpoint.
+    if (cluster.mode !== 'live' && svc.spec?.selector && (await cluster.pods(ns, svc.spec.selector)) === null) return null;
+    const slices = await cluster.endpointSlices(ns, svc.metadata.name);
+    return { service: svc.metadata.name, total: slices.reduce((n, sl) => n + (sl.endpoints ?? []).length, 0) };
+  } catch (err) {
+    // Reading them is an extra for a prediction: without the permission, the prediction is simply not made.
+    if (err instanceof ClusterAccessError && err.kind === 'forbidden') return null;
+    throw err;
+  }
 }
 
 /** Is the Gateway's infrastructure.parametersRef a ConfigMap that exists? (read only when one is set) */
@@ -195,7 +208,15 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
     const named = matching.filter((m) => namedByRoute(m.gw));
     if (named.length > 0) matching = named;
   }
-  const choices = await Promise.all(matching.map(async (m) => ({ ...m, health: gatewayHealth(m.gw, m.listeners, classes, await gatewayEndpoints(cluster, m.gw), await parametersState(cluster, m.gw)) })));
+  // The gateway Service's endpoints only matter for a prediction (no fresh status): read them only then. The
+  // parametersRef ConfigMap is one GET per Gateway, read either way.
+  const choices = await Promise.all(
+    matching.map(async (m) => {
+      const fresh = freshness(controllerConditions(m.gw.status?.conditions), m.gw.metadata.generation) === 'fresh';
+      const endpoints = fresh ? null : await gatewayEndpoints(cluster, m.gw);
+      return { ...m, health: gatewayHealth(m.gw, m.listeners, classes, endpoints, await parametersState(cluster, m.gw)) };
+    }),
+  );
   const healthy = choices.filter((c) => c.health.ok);
   if (healthy.length === 0) return { classes, routes, kind: 'unhealthy', choice: choices[0] as GatewayChoice };
   return { classes, routes, kind: 'ok', healthy, candidates: healthy.flatMap((h) => h.listeners.map((l) => ({ gateway: h.gw, listener: l }))), filtered: filter !== null };
