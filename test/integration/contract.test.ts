@@ -48,7 +48,7 @@ const KNOWN_DISAGREEMENTS: Record<string, Record<string, Known>> = {
   'gateway-not-accepted': both({
     side: 'predicted',
     got: { verdict: 'pass', layer: null, code: null },
-    why: 'the prediction misses Accepted=False/InvalidParameters for a missing infrastructure.parametersRef ConfigMap',
+    why: 'the fixture\'s manifests hold no ConfigMap at all, so the prediction cannot tell a missing parametersRef ConfigMap from one not included (live it is predicted: test/unit/rules-issue8.test.ts)',
   }),
   'listener-https-cert-missing': both({
     side: 'predicted',
