@@ -215,6 +215,16 @@ export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, e
       return hit;
     }
   }
+  // Status that contradicts the prediction, said the same way at every layer: the controller's fresh ResolvedRefs
+  // says a backend is missing or of a wrong kind while every backend checks out. gwdoctor trusts the spec (the
+  // objects as they are now) and shows both.
+  const conds = controllerConditions(st?.conditions);
+  if (resolved?.status === 'False' && ['BackendNotFound', 'InvalidKind'].includes(resolved.reason ?? '') && freshness(conds, route.metadata.generation) === 'fresh') {
+    return warn(this, 'StatusDisagrees', `the controller reports ${describeCondition(resolved)}, but every backendRef of the rule resolves to an existing Service with endpoints; trusting the spec (status may lag)`, {
+      evidence: results.flatMap((r) => r.evidence),
+      retryable: true,
+    });
+  }
   if (results.length === 1) return results[0] as Draft;
   return pass(this, results.map((r) => r.summary).join('; '), { evidence: results.flatMap((r) => r.evidence) });
 }

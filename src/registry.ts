@@ -344,7 +344,8 @@ standard-channel CRDs.`,
     severity: 'warn',
     retryable: true,
     doc: `(warning) Fresh controller status contradicts the spec-based prediction (e.g. \`RefNotPermitted\` although a grant
-permits the ref). gwdoctor trusts the spec and says so; status may lag. Fix: wait, or compare the objects by hand.`,
+permits the ref). gwdoctor trusts the spec and says so; status may lag. Fix: wait, or compare the objects by hand. The same rule at every layer: route (\`Accepted\` false although the spec attaches), grant (\`RefNotPermitted\` although a
+grant permits), endpoints (\`BackendNotFound\`/\`InvalidKind\` although every backend exists with endpoints).`,
   },
   GatewayErrorResponse: {
     layer: 'any',

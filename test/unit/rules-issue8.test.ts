@@ -73,3 +73,20 @@ describe('a Gateway whose infrastructure.parametersRef ConfigMap is missing (ist
     expect(r.layers[2]?.status).toBe('pass');
   });
 });
+
+describe('status that disagrees, said at every layer', () => {
+  it('endpoints: fresh ResolvedRefs=False/BackendNotFound while every backend exists and is ready is StatusDisagrees, trusting the spec', async () => {
+    const { loadManifests, ManifestCluster } = await import('../../src/cluster/manifests.js');
+    const { runOnCluster } = await import('../helpers/fixtures.js');
+    const objs = loadManifests([fx('seed-healthy')]).map((o) => {
+      if (o.kind !== 'HTTPRoute' || o.metadata.name !== 'example-api') return o;
+      const c = structuredClone(o) as typeof o & { status: { parents: { conditions: { type: string; status: string; reason?: string; message?: string }[] }[] } };
+      const rr = c.status.parents[0]?.conditions.find((x) => x.type === 'ResolvedRefs');
+      if (rr) Object.assign(rr, { status: 'False', reason: 'BackendNotFound', message: 'backend(example-api.example-api.svc.cluster.local) not found' });
+      return c;
+    });
+    const r = await runOnCluster(new ManifestCluster(objs, ['x']), 'api.example.com');
+    expect(r.layers[5]).toMatchObject({ status: 'warn', code: 'StatusDisagrees', retryable: true });
+    expect(r.layers[5]?.summary).toContain('ResolvedRefs=False (BackendNotFound)');
+  });
+});
