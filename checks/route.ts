@@ -72,8 +72,8 @@ export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, 
       });
     }
     case 'no-route': {
-      // Nothing serves the host on this listener.
-      const evidence: Evidence[] = [];
+      // Nothing serves the host on this listener (the evidence names the Gateway, so SARIF and annotations point at it).
+      const evidence: Evidence[] = [{ ref: `${describe(chosen.cand.gateway)} listener "${chosen.cand.listener.name}"`, detail: `accepts ${host}; no HTTPRoute attached to it serves the host` }];
       for (const a of attachments) {
         if (!routeServesHost(a.route, host)) continue;
         for (const l of a.result.listeners.filter((x) => x.reason === 'Accepted' && x.listener !== chosen.cand.listener)) {

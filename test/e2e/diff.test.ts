@@ -102,7 +102,8 @@ describe('gwdoctor diff --base DIR --head DIR', () => {
     expect(r.code).toBe(1);
     const commands = r.stdout.split('\n').filter((l) => l.startsWith('::'));
     expect(commands).toHaveLength(1);
-    expect(commands[0]).toMatch(/^::error title=gwdoctor diff%3A api\.example\.com\/ breaks at route::api\.example\.com\/ breaks: warn \[EndpointsUnknown\] -> fail at route \[NoRouteForHost\]%0A/);
+    // Located at the object the finding names in the head tree (the Gateway whose listener has no route for the host).
+    expect(commands[0]).toMatch(/^::error title=gwdoctor diff%3A api\.example\.com\/ breaks at route,file=[^,]*cluster\.yaml,line=\d+::api\.example\.com\/ breaks: warn \[EndpointsUnknown\] -> fail at route \[NoRouteForHost\]%0A/);
   });
 
   it('rejects a missing tree, a missing --head and file outputs with one line, exit 3', () => {
