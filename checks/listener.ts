@@ -7,6 +7,7 @@ import { fail, pass, warn, type Draft } from '../src/findings.js';
 import { command, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
 import type { Fix } from '../src/fix/fix.js';
 import { kindAllowed } from '../src/gatewayapi/attachment.js';
+import { isHttpListener } from '../src/gatewayapi/listeners.js';
 import type { GatewayChoice, ListenerStage } from '../src/gatewayapi/path.js';
 import { ISTIO_CONTROLLER } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
@@ -42,10 +43,6 @@ function listenerFix(gw: Gateway, host: string): Fix {
   );
 }
 
-function isHttpProtocol(p: string): boolean {
-  return p === 'HTTP' || p === 'HTTPS';
-}
-
 /**
  * A Gateway with no listener for HTTPRoutes: append a plain HTTP listener for the host (port 80, what a
  * TLS-terminating proxy forwards to), admitting the route's namespace and the Gateway's own; never a copy of a TLS/TCP
@@ -55,7 +52,7 @@ function httpListenerFix(gw: Gateway, host: string, route: HTTPRoute | null): Fi
   const listeners = gw.spec.listeners ?? [];
   const gwNs = gw.metadata.namespace ?? 'default';
   const routeNs = route?.metadata.namespace ?? gwNs;
-  if (listeners.some((l) => l.port === 80 && !isHttpProtocol(l.protocol))) {
+  if (listeners.some((l) => l.port === 80 && !isHttpListener(l))) {
     return manual(`add an HTTP listener for ${host} to ${describe(gw)} on a free port (port 80 is taken by a ${listeners.find((l) => l.port === 80)?.protocol} listener), and point the proxy at its NodePort`);
   }
   const name = uniqueName(`http-${host.replace(/\./g, '-')}`, listeners.map((l) => l.name));
@@ -138,7 +135,7 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
       const gw = s.gateway;
       const have = (gw.spec.listeners ?? []).map((l) => `${l.name} (${l.port}/${l.protocol}${l.allowedRoutes?.kinds?.length ? `, kinds ${l.allowedRoutes.kinds.map((k) => k.kind).join('/')}` : ''})`).join(', ') || 'none';
       return fail(this, 'RouteNotAccepted', `${s.route ? `${describe(s.route)} names ${describe(gw)}, but` : `${describe(gw)}:`} no listener of ${describe(gw)} can carry an HTTPRoute (listeners: ${have}): the route is Accepted=False/NotAllowedByListeners`, {
-        evidence: (gw.spec.listeners ?? []).map((l) => ({ ref: `${describe(gw)} ${describeListener(l)}`, detail: isHttpProtocol(l.protocol) ? 'allowedRoutes.kinds leaves HTTPRoute out' : `protocol ${l.protocol} carries ${l.protocol === 'TLS' ? 'TLSRoute' : 'TCPRoute/UDPRoute'}, never HTTPRoute` })),
+        evidence: (gw.spec.listeners ?? []).map((l) => ({ ref: `${describe(gw)} ${describeListener(l)}`, detail: isHttpListener(l) ? 'allowedRoutes.kinds leaves HTTPRoute out' : `protocol ${l.protocol} carries ${l.protocol === 'TLS' ? 'TLSRoute' : 'TCPRoute/UDPRoute'}, never HTTPRoute` })),
         fix: httpListenerFix(gw, host, s.route),
       });
     }

@@ -12,9 +12,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)   # JUnit output tests: xmllint --schema
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)      # Prometheus output tests: promtool check metrics
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)   # HTML output tests: headless rendering
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)   # kubectl plugin test: kubectl's own plugin lookup
 
 if [ "${#need[@]}" -eq 0 ]; then
-  echo "install-net-deps: nginx, dnsmasq, openssl, xmllint, promtool and chromium are present"
+  echo "install-net-deps: nginx, dnsmasq, openssl, xmllint, promtool, chromium and kubectl are present"
   exit 0
 fi
 

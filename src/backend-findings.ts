@@ -4,13 +4,9 @@ import type { HTTPRoute, ReferenceGrant, Service } from './cluster/objects.js';
 import { describe } from './cluster/objects.js';
 import { fail, type Draft } from './findings.js';
 import { closest, jsonPatch, manual, ptr } from './fix/build.js';
+import { isGatewayService } from './fix/candidates.js';
 import { grantPermits } from './gatewayapi/grants.js';
 import type { Evidence, LayerId, ResolvedBackendRef } from './types.js';
-
-/** Services a backendRef may plausibly mean: not a gateway's or waypoint's own Service (Istio generates those). */
-function plausible(services: Service[]): Service[] {
-  return services.filter((s) => !s.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] && !s.metadata.labels?.['istio.io/gateway-name']);
-}
 
 /**
  * The Service a backendRef names does not exist: likely a wrong name. The fix renames the ref to the closest existing
@@ -29,7 +25,7 @@ export function serviceNotFound(
   const where = `${routeDesc} ${ref.where}`;
   const svcRef = `Service ${ref.namespace}/${ref.name}`;
   const routeNs = route.metadata.namespace ?? 'default';
-  const names = plausible(siblings).map((s) => s.metadata.name);
+  const names = siblings.filter((s) => !isGatewayService(s)).map((s) => s.metadata.name);
   const cross = ref.namespace !== routeNs;
   const granted = (n: string) => !cross || grants.some((g) => grantPermits(g, routeNs, { ...ref, name: n }));
   const near = closest(ref.name, names).sort((a, b) => Number(granted(b)) - Number(granted(a)));

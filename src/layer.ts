@@ -3,6 +3,7 @@
 // and weighs what Envoy answered (an explicit input from the proxy layer) against the judge's verdict.
 
 import { hintFor } from './codes.js';
+import { refOf } from './fix/build.js';
 import { PipelineBug, type PathResolver } from './gatewayapi/resolver.js';
 import type { Draft } from './findings.js';
 import type { Check, CheckContext, LayerId, Probes, Target } from './types.js';
@@ -36,8 +37,7 @@ export function withOrigins(d: Draft, path: PathResolver): Draft {
     const o = path.objectNamed(e.ref);
     if (!o) return e;
     const origin = path.source.origin(o);
-    const object = { apiVersion: o.apiVersion, kind: o.kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name };
-    return { ...e, object, ...(origin ? { origin } : {}) };
+    return { ...e, object: refOf(o), ...(origin ? { origin } : {}) };
   });
   return { ...d, evidence };
 }

@@ -5,6 +5,11 @@ import type { Service } from '../cluster/objects.js';
 
 const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'istio-system']);
 
+/** A Service Istio generated for a Gateway or a waypoint: never what a route or backendRef means. */
+export function isGatewayService(s: Service): boolean {
+  return s.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] !== undefined || s.metadata.labels?.['istio.io/gateway-name'] !== undefined;
+}
+
 export interface ServiceCandidate {
   service: Service;
   namespace: string;
@@ -36,7 +41,7 @@ export function serviceCandidates(services: Service[], host: string, preferNs: s
   const first = host.split('.')[0] ?? host;
   const words = [first, ...first.split('-').filter((w) => w.length > 2 && w !== first)];
   return services
-    .filter((s) => !s.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] && !SYSTEM_NAMESPACES.has(s.metadata.namespace ?? 'default'))
+    .filter((s) => !isGatewayService(s) && !SYSTEM_NAMESPACES.has(s.metadata.namespace ?? 'default'))
     .filter((s) => (s.spec?.ports ?? []).length > 0 && s.spec?.type !== 'ExternalName')
     .map((s) => ({ s, sc: score(s, words, preferNs) }))
     .filter(({ s, sc }) => sc > 1 || (preferNs !== null && (s.metadata.namespace ?? 'default') === preferNs))

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
-import { which } from '../helpers/net/bins.js';
+import { consumer } from '../helpers/consumers.js';
 import { kubectlArgs } from '../../src/kubectl-args.js';
 import pkg from '../../package.json' with { type: 'json' };
 
@@ -50,8 +50,9 @@ describe('the kubectl-gwdoctor executable', () => {
     expect(bad.stderr.trim()).toMatch(/^gwdoctor: -n istio-ingress: the namespace applies to --gateway NAME/);
   });
 
-  // kubectl is not a Debian package: where it is installed, the real plugin lookup is exercised too.
-  const kubectl = which('kubectl');
+  // The real plugin lookup of kubectl (Debian's kubernetes-client where the image has none): with CI=true a missing
+  // kubectl fails the run instead of skipping.
+  const kubectl = consumer('kubectl', 'kubernetes-client');
   it.skipIf(!kubectl)('is found and run by kubectl itself: kubectl gwdoctor ...', () => {
     const r = runPlugin(['--manifests', 'fixtures/seed-healthy', '--offline', '-n', 'istio-ingress', '--gateway', 'example-istio-gateway', 'api.example.com'], kubectl);
     expect(r.stderr).toBe('');
