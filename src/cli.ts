@@ -109,6 +109,12 @@ function isLarge(paths: string[]): boolean {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // The HTTP and Kubernetes clients need Node.js >= 22 (package.json engines); an older one fails deep inside them.
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 22) {
+    say(`Node.js ${process.versions.node} is too old: gwdoctor needs Node.js >= 22 (24 LTS recommended)`);
+    return EXIT.usage;
+  }
   let opts;
   try {
     opts = parseOptions(argv);
