@@ -30,11 +30,6 @@ export function jsonPatch(target: K8sObject | ObjectRef, ops: JsonPatchOp[], exp
   return { kind: 'patch', target: ref, patchType: 'json', patch: ops, explain, ...(choices && choices.length > 0 ? { choices } : {}) };
 }
 
-export function mergePatch(target: K8sObject | ObjectRef, patch: Record<string, unknown>, explain: string): PatchFix {
-  const ref = 'metadata' in target ? refOf(target) : target;
-  return { kind: 'patch', target: ref, patchType: 'merge', patch, explain };
-}
-
 export function command(argv: string[], explain: string): CommandFix {
   return { kind: 'command', argv, explain };
 }

@@ -56,8 +56,3 @@ export interface ManualFix extends Base {
 }
 
 export type Fix = ApplyFix | PatchFix | CommandFix | ManualFix;
-
-/** Can a script apply this fix without a person deciding anything that gwdoctor could not decide? */
-export function appliable(f: Fix): f is ApplyFix | PatchFix {
-  return f.kind === 'apply' || f.kind === 'patch';
-}

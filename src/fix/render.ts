@@ -48,17 +48,3 @@ export function renderChoices(f: Fix): string[] {
   if (f.kind !== 'apply' && f.kind !== 'patch') return [];
   return (f.choices ?? []).map((c) => `# ${c.about}: using ${c.candidates[0] ?? '?'} at ${c.field}${c.candidates.length > 1 ? ` (other candidates: ${c.candidates.slice(1).join(', ')})` : ''}`);
 }
-
-/** A file name and body for --fix-dir: an object for `kubectl apply -f`, or a patch for `kubectl patch --patch-file`. */
-export function fixFile(f: Fix, base: string): { name: string; body: string } | null {
-  switch (f.kind) {
-    case 'apply':
-      return { name: `${base}.yaml`, body: renderYaml(f.object) };
-    case 'patch':
-      return { name: `${base}.patch.json`, body: `${JSON.stringify(f.patch, null, 2)}\n` };
-    case 'command':
-      return { name: `${base}.sh`, body: `#!/bin/sh\n# ${f.explain}\n${renderFix(f)}\n` };
-    case 'manual':
-      return null;
-  }
-}

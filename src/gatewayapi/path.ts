@@ -7,7 +7,7 @@ import type { Gateway, GatewayClass, GatewayListener, HTTPRoute, Namespace, Pare
 import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
-import { attachToGateway, kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
+import { kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
 import { resolveBackendRefs, routeDroppedBy } from './grants.js';
 import { gatewayHealth, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';

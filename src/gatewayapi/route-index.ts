@@ -55,11 +55,6 @@ export function routesForHost(routes: HTTPRoute[], host: string): HTTPRoute[] {
   return [...hit].sort((a, b) => (ix.order.get(a) as number) - (ix.order.get(b) as number));
 }
 
-/** Routes in precedence order (computed once per route list). */
-export function sortedRoutes(routes: HTTPRoute[]): HTTPRoute[] {
-  return indexOf(routes).sorted;
-}
-
 /** Attachments of the given routes' parentRefs to the Gateway, computed once per (route list, Gateway). */
 export function attachmentsTo(routes: HTTPRoute[], gw: Gateway, nsObjs: Map<string, Namespace | undefined>, only: HTTPRoute[]): Attachment[] {
   const ix = indexOf(routes);
