@@ -219,7 +219,8 @@ export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, e
   // says a backend is missing or of a wrong kind while every backend checks out. gwdoctor trusts the spec (the
   // objects as they are now) and shows both.
   const conds = controllerConditions(st?.conditions);
-  if (resolved?.status === 'False' && ['BackendNotFound', 'InvalidKind'].includes(resolved.reason ?? '') && freshness(conds, route.metadata.generation) === 'fresh') {
+  const explainedByMirror = resolved?.reason === 'BackendNotFound' && es.mirrorMissing;
+  if (resolved?.status === 'False' && ['BackendNotFound', 'InvalidKind'].includes(resolved.reason ?? '') && !explainedByMirror && freshness(conds, route.metadata.generation) === 'fresh') {
     return warn(this, 'StatusDisagrees', `the controller reports ${describeCondition(resolved)}, but every backendRef of the rule resolves to an existing Service with endpoints; trusting the spec (status may lag)`, {
       evidence: results.flatMap((r) => r.evidence),
       retryable: true,

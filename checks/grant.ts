@@ -4,7 +4,8 @@
 import { serviceNotFound } from '../src/backend-findings.js';
 import { describe } from '../src/cluster/objects.js';
 import { fail, pass, warn, type Draft } from '../src/findings.js';
-import { applyFix, uniqueName } from '../src/fix/build.js';
+import { applyFix, closest, manual, uniqueName } from '../src/fix/build.js';
+import { isGatewayService } from '../src/fix/candidates.js';
 import { grantPermits, referenceGrantObject, whyNot } from '../src/gatewayapi/grants.js';
 import type { GrantStage, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, routeParentStatus } from '../src/gatewayapi/status.js';
@@ -31,6 +32,8 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
   }
   if (rs.redirect) return pass(this, `not needed: the rule answers with a redirect (${rs.redirect.statusCode} to ${rs.redirect.location}), no backend is involved`);
   if (refs.length === 0) {
+    const mirror = mirrorProblem(this, rs, gs, statusNote);
+    if (mirror) return mirror;
     if (missing.length > 0) {
       return pass(this, `a ReferenceGrant permits ${missing.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(', ')}, which does not exist (see endpoints)`, {
         evidence: missing.map((r) => ({ ref: `${r.kind} ${r.namespace}/${r.name}`, detail: `not found (${r.where})` })),
@@ -72,6 +75,8 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
       },
     );
   }
+  const mirror = mirrorProblem(this, rs, gs, evidence);
+  if (mirror) return mirror;
   if (statusSaysNotPermitted) {
     return warn(this, 'StatusDisagrees', 'the controller reports RefNotPermitted, but the ReferenceGrants permit every backendRef; trusting the spec (status may lag)', {
       evidence,
@@ -79,6 +84,42 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
     });
   }
   return pass(this, `ReferenceGrants permit ${refs.length} cross-namespace backendRef${refs.length > 1 ? 's' : ''}`, { evidence });
+}
+
+/**
+ * A RequestMirror whose Service is missing or not permitted: Istio drops just the mirror and still serves the rule
+ * (istio pilot/pkg/config/kube/gateway/conversion.go: createMirrorFilter's error becomes mirrorBackendErr, which only
+ * reaches the route's ResolvedRefs status), so requests work but no copies are sent. A warning, never a failure.
+ */
+function mirrorProblem(check: { id: 'grant'; title: string }, rs: Matched, gs: GrantStage, evidence: Evidence[]): Draft | null {
+  const route = rs.attachment.route;
+  const routeNs = route.metadata.namespace ?? 'default';
+  const routeDesc = describe(route);
+  for (const { ref, exists } of gs.mirrors) {
+    const svcRef = `Service ${ref.namespace}/${ref.name}`;
+    const served = 'requests are still served by the rule\'s backends, but no copies are mirrored (Istio drops the mirror and reports ResolvedRefs=False)';
+    if (!exists) {
+      const names = (gs.siblings.get(ref.namespace) ?? []).filter((s) => !isGatewayService(s)).map((s) => s.metadata.name);
+      const near = closest(ref.name, names);
+      return warn(check, 'MirrorBackendUnresolved', `the RequestMirror target ${svcRef} does not exist (${routeDesc} ${ref.where}): ${served}${near.length ? `; did you mean ${near.join(', ')}?` : ''}`, {
+        evidence: [...evidence, { ref: svcRef, detail: `not found (${ref.where})` }],
+        fix: manual(`create ${svcRef}, or correct the RequestMirror backendRef at ${ref.where} of ${routeDesc}${near.length ? ` (closest existing: ${near.join(', ')})` : ''}, or remove that RequestMirror filter if copies are no longer wanted`),
+      });
+    }
+    if (ref.namespace === routeNs) continue;
+    const grants = gs.grants.get(ref.namespace) ?? [];
+    if (grants.some((g) => grantPermits(g, routeNs, ref))) continue;
+    const name = uniqueName(`allow-${routeNs}-httproutes-to-${ref.name}`, grants.map((g) => g.metadata.name));
+    return warn(check, 'MirrorBackendUnresolved', `no ReferenceGrant in namespace ${ref.namespace} lets ${routeDesc} mirror to ${svcRef}: ${served}`, {
+      evidence: [...evidence, ...grants.map((g) => ({ ref: describe(g), detail: `does not apply: ${whyNot(g, routeNs, ref)}` })),
+        ...(grants.length === 0 ? [{ ref: `namespace ${ref.namespace}`, detail: 'has no ReferenceGrant at all' }] : [])],
+      fix: applyFix(
+        referenceGrantObject(route, [ref], gs.apiVersion, name),
+        `creates ReferenceGrant ${ref.namespace}/${name} (a new name) in the mirror's namespace, letting HTTPRoutes in ${routeNs} use Service ${ref.name}`,
+      ),
+    });
+  }
+  return null;
 }
 
 export const grant = clusterLayer(

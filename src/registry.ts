@@ -254,6 +254,15 @@ exist would not help, so gwdoctor never prints one), else at endpoints. Fix: ren
 existing Service of that namespace (gateway and waypoint Services excluded; names an existing grant permits first), or
 \`manual\` "create it" when no name is close.`,
   },
+  MirrorBackendUnresolved: {
+    layer: 'grant',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) A \`RequestMirror\` filter of the matched rule names a Service that does not exist, or one in another namespace
+that no ReferenceGrant permits. Istio drops only the mirror (the route's status says \`ResolvedRefs=False\`) and still
+serves the request from the rule's backends, so nothing fails, but no copies are sent. Fix: the ReferenceGrant
+printed, or correct/remove the mirror's backendRef.`,
+  },
   ServicePortMismatch: {
     layer: 'endpoints',
     severity: 'fail',

@@ -63,8 +63,14 @@ export type RouteStage = { chosen: Chosen; attachments: Attachment[]; routes: HT
 );
 
 export interface GrantStage {
-  /** Cross-namespace refs that carry traffic (weight > 0) or mirror it, whose target exists. */
+  /** Cross-namespace refs that carry traffic (weight > 0), whose target exists. */
   refs: ResolvedBackendRef[];
+  /**
+   * The rule's RequestMirror Service refs and whether their Service exists. Istio drops a mirror it cannot resolve
+   * (missing, not permitted) and still serves the rule (gateway/conversion.go: createMirrorFilter's error only goes
+   * to status as mirrorBackendErr), so they never fail the request.
+   */
+  mirrors: { ref: ResolvedBackendRef; exists: boolean }[];
   /** Cross-namespace Service refs whose Service does not exist. */
   missing: ResolvedBackendRef[];
   /** Every Service of a missing ref's namespace (for closest names). */
@@ -97,6 +103,8 @@ export interface WaypointInfo {
 
 export interface EndpointsStage {
   backends: BackendInfo[];
+  /** A RequestMirror Service of the rule is missing (its BackendNotFound in status is the grant layer's warning). */
+  mirrorMissing: boolean;
 }
 
 export interface ClusterPath {
@@ -315,19 +323,22 @@ async function waypointInfo(cluster: ClusterReader, svc: Service): Promise<Waypo
 export async function resolveGrant(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<GrantStage> {
   const route = rs.attachment.route;
   const routeNs = route.metadata.namespace ?? 'default';
-  // Istio never validates weight-0 backendRefs (gateway/conversion.go buildHTTPDestination); mirrors are checked.
-  const cross = rs.refs.filter((r) => r.namespace !== routeNs && (r.weight > 0 || r.mirror));
+  // Istio never validates weight-0 backendRefs (gateway/conversion.go buildHTTPDestination skips them).
+  const cross = rs.refs.filter((r) => r.namespace !== routeNs && r.weight > 0 && !r.mirror);
   // A grant for a Service that does not exist cannot make the request work: such refs are judged (with the closest
   // existing names) at the endpoints layer first.
   const exists = await Promise.all(cross.map(async (r) => !isService(r) || (await cluster.service(r.namespace, r.name)) !== undefined));
   const refs = cross.filter((_, i) => exists[i]);
   const missing = cross.filter((_, i) => !exists[i]);
-  const namespaces = [...new Set(cross.map((r) => r.namespace))];
+  const mirrorRefs = rs.refs.filter((r) => r.mirror && isService(r));
+  const mirrors = await Promise.all(mirrorRefs.map(async (ref) => ({ ref, exists: (await cluster.service(ref.namespace, ref.name)) !== undefined })));
+  const crossMirrors = mirrors.filter((m) => m.ref.namespace !== routeNs);
+  const namespaces = [...new Set([...cross, ...crossMirrors.map((m) => m.ref)].map((r) => r.namespace))];
   const grants = new Map(await Promise.all(namespaces.map(async (ns) => [ns, await cluster.referenceGrants(ns)] as const)));
-  const missingNs = [...new Set(missing.map((r) => r.namespace))];
+  const missingNs = [...new Set([...missing, ...mirrors.filter((m) => !m.exists).map((m) => m.ref)].map((r) => r.namespace))];
   const siblings = new Map(await Promise.all(missingNs.map(async (ns) => [ns, await cluster.servicesByLabel(ns, {})] as const)));
-  const apiVersion = refs.length > 0 ? await cluster.referenceGrantApiVersion() : '';
-  return { refs, missing, siblings, grants, apiVersion };
+  const apiVersion = refs.length > 0 || crossMirrors.some((m) => m.exists) ? await cluster.referenceGrantApiVersion() : '';
+  return { refs, missing, mirrors, siblings, grants, apiVersion };
 }
 
 export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<EndpointsStage> {
@@ -349,5 +360,7 @@ export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<Route
       return { ref, service, siblings: [], grants: [], slices, pods, waypoint: await waypointInfo(cluster, service) };
     }),
   );
-  return { backends };
+  const mirrors = rs.refs.filter((r) => r.mirror && isService(r));
+  const mirrorMissing = (await Promise.all(mirrors.map(async (r) => (await cluster.service(r.namespace, r.name)) === undefined))).some(Boolean);
+  return { backends, mirrorMissing };
 }
