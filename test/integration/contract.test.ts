@@ -21,41 +21,9 @@ import { crdDocs, installCrds, startApiServer, startControllerManager } from './
 import { stopGroup } from './harness/istiod.js';
 import { istiod, itIstiod, itLive, live, liveCluster } from './live.js';
 import { outcome, runOnCluster, runScenario, scenarios, type ExpectCase } from '../helpers/fixtures.js';
+import { HAND_WRITTEN, KNOWN_DISAGREEMENTS, type Known } from '../helpers/istiod-scenarios.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
-
-/** Scenarios whose status istiod cannot produce, and why (shown in the test names). */
-const HAND_WRITTEN: Record<string, string> = {
-  'gateway-status-stale': 'istiod writes status for the current generation; a lagging controller is needed',
-  'route-status-stale': 'istiod writes status for the current generation; a lagging controller is needed',
-  'route-status-missing': 'istiod writes status for every route it handles; a route it never processed is needed',
-  'status-disagrees': 'istiod recomputes ResolvedRefs from the spec; status left over from an older spec is needed',
-  'listener-conflicted':
-    'istiod never marks a Gateway\'s own listeners Conflicted (only ListenerSet conflicts); it accepts *.example.com and api.example.com on port 80',
-};
-
-/**
- * Where gwdoctor today disagrees with istiod (istiod wins; recorded in the issue): the wrong side's answer is pinned,
- * so fixing gwdoctor makes the test fail until the entry is removed. `side` is the half of the contract that is wrong.
- */
-interface Known {
-  side: 'predicted' | 'live' | 'both';
-  got: Pick<ExpectCase, 'verdict' | 'layer' | 'code'>;
-  why: string;
-}
-const both = (k: Known): Record<string, Known> => ({ 'api.example.com': k, 'worker.example.com': k });
-const KNOWN_DISAGREEMENTS: Record<string, Record<string, Known>> = {
-  'gateway-not-accepted': both({
-    side: 'predicted',
-    got: { verdict: 'pass', layer: null, code: null },
-    why: 'the fixture\'s manifests hold no ConfigMap at all, so the prediction cannot tell a missing parametersRef ConfigMap from one not included (live it is predicted: test/unit/rules-issue8.test.ts)',
-  }),
-  'listener-https-cert-missing': both({
-    side: 'predicted',
-    got: { verdict: 'pass', layer: null, code: null },
-    why: 'gwdoctor reads no Secrets, so the prediction cannot see the missing certificate',
-  }),
-};
 
 const GW_API = /^gateway\.networking\.k8s\.io\//;
 

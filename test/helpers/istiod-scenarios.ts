@@ -1,0 +1,39 @@
+// Which fixture scenarios real istiod reconciles in test/integration/contract.test.ts, and where it does not (yet):
+// shared with test/unit/istiod-coverage.test.ts, which checks that every reason code of the cluster layers is judged
+// by istiod at least once.
+
+import type { ExpectCase } from './fixtures.js';
+
+/** Scenarios whose status istiod cannot produce, and why (shown in the test names). */
+export const HAND_WRITTEN: Record<string, string> = {
+  'gateway-status-stale': 'istiod writes status for the current generation; a lagging controller is needed',
+  'route-status-stale': 'istiod writes status for the current generation; a lagging controller is needed',
+  'route-status-missing': 'istiod writes status for every route it handles; a route it never processed is needed',
+  'status-disagrees': 'istiod recomputes ResolvedRefs from the spec; status left over from an older spec is needed',
+  'listener-conflicted':
+    'istiod never marks a Gateway\'s own listeners Conflicted (only ListenerSet conflicts); it accepts *.example.com and api.example.com on port 80',
+};
+
+/**
+ * Where gwdoctor today disagrees with istiod (istiod wins; recorded in the issue): the wrong side's answer is pinned,
+ * so fixing gwdoctor makes the test fail until the entry is removed. `side` is the half of the contract that is wrong.
+ */
+export interface Known {
+  side: 'predicted' | 'live' | 'both';
+  got: Pick<ExpectCase, 'verdict' | 'layer' | 'code'>;
+  why: string;
+}
+const both = (k: Known): Record<string, Known> => ({ 'api.example.com': k, 'worker.example.com': k });
+export const KNOWN_DISAGREEMENTS: Record<string, Record<string, Known>> = {
+  'gateway-not-accepted': both({
+    side: 'predicted',
+    got: { verdict: 'pass', layer: null, code: null },
+    why: 'the fixture\'s manifests hold no ConfigMap at all, so the prediction cannot tell a missing parametersRef ConfigMap from one not included (live it is predicted: test/unit/rules-issue8.test.ts)',
+  }),
+  'listener-https-cert-missing': both({
+    side: 'predicted',
+    got: { verdict: 'pass', layer: null, code: null },
+    why: 'gwdoctor reads no Secrets, so the prediction cannot see the missing certificate',
+  }),
+};
+
