@@ -44,7 +44,9 @@ export async function configz(httpUrl: string): Promise<IstioObject[]> {
 
 function uriMatches(m: UriMatch, s: string): boolean {
   if (m.exact !== undefined) return s === m.exact;
-  if (m.prefix !== undefined) return s.startsWith(m.prefix);
+  // VirtualServices generated from Gateway API get Envoy's path_separated_prefix (istio pilot/pkg/networking/core/route/
+  // route.go translateRouteMatch: UseGatewaySemantics): /v2 matches /v2 and /v2/..., never /v20.
+  if (m.prefix !== undefined) return m.prefix === '/' || s === m.prefix.replace(/\/$/, '') || s.startsWith(`${m.prefix.replace(/\/$/, '')}/`);
   if (m.regex !== undefined) return new RegExp(`^(?:${m.regex})$`).test(s);
   return true;
 }
