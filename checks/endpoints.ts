@@ -8,14 +8,10 @@ import { applyFix, command, GW_API, jsonPatch, manual, ptr } from '../src/fix/bu
 import { condition, controllerConditions, describeCondition, freshness, routeParentStatus } from '../src/gatewayapi/status.js';
 import type { Evidence } from '../src/types.js';
 import type { BackendInfo, EndpointsStage, RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
+import { ISTIO_BACKEND_KINDS } from '../src/gatewayapi/grants.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer } from '../src/layer.js';
 
-/**
- * Backend kinds Istio routes to besides core Services; anything else is ResolvedRefs=False/InvalidKind and 500
- * (istio pilot/pkg/config/kube/gateway/conversion.go buildDestination: "referencing unsupported backendRef").
- */
-const ISTIO_BACKEND_KINDS = new Set(['networking.istio.io/Hostname', 'inference.networking.k8s.io/InferencePool']);
 
 /** EndpointSlice `conditions.ready`: nil means true (k8s.io/api discovery/v1 EndpointConditions). */
 function isReady(e: NonNullable<EndpointSlice['endpoints']>[number]): boolean {
@@ -220,7 +216,12 @@ export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, e
   // objects as they are now) and shows both.
   const conds = controllerConditions(st?.conditions);
   const explainedByMirror = resolved?.reason === 'BackendNotFound' && es.mirrorMissing;
-  if (resolved?.status === 'False' && ['BackendNotFound', 'InvalidKind'].includes(resolved.reason ?? '') && !explainedByMirror && freshness(conds, route.metadata.generation) === 'fresh') {
+  // ResolvedRefs is route-wide: another rule's missing Service or invalid kind explains it (evidence says which).
+  const otherRule = es.elsewhere.find((x) => x.reason === resolved?.reason);
+  if (resolved?.status === 'False' && otherRule) {
+    statusNote.push({ ref: `${routeDesc} ${otherRule.ref.where}`, detail: `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name}: ${otherRule.reason}; the status is about that rule, not the one serving this request` });
+  }
+  if (resolved?.status === 'False' && ['BackendNotFound', 'InvalidKind'].includes(resolved.reason ?? '') && !explainedByMirror && !otherRule && freshness(conds, route.metadata.generation) === 'fresh') {
     return warn(this, 'StatusDisagrees', `the controller reports ${describeCondition(resolved)}, but every backendRef of the rule resolves to an existing Service with endpoints; trusting the spec (status may lag)`, {
       evidence: results.flatMap((r) => r.evidence),
       retryable: true,

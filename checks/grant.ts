@@ -77,7 +77,11 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
   }
   const mirror = mirrorProblem(this, rs, gs, evidence);
   if (mirror) return mirror;
-  if (statusSaysNotPermitted) {
+  const otherRule = gs.elsewhere.find((x) => x.reason === 'RefNotPermitted');
+  if (statusSaysNotPermitted && otherRule) {
+    evidence.push({ ref: `${describe(route)} ${otherRule.ref.where}`, detail: `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name} is not permitted: the status's RefNotPermitted is about that rule, not the one serving this request` });
+  }
+  if (statusSaysNotPermitted && !otherRule) {
     return warn(this, 'StatusDisagrees', 'the controller reports RefNotPermitted, but the ReferenceGrants permit every backendRef; trusting the spec (status may lag)', {
       evidence,
       retryable: true,

@@ -5,6 +5,12 @@ import type { ResolvedBackendRef } from '../types.js';
 
 const GW_GROUP = 'gateway.networking.k8s.io';
 
+/**
+ * Backend kinds Istio routes to besides core Services; anything else is ResolvedRefs=False/InvalidKind and 500
+ * (istio pilot/pkg/config/kube/gateway/conversion.go buildDestination: "referencing unsupported backendRef").
+ */
+export const ISTIO_BACKEND_KINDS = new Set(['networking.istio.io/Hostname', 'inference.networking.k8s.io/InferencePool']);
+
 /** Normalise a backendRef with the API server's defaults (group "", kind Service, namespace = route's, weight 1). */
 export function resolveBackendRefs(route: HTTPRoute, ruleIndex: number): ResolvedBackendRef[] {
   const ns = route.metadata.namespace ?? 'default';

@@ -8,7 +8,7 @@ import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
 import { kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
-import { resolveBackendRefs, routeDroppedBy } from './grants.js';
+import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy } from './grants.js';
 import { gatewayHealth, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
@@ -59,7 +59,7 @@ export type RouteStage = { chosen: Chosen; attachments: Attachment[]; routes: HT
   | { kind: 'orphan'; orphans: Orphan[] }
   | { kind: 'dropped'; route: HTTPRoute; ref: ResolvedBackendRef }
   | { kind: 'no-route'; services: Service[] }
-  | { kind: 'matched'; attachment: Attachment; refs: ResolvedBackendRef[]; services: Service[]; redirect: Redirect | null }
+  | { kind: 'matched'; attachment: Attachment; ruleIndex: number; refs: ResolvedBackendRef[]; services: Service[]; redirect: Redirect | null }
 );
 
 export interface GrantStage {
@@ -71,6 +71,8 @@ export interface GrantStage {
    * to status as mirrorBackendErr), so they never fail the request.
    */
   mirrors: { ref: ResolvedBackendRef; exists: boolean }[];
+  /** What the route's other rules give Istio to report in the route-wide ResolvedRefs condition. */
+  elsewhere: RefProblem[];
   /** Cross-namespace Service refs whose Service does not exist. */
   missing: ResolvedBackendRef[];
   /** Every Service of a missing ref's namespace (for closest names). */
@@ -105,6 +107,43 @@ export interface EndpointsStage {
   backends: BackendInfo[];
   /** A RequestMirror Service of the rule is missing (its BackendNotFound in status is the grant layer's warning). */
   mirrorMissing: boolean;
+  /** What the route's other rules give Istio to report in the route-wide ResolvedRefs condition. */
+  elsewhere: RefProblem[];
+}
+
+/** A backendRef Istio reports in ResolvedRefs (conversion.go buildDestination: permission first, then existence/kind). */
+export interface RefProblem {
+  reason: 'RefNotPermitted' | 'BackendNotFound' | 'InvalidKind';
+  ref: ResolvedBackendRef;
+}
+
+/**
+ * ResolvedRefs is one condition per route and parent, written from every rule (istio gateway/conversion.go
+ * convertHTTPRoute joins the rules' errors): a RefNotPermitted/BackendNotFound/InvalidKind may come from a rule other
+ * than the one serving this request. Those problems, so a judge does not call such status a disagreement.
+ * Weight-0 refs are skipped as Istio skips them (buildHTTPDestination).
+ */
+async function problemsInOtherRules(cluster: ClusterReader, route: HTTPRoute, ruleIndex: number): Promise<RefProblem[]> {
+  const routeNs = route.metadata.namespace ?? 'default';
+  const rules = route.spec.rules ?? [];
+  const out: RefProblem[] = [];
+  for (let i = 0; i < rules.length; i++) {
+    if (i === ruleIndex) continue;
+    for (const ref of resolveBackendRefs(route, i)) {
+      if (!ref.mirror && ref.weight === 0) continue;
+      const svc = isService(ref);
+      if (!svc && !ISTIO_BACKEND_KINDS.has(`${ref.group}/${ref.kind}`)) {
+        out.push({ reason: 'InvalidKind', ref });
+        continue;
+      }
+      if (ref.namespace !== routeNs && !(await cluster.referenceGrants(ref.namespace)).some((g) => grantPermits(g, routeNs, ref))) {
+        out.push({ reason: 'RefNotPermitted', ref });
+        continue;
+      }
+      if (svc && (await cluster.service(ref.namespace, ref.name)) === undefined) out.push({ reason: 'BackendNotFound', ref });
+    }
+  }
+  return out;
 }
 
 export interface ClusterPath {
@@ -275,7 +314,7 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     const redirect = predictRedirect(w.rule, w.match, { host, hostPort: null, path, query, listenerProtocol: chosen.cand.listener.protocol });
     const refs = redirect ? [] : resolveBackendRefs(w.route, w.ruleIndex);
     const carrying = refs.filter((x) => !x.mirror && x.weight > 0);
-    return { ...base, kind: 'matched', attachment, refs, redirect, services: carrying.length === 0 && !redirect ? await cluster.allServices() : [] };
+    return { ...base, kind: 'matched', attachment, ruleIndex: w.ruleIndex, refs, redirect, services: carrying.length === 0 && !redirect ? await cluster.allServices() : [] };
   }
   if (chosen.sel.vhost !== null) return { ...base, kind: 'no-rule', services: await cluster.allServices() };
 
@@ -338,7 +377,8 @@ export async function resolveGrant(cluster: ClusterReader, rs: Extract<RouteStag
   const missingNs = [...new Set([...missing, ...mirrors.filter((m) => !m.exists).map((m) => m.ref)].map((r) => r.namespace))];
   const siblings = new Map(await Promise.all(missingNs.map(async (ns) => [ns, await cluster.servicesByLabel(ns, {})] as const)));
   const apiVersion = refs.length > 0 || crossMirrors.some((m) => m.exists) ? await cluster.referenceGrantApiVersion() : '';
-  return { refs, missing, mirrors, siblings, grants, apiVersion };
+  const elsewhere = await problemsInOtherRules(cluster, route, rs.ruleIndex);
+  return { refs, missing, mirrors, siblings, grants, apiVersion, elsewhere };
 }
 
 export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<EndpointsStage> {
@@ -362,5 +402,6 @@ export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<Route
   );
   const mirrors = rs.refs.filter((r) => r.mirror && isService(r));
   const mirrorMissing = (await Promise.all(mirrors.map(async (r) => (await cluster.service(r.namespace, r.name)) === undefined))).some(Boolean);
-  return { backends, mirrorMissing };
+  const elsewhere = await problemsInOtherRules(cluster, rs.attachment.route, rs.ruleIndex);
+  return { backends, mirrorMissing, elsewhere };
 }

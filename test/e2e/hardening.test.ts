@@ -305,7 +305,8 @@ describe('Ctrl-C exits 130 in every output mode and prints what was checked so f
     const { kc, dir } = hang();
     const r = await interrupted(['--offline', '--timeout', '30s', '--kubeconfig', kc, 'api.example.com'], 1500);
     expect(r.code, r.stderr).toBe(130);
-    expect(r.took).toBeLessThan(5000);
+    // Long before the 30 s deadline (the margin absorbs a loaded machine; the deadline path would exit 2, not 130).
+    expect(r.took).toBeLessThan(15_000);
     expect(r.stdout).toMatch(/- dns +not checked: --offline/);
     expect(r.stdout).toMatch(/! listener +listener did not finish: interrupted \(Ctrl-C\) \[Interrupted\]/);
     expect(r.stdout).toMatch(/- route +not checked: the run was interrupted/);
@@ -394,7 +395,8 @@ describe('a route with a catastrophic regex cannot stall a run', () => {
     writeFileSync(join(dir, 'cluster.yaml'), evil);
     const t0 = Date.now();
     const r = gwdoctor(['--manifests', dir, '--offline', '--timeout', '5s', '-o', 'json', `https://api.example.com/${'a'.repeat(60)}!`]);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // A stalled match would end at the 5 s deadline with exit 2; exit 0 with a pass means it finished in time.
+    expect(Date.now() - t0).toBeLessThan(15_000);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).targets[0].verdict).toBe('pass');
   });
