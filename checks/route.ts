@@ -151,6 +151,14 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       });
     }
     evidence.push({ ref: describe(r), detail: 'no controller status: attachment predicted from the spec' });
+    const assumed = att.result.listeners.find((x) => x.listener === chosen.cand.listener && x.reason === 'Accepted')?.assumed;
+    if (assumed) {
+      const ns = r.metadata.namespace ?? 'default';
+      return warn(this, 'NamespaceLabelsUnknown', `${matchDesc} ${served(s, host, path)} only if Namespace ${ns} has the labels listener "${chosen.cand.listener.name}" selects; its labels were not read, so the attachment is unknown`, {
+        evidence: [...evidence, { ref: `Namespace ${ns}`, detail: assumed }],
+        fix: manual(`include the Namespace ${ns} manifest with the others (kubectl get namespace ${ns} -o yaml), or run gwdoctor against the cluster, so its labels can be checked against the listener's allowedRoutes selector`),
+      });
+    }
     return pass(this, `${matchDesc} ${served(s, host, path)} (predicted from spec)`, { evidence });
   }
   for (const c of conds) evidence.push({ ref: `${describe(r)} status`, detail: `${describeCondition(c)} (observedGeneration ${c.observedGeneration ?? '?'})` });

@@ -221,6 +221,14 @@ matches.`,
     doc: `The matching rule has no backendRefs, or only weight-0 ones: the gateway answers 500. Fix: weight 1 for the first
 backendRef, or a backendRef to the likeliest Service.`,
   },
+  NamespaceLabelsUnknown: {
+    layer: 'route',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning, manifests only) The listener admits routes by a namespace \`selector\`, and the route's Namespace object is not in the
+manifests, so its labels (other than the implicit \`kubernetes.io/metadata.name\`) are unknown: gwdoctor assumes the route
+attaches and says so instead of guessing. Fix: include the Namespace manifests, or run against the cluster.`,
+  },
   RouteStatusStale: {
     layer: 'route',
     severity: 'warn',

@@ -12,6 +12,8 @@ export interface ListenerAttachment {
   message: string;
   /** Intersected hostnames served on this listener (only when Accepted). */
   hostnames: (string | undefined)[];
+  /** Accepted on an assumption gwdoctor could not check (e.g. the route's Namespace labels were not read). */
+  assumed?: string;
 }
 
 export interface ParentAttachment {
@@ -20,6 +22,8 @@ export interface ParentAttachment {
   reason: AttachReason;
   message: string;
   listeners: ListenerAttachment[];
+  /** Accepted only on assumptions (every accepting listener has `assumed`): what could not be checked. */
+  assumed?: string;
 }
 
 const GW_GROUP = 'gateway.networking.k8s.io';
@@ -62,13 +66,25 @@ export function selectorMatches(sel: LabelSelector, labels: Record<string, strin
  * namespacesFromSelector).
  */
 export function namespaceAllowed(listener: GatewayListener, gw: Gateway, routeNs: string, nsObj: Namespace | undefined): boolean {
+  return namespaceDecision(listener, gw, routeNs, nsObj) === 'yes';
+}
+
+/**
+ * namespaceAllowed, honest about what it cannot know: a Selector on labels other than the implicit
+ * `kubernetes.io/metadata.name`, for a route whose Namespace object was not read (manifests from git rarely hold the
+ * Namespaces), is 'unknown' rather than a rejection that may be wrong.
+ */
+export function namespaceDecision(listener: GatewayListener, gw: Gateway, routeNs: string, nsObj: Namespace | undefined): 'yes' | 'no' | 'unknown' {
   const from = listener.allowedRoutes?.namespaces?.from ?? 'Same';
-  if (from === 'All') return true;
-  if (from === 'Same') return routeNs === (gw.metadata.namespace ?? 'default');
+  if (from === 'All') return 'yes';
+  if (from === 'Same') return routeNs === (gw.metadata.namespace ?? 'default') ? 'yes' : 'no';
   const sel = listener.allowedRoutes?.namespaces?.selector;
-  if (!sel) return true;
+  if (!sel) return 'yes';
+  // Unknown labels can flip any term (In/Exists as much as NotIn/DoesNotExist) except the implicit name label.
+  const keys = [...Object.keys(sel.matchLabels ?? {}), ...(sel.matchExpressions ?? []).map((e) => e.key)];
+  if (nsObj === undefined && keys.some((k) => k !== 'kubernetes.io/metadata.name')) return 'unknown';
   const labels = { 'kubernetes.io/metadata.name': routeNs, ...(nsObj?.metadata.labels ?? {}) };
-  return selectorMatches(sel, labels);
+  return selectorMatches(sel, labels) ? 'yes' : 'no';
 }
 
 /** HTTPRoute is allowed on HTTP/HTTPS listeners unless allowedRoutes.kinds leaves it out (GW AllowedRoutes.Kinds). */
@@ -115,7 +131,8 @@ export function attachToGateway(route: HTTPRoute, parentRef: ParentReference, gw
       });
       continue;
     }
-    if (!namespaceAllowed(l, gw, routeNs, nsObj)) {
+    const nsDecision = namespaceDecision(l, gw, routeNs, nsObj);
+    if (nsDecision === 'no') {
       listeners.push({
         listener: l,
         reason: 'NotAllowedByListeners',
@@ -133,10 +150,16 @@ export function attachToGateway(route: HTTPRoute, parentRef: ParentReference, gw
       });
       continue;
     }
-    listeners.push({ listener: l, reason: 'Accepted', message: 'Route was valid', hostnames: inter });
+    const assumed = nsDecision === 'unknown'
+      ? `listener "${l.name}" admits routes from namespaces matching ${JSON.stringify(l.allowedRoutes?.namespaces?.selector ?? {})}, and the labels of Namespace ${routeNs} were not read (no Namespace object): assumed to match`
+      : undefined;
+    listeners.push({ listener: l, reason: 'Accepted', message: 'Route was valid', hostnames: inter, ...(assumed ? { assumed } : {}) });
   }
   const ok = listeners.filter((x) => x.reason === 'Accepted');
-  if (ok.length > 0) return { parentRef, accepted: true, reason: 'Accepted', message: 'Route was valid', listeners };
+  if (ok.length > 0) {
+    const sure = ok.find((x) => !x.assumed);
+    return { parentRef, accepted: true, reason: 'Accepted', message: 'Route was valid', listeners, ...(sure ? {} : { assumed: ok[0]?.assumed as string }) };
+  }
   const rank: AttachReason[] = ['NotAllowedByListeners', 'NoMatchingListenerHostname', 'NoMatchingParent'];
   for (const r of rank) {
     const hits = listeners.filter((x) => x.reason === r);

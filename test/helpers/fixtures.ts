@@ -16,6 +16,8 @@ export interface ExpectCase {
   verdict: 'pass' | 'warn' | 'fail' | 'error';
   layer: string | null;
   code: string | null;
+  /** What the live cluster with istiod says where it knows more than the manifests (e.g. Namespace labels). */
+  live?: { verdict: ExpectCase['verdict']; layer: string | null; code: string | null };
 }
 export interface Scenario {
   name: string;

@@ -9,7 +9,7 @@ const all = scenarios();
 describe.each(all)('scenario $name ($status): $description', (s) => {
   it.each(s.cases)('$target -> $verdict at $layer ($code)', async (c) => {
     const report = await runScenario(s.dir, c.target);
-    expect(outcome(report)).toEqual(c);
+    expect(outcome(report)).toEqual({ target: c.target, verdict: c.verdict, layer: c.layer, code: c.code });
     expect(report.layers.map((l) => l.id)).toEqual(['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints']);
   });
 });

@@ -38,7 +38,11 @@ describe('attachment', () => {
     const l = http({ allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { expose: 'public' } } } } });
     const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'example-api', labels: { expose: 'public' } } };
     expect(attachToGateway(rt('example-api'), { name: 'gw', namespace: 'istio-ingress' }, gw([l]), ns).accepted).toBe(true);
-    expect(attachToGateway(rt('example-api'), { name: 'gw', namespace: 'istio-ingress' }, gw([l]), undefined).accepted).toBe(false);
+    const bare = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'example-api' } };
+    expect(attachToGateway(rt('example-api'), { name: 'gw', namespace: 'istio-ingress' }, gw([l]), bare).accepted).toBe(false);
+    // Namespace not read (manifests without it): unknown, so accepted on an assumption that is named, never rejected.
+    const unknown = attachToGateway(rt('example-api'), { name: 'gw', namespace: 'istio-ingress' }, gw([l]), undefined);
+    expect(unknown).toMatchObject({ accepted: true, assumed: expect.stringContaining('labels of Namespace example-api were not read') });
     const byName = http({ allowedRoutes: { namespaces: { from: 'Selector', selector: { matchLabels: { 'kubernetes.io/metadata.name': 'example-api' } } } } });
     expect(attachToGateway(rt('example-api'), { name: 'gw', namespace: 'istio-ingress' }, gw([byName]), undefined).accepted).toBe(true);
   });
