@@ -111,6 +111,39 @@ function problemFinding(check: { id: 'listener'; title: string }, c: GatewayChoi
   return fail(check, p.code, p.summary, { evidence, retryable: p.retryable, fix });
 }
 
+/**
+ * Istio matches listener protocols case-sensitively: "http" or "Https" is Accepted=False/UnsupportedProtocol ('protocol
+ * "http" is unsupported. hint: "HTTP" (uppercase) may be supported'), and when no listener is valid the Gateway is
+ * Accepted=False/ListenersNotValid (istio pilot/pkg/config/kube/gateway/conversion.go listenerProtocolToIstio and
+ * the Gateway conditions in convertGateways). The CRD admits such a protocol, so only Istio rejects it.
+ */
+const ISTIO_LISTENER_PROTOCOLS = new Set(['HTTP', 'HTTPS', 'TLS', 'TCP']);
+function misspelledHttpListener(check: { id: 'listener'; title: string }, gw: Gateway, host: string): Draft | null {
+  const listeners = gw.spec.listeners ?? [];
+  const i = listeners.findIndex((l) => ['HTTP', 'HTTPS'].includes(l.protocol.toUpperCase()) && !isHttpListener(l));
+  const l = listeners[i];
+  if (!l) return null;
+  const upper = l.protocol.toUpperCase();
+  const noneValid = listeners.every((x) => !ISTIO_LISTENER_PROTOCOLS.has(x.protocol));
+  return fail(
+    check,
+    noneValid ? 'GatewayNotAccepted' : 'ListenerNotReady',
+    `${describe(gw)} ${describeListener(l)} has protocol "${l.protocol}": Istio only knows "${upper}" (protocol names are case-sensitive), so the listener is Accepted=False/UnsupportedProtocol${noneValid ? ' and, with no valid listener, the Gateway is Accepted=False/ListenersNotValid' : ''}; ${host} is not served`,
+    {
+      evidence: [{ ref: `${describe(gw)} ${describeListener(l)}`, detail: `protocol "${l.protocol}" is unsupported. hint: "${upper}" (uppercase) may be supported` }],
+      fix: jsonPatch(
+        gw,
+        [
+          { op: 'test', path: ptr('spec', 'listeners', i, 'name'), value: l.name },
+          { op: 'test', path: ptr('spec', 'listeners', i, 'protocol'), value: l.protocol },
+          { op: 'replace', path: ptr('spec', 'listeners', i, 'protocol'), value: upper },
+        ],
+        `spells the protocol of listener "${l.name}" of ${describe(gw)} as ${upper}`,
+      ),
+    },
+  );
+}
+
 export function judgeListener(this: { id: 'listener'; title: string }, s: ListenerStage, input: JudgeInput): Draft {
   const host = input.target.host;
   switch (s.kind) {
@@ -133,6 +166,8 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
       return problemFinding(this, s.choice, s.classes);
     case 'no-http-listener': {
       const gw = s.gateway;
+      const misspelled = misspelledHttpListener(this, gw, host);
+      if (misspelled) return misspelled;
       const have = (gw.spec.listeners ?? []).map((l) => `${l.name} (${l.port}/${l.protocol}${l.allowedRoutes?.kinds?.length ? `, kinds ${l.allowedRoutes.kinds.map((k) => k.kind).join('/')}` : ''})`).join(', ') || 'none';
       return fail(this, 'RouteNotAccepted', `${s.route ? `${describe(s.route)} names ${describe(gw)}, but` : `${describe(gw)}:`} no listener of ${describe(gw)} can carry an HTTPRoute (listeners: ${have}): the route is Accepted=False/NotAllowedByListeners`, {
         evidence: (gw.spec.listeners ?? []).map((l) => ({ ref: `${describe(gw)} ${describeListener(l)}`, detail: isHttpListener(l) ? 'allowedRoutes.kinds leaves HTTPRoute out' : `protocol ${l.protocol} carries ${l.protocol === 'TLS' ? 'TLSRoute' : 'TCPRoute/UDPRoute'}, never HTTPRoute` })),
