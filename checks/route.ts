@@ -49,7 +49,12 @@ export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, 
       const evidence: Evidence[] = a.result.listeners.map((l) => ({ ref: `${describe(a.gateway)} listener "${l.listener.name}"`, detail: `${l.reason}: ${l.message}` }));
       const st = routeParentStatus(a.route, a.parentRef);
       if (st) for (const c of controllerConditions(st.conditions)) evidence.push({ ref: `${describe(a.route)} status`, detail: describeCondition(c) });
-      return fail(this, 'RouteNotAccepted', `${describe(a.route)} is not accepted by ${describe(a.gateway)}: ${a.result.reason} (${a.result.message})`, {
+      // Status that contradicts the prediction is said, with which side gwdoctor trusts and why (as at every layer).
+      const saysAccepted = st && condition(controllerConditions(st.conditions), 'Accepted')?.status === 'True' && freshness(controllerConditions(st.conditions), a.route.metadata.generation) === 'fresh';
+      if (saysAccepted) {
+        evidence.push({ ref: `${describe(a.route)} status`, detail: `disagrees: the controller reports Accepted=True for this generation, the spec says ${a.result.reason}; gwdoctor trusts the spec as it is now (the status may predate a change to the Gateway's listeners or the namespace labels); rerun with --wait to see whether the controller catches up` });
+      }
+      return fail(this, 'RouteNotAccepted', `${describe(a.route)} is not accepted by ${describe(a.gateway)}: ${a.result.reason} (${a.result.message})${saysAccepted ? ' (its status still says Accepted=True)' : ''}`, {
         evidence,
         fix: notAcceptedFix(a, chosen.cand, nsObjs.get(a.route.metadata.namespace ?? 'default')),
       });

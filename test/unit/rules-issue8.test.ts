@@ -90,3 +90,19 @@ describe('status that disagrees, said at every layer', () => {
     expect(r.layers[5]?.summary).toContain('ResolvedRefs=False (BackendNotFound)');
   });
 });
+
+describe('status that contradicts the prediction is said at every layer, with the side gwdoctor trusts', () => {
+  it('a route the spec rejects while its fresh status says Accepted=True: RouteNotAccepted, and the evidence says both', async () => {
+    const { loadManifests, ManifestCluster } = await import('../../src/cluster/manifests.js');
+    const { runOnCluster } = await import('../helpers/fixtures.js');
+    const dir = fx('allowed-routes-selector');
+    const objs = loadManifests([dir]);
+    const worker = objs.find((o) => o.kind === 'HTTPRoute' && o.metadata.name === 'example-worker') as { status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] } };
+    for (const c of worker.status.parents[0]?.conditions ?? []) if (c.type === 'Accepted') Object.assign(c, { status: 'True', reason: 'Accepted' });
+    const r = await runOnCluster(new ManifestCluster(objs, [dir]), 'worker.example.com');
+    const route = r.layers[3];
+    expect(route).toMatchObject({ status: 'fail', code: 'RouteNotAccepted' });
+    expect(route?.summary).toContain('its status still says Accepted=True');
+    expect(route?.evidence.map((e) => e.detail).join('\n')).toMatch(/disagrees: the controller reports Accepted=True .* gwdoctor trusts the spec/);
+  });
+});
