@@ -50,11 +50,6 @@ const KNOWN_DISAGREEMENTS: Record<string, Record<string, Known>> = {
     got: { verdict: 'pass', layer: null, code: null },
     why: 'the fixture\'s manifests hold no ConfigMap at all, so the prediction cannot tell a missing parametersRef ConfigMap from one not included (live it is predicted: test/unit/rules-issue8.test.ts)',
   }),
-  'listener-https-cert-missing': both({
-    side: 'predicted',
-    got: { verdict: 'pass', layer: null, code: null },
-    why: 'gwdoctor reads no Secrets, so the prediction cannot see the missing certificate',
-  }),
 };
 
 const GW_API = /^gateway\.networking\.k8s\.io\//;
