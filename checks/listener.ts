@@ -195,8 +195,8 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
       if (s.healthy.some((h) => h.health.stale)) {
         return warn(this, 'GatewayStatusStale', `${names} accepts ${host}, but the Gateway status is stale (spec changed since the controller last wrote it)`, { evidence, retryable: true });
       }
-      const expiring = s.healthy.find((h) => h.health.warning)?.health.warning;
-      if (expiring) return warn(this, expiring.code, `${names} accepts ${host}; ${expiring.summary}`, { evidence });
+      const expiring = s.healthy.find((h) => h.health.warning?.code === 'StatusDisagrees')?.health.warning ?? s.healthy.find((h) => h.health.warning)?.health.warning;
+      if (expiring) return warn(this, expiring.code, `${names} accepts ${host}; ${expiring.summary}`, { evidence, ...(expiring.retryable ? { retryable: true } : {}) });
       const notes = s.healthy.flatMap((h) => h.health.notes ?? []);
       return pass(this, `${names} accepts ${host}${notes.length ? ` (${notes.join('; ')})` : ''}`, { evidence });
     }

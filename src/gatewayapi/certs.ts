@@ -222,6 +222,8 @@ export interface CertJudgement {
   warning?: { code: 'ListenerCertificateExpiring'; summary: string };
   /** Why the certificate was not (fully) checked; the listener is not failed for it. */
   unchecked?: string;
+  /** A certificateRef was read and is valid and permitted: Istio programs the listener (for status disagreements). */
+  verified?: string;
 }
 
 const secretName = (r: CertRef) => `Secret ${r.namespace}/${r.name}`;
@@ -319,6 +321,9 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
     return { ...base, evidence, unchecked: maybe.map((u) => `${secretName(u.ref)}: ${u.why.replace(/^not checked \((.*)\)$/, '$1')}`).join('; ') };
   }
   for (const x of rejections) evidence.push({ ref: `${where} certificateRefs[${x.ref.index}]`, detail: `ignored by Istio (another certificateRef is valid): ${x.why}` });
+  const g0 = usable[0] as Extract<RefState, { state: 'valid' }>;
+  const grant0 = g0.ref.namespace !== gwNs ? grantOf(g0.ref) : undefined;
+  const verified = `${secretName(g0.ref)} holds a valid key pair${grant0 ? ` and ReferenceGrant ${grant0.metadata.namespace ?? g0.ref.namespace}/${grant0.metadata.name} permits it` : ''}`;
   // What a verifying client sees: a certificate that covers the host and is within its validity period.
   const covers = (s: Extract<RefState, { state: 'valid' }>) => s.pem.checkHost(host, { subject: 'never', partialWildcards: false, multiLabelWildcards: false }) !== undefined;
   const inTime = (s: Extract<RefState, { state: 'valid' }>) => Date.parse(s.cert.notBefore) <= now && now <= Date.parse(s.cert.notAfter);
@@ -346,9 +351,9 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
     };
   }
   if (best.cert.daysLeft < CERT_EXPIRY_WARN_DAYS) {
-    return { ...base, evidence, warning: { code: 'ListenerCertificateExpiring', summary: `${where}: the certificate in ${secretName(best.ref)} for ${host} expires in ${best.cert.daysLeft} days (${best.cert.notAfter})` } };
+    return { ...base, evidence, verified, warning: { code: 'ListenerCertificateExpiring', summary: `${where}: the certificate in ${secretName(best.ref)} for ${host} expires in ${best.cert.daysLeft} days (${best.cert.notAfter})` } };
   }
-  return { ...base, evidence };
+  return { ...base, evidence, verified };
 }
 
 function notPermittedWhy(r: CertRef, gwNs: string): string {

@@ -23,7 +23,7 @@ export interface Health {
   evidence: Evidence[];
   problem?: GatewayProblem;
   /** A listener certificate that works but expires soon (certs.ts). */
-  warning?: { code: 'ListenerCertificateExpiring'; summary: string };
+  warning?: { code: 'ListenerCertificateExpiring' | 'StatusDisagrees'; summary: string; retryable?: boolean };
   /** What could not be checked, said in the pass summary (e.g. a certificate without permission to read Secrets). */
   notes?: string[];
 }
@@ -92,6 +92,20 @@ export function gatewayHealth(
   if (fresh === 'fresh') {
     for (const c of conds) evidence.push({ ref, detail: describeCondition(c) });
     evidence.push(...certEvidence);
+    // Status that blames a certificate reference gwdoctor read and found valid and permitted: RefNotPermitted while a
+    // ReferenceGrant permits the Secret (written before the grant existed; a grant does not bump the Gateway's
+    // generation). The same rule as the grant layer's: the grant semantics are certain, so trust the spec and warn;
+    // --wait retries. (InvalidCertificateRef over a key pair gwdoctor parsed is left to the status: Go's crypto/tls is
+    // istiod's judge of a key pair, not Node's.)
+    const accepted0 = condition(conds, 'Accepted');
+    const disagree = certs
+      .filter((c) => c.verified)
+      .map((c) => ({ c, rr: condition(controllerConditions(gw.status?.listeners?.find((x) => x.name === c.listener.name)?.conditions), 'ResolvedRefs') }))
+      .find((x) => x.rr?.status === 'False' && x.rr.reason === 'RefNotPermitted');
+    if (disagree && (!accepted0 || accepted0.status === 'True' || accepted0.reason === 'ListenersNotValid')) {
+      const summary = `the controller reports ${describeListener(disagree.c.listener)} ResolvedRefs=False/RefNotPermitted, but ${disagree.c.verified}; trusting the spec (status may lag)`;
+      return { ok: true, stale: false, evidence, warning: { code: 'StatusDisagrees', summary, retryable: true } };
+    }
     const accepted = condition(conds, 'Accepted');
     if (accepted && accepted.status !== 'True') {
       return bad({

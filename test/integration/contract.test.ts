@@ -30,6 +30,7 @@ const HAND_WRITTEN: Record<string, string> = {
   'route-status-stale': 'istiod writes status for the current generation; a lagging controller is needed',
   'route-status-missing': 'istiod writes status for every route it handles; a route it never processed is needed',
   'status-disagrees': 'istiod recomputes ResolvedRefs from the spec; status left over from an older spec is needed',
+  'listener-https-cert-status-disagrees': 'istiod recomputes the listener as soon as the ReferenceGrant exists; RefNotPermitted from before the grant is needed',
   'listener-conflicted':
     'istiod never marks a Gateway\'s own listeners Conflicted (only ListenerSet conflicts); it accepts *.example.com and api.example.com on port 80',
 };
