@@ -7,10 +7,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { loadManifests } from '../../src/cluster/manifests.js';
 import type { Gateway } from '../../src/cluster/objects.js';
-import { gwdoctor } from '../helpers/cli.js';
+import { gwdoctor, ROOT } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
@@ -56,5 +56,35 @@ describe('a certificate Secret the read-only user may not get', () => {
       .filter((e) => e.objectRef?.resource === 'secrets');
     expect(secrets.length).toBeGreaterThan(0);
     expect(secrets.filter((e) => e.verb !== 'get' || !e.objectRef?.name)).toEqual([]);
+  });
+});
+
+describe('deploy/rbac-secrets.yaml', () => {
+  let applied: Applied | undefined;
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac-secrets.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace: string } });
+  const path = (o: { kind: string; metadata: { name: string; namespace: string } }) => `/apis/rbac.authorization.k8s.io/v1/namespaces/${o.metadata.namespace}/${o.kind.toLowerCase()}s/${o.metadata.name}`;
+  beforeAll(async () => {
+    if (admin && istiod) applied = await applyScenario(admin, join(FIXTURES, 'listener-https-cert-valid'), { status: 'istiod' });
+  }, 120_000);
+  afterAll(async () => {
+    for (const o of docs) await admin?.raw('DELETE', path(o));
+    await applied?.cleanup();
+  }, 120_000);
+
+  itIstiod('applies, and lets the gwdoctor ServiceAccount get exactly the named certificate Secret: no other Secret, no list/watch', async () => {
+    expect(docs.map((d) => d.kind)).toEqual(['Role', 'RoleBinding']);
+    for (const o of docs) {
+      const r = await admin!.raw('PATCH', `${path(o)}?fieldManager=gwdoctor-test&force=true`, o, 'application/apply-patch+yaml');
+      expect(r.status, JSON.stringify(r.json).slice(0, 300)).toBeLessThan(300);
+    }
+    const can = async (verb: string, name?: string) => {
+      const r = await admin!.raw('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: { user: 'system:serviceaccount:gwdoctor:gwdoctor', groups: ['system:serviceaccounts'], resourceAttributes: { namespace: 'istio-ingress', verb, resource: 'secrets', ...(name ? { name } : {}) } },
+      });
+      return (r.json as { status: { allowed: boolean } }).status.allowed;
+    };
+    expect({ get: await can('get', 'example-com-tls'), other: await can('get', 'other-tls'), list: await can('list'), watch: await can('watch') }).toEqual({ get: true, other: false, list: false, watch: false });
   });
 });
