@@ -118,6 +118,27 @@ describe('a Secret in another namespace needs a ReferenceGrant from Gateway to S
   });
 });
 
+describe('the printed grant for a foreign certificate Secret', () => {
+  it("is the exact ReferenceGrant (Gateway -> that Secret) in the Secret's namespace, under a name no grant there has, in the version the source uses (manifests: their grants' version; live: the served one)", async () => {
+    const objects = loadManifests([join(FIXTURES, 'listener-https-cert-foreign-ns-presync')]);
+    const taken = { ...grant('cert-manager', { kind: 'HTTPRoute', namespace: 'istio-ingress' }, { kind: 'Secret' }), metadata: { name: 'allow-istio-ingress-gateways-to-example-com-tls', namespace: 'cert-manager' } };
+    const r = await runOnCluster(new ManifestCluster([...objects, taken] as K8sObject[], ['x']), 'api.example.com');
+    const l = r.layers[2];
+    expect(l).toMatchObject({ status: 'fail', code: 'ReferenceGrantMissing' });
+    expect(l?.fix).toMatchObject({
+      kind: 'apply',
+      object: {
+        apiVersion: 'gateway.networking.k8s.io/v1beta1', // the fixture's other grants are v1beta1
+        kind: 'ReferenceGrant',
+        metadata: { name: 'allow-istio-ingress-gateways-to-example-com-tls-2', namespace: 'cert-manager' },
+        spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'istio-ingress' }], to: [{ group: '', kind: 'Secret', name: 'example-com-tls' }] },
+      },
+    });
+    // the near miss is named as evidence
+    expect(l?.evidence.map((e) => e.detail)).toContainEqual(expect.stringContaining('from does not list {group: gateway.networking.k8s.io, kind: Gateway'));
+  });
+});
+
 describe('reading Secrets is optional', () => {
   it('manifests that hold no Secret at all: "not checked (no Secrets in the manifests)", the listener passes', async () => {
     const j = await judge([], [ref('example-com-tls')]);
