@@ -174,14 +174,15 @@ widen the listener's hostname. Remember that \`*.example.com\` never matches \`e
   ListenerCertificateRefInvalid: {
     layer: 'listener',
     severity: 'fail',
-    retryable: false,
+    retryable: true,
     doc: `The HTTPS listener that accepts the host terminates TLS with a \`certificateRefs\` entry Istio rejects: not a core
 \`Secret\` (another group/kind), a Secret that does not exist (or of type \`helm.sh/release.v1\` /
 \`kubernetes.io/service-account-token\`, which istiod never watches), a Secret without non-empty \`tls.crt\`+\`tls.key\`
 (or \`cert\`+\`key\`), a certificate or key that does not parse, a key that does not match the certificate, or more than 2
 refs. Istio then reports the listener \`ResolvedRefs=False/InvalidCertificateRef\` and \`Programmed=False/Invalid\` "Bad
 TLS configuration" (and the Gateway \`Accepted=False/ListenersNotValid\` when no listener is valid); nothing is served on
-it. Istio does not check the Secret's \`type\`: an \`Opaque\` Secret with \`tls.crt\`/\`tls.key\` works (shown as evidence).
+it. A missing Secret is re-checked by \`--wait\` (cert-manager or an external-secrets operator may be about to write it); the
+other causes are not. Istio does not check the Secret's \`type\`: an \`Opaque\` Secret with \`tls.crt\`/\`tls.key\` works (shown as evidence).
 gwdoctor reads only the referenced Secrets (GET by name) and never prints their data: evidence is subject, SANs, issuer
 and validity. Fix: create the Secret (\`kubectl -n NS create secret tls NAME --cert=fullchain.pem --key=privkey.pem\`, or
 let cert-manager issue it), or point the ref at an existing one. Reading Secrets is optional: without permission (or

@@ -83,7 +83,8 @@ export function gatewayHealth(
       evidence.push({ ref, detail: fresh === 'stale' ? 'status is stale: predicted from the spec and the Secret' : 'no controller has written status: predicted from the spec and the Secret' });
     }
     evidence.push(...certProblem.evidence);
-    return bad({ code: p.code, summary: p.summary, retryable: false, remedy: 'certificate', listener: certProblem.listener, cert: certProblem });
+    // A missing Secret may be about to be written (cert-manager issuing, an external-secrets sync): --wait re-checks it.
+    return bad({ code: p.code, summary: p.summary, retryable: p.state === 'missing', remedy: 'certificate', listener: certProblem.listener, cert: certProblem });
   }
   const certEvidence = certs.flatMap((c) => c.evidence);
   const warning = certs.find((c) => c.warning)?.warning;
