@@ -4,7 +4,9 @@
 import type { Gateway, GatewayClass, GatewayListener, HTTPRoute } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
 import { fail, pass, warn, type Draft } from '../src/findings.js';
-import { command, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
+import { applyFix, command, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
+import type { CertJudgement } from '../src/gatewayapi/certs.js';
+import { secretGrantObject } from '../src/gatewayapi/grants.js';
 import type { Fix } from '../src/fix/fix.js';
 import { kindAllowed } from '../src/gatewayapi/attachment.js';
 import { isHttpListener } from '../src/gatewayapi/listeners.js';
@@ -82,6 +84,43 @@ function classFix(gw: Gateway, classes: GatewayClass[]): Fix {
   );
 }
 
+/**
+ * The fix for a listener certificate. A Secret in another namespace without a grant: the exact ReferenceGrant (in the
+ * Secret's namespace, from Gateway in the Gateway's namespace, to that Secret by name; a name no grant there has; the
+ * served version). istiod judges it at the listener (not programmed), so the finding is the listener's, but the
+ * object to create is the grant. Anything about the certificate itself (missing Secret, wrong keys, expired, another
+ * host) needs key material gwdoctor does not have and must never print: a manual fix naming the Secret.
+ */
+function certificateFix(gw: Gateway, cert: CertJudgement | undefined): Fix | null {
+  const p = cert?.problem;
+  if (!cert || !p) return null;
+  const gwNs = gw.metadata.namespace ?? 'default';
+  const idx = (gw.spec.listeners ?? []).indexOf(cert.listener);
+  const at = `spec.listeners[${idx}].tls.certificateRefs[${p.ref.index}]`;
+  if (p.code === 'ReferenceGrantMissing') {
+    const taken = (cert.grants.get(p.ref.namespace) ?? []).map((g) => g.metadata.name);
+    const name = uniqueName(`allow-${gwNs}-gateways-to-${p.ref.name}`, taken);
+    const apiVersion = cert.grantApiVersion || 'gateway.networking.k8s.io/v1beta1';
+    return applyFix(
+      secretGrantObject(gwNs, p.ref.namespace, [p.ref.name], apiVersion, name),
+      `creates ReferenceGrant ${p.ref.namespace}/${name} (a new name) in the Secret's namespace, letting Gateways in ${gwNs} use Secret ${p.ref.name} (only that Secret); or move the Secret into ${gwNs}`,
+    );
+  }
+  const secret = `Secret ${p.ref.namespace}/${p.ref.name}`;
+  switch (p.state) {
+    case 'unsupported':
+      return manual(`${at} of ${describe(gw)} must name a core Secret (group "", kind Secret) holding tls.crt and tls.key: Istio supports no other kind`);
+    case 'missing':
+      return manual(`create ${secret} of type kubernetes.io/tls (kubectl -n ${p.ref.namespace} create secret tls ${p.ref.name} --cert=fullchain.pem --key=privkey.pem, or a cert-manager Certificate with secretName ${p.ref.name}), or point ${at} of ${describe(gw)} at the Secret that exists`);
+    case 'expired':
+    case 'not-yet-valid':
+    case 'other-host':
+      return manual(`renew or re-issue the certificate in ${secret} so that it covers ${cert.host} and is valid now (cert-manager: cmctl renew, or fix the Certificate's dnsNames); gwdoctor does not print Secret data`);
+    default:
+      return manual(`replace ${secret} with a kubernetes.io/tls Secret whose tls.crt (PEM certificate chain, leaf first) matches its tls.key (PEM private key): kubectl -n ${p.ref.namespace} create secret tls ${p.ref.name} --cert=fullchain.pem --key=privkey.pem --dry-run=client -o yaml | kubectl apply -f -`);
+  }
+}
+
 function problemFinding(check: { id: 'listener'; title: string }, c: GatewayChoice, classes: GatewayClass[]): Draft {
   const p = c.health.problem;
   const gw = c.gw;
@@ -101,6 +140,9 @@ function problemFinding(check: { id: 'listener'; title: string }, c: GatewayChoi
       break;
     case 'set-class':
       fix = classFix(gw, classes);
+      break;
+    case 'certificate':
+      fix = certificateFix(gw, p.cert);
       break;
     case 'https-tls':
       fix = manual(`add spec.listeners[${(gw.spec.listeners ?? []).indexOf(p.listener as GatewayListener)}].tls (mode: Terminate, certificateRefs naming a kubernetes.io/tls Secret) to ${describe(gw)}, or use protocol: HTTP behind the TLS proxy`);
@@ -188,7 +230,10 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
       if (s.healthy.some((h) => h.health.stale)) {
         return warn(this, 'GatewayStatusStale', `${names} accepts ${host}, but the Gateway status is stale (spec changed since the controller last wrote it)`, { evidence, retryable: true });
       }
-      return pass(this, `${names} accepts ${host}`, { evidence });
+      const expiring = s.healthy.find((h) => h.health.warning?.code === 'StatusDisagrees')?.health.warning ?? s.healthy.find((h) => h.health.warning)?.health.warning;
+      if (expiring) return warn(this, expiring.code, `${names} accepts ${host}; ${expiring.summary}`, { evidence, ...(expiring.retryable ? { retryable: true } : {}) });
+      const notes = s.healthy.flatMap((h) => h.health.notes ?? []);
+      return pass(this, `${names} accepts ${host}${notes.length ? ` (${notes.join('; ')})` : ''}`, { evidence });
     }
   }
 }

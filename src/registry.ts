@@ -171,6 +171,41 @@ widen the listener's hostname. Remember that \`*.example.com\` never matches \`e
 \`Programmed=False\` or \`ResolvedRefs=False\`, or it is \`HTTPS\` without a \`tls\` section (Istio skips it). Fix: read
 \`status.listeners\` of the Gateway.`,
   },
+  ListenerCertificateRefInvalid: {
+    layer: 'listener',
+    severity: 'fail',
+    retryable: true,
+    doc: `The HTTPS listener that accepts the host terminates TLS with a \`certificateRefs\` entry Istio rejects: not a core
+\`Secret\` (another group/kind), a Secret that does not exist (or of type \`helm.sh/release.v1\` /
+\`kubernetes.io/service-account-token\`, which istiod never watches), a Secret without non-empty \`tls.crt\`+\`tls.key\`
+(or \`cert\`+\`key\`), a certificate or key that does not parse, a key that does not match the certificate, or more than 2
+refs. Istio then reports the listener \`ResolvedRefs=False/InvalidCertificateRef\` and \`Programmed=False/Invalid\` "Bad
+TLS configuration" (and the Gateway \`Accepted=False/ListenersNotValid\` when no listener is valid); nothing is served on
+it. A missing Secret is re-checked by \`--wait\` (cert-manager or an external-secrets operator may be about to write it); the
+other causes are not. Istio does not check the Secret's \`type\`: an \`Opaque\` Secret with \`tls.crt\`/\`tls.key\` works (shown as evidence).
+gwdoctor reads only the referenced Secrets (GET by name) and never prints their data: evidence is subject, SANs, issuer
+and validity. Fix: create the Secret (\`kubectl -n NS create secret tls NAME --cert=fullchain.pem --key=privkey.pem\`, or
+let cert-manager issue it), or point the ref at an existing one. Reading Secrets is optional: without permission (or
+with manifests that hold no Secret) the listener passes with "certificate not checked" and the reason; see
+[\`deploy/rbac-secrets.yaml\`](deploy/rbac-secrets.yaml) to grant it narrowly.`,
+  },
+  ListenerCertificateInvalid: {
+    layer: 'listener',
+    severity: 'fail',
+    retryable: false,
+    doc: `The HTTPS listener's certificate loads, but cannot serve the host: it is expired (or not yet valid), or none of its
+DNS SANs covers the host (a wildcard covers exactly one label; the subject CN is not used, as by browsers and Go). Istio
+does not check this (the listener stays \`Programmed=True\`, Envoy serves the certificate anyway): every client that
+verifies it — a browser, or a reverse proxy that verifies its upstream — fails the TLS handshake. Fix: renew or re-issue
+the certificate in the named Secret for the host.`,
+  },
+  ListenerCertificateExpiring: {
+    layer: 'listener',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) The HTTPS listener's certificate for the host expires within 14 days (the days left are shown). Fix: renew it
+(check cert-manager or whatever writes the Secret).`,
+  },
   NoRouteForHost: {
     layer: 'route',
     severity: 'fail',
@@ -244,13 +279,18 @@ up. The verdict follows the spec. Fix: wait (\`--wait\`); if it stays stale, che
 did not process it. Fix: \`kubectl get httproute <name> -o yaml\`, istiod logs; \`--wait\` retries.`,
   },
   ReferenceGrantMissing: {
-    layer: 'grant',
+    layer: ['listener', 'grant'],
     severity: 'fail',
     retryable: false,
     doc: `A backendRef of the matching rule points into another namespace and no ReferenceGrant there permits it; the route stays
 \`Accepted=True\`, its status says \`ResolvedRefs=False/RefNotPermitted\`, and the gateway answers 500. Near misses
 (grant in the route's namespace, wrong \`from.namespace\`, \`from.kind: Gateway\`, \`to.name\` of another Service) are listed
-as evidence. Fix: gwdoctor prints the complete ReferenceGrant to apply in the backend's namespace.`,
+as evidence. Fix: gwdoctor prints the complete ReferenceGrant to apply in the backend's namespace. Also reported at the
+**listener** layer for an HTTPS listener whose \`certificateRefs\` Secret is in another namespace without a ReferenceGrant
+there \`from: {group: gateway.networking.k8s.io, kind: Gateway, namespace: <gateway ns>}\` \`to: {group: "", kind: Secret}\`:
+istiod then marks the listener \`ResolvedRefs=False/RefNotPermitted\`, \`Accepted=False\`, \`Programmed=False\` and serves
+nothing on it, so the request fails at the listener before any route is chosen; the fix is the exact ReferenceGrant for
+that Secret (in the Secret's namespace, a name no grant there has, the version the API server serves).`,
   },
   ServiceNotFound: {
     layer: ['grant', 'endpoints'],

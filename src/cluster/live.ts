@@ -13,7 +13,7 @@ import {
   KubeConfig,
 } from '@kubernetes/client-node';
 import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
-import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, K8sObject, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
+import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type HTTPRoute, type K8sObject, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
 import { labelsMatch, selectorString, type ClusterReader } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 
@@ -340,6 +340,22 @@ export class LiveCluster implements ClusterReader {
         const code = (err as { code?: unknown }).code;
         if (code === 404) return undefined;
         if (code === 403) return null;
+        throw err;
+      }
+    });
+  }
+  /**
+   * GET one Secret by name (a listener's certificateRef; gwdoctor never LISTs Secrets). A 403 is thrown as
+   * ClusterAccessError('forbidden') naming verb, resource and namespace; the certificate check turns it into "not
+   * checked" (reading Secrets is optional: deploy/rbac-secrets.yaml). What is kept is secretView: no labels or
+   * annotations, key material non-enumerable.
+   */
+  secret(ns: string, name: string) {
+    return this.memo(`secret/${ns}/${name}`, `get secret ${ns}/${name}`, async (): Promise<Secret | undefined> => {
+      try {
+        return secretView(await this.core.readNamespacedSecret({ namespace: ns, name }));
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 404) return undefined;
         throw err;
       }
     });

@@ -5,7 +5,7 @@ import { getHeapStatistics } from 'node:v8';
 import { join, relative } from 'node:path';
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { GwdoctorError, UsageError } from '../errors.js';
-import type { EndpointSlice, Gateway, GatewayClass, HTTPRoute, K8sObject, Namespace, Node, Pod, ReferenceGrant, Service } from './objects.js';
+import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type HTTPRoute, type K8sObject, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
 import { labelsMatch, type ClusterReader } from './reader.js';
 import * as validators from './manifest-validators.generated.js';
 import { jsonUnits, readLines, withoutBulk, yamlUnits, type Unit } from './manifest-stream.js';
@@ -88,6 +88,7 @@ export function usedKind(apiVersion: unknown, kind: unknown): string | undefined
     case 'Namespace':
     case 'Node':
     case 'ConfigMap':
+    case 'Secret':
       return apiVersion === 'v1' ? kind : undefined;
     case 'EndpointSlice':
       return apiVersion.startsWith('discovery.k8s.io/') ? kind : undefined;
@@ -373,7 +374,13 @@ export class ManifestCluster implements ClusterReader {
       const key = usedKind(o.apiVersion, o.kind);
       if (!key) continue; // unknown kinds are ignored
       const list = this.byKind.get(key) ?? [];
-      list.push(o);
+      if (key === 'Secret') {
+        // Kept only as secretView (key material non-enumerable), with the origin of the object it was read from.
+        const view = secretView(o);
+        const at = originOf(o);
+        if (at) origins.set(view, at);
+        list.push(view);
+      } else list.push(o);
       this.byKind.set(key, list);
     }
   }
@@ -421,6 +428,15 @@ export class ManifestCluster implements ClusterReader {
     const all = this.all<K8sObject>('ConfigMap');
     if (all.length === 0) return null;
     return all.find((o) => (o.metadata.namespace ?? 'default') === ns && o.metadata.name === name);
+  }
+  /**
+   * undefined: not in the manifests (which hold Secrets); null: the manifests hold no Secret at all (manifests from
+   * git rarely do: cert-manager, sealed or external secrets create them), so nothing can be said.
+   */
+  async secret(ns: string, name: string): Promise<Secret | undefined | null> {
+    const all = this.all<K8sObject>('Secret');
+    if (all.length === 0) return null;
+    return all.find((x) => (x.metadata.namespace ?? 'default') === ns && x.metadata.name === name) as Secret | undefined;
   }
   async allServices() {
     return this.all<Service>('Service');

@@ -41,7 +41,7 @@ export interface GatewayListener {
   hostname?: string;
   port: number;
   protocol: string;
-  tls?: { mode?: string; certificateRefs?: unknown[] };
+  tls?: { mode?: string; certificateRefs?: unknown[]; options?: Record<string, string> };
   allowedRoutes?: {
     namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: LabelSelector };
     kinds?: { group?: string; kind: string }[];
@@ -191,6 +191,37 @@ export interface Pod extends K8sObject {
 }
 
 export interface Namespace extends K8sObject {}
+
+/**
+ * A Secret as gwdoctor keeps it: type and metadata name only (no labels or annotations: `kubectl apply` copies the
+ * whole Secret into its last-applied annotation). `data`/`stringData` are NON-ENUMERABLE (see secretView): JSON,
+ * YAML and util.inspect never print them; only src/gatewayapi/certs.ts reads them, in memory.
+ */
+export interface Secret extends K8sObject {
+  type?: string;
+  readonly data?: Record<string, string>;
+  readonly stringData?: Record<string, string>;
+}
+
+/** The form in which every reader hands out a Secret: a fresh object whose key material cannot be serialised. */
+export function secretView(o: { apiVersion?: unknown; metadata?: { name?: unknown; namespace?: unknown; resourceVersion?: unknown }; type?: unknown; data?: unknown; stringData?: unknown }): Secret {
+  const md = o.metadata ?? {};
+  const out: Secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: String(md.name ?? ''),
+      ...(typeof md.namespace === 'string' ? { namespace: md.namespace } : {}),
+      ...(typeof md.resourceVersion === 'string' ? { resourceVersion: md.resourceVersion } : {}),
+    } as ObjectMeta,
+    ...(typeof o.type === 'string' ? { type: o.type } : {}),
+  };
+  const strMap = (v: unknown): Record<string, string> | undefined =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string')) : undefined;
+  Object.defineProperty(out, 'data', { value: strMap(o.data), enumerable: false });
+  Object.defineProperty(out, 'stringData', { value: strMap(o.stringData), enumerable: false });
+  return out;
+}
 
 export interface Node extends K8sObject {
   status?: { addresses?: { type: string; address: string }[] };

@@ -11,6 +11,7 @@ import type {
   Node,
   Pod,
   ReferenceGrant,
+  Secret,
   Service,
 } from './objects.js';
 
@@ -30,6 +31,12 @@ export interface ClusterReader {
    * known (manifests without ConfigMaps, or no permission to read it).
    */
   configMap(namespace: string, name: string): Promise<K8sObject | undefined | null>;
+  /**
+   * One Secret by name (a listener's certificateRef; never a LIST): undefined when it does not exist, null when that
+   * cannot be known (manifests that hold no Secret at all). A 403 throws ClusterAccessError('forbidden'): reading
+   * Secrets is optional, the caller degrades it to "not checked" with the reason. Its data is non-enumerable (secretView).
+   */
+  secret(namespace: string, name: string): Promise<Secret | undefined | null>;
   /** Every Service the reader can see (candidates for fixes that need a backend). */
   allServices(): Promise<Service[]>;
   /** Services in a namespace carrying the given labels (used to find a Gateway's generated Service). */

@@ -93,3 +93,36 @@ export function routeDroppedBy(route: HTTPRoute): ResolvedBackendRef | null {
   }
   return null;
 }
+
+// Certificates of a Gateway listener in another namespace (gateway-api apis/v1/gateway_types.go
+// GatewayTLSConfig.CertificateRefs: "a ReferenceGrant is required in the target namespace"; istio
+// pilot/pkg/config/kube/gatewaycommon/references.go SecretAllowed: from kind Gateway + the Gateway's namespace, to
+// core Secret, to.name unset = every Secret of the namespace).
+
+/** Does this grant (in the Secret's namespace) let Gateways in gwNs use Secret <secretNs>/<name>? */
+export function secretGrantPermits(grant: ReferenceGrant, gwNs: string, secretNs: string, name: string): boolean {
+  if ((grant.metadata.namespace ?? 'default') !== secretNs) return false;
+  const fromOk = (grant.spec.from ?? []).some((f) => (f.group ?? '') === GW_GROUP && f.kind === 'Gateway' && f.namespace === gwNs);
+  return fromOk && (grant.spec.to ?? []).some((t) => (t.group ?? '') === '' && t.kind === 'Secret' && (t.name === undefined || t.name === name));
+}
+
+/** Why a grant in the Secret's namespace does not cover it (near-miss evidence). */
+export function whyNotSecret(grant: ReferenceGrant, gwNs: string, name: string): string {
+  const froms = grant.spec.from ?? [];
+  if (!froms.some((f) => (f.group ?? '') === GW_GROUP && f.kind === 'Gateway' && f.namespace === gwNs)) {
+    const got = froms.map((f) => `{group: "${f.group ?? ''}", kind: ${f.kind}, namespace: ${f.namespace}}`).join(', ');
+    return `from does not list {group: ${GW_GROUP}, kind: Gateway, namespace: ${gwNs}} (has ${got || 'nothing'})`;
+  }
+  const got = (grant.spec.to ?? []).map((t) => `{group: "${t.group ?? ''}", kind: ${t.kind}${t.name ? `, name: ${t.name}` : ''}}`).join(', ');
+  return `to does not cover {group: "", kind: Secret, name: ${name}} (has ${got || 'nothing'})`;
+}
+
+/** A ReferenceGrant that lets Gateways in gwNs use exactly these Secrets of secretNs. */
+export function secretGrantObject(gwNs: string, secretNs: string, names: string[], apiVersion: string, name: string) {
+  return {
+    apiVersion,
+    kind: 'ReferenceGrant',
+    metadata: { name, namespace: secretNs },
+    spec: { from: [{ group: GW_GROUP, kind: 'Gateway', namespace: gwNs }], to: [...new Set(names)].map((n) => ({ group: '', kind: 'Secret', name: n })) },
+  };
+}

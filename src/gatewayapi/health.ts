@@ -2,15 +2,18 @@
 
 import type { Gateway, GatewayClass, GatewayListener } from '../cluster/objects.js';
 import type { Evidence } from '../types.js';
+import type { CertJudgement } from './certs.js';
 import { condition, controllerConditions, describeCondition, freshness, ISTIO_CONTROLLERS } from './status.js';
 
 /** What is wrong, and which kind of remedy the listener layer prints for it. */
 export interface GatewayProblem {
-  code: 'GatewayNotAccepted' | 'GatewayNotProgrammed' | 'ListenerNotReady' | 'GatewayClassNotIstio';
+  code: 'GatewayNotAccepted' | 'GatewayNotProgrammed' | 'ListenerNotReady' | 'GatewayClassNotIstio' | NonNullable<CertJudgement['problem']>['code'];
   summary: string;
   retryable: boolean;
-  remedy: 'describe' | 'gateway-pods' | 'listener-status' | 'set-class' | 'https-tls' | 'none';
+  remedy: 'describe' | 'gateway-pods' | 'listener-status' | 'set-class' | 'https-tls' | 'certificate' | 'none';
   listener?: GatewayListener;
+  /** remedy 'certificate': the listener's certificate judgement (certs.ts), for the fix. */
+  cert?: CertJudgement;
   extraEvidence?: Evidence[];
 }
 
@@ -19,6 +22,10 @@ export interface Health {
   stale: boolean;
   evidence: Evidence[];
   problem?: GatewayProblem;
+  /** A listener certificate that works but expires soon (certs.ts). */
+  warning?: { code: 'ListenerCertificateExpiring' | 'StatusDisagrees'; summary: string; retryable?: boolean };
+  /** What could not be checked, said in the pass summary (e.g. a certificate without permission to read Secrets). */
+  notes?: string[];
 }
 
 function describeListener(l: GatewayListener): string {
@@ -34,7 +41,14 @@ export interface GatewayEndpoints {
 /** What the Gateway's infrastructure.parametersRef points at: 'unsupported' kind, 'missing' ConfigMap, or fine/unknown. */
 export type ParametersState = 'none' | 'ok' | 'unknown' | 'missing' | 'unsupported';
 
-export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes: GatewayClass[], endpoints: GatewayEndpoints | null = null, params: ParametersState = 'none'): Health {
+export function gatewayHealth(
+  gw: Gateway,
+  listeners: GatewayListener[],
+  classes: GatewayClass[],
+  endpoints: GatewayEndpoints | null = null,
+  params: ParametersState = 'none',
+  certs: CertJudgement[] = [],
+): Health {
   const ref = `Gateway ${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`;
   const evidence: Evidence[] = [];
   const conds = controllerConditions(gw.status?.conditions);
@@ -55,8 +69,44 @@ export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes
     });
   }
 
+  // The listener's certificates, read from the Secrets themselves: the same verdict with and without status (istiod
+  // decides from the same Secrets; its status only says so later, and a Secret change does not bump the Gateway's
+  // generation, so "fresh" status can be older than the Secret). istiod's conditions are shown beside it.
+  const certProblem = certs.find((c) => c.problem);
+  if (certProblem?.problem) {
+    const p = certProblem.problem;
+    if (fresh === 'fresh') {
+      for (const c of conds) evidence.push({ ref, detail: describeCondition(c) });
+      const ls = gw.status?.listeners?.find((x) => x.name === certProblem.listener.name);
+      for (const c of controllerConditions(ls?.conditions)) evidence.push({ ref: `${ref} ${describeListener(certProblem.listener)}`, detail: describeCondition(c) });
+    } else {
+      evidence.push({ ref, detail: fresh === 'stale' ? 'status is stale: predicted from the spec and the Secret' : 'no controller has written status: predicted from the spec and the Secret' });
+    }
+    evidence.push(...certProblem.evidence);
+    // A missing Secret may be about to be written (cert-manager issuing, an external-secrets sync): --wait re-checks it.
+    return bad({ code: p.code, summary: p.summary, retryable: p.state === 'missing', remedy: 'certificate', listener: certProblem.listener, cert: certProblem });
+  }
+  const certEvidence = certs.flatMap((c) => c.evidence);
+  const warning = certs.find((c) => c.warning)?.warning;
+  const notes = certs.filter((c) => c.unchecked).map((c) => `certificate of listener "${c.listener.name}" not checked: ${c.unchecked}`);
+
   if (fresh === 'fresh') {
     for (const c of conds) evidence.push({ ref, detail: describeCondition(c) });
+    evidence.push(...certEvidence);
+    // Status that blames a certificate reference gwdoctor read and found valid and permitted: RefNotPermitted while a
+    // ReferenceGrant permits the Secret (written before the grant existed; a grant does not bump the Gateway's
+    // generation). The same rule as the grant layer's: the grant semantics are certain, so trust the spec and warn;
+    // --wait retries. (InvalidCertificateRef over a key pair gwdoctor parsed is left to the status: Go's crypto/tls is
+    // istiod's judge of a key pair, not Node's.)
+    const accepted0 = condition(conds, 'Accepted');
+    const disagree = certs
+      .filter((c) => c.verified)
+      .map((c) => ({ c, rr: condition(controllerConditions(gw.status?.listeners?.find((x) => x.name === c.listener.name)?.conditions), 'ResolvedRefs') }))
+      .find((x) => x.rr?.status === 'False' && x.rr.reason === 'RefNotPermitted');
+    if (disagree && (!accepted0 || accepted0.status === 'True' || accepted0.reason === 'ListenersNotValid')) {
+      const summary = `the controller reports ${describeListener(disagree.c.listener)} ResolvedRefs=False/RefNotPermitted, but ${disagree.c.verified}; trusting the spec (status may lag)`;
+      return { ok: true, stale: false, evidence, warning: { code: 'StatusDisagrees', summary, retryable: true } };
+    }
     const accepted = condition(conds, 'Accepted');
     if (accepted && accepted.status !== 'True') {
       return bad({
@@ -88,6 +138,7 @@ export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes
       ref,
       detail: fresh === 'stale' ? 'status is stale (observedGeneration < metadata.generation): predicted from the spec' : 'no controller has written status: predicted from the spec',
     });
+    evidence.push(...certEvidence);
     if (!cls) {
       return bad({ code: 'GatewayNotAccepted', summary: `${ref} names ${classRef}, which does not exist: no controller will accept it`, retryable: false, remedy: 'set-class' });
     }
@@ -138,5 +189,5 @@ export function gatewayHealth(gw: Gateway, listeners: GatewayListener[], classes
       return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is HTTPS without a tls section: Istio skips it`, retryable: false, remedy: 'https-tls', listener: l });
     }
   }
-  return { ok: true, stale: fresh === 'stale', evidence };
+  return { ok: true, stale: fresh === 'stale', evidence, ...(warning ? { warning } : {}), ...(notes.length ? { notes } : {}) };
 }

@@ -8,6 +8,7 @@ import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
 import { kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
+import { judgeListenerCerts, readListenerCerts, terminatesTls } from './certs.js';
 import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy } from './grants.js';
 import { gatewayHealth, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
@@ -261,7 +262,10 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
     matching.map(async (m) => {
       const fresh = freshness(controllerConditions(m.gw.status?.conditions), m.gw.metadata.generation) === 'fresh';
       const endpoints = fresh ? null : await gatewayEndpoints(cluster, m.gw);
-      return { ...m, health: gatewayHealth(m.gw, m.listeners, classes, endpoints, await parametersState(cluster, m.gw)) };
+      // The certificates of the HTTPS listeners that accept the host: the Secrets by name (certs.ts).
+      const now = Date.now();
+      const certs = await Promise.all(m.listeners.filter(terminatesTls).map(async (l) => judgeListenerCerts(await readListenerCerts(cluster, m.gw, l, now), host, now)));
+      return { ...m, health: gatewayHealth(m.gw, m.listeners, classes, endpoints, await parametersState(cluster, m.gw), certs) };
     }),
   );
   const healthy = choices.filter((c) => c.health.ok);

@@ -10,6 +10,7 @@ export const HAND_WRITTEN: Record<string, string> = {
   'route-status-stale': 'istiod writes status for the current generation; a lagging controller is needed',
   'route-status-missing': 'istiod writes status for every route it handles; a route it never processed is needed',
   'status-disagrees': 'istiod recomputes ResolvedRefs from the spec; status left over from an older spec is needed',
+  'listener-https-cert-status-disagrees': 'istiod recomputes the listener as soon as the ReferenceGrant exists; RefNotPermitted from before the grant is needed',
   'listener-conflicted':
     'istiod never marks a Gateway\'s own listeners Conflicted (only ListenerSet conflicts); it accepts *.example.com and api.example.com on port 80',
 };
@@ -29,11 +30,6 @@ export const KNOWN_DISAGREEMENTS: Record<string, Record<string, Known>> = {
     side: 'predicted',
     got: { verdict: 'pass', layer: null, code: null },
     why: 'the fixture\'s manifests hold no ConfigMap at all, so the prediction cannot tell a missing parametersRef ConfigMap from one not included (live it is predicted: test/unit/rules-issue8.test.ts)',
-  }),
-  'listener-https-cert-missing': both({
-    side: 'predicted',
-    got: { verdict: 'pass', layer: null, code: null },
-    why: 'gwdoctor reads no Secrets, so the prediction cannot see the missing certificate',
   }),
 };
 

@@ -97,7 +97,7 @@ describe('status that contradicts the prediction is said at every layer, with th
     const { runOnCluster } = await import('../helpers/fixtures.js');
     const dir = fx('allowed-routes-selector');
     const objs = loadManifests([dir]);
-    const worker = objs.find((o) => o.kind === 'HTTPRoute' && o.metadata.name === 'example-worker') as { status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] } };
+    const worker = objs.find((o) => o.kind === 'HTTPRoute' && o.metadata.name === 'example-worker') as unknown as { status: { parents: { conditions: { type: string; status: string; reason: string }[] }[] } };
     for (const c of worker.status.parents[0]?.conditions ?? []) if (c.type === 'Accepted') Object.assign(c, { status: 'True', reason: 'Accepted' });
     const r = await runOnCluster(new ManifestCluster(objs, [dir]), 'worker.example.com');
     const route = r.layers[3];

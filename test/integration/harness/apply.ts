@@ -189,6 +189,7 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
       if (st) await kube.putStatus(live, remapGenerations(st, gc.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1));
     }
     for (const o of byKind('ConfigMap')) await create(o);
+    for (const o of byKind('Secret')) await create(o);
     for (const o of byKind('Service')) await create(o);
     for (const o of byKind('ServiceEntry')) await create(o);
     for (const o of byKind('EndpointSlice')) {

@@ -288,5 +288,12 @@ async function installRbac(kube: Kube): Promise<void> {
     subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
   });
   await kube.create(bind('gwdoctor-viewer', role.metadata.name, 'viewer'));
+  // The optional certificate reads (deploy/rbac-secrets.yaml): its Role's rules (get secrets by resourceNames) for the
+  // read-only user in every namespace, as a user who opted in; 'restricted' has none (Secrets: "not checked").
+  const certRole = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac-secrets.yaml'), 'utf8'))
+    .map((d) => d.toJS() as { kind: string; rules?: unknown[] })
+    .find((d) => d.kind === 'Role') as { rules: unknown[] };
+  await kube.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'gwdoctor-listener-certificates' }, rules: certRole.rules });
+  await kube.create(bind('gwdoctor-viewer-certificates', 'gwdoctor-listener-certificates', 'viewer'));
   await kube.create(bind('gwdoctor-restricted', 'gwdoctor-restricted', 'restricted'));
 }

@@ -9,6 +9,7 @@ const PLURALS: Record<string, string> = {
   Service: 'services',
   Pod: 'pods',
   ConfigMap: 'configmaps',
+  Secret: 'secrets',
   EndpointSlice: 'endpointslices',
   GatewayClass: 'gatewayclasses',
   Gateway: 'gateways',
