@@ -9,10 +9,10 @@ import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 
-type Obj = Record<string, unknown> & { kind: string; metadata: Record<string, unknown> };
+export type Obj = Record<string, unknown> & { kind: string; metadata: Record<string, unknown> };
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const seed = (parse(readFileSync(`${root}fixtures/seed-healthy/cluster.yaml`, 'utf8')) as { items: Obj[] }).items;
+export const seed = (parse(readFileSync(`${root}fixtures/seed-healthy/cluster.yaml`, 'utf8')) as { items: Obj[] }).items;
 
 const T = '2026-11-01T10:00:00Z';
 const managedFields = (manager: string) => [
@@ -29,7 +29,7 @@ const managedFields = (manager: string) => [
 const lastApplied = (o: unknown) => ({ 'kubectl.kubernetes.io/last-applied-configuration': `${JSON.stringify(o)}\n` });
 
 /** One app: HTTPRoute (in istio-ingress), Service, EndpointSlice (one ready + one unready endpoint, some all unready), 2 Pods. */
-function app(i: number, nsCount: number): Obj[] {
+export function app(i: number, nsCount: number): Obj[] {
   const ns = `team-${i % nsCount}`;
   const name = `app-${i}`;
   const allUnready = i % 7 === 3;
@@ -85,7 +85,7 @@ function app(i: number, nsCount: number): Obj[] {
   return [route, svc, eps, ...pods];
 }
 
-function namespaceObjs(nsCount: number): Obj[] {
+export function namespaceObjs(nsCount: number): Obj[] {
   const out: Obj[] = [];
   for (let k = 0; k < nsCount; k++) {
     const ns = `team-${k}`;

@@ -1,10 +1,12 @@
 // npm run bench: ratios measured side by side in one run (the machine is shared: absolute times drift, ratios hold).
-//   node bench/run.ts [--runs N] [--full]     (build first: npm run build; --full adds N = 100,000 routes)
+//   node bench/run.ts [--runs N] [--full] [--only SECTION,...]   (build first: npm run build)
+//   --full adds N = 100,000 routes. Sections: startup, offline, parse, net (nginx + Envoy stub), live (the real
+//   control plane, scripts/build-controlplane.sh), all (--all over 1,000 hosts). Default: every section.
 // Generated clusters are cached in $TMPDIR/gwdoctor-bench/.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from './gen-cluster.ts';
@@ -14,6 +16,9 @@ const CLI = join(root, 'dist', 'bundle', 'cli.js');
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] || 0) || 7;
 const full = args.includes('--full');
+const only = args.includes('--only') ? new Set((args[args.indexOf('--only') + 1] ?? '').split(',')) : null;
+const section = (name: string) => only === null || only.has(name);
+const load0 = loadavg();
 const cache = join(tmpdir(), 'gwdoctor-bench');
 mkdirSync(cache, { recursive: true });
 if (!existsSync(CLI)) {
@@ -30,17 +35,37 @@ function cluster(n: number, ext: 'yaml' | 'json'): string {
   return f;
 }
 
+/** One command of a case: node (the default) with argv, or another program (curl, kubectl). */
+type Step = { cmd?: string; argv: string[]; env?: NodeJS.ProcessEnv };
+
 /** Wall time and peak RSS of one process (peak RSS from /proc of the child: `time -f %M` where available). */
-function measure(argv: string[]): { ms: number; rssMB: number; code: number | null } {
+function measureStep(step: Step): { ms: number; rssMB: number; code: number | null } {
   const time = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+  const cmd = step.cmd ?? process.execPath;
+  const env = { ...process.env, NO_COLOR: '1', ...step.env };
   const t = performance.now();
   const r = time
-    ? spawnSync(time, ['-f', '%M', process.execPath, ...argv], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 << 20 })
-    : spawnSync(process.execPath, argv, { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 << 20 });
+    ? spawnSync(time, ['-f', '%M', cmd, ...step.argv], { cwd: root, encoding: 'utf8', env, maxBuffer: 256 << 20 })
+    : spawnSync(cmd, step.argv, { cwd: root, encoding: 'utf8', env, maxBuffer: 256 << 20 });
   const ms = performance.now() - t;
   const kb = time ? Number(/(\d+)\s*$/.exec(r.stderr)?.[1] ?? NaN) : NaN;
   const code = r.status;
   return { ms, rssMB: kb / 1024, code };
+}
+
+/** A case of several commands (the kubectl walk a person types) takes the sum of their times, the max of their RSS. */
+function measure(argv: string[] | Step[]): { ms: number; rssMB: number; code: number | null } {
+  const steps: Step[] = typeof argv[0] === 'string' ? [{ argv: argv as string[] }] : (argv as Step[]);
+  let ms = 0;
+  let rssMB = 0;
+  let code: number | null = 0;
+  for (const s of steps) {
+    const m = measureStep(s);
+    ms += m.ms;
+    rssMB = Math.max(rssMB, m.rssMB);
+    if (m.code !== 0) code = m.code;
+  }
+  return { ms, rssMB, code };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -49,7 +74,7 @@ type Row = { name: string; ms: number; rssMB: number; base: string; ratio: numbe
 const rows: Row[] = [];
 
 /** Interleave the cases (a, b, a, b, ...) so that load on the machine hits them alike. */
-function paired(cases: { name: string; argv: string[] }[], n: number): Map<string, { ms: number; rssMB: number; code: number | null }> {
+function paired(cases: { name: string; argv: string[] | Step[] }[], n: number): Map<string, { ms: number; rssMB: number; code: number | null }> {
   const times = new Map<string, number[]>();
   const rss = new Map<string, number[]>();
   const codes = new Map<string, number | null>();
@@ -65,7 +90,7 @@ function paired(cases: { name: string; argv: string[] }[], n: number): Map<strin
 }
 
 // 1. Start-up.
-{
+if (section('startup')) {
   const r = paired(
     [
       { name: 'node -e 1', argv: ['-e', '1'] },
@@ -79,7 +104,7 @@ function paired(cases: { name: string; argv: string[] }[], n: number): Map<strin
 }
 
 // 2. Offline, one host and 100 hosts, by cluster size.
-{
+if (section('offline')) {
   const sizes = [10, 1_000, 10_000, ...(full ? [100_000] : [])];
   const hosts = (n: number) => Array.from({ length: 100 }, (_, i) => `app-${i % Math.max(1, n)}.example.com`);
   const cases = sizes.flatMap((n) => [
@@ -95,7 +120,7 @@ function paired(cases: { name: string; argv: string[] }[], n: number): Map<strin
 }
 
 // 3. The parse path vs the parsers alone, in this process, on the same file.
-{
+if (section('parse')) {
   const { loadManifests } = (await import(join(root, 'dist', 'src', 'cluster', 'manifests.js'))) as typeof import('../src/cluster/manifests.ts');
   const { loadAll } = await import('js-yaml');
   const n = 1_000;
@@ -121,9 +146,128 @@ function paired(cases: { name: string; argv: string[] }[], n: number): Map<strin
   rows.push({ name: `loadManifests, same YAML file`, ms: ly, rssMB: NaN, base: 'js-yaml loadAll', ratio: ly / jy });
 }
 
+const verdicts = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
+  const r = spawnSync(process.execPath, [...argv, '-o', 'json'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 256 << 20 });
+  try {
+    const v = (JSON.parse(r.stdout) as { targets: { verdict: string; layers: { id: string; status: string }[] }[] }).targets.map((t) => t.layers.map((l) => `${l.id}:${l.status}`).join(' '));
+    return [...new Set(v)].join(' | ');
+  } catch {
+    return `exit ${r.status}: ${r.stderr.split('\n')[0]}`;
+  }
+};
+
+// 4. Networked vs offline: one target through real nginx (TLS) and the Envoy stub, against the same manifests with
+//    --offline, and curl to the same proxy as the floor; 20 targets on one host vs one.
+if (section('net')) {
+  await import('./ts-hooks.ts');
+  const { startNet } = await import('./peers.ts');
+  const net = await startNet();
+  if (typeof net === 'string') process.stderr.write(`bench: net skipped: ${net}\n`);
+  else {
+    try {
+      const base = [CLI, '-f', net.manifests, '--resolver', net.resolver, '--ca-file', net.caFile, '--port', String(net.port)];
+      const env = { GWDOCTOR_RESOLV_CONF: net.resolvConf };
+      const paths = Array.from({ length: 20 }, (_, i) => `https://api.example.com/p${i}`);
+      process.stderr.write(`net: one target: ${verdicts([...base, 'https://api.example.com/'], env)}\n`);
+      const cases = [
+        { name: 'curl https://api.example.com (nginx)', argv: [{ cmd: 'curl', argv: ['-sS', '--noproxy', '*', '-o', '/dev/null', '--resolve', `api.example.com:${net.port}:127.0.0.1`, '--cacert', net.caFile, `https://api.example.com:${net.port}/`] }] },
+        { name: 'offline 1 target, same manifests', argv: [CLI, '-f', net.manifests, '--offline', 'https://api.example.com/'] },
+        { name: 'networked 1 target (nginx+envoy)', argv: [{ argv: [...base, 'https://api.example.com/'], env }] },
+        { name: 'networked 20 targets, one host', argv: [{ argv: [...base, ...paths], env }] },
+      ];
+      const r = paired(cases, runs);
+      const curl = r.get(cases[0]!.name)!;
+      const off = r.get(cases[1]!.name)!;
+      const one = r.get(cases[2]!.name)!;
+      rows.push({ name: cases[0]!.name, ms: curl.ms, rssMB: curl.rssMB, base: 'itself', ratio: 1 });
+      rows.push({ name: cases[1]!.name, ms: off.ms, rssMB: off.rssMB, base: 'curl', ratio: off.ms / curl.ms });
+      rows.push({ name: cases[2]!.name, ms: one.ms, rssMB: one.rssMB, base: 'offline 1 target', ratio: one.ms / off.ms, note: `${(one.ms - off.ms).toFixed(0)} ms for dns+proxy` });
+      const many = r.get(cases[3]!.name)!;
+      rows.push({ name: cases[3]!.name, ms: many.ms, rssMB: many.rssMB, base: 'networked 1 target', ratio: many.ms / one.ms });
+    } finally {
+      await net.stop();
+    }
+  }
+}
+
+// 5. --all over 1,000 hosts vs one host, offline (the same 1,000-route dump).
+if (section('all')) {
+  const f = cluster(1_000, 'yaml');
+  const cases = [
+    { name: 'offline 1 host, N=1000', argv: [CLI, '-f', f, '--offline', '--timeout', '10m', 'app-1.example.com'] },
+    { name: 'offline --all (1000 hosts), N=1000', argv: [CLI, '-f', f, '--offline', '--timeout', '10m', '--all', '-o', 'json'] },
+  ];
+  const r = paired(cases, Math.max(1, Math.ceil(runs / 3)));
+  const one = r.get(cases[0]!.name)!;
+  const all = r.get(cases[1]!.name)!;
+  rows.push({ name: cases[0]!.name, ms: one.ms, rssMB: one.rssMB, base: 'itself', ratio: 1 });
+  rows.push({ name: cases[1]!.name, ms: all.ms, rssMB: all.rssMB, base: 'offline 1 host, N=1000', ratio: all.ms / one.ms, ...(all.code !== 0 && all.code !== 1 ? { note: `exit ${all.code}` } : {}) });
+}
+
+// 6. Live on the real control plane: one host vs the kubectl walk a person would type (and vs one
+//    `kubectl get httproutes -A -o json`), at 10 and 1,000 generated routes; --all over 1,000 hosts vs one host.
+//    Both sides keep their discovery cache warm (kubectl's in $HOME/.kube/cache, gwdoctor's in $XDG_CACHE_HOME).
+if (section('live')) {
+  await import('./ts-hooks.ts');
+  const { startLive } = await import('./peers.ts');
+  const kubectl = ['/usr/bin/kubectl', '/usr/local/bin/kubectl'].find((p) => existsSync(p));
+  const live = await startLive();
+  if (typeof live === 'string') process.stderr.write(`bench: live skipped: ${live}\n`);
+  else if (!kubectl) {
+    process.stderr.write('bench: live skipped: no kubectl\n');
+    await live.stop();
+  } else {
+    const home = mkdtempSync(join(tmpdir(), 'gwdoctor-bench-home-'));
+    const env = { HOME: home, XDG_CACHE_HOME: home, KUBECONFIG: live.kubeconfig };
+    try {
+      for (const n of [10, 1_000]) {
+        process.stderr.write(`live: loading ${n} routes...\n`);
+        await live.loadTo(n);
+        const host = 'app-1';
+        const ns = 'team-1';
+        const k = (...a: string[]): Step => ({ cmd: kubectl, argv: [...a, '-o', 'json'], env });
+        const walk: Step[] = [
+          k('get', 'httproutes', '-A'),
+          k('get', 'gateway', '-n', 'istio-ingress', 'example-istio-gateway'),
+          k('get', 'referencegrants', '-n', ns),
+          k('get', 'service', '-n', ns, host),
+          k('get', 'endpointslices', '-n', ns, '-l', `kubernetes.io/service-name=${host}`),
+          k('get', 'pods', '-n', ns, '-l', `app.kubernetes.io/name=${host}`),
+        ];
+        const one = [CLI, '--offline', `${host}.example.com`];
+        process.stderr.write(`live N=${n}: ${verdicts(one, env)}\n`);
+        const cases = [
+          { name: `kubectl walk (6 gets), N=${n}`, argv: walk },
+          { name: `kubectl get httproutes -A, N=${n}`, argv: [walk[0]!] },
+          { name: `live 1 host, N=${n}`, argv: [{ argv: one, env }] },
+          ...(n >= 1_000 ? [{ name: `live --all (${n} hosts), N=${n}`, argv: [{ argv: [CLI, '--offline', '--all', '--timeout', '10m', '-o', 'json'], env }] }] : []),
+        ];
+        measure(cases[2]!.argv as Step[]); // warm both discovery caches
+        measure(walk);
+        const r = paired(cases, runs);
+        const w = r.get(cases[0]!.name)!;
+        const g = r.get(cases[1]!.name)!;
+        const l = r.get(cases[2]!.name)!;
+        rows.push({ name: cases[0]!.name, ms: w.ms, rssMB: w.rssMB, base: 'itself', ratio: 1 });
+        rows.push({ name: cases[1]!.name, ms: g.ms, rssMB: g.rssMB, base: 'itself', ratio: 1 });
+        rows.push({ name: `${cases[2]!.name} (vs walk)`, ms: l.ms, rssMB: l.rssMB, base: 'kubectl walk', ratio: l.ms / w.ms });
+        rows.push({ name: `${cases[2]!.name} (vs 1 get)`, ms: l.ms, rssMB: l.rssMB, base: 'kubectl get httproutes', ratio: l.ms / g.ms });
+        if (cases[3]) {
+          const a = r.get(cases[3].name)!;
+          rows.push({ name: cases[3].name, ms: a.ms, rssMB: a.rssMB, base: `live 1 host, N=${n}`, ratio: a.ms / l.ms, ...(a.code !== 0 && a.code !== 1 ? { note: `exit ${a.code}` } : {}) });
+        }
+      }
+    } finally {
+      await live.stop();
+      rmSync(home, { recursive: true, force: true });
+    }
+  }
+}
+
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
-process.stdout.write(`node ${process.version}, ${runs} runs (medians; peak RSS = max), ${new Date().toISOString()}\n\n`);
+const load1 = loadavg();
+process.stdout.write(`node ${process.version}, ${runs} runs (medians; peak RSS = max), ${new Date().toISOString()}, load average ${load0.map((x) => x.toFixed(2)).join(' ')} at the start, ${load1.map((x) => x.toFixed(2)).join(' ')} at the end\n\n`);
 process.stdout.write(`| ${pad('case', 44)} | ${lpad('ms', 9)} | ${lpad('peak RSS MB', 11)} | ${pad('vs', 22)} | ${lpad('ratio', 7)} |\n`);
 process.stdout.write(`|${'-'.repeat(46)}|${'-'.repeat(11)}|${'-'.repeat(13)}|${'-'.repeat(24)}|${'-'.repeat(9)}|\n`);
 for (const r of rows) {

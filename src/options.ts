@@ -25,6 +25,7 @@ export const FLAGS: Flag[] = [
   { name: 'gateway', type: 'string', arg: 'NS/NAME', group: 'source', help: 'check only this Gateway (the one your proxy forwards to)' },
   { name: 'base', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests before the change (repeatable)' },
   { name: 'head', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests after the change (repeatable)' },
+  { name: 'no-discovery-cache', type: 'boolean', group: 'source', help: 'do not remember the API server\'s discovery on disk between runs (5 min TTL, ~/.cache/gwdoctor); also GWDOCTOR_NO_DISCOVERY_CACHE=1' },
   { name: 'all', type: 'boolean', group: 'source', help: 'check every hostname of every HTTPRoute attached to the Gateway(s) (with --gateway: that one); wildcards are checked through the hosts you name' },
   { name: 'offline', type: 'boolean', group: 'network', help: 'send no network probes: the dns and proxy layers are skipped' },
   { name: 'resolver', type: 'string', multiple: true, arg: 'IP[:PORT]', group: 'network', help: 'also ask this DNS server (repeatable)' },
@@ -49,6 +50,8 @@ export interface Options {
   context: string | null;
   gateway: { namespace: string; name: string } | null;
   all: boolean;
+  /** Live: read and write the discovery cache (--no-discovery-cache or GWDOCTOR_NO_DISCOVERY_CACHE=1 turn it off). */
+  discoveryCache: boolean;
   /** `gwdoctor diff --base DIR --head DIR [host...]`: null for a plain run. */
   command: 'diff' | null;
   base: string[];
@@ -181,6 +184,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     context: str('context'),
     gateway: str('gateway') ? parseGateway(str('gateway') as string) : null,
     all: v['all'] === true,
+    discoveryCache: v['no-discovery-cache'] !== true && /^(|0|false|no)$/i.test((env['GWDOCTOR_NO_DISCOVERY_CACHE'] ?? '').trim()),
     command,
     base: list('base'),
     head: list('head'),

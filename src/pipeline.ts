@@ -2,6 +2,7 @@
 
 import { findingFromError, skip, errorFinding, type Draft } from './findings.js';
 import { PathResolver } from './gatewayapi/resolver.js';
+import { mapLimit } from './net/limit.js';
 import type { Check, CheckContext, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
 
 export interface Observer {
@@ -101,37 +102,56 @@ const realSleep = (ms: number, signal: AbortSignal) =>
  * caught up, endpoints not ready yet) and the deadline allows. linkerd's RetryDeadline, with clock and sleep injected.
  */
 export async function runTarget(layers: readonly Check[], target: Target, env: Env, wait: WaitOptions, observer: Observer = {}): Promise<TargetReport> {
+  return (await runTargets(layers, [target], env, wait, observer, 1))[0] as TargetReport;
+}
+
+/**
+ * Run every target, in rounds: each round runs one attempt of every target still waiting (at most `concurrency` at a
+ * time), then, if any target may still converge, sleeps once and refreshes the cluster reader once, so that the next
+ * round re-reads each kind once for all targets (O(kinds x attempts) API requests, not O(targets x attempts)), and no
+ * target waits behind another target's whole --wait. Discovery is kept by the reader for the run.
+ */
+export async function runTargets(layers: readonly Check[], targets: readonly Target[], env: Env, wait: WaitOptions, observer: Observer = {}, concurrency = 8): Promise<TargetReport[]> {
   const now = wait.now ?? Date.now;
   const sleep = wait.sleep ?? realSleep;
   const waiting = wait.until !== null;
-  const started = now();
-  observer.onTargetStart?.(target);
-  let attempt = 0;
+  const state = targets.map((target) => ({ target, attempt: 0, started: 0, report: null as TargetReport | null }));
+  let pending = state;
   for (;;) {
-    attempt++;
-    // With --wait the view shows the final attempt: earlier attempts only start layers (spinners) and report retries.
-    const findings = await runOnce(layers, target, env, waiting ? quiet(observer) : observer);
-    const { verdict, failedLayer } = verdictOf(findings);
-    const open = findings.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn');
-    const converging = open.filter((f) => canConverge(f, env));
-    let stopped: NonNullable<TargetReport['waited']>['stopped'] | null = null;
-    if (!waiting) stopped = 'single-attempt';
-    else if (verdict === 'pass') stopped = 'passed';
-    else if (converging.length === 0) stopped = open.length > 0 && open.every((f) => f.status === 'warn') ? 'only-settled-warnings' : 'nothing-retryable';
-    else if (env.signal.aborted) stopped = 'deadline';
-    else if (now() + wait.intervalMs >= (wait.until as number)) stopped = 'deadline';
-    if (stopped) {
-      const report: TargetReport = { input: target.input, host: target.host, path: target.path, verdict, failedLayer, attempts: attempt, layers: findings };
-      if (waiting) {
-        report.waited = { attempts: attempt, durationMs: Math.max(0, Math.round(now() - started)), stopped };
-        for (const f of findings) observer.onLayerEnd?.(target, f);
+    await mapLimit(pending, concurrency, async (s) => {
+      const { target } = s;
+      if (s.attempt === 0) {
+        s.started = now();
+        observer.onTargetStart?.(target);
       }
-      observer.onTargetEnd?.(target, report);
-      return report;
-    }
-    observer.onRetry?.(target, attempt, converging[0] as Finding, wait.intervalMs);
+      const attempt = ++s.attempt;
+      // With --wait the view shows the final attempt: earlier attempts only start layers (spinners) and report retries.
+      const findings = await runOnce(layers, target, env, waiting ? quiet(observer) : observer);
+      const { verdict, failedLayer } = verdictOf(findings);
+      const open = findings.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn');
+      const converging = open.filter((f) => canConverge(f, env));
+      let stopped: NonNullable<TargetReport['waited']>['stopped'] | null = null;
+      if (!waiting) stopped = 'single-attempt';
+      else if (verdict === 'pass') stopped = 'passed';
+      else if (converging.length === 0) stopped = open.length > 0 && open.every((f) => f.status === 'warn') ? 'only-settled-warnings' : 'nothing-retryable';
+      else if (env.signal.aborted) stopped = 'deadline';
+      else if (now() + wait.intervalMs >= (wait.until as number)) stopped = 'deadline';
+      if (stopped) {
+        const report: TargetReport = { input: target.input, host: target.host, path: target.path, verdict, failedLayer, attempts: attempt, layers: findings };
+        if (waiting) {
+          report.waited = { attempts: attempt, durationMs: Math.max(0, Math.round(now() - s.started)), stopped };
+          for (const f of findings) observer.onLayerEnd?.(target, f);
+        }
+        observer.onTargetEnd?.(target, report);
+        s.report = report;
+        return;
+      }
+      observer.onRetry?.(target, attempt, converging[0] as Finding, wait.intervalMs);
+    });
+    pending = state.filter((s) => s.report === null);
+    if (pending.length === 0) return state.map((s) => s.report as TargetReport);
     await sleep(wait.intervalMs, env.signal);
-    env.cluster?.refresh(); // the next attempt resolves a new path from fresh reads
+    env.cluster?.refresh(); // the next round resolves new paths from fresh reads, shared by every target
   }
 }
 

@@ -4,13 +4,12 @@ import { LAYERS } from '../checks/index.js';
 import { parseTarget } from './target.js';
 import { ManifestCluster } from './cluster/manifests.js';
 import type { ClusterReader } from './cluster/reader.js';
-import { runTarget, verdictOf, type Env, type Observer } from './pipeline.js';
+import { runTargets, verdictOf, type Env, type Observer } from './pipeline.js';
 import { errorFinding, skip } from './findings.js';
 import type { Options } from './options.js';
 import type { Finding, Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
 import { systemResolver } from './net/system-resolver.js';
 import { redactDeep } from './redact.js';
-import { mapLimit } from './net/limit.js';
 import { UsageError } from './errors.js';
 
 const EXIT_INCONCLUSIVE = 2;
@@ -33,7 +32,8 @@ async function clusterSource(opts: Options, signal: AbortSignal): Promise<{ clus
   const { findKubeconfig, LiveCluster } = await import('./cluster/live.js');
   const found = findKubeconfig(opts.kubeconfig);
   if (!found.ok) return { cluster: null, why: found.why };
-  return { cluster: await LiveCluster.create(found, opts.context, signal), why: null };
+  const note = opts.debug ? (m: string) => void process.stderr.write(`gwdoctor: ${m}\n`) : undefined;
+  return { cluster: await LiveCluster.create(found, opts.context, signal, { discoveryCache: opts.discoveryCache, ...(note ? { note } : {}) }), why: null };
 }
 
 /**
@@ -153,7 +153,8 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   }
   const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: 2000 };
   // Bounded: --all may bring hundreds of hosts; the cluster reads are shared (cached) whatever the bound.
-  const reports: TargetReport[] = await mapLimit(targets, TARGET_CONCURRENCY, (t) => runTarget(LAYERS, t, env, wait, reporter));
+  // With --wait, every target's attempt n shares one refresh of the reader (runTargets' rounds).
+  const reports: TargetReport[] = await runTargets(LAYERS, targets, env, wait, reporter, TARGET_CONCURRENCY);
 
   const report = reportOf(reports);
   if (ended) return EXIT_INCONCLUSIVE; // cli.ts printed a partial report and decides the exit code

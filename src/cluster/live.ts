@@ -16,6 +16,7 @@ import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
 import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type HTTPRoute, type K8sObject, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
 import { labelsMatch, selectorString, type ClusterReader } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
+import { DiscoveryCache, type Discovered } from './discovery-cache.js';
 
 const GROUP = 'gateway.networking.k8s.io';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -194,6 +195,15 @@ function mergeLikeKubectl(kc: KubeConfig, files: string[]): void {
   kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext });
 }
 
+export interface LiveOptions {
+  /** Remember discovery on disk between runs (the CLI's default; off with --no-discovery-cache). Off when omitted. */
+  discoveryCache?: boolean;
+  /** Where $XDG_CACHE_HOME / $HOME come from (tests). */
+  env?: NodeJS.ProcessEnv;
+  /** A note for --debug (a cache that could not be read or written). */
+  note?: (msg: string) => void;
+}
+
 export class LiveCluster implements ClusterReader {
   readonly mode = 'live' as const;
   private readonly cache = new Map<string, Promise<unknown>>();
@@ -204,8 +214,9 @@ export class LiveCluster implements ClusterReader {
   private readonly server: string;
   private readonly context: string;
   private pluginFailure: PluginFailure | null = null;
+  private readonly diskCache: DiscoveryCache;
 
-  private constructor(private readonly kc: KubeConfig, signal: AbortSignal) {
+  private constructor(private readonly kc: KubeConfig, signal: AbortSignal, opts: LiveOptions) {
     guardExecPlugins(kc, signal, (f) => (this.pluginFailure ??= f));
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -214,10 +225,22 @@ export class LiveCluster implements ClusterReader {
     // Only ever shown redacted: a kubeconfig may carry https://user:pass@host (client-node then sends basic auth).
     this.server = redactUrl(kc.getCurrentCluster()?.server ?? '(unknown server)');
     this.context = kc.getCurrentContext();
+    const user = kc.getCurrentUser();
+    this.diskCache = DiscoveryCache.for(
+      {
+        server: kc.getCurrentCluster()?.server ?? '',
+        user: user?.name,
+        username: user?.username,
+        exec: user?.exec ? [user.exec.command, ...(user.exec.args ?? [])].join(' ') : undefined,
+        authProvider: user?.authProvider?.name,
+        clientCertificate: user?.certFile ?? user?.certData,
+      },
+      { enabled: opts.discoveryCache ?? false, ...(opts.env ? { env: opts.env } : {}), ...(opts.note ? { note: opts.note } : {}) },
+    );
   }
 
   /** `signal` is the run's deadline: credential plugins still running when it fires are killed. */
-  static async create(src: Extract<KubeconfigSource, { ok: true }>, context: string | null, signal: AbortSignal = new AbortController().signal): Promise<LiveCluster> {
+  static async create(src: Extract<KubeconfigSource, { ok: true }>, context: string | null, signal: AbortSignal = new AbortController().signal, opts: LiveOptions = {}): Promise<LiveCluster> {
     const kc = new KubeConfig();
     try {
       if (src.kind === 'in-cluster') kc.loadFromCluster();
@@ -236,7 +259,7 @@ export class LiveCluster implements ClusterReader {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new UsageError(`the kubeconfig has no current context${kc.getContexts().length ? ': pass --context' : ''}`);
     if (!/^https?:\/\//.test(cluster.server)) throw new UsageError(`the kubeconfig's cluster "${cluster.name}" has an invalid server address "${redactUrl(cluster.server)}"`);
-    return new LiveCluster(kc, signal);
+    return new LiveCluster(kc, signal, opts);
   }
 
   origin(o: K8sObject) {
@@ -272,17 +295,55 @@ export class LiveCluster implements ClusterReader {
     return p;
   }
 
-  /** Served versions of gateway.networking.k8s.io; a missing group is a clear "not installed". */
-  private discovered: Promise<{ versions: string[]; referenceGrant: string }> | undefined;
-  private gatewayApi(): Promise<{ versions: string[]; referenceGrant: string }> {
-    return (this.discovered ??= this.discover().catch((err: unknown) => {
+  /**
+   * Served versions of gateway.networking.k8s.io, once per run (a --wait retry keeps them) and, unless turned off, from
+   * the disk cache (discovery-cache.ts). A missing group is a clear "not installed" and is never cached.
+   */
+  private discovered: Promise<Discovered> | undefined;
+  private discoveries = 0;
+  /** Re-discoveries left for this run after a read said the discovered version is not served (404). */
+  private rediscoverBudget = 1;
+  private gatewayApi(): Promise<Discovered> {
+    return (this.discovered ??= this.discoverCached().catch((err: unknown) => {
       this.discovered = undefined; // a failed discovery is retried on the next read
       throw err;
     }));
   }
 
-  private discover(): Promise<{ versions: string[]; referenceGrant: string }> {
-    return this.memo('discovery', 'discover API groups (GET /apis)', async () => {
+  private async discoverCached(): Promise<Discovered> {
+    const hit = this.diskCache.read();
+    if (hit) return hit;
+    const found = await this.discover();
+    this.diskCache.write(found);
+    return found;
+  }
+
+  /**
+   * A read that depends on what discovery said. When the API server answers 404 (the version is no longer served:
+   * a stale cache entry, or CRDs changed during --wait), the entry is dropped and discovery runs again, once per run;
+   * the read is then repeated with what the server serves now.
+   */
+  private async withDiscovery<T>(read: (api: Discovered) => Promise<T>): Promise<T> {
+    const used = this.gatewayApi();
+    const api = await used;
+    try {
+      return await read(api);
+    } catch (err) {
+      if (!(err instanceof ClusterAccessError && err.kind === 'crd-missing')) throw err;
+      if (this.discovered === used) {
+        if (this.rediscoverBudget <= 0) throw err;
+        this.rediscoverBudget--;
+        this.diskCache.drop();
+        this.discovered = undefined;
+      }
+      const fresh = await this.gatewayApi();
+      if (fresh === api) throw err;
+      return read(fresh);
+    }
+  }
+
+  private discover(): Promise<Discovered> {
+    return this.memo(`discovery#${++this.discoveries}`, 'discover API groups (GET /apis)', async () => {
       const list = await this.apis.getAPIVersions();
       const g = (list.groups ?? []).find((x) => x.name === GROUP);
       if (!g) {
@@ -303,12 +364,13 @@ export class LiveCluster implements ClusterReader {
     });
   }
 
-  private async listCluster<T>(plural: string, version = 'v1'): Promise<T[]> {
-    const api = await this.gatewayApi();
-    const v = plural === 'referencegrants' ? api.referenceGrant : api.versions.includes(version) ? version : (api.versions[0] as string);
-    return this.memo(`list/${plural}`, `list ${plural}.${GROUP} at the cluster scope`, async () => {
-      const items = await this.paginate((_continue, limit) => this.custom.listClusterCustomObject({ group: GROUP, version: v, plural, limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>);
-      return itemsOf<T>(items, `${GROUP}/${v}`, KINDS[plural] as string);
+  private listCluster<T>(plural: string, version = 'v1'): Promise<T[]> {
+    return this.withDiscovery((api) => {
+      const v = api.versions.includes(version) ? version : (api.versions[0] as string);
+      return this.memo(`list/${plural}@${v}`, `list ${plural}.${GROUP} at the cluster scope`, async () => {
+        const items = await this.paginate((_continue, limit) => this.custom.listClusterCustomObject({ group: GROUP, version: v, plural, limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>);
+        return itemsOf<T>(items, `${GROUP}/${v}`, KINDS[plural] as string);
+      });
     });
   }
 
@@ -321,11 +383,12 @@ export class LiveCluster implements ClusterReader {
   httpRoutes() {
     return this.listCluster<HTTPRoute>('httproutes');
   }
-  async referenceGrants(ns: string) {
-    const api = await this.gatewayApi();
-    return this.inNamespace<ReferenceGrant>('referencegrants', ns, undefined, `list referencegrants.${GROUP}`, `${GROUP}/${api.referenceGrant}`, 'ReferenceGrant', (o) =>
-      this.custom.listNamespacedCustomObject({ group: GROUP, version: api.referenceGrant, namespace: ns, plural: 'referencegrants', ...o }) as Promise<Page>,
-      (o) => this.custom.listCustomObjectForAllNamespaces({ group: GROUP, version: api.referenceGrant, resourcePlural: 'referencegrants', ...o }) as Promise<Page>,
+  referenceGrants(ns: string) {
+    return this.withDiscovery((api) =>
+      this.inNamespace<ReferenceGrant>(`referencegrants@${api.referenceGrant}`, ns, undefined, `list referencegrants.${GROUP}`, `${GROUP}/${api.referenceGrant}`, 'ReferenceGrant', (o) =>
+        this.custom.listNamespacedCustomObject({ group: GROUP, version: api.referenceGrant, namespace: ns, plural: 'referencegrants', ...o }) as Promise<Page>,
+        (o) => this.custom.listCustomObjectForAllNamespaces({ group: GROUP, version: api.referenceGrant, resourcePlural: 'referencegrants', ...o }) as Promise<Page>,
+      ),
     );
   }
   async referenceGrantApiVersion() {

@@ -1,7 +1,8 @@
 // Live reads at scale, against the real kube-apiserver: every LIST pages with limit/continue, and many targets share
 // one LIST per kind. A counting proxy (plain HTTP in front of the API server) records every request gwdoctor makes.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LiveCluster } from '../../src/cluster/live.js';
 import { applyScenario, type Applied } from './harness/apply.js';
+import { crdDocs, installCrds, startApiServer, startControllerManager } from './harness/controlplane.js';
 import { Kube, type Obj } from './harness/kube.js';
 import { istiod, itLive, live } from './live.js';
 import { gwdoctorAsync } from '../helpers/cli.js';
@@ -17,9 +19,9 @@ import { FIXTURES } from '../helpers/fixtures.js';
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
 
 /** A plain-HTTP proxy to the API server that keeps the path of every request. */
-async function countingProxy(): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+async function countingProxy(upstream = live!.server): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = [];
-  const target = new URL(live!.server);
+  const target = new URL(upstream);
   const ca = readFileSync(live!.caFile);
   const server: Server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
@@ -35,13 +37,17 @@ async function countingProxy(): Promise<{ url: string; requests: string[]; close
   return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-function kubeconfigTo(server: string): string {
+function kubeconfigTo(server: string, token = 'viewer-token'): string {
   const file = join(live!.dir, `kubeconfig-proxy-${Date.now()}`);
-  writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", insecure-skip-tls-verify: true}\nusers:\n- {name: u, user: {token: viewer-token}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`);
+  writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", insecure-skip-tls-verify: true}\nusers:\n- {name: u, user: {token: ${token}}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`);
   return file;
 }
 
 const HOSTS = 100;
+
+/** Discovery requests: the group list and the Gateway API group version (what a warm cache saves). */
+const isDiscovery = (r: string) => /^GET \/apis\/?(\?.*)?$/.test(r) || /^GET \/apis\/gateway\.networking\.k8s\.io\/v1\/?(\?.*)?$/.test(r);
+
 
 /** HOSTS more apps on the seed cluster: an HTTPRoute in istio-ingress, a Service and an EndpointSlice in app-<k%5>. */
 async function addApps(kube: Kube): Promise<Obj[]> {
@@ -140,4 +146,129 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
       await proxy.close();
     }
   });
+
+  itLive('remembers discovery on disk: a second run makes no discovery GET; --no-discovery-cache and GWDOCTOR_NO_DISCOVERY_CACHE make them', async () => {
+    const proxy = await countingProxy();
+    try {
+      const kc = kubeconfigTo(proxy.url);
+      const cacheHome = mkdtempSync(join(tmpdir(), 'gwdoctor-xdg-'));
+      const env = { XDG_CACHE_HOME: cacheHome };
+      const discoveryGets = async (args: string[], e: NodeJS.ProcessEnv = env) => {
+        proxy.requests.length = 0;
+        const r = await gwdoctorAsync(['--kubeconfig', kc, '--offline', '-o', 'json', ...args, 'h3.example.com'], e);
+        expect(JSON.parse(r.stdout).targets[0].layers.slice(2, 5).map((l: { status: string }) => l.status)).toEqual(['pass', 'pass', 'pass']);
+        return proxy.requests.filter(isDiscovery).length;
+      };
+      const cold = await discoveryGets([]);
+      expect(cold).toBe(2); // GET /apis, GET /apis/gateway.networking.k8s.io/v1
+      expect(readdirSync(join(cacheHome, 'gwdoctor', 'discovery'))).toHaveLength(1);
+      expect(await discoveryGets([])).toBe(0);
+      expect(await discoveryGets(['--no-discovery-cache'])).toBe(2);
+      expect(await discoveryGets([], { ...env, GWDOCTOR_NO_DISCOVERY_CACHE: '1' })).toBe(2);
+      expect(await discoveryGets([])).toBe(0);
+      process.stderr.write(`[live-scale] discovery GETs: cold ${cold}, warm 0, opted out 2\n`);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  itLive('--wait over 20 targets re-reads each kind once per attempt for all targets, and discovery never again', async () => {
+    const proxy = await countingProxy();
+    try {
+      const kc = kubeconfigTo(proxy.url);
+      const count = async (hosts: string[]) => {
+        proxy.requests.length = 0;
+        // These Services have no Pods: endpoints fails (retryable on a live cluster) until the --wait deadline.
+        const r = await gwdoctorAsync(['--kubeconfig', kc, '--no-discovery-cache', '--offline', '-o', 'json', '--wait', '9s', ...hosts]);
+        const report = JSON.parse(r.stdout) as { targets: { attempts: number; layers: { id: string; status: string }[] }[] };
+        const attempts = new Set(report.targets.map((t) => t.attempts));
+        expect(report.targets.every((t) => t.layers[5]?.status === 'fail')).toBe(true);
+        expect(attempts.size).toBe(1); // every target ran the same rounds
+        return { attempts: [...attempts][0] as number, requests: [...proxy.requests] };
+      };
+      const one = await count(['h0.example.com']);
+      const many = await count(Array.from({ length: 20 }, (_, i) => `h${i}.example.com`));
+      const reads = (x: typeof one) => x.requests.filter((r) => !isDiscovery(r));
+      process.stderr.write(
+        `[live-scale] --wait 9s: 1 target ${one.attempts} attempts ${one.requests.length} requests; 20 targets ${many.attempts} attempts ${many.requests.length} requests (${(reads(many).length / many.attempts).toFixed(1)} per attempt)\n`,
+      );
+      expect(many.attempts).toBeGreaterThanOrEqual(3);
+      expect(many.requests.filter(isDiscovery)).toHaveLength(2); // once for the run, not per attempt or per target
+      // One shared read per kind per attempt: no request is made more often than there are attempts (the old loop
+      // read per target per attempt), and each cluster-wide LIST is made exactly once per attempt.
+      const times = new Map<string, number>();
+      for (const r of reads(many)) times.set(r, (times.get(r) ?? 0) + 1);
+      expect(Math.max(...times.values()), many.requests.join('\n')).toBe(many.attempts);
+      expect(times.get('GET /apis/gateway.networking.k8s.io/v1/httproutes?limit=500')).toBe(many.attempts);
+      expect(reads(many).length).toBeLessThanOrEqual(12 * many.attempts); // O(kinds x attempts), not 20 x attempts
+      expect(reads(many).length / many.attempts).toBeLessThanOrEqual(2 * (reads(one).length / one.attempts) + 4);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+});
+
+describe('a cached discovery that turns out wrong (ReferenceGrant v1 switched off after it was cached)', () => {
+  let kube: Kube | undefined;
+  let server = '';
+  let stop: (() => void) | undefined;
+  beforeAll(async () => {
+    if (!live) return;
+    const api = await startApiServer({ bin: live.bin, dir: live.dir, etcdUrl: live.etcdUrl, prefix: `scale-${process.pid}`, pki: join(live.dir, 'pki') });
+    server = api.server;
+    const adminKc = join(live.dir, `scale-admin-${process.pid}.kubeconfig`);
+    writeFileSync(adminKc, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", certificate-authority: "${live.caFile}"}\nusers:\n- {name: u, user: {token: admin-token}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`);
+    const kcm = startControllerManager(live.bin, live.dir, adminKc, `scale-${process.pid}`);
+    stop = () => {
+      for (const p of [kcm, api.proc]) {
+        try {
+          process.kill(-(p.pid as number), 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    };
+    kube = new Kube(server, readFileSync(live.caFile), 'admin-token');
+    await installCrds(kube, crdDocs(live.crds, 'gateway-api'));
+    await applyScenario(kube, join(FIXTURES, 'grant-missing'));
+  }, 180_000);
+  afterAll(() => stop?.());
+
+  itLive('is dropped on the 404 and discovery runs again: the run still checks the grant and prints a v1beta1 ReferenceGrant', async () => {
+    const proxy = await countingProxy(server);
+    try {
+      const kc = kubeconfigTo(proxy.url, 'admin-token'); // this API server has no RBAC for the viewer
+      const env = { XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'gwdoctor-xdg-')) };
+      const run = async () => {
+        proxy.requests.length = 0;
+        const r = await gwdoctorAsync(['--kubeconfig', kc, '--offline', '-o', 'json', 'api.example.com'], env);
+        expect(r.code, r.stdout + r.stderr).toBe(1);
+        const grant = JSON.parse(r.stdout).targets[0].layers[4] as { code: string; fix: { object: { apiVersion: string } } };
+        expect(grant.code).toBe('ReferenceGrantMissing');
+        return { apiVersion: grant.fix.object.apiVersion, discovery: proxy.requests.filter(isDiscovery).length, requests: [...proxy.requests] };
+      };
+      expect(await run()).toMatchObject({ apiVersion: 'gateway.networking.k8s.io/v1', discovery: 2 });
+      expect(await run()).toMatchObject({ apiVersion: 'gateway.networking.k8s.io/v1', discovery: 0 }); // warm
+
+      // What a cluster going back to older CRDs serves: ReferenceGrant v1 no longer served (v1beta1 is the storage version).
+      const crd = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/referencegrants.gateway.networking.k8s.io';
+      const versions = ((await kube!.get(crd)) as { spec: { versions: { name: string }[] } }).spec.versions;
+      const v1 = versions.findIndex((v) => v.name === 'v1');
+      const patched = await kube!.raw('PATCH', crd, [{ op: 'test', path: `/spec/versions/${v1}/name`, value: 'v1' }, { op: 'replace', path: `/spec/versions/${v1}/served`, value: false }], 'application/json-patch+json');
+      expect(patched.status).toBe(200);
+      const until = Date.now() + 30_000;
+      while ((await kube!.raw('GET', '/apis/gateway.networking.k8s.io/v1/referencegrants')).status !== 404) {
+        if (Date.now() > until) throw new Error('ReferenceGrant v1 still served 30 s after served: false');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+
+      const stale = await run();
+      expect(stale.apiVersion).toBe('gateway.networking.k8s.io/v1beta1');
+      expect(stale.discovery).toBe(2); // the entry was dropped and discovery ran again, once
+      expect(stale.requests.some((r) => r.includes('/gateway.networking.k8s.io/v1/') && r.includes('referencegrants'))).toBe(true); // the 404
+      expect(await run()).toMatchObject({ apiVersion: 'gateway.networking.k8s.io/v1beta1', discovery: 0 }); // re-cached
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
 });
