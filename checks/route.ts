@@ -4,6 +4,7 @@ import type { Gateway, HTTPRoute, Namespace, Service } from '../src/cluster/obje
 import { describe, nsName } from '../src/cluster/objects.js';
 import { fail, pass, warn, type Draft } from '../src/findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
+import { describeListenerPort } from '../src/gatewayapi/ports.js';
 import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../src/fix/candidates.js';
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
 import { namespaceAllowed, routeServesHost } from '../src/gatewayapi/attachment.js';
@@ -24,6 +25,32 @@ function gatewayHasFreshStatus(gw: Gateway): boolean {
 }
 
 export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, input: JudgeInput): Draft {
+  return withPorts(this, s, judgeListenerRoutes.call(this, s, input), input.target.host);
+}
+
+/**
+ * The Gateway accepts the host on several ports that answer differently (src/gatewayapi/ports.ts): every port's
+ * answer is evidence; when the port the proxy forwards to is not known, the judged port and why are said, and a
+ * verdict that would pass is a ListenerPortsDiffer warning (a fail stays a fail, with the other ports' answers).
+ */
+function withPorts(check: { id: 'route'; title: string }, s: RouteStage, d: Draft, host: string): Draft {
+  const pc = s.ports;
+  if (!pc?.differ) return d;
+  const gw = s.chosen.cand.gateway;
+  const evidence: Evidence[] = [
+    ...d.evidence,
+    ...pc.answers.map((a) => ({ ref: describeListenerPort(a.cand), detail: `${a.cand.listener.port === pc.judged ? 'judged' : 'not judged'}: ${a.answer}` })),
+    { ref: 'gwdoctor', detail: `judged port ${pc.judged}: ${pc.why}` },
+  ];
+  if (pc.known) return { ...d, evidence };
+  const others = pc.answers.filter((a) => a.cand.listener.port !== pc.judged);
+  const note = `; ${describe(gw)} answers ${host} differently on port ${others.map((a) => a.cand.listener.port).join(', ')} (${others.map((a) => a.answer).join('; ')}): judged port ${pc.judged}, ${pc.why}`;
+  const fix = manual(`rerun with --gateway ${nsName(gw)}:PORT, PORT being the port your proxy forwards to (${pc.answers.map((a) => a.cand.listener.port).join(' or ')}, or its nodePort), so gwdoctor judges what your clients get`);
+  if (d.status === 'pass') return warn(check, 'ListenerPortsDiffer', `${d.summary}${note}`, { evidence, fix });
+  return { ...d, summary: `${d.summary}${note}`, evidence };
+}
+
+function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage, input: JudgeInput): Draft {
   const { host, path, query } = input.target;
   const { chosen, attachments, routes, nsObjs } = s;
   const listenerDesc = `${nsName(chosen.cand.gateway)} listener "${chosen.cand.listener.name}"`;
@@ -77,7 +104,12 @@ export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, 
       for (const a of attachments) {
         if (!routeServesHost(a.route, host)) continue;
         for (const l of a.result.listeners.filter((x) => x.reason === 'Accepted' && x.listener !== chosen.cand.listener)) {
-          evidence.push({ ref: describe(a.route), detail: `attached to listener "${l.listener.name}", but ${host} is handled by the more specific listener "${chosen.cand.listener.name}" (listener isolation)` });
+          evidence.push({
+            ref: describe(a.route),
+            detail: l.listener.port === chosen.cand.listener.port
+              ? `attached to listener "${l.listener.name}", but ${host} is handled by the more specific listener "${chosen.cand.listener.name}" (listener isolation)`
+              : `attached to listener "${l.listener.name}" on port ${l.listener.port}, not to port ${chosen.cand.listener.port} (each port is served on its own)`,
+          });
         }
       }
       for (const r of routesForHost(routes, host)) {

@@ -7,11 +7,12 @@ import { refOf } from './fix/build.js';
 import { PipelineBug, type PathResolver } from './gatewayapi/resolver.js';
 import type { Draft } from './findings.js';
 import type { Check, CheckContext, LayerId, Probes, Target } from './types.js';
+import type { GatewayRef } from './target.js';
 
 export interface JudgeInput {
   target: Target;
   probes: Probes;
-  gatewayFilter: { namespace: string; name: string } | null;
+  gatewayFilter: GatewayRef | null;
 }
 
 export function clusterLayer<S, I extends LayerId>(

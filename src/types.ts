@@ -4,6 +4,7 @@
 import type { ClusterReader } from './cluster/reader.js';
 import type { PathResolver } from './gatewayapi/resolver.js';
 import type { Gateway, GatewayListener, HTTPBackendRef } from './cluster/objects.js';
+import type { GatewayRef } from './target.js';
 
 export { LAYER_IDS, type LayerId } from './registry.js';
 import type { LayerId } from './registry.js';
@@ -127,7 +128,7 @@ export interface CheckContext {
   /** null when no cluster source is configured (the cluster layers are skipped). */
   cluster: ClusterReader | null;
   clusterUnavailable: string | null;
-  gatewayFilter: { namespace: string; name: string } | null;
+  gatewayFilter: GatewayRef | null;
   offline: boolean;
   net: NetworkOptions;
   resolver: () => Promise<Resolver>;

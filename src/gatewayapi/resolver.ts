@@ -4,6 +4,7 @@
 import type { ClusterReader } from '../cluster/reader.js';
 import { describe, type K8sObject } from '../cluster/objects.js';
 import type { Target } from '../types.js';
+import type { GatewayRef } from '../target.js';
 import { resolveEndpoints, resolveGrant, resolveListener, resolveRoute, type EndpointsStage, type GrantStage, type ListenerStage, type RouteStage } from './path.js';
 
 export class PipelineBug extends Error {}
@@ -39,7 +40,7 @@ export class PathResolver {
   constructor(
     cluster: ClusterReader,
     readonly target: Target,
-    readonly filter: { namespace: string; name: string } | null,
+    readonly filter: GatewayRef | null,
   ) {
     this.source = cluster;
     this.cluster = recording(cluster, this.seen);
