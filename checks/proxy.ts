@@ -12,7 +12,7 @@ import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import type { TlsDetails } from '../src/net/tls-inspect.js';
-import type { AddressAnswer, Check, CheckContext, Evidence, HttpProbe, HttpProbeResult, LayerId, Observed } from '../src/types.js';
+import type { AddressAnswer, Check, CheckContext, Evidence, HttpProbe, HttpProbeResult, LayerId, Observed, ProxyAnswer } from '../src/types.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const MAX_PARALLEL = 4;
@@ -103,7 +103,11 @@ export const proxy: Check = {
       const c = j.carried;
       if (c && !envoy.some((e) => e.layer === c.layer && e.evidence.ref === c.evidence.ref && e.evidence.detail === c.evidence.detail)) envoy.push(c);
     }
-    return { ...worst.draft, evidence: [...worst.draft.evidence, ...others, ...notes], observed: { envoy } };
+    // What the proxy answered, for the cluster layers to compare with their prediction (a redirect's Location).
+    const answers: ProxyAnswer[] = proxied.flatMap((p) =>
+      p.ok ? [{ ref: `GET ${url.href} via ${p.address.address}`, url: url.href, statusCode: p.res.statusCode, location: p.res.headers['location'] ?? null, fromUpstream: p.res.headers['x-envoy-upstream-service-time'] !== undefined }] : [],
+    );
+    return { ...worst.draft, evidence: [...worst.draft.evidence, ...others, ...notes], observed: { envoy, answers } };
   },
 };
 

@@ -14,7 +14,9 @@ import type { Attachment, Orphan, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, freshness, normalizeParentRef, routeParentStatus } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
-import type { Evidence, ListenerCandidate } from '../src/types.js';
+import type { Evidence, ListenerCandidate, ProxyAnswer } from '../src/types.js';
+import type { Redirect } from '../src/gatewayapi/redirect.js';
+import { sameUrl } from '../src/net/classify.js';
 
 /** Istio "general" route errors drop the whole route (istio gateway/route_collections.go computeRoute). */
 const ROUTE_DROPPING = new Set(['InvalidDestination', 'InvalidFilter', 'InvalidConfiguration']);
@@ -143,6 +145,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
 
 /** A rule matches: what does the controller say about this route on this parent, and does the rule forward? */
 function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStage, { kind: 'matched' }>, input: JudgeInput, listenerDesc: string): Draft {
+  const check = this;
   const { host, path } = input.target;
   const { chosen } = s;
   const w = chosen.sel.winner as NonNullable<typeof chosen.sel.winner>;
@@ -155,8 +158,12 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   for (const e of earlier) evidence.push({ ref: describe(e.route), detail: `also matches; ${describe(r)} wins (older, then namespace/name)` });
 
   const weighted = s.refs.filter((x) => !x.mirror);
+  let disagrees: string | null = null;
   if (s.redirect) {
     const rd = s.redirect;
+    const seen = compareRedirect(rd, input.probes.answers ?? []);
+    disagrees = seen.disagrees;
+    evidence.push(...seen.evidence);
     evidence.push({
       ref: `${describe(r)} rules[${w.ruleIndex}].${rd.where}`,
       detail: `RequestRedirect: Envoy answers ${rd.statusCode} with Location: ${rd.location}${rd.schemeFromRequest ? ` (no scheme set: the scheme is the request's as the gateway sees it, ${rd.scheme} on listener "${chosen.cand.listener.name}"; behind a TLS-terminating proxy set scheme: https to keep clients on HTTPS)` : ''}`,
@@ -183,7 +190,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       });
     }
     evidence.push({ ref: describe(r), detail: 'no controller status: attachment predicted from the spec' });
-    return pass(this, `${matchDesc} ${served(s, host, path)} (predicted from spec)`, { evidence });
+    return passOr(`${matchDesc} ${served(s, host, path)} (predicted from spec)`);
   }
   for (const c of conds) evidence.push({ ref: `${describe(r)} status`, detail: `${describeCondition(c)} (observedGeneration ${c.observedGeneration ?? '?'})` });
   if (fr === 'stale') {
@@ -206,7 +213,41 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       retryable: true,
     });
   }
-  return pass(this, `${matchDesc} ${served(s, host, path)}`, { evidence });
+  return passOr(`${matchDesc} ${served(s, host, path)}`);
+
+  /** A pass, unless the proxy's live answer contradicts the predicted redirect. */
+  function passOr(this: void, summary: string): Draft {
+    if (!disagrees) return pass(check, summary, { evidence });
+    return warn(check, 'RedirectDisagrees', `${summary}; but ${disagrees}`, { evidence, retryable: true });
+  }
+}
+
+/**
+ * The redirect a rule predicts against what the proxy actually answered (the proxy probe follows no redirect).
+ * Envoy sends a route's redirect itself, with no x-envoy-upstream-service-time (that header means the backend
+ * answered). Errors (4xx/5xx) are left to the layers they point at; any other answer must be the predicted status
+ * code with the predicted Location (resolved against the URL asked, default ports folded).
+ */
+export function compareRedirect(rd: Redirect, answers: ProxyAnswer[]): { evidence: Evidence[]; disagrees: string | null } {
+  const evidence: Evidence[] = [];
+  const bad: string[] = [];
+  for (const a of answers.filter((x) => x.statusCode < 400)) {
+    let loc: URL | null = null;
+    try {
+      loc = a.location === null ? null : new URL(a.location, a.url);
+    } catch {
+      loc = null; // an unparsable Location is reported as it was sent
+    }
+    const sameLoc = loc !== null && sameUrl(loc, new URL(rd.location));
+    const got = `${a.statusCode}${a.location !== null ? ` Location: ${a.location}` : ' without Location'}${a.fromUpstream ? ' from the backend (x-envoy-upstream-service-time)' : ''}`;
+    if (a.statusCode === rd.statusCode && sameLoc && !a.fromUpstream) {
+      evidence.push({ ref: a.ref, detail: `answered ${got}, as the rule predicts` });
+      continue;
+    }
+    evidence.push({ ref: a.ref, detail: `answered ${got}; the rule predicts ${rd.statusCode} Location: ${rd.location}` });
+    bad.push(`the proxy answered ${got} where the rule predicts ${rd.statusCode} Location: ${rd.location}`);
+  }
+  return { evidence, disagrees: bad[0] ?? null };
 }
 
 function served(s: Extract<RouteStage, { kind: 'matched' }>, host: string, path: string): string {

@@ -246,6 +246,16 @@ port), so the evidence lists every port's answer and which port was judged and w
 Service exposes as a NodePort, else the lowest). Fix: rerun with \`--gateway NS/NAME:PORT\`, PORT being the listener
 port or the nodePort your proxy forwards to; with it, a failing port fails and the others are shown as evidence.`,
   },
+  RedirectDisagrees: {
+    layer: 'route',
+    severity: 'warn',
+    retryable: true,
+    doc: `(warning) The rule that serves the request has a \`RequestRedirect\` filter, so Envoy itself answers with the
+predicted status code and \`Location\`, but the proxy probe got another answer (another status code or Location, or
+an answer from the backend). The evidence shows both. Likely causes: istiod has not pushed the route yet, another
+route or port serves the host, or the proxy rewrites \`Location\` (nginx \`proxy_redirect\`). Fix: compare with
+\`curl -sI https://host/path\` and \`istioctl proxy-config routes\` on the gateway pod; \`--wait\` retries.`,
+  },
   ReferenceGrantMissing: {
     layer: 'grant',
     severity: 'fail',

@@ -92,12 +92,29 @@ export interface Observed {
   addresses?: AddressAnswer[];
   /** proxy: Envoy's own error answers, each pointing at the cluster layer that explains it (404 NR -> route...). */
   envoy?: { layer: LayerId; evidence: Evidence }[];
+  /** proxy: what the proxy answered, per address (the route layer compares a predicted redirect with it). */
+  answers?: ProxyAnswer[];
+}
+
+/** One answer the proxy gave for the target's request (no redirect followed). */
+export interface ProxyAnswer {
+  /** The probe, e.g. "GET https://api.example.com/ via 192.0.2.7". */
+  ref: string;
+  /** The URL asked (a relative Location resolves against it). */
+  url: string;
+  statusCode: number;
+  /** The Location header, as sent. */
+  location: string | null;
+  /** x-envoy-upstream-service-time was present: the backend answered through Envoy, not Envoy itself. */
+  fromUpstream: boolean;
 }
 
 /** Everything the network layers observed so far in this attempt (read-only input of the later layers). */
 export interface Probes {
   addresses: AddressAnswer[] | null;
   envoy: { layer: LayerId; evidence: Evidence }[];
+  /** What the proxy answered (when the proxy layer got an answer). */
+  answers?: ProxyAnswer[];
 }
 
 export interface ResolvedBackendRef {
