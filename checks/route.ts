@@ -255,7 +255,7 @@ function served(s: Extract<RouteStage, { kind: 'matched' }>, host: string, path:
 }
 
 export const route = clusterLayer(
-  layerMeta('route'), (p) => p.route(), judgeRoute);
+  layerMeta('route'), (p, probes) => p.route(probes.port ?? null), judgeRoute);
 
 function backendRefFor(c: ServiceCandidate, routeNs: string): Record<string, unknown> {
   return { name: c.name, ...(c.namespace !== routeNs ? { namespace: c.namespace } : {}), port: c.port };

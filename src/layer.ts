@@ -17,7 +17,7 @@ export interface JudgeInput {
 
 export function clusterLayer<S, I extends LayerId>(
   meta: { id: I; title: string },
-  stage: (p: PathResolver) => Promise<S>,
+  stage: (p: PathResolver, probes: Probes) => Promise<S>,
   judge: (this: { id: I; title: string }, s: S, input: JudgeInput) => Draft,
 ): Check {
   return {
@@ -26,7 +26,7 @@ export function clusterLayer<S, I extends LayerId>(
     network: false,
     async run(ctx: CheckContext) {
       if (!ctx.path) throw new PipelineBug(`${meta.id} ran without a cluster source`);
-      const s = await stage(ctx.path);
+      const s = await stage(ctx.path, ctx.probes);
       return withEnvoy(withOrigins(judge.call(meta, s, { target: ctx.target, probes: ctx.probes, gatewayFilter: ctx.gatewayFilter }), ctx.path), ctx.probes);
     },
   };

@@ -94,6 +94,17 @@ export interface Observed {
   envoy?: { layer: LayerId; evidence: Evidence }[];
   /** proxy: what the proxy answered, per address (the route layer compares a predicted redirect with it). */
   answers?: ProxyAnswer[];
+  /** proxy: the Gateway port the proxy forwards to, when the direct NodePort probes show it. */
+  port?: PortInUse;
+}
+
+/** The Gateway port the proxy's traffic arrives on, as the direct NodePort probes show it. */
+export interface PortInUse {
+  /** "namespace/name" of the Gateway. */
+  gateway: string;
+  port: number;
+  /** How it was found, for evidence. */
+  why: string;
 }
 
 /** One answer the proxy gave for the target's request (no redirect followed). */
@@ -115,6 +126,8 @@ export interface Probes {
   envoy: { layer: LayerId; evidence: Evidence }[];
   /** What the proxy answered (when the proxy layer got an answer). */
   answers?: ProxyAnswer[];
+  /** The Gateway port the proxy forwards to, when the proxy layer could tell. */
+  port?: PortInUse;
 }
 
 export interface ResolvedBackendRef {

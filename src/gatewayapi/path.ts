@@ -7,7 +7,7 @@ import type { Gateway, GatewayClass, GatewayListener, HTTPRoute, Namespace, Pare
 import type { ClusterReader } from '../cluster/reader.js';
 import { describe as describeObj, nsName } from '../cluster/objects.js';
 import { ClusterAccessError } from '../errors.js';
-import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
+import type { ListenerCandidate, PortInUse, ResolvedBackendRef, Target } from '../types.js';
 import { kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
 import { resolveBackendRefs, routeDroppedBy } from './grants.js';
 import { gatewayHealth, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
@@ -251,7 +251,7 @@ export function targetsListener(p: ParentReference, cand: ListenerCandidate): bo
   return (p.sectionName === undefined || p.sectionName === cand.listener.name) && (p.port === undefined || p.port === cand.listener.port);
 }
 
-export async function resolveRoute(cluster: ClusterReader, target: Target, ls: Extract<ListenerStage, { kind: 'ok' }>): Promise<RouteStage> {
+export async function resolveRoute(cluster: ClusterReader, target: Target, ls: Extract<ListenerStage, { kind: 'ok' }>, seen: PortInUse | null = null): Promise<RouteStage> {
   const { host, path, query } = target;
   const { routes, candidates } = ls;
   const gateways = await cluster.gateways();
@@ -297,8 +297,9 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
   const all = stages.map((st) => st ?? firstStage);
   const answers = await Promise.all(all.map((st) => answerOf(cluster, st)));
   const differ = new Set(answers.map((a) => a.answer)).size > 1;
-  const svc = differ && !ls.pinned ? await gatewayService(cluster, first.cand.gateway) : null;
-  const pick = choosePort(chosens.map((c) => c.cand.listener.port), nodePortsOf(svc), svc ? nsName(svc) : null, ls.pinned);
+  const inUse = seen && seen.gateway === nsName(first.cand.gateway) ? seen : null;
+  const svc = differ && !ls.pinned && !inUse ? await gatewayService(cluster, first.cand.gateway) : null;
+  const pick = choosePort(chosens.map((c) => c.cand.listener.port), nodePortsOf(svc), svc ? nsName(svc) : null, ls.pinned, inUse);
   const judged = differ && !ls.pinned ? (all.find((st) => st.chosen.cand.listener.port === pick.port) as RouteStage) : firstStage;
   return { ...judged, ports: { answers, differ, judged: judged.chosen.cand.listener.port, known: pick.known, why: pick.why } };
 }

@@ -11,7 +11,7 @@ import type { Gateway, Service } from '../cluster/objects.js';
 import { describe, nsName } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
-import type { ListenerCandidate } from '../types.js';
+import type { ListenerCandidate, PortInUse } from '../types.js';
 
 const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
@@ -86,12 +86,20 @@ export interface PortChoice {
  * The port to judge when several ports answer differently and the user did not say which one the proxy uses: the
  * only one the gateway Service exposes as a NodePort (what a proxy outside the cluster can reach), else the lowest.
  */
-export function choosePort(ports: number[], nodePorts: Map<number, number> | null, svc: string | null, pinned: PinnedPort | null): { port: number; known: boolean; why: string } {
+export function choosePort(
+  ports: number[],
+  nodePorts: Map<number, number> | null,
+  svc: string | null,
+  pinned: PinnedPort | null,
+  seen: PortInUse | null = null,
+): { port: number; known: boolean; why: string } {
   const sorted = [...new Set(ports)].sort((a, b) => a - b);
   const list = sorted.join(', ');
   if (pinned && sorted.includes(pinned.port)) {
     return { port: pinned.port, known: true, why: `the port given with --gateway${pinned.via ? ` (${pinned.via})` : ''}` };
   }
+  // The direct NodePort probes showed which port the proxy reaches (checks/proxy.ts portInUse).
+  if (seen && sorted.includes(seen.port)) return { port: seen.port, known: true, why: seen.why };
   const exposed = nodePorts ? sorted.filter((p) => nodePorts.has(p)) : [];
   if (exposed.length === 1) {
     const p = exposed[0] as number;
