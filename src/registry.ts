@@ -242,8 +242,9 @@ did not process it. Fix: \`kubectl get httproute <name> -o yaml\`, istiod logs; 
     doc: `(warning) The Gateway accepts the host on several ports (e.g. listeners on 80 and 8080) and the ports answer
 differently (another route wins, another backend, or one port fails), but gwdoctor cannot tell which port your proxy
 forwards to. Each listener port is served on its own (Istio builds one Envoy listener and route configuration per
-port), so the evidence lists every port's answer and which port was judged and why (the only port the gateway
-Service exposes as a NodePort, else the lowest). Fix: rerun with \`--gateway NS/NAME:PORT\`, PORT being the listener
+port), so the evidence lists every port's answer and which port was judged and why (the port the direct NodePort
+probes showed the proxy reaching is judged without a warning; else the only port the gateway Service exposes as a
+NodePort, else the only plain-HTTP port, else the lowest). Fix: rerun with \`--gateway NS/NAME:PORT\`, PORT being the listener
 port or the nodePort your proxy forwards to; with it, a failing port fails and the others are shown as evidence.`,
   },
   RedirectDisagrees: {

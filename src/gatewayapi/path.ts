@@ -299,7 +299,7 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
   const differ = new Set(answers.map((a) => a.answer)).size > 1;
   const inUse = seen && seen.gateway === nsName(first.cand.gateway) ? seen : null;
   const svc = differ && !ls.pinned && !inUse ? await gatewayService(cluster, first.cand.gateway) : null;
-  const pick = choosePort(chosens.map((c) => c.cand.listener.port), nodePortsOf(svc), svc ? nsName(svc) : null, ls.pinned, inUse);
+  const pick = choosePort(chosens.map((c) => c.cand.listener), nodePortsOf(svc), svc ? nsName(svc) : null, ls.pinned, inUse);
   const judged = differ && !ls.pinned ? (all.find((st) => st.chosen.cand.listener.port === pick.port) as RouteStage) : firstStage;
   return { ...judged, ports: { answers, differ, judged: judged.chosen.cand.listener.port, known: pick.known, why: pick.why } };
 }

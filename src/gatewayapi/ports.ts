@@ -84,16 +84,18 @@ export interface PortChoice {
 
 /**
  * The port to judge when several ports answer differently and the user did not say which one the proxy uses: the
- * only one the gateway Service exposes as a NodePort (what a proxy outside the cluster can reach), else the lowest.
+ * only one the gateway Service exposes as a NodePort (what a proxy outside the cluster can reach), else the only
+ * plain-HTTP one (what a TLS-terminating proxy forwards to; the direct probe prefers it too, listeners.ts
+ * directListener), else the lowest.
  */
 export function choosePort(
-  ports: number[],
+  listeners: { port: number; protocol: string }[],
   nodePorts: Map<number, number> | null,
   svc: string | null,
   pinned: PinnedPort | null,
   seen: PortInUse | null = null,
 ): { port: number; known: boolean; why: string } {
-  const sorted = [...new Set(ports)].sort((a, b) => a - b);
+  const sorted = [...new Set(listeners.map((l) => l.port))].sort((a, b) => a - b);
   const list = sorted.join(', ');
   if (pinned && sorted.includes(pinned.port)) {
     return { port: pinned.port, known: true, why: `the port given with --gateway${pinned.via ? ` (${pinned.via})` : ''}` };
@@ -104,6 +106,10 @@ export function choosePort(
   if (exposed.length === 1) {
     const p = exposed[0] as number;
     return { port: p, known: false, why: `the only one of ports ${list} that Service ${svc} exposes as a NodePort (${nodePorts?.get(p)})` };
+  }
+  const http = sorted.filter((p) => listeners.some((l) => l.port === p && l.protocol === 'HTTP'));
+  if (http.length === 1 && sorted.length > 1) {
+    return { port: http[0] as number, known: false, why: `the only plain-HTTP one of ports ${list} (what a TLS-terminating proxy forwards to): gwdoctor cannot tell which one your proxy forwards to` };
   }
   const lowest = sorted[0] as number;
   const np = nodePorts && exposed.length > 1 ? `; Service ${svc} exposes ${exposed.map((p) => `${p} as nodePort ${nodePorts.get(p)}`).join(', ')}` : '';

@@ -99,10 +99,13 @@ describe('a host served differently on two ports', () => {
 });
 
 describe('choosePort', () => {
-  it('prefers the pinned port, then the only NodePort, then the lowest', () => {
-    expect(choosePort([8080, 80], null, null, { requested: 8080, port: 8080, via: null })).toMatchObject({ port: 8080, known: true });
-    expect(choosePort([8080, 80], new Map([[8080, 32081]]), 'ns/svc', null)).toMatchObject({ port: 8080, known: false });
-    expect(choosePort([8080, 80], new Map([[80, 32080], [8080, 32081]]), 'ns/svc', null)).toMatchObject({ port: 80, known: false });
-    expect(choosePort([8443, 8080], null, null, null)).toMatchObject({ port: 8080, known: false });
+  const http = (...ports: number[]) => ports.map((port) => ({ port, protocol: 'HTTP' }));
+  it('prefers the pinned port, then the port the proxy was seen to reach, then the only NodePort, the only plain-HTTP port, the lowest', () => {
+    expect(choosePort(http(8080, 80), null, null, { requested: 8080, port: 8080, via: null })).toMatchObject({ port: 8080, known: true });
+    expect(choosePort(http(8080, 80), new Map([[80, 32080]]), 'ns/svc', null, { gateway: 'ns/gw', port: 8080, why: 'seen' })).toEqual({ port: 8080, known: true, why: 'seen' });
+    expect(choosePort(http(8080, 80), new Map([[8080, 32081]]), 'ns/svc', null)).toMatchObject({ port: 8080, known: false });
+    expect(choosePort(http(8080, 80), new Map([[80, 32080], [8080, 32081]]), 'ns/svc', null)).toMatchObject({ port: 80, known: false });
+    expect(choosePort([{ port: 443, protocol: 'HTTPS' }, { port: 8080, protocol: 'HTTP' }], null, null, null)).toMatchObject({ port: 8080, known: false, why: expect.stringContaining('the only plain-HTTP one') });
+    expect(choosePort(http(8443, 8080), null, null, null)).toMatchObject({ port: 8080, known: false });
   });
 });
