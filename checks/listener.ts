@@ -9,6 +9,7 @@ import type { CertJudgement } from '../src/gatewayapi/certs.js';
 import { secretGrantObject } from '../src/gatewayapi/grants.js';
 import type { Fix } from '../src/fix/fix.js';
 import { kindAllowed } from '../src/gatewayapi/attachment.js';
+import { hostMatches } from '../src/gatewayapi/hostnames.js';
 import { isHttpListener } from '../src/gatewayapi/listeners.js';
 import type { GatewayChoice, ListenerStage } from '../src/gatewayapi/path.js';
 import { ISTIO_CONTROLLER } from '../src/gatewayapi/status.js';
@@ -27,21 +28,23 @@ function describeListener(l: GatewayListener): string {
  * HTTPS, allowedRoutes.kinds admitting HTTPRoute): same port, protocol, tls and allowedRoutes, so it joins the
  * existing port without a conflict and admits the same namespaces. Appending never changes existing listeners.
  */
-function listenerFix(gw: Gateway, host: string): Fix {
+function listenerFix(gw: Gateway, host: string, port?: number): Fix {
   const listeners = gw.spec.listeners ?? [];
-  const model = listeners.find((l) => l.protocol === 'HTTP' && kindAllowed(l)) ?? listeners.find((l) => l.protocol === 'HTTPS' && kindAllowed(l) && l.tls);
+  // On the port the proxy forwards to (--gateway NS/NAME:PORT), copy a listener of that port when there is one.
+  const onPort = listeners.filter((l) => port === undefined || l.port === port);
+  const model = [...onPort, ...listeners].find((l) => l.protocol === 'HTTP' && kindAllowed(l)) ?? [...onPort, ...listeners].find((l) => l.protocol === 'HTTPS' && kindAllowed(l) && l.tls);
   const hosts = listeners.map((l) => l.hostname ?? '*').join(', ');
   if (!model) {
     return manual(`${describe(gw)} has no listener that can carry an HTTPRoute (protocol HTTP/HTTPS and allowedRoutes.kinds admitting HTTPRoute): add one for ${host} on the port your gateway Service exposes`);
   }
   const name = uniqueName(`${model.protocol.toLowerCase()}-${host.replace(/\./g, '-')}`, listeners.map((l) => l.name));
-  const value: Record<string, unknown> = { name, hostname: host, port: model.port, protocol: model.protocol };
+  const value: Record<string, unknown> = { name, hostname: host, port: port ?? model.port, protocol: model.protocol };
   if (model.tls) value['tls'] = model.tls;
   if (model.allowedRoutes) value['allowedRoutes'] = model.allowedRoutes;
   return jsonPatch(
     gw,
     [{ op: 'add', path: ptr('spec', 'listeners', '-'), value }],
-    `adds listener "${name}" for ${host} to ${describe(gw)} (a copy of listener "${model.name}", port ${model.port}/${model.protocol}); or widen a listener hostname (listeners have ${hosts}; a wildcard "*.d" matches one or more labels under d, never d itself)${model.tls ? `; the copied certificate must cover ${host}` : ''}`,
+    `adds listener "${name}" for ${host} to ${describe(gw)} (a copy of listener "${model.name}", port ${port ?? model.port}/${model.protocol}${port !== undefined && port !== model.port ? `, on port ${port} that the proxy forwards to; Istio adds the port to the gateway Service` : ''}); or widen a listener hostname (listeners have ${hosts}; a wildcard "*.d" matches one or more labels under d, never d itself)${model.tls ? `; the copied certificate must cover ${host}` : ''}`,
   );
 }
 
@@ -200,9 +203,12 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
         fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'create the Gateway the routes name (see the seed setup), or check that gwdoctor reads the right cluster/context'),
       });
     case 'no-listener':
-      return fail(this, 'ListenerHostnameMismatch', `no listener of ${s.considered.map(describe).join(', ')} accepts ${host}`, {
-        evidence: s.considered.flatMap((g) => (g.spec.listeners ?? []).map((l) => ({ ref: describe(g), detail: `${describeListener(l)} does not accept ${host}` }))),
-        fix: listenerFix(s.addTo, host),
+      return fail(this, 'ListenerHostnameMismatch', `no listener of ${s.considered.map(describe).join(', ')}${s.port ? ` on port ${s.port.port}` : ''} accepts ${host}${s.port ? ' (the port given with --gateway)' : ''}`, {
+        evidence: [
+          ...s.considered.flatMap((g) => (g.spec.listeners ?? []).map((l) => ({ ref: describe(g), detail: s.port && l.port !== s.port.port && isHttpListener(l) && hostMatches(l.hostname, host) ? `${describeListener(l)} accepts ${host}, but on port ${l.port}, not ${s.port.port}` : `${describeListener(l)} does not accept ${host}` }))),
+          ...(s.port?.via ? [{ ref: `--gateway port ${s.port.requested}`, detail: s.port.via }] : []),
+        ],
+        fix: listenerFix(s.addTo, host, s.port?.port),
       });
     case 'unhealthy':
       return problemFinding(this, s.choice, s.classes);

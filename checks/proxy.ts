@@ -12,7 +12,7 @@ import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import type { TlsDetails } from '../src/net/tls-inspect.js';
-import type { AddressAnswer, Check, CheckContext, Evidence, HttpProbe, HttpProbeResult, LayerId, Observed } from '../src/types.js';
+import type { AddressAnswer, Check, CheckContext, Evidence, HttpProbe, HttpProbeResult, LayerId, Observed, PortInUse, ProxyAnswer } from '../src/types.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const MAX_PARALLEL = 4;
@@ -81,6 +81,9 @@ export const proxy: Check = {
 
     let directPromise: Promise<Direct> | undefined;
     const direct = () => (directPromise ??= directProbe(ctx, probe));
+    const ports = await portInUse(ctx, probe, proxied);
+    // The port the proxy forwards to is known: its NodePort answer is the one to compare the proxy's with.
+    if (ports?.direct) directPromise = Promise.resolve(ports.direct);
 
     // IPv6 addresses this machine cannot route to say nothing about the proxy when another address answered.
     const anyOk = proxied.some((p) => p.ok);
@@ -103,7 +106,15 @@ export const proxy: Check = {
       const c = j.carried;
       if (c && !envoy.some((e) => e.layer === c.layer && e.evidence.ref === c.evidence.ref && e.evidence.detail === c.evidence.detail)) envoy.push(c);
     }
-    return { ...worst.draft, evidence: [...worst.draft.evidence, ...others, ...notes], observed: { envoy } };
+    // What the proxy answered, for the cluster layers to compare with their prediction (a redirect's Location).
+    const answers: ProxyAnswer[] = proxied.flatMap((p) =>
+      p.ok ? [{ ref: `GET ${url.href} via ${p.address.address}`, url: url.href, statusCode: p.res.statusCode, location: p.res.headers['location'] ?? null, fromUpstream: p.res.headers['x-envoy-upstream-service-time'] !== undefined }] : [],
+    );
+    return {
+      ...worst.draft,
+      evidence: [...worst.draft.evidence, ...others, ...notes, ...(ports?.evidence ?? [])].filter((e, i, all) => all.findIndex((x) => x.ref === e.ref && x.detail === e.detail) === i),
+      observed: { envoy, answers, ...(ports?.port ? { port: ports.port } : {}) },
+    };
   },
 };
 
@@ -135,6 +146,53 @@ async function directProbe(ctx: CheckContext, probe: HttpProbe): Promise<Direct>
     }
   }
   return last;
+}
+
+/**
+ * Which Gateway port does the proxy forward to? When the Gateway accepts the host on several plain-HTTP ports with a
+ * nodePort each (and --gateway gave no port), the same GET goes straight to each port's NodePort; if exactly one
+ * answers like the proxy did (status, Location, body), that is the port in use, and the cluster layers judge it.
+ */
+async function portInUse(ctx: CheckContext, probe: HttpProbe, proxied: Proxied[]): Promise<{ port: PortInUse | null; evidence: Evidence[]; direct?: Direct } | null> {
+  const seen = proxied.find((p): p is Extract<Proxied, { ok: true }> => p.ok);
+  if (!ctx.cluster || ctx.gatewayFilter?.port !== undefined || !seen) return null;
+  let plan;
+  try {
+    plan = await planDirect(ctx.cluster, ctx.target.host, ctx.gatewayFilter);
+  } catch (err) {
+    if (err instanceof ClusterAccessError || err instanceof GwdoctorError) return null; // the direct probe says why
+    throw err;
+  }
+  const primary = plan.ok ? plan.targets[0] : undefined;
+  if (!plan.ok || !primary || plan.otherPorts.length === 0 || primary.protocol !== 'HTTP') return null;
+  const { host, path, query } = ctx.target;
+  const key = (r: HttpProbeResult) => `${r.statusCode}|${r.headers['location'] ?? ''}|${r.bodySnippet.trim()}`;
+  const tried = await Promise.all(
+    [primary, ...plan.otherPorts].map(async (t) => {
+      const u = new URL(`http://${hostPort(t.address, t.nodePort)}${path}${query ? `?${query}` : ''}`);
+      try {
+        const res = await probe.get(u, { hostHeader: host, signal: ctx.signal });
+        const cls = classifyResponse(res, u, u, { direct: true });
+        return { t, res, cls, ev: responseEvidence(directRef(t, host), res, cls) };
+      } catch (err) {
+        if (!(err instanceof ProbeFailure)) throw err;
+        return { t, res: null, cls: null, ev: { ref: directRef(t, host), detail: describeNetCode(err.code) } };
+      }
+    }),
+  );
+  const evidence = tried.map((x) => x.ev);
+  const same = tried.filter((x) => x.res && key(x.res) === key(seen.res));
+  const differ = new Set(tried.map((x) => (x.res ? key(x.res) : 'none'))).size > 1;
+  if (same.length !== 1 || !differ) {
+    evidence.push({ ref: 'gwdoctor', detail: differ ? `the gateway answers differently on ports ${tried.map((x) => x.t.servicePort).join(', ')}, and the proxy's answer is ${same.length === 0 ? 'none of them' : 'several of them'}: which port the proxy forwards to is not known` : `the gateway answers the same on ports ${tried.map((x) => x.t.servicePort).join(', ')}` });
+    return { port: null, evidence };
+  }
+  const hit = same[0] as (typeof same)[number];
+  const t = hit.t;
+  const others = tried.filter((x) => x.t !== t).map((x) => `${x.t.servicePort} (nodePort ${x.t.nodePort})`);
+  const why = `the proxy's answer (HTTP ${seen.res.statusCode}) is the gateway's own on nodePort ${t.nodePort} of Service ${t.service} (port ${t.servicePort}), not on port ${others.join(', ')}`;
+  evidence.push({ ref: 'gwdoctor', detail: `the proxy forwards to port ${t.servicePort}: ${why}` });
+  return { port: { gateway: t.gateway, port: t.servicePort, why }, evidence, direct: { kind: 'answered', target: t, res: hit.res as HttpProbeResult, cls: hit.cls as Classification } };
 }
 
 function directRef(t: DirectTarget, host: string): string {

@@ -4,6 +4,7 @@ import type { Gateway, HTTPRoute, Namespace, Service } from '../src/cluster/obje
 import { describe, nsName } from '../src/cluster/objects.js';
 import { fail, pass, warn, type Draft } from '../src/findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
+import { describeListenerPort } from '../src/gatewayapi/ports.js';
 import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../src/fix/candidates.js';
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
 import { namespaceAllowed, routeServesHost } from '../src/gatewayapi/attachment.js';
@@ -13,7 +14,9 @@ import type { Attachment, Orphan, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, freshness, normalizeParentRef, routeParentStatus } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
-import type { Evidence, ListenerCandidate } from '../src/types.js';
+import type { Evidence, ListenerCandidate, ProxyAnswer } from '../src/types.js';
+import type { Redirect } from '../src/gatewayapi/redirect.js';
+import { sameUrl } from '../src/net/classify.js';
 
 /** Istio "general" route errors drop the whole route (istio gateway/route_collections.go computeRoute). */
 const ROUTE_DROPPING = new Set(['InvalidDestination', 'InvalidFilter', 'InvalidConfiguration']);
@@ -24,6 +27,32 @@ function gatewayHasFreshStatus(gw: Gateway): boolean {
 }
 
 export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, input: JudgeInput): Draft {
+  return withPorts(this, s, judgeListenerRoutes.call(this, s, input), input.target.host);
+}
+
+/**
+ * The Gateway accepts the host on several ports that answer differently (src/gatewayapi/ports.ts): every port's
+ * answer is evidence; when the port the proxy forwards to is not known, the judged port and why are said, and a
+ * verdict that would pass is a ListenerPortsDiffer warning (a fail stays a fail, with the other ports' answers).
+ */
+function withPorts(check: { id: 'route'; title: string }, s: RouteStage, d: Draft, host: string): Draft {
+  const pc = s.ports;
+  if (!pc?.differ) return d;
+  const gw = s.chosen.cand.gateway;
+  const evidence: Evidence[] = [
+    ...d.evidence,
+    ...pc.answers.map((a) => ({ ref: describeListenerPort(a.cand), detail: `${a.cand.listener.port === pc.judged ? 'judged' : 'not judged'}: ${a.answer}` })),
+    { ref: 'gwdoctor', detail: `judged port ${pc.judged}: ${pc.why}` },
+  ];
+  if (pc.known) return { ...d, evidence };
+  const others = pc.answers.filter((a) => a.cand.listener.port !== pc.judged);
+  const note = `; ${describe(gw)} answers ${host} differently on port ${others.map((a) => a.cand.listener.port).join(', ')} (${others.map((a) => a.answer).join('; ')}): judged port ${pc.judged}, ${pc.why}`;
+  const fix = manual(`rerun with --gateway ${nsName(gw)}:PORT, PORT being the port your proxy forwards to (${pc.answers.map((a) => a.cand.listener.port).join(' or ')}, or its nodePort), so gwdoctor judges what your clients get`);
+  if (d.status === 'pass') return warn(check, 'ListenerPortsDiffer', `${d.summary}${note}`, { evidence, fix });
+  return { ...d, summary: `${d.summary}${note}`, evidence };
+}
+
+function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage, input: JudgeInput): Draft {
   const { host, path, query } = input.target;
   const { chosen, attachments, routes, nsObjs } = s;
   const listenerDesc = `${nsName(chosen.cand.gateway)} listener "${chosen.cand.listener.name}"`;
@@ -82,7 +111,12 @@ export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, 
       for (const a of attachments) {
         if (!routeServesHost(a.route, host)) continue;
         for (const l of a.result.listeners.filter((x) => x.reason === 'Accepted' && x.listener !== chosen.cand.listener)) {
-          evidence.push({ ref: describe(a.route), detail: `attached to listener "${l.listener.name}", but ${host} is handled by the more specific listener "${chosen.cand.listener.name}" (listener isolation)` });
+          evidence.push({
+            ref: describe(a.route),
+            detail: l.listener.port === chosen.cand.listener.port
+              ? `attached to listener "${l.listener.name}", but ${host} is handled by the more specific listener "${chosen.cand.listener.name}" (listener isolation)`
+              : `attached to listener "${l.listener.name}" on port ${l.listener.port}, not to port ${chosen.cand.listener.port} (each port is served on its own)`,
+          });
         }
       }
       for (const r of routesForHost(routes, host)) {
@@ -116,6 +150,7 @@ export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, 
 
 /** A rule matches: what does the controller say about this route on this parent, and does the rule forward? */
 function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStage, { kind: 'matched' }>, input: JudgeInput, listenerDesc: string): Draft {
+  const check = this;
   const { host, path } = input.target;
   const { chosen } = s;
   const w = chosen.sel.winner as NonNullable<typeof chosen.sel.winner>;
@@ -128,8 +163,12 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   for (const e of earlier) evidence.push({ ref: describe(e.route), detail: `also matches; ${describe(r)} wins (older, then namespace/name)` });
 
   const weighted = s.refs.filter((x) => !x.mirror);
+  let disagrees: string | null = null;
   if (s.redirect) {
     const rd = s.redirect;
+    const seen = compareRedirect(rd, input.probes.answers ?? []);
+    disagrees = seen.disagrees;
+    evidence.push(...seen.evidence);
     evidence.push({
       ref: `${describe(r)} rules[${w.ruleIndex}].${rd.where}`,
       detail: `RequestRedirect: Envoy answers ${rd.statusCode} with Location: ${rd.location}${rd.schemeFromRequest ? ` (no scheme set: the scheme is the request's as the gateway sees it, ${rd.scheme} on listener "${chosen.cand.listener.name}"; behind a TLS-terminating proxy set scheme: https to keep clients on HTTPS)` : ''}`,
@@ -164,7 +203,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
         fix: manual(`include the Namespace ${ns} manifest with the others (kubectl get namespace ${ns} -o yaml), or run gwdoctor against the cluster, so its labels can be checked against the listener's allowedRoutes selector`),
       });
     }
-    return pass(this, `${matchDesc} ${served(s, host, path)} (predicted from spec)`, { evidence });
+    return passOr(`${matchDesc} ${served(s, host, path)} (predicted from spec)`);
   }
   for (const c of conds) evidence.push({ ref: `${describe(r)} status`, detail: `${describeCondition(c)} (observedGeneration ${c.observedGeneration ?? '?'})` });
   if (fr === 'stale') {
@@ -187,7 +226,41 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       retryable: true,
     });
   }
-  return pass(this, `${matchDesc} ${served(s, host, path)}`, { evidence });
+  return passOr(`${matchDesc} ${served(s, host, path)}`);
+
+  /** A pass, unless the proxy's live answer contradicts the predicted redirect. */
+  function passOr(this: void, summary: string): Draft {
+    if (!disagrees) return pass(check, summary, { evidence });
+    return warn(check, 'RedirectDisagrees', `${summary}; but ${disagrees}`, { evidence, retryable: true });
+  }
+}
+
+/**
+ * The redirect a rule predicts against what the proxy actually answered (the proxy probe follows no redirect).
+ * Envoy sends a route's redirect itself, with no x-envoy-upstream-service-time (that header means the backend
+ * answered). Errors (4xx/5xx) are left to the layers they point at; any other answer must be the predicted status
+ * code with the predicted Location (resolved against the URL asked, default ports folded).
+ */
+export function compareRedirect(rd: Redirect, answers: ProxyAnswer[]): { evidence: Evidence[]; disagrees: string | null } {
+  const evidence: Evidence[] = [];
+  const bad: string[] = [];
+  for (const a of answers.filter((x) => x.statusCode < 400)) {
+    let loc: URL | null = null;
+    try {
+      loc = a.location === null ? null : new URL(a.location, a.url);
+    } catch {
+      loc = null; // an unparsable Location is reported as it was sent
+    }
+    const sameLoc = loc !== null && sameUrl(loc, new URL(rd.location));
+    const got = `${a.statusCode}${a.location !== null ? ` Location: ${a.location}` : ' without Location'}${a.fromUpstream ? ' from the backend (x-envoy-upstream-service-time)' : ''}`;
+    if (a.statusCode === rd.statusCode && sameLoc && !a.fromUpstream) {
+      evidence.push({ ref: a.ref, detail: `answered ${got}, as the rule predicts` });
+      continue;
+    }
+    evidence.push({ ref: a.ref, detail: `answered ${got}; the rule predicts ${rd.statusCode} Location: ${rd.location}` });
+    bad.push(`the proxy answered ${got} where the rule predicts ${rd.statusCode} Location: ${rd.location}`);
+  }
+  return { evidence, disagrees: bad[0] ?? null };
 }
 
 function served(s: Extract<RouteStage, { kind: 'matched' }>, host: string, path: string): string {
@@ -195,7 +268,7 @@ function served(s: Extract<RouteStage, { kind: 'matched' }>, host: string, path:
 }
 
 export const route = clusterLayer(
-  layerMeta('route'), (p) => p.route(), judgeRoute);
+  layerMeta('route'), (p, probes) => p.route(probes.port ?? null), judgeRoute);
 
 function backendRefFor(c: ServiceCandidate, routeNs: string): Record<string, unknown> {
   return { name: c.name, ...(c.namespace !== routeNs ? { namespace: c.namespace } : {}), port: c.port };

@@ -7,16 +7,17 @@ import { refOf } from './fix/build.js';
 import { PipelineBug, type PathResolver } from './gatewayapi/resolver.js';
 import type { Draft } from './findings.js';
 import type { Check, CheckContext, LayerId, Probes, Target } from './types.js';
+import type { GatewayRef } from './target.js';
 
 export interface JudgeInput {
   target: Target;
   probes: Probes;
-  gatewayFilter: { namespace: string; name: string } | null;
+  gatewayFilter: GatewayRef | null;
 }
 
 export function clusterLayer<S, I extends LayerId>(
   meta: { id: I; title: string },
-  stage: (p: PathResolver) => Promise<S>,
+  stage: (p: PathResolver, probes: Probes) => Promise<S>,
   judge: (this: { id: I; title: string }, s: S, input: JudgeInput) => Draft,
 ): Check {
   return {
@@ -25,7 +26,7 @@ export function clusterLayer<S, I extends LayerId>(
     network: false,
     async run(ctx: CheckContext) {
       if (!ctx.path) throw new PipelineBug(`${meta.id} ran without a cluster source`);
-      const s = await stage(ctx.path);
+      const s = await stage(ctx.path, ctx.probes);
       return withEnvoy(withOrigins(judge.call(meta, s, { target: ctx.target, probes: ctx.probes, gatewayFilter: ctx.gatewayFilter }), ctx.path), ctx.probes);
     },
   };

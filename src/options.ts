@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 import { checkCaFile } from './net/ca-file.js';
 import { FORMATS, isFormat, type OutputSpec } from './report/formats.js';
+import { parseGatewayRef, type GatewayRef } from './target.js';
 
 interface Flag {
   name: string;
@@ -22,7 +23,7 @@ export const FLAGS: Flag[] = [
   { name: 'manifests', short: 'f', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'read objects from YAML/JSON files or directories (recursive; repeatable) instead of a live cluster' },
   { name: 'kubeconfig', type: 'string', arg: 'FILE', group: 'source', help: 'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)' },
   { name: 'context', type: 'string', arg: 'NAME', group: 'source', help: 'kubeconfig context to use (default: current-context)' },
-  { name: 'gateway', type: 'string', arg: 'NS/NAME', group: 'source', help: 'check only this Gateway (the one your proxy forwards to)' },
+  { name: 'gateway', type: 'string', arg: 'NS/NAME[:PORT]', group: 'source', help: 'check only this Gateway (the one your proxy forwards to); PORT: its listener port, or the nodePort, the proxy forwards to' },
   { name: 'base', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests before the change (repeatable)' },
   { name: 'head', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests after the change (repeatable)' },
   { name: 'no-discovery-cache', type: 'boolean', group: 'source', help: 'do not remember the API server\'s discovery on disk between runs (5 min TTL, ~/.cache/gwdoctor); also GWDOCTOR_NO_DISCOVERY_CACHE=1' },
@@ -48,7 +49,8 @@ export interface Options {
   manifests: string[];
   kubeconfig: string | null;
   context: string | null;
-  gateway: { namespace: string; name: string } | null;
+  /** --gateway NS/NAME[:PORT]; PORT = the listener port (or nodePort) the proxy forwards to. */
+  gateway: GatewayRef | null;
   all: boolean;
   /** Live: read and write the discovery cache (--no-discovery-cache or GWDOCTOR_NO_DISCOVERY_CACHE=1 turn it off). */
   discoveryCache: boolean;
@@ -101,12 +103,6 @@ export function parseDuration(flag: string, v: string): number {
   if (Math.round(total) <= 0) throw bad('must be longer than 0');
   if (total > MAX_DURATION_MS) throw bad('longer than the 24h maximum');
   return Math.round(total);
-}
-
-function parseGateway(v: string): { namespace: string; name: string } {
-  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(v);
-  if (!m) throw new UsageError(`--gateway "${v}": expected NAMESPACE/NAME, e.g. istio-ingress/example-istio-gateway`);
-  return { namespace: m[1] as string, name: m[3] as string };
 }
 
 function parsePort(v: string, flag = '--port'): number {
@@ -182,7 +178,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     manifests: list('manifests'),
     kubeconfig: str('kubeconfig'),
     context: str('context'),
-    gateway: str('gateway') ? parseGateway(str('gateway') as string) : null,
+    gateway: str('gateway') ? parseGatewayRef(str('gateway') as string) : null,
     all: v['all'] === true,
     discoveryCache: v['no-discovery-cache'] !== true && /^(|0|false|no)$/i.test((env['GWDOCTOR_NO_DISCOVERY_CACHE'] ?? '').trim()),
     command,

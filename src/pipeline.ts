@@ -77,6 +77,8 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     const { observed, ...reported } = draft;
     if (observed?.addresses) probes.addresses = observed.addresses;
     if (observed?.envoy) probes.envoy.push(...observed.envoy);
+    if (observed?.answers) probes.answers = observed.answers;
+    if (observed?.port) probes.port = observed.port;
     const finding: Finding = { ...reported, durationMs: Math.round(performance.now() - started) };
     if (finding.status === 'fail' || finding.status === 'error') {
       stoppedBy ??= finding;

@@ -278,6 +278,28 @@ up. The verdict follows the spec. Fix: wait (\`--wait\`); if it stays stale, che
     doc: `The Gateway has fresh controller status, but the route has none for it although its spec attaches it: the controller
 did not process it. Fix: \`kubectl get httproute <name> -o yaml\`, istiod logs; \`--wait\` retries.`,
   },
+  ListenerPortsDiffer: {
+    layer: 'route',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) The Gateway accepts the host on several ports (e.g. listeners on 80 and 8080) and the ports answer
+differently (another route wins, another backend, or one port fails), but gwdoctor cannot tell which port your proxy
+forwards to. Each listener port is served on its own (Istio builds one Envoy listener and route configuration per
+port), so the evidence lists every port's answer and which port was judged and why (the port the direct NodePort
+probes showed the proxy reaching is judged without a warning; else the only port the gateway Service exposes as a
+NodePort, else the only plain-HTTP port, else the lowest). Fix: rerun with \`--gateway NS/NAME:PORT\`, PORT being the listener
+port or the nodePort your proxy forwards to; with it, a failing port fails and the others are shown as evidence.`,
+  },
+  RedirectDisagrees: {
+    layer: 'route',
+    severity: 'warn',
+    retryable: true,
+    doc: `(warning) The rule that serves the request has a \`RequestRedirect\` filter, so Envoy itself answers with the
+predicted status code and \`Location\`, but the proxy probe got another answer (another status code or Location, or
+an answer from the backend). The evidence shows both. Likely causes: istiod has not pushed the route yet, another
+route or port serves the host, or the proxy rewrites \`Location\` (nginx \`proxy_redirect\`). Fix: compare with
+\`curl -sI https://host/path\` and \`istioctl proxy-config routes\` on the gateway pod; \`--wait\` retries.`,
+  },
   ReferenceGrantMissing: {
     layer: ['listener', 'grant'],
     severity: 'fail',

@@ -78,3 +78,31 @@ export function validateHostname(host: string, input = host): void {
     throw new UsageError(`invalid target "${input}": the top-level label cannot be all digits`);
   }
 }
+
+/**
+ * The Gateway the proxy forwards to (`--gateway NS/NAME` or `NS/NAME:PORT`). PORT is the Gateway listener port the
+ * proxy's traffic arrives on, or the nodePort of the Gateway's generated Service that the proxy targets (mapped to
+ * its Service port, i.e. the listener port, once the Service is read): a Gateway can serve the same host differently
+ * on each port.
+ */
+export interface GatewayRef {
+  namespace: string;
+  name: string;
+  port?: number;
+}
+
+export function parseGatewayRef(v: string, flag = '--gateway'): GatewayRef {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)(?::([^:]*))?$/.exec(v);
+  if (!m) throw new UsageError(`${flag} "${redactUrl(v)}": expected NAMESPACE/NAME or NAMESPACE/NAME:PORT, e.g. istio-ingress/example-istio-gateway:80`);
+  const ref: GatewayRef = { namespace: m[1] as string, name: m[3] as string };
+  if (m[5] === undefined) return ref;
+  const p = /^\d{1,5}$/.test(m[5]) ? Number(m[5]) : NaN;
+  if (!Number.isInteger(p) || p < 1 || p > 65535) {
+    throw new UsageError(`${flag} "${redactUrl(v)}": port "${m[5]}" is not a port number 1-65535 (the Gateway listener port, or the nodePort, your proxy forwards to)`);
+  }
+  return { ...ref, port: p };
+}
+
+export function describeGatewayRef(g: GatewayRef): string {
+  return `${g.namespace}/${g.name}${g.port !== undefined ? `:${g.port}` : ''}`;
+}

@@ -4,6 +4,7 @@
 import type { ClusterReader } from './cluster/reader.js';
 import type { PathResolver } from './gatewayapi/resolver.js';
 import type { Gateway, GatewayListener, HTTPBackendRef } from './cluster/objects.js';
+import type { GatewayRef } from './target.js';
 
 export { LAYER_IDS, type LayerId } from './registry.js';
 import type { LayerId } from './registry.js';
@@ -91,12 +92,42 @@ export interface Observed {
   addresses?: AddressAnswer[];
   /** proxy: Envoy's own error answers, each pointing at the cluster layer that explains it (404 NR -> route...). */
   envoy?: { layer: LayerId; evidence: Evidence }[];
+  /** proxy: what the proxy answered, per address (the route layer compares a predicted redirect with it). */
+  answers?: ProxyAnswer[];
+  /** proxy: the Gateway port the proxy forwards to, when the direct NodePort probes show it. */
+  port?: PortInUse;
+}
+
+/** The Gateway port the proxy's traffic arrives on, as the direct NodePort probes show it. */
+export interface PortInUse {
+  /** "namespace/name" of the Gateway. */
+  gateway: string;
+  port: number;
+  /** How it was found, for evidence. */
+  why: string;
+}
+
+/** One answer the proxy gave for the target's request (no redirect followed). */
+export interface ProxyAnswer {
+  /** The probe, e.g. "GET https://api.example.com/ via 192.0.2.7". */
+  ref: string;
+  /** The URL asked (a relative Location resolves against it). */
+  url: string;
+  statusCode: number;
+  /** The Location header, as sent. */
+  location: string | null;
+  /** x-envoy-upstream-service-time was present: the backend answered through Envoy, not Envoy itself. */
+  fromUpstream: boolean;
 }
 
 /** Everything the network layers observed so far in this attempt (read-only input of the later layers). */
 export interface Probes {
   addresses: AddressAnswer[] | null;
   envoy: { layer: LayerId; evidence: Evidence }[];
+  /** What the proxy answered (when the proxy layer got an answer). */
+  answers?: ProxyAnswer[];
+  /** The Gateway port the proxy forwards to, when the proxy layer could tell. */
+  port?: PortInUse;
 }
 
 export interface ResolvedBackendRef {
@@ -127,7 +158,7 @@ export interface CheckContext {
   /** null when no cluster source is configured (the cluster layers are skipped). */
   cluster: ClusterReader | null;
   clusterUnavailable: string | null;
-  gatewayFilter: { namespace: string; name: string } | null;
+  gatewayFilter: GatewayRef | null;
   offline: boolean;
   net: NetworkOptions;
   resolver: () => Promise<Resolver>;

@@ -5,8 +5,9 @@
 
 import type { Gateway, GatewayClass, GatewayListener, HTTPRoute, Namespace, ParentReference, Pod, ReferenceGrant, Service, EndpointSlice } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
+import { describe as describeObj, nsName } from '../cluster/objects.js';
 import { ClusterAccessError } from '../errors.js';
-import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
+import type { ListenerCandidate, PortInUse, ResolvedBackendRef, Target } from '../types.js';
 import { kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
 import { judgeListenerCerts, readListenerCerts, terminatesTls } from './certs.js';
 import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy } from './grants.js';
@@ -17,6 +18,8 @@ import { attachmentsTo, routesForHost } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { waypointFor, type WaypointBinding } from './waypoint.js';
 import { controllerConditions, freshness, normalizeParentRef } from './status.js';
+import { choosePort, gatewayService, nodePortsOf, pinPort, type PinnedPort, type PortAnswer, type PortChoice } from './ports.js';
+import type { GatewayRef } from '../target.js';
 
 export interface GatewayChoice {
   gw: Gateway;
@@ -27,10 +30,19 @@ export interface GatewayChoice {
 export type ListenerStage = { classes: GatewayClass[]; routes: HTTPRoute[] } & (
   | { kind: 'filter-missing'; filter: { namespace: string; name: string }; all: Gateway[] }
   | { kind: 'no-http-gateway'; all: Gateway[]; parents: string[] }
-  | { kind: 'no-listener'; considered: Gateway[]; addTo: Gateway }
+  | { kind: 'no-listener'; considered: Gateway[]; addTo: Gateway; port?: PinnedPort }
   | { kind: 'no-http-listener'; gateway: Gateway; route: HTTPRoute | null }
   | { kind: 'unhealthy'; choice: GatewayChoice }
-  | { kind: 'ok'; healthy: GatewayChoice[]; candidates: ListenerCandidate[]; filtered: boolean }
+  | {
+      kind: 'ok';
+      healthy: GatewayChoice[];
+      candidates: ListenerCandidate[];
+      filtered: boolean;
+      /** --gateway NS/NAME:PORT: the listener port the proxy forwards to (candidates are on it). */
+      pinned: PinnedPort | null;
+      /** Listeners of the healthy Gateways that accept the host on other ports than the pinned one. */
+      otherPorts: ListenerCandidate[];
+    }
 );
 
 export interface Attachment {
@@ -54,7 +66,15 @@ export interface Chosen {
   sel: Selection;
 }
 
-export type RouteStage = { chosen: Chosen; attachments: Attachment[]; routes: HTTPRoute[]; gateways: Gateway[]; nsObjs: Map<string, Namespace | undefined> } & (
+export type RouteStage = {
+  chosen: Chosen;
+  attachments: Attachment[];
+  routes: HTTPRoute[];
+  gateways: Gateway[];
+  nsObjs: Map<string, Namespace | undefined>;
+  /** Set when the chosen Gateway accepts the host on several ports: what each answers and which one is judged. */
+  ports?: PortChoice;
+} & (
   | { kind: 'no-rule'; services: Service[] }
   | { kind: 'rejected'; attachment: Attachment; services: Service[] }
   | { kind: 'orphan'; orphans: Orphan[] }
@@ -215,7 +235,7 @@ export function carriesHttpRoute(gw: Gateway): boolean {
   return (gw.spec.listeners ?? []).some((l) => isHttpListener(l) && kindAllowed(l));
 }
 
-export async function resolveListener(cluster: ClusterReader, target: Target, filter: { namespace: string; name: string } | null): Promise<ListenerStage> {
+export async function resolveListener(cluster: ClusterReader, target: Target, filter: GatewayRef | null): Promise<ListenerStage> {
   const host = target.host;
   const [classes, all, routes] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]);
   const hostRoutes = routesForHost(routes, host);
@@ -243,14 +263,17 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
     }
   }
   const namedByRoute = (g: Gateway) => namingRoute(g) !== null;
-  let matching = gateways.map((g) => ({ gw: g, listeners: acceptingListeners(g, host) })).filter((x) => x.listeners.length > 0);
+  // --gateway NS/NAME:PORT: only the listeners on that port (a nodePort is mapped to its Service port, ports.ts).
+  const pinned = filter?.port !== undefined ? await pinPort(cluster, gateways[0] as Gateway, filter.port) : null;
+  const accepting = gateways.map((g) => ({ gw: g, listeners: acceptingListeners(g, host) }));
+  let matching = accepting.map((x) => ({ gw: x.gw, listeners: x.listeners.filter((l) => !pinned || l.port === pinned.port) })).filter((x) => x.listeners.length > 0);
   if (matching.length === 0) {
     if (!filter) {
       const nh = noHttp(all);
       if (nh) return nh;
     }
     // The listener to add goes to the Gateway that the routes for this host name as their parent, if any.
-    return { classes, routes, kind: 'no-listener', considered: gateways, addTo: gateways.find(namedByRoute) ?? (gateways[0] as Gateway) };
+    return { classes, routes, kind: 'no-listener', considered: gateways, addTo: gateways.find(namedByRoute) ?? (gateways[0] as Gateway), ...(pinned ? { port: pinned } : {}) };
   }
   if (matching.length > 1 && !filter) {
     const named = matching.filter((m) => namedByRoute(m.gw));
@@ -270,7 +293,8 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
   );
   const healthy = choices.filter((c) => c.health.ok);
   if (healthy.length === 0) return { classes, routes, kind: 'unhealthy', choice: choices[0] as GatewayChoice };
-  return { classes, routes, kind: 'ok', healthy, candidates: healthy.flatMap((h) => h.listeners.map((l) => ({ gateway: h.gw, listener: l }))), filtered: filter !== null };
+  const otherPorts = accepting.filter((x) => healthy.some((h) => h.gw === x.gw)).flatMap((x) => x.listeners.filter((l) => pinned && l.port !== pinned.port).map((l) => ({ gateway: x.gw, listener: l })));
+  return { classes, routes, kind: 'ok', healthy, candidates: healthy.flatMap((h) => h.listeners.map((l) => ({ gateway: h.gw, listener: l }))), filtered: filter !== null, pinned, otherPorts };
 }
 
 /** Does this parentRef select the listener (no sectionName/port, or ones that name it)? */
@@ -278,7 +302,7 @@ export function targetsListener(p: ParentReference, cand: ListenerCandidate): bo
   return (p.sectionName === undefined || p.sectionName === cand.listener.name) && (p.port === undefined || p.port === cand.listener.port);
 }
 
-export async function resolveRoute(cluster: ClusterReader, target: Target, ls: Extract<ListenerStage, { kind: 'ok' }>): Promise<RouteStage> {
+export async function resolveRoute(cluster: ClusterReader, target: Target, ls: Extract<ListenerStage, { kind: 'ok' }>, seen: PortInUse | null = null): Promise<RouteStage> {
   const { host, path, query } = target;
   const { routes, candidates } = ls;
   const gateways = await cluster.gateways();
@@ -294,8 +318,7 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     .sort((a, b) => (rank.get(a.route) as number) - (rank.get(b.route) as number) || a.parentIndex - b.parentIndex);
 
   // Per candidate listener: the routes attached to it, and the rule that wins.
-  let best: Chosen | undefined;
-  for (const cand of candidates) {
+  const chosenFor = (cand: ListenerCandidate): Chosen => {
     const attached: AttachedRoute[] = [];
     for (const a of attachments) {
       if (a.gateway !== cand.gateway || !a.result.accepted) continue;
@@ -303,16 +326,55 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
       // A route Istio drops (routeDroppedBy) programs nothing: it never takes part in the selection.
       if (la && !routeDroppedBy(a.route)) attached.push({ route: a.route, hostnames: la.hostnames });
     }
-    const sel = selectRule(attached, { host, path, query, method: 'GET' });
-    if (!best || (sel.winner && !best.sel.winner) || (sel.vhost && !best.sel.vhost)) best = { cand, attached, sel };
-    if (sel.winner) break;
+    return { cand, attached, sel: selectRule(attached, { host, path, query, method: 'GET' }) };
+  };
+  let best: Chosen | undefined;
+  for (const cand of candidates) {
+    const c = chosenFor(cand);
+    if (!best || (c.sel.winner && !best.sel.winner) || (c.sel.vhost && !best.sel.vhost)) best = c;
+    if (c.sel.winner) break;
   }
-  const chosen = best as Chosen;
+  const first = best as Chosen;
+  const ctx: StageContext = { target, attachments, routes, gateways, nsObjs, forHost };
+  const onGateway = [...candidates, ...ls.otherPorts].filter((c) => c.gateway === first.cand.gateway);
+  if (onGateway.length < 2) return stageFor(cluster, first, ctx);
+
+  // The Gateway accepts the host on several ports, and each port is served on its own (ports.ts): never pick one
+  // silently. Every port's answer is resolved; when they differ, the port judged is the one the proxy forwards to
+  // when known (--gateway NS/NAME:PORT), else one chosen by a stated rule (choosePort), and the judge says so.
+  const chosens = onGateway.map((c) => (c === first.cand ? first : chosenFor(c))).sort((a, b) => a.cand.listener.port - b.cand.listener.port);
+  const stages = await Promise.all(chosens.map((c) => (c === first ? null : stageFor(cluster, c, ctx))));
+  const firstStage = await stageFor(cluster, first, ctx);
+  const all = stages.map((st) => st ?? firstStage);
+  const answers = await Promise.all(all.map((st) => answerOf(cluster, st)));
+  const differ = new Set(answers.map((a) => a.answer)).size > 1;
+  const inUse = seen && seen.gateway === nsName(first.cand.gateway) ? seen : null;
+  const svc = differ && !ls.pinned && !inUse ? await gatewayService(cluster, first.cand.gateway) : null;
+  const pick = choosePort(chosens.map((c) => c.cand.listener), nodePortsOf(svc), svc ? nsName(svc) : null, ls.pinned, inUse);
+  const judged = differ && !ls.pinned ? (all.find((st) => st.chosen.cand.listener.port === pick.port) as RouteStage) : firstStage;
+  return { ...judged, ports: { answers, differ, judged: judged.chosen.cand.listener.port, known: pick.known, why: pick.why } };
+}
+
+interface StageContext {
+  target: Target;
+  attachments: Attachment[];
+  routes: HTTPRoute[];
+  gateways: Gateway[];
+  nsObjs: Map<string, Namespace | undefined>;
+  forHost: HTTPRoute[];
+}
+
+/** What the request gets on the chosen listener: the matched rule, or why nothing serves it. */
+async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContext): Promise<RouteStage> {
+  const { target, attachments, routes, gateways, nsObjs, forHost } = ctx;
+  const { host, path, query } = target;
   const base = { chosen, attachments, routes, gateways, nsObjs };
 
   if (chosen.sel.winner) {
     const w = chosen.sel.winner;
-    const attachment = attachments.find((a) => a.route === w.route && a.gateway === chosen.cand.gateway && a.result.accepted) as Attachment;
+    // The parentRef that attaches the route to this listener (a route may name several listeners of the Gateway).
+    const onGw = attachments.filter((a) => a.route === w.route && a.gateway === chosen.cand.gateway && a.result.accepted);
+    const attachment = (onGw.find((a) => a.result.listeners.some((x) => x.listener === chosen.cand.listener && x.reason === 'Accepted')) ?? onGw[0]) as Attachment;
     // A redirect rule answers itself; its backendRefs carry no traffic (createRedirectFilter, see redirect.ts).
     // The Host the gateway sees is the client's, without a port (a reverse proxy forwards `Host: $host`).
     const redirect = predictRedirect(w.rule, w.match, { host, hostPort: null, path, query, listenerProtocol: chosen.cand.listener.protocol });
@@ -346,6 +408,39 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     .sort((x, y) => compareRoutes(x.route, y.route));
   if (orphans.length > 0) return { ...base, kind: 'orphan', orphans };
   return { ...base, kind: 'no-route', services: await cluster.allServices() };
+}
+
+/** One port's answer in one line: route rule -> backends (and whether they exist), a redirect, or the error. */
+async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAnswer> {
+  const cand = st.chosen.cand;
+  const rule = (r: HTTPRoute, i: number) => `${describeObj(r)} rules[${i}]`;
+  switch (st.kind) {
+    case 'matched': {
+      const w = st.chosen.sel.winner as NonNullable<Chosen['sel']['winner']>;
+      if (st.redirect) return { cand, answer: `${rule(w.route, w.ruleIndex)} -> ${st.redirect.statusCode} redirect to ${st.redirect.location}`, failing: false };
+      const carrying = st.refs.filter((x) => !x.mirror && x.weight > 0);
+      if (carrying.length === 0) return { cand, answer: `${rule(w.route, w.ruleIndex)} -> no backend (500)`, failing: true };
+      const parts = await Promise.all(
+        carrying.map(async (x) => {
+          const name = `${x.kind} ${x.namespace}/${x.name}${x.port !== null ? `:${x.port}` : ''}`;
+          if (!isService(x)) return { name, ok: true };
+          const svc = await cluster.service(x.namespace, x.name);
+          const ok = svc !== undefined && (x.port === null || (svc.spec?.ports ?? []).some((p) => p.port === x.port));
+          return { name: `${name}${svc === undefined ? ' (no such Service)' : ok ? '' : ' (the Service has no such port)'}`, ok };
+        }),
+      );
+      return { cand, answer: `${rule(w.route, w.ruleIndex)} -> ${parts.map((p) => p.name).join(', ')}`, failing: parts.some((p) => !p.ok) };
+    }
+    case 'no-rule':
+      return { cand, answer: `no rule of ${st.chosen.sel.routes.map(describeObj).join(', ')} matches (404)`, failing: true };
+    case 'rejected':
+      return { cand, answer: `${describeObj(st.attachment.route)} not accepted: ${st.attachment.result.reason} (404)`, failing: true };
+    case 'dropped':
+      return { cand, answer: `${describeObj(st.route)} dropped by Istio (404)`, failing: true };
+    case 'orphan':
+    case 'no-route':
+      return { cand, answer: 'no HTTPRoute attached to this listener serves the host (404)', failing: true };
+  }
 }
 
 const isService = (r: ResolvedBackendRef) => r.group === '' && r.kind === 'Service';

@@ -3,7 +3,8 @@
 
 import type { ClusterReader } from '../cluster/reader.js';
 import { describe, type K8sObject } from '../cluster/objects.js';
-import type { Target } from '../types.js';
+import type { PortInUse, Target } from '../types.js';
+import type { GatewayRef } from '../target.js';
 import { resolveEndpoints, resolveGrant, resolveListener, resolveRoute, type EndpointsStage, type GrantStage, type ListenerStage, type RouteStage } from './path.js';
 
 export class PipelineBug extends Error {}
@@ -39,7 +40,7 @@ export class PathResolver {
   constructor(
     cluster: ClusterReader,
     readonly target: Target,
-    readonly filter: { namespace: string; name: string } | null,
+    readonly filter: GatewayRef | null,
   ) {
     this.source = cluster;
     this.cluster = recording(cluster, this.seen);
@@ -58,10 +59,11 @@ export class PathResolver {
     return (this.l ??= resolveListener(this.cluster, this.target, this.filter));
   }
 
-  route(): Promise<RouteStage> {
+  /** `port`: the Gateway port the proxy forwards to, when the proxy layer saw it (the first call resolves the stage). */
+  route(port: PortInUse | null = null): Promise<RouteStage> {
     return (this.r ??= this.listener().then((ls) => {
       if (ls.kind !== 'ok') throw new PipelineBug('the route stage needs a listener that accepts the host');
-      return resolveRoute(this.cluster, this.target, ls);
+      return resolveRoute(this.cluster, this.target, ls, port);
     }));
   }
 

@@ -4,7 +4,9 @@
 
 import type { Gateway, GatewayListener, Node, Service } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
-import { directListener, MESH_CLASSES } from '../gatewayapi/listeners.js';
+import { acceptingListeners, directListener, MESH_CLASSES } from '../gatewayapi/listeners.js';
+import { pickGatewayService, pinPort } from '../gatewayapi/ports.js';
+import type { GatewayRef } from '../target.js';
 
 export interface DirectTarget {
   gateway: string;
@@ -17,7 +19,13 @@ export interface DirectTarget {
   address: string;
 }
 
-export type DirectPlan = { ok: true; targets: DirectTarget[] } | { ok: false; why: string };
+/**
+ * targets: the listener to probe on each node (the port given with --gateway NS/NAME:PORT, else plain HTTP first).
+ * otherPorts: the Gateway's other HTTP listener ports that accept the host and have a nodePort, on the first node:
+ * their answers tell which port the proxy forwards to (a Gateway serves each port on its own, ports.ts).
+ * pinned: how --gateway's port was read (a nodePort mapped to its Service port), if it was given.
+ */
+export type DirectPlan = { ok: true; targets: DirectTarget[]; otherPorts: DirectTarget[]; pinned: string | null } | { ok: false; why: string };
 
 const MAX_NODES = 2;
 
@@ -34,43 +42,47 @@ export function nodeAddresses(nodes: Node[]): { node: string; address: string }[
 }
 
 /** Plan the direct probe: Gateway accepting the host -> its Service -> nodePort of the listener port -> node addresses. */
-export async function planDirect(cluster: ClusterReader, host: string, filter: { namespace: string; name: string } | null): Promise<DirectPlan> {
+export async function planDirect(cluster: ClusterReader, host: string, filter: GatewayRef | null): Promise<DirectPlan> {
   const gws = (await cluster.gateways()).filter((g) =>
     filter ? g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace : !MESH_CLASSES.has(g.spec.gatewayClassName),
   );
-  const pairs = gws.map((g) => ({ g, l: directListener(g, host) })).filter((p): p is { g: Gateway; l: GatewayListener } => p.l !== undefined);
-  if (pairs.length === 0) return { ok: false, why: `no Gateway${filter ? ` ${filter.namespace}/${filter.name}` : ''} has a listener for ${host}` };
+  const pin = filter?.port !== undefined && gws[0] ? await pinPort(cluster, gws[0], filter.port) : null;
+  const pick = (g: Gateway) => (pin ? acceptingListeners(g, host).find((l) => l.port === pin.port) : directListener(g, host));
+  const pairs = gws.map((g) => ({ g, l: pick(g) })).filter((p): p is { g: Gateway; l: GatewayListener } => p.l !== undefined);
+  if (pairs.length === 0) return { ok: false, why: `no Gateway${filter ? ` ${filter.namespace}/${filter.name}` : ''} has a listener for ${host}${pin ? ` on port ${pin.port}` : ''}` };
   const nodes = nodeAddresses(await cluster.nodes()).slice(0, MAX_NODES);
   if (nodes.length === 0) return { ok: false, why: 'no Node addresses are visible (nodes cannot be listed)' };
   const reasons: string[] = [];
   const targets: DirectTarget[] = [];
+  const otherPorts: DirectTarget[] = [];
   for (const { g, l } of pairs) {
     const ns = g.metadata.namespace ?? 'default';
     const svcs: Service[] = await cluster.servicesByLabel(ns, { 'gateway.networking.k8s.io/gateway-name': g.metadata.name });
-    const svc = svcs.find((s) => s.metadata.name === `${g.metadata.name}-${g.spec.gatewayClassName}`) ?? svcs[0];
+    const svc = pickGatewayService(g, svcs);
     if (!svc) {
       reasons.push(`no Service labelled gateway.networking.k8s.io/gateway-name=${g.metadata.name} in ${ns}`);
       continue;
     }
-    const port = svc.spec?.ports?.find((p) => p.port === l.port);
-    if (!port?.nodePort) {
+    const target = (lis: GatewayListener, n: { node: string; address: string }): DirectTarget | null => {
+      const port = svc.spec?.ports?.find((p) => p.port === lis.port);
+      if (!port?.nodePort) return null;
+      return { gateway: `${ns}/${g.metadata.name}`, listener: lis.name, protocol: lis.protocol, service: `${ns}/${svc.metadata.name}`, servicePort: lis.port, nodePort: port.nodePort, node: n.node, address: n.address };
+    };
+    const first = nodes.map((n) => target(l, n)).filter((t): t is DirectTarget => t !== null);
+    if (first.length === 0) {
       reasons.push(`Service ${ns}/${svc.metadata.name} (type ${svc.spec?.type ?? 'ClusterIP'}) has no nodePort for port ${l.port}`);
       continue;
     }
-    for (const n of nodes) {
-      targets.push({
-        gateway: `${ns}/${g.metadata.name}`,
-        listener: l.name,
-        protocol: l.protocol,
-        service: `${ns}/${svc.metadata.name}`,
-        servicePort: l.port,
-        nodePort: port.nodePort,
-        node: n.node,
-        address: n.address,
-      });
+    targets.push(...first);
+    // Without a port from --gateway: the other plain-HTTP ports that accept the host, to tell which one the proxy uses.
+    if (!pin) {
+      for (const o of acceptingListeners(g, host)) {
+        const t = o.port !== l.port && o.protocol === 'HTTP' ? target(o, nodes[0] as { node: string; address: string }) : null;
+        if (t) otherPorts.push(t);
+      }
     }
     break; // one Gateway is enough: the first that accepts the host and has a NodePort
   }
   if (targets.length === 0) return { ok: false, why: reasons.join('; ') };
-  return { ok: true, targets };
+  return { ok: true, targets, otherPorts, pinned: pin?.via ?? null };
 }

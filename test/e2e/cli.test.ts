@@ -108,12 +108,19 @@ describe('bad input exits 3 with one clear line and no stack trace', () => {
     [['--timeout', 'soon']],
     [['--output', 'yaml']],
     [['--gateway', 'just-a-name']],
+    [['--gateway', 'istio-ingress/example-istio-gateway:0']],
+    [['--gateway', 'istio-ingress/example-istio-gateway:http']],
     [['--expect-ip', 'not-an-ip']],
     [['--resolver', 'dns.example.com']],
   ])('rejects the bad flag value %j', (flags) => {
     const r = gwdoctor([...flags, '--offline', 'api.example.com']);
     expect(r.code).toBe(3);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+  it('judges the Gateway port given with --gateway NS/NAME:PORT (exit 1 on the broken port, 0 on the other)', () => {
+    const on = (port: number) => gwdoctor(['--manifests', 'fixtures/listener-ports', '--offline', '--gateway', `istio-ingress/example-istio-gateway:${port}`, 'api.example.com']);
+    expect(on(8080).code).toBe(1);
+    expect(on(80).code).toBe(0);
   });
   it('asks for a target when none is given', () => {
     const r = gwdoctor([]);

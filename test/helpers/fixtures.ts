@@ -6,7 +6,7 @@ import { LAYERS } from '../../checks/index.js';
 import type { ClusterReader } from '../../src/cluster/reader.js';
 import { ManifestCluster } from '../../src/cluster/manifests.js';
 import { runTarget, type Env } from '../../src/pipeline.js';
-import { parseTarget } from '../../src/target.js';
+import { parseGatewayRef, parseTarget } from '../../src/target.js';
 import type { TargetReport } from '../../src/types.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
@@ -18,6 +18,8 @@ export interface ExpectCase {
   code: string | null;
   /** What the live cluster with istiod says where it knows more than the manifests (e.g. Namespace labels). */
   live?: { verdict: ExpectCase['verdict']; layer: string | null; code: string | null };
+  /** `--gateway NS/NAME[:PORT]` for this case (e.g. the listener port the proxy forwards to). */
+  gateway?: string;
 }
 export interface Scenario {
   name: string;
@@ -55,8 +57,18 @@ export async function runOnCluster(cluster: ClusterReader, target: string, extra
   return runTarget(LAYERS, parseTarget(target), offlineEnv(cluster, extra), { until: null, intervalMs: 0 });
 }
 
-export async function runScenario(dir: string, target: string): Promise<TargetReport> {
-  return runOnCluster(ManifestCluster.fromPaths([dir]), target);
+export async function runScenario(dir: string, target: string, gateway?: string): Promise<TargetReport> {
+  return runOnCluster(ManifestCluster.fromPaths([dir]), target, gatewayEnv(gateway));
+}
+
+/** The Env part of a case's `gateway` (as --gateway gives it). */
+export function gatewayEnv(gateway: string | undefined): Partial<Env> {
+  return gateway === undefined ? {} : { gatewayFilter: parseGatewayRef(gateway) };
+}
+
+/** What a case expects, without how it is run. */
+export function expected(c: ExpectCase): ExpectCase {
+  return { target: c.target, verdict: c.verdict, layer: c.layer, code: c.code };
 }
 
 /** The comparable outcome of a target: what the contract test and expect.json speak about. */

@@ -20,7 +20,7 @@ import { configz, programmedRoute } from './harness/configz.js';
 import { crdDocs, installCrds, startApiServer, startControllerManager } from './harness/controlplane.js';
 import { stopGroup } from './harness/istiod.js';
 import { istiod, itIstiod, itLive, live, liveCluster } from './live.js';
-import { outcome, runOnCluster, runScenario, scenarios, type ExpectCase } from '../helpers/fixtures.js';
+import { expected as expectedOf, gatewayEnv, outcome, runOnCluster, runScenario, scenarios, type ExpectCase } from '../helpers/fixtures.js';
 import { HAND_WRITTEN, KNOWN_DISAGREEMENTS, type Known } from '../helpers/istiod-scenarios.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
@@ -37,8 +37,28 @@ function withoutStatus(objects: K8sObject[]): K8sObject[] {
   });
 }
 
-async function predicted(dir: string, target: string): Promise<ExpectCase> {
-  return outcome(await runOnCluster(new ManifestCluster(withoutStatus(loadManifests([dir])), [dir]), target));
+async function predictedReport(dir: string, target: string, gateway?: string): Promise<Awaited<ReturnType<typeof runOnCluster>>> {
+  return runOnCluster(new ManifestCluster(withoutStatus(loadManifests([dir])), [dir]), target, gatewayEnv(gateway));
+}
+
+async function predicted(dir: string, target: string, gateway?: string): Promise<ExpectCase> {
+  return outcome(await predictedReport(dir, target, gateway));
+}
+
+/**
+ * A Gateway that accepts the host on several ports: gwdoctor lists each port's answer as route evidence
+ * ("Gateway ns/gw port 8080 (listener "x", HTTP): judged: HTTPRoute ns/r rules[0] -> Service ns/s:80"). Each must be
+ * what istiod generated for that listener.
+ */
+function portAnswers(report: Awaited<ReturnType<typeof runOnCluster>>): { gateway: string; port: number; listener: string; route: string | null; backends: string[] }[] {
+  const lines = report.layers.find((l) => l.id === 'route')?.evidence ?? [];
+  return lines.flatMap((e) => {
+    const m = /^Gateway (\S+) port (\d+) \(listener "([^"]+)"/.exec(e.ref);
+    if (!m) return [];
+    const r = /(?:not )?judged: HTTPRoute ([^/\s]+)\/(\S+) rules\[(\d+)\] -> (.*)$/.exec(e.detail);
+    const backends = r ? [...(r[4] as string).matchAll(/Service ([^/\s]+)\/([^:\s]+):(\d+)/g)].map((b) => `${b[2]}.${b[1]}.svc.cluster.local:${b[3]}`) : [];
+    return [{ gateway: m[1] as string, port: Number(m[2]), listener: m[3] as string, route: r ? `${r[1]}.${r[2]}.${r[3]}` : null, backends }];
+  });
 }
 
 /** What istiod wrote, for a failure message (and the disagreement log). */
@@ -70,19 +90,31 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
   }, 120_000);
 
   const cases = s.cases.map((c) => ({ ...c, known: KNOWN_DISAGREEMENTS[s.name]?.[c.target] }));
-  itIstiod.each(cases.filter((c) => !c.known))('$target: prediction from the manifests == live verdict on istiod\'s status == $layer/$code', async (c) => {
-    const expected: ExpectCase = { target: c.target, verdict: c.verdict, layer: c.layer, code: c.code };
-    const fromManifests = await predicted(s.dir, c.target);
-    const report = await runOnCluster(await liveCluster('readonly'), c.target);
+  itIstiod.each(cases.filter((c) => !c.known).map((c) => ({ ...c, name: c.gateway ? `${c.target} --gateway ${c.gateway}` : c.target })))('$name: prediction from the manifests == live verdict on istiod\'s status == $layer/$code', async (c) => {
+    const expected: ExpectCase = expectedOf(c);
+    const predictedLayers = (await predictedReport(s.dir, c.target, c.gateway)).layers;
+    const fromManifests = await predicted(s.dir, c.target, c.gateway);
+    const report = await runOnCluster(await liveCluster('readonly'), c.target, gatewayEnv(c.gateway));
     const fromLive = outcome(report);
+    const url = /^https:\/\//i.test(c.target) ? new URL(c.target) : new URL(`https://${c.target}/`);
+    for (const p of portAnswers(report)) {
+      // Per port, the rule and backend gwdoctor names (or that nothing serves the host) are what istiod generated.
+      const got = programmedRoute(await configz(istiod!.httpUrl), p.gateway, url.hostname.toLowerCase(), url.pathname, p.listener);
+      expect({ port: p.port, route: got?.route ?? null, backend: got?.destinations ?? [] }, `istiod's routes for port ${p.port}`).toEqual({
+        port: p.port,
+        route: p.route,
+        backend: p.backends.length ? expect.arrayContaining(p.backends) : [],
+      });
+    }
     if (fromLive.verdict === 'pass') {
       // The virtual host, rule and backend gwdoctor says will serve the request are the ones istiod generated.
       const said = (id: string) => report.layers.find((l) => l.id === id)?.summary ?? '';
       const gw = /^(\S+\/\S+) listener/.exec(said('listener'))?.[1] as string;
+      // The listener the route is attached to (with several ports, each listener has its own routes in istiod).
+      const listener = /attached to \S+ listener "([^"]+)"/.exec(report.layers.find((l) => l.id === 'route')?.evidence[0]?.detail ?? '')?.[1];
       const rule = /HTTPRoute ([^/\s]+)\/(\S+) rules\[(\d+)\]/.exec(said('route'));
       const svc = /Service ([^/\s]+)\/([^:\s]+):(\d+)/.exec(said('endpoints'));
-      const url = /^https:\/\//i.test(c.target) ? new URL(c.target) : new URL(`https://${c.target}/`);
-      const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
+      const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname, listener);
       const redirect = / redirect to /.test(said('route'));
       expect({ route: got?.route, backend: got?.destinations }, `gwdoctor said: ${said('route')} / ${said('endpoints')}`).toEqual({
         route: rule ? `${rule[1]}.${rule[2]}.${rule[3]}` : 'a rule gwdoctor named',
@@ -99,10 +131,13 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       // The manifests cannot know what the cluster knows (e.g. Namespace labels): the prediction says so, and the live
       // verdict on istiod's status is the decided outcome.
       expect({ predicted: fromManifests, live: fromLive }, context).toEqual({ predicted: expected, live: { target: c.target, ...c.live } });
-    } else if (s.status === 'pre-sync' && c.code === 'EndpointsUnknown') {
-      // Manifests from git cannot know readiness; the live cluster knows there are no app Pods.
+    } else if (s.status === 'pre-sync' && predictedLayers.find((l) => l.id === 'endpoints')?.code === 'EndpointsUnknown') {
+      // Manifests from git cannot know readiness; the live cluster knows there are no app Pods. Every layer before
+      // endpoints says the same in both (e.g. a warning at route).
       expect(fromManifests, context).toEqual(expected);
       expect(fromLive, context).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'NoPodsSelected' });
+      const upTo = (ls: typeof predictedLayers) => ls.filter((l) => l.id !== 'endpoints').map((l) => [l.id, l.status, l.code]);
+      expect(upTo(report.layers), context).toEqual(upTo(predictedLayers));
     } else {
       expect({ predicted: fromManifests, live: fromLive }, context).toEqual({ predicted: expected, live: expected });
     }

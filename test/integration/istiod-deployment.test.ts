@@ -64,6 +64,8 @@ describe('the seed Gateway deployed by istiod (networking.istio.io/service-type 
     const plan = await planDirect(await liveCluster('readonly'), 'api.example.com', null);
     expect(plan).toEqual({
       ok: true,
+      otherPorts: [],
+      pinned: null,
       targets: [
         {
           gateway: `${NS}/${GW}`,
@@ -130,6 +132,9 @@ describe('a Gateway with only the networking.istio.io/service-type annotation', 
     expect(nodePort).toBeLessThanOrEqual(32767);
     const plan = await planDirect(await liveCluster('readonly'), 'x.annotated.example', { namespace: ns, name: gwName });
     expect(plan.ok && plan.targets.map((t) => [t.service, t.servicePort, t.nodePort])).toEqual([[`${ns}/${gwName}-istio`, 8080, nodePort]]);
+    // --gateway NS/NAME:<that nodePort>: mapped to the listener port 8080 through the Service istiod generated.
+    const pinned = await planDirect(await liveCluster('readonly'), 'x.annotated.example', { namespace: ns, name: gwName, port: nodePort });
+    expect(pinned).toMatchObject({ ok: true, pinned: `${nodePort} is the nodePort of Service ${ns}/${gwName}-istio port 8080`, targets: [{ servicePort: 8080, nodePort }] });
   });
 });
 

@@ -2,14 +2,14 @@
 // Each case states the verdict, the first failing (or warning) layer and its reason code.
 
 import { describe, expect, it } from 'vitest';
-import { outcome, runScenario, scenarios } from '../helpers/fixtures.js';
+import { expected, outcome, runScenario, scenarios } from '../helpers/fixtures.js';
 
 const all = scenarios();
 
 describe.each(all)('scenario $name ($status): $description', (s) => {
-  it.each(s.cases)('$target -> $verdict at $layer ($code)', async (c) => {
-    const report = await runScenario(s.dir, c.target);
-    expect(outcome(report)).toEqual({ target: c.target, verdict: c.verdict, layer: c.layer, code: c.code });
+  it.each(s.cases.map((c) => ({ ...c, name: c.gateway ? `${c.target} --gateway ${c.gateway}` : c.target })))('$name -> $verdict at $layer ($code)', async (c) => {
+    const report = await runScenario(s.dir, c.target, c.gateway);
+    expect(outcome(report)).toEqual(expected(c));
     expect(report.layers.map((l) => l.id)).toEqual(['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints']);
   });
 });

@@ -5,11 +5,14 @@
 //  nc       500 with an empty body (unusable backendRef)
 //  slow     200 after `slowMs`
 //  redirect 301 to https://<Host><path> (an app that forces HTTPS behind a TLS-terminating proxy)
+//  { envoyRedirect, location }  a route's RequestRedirect, answered by Envoy itself: that status code, Location
+//           location(path), an empty body and no x-envoy-upstream-service-time (Envoy's redirect action sends
+//           only location, date, server and content-length: 0)
 // Unknown Host -> 404 with an empty body (NR). Host is lower-cased and its port ignored, as Istio does.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
-export type StubMode = 'ok' | 'uh' | 'uf' | 'nc' | 'slow' | 'redirect';
+export type StubMode = 'ok' | 'uh' | 'uf' | 'nc' | 'slow' | 'redirect' | { envoyRedirect: number; location: (path: string) => string };
 
 export interface EnvoyStub {
   port: number;
@@ -30,6 +33,7 @@ export async function startEnvoyStub(hosts: Record<string, StubMode>, opts: { sl
       res.writeHead(code, { server: 'istio-envoy', 'content-length': String(Buffer.byteLength(body)), ...(body ? { 'content-type': 'text/plain' } : {}), ...extra });
       res.end(body);
     };
+    if (typeof mode === 'object') return send(mode.envoyRedirect, '', { location: mode.location(req.url ?? '/') });
     switch (mode) {
       case undefined:
         return send(404, '');

@@ -19,7 +19,9 @@ import { gwdoctorAsync, ROOT } from '../../helpers/cli.js';
 import { outcome } from '../../helpers/fixtures.js';
 import { requireBins } from '../../helpers/net/bins.js';
 import { TestPki, days } from '../../helpers/net/certs.js';
-import { fixtureCluster, writeFixture } from '../../helpers/net/cluster.js';
+import { fixtureObjects, writeFixture } from '../../helpers/net/cluster.js';
+import { ManifestCluster } from '../../../src/cluster/manifests.js';
+import type { HTTPRoute, K8sObject, Service } from '../../../src/cluster/objects.js';
 import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
 import { startEnvoyStub, startNotEnvoy404, type EnvoyStub, type StubMode } from '../../helpers/net/envoy-stub.js';
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
@@ -64,6 +66,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     const other = pki.leaf('test-ca', 'other', ['other.example.org'], days(-1), days(60));
     const rogue = pki.leaf('rogue-ca', 'rogue', names, days(-1), days(60));
     const expiring = pki.leaf('test-ca', 'expiring', names, days(-80), days(5));
+    const docsLeaf = pki.leaf('test-ca', 'docs', ['docs.example.com', ...names], days(-1), days(60));
 
     const hosts = (m: StubMode): Record<string, StubMode> => ({ 'api.example.com': m, 'worker.example.com': 'ok' });
     stubs['ok'] = await startEnvoyStub(hosts('ok'));
@@ -72,7 +75,15 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     stubs['nc'] = await startEnvoyStub(hosts('nc'));
     stubs['slow'] = await startEnvoyStub(hosts('slow'), { slowMs: 2500 });
     stubs['redirect'] = await startEnvoyStub(hosts('redirect'));
+    // A RequestRedirect rule answered by Envoy: to www.example.com, 301 (what the rule below predicts) or 302.
+    const envoyRedirect = (code: number, to = 'https://www.example.com'): StubMode => ({ envoyRedirect: code, location: (p) => `${to}${p}` });
+    stubs['envoy-301'] = await startEnvoyStub(hosts(envoyRedirect(301)));
+    stubs['envoy-302'] = await startEnvoyStub(hosts(envoyRedirect(302)));
+    stubs['envoy-301-elsewhere'] = await startEnvoyStub(hosts(envoyRedirect(301, 'https://old.example.com')));
     stubs['basehttp'] = await startNotEnvoy404();
+    // The listener-ports fixture's gateway: port 80 serves api and worker, port 8080 serves docs (api there is a 500).
+    stubs['port-80'] = await startEnvoyStub({ 'api.example.com': 'ok', 'worker.example.com': 'ok' });
+    stubs['port-8080'] = await startEnvoyStub({ 'api.example.com': 'nc', 'docs.example.com': 'ok', 'worker.example.com': 'ok' });
     const closed = await freePort(); // nothing listens there: the proxy's upstream is down
 
     // big.example.com has 40 A records: more than fits a 512-byte UDP answer, so the server sets TC.
@@ -92,10 +103,15 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
       server('slow', good, `${pass(stubs['slow'].port)} proxy_read_timeout 1s;`),
       server('static', good, 'default_type text/html; return 200 "<!DOCTYPE html><title>Welcome to nginx!</title>";'),
       server('redirect', good, pass(stubs['redirect'].port)),
+      server('envoy-301', good, pass(stubs['envoy-301'].port)),
+      server('envoy-302', good, pass(stubs['envoy-302'].port)),
+      server('envoy-301-elsewhere', good, pass(stubs['envoy-301-elsewhere'].port)),
       server('nr', good, pass(stubs['nr'].port)),
       server('uh', good, pass(stubs['uh'].port)),
       server('nc', good, pass(stubs['nc'].port)),
       server('basehttp', good, pass(stubs['basehttp'].port)),
+      server('to-port-80', docsLeaf, pass(stubs['port-80'].port), { serverName: 'docs.example.com api.example.com' }),
+      server('to-port-8080', docsLeaf, pass(stubs['port-8080'].port), { serverName: 'docs.example.com api.example.com' }),
       // nginx's default Host is $proxy_host = "127.0.0.1:<port>": Envoy matches no virtual host.
       server('nohost', good, `proxy_pass http://127.0.0.1:${stubs['ok'].port};`),
     ]);
@@ -118,11 +134,15 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     resolvers?: Dnsmasq[];
     expectIps?: string[];
     ca?: boolean;
+    /** Change the fixture's objects before the run. */
+    edit?: (objs: K8sObject[]) => void;
   }
 
   async function run(r: Run): Promise<TargetReport> {
     const resolvers = (r.resolvers ?? [dns1]).map((s) => `127.0.0.1:${s.port}`);
-    const cluster: ClusterReader = fixtureCluster(r.fixture ?? 'seed-healthy', stubs[r.stub ?? 'ok']!.port);
+    const objs = fixtureObjects(r.fixture ?? 'seed-healthy', stubs[r.stub ?? 'ok']!.port);
+    r.edit?.(objs);
+    const cluster: ClusterReader = new ManifestCluster(objs);
     const env = netEnv({ resolvers, cluster, expectIps: r.expectIps ?? [], caFile: r.ca === false ? null : caFile, port: nginx.ports[r.proxy]! });
     return runTarget(LAYERS, parseTarget(r.target ?? 'https://api.example.com/'), env, { until: null, intervalMs: 0 });
   }
@@ -211,6 +231,77 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
   it('redirect loop: RedirectLoop', async () => {
     const rep = await run({ proxy: 'redirect', stub: 'redirect' });
     expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'RedirectLoop' });
+  });
+
+  describe('a RequestRedirect rule, compared with what the proxy really answers (no redirect followed)', () => {
+    // The route-redirect fixture's rule, sent to www.example.com: through the TLS proxy the client asks
+    // https://api.example.com/docs and the rule predicts 301 Location: https://www.example.com/docs.
+    const toWww = (objs: K8sObject[]) => {
+      const r = objs.find((o) => o.kind === 'HTTPRoute' && o.metadata.name === 'example-api') as HTTPRoute;
+      r.spec.rules = [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', hostname: 'www.example.com', statusCode: 301 } }] }];
+    };
+    const target = 'https://api.example.com/docs';
+
+    it('Envoy answers the predicted 301 and Location through nginx: every layer passes and the route says they agree', async () => {
+      const rep = await run({ proxy: 'envoy-301', stub: 'envoy-301', fixture: 'route-redirect', edit: toWww, target });
+      expect(outcome(rep)).toMatchObject({ verdict: 'pass', layer: null, code: null });
+      expect(layer(rep, 'proxy').summary).toContain('answered 301 redirecting to https://www.example.com/docs (not followed)');
+      expect(text(layer(rep, 'route'))).toMatch(/via 127\.0\.0\.1: answered 301 Location: https:\/\/www\.example\.com\/docs, as the rule predicts/);
+    });
+
+    it('Envoy answers 302 where the rule says 301: route warns RedirectDisagrees with both', async () => {
+      const rep = await run({ proxy: 'envoy-302', stub: 'envoy-302', fixture: 'route-redirect', edit: toWww, target });
+      expect(outcome(rep)).toMatchObject({ verdict: 'warn', layer: 'route', code: 'RedirectDisagrees' });
+      expect(layer(rep, 'route').summary).toContain('but the proxy answered 302 Location: https://www.example.com/docs where the rule predicts 301 Location: https://www.example.com/docs');
+    });
+
+    it('another Location than the rule predicts: RedirectDisagrees names both', async () => {
+      const rep = await run({ proxy: 'envoy-301-elsewhere', stub: 'envoy-301-elsewhere', fixture: 'route-redirect', edit: toWww, target });
+      expect(outcome(rep)).toMatchObject({ verdict: 'warn', layer: 'route', code: 'RedirectDisagrees' });
+      expect(text(layer(rep, 'route'))).toContain('answered 301 Location: https://old.example.com/docs; the rule predicts 301 Location: https://www.example.com/docs');
+    });
+
+    it('the backend answers where the rule predicts a redirect: RedirectDisagrees', async () => {
+      const rep = await run({ proxy: 'healthy', stub: 'ok', fixture: 'route-redirect', edit: toWww, target });
+      expect(outcome(rep)).toMatchObject({ verdict: 'warn', layer: 'route', code: 'RedirectDisagrees' });
+      expect(layer(rep, 'route').summary).toContain('but the proxy answered 200 without Location from the backend (x-envoy-upstream-service-time)');
+    });
+  });
+
+  describe('a Gateway that serves docs.example.com on port 8080 only (listener-ports): which port does the proxy reach?', () => {
+    // The fixture's gateway Service: port 80 -> nodePort of stub port-80, port 8080 -> nodePort of stub port-8080.
+    const twoNodePorts = (objs: K8sObject[]) => {
+      const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'example-istio-gateway-istio') as Service;
+      for (const p of svc.spec?.ports ?? []) if (p.port === 8080) p.nodePort = stubs['port-8080']!.port;
+    };
+    const docs = { fixture: 'listener-ports', stub: 'port-80', edit: twoNodePorts, target: 'https://docs.example.com/' };
+
+    it('nginx forwards to port 8080: the NodePort answers show it, and the route is judged on 8080 (pass, not the lowest port\'s 404)', async () => {
+      const rep = await run({ ...docs, proxy: 'to-port-8080' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'pass', layer: null, code: null });
+      expect(text(layer(rep, 'proxy'))).toMatch(/the proxy forwards to port 8080: the proxy's answer \(HTTP 200\) is the gateway's own on nodePort \d+ of Service istio-ingress\/example-istio-gateway-istio \(port 8080\), not on port 80/);
+      expect(text(layer(rep, 'route'))).toMatch(/judged port 8080: the proxy's answer/);
+      expect(layer(rep, 'route').summary).toContain('HTTPRoute istio-ingress/docs rules[0]');
+    });
+
+    it('nginx forwards to port 80: Envoy\'s 404 is confirmed on that NodePort, and route fails NoRouteForHost on port 80 naming port 8080\'s answer', async () => {
+      const rep = await run({ ...docs, proxy: 'to-port-80' });
+      expect(layer(rep, 'proxy').status).toBe('pass');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'route', code: 'NoRouteForHost' });
+      const route = text(layer(rep, 'route'));
+      expect(route).toMatch(/judged port 80: the proxy's answer \(HTTP 404\) is the gateway's own on nodePort/);
+      expect(route).toContain('port 8080 (listener "http-alt", HTTP): not judged: HTTPRoute istio-ingress/docs rules[0] -> Service example-worker/example-worker:8000');
+    });
+
+    it('--gateway NS/NAME:8080 while nginx forwards to port 80: the direct probe asks port 8080\'s NodePort, which serves the host, so the proxy is not forwarding where you said', async () => {
+      const resolvers = [`127.0.0.1:${dns1.port}`];
+      const objs = fixtureObjects('listener-ports', stubs['port-80']!.port);
+      twoNodePorts(objs);
+      const env = { ...netEnv({ resolvers, cluster: new ManifestCluster(objs), caFile, port: nginx.ports['to-port-80']! }), gatewayFilter: { namespace: 'istio-ingress', name: 'example-istio-gateway', port: 8080 } };
+      const rep = await runTarget(LAYERS, parseTarget('https://docs.example.com/'), env, { until: null, intervalMs: 0 });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyNotForwardingToGateway' });
+      expect(text(layer(rep, 'proxy'))).toContain(`direct GET http://127.0.0.1:${stubs['port-8080']!.port} Host: docs.example.com (node node-1, istio-ingress/example-istio-gateway-istio port 8080)`);
+    });
   });
 
   it('Envoy 404 both ways: proxy passes, route fails NoRouteForHost carrying the 404', async () => {
