@@ -67,7 +67,8 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     let draft: Draft & { observed?: Observed };
     // A network layer that could not look (DNS timeout, a proxy this machine cannot reach) says nothing about the
     // cluster: with a cluster source the cluster layers still run (until one of them stops), so the run names what it can.
-    const bypass = stoppedBy?.status === 'error' && !clusterStop && check.needsCluster && env.cluster !== null && !layers.find((l) => l.id === stoppedBy?.id)?.needsCluster;
+    // An internal host the proxy serves (InternalHostExposed): the cluster layers still run, to name the route behind it.
+    const bypass = (stoppedBy?.status === 'error' || stoppedBy?.code === 'InternalHostExposed') && !clusterStop && check.needsCluster && env.cluster !== null && !layers.find((l) => l.id === stoppedBy?.id)?.needsCluster;
     const stopper = check.needsCluster && clusterStop ? clusterStop : stoppedBy;
     if (stopper && !bypass) draft = skip(check, `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`);
     else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)');
@@ -121,7 +122,7 @@ export async function runTarget(layers: readonly Check[], target: Target, env: E
     else if (env.signal.aborted) stopped = 'deadline';
     else if (now() + wait.intervalMs >= (wait.until as number)) stopped = 'deadline';
     if (stopped) {
-      const report: TargetReport = { input: target.input, host: target.host, path: target.path, verdict, failedLayer, attempts: attempt, layers: findings };
+      const report: TargetReport = { input: target.input, host: target.host, path: target.path, verdict, failedLayer, attempts: attempt, layers: findings, ...(target.expect ? { expect: target.expect } : {}) };
       if (waiting) {
         report.waited = { attempts: attempt, durationMs: Math.max(0, Math.round(now() - started)), stopped };
         for (const f of findings) observer.onLayerEnd?.(target, f);

@@ -51,10 +51,18 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
   return out;
 }
 
+/** An --internal host: what was proven (the passing layers' facts), or where it is exposed. */
+function internalWhat(t: TargetReport): string {
+  if (t.verdict === 'fail') return t.layers.some((l) => l.code === 'InternalHostExposed') ? `is exposed (${t.failedLayer}): it must stay internal` : `fails at ${t.failedLayer}`;
+  if (t.verdict === 'error') return t.failedLayer ? `inconclusive: could not check ${t.failedLayer}` : 'inconclusive: nothing could be checked';
+  const proven = t.layers.filter((l) => (l.id === 'route' || l.id === 'proxy') && l.status === 'pass' && !l.summary.startsWith('not asked')).map((l) => l.summary);
+  return `stays internal${proven.length ? `: ${proven.reverse().join('; ')}` : ''}`;
+}
+
 export function verdictLine(s: Style, t: TargetReport): string {
   const colour: Colour = t.verdict === 'pass' ? 'green' : t.verdict === 'warn' ? 'yellow' : t.verdict === 'fail' ? 'red' : 'magenta';
   const skipped = t.layers.filter((l) => l.status === 'skip' && !l.summary.startsWith('not checked: ' + (t.failedLayer ?? '~'))).length;
-  const what =
+  const what = t.expect === 'internal' ? internalWhat(t) :
     t.verdict === 'pass'
       ? 'reaches its backend'
       : t.verdict === 'warn'
