@@ -12,11 +12,13 @@ import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
 import { resolveExposure, type Exposure, type ExposureStage } from '../src/gatewayapi/exposure.js';
 import type { PathResolver } from '../src/gatewayapi/resolver.js';
 import { withOrigins } from '../src/layer.js';
-import { classifyResponse, describeClassification } from '../src/net/classify.js';
+import { GwdoctorError } from '../src/errors.js';
+import { classifyResponse, describeClassification, localReplyShape } from '../src/net/classify.js';
+import { planDirect } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import { layerMeta } from '../src/registry.js';
-import type { Check, CheckContext, Evidence, LayerId } from '../src/types.js';
+import type { Check, CheckContext, Evidence, HttpProbe, LayerId } from '../src/types.js';
 
 const GATEWAYS = 'gateways.gateway.networking.k8s.io';
 
@@ -53,7 +55,7 @@ const internalDns = (dns: Check): Check => ({
   },
 });
 
-type Answer = { ok: true; address: string; statusCode: number; evidence: Evidence; exposed: boolean; why: string } | { ok: false; address: string; evidence: Evidence; timeout: boolean; why: string };
+type Answer = { ok: true; address: string; statusCode: number; evidence: Evidence; exposed: boolean; why: string; nrShape: boolean } | { ok: false; address: string; evidence: Evidence; timeout: boolean; why: string };
 
 /** proxy: a request for the host through every resolved address; a backend answering is exposure. */
 const internalProxy: Check = {
@@ -75,11 +77,13 @@ const internalProxy: Check = {
         const evidence = { ref, detail: `${describeClassification(cls)}; server: ${res.headers['server'] ?? '-'}` };
         // A backend reached: any answer an upstream gave through Envoy, any 2xx/3xx (whoever sent it), and Envoy's
         // replies that presuppose a route for the host (NC/UH/UF/UT: a route exists, its backend is broken right now).
-        if (cls.kind === 'upstream') return { ok: true, address: a.address, statusCode: res.statusCode, evidence, exposed: true, why: `a backend answered HTTP ${res.statusCode} through Envoy` };
-        if (cls.kind === 'envoy' && cls.fault !== 'NR') return { ok: true, address: a.address, statusCode: res.statusCode, evidence, exposed: true, why: `Envoy has a route for it (${describeClassification(cls)})` };
-        if (res.statusCode < 400) return { ok: true, address: a.address, statusCode: res.statusCode, evidence, exposed: true, why: `it answered HTTP ${res.statusCode} (${describeClassification(cls)})` };
+        const base = { ok: true as const, address: a.address, statusCode: res.statusCode, evidence, nrShape: false };
+        if (cls.kind === 'upstream') return { ...base, exposed: true, why: `a backend answered HTTP ${res.statusCode} through Envoy` };
+        if (cls.kind === 'envoy' && cls.fault !== 'NR') return { ...base, exposed: true, why: `Envoy has a route for it (${describeClassification(cls)})` };
+        if (res.statusCode < 400) return { ...base, exposed: true, why: `it answered HTTP ${res.statusCode} (${describeClassification(cls)})` };
         const who = cls.kind === 'envoy' ? `HTTP ${res.statusCode} from Envoy (no route)` : cls.kind === 'envoy-other' ? `HTTP ${res.statusCode} from Envoy itself` : `HTTP ${res.statusCode} from ${cls.kind === 'proxy-error' || cls.kind === 'other' ? (cls.server ?? 'the proxy') : 'the proxy'}`;
-        return { ok: true, address: a.address, statusCode: res.statusCode, evidence, exposed: false, why: who };
+        // An empty 404 whose sender the proxy hid (nginx replaces `server`): the shape of Envoy's "no route"; the direct probe below tells.
+        return { ...base, exposed: false, why: who, nrShape: cls.kind === 'other' && localReplyShape(res) === 'NR' };
       } catch (err) {
         if (!(err instanceof ProbeFailure)) throw err;
         if (err instanceof TlsProbeFailure) return { ok: false, address: a.address, timeout: false, evidence: { ref: `TLS ${hostPort(a.address, port)}`, detail: err.message }, why: `no valid certificate for ${host} (${err.code}): clients stop at TLS` };
@@ -96,11 +100,45 @@ const internalProxy: Check = {
         fix: manual(`remove ${host} from the reverse proxy's public server names (or make it refuse the name), and remove it from the HTTPRoute on the public Gateway that serves it (the route layer names it when gwdoctor can read the cluster)`),
       });
     }
+    // The proxy hid who sent an empty 404: ask the gateway's NodePort directly (with cluster access), as the public
+    // proxy layer does. Envoy answering the same 404 there shows the 404 came from Envoy: no route for the host.
+    const hidden = answers.filter((a): a is Extract<Answer, { ok: true }> => a.ok && a.nrShape);
+    if (hidden.length > 0) {
+      const direct = await directNoRoute(ctx, probe);
+      evidence.push(direct.evidence);
+      if (direct.envoyNR) for (const a of hidden) a.why = `HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`;
+    }
     const cut = answers.find((a) => !a.ok && a.timeout);
     if (cut) return errorFinding(this, 'Timeout', `the request for ${host} to ${hostPort(cut.address, port)} was cut off by --timeout: nothing proven`, { evidence, retryable: true });
     return pass(this, `the proxy does not reach a backend for ${host}: ${[...new Set(answers.map((a) => `${hostPort(a.address, port)} ${a.why}`))].join('; ')}`, { evidence });
   },
 };
+
+/** GET the host straight from the gateway's NodePort (plain HTTP listener): is it Envoy's empty 404 (NR)? */
+async function directNoRoute(ctx: CheckContext, probe: HttpProbe): Promise<{ envoyNR: boolean; evidence: Evidence }> {
+  const none = (why: string) => ({ envoyNR: false, evidence: { ref: 'direct NodePort probe', detail: `not done: ${why}` } });
+  if (!ctx.cluster) return none(ctx.clusterUnavailable ?? 'no cluster source');
+  let plan;
+  try {
+    plan = await planDirect(ctx.cluster, ctx.target.host, ctx.gatewayFilter);
+  } catch (err) {
+    if (err instanceof GwdoctorError) return none(`cannot read the cluster: ${err.message}`);
+    throw err;
+  }
+  if (!plan.ok) return none(plan.why);
+  const t = plan.targets.find((x) => x.protocol === 'HTTP');
+  if (!t) return none('no plain HTTP listener to ask directly');
+  const u = new URL(`http://${hostPort(t.address, t.nodePort)}${ctx.target.path}`);
+  const ref = `direct GET ${u.href} Host: ${ctx.target.host} (node ${t.node}, ${t.service} port ${t.servicePort})`;
+  try {
+    const res = await probe.get(u, { hostHeader: ctx.target.host, signal: ctx.signal });
+    const cls = classifyResponse(res, u, u, { direct: true });
+    return { envoyNR: cls.kind === 'envoy' && cls.fault === 'NR', evidence: { ref, detail: describeClassification(cls) } };
+  } catch (err) {
+    if (err instanceof ProbeFailure) return { envoyNR: false, evidence: { ref, detail: describeNetCode(err.code) } };
+    throw err;
+  }
+}
 
 const exposureOf = new WeakMap<PathResolver, Promise<ExposureStage>>();
 function stage(ctx: CheckContext): Promise<ExposureStage> {
