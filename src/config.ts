@@ -12,7 +12,7 @@ import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 import { closest } from './fix/build.js';
 import { checkCaFile } from './net/ca-file.js';
-import { parseDuration, parseGateway, parseOutputs, parseResolver, type ConfigFlags, type Options } from './options.js';
+import { parseDuration, parseOptions, parseOutputs, parseResolver, type ConfigFlags, type Options } from './options.js';
 import { parseTarget } from './target.js';
 import { validate } from './config-validator.generated.js';
 
@@ -178,7 +178,7 @@ export function configFlags(cfg: LoadedConfig, gatewayPorts: boolean): ConfigFla
     const g = c.gateway;
     const port = typeof g === 'string' ? (/:(\d+)$/.exec(g)?.[1] ?? null) : g.port !== undefined ? String(g.port) : null;
     const ref = typeof g === 'string' ? g.replace(/:\d+$/, '') : `${g.namespace}/${g.name}`;
-    at('/gateway', () => parseGateway(ref));
+    at('/gateway', () => gatewayFlag(ref));
     if (port !== null && !gatewayPorts) {
       at(typeof g === 'string' ? '/gateway' : '/gateway/port', () => {
         throw new UsageError(`this gwdoctor cannot select a Gateway listener by port (no --gateway NS/NAME:PORT yet): remove the port (${port})`);
@@ -230,7 +230,10 @@ export function printConfig(o: Options): string {
   if (o.targets.length) eff.targets = o.targets;
   if (o.internal.length) eff.internal = o.internal;
   if (o.all) eff.all = true;
-  if (o.gateway) eff.gateway = { ...o.gateway };
+  if (o.gateway) {
+    const port = (o.gateway as { port?: number | null }).port;
+    eff.gateway = { namespace: o.gateway.namespace, name: o.gateway.name, ...(typeof port === 'number' ? { port } : {}) };
+  }
   if (o.manifests.length) eff.manifests = o.manifests;
   if (o.kubeconfig) eff.kubeconfig = o.kubeconfig;
   if (o.context) eff.context = o.context;
@@ -248,13 +251,18 @@ export function printConfig(o: Options): string {
   return head + stringify(eff);
 }
 
+/** --gateway's own parser (whatever this build's flag accepts), so the file and the flag cannot disagree. */
+function gatewayFlag(v: string): Options['gateway'] {
+  return parseOptions(['--no-config', '--gateway', v]).gateway;
+}
+
 /** Does this gwdoctor select a Gateway listener by port (--gateway NS/NAME:PORT)? Asked of the flag's own parser. */
 function gatewayPortsSupported(): boolean {
   try {
-    parseGateway('ns/name:80');
-    return true;
-  } catch {
-    return false; // the parser refuses a port: no port support in this build
+    return (gatewayFlag('ns/name:80') as { port?: number | null } | null)?.port === 80;
+  } catch (err) {
+    if (err instanceof UsageError) return false; // the flag refuses a port: no port support in this build
+    throw err;
   }
 }
 

@@ -113,7 +113,7 @@ export function parseDuration(flag: string, v: string): number {
   return Math.round(total);
 }
 
-export function parseGateway(v: string): { namespace: string; name: string } {
+function parseGateway(v: string): { namespace: string; name: string } {
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(v);
   if (!m) throw new UsageError(`--gateway "${v}": expected NAMESPACE/NAME, e.g. istio-ingress/example-istio-gateway`);
   return { namespace: m[1] as string, name: m[3] as string };
