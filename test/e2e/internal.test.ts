@@ -52,6 +52,9 @@ describe('--internal HOST', () => {
     const hosts = JSON.parse(r.stdout).targets.map((t: { host: string; expect?: string }) => `${t.host}${t.expect ? ' (internal)' : ''}`);
     expect(hosts.sort()).toEqual(['admin.example.com (internal)', 'api.example.com', 'worker.example.com']);
     expect(r.code).toBe(1);
+    const text = gwdoctor([...EXPOSED, '--all', '--internal', 'admin.example.com']).stdout;
+    expect(text).toContain('summary: 3 hosts, 0 not reaching the backend; 1 internal, 1 exposed or not proven');
+    expect(text).toMatch(/admin\.example\.com\/ \(internal\) +fail +route +InternalHostExposed/);
   });
 });
 
