@@ -5,7 +5,7 @@
 // Generated clusters are cached in $TMPDIR/gwdoctor-bench/.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,13 @@ function measure(argv: string[] | Step[]): { ms: number; rssMB: number; code: nu
   return { ms, rssMB, code };
 }
 
+/** The start-up case above as a config file (validated by the precompiled schema, positions from the yaml package). */
+function configFile(): string {
+  const f = join(cache, 'gwdoctor.yaml');
+  writeFileSync(f, `version: 1\nmanifests: [${JSON.stringify(join(root, 'fixtures', 'seed-healthy'))}]\ngateway: istio-ingress/example-istio-gateway\ntimeout: 30s\n`);
+  return f;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 type Row = { name: string; ms: number; rssMB: number; base: string; ratio: number; note?: string };
@@ -96,6 +103,7 @@ if (section('startup')) {
       { name: 'node -e 1', argv: ['-e', '1'] },
       { name: 'gwdoctor --version', argv: [CLI, '--version'] },
       { name: 'seed manifests, 1 host', argv: [CLI, '-f', 'fixtures/seed-healthy', '--offline', 'api.example.com'] },
+      { name: 'the same from gwdoctor.yaml', argv: [CLI, '--config', configFile(), '--offline', 'api.example.com'] },
     ],
     runs * 2,
   );
@@ -262,6 +270,23 @@ if (section('live')) {
       rmSync(home, { recursive: true, force: true });
     }
   }
+}
+
+// The config schema: compiled by ajv at start-up (what precompiling avoids) vs the generated validator, per run.
+if (section('config')) {
+  const { Ajv2020 } = await import('ajv/dist/2020.js');
+  const schema = JSON.parse(readFileSync(join(root, 'schema', 'config.v1.json'), 'utf8'));
+  const xs: number[] = [];
+  for (let i = 0; i < Math.max(3, runs); i++) {
+    const t = performance.now();
+    new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true }).compile(schema);
+    xs.push(performance.now() - t);
+  }
+  const t = performance.now();
+  await import(join(root, 'dist', 'src', 'config-validator.generated.js'));
+  const gen = performance.now() - t;
+  rows.push({ name: 'ajv compile schema/config.v1.json', ms: median(xs), rssMB: NaN, base: 'itself', ratio: 1 });
+  rows.push({ name: 'import the precompiled config validator', ms: gen, rssMB: NaN, base: 'ajv compile', ratio: gen / median(xs) });
 }
 
 const pad = (s: string, n: number) => s.padEnd(n);

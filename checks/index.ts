@@ -3,9 +3,13 @@
 import { dns } from './dns.js';
 import { endpoints } from './endpoints.js';
 import { grant } from './grant.js';
+import { internalLayers } from './internal.js';
 import { listener } from './listener.js';
 import { proxy } from './proxy.js';
 import { route } from './route.js';
 import type { Check } from '../src/types.js';
 
 export const LAYERS: readonly Check[] = [dns, proxy, listener, route, grant, endpoints];
+
+/** --internal hosts: the same six layer ids, each proving the host is NOT served publicly (checks/internal.ts). */
+export const INTERNAL_LAYERS: readonly Check[] = internalLayers(dns);

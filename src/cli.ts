@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GwdoctorError, UsageError, rootMessage } from './errors.js';
-import { helpText, parseOptions } from './options.js';
+import { configFileFor, helpText, parseOptions } from './options.js';
 import { errorLine, redact } from './redact.js';
 
 export const EXIT = { ok: 0, failed: 1, inconclusive: 2, usage: 3, internal: 70 } as const;
@@ -117,7 +117,9 @@ async function main(argv: string[]): Promise<number> {
   }
   let opts;
   try {
-    opts = parseOptions(argv);
+    // gwdoctor.yaml (--config FILE, or found in the current directory): read only when one applies, and not for --help/--version.
+    const file = argv.some((a) => a === '--help' || a === '-h' || a === '--version') ? null : configFileFor(argv);
+    opts = parseOptions(argv, process.env, file ? await (await import('./config.js')).loadConfigFlags(file) : null);
   } catch (err) {
     if (err instanceof UsageError) {
       say(err.message);
@@ -133,7 +135,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`gwdoctor ${version()}\n`);
     return EXIT.ok;
   }
-  if (opts.targets.length === 0 && !opts.all && opts.command !== 'diff') {
+  if (opts.printConfig) {
+    process.stdout.write((await import('./config.js')).printConfig(opts));
+    return EXIT.ok;
+  }
+  if (opts.targets.length === 0 && opts.internal.length === 0 && !opts.all && opts.command !== 'diff') {
     say('no target given: try gwdoctor api.example.com, or --all (see gwdoctor --help)');
     return EXIT.usage;
   }

@@ -1,6 +1,8 @@
 // The flag table (data), its parser (node:util parseArgs) and the help text generated from it.
 // This module is loaded on every start: it imports nothing heavy.
 
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CODES, LAYER_IDS, README_URL } from './registry.js';
 import { isIP } from 'node:net';
@@ -27,6 +29,7 @@ export const FLAGS: Flag[] = [
   { name: 'base', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests before the change (repeatable)' },
   { name: 'head', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests after the change (repeatable)' },
   { name: 'no-discovery-cache', type: 'boolean', group: 'source', help: 'do not remember the API server\'s discovery on disk between runs (5 min TTL, ~/.cache/gwdoctor); also GWDOCTOR_NO_DISCOVERY_CACHE=1' },
+  { name: 'internal', type: 'string', multiple: true, arg: 'HOST', group: 'source', help: 'a host that must NOT be public: passes only when no route on the public Gateway serves it and (with probes) the proxy reaches no backend for it (repeatable)' },
   { name: 'all', type: 'boolean', group: 'source', help: 'check every hostname of every HTTPRoute attached to the Gateway(s) (with --gateway: that one); wildcards are checked through the hosts you name' },
   { name: 'offline', type: 'boolean', group: 'network', help: 'send no network probes: the dns and proxy layers are skipped' },
   { name: 'resolver', type: 'string', multiple: true, arg: 'IP[:PORT]', group: 'network', help: 'also ask this DNS server (repeatable)' },
@@ -39,6 +42,10 @@ export const FLAGS: Flag[] = [
   { name: 'no-color', type: 'boolean', group: 'output', help: 'no colours (also: NO_COLOR=1)' },
   { name: 'timeout', type: 'string', arg: 'DURATION', group: 'run', help: 'deadline for the whole run, e.g. 30s, 2m (default: 30s)' },
   { name: 'wait', type: 'string', arg: 'DURATION', group: 'run', help: 'retry findings that may still converge (controller status, endpoints) until they pass or DURATION ends' },
+  { name: 'wait-interval', type: 'string', arg: 'DURATION', group: 'run', help: 'with --wait: time between attempts (default: 2s)' },
+  { name: 'config', type: 'string', arg: 'FILE', group: 'run', help: `read settings from FILE (default: ./gwdoctor.yaml when it exists); flags override it key by key` },
+  { name: 'no-config', type: 'boolean', group: 'run', help: 'ignore ./gwdoctor.yaml' },
+  { name: 'print-config', type: 'boolean', group: 'run', help: 'print the effective settings (config file merged with flags) as gwdoctor.yaml and exit' },
   { name: 'debug', type: 'boolean', group: 'run', help: 'print stack traces of internal errors' },
   { name: 'version', type: 'boolean', group: 'run', help: 'print the version and exit' },
   { name: 'help', short: 'h', type: 'boolean', group: 'run', help: 'print this help and exit' },
@@ -46,6 +53,8 @@ export const FLAGS: Flag[] = [
 
 export interface Options {
   targets: string[];
+  /** --internal / `internal:`: hosts that must not be public. */
+  internal: string[];
   manifests: string[];
   kubeconfig: string | null;
   context: string | null;
@@ -71,6 +80,10 @@ export interface Options {
   color: boolean;
   timeoutMs: number;
   waitMs: number | null;
+  waitIntervalMs: number;
+  /** The config file read (null: none). */
+  configFile: string | null;
+  printConfig: boolean;
   debug: boolean;
   version: boolean;
   help: boolean;
@@ -150,7 +163,31 @@ export function parseOutputs(values: string[]): OutputSpec[] {
   return specs;
 }
 
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Options {
+/** Which config file applies: --config FILE, else ./gwdoctor.yaml when it exists, none with --no-config. Cheap: no YAML. */
+export function configFileFor(argv: string[], cwd: string = process.cwd()): string | null {
+  let file: string | null = null;
+  let off = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') break;
+    if (a === '--no-config') off = true;
+    else if (a === '--config') file = argv[++i] ?? null;
+    else if (a.startsWith('--config=')) file = a.slice('--config='.length);
+  }
+  if (file !== null && off) throw new UsageError('--config and --no-config contradict each other: give one');
+  if (file !== null || off) return file;
+  const found = join(cwd, 'gwdoctor.yaml');
+  return existsSync(found) ? found : null;
+}
+
+/** What a config file adds: flag values as parseArgs gives them, already checked (errors name the file's line). */
+export interface ConfigFlags {
+  file: string;
+  values: Record<string, string | boolean | string[]>;
+  targets: string[] | null;
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env, fromFile: ConfigFlags | null = null): Options {
   const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const f of FLAGS) {
     config[f.name] = { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
@@ -163,6 +200,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     throw new UsageError(`${msg.replace(/\. To specify a positional argument.*$/, '')} (see gwdoctor --help)`);
   }
   const v = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  // The config file fills in every key no flag gave: a flag overrides its key, a repeated flag replaces the file's list.
+  if (fromFile) for (const [k, val] of Object.entries(fromFile.values)) if (v[k] === undefined) v[k] = val;
+  if (fromFile && parsed.positionals.length === 0 && fromFile.targets) parsed.positionals.push(...fromFile.targets);
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : null);
   const list = (k: string) => (Array.isArray(v[k]) ? (v[k] as string[]) : []);
   const output = parseOutputs(list('output'));
@@ -173,8 +213,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const resolvers = list('resolver');
   const waitMs = str('wait') !== null ? parseDuration('wait', str('wait') as string) : null;
   resolvers.forEach(parseResolver);
+  const internal = list('internal');
   return {
     targets: parsed.positionals,
+    internal,
     manifests: list('manifests'),
     kubeconfig: str('kubeconfig'),
     context: str('context'),
@@ -195,6 +237,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     verbose: v['verbose'] === true,
     color: v['no-color'] !== true && !env['NO_COLOR'],
     waitMs,
+    waitIntervalMs: str('wait-interval') !== null ? parseDuration('wait-interval', str('wait-interval') as string) : 2000,
+    configFile: fromFile?.file ?? null,
+    printConfig: v['print-config'] === true,
     // With --wait and no --timeout, the run may last the wait plus 30 s for the last attempt.
     timeoutMs: str('timeout') !== null ? parseDuration('timeout', str('timeout') as string) : (waitMs ?? 0) + 30_000,
     debug: v['debug'] === true,

@@ -68,7 +68,8 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     let draft: Draft & { observed?: Observed };
     // A network layer that could not look (DNS timeout, a proxy this machine cannot reach) says nothing about the
     // cluster: with a cluster source the cluster layers still run (until one of them stops), so the run names what it can.
-    const bypass = stoppedBy?.status === 'error' && !clusterStop && check.needsCluster && env.cluster !== null && !layers.find((l) => l.id === stoppedBy?.id)?.needsCluster;
+    // An internal host the proxy serves (InternalHostExposed): the cluster layers still run, to name the route behind it.
+    const bypass = (stoppedBy?.status === 'error' || stoppedBy?.code === 'InternalHostExposed') && !clusterStop && check.needsCluster && env.cluster !== null && !layers.find((l) => l.id === stoppedBy?.id)?.needsCluster;
     const stopper = check.needsCluster && clusterStop ? clusterStop : stoppedBy;
     if (stopper && !bypass) draft = skip(check, `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`);
     else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)');
@@ -113,7 +114,7 @@ export async function runTarget(layers: readonly Check[], target: Target, env: E
  * round re-reads each kind once for all targets (O(kinds x attempts) API requests, not O(targets x attempts)), and no
  * target waits behind another target's whole --wait. Discovery is kept by the reader for the run.
  */
-export async function runTargets(layers: readonly Check[], targets: readonly Target[], env: Env, wait: WaitOptions, observer: Observer = {}, concurrency = 8): Promise<TargetReport[]> {
+export async function runTargets(layers: readonly Check[] | ((t: Target) => readonly Check[]), targets: readonly Target[], env: Env, wait: WaitOptions, observer: Observer = {}, concurrency = 8): Promise<TargetReport[]> {
   const now = wait.now ?? Date.now;
   const sleep = wait.sleep ?? realSleep;
   const waiting = wait.until !== null;
@@ -128,7 +129,7 @@ export async function runTargets(layers: readonly Check[], targets: readonly Tar
       }
       const attempt = ++s.attempt;
       // With --wait the view shows the final attempt: earlier attempts only start layers (spinners) and report retries.
-      const findings = await runOnce(layers, target, env, waiting ? quiet(observer) : observer);
+      const findings = await runOnce(typeof layers === 'function' ? layers(target) : layers, target, env, waiting ? quiet(observer) : observer);
       const { verdict, failedLayer } = verdictOf(findings);
       const open = findings.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn');
       const converging = open.filter((f) => canConverge(f, env));
@@ -139,7 +140,7 @@ export async function runTargets(layers: readonly Check[], targets: readonly Tar
       else if (env.signal.aborted) stopped = 'deadline';
       else if (now() + wait.intervalMs >= (wait.until as number)) stopped = 'deadline';
       if (stopped) {
-        const report: TargetReport = { input: target.input, host: target.host, path: target.path, verdict, failedLayer, attempts: attempt, layers: findings };
+        const report: TargetReport = { input: target.input, host: target.host, path: target.path, verdict, failedLayer, attempts: attempt, layers: findings, ...(target.expect ? { expect: target.expect } : {}) };
         if (waiting) {
           report.waited = { attempts: attempt, durationMs: Math.max(0, Math.round(now() - s.started)), stopped };
           for (const f of findings) observer.onLayerEnd?.(target, f);

@@ -300,6 +300,20 @@ an answer from the backend). The evidence shows both. Likely causes: istiod has 
 route or port serves the host, or the proxy rewrites \`Location\` (nginx \`proxy_redirect\`). Fix: compare with
 \`curl -sI https://host/path\` and \`istioctl proxy-config routes\` on the gateway pod; \`--wait\` retries.`,
   },
+  InternalHostExposed: {
+    layer: ['proxy', 'route'],
+    severity: 'fail',
+    retryable: false,
+    doc: `A host given with \`--internal\` (or \`internal:\` in \`gwdoctor.yaml\`) must not be public, but it is: at the **route**
+layer an HTTPRoute attached to the public Gateway (the one given with \`--gateway\`, else every ingress Gateway whose
+listener accepts the host) serves it (the evidence names the route and, offline, its file:line); at the **proxy** layer the
+request through the reverse proxy reached a backend (a 2xx/3xx, or any answer an upstream gave through Envoy). Envoy's own
+404 (no route), a refused connection or TLS handshake, or no public DNS answer are what an internal host should get.
+Fix: when the route also serves other hostnames, a JSON patch that removes just this hostname (guarded by \`test\`); when
+it serves only this host, a patch that detaches it from the public Gateway (removes that parentRef; an internal Gateway
+it also names keeps it). A route that serves the host through a wildcard or without hostnames gets a \`manual\` fix:
+removing the wildcard would unpublish other hosts.`,
+  },
   ReferenceGrantMissing: {
     layer: ['listener', 'grant'],
     severity: 'fail',

@@ -1,6 +1,6 @@
 // The engine behind the CLI: pick the cluster source, run every target through the pipeline, report, exit code.
 
-import { LAYERS } from '../checks/index.js';
+import { INTERNAL_LAYERS, LAYERS } from '../checks/index.js';
 import { parseTarget } from './target.js';
 import { ManifestCluster } from './cluster/manifests.js';
 import type { ClusterReader } from './cluster/reader.js';
@@ -95,12 +95,19 @@ function partialTarget(t: Target, seen: Finding[], why: 'interrupt' | 'deadline'
       : { ...errorFinding(check, 'Timeout', `${check.id} did not finish: the run passed its --timeout (${timeoutMs} ms) and was stopped`), durationMs: 0 };
   });
   const { verdict, failedLayer } = verdictOf(layers);
-  return { input: t.input, host: t.host, path: t.path, verdict, failedLayer, attempts: 1, layers };
+  return { input: t.input, host: t.host, path: t.path, verdict, failedLayer, attempts: 1, layers, ...(t.expect ? { expect: t.expect } : {}) };
 }
 
 export async function run(opts: Options, control: RunControl = {}): Promise<number> {
   const started = performance.now();
   const targets: Target[] = opts.targets.map(parseTarget); // UsageError (exit 3) before anything runs
+  // --internal hosts: the same pipeline with the expectation turned round (checks/internal.ts).
+  for (const t of opts.internal.map(parseTarget)) {
+    const clash = targets.find((x) => x.host === t.host);
+    if (clash?.expect) continue; // the same internal host twice
+    if (clash) throw new UsageError(`${t.host} is given both as a target (must be public) and as --internal (must not be): give it once`);
+    targets.push({ ...t, expect: 'internal' });
+  }
   const signal = AbortSignal.timeout(opts.timeoutMs);
   const { cluster, why } = await clusterSource(opts, signal);
   if (opts.all) targets.push(...(await allTargets(opts, cluster, why, targets)));
@@ -151,10 +158,10 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
     // promises, and a failure surfaces in the layer that needs the data.
     for (const p of [cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]) p.catch(() => undefined);
   }
-  const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: 2000 };
+  const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: opts.waitIntervalMs };
   // Bounded: --all may bring hundreds of hosts; the cluster reads are shared (cached) whatever the bound.
   // With --wait, every target's attempt n shares one refresh of the reader (runTargets' rounds).
-  const reports: TargetReport[] = await runTargets(LAYERS, targets, env, wait, reporter, TARGET_CONCURRENCY);
+  const reports: TargetReport[] = await runTargets((t) => (t.expect === 'internal' ? INTERNAL_LAYERS : LAYERS), targets, env, wait, reporter, TARGET_CONCURRENCY);
 
   const report = reportOf(reports);
   if (ended) return EXIT_INCONCLUSIVE; // cli.ts printed a partial report and decides the exit code

@@ -54,7 +54,8 @@ export interface Target {
   /** Query string without "?", "" when none. */
   query: string;
   /** true when the user wrote a trailing dot; Envoy will not match such a Host. */
-  trailingDot: boolean;
+  trailingDot: boolean;  /** --internal: the host must NOT be public (the checks prove nothing serves it); absent for a public target. */
+  expect?: 'internal';
 }
 
 /** What the network layers need; implemented in src/net. */
@@ -188,6 +189,8 @@ export interface TargetReport {
   failedLayer: LayerId | null;
   attempts: number;
   layers: Finding[];
+  /** Only for a host given with --internal: it passes when nothing public serves it. */
+  expect?: 'internal';
   /** With --wait: how long it waited and why it stopped. */
   waited?: { attempts: number; durationMs: number; stopped: 'single-attempt' | 'passed' | 'nothing-retryable' | 'only-settled-warnings' | 'deadline' };
 }

@@ -178,7 +178,7 @@ export interface ClusterPath {
 /** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list. */
 const namespaceCache = new WeakMap<HTTPRoute[], Promise<Map<string, Namespace | undefined>>>();
 
-function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
+export function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
   const needSelector = gateways.some((g) => (g.spec.listeners ?? []).some((l) => l.allowedRoutes?.namespaces?.from === 'Selector'));
   if (!needSelector) return Promise.resolve(new Map());
   let p = namespaceCache.get(routes);

@@ -51,10 +51,18 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
   return out;
 }
 
+/** An --internal host: what was proven (the passing layers' facts), or where it is exposed. */
+function internalWhat(t: TargetReport): string {
+  if (t.verdict === 'fail') return t.layers.some((l) => l.code === 'InternalHostExposed') ? `is exposed (${t.failedLayer}): it must stay internal` : `fails at ${t.failedLayer}`;
+  if (t.verdict === 'error') return t.failedLayer ? `inconclusive: could not check ${t.failedLayer}` : 'inconclusive: nothing could be checked';
+  const proven = t.layers.filter((l) => (l.id === 'route' || l.id === 'proxy') && l.status === 'pass' && !l.summary.startsWith('not asked')).map((l) => l.summary);
+  return `stays internal${proven.length ? `: ${proven.reverse().join('; ')}` : ''}`;
+}
+
 export function verdictLine(s: Style, t: TargetReport): string {
   const colour: Colour = t.verdict === 'pass' ? 'green' : t.verdict === 'warn' ? 'yellow' : t.verdict === 'fail' ? 'red' : 'magenta';
   const skipped = t.layers.filter((l) => l.status === 'skip' && !l.summary.startsWith('not checked: ' + (t.failedLayer ?? '~'))).length;
-  const what =
+  const what = t.expect === 'internal' ? internalWhat(t) :
     t.verdict === 'pass'
       ? 'reaches its backend'
       : t.verdict === 'warn'
@@ -94,14 +102,17 @@ export function summaryTable(s: Style, r: Report): string[] {
     .map((t) => {
       const stop = t.layers.find((l) => l.status === 'fail' || l.status === 'error');
       const warnCode = t.layers.find((l) => l.status === 'warn')?.code;
-      return { host: `${t.host}${t.path}`, verdict: t.verdict, layer: t.failedLayer ?? '-', code: stop?.code ?? warnCode ?? '-' };
+      return { host: `${t.host}${t.path}${t.expect === 'internal' ? ' (internal)' : ''}`, verdict: t.verdict, layer: t.failedLayer ?? '-', code: stop?.code ?? warnCode ?? '-' };
     });
   const w = (k: 'host' | 'verdict' | 'layer') => Math.max(k.length, ...rows.map((x) => x[k].length));
   const [wh, wv, wl] = [w('host'), w('verdict'), w('layer')];
-  const bad = rows.filter((x) => x.verdict === 'fail' || x.verdict === 'error').length;
+  const failed = (t: { verdict: TargetReport['verdict'] }) => t.verdict === 'fail' || t.verdict === 'error';
+  const internal = r.targets.filter((t) => t.expect === 'internal');
+  const internalBad = internal.filter(failed).length;
+  const bad = r.targets.filter((t) => t.expect !== 'internal' && failed(t)).length;
   const colour = (v: TargetReport['verdict']): Colour => (v === 'pass' ? 'green' : v === 'warn' ? 'yellow' : v === 'fail' ? 'red' : 'magenta');
   return [
-    paint(s, 'bold', `summary: ${rows.length} hosts, ${bad} not reaching the backend`),
+    paint(s, 'bold', `summary: ${rows.length} hosts, ${bad} not reaching the backend${internal.length ? `; ${internal.length} internal, ${internalBad} exposed or not proven` : ''}`),
     `  ${'HOST'.padEnd(wh)}  ${'VERDICT'.padEnd(wv)}  ${'LAYER'.padEnd(wl)}  CODE`,
     ...rows.map((x) => `  ${x.host.padEnd(wh)}  ${paint(s, colour(x.verdict), x.verdict.padEnd(wv))}  ${x.layer.padEnd(wl)}  ${x.code}`),
     '',

@@ -40,7 +40,8 @@ describe('every scenario through the CLI with -o json', () => {
   for (const s of scenarios()) {
     const c = s.cases[0]!;
     it(`${s.name}: ${c.target} exits ${c.verdict === 'fail' ? 1 : c.verdict === 'error' ? 2 : 0} with ${c.layer ?? 'no layer'} ${c.code ?? ''}`, () => {
-      const r = gwdoctor(['--manifests', s.dir, '--offline', '-o', 'json', c.target]);
+      const target = c.target.startsWith('internal:') ? ['--internal', c.target.slice('internal:'.length)] : [c.target]; // fixtures/README.md
+      const r = gwdoctor(['--manifests', s.dir, '--offline', '-o', 'json', ...target]);
       expect(r.code).toBe(c.verdict === 'fail' ? 1 : c.verdict === 'error' ? 2 : 0);
       const report = JSON.parse(r.stdout);
       expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);

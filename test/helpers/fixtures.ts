@@ -2,7 +2,7 @@
 
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAYERS } from '../../checks/index.js';
+import { INTERNAL_LAYERS, LAYERS } from '../../checks/index.js';
 import type { ClusterReader } from '../../src/cluster/reader.js';
 import { ManifestCluster } from '../../src/cluster/manifests.js';
 import { runTarget, type Env } from '../../src/pipeline.js';
@@ -53,7 +53,14 @@ export function offlineEnv(cluster: ClusterReader | null, extra: Partial<Env> = 
   };
 }
 
+/** A case target "internal:HOST" is checked as `--internal HOST` (a host that must not be public). */
+const INTERNAL = 'internal:';
+
 export async function runOnCluster(cluster: ClusterReader, target: string, extra: Partial<Env> = {}): Promise<TargetReport> {
+  if (target.startsWith(INTERNAL)) {
+    const t = { ...parseTarget(target.slice(INTERNAL.length)), expect: 'internal' as const };
+    return runTarget(INTERNAL_LAYERS, t, offlineEnv(cluster, extra), { until: null, intervalMs: 0 });
+  }
   return runTarget(LAYERS, parseTarget(target), offlineEnv(cluster, extra), { until: null, intervalMs: 0 });
 }
 
@@ -74,5 +81,5 @@ export function expected(c: ExpectCase): ExpectCase {
 /** The comparable outcome of a target: what the contract test and expect.json speak about. */
 export function outcome(r: TargetReport): ExpectCase {
   const first = r.layers.find((l) => l.status === 'fail' || l.status === 'error') ?? r.layers.find((l) => l.status === 'warn');
-  return { target: r.input, verdict: r.verdict, layer: first?.id ?? null, code: first?.code ?? null };
+  return { target: r.expect === 'internal' ? `${INTERNAL}${r.input}` : r.input, verdict: r.verdict, layer: first?.id ?? null, code: first?.code ?? null };
 }
