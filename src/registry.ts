@@ -235,6 +235,23 @@ up. The verdict follows the spec. Fix: wait (\`--wait\`); if it stays stale, che
     doc: `The Gateway has fresh controller status, but the route has none for it although its spec attaches it: the controller
 did not process it. Fix: \`kubectl get httproute <name> -o yaml\`, istiod logs; \`--wait\` retries.`,
   },
+  RouteParentNotChecked: {
+    layer: 'route',
+    severity: 'error',
+    retryable: false,
+    doc: `(inconclusive) No route attached to the Gateway's own listener serves the host, but a route for the host attaches
+to a \`ListenerSet\` (or a ListenerSet of that Gateway has a listener for the host). Istio programs a ListenerSet's
+listeners on its parent Gateway; gwdoctor does not model them, so it says "parent kind ListenerSet not checked" instead
+of claiming that no route exists. Fix: read the ListenerSet's status and the route's \`status.parents\`.`,
+  },
+  ListenerSetNotChecked: {
+    layer: 'route',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) A rule on the Gateway's own listener serves the host, but a ListenerSet is in the picture (a route for the
+host attaches to one, or a ListenerSet of the Gateway has a listener accepting the host, which may be the more specific
+listener): parent kind ListenerSet not checked. Fix: check that the ListenerSet's listener and routes do what you expect.`,
+  },
   ReferenceGrantMissing: {
     layer: 'grant',
     severity: 'fail',

@@ -1,6 +1,6 @@
 // Route -> Gateway attachment: parentRef matching, allowedRoutes (namespaces, kinds) and hostname intersection.
 
-import type { Gateway, GatewayListener, HTTPRoute, LabelSelector, Namespace, ParentReference } from '../cluster/objects.js';
+import type { Gateway, GatewayListener, LabelSelector, Namespace, ParentReference, Route } from '../cluster/objects.js';
 import { hostMatches, intersect } from './hostnames.js';
 import { normalizeParentRef } from './status.js';
 
@@ -24,7 +24,7 @@ export interface ParentAttachment {
 
 const GW_GROUP = 'gateway.networking.k8s.io';
 
-export function refersTo(parentRef: ParentReference, route: HTTPRoute, gw: Gateway): boolean {
+export function refersTo(parentRef: ParentReference, route: Route, gw: Gateway): boolean {
   const p = normalizeParentRef(parentRef, route.metadata.namespace ?? 'default');
   return p.group === GW_GROUP && p.kind === 'Gateway' && p.name === gw.metadata.name && p.namespace === (gw.metadata.namespace ?? 'default');
 }
@@ -71,12 +71,16 @@ export function namespaceAllowed(listener: GatewayListener, gw: Gateway, routeNs
   return selectorMatches(sel, labels);
 }
 
-/** HTTPRoute is allowed on HTTP/HTTPS listeners unless allowedRoutes.kinds leaves it out (GW AllowedRoutes.Kinds). */
-export function kindAllowed(listener: GatewayListener): boolean {
+/**
+ * HTTPRoute and GRPCRoute are allowed on HTTP/HTTPS listeners unless allowedRoutes.kinds leaves them out (GW
+ * AllowedRoutes.Kinds; Istio's supported kinds per protocol: pilot/pkg/config/kube/gatewaycommon
+ * GenerateGatewaySupportedKinds, HTTP/HTTPS -> HTTPRoute + GRPCRoute, TLS -> TLSRoute, TCP -> TCPRoute).
+ */
+export function kindAllowed(listener: GatewayListener, kind: 'HTTPRoute' | 'GRPCRoute' = 'HTTPRoute'): boolean {
   if (listener.protocol !== 'HTTP' && listener.protocol !== 'HTTPS') return false;
   const kinds = listener.allowedRoutes?.kinds;
   if (!kinds || kinds.length === 0) return true;
-  return kinds.some((k) => (k.group ?? GW_GROUP) === GW_GROUP && k.kind === 'HTTPRoute');
+  return kinds.some((k) => (k.group ?? GW_GROUP) === GW_GROUP && k.kind === kind);
 }
 
 function describeFrom(listener: GatewayListener): string {
@@ -92,8 +96,9 @@ function describeFrom(listener: GatewayListener): string {
  * kind. Folded per parentRef as Istio does (gateway/conditions.go createRouteStatus): any listener accepts ->
  * Accepted; otherwise the reason ranked NotAllowedByListeners > NoMatchingListenerHostname > NoMatchingParent.
  */
-export function attachToGateway(route: HTTPRoute, parentRef: ParentReference, gw: Gateway, nsObj: Namespace | undefined): ParentAttachment {
+export function attachToGateway(route: Route, parentRef: ParentReference, gw: Gateway, nsObj: Namespace | undefined): ParentAttachment {
   const routeNs = route.metadata.namespace ?? 'default';
+  const kind = route.kind === 'GRPCRoute' ? 'GRPCRoute' : 'HTTPRoute';
   const listeners: ListenerAttachment[] = [];
   for (const l of gw.spec.listeners ?? []) {
     if (parentRef.port !== undefined && parentRef.port !== l.port) {
@@ -124,11 +129,11 @@ export function attachToGateway(route: HTTPRoute, parentRef: ParentReference, gw
       });
       continue;
     }
-    if (!kindAllowed(l)) {
+    if (!kindAllowed(l, kind)) {
       listeners.push({
         listener: l,
         reason: 'NotAllowedByListeners',
-        message: `kind gateway.networking.k8s.io/HTTPRoute is not allowed on listener "${l.name}" (protocol ${l.protocol})`,
+        message: `kind gateway.networking.k8s.io/${kind} is not allowed on listener "${l.name}" (protocol ${l.protocol})`,
         hostnames: [],
       });
       continue;
@@ -146,7 +151,7 @@ export function attachToGateway(route: HTTPRoute, parentRef: ParentReference, gw
 }
 
 /** Route hostnames (or none) that accept the host. */
-export function routeServesHost(route: HTTPRoute, host: string): boolean {
+export function routeServesHost(route: Route, host: string): boolean {
   const hs = route.spec.hostnames;
   if (!hs || hs.length === 0) return true;
   return hs.some((h) => hostMatches(h, host));

@@ -3,7 +3,7 @@
 // through the snapshot (one memoised read of each thing per attempt), so a read that fails surfaces at the layer
 // that needs it and a layer that is never reached costs nothing. The judges in checks/ are pure functions of this.
 
-import type { Gateway, GatewayClass, GatewayListener, HTTPRoute, Namespace, ParentReference, Pod, ReferenceGrant, Service, EndpointSlice } from '../cluster/objects.js';
+import type { Gateway, GatewayClass, GatewayListener, ListenerSet, Namespace, ParentReference, Pod, ReferenceGrant, Route, Service, EndpointSlice } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
@@ -11,8 +11,9 @@ import { kindAllowed, refersTo, routeServesHost, type ParentAttachment } from '.
 import { resolveBackendRefs, routeDroppedBy } from './grants.js';
 import { gatewayHealth, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
+import { hostMatches } from './hostnames.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
-import { attachmentsTo, routesForHost } from './route-index.js';
+import { attachmentsTo, httpAndGrpcRoutes, routesForHost } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { waypointFor, type WaypointBinding } from './waypoint.js';
 import { controllerConditions, freshness, normalizeParentRef } from './status.js';
@@ -23,17 +24,17 @@ export interface GatewayChoice {
   health: Health;
 }
 
-export type ListenerStage = { classes: GatewayClass[]; routes: HTTPRoute[] } & (
+export type ListenerStage = { classes: GatewayClass[]; routes: Route[] } & (
   | { kind: 'filter-missing'; filter: { namespace: string; name: string }; all: Gateway[] }
   | { kind: 'no-http-gateway'; all: Gateway[]; parents: string[] }
   | { kind: 'no-listener'; considered: Gateway[]; addTo: Gateway }
-  | { kind: 'no-http-listener'; gateway: Gateway; route: HTTPRoute | null }
+  | { kind: 'no-http-listener'; gateway: Gateway; route: Route | null }
   | { kind: 'unhealthy'; choice: GatewayChoice }
   | { kind: 'ok'; healthy: GatewayChoice[]; candidates: ListenerCandidate[]; filtered: boolean }
 );
 
 export interface Attachment {
-  route: HTTPRoute;
+  route: Route;
   parentRef: ParentReference;
   /** Index of parentRef in route.spec.parentRefs (for patches). */
   parentIndex: number;
@@ -42,10 +43,20 @@ export interface Attachment {
 }
 
 export interface Orphan {
-  route: HTTPRoute;
+  route: Route;
   index: number;
   parent: ReturnType<typeof normalizeParentRef>;
 }
+
+/**
+ * Something about the host that goes through a ListenerSet, which gwdoctor does not model (Istio programs a
+ * ListenerSet's listeners on its parent Gateway: pilot/pkg/config/kube/gateway/gateway_collection.go
+ * ListenerSetCollection): a route for the host whose parentRef is a ListenerSet, or a ListenerSet of a candidate
+ * Gateway with a listener whose hostname accepts the host (it may be the more specific listener for the host).
+ */
+export type ListenerSetUse =
+  | { kind: 'route-parent'; route: Route; index: number; parent: ReturnType<typeof normalizeParentRef> }
+  | { kind: 'listener'; listenerSet: ListenerSet; listener: string; hostname: string | undefined; port: number | undefined; gateway: Gateway };
 
 export interface Chosen {
   cand: ListenerCandidate;
@@ -53,11 +64,12 @@ export interface Chosen {
   sel: Selection;
 }
 
-export type RouteStage = { chosen: Chosen; attachments: Attachment[]; routes: HTTPRoute[]; gateways: Gateway[]; nsObjs: Map<string, Namespace | undefined> } & (
+export type RouteStage = { chosen: Chosen; attachments: Attachment[]; routes: Route[]; gateways: Gateway[]; nsObjs: Map<string, Namespace | undefined>; listenerSets: ListenerSetUse[] } & (
   | { kind: 'no-rule'; services: Service[] }
   | { kind: 'rejected'; attachment: Attachment; services: Service[] }
   | { kind: 'orphan'; orphans: Orphan[] }
-  | { kind: 'dropped'; route: HTTPRoute; ref: ResolvedBackendRef }
+  | { kind: 'dropped'; route: Route; ref: ResolvedBackendRef }
+  | { kind: 'listener-set'; uses: ListenerSetUse[] }
   | { kind: 'no-route'; services: Service[] }
   | { kind: 'matched'; attachment: Attachment; refs: ResolvedBackendRef[]; services: Service[]; redirect: Redirect | null }
 );
@@ -108,9 +120,9 @@ export interface ClusterPath {
 }
 
 /** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list. */
-const namespaceCache = new WeakMap<HTTPRoute[], Promise<Map<string, Namespace | undefined>>>();
+const namespaceCache = new WeakMap<Route[], Promise<Map<string, Namespace | undefined>>>();
 
-function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
+function namespacesFor(cluster: ClusterReader, routes: Route[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
   const needSelector = gateways.some((g) => (g.spec.listeners ?? []).some((l) => l.allowedRoutes?.namespaces?.from === 'Selector'));
   if (!needSelector) return Promise.resolve(new Map());
   let p = namespaceCache.get(routes);
@@ -122,7 +134,7 @@ function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gateways: Ga
   return p;
 }
 
-async function readNamespaces(cluster: ClusterReader, routes: HTTPRoute[]): Promise<Map<string, Namespace | undefined>> {
+async function readNamespaces(cluster: ClusterReader, routes: Route[]): Promise<Map<string, Namespace | undefined>> {
   const out = new Map<string, Namespace | undefined>();
   const names = [...new Set(routes.map((r) => r.metadata.namespace ?? 'default'))];
   const got = await Promise.all(names.map((n) => cluster.namespace(n)));
@@ -169,7 +181,8 @@ export function carriesHttpRoute(gw: Gateway): boolean {
 
 export async function resolveListener(cluster: ClusterReader, target: Target, filter: { namespace: string; name: string } | null): Promise<ListenerStage> {
   const host = target.host;
-  const [classes, all, routes] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]);
+  const [classes, all, http, grpc] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes(), cluster.grpcRoutes()]);
+  const routes = httpAndGrpcRoutes(http, grpc);
   const hostRoutes = routesForHost(routes, host);
   const namingRoute = (g: Gateway) => hostRoutes.find((r) => (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))) ?? null;
   // A Gateway with no listener that can carry an HTTPRoute (only TLS/TCP listeners, or kinds that leave HTTPRoute
@@ -257,14 +270,16 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     if (sel.winner) break;
   }
   const chosen = best as Chosen;
-  const base = { chosen, attachments, routes, gateways, nsObjs };
+  const listenerSets = listenerSetUses(await cluster.listenerSets(), forHost, candGateways, host);
+  const base = { chosen, attachments, routes, gateways, nsObjs, listenerSets };
 
   if (chosen.sel.winner) {
     const w = chosen.sel.winner;
     const attachment = attachments.find((a) => a.route === w.route && a.gateway === chosen.cand.gateway && a.result.accepted) as Attachment;
     // A redirect rule answers itself; its backendRefs carry no traffic (createRedirectFilter, see redirect.ts).
     // The Host the gateway sees is the client's, without a port (a reverse proxy forwards `Host: $host`).
-    const redirect = predictRedirect(w.rule, w.match, { host, hostPort: null, path, query, listenerProtocol: chosen.cand.listener.protocol });
+    // GRPCRoute rules have no RequestRedirect filter (gateway-api GRPCRouteFilterType).
+    const redirect = w.match ? predictRedirect(w.rule, w.match, { host, hostPort: null, path, query, listenerProtocol: chosen.cand.listener.protocol }) : null;
     const refs = redirect ? [] : resolveBackendRefs(w.route, w.ruleIndex);
     const carrying = refs.filter((x) => !x.mirror && x.weight > 0);
     return { ...base, kind: 'matched', attachment, refs, redirect, services: carrying.length === 0 && !redirect ? await cluster.allServices() : [] };
@@ -294,7 +309,34 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     )
     .sort((x, y) => compareRoutes(x.route, y.route));
   if (orphans.length > 0) return { ...base, kind: 'orphan', orphans };
+  // Not "no route": the host may well be served through a ListenerSet, which is not checked.
+  if (listenerSets.length > 0) return { ...base, kind: 'listener-set', uses: listenerSets };
   return { ...base, kind: 'no-route', services: await cluster.allServices() };
+}
+
+const isListenerSetRef = (p: ReturnType<typeof normalizeParentRef>) => p.group === 'gateway.networking.k8s.io' && p.kind === 'ListenerSet';
+
+/** Routes for the host attached through a ListenerSet, and ListenerSets of the candidate Gateways accepting the host. */
+export function listenerSetUses(sets: ListenerSet[], forHost: Route[], gateways: Gateway[], host: string): ListenerSetUse[] {
+  const out: ListenerSetUse[] = [];
+  for (const r of forHost) {
+    (r.spec.parentRefs ?? []).forEach((p, index) => {
+      const parent = normalizeParentRef(p, r.metadata.namespace ?? 'default');
+      if (isListenerSetRef(parent)) out.push({ kind: 'route-parent', route: r, index, parent });
+    });
+  }
+  for (const ls of sets) {
+    const pr = ls.spec.parentRef;
+    const gw = gateways.find((g) => (pr.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io' && (pr.kind ?? 'Gateway') === 'Gateway' &&
+      g.metadata.name === pr.name && (g.metadata.namespace ?? 'default') === (pr.namespace ?? ls.metadata.namespace ?? 'default'));
+    if (!gw) continue;
+    for (const l of ls.spec.listeners ?? []) {
+      if ((l.protocol === 'HTTP' || l.protocol === 'HTTPS') && hostMatches(l.hostname, host)) {
+        out.push({ kind: 'listener', listenerSet: ls, listener: l.name, hostname: l.hostname, port: l.port, gateway: gw });
+      }
+    }
+  }
+  return out;
 }
 
 const isService = (r: ResolvedBackendRef) => r.group === '' && r.kind === 'Service';
