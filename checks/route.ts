@@ -169,6 +169,14 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       detail: `a GRPCRoute serves GET ${path}: Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one route list and matches gRPC by path only (no POST or content-type condition), so this request goes to its gRPC backend${w.grpc === null ? ' (a rule without matches takes every path no HTTPRoute rule takes)' : ''}`,
     });
   }
+  if (isGrpcRoute(r)) {
+    // Header modifiers change no routing and mirrors are checked with the backends; anything else is not modelled.
+    const other = (w.rule.filters ?? []).filter((f) => !['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror'].includes(f.type));
+    for (const f of other) evidence.push({ ref: `${describe(r)} rules[${w.ruleIndex}]`, detail: `filter ${f.type}: not checked (Istio supports only header modifiers and RequestMirror on GRPCRoutes and drops the route for others: InvalidFilter)` });
+    if (other.length > 0 && freshness(controllerConditions(routeParentStatus(r, att.parentRef)?.conditions), r.metadata.generation) !== 'fresh') {
+      return warn(this, 'GRPCRouteNotChecked', `${matchDesc} ${served(s, host, path)} by its matches, but its filter ${other.map((f) => f.type).join(', ')} is not checked`, { evidence });
+    }
+  }
   for (const sh of chosen.sel.shadowed) evidence.push({ ref: describe(sh), detail: `shadowed: Envoy uses the more specific virtual host "${chosen.sel.vhost}"` });
   const sameUri = (e: Entry) => e.uri?.type === w.uri?.type && e.uri?.value === w.uri?.value && e.noMatch === w.noMatch;
   const earlier = chosen.sel.entries.filter((e) => e.route !== r && e.order < w.order && sameUri(e));
@@ -280,12 +288,12 @@ function notAcceptedFix(a: Attachment, cand: ListenerCandidate, nsObj: Namespace
       const mine = a.result.listeners.find((x) => x.listener === l);
       if (mine && /kind .* is not allowed/.test(mine.message)) {
         if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') {
-          return manual(`listener "${l.name}" of ${describe(gw)} is ${l.protocol} and can never carry an HTTPRoute: attach ${describe(a.route)} to an HTTP/HTTPS listener, or add one`);
+          return manual(`listener "${l.name}" of ${describe(gw)} is ${l.protocol} and can never carry an ${a.route.kind}: attach ${describe(a.route)} to an HTTP/HTTPS listener, or add one`);
         }
         return jsonPatch(gw, [
           { op: 'test', path: lp('name'), value: l.name },
-          { op: 'add', path: lp('allowedRoutes', 'kinds', '-'), value: { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' } },
-        ], `lets listener "${l.name}" of ${describe(gw)} accept HTTPRoutes besides the kinds it lists`);
+          { op: 'add', path: lp('allowedRoutes', 'kinds', '-'), value: { group: 'gateway.networking.k8s.io', kind: a.route.kind } },
+        ], `lets listener "${l.name}" of ${describe(gw)} accept ${a.route.kind}s besides the kinds it lists`);
       }
       const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
       if (from === 'Same') {

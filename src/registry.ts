@@ -244,6 +244,17 @@ to a \`ListenerSet\` (or a ListenerSet of that Gateway has a listener for the ho
 listeners on its parent Gateway; gwdoctor does not model them, so it says "parent kind ListenerSet not checked" instead
 of claiming that no route exists. Fix: read the ListenerSet's status and the route's \`status.parents\`.`,
   },
+  GRPCRouteNotChecked: {
+    layer: 'route',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) A GRPCRoute serves the request (Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one
+route list and matches gRPC methods by path only: \`/service/method\`, no POST or content-type condition, so a plain GET
+of that path, or any path for a rule without matches, goes to the gRPC backend), but its rule uses a filter gwdoctor does
+not model (anything but \`RequestHeaderModifier\`, \`ResponseHeaderModifier\` and \`RequestMirror\`; Istio drops such a
+route with \`ResolvedRefs=False/InvalidFilter\`), and no fresh controller status says how it went. Fix: check the
+route's status after the sync.`,
+  },
   ListenerSetNotChecked: {
     layer: 'route',
     severity: 'warn',

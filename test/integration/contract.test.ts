@@ -76,7 +76,7 @@ async function predicted(dir: string, target: string): Promise<ExpectCase> {
 /** What istiod wrote, for a failure message (and the disagreement log). */
 async function istiodStatus(kube: Kube, dir: string): Promise<string> {
   const lines: string[] = [];
-  for (const o of loadManifests([dir]).filter((x) => x.kind === 'Gateway' || x.kind === 'HTTPRoute')) {
+  for (const o of loadManifests([dir], { keep: 'all' }).filter((x) => ['Gateway', 'HTTPRoute', 'GRPCRoute', 'TLSRoute', 'ListenerSet'].includes(x.kind))) {
     const r = await kube.raw('GET', kube.path(o as never));
     const st = (r.json as { status?: unknown; metadata?: { generation?: number } }) ?? {};
     lines.push(`${o.kind} ${o.metadata.namespace}/${o.metadata.name} (generation ${st.metadata?.generation}): ${JSON.stringify(st.status ?? null)}`);
@@ -111,7 +111,7 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       // The virtual host, rule and backend gwdoctor says will serve the request are the ones istiod generated.
       const said = (id: string) => report.layers.find((l) => l.id === id)?.summary ?? '';
       const gw = /^(\S+\/\S+) listener/.exec(said('listener'))?.[1] as string;
-      const rule = /HTTPRoute ([^/\s]+)\/(\S+) rules\[(\d+)\]/.exec(said('route'));
+      const rule = /(?:HTTP|GRPC)Route ([^/\s]+)\/(\S+) rules\[(\d+)\]/.exec(said('route'));
       const svc = /Service ([^/\s]+)\/([^:\s]+):(\d+)/.exec(said('endpoints'));
       const url = /^https:\/\//i.test(c.target) ? new URL(c.target) : new URL(`https://${c.target}/`);
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);

@@ -59,7 +59,9 @@ function hostRank(pattern: string, host: string): number {
 /** The VirtualService entry istiod generated for GET host+path on the given gateway (namespace/name of the Gateway). */
 export function programmedRoute(objs: IstioObject[], gateway: string, host: string, path: string): Programmed | null {
   const [gwNs, gwName] = gateway.split('/') as [string, string];
-  const vss = objs.filter((o) => o.kind === 'VirtualService' && (o.spec.gateways ?? []).some((g) => g.startsWith(`${gwNs}/${gwName}~`)));
+  // Only HTTP virtual services (HTTPRoutes and GRPCRoutes, merged): a TLSRoute's VirtualService (tls, no http) for the
+  // same hostname is another listener's and never serves HTTP.
+  const vss = objs.filter((o) => o.kind === 'VirtualService' && (o.spec.http ?? []).length > 0 && (o.spec.gateways ?? []).some((g) => g.startsWith(`${gwNs}/${gwName}~`)));
   let best: { vs: IstioObject; vhost: string; rank: number } | undefined;
   for (const vs of vss) {
     for (const h of vs.spec.hosts ?? []) {
