@@ -6,10 +6,10 @@ import { errorFinding, fail, pass, warn, type Draft } from '../src/findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
 import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../src/fix/candidates.js';
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
-import { namespaceAllowed, routeServesHost } from '../src/gatewayapi/attachment.js';
+import { namespaceAllowed, routeServesHost, type ListenerSetUse } from '../src/gatewayapi/attachment.js';
 import { describeEntryMatch, type Entry } from '../src/gatewayapi/matching.js';
 import { routesForHost } from '../src/gatewayapi/route-index.js';
-import type { Attachment, ListenerSetUse, Orphan, RouteStage } from '../src/gatewayapi/path.js';
+import type { Attachment, Orphan, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, freshness, normalizeParentRef, routeParentStatus } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
@@ -52,6 +52,7 @@ export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, 
       const evidence: Evidence[] = a.result.listeners.map((l) => ({ ref: `${describe(a.gateway)} listener "${l.listener.name}"`, detail: `${l.reason}: ${l.message}` }));
       const st = routeParentStatus(a.route, a.parentRef);
       if (st) for (const c of controllerConditions(st.conditions)) evidence.push({ ref: `${describe(a.route)} status`, detail: describeCondition(c) });
+      evidence.push(...listenerSetEvidence(s.listenerSets));
       return fail(this, 'RouteNotAccepted', `${describe(a.route)} is not accepted by ${describe(a.gateway)}: ${a.result.reason} (${a.result.message})`, {
         evidence,
         fix: notAcceptedFix(a, chosen.cand, nsObjs.get(a.route.metadata.namespace ?? 'default')),
@@ -62,7 +63,7 @@ export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, 
       const o = s.orphans[0] as Orphan;
       const gw = chosen.cand.gateway;
       return fail(this, 'RouteParentNotFound', `${describe(o.route)} names parent Gateway ${o.parent.namespace}/${o.parent.name}, which does not exist${o.route.spec.parentRefs?.some((p) => p.namespace === undefined) ? " (parentRef.namespace defaults to the route's own namespace)" : ''}`, {
-        evidence: s.orphans.map(({ route: r, parent: p }) => ({ ref: describe(r), detail: `parentRef -> Gateway ${p.namespace}/${p.name}: not found` })),
+        evidence: [...s.orphans.map(({ route: r, parent: p }) => ({ ref: describe(r), detail: `parentRef -> Gateway ${p.namespace}/${p.name}: not found` })), ...listenerSetEvidence(s.listenerSets)],
         fix: jsonPatch(
           o.route,
           [

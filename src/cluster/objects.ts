@@ -60,6 +60,8 @@ export interface Gateway extends K8sObject {
     gatewayClassName: string;
     listeners?: GatewayListener[];
     infrastructure?: { parametersRef?: { group?: string; kind?: string; name?: string } };
+    /** Which ListenerSets may attach (gateway-api GatewaySpec.AllowedListeners; default: none). */
+    allowedListeners?: { namespaces?: { from?: string; selector?: LabelSelector } };
   };
   status?: { conditions?: Condition[]; listeners?: ListenerStatus[]; addresses?: { type?: string; value: string }[] };
 }

@@ -1,6 +1,6 @@
 // Route -> Gateway attachment: parentRef matching, allowedRoutes (namespaces, kinds) and hostname intersection.
 
-import type { Gateway, GatewayListener, LabelSelector, Namespace, ParentReference, Route } from '../cluster/objects.js';
+import type { Gateway, GatewayListener, LabelSelector, ListenerSet, Namespace, ParentReference, Route } from '../cluster/objects.js';
 import { hostMatches, intersect } from './hostnames.js';
 import { normalizeParentRef } from './status.js';
 
@@ -155,4 +155,56 @@ export function routeServesHost(route: Route, host: string): boolean {
   const hs = route.spec.hostnames;
   if (!hs || hs.length === 0) return true;
   return hs.some((h) => hostMatches(h, host));
+}
+
+/**
+ * Something about the host that goes through a ListenerSet, which gwdoctor does not model (Istio programs a
+ * ListenerSet's listeners on its parent Gateway: pilot/pkg/config/kube/gateway/gateway_collection.go
+ * ListenerSetCollection): a route for the host whose parentRef is a ListenerSet, or a ListenerSet of a candidate
+ * Gateway with a listener whose hostname accepts the host (it may be the more specific listener for the host).
+ */
+export type ListenerSetUse =
+  | { kind: 'route-parent'; route: Route; index: number; parent: ReturnType<typeof normalizeParentRef> }
+  | { kind: 'listener'; listenerSet: ListenerSet; listener: string; hostname: string | undefined; port: number | undefined; gateway: Gateway };
+
+const isListenerSetRef = (p: ReturnType<typeof normalizeParentRef>) => p.group === 'gateway.networking.k8s.io' && p.kind === 'ListenerSet';
+
+/**
+ * Can ListenerSets attach to this Gateway at all? Only when spec.allowedListeners admits some namespace: the default
+ * is none (gateway-api GatewaySpec.AllowedListeners; istio pilot/pkg/config/kube/gatewaycommon/gateway_utils.go
+ * NamespaceAcceptedByAllowListeners returns false without it, and the ListenerSet gets NotAllowed).
+ */
+export function admitsListenerSets(gw: Gateway): boolean {
+  const from = gw.spec.allowedListeners?.namespaces?.from ?? 'None';
+  return from === 'All' || from === 'Same' || from === 'Selector';
+}
+
+/** Is a ListenerSet in namespace ns allowed by the Gateway? (Selector: possibly, the labels are not read.) */
+function listenerSetAllowed(gw: Gateway, ns: string): boolean {
+  const from = gw.spec.allowedListeners?.namespaces?.from ?? 'None';
+  if (from === 'Same') return ns === (gw.metadata.namespace ?? 'default');
+  return from === 'All' || from === 'Selector';
+}
+
+/** Routes for the host attached through a ListenerSet, and ListenerSets of the candidate Gateways accepting the host. */
+export function listenerSetUses(sets: ListenerSet[], forHost: Route[], gateways: Gateway[], host: string): ListenerSetUse[] {
+  const out: ListenerSetUse[] = [];
+  for (const r of forHost) {
+    (r.spec.parentRefs ?? []).forEach((p, index) => {
+      const parent = normalizeParentRef(p, r.metadata.namespace ?? 'default');
+      if (isListenerSetRef(parent)) out.push({ kind: 'route-parent', route: r, index, parent });
+    });
+  }
+  for (const ls of sets) {
+    const pr = ls.spec.parentRef;
+    const gw = gateways.find((g) => (pr.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io' && (pr.kind ?? 'Gateway') === 'Gateway' &&
+      g.metadata.name === pr.name && (g.metadata.namespace ?? 'default') === (pr.namespace ?? ls.metadata.namespace ?? 'default'));
+    if (!gw || !listenerSetAllowed(gw, ls.metadata.namespace ?? 'default')) continue;
+    for (const l of ls.spec.listeners ?? []) {
+      if ((l.protocol === 'HTTP' || l.protocol === 'HTTPS') && hostMatches(l.hostname, host)) {
+        out.push({ kind: 'listener', listenerSet: ls, listener: l.name, hostname: l.hostname, port: l.port, gateway: gw });
+      }
+    }
+  }
+  return out;
 }

@@ -3,15 +3,14 @@
 // through the snapshot (one memoised read of each thing per attempt), so a read that fails surfaces at the layer
 // that needs it and a layer that is never reached costs nothing. The judges in checks/ are pure functions of this.
 
-import type { Gateway, GatewayClass, GatewayListener, ListenerSet, Namespace, ParentReference, Pod, ReferenceGrant, Route, Service, EndpointSlice } from '../cluster/objects.js';
+import type { Gateway, GatewayClass, GatewayListener, Namespace, ParentReference, Pod, ReferenceGrant, Route, Service, EndpointSlice } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, ResolvedBackendRef, Target } from '../types.js';
-import { kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
+import { admitsListenerSets, kindAllowed, listenerSetUses, refersTo, routeServesHost, type ListenerSetUse, type ParentAttachment } from './attachment.js';
 import { resolveBackendRefs, routeDroppedBy } from './grants.js';
 import { gatewayHealth, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
-import { hostMatches } from './hostnames.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { attachmentsTo, httpAndGrpcRoutes, routesForHost } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
@@ -47,16 +46,6 @@ export interface Orphan {
   index: number;
   parent: ReturnType<typeof normalizeParentRef>;
 }
-
-/**
- * Something about the host that goes through a ListenerSet, which gwdoctor does not model (Istio programs a
- * ListenerSet's listeners on its parent Gateway: pilot/pkg/config/kube/gateway/gateway_collection.go
- * ListenerSetCollection): a route for the host whose parentRef is a ListenerSet, or a ListenerSet of a candidate
- * Gateway with a listener whose hostname accepts the host (it may be the more specific listener for the host).
- */
-export type ListenerSetUse =
-  | { kind: 'route-parent'; route: Route; index: number; parent: ReturnType<typeof normalizeParentRef> }
-  | { kind: 'listener'; listenerSet: ListenerSet; listener: string; hostname: string | undefined; port: number | undefined; gateway: Gateway };
 
 export interface Chosen {
   cand: ListenerCandidate;
@@ -270,7 +259,8 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     if (sel.winner) break;
   }
   const chosen = best as Chosen;
-  const listenerSets = listenerSetUses(await cluster.listenerSets(), forHost, candGateways, host);
+  // ListenerSets are read only when a candidate Gateway admits any (allowedListeners; the default admits none).
+  const listenerSets = listenerSetUses(candGateways.some(admitsListenerSets) ? await cluster.listenerSets() : [], forHost, candGateways, host);
   const base = { chosen, attachments, routes, gateways, nsObjs, listenerSets };
 
   if (chosen.sel.winner) {
@@ -312,31 +302,6 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
   // Not "no route": the host may well be served through a ListenerSet, which is not checked.
   if (listenerSets.length > 0) return { ...base, kind: 'listener-set', uses: listenerSets };
   return { ...base, kind: 'no-route', services: await cluster.allServices() };
-}
-
-const isListenerSetRef = (p: ReturnType<typeof normalizeParentRef>) => p.group === 'gateway.networking.k8s.io' && p.kind === 'ListenerSet';
-
-/** Routes for the host attached through a ListenerSet, and ListenerSets of the candidate Gateways accepting the host. */
-export function listenerSetUses(sets: ListenerSet[], forHost: Route[], gateways: Gateway[], host: string): ListenerSetUse[] {
-  const out: ListenerSetUse[] = [];
-  for (const r of forHost) {
-    (r.spec.parentRefs ?? []).forEach((p, index) => {
-      const parent = normalizeParentRef(p, r.metadata.namespace ?? 'default');
-      if (isListenerSetRef(parent)) out.push({ kind: 'route-parent', route: r, index, parent });
-    });
-  }
-  for (const ls of sets) {
-    const pr = ls.spec.parentRef;
-    const gw = gateways.find((g) => (pr.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io' && (pr.kind ?? 'Gateway') === 'Gateway' &&
-      g.metadata.name === pr.name && (g.metadata.namespace ?? 'default') === (pr.namespace ?? ls.metadata.namespace ?? 'default'));
-    if (!gw) continue;
-    for (const l of ls.spec.listeners ?? []) {
-      if ((l.protocol === 'HTTP' || l.protocol === 'HTTPS') && hostMatches(l.hostname, host)) {
-        out.push({ kind: 'listener', listenerSet: ls, listener: l.name, hostname: l.hostname, port: l.port, gateway: gw });
-      }
-    }
-  }
-  return out;
 }
 
 const isService = (r: ResolvedBackendRef) => r.group === '' && r.kind === 'Service';

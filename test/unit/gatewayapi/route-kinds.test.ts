@@ -118,9 +118,15 @@ describe('the route layer with other route kinds on the host', () => {
     expect(rep.layers.find((l) => l.id === 'route')?.summary).toMatch(/HTTPRoute istio-ingress\/api attaches to ListenerSet istio-ingress\/more: parent kind ListenerSet not checked/);
   });
   it('a rule that serves the host while a ListenerSet listener also accepts it is a warning, not a silent pass', async () => {
-    const rep = await run([http('api', '2026-01-01T00:00:00Z', [{ ...prefix('/'), backendRefs: [{ name: 'api', port: 80 }] }]), listenerSet]);
+    const gw = structuredClone(base[1]) as Gateway;
+    gw.spec.allowedListeners = { namespaces: { from: 'Same' } };
+    const rep = await runOnCluster(new ManifestCluster([base[0]!, gw, base[2]!, http('api', '2026-01-01T00:00:00Z', [{ ...prefix('/'), backendRefs: [{ name: 'api', port: 80 }] }]), listenerSet]), 'api.example.com');
     const route = rep.layers.find((l) => l.id === 'route');
     expect([route?.status, route?.code]).toEqual(['warn', 'ListenerSetNotChecked']);
+  });
+  it('a ListenerSet of a Gateway that admits none (no allowedListeners: the default) changes nothing', async () => {
+    const rep = await run([http('api', '2026-01-01T00:00:00Z', [{ ...prefix('/'), backendRefs: [{ name: 'api', port: 80 }] }]), listenerSet]);
+    expect(rep.layers.find((l) => l.id === 'route')?.status).toBe('pass');
   });
   it('says in the evidence that GRPCRoutes were read', async () => {
     const rep = await run([http('api', '2026-01-01T00:00:00Z', [{ ...prefix('/'), backendRefs: [{ name: 'api', port: 80 }] }])]);
