@@ -184,7 +184,9 @@ describe('gwdoctor is read-only', () => {
     itLive('checks every target, and plans the direct NodePort probe', async () => {
       for (const t of ['api.example.com', 'worker.example.com']) {
         const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'readonly', '--offline', '-o', 'json', t]);
-        expect([0, 1], r.stderr).toContain(r.code);
+        // route-listenerset-parent: api.example.com is inconclusive by design (RouteParentNotChecked, exit 2); never for want of a permission.
+        expect(name === 'route-listenerset-parent' ? [0, 1, 2] : [0, 1], r.stderr).toContain(r.code);
+        expect(r.stdout).not.toMatch(/ClusterForbidden|ClusterUnauthorized/);
       }
       const plan = await planDirect(await liveCluster('readonly'), 'api.example.com', null);
       expect(plan.ok).toBe(true);
