@@ -126,6 +126,13 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
         expect(got?.redirect, 'istiod programs the redirect gwdoctor predicted').toMatchObject({ redirectCode: Number(code?.[1]), scheme: code?.[2] });
       }
     }
+    if (fromLive.code === 'RouteNoMatchingRule') {
+      // Envoy gets no route for this path either: the virtual host istiod generated has no entry that fits GET <path>.
+      const gw = /^(\S+\/\S+) listener/.exec(report.layers.find((l) => l.id === 'listener')?.summary ?? '')?.[1] as string;
+      const url = /^https:\/\//i.test(c.target) ? new URL(c.target) : new URL(`https://${c.target}/`);
+      const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
+      expect(got && { vhost: got.vhost, route: got.route }, 'istiod programs a virtual host for the host with no route for the path').toMatchObject({ route: undefined });
+    }
     const context = `istiod's status:\n${await istiodStatus(admin!, s.dir)}`;
     if (s.status === 'pre-sync' && c.code === 'EndpointsUnknown') {
       // Manifests from git cannot know readiness; the live cluster knows there are no app Pods.

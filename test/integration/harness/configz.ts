@@ -44,7 +44,13 @@ export async function configz(httpUrl: string): Promise<IstioObject[]> {
 
 function uriMatches(m: UriMatch, s: string): boolean {
   if (m.exact !== undefined) return s === m.exact;
-  if (m.prefix !== undefined) return s.startsWith(m.prefix);
+  // Gateway routes get Envoy's path_separated_prefix (whole segments; a trailing "/" dropped) unless the prefix is "/"
+  // (istio pilot/pkg/networking/core/route/route.go TranslateRouteMatch).
+  if (m.prefix !== undefined) {
+    if (m.prefix === '/') return true;
+    const p = m.prefix.replace(/\/$/, '');
+    return s === p || s.startsWith(`${p}/`);
+  }
   if (m.regex !== undefined) return new RegExp(`^(?:${m.regex})$`).test(s);
   return true;
 }

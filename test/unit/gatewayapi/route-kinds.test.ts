@@ -128,6 +128,13 @@ describe('the route layer with other route kinds on the host', () => {
     const rep = await run([http('api', '2026-01-01T00:00:00Z', [{ ...prefix('/'), backendRefs: [{ name: 'api', port: 80 }] }]), listenerSet]);
     expect(rep.layers.find((l) => l.id === 'route')?.status).toBe('pass');
   });
+  it('an exact-host GRPCRoute shadows a wildcard HTTPRoute: GET / matches none of its methods, 404, and the fix is not a path rule on the GRPCRoute', async () => {
+    const wild = http('wild', '2025-01-01T00:00:00Z', [{ ...prefix('/'), backendRefs: [{ name: 'api', port: 80 }] }], ['*.example.com']);
+    const rpc = grpc('rpc', '2026-01-01T00:00:00Z', [{ matches: [{ method: { service: 'pkg.Svc' } }], backendRefs: [{ name: 'api', port: 80 }] }]);
+    const route = (await run([wild, rpc])).layers.find((l) => l.id === 'route');
+    expect([route?.status, route?.code, route?.fix?.kind]).toEqual(['fail', 'RouteNoMatchingRule', 'manual']);
+    expect(route?.evidence.map((e) => e.detail)).toContainEqual(expect.stringMatching(/^not consulted: its hostnames are less specific than "api.example.com"/));
+  });
   it('says in the evidence that GRPCRoutes were read', async () => {
     const rep = await run([http('api', '2026-01-01T00:00:00Z', [{ ...prefix('/'), backendRefs: [{ name: 'api', port: 80 }] }])]);
     expect(rep.layers.find((l) => l.id === 'route')?.evidence).toContainEqual({ ref: 'GRPCRoutes', detail: expect.stringMatching(/^none in the cluster/) as unknown as string });
