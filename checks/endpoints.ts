@@ -1,6 +1,6 @@
 // Layer 6: the backend Service exists, has the backendRef's port, and has ready endpoints for it.
 
-import type { EndpointSlice, HTTPRoute, Pod, ServicePort } from '../src/cluster/objects.js';
+import type { EndpointSlice, Pod, Route, ServicePort } from '../src/cluster/objects.js';
 import { describe } from '../src/cluster/objects.js';
 import { fail, pass, warn, type Draft } from '../src/findings.js';
 import { serviceNotFound } from '../src/backend-findings.js';
@@ -62,7 +62,7 @@ export function podProblem(pod: Pod, targetPort: number | string | undefined): s
   return parts.length > 0 ? parts.join('; ') : 'Ready';
 }
 
-function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo, route: HTTPRoute, statusNote: Evidence[]): Draft {
+function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo, route: Route, statusNote: Evidence[]): Draft {
   const ref = b.ref;
   const routeDesc = describe(route);
   const where = `${routeDesc} ${ref.where}`;

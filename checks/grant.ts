@@ -26,7 +26,7 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
   // A missing Service that no grant permits: a grant for it would not make the request work. Say the Service is
   // missing (closest names first), before any grant is printed.
   const statusNote: Evidence[] = resolved ? [{ ref: `${describe(route)} status`, detail: describeCondition(resolved) }] : [];
-  const ungrantedMissing = missing.find((r) => !(gs.grants.get(r.namespace) ?? []).some((g) => grantPermits(g, routeNs, r)));
+  const ungrantedMissing = missing.find((r) => !(gs.grants.get(r.namespace) ?? []).some((g) => grantPermits(g, routeNs, r, route.kind)));
   if (ungrantedMissing) {
     return serviceNotFound(this, ungrantedMissing, route, gs.siblings.get(ungrantedMissing.namespace) ?? [], gs.grants.get(ungrantedMissing.namespace) ?? [], statusNote);
   }
@@ -45,12 +45,12 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
   const evidence: Evidence[] = [];
   const uncovered = refs.filter((ref) => {
     const grants = gs.grants.get(ref.namespace) ?? [];
-    const ok = grants.find((g) => grantPermits(g, routeNs, ref));
+    const ok = grants.find((g) => grantPermits(g, routeNs, ref, route.kind));
     if (ok) {
-      evidence.push({ ref: describe(ok), detail: `permits HTTPRoute in ${routeNs} -> ${ref.kind} ${ref.namespace}/${ref.name} (${ref.where})` });
+      evidence.push({ ref: describe(ok), detail: `permits ${route.kind} in ${routeNs} -> ${ref.kind} ${ref.namespace}/${ref.name} (${ref.where})` });
       return false;
     }
-    for (const g of grants) evidence.push({ ref: describe(g), detail: `does not apply: ${whyNot(g, routeNs, ref)}` });
+    for (const g of grants) evidence.push({ ref: describe(g), detail: `does not apply: ${whyNot(g, routeNs, ref, route.kind)}` });
     if (grants.length === 0) evidence.push({ ref: `namespace ${ref.namespace}`, detail: 'has no ReferenceGrant at all' });
     return true;
   });
@@ -60,7 +60,7 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
     const first = uncovered[0] as (typeof uncovered)[number];
     const sameNs = uncovered.filter((r) => r.namespace === first.namespace);
     const taken = (gs.grants.get(first.namespace) ?? []).map((g) => g.metadata.name);
-    const name = uniqueName(`allow-${routeNs}-httproutes-to-${first.name}`, taken);
+    const name = uniqueName(`allow-${routeNs}-${route.kind.toLowerCase()}s-to-${first.name}`, taken);
     const object = referenceGrantObject(route, sameNs, gs.apiVersion, name);
     return fail(
       this,
@@ -70,7 +70,7 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
         evidence,
         fix: applyFix(
           object,
-          `creates ReferenceGrant ${first.namespace}/${name} (a new name) in the backend's namespace (not the route's), letting HTTPRoutes in ${routeNs} use ${sameNs.map((r) => `${r.kind} ${r.name}`).join(', ')}${uncovered.length > sameNs.length ? '; the next run prints the grant for the other namespace' : ''}`,
+          `creates ReferenceGrant ${first.namespace}/${name} (a new name) in the backend's namespace (not the route's), letting ${route.kind}s in ${routeNs} use ${sameNs.map((r) => `${r.kind} ${r.name}`).join(', ')}${uncovered.length > sameNs.length ? '; the next run prints the grant for the other namespace' : ''}`,
         ),
       },
     );

@@ -1,7 +1,7 @@
 // Layer 3: a Gateway listener accepts the hostname, and the Gateway is Accepted and Programmed.
 // Judge of the path's listener stage (src/gatewayapi/path.ts resolveListener, health.ts gatewayHealth).
 
-import type { Gateway, GatewayClass, GatewayListener, HTTPRoute } from '../src/cluster/objects.js';
+import type { Gateway, GatewayClass, GatewayListener, Route } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
 import { fail, pass, warn, type Draft } from '../src/findings.js';
 import { applyFix, command, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
@@ -53,7 +53,7 @@ function listenerFix(gw: Gateway, host: string, port?: number): Fix {
  * TLS-terminating proxy forwards to), admitting the route's namespace and the Gateway's own; never a copy of a TLS/TCP
  * listener. Istio's automated deployment adds the port to the gateway Service.
  */
-function httpListenerFix(gw: Gateway, host: string, route: HTTPRoute | null): Fix {
+function httpListenerFix(gw: Gateway, host: string, route: Route | null): Fix {
   const listeners = gw.spec.listeners ?? [];
   const gwNs = gw.metadata.namespace ?? 'default';
   const routeNs = route?.metadata.namespace ?? gwNs;

@@ -1,14 +1,14 @@
 // Layer 4: an HTTPRoute for the host is attached to the listener, Accepted, and one of its rules matches the path.
 
-import type { Gateway, HTTPRoute, Namespace, Service } from '../src/cluster/objects.js';
-import { describe, nsName } from '../src/cluster/objects.js';
-import { fail, pass, warn, type Draft } from '../src/findings.js';
+import type { Gateway, HTTPRoute, Namespace, Route, Service } from '../src/cluster/objects.js';
+import { describe, isGrpcRoute, nsName } from '../src/cluster/objects.js';
+import { errorFinding, fail, pass, warn, type Draft } from '../src/findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
 import { describeListenerPort } from '../src/gatewayapi/ports.js';
 import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../src/fix/candidates.js';
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
-import { namespaceAllowed, routeServesHost } from '../src/gatewayapi/attachment.js';
-import { describeMatch } from '../src/gatewayapi/matching.js';
+import { namespaceAllowed, routeServesHost, type ListenerSetUse } from '../src/gatewayapi/attachment.js';
+import { describeEntryMatch, type Entry } from '../src/gatewayapi/matching.js';
 import { routesForHost } from '../src/gatewayapi/route-index.js';
 import type { Attachment, Orphan, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, freshness, normalizeParentRef, routeParentStatus } from '../src/gatewayapi/status.js';
@@ -61,15 +61,18 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       // Routes for the host exist on the listener but no rule matches the path.
       const evidence: Evidence[] = chosen.sel.entries.map((e) => ({
         ref: `${describe(e.route)} rules[${e.ruleIndex}]`,
-        detail: `${describeMatch(e.match)} does not match GET ${path}${query ? `?${query}` : ''}${(e.match.headers ?? []).length ? ' (gwdoctor sends no custom headers)' : ''}`,
+        detail: `${describeEntryMatch(e)} does not match GET ${path}${query ? `?${query}` : ''}${e.headers ? ' (gwdoctor sends no custom headers)' : ''}`,
       }));
+      evidence.push(...unreachableEvidence(chosen.sel.unreachable));
       for (const sh of chosen.sel.shadowed) {
         evidence.push({ ref: describe(sh), detail: `not consulted: its hostnames are less specific than "${chosen.sel.vhost}" (Envoy picks one virtual host; no fall-through)` });
       }
-      const r0 = chosen.sel.routes[0] as HTTPRoute;
+      evidence.push(...listenerSetEvidence(s.listenerSets));
+      // The rule to add goes to an HTTPRoute (a GRPCRoute matches gRPC methods, not paths).
+      const r0 = chosen.sel.routes.find((r): r is HTTPRoute => !isGrpcRoute(r));
       return fail(this, 'RouteNoMatchingRule', `no rule of ${chosen.sel.routes.map(describe).join(', ')} matches the path ${path} (Envoy answers 404)`, {
         evidence,
-        fix: noMatchingRuleFix(r0, path, s.services, host),
+        fix: r0 ? noMatchingRuleFix(r0, path, s.services, host) : manual(`add an HTTPRoute for ${host} with a rule matching PathPrefix ${path} on listener "${chosen.cand.listener.name}" of ${describe(chosen.cand.gateway)}: only GRPCRoutes serve the host there, and they match gRPC methods (paths /service/method)`),
       });
     }
     case 'rejected': {
@@ -78,6 +81,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       const evidence: Evidence[] = a.result.listeners.map((l) => ({ ref: `${describe(a.gateway)} listener "${l.listener.name}"`, detail: `${l.reason}: ${l.message}` }));
       const st = routeParentStatus(a.route, a.parentRef);
       if (st) for (const c of controllerConditions(st.conditions)) evidence.push({ ref: `${describe(a.route)} status`, detail: describeCondition(c) });
+      evidence.push(...listenerSetEvidence(s.listenerSets));
       // Status that contradicts the prediction is said, with which side gwdoctor trusts and why (as at every layer).
       const saysAccepted = st && condition(controllerConditions(st.conditions), 'Accepted')?.status === 'True' && freshness(controllerConditions(st.conditions), a.route.metadata.generation) === 'fresh';
       if (saysAccepted) {
@@ -93,7 +97,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       const o = s.orphans[0] as Orphan;
       const gw = chosen.cand.gateway;
       return fail(this, 'RouteParentNotFound', `${describe(o.route)} names parent Gateway ${o.parent.namespace}/${o.parent.name}, which does not exist${o.route.spec.parentRefs?.some((p) => p.namespace === undefined) ? " (parentRef.namespace defaults to the route's own namespace)" : ''}`, {
-        evidence: s.orphans.map(({ route: r, parent: p }) => ({ ref: describe(r), detail: `parentRef -> Gateway ${p.namespace}/${p.name}: not found` })),
+        evidence: [...s.orphans.map(({ route: r, parent: p }) => ({ ref: describe(r), detail: `parentRef -> Gateway ${p.namespace}/${p.name}: not found` })), ...listenerSetEvidence(s.listenerSets)],
         fix: jsonPatch(
           o.route,
           [
@@ -124,9 +128,10 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
         const parents = (r.spec.parentRefs ?? []).map((p) => normalizeParentRef(p, r.metadata.namespace ?? 'default'));
         evidence.push({ ref: describe(r), detail: `serves ${host} but is attached to ${parents.map((p) => `${p.kind} ${p.namespace}/${p.name}`).join(', ') || 'no parent'}` });
       }
+      evidence.push(grpcReadEvidence(routes, host));
       return fail(this, 'NoRouteForHost', `no HTTPRoute attached to ${listenerDesc} serves ${host} (Envoy answers 404)`, {
         evidence,
-        fix: newRouteFix(chosen.cand, host, routes, s.services, nsObjs),
+        fix: newRouteFix(chosen.cand, host, routes.filter((r): r is HTTPRoute => !isGrpcRoute(r)), s.services, nsObjs),
       });
     }
     case 'dropped': {
@@ -143,10 +148,51 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
         fix: jsonPatch(r, ops, `names the Service ${svc}${ns && ns !== 'svc' ? ` in namespace ${ns}` : ''} instead of its hostname in ${ref.where} of ${describe(r)}`),
       });
     }
+    case 'listener-set': {
+      // Nothing on the Gateway's own listeners serves the host, but something about it goes through a ListenerSet,
+      // which gwdoctor does not model: never "no route" for a route that exists, never a silent pass.
+      return errorFinding(this, 'RouteParentNotChecked', `${listenerSetSummary(s.uses)}: parent kind ListenerSet not checked (gwdoctor models only routes attached to a Gateway's own listeners)`, {
+        evidence: [{ ref: `${describe(chosen.cand.gateway)} listener "${chosen.cand.listener.name}"`, detail: `accepts ${host}; no route attached to it serves the host` }, ...listenerSetEvidence(s.uses)],
+        fix: command(['kubectl', 'get', 'listenersets.gateway.networking.k8s.io', '-A', '-o', 'wide'], `check the ListenerSet's status (Accepted, Programmed, attachedRoutes) and the route's status.parents for it: gwdoctor does not check routes attached through a ListenerSet`),
+      });
+    }
     case 'matched':
       return judgeMatched.call(this, s, input, listenerDesc);
   }
 }
+
+function listenerSetSummary(uses: ListenerSetUse[]): string {
+  const u = uses[0] as ListenerSetUse;
+  return u.kind === 'route-parent'
+    ? `${describe(u.route)} attaches to ListenerSet ${u.parent.namespace}/${u.parent.name}`
+    : `ListenerSet ${nsName(u.listenerSet)} adds listener "${u.listener}" (${u.hostname ?? '*'}:${u.port ?? '?'}) to ${describe(u.gateway)}`;
+}
+
+function listenerSetEvidence(uses: ListenerSetUse[]): Evidence[] {
+  return uses.map((u) =>
+    u.kind === 'route-parent'
+      ? { ref: describe(u.route), detail: `parentRefs[${u.index}] -> ListenerSet ${u.parent.namespace}/${u.parent.name}${u.parent.sectionName ? ` sectionName ${u.parent.sectionName}` : ''}: parent kind ListenerSet not checked` }
+      : { ref: describe(u.listenerSet), detail: `listener "${u.listener}" (${u.hostname ?? '*'}:${u.port ?? '?'}) on ${describe(u.gateway)} accepts the host: ListenerSet listeners are not checked (one may be the more specific listener for the host)` },
+  );
+}
+
+/** Entries Envoy never sees because they sort after a catch-all (Istio stops translating there). */
+function unreachableEvidence(entries: Entry[]): Evidence[] {
+  return entries.map((e) => ({ ref: `${describe(e.route)} rules[${e.ruleIndex}]`, detail: `${describeEntryMatch(e)}: never reached (Istio orders it after a catch-all PathPrefix "/" of the same virtual host and programs nothing after that)` }));
+}
+
+/** Say that GRPCRoutes were read: they share the virtual host with HTTPRoutes and take part in precedence. */
+function grpcReadEvidence(routes: Route[], host: string): Evidence {
+  const grpc = routes.filter(isGrpcRoute);
+  const forHost = routesForHost(grpc, host);
+  return {
+    ref: 'GRPCRoutes',
+    detail: grpc.length === 0 ? 'none in the cluster (read with the HTTPRoutes: both kinds share a listener\'s virtual hosts)' : `${grpc.length} read, ${forHost.length} for ${host}${forHost.length ? `: ${forHost.map(describe).join(', ')}` : ''}; none attached to this listener serves the path`,
+  };
+}
+
+/** kubectl resource name of a route kind. */
+const resourceOf = (r: Route) => (isGrpcRoute(r) ? 'grpcroutes.gateway.networking.k8s.io' : 'httproutes.gateway.networking.k8s.io');
 
 /** A rule matches: what does the controller say about this route on this parent, and does the rule forward? */
 function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStage, { kind: 'matched' }>, input: JudgeInput, listenerDesc: string): Draft {
@@ -156,11 +202,34 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   const w = chosen.sel.winner as NonNullable<typeof chosen.sel.winner>;
   const r = w.route;
   const att = s.attachment;
-  const matchDesc = `${describe(r)} rules[${w.ruleIndex}] (${describeMatch(w.match)})`;
-  const evidence: Evidence[] = [{ ref: describe(r), detail: `attached to ${listenerDesc}; virtual host "${chosen.sel.vhost}"; rule match ${describeMatch(w.match)}` }];
+  const matchDesc = `${describe(r)} rules[${w.ruleIndex}] (${describeEntryMatch(w)})`;
+  const evidence: Evidence[] = [{ ref: describe(r), detail: `attached to ${listenerDesc}; virtual host "${chosen.sel.vhost}"; rule match ${describeEntryMatch(w)}` }];
+  if (isGrpcRoute(r)) {
+    evidence.push({
+      ref: describe(r),
+      detail: `a GRPCRoute serves GET ${path}: Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one route list and matches gRPC by path only (no POST or content-type condition), so this request goes to its gRPC backend${w.grpc === null ? ' (a rule without matches takes every path no HTTPRoute rule takes)' : ''}`,
+    });
+  }
+  if (isGrpcRoute(r)) {
+    // Header modifiers change no routing and mirrors are checked with the backends; anything else is not modelled.
+    const other = (w.rule.filters ?? []).filter((f) => !['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror'].includes(f.type));
+    for (const f of other) evidence.push({ ref: `${describe(r)} rules[${w.ruleIndex}]`, detail: `filter ${f.type}: not checked (Istio supports only header modifiers and RequestMirror on GRPCRoutes and drops the route for others: InvalidFilter)` });
+    if (other.length > 0 && freshness(controllerConditions(routeParentStatus(r, att.parentRef)?.conditions), r.metadata.generation) !== 'fresh') {
+      return warn(this, 'GRPCRouteNotChecked', `${matchDesc} ${served(s, host, path)} by its matches, but its filter ${other.map((f) => f.type).join(', ')} is not checked`, { evidence });
+    }
+  }
   for (const sh of chosen.sel.shadowed) evidence.push({ ref: describe(sh), detail: `shadowed: Envoy uses the more specific virtual host "${chosen.sel.vhost}"` });
-  const earlier = chosen.sel.entries.filter((e) => e.route !== r && e.order < w.order && e.match.path?.value === w.match.path?.value && e.match.path?.type === w.match.path?.type);
+  const sameUri = (e: Entry) => e.uri?.type === w.uri?.type && e.uri?.value === w.uri?.value && e.noMatch === w.noMatch;
+  const earlier = chosen.sel.entries.filter((e) => e.route !== r && e.order < w.order && sameUri(e));
   for (const e of earlier) evidence.push({ ref: describe(e.route), detail: `also matches; ${describe(r)} wins (older, then namespace/name)` });
+  // Entries of the other kind on this virtual host that the winner outranks (the precedence across kinds).
+  for (const e of chosen.sel.entries) {
+    if (e.route === r || isGrpcRoute(e.route) === isGrpcRoute(r) || e.order === w.order) continue;
+    if (chosen.sel.entries.indexOf(e) > chosen.sel.entries.indexOf(w)) evidence.push({ ref: `${describe(e.route)} rules[${e.ruleIndex}]`, detail: `${describeEntryMatch(e)}: same virtual host, ranks after ${describe(r)} rules[${w.ruleIndex}]` });
+  }
+  evidence.push(...unreachableEvidence(chosen.sel.unreachable));
+  if (!chosen.sel.routes.some(isGrpcRoute)) evidence.push(grpcReadEvidence(s.routes, host));
+  evidence.push(...listenerSetEvidence(s.listenerSets));
 
   const weighted = s.refs.filter((x) => !x.mirror);
   let disagrees: string | null = null;
@@ -189,7 +258,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
         evidence,
         retryable: true,
         fix: command(
-          ['kubectl', '-n', r.metadata.namespace ?? 'default', 'get', 'httproutes.gateway.networking.k8s.io', r.metadata.name, '-o', 'yaml'],
+          ['kubectl', '-n', r.metadata.namespace ?? 'default', 'get', resourceOf(r), r.metadata.name, '-o', 'yaml'],
           'the controller is active (the Gateway has fresh status) but has not processed this route: check istiod logs, or wait and rerun with --wait',
         ),
       });
@@ -203,6 +272,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
         fix: manual(`include the Namespace ${ns} manifest with the others (kubectl get namespace ${ns} -o yaml), or run gwdoctor against the cluster, so its labels can be checked against the listener's allowedRoutes selector`),
       });
     }
+    if (s.listenerSets.length > 0) return listenerSetWarning.call(this, s, `${matchDesc} ${served(s, host, path)} (predicted from spec)`, evidence);
     return passOr(`${matchDesc} ${served(s, host, path)} (predicted from spec)`);
   }
   for (const c of conds) evidence.push({ ref: `${describe(r)} status`, detail: `${describeCondition(c)} (observedGeneration ${c.observedGeneration ?? '?'})` });
@@ -217,7 +287,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   if (resolved?.status === 'False' && ROUTE_DROPPING.has(resolved.reason ?? '')) {
     return fail(this, 'RouteNotAccepted', `Istio dropped ${describe(r)}: ${resolved.reason} (${resolved.message ?? ''}); requests get 404`, {
       evidence,
-      fix: command(['kubectl', '-n', r.metadata.namespace ?? 'default', 'get', 'httproutes.gateway.networking.k8s.io', r.metadata.name, '-o', 'yaml'], 'fix the rule the ResolvedRefs message names (e.g. use the Service name, not its hostname)'),
+      fix: command(['kubectl', '-n', r.metadata.namespace ?? 'default', 'get', resourceOf(r), r.metadata.name, '-o', 'yaml'], 'fix the rule the ResolvedRefs message names (e.g. use the Service name, not its hostname)'),
     });
   }
   if (accepted && accepted.status !== 'True') {
@@ -226,6 +296,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       retryable: true,
     });
   }
+  if (s.listenerSets.length > 0) return listenerSetWarning.call(this, s, `${matchDesc} ${served(s, host, path)}`, evidence);
   return passOr(`${matchDesc} ${served(s, host, path)}`);
 
   /** A pass, unless the proxy's live answer contradicts the predicted redirect. */
@@ -261,6 +332,11 @@ export function compareRedirect(rd: Redirect, answers: ProxyAnswer[]): { evidenc
     bad.push(`the proxy answered ${got} where the rule predicts ${rd.statusCode} Location: ${rd.location}`);
   }
   return { evidence, disagrees: bad[0] ?? null };
+}
+
+/** A rule on the Gateway's own listener serves the host, but a ListenerSet is in the picture: say it was not checked. */
+function listenerSetWarning(this: { id: 'route'; title: string }, s: Extract<RouteStage, { kind: 'matched' }>, summary: string, evidence: Evidence[]): Draft {
+  return warn(this, 'ListenerSetNotChecked', `${summary}; but ${listenerSetSummary(s.listenerSets)}: parent kind ListenerSet not checked`, { evidence });
 }
 
 function served(s: Extract<RouteStage, { kind: 'matched' }>, host: string, path: string): string {
@@ -299,12 +375,12 @@ function notAcceptedFix(a: Attachment, cand: ListenerCandidate, nsObj: Namespace
       const mine = a.result.listeners.find((x) => x.listener === l);
       if (mine && /kind .* is not allowed/.test(mine.message)) {
         if (l.protocol !== 'HTTP' && l.protocol !== 'HTTPS') {
-          return manual(`listener "${l.name}" of ${describe(gw)} is ${l.protocol} and can never carry an HTTPRoute: attach ${describe(a.route)} to an HTTP/HTTPS listener, or add one`);
+          return manual(`listener "${l.name}" of ${describe(gw)} is ${l.protocol} and can never carry an ${a.route.kind}: attach ${describe(a.route)} to an HTTP/HTTPS listener, or add one`);
         }
         return jsonPatch(gw, [
           { op: 'test', path: lp('name'), value: l.name },
-          { op: 'add', path: lp('allowedRoutes', 'kinds', '-'), value: { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' } },
-        ], `lets listener "${l.name}" of ${describe(gw)} accept HTTPRoutes besides the kinds it lists`);
+          { op: 'add', path: lp('allowedRoutes', 'kinds', '-'), value: { group: 'gateway.networking.k8s.io', kind: a.route.kind } },
+        ], `lets listener "${l.name}" of ${describe(gw)} accept ${a.route.kind}s besides the kinds it lists`);
       }
       const from = l.allowedRoutes?.namespaces?.from ?? 'Same';
       if (from === 'Same') {
@@ -402,7 +478,7 @@ function noMatchingRuleFix(route: HTTPRoute, path: string, services: Service[], 
 }
 
 /** A rule with no usable backend: give it one (weight 0 everywhere: weight 1 for the first; none: the likeliest Service). */
-function noBackendsFix(route: HTTPRoute, ruleIndex: number, host: string, services: Service[]): Fix {
+function noBackendsFix(route: Route, ruleIndex: number, host: string, services: Service[]): Fix {
   const rule = route.spec.rules?.[ruleIndex];
   const refs = rule?.backendRefs ?? [];
   const rp = (...t: (string | number)[]) => ptr('spec', 'rules', ruleIndex, ...t);

@@ -1,6 +1,6 @@
 // Findings about a backendRef that the grant and endpoints layers both give (so no layer imports another).
 
-import type { HTTPRoute, ReferenceGrant, Service } from './cluster/objects.js';
+import type { ReferenceGrant, Route, Service } from './cluster/objects.js';
 import { describe } from './cluster/objects.js';
 import { fail, type Draft } from './findings.js';
 import { closest, jsonPatch, manual, ptr } from './fix/build.js';
@@ -16,7 +16,7 @@ import type { Evidence, LayerId, ResolvedBackendRef } from './types.js';
 export function serviceNotFound(
   check: { id: LayerId; title: string },
   ref: ResolvedBackendRef,
-  route: HTTPRoute,
+  route: Route,
   siblings: Service[],
   grants: ReferenceGrant[],
   statusNote: Evidence[],
@@ -27,7 +27,7 @@ export function serviceNotFound(
   const routeNs = route.metadata.namespace ?? 'default';
   const names = siblings.filter((s) => !isGatewayService(s)).map((s) => s.metadata.name);
   const cross = ref.namespace !== routeNs;
-  const granted = (n: string) => !cross || grants.some((g) => grantPermits(g, routeNs, { ...ref, name: n }));
+  const granted = (n: string) => !cross || grants.some((g) => grantPermits(g, routeNs, { ...ref, name: n }, route.kind));
   const near = closest(ref.name, names).sort((a, b) => Number(granted(b)) - Number(granted(a)));
   const first = near[0];
   const all = siblings.map((s) => s.metadata.name);

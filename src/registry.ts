@@ -314,6 +314,34 @@ it serves only this host, a patch that detaches it from the public Gateway (remo
 it also names keeps it). A route that serves the host through a wildcard or without hostnames gets a \`manual\` fix:
 removing the wildcard would unpublish other hosts.`,
   },
+  RouteParentNotChecked: {
+    layer: 'route',
+    severity: 'error',
+    retryable: false,
+    doc: `(inconclusive) No route attached to the Gateway's own listener serves the host, but a route for the host attaches
+to a \`ListenerSet\` (or a ListenerSet of that Gateway has a listener for the host). Istio programs a ListenerSet's
+listeners on its parent Gateway; gwdoctor does not model them, so it says "parent kind ListenerSet not checked" instead
+of claiming that no route exists. Fix: read the ListenerSet's status and the route's \`status.parents\`.`,
+  },
+  GRPCRouteNotChecked: {
+    layer: 'route',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) A GRPCRoute serves the request (Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one
+route list and matches gRPC methods by path only: \`/service/method\`, no POST or content-type condition, so a plain GET
+of that path, or any path for a rule without matches, goes to the gRPC backend), but its rule uses a filter gwdoctor does
+not model (anything but \`RequestHeaderModifier\`, \`ResponseHeaderModifier\` and \`RequestMirror\`; Istio drops such a
+route with \`ResolvedRefs=False/InvalidFilter\`), and no fresh controller status says how it went. Fix: check the
+route's status after the sync.`,
+  },
+  ListenerSetNotChecked: {
+    layer: 'route',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) A rule on the Gateway's own listener serves the host, but a ListenerSet is in the picture (a route for the
+host attaches to one, or a ListenerSet of the Gateway has a listener accepting the host, which may be the more specific
+listener): parent kind ListenerSet not checked. Fix: check that the ListenerSet's listener and routes do what you expect.`,
+  },
   ReferenceGrantMissing: {
     layer: ['listener', 'grant'],
     severity: 'fail',

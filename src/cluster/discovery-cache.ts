@@ -23,10 +23,13 @@ export interface Discovered {
   versions: string[];
   /** The version ReferenceGrants are read and written with. */
   referenceGrant: string;
+  /** Resources served at v1 (GRPCRoute and ListenerSet may not be: their lists are then empty, not an error). */
+  v1Resources: string[];
 }
 
 export const DISCOVERY_TTL_MS = 5 * 60_000;
-const FORMAT = 'gwdoctor.discovery/v1';
+const FORMAT = 'gwdoctor.discovery/v2'; // v2: + v1Resources (entries of another format are ignored)
+const RESOURCE = /^[a-z0-9][a-z0-9.-]*$/;
 const VERSION = /^v\d+((alpha|beta)\d+)?$/;
 
 /** The cache directory, or null when there is no existing base to put it under. */
@@ -83,7 +86,9 @@ function valid(d: unknown): d is { format: string; fetchedAt: number } & Discove
     o['versions'].length > 0 &&
     o['versions'].every((v) => typeof v === 'string' && VERSION.test(v)) &&
     typeof o['referenceGrant'] === 'string' &&
-    VERSION.test(o['referenceGrant'])
+    VERSION.test(o['referenceGrant']) &&
+    Array.isArray(o['v1Resources']) &&
+    o['v1Resources'].every((r) => typeof r === 'string' && RESOURCE.test(r))
   );
 }
 
@@ -118,7 +123,7 @@ export class DiscoveryCache {
       }
       const age = this.now() - d.fetchedAt;
       if (age < 0 || age >= this.ttlMs) return null;
-      return { versions: [...d.versions], referenceGrant: d.referenceGrant };
+      return { versions: [...d.versions], referenceGrant: d.referenceGrant, v1Resources: [...d.v1Resources] };
     } catch (err) {
       this.note(`discovery cache ${this.file}: ${(err as Error).message.split('\n')[0]}, ignored`);
       return null;
@@ -134,7 +139,7 @@ export class DiscoveryCache {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       fd = openSync(tmp, 'wx', 0o600);
-      writeSync(fd, `${JSON.stringify({ format: FORMAT, fetchedAt: this.now(), versions: d.versions, referenceGrant: d.referenceGrant })}\n`);
+      writeSync(fd, `${JSON.stringify({ format: FORMAT, fetchedAt: this.now(), versions: d.versions, referenceGrant: d.referenceGrant, v1Resources: d.v1Resources })}\n`);
       fsyncSync(fd);
       closeSync(fd);
       fd = null;

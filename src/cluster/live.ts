@@ -13,7 +13,7 @@ import {
   KubeConfig,
 } from '@kubernetes/client-node';
 import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
-import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type HTTPRoute, type K8sObject, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
+import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
 import { labelsMatch, selectorString, type ClusterReader } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 import { DiscoveryCache, type Discovered } from './discovery-cache.js';
@@ -23,7 +23,7 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const SERVICE_NAME = 'kubernetes.io/service-name';
 /** One page of a LIST: typed lists carry `_continue`, custom-object lists the raw `continue`. */
 type Page = { items?: unknown[]; metadata?: { _continue?: string | undefined; continue?: string | undefined } | undefined };
-const KINDS: Record<string, string> = { gatewayclasses: 'GatewayClass', gateways: 'Gateway', httproutes: 'HTTPRoute' };
+const KINDS: Record<string, string> = { gatewayclasses: 'GatewayClass', gateways: 'Gateway', httproutes: 'HTTPRoute', grpcroutes: 'GRPCRoute', listenersets: 'ListenerSet' };
 
 export type KubeconfigSource =
   | { ok: true; kind: 'files'; files: string[] }
@@ -351,11 +351,14 @@ export class LiveCluster implements ClusterReader {
       }
       const versions = g.versions.map((v) => v.version);
       let referenceGrant = 'v1beta1';
+      // The kinds served at v1 (GRPCRoute and ListenerSet may not be: their lists are then empty, not an error).
+      const v1 = new Set<string>();
       if (versions.includes('v1')) {
         const res = await this.custom.getAPIResources({ group: GROUP, version: 'v1' });
-        if (res.resources.some((r) => r.name === 'referencegrants')) referenceGrant = 'v1';
+        for (const r of res.resources) v1.add(r.name);
+        if (v1.has('referencegrants')) referenceGrant = 'v1';
       }
-      return { versions, referenceGrant };
+      return { versions, referenceGrant, v1Resources: [...v1] };
     }).catch((err: unknown) => {
       if (err instanceof ClusterAccessError && err.kind === 'crd-missing') {
         throw new ClusterAccessError('crd-missing', `the Gateway API is not installed on ${this.server}: the API server serves no ${GROUP} group`, 'install the Gateway API CRDs (standard channel), e.g. kubectl get crd | grep gateway.networking.k8s.io');
@@ -382,6 +385,17 @@ export class LiveCluster implements ClusterReader {
   }
   httpRoutes() {
     return this.listCluster<HTTPRoute>('httproutes');
+  }
+  /** Kinds that only some installations serve (GRPCRoute: standard since v1.1; ListenerSet: since v1.5): none when not served. */
+  private async listIfServed<T>(plural: string): Promise<T[]> {
+    const api = await this.gatewayApi();
+    return api.v1Resources.includes(plural) ? this.listCluster<T>(plural) : [];
+  }
+  grpcRoutes() {
+    return this.listIfServed<GRPCRoute>('grpcroutes');
+  }
+  listenerSets() {
+    return this.listIfServed<ListenerSet>('listenersets');
   }
   referenceGrants(ns: string) {
     return this.withDiscovery((api) =>

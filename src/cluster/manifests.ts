@@ -5,7 +5,7 @@ import { getHeapStatistics } from 'node:v8';
 import { join, relative } from 'node:path';
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { GwdoctorError, UsageError } from '../errors.js';
-import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type HTTPRoute, type K8sObject, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
+import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
 import { labelsMatch, type ClusterReader } from './reader.js';
 import * as validators from './manifest-validators.generated.js';
 import { jsonUnits, readLines, withoutBulk, yamlUnits, type Unit } from './manifest-stream.js';
@@ -81,6 +81,8 @@ export function usedKind(apiVersion: unknown, kind: unknown): string | undefined
     case 'GatewayClass':
     case 'Gateway':
     case 'HTTPRoute':
+    case 'GRPCRoute':
+    case 'ListenerSet':
     case 'ReferenceGrant':
       return apiVersion.startsWith(GW_GROUP) ? kind : undefined;
     case 'Service':
@@ -413,6 +415,12 @@ export class ManifestCluster implements ClusterReader {
   }
   async httpRoutes() {
     return this.all<HTTPRoute>('HTTPRoute');
+  }
+  async grpcRoutes() {
+    return this.all<GRPCRoute>('GRPCRoute');
+  }
+  async listenerSets() {
+    return this.all<ListenerSet>('ListenerSet');
   }
   async namespace(name: string) {
     return this.all<Namespace>('Namespace').find((n) => n.metadata.name === name);

@@ -60,6 +60,8 @@ export interface Gateway extends K8sObject {
     gatewayClassName: string;
     listeners?: GatewayListener[];
     infrastructure?: { parametersRef?: { group?: string; kind?: string; name?: string } };
+    /** Which ListenerSets may attach (gateway-api GatewaySpec.AllowedListeners; default: none). */
+    allowedListeners?: { namespaces?: { from?: string; selector?: LabelSelector } };
   };
   status?: { conditions?: Condition[]; listeners?: ListenerStatus[]; addresses?: { type?: string; value: string }[] };
 }
@@ -126,6 +128,49 @@ export interface RouteParentStatus {
 export interface HTTPRoute extends K8sObject {
   spec: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: HTTPRouteRule[] };
   status?: { parents?: RouteParentStatus[] };
+}
+
+/**
+ * GRPCRoute (gateway-api apis/v1/grpcroute_types.go): Istio turns each rule into HTTP routes of the same virtual host
+ * as the HTTPRoutes of that listener and hostname (see src/gatewayapi/matching.ts grpcEntryMatch).
+ */
+export interface GRPCMethodMatch {
+  type?: 'Exact' | 'RegularExpression' | string;
+  service?: string;
+  method?: string;
+}
+
+export interface GRPCRouteMatch {
+  method?: GRPCMethodMatch;
+  headers?: { type?: string; name: string; value: string }[];
+}
+
+export interface GRPCRouteRule {
+  name?: string;
+  matches?: GRPCRouteMatch[];
+  backendRefs?: HTTPBackendRef[];
+  filters?: HTTPRouteFilter[];
+}
+
+export interface GRPCRoute extends K8sObject {
+  spec: { parentRefs?: ParentReference[]; hostnames?: string[]; rules?: GRPCRouteRule[] };
+  status?: { parents?: RouteParentStatus[] };
+}
+
+/** The route kinds that Istio programs as HTTP routes of a listener's virtual hosts. */
+export type Route = HTTPRoute | GRPCRoute;
+
+export function isGrpcRoute(r: Route): r is GRPCRoute {
+  return r.kind === 'GRPCRoute';
+}
+
+/** ListenerSet (gateway-api apis/v1/listenerset_types.go, standard since v1.5): more listeners for a parent Gateway. */
+export interface ListenerSet extends K8sObject {
+  spec: {
+    parentRef: { group?: string; kind?: string; namespace?: string; name: string };
+    listeners?: (Omit<GatewayListener, 'port'> & { port?: number })[];
+  };
+  status?: { conditions?: Condition[] };
 }
 
 export interface ReferenceGrant extends K8sObject {

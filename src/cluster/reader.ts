@@ -6,7 +6,9 @@ import type {
   EndpointSlice,
   Gateway,
   GatewayClass,
+  GRPCRoute,
   HTTPRoute,
+  ListenerSet,
   Namespace,
   Node,
   Pod,
@@ -22,6 +24,10 @@ export interface ClusterReader {
   gatewayClasses(): Promise<GatewayClass[]>;
   gateways(): Promise<Gateway[]>;
   httpRoutes(): Promise<HTTPRoute[]>;
+  /** GRPCRoutes ([] when the API server does not serve the kind). */
+  grpcRoutes(): Promise<GRPCRoute[]>;
+  /** ListenerSets of gateway.networking.k8s.io/v1 ([] when the API server does not serve the kind). */
+  listenerSets(): Promise<ListenerSet[]>;
   /** undefined when the Namespace object is not visible (manifests without it). */
   namespace(name: string): Promise<Namespace | undefined>;
   referenceGrants(namespace: string): Promise<ReferenceGrant[]>;

@@ -1,6 +1,6 @@
 // Route -> Gateway attachment: parentRef matching, allowedRoutes (namespaces, kinds) and hostname intersection.
 
-import type { Gateway, GatewayListener, HTTPRoute, LabelSelector, Namespace, ParentReference } from '../cluster/objects.js';
+import type { Gateway, GatewayListener, LabelSelector, ListenerSet, Namespace, ParentReference, Route } from '../cluster/objects.js';
 import { hostMatches, intersect } from './hostnames.js';
 import { normalizeParentRef } from './status.js';
 
@@ -28,7 +28,7 @@ export interface ParentAttachment {
 
 const GW_GROUP = 'gateway.networking.k8s.io';
 
-export function refersTo(parentRef: ParentReference, route: HTTPRoute, gw: Gateway): boolean {
+export function refersTo(parentRef: ParentReference, route: Route, gw: Gateway): boolean {
   const p = normalizeParentRef(parentRef, route.metadata.namespace ?? 'default');
   return p.group === GW_GROUP && p.kind === 'Gateway' && p.name === gw.metadata.name && p.namespace === (gw.metadata.namespace ?? 'default');
 }
@@ -87,12 +87,16 @@ export function namespaceDecision(listener: GatewayListener, gw: Gateway, routeN
   return selectorMatches(sel, labels) ? 'yes' : 'no';
 }
 
-/** HTTPRoute is allowed on HTTP/HTTPS listeners unless allowedRoutes.kinds leaves it out (GW AllowedRoutes.Kinds). */
-export function kindAllowed(listener: GatewayListener): boolean {
+/**
+ * HTTPRoute and GRPCRoute are allowed on HTTP/HTTPS listeners unless allowedRoutes.kinds leaves them out (GW
+ * AllowedRoutes.Kinds; Istio's supported kinds per protocol: pilot/pkg/config/kube/gatewaycommon
+ * GenerateGatewaySupportedKinds, HTTP/HTTPS -> HTTPRoute + GRPCRoute, TLS -> TLSRoute, TCP -> TCPRoute).
+ */
+export function kindAllowed(listener: GatewayListener, kind: 'HTTPRoute' | 'GRPCRoute' = 'HTTPRoute'): boolean {
   if (listener.protocol !== 'HTTP' && listener.protocol !== 'HTTPS') return false;
   const kinds = listener.allowedRoutes?.kinds;
   if (!kinds || kinds.length === 0) return true;
-  return kinds.some((k) => (k.group ?? GW_GROUP) === GW_GROUP && k.kind === 'HTTPRoute');
+  return kinds.some((k) => (k.group ?? GW_GROUP) === GW_GROUP && k.kind === kind);
 }
 
 function describeFrom(listener: GatewayListener): string {
@@ -108,8 +112,9 @@ function describeFrom(listener: GatewayListener): string {
  * kind. Folded per parentRef as Istio does (gateway/conditions.go createRouteStatus): any listener accepts ->
  * Accepted; otherwise the reason ranked NotAllowedByListeners > NoMatchingListenerHostname > NoMatchingParent.
  */
-export function attachToGateway(route: HTTPRoute, parentRef: ParentReference, gw: Gateway, nsObj: Namespace | undefined): ParentAttachment {
+export function attachToGateway(route: Route, parentRef: ParentReference, gw: Gateway, nsObj: Namespace | undefined): ParentAttachment {
   const routeNs = route.metadata.namespace ?? 'default';
+  const kind = route.kind === 'GRPCRoute' ? 'GRPCRoute' : 'HTTPRoute';
   const listeners: ListenerAttachment[] = [];
   for (const l of gw.spec.listeners ?? []) {
     if (parentRef.port !== undefined && parentRef.port !== l.port) {
@@ -141,11 +146,11 @@ export function attachToGateway(route: HTTPRoute, parentRef: ParentReference, gw
       });
       continue;
     }
-    if (!kindAllowed(l)) {
+    if (!kindAllowed(l, kind)) {
       listeners.push({
         listener: l,
         reason: 'NotAllowedByListeners',
-        message: `kind gateway.networking.k8s.io/HTTPRoute is not allowed on listener "${l.name}" (protocol ${l.protocol})`,
+        message: `kind gateway.networking.k8s.io/${kind} is not allowed on listener "${l.name}" (protocol ${l.protocol})`,
         hostnames: [],
       });
       continue;
@@ -169,8 +174,60 @@ export function attachToGateway(route: HTTPRoute, parentRef: ParentReference, gw
 }
 
 /** Route hostnames (or none) that accept the host. */
-export function routeServesHost(route: HTTPRoute, host: string): boolean {
+export function routeServesHost(route: Route, host: string): boolean {
   const hs = route.spec.hostnames;
   if (!hs || hs.length === 0) return true;
   return hs.some((h) => hostMatches(h, host));
+}
+
+/**
+ * Something about the host that goes through a ListenerSet, which gwdoctor does not model (Istio programs a
+ * ListenerSet's listeners on its parent Gateway: pilot/pkg/config/kube/gateway/gateway_collection.go
+ * ListenerSetCollection): a route for the host whose parentRef is a ListenerSet, or a ListenerSet of a candidate
+ * Gateway with a listener whose hostname accepts the host (it may be the more specific listener for the host).
+ */
+export type ListenerSetUse =
+  | { kind: 'route-parent'; route: Route; index: number; parent: ReturnType<typeof normalizeParentRef> }
+  | { kind: 'listener'; listenerSet: ListenerSet; listener: string; hostname: string | undefined; port: number | undefined; gateway: Gateway };
+
+const isListenerSetRef = (p: ReturnType<typeof normalizeParentRef>) => p.group === 'gateway.networking.k8s.io' && p.kind === 'ListenerSet';
+
+/**
+ * Can ListenerSets attach to this Gateway at all? Only when spec.allowedListeners admits some namespace: the default
+ * is none (gateway-api GatewaySpec.AllowedListeners; istio pilot/pkg/config/kube/gatewaycommon/gateway_utils.go
+ * NamespaceAcceptedByAllowListeners returns false without it, and the ListenerSet gets NotAllowed).
+ */
+export function admitsListenerSets(gw: Gateway): boolean {
+  const from = gw.spec.allowedListeners?.namespaces?.from ?? 'None';
+  return from === 'All' || from === 'Same' || from === 'Selector';
+}
+
+/** Is a ListenerSet in namespace ns allowed by the Gateway? (Selector: possibly, the labels are not read.) */
+function listenerSetAllowed(gw: Gateway, ns: string): boolean {
+  const from = gw.spec.allowedListeners?.namespaces?.from ?? 'None';
+  if (from === 'Same') return ns === (gw.metadata.namespace ?? 'default');
+  return from === 'All' || from === 'Selector';
+}
+
+/** Routes for the host attached through a ListenerSet, and ListenerSets of the candidate Gateways accepting the host. */
+export function listenerSetUses(sets: ListenerSet[], forHost: Route[], gateways: Gateway[], host: string): ListenerSetUse[] {
+  const out: ListenerSetUse[] = [];
+  for (const r of forHost) {
+    (r.spec.parentRefs ?? []).forEach((p, index) => {
+      const parent = normalizeParentRef(p, r.metadata.namespace ?? 'default');
+      if (isListenerSetRef(parent)) out.push({ kind: 'route-parent', route: r, index, parent });
+    });
+  }
+  for (const ls of sets) {
+    const pr = ls.spec.parentRef;
+    const gw = gateways.find((g) => (pr.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io' && (pr.kind ?? 'Gateway') === 'Gateway' &&
+      g.metadata.name === pr.name && (g.metadata.namespace ?? 'default') === (pr.namespace ?? ls.metadata.namespace ?? 'default'));
+    if (!gw || !listenerSetAllowed(gw, ls.metadata.namespace ?? 'default')) continue;
+    for (const l of ls.spec.listeners ?? []) {
+      if ((l.protocol === 'HTTP' || l.protocol === 'HTTPS') && hostMatches(l.hostname, host)) {
+        out.push({ kind: 'listener', listenerSet: ls, listener: l.name, hostname: l.hostname, port: l.port, gateway: gw });
+      }
+    }
+  }
+  return out;
 }

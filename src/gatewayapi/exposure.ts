@@ -2,7 +2,7 @@
 // The same attachment rules as the request path (attachment.ts, route-index.ts), asked the other way round: not
 // "which rule wins for this request" but "does ANY accepted route serve this host, on any path".
 
-import type { Gateway, GatewayListener, HTTPRoute } from '../cluster/objects.js';
+import type { Gateway, GatewayListener, Route } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import type { Target } from '../types.js';
 import { routeDroppedBy } from './grants.js';
@@ -12,7 +12,7 @@ import { namespacesFor } from './path.js';
 import { attachmentsTo, routesForHost } from './route-index.js';
 
 export interface Exposure {
-  route: HTTPRoute;
+  route: Route;
   gateway: Gateway;
   /** The Gateway's listeners (accepting the host) the route is attached to. */
   listeners: GatewayListener[];
@@ -48,7 +48,7 @@ export async function resolveExposure(cluster: ClusterReader, target: Target, fi
   const nsObjs = await namespacesFor(cluster, routes, gateways.map((g) => g.gw));
   const exposed: Exposure[] = [];
   for (const { gw, listeners } of gateways) {
-    const byRoute = new Map<HTTPRoute, Exposure>();
+    const byRoute = new Map<Route, Exposure>();
     for (const a of attachmentsTo(routes, gw, nsObjs, forHost)) {
       if (!a.result.accepted || routeDroppedBy(a.route)) continue;
       const on = a.result.listeners

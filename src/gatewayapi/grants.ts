@@ -1,6 +1,6 @@
 // ReferenceGrant semantics (gateway-api apis/v1/referencegrant_types.go; site docs api-types/referencegrant.md).
 
-import type { HTTPBackendRef, HTTPRoute, ReferenceGrant } from '../cluster/objects.js';
+import type { HTTPBackendRef, ReferenceGrant, Route } from '../cluster/objects.js';
 import type { ResolvedBackendRef } from '../types.js';
 
 const GW_GROUP = 'gateway.networking.k8s.io';
@@ -12,7 +12,7 @@ const GW_GROUP = 'gateway.networking.k8s.io';
 export const ISTIO_BACKEND_KINDS = new Set(['networking.istio.io/Hostname', 'inference.networking.k8s.io/InferencePool']);
 
 /** Normalise a backendRef with the API server's defaults (group "", kind Service, namespace = route's, weight 1). */
-export function resolveBackendRefs(route: HTTPRoute, ruleIndex: number): ResolvedBackendRef[] {
+export function resolveBackendRefs(route: Route, ruleIndex: number): ResolvedBackendRef[] {
   const ns = route.metadata.namespace ?? 'default';
   const rule = route.spec.rules?.[ruleIndex];
   if (!rule) return [];
@@ -38,36 +38,37 @@ export function resolveBackendRefs(route: HTTPRoute, ruleIndex: number): Resolve
 }
 
 /** A reference crosses namespaces when its namespace differs from the ROUTE's (the Gateway's does not matter). */
-export function isCrossNamespace(route: HTTPRoute, ref: ResolvedBackendRef): boolean {
+export function isCrossNamespace(route: Route, ref: ResolvedBackendRef): boolean {
   return ref.namespace !== (route.metadata.namespace ?? 'default');
 }
 
 /**
- * Does any grant in the backend's namespace permit HTTPRoute <routeNs>/* -> <group>/<kind> <name>?
+ * Does any grant in the backend's namespace permit <fromKind> <routeNs>/* -> <group>/<kind> <name>?
  * from: group + kind + namespace must all match; to: group + kind, and name when set (omitted = every object).
- * A grant in any other namespace never counts.
+ * A grant in any other namespace never counts. The from kind is the route's own: a GRPCRoute needs a grant from
+ * GRPCRoute (istio conversion.go buildGRPCDestination checks the grant for gvk.GRPCRoute).
  */
-export function grantPermits(grant: ReferenceGrant, routeNs: string, ref: ResolvedBackendRef): boolean {
+export function grantPermits(grant: ReferenceGrant, routeNs: string, ref: ResolvedBackendRef, fromKind = 'HTTPRoute'): boolean {
   if ((grant.metadata.namespace ?? 'default') !== ref.namespace) return false;
-  const fromOk = (grant.spec.from ?? []).some((f) => (f.group ?? '') === GW_GROUP && f.kind === 'HTTPRoute' && f.namespace === routeNs);
+  const fromOk = (grant.spec.from ?? []).some((f) => (f.group ?? '') === GW_GROUP && f.kind === fromKind && f.namespace === routeNs);
   if (!fromOk) return false;
   return (grant.spec.to ?? []).some((t) => (t.group ?? '') === ref.group && t.kind === ref.kind && (t.name === undefined || t.name === '' || t.name === ref.name));
 }
 
 /** Explain why a grant in the right namespace does not cover the reference (for near-miss evidence). */
-export function whyNot(grant: ReferenceGrant, routeNs: string, ref: ResolvedBackendRef): string {
+export function whyNot(grant: ReferenceGrant, routeNs: string, ref: ResolvedBackendRef, fromKind = 'HTTPRoute'): string {
   const froms = grant.spec.from ?? [];
-  if (!froms.some((f) => (f.group ?? '') === GW_GROUP && f.kind === 'HTTPRoute' && f.namespace === routeNs)) {
+  if (!froms.some((f) => (f.group ?? '') === GW_GROUP && f.kind === fromKind && f.namespace === routeNs)) {
     const got = froms.map((f) => `{group: "${f.group ?? ''}", kind: ${f.kind}, namespace: ${f.namespace}}`).join(', ');
-    return `from does not list {group: ${GW_GROUP}, kind: HTTPRoute, namespace: ${routeNs}} (has ${got || 'nothing'})`;
+    return `from does not list {group: ${GW_GROUP}, kind: ${fromKind}, namespace: ${routeNs}} (has ${got || 'nothing'})`;
   }
   const tos = grant.spec.to ?? [];
   const got = tos.map((t) => `{group: "${t.group ?? ''}", kind: ${t.kind}${t.name ? `, name: ${t.name}` : ''}}`).join(', ');
   return `to does not cover {group: "${ref.group}", kind: ${ref.kind}, name: ${ref.name}} (has ${got || 'nothing'})`;
 }
 
-/** A ReferenceGrant object that lets HTTPRoutes in the route's namespace use exactly these backends. */
-export function referenceGrantObject(route: HTTPRoute, refs: ResolvedBackendRef[], apiVersion: string, name: string) {
+/** A ReferenceGrant object that lets routes of the route's kind in its namespace use exactly these backends. */
+export function referenceGrantObject(route: Route, refs: ResolvedBackendRef[], apiVersion: string, name: string) {
   const routeNs = route.metadata.namespace ?? 'default';
   const ns = (refs[0] as ResolvedBackendRef).namespace;
   const to = [...new Map(refs.map((r) => [`${r.group}/${r.kind}/${r.name}`, { group: r.group, kind: r.kind, name: r.name }])).values()];
@@ -75,7 +76,7 @@ export function referenceGrantObject(route: HTTPRoute, refs: ResolvedBackendRef[
     apiVersion,
     kind: 'ReferenceGrant',
     metadata: { name, namespace: ns },
-    spec: { from: [{ group: GW_GROUP, kind: 'HTTPRoute', namespace: routeNs }], to },
+    spec: { from: [{ group: GW_GROUP, kind: route.kind, namespace: routeNs }], to },
   };
 }
 
@@ -85,7 +86,7 @@ export function referenceGrantObject(route: HTTPRoute, refs: ResolvedBackendRef[
  * hostname." and programs none of the route's rules (istio pilot/pkg/config/kube/gateway/conversion.go
  * buildDestination; route_collections.go drops a route on such a general error).
  */
-export function routeDroppedBy(route: HTTPRoute): ResolvedBackendRef | null {
+export function routeDroppedBy(route: Route): ResolvedBackendRef | null {
   for (let i = 0; i < (route.spec.rules ?? []).length; i++) {
     for (const ref of resolveBackendRefs(route, i)) {
       if (ref.group === '' && ref.kind === 'Service' && ref.name.includes('.')) return ref;

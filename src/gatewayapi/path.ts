@@ -3,18 +3,18 @@
 // through the snapshot (one memoised read of each thing per attempt), so a read that fails surfaces at the layer
 // that needs it and a layer that is never reached costs nothing. The judges in checks/ are pure functions of this.
 
-import type { Gateway, GatewayClass, GatewayListener, HTTPRoute, Namespace, ParentReference, Pod, ReferenceGrant, Service, EndpointSlice } from '../cluster/objects.js';
+import type { Gateway, GatewayClass, GatewayListener, Namespace, ParentReference, Pod, ReferenceGrant, Route, Service, EndpointSlice } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import { describe as describeObj, nsName } from '../cluster/objects.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, PortInUse, ResolvedBackendRef, Target } from '../types.js';
-import { kindAllowed, refersTo, routeServesHost, type ParentAttachment } from './attachment.js';
+import { admitsListenerSets, kindAllowed, listenerSetUses, refersTo, routeServesHost, type ListenerSetUse, type ParentAttachment } from './attachment.js';
 import { judgeListenerCerts, readListenerCerts, terminatesTls } from './certs.js';
 import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy } from './grants.js';
 import { gatewayHealth, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
-import { attachmentsTo, routesForHost } from './route-index.js';
+import { attachmentsTo, httpAndGrpcRoutes, routesForHost } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { waypointFor, type WaypointBinding } from './waypoint.js';
 import { controllerConditions, freshness, normalizeParentRef } from './status.js';
@@ -27,11 +27,11 @@ export interface GatewayChoice {
   health: Health;
 }
 
-export type ListenerStage = { classes: GatewayClass[]; routes: HTTPRoute[] } & (
+export type ListenerStage = { classes: GatewayClass[]; routes: Route[] } & (
   | { kind: 'filter-missing'; filter: { namespace: string; name: string }; all: Gateway[] }
   | { kind: 'no-http-gateway'; all: Gateway[]; parents: string[] }
   | { kind: 'no-listener'; considered: Gateway[]; addTo: Gateway; port?: PinnedPort }
-  | { kind: 'no-http-listener'; gateway: Gateway; route: HTTPRoute | null }
+  | { kind: 'no-http-listener'; gateway: Gateway; route: Route | null }
   | { kind: 'unhealthy'; choice: GatewayChoice }
   | {
       kind: 'ok';
@@ -46,7 +46,7 @@ export type ListenerStage = { classes: GatewayClass[]; routes: HTTPRoute[] } & (
 );
 
 export interface Attachment {
-  route: HTTPRoute;
+  route: Route;
   parentRef: ParentReference;
   /** Index of parentRef in route.spec.parentRefs (for patches). */
   parentIndex: number;
@@ -55,7 +55,7 @@ export interface Attachment {
 }
 
 export interface Orphan {
-  route: HTTPRoute;
+  route: Route;
   index: number;
   parent: ReturnType<typeof normalizeParentRef>;
 }
@@ -69,16 +69,19 @@ export interface Chosen {
 export type RouteStage = {
   chosen: Chosen;
   attachments: Attachment[];
-  routes: HTTPRoute[];
+  routes: Route[];
   gateways: Gateway[];
   nsObjs: Map<string, Namespace | undefined>;
+  /** ListenerSets that take part in serving the host (read only when a candidate Gateway admits any): not checked. */
+  listenerSets: ListenerSetUse[];
   /** Set when the chosen Gateway accepts the host on several ports: what each answers and which one is judged. */
   ports?: PortChoice;
 } & (
   | { kind: 'no-rule'; services: Service[] }
   | { kind: 'rejected'; attachment: Attachment; services: Service[] }
   | { kind: 'orphan'; orphans: Orphan[] }
-  | { kind: 'dropped'; route: HTTPRoute; ref: ResolvedBackendRef }
+  | { kind: 'dropped'; route: Route; ref: ResolvedBackendRef }
+  | { kind: 'listener-set'; uses: ListenerSetUse[] }
   | { kind: 'no-route'; services: Service[] }
   | { kind: 'matched'; attachment: Attachment; ruleIndex: number; refs: ResolvedBackendRef[]; services: Service[]; redirect: Redirect | null }
 );
@@ -144,7 +147,7 @@ export interface RefProblem {
  * than the one serving this request. Those problems, so a judge does not call such status a disagreement.
  * Weight-0 refs are skipped as Istio skips them (buildHTTPDestination).
  */
-async function problemsInOtherRules(cluster: ClusterReader, route: HTTPRoute, ruleIndex: number): Promise<RefProblem[]> {
+async function problemsInOtherRules(cluster: ClusterReader, route: Route, ruleIndex: number): Promise<RefProblem[]> {
   const routeNs = route.metadata.namespace ?? 'default';
   const rules = route.spec.rules ?? [];
   const out: RefProblem[] = [];
@@ -176,9 +179,9 @@ export interface ClusterPath {
 }
 
 /** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list. */
-const namespaceCache = new WeakMap<HTTPRoute[], Promise<Map<string, Namespace | undefined>>>();
+const namespaceCache = new WeakMap<Route[], Promise<Map<string, Namespace | undefined>>>();
 
-export function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
+export function namespacesFor(cluster: ClusterReader, routes: Route[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
   const needSelector = gateways.some((g) => (g.spec.listeners ?? []).some((l) => l.allowedRoutes?.namespaces?.from === 'Selector'));
   if (!needSelector) return Promise.resolve(new Map());
   let p = namespaceCache.get(routes);
@@ -190,7 +193,7 @@ export function namespacesFor(cluster: ClusterReader, routes: HTTPRoute[], gatew
   return p;
 }
 
-async function readNamespaces(cluster: ClusterReader, routes: HTTPRoute[]): Promise<Map<string, Namespace | undefined>> {
+async function readNamespaces(cluster: ClusterReader, routes: Route[]): Promise<Map<string, Namespace | undefined>> {
   const out = new Map<string, Namespace | undefined>();
   const names = [...new Set(routes.map((r) => r.metadata.namespace ?? 'default'))];
   const got = await Promise.all(names.map((n) => cluster.namespace(n)));
@@ -237,7 +240,8 @@ export function carriesHttpRoute(gw: Gateway): boolean {
 
 export async function resolveListener(cluster: ClusterReader, target: Target, filter: GatewayRef | null): Promise<ListenerStage> {
   const host = target.host;
-  const [classes, all, routes] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]);
+  const [classes, all, http, grpc] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes(), cluster.grpcRoutes()]);
+  const routes = httpAndGrpcRoutes(http, grpc);
   const hostRoutes = routesForHost(routes, host);
   const namingRoute = (g: Gateway) => hostRoutes.find((r) => (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))) ?? null;
   // A Gateway with no listener that can carry an HTTPRoute (only TLS/TCP listeners, or kinds that leave HTTPRoute
@@ -335,7 +339,9 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     if (c.sel.winner) break;
   }
   const first = best as Chosen;
-  const ctx: StageContext = { target, attachments, routes, gateways, nsObjs, forHost };
+  // ListenerSets are read only when a candidate Gateway admits any (allowedListeners; the default admits none).
+  const listenerSets = listenerSetUses(candGateways.some(admitsListenerSets) ? await cluster.listenerSets() : [], forHost, candGateways, host);
+  const ctx: StageContext = { target, attachments, routes, gateways, nsObjs, forHost, listenerSets };
   const onGateway = [...candidates, ...ls.otherPorts].filter((c) => c.gateway === first.cand.gateway);
   if (onGateway.length < 2) return stageFor(cluster, first, ctx);
 
@@ -358,17 +364,18 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
 interface StageContext {
   target: Target;
   attachments: Attachment[];
-  routes: HTTPRoute[];
+  routes: Route[];
   gateways: Gateway[];
   nsObjs: Map<string, Namespace | undefined>;
-  forHost: HTTPRoute[];
+  forHost: Route[];
+  listenerSets: ListenerSetUse[];
 }
 
 /** What the request gets on the chosen listener: the matched rule, or why nothing serves it. */
 async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContext): Promise<RouteStage> {
-  const { target, attachments, routes, gateways, nsObjs, forHost } = ctx;
+  const { target, attachments, routes, gateways, nsObjs, forHost, listenerSets } = ctx;
   const { host, path, query } = target;
-  const base = { chosen, attachments, routes, gateways, nsObjs };
+  const base = { chosen, attachments, routes, gateways, nsObjs, listenerSets };
 
   if (chosen.sel.winner) {
     const w = chosen.sel.winner;
@@ -377,7 +384,8 @@ async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContex
     const attachment = (onGw.find((a) => a.result.listeners.some((x) => x.listener === chosen.cand.listener && x.reason === 'Accepted')) ?? onGw[0]) as Attachment;
     // A redirect rule answers itself; its backendRefs carry no traffic (createRedirectFilter, see redirect.ts).
     // The Host the gateway sees is the client's, without a port (a reverse proxy forwards `Host: $host`).
-    const redirect = predictRedirect(w.rule, w.match, { host, hostPort: null, path, query, listenerProtocol: chosen.cand.listener.protocol });
+    // GRPCRoute rules have no RequestRedirect filter (gateway-api GRPCRouteFilterType).
+    const redirect = w.match ? predictRedirect(w.rule, w.match, { host, hostPort: null, path, query, listenerProtocol: chosen.cand.listener.protocol }) : null;
     const refs = redirect ? [] : resolveBackendRefs(w.route, w.ruleIndex);
     const carrying = refs.filter((x) => !x.mirror && x.weight > 0);
     return { ...base, kind: 'matched', attachment, ruleIndex: w.ruleIndex, refs, redirect, services: carrying.length === 0 && !redirect ? await cluster.allServices() : [] };
@@ -407,13 +415,15 @@ async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContex
     )
     .sort((x, y) => compareRoutes(x.route, y.route));
   if (orphans.length > 0) return { ...base, kind: 'orphan', orphans };
+  // Not "no route": the host may well be served through a ListenerSet, which is not checked.
+  if (listenerSets.length > 0) return { ...base, kind: 'listener-set', uses: listenerSets };
   return { ...base, kind: 'no-route', services: await cluster.allServices() };
 }
 
 /** One port's answer in one line: route rule -> backends (and whether they exist), a redirect, or the error. */
 async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAnswer> {
   const cand = st.chosen.cand;
-  const rule = (r: HTTPRoute, i: number) => `${describeObj(r)} rules[${i}]`;
+  const rule = (r: Route, i: number) => `${describeObj(r)} rules[${i}]`;
   switch (st.kind) {
     case 'matched': {
       const w = st.chosen.sel.winner as NonNullable<Chosen['sel']['winner']>;
@@ -440,6 +450,8 @@ async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAns
     case 'orphan':
     case 'no-route':
       return { cand, answer: 'no HTTPRoute attached to this listener serves the host (404)', failing: true };
+    case 'listener-set':
+      return { cand, answer: 'served through a ListenerSet (not checked)', failing: false };
   }
 }
 

@@ -1,6 +1,6 @@
 // Reading controller-written status: which conditions are fresh, and which are only the CRD's defaults.
 
-import type { Condition, ParentReference, RouteParentStatus, HTTPRoute } from '../cluster/objects.js';
+import type { Condition, ParentReference, RouteParentStatus, Route } from '../cluster/objects.js';
 
 /** Istio's route-status controllerName (pilot/pkg/features/pilot.go PILOT_GATEWAY_API_CONTROLLER_NAME default). */
 export const ISTIO_CONTROLLER = 'istio.io/gateway-controller';
@@ -74,7 +74,7 @@ export function sameParent(a: ParentReference, b: ParentReference, routeNamespac
 }
 
 /** The status.parents entry Istio wrote for this parentRef, if any. */
-export function routeParentStatus(route: HTTPRoute, parent: ParentReference): RouteParentStatus | undefined {
+export function routeParentStatus(route: Route, parent: ParentReference): RouteParentStatus | undefined {
   const ns = route.metadata.namespace ?? 'default';
   return (route.status?.parents ?? []).find(
     (s) => s.controllerName === ISTIO_CONTROLLER && sameParent(s.parentRef, parent, ns),

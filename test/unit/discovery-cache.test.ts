@@ -22,7 +22,7 @@ afterEach(() => {
 });
 
 const id = { server: 'https://alice:s3cret@api.example.com:6443', user: 'alice', username: 'alice' };
-const found = { versions: ['v1', 'v1beta1'], referenceGrant: 'v1' };
+const found = { versions: ['v1', 'v1beta1'], referenceGrant: 'v1', v1Resources: ['httproutes', 'referencegrants'] };
 
 describe('discovery cache', () => {
   it('lives under $XDG_CACHE_HOME/gwdoctor/discovery, else ~/.cache/gwdoctor/discovery, and nowhere when neither exists', () => {
@@ -48,7 +48,7 @@ describe('discovery cache', () => {
     expect(cacheFileName({ ...id, server: 'https://api.example.com:6443' })).toBe(name);
     const text = readFileSync(c.file as string, 'utf8');
     expect(text).not.toMatch(/s3cret|alice/);
-    expect(JSON.parse(text)).toMatchObject({ versions: ['v1', 'v1beta1'], referenceGrant: 'v1' });
+    expect(JSON.parse(text)).toMatchObject({ versions: ['v1', 'v1beta1'], referenceGrant: 'v1', v1Resources: ['httproutes', 'referencegrants'] });
   });
 
   it('writes 0600 files in 0700 directories, atomically (no temporary file left), and reads them back', () => {

@@ -201,15 +201,15 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
       const st = (p as { status?: unknown }).status;
       if (st) await kube.patchStatus(live, st); // as a kubelet would
     }
-    for (const g of byKind('Gateway')) {
+    for (const g of [...byKind('Gateway'), ...byKind('ListenerSet')]) {
       const live = await create(g);
       const st = statusOf(g);
       if (st) await kube.putStatus(live, remapGenerations(st, g.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1));
     }
     for (const o of byKind('ReferenceGrant')) await create(o);
-    // HTTPRoutes in creationTimestamp order; routes that could compete for a host get distinct (1 s) timestamps so
-    // that "oldest wins" means the same thing live as in the fixture.
-    const routes = byKind('HTTPRoute').sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+    // Routes (HTTPRoute, GRPCRoute, TLSRoute) in creationTimestamp order; routes that could compete for a host get
+    // distinct (1 s) timestamps so that "oldest wins" means the same thing live as in the fixture.
+    const routes = [...byKind('HTTPRoute'), ...byKind('GRPCRoute'), ...byKind('TLSRoute')].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
     const done: K8sObject[] = [];
     for (const r of routes) {
       if (done.some((d) => routesOverlap(d, r) && d.metadata.creationTimestamp !== r.metadata.creationTimestamp)) await sleep(1100);
@@ -317,9 +317,10 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
       const gen = live.metadata['generation'] as number;
       const ns = r.metadata.namespace as string;
       snapshot.push(live.status);
-      const ref = `HTTPRoute ${ns}/${r.metadata.name}`;
+      const ref = `${r.kind} ${ns}/${r.metadata.name}`;
       const ours = (live.status?.parents ?? []).filter((p) => p.controllerName === ISTIO_CONTROLLER);
-      const wanted = ((live['spec'] as { parentRefs?: { name: string; namespace?: string }[] }).parentRefs ?? []).filter((p) => managedKeys.has(`${p.namespace ?? ns}/${p.name}`));
+      // A parentRef to a ListenerSet counts too (istiod writes status for it when its parent Gateway is Istio's).
+      const wanted = ((live['spec'] as { parentRefs?: { name: string; namespace?: string; kind?: string }[] }).parentRefs ?? []).filter((p) => managedKeys.has(`${p.namespace ?? ns}/${p.name}`) || p.kind === 'ListenerSet');
       // istiod writes `parents: []` when no listener of the named Gateway exists for it (e.g. an HTTPS listener without
       // tls, which Istio skips): an entry per parent is not guaranteed, written status is.
       if (wanted.length > 0 && live.status?.parents === undefined) why ||= `${ref} has no status from istiod`;

@@ -44,9 +44,13 @@ export async function configz(httpUrl: string): Promise<IstioObject[]> {
 
 function uriMatches(m: UriMatch, s: string): boolean {
   if (m.exact !== undefined) return s === m.exact;
-  // VirtualServices generated from Gateway API get Envoy's path_separated_prefix (istio pilot/pkg/networking/core/route/
-  // route.go translateRouteMatch: UseGatewaySemantics): /v2 matches /v2 and /v2/..., never /v20.
-  if (m.prefix !== undefined) return m.prefix === '/' || s === m.prefix.replace(/\/$/, '') || s.startsWith(`${m.prefix.replace(/\/$/, '')}/`);
+  // Gateway routes get Envoy's path_separated_prefix (whole segments; a trailing "/" dropped) unless the prefix is "/"
+  // (istio pilot/pkg/networking/core/route/route.go TranslateRouteMatch).
+  if (m.prefix !== undefined) {
+    if (m.prefix === '/') return true;
+    const p = m.prefix.replace(/\/$/, '');
+    return s === p || s.startsWith(`${p}/`);
+  }
   if (m.regex !== undefined) return new RegExp(`^(?:${m.regex})$`).test(s);
   return true;
 }
@@ -67,7 +71,9 @@ function hostRank(pattern: string, host: string): number {
 export function programmedRoute(objs: IstioObject[], gateway: string, host: string, path: string, listener?: string): Programmed | null {
   const [gwNs, gwName] = gateway.split('/') as [string, string];
   const on = (g: string) => g.startsWith(`${gwNs}/${gwName}~`) && (listener === undefined || g.endsWith(`~${listener}`));
-  const vss = objs.filter((o) => o.kind === 'VirtualService' && (o.spec.gateways ?? []).some(on));
+  // Only HTTP virtual services (HTTPRoutes and GRPCRoutes, merged): a TLSRoute's VirtualService (tls, no http) for the
+  // same hostname is another listener's and never serves HTTP.
+  const vss = objs.filter((o) => o.kind === 'VirtualService' && (o.spec.http ?? []).length > 0 && (o.spec.gateways ?? []).some(on));
   let best: { vs: IstioObject; vhost: string; rank: number } | undefined;
   for (const vs of vss) {
     for (const h of vs.spec.hosts ?? []) {
