@@ -355,7 +355,7 @@ export class LiveCluster implements ClusterReader {
       const v1 = new Set<string>();
       if (versions.includes('v1')) {
         const res = await this.custom.getAPIResources({ group: GROUP, version: 'v1' });
-        for (const r of res.resources) v1.add(r.name);
+        for (const r of res.resources) if (!r.name.includes('/')) v1.add(r.name); // kinds, not subresources (gateways/status)
         if (v1.has('referencegrants')) referenceGrant = 'v1';
       }
       return { versions, referenceGrant, v1Resources: [...v1] };
