@@ -96,7 +96,9 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
     const fromManifests = await predicted(s.dir, c.target, c.gateway);
     const report = await runOnCluster(await liveCluster('readonly'), c.target, gatewayEnv(c.gateway));
     const fromLive = outcome(report);
-    const url = /^https:\/\//i.test(c.target) ? new URL(c.target) : new URL(`https://${c.target}/`);
+    // An internal host (`internal:HOST`) is a host like any other for what istiod generated.
+    const bare = c.target.replace(/^internal:/, '');
+    const url = /^https:\/\//i.test(bare) ? new URL(bare) : new URL(`https://${bare}/`);
     for (const p of portAnswers(report)) {
       // Per port, the rule and backend gwdoctor names (or that nothing serves the host) are what istiod generated.
       const got = programmedRoute(await configz(istiod!.httpUrl), p.gateway, url.hostname.toLowerCase(), url.pathname, p.listener);
@@ -129,7 +131,7 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
     if (fromLive.code === 'RouteNoMatchingRule') {
       // Envoy gets no route for this path either: the virtual host istiod generated has no entry that fits GET <path>.
       const gw = /^(\S+\/\S+) listener/.exec(report.layers.find((l) => l.id === 'listener')?.summary ?? '')?.[1] as string;
-      const url = /^https:\/\//i.test(c.target) ? new URL(c.target) : new URL(`https://${c.target}/`);
+      const url = /^https:\/\//i.test(bare) ? new URL(bare) : new URL(`https://${bare}/`);
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
       expect(got && { vhost: got.vhost, route: got.route }, 'istiod programs a virtual host for the host with no route for the path').toMatchObject({ route: undefined });
     }
