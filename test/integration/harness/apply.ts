@@ -106,12 +106,27 @@ function readyPodStatus(ip: string): PodStatus {
 }
 
 /** containerStatuses name the live Pod's containers: keep the fixture's entry per name, drop the rest. */
-function statusForLivePod(template: PodStatus, live: Obj): PodStatus {
+/**
+ * A fresh address for every generated gateway Pod of the run. Reusing one (the fixture's 10.42.0.5 in every scenario)
+ * left istiod's endpoint index pointing at the previous scenario's deleted Pod now and then, and the Gateway stayed
+ * Programmed=False "no instances found" although its Service had endpoints.
+ */
+let podIpSeq = 0;
+function nextPodIp(): string {
+  const n = podIpSeq++;
+  return `10.43.${Math.floor(n / 250) % 250}.${(n % 250) + 2}`;
+}
+
+function statusForLivePod(template: PodStatus, live: Obj, ip?: string): PodStatus {
   const names = (((live['spec'] as { containers?: { name: string; image?: string }[] }).containers) ?? []).map((c) => c.name);
   const st = structuredClone(template);
   delete st['qosClass']; // the API server computed it at create time from the live spec: immutable
   const cs = st['containerStatuses'] as { name: string }[] | undefined;
   if (cs) st['containerStatuses'] = cs.filter((c) => names.includes(c.name));
+  if (ip && st['podIP']) {
+    st['podIP'] = ip;
+    st['podIPs'] = [{ ip }];
+  }
   return st;
 }
 
@@ -257,7 +272,6 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
   );
   const managed = gateways.filter((g) => ISTIO_CONTROLLER === (classes.get((g as unknown as { spec: { gatewayClassName: string } }).spec.gatewayClassName) ?? ''));
   const managedKeys = new Set(managed.map((g) => `${g.metadata.namespace}/${g.metadata.name}`));
-  let ipSeq = 100;
   const kubeleted = new Set<string>();
   let stuckSince: number | undefined;
   let nudges = 0;
@@ -278,7 +292,7 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
         // A fixture gateway Pod without a node is one the scheduler could not place: leave it unbound.
         const schedule = !tpl || tpl.spec?.nodeName !== undefined;
         if (schedule && !(p['spec'] as { nodeName?: string }).nodeName) await kube.bind(p, 'node-1');
-        await kube.patchStatus(p, tpl?.status ? statusForLivePod(tpl.status, p) : readyPodStatus(`10.42.9.${ipSeq++}`));
+        await kube.patchStatus(p, tpl?.status ? statusForLivePod(tpl.status, p, nextPodIp()) : readyPodStatus(nextPodIp()));
         kubeleted.add(uid);
         why ||= `gateway Pod ${ns}/${p.metadata.name} just started`;
       }
