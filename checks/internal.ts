@@ -4,6 +4,7 @@
 // It fails with InternalHostExposed when a route on the public Gateway serves the host or a request reaches a backend.
 // grant and endpoints are not checked: they describe a backend, and an internal host must have none on this path.
 
+import { describeListener } from '../src/gatewayapi/listeners.js';
 import type { Gateway, GatewayListener } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
 import { errorFinding, fail, pass, skip } from '../src/findings.js';
@@ -150,10 +151,6 @@ function stage(ctx: CheckContext): Promise<ExposureStage> {
     exposureOf.set(p, s);
   }
   return s;
-}
-
-function describeListener(l: GatewayListener): string {
-  return `listener "${l.name}" (${l.hostname ?? '*'}:${l.port}/${l.protocol})`;
 }
 
 const gatewayNames = (gws: Gateway[]) => gws.map(describe).join(', ');

@@ -10,7 +10,7 @@ import { secretGrantObject } from '../src/gatewayapi/grants.js';
 import type { Fix } from '../src/fix/fix.js';
 import { kindAllowed } from '../src/gatewayapi/attachment.js';
 import { hostMatches } from '../src/gatewayapi/hostnames.js';
-import { isHttpListener } from '../src/gatewayapi/listeners.js';
+import { describeListener, isHttpListener } from '../src/gatewayapi/listeners.js';
 import type { GatewayChoice, ListenerStage } from '../src/gatewayapi/path.js';
 import { ISTIO_CONTROLLER } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
@@ -18,10 +18,6 @@ import { clusterLayer, type JudgeInput } from '../src/layer.js';
 import type { Evidence } from '../src/types.js';
 
 const GATEWAYS = 'gateways.gateway.networking.k8s.io';
-
-function describeListener(l: GatewayListener): string {
-  return `listener "${l.name}" (${l.hostname ?? '*'}:${l.port}/${l.protocol})`;
-}
 
 /**
  * A JSON patch that adds a listener for exactly `host`, copied from a listener that can carry an HTTPRoute (HTTP or

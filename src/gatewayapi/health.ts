@@ -1,5 +1,6 @@
 // Is a Gateway usable for a host: what its controller wrote (when fresh), or what Istio will do with its spec.
 
+import { describeListener } from './listeners.js';
 import type { Gateway, GatewayClass, GatewayListener } from '../cluster/objects.js';
 import type { Evidence } from '../types.js';
 import type { CertJudgement } from './certs.js';
@@ -26,10 +27,6 @@ export interface Health {
   warning?: { code: 'ListenerCertificateExpiring' | 'StatusDisagrees'; summary: string; retryable?: boolean };
   /** What could not be checked, said in the pass summary (e.g. a certificate without permission to read Secrets). */
   notes?: string[];
-}
-
-function describeListener(l: GatewayListener): string {
-  return `listener "${l.name}" (${l.hostname ?? '*'}:${l.port}/${l.protocol})`;
 }
 
 /** The gateway's own Service (found by the gateway-name label) and how many endpoints its EndpointSlices list. */

@@ -10,6 +10,11 @@ import { compareRank, hostMatches, hostnameRank } from './hostnames.js';
  */
 export const MESH_CLASSES = new Set(['istio-waypoint', 'istio-east-west']);
 
+/** How a listener is named in findings and evidence (one wording for every layer). */
+export function describeListener(l: GatewayListener): string {
+  return `listener "${l.name}" (${l.hostname ?? '*'}:${l.port}/${l.protocol})`;
+}
+
 export function isHttpListener(l: GatewayListener): boolean {
   return l.protocol === 'HTTP' || l.protocol === 'HTTPS';
 }
