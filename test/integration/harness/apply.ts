@@ -91,7 +91,7 @@ function generatedByIstio(o: K8sObject): boolean {
 type PodStatus = Record<string, unknown>;
 
 /** A Running, Ready Pod as a kubelet reports it (for gateway Pods the fixture does not show). */
-function readyPodStatus(ip: string): PodStatus {
+export function readyPodStatus(ip: string): PodStatus {
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const c = (type: string) => ({ type, status: 'True', lastProbeTime: null, lastTransitionTime: now });
   return {
@@ -112,7 +112,7 @@ function readyPodStatus(ip: string): PodStatus {
  * Programmed=False "no instances found" although its Service had endpoints.
  */
 let podIpSeq = 0;
-function nextPodIp(): string {
+export function nextPodIp(): string {
   const n = podIpSeq++;
   return `10.43.${Math.floor(n / 250) % 250}.${(n % 250) + 2}`;
 }
@@ -259,7 +259,14 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
   }
 }
 
-const SETTLE_MS = 45_000; // normally ~1 s; the bound only matters when istiod is stuck (see the nudges below)
+let resyncSeq = 0;
+/** Create and delete a Service in `ns`: a real Service change, so istiod makes a full push that rebuilds its service index. */
+export async function forceServiceResync(kube: Kube, ns: string): Promise<void> {
+  const tmp = await kube.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: `gwdoctor-resync-${++resyncSeq}`, namespace: ns }, spec: { ports: [{ name: 'http', port: 80 }] } });
+  await kube.delete(tmp);
+}
+
+const SETTLE_MS = 45_000; // normally ~1 s; the bound only matters when istiod is stuck (see the resyncs below)
 
 /**
  * Play kubelet for the gateway Pods istiod's Deployments yield (status copied from the fixture's gateway Pod of that
@@ -274,7 +281,7 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
   const managedKeys = new Set(managed.map((g) => `${g.metadata.namespace}/${g.metadata.name}`));
   const kubeleted = new Set<string>();
   let stuckSince: number | undefined;
-  let nudges = 0;
+  let resyncs = 0;
   let last = '';
   let why = '';
   const until = Date.now() + SETTLE_MS;
@@ -312,22 +319,22 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
         const slices = await kube.list('discovery.k8s.io/v1', 'EndpointSlice', g.metadata.namespace, `${GATEWAY_NAME}=${g.metadata.name}`);
         if (endpointCounts(slices as unknown as K8sObject[]).total > 0) {
           why ||= `${ref} is Programmed=False although its Service has endpoints`;
-          // Seen once in ~150 scenario loads: istiod kept "no instances found" for 30 s after the endpoints appeared.
-          // After 5 s, touch the gateway Service (an annotation: no spec change) so istiod's service registry pushes.
+          // istiod computes a Gateway's addresses from the push context's service index, which is rebuilt only by a
+          // full push that changes a Service (pilot/pkg/model/push_context.go: initServiceRegistry and
+          // initKubernetesGateways run only when servicesChanged). Endpoints arriving for a service whose endpoint
+          // shard key already exists, with unchanged service accounts, are an incremental push
+          // (pilot/pkg/model/endpointshards.go UpdateServiceEndpoints): when the gateway Pod is replaced while a full
+          // push is debounced, that push sees 0 endpoints, the new Pod's endpoints come incrementally, and the status
+          // stays "no instances found" until some Service changes (seen ~1 in 500 scenario loads under CI load).
+          // Annotation touches cannot help: a Service update that leaves the model.Service equal is not pushed
+          // (pilot/pkg/serviceregistry/kube/controller serviceUpdateNeedsPush), nor is an EndpointSlice with unchanged
+          // endpoints. A Service created and deleted in the gateway's namespace is a real Service change: a full push
+          // that rebuilds the index from the current endpoints and recomputes the Gateway's status.
           stuckSince ??= Date.now();
-          // Seen again under load (a CI run with 2 cores busy): the Service touch was not enough twice, so the nudges
-          // go on to the EndpointSlices and then the Gateway itself (annotations only: no spec or generation change).
-          if (Date.now() - stuckSince > 5_000 && nudges < 4) {
-            nudges++;
-            const what = nudges <= 2 ? 'Service' : nudges === 3 ? 'EndpointSlice' : 'Gateway';
-            const objs =
-              what === 'Gateway'
-                ? [clean(g) as unknown as Obj]
-                : await kube.list(what === 'Service' ? 'v1' : 'discovery.k8s.io/v1', what, g.metadata.namespace, `${GATEWAY_NAME}=${g.metadata.name}`);
-            for (const o of objs) {
-              await kube.raw('PATCH', kube.path(o), { metadata: { annotations: { 'gwdoctor.test/nudge': String(nudges) } } }, 'application/merge-patch+json');
-            }
-            process.stderr.write(`[istiod] ${ref} still "no instances found" 5 s after its Service got endpoints: touched the ${what} (nudge ${nudges})\n`);
+          if (Date.now() - stuckSince > 2_000 && resyncs < 5) {
+            resyncs++;
+            await forceServiceResync(kube, g.metadata.namespace as string);
+            process.stderr.write(`[istiod] ${ref} still "no instances found" 2 s after its Service got endpoints: created and deleted a Service to force a full push (resync ${resyncs})\n`);
             stuckSince = Date.now();
           }
         }
