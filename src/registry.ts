@@ -465,7 +465,9 @@ standard-channel CRDs.`,
     severity: 'warn',
     retryable: true,
     doc: `(warning) Fresh controller status contradicts the spec-based prediction (e.g. \`RefNotPermitted\` although a grant
-permits the ref). gwdoctor trusts the spec and says so; status may lag. Fix: wait, or compare the objects by hand. The same rule at every layer: route (\`Accepted\` false although the spec attaches), grant (\`RefNotPermitted\` although a
+permits the ref). gwdoctor trusts the spec and says so; status may lag. Fix: wait, or compare the objects by hand. The same rule at every layer: listener
+(\`Programmed=False\` "no instances found" although the gateway Service has endpoints: istiod recomputes that condition
+only when some Service changes, so it can outlive a replaced gateway Pod), route (\`Accepted\` false although the spec attaches), grant (\`RefNotPermitted\` although a
 grant permits), endpoints (\`BackendNotFound\`/\`InvalidKind\` although every backend exists with endpoints).`,
   },
   GatewayErrorResponse: {

@@ -1,7 +1,7 @@
 // Is a Gateway usable for a host: what its controller wrote (when fresh), or what Istio will do with its spec.
 
 import { describeListener } from './listeners.js';
-import type { Gateway, GatewayClass, GatewayListener } from '../cluster/objects.js';
+import type { Condition, Gateway, GatewayClass, GatewayListener } from '../cluster/objects.js';
 import type { Evidence } from '../types.js';
 import type { CertJudgement } from './certs.js';
 import { condition, controllerConditions, describeCondition, freshness, ISTIO_CONTROLLERS } from './status.js';
@@ -37,6 +37,12 @@ export interface GatewayEndpoints {
 
 /** What the Gateway's infrastructure.parametersRef points at: 'unsupported' kind, 'missing' ConfigMap, or fine/unknown. */
 export type ParametersState = 'none' | 'ok' | 'unknown' | 'missing' | 'unsupported';
+
+/** Istio's Programmed=False/AddressNotAssigned "no instances found for hostname" (gatewaycommon/context.go). */
+export function noInstances(conds: Condition[]): boolean {
+  const p = condition(conds, 'Programmed');
+  return p?.status === 'False' && /no instances found/.test(p.message ?? '');
+}
 
 export function gatewayHealth(
   gw: Gateway,
@@ -114,6 +120,16 @@ export function gatewayHealth(
       });
     }
     const programmed = condition(conds, 'Programmed');
+    // "no instances found" although the gateway Service has endpoints: istiod recomputes a Gateway's addresses only on
+    // a push that changes some Service (pilot/pkg/model/push_context.go: initKubernetesGateways runs only when
+    // servicesChanged), and endpoints that come back for a known service are an incremental push
+    // (pilot/pkg/model/endpointshards.go UpdateServiceEndpoints), so after a gateway Pod is replaced the status can
+    // stay False while the new Pod serves (reproduced on real istiod: test/integration/istiod-resync.test.ts). The
+    // endpoints are read now, the status is not: trust the endpoints and say so.
+    if (programmed && programmed.status === 'False' && noInstances(conds) && endpoints && endpoints.total > 0) {
+      const summary = `the controller reports ${ref} Programmed=False/${programmed.reason ?? ''} "no instances found", but its Service ${gw.metadata.namespace ?? 'default'}/${endpoints.service} has ${endpoints.total} endpoint(s); trusting the endpoints (istiod recomputes this condition only when some Service changes)`;
+      return { ok: true, stale: false, evidence, warning: { code: 'StatusDisagrees', summary, retryable: true } };
+    }
     if (programmed && programmed.status !== 'True') {
       const why = /no instances found/.test(programmed.message ?? '')
         ? 'the gateway pods are not ready (Istio found no endpoints for the gateway Service)'

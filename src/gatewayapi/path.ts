@@ -11,7 +11,7 @@ import type { ListenerCandidate, PortInUse, ResolvedBackendRef, Target } from '.
 import { admitsListenerSets, kindAllowed, listenerSetUses, refersTo, routeServesHost, type ListenerSetUse, type ParentAttachment } from './attachment.js';
 import { judgeListenerCerts, readListenerCerts, terminatesTls } from './certs.js';
 import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy } from './grants.js';
-import { gatewayHealth, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
+import { gatewayHealth, noInstances, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { attachmentsTo, httpAndGrpcRoutes, routesForHost } from './route-index.js';
@@ -283,12 +283,13 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
     const named = matching.filter((m) => namedByRoute(m.gw));
     if (named.length > 0) matching = named;
   }
-  // The gateway Service's endpoints only matter for a prediction (no fresh status): read them only then. The
-  // parametersRef ConfigMap is one GET per Gateway, read either way.
+  // The gateway Service's endpoints matter for a prediction (no fresh status) and to check a fresh "no instances
+  // found" (health.ts): read them only then. The parametersRef ConfigMap is one GET per Gateway, read either way.
   const choices = await Promise.all(
     matching.map(async (m) => {
-      const fresh = freshness(controllerConditions(m.gw.status?.conditions), m.gw.metadata.generation) === 'fresh';
-      const endpoints = fresh ? null : await gatewayEndpoints(cluster, m.gw);
+      const conds = controllerConditions(m.gw.status?.conditions);
+      const fresh = freshness(conds, m.gw.metadata.generation) === 'fresh';
+      const endpoints = !fresh || noInstances(conds) ? await gatewayEndpoints(cluster, m.gw) : null;
       // The certificates of the HTTPS listeners that accept the host: the Secrets by name (certs.ts).
       const now = Date.now();
       const certs = await Promise.all(m.listeners.filter(terminatesTls).map(async (l) => judgeListenerCerts(await readListenerCerts(cluster, m.gw, l, now), host, now)));

@@ -11,6 +11,8 @@ export const HAND_WRITTEN: Record<string, string> = {
   'route-status-missing': 'istiod writes status for every route it handles; a route it never processed is needed',
   'status-disagrees': 'istiod recomputes ResolvedRefs from the spec; status left over from an older spec is needed',
   'listener-https-cert-status-disagrees': 'istiod recomputes the listener as soon as the ReferenceGrant exists; RefNotPermitted from before the grant is needed',
+  'gateway-status-no-instances-stale':
+    'istiod recomputes the address on the next Service change, which loading a scenario always makes; the stuck state itself is reproduced step by step in istiod-resync.test.ts',
   'listener-conflicted':
     'istiod never marks a Gateway\'s own listeners Conflicted (only ListenerSet conflicts); it accepts *.example.com and api.example.com on port 80',
 };
