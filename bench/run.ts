@@ -154,6 +154,45 @@ if (section('parse')) {
   rows.push({ name: `loadManifests, same YAML file`, ms: ly, rssMB: NaN, base: 'js-yaml loadAll', ratio: ly / jy });
 }
 
+// 3b. Per-target work, in process: one snapshot loaded once, then 100 targets on it, CPU time per target (the
+//     100 hosts - 1 host difference of the offline section is within its run-to-run noise at N=10,000).
+if (section('pertarget')) {
+  const { ManifestCluster } = (await import(join(root, 'dist', 'src', 'cluster', 'manifests.js'))) as typeof import('../src/cluster/manifests.ts');
+  const { LAYERS } = (await import(join(root, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
+  const { runTarget } = (await import(join(root, 'dist', 'src', 'pipeline.js'))) as typeof import('../src/pipeline.ts');
+  const { parseTarget } = (await import(join(root, 'dist', 'src', 'target.js'))) as typeof import('../src/target.ts');
+  const perTarget = async (n: number): Promise<number> => {
+    const snap = ManifestCluster.fromPaths([cluster(n, 'yaml')]);
+    const env = {
+      cluster: snap,
+      clusterUnavailable: null,
+      gatewayFilter: null,
+      offline: true,
+      net: { resolvers: [], expectIps: [], caFile: null, port: null },
+      resolver: () => Promise.reject(new Error('offline')),
+      probe: () => Promise.reject(new Error('offline')),
+      signal: AbortSignal.timeout(600_000),
+    };
+    const hosts = Array.from({ length: 100 }, (_, i) => `app-${i % n}.example.com`);
+    const one = (h: string) => runTarget(LAYERS, parseTarget(h), env, { until: null, intervalMs: 0 });
+    await one('app-0.example.com'); // warm: the JIT and the snapshot's indexes, built once per run
+    const xs: number[] = [];
+    for (let r = 0; r < Math.max(3, runs); r++) {
+      const t = process.cpuUsage();
+      for (const h of hosts) await one(h);
+      const d = process.cpuUsage(t);
+      xs.push((d.user + d.system) / 1000 / hosts.length);
+    }
+    return median(xs);
+  };
+  const base = await perTarget(10);
+  rows.push({ name: 'CPU per target, N=10 (in process, warm)', ms: base, rssMB: NaN, base: 'itself', ratio: 1 });
+  for (const n of [1_000, 10_000]) {
+    const ms = await perTarget(n);
+    rows.push({ name: `CPU per target, N=${n}`, ms, rssMB: NaN, base: 'CPU per target, N=10', ratio: ms / base });
+  }
+}
+
 const verdicts = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
   const r = spawnSync(process.execPath, [...argv, '-o', 'json'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 256 << 20 });
   try {
@@ -297,6 +336,6 @@ process.stdout.write(`| ${pad('case', 44)} | ${lpad('ms', 9)} | ${lpad('peak RSS
 process.stdout.write(`|${'-'.repeat(46)}|${'-'.repeat(11)}|${'-'.repeat(13)}|${'-'.repeat(24)}|${'-'.repeat(9)}|\n`);
 for (const r of rows) {
   process.stdout.write(
-    `| ${pad(r.name + (r.note ? ` (${r.note})` : ''), 44)} | ${lpad(r.ms.toFixed(0), 9)} | ${lpad(Number.isNaN(r.rssMB) ? '' : r.rssMB.toFixed(0), 11)} | ${pad(r.base, 22)} | ${lpad(`${r.ratio.toFixed(2)}x`, 7)} |\n`,
+    `| ${pad(r.name + (r.note ? ` (${r.note})` : ''), 44)} | ${lpad(r.ms.toFixed(r.ms < 10 ? 2 : 0), 9)} | ${lpad(Number.isNaN(r.rssMB) ? '' : r.rssMB.toFixed(0), 11)} | ${pad(r.base, 22)} | ${lpad(`${r.ratio.toFixed(2)}x`, 7)} |\n`,
   );
 }

@@ -395,8 +395,39 @@ export class ManifestCluster implements ClusterReader {
     return (this.byKind.get(kind) ?? []) as T[];
   }
 
+  // Per-kind indexes, built on first use and shared by every target of the run (the objects never change): a
+  // lookup touches only its namespace's objects, whatever the size of the dump.
+  private readonly nsIndex = new Map<string, Map<string, K8sObject[]>>();
+  private readonly nameIndex = new Map<string, Map<string, K8sObject>>();
+  private readonly sliceIndex = new Map<string, EndpointSlice[]>();
+
   private inNs<T extends K8sObject>(kind: string, ns: string): T[] {
-    return this.all<T>(kind).filter((o) => (o.metadata.namespace ?? 'default') === ns);
+    let idx = this.nsIndex.get(kind);
+    if (!idx) {
+      idx = new Map();
+      for (const o of this.all(kind)) {
+        const k = o.metadata.namespace ?? 'default';
+        const list = idx.get(k);
+        if (list) list.push(o);
+        else idx.set(k, [o]);
+      }
+      this.nsIndex.set(kind, idx);
+    }
+    return (idx.get(ns) ?? []) as T[];
+  }
+
+  /** The first object of `kind` named ns/name (as Array.find would give it). */
+  private byName<T extends K8sObject>(kind: string, ns: string, name: string): T | undefined {
+    let idx = this.nameIndex.get(kind);
+    if (!idx) {
+      idx = new Map();
+      for (const o of this.all(kind)) {
+        const k = `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+        if (!idx.has(k)) idx.set(k, o);
+      }
+      this.nameIndex.set(kind, idx);
+    }
+    return idx.get(`${ns}/${name}`) as T | undefined;
   }
 
   describeSource() {
@@ -429,13 +460,13 @@ export class ManifestCluster implements ClusterReader {
     return this.inNs<ReferenceGrant>('ReferenceGrant', ns);
   }
   async service(ns: string, name: string) {
-    return this.inNs<Service>('Service', ns).find((s) => s.metadata.name === name);
+    return this.byName<Service>('Service', ns, name);
   }
   /** undefined: not in the manifests (which hold ConfigMaps); null: the manifests hold no ConfigMap at all (unknown). */
   async configMap(ns: string, name: string) {
     const all = this.all<K8sObject>('ConfigMap');
     if (all.length === 0) return null;
-    return all.find((o) => (o.metadata.namespace ?? 'default') === ns && o.metadata.name === name);
+    return this.byName<K8sObject>('ConfigMap', ns, name);
   }
   /**
    * undefined: not in the manifests (which hold Secrets); null: the manifests hold no Secret at all (manifests from
@@ -444,7 +475,7 @@ export class ManifestCluster implements ClusterReader {
   async secret(ns: string, name: string): Promise<Secret | undefined | null> {
     const all = this.all<K8sObject>('Secret');
     if (all.length === 0) return null;
-    return all.find((x) => (x.metadata.namespace ?? 'default') === ns && x.metadata.name === name) as Secret | undefined;
+    return this.byName<Secret>('Secret', ns, name);
   }
   async allServices() {
     return this.all<Service>('Service');
@@ -453,13 +484,21 @@ export class ManifestCluster implements ClusterReader {
     return this.inNs<Service>('Service', ns).filter((s) => labelsMatch(labels, s.metadata.labels));
   }
   async endpointSlices(ns: string, svc: string) {
-    return this.inNs<EndpointSlice>('EndpointSlice', ns).filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] === svc);
+    if (this.sliceIndex.size === 0) {
+      for (const sl of this.all<EndpointSlice>('EndpointSlice')) {
+        const k = `${sl.metadata.namespace ?? 'default'}/${sl.metadata.labels?.['kubernetes.io/service-name'] ?? ''}`;
+        const list = this.sliceIndex.get(k);
+        if (list) list.push(sl);
+        else this.sliceIndex.set(k, [sl]);
+      }
+    }
+    return this.sliceIndex.get(`${ns}/${svc}`) ?? [];
   }
   /** Pods are "known" when the manifests hold any Pod at all (a runtime dump); git manifests hold none. */
   async pods(ns: string, selector: Record<string, string>): Promise<Pod[] | null> {
     const all = this.all<Pod>('Pod');
     if (all.length === 0) return null;
-    return all.filter((p) => (p.metadata.namespace ?? 'default') === ns && labelsMatch(selector, p.metadata.labels));
+    return this.inNs<Pod>('Pod', ns).filter((p) => labelsMatch(selector, p.metadata.labels));
   }
   async nodes() {
     return this.all<Node>('Node');

@@ -9,11 +9,27 @@ import { resolveEndpoints, resolveGrant, resolveListener, resolveRoute, type End
 
 export class PipelineBug extends Error {}
 
-/** Record every object a reader returns, by "Kind namespace/name" (how evidence names objects). */
-function recording(cluster: ClusterReader, seen: Map<string, K8sObject>): ClusterReader {
+/**
+ * "Kind namespace/name" -> object for one array a reader returned. Readers hand out the same array to every target of
+ * a run (a manifest snapshot's lists, the live reader's memoised LISTs), so a list of 10,000 routes is indexed once
+ * per run, not once per target.
+ */
+const arrayIndexes = new WeakMap<readonly unknown[], Map<string, K8sObject>>();
+function indexOfArray(arr: readonly unknown[]): Map<string, K8sObject> {
+  let idx = arrayIndexes.get(arr);
+  if (!idx) {
+    idx = new Map();
+    for (const o of arr) if (isObject(o)) idx.set(describe(o), o); // the last of duplicates, as before
+    arrayIndexes.set(arr, idx);
+  }
+  return idx;
+}
+const isObject = (v: unknown): v is K8sObject => !!v && typeof v === 'object' && 'kind' in v && 'metadata' in v;
+
+/** Record every value a reader returns (by reference: O(1) per read); objectNamed() looks them up by name. */
+function recording(cluster: ClusterReader, reads: unknown[]): ClusterReader {
   const note = (v: unknown): unknown => {
-    if (Array.isArray(v)) for (const o of v) note(o);
-    else if (v && typeof v === 'object' && 'kind' in v && 'metadata' in v) seen.set(describe(v as K8sObject), v as K8sObject);
+    if (Array.isArray(v) || isObject(v)) reads.push(v);
     return v;
   };
   return new Proxy(cluster, {
@@ -29,8 +45,8 @@ function recording(cluster: ClusterReader, seen: Map<string, K8sObject>): Cluste
 }
 
 export class PathResolver {
-  /** Every object the stages read, for evidence that names it (its reference and where it came from). */
-  readonly seen = new Map<string, K8sObject>();
+  /** Every value (object or list) the stages read, in order, for evidence that names an object. */
+  private readonly reads: unknown[] = [];
   readonly cluster: ClusterReader;
   private l?: Promise<ListenerStage>;
   private r?: Promise<RouteStage>;
@@ -43,7 +59,7 @@ export class PathResolver {
     readonly filter: GatewayRef | null,
   ) {
     this.source = cluster;
-    this.cluster = recording(cluster, this.seen);
+    this.cluster = recording(cluster, this.reads);
   }
 
   /** The unwrapped cluster source. */
@@ -52,7 +68,15 @@ export class PathResolver {
   /** The object an evidence line names ("Kind ns/name …"), if a stage read it. */
   objectNamed(ref: string): K8sObject | undefined {
     const m = /^([A-Z][A-Za-z]+) (\S+)/.exec(ref);
-    return m ? this.seen.get(`${m[1]} ${m[2]}`) : undefined;
+    if (!m) return undefined;
+    const key = `${m[1]} ${m[2]}`;
+    // The latest read wins, as when every read object was noted in a map.
+    for (let i = this.reads.length - 1; i >= 0; i--) {
+      const v = this.reads[i];
+      const hit = Array.isArray(v) ? indexOfArray(v).get(key) : describe(v as K8sObject) === key ? (v as K8sObject) : undefined;
+      if (hit) return hit;
+    }
+    return undefined;
   }
 
   listener(): Promise<ListenerStage> {

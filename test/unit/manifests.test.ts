@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadManifests, originOf } from '../../src/cluster/manifests.js';
+import { loadManifests, ManifestCluster, originOf } from '../../src/cluster/manifests.js';
+import type { K8sObject } from '../../src/cluster/objects.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-man-'));
 const write = (name: string, text: string) => {
@@ -139,5 +140,34 @@ describe('manifest shape validators', () => {
     const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'scripts', 'gen-manifest-validators.mjs'), '--check'], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('ManifestCluster lookups (indexed once per snapshot)', () => {
+  const o = (kind: string, ns: string, name: string, extra: Record<string, unknown> = {}) =>
+    ({ apiVersion: kind === 'EndpointSlice' ? 'discovery.k8s.io/v1' : 'v1', kind, metadata: { namespace: ns, name, ...extra } }) as unknown as K8sObject;
+  const snap = new ManifestCluster([
+    o('Service', 'a', 'web', { uid: 'first' }),
+    o('Service', 'a', 'web', { uid: 'second' }),
+    o('Service', 'b', 'web', { uid: 'other-ns' }),
+    o('EndpointSlice', 'a', 'web-1', { labels: { 'kubernetes.io/service-name': 'web' } }),
+    o('EndpointSlice', 'a', 'web-2', { labels: { 'kubernetes.io/service-name': 'web' } }),
+    o('EndpointSlice', 'b', 'web-1', { labels: { 'kubernetes.io/service-name': 'web' } }),
+    o('Pod', 'a', 'p1', { labels: { app: 'web' } }),
+    o('Pod', 'a', 'p2', { labels: { app: 'db' } }),
+    o('Pod', 'b', 'p3', { labels: { app: 'web' } }),
+  ]);
+
+  it('finds a Service by namespace and name; of two with the same name, the first in the files', async () => {
+    expect((await snap.service('a', 'web'))?.metadata['uid']).toBe('first');
+    expect((await snap.service('b', 'web'))?.metadata['uid']).toBe('other-ns');
+    expect(await snap.service('c', 'web')).toBeUndefined();
+  });
+
+  it("gives a Service's EndpointSlices and the Pods its selector matches, in its namespace only", async () => {
+    expect((await snap.endpointSlices('a', 'web')).map((s) => s.metadata.name)).toEqual(['web-1', 'web-2']);
+    expect(await snap.endpointSlices('a', 'db')).toEqual([]);
+    expect((await snap.pods('a', { app: 'web' }))?.map((p) => p.metadata.name)).toEqual(['p1']);
+    expect(await new ManifestCluster([]).pods('a', { app: 'web' })).toBeNull(); // no Pod at all: unknown, not none
   });
 });
