@@ -5,6 +5,7 @@
 import type { Reporter } from '../run.js';
 import type { Finding, LayerId, Report, TargetReport } from '../types.js';
 import { blocking, escapeXml as esc, fixText } from './common.js';
+import { internalWhat } from './text-format.js';
 
 const HOP: Record<LayerId, { title: string; what: string }> = {
   dns: { title: 'DNS', what: 'name resolves to the proxy' },
@@ -69,6 +70,7 @@ function detail(f: Finding, row: number, i: number): string {
 }
 
 function verdictText(t: TargetReport): string {
+  if (t.expect === 'internal') return internalWhat(t);
   if (t.verdict === 'pass') return 'reaches its backend';
   if (t.verdict === 'warn') return 'reaches its backend, with warnings';
   if (t.verdict === 'fail') return `fails at ${t.failedLayer}`;
@@ -85,7 +87,7 @@ function section(t: TargetReport, n: number): string {
   });
   return [
     `<section class="target" id="t${n}" data-host="${esc(t.host)}" data-verdict="${t.verdict}">`,
-    `<h2>${esc(t.host + t.path)} <span class="badge s-${t.verdict}" style="background:var(--c)">${esc(verdictText(t))}</span></h2>`,
+    `<h2>${esc(t.host + t.path)}${t.expect === 'internal' ? ' (internal)' : ''} <span class="badge s-${t.verdict}" style="background:var(--c)">${esc(verdictText(t))}</span></h2>`,
     `<div class="path"><div class="end" style="grid-row:1;grid-column:1">client</div>`,
     ...t.layers.map(hop),
     `<div class="end" style="grid-row:1;grid-column:8">Pod</div>`,
@@ -101,9 +103,14 @@ export function renderHtml(report: Report): string {
     .sort((a, b) => rank[a.t.verdict] - rank[b.t.verdict])
     .map(({ t, n }) => {
       const code = blocking(t)?.code ?? t.layers.find((l) => l.status === 'warn')?.code ?? '';
-      return `<tr class="s-${t.verdict}"><td><a href="#t${n}">${esc(t.host + t.path)}</a></td><td style="color:var(--c);font-weight:600">${t.verdict}</td><td>${t.failedLayer ?? ''}</td><td>${esc(code)}</td></tr>`;
+      return `<tr class="s-${t.verdict}"><td><a href="#t${n}">${esc(t.host + t.path)}</a>${t.expect === 'internal' ? ' (internal)' : ''}</td><td style="color:var(--c);font-weight:600">${t.verdict}</td><td>${t.failedLayer ?? ''}</td><td>${esc(code)}</td></tr>`;
     })
     .join('\n');
+  // As the text summary: an internal host that fails is "exposed or not proven", not "not reaching the backend".
+  const failed = (t: TargetReport) => t.verdict === 'fail' || t.verdict === 'error';
+  const internal = report.targets.filter((t) => t.expect === 'internal');
+  const bad = report.targets.filter((t) => t.expect !== 'internal' && failed(t)).length;
+  const headline = `${report.targets.length} host${report.targets.length === 1 ? '' : 's'}, ${bad} not reaching the backend${internal.length ? `; ${internal.length} internal, ${internal.filter(failed).length} exposed or not proven` : ''}`;
   const src = report.source;
   const where = src.mode === 'manifests' ? `manifests ${(src.manifests ?? []).join(', ')}` : src.mode === 'live' ? `cluster ${src.context ?? ''}` : 'no cluster source';
   return `<!doctype html>
@@ -113,7 +120,7 @@ export function renderHtml(report: Report): string {
 <title>gwdoctor report ${esc(report.generatedAt)}</title>
 <style>${CSS}</style></head>
 <body>
-<h1>gwdoctor: ${report.targets.length} host${report.targets.length === 1 ? '' : 's'}, ${report.targets.filter((t) => t.verdict === 'fail' || t.verdict === 'error').length} not reaching the backend</h1>
+<h1>gwdoctor: ${esc(headline)}</h1>
 <div class="meta">${esc(report.generatedAt)} · ${esc(where)}${src.offline ? ' · offline' : ''} · ${report.durationMs} ms</div>
 <table class="summary"><thead><tr><th>host</th><th>verdict</th><th>failed layer</th><th>code</th></tr></thead><tbody>
 ${rows}

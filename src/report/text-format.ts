@@ -52,7 +52,7 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
 }
 
 /** An --internal host: what was proven (the passing layers' facts), or where it is exposed. */
-function internalWhat(t: TargetReport): string {
+export function internalWhat(t: TargetReport): string {
   if (t.verdict === 'fail') return t.layers.some((l) => l.code === 'InternalHostExposed') ? `is exposed (${t.failedLayer}): it must stay internal` : `fails at ${t.failedLayer}`;
   if (t.verdict === 'error') return t.failedLayer ? `inconclusive: could not check ${t.failedLayer}` : 'inconclusive: nothing could be checked';
   const proven = t.layers.filter((l) => (l.id === 'route' || l.id === 'proxy') && l.status === 'pass' && !l.summary.startsWith('not asked')).map((l) => l.summary);

@@ -93,9 +93,10 @@ describe('every output format renders an internal host', () => {
     expect(c.code, c.stdout + c.stderr).toBe(0);
     expect(text).toContain('gwdoctor_host_failure{host="admin.example.com",path="/",layer="route",code="InternalHostExposed",verdict="fail"} 1');
   });
-  it('html: one file with the internal host, its code and fix', () => {
+  it('html: one file with the internal host, its code and fix; the headline counts it as exposed, not as unreachable', () => {
     const html = readFileSync(f('r.html'), 'utf8');
-    expect(html).toContain('admin.example.com');
+    expect(html).toContain('<h1>gwdoctor: 2 hosts, 0 not reaching the backend; 1 internal, 1 exposed or not proven</h1>');
+    expect(html).toMatch(/<h2>admin\.example\.com\/ \(internal\) <span class="badge s-fail"[^>]*>is exposed \(route\): it must stay internal</);
     expect(html).toContain('InternalHostExposed');
     expect(html).toContain('/spec/hostnames/1');
   });
