@@ -3,7 +3,7 @@
 // exit 1 when a host that reaches its backend in base fails in head. Runs in any CI from two checkouts.
 
 import { existsSync } from 'node:fs';
-import { LAYERS } from '../checks/index.js';
+import { INTERNAL_LAYERS, LAYERS } from '../checks/index.js';
 import { hostsOnGateways } from './all-hosts.js';
 import { ManifestCluster } from './cluster/manifests.js';
 import type { ClusterReader } from './cluster/reader.js';
@@ -26,6 +26,8 @@ export interface Side {
 export interface HostDiff {
   host: string;
   path: string;
+  /** A host given with --internal: it passes when nothing public serves it, so "broken" means newly exposed. */
+  internal?: true;
   change: Change;
   base: Side;
   head: Side;
@@ -81,20 +83,28 @@ function offlineEnv(cluster: ClusterReader, gateway: Options['gateway']): Env {
   };
 }
 
-export async function computeDiff(base: string[], head: string[], named: string[], gateway: Options['gateway']): Promise<DiffReport> {
+export async function computeDiff(base: string[], head: string[], named: string[], gateway: Options['gateway'], internal: string[] = []): Promise<DiffReport> {
   for (const d of [...base, ...head]) if (!existsSync(d)) throw new UsageError(`diff: ${d} does not exist`);
   const b = ManifestCluster.fromPaths(base);
   const h = ManifestCluster.fromPaths(head);
   const targets: Target[] = named.map(parseTarget);
+  // --internal hosts are judged as in a run (checks/internal.ts), and a Gateway host among them only as internal.
+  for (const t of internal.map(parseTarget)) {
+    const clash = targets.find((x) => x.host === t.host && x.path === t.path);
+    if (clash?.expect) continue;
+    if (clash) throw new UsageError(`${t.host} is given both as a target (must be public) and as --internal (must not be): give it once`);
+    targets.push({ ...t, expect: 'internal' });
+  }
   const seen = new Set(targets.map((t) => t.host));
   const [hb, hh] = await Promise.all([hostsOnGateways(b, gateway), hostsOnGateways(h, gateway)]);
   for (const host of [...new Set([...hb.hosts, ...hh.hosts])].sort()) if (!seen.has(host)) targets.push(parseTarget(host));
   const wait = { until: null, intervalMs: 0 };
   const rows = await mapLimit(targets, 8, async (t) => {
-    const [rb, rh] = [await runTarget(LAYERS, t, offlineEnv(b, gateway), wait), await runTarget(LAYERS, t, offlineEnv(h, gateway), wait)];
+    const layers = t.expect === 'internal' ? INTERNAL_LAYERS : LAYERS;
+    const [rb, rh] = [await runTarget(layers, t, offlineEnv(b, gateway), wait), await runTarget(layers, t, offlineEnv(h, gateway), wait)];
     const [sb, sh] = [side(rb), side(rh)];
     const change = classify(sb, sh);
-    return { host: t.host, path: t.path, change, base: sb, head: sh, cause: change === 'unchanged' || change === 'fixed' ? null : cause(blocking(rh) ?? rh.layers.find((l) => l.status === 'warn') ?? null) };
+    return { host: t.host, path: t.path, ...(t.expect === 'internal' ? { internal: true as const } : {}), change, base: sb, head: sh, cause: change === 'unchanged' || change === 'fixed' ? null : cause(blocking(rh) ?? rh.layers.find((l) => l.status === 'warn') ?? null) };
   });
   rows.sort((x, y) => ORDER[x.change] - ORDER[y.change] || `${x.host}${x.path}`.localeCompare(`${y.host}${y.path}`));
   return { schemaVersion: 'gwdoctor.diff/v1', generatedAt: new Date().toISOString(), base, head, hosts: rows };
@@ -107,9 +117,10 @@ function describe(s: Side): string {
 export function renderDiffText(d: DiffReport): string {
   const broken = d.hosts.filter((x) => x.change === 'broken').length;
   const out = [`gwdoctor diff: base ${d.base.join(', ')} -> head ${d.head.join(', ')}: ${d.hosts.length} hosts, ${broken} newly failing`, ''];
-  const w = Math.max(4, ...d.hosts.map((x) => `${x.host}${x.path}`.length));
+  const name = (x: HostDiff) => `${x.host}${x.path}${x.internal ? ' (internal)' : ''}`;
+  const w = Math.max(4, ...d.hosts.map((x) => name(x).length));
   for (const x of d.hosts) {
-    out.push(`  ${x.change.toUpperCase().padEnd(9)}  ${`${x.host}${x.path}`.padEnd(w)}  ${describe(x.base)} -> ${describe(x.head)}`);
+    out.push(`  ${x.change.toUpperCase().padEnd(9)}  ${name(x).padEnd(w)}  ${describe(x.base)} -> ${describe(x.head)}`);
     if (!x.cause) continue;
     out.push(`      ${clean(x.cause.summary)}`);
     for (const l of x.cause.locations) out.push(`      at ${l.file}:${l.line}`);
@@ -132,7 +143,7 @@ export async function diffAnnotations(d: DiffReport): Promise<string> {
   const broken = d.hosts.filter((x) => x.change === 'broken');
   const lines = broken.slice(0, MAX_PER_LEVEL).map((x) => {
     const loc = x.cause?.locations[0];
-    const msg = [`${x.host}${x.path} breaks: ${describe(x.base)} -> ${describe(x.head)}`, clean(x.cause?.summary ?? '')];
+    const msg = [`${x.host}${x.path}${x.internal ? ' (internal) is newly exposed' : ' breaks'}: ${describe(x.base)} -> ${describe(x.head)}`, clean(x.cause?.summary ?? '')];
     if (x.cause?.fixExplain) msg.push(`fix: ${clean(x.cause.fixExplain)}`);
     return formatCommand({ level: 'error', title: `gwdoctor diff: ${x.host}${x.path} breaks at ${x.head.failedLayer ?? '?'}`, message: msg.join('\n'), ...(loc ? { file: loc.file, line: loc.line } : {}) });
   });
@@ -146,7 +157,7 @@ export async function runDiff(opts: Options): Promise<number> {
   if (formats.some((f) => f !== 'text' && f !== 'json') || opts.output.some((o) => o.file !== null)) {
     throw new UsageError('diff writes text or json to stdout: use -o text or -o json');
   }
-  const d = await computeDiff(opts.base, opts.head, opts.targets, opts.gateway);
+  const d = await computeDiff(opts.base, opts.head, opts.targets, opts.gateway, opts.internal);
   let out = formats.includes('json') ? `${JSON.stringify(d, null, 2)}\n` : renderDiffText(d);
   if (!formats.includes('json') && process.env['GITHUB_ACTIONS'] === 'true') out += await diffAnnotations(d);
   process.stdout.write(out);

@@ -78,6 +78,22 @@ describe('gwdoctor diff --base DIR --head DIR', () => {
     expect(summary(r.d)).toEqual(['broken api.example.com warn->fail listener ListenerHostnameMismatch', 'broken worker.example.com warn->fail listener ListenerHostnameMismatch']);
   });
 
+  it('--internal: a host that must stay internal and that a change publishes is newly failing (exposed), checked once, exit 1', () => {
+    const exposing = head((objs) => objs.map((o) => (o.kind === 'HTTPRoute' && o.metadata.name === 'example-api' ? { ...o, spec: { ...o.spec, hostnames: ['api.example.com', 'admin.example.com'] } } : o)));
+    const r = diff(BASE, exposing, '--internal', 'admin.example.com');
+    expect(r.code).toBe(1);
+    expect(summary(r.d)).toEqual([
+      'broken admin.example.com pass->fail route InternalHostExposed',
+      'unchanged api.example.com warn->warn - EndpointsUnknown',
+      'unchanged worker.example.com warn->warn - EndpointsUnknown',
+    ]);
+    expect((r.d.hosts[0] as { internal?: boolean }).internal).toBe(true);
+    const text = gwdoctor(['diff', '--base', BASE, '--head', exposing, '--internal', 'admin.example.com'], { GITHUB_ACTIONS: '' });
+    expect(text.stdout).toMatch(/^ {2}BROKEN {5}admin\.example\.com\/ \(internal\) +pass -> fail at route \[InternalHostExposed\]$/m);
+    // Unchanged trees: the internal host passes on both sides.
+    expect(summary(diff(BASE, head((o) => o), '--internal', 'admin.example.com').d)[0]).toBe('unchanged admin.example.com pass->pass - -');
+  });
+
   it('the reverse of a breaking change is reported as fixed, exit 0', () => {
     const broken = head((objs) => objs.filter((o) => !(o.kind === 'HTTPRoute' && o.metadata.name === 'example-api')));
     const r = diff(broken, BASE);
