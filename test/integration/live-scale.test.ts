@@ -123,7 +123,7 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
     }
   });
 
-  itLive(`checks ${HOSTS} hosts with at most 21 API requests (one shared LIST per kind) and the same verdicts as one by one`, async () => {
+  itLive(`checks ${HOSTS} hosts with at most 21 API requests (one shared LIST per kind; 20 with discovery cached) and the same verdicts as one by one`, async () => {
     const proxy = await countingProxy();
     try {
       const hosts = Array.from({ length: HOSTS }, (_, i) => `h${i}.example.com`);
@@ -135,8 +135,18 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
       expect(report.targets).toHaveLength(HOSTS);
       // Every host is traced to its Service: listener, route and grant pass (the Services have no Pods).
       expect(new Set(report.targets.map((t) => t.layers.slice(0, 5).map((l) => l.status).join(',')))).toEqual(new Set(['skip,skip,pass,pass,pass']));
-      // 21: one shared LIST per kind, GRPCRoutes included (they share the listeners' virtual hosts with HTTPRoutes).
+      // 21: one shared LIST per kind, GRPCRoutes included (they share the listeners' virtual hosts with HTTPRoutes),
+      // and 2 discovery GETs (no discovery cache under this HOME).
       expect(requests.length, requests.join('\n')).toBeLessThanOrEqual(21);
+      // As on a workstation, with discovery remembered on disk (a first run fills the cache): at most 20.
+      const cacheHome = mkdtempSync(join(tmpdir(), 'gwdoctor-xdg-'));
+      await gwdoctorAsync(['--kubeconfig', kc, '--offline', '-o', 'json', 'h0.example.com'], { XDG_CACHE_HOME: cacheHome });
+      proxy.requests.length = 0;
+      const warm = await gwdoctorAsync(['--kubeconfig', kc, '--offline', '-o', 'json', ...hosts], { XDG_CACHE_HOME: cacheHome });
+      expect(JSON.parse(warm.stdout).targets).toHaveLength(HOSTS);
+      process.stderr.write(`[live-scale] API requests for ${HOSTS} hosts, discovery cached: ${proxy.requests.length}\n${proxy.requests.join('\n')}\n`);
+      expect(proxy.requests.filter(isDiscovery)).toEqual([]);
+      expect(proxy.requests.length, proxy.requests.join('\n')).toBeLessThanOrEqual(20);
 
       proxy.requests.length = 0;
       const one = await gwdoctorAsync(['--kubeconfig', kc, '--offline', '-o', 'json', 'h7.example.com']);
