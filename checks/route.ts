@@ -27,7 +27,22 @@ function gatewayHasFreshStatus(gw: Gateway): boolean {
 }
 
 export function judgeRoute(this: { id: 'route'; title: string }, s: RouteStage, input: JudgeInput): Draft {
-  return withPorts(this, s, judgeListenerRoutes.call(this, s, input), input.target.host);
+  return withUnreadable(this, s, withPorts(this, s, judgeListenerRoutes.call(this, s, input), input.target.host));
+}
+
+/**
+ * GRPCRoutes or ListenerSets that could not be read (a 403 on their LIST; src/cluster/live.ts) were taken as none.
+ * A GRPCRoute shares the listener's route list with the HTTPRoutes (Istio merges them), so one could take this
+ * request: a pass becomes the kind's not-checked warning, any other verdict carries the note.
+ */
+function withUnreadable(check: { id: 'route'; title: string }, s: RouteStage, d: Draft): Draft {
+  if (s.unreadable.length === 0) return d;
+  const evidence: Evidence[] = [...d.evidence, ...s.unreadable.map((u) => ({ ref: `${u.kind}s`, detail: `not read: ${u.why}; taken as none` }))];
+  const note = `; ${s.unreadable.map((u) => `${u.kind}s could not be read (forbidden)`).join(' and ')}, so ${s.unreadable.some((u) => u.kind === 'GRPCRoute') ? 'a GRPCRoute for this host, which would share the route list, was' : 'a ListenerSet for this host was'} not checked`;
+  const fix = manual(`let gwdoctor's user list ${s.unreadable.map((u) => `${u.kind.toLowerCase()}s.gateway.networking.k8s.io`).join(' and ')} (deploy/rbac.yaml grants them), or confirm by hand: kubectl get ${s.unreadable.map((u) => `${u.kind.toLowerCase()}s`).join(',')} -A`);
+  if (d.status !== 'pass') return { ...d, summary: `${d.summary}${note}`, evidence };
+  const code = s.unreadable.some((u) => u.kind === 'GRPCRoute') ? 'GRPCRouteNotChecked' : 'ListenerSetNotChecked';
+  return warn(check, code, `${d.summary}${note}`, { evidence, fix });
 }
 
 /**

@@ -332,7 +332,9 @@ route list and matches gRPC methods by path only: \`/service/method\`, no POST o
 of that path, or any path for a rule without matches, goes to the gRPC backend), but its rule uses a filter gwdoctor does
 not model (anything but \`RequestHeaderModifier\`, \`ResponseHeaderModifier\` and \`RequestMirror\`; Istio drops such a
 route with \`ResolvedRefs=False/InvalidFilter\`), and no fresh controller status says how it went. Fix: check the
-route's status after the sync.`,
+route's status after the sync. Also when gwdoctor's user may not list GRPCRoutes (a role written before gwdoctor read
+them): the run goes on with none, and a rule that would pass says a GRPCRoute for the host was not checked (any other
+verdict carries the note). Fix: let the user list \`grpcroutes\` (\`deploy/rbac.yaml\` grants it).`,
   },
   ListenerSetNotChecked: {
     layer: 'route',
@@ -340,7 +342,9 @@ route's status after the sync.`,
     retryable: false,
     doc: `(warning) A rule on the Gateway's own listener serves the host, but a ListenerSet is in the picture (a route for the
 host attaches to one, or a ListenerSet of the Gateway has a listener accepting the host, which may be the more specific
-listener): parent kind ListenerSet not checked. Fix: check that the ListenerSet's listener and routes do what you expect.`,
+listener): parent kind ListenerSet not checked. Fix: check that the ListenerSet's listener and routes do what you expect.
+Also when gwdoctor's user may not list ListenerSets (and GRPCRoutes are readable): the run goes on without them and
+says so. Fix: let the user list \`listenersets\` (\`deploy/rbac.yaml\` grants it).`,
   },
   ReferenceGrantMissing: {
     layer: ['listener', 'grant'],
@@ -433,7 +437,10 @@ checked. Fix: run against the live cluster, or include a \`kubectl get -o yaml\`
     severity: 'error',
     retryable: false,
     doc: `The API server refused a read (HTTP 403); the message names verb, resource and namespace. Inconclusive (exit 2). Fix:
-bind the read-only ClusterRole in [\`deploy/rbac.yaml\`](deploy/rbac.yaml).`,
+bind the read-only ClusterRole in [\`deploy/rbac.yaml\`](deploy/rbac.yaml). Three reads are optional and never make a
+run inconclusive: a listener's certificate Secret and the parametersRef ConfigMap ("not checked"), and the GRPCRoute and
+ListenerSet lists (taken as none, with [\`GRPCRouteNotChecked\`](#grpcroutenotchecked) or
+[\`ListenerSetNotChecked\`](#listenersetnotchecked) at route).`,
   },
   ClusterUnauthorized: {
     layer: 'any',

@@ -387,15 +387,28 @@ export class LiveCluster implements ClusterReader {
     return this.listCluster<HTTPRoute>('httproutes');
   }
   /** Kinds that only some installations serve (GRPCRoute: standard since v1.1; ListenerSet: since v1.5): none when not served. */
-  private async listIfServed<T>(plural: string): Promise<T[]> {
+  private async listIfServed<T>(plural: string, kind: 'GRPCRoute' | 'ListenerSet'): Promise<T[]> {
     const api = await this.gatewayApi();
-    return api.v1Resources.includes(plural) ? this.listCluster<T>(plural) : [];
+    if (!api.v1Resources.includes(plural)) return [];
+    try {
+      return await this.listCluster<T>(plural);
+    } catch (err) {
+      // A role that predates gwdoctor reading this kind (deploy/rbac.yaml grants it): go on without it and say so
+      // (the route layer reports what could not be checked) rather than make the whole run inconclusive.
+      if (!(err instanceof ClusterAccessError && err.kind === 'forbidden')) throw err;
+      this.forbiddenKinds.set(kind, err.message);
+      return [];
+    }
+  }
+  private readonly forbiddenKinds = new Map<'GRPCRoute' | 'ListenerSet', string>();
+  unreadable() {
+    return [...this.forbiddenKinds].map(([kind, why]) => ({ kind, why }));
   }
   grpcRoutes() {
-    return this.listIfServed<GRPCRoute>('grpcroutes');
+    return this.listIfServed<GRPCRoute>('grpcroutes', 'GRPCRoute');
   }
   listenerSets() {
-    return this.listIfServed<ListenerSet>('listenersets');
+    return this.listIfServed<ListenerSet>('listenersets', 'ListenerSet');
   }
   referenceGrants(ns: string) {
     return this.withDiscovery((api) =>

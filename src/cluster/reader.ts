@@ -28,6 +28,11 @@ export interface ClusterReader {
   grpcRoutes(): Promise<GRPCRoute[]>;
   /** ListenerSets of gateway.networking.k8s.io/v1 ([] when the API server does not serve the kind). */
   listenerSets(): Promise<ListenerSet[]>;
+  /**
+   * Kinds read so far that could not be read (their list was forbidden) and were taken as empty, each with why:
+   * GRPCRoute and ListenerSet, which least-privilege roles written before gwdoctor read them may not grant.
+   */
+  unreadable?(): { kind: 'GRPCRoute' | 'ListenerSet'; why: string }[];
   /** undefined when the Namespace object is not visible (manifests without it). */
   namespace(name: string): Promise<Namespace | undefined>;
   referenceGrants(namespace: string): Promise<ReferenceGrant[]>;

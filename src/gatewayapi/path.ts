@@ -76,6 +76,8 @@ export type RouteStage = {
   listenerSets: ListenerSetUse[];
   /** Set when the chosen Gateway accepts the host on several ports: what each answers and which one is judged. */
   ports?: PortChoice;
+  /** Kinds that could not be read (forbidden) and were taken as empty: the route layer says what was not checked. */
+  unreadable: { kind: 'GRPCRoute' | 'ListenerSet'; why: string }[];
 } & (
   | { kind: 'no-rule'; services: Service[] }
   | { kind: 'rejected'; attachment: Attachment; services: Service[] }
@@ -342,7 +344,7 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
   const first = best as Chosen;
   // ListenerSets are read only when a candidate Gateway admits any (allowedListeners; the default admits none).
   const listenerSets = listenerSetUses(candGateways.some(admitsListenerSets) ? await cluster.listenerSets() : [], forHost, candGateways, host);
-  const ctx: StageContext = { target, attachments, routes, gateways, nsObjs, forHost, listenerSets };
+  const ctx: StageContext = { target, attachments, routes, gateways, nsObjs, forHost, listenerSets, unreadable: cluster.unreadable?.() ?? [] };
   const onGateway = [...candidates, ...ls.otherPorts].filter((c) => c.gateway === first.cand.gateway);
   if (onGateway.length < 2) return stageFor(cluster, first, ctx);
 
@@ -370,13 +372,14 @@ interface StageContext {
   nsObjs: Map<string, Namespace | undefined>;
   forHost: Route[];
   listenerSets: ListenerSetUse[];
+  unreadable: RouteStage['unreadable'];
 }
 
 /** What the request gets on the chosen listener: the matched rule, or why nothing serves it. */
 async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContext): Promise<RouteStage> {
-  const { target, attachments, routes, gateways, nsObjs, forHost, listenerSets } = ctx;
+  const { target, attachments, routes, gateways, nsObjs, forHost, listenerSets, unreadable } = ctx;
   const { host, path, query } = target;
-  const base = { chosen, attachments, routes, gateways, nsObjs, listenerSets };
+  const base = { chosen, attachments, routes, gateways, nsObjs, listenerSets, unreadable };
 
   if (chosen.sel.winner) {
     const w = chosen.sel.winner;

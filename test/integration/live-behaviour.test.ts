@@ -56,6 +56,17 @@ describe('against the seed cluster', () => {
     expect(r.stdout).toMatch(/inconclusive: could not check grant/);
   });
 
+  itLive('a role without grpcroutes (written before gwdoctor read them) still checks every layer; the route layer says GRPCRoutes were not checked', () => {
+    const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'legacy', '--offline', '-o', 'json', 'api.example.com']);
+    expect(r.code, r.stderr).toBe(0);
+    const layers = JSON.parse(r.stdout).targets[0].layers as { id: string; status: string; code: string | null; summary: string; evidence: { ref: string; detail: string }[] }[];
+    expect(layers.map((l) => `${l.id}:${l.status}`)).toEqual(['dns:skip', 'proxy:skip', 'listener:pass', 'route:warn', 'grant:pass', 'endpoints:pass']);
+    const route = layers[3]!;
+    expect(route.code).toBe('GRPCRouteNotChecked');
+    expect(route.summary).toMatch(/serves api\.example\.com\/.*; GRPCRoutes could not be read \(forbidden\), so a GRPCRoute for this host, which would share the route list, was not checked/);
+    expect(route.evidence).toContainEqual({ ref: 'GRPCRoutes', detail: expect.stringMatching(/^not read: forbidden: cannot list grpcroutes\.gateway\.networking\.k8s\.io.*; taken as none$/) });
+  });
+
   itLive('a kubeconfig whose CA does not match the server gives a clear TLS message, exit 2', () => {
     const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'wrong-ca', '--offline', 'api.example.com']);
     expect(r.code).toBe(2);

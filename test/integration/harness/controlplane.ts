@@ -16,7 +16,7 @@ export interface ControlPlane {
   dir: string;
   server: string;
   caFile: string;
-  /** kubeconfig with contexts admin, readonly, restricted, wrong-ca (current: readonly). */
+  /** kubeconfig with contexts admin, readonly, restricted, legacy, wrong-ca (current: readonly). */
   kubeconfig: string;
   auditLog: string;
   bin: string;
@@ -132,10 +132,12 @@ function writeKubeconfig(file: string, server: string, ca: string, wrongCa: stri
       '- {name: admin, user: {token: admin-token}}',
       '- {name: viewer, user: {token: viewer-token}}',
       '- {name: restricted, user: {token: restricted-token}}',
+      '- {name: legacy, user: {token: legacy-token}}',
       'contexts:',
       ctx('admin', 'admin'),
       ctx('readonly', 'viewer'),
       ctx('restricted', 'restricted'),
+      ctx('legacy', 'legacy'),
       ctx('wrong-ca', 'viewer', 'test-wrong-ca'),
       'current-context: readonly',
       '',
@@ -184,7 +186,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
   makePki(pki);
   servingCert(pki);
   makePki(join(dir, 'other-pki'), 'wrong-ca');
-  writeFileSync(join(pki, 'tokens.csv'), 'admin-token,admin,uid-admin,"system:masters"\nviewer-token,viewer,uid-viewer\nrestricted-token,restricted,uid-restricted\n');
+  writeFileSync(join(pki, 'tokens.csv'), 'admin-token,admin,uid-admin,"system:masters"\nviewer-token,viewer,uid-viewer\nrestricted-token,restricted,uid-restricted\nlegacy-token,legacy,uid-legacy\n');
   // Audit every request by the non-admin users: the no-write test reads this log.
   writeFileSync(
     join(pki, 'audit-policy.yaml'),
@@ -269,7 +271,10 @@ export function startControllerManager(bin: string, dir: string, kubeconfig: str
   );
 }
 
-/** readonly: the ClusterRole gwdoctor ships; restricted: the same without referencegrants and endpointslices. */
+/**
+ * readonly: the ClusterRole gwdoctor ships; restricted: the same without referencegrants and endpointslices; legacy:
+ * the same without grpcroutes and listenersets (a role written before gwdoctor read them).
+ */
 async function installRbac(kube: Kube): Promise<void> {
   const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
   const role = docs.find((d) => d['kind'] === 'ClusterRole') as { metadata: { name: string }; rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
@@ -281,6 +286,12 @@ async function installRbac(kube: Kube): Promise<void> {
     rules: role.rules.map((r) => ({ ...r, resources: r.resources.filter((x) => x !== 'referencegrants' && x !== 'endpointslices') })).filter((r) => r.resources.length > 0),
   };
   await kube.create(restricted);
+  await kube.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'gwdoctor-legacy' },
+    rules: role.rules.map((r) => ({ ...r, resources: r.resources.filter((x) => x !== 'grpcroutes' && x !== 'listenersets') })).filter((r) => r.resources.length > 0),
+  });
   const bind = (name: string, roleName: string, user: string) => ({
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRoleBinding',
@@ -297,4 +308,5 @@ async function installRbac(kube: Kube): Promise<void> {
   await kube.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'gwdoctor-listener-certificates' }, rules: certRole.rules });
   await kube.create(bind('gwdoctor-viewer-certificates', 'gwdoctor-listener-certificates', 'viewer'));
   await kube.create(bind('gwdoctor-restricted', 'gwdoctor-restricted', 'restricted'));
+  await kube.create(bind('gwdoctor-legacy', 'gwdoctor-legacy', 'legacy'));
 }
