@@ -216,7 +216,7 @@ export class LiveCluster implements ClusterReader {
   private pluginFailure: PluginFailure | null = null;
   private readonly diskCache: DiscoveryCache;
 
-  private constructor(private readonly kc: KubeConfig, signal: AbortSignal, opts: LiveOptions) {
+  private constructor(kc: KubeConfig, signal: AbortSignal, opts: LiveOptions) {
     guardExecPlugins(kc, signal, (f) => (this.pluginFailure ??= f));
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
