@@ -159,20 +159,11 @@ if (section('parse')) {
 if (section('pertarget')) {
   const { ManifestCluster } = (await import(join(root, 'dist', 'src', 'cluster', 'manifests.js'))) as typeof import('../src/cluster/manifests.ts');
   const { LAYERS } = (await import(join(root, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
-  const { runTarget } = (await import(join(root, 'dist', 'src', 'pipeline.js'))) as typeof import('../src/pipeline.ts');
+  const { offlineEnv, runTarget } = (await import(join(root, 'dist', 'src', 'pipeline.js'))) as typeof import('../src/pipeline.ts');
   const { parseTarget } = (await import(join(root, 'dist', 'src', 'target.js'))) as typeof import('../src/target.ts');
   const perTarget = async (n: number): Promise<number> => {
     const snap = ManifestCluster.fromPaths([cluster(n, 'yaml')]);
-    const env = {
-      cluster: snap,
-      clusterUnavailable: null,
-      gatewayFilter: null,
-      offline: true,
-      net: { resolvers: [], expectIps: [], caFile: null, port: null },
-      resolver: () => Promise.reject(new Error('offline')),
-      probe: () => Promise.reject(new Error('offline')),
-      signal: AbortSignal.timeout(600_000),
-    };
+    const env = offlineEnv(snap, { signal: AbortSignal.timeout(600_000) });
     const hosts = Array.from({ length: 100 }, (_, i) => `app-${i % n}.example.com`);
     const one = (h: string) => runTarget(LAYERS, parseTarget(h), env, { until: null, intervalMs: 0 });
     await one('app-0.example.com'); // warm: the JIT and the snapshot's indexes, built once per run

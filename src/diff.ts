@@ -6,11 +6,10 @@ import { existsSync } from 'node:fs';
 import { INTERNAL_LAYERS, LAYERS } from '../checks/index.js';
 import { hostsOnGateways } from './all-hosts.js';
 import { ManifestCluster } from './cluster/manifests.js';
-import type { ClusterReader } from './cluster/reader.js';
 import { UsageError } from './errors.js';
 import { mapLimit } from './net/limit.js';
 import type { Options } from './options.js';
-import { runTarget, type Env } from './pipeline.js';
+import { offlineEnv, runTarget } from './pipeline.js';
 import { blocking, clean, fileLocations, fixText } from './report/common.js';
 import { parseTarget } from './target.js';
 import type { Finding, Target, TargetReport, Verdict } from './types.js';
@@ -43,6 +42,7 @@ export interface DiffReport {
   hosts: HostDiff[];
 }
 
+const DIFF_ONLY = 'diff sends no network probes';
 const ORDER: Record<Change, number> = { broken: 0, changed: 1, fixed: 2, unchanged: 3 };
 const reaches = (v: Verdict) => v === 'pass' || v === 'warn';
 
@@ -70,19 +70,6 @@ function cause(f: Finding | null): HostDiff['cause'] {
   };
 }
 
-function offlineEnv(cluster: ClusterReader, gateway: Options['gateway']): Env {
-  return {
-    cluster,
-    clusterUnavailable: null,
-    gatewayFilter: gateway,
-    offline: true,
-    net: { resolvers: [], expectIps: [], caFile: null, port: null },
-    resolver: () => Promise.reject(new Error('diff sends no network probes')),
-    probe: () => Promise.reject(new Error('diff sends no network probes')),
-    signal: AbortSignal.timeout(120_000),
-  };
-}
-
 export async function computeDiff(base: string[], head: string[], named: string[], gateway: Options['gateway'], internal: string[] = []): Promise<DiffReport> {
   for (const d of [...base, ...head]) if (!existsSync(d)) throw new UsageError(`diff: ${d} does not exist`);
   const b = ManifestCluster.fromPaths(base);
@@ -101,7 +88,7 @@ export async function computeDiff(base: string[], head: string[], named: string[
   const wait = { until: null, intervalMs: 0 };
   const rows = await mapLimit(targets, 8, async (t) => {
     const layers = t.expect === 'internal' ? INTERNAL_LAYERS : LAYERS;
-    const [rb, rh] = [await runTarget(layers, t, offlineEnv(b, gateway), wait), await runTarget(layers, t, offlineEnv(h, gateway), wait)];
+    const [rb, rh] = [await runTarget(layers, t, offlineEnv(b, { gatewayFilter: gateway }, DIFF_ONLY), wait), await runTarget(layers, t, offlineEnv(h, { gatewayFilter: gateway }, DIFF_ONLY), wait)];
     const [sb, sh] = [side(rb), side(rh)];
     const change = classify(sb, sh);
     return { host: t.host, path: t.path, ...(t.expect === 'internal' ? { internal: true as const } : {}), change, base: sb, head: sh, cause: change === 'unchanged' || change === 'fixed' ? null : cause(blocking(rh) ?? rh.layers.find((l) => l.status === 'warn') ?? null) };

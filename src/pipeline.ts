@@ -1,5 +1,6 @@
 // The pipeline: layers in order, stop at the first fail or error, record every later layer as skip.
 
+import type { ClusterReader } from './cluster/reader.js';
 import { findingFromError, skip, errorFinding, type Draft } from './findings.js';
 import { PathResolver } from './gatewayapi/resolver.js';
 import { mapLimit } from './net/limit.js';
@@ -15,6 +16,24 @@ export interface Observer {
 }
 
 export type Env = Omit<CheckContext, 'target' | 'probes' | 'path'>;
+
+/**
+ * The Env of a run that sends no network probe (gwdoctor diff, tests, the bench): the cluster layers only, on
+ * `cluster`; the resolver and the probe refuse if anything asks for them.
+ */
+export function offlineEnv(cluster: ClusterReader | null, extra: Partial<Env> = {}, why = 'offline: no network probes'): Env {
+  return {
+    cluster,
+    clusterUnavailable: cluster ? null : 'no cluster source',
+    gatewayFilter: null,
+    offline: true,
+    net: { resolvers: [], expectIps: [], caFile: null, port: null },
+    resolver: () => Promise.reject(new Error(why)),
+    probe: () => Promise.reject(new Error(why)),
+    signal: AbortSignal.timeout(120_000),
+    ...extra,
+  };
+}
 
 export interface WaitOptions {
   /** Absolute deadline (ms since epoch) for --wait; null = single attempt. */

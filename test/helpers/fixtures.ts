@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { INTERNAL_LAYERS, LAYERS } from '../../checks/index.js';
 import type { ClusterReader } from '../../src/cluster/reader.js';
 import { ManifestCluster } from '../../src/cluster/manifests.js';
-import { runTarget, type Env } from '../../src/pipeline.js';
+import { offlineEnv as pipelineOfflineEnv, runTarget, type Env } from '../../src/pipeline.js';
 import { parseGatewayRef, parseTarget } from '../../src/target.js';
 import type { TargetReport } from '../../src/types.js';
 
@@ -39,18 +39,9 @@ export function scenarios(): Scenario[] {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
+/** The pipeline's offline Env with the tests' 20 s deadline. */
 export function offlineEnv(cluster: ClusterReader | null, extra: Partial<Env> = {}): Env {
-  return {
-    cluster,
-    clusterUnavailable: cluster ? null : 'no cluster source',
-    gatewayFilter: null,
-    offline: true,
-    net: { resolvers: [], expectIps: [], caFile: null, port: null },
-    resolver: () => Promise.reject(new Error('offline')),
-    probe: () => Promise.reject(new Error('offline')),
-    signal: AbortSignal.timeout(20_000),
-    ...extra,
-  };
+  return pipelineOfflineEnv(cluster, { signal: AbortSignal.timeout(20_000), ...extra });
 }
 
 /** A case target "internal:HOST" is checked as `--internal HOST` (a host that must not be public). */

@@ -5,14 +5,11 @@
 // Service istiod itself created.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { planDirect } from '../../src/net/direct.js';
-import { applyScenario, type Applied } from './harness/apply.js';
 import { configz, programmedRoute } from './harness/configz.js';
 import { Kube, type Obj } from './harness/kube.js';
-import { itIstiod, istiod, live, liveCluster } from './live.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { itIstiod, istiod, live, liveCluster, scenarioUnderIstiod } from './live.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
 const GW = 'example-istio-gateway';
@@ -24,13 +21,7 @@ interface Svc extends Obj {
 }
 
 describe('the seed Gateway deployed by istiod (networking.istio.io/service-type + infrastructure.parametersRef)', () => {
-  let applied: Applied | undefined;
-  beforeAll(async () => {
-    if (admin && istiod) applied = await applyScenario(admin, join(FIXTURES, 'seed-healthy'), { status: 'istiod' });
-  }, 120_000);
-  afterAll(async () => {
-    await applied?.cleanup();
-  }, 120_000);
+  scenarioUnderIstiod('seed-healthy');
 
   itIstiod('istiod creates the Deployment and a NodePort Service 80:32080 owned by the Gateway', async () => {
     const gw = (await admin!.get(`/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways/${GW}`)) as Obj;
@@ -139,13 +130,7 @@ describe('a Gateway with only the networking.istio.io/service-type annotation', 
 });
 
 describe('an HTTPS listener without tls (fixture listener-https-no-tls-presync)', () => {
-  let applied: Applied | undefined;
-  beforeAll(async () => {
-    if (admin && istiod) applied = await applyScenario(admin, join(FIXTURES, 'listener-https-no-tls-presync'), { status: 'istiod' });
-  }, 120_000);
-  afterAll(async () => {
-    await applied?.cleanup();
-  }, 120_000);
+  scenarioUnderIstiod('listener-https-no-tls-presync');
 
   itIstiod('istiod reports the listener Accepted and Programmed, yet generates no server and no route for it', async () => {
     const gw = (await admin!.get(`/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways/${GW}`)) as Obj & {

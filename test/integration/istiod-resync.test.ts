@@ -9,12 +9,11 @@
 //   5. annotating the Service and EndpointSlices changes nothing; the harness's resync (a Service created and deleted) -> Programmed=True.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { FIXTURES, runOnCluster } from '../helpers/fixtures.js';
-import { applyScenario, forceServiceResync, nextPodIp, readyPodStatus, type Applied } from './harness/apply.js';
+import { describe, expect } from 'vitest';
+import { runOnCluster } from '../helpers/fixtures.js';
+import { forceServiceResync, nextPodIp, readyPodStatus } from './harness/apply.js';
 import { Kube, type Obj } from './harness/kube.js';
-import { itIstiod, istiod, live, liveCluster } from './live.js';
+import { itIstiod, live, liveCluster, scenarioUnderIstiod } from './live.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
 const GW = 'example-istio-gateway';
@@ -39,13 +38,7 @@ async function within(ms: number, want: () => Promise<boolean>): Promise<boolean
 }
 
 describe('istiod keeps a Gateway "no instances found" after its Pod is replaced, until a Service changes', () => {
-  let applied: Applied | undefined;
-  beforeAll(async () => {
-    if (admin && istiod) applied = await applyScenario(admin, join(FIXTURES, 'seed-healthy'), { status: 'istiod' });
-  }, 120_000);
-  afterAll(async () => {
-    await applied?.cleanup();
-  }, 120_000);
+  scenarioUnderIstiod('seed-healthy');
 
   itIstiod('the harness resync (a Service created and deleted) brings Programmed=True back', async () => {
     const kube = admin as Kube;
