@@ -8,8 +8,7 @@
 // A few scenarios show status istiod cannot produce (a controller that lags behind the spec, status that contradicts
 // it): they run on a second API server that no controller watches, with the fixture's hand-written status.
 
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LiveCluster } from '../../src/cluster/live.js';
 import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';
@@ -17,8 +16,7 @@ import type { K8sObject } from '../../src/cluster/objects.js';
 import { Kube } from './harness/kube.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { configz, programmedRoute } from './harness/configz.js';
-import { crdDocs, installCrds, startApiServer, startControllerManager } from './harness/controlplane.js';
-import { stopGroup } from './harness/istiod.js';
+import { crdDocs, installCrds, startExtraApiServer } from './harness/controlplane.js';
 import { istiod, itIstiod, itLive, live, liveCluster } from './live.js';
 import { expected as expectedOf, gatewayEnv, outcome, runOnCluster, runScenario, scenarios, type ExpectCase } from '../helpers/fixtures.js';
 import { HAND_WRITTEN, KNOWN_DISAGREEMENTS, type Known } from '../helpers/istiod-scenarios.js';
@@ -169,26 +167,13 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
 describe('scenarios whose status istiod cannot produce: hand-written status on an API server no controller watches', () => {
   let kube: Kube | undefined;
   let kubeconfig = '';
-  let stop: (() => Promise<void>) | undefined;
+  let stop: (() => void) | undefined;
   beforeAll(async () => {
     if (!live) return;
-    const api = await startApiServer({ bin: live.bin, dir: live.dir, etcdUrl: live.etcdUrl, prefix: `hand-${process.pid}`, pki: join(live.dir, 'pki') });
-    kubeconfig = join(live.dir, `hand-${process.pid}.kubeconfig`);
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${api.server}", certificate-authority: "${live.caFile}"}\nusers:\n- {name: u, user: {token: admin-token}}\ncontexts:\n- {name: admin, context: {cluster: c, user: u}}\ncurrent-context: admin\n`,
-    );
-    const kcm = startControllerManager(live.bin, live.dir, kubeconfig, `hand-${process.pid}`);
-    stop = async () => {
-      await stopGroup(kcm, 2_000);
-      await stopGroup(api.proc, 2_000);
-    };
-    kube = new Kube(api.server, readFileSync(live.caFile), 'admin-token');
+    ({ kube, kubeconfig, stop } = await startExtraApiServer(live, 'hand'));
     await installCrds(kube, [...crdDocs(live.crds, 'gateway-api'), ...crdDocs(live.crds, 'istio')]);
   }, 180_000);
-  afterAll(async () => {
-    await stop?.();
-  }, 30_000);
+  afterAll(() => stop?.());
 
   describe.each(scenarios().filter((s) => s.name in HAND_WRITTEN))('scenario $name (hand-written status)', (s) => {
     let applied: Applied | undefined;
@@ -201,7 +186,7 @@ describe('scenarios whose status istiod cannot produce: hand-written status on a
 
     itLive.each(s.cases)(`$target: live verdict == manifests verdict == $layer/$code (${HAND_WRITTEN[s.name]})`, async (c) => {
       const fromManifests = outcome(await runScenario(s.dir, c.target));
-      const report = await runOnCluster(await LiveCluster.create({ ok: true, kind: 'files', files: [kubeconfig] }, 'admin'), c.target);
+      const report = await runOnCluster(await LiveCluster.create({ ok: true, kind: 'files', files: [kubeconfig] }, null), c.target);
       expect(outcome(report)).toEqual(fromManifests);
       expect(fromManifests).toEqual({ target: c.target, verdict: c.verdict, layer: c.layer, code: c.code });
       // Layer by layer, the same objects are named as evidence; numbers such as generations may differ.

@@ -1,12 +1,12 @@
 // Live-only behaviour against the real kube-apiserver: RBAC, API server going away, CRDs missing, a wrong CA,
 // ReferenceGrant served as v1 or only as v1beta1, and proof from the audit log that gwdoctor never writes.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { applyScenario, type Applied } from './harness/apply.js';
-import { crdDocs, freePort, installCrds, startApiServer, startControllerManager } from './harness/controlplane.js';
+import { crdDocs, freePort, installCrds, startExtraApiServer, writeKubeconfig } from './harness/controlplane.js';
 import { Kube } from './harness/kube.js';
 import { istiod, itLive, live, liveCluster } from './live.js';
 import { planDirect } from '../../src/net/direct.js';
@@ -16,13 +16,7 @@ import { FIXTURES } from '../helpers/fixtures.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
 
-function kubeconfigFor(server: string, token: string, file: string): string {
-  writeFileSync(
-    file,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", certificate-authority: "${live?.caFile}"}\nusers:\n- {name: u, user: {token: ${token}}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`,
-  );
-  return file;
-}
+const kubeconfigFor = (server: string, token: string, file: string) => writeKubeconfig(file, server, token, live?.caFile ?? null);
 
 /** Load a fixture scenario into the main control plane (status by istiod when it runs there) for the enclosing describe. */
 function withScenario(name: string): void {
@@ -117,19 +111,8 @@ describe('a second API server without the Gateway API CRDs', () => {
   let stop: (() => void) | undefined;
   beforeAll(async () => {
     if (!live) return;
-    const api = await startApiServer({ bin: live.bin, dir: live.dir, etcdUrl: live.etcdUrl, prefix: `bare-${process.pid}`, pki: join(live.dir, 'pki') });
-    server = api.server;
-    const kcm = startControllerManager(live.bin, live.dir, kubeconfigFor(server, 'admin-token', join(live.dir, 'bare-admin.kubeconfig')), 'bare');
-    stop = () => {
-      for (const p of [kcm, api.proc]) {
-        try {
-          process.kill(-(p.pid as number), 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    };
-    kube = new Kube(server, readFileSync(live.caFile), 'admin-token');
+    const extra = await startExtraApiServer(live, 'bare');
+    ({ server, kube, stop } = extra);
   }, 180_000);
   afterAll(() => stop?.());
 

@@ -1,7 +1,7 @@
 // Live reads at scale, against the real kube-apiserver: every LIST pages with limit/continue, and many targets share
 // one LIST per kind. A counting proxy (plain HTTP in front of the API server) records every request gwdoctor makes.
 
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LiveCluster } from '../../src/cluster/live.js';
 import { applyScenario, type Applied } from './harness/apply.js';
-import { crdDocs, installCrds, startApiServer, startControllerManager } from './harness/controlplane.js';
+import { crdDocs, installCrds, startExtraApiServer, writeKubeconfig } from './harness/controlplane.js';
 import { Kube, type Obj } from './harness/kube.js';
 import { istiod, itLive, live } from './live.js';
 import { gwdoctorAsync } from '../helpers/cli.js';
@@ -37,10 +37,9 @@ async function countingProxy(upstream = live!.server): Promise<{ url: string; re
   return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(() => r())) };
 }
 
+/** A kubeconfig pointing at a counting proxy (plain TLS without verification: the proxy's certificate is its own). */
 function kubeconfigTo(server: string, token = 'viewer-token'): string {
-  const file = join(live!.dir, `kubeconfig-proxy-${Date.now()}`);
-  writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", insecure-skip-tls-verify: true}\nusers:\n- {name: u, user: {token: ${token}}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`);
-  return file;
+  return writeKubeconfig(join(live!.dir, `kubeconfig-proxy-${Date.now()}`), server, token, null);
 }
 
 const HOSTS = 100;
@@ -225,21 +224,7 @@ describe('a cached discovery that turns out wrong (ReferenceGrant v1 switched of
   let stop: (() => void) | undefined;
   beforeAll(async () => {
     if (!live) return;
-    const api = await startApiServer({ bin: live.bin, dir: live.dir, etcdUrl: live.etcdUrl, prefix: `scale-${process.pid}`, pki: join(live.dir, 'pki') });
-    server = api.server;
-    const adminKc = join(live.dir, `scale-admin-${process.pid}.kubeconfig`);
-    writeFileSync(adminKc, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", certificate-authority: "${live.caFile}"}\nusers:\n- {name: u, user: {token: admin-token}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`);
-    const kcm = startControllerManager(live.bin, live.dir, adminKc, `scale-${process.pid}`);
-    stop = () => {
-      for (const p of [kcm, api.proc]) {
-        try {
-          process.kill(-(p.pid as number), 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    };
-    kube = new Kube(server, readFileSync(live.caFile), 'admin-token');
+    ({ server, kube, stop } = await startExtraApiServer(live, 'scale'));
     await installCrds(kube, crdDocs(live.crds, 'gateway-api'));
     await applyScenario(kube, join(FIXTURES, 'grant-missing'));
   }, 180_000);

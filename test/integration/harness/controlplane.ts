@@ -116,7 +116,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<{ proc: Child
   return { proc, server, port };
 }
 
-function writeKubeconfig(file: string, server: string, ca: string, wrongCa: string): void {
+function writeMainKubeconfig(file: string, server: string, ca: string, wrongCa: string): void {
   const ctx = (name: string, user: string, cluster = 'test') => `- name: ${name}\n  context: {cluster: ${cluster}, user: ${user}}`;
   writeFileSync(
     file,
@@ -236,7 +236,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
     const admin = new Kube(api.server, readFileSync(join(pki, 'ca.crt')), 'admin-token');
 
     const kubeconfig = join(dir, 'kubeconfig');
-    writeKubeconfig(kubeconfig, api.server, join(pki, 'ca.crt'), join(dir, 'other-pki', 'wrong-ca.crt'));
+    writeMainKubeconfig(kubeconfig, api.server, join(pki, 'ca.crt'), join(dir, 'other-pki', 'wrong-ca.crt'));
     const adminKc = join(dir, 'admin.kubeconfig');
     writeFileSync(
       adminKc,
@@ -252,6 +252,46 @@ export async function startControlPlane(): Promise<ControlPlane> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * A kubeconfig with one cluster, one bearer-token user and one context. `ca`: the CA file to trust, or null for
+ * insecure-skip-tls-verify (a test proxy in front of the API server).
+ */
+export function writeKubeconfig(file: string, server: string, token: string, ca: string | null): string {
+  const trust = ca === null ? 'insecure-skip-tls-verify: true' : `certificate-authority: "${ca}"`;
+  writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", ${trust}}\nusers:\n- {name: u, user: {token: ${token}}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`);
+  return file;
+}
+
+export interface ExtraApiServer {
+  server: string;
+  /** The admin user's kubeconfig for it. */
+  kubeconfig: string;
+  kube: Kube;
+  stop(): void;
+}
+
+/**
+ * Another API server on the control plane's etcd (its own key prefix, so its objects are its own) with its own
+ * controller-manager: for tests that need a cluster without CRDs, with other CRD versions, or with status no
+ * controller touches. No CRDs are installed.
+ */
+export async function startExtraApiServer(cp: { bin: string; dir: string; etcdUrl: string; caFile: string }, name: string): Promise<ExtraApiServer> {
+  const prefix = `${name}-${process.pid}`;
+  const api = await startApiServer({ bin: cp.bin, dir: cp.dir, etcdUrl: cp.etcdUrl, prefix, pki: join(cp.dir, 'pki') });
+  const kubeconfig = writeKubeconfig(join(cp.dir, `${prefix}-admin.kubeconfig`), api.server, 'admin-token', cp.caFile);
+  const kcm = startControllerManager(cp.bin, cp.dir, kubeconfig, prefix);
+  const stop = () => {
+    for (const p of [kcm, api.proc]) {
+      try {
+        process.kill(-(p.pid as number), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  };
+  return { server: api.server, kubeconfig, kube: new Kube(api.server, readFileSync(cp.caFile), 'admin-token'), stop };
 }
 
 /** kube-controller-manager with only the controllers the tests need (EndpointSlices from Pods, GC, namespaces, Deployments). */
