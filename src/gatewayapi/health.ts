@@ -90,7 +90,7 @@ export function gatewayHealth(
     return bad({ code: p.code, summary: p.summary, retryable: p.state === 'missing', remedy: 'certificate', listener: certProblem.listener, cert: certProblem });
   }
   const certEvidence = certs.flatMap((c) => c.evidence);
-  const warning = certs.find((c) => c.warning)?.warning;
+  let warning: Health['warning'] = certs.find((c) => c.warning)?.warning;
   const notes = certs.filter((c) => c.unchecked).map((c) => `certificate of listener "${c.listener.name}" not checked: ${c.unchecked}`);
 
   if (fresh === 'fresh') {
@@ -126,14 +126,13 @@ export function gatewayHealth(
     // (pilot/pkg/model/endpointshards.go UpdateServiceEndpoints), so after a gateway Pod is replaced the status can
     // stay False while the new Pod serves (reproduced on real istiod: test/integration/istiod-resync.test.ts). The
     // endpoints are read now, the status is not: trust the endpoints and say so.
-    if (programmed && programmed.status === 'False' && noInstances(conds) && endpoints && endpoints.total > 0) {
-      const summary = `the controller reports ${ref} Programmed=False/${programmed.reason ?? ''} "no instances found", but its Service ${gw.metadata.namespace ?? 'default'}/${endpoints.service} has ${endpoints.total} endpoint(s); trusting the endpoints (istiod recomputes this condition only when some Service changes)`;
-      return { ok: true, stale: false, evidence, warning: { code: 'StatusDisagrees', summary, retryable: true } };
-    }
-    if (programmed && programmed.status !== 'True') {
-      const why = /no instances found/.test(programmed.message ?? '')
-        ? 'the gateway pods are not ready (Istio found no endpoints for the gateway Service)'
-        : 'the controller could not program the gateway';
+    // The listeners' own status is still judged below.
+    const staleNoInstances = noInstances(conds) && endpoints !== null && endpoints.total > 0;
+    if (staleNoInstances) {
+      const summary = `the controller reports ${ref} Programmed=False/${programmed?.reason ?? ''} "no instances found", but its Service ${gw.metadata.namespace ?? 'default'}/${endpoints.service} has ${endpoints.total} endpoint(s); trusting the endpoints (istiod recomputes this condition only when some Service changes)`;
+      warning = { code: 'StatusDisagrees', summary, retryable: true };
+    } else if (programmed && programmed.status !== 'True') {
+      const why = noInstances(conds) ? 'the gateway pods are not ready (Istio found no endpoints for the gateway Service)' : 'the controller could not program the gateway';
       return bad({ code: 'GatewayNotProgrammed', summary: `${ref} is not programmed: ${programmed.reason ?? 'no reason'}: ${why}`, retryable: true, remedy: 'gateway-pods' });
     }
     for (const l of listeners) {
