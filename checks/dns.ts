@@ -1,7 +1,7 @@
 // Layer 1: the hostname resolves (and, with --expect-ip, to the reverse proxy), the same way on every resolver asked.
 
 import { layerMeta } from '../src/registry.js';
-import { commandFix, errorFinding, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
+import { emit, commandFix, pass, textFix, type Draft } from '../src/findings.js';
 import { ProbeError } from '../src/errors.js';
 import type { ResolverOutcome } from '../src/net/dns-client.js';
 import { NoRecordsError } from '../src/net/system-resolver.js';
@@ -56,7 +56,7 @@ function observed(d: Draft, addresses: AddressAnswer[]): Draft & { observed: Obs
   return { ...d, observed: { addresses } };
 }
 
-export const dns: Check = {
+export const dns: Check<'dns'> = {
   ...layerMeta('dns'),
   needsCluster: false,
   network: true,
@@ -72,7 +72,7 @@ export const dns: Check = {
       const negative = outcomes.filter((o) => o.status === 'nxdomain' || o.status === 'nodata');
       if (negative.length > 0) {
         const kind = negative.some((o) => o.status === 'nxdomain') ? 'NXDOMAIN: the name does not exist' : 'NODATA: the name exists but has no A/AAAA record';
-        return fail(this, 'DnsNoRecords', `${host} does not resolve (${kind})`, {
+        return emit(this, 'DnsNoRecords', `${host} does not resolve (${kind})`, {
           evidence,
           fix: textFix(
             `create an A (or AAAA) record for ${host} pointing at the reverse proxy${ctx.net.expectIps.length ? ` (${ctx.net.expectIps.join(', ')})` : ''}, or a CNAME to a name that has one`,
@@ -80,9 +80,8 @@ export const dns: Check = {
           ),
         });
       }
-      return errorFinding(this, 'DnsResolverError', `no resolver answered for ${host}: ${outcomes.map((o) => `${o.label} ${o.status}`).join(', ') || 'no resolver configured'}`, {
+      return emit(this, 'DnsResolverError', `no resolver answered for ${host}: ${outcomes.map((o) => `${o.label} ${o.status}`).join(', ') || 'no resolver configured'}`, {
         evidence,
-        retryable: true,
         fix: digFix,
       });
     }
@@ -95,7 +94,7 @@ export const dns: Check = {
       const wrong = answered.filter((o) => o.addresses.some((a) => !ctx.net.expectIps.includes(a.address)));
       if (wrong.length > 0) {
         const bad = [...new Set(wrong.flatMap((o) => o.addresses.map((a) => a.address)).filter((a) => !ctx.net.expectIps.includes(a)))];
-        return fail(this, 'DnsUnexpectedAddress', `${host} resolves to ${bad.join(', ')}${wrong.length < answered.length ? ` at ${wrong.map((o) => o.label).join(', ')}` : ''}, expected ${ctx.net.expectIps.join(', ')} (the reverse proxy)`, {
+        return emit(this, 'DnsUnexpectedAddress', `${host} resolves to ${bad.join(', ')}${wrong.length < answered.length ? ` at ${wrong.map((o) => o.label).join(', ')}` : ''}, expected ${ctx.net.expectIps.join(', ')} (the reverse proxy)`, {
           evidence,
           fix: textFix(`point the DNS record of ${host} at ${ctx.net.expectIps.join(', ')}`, 'clients must reach the reverse proxy, not the node, the Gateway or an old address'),
         });
@@ -104,7 +103,7 @@ export const dns: Check = {
 
     const keys = new Set(outcomes.map(answerKey).filter((k): k is string => k !== null));
     if (keys.size > 1) {
-      return observed(warn(this, 'DnsInconsistent', `resolvers disagree about ${host} (split horizon?): ${outcomes.filter((o) => answerKey(o) !== null).map((o) => `${o.label} -> ${o.status === 'ok' ? o.addresses.map((a) => a.address).join(', ') : o.status.toUpperCase()}`).join('; ')}`, {
+      return observed(emit(this, 'DnsInconsistent', `resolvers disagree about ${host} (split horizon?): ${outcomes.filter((o) => answerKey(o) !== null).map((o) => `${o.label} -> ${o.status === 'ok' ? o.addresses.map((a) => a.address).join(', ') : o.status.toUpperCase()}`).join('; ')}`, {
         evidence,
         fix: textFix(`make every resolver your clients use answer the same for ${host}, or make sure each answer reaches a proxy that serves it`, 'clients behind different resolvers land on different addresses'),
       }), addresses);

@@ -2,7 +2,7 @@
 
 import type { EndpointSlice, Pod, Route, ServicePort } from '../src/cluster/objects.js';
 import { describe } from '../src/cluster/objects.js';
-import { fail, pass, warn, type Draft } from '../src/findings.js';
+import { emit, pass, type Draft } from '../src/findings.js';
 import { serviceNotFound } from '../src/backend-findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr } from '../src/fix/build.js';
 import { condition, controllerConditions, describeCondition, freshness, routeParentStatus } from '../src/gatewayapi/status.js';
@@ -69,12 +69,12 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   if (ref.group !== '' || ref.kind !== 'Service') {
     const gk = `${ref.group || 'core'}/${ref.kind}`;
     if (!ISTIO_BACKEND_KINDS.has(`${ref.group}/${ref.kind}`)) {
-      return fail(check, 'BackendKindInvalid', `${where} points at ${gk} ${ref.name}, a kind Istio does not route to (ResolvedRefs=False/InvalidKind): the gateway answers 500`, {
+      return emit(check, 'BackendKindInvalid', `${where} points at ${gk} ${ref.name}, a kind Istio does not route to (ResolvedRefs=False/InvalidKind): the gateway answers 500`, {
         evidence: statusNote,
         fix: manual(`make ${where} reference a Service (group: "", kind: Service, name, port), or a networking.istio.io/Hostname defined by a ServiceEntry: Istio routes only to Service, networking.istio.io/Hostname and InferencePool backendRefs`),
       });
     }
-    return warn(check, 'BackendKindUnsupported', `${where} points at ${gk} ${ref.namespace}/${ref.name}: gwdoctor checks only Service backends`, {
+    return emit(check, 'BackendKindUnsupported', `${where} points at ${gk} ${ref.namespace}/${ref.name}: gwdoctor checks only Service backends`, {
       evidence: statusNote,
     });
   }
@@ -82,7 +82,7 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   const svc = b.service;
   if (!svc) return serviceNotFound(check, ref, route, b.siblings, b.grants, statusNote);
   if (svc.spec?.type === 'ExternalName') {
-    return warn(check, 'BackendKindUnsupported', `${svcRef} is an ExternalName Service (${svc.spec.externalName}): Istio routes it only if a ServiceEntry defines that host`, {
+    return emit(check, 'BackendKindUnsupported', `${svcRef} is an ExternalName Service (${svc.spec.externalName}): Istio routes it only if a ServiceEntry defines that host`, {
       evidence: statusNote,
     });
   }
@@ -92,7 +92,7 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   if (!svcPort) {
     const byTarget = ports.find((p) => p.targetPort === ref.port);
     const suggestion = byTarget ?? (ports.length === 1 ? ports[0] : undefined);
-    return fail(check, 'ServicePortMismatch', `${where} uses port ${ref.port ?? '(none)'}, but ${svcRef} has ports ${portDesc || '(none)'}${byTarget ? ` (${ref.port} is the targetPort; use the Service port ${byTarget.port})` : ''}`, {
+    return emit(check, 'ServicePortMismatch', `${where} uses port ${ref.port ?? '(none)'}, but ${svcRef} has ports ${portDesc || '(none)'}${byTarget ? ` (${ref.port} is the targetPort; use the Service port ${byTarget.port})` : ''}`, {
       evidence: [...statusNote, { ref: svcRef, detail: `spec.ports: ${portDesc || '(none)'}` }],
       fix: suggestion
         ? jsonPatch(
@@ -123,7 +123,7 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   }
   const selector = svc.spec?.selector;
   if (!selector) {
-    return fail(check, 'NoReadyEndpoints', `${portLabel} has no selector and no ready endpoints in its EndpointSlices: the gateway answers 503 "no healthy upstream"`, {
+    return emit(check, 'NoReadyEndpoints', `${portLabel} has no selector and no ready endpoints in its EndpointSlices: the gateway answers 503 "no healthy upstream"`, {
       evidence: statusNote,
       fix: command(['kubectl', '-n', ref.namespace, 'get', 'endpointslices', '-l', `kubernetes.io/service-name=${ref.name}`, '-o', 'yaml'], 'a Service without a selector needs EndpointSlices written for it (or add a selector)'),
     });
@@ -131,13 +131,13 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   const selStr = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
   if (pods === null) {
     if (slices.length === 0) {
-      return warn(check, 'EndpointsUnknown', `the manifests hold no EndpointSlices or Pods for ${svcRef}: endpoint readiness was not checked`, {
+      return emit(check, 'EndpointsUnknown', `the manifests hold no EndpointSlices or Pods for ${svcRef}: endpoint readiness was not checked`, {
         evidence: statusNote,
         fix: command(['kubectl', '-n', ref.namespace, 'get', 'endpointslices', '-l', `kubernetes.io/service-name=${ref.name}`], 'run against the live cluster (or include EndpointSlices and Pods in --manifests) to check readiness'),
       });
     }
   } else if (pods.length === 0) {
-    return fail(check, 'NoPodsSelected', `${svcRef} selects ${selStr}, but no Pod in ${ref.namespace} has those labels: the gateway answers 503 "no healthy upstream"`, {
+    return emit(check, 'NoPodsSelected', `${svcRef} selects ${selStr}, but no Pod in ${ref.namespace} has those labels: the gateway answers 503 "no healthy upstream"`, {
       evidence: statusNote,
       fix: command(['kubectl', '-n', ref.namespace, 'get', 'pods', '--show-labels'], `make the Service selector (${selStr}) match the Pods' labels, or deploy the Pods`),
     });
@@ -146,9 +146,8 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   for (const n of notReady.slice(0, 5)) evidence.push({ ref: portLabel, detail: `not ready: ${n}` });
   for (const p of (pods ?? []).slice(0, 5)) evidence.push({ ref: describe(p), detail: podProblem(p, svcPort.targetPort) });
   const first = (pods ?? [])[0];
-  return fail(check, 'NoReadyEndpoints', `${portLabel} has no ready endpoints${pods ? ` (${pods.length} pod${pods.length === 1 ? '' : 's'} selected, none ready)` : ''}: the gateway answers 503 "no healthy upstream"`, {
+  return emit(check, 'NoReadyEndpoints', `${portLabel} has no ready endpoints${pods ? ` (${pods.length} pod${pods.length === 1 ? '' : 's'} selected, none ready)` : ''}: the gateway answers 503 "no healthy upstream"`, {
     evidence,
-    retryable: true,
     fix: first
       ? command(['kubectl', '-n', ref.namespace, 'describe', 'pod', first.metadata.name], `find why the pod is not Ready (events, probe failures); then \`kubectl -n ${ref.namespace} logs ${first.metadata.name} --all-containers --previous\` for crash logs`)
       : command(['kubectl', '-n', ref.namespace, 'get', 'pods', '-l', selStr, '-o', 'wide'], 'find why the selected pods are not Ready'),
@@ -170,9 +169,8 @@ function waypointProblem(check: { id: 'endpoints'; title: string }, w: WaypointI
   }
   evidence.push({ ref: svcRef, detail: `ingress traffic goes through waypoint ${namespace}/${name} (istio.io/use-waypoint and istio.io/ingress-use-waypoint on the ${from})` });
   if (!w.gateway) {
-    return fail(check, 'WaypointNotReady', `${svcRef} sends ingress traffic through waypoint ${ref}, which does not exist: the gateway answers 503`, {
+    return emit(check, 'WaypointNotReady', `${svcRef} sends ingress traffic through waypoint ${ref}, which does not exist: the gateway answers 503`, {
       evidence,
-      retryable: true,
       fix: applyFix(
         { apiVersion: GW_API, kind: 'Gateway', metadata: { name, namespace, labels: { 'istio.io/waypoint-for': 'service' } }, spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } },
         `creates the waypoint ${ref} that the ${from}'s istio.io/use-waypoint label names (what \`istioctl waypoint apply -n ${namespace} --name ${name}\` creates); or remove the label`,
@@ -184,12 +182,12 @@ function waypointProblem(check: { id: 'endpoints'; title: string }, w: WaypointI
   const podsCmd = command(['kubectl', '-n', namespace, 'get', 'pods,services', '-l', `gateway.networking.k8s.io/gateway-name=${name}`], `look at the waypoint's pods and Service (Istio deploys them named ${name})`);
   if (programmed && programmed.status !== 'True') {
     evidence.push({ ref, detail: describeCondition(programmed) });
-    return fail(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, is not programmed: the gateway answers 503`, { evidence, retryable: true, fix: podsCmd });
+    return emit(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, is not programmed: the gateway answers 503`, { evidence, fix: podsCmd });
   }
   if (w.pods !== null) {
     const ready = w.slices.flatMap((sl) => sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false);
     if (!w.service || ready.length === 0) {
-      return fail(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, has no ready endpoint${w.service ? '' : ' (its Service does not exist)'}: the gateway answers 503`, { evidence, retryable: true, fix: podsCmd });
+      return emit(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, has no ready endpoint${w.service ? '' : ' (its Service does not exist)'}: the gateway answers 503`, { evidence, fix: podsCmd });
     }
   }
   return null;
@@ -222,9 +220,8 @@ export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, e
     statusNote.push({ ref: `${routeDesc} ${otherRule.ref.where}`, detail: `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name}: ${otherRule.reason}; the status is about that rule, not the one serving this request` });
   }
   if (resolved?.status === 'False' && ['BackendNotFound', 'InvalidKind'].includes(resolved.reason ?? '') && !explainedByMirror && !otherRule && freshness(conds, route.metadata.generation) === 'fresh') {
-    return warn(this, 'StatusDisagrees', `the controller reports ${describeCondition(resolved)}, but every backendRef of the rule resolves to an existing Service with endpoints; trusting the spec (status may lag)`, {
+    return emit(this, 'StatusDisagrees', `the controller reports ${describeCondition(resolved)}, but every backendRef of the rule resolves to an existing Service with endpoints; trusting the spec (status may lag)`, {
       evidence: results.flatMap((r) => r.evidence),
-      retryable: true,
     });
   }
   if (results.length === 1) return results[0] as Draft;

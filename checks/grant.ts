@@ -3,7 +3,7 @@
 
 import { serviceNotFound } from '../src/backend-findings.js';
 import { describe } from '../src/cluster/objects.js';
-import { fail, pass, warn, type Draft } from '../src/findings.js';
+import { emit, pass, type Draft } from '../src/findings.js';
 import { applyFix, closest, manual, uniqueName } from '../src/fix/build.js';
 import { isGatewayService } from '../src/fix/candidates.js';
 import { grantPermits, referenceGrantObject, whyNot } from '../src/gatewayapi/grants.js';
@@ -62,7 +62,7 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
     const taken = (gs.grants.get(first.namespace) ?? []).map((g) => g.metadata.name);
     const name = uniqueName(`allow-${routeNs}-${route.kind.toLowerCase()}s-to-${first.name}`, taken);
     const object = referenceGrantObject(route, sameNs, gs.apiVersion, name);
-    return fail(
+    return emit(
       this,
       'ReferenceGrantMissing',
       `no ReferenceGrant in namespace ${first.namespace} lets ${describe(route)} use ${first.kind} ${first.name}${uncovered.length > 1 ? ` (+${uncovered.length - 1} more)` : ''}: the gateway answers 500`,
@@ -82,9 +82,8 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
     evidence.push({ ref: `${describe(route)} ${otherRule.ref.where}`, detail: `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name} is not permitted: the status's RefNotPermitted is about that rule, not the one serving this request` });
   }
   if (statusSaysNotPermitted && !otherRule) {
-    return warn(this, 'StatusDisagrees', 'the controller reports RefNotPermitted, but the ReferenceGrants permit every backendRef; trusting the spec (status may lag)', {
+    return emit(this, 'StatusDisagrees', 'the controller reports RefNotPermitted, but the ReferenceGrants permit every backendRef; trusting the spec (status may lag)', {
       evidence,
-      retryable: true,
     });
   }
   return pass(this, `ReferenceGrants permit ${refs.length} cross-namespace backendRef${refs.length > 1 ? 's' : ''}`, { evidence });
@@ -105,7 +104,7 @@ function mirrorProblem(check: { id: 'grant'; title: string }, rs: Matched, gs: G
     if (!exists) {
       const names = (gs.siblings.get(ref.namespace) ?? []).filter((s) => !isGatewayService(s)).map((s) => s.metadata.name);
       const near = closest(ref.name, names);
-      return warn(check, 'MirrorBackendUnresolved', `the RequestMirror target ${svcRef} does not exist (${routeDesc} ${ref.where}): ${served}${near.length ? `; did you mean ${near.join(', ')}?` : ''}`, {
+      return emit(check, 'MirrorBackendUnresolved', `the RequestMirror target ${svcRef} does not exist (${routeDesc} ${ref.where}): ${served}${near.length ? `; did you mean ${near.join(', ')}?` : ''}`, {
         evidence: [...evidence, { ref: svcRef, detail: `not found (${ref.where})` }],
         fix: manual(`create ${svcRef}, or correct the RequestMirror backendRef at ${ref.where} of ${routeDesc}${near.length ? ` (closest existing: ${near.join(', ')})` : ''}, or remove that RequestMirror filter if copies are no longer wanted`),
       });
@@ -114,7 +113,7 @@ function mirrorProblem(check: { id: 'grant'; title: string }, rs: Matched, gs: G
     const grants = gs.grants.get(ref.namespace) ?? [];
     if (grants.some((g) => grantPermits(g, routeNs, ref))) continue;
     const name = uniqueName(`allow-${routeNs}-httproutes-to-${ref.name}`, grants.map((g) => g.metadata.name));
-    return warn(check, 'MirrorBackendUnresolved', `no ReferenceGrant in namespace ${ref.namespace} lets ${routeDesc} mirror to ${svcRef}: ${served}`, {
+    return emit(check, 'MirrorBackendUnresolved', `no ReferenceGrant in namespace ${ref.namespace} lets ${routeDesc} mirror to ${svcRef}: ${served}`, {
       evidence: [...evidence, ...grants.map((g) => ({ ref: describe(g), detail: `does not apply: ${whyNot(g, routeNs, ref)}` })),
         ...(grants.length === 0 ? [{ ref: `namespace ${ref.namespace}`, detail: 'has no ReferenceGrant at all' }] : [])],
       fix: applyFix(

@@ -7,7 +7,7 @@
 import { describeListener } from '../src/gatewayapi/listeners.js';
 import type { Gateway, GatewayListener } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
-import { errorFinding, fail, pass, skip } from '../src/findings.js';
+import { emit, pass, skip } from '../src/findings.js';
 import { command, jsonPatch, manual, ptr } from '../src/fix/build.js';
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
 import { resolveExposure, type Exposure, type ExposureStage } from '../src/gatewayapi/exposure.js';
@@ -23,7 +23,7 @@ import type { Check, CheckContext, Evidence, HttpProbe, LayerId } from '../src/t
 
 const GATEWAYS = 'gateways.gateway.networking.k8s.io';
 
-function meta(id: LayerId): { id: LayerId; title: string } {
+function meta<I extends LayerId>(id: I): { id: I; title: string } {
   const titles: Partial<Record<LayerId, string>> = {
     dns: 'the internal host has no public DNS answer, or its answer is checked at the proxy',
     proxy: 'the reverse proxy does not reach a backend for the internal host',
@@ -36,7 +36,7 @@ function meta(id: LayerId): { id: LayerId; title: string } {
 const hostPort = (address: string, port: number) => `${address.includes(':') ? `[${address}]` : address}:${port}`;
 
 /** dns: resolution with the public dns layer's logic (given by checks/index.ts); "does not resolve" is the good outcome here. */
-const internalDns = (dns: Check): Check => ({
+const internalDns = (dns: Check<'dns'>): Check<'dns'> => ({
   ...meta('dns'),
   needsCluster: false,
   network: true,
@@ -59,7 +59,7 @@ const internalDns = (dns: Check): Check => ({
 type Answer = { ok: true; address: string; statusCode: number; evidence: Evidence; exposed: boolean; why: string; nrShape: boolean } | { ok: false; address: string; evidence: Evidence; timeout: boolean; why: string };
 
 /** proxy: a request for the host through every resolved address; a backend answering is exposure. */
-const internalProxy: Check = {
+const internalProxy: Check<'proxy'> = {
   ...meta('proxy'),
   needsCluster: false,
   network: true,
@@ -96,7 +96,7 @@ const internalProxy: Check = {
     const evidence = answers.map((a) => a.evidence);
     const exposed = answers.find((a) => a.ok && a.exposed);
     if (exposed) {
-      return fail(this, 'InternalHostExposed', `${host} must stay internal, but the proxy at ${hostPort(exposed.address, port)} serves it: ${exposed.why}`, {
+      return emit(this, 'InternalHostExposed', `${host} must stay internal, but the proxy at ${hostPort(exposed.address, port)} serves it: ${exposed.why}`, {
         evidence,
         fix: manual(`remove ${host} from the reverse proxy's public server names (or make it refuse the name), and remove it from the HTTPRoute on the public Gateway that serves it (the route layer names it when gwdoctor can read the cluster)`),
       });
@@ -110,7 +110,7 @@ const internalProxy: Check = {
       if (direct.envoyNR) for (const a of hidden) a.why = `HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`;
     }
     const cut = answers.find((a) => !a.ok && a.timeout);
-    if (cut) return errorFinding(this, 'Timeout', `the request for ${host} to ${hostPort(cut.address, port)} was cut off by --timeout: nothing proven`, { evidence, retryable: true });
+    if (cut) return emit(this, 'Timeout', `the request for ${host} to ${hostPort(cut.address, port)} was cut off by --timeout: nothing proven`, { evidence });
     return pass(this, `the proxy does not reach a backend for ${host}: ${[...new Set(answers.map((a) => `${hostPort(a.address, port)} ${a.why}`))].join('; ')}`, { evidence });
   },
 };
@@ -155,7 +155,7 @@ function stage(ctx: CheckContext): Promise<ExposureStage> {
 
 const gatewayNames = (gws: Gateway[]) => gws.map(describe).join(', ');
 
-const internalListener: Check = {
+const internalListener: Check<'listener'> = {
   ...meta('listener'),
   needsCluster: true,
   network: false,
@@ -165,7 +165,7 @@ const internalListener: Check = {
     const path = ctx.path as PathResolver;
     switch (s.kind) {
       case 'filter-missing':
-        return fail(this, 'GatewayNotFound', `--gateway ${s.filter.namespace}/${s.filter.name} does not exist: cannot tell whether it serves ${host}`, {
+        return emit(this, 'GatewayNotFound', `--gateway ${s.filter.namespace}/${s.filter.name} does not exist: cannot tell whether it serves ${host}`, {
           evidence: s.all.map((g) => ({ ref: describe(g), detail: 'exists' })),
           fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'pick an existing Gateway for --gateway'),
         });
@@ -240,7 +240,7 @@ function exposureEvidence(e: Exposure, host: string, path: PathResolver): Eviden
   return { ref: describe(e.route), detail: `attached to ${describe(e.gateway)} ${e.listeners.map(describeListener).join(', ')}; ${via}${from}` };
 }
 
-const internalRoute: Check = {
+const internalRoute: Check<'route'> = {
   ...meta('route'),
   needsCluster: true,
   network: false,
@@ -258,7 +258,7 @@ const internalRoute: Check = {
       return `${describe(e.route)}${o && 'file' in o ? ` (${o.file}:${o.line})` : ''} on ${describe(e.gateway)}`;
     }))];
     return withOrigins(
-      fail(this, 'InternalHostExposed', `${host} must stay internal, but ${names.join(', ')} serve${names.length === 1 ? 's' : ''} it`, {
+      emit(this, 'InternalHostExposed', `${host} must stay internal, but ${names.join(', ')} serve${names.length === 1 ? 's' : ''} it`, {
         evidence: s.exposed.map((e) => exposureEvidence(e, host, path)),
         fix: exposureFix(first, host),
       }),
@@ -279,4 +279,4 @@ function notApplicable(id: LayerId): Check {
 }
 
 /** The layers an --internal host runs through: same ids and order as LAYERS, so every reporter renders it unchanged. */
-export const internalLayers = (dns: Check): readonly Check[] => [internalDns(dns), internalProxy, internalListener, internalRoute, notApplicable('grant'), notApplicable('endpoints')];
+export const internalLayers = (dns: Check<'dns'>): readonly Check[] => [internalDns(dns), internalProxy, internalListener, internalRoute, notApplicable('grant'), notApplicable('endpoints')];

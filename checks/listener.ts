@@ -3,7 +3,7 @@
 
 import type { Gateway, GatewayClass, GatewayListener, Route } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
-import { fail, pass, warn, type Draft } from '../src/findings.js';
+import { emit, pass, type Draft } from '../src/findings.js';
 import { applyFix, command, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
 import type { CertJudgement } from '../src/gatewayapi/certs.js';
 import { secretGrantObject } from '../src/gatewayapi/grants.js';
@@ -149,7 +149,15 @@ function problemFinding(check: { id: 'listener'; title: string }, c: GatewayChoi
     case 'none':
       fix = null;
   }
-  return fail(check, p.code, p.summary, { evidence, retryable: p.retryable, fix });
+  const x = { evidence, fix };
+  switch (p.code) {
+    case 'GatewayNotAccepted':
+      return emit(check, p.code, p.summary, { ...x, cause: p.cause });
+    case 'ListenerCertificateRefInvalid':
+      return emit(check, p.code, p.summary, { ...x, cause: p.cause });
+    default:
+      return emit(check, p.code, p.summary, x);
+  }
 }
 
 /**
@@ -166,40 +174,37 @@ function misspelledHttpListener(check: { id: 'listener'; title: string }, gw: Ga
   if (!l) return null;
   const upper = l.protocol.toUpperCase();
   const noneValid = listeners.every((x) => !ISTIO_LISTENER_PROTOCOLS.has(x.protocol));
-  return fail(
-    check,
-    noneValid ? 'GatewayNotAccepted' : 'ListenerNotReady',
-    `${describe(gw)} ${describeListener(l)} has protocol "${l.protocol}": Istio only knows "${upper}" (protocol names are case-sensitive), so the listener is Accepted=False/UnsupportedProtocol${noneValid ? ' and, with no valid listener, the Gateway is Accepted=False/ListenersNotValid' : ''}; ${host} is not served`,
-    {
-      evidence: [{ ref: `${describe(gw)} ${describeListener(l)}`, detail: `protocol "${l.protocol}" is unsupported. hint: "${upper}" (uppercase) may be supported` }],
-      fix: jsonPatch(
-        gw,
-        [
-          { op: 'test', path: ptr('spec', 'listeners', i, 'name'), value: l.name },
-          { op: 'test', path: ptr('spec', 'listeners', i, 'protocol'), value: l.protocol },
-          { op: 'replace', path: ptr('spec', 'listeners', i, 'protocol'), value: upper },
-        ],
-        `spells the protocol of listener "${l.name}" of ${describe(gw)} as ${upper}`,
-      ),
-    },
-  );
+  const summary = `${describe(gw)} ${describeListener(l)} has protocol "${l.protocol}": Istio only knows "${upper}" (protocol names are case-sensitive), so the listener is Accepted=False/UnsupportedProtocol${noneValid ? ' and, with no valid listener, the Gateway is Accepted=False/ListenersNotValid' : ''}; ${host} is not served`;
+  const x = {
+    evidence: [{ ref: `${describe(gw)} ${describeListener(l)}`, detail: `protocol "${l.protocol}" is unsupported. hint: "${upper}" (uppercase) may be supported` }],
+    fix: jsonPatch(
+      gw,
+      [
+        { op: 'test', path: ptr('spec', 'listeners', i, 'name'), value: l.name },
+        { op: 'test', path: ptr('spec', 'listeners', i, 'protocol'), value: l.protocol },
+        { op: 'replace', path: ptr('spec', 'listeners', i, 'protocol'), value: upper },
+      ],
+      `spells the protocol of listener "${l.name}" of ${describe(gw)} as ${upper}`,
+    ),
+  };
+  return noneValid ? emit(check, 'GatewayNotAccepted', summary, { ...x, cause: 'rejected' }) : emit(check, 'ListenerNotReady', summary, x);
 }
 
 export function judgeListener(this: { id: 'listener'; title: string }, s: ListenerStage, input: JudgeInput): Draft {
   const host = input.target.host;
   switch (s.kind) {
     case 'filter-missing':
-      return fail(this, 'GatewayNotFound', `Gateway ${s.filter.namespace}/${s.filter.name} does not exist`, {
+      return emit(this, 'GatewayNotFound', `Gateway ${s.filter.namespace}/${s.filter.name} does not exist`, {
         evidence: s.all.map((g) => ({ ref: describe(g), detail: `class ${g.spec.gatewayClassName}` })),
         fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'pick an existing Gateway for --gateway, or create this one'),
       });
     case 'no-http-gateway':
-      return fail(this, 'GatewayNotFound', `no Gateway with an HTTP or HTTPS listener exists${s.parents.length ? ` (routes for ${host} name ${s.parents.join(', ')})` : ''}`, {
+      return emit(this, 'GatewayNotFound', `no Gateway with an HTTP or HTTPS listener exists${s.parents.length ? ` (routes for ${host} name ${s.parents.join(', ')})` : ''}`, {
         evidence: s.all.map((g) => ({ ref: describe(g), detail: `class ${g.spec.gatewayClassName}, no HTTP/HTTPS listener` })),
         fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'create the Gateway the routes name (see the seed setup), or check that gwdoctor reads the right cluster/context'),
       });
     case 'no-listener':
-      return fail(this, 'ListenerHostnameMismatch', `no listener of ${s.considered.map(describe).join(', ')}${s.port ? ` on port ${s.port.port}` : ''} accepts ${host}${s.port ? ' (the port given with --gateway)' : ''}`, {
+      return emit(this, 'ListenerHostnameMismatch', `no listener of ${s.considered.map(describe).join(', ')}${s.port ? ` on port ${s.port.port}` : ''} accepts ${host}${s.port ? ' (the port given with --gateway)' : ''}`, {
         evidence: [
           ...s.considered.flatMap((g) => (g.spec.listeners ?? []).map((l) => ({ ref: describe(g), detail: s.port && l.port !== s.port.port && isHttpListener(l) && hostMatches(l.hostname, host) ? `${describeListener(l)} accepts ${host}, but on port ${l.port}, not ${s.port.port}` : `${describeListener(l)} does not accept ${host}` }))),
           ...(s.port?.via ? [{ ref: `--gateway port ${s.port.requested}`, detail: s.port.via }] : []),
@@ -213,7 +218,7 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
       const misspelled = misspelledHttpListener(this, gw, host);
       if (misspelled) return misspelled;
       const have = (gw.spec.listeners ?? []).map((l) => `${l.name} (${l.port}/${l.protocol}${l.allowedRoutes?.kinds?.length ? `, kinds ${l.allowedRoutes.kinds.map((k) => k.kind).join('/')}` : ''})`).join(', ') || 'none';
-      return fail(this, 'RouteNotAccepted', `${s.route ? `${describe(s.route)} names ${describe(gw)}, but` : `${describe(gw)}:`} no listener of ${describe(gw)} can carry an HTTPRoute (listeners: ${have}): the route is Accepted=False/NotAllowedByListeners`, {
+      return emit(this, 'RouteNotAccepted', `${s.route ? `${describe(s.route)} names ${describe(gw)}, but` : `${describe(gw)}:`} no listener of ${describe(gw)} can carry an HTTPRoute (listeners: ${have}): the route is Accepted=False/NotAllowedByListeners`, {
         evidence: (gw.spec.listeners ?? []).map((l) => ({ ref: `${describe(gw)} ${describeListener(l)}`, detail: isHttpListener(l) ? 'allowedRoutes.kinds leaves HTTPRoute out' : `protocol ${l.protocol} carries ${l.protocol === 'TLS' ? 'TLSRoute' : 'TCPRoute/UDPRoute'}, never HTTPRoute` })),
         fix: httpListenerFix(gw, host, s.route),
       });
@@ -230,10 +235,10 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
         evidence.push({ ref: 'gwdoctor', detail: `${s.healthy.length} Gateways accept ${host}; pass --gateway NS/NAME to check only the one your proxy forwards to` });
       }
       if (s.healthy.some((h) => h.health.stale)) {
-        return warn(this, 'GatewayStatusStale', `${names} accepts ${host}, but the Gateway status is stale (spec changed since the controller last wrote it)`, { evidence, retryable: true });
+        return emit(this, 'GatewayStatusStale', `${names} accepts ${host}, but the Gateway status is stale (spec changed since the controller last wrote it)`, { evidence });
       }
       const expiring = s.healthy.find((h) => h.health.warning?.code === 'StatusDisagrees')?.health.warning ?? s.healthy.find((h) => h.health.warning)?.health.warning;
-      if (expiring) return warn(this, expiring.code, `${names} accepts ${host}; ${expiring.summary}`, { evidence, ...(expiring.retryable ? { retryable: true } : {}) });
+      if (expiring) return emit(this, expiring.code, `${names} accepts ${host}; ${expiring.summary}`, { evidence });
       const notes = s.healthy.flatMap((h) => h.health.notes ?? []);
       return pass(this, `${names} accepts ${host}${notes.length ? ` (${notes.join('; ')})` : ''}`, { evidence });
     }

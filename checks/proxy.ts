@@ -5,7 +5,7 @@
 // layer they point at (404 NR -> route, 500 NC -> grant, 503 UH/UF -> endpoints).
 
 import { layerMeta } from '../src/registry.js';
-import { commandFix, errorFinding, fail, pass, textFix, warn, type Draft } from '../src/findings.js';
+import { emit, commandFix, pass, textFix, type Draft } from '../src/findings.js';
 import { ClusterAccessError, GwdoctorError } from '../src/errors.js';
 import { classifyResponse, describeClassification, FAULT_LAYER, FAULT_TEXT, gatewayAnswered, isErrorStatus, localReplyShape, type Classification } from '../src/net/classify.js';
 import { planDirect, type DirectTarget } from '../src/net/direct.js';
@@ -56,7 +56,7 @@ function responseEvidence(ref: string, res: HttpProbeResult, cls: Classification
   };
 }
 
-export const proxy: Check = {
+export const proxy: Check<'proxy'> = {
   ...layerMeta('proxy'),
   needsCluster: false,
   network: true,
@@ -210,7 +210,7 @@ function directEvidence(d: Direct, host: string): Evidence {
   }
 }
 
-async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p: Proxied, direct: () => Promise<Direct>): Promise<Judged> {
+async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: number, p: Proxied, direct: () => Promise<Direct>): Promise<Judged> {
   const { host } = ctx.target;
   const at = hostPort(p.address.address, port);
   const ref = `GET ${url.href} via ${p.address.address}`;
@@ -222,7 +222,7 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
       const t = err.tls;
       const what = err.message.replace(/^[A-Z_]+: /, '');
       return {
-        draft: fail(check, 'TlsCertificateInvalid', `the certificate ${at} serves for ${host} is not valid: ${what}`, {
+        draft: emit(check, 'TlsCertificateInvalid', `the certificate ${at} serves for ${host} is not valid: ${what}`, {
           evidence: [tlsEvidence(p.address.address, port, t), { ref: `TLS ${at}`, detail: `verification: ${err.code}${t.nameError ? `; ${t.nameError}` : ''}` }],
           fix: commandFix(
             `openssl s_client -connect ${at} -servername ${host} </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer -dates -ext subjectAltName`,
@@ -237,18 +237,17 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
     }
     if (isTlsCode(err.code)) {
       return {
-        draft: fail(check, 'TlsCertificateInvalid', `the TLS handshake with ${at} for ${host} failed: ${err.code}`, {
+        draft: emit(check, 'TlsCertificateInvalid', `the TLS handshake with ${at} for ${host} failed: ${err.code}`, {
           evidence: [{ ref: `TLS ${at}`, detail: err.message }],
           fix: commandFix(`openssl s_client -connect ${at} -servername ${host} </dev/null`, 'see whether the proxy has a certificate for this name (SNI) and speaks TLS on this port'),
         }),
       };
     }
     if (ctx.signal.aborted || err.code === 'ABORT_ERR' || err.code === 'UND_ERR_ABORTED') {
-      return { draft: errorFinding(check, 'Timeout', `the request to ${at} was cut off by --timeout`, { retryable: true, evidence: [{ ref, detail: err.message }] }) };
+      return { draft: emit(check, 'Timeout', `the request to ${at} was cut off by --timeout`, { evidence: [{ ref, detail: err.message }] }) };
     }
     return {
-      draft: fail(check, 'ProxyUnreachable', `cannot reach the reverse proxy at ${at}: ${describeNetCode(err.code)}`, {
-        retryable: true,
+      draft: emit(check, 'ProxyUnreachable', `cannot reach the reverse proxy at ${at}: ${describeNetCode(err.code)}`, {
         evidence: [{ ref, detail: err.message }],
         fix: commandFix(curl, 'check that the proxy listens on this address and port and that no firewall drops it'),
       }),
@@ -263,7 +262,7 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
 
   const expiring = (d: Draft): Draft => {
     if (d.status !== 'pass' || !tls || tls.daysLeft === null || tls.daysLeft >= EXPIRY_WARN_DAYS) return d;
-    return warn(check, 'TlsCertificateExpiring', `the certificate for ${host} at ${at} expires in ${tls.daysLeft} days (${tls.validTo}); ${d.summary}`, {
+    return emit(check, 'TlsCertificateExpiring', `the certificate for ${host} at ${at} expires in ${tls.daysLeft} days (${tls.validTo}); ${d.summary}`, {
       evidence: d.evidence,
       fix: textFix('renew the certificate at the proxy (e.g. certbot renew) and check that renewal runs automatically', `it is valid until ${tls.validTo}`),
     });
@@ -272,7 +271,7 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
   switch (cls.kind) {
     case 'redirect-loop':
       return {
-        draft: fail(check, 'RedirectLoop', `${url.href} redirects to itself (${cls.statusCode} Location: ${cls.location}): browsers will loop`, {
+        draft: emit(check, 'RedirectLoop', `${url.href} redirects to itself (${cls.statusCode} Location: ${cls.location}): browsers will loop`, {
           evidence,
           fix: textFix(
             'nginx: proxy_set_header X-Forwarded-Proto $scheme;  (and make the app trust X-Forwarded-Proto), or turn off the app\'s HTTP->HTTPS redirect: TLS ends at the proxy',
@@ -311,9 +310,8 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
                 'the proxy, not Envoy, produced this error page',
               );
       return {
-        draft: fail(check, 'ProxyUpstreamError', `the reverse proxy at ${at} answered ${cls.statusCode} itself (${cls.server ?? 'no server header'}, no x-envoy-* header): it cannot reach the gateway NodePort`, {
+        draft: emit(check, 'ProxyUpstreamError', `the reverse proxy at ${at} answered ${cls.statusCode} itself (${cls.server ?? 'no server header'}, no x-envoy-* header): it cannot reach the gateway NodePort`, {
           evidence,
-          retryable: true,
           fix,
         }),
       };
@@ -335,7 +333,7 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
       if (d.kind === 'answered' && gatewayAnswered(d.cls)) {
         const up = hostPort(d.target.address, d.target.nodePort);
         return {
-          draft: fail(check, 'ProxyNotForwardingToGateway', `the proxy at ${at} answers ${host} itself (HTTP ${res.statusCode}, ${cls.server ?? 'no server header'}, no Envoy signature), while the gateway answers at ${up}`, {
+          draft: emit(check, 'ProxyNotForwardingToGateway', `the proxy at ${at} answers ${host} itself (HTTP ${res.statusCode}, ${cls.server ?? 'no server header'}, no Envoy signature), while the gateway answers at ${up}`, {
             evidence,
             fix: textFix(
               `in the proxy's server block for ${host}: location / { proxy_pass http://${up}; proxy_set_header Host $host; proxy_set_header X-Forwarded-Proto $scheme; }`,
@@ -347,9 +345,8 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
       if (isErrorStatus(res.statusCode)) {
         // An error nobody can attribute to Envoy: the request ends in it, so this layer fails with what was seen.
         return {
-          draft: fail(check, 'ProxyErrorResponse', `the proxy at ${at} answered HTTP ${res.statusCode} (${cls.server ? `server: ${cls.server}` : 'no server header'}, no Envoy signature): nothing shows that the Istio gateway sent it`, {
+          draft: emit(check, 'ProxyErrorResponse', `the proxy at ${at} answered HTTP ${res.statusCode} (${cls.server ? `server: ${cls.server}` : 'no server header'}, no Envoy signature): nothing shows that the Istio gateway sent it`, {
             evidence,
-            retryable: true,
             fix: textFix(
               `${curl.replace(' -o /dev/null', '')}\n# the proxy's upstream for ${host} must be <node-ip>:<gateway nodePort> with Host $host`,
               d.kind === 'unavailable'
@@ -376,7 +373,7 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
       const up = hostPort(d.target.address, d.target.nodePort);
       if (c.fault === 'NR') {
         return {
-          draft: fail(check, 'ProxyNotForwardingToGateway', `through the proxy Envoy finds no route (404), but straight at ${up} with Host: ${host} it answers ${describeClassification(d.cls)}: the proxy sends a different Host`, {
+          draft: emit(check, 'ProxyNotForwardingToGateway', `through the proxy Envoy finds no route (404), but straight at ${up} with Host: ${host} it answers ${describeClassification(d.cls)}: the proxy sends a different Host`, {
             evidence,
             fix: textFix(
               'nginx: proxy_set_header Host $host;   (HAProxy: http-request set-header Host %[req.hdr(host)]; Caddy: header_up Host {host})',
@@ -386,7 +383,7 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
         };
       }
       return {
-        draft: fail(check, 'ProxyNotForwardingToGateway', `through the proxy the answer is ${describeClassification(c)}, but the gateway at ${up} answers ${describeClassification(d.cls)}: the proxy forwards elsewhere`, {
+        draft: emit(check, 'ProxyNotForwardingToGateway', `through the proxy the answer is ${describeClassification(c)}, but the gateway at ${up} answers ${describeClassification(d.cls)}: the proxy forwards elsewhere`, {
           evidence,
           fix: textFix(`point the proxy's upstream for ${host} at http://${up} and send Host $host`, 'the proxy reaches another Envoy or another port than the gateway that serves this host'),
         }),
@@ -414,9 +411,8 @@ async function judge(check: Check, ctx: CheckContext, url: URL, port: number, p:
  * since the request the user makes ends in that error.
  */
 function noClusterToExplain(check: Check, ctx: CheckContext, summary: string, evidence: Evidence[], why: string): Draft {
-  return errorFinding(check, 'GatewayErrorResponse', `${summary}; cluster layers not checked: ${ctx.clusterUnavailable ?? 'no cluster source'}`, {
+  return emit(check, 'GatewayErrorResponse', `${summary}; cluster layers not checked: ${ctx.clusterUnavailable ?? 'no cluster source'}`, {
     evidence,
-    retryable: true,
     fix: textFix('rerun with cluster access (--kubeconfig/--context) or --manifests, so the cluster layers can name the fault', why),
   });
 }

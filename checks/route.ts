@@ -2,7 +2,7 @@
 
 import type { Gateway, HTTPRoute, Namespace, Route, Service } from '../src/cluster/objects.js';
 import { describe, isGrpcRoute, nsName } from '../src/cluster/objects.js';
-import { errorFinding, fail, pass, warn, type Draft } from '../src/findings.js';
+import { emit, pass, type Draft } from '../src/findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
 import { describeListenerPort } from '../src/gatewayapi/ports.js';
 import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../src/fix/candidates.js';
@@ -42,7 +42,7 @@ function withUnreadable(check: { id: 'route'; title: string }, s: RouteStage, d:
   const fix = manual(`let gwdoctor's user list ${s.unreadable.map((u) => `${u.kind.toLowerCase()}s.gateway.networking.k8s.io`).join(' and ')} (deploy/rbac.yaml grants them), or confirm by hand: kubectl get ${s.unreadable.map((u) => `${u.kind.toLowerCase()}s`).join(',')} -A`);
   if (d.status !== 'pass') return { ...d, summary: `${d.summary}${note}`, evidence };
   const code = s.unreadable.some((u) => u.kind === 'GRPCRoute') ? 'GRPCRouteNotChecked' : 'ListenerSetNotChecked';
-  return warn(check, code, `${d.summary}${note}`, { evidence, fix });
+  return emit(check, code, `${d.summary}${note}`, { evidence, fix });
 }
 
 /**
@@ -63,7 +63,7 @@ function withPorts(check: { id: 'route'; title: string }, s: RouteStage, d: Draf
   const others = pc.answers.filter((a) => a.cand.listener.port !== pc.judged);
   const note = `; ${describe(gw)} answers ${host} differently on port ${others.map((a) => a.cand.listener.port).join(', ')} (${others.map((a) => a.answer).join('; ')}): judged port ${pc.judged}, ${pc.why}`;
   const fix = manual(`rerun with --gateway ${nsName(gw)}:PORT, PORT being the port your proxy forwards to (${pc.answers.map((a) => a.cand.listener.port).join(' or ')}, or its nodePort), so gwdoctor judges what your clients get`);
-  if (d.status === 'pass') return warn(check, 'ListenerPortsDiffer', `${d.summary}${note}`, { evidence, fix });
+  if (d.status === 'pass') return emit(check, 'ListenerPortsDiffer', `${d.summary}${note}`, { evidence, fix });
   return { ...d, summary: `${d.summary}${note}`, evidence };
 }
 
@@ -85,7 +85,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       evidence.push(...listenerSetEvidence(s.listenerSets));
       // The rule to add goes to an HTTPRoute (a GRPCRoute matches gRPC methods, not paths).
       const r0 = chosen.sel.routes.find((r): r is HTTPRoute => !isGrpcRoute(r));
-      return fail(this, 'RouteNoMatchingRule', `no rule of ${chosen.sel.routes.map(describe).join(', ')} matches the path ${path} (Envoy answers 404)`, {
+      return emit(this, 'RouteNoMatchingRule', `no rule of ${chosen.sel.routes.map(describe).join(', ')} matches the path ${path} (Envoy answers 404)`, {
         evidence,
         fix: r0 ? noMatchingRuleFix(r0, path, s.services, host) : manual(`add an HTTPRoute for ${host} with a rule matching PathPrefix ${path} on listener "${chosen.cand.listener.name}" of ${describe(chosen.cand.gateway)}: only GRPCRoutes serve the host there, and they match gRPC methods (paths /service/method)`),
       });
@@ -102,7 +102,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       if (saysAccepted) {
         evidence.push({ ref: `${describe(a.route)} status`, detail: `disagrees: the controller reports Accepted=True for this generation, the spec says ${a.result.reason}; gwdoctor trusts the spec as it is now (the status may predate a change to the Gateway's listeners or the namespace labels); rerun with --wait to see whether the controller catches up` });
       }
-      return fail(this, 'RouteNotAccepted', `${describe(a.route)} is not accepted by ${describe(a.gateway)}: ${a.result.reason} (${a.result.message})${saysAccepted ? ' (its status still says Accepted=True)' : ''}`, {
+      return emit(this, 'RouteNotAccepted', `${describe(a.route)} is not accepted by ${describe(a.gateway)}: ${a.result.reason} (${a.result.message})${saysAccepted ? ' (its status still says Accepted=True)' : ''}`, {
         evidence,
         fix: notAcceptedFix(a, chosen.cand, nsObjs.get(a.route.metadata.namespace ?? 'default')),
       });
@@ -111,7 +111,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       // Routes for the host whose parentRef names a Gateway that does not exist.
       const o = s.orphans[0] as Orphan;
       const gw = chosen.cand.gateway;
-      return fail(this, 'RouteParentNotFound', `${describe(o.route)} names parent Gateway ${o.parent.namespace}/${o.parent.name}, which does not exist${o.route.spec.parentRefs?.some((p) => p.namespace === undefined) ? " (parentRef.namespace defaults to the route's own namespace)" : ''}`, {
+      return emit(this, 'RouteParentNotFound', `${describe(o.route)} names parent Gateway ${o.parent.namespace}/${o.parent.name}, which does not exist${o.route.spec.parentRefs?.some((p) => p.namespace === undefined) ? " (parentRef.namespace defaults to the route's own namespace)" : ''}`, {
         evidence: [...s.orphans.map(({ route: r, parent: p }) => ({ ref: describe(r), detail: `parentRef -> Gateway ${p.namespace}/${p.name}: not found` })), ...listenerSetEvidence(s.listenerSets)],
         fix: jsonPatch(
           o.route,
@@ -144,7 +144,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
         evidence.push({ ref: describe(r), detail: `serves ${host} but is attached to ${parents.map((p) => `${p.kind} ${p.namespace}/${p.name}`).join(', ') || 'no parent'}` });
       }
       evidence.push(grpcReadEvidence(routes, host));
-      return fail(this, 'NoRouteForHost', `no HTTPRoute attached to ${listenerDesc} serves ${host} (Envoy answers 404)`, {
+      return emit(this, 'NoRouteForHost', `no HTTPRoute attached to ${listenerDesc} serves ${host} (Envoy answers 404)`, {
         evidence,
         fix: newRouteFix(chosen.cand, host, routes.filter((r): r is HTTPRoute => !isGrpcRoute(r)), s.services, nsObjs),
       });
@@ -158,7 +158,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
         { op: 'replace', path: ptr(...ref.pointer, 'name'), value: svc as string },
       ];
       if (ns && ns !== 'svc') ops.push({ op: 'add', path: ptr(...ref.pointer, 'namespace'), value: ns });
-      return fail(this, 'RouteNotAccepted', `Istio drops ${describe(r)}: ${ref.where} names the Service by its hostname "${ref.name}" (ResolvedRefs=False/InvalidDestination); none of its rules is programmed and ${host} gets 404`, {
+      return emit(this, 'RouteNotAccepted', `Istio drops ${describe(r)}: ${ref.where} names the Service by its hostname "${ref.name}" (ResolvedRefs=False/InvalidDestination); none of its rules is programmed and ${host} gets 404`, {
         evidence: [{ ref: `${describe(r)} ${ref.where}`, detail: 'service name invalid; the name of the Service must be used, not the hostname' }],
         fix: jsonPatch(r, ops, `names the Service ${svc}${ns && ns !== 'svc' ? ` in namespace ${ns}` : ''} instead of its hostname in ${ref.where} of ${describe(r)}`),
       });
@@ -166,7 +166,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
     case 'listener-set': {
       // Nothing on the Gateway's own listeners serves the host, but something about it goes through a ListenerSet,
       // which gwdoctor does not model: never "no route" for a route that exists, never a silent pass.
-      return errorFinding(this, 'RouteParentNotChecked', `${listenerSetSummary(s.uses)}: parent kind ListenerSet not checked (gwdoctor models only routes attached to a Gateway's own listeners)`, {
+      return emit(this, 'RouteParentNotChecked', `${listenerSetSummary(s.uses)}: parent kind ListenerSet not checked (gwdoctor models only routes attached to a Gateway's own listeners)`, {
         evidence: [{ ref: `${describe(chosen.cand.gateway)} listener "${chosen.cand.listener.name}"`, detail: `accepts ${host}; no route attached to it serves the host` }, ...listenerSetEvidence(s.uses)],
         fix: command(['kubectl', 'get', 'listenersets.gateway.networking.k8s.io', '-A', '-o', 'wide'], `check the ListenerSet's status (Accepted, Programmed, attachedRoutes) and the route's status.parents for it: gwdoctor does not check routes attached through a ListenerSet`),
       });
@@ -230,7 +230,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
     const other = (w.rule.filters ?? []).filter((f) => !['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror'].includes(f.type));
     for (const f of other) evidence.push({ ref: `${describe(r)} rules[${w.ruleIndex}]`, detail: `filter ${f.type}: not checked (Istio supports only header modifiers and RequestMirror on GRPCRoutes and drops the route for others: InvalidFilter)` });
     if (other.length > 0 && freshness(controllerConditions(routeParentStatus(r, att.parentRef)?.conditions), r.metadata.generation) !== 'fresh') {
-      return warn(this, 'GRPCRouteNotChecked', `${matchDesc} ${served(s, host, path)} by its matches, but its filter ${other.map((f) => f.type).join(', ')} is not checked`, { evidence });
+      return emit(this, 'GRPCRouteNotChecked', `${matchDesc} ${served(s, host, path)} by its matches, but its filter ${other.map((f) => f.type).join(', ')} is not checked`, { evidence });
     }
   }
   for (const sh of chosen.sel.shadowed) evidence.push({ ref: describe(sh), detail: `shadowed: Envoy uses the more specific virtual host "${chosen.sel.vhost}"` });
@@ -258,7 +258,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       detail: `RequestRedirect: Envoy answers ${rd.statusCode} with Location: ${rd.location}${rd.schemeFromRequest ? ` (no scheme set: the scheme is the request's as the gateway sees it, ${rd.scheme} on listener "${chosen.cand.listener.name}"; behind a TLS-terminating proxy set scheme: https to keep clients on HTTPS)` : ''}`,
     });
   } else if (weighted.length === 0 || weighted.every((x) => x.weight === 0)) {
-    return fail(this, 'RouteNoBackends', `${matchDesc} has ${weighted.length === 0 ? 'no backendRefs' : 'only weight-0 backendRefs'}: the gateway answers 500`, {
+    return emit(this, 'RouteNoBackends', `${matchDesc} has ${weighted.length === 0 ? 'no backendRefs' : 'only weight-0 backendRefs'}: the gateway answers 500`, {
       evidence,
       fix: noBackendsFix(r, w.ruleIndex, host, s.services),
     });
@@ -269,9 +269,8 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   const fr = freshness(conds, r.metadata.generation);
   if (!st || fr === 'none') {
     if (gatewayHasFreshStatus(chosen.cand.gateway)) {
-      return fail(this, 'RouteStatusMissing', `${describe(r)} should attach to ${describe(chosen.cand.gateway)}, but the controller wrote no status for it`, {
+      return emit(this, 'RouteStatusMissing', `${describe(r)} should attach to ${describe(chosen.cand.gateway)}, but the controller wrote no status for it`, {
         evidence,
-        retryable: true,
         fix: command(
           ['kubectl', '-n', r.metadata.namespace ?? 'default', 'get', resourceOf(r), r.metadata.name, '-o', 'yaml'],
           'the controller is active (the Gateway has fresh status) but has not processed this route: check istiod logs, or wait and rerun with --wait',
@@ -282,7 +281,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
     const assumed = att.result.listeners.find((x) => x.listener === chosen.cand.listener && x.reason === 'Accepted')?.assumed;
     if (assumed) {
       const ns = r.metadata.namespace ?? 'default';
-      return warn(this, 'NamespaceLabelsUnknown', `${matchDesc} ${served(s, host, path)} only if Namespace ${ns} has the labels listener "${chosen.cand.listener.name}" selects; its labels were not read, so the attachment is unknown`, {
+      return emit(this, 'NamespaceLabelsUnknown', `${matchDesc} ${served(s, host, path)} only if Namespace ${ns} has the labels listener "${chosen.cand.listener.name}" selects; its labels were not read, so the attachment is unknown`, {
         evidence: [...evidence, { ref: `Namespace ${ns}`, detail: assumed }],
         fix: manual(`include the Namespace ${ns} manifest with the others (kubectl get namespace ${ns} -o yaml), or run gwdoctor against the cluster, so its labels can be checked against the listener's allowedRoutes selector`),
       });
@@ -292,23 +291,21 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   }
   for (const c of conds) evidence.push({ ref: `${describe(r)} status`, detail: `${describeCondition(c)} (observedGeneration ${c.observedGeneration ?? '?'})` });
   if (fr === 'stale') {
-    return warn(this, 'RouteStatusStale', `${matchDesc} ${served(s, host, path)} by its spec, but its status is older than generation ${r.metadata.generation}: the controller has not caught up`, {
+    return emit(this, 'RouteStatusStale', `${matchDesc} ${served(s, host, path)} by its spec, but its status is older than generation ${r.metadata.generation}: the controller has not caught up`, {
       evidence,
-      retryable: true,
     });
   }
   const accepted = condition(conds, 'Accepted');
   const resolved = condition(conds, 'ResolvedRefs');
   if (resolved?.status === 'False' && ROUTE_DROPPING.has(resolved.reason ?? '')) {
-    return fail(this, 'RouteNotAccepted', `Istio dropped ${describe(r)}: ${resolved.reason} (${resolved.message ?? ''}); requests get 404`, {
+    return emit(this, 'RouteNotAccepted', `Istio dropped ${describe(r)}: ${resolved.reason} (${resolved.message ?? ''}); requests get 404`, {
       evidence,
       fix: command(['kubectl', '-n', r.metadata.namespace ?? 'default', 'get', resourceOf(r), r.metadata.name, '-o', 'yaml'], 'fix the rule the ResolvedRefs message names (e.g. use the Service name, not its hostname)'),
     });
   }
   if (accepted && accepted.status !== 'True') {
-    return warn(this, 'StatusDisagrees', `${describe(r)}: the controller reports ${describeCondition(accepted)}, but the spec says it attaches to ${listenerDesc}; trusting the spec`, {
+    return emit(this, 'StatusDisagrees', `${describe(r)}: the controller reports ${describeCondition(accepted)}, but the spec says it attaches to ${listenerDesc}; trusting the spec`, {
       evidence,
-      retryable: true,
     });
   }
   if (s.listenerSets.length > 0) return listenerSetWarning.call(this, s, `${matchDesc} ${served(s, host, path)}`, evidence);
@@ -317,7 +314,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   /** A pass, unless the proxy's live answer contradicts the predicted redirect. */
   function passOr(this: void, summary: string): Draft {
     if (!disagrees) return pass(check, summary, { evidence });
-    return warn(check, 'RedirectDisagrees', `${summary}; but ${disagrees}`, { evidence, retryable: true });
+    return emit(check, 'RedirectDisagrees', `${summary}; but ${disagrees}`, { evidence });
   }
 }
 
@@ -351,7 +348,7 @@ export function compareRedirect(rd: Redirect, answers: ProxyAnswer[]): { evidenc
 
 /** A rule on the Gateway's own listener serves the host, but a ListenerSet is in the picture: say it was not checked. */
 function listenerSetWarning(this: { id: 'route'; title: string }, s: Extract<RouteStage, { kind: 'matched' }>, summary: string, evidence: Evidence[]): Draft {
-  return warn(this, 'ListenerSetNotChecked', `${summary}; but ${listenerSetSummary(s.listenerSets)}: parent kind ListenerSet not checked`, { evidence });
+  return emit(this, 'ListenerSetNotChecked', `${summary}; but ${listenerSetSummary(s.listenerSets)}: parent kind ListenerSet not checked`, { evidence });
 }
 
 function served(s: Extract<RouteStage, { kind: 'matched' }>, host: string, path: string): string {

@@ -2,7 +2,7 @@
 
 import type { ReferenceGrant, Route, Service } from './cluster/objects.js';
 import { describe } from './cluster/objects.js';
-import { fail, type Draft } from './findings.js';
+import { emit, type Draft } from './findings.js';
 import { closest, jsonPatch, manual, ptr } from './fix/build.js';
 import { isGatewayService } from './fix/candidates.js';
 import { grantPermits } from './gatewayapi/grants.js';
@@ -14,7 +14,7 @@ import type { Evidence, LayerId, ResolvedBackendRef } from './types.js';
  * name is close, says what to create. A grant is never printed for a Service that does not exist.
  */
 export function serviceNotFound(
-  check: { id: LayerId; title: string },
+  check: { id: 'grant' | 'endpoints'; title: string },
   ref: ResolvedBackendRef,
   route: Route,
   siblings: Service[],
@@ -31,7 +31,7 @@ export function serviceNotFound(
   const near = closest(ref.name, names).sort((a, b) => Number(granted(b)) - Number(granted(a)));
   const first = near[0];
   const all = siblings.map((s) => s.metadata.name);
-  return fail(check, 'ServiceNotFound', `${svcRef} does not exist (referenced by ${where}): the gateway answers 500${near.length ? `; did you mean ${near.join(', ')}?` : ''}`, {
+  return emit(check, 'ServiceNotFound', `${svcRef} does not exist (referenced by ${where}): the gateway answers 500${near.length ? `; did you mean ${near.join(', ')}?` : ''}`, {
     evidence: [...statusNote, { ref: `namespace ${ref.namespace}`, detail: all.length ? `has Services ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}` : 'has no Service' }],
     fix: first
       ? jsonPatch(

@@ -3,17 +3,23 @@
 import { hintFor, type Code } from './codes.js';
 import { ClusterAccessError, GwdoctorError, rootMessage } from './errors.js';
 import { command, manual } from './fix/build.js';
-import type { Check, Evidence, Finding, Fix } from './types.js';
+import { CODES, retryableOf, type CauseOf, type CodeOf } from './registry.js';
+import type { Check, Evidence, Finding, Fix, LayerId } from './types.js';
 
 export type Draft = Omit<Finding, 'durationMs'>;
 
 interface Extra {
   evidence?: Evidence[];
   fix?: Fix | null;
-  retryable?: boolean;
 }
 
-function make(check: Pick<Check, 'id' | 'title'>, status: Draft['status'], code: Code | null, summary: string, x: Extra = {}): Draft {
+/** What a finding with code C takes besides its summary: a `cause` exactly when the registry's retryability needs one. */
+export type ExtraFor<C extends Code> = Extra & ([CauseOf<C>] extends [never] ? { cause?: never } : { cause: CauseOf<C> });
+
+/** The layer a finding is for: its id (typed, so that only that layer's codes are accepted) and title. */
+export type LayerOf<I extends LayerId> = Pick<Check, 'title'> & { id: I };
+
+function make(check: Pick<Check, 'id' | 'title'>, status: Draft['status'], code: Code | null, summary: string, x: Extra, retryable: boolean): Draft {
   return {
     id: check.id,
     title: check.title,
@@ -23,16 +29,22 @@ function make(check: Pick<Check, 'id' | 'title'>, status: Draft['status'], code:
     evidence: x.evidence ?? [],
     fix: x.fix ?? null,
     hint: code ? hintFor(code) : null,
-    retryable: x.retryable ?? false,
+    retryable,
   };
 }
 
-export const pass = (c: Pick<Check, 'id' | 'title'>, summary: string, x?: Extra): Draft => make(c, 'pass', null, summary, x);
-export const warn = (c: Pick<Check, 'id' | 'title'>, code: Code, summary: string, x?: Extra): Draft => make(c, 'warn', code, summary, x);
-export const fail = (c: Pick<Check, 'id' | 'title'>, code: Code, summary: string, x?: Extra): Draft => make(c, 'fail', code, summary, x);
-export const errorFinding = (c: Pick<Check, 'id' | 'title'>, code: Code, summary: string, x?: Extra): Draft =>
-  make(c, 'error', code, summary, x);
-export const skip = (c: Pick<Check, 'id' | 'title'>, reason: string): Draft => make(c, 'skip', null, reason);
+/**
+ * The one constructor of a finding with a reason code. The registry (src/registry.ts) fixes everything but the words:
+ * the layer may emit the code (a type error otherwise), the status is the code's severity, retryable is the code's
+ * (or its cause's), the hint is the code's README anchor. Adding a code is one entry in CODES; nothing else.
+ */
+export function emit<I extends LayerId, C extends CodeOf<I>>(check: LayerOf<I>, code: C, summary: string, x?: ExtraFor<C>): Draft {
+  const extra: Extra & { cause?: string } = x ?? {};
+  return make(check, CODES[code].severity, code, summary, extra, retryableOf(code, extra.cause));
+}
+
+export const pass = (c: Pick<Check, 'id' | 'title'>, summary: string, x: Extra = {}): Draft => make(c, 'pass', null, summary, x, false);
+export const skip = (c: Pick<Check, 'id' | 'title'>, reason: string): Draft => make(c, 'skip', null, reason, {}, false);
 
 /**
  * Fixes for the network layers (proxy configuration, DNS records: nothing gwdoctor can express as a Kubernetes
@@ -47,7 +59,7 @@ export function textFix(text: string, explain: string): Fix {
   return manual(`${text.replace(/\.$/, '')} (${explain})`);
 }
 
-const KIND_CODE: Record<ClusterAccessError['kind'], Code> = {
+const KIND_CODE = {
   forbidden: 'ClusterForbidden',
   unauthorized: 'ClusterUnauthorized',
   'crd-missing': 'GatewayApiMissing',
@@ -56,19 +68,23 @@ const KIND_CODE: Record<ClusterAccessError['kind'], Code> = {
   timeout: 'Timeout',
   api: 'ClusterUnreachable',
   'credential-plugin': 'ClusterCredentialPluginFailed',
-};
+} as const satisfies Record<ClusterAccessError['kind'], CodeOf<LayerId>>;
 
 /** A GwdoctorError thrown inside a check becomes an `error` finding; anything else is a bug and is rethrown. */
 export function findingFromError(c: Pick<Check, 'id' | 'title'>, err: unknown): Draft {
   if (err instanceof ClusterAccessError) {
-    return errorFinding(c, KIND_CODE[err.kind], err.message, {
-      retryable: err.kind === 'unreachable' || err.kind === 'timeout',
-      fix: err.hint ? manual(err.hint) : null,
-    });
+    const fix = err.hint ? manual(err.hint) : null;
+    const code = KIND_CODE[err.kind];
+    return code === 'ClusterUnreachable'
+      ? emit(c, code, err.message, { fix, cause: err.kind === 'api' ? 'api-error' : 'unreachable' })
+      : emit(c, code, err.message, { fix });
   }
   if (err instanceof GwdoctorError) {
-    const code: Code = c.id === 'dns' ? 'DnsResolverError' : c.id === 'proxy' ? 'ProxyUnreachable' : 'ClusterUnreachable';
-    return errorFinding(c, code, rootMessage(err), { retryable: true, fix: err.hint ? manual(err.hint) : null });
+    // Not an answer from the network or the cluster: this layer could not carry out its look at all.
+    const fix = err.hint ? manual(err.hint) : null;
+    if (c.id === 'dns') return emit({ ...c, id: 'dns' }, 'DnsResolverError', rootMessage(err), { fix });
+    if (c.id === 'proxy') return emit({ ...c, id: 'proxy' }, 'ProxyProbeError', rootMessage(err), { fix });
+    return emit(c, 'ClusterUnreachable', rootMessage(err), { fix, cause: 'unreachable' });
   }
   throw err;
 }

@@ -2,10 +2,9 @@
 // the pipeline runs: it awaits the stage (a failed read becomes an `error` finding of this layer), calls the judge,
 // and weighs what Envoy answered (an explicit input from the proxy layer) against the judge's verdict.
 
-import { hintFor } from './codes.js';
 import { refOf } from './fix/build.js';
 import { PipelineBug, type PathResolver } from './gatewayapi/resolver.js';
-import type { Draft } from './findings.js';
+import { emit, type Draft } from './findings.js';
 import type { Check, CheckContext, LayerId, Probes, Target } from './types.js';
 import type { GatewayRef } from './target.js';
 
@@ -54,12 +53,5 @@ export function withEnvoy(d: Draft, probes: Probes): Draft {
   if (seen.length === 0 || d.status === 'skip') return d;
   const out: Draft = { ...d, evidence: [...d.evidence, ...seen] };
   if (d.status !== 'pass') return out;
-  return {
-    ...out,
-    status: 'error',
-    code: 'GatewayErrorResponse',
-    hint: hintFor('GatewayErrorResponse'),
-    retryable: true,
-    summary: `${d.summary}; but the gateway answered ${seen.map((e) => e.detail).join('; ')}`,
-  };
+  return emit(d, 'GatewayErrorResponse', `${d.summary}; but the gateway answered ${seen.map((e) => e.detail).join('; ')}`, { evidence: out.evidence, fix: out.fix });
 }

@@ -1,7 +1,7 @@
 // The pipeline: layers in order, stop at the first fail or error, record every later layer as skip.
 
 import type { ClusterReader } from './cluster/reader.js';
-import { findingFromError, skip, errorFinding, type Draft } from './findings.js';
+import { emit, findingFromError, skip, type Draft } from './findings.js';
 import { PathResolver } from './gatewayapi/resolver.js';
 import { mapLimit } from './net/limit.js';
 import type { Check, CheckContext, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
@@ -52,11 +52,11 @@ function aborted(signal: AbortSignal): Promise<never> {
 }
 
 async function runLayer(check: Check, ctx: CheckContext): Promise<Draft & { observed?: Observed }> {
-  if (ctx.signal.aborted) return errorFinding(check, 'Timeout', `not checked: the run's --timeout expired before ${check.id}`);
+  if (ctx.signal.aborted) return emit(check, 'Timeout', `not checked: the run's --timeout expired before ${check.id}`);
   try {
     return await Promise.race([check.run(ctx), aborted(ctx.signal)]);
   } catch (err) {
-    if (ctx.signal.aborted) return errorFinding(check, 'Timeout', `${check.id} did not finish within --timeout`, { retryable: true });
+    if (ctx.signal.aborted) return emit(check, 'Timeout', `${check.id} did not finish within --timeout`);
     return findingFromError(check, err);
   }
 }

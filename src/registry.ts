@@ -1,6 +1,7 @@
 // The registry: every layer and every reason code gwdoctor emits, once. The reason-code reference in README.md is
 // generated from it (npm run docs; test/unit/registry.test.ts keeps the two in step), the JSON schema's enums and
 // --list-codes are checked against it, and each layer takes its title from here. Codes are stable once released.
+// Every finding with a code is built from its entry (emit in src/findings.ts: status, retryable, README anchor).
 // Adding a layer: its module in checks/, an entry in LAYERS below (and its codes), and its place in checks/index.ts.
 
 export const LAYERS = [
@@ -26,8 +27,11 @@ export interface CodeInfo {
   layer: LayerId | readonly LayerId[] | 'any';
   /** The status a finding with this code has: fail (found the fault), warn, or error (could not look). */
   severity: 'fail' | 'warn' | 'error';
-  /** Can --wait see it change by itself (a controller or rollout catching up)? */
-  retryable: boolean;
+  /**
+   * Can --wait see it change by itself (a controller or rollout catching up)? A map when it depends on the cause: the
+   * finding's constructor then takes one of its keys (`emit(check, code, summary, { cause })`, src/findings.ts).
+   */
+  retryable: boolean | Readonly<Record<string, boolean>>;
   /** The README entry (markdown). */
   doc: string;
 }
@@ -68,6 +72,13 @@ resolver your clients use.`,
     doc: `Nothing answers HTTPS on the resolved address and port (refused, reset, timeout). Fix: check that the proxy listens
 there (\`curl -v https://api.example.com/\`) and that no firewall drops it.`,
   },
+  ProxyProbeError: {
+    layer: 'proxy',
+    severity: 'error',
+    retryable: true,
+    doc: `(inconclusive, exit 2) The proxy layer could not carry out its probe at all (not an answer from the network: e.g. a
+file it needs became unreadable during the run); the message says what. Fix: correct what the message names and rerun.`,
+  },
   TlsCertificateInvalid: {
     layer: 'proxy',
     severity: 'fail',
@@ -92,7 +103,7 @@ proxy's upstream must be \`<node-ip>:<gateway nodePort>\` (e.g. \`32080\`).`,
   ProxyErrorResponse: {
     layer: 'proxy',
     severity: 'fail',
-    retryable: false,
+    retryable: true,
     doc: `The request ends in a 4xx/5xx that nothing identifies as the Istio gateway's: no \`server: istio-envoy\`/\`envoy\`, no
 \`x-envoy-*\` header, no Envoy body, and the direct NodePort probe (when gwdoctor can make it) does not show Envoy
 answering the same. An empty \`404\` is only the *shape* of Envoy's "no route" reply; any web server can send one, so
@@ -124,7 +135,7 @@ create the Gateway the routes name, or check that gwdoctor reads the right clust
   GatewayNotAccepted: {
     layer: 'listener',
     severity: 'fail',
-    retryable: true,
+    retryable: { pending: true, rejected: false },
     doc: `Predicted without status when its \`infrastructure.parametersRef\` is not a core ConfigMap, or names a ConfigMap that
 does not exist (live; with manifests only when they hold ConfigMaps): Istio answers \`Accepted=False/InvalidParameters\`
 and deploys nothing. The Gateway is \`Accepted=False\` (e.g. \`InvalidParameters\`: its \`infrastructure.parametersRef\` ConfigMap is missing), or
@@ -174,7 +185,7 @@ widen the listener's hostname. Remember that \`*.example.com\` never matches \`e
   ListenerCertificateRefInvalid: {
     layer: 'listener',
     severity: 'fail',
-    retryable: true,
+    retryable: { 'secret-missing': true, rejected: false },
     doc: `The HTTPS listener that accepts the host terminates TLS with a \`certificateRefs\` entry Istio rejects: not a core
 \`Secret\` (another group/kind), a Secret that does not exist (or of type \`helm.sh/release.v1\` /
 \`kubernetes.io/service-account-token\`, which istiod never watches), a Secret without non-empty \`tls.crt\`+\`tls.key\`
@@ -451,7 +462,7 @@ ListenerSet lists (taken as none, with [\`GRPCRouteNotChecked\`](#grpcroutenotch
   ClusterUnreachable: {
     layer: 'any',
     severity: 'error',
-    retryable: true,
+    retryable: { unreachable: true, 'api-error': false },
     doc: `The API server cannot be reached (refused, DNS, reset). Fix: \`kubectl cluster-info\`; check VPN/address.`,
   },
   ClusterTlsError: {
@@ -512,6 +523,40 @@ checked up to then; the exit code is \`130\` (SIGTERM: \`143\`). Fix: rerun and 
 } as const satisfies Record<string, CodeInfo>;
 
 export type Code = keyof typeof CODES;
+
+// What the registry fixes for a code, as types: the layers that may emit it, its status, and (for a code whose
+// retryability depends on the cause) the causes. src/findings.ts builds every finding from these, so a judge typed
+// with its layer id cannot emit another layer's code, nor choose a status or retryability the registry does not give.
+type LayerField<C extends Code> = (typeof CODES)[C]['layer'];
+/** The layers that may emit code C ('any' codes: every layer). */
+export type LayersOf<C extends Code> = LayerField<C> extends 'any' ? LayerId : LayerField<C> extends readonly (infer L)[] ? L : LayerField<C>;
+/** The codes layer L may emit; for the union LayerId (a check whose layer is not known) only the 'any' codes. */
+export type CodeOf<L extends LayerId> = { [C in Code]: [L] extends [LayersOf<C>] ? C : never }[Code];
+/** The status a finding with code C has. */
+export type StatusOf<C extends Code> = (typeof CODES)[C]['severity'];
+/** The causes of a code whose retryability depends on them (never for the others). */
+export type CauseOf<C extends Code> = C extends Code ? ((typeof CODES)[C]['retryable'] extends boolean ? never : keyof (typeof CODES)[C]['retryable'] & string) : never;
+
+/** Does code C, for this cause, say that --wait can see it change? */
+export function retryableOf(code: Code, cause?: string): boolean {
+  const r: CodeInfo['retryable'] = CODES[code].retryable;
+  if (typeof r === 'boolean') return r;
+  const v = cause === undefined ? undefined : r[cause];
+  if (v === undefined) throw new Error(`reason code ${code} needs a cause (${Object.keys(r).join(', ')}), got ${String(cause)}`);
+  return v;
+}
+
+/** Whether any cause of the code is retryable (what SARIF's rule properties say). */
+export function mayRetry(code: Code): boolean {
+  const r: CodeInfo['retryable'] = CODES[code].retryable;
+  return typeof r === 'boolean' ? r : Object.values(r).some(Boolean);
+}
+
+/** May layer `id` emit `code` (the run-time form of CodeOf)? */
+export function layerMayEmit(id: LayerId, code: Code): boolean {
+  const l: CodeInfo['layer'] = CODES[code].layer;
+  return l === 'any' || l === id || (Array.isArray(l) && l.includes(id));
+}
 
 export const README_URL = 'https://github.com/gwdoctor/gwdoctor/blob/main/README.md';
 

@@ -5,7 +5,7 @@ import { parseTarget } from './target.js';
 import { ManifestCluster } from './cluster/manifests.js';
 import type { ClusterReader } from './cluster/reader.js';
 import { runTargets, verdictOf, type Env, type Observer } from './pipeline.js';
-import { errorFinding, skip } from './findings.js';
+import { emit, skip } from './findings.js';
 import type { Options } from './options.js';
 import type { Finding, Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
 import { systemResolver } from './net/system-resolver.js';
@@ -91,8 +91,8 @@ function partialTarget(t: Target, seen: Finding[], why: 'interrupt' | 'deadline'
     if (cut) return { ...skip(check, `not checked: the run was ${why === 'interrupt' ? 'interrupted' : 'stopped at its deadline'}`), durationMs: 0 };
     cut = true;
     return why === 'interrupt'
-      ? { ...errorFinding(check, 'Interrupted', `${check.id} did not finish: interrupted (${signal === 'SIGINT' ? 'Ctrl-C' : signal})`), durationMs: 0 }
-      : { ...errorFinding(check, 'Timeout', `${check.id} did not finish: the run passed its --timeout (${timeoutMs} ms) and was stopped`), durationMs: 0 };
+      ? { ...emit(check, 'Interrupted', `${check.id} did not finish: interrupted (${signal === 'SIGINT' ? 'Ctrl-C' : signal})`), durationMs: 0 }
+      : { ...emit(check, 'Timeout', `${check.id} did not finish: the run passed its --timeout (${timeoutMs} ms) and was stopped`), durationMs: 0 };
   });
   const { verdict, failedLayer } = verdictOf(layers);
   return { input: t.input, host: t.host, path: t.path, verdict, failedLayer, attempts: 1, layers, ...(t.expect ? { expect: t.expect } : {}) };

@@ -171,8 +171,8 @@ export interface CheckContext {
   path: PathResolver | null;
 }
 
-export interface Check {
-  id: LayerId;
+export interface Check<I extends LayerId = LayerId> {
+  id: I;
   title: string;
   /** Does this layer need cluster access? */
   needsCluster: boolean;

@@ -3,20 +3,25 @@
 import { describeListener } from './listeners.js';
 import type { Condition, Gateway, GatewayClass, GatewayListener } from '../cluster/objects.js';
 import type { Evidence } from '../types.js';
-import type { CertJudgement } from './certs.js';
+import type { CertJudgement, CertProblemCode } from './certs.js';
+import type { CauseOf } from '../registry.js';
 import { condition, controllerConditions, describeCondition, freshness, ISTIO_CONTROLLERS } from './status.js';
 
 /** What is wrong, and which kind of remedy the listener layer prints for it. */
-export interface GatewayProblem {
-  code: 'GatewayNotAccepted' | 'GatewayNotProgrammed' | 'ListenerNotReady' | 'GatewayClassNotIstio' | NonNullable<CertJudgement['problem']>['code'];
+export type GatewayProblem = ProblemCode & {
   summary: string;
-  retryable: boolean;
   remedy: 'describe' | 'gateway-pods' | 'listener-status' | 'set-class' | 'https-tls' | 'certificate' | 'none';
   listener?: GatewayListener;
   /** remedy 'certificate': the listener's certificate judgement (certs.ts), for the fix. */
   cert?: CertJudgement;
   extraEvidence?: Evidence[];
-}
+};
+
+/** The code, with the cause where the registry's retryability depends on it (src/registry.ts). */
+type ProblemCode =
+  | { code: 'GatewayNotAccepted'; cause: CauseOf<'GatewayNotAccepted'> }
+  | { code: 'ListenerCertificateRefInvalid'; cause: CauseOf<'ListenerCertificateRefInvalid'> }
+  | { code: 'GatewayNotProgrammed' | 'ListenerNotReady' | 'GatewayClassNotIstio' | Exclude<CertProblemCode, 'ListenerCertificateRefInvalid'>; cause?: never };
 
 export interface Health {
   ok: boolean;
@@ -24,7 +29,7 @@ export interface Health {
   evidence: Evidence[];
   problem?: GatewayProblem;
   /** A listener certificate that works but expires soon (certs.ts). */
-  warning?: { code: 'ListenerCertificateExpiring' | 'StatusDisagrees'; summary: string; retryable?: boolean };
+  warning?: { code: 'ListenerCertificateExpiring' | 'StatusDisagrees'; summary: string };
   /** What could not be checked, said in the pass summary (e.g. a certificate without permission to read Secrets). */
   notes?: string[];
 }
@@ -67,7 +72,6 @@ export function gatewayHealth(
     return bad({
       code: 'GatewayClassNotIstio',
       summary: `${ref} uses ${classRef}, owned by controller ${cls.spec.controllerName}, not Istio: Istio never programs it`,
-      retryable: false,
       remedy: 'set-class',
     });
   }
@@ -87,7 +91,8 @@ export function gatewayHealth(
     }
     evidence.push(...certProblem.evidence);
     // A missing Secret may be about to be written (cert-manager issuing, an external-secrets sync): --wait re-checks it.
-    return bad({ code: p.code, summary: p.summary, retryable: p.state === 'missing', remedy: 'certificate', listener: certProblem.listener, cert: certProblem });
+    const code: ProblemCode = p.code === 'ListenerCertificateRefInvalid' ? { code: p.code, cause: p.state === 'missing' ? 'secret-missing' : 'rejected' } : { code: p.code };
+    return bad({ ...code, summary: p.summary, remedy: 'certificate', listener: certProblem.listener, cert: certProblem });
   }
   const certEvidence = certs.flatMap((c) => c.evidence);
   let warning: Health['warning'] = certs.find((c) => c.warning)?.warning;
@@ -108,14 +113,14 @@ export function gatewayHealth(
       .find((x) => x.rr?.status === 'False' && x.rr.reason === 'RefNotPermitted');
     if (disagree && (!accepted0 || accepted0.status === 'True' || accepted0.reason === 'ListenersNotValid')) {
       const summary = `the controller reports ${describeListener(disagree.c.listener)} ResolvedRefs=False/RefNotPermitted, but ${disagree.c.verified}; trusting the spec (status may lag)`;
-      return { ok: true, stale: false, evidence, warning: { code: 'StatusDisagrees', summary, retryable: true } };
+      return { ok: true, stale: false, evidence, warning: { code: 'StatusDisagrees', summary } };
     }
     const accepted = condition(conds, 'Accepted');
     if (accepted && accepted.status !== 'True') {
       return bad({
         code: 'GatewayNotAccepted',
         summary: `${ref} is not accepted: ${accepted.reason ?? 'no reason'}${accepted.message ? ` (${accepted.message})` : ''}`,
-        retryable: accepted.status === 'Unknown',
+        cause: accepted.status === 'Unknown' ? 'pending' : 'rejected',
         remedy: 'describe',
       });
     }
@@ -130,10 +135,10 @@ export function gatewayHealth(
     const staleNoInstances = noInstances(conds) && endpoints !== null && endpoints.total > 0;
     if (staleNoInstances) {
       const summary = `the controller reports ${ref} Programmed=False/${programmed?.reason ?? ''} "no instances found", but its Service ${gw.metadata.namespace ?? 'default'}/${endpoints.service} has ${endpoints.total} endpoint(s); trusting the endpoints (istiod recomputes this condition only when some Service changes)`;
-      warning = { code: 'StatusDisagrees', summary, retryable: true };
+      warning = { code: 'StatusDisagrees', summary };
     } else if (programmed && programmed.status !== 'True') {
       const why = noInstances(conds) ? 'the gateway pods are not ready (Istio found no endpoints for the gateway Service)' : 'the controller could not program the gateway';
-      return bad({ code: 'GatewayNotProgrammed', summary: `${ref} is not programmed: ${programmed.reason ?? 'no reason'}: ${why}`, retryable: true, remedy: 'gateway-pods' });
+      return bad({ code: 'GatewayNotProgrammed', summary: `${ref} is not programmed: ${programmed.reason ?? 'no reason'}: ${why}`, remedy: 'gateway-pods' });
     }
     for (const l of listeners) {
       const ls = gw.status?.listeners?.find((s) => s.name === l.name);
@@ -142,7 +147,7 @@ export function gatewayHealth(
       const off = lconds.find((c) => (c.type === 'Conflicted' && c.status === 'True') || (c.type !== 'Conflicted' && c.type !== 'OverlappingTLSConfig' && c.status === 'False'));
       evidence.push({ ref: `${ref} ${describeListener(l)}`, detail: `attachedRoutes=${ls?.attachedRoutes ?? 0}` });
       if (off) {
-        return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is not usable: ${describeCondition(off)}`, retryable: false, remedy: 'listener-status', listener: l });
+        return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is not usable: ${describeCondition(off)}`, remedy: 'listener-status', listener: l });
       }
     }
   } else {
@@ -152,7 +157,7 @@ export function gatewayHealth(
     });
     evidence.push(...certEvidence);
     if (!cls) {
-      return bad({ code: 'GatewayNotAccepted', summary: `${ref} names ${classRef}, which does not exist: no controller will accept it`, retryable: false, remedy: 'set-class' });
+      return bad({ code: 'GatewayNotAccepted', summary: `${ref} names ${classRef}, which does not exist: no controller will accept it`, cause: 'rejected', remedy: 'set-class' });
     }
     // Istio writes Programmed=False/AddressNotAssigned "no instances found" while the gateway Service has no endpoint
     // at all (a not-ready one counts: istiod reports Programmed=True for a crash-looping gateway Pod), seen on real
@@ -161,7 +166,6 @@ export function gatewayHealth(
       return bad({
         code: 'GatewayNotProgrammed',
         summary: `${ref} will not be programmed: its Service ${gw.metadata.namespace ?? 'default'}/${endpoints.service} has no endpoint (no gateway Pod has an address), so Istio reports Programmed=False/AddressNotAssigned "no instances found"`,
-        retryable: true,
         remedy: 'gateway-pods',
       });
     }
@@ -175,7 +179,7 @@ export function gatewayHealth(
           params === 'missing'
             ? `${ref} names parametersRef ConfigMap ${gw.metadata.namespace ?? 'default'}/${pref.name}, which does not exist: Istio reports Accepted=False/InvalidParameters and deploys nothing`
             : `${ref} names a parametersRef of kind ${pref.group ?? ''}/${pref.kind ?? ''}: Istio supports only a core ConfigMap (Accepted=False/InvalidParameters)`,
-        retryable: false,
+        cause: 'rejected',
         remedy: 'none',
       });
     }
@@ -187,7 +191,7 @@ export function gatewayHealth(
       return bad({
         code: 'GatewayNotAccepted',
         summary: `${classRef} is not accepted (${clsAccepted.reason ?? ''}), so ${ref} will not be`,
-        retryable: false,
+        cause: 'rejected',
         remedy: 'none',
         extraEvidence: [{ ref: classRef, detail: describeCondition(clsAccepted) }],
       });
@@ -198,7 +202,7 @@ export function gatewayHealth(
   // defined, skipping listener creation"), so the host has no server on that port.
   for (const l of listeners) {
     if (l.protocol === 'HTTPS' && !l.tls) {
-      return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is HTTPS without a tls section: Istio skips it`, retryable: false, remedy: 'https-tls', listener: l });
+      return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is HTTPS without a tls section: Istio skips it`, remedy: 'https-tls', listener: l });
     }
   }
   return { ok: true, stale: fresh === 'stale', evidence, ...(warning ? { warning } : {}), ...(notes.length ? { notes } : {}) };

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
 import { type CodeInfo, CODES, README_URL, hintFor, type Code } from '../codes.js';
+import { mayRetry } from '../registry.js';
 import type { Reporter } from '../run.js';
 import type { Finding, Report, TargetReport } from '../types.js';
 import { clean, evidenceObject, fileLocations, fixText, objectName, type ObjectRef } from './common.js';
@@ -30,7 +31,7 @@ function rule(code: Code) {
     // The registry's README entry, as text and markdown (one source for both).
     help: { text: info.doc.replace(/`/g, ''), markdown: info.doc },
     defaultConfiguration: { level: (info.severity === 'fail' ? 'error' : 'warning') as Level },
-    properties: { layer: Array.isArray(layer) ? [...layer] : layer, severity: info.severity, retryable: info.retryable },
+    properties: { layer: Array.isArray(layer) ? [...layer] : layer, severity: info.severity, retryable: mayRetry(code) },
   };
 }
 
