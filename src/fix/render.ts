@@ -29,11 +29,26 @@ export function patchArgv(f: Extract<Fix, { kind: 'patch' }>): string[] {
   ];
 }
 
-/** Shell text for the fix; `manual` fixes have none (their `explain` says what to change). */
+/** A here-document delimiter that no line of `body` equals (a line `EOF` inside the YAML would end it early). */
+export function heredocDelimiter(body: string): string {
+  const lines = new Set(body.split('\n'));
+  let d = 'EOF';
+  for (let i = 2; lines.has(d); i++) d = `EOF${i}`;
+  return d;
+}
+
+/**
+ * Shell text for the fix; `manual` fixes have none (their `explain` says what to change). Every line of an `apply`
+ * must reach the shell as printed: the here-document's closing delimiter only counts at column 0, so reporters print
+ * this text without indentation (src/report/text-format.ts fixBlock).
+ */
 export function renderFix(f: Fix): string {
   switch (f.kind) {
-    case 'apply':
-      return `kubectl apply -f - <<'EOF'\n${renderYaml(f.object)}EOF`;
+    case 'apply': {
+      const yaml = renderYaml(f.object);
+      const eof = heredocDelimiter(yaml);
+      return `kubectl apply -f - <<'${eof}'\n${yaml}${eof}`;
+    }
     case 'patch':
       return patchArgv(f).map(shellQuote).join(' ');
     case 'command':

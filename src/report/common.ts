@@ -72,7 +72,9 @@ export function findingText(f: Finding): string {
   for (const e of f.evidence) lines.push(`  ${e.ref}: ${e.detail}`);
   if (f.fix) {
     lines.push(`fix: ${f.fix.explain}`);
-    for (const l of fixText(f.fix).replace(/\n+$/, '').split('\n')) lines.push(`  ${l}`);
+    // Flush left: a here-document pasted from a CI page must close at column 0.
+    const text = fixText(f.fix).replace(/\n+$/, '');
+    if (text !== '') lines.push(...text.split('\n'));
   }
   if (f.hint) lines.push(`see ${f.hint}`);
   return clean(lines.join('\n'));

@@ -46,9 +46,12 @@ function annotation(t: TargetReport, f: Finding): Annotation {
   const what = f.status === 'fail' ? `fails at ${f.id}` : f.status === 'error' ? `could not check ${f.id}` : `warns at ${f.id}`;
   const lines = [`${t.host}${t.path} ${what}: ${clean(f.summary)}`];
   if (f.fix) {
-    const fix = clean(fixText(f.fix)).replace(/\n+$/, '').split('\n');
-    lines.push(`fix: ${clean(f.fix.explain)}`, ...fix.slice(0, MAX_FIX_LINES));
-    if (fix.length > MAX_FIX_LINES) lines.push(`... (${fix.length - MAX_FIX_LINES} more lines in the text output)`);
+    const text = clean(fixText(f.fix)).replace(/\n+$/, '');
+    const fix = text === '' ? [] : text.split('\n');
+    lines.push(`fix: ${clean(f.fix.explain)}`);
+    // Whole or not at all: a cut here-document pasted into a shell never closes.
+    if (fix.length <= MAX_FIX_LINES) lines.push(...fix);
+    else lines.push(`(the fix is ${fix.length} lines: see the text output or --fix-dir)`);
   }
   if (f.hint) lines.push(`see ${f.hint}`);
   const loc = fileLocations(f)[0];

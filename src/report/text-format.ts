@@ -44,7 +44,10 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
     }
     if (f.fix) {
       out.push(`  ${paint(s, 'bold', 'fix:')} ${clean(f.fix.explain)}`);
-      for (const line of clean(fixText(f.fix)).replace(/\n+$/, '').split('\n')) if (line !== '') out.push(`    ${paint(s, 'cyan', line)}`);
+      // Flush left, every line kept: pasted as printed, a here-document must close at column 0 and its YAML must
+      // keep its own indentation (test/e2e/paste.test.ts runs these lines through bash).
+      const text = clean(fixText(f.fix)).replace(/\n+$/, '');
+      if (text !== '') for (const line of text.split('\n')) out.push(paint(s, 'cyan', line));
     }
     if (f.hint) out.push(`  ${paint(s, 'gray', `see ${f.hint}`)}`);
   }
