@@ -37,7 +37,7 @@ export const FLAGS: Flag[] = [
   { name: 'ca-file', type: 'string', arg: 'FILE', group: 'network', help: 'extra CA certificate(s) (PEM) to trust for the proxy\'s TLS' },
   { name: 'port', type: 'string', arg: 'PORT', group: 'network', help: 'HTTPS port of the reverse proxy (default: the URL\'s port, else 443)' },
   { name: 'output', short: 'o', type: 'string', multiple: true, arg: 'FORMAT[=FILE]', group: 'output', help: `output format, to stdout or to FILE (repeatable; at most one on stdout; default: text). Formats: ${FORMATS.join(', ')}` },
-  { name: 'fix-dir', type: 'string', arg: 'DIR', group: 'output', help: 'also write each printed fix as a file: NAME.yaml for kubectl apply -f, NAME.patch.json + NAME.sh for kubectl patch, NAME.sh for commands' },
+  { name: 'fix-dir', type: 'string', arg: 'DIR', group: 'output', help: 'also write each printed fix as a file: NAME.yaml for kubectl apply -f, NAME.patch.json + NAME.sh for kubectl patch, NAME.sh for commands; replaces the files of the previous run (only those gwdoctor wrote)' },
   { name: 'verbose', short: 'v', type: 'boolean', group: 'output', help: 'show the evidence of passing layers too' },
   { name: 'no-color', type: 'boolean', group: 'output', help: 'no colours (also: NO_COLOR=1)' },
   { name: 'timeout', type: 'string', arg: 'DURATION', group: 'run', help: 'deadline for the whole run, e.g. 30s, 2m (default: 30s)' },

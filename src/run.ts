@@ -167,6 +167,9 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   if (ended) return EXIT_INCONCLUSIVE; // cli.ts printed a partial report and decides the exit code
   ended = true;
   await reporter.onEnd(report);
-  if (opts.fixDir) (await import('./fix/files.js')).writeFixFiles(opts.fixDir, redactDeep(report));
+  if (opts.fixDir) {
+    const { stale } = (await import('./fix/files.js')).writeFixFiles(opts.fixDir, redactDeep(report));
+    for (const s of stale) process.stderr.write(`gwdoctor: --fix-dir: ${s.from}, a fix of an earlier run, was edited since; renamed to ${s.to} (not applied by kubectl apply -f DIR)\n`);
+  }
   return exitCodeFor(report);
 }
