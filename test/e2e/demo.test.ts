@@ -1,0 +1,34 @@
+// `npm run demo` is the first thing a newcomer runs: it must show a real fault with its fix, and never print a fix
+// that publishes admin.example.com, the host the README keeps internal on purpose. The README says what it runs.
+
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/cli.js';
+
+const demo = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['demo'] as string;
+
+describe('npm run demo', () => {
+  const r = spawnSync('sh', ['-c', demo], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' }, timeout: 60_000 });
+
+  it('shows a real fault with a fix to apply, and proves admin.example.com stays internal', () => {
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^api\.example\.com\/ fails at grant$/m);
+    expect(r.stdout).toContain('kind: ReferenceGrant');
+    expect(r.stdout).toMatch(/^worker\.example\.com\/ reaches its backend/m);
+    expect(r.stdout).toMatch(/^admin\.example\.com\/ stays internal/m);
+  });
+
+  it('prints no fix that serves admin.example.com', () => {
+    expect(r.stdout).not.toMatch(/^\s*-\s+admin\.example\.com$/m); // a hostnames entry in a printed object
+    expect(r.stdout).not.toMatch(/^kind: HTTPRoute$/m); // an HTTPRoute to apply (the grant's `from` names the kind indented)
+  });
+
+  it('is the command the README says it runs', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const said = /`npm run demo` runs `gwdoctor ([^`]+)`/.exec(readme)?.[1];
+    expect(said).toBeDefined();
+    expect(demo).toBe(`node dist/bundle/cli.js ${said} || true`);
+  });
+});
