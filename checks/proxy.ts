@@ -52,7 +52,7 @@ function responseEvidence(ref: string, res: HttpProbeResult, cls: Classification
   const body = res.bodySnippet.trim().replace(/\s+/g, ' ').slice(0, 80);
   return {
     ref,
-    detail: `${describeClassification(cls)}; server: ${res.headers['server'] ?? '-'}${env.length ? `; ${env.join(', ')}` : ''}; body: ${body ? JSON.stringify(body) : 'empty'}`,
+    detail: `${describeClassification(cls)}; server: ${res.headers['server'] ?? '-'}${env.length ? `; ${env.join(', ')}` : ''}; body: ${body ? JSON.stringify(body) : 'empty'}${res.bodyOpen ? ' (the body was still open: a stream; the status and headers are the answer, not read further)' : ''}`,
   };
 }
 

@@ -74,6 +74,8 @@ export interface HttpProbeResult {
   statusCode: number;
   headers: Record<string, string>;
   bodySnippet: string;
+  /** The body was still open when the probe stopped reading (a stream): the status and headers are the answer. */
+  bodyOpen?: boolean;
   tls: { authorized: boolean; error: string | null; subject: string | null; issuer: string | null; validTo: string | null; san: string[] } | null;
 }
 

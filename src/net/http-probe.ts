@@ -1,7 +1,8 @@
 // One HTTP(S) request through undici: for https the TLS handshake is ours (SNI = host, the chain recorded and
 // verified) and the request goes over that same connection, then GET with the request's Host header. No body is
-// sent, redirects are never followed, the response body is read up to a small snippet. Timeouts: connect 5 s,
-// response 10 s, plus the caller's signal.
+// sent, redirects are never followed, the response body is read up to a small snippet, for at most BODY_WAIT_MS
+// after the headers (a stream that keeps its body open never holds the run: the headers already are the answer).
+// Timeouts: connect 5 s, response headers 10 s, plus the caller's signal.
 //
 // Per run: one secure context per --ca-file; one keep-alive connection pool per (address, port, SNI), so targets on
 // the same host:port share connections; a handshake in flight (and its result for SHARE_MS) is shared by them.
@@ -39,16 +40,39 @@ function errCode(err: unknown): string {
   return fallback ?? (err as { code?: string }).code ?? 'UNKNOWN';
 }
 
-async function readSnippet(body: AsyncIterable<Buffer> & { destroy?: () => void }): Promise<string> {
+/**
+ * How long the body may take after the headers. Envoy's own replies and error pages come whole with their headers;
+ * a response whose body stays open (server-sent events, a long poll, a download) has proved the path by its status
+ * and headers, and waiting for its end would only run into --timeout.
+ */
+export const BODY_WAIT_MS = 1500;
+
+/** Up to SNIPPET bytes of the body, read for at most `waitMs`; `open` = the body had not ended when reading stopped. */
+export async function readSnippet(body: AsyncIterable<Buffer> & { destroy?: () => void }, waitMs = BODY_WAIT_MS): Promise<{ text: string; open: boolean }> {
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of body) {
-    chunks.push(c);
-    n += c.length;
-    if (n >= SNIPPET) break;
+  let open = true;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
+  const it = body[Symbol.asyncIterator]();
+  try {
+    while (n < SNIPPET) {
+      const next = it.next();
+      next.catch(() => undefined); // destroyed below while pending: not an unhandled rejection
+      const r = await Promise.race([next, late]);
+      if (r === 'late') break;
+      if (r.done) {
+        open = false;
+        break;
+      }
+      chunks.push(r.value);
+      n += r.value.length;
+    }
+  } finally {
+    clearTimeout(timer);
+    if (open) body.destroy?.();
   }
-  body.destroy?.();
-  return Buffer.concat(chunks).subarray(0, SNIPPET).toString('utf8');
+  return { text: Buffer.concat(chunks).subarray(0, SNIPPET).toString('utf8'), open: open && n < SNIPPET };
 }
 
 /** How long a handshake's result serves other targets of the same host:port (a --wait retry, 2 s later, redoes it). */
@@ -156,12 +180,15 @@ export async function probeGet(url: URL, opts: ProbeOptions): Promise<ProbeResul
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
     let bodySnippet = '';
+    let bodyOpen = false;
     try {
-      bodySnippet = await readSnippet(res.body as unknown as AsyncIterable<Buffer> & { destroy?: () => void });
+      const b = await readSnippet(res.body as unknown as AsyncIterable<Buffer> & { destroy?: () => void });
+      bodySnippet = b.text;
+      bodyOpen = b.open;
     } catch {
       /* a body cut short still leaves the status and headers */
     }
-    return { address, port, statusCode: res.statusCode, headers, bodySnippet, tls: tlsDetails };
+    return { address, port, statusCode: res.statusCode, headers, bodySnippet, ...(bodyOpen ? { bodyOpen } : {}), tls: tlsDetails };
   } catch (err) {
     if (err instanceof ProbeFailure) throw err;
     const code = errCode(err);

@@ -1,0 +1,118 @@
+// The dns and proxy layers in front of a real Envoy: dnsmasq -> nginx (TLS, proxy_set_header Host $host) -> upstream
+// Envoy 1.40.0 answering with its own local replies from real routing (test/helpers/net/envoy.ts). nginx replaces
+// Envoy's `server: istio-envoy` and the local replies carry no x-envoy-* header, so only the status, the body and the
+// direct NodePort probe (the fixture's gateway nodePort is the scenario's Envoy listener) say who answered.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAYERS } from '../../../checks/index.js';
+import { ManifestCluster } from '../../../src/cluster/manifests.js';
+import type { K8sObject } from '../../../src/cluster/objects.js';
+import type { ClusterReader } from '../../../src/cluster/reader.js';
+import { renderFix } from '../../../src/fix/render.js';
+import { packetResolver } from '../../../src/net/dns-resolver.js';
+import { undiciProbe } from '../../../src/net/http-probe.js';
+import { runTarget, type Env } from '../../../src/pipeline.js';
+import { parseTarget } from '../../../src/target.js';
+import type { Finding, TargetReport } from '../../../src/types.js';
+import { outcome } from '../../helpers/fixtures.js';
+import { requireBins } from '../../helpers/net/bins.js';
+import { TestPki, days } from '../../helpers/net/certs.js';
+import { fixtureObjects } from '../../helpers/net/cluster.js';
+import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
+import { findEnvoy, startRealEnvoy, type EnvoyScenario, type RealEnvoy } from '../../helpers/net/envoy.js';
+import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
+
+const found = requireBins();
+const envoyBin = findEnvoy();
+if (!envoyBin && process.env['CI'] === 'true') throw new Error('the real-Envoy proxy tests need Envoy: run scripts/install-envoy.sh (or set GWDOCTOR_ENVOY)');
+const skip = found.skip ?? (envoyBin ? null : 'no envoy binary (scripts/install-envoy.sh, or GWDOCTOR_ENVOY)');
+const d = skip ? describe.skip : describe;
+if (skip) process.stderr.write(`[net] skipping the real-Envoy proxy tests: ${skip}\n`);
+
+// 'stream': nginx needs proxy_buffering off to pass a stream on at all (with buffering it holds even the response
+// headers until a buffer fills), as nginx's docs tell anyone serving server-sent events.
+const SCENARIOS: Record<string, EnvoyScenario> = { ok: 'ok', nr: 'nr', nc: 'nc', uh: 'uh', uf: 'uf', rbac: 'rbac', stream: 'stream' };
+
+let dir: string;
+let dns: Dnsmasq;
+let nginx: Nginx;
+let envoy: RealEnvoy;
+let caFile: string;
+
+d('the proxy layer in front of a real Envoy (nginx replaces its server header)', () => {
+  beforeAll(async () => {
+    const bins = found.bins!;
+    dir = mkdtempSync(join(tmpdir(), 'gwdoctor-real-envoy-'));
+    const pki = new TestPki(dir, bins.openssl);
+    caFile = pki.ca('test-ca');
+    const leaf = pki.leaf('test-ca', 'good', ['api.example.com', 'worker.example.com'], days(-1), days(60));
+    envoy = await startRealEnvoy(envoyBin!, dir, SCENARIOS);
+    dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'meta.example.com': '169.254.169.254' }, local: ['example.com'] });
+    const server = (name: string, location: string): NginxServer => ({ name, serverName: 'api.example.com worker.example.com', ...leaf, location });
+    // What the README tells users to write: HTTP/1.1 upstream and Host $host.
+    const good = (port: number) => `proxy_pass http://127.0.0.1:${port}; proxy_http_version 1.1; proxy_set_header Host $host;`;
+    nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
+      ...Object.keys(SCENARIOS).map((s) => server(s, `${good(envoy.ports[s]!)}${s === 'stream' ? ' proxy_buffering off;' : ''}`)),
+      // nginx's default proxy_http_version is 1.0: Istio's gateway Envoy answers 426.
+      server('http10', `proxy_pass http://127.0.0.1:${envoy.ports['ok']}; proxy_set_header Host $host;`),
+    ]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await nginx?.stop();
+    await dns?.stop();
+    await envoy?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  interface Run {
+    /** nginx server block (and, unless `gateway` says otherwise, the Envoy listener the fixture's NodePort points at). */
+    proxy: string;
+    gateway?: string;
+    fixture?: string;
+    target?: string;
+    expectIps?: string[];
+    edit?: (objs: K8sObject[]) => void;
+    timeoutMs?: number;
+    cluster?: boolean;
+  }
+
+  function env(r: Run): Env {
+    const objs = fixtureObjects(r.fixture ?? 'seed-healthy', envoy.ports[r.gateway ?? r.proxy]!);
+    r.edit?.(objs);
+    const cluster: ClusterReader | null = r.cluster === false ? null : new ManifestCluster(objs);
+    const resolvers = [`127.0.0.1:${dns.port}`];
+    return {
+      cluster,
+      clusterUnavailable: cluster ? null : 'no kubeconfig found',
+      gatewayFilter: null,
+      offline: false,
+      net: { resolvers, expectIps: r.expectIps ?? [], caFile, port: nginx.ports[r.proxy]! },
+      resolver: async () => packetResolver(resolvers, { system: false }),
+      probe: async () => undiciProbe,
+      signal: AbortSignal.timeout(r.timeoutMs ?? 30_000),
+    };
+  }
+  const run = (r: Run): Promise<TargetReport> => runTarget(LAYERS, parseTarget(r.target ?? 'https://api.example.com/'), env(r), { until: null, intervalMs: 0 });
+  const layer = (rep: TargetReport, id: string) => rep.layers.find((l) => l.id === id) as Finding;
+  const text = (f: Finding) => `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${f.fix ? `${f.fix.explain}\n${renderFix(f.fix)}` : ''}`;
+
+  it('healthy: every layer passes; the backend answered through nginx and Envoy', async () => {
+    const rep = await run({ proxy: 'ok' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'pass', layer: null, code: null });
+    expect(text(layer(rep, 'proxy'))).toContain('x-envoy-upstream-service-time');
+    expect(envoy.seen).toContain('api.example.com');
+  });
+
+  it('a streaming 200 (body left open) passes within seconds under a 6 s --timeout: the headers prove the path', async () => {
+    const t0 = Date.now();
+    const rep = await run({ proxy: 'stream', timeoutMs: 6000 });
+
+    expect(outcome(rep)).toMatchObject({ verdict: 'pass', layer: null, code: null });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(text(layer(rep, 'proxy'))).toContain('the body was still open');
+  });
+});
