@@ -32,6 +32,7 @@ export function* readLines(path: string): Generator<string> {
   const buf = Buffer.allocUnsafe(CHUNK);
   const dec = new StringDecoder('utf8');
   let rest = '';
+  let first = true;
   try {
     for (;;) {
       let n: number;
@@ -46,7 +47,13 @@ export function* readLines(path: string): Generator<string> {
         throw err;
       }
       if (n === 0) break;
-      const s = rest + dec.write(buf.subarray(0, n));
+      let s = rest + dec.write(buf.subarray(0, n));
+      if (first) {
+        // A UTF-8 byte order mark (Windows editors write one) is not content: JSON.parse would refuse it as a token,
+        // js-yaml skips it. Read JSON and YAML alike.
+        first = false;
+        if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+      }
       let start = 0;
       for (let i = s.indexOf('\n'); i !== -1; i = s.indexOf('\n', start)) {
         yield s.charCodeAt(i - 1) === 13 ? s.slice(start, i - 1) : s.slice(start, i);

@@ -141,10 +141,12 @@ function fieldPath(pointer: string): string {
     .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
 }
 
-function typeName(v: unknown): string {
+/** What was found instead; a Secret's values are never quoted (they are key material, even when misplaced). */
+function typeName(v: unknown, kind: string): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
+  if (kind === 'Secret') return `a ${typeof v}`;
   return `${typeof v} ${oneLine(JSON.stringify(v), 40)}`;
 }
 
@@ -160,7 +162,7 @@ function shapeProblem(v: Record<string, unknown>, kind: string): string | undefi
     const actual = e.instancePath.split('/').slice(1).reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k.replace(/~1/g, '/').replace(/~0/g, '~')], v);
     const want = String(e.params['type']).split(',').filter((t) => t !== 'null');
     const words: Record<string, string> = { array: 'a list', object: 'a mapping', integer: 'an integer', string: 'a string', boolean: 'true or false' };
-    return `${path} must be ${want.map((t) => words[t] ?? t).join(' or ')}, not ${typeName(actual)}`;
+    return `${path} must be ${want.map((t) => words[t] ?? t).join(' or ')}, not ${typeName(actual, kind)}`;
   }
   return `${path || 'the object'} ${e.message ?? 'is invalid'}`;
 }
@@ -202,6 +204,23 @@ function peekKind(u: Unit): { apiVersion: string; kind: string } | undefined {
   return kind !== undefined && apiVersion !== undefined ? { apiVersion, kind } : undefined;
 }
 
+/**
+ * A parser's message without the text it quotes from the input. V8 quotes up to ~10 characters around the error
+ * (`Unexpected token 'S', ..."tls.key":SUPERSECRE"... is not valid JSON`) and js-yaml names tags and handles; inside a
+ * Secret (or a ConfigMap, an env var) that is a piece of a credential. The file:line:column given with the message
+ * locates the error; only structural characters (brackets, commas, colons, quotes) are kept when V8 names a token.
+ */
+export function parserReason(msg: string): string {
+  return msg
+    .replace(/ \(line \d+ column \d+\)/, '')
+    .replace(/ in JSON at position \d+/, '')
+    .replace(/, .* is not valid JSON$/s, '')
+    .replace(/^(Unexpected token) '(.+?)'/su, (_, what: string, tok: string) => (/^[{}[\],:"]$/.test(tok) ? `${what} '${tok}'` : `${what} (not JSON)`))
+    .replace(/!<[^>]*>/g, '!<...>')
+    .replace(/"[^"]*"/g, (q) => (/^"[{}[\],:"']?"$/.test(q) ? q : '"..."'))
+    .replace(/: \S.*$/s, (tail) => (/^: (?:[A-Za-z]+ ?)+$/.test(tail) ? tail : ''));
+}
+
 /** Parse one unit: JSON.parse for JSON (and YAML documents written as JSON), js-yaml otherwise. */
 function parseUnit(u: Unit, file: string): unknown {
   const looksJson = u.json || /^\s*[{[]/.test(u.text);
@@ -211,7 +230,7 @@ function parseUnit(u: Unit, file: string): unknown {
     } catch (err) {
       if (u.json) {
         const at = jsonErrorLine((err as Error).message);
-        throw new UsageError(`${display(file)}:${at ? `${u.start + at.line - 1}:${at.col}` : u.line}: invalid JSON: ${oneLine((err as Error).message.replace(/ \(line \d+ column \d+\)/, ''))}`);
+        throw new UsageError(`${display(file)}:${at ? `${u.start + at.line - 1}:${at.col}` : u.line}: invalid JSON: ${oneLine(parserReason((err as Error).message))}`);
       }
       // YAML flow style that is not strict JSON (comments, unquoted keys): the YAML parser decides.
     }
@@ -222,7 +241,7 @@ function parseUnit(u: Unit, file: string): unknown {
     if (err instanceof YAMLException) {
       const m = err.mark;
       const where = m ? `${u.start + m.line}:${m.column + 1}` : String(u.line);
-      throw new UsageError(`${display(file)}:${where}: invalid YAML: ${oneLine(err.reason)}`);
+      throw new UsageError(`${display(file)}:${where}: invalid YAML: ${oneLine(parserReason(err.reason))}`);
     }
     throw err;
   }

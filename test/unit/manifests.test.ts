@@ -119,6 +119,42 @@ describe('loadManifests', () => {
     expect(() => loadManifests([j])).toThrow(/bad\.json:4(:\d+)?: invalid JSON/);
   });
 
+  it('reads a JSON file that starts with a UTF-8 byte order mark as it reads YAML with one', () => {
+    const route = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r1', namespace: 'apps' }, spec: { hostnames: ['a.example.com'] } };
+    const json = write('bom.json', `\ufeff${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [route] }, null, 2)}\n`);
+    const oneLine = write('bom-one.json', `\ufeff${JSON.stringify(route)}`);
+    const yaml = write('bom.yaml', `\ufeff${kubectlList}`);
+    expect(loadManifests([json]).map((o) => [o.metadata.name, originOf(o)?.line])).toEqual([['r1', 5]]);
+    expect(loadManifests([oneLine]).map((o) => o.metadata.name)).toEqual(['r1']);
+    expect(loadManifests([yaml]).map((o) => o.metadata.name)).toEqual(['r1', 's1']);
+  });
+
+  // A parser quotes the input around a syntax error (V8: ~10 characters, js-yaml: a tag's name); inside a Secret that
+  // is a piece of the key. file:line:column locates the error; the message keeps only what the parser expected.
+  it.each([
+    ['an unquoted value (JSON)', 'k.json', '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":SUPERSECRETVALUE1234}}\n', /k\.json:\d+(:\d+)?: invalid JSON: Unexpected token/],
+    ['an unterminated string (JSON)', 'k.json', '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":"SUPERSECRETVALUE1234}}\n', /k\.json:2(:\d+)?: invalid JSON/],
+    ['text after the value (JSON)', 'k.json', '[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":"SUPERSECRETVALUE1234" SUPERSECRETVALUE1234}}]\n', /k\.json:2(:\d+)?: invalid JSON: Expected/],
+    ['a flow mapping written as JSON (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {"tls.key": "SUPERSECRETVALUE1234" x}\n', /k\.yaml:4:\d+: invalid YAML/],
+    ['a tag (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !SUPERSECRETVALUE1234 x\n', /k\.yaml:6:\d+: invalid YAML: unknown scalar tag !<\.\.\.>/],
+    ['a tag with a bad character (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !SUPER%ZZSECRETVALUE1234 x\n', /k\.yaml:6:\d+: invalid YAML: tag name cannot contain such characters$/],
+  ])('a syntax error inside a Secret names file:line, never a piece of the value: %s', (_, name, text, want) => {
+    const f = write(name, text);
+    let msg = '';
+    try {
+      loadManifests([f]);
+    } catch (err) {
+      msg = (err as Error).message;
+    }
+    expect(msg).toMatch(want);
+    for (let i = 0; i + 5 <= 'SUPERSECRETVALUE1234'.length; i++) expect(msg).not.toContain('SUPERSECRETVALUE1234'.slice(i, i + 5));
+  });
+
+  it("refuses a Secret whose data is not a mapping without quoting the value", () => {
+    const f = write('s.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata: SUPERSECRETVALUE1234\n');
+    expect(() => loadManifests([f])).toThrow(/s\.yaml:1: Secret s: data must be a mapping, not a string$/);
+  });
+
   it('does not even parse objects of kinds it does not read (a Deployment in an -A dump), so their bulk costs nothing', () => {
     const broken = kubectlList.replace('    name: ignored', '    name: ignored\n  spec: {template: [unclosed');
     const f = write('dump.yaml', broken);

@@ -3,12 +3,16 @@
 // with no planted secret; redact() removes planted credentials from any text.
 
 import fc from 'fast-check';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadManifests } from '../../../src/cluster/manifests.js';
 import { GwdoctorError, UsageError } from '../../../src/errors.js';
 import { parseOptions } from '../../../src/options.js';
 import { errorLine, redact } from '../../../src/redact.js';
 import { parseTarget } from '../../../src/target.js';
-import { budget, leaked, SECRETS } from './budget.js';
+import { budget, leaked, SECRET_VALUES, SECRETS } from './budget.js';
 
 const hostish = fc.oneof(
   fc.constantFrom('api.example.com', 'API.Example.COM.', 'bücher.example.com', 'a.b', 'localhost', '10.0.0.1', '[::1]', '-bad.example.com', 'a..b', 'x'.repeat(70) + '.com'),
@@ -102,5 +106,55 @@ describe('redact() removes planted credentials from any text around them', () =>
       }),
       budget(500),
     );
+  });
+});
+
+// A Secret damaged by one edit (a character inserted, deleted or replaced anywhere, in JSON or YAML, one line or
+// pretty): the loader reads it or refuses it with a message that quotes no piece of a value (parsers quote the input
+// around a syntax error; a shape error names the type it found, not the value).
+describe('a damaged Secret: read, or refused without quoting any piece of its values', () => {
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/tls',
+    metadata: { name: 'tls', namespace: 'istio-ingress' },
+    data: { 'tls.crt': SECRETS.keyData, 'tls.key': SECRETS.keyData },
+    stringData: { password: SECRETS.password, token: SECRETS.token },
+  };
+  const texts = [
+    { name: 'one-line.json', text: JSON.stringify(secret) },
+    { name: 'pretty.json', text: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [secret] }, null, 2) },
+    {
+      name: 's.yaml',
+      text: `apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata:\n  name: tls\n  namespace: istio-ingress\ndata:\n  tls.crt: ${SECRETS.keyData}\n  tls.key: "${SECRETS.keyData}"\nstringData:\n  password: '${SECRETS.password}'\n  token: {"v": "${SECRETS.token}"}\n`,
+    },
+  ];
+  const pieces = SECRET_VALUES.flatMap((v) => Array.from({ length: v.length - 4 }, (_, i) => v.slice(i, i + 5)));
+  const dir = mkdtempSync(join(tmpdir(), 'gwd-fuzz-secret-'));
+  it('one edit anywhere', () => {
+    fc.assert(
+      fc.property(
+        fc.nat({ max: texts.length - 1 }),
+        fc.nat(),
+        fc.constantFrom('insert', 'delete', 'replace'),
+        fc.oneof(fc.constantFrom('"', "'", '{', '}', '[', ']', ',', ':', ' ', '\n', '\\', '!', '&', '*', '%', '#', '\t', '\u0000', '\ufeff', '- ', '? ', '|', '>'), fc.string({ minLength: 1, maxLength: 2 })),
+        (pick, at, op, ch) => {
+          const { name, text } = texts[pick]!;
+          const i = at % (text.length + 1);
+          const damaged = op === 'insert' ? text.slice(0, i) + ch + text.slice(i) : op === 'delete' ? text.slice(0, i) + text.slice(i + 1) : text.slice(0, i) + ch + text.slice(i + 1);
+          const f = join(dir, name);
+          writeFileSync(f, damaged);
+          try {
+            loadManifests([f]);
+          } catch (err) {
+            if (!(err instanceof GwdoctorError)) throw err;
+            const line = errorLine(err.message);
+            expect(pieces.filter((p) => line.includes(p)), line).toEqual([]);
+          }
+        },
+      ),
+      budget(600),
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 });
