@@ -152,6 +152,22 @@ if (section('parse')) {
   rows.push({ name: `loadManifests, same JSON file`, ms: lj, rssMB: NaN, base: 'JSON.parse', ratio: lj / jp });
   rows.push({ name: `js-yaml loadAll, ${mb(yamlFile)} MB -o yaml (N=${n})`, ms: jy, rssMB: NaN, base: 'itself', ratio: 1 });
   rows.push({ name: `loadManifests, same YAML file`, ms: ly, rssMB: NaN, base: 'js-yaml loadAll', ratio: ly / jy });
+  // The same objects pretty-printed and on one line (as `jq -c` or an API client writes them), without the
+  // last-applied annotation: a line with no backslash was scanned to its end at every string (quadratic, issue 20).
+  // Linear reading keeps the one-line file within a small factor of the pretty one (it is 2x smaller).
+  const plain = JSON.parse(readFileSync(jsonFile, 'utf8')) as { items: { metadata: { managedFields?: unknown; annotations?: Record<string, string> } }[] };
+  for (const it of plain.items) {
+    delete it.metadata.managedFields;
+    delete it.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'];
+  }
+  const prettyFile = join(cache, `cluster-${n}-plain-pretty.json`);
+  const oneFile = join(cache, `cluster-${n}-plain-one-line.json`);
+  writeFileSync(prettyFile, JSON.stringify(plain, null, 2));
+  writeFileSync(oneFile, JSON.stringify(plain));
+  const lp = time(() => loadManifests([prettyFile]));
+  const lo = time(() => loadManifests([oneFile]));
+  rows.push({ name: `loadManifests, ${mb(prettyFile)} MB JSON pretty-printed (N=${n})`, ms: lp, rssMB: NaN, base: 'itself', ratio: 1 });
+  rows.push({ name: `loadManifests, the same on one line, ${mb(oneFile)} MB`, ms: lo, rssMB: NaN, base: 'JSON pretty-printed', ratio: lo / lp });
 }
 
 // 3b. Per-target work, in process: one snapshot loaded once, then 100 targets on it, CPU time per target (the

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadManifests, ManifestCluster, originOf } from '../../src/cluster/manifests.js';
+import { readLines } from '../../src/cluster/manifest-stream.js';
 import type { K8sObject } from '../../src/cluster/objects.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-man-'));
@@ -153,6 +154,15 @@ describe('loadManifests', () => {
   it("refuses a Secret whose data is not a mapping without quoting the value", () => {
     const f = write('s.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata: SUPERSECRETVALUE1234\n');
     expect(() => loadManifests([f])).toThrow(/s\.yaml:1: Secret s: data must be a mapping, not a string$/);
+  });
+
+  it('reads lines longer than its 1 MB chunk whole, with CRLF and multi-byte characters split across chunk borders', () => {
+    const long = 'ä'.repeat(700_000); // 1.4 MB of UTF-8: crosses a chunk border inside a character
+    const lines = ['\ufefffirst', long, `${'x'.repeat((1 << 20) - 3)}`, 'y'.repeat(3 * (1 << 20)), '', 'last'];
+    const f = write('long.txt', `${lines.join('\r\n')}`);
+    const got = [...readLines(f)];
+    expect(got.map((l) => l.length)).toEqual(['first', ...lines.slice(1)].map((l) => l.length));
+    expect(got).toEqual(['first', ...lines.slice(1)]);
   });
 
   it('does not even parse objects of kinds it does not read (a Deployment in an -A dump), so their bulk costs nothing', () => {
