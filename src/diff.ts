@@ -10,7 +10,7 @@ import { UsageError } from './errors.js';
 import { mapLimit } from './net/limit.js';
 import type { Options } from './options.js';
 import { offlineEnv, runTarget } from './pipeline.js';
-import { blocking, clean, fileLocations, fixText } from './report/common.js';
+import { blocking, clean, fileLocations, fixText, inline } from './report/common.js';
 import { parseTarget } from './target.js';
 import type { Finding, Target, TargetReport, Verdict } from './types.js';
 
@@ -103,16 +103,16 @@ function describe(s: Side): string {
 
 export function renderDiffText(d: DiffReport): string {
   const broken = d.hosts.filter((x) => x.change === 'broken').length;
-  const out = [`gwdoctor diff: base ${d.base.join(', ')} -> head ${d.head.join(', ')}: ${d.hosts.length} hosts, ${broken} newly failing`, ''];
+  const out = [`gwdoctor diff: base ${d.base.map(inline).join(', ')} -> head ${d.head.map(inline).join(', ')}: ${d.hosts.length} hosts, ${broken} newly failing`, ''];
   const name = (x: HostDiff) => `${x.host}${x.path}${x.internal ? ' (internal)' : ''}`;
   const w = Math.max(4, ...d.hosts.map((x) => name(x).length));
   for (const x of d.hosts) {
     out.push(`  ${x.change.toUpperCase().padEnd(9)}  ${name(x).padEnd(w)}  ${describe(x.base)} -> ${describe(x.head)}`);
     if (!x.cause) continue;
-    out.push(`      ${clean(x.cause.summary)}`);
-    for (const l of x.cause.locations) out.push(`      at ${l.file}:${l.line}`);
-    if (x.cause.locations.length === 0 && x.cause.objects.length > 0) out.push(`      objects: ${x.cause.objects.map(clean).join('; ')}`);
-    if (x.cause.fixExplain) out.push(`      fix: ${clean(x.cause.fixExplain)}`);
+    out.push(`      ${inline(x.cause.summary)}`);
+    for (const l of x.cause.locations) out.push(`      at ${inline(l.file)}:${l.line}`);
+    if (x.cause.locations.length === 0 && x.cause.objects.length > 0) out.push(`      objects: ${x.cause.objects.map(inline).join('; ')}`);
+    if (x.cause.fixExplain) out.push(`      fix: ${inline(x.cause.fixExplain)}`);
     if (x.cause.fix) for (const line of clean(x.cause.fix).replace(/\n+$/, '').split('\n')) out.push(`        ${line}`);
     if (x.cause.hint) out.push(`      see ${x.cause.hint}`);
   }
@@ -130,8 +130,8 @@ export async function diffAnnotations(d: DiffReport): Promise<string> {
   const broken = d.hosts.filter((x) => x.change === 'broken');
   const lines = broken.slice(0, MAX_PER_LEVEL).map((x) => {
     const loc = x.cause?.locations[0];
-    const msg = [`${x.host}${x.path}${x.internal ? ' (internal) is newly exposed' : ' breaks'}: ${describe(x.base)} -> ${describe(x.head)}`, clean(x.cause?.summary ?? '')];
-    if (x.cause?.fixExplain) msg.push(`fix: ${clean(x.cause.fixExplain)}`);
+    const msg = [`${x.host}${x.path}${x.internal ? ' (internal) is newly exposed' : ' breaks'}: ${describe(x.base)} -> ${describe(x.head)}`, inline(x.cause?.summary ?? '')];
+    if (x.cause?.fixExplain) msg.push(`fix: ${inline(x.cause.fixExplain)}`);
     return formatCommand({ level: 'error', title: `gwdoctor diff: ${x.host}${x.path} breaks at ${x.head.failedLayer ?? '?'}`, message: msg.join('\n'), ...(loc ? { file: loc.file, line: loc.line } : {}) });
   });
   if (broken.length > MAX_PER_LEVEL) lines.push(formatCommand({ level: 'notice', title: 'gwdoctor diff', message: `${broken.length - MAX_PER_LEVEL} more hosts break; see the log` }));

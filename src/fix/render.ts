@@ -2,17 +2,28 @@
 // concatenation), arguments quoted for the shell.
 
 import { stringify } from 'yaml';
+import { hasUnsafe, UNSAFE } from '../safe-text.js';
 import { kubectlResource } from './build.js';
 import type { Fix } from './fix.js';
 
-/** Quote one argument for a POSIX shell (single quotes; an embedded ' becomes '\''). */
+/**
+ * Quote one argument for a POSIX shell (single quotes; an embedded ' becomes '\''). An argument holding a line break
+ * or another character no output may carry (src/safe-text.ts) stays on one line: `"$(printf '%b' '...')"` rebuilds
+ * it from octal escapes (a name's own line must never reach a CI log as a line of its own).
+ */
 export function shellQuote(s: string): string {
   if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
+  if (!hasUnsafe(s)) return `'${s.replace(/'/g, `'\\''`)}'`;
+  const body = s.replace(/\\/g, '\\\\').replace(UNSAFE, (c) => [...Buffer.from(c)].map((b) => `\\0${b.toString(8)}`).join('')).replace(/'/g, `'\\''`);
+  return `"$(printf '%b' '${body}')"`;
 }
 
+/**
+ * YAML for `kubectl apply`: strings that hold a line break are written double-quoted, escaped as JSON, on their line
+ * (never as a block scalar whose lines would start with the string's own text).
+ */
 export function renderYaml(object: unknown): string {
-  return stringify(object, { lineWidth: 0 });
+  return stringify(object, { lineWidth: 0, blockQuote: false, doubleQuotedAsJSON: true });
 }
 
 /** The argv of `kubectl patch` for a patch fix. */
@@ -61,5 +72,7 @@ export function renderFix(f: Fix): string {
 /** Lines that name the choices a person should confirm (rendered under the fix). */
 export function renderChoices(f: Fix): string[] {
   if (f.kind !== 'apply' && f.kind !== 'patch') return [];
-  return (f.choices ?? []).map((c) => `# ${c.about}: using ${c.candidates[0] ?? '?'} at ${c.field}${c.candidates.length > 1 ? ` (other candidates: ${c.candidates.slice(1).join(', ')})` : ''}`);
+  return (f.choices ?? []).map((c) =>
+    `# ${c.about}: using ${c.candidates[0] ?? '?'} at ${c.field}${c.candidates.length > 1 ? ` (other candidates: ${c.candidates.slice(1).join(', ')})` : ''}`.replace(UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  );
 }

@@ -3,6 +3,7 @@
 
 import { stripVTControlCharacters } from 'node:util';
 import { renderChoices, renderFix } from '../fix/render.js';
+import { UNSAFE } from '../safe-text.js';
 import type { Evidence, Finding, Fix, TargetReport } from '../types.js';
 
 /**
@@ -56,26 +57,42 @@ export function blocking(t: TargetReport): Finding | null {
   return t.layers.find((l) => l.status === 'fail' || l.status === 'error') ?? null;
 }
 
-/** Text from the cluster or the network is untrusted: strip terminal control sequences and C0 controls (but \t \n). */
-export function clean(s: string): string {
-  return stripVTControlCharacters(s).replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+const escaped = (c: string) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * One line of untrusted text (a name, a status message, a file name from a pull request): terminal control sequences
+ * stripped, every character of UNSAFE shown escaped (`\n`, `\u2028`). A name can then never start a line of its own:
+ * on GitHub Actions a line `::error ...` or `::stop-commands::...` is a workflow command, whatever printed it.
+ */
+export function inline(s: string): string {
+  return stripVTControlCharacters(s).replace(UNSAFE, escaped);
 }
 
-/** For XML text and attribute values (after clean(): XML 1.0 forbids most C0 characters). */
+/** Multi-line untrusted text (a finding's body, a fix): as inline(), but its line breaks are kept. */
+export function clean(s: string): string {
+  return stripVTControlCharacters(s).replace(UNSAFE, (c) => (c === '\n' ? c : escaped(c)));
+}
+
+/** For XML text and attribute values (after clean(): XML 1.0 forbids most C0 characters, U+FFFE/U+FFFF, lone surrogates). */
 export function escapeXml(s: string): string {
-  return clean(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  return clean(s).replace(/[&<>"'\n]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\n': '\n' })[c] as string);
+}
+
+/** For an XML attribute value: one line (a newline there would be read back as a space). */
+export function escapeXmlAttr(s: string): string {
+  return escapeXml(inline(s));
 }
 
 /** The finding as plain text lines: summary, evidence, fix, hint (JUnit bodies, SARIF messages, HTML). */
 export function findingText(f: Finding): string {
-  const lines = [`${f.id}: ${f.status}${f.code ? ` [${f.code}]` : ''}: ${f.summary}`];
-  for (const e of f.evidence) lines.push(`  ${e.ref}: ${e.detail}`);
+  const lines = [`${f.id}: ${f.status}${f.code ? ` [${f.code}]` : ''}: ${inline(f.summary)}`];
+  for (const e of f.evidence) lines.push(`  ${inline(e.ref)}: ${inline(e.detail)}`);
   if (f.fix) {
-    lines.push(`fix: ${f.fix.explain}`);
+    lines.push(`fix: ${inline(f.fix.explain)}`);
     // Flush left: a here-document pasted from a CI page must close at column 0.
     const text = fixText(f.fix).replace(/\n+$/, '');
     if (text !== '') lines.push(...text.split('\n'));
   }
-  if (f.hint) lines.push(`see ${f.hint}`);
+  if (f.hint) lines.push(`see ${inline(f.hint)}`);
   return clean(lines.join('\n'));
 }

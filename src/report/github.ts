@@ -5,9 +5,11 @@
 // Escaping follows @actions/core's command.js (the test compares against it line by line).
 
 import { isAbsolute, relative, sep } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { UNSAFE } from '../safe-text.js';
 import type { Reporter } from '../run.js';
 import type { Finding, Report, TargetReport } from '../types.js';
-import { clean, fileLocations, fixText } from './common.js';
+import { clean, fileLocations, fixText, inline } from './common.js';
 
 export const MAX_PER_LEVEL = 10;
 const MAX_FIX_LINES = 20;
@@ -20,8 +22,13 @@ export interface Annotation {
   line?: number;
 }
 
+/** @actions/core's escaping (% \r \n), after terminal sequences are stripped and every other character no output may carry raw is shown escaped. */
 function escapeData(s: string): string {
-  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return stripVTControlCharacters(s)
+    .replace(UNSAFE, (c) => (c === '\n' || c === '\r' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))
+    .replace(/%/g, '%25')
+    .replace(/\r/g, '%0D')
+    .replace(/\n/g, '%0A');
 }
 
 function escapeProperty(s: string): string {
@@ -44,16 +51,16 @@ function repoPath(file: string): string {
 
 function annotation(t: TargetReport, f: Finding): Annotation {
   const what = f.status === 'fail' ? `fails at ${f.id}` : f.status === 'error' ? `could not check ${f.id}` : `warns at ${f.id}`;
-  const lines = [`${t.host}${t.path} ${what}: ${clean(f.summary)}`];
+  const lines = [`${t.host}${t.path} ${what}: ${inline(f.summary)}`];
   if (f.fix) {
     const text = clean(fixText(f.fix)).replace(/\n+$/, '');
     const fix = text === '' ? [] : text.split('\n');
-    lines.push(`fix: ${clean(f.fix.explain)}`);
+    lines.push(`fix: ${inline(f.fix.explain)}`);
     // Whole or not at all: a cut here-document pasted into a shell never closes.
     if (fix.length <= MAX_FIX_LINES) lines.push(...fix);
     else lines.push(`(the fix is ${fix.length} lines: see the text output or --fix-dir)`);
   }
-  if (f.hint) lines.push(`see ${f.hint}`);
+  if (f.hint) lines.push(`see ${inline(f.hint)}`);
   const loc = fileLocations(f)[0];
   return {
     level: f.status === 'fail' ? 'error' : 'warning',

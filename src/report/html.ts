@@ -4,7 +4,7 @@
 
 import type { Reporter } from '../run.js';
 import type { Finding, LayerId, Report, TargetReport } from '../types.js';
-import { blocking, escapeXml as esc, fixText } from './common.js';
+import { blocking, escapeXml, escapeXmlAttr as esc, fixText } from './common.js';
 import { internalWhat } from './text-format.js';
 
 const HOP: Record<LayerId, { title: string; what: string }> = {
@@ -57,7 +57,7 @@ function hop(f: Finding, i: number): string {
 }
 
 function detail(f: Finding, row: number, i: number): string {
-  const fix = f.fix ? `<p><b>fix:</b> ${esc(f.fix.explain)}</p><pre class="fix">${esc(fixText(f.fix).replace(/\n+$/, ''))}</pre>` : '';
+  const fix = f.fix ? `<p><b>fix:</b> ${esc(f.fix.explain)}</p><pre class="fix">${escapeXml(fixText(f.fix).replace(/\n+$/, ''))}</pre>` : '';
   return (
     `<div class="marker s-${f.status}" style="grid-row:${row};grid-column:${i + 2}">▼</div>` +
     `<div class="detail s-${f.status}" data-layer="${f.id}" style="grid-row:${row + 1}">` +

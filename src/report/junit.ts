@@ -4,7 +4,7 @@
 
 import type { Reporter } from '../run.js';
 import type { Finding, Report, TargetReport } from '../types.js';
-import { escapeXml, findingText } from './common.js';
+import { escapeXml, escapeXmlAttr, findingText } from './common.js';
 
 /** Seconds with at most 3 decimals (the schema's SUREFIRE_TIME). */
 function seconds(ms: number): string {
@@ -13,7 +13,7 @@ function seconds(ms: number): string {
 
 function attrs(a: Record<string, string | number>): string {
   return Object.entries(a)
-    .map(([k, v]) => ` ${k}="${escapeXml(String(v))}"`)
+    .map(([k, v]) => ` ${k}="${escapeXmlAttr(String(v))}"`)
     .join('');
 }
 

@@ -4,13 +4,14 @@
 // `promtool check metrics`.
 
 import type { Reporter } from '../run.js';
+import { inline } from './common.js';
 import type { Finding, Report, TargetReport, Verdict } from '../types.js';
 
 const VERDICTS: Verdict[] = ['pass', 'warn', 'fail', 'error'];
 
-/** Label values escape backslash, double quote and newline (exposition format). */
+/** Label values escape backslash, double quote and newline (exposition format), after inline() (one line, no controls). */
 function labelValue(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  return inline(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 function labels(l: Record<string, string>): string {

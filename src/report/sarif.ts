@@ -9,7 +9,7 @@ import { type CodeInfo, CODES, README_URL, hintFor, type Code } from '../codes.j
 import { mayRetry } from '../registry.js';
 import type { Reporter } from '../run.js';
 import type { Finding, Report, TargetReport } from '../types.js';
-import { clean, evidenceObject, fileLocations, fixText, objectName, type ObjectRef } from './common.js';
+import { clean, inline, evidenceObject, fileLocations, fixText, objectName, type ObjectRef } from './common.js';
 
 type Level = 'error' | 'warning' | 'note';
 
@@ -47,9 +47,9 @@ function artifactUri(file: string): string {
 }
 
 function markdown(t: TargetReport, f: Finding): string {
-  const lines = [`**${t.host}${t.path}** ${f.status === 'fail' ? 'fails' : f.status === 'error' ? 'could not be checked' : 'warns'} at **${f.id}**: ${clean(f.summary)}`, ''];
-  for (const e of f.evidence) lines.push(`- ${clean(e.ref)}: ${clean(e.detail)}`);
-  if (f.fix) lines.push('', `Fix: ${clean(f.fix.explain)}`, '', '```', clean(fixText(f.fix)).replace(/\n+$/, ''), '```');
+  const lines = [`**${t.host}${t.path}** ${f.status === 'fail' ? 'fails' : f.status === 'error' ? 'could not be checked' : 'warns'} at **${f.id}**: ${inline(f.summary)}`, ''];
+  for (const e of f.evidence) lines.push(`- ${inline(e.ref)}: ${inline(e.detail)}`);
+  if (f.fix) lines.push('', `Fix: ${inline(f.fix.explain)}`, '', '```', clean(fixText(f.fix)).replace(/\n+$/, ''), '```');
   if (f.hint) lines.push('', `See ${f.hint}`);
   return lines.join('\n');
 }
@@ -74,7 +74,7 @@ function result(t: TargetReport, f: Finding) {
     ...(code ? { ruleIndex: RULE_IDS.indexOf(code) } : {}),
     level: level(f),
     kind: 'fail' as const,
-    message: { text: clean(`${t.host}${t.path}: ${f.summary}`), markdown: markdown(t, f) },
+    message: { text: inline(`${t.host}${t.path}: ${f.summary}`), markdown: markdown(t, f) },
     locations,
     partialFingerprints: { 'gwdoctorFinding/v1': createHash('sha256').update(`${t.host}\0${t.path}\0${f.id}\0${f.code ?? ''}`).digest('hex') },
     properties: { host: t.host, path: t.path, layer: f.id, status: f.status, verdict: t.verdict, ...(f.fix ? { fix: clean(fixText(f.fix)) } : {}) },

@@ -2,9 +2,9 @@
 
 import { styleText } from 'node:util';
 import type { Finding, Report, TargetReport } from '../types.js';
-import { clean, fixText } from './common.js';
+import { clean, fixText, inline } from './common.js';
 
-export { clean };
+export { clean, inline };
 
 export interface Style {
   color: boolean;
@@ -21,15 +21,15 @@ const COLOUR: Record<Finding['status'], Colour> = { pass: 'green', warn: 'yellow
 
 export function layerLine(s: Style, f: Finding): string {
   const code = f.code ? ` [${f.code}]` : '';
-  return `${paint(s, COLOUR[f.status], SYMBOL[f.status])} ${f.id.padEnd(9)} ${clean(f.summary)}${paint(s, 'gray', code)}`;
+  return `${paint(s, COLOUR[f.status], SYMBOL[f.status])} ${f.id.padEnd(9)} ${inline(f.summary)}${paint(s, 'gray', code)}`;
 }
 
 export function evidenceLines(s: Style, f: Finding, indent = '    '): string[] {
-  return f.evidence.map((e) => `${indent}${paint(s, 'gray', `${clean(e.ref)}:`)} ${clean(e.detail)}`);
+  return f.evidence.map((e) => `${indent}${paint(s, 'gray', `${inline(e.ref)}:`)} ${inline(e.detail)}`);
 }
 
 export function targetHeading(s: Style, t: TargetReport): string {
-  return paint(s, 'bold', `${t.host}${t.path}`);
+  return paint(s, 'bold', inline(`${t.host}${t.path}`));
 }
 
 /** The block printed once after the list: what to change, and where to read more. */
@@ -43,13 +43,13 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
       out.push(...evidenceLines(s, f));
     }
     if (f.fix) {
-      out.push(`  ${paint(s, 'bold', 'fix:')} ${clean(f.fix.explain)}`);
+      out.push(`  ${paint(s, 'bold', 'fix:')} ${inline(f.fix.explain)}`);
       // Flush left, every line kept: pasted as printed, a here-document must close at column 0 and its YAML must
       // keep its own indentation (test/e2e/paste.test.ts runs these lines through bash).
       const text = clean(fixText(f.fix)).replace(/\n+$/, '');
       if (text !== '') for (const line of text.split('\n')) out.push(paint(s, 'cyan', line));
     }
-    if (f.hint) out.push(`  ${paint(s, 'gray', `see ${f.hint}`)}`);
+    if (f.hint) out.push(`  ${paint(s, 'gray', `see ${inline(f.hint)}`)}`);
   }
   return out;
 }
@@ -88,9 +88,9 @@ export function sourceLine(s: Style, r: Report): string {
   const src = r.source;
   const where =
     src.mode === 'manifests'
-      ? `manifests ${(src.manifests ?? []).join(', ')}`
+      ? `manifests ${(src.manifests ?? []).map(inline).join(', ')}`
       : src.mode === 'live'
-        ? `cluster ${src.context ?? ''}${src.server ? ` (${src.server})` : ''}`
+        ? `cluster ${inline(src.context ?? '')}${src.server ? ` (${inline(src.server)})` : ''}`
         : 'no cluster source';
   return paint(s, 'gray', `source: ${where}${src.offline ? ', offline' : ''} · ${r.durationMs} ms`);
 }

@@ -8,7 +8,7 @@ import type { Sink } from './index.js';
 import type { Reporter } from '../run.js';
 import type { Finding, LayerId, Target } from '../types.js';
 import { LAYER_IDS } from '../types.js';
-import { clean, fixBlock, sourceLine, summaryTable, verdictLine } from './text-format.js';
+import { inline, fixBlock, sourceLine, summaryTable, verdictLine } from './text-format.js';
 
 class LayerFailed extends Error {}
 
@@ -33,7 +33,7 @@ export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>, sink: Sink
     title: id,
     task: async (_ctx, task) => {
       const f = await (pending.get(t)?.get(id) as Deferred).promise;
-      const text = `${id.padEnd(9)} ${clean(f.summary)}${f.code ? ` [${f.code}]` : ''}`;
+      const text = `${id.padEnd(9)} ${inline(f.summary)}${f.code ? ` [${f.code}]` : ''}`;
       if (f.status === 'skip') {
         task.skip(text);
         return;

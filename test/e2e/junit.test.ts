@@ -60,7 +60,7 @@ describe.skipIf(!xmllint)('junit output (validated by xmllint against junit-10.x
     writeFileSync(file, renderJunit(report));
     expect(validate(file).code).toBe(0);
     expect(xpath(file, 'string(//testcase[@name="listener"]/error/@type)')).toBe('ClusterUnreachable');
-    expect(xpath(file, 'string(//testcase[@name="listener"]/error/@message)')).toBe('cannot reach <api> & "server" red  ]]>');
+    expect(xpath(file, 'string(//testcase[@name="listener"]/error/@message)')).toBe('cannot reach <api> & "server" red \\u0007 ]]>'); // controls are shown escaped, never raw
     expect(readFileSync(file, 'utf8')).not.toMatch(/\u001b|\u0000|\u0007/);
   });
 
