@@ -1,6 +1,8 @@
 // Layer 6: the backend Service exists, has the backendRef's port, and has ready endpoints for it.
 
-import type { EndpointSlice, Pod, Route, ServicePort } from '../src/cluster/objects.js';
+import type { EndpointSlice, Pod, Route, Service, ServicePort } from '../src/cluster/objects.js';
+import type { Fix } from '../src/fix/fix.js';
+import { selectorFor, selectorText, selectsExactly, servesPort, sharedLabels, workloads } from '../src/fix/workloads.js';
 import { describe } from '../src/cluster/objects.js';
 import { emit, pass, type Draft } from '../src/findings.js';
 import { serviceNotFound } from '../src/backend-findings.js';
@@ -80,7 +82,7 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   }
   const svcRef = `Service ${ref.namespace}/${ref.name}`;
   const svc = b.service;
-  if (!svc) return serviceNotFound(check, ref, route, b.siblings, b.grants, statusNote);
+  if (!svc) return serviceNotFound(check, ref, route, b.siblings, b.grants, statusNote, b.nsPods);
   if (svc.spec?.type === 'ExternalName') {
     return emit(check, 'BackendKindUnsupported', `${svcRef} is an ExternalName Service (${svc.spec.externalName}): Istio routes it only if a ServiceEntry defines that host`, {
       evidence: statusNote,
@@ -137,9 +139,10 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
       });
     }
   } else if (pods.length === 0) {
+    const evidence = [...statusNote];
     return emit(check, 'NoPodsSelected', `${svcRef} selects ${selStr}, but no Pod in ${ref.namespace} has those labels: the gateway answers 503 "no healthy upstream"`, {
-      evidence: statusNote,
-      fix: command(['kubectl', '-n', ref.namespace, 'get', 'pods', '--show-labels'], `make the Service selector (${selStr}) match the Pods' labels, or deploy the Pods`),
+      evidence,
+      fix: selectorFix(svc, selector, svcPort, b.nsPods, evidence),
     });
   }
   const evidence: Evidence[] = [...statusNote];
@@ -152,6 +155,36 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
       ? command(['kubectl', '-n', ref.namespace, 'describe', 'pod', first.metadata.name], `find why the pod is not Ready (events, probe failures); then \`kubectl -n ${ref.namespace} logs ${first.metadata.name} --all-containers --previous\` for crash logs`)
       : command(['kubectl', '-n', ref.namespace, 'get', 'pods', '-l', selStr, '-o', 'wide'], 'find why the selected pods are not Ready'),
   });
+}
+
+/**
+ * A Service whose selector matches no Pod: when exactly one workload in its namespace serves the Service's targetPort,
+ * the fix is the selector that selects exactly that workload's Pods (a JSON patch guarded by a `test` of the current
+ * selector; the old selector's keys kept where those Pods have them). The Service already is the route's backend, so
+ * this completes it rather than re-pointing anything. Several such workloads: a person chooses (named, no patch).
+ */
+function selectorFix(svc: Service, selector: Record<string, string>, svcPort: ServicePort, nsPods: Pod[] | null, evidence: Evidence[]): Fix {
+  const ns = svc.metadata.namespace ?? 'default';
+  const selStr = selectorText(selector);
+  const look = command(['kubectl', '-n', ns, 'get', 'pods', '--show-labels'], `make the Service selector (${selStr}) match the Pods' labels, or deploy the Pods`);
+  if (nsPods === null) return look;
+  const target = svcPort.targetPort ?? svcPort.port;
+  const serving = workloads(nsPods).filter((w) => w.pods.every((p) => servesPort(p, target)));
+  for (const w of serving) evidence.push({ ref: w.describe, detail: `serves container port ${target}; labels ${selectorText(sharedLabels(w.pods)) || '(none shared)'}` });
+  if (serving.length > 1) {
+    return command(['kubectl', '-n', ns, 'get', 'pods', '--show-labels'],
+      `make the selector of Service ${ns}/${svc.metadata.name} (${selStr}) match the Pods it should serve: ${serving.map((w) => w.describe).join(', ')} each serve port ${target} (gwdoctor does not choose)`);
+  }
+  const w = serving[0];
+  if (!w) return look;
+  const shared = sharedLabels(w.pods);
+  const kept = Object.fromEntries(Object.keys(selector).filter((k) => shared[k] !== undefined).map((k) => [k, shared[k] as string]));
+  const next = selectsExactly(kept, w.pods, nsPods) ? kept : selectorFor(w.pods, nsPods);
+  if (!next) return look;
+  return jsonPatch(svc, [
+    { op: 'test', path: ptr('spec', 'selector'), value: selector },
+    { op: 'replace', path: ptr('spec', 'selector'), value: next },
+  ], `sets the selector of Service ${ns}/${svc.metadata.name} from ${selStr} (no Pod has it) to ${selectorText(next)}, which selects exactly the ${w.pods.length} Pod${w.pods.length === 1 ? '' : 's'} of ${w.describe}, the only workload in ${ns} with container port ${target}`);
 }
 
 type Matched = Extract<RouteStage, { kind: 'matched' }>;

@@ -28,7 +28,7 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
   const statusNote: Evidence[] = resolved ? [{ ref: `${describe(route)} status`, detail: describeCondition(resolved) }] : [];
   const ungrantedMissing = missing.find((r) => !(gs.grants.get(r.namespace) ?? []).some((g) => grantPermits(g, routeNs, r, route.kind)));
   if (ungrantedMissing) {
-    return serviceNotFound(this, ungrantedMissing, route, gs.siblings.get(ungrantedMissing.namespace) ?? [], gs.grants.get(ungrantedMissing.namespace) ?? [], statusNote);
+    return serviceNotFound(this, ungrantedMissing, route, gs.siblings.get(ungrantedMissing.namespace) ?? [], gs.grants.get(ungrantedMissing.namespace) ?? [], statusNote, gs.nsPods.get(ungrantedMissing.namespace) ?? null);
   }
   if (rs.redirect) return pass(this, `not needed: the rule answers with a redirect (${rs.redirect.statusCode} to ${rs.redirect.location}), no backend is involved`);
   if (refs.length === 0) {

@@ -377,9 +377,14 @@ that Secret (in the Secret's namespace, a name no grant there has, the version t
     retryable: false,
     doc: `The backendRef's Service does not exist (\`ResolvedRefs=False/BackendNotFound\`; the gateway answers 500). Reported at
 the **grant** layer when the ref crosses namespaces and no ReferenceGrant permits it (a grant for a Service that does not
-exist would not help, so gwdoctor never prints one), else at endpoints. Fix: rename the backendRef to the closest
-existing Service of that namespace (gateway and waypoint Services excluded; names an existing grant permits first), or
-\`manual\` "create it" when no name is close.`,
+exist would not help, so gwdoctor never prints one), else at endpoints. Fix: when the Pods that would back it run in that
+namespace (a workload named like the Service, or Pods labelled \`app.kubernetes.io/name\`, \`app\`, \`k8s-app\` or \`name\`
+with exactly its name), the Service to apply: the selector those Pods share that selects only them (per-revision labels
+such as \`pod-template-hash\` left out), the backendRef's port, and the targetPort from their container port. It
+re-points nothing: the route already names it. Otherwise \`manual\`: create it, or make the backendRef name the Service it
+means, with the namespace's Services as candidates (closest names first). gwdoctor never renames the backendRef
+itself: a similar name is not the same Service (\`example-api-admin\` is not \`example-api\`). Manifests without Pods
+(from git) cannot show what would back it, so the fix there is \`manual\`.`,
   },
   MirrorBackendUnresolved: {
     layer: 'grant',
@@ -409,7 +414,10 @@ pods and why they are not ready. Fix: the printed \`kubectl describe pod\` / \`k
     layer: 'endpoints',
     severity: 'fail',
     retryable: false,
-    doc: `The Service's selector matches no Pod. Fix: \`kubectl -n <ns> get pods --show-labels\` and make the selector match.`,
+    doc: `The Service's selector matches no Pod. Fix: when exactly one workload in the namespace has the Service's targetPort
+as a container port, the selector patch (JSON patch: a \`test\` of the current selector, then the selector that selects
+exactly that workload's Pods, keeping the current keys where those Pods have them). When several do, they are named and
+\`kubectl -n <ns> get pods --show-labels\` is printed: which one the Service means is a person's choice.`,
   },
   WaypointNotReady: {
     layer: 'endpoints',

@@ -110,7 +110,10 @@ const pick = (o: unknown, keys: string[]): Record<string, unknown> | undefined =
 function prune(o: Record<string, unknown>, kind: string): void {
   const md = o['metadata'] as Record<string, unknown>;
   delete md['managedFields'];
-  delete md['ownerReferences'];
+  // A Pod's controller says which workload it belongs to (src/fix/workloads.ts); nothing else reads owners.
+  const owners = md['ownerReferences'];
+  if (kind === 'Pod' && Array.isArray(owners)) md['ownerReferences'] = owners.filter((r) => isObject(r) && r['controller'] === true).map((r) => pick(r, ['kind', 'name', 'controller']));
+  else delete md['ownerReferences'];
   delete md['generateName'];
   const ann = md['annotations'];
   if (isObject(ann)) delete ann['kubectl.kubernetes.io/last-applied-configuration'];

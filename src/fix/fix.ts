@@ -3,9 +3,11 @@
 //   patch   an RFC 6902 JSON patch (guarded by `test` operations, so it fails instead of changing the wrong item)
 //           or an RFC 7386 merge patch, of one existing object; it adds to what is there, never replaces it;
 //   command a kubectl command with exact arguments (read-only diagnostics: what to look at next);
-//   manual  what to change when gwdoctor cannot know the value (no candidate exists): never presented as appliable.
-// When a value is a choice (which Service should serve a host?), the fix is filled with the first candidate and
-// `choices` names the field and every candidate gwdoctor found.
+//   manual  what to change when gwdoctor cannot know the value (no candidate exists, or only guesses): never presented
+//           as appliable.
+// When a value of a NEW object is a choice (which Service should serve a host?), the fix is filled with the first
+// candidate and `choices` names the field and every candidate gwdoctor found. An existing reference is never re-pointed
+// at a guess (a backendRef renamed to a Service with a similar name): that is a `manual` fix naming the candidates.
 
 export interface ObjectRef {
   apiVersion: string;

@@ -103,6 +103,8 @@ export interface GrantStage {
   missing: ResolvedBackendRef[];
   /** Every Service of a missing ref's namespace (for closest names). */
   siblings: Map<string, Service[]>;
+  /** Every Pod of a missing ref's namespace (the Pods a Service to create would select); null when unknown. */
+  nsPods: Map<string, Pod[] | null>;
   grants: Map<string, ReferenceGrant[]>;
   apiVersion: string;
 }
@@ -116,6 +118,11 @@ export interface BackendInfo {
   grants: ReferenceGrant[];
   slices: EndpointSlice[];
   pods: Pod[] | null;
+  /**
+   * Every Pod of the ref's namespace, read only when the Service is missing or its selector selects no Pod (what a
+   * fix may complete the Service with); null when unknown (manifests without Pods, or no permission).
+   */
+  nsPods: Pod[] | null;
   /** The waypoint ingress traffic for this Service goes through, if any (ambient mode). */
   waypoint: WaypointInfo | null;
 }
@@ -491,28 +498,47 @@ export async function resolveGrant(cluster: ClusterReader, rs: Extract<RouteStag
   const grants = new Map(await Promise.all(namespaces.map(async (ns) => [ns, await cluster.referenceGrants(ns)] as const)));
   const missingNs = [...new Set([...missing, ...mirrors.filter((m) => !m.exists).map((m) => m.ref)].map((r) => r.namespace))];
   const siblings = new Map(await Promise.all(missingNs.map(async (ns) => [ns, await cluster.servicesByLabel(ns, {})] as const)));
+  const nsPods = new Map(await Promise.all(missingNs.map(async (ns) => [ns, await podsOfNamespace(cluster, ns)] as const)));
   const apiVersion = refs.length > 0 || crossMirrors.some((m) => m.exists) ? await cluster.referenceGrantApiVersion() : '';
   const elsewhere = await problemsInOtherRules(cluster, route, rs.ruleIndex);
-  return { refs, missing, mirrors, siblings, grants, apiVersion, elsewhere };
+  return { refs, missing, mirrors, siblings, nsPods, grants, apiVersion, elsewhere };
+}
+
+/**
+ * Every Pod of a namespace, for a fix that completes a Service around Pods that run (src/fix/workloads.ts): an extra,
+ * so a read the reader cannot make (forbidden, unreachable) leaves it unknown (null) instead of failing the layer.
+ */
+async function podsOfNamespace(cluster: ClusterReader, ns: string): Promise<Pod[] | null> {
+  try {
+    return await cluster.pods(ns, {});
+  } catch (err) {
+    if (err instanceof ClusterAccessError) return null;
+    throw err;
+  }
 }
 
 export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<EndpointsStage> {
   const refs = rs.refs.filter((r) => r.weight > 0 && !r.mirror);
   const backends = await Promise.all(
     refs.map(async (ref): Promise<BackendInfo> => {
-      if (!isService(ref)) return { ref, service: undefined, siblings: [], grants: [], slices: [], pods: [], waypoint: null };
+      if (!isService(ref)) return { ref, service: undefined, siblings: [], grants: [], slices: [], pods: [], nsPods: null, waypoint: null };
       const service = await cluster.service(ref.namespace, ref.name);
       if (!service) {
         const cross = ref.namespace !== (rs.attachment.route.metadata.namespace ?? 'default');
-        const [siblings, grants] = await Promise.all([cluster.servicesByLabel(ref.namespace, {}), cross ? cluster.referenceGrants(ref.namespace) : Promise.resolve([])]);
-        return { ref, service, siblings, grants, slices: [], pods: [], waypoint: null };
+        const [siblings, grants, nsPods] = await Promise.all([
+          cluster.servicesByLabel(ref.namespace, {}),
+          cross ? cluster.referenceGrants(ref.namespace) : Promise.resolve([]),
+          podsOfNamespace(cluster, ref.namespace),
+        ]);
+        return { ref, service, siblings, grants, slices: [], pods: [], nsPods, waypoint: null };
       }
       const selector = service.spec?.selector;
       const [slices, pods] = await Promise.all([
         cluster.endpointSlices(ref.namespace, ref.name),
         selector ? cluster.pods(ref.namespace, selector) : Promise.resolve([] as Pod[]),
       ]);
-      return { ref, service, siblings: [], grants: [], slices, pods, waypoint: await waypointInfo(cluster, service) };
+      const nsPods = selector && pods !== null && pods.length === 0 ? await podsOfNamespace(cluster, ref.namespace) : null;
+      return { ref, service, siblings: [], grants: [], slices, pods, nsPods, waypoint: await waypointInfo(cluster, service) };
     }),
   );
   const mirrors = rs.refs.filter((r) => r.mirror && isService(r));

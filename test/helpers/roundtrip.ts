@@ -69,6 +69,60 @@ export function applyFixToObjects(objects: K8sObject[], fix: Fix, now = new Date
   throw new FixNotApplicable(`a ${fix.kind} fix is not applied by a script`);
 }
 
+type PodLike = K8sObject & {
+  spec?: { containers?: { ports?: { name?: string; containerPort: number; protocol?: string }[] }[] };
+  status?: { podIP?: string; conditions?: { type: string; status: string }[] };
+};
+type ServiceLike = K8sObject & { spec?: { selector?: Record<string, string>; ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[] } };
+
+/**
+ * What the EndpointSlice controller makes of a Service a fix created or changed (kubernetes pkg/controller/endpointslice,
+ * as the integration lane's real controller does it): the Pods of the Service's namespace its selector matches that
+ * have an IP, ready as their Ready condition says, one slice per set of resolved ports (a named targetPort resolves
+ * per Pod through its container port names), ports named after the Service ports. The Service's earlier slices are
+ * replaced. Manifests without any Pod (from git) have no controller to predict: they are returned as they are.
+ */
+export function reconcileEndpointSlices(objects: K8sObject[], namespace: string, name: string): K8sObject[] {
+  const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === name && (o.metadata.namespace ?? 'default') === namespace) as ServiceLike | undefined;
+  if (!svc || !objects.some((o) => o.kind === 'Pod')) return objects;
+  const rest = objects.filter((o) => !(o.kind === 'EndpointSlice' && (o.metadata.namespace ?? 'default') === namespace && o.metadata.labels?.['kubernetes.io/service-name'] === name));
+  const selector = svc.spec?.selector;
+  if (!selector || Object.keys(selector).length === 0) return rest;
+  const pods = objects.filter((o): o is PodLike => o.kind === 'Pod' && (o.metadata.namespace ?? 'default') === namespace &&
+    Object.entries(selector).every(([k, v]) => o.metadata.labels?.[k] === v) && !!(o as PodLike).status?.podIP);
+  const groups = new Map<string, { ports: { name: string; port: number; protocol: string }[]; pods: PodLike[] }>();
+  for (const p of pods) {
+    const ports = (svc.spec?.ports ?? []).flatMap((sp) => {
+      const t = sp.targetPort ?? sp.port;
+      const n = typeof t === 'number' ? t : (p.spec?.containers ?? []).flatMap((c) => c.ports ?? []).find((c) => c.name === t)?.containerPort;
+      return n === undefined ? [] : [{ name: sp.name ?? '', port: n, protocol: sp.protocol ?? 'TCP' }];
+    });
+    const key = JSON.stringify(ports);
+    const g = groups.get(key) ?? { ports, pods: [] };
+    g.pods.push(p);
+    groups.set(key, g);
+  }
+  const slices = [...groups.values()].map((g, i) => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-rt${i}`, namespace, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+    addressType: 'IPv4',
+    ports: g.ports,
+    endpoints: g.pods.map((p) => {
+      const ready = (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+      return { addresses: [p.status?.podIP], conditions: { ready, serving: ready, terminating: false }, targetRef: { kind: 'Pod', name: p.metadata.name, namespace } };
+    }),
+  }) as unknown as K8sObject);
+  return [...rest, ...slices];
+}
+
+/** The Service a fix creates or changes, if any (whose EndpointSlices the controller then recomputes). */
+export function serviceOf(fix: Fix): { namespace: string; name: string } | null {
+  if (fix.kind === 'apply' && fix.object.kind === 'Service' && fix.object.apiVersion === 'v1') return { namespace: fix.object.metadata.namespace ?? 'default', name: fix.object.metadata.name };
+  if (fix.kind === 'patch' && fix.target.kind === 'Service' && fix.target.apiVersion === 'v1') return { namespace: fix.target.namespace ?? 'default', name: fix.target.name };
+  return null;
+}
+
 export function blocking(r: TargetReport) {
   return r.layers.find((l) => l.status === 'fail' || l.status === 'error');
 }

@@ -11,7 +11,7 @@ import { loadManifests } from '../../src/cluster/manifests.js';
 import type { K8sObject } from '../../src/cluster/objects.js';
 import type { Fix } from '../../src/fix/fix.js';
 import { runOnCluster, scenarios } from '../helpers/fixtures.js';
-import { blocking, CONTROLLER_KINDS, roundTrip, type RoundTrip } from '../helpers/roundtrip.js';
+import { blocking, CONTROLLER_KINDS, roundTrip, serviceOf, type RoundTrip } from '../helpers/roundtrip.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube, type Obj } from './harness/kube.js';
 import { istiod, itLive, live, liveCluster } from './live.js';
@@ -50,9 +50,29 @@ function applier(created: Obj[]) {
     } else {
       throw new Error(`${fix.kind} fixes are not applied by a script`);
     }
+    // A Service the fix created or changed: the real EndpointSlice controller (kube-controller-manager) computes its
+    // endpoints; wait (bounded) until it has, as a person would before trusting the next run.
+    const svc = serviceOf(fix);
+    if (svc) await endpointsCaughtUp(kube, svc.namespace, svc.name);
     if (istiod) await settled(kube);
     return objects;
   };
+}
+
+/** The Service's EndpointSlices list exactly the Pods (with an IP) its selector matches. */
+async function endpointsCaughtUp(kube: Kube, ns: string, name: string): Promise<void> {
+  const until = Date.now() + 15_000;
+  for (;;) {
+    const svc = (await kube.list('v1', 'Service', ns)).find((o) => o.metadata.name === name) as (Obj & { spec?: { selector?: Record<string, string> } }) | undefined;
+    const sel = svc?.spec?.selector ?? {};
+    const pods = Object.keys(sel).length === 0 ? [] : (await kube.list('v1', 'Pod', ns, Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(',')))
+      .filter((p) => (p['status'] as { podIP?: string } | undefined)?.podIP);
+    const slices = await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns, `kubernetes.io/service-name=${name}`);
+    const listed = new Set(slices.flatMap((sl) => ((sl['endpoints'] as { targetRef?: { name?: string } }[] | null) ?? []).map((e) => e.targetRef?.name)));
+    if (svc && slices.length > 0 && listed.size === pods.length && pods.every((p) => listed.has(p.metadata.name))) return;
+    if (Date.now() > until) throw new Error(`the EndpointSlice controller did not list the ${pods.length} Pod(s) of Service ${ns}/${name} within 15 s (listed: ${[...listed].join(', ') || 'none'})`);
+    await sleep(100);
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,11 +7,16 @@
 import { describe, expect, it } from 'vitest';
 import { ManifestCluster, loadManifests } from '../../src/cluster/manifests.js';
 import { runOnCluster, scenarios } from '../helpers/fixtures.js';
-import { applyFixToObjects, blocking, FixNotApplicable, roundTrip, stripControllerStatus, type RoundTrip } from '../helpers/roundtrip.js';
+import { applyFixToObjects, blocking, FixNotApplicable, reconcileEndpointSlices, roundTrip, serviceOf, stripControllerStatus, type RoundTrip } from '../helpers/roundtrip.js';
 import type { K8sObject } from '../../src/cluster/objects.js';
 
 const run = (objects: K8sObject[], target: string) => runOnCluster(new ManifestCluster(objects, ['fixture']), target);
-const apply = async (objects: K8sObject[], fix: Parameters<typeof applyFixToObjects>[1]) => applyFixToObjects(objects, fix);
+/** The fix as the API server applies it, then what the EndpointSlice controller does for a Service it touched. */
+const apply = async (objects: K8sObject[], fix: Parameters<typeof applyFixToObjects>[1]) => {
+  const out = applyFixToObjects(objects, fix);
+  const svc = serviceOf(fix);
+  return svc ? reconcileEndpointSlices(out, svc.namespace, svc.name) : out;
+};
 
 const results: RoundTrip[] = [];
 
