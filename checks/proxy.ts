@@ -4,15 +4,16 @@
 // gateway's NodePort to tell a proxy fault from a cluster fault. Envoy's own replies are carried to the cluster
 // layer they point at (404 NR -> route, 500 NC -> grant, 503 UH/UF -> endpoints).
 
-import { layerMeta } from '../src/registry.js';
+import { layerMayEmit, layerMeta } from '../src/registry.js';
 import { emit, commandFix, pass, textFix, type Draft } from '../src/findings.js';
 import { ClusterAccessError, GwdoctorError } from '../src/errors.js';
-import { classifyResponse, describeClassification, FAULT_LAYER, FAULT_TEXT, gatewayAnswered, isErrorStatus, localReplyShape, type Classification } from '../src/net/classify.js';
+import { classifyResponse, describeClassification, FAULT_LAYERS, FAULT_TEXT, gatewayAnswered, isErrorStatus, localReplyShape, resetReason, type Classification } from '../src/net/classify.js';
+import { layersAfter } from '../src/layer.js';
 import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import type { TlsDetails } from '../src/net/tls-inspect.js';
-import type { AddressAnswer, Check, CheckContext, Evidence, HttpProbe, HttpProbeResult, LayerId, Observed, PortInUse, ProxyAnswer } from '../src/types.js';
+import type { AddressAnswer, Check, CheckContext, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, Observed, PortInUse, ProxyAnswer } from '../src/types.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const MAX_PARALLEL = 4;
@@ -28,7 +29,7 @@ type Direct =
 
 interface Judged {
   draft: Draft;
-  carried?: { layer: LayerId; evidence: Evidence };
+  carried?: EnvoyAnswer;
 }
 
 const RANK: Record<Draft['status'], number> = { fail: 4, error: 3, warn: 2, pass: 1, skip: 0 };
@@ -268,101 +269,116 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
     });
   };
 
-  switch (cls.kind) {
-    case 'redirect-loop':
-      return {
-        draft: emit(check, 'RedirectLoop', `${url.href} redirects to itself (${cls.statusCode} Location: ${cls.location}): browsers will loop`, {
-          evidence,
-          fix: textFix(
-            'nginx: proxy_set_header X-Forwarded-Proto $scheme;  (and make the app trust X-Forwarded-Proto), or turn off the app\'s HTTP->HTTPS redirect: TLS ends at the proxy',
-            'behind a TLS-terminating proxy the backend sees plain HTTP and keeps redirecting to https',
-          ),
-        }),
-      };
-    case 'upstream':
-      return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; the backend answered HTTP ${res.statusCode}`, { evidence })) };
-    case 'redirect':
-      return { draft: expiring(pass(check, `the proxy at ${at} answered ${cls.statusCode} redirecting to ${cls.location} (not followed)`, { evidence })) };
-    case 'envoy-other': {
-      if (!isErrorStatus(res.statusCode)) return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode}`, { evidence })) };
-      // Envoy answered an error gwdoctor has no rule for (403 from an AuthorizationPolicy, 429, ...): the request
-      // reaches the gateway but does not end well. Never a plain pass.
-      const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode} itself`;
-      if (!ctx.cluster) return { draft: noClusterToExplain(check, ctx, summary, evidence, `Envoy's ${res.statusCode}`) };
-      return { draft: expiring(pass(check, summary, { evidence })), carried: { layer: 'route', evidence: { ref: `proxy: GET ${url.href}`, detail: describeClassification(cls) } } };
-    }
-    case 'proxy-error': {
-      const d = await direct();
-      evidence.push(directEvidence(d, host));
-      const fix =
-        d.kind === 'answered' && gatewayAnswered(d.cls)
-          ? textFix(
-              `point the proxy's upstream for ${host} at ${hostPort(d.target.address, d.target.nodePort)} (the gateway answers there), e.g. nginx: proxy_pass http://${hostPort(d.target.address, d.target.nodePort)}; proxy_set_header Host $host;`,
-              'the gateway NodePort answers directly, so the proxy\'s upstream address or port is wrong, or the proxy times out too early',
-            )
-          : d.kind === 'failed'
+  return byClass(cls);
+
+  /** Judge the answer as `c` says; `same` = the proxy hid Envoy's headers and the NodePort answers exactly the same. */
+  async function byClass(c: Classification, same?: Direct): Promise<Judged> {
+    switch (c.kind) {
+      case 'upgrade-required': {
+        const d = same ?? (await direct());
+        if (!same) evidence.push(directEvidence(d, host));
+        return { draft: http10(check, at, host, res, d, evidence) };
+      }
+      case 'redirect-loop':
+        return {
+          draft: emit(check, 'RedirectLoop', `${url.href} redirects to itself (${c.statusCode} Location: ${c.location}): browsers will loop`, {
+            evidence,
+            fix: textFix(
+              'nginx: proxy_set_header X-Forwarded-Proto $scheme;  (and make the app trust X-Forwarded-Proto), or turn off the app\'s HTTP->HTTPS redirect: TLS ends at the proxy',
+              'behind a TLS-terminating proxy the backend sees plain HTTP and keeps redirecting to https',
+            ),
+          }),
+        };
+      case 'upstream':
+        return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; the backend answered HTTP ${res.statusCode}`, { evidence })) };
+      case 'redirect':
+        return { draft: expiring(pass(check, `the proxy at ${at} answered ${c.statusCode} redirecting to ${c.location} (not followed)`, { evidence })) };
+      case 'envoy-other': {
+        if (!isErrorStatus(res.statusCode)) return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode}`, { evidence })) };
+        // Envoy answered an error gwdoctor has no rule for (a 429, an ext_authz 403, ...): the request reaches the gateway
+        // but does not end well. Never a plain pass: any cluster layer may know why; if none does, it is said so.
+        const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode} itself`;
+        const detail = `${describeClassification(c)}${same ? '; the proxy hides Envoy\'s headers, the gateway\'s NodePort answers the same' : ''}`;
+        return handOn(summary, { layer: 'route', also: ['grant', 'endpoints'], evidence: { ref: `proxy: GET ${url.href}`, detail } }, `Envoy's ${res.statusCode}`);
+      }
+      case 'proxy-error': {
+        const d = await direct();
+        evidence.push(directEvidence(d, host));
+        const fix =
+          d.kind === 'answered' && gatewayAnswered(d.cls)
             ? textFix(
-                `the gateway NodePort ${hostPort(d.target.address, d.target.nodePort)} does not answer either: check the Service ${d.target.service} (type NodePort, nodePort ${d.target.nodePort}) and its gateway pods`,
-                'the proxy cannot reach the gateway because nothing answers on the NodePort',
+                `point the proxy's upstream for ${host} at ${hostPort(d.target.address, d.target.nodePort)} (the gateway answers there), e.g. nginx: proxy_pass http://${hostPort(d.target.address, d.target.nodePort)}; proxy_set_header Host $host;`,
+                'the gateway NodePort answers directly, so the proxy\'s upstream address or port is wrong, or the proxy times out too early',
               )
-            : textFix(
-                'check the proxy\'s upstream address: it must be <node-ip>:<gateway nodePort> (e.g. 32080), and the proxy must send Host $host',
-                'the proxy, not Envoy, produced this error page',
-              );
-      return {
-        draft: emit(check, 'ProxyUpstreamError', `the reverse proxy at ${at} answered ${cls.statusCode} itself (${cls.server ?? 'no server header'}, no x-envoy-* header): it cannot reach the gateway NodePort`, {
-          evidence,
-          fix,
-        }),
-      };
-    }
-    case 'other': {
-      const d = await direct();
-      evidence.push(directEvidence(d, host));
-      // Through a proxy Envoy's server header is replaced (nginx sends its own): an answer with the shape of an Envoy
-      // local reply counts as Envoy's only when the gateway, asked directly, proves it answers the same.
-      const shape = localReplyShape(res);
-      if (shape && d.kind === 'answered' && d.cls.kind === 'envoy' && d.cls.sure && d.cls.fault === shape && d.cls.statusCode === res.statusCode) {
-        return envoyReply({ kind: 'envoy', fault: shape, statusCode: res.statusCode, sure: false }, d, true);
-      }
-      // An empty 404 through the proxy while the gateway routes the host when asked directly: most often Envoy's NR
-      // because the proxy sends another Host (nginx's default), which envoyReply says with the fix for it.
-      if (shape === 'NR' && d.kind === 'answered' && gatewayAnswered(d.cls)) {
-        return envoyReply({ kind: 'envoy', fault: shape, statusCode: res.statusCode, sure: false }, d, false);
-      }
-      if (d.kind === 'answered' && gatewayAnswered(d.cls)) {
-        const up = hostPort(d.target.address, d.target.nodePort);
+            : d.kind === 'failed'
+              ? textFix(
+                  `the gateway NodePort ${hostPort(d.target.address, d.target.nodePort)} does not answer either: check the Service ${d.target.service} (type NodePort, nodePort ${d.target.nodePort}) and its gateway pods`,
+                  'the proxy cannot reach the gateway because nothing answers on the NodePort',
+                )
+              : textFix(
+                  'check the proxy\'s upstream address: it must be <node-ip>:<gateway nodePort> (e.g. 32080), and the proxy must send Host $host',
+                  'the proxy, not Envoy, produced this error page',
+                );
         return {
-          draft: emit(check, 'ProxyNotForwardingToGateway', `the proxy at ${at} answers ${host} itself (HTTP ${res.statusCode}, ${cls.server ?? 'no server header'}, no Envoy signature), while the gateway answers at ${up}`, {
+          draft: emit(check, 'ProxyUpstreamError', `the reverse proxy at ${at} answered ${c.statusCode} itself (${c.server ?? 'no server header'}, no x-envoy-* header): it cannot reach the gateway NodePort`, {
             evidence,
-            fix: textFix(
-              `in the proxy's server block for ${host}: location / { proxy_pass http://${up}; proxy_set_header Host $host; proxy_set_header X-Forwarded-Proto $scheme; }`,
-              `the request for ${host} never reaches the Istio gateway: the proxy serves it from another server block or a default site`,
-            ),
+            fix,
           }),
         };
       }
-      if (isErrorStatus(res.statusCode)) {
-        // An error nobody can attribute to Envoy: the request ends in it, so this layer fails with what was seen.
-        return {
-          draft: emit(check, 'ProxyErrorResponse', `the proxy at ${at} answered HTTP ${res.statusCode} (${cls.server ? `server: ${cls.server}` : 'no server header'}, no Envoy signature): nothing shows that the Istio gateway sent it`, {
-            evidence,
-            fix: textFix(
-              `${curl.replace(' -o /dev/null', '')}\n# the proxy's upstream for ${host} must be <node-ip>:<gateway nodePort> with Host $host`,
-              d.kind === 'unavailable'
-                ? `see who answers: the direct NodePort probe was not possible (${d.why}); with cluster access gwdoctor can compare the gateway's own answer`
-                : 'see who answers: neither the proxy\'s answer nor the gateway\'s NodePort shows Envoy behind it',
-            ),
-          }),
-        };
+      case 'other': {
+        const d = await direct();
+        evidence.push(directEvidence(d, host));
+        // Through a proxy Envoy's server header is replaced (nginx sends its own): an answer with the shape of an Envoy
+        // local reply counts as Envoy's only when the gateway, asked directly, proves it answers the same.
+        const shape = localReplyShape(res);
+        if (shape && d.kind === 'answered' && d.cls.kind === 'envoy' && d.cls.sure && d.cls.fault === shape && d.cls.statusCode === res.statusCode) {
+          return envoyReply({ kind: 'envoy', fault: shape, statusCode: res.statusCode, sure: false }, d, true);
+        }
+        // Any other answer the gateway, asked directly, gives exactly alike (status and body) is the gateway's: the proxy
+        // forwards to it and hides Envoy's headers. Never "the proxy answers itself" when the NodePort shows the same.
+        if (d.kind === 'answered' && gatewayAnswered(d.cls) && d.res.statusCode === res.statusCode && d.res.bodySnippet.trim() === res.bodySnippet.trim()) {
+          return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
+        }
+        // An empty 404 through the proxy while the gateway routes the host when asked directly: most often Envoy's NR
+        // because the proxy sends another Host (nginx's default), which envoyReply says with the fix for it.
+        if (shape === 'NR' && d.kind === 'answered' && gatewayAnswered(d.cls)) {
+          return envoyReply({ kind: 'envoy', fault: shape, statusCode: res.statusCode, sure: false }, d, false);
+        }
+        if (d.kind === 'answered' && gatewayAnswered(d.cls)) {
+          const up = hostPort(d.target.address, d.target.nodePort);
+          return {
+            draft: emit(check, 'ProxyNotForwardingToGateway', `the proxy at ${at} answers ${host} itself (HTTP ${res.statusCode}, ${c.server ?? 'no server header'}, no Envoy signature), while the gateway answers at ${up}`, {
+              evidence,
+              fix: textFix(
+                `in the proxy's server block for ${host}: location / { proxy_pass http://${up}; proxy_set_header Host $host; proxy_set_header X-Forwarded-Proto $scheme; }`,
+                `the request for ${host} never reaches the Istio gateway: the proxy serves it from another server block or a default site`,
+              ),
+            }),
+          };
+        }
+        if (isErrorStatus(res.statusCode)) {
+          // An error nobody can attribute to Envoy: the request ends in it, so this layer fails with what was seen.
+          return {
+            draft: emit(check, 'ProxyErrorResponse', `the proxy at ${at} answered HTTP ${res.statusCode} (${c.server ? `server: ${c.server}` : 'no server header'}, no Envoy signature): nothing shows that the Istio gateway sent it`, {
+              evidence,
+              fix: textFix(
+                `${curl.replace(' -o /dev/null', '')}\n# the proxy's upstream for ${host} must be <node-ip>:<gateway nodePort> with Host $host`,
+                d.kind === 'unavailable'
+                  ? `see who answers: the direct NodePort probe was not possible (${d.why}); with cluster access gwdoctor can compare the gateway's own answer`
+                  : 'see who answers: neither the proxy\'s answer nor the gateway\'s NodePort shows Envoy behind it',
+              ),
+            }),
+          };
+        }
+        evidence.push({ ref: 'gwdoctor', detail: 'no Envoy signature (x-envoy-* headers) in the answer: cannot confirm that it came from the Istio gateway' });
+        return { draft: expiring(pass(check, `the proxy at ${at} answered HTTP ${res.statusCode}; whether it came from the gateway is not confirmed`, { evidence })) };
       }
-      evidence.push({ ref: 'gwdoctor', detail: 'no Envoy signature (x-envoy-* headers) in the answer: cannot confirm that it came from the Istio gateway' });
-      return { draft: expiring(pass(check, `the proxy at ${at} answered HTTP ${res.statusCode}; whether it came from the gateway is not confirmed`, { evidence })) };
-    }
-    case 'envoy': {
-      const d = await direct();
-      evidence.push(directEvidence(d, host));
-      return envoyReply(cls, d, false);
+      case 'envoy': {
+        const d = same ?? (await direct());
+        if (!same) evidence.push(directEvidence(d, host));
+        return envoyReply(c, d, same !== undefined);
+      }
     }
   }
 
@@ -391,26 +407,95 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
     }
     const both = sameFault ? ' (the NodePort answers the same directly)' : '';
     const carriedEv: Evidence = { ref: `proxy: GET ${url.href}`, detail: `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${both}${c.sure ? '' : '; the proxy hides Envoy\'s headers, the direct NodePort answer shows it'}` };
-    const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered ${c.statusCode} (${c.fault})${both}: the fault is inside the cluster (${FAULT_LAYER[c.fault]})`;
-    if (!ctx.cluster) {
-      evidence.push({
-        ref: 'gwdoctor',
-        detail:
-          c.fault === 'NR'
-            ? 'without cluster access the listener/route layers cannot say why; if the proxy is nginx, also make sure it sends proxy_set_header Host $host'
-            : 'without cluster access the cluster layers cannot say why',
-      });
-      return { draft: noClusterToExplain(check, ctx, summary, evidence, `Envoy's ${c.statusCode} points at the ${FAULT_LAYER[c.fault]} layer`) };
-    }
-    return { draft: expiring(pass(check, summary, { evidence })), carried: { layer: FAULT_LAYER[c.fault], evidence: carriedEv } };
+    const [first, ...also] = FAULT_LAYERS[c.fault];
+    if (!first) return { draft: ownFinding(c, carriedEv) };
+    const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered ${c.statusCode} (${c.fault})${both}: the fault is inside the cluster (${[first, ...also].join(' or ')})`;
+    if (!ctx.cluster && c.fault === 'NR') evidence.push({ ref: 'gwdoctor', detail: 'without cluster access the listener/route layers cannot say why; if the proxy is nginx, also make sure it sends proxy_set_header Host $host' });
+    const entry: EnvoyAnswer = { layer: first, ...(also.length ? { also } : {}), evidence: carriedEv, ...(c.fault === 'UF' ? { unexplained: { code: 'BackendConnectFailed' as const, fix: connectFix(res.bodySnippet) } } : {}) };
+    return handOn(summary, entry, `Envoy's ${c.statusCode} points at the ${[first, ...also].join(' or ')} layer`);
   }
+
+  /**
+   * Hand Envoy's answer to the cluster layers that can explain it (src/layer.ts weighs it there). When the run has
+   * none of them (no cluster access, or a run without those layers), this layer says that nothing explains it.
+   */
+  function handOn(summary: string, entry: EnvoyAnswer, why: string): Judged {
+    const later = ctx.later ?? layersAfter(check.id);
+    if (ctx.cluster && [entry.layer, ...(entry.also ?? [])].some((l) => later.includes(l))) return { draft: expiring(pass(check, summary, { evidence })), carried: entry };
+    if (!ctx.cluster) {
+      if (!evidence.some((e) => e.ref === 'gwdoctor')) evidence.push({ ref: 'gwdoctor', detail: 'without cluster access the cluster layers cannot say why' });
+      return { draft: noClusterToExplain(check, ctx, summary, evidence, why) };
+    }
+    const own = entry.unexplained;
+    if (own && layerMayEmit('proxy', own.code)) return { draft: emit(check, own.code, `${summary}; no layer of this run can explain it`, { evidence: [...evidence, entry.evidence], fix: own.fix }) };
+    return { draft: emit(check, 'GatewayErrorResponse', `${summary}; no layer of this run can explain it`, { evidence: [...evidence, entry.evidence] }) };
+  }
+
+  /** An Envoy answer no cluster layer reads the cause of (today: the RBAC filter's 403): this layer's own finding. */
+  function ownFinding(c: Extract<Classification, { kind: 'envoy' }>, ev: Evidence): Draft {
+    // c.fault === 'RBAC' (the only fault without a cluster layer, FAULT_LAYERS)
+    return emit(check, 'GatewayRbacDenied', `the proxy at ${at} forwards to the Istio gateway, and the gateway's Envoy refused the request: ${c.statusCode} "RBAC: access denied" (an Istio AuthorizationPolicy)`, {
+      evidence: [
+        ...evidence,
+        ev,
+        { ref: 'gwdoctor', detail: 'the RBAC filter runs before routing: the cluster layers were not checked; gwdoctor does not read AuthorizationPolicies yet (a mesh layer will own this answer)' },
+      ],
+      fix: commandFix(
+        `kubectl get authorizationpolicies.security.istio.io -A -o wide`,
+        `find the policy that applies to the gateway (targetRefs naming the Gateway, a selector on the gateway Pods' labels, or a policy without selector in the root namespace, istio-system by default) and allow ${host}${ctx.target.path}, or send the identity it requires`,
+      ),
+    });
+  }
+}
+
+/** Which reverse proxy sent an answer, by its `server` header (HAProxy sends none by default). */
+export function proxyKind(server: string | null | undefined): 'nginx' | 'caddy' | 'haproxy' | null {
+  const s = (server ?? '').toLowerCase();
+  if (/\b(nginx|openresty|tengine)\b/.test(s)) return 'nginx';
+  if (/\bcaddy\b/.test(s)) return 'caddy';
+  if (/\bhaproxy\b/.test(s)) return 'haproxy';
+  return null;
+}
+
+// What each proxy sends upstream, as its own documentation and code say (only true lines are printed):
+// - nginx: proxy_http_version, "By default, version 1.0 is used" (ngx_http_proxy_module).
+// - Caddy: reverse_proxy transport http `versions`, "Default: 1.1 2" (caddyserver.com/docs/caddyfile/directives/reverse_proxy).
+// - HAProxy: the H1 mux writes HTTP/1.1 on the request line when the request is HTTP/1.1 (HTTP/2 requests included),
+//   otherwise the client's own version (src/h1_htx.c, h1_format_htx_reqline).
+const HTTP11_LINE = {
+  nginx: 'nginx: proxy_http_version 1.1;   (in the location that proxies to the gateway; nginx\'s default is HTTP/1.0)',
+  caddy: 'Caddy: reverse_proxy already speaks HTTP/1.1 or 2 upstream (transport http versions, default "1.1 2"): a hop between Caddy and the gateway speaks HTTP/1.0',
+  haproxy: 'HAProxy: sends HTTP/1.1 upstream for HTTP/1.1 and HTTP/2 clients and keeps only an HTTP/1.0 client\'s version; gwdoctor asked in HTTP/1.1, so a hop between HAProxy and the gateway speaks HTTP/1.0',
+} as const;
+
+/** 426 Upgrade Required through the proxy: the proxy (or a hop behind it) speaks HTTP/1.0 to Istio's gateway Envoy. */
+function http10(check: Check<'proxy'>, at: string, host: string, res: HttpProbeResult, d: Direct, evidence: Evidence[]): Draft {
+  const kind = proxyKind(res.headers['server']);
+  const lines = kind ? [HTTP11_LINE[kind]] : [HTTP11_LINE.nginx, HTTP11_LINE.haproxy, HTTP11_LINE.caddy];
+  const gateway = d.kind === 'answered' && gatewayAnswered(d.cls) ? `; the gateway's NodePort, asked in HTTP/1.1, answers ${describeClassification(d.cls)}` : '';
+  return emit(check, 'ProxyHttp10Upstream', `the proxy at ${at} forwards ${host} to the gateway as HTTP/1.0, and Istio's gateway Envoy refuses HTTP/1.0: 426 Upgrade Required${kind ? ` (the proxy is ${kind})` : ''}${gateway}`, {
+    evidence,
+    fix: textFix(lines.join('\n'), 'Istio\'s gateway listeners do not accept HTTP/1.0 (accept_http_10 off) and answer 426 Upgrade Required'),
+  });
+}
+
+/** The fix for Envoy's 503 `upstream connect error` to endpoints that are ready: what the reset reason points at. */
+function connectFix(body: string): Fix {
+  const reason = resetReason(body) ?? 'not given';
+  const tls = /tls|ssl|certificate|handshake/i.test(reason);
+  return textFix(
+    tls
+      ? 'make the gateway and the backend agree on TLS: a DestinationRule for the Service with tls.mode SIMPLE or ISTIO_MUTUAL to a backend that speaks plain HTTP (or the reverse); kubectl get destinationrules.networking.istio.io -A'
+      : 'check that the backend Pods listen on the Service\'s targetPort (kubectl -n <ns> exec <pod> -- ss -ltn, or the container\'s port), that no NetworkPolicy drops traffic from the gateway, and whether a DestinationRule sets TLS for this host',
+    `Envoy reached no answer from the ready endpoints; its reset reason: ${reason}`,
+  );
 }
 
 /**
  * Envoy answered an error and no cluster layer can explain it: inconclusive (exit 2), never a pass or a warning,
  * since the request the user makes ends in that error.
  */
-function noClusterToExplain(check: Check, ctx: CheckContext, summary: string, evidence: Evidence[], why: string): Draft {
+function noClusterToExplain(check: Check<'proxy'>, ctx: CheckContext, summary: string, evidence: Evidence[], why: string): Draft {
   return emit(check, 'GatewayErrorResponse', `${summary}; cluster layers not checked: ${ctx.clusterUnavailable ?? 'no cluster source'}`, {
     evidence,
     fix: textFix('rerun with cluster access (--kubeconfig/--context) or --manifests, so the cluster layers can name the fault', why),

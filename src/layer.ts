@@ -2,10 +2,11 @@
 // the pipeline runs: it awaits the stage (a failed read becomes an `error` finding of this layer), calls the judge,
 // and weighs what Envoy answered (an explicit input from the proxy layer) against the judge's verdict.
 
+import { LAYER_IDS, layerMayEmit } from './registry.js';
 import { refOf } from './fix/build.js';
 import { PipelineBug, type PathResolver } from './gatewayapi/resolver.js';
-import { emit, type Draft } from './findings.js';
-import type { Check, CheckContext, LayerId, Probes, Target } from './types.js';
+import { emit, type Draft, type LayerOf } from './findings.js';
+import type { Check, CheckContext, EnvoyAnswer, LayerId, Observed, Probes, Target } from './types.js';
 import type { GatewayRef } from './target.js';
 
 export interface JudgeInput {
@@ -26,7 +27,7 @@ export function clusterLayer<S, I extends LayerId>(
     async run(ctx: CheckContext) {
       if (!ctx.path) throw new PipelineBug(`${meta.id} ran without a cluster source`);
       const s = await stage(ctx.path, ctx.probes);
-      return withEnvoy(withOrigins(judge.call(meta, s, { target: ctx.target, probes: ctx.probes, gatewayFilter: ctx.gatewayFilter }), ctx.path), ctx.probes);
+      return withEnvoy(withOrigins(judge.call(meta, s, { target: ctx.target, probes: ctx.probes, gatewayFilter: ctx.gatewayFilter }), ctx.path), ctx.probes, ctx.later);
     },
   };
 }
@@ -42,16 +43,41 @@ export function withOrigins(d: Draft, path: PathResolver): Draft {
   return { ...d, evidence };
 }
 
+/** The layers after `id` in the registry's order: what a run of every layer has left. */
+export function layersAfter(id: LayerId): LayerId[] {
+  return LAYER_IDS.slice(LAYER_IDS.indexOf(id) + 1);
+}
+
+function explainers(e: EnvoyAnswer): LayerId[] {
+  return [e.layer, ...(e.also ?? [])];
+}
+
 /**
- * Envoy answered an error that this layer should explain (404 NR -> route, 500 -> grant, 503 UH -> endpoints).
- * The evidence joins the finding; and when the objects look right but the gateway disagrees (config not pushed
- * yet, or something gwdoctor does not model), the layer says so as GatewayErrorResponse: never a pass, nor a
- * warning that exits 0 — the user's request ends in that error, so the run is inconclusive (exit 2).
+ * Weigh what Envoy answered against this layer's verdict. Envoy's error answers arrive from the proxy layer, each
+ * with the cluster layers that can explain it (404 NR -> route; 500 NC -> grant, then endpoints; 503 UH/UF ->
+ * endpoints). The rule, the same for every answer and layer:
+ * - a layer that found a fault (fail, error, warn) explains the answers it can: they join its evidence;
+ * - a layer that passes hands them on to the next layer of the run that can explain them (a backendRef to a missing
+ *   Service: the grant layer finds its refs permitted, the endpoints layer names the missing Service). A generic
+ *   "the gateway disagrees" never cuts the run short while a later layer may know the cause;
+ * - when no layer is left, the objects look right and the gateway still answers an error: the answer's own code
+ *   (BackendConnectFailed for a 503 upstream connect error to ready endpoints), else GatewayErrorResponse — never a
+ *   pass, nor a warning that exits 0: the user's request ends in that error.
  */
-export function withEnvoy(d: Draft, probes: Probes): Draft {
-  const seen = probes.envoy.filter((e) => e.layer === d.id).map((e) => e.evidence);
-  if (seen.length === 0 || d.status === 'skip') return d;
-  const out: Draft = { ...d, evidence: [...d.evidence, ...seen] };
-  if (d.status !== 'pass') return out;
-  return emit(d, 'GatewayErrorResponse', `${d.summary}; but the gateway answered ${seen.map((e) => e.detail).join('; ')}`, { evidence: out.evidence, fix: out.fix });
+export function withEnvoy(d: Draft, probes: Probes, later: readonly LayerId[] = layersAfter(d.id)): Draft & { observed?: Observed } {
+  const mine = probes.envoy.filter((e) => explainers(e).includes(d.id));
+  if (mine.length === 0 || d.status === 'skip') return d;
+  const out: Draft = { ...d, evidence: [...d.evidence, ...mine.map((e) => e.evidence)] };
+  if (d.status !== 'pass') return { ...out, observed: { explained: mine } };
+  const open = mine.filter((e) => !explainers(e).some((l) => later.includes(l)));
+  if (open.length === 0) {
+    const next = [...new Set(mine.map((e) => explainers(e).find((l) => later.includes(l)) as LayerId))];
+    return { ...out, evidence: [...out.evidence, { ref: 'gwdoctor', detail: `nothing in this layer explains the gateway's answer; the ${next.join(' and ')} layer${next.length > 1 ? 's' : ''} can, and ${next.length > 1 ? 'check' : 'checks'} next` }] };
+  }
+  const own = open.find((e) => e.unexplained)?.unexplained;
+  const summary = `${d.summary}; but the gateway answered ${open.map((e) => e.evidence.detail).join('; ')}`;
+  // The answer's own code when the registry lets this layer emit it: checked at run time (the layer is any of them),
+  // which is what the cast to a layer that may emit every UnexplainedCode stands for.
+  if (own && layerMayEmit(d.id, own.code)) return emit(d as LayerOf<'endpoints'>, own.code, summary, { evidence: out.evidence, fix: own.fix });
+  return emit(d, 'GatewayErrorResponse', summary, { evidence: out.evidence, fix: out.fix });
 }

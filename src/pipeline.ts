@@ -81,7 +81,7 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
   const out: Finding[] = [];
   let stoppedBy: Finding | null = null;
   let clusterStop: Finding | null = null;
-  for (const check of layers) {
+  for (const [i, check] of layers.entries()) {
     observer.onLayerStart?.(target, check.id);
     const started = performance.now();
     let draft: Draft & { observed?: Observed };
@@ -93,10 +93,12 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     if (stopper && !bypass) draft = skip(check, `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`);
     else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)');
     else if (check.needsCluster && !env.cluster) draft = skip(check, `not checked: ${env.clusterUnavailable ?? 'no cluster source'}`);
-    else draft = await runLayer(check, { ...env, target, probes: { ...probes, envoy: [...probes.envoy] }, path });
+    else draft = await runLayer(check, { ...env, target, probes: { ...probes, envoy: [...probes.envoy] }, path, later: layers.slice(i + 1).map((l) => l.id) });
     const { observed, ...reported } = draft;
     if (observed?.addresses) probes.addresses = observed.addresses;
     if (observed?.envoy) probes.envoy.push(...observed.envoy);
+    // An answer a finding explained is settled: later layers that could explain it too no longer weigh it.
+    if (observed?.explained) probes.envoy = probes.envoy.filter((e) => !observed.explained?.includes(e));
     if (observed?.answers) probes.answers = observed.answers;
     if (observed?.port) probes.port = observed.port;
     const finding: Finding = { ...reported, durationMs: Math.round(performance.now() - started) };

@@ -118,6 +118,19 @@ must be \`<node-ip>:<gateway nodePort>\` with \`Host $host\`. Rerun with cluster
 directly. Fix: point the proxy at the gateway and send the client's host: nginx needs \`proxy_set_header Host $host;\`
 (its default is the upstream address, which matches no route: Envoy answers 404).`,
   },
+  ProxyHttp10Upstream: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: false,
+    doc: `The proxy forwards the request to the gateway as HTTP/1.0, and Istio's gateway Envoy refuses HTTP/1.0: it answers
+\`426 Upgrade Required\` (every listener istiod writes for a gateway has \`accept_http_10\` off). gwdoctor asks the proxy in
+HTTP/1.1 and the gateway's NodePort answers it, so the downgrade is the proxy's. Fix for nginx, whose default
+\`proxy_http_version\` is 1.0: \`proxy_http_version 1.1;\` in the \`location\` that proxies to the gateway. Caddy's
+\`reverse_proxy\` speaks HTTP/1.1 or 2 upstream by default (transport \`versions\`, default \`1.1 2\`), and HAProxy sends
+HTTP/1.1 upstream for HTTP/1.1 and HTTP/2 clients (it keeps only an HTTP/1.0 client's version): behind either, look for
+another hop between it and the gateway that speaks HTTP/1.0. The \`server\` header of the answer names the proxy when it
+sends one.`,
+  },
   RedirectLoop: {
     layer: 'proxy',
     severity: 'fail',
@@ -410,6 +423,18 @@ port.`,
     doc: `The Service has no ready endpoints for the port: the gateway answers 503 "no healthy upstream". The evidence lists the
 pods and why they are not ready. Fix: the printed \`kubectl describe pod\` / \`kubectl logs --previous\`.`,
   },
+  BackendConnectFailed: {
+    layer: ['endpoints', 'proxy'],
+    severity: 'fail',
+    retryable: true,
+    doc: `The Service has ready endpoints, and the gateway still answers 503 \`upstream connect error or disconnect/reset before
+headers. ... reset reason: ...\`: Envoy cannot connect to them, or they reset the connection. Nothing gwdoctor reads
+explains it: nothing listens on the targetPort, a NetworkPolicy drops the gateway's traffic, or the gateway and the backend
+disagree on TLS (a DestinationRule \`tls.mode\` SIMPLE or ISTIO_MUTUAL to a plaintext backend; the reset reason then names
+TLS or the connection's termination). The finding quotes Envoy's reset reason. Fix: check the Pods' listening port and
+the DestinationRules for the host (\`kubectl get destinationrules.networking.istio.io -A\`); mesh-level causes are the
+mesh layer's to name.`,
+  },
   NoPodsSelected: {
     layer: 'endpoints',
     severity: 'fail',
@@ -504,6 +529,17 @@ grant permits), endpoints (\`BackendNotFound\`/\`InvalidKind\` although every ba
 upstream, or any other 4xx/5xx of its own such as an AuthorizationPolicy's 403), but nothing gwdoctor checked explains
 it: either the cluster layers could not run (no cluster access), or the objects look right and the gateway disagrees (istiod has not pushed the config yet, or something gwdoctor does not model). Fix:
 rerun with cluster access; compare with \`istioctl proxy-config routes\` on the gateway pod; \`--wait\` retries.`,
+  },
+  GatewayRbacDenied: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: false,
+    doc: `The proxy forwards to the Istio gateway, and the gateway's Envoy refuses the request with \`403 RBAC: access denied\`:
+an Istio AuthorizationPolicy that applies to the gateway (\`targetRefs\` naming the Gateway, a \`selector\` on the gateway
+Pods' labels, or a policy without selector in the root namespace, \`istio-system\` by default) denies it. Envoy's RBAC
+filter runs before routing, so the cluster layers are not checked. Recognised by its body even behind a proxy that
+hides Envoy's headers. gwdoctor does not read AuthorizationPolicies yet (the mesh layer will own this answer). Fix:
+\`kubectl get authorizationpolicies.security.istio.io -A\`, then allow the request or send the identity the policy requires.`,
   },
   ClusterCredentialPluginFailed: {
     layer: 'any',

@@ -7,7 +7,7 @@ import type { Gateway, GatewayListener, HTTPBackendRef } from './cluster/objects
 import type { GatewayRef } from './target.js';
 
 export { LAYER_IDS, type LayerId } from './registry.js';
-import type { LayerId } from './registry.js';
+import type { Code, LayerId } from './registry.js';
 
 /** fail = looked and found the fault; error = could not look (inconclusive). */
 export type Status = 'pass' | 'warn' | 'fail' | 'error' | 'skip';
@@ -93,12 +93,31 @@ export interface ListenerCandidate {
 export interface Observed {
   /** dns: the addresses the host resolved to. */
   addresses?: AddressAnswer[];
-  /** proxy: Envoy's own error answers, each pointing at the cluster layer that explains it (404 NR -> route...). */
-  envoy?: { layer: LayerId; evidence: Evidence }[];
+  /** proxy: Envoy's own error answers, each pointing at the cluster layers that can explain it (404 NR -> route...). */
+  envoy?: EnvoyAnswer[];
+  /** a cluster layer: the Envoy answers its finding explains (a fail or warning); later layers no longer weigh them. */
+  explained?: EnvoyAnswer[];
   /** proxy: what the proxy answered, per address (the route layer compares a predicted redirect with it). */
   answers?: ProxyAnswer[];
   /** proxy: the Gateway port the proxy forwards to, when the direct NodePort probes show it. */
   port?: PortInUse;
+}
+
+/**
+ * An error Envoy answered, handed by the proxy layer to the cluster layers that can explain it. The first of them
+ * that runs weighs it against its verdict (src/layer.ts): a finding explains it; a pass hands it on to the next one
+ * the run has; when none is left, the last one says that nothing explains it (`unexplained`, else GatewayErrorResponse).
+ */
+/** The codes an Envoy answer that no layer explains can end in, besides GatewayErrorResponse (registry: endpoints, proxy). */
+export type UnexplainedCode = Extract<Code, 'BackendConnectFailed'>;
+
+export interface EnvoyAnswer {
+  layer: LayerId;
+  /** Later layers that can explain it too (500 NC: grant, then endpoints for a missing Service or port). */
+  also?: LayerId[];
+  evidence: Evidence;
+  /** The code when no layer of the run explains it (default GatewayErrorResponse), with its fix. */
+  unexplained?: { code: UnexplainedCode; fix: Fix };
 }
 
 /** The Gateway port the proxy's traffic arrives on, as the direct NodePort probes show it. */
@@ -126,7 +145,7 @@ export interface ProxyAnswer {
 /** Everything the network layers observed so far in this attempt (read-only input of the later layers). */
 export interface Probes {
   addresses: AddressAnswer[] | null;
-  envoy: { layer: LayerId; evidence: Evidence }[];
+  envoy: EnvoyAnswer[];
   /** What the proxy answered (when the proxy layer got an answer). */
   answers?: ProxyAnswer[];
   /** The Gateway port the proxy forwards to, when the proxy layer could tell. */
@@ -169,6 +188,8 @@ export interface CheckContext {
   signal: AbortSignal;
   /** What earlier network layers observed. */
   probes: Probes;
+  /** The layers this run has after this one, in order (default: the registry's order). */
+  later?: readonly LayerId[];
   /** The resolved request path for this attempt (lazy: a stage is resolved when the first layer needs it). */
   path: PathResolver | null;
 }

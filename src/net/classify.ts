@@ -9,8 +9,8 @@ export interface ResponseLike {
   bodySnippet: string;
 }
 
-/** Envoy response flags for the local replies gwdoctor tells apart. */
-export type EnvoyFault = 'NR' | 'NC' | 'UH' | 'UF' | 'UT';
+/** Envoy response flags for the local replies gwdoctor tells apart (RBAC: the rbac filter's 403, flag RBAC). */
+export type EnvoyFault = 'NR' | 'NC' | 'UH' | 'UF' | 'UT' | 'RBAC';
 
 export type Classification =
   /** An upstream (the app) answered through Envoy: x-envoy-upstream-service-time. Layers 3-6 carried the request. */
@@ -22,6 +22,8 @@ export type Classification =
   | { kind: 'envoy-other'; statusCode: number }
   /** A proxy error page (nginx/HAProxy/Caddy 502/503/504) without Envoy headers: the proxy could not reach its upstream. */
   | { kind: 'proxy-error'; statusCode: number; server: string | null }
+  /** 426 Upgrade Required: the upstream (Istio's gateway Envoy: accept_http_10 is off) refuses an HTTP/1.0 request. */
+  | { kind: 'upgrade-required'; statusCode: 426; server: string | null }
   /** A redirect back to the very URL asked: the client would loop. */
   | { kind: 'redirect-loop'; statusCode: number; location: string }
   /** Any other redirect (not followed). */
@@ -75,6 +77,9 @@ export function classifyResponse(res: ResponseLike, requested: URL, publicUrl: U
       return { kind: 'redirect', statusCode: code, location: loc };
     }
   }
+  // Envoy answers an HTTP/1.0 request `426 Upgrade Required` (http_protocol_options.accept_http_10 is false in every
+  // listener istiod writes for a gateway). Through a proxy it means the proxy speaks HTTP/1.0 upstream.
+  if (code === 426) return { kind: 'upgrade-required', statusCode: 426, server };
   const headerEvidence = hasEnvoyHeader(h) || envoyServer(h);
   const ruledOut = !headerEvidence && server !== null && opts.direct === true;
   if (!ruledOut) {
@@ -82,6 +87,7 @@ export function classifyResponse(res: ResponseLike, requested: URL, publicUrl: U
     if (code === 503 && body === 'no healthy upstream') return { kind: 'envoy', fault: 'UH', statusCode: code, sure: true };
     if ((code === 503 || code === 502) && body.startsWith('upstream connect error or disconnect/reset before headers')) return { kind: 'envoy', fault: 'UF', statusCode: code, sure: true };
     if (code === 504 && body === 'upstream request timeout') return { kind: 'envoy', fault: 'UT', statusCode: code, sure: true };
+    if (code === 403 && body === 'RBAC: access denied') return { kind: 'envoy', fault: 'RBAC', statusCode: code, sure: true };
   }
   if (headerEvidence) {
     const fault = localReplyShape(res);
@@ -100,6 +106,7 @@ export function localReplyShape(res: ResponseLike): EnvoyFault | null {
   if (res.statusCode === 503 && body === 'no healthy upstream') return 'UH';
   if ((res.statusCode === 503 || res.statusCode === 502) && body.startsWith('upstream connect error or disconnect/reset before headers')) return 'UF';
   if (res.statusCode === 504 && body === 'upstream request timeout') return 'UT';
+  if (res.statusCode === 403 && body === 'RBAC: access denied') return 'RBAC';
   return null;
 }
 
@@ -123,6 +130,8 @@ export function describeClassification(c: Classification): string {
       return `HTTP ${c.statusCode} from Envoy`;
     case 'proxy-error':
       return `HTTP ${c.statusCode} error page from ${c.server ?? 'the proxy'} (no x-envoy-* header)`;
+    case 'upgrade-required':
+      return `HTTP 426 Upgrade Required from ${c.server ?? 'an unknown server'} (the request reached its upstream as HTTP/1.0)`;
     case 'redirect-loop':
       return `HTTP ${c.statusCode} redirect to the same URL (${c.location})`;
     case 'redirect':
@@ -138,13 +147,26 @@ export const FAULT_TEXT: Record<EnvoyFault, string> = {
   UH: '"no healthy upstream" from Envoy (UH: the backend Service has no ready endpoints)',
   UF: '"upstream connect error" from Envoy (UF: endpoints exist but refuse or reset the connection)',
   UT: '"upstream request timeout" from Envoy (UT: the backend is slower than the route timeout)',
+  RBAC: '"RBAC: access denied" from Envoy (an AuthorizationPolicy that applies to the gateway denies the request)',
 };
 
-/** The cluster layer an Envoy local reply points at (Appendix B). */
-export const FAULT_LAYER: Record<EnvoyFault, LayerId> = {
-  NR: 'route',
-  NC: 'grant',
-  UH: 'endpoints',
-  UF: 'endpoints',
-  UT: 'endpoints',
+/**
+ * The cluster layers that can explain an Envoy local reply, in pipeline order (Appendix B). The first one gets it;
+ * one that finds nothing wrong hands it on to the next (a 500 NC is a missing ReferenceGrant, or a backendRef to a
+ * Service or port that does not exist: grant, then endpoints). None of today's layers reads AuthorizationPolicies:
+ * the RBAC 403 is the proxy layer's own finding until a layer that does is listed here.
+ */
+export const FAULT_LAYERS: Record<EnvoyFault, readonly LayerId[]> = {
+  NR: ['route'],
+  NC: ['grant', 'endpoints'],
+  UH: ['endpoints'],
+  UF: ['endpoints'],
+  UT: ['endpoints'],
+  RBAC: [],
 };
+
+/** The reset reason Envoy names in a UF body ("... reset reason: connection failure, transport failure reason: TLS_error: ..."). */
+export function resetReason(body: string): string | null {
+  const m = /reset reason: (.+)$/s.exec(body.trim());
+  return m ? (m[1] as string).trim() : null;
+}

@@ -176,6 +176,38 @@ describe('an Envoy error that no cluster layer explains', () => {
     expect(d).toMatchObject({ status: 'error', code: 'GatewayErrorResponse', retryable: true });
     expect(d.summary).toMatch(/but the gateway answered HTTP 404 no route/);
   });
+  it('a layer that passes hands the answer on to a later layer that can explain it (500 NC: grant, then endpoints)', () => {
+    const grant = { id: 'grant' as const, title: 'grant' };
+    const nc = { layer: 'grant' as const, also: ['endpoints' as const], evidence: { ref: 'proxy', detail: 'HTTP 500 NC' } };
+    const d = withEnvoy(pass(grant, 'refs permitted'), { addresses: null, envoy: [nc] }, ['endpoints']);
+    expect(d.status).toBe('pass');
+    expect(d.evidence.map((e) => e.detail)).toEqual(['HTTP 500 NC', "nothing in this layer explains the gateway's answer; the endpoints layer can, and checks next"]);
+    // A run without the endpoints layer: nothing is left to explain it.
+    expect(withEnvoy(pass(grant, 'refs permitted'), { addresses: null, envoy: [nc] }, [])).toMatchObject({ status: 'error', code: 'GatewayErrorResponse' });
+  });
+  it('when no layer is left, the answer\'s own code says it (with its fix), else GatewayErrorResponse', () => {
+    const ep = { id: 'endpoints' as const, title: 'endpoints' };
+    const fix = { kind: 'manual' as const, explain: 'check the port' };
+    const d = withEnvoy(pass(ep, '1 ready'), { addresses: null, envoy: [{ layer: 'endpoints', evidence: { ref: 'proxy', detail: 'HTTP 503 UF' }, unexplained: { code: 'BackendConnectFailed', fix } }] }, []);
+    expect(d).toMatchObject({ status: 'fail', code: 'BackendConnectFailed', fix, retryable: true, summary: '1 ready; but the gateway answered HTTP 503 UF' });
+  });
+  it('in a run: grant passes, endpoints names the missing Service with Envoy\'s 500; a warning explains an answer for good', async () => {
+    const nc = { layer: 'grant' as const, also: ['endpoints' as const], evidence: { ref: 'proxy', detail: 'HTTP 500 NC' } };
+    const proxy = async function (this: Check) {
+      return { ...pass(this, 'forwarded'), observed: { envoy: [nc] } };
+    };
+    const judged = (status: 'pass' | 'warn' | 'fail') => async function (this: Check, ctx: Parameters<Check['run']>[0]) {
+      const ep = { id: 'endpoints' as const, title: this.title };
+      const d = status === 'pass' ? pass(this, `${this.id} ok`) : status === 'warn' ? emit(ep, 'EndpointsUnknown', 'unknown') : emit(ep, 'ServiceNotFound', 'no Service');
+      return withEnvoy(d, ctx.probes, ctx.later);
+    };
+    const r = await runTarget(layers({ proxy, grant: judged('pass'), endpoints: judged('fail') }), target, env, once);
+    expect(r.layers.map((l) => [l.id, l.status, l.code])).toEqual([['dns', 'pass', null], ['proxy', 'pass', null], ['listener', 'pass', null], ['route', 'pass', null], ['grant', 'pass', null], ['endpoints', 'fail', 'ServiceNotFound']]);
+    expect(r.layers[5]?.evidence).toContainEqual(nc.evidence);
+    const w = await runTarget(layers({ proxy, grant: judged('warn'), endpoints: judged('pass') }), target, env, once);
+    expect(w.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'pass', 'pass', 'warn', 'pass']);
+    expect(w.layers[5]?.evidence).toEqual([]);
+  });
   it('leaves a failing layer failing and adds the evidence', () => {
     const ep = { id: 'endpoints' as const, title: 'endpoints' };
     const d = withEnvoy(emit(ep, 'NoReadyEndpoints', 'none ready'), { addresses: null, envoy: [{ layer: 'endpoints', evidence: { ref: 'proxy', detail: 'HTTP 503 no healthy upstream' } }] });

@@ -115,4 +115,77 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(text(layer(rep, 'proxy'))).toContain('the body was still open');
   });
+
+  describe('Envoy\'s local replies through nginx, which hides its headers: the cluster layer that knows the cause names it', () => {
+    it('404 NR with no HTTPRoute for the host: proxy passes, route fails NoRouteForHost carrying the 404', async () => {
+      const rep = await run({ proxy: 'nr', fixture: 'no-route-for-host' });
+      expect(layer(rep, 'proxy').status).toBe('pass');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'route', code: 'NoRouteForHost' });
+      expect(text(layer(rep, 'route'))).toMatch(/HTTP 404 from Envoy.*NR/);
+    });
+
+    it('500 NC for a backendRef to a missing Service: endpoints ServiceNotFound (as --offline says), not GatewayErrorResponse at the grant layer', async () => {
+      const rep = await run({ proxy: 'nc', fixture: 'service-not-found' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'ServiceNotFound' });
+      expect(layer(rep, 'proxy').status).toBe('pass');
+      expect(layer(rep, 'grant').status).toBe('pass');
+      expect(text(layer(rep, 'grant'))).toContain('the endpoints layer can, and checks next');
+      expect(text(layer(rep, 'endpoints'))).toMatch(/HTTP 500 from Envoy with an empty body \(NC/);
+    });
+
+    it('500 NC for a backendRef to a missing port: endpoints ServicePortMismatch', async () => {
+      const rep = await run({ proxy: 'nc', fixture: 'service-port-mismatch' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'ServicePortMismatch' });
+    });
+
+    it('500 NC with the ReferenceGrant missing: grant ReferenceGrantMissing carrying the 500', async () => {
+      const rep = await run({ proxy: 'nc', fixture: 'grant-missing' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'grant', code: 'ReferenceGrantMissing' });
+      expect(text(layer(rep, 'grant'))).toMatch(/HTTP 500 from Envoy/);
+      expect(layer(rep, 'endpoints').status).toBe('skip');
+    });
+
+    it('500 NC while every cluster layer finds the objects right: GatewayErrorResponse at the last layer that could explain it (exit 2), never a pass', async () => {
+      const rep = await run({ proxy: 'nc', gateway: 'nc' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'error', layer: 'endpoints', code: 'GatewayErrorResponse' });
+      expect(layer(rep, 'grant').status).toBe('pass');
+      expect(layer(rep, 'endpoints').summary).toMatch(/but the gateway answered HTTP 500/);
+    });
+
+    it('503 "no healthy upstream" with no ready endpoints: endpoints NoReadyEndpoints carrying it', async () => {
+      const rep = await run({ proxy: 'uh', fixture: 'no-ready-endpoints' });
+      expect(layer(rep, 'proxy').status).toBe('pass');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'NoReadyEndpoints' });
+      expect(text(layer(rep, 'endpoints'))).toContain('no healthy upstream');
+    });
+
+    it('503 "upstream connect error" to ready endpoints: endpoints BackendConnectFailed, quoting Envoy\'s reset reason', async () => {
+      const rep = await run({ proxy: 'uf' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'BackendConnectFailed' });
+      expect(text(layer(rep, 'endpoints'))).toContain('reset reason: remote connection failure');
+    });
+
+    it('403 "RBAC: access denied": GatewayRbacDenied, never ProxyNotForwardingToGateway ("the proxy answers itself")', async () => {
+      const rep = await run({ proxy: 'rbac' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'GatewayRbacDenied' });
+      const f = text(layer(rep, 'proxy'));
+      expect(f).toMatch(/server: nginx/);
+      expect(f).toMatch(/direct GET http:\/\/127\.0\.0\.1:\d+ Host: api\.example\.com .*HTTP 403 .*server: istio-envoy; body: "RBAC: access denied"/);
+      expect(f).toContain('kubectl get authorizationpolicies.security.istio.io -A');
+    });
+
+    it('the same 403 without cluster access: still GatewayRbacDenied (the body is Envoy\'s RBAC filter\'s own)', async () => {
+      const rep = await run({ proxy: 'rbac', cluster: false });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'GatewayRbacDenied' });
+    });
+  });
+
+  it('nginx without proxy_http_version 1.1: Envoy answers 426, ProxyHttp10Upstream names nginx and the line that cures it', async () => {
+    const rep = await run({ proxy: 'http10', gateway: 'ok' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyHttp10Upstream' });
+    const f = layer(rep, 'proxy');
+    expect(f.summary).toMatch(/as HTTP\/1\.0.*426 Upgrade Required \(the proxy is nginx\); the gateway's NodePort, asked in HTTP\/1\.1, answers HTTP 200 from the backend/);
+    expect(text(f)).toContain('nginx: proxy_http_version 1.1;');
+    expect(text(f)).not.toContain('HAProxy');
+  });
 });

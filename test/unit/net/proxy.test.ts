@@ -109,7 +109,7 @@ describe('proxy layer', () => {
     const c2 = ctxFor(fakeProbe({ ...nc, tls: tls() }, nc));
     const f2 = await proxy.run(c2);
     expect(f2.status).toBe('pass');
-    expect(f2.observed?.envoy?.find((e) => e.layer === 'grant')?.evidence.detail).toContain('500');
+    expect(f2.observed?.envoy?.find((e) => e.layer === 'grant')).toMatchObject({ also: ['endpoints'], evidence: { detail: expect.stringContaining('500') } });
   });
   it('a redirect to the same URL is a loop', async () => {
     const f = await proxy.run(ctxFor(fakeProbe(resp(301, { location: 'https://api.example.com/health', 'x-envoy-upstream-service-time': '1' }, '', tls()))));
@@ -138,13 +138,61 @@ describe('proxy layer', () => {
     expect(alone).toMatchObject({ status: 'fail', code: 'ProxyErrorResponse' });
     expect(JSON.stringify(alone.fix)).toMatch(/direct NodePort probe was not possible \(no kubeconfig\)/);
   });
-  it('an Envoy error gwdoctor has no rule for (403) is carried to route, or inconclusive without cluster access', async () => {
-    const denied = resp(403, { server: 'istio-envoy' }, 'RBAC: access denied');
-    const ctx = ctxFor(fakeProbe({ ...denied, tls: tls() }, denied));
-    const f = await proxy.run(ctx);
+  it('an Envoy error gwdoctor has no rule for (429) is carried to route, then grant and endpoints, or inconclusive without cluster access', async () => {
+    const limited = resp(429, { server: 'istio-envoy', 'x-envoy-ratelimited': 'true' }, 'local_rate_limited');
+    const f = await proxy.run(ctxFor(fakeProbe({ ...limited, tls: tls() }, limited)));
     expect(f).toMatchObject({ status: 'pass' });
-    expect(f.observed?.envoy?.find((e) => e.layer === 'route')?.evidence.detail).toContain('HTTP 403 from Envoy');
-    expect(await proxy.run(ctxFor(fakeProbe({ ...denied, tls: tls() }), false))).toMatchObject({ status: 'error', code: 'GatewayErrorResponse' });
+    expect(f.observed?.envoy).toMatchObject([{ layer: 'route', also: ['grant', 'endpoints'], evidence: { detail: 'HTTP 429 from Envoy' } }]);
+    expect(await proxy.run(ctxFor(fakeProbe({ ...limited, tls: tls() }), false))).toMatchObject({ status: 'error', code: 'GatewayErrorResponse' });
+  });
+  it('an answer nginx stripped of every Envoy sign, given alike by the gateway\'s NodePort, is the gateway\'s: never "the proxy answers itself"', async () => {
+    const direct = resp(429, { server: 'istio-envoy' }, 'local_rate_limited');
+    const f = await proxy.run(ctxFor(fakeProbe(resp(429, { server: 'nginx/1.22.1' }, 'local_rate_limited', tls()), direct)));
+    expect(f.status).toBe('pass');
+    expect(f.observed?.envoy?.[0]?.evidence.detail).toBe('HTTP 429 from Envoy; the proxy hides Envoy\'s headers, the gateway\'s NodePort answers the same');
+    // A different answer at the NodePort: the proxy does answer itself.
+    const other = await proxy.run(ctxFor(fakeProbe(resp(429, { server: 'nginx/1.22.1' }, 'slow down', tls()), direct)));
+    expect(other).toMatchObject({ status: 'fail', code: 'ProxyNotForwardingToGateway' });
+  });
+  it('403 "RBAC: access denied" (Envoy\'s RBAC filter), with or without its headers and cluster access: GatewayRbacDenied', async () => {
+    const denied = resp(403, { server: 'istio-envoy' }, 'RBAC: access denied');
+    for (const [proxied, withCluster] of [[{ ...denied, tls: tls() }, true], [resp(403, { server: 'nginx' }, 'RBAC: access denied', tls()), true], [resp(403, { server: 'nginx' }, 'RBAC: access denied', tls()), false]] as const) {
+      const f = await proxy.run(ctxFor(fakeProbe(proxied, denied), withCluster));
+      expect(f).toMatchObject({ status: 'fail', code: 'GatewayRbacDenied' });
+      expect(f.observed?.envoy ?? []).toEqual([]);
+    }
+  });
+  it('503 "upstream connect error" is carried to endpoints with BackendConnectFailed for when nothing there explains it', async () => {
+    const uf = resp(503, { server: 'istio-envoy' }, 'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure, transport failure reason: TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end');
+    const f = await proxy.run(ctxFor(fakeProbe({ ...uf, tls: tls() }, uf)));
+    const e = f.observed?.envoy?.[0];
+    expect(e).toMatchObject({ layer: 'endpoints', unexplained: { code: 'BackendConnectFailed' } });
+    expect(e?.unexplained?.fix.explain).toMatch(/agree on TLS: a DestinationRule/);
+    expect(e?.unexplained?.fix.explain).toContain('reset reason: connection failure, transport failure reason: TLS_error');
+  });
+  describe('426 Upgrade Required through the proxy: ProxyHttp10Upstream with the line for the proxy that answered', () => {
+    const upgrade = (server?: string) => resp(426, server ? { server } : {}, 'Upgrade Required', tls());
+    const fixText = async (server?: string) => {
+      const f = await proxy.run(ctxFor(fakeProbe(upgrade(server), OK)));
+      expect(f).toMatchObject({ status: 'fail', code: 'ProxyHttp10Upstream' });
+      return `${f.summary}\n${f.fix?.explain}`;
+    };
+    it('nginx: proxy_http_version 1.1;', async () => {
+      const t = await fixText('nginx/1.22.1');
+      expect(t).toContain('nginx: proxy_http_version 1.1;');
+      expect(t).not.toMatch(/Caddy|HAProxy/);
+    });
+    it('Caddy already speaks HTTP/1.1 upstream: the fix says so and points at the hop behind it', async () => {
+      const t = await fixText('Caddy');
+      expect(t).toMatch(/Caddy: reverse_proxy already speaks HTTP\/1\.1 or 2 upstream.*a hop between Caddy and the gateway speaks HTTP\/1\.0/);
+      expect(t).not.toContain('proxy_http_version');
+    });
+    it('no server header (HAProxy sends none by default): every proxy\'s line, each only what is true', async () => {
+      const t = await fixText();
+      expect(t).toContain('nginx: proxy_http_version 1.1;');
+      expect(t).toContain('HAProxy: sends HTTP/1.1 upstream for HTTP/1.1 and HTTP/2 clients');
+      expect(t).toContain('Caddy: reverse_proxy already speaks HTTP/1.1 or 2 upstream');
+    });
   });
   it('the worst address decides', async () => {
     let n = 0;
