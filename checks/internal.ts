@@ -82,7 +82,7 @@ const internalProxy: Check<'proxy'> = {
         if (cls.kind === 'upstream') return { ...base, exposed: true, why: `a backend answered HTTP ${res.statusCode} through Envoy` };
         if (cls.kind === 'envoy' && cls.fault !== 'NR' && cls.fault !== 'RBAC') return { ...base, exposed: true, why: `Envoy has a route for it (${describeClassification(cls)})` };
         if (res.statusCode < 400) return { ...base, exposed: true, why: `it answered HTTP ${res.statusCode} (${describeClassification(cls)})` };
-        const who = cls.kind === 'envoy' ? `HTTP ${res.statusCode} from Envoy (no route)` : cls.kind === 'envoy-other' ? `HTTP ${res.statusCode} from Envoy itself` : `HTTP ${res.statusCode} from ${cls.kind === 'proxy-error' || cls.kind === 'other' ? (cls.server ?? 'the proxy') : 'the proxy'}`;
+        const who = cls.kind === 'envoy' ? (cls.fault === 'RBAC' ? `HTTP ${res.statusCode} from Envoy itself (RBAC: access denied)` : `HTTP ${res.statusCode} from Envoy (no route)`) : cls.kind === 'envoy-other' ? `HTTP ${res.statusCode} from Envoy itself` : `HTTP ${res.statusCode} from ${cls.kind === 'proxy-error' || cls.kind === 'other' ? (cls.server ?? 'the proxy') : 'the proxy'}`;
         // An empty 404 whose sender the proxy hid (nginx replaces `server`): the shape of Envoy's "no route"; the direct probe below tells.
         return { ...base, exposed: false, why: who, nrShape: cls.kind === 'other' && localReplyShape(res) === 'NR' };
       } catch (err) {

@@ -27,6 +27,7 @@ const ONLY_HAND_WRITTEN: Record<string, string> = {
  */
 const ELSEWHERE: Record<string, string> = {
   ListenerCertificateExpiring: 'a certificate "expiring within 14 days" of whatever day CI runs cannot be a fixed fixture: test/unit/gatewayapi/certs.test.ts',
+  BackendConnectFailed: 'what the gateway answers when ready endpoints refuse or reset its connection (503 upstream connect error), so it needs a real Envoy behind the network layers: test/integration/net/real-envoy.test.ts',
   RedirectDisagrees: 'compares the redirect a live proxy returned with the prediction, so it needs the network layers: test/integration/net/layers.test.ts',
 };
 
