@@ -51,7 +51,9 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
       return false;
     }
     for (const g of grants) evidence.push({ ref: describe(g), detail: `does not apply: ${whyNot(g, routeNs, ref, route.kind)}` });
-    if (grants.length === 0) evidence.push({ ref: `namespace ${ref.namespace}`, detail: 'has no ReferenceGrant at all' });
+    const ignored = gs.notApplied?.get(ref.namespace) ?? [];
+    for (const n of ignored) evidence.push({ ref: describe(n.object), detail: `not counted: ${n.why}` });
+    if (grants.length === 0) evidence.push({ ref: `namespace ${ref.namespace}`, detail: `has no ReferenceGrant${ignored.length ? ' the API server would keep' : ' at all'}` });
     return true;
   });
   if (resolved) evidence.push({ ref: `${describe(route)} status`, detail: describeCondition(resolved) });

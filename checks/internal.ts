@@ -1,6 +1,6 @@
 // Hosts that must NOT be public (--internal, `internal:` in gwdoctor.yaml): the same six layers with the expectation
 // turned round. A layer passes when it proves the host is not served: no public DNS answer, the reverse proxy refuses
-// it or Envoy answers "no route", no listener of the public Gateway accepts it, no HTTPRoute attached there serves it.
+// it or Envoy answers "no route", no listener of the public Gateway accepts it, no HTTPRoute or GRPCRoute attached there serves it.
 // It fails with InternalHostExposed when a route on the public Gateway serves the host or a request reaches a backend.
 // grant and endpoints are not checked: they describe a backend, and an internal host must have none on this path.
 
@@ -28,7 +28,7 @@ function meta<I extends LayerId>(id: I): { id: I; title: string } {
     dns: 'the internal host has no public DNS answer, or its answer is checked at the proxy',
     proxy: 'the reverse proxy does not reach a backend for the internal host',
     listener: 'the public Gateway is known (and whether a listener accepts the internal host)',
-    route: 'no HTTPRoute on the public Gateway serves the internal host',
+    route: 'no HTTPRoute or GRPCRoute on the public Gateway serves the internal host',
   };
   return { id, title: titles[id] ?? layerMeta(id).title };
 }
@@ -98,7 +98,7 @@ const internalProxy: Check<'proxy'> = {
     if (exposed) {
       return emit(this, 'InternalHostExposed', `${host} must stay internal, but the proxy at ${hostPort(exposed.address, port)} serves it: ${exposed.why}`, {
         evidence,
-        fix: manual(`remove ${host} from the reverse proxy's public server names (or make it refuse the name), and remove it from the HTTPRoute on the public Gateway that serves it (the route layer names it when gwdoctor can read the cluster)`),
+        fix: manual(`remove ${host} from the reverse proxy's public server names (or make it refuse the name), and remove it from the route on the public Gateway that serves it (the route layer names it when gwdoctor can read the cluster)`),
       });
     }
     // The proxy hid who sent an empty 404: ask the gateway's NodePort directly (with cluster access), as the public
@@ -249,10 +249,10 @@ const internalRoute: Check<'route'> = {
     const { host } = ctx.target;
     const path = ctx.path as PathResolver;
     if (s.kind === 'filter-missing') return skip(this, 'not checked: listener failed');
-    if (s.kind === 'no-listener') return pass(this, `no HTTPRoute can serve ${host} on ${s.considered.length ? gatewayNames(s.considered) : 'any Gateway'}: no listener accepts it`);
+    if (s.kind === 'no-listener') return pass(this, `no route can serve ${host} on ${s.considered.length ? gatewayNames(s.considered) : 'any Gateway'}: no listener accepts it`);
     const gws = gatewayNames(s.gateways.map((g) => g.gw));
     const first = s.exposed[0];
-    if (!first) return pass(this, `no HTTPRoute on ${gws} serves ${host}`);
+    if (!first) return pass(this, `no HTTPRoute or GRPCRoute on ${gws} serves ${host}`);
     const names = [...new Set(s.exposed.map((e) => {
       const o = path.source.origin(e.route);
       return `${describe(e.route)}${o && 'file' in o ? ` (${o.file}:${o.line})` : ''} on ${describe(e.gateway)}`;

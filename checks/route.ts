@@ -9,6 +9,7 @@ import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
 import { namespaceAllowed, routeServesHost, type ListenerSetUse } from '../src/gatewayapi/attachment.js';
 import { describeEntryMatch, type Entry } from '../src/gatewayapi/matching.js';
+import { ISTIO_FILTERS, routeDroppedBy } from '../src/gatewayapi/grants.js';
 import { routesForHost } from '../src/gatewayapi/route-index.js';
 import type { Attachment, Orphan, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, freshness, normalizeParentRef, routeParentStatus } from '../src/gatewayapi/status.js';
@@ -82,6 +83,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       for (const sh of chosen.sel.shadowed) {
         evidence.push({ ref: describe(sh), detail: `not consulted: its hostnames are less specific than "${chosen.sel.vhost}" (Envoy picks one virtual host; no fall-through)` });
       }
+      evidence.push(...droppedEvidence(s));
       evidence.push(...listenerSetEvidence(s.listenerSets));
       // The rule to add goes to an HTTPRoute (a GRPCRoute matches gRPC methods, not paths).
       const r0 = chosen.sel.routes.find((r): r is HTTPRoute => !isGrpcRoute(r));
@@ -150,8 +152,26 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       });
     }
     case 'dropped': {
-      // Istio drops the whole route for a Service backendRef named by its hostname (routeDroppedBy cites the source).
-      const { route: r, ref } = s;
+      // Istio drops the whole route (routeDroppedBy cites the source): a Service backendRef named by its hostname, or
+      // a filter type it does not implement.
+      const { route: r, drop } = s;
+      const evidence: Evidence[] = [{ ref: `${describe(r)} ${drop.where}`, detail: drop.message }];
+      for (const a of attachments.filter((x) => x.route === r && x.gateway === chosen.cand.gateway)) {
+        const st = routeParentStatus(r, a.parentRef);
+        if (st) for (const c of controllerConditions(st.conditions)) evidence.push({ ref: `${describe(r)} status`, detail: describeCondition(c) });
+      }
+      if (drop.reason === 'InvalidFilter') {
+        const kinds = ISTIO_FILTERS[isGrpcRoute(r) ? 'GRPCRoute' : 'HTTPRoute'];
+        const place = drop.pointer.includes('backendRefs') ? 'backendRef' : 'rule';
+        const supported = [...kinds[place]].join(', ');
+        return emit(this, 'RouteNotAccepted', `Istio drops ${describe(r)}: ${drop.where} has filter type ${JSON.stringify(drop.type)}, which Istio does not implement (ResolvedRefs=False/InvalidFilter "${drop.message}"); none of its rules is programmed and ${host} gets 404`, {
+          evidence,
+          fix: manual(
+            `Istio implements only ${supported} as ${r.kind} ${place} filters: remove the ${JSON.stringify(drop.type)} filter at ${drop.where} of ${describe(r)}, or do what it was meant to do with an Istio resource (an AuthorizationPolicy, a WasmPlugin or an EnvoyFilter on the gateway). Removing it drops whatever the filter was meant to enforce, so decide which before you change the route`,
+          ),
+        });
+      }
+      const ref = drop.ref;
       const [svc, ns] = ref.name.split('.');
       const ops: JsonPatchOp[] = [
         { op: 'test', path: ptr(...ref.pointer, 'name'), value: ref.name },
@@ -159,7 +179,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       ];
       if (ns && ns !== 'svc') ops.push({ op: 'add', path: ptr(...ref.pointer, 'namespace'), value: ns });
       return emit(this, 'RouteNotAccepted', `Istio drops ${describe(r)}: ${ref.where} names the Service by its hostname "${ref.name}" (ResolvedRefs=False/InvalidDestination); none of its rules is programmed and ${host} gets 404`, {
-        evidence: [{ ref: `${describe(r)} ${ref.where}`, detail: 'service name invalid; the name of the Service must be used, not the hostname' }],
+        evidence,
         fix: jsonPatch(r, ops, `names the Service ${svc}${ns && ns !== 'svc' ? ` in namespace ${ns}` : ''} instead of its hostname in ${ref.where} of ${describe(r)}`),
       });
     }
@@ -206,6 +226,19 @@ function grpcReadEvidence(routes: Route[], host: string): Evidence {
   };
 }
 
+/** Routes for the host on the chosen listener's Gateway that Istio drops as a whole: they take no part in the selection. */
+function droppedEvidence(s: RouteStage): Evidence[] {
+  const out: Evidence[] = [];
+  const seen = new Set<Route>();
+  for (const a of s.attachments) {
+    if (!a.result.accepted || a.gateway !== s.chosen.cand.gateway || seen.has(a.route)) continue;
+    seen.add(a.route);
+    const drop = routeDroppedBy(a.route);
+    if (drop) out.push({ ref: `${describe(a.route)} ${drop.where}`, detail: `${drop.message}: Istio drops this ${a.route.kind} (ResolvedRefs=False/${drop.reason}), so none of its rules serves the host` });
+  }
+  return out;
+}
+
 /** kubectl resource name of a route kind. */
 const resourceOf = (r: Route) => (isGrpcRoute(r) ? 'grpcroutes.gateway.networking.k8s.io' : 'httproutes.gateway.networking.k8s.io');
 
@@ -224,14 +257,6 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
       ref: describe(r),
       detail: `a GRPCRoute serves GET ${path}: Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one route list and matches gRPC by path only (no POST or content-type condition), so this request goes to its gRPC backend${w.grpc === null ? ' (a rule without matches takes every path no HTTPRoute rule takes)' : ''}`,
     });
-  }
-  if (isGrpcRoute(r)) {
-    // Header modifiers change no routing and mirrors are checked with the backends; anything else is not modelled.
-    const other = (w.rule.filters ?? []).filter((f) => !['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror'].includes(f.type));
-    for (const f of other) evidence.push({ ref: `${describe(r)} rules[${w.ruleIndex}]`, detail: `filter ${f.type}: not checked (Istio supports only header modifiers and RequestMirror on GRPCRoutes and drops the route for others: InvalidFilter)` });
-    if (other.length > 0 && freshness(controllerConditions(routeParentStatus(r, att.parentRef)?.conditions), r.metadata.generation) !== 'fresh') {
-      return emit(this, 'GRPCRouteNotChecked', `${matchDesc} ${served(s, host, path)} by its matches, but its filter ${other.map((f) => f.type).join(', ')} is not checked`, { evidence });
-    }
   }
   for (const sh of chosen.sel.shadowed) evidence.push({ ref: describe(sh), detail: `shadowed: Envoy uses the more specific virtual host "${chosen.sel.vhost}"` });
   const sameUri = (e: Entry) => e.uri?.type === w.uri?.type && e.uri?.value === w.uri?.value && e.noMatch === w.noMatch;

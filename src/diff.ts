@@ -11,7 +11,7 @@ import { mapLimit } from './net/limit.js';
 import type { Options } from './options.js';
 import { offlineEnv, runTarget } from './pipeline.js';
 import { blocking, clean, fileLocations, fixText, inline } from './report/common.js';
-import { parseTarget } from './target.js';
+import { parseTarget, routeHostTarget } from './target.js';
 import type { Finding, Target, TargetReport, Verdict } from './types.js';
 
 export type Change = 'broken' | 'changed' | 'fixed' | 'unchanged';
@@ -74,6 +74,8 @@ export async function computeDiff(base: string[], head: string[], named: string[
   for (const d of [...base, ...head]) if (!existsSync(d)) throw new UsageError(`diff: ${d} does not exist`);
   const b = ManifestCluster.fromPaths(base);
   const h = ManifestCluster.fromPaths(head);
+  // Objects defined twice, versions the API server does not serve: each side is judged as kubectl apply would leave it.
+  for (const [side, c] of [['base', b], ['head', h]] as const) for (const n of c.notices()) process.stderr.write(`gwdoctor diff: ${side}: ${inline(n)}\n`);
   const targets: Target[] = named.map(parseTarget);
   // --internal hosts are judged as in a run (checks/internal.ts), and a Gateway host among them only as internal.
   for (const t of internal.map(parseTarget)) {
@@ -84,7 +86,12 @@ export async function computeDiff(base: string[], head: string[], named: string[
   }
   const seen = new Set(targets.map((t) => t.host));
   const [hb, hh] = await Promise.all([hostsOnGateways(b, gateway), hostsOnGateways(h, gateway)]);
-  for (const host of [...new Set([...hb.hosts, ...hh.hosts])].sort()) if (!seen.has(host)) targets.push(parseTarget(host));
+  for (const host of [...new Set([...hb.hosts, ...hh.hosts])].sort()) {
+    if (seen.has(host)) continue;
+    const t = routeHostTarget(host);
+    if ('skipped' in t) process.stderr.write(`gwdoctor diff: route hostname ${JSON.stringify(host)} was not checked: ${inline(t.skipped)}\n`);
+    else targets.push(t);
+  }
   const wait = { until: null, intervalMs: 0 };
   const rows = await mapLimit(targets, 8, async (t) => {
     const layers = t.expect === 'internal' ? INTERNAL_LAYERS : LAYERS;

@@ -245,7 +245,12 @@ namespace has) on the listener that accepts the host, forwarding to the likelies
     retryable: false,
     doc: `Also when Istio drops the whole route: a Service backendRef named by its hostname
 (\`example-api.example-api.svc.cluster.local\`) is \`ResolvedRefs=False/InvalidDestination\` and none of the route's rules is
-programmed; the fix names the Service (and its namespace) instead. Reported at the **listener** layer when the Gateway the route names has no listener that can carry an HTTPRoute at
+programmed; the fix names the Service (and its namespace) instead. The same for a filter type Istio does not implement
+(an \`ExtensionRef\`, an experimental filter) on any rule or backendRef of the route: Istio answers
+\`ResolvedRefs=False/InvalidFilter\` "unsupported filter type" and programs none of its rules, so the host gets 404
+unless another route serves it (HTTPRoute rules: \`RequestHeaderModifier\`, \`ResponseHeaderModifier\`, \`RequestRedirect\`,
+\`RequestMirror\`, \`URLRewrite\`, \`CORS\`; GRPCRoute rules: the header modifiers and \`RequestMirror\`; backendRefs: the
+header modifiers). That fix is \`manual\`: removing the filter would also drop what it enforced. Reported at the **listener** layer when the Gateway the route names has no listener that can carry an HTTPRoute at
 all (only TLS/TCP listeners, or \`allowedRoutes.kinds\` that leave HTTPRoute out): Istio marks the route
 \`Accepted=False/NotAllowedByListeners\` — not a hostname mismatch — and the fix appends a plain HTTP listener for the
 host (never a copy of a TLS/TCP listener). Otherwise at the route layer: A route for the host names the Gateway but is not accepted: \`NotAllowedByListeners\` (the route's namespace is not
@@ -351,14 +356,11 @@ of claiming that no route exists. Fix: read the ListenerSet's status and the rou
     layer: 'route',
     severity: 'warn',
     retryable: false,
-    doc: `(warning) A GRPCRoute serves the request (Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one
-route list and matches gRPC methods by path only: \`/service/method\`, no POST or content-type condition, so a plain GET
-of that path, or any path for a rule without matches, goes to the gRPC backend), but its rule uses a filter gwdoctor does
-not model (anything but \`RequestHeaderModifier\`, \`ResponseHeaderModifier\` and \`RequestMirror\`; Istio drops such a
-route with \`ResolvedRefs=False/InvalidFilter\`), and no fresh controller status says how it went. Fix: check the
-route's status after the sync. Also when gwdoctor's user may not list GRPCRoutes (a role written before gwdoctor read
-them): the run goes on with none, and a rule that would pass says a GRPCRoute for the host was not checked (any other
-verdict carries the note). Fix: let the user list \`grpcroutes\` (\`deploy/rbac.yaml\` grants it).`,
+    doc: `(warning) gwdoctor's user may not list GRPCRoutes (a role written before gwdoctor read them): the run goes on
+with none, and a rule that would pass says a GRPCRoute for the host was not checked (any other verdict carries the
+note). A GRPCRoute could take the request: Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one
+route list and matches gRPC methods by path only (\`/service/method\`, no POST or content-type condition). Fix: let the
+user list \`grpcroutes\` (\`deploy/rbac.yaml\` grants it).`,
   },
   ListenerSetNotChecked: {
     layer: 'route',

@@ -1,7 +1,7 @@
 // The engine behind the CLI: pick the cluster source, run every target through the pipeline, report, exit code.
 
 import { INTERNAL_LAYERS, LAYERS } from '../checks/index.js';
-import { parseTarget } from './target.js';
+import { oneLine, parseTarget, routeHostTarget } from './target.js';
 import { ManifestCluster } from './cluster/manifests.js';
 import type { ClusterReader } from './cluster/reader.js';
 import { runTargets, verdictOf, type Env, type Observer } from './pipeline.js';
@@ -28,7 +28,12 @@ export interface Reporter extends Observer {
 }
 
 async function clusterSource(opts: Options, signal: AbortSignal): Promise<{ cluster: ClusterReader | null; why: string | null }> {
-  if (opts.manifests.length > 0) return { cluster: ManifestCluster.fromPaths(opts.manifests, { deadline: Date.now() + opts.timeoutMs }), why: null };
+  if (opts.manifests.length > 0) {
+    const cluster = ManifestCluster.fromPaths(opts.manifests, { deadline: Date.now() + opts.timeoutMs });
+    // Objects defined twice, versions the API server does not serve: judged as kubectl apply would leave them, said here.
+    for (const n of cluster.notices()) process.stderr.write(`gwdoctor: ${oneLine(n)}\n`);
+    return { cluster, why: null };
+  }
   const { findKubeconfig, LiveCluster } = await import('./cluster/live.js');
   const found = findKubeconfig(opts.kubeconfig);
   if (!found.ok) return { cluster: null, why: found.why };
@@ -64,7 +69,12 @@ async function allTargets(opts: Options, cluster: ClusterReader | null, why: str
   for (const w of uncheckedWildcards(list, [...have])) {
     process.stderr.write(`gwdoctor: --all: ${w.pattern} (${w.routes.join(', ')}) is a wildcard and was not checked; name a host it covers to check it\n`);
   }
-  const extra = list.hosts.filter((h) => !have.has(h)).map(parseTarget);
+  const extra: Target[] = [];
+  for (const h of list.hosts.filter((x) => !have.has(x))) {
+    const t = routeHostTarget(h);
+    if ('skipped' in t) process.stderr.write(`gwdoctor: --all: route hostname ${JSON.stringify(h)} was not checked: ${oneLine(t.skipped)}\n`);
+    else extra.push(t);
+  }
   if (extra.length + named.length === 0) {
     throw new UsageError(`--all: no HTTPRoute hostname to check on ${list.gateways.length ? `Gateway ${list.gateways.join(', ')}` : 'any Gateway (none found)'}`);
   }

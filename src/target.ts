@@ -65,11 +65,11 @@ export function parseTarget(typed: string): Target {
   };
 }
 
-export function validateHostname(host: string, input = host): void {
+export function validateHostname(host: string, input = host, singleLabel = false): void {
   if (host.length > 253) throw new UsageError(`invalid target "${input}": hostname longer than 253 characters`);
   const labels = host.split('.');
-  if (labels.length < 2) {
-    throw new UsageError(`invalid target "${input}": "${host}" is not a fully qualified hostname (expected something like api.example.com)`);
+  if (labels.length < 2 && !singleLabel) {
+    throw new UsageError(`invalid target "${input}": "${host}" is not a fully qualified hostname (expected something like api.example.com; a route's single-label hostname is checked with --all)`);
   }
   for (const l of labels) {
     if (!LABEL.test(l)) throw new UsageError(`invalid target "${input}": label "${l}" is not a valid DNS label (RFC 1123)`);
@@ -77,6 +77,31 @@ export function validateHostname(host: string, input = host): void {
   if (/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) {
     throw new UsageError(`invalid target "${input}": the top-level label cannot be all digits`);
   }
+}
+
+/** One line of text for stderr: control and line-separator characters become "?" (names come from manifests). */
+export function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+}
+
+/**
+ * A hostname an HTTPRoute or GRPCRoute serves (--all, `gwdoctor diff`) as a target: the route names it, so a valid
+ * single-label name (`intranet`; gateway-api apis/v1/shared_types.go Hostname allows it) is checked like any other.
+ * A name no client can request (not RFC 1123, an IP address, a numeric top-level label) is not a target: the reason
+ * is returned instead of thrown, so one such route never stops the other hosts from being checked.
+ */
+export function routeHostTarget(hostname: string): Target | { skipped: string } {
+  const host = hostname.toLowerCase().replace(/\.$/, '');
+  try {
+    if (host === '' || isIP(host) !== 0) throw new UsageError('an IP address or an empty name is not a hostname');
+    validateHostname(host, hostname, true);
+    // What the probes will build from it must round-trip through a URL unchanged.
+    if (new URL(`https://${host}/`).hostname !== host) throw new UsageError('not a hostname a client can request');
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof TypeError) return { skipped: oneLine(err.message.replace(/^invalid target "[^"]*": /, '')) };
+    throw err;
+  }
+  return { input: host, host, port: null, path: '/', query: '', trailingDot: false };
 }
 
 /**

@@ -53,7 +53,9 @@ function listFiles(path: string): string[] {
   if (!st.isDirectory()) return [path]; // a file, /dev/null, /dev/stdin, a named pipe
   const out: string[] = [];
   const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    // Byte order, as kubectl's directory walk visits files (Go filepath.Walk: lexical order): with an object defined
+    // twice, `kubectl apply -f DIR -R` keeps the copy it applies last, and so does ManifestCluster.
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       if (e.name.startsWith('.')) continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
@@ -94,6 +96,9 @@ export function usedKind(apiVersion: unknown, kind: unknown): string | undefined
       return apiVersion === 'v1' ? kind : undefined;
     case 'EndpointSlice':
       return apiVersion.startsWith('discovery.k8s.io/') ? kind : undefined;
+    case 'CustomResourceDefinition':
+      // Only for which versions of the Gateway API kinds are served (servedVersions); pruned to that.
+      return apiVersion.startsWith('apiextensions.k8s.io/') ? kind : undefined;
     default:
       return undefined;
   }
@@ -125,6 +130,14 @@ function prune(o: Record<string, unknown>, kind: string): void {
     const st = pick(o['status'], ['phase', 'podIP', 'conditions', 'containerStatuses']);
     if (st && Array.isArray(st['containerStatuses'])) st['containerStatuses'] = st['containerStatuses'].map((c) => pick(c, ['name', 'ready', 'restartCount', 'state']));
     if (st) o['status'] = st;
+  } else if (kind === 'CustomResourceDefinition') {
+    const spec = pick(o['spec'], ['group', 'names', 'versions']);
+    if (spec) {
+      spec['names'] = pick(spec['names'], ['kind']);
+      if (Array.isArray(spec['versions'])) spec['versions'] = spec['versions'].map((v) => pick(v, ['name', 'served']));
+      o['spec'] = spec;
+    }
+    delete o['status'];
   } else if (kind === 'Node') {
     delete o['spec'];
     const st = pick(o['status'], ['addresses', 'conditions']);
@@ -386,27 +399,113 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
   return objects;
 }
 
+/**
+ * Versions of the Gateway API kinds gwdoctor reads that the API server serves with the Gateway API CRDs gwdoctor is
+ * tested against (gateway-api v1.6.3, standard and experimental channel alike: `served: true` in config/crd/standard and config/crd/experimental; checked
+ * against the real API server's discovery in test/integration/verdicts.test.ts). An object written with another
+ * version (a v1alpha2 ReferenceGrant, a typo'd v1beta2) is refused by `kubectl apply` ("no matches for kind"): it
+ * never becomes an object. CustomResourceDefinitions in the manifests override this per kind.
+ */
+export const SERVED_VERSIONS: Readonly<Record<string, readonly string[]>> = {
+  GatewayClass: ['v1', 'v1beta1'],
+  Gateway: ['v1', 'v1beta1'],
+  HTTPRoute: ['v1', 'v1beta1'],
+  GRPCRoute: ['v1'],
+  ListenerSet: ['v1'],
+  ReferenceGrant: ['v1', 'v1beta1'],
+};
+const CLUSTER_SCOPED = new Set(['GatewayClass', 'Namespace', 'Node', 'CustomResourceDefinition']);
+
+/** An object of the manifests that `kubectl apply` would not leave in the cluster, and why. */
+export interface NotApplied {
+  object: K8sObject;
+  origin: Origin | undefined;
+  why: string;
+}
+
+const at = (o: Origin | undefined) => (o ? `${display(o.file)}:${o.line}` : '(unknown origin)');
+const nameOf = (o: K8sObject, kind: string) => `${kind} ${CLUSTER_SCOPED.has(kind) ? '' : `${o.metadata.namespace ?? 'default'}/`}${o.metadata.name}`;
+
 export class ManifestCluster implements ClusterReader {
   readonly mode = 'manifests' as const;
   private readonly byKind = new Map<string, K8sObject[]>();
+  /** What `kubectl apply` of these manifests would not leave: objects of unserved versions, earlier copies of duplicates. */
+  private readonly dropped: NotApplied[] = [];
+  private readonly notes: string[] = [];
 
   constructor(
     objects: K8sObject[],
     private readonly paths: string[] = [],
   ) {
+    // Which versions the cluster would serve: the CRDs in the manifests, where they define a Gateway API kind.
+    const served = new Map<string, Set<string>>(Object.entries(SERVED_VERSIONS).map(([k, v]) => [k, new Set(v)]));
+    const fromCrds = new Set<string>();
     for (const o of objects) {
-      const key = usedKind(o.apiVersion, o.kind);
-      if (!key) continue; // unknown kinds are ignored
+      if (usedKind(o.apiVersion, o.kind) !== 'CustomResourceDefinition') continue;
+      const spec = (o as { spec?: { group?: unknown; names?: { kind?: unknown }; versions?: unknown } }).spec;
+      if (spec?.group !== GW_GROUP.slice(0, -1) || typeof spec.names?.kind !== 'string' || !Array.isArray(spec.versions)) continue;
+      const versions = (spec.versions as { name?: unknown; served?: unknown }[]).filter((v) => v?.served === true && typeof v.name === 'string').map((v) => v.name as string);
+      const k = spec.names.kind;
+      served.set(k, fromCrds.has(k) ? new Set([...(served.get(k) ?? []), ...versions]) : new Set(versions));
+      fromCrds.add(k);
+    }
+    // kubectl apply -f applies in order and the last copy of an object wins: keep the last one, say which were dropped.
+    const last = new Map<string, { o: K8sObject; kind: string; earlier: K8sObject[] }>();
+    for (const o of objects) {
+      const kind = usedKind(o.apiVersion, o.kind);
+      if (!kind || kind === 'CustomResourceDefinition') continue;
+      if (o.apiVersion.startsWith(GW_GROUP)) {
+        const version = o.apiVersion.slice(GW_GROUP.length);
+        const ok = served.get(kind);
+        if (ok && !ok.has(version)) {
+          const by = fromCrds.has(kind) ? 'the CustomResourceDefinition in the manifests' : 'the Gateway API CRDs (v1.6, standard and experimental channel)';
+          const why = `${o.apiVersion} is not a version the API server serves for ${kind} (${by} serve ${[...ok].sort().join(', ') || 'none'}): kubectl apply rejects it (no matches for kind "${kind}" in version "${o.apiVersion}"), so it is not counted`;
+          this.dropped.push({ object: o, origin: originOf(o), why });
+          this.notes.push(`${nameOf(o, kind)} (${at(originOf(o))}): ${why}${kind === 'ReferenceGrant' ? `; write it as ${GW_GROUP}${ok.has('v1beta1') ? 'v1beta1' : [...ok][0] ?? 'v1'}` : ''}`);
+          continue;
+        }
+      }
+      const group = o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '';
+      const key = `${group}/${kind}/${CLUSTER_SCOPED.has(kind) ? '' : (o.metadata.namespace ?? 'default')}/${o.metadata.name}`;
+      const prev = last.get(key);
+      last.set(key, { o, kind, earlier: prev ? [...prev.earlier, prev.o] : [] });
+    }
+    for (const { o, kind, earlier } of last.values()) {
+      if (earlier.length > 0) {
+        const why = `defined again at ${at(originOf(o))}: kubectl apply -f keeps the copy it applies last`;
+        for (const e of earlier) this.dropped.push({ object: e, origin: originOf(e), why });
+        const all = [...earlier, o].map((x) => at(originOf(x)));
+        this.notes.push(`${nameOf(o, kind)} is defined ${all.length === 2 ? 'twice' : `${all.length} times`}: ${all.slice(0, -1).join(', ')} and ${all[all.length - 1]}; kubectl apply -f keeps the last (${at(originOf(o))}), and gwdoctor judges that one`);
+      }
+    }
+    // In the order read (objects keep their file order; a kept duplicate takes the place of its last copy).
+    const kept = new Set([...last.values()].map((x) => x.o));
+    for (const o of objects) {
+      if (!kept.has(o)) continue;
+      const key = usedKind(o.apiVersion, o.kind) as string;
       const list = this.byKind.get(key) ?? [];
       if (key === 'Secret') {
         // Kept only as secretView (key material non-enumerable), with the origin of the object it was read from.
         const view = secretView(o);
-        const at = originOf(o);
-        if (at) origins.set(view, at);
+        const from = originOf(o);
+        if (from) origins.set(view, from);
         list.push(view);
       } else list.push(o);
       this.byKind.set(key, list);
     }
+  }
+
+  /**
+   * What gwdoctor says about the manifests before judging: objects defined more than once (with every file:line) and
+   * objects of versions the API server does not serve. One line each, for stderr.
+   */
+  notices(): string[] {
+    return [...this.notes];
+  }
+
+  /** Objects of this kind in this namespace that kubectl apply would not leave (for evidence), with why. */
+  notApplied(kind: string, namespace: string): NotApplied[] {
+    return this.dropped.filter((d) => d.object.kind === kind && (d.object.metadata.namespace ?? 'default') === namespace);
   }
 
   static fromPaths(paths: string[], opts: LoadOptions = {}): ManifestCluster {
@@ -438,7 +537,7 @@ export class ManifestCluster implements ClusterReader {
     return (idx.get(ns) ?? []) as T[];
   }
 
-  /** The first object of `kind` named ns/name (as Array.find would give it). */
+  /** The object of `kind` named ns/name (one per name: the constructor keeps the copy kubectl apply leaves). */
   private byName<T extends K8sObject>(kind: string, ns: string, name: string): T | undefined {
     let idx = this.nameIndex.get(kind);
     if (!idx) {
@@ -525,6 +624,7 @@ export class ManifestCluster implements ClusterReader {
   async nodes() {
     return this.all<Node>('Node');
   }
+  /** The version of a grant the manifests hold (only served ones are kept), else v1beta1 (served since gateway-api v0.6). */
   async referenceGrantApiVersion() {
     const seen = this.all<ReferenceGrant>('ReferenceGrant')[0]?.apiVersion;
     return seen ?? 'gateway.networking.k8s.io/v1beta1';

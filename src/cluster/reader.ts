@@ -60,6 +60,11 @@ export interface ClusterReader {
   referenceGrantApiVersion(): Promise<string>;
   /** Where an object came from: file and line for manifests, resourceVersion for a live cluster. */
   origin(o: K8sObject): { file: string; line: number } | { resourceVersion: string } | undefined;
+  /**
+   * Manifests only: objects of this kind in this namespace that `kubectl apply` of the manifests would not leave (a
+   * version the API server does not serve, an earlier copy of an object defined twice), each with why.
+   */
+  notApplied?(kind: string, namespace: string): { object: K8sObject; why: string }[];
   /** Forget cached reads, so that a --wait retry sees the cluster as it is now. */
   refresh(): void;
 }

@@ -1,4 +1,6 @@
-// Hosts that must stay internal (--internal): which HTTPRoutes make a host public on the public Gateway(s)?
+// Hosts that must stay internal (--internal): which HTTPRoutes and GRPCRoutes make a host public on the public Gateway(s)?
+// Both kinds count: Istio merges the GRPCRoutes of a listener and hostname into the same virtual host as the
+// HTTPRoutes (route-index.ts), and a GRPCRoute rule is served to any HTTP client that sends its path.
 // The same attachment rules as the request path (attachment.ts, route-index.ts), asked the other way round: not
 // "which rule wins for this request" but "does ANY accepted route serve this host, on any path".
 
@@ -9,7 +11,7 @@ import { routeDroppedBy } from './grants.js';
 import { hostMatches } from './hostnames.js';
 import { acceptingListeners, isIngressGateway } from './listeners.js';
 import { namespacesFor } from './path.js';
-import { attachmentsTo, routesForHost } from './route-index.js';
+import { attachmentsTo, httpAndGrpcRoutes, routesForHost } from './route-index.js';
 
 export interface Exposure {
   route: Route;
@@ -35,7 +37,8 @@ export type ExposureStage =
  */
 export async function resolveExposure(cluster: ClusterReader, target: Target, filter: { namespace: string; name: string } | null): Promise<ExposureStage> {
   const host = target.host;
-  const [all, routes] = await Promise.all([cluster.gateways(), cluster.httpRoutes()]);
+  const [all, http, grpc] = await Promise.all([cluster.gateways(), cluster.httpRoutes(), cluster.grpcRoutes()]);
+  const routes = httpAndGrpcRoutes(http, grpc);
   let publicGws: Gateway[];
   if (filter) {
     publicGws = all.filter((g) => g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace);

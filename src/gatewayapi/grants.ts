@@ -81,15 +81,63 @@ export function referenceGrantObject(route: Route, refs: ResolvedBackendRef[], a
 }
 
 /**
- * A backendRef Istio rejects for the whole route: a Service named by its hostname (a "." in the name). Istio answers
- * ResolvedRefs=False/InvalidDestination "service name invalid; the name of the Service must be used, not the
- * hostname." and programs none of the route's rules (istio pilot/pkg/config/kube/gateway/conversion.go
- * buildDestination; route_collections.go drops a route on such a general error).
+ * Filter types Istio implements, per route kind and place (istio pilot/pkg/config/kube/gateway/conversion.go:
+ * convertHTTPRoute and convertGRPCRoute switch over the rule's filters, buildHTTPDestination/buildGRPCDestination over
+ * a backendRef's). Any other type (ExtensionRef, an experimental filter) is `default:` there: ConfigError
+ * {Reason: InvalidFilter, Message: "unsupported filter type %q"}, a hard error that drops the whole route.
  */
-export function routeDroppedBy(route: Route): ResolvedBackendRef | null {
-  for (let i = 0; i < (route.spec.rules ?? []).length; i++) {
+export const ISTIO_FILTERS: Record<'HTTPRoute' | 'GRPCRoute', { rule: ReadonlySet<string>; backendRef: ReadonlySet<string> }> = {
+  HTTPRoute: {
+    rule: new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'RequestMirror', 'URLRewrite', 'CORS']),
+    backendRef: new Set(['RequestHeaderModifier', 'ResponseHeaderModifier']),
+  },
+  GRPCRoute: {
+    rule: new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror']),
+    backendRef: new Set(['RequestHeaderModifier', 'ResponseHeaderModifier']),
+  },
+};
+
+/** Why Istio programs none of a route's rules (ResolvedRefs=False with a "general" reason), and where in the route. */
+export type RouteDrop =
+  /** A Service backendRef named by its hostname. */
+  | { reason: 'InvalidDestination'; ref: ResolvedBackendRef; where: string; message: string }
+  /** A filter type Istio does not implement (ExtensionRef, an experimental one) on a rule or a backendRef. */
+  | { reason: 'InvalidFilter'; type: string; ruleIndex: number; where: string; pointer: (string | number)[]; message: string };
+
+/**
+ * What makes Istio drop a route as a whole, or null. Istio converts the rules in order and stops at the first hard
+ * error (route_collections.go computeRoute: a rule that yields no route and an error ends the conversion, and no
+ * rule of the route is programmed): within a rule, its filters come first (convertHTTPRoute's filter switch), then
+ * its backendRefs (buildHTTPDestination: a backendRef's own filters, then a Service named by its hostname:
+ * InvalidDestination "service name invalid; the name of the Service must be used, not the hostname").
+ */
+export function routeDroppedBy(route: Route): RouteDrop | null {
+  const kinds = ISTIO_FILTERS[route.kind === 'GRPCRoute' ? 'GRPCRoute' : 'HTTPRoute'];
+  const rules = route.spec.rules ?? [];
+  const unsupported = (type: unknown, ruleIndex: number, pointer: (string | number)[]): RouteDrop => {
+    const t = typeof type === 'string' ? type : String(type);
+    return { reason: 'InvalidFilter', type: t, ruleIndex, pointer, where: pointer.slice(1).map((x) => (typeof x === 'number' ? `[${x}]` : `.${x}`)).join('').slice(1), message: `unsupported filter type ${JSON.stringify(t)}` };
+  };
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i];
+    const filters = Array.isArray(rule?.filters) ? rule.filters : [];
+    for (let f = 0; f < filters.length; f++) {
+      const type = filters[f]?.type;
+      if (!kinds.rule.has(type as string)) return unsupported(type, i, ['spec', 'rules', i, 'filters', f]);
+    }
+    const refs = Array.isArray(rule?.backendRefs) ? rule.backendRefs : [];
+    for (let b = 0; b < refs.length; b++) {
+      const bf = refs[b]?.filters;
+      if (!Array.isArray(bf)) continue;
+      for (let f = 0; f < bf.length; f++) {
+        const type = bf[f]?.type;
+        if (!kinds.backendRef.has(type as string)) return unsupported(type, i, ['spec', 'rules', i, 'backendRefs', b, 'filters', f]);
+      }
+    }
     for (const ref of resolveBackendRefs(route, i)) {
-      if (ref.group === '' && ref.kind === 'Service' && ref.name.includes('.')) return ref;
+      if (ref.group === '' && ref.kind === 'Service' && ref.name.includes('.')) {
+        return { reason: 'InvalidDestination', ref, where: ref.where, message: 'service name invalid; the name of the Service must be used, not the hostname' };
+      }
     }
   }
   return null;

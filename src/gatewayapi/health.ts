@@ -6,6 +6,7 @@ import type { Evidence } from '../types.js';
 import type { CertJudgement, CertProblemCode } from './certs.js';
 import type { CauseOf } from '../registry.js';
 import { condition, controllerConditions, describeCondition, freshness, ISTIO_CONTROLLERS } from './status.js';
+import { assumedBuiltin } from './classes.js';
 
 /** What is wrong, and which kind of remedy the listener layer prints for it. */
 export type GatewayProblem = ProblemCode & {
@@ -64,6 +65,9 @@ export function gatewayHealth(
   const cls = classes.find((c) => c.metadata.name === gw.spec.gatewayClassName);
   const classRef = `GatewayClass ${gw.spec.gatewayClassName}`;
   const bad = (problem: GatewayProblem): Health => ({ ok: false, stale: false, evidence, problem });
+  if (cls && assumedBuiltin(cls)) {
+    evidence.push({ ref: classRef, detail: `not in the manifests: created by Istio (istiod creates its built-in class ${cls.metadata.name}, controllerName ${cls.spec?.controllerName ?? ''}, when it starts)` });
+  }
 
   // A class owned by another controller: Istio never programs this Gateway, whatever its status says
   // (istio pilot/pkg/config/kube/gateway: GatewayClasses are filtered by controllerName before any Gateway is converted).

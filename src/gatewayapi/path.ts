@@ -10,13 +10,14 @@ import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, PortInUse, ResolvedBackendRef, Target } from '../types.js';
 import { admitsListenerSets, kindAllowed, listenerSetUses, refersTo, routeServesHost, type ListenerSetUse, type ParentAttachment } from './attachment.js';
 import { judgeListenerCerts, readListenerCerts, terminatesTls } from './certs.js';
-import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy } from './grants.js';
+import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy, type RouteDrop } from './grants.js';
 import { gatewayHealth, noInstances, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { attachmentsTo, httpAndGrpcRoutes, routesForHost } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { waypointFor, type WaypointBinding } from './waypoint.js';
+import { withBuiltinClasses } from './classes.js';
 import { controllerConditions, freshness, normalizeParentRef } from './status.js';
 import { choosePort, gatewayService, nodePortsOf, pinPort, type PinnedPort, type PortAnswer, type PortChoice } from './ports.js';
 import type { GatewayRef } from '../target.js';
@@ -82,7 +83,7 @@ export type RouteStage = {
   | { kind: 'no-rule'; services: Service[] }
   | { kind: 'rejected'; attachment: Attachment; services: Service[] }
   | { kind: 'orphan'; orphans: Orphan[] }
-  | { kind: 'dropped'; route: Route; ref: ResolvedBackendRef }
+  | { kind: 'dropped'; route: Route; drop: RouteDrop }
   | { kind: 'listener-set'; uses: ListenerSetUse[] }
   | { kind: 'no-route'; services: Service[] }
   | { kind: 'matched'; attachment: Attachment; ruleIndex: number; refs: ResolvedBackendRef[]; services: Service[]; redirect: Redirect | null }
@@ -106,6 +107,8 @@ export interface GrantStage {
   /** Every Pod of a missing ref's namespace (the Pods a Service to create would select); null when unknown. */
   nsPods: Map<string, Pod[] | null>;
   grants: Map<string, ReferenceGrant[]>;
+  /** Manifests only: grants in those namespaces that kubectl apply would not leave (unserved version, overwritten copy). */
+  notApplied: Map<string, { object: ReferenceGrant; why: string }[]>;
   apiVersion: string;
 }
 
@@ -249,7 +252,9 @@ export function carriesHttpRoute(gw: Gateway): boolean {
 
 export async function resolveListener(cluster: ClusterReader, target: Target, filter: GatewayRef | null): Promise<ListenerStage> {
   const host = target.host;
-  const [classes, all, http, grpc] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes(), cluster.grpcRoutes()]);
+  const [read, all, http, grpc] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes(), cluster.grpcRoutes()]);
+  // Manifests lack the classes istiod creates itself (classes.ts); a live cluster has them whenever istiod runs.
+  const classes = cluster.mode === 'manifests' ? withBuiltinClasses(read) : read;
   const routes = httpAndGrpcRoutes(http, grpc);
   const hostRoutes = routesForHost(routes, host);
   const namingRoute = (g: Gateway) => hostRoutes.find((r) => (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))) ?? null;
@@ -405,8 +410,8 @@ async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContex
 
   // An accepted route for the host that Istio drops as a whole.
   for (const a of attachments) {
-    const ref = a.result.accepted && a.gateway === chosen.cand.gateway ? routeDroppedBy(a.route) : null;
-    if (ref) return { ...base, kind: 'dropped', route: a.route, ref };
+    const drop = a.result.accepted && a.gateway === chosen.cand.gateway ? routeDroppedBy(a.route) : null;
+    if (drop) return { ...base, kind: 'dropped', route: a.route, drop };
   }
 
   // Blame the route whose parentRef targets the listener that accepts the host (its sectionName/port point there,
@@ -501,7 +506,8 @@ export async function resolveGrant(cluster: ClusterReader, rs: Extract<RouteStag
   const nsPods = new Map(await Promise.all(missingNs.map(async (ns) => [ns, await podsOfNamespace(cluster, ns)] as const)));
   const apiVersion = refs.length > 0 || crossMirrors.some((m) => m.exists) ? await cluster.referenceGrantApiVersion() : '';
   const elsewhere = await problemsInOtherRules(cluster, route, rs.ruleIndex);
-  return { refs, missing, mirrors, siblings, nsPods, grants, apiVersion, elsewhere };
+  const notApplied = new Map(namespaces.map((ns) => [ns, (cluster.notApplied?.('ReferenceGrant', ns) ?? []) as { object: ReferenceGrant; why: string }[]] as const));
+  return { refs, missing, mirrors, siblings, nsPods, grants, notApplied, apiVersion, elsewhere };
 }
 
 /**

@@ -73,7 +73,7 @@ describe('finding the config file', () => {
     cpSync(SEED, join(dir, 'fixtures', 'seed-healthy'), { recursive: true });
     const r = run(join(dir, 'examples'), ['--offline']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/admin\.example\.com\/ stays internal: no HTTPRoute on Gateway istio-ingress\/example-istio-gateway serves admin\.example\.com/);
+    expect(r.stdout).toMatch(/admin\.example\.com\/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress\/example-istio-gateway serves admin\.example\.com/);
     const report = JSON.parse(readFileSync(join(dir, 'examples', 'gwdoctor-report.json'), 'utf8'));
     expect(report.targets.map((t: { host: string; verdict: string; expect?: string }) => [t.host, t.verdict, t.expect ?? 'public'])).toEqual([
       ['api.example.com', 'pass', 'public'],
@@ -153,7 +153,7 @@ describe('every kind of mistake in the file: FILE:LINE:COL of the offending key 
     ['a port out of range', `${BASE}port: 70000\n`, 'gwdoctor.yaml:3:7: port: number 70000 is not a port number 1-65535'],
     ['a wrong version', `version: 2\n${BASE}`, 'gwdoctor.yaml:1:10: version: must be 1, got number 2'],
     ['a host the target parser refuses', `${BASE}targets:\n  - api.example.com\n  - http://worker.example.com\n`, 'gwdoctor.yaml:5:5: targets[1]: unsupported scheme "http://" in "http://worker.example.com": gwdoctor checks the public HTTPS path; use https://worker.example.com'],
-    ['an internal host the target parser refuses', `${BASE}internal: [admin]\n`, 'gwdoctor.yaml:3:12: internal[0]: invalid target "admin": "admin" is not a fully qualified hostname (expected something like api.example.com)'],
+    ['an internal host the target parser refuses', `${BASE}internal: [admin]\n`, 'gwdoctor.yaml:3:12: internal[0]: invalid target "admin": "admin" is not a fully qualified hostname (expected something like api.example.com; a route\'s single-label hostname is checked with --all)'],
     ['a resolver port out of range', `${BASE}resolvers: ["192.0.2.53:99999"]\n`, 'gwdoctor.yaml:3:13: resolvers[0]: "192.0.2.53:99999": port "99999" is not a port number 1-65535'],
     ['an expected address that is no IP', `${BASE}expectIps: ["1.2.3"]\n`, 'gwdoctor.yaml:3:13: expectIps[0]: "1.2.3": not an IP address'],
     ['a duration over the maximum', `${BASE}wait: {duration: 48h}\n`, 'gwdoctor.yaml:3:18: wait.duration: "48h": longer than the 24h maximum (use e.g. 500ms, 30s, 2m, 1m30s)'],

@@ -19,7 +19,7 @@ describe('--internal HOST', () => {
   it('exits 0 and says what was proven when no route on the public Gateway serves the host', () => {
     const r = gwdoctor([...SEED, '--internal', 'admin.example.com']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('admin.example.com/ stays internal: no HTTPRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com');
+    expect(r.stdout).toContain('admin.example.com/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com');
   });
 
   it('exits 1 naming the route, its file:line and the patch that removes only this hostname when a route exposes it', () => {

@@ -22,7 +22,7 @@ describe('--internal live', () => {
     try {
       const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--offline', '--internal', 'admin.example.com', 'api.example.com']);
       expect(r.code, r.stdout + r.stderr).toBe(0);
-      expect(r.stdout).toContain('admin.example.com/ stays internal: no HTTPRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com');
+      expect(r.stdout).toContain('admin.example.com/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com');
     } finally {
       await seed.cleanup();
     }

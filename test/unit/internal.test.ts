@@ -43,7 +43,7 @@ describe('--internal offline: what the cluster proves', () => {
   it('passes for the seed\'s admin.example.com and says what was proven: no HTTPRoute on the public Gateway serves it', async () => {
     const r = await checkInternal(fixture('seed-healthy'));
     expect(r).toMatchObject({ verdict: 'pass', failedLayer: null, expect: 'internal' });
-    expect(layer(r, 'route').summary).toBe('no HTTPRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com');
+    expect(layer(r, 'route').summary).toBe('no HTTPRoute or GRPCRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com');
     expect(layer(r, 'grant')).toMatchObject({ status: 'skip', summary: 'not checked: admin.example.com is internal (no public backend to check)' });
   });
 

@@ -204,8 +204,9 @@ describe('ManifestCluster lookups (indexed once per snapshot)', () => {
     o('Pod', 'b', 'p3', { labels: { app: 'web' } }),
   ]);
 
-  it('finds a Service by namespace and name; of two with the same name, the first in the files', async () => {
-    expect((await snap.service('a', 'web'))?.metadata['uid']).toBe('first');
+  it('finds a Service by namespace and name; of two with the same name, the last in the files (what kubectl apply leaves)', async () => {
+    expect((await snap.service('a', 'web'))?.metadata['uid']).toBe('second');
+    expect(snap.notices()).toEqual(['Service a/web is defined twice: (unknown origin) and (unknown origin); kubectl apply -f keeps the last ((unknown origin)), and gwdoctor judges that one']);
     expect((await snap.service('b', 'web'))?.metadata['uid']).toBe('other-ns');
     expect(await snap.service('c', 'web')).toBeUndefined();
   });

@@ -86,7 +86,7 @@ d('--internal: the proxy layer against dnsmasq, nginx and a stub Envoy', () => {
     expect(r.verdict).toBe('pass');
     expect(layer(r, 'dns').summary).toMatch(/admin\.example\.com resolves to 127\.0\.0\.1/);
     expect(layer(r, 'proxy').summary).toBe(`the proxy does not reach a backend for admin.example.com: 127.0.0.1:${nginx.ports['public']} HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`);
-    expect(layer(r, 'route').summary).toBe('no HTTPRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com');
+    expect(layer(r, 'route').summary).toBe('no HTTPRoute or GRPCRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com');
     expect(stubs['public']!.seen).toContain('admin.example.com');
   });
 
@@ -128,7 +128,7 @@ d('--internal: the proxy layer against dnsmasq, nginx and a stub Envoy', () => {
     const common = ['--resolver', `127.0.0.1:${dns.port}`, '--ca-file', caFile, '--internal', 'admin.example.com'];
     const ok = await gwdoctorAsync([...common, '--port', String(nginx.ports['public']), '--manifests', writeFixture(join(dir, 'm1'), 'seed-healthy', stubs['public']!.port)]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toContain(`admin.example.com/ stays internal: no HTTPRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com; the proxy does not reach a backend for admin.example.com: 127.0.0.1:${nginx.ports['public']} HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`);
+    expect(ok.stdout).toContain(`admin.example.com/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com; the proxy does not reach a backend for admin.example.com: 127.0.0.1:${nginx.ports['public']} HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`);
     const bad = await gwdoctorAsync([...common, '--port', String(nginx.ports['exposed']), '--manifests', writeFixture(join(dir, 'm2'), 'internal-exposed', stubs['exposed']!.port)]);
     expect(bad.code, bad.stderr).toBe(1);
     expect(bad.stdout).toMatch(/admin\.example\.com\/ is exposed \(proxy\): it must stay internal/);

@@ -139,10 +139,10 @@ describe('the route layer with other route kinds on the host', () => {
     const rep = await run([http('api', '2026-01-01T00:00:00Z', [{ ...prefix('/'), backendRefs: [{ name: 'api', port: 80 }] }])]);
     expect(rep.layers.find((l) => l.id === 'route')?.evidence).toContainEqual({ ref: 'GRPCRoutes', detail: expect.stringMatching(/^none in the cluster/) as unknown as string });
   });
-  it('a GRPCRoute serving the host with a filter gwdoctor does not model is a warning when no status says how it went', async () => {
+  it('a GRPCRoute with a filter Istio does not implement on GRPCRoutes is dropped (InvalidFilter): it takes no request', async () => {
     const g = grpc('rpc', '2026-01-01T00:00:00Z', [{ filters: [{ type: 'ExtensionRef' }], backendRefs: [{ name: 'api', port: 80 }] }]);
     const route = (await run([g])).layers.find((l) => l.id === 'route');
-    expect([route?.status, route?.code]).toEqual(['warn', 'GRPCRouteNotChecked']);
-    expect(route?.evidence.map((e) => e.detail)).toContainEqual(expect.stringMatching(/filter ExtensionRef: not checked/));
+    expect([route?.status, route?.code, route?.fix?.kind]).toEqual(['fail', 'RouteNotAccepted', 'manual']);
+    expect(route?.summary).toMatch(/^Istio drops GRPCRoute istio-ingress\/rpc: rules\[0\]\.filters\[0\] has filter type "ExtensionRef", which Istio does not implement \(ResolvedRefs=False\/InvalidFilter/);
   });
 });
