@@ -259,6 +259,12 @@ export class LiveCluster implements ClusterReader {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new UsageError(`the kubeconfig has no current context${kc.getContexts().length ? ': pass --context' : ''}`);
     if (!/^https?:\/\//.test(cluster.server)) throw new UsageError(`the kubeconfig's cluster "${cluster.name}" has an invalid server address "${redactUrl(cluster.server)}"`);
+    if (cluster.server.startsWith('http://')) {
+      // A plain-HTTP server (`kubectl proxy`, a local tunnel): kubectl talks HTTP to it. client-node refuses unless
+      // the cluster entry has skipTLSVerify ("HTTP protocol is not allowed when skipTLSVerify is not set"), a guard
+      // only: over HTTP there is no certificate to verify. Set it for this entry, so the reads go as kubectl's do.
+      kc.clusters = kc.clusters.map((c) => (c.name === cluster.name ? { ...c, skipTLSVerify: true } : c));
+    }
     return new LiveCluster(kc, signal, opts);
   }
 
