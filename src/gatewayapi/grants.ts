@@ -107,9 +107,11 @@ export type RouteDrop =
 /**
  * What makes Istio drop a route as a whole, or null. Istio converts the rules in order and stops at the first hard
  * error (route_collections.go computeRoute: a rule that yields no route and an error ends the conversion, and no
- * rule of the route is programmed): within a rule, its filters come first (convertHTTPRoute's filter switch), then
- * its backendRefs (buildHTTPDestination: a backendRef's own filters, then a Service named by its hostname:
- * InvalidDestination "service name invalid; the name of the Service must be used, not the hostname").
+ * rule of the route is programmed). Within a rule (conversion.go convertHTTPRoute/convertGRPCRoute): its filters
+ * first, then, only when the weights sum above 0, each backendRef of weight > 0 in order (buildHTTPDestination):
+ * buildDestination (a Service named by its hostname: InvalidDestination "service name invalid; the name of the
+ * Service must be used, not the hostname"), then that backendRef's own filters. Weight-0 backendRefs and RequestMirror
+ * targets are never hard errors (skipped, resp. reported as mirrorBackendErr while the rule is kept).
  */
 export function routeDroppedBy(route: Route): RouteDrop | null {
   const kinds = ISTIO_FILTERS[route.kind === 'GRPCRoute' ? 'GRPCRoute' : 'HTTPRoute'];
@@ -125,18 +127,17 @@ export function routeDroppedBy(route: Route): RouteDrop | null {
       const type = filters[f]?.type;
       if (!kinds.rule.has(type as string)) return unsupported(type, i, ['spec', 'rules', i, 'filters', f]);
     }
-    const refs = Array.isArray(rule?.backendRefs) ? rule.backendRefs : [];
-    for (let b = 0; b < refs.length; b++) {
-      const bf = refs[b]?.filters;
-      if (!Array.isArray(bf)) continue;
-      for (let f = 0; f < bf.length; f++) {
-        const type = bf[f]?.type;
-        if (!kinds.backendRef.has(type as string)) return unsupported(type, i, ['spec', 'rules', i, 'backendRefs', b, 'filters', f]);
-      }
-    }
-    for (const ref of resolveBackendRefs(route, i)) {
+    const refs = resolveBackendRefs(route, i).filter((r) => !r.mirror);
+    if (refs.reduce((n, r) => n + r.weight, 0) <= 0) continue; // a direct 500: no destination is built
+    for (const ref of refs) {
+      if (ref.weight === 0) continue;
       if (ref.group === '' && ref.kind === 'Service' && ref.name.includes('.')) {
         return { reason: 'InvalidDestination', ref, where: ref.where, message: 'service name invalid; the name of the Service must be used, not the hostname' };
+      }
+      const bf = Array.isArray(ref.ref.filters) ? ref.ref.filters : [];
+      for (let f = 0; f < bf.length; f++) {
+        const type = bf[f]?.type;
+        if (!kinds.backendRef.has(type as string)) return unsupported(type, i, [...ref.pointer, 'filters', f]);
       }
     }
   }

@@ -59,6 +59,16 @@ describe('a filter type Istio does not implement drops the whole route (InvalidF
     expect(routeDroppedBy(ok)).toBeNull();
   });
 
+  it('a weight-0 backendRef is never converted (buildHTTPDestination skips it): its filters and name drop nothing', () => {
+    const r = route('api', '2026-01-01T00:00:00Z', [{ ...ruleWith([]), backendRefs: [{ name: 'api', port: 80 }, { name: 'x.y.svc.cluster.local', port: 80, weight: 0, filters: [{ type: 'ExtensionRef' }] }] }]);
+    expect(routeDroppedBy(r)).toBeNull();
+  });
+
+  it('a RequestMirror target named by its hostname is a soft error on HTTPRoute (mirrorBackendErr): the route stays', () => {
+    const r = route('api', '2026-01-01T00:00:00Z', [ruleWith([{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'shadow.app.svc.cluster.local', port: 80 } } }])]);
+    expect(routeDroppedBy(r)).toBeNull();
+  });
+
   it('a GRPCRoute may carry only header modifiers and RequestMirror: URLRewrite drops it', () => {
     const g: GRPCRoute = { apiVersion: GW, kind: 'GRPCRoute', metadata: { name: 'rpc', namespace: 'istio-ingress' }, spec: { parentRefs: [{ name: 'gw' }], rules: [{ filters: [{ type: 'URLRewrite' }], backendRefs: [{ name: 'api' }] }] } };
     expect(routeDroppedBy(g)).toMatchObject({ reason: 'InvalidFilter', type: 'URLRewrite', where: 'rules[0].filters[0]' });
