@@ -6,7 +6,10 @@ import { describe, expect, it } from 'vitest';
 import type { Pod } from '../../src/cluster/objects.js';
 import type { Fix } from '../../src/fix/fix.js';
 import { selectorFor, sharedLabels, targetPortFor, workloads, workloadsFor } from '../../src/fix/workloads.js';
-import { runScenario, scenarios } from '../helpers/fixtures.js';
+import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';
+import type { K8sObject } from '../../src/cluster/objects.js';
+import { runOnCluster, runScenario, scenarios } from '../helpers/fixtures.js';
+import { applyFixToObjects, reconcileEndpointSlices, roundTrip, serviceOf, stripControllerStatus } from '../helpers/roundtrip.js';
 
 const blockingFix = async (scenario: string, target = 'api.example.com'): Promise<Fix | undefined> => {
   const s = scenarios().find((x) => x.name === scenario);
@@ -118,5 +121,25 @@ describe('workloads (src/fix/workloads.ts)', () => {
     const bad = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'b', labels: 'x', ownerReferences: 'y' }, spec: { containers: [{ ports: [null, { containerPort: '80' }] }, null] } } as unknown as Pod;
     expect(workloads([bad]).map((w) => w.describe)).toEqual(['Pod b']);
     expect(targetPortFor([bad], 80)).toBeNull();
+  });
+});
+
+describe('the completed fixes reach a pass when applied (in memory; the API server in test/integration/roundtrip.test.ts)', () => {
+  const run = (objects: K8sObject[], target: string) => runOnCluster(new ManifestCluster(objects, ['fixture']), target);
+  const apply = async (objects: K8sObject[], fix: Fix) => {
+    const out = applyFixToObjects(objects, fix);
+    const svc = serviceOf(fix);
+    return svc ? reconcileEndpointSlices(out, svc.namespace, svc.name) : out;
+  };
+  it.each([
+    ['service-not-found', ['endpoints/ServiceNotFound: apply Service example-api']],
+    ['service-not-found-pods-run', ['endpoints/ServiceNotFound: apply Service example-api']],
+    ['service-not-found-no-grant', ['grant/ServiceNotFound: apply Service example-api', 'grant/ReferenceGrantMissing: apply ReferenceGrant allow-istio-ingress-httproutes-to-example-api']],
+    ['no-pods-selected', ['endpoints/NoPodsSelected: patch Service example-api']],
+  ])('%s', async (name, steps) => {
+    const s = scenarios().find((x) => x.name === name);
+    const objects = stripControllerStatus(loadManifests([s?.dir as string]));
+    const r = await roundTrip(objects, 'api.example.com', ['worker.example.com'], run, apply);
+    expect(r).toMatchObject({ result: 'passes', steps });
   });
 });
