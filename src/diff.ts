@@ -120,7 +120,8 @@ export function renderDiffText(d: DiffReport): string {
     for (const l of x.cause.locations) out.push(`      at ${inline(l.file)}:${l.line}`);
     if (x.cause.locations.length === 0 && x.cause.objects.length > 0) out.push(`      objects: ${x.cause.objects.map(inline).join('; ')}`);
     if (x.cause.fixExplain) out.push(`      fix: ${inline(x.cause.fixExplain)}`);
-    if (x.cause.fix) for (const line of clean(x.cause.fix).replace(/\n+$/, '').split('\n')) out.push(`        ${line}`);
+    // Flush left, every line kept: a pasted here-document only closes at column 0 (test/e2e/paste.test.ts).
+    if (x.cause.fix && clean(x.cause.fix).replace(/\n+$/, '') !== '') out.push(...clean(x.cause.fix).replace(/\n+$/, '').split('\n'));
     if (x.cause.hint) out.push(`      see ${x.cause.hint}`);
   }
   return `${out.join('\n')}\n`;

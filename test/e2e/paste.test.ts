@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { heredocDelimiter, patchArgv, renderFix, renderYaml } from '../../src/fix/render.js';
 import type { Fix } from '../../src/fix/fix.js';
 import { gwdoctor } from '../helpers/cli.js';
-import { runScenario, scenarios } from '../helpers/fixtures.js';
+import { FIXTURES, runScenario, scenarios } from '../helpers/fixtures.js';
 
 interface Pasted {
   calls: { argv: string[]; stdin: string | null }[];
@@ -120,6 +120,20 @@ describe('a printed fix pasted into bash arrives intact', () => {
     const end = lines.findIndex((l, i) => i > start && l.startsWith('see https://'));
     expect(start).toBeGreaterThanOrEqual(0);
     expectArrives(paste(lines.slice(start + 1, end < 0 ? undefined : end).join('\n')), fix);
+  });
+
+  it('gwdoctor diff text: the fix of a newly failing host, pasted', () => {
+    const jsonFile = join(mkdtempSync(join(tmpdir(), 'gwdoctor-paste-json-')), 'r.json');
+    gwdoctor(['--manifests', join(FIXTURES, 'grant-missing'), '--offline', '-o', `json=${jsonFile}`, 'api.example.com']);
+    const fix = JSON.parse(readFileSync(jsonFile, 'utf8')).targets[0].layers.find((l: { status: string }) => l.status === 'fail').fix as Fix;
+    const r = gwdoctor(['diff', '--base', join(FIXTURES, 'seed-healthy'), '--head', join(FIXTURES, 'grant-missing'), 'api.example.com']);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split('\n');
+    const start = lines.findIndex((l) => l.startsWith('      fix: '));
+    const end = lines.findIndex((l, i) => i > start && l.startsWith('      see https://'));
+    expect(start).toBeGreaterThan(0);
+    expect(end).toBeGreaterThan(start);
+    expectArrives(paste(lines.slice(start + 1, end).join('\n')), fix);
   });
 
   it('a here-document delimiter never equals a line of the YAML it closes', () => {
