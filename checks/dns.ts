@@ -4,6 +4,7 @@ import { layerMeta } from '../src/registry.js';
 import { emit, commandFix, pass, textFix, type Draft } from '../src/findings.js';
 import { ProbeError } from '../src/errors.js';
 import type { ResolverOutcome } from '../src/net/dns-client.js';
+import { unsafeTarget } from '../src/net/addresses.js';
 import { NoRecordsError } from '../src/net/system-resolver.js';
 import type { AddressAnswer, Check, CheckContext, Evidence, Observed, Resolver } from '../src/types.js';
 
@@ -89,6 +90,21 @@ export const dns: Check<'dns'> = {
     const addresses: AddressAnswer[] = [];
     for (const o of answered) for (const a of o.addresses) if (!addresses.some((x) => x.address === a.address)) addresses.push(a);
     const list = addresses.map((a) => a.address).join(', ');
+
+    // Link-local and cloud-metadata addresses are never probed on a DNS answer's word (src/net/addresses.ts).
+    const unsafe = addresses.flatMap((a) => {
+      const why = ctx.net.expectIps.includes(a.address) ? null : unsafeTarget(a.address);
+      return why ? [`${a.address} (${why})`] : [];
+    });
+    if (unsafe.length > 0) {
+      return emit(this, 'DnsLinkLocalAddress', `${host} resolves to ${unsafe.join(', ')}: gwdoctor does not probe it unless --expect-ip names it`, {
+        evidence,
+        fix: textFix(
+          `point the DNS record of ${host} at the reverse proxy${ctx.net.expectIps.length ? ` (${ctx.net.expectIps.join(', ')})` : ''}; if ${unsafe.length > 1 ? 'these addresses are' : 'this address is'} really your proxy, pass --expect-ip ${addresses.filter((a) => unsafeTarget(a.address)).map((a) => a.address).join(' --expect-ip ')}`,
+          'a public host never resolves to a link-local or metadata address: clients land on their own link, or on the cloud service that hands out instance credentials',
+        ),
+      });
+    }
 
     if (ctx.net.expectIps.length > 0) {
       const wrong = answered.filter((o) => o.addresses.some((a) => !ctx.net.expectIps.includes(a.address)));

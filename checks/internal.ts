@@ -48,6 +48,8 @@ const internalDns = (dns: Check<'dns'>): Check<'dns'> => ({
       return { ...pass(this, `${host} has no public DNS answer (${d.summary.replace(/^.*\(([^)]*)\)$/, '$1')}): clients cannot reach the proxy with it`, { evidence: d.evidence }), observed: { addresses: [] } };
     }
     if (d.status === 'error') return { ...d, title: this.title };
+    // An answer gwdoctor will not probe (a link-local or metadata address, DnsLinkLocalAddress) says so as is.
+    if (d.status === 'fail') return { ...d, title: this.title };
     const addresses = d.observed?.addresses ?? [];
     return {
       ...pass(this, `${host} resolves to ${addresses.map((a) => a.address).join(', ')}: the proxy is asked whether it serves the host`, { evidence: d.evidence }),

@@ -58,6 +58,17 @@ with \`--resolver\`.`,
     doc: `The host resolves, but not to the address given with \`--expect-ip\` (the reverse proxy). Fix: point the record at the
 proxy; a record pointing at a node or at the Gateway's in-cluster address bypasses TLS termination.`,
   },
+  DnsLinkLocalAddress: {
+    layer: 'dns',
+    severity: 'fail',
+    retryable: false,
+    doc: `The host resolves to a link-local address (169.254.0.0/16, fe80::/10) or to a cloud metadata service
+(169.254.169.254, AWS's fd00:ec2::254, Alibaba Cloud's 100.100.100.200). A public host never does: clients are sent to
+their own network link, and on a cloud machine to the service that hands out the instance's credentials (what a
+DNS-rebinding attack aims at). gwdoctor does not send its probe there unless \`--expect-ip\` names the address, and the
+proxy layer is not checked. Fix: point the record at the reverse proxy; if that address really is your proxy, pass it
+with \`--expect-ip\`.`,
+  },
   DnsInconsistent: {
     layer: 'dns',
     severity: 'warn',

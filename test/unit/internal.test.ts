@@ -180,6 +180,12 @@ describe('--internal with network probes: what the proxy proves', () => {
     expect(r.verdict).toBe('pass');
     expect(layer(r, 'proxy').summary).toMatch(text);
   });
+  it('a public answer at the cloud metadata address: DnsLinkLocalAddress, and the proxy is never asked', async () => {
+    const r = await online(new Error('must not be asked'), ['169.254.169.254']);
+    expect(r).toMatchObject({ verdict: 'fail', failedLayer: 'dns' });
+    expect(layer(r, 'dns').code).toBe('DnsLinkLocalAddress');
+    expect(layer(r, 'proxy').status).toBe('skip');
+  });
   it('passes without asking the proxy when the host has no public DNS answer', async () => {
     const r = await online(new Error('must not be asked'), 'nxdomain');
     expect(r.verdict).toBe('pass');

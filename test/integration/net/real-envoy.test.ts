@@ -16,7 +16,8 @@ import { packetResolver } from '../../../src/net/dns-resolver.js';
 import { undiciProbe } from '../../../src/net/http-probe.js';
 import { runTarget, type Env } from '../../../src/pipeline.js';
 import { parseTarget } from '../../../src/target.js';
-import type { Finding, TargetReport } from '../../../src/types.js';
+import type { Finding, HttpProbe, TargetReport } from '../../../src/types.js';
+import { ProbeFailure } from '../../../src/net/probe-errors.js';
 import { outcome } from '../../helpers/fixtures.js';
 import { requireBins } from '../../helpers/net/bins.js';
 import { TestPki, days } from '../../helpers/net/certs.js';
@@ -50,7 +51,8 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     caFile = pki.ca('test-ca');
     const leaf = pki.leaf('test-ca', 'good', ['api.example.com', 'worker.example.com'], days(-1), days(60));
     envoy = await startRealEnvoy(envoyBin!, dir, SCENARIOS);
-    dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'meta.example.com': '169.254.169.254' }, local: ['example.com'] });
+    // meta/ll: a DNS answer pointing at the cloud metadata service, and at an IPv6 link-local address.
+    dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'meta.example.com': '169.254.169.254', 'll.example.com': 'fe80::1' }, local: ['example.com'] });
     const server = (name: string, location: string): NginxServer => ({ name, serverName: 'api.example.com worker.example.com', ...leaf, location });
     // What the README tells users to write: HTTP/1.1 upstream and Host $host.
     const good = (port: number) => `proxy_pass http://127.0.0.1:${port}; proxy_http_version 1.1; proxy_set_header Host $host;`;
@@ -78,6 +80,8 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     edit?: (objs: K8sObject[]) => void;
     timeoutMs?: number;
     cluster?: boolean;
+    /** The probe to use (default: the real one). */
+    probe?: HttpProbe;
   }
 
   function env(r: Run): Env {
@@ -92,7 +96,7 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
       offline: false,
       net: { resolvers, expectIps: r.expectIps ?? [], caFile, port: nginx.ports[r.proxy]! },
       resolver: async () => packetResolver(resolvers, { system: false }),
-      probe: async () => undiciProbe,
+      probe: async () => r.probe ?? undiciProbe,
       signal: AbortSignal.timeout(r.timeoutMs ?? 30_000),
     };
   }
@@ -187,5 +191,45 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     expect(f.summary).toMatch(/as HTTP\/1\.0.*426 Upgrade Required \(the proxy is nginx\); the gateway's NodePort, asked in HTTP\/1\.1, answers HTTP 200 from the backend/);
     expect(text(f)).toContain('nginx: proxy_http_version 1.1;');
     expect(text(f)).not.toContain('HAProxy');
+  });
+
+  describe('a DNS answer pointing at a link-local or cloud-metadata address (real dnsmasq): never probed unless --expect-ip names it', () => {
+    /** Records where gwdoctor would connect and sends nothing: no traffic may leave loopback in this test. */
+    const recorder = (): HttpProbe & { asked: string[] } => {
+      const asked: string[] = [];
+      return {
+        asked,
+        async get(url, opts) {
+          asked.push(opts.address ?? url.hostname);
+          throw new ProbeFailure('ECONNREFUSED', 'ECONNREFUSED: not sent (test recorder)');
+        },
+      };
+    };
+
+    it('169.254.169.254: dns fails DnsLinkLocalAddress naming the metadata service, and nothing is asked', async () => {
+      const probe = recorder();
+      const rep = await run({ proxy: 'ok', target: 'https://meta.example.com/', probe });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dns', code: 'DnsLinkLocalAddress' });
+      expect(layer(rep, 'dns').summary).toBe('meta.example.com resolves to 169.254.169.254 (the cloud metadata service (AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle)): gwdoctor does not probe it unless --expect-ip names it');
+      expect(text(layer(rep, 'dns'))).toContain('--expect-ip 169.254.169.254');
+      expect(layer(rep, 'proxy').status).toBe('skip');
+      expect(probe.asked).toEqual([]);
+    });
+
+    it('fe80::1 (IPv6 link-local): the same refusal', async () => {
+      const probe = recorder();
+      const rep = await run({ proxy: 'ok', target: 'https://ll.example.com/', probe });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dns', code: 'DnsLinkLocalAddress' });
+      expect(layer(rep, 'dns').summary).toContain('fe80::1 (a link-local address (fe80::/10))');
+      expect(probe.asked).toEqual([]);
+    });
+
+    it('--expect-ip 169.254.169.254: the user named it, so the proxy layer asks that address (recorded, not sent)', async () => {
+      const probe = recorder();
+      const rep = await run({ proxy: 'ok', target: 'https://meta.example.com/', probe, expectIps: ['169.254.169.254'] });
+      expect(layer(rep, 'dns').status).toBe('pass');
+      expect(probe.asked).toContain('169.254.169.254');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUnreachable' });
+    });
   });
 });
