@@ -154,7 +154,8 @@ export const FAULT_TEXT: Record<EnvoyFault, string> = {
  * The cluster layers that can explain an Envoy local reply, in pipeline order (Appendix B). The first one gets it;
  * one that finds nothing wrong hands it on to the next (a 500 NC is a missing ReferenceGrant, or a backendRef to a
  * Service or port that does not exist: grant, then endpoints). None of today's layers reads AuthorizationPolicies:
- * the RBAC 403 is the proxy layer's own finding until a layer that does is listed here.
+ * the RBAC 403 is the proxy layer's own finding (GatewayRbacDenied) until a layer that does is listed here. A layer
+ * listed here must weigh the answer with withEnvoy (src/layer.ts; clusterLayer does), or the answer is never judged.
  */
 export const FAULT_LAYERS: Record<EnvoyFault, readonly LayerId[]> = {
   NR: ['route'],

@@ -1,3 +1,9 @@
+// What remains of the Envoy stand-in, and why. The dns/proxy/--internal/metrics tests run nginx in front of a real Envoy
+// (test/helpers/net/envoy.ts). This file keeps:
+//  - startNotEnvoy404: a server that is NOT Envoy and answers an empty 404 (the shape of Envoy's no-route reply), for
+//    the tests that must tell the two apart — a real Envoy cannot play it;
+//  - startEnvoyStub: used by bench/peers.ts only, whose figures measure gwdoctor's own cost and were recorded against
+//    it (moving the bench to the real Envoy changes its baseline: a separate, measured change). No test uses it.
 // A stub "Istio gateway Envoy": answers per Host the way Envoy does (gateway-api-rules.md §6.2, §7.5).
 //  ok       200 from the "backend", with x-envoy-upstream-service-time
 //  uh       503 "no healthy upstream" (no ready endpoints)

@@ -44,33 +44,53 @@ export function findEnvoy(): string | null {
   return which('envoy');
 }
 
-/** What the route for the scenario's hosts does (real routing, never direct_response). */
-export type EnvoyScenario =
+/** The envoy binary, or a one-line reason to skip. In CI a missing Envoy is a failure, never a skip (.ci/run installs it). */
+export function requireEnvoy(): { bin: string; skip: null } | { bin: null; skip: string } {
+  const bin = findEnvoy();
+  if (bin) return { bin, skip: null };
+  const reason = 'no envoy binary: run scripts/install-envoy.sh (or set GWDOCTOR_ENVOY)';
+  if (process.env['CI'] === 'true') throw new Error(`the network integration tests need a real Envoy; ${reason}`);
+  return { bin: null, skip: reason };
+}
+
+/** What Envoy does with a request for one host (real routing, never direct_response). */
+export type HostRoute =
   /** routed to the backend: 200 with x-envoy-upstream-service-time */
   | 'ok'
-  /** no virtual host for api.example.com: 404 NR */
-  | 'nr'
   /** a route to a cluster nobody defined: 500 NC */
   | 'nc'
   /** a cluster with no hosts: 503 UH "no healthy upstream" */
   | 'uh'
   /** a cluster whose only host does not listen: 503 UF "upstream connect error ..." */
   | 'uf'
-  /** an RBAC filter denying every request: 403 "RBAC: access denied" */
+  /** routed to the backend, but an RBAC filter denies the host: 403 "RBAC: access denied" */
   | 'rbac'
   /** routed to a backend that sends 200 and a first chunk, then keeps the body open */
-  | 'stream';
+  | 'stream'
+  /** routed to a backend that answers after `slowMs` */
+  | 'slow'
+  /** routed to an app that redirects to https://<Host><path> (what an app behind a TLS-terminating proxy does) */
+  | 'app-redirect'
+  /** Envoy's own redirect action (an HTTPRoute RequestRedirect): that code, to https://<host><path> */
+  | { redirect: { code: 301 | 302; host: string } };
+
+/** One listener: Host -> what Envoy does; a Host not listed has no virtual host (404 NR). */
+export type ListenerSpec = Record<string, HostRoute>;
+
+/** The common scenario: api.example.com as `route`, worker and docs healthy; 'nr': api.example.com has no virtual host. */
+export type EnvoyScenario = Exclude<HostRoute, object> | 'nr';
+export function scenario(s: EnvoyScenario): ListenerSpec {
+  return { ...(s === 'nr' ? {} : { 'api.example.com': s }), 'worker.example.com': 'ok', 'docs.example.com': 'ok' };
+}
 
 export interface RealEnvoy {
-  /** scenario -> listener port on 127.0.0.1 */
+  /** listener name -> port on 127.0.0.1 */
   ports: Record<string, number>;
-  /** Host headers the backend saw, in order. */
+  /** Host headers the backends saw, in order. */
   seen: string[];
   log(): string;
   stop(): Promise<void>;
 }
-
-const HOSTS = ['api.example.com', 'worker.example.com', 'docs.example.com'];
 
 function cluster(name: string, port: number | null) {
   return {
@@ -85,16 +105,43 @@ function cluster(name: string, port: number | null) {
 // UF body say "retried and the latest reset reason".
 const ISTIO_RETRY = { retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', num_retries: 2, retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }], host_selection_retry_max_attempts: '5' };
 
-function routeTo(clusterName: string) {
-  return { match: { prefix: '/' }, route: { cluster: clusterName, timeout: '0s', retry_policy: ISTIO_RETRY, cluster_not_found_response_code: 'INTERNAL_SERVER_ERROR' } };
+const CLUSTER_OF: Record<Exclude<HostRoute, object>, string> = {
+  ok: 'backend',
+  rbac: 'backend',
+  nc: 'outbound|8000||missing.example-api.svc.cluster.local',
+  uh: 'empty',
+  uf: 'closed',
+  stream: 'streamer',
+  slow: 'slow',
+  'app-redirect': 'redirector',
+};
+
+function route(r: HostRoute) {
+  if (typeof r === 'object') return { match: { prefix: '/' }, redirect: { scheme_redirect: 'https', host_redirect: r.redirect.host, response_code: r.redirect.code === 301 ? 'MOVED_PERMANENTLY' : 'FOUND' } };
+  return { match: { prefix: '/' }, route: { cluster: CLUSTER_OF[r], timeout: '0s', retry_policy: ISTIO_RETRY, cluster_not_found_response_code: 'INTERNAL_SERVER_ERROR' } };
 }
 
-function listener(name: string, port: number, scenario: EnvoyScenario) {
-  const api = scenario === 'nr' ? [] : ['api.example.com'];
-  const target = { ok: 'backend', rbac: 'backend', nr: 'backend', nc: 'outbound|8000||missing.example-api.svc.cluster.local', uh: 'empty', uf: 'closed', stream: 'streamer' }[scenario];
+function listener(name: string, port: number, spec: ListenerSpec) {
+  const denied = Object.entries(spec).filter(([, r]) => r === 'rbac').map(([h]) => h);
   const filters = [
-    ...(scenario === 'rbac'
-      ? [{ name: 'envoy.filters.http.rbac', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC', rules: { action: 'DENY', policies: { 'ns[istio-ingress]-policy[deny-all]-rule[0]': { permissions: [{ any: true }], principals: [{ any: true }] } } } } }]
+    ...(denied.length
+      ? [
+          {
+            name: 'envoy.filters.http.rbac',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+              rules: {
+                action: 'DENY',
+                policies: {
+                  'ns[istio-ingress]-policy[deny-host]-rule[0]': {
+                    permissions: [{ or_rules: { rules: denied.flatMap((h) => [{ header: { name: ':authority', string_match: { exact: h } } }, { header: { name: ':authority', string_match: { prefix: `${h}:` } } }]) } }],
+                    principals: [{ any: true }],
+                  },
+                },
+              },
+            },
+          },
+        ]
       : []),
     { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
   ];
@@ -115,9 +162,7 @@ function listener(name: string, port: number, scenario: EnvoyScenario) {
               route_config: {
                 name: `http.80-${name}`,
                 validate_clusters: false, // as over RDS: a route may name a cluster nobody defined
-                virtual_hosts: [
-                  { name: 'api', domains: [...api, ...HOSTS.filter((h) => h !== 'api.example.com')].flatMap((h) => [h, `${h}:*`]), routes: [routeTo(target)] },
-                ],
+                virtual_hosts: Object.entries(spec).map(([host, r]) => ({ name: `${host}:80`, domains: [host, `${host}:*`], routes: [route(r)] })),
               },
               http_filters: filters,
             },
@@ -128,38 +173,55 @@ function listener(name: string, port: number, scenario: EnvoyScenario) {
   };
 }
 
-/** A backend that answers with its identity; `stream` sends the headers and a first chunk and never ends the body. */
-async function startBackends(seen: string[]): Promise<{ backend: Server; streamer: Server; open: Set<ServerResponse> }> {
+/** The backends: one answers with its identity, one streams, one is slow, one redirects to https. */
+async function startBackends(seen: string[], slowMs: number): Promise<{ servers: Record<string, Server>; open: Set<ServerResponse>; timers: Set<NodeJS.Timeout> }> {
   const open = new Set<ServerResponse>();
-  const backend = createServer((req: IncomingMessage, res: ServerResponse) => {
-    seen.push(req.headers.host ?? '');
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end(`hello from backend example-api-0 (${req.headers.host ?? ''})\n`);
-  });
-  const streamer = createServer((req: IncomingMessage, res: ServerResponse) => {
-    seen.push(req.headers.host ?? '');
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    res.write('data: first event\n\n');
-    open.add(res);
-    res.on('close', () => open.delete(res));
-  });
-  for (const s of [backend, streamer]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  return { backend, streamer, open };
+  const timers = new Set<NodeJS.Timeout>();
+  const servers: Record<string, Server> = {
+    backend: createServer((req: IncomingMessage, res: ServerResponse) => {
+      seen.push(req.headers.host ?? '');
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`hello from backend example-api-0 (${(req.headers.host ?? '').replace(/:\d+$/, '')})\n`);
+    }),
+    streamer: createServer((req: IncomingMessage, res: ServerResponse) => {
+      seen.push(req.headers.host ?? '');
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write('data: first event\n\n');
+      open.add(res);
+      res.on('close', () => open.delete(res));
+    }),
+    slow: createServer((req: IncomingMessage, res: ServerResponse) => {
+      seen.push(req.headers.host ?? '');
+      const t = setTimeout(() => {
+        timers.delete(t);
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('slow\n');
+      }, slowMs);
+      timers.add(t);
+    }),
+    redirector: createServer((req: IncomingMessage, res: ServerResponse) => {
+      seen.push(req.headers.host ?? '');
+      res.writeHead(301, { location: `https://${req.headers.host ?? ''}${req.url ?? '/'}`, 'content-length': '0' });
+      res.end();
+    }),
+  };
+  for (const s of Object.values(servers)) await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return { servers, open, timers };
 }
 
-export async function startRealEnvoy(bin: string, dir: string, scenarios: Record<string, EnvoyScenario>): Promise<RealEnvoy> {
+export async function startRealEnvoy(bin: string, dir: string, listeners: Record<string, ListenerSpec>, opts: { slowMs?: number } = {}): Promise<RealEnvoy> {
   const seen: string[] = [];
-  const { backend, streamer, open } = await startBackends(seen);
+  const { servers, open, timers } = await startBackends(seen, opts.slowMs ?? 3000);
   const closed = await freePort(); // nothing listens there
   const admin = await freePort();
   const ports: Record<string, number> = {};
-  for (const name of Object.keys(scenarios)) ports[name] = await freePort();
+  for (const name of Object.keys(listeners)) ports[name] = await freePort();
   const portOf = (s: Server) => (s.address() as { port: number }).port;
   const config = {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: admin } } },
     static_resources: {
-      listeners: Object.entries(scenarios).map(([name, sc]) => listener(name, ports[name] as number, sc)),
-      clusters: [cluster('backend', portOf(backend)), cluster('streamer', portOf(streamer)), cluster('empty', null), cluster('closed', closed)],
+      listeners: Object.entries(listeners).map(([name, spec]) => listener(name, ports[name] as number, spec)),
+      clusters: [...Object.entries(servers).map(([name, s]) => cluster(name, portOf(s))), cluster('empty', null), cluster('closed', closed)],
     },
   };
   const file = join(dir, 'envoy.json');
@@ -170,7 +232,8 @@ export async function startRealEnvoy(bin: string, dir: string, scenarios: Record
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stopBackends = async () => {
     for (const r of open) r.destroy();
-    for (const s of [backend, streamer]) {
+    for (const t of timers) clearTimeout(t);
+    for (const s of Object.values(servers)) {
       s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
     }

@@ -1,5 +1,8 @@
 // Layers 1-2 against real peers on loopback: dnsmasq (DNS), nginx terminating TLS with certificates made by openssl
-// at run time, and a stub gateway Envoy. Each scenario runs the real pipeline (all six layers) and asserts layer + code.
+// at run time, and a real Envoy as the gateway (test/helpers/net/envoy.ts: upstream Envoy from a static config, every
+// answer from real routing). Each scenario runs the real pipeline (all six layers) and asserts layer + code. One
+// stand-in remains, on purpose: startNotEnvoy404, a web server that is NOT Envoy and answers an empty 404 (the shape
+// of Envoy's no-route reply), for the tests that must tell it apart from Envoy.
 
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -23,7 +26,8 @@ import { fixtureObjects, writeFixture } from '../../helpers/net/cluster.js';
 import { ManifestCluster } from '../../../src/cluster/manifests.js';
 import type { HTTPRoute, K8sObject, Service } from '../../../src/cluster/objects.js';
 import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
-import { startEnvoyStub, startNotEnvoy404, type EnvoyStub, type StubMode } from '../../helpers/net/envoy-stub.js';
+import { startNotEnvoy404, type EnvoyStub } from '../../helpers/net/envoy-stub.js';
+import { requireEnvoy, scenario, startRealEnvoy, type ListenerSpec, type RealEnvoy } from '../../helpers/net/envoy.js';
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
 import { freePort } from '../../helpers/ports.js';
 import { renderFix } from '../../../src/fix/render.js';
@@ -43,15 +47,21 @@ function netEnv(o: { resolvers: string[]; port: number; caFile: string | null; c
 }
 
 const found = requireBins();
-const d = found.skip ? describe.skip : describe;
-if (found.skip) process.stderr.write(`[net] skipping the dns/proxy integration tests: ${found.skip}\n`);
+const real = requireEnvoy();
+const envoyBin = real.bin;
+const skipWhy = found.skip ?? real.skip;
+const d = skipWhy ? describe.skip : describe;
+if (skipWhy) process.stderr.write(`[net] skipping the dns/proxy integration tests: ${skipWhy}\n`);
 
 let dir: string;
 let dns1: Dnsmasq;
 let dns2: Dnsmasq;
 let nginx: Nginx;
 let caFile: string;
-const stubs: Record<string, EnvoyStub> = {};
+let envoy: RealEnvoy;
+let notEnvoy: EnvoyStub;
+/** The gateway NodePort behind each name: a real Envoy listener, or the not-Envoy server ('basehttp'). */
+const gw: Record<string, number> = {};
 
 d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
   beforeAll(async () => {
@@ -68,22 +78,25 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     const expiring = pki.leaf('test-ca', 'expiring', names, days(-80), days(5));
     const docsLeaf = pki.leaf('test-ca', 'docs', ['docs.example.com', ...names], days(-1), days(60));
 
-    const hosts = (m: StubMode): Record<string, StubMode> => ({ 'api.example.com': m, 'worker.example.com': 'ok' });
-    stubs['ok'] = await startEnvoyStub(hosts('ok'));
-    stubs['nr'] = await startEnvoyStub({ 'worker.example.com': 'ok' });
-    stubs['uh'] = await startEnvoyStub(hosts('uh'));
-    stubs['nc'] = await startEnvoyStub(hosts('nc'));
-    stubs['slow'] = await startEnvoyStub(hosts('slow'), { slowMs: 2500 });
-    stubs['redirect'] = await startEnvoyStub(hosts('redirect'));
-    // A RequestRedirect rule answered by Envoy: to www.example.com, 301 (what the rule below predicts) or 302.
-    const envoyRedirect = (code: number, to = 'https://www.example.com'): StubMode => ({ envoyRedirect: code, location: (p) => `${to}${p}` });
-    stubs['envoy-301'] = await startEnvoyStub(hosts(envoyRedirect(301)));
-    stubs['envoy-302'] = await startEnvoyStub(hosts(envoyRedirect(302)));
-    stubs['envoy-301-elsewhere'] = await startEnvoyStub(hosts(envoyRedirect(301, 'https://old.example.com')));
-    stubs['basehttp'] = await startNotEnvoy404();
-    // The listener-ports fixture's gateway: port 80 serves api and worker, port 8080 serves docs (api there is a 500).
-    stubs['port-80'] = await startEnvoyStub({ 'api.example.com': 'ok', 'worker.example.com': 'ok' });
-    stubs['port-8080'] = await startEnvoyStub({ 'api.example.com': 'nc', 'docs.example.com': 'ok', 'worker.example.com': 'ok' });
+    const www = (code: 301 | 302, host = 'www.example.com'): ListenerSpec => ({ 'api.example.com': { redirect: { code, host } }, 'worker.example.com': 'ok' });
+    envoy = await startRealEnvoy(envoyBin!, dir, {
+      ok: scenario('ok'),
+      nr: scenario('nr'),
+      uh: scenario('uh'),
+      nc: scenario('nc'),
+      slow: scenario('slow'),
+      redirect: scenario('app-redirect'),
+      // A RequestRedirect rule answered by Envoy: to www.example.com, 301 (what the rule below predicts) or 302.
+      'envoy-301': www(301),
+      'envoy-302': www(302),
+      'envoy-301-elsewhere': www(301, 'old.example.com'),
+      // The listener-ports fixture's gateway: port 80 serves api and worker, port 8080 serves docs (api there is a 500).
+      'port-80': { 'api.example.com': 'ok', 'worker.example.com': 'ok' },
+      'port-8080': { 'api.example.com': 'nc', 'docs.example.com': 'ok', 'worker.example.com': 'ok' },
+    }, { slowMs: 2500 });
+    Object.assign(gw, envoy.ports);
+    notEnvoy = await startNotEnvoy404();
+    gw['basehttp'] = notEnvoy.port;
     const closed = await freePort(); // nothing listens there: the proxy's upstream is down
 
     // big.example.com has 40 A records: more than fits a 512-byte UDP answer, so the server sets TC.
@@ -91,29 +104,30 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     dns1 = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'missing.example.com': '' }, local: ['example.com'], hostRecords: big });
     dns2 = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.2' }, local: ['example.com'] });
 
-    const pass = (port: number, host = '$http_host') => `proxy_pass http://127.0.0.1:${port}; proxy_set_header Host ${host};`;
+    // HTTP/1.1 upstream (nginx's default is 1.0, which Istio's gateway Envoy answers 426) and the client's Host.
+    const pass = (port: number, host = '$http_host') => `proxy_pass http://127.0.0.1:${port}; proxy_http_version 1.1; proxy_set_header Host ${host};`;
     const server = (name: string, leaf: { cert: string; key: string }, location: string, extra: Partial<NginxServer> = {}): NginxServer => ({ name, serverName: 'api.example.com worker.example.com', ...leaf, location, ...extra });
     nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
-      server('healthy', good, pass(stubs['ok'].port), { alsoListen: ['127.0.0.2'] }),
-      server('expired', expired, pass(stubs['ok'].port)),
-      server('other', other, pass(stubs['ok'].port)),
-      server('rogue', rogue, pass(stubs['ok'].port)),
-      server('expiring', expiring, pass(stubs['ok'].port)),
+      server('healthy', good, pass(gw['ok']!), { alsoListen: ['127.0.0.2'] }),
+      server('expired', expired, pass(gw['ok']!)),
+      server('other', other, pass(gw['ok']!)),
+      server('rogue', rogue, pass(gw['ok']!)),
+      server('expiring', expiring, pass(gw['ok']!)),
       server('down', good, pass(closed)),
-      server('slow', good, `${pass(stubs['slow'].port)} proxy_read_timeout 1s;`),
+      server('slow', good, `${pass(gw['slow']!)} proxy_read_timeout 1s;`),
       server('static', good, 'default_type text/html; return 200 "<!DOCTYPE html><title>Welcome to nginx!</title>";'),
-      server('redirect', good, pass(stubs['redirect'].port)),
-      server('envoy-301', good, pass(stubs['envoy-301'].port)),
-      server('envoy-302', good, pass(stubs['envoy-302'].port)),
-      server('envoy-301-elsewhere', good, pass(stubs['envoy-301-elsewhere'].port)),
-      server('nr', good, pass(stubs['nr'].port)),
-      server('uh', good, pass(stubs['uh'].port)),
-      server('nc', good, pass(stubs['nc'].port)),
-      server('basehttp', good, pass(stubs['basehttp'].port)),
-      server('to-port-80', docsLeaf, pass(stubs['port-80'].port), { serverName: 'docs.example.com api.example.com' }),
-      server('to-port-8080', docsLeaf, pass(stubs['port-8080'].port), { serverName: 'docs.example.com api.example.com' }),
+      server('redirect', good, pass(gw['redirect']!)),
+      server('envoy-301', good, pass(gw['envoy-301']!)),
+      server('envoy-302', good, pass(gw['envoy-302']!)),
+      server('envoy-301-elsewhere', good, pass(gw['envoy-301-elsewhere']!)),
+      server('nr', good, pass(gw['nr']!)),
+      server('uh', good, pass(gw['uh']!)),
+      server('nc', good, pass(gw['nc']!)),
+      server('basehttp', good, pass(gw['basehttp']!)),
+      server('to-port-80', docsLeaf, pass(gw['port-80']!), { serverName: 'docs.example.com api.example.com' }),
+      server('to-port-8080', docsLeaf, pass(gw['port-8080']!), { serverName: 'docs.example.com api.example.com' }),
       // nginx's default Host is $proxy_host = "127.0.0.1:<port>": Envoy matches no virtual host.
-      server('nohost', good, `proxy_pass http://127.0.0.1:${stubs['ok'].port};`),
+      server('nohost', good, `proxy_pass http://127.0.0.1:${gw['ok']}; proxy_http_version 1.1;`),
     ]);
   });
 
@@ -121,14 +135,15 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     await nginx?.stop();
     await dns1?.stop();
     await dns2?.stop();
-    for (const s of Object.values(stubs)) await s.stop();
+    await envoy?.stop();
+    await notEnvoy?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   interface Run {
     proxy: string;
     target?: string;
-    /** Fixture scenario for the cluster layers; its gateway NodePort is pointed at `stub`. */
+    /** Fixture scenario for the cluster layers; its gateway NodePort is pointed at `stub` (a name in `gw`). */
     fixture?: string;
     stub?: string;
     resolvers?: Dnsmasq[];
@@ -140,7 +155,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
 
   async function run(r: Run): Promise<TargetReport> {
     const resolvers = (r.resolvers ?? [dns1]).map((s) => `127.0.0.1:${s.port}`);
-    const objs = fixtureObjects(r.fixture ?? 'seed-healthy', stubs[r.stub ?? 'ok']!.port);
+    const objs = fixtureObjects(r.fixture ?? 'seed-healthy', gw[r.stub ?? 'ok']!);
     r.edit?.(objs);
     const cluster: ClusterReader = new ManifestCluster(objs);
     const env = netEnv({ resolvers, cluster, expectIps: r.expectIps ?? [], caFile: r.ca === false ? null : caFile, port: nginx.ports[r.proxy]! });
@@ -158,7 +173,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     expect(p).toMatch(/SANs api\.example\.com, worker\.example\.com/);
     expect(p).toMatch(/issuer CN=test-ca/);
     expect(p).toContain('x-envoy-upstream-service-time');
-    expect(stubs['ok']!.seen.some((h) => h.startsWith('api.example.com'))).toBe(true);
+    expect(envoy.seen.some((h) => h.startsWith('api.example.com'))).toBe(true);
   });
 
   it('NXDOMAIN: dns fails DnsNoRecords and says NXDOMAIN', async () => {
@@ -213,7 +228,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUpstreamError' });
     const f = layer(rep, 'proxy');
     expect(f.summary).toMatch(/answered 502/);
-    expect(f.fix && `${f.fix.explain}\n${renderFix(f.fix)}`).toContain(`127.0.0.1:${stubs['ok']!.port}`);
+    expect(f.fix && `${f.fix.explain}\n${renderFix(f.fix)}`).toContain(`127.0.0.1:${gw['ok']!}`);
   });
 
   it('proxy upstream slow: nginx 504 is ProxyUpstreamError', async () => {
@@ -272,7 +287,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     // The fixture's gateway Service: port 80 -> nodePort of stub port-80, port 8080 -> nodePort of stub port-8080.
     const twoNodePorts = (objs: K8sObject[]) => {
       const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'example-istio-gateway-istio') as Service;
-      for (const p of svc.spec?.ports ?? []) if (p.port === 8080) p.nodePort = stubs['port-8080']!.port;
+      for (const p of svc.spec?.ports ?? []) if (p.port === 8080) p.nodePort = gw['port-8080']!;
     };
     const docs = { fixture: 'listener-ports', stub: 'port-80', edit: twoNodePorts, target: 'https://docs.example.com/' };
 
@@ -295,12 +310,12 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
 
     it('--gateway NS/NAME:8080 while nginx forwards to port 80: the direct probe asks port 8080\'s NodePort, which serves the host, so the proxy is not forwarding where you said', async () => {
       const resolvers = [`127.0.0.1:${dns1.port}`];
-      const objs = fixtureObjects('listener-ports', stubs['port-80']!.port);
+      const objs = fixtureObjects('listener-ports', gw['port-80']!);
       twoNodePorts(objs);
       const env = { ...netEnv({ resolvers, cluster: new ManifestCluster(objs), caFile, port: nginx.ports['to-port-80']! }), gatewayFilter: { namespace: 'istio-ingress', name: 'example-istio-gateway', port: 8080 } };
       const rep = await runTarget(LAYERS, parseTarget('https://docs.example.com/'), env, { until: null, intervalMs: 0 });
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyNotForwardingToGateway' });
-      expect(text(layer(rep, 'proxy'))).toContain(`direct GET http://127.0.0.1:${stubs['port-8080']!.port} Host: docs.example.com (node node-1, istio-ingress/example-istio-gateway-istio port 8080)`);
+      expect(text(layer(rep, 'proxy'))).toContain(`direct GET http://127.0.0.1:${gw['port-8080']!} Host: docs.example.com (node node-1, istio-ingress/example-istio-gateway-istio port 8080)`);
     });
   });
 
@@ -345,7 +360,6 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     const f = layer(rep, 'proxy');
     expect(f.summary).toMatch(/no route \(404\).*200/);
     expect(f.fix && `${f.fix.explain}\n${renderFix(f.fix)}`).toContain('proxy_set_header Host $host');
-    expect(stubs['ok']!.seen).toContain(`127.0.0.1:${stubs['ok']!.port}`);
   });
 
   it('without cluster access (a laptop): layers 1-2 conclude, the cluster layers say why they were skipped', async () => {
@@ -403,7 +417,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
       // The system resolver is a loopback address where nothing listens: only --resolver answers.
       const resolv = join(dir, 'resolv.conf');
       writeFileSync(resolv, 'nameserver 127.0.0.9\n');
-      const manifests = writeFixture(join(dir, `cli-${fixture}-${stub}`), fixture, stubs[stub]!.port);
+      const manifests = writeFixture(join(dir, `cli-${fixture}-${stub}`), fixture, gw[stub]!);
       const r = await gwdoctorAsync(
         ['-o', 'json', '--resolver', `127.0.0.1:${dns1.port}`, '--ca-file', caFile, '--port', String(nginx.ports[proxyName]), '--manifests', manifests, '--timeout', '30s', 'https://api.example.com/'],
         { GWDOCTOR_RESOLV_CONF: resolv },

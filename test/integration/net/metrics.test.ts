@@ -17,17 +17,18 @@ import { requireBins } from '../../helpers/net/bins.js';
 import { TestPki, days } from '../../helpers/net/certs.js';
 import { fixtureCluster } from '../../helpers/net/cluster.js';
 import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
-import { startEnvoyStub, type EnvoyStub } from '../../helpers/net/envoy-stub.js';
+import { requireEnvoy, scenario, startRealEnvoy, type RealEnvoy } from '../../helpers/net/envoy.js';
 import { startNginx, type Nginx } from '../../helpers/net/nginx.js';
 
 const found = requireBins();
+const real = requireEnvoy();
 const promtool = consumer('promtool', 'prometheus');
-const d = found.skip || !promtool ? describe.skip : describe;
+const d = found.skip || real.skip || !promtool ? describe.skip : describe;
 
 let dir: string;
 let dns: Dnsmasq;
 let nginx: Nginx;
-let stub: EnvoyStub;
+let envoy: RealEnvoy;
 let caFile: string;
 let validTo: number;
 
@@ -39,16 +40,16 @@ d('prometheus metrics from real dns and proxy layers', () => {
     caFile = pki.ca('test-ca');
     const leaf = pki.leaf('test-ca', 'good', ['api.example.com'], days(-1), days(60));
     validTo = Date.now() + 60 * 86_400_000;
-    stub = await startEnvoyStub({ 'api.example.com': 'ok' });
+    envoy = await startRealEnvoy(real.bin!, dir, { ok: scenario('ok') });
     dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1' }, local: ['example.com'] });
     nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
-      { name: 'healthy', serverName: 'api.example.com', ...leaf, location: `proxy_pass http://127.0.0.1:${stub.port}; proxy_set_header Host $http_host;` },
+      { name: 'healthy', serverName: 'api.example.com', ...leaf, location: `proxy_pass http://127.0.0.1:${envoy.ports['ok']}; proxy_http_version 1.1; proxy_set_header Host $http_host;` },
     ]);
   });
   afterAll(async () => {
     await nginx?.stop();
     await dns?.stop();
-    await stub?.stop();
+    await envoy?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -58,7 +59,7 @@ d('prometheus metrics from real dns and proxy layers', () => {
       LAYERS,
       parseTarget('https://api.example.com/'),
       {
-        cluster: fixtureCluster('seed-healthy', stub.port),
+        cluster: fixtureCluster('seed-healthy', envoy.ports['ok']!),
         clusterUnavailable: null,
         gatewayFilter: null,
         offline: false,

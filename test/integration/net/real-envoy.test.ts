@@ -23,13 +23,13 @@ import { requireBins } from '../../helpers/net/bins.js';
 import { TestPki, days } from '../../helpers/net/certs.js';
 import { fixtureObjects } from '../../helpers/net/cluster.js';
 import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
-import { findEnvoy, startRealEnvoy, type EnvoyScenario, type RealEnvoy } from '../../helpers/net/envoy.js';
+import { requireEnvoy, scenario, startRealEnvoy, type EnvoyScenario, type RealEnvoy } from '../../helpers/net/envoy.js';
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
 
 const found = requireBins();
-const envoyBin = findEnvoy();
-if (!envoyBin && process.env['CI'] === 'true') throw new Error('the real-Envoy proxy tests need Envoy: run scripts/install-envoy.sh (or set GWDOCTOR_ENVOY)');
-const skip = found.skip ?? (envoyBin ? null : 'no envoy binary (scripts/install-envoy.sh, or GWDOCTOR_ENVOY)');
+const real = requireEnvoy();
+const envoyBin = real.bin;
+const skip = found.skip ?? real.skip;
 const d = skip ? describe.skip : describe;
 if (skip) process.stderr.write(`[net] skipping the real-Envoy proxy tests: ${skip}\n`);
 
@@ -50,7 +50,7 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     const pki = new TestPki(dir, bins.openssl);
     caFile = pki.ca('test-ca');
     const leaf = pki.leaf('test-ca', 'good', ['api.example.com', 'worker.example.com'], days(-1), days(60));
-    envoy = await startRealEnvoy(envoyBin!, dir, SCENARIOS);
+    envoy = await startRealEnvoy(envoyBin!, dir, Object.fromEntries(Object.entries(SCENARIOS).map(([k, v]) => [k, scenario(v)])));
     // meta/ll: a DNS answer pointing at the cloud metadata service, and at an IPv6 link-local address.
     dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'meta.example.com': '169.254.169.254', 'll.example.com': 'fe80::1' }, local: ['example.com'] });
     const server = (name: string, location: string): NginxServer => ({ name, serverName: 'api.example.com worker.example.com', ...leaf, location });
