@@ -5,6 +5,7 @@ import { emit, commandFix, pass, textFix, type Draft } from '../src/findings.js'
 import { ProbeError } from '../src/errors.js';
 import type { ResolverOutcome } from '../src/net/dns-client.js';
 import { unsafeTarget } from '../src/net/addresses.js';
+import { noRecordsKind } from '../src/net/no-records.js';
 import { NoRecordsError } from '../src/net/system-resolver.js';
 import type { AddressAnswer, Check, CheckContext, Evidence, Observed, Resolver } from '../src/types.js';
 
@@ -66,15 +67,17 @@ export const dns: Check<'dns'> = {
     const resolver = await ctx.resolver();
     const outcomes = await outcomesOf(resolver, host, ctx.signal);
     const evidence = outcomes.map((o) => describeOutcome(host, o));
+    const facts = { resolvers: outcomes.map((o) => ({ resolver: o.label, status: o.status, addresses: o.addresses.map((x) => x.address), cnames: o.cnames })) };
     const answered = outcomes.filter((o) => o.status === 'ok');
     const digFix = commandFix(`dig +short A ${host}\ndig +short AAAA ${host}`, 'see what each resolver answers for the host');
 
     if (answered.length === 0) {
       const negative = outcomes.filter((o) => o.status === 'nxdomain' || o.status === 'nodata');
       if (negative.length > 0) {
-        const kind = negative.some((o) => o.status === 'nxdomain') ? 'NXDOMAIN: the name does not exist' : 'NODATA: the name exists but has no A/AAAA record';
+        const kind = noRecordsKind(negative.map((o) => o.status));
         return emit(this, 'DnsNoRecords', `${host} does not resolve (${kind})`, {
           evidence,
+          facts,
           fix: textFix(
             `create an A (or AAAA) record for ${host} pointing at the reverse proxy${ctx.net.expectIps.length ? ` (${ctx.net.expectIps.join(', ')})` : ''}, or a CNAME to a name that has one`,
             'clients must be able to resolve the host to reach the proxy',
@@ -83,6 +86,7 @@ export const dns: Check<'dns'> = {
       }
       return emit(this, 'DnsResolverError', `no resolver answered for ${host}: ${outcomes.map((o) => `${o.label} ${o.status}`).join(', ') || 'no resolver configured'}`, {
         evidence,
+        facts,
         fix: digFix,
       });
     }
@@ -99,6 +103,7 @@ export const dns: Check<'dns'> = {
     if (unsafe.length > 0) {
       return emit(this, 'DnsLinkLocalAddress', `${host} resolves to ${unsafe.join(', ')}: gwdoctor does not probe it unless --expect-ip names it`, {
         evidence,
+        facts,
         fix: textFix(
           `point the DNS record of ${host} at the reverse proxy${ctx.net.expectIps.length ? ` (${ctx.net.expectIps.join(', ')})` : ''}; if ${unsafe.length > 1 ? 'these addresses are' : 'this address is'} really your proxy, pass --expect-ip ${addresses.filter((a) => unsafeTarget(a.address)).map((a) => a.address).join(' --expect-ip ')}`,
           'a public host never resolves to a link-local or metadata address: clients land on their own link, or on the cloud service that hands out instance credentials',
@@ -112,6 +117,7 @@ export const dns: Check<'dns'> = {
         const bad = [...new Set(wrong.flatMap((o) => o.addresses.map((a) => a.address)).filter((a) => !ctx.net.expectIps.includes(a)))];
         return emit(this, 'DnsUnexpectedAddress', `${host} resolves to ${bad.join(', ')}${wrong.length < answered.length ? ` at ${wrong.map((o) => o.label).join(', ')}` : ''}, expected ${ctx.net.expectIps.join(', ')} (the reverse proxy)`, {
           evidence,
+          facts,
           fix: textFix(`point the DNS record of ${host} at ${ctx.net.expectIps.join(', ')}`, 'clients must reach the reverse proxy, not the node, the Gateway or an old address'),
         });
       }
@@ -121,9 +127,10 @@ export const dns: Check<'dns'> = {
     if (keys.size > 1) {
       return observed(emit(this, 'DnsInconsistent', `resolvers disagree about ${host} (split horizon?): ${outcomes.filter((o) => answerKey(o) !== null).map((o) => `${o.label} -> ${o.status === 'ok' ? o.addresses.map((a) => a.address).join(', ') : o.status.toUpperCase()}`).join('; ')}`, {
         evidence,
+        facts,
         fix: textFix(`make every resolver your clients use answer the same for ${host}, or make sure each answer reaches a proxy that serves it`, 'clients behind different resolvers land on different addresses'),
       }), addresses);
     }
-    return observed(pass(this, `${host} resolves to ${list}`, { evidence }), addresses);
+    return observed(pass(this, `${host} resolves to ${list}`, { evidence, facts }), addresses);
   },
 };

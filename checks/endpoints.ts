@@ -8,7 +8,7 @@ import { emit, pass, type Draft } from '../src/findings.js';
 import { serviceNotFound } from '../src/backend-findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr } from '../src/fix/build.js';
 import { condition, controllerConditions, describeCondition, freshness, routeParentStatus } from '../src/gatewayapi/status.js';
-import type { Evidence } from '../src/types.js';
+import type { Evidence, Facts } from '../src/types.js';
 import type { BackendInfo, EndpointsStage, RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
 import { ISTIO_BACKEND_KINDS } from '../src/gatewayapi/grants.js';
 import { layerMeta } from '../src/registry.js';
@@ -261,8 +261,20 @@ export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, e
   return pass(this, results.map((r) => r.summary).join('; '), { evidence: results.flatMap((r) => r.evidence) });
 }
 
+/** Per backend Service of the matched rule: its port and how many endpoints are ready (null: not known). */
+export function endpointsFacts({ es }: { es: EndpointsStage }): Facts {
+  return {
+    backends: es.backends.map(({ ref, service, slices }) => {
+      const sp = service?.spec?.ports?.find((p) => p.port === ref.port);
+      const counts = sp ? readyEndpoints(slices, sp) : null;
+      return { kind: ref.kind, namespace: ref.namespace, name: ref.name, port: ref.port, weight: ref.weight, ready: counts?.ready.length ?? null, notReady: counts?.notReady.length ?? null };
+    }),
+  };
+}
+
 export const endpoints = clusterLayer(
   layerMeta('endpoints'),
   async (p) => ({ rs: (await p.route()) as Matched, es: await p.endpoints() }),
   judgeEndpoints,
+  endpointsFacts,
 );

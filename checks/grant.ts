@@ -11,7 +11,7 @@ import type { GrantStage, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, routeParentStatus } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer } from '../src/layer.js';
-import type { Evidence } from '../src/types.js';
+import type { Evidence, Facts } from '../src/types.js';
 
 type Matched = Extract<RouteStage, { kind: 'matched' }>;
 
@@ -127,8 +127,14 @@ function mirrorProblem(check: { id: 'grant'; title: string }, rs: Matched, gs: G
   return null;
 }
 
+/** The backendRefs of the matched rule that carry traffic. */
+export function grantFacts({ rs }: { rs: Matched }): Facts {
+  return { backends: rs.refs.filter((r) => !r.mirror && r.weight > 0).map((r) => ({ kind: r.kind, namespace: r.namespace, name: r.name, port: r.port, weight: r.weight })) };
+}
+
 export const grant = clusterLayer(
   layerMeta('grant'),
   async (p) => ({ rs: (await p.route()) as Matched, gs: await p.grant() }),
   judgeGrant,
+  grantFacts,
 );

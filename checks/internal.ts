@@ -17,6 +17,7 @@ import { GwdoctorError } from '../src/errors.js';
 import { classifyResponse, describeClassification, localReplyShape } from '../src/net/classify.js';
 import { planDirect } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
+import { noRecordsKind } from '../src/net/no-records.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import { layerMeta } from '../src/registry.js';
 import type { Check, CheckContext, Evidence, HttpProbe, LayerId } from '../src/types.js';
@@ -45,7 +46,7 @@ const internalDns = (dns: Check<'dns'>): Check<'dns'> => ({
     const d = await dns.run({ ...ctx, net: { ...ctx.net, expectIps: [] } });
     const { host } = ctx.target;
     if (d.status === 'fail' && d.code === 'DnsNoRecords') {
-      return { ...pass(this, `${host} has no public DNS answer (${d.summary.replace(/^.*\(([^)]*)\)$/, '$1')}): clients cannot reach the proxy with it`, { evidence: d.evidence }), observed: { addresses: [] } };
+      return { ...pass(this, `${host} has no public DNS answer (${noRecordsKind((d.facts.resolvers ?? []).map((r) => r.status))}): clients cannot reach the proxy with it`, { evidence: d.evidence, facts: d.facts }), observed: { addresses: [] } };
     }
     if (d.status === 'error') return { ...d, title: this.title };
     // An answer gwdoctor will not probe (a link-local or metadata address, DnsLinkLocalAddress) says so as is.
@@ -68,7 +69,7 @@ const internalProxy: Check<'proxy'> = {
   async run(ctx: CheckContext) {
     const { host, path, query } = ctx.target;
     const addresses = ctx.probes.addresses ?? [];
-    if (addresses.length === 0) return pass(this, `not asked: ${host} has no public address, so no client reaches the proxy with it`);
+    if (addresses.length === 0) return pass(this, `not asked: ${host} has no public address, so no client reaches the proxy with it`, { facts: { asked: false } });
     const port = ctx.net.port ?? ctx.target.port ?? 443;
     const url = new URL(`https://${host}:${port}${path}${query ? `?${query}` : ''}`);
     const probe = await ctx.probe();
@@ -250,7 +251,7 @@ const internalRoute: Check<'route'> = {
     const s = await stage(ctx);
     const { host } = ctx.target;
     const path = ctx.path as PathResolver;
-    if (s.kind === 'filter-missing') return skip(this, 'not checked: listener failed');
+    if (s.kind === 'filter-missing') return skip(this, 'not checked: listener failed', { reason: 'stopped', after: 'listener' });
     if (s.kind === 'no-listener') return pass(this, `no route can serve ${host} on ${s.considered.length ? gatewayNames(s.considered) : 'any Gateway'}: no listener accepts it`);
     const gws = gatewayNames(s.gateways.map((g) => g.gw));
     const first = s.exposed[0];
@@ -275,7 +276,7 @@ function notApplicable(id: LayerId): Check {
     needsCluster: false,
     network: false,
     async run(ctx: CheckContext) {
-      return skip(this, `not checked: ${ctx.target.host} is internal (no public backend to check)`);
+      return skip(this, `not checked: ${ctx.target.host} is internal (no public backend to check)`, { reason: 'internal' });
     },
   };
 }

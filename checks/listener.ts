@@ -4,7 +4,7 @@
 import type { Gateway, GatewayClass, GatewayListener, Route } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
 import { emit, pass, type Draft } from '../src/findings.js';
-import { applyFix, command, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
+import { applyFix, command, jsonPatch, manual, ptr, refOf, uniqueName } from '../src/fix/build.js';
 import type { CertJudgement } from '../src/gatewayapi/certs.js';
 import { secretGrantObject } from '../src/gatewayapi/grants.js';
 import type { Fix } from '../src/fix/fix.js';
@@ -15,7 +15,7 @@ import type { GatewayChoice, ListenerStage } from '../src/gatewayapi/path.js';
 import { ISTIO_CONTROLLER } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
-import type { Evidence } from '../src/types.js';
+import type { Evidence, Facts, ListenerFact } from '../src/types.js';
 
 const GATEWAYS = 'gateways.gateway.networking.k8s.io';
 
@@ -245,5 +245,13 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
   }
 }
 
+/** The listeners that accept the host (ok), or the chosen Gateway's that do (unhealthy). */
+export function listenerFacts(s: ListenerStage): Facts {
+  const fact = (gw: Gateway, l: GatewayListener): ListenerFact => ({ gateway: refOf(gw), listener: l.name, port: l.port, protocol: l.protocol, hostname: l.hostname ?? null });
+  if (s.kind === 'ok') return { listeners: s.candidates.map((c) => fact(c.gateway, c.listener)) };
+  if (s.kind === 'unhealthy') return { listeners: s.choice.listeners.map((l) => fact(s.choice.gw, l)) };
+  return {};
+}
+
 export const listener = clusterLayer(
-  layerMeta('listener'), (p) => p.listener(), judgeListener);
+  layerMeta('listener'), (p) => p.listener(), judgeListener, listenerFacts);

@@ -13,7 +13,7 @@ import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import type { TlsDetails } from '../src/net/tls-inspect.js';
-import type { AddressAnswer, Check, CheckContext, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, Observed, PortInUse, ProxyAnswer } from '../src/types.js';
+import type { AddressAnswer, Check, CheckContext, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, Observed, PortInUse, ProxyAnswer, TlsFact } from '../src/types.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const MAX_PARALLEL = 4;
@@ -30,6 +30,8 @@ type Direct =
 interface Judged {
   draft: Draft;
   carried?: EnvoyAnswer;
+  /** The address probed (set by the layer's loop). */
+  address?: string;
 }
 
 const RANK: Record<Draft['status'], number> = { fail: 4, error: 3, warn: 2, pass: 1, skip: 0 };
@@ -46,6 +48,11 @@ function tlsEvidence(address: string, port: number, t: TlsDetails): Evidence {
     ref: `TLS ${hostPort(address, port)}`,
     detail: `${t.protocol ?? 'TLS'}, subject ${leaf?.subject || '-'}, issuer ${leaf?.issuer || '-'}, SANs ${t.san.join(', ') || '-'}, valid ${t.validFrom ?? '?'} to ${t.validTo ?? '?'}${days}${chain}`,
   };
+}
+
+function tlsFact(address: string, port: number, t: TlsDetails): TlsFact {
+  const leaf = t.chain[0];
+  return { address: hostPort(address, port), notBefore: t.validFrom, notAfter: t.validTo, daysLeft: t.daysLeft, sans: t.san, subject: leaf?.subject || t.subject, issuer: leaf?.issuer || t.issuer };
 }
 
 function responseEvidence(ref: string, res: HttpProbeResult, cls: Classification): Evidence {
@@ -90,12 +97,15 @@ export const proxy: Check<'proxy'> = {
     const anyOk = proxied.some((p) => p.ok);
     const judged: Judged[] = [];
     const notes: Evidence[] = [];
+    const tlsFacts: TlsFact[] = [];
     for (const p of proxied) {
       if (!p.ok && anyOk && p.address.family === 6 && ['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL'].includes(p.err.code)) {
         notes.push({ ref: `GET ${url.href} via ${p.address.address}`, detail: `not tried: ${describeNetCode(p.err.code)} from this machine (IPv6)` });
         continue;
       }
-      judged.push(await judge(check, ctx, url, port, p, direct));
+      judged.push({ ...(await judge(check, ctx, url, port, p, direct)), address: p.address.address });
+      const t = p.ok ? (p.res.tls as TlsDetails | null) : p.err instanceof TlsProbeFailure ? p.err.tls : null;
+      if (t) tlsFacts.push(tlsFact(p.address.address, port, t));
     }
     // The worst address decides; the others add their evidence.
     judged.sort((a, b) => RANK[b.draft.status] - RANK[a.draft.status]);
@@ -111,9 +121,13 @@ export const proxy: Check<'proxy'> = {
     const answers: ProxyAnswer[] = proxied.flatMap((p) =>
       p.ok ? [{ ref: `GET ${url.href} via ${p.address.address}`, url: url.href, statusCode: p.res.statusCode, location: p.res.headers['location'] ?? null, fromUpstream: p.res.headers['x-envoy-upstream-service-time'] !== undefined }] : [],
     );
+    // The worst address's certificate first, as its evidence comes first.
+    const worstAt = hostPort(worst.address ?? '', port);
+    const tls = [...tlsFacts.filter((f) => f.address === worstAt), ...tlsFacts.filter((f) => f.address !== worstAt)];
     return {
       ...worst.draft,
       evidence: [...worst.draft.evidence, ...others, ...notes, ...(ports?.evidence ?? [])].filter((e, i, all) => all.findIndex((x) => x.ref === e.ref && x.detail === e.detail) === i),
+      facts: { ...worst.draft.facts, tls, answers: proxied.flatMap((p) => (p.ok ? [{ address: p.address.address, port, statusCode: p.res.statusCode, location: p.res.headers['location'] ?? null }] : [])) },
       observed: { envoy, answers, ...(ports?.port ? { port: ports.port } : {}) },
     };
   },

@@ -3,7 +3,7 @@
 import type { Gateway, HTTPRoute, Namespace, Route, Service } from '../src/cluster/objects.js';
 import { describe, isGrpcRoute, nsName } from '../src/cluster/objects.js';
 import { emit, pass, type Draft } from '../src/findings.js';
-import { applyFix, command, GW_API, jsonPatch, manual, ptr, uniqueName } from '../src/fix/build.js';
+import { applyFix, command, GW_API, jsonPatch, manual, ptr, refOf, uniqueName } from '../src/fix/build.js';
 import { describeListenerPort } from '../src/gatewayapi/ports.js';
 import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../src/fix/candidates.js';
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
@@ -15,7 +15,7 @@ import type { Attachment, Orphan, RouteStage } from '../src/gatewayapi/path.js';
 import { condition, controllerConditions, describeCondition, freshness, normalizeParentRef, routeParentStatus } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
-import type { Evidence, ListenerCandidate, ProxyAnswer } from '../src/types.js';
+import type { Evidence, Facts, ListenerCandidate, ProxyAnswer } from '../src/types.js';
 import type { Redirect } from '../src/gatewayapi/redirect.js';
 import { sameUrl } from '../src/net/classify.js';
 
@@ -380,8 +380,37 @@ function served(s: Extract<RouteStage, { kind: 'matched' }>, host: string, path:
   return s.redirect ? `answers ${host}${path} with a ${s.redirect.statusCode} redirect to ${s.redirect.location}` : `serves ${host}${path}`;
 }
 
+/** The rule that serves the request (and its redirect), and what each port answers when there are several. */
+export function routeFacts(s: RouteStage): Facts {
+  const out: Facts = {};
+  if (s.kind === 'matched') {
+    const r = s.redirect;
+    out.route = {
+      route: refOf(s.attachment.route),
+      rule: s.ruleIndex,
+      gateway: refOf(s.chosen.cand.gateway),
+      listener: s.chosen.cand.listener.name,
+      redirect: r ? { statusCode: r.statusCode, scheme: r.scheme, location: r.location } : null,
+    };
+  }
+  const pc = s.ports;
+  if (pc) {
+    out.ports = pc.answers.map((a) => ({
+      gateway: refOf(a.cand.gateway),
+      port: a.cand.listener.port,
+      listener: a.cand.listener.name,
+      judged: a.cand.listener.port === pc.judged,
+      route: a.rule ? refOf(a.rule.route) : null,
+      rule: a.rule?.index ?? null,
+      backends: a.backends.map((b) => ({ kind: b.kind, namespace: b.namespace, name: b.name, port: b.port })),
+      failing: a.failing,
+    }));
+  }
+  return out;
+}
+
 export const route = clusterLayer(
-  layerMeta('route'), (p, probes) => p.route(probes.port ?? null), judgeRoute);
+  layerMeta('route'), (p, probes) => p.route(probes.port ?? null), judgeRoute, routeFacts);
 
 function backendRefFor(c: ServiceCandidate, routeNs: string): Record<string, unknown> {
   return { name: c.name, ...(c.namespace !== routeNs ? { namespace: c.namespace } : {}), port: c.port };

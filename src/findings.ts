@@ -4,13 +4,15 @@ import { hintFor, type Code } from './codes.js';
 import { ClusterAccessError, GwdoctorError, rootMessage } from './errors.js';
 import { command, manual } from './fix/build.js';
 import { CODES, retryableOf, type CauseOf, type CodeOf } from './registry.js';
-import type { Check, Evidence, Finding, Fix, LayerId } from './types.js';
+import type { Check, Evidence, Facts, Finding, Fix, LayerId } from './types.js';
 
 export type Draft = Omit<Finding, 'durationMs'>;
 
 interface Extra {
   evidence?: Evidence[];
   fix?: Fix | null;
+  /** What the layer established, as data (src/types.ts Facts). */
+  facts?: Facts;
 }
 
 /** What a finding with code C takes besides its summary: a `cause` exactly when the registry's retryability needs one. */
@@ -30,6 +32,7 @@ function make(check: Pick<Check, 'id' | 'title'>, status: Draft['status'], code:
     fix: x.fix ?? null,
     hint: code ? hintFor(code) : null,
     retryable,
+    facts: x.facts ?? {},
   };
 }
 
@@ -44,7 +47,8 @@ export function emit<I extends LayerId, C extends CodeOf<I>>(check: LayerOf<I>, 
 }
 
 export const pass = (c: Pick<Check, 'id' | 'title'>, summary: string, x: Extra = {}): Draft => make(c, 'pass', null, summary, x, false);
-export const skip = (c: Pick<Check, 'id' | 'title'>, reason: string): Draft => make(c, 'skip', null, reason, {}, false);
+/** A layer not checked: `reason` is said to people, `why` is the same as data (facts.skipped). */
+export const skip = (c: Pick<Check, 'id' | 'title'>, reason: string, why: NonNullable<Facts['skipped']>): Draft => make(c, 'skip', null, reason, { facts: { skipped: why } }, false);
 
 /**
  * Fixes for the network layers (proxy configuration, DNS records: nothing gwdoctor can express as a Kubernetes

@@ -6,7 +6,7 @@ import { LAYER_IDS, layerMayEmit } from './registry.js';
 import { refOf } from './fix/build.js';
 import { PipelineBug, type PathResolver } from './gatewayapi/resolver.js';
 import { emit, type Draft, type LayerOf } from './findings.js';
-import type { Check, CheckContext, EnvoyAnswer, LayerId, Observed, Probes, Target } from './types.js';
+import type { Check, CheckContext, EnvoyAnswer, Facts, LayerId, Observed, Probes, Target } from './types.js';
 import type { GatewayRef } from './target.js';
 
 export interface JudgeInput {
@@ -19,6 +19,8 @@ export function clusterLayer<S, I extends LayerId>(
   meta: { id: I; title: string },
   stage: (p: PathResolver, probes: Probes) => Promise<S>,
   judge: (this: { id: I; title: string }, s: S, input: JudgeInput) => Draft,
+  /** What the stage establishes, as data: the finding's facts, whatever the verdict. */
+  facts: (s: S) => Facts = () => ({}),
 ): Check {
   return {
     ...meta,
@@ -27,7 +29,8 @@ export function clusterLayer<S, I extends LayerId>(
     async run(ctx: CheckContext) {
       if (!ctx.path) throw new PipelineBug(`${meta.id} ran without a cluster source`);
       const s = await stage(ctx.path, ctx.probes);
-      return withEnvoy(withOrigins(judge.call(meta, s, { target: ctx.target, probes: ctx.probes, gatewayFilter: ctx.gatewayFilter }), ctx.path), ctx.probes, ctx.later);
+      const d = judge.call(meta, s, { target: ctx.target, probes: ctx.probes, gatewayFilter: ctx.gatewayFilter });
+      return withEnvoy(withOrigins({ ...d, facts: { ...facts(s), ...d.facts } }, ctx.path), ctx.probes, ctx.later);
     },
   };
 }
@@ -78,6 +81,6 @@ export function withEnvoy(d: Draft, probes: Probes, later: readonly LayerId[] = 
   const summary = `${d.summary}; but the gateway answered ${open.map((e) => e.evidence.detail).join('; ')}`;
   // The answer's own code when the registry lets this layer emit it: checked at run time (the layer is any of them),
   // which is what the cast to a layer that may emit every UnexplainedCode stands for.
-  if (own && layerMayEmit(d.id, own.code)) return emit(d as LayerOf<'endpoints'>, own.code, summary, { evidence: out.evidence, fix: own.fix });
-  return emit(d, 'GatewayErrorResponse', summary, { evidence: out.evidence, fix: out.fix });
+  if (own && layerMayEmit(d.id, own.code)) return emit(d as LayerOf<'endpoints'>, own.code, summary, { evidence: out.evidence, fix: own.fix, facts: out.facts });
+  return emit(d, 'GatewayErrorResponse', summary, { evidence: out.evidence, fix: out.fix, facts: out.facts });
 }

@@ -90,9 +90,9 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     // An internal host the proxy serves (InternalHostExposed): the cluster layers still run, to name the route behind it.
     const bypass = (stoppedBy?.status === 'error' || stoppedBy?.code === 'InternalHostExposed') && !clusterStop && check.needsCluster && env.cluster !== null && !layers.find((l) => l.id === stoppedBy?.id)?.needsCluster;
     const stopper = check.needsCluster && clusterStop ? clusterStop : stoppedBy;
-    if (stopper && !bypass) draft = skip(check, `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`);
-    else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)');
-    else if (check.needsCluster && !env.cluster) draft = skip(check, `not checked: ${env.clusterUnavailable ?? 'no cluster source'}`);
+    if (stopper && !bypass) draft = skip(check, `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`, { reason: 'stopped', after: stopper.id });
+    else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)', { reason: 'offline' });
+    else if (check.needsCluster && !env.cluster) draft = skip(check, `not checked: ${env.clusterUnavailable ?? 'no cluster source'}`, { reason: 'no-cluster' });
     else draft = await runLayer(check, { ...env, target, probes: { ...probes, envoy: [...probes.envoy] }, path, later: layers.slice(i + 1).map((l) => l.id) });
     const { observed, ...reported } = draft;
     if (observed?.addresses) probes.addresses = observed.addresses;

@@ -98,7 +98,7 @@ function partialTarget(t: Target, seen: Finding[], why: 'interrupt' | 'deadline'
   const layers: Finding[] = LAYERS.map((check) => {
     const f = seen.find((x) => x.id === check.id);
     if (f) return f;
-    if (cut) return { ...skip(check, `not checked: the run was ${why === 'interrupt' ? 'interrupted' : 'stopped at its deadline'}`), durationMs: 0 };
+    if (cut) return { ...skip(check, `not checked: the run was ${why === 'interrupt' ? 'interrupted' : 'stopped at its deadline'}`, { reason: why === 'interrupt' ? 'interrupted' : 'deadline' }), durationMs: 0 };
     cut = true;
     return why === 'interrupt'
       ? { ...emit(check, 'Interrupted', `${check.id} did not finish: interrupted (${signal === 'SIGINT' ? 'Ctrl-C' : signal})`), durationMs: 0 }

@@ -13,12 +13,20 @@ import type { Code, LayerId } from './registry.js';
 export type Status = 'pass' | 'warn' | 'fail' | 'error' | 'skip';
 export type Verdict = 'pass' | 'warn' | 'fail' | 'error';
 
+/** An object, structurally: what evidence and facts name (never parsed from prose). */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
 export interface Evidence {
-  /** The object or probe the detail is about, e.g. "HTTPRoute istio-ingress/example-api". */
+  /** The object or probe the detail is about, e.g. "HTTPRoute istio-ingress/example-api" (prose: for people). */
   ref: string;
   detail: string;
-  /** The object the line is about, when gwdoctor read it (SARIF, the PR diff and scripts use it). */
-  object?: { apiVersion: string; kind: string; namespace?: string; name: string };
+  /** The object the line is about, set where the line is made from the object gwdoctor read (SARIF, the PR diff and scripts use it). */
+  object?: ObjectRef;
   /** Where that object came from: manifest file and line, or the live object's resourceVersion. */
   origin?: { file: string; line: number } | { resourceVersion: string };
 }
@@ -39,7 +47,95 @@ export interface Finding {
   hint: string | null;
   /** true when the finding may change by itself (controller not caught up yet): --wait retries these. */
   retryable: boolean;
+  /** What the layer established, as data (reporters and tests read these, never the prose). */
+  facts: Facts;
   durationMs: number;
+}
+
+/**
+ * The facts of a finding, per layer: each layer fills its own fields (none of another layer's). Reporters, the
+ * --internal mode and the tests read these; summary and evidence are prose rendered for people and never parsed.
+ */
+export interface Facts {
+  /** Any skipped layer: why it was not checked (`after`: the layer whose fail/error stopped it). */
+  skipped?: { reason: 'stopped' | 'offline' | 'no-cluster' | 'interrupted' | 'deadline' | 'internal'; after?: LayerId };
+  /** dns: what each resolver answered. */
+  resolvers?: DnsAnswerFact[];
+  /** proxy: the certificate each probed address:port presented (when the TLS handshake gave one). */
+  tls?: TlsFact[];
+  /** proxy: what each probed address answered (no redirect followed). */
+  answers?: { address: string; port: number; statusCode: number; location: string | null }[];
+  /** proxy (--internal): whether the proxy was asked at all (false: the host has no public address). */
+  asked?: boolean;
+  /** listener: the Gateway listeners that accept the host (the ones the route layer judges). */
+  listeners?: ListenerFact[];
+  /** route: the route, rule and redirect that serve the request. */
+  route?: RouteFact;
+  /** route: when the Gateway accepts the host on several ports, what each port answers. */
+  ports?: PortFact[];
+  /** route (--internal): the routes that serve a host that must stay internal. */
+  exposedBy?: ObjectRef[];
+  /** grant and endpoints: the backends of the matched rule that carry traffic. */
+  backends?: BackendFact[];
+}
+
+export interface DnsAnswerFact {
+  resolver: string;
+  status: 'ok' | 'nxdomain' | 'nodata' | 'servfail' | 'refused' | 'timeout' | 'unreachable' | 'error';
+  addresses: string[];
+  cnames: string[];
+}
+
+export interface TlsFact {
+  /** "address:port" probed. */
+  address: string;
+  notBefore: string | null;
+  notAfter: string | null;
+  daysLeft: number | null;
+  sans: string[];
+  subject: string | null;
+  issuer: string | null;
+}
+
+export interface ListenerFact {
+  gateway: ObjectRef;
+  listener: string;
+  port: number;
+  protocol: string;
+  hostname: string | null;
+}
+
+export interface RouteFact {
+  route: ObjectRef;
+  /** Index into spec.rules. */
+  rule: number;
+  /** The listener of the route's Gateway the rule is served on. */
+  gateway: ObjectRef;
+  listener: string;
+  redirect: { statusCode: number; scheme: string; location: string } | null;
+}
+
+export interface PortFact {
+  gateway: ObjectRef;
+  port: number;
+  listener: string;
+  judged: boolean;
+  /** The rule that answers on this port, and its backends (Service refs, namespace/name:port). */
+  route: ObjectRef | null;
+  rule: number | null;
+  backends: { kind: string; namespace: string; name: string; port: number | null }[];
+  failing: boolean;
+}
+
+export interface BackendFact {
+  kind: string;
+  namespace: string;
+  name: string;
+  port: number | null;
+  weight: number;
+  /** endpoints: ready / not-ready endpoints of the Service port (null: readiness could not be known, or not judged). */
+  ready?: number | null;
+  notReady?: number | null;
 }
 
 export interface Target {

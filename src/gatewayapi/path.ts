@@ -443,9 +443,9 @@ async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAns
   switch (st.kind) {
     case 'matched': {
       const w = st.chosen.sel.winner as NonNullable<Chosen['sel']['winner']>;
-      if (st.redirect) return { cand, answer: `${rule(w.route, w.ruleIndex)} -> ${st.redirect.statusCode} redirect to ${st.redirect.location}`, failing: false };
+      if (st.redirect) return { cand, rule: { route: w.route, index: w.ruleIndex }, backends: [], answer: `${rule(w.route, w.ruleIndex)} -> ${st.redirect.statusCode} redirect to ${st.redirect.location}`, failing: false };
       const carrying = st.refs.filter((x) => !x.mirror && x.weight > 0);
-      if (carrying.length === 0) return { cand, answer: `${rule(w.route, w.ruleIndex)} -> no backend (500)`, failing: true };
+      if (carrying.length === 0) return { cand, rule: { route: w.route, index: w.ruleIndex }, backends: [], answer: `${rule(w.route, w.ruleIndex)} -> no backend (500)`, failing: true };
       const parts = await Promise.all(
         carrying.map(async (x) => {
           const name = `${x.kind} ${x.namespace}/${x.name}${x.port !== null ? `:${x.port}` : ''}`;
@@ -455,19 +455,19 @@ async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAns
           return { name: `${name}${svc === undefined ? ' (no such Service)' : ok ? '' : ' (the Service has no such port)'}`, ok };
         }),
       );
-      return { cand, answer: `${rule(w.route, w.ruleIndex)} -> ${parts.map((p) => p.name).join(', ')}`, failing: parts.some((p) => !p.ok) };
+      return { cand, rule: { route: w.route, index: w.ruleIndex }, backends: carrying, answer: `${rule(w.route, w.ruleIndex)} -> ${parts.map((p) => p.name).join(', ')}`, failing: parts.some((p) => !p.ok) };
     }
     case 'no-rule':
-      return { cand, answer: `no rule of ${st.chosen.sel.routes.map(describeObj).join(', ')} matches (404)`, failing: true };
+      return { cand, rule: null, backends: [], answer: `no rule of ${st.chosen.sel.routes.map(describeObj).join(', ')} matches (404)`, failing: true };
     case 'rejected':
-      return { cand, answer: `${describeObj(st.attachment.route)} not accepted: ${st.attachment.result.reason} (404)`, failing: true };
+      return { cand, rule: null, backends: [], answer: `${describeObj(st.attachment.route)} not accepted: ${st.attachment.result.reason} (404)`, failing: true };
     case 'dropped':
-      return { cand, answer: `${describeObj(st.route)} dropped by Istio (404)`, failing: true };
+      return { cand, rule: null, backends: [], answer: `${describeObj(st.route)} dropped by Istio (404)`, failing: true };
     case 'orphan':
     case 'no-route':
-      return { cand, answer: 'no HTTPRoute attached to this listener serves the host (404)', failing: true };
+      return { cand, rule: null, backends: [], answer: 'no HTTPRoute attached to this listener serves the host (404)', failing: true };
     case 'listener-set':
-      return { cand, answer: 'served through a ListenerSet (not checked)', failing: false };
+      return { cand, rule: null, backends: [], answer: 'served through a ListenerSet (not checked)', failing: false };
   }
 }
 

@@ -7,11 +7,11 @@
 // "http.<port>"). So the same Host can reach a different route, backend or error on each port, and which port the
 // reverse proxy forwards to decides what the client gets.
 
-import type { Gateway, Service } from '../cluster/objects.js';
+import type { Gateway, K8sObject, Service } from '../cluster/objects.js';
 import { describe, nsName } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
-import type { ListenerCandidate, PortInUse } from '../types.js';
+import type { ListenerCandidate, PortInUse, ResolvedBackendRef } from '../types.js';
 
 const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
@@ -65,6 +65,9 @@ export async function pinPort(cluster: ClusterReader, gw: Gateway, requested: nu
 export interface PortAnswer {
   cand: ListenerCandidate;
   answer: string;
+  /** The same as data: the rule that answers (null: none) and its backendRefs that carry traffic. */
+  rule: { route: K8sObject; index: number } | null;
+  backends: ResolvedBackendRef[];
   /** The request ends in an error on this port (404, 500, a backend that does not exist). */
   failing: boolean;
 }

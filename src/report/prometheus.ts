@@ -31,35 +31,26 @@ interface Family {
 }
 
 /**
- * When the certificate the proxy presents expires, per probed address, from the "TLS 192.0.2.10:443" evidence of
- * checks/proxy.ts ("valid FROM to TO (N days left)"). Prometheus wants base units, so this is a Unix timestamp (as
- * blackbox_exporter's probe_ssl_earliest_cert_expiry); days left = (metric - time()) / 86400.
+ * When the certificate the proxy presents expires, per probed address (facts.tls of checks/proxy.ts). Prometheus wants
+ * base units, so this is a Unix timestamp (as blackbox_exporter's probe_ssl_earliest_cert_expiry); days left =
+ * (metric - time()) / 86400.
  */
 export function tlsExpiry(proxy: Finding, now: number): { address: string; expires: number }[] {
   const out: { address: string; expires: number }[] = [];
-  for (const e of proxy.evidence) {
-    if (!e.ref.startsWith('TLS ') || out.some((x) => x.address === e.ref.slice(4))) continue;
-    const to = Date.parse(/ valid \S+ to (\S+)/.exec(e.detail)?.[1] ?? '');
-    const days = /\((-?\d+) days left\)/.exec(e.detail);
-    const expires = Number.isFinite(to) ? to / 1000 : days ? now / 1000 + Number(days[1]) * 86_400 : NaN;
-    if (Number.isFinite(expires)) out.push({ address: e.ref.slice(4), expires });
+  for (const t of proxy.facts.tls ?? []) {
+    if (out.some((x) => x.address === t.address)) continue;
+    const to = t.notAfter === null ? NaN : Date.parse(t.notAfter);
+    const expires = Number.isFinite(to) ? to / 1000 : t.daysLeft !== null ? now / 1000 + t.daysLeft * 86_400 : NaN;
+    if (Number.isFinite(expires)) out.push({ address: t.address, expires });
   }
   return out;
 }
 
-/** A/AAAA answers per resolver ("host -> [CNAME x -> ]a, b" evidence of checks/dns.ts; NXDOMAIN/NODATA count 0). */
+/** A/AAAA answers per resolver (facts.resolvers of checks/dns.ts; NXDOMAIN/NODATA count 0, no answer is no sample). */
 export function dnsAnswers(dns: Finding): { resolver: string; answers: number }[] {
-  const out: { resolver: string; answers: number }[] = [];
-  for (const e of dns.evidence) {
-    const arrow = e.detail.lastIndexOf(' -> ');
-    if (arrow >= 0) {
-      const list = e.detail.slice(arrow + 4).trim();
-      out.push({ resolver: e.ref, answers: list === '' ? 0 : list.split(', ').length });
-    } else if (/^(NXDOMAIN|NODATA)\b/.test(e.detail)) {
-      out.push({ resolver: e.ref, answers: 0 });
-    }
-  }
-  return out;
+  return (dns.facts.resolvers ?? []).flatMap((r) =>
+    r.status === 'ok' ? [{ resolver: r.resolver, answers: r.addresses.length }] : r.status === 'nxdomain' || r.status === 'nodata' ? [{ resolver: r.resolver, answers: 0 }] : [],
+  );
 }
 
 function families(report: Report): Family[] {

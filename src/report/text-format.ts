@@ -58,13 +58,13 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
 export function internalWhat(t: TargetReport): string {
   if (t.verdict === 'fail') return t.layers.some((l) => l.code === 'InternalHostExposed') ? `is exposed (${t.failedLayer}): it must stay internal` : `fails at ${t.failedLayer}`;
   if (t.verdict === 'error') return t.failedLayer ? `inconclusive: could not check ${t.failedLayer}` : 'inconclusive: nothing could be checked';
-  const proven = t.layers.filter((l) => (l.id === 'route' || l.id === 'proxy') && l.status === 'pass' && !l.summary.startsWith('not asked')).map((l) => l.summary);
+  const proven = t.layers.filter((l) => (l.id === 'route' || l.id === 'proxy') && l.status === 'pass' && l.facts.asked !== false).map((l) => l.summary);
   return `stays internal${proven.length ? `: ${proven.reverse().join('; ')}` : ''}`;
 }
 
 export function verdictLine(s: Style, t: TargetReport): string {
   const colour: Colour = t.verdict === 'pass' ? 'green' : t.verdict === 'warn' ? 'yellow' : t.verdict === 'fail' ? 'red' : 'magenta';
-  const skipped = t.layers.filter((l) => l.status === 'skip' && !l.summary.startsWith('not checked: ' + (t.failedLayer ?? '~'))).length;
+  const skipped = t.layers.filter((l) => l.status === 'skip' && !(t.failedLayer !== null && l.facts.skipped?.after === t.failedLayer)).length;
   const what = t.expect === 'internal' ? internalWhat(t) :
     t.verdict === 'pass'
       ? 'reaches its backend'
