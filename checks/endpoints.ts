@@ -4,7 +4,7 @@ import type { EndpointSlice, Pod, Route, Service, ServicePort } from '../src/clu
 import type { Fix } from '../src/fix/fix.js';
 import { selectorFor, selectorText, selectsExactly, servesPort, sharedLabels, workloads } from '../src/fix/workloads.js';
 import { describe } from '../src/cluster/objects.js';
-import { emit, pass, type Draft } from '../src/findings.js';
+import { about, emit, pass, type Draft } from '../src/findings.js';
 import { serviceNotFound } from '../src/backend-findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr } from '../src/fix/build.js';
 import { condition, controllerConditions, describeCondition, freshness, routeParentStatus } from '../src/gatewayapi/status.js';
@@ -95,7 +95,7 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
     const byTarget = ports.find((p) => p.targetPort === ref.port);
     const suggestion = byTarget ?? (ports.length === 1 ? ports[0] : undefined);
     return emit(check, 'ServicePortMismatch', `${where} uses port ${ref.port ?? '(none)'}, but ${svcRef} has ports ${portDesc || '(none)'}${byTarget ? ` (${ref.port} is the targetPort; use the Service port ${byTarget.port})` : ''}`, {
-      evidence: [...statusNote, { ref: svcRef, detail: `spec.ports: ${portDesc || '(none)'}` }],
+      evidence: [...statusNote, about(svc, `spec.ports: ${portDesc || '(none)'}`)],
       fix: suggestion
         ? jsonPatch(
             route,
@@ -112,7 +112,7 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
 
   // Ingress traffic through a waypoint reaches the waypoint before any backend Pod: judge it first.
   const wpNotes: Evidence[] = [];
-  const wp = b.waypoint ? waypointProblem(check, b.waypoint, svcRef, wpNotes) : null;
+  const wp = b.waypoint ? waypointProblem(check, b.waypoint, svc, wpNotes) : null;
   if (wp) return { ...wp, evidence: [...statusNote, ...wp.evidence] };
   const { slices, pods } = b;
   const { ready, notReady } = readyEndpoints(slices, svcPort);
@@ -147,7 +147,7 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   }
   const evidence: Evidence[] = [...statusNote];
   for (const n of notReady.slice(0, 5)) evidence.push({ ref: portLabel, detail: `not ready: ${n}` });
-  for (const p of (pods ?? []).slice(0, 5)) evidence.push({ ref: describe(p), detail: podProblem(p, svcPort.targetPort) });
+  for (const p of (pods ?? []).slice(0, 5)) evidence.push(about(p, podProblem(p, svcPort.targetPort)));
   const first = (pods ?? [])[0];
   return emit(check, 'NoReadyEndpoints', `${portLabel} has no ready endpoints${pods ? ` (${pods.length} pod${pods.length === 1 ? '' : 's'} selected, none ready)` : ''}: the gateway answers 503 "no healthy upstream"`, {
     evidence,
@@ -193,14 +193,15 @@ type Matched = Extract<RouteStage, { kind: 'matched' }>;
  * Ingress traffic to this Service goes through a waypoint (istio.io/use-waypoint + istio.io/ingress-use-waypoint):
  * the request also needs the waypoint Gateway to exist, be Programmed and have a ready endpoint (src/gatewayapi/waypoint.ts).
  */
-function waypointProblem(check: { id: 'endpoints'; title: string }, w: WaypointInfo, svcRef: string, evidence: Evidence[]): Draft | null {
+function waypointProblem(check: { id: 'endpoints'; title: string }, w: WaypointInfo, svc: Service, evidence: Evidence[]): Draft | null {
+  const svcRef = describe(svc);
   const { name, namespace, ingress, from } = w.binding;
   const ref = `Gateway ${namespace}/${name}`;
   if (!ingress) {
-    evidence.push({ ref: svcRef, detail: `bound to waypoint ${namespace}/${name} (istio.io/use-waypoint on the ${from}), but ingress traffic bypasses it: no istio.io/ingress-use-waypoint: "true"` });
+    evidence.push(about(svc, `bound to waypoint ${namespace}/${name} (istio.io/use-waypoint on the ${from}), but ingress traffic bypasses it: no istio.io/ingress-use-waypoint: "true"`));
     return null;
   }
-  evidence.push({ ref: svcRef, detail: `ingress traffic goes through waypoint ${namespace}/${name} (istio.io/use-waypoint and istio.io/ingress-use-waypoint on the ${from})` });
+  evidence.push(about(svc, `ingress traffic goes through waypoint ${namespace}/${name} (istio.io/use-waypoint and istio.io/ingress-use-waypoint on the ${from})`));
   if (!w.gateway) {
     return emit(check, 'WaypointNotReady', `${svcRef} sends ingress traffic through waypoint ${ref}, which does not exist: the gateway answers 503`, {
       evidence,
@@ -214,7 +215,7 @@ function waypointProblem(check: { id: 'endpoints'; title: string }, w: WaypointI
   const programmed = freshness(conds, w.gateway.metadata.generation) === 'fresh' ? condition(conds, 'Programmed') : undefined;
   const podsCmd = command(['kubectl', '-n', namespace, 'get', 'pods,services', '-l', `gateway.networking.k8s.io/gateway-name=${name}`], `look at the waypoint's pods and Service (Istio deploys them named ${name})`);
   if (programmed && programmed.status !== 'True') {
-    evidence.push({ ref, detail: describeCondition(programmed) });
+    evidence.push(about(w.gateway, describeCondition(programmed)));
     return emit(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, is not programmed: the gateway answers 503`, { evidence, fix: podsCmd });
   }
   if (w.pods !== null) {
@@ -231,7 +232,7 @@ export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, e
   const routeDesc = describe(route);
   const st = routeParentStatus(route, rs.attachment.parentRef);
   const resolved = condition(controllerConditions(st?.conditions), 'ResolvedRefs');
-  const statusNote: Evidence[] = resolved ? [{ ref: `${routeDesc} status`, detail: describeCondition(resolved) }] : [];
+  const statusNote: Evidence[] = resolved ? [about(route, describeCondition(resolved), ' status')] : [];
   if (rs.redirect) return pass(this, `not needed: the rule answers with a redirect (${rs.redirect.statusCode} to ${rs.redirect.location}), no backend is involved`);
   const results = es.backends.map((b) => checkBackend(this, b, route, statusNote));
   const order: Draft['status'][] = ['fail', 'error', 'warn'];
@@ -250,7 +251,7 @@ export function judgeEndpoints(this: { id: 'endpoints'; title: string }, { rs, e
   // ResolvedRefs is route-wide: another rule's missing Service or invalid kind explains it (evidence says which).
   const otherRule = es.elsewhere.find((x) => x.reason === resolved?.reason);
   if (resolved?.status === 'False' && otherRule) {
-    statusNote.push({ ref: `${routeDesc} ${otherRule.ref.where}`, detail: `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name}: ${otherRule.reason}; the status is about that rule, not the one serving this request` });
+    statusNote.push(about(route, `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name}: ${otherRule.reason}; the status is about that rule, not the one serving this request`, ` ${otherRule.ref.where}`));
   }
   if (resolved?.status === 'False' && ['BackendNotFound', 'InvalidKind'].includes(resolved.reason ?? '') && !explainedByMirror && !otherRule && freshness(conds, route.metadata.generation) === 'fresh') {
     return emit(this, 'StatusDisagrees', `the controller reports ${describeCondition(resolved)}, but every backendRef of the rule resolves to an existing Service with endpoints; trusting the spec (status may lag)`, {

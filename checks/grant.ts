@@ -3,7 +3,7 @@
 
 import { serviceNotFound } from '../src/backend-findings.js';
 import { describe } from '../src/cluster/objects.js';
-import { emit, pass, type Draft } from '../src/findings.js';
+import { about, emit, pass, type Draft } from '../src/findings.js';
 import { applyFix, closest, manual, uniqueName } from '../src/fix/build.js';
 import { isGatewayService } from '../src/fix/candidates.js';
 import { grantPermits, referenceGrantObject, whyNot } from '../src/gatewayapi/grants.js';
@@ -25,7 +25,7 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
 
   // A missing Service that no grant permits: a grant for it would not make the request work. Say the Service is
   // missing (closest names first), before any grant is printed.
-  const statusNote: Evidence[] = resolved ? [{ ref: `${describe(route)} status`, detail: describeCondition(resolved) }] : [];
+  const statusNote: Evidence[] = resolved ? [about(route, describeCondition(resolved), ` status`)] : [];
   const ungrantedMissing = missing.find((r) => !(gs.grants.get(r.namespace) ?? []).some((g) => grantPermits(g, routeNs, r, route.kind)));
   if (ungrantedMissing) {
     return serviceNotFound(this, ungrantedMissing, route, gs.siblings.get(ungrantedMissing.namespace) ?? [], gs.grants.get(ungrantedMissing.namespace) ?? [], statusNote, gs.nsPods.get(ungrantedMissing.namespace) ?? null);
@@ -47,16 +47,16 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
     const grants = gs.grants.get(ref.namespace) ?? [];
     const ok = grants.find((g) => grantPermits(g, routeNs, ref, route.kind));
     if (ok) {
-      evidence.push({ ref: describe(ok), detail: `permits ${route.kind} in ${routeNs} -> ${ref.kind} ${ref.namespace}/${ref.name} (${ref.where})` });
+      evidence.push(about(ok, `permits ${route.kind} in ${routeNs} -> ${ref.kind} ${ref.namespace}/${ref.name} (${ref.where})`));
       return false;
     }
-    for (const g of grants) evidence.push({ ref: describe(g), detail: `does not apply: ${whyNot(g, routeNs, ref, route.kind)}` });
+    for (const g of grants) evidence.push(about(g, `does not apply: ${whyNot(g, routeNs, ref, route.kind)}`));
     const ignored = gs.notApplied?.get(ref.namespace) ?? [];
-    for (const n of ignored) evidence.push({ ref: describe(n.object), detail: `not counted: ${n.why}` });
+    for (const n of ignored) evidence.push(about(n.object, `not counted: ${n.why}`));
     if (grants.length === 0) evidence.push({ ref: `namespace ${ref.namespace}`, detail: `has no ReferenceGrant${ignored.length ? ' the API server would keep' : ' at all'}` });
     return true;
   });
-  if (resolved) evidence.push({ ref: `${describe(route)} status`, detail: describeCondition(resolved) });
+  if (resolved) evidence.push(about(route, describeCondition(resolved), ` status`));
 
   if (uncovered.length > 0) {
     const first = uncovered[0] as (typeof uncovered)[number];
@@ -81,7 +81,7 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
   if (mirror) return mirror;
   const otherRule = gs.elsewhere.find((x) => x.reason === 'RefNotPermitted');
   if (statusSaysNotPermitted && otherRule) {
-    evidence.push({ ref: `${describe(route)} ${otherRule.ref.where}`, detail: `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name} is not permitted: the status's RefNotPermitted is about that rule, not the one serving this request` });
+    evidence.push(about(route, `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name} is not permitted: the status's RefNotPermitted is about that rule, not the one serving this request`, ` ${otherRule.ref.where}`));
   }
   if (statusSaysNotPermitted && !otherRule) {
     return emit(this, 'StatusDisagrees', 'the controller reports RefNotPermitted, but the ReferenceGrants permit every backendRef; trusting the spec (status may lag)', {
@@ -116,7 +116,7 @@ function mirrorProblem(check: { id: 'grant'; title: string }, rs: Matched, gs: G
     if (grants.some((g) => grantPermits(g, routeNs, ref))) continue;
     const name = uniqueName(`allow-${routeNs}-httproutes-to-${ref.name}`, grants.map((g) => g.metadata.name));
     return emit(check, 'MirrorBackendUnresolved', `no ReferenceGrant in namespace ${ref.namespace} lets ${routeDesc} mirror to ${svcRef}: ${served}`, {
-      evidence: [...evidence, ...grants.map((g) => ({ ref: describe(g), detail: `does not apply: ${whyNot(g, routeNs, ref)}` })),
+      evidence: [...evidence, ...grants.map((g) => (about(g, `does not apply: ${whyNot(g, routeNs, ref)}`))),
         ...(grants.length === 0 ? [{ ref: `namespace ${ref.namespace}`, detail: 'has no ReferenceGrant at all' }] : [])],
       fix: applyFix(
         referenceGrantObject(route, [ref], gs.apiVersion, name),

@@ -7,8 +7,8 @@
 import { describeListener } from '../src/gatewayapi/listeners.js';
 import type { Gateway, GatewayListener } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
-import { emit, pass, skip } from '../src/findings.js';
-import { command, jsonPatch, manual, ptr } from '../src/fix/build.js';
+import { about, emit, pass, skip } from '../src/findings.js';
+import { command, jsonPatch, manual, ptr, refOf } from '../src/fix/build.js';
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
 import { resolveExposure, type Exposure, type ExposureStage } from '../src/gatewayapi/exposure.js';
 import type { PathResolver } from '../src/gatewayapi/resolver.js';
@@ -169,20 +169,20 @@ const internalListener: Check<'listener'> = {
     switch (s.kind) {
       case 'filter-missing':
         return emit(this, 'GatewayNotFound', `--gateway ${s.filter.namespace}/${s.filter.name} does not exist: cannot tell whether it serves ${host}`, {
-          evidence: s.all.map((g) => ({ ref: describe(g), detail: 'exists' })),
+          evidence: s.all.map((g) => (about(g, 'exists'))),
           fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'pick an existing Gateway for --gateway'),
         });
       case 'no-listener':
         return withOrigins(
           pass(this, s.considered.length === 0 ? `no public Gateway exists: nothing can serve ${host}` : `no listener of ${gatewayNames(s.considered)} accepts ${host}`, {
-            evidence: s.considered.flatMap((g) => (g.spec.listeners ?? []).map((l) => ({ ref: describe(g), detail: `${describeListener(l)} does not accept ${host}` }))),
+            evidence: s.considered.flatMap((g) => (g.spec.listeners ?? []).map((l) => (about(g, `${describeListener(l)} does not accept ${host}`)))),
           }),
           path,
         );
       case 'checked':
         return withOrigins(
           pass(this, `${s.gateways.map((g) => `${nsName(g.gw)} ${g.listeners.map(describeListener).join(', ')}`).join('; ')} would accept ${host}: the route layer checks that nothing serves it there`, {
-            evidence: s.gateways.map((g) => ({ ref: describe(g.gw), detail: `public Gateway, ${g.listeners.map(describeListener).join(', ')} accepts ${host}` })),
+            evidence: s.gateways.map((g) => (about(g.gw, `public Gateway, ${g.listeners.map(describeListener).join(', ')} accepts ${host}`))),
           }),
           path,
         );
@@ -240,7 +240,7 @@ function exposureEvidence(e: Exposure, host: string, path: PathResolver): Eviden
   const via = hs.length === 0 ? 'no hostnames (every host of the listener)' : `hostnames ${hs.join(', ')}${wild.length ? ` (${wild.map((h) => h.value).join(', ')} covers ${host})` : ''}`;
   const o = path.source.origin(e.route);
   const from = o && 'file' in o ? ` (${o.file}:${o.line})` : '';
-  return { ref: describe(e.route), detail: `attached to ${describe(e.gateway)} ${e.listeners.map(describeListener).join(', ')}; ${via}${from}` };
+  return about(e.route, `attached to ${describe(e.gateway)} ${e.listeners.map(describeListener).join(', ')}; ${via}${from}`);
 }
 
 const internalRoute: Check<'route'> = {
@@ -264,6 +264,7 @@ const internalRoute: Check<'route'> = {
       emit(this, 'InternalHostExposed', `${host} must stay internal, but ${names.join(', ')} serve${names.length === 1 ? 's' : ''} it`, {
         evidence: s.exposed.map((e) => exposureEvidence(e, host, path)),
         fix: exposureFix(first, host),
+        facts: { exposedBy: s.exposed.map((e) => refOf(e.route)).filter((r, i, all) => all.findIndex((x) => x.kind === r.kind && x.namespace === r.namespace && x.name === r.name) === i) },
       }),
       path,
     );

@@ -3,7 +3,7 @@
 
 import type { Gateway, GatewayClass, GatewayListener, Route } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
-import { emit, pass, type Draft } from '../src/findings.js';
+import { about, emit, pass, type Draft } from '../src/findings.js';
 import { applyFix, command, jsonPatch, manual, ptr, refOf, uniqueName } from '../src/fix/build.js';
 import type { CertJudgement } from '../src/gatewayapi/certs.js';
 import { secretGrantObject } from '../src/gatewayapi/grants.js';
@@ -176,7 +176,7 @@ function misspelledHttpListener(check: { id: 'listener'; title: string }, gw: Ga
   const noneValid = listeners.every((x) => !ISTIO_LISTENER_PROTOCOLS.has(x.protocol));
   const summary = `${describe(gw)} ${describeListener(l)} has protocol "${l.protocol}": Istio only knows "${upper}" (protocol names are case-sensitive), so the listener is Accepted=False/UnsupportedProtocol${noneValid ? ' and, with no valid listener, the Gateway is Accepted=False/ListenersNotValid' : ''}; ${host} is not served`;
   const x = {
-    evidence: [{ ref: `${describe(gw)} ${describeListener(l)}`, detail: `protocol "${l.protocol}" is unsupported. hint: "${upper}" (uppercase) may be supported` }],
+    evidence: [about(gw, `protocol "${l.protocol}" is unsupported. hint: "${upper}" (uppercase) may be supported`, ` ${describeListener(l)}`)],
     fix: jsonPatch(
       gw,
       [
@@ -195,18 +195,18 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
   switch (s.kind) {
     case 'filter-missing':
       return emit(this, 'GatewayNotFound', `Gateway ${s.filter.namespace}/${s.filter.name} does not exist`, {
-        evidence: s.all.map((g) => ({ ref: describe(g), detail: `class ${g.spec.gatewayClassName}` })),
+        evidence: s.all.map((g) => (about(g, `class ${g.spec.gatewayClassName}`))),
         fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'pick an existing Gateway for --gateway, or create this one'),
       });
     case 'no-http-gateway':
       return emit(this, 'GatewayNotFound', `no Gateway with an HTTP or HTTPS listener exists${s.parents.length ? ` (routes for ${host} name ${s.parents.join(', ')})` : ''}`, {
-        evidence: s.all.map((g) => ({ ref: describe(g), detail: `class ${g.spec.gatewayClassName}, no HTTP/HTTPS listener` })),
+        evidence: s.all.map((g) => (about(g, `class ${g.spec.gatewayClassName}, no HTTP/HTTPS listener`))),
         fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'create the Gateway the routes name (see the seed setup), or check that gwdoctor reads the right cluster/context'),
       });
     case 'no-listener':
       return emit(this, 'ListenerHostnameMismatch', `no listener of ${s.considered.map(describe).join(', ')}${s.port ? ` on port ${s.port.port}` : ''} accepts ${host}${s.port ? ' (the port given with --gateway)' : ''}`, {
         evidence: [
-          ...s.considered.flatMap((g) => (g.spec.listeners ?? []).map((l) => ({ ref: describe(g), detail: s.port && l.port !== s.port.port && isHttpListener(l) && hostMatches(l.hostname, host) ? `${describeListener(l)} accepts ${host}, but on port ${l.port}, not ${s.port.port}` : `${describeListener(l)} does not accept ${host}` }))),
+          ...s.considered.flatMap((g) => (g.spec.listeners ?? []).map((l) => (about(g, s.port && l.port !== s.port.port && isHttpListener(l) && hostMatches(l.hostname, host) ? `${describeListener(l)} accepts ${host}, but on port ${l.port}, not ${s.port.port}` : `${describeListener(l)} does not accept ${host}`)))),
           ...(s.port?.via ? [{ ref: `--gateway port ${s.port.requested}`, detail: s.port.via }] : []),
         ],
         fix: listenerFix(s.addTo, host, s.port?.port),
@@ -219,7 +219,7 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
       if (misspelled) return misspelled;
       const have = (gw.spec.listeners ?? []).map((l) => `${l.name} (${l.port}/${l.protocol}${l.allowedRoutes?.kinds?.length ? `, kinds ${l.allowedRoutes.kinds.map((k) => k.kind).join('/')}` : ''})`).join(', ') || 'none';
       return emit(this, 'RouteNotAccepted', `${s.route ? `${describe(s.route)} names ${describe(gw)}, but` : `${describe(gw)}:`} no listener of ${describe(gw)} can carry an HTTPRoute (listeners: ${have}): the route is Accepted=False/NotAllowedByListeners`, {
-        evidence: (gw.spec.listeners ?? []).map((l) => ({ ref: `${describe(gw)} ${describeListener(l)}`, detail: isHttpListener(l) ? 'allowedRoutes.kinds leaves HTTPRoute out' : `protocol ${l.protocol} carries ${l.protocol === 'TLS' ? 'TLSRoute' : 'TCPRoute/UDPRoute'}, never HTTPRoute` })),
+        evidence: (gw.spec.listeners ?? []).map((l) => (about(gw, isHttpListener(l) ? 'allowedRoutes.kinds leaves HTTPRoute out' : `protocol ${l.protocol} carries ${l.protocol === 'TLS' ? 'TLSRoute' : 'TCPRoute/UDPRoute'}, never HTTPRoute`, ` ${describeListener(l)}`))),
         fix: httpListenerFix(gw, host, s.route),
       });
     }

@@ -235,7 +235,7 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
     const err = p.err;
     if (err instanceof TlsProbeFailure) {
       const t = err.tls;
-      const what = err.message.replace(/^[A-Z_]+: /, '');
+      const what = err.problem;
       return {
         draft: emit(check, 'TlsCertificateInvalid', `the certificate ${at} serves for ${host} is not valid: ${what}`, {
           evidence: [tlsEvidence(p.address.address, port, t), { ref: `TLS ${at}`, detail: `verification: ${err.code}${t.nameError ? `; ${t.nameError}` : ''}` }],

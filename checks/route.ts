@@ -2,9 +2,9 @@
 
 import type { Gateway, HTTPRoute, Namespace, Route, Service } from '../src/cluster/objects.js';
 import { describe, isGrpcRoute, nsName } from '../src/cluster/objects.js';
-import { emit, pass, type Draft } from '../src/findings.js';
+import { about, emit, pass, type Draft } from '../src/findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr, refOf, uniqueName } from '../src/fix/build.js';
-import { describeListenerPort } from '../src/gatewayapi/ports.js';
+import { listenerPortSuffix } from '../src/gatewayapi/ports.js';
 import { describeCandidate, serviceCandidates, type ServiceCandidate } from '../src/fix/candidates.js';
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
 import { namespaceAllowed, routeServesHost, type ListenerSetUse } from '../src/gatewayapi/attachment.js';
@@ -57,7 +57,7 @@ function withPorts(check: { id: 'route'; title: string }, s: RouteStage, d: Draf
   const gw = s.chosen.cand.gateway;
   const evidence: Evidence[] = [
     ...d.evidence,
-    ...pc.answers.map((a) => ({ ref: describeListenerPort(a.cand), detail: `${a.cand.listener.port === pc.judged ? 'judged' : 'not judged'}: ${a.answer}` })),
+    ...pc.answers.map((a) => about(a.cand.gateway, `${a.cand.listener.port === pc.judged ? 'judged' : 'not judged'}: ${a.answer}`, listenerPortSuffix(a.cand))),
     { ref: 'gwdoctor', detail: `judged port ${pc.judged}: ${pc.why}` },
   ];
   if (pc.known) return { ...d, evidence };
@@ -75,13 +75,12 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
   switch (s.kind) {
     case 'no-rule': {
       // Routes for the host exist on the listener but no rule matches the path.
-      const evidence: Evidence[] = chosen.sel.entries.map((e) => ({
-        ref: `${describe(e.route)} rules[${e.ruleIndex}]`,
-        detail: `${describeEntryMatch(e)} does not match GET ${path}${query ? `?${query}` : ''}${e.headers ? ' (gwdoctor sends no custom headers)' : ''}`,
-      }));
+      const evidence: Evidence[] = chosen.sel.entries.map((e) =>
+        about(e.route, `${describeEntryMatch(e)} does not match GET ${path}${query ? `?${query}` : ''}${e.headers ? ' (gwdoctor sends no custom headers)' : ''}`, ` rules[${e.ruleIndex}]`),
+      );
       evidence.push(...unreachableEvidence(chosen.sel.unreachable));
       for (const sh of chosen.sel.shadowed) {
-        evidence.push({ ref: describe(sh), detail: `not consulted: its hostnames are less specific than "${chosen.sel.vhost}" (Envoy picks one virtual host; no fall-through)` });
+        evidence.push(about(sh, `not consulted: its hostnames are less specific than "${chosen.sel.vhost}" (Envoy picks one virtual host; no fall-through)`));
       }
       evidence.push(...droppedEvidence(s));
       evidence.push(...listenerSetEvidence(s.listenerSets));
@@ -95,14 +94,14 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
     case 'rejected': {
       // A route for the host names a candidate Gateway but is not accepted.
       const a = s.attachment;
-      const evidence: Evidence[] = a.result.listeners.map((l) => ({ ref: `${describe(a.gateway)} listener "${l.listener.name}"`, detail: `${l.reason}: ${l.message}` }));
+      const evidence: Evidence[] = a.result.listeners.map((l) => (about(a.gateway, `${l.reason}: ${l.message}`, ` listener "${l.listener.name}"`)));
       const st = routeParentStatus(a.route, a.parentRef);
-      if (st) for (const c of controllerConditions(st.conditions)) evidence.push({ ref: `${describe(a.route)} status`, detail: describeCondition(c) });
+      if (st) for (const c of controllerConditions(st.conditions)) evidence.push(about(a.route, describeCondition(c), ` status`));
       evidence.push(...listenerSetEvidence(s.listenerSets));
       // Status that contradicts the prediction is said, with which side gwdoctor trusts and why (as at every layer).
       const saysAccepted = st && condition(controllerConditions(st.conditions), 'Accepted')?.status === 'True' && freshness(controllerConditions(st.conditions), a.route.metadata.generation) === 'fresh';
       if (saysAccepted) {
-        evidence.push({ ref: `${describe(a.route)} status`, detail: `disagrees: the controller reports Accepted=True for this generation, the spec says ${a.result.reason}; gwdoctor trusts the spec as it is now (the status may predate a change to the Gateway's listeners or the namespace labels); rerun with --wait to see whether the controller catches up` });
+        evidence.push(about(a.route, `disagrees: the controller reports Accepted=True for this generation, the spec says ${a.result.reason}; gwdoctor trusts the spec as it is now (the status may predate a change to the Gateway's listeners or the namespace labels); rerun with --wait to see whether the controller catches up`, ` status`));
       }
       return emit(this, 'RouteNotAccepted', `${describe(a.route)} is not accepted by ${describe(a.gateway)}: ${a.result.reason} (${a.result.message})${saysAccepted ? ' (its status still says Accepted=True)' : ''}`, {
         evidence,
@@ -114,7 +113,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       const o = s.orphans[0] as Orphan;
       const gw = chosen.cand.gateway;
       return emit(this, 'RouteParentNotFound', `${describe(o.route)} names parent Gateway ${o.parent.namespace}/${o.parent.name}, which does not exist${o.route.spec.parentRefs?.some((p) => p.namespace === undefined) ? " (parentRef.namespace defaults to the route's own namespace)" : ''}`, {
-        evidence: [...s.orphans.map(({ route: r, parent: p }) => ({ ref: describe(r), detail: `parentRef -> Gateway ${p.namespace}/${p.name}: not found` })), ...listenerSetEvidence(s.listenerSets)],
+        evidence: [...s.orphans.map(({ route: r, parent: p }) => (about(r, `parentRef -> Gateway ${p.namespace}/${p.name}: not found`))), ...listenerSetEvidence(s.listenerSets)],
         fix: jsonPatch(
           o.route,
           [
@@ -128,22 +127,24 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
     }
     case 'no-route': {
       // Nothing serves the host on this listener (the evidence names the Gateway, so SARIF and annotations point at it).
-      const evidence: Evidence[] = [{ ref: `${describe(chosen.cand.gateway)} listener "${chosen.cand.listener.name}"`, detail: `accepts ${host}; no HTTPRoute attached to it serves the host` }];
+      const evidence: Evidence[] = [about(chosen.cand.gateway, `accepts ${host}; no HTTPRoute attached to it serves the host`, ` listener "${chosen.cand.listener.name}"`)];
       for (const a of attachments) {
         if (!routeServesHost(a.route, host)) continue;
         for (const l of a.result.listeners.filter((x) => x.reason === 'Accepted' && x.listener !== chosen.cand.listener)) {
-          evidence.push({
-            ref: describe(a.route),
-            detail: l.listener.port === chosen.cand.listener.port
-              ? `attached to listener "${l.listener.name}", but ${host} is handled by the more specific listener "${chosen.cand.listener.name}" (listener isolation)`
-              : `attached to listener "${l.listener.name}" on port ${l.listener.port}, not to port ${chosen.cand.listener.port} (each port is served on its own)`,
-          });
+          evidence.push(
+            about(
+              a.route,
+              l.listener.port === chosen.cand.listener.port
+                ? `attached to listener "${l.listener.name}", but ${host} is handled by the more specific listener "${chosen.cand.listener.name}" (listener isolation)`
+                : `attached to listener "${l.listener.name}" on port ${l.listener.port}, not to port ${chosen.cand.listener.port} (each port is served on its own)`,
+            ),
+          );
         }
       }
       for (const r of routesForHost(routes, host)) {
         if (attachments.some((a) => a.route === r)) continue;
         const parents = (r.spec.parentRefs ?? []).map((p) => normalizeParentRef(p, r.metadata.namespace ?? 'default'));
-        evidence.push({ ref: describe(r), detail: `serves ${host} but is attached to ${parents.map((p) => `${p.kind} ${p.namespace}/${p.name}`).join(', ') || 'no parent'}` });
+        evidence.push(about(r, `serves ${host} but is attached to ${parents.map((p) => `${p.kind} ${p.namespace}/${p.name}`).join(', ') || 'no parent'}`));
       }
       evidence.push(grpcReadEvidence(routes, host));
       return emit(this, 'NoRouteForHost', `no HTTPRoute attached to ${listenerDesc} serves ${host} (Envoy answers 404)`, {
@@ -155,10 +156,10 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       // Istio drops the whole route (routeDroppedBy cites the source): a Service backendRef named by its hostname, or
       // a filter type it does not implement.
       const { route: r, drop } = s;
-      const evidence: Evidence[] = [{ ref: `${describe(r)} ${drop.where}`, detail: drop.message }];
+      const evidence: Evidence[] = [about(r, drop.message, ` ${drop.where}`)];
       for (const a of attachments.filter((x) => x.route === r && x.gateway === chosen.cand.gateway)) {
         const st = routeParentStatus(r, a.parentRef);
-        if (st) for (const c of controllerConditions(st.conditions)) evidence.push({ ref: `${describe(r)} status`, detail: describeCondition(c) });
+        if (st) for (const c of controllerConditions(st.conditions)) evidence.push(about(r, describeCondition(c), ` status`));
       }
       if (drop.reason === 'InvalidFilter') {
         const kinds = ISTIO_FILTERS[isGrpcRoute(r) ? 'GRPCRoute' : 'HTTPRoute'];
@@ -187,7 +188,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
       // Nothing on the Gateway's own listeners serves the host, but something about it goes through a ListenerSet,
       // which gwdoctor does not model: never "no route" for a route that exists, never a silent pass.
       return emit(this, 'RouteParentNotChecked', `${listenerSetSummary(s.uses)}: parent kind ListenerSet not checked (gwdoctor models only routes attached to a Gateway's own listeners)`, {
-        evidence: [{ ref: `${describe(chosen.cand.gateway)} listener "${chosen.cand.listener.name}"`, detail: `accepts ${host}; no route attached to it serves the host` }, ...listenerSetEvidence(s.uses)],
+        evidence: [about(chosen.cand.gateway, `accepts ${host}; no route attached to it serves the host`, ` listener "${chosen.cand.listener.name}"`), ...listenerSetEvidence(s.uses)],
         fix: command(['kubectl', 'get', 'listenersets.gateway.networking.k8s.io', '-A', '-o', 'wide'], `check the ListenerSet's status (Accepted, Programmed, attachedRoutes) and the route's status.parents for it: gwdoctor does not check routes attached through a ListenerSet`),
       });
     }
@@ -206,14 +207,14 @@ function listenerSetSummary(uses: ListenerSetUse[]): string {
 function listenerSetEvidence(uses: ListenerSetUse[]): Evidence[] {
   return uses.map((u) =>
     u.kind === 'route-parent'
-      ? { ref: describe(u.route), detail: `parentRefs[${u.index}] -> ListenerSet ${u.parent.namespace}/${u.parent.name}${u.parent.sectionName ? ` sectionName ${u.parent.sectionName}` : ''}: parent kind ListenerSet not checked` }
-      : { ref: describe(u.listenerSet), detail: `listener "${u.listener}" (${u.hostname ?? '*'}:${u.port ?? '?'}) on ${describe(u.gateway)} accepts the host: ListenerSet listeners are not checked (one may be the more specific listener for the host)` },
+      ? about(u.route, `parentRefs[${u.index}] -> ListenerSet ${u.parent.namespace}/${u.parent.name}${u.parent.sectionName ? ` sectionName ${u.parent.sectionName}` : ''}: parent kind ListenerSet not checked`)
+      : about(u.listenerSet, `listener "${u.listener}" (${u.hostname ?? '*'}:${u.port ?? '?'}) on ${describe(u.gateway)} accepts the host: ListenerSet listeners are not checked (one may be the more specific listener for the host)`),
   );
 }
 
 /** Entries Envoy never sees because they sort after a catch-all (Istio stops translating there). */
 function unreachableEvidence(entries: Entry[]): Evidence[] {
-  return entries.map((e) => ({ ref: `${describe(e.route)} rules[${e.ruleIndex}]`, detail: `${describeEntryMatch(e)}: never reached (Istio orders it after a catch-all PathPrefix "/" of the same virtual host and programs nothing after that)` }));
+  return entries.map((e) => (about(e.route, `${describeEntryMatch(e)}: never reached (Istio orders it after a catch-all PathPrefix "/" of the same virtual host and programs nothing after that)`, ` rules[${e.ruleIndex}]`)));
 }
 
 /** Say that GRPCRoutes were read: they share the virtual host with HTTPRoutes and take part in precedence. */
@@ -234,7 +235,7 @@ function droppedEvidence(s: RouteStage): Evidence[] {
     if (!a.result.accepted || a.gateway !== s.chosen.cand.gateway || seen.has(a.route)) continue;
     seen.add(a.route);
     const drop = routeDroppedBy(a.route);
-    if (drop) out.push({ ref: `${describe(a.route)} ${drop.where}`, detail: `${drop.message}: Istio drops this ${a.route.kind} (ResolvedRefs=False/${drop.reason}), so none of its rules serves the host` });
+    if (drop) out.push(about(a.route, `${drop.message}: Istio drops this ${a.route.kind} (ResolvedRefs=False/${drop.reason}), so none of its rules serves the host`, ` ${drop.where}`));
   }
   return out;
 }
@@ -251,21 +252,20 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
   const r = w.route;
   const att = s.attachment;
   const matchDesc = `${describe(r)} rules[${w.ruleIndex}] (${describeEntryMatch(w)})`;
-  const evidence: Evidence[] = [{ ref: describe(r), detail: `attached to ${listenerDesc}; virtual host "${chosen.sel.vhost}"; rule match ${describeEntryMatch(w)}` }];
+  const evidence: Evidence[] = [about(r, `attached to ${listenerDesc}; virtual host "${chosen.sel.vhost}"; rule match ${describeEntryMatch(w)}`)];
   if (isGrpcRoute(r)) {
-    evidence.push({
-      ref: describe(r),
-      detail: `a GRPCRoute serves GET ${path}: Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one route list and matches gRPC by path only (no POST or content-type condition), so this request goes to its gRPC backend${w.grpc === null ? ' (a rule without matches takes every path no HTTPRoute rule takes)' : ''}`,
-    });
+    evidence.push(
+      about(r, `a GRPCRoute serves GET ${path}: Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one route list and matches gRPC by path only (no POST or content-type condition), so this request goes to its gRPC backend${w.grpc === null ? ' (a rule without matches takes every path no HTTPRoute rule takes)' : ''}`),
+    );
   }
-  for (const sh of chosen.sel.shadowed) evidence.push({ ref: describe(sh), detail: `shadowed: Envoy uses the more specific virtual host "${chosen.sel.vhost}"` });
+  for (const sh of chosen.sel.shadowed) evidence.push(about(sh, `shadowed: Envoy uses the more specific virtual host "${chosen.sel.vhost}"`));
   const sameUri = (e: Entry) => e.uri?.type === w.uri?.type && e.uri?.value === w.uri?.value && e.noMatch === w.noMatch;
   const earlier = chosen.sel.entries.filter((e) => e.route !== r && e.order < w.order && sameUri(e));
-  for (const e of earlier) evidence.push({ ref: describe(e.route), detail: `also matches; ${describe(r)} wins (older, then namespace/name)` });
+  for (const e of earlier) evidence.push(about(e.route, `also matches; ${describe(r)} wins (older, then namespace/name)`));
   // Entries of the other kind on this virtual host that the winner outranks (the precedence across kinds).
   for (const e of chosen.sel.entries) {
     if (e.route === r || isGrpcRoute(e.route) === isGrpcRoute(r) || e.order === w.order) continue;
-    if (chosen.sel.entries.indexOf(e) > chosen.sel.entries.indexOf(w)) evidence.push({ ref: `${describe(e.route)} rules[${e.ruleIndex}]`, detail: `${describeEntryMatch(e)}: same virtual host, ranks after ${describe(r)} rules[${w.ruleIndex}]` });
+    if (chosen.sel.entries.indexOf(e) > chosen.sel.entries.indexOf(w)) evidence.push(about(e.route, `${describeEntryMatch(e)}: same virtual host, ranks after ${describe(r)} rules[${w.ruleIndex}]`, ` rules[${e.ruleIndex}]`));
   }
   evidence.push(...unreachableEvidence(chosen.sel.unreachable));
   if (!chosen.sel.routes.some(isGrpcRoute)) evidence.push(grpcReadEvidence(s.routes, host));
@@ -278,10 +278,9 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
     const seen = compareRedirect(rd, input.probes.answers ?? []);
     disagrees = seen.disagrees;
     evidence.push(...seen.evidence);
-    evidence.push({
-      ref: `${describe(r)} rules[${w.ruleIndex}].${rd.where}`,
-      detail: `RequestRedirect: Envoy answers ${rd.statusCode} with Location: ${rd.location}${rd.schemeFromRequest ? ` (no scheme set: the scheme is the request's as the gateway sees it, ${rd.scheme} on listener "${chosen.cand.listener.name}"; behind a TLS-terminating proxy set scheme: https to keep clients on HTTPS)` : ''}`,
-    });
+    evidence.push(
+      about(r, `RequestRedirect: Envoy answers ${rd.statusCode} with Location: ${rd.location}${rd.schemeFromRequest ? ` (no scheme set: the scheme is the request's as the gateway sees it, ${rd.scheme} on listener "${chosen.cand.listener.name}"; behind a TLS-terminating proxy set scheme: https to keep clients on HTTPS)` : ''}`, ` rules[${w.ruleIndex}].${rd.where}`),
+    );
   } else if (weighted.length === 0 || weighted.every((x) => x.weight === 0)) {
     return emit(this, 'RouteNoBackends', `${matchDesc} has ${weighted.length === 0 ? 'no backendRefs' : 'only weight-0 backendRefs'}: the gateway answers 500`, {
       evidence,
@@ -302,7 +301,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
         ),
       });
     }
-    evidence.push({ ref: describe(r), detail: 'no controller status: attachment predicted from the spec' });
+    evidence.push(about(r, 'no controller status: attachment predicted from the spec'));
     const assumed = att.result.listeners.find((x) => x.listener === chosen.cand.listener && x.reason === 'Accepted')?.assumed;
     if (assumed) {
       const ns = r.metadata.namespace ?? 'default';
@@ -314,7 +313,7 @@ function judgeMatched(this: { id: 'route'; title: string }, s: Extract<RouteStag
     if (s.listenerSets.length > 0) return listenerSetWarning.call(this, s, `${matchDesc} ${served(s, host, path)} (predicted from spec)`, evidence);
     return passOr(`${matchDesc} ${served(s, host, path)} (predicted from spec)`);
   }
-  for (const c of conds) evidence.push({ ref: `${describe(r)} status`, detail: `${describeCondition(c)} (observedGeneration ${c.observedGeneration ?? '?'})` });
+  for (const c of conds) evidence.push(about(r, `${describeCondition(c)} (observedGeneration ${c.observedGeneration ?? '?'})`, ` status`));
   if (fr === 'stale') {
     return emit(this, 'RouteStatusStale', `${matchDesc} ${served(s, host, path)} by its spec, but its status is older than generation ${r.metadata.generation}: the controller has not caught up`, {
       evidence,

@@ -12,7 +12,7 @@ writeFileSync(file, `${head}${codesMarkdown().trimEnd()}\n${readme.slice(end)}`)
 
 // The JSON schema's layer ids and the six (or however many) layers in order, from the same registry.
 import { LAYER_IDS } from '../dist/src/registry.js';
-const schemaFile = new URL('../schema/report.v2.json', import.meta.url);
+const schemaFile = new URL('../schema/report.v3.json', import.meta.url);
 const schema = JSON.parse(readFileSync(schemaFile, 'utf8'));
 schema.$defs.layerId.enum = [...LAYER_IDS];
 const layers = schema.$defs.target.properties.layers;

@@ -50,6 +50,8 @@ export const pass = (c: Pick<Check, 'id' | 'title'>, summary: string, x: Extra =
 /** A layer not checked: `reason` is said to people, `why` is the same as data (facts.skipped). */
 export const skip = (c: Pick<Check, 'id' | 'title'>, reason: string, why: NonNullable<Facts['skipped']>): Draft => make(c, 'skip', null, reason, { facts: { skipped: why } }, false);
 
+export { about } from './evidence.js';
+
 /**
  * Fixes for the network layers (proxy configuration, DNS records: nothing gwdoctor can express as a Kubernetes
  * object). A one-line command with no shell syntax becomes argv; anything else runs through sh -c, exactly as written.

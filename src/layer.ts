@@ -35,11 +35,18 @@ export function clusterLayer<S, I extends LayerId>(
   };
 }
 
-/** Evidence that names an object the path read gets the object's reference and origin (file:line or resourceVersion). */
+/**
+ * Evidence made from an object (findings.ts about()) keeps its reference when a stage of this path read that object,
+ * and gets the object's origin (file:line or resourceVersion). Looked up by kind, namespace and name: never by
+ * parsing the line's prose.
+ */
 export function withOrigins(d: Draft, path: PathResolver): Draft {
   const evidence = d.evidence.map((e) => {
-    const o = path.objectNamed(e.ref);
-    if (!o) return e;
+    const o = e.object ? path.objectOf(e.object) : undefined;
+    if (!o) {
+      const { object: _, ...rest } = e;
+      return rest;
+    }
     const origin = path.source.origin(o);
     return { ...e, object: refOf(o), ...(origin ? { origin } : {}) };
   });

@@ -135,7 +135,7 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   let ended = false;
   const started0 = started;
   const reportOf = (targetReports: TargetReport[]): Report => ({
-    schemaVersion: 'gwdoctor.report/v2',
+    schemaVersion: 'gwdoctor.report/v3',
     generatedAt: new Date().toISOString(),
     durationMs: Math.round(performance.now() - started0),
     source: { mode: cluster ? cluster.mode : 'none', ...(cluster?.describeSource() ?? {}), offline: opts.offline },

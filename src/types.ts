@@ -315,7 +315,7 @@ export interface TargetReport {
 }
 
 export interface Report {
-  schemaVersion: 'gwdoctor.report/v2';
+  schemaVersion: 'gwdoctor.report/v3';
   generatedAt: string;
   durationMs: number;
   source: {

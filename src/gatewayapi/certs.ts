@@ -27,6 +27,8 @@ import type { Gateway, GatewayListener, ReferenceGrant, Secret } from '../cluste
 import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
 import type { Evidence } from '../types.js';
+import { about } from '../evidence.js';
+import { describe } from '../cluster/objects.js';
 import { secretGrantPermits, whyNotSecret } from './grants.js';
 
 const DAY_MS = 86_400_000;
@@ -58,7 +60,7 @@ export interface CertFacts {
 export type RefState =
   | { state: 'unsupported'; ref: CertRef }
   | { state: 'missing'; ref: CertRef; unwatchedType?: string }
-  | { state: 'unknown'; ref: CertRef; why: string }
+  | { state: 'unknown'; ref: CertRef; why: string; /** The reason alone, for the pass summary. */ reason: string }
   | { state: 'invalid'; ref: CertRef; secret: Secret; why: string }
   | { state: 'valid'; ref: CertRef; secret: Secret; cert: CertFacts; pem: X509Certificate };
 
@@ -193,10 +195,10 @@ export async function readListenerCerts(cluster: ClusterReader, gw: Gateway, l: 
         secret = await cluster.secret(ref.namespace, ref.name);
       } catch (err) {
         // Reading Secrets is optional: without the permission the certificate is simply not checked.
-        if (err instanceof ClusterAccessError && err.kind === 'forbidden') return { state: 'unknown', ref, why: err.message };
+        if (err instanceof ClusterAccessError && err.kind === 'forbidden') return { state: 'unknown', ref, why: err.message, reason: err.message };
         throw err;
       }
-      if (secret === null) return { state: 'unknown', ref, why: 'not checked (no Secrets in the manifests)' };
+      if (secret === null) return { state: 'unknown', ref, why: 'not checked (no Secrets in the manifests)', reason: 'no Secrets in the manifests' };
       return judgeSecret(ref, secret, now);
     }),
   );
@@ -239,11 +241,12 @@ function describeCert(c: CertFacts): string {
 export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number): CertJudgement {
   const l = lc.listener;
   const gwNs = lc.gateway.metadata.namespace ?? 'default';
-  const where = `Gateway ${gwNs}/${lc.gateway.metadata.name} listener "${l.name}"`;
+  const whereSuffix = ` listener "${l.name}"`;
+  const where = `${describe(lc.gateway)}${whereSuffix}`;
   const evidence: Evidence[] = [];
   const base = { listener: l, host, grants: lc.grants, grantApiVersion: lc.grantApiVersion };
   if (lc.builtin) {
-    evidence.push({ ref: where, detail: `tls.options ${TERMINATE_MODE}: ${lc.builtin}: Istio's own workload certificate, no certificateRefs read` });
+    evidence.push(about(lc.gateway, `tls.options ${TERMINATE_MODE}: ${lc.builtin}: Istio's own workload certificate, no certificateRefs read`, whereSuffix));
     return { ...base, evidence };
   }
   if (lc.refs.length > 2) {
@@ -262,11 +265,10 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
   const unknown: Extract<RefState, { state: 'unknown' }>[] = [];
   for (const s of lc.refs) {
     const r = s.ref;
-    const at = `${where} certificateRefs[${r.index}]`;
     switch (s.state) {
       case 'unsupported':
         rejections.push({ code: 'ListenerCertificateRefInvalid', ref: r, state: s.state, why: `names ${r.group || 'core'}/${r.kind} ${r.name}: only a core Secret is allowed (InvalidCertificateRef "only secret is allowed")` });
-        evidence.push({ ref: at, detail: `${r.group || 'core'}/${r.kind} ${r.name}: not a Secret` });
+        evidence.push(about(lc.gateway, `${r.group || 'core'}/${r.kind} ${r.name}: not a Secret`, `${whereSuffix} certificateRefs[${r.index}]`));
         continue;
       case 'missing':
         rejections.push({
@@ -281,7 +283,7 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
         continue;
       case 'invalid':
         rejections.push({ code: 'ListenerCertificateRefInvalid', ref: r, state: s.state, why: `names ${secretName(r)}: ${s.why} (InvalidCertificateRef)` });
-        evidence.push({ ref: secretName(r), detail: `type ${s.secret.type ?? 'Opaque'}: ${s.why}` });
+        evidence.push(about(s.secret, `type ${s.secret.type ?? 'Opaque'}: ${s.why}`));
         continue;
       case 'unknown':
         unknown.push(s);
@@ -294,13 +296,13 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
         const note = type === 'kubernetes.io/tls' ? '' : `; type ${type}: Istio reads its tls.crt/tls.key all the same, the Gateway API only promises kubernetes.io/tls`;
         if (!permitted(r)) {
           rejections.push({ code: 'ReferenceGrantMissing', ref: r, state: 'not-permitted', why: notPermittedWhy(r, gwNs) });
-          evidence.push({ ref: secretName(r), detail: `${describeCert(s.cert)}${note}` });
-          for (const g of lc.grants.get(r.namespace) ?? []) evidence.push({ ref: `ReferenceGrant ${g.metadata.namespace ?? r.namespace}/${g.metadata.name}`, detail: `does not apply: ${whyNotSecret(g, gwNs, r.name)}` });
+          evidence.push(about(s.secret, `${describeCert(s.cert)}${note}`));
+          for (const g of lc.grants.get(r.namespace) ?? []) evidence.push(about(g, `does not apply: ${whyNotSecret(g, gwNs, r.name)}`));
           if ((lc.grants.get(r.namespace) ?? []).length === 0) evidence.push({ ref: `namespace ${r.namespace}`, detail: 'has no ReferenceGrant at all' });
           continue;
         }
         const g = r.namespace !== gwNs ? grantOf(r) : undefined;
-        evidence.push({ ref: secretName(r), detail: `${describeCert(s.cert)}${note}${g ? `; permitted by ReferenceGrant ${g.metadata.namespace ?? r.namespace}/${g.metadata.name}` : ''}` });
+        evidence.push(about(s.secret, `${describeCert(s.cert)}${note}${g ? `; permitted by ReferenceGrant ${g.metadata.namespace ?? r.namespace}/${g.metadata.name}` : ''}`));
         usable.push(s);
       }
     }
@@ -318,9 +320,9 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
     return { ...base, evidence, problem: { code: x.code, ref: x.ref, state: x.state, summary: `${where} ${x.why}: ${tail}` } };
   }
   if (usable.length === 0) {
-    return { ...base, evidence, unchecked: maybe.map((u) => `${secretName(u.ref)}: ${u.why.replace(/^not checked \((.*)\)$/, '$1')}`).join('; ') };
+    return { ...base, evidence, unchecked: maybe.map((u) => `${secretName(u.ref)}: ${u.reason}`).join('; ') };
   }
-  for (const x of rejections) evidence.push({ ref: `${where} certificateRefs[${x.ref.index}]`, detail: `ignored by Istio (another certificateRef is valid): ${x.why}` });
+  for (const x of rejections) evidence.push(about(lc.gateway, `ignored by Istio (another certificateRef is valid): ${x.why}`, `${whereSuffix} certificateRefs[${x.ref.index}]`));
   const g0 = usable[0] as Extract<RefState, { state: 'valid' }>;
   const grant0 = g0.ref.namespace !== gwNs ? grantOf(g0.ref) : undefined;
   const verified = `${secretName(g0.ref)} holds a valid key pair${grant0 ? ` and ReferenceGrant ${grant0.metadata.namespace ?? g0.ref.namespace}/${grant0.metadata.name} permits it` : ''}`;

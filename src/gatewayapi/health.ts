@@ -1,8 +1,10 @@
 // Is a Gateway usable for a host: what its controller wrote (when fresh), or what Istio will do with its spec.
 
 import { describeListener } from './listeners.js';
+import { describe } from '../cluster/objects.js';
 import type { Condition, Gateway, GatewayClass, GatewayListener } from '../cluster/objects.js';
 import type { Evidence } from '../types.js';
+import { about } from '../evidence.js';
 import type { CertJudgement, CertProblemCode } from './certs.js';
 import type { CauseOf } from '../registry.js';
 import { condition, controllerConditions, describeCondition, freshness, ISTIO_CONTROLLERS } from './status.js';
@@ -58,7 +60,7 @@ export function gatewayHealth(
   params: ParametersState = 'none',
   certs: CertJudgement[] = [],
 ): Health {
-  const ref = `Gateway ${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`;
+  const ref = describe(gw);
   const evidence: Evidence[] = [];
   const conds = controllerConditions(gw.status?.conditions);
   const fresh = freshness(conds, gw.metadata.generation);
@@ -72,7 +74,7 @@ export function gatewayHealth(
   // A class owned by another controller: Istio never programs this Gateway, whatever its status says
   // (istio pilot/pkg/config/kube/gateway: GatewayClasses are filtered by controllerName before any Gateway is converted).
   if (cls?.spec?.controllerName && !ISTIO_CONTROLLERS.has(cls.spec.controllerName)) {
-    evidence.push({ ref: classRef, detail: `controllerName ${cls.spec.controllerName}` });
+    evidence.push(about(cls, `controllerName ${cls.spec.controllerName}`));
     return bad({
       code: 'GatewayClassNotIstio',
       summary: `${ref} uses ${classRef}, owned by controller ${cls.spec.controllerName}, not Istio: Istio never programs it`,
@@ -87,11 +89,11 @@ export function gatewayHealth(
   if (certProblem?.problem) {
     const p = certProblem.problem;
     if (fresh === 'fresh') {
-      for (const c of conds) evidence.push({ ref, detail: describeCondition(c) });
+      for (const c of conds) evidence.push(about(gw, describeCondition(c)));
       const ls = gw.status?.listeners?.find((x) => x.name === certProblem.listener.name);
-      for (const c of controllerConditions(ls?.conditions)) evidence.push({ ref: `${ref} ${describeListener(certProblem.listener)}`, detail: describeCondition(c) });
+      for (const c of controllerConditions(ls?.conditions)) evidence.push(about(gw, describeCondition(c), ` ${describeListener(certProblem.listener)}`));
     } else {
-      evidence.push({ ref, detail: fresh === 'stale' ? 'status is stale: predicted from the spec and the Secret' : 'no controller has written status: predicted from the spec and the Secret' });
+      evidence.push(about(gw, fresh === 'stale' ? 'status is stale: predicted from the spec and the Secret' : 'no controller has written status: predicted from the spec and the Secret'));
     }
     evidence.push(...certProblem.evidence);
     // A missing Secret may be about to be written (cert-manager issuing, an external-secrets sync): --wait re-checks it.
@@ -103,7 +105,7 @@ export function gatewayHealth(
   const notes = certs.filter((c) => c.unchecked).map((c) => `certificate of listener "${c.listener.name}" not checked: ${c.unchecked}`);
 
   if (fresh === 'fresh') {
-    for (const c of conds) evidence.push({ ref, detail: describeCondition(c) });
+    for (const c of conds) evidence.push(about(gw, describeCondition(c)));
     evidence.push(...certEvidence);
     // Status that blames a certificate reference gwdoctor read and found valid and permitted: RefNotPermitted while a
     // ReferenceGrant permits the Secret (written before the grant existed; a grant does not bump the Gateway's
@@ -149,16 +151,13 @@ export function gatewayHealth(
       const lconds = controllerConditions(ls?.conditions);
       if (freshness(lconds, gw.metadata.generation) !== 'fresh') continue;
       const off = lconds.find((c) => (c.type === 'Conflicted' && c.status === 'True') || (c.type !== 'Conflicted' && c.type !== 'OverlappingTLSConfig' && c.status === 'False'));
-      evidence.push({ ref: `${ref} ${describeListener(l)}`, detail: `attachedRoutes=${ls?.attachedRoutes ?? 0}` });
+      evidence.push(about(gw, `attachedRoutes=${ls?.attachedRoutes ?? 0}`, ` ${describeListener(l)}`));
       if (off) {
         return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is not usable: ${describeCondition(off)}`, remedy: 'listener-status', listener: l });
       }
     }
   } else {
-    evidence.push({
-      ref,
-      detail: fresh === 'stale' ? 'status is stale (observedGeneration < metadata.generation): predicted from the spec' : 'no controller has written status: predicted from the spec',
-    });
+    evidence.push(about(gw, fresh === 'stale' ? 'status is stale (observedGeneration < metadata.generation): predicted from the spec' : 'no controller has written status: predicted from the spec'));
     evidence.push(...certEvidence);
     if (!cls) {
       return bad({ code: 'GatewayNotAccepted', summary: `${ref} names ${classRef}, which does not exist: no controller will accept it`, cause: 'rejected', remedy: 'set-class' });
@@ -188,7 +187,7 @@ export function gatewayHealth(
       });
     }
     if (pref && params === 'unknown') {
-      evidence.push({ ref, detail: `parametersRef ConfigMap ${pref.name}: not checked (not among what gwdoctor read; Istio rejects the Gateway if it does not exist)` });
+      evidence.push(about(gw, `parametersRef ConfigMap ${pref.name}: not checked (not among what gwdoctor read; Istio rejects the Gateway if it does not exist)`));
     }
     const clsAccepted = condition(controllerConditions(cls.status?.conditions), 'Accepted');
     if (clsAccepted && clsAccepted.status === 'False') {
@@ -197,7 +196,7 @@ export function gatewayHealth(
         summary: `${classRef} is not accepted (${clsAccepted.reason ?? ''}), so ${ref} will not be`,
         cause: 'rejected',
         remedy: 'none',
-        extraEvidence: [{ ref: classRef, detail: describeCondition(clsAccepted) }],
+        extraEvidence: [about(cls, describeCondition(clsAccepted))],
       });
     }
   }

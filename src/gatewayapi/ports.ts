@@ -119,7 +119,8 @@ export function choosePort(
   return { port: lowest, known: false, why: `the lowest of ports ${list}: gwdoctor cannot tell which one your proxy forwards to${np}` };
 }
 
-export function describeListenerPort(c: ListenerCandidate): string {
-  return `${describe(c.gateway)} port ${c.listener.port} (listener "${c.listener.name}", ${c.listener.protocol})`;
+/** What follows "Gateway ns/name" in a line about one listener port. */
+export function listenerPortSuffix(c: ListenerCandidate): string {
+  return ` port ${c.listener.port} (listener "${c.listener.name}", ${c.listener.protocol})`;
 }
 

@@ -2,7 +2,7 @@
 // cluster source's memoised reads. A new PathResolver per --wait attempt sees the cluster as it is then.
 
 import type { ClusterReader } from '../cluster/reader.js';
-import { describe, type K8sObject } from '../cluster/objects.js';
+import type { K8sObject } from '../cluster/objects.js';
 import type { PortInUse, Target } from '../types.js';
 import type { GatewayRef } from '../target.js';
 import { resolveEndpoints, resolveGrant, resolveListener, resolveRoute, type EndpointsStage, type GrantStage, type ListenerStage, type RouteStage } from './path.js';
@@ -19,11 +19,12 @@ function indexOfArray(arr: readonly unknown[]): Map<string, K8sObject> {
   let idx = arrayIndexes.get(arr);
   if (!idx) {
     idx = new Map();
-    for (const o of arr) if (isObject(o)) idx.set(describe(o), o); // the last of duplicates, as before
+    for (const o of arr) if (isObject(o)) idx.set(keyOf(o.kind, o.metadata.namespace, o.metadata.name), o); // the last of duplicates, as before
     arrayIndexes.set(arr, idx);
   }
   return idx;
 }
+const keyOf = (kind: string, namespace: string | undefined, name: string) => `${kind}\0${namespace ?? ''}\0${name}`;
 const isObject = (v: unknown): v is K8sObject => !!v && typeof v === 'object' && 'kind' in v && 'metadata' in v;
 
 /** Record every value a reader returns (by reference: O(1) per read); objectNamed() looks them up by name. */
@@ -65,15 +66,12 @@ export class PathResolver {
   /** The unwrapped cluster source. */
   readonly source: ClusterReader;
 
-  /** The object an evidence line names ("Kind ns/name …"), if a stage read it. */
-  objectNamed(ref: string): K8sObject | undefined {
-    const m = /^([A-Z][A-Za-z]+) (\S+)/.exec(ref);
-    if (!m) return undefined;
-    const key = `${m[1]} ${m[2]}`;
-    // The latest read wins, as when every read object was noted in a map.
+  /** The object an evidence line references (by kind, namespace and name), if a stage read it: the latest read wins. */
+  objectOf(ref: { kind: string; namespace?: string; name: string }): K8sObject | undefined {
+    const key = keyOf(ref.kind, ref.namespace, ref.name);
     for (let i = this.reads.length - 1; i >= 0; i--) {
       const v = this.reads[i];
-      const hit = Array.isArray(v) ? indexOfArray(v).get(key) : describe(v as K8sObject) === key ? (v as K8sObject) : undefined;
+      const hit = Array.isArray(v) ? indexOfArray(v).get(key) : isObject(v) && keyOf(v.kind, v.metadata.namespace, v.metadata.name) === key ? v : undefined;
       if (hit) return hit;
     }
     return undefined;

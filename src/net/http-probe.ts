@@ -89,7 +89,7 @@ const pools = new Map<string, Pool>();
 
 function tlsFailure(details: TlsDetails, host: string): TlsProbeFailure {
   const code = details.chainError ?? 'ERR_TLS_CERT_ALTNAME_INVALID';
-  return new TlsProbeFailure(code, `${code}: ${describeTlsProblem(details, host)}`, details);
+  return new TlsProbeFailure(code, describeTlsProblem(details, host), details);
 }
 
 function poolFor(https: boolean, address: string, port: number, host: string, caFile: string | undefined, pinned: boolean): Pool {

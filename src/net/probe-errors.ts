@@ -11,8 +11,9 @@ export class ProbeFailure extends ProbeError {
 
 /** The TLS handshake worked but the certificate does not verify; carries what was seen. */
 export class TlsProbeFailure extends ProbeFailure {
-  constructor(code: string, message: string, readonly tls: TlsDetails) {
-    super(code, message);
+  /** `problem`: what is wrong with the certificate, in words (the message is "CODE: problem"). */
+  constructor(code: string, readonly problem: string, readonly tls: TlsDetails) {
+    super(code, `${code}: ${problem}`);
   }
 }
 

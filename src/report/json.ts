@@ -1,4 +1,4 @@
-// --output json: only the report on stdout (schema/report.v2.json describes it).
+// --output json: only the report on stdout (schema/report.v3.json describes it).
 
 import type { Reporter } from '../run.js';
 

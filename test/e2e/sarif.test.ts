@@ -74,7 +74,7 @@ describe('sarif output (validated against the SARIF 2.1.0 schema)', () => {
     expect(routeLine).toBeGreaterThan(0);
     grant.evidence = grant.evidence.map(
       (e): Evidence =>
-        e.ref.startsWith('HTTPRoute')
+        e.object?.kind === 'HTTPRoute'
           ? Object.assign({}, e, {
               object: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', namespace: 'istio-ingress', name: 'example-api' },
               origin: { file: join(process.cwd(), 'fixtures/grant-missing/cluster.yaml'), line: routeLine },

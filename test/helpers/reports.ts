@@ -9,7 +9,7 @@ export async function scenarioReport(cases: [scenario: string, target: string][]
   const targets: TargetReport[] = [];
   for (const [scenario, target] of cases) targets.push(await runScenario(join(FIXTURES, scenario), target));
   return {
-    schemaVersion: 'gwdoctor.report/v2',
+    schemaVersion: 'gwdoctor.report/v3',
     generatedAt: '2026-11-27T12:00:00.000Z',
     durationMs: 42,
     source: { mode: 'manifests', manifests: cases.map(([s]) => `fixtures/${s}`), offline: true },
@@ -24,6 +24,7 @@ export function withNetworkLayers(t: TargetReport): TargetReport {
     status: 'pass',
     summary: `${t.host} resolves to 192.0.2.10, 192.0.2.11`,
     evidence: [{ ref: 'system resolver', detail: `${t.host} -> 192.0.2.10, 192.0.2.11` }],
+    facts: { resolvers: [{ resolver: 'system resolver', status: 'ok', addresses: ['192.0.2.10', '192.0.2.11'], cnames: [] }] },
     durationMs: 4,
   };
   const proxy: Finding = {
@@ -37,6 +38,10 @@ export function withNetworkLayers(t: TargetReport): TargetReport {
       },
       { ref: `GET https://${t.host}/ via 192.0.2.10`, detail: 'HTTP 200; server: istio-envoy; body: "ok"' },
     ],
+    facts: {
+      tls: [{ address: '192.0.2.10:443', notBefore: '2026-09-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z', daysLeft: 35, sans: [t.host], subject: `CN=${t.host}`, issuer: 'CN=Test CA' }],
+      answers: [{ address: '192.0.2.10', port: 443, statusCode: 200, location: null }],
+    },
     durationMs: 17,
   };
   return { ...t, layers: [dns, proxy, ...t.layers.slice(2)] };

@@ -44,20 +44,22 @@ async function predicted(dir: string, target: string, gateway?: string): Promise
 }
 
 /**
- * A Gateway that accepts the host on several ports: gwdoctor lists each port's answer as route evidence
- * ("Gateway ns/gw port 8080 (listener "x", HTTP): judged: HTTPRoute ns/r rules[0] -> Service ns/s:80"). Each must be
- * what istiod generated for that listener.
+ * A Gateway that accepts the host on several ports: the route layer's facts say what each port answers (the rule and
+ * its backends). Each must be what istiod generated for that listener.
  */
 function portAnswers(report: Awaited<ReturnType<typeof runOnCluster>>): { gateway: string; port: number; listener: string; route: string | null; backends: string[] }[] {
-  const lines = report.layers.find((l) => l.id === 'route')?.evidence ?? [];
-  return lines.flatMap((e) => {
-    const m = /^Gateway (\S+) port (\d+) \(listener "([^"]+)"/.exec(e.ref);
-    if (!m) return [];
-    const r = /(?:not )?judged: HTTPRoute ([^/\s]+)\/(\S+) rules\[(\d+)\] -> (.*)$/.exec(e.detail);
-    const backends = r ? [...(r[4] as string).matchAll(/Service ([^/\s]+)\/([^:\s]+):(\d+)/g)].map((b) => `${b[2]}.${b[1]}.svc.cluster.local:${b[3]}`) : [];
-    return [{ gateway: m[1] as string, port: Number(m[2]), listener: m[3] as string, route: r ? `${r[1]}.${r[2]}.${r[3]}` : null, backends }];
-  });
+  const ports = report.layers.find((l) => l.id === 'route')?.facts.ports ?? [];
+  return ports.map((p) => ({
+    gateway: `${p.gateway.namespace}/${p.gateway.name}`,
+    port: p.port,
+    listener: p.listener,
+    route: p.route?.kind === 'HTTPRoute' ? `${p.route.namespace}.${p.route.name}.${p.rule}` : null,
+    backends: p.backends.filter((x) => x.kind === 'Service' && x.port !== null).map(svcHost),
+  }));
 }
+
+/** istiod's name for a Service port: name.namespace.svc.cluster.local:port. */
+const svcHost = (x: { namespace?: string; name: string; port: number | null }) => `${x.name}.${x.namespace}.svc.cluster.local:${x.port}`;
 
 /** What istiod wrote, for a failure message (and the disagreement log). */
 async function istiodStatus(kube: Kube, dir: string): Promise<string> {
@@ -108,27 +110,28 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
     }
     if (fromLive.verdict === 'pass') {
       // The virtual host, rule and backend gwdoctor says will serve the request are the ones istiod generated.
-      const said = (id: string) => report.layers.find((l) => l.id === id)?.summary ?? '';
-      const gw = /^(\S+\/\S+) listener/.exec(said('listener'))?.[1] as string;
+      const facts = (id: string) => report.layers.find((l) => l.id === id)?.facts ?? {};
+      const r = facts('route').route;
+      const g = facts('listener').listeners?.[0]?.gateway;
+      const gw = `${g?.namespace}/${g?.name}`;
       // The listener the route is attached to (with several ports, each listener has its own routes in istiod).
-      const listener = /attached to \S+ listener "([^"]+)"/.exec(report.layers.find((l) => l.id === 'route')?.evidence[0]?.detail ?? '')?.[1];
-      const rule = /(?:HTTP|GRPC)Route ([^/\s]+)\/(\S+) rules\[(\d+)\]/.exec(said('route'));
-      const svc = /Service ([^/\s]+)\/([^:\s]+):(\d+)/.exec(said('endpoints'));
+      const listener = r?.listener;
+      const svc = facts('endpoints').backends?.find((x) => x.kind === 'Service');
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname, listener);
-      const redirect = / redirect to /.test(said('route'));
-      expect({ route: got?.route, backend: got?.destinations }, `gwdoctor said: ${said('route')} / ${said('endpoints')}`).toEqual({
-        route: rule ? `${rule[1]}.${rule[2]}.${rule[3]}` : 'a rule gwdoctor named',
+      const redirect = r?.redirect ?? null;
+      expect({ route: got?.route, backend: got?.destinations }, `gwdoctor's facts: ${JSON.stringify(r)} / ${JSON.stringify(svc)}`).toEqual({
+        route: r ? `${r.route.namespace}.${r.route.name}.${r.rule}` : 'a rule gwdoctor named',
         // A redirect rule has no destination: istiod programs the redirect instead (createRedirectFilter).
-        backend: redirect ? [] : expect.arrayContaining([svc ? `${svc[2]}.${svc[1]}.svc.cluster.local:${svc[3]}` : 'a Service gwdoctor named']),
+        backend: redirect ? [] : expect.arrayContaining([svc ? svcHost(svc) : 'a Service gwdoctor named']),
       });
       if (redirect) {
-        const code = / with a (\d{3}) redirect to (\w+):\/\//.exec(said('route'));
-        expect(got?.redirect, 'istiod programs the redirect gwdoctor predicted').toMatchObject({ redirectCode: Number(code?.[1]), scheme: code?.[2] });
+        expect(got?.redirect, 'istiod programs the redirect gwdoctor predicted').toMatchObject({ redirectCode: redirect.statusCode, scheme: redirect.scheme });
       }
     }
     if (fromLive.code === 'RouteNoMatchingRule') {
       // Envoy gets no route for this path either: the virtual host istiod generated has no entry that fits GET <path>.
-      const gw = /^(\S+\/\S+) listener/.exec(report.layers.find((l) => l.id === 'listener')?.summary ?? '')?.[1] as string;
+      const g = report.layers.find((l) => l.id === 'listener')?.facts.listeners?.[0]?.gateway;
+      const gw = `${g?.namespace}/${g?.name}`;
       const url = /^https:\/\//i.test(bare) ? new URL(bare) : new URL(`https://${bare}/`);
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
       expect(got && { vhost: got.vhost, route: got.route }, 'istiod programs a virtual host for the host with no route for the path').toMatchObject({ route: undefined });
@@ -189,8 +192,9 @@ describe('scenarios whose status istiod cannot produce: hand-written status on a
       const report = await runOnCluster(await LiveCluster.create({ ok: true, kind: 'files', files: [kubeconfig] }, null), c.target);
       expect(outcome(report)).toEqual(fromManifests);
       expect(fromManifests).toEqual({ target: c.target, verdict: c.verdict, layer: c.layer, code: c.code });
-      // Layer by layer, the same objects are named as evidence; numbers such as generations may differ.
-      const shape = (r: typeof report) => r.layers.map((l) => [l.id, l.status, l.code, l.evidence.map((e) => e.ref).sort(), l.summary.replace(/\d+/g, 'N')]);
+      // Layer by layer, the same objects are named as evidence and the same facts established (generations, which
+      // may differ, are in neither).
+      const shape = (r: typeof report) => r.layers.map((l) => [l.id, l.status, l.code, l.evidence.map((e) => e.ref).sort(), l.facts]);
       expect(shape(report)).toEqual(shape(await runScenario(s.dir, c.target)));
     });
   });

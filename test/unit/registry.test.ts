@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { LAYERS as CHECKS } from '../../checks/index.js';
 import { helpText } from '../../src/options.js';
 import { CODES, codesMarkdown, LAYER_IDS, LAYERS } from '../../src/registry.js';
-import schema from '../../schema/report.v2.json' with { type: 'json' };
+import schema from '../../schema/report.v3.json' with { type: 'json' };
 
 const root = join(import.meta.dirname, '..', '..');
 

@@ -71,7 +71,7 @@ d('prometheus metrics from real dns and proxy layers', () => {
       { until: null, intervalMs: 0 },
     );
     expect(t.verdict).toBe('pass');
-    const report: Report = { schemaVersion: 'gwdoctor.report/v2', generatedAt: new Date().toISOString(), durationMs: 1, source: { mode: 'manifests', offline: false }, targets: [t] };
+    const report: Report = { schemaVersion: 'gwdoctor.report/v3', generatedAt: new Date().toISOString(), durationMs: 1, source: { mode: 'manifests', offline: false }, targets: [t] };
     const text = renderPrometheus(report);
     const check = runTool(promtool as string, ['check', 'metrics'], text);
     expect(check.stdout + check.stderr).toBe('');

@@ -1,7 +1,7 @@
 // Fuzz: the built CLI as a user (or an attacker) drives it: random targets, flags, kubeconfigs with planted
 // credentials, mutated manifests. Invariants: exit code in {0, 1, 2, 3}; no stack trace; no planted secret in stdout
 // or stderr; the run ends within its --timeout plus the grace; with -o json (and a run that started) stdout is one
-// report that validates against schema/report.v2.json.
+// report that validates against schema/report.v3.json.
 
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

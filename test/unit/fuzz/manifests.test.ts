@@ -1,5 +1,5 @@
 // Fuzz: random mutations of the fixture scenarios through the real pipeline (in-process, offline).
-// Invariants: no exception escapes (that would be exit 70), the report validates against schema/report.v2.json,
+// Invariants: no exception escapes (that would be exit 70), the report validates against schema/report.v3.json,
 // no planted secret reaches it, and each run ends well within its deadline.
 
 import fc from 'fast-check';
@@ -116,7 +116,7 @@ async function check(pick: number, muts: Mutation[], t: string, viaFile = false)
   const t0 = performance.now();
   const rep = await runTarget(LAYERS, parsed, offlineEnv(new ManifestCluster(objs), { signal: AbortSignal.timeout(5000) }), { until: null, intervalMs: 0 });
   expect(performance.now() - t0).toBeLessThan(5000);
-  const report: Report = redactDeep({ schemaVersion: 'gwdoctor.report/v2', generatedAt: new Date().toISOString(), durationMs: 1, source: { mode: 'manifests', manifests: [s.name], offline: true }, targets: [rep] });
+  const report: Report = redactDeep({ schemaVersion: 'gwdoctor.report/v3', generatedAt: new Date().toISOString(), durationMs: 1, source: { mode: 'manifests', manifests: [s.name], offline: true }, targets: [rep] });
   expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
   expect(leaked(JSON.stringify(report))).toEqual([]);
 }

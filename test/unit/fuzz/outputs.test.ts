@@ -105,7 +105,7 @@ async function check(pick: number, which: number, name: string, msg: string | nu
   const cluster = new ManifestCluster(objs, [`${s.name}${name}`]);
   const targets = [];
   for (const t of s.targets) targets.push(await runTarget(LAYERS, parseTarget(t), offlineEnv(cluster), { until: null, intervalMs: 0 }));
-  const report: Report = { schemaVersion: 'gwdoctor.report/v2', generatedAt: '2026-12-07T12:00:00.000Z', durationMs: 3, source: { mode: 'manifests', manifests: [`fixtures/${s.name}${name}`], offline: true }, targets };
+  const report: Report = { schemaVersion: 'gwdoctor.report/v3', generatedAt: '2026-12-07T12:00:00.000Z', durationMs: 3, source: { mode: 'manifests', manifests: [`fixtures/${s.name}${name}`], offline: true }, targets };
 
   let text = '';
   textReporter({ color: false, verbose: true }, (x) => (text += x)).onEnd(report);
