@@ -165,6 +165,20 @@ describe('loadManifests', () => {
     expect(got).toEqual(['first', ...lines.slice(1)]);
   });
 
+  // The four shapes that ended in exit 70 (issue 20): refused by the shape validation with the field's path.
+  it.each([
+    ['matchExpressions as a mapping', 'gw', 'selector: {matchExpressions: {key: team, operator: In}}', /spec\.listeners\[0\]\.allowedRoutes\.namespaces\.selector\.matchExpressions must be a list, not a mapping$/],
+    ['matchExpressions: [null]', 'gw', 'selector: {matchExpressions: [null]}', /selector\.matchExpressions\[0\] must be a mapping, not null$/],
+    ['requestMirror.backendRef as a string', 'route', 'filters: [{type: RequestMirror, requestMirror: {backendRef: svc}}]', /spec\.rules\[0\]\.filters\[0\]\.requestMirror\.backendRef must be a mapping, not string "svc"$/],
+    ["a backendRef's filters as a string", 'route', 'backendRefs: [{name: svc, port: 80, filters: nope}]', /spec\.rules\[0\]\.backendRefs\[0\]\.filters must be a list, not string "nope"$/],
+  ])('refuses %s with the field and what it found (exit 3, not 70)', (_, where, field, want) => {
+    const text =
+      where === 'gw'
+        ? `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: n}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Selector, ${field}}}}\n`
+        : `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r, namespace: n}\nspec:\n  rules:\n  - ${field}\n`;
+    expect(() => loadManifests([write('m.yaml', text)])).toThrow(want);
+  });
+
   it('does not even parse objects of kinds it does not read (a Deployment in an -A dump), so their bulk costs nothing', () => {
     const broken = kubectlList.replace('    name: ignored', '    name: ignored\n  spec: {template: [unclosed');
     const f = write('dump.yaml', broken);
