@@ -50,6 +50,7 @@ async function guard(timeoutMs: number, control: Control, largeInput: boolean): 
     stopCode = code;
     setTimeout(() => process.exit(code), 1500); // the partial report gets 1.5 s, no more
     try {
+      if (why === 'interrupt' && !control.partial) say(`interrupted (${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'}) before any check ran: nothing to report`);
       await control.partial?.(why, signal);
     } catch (err) {
       say(`could not print the partial report: ${rootMessage(err)}`);

@@ -29,7 +29,15 @@ export interface Reporter extends Observer {
 
 async function clusterSource(opts: Options, signal: AbortSignal): Promise<{ cluster: ClusterReader | null; why: string | null }> {
   if (opts.manifests.length > 0) {
-    const cluster = ManifestCluster.fromPaths(opts.manifests, { deadline: Date.now() + opts.timeoutMs });
+    const deadline = Date.now() + opts.timeoutMs;
+    // A pipe or a named pipe is copied first, asynchronously: a stalled writer then meets the deadline and SIGTERM.
+    const spooled = await (await import('./cluster/spool.js')).spoolStreams(opts.manifests, { deadline });
+    let cluster: ManifestCluster;
+    try {
+      cluster = ManifestCluster.fromPaths(opts.manifests, { deadline, sources: spooled.sources });
+    } finally {
+      spooled.cleanup();
+    }
     // Objects defined twice, versions the API server does not serve: judged as kubectl apply would leave them, said here.
     for (const n of cluster.notices()) process.stderr.write(`gwdoctor: ${oneLine(n)}\n`);
     return { cluster, why: null };

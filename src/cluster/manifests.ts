@@ -37,6 +37,8 @@ export interface LoadOptions {
    * fields no check looks at. 'all': every object as written (test harnesses that apply fixtures).
    */
   keep?: 'used' | 'all';
+  /** Read these paths from other files instead (a pipe copied by spoolStreams); origins keep the path as given. */
+  sources?: Map<string, string> | undefined;
 }
 
 /** The manifests could not be read completely (the run's deadline passed, or the heap is full): exit 2, saying what was left. */
@@ -263,8 +265,8 @@ function parseUnit(u: Unit, file: string): unknown {
   }
 }
 
-function* unitsOf(file: string, keepAll: boolean): Generator<Unit> {
-  const lines = readLines(file);
+function* unitsOf(file: string, keepAll: boolean, source = file): Generator<Unit> {
+  const lines = readLines(source);
   // Peek at the first significant character: JSON ({ or [) goes to the JSON scanner whatever the file is called.
   const head: string[] = [];
   let json = false;
@@ -354,7 +356,7 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
         }
         keep(v, line, text);
       };
-      for (const u of unitsOf(file, keepAll)) {
+      for (const u of unitsOf(file, keepAll, opts.sources?.get(file))) {
         current.line = u.line;
         if ((++n & 63) === 0) {
           checkDeadline();

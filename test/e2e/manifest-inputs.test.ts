@@ -2,11 +2,12 @@
 // deadline. Each is a one-line message and a documented exit code (3 bad input, 2 unfinished), never exit 70.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, ROOT } from '../helpers/cli.js';
+import { fifoWriter, gwdoctorChild, mkfifo, spoolFileOf, until } from '../helpers/stall.js';
 
 const SEED = join(ROOT, 'fixtures', 'seed-healthy');
 
@@ -114,5 +115,73 @@ describe('-f inputs', () => {
     const r = run(['-f', join(d, 'big.yaml'), '--timeout', '5m', '--offline', 'api.example.com'], '', { NODE_OPTIONS: '--max-old-space-size=96' });
     expect(r.code, r.stderr.slice(0, 500)).toBe(2);
     expect(r.stderr).toMatch(/the manifests do not fit in memory \(\d+ MB heap\): stopped in .*big\.yaml at line \d+ after \d+ objects/);
+  });
+});
+
+// A writer that stalls (`kubectl ... | gwdoctor -f -` with kubectl hung, a named pipe nobody writes): gwdoctor reads
+// the stream through the event loop, so --timeout ends it (exit 2, saying how much was read) and SIGTERM is answered at
+// once (143), whatever the writer does. The writer here never ends before gwdoctor has exited.
+describe('-f from a stream whose writer stalls', () => {
+  const seedYaml = readFileSync(join(SEED, 'cluster.yaml'), 'utf8');
+  const part = seedYaml.slice(0, 500);
+
+  it('a pipe: exit 2 at --timeout, naming stdin and the bytes read, while the writer still holds the pipe open', async () => {
+    const { child, ended } = gwdoctorChild(['-f', '-', '--offline', '--timeout', '1s', 'api.example.com']);
+    child.stdin?.write(part);
+    const r = await ended;
+    child.stdin?.end();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^gwdoctor: the deadline \(--timeout\) passed while reading manifests from stdin \(-f -\): 500 bytes read, and the writer had not finished\n/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a pipe: SIGTERM ends it at once (143) with a message, and the private copy of the input is removed', async () => {
+    const { child, ended } = gwdoctorChild(['-f', '-', '--offline', '--timeout', '60s', 'api.example.com']);
+    child.stdin?.write(part);
+    const copy = await until(() => spoolFileOf(child.pid as number), 20_000, 'gwdoctor copying stdin');
+    child.kill('SIGTERM');
+    const r = await ended;
+    child.stdin?.end();
+    expect(r.code).toBe(143);
+    expect(r.stderr).toMatch(/interrupted \(SIGTERM\) before any check ran/);
+    expect(existsSync(copy)).toBe(false);
+  });
+
+  it('a named pipe nobody opens for writing: exit 2 at --timeout, "nothing was written to it"', async () => {
+    const fifo = join(tmp(), 'dump.yaml');
+    mkfifo(fifo);
+    const { ended } = gwdoctorChild(['-f', fifo, '--offline', '--timeout', '1s', 'api.example.com']);
+    const r = await ended;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/passed while reading manifests from .*dump\.yaml: nothing was written to it/);
+  });
+
+  it('a named pipe whose writer stalls: exit 2 at --timeout; SIGTERM: 143; and a writer that finishes is read whole', async () => {
+    const fifo = join(tmp(), 'dump.yaml');
+    mkfifo(fifo);
+    const a = gwdoctorChild(['-f', fifo, '--offline', '--timeout', '1s', 'api.example.com']);
+    const w = await fifoWriter(fifo);
+    w.write(part);
+    const r = await a.ended;
+    w.close();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/dump\.yaml: 500 bytes read, and the writer had not finished/);
+
+    const b = gwdoctorChild(['-f', fifo, '--offline', '--timeout', '60s', 'api.example.com']);
+    const w2 = await fifoWriter(fifo);
+    w2.write(part);
+    await until(() => spoolFileOf(b.child.pid as number), 20_000, 'gwdoctor copying the named pipe');
+    b.child.kill('SIGTERM');
+    expect((await b.ended).code).toBe(143);
+    w2.close();
+
+    const c = gwdoctorChild(['-f', fifo, '--offline', '-o', 'json', '--timeout', '60s', 'api.example.com']);
+    const w3 = await fifoWriter(fifo);
+    w3.write(seedYaml);
+    w3.close();
+    const done = await c.ended;
+    expect(done.stderr).toBe('');
+    expect(done.code).toBe(0);
+    expect((JSON.parse(done.stdout) as { targets: { verdict: string }[] }).targets[0]?.verdict).toBe('pass');
   });
 });

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { CLI, ROOT, validateReport } from '../../helpers/cli.js';
+import { fifoWriter, gwdoctorChild, mkfifo } from '../../helpers/stall.js';
 import { budget, leaked, SECRETS, timeoutFor } from './budget.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gwd-fuzz-'));
@@ -134,4 +136,35 @@ describe('the built CLI under random input', () => {
       budget(CASES),
     );
   }, timeoutFor(CASES, 4000));
+});
+
+// Stalled inputs: part of a dump (YAML or JSON, cut anywhere) written to a pipe or a named pipe by a writer that never
+// ends. Invariant: gwdoctor ends at its --timeout, exit 2, one line naming the stream and what was read, no stack.
+describe('stalled inputs under the deadline', () => {
+  const json = JSON.stringify(parse(seed), null, 2);
+  const CASES = 4;
+  it(`${CASES} stalled writers (pipe or named pipe, YAML or JSON, cut anywhere): exit 2 at --timeout`, async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('pipe', 'fifo'), fc.constantFrom('yaml', 'json'), fc.nat(), fc.constantFrom(1000, 1500), async (how, kind, at, ms) => {
+        const text = kind === 'yaml' ? seed : json;
+        const part = text.slice(0, at % text.length);
+        const fifo = join(dir, `stall-${n++}.${kind}`);
+        if (how === 'fifo') mkfifo(fifo);
+        const { child, ended } = gwdoctorChild(['-f', how === 'pipe' ? '-' : fifo, '--offline', '--timeout', `${ms}ms`, 'api.example.com']);
+        let close = (): void => void child.stdin?.end();
+        if (how === 'fifo') {
+          const w = await fifoWriter(fifo);
+          w.write(part);
+          close = w.close;
+        } else child.stdin?.write(part);
+        const r = await ended;
+        close();
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(/^gwdoctor: the deadline \(--timeout\) passed while reading manifests from .*: (nothing was written to it|\d+ bytes read, and the writer had not finished)\n  hint: /);
+        expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+      }),
+      budget(CASES),
+    );
+  }, timeoutFor(CASES, 8000));
 });
