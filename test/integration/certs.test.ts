@@ -77,14 +77,11 @@ describe('deploy/rbac-secrets.yaml', () => {
       const r = await admin!.raw('PATCH', `${path(o)}?fieldManager=gwdoctor-test&force=true`, o, 'application/apply-patch+yaml');
       expect(r.status, JSON.stringify(r.json).slice(0, 300)).toBeLessThan(300);
     }
-    const can = async (verb: string, name?: string) => {
-      const r = await admin!.raw('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
-        apiVersion: 'authorization.k8s.io/v1',
-        kind: 'SubjectAccessReview',
-        spec: { user: 'system:serviceaccount:gwdoctor:gwdoctor', groups: ['system:serviceaccounts'], resourceAttributes: { namespace: 'istio-ingress', verb, resource: 'secrets', ...(name ? { name } : {}) } },
-      });
-      return (r.json as { status: { allowed: boolean } }).status.allowed;
-    };
+    const sa = 'system:serviceaccount:gwdoctor:gwdoctor';
+    const can = (verb: string, name?: string) => admin!.can(sa, { namespace: 'istio-ingress', verb, resource: 'secrets', ...(name ? { name } : {}) });
+    // The authorizer sees the new Role and RoleBinding through its informer cache: wait until it grants the get
+    // (seen allowed=false right after the apply under load), then ask the rest.
+    await admin!.waitAllowed(sa, [{ namespace: 'istio-ingress', verb: 'get', resource: 'secrets', name: 'example-com-tls' }]);
     expect({ get: await can('get', 'example-com-tls'), other: await can('get', 'other-tls'), list: await can('list'), watch: await can('watch') }).toEqual({ get: true, other: false, list: false, watch: false });
   });
 });

@@ -53,6 +53,12 @@ describe('deploy/ applied to the control plane', () => {
       const back = (await admin!.get(path(o))) as K8s;
       expect(back.metadata.name).toBe(o.metadata.name);
     }
+    // What --all reads, as the authorizer sees the new ClusterRoleBinding (its informer cache lags the apply).
+    await admin!.waitAllowed('system:serviceaccount:gwdoctor:gwdoctor', [
+      { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'httproutes' },
+      { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'gateways' },
+      { verb: 'list', resource: 'services' },
+    ]);
     const job = (await admin!.get(path(objects.find((o) => o.kind === 'Job')!))) as { metadata: { annotations: Record<string, string> }; spec: { template: { spec: { serviceAccountName: string } } } };
     expect(job.metadata.annotations['argocd.argoproj.io/hook']).toBe('PostSync');
     expect(job.spec.template.spec.serviceAccountName).toBe('gwdoctor');

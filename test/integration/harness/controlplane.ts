@@ -349,4 +349,9 @@ async function installRbac(kube: Kube): Promise<void> {
   await kube.create(bind('gwdoctor-viewer-certificates', 'gwdoctor-listener-certificates', 'viewer'));
   await kube.create(bind('gwdoctor-restricted', 'gwdoctor-restricted', 'restricted'));
   await kube.create(bind('gwdoctor-legacy', 'gwdoctor-legacy', 'legacy'));
+  // The RBAC authorizer reads bindings from an informer cache: the first test must not run before it sees them.
+  const routes = { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'httproutes' };
+  await kube.waitAllowed('viewer', [routes, { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'referencegrants' }, { verb: 'get', resource: 'secrets', namespace: 'istio-ingress', name: 'example-com-tls' }]);
+  await kube.waitAllowed('restricted', [routes]);
+  await kube.waitAllowed('legacy', [routes]);
 }

@@ -35,6 +35,15 @@ export interface Obj {
   [k: string]: unknown;
 }
 
+/** resourceAttributes of a SubjectAccessReview. */
+export interface Access {
+  verb: string;
+  resource: string;
+  group?: string;
+  namespace?: string;
+  name?: string;
+}
+
 export class KubeError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -84,6 +93,31 @@ export class Kube {
 
   get(path: string): Promise<unknown> {
     return this.ok('GET', path);
+  }
+
+  /** The authorizer's answer (SubjectAccessReview) to: may `user` do `verb` on `resource`? */
+  async can(user: string, a: Access): Promise<boolean> {
+    const r = await this.ok('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: { user, ...(user.startsWith('system:serviceaccount:') ? { groups: ['system:serviceaccounts', 'system:authenticated'] } : { groups: ['system:authenticated'] }), resourceAttributes: a },
+    });
+    return (r as { status: { allowed: boolean } }).status.allowed;
+  }
+
+  /**
+   * Wait until the authorizer allows `user` each access: the RBAC authorizer reads Roles and bindings from an informer
+   * cache, so a binding just created is seen a moment later (under load, after the next request: allowed=false).
+   */
+  async waitAllowed(user: string, access: Access[], ms = 30_000): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const denied: Access[] = [];
+      for (const a of access) if (!(await this.can(user, a))) denied.push(a);
+      if (denied.length === 0) return;
+      if (Date.now() > until) throw new Error(`RBAC: ${user} still denied ${JSON.stringify(denied)} after ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async create(o: Obj | Record<string, unknown>): Promise<Obj> {
