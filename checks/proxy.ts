@@ -420,7 +420,8 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
       };
     }
     const both = sameFault ? ' (the NodePort answers the same directly)' : '';
-    const carriedEv: Evidence = { ref: `proxy: GET ${url.href}`, detail: `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${both}${c.sure ? '' : '; the proxy hides Envoy\'s headers, the direct NodePort answer shows it'}` };
+    const reason = c.fault === 'UF' ? resetReason(res.bodySnippet) : null;
+    const carriedEv: Evidence = { ref: `proxy: GET ${url.href}`, detail: `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${reason ? `, reset reason: ${reason}` : ''}${both}${c.sure ? '' : '; the proxy hides Envoy\'s headers, the direct NodePort answer shows it'}` };
     const [first, ...also] = FAULT_LAYERS[c.fault];
     if (!first) return { draft: ownFinding(c, carriedEv) };
     const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered ${c.statusCode} (${c.fault})${both}: the fault is inside the cluster (${[first, ...also].join(' or ')})`;

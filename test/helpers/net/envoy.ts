@@ -71,6 +71,8 @@ export type HostRoute =
   | 'slow'
   /** routed to an app that redirects to https://<Host><path> (what an app behind a TLS-terminating proxy does) */
   | 'app-redirect'
+  /** routed over TLS to the plaintext backend (a DestinationRule tls.mode SIMPLE to a backend that speaks HTTP): 503 UF */
+  | 'tls-mismatch'
   /** Envoy's own redirect action (an HTTPRoute RequestRedirect): that code, to https://<host><path> */
   | { redirect: { code: 301 | 302; host: string } };
 
@@ -114,6 +116,7 @@ const CLUSTER_OF: Record<Exclude<HostRoute, object>, string> = {
   stream: 'streamer',
   slow: 'slow',
   'app-redirect': 'redirector',
+  'tls-mismatch': 'backend-tls',
 };
 
 function route(r: HostRoute) {
@@ -221,7 +224,13 @@ export async function startRealEnvoy(bin: string, dir: string, listeners: Record
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: admin } } },
     static_resources: {
       listeners: Object.entries(listeners).map(([name, spec]) => listener(name, ports[name] as number, spec)),
-      clusters: [...Object.entries(servers).map(([name, s]) => cluster(name, portOf(s))), cluster('empty', null), cluster('closed', closed)],
+      clusters: [
+        ...Object.entries(servers).map(([name, s]) => cluster(name, portOf(s))),
+        cluster('empty', null),
+        cluster('closed', closed),
+        // What istiod sends for a DestinationRule tls.mode SIMPLE (here without SDS): TLS towards the backend's port.
+        { ...cluster('backend-tls', portOf(servers['backend'] as Server)), transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', sni: 'example-api.example-api.svc.cluster.local' } } },
+      ],
     },
   };
   const file = join(dir, 'envoy.json');

@@ -449,6 +449,16 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
       expect(t.layers.find((l) => l.code === 'GatewayErrorResponse')?.summary).toMatch(/but the gateway answered HTTP 404/);
     });
 
+    it('Envoy\'s empty 500 for a backendRef to a missing Service: exit 1 and endpoints ServiceNotFound, the same as --offline (it was exit 2 GatewayErrorResponse)', async () => {
+      const r = await cli('nc', 'nc', 'service-not-found');
+      expect(r.code, r.stderr).toBe(1);
+      const t = r.report.targets[0]!;
+      const code = (rep: Report) => rep.targets[0]!.layers.find((l) => l.status === 'fail')?.code;
+      expect({ failedLayer: t.failedLayer, code: code(r.report) }).toEqual({ failedLayer: 'endpoints', code: 'ServiceNotFound' });
+      const offline = await gwdoctorAsync(['-o', 'json', '--offline', '--manifests', writeFixture(join(dir, 'cli-offline-snf'), 'service-not-found', gw['nc']!), 'https://api.example.com/']);
+      expect(code(JSON.parse(offline.stdout) as Report)).toBe('ServiceNotFound');
+    });
+
     it('expired certificate: exit 1, proxy TlsCertificateInvalid in the JSON report', async () => {
       const r = await cli('expired', 'ok', 'seed-healthy');
       expect(r.code).toBe(1);

@@ -35,7 +35,7 @@ if (skip) process.stderr.write(`[net] skipping the real-Envoy proxy tests: ${ski
 
 // 'stream': nginx needs proxy_buffering off to pass a stream on at all (with buffering it holds even the response
 // headers until a buffer fills), as nginx's docs tell anyone serving server-sent events.
-const SCENARIOS: Record<string, EnvoyScenario> = { ok: 'ok', nr: 'nr', nc: 'nc', uh: 'uh', uf: 'uf', rbac: 'rbac', stream: 'stream' };
+const SCENARIOS: Record<string, EnvoyScenario> = { ok: 'ok', nr: 'nr', nc: 'nc', uh: 'uh', uf: 'uf', rbac: 'rbac', stream: 'stream', 'tls-mismatch': 'tls-mismatch' };
 
 let dir: string;
 let dns: Dnsmasq;
@@ -167,6 +167,15 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
       const rep = await run({ proxy: 'uf' });
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'BackendConnectFailed' });
       expect(text(layer(rep, 'endpoints'))).toContain('reset reason: remote connection failure');
+    });
+
+    it('TLS from the gateway to a plaintext backend (a DestinationRule tls.mode SIMPLE): BackendConnectFailed, the fix names the DestinationRule', async () => {
+      const rep = await run({ proxy: 'tls-mismatch' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'BackendConnectFailed' });
+      const f = text(layer(rep, 'endpoints'));
+      // Envoy 1.40 names no TLS failure here: the plaintext backend answers the ClientHello with an HTTP 400 and closes.
+      expect(layer(rep, 'endpoints').summary).toMatch(/but the gateway answered HTTP 503 "upstream connect error" from Envoy \(UF: .*\), reset reason: remote connection failure/);
+      expect(f).toMatch(/whether a DestinationRule sets TLS for this host/);
     });
 
     it('403 "RBAC: access denied": GatewayRbacDenied, never ProxyNotForwardingToGateway ("the proxy answers itself")', async () => {
