@@ -25,6 +25,7 @@ import { fixtureObjects } from '../../helpers/net/cluster.js';
 import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
 import { requireEnvoy, scenario, startRealEnvoy, type EnvoyScenario, type RealEnvoy } from '../../helpers/net/envoy.js';
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
+import { proxyBins, rawStatus, startCaddy, startHaproxy, type Proxy } from '../../helpers/net/proxies.js';
 
 const found = requireBins();
 const real = requireEnvoy();
@@ -42,6 +43,7 @@ let dns: Dnsmasq;
 let nginx: Nginx;
 let envoy: RealEnvoy;
 let caFile: string;
+let leaf: { cert: string; key: string };
 
 d('the proxy layer in front of a real Envoy (nginx replaces its server header)', () => {
   beforeAll(async () => {
@@ -49,7 +51,7 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     dir = mkdtempSync(join(tmpdir(), 'gwdoctor-real-envoy-'));
     const pki = new TestPki(dir, bins.openssl);
     caFile = pki.ca('test-ca');
-    const leaf = pki.leaf('test-ca', 'good', ['api.example.com', 'worker.example.com'], days(-1), days(60));
+    leaf = pki.leaf('test-ca', 'good', ['api.example.com', 'worker.example.com'], days(-1), days(60));
     envoy = await startRealEnvoy(envoyBin!, dir, Object.fromEntries(Object.entries(SCENARIOS).map(([k, v]) => [k, scenario(v)])));
     // meta/ll: a DNS answer pointing at the cloud metadata service, and at an IPv6 link-local address.
     dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'meta.example.com': '169.254.169.254', 'll.example.com': 'fe80::1' }, local: ['example.com'] });
@@ -239,6 +241,41 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
       expect(layer(rep, 'dns').status).toBe('pass');
       expect(probe.asked).toContain('169.254.169.254');
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUnreachable' });
+    });
+  });
+
+  // What ProxyHttp10Upstream's fix says about HAProxy and Caddy, checked against the real proxies: each speaks
+  // HTTP/1.1 to the gateway for an HTTP/1.1 client; HAProxy keeps an HTTP/1.0 client's version, Caddy does not.
+  const others = proxyBins();
+  const missing = Object.entries(others).filter(([, v]) => !v).map(([k]) => k);
+  if (missing.length && process.env['CI'] === 'true') throw new Error(`the proxy tests need ${missing.join(', ')}: run scripts/install-net-deps.sh`);
+  describe.skipIf(missing.length > 0)('HAProxy and Caddy in front of the real Envoy', () => {
+    let haproxy: Proxy;
+    let caddy: Proxy;
+    beforeAll(async () => {
+      haproxy = await startHaproxy(others.haproxy!, join(dir, 'haproxy'), { ...leaf, upstream: envoy.ports['ok']! });
+      caddy = await startCaddy(others.caddy!, join(dir, 'caddy'), { ...leaf, upstream: envoy.ports['ok']!, host: 'api.example.com' });
+    }, 60_000);
+    afterAll(async () => {
+      await haproxy?.stop();
+      await caddy?.stop();
+    });
+    const through = (p: Proxy) => {
+      const e = env({ proxy: 'ok' });
+      return runTarget(LAYERS, parseTarget('https://api.example.com/'), { ...e, net: { ...e.net, port: p.tls } }, { until: null, intervalMs: 0 });
+    };
+
+    it('HAProxy with its defaults: gwdoctor (HTTP/1.1) passes every layer; a raw HTTP/1.0 client gets Envoy\'s 426 through it, HTTP/1.1 gets 200', async () => {
+      expect(outcome(await through(haproxy))).toMatchObject({ verdict: 'pass', layer: null, code: null });
+      expect(await rawStatus(haproxy.plain, 'HTTP/1.0', 'api.example.com')).toBe(426);
+      expect(await rawStatus(haproxy.plain, 'HTTP/1.1', 'api.example.com')).toBe(200);
+    });
+
+    it('Caddy with its defaults: gwdoctor passes every layer; even an HTTP/1.0 client reaches the gateway as HTTP/1.1 (200)', async () => {
+      const rep = await through(caddy);
+      expect(outcome(rep)).toMatchObject({ verdict: 'pass', layer: null, code: null });
+      expect(text(layer(rep, 'proxy'))).toMatch(/server: Caddy/);
+      expect(await rawStatus(caddy.plain, 'HTTP/1.0', 'api.example.com')).toBe(200);
     });
   });
 });
