@@ -75,7 +75,7 @@ async function allTargets(opts: Options, cluster: ClusterReader | null, why: str
   if (opts.gateway && list.gateways.length === 0) throw new UsageError(`--all: Gateway ${opts.gateway.namespace}/${opts.gateway.name} not found`);
   const have = new Set(named.map((t) => t.host));
   for (const w of uncheckedWildcards(list, [...have])) {
-    process.stderr.write(`gwdoctor: --all: ${w.pattern} (${w.routes.join(', ')}) is a wildcard and was not checked; name a host it covers to check it\n`);
+    process.stderr.write(`gwdoctor: ${oneLine(`--all: ${w.pattern} (${w.routes.join(', ')}) is a wildcard and was not checked; name a host it covers to check it`)}\n`);
   }
   const extra: Target[] = [];
   for (const h of list.hosts.filter((x) => !have.has(x))) {
@@ -187,7 +187,7 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   await reporter.onEnd(report);
   if (opts.fixDir) {
     const { stale } = (await import('./fix/files.js')).writeFixFiles(opts.fixDir, redactDeep(report));
-    for (const s of stale) process.stderr.write(`gwdoctor: --fix-dir: ${s.from}, a fix of an earlier run, was edited since; renamed to ${s.to} (not applied by kubectl apply -f DIR)\n`);
+    for (const s of stale) process.stderr.write(`gwdoctor: ${oneLine(`--fix-dir: ${s.from}, a fix of an earlier run, was edited since; renamed to ${s.to} (not applied by kubectl apply -f DIR)`)}\n`);
   }
   return exitCodeFor(report);
 }

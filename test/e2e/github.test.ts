@@ -1,7 +1,11 @@
 // GitHub Actions annotations: under GITHUB_ACTIONS=true the text output is followed by workflow commands, encoded
 // exactly as @actions/core (the toolkit actions use) encodes them, capped to what GitHub shows per step.
 
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parse } from 'yaml';
 import * as core from '@actions/core';
 import { gwdoctor } from '../helpers/cli.js';
 import { scenarioReport } from '../helpers/reports.js';
@@ -68,5 +72,40 @@ describe('annotations', () => {
     expect(all.filter((a) => a.level === 'error')).toHaveLength(MAX_PER_LEVEL);
     expect(all.at(-1)).toMatchObject({ level: 'notice' });
     expect(all.at(-1)!.message).toMatch(/^3 more findings are not annotated/);
+  });
+});
+
+// Issue 20: names from a pull request's manifests reached the log as lines of their own (`::error ...`,
+// `::stop-commands::...`), forging annotations and switching gwdoctor's own off. The whole CLI, stdout and stderr,
+// as a GitHub runner reads them: every line that starts with `::` (after blanks) is one gwdoctor wrote.
+describe('hostile names under GitHub Actions: only gwdoctor writes workflow commands', () => {
+  const EVIL = '\n::error file=x::forged\n::stop-commands::tok\r\u2028';
+  const dirs = (() => {
+    const list = parse(readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'grant-missing', 'cluster.yaml'), 'utf8')) as { items: Record<string, unknown>[] };
+    const walk = (x: unknown): unknown =>
+      Array.isArray(x) ? x.map(walk) : x !== null && typeof x === 'object' ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v)])) : x === 'example-api' ? `example-api${EVIL}` : x;
+    const items = walk(list.items) as { kind: string; spec?: { hostnames?: string[] } }[];
+    for (const o of items) if (o.kind === 'HTTPRoute' && o.spec?.hostnames) o.spec.hostnames.push(`*.wild${EVIL}.example.com`);
+    const head = mkdtempSync(join(tmpdir(), 'gwd-gh-evil-'));
+    writeFileSync(join(head, `cluster${EVIL.replace(/[\r\n]/g, '_')}.json`), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    return { head };
+  })();
+  const ours = /^::(error|warning|notice) title=gwdoctor/;
+  const forged = (out: string) => out.split('\n').filter((l) => /^\s*(::|##\[)/.test(l) && !ours.test(l));
+
+  it('gwdoctor --all (text, then annotations; stderr notes)', () => {
+    const r = gwdoctor(['--manifests', dirs.head, '--offline', '--all'], { GITHUB_ACTIONS: 'true' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^::error title=gwdoctor/m);
+    expect(forged(r.stdout)).toEqual([]);
+    expect(forged(r.stderr)).toEqual([]);
+  });
+
+  it('gwdoctor diff (text, then annotations)', () => {
+    const r = gwdoctor(['diff', '--base', 'fixtures/seed-healthy', '--head', dirs.head, 'api.example.com'], { GITHUB_ACTIONS: 'true' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^::error title=gwdoctor diff/m);
+    expect(forged(r.stdout)).toEqual([]);
+    expect(forged(r.stderr)).toEqual([]);
   });
 });
