@@ -210,7 +210,9 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
       for (const r of reads(many)) times.set(r, (times.get(r) ?? 0) + 1);
       expect(Math.max(...times.values()), many.requests.join('\n')).toBe(many.attempts);
       expect(times.get('GET /apis/gateway.networking.k8s.io/v1/httproutes?limit=500')).toBe(many.attempts);
-      expect(reads(many).length).toBeLessThanOrEqual(12 * many.attempts); // O(kinds x attempts), not 20 x attempts
+      // O(kinds x attempts), not 20 x attempts. 13 reads: the kinds, plus the Pods of a namespace whose Service selects
+      // none (NoPodsSelected's fix is built from them) until Pods are read cluster-wide.
+      expect(reads(many).length).toBeLessThanOrEqual(13 * many.attempts);
       expect(reads(many).length / many.attempts).toBeLessThanOrEqual(2 * (reads(one).length / one.attempts) + 4);
     } finally {
       await proxy.close();

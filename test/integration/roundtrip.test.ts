@@ -103,6 +103,13 @@ async function settled(kube: Kube): Promise<void> {
   }
 }
 
+/**
+ * Faults whose printed fixes are complete (issue 20 item 12: the missing Service around Pods that run, the selector of
+ * the one workload serving the port): on the real API server, with the real EndpointSlice controller, they must reach
+ * a pass, not stop at a fix that needs a person.
+ */
+const COMPLETE = new Set(['service-not-found', 'service-not-found-pods-run', 'service-not-found-no-grant', 'no-pods-selected'].map((n) => `${n} api.example.com`));
+
 describe.each(scenarios())('round trip on the API server: $name', (s) => {
   const targets = [...new Set(s.cases.map((c) => c.target))];
   itLive.each(targets)('%s: the printed fixes, applied, reach a pass without breaking another host', async (target) => {
@@ -114,6 +121,7 @@ describe.each(scenarios())('round trip on the API server: $name', (s) => {
       const r = await roundTrip([], target, targets.filter((t) => t !== target), run, applier(created));
       results.push(r);
       expect(['passes', 'human']).toContain(r.result);
+      if (COMPLETE.has(`${s.name} ${target}`)) expect(r, r.steps.join(' -> ')).toMatchObject({ result: 'passes' });
     } finally {
       for (const o of created.reverse()) await (admin as Kube).delete(o);
       await applied.cleanup();
