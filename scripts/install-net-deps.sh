@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real peers the network integration tests talk to: nginx (TLS-terminating reverse proxy),
 # dnsmasq (DNS server on a high port) and openssl (test CA and certificates); and the consumers the output tests
-# validate against: xmllint (JUnit), promtool (Prometheus), chromium (HTML); and HAProxy and Caddy, whose upstream HTTP
-# version the proxy tests check against a real Envoy.
+# validate against: xmllint (JUnit), promtool (Prometheus), chromium (HTML); HAProxy and Caddy, whose upstream HTTP
+# version the proxy tests check against a real Envoy; and shellcheck, which actionlint runs on the run: scripts of
+# deploy/github-actions/gwdoctor.yml.
 # Idempotent: does nothing when the binaries are already there. Runs as root with no stdin (CI).
 set -euo pipefail
 
@@ -16,9 +17,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)   # HT
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)   # kubectl plugin test: kubectl's own plugin lookup
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)   # the upstream HTTP version HAProxy and Caddy
 command -v caddy >/dev/null 2>&1 || need+=(caddy)                                   # send to the gateway (ProxyHttp10Upstream's fix)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)       # workflow test: actionlint -shellcheck
 
 if [ "${#need[@]}" -eq 0 ]; then
-  echo "install-net-deps: nginx, dnsmasq, openssl, xmllint, promtool, chromium, kubectl, haproxy and caddy are present"
+  echo "install-net-deps: nginx, dnsmasq, openssl, xmllint, promtool, chromium, kubectl, haproxy, caddy and shellcheck are present"
   exit 0
 fi
 

@@ -2,7 +2,7 @@
 // by key, --print-config showing the result, and every kind of mistake in it reported as FILE:LINE:COL, exit 3, one line.
 
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,21 +66,41 @@ describe('finding the config file', () => {
     expect(oneLine(r.stderr)).toBe('gwdoctor: config missing.yaml: cannot read it (no such file)');
   });
 
-  it('runs the shipped example (examples/gwdoctor.yaml) as it is: three hosts, admin.example.com internal, junit and json files written', () => {
+  it('runs the shipped example (examples/gwdoctor.yaml) as it is: three hosts, admin.example.com internal, and writes nothing next to it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gwd-ex-'));
     mkdirSync(join(dir, 'examples'));
     cpSync(join(ROOT, 'examples', 'gwdoctor.yaml'), join(dir, 'examples', 'gwdoctor.yaml'));
     cpSync(SEED, join(dir, 'fixtures', 'seed-healthy'), { recursive: true });
-    const r = run(join(dir, 'examples'), ['--offline']);
+    const r = run(join(dir, 'examples'), ['--offline', '-o', 'json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/admin\.example\.com\/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress\/example-istio-gateway serves admin\.example\.com/);
-    const report = JSON.parse(readFileSync(join(dir, 'examples', 'gwdoctor-report.json'), 'utf8'));
+    const report = JSON.parse(r.stdout);
     expect(report.targets.map((t: { host: string; verdict: string; expect?: string }) => [t.host, t.verdict, t.expect ?? 'public'])).toEqual([
       ['api.example.com', 'pass', 'public'],
       ['worker.example.com', 'pass', 'public'],
       ['admin.example.com', 'pass', 'internal'],
     ]);
-    expect(readFileSync(join(dir, 'examples', 'gwdoctor-junit.xml'), 'utf8')).toMatch(/<testsuite name="admin\.example\.com\/"/);
+    const text = run(join(dir, 'examples'), ['--offline']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/admin\.example\.com\/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress\/example-istio-gateway serves admin\.example\.com/);
+    // no report written into the checkout the example lives in
+    expect(readdirSync(join(dir, 'examples'))).toEqual(['gwdoctor.yaml']);
+  });
+
+  it('points the example at no public resolver (a home lab asks its own DNS server)', () => {
+    const r = run(join(ROOT, 'examples'), ['--print-config']);
+    expect(r.code, r.stderr).toBe(0);
+    const resolvers = (parse(r.stdout) as { resolvers: string[] }).resolvers;
+    expect(resolvers.length).toBeGreaterThan(0);
+    // RFC 1918, RFC 6598, RFC 5737 documentation ranges, loopback: never a public address such as 1.1.1.1 or 9.9.9.9
+    for (const a of resolvers) expect(a.replace(/:\d+$/, '')).toMatch(/^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|192\.0\.2\.|198\.51\.100\.|203\.0\.113\.|127\.)/);
+  });
+
+  it('writes output files relative to the config file, wherever it is run from', () => {
+    const dir = project(`${BASE}targets: [api.example.com]\noutputs: [text, junit=reports-junit.xml, {format: json, file: reports-report.json}]\n`);
+    const r = run(tmpdir(), ['--config', join(dir, 'gwdoctor.yaml')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'reports-report.json'), 'utf8')).targets[0].verdict).toBe('pass');
+    expect(readFileSync(join(dir, 'reports-junit.xml'), 'utf8')).toMatch(/<testsuite name="api\.example\.com\/"/);
   });
 });
 
