@@ -1,6 +1,7 @@
 // -o sarif: SARIF 2.1.0 for code-scanning uploads and pull-request annotations (the kube-linter/kubeaudit way).
 // One rule per reason code (src/codes.ts) with the README heading as helpUri; one result per fail/error/warn
-// finding, located at the manifest file:line of the objects involved when the report carries their origins.
+// finding, located at the manifest file:line of the objects involved when the report carries their origins, else
+// (a live cluster) at cluster/NAMESPACE/KIND/NAME, or hosts/HOST: code scanning needs a physical location.
 // `results` is always present: uploads reject a run without it. Validated in tests against the SARIF 2.1.0 schema.
 
 import { createHash } from 'node:crypto';
@@ -46,6 +47,11 @@ function artifactUri(file: string): string {
   return encodeURI(rel.split(sep).join('/'));
 }
 
+/** Where a live object is located for code scanning: cluster/NAMESPACE/KIND/NAME (no such file exists). */
+function clusterUri(o: ObjectRef): string {
+  return ['cluster', ...(o.namespace ? [o.namespace] : []), o.kind, o.name].map((s) => encodeURIComponent(clean(s))).join('/');
+}
+
 function markdown(t: TargetReport, f: Finding): string {
   const lines = [`**${t.host}${t.path}** ${f.status === 'fail' ? 'fails' : f.status === 'error' ? 'could not be checked' : 'warns'} at **${f.id}**: ${inline(f.summary)}`, ''];
   for (const e of f.evidence) lines.push(`- ${inline(e.ref)}: ${inline(e.detail)}`);
@@ -59,7 +65,9 @@ function result(t: TargetReport, f: Finding) {
   const files = fileLocations(f);
   const objects = f.evidence.map(evidenceObject).filter((o) => o !== undefined);
   const logical = (o: ObjectRef) => ({ name: o.name, fullyQualifiedName: objectName(o), kind: 'resource' });
-  // file:line when the objects came from manifests; else the objects by name (a live cluster has no file).
+  // file:line when the objects came from manifests. A live cluster has no file, but code scanning refuses a result
+  // without a physical location ("locationFromSarifResult: expected at least one location" / "expected artifact
+  // location"): such a result is located at a repository-relative pseudo path naming the object, or the host.
   const locations =
     files.length > 0
       ? files.map((l) => ({
@@ -67,8 +75,8 @@ function result(t: TargetReport, f: Finding) {
           ...(l.object ? { logicalLocations: [logical(l.object)] } : {}),
         }))
       : objects.length > 0
-        ? [{ logicalLocations: objects.map(logical) }]
-        : [];
+        ? objects.map((o) => ({ physicalLocation: { artifactLocation: { uri: clusterUri(o) }, region: { startLine: 1 } }, logicalLocations: [logical(o)] }))
+        : [{ physicalLocation: { artifactLocation: { uri: `hosts/${encodeURIComponent(t.host)}` }, region: { startLine: 1 } } }];
   return {
     ruleId: code ?? `layer/${f.id}`,
     ...(code ? { ruleIndex: RULE_IDS.indexOf(code) } : {}),

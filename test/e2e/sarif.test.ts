@@ -91,6 +91,31 @@ describe('sarif output (validated against the SARIF 2.1.0 schema)', () => {
     ]);
   });
 
+  it('locates every result where code scanning accepts it, also from a live cluster (no file): cluster/NS/KIND/NAME, or the host', async () => {
+    // code scanning refuses a result without a physical location with an artifact URI ("locationFromSarifResult:
+    // expected at least one location", github/codeql-action#1738, #2459): the upload-sarif step of the workflow would fail
+    const report = await scenarioReport([['grant-missing', 'api.example.com'], ['no-ready-endpoints', 'api.example.com']]);
+    for (const t of report.targets) for (const f of t.layers) f.evidence = f.evidence.map((e): Evidence => Object.assign({}, e, { origin: { resourceVersion: '42' } }));
+    const noObject = report.targets[1]!.layers.find((f) => f.status === 'fail')!;
+    noObject.evidence = noObject.evidence.map((e): Evidence => ({ ref: e.ref, detail: e.detail }));
+    const log = renderSarif(report) as SarifLog;
+    expect(validateSarif(log), JSON.stringify(validateSarif.errors?.slice(0, 3))).toBe(true);
+    const results = log.runs[0]!.results;
+    expect(results).toHaveLength(2);
+    for (const r of results) {
+      expect(r.locations.length, r.ruleId).toBeGreaterThan(0);
+      for (const l of r.locations as { physicalLocation: { artifactLocation: { uri: string }; region: { startLine: number } } }[]) {
+        expect(l.physicalLocation.artifactLocation.uri).toMatch(/^[\w.%-]+(?:\/[\w.%-]+)*$/); // repository-relative, no scheme
+        expect(l.physicalLocation.region.startLine).toBeGreaterThanOrEqual(1);
+      }
+    }
+    expect(results[0]!.locations).toContainEqual({
+      physicalLocation: { artifactLocation: { uri: 'cluster/istio-ingress/HTTPRoute/example-api' }, region: { startLine: 1 } },
+      logicalLocations: [{ name: 'example-api', fullyQualifiedName: 'HTTPRoute istio-ingress/example-api', kind: 'resource' }],
+    });
+    expect(results[1]!.locations).toEqual([{ physicalLocation: { artifactLocation: { uri: 'hosts/api.example.com' }, region: { startLine: 1 } } }]);
+  });
+
   it('is checked by a validator that does reject a log without the tool', () => {
     expect(validateSarif({ version: '2.1.0', runs: [{ results: [] }] })).toBe(false);
   });
