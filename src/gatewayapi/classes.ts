@@ -1,7 +1,10 @@
 // GatewayClasses that istiod creates itself (nobody commits them to git). istiod's class controller creates each
-// built-in class when it does not exist, and re-creates it when deleted (istio pilot/pkg/config/kube/gateway:
-// the built-in classes and their controller names, created by the GatewayClass controller on start). Checked on
-// real istiod: test/integration/verdicts.test.ts lists the classes istiod creates on an empty cluster.
+// built-in class when it does not exist, and re-creates it when deleted (istio
+// pilot/pkg/config/kube/gatewaycommon/gatewayclass.go reconcileClass over classinfo.go GetBuiltinGatewayClasses:
+// PILOT_GATEWAY_API_DEFAULT_GATEWAYCLASS_NAME "istio" -> istio.io/gateway-controller always, "istio-remote" ->
+// istio.io/unmanaged-gateway with PILOT_MULTI_NETWORK_DISCOVER_GATEWAY_API (default true); the waypoint and east-west
+// classes only with ambient enabled, so they are not assumed). Checked on real istiod:
+// test/integration/verdicts.test.ts.
 //
 // Manifests from git therefore lack them: a Gateway of class `istio` there is not "a class that does not exist" but
 // one that will exist as soon as istiod runs. A live cluster is different: there the class is missing only when no
