@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { stringify } from 'yaml';
 import { ManifestCluster, SERVED_VERSIONS } from '../../src/cluster/manifests.js';
 import { ISTIO_BUILTIN_CLASSES } from '../../src/gatewayapi/classes.js';
-import { gwdoctor } from '../helpers/cli.js';
+import { gwdoctor, gwdoctorAsync } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
@@ -159,7 +159,8 @@ describe('a plain-HTTP API server address, as `kubectl proxy` serves it (item 8)
       const kc = join(mkdtempSync(join(tmpdir(), 'gwd-proxy-')), 'kubeconfig');
       // As `kubectl config set-cluster proxy --server=http://127.0.0.1:8001` writes it: no credentials, no CA.
       writeFileSync(kc, `apiVersion: v1\nkind: Config\nclusters:\n- name: proxy\n  cluster: {server: "${url}"}\nusers:\n- {name: none, user: {}}\ncontexts:\n- {name: proxy, context: {cluster: proxy, user: none}}\ncurrent-context: proxy\n`);
-      const via = gwdoctor(['--kubeconfig', kc, '--offline', '-o', 'json', 'api.example.com', 'worker.example.com']);
+      // Not spawnSync: the forwarder runs in this process and must serve while gwdoctor runs.
+      const via = await gwdoctorAsync(['--kubeconfig', kc, '--offline', '-o', 'json', 'api.example.com', 'worker.example.com']);
       const direct = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'readonly', '--offline', '-o', 'json', 'api.example.com', 'worker.example.com']);
       expect(via.code, via.stdout + via.stderr).toBe(direct.code);
       const shape = (out: string) => (JSON.parse(out) as { targets: { host: string; verdict: string; layers: { id: string; status: string; code: string | null }[] }[] }).targets.map((t) => [t.host, t.verdict, t.layers.map((l) => `${l.id}:${l.status}:${l.code ?? '-'}`)]);
