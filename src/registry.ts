@@ -539,9 +539,11 @@ grant permits), endpoints (\`BackendNotFound\`/\`InvalidKind\` although every ba
     severity: 'error',
     retryable: true,
     doc: `(inconclusive, exit 2) Envoy answered an error for the request (404 no route, 500 invalid backend, 503 no healthy
-upstream, or any other 4xx/5xx of its own such as an AuthorizationPolicy's 403), but nothing gwdoctor checked explains
-it: either the cluster layers could not run (no cluster access), or the objects look right and the gateway disagrees (istiod has not pushed the config yet, or something gwdoctor does not model). Fix:
-rerun with cluster access; compare with \`istioctl proxy-config routes\` on the gateway pod; \`--wait\` retries.`,
+upstream, or any other 4xx/5xx of its own, such as a rate limit's 429), but nothing gwdoctor checked explains it: either
+the cluster layers could not run (no cluster access), or every layer that could explain the answer found the objects
+right (the last of them reports it) and the gateway disagrees (istiod has not pushed the config yet, or something
+gwdoctor does not model). Fix: rerun with cluster access; compare with \`istioctl proxy-config routes\` on the gateway
+pod; \`--wait\` retries.`,
   },
   GatewayRbacDenied: {
     layer: 'proxy',
