@@ -318,6 +318,7 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
       case 'proxy-error': {
         const d = await direct();
         evidence.push(directEvidence(d, host));
+        if (d.kind === 'answered' && sameAsGateway(d)) return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
         const fix =
           d.kind === 'answered' && gatewayAnswered(d.cls)
             ? textFix(
@@ -351,9 +352,7 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
         }
         // Any other answer the gateway, asked directly, gives exactly alike (status and body) is the gateway's: the proxy
         // forwards to it and hides Envoy's headers. Never "the proxy answers itself" when the NodePort shows the same.
-        if (d.kind === 'answered' && gatewayAnswered(d.cls) && d.res.statusCode === res.statusCode && d.res.bodySnippet.trim() === res.bodySnippet.trim()) {
-          return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
-        }
+        if (d.kind === 'answered' && sameAsGateway(d)) return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
         // An empty 404 through the proxy while the gateway routes the host when asked directly: most often Envoy's NR
         // because the proxy sends another Host (nginx's default), which envoyReply says with the fix for it.
         if (shape === 'NR' && d.kind === 'answered' && gatewayAnswered(d.cls)) {
@@ -394,6 +393,11 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
         return envoyReply(c, d, same !== undefined);
       }
     }
+  }
+
+  /** The gateway, asked directly, gives exactly this answer (status and body): the proxy forwarded it, hiding Envoy's headers. */
+  function sameAsGateway(d: Extract<Direct, { kind: 'answered' }>): boolean {
+    return gatewayAnswered(d.cls) && d.res.statusCode === res.statusCode && d.res.bodySnippet.trim() === res.bodySnippet.trim();
   }
 
   /** Envoy answered `c` through the proxy (`confirmed` = only the direct probe shows it was Envoy). */

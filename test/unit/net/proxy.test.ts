@@ -154,6 +154,15 @@ describe('proxy layer', () => {
     const other = await proxy.run(ctxFor(fakeProbe(resp(429, { server: 'nginx/1.22.1' }, 'slow down', tls()), direct)));
     expect(other).toMatchObject({ status: 'fail', code: 'ProxyNotForwardingToGateway' });
   });
+  it('a 503 nginx passed on without Envoy\'s headers, which the NodePort gives alike from Envoy, is the gateway\'s, not a proxy error page', async () => {
+    const direct = resp(503, { server: 'istio-envoy' }, 'upstream connect error or disconnect/reset before headers. reset reason: overflow');
+    const f = await proxy.run(ctxFor(fakeProbe(resp(503, { server: 'nginx' }, direct.bodySnippet, tls()), direct)));
+    expect(f.status).toBe('pass');
+    expect(f.observed?.envoy?.[0]).toMatchObject({ layer: 'endpoints', evidence: { detail: expect.stringContaining('reset reason: overflow') } });
+    // nginx's own 503 page while the gateway answers: the proxy's error.
+    const own = await proxy.run(ctxFor(fakeProbe(resp(503, { server: 'nginx' }, '<html>503 Service Temporarily Unavailable</html>', tls()), direct)));
+    expect(own).toMatchObject({ status: 'fail', code: 'ProxyUpstreamError' });
+  });
   it('403 "RBAC: access denied" (Envoy\'s RBAC filter), with or without its headers and cluster access: GatewayRbacDenied', async () => {
     const denied = resp(403, { server: 'istio-envoy' }, 'RBAC: access denied');
     for (const [proxied, withCluster] of [[{ ...denied, tls: tls() }, true], [resp(403, { server: 'nginx' }, 'RBAC: access denied', tls()), true], [resp(403, { server: 'nginx' }, 'RBAC: access denied', tls()), false]] as const) {
