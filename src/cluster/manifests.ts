@@ -235,7 +235,7 @@ export function parserReason(msg: string): string {
     .replace(/, .* is not valid JSON$/s, '')
     .replace(/^(Unexpected token) '(.+?)'/su, (_, what: string, tok: string) => (/^[{}[\],:"]$/.test(tok) ? `${what} '${tok}'` : `${what} (not JSON)`))
     .replace(/!<[^>]*>/g, '!<...>')
-    .replace(/"[^"]*"/g, (q) => (/^"[{}[\],:"']?"$/.test(q) ? q : '"..."'))
+    .replace(/"[^]*"/g, (q) => (/^"[{}[\],:"']?"$/.test(q) ? q : '"..."')) // from the first quote to the last: a quoted name may hold quotes
     .replace(/: \S.*$/s, (tail) => (/^: (?:[A-Za-z]+ ?)+$/.test(tail) ? tail : ''));
 }
 

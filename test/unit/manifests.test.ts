@@ -138,6 +138,7 @@ describe('loadManifests', () => {
     ['text after the value (JSON)', 'k.json', '[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":"SUPERSECRETVALUE1234" SUPERSECRETVALUE1234}}]\n', /k\.json:2(:\d+)?: invalid JSON: Expected/],
     ['a flow mapping written as JSON (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {"tls.key": "SUPERSECRETVALUE1234" x}\n', /k\.yaml:4:\d+: invalid YAML/],
     ['a tag (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !SUPERSECRETVALUE1234 x\n', /k\.yaml:6:\d+: invalid YAML: unknown scalar tag !<\.\.\.>/],
+    ['an alias that names nothing (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: *"SUPERSECRETVALUE1234"\n', /k\.yaml:6:\d+: invalid YAML: unidentified alias "\.\.\."$/],
     ['a tag with a bad character (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !SUPER%ZZSECRETVALUE1234 x\n', /k\.yaml:6:\d+: invalid YAML: tag name cannot contain such characters$/],
   ])('a syntax error inside a Secret names file:line, never a piece of the value: %s', (_, name, text, want) => {
     const f = write(name, text);

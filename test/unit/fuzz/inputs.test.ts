@@ -12,7 +12,7 @@ import { GwdoctorError, UsageError } from '../../../src/errors.js';
 import { parseOptions } from '../../../src/options.js';
 import { errorLine, redact } from '../../../src/redact.js';
 import { parseTarget } from '../../../src/target.js';
-import { budget, leaked, SECRET_VALUES, SECRETS } from './budget.js';
+import { budget, leaked, SECRET_VALUES, SECRETS, timeoutFor } from './budget.js';
 
 const hostish = fc.oneof(
   fc.constantFrom('api.example.com', 'API.Example.COM.', 'bücher.example.com', 'a.b', 'localhost', '10.0.0.1', '[::1]', '-bad.example.com', 'a..b', 'x'.repeat(70) + '.com'),
@@ -156,5 +156,5 @@ describe('a damaged Secret: read, or refused without quoting any piece of its va
       budget(600),
     );
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, timeoutFor(600, 15));
 });
