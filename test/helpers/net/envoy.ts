@@ -11,7 +11,7 @@
 // is pointed at one of them, so gwdoctor's direct NodePort probe reaches the same Envoy.
 //
 // The binary: $GWDOCTOR_ENVOY, else the test-binaries cache (scripts/install-envoy.sh: envoy-<version>-<sha>/bin/envoy
-// under ~/.cache/gwdoctor-testbin), else `envoy` on PATH.
+// under $GWDOCTOR_TESTBIN_CACHE, default ~/.cache/gwdoctor-testbin), else `envoy` on PATH.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,7 +32,8 @@ function readLog(p: string): string {
 export function findEnvoy(): string | null {
   const env = process.env['GWDOCTOR_ENVOY'];
   if (env && existsSync(env)) return env;
-  const cache = join(process.env['GWDOCTOR_TESTBIN'] ?? join(homedir(), '.cache', 'gwdoctor-testbin'));
+  // The cache scripts/install-envoy.sh fills (the same root as the control plane's and istiod's).
+  const cache = process.env['GWDOCTOR_TESTBIN_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'gwdoctor-testbin');
   try {
     for (const d of readdirSync(cache).filter((n) => n.startsWith('envoy-')).sort().reverse()) {
       const p = join(cache, d, 'bin', 'envoy');
