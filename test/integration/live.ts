@@ -7,6 +7,7 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
 import { LiveCluster } from '../../src/cluster/live.js';
+import { EnvoyLane, type LaneScenario } from './harness/envoy.js';
 
 export const cp = inject('controlPlane');
 export const live = 'server' in cp ? cp : null;
@@ -39,4 +40,46 @@ export function scenarioUnderIstiod(name: string): void {
   afterAll(async () => {
     await applied?.cleanup();
   }, 120_000);
+}
+
+export const envoyInfo = inject('envoy');
+/** The data-plane lane's Envoy binary, or null (locally without it; with CI=true setup fails instead). */
+export const envoyBin = 'bin' in envoyInfo ? envoyInfo.bin : null;
+/** `it` for tests that need real istiod and a real Envoy (skips locally without them). */
+export const itEnvoy = istiod?.forEnvoy && envoyBin ? it : it.skip;
+if (istiod && !envoyBin) console.warn(`envoy tests skipped: ${'unavailable' in envoyInfo ? envoyInfo.unavailable : ''}`);
+
+/** The data-plane lane on the suite's control plane and istiod (harness/envoy.ts), or null without them. */
+export async function envoyLane(): Promise<EnvoyLane | null> {
+  if (!live || !istiod || !envoyBin) return null;
+  if (!istiod.forEnvoy) {
+    console.warn('no Envoy lane: istiod runs with GWDOCTOR_ISTIOD_FOR_ENVOY=0 (its defaults), whose config upstream Envoy rejects');
+    return null;
+  }
+  const kube = new Kube(live.server, readFileSync(live.caFile), 'admin-token');
+  return EnvoyLane.create({ bin: envoyBin, kube, istiod, etcdUrl: live.etcdUrl, etcdPrefix: '/registry-main', dir: live.dir });
+}
+
+/**
+ * The fixture scenario `name` under istiod with a real gateway Envoy (harness/envoy.ts) for the tests of the enclosing
+ * describe; `get()` returns the running lane scenario (null when skipped).
+ */
+export function scenarioWithEnvoy(name: string): { get(): { lane: EnvoyLane; applied: Applied; sc: LaneScenario } | null } {
+  let state: { lane: EnvoyLane; applied: Applied; sc: LaneScenario } | null = null;
+  beforeAll(async () => {
+    const lane = await envoyLane();
+    if (!lane || !live) return;
+    const applied = await applyScenario(new Kube(live.server, readFileSync(live.caFile), 'admin-token'), join(FIXTURES, name), { status: 'istiod', lane });
+    try {
+      state = { lane, applied, sc: await lane.start(applied.namespaces) };
+    } catch (err) {
+      await applied.cleanup();
+      throw err;
+    }
+  }, 180_000);
+  afterAll(async () => {
+    await state?.sc.stop();
+    await state?.applied.cleanup();
+  }, 120_000);
+  return { get: () => state };
 }

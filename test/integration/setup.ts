@@ -5,11 +5,14 @@
 import type { TestProject } from 'vitest/node';
 import { startControlPlane, type ControlPlane } from './harness/controlplane.js';
 import { buildIstiod, startIstiod, type Istiod } from './harness/istiod.js';
+import { installEnvoy } from './harness/envoy.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     controlPlane: { server: string; kubeconfig: string; caFile: string; auditLog: string; bin: string; crds: string; etcdUrl: string; dir: string } | { unavailable: string };
-    istiod: { version: string; httpUrl: string; grpcAddr: string; log: string; readyMs: number } | { unavailable: string };
+    istiod: { version: string; httpUrl: string; grpcAddr: string; log: string; readyMs: number; forEnvoy: boolean; proxyVersion: string } | { unavailable: string };
+    /** The Envoy binary of the data-plane lane (scripts/install-envoy.sh). */
+    envoy: { bin: string } | { unavailable: string };
   }
 }
 
@@ -24,6 +27,15 @@ export default async function setup(project: TestProject) {
     process.stderr.write(`[${what}] unavailable, live tests will skip: ${reason}\n`);
     return reason;
   };
+  // Envoy first: with CI=true a missing one fails the run before anything is started.
+  try {
+    const t = Date.now();
+    const bin = installEnvoy();
+    project.provide('envoy', { bin });
+    process.stderr.write(`[envoy] ${bin} (install check ${Date.now() - t} ms)\n`);
+  } catch (err) {
+    project.provide('envoy', { unavailable: unavailable('envoy', err) });
+  }
   try {
     cp = await startControlPlane();
     const { server, kubeconfig, caFile, auditLog, bin, crds, etcdUrl, dir } = cp;
@@ -38,8 +50,8 @@ export default async function setup(project: TestProject) {
       const t = Date.now();
       const home = buildIstiod();
       istiod = await startIstiod({ home, dir: cp.dir, server: cp.server, caFile: cp.caFile });
-      const { version, httpUrl, grpcAddr, log, readyMs } = istiod;
-      project.provide('istiod', { version, httpUrl, grpcAddr, log, readyMs });
+      const { version, httpUrl, grpcAddr, log, readyMs, forEnvoy, proxyVersion } = istiod;
+      project.provide('istiod', { version, httpUrl, grpcAddr, log, readyMs, forEnvoy, proxyVersion });
       process.stderr.write(`[istiod] ${version} ready in ${readyMs} ms (build check + start ${Date.now() - t} ms) at ${httpUrl}, log ${log}\n`);
     } catch (err) {
       try {

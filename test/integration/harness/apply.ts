@@ -11,6 +11,7 @@
 import { loadManifests } from '../../../src/cluster/manifests.js';
 import type { K8sObject } from '../../../src/cluster/objects.js';
 import { Kube, type Obj } from './kube.js';
+import { LANE_MANAGER, type LaneHooks } from './envoy.js';
 
 const MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
 
@@ -76,6 +77,8 @@ export type StatusSource = 'istiod' | 'fixture';
 export interface Applied {
   cleanup(): Promise<void>;
   objects: number;
+  /** The namespaces the scenario's objects are in. */
+  namespaces: string[];
   /** istiod mode: ms from the last create until istiod's status was current and settled. */
   statusMs?: number;
 }
@@ -134,8 +137,16 @@ function conditionsOf(v: unknown): { type: string; status: string; reason?: stri
   return ((v as { conditions?: unknown[] } | undefined)?.conditions ?? []) as never;
 }
 
-export async function applyScenario(kube: Kube, dir: string, opts: { status?: StatusSource } = {}): Promise<Applied> {
+/**
+ * Load a scenario. With `lane` (istiod mode, test/integration/harness/envoy.ts), the scenario is made ready for a real
+ * Envoy on loopback: every Node address becomes a lane address (the NodePort stand-ins bind there), every app Pod gets
+ * a lane address instead of the fixture's podIP, the fixture's EndpointSlices are written through etcd with those
+ * addresses (the API server refuses loopback addresses), and each Gateway of an Istio class gets an EnvoyFilter that
+ * moves its listeners to the Gateway's lane address, created before the Gateway.
+ */
+export async function applyScenario(kube: Kube, dir: string, opts: { status?: StatusSource; lane?: LaneHooks } = {}): Promise<Applied> {
   const mode = opts.status ?? 'fixture';
+  const lane = mode === 'istiod' ? opts.lane : undefined;
   const objects = loadManifests([dir], { keep: 'all' }).filter((o) => mode === 'fixture' || !generatedByIstio(o));
   // Status of Gateway API objects is the controller's to write: in istiod mode never from the fixture.
   const statusOf = (o: K8sObject): unknown => (mode === 'istiod' && /^gateway\.networking\.k8s\.io\//.test(o.apiVersion) ? undefined : (o as { status?: unknown }).status);
@@ -180,11 +191,14 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
     if (mode === 'istiod' && nodes.length === 0) {
       // Manifests from git have no Node; the gateway Pods istiod's Deployment yields still need one to run on.
       const n = await kube.ensure({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1', labels: { 'kubernetes.io/hostname': 'node-1' } } });
-      await kube.patchStatus(n, { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }], addresses: [{ type: 'InternalIP', address: '192.168.1.10' }] });
+      const address = lane ? lane.nodeAddress('192.168.1.10') : '192.168.1.10';
+      await kube.patchStatus(n, { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }], addresses: [{ type: 'InternalIP', address }] });
     }
     for (const n of nodes) {
       const live = await kube.ensure(clean(n));
-      const st = (n as { status?: unknown }).status;
+      const st = structuredClone((n as { status?: { addresses?: { type: string; address: string }[] } }).status);
+      // The lane: every IP address of a Node is a loopback address of the lane (gwdoctor's direct probe goes there).
+      if (st && lane) for (const a of st.addresses ?? []) if (a.type === 'InternalIP' || a.type === 'ExternalIP') a.address = lane.nodeAddress(a.address);
       if (st) await kube.patchStatus(live, st);
     }
     for (const gc of byKind('GatewayClass')) {
@@ -206,15 +220,73 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
     for (const o of byKind('ConfigMap')) await create(o);
     for (const o of byKind('Secret')) await create(o);
     for (const o of byKind('Service')) await create(o);
-    for (const o of byKind('ServiceEntry')) await create(o);
-    for (const o of byKind('EndpointSlice')) {
-      if (o.metadata.labels?.[MANAGED_BY] === 'endpointslice-controller.k8s.io') continue; // the real controller writes these
-      await create(o);
+    for (const o of byKind('ServiceEntry')) {
+      if (!lane) {
+        await create(o);
+        continue;
+      }
+      // The lane: a ServiceEntry's endpoint IPs become lane addresses with a backend answering for them.
+      const se = clean(o) as Obj & { spec?: { endpoints?: { address?: string; ports?: Record<string, number> }[]; ports?: { name?: string; number: number; targetPort?: number }[] } };
+      const ns = se.metadata.namespace ?? 'default';
+      for (const e of se.spec?.endpoints ?? []) {
+        if (!e.address || !/^\d+\.\d+\.\d+\.\d+$/.test(e.address)) continue;
+        const address = lane.podAddress(ns, `serviceentry-${se.metadata.name}-${e.address}`, e.address);
+        const ports = (se.spec?.ports ?? []).map((p) => (p.name ? e.ports?.[p.name] : undefined) ?? p.targetPort ?? p.number);
+        lane.addBackend({ pod: `${ns}/ServiceEntry:${se.metadata.name}:${e.address}`, address, ports, listening: true });
+        e.address = address;
+      }
+      await create(se as unknown as K8sObject);
     }
+    if (!lane) {
+      for (const o of byKind('EndpointSlice')) {
+        if (o.metadata.labels?.[MANAGED_BY] === 'endpointslice-controller.k8s.io') continue; // the real controller writes these
+        await create(o);
+      }
+    }
+    const podIps = new Map<string, string>(); // fixture podIP -> lane address
+    const livePods = new Map<string, Obj>();
     for (const p of byKind('Pod')) {
       const live = await create(p);
-      const st = (p as { status?: unknown }).status;
+      livePods.set(`${p.metadata.namespace}/${p.metadata.name}`, live);
+      let st = (p as { status?: Record<string, unknown> }).status;
+      if (st && lane && typeof st['podIP'] === 'string') {
+        const ip = lane.podAddress(p.metadata.namespace ?? 'default', p.metadata.name, st['podIP']);
+        podIps.set(st['podIP'], ip);
+        st = { ...st, podIP: ip, podIPs: [{ ip }] };
+      }
       if (st) await kube.patchStatus(live, st); // as a kubelet would
+    }
+    if (lane) {
+      // The fixture's EndpointSlices with the lane's addresses, through etcd. The endpointslice controller cannot write
+      // slices for Pods with loopback IPs (the API server refuses them), so it never competes with these; they carry
+      // the lane's managed-by value so that it leaves them alone.
+      for (const o of byKind('EndpointSlice')) {
+        const s = clean(o) as Obj & { endpoints?: { addresses: string[]; targetRef?: { kind?: string; name?: string; namespace?: string; uid?: string } }[] };
+        for (const e of s.endpoints ?? []) {
+          e.addresses = e.addresses.map((a) => podIps.get(a) ?? lane.podAddress(s.metadata.namespace ?? 'default', `address-${a}`, a));
+          const pod = e.targetRef?.kind === 'Pod' ? livePods.get(`${e.targetRef.namespace ?? s.metadata.namespace}/${e.targetRef.name}`) : undefined;
+          if (e.targetRef && pod) e.targetRef.uid = pod.metadata['uid'] as string;
+        }
+        const labels = (s.metadata['labels'] ?? {}) as Record<string, string>;
+        if (labels[MANAGED_BY] === 'endpointslice-controller.k8s.io') labels[MANAGED_BY] = LANE_MANAGER;
+        s.metadata['labels'] = labels;
+        await lane.writeSlice(s);
+        if (o.metadata.namespace) namespaces.add(o.metadata.namespace);
+      }
+      // Each Istio-class Gateway's listeners move to its own lane address (before the Gateway exists, so that istiod
+      // has the EnvoyFilter before any gateway Envoy connects).
+      const classes = new Map(
+        (await kube.list('gateway.networking.k8s.io/v1', 'GatewayClass')).map((c) => [c.metadata.name, (c['spec'] as { controllerName?: string }).controllerName ?? '']),
+      );
+      const setPorts = byKind('ListenerSet').flatMap((l) => ((l as { spec?: { listeners?: { port: number }[] } }).spec?.listeners ?? []).map((x) => x.port));
+      for (const g of byKind('Gateway')) {
+        const spec = (g as unknown as { spec: { gatewayClassName: string; listeners?: { port: number }[] } }).spec;
+        if (classes.get(spec.gatewayClassName) !== ISTIO_CONTROLLER) continue;
+        const ns = g.metadata.namespace ?? 'default';
+        const ports = [...(spec.listeners ?? []).map((l) => l.port), ...setPorts];
+        const f = lane.listenerMoveFilter(ns, g.metadata.name, lane.gatewayAddress(ns, g.metadata.name), ports);
+        created.push(await kube.create(f));
+      }
     }
     for (const g of [...byKind('Gateway'), ...byKind('ListenerSet')]) {
       const live = await create(g);
@@ -250,9 +322,9 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
         await sleep(100);
       }
     }
-    if (mode === 'fixture') return { cleanup, objects: created.length };
+    if (mode === 'fixture') return { cleanup, objects: created.length, namespaces: [...namespaces] };
     await settleIstiod(kube, byKind('Gateway'), routes, gatewayPods, namespaces);
-    return { cleanup, objects: created.length, statusMs: Date.now() - createdAt };
+    return { cleanup, objects: created.length, namespaces: [...namespaces], statusMs: Date.now() - createdAt };
   } catch (err) {
     await cleanup();
     throw err;

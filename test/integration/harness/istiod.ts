@@ -20,6 +20,10 @@ export interface Istiod {
   log: string;
   /** ms from spawn until /ready answered 200. */
   readyMs: number;
+  /** Started with what upstream Envoy needs (see startIstiod). */
+  forEnvoy: boolean;
+  /** The ISTIO_VERSION a proxy of this istiod reports (release line + ".0", e.g. 1.31.0). */
+  proxyVersion: string;
   stop(): Promise<void>;
 }
 
@@ -58,7 +62,17 @@ export async function stopGroup(proc: ChildProcess, graceMs: number): Promise<vo
  * Start istiod with its own admin kubeconfig, in `<dir>/istiod` (its working directory: istiod reads the injection
  * templates from ./var/lib/istio/inject, which links to the build's rendered copy).
  */
-export async function startIstiod(o: { home: string; dir: string; server: string; caFile: string }): Promise<Istiod> {
+/**
+ * What upstream Envoy (the data-plane lane, harness/envoy.ts) needs from istiod; by default on. With
+ * GWDOCTOR_ISTIOD_FOR_ENVOY=0 istiod runs with its own defaults (to compare the status it writes both ways:
+ * test/controlplane/README.md).
+ */
+export function forEnvoyDefault(): boolean {
+  return process.env['GWDOCTOR_ISTIOD_FOR_ENVOY'] !== '0';
+}
+
+export async function startIstiod(o: { home: string; dir: string; server: string; caFile: string; forEnvoy?: boolean }): Promise<Istiod> {
+  const forEnvoy = o.forEnvoy ?? forEnvoyDefault();
   const work = join(o.dir, 'istiod');
   mkdirSync(join(work, 'var', 'lib', 'istio'), { recursive: true });
   symlinkSync(join(o.home, 'var', 'lib', 'istio', 'inject'), join(work, 'var', 'lib', 'istio', 'inject'));
@@ -69,7 +83,10 @@ export async function startIstiod(o: { home: string; dir: string; server: string
   );
   const [http, grpc, monitoring, ctrlz] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const mesh = join(work, 'mesh.yaml');
-  writeFileSync(mesh, `defaultConfig:\n  discoveryAddress: 127.0.0.1:${grpc}\ntrustDomain: cluster.local\n`);
+  // For upstream Envoy: no auto-mTLS (its clusters would wait for SDS secrets `default`/`ROOTCA` nothing serves) and
+  // no default metrics provider (the `istio.stats` filter is Istio's own build only).
+  const envoyMesh = forEnvoy ? 'enableAutoMtls: false\ndefaultProviders:\n  metrics: []\n' : '';
+  writeFileSync(mesh, `defaultConfig:\n  discoveryAddress: 127.0.0.1:${grpc}\ntrustDomain: cluster.local\n${envoyMesh}`);
   const log = join(work, 'istiod.log');
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -86,6 +103,16 @@ export async function startIstiod(o: { home: string; dir: string; server: string
     PILOT_ENABLE_GATEWAY_API_STATUS: 'true',
     PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER: 'true',
     PILOT_ENABLE_GATEWAY_API_GATEWAYCLASS_CONTROLLER: 'true',
+    ...(forEnvoy
+      ? {
+          // Istio-only extensions upstream Envoy rejects (NACK): the metadata-exchange filters and the ALPN filter.
+          PILOT_ENABLE_METADATA_EXCHANGE: 'false',
+          PILOT_ENABLE_ALPN_FILTER: 'false',
+          // Authenticate the gateway Envoy's plaintext ADS stream (a service-account token), so that istiod serves it
+          // the Gateway's certificates over SDS (pilot/pkg/xds/sds.go refuses unauthenticated proxies).
+          XDS_AUTH_PLAINTEXT: 'true',
+        }
+      : {}),
   };
   const args = [
     'discovery',
@@ -110,6 +137,14 @@ export async function startIstiod(o: { home: string; dir: string; server: string
       return 'unknown';
     }
   })();
+  const line = (() => {
+    try {
+      return readFileSync(join(o.home, 'versions.env'), 'utf8').match(/^ISTIO_RELEASE_LINE=(\d+\.\d+)/m)?.[1];
+    } catch {
+      return undefined;
+    }
+  })();
+  const proxyVersion = line ? `${line}.0` : '1.31.0';
   const started = Date.now();
   const proc = spawn(join(o.home, 'bin', 'pilot-discovery'), args, {
     cwd: work,
@@ -134,5 +169,5 @@ export async function startIstiod(o: { home: string; dir: string; server: string
     await stop();
     throw err;
   }
-  return { home: o.home, version, httpUrl, grpcAddr: `127.0.0.1:${grpc}`, log, readyMs: Date.now() - started, stop };
+  return { home: o.home, version, httpUrl, grpcAddr: `127.0.0.1:${grpc}`, log, readyMs: Date.now() - started, forEnvoy, proxyVersion, stop };
 }

@@ -25,6 +25,7 @@ const PLURALS: Record<string, string> = {
   Deployment: 'deployments',
   ReplicaSet: 'replicasets',
   ServiceEntry: 'serviceentries',
+  EnvoyFilter: 'envoyfilters',
 };
 const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'GatewayClass', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
 
