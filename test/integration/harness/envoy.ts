@@ -14,7 +14,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import { connect as tlsConnect } from 'node:tls';
+import { request as httpsRequest } from 'node:https';
 import { createServer as netServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import * as packet from 'dns-packet';
@@ -192,20 +192,9 @@ export async function sendRequest(address: string, port: number, host: string, p
       done = true;
       resolve({ sent, ...a });
     };
-    const req = httpRequest({
-      host: address,
-      port,
-      path,
-      method: 'GET',
-      headers: { host, 'user-agent': 'gwdoctor-envoy-lane', connection: 'close' },
-      agent: false,
-      timeout: opts.timeoutMs ?? 10_000,
-      ...(opts.tls
-        ? {
-            createConnection: () => tlsConnect({ host: address, port, servername: host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }),
-          }
-        : {}),
-    });
+    const common = { host: address, port, path, method: 'GET', headers: { host, 'user-agent': 'gwdoctor-envoy-lane', connection: 'close' }, agent: false as const, timeout: opts.timeoutMs ?? 10_000 };
+    // TLS: SNI = the host, any certificate (the answer is what is judged, not the chain).
+    const req = opts.tls ? httpsRequest({ ...common, servername: host, rejectUnauthorized: false }) : httpRequest(common);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));

@@ -1,0 +1,124 @@
+// The contract's third judge (test/integration/contract.test.ts): what a real Envoy, configured by the same istiod,
+// answered to the target's request, against gwdoctor's live verdict. The table "reason code -> what real Envoy
+// answered" in test/controlplane/README.md is this file's REAL_ANSWER, measured.
+
+import type { TargetReport } from '../../src/types.js';
+import type { ExpectCase } from '../helpers/fixtures.js';
+import type { LaneScenario, RealAnswer } from './harness/envoy.js';
+
+export interface RealRow {
+  scenario: string;
+  target: string;
+  verdict: ExpectCase['verdict'];
+  layer: string | null;
+  code: string | null;
+  real: RealAnswer;
+}
+
+/** A backend answered: 200 with the identity header of one of the lane's backends. */
+export function served(a: RealAnswer): boolean {
+  return a.status === 200 && a.backend !== undefined;
+}
+
+const envoyLocal = (a: RealAnswer) => a.server === 'istio-envoy' && a.upstreamServiceTime === undefined && a.backend === undefined;
+
+interface Answer {
+  /** How the README names it. */
+  says: string;
+  test(a: RealAnswer): boolean;
+}
+
+const NR: Answer = { says: '`404`, empty body, `server: istio-envoy` (no route)', test: (a) => a.status === 404 && a.body === '' && envoyLocal(a) };
+const NC: Answer = { says: '`500`, empty body, `server: istio-envoy` (route to a cluster that does not exist)', test: (a) => a.status === 500 && a.body === '' && envoyLocal(a) };
+const UH: Answer = { says: '`503` `no healthy upstream`', test: (a) => a.status === 503 && a.body === 'no healthy upstream' && envoyLocal(a) };
+const CLOSED: Answer = {
+  says: 'no HTTP answer: connection refused (no gateway Pod, so nothing on the NodePort) or reset (the stand-in accepts, the gateway has no listener for the port)',
+  test: (a) => a.status === undefined && /^(refused|reset)$/.test(a.error ?? ''),
+};
+const NO_TLS: Answer = { says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)', test: (a) => a.status === undefined && a.error === 'reset' };
+const NO_GATEWAY: Answer = { says: 'nothing to send to: no Gateway of an Istio class, so no gateway Service or NodePort', test: (a) => a.status === undefined && /^no Gateway/.test(a.error ?? '') };
+const anyOf = (...xs: Answer[]): Answer => ({ says: xs.map((x) => x.says).join('; or '), test: (a) => xs.some((x) => x.test(a)) });
+
+/**
+ * For each failing reason code gwdoctor gives on a scenario istiod reconciles: the answer the real Envoy gave (measured
+ * with istiod 1.31-dev and Envoy 1.40.0 through the NodePort stand-in; the README table). `layer/code` keys where the
+ * same code means another answer at another layer. A code missing here is judged only by "no backend answered".
+ */
+export const REAL_ANSWER: Record<string, Answer> = {
+  NoRouteForHost: NR,
+  RouteNoMatchingRule: NR,
+  RouteNotAccepted: NR,
+  RouteParentNotFound: NR,
+  // 404 when another listener on the proxy's port takes the request; closed when that port has no listener at all.
+  ListenerHostnameMismatch: anyOf(NR, CLOSED),
+  // gateway-tls-only: the only listener is TLS passthrough; a plain HTTP request there is reset.
+  'listener/RouteNotAccepted': CLOSED,
+  GatewayNotFound: anyOf(NO_GATEWAY, CLOSED),
+  GatewayClassNotIstio: anyOf(NO_GATEWAY, CLOSED),
+  GatewayNotAccepted: CLOSED,
+  GatewayNotProgrammed: CLOSED,
+  ReferenceGrantMissing: NC,
+  // A certificateRef into another namespace without a grant: the HTTPS listener has no certificate.
+  'listener/ReferenceGrantMissing': NO_TLS,
+  ServiceNotFound: NC,
+  BackendKindInvalid: NC,
+  ServicePortMismatch: NC,
+  RouteNoBackends: NC,
+  NoReadyEndpoints: UH,
+  NoPodsSelected: UH,
+  WaypointNotReady: UH,
+  ListenerCertificateRefInvalid: NO_TLS,
+  ListenerCertificateInvalid: NO_TLS,
+  ListenerNotReady: anyOf(NO_TLS, CLOSED),
+};
+
+/**
+ * Where the real answer and gwdoctor's verdict disagree today, one by one, with the reason (the real answer wins;
+ * fixing gwdoctor, or the lane, makes the test fail until the entry goes). scenario -> target -> what Envoy answers.
+ */
+export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealAnswer) => boolean; why: string }>> = {
+  'waypoint-not-ready': {
+    'api.example.com': {
+      real: (a) => served(a),
+      why:
+        'gwdoctor: endpoints/WaypointNotReady (a 503); Envoy: 200 from the example-api Pod. The waypoint never had status.addresses, and istiod ' +
+        'routes around a waypoint that was never ready (istio.io/WaypointBound=False WaypointIsNotReady; the gateway\'s EDS names the Pod ' +
+        'itself: shared/docs/envoy-lane.md "Waypoints"); this lane also runs without ambient. Owned by the mesh-layer work',
+    },
+  },
+};
+
+/** Did gwdoctor's verdict (`fromLive`, from `report`) agree with the real answer `a`? */
+export function judgeReal(scenario: string, target: string, report: TargetReport, fromLive: ExpectCase, a: RealAnswer, sc: LaneScenario): { ok: boolean; why: string } {
+  // An error is gwdoctor saying it could not tell: no claim about the answer.
+  if (fromLive.verdict === 'error') return { ok: true, why: '' };
+  const known = REAL_DISAGREEMENTS[scenario]?.[target];
+  if (known) return { ok: known.real(a), why: `known disagreement (${known.why}): the real answer changed` };
+  if (target.startsWith('internal:')) {
+    // --internal: pass = the host is not served publicly; InternalHostExposed = a backend answers it.
+    if (fromLive.verdict === 'pass') return { ok: !served(a), why: 'gwdoctor says the internal host is not served publicly, but a backend answered' };
+    if (fromLive.code === 'InternalHostExposed') return { ok: served(a), why: 'gwdoctor says the internal host is exposed, but no backend answered' };
+    return { ok: true, why: '' };
+  }
+  if (fromLive.verdict === 'pass' || fromLive.verdict === 'warn') {
+    const facts = (id: string) => report.layers.find((l) => l.id === id)?.facts ?? {};
+    const redirect = facts('route').route?.redirect;
+    if (redirect) {
+      return {
+        ok: a.status === redirect.statusCode && a.location === redirect.location && a.backend === undefined,
+        why: `gwdoctor predicts ${redirect.statusCode} Location: ${redirect.location}, Envoy answered ${a.status ?? a.error} Location: ${a.location}`,
+      };
+    }
+    if (!served(a)) return { ok: false, why: `gwdoctor says ${fromLive.verdict}, but no backend answered` };
+    // The backend that answered is behind a Service gwdoctor names (same namespace, one of the lane's backends).
+    const svcs = (facts('endpoints').backends ?? facts('grant').backends ?? []).filter((x) => x.kind === 'Service');
+    const ns = (a.backend ?? '').split('/')[0];
+    if (!sc.backends.some((x) => x.pod === a.backend)) return { ok: false, why: `${a.backend} is none of the lane's backends` };
+    if (svcs.length > 0 && !svcs.some((x) => x.namespace === ns)) return { ok: false, why: `gwdoctor names ${svcs.map((x) => `${x.namespace}/${x.name}`).join(', ')}, but ${a.backend} answered` };
+    return { ok: true, why: '' };
+  }
+  if (served(a)) return { ok: false, why: `gwdoctor says ${fromLive.layer}/${fromLive.code}, but backend ${a.backend} answered 200` };
+  const want = fromLive.code ? (REAL_ANSWER[`${fromLive.layer}/${fromLive.code}`] ?? REAL_ANSWER[fromLive.code]) : undefined;
+  if (want && !want.test(a)) return { ok: false, why: `for ${fromLive.code} the real Envoy answers ${want.says}` };
+  return { ok: true, why: '' };
+}
