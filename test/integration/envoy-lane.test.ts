@@ -2,7 +2,8 @@
 // istiod configures over ADS (harness/envoy.ts), one real request through the NodePort stand-in answered by the
 // expected backend Pod, and gwdoctor (live, network probes on, through a real nginx and dnsmasq) agreeing.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
@@ -11,7 +12,9 @@ import { packetResolver } from '../../src/net/dns-resolver.js';
 import { undiciProbe } from '../../src/net/http-probe.js';
 import { runTarget, type Env } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
-import { outcome } from '../helpers/fixtures.js';
+import { FIXTURES, outcome } from '../helpers/fixtures.js';
+import { ROOT } from '../helpers/cli.js';
+import { loadManifests } from '../../src/cluster/manifests.js';
 import { requireBins } from '../helpers/net/bins.js';
 import { TestPki, days } from '../helpers/net/certs.js';
 import { startDnsmasq, type Dnsmasq } from '../helpers/net/dnsmasq.js';
@@ -126,4 +129,39 @@ describe('seed-healthy: istiod -> a real Envoy -> backend Pods on loopback', () 
       expect(await lane().request('https://admin.example.com/')).toMatchObject({ status: 404, body: '' });
     });
   });
+});
+
+describe('npm run try-live -- --envoy --manifests DIR --once HOST... -o json', () => {
+  // Its own control plane, istiod and Envoy, on a directory that is not under fixtures/: the seed without the
+  // example-worker ReferenceGrant.
+  itEnvoy('gwdoctor\'s JSON report with the real answer per target: 200 from the Pod / 500 for the missing grant / 404 for no route', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-try-live-'));
+    try {
+      const seed = loadManifests([join(FIXTURES, 'seed-healthy')], { keep: 'all' });
+      const items = seed.filter((o) => !(o.kind === 'ReferenceGrant' && o.metadata.namespace === 'example-worker'));
+      writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+      const child = spawn(process.execPath, [join(ROOT, 'scripts', 'try-live.mjs'), '--envoy', '--manifests', dir, '--once', 'api.example.com', 'worker.example.com', 'admin.example.com', '-o', 'json'], {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, err.slice(-3000)).toBe(1); // gwdoctor's exit code: a target fails
+      const report = JSON.parse(out) as { targets: { input: string; verdict: string; failedLayer: string | null; layers: { id: string; code: string | null }[]; real?: Record<string, unknown> }[] };
+      const t = (h: string) => report.targets.find((x) => x.input === h)!;
+      expect(t('api.example.com')).toMatchObject({ verdict: 'pass', real: { status: 200, server: 'istio-envoy', backend: API_POD, body: `${API_POD}\n` } });
+      expect(t('worker.example.com')).toMatchObject({ verdict: 'fail', failedLayer: 'grant', real: { status: 500, server: 'istio-envoy', body: '' } });
+      expect(t('worker.example.com').layers.find((l) => l.id === 'grant')?.code).toBe('ReferenceGrantMissing');
+      expect(t('admin.example.com')).toMatchObject({ verdict: 'fail', failedLayer: 'route', real: { status: 404, body: '' } });
+      expect(t('admin.example.com').real).not.toHaveProperty('backend');
+      expect(err).toMatch(/\[try-live\] 1 gateway Envoy\(s\) and \d+ backend\(s\) up/);
+      expect(err).toMatch(/\[try-live\] stopped; nothing left running/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
