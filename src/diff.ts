@@ -10,7 +10,7 @@ import { UsageError } from './errors.js';
 import { mapLimit } from './net/limit.js';
 import type { Options } from './options.js';
 import { offlineEnv, runTarget } from './pipeline.js';
-import { blocking, clean, fileLocations, fixText, inline } from './report/common.js';
+import { blocking, fileLocations, fixText, inline } from './report/common.js';
 import { parseTarget, routeHostTarget } from './target.js';
 import type { Finding, Target, TargetReport, Verdict } from './types.js';
 
@@ -104,57 +104,17 @@ export async function computeDiff(base: string[], head: string[], named: string[
   return { schemaVersion: 'gwdoctor.diff/v1', generatedAt: new Date().toISOString(), base, head, hosts: rows };
 }
 
-function describe(s: Side): string {
-  return `${s.verdict}${s.failedLayer ? ` at ${s.failedLayer}` : ''}${s.code ? ` [${s.code}]` : ''}`;
-}
-
-export function renderDiffText(d: DiffReport): string {
-  const broken = d.hosts.filter((x) => x.change === 'broken').length;
-  const out = [`gwdoctor diff: base ${d.base.map(inline).join(', ')} -> head ${d.head.map(inline).join(', ')}: ${d.hosts.length} hosts, ${broken} newly failing`, ''];
-  const name = (x: HostDiff) => `${x.host}${x.path}${x.internal ? ' (internal)' : ''}`;
-  const w = Math.max(4, ...d.hosts.map((x) => name(x).length));
-  for (const x of d.hosts) {
-    out.push(`  ${x.change.toUpperCase().padEnd(9)}  ${name(x).padEnd(w)}  ${describe(x.base)} -> ${describe(x.head)}`);
-    if (!x.cause) continue;
-    out.push(`      ${inline(x.cause.summary)}`);
-    for (const l of x.cause.locations) out.push(`      at ${inline(l.file)}:${l.line}`);
-    if (x.cause.locations.length === 0 && x.cause.objects.length > 0) out.push(`      objects: ${x.cause.objects.map(inline).join('; ')}`);
-    if (x.cause.fixExplain) out.push(`      fix: ${inline(x.cause.fixExplain)}`);
-    // Flush left, every line kept: a pasted here-document only closes at column 0 (test/e2e/paste.test.ts).
-    if (x.cause.fix && clean(x.cause.fix).replace(/\n+$/, '') !== '') out.push(...clean(x.cause.fix).replace(/\n+$/, '').split('\n'));
-    if (x.cause.hint) out.push(`      see ${x.cause.hint}`);
-  }
-  return `${out.join('\n')}\n`;
+export async function runDiff(opts: Options): Promise<number> {
+  if (opts.base.length === 0 || opts.head.length === 0) throw new UsageError('diff needs --base DIR and --head DIR (e.g. gwdoctor diff --base base/deploy --head deploy)');
+  // Rendered through the reporter map (src/report/diff.ts): text, json, github; to stdout or a file (-o json=FILE).
+  const { writeDiff } = await import('./report/diff.js');
+  const write = await writeDiff(opts.output, process.env);
+  const d = await computeDiff(opts.base, opts.head, opts.targets, opts.gateway, opts.internal);
+  await write(d);
+  return diffExitCode(d);
 }
 
 /** Exit code: 1 when a host that reaches its backend in base fails in head, else 0. */
 export function diffExitCode(d: DiffReport): number {
   return d.hosts.some((x) => x.change === 'broken') ? 1 : 0;
-}
-
-/** Under GitHub Actions: an ::error annotation per broken host, at the file:line of the object when known. */
-export async function diffAnnotations(d: DiffReport): Promise<string> {
-  const { formatCommand, MAX_PER_LEVEL } = await import('./report/github.js');
-  const broken = d.hosts.filter((x) => x.change === 'broken');
-  const lines = broken.slice(0, MAX_PER_LEVEL).map((x) => {
-    const loc = x.cause?.locations[0];
-    const msg = [`${x.host}${x.path}${x.internal ? ' (internal) is newly exposed' : ' breaks'}: ${describe(x.base)} -> ${describe(x.head)}`, inline(x.cause?.summary ?? '')];
-    if (x.cause?.fixExplain) msg.push(`fix: ${inline(x.cause.fixExplain)}`);
-    return formatCommand({ level: 'error', title: `gwdoctor diff: ${x.host}${x.path} breaks at ${x.head.failedLayer ?? '?'}`, message: msg.join('\n'), ...(loc ? { file: loc.file, line: loc.line } : {}) });
-  });
-  if (broken.length > MAX_PER_LEVEL) lines.push(formatCommand({ level: 'notice', title: 'gwdoctor diff', message: `${broken.length - MAX_PER_LEVEL} more hosts break; see the log` }));
-  return lines.length ? `${lines.join('\n')}\n` : '';
-}
-
-export async function runDiff(opts: Options): Promise<number> {
-  if (opts.base.length === 0 || opts.head.length === 0) throw new UsageError('diff needs --base DIR and --head DIR (e.g. gwdoctor diff --base base/deploy --head deploy)');
-  const formats = opts.output.map((o) => o.format);
-  if (formats.some((f) => f !== 'text' && f !== 'json') || opts.output.some((o) => o.file !== null)) {
-    throw new UsageError('diff writes text or json to stdout: use -o text or -o json');
-  }
-  const d = await computeDiff(opts.base, opts.head, opts.targets, opts.gateway, opts.internal);
-  let out = formats.includes('json') ? `${JSON.stringify(d, null, 2)}\n` : renderDiffText(d);
-  if (!formats.includes('json') && process.env['GITHUB_ACTIONS'] === 'true') out += await diffAnnotations(d);
-  process.stdout.write(out);
-  return diffExitCode(d);
 }

@@ -4,16 +4,8 @@ import type { ClusterReader } from './cluster/reader.js';
 import { emit, findingFromError, skip, type Draft } from './findings.js';
 import { PathResolver } from './gatewayapi/resolver.js';
 import { mapLimit } from './net/limit.js';
-import type { Check, CheckContext, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
+import type { Check, CheckContext, Observer, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
 
-export interface Observer {
-  onTargetStart?(target: Target): void;
-  onLayerStart?(target: Target, id: LayerId): void;
-  onLayerEnd?(target: Target, finding: Finding): void;
-  /** --wait: a retryable finding will be checked again after `delayMs`. */
-  onRetry?(target: Target, attempt: number, finding: Finding, delayMs: number): void;
-  onTargetEnd?(target: Target, report: TargetReport): void;
-}
 
 export type Env = Omit<CheckContext, 'target' | 'probes' | 'path'>;
 

@@ -4,10 +4,10 @@ import { INTERNAL_LAYERS, LAYERS } from '../checks/index.js';
 import { oneLine, parseTarget, routeHostTarget } from './target.js';
 import { ManifestCluster } from './cluster/manifests.js';
 import type { ClusterReader } from './cluster/reader.js';
-import { runTargets, verdictOf, type Env, type Observer } from './pipeline.js';
+import { runTargets, verdictOf, type Env } from './pipeline.js';
 import { emit, skip } from './findings.js';
 import type { Options } from './options.js';
-import type { Finding, Report, Resolver, HttpProbe, Target, TargetReport } from './types.js';
+import type { Finding, Report, Reporter, Resolver, HttpProbe, Target, TargetReport } from './types.js';
 import { systemResolver } from './net/system-resolver.js';
 import { redactDeep } from './redact.js';
 import { UsageError } from './errors.js';
@@ -21,11 +21,6 @@ export function exitCodeFor(report: Report): number {
   return 0;
 }
 
-export interface Reporter extends Observer {
-  /** Called once with every target before any runs (the interactive view builds its task list here). */
-  begin?(targets: Target[]): void;
-  onEnd(report: Report): void | Promise<void>;
-}
 
 async function clusterSource(opts: Options, signal: AbortSignal): Promise<{ cluster: ClusterReader | null; why: string | null }> {
   if (opts.manifests.length > 0) {

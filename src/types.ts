@@ -327,3 +327,20 @@ export interface Report {
   };
   targets: TargetReport[];
 }
+
+/** What a run tells as it goes (the pipeline calls these; every reporter is one). */
+export interface Observer {
+  onTargetStart?(target: Target): void;
+  onLayerStart?(target: Target, id: LayerId): void;
+  onLayerEnd?(target: Target, finding: Finding): void;
+  /** --wait: a retryable finding will be checked again after `delayMs`. */
+  onRetry?(target: Target, attempt: number, finding: Finding, delayMs: number): void;
+  onTargetEnd?(target: Target, report: TargetReport): void;
+}
+
+/** One output of a run: src/report/ has one per format (REPORTERS); it writes only to the sink it is given. */
+export interface Reporter extends Observer {
+  /** Called once with every target before any runs (the interactive view builds its task list here). */
+  begin?(targets: Target[]): void;
+  onEnd(report: Report): void | Promise<void>;
+}

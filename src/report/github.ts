@@ -7,7 +7,7 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { UNSAFE } from '../safe-text.js';
-import type { Reporter } from '../run.js';
+import type { Reporter } from '../types.js';
 import type { Finding, Report, TargetReport } from '../types.js';
 import { clean, fileLocations, fixText, inline } from './common.js';
 

@@ -2,7 +2,7 @@
 // draws each host's request path as its six hops, client to Pod, coloured by status, with the evidence and the fix
 // under the hop that failed. Tested by rendering it in headless Chromium.
 
-import type { Reporter } from '../run.js';
+import type { Reporter } from '../types.js';
 import type { Finding, LayerId, Report, TargetReport } from '../types.js';
 import { blocking, escapeXml, escapeXmlAttr as esc, fixText } from './common.js';
 import { internalWhat } from './text-format.js';

@@ -4,7 +4,7 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import type { Reporter } from '../run.js';
+import type { Reporter } from '../types.js';
 import type { FormatName, OutputSpec } from './formats.js';
 
 /** Where a reporter writes. */
@@ -47,7 +47,7 @@ export function stdoutSink(): Sink {
 }
 
 /** Opens (truncates) the file now, so an unwritable path is a usage error before any check runs. */
-function fileSink(path: string): Sink & { close(): void } {
+export function fileSink(path: string): Sink & { close(): void } {
   let fd: number;
   try {
     fd = openSync(path, 'w');

@@ -2,7 +2,7 @@
 // <failure>, error gives <error>, skip gives <skipped>; the body holds the finding, its evidence and the fix.
 // Validated in tests against the Jenkins xUnit junit-10.xsd with xmllint.
 
-import type { Reporter } from '../run.js';
+import type { Reporter } from '../types.js';
 import type { Finding, Report, TargetReport } from '../types.js';
 import { escapeXml, escapeXmlAttr, findingText } from './common.js';
 

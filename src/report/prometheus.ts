@@ -3,7 +3,7 @@
 // durations, TLS certificate expiry (days left in PromQL), DNS answer counts; per run: duration and timestamp. Validated in tests by
 // `promtool check metrics`.
 
-import type { Reporter } from '../run.js';
+import type { Reporter } from '../types.js';
 import { inline } from './common.js';
 import type { Finding, Report, TargetReport, Verdict } from '../types.js';
 

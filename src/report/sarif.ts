@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { isAbsolute, relative, sep } from 'node:path';
 import { type CodeInfo, CODES, README_URL, hintFor, type Code } from '../codes.js';
 import { mayRetry } from '../registry.js';
-import type { Reporter } from '../run.js';
+import type { Reporter } from '../types.js';
 import type { Finding, Report, TargetReport } from '../types.js';
 import { clean, inline, evidenceObject, fileLocations, fixText, objectName, type ObjectRef } from './common.js';
 

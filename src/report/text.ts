@@ -2,7 +2,7 @@
 // The caller decides colour (only for a terminal) and where the text goes.
 
 import type { Options } from '../options.js';
-import type { Reporter } from '../run.js';
+import type { Reporter } from '../types.js';
 import { evidenceLines, fixBlock, layerLine, sourceLine, summaryTable, targetHeading, verdictLine } from './text-format.js';
 
 export function textReporter(opts: Pick<Options, 'color' | 'verbose'>, write: (s: string) => void): Reporter {

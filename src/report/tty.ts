@@ -5,7 +5,7 @@ import { styleText } from 'node:util';
 import { Listr, type ListrTask } from 'listr2';
 import type { Options } from '../options.js';
 import type { Sink } from './index.js';
-import type { Reporter } from '../run.js';
+import type { Reporter } from '../types.js';
 import type { Finding, LayerId, Target } from '../types.js';
 import { LAYER_IDS } from '../types.js';
 import { inline, fixBlock, sourceLine, summaryTable, verdictLine } from './text-format.js';

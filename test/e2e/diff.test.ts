@@ -122,7 +122,18 @@ describe('gwdoctor diff --base DIR --head DIR', () => {
     expect(commands[0]).toMatch(/^::error title=gwdoctor diff%3A api\.example\.com\/ breaks at route,file=[^,]*cluster\.yaml,line=\d+::api\.example\.com\/ breaks: warn \[EndpointsUnknown\] -> fail at route \[NoRouteForHost\]%0A/);
   });
 
-  it('rejects a missing tree, a missing --head and file outputs with one line, exit 3', () => {
+  it('renders through the reporter map: -o json=FILE writes the JSON report to the file and the text to stdout', () => {
+    const h = head((objs) => objs.filter((o) => !(o.kind === 'HTTPRoute' && o.metadata.name === 'example-api')));
+    const file = join(mkdtempSync(join(tmpdir(), 'gwdoctor-diff-')), 'diff.json');
+    const r = gwdoctor(['diff', '--base', BASE, '--head', h, '-o', `json=${file}`]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^gwdoctor diff: base /);
+    const d = JSON.parse(readFileSync(file, 'utf8')) as { schemaVersion: string; hosts: { host: string; change: string }[] };
+    expect(d.schemaVersion).toBe('gwdoctor.diff/v1');
+    expect(d.hosts.find((x) => x.host === 'api.example.com')?.change).toBe('broken');
+  });
+
+  it('rejects a missing tree, a missing --head and a format diff has no renderer for with one line, exit 3', () => {
     for (const args of [
       ['diff', '--base', BASE, '--head', 'no/such/dir'],
       ['diff', '--base', BASE],
