@@ -7,7 +7,8 @@ import type { ResolverOutcome } from '../src/net/dns-client.js';
 import { unsafeTarget } from '../src/net/addresses.js';
 import { noRecordsKind } from '../src/net/no-records.js';
 import { NoRecordsError } from '../src/net/system-resolver.js';
-import type { AddressAnswer, Check, CheckContext, Evidence, Observed, Resolver } from '../src/types.js';
+import type { AddressAnswer, Evidence, Observed, Resolver } from '../src/types.js';
+import type { Check, CheckContext } from '../src/check.js';
 
 function isSurvey(r: Resolver): r is Resolver & { survey(host: string, signal: AbortSignal): Promise<ResolverOutcome[]> } {
   return typeof (r as { survey?: unknown }).survey === 'function';

@@ -7,7 +7,7 @@ import { internalLayers } from './internal.js';
 import { listener } from './listener.js';
 import { proxy } from './proxy.js';
 import { route } from './route.js';
-import type { Check } from '../src/types.js';
+import type { Check } from '../src/check.js';
 
 export const LAYERS: readonly Check[] = [dns, proxy, listener, route, grant, endpoints];
 

@@ -20,7 +20,8 @@ import { mapLimit } from '../src/net/limit.js';
 import { noRecordsKind } from '../src/net/no-records.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import { layerMeta } from '../src/registry.js';
-import type { Check, CheckContext, Evidence, HttpProbe, LayerId } from '../src/types.js';
+import type { Evidence, HttpProbe, LayerId } from '../src/types.js';
+import type { Check, CheckContext } from '../src/check.js';
 
 const GATEWAYS = 'gateways.gateway.networking.k8s.io';
 

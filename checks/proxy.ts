@@ -13,7 +13,8 @@ import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import type { TlsDetails } from '../src/net/tls-inspect.js';
-import type { AddressAnswer, Check, CheckContext, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, Observed, PortInUse, ProxyAnswer, TlsFact } from '../src/types.js';
+import type { AddressAnswer, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, Observed, PortInUse, ProxyAnswer, TlsFact } from '../src/types.js';
+import type { Check, CheckContext } from '../src/check.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const MAX_PARALLEL = 4;

@@ -4,7 +4,8 @@ import { hintFor, type Code } from './codes.js';
 import { ClusterAccessError, GwdoctorError, rootMessage } from './errors.js';
 import { command, manual } from './fix/build.js';
 import { CODES, retryableOf, type CauseOf, type CodeOf } from './registry.js';
-import type { Check, Evidence, Facts, Finding, Fix, LayerId } from './types.js';
+import type { Evidence, Facts, Finding, Fix, LayerId } from './types.js';
+import type { Check } from './check.js';
 
 export type Draft = Omit<Finding, 'durationMs'>;
 

@@ -6,7 +6,8 @@ import { LAYER_IDS, layerMayEmit } from './registry.js';
 import { refOf } from './fix/build.js';
 import { PipelineBug, type PathResolver } from './gatewayapi/resolver.js';
 import { emit, type Draft, type LayerOf } from './findings.js';
-import type { Check, CheckContext, EnvoyAnswer, Facts, LayerId, Observed, Probes, Target } from './types.js';
+import type { EnvoyAnswer, Facts, LayerId, Observed, Probes, Target } from './types.js';
+import type { Check, CheckContext } from './check.js';
 import type { GatewayRef } from './target.js';
 
 export interface JudgeInput {

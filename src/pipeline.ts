@@ -4,7 +4,8 @@ import type { ClusterReader } from './cluster/reader.js';
 import { emit, findingFromError, skip, type Draft } from './findings.js';
 import { PathResolver } from './gatewayapi/resolver.js';
 import { mapLimit } from './net/limit.js';
-import type { Check, CheckContext, Observer, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
+import type { Observer, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
+import type { Check, CheckContext } from './check.js';
 
 
 export type Env = Omit<CheckContext, 'target' | 'probes' | 'path'>;

@@ -4,7 +4,9 @@ import { domainToASCII } from 'node:url';
 import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
 import { redactUrl } from './redact.js';
-import type { Target } from './types.js';
+import type { GatewayRef, Target } from './types.js';
+
+export type { GatewayRef } from './types.js';
 
 // RFC 1123 label, as Gateway API's Hostname type (apis/v1/shared_types.go) restricts it: lower-case after
 // normalisation, letters/digits/hyphen, no leading or trailing hyphen, 1-63 characters.
@@ -110,11 +112,6 @@ export function routeHostTarget(hostname: string): Target | { skipped: string } 
  * its Service port, i.e. the listener port, once the Service is read): a Gateway can serve the same host differently
  * on each port.
  */
-export interface GatewayRef {
-  namespace: string;
-  name: string;
-  port?: number;
-}
 
 export function parseGatewayRef(v: string, flag = '--gateway'): GatewayRef {
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)(?::([^:]*))?$/.exec(v);

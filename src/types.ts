@@ -1,10 +1,7 @@
 // Core types shared by the CLI, the pipeline, the checks and the reporters.
 // This file imports no library: checks depend on it, and it must stay cheap to load.
 
-import type { ClusterReader } from './cluster/reader.js';
-import type { PathResolver } from './gatewayapi/resolver.js';
 import type { Gateway, GatewayListener, HTTPBackendRef } from './cluster/objects.js';
-import type { GatewayRef } from './target.js';
 
 export { LAYER_IDS, type LayerId } from './registry.js';
 import type { Code, LayerId } from './registry.js';
@@ -264,40 +261,17 @@ export interface ResolvedBackendRef {
   where: string;
 }
 
+export interface GatewayRef {
+  namespace: string;
+  name: string;
+  port?: number;
+}
+
 export interface NetworkOptions {
   resolvers: string[];
   expectIps: string[];
   caFile: string | null;
   port: number | null;
-}
-
-export interface CheckContext {
-  target: Target;
-  /** null when no cluster source is configured (the cluster layers are skipped). */
-  cluster: ClusterReader | null;
-  clusterUnavailable: string | null;
-  gatewayFilter: GatewayRef | null;
-  offline: boolean;
-  net: NetworkOptions;
-  resolver: () => Promise<Resolver>;
-  probe: () => Promise<HttpProbe>;
-  signal: AbortSignal;
-  /** What earlier network layers observed. */
-  probes: Probes;
-  /** The layers this run has after this one, in order (default: the registry's order). */
-  later?: readonly LayerId[];
-  /** The resolved request path for this attempt (lazy: a stage is resolved when the first layer needs it). */
-  path: PathResolver | null;
-}
-
-export interface Check<I extends LayerId = LayerId> {
-  id: I;
-  title: string;
-  /** Does this layer need cluster access? */
-  needsCluster: boolean;
-  /** Does this layer send network probes (skipped by --offline)? */
-  network: boolean;
-  run(ctx: CheckContext): Promise<Omit<Finding, 'durationMs'> & { observed?: Observed }>;
 }
 
 export interface TargetReport {

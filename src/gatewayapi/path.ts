@@ -14,7 +14,7 @@ import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy, 
 import { gatewayHealth, noInstances, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
-import { attachmentsTo, httpAndGrpcRoutes, routesForHost } from './route-index.js';
+import { attachmentsTo, httpAndGrpcRoutes, routesForHost, type Attachment } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { waypointFor, type WaypointBinding } from './waypoint.js';
 import { withBuiltinClasses } from './classes.js';
@@ -46,14 +46,7 @@ export type ListenerStage = { classes: GatewayClass[]; routes: Route[] } & (
     }
 );
 
-export interface Attachment {
-  route: Route;
-  parentRef: ParentReference;
-  /** Index of parentRef in route.spec.parentRefs (for patches). */
-  parentIndex: number;
-  gateway: Gateway;
-  result: ParentAttachment;
-}
+export type { Attachment } from './route-index.js';
 
 export interface Orphan {
   route: Route;

@@ -7,10 +7,19 @@
 // one VirtualService, ordered as one list (pilot/pkg/config/kube/gateway/controller.go "HTTPAndGRPCMerged":
 // mergeHTTPRoutes over httpRoutes.BaseVirtualServices + grpcRoutes.BaseVirtualServices).
 
-import type { Gateway, GRPCRoute, HTTPRoute, Namespace, Route } from '../cluster/objects.js';
-import { attachToGateway, refersTo } from './attachment.js';
+import type { Gateway, GRPCRoute, HTTPRoute, Namespace, ParentReference, Route } from '../cluster/objects.js';
+import { attachToGateway, refersTo, type ParentAttachment } from './attachment.js';
 import { compareRoutes } from './matching.js';
-import type { Attachment } from './path.js';
+
+/** A route's parentRef that names a Gateway, and what attaching to it gives. */
+export interface Attachment {
+  route: Route;
+  parentRef: ParentReference;
+  /** Index of parentRef in route.spec.parentRefs (for patches). */
+  parentIndex: number;
+  gateway: Gateway;
+  result: ParentAttachment;
+}
 
 interface RouteIndex {
   /** Routes in precedence order (oldest first, then namespace/name). */

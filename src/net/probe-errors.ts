@@ -1,7 +1,37 @@
 // Errors of the network probes, kept apart from undici so that importing them stays cheap.
 
 import { ProbeError } from '../errors.js';
-import type { TlsDetails } from './tls-inspect.js';
+
+/** What a TLS handshake showed (src/net/tls-inspect.ts fills it). */
+export interface CertSummary {
+  subject: string;
+  issuer: string;
+  san: string[];
+  validFrom: string;
+  validTo: string;
+  daysLeft: number;
+  fingerprint256: string;
+}
+
+export interface TlsDetails {
+  /** The fields of HttpProbeResult['tls'] (src/types.ts). */
+  authorized: boolean;
+  error: string | null;
+  subject: string | null;
+  issuer: string | null;
+  validTo: string | null;
+  san: string[];
+  /** Extra detail for messages. */
+  validFrom: string | null;
+  daysLeft: number | null;
+  protocol: string | null;
+  /** Leaf first. */
+  chain: CertSummary[];
+  /** Chain problem (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ...), null when the chain verifies. */
+  chainError: string | null;
+  /** Name problem (the certificate does not cover the host), null when it does. */
+  nameError: string | null;
+}
 
 export class ProbeFailure extends ProbeError {
   constructor(readonly code: string, message: string, options?: ErrorOptions) {

@@ -8,35 +8,9 @@ import { ProbeFailure } from './probe-errors.js';
 export const CONNECT_TIMEOUT_MS = 5000;
 const DAY_MS = 86_400_000;
 
-export interface CertSummary {
-  subject: string;
-  issuer: string;
-  san: string[];
-  validFrom: string;
-  validTo: string;
-  daysLeft: number;
-  fingerprint256: string;
-}
+export type { CertSummary, TlsDetails } from './probe-errors.js';
+import type { CertSummary, TlsDetails } from './probe-errors.js';
 
-export interface TlsDetails {
-  /** The fields of HttpProbeResult['tls'] (src/types.ts). */
-  authorized: boolean;
-  error: string | null;
-  subject: string | null;
-  issuer: string | null;
-  validTo: string | null;
-  san: string[];
-  /** Extra detail for messages. */
-  validFrom: string | null;
-  daysLeft: number | null;
-  protocol: string | null;
-  /** Leaf first. */
-  chain: CertSummary[];
-  /** Chain problem (CERT_HAS_EXPIRED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ...), null when the chain verifies. */
-  chainError: string | null;
-  /** Name problem (the certificate does not cover the host), null when it does. */
-  nameError: string | null;
-}
 
 function dn(x: tls.Certificate | undefined): string {
   if (!x) return '';

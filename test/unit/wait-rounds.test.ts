@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { emit, pass } from '../../src/findings.js';
 import { runTargets } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
-import type { Check, LayerId } from '../../src/types.js';
+import type { LayerId } from '../../src/types.js';
+import type { Check } from '../../src/check.js';
 import { offlineEnv } from '../helpers/fixtures.js';
 import { ManifestCluster } from '../../src/cluster/manifests.js';
 

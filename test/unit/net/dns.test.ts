@@ -5,7 +5,8 @@ import { DnsQueryError, followChain, type QueryFn, type QueryResult } from '../.
 import { packetResolver } from '../../../src/net/dns-resolver.js';
 import { parseResolvConf } from '../../../src/net/resolv-conf.js';
 import { parseTarget } from '../../../src/target.js';
-import type { CheckContext, Resolver } from '../../../src/types.js';
+import type { Resolver } from '../../../src/types.js';
+import type { CheckContext } from '../../../src/check.js';
 
 const A = (name: string, data: string) => ({ type: 'A', name, data, class: 'IN', ttl: 60 }) as packet.Answer;
 const CNAME = (name: string, data: string) => ({ type: 'CNAME', name, data, class: 'IN', ttl: 60 }) as packet.Answer;

@@ -6,7 +6,8 @@ import type { K8sObject } from '../../../src/cluster/objects.js';
 import { ProbeFailure, TlsProbeFailure } from '../../../src/net/probe-errors.js';
 import type { TlsDetails } from '../../../src/net/tls-inspect.js';
 import { parseTarget } from '../../../src/target.js';
-import type { CheckContext, HttpProbe, HttpProbeResult } from '../../../src/types.js';
+import type { HttpProbe, HttpProbeResult } from '../../../src/types.js';
+import type { CheckContext } from '../../../src/check.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
 import { renderFix } from '../../../src/fix/render.js';
 

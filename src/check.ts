@@ -1,0 +1,36 @@
+// A layer as the pipeline runs it, and what it is given. Apart from src/types.ts (the data every module shares), so
+// that the data types import no module that imports them back (test/unit/module-graph.test.ts: no type-level cycle).
+
+import type { ClusterReader } from './cluster/reader.js';
+import type { PathResolver } from './gatewayapi/resolver.js';
+import type { Finding, GatewayRef, HttpProbe, LayerId, NetworkOptions, Observed, Probes, Resolver, Target } from './types.js';
+
+export interface CheckContext {
+  target: Target;
+  /** null when no cluster source is configured (the cluster layers are skipped). */
+  cluster: ClusterReader | null;
+  clusterUnavailable: string | null;
+  gatewayFilter: GatewayRef | null;
+  offline: boolean;
+  net: NetworkOptions;
+  resolver: () => Promise<Resolver>;
+  probe: () => Promise<HttpProbe>;
+  signal: AbortSignal;
+  /** What earlier network layers observed. */
+  probes: Probes;
+  /** The layers this run has after this one, in order (default: the registry's order). */
+  later?: readonly LayerId[];
+  /** The resolved request path for this attempt (lazy: a stage is resolved when the first layer needs it). */
+  path: PathResolver | null;
+}
+
+export interface Check<I extends LayerId = LayerId> {
+  id: I;
+  title: string;
+  /** Does this layer need cluster access? */
+  needsCluster: boolean;
+  /** Does this layer send network probes (skipped by --offline)? */
+  network: boolean;
+  run(ctx: CheckContext): Promise<Omit<Finding, 'durationMs'> & { observed?: Observed }>;
+}
+
