@@ -3,7 +3,7 @@
 import { hintFor, type Code } from './codes.js';
 import { ClusterAccessError, GwdoctorError, rootMessage } from './errors.js';
 import { command, manual } from './fix/build.js';
-import { CODES, retryableOf, type CauseOf, type CodeOf } from './registry.js';
+import { CODES, couldNotLookCode, layerMayEmit, retryableOf, type CauseOf, type CodeOf } from './registry.js';
 import type { Evidence, Facts, Finding, Fix, LayerId } from './types.js';
 import type { Check } from './check.js';
 
@@ -89,9 +89,12 @@ export function findingFromError(c: Pick<Check, 'id' | 'title'>, err: unknown): 
   if (err instanceof GwdoctorError) {
     // Not an answer from the network or the cluster: this layer could not carry out its look at all.
     const fix = err.hint ? manual(err.hint) : null;
-    if (c.id === 'dns') return emit({ ...c, id: 'dns' }, 'DnsResolverError', rootMessage(err), { fix });
-    if (c.id === 'proxy') return emit({ ...c, id: 'proxy' }, 'ProxyProbeError', rootMessage(err), { fix });
-    return emit(c, 'ClusterUnreachable', rootMessage(err), { fix, cause: 'unreachable' });
+    // Which code is the layer's own (src/registry.ts LAYERS couldNotLook); the registry checks that it may emit it.
+    const code = couldNotLookCode(c.id);
+    if (code === 'ClusterUnreachable') return emit(c, code, rootMessage(err), { fix, cause: 'unreachable' });
+    if (!layerMayEmit(c.id, code)) throw new Error(`registry: layer ${c.id} may not emit its couldNotLook code ${code}`);
+    // Checked at run time just above, which is what the cast stands for.
+    return emit({ ...c, id: c.id as 'dns' }, code as 'DnsResolverError', rootMessage(err), { fix });
   }
   throw err;
 }

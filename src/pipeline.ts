@@ -3,6 +3,7 @@
 import type { ClusterReader } from './cluster/reader.js';
 import { emit, findingFromError, skip, type Draft } from './findings.js';
 import { PathResolver } from './gatewayapi/resolver.js';
+import { laneOf, stopsOtherLanes } from './registry.js';
 import { mapLimit } from './net/limit.js';
 import type { Observer, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
 import type { Check, CheckContext } from './check.js';
@@ -78,10 +79,11 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     observer.onLayerStart?.(target, check.id);
     const started = performance.now();
     let draft: Draft & { observed?: Observed };
-    // A network layer that could not look (DNS timeout, a proxy this machine cannot reach) says nothing about the
-    // cluster: with a cluster source the cluster layers still run (until one of them stops), so the run names what it can.
-    // An internal host the proxy serves (InternalHostExposed): the cluster layers still run, to name the route behind it.
-    const bypass = (stoppedBy?.status === 'error' || stoppedBy?.code === 'InternalHostExposed') && !clusterStop && check.needsCluster && env.cluster !== null && !layers.find((l) => l.id === stoppedBy?.id)?.needsCluster;
+    // The lanes (src/registry.ts): a layer of another lane that could not look (DNS timeout, a proxy this machine
+    // cannot reach) says nothing about this one, nor does a fail whose code stops only its own lane (an internal host
+    // the proxy serves: the cluster layers still run, to name the route behind it). With a cluster source the cluster
+    // layers then still run (until one of them stops), so the run names what it can.
+    const bypass = stoppedBy !== null && !stopsOtherLanes(stoppedBy.status as 'fail' | 'error', stoppedBy.code) && laneOf(stoppedBy.id) !== laneOf(check.id) && !clusterStop && check.needsCluster && env.cluster !== null;
     const stopper = check.needsCluster && clusterStop ? clusterStop : stoppedBy;
     if (stopper && !bypass) draft = skip(check, `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`, { reason: 'stopped', after: stopper.id });
     else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)', { reason: 'offline' });
@@ -179,7 +181,7 @@ export async function runTargets(layers: readonly Check[] | ((t: Target) => read
  * read from files can converge; a warning that is not retryable (EndpointsUnknown, BackendKindUnsupported) is settled.
  */
 export function canConverge(f: Finding, env: Pick<Env, 'cluster'>): boolean {
-  const clusterLayer = !['dns', 'proxy'].includes(f.id);
+  const clusterLayer = laneOf(f.id) === 'cluster';
   if (clusterLayer && env.cluster?.mode !== 'live') return false;
   if (f.retryable) return true;
   return clusterLayer && f.status !== 'warn';

@@ -5,15 +5,29 @@
 // Adding a layer: its module in checks/, an entry in LAYERS below (and its codes), and its place in checks/index.ts.
 
 export const LAYERS = [
-  { id: 'dns', title: 'the host resolves to the reverse proxy', heading: 'DNS layer', network: true },
-  { id: 'proxy', title: 'the reverse proxy answers TLS and forwards to the gateway', heading: 'Proxy layer', network: true },
-  { id: 'listener', title: 'a Gateway listener accepts the host', heading: 'Listener layer', network: false },
-  { id: 'route', title: 'an HTTPRoute for the host is attached and matches the path', heading: 'Route layer', network: false },
-  { id: 'grant', title: 'ReferenceGrants permit cross-namespace backends', heading: 'Grant layer', network: false },
-  { id: 'endpoints', title: 'the backend Service has ready endpoints', heading: 'Endpoints layer', network: false },
+  { id: 'dns', title: 'the host resolves to the reverse proxy', heading: 'DNS layer', network: true, lane: 'network', couldNotLook: 'DnsResolverError' },
+  { id: 'proxy', title: 'the reverse proxy answers TLS and forwards to the gateway', heading: 'Proxy layer', network: true, lane: 'network', couldNotLook: 'ProxyProbeError' },
+  { id: 'listener', title: 'a Gateway listener accepts the host', heading: 'Listener layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
+  { id: 'route', title: 'an HTTPRoute for the host is attached and matches the path', heading: 'Route layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
+  { id: 'grant', title: 'ReferenceGrants permit cross-namespace backends', heading: 'Grant layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
+  { id: 'endpoints', title: 'the backend Service has ready endpoints', heading: 'Endpoints layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
 ] as const;
 
 export type LayerId = (typeof LAYERS)[number]['id'];
+/**
+ * A lane is a chain of layers that stop together: the network lane (what a client sees) and the cluster lane (the
+ * objects). A fail stops every lane after it, unless its code says it stops only its own (`stops: 'lane'`); a layer
+ * that could not look (error) never stops another lane. With --wait, only the network lane and a live cluster change
+ * between attempts.
+ */
+export type Lane = (typeof LAYERS)[number]['lane'];
+/** The code of a layer that could not carry out its look at all (an unexpected GwdoctorError in it, findings.ts). */
+export function couldNotLookCode(id: LayerId): 'DnsResolverError' | 'ProxyProbeError' | 'ClusterUnreachable' {
+  return (LAYERS.find((l) => l.id === id) as (typeof LAYERS)[number]).couldNotLook;
+}
+export function laneOf(id: LayerId): Lane {
+  return (LAYERS.find((l) => l.id === id) as (typeof LAYERS)[number]).lane;
+}
 export const LAYER_IDS = LAYERS.map((l) => l.id) as readonly LayerId[];
 
 export function layerMeta<I extends LayerId>(id: I): { id: I; title: string } {
@@ -34,6 +48,8 @@ export interface CodeInfo {
   retryable: boolean | Readonly<Record<string, boolean>>;
   /** The README entry (markdown). */
   doc: string;
+  /** 'lane': a fail with this code stops only its own lane (Lane above); the other lanes still run. */
+  stops?: 'lane';
 }
 
 export const CODES = {
@@ -344,6 +360,8 @@ route or port serves the host, or the proxy rewrites \`Location\` (nginx \`proxy
     layer: ['proxy', 'route'],
     severity: 'fail',
     retryable: false,
+    // Exposed at the proxy: the cluster lane still runs, to name the route behind it.
+    stops: 'lane',
     doc: `A host given with \`--internal\` (or \`internal:\` in \`gwdoctor.yaml\`) must not be public, but it is: at the **route**
 layer an HTTPRoute attached to the public Gateway (the one given with \`--gateway\`, else every ingress Gateway whose
 listener accepts the host) serves it (the evidence names the route and, offline, its file:line); at the **proxy** layer the
@@ -609,6 +627,13 @@ export function retryableOf(code: Code, cause?: string): boolean {
 export function mayRetry(code: Code): boolean {
   const r: CodeInfo['retryable'] = CODES[code].retryable;
   return typeof r === 'boolean' ? r : Object.values(r).some(Boolean);
+}
+
+/** Does a fail or error with this finding's status and code stop the lanes other than its own? */
+export function stopsOtherLanes(status: 'fail' | 'error', code: string | null): boolean {
+  if (status === 'error') return false;
+  const info: CodeInfo | undefined = code !== null && Object.hasOwn(CODES, code) ? CODES[code as Code] : undefined;
+  return info?.stops !== 'lane';
 }
 
 /** May layer `id` emit `code` (the run-time form of CodeOf)? */
