@@ -2,7 +2,7 @@
 // and GRPCRoutes together (Istio merges both kinds of one listener and hostname into one list).
 
 import { isGrpcRoute, type GRPCRoute, type GRPCRouteMatch, type GRPCRouteRule, type HTTPRoute, type HTTPRouteMatch, type HTTPRouteRule, type Route } from '../cluster/objects.js';
-import { RE2JS, RE2JSSyntaxException } from 're2js';
+import type { RE2JS } from 're2js';
 import { compareRank, hostMatches, hostnameRank } from './hostnames.js';
 
 export interface Request {
@@ -158,6 +158,20 @@ export function grpcUriMatch(m: GRPCRouteMatch): UriMatch | null {
 const compiled = new Map<string, RE2JS | string>();
 
 /**
+ * re2js is most of the bundle's weight and an offline run without a regular-expression match never needs it: it is
+ * loaded by loadRe2(), which the route stage awaits when a route it selects among could hold one (mayUseRe2).
+ */
+let re2: typeof import('re2js') | null = null;
+export async function loadRe2(): Promise<void> {
+  re2 ??= await import('re2js');
+}
+
+/** Could selecting among these routes evaluate a regular expression (RE2 path/header/query, or any GRPCRoute method)? */
+export function mayUseRe2(routes: readonly Route[]): boolean {
+  return routes.some((r) => isGrpcRoute(r) || JSON.stringify(r.spec.rules ?? []).includes('"RegularExpression"'));
+}
+
+/**
  * RE2 syntax and semantics, as Envoy's safe_regex (google_re2) uses them for RegularExpression path, header and query
  * matches: a full match, in linear time (re2js, a JavaScript port of RE2), so no pattern can stall a run the way
  * JavaScript's backtracking RegExp did on "/(a+)+b". A pattern RE2 rejects (backreferences, lookaround, ...) matches
@@ -174,9 +188,10 @@ export function compileRe2(pattern: string): RE2JS | string {
   let re = compiled.get(pattern);
   if (re === undefined) {
     try {
-      re = RE2JS.compile(pattern);
+      if (!re2) throw new Error('re2js is not loaded: the route stage awaits loadRe2() when mayUseRe2()');
+      re = re2.RE2JS.compile(pattern);
     } catch (err) {
-      if (!(err instanceof RE2JSSyntaxException)) throw err;
+      if (!re2 || !(err instanceof re2.RE2JSSyntaxException)) throw err;
       re = err.message;
     }
     if (compiled.size > 1000) compiled.clear();

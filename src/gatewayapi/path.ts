@@ -13,7 +13,7 @@ import { judgeListenerCerts, readListenerCerts, terminatesTls } from './certs.js
 import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy, type RouteDrop } from './grants.js';
 import { gatewayHealth, noInstances, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
-import { compareRoutes, selectRule, type AttachedRoute, type Selection } from './matching.js';
+import { compareRoutes, loadRe2, mayUseRe2, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { attachmentsTo, httpAndGrpcRoutes, routesForHost, type Attachment } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { waypointFor, type WaypointBinding } from './waypoint.js';
@@ -329,6 +329,7 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
     .flatMap((gw) => attachmentsTo(routes, gw, nsObjs, forHost))
     .sort((a, b) => (rank.get(a.route) as number) - (rank.get(b.route) as number) || a.parentIndex - b.parentIndex);
 
+  if (mayUseRe2(attachments.map((a) => a.route))) await loadRe2();
   // Per candidate listener: the routes attached to it, and the rule that wins.
   const chosenFor = (cand: ListenerCandidate): Chosen => {
     const attached: AttachedRoute[] = [];

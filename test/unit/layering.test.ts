@@ -11,6 +11,8 @@ const root = join(import.meta.dirname, '..', '..');
 let graph: Map<string, string[]>;
 /** Static imports only: a dynamic import() back-edge (lazy loading) cannot create an initialisation-order cycle. */
 let staticGraph: Map<string, string[]>;
+/** Static imports of packages, by importer. */
+let staticPackages: Map<string, string[]>;
 
 beforeAll(async () => {
   const r = await build({
@@ -27,6 +29,7 @@ beforeAll(async () => {
   const meta = r.metafile as Metafile;
   graph = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => !i.external).map((i) => i.path)]));
   staticGraph = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => !i.external && i.kind !== 'dynamic-import').map((i) => i.path)]));
+  staticPackages = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => i.external && i.kind !== 'dynamic-import' && !i.path.startsWith('node:')).map((i) => i.path)]));
 }, 30_000);
 
 describe('the module graph', () => {
@@ -69,6 +72,11 @@ it.each(readdirSync(join(root, 'checks')).filter((f) => f.endsWith('.ts')))('che
   expect(src).not.toMatch(/from ['"](@kubernetes\/client-node|undici|listr2)['"]/);
   expect(src).not.toMatch(/from ['"][./]*src\/report\//);
   expect(src).not.toMatch(/from ['"][./]*src\/net\/http-probe/);
+});
+
+it('loads re2js only when a route may hold a regular expression (a dynamic import: an offline run without one never parses it)', () => {
+  expect([...staticPackages].filter(([, pkgs]) => pkgs.includes('re2js')).map(([file]) => file)).toEqual([]);
+  expect([...graph.keys()]).toContain('src/gatewayapi/matching.ts');
 });
 
 it('src/cli.ts imports only node built-ins and the light option/error/redact modules statically', () => {

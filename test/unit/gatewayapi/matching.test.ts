@@ -2,6 +2,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { pathMatches, selectRule } from '../../../src/gatewayapi/matching.js';
+import { loadRe2 } from '../../../src/gatewayapi/matching.js';
+
+await loadRe2();
 import type { HTTPRoute, HTTPRouteRule } from '../../../src/cluster/objects.js';
 
 describe('path matching (gateway-api PathMatchType)', () => {

@@ -2,6 +2,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { compileRe2, pathMatches, re2FullMatch } from '../../../src/gatewayapi/matching.js';
+import { loadRe2 } from '../../../src/gatewayapi/matching.js';
+
+await loadRe2();
 
 describe('RegularExpression matching is RE2, as in Envoy', () => {
   // No timing assertion (speed is measured in bench/): JavaScript's RegExp would backtrack exponentially on these and

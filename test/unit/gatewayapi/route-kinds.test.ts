@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { attachToGateway } from '../../../src/gatewayapi/attachment.js';
 import { grantPermits, resolveBackendRefs } from '../../../src/gatewayapi/grants.js';
 import { grpcUriMatch, selectRule } from '../../../src/gatewayapi/matching.js';
+import { loadRe2 } from '../../../src/gatewayapi/matching.js';
+
+await loadRe2();
 import { ManifestCluster } from '../../../src/cluster/manifests.js';
 import type { Gateway, GRPCRoute, GRPCRouteRule, HTTPRoute, HTTPRouteRule, K8sObject, ReferenceGrant } from '../../../src/cluster/objects.js';
 import { runOnCluster, outcome } from '../../helpers/fixtures.js';
