@@ -392,6 +392,7 @@ export function routeFacts(s: RouteStage): Facts {
       redirect: r ? { statusCode: r.statusCode, scheme: r.scheme, location: r.location } : null,
     };
   }
+  if (s.kind === 'dropped') out.dropped = { route: refOf(s.route), reason: s.drop.reason, where: s.drop.where };
   const pc = s.ports;
   if (pc) {
     out.ports = pc.answers.map((a) => ({

@@ -70,6 +70,8 @@ export interface Facts {
   route?: RouteFact;
   /** route: when the Gateway accepts the host on several ports, what each port answers. */
   ports?: PortFact[];
+  /** route: a route for the host that Istio drops as a whole (none of its rules is programmed), and why. */
+  dropped?: { route: ObjectRef; reason: 'InvalidDestination' | 'InvalidFilter'; where: string };
   /** route (--internal): the routes that serve a host that must stay internal. */
   exposedBy?: ObjectRef[];
   /** grant and endpoints: the backends of the matched rule that carry traffic. */

@@ -153,10 +153,11 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
       expect(got && { vhost: got.vhost, route: got.route }, 'istiod programs a virtual host for the host with no route for the path').toMatchObject({ route: undefined });
     }
-    if (fromLive.code === 'RouteNotAccepted' && /^Istio drops /.test(report.layers.find((l) => l.id === 'route')?.summary ?? '')) {
+    if (fromLive.code === 'RouteNotAccepted' && report.layers.find((l) => l.id === 'route')?.facts.dropped) {
       // A route gwdoctor says Istio drops as a whole (a Service named by its hostname, a filter type Istio does not
       // implement): istiod generated no route for GET <path> on this host.
-      const gw = /^(\S+\/\S+) listener/.exec(report.layers.find((l) => l.id === 'listener')?.summary ?? '')?.[1] as string;
+      const g = report.layers.find((l) => l.id === 'listener')?.facts.listeners?.[0]?.gateway;
+      const gw = `${g?.namespace}/${g?.name}`;
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
       expect(got?.route, 'istiod programs no route of the dropped route for the request').toBeUndefined();
     }
