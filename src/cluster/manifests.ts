@@ -99,7 +99,7 @@ export function usedKind(apiVersion: unknown, kind: unknown): string | undefined
     case 'EndpointSlice':
       return apiVersion.startsWith('discovery.k8s.io/') ? kind : undefined;
     case 'CustomResourceDefinition':
-      // Only for which versions of the Gateway API kinds are served (servedVersions); pruned to that.
+      // Only for which versions of the Gateway API kinds are served (ManifestCluster, SERVED_VERSIONS); pruned to that.
       return apiVersion.startsWith('apiextensions.k8s.io/') ? kind : undefined;
     default:
       return undefined;
