@@ -123,3 +123,27 @@ describe('a valid single-label route hostname (item 6)', () => {
     expect(r.stderr).toMatch(/route hostname "10\.0\.0\.1" was not checked: an IP address/);
   });
 });
+
+describe('an object defined twice, a version the API server does not serve (items 4, 5)', () => {
+  it('a run and gwdoctor diff say so on stderr, naming every file:line, and judge what kubectl apply leaves', () => {
+    const override = seed().map((o) => (o.kind === 'HTTPRoute' && o.metadata.name === 'example-api' ? { ...o, spec: { ...o.spec, hostnames: ['api2.example.com'] } } : o)).filter((o) => o.kind === 'HTTPRoute' && o.metadata.name === 'example-api');
+    const dir = tree({ 'a.yaml': seed(), 'b.yaml': override });
+    const r = gwdoctor(['--manifests', dir, '--offline', '-o', 'json', 'api.example.com']);
+    expect(r.stderr).toMatch(/^gwdoctor: HTTPRoute istio-ingress\/example-api is defined twice: \S*a\.yaml:\d+ and \S*b\.yaml:1; kubectl apply -f keeps the last \(\S*b\.yaml:1\), and gwdoctor judges that one$/m);
+    // The copy apply leaves serves api2.example.com only.
+    expect(JSON.parse(r.stdout).targets[0]).toMatchObject({ verdict: 'fail', failedLayer: 'route' });
+    const d = diffJson(tree({ 'a.yaml': seed() }), dir);
+    expect(d.code).toBe(1);
+    expect(d.stderr).toMatch(/^gwdoctor diff: head: HTTPRoute istio-ingress\/example-api is defined twice/m);
+    expect(d.rows[0]).toBe('broken api.example.com fail route NoRouteForHost');
+  });
+
+  it('a v1alpha2 ReferenceGrant is not counted: stderr says why, the grant printed is v1beta1', () => {
+    const objs = seed().map((o) => (o.kind === 'ReferenceGrant' && o.metadata.name === 'allow-istio-ingress-to-example-api' ? { ...o, apiVersion: 'gateway.networking.k8s.io/v1alpha2' } : o));
+    const r = gwdoctor(['--manifests', tree({ 'c.yaml': objs }), '--offline', '-o', 'json', 'api.example.com']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^gwdoctor: ReferenceGrant example-api\/allow-istio-ingress-to-example-api \(\S*c\.yaml:\d+\): gateway\.networking\.k8s\.io\/v1alpha2 is not a version the API server serves for ReferenceGrant/m);
+    const grant = JSON.parse(r.stdout).targets[0].layers.find((l: { id: string }) => l.id === 'grant');
+    expect([grant.status, grant.code, grant.fix.object.apiVersion]).toEqual(['fail', 'ReferenceGrantMissing', 'gateway.networking.k8s.io/v1beta1']);
+  });
+});
