@@ -15,9 +15,9 @@ export interface RealRow {
   real: RealAnswer;
 }
 
-/** A backend answered: 200 with the identity header of one of the lane's backends. */
+/** A backend answered: 200 with the identity header of one of the lane's backends, over TLS a client would accept. */
 export function served(a: RealAnswer): boolean {
-  return a.status === 200 && a.backend !== undefined;
+  return a.status === 200 && a.backend !== undefined && a.tlsProblem === undefined;
 }
 
 const envoyLocal = (a: RealAnswer) => a.server === 'istio-envoy' && a.upstreamServiceTime === undefined && a.backend === undefined;
@@ -36,6 +36,7 @@ const CLOSED: Answer = {
   test: (a) => a.status === undefined && /^(refused|reset)$/.test(a.error ?? ''),
 };
 const NO_TLS: Answer = { says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)', test: (a) => a.status === undefined && a.error === 'reset' };
+const BAD_CERT: Answer = { says: 'the listener presents a certificate a client refuses (expired, or not for the host); behind it the route would answer', test: (a) => a.tlsProblem !== undefined };
 const NO_GATEWAY: Answer = { says: 'nothing to send to: no Gateway of an Istio class, so no gateway Service or NodePort', test: (a) => a.status === undefined && /^no Gateway/.test(a.error ?? '') };
 const anyOf = (...xs: Answer[]): Answer => ({ says: xs.map((x) => x.says).join('; or '), test: (a) => xs.some((x) => x.test(a)) });
 
@@ -68,7 +69,8 @@ export const REAL_ANSWER: Record<string, Answer> = {
   NoPodsSelected: UH,
   WaypointNotReady: UH,
   ListenerCertificateRefInvalid: NO_TLS,
-  ListenerCertificateInvalid: NO_TLS,
+  // istiod serves an expired certificate, or one for another host, as it is (it checks neither): clients refuse it.
+  ListenerCertificateInvalid: anyOf(NO_TLS, BAD_CERT),
   ListenerNotReady: anyOf(NO_TLS, CLOSED),
 };
 
@@ -109,7 +111,7 @@ export function judgeReal(scenario: string, target: string, report: TargetReport
         why: `gwdoctor predicts ${redirect.statusCode} Location: ${redirect.location}, Envoy answered ${a.status ?? a.error} Location: ${a.location}`,
       };
     }
-    if (!served(a)) return { ok: false, why: `gwdoctor says ${fromLive.verdict}, but no backend answered` };
+    if (!served(a)) return { ok: false, why: `gwdoctor says ${fromLive.verdict}, but no backend answered${a.tlsProblem ? ` (${a.tlsProblem})` : ''}` };
     // The backend that answered is behind a Service gwdoctor names (same namespace, one of the lane's backends).
     const svcs = (facts('endpoints').backends ?? facts('grant').backends ?? []).filter((x) => x.kind === 'Service');
     const ns = (a.backend ?? '').split('/')[0];

@@ -15,6 +15,7 @@ import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync } from 'no
 import { createServer, type Server } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { createServer as netServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import * as packet from 'dns-packet';
@@ -180,6 +181,11 @@ export interface RealAnswer {
   body?: string;
   /** namespace/pod of the backend that answered, if one did. */
   backend?: string;
+  /**
+   * TLS: why a verifying client would have refused the certificate the listener presented (expired, not yet valid,
+   * not for the host); the request is sent anyway, so that the answer behind it is known too. The chain is not judged.
+   */
+  tlsProblem?: string;
 }
 
 /** GET path with Host through address:port; TLS (SNI = host) when `tls`. Never follows redirects. */
@@ -207,6 +213,18 @@ export async function sendRequest(address: string, port: number, host: string, p
         set('upstreamServiceTime', 'x-envoy-upstream-service-time');
         set('location', 'location');
         set('backend', BACKEND_HEADER);
+        if (opts.tls) {
+          const cert = (res.socket as TLSSocket).getPeerCertificate?.();
+          if (cert && cert.valid_to) {
+            const now = Date.now();
+            if (Date.parse(cert.valid_to) < now) a.tlsProblem = `certificate expired ${cert.valid_to}`;
+            else if (Date.parse(cert.valid_from) > now) a.tlsProblem = `certificate not valid before ${cert.valid_from}`;
+            else {
+              const e = checkServerIdentity(host, cert);
+              if (e) a.tlsProblem = `certificate not for ${host}: ${e.message}`;
+            }
+          }
+        }
         finish(a);
       });
       res.on('error', (e) => finish({ error: errorName(e) }));
