@@ -12,8 +12,8 @@ import { layersAfter } from '../src/layer.js';
 import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
-import type { TlsDetails } from '../src/net/tls-inspect.js';
-import type { AddressAnswer, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, Observed, PortInUse, ProxyAnswer, TlsFact } from '../src/types.js';
+import { handshake, type TlsDetails } from '../src/net/tls-inspect.js';
+import type { AddressAnswer, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, Observed, PortInUse, ProxyAnswer, SniFact, TlsFact } from '../src/types.js';
 import type { Check, CheckContext } from '../src/check.js';
 
 export const EXPIRY_WARN_DAYS = 14;
@@ -26,7 +26,31 @@ type Proxied =
 type Direct =
   | { kind: 'unavailable'; why: string }
   | { kind: 'failed'; target: DirectTarget; code: string }
-  | { kind: 'answered'; target: DirectTarget; res: HttpProbeResult; cls: Classification };
+  | { kind: 'answered'; target: DirectTarget; res: HttpProbeResult; cls: Classification; sni?: SniSeen }
+  /** An HTTPS listener: the gateway resets the TLS handshake for the SNI the listener's hostname requires (the host). */
+  | { kind: 'sni-reset'; target: DirectTarget; code: string };
+
+/** An HTTPS listener's NodePort: the TLS handshake with SNI = the host, and without SNI ('ok' or the failure's code). */
+interface SniSeen {
+  host: string;
+  withHost: 'ok';
+  withoutSni: string;
+}
+
+/** Connection-level failures: nothing listens or the packets are dropped (not a handshake the peer refused). */
+const NOT_THERE = new Set(['ECONNREFUSED', 'CONNECT_TIMEOUT', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ABORT_ERR']);
+
+/** One TLS handshake with `servername` ('' = no SNI; the address is an IP, so Node sends none): 'ok' or the failure's code. */
+async function tlsHandshake(address: string, port: number, servername: string, signal: AbortSignal): Promise<string> {
+  try {
+    const { socket } = await handshake({ address, port, servername, signal });
+    socket.destroy();
+    return 'ok';
+  } catch (err) {
+    if (err instanceof ProbeFailure) return err.code;
+    throw err;
+  }
+}
 
 interface Judged {
   draft: Draft;
@@ -146,11 +170,34 @@ async function directProbe(ctx: CheckContext, probe: HttpProbe): Promise<Direct>
   if (!plan.ok) return { kind: 'unavailable', why: plan.why };
   let last: Direct = { kind: 'unavailable', why: 'no node to try' };
   for (const t of plan.targets) {
+    const { path, query, host } = ctx.target;
+    if (t.protocol === 'HTTPS') {
+      // The proxy re-encrypts: Envoy picks the filter chain by SNI (the listener's hostname), and resets the handshake
+      // when none matches. Speak TLS with the host as SNI, and without SNI (what nginx sends by default).
+      const withHost = await tlsHandshake(t.address, t.nodePort, host, ctx.signal);
+      if (withHost !== 'ok') {
+        last = NOT_THERE.has(withHost) ? { kind: 'failed', target: t, code: withHost } : { kind: 'sni-reset', target: t, code: withHost };
+        if (ctx.signal.aborted) break;
+        continue;
+      }
+      const withoutSni = await tlsHandshake(t.address, t.nodePort, '', ctx.signal);
+      const u = new URL(`https://${host}:${t.nodePort}${path}${query ? `?${query}` : ''}`);
+      const sni: SniSeen = { host, withHost, withoutSni };
+      try {
+        // The certificate is the listener's own (a cluster Secret): the listener layer judges it, not this probe.
+        const res = await probe.get(u, { address: t.address, hostHeader: host, signal: ctx.signal, insecure: true });
+        return { kind: 'answered', target: t, res, cls: classifyResponse(res, u, u, { direct: true }), sni };
+      } catch (err) {
+        if (!(err instanceof ProbeFailure)) throw err;
+        last = { kind: 'failed', target: t, code: err.code };
+        if (ctx.signal.aborted) break;
+        continue;
+      }
+    }
     if (t.protocol !== 'HTTP') {
-      last = { kind: 'unavailable', why: `listener ${t.listener} of ${t.gateway} is ${t.protocol}; the direct probe speaks plain HTTP only` };
+      last = { kind: 'unavailable', why: `listener ${t.listener} of ${t.gateway} is ${t.protocol}; the direct probe speaks HTTP and HTTPS only` };
       continue;
     }
-    const { path, query, host } = ctx.target;
     const u = new URL(`http://${hostPort(t.address, t.nodePort)}${path}${query ? `?${query}` : ''}`);
     try {
       const res = await probe.get(u, { hostHeader: host, signal: ctx.signal });
@@ -212,7 +259,12 @@ async function portInUse(ctx: CheckContext, probe: HttpProbe, proxied: Proxied[]
 }
 
 function directRef(t: DirectTarget, host: string): string {
-  return `direct GET http://${hostPort(t.address, t.nodePort)} Host: ${host} (node ${t.node}, ${t.service} port ${t.servicePort})`;
+  const tls = t.protocol === 'HTTPS' ? `https://${hostPort(t.address, t.nodePort)} SNI ${host}` : `http://${hostPort(t.address, t.nodePort)}`;
+  return `direct GET ${tls} Host: ${host} (node ${t.node}, ${t.service} port ${t.servicePort})`;
+}
+
+function sniNames(t: DirectTarget): string {
+  return t.sniNames.length ? t.sniNames.join(', ') : '(none)';
 }
 
 function directEvidence(d: Direct, host: string): Evidence {
@@ -221,8 +273,12 @@ function directEvidence(d: Direct, host: string): Evidence {
       return { ref: 'direct NodePort probe', detail: `not done: ${d.why}` };
     case 'failed':
       return { ref: directRef(d.target, host), detail: describeNetCode(d.code) };
-    case 'answered':
-      return responseEvidence(directRef(d.target, host), d.res, d.cls);
+    case 'sni-reset':
+      return { ref: directRef(d.target, host), detail: `the TLS handshake with SNI ${host} was reset (${describeNetCode(d.code)}): no filter chain for this SNI; the HTTPS listeners on port ${d.target.servicePort} have hostnames ${sniNames(d.target)}` };
+    case 'answered': {
+      const e = responseEvidence(directRef(d.target, host), d.res, d.cls);
+      return d.sni ? { ...e, detail: `${e.detail}; TLS with SNI ${d.sni.host}: handshake ok; without SNI: ${d.sni.withoutSni === 'ok' ? 'handshake ok' : `reset (${describeNetCode(d.sni.withoutSni)})`}` } : e;
+    }
   }
 }
 
@@ -319,6 +375,8 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
       case 'proxy-error': {
         const d = await direct();
         evidence.push(directEvidence(d, host));
+        const sni = noListenerForSni(d);
+        if (sni) return { draft: sni };
         if (d.kind === 'answered' && sameAsGateway(d)) return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
         const fix =
           d.kind === 'answered' && gatewayAnswered(d.cls)
@@ -394,6 +452,40 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
         return envoyReply(c, d, same !== undefined);
       }
     }
+  }
+
+  /**
+   * The proxy answered an error page and the path's listener is HTTPS: the gateway resets the TLS handshake for the SNI
+   * the proxy sends (none, nginx's default) while it answers with the host as SNI; or it resets even that.
+   */
+  function noListenerForSni(d: Direct): Draft | null {
+    if ((d.kind !== 'answered' && d.kind !== 'sni-reset') || d.target.protocol !== 'HTTPS') return null;
+    const t = d.target;
+    const up = hostPort(t.address, t.nodePort);
+    const lines = [
+      `nginx: proxy_pass https://${up}; proxy_ssl_server_name on; proxy_ssl_name $host;   (proxy_ssl_server_name is off by default: nginx sends no SNI)`,
+      `HAProxy: server gw ${up} ssl verify required ca-file <gateway-ca.pem> sni req.hdr(host)`,
+      `Caddy: reverse_proxy https://${up} { transport http { tls_server_name ${host} } }`,
+    ];
+    const fact: SniFact = { address: up, gateway: t.gateway, listener: t.listener, listenerHostnames: t.sniNames, host, withHost: d.kind === 'answered' ? 'ok' : d.code, withoutSni: d.kind === 'answered' ? (d.sni?.withoutSni ?? null) : null };
+    if (d.kind === 'answered' && d.sni && d.sni.withoutSni !== 'ok' && gatewayAnswered(d.cls)) {
+      return emit(check, 'GatewayNoListenerForSni', `the proxy at ${at} answered ${res.statusCode} itself; the gateway's HTTPS listener ${t.listener} at ${up} resets the TLS handshake without SNI and answers with SNI ${host} (${describeClassification(d.cls)}): the proxy re-encrypts without sending ${host} as SNI (listener hostnames: ${sniNames(t)})`, {
+        evidence,
+        facts: { sni: fact },
+        fix: textFix(lines.join('\n'), `Envoy picks the HTTPS listener's filter chain by SNI (the listener hostnames ${sniNames(t)}) and resets the handshake when none matches: the proxy must send the host as SNI`),
+      });
+    }
+    if (d.kind === 'sni-reset') {
+      return emit(check, 'GatewayNoListenerForSni', `the gateway at ${up} resets the TLS handshake for SNI ${host}: no listener for this SNI (HTTPS listeners on port ${t.servicePort} of ${t.gateway}: ${sniNames(t)})`, {
+        evidence,
+        facts: { sni: fact },
+        fix: textFix(
+          `kubectl -n ${t.gateway.split('/')[0]} get gateway ${t.gateway.split('/')[1]} -o yaml   # the HTTPS listener for ${host}: its hostname, and its ResolvedRefs/Programmed conditions\n${lines.join('\n')}`,
+          `Envoy has no filter chain for SNI ${host}: istiod writes one per HTTPS listener whose hostname matches and whose certificate it could load; once it has one, the proxy must send the host as SNI`,
+        ),
+      });
+    }
+    return null;
   }
 
   /** The gateway, asked directly, gives exactly this answer (status and body): the proxy forwarded it, hiding Envoy's headers. */

@@ -127,6 +127,18 @@ with the printed \`openssl s_client\` command and renew or re-issue it; pass \`-
     doc: `The proxy itself answered 502/503/504 (no \`x-envoy-*\` headers): it cannot reach the Gateway's NodePort. Fix: the
 proxy's upstream must be \`<node-ip>:<gateway nodePort>\` (e.g. \`32080\`).`,
   },
+  GatewayNoListenerForSni: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: false,
+    doc: `The Gateway listener the path uses is HTTPS, so the proxy re-encrypts to the gateway's NodePort, and the gateway's
+Envoy resets the TLS handshake for the server name (SNI) the proxy sends: it has no filter chain for it (a handshake
+reset, no HTTP status at all; the proxy answers 502). gwdoctor's direct probe speaks TLS to the NodePort with the SNI
+the listener's hostname requires (the requested host) and without SNI, and names the listener hostnames. Fix: make the
+proxy send the host as SNI: nginx \`proxy_ssl_server_name on; proxy_ssl_name $host;\` (the default is off: no SNI);
+HAProxy \`server gw <node-ip>:<nodePort> ssl sni req.hdr(host) ...\`; Caddy \`transport http { tls_server_name <host> }\`
+in the \`reverse_proxy\` block.`,
+  },
   ProxyErrorResponse: {
     layer: 'proxy',
     severity: 'fail',

@@ -62,6 +62,8 @@ export interface Facts {
   tls?: TlsFact[];
   /** proxy: what each probed address answered (no redirect followed). */
   answers?: { address: string; port: number; statusCode: number; location: string | null }[];
+  /** proxy: an HTTPS listener's NodePort, asked with the host as SNI and without SNI ('ok' or the handshake failure's code). */
+  sni?: SniFact;
   /** proxy (--internal): whether the proxy was asked at all (false: the host has no public address). */
   asked?: boolean;
   /** listener: the Gateway listeners that accept the host (the ones the route layer judges). */
@@ -83,6 +85,19 @@ export interface DnsAnswerFact {
   status: 'ok' | 'nxdomain' | 'nodata' | 'servfail' | 'refused' | 'timeout' | 'unreachable' | 'error';
   addresses: string[];
   cnames: string[];
+}
+
+export interface SniFact {
+  /** "address:port" of the NodePort. */
+  address: string;
+  gateway: string;
+  listener: string;
+  /** The hostnames of the Gateway's HTTPS listeners on that port ('*': none set). */
+  listenerHostnames: string[];
+  host: string;
+  withHost: string;
+  /** null: not tried (the handshake with the host as SNI already failed). */
+  withoutSni: string | null;
 }
 
 export interface TlsFact {
@@ -175,7 +190,7 @@ export interface HttpProbeResult {
 }
 
 export interface HttpProbe {
-  get(url: URL, opts: { address?: string; hostHeader?: string; signal: AbortSignal; caFile?: string }): Promise<HttpProbeResult>;
+  get(url: URL, opts: { address?: string; hostHeader?: string; signal: AbortSignal; caFile?: string; insecure?: boolean }): Promise<HttpProbeResult>;
 }
 
 /** One Gateway listener that accepts the target host. */

@@ -17,6 +17,8 @@ export interface DirectTarget {
   nodePort: number;
   node: string;
   address: string;
+  /** The hostnames of the Gateway's HTTPS listeners on this port ('*' for one without hostname): the SNI names its Envoy has a filter chain for. */
+  sniNames: string[];
 }
 
 /**
@@ -66,7 +68,8 @@ export async function planDirect(cluster: ClusterReader, host: string, filter: G
     const target = (lis: GatewayListener, n: { node: string; address: string }): DirectTarget | null => {
       const port = svc.spec?.ports?.find((p) => p.port === lis.port);
       if (!port?.nodePort) return null;
-      return { gateway: `${ns}/${g.metadata.name}`, listener: lis.name, protocol: lis.protocol, service: `${ns}/${svc.metadata.name}`, servicePort: lis.port, nodePort: port.nodePort, node: n.node, address: n.address };
+      const sniNames = (g.spec.listeners ?? []).filter((x) => x.port === lis.port && x.protocol === 'HTTPS').map((x) => x.hostname ?? '*');
+      return { gateway: `${ns}/${g.metadata.name}`, listener: lis.name, protocol: lis.protocol, service: `${ns}/${svc.metadata.name}`, servicePort: lis.port, nodePort: port.nodePort, node: n.node, address: n.address, sniNames };
     };
     const first = nodes.map((n) => target(l, n)).filter((t): t is DirectTarget => t !== null);
     if (first.length === 0) {

@@ -21,6 +21,8 @@ export interface ProbeOptions {
   hostHeader?: string;
   signal: AbortSignal;
   caFile?: string;
+  /** Speak TLS without verifying the certificate (the direct probe to the gateway's own listener: the listener layer judges its certificate). */
+  insecure?: boolean;
 }
 
 export interface ProbeResultWithTls extends HttpProbeResult {
@@ -92,8 +94,8 @@ function tlsFailure(details: TlsDetails, host: string): TlsProbeFailure {
   return new TlsProbeFailure(code, describeTlsProblem(details, host), details);
 }
 
-function poolFor(https: boolean, address: string, port: number, host: string, caFile: string | undefined, pinned: boolean): Pool {
-  const key = `${https ? 'https' : 'http'}|${address}|${port}|${host}|${caFile ?? ''}|${pinned}`;
+function poolFor(https: boolean, address: string, port: number, host: string, caFile: string | undefined, pinned: boolean, insecure = false): Pool {
+  const key = `${https ? 'https' : 'http'}|${address}|${port}|${host}|${caFile ?? ''}|${pinned}|${insecure}`;
   let pool = pools.get(key);
   if (pool) return pool;
   const secureContext = https ? secureContextFor(caFile) : undefined;
@@ -108,7 +110,7 @@ function poolFor(https: boolean, address: string, port: number, host: string, ca
         if (spare && !spare.destroyed) return process.nextTick(() => cb(null, spare));
         handshake({ address, port, servername: host, secureContext, signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS + 1000) }).then(
           ({ details, socket }) => {
-            if (details.authorized) return cb(null, socket);
+            if (details.authorized || insecure) return cb(null, socket);
             socket.destroy();
             cb(tlsFailure(details, host), null);
           },
@@ -136,11 +138,11 @@ function poolFor(https: boolean, address: string, port: number, host: string, ca
 }
 
 /** The certificate seen on this host:port, from one handshake shared by the targets probing it now. */
-function tlsOf(pool: Pool, o: { address: string; port: number; host: string; caFile: string | undefined; signal: AbortSignal }): Promise<TlsDetails> {
+function tlsOf(pool: Pool, o: { address: string; port: number; host: string; caFile: string | undefined; signal: AbortSignal; insecure?: boolean }): Promise<TlsDetails> {
   if (pool.tls) return pool.tls;
   const shared = handshake({ address: o.address, port: o.port, servername: o.host, secureContext: secureContextFor(o.caFile), signal: o.signal }).then(
     ({ details, socket }) => {
-      if (details.authorized) {
+      if (details.authorized || o.insecure) {
         pool.spare?.destroy();
         pool.spare = socket;
       } else socket.destroy();
@@ -162,12 +164,12 @@ export async function probeGet(url: URL, opts: ProbeOptions): Promise<ProbeResul
   const port = url.port ? Number(url.port) : https ? 443 : 80;
   const host = url.hostname;
   const address = opts.address ?? host;
-  const pool = poolFor(https, address, port, host, opts.caFile, opts.address !== undefined);
+  const pool = poolFor(https, address, port, host, opts.caFile, opts.address !== undefined, opts.insecure === true);
 
   let tlsDetails: TlsDetails | null = null;
   if (https) {
-    tlsDetails = await tlsOf(pool, { address, port, host, caFile: opts.caFile, signal: opts.signal });
-    if (!tlsDetails.authorized) throw tlsFailure(tlsDetails, host);
+    tlsDetails = await tlsOf(pool, { address, port, host, caFile: opts.caFile, signal: opts.signal, insecure: opts.insecure === true });
+    if (!tlsDetails.authorized && !opts.insecure) throw tlsFailure(tlsDetails, host);
   }
 
   try {

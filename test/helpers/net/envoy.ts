@@ -125,7 +125,14 @@ function route(r: HostRoute) {
   return { match: { prefix: '/' }, route: { cluster: CLUSTER_OF[r], timeout: '0s', retry_policy: ISTIO_RETRY, cluster_not_found_response_code: 'INTERNAL_SERVER_ERROR' } };
 }
 
-function listener(name: string, port: number, spec: ListenerSpec) {
+/** An HTTPS listener as istiod writes one for a Gateway listener: a filter chain matched by SNI (the hostnames), TLS ended with the listener's certificate. */
+export interface TlsListener {
+  serverNames: string[];
+  cert: string;
+  key: string;
+}
+
+function listener(name: string, port: number, spec: ListenerSpec, address = '127.0.0.1', tls?: TlsListener) {
   const denied = Object.entries(spec).filter(([, r]) => r === 'rbac').map(([h]) => h);
   const filters = [
     ...(denied.length
@@ -151,9 +158,22 @@ function listener(name: string, port: number, spec: ListenerSpec) {
   ];
   return {
     name,
-    address: { socket_address: { address: '127.0.0.1', port_value: port } },
+    address: { socket_address: { address, port_value: port } },
+    ...(tls ? { listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } }] } : {}),
     filter_chains: [
       {
+        ...(tls
+          ? {
+              filter_chain_match: { server_names: tls.serverNames },
+              transport_socket: {
+                name: 'envoy.transport_sockets.tls',
+                typed_config: {
+                  '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+                  common_tls_context: { alpn_protocols: ['h2', 'http/1.1'], tls_certificates: [{ certificate_chain: { filename: tls.cert }, private_key: { filename: tls.key } }] },
+                },
+              },
+            }
+          : {}),
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
@@ -213,18 +233,22 @@ async function startBackends(seen: string[], slowMs: number): Promise<{ servers:
   return { servers, open, timers };
 }
 
-export async function startRealEnvoy(bin: string, dir: string, listeners: Record<string, ListenerSpec>, opts: { slowMs?: number } = {}): Promise<RealEnvoy> {
+/**
+ * opts.tls: listeners that are HTTPS (by name); opts.bind: the loopback address a listener binds (default 127.0.0.1),
+ * to stand for one node's InternalIP; opts.port: a listener's port (default: a free one), e.g. one nodePort on several "nodes".
+ */
+export async function startRealEnvoy(bin: string, dir: string, listeners: Record<string, ListenerSpec>, opts: { slowMs?: number; tls?: Record<string, TlsListener>; bind?: Record<string, string>; port?: Record<string, number> } = {}): Promise<RealEnvoy> {
   const seen: string[] = [];
   const { servers, open, timers } = await startBackends(seen, opts.slowMs ?? 3000);
   const closed = await freePort(); // nothing listens there
   const admin = await freePort();
   const ports: Record<string, number> = {};
-  for (const name of Object.keys(listeners)) ports[name] = await freePort();
+  for (const name of Object.keys(listeners)) ports[name] = opts.port?.[name] ?? (await freePort());
   const portOf = (s: Server) => (s.address() as { port: number }).port;
   const config = {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: admin } } },
     static_resources: {
-      listeners: Object.entries(listeners).map(([name, spec]) => listener(name, ports[name] as number, spec)),
+      listeners: Object.entries(listeners).map(([name, spec]) => listener(name, ports[name] as number, spec, opts.bind?.[name], opts.tls?.[name])),
       clusters: [
         ...Object.entries(servers).map(([name, s]) => cluster(name, portOf(s))),
         cluster('empty', null),
