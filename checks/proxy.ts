@@ -13,7 +13,7 @@ import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import { handshake, type TlsDetails } from '../src/net/tls-inspect.js';
-import type { AddressAnswer, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, Observed, PortInUse, ProxyAnswer, SniFact, TlsFact } from '../src/types.js';
+import type { AddressAnswer, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, NodeFact, Observed, PortInUse, ProxyAnswer, SniFact, TlsFact } from '../src/types.js';
 import type { Check, CheckContext } from '../src/check.js';
 
 export const EXPIRY_WARN_DAYS = 14;
@@ -135,6 +135,9 @@ export const proxy: Check<'proxy'> = {
     // The worst address decides; the others add their evidence.
     judged.sort((a, b) => RANK[b.draft.status] - RANK[a.draft.status]);
     const worst = judged[0] as Judged;
+    // Every node's nodePort: with externalTrafficPolicy Local (or when the proxy could not reach the gateway).
+    const survey = await surveyNodes(ctx, probe, worst.draft.code === 'ProxyUpstreamError');
+    if (survey) worst.draft = judgeNodes(check, worst.draft, survey, host);
     const others = judged.slice(1).flatMap((j) => j.draft.evidence);
     // Envoy's own error answers go to the cluster layer they point at, as this layer's explicit output.
     const envoy: NonNullable<Observed['envoy']> = [];
@@ -152,7 +155,7 @@ export const proxy: Check<'proxy'> = {
     return {
       ...worst.draft,
       evidence: [...worst.draft.evidence, ...others, ...notes, ...(ports?.evidence ?? [])].filter((e, i, all) => all.findIndex((x) => x.ref === e.ref && x.detail === e.detail) === i),
-      facts: { ...worst.draft.facts, tls, answers: proxied.flatMap((p) => (p.ok ? [{ address: p.address.address, port, statusCode: p.res.statusCode, location: p.res.headers['location'] ?? null }] : [])) },
+      facts: { ...worst.draft.facts, ...(survey ? { nodes: survey.nodes } : {}), tls, answers: proxied.flatMap((p) => (p.ok ? [{ address: p.address.address, port, statusCode: p.res.statusCode, location: p.res.headers['location'] ?? null }] : [])) },
       observed: { envoy, answers, ...(ports?.port ? { port: ports.port } : {}) },
     };
   },
@@ -209,6 +212,89 @@ async function directProbe(ctx: CheckContext, probe: HttpProbe): Promise<Direct>
     }
   }
   return last;
+}
+
+const MAX_NODE_PROBES = 8;
+
+interface Survey {
+  nodes: NodeFact[];
+  policy: string;
+  service: string;
+  evidence: Evidence[];
+}
+
+/**
+ * The gateway's nodePort on every Node's InternalIP (at most MAX_NODE_PROBES at a time, under the run's signal): who
+ * answers, and which nodes hold a ready gateway Pod. Done when the Service's externalTrafficPolicy is Local (only nodes
+ * with a ready gateway Pod answer) or when the proxy could not reach the gateway (`always`).
+ */
+async function surveyNodes(ctx: CheckContext, probe: HttpProbe, always: boolean): Promise<Survey | null> {
+  if (!ctx.cluster) return null;
+  let plan;
+  try {
+    plan = await planDirect(ctx.cluster, ctx.target.host, ctx.gatewayFilter);
+  } catch (err) {
+    if (err instanceof ClusterAccessError || err instanceof GwdoctorError) return null; // the direct probe says why
+    throw err;
+  }
+  const t = plan.ok ? plan.targets[0] : undefined;
+  if (!plan.ok || !t || (t.protocol !== 'HTTP' && t.protocol !== 'HTTPS')) return null;
+  const sv = plan.survey;
+  if (sv.nodes.length < 2 || (sv.externalTrafficPolicy !== 'Local' && !always)) return null;
+  let ready: Set<string> | null = null;
+  try {
+    const pods = Object.keys(sv.selector).length ? await ctx.cluster.pods(sv.namespace, sv.selector) : null;
+    if (pods) ready = new Set(pods.filter((p) => p.spec?.nodeName && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((p) => p.spec?.nodeName as string));
+  } catch (err) {
+    if (!(err instanceof ClusterAccessError || err instanceof GwdoctorError)) throw err;
+  }
+  const used = new Set([...(ctx.probes.addresses ?? []).map((a) => a.address), ...ctx.net.expectIps]);
+  const { host, path, query } = ctx.target;
+  const nodes = await mapLimit(sv.nodes, MAX_NODE_PROBES, async (n): Promise<NodeFact> => {
+    const base: Omit<NodeFact, 'answered' | 'statusCode' | 'error'> = { node: n.node, address: n.address, nodePort: t.nodePort, readyGatewayPod: ready ? ready.has(n.node) : null, usedByProxy: used.has(n.address) };
+    const u = t.protocol === 'HTTPS' ? new URL(`https://${host}:${t.nodePort}${path}${query ? `?${query}` : ''}`) : new URL(`http://${hostPort(n.address, t.nodePort)}${path}${query ? `?${query}` : ''}`);
+    try {
+      const res = await probe.get(u, { ...(t.protocol === 'HTTPS' ? { address: n.address, insecure: true } : {}), hostHeader: host, signal: ctx.signal });
+      return { ...base, answered: true, statusCode: res.statusCode, error: null };
+    } catch (err) {
+      if (!(err instanceof ProbeFailure)) throw err;
+      return { ...base, answered: false, statusCode: null, error: err.code };
+    }
+  });
+  const evidence = nodes.map((n) => ({
+    ref: `nodePort ${hostPort(n.address, n.nodePort)} (node ${n.node})`,
+    detail: `${n.answered ? `answers HTTP ${n.statusCode}` : `silent: ${describeNetCode(n.error ?? '')}`}; ${n.readyGatewayPod === null ? 'gateway Pods not known' : n.readyGatewayPod ? 'a ready gateway Pod runs here' : 'no ready gateway Pod here'}${n.usedByProxy ? '; the proxy uses this node (DNS answer / --expect-ip)' : ''}`,
+  }));
+  return { nodes, policy: sv.externalTrafficPolicy, service: t.service, evidence };
+}
+
+/** Weigh the every-node probe: the node the proxy uses is silent (fail); some nodes silent and the proxy's node not named (warn). */
+function judgeNodes(check: Check<'proxy'>, d: Draft, s: Survey, host: string): Draft {
+  const answering = s.nodes.filter((n) => n.answered);
+  const silent = s.nodes.filter((n) => !n.answered);
+  const used = s.nodes.filter((n) => n.usedByProxy);
+  const evidence = [...d.evidence, ...s.evidence];
+  if (silent.length === 0 || answering.length === 0) return { ...d, evidence };
+  const list = (ns: NodeFact[]) => ns.map((n) => `${n.node} (${n.address})`).join(', ');
+  const withPod = s.nodes.filter((n) => n.readyGatewayPod);
+  const good = (withPod.length ? answering.filter((n) => n.readyGatewayPod) : answering)[0] ?? answering[0] as NodeFact;
+  const [ns, svc] = s.service.split('/') as [string, string];
+  const fix = textFix(
+    [
+      `point the proxy's upstream for ${host} at a node that runs a gateway Pod, e.g. ${hostPort(good.address, good.nodePort)}${withPod.length ? ` (ready gateway Pods on: ${list(withPod)})` : ''}`,
+      `or set externalTrafficPolicy: Cluster on ${s.service} (kubectl -n ${ns} get service ${svc} -o jsonpath='{.spec.externalTrafficPolicy}'): every node then forwards to a gateway Pod, at the cost of the client's source IP (replaced by SNAT) and an extra hop; Istio writes this Service from the Gateway, so set it in the Gateway's infrastructure.parametersRef ConfigMap (key service)`,
+      'or run a gateway Pod on every node the proxy may use (more replicas spread over kubernetes.io/hostname)',
+    ].join('\n'),
+    `with externalTrafficPolicy ${s.policy} the nodePort answers on ${list(answering)} and not on ${list(silent)}`,
+  );
+  const silentUsed = used.filter((n) => !n.answered);
+  if (silentUsed.length > 0 && (d.status !== 'fail' || d.code === 'ProxyUpstreamError')) {
+    return emit(check, 'GatewayProxyNodeSilent', `the proxy forwards to node ${list(silentUsed)}, where nothing answers on nodePort ${good.nodePort}; ${list(answering)} answer${withPod.length ? `, and ready gateway Pods run on ${list(withPod)}` : ''} (externalTrafficPolicy ${s.policy})`, { evidence, fix, facts: d.facts });
+  }
+  if (used.length === 0 && d.status === 'pass') {
+    return emit(check, 'GatewayNodesPartlySilent', `${d.summary}; but the gateway's nodePort ${good.nodePort} is silent on ${list(silent)} while ${list(answering)} answer (externalTrafficPolicy ${s.policy}): a proxy pointed at a silent node fails`, { evidence, fix, facts: d.facts });
+  }
+  return { ...d, evidence };
 }
 
 /**

@@ -139,6 +139,29 @@ proxy send the host as SNI: nginx \`proxy_ssl_server_name on; proxy_ssl_name $ho
 HAProxy \`server gw <node-ip>:<nodePort> ssl sni req.hdr(host) ...\`; Caddy \`transport http { tls_server_name <host> }\`
 in the \`reverse_proxy\` block.`,
   },
+  GatewayProxyNodeSilent: {
+    layer: 'proxy',
+    severity: 'fail',
+    retryable: true,
+    doc: `The proxy forwards to the gateway's NodePort on one node (the DNS answer or \`--expect-ip\` names a Node's
+InternalIP), and nothing answers there, while other nodes answer on the same nodePort. With \`externalTrafficPolicy:
+Local\` only the nodes that run a ready gateway Pod answer: after a reschedule the proxy points at a silent node.
+gwdoctor probes the nodePort on every Node's InternalIP and lists which answer and which hold a ready gateway Pod
+(\`facts.nodes\`). Fix: point the proxy at a node that runs a gateway Pod; or set \`externalTrafficPolicy: Cluster\`
+(every node forwards, at the cost of the client's source IP, which is replaced by SNAT, and an extra hop; Istio writes
+the Service from the Gateway, so set it through the Gateway's \`infrastructure.parametersRef\` ConfigMap, key
+\`service\`); or run a gateway Pod on every node the proxy may use.`,
+  },
+  GatewayNodesPartlySilent: {
+    layer: 'proxy',
+    severity: 'warn',
+    retryable: true,
+    doc: `(warning) The gateway's nodePort answers on some Nodes' InternalIPs and not on others (with \`externalTrafficPolicy:
+Local\`, the nodes without a ready gateway Pod), and nothing names the node the proxy uses. The request worked this time;
+a proxy pointed at a silent node fails. \`facts.nodes\` lists every node, whether it answered and whether it holds a
+ready gateway Pod. Fix: pass \`--expect-ip\` with the address the proxy forwards to so gwdoctor can judge that node, and
+see [\`GatewayProxyNodeSilent\`](#gatewayproxynodesilent) for the remedies.`,
+  },
   ProxyErrorResponse: {
     layer: 'proxy',
     severity: 'fail',

@@ -64,6 +64,8 @@ export interface Facts {
   answers?: { address: string; port: number; statusCode: number; location: string | null }[];
   /** proxy: an HTTPS listener's NodePort, asked with the host as SNI and without SNI ('ok' or the handshake failure's code). */
   sni?: SniFact;
+  /** proxy: the gateway's nodePort on every Node's InternalIP: who answers, who holds a ready gateway Pod. */
+  nodes?: NodeFact[];
   /** proxy (--internal): whether the proxy was asked at all (false: the host has no public address). */
   asked?: boolean;
   /** listener: the Gateway listeners that accept the host (the ones the route layer judges). */
@@ -85,6 +87,22 @@ export interface DnsAnswerFact {
   status: 'ok' | 'nxdomain' | 'nodata' | 'servfail' | 'refused' | 'timeout' | 'unreachable' | 'error';
   addresses: string[];
   cnames: string[];
+}
+
+export interface NodeFact {
+  node: string;
+  /** The Node's InternalIP. */
+  address: string;
+  nodePort: number;
+  /** A ready gateway Pod runs on the node (null: the Pods could not be listed). */
+  readyGatewayPod: boolean | null;
+  answered: boolean;
+  /** The HTTP status it answered (null: silent). */
+  statusCode: number | null;
+  /** Why it is silent: the connection failure's code (null: it answered). */
+  error: string | null;
+  /** The DNS answer or --expect-ip names this node's address: the proxy uses it. */
+  usedByProxy: boolean;
 }
 
 export interface SniFact {

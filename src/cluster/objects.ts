@@ -197,6 +197,7 @@ export interface Service extends K8sObject {
     clusterIP?: string;
     externalName?: string;
     publishNotReadyAddresses?: boolean;
+    externalTrafficPolicy?: string;
   };
 }
 

@@ -27,7 +27,19 @@ export interface DirectTarget {
  * their answers tell which port the proxy forwards to (a Gateway serves each port on its own, ports.ts).
  * pinned: how --gateway's port was read (a nodePort mapped to its Service port), if it was given.
  */
-export type DirectPlan = { ok: true; targets: DirectTarget[]; otherPorts: DirectTarget[]; pinned: string | null } | { ok: false; why: string };
+export type DirectPlan = { ok: true; targets: DirectTarget[]; otherPorts: DirectTarget[]; pinned: string | null; survey: NodeSurvey } | { ok: false; why: string };
+
+/** Every Node's InternalIP, for the probe of the nodePort on every node; the Service's traffic policy and Pod selector. */
+export interface NodeSurvey {
+  nodes: { node: string; address: string }[];
+  externalTrafficPolicy: string;
+  namespace: string;
+  selector: Record<string, string>;
+}
+
+export function internalIps(nodes: Node[]): { node: string; address: string }[] {
+  return nodes.flatMap((n) => (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => ({ node: n.metadata.name, address: a.address })));
+}
 
 const MAX_NODES = 2;
 
@@ -52,11 +64,13 @@ export async function planDirect(cluster: ClusterReader, host: string, filter: G
   const pick = (g: Gateway) => (pin ? acceptingListeners(g, host).find((l) => l.port === pin.port) : directListener(g, host));
   const pairs = gws.map((g) => ({ g, l: pick(g) })).filter((p): p is { g: Gateway; l: GatewayListener } => p.l !== undefined);
   if (pairs.length === 0) return { ok: false, why: `no Gateway${filter ? ` ${filter.namespace}/${filter.name}` : ''} has a listener for ${host}${pin ? ` on port ${pin.port}` : ''}` };
-  const nodes = nodeAddresses(await cluster.nodes()).slice(0, MAX_NODES);
+  const allNodes = await cluster.nodes();
+  const nodes = nodeAddresses(allNodes).slice(0, MAX_NODES);
   if (nodes.length === 0) return { ok: false, why: 'no Node addresses are visible (nodes cannot be listed)' };
   const reasons: string[] = [];
   const targets: DirectTarget[] = [];
   const otherPorts: DirectTarget[] = [];
+  let survey: NodeSurvey | null = null;
   for (const { g, l } of pairs) {
     const ns = g.metadata.namespace ?? 'default';
     const svcs: Service[] = await cluster.servicesByLabel(ns, { 'gateway.networking.k8s.io/gateway-name': g.metadata.name });
@@ -77,6 +91,7 @@ export async function planDirect(cluster: ClusterReader, host: string, filter: G
       continue;
     }
     targets.push(...first);
+    survey = { nodes: internalIps(allNodes), externalTrafficPolicy: svc.spec?.externalTrafficPolicy ?? 'Cluster', namespace: ns, selector: svc.spec?.selector ?? {} };
     // Without a port from --gateway: the other plain-HTTP ports that accept the host, to tell which one the proxy uses.
     if (!pin) {
       for (const o of acceptingListeners(g, host)) {
@@ -86,6 +101,6 @@ export async function planDirect(cluster: ClusterReader, host: string, filter: G
     }
     break; // one Gateway is enough: the first that accepts the host and has a NodePort
   }
-  if (targets.length === 0) return { ok: false, why: reasons.join('; ') };
-  return { ok: true, targets, otherPorts, pinned: pin?.via ?? null };
+  if (targets.length === 0 || !survey) return { ok: false, why: reasons.join('; ') };
+  return { ok: true, targets, otherPorts, pinned: pin?.via ?? null, survey };
 }
