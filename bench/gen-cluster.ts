@@ -95,8 +95,27 @@ export function namespaceObjs(nsCount: number): Obj[] {
   return out;
 }
 
+/**
+ * Mesh policies for the mesh layer's cost: one ALLOW AuthorizationPolicy at the gateway (targetRefs) that allows every
+ * generated host, and `m` more spread over the app namespaces (selectors on app Pods: they never reach the gateway but
+ * are listed as the backend side's policies), one PeerAuthentication and one DestinationRule per namespace.
+ */
+export function meshObjs(m: number, nsCount: number): Obj[] {
+  const ap = (name: string, ns: string, spec: Record<string, unknown>): Obj => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { creationTimestamp: T, name, namespace: ns, resourceVersion: '1' }, spec });
+  const out: Obj[] = [ap('allow-apps', 'istio-ingress', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'example-istio-gateway' }], rules: [{ to: [{ operation: { hosts: ['*.example.com'], methods: ['GET', 'POST'] } }] }] })];
+  for (let i = 0; i < m; i++) {
+    const ns = `team-${i % nsCount}`;
+    out.push(ap(`app-${i}`, ns, { selector: { matchLabels: { app: `app-${i}` } }, rules: [{ from: [{ source: { principals: ['cluster.local/ns/istio-ingress/sa/example-istio-gateway-istio'] } }], to: [{ operation: { paths: ['/api/*'] } }] }] }));
+  }
+  for (let k = 0; k < nsCount; k++) {
+    out.push({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { creationTimestamp: T, name: 'default', namespace: `team-${k}`, resourceVersion: '1' }, spec: { mtls: { mode: 'STRICT' } } });
+    out.push({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { creationTimestamp: T, name: 'default', namespace: `team-${k}`, resourceVersion: '1' }, spec: { host: `*.team-${k}.svc.cluster.local`, trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } } });
+  }
+  return out;
+}
+
 /** Writes the dump and returns its size in bytes. Objects are rendered one at a time, so N = 100,000 fits in memory. */
-export function generate(n: number, out: string): number {
+export function generate(n: number, out: string, mesh = 0): number {
   const json = out.endsWith('.json');
   const nsCount = Math.max(1, Math.ceil(n / 100));
   const fd = openSync(out, 'w');
@@ -123,6 +142,7 @@ export function generate(n: number, out: string): number {
   }
   for (const o of namespaceObjs(nsCount)) item(o);
   for (let i = 0; i < n; i++) for (const o of app(i, nsCount)) item(o);
+  if (mesh > 0) for (const o of meshObjs(mesh, nsCount)) item(o);
   w(json ? '\n    ],\n    "kind": "List",\n    "metadata": {\n        "resourceVersion": ""\n    }\n}\n' : 'kind: List\nmetadata:\n  resourceVersion: ""\n');
   closeSync(fd);
   return bytes;

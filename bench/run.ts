@@ -1,7 +1,8 @@
 // npm run bench: ratios measured side by side in one run (the machine is shared: absolute times drift, ratios hold).
 //   node bench/run.ts [--runs N] [--full] [--only SECTION,...]   (build first: npm run build)
 //   --full adds N = 100,000 routes. Sections: startup, offline, parse, net (nginx + Envoy stub), live (the real
-//   control plane, scripts/build-controlplane.sh), all (--all over 1,000 hosts). Default: every section.
+//   control plane, scripts/build-controlplane.sh), all (--all over 1,000 hosts), mesh (the mesh layer's cost).
+//   Default: every section.
 // Generated clusters are cached in $TMPDIR/gwdoctor-bench/.
 
 import { spawnSync } from 'node:child_process';
@@ -26,11 +27,11 @@ if (!existsSync(CLI)) {
   process.exit(3);
 }
 
-function cluster(n: number, ext: 'yaml' | 'json'): string {
-  const f = join(cache, `cluster-${n}.${ext}`);
+function cluster(n: number, ext: 'yaml' | 'json', mesh = 0): string {
+  const f = join(cache, `cluster-${n}${mesh ? `-mesh${mesh}` : ''}.${ext}`);
   if (!existsSync(f)) {
-    process.stderr.write(`generating ${n} routes (${ext})...\n`);
-    generate(n, f);
+    process.stderr.write(`generating ${n} routes${mesh ? ` and ${mesh} AuthorizationPolicies` : ''} (${ext})...\n`);
+    generate(n, f, mesh);
   }
   return f;
 }
@@ -198,6 +199,46 @@ if (section('pertarget')) {
     const ms = await perTarget(n);
     rows.push({ name: `CPU per target, N=${n}`, ms, rssMB: NaN, base: 'CPU per target, N=10', ratio: ms / base });
   }
+}
+
+// 3c. The mesh layer's cost: the same 1,000-route dump with 1,000 AuthorizationPolicies (plus a PeerAuthentication and
+//     a DestinationRule per namespace), every layer vs every layer but mesh, CPU per target in process; and the CLI's
+//     wall time on that dump vs the dump without mesh objects (where the layer is "not checked").
+if (section('mesh')) {
+  const { ManifestCluster } = (await import(join(root, 'dist', 'src', 'cluster', 'manifests.js'))) as typeof import('../src/cluster/manifests.ts');
+  const { LAYERS } = (await import(join(root, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
+  const { offlineEnv, runTarget } = (await import(join(root, 'dist', 'src', 'pipeline.js'))) as typeof import('../src/pipeline.ts');
+  const { parseTarget } = (await import(join(root, 'dist', 'src', 'target.js'))) as typeof import('../src/target.ts');
+  const n = 1_000;
+  const snap = ManifestCluster.fromPaths([cluster(n, 'yaml', 1_000)]);
+  const env = offlineEnv(snap, { signal: AbortSignal.timeout(600_000) });
+  const hosts = Array.from({ length: 100 }, (_, i) => `app-${i}.example.com`);
+  const perTarget = async (layers: typeof LAYERS): Promise<number> => {
+    const one = (h: string) => runTarget(layers, parseTarget(h), env, { until: null, intervalMs: 0 });
+    const first = await one('app-0.example.com');
+    if (first.verdict !== 'pass') throw new Error(`mesh bench: app-0.example.com is ${first.verdict}: ${JSON.stringify(first.layers.map((l) => [l.id, l.code]))}`);
+    const xs: number[] = [];
+    for (let r = 0; r < Math.max(3, runs); r++) {
+      const t = process.cpuUsage();
+      for (const h of hosts) await one(h);
+      const d = process.cpuUsage(t);
+      xs.push((d.user + d.system) / 1000 / hosts.length);
+    }
+    return median(xs);
+  };
+  const without = await perTarget(LAYERS.filter((l) => l.id !== 'mesh'));
+  const withMesh = await perTarget(LAYERS);
+  rows.push({ name: 'CPU per target, N=1000 + 1000 APs, no mesh layer', ms: without, rssMB: NaN, base: 'itself', ratio: 1 });
+  rows.push({ name: 'the same with the mesh layer', ms: withMesh, rssMB: NaN, base: 'no mesh layer', ratio: withMesh / without });
+  const r = paired(
+    [
+      { name: 'offline 1 host, N=1000, no mesh objects', argv: [CLI, '-f', cluster(n, 'yaml'), '--offline', 'app-1.example.com'] },
+      { name: 'offline 1 host, N=1000 + 1000 APs', argv: [CLI, '-f', cluster(n, 'yaml', 1_000), '--offline', 'app-1.example.com'] },
+    ],
+    Math.max(1, Math.ceil(runs / 2)),
+  );
+  const base = r.get('offline 1 host, N=1000, no mesh objects')!;
+  for (const [name, m] of r) rows.push({ name, ms: m.ms, rssMB: m.rssMB, base: 'no mesh objects', ratio: m.ms / base.ms, ...(m.code !== 0 ? { note: `exit ${m.code}` } : {}) });
 }
 
 const verdicts = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {

@@ -6,7 +6,7 @@ import { selectorFor, selectorText, selectsExactly, servesPort, sharedLabels, wo
 import { describe } from '../src/cluster/objects.js';
 import { about, emit, pass, type Draft } from '../src/findings.js';
 import { serviceNotFound } from '../src/backend-findings.js';
-import { applyFix, command, GW_API, jsonPatch, manual, ptr } from '../src/fix/build.js';
+import { command, jsonPatch, manual, ptr } from '../src/fix/build.js';
 import { condition, controllerConditions, describeCondition, freshness, routeParentStatus } from '../src/gatewayapi/status.js';
 import type { Evidence, Facts } from '../src/types.js';
 import type { BackendInfo, EndpointsStage, RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
@@ -119,7 +119,7 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   const portLabel = `${svcRef}:${svcPort.port}${svcPort.name ? ` (${svcPort.name})` : ''}`;
   if (ready.length > 0) {
     const evidence = [...statusNote, ...wpNotes, ...ready.slice(0, 5).map((r) => ({ ref: portLabel, detail: `ready: ${r}` }))];
-    return pass(check, `${portLabel} has ${ready.length} ready endpoint${ready.length > 1 ? 's' : ''}${notReady.length ? ` (${notReady.length} not ready)` : ''}${b.waypoint?.binding.ingress ? `, through waypoint ${b.waypoint.binding.namespace}/${b.waypoint.binding.name}` : ''}`, {
+    return pass(check, `${portLabel} has ${ready.length} ready endpoint${ready.length > 1 ? 's' : ''}${notReady.length ? ` (${notReady.length} not ready)` : ''}${b.waypoint?.binding.ingress && b.waypoint.bound.bound ? `, through waypoint ${b.waypoint.binding.namespace}/${b.waypoint.binding.name}` : ''}`, {
       evidence,
     });
   }
@@ -197,31 +197,27 @@ function waypointProblem(check: { id: 'endpoints'; title: string }, w: WaypointI
   const svcRef = describe(svc);
   const { name, namespace, ingress, from } = w.binding;
   const ref = `Gateway ${namespace}/${name}`;
+  if (!w.bound.bound) {
+    // Not bound (src/gatewayapi/waypoint.ts waypointBound): istiod sends the traffic straight to the Pods, so the
+    // request does not fail here; the mesh layer says that the waypoint's L7 policies are absent.
+    evidence.push(about(svc, `names waypoint ${namespace}/${name} (istio.io/use-waypoint on the ${from}), but ${w.bound.why}`));
+    return null;
+  }
   if (!ingress) {
     evidence.push(about(svc, `bound to waypoint ${namespace}/${name} (istio.io/use-waypoint on the ${from}), but ingress traffic bypasses it: no istio.io/ingress-use-waypoint: "true"`));
     return null;
   }
-  evidence.push(about(svc, `ingress traffic goes through waypoint ${namespace}/${name} (istio.io/use-waypoint and istio.io/ingress-use-waypoint on the ${from})`));
-  if (!w.gateway) {
-    return emit(check, 'WaypointNotReady', `${svcRef} sends ingress traffic through waypoint ${ref}, which does not exist: the gateway answers 503`, {
-      evidence,
-      fix: applyFix(
-        { apiVersion: GW_API, kind: 'Gateway', metadata: { name, namespace, labels: { 'istio.io/waypoint-for': 'service' } }, spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } },
-        `creates the waypoint ${ref} that the ${from}'s istio.io/use-waypoint label names (what \`istioctl waypoint apply -n ${namespace} --name ${name}\` creates); or remove the label`,
-      ),
-    });
-  }
-  const conds = controllerConditions(w.gateway.status?.conditions);
-  const programmed = freshness(conds, w.gateway.metadata.generation) === 'fresh' ? condition(conds, 'Programmed') : undefined;
+  evidence.push(about(svc, `ingress traffic goes through waypoint ${namespace}/${name} (istio.io/use-waypoint and istio.io/ingress-use-waypoint on the ${from}); ${w.bound.why}`));
   const podsCmd = command(['kubectl', '-n', namespace, 'get', 'pods,services', '-l', `gateway.networking.k8s.io/gateway-name=${name}`], `look at the waypoint's pods and Service (Istio deploys them named ${name})`);
-  if (programmed && programmed.status !== 'True') {
-    evidence.push(about(w.gateway, describeCondition(programmed)));
-    return emit(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, is not programmed: the gateway answers 503`, { evidence, fix: podsCmd });
-  }
+  const conds = w.gateway ? controllerConditions(w.gateway.status?.conditions) : [];
+  const programmed = w.gateway && freshness(conds, w.gateway.metadata.generation) === 'fresh' ? condition(conds, 'Programmed') : undefined;
+  if (w.gateway && programmed && programmed.status !== 'True') evidence.push(about(w.gateway, describeCondition(programmed)));
+  // A waypoint that was ready once keeps its address: istiod keeps sending ingress traffic to it, and with no ready
+  // Pod behind it the gateway answers 503 "no healthy upstream" (envoy-lane.md, "Learned later").
   if (w.pods !== null) {
     const ready = w.slices.flatMap((sl) => sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false);
     if (!w.service || ready.length === 0) {
-      return emit(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, has no ready endpoint${w.service ? '' : ' (its Service does not exist)'}: the gateway answers 503`, { evidence, fix: podsCmd });
+      return emit(check, 'WaypointNotReady', `waypoint ${ref}, which ingress traffic to ${svcRef} goes through, has no ready endpoint${w.service ? '' : ' (its Service does not exist)'}: the gateway answers 503 "no healthy upstream"`, { evidence, fix: podsCmd });
     }
   }
   return null;

@@ -5,11 +5,12 @@ import { endpoints } from './endpoints.js';
 import { grant } from './grant.js';
 import { internalLayers } from './internal.js';
 import { listener } from './listener.js';
+import { mesh } from './mesh.js';
 import { proxy } from './proxy.js';
 import { route } from './route.js';
 import type { Check } from '../src/check.js';
 
-export const LAYERS: readonly Check[] = [dns, proxy, listener, route, grant, endpoints];
+export const LAYERS: readonly Check[] = [dns, proxy, listener, route, grant, endpoints, mesh];
 
-/** --internal hosts: the same six layer ids, each proving the host is NOT served publicly (checks/internal.ts). */
+/** --internal hosts: the same seven layer ids, each proving the host is NOT served publicly (checks/internal.ts). */
 export const INTERNAL_LAYERS: readonly Check[] = internalLayers(dns);

@@ -1,8 +1,8 @@
-// Hosts that must NOT be public (--internal, `internal:` in gwdoctor.yaml): the same six layers with the expectation
+// Hosts that must NOT be public (--internal, `internal:` in gwdoctor.yaml): the same seven layers with the expectation
 // turned round. A layer passes when it proves the host is not served: no public DNS answer, the reverse proxy refuses
 // it or Envoy answers "no route", no listener of the public Gateway accepts it, no HTTPRoute or GRPCRoute attached there serves it.
 // It fails with InternalHostExposed when a route on the public Gateway serves the host or a request reaches a backend.
-// grant and endpoints are not checked: they describe a backend, and an internal host must have none on this path.
+// grant, endpoints and mesh are not checked: they describe a backend, and an internal host must have none on this path.
 
 import { describeListener } from '../src/gatewayapi/listeners.js';
 import type { Gateway, GatewayListener } from '../src/cluster/objects.js';
@@ -284,4 +284,4 @@ function notApplicable(id: LayerId): Check {
 }
 
 /** The layers an --internal host runs through: same ids and order as LAYERS, so every reporter renders it unchanged. */
-export const internalLayers = (dns: Check<'dns'>): readonly Check[] => [internalDns(dns), internalProxy, internalListener, internalRoute, notApplicable('grant'), notApplicable('endpoints')];
+export const internalLayers = (dns: Check<'dns'>): readonly Check[] => [internalDns(dns), internalProxy, internalListener, internalRoute, notApplicable('grant'), notApplicable('endpoints'), notApplicable('mesh')];

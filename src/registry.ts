@@ -11,6 +11,7 @@ export const LAYERS = [
   { id: 'route', title: 'an HTTPRoute for the host is attached and matches the path', heading: 'Route layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
   { id: 'grant', title: 'ReferenceGrants permit cross-namespace backends', heading: 'Grant layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
   { id: 'endpoints', title: 'the backend Service has ready endpoints', heading: 'Endpoints layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
+  { id: 'mesh', title: 'the mesh lets the request through to the Pod', heading: 'Mesh layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
 ] as const;
 
 export type LayerId = (typeof LAYERS)[number]['id'];
@@ -515,10 +516,12 @@ exactly that workload's Pods, keeping the current keys where those Pods have the
     severity: 'fail',
     retryable: true,
     doc: `Ambient mode: the backend Service (or its Namespace) has \`istio.io/use-waypoint: NAME\` and
-\`istio.io/ingress-use-waypoint: "true"\`, so the ingress gateway sends the request through that waypoint — and the
-waypoint Gateway does not exist, is not \`Programmed\`, or has no ready endpoint: the gateway answers 503. Without
-\`ingress-use-waypoint\` ingress traffic bypasses the waypoint (said as evidence). Fix: create the waypoint (the printed
-Gateway of class \`istio-waypoint\`, what \`istioctl waypoint apply\` creates), or look at its pods.`,
+\`istio.io/ingress-use-waypoint: "true"\`, istiod binds the Service to that waypoint (it was ready once: its Gateway has
+\`status.addresses\`, which istiod never removes), and the waypoint has no ready endpoint now: the ingress gateway still
+sends the request there and answers \`503 no healthy upstream\`. A waypoint that never became ready, does not exist,
+serves another traffic type or does not admit the Service's namespace is not used at all (traffic goes straight to the
+Pods): that is [\`WaypointNotBound\`](#waypointnotbound) at the mesh layer, a warning. Fix: look at the waypoint's Pods
+(the printed \`kubectl get pods,services\`).`,
   },
   EndpointsUnknown: {
     layer: 'endpoints',
@@ -541,6 +544,111 @@ checked. Fix: run against the live cluster, or include a \`kubectl get -o yaml\`
     doc: `The backendRef is a group/kind Istio does not route to (for example a \`ServiceEntry\` itself, or a ConfigMap):
 \`ResolvedRefs=False/InvalidKind\`, and the gateway answers 500. Fix: reference a Service, or a
 \`networking.istio.io/Hostname\` that a ServiceEntry defines.`,
+  },
+  MeshNotChecked: {
+    layer: 'mesh',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) gwdoctor's user may not list \`authorizationpolicies\`/\`peerauthentications\` (security.istio.io) or
+\`destinationrules\` (networking.istio.io): the mesh was not checked, and the reason (verb, resource) is shown — never a
+silent pass. Fix: bind the ClusterRole in [\`deploy/rbac.yaml\`](deploy/rbac.yaml), which grants \`list\` on exactly those
+three. (With \`--manifests\` that hold none of the three kinds, the layer is shown as not checked instead.)`,
+  },
+  AuthorizationDenied: {
+    layer: 'mesh',
+    severity: 'fail',
+    retryable: false,
+    doc: `An Istio \`AuthorizationPolicy\` with \`action: DENY\` that reaches the ingress gateway (a \`targetRefs\` entry naming the
+Gateway from its own namespace, a \`selector\` matching the gateway Pods' labels, or no selector in the gateway's
+namespace or in the root namespace \`istio-system\`) has a rule that matches \`GET host/path\`: Envoy answers \`403\`
+\`RBAC: access denied\`. DENY is evaluated before ALLOW, so no ALLOW rule can help. The finding names the policy, the
+rule and the Envoy RBAC policy istiod generates for it (\`ns[NS]-policy[NAME]-rule[I]\`). Fix (only if the request is
+meant to be served): a JSON patch that adds this path to \`notPaths\` of the rule's operations, guarded by a \`test\` of
+the rule; every other request the rule denies stays denied. gwdoctor never deletes a policy.`,
+  },
+  AuthorizationNotAllowed: {
+    layer: 'mesh',
+    severity: 'fail',
+    retryable: false,
+    doc: `At least one \`ALLOW\` AuthorizationPolicy reaches the ingress gateway and none of its rules matches \`GET host/path\`
+(including an ALLOW policy without rules, \`spec: {}\`, which allows nothing): once any ALLOW policy applies, everything
+it does not allow is denied, and Envoy answers \`403 RBAC: access denied\`. The evidence says, rule by rule, why none
+matched (a host, path or method not listed; \`principals\`/\`namespaces\`, which never match a client outside the mesh).
+Fix: a JSON patch that appends one rule to the policy nearest the gateway, for exactly this host, \`GET\` and this path
+(\`to: [{operation: {hosts, methods, paths}}]\`), guarded by a \`test\` of the current rules; nothing is widened to
+\`{}\`.`,
+  },
+  AuthorizationCustom: {
+    layer: 'mesh',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) A \`CUSTOM\` AuthorizationPolicy at the gateway sends this request to an external authorizer (its
+\`provider\`), whose answer gwdoctor cannot know. Fix: check the authorizer's decision for the request (and that the
+provider is defined in the mesh config's \`extensionProviders\`: istiod denies what the rules match otherwise).`,
+  },
+  AuthorizationUndetermined: {
+    layer: 'mesh',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) Whether an AuthorizationPolicy at the gateway allows the request depends on something gwdoctor does not know:
+the client's address (\`ipBlocks\`, \`remoteIpBlocks\`), a JWT (\`requestPrincipals\`, \`request.auth.*\`) or a header
+(\`when: request.headers[...]\`). The policy and rule are named. Fix: check the rule against what your clients send.`,
+  },
+  AuthorizationPolicyNotApplied: {
+    layer: 'mesh',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) An AuthorizationPolicy names the ingress Gateway in \`targetRefs\` but never reaches it: it is in another
+namespace than the Gateway (Istio attaches a policy only to a Gateway of its own namespace), or its targetRef names
+another namespace. The policy you meant to protect (or open) the host with does nothing. Fix: create it in the
+Gateway's namespace.`,
+  },
+  DestinationRuleTlsMismatch: {
+    layer: 'mesh',
+    severity: 'fail',
+    retryable: false,
+    doc: `The DestinationRule the ingress gateway uses for the backend (one in the gateway's namespace first, then one in the
+Service's namespace exported to it, then the root namespace's; a \`portLevelSettings\` entry for the port wins) sets a TLS
+mode the backend cannot speak: \`SIMPLE\`/\`MUTUAL\` TLS origination to a port that speaks plaintext HTTP (its
+\`appProtocol\` or name says \`http\`, \`http2\`, \`grpc\`, \`h2c\`), or \`ISTIO_MUTUAL\` to Pods outside the mesh (no
+sidecar, not ambient). The handshake fails: Envoy answers \`503 upstream connect error or disconnect/reset before
+headers ... remote connection failure\`. The evidence says how the gateway connects, what the port speaks and whether
+the Pod is in the mesh. Fix: a JSON patch of that one \`tls.mode\` (guarded by a \`test\` of the current value): \`DISABLE\`
+for a plaintext Pod outside the mesh, \`ISTIO_MUTUAL\` for a Pod with a sidecar.`,
+  },
+  PeerAuthenticationStrict: {
+    layer: 'mesh',
+    severity: 'fail',
+    retryable: false,
+    doc: `A \`PeerAuthentication\` with \`mtls.mode: STRICT\` applies to the backend Pod (a workload-selector policy of its
+namespace, else the namespace's, else the root namespace's; a port-level mode wins) and the Pod's sidecar enforces it,
+but the gateway reaches the Pod in plaintext: a DestinationRule sets \`tls.mode: DISABLE\`, or automatic mTLS does not
+apply because the Pod lacks the label \`security.istio.io/tlsMode=istio\`. The sidecar resets the connection: 503. Fix:
+\`tls.mode: ISTIO_MUTUAL\` in that DestinationRule (JSON patch guarded by \`test\`). A STRICT policy on a Pod outside the
+mesh has nothing to enforce it and is shown as evidence only.`,
+  },
+  WaypointNotBound: {
+    layer: 'mesh',
+    severity: 'warn',
+    retryable: true,
+    doc: `(warning) The backend Service asks ingress traffic to go through a waypoint (\`istio.io/use-waypoint\` and
+\`istio.io/ingress-use-waypoint: "true"\` on the Service or its Namespace), but istiod does not bind it: the waypoint
+Gateway does not exist, never became ready (no \`status.addresses\`; istiod writes \`istio.io/WaypointBound=False\`
+\`WaypointIsNotReady\` on the Service), is for another traffic type (\`istio.io/waypoint-for: workload\`), or its HBONE
+listener does not admit the Service's namespace (\`AttachmentDenied\`). The request still works — istiod sends it
+straight to the Pods — but the waypoint's L7 policies (named in the evidence) are silently absent: a security surprise,
+not an outage. Fix: create the waypoint (printed: the Gateway \`istioctl waypoint apply\` creates), find why its Pods
+never became ready, or correct its traffic type or allowed namespaces.`,
+  },
+  WaypointBypassedByIngress: {
+    layer: 'mesh',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) The backend Service is bound to a waypoint that AuthorizationPolicies are written for (\`targetRefs\` to the
+Service, the waypoint Gateway, or the \`istio-waypoint\` GatewayClass), but it lacks \`istio.io/ingress-use-waypoint:
+"true"\` (on the Service or its Namespace): the ingress gateway sends its traffic straight to the Pods, and those
+policies never see requests from the internet. Fix: a JSON patch that labels the Service
+\`istio.io/ingress-use-waypoint=true\`.`,
   },
   ClusterForbidden: {
     layer: 'any',

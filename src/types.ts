@@ -54,8 +54,11 @@ export interface Finding {
  * --internal mode and the tests read these; summary and evidence are prose rendered for people and never parsed.
  */
 export interface Facts {
-  /** Any skipped layer: why it was not checked (`after`: the layer whose fail/error stopped it). */
-  skipped?: { reason: 'stopped' | 'offline' | 'no-cluster' | 'interrupted' | 'deadline' | 'internal'; after?: LayerId };
+  /**
+   * Any skipped layer: why it was not checked (`after`: the layer whose fail/error stopped it; `no-mesh-objects`: the
+   * manifests hold no AuthorizationPolicy, PeerAuthentication or DestinationRule, so the mesh layer cannot say).
+   */
+  skipped?: { reason: 'stopped' | 'offline' | 'no-cluster' | 'interrupted' | 'deadline' | 'internal' | 'no-mesh-objects'; after?: LayerId };
   /** dns: what each resolver answered. */
   resolvers?: DnsAnswerFact[];
   /** proxy: the certificate each probed address:port presented (when the TLS handshake gave one). */

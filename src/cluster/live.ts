@@ -13,8 +13,8 @@ import {
   KubeConfig,
 } from '@kubernetes/client-node';
 import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
-import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
-import { labelsMatch, selectorString, type ClusterReader } from './reader.js';
+import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type MeshKind, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
+import { labelsMatch, MESH_KINDS, selectorString, type ClusterReader, type MeshObjectOf } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 import { DiscoveryCache, type Discovered } from './discovery-cache.js';
 
@@ -575,6 +575,25 @@ export class LiveCluster implements ClusterReader {
     return this.memo(`${kind}/${ns}?${sel}`, `${what} in namespace ${ns}`, async () =>
       itemsOf<T>(await this.paginate((_continue, limit) => namespaced({ ...(sel ? { labelSelector: sel } : {}), limit, ...(_continue ? { _continue } : {}) })), apiVersion, objKind),
     );
+  }
+  /**
+   * One of Istio's kinds, cluster-wide (one paginated LIST per run): v1 (Istio 1.22+), else v1beta1; [] when neither
+   * is served (Istio's CRDs are not installed, so no such policy can act). A 403 is thrown (ClusterAccessError
+   * 'forbidden'): the mesh layer says what it could not check.
+   */
+  meshObjects<K extends MeshKind>(kind: K): Promise<MeshObjectOf<K>[] | null> {
+    const { group, plural } = MESH_KINDS[kind];
+    return this.memo(`mesh/${plural}`, `list ${plural}.${group} at the cluster scope`, async () => {
+      for (const version of ['v1', 'v1beta1']) {
+        try {
+          const items = await this.paginate((_continue, limit) => this.custom.listClusterCustomObject({ group, version, plural, limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>);
+          return itemsOf<MeshObjectOf<K>>(items, `${group}/${version}`, kind);
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 404) throw err;
+        }
+      }
+      return [];
+    });
   }
   nodes() {
     return this.memo('nodes', 'list nodes at the cluster scope', async () =>

@@ -5,8 +5,8 @@ import { getHeapStatistics } from 'node:v8';
 import { join, relative } from 'node:path';
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { GwdoctorError, UsageError } from '../errors.js';
-import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
-import { labelsMatch, type ClusterReader } from './reader.js';
+import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type MeshKind, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
+import { labelsMatch, type ClusterReader, type MeshObjectOf } from './reader.js';
 import * as validators from './manifest-validators.generated.js';
 import { jsonUnits, readLines, withoutBulk, yamlUnits, type Unit } from './manifest-stream.js';
 
@@ -101,6 +101,11 @@ export function usedKind(apiVersion: unknown, kind: unknown): string | undefined
     case 'CustomResourceDefinition':
       // Only for which versions of the Gateway API kinds are served (ManifestCluster, SERVED_VERSIONS); pruned to that.
       return apiVersion.startsWith('apiextensions.k8s.io/') ? kind : undefined;
+    case 'AuthorizationPolicy':
+    case 'PeerAuthentication':
+      return apiVersion.startsWith('security.istio.io/') ? kind : undefined;
+    case 'DestinationRule':
+      return apiVersion.startsWith('networking.istio.io/') ? kind : undefined;
     default:
       return undefined;
   }
@@ -126,7 +131,7 @@ function prune(o: Record<string, unknown>, kind: string): void {
   if (isObject(ann)) delete ann['kubectl.kubernetes.io/last-applied-configuration'];
   else if (ann === null) delete md['annotations']; // its only entry was left out before parsing
   if (kind === 'Pod') {
-    const spec = pick(o['spec'], ['nodeName', 'containers']);
+    const spec = pick(o['spec'], ['nodeName', 'containers', 'serviceAccountName']);
     if (spec && Array.isArray(spec['containers'])) spec['containers'] = spec['containers'].map((c) => pick(c, ['name', 'ports']));
     if (spec) o['spec'] = spec;
     const st = pick(o['status'], ['phase', 'podIP', 'conditions', 'containerStatuses']);
@@ -625,6 +630,11 @@ export class ManifestCluster implements ClusterReader {
   }
   async nodes() {
     return this.all<Node>('Node');
+  }
+  /** null when the manifests hold no AuthorizationPolicy, PeerAuthentication or DestinationRule at all (not checked). */
+  async meshObjects<K extends MeshKind>(kind: K): Promise<MeshObjectOf<K>[] | null> {
+    if ((['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule'] as const).every((k) => this.all(k).length === 0)) return null;
+    return this.all<MeshObjectOf<K>>(kind);
   }
   /** The version of a grant the manifests hold (only served ones are kept), else v1beta1 (served since gateway-api v0.6). */
   async referenceGrantApiVersion() {

@@ -226,6 +226,8 @@ export interface ContainerStatus {
 export interface Pod extends K8sObject {
   spec?: {
     nodeName?: string;
+    /** The workload's identity in the mesh: spiffe://<trust domain>/ns/<ns>/sa/<this> (default: "default"). */
+    serviceAccountName?: string;
     containers?: { name: string; ports?: { name?: string; containerPort: number; protocol?: string }[] }[];
   };
   status?: {
@@ -268,6 +270,95 @@ export function secretView(o: { apiVersion?: unknown; metadata?: { name?: unknow
   Object.defineProperty(out, 'stringData', { value: strMap(o.stringData), enumerable: false });
   return out;
 }
+
+// ---- Istio's own kinds (istio.io/api security/v1 and networking/v1): only what the mesh layer reads. ----
+
+/** A policy's targetRefs entry (istio.io/api type/v1beta1 PolicyTargetReference). */
+export interface PolicyTargetRef {
+  group?: string;
+  kind?: string;
+  name?: string;
+  namespace?: string;
+}
+
+export interface AuthzSource {
+  principals?: string[];
+  notPrincipals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  remoteIpBlocks?: string[];
+  notRemoteIpBlocks?: string[];
+  serviceAccounts?: string[];
+  notServiceAccounts?: string[];
+}
+
+export interface AuthzOperation {
+  hosts?: string[];
+  notHosts?: string[];
+  ports?: string[];
+  notPorts?: string[];
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+}
+
+export interface AuthzRule {
+  from?: { source?: AuthzSource }[];
+  to?: { operation?: AuthzOperation }[];
+  when?: { key: string; values?: string[]; notValues?: string[] }[];
+}
+
+/** security.istio.io AuthorizationPolicy (istio.io/api security/v1beta1/authorization.proto). */
+export interface AuthorizationPolicy extends K8sObject {
+  spec?: {
+    selector?: { matchLabels?: Record<string, string> };
+    targetRef?: PolicyTargetRef;
+    targetRefs?: PolicyTargetRef[];
+    /** ALLOW when unset. */
+    action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM' | string;
+    provider?: { name?: string };
+    rules?: (AuthzRule | null)[];
+  } | null;
+  status?: { conditions?: Condition[] };
+}
+
+/** security.istio.io PeerAuthentication. */
+export interface PeerAuthentication extends K8sObject {
+  spec?: {
+    selector?: { matchLabels?: Record<string, string> };
+    mtls?: { mode?: string };
+    portLevelMtls?: Record<string, { mode?: string }>;
+  } | null;
+}
+
+export interface TrafficPolicyTls {
+  mode?: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL' | string;
+  sni?: string;
+}
+
+export interface TrafficPolicy {
+  tls?: TrafficPolicyTls;
+  portLevelSettings?: { port?: { number?: number }; tls?: TrafficPolicyTls }[];
+}
+
+/** networking.istio.io DestinationRule. */
+export interface DestinationRule extends K8sObject {
+  spec?: {
+    host?: string;
+    exportTo?: string[];
+    workloadSelector?: { matchLabels?: Record<string, string> };
+    trafficPolicy?: TrafficPolicy;
+    subsets?: { name: string; labels?: Record<string, string>; trafficPolicy?: TrafficPolicy }[];
+  } | null;
+}
+
+/** The Istio kinds the mesh layer reads. */
+export type MeshKind = 'AuthorizationPolicy' | 'PeerAuthentication' | 'DestinationRule';
 
 export interface Node extends K8sObject {
   status?: { addresses?: { type: string; address: string }[] };

@@ -3,6 +3,10 @@
 
 import type {
   K8sObject,
+  AuthorizationPolicy,
+  DestinationRule,
+  MeshKind,
+  PeerAuthentication,
   EndpointSlice,
   Gateway,
   GatewayClass,
@@ -56,6 +60,13 @@ export interface ClusterReader {
   /** Pods matching a selector; null when pods cannot be known (manifests that hold no Pods for the namespace). */
   pods(namespace: string, selector: Record<string, string>): Promise<Pod[] | null>;
   nodes(): Promise<Node[]>;
+  /**
+   * Every object of one of Istio's kinds the mesh layer reads, cluster-wide. [] when the API server does not serve the
+   * kind (Istio not installed); null when that cannot be known (manifests that hold none of the three kinds at all:
+   * the mesh layer is then not checked). A 403 throws ClusterAccessError('forbidden'): the mesh layer turns it into
+   * "not checked" with the reason, never a pass.
+   */
+  meshObjects<K extends MeshKind>(kind: K): Promise<MeshObjectOf<K>[] | null>;
   /** apiVersion to write a ReferenceGrant with: v1 when the server serves it, else v1beta1. */
   referenceGrantApiVersion(): Promise<string>;
   /** Where an object came from: file and line for manifests, resourceVersion for a live cluster. */
@@ -68,6 +79,15 @@ export interface ClusterReader {
   /** Forget cached reads, so that a --wait retry sees the cluster as it is now. */
   refresh(): void;
 }
+
+export type MeshObjectOf<K extends MeshKind> = K extends 'AuthorizationPolicy' ? AuthorizationPolicy : K extends 'PeerAuthentication' ? PeerAuthentication : DestinationRule;
+
+/** Where each mesh kind is served (istio.io/api: v1 since Istio 1.22; v1beta1 before). */
+export const MESH_KINDS: Record<MeshKind, { group: string; plural: string }> = {
+  AuthorizationPolicy: { group: 'security.istio.io', plural: 'authorizationpolicies' },
+  PeerAuthentication: { group: 'security.istio.io', plural: 'peerauthentications' },
+  DestinationRule: { group: 'networking.istio.io', plural: 'destinationrules' },
+};
 
 export function selectorString(labels: Record<string, string>): string {
   return Object.entries(labels)

@@ -46,7 +46,8 @@ export function ptr(...tokens: (string | number)[]): string {
 /** The resource name kubectl resolves without ambiguity (Istio also has a `Gateway` kind, in networking.istio.io). */
 export function kubectlResource(ref: ObjectRef): string {
   const [group] = ref.apiVersion.includes('/') ? ref.apiVersion.split('/') : [''];
-  const plural = ref.kind.toLowerCase().endsWith('s') ? `${ref.kind.toLowerCase()}es` : `${ref.kind.toLowerCase()}s`;
+  const k = ref.kind.toLowerCase();
+  const plural = k.endsWith('s') ? `${k}es` : /[^aeiou]y$/.test(k) ? `${k.slice(0, -1)}ies` : `${k}s`;
   return group ? `${plural}.${group}` : plural;
 }
 

@@ -16,7 +16,7 @@ import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } fr
 import { compareRoutes, loadRe2, mayUseRe2, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { attachmentsTo, httpAndGrpcRoutes, routesForHost, type Attachment } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
-import { waypointFor, type WaypointBinding } from './waypoint.js';
+import { waypointBound, waypointFor, type WaypointBinding, type WaypointBound } from './waypoint.js';
 import { withBuiltinClasses } from './classes.js';
 import { controllerConditions, freshness, normalizeParentRef } from './status.js';
 import { choosePort, gatewayService, nodePortsOf, pinPort, type PinnedPort, type PortAnswer, type PortChoice } from './ports.js';
@@ -125,6 +125,8 @@ export interface BackendInfo {
 
 export interface WaypointInfo {
   binding: WaypointBinding;
+  /** Whether istiod binds the Service to it at all (waypoint.ts waypointBound). */
+  bound: WaypointBound;
   gateway: Gateway | undefined;
   service: Service | undefined;
   slices: EndpointSlice[];
@@ -468,16 +470,18 @@ async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAns
 const isService = (r: ResolvedBackendRef) => r.group === '' && r.kind === 'Service';
 
 async function waypointInfo(cluster: ClusterReader, svc: Service): Promise<WaypointInfo | null> {
-  const labels = svc.metadata.labels ?? {};
-  const ns = labels['istio.io/use-waypoint'] && labels['istio.io/ingress-use-waypoint'] ? undefined : await cluster.namespace(svc.metadata.namespace ?? 'default');
+  const svcNs = svc.metadata.namespace ?? 'default';
+  const ns = await cluster.namespace(svcNs);
   const binding = waypointFor(svc, ns);
   if (!binding) return null;
-  if (!binding.ingress) return { binding, gateway: undefined, service: undefined, slices: [], pods: null };
   const gateway = (await cluster.gateways()).find((g) => g.metadata.name === binding.name && (g.metadata.namespace ?? 'default') === binding.namespace);
+  const cls = gateway ? (await cluster.gatewayClasses()).find((c) => c.metadata.name === gateway.spec.gatewayClassName) : undefined;
+  const bound = waypointBound(binding, gateway, cls, svcNs, ns?.metadata.labels ?? {});
+  if (!binding.ingress || !bound.bound) return { binding, bound, gateway, service: undefined, slices: [], pods: null };
   const service = await cluster.service(binding.namespace, binding.name);
   const slices = service ? await cluster.endpointSlices(binding.namespace, binding.name) : [];
   const pods = service?.spec?.selector ? await cluster.pods(binding.namespace, service.spec.selector) : null;
-  return { binding, gateway, service, slices, pods };
+  return { binding, bound, gateway, service, slices, pods };
 }
 
 export async function resolveGrant(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<GrantStage> {

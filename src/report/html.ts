@@ -1,5 +1,5 @@
 // -o html: one self-contained page (inline CSS, no script, no external resource; a CSP forbids any fetch) that
-// draws each host's request path as its six hops, client to Pod, coloured by status, with the evidence and the fix
+// draws each host's request path as its seven hops, client to Pod, coloured by status, with the evidence and the fix
 // under the hop that failed. Tested by rendering it in headless Chromium.
 
 import type { Reporter } from '../types.js';
@@ -14,6 +14,7 @@ const HOP: Record<LayerId, { title: string; what: string }> = {
   route: { title: 'HTTPRoute', what: 'a route serves host and path' },
   grant: { title: 'ReferenceGrant', what: 'cross-namespace refs allowed' },
   endpoints: { title: 'Service → Pod', what: 'ready endpoints behind it' },
+  mesh: { title: 'Mesh policy', what: 'Istio lets the request through' },
 };
 
 const STATUS_WORD: Record<Finding['status'], string> = { pass: 'pass', warn: 'warning', fail: 'FAIL', error: 'could not check', skip: 'not checked' };
@@ -27,7 +28,7 @@ table.summary th, table.summary td { border: 1px solid #d1d9e0; padding: 4px 10p
 section.target { border: 1px solid #d1d9e0; border-radius: 8px; padding: 12px 16px; margin-bottom: 20px; }
 section.target h2 { font-size: 17px; margin: 0 0 10px; }
 .badge { display:inline-block; padding: 1px 8px; border-radius: 10px; color:#fff; font-size: 12px; vertical-align: middle; }
-.path { display: grid; grid-template-columns: auto repeat(6, minmax(0, 1fr)) auto; gap: 0 6px; align-items: stretch; }
+.path { display: grid; grid-template-columns: auto repeat(7, minmax(0, 1fr)) auto; gap: 0 6px; align-items: stretch; }
 .end { align-self: center; font-size: 12px; color:#59636e; padding: 0 4px; }
 .hop { border: 2px solid var(--c); border-radius: 6px; padding: 6px 8px; background: color-mix(in srgb, var(--c) 10%, white); position: relative; font-size: 12px; min-height: 84px; }
 .hop::after { content: '→'; position: absolute; right: -11px; top: 30px; color:#59636e; font-size: 12px; }
@@ -50,7 +51,7 @@ function hop(f: Finding, i: number): string {
     ? `<details><summary>evidence (${f.evidence.length})</summary><ul>${f.evidence.map((e) => `<li><span class="ref">${esc(e.ref)}:</span> ${esc(e.detail)}</li>`).join('')}</ul></details>`
     : '';
   return (
-    `<div class="hop s-${f.status}${i === 5 ? ' last' : ''}" data-layer="${f.id}" data-status="${f.status}" style="grid-row:1;grid-column:${i + 2}">` +
+    `<div class="hop s-${f.status}${i === 6 ? ' last' : ''}" data-layer="${f.id}" data-status="${f.status}" style="grid-row:1;grid-column:${i + 2}">` +
     `<div class="name">${h.title}</div><div class="st">${STATUS_WORD[f.status]}</div>` +
     `<div class="sum">${esc(f.summary)}</div>${f.code ? `<div class="code">${esc(f.code)}</div>` : ''}${ev}</div>`
   );
@@ -90,7 +91,7 @@ function section(t: TargetReport, n: number): string {
     `<h2>${esc(t.host + t.path)}${t.expect === 'internal' ? ' (internal)' : ''} <span class="badge s-${t.verdict}" style="background:var(--c)">${esc(verdictText(t))}</span></h2>`,
     `<div class="path"><div class="end" style="grid-row:1;grid-column:1">client</div>`,
     ...t.layers.map(hop),
-    `<div class="end" style="grid-row:1;grid-column:8">Pod</div>`,
+    `<div class="end" style="grid-row:1;grid-column:9">Pod</div>`,
     ...details,
     `</div></section>`,
   ].join('\n');

@@ -13,6 +13,8 @@ export const HAND_WRITTEN: Record<string, string> = {
   'listener-https-cert-status-disagrees': 'istiod recomputes the listener as soon as the ReferenceGrant exists; RefNotPermitted from before the grant is needed',
   'gateway-status-no-instances-stale':
     'istiod recomputes the address on the next Service change, which loading a scenario always makes; the stuck state itself is reproduced step by step in istiod-resync.test.ts',
+  'mesh-waypoint-never-ready':
+    'the harness runs istiod without ambient (PILOT_ENABLE_AMBIENT off), so it writes no waypoint status; the status here (no status.addresses, Programmed=False, the Service\'s istio.io/WaypointBound=False WaypointIsNotReady) is what the pinned istiod wrote with ambient on (envoy-lane.md, "Learned later")',
   'listener-conflicted':
     'istiod never marks a Gateway\'s own listeners Conflicted (only ListenerSet conflicts); it accepts *.example.com and api.example.com on port 80',
 };

@@ -16,6 +16,7 @@ import type { K8sObject } from '../../src/cluster/objects.js';
 import { Kube } from './harness/kube.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { configz, programmedRoute } from './harness/configz.js';
+import { clusterUpstream, configDump, connectGatewayProxy, rbacPolicies } from './harness/xds.js';
 import { crdDocs, installCrds, startExtraApiServer } from './harness/controlplane.js';
 import { envoyLane, istiod, itIstiod, itLive, live, liveCluster } from './live.js';
 import type { EnvoyLane, LaneScenario } from './harness/envoy.js';
@@ -79,6 +80,55 @@ const statusTimes: { scenario: string; ms: number }[] = [];
 let lanePromise: Promise<EnvoyLane | null> | undefined;
 const realRows: RealRow[] = [];
 const laneTimes: { scenario: string; ms: number }[] = [];
+
+/**
+ * The Envoy RBAC policies gwdoctor's mesh layer says reach the gateway ("AuthorizationPolicy ns/name: ACTION at gateway
+ * ns/gw: ...; N rule(s)"), named as istiod names them (builder.go: ns[NS]-policy[NAME]-rule[I]; a policy without rules
+ * still gets rule[0], which never matches). CUSTOM policies go to ext_authz, not compared.
+ */
+function predictedRbac(report: Awaited<ReturnType<typeof runOnCluster>>): { enforced: string[]; shadow: string[]; custom: string[] } {
+  const out = { enforced: [] as string[], shadow: [] as string[], custom: [] as string[] };
+  for (const e of report.layers.find((l) => l.id === 'mesh')?.evidence ?? []) {
+    const ref = /^AuthorizationPolicy ([^/]+)\/(\S+)$/.exec(e.ref);
+    const d = /^(ALLOW|DENY|AUDIT|CUSTOM)( \(dry-run: not enforced\))? at gateway \S+: .*; (\d+) rule\(s\)$/.exec(e.detail);
+    if (!ref || !d) continue;
+    const names = Array.from({ length: Math.max(1, Number(d[3])) }, (_, i) => `ns[${ref[1]}]-policy[${ref[2]}]-rule[${i}]`);
+    if (d[1] === 'CUSTOM') out.custom.push(...names);
+    else if (d[1] !== 'AUDIT') (d[2] ? out.shadow : out.enforced).push(...names.map((n) => `${d[1]} ${n}`));
+  }
+  return { enforced: out.enforced.sort(), shadow: out.shadow.sort(), custom: out.custom };
+}
+
+/** "Service ns/name:port" -> the upstream kind gwdoctor says the gateway uses ("upstream from the gateway: KIND: ..."). */
+function predictedUpstreams(report: Awaited<ReturnType<typeof runOnCluster>>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of report.layers.find((l) => l.id === 'mesh')?.evidence ?? []) {
+    const ref = /^Service ([^/]+)\/(\S+):(\d+)$/.exec(e.ref);
+    const kind = /^upstream from the gateway: ([a-z-]+):/.exec(e.detail)?.[1];
+    if (ref && kind) out.set(`outbound|${ref[3]}||${ref[2]}.${ref[1]}.svc.cluster.local`, kind);
+  }
+  return out;
+}
+
+/** istiod's generated config for the scenario's gateway proxy, read with an ADS client connected as its Pod. */
+async function gatewayDump(kube: Kube, gateway: string): Promise<unknown> {
+  const [ns, name] = gateway.split('/') as [string, string];
+  const pods = (await kube.list('v1', 'Pod', ns, `gateway.networking.k8s.io/gateway-name=${name}`)) as unknown as { metadata: { name: string; labels: Record<string, string> }; spec: { serviceAccountName?: string }; status: { podIP?: string } }[];
+  const pod = pods.find((p) => p.status.podIP);
+  if (!pod) throw new Error(`no gateway Pod with an IP for ${gateway}`);
+  const conn = await connectGatewayProxy(istiod!.grpcAddr, { name: pod.metadata.name, namespace: ns, ip: pod.status.podIP as string, serviceAccount: pod.spec.serviceAccountName ?? 'default', labels: pod.metadata.labels });
+  try {
+    return await configDump(istiod!.httpUrl, conn.proxyId);
+  } finally {
+    conn.close();
+  }
+}
+
+function istiodRbac(dump: unknown, custom: string[]): { enforced: string[]; shadow: string[] } {
+  const got = rbacPolicies(dump);
+  const notCustom = (x: string) => !custom.includes(x.replace(/^\S+ /, ''));
+  return { enforced: got.enforced.filter(notCustom), shadow: got.shadow.filter(notCustom) };
+}
 
 describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $name ($status), status written by real istiod', (s) => {
   let applied: Applied | undefined;
@@ -160,6 +210,20 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       const gw = `${g?.namespace}/${g?.name}`;
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
       expect(got?.route, 'istiod programs no route of the dropped route for the request').toBeUndefined();
+    }
+    const meshLayer = report.layers.find((l) => l.id === 'mesh');
+    const meshKinds = new Set(loadManifests([s.dir]).map((o) => o.kind).filter((k) => ['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule'].includes(k)));
+    if (meshLayer && meshLayer.status !== 'skip' && meshKinds.size > 0) {
+      const gw = /^(\S+\/\S+) listener/.exec(report.layers.find((l) => l.id === 'listener')?.summary ?? '')?.[1] as string;
+      const dump = await gatewayDump(admin!, gw);
+      const said = `gwdoctor's mesh evidence: ${JSON.stringify(meshLayer.evidence)}`;
+      // The policies gwdoctor says reach the gateway are exactly the RBAC policies istiod generates for its proxy.
+      const { custom, ...want } = predictedRbac(report);
+      expect(istiodRbac(dump, custom), said).toEqual(want);
+      // How gwdoctor says the gateway connects to each backend is how istiod's cluster for it connects.
+      const ups = predictedUpstreams(report);
+      if (meshKinds.has('DestinationRule') || meshKinds.has('PeerAuthentication')) expect(ups.size, said).toBeGreaterThan(0);
+      for (const [cluster, kind] of ups) expect({ cluster, kind: clusterUpstream(dump, cluster) }, said).toEqual({ cluster, kind });
     }
     const context = `istiod's status:\n${await istiodStatus(admin!, s.dir)}`;
     if (c.live) {

@@ -219,7 +219,12 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
     }
     for (const o of byKind('ConfigMap')) await create(o);
     for (const o of byKind('Secret')) await create(o);
-    for (const o of byKind('Service')) await create(o);
+    for (const o of byKind('Service')) {
+      const live = await create(o);
+      // Conditions a controller wrote on a Service (istiod's istio.io/WaypointBound), for hand-written-status scenarios.
+      const conds = (o as { status?: { conditions?: unknown[] } }).status?.conditions;
+      if (mode === 'fixture' && conds?.length) await kube.patchStatus(live, { conditions: conds });
+    }
     for (const o of byKind('ServiceEntry')) {
       if (!lane) {
         await create(o);
@@ -294,6 +299,8 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
       if (st) await kube.putStatus(live, remapGenerations(st, g.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1));
     }
     for (const o of byKind('ReferenceGrant')) await create(o);
+    // Istio's own policies (the mesh layer): created as written; istiod reads them, nobody writes their status here.
+    for (const k of ['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule']) for (const o of byKind(k)) await create(o);
     // Routes (HTTPRoute, GRPCRoute, TLSRoute) in creationTimestamp order; routes that could compete for a host get
     // distinct (1 s) timestamps so that "oldest wins" means the same thing live as in the fixture.
     const routes = [...byKind('HTTPRoute'), ...byKind('GRPCRoute'), ...byKind('TLSRoute')].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));

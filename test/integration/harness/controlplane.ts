@@ -313,7 +313,7 @@ export function startControllerManager(bin: string, dir: string, kubeconfig: str
 
 /**
  * readonly: the ClusterRole gwdoctor ships; restricted: the same without referencegrants and endpointslices; legacy:
- * the same without grpcroutes and listenersets (a role written before gwdoctor read them).
+ * the same without grpcroutes, listenersets and Istio's kinds (a role written before gwdoctor read them).
  */
 async function installRbac(kube: Kube): Promise<void> {
   const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
@@ -330,7 +330,7 @@ async function installRbac(kube: Kube): Promise<void> {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
     metadata: { name: 'gwdoctor-legacy' },
-    rules: role.rules.map((r) => ({ ...r, resources: r.resources.filter((x) => x !== 'grpcroutes' && x !== 'listenersets') })).filter((r) => r.resources.length > 0),
+    rules: role.rules.map((r) => ({ ...r, resources: r.resources.filter((x) => !['grpcroutes', 'listenersets', 'authorizationpolicies', 'peerauthentications', 'destinationrules'].includes(x)) })).filter((r) => r.resources.length > 0),
   });
   const bind = (name: string, roleName: string, user: string) => ({
     apiVersion: 'rbac.authorization.k8s.io/v1',

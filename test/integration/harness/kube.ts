@@ -26,6 +26,9 @@ const PLURALS: Record<string, string> = {
   ReplicaSet: 'replicasets',
   ServiceEntry: 'serviceentries',
   EnvoyFilter: 'envoyfilters',
+  AuthorizationPolicy: 'authorizationpolicies',
+  PeerAuthentication: 'peerauthentications',
+  DestinationRule: 'destinationrules',
 };
 const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'GatewayClass', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
 

@@ -1,0 +1,442 @@
+// Layer 7: the request reaches a ready Pod only through what the mesh allows. Istio's AuthorizationPolicies at the
+// ingress gateway are evaluated for GET host/path the way istiod builds the gateway's RBAC filters (src/mesh/authz.ts);
+// then how the gateway connects to each backend (DestinationRule TLS) and whether the Pod accepts it (what the port
+// speaks, sidecar or ambient, PeerAuthentication: src/mesh/upstream.ts). The AuthorizationPolicies on the backend's
+// side (ztunnel, waypoint, sidecar) are listed, not judged yet.
+
+import type { AuthorizationPolicy, DestinationRule, Gateway, K8sObject, Namespace, PeerAuthentication, Pod, Service, ServicePort } from '../src/cluster/objects.js';
+import { describe, nsName } from '../src/cluster/objects.js';
+import type { ClusterReader } from '../src/cluster/reader.js';
+import { ClusterAccessError } from '../src/errors.js';
+import { emit, pass, skip, type Draft } from '../src/findings.js';
+import { applyFix, command, GW_API, jsonPatch, manual, ptr } from '../src/fix/build.js';
+import type { PathResolver } from '../src/gatewayapi/resolver.js';
+import type { RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
+import { layerMeta } from '../src/registry.js';
+import { clusterLayer, type JudgeInput } from '../src/layer.js';
+import type { Evidence } from '../src/types.js';
+import {
+  decide,
+  DEFAULT_ROOT_NAMESPACE,
+  envoyPolicyName,
+  GATEWAY_NAME_LABEL,
+  attachesTo,
+  namesGatewayFromElsewhere,
+  policiesFor,
+  targetRefsOf,
+  type AuthzDecision,
+  type MeshRequest,
+  type MeshWorkload,
+  type PolicyOnPath,
+} from '../src/mesh/authz.js';
+import { destinationRuleFor, enrolment, peerModeFor, portSpeaks, tlsFor, upstreamFor, type Upstream } from '../src/mesh/upstream.js';
+
+/** A Service backend of the rule, with what the upstream judgement needs. */
+export interface MeshBackend {
+  service: Service;
+  port: ServicePort;
+  /** null when Pods cannot be known (manifests without Pods). */
+  pods: Pod[] | null;
+  namespace: Namespace | undefined;
+}
+
+type Matched = Extract<RouteStage, { kind: 'matched' }>;
+
+/** A backend Service that names a waypoint (src/gatewayapi/waypoint.ts). */
+export interface MeshWaypoint {
+  service: Service;
+  info: WaypointInfo;
+}
+
+export type MeshStage =
+  | { kind: 'not-checked'; why: string; waypoints: MeshWaypoint[] }
+  | { kind: 'forbidden'; why: string }
+  | {
+      kind: 'ok';
+      gateway: Gateway;
+      /** The gateway's Pod labels (null: no Pod known; the labels Istio's deployment gives it are assumed). */
+      gatewayPod: Pod | null;
+      workload: MeshWorkload;
+      request: MeshRequest;
+      rootNamespace: string;
+      /** Where the root namespace came from. */
+      rootFrom: string;
+      authz: AuthorizationPolicy[];
+      peer: PeerAuthentication[];
+      destinationRules: DestinationRule[];
+      backends: Service[];
+      /** The Service backends with a port the Service has (the endpoints layer judged the rest). */
+      upstreams: MeshBackend[];
+      redirect: boolean;
+      waypoints: MeshWaypoint[];
+      /** Policies that look as if they protect (or open) the gateway but never reach it, with why. */
+      unapplied: { policy: AuthorizationPolicy; why: string }[];
+    };
+
+/** The mesh config's rootNamespace: ConfigMap istio-system/istio key `mesh` (what the istiod chart renders), else the default. */
+async function rootNamespace(cluster: ClusterReader): Promise<{ ns: string; from: string }> {
+  const cm = (await cluster.configMap('istio-system', 'istio')) as (K8sObject & { data?: Record<string, string> }) | null | undefined;
+  const m = /^rootNamespace:\s*["']?([a-z0-9-]+)["']?\s*$/m.exec(cm?.data?.['mesh'] ?? '');
+  if (m) return { ns: m[1] as string, from: 'ConfigMap istio-system/istio (mesh.rootNamespace)' };
+  return { ns: DEFAULT_ROOT_NAMESPACE, from: `the default (${cm ? 'ConfigMap istio-system/istio sets no rootNamespace' : 'no mesh config read'})` };
+}
+
+export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
+  const rs = (await p.route()) as Matched;
+  const es = await p.endpoints();
+  const cluster = p.cluster;
+  const waypoints: MeshWaypoint[] = es.backends.flatMap((b) => (b.service && b.waypoint ? [{ service: b.service, info: b.waypoint }] : []));
+  let authz: AuthorizationPolicy[] | null;
+  let peer: PeerAuthentication[] | null;
+  let destinationRules: DestinationRule[] | null;
+  try {
+    [authz, peer, destinationRules] = await Promise.all([cluster.meshObjects('AuthorizationPolicy'), cluster.meshObjects('PeerAuthentication'), cluster.meshObjects('DestinationRule')]);
+  } catch (err) {
+    if (err instanceof ClusterAccessError && err.kind === 'forbidden') return { kind: 'forbidden', why: err.message };
+    throw err;
+  }
+  if (authz === null || peer === null || destinationRules === null) {
+    return { kind: 'not-checked', why: 'the manifests hold no AuthorizationPolicy, PeerAuthentication or DestinationRule', waypoints };
+  }
+  const gateway = rs.chosen.cand.gateway;
+  const gwNs = gateway.metadata.namespace ?? 'default';
+  const svc = (await cluster.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gateway.metadata.name }))[0];
+  const pods = svc?.spec?.selector ? await cluster.pods(gwNs, svc.spec.selector) : null;
+  const gatewayPod = pods?.[0] ?? null;
+  // Without a Pod, the labels Istio's kube-gateway template gives every gateway Pod (gateway/deploymentcontroller.go).
+  const labels = gatewayPod?.metadata.labels ?? { [GATEWAY_NAME_LABEL]: gateway.metadata.name, 'gateway.networking.k8s.io/gateway-class-name': gateway.spec.gatewayClassName };
+  const listenerPort = rs.chosen.cand.listener.port;
+  const sp = (svc?.spec?.ports ?? []).find((x) => x.port === listenerPort);
+  const port = typeof sp?.targetPort === 'number' ? sp.targetPort : listenerPort;
+  const root = await rootNamespace(cluster);
+  const backends = es.backends.map((b) => b.service).filter((s): s is Service => s !== undefined);
+  const upstreams: MeshBackend[] = [];
+  for (const b of es.backends) {
+    const port = b.service?.spec?.ports?.find((x) => x.port === b.ref.port);
+    if (!b.service || !port) continue;
+    upstreams.push({ service: b.service, port, pods: b.pods, namespace: await cluster.namespace(b.service.metadata.namespace ?? 'default') });
+  }
+  const workload: MeshWorkload = { namespace: gwNs, labels, gatewayName: gateway.metadata.name, isWaypoint: false };
+  const unapplied = await unappliedPolicies(cluster, authz, workload, root.ns);
+  return {
+    kind: 'ok',
+    gateway,
+    gatewayPod,
+    workload,
+    unapplied,
+    request: { host: p.target.host, path: p.target.path, method: 'GET', port, principal: null },
+    rootNamespace: root.ns,
+    rootFrom: root.from,
+    authz,
+    peer,
+    destinationRules,
+    backends,
+    upstreams,
+    waypoints,
+    redirect: rs.redirect !== null,
+  };
+}
+
+/**
+ * Policies that name the gateway but never reach it, and policies of the gateway's namespace whose selector matches no
+ * Pod there (e.g. istio: ingressgateway, the classic ingress Deployment's label): each looks as if it acted on the
+ * host, and does nothing.
+ */
+async function unappliedPolicies(cluster: ClusterReader, authz: AuthorizationPolicy[], w: MeshWorkload, rootNs: string): Promise<{ policy: AuthorizationPolicy; why: string }[]> {
+  const out: { policy: AuthorizationPolicy; why: string }[] = [];
+  const gateways = await cluster.gateways();
+  for (const ap of authz) {
+    const ns = ap.metadata.namespace ?? 'default';
+    const sameNameHere = gateways.some((g) => g.metadata.name === w.gatewayName && (g.metadata.namespace ?? 'default') === ns);
+    const why = namesGatewayFromElsewhere(ap, w, sameNameHere);
+    if (why) {
+      out.push({ policy: ap, why });
+      continue;
+    }
+    const selector = ap.spec?.selector?.matchLabels;
+    if (ns !== w.namespace || ns === rootNs || !selector || Object.keys(selector).length === 0 || (ap.spec?.targetRefs ?? []).length > 0 || attachesTo(ap, w, rootNs)) continue;
+    const pods = await cluster.pods(ns, selector);
+    if (pods !== null && pods.length === 0) {
+      out.push({ policy: ap, why: `its selector ${Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',')} matches no Pod of namespace ${ns}, and not the Pods of Gateway ${ns}/${w.gatewayName}: it acts on nothing` });
+    }
+  }
+  return out;
+}
+
+const req = (r: MeshRequest) => `GET ${r.host}${r.path}`;
+
+function policyLines(on: PolicyOnPath[], gw: string): Evidence[] {
+  return on.map((x) => ({
+    ref: describe(x.policy),
+    detail: `${x.action}${x.dryRun ? ' (dry-run: not enforced)' : ''} at gateway ${gw}: ${x.attached}; ${(x.policy.spec?.rules ?? []).length} rule(s)`,
+  }));
+}
+
+/** Policies, PeerAuthentications and DestinationRules on the backend's side: named, not judged (yet). */
+function backendLines(s: Extract<MeshStage, { kind: 'ok' }>): Evidence[] {
+  const out: Evidence[] = [];
+  for (const svc of s.backends) {
+    const ns = svc.metadata.namespace ?? 'default';
+    const host = `${svc.metadata.name}.${ns}.svc.cluster.local`;
+    for (const ap of s.authz) {
+      const pns = ap.metadata.namespace ?? 'default';
+      if (pns !== ns && pns !== s.rootNamespace) continue;
+      if (pns === s.workload.namespace) continue;
+      out.push({ ref: describe(ap), detail: `${ap.spec?.action ?? 'ALLOW'} in the namespace of ${describe(svc)}${pns === s.rootNamespace ? ' (root namespace)' : ''}: enforced at the destination (ztunnel, waypoint or sidecar), not checked by this layer` });
+    }
+    for (const pa of s.peer) {
+      const pns = pa.metadata.namespace ?? 'default';
+      if (pns !== ns && pns !== s.rootNamespace) continue;
+      out.push({ ref: describe(pa), detail: `mTLS ${pa.spec?.mtls?.mode ?? 'UNSET'} for ${pa.spec?.selector?.matchLabels ? 'the workloads it selects in' : 'workloads of'} ${pns === s.rootNamespace ? 'the mesh' : `namespace ${ns}`}` });
+    }
+    for (const dr of s.destinationRules) {
+      const h = dr.spec?.host ?? '';
+      const short = h === svc.metadata.name || h === `${svc.metadata.name}.${ns}` || h === host || h === `${svc.metadata.name}.${ns}.svc`;
+      if (!short) continue;
+      out.push({ ref: describe(dr), detail: `host ${h}${dr.spec?.trafficPolicy?.tls?.mode ? `, tls.mode ${dr.spec.trafficPolicy.tls.mode}` : ''}` });
+    }
+  }
+  return out;
+}
+
+/** A policy that looks as if it acted on the host but never reaches the gateway. */
+function notApplied(s: Extract<MeshStage, { kind: 'ok' }>): Evidence[] {
+  return s.unapplied.map((u) => ({ ref: describe(u.policy), detail: u.why }));
+}
+
+/** The smallest ALLOW rule for this request at the gateway: its host, method and exact path (no source: the client is outside the mesh). */
+function allowFix(d: Extract<AuthzDecision, { kind: 'not-allowed' }>, r: MeshRequest, gw: string) {
+  // The policy nearest the gateway: one that targets it, else one of its namespace, else the root namespace's.
+  const pick = [...d.allow].sort((a, b) => rank(a) - rank(b))[0] as PolicyOnPath;
+  const ap = pick.policy;
+  const rule = { to: [{ operation: { hosts: [r.host], methods: [r.method], paths: [r.path.split('?')[0] ?? '/'] } }] };
+  const rules = ap.spec?.rules;
+  const ops = rules
+    ? [
+        { op: 'test' as const, path: '/spec/rules', value: rules },
+        { op: 'add' as const, path: '/spec/rules/-', value: rule },
+      ]
+    : [
+        { op: 'test' as const, path: '/spec', value: ap.spec ?? {} },
+        { op: 'add' as const, path: '/spec/rules', value: [rule] },
+      ];
+  return jsonPatch(
+    ap,
+    ops,
+    `adds to ${describe(ap)} one ALLOW rule for exactly ${req(r)} at gateway ${gw} (hosts, methods and paths of this request only; no rule is removed or widened). Widen paths (e.g. "${(r.path.split('?')[0] ?? '/').replace(/[^/]*$/, '')}*") or methods only as far as the application needs`,
+  );
+}
+
+function rank(p: PolicyOnPath): number {
+  if (p.attached.startsWith('targetRefs')) return 0;
+  if (p.attached.startsWith('its selector')) return 1;
+  if (p.attached.includes('root-namespace')) return 3;
+  return 2;
+}
+
+/** Exempt this path from the DENY rule that matches it (notPaths on the operations that match): other paths stay denied. */
+function denyFix(ap: AuthorizationPolicy, index: number, r: MeshRequest) {
+  const rule = ap.spec?.rules?.[index];
+  const path = r.path.split('?')[0] ?? '/';
+  if (!rule) return manual(`change ${describe(ap)} so that it does not deny ${req(r)}`);
+  const ops: { op: 'test' | 'add'; path: string; value: unknown }[] = [{ op: 'test', path: ptr('spec', 'rules', index), value: rule }];
+  if (!rule.to?.length) ops.push({ op: 'add', path: ptr('spec', 'rules', index, 'to'), value: [{ operation: { notPaths: [path] } }] });
+  else {
+    rule.to.forEach((t, j) => {
+      if (t.operation?.notPaths) ops.push({ op: 'add', path: ptr('spec', 'rules', index, 'to', j, 'operation', 'notPaths', '-'), value: path });
+      else if (t.operation) ops.push({ op: 'add', path: ptr('spec', 'rules', index, 'to', j, 'operation', 'notPaths'), value: [path] });
+      else ops.push({ op: 'add', path: ptr('spec', 'rules', index, 'to', j, 'operation'), value: { notPaths: [path] } });
+    });
+  }
+  return jsonPatch(ap, ops, `only if ${req(r)} is meant to be served: exempts path ${path} from rules[${index}] of ${describe(ap)} (notPaths); every other request the rule denies stays denied`);
+}
+
+const describeUpstream = (u: Upstream) =>
+  u.kind === 'tls' ? `TLS origination (${u.mode}) set by ${u.where}` : u.kind === 'istio-mutual' ? `Istio mTLS (ISTIO_MUTUAL) set by ${u.where}` : u.kind === 'plaintext' ? `plaintext (DISABLE) set by ${u.where}` : `automatic: Istio mTLS to sidecar Pods, plaintext to others (${u.where})`;
+
+/** A JSON patch of the DestinationRule's TLS mode for the port, guarded by a test of the current mode. */
+function tlsModeFix(u: Upstream & { rule: DestinationRule }, port: number, to: 'DISABLE' | 'ISTIO_MUTUAL', why: string) {
+  const { tls, pointer } = tlsFor(u.rule, port);
+  return jsonPatch(
+    u.rule,
+    [
+      { op: 'test', path: ptr(...pointer, 'mode'), value: tls?.mode },
+      { op: 'replace', path: ptr(...pointer, 'mode'), value: to },
+    ],
+    `sets tls.mode ${to} in ${describe(u.rule)} for port ${port} (it was ${tls?.mode}): ${why}`,
+  );
+}
+
+/**
+ * How the gateway connects to each backend (DestinationRule TLS) and whether the Pods accept it (what the port speaks,
+ * whether the Pod is in the mesh, PeerAuthentication): a fail draft, or evidence lines for a pass.
+ */
+function judgeUpstreams(check: { id: 'mesh'; title: string }, s: Extract<MeshStage, { kind: 'ok' }>, context: Evidence[]): { draft: Draft | null; lines: Evidence[] } {
+  const lines: Evidence[] = [];
+  for (const b of s.upstreams) {
+    const svcRef = `${describe(b.service)}:${b.port.port}`;
+    const found = destinationRuleFor(s.destinationRules, b.service, s.workload.namespace, s.workload.labels, s.rootNamespace);
+    const up = upstreamFor(found, b.port.port);
+    const speaks = portSpeaks(b.port);
+    const pods = b.pods ?? [];
+    const pod = pods.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ?? pods[0];
+    const enrolled = pod ? enrolment(pod, b.namespace) : null;
+    lines.push({ ref: svcRef, detail: `upstream from the gateway: ${up.kind}: ${describeUpstream(up)}; the port speaks ${speaks ?? 'an unknown protocol'} (${b.port.appProtocol ? `appProtocol ${b.port.appProtocol}` : `name ${b.port.name ?? '(none)'}`})${pod ? `; Pod ${pod.metadata.name} is ${enrolled === 'none' ? 'outside the mesh' : enrolled === 'sidecar' ? 'in the mesh (sidecar)' : 'in the mesh (ambient: with ambient on, istiod sends it HBONE through ztunnel)'}` : ''}` });
+    if (up.kind === 'tls' && speaks === 'plaintext') {
+      return {
+        lines,
+        draft: emit(check, 'DestinationRuleTlsMismatch', `the gateway originates TLS (${up.mode}, ${describe(up.rule)}) to ${svcRef}, which speaks plaintext HTTP: the handshake fails and Envoy answers 503 "upstream connect error or disconnect/reset before headers ... remote connection failure"`, {
+          evidence: [...context, ...lines],
+          fix: tlsModeFix(up, b.port.port, enrolled === 'sidecar' ? 'ISTIO_MUTUAL' : 'DISABLE', enrolled === 'sidecar' ? 'the Pod has a sidecar, which terminates Istio mTLS' : `port ${b.port.port} speaks plaintext HTTP`),
+        }),
+      };
+    }
+    if (up.kind === 'istio-mutual' && enrolled === 'none') {
+      return {
+        lines,
+        draft: emit(check, 'DestinationRuleTlsMismatch', `the gateway sends Istio mTLS (ISTIO_MUTUAL, ${describe(up.rule)}) to ${svcRef}, but Pod ${pod?.metadata.name} is outside the mesh (no sidecar, not ambient): nothing terminates it, and Envoy answers 503`, {
+          evidence: [...context, ...lines],
+          fix: tlsModeFix(up, b.port.port, 'DISABLE', 'the Pods have no sidecar to terminate Istio mTLS'),
+        }),
+      };
+    }
+    if (pod && enrolled === 'sidecar') {
+      const targetPort = typeof b.port.targetPort === 'number' ? b.port.targetPort : null;
+      const pm = peerModeFor(s.peer, pod, targetPort, s.rootNamespace);
+      const istioLabelled = pod.metadata.labels?.['security.istio.io/tlsMode'] === 'istio';
+      const plaintext = up.kind === 'plaintext' || (up.kind === 'auto' && !istioLabelled);
+      lines.push({ ref: svcRef, detail: `PeerAuthentication mode for Pod ${pod.metadata.name}: ${pm.mode}${pm.by ? ` (${describe(pm.by)})` : ' (the default)'}` });
+      if (pm.mode === 'STRICT' && plaintext) {
+        return {
+          lines,
+          draft: emit(check, 'PeerAuthenticationStrict', `${pm.by ? describe(pm.by) : 'a PeerAuthentication'} requires mTLS (STRICT) on Pod ${pod.metadata.name}'s sidecar, but the gateway reaches ${svcRef} in plaintext (${up.kind === 'plaintext' ? describeUpstream(up) : 'automatic mTLS, but the Pod lacks the label security.istio.io/tlsMode=istio'}): the sidecar resets the connection and Envoy answers 503`, {
+            evidence: [...context, ...lines],
+            fix: up.kind === 'plaintext' && up.rule ? tlsModeFix(up as Upstream & { rule: DestinationRule }, b.port.port, 'ISTIO_MUTUAL', 'the sidecar requires Istio mTLS') : manual(`re-create Pod ${pod.metadata.name} so that injection labels it security.istio.io/tlsMode=istio (automatic mTLS uses that label), or set tls.mode ISTIO_MUTUAL for ${svcRef} in a DestinationRule`),
+          }),
+        };
+      }
+    }
+  }
+  return { draft: null, lines };
+}
+
+/** AuthorizationPolicies that a waypoint enforces for the Service (policyattachment.go: targetRefs to the Service, to the waypoint Gateway, or the istio-waypoint GatewayClass from the root namespace). */
+function waypointPolicies(authz: AuthorizationPolicy[], w: MeshWaypoint, rootNs: string): AuthorizationPolicy[] {
+  const svcNs = w.service.metadata.namespace ?? 'default';
+  return authz.filter((ap) => {
+    const ns = ap.metadata.namespace ?? 'default';
+    return targetRefsOf(ap).some(
+      (r) =>
+        ((r.group ?? '') === '' && r.kind === 'Service' && r.name === w.service.metadata.name && ns === svcNs) ||
+        (r.group === 'gateway.networking.k8s.io' && r.kind === 'Gateway' && r.name === w.info.binding.name && ns === w.info.binding.namespace) ||
+        (r.group === 'gateway.networking.k8s.io' && r.kind === 'GatewayClass' && r.name === 'istio-waypoint' && ns === rootNs),
+    );
+  });
+}
+
+/**
+ * Waypoints on the path: one the backend asks ingress traffic to go through that istiod does not bind (the waypoint's
+ * L7 policies are silently absent), and one that is bound but skipped by ingress traffic while policies are written on
+ * it. Both are warnings: the request itself gets through.
+ */
+function judgeWaypoints(check: { id: 'mesh'; title: string }, waypoints: MeshWaypoint[], authz: AuthorizationPolicy[] | null, rootNs: string, context: Evidence[]): Draft | null {
+  for (const w of waypoints) {
+    const { binding, bound } = w.info;
+    const svc = describe(w.service);
+    const wp = `${binding.namespace}/${binding.name}`;
+    const policies = authz ? waypointPolicies(authz, w, rootNs) : [];
+    const policyLines = policies.map((ap) => ({ ref: describe(ap), detail: `${ap.spec?.action ?? 'ALLOW'} enforced by waypoint ${wp} for ${svc}` }));
+    if (binding.ingress && !bound.bound) {
+      const cond = (w.service as Service & { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }).status?.conditions?.find((c) => c.type === 'istio.io/WaypointBound');
+      const fix =
+        bound.reason === 'Missing'
+          ? applyFix(
+              { apiVersion: GW_API, kind: 'Gateway', metadata: { name: binding.name, namespace: binding.namespace, labels: { 'istio.io/waypoint-for': 'service' } }, spec: { gatewayClassName: 'istio-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] } },
+              `creates the waypoint Gateway ${wp} that istio.io/use-waypoint on the ${binding.from} names (what \`istioctl waypoint apply -n ${binding.namespace} --name ${binding.name}\` creates)`,
+            )
+          : bound.reason === 'WaypointIsNotReady'
+            ? command(['kubectl', '-n', binding.namespace, 'get', 'pods', '-l', `gateway.networking.k8s.io/gateway-name=${binding.name}`], `find why the waypoint's Pods never became ready (istiod binds it once its Gateway has status.addresses)`)
+            : manual(bound.reason === 'UnsupportedTrafficType' ? `label Gateway ${wp} istio.io/waypoint-for=service (or all), or bind ${svc} to a waypoint for Service traffic` : `let the waypoint's HBONE listener admit namespace ${w.service.metadata.namespace} (allowedRoutes.namespaces.from: All or a Selector), or use a waypoint in ${w.service.metadata.namespace}`);
+      return emit(check, 'WaypointNotBound', `${svc} asks ingress traffic to go through waypoint ${wp}, but ${bound.why}${policies.length ? `: the waypoint's policies (${policies.map(describe).join(', ')}) do not apply to this request` : ': whatever L7 policy the waypoint was meant to apply is absent'}`, {
+        evidence: [...context, ...(cond ? [{ ref: svc, detail: `${cond.type}=${cond.status}${cond.reason ? ` (${cond.reason})` : ''}${cond.message ? `: ${cond.message}` : ''}` }] : []), ...policyLines],
+        fix,
+      });
+    }
+    if (!binding.ingress && bound.bound && policies.length > 0) {
+      const labels = w.service.metadata.labels;
+      return emit(check, 'WaypointBypassedByIngress', `${svc} is bound to waypoint ${wp} (istio.io/use-waypoint on the ${binding.from}), but ingress traffic skips it (no istio.io/ingress-use-waypoint: "true"): ${policies.map(describe).join(', ')} never apply${policies.length === 1 ? 'ies' : ''} to requests from the gateway`, {
+        evidence: [...context, ...policyLines],
+        fix: jsonPatch(
+          w.service,
+          [
+            { op: 'test', path: '/metadata/name', value: w.service.metadata.name },
+            labels ? { op: 'add', path: ptr('metadata', 'labels', 'istio.io/ingress-use-waypoint'), value: 'true' } : { op: 'add', path: '/metadata/labels', value: { 'istio.io/ingress-use-waypoint': 'true' } },
+          ],
+          `labels ${svc} istio.io/ingress-use-waypoint=true: the ingress gateway then sends its traffic through waypoint ${wp}, where those policies apply`,
+        ),
+      });
+    }
+  }
+  return null;
+}
+
+export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, _input?: JudgeInput): Draft {
+  if (s.kind === 'not-checked') {
+    const wpd = judgeWaypoints(this, s.waypoints, null, DEFAULT_ROOT_NAMESPACE, [{ ref: 'mesh policies', detail: `not checked: ${s.why}` }]);
+    if (wpd) return wpd;
+    return skip(this, `not checked: ${s.why} (add \`kubectl get authorizationpolicies,peerauthentications,destinationrules -A -o yaml\` to the manifests, or run against the cluster)`, { reason: 'no-mesh-objects' });
+  }
+  if (s.kind === 'forbidden') {
+    return emit(this, 'MeshNotChecked', `mesh policies not checked: ${s.why}`, {
+      fix: manual('let the user list authorizationpolicies and peerauthentications (security.istio.io) and destinationrules (networking.istio.io): deploy/rbac.yaml grants it'),
+    });
+  }
+  const gw = nsName(s.gateway);
+  const on = policiesFor(s.authz, s.workload, s.rootNamespace);
+  const d = decide(on, s.request);
+  const evidence: Evidence[] = [
+    { ref: `Gateway ${gw}`, detail: `${req(s.request)} reaches the gateway from outside the mesh (no peer identity); root namespace ${s.rootNamespace} (${s.rootFrom})${s.gatewayPod ? '' : '; no gateway Pod known: the labels Istio gives it were assumed'}` },
+    ...policyLines(on, gw),
+  ];
+  const unapplied = notApplied(s);
+  const backend = backendLines(s);
+  switch (d.kind) {
+    case 'denied': {
+      const hit = `rules[${d.by.index}] of ${describe(d.by.policy)}`;
+      return emit(this, 'AuthorizationDenied', `${req(s.request)} is denied at gateway ${gw} by DENY ${hit} (${d.by.why}): Envoy answers 403 "RBAC: access denied"`, {
+        evidence: [...evidence, { ref: describe(d.by.policy), detail: `Envoy RBAC policy ${envoyPolicyName(d.by.policy, d.by.index)} matches: ${d.by.why}` }, ...unapplied, ...backend],
+        fix: denyFix(d.by.policy, d.by.index, s.request),
+      });
+    }
+    case 'not-allowed':
+      return emit(this, 'AuthorizationNotAllowed', `${req(s.request)} matches no rule of the ALLOW polic${d.allow.length === 1 ? 'y' : 'ies'} at gateway ${gw} (${d.allow.map((p) => describe(p.policy)).join(', ')}): with any ALLOW policy in place, everything it does not allow is denied; Envoy answers 403 "RBAC: access denied"`, {
+        evidence: [...evidence, ...d.misses.map((m) => ({ ref: describe(m.policy), detail: m.why })), ...unapplied, ...backend],
+        fix: allowFix(d, s.request, gw),
+      });
+    case 'custom':
+      return emit(this, 'AuthorizationCustom', `${req(s.request)} at gateway ${gw} goes to the external authorizer "${d.provider}" (CUSTOM rules[${d.by.index}] of ${describe(d.by.policy)}): its answer was not checked`, {
+        evidence: [...evidence, ...unapplied, ...backend],
+      });
+    case 'unknown':
+      return emit(this, 'AuthorizationUndetermined', `whether ${req(s.request)} is allowed at gateway ${gw} depends on ${d.action} rules[${d.by.index}] of ${describe(d.by.policy)}: ${d.by.why}`, {
+        evidence: [...evidence, ...unapplied, ...backend],
+      });
+    case 'allowed': {
+      const up = judgeUpstreams(this, s, [...evidence, ...backend]);
+      if (up.draft) return up.draft;
+      evidence.push(...up.lines);
+      const wpd = judgeWaypoints(this, s.waypoints, s.authz, s.rootNamespace, [...evidence, ...backend]);
+      if (wpd) return wpd;
+      if (unapplied.length > 0) {
+        return emit(this, 'AuthorizationPolicyNotApplied', `${unapplied.map((u) => u.ref).join(', ')} name${unapplied.length === 1 ? 's' : ''} gateway ${gw} but never reach${unapplied.length === 1 ? 'es' : ''} it: ${unapplied[0]?.detail}`, {
+          evidence: [...evidence, ...unapplied, ...backend],
+          fix: manual(`to act on ${req(s.request)} at gateway ${gw}, a policy must be in namespace ${s.workload.namespace} and name the Gateway in targetRefs (or select its Pods' label ${GATEWAY_NAME_LABEL}=${s.workload.gatewayName}); otherwise remove the policy that does nothing`),
+        });
+      }
+      const by = d.by ? `allowed by ALLOW rules[${d.by.index}] of ${describe(d.by.policy)} (${d.by.why})` : on.length > 0 ? `no DENY rule matches and no ALLOW policy applies` : 'no AuthorizationPolicy applies to it';
+      return pass(this, `${req(s.request)} at gateway ${gw}: ${by}${s.redirect ? '' : ''}`, { evidence: [...evidence, ...backend] });
+    }
+  }
+}
+
+export const mesh = clusterLayer(layerMeta('mesh'), (p) => resolveMesh(p), judgeMesh);
