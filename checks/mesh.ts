@@ -100,7 +100,9 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
   }
   const gateway = rs.chosen.cand.gateway;
   const gwNs = gateway.metadata.namespace ?? 'default';
-  const svc = (await cluster.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gateway.metadata.name }))[0];
+  // The gateway's Service and Pods (its port, its labels) and the mesh config's root namespace only matter when some
+  // Istio policy exists: with none, none of them is read (fewer API requests per run).
+  const svc = authz.length > 0 ? (await cluster.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gateway.metadata.name }))[0] : undefined;
   const pods = svc?.spec?.selector ? await cluster.pods(gwNs, svc.spec.selector) : null;
   const gatewayPod = pods?.[0] ?? null;
   // Without a Pod, the labels Istio's kube-gateway template gives every gateway Pod (gateway/deploymentcontroller.go).
@@ -108,7 +110,7 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
   const listenerPort = rs.chosen.cand.listener.port;
   const sp = (svc?.spec?.ports ?? []).find((x) => x.port === listenerPort);
   const port = typeof sp?.targetPort === 'number' ? sp.targetPort : listenerPort;
-  const root = await rootNamespace(cluster);
+  const root = authz.length + peer.length + destinationRules.length > 0 ? await rootNamespace(cluster) : { ns: DEFAULT_ROOT_NAMESPACE, from: 'the default (no Istio policy in the cluster)' };
   const backends = es.backends.map((b) => b.service).filter((s): s is Service => s !== undefined);
   const upstreams: MeshBackend[] = [];
   for (const b of es.backends) {
@@ -395,7 +397,7 @@ export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, _in
   const on = policiesFor(s.authz, s.workload, s.rootNamespace);
   const d = decide(on, s.request);
   const evidence: Evidence[] = [
-    { ref: `Gateway ${gw}`, detail: `${req(s.request)} reaches the gateway from outside the mesh (no peer identity); root namespace ${s.rootNamespace} (${s.rootFrom})${s.gatewayPod ? '' : '; no gateway Pod known: the labels Istio gives it were assumed'}` },
+    { ref: `Gateway ${gw}`, detail: `${req(s.request)} reaches the gateway from outside the mesh (no peer identity); root namespace ${s.rootNamespace} (${s.rootFrom})${s.gatewayPod || s.authz.length === 0 ? '' : '; no gateway Pod known: the labels Istio gives it were assumed'}` },
     ...policyLines(on, gw),
   ];
   const unapplied = notApplied(s);
