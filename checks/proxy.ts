@@ -636,7 +636,7 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
       evidence: [
         ...evidence,
         ev,
-        { ref: 'gwdoctor', detail: 'the RBAC filter runs before routing: the cluster layers were not checked; gwdoctor does not read AuthorizationPolicies yet (a mesh layer will own this answer)' },
+        { ref: 'gwdoctor', detail: 'the RBAC filter runs before routing: the cluster layers were not checked; rerun with --offline and the mesh layer names the AuthorizationPolicy and rule that deny the request, with the smallest fix' },
       ],
       fix: commandFix(
         `kubectl get authorizationpolicies.security.istio.io -A -o wide`,

@@ -714,7 +714,9 @@ pod; \`--wait\` retries.`,
 an Istio AuthorizationPolicy that applies to the gateway (\`targetRefs\` naming the Gateway, a \`selector\` on the gateway
 Pods' labels, or a policy without selector in the root namespace, \`istio-system\` by default) denies it. Envoy's RBAC
 filter runs before routing, so the cluster layers are not checked. Recognised by its body even behind a proxy that
-hides Envoy's headers. gwdoctor does not read AuthorizationPolicies yet (the mesh layer will own this answer). Fix:
+hides Envoy's headers. The [mesh layer](#mesh-layer) names the policy and rule that deny it and prints the smallest
+fix (\`AuthorizationDenied\`, \`AuthorizationNotAllowed\`); the proxy's 403 stops the run before it, so rerun with
+\`--offline\` to see it. Fix:
 \`kubectl get authorizationpolicies.security.istio.io -A\`, then allow the request or send the identity the policy requires.`,
   },
   ClusterCredentialPluginFailed: {
