@@ -51,7 +51,7 @@ describe('route hostnames: a target or a stated skip, never an exception', () =>
           expect(t.host).toMatch(/^[a-z0-9.-]+$/);
           // The target runs through the whole pipeline without an exception.
           const r = await runTarget(LAYERS, t, offlineEnv(cluster), { until: null, intervalMs: 0 });
-          expect(r.layers).toHaveLength(6);
+          expect(r.layers).toHaveLength(LAYERS.length);
         }
       }),
       budget(60),
