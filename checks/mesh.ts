@@ -6,6 +6,7 @@
 
 import type { AuthorizationPolicy, DestinationRule, Gateway, K8sObject, Namespace, PeerAuthentication, Pod, Service, ServicePort } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
+import { load as loadYaml } from 'js-yaml';
 import type { ClusterReader } from '../src/cluster/reader.js';
 import { ClusterAccessError } from '../src/errors.js';
 import { emit, pass, skip, type Draft } from '../src/findings.js';
@@ -19,6 +20,7 @@ import {
   decide,
   DEFAULT_ROOT_NAMESPACE,
   envoyPolicyName,
+  extensionProviders,
   GATEWAY_NAME_LABEL,
   attachesTo,
   namesGatewayFromElsewhere,
@@ -61,6 +63,8 @@ export type MeshStage =
       rootNamespace: string;
       /** Where the root namespace came from. */
       rootFrom: string;
+      /** The mesh config's extensionProviders (null: not known). */
+      providers: string[] | null;
       authz: AuthorizationPolicy[];
       peer: PeerAuthentication[];
       destinationRules: DestinationRule[];
@@ -73,12 +77,22 @@ export type MeshStage =
       unapplied: { policy: AuthorizationPolicy; why: string }[];
     };
 
-/** The mesh config's rootNamespace: ConfigMap istio-system/istio key `mesh` (what the istiod chart renders), else the default. */
-async function rootNamespace(cluster: ClusterReader): Promise<{ ns: string; from: string }> {
+/**
+ * The mesh config (ConfigMap istio-system/istio, key `mesh`, what the istiod chart renders): its rootNamespace and
+ * extensionProviders. A ConfigMap that does not exist means istiod's defaults (root namespace istio-system, no
+ * providers); one that cannot be read (null) leaves the providers unknown.
+ */
+async function meshConfig(cluster: ClusterReader): Promise<{ ns: string; from: string; providers: string[] | null }> {
   const cm = (await cluster.configMap('istio-system', 'istio')) as (K8sObject & { data?: Record<string, string> }) | null | undefined;
-  const m = /^rootNamespace:\s*["']?([a-z0-9-]+)["']?\s*$/m.exec(cm?.data?.['mesh'] ?? '');
-  if (m) return { ns: m[1] as string, from: 'ConfigMap istio-system/istio (mesh.rootNamespace)' };
-  return { ns: DEFAULT_ROOT_NAMESPACE, from: `the default (${cm ? 'ConfigMap istio-system/istio sets no rootNamespace' : 'no mesh config read'})` };
+  let mesh: { rootNamespace?: unknown } | null = null;
+  try {
+    mesh = (loadYaml(cm?.data?.['mesh'] ?? '') as { rootNamespace?: unknown } | null) ?? null;
+  } catch {
+    mesh = null;
+  }
+  const providers = cm === null ? null : extensionProviders(mesh);
+  if (typeof mesh?.rootNamespace === 'string' && mesh.rootNamespace) return { ns: mesh.rootNamespace, from: 'ConfigMap istio-system/istio (mesh.rootNamespace)', providers };
+  return { ns: DEFAULT_ROOT_NAMESPACE, from: `the default (${cm ? 'ConfigMap istio-system/istio sets no rootNamespace' : cm === undefined ? 'no ConfigMap istio-system/istio' : 'the mesh config could not be read'})`, providers };
 }
 
 export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
@@ -110,7 +124,7 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
   const listenerPort = rs.chosen.cand.listener.port;
   const sp = (svc?.spec?.ports ?? []).find((x) => x.port === listenerPort);
   const port = typeof sp?.targetPort === 'number' ? sp.targetPort : listenerPort;
-  const root = authz.length + peer.length + destinationRules.length > 0 ? await rootNamespace(cluster) : { ns: DEFAULT_ROOT_NAMESPACE, from: 'the default (no Istio policy in the cluster)' };
+  const root = authz.length + peer.length + destinationRules.length > 0 ? await meshConfig(cluster) : { ns: DEFAULT_ROOT_NAMESPACE, from: 'the default (no Istio policy in the cluster)', providers: null };
   const backends = es.backends.map((b) => b.service).filter((s): s is Service => s !== undefined);
   const upstreams: MeshBackend[] = [];
   for (const b of es.backends) {
@@ -129,6 +143,7 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
     request: { host: p.target.host, path: p.target.path, method: 'GET', port, principal: null },
     rootNamespace: root.ns,
     rootFrom: root.from,
+    providers: root.providers,
     authz,
     peer,
     destinationRules,
@@ -167,11 +182,15 @@ async function unappliedPolicies(cluster: ClusterReader, authz: AuthorizationPol
 
 const req = (r: MeshRequest) => `GET ${r.host}${r.path}`;
 
-function policyLines(on: PolicyOnPath[], gw: string): Evidence[] {
-  return on.map((x) => ({
-    ref: describe(x.policy),
-    detail: `${x.action}${x.dryRun ? ' (dry-run: not enforced)' : ''} at gateway ${gw}: ${x.attached}; ${(x.policy.spec?.rules ?? []).length} rule(s)`,
-  }));
+function policyLines(on: PolicyOnPath[], gw: string, providers: string[] | null): Evidence[] {
+  return on.map((x) => {
+    const provider = x.policy.spec?.provider?.name ?? '';
+    const bad = x.action === 'CUSTOM' && providers !== null && !providers.includes(provider);
+    return {
+      ref: describe(x.policy),
+      detail: `${x.action}${x.dryRun ? ' (dry-run: not enforced)' : ''}${bad ? ` (provider "${provider}" is not in the mesh config's extensionProviders: istiod denies what its rules match)` : ''} at gateway ${gw}: ${x.attached}; ${(x.policy.spec?.rules ?? []).length} rule(s)`,
+    };
+  });
 }
 
 /** Policies, PeerAuthentications and DestinationRules on the backend's side: named, not judged (yet). */
@@ -395,16 +414,22 @@ export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, _in
   }
   const gw = nsName(s.gateway);
   const on = policiesFor(s.authz, s.workload, s.rootNamespace);
-  const d = decide(on, s.request);
+  const d = decide(on, s.request, s.providers);
   const evidence: Evidence[] = [
     { ref: `Gateway ${gw}`, detail: `${req(s.request)} reaches the gateway from outside the mesh (no peer identity); root namespace ${s.rootNamespace} (${s.rootFrom})${s.gatewayPod || s.authz.length === 0 ? '' : '; no gateway Pod known: the labels Istio gives it were assumed'}` },
-    ...policyLines(on, gw),
+    ...policyLines(on, gw, s.providers),
   ];
   const unapplied = notApplied(s);
   const backend = backendLines(s);
   switch (d.kind) {
     case 'denied': {
       const hit = `rules[${d.by.index}] of ${describe(d.by.policy)}`;
+      if (d.badProvider) {
+        return emit(this, 'AuthorizationDenied', `${req(s.request)} matches CUSTOM ${hit}, whose provider "${d.badProvider}" the mesh config does not define: istiod turns its rules into a DENY at gateway ${gw}, and Envoy answers 403 "RBAC: access denied"`, {
+          evidence: [...evidence, { ref: describe(d.by.policy), detail: `Envoy RBAC policy istio-ext-authz-${d.badProvider}-${envoyPolicyName(d.by.policy, d.by.index)}-deny-due-to-bad-CUSTOM-action matches: ${d.by.why}` }, ...unapplied, ...backend],
+          fix: manual(`define the extension provider "${d.badProvider}" in the mesh config (meshConfig.extensionProviders: the external authorizer's service and port) so that ${describe(d.by.policy)} asks it, or point the policy's provider.name at one that is defined`),
+        });
+      }
       return emit(this, 'AuthorizationDenied', `${req(s.request)} is denied at gateway ${gw} by DENY ${hit} (${d.by.why}): Envoy answers 403 "RBAC: access denied"`, {
         evidence: [...evidence, { ref: describe(d.by.policy), detail: `Envoy RBAC policy ${envoyPolicyName(d.by.policy, d.by.index)} matches: ${d.by.why}` }, ...unapplied, ...backend],
         fix: denyFix(d.by.policy, d.by.index, s.request),

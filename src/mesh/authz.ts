@@ -220,7 +220,8 @@ export interface PolicyOnPath {
 
 export type AuthzDecision =
   | { kind: 'allowed'; by: RuleHit | null; policies: PolicyOnPath[] }
-  | { kind: 'denied'; by: RuleHit; policies: PolicyOnPath[] }
+  /** `badProvider`: a CUSTOM policy whose provider the mesh config does not define, which istiod turns into a DENY. */
+  | { kind: 'denied'; by: RuleHit; policies: PolicyOnPath[]; badProvider?: string }
   | { kind: 'not-allowed'; allow: PolicyOnPath[]; misses: { policy: AuthorizationPolicy; why: string }[]; policies: PolicyOnPath[] }
   | { kind: 'custom'; by: RuleHit; provider: string; policies: PolicyOnPath[] }
   | { kind: 'unknown'; by: RuleHit; action: Action; policies: PolicyOnPath[] };
@@ -234,15 +235,27 @@ export function policiesFor(all: AuthorizationPolicy[], w: MeshWorkload, rootNs:
     .sort((a, b) => (a.policy.metadata.creationTimestamp ?? '').localeCompare(b.policy.metadata.creationTimestamp ?? '') || describe(a.policy).localeCompare(describe(b.policy)));
 }
 
-/** Evaluate as Envoy would with the filters builder.go generates: CUSTOM, then DENY, then ALLOW. */
-export function decide(policies: PolicyOnPath[], r: MeshRequest): AuthzDecision {
+/**
+ * Evaluate as Envoy would with the filters builder.go generates: CUSTOM, then DENY, then ALLOW. `providers`: the mesh
+ * config's extensionProviders names (null: not known). A CUSTOM policy whose provider is not among them gets no
+ * ext_authz filter: istiod generates a DENY RBAC filter from its rules instead (builder.go getBadCustomDenyRules,
+ * "failed to process CUSTOM action ..., will generate deny configs").
+ */
+export function decide(policies: PolicyOnPath[], r: MeshRequest, providers: string[] | null = null): AuthzDecision {
   const enforced = policies.filter((p) => !p.dryRun);
   const hits = (action: Action) =>
     enforced
       .filter((p) => p.action === action)
       .flatMap((p) => (p.policy.spec?.rules ?? []).map((rule, index) => ({ p, index, m: rule ? ruleMatches(rule, r) : { result: 'no-match' as Tri, why: 'nil rule' } })));
   for (const h of hits('CUSTOM')) {
-    if (h.m.result !== 'no-match') return { kind: 'custom', by: { policy: h.p.policy, index: h.index, why: h.m.why }, provider: h.p.policy.spec?.provider?.name ?? '(none)', policies };
+    if (h.m.result === 'no-match') continue;
+    const provider = h.p.policy.spec?.provider?.name ?? '';
+    const by = { policy: h.p.policy, index: h.index, why: h.m.why };
+    if (providers !== null && !providers.includes(provider)) {
+      if (h.m.result === 'match') return { kind: 'denied', by, policies, badProvider: provider || '(none)' };
+      return { kind: 'unknown', action: 'DENY', by, policies };
+    }
+    return { kind: 'custom', by, provider: provider || '(none)', policies };
   }
   const deny = hits('DENY');
   const denied = deny.find((h) => h.m.result === 'match');
@@ -263,6 +276,12 @@ export function decide(policies: PolicyOnPath[], r: MeshRequest): AuthzDecision 
     return { policy: p.policy, why: rules.map((_, i) => `rules[${i}]: ${allow.find((h) => h.p === p && h.index === i)?.m.why ?? '?'}`).join('; ') || (first?.m.why ?? '') };
   });
   return { kind: 'not-allowed', allow: allowPolicies, misses, policies };
+}
+
+/** The mesh config's extensionProviders names (istio.io/api MeshConfig.extension_providers), from its YAML text. */
+export function extensionProviders(mesh: unknown): string[] {
+  const list = (mesh as { extensionProviders?: { name?: unknown }[] } | null)?.extensionProviders;
+  return Array.isArray(list) ? list.map((p) => p?.name).filter((n): n is string => typeof n === 'string') : [];
 }
 
 /** The Envoy RBAC policy name istiod generates for a rule (builder.go policyName). */

@@ -61,10 +61,13 @@ describe('evaluation (builder.go: CUSTOM, DENY, ALLOW; authz/model matchers)', (
     expect(decide(on(ap('istio-ingress', { action: 'DENY' })), req).kind).toBe('allowed');
     expect(decide(on(ap('istio-ingress', {})), req).kind).toBe('not-allowed');
   });
-  it('CUSTOM goes first; AUDIT and dry-run policies are not enforced', () => {
+  it('CUSTOM goes first (its provider defined, or the mesh config unknown); a provider the mesh config lacks makes it a DENY; AUDIT and dry-run policies are not enforced', () => {
     const custom = ap('istio-ingress', { action: 'CUSTOM', provider: { name: 'ext' }, rules: [{}] });
     const deny = ap('istio-ingress', { action: 'DENY', rules: [{}] });
     expect(decide(on(custom, deny), req)).toMatchObject({ kind: 'custom', provider: 'ext' });
+    expect(decide(on(custom, deny), req, ['ext'])).toMatchObject({ kind: 'custom', provider: 'ext' });
+    expect(decide(on(custom), req, [])).toMatchObject({ kind: 'denied', badProvider: 'ext', by: { policy: custom } });
+    expect(decide(on(custom), req, ['other'])).toMatchObject({ kind: 'denied', badProvider: 'ext' });
     expect(decide(on(ap('istio-ingress', { action: 'AUDIT', rules: [{}] })), req).kind).toBe('allowed');
     expect(decide(on(ap('istio-ingress', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' })), req).kind).toBe('allowed');
   });
@@ -109,6 +112,16 @@ describe('fixes, applied to the fixture and re-run', () => {
     expect((await mesh(after, 'https://api.example.com/v1')).status).toBe('pass');
     expect((await mesh(after, 'https://api.example.com/v2')).code).toBe('AuthorizationNotAllowed');
     expect((await mesh(after, 'worker.example.com')).code).toBe('AuthorizationNotAllowed');
+  });
+
+  it('a CUSTOM policy whose provider the mesh config defines: AuthorizationCustom (the authorizer decides); undefined: AuthorizationDenied', async () => {
+    const objs = load('mesh-authz-custom');
+    expect((await mesh(objs, 'https://api.example.com/api/v1')).code).toBe('AuthorizationDenied');
+    const meshConfig = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: 'rootNamespace: istio-system\nextensionProviders:\n- name: ext-authz\n  envoyExtAuthzHttp: {service: ext-authz.istio-system.svc.cluster.local, port: 8000}\n' } };
+    const withProvider = [...objs, meshConfig as never];
+    const f = await mesh(withProvider, 'https://api.example.com/api/v1');
+    expect(f).toMatchObject({ status: 'warn', code: 'AuthorizationCustom', summary: expect.stringMatching(/external authorizer "ext-authz"/) });
+    expect((await mesh(withProvider, 'api.example.com')).status).toBe('pass');
   });
 
   it('--all -v names the policies on each host path; manifests without mesh objects say the layer was not checked', async () => {
