@@ -6,6 +6,7 @@
 // exactly like its Gateway (gateway/conversion.go, classinfo.go).
 
 import type { Gateway, GatewayClass, Namespace, Service } from '../cluster/objects.js';
+import { controllerConditions } from './status.js';
 
 export interface WaypointBinding {
   name: string;
@@ -53,7 +54,8 @@ export function waypointBound(
 ): WaypointBound {
   const ref = `Gateway ${b.namespace}/${b.name}`;
   if (!gw) return { bound: false, reason: 'Missing', why: `${ref} does not exist: istiod reports WaypointIsNotReady and sends traffic straight to the Pods` };
-  const statusKnown = (gw.status?.conditions ?? []).length > 0 || gw.status?.addresses !== undefined;
+  // The CRD's default "Pending / Waiting for controller" conditions are no controller's word (status.ts).
+  const statusKnown = controllerConditions(gw.status?.conditions).length > 0 || (gw.status?.addresses ?? []).length > 0;
   if (statusKnown && (gw.status?.addresses ?? []).length === 0) {
     return { bound: false, reason: 'WaypointIsNotReady', why: `${ref} has no status.addresses (it never had a ready Pod): istiod reports WaypointIsNotReady and sends traffic straight to the Pods` };
   }
