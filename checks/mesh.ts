@@ -10,12 +10,12 @@ import { load as loadYaml } from 'js-yaml';
 import type { ClusterReader } from '../src/cluster/reader.js';
 import { ClusterAccessError } from '../src/errors.js';
 import { emit, pass, skip, type Draft } from '../src/findings.js';
-import { applyFix, command, GW_API, jsonPatch, manual, ptr } from '../src/fix/build.js';
+import { applyFix, command, GW_API, jsonPatch, manual, ptr, refOf } from '../src/fix/build.js';
 import type { PathResolver } from '../src/gatewayapi/resolver.js';
 import type { RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
-import type { Evidence } from '../src/types.js';
+import type { Evidence, Facts } from '../src/types.js';
 import {
   decide,
   DEFAULT_ROOT_NAMESPACE,
@@ -368,7 +368,7 @@ function judgeWaypoints(check: { id: 'mesh'; title: string }, waypoints: MeshWay
     const policies = authz ? waypointPolicies(authz, w, rootNs) : [];
     const policyLines = policies.map((ap) => ({ ref: describe(ap), detail: `${ap.spec?.action ?? 'ALLOW'} enforced by waypoint ${wp} for ${svc}` }));
     if (binding.ingress && !bound.bound) {
-      const cond = (w.service as Service & { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }).status?.conditions?.find((c) => c.type === 'istio.io/WaypointBound');
+      const cond = (w.service as Service & { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }).status?.conditions?.find((c) => c?.type === 'istio.io/WaypointBound');
       const fix =
         bound.reason === 'Missing'
           ? applyFix(
@@ -466,4 +466,18 @@ export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, _in
   }
 }
 
-export const mesh = clusterLayer(layerMeta('mesh'), (p) => resolveMesh(p), judgeMesh);
+/** The stage as data (facts.mesh): what reaches the gateway and how it reaches each backend, whatever the verdict. */
+export function meshFacts(s: MeshStage): Facts {
+  if (s.kind !== 'ok') return {};
+  const policies = policiesFor(s.authz, s.workload, s.rootNamespace).map((p) => {
+    const provider = p.policy.spec?.provider?.name ?? '';
+    return { policy: refOf(p.policy), action: p.action, dryRun: p.dryRun, rules: (p.policy.spec?.rules ?? []).length, badProvider: p.action === 'CUSTOM' && s.providers !== null && !s.providers.includes(provider) ? provider : null };
+  });
+  const upstreams = s.upstreams.map((b) => {
+    const up = upstreamFor(destinationRuleFor(s.destinationRules, b.service, s.workload.namespace, s.workload.labels, s.rootNamespace), b.port.port);
+    return { service: refOf(b.service), port: b.port.port, kind: up.kind, rule: up.rule ? refOf(up.rule) : null };
+  });
+  return { mesh: { gateway: refOf(s.gateway), rootNamespace: s.rootNamespace, policies, upstreams } };
+}
+
+export const mesh = clusterLayer(layerMeta('mesh'), (p) => resolveMesh(p), judgeMesh, meshFacts);

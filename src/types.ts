@@ -83,6 +83,17 @@ export interface Facts {
   exposedBy?: ObjectRef[];
   /** grant and endpoints: the backends of the matched rule that carry traffic. */
   backends?: BackendFact[];
+  /** mesh: the Istio policies on the request's path at the ingress gateway, and how it reaches each backend. */
+  mesh?: MeshFact;
+}
+
+export interface MeshFact {
+  gateway: ObjectRef;
+  rootNamespace: string;
+  /** The AuthorizationPolicies that reach the gateway's proxy (src/mesh/authz.ts policiesFor), oldest first. */
+  policies: { policy: ObjectRef; action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM'; dryRun: boolean; rules: number; badProvider: string | null }[];
+  /** How the gateway connects to each backend Service port (src/mesh/upstream.ts). */
+  upstreams: { service: ObjectRef; port: number; kind: 'tls' | 'istio-mutual' | 'plaintext' | 'auto'; rule: ObjectRef | null }[];
 }
 
 export interface DnsAnswerFact {

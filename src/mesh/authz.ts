@@ -141,12 +141,12 @@ const or = (parts: Judged[], none: string): Judged => {
 };
 
 /** One field with values and not-values, for a value gwdoctor knows (null: the request has none). */
-function field(name: string, values: string[] | undefined, notValues: string[] | undefined, value: string | null, ci = false): Judged | null {
-  if (values === undefined && notValues === undefined) return null;
-  if (values !== undefined && values.length > 0) {
+function field(name: string, values: string[] | null | undefined, notValues: string[] | null | undefined, value: string | null, ci = false): Judged | null {
+  if (values == null && notValues == null) return null;
+  if (values != null && values.length > 0) {
     if (value === null || !values.some((v) => strMatch(v, value, ci))) return { result: 'no-match', why: `${name} ${value ?? '(none)'} is not in [${values.join(', ')}]` };
   }
-  if (notValues !== undefined && notValues.length > 0 && value !== null && notValues.some((v) => strMatch(v, value, ci))) {
+  if (notValues != null && notValues.length > 0 && value !== null && notValues.some((v) => strMatch(v, value, ci))) {
     return { result: 'no-match', why: `${name} ${value} is in not${name[0]?.toUpperCase()}${name.slice(1)} [${notValues.join(', ')}]` };
   }
   return { result: 'match', why: values?.length ? `${name} ${value}` : '' };
@@ -155,7 +155,7 @@ function field(name: string, values: string[] | undefined, notValues: string[] |
 const nsOfPrincipal = (p: string | null) => (p ? (/\/ns\/([^/]+)\//.exec(p)?.[1] ?? null) : null);
 const saOfPrincipal = (p: string | null) => (p ? (/\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(p)?.slice(1).join('/') ?? null) : null);
 
-function unknownField(name: string, values: string[] | undefined, notValues: string[] | undefined): Judged | null {
+function unknownField(name: string, values: string[] | null | undefined, notValues: string[] | null | undefined): Judged | null {
   if (!values?.length && !notValues?.length) return null;
   return { result: 'unknown', why: `${name} (${[...(values ?? []), ...(notValues ?? []).map((v) => `not ${v}`)].join(', ')}) depends on the client, which gwdoctor cannot know` };
 }

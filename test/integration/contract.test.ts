@@ -81,35 +81,22 @@ let lanePromise: Promise<EnvoyLane | null> | undefined;
 const realRows: RealRow[] = [];
 const laneTimes: { scenario: string; ms: number }[] = [];
 
+type MeshFacts = NonNullable<Awaited<ReturnType<typeof runOnCluster>>['layers'][number]['facts']['mesh']>;
+
 /**
- * The Envoy RBAC policies gwdoctor's mesh layer says reach the gateway ("AuthorizationPolicy ns/name: ACTION at gateway
- * ns/gw: ...; N rule(s)"), named as istiod names them (builder.go: ns[NS]-policy[NAME]-rule[I]; a policy without rules
- * still gets rule[0], which never matches). CUSTOM policies go to ext_authz, not compared.
+ * The Envoy RBAC policies the mesh layer's facts say reach the gateway, named as istiod names them (builder.go:
+ * ns[NS]-policy[NAME]-rule[I]; a policy without rules still gets rule[0], which never matches). A CUSTOM policy with a
+ * defined provider goes to ext_authz (not compared); one whose provider the mesh config lacks becomes istiod's DENY.
  */
-function predictedRbac(report: Awaited<ReturnType<typeof runOnCluster>>): { enforced: string[]; shadow: string[]; custom: string[] } {
+function predictedRbac(m: MeshFacts): { enforced: string[]; shadow: string[]; custom: string[] } {
   const out = { enforced: [] as string[], shadow: [] as string[], custom: [] as string[] };
-  for (const e of report.layers.find((l) => l.id === 'mesh')?.evidence ?? []) {
-    const ref = /^AuthorizationPolicy ([^/]+)\/(\S+)$/.exec(e.ref);
-    const d = /^(ALLOW|DENY|AUDIT|CUSTOM)( \(dry-run: not enforced\))?(?: \(provider "([^"]*)" is not in [^)]*\))? at gateway \S+: .*; (\d+) rule\(s\)$/.exec(e.detail);
-    if (!ref || !d) continue;
-    const names = Array.from({ length: Math.max(1, Number(d[4])) }, (_, i) => `ns[${ref[1]}]-policy[${ref[2]}]-rule[${i}]`);
-    // A CUSTOM policy whose provider the mesh config lacks: istiod's DENY instead (builder.go getBadCustomDenyRules).
-    if (d[1] === 'CUSTOM' && d[3] !== undefined) out.enforced.push(...names.map((n) => `DENY istio-ext-authz-${d[3]}-${n}-deny-due-to-bad-CUSTOM-action`));
-    else if (d[1] === 'CUSTOM') out.custom.push(...names);
-    else if (d[1] !== 'AUDIT') (d[2] ? out.shadow : out.enforced).push(...names.map((n) => `${d[1]} ${n}`));
+  for (const p of m.policies) {
+    const names = Array.from({ length: Math.max(1, p.rules) }, (_, i) => `ns[${p.policy.namespace}]-policy[${p.policy.name}]-rule[${i}]`);
+    if (p.action === 'CUSTOM' && p.badProvider !== null) out.enforced.push(...names.map((n) => `DENY istio-ext-authz-${p.badProvider}-${n}-deny-due-to-bad-CUSTOM-action`));
+    else if (p.action === 'CUSTOM') out.custom.push(...names);
+    else if (p.action !== 'AUDIT') (p.dryRun ? out.shadow : out.enforced).push(...names.map((n) => `${p.action} ${n}`));
   }
   return { enforced: out.enforced.sort(), shadow: out.shadow.sort(), custom: out.custom };
-}
-
-/** "Service ns/name:port" -> the upstream kind gwdoctor says the gateway uses ("upstream from the gateway: KIND: ..."). */
-function predictedUpstreams(report: Awaited<ReturnType<typeof runOnCluster>>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const e of report.layers.find((l) => l.id === 'mesh')?.evidence ?? []) {
-    const ref = /^Service ([^/]+)\/(\S+):(\d+)$/.exec(e.ref);
-    const kind = /^upstream from the gateway: ([a-z-]+):/.exec(e.detail)?.[1];
-    if (ref && kind) out.set(`outbound|${ref[3]}||${ref[2]}.${ref[1]}.svc.cluster.local`, kind);
-  }
-  return out;
 }
 
 /** istiod's generated config for the scenario's gateway proxy, read with an ADS client connected as its Pod. */
@@ -213,19 +200,20 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname);
       expect(got?.route, 'istiod programs no route of the dropped route for the request').toBeUndefined();
     }
-    const meshLayer = report.layers.find((l) => l.id === 'mesh');
+    const meshFacts = report.layers.find((l) => l.id === 'mesh')?.facts.mesh;
     const meshKinds = new Set(loadManifests([s.dir]).map((o) => o.kind).filter((k) => ['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule'].includes(k)));
-    if (meshLayer && meshLayer.status !== 'skip' && meshKinds.size > 0) {
-      const gw = /^(\S+\/\S+) listener/.exec(report.layers.find((l) => l.id === 'listener')?.summary ?? '')?.[1] as string;
-      const dump = await gatewayDump(admin!, gw);
-      const said = `gwdoctor's mesh evidence: ${JSON.stringify(meshLayer.evidence)}`;
+    if (meshFacts && meshKinds.size > 0) {
+      const dump = await gatewayDump(admin!, `${meshFacts.gateway.namespace}/${meshFacts.gateway.name}`);
+      const said = `gwdoctor's mesh facts: ${JSON.stringify(meshFacts)}`;
       // The policies gwdoctor says reach the gateway are exactly the RBAC policies istiod generates for its proxy.
-      const { custom, ...want } = predictedRbac(report);
+      const { custom, ...want } = predictedRbac(meshFacts);
       expect(istiodRbac(dump, custom), said).toEqual(want);
       // How gwdoctor says the gateway connects to each backend is how istiod's cluster for it connects.
-      const ups = predictedUpstreams(report);
-      if (meshKinds.has('DestinationRule') || meshKinds.has('PeerAuthentication')) expect(ups.size, said).toBeGreaterThan(0);
-      for (const [cluster, kind] of ups) expect({ cluster, kind: clusterUpstream(dump, cluster) }, said).toEqual({ cluster, kind });
+      if (meshKinds.has('DestinationRule') || meshKinds.has('PeerAuthentication')) expect(meshFacts.upstreams.length, said).toBeGreaterThan(0);
+      for (const u of meshFacts.upstreams) {
+        const cluster = `outbound|${u.port}||${u.service.name}.${u.service.namespace}.svc.cluster.local`;
+        expect({ cluster, kind: clusterUpstream(dump, cluster) }, said).toEqual({ cluster, kind: u.kind });
+      }
     }
     const context = `istiod's status:\n${await istiodStatus(admin!, s.dir)}`;
     if (c.live) {
