@@ -38,6 +38,8 @@ const CLOSED: Answer = {
 const NO_TLS: Answer = { says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)', test: (a) => a.status === undefined && a.error === 'reset' };
 const BAD_CERT: Answer = { says: 'the listener presents a certificate a client refuses (expired, or not for the host); behind it the route would answer', test: (a) => a.tlsProblem !== undefined };
 const NO_GATEWAY: Answer = { says: 'nothing to send to: no Gateway of an Istio class, so no gateway Service or NodePort', test: (a) => a.status === undefined && /^no Gateway/.test(a.error ?? '') };
+const RBAC: Answer = { says: '`403` `RBAC: access denied` (the gateway\'s RBAC filter)', test: (a) => a.status === 403 && a.body === 'RBAC: access denied' && envoyLocal(a) };
+const UF: Answer = { says: '`503` `upstream connect error or disconnect/reset before headers ...`', test: (a) => a.status === 503 && /^upstream connect error or disconnect\/reset before headers/.test(a.body ?? '') };
 const anyOf = (...xs: Answer[]): Answer => ({ says: xs.map((x) => x.says).join('; or '), test: (a) => xs.some((x) => x.test(a)) });
 
 /**
@@ -72,6 +74,10 @@ export const REAL_ANSWER: Record<string, Answer> = {
   // istiod serves an expired certificate, or one for another host, as it is (it checks neither): clients refuse it.
   ListenerCertificateInvalid: anyOf(NO_TLS, BAD_CERT),
   ListenerNotReady: anyOf(NO_TLS, CLOSED),
+  AuthorizationDenied: RBAC,
+  AuthorizationNotAllowed: RBAC,
+  // TLS origination to a plaintext port; without an SDS server for the lane's Envoy such a cluster may stay warming.
+  DestinationRuleTlsMismatch: anyOf(UF, CLOSED),
 };
 
 /**
@@ -79,6 +85,18 @@ export const REAL_ANSWER: Record<string, Answer> = {
  * fixing gwdoctor, or the lane, makes the test fail until the entry goes). scenario -> target -> what Envoy answers.
  */
 export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealAnswer) => boolean; why: string }>> = {
+  'mesh-pa-strict-plaintext': {
+    'api.example.com': {
+      real: (a) => served(a),
+      why: 'gwdoctor: mesh/PeerAuthenticationStrict (the Pod\'s sidecar resets plaintext); the lane\'s backends are plain servers with no sidecar to enforce STRICT, so the plaintext request is served',
+    },
+  },
+  'mesh-authz-undetermined': {
+    'api.example.com': {
+      real: (a) => a.status === 403 && a.body === 'RBAC: access denied',
+      why: 'gwdoctor: mesh/AuthorizationUndetermined (the ALLOW rule depends on the client address, remoteIpBlocks 203.0.113.0/24); the lane\'s client is on loopback, outside it, so the gateway denies',
+    },
+  },
   'waypoint-not-ready': {
     'api.example.com': {
       real: (a) => served(a),
