@@ -19,7 +19,7 @@ import { configz, programmedRoute } from './harness/configz.js';
 import { clusterUpstream, configDump, connectGatewayProxy, rbacPolicies } from './harness/xds.js';
 import { crdDocs, installCrds, startExtraApiServer } from './harness/controlplane.js';
 import { envoyLane, istiod, itIstiod, itLive, live, liveCluster } from './live.js';
-import type { EnvoyLane, LaneScenario } from './harness/envoy.js';
+import { serviceAccountToken, type EnvoyLane, type LaneScenario } from './harness/envoy.js';
 import { judgeReal, type RealRow } from './real-answers.js';
 import { expected as expectedOf, gatewayEnv, outcome, runOnCluster, runScenario, scenarios, type ExpectCase } from '../helpers/fixtures.js';
 import { HAND_WRITTEN, KNOWN_DISAGREEMENTS, type Known } from '../helpers/istiod-scenarios.js';
@@ -101,11 +101,20 @@ function predictedRbac(m: MeshFacts): { enforced: string[]; shadow: string[]; cu
 
 /** istiod's generated config for the scenario's gateway proxy, read with an ADS client connected as its Pod. */
 async function gatewayDump(kube: Kube, gateway: string): Promise<unknown> {
+  // The lane's real Envoy may already be connected as the gateway Pod: then istiod answers for it directly.
+  const [gns, gname] = gateway.split('/') as [string, string];
+  const running = ((await kube.list('v1', 'Pod', gns, `gateway.networking.k8s.io/gateway-name=${gname}`)) as unknown as { metadata: { name: string } }[]).map((p) => `${p.metadata.name}.${gns}`);
+  for (const id of running) {
+    const r = await fetch(`${istiod!.httpUrl}/debug/config_dump?proxyID=${encodeURIComponent(id)}`);
+    if (r.ok) return r.json();
+  }
   const [ns, name] = gateway.split('/') as [string, string];
   const pods = (await kube.list('v1', 'Pod', ns, `gateway.networking.k8s.io/gateway-name=${name}`)) as unknown as { metadata: { name: string; labels: Record<string, string> }; spec: { serviceAccountName?: string }; status: { podIP?: string } }[];
   const pod = pods.find((p) => p.status.podIP);
   if (!pod) throw new Error(`no gateway Pod with an IP for ${gateway}`);
-  const conn = await connectGatewayProxy(istiod!.grpcAddr, { name: pod.metadata.name, namespace: ns, ip: pod.status.podIP as string, serviceAccount: pod.spec.serviceAccountName ?? 'default', labels: pod.metadata.labels });
+  const sa = pod.spec.serviceAccountName ?? 'default';
+  const token = istiod!.forEnvoy ? await serviceAccountToken(kube, ns, sa) : undefined;
+  const conn = await connectGatewayProxy(istiod!.grpcAddr, { name: pod.metadata.name, namespace: ns, ip: pod.status.podIP as string, serviceAccount: sa, labels: pod.metadata.labels }, 30_000, token);
   try {
     return await configDump(istiod!.httpUrl, conn.proxyId);
   } finally {
@@ -119,12 +128,20 @@ function istiodRbac(dump: unknown, custom: string[]): { enforced: string[]; shad
   return { enforced: got.enforced.filter(notCustom), shadow: got.shadow.filter(notCustom) };
 }
 
+/**
+ * Scenarios whose gateway Envoy cannot become ready in the lane: a DestinationRule TLS mode makes istiod send the
+ * cluster's certificates over SDS, which nothing serves to the lane's upstream Envoy (the cluster stays warming, the
+ * listener never comes up: shared/docs/envoy-lane.md "SDS without pilot-agent"). Judged by istiod's generated config
+ * (the cluster's transport socket) instead.
+ */
+const NO_LANE = new Set(['mesh-dr-simple-to-plaintext', 'mesh-dr-simple-gateway-namespace', 'mesh-dr-istio-mutual-outside-mesh', 'mesh-dr-mutual-wildcard-root', 'mesh-dr-https-backend', 'mesh-dr-port-level-disable']);
+
 describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $name ($status), status written by real istiod', (s) => {
   let applied: Applied | undefined;
   let sc: LaneScenario | undefined;
   beforeAll(async () => {
     if (admin && istiod) {
-      const lane = await (lanePromise ??= envoyLane());
+      const lane = NO_LANE.has(s.name) ? null : await (lanePromise ??= envoyLane());
       applied = await applyScenario(admin, s.dir, { status: 'istiod', ...(lane ? { lane } : {}) });
       if (lane) {
         const t = Date.now();
@@ -212,7 +229,9 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       if (meshKinds.has('DestinationRule') || meshKinds.has('PeerAuthentication')) expect(meshFacts.upstreams.length, said).toBeGreaterThan(0);
       for (const u of meshFacts.upstreams) {
         const cluster = `outbound|${u.port}||${u.service.name}.${u.service.namespace}.svc.cluster.local`;
-        expect({ cluster, kind: clusterUpstream(dump, cluster) }, said).toEqual({ cluster, kind: u.kind });
+        // The lane's istiod runs with enableAutoMtls: false (harness/istiod.ts): no automatic mTLS, plaintext instead.
+        const kind = u.kind === 'auto' && istiod!.forEnvoy ? 'plaintext' : u.kind;
+        expect({ cluster, kind: clusterUpstream(dump, cluster) }, said).toEqual({ cluster, kind });
       }
     }
     const context = `istiod's status:\n${await istiodStatus(admin!, s.dir)}`;

@@ -348,7 +348,7 @@ function nodeMetadata(pod: Obj, istiodVersion: string): Record<string, unknown> 
   };
 }
 
-async function serviceAccountToken(kube: Kube, ns: string, sa: string): Promise<string> {
+export async function serviceAccountToken(kube: Kube, ns: string, sa: string): Promise<string> {
   const r = await kube.raw('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
     apiVersion: 'authentication.k8s.io/v1',
     kind: 'TokenRequest',

@@ -57,7 +57,7 @@ export interface XdsConnection {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connect as the gateway Pod's proxy and wait (within `timeoutMs`) until istiod has pushed a first response. */
-export async function connectGatewayProxy(grpcAddr: string, pod: GatewayPod, timeoutMs = 30_000): Promise<XdsConnection> {
+export async function connectGatewayProxy(grpcAddr: string, pod: GatewayPod, timeoutMs = 30_000, token?: string): Promise<XdsConnection> {
   const session: ClientHttp2Session = connect(`http://${grpcAddr}`);
   session.on('error', () => undefined);
   const stream: ClientHttp2Stream = session.request({
@@ -65,6 +65,8 @@ export async function connectGatewayProxy(grpcAddr: string, pod: GatewayPod, tim
     ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
     'content-type': 'application/grpc',
     te: 'trailers',
+    // istiod with XDS_AUTH_PLAINTEXT (the Envoy lane) serves only an authenticated proxy: a token for its ServiceAccount.
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
   });
   stream.on('error', () => undefined);
   let received = 0;
