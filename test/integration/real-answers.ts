@@ -91,6 +91,12 @@ export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealA
       why: 'gwdoctor: mesh/PeerAuthenticationStrict (the Pod\'s sidecar resets plaintext); the lane\'s backends are plain servers with no sidecar to enforce STRICT, so the plaintext request is served',
     },
   },
+  'mesh-authz-deny-gateway-presync': {
+    'api.example.com': {
+      real: (a) => a.status === 403 && a.body === 'RBAC: access denied',
+      why: 'gwdoctor live: endpoints/NoPodsSelected (the git manifests have no Pods); Envoy: 403, because the gateway\'s RBAC filter runs before routing, so the DENY answers first. The mesh layer runs after endpoints and is not reached',
+    },
+  },
   'mesh-authz-undetermined': {
     'api.example.com': {
       real: (a) => a.status === 403 && a.body === 'RBAC: access denied',
