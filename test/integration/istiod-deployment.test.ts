@@ -67,8 +67,17 @@ describe('the seed Gateway deployed by istiod (networking.istio.io/service-type 
           nodePort: 32080,
           node: 'node-1',
           address: '192.168.1.10',
+          sniNames: [],
         },
       ],
+      // What the every-node probe works from: the Nodes' InternalIPs, and the Service istiod created (the API
+      // server's default traffic policy, istiod's selector on the gateway name).
+      survey: {
+        nodes: [{ node: 'node-1', address: '192.168.1.10' }],
+        externalTrafficPolicy: 'Cluster',
+        namespace: NS,
+        selector: { 'gateway.networking.k8s.io/gateway-name': GW },
+      },
     });
   });
 });
