@@ -46,6 +46,9 @@ export const envoyInfo = inject('envoy');
 /** The data-plane lane's Envoy binary, or null (locally without it; with CI=true setup fails instead). */
 export const envoyBin = 'bin' in envoyInfo ? envoyInfo.bin : null;
 /** `it` for tests that need real istiod and a real Envoy (skips locally without them). */
+// With CI=true a lane without a real Envoy is a failure, never a skip: setup already throws when the binary is
+// missing, and an istiod started without the switches upstream Envoy needs (GWDOCTOR_ISTIOD_FOR_ENVOY=0) fails here.
+if (process.env['CI'] === 'true' && istiod && !istiod.forEnvoy) throw new Error('the Envoy lane needs istiod with its Envoy switches: unset GWDOCTOR_ISTIOD_FOR_ENVOY');
 export const itEnvoy = istiod?.forEnvoy && envoyBin ? it : it.skip;
 if (istiod && !envoyBin) console.warn(`envoy tests skipped: ${'unavailable' in envoyInfo ? envoyInfo.unavailable : ''}`);
 
