@@ -15,7 +15,7 @@ import type { PathResolver } from '../src/gatewayapi/resolver.js';
 import type { RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
-import type { Evidence, Facts } from '../src/types.js';
+import type { EnvoyAnswer, Evidence, Facts } from '../src/types.js';
 import {
   decide,
   DEFAULT_ROOT_NAMESPACE,
@@ -401,7 +401,29 @@ function judgeWaypoints(check: { id: 'mesh'; title: string }, waypoints: MeshWay
   return null;
 }
 
-export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, _input?: JudgeInput): Draft {
+/** Envoy's answers (through the proxy or the direct probe) handed to this layer: the RBAC filter's 403, a 503 UF. */
+function pendingAnswers(input: JudgeInput | undefined): { rbac: EnvoyAnswer | undefined; connect: EnvoyAnswer | undefined } {
+  const mine = (input?.probes.envoy ?? []).filter((e) => e.layer === 'mesh' || (e.also ?? []).includes('mesh'));
+  return { rbac: mine.find((e) => e.unexplained?.code === 'GatewayRbacDenied'), connect: mine.find((e) => e.unexplained?.code === 'BackendConnectFailed') };
+}
+
+/**
+ * The gateway answered an error this layer would explain, and it cannot: it could not look (no policies in the
+ * manifests, a forbidden list), or what it read lets the request through. Said as the answer's own code (the RBAC
+ * filter's 403 is certainly an AuthorizationPolicy's; a 503 UF a failed connection), never a pass or a warning.
+ */
+function unexplained(check: { id: 'mesh'; title: string }, e: EnvoyAnswer, why: string, evidence: Evidence[] = []): Draft {
+  const own = e.unexplained as NonNullable<EnvoyAnswer['unexplained']>;
+  const what = own.code === 'GatewayRbacDenied' ? 'the gateway\'s RBAC filter refused the request (403 "RBAC: access denied": an AuthorizationPolicy that reaches the gateway)' : 'the gateway could not connect to the ready endpoints (503 "upstream connect error")';
+  return emit(check, own.code, `${what}, and the mesh layer cannot name the cause: ${why}`, { evidence, fix: own.fix });
+}
+
+export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, input?: JudgeInput): Draft {
+  const pending = pendingAnswers(input);
+  const first = pending.rbac ?? pending.connect;
+  if (first && s.kind !== 'ok') {
+    return unexplained(this, first, s.kind === 'forbidden' ? `the mesh policies could not be read (${s.why})` : `the mesh policies were not checked (${s.why}; add them to the manifests, or run against the cluster)`);
+  }
   if (s.kind === 'not-checked') {
     const wpd = judgeWaypoints(this, s.waypoints, null, DEFAULT_ROOT_NAMESPACE, [{ ref: 'mesh policies', detail: `not checked: ${s.why}` }]);
     if (wpd) return wpd;
@@ -441,17 +463,29 @@ export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, _in
         fix: allowFix(d, s.request, gw),
       });
     case 'custom':
+      if (pending.rbac) return unexplained(this, pending.rbac, `by the AuthorizationPolicies read, ${req(s.request)} at gateway ${gw} goes to the external authorizer "${d.provider}" (CUSTOM rules[${d.by.index}] of ${describe(d.by.policy)}), whose refusal is not the RBAC filter's`, [...evidence, ...unapplied, ...backend]);
       return emit(this, 'AuthorizationCustom', `${req(s.request)} at gateway ${gw} goes to the external authorizer "${d.provider}" (CUSTOM rules[${d.by.index}] of ${describe(d.by.policy)}): its answer was not checked`, {
         evidence: [...evidence, ...unapplied, ...backend],
       });
     case 'unknown':
+      // The gateway's 403 settles what gwdoctor could not: for the request as the proxy sent it, the rule did not let it through.
+      if (pending.rbac) {
+        return emit(this, 'GatewayRbacDenied', `the gateway's RBAC filter refused ${req(s.request)} (403 "RBAC: access denied"); whether it is allowed depends on ${d.action} rules[${d.by.index}] of ${describe(d.by.policy)} (${d.by.why}), and for the request as it reached the gateway it was not`, {
+          evidence: [...evidence, ...unapplied, ...backend],
+          fix: manual(`${d.action === 'ALLOW' ? 'make' : 'keep'} the request as it reaches gateway ${gw} ${d.action === 'ALLOW' ? 'match' : 'out of'} rules[${d.by.index}] of ${describe(d.by.policy)} (${d.by.why}): e.g. the client address the proxy sends (X-Forwarded-For, with the gateway's numTrustedProxies), or change the rule`),
+        });
+      }
       return emit(this, 'AuthorizationUndetermined', `whether ${req(s.request)} is allowed at gateway ${gw} depends on ${d.action} rules[${d.by.index}] of ${describe(d.by.policy)}: ${d.by.why}`, {
         evidence: [...evidence, ...unapplied, ...backend],
       });
     case 'allowed': {
+      if (pending.rbac) return unexplained(this, pending.rbac, `by the AuthorizationPolicies read, ${req(s.request)} at gateway ${gw}: ${allowedBy(d, on)} (istiod may not have pushed a change yet, or the gateway's policies differ from what was read)`, [...evidence, ...unapplied, ...backend]);
       const up = judgeUpstreams(this, s, [...evidence, ...backend]);
       if (up.draft) return up.draft;
       evidence.push(...up.lines);
+      // A 503 UF that the upstream judgement does not explain is weighed by withEnvoy (BackendConnectFailed), never
+      // hidden behind a waypoint or policy warning that does not explain it.
+      if (pending.connect) return pass(this, `${req(s.request)} at gateway ${gw}: ${allowedBy(d, on)}; how the gateway connects to each backend matches what its Pods accept`, { evidence: [...evidence, ...backend] });
       const wpd = judgeWaypoints(this, s.waypoints, s.authz, s.rootNamespace, [...evidence, ...backend]);
       if (wpd) return wpd;
       if (unapplied.length > 0) {
@@ -460,10 +494,14 @@ export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, _in
           fix: manual(`to act on ${req(s.request)} at gateway ${gw}, a policy must be in namespace ${s.workload.namespace} and name the Gateway in targetRefs (or select its Pods' label ${GATEWAY_NAME_LABEL}=${s.workload.gatewayName}); otherwise remove the policy that does nothing`),
         });
       }
-      const by = d.by ? `allowed by ALLOW rules[${d.by.index}] of ${describe(d.by.policy)} (${d.by.why})` : on.length > 0 ? `no DENY rule matches and no ALLOW policy applies` : 'no AuthorizationPolicy applies to it';
-      return pass(this, `${req(s.request)} at gateway ${gw}: ${by}${s.redirect ? '' : ''}`, { evidence: [...evidence, ...backend] });
+      return pass(this, `${req(s.request)} at gateway ${gw}: ${allowedBy(d, on)}`, { evidence: [...evidence, ...backend] });
     }
   }
+}
+
+/** Why an allowed request is allowed, in words. */
+function allowedBy(d: Extract<AuthzDecision, { kind: 'allowed' }>, on: PolicyOnPath[]): string {
+  return d.by ? `allowed by ALLOW rules[${d.by.index}] of ${describe(d.by.policy)} (${d.by.why})` : on.length > 0 ? `no DENY rule matches and no ALLOW policy applies` : 'no AuthorizationPolicy applies to it';
 }
 
 /** The stage as data (facts.mesh): what reaches the gateway and how it reaches each backend, whatever the verdict. */

@@ -606,10 +606,13 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
     const reason = c.fault === 'UF' ? resetReason(res.bodySnippet) : null;
     const carriedEv: Evidence = { ref: `proxy: GET ${url.href}`, detail: `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${reason ? `, reset reason: ${reason}` : ''}${both}${c.sure ? '' : '; the proxy hides Envoy\'s headers, the direct NodePort answer shows it'}` };
     const [first, ...also] = FAULT_LAYERS[c.fault];
-    if (!first) return { draft: ownFinding(c, carriedEv) };
+    // The RBAC filter's body says what answered (an AuthorizationPolicy): without cluster access that is still this
+    // layer's finding; with it, the mesh layer names the policy and rule.
+    if (!first || (c.fault === 'RBAC' && !ctx.cluster)) return { draft: ownFinding(c, carriedEv) };
     const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered ${c.statusCode} (${c.fault})${both}: the fault is inside the cluster (${[first, ...also].join(' or ')})`;
     if (!ctx.cluster && c.fault === 'NR') evidence.push({ ref: 'gwdoctor', detail: 'without cluster access the listener/route layers cannot say why; if the proxy is nginx, also make sure it sends proxy_set_header Host $host' });
-    const entry: EnvoyAnswer = { layer: first, ...(also.length ? { also } : {}), evidence: carriedEv, ...(c.fault === 'UF' ? { unexplained: { code: 'BackendConnectFailed' as const, fix: connectFix(res.bodySnippet) } } : {}) };
+    const unexplained = c.fault === 'UF' ? { code: 'BackendConnectFailed' as const, fix: connectFix(res.bodySnippet) } : c.fault === 'RBAC' ? { code: 'GatewayRbacDenied' as const, fix: rbacFix() } : null;
+    const entry: EnvoyAnswer = { layer: first, ...(also.length ? { also } : {}), evidence: carriedEv, ...(unexplained ? { unexplained } : {}) };
     return handOn(summary, entry, `Envoy's ${c.statusCode} points at the ${[first, ...also].join(' or ')} layer`);
   }
 
@@ -629,19 +632,23 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
     return { draft: emit(check, 'GatewayErrorResponse', `${summary}; no layer of this run can explain it`, { evidence: [...evidence, entry.evidence] }) };
   }
 
-  /** An Envoy answer no cluster layer reads the cause of (today: the RBAC filter's 403): this layer's own finding. */
+  /** What to look at for the RBAC filter's 403 when no layer of the run names the policy. */
+  function rbacFix(): Fix {
+    return commandFix(
+      `kubectl get authorizationpolicies.security.istio.io -A -o wide`,
+      `find the policy that applies to the gateway (targetRefs naming the Gateway, a selector on the gateway Pods' labels, or a policy without selector in the root namespace, istio-system by default) and allow ${host}${ctx.target.path}, or send the identity it requires`,
+    );
+  }
+
+  /** The RBAC filter's 403 without cluster access (or with no layer left that reads the policies): this layer's own finding. */
   function ownFinding(c: Extract<Classification, { kind: 'envoy' }>, ev: Evidence): Draft {
-    // c.fault === 'RBAC' (the only fault without a cluster layer, FAULT_LAYERS)
     return emit(check, 'GatewayRbacDenied', `the proxy at ${at} forwards to the Istio gateway, and the gateway's Envoy refused the request: ${c.statusCode} "RBAC: access denied" (an Istio AuthorizationPolicy)`, {
       evidence: [
         ...evidence,
         ev,
-        { ref: 'gwdoctor', detail: 'the RBAC filter runs before routing: the cluster layers were not checked; rerun with --offline and the mesh layer names the AuthorizationPolicy and rule that deny the request, with the smallest fix' },
+        { ref: 'gwdoctor', detail: `the RBAC filter runs before routing; ${ctx.cluster ? 'no layer of this run reads AuthorizationPolicies' : 'without cluster access the mesh layer cannot read the AuthorizationPolicies'}: with cluster access (or --manifests holding the policies) it names the policy and rule that deny the request, with the smallest fix` },
       ],
-      fix: commandFix(
-        `kubectl get authorizationpolicies.security.istio.io -A -o wide`,
-        `find the policy that applies to the gateway (targetRefs naming the Gateway, a selector on the gateway Pods' labels, or a policy without selector in the root namespace, istio-system by default) and allow ${host}${ctx.target.path}, or send the identity it requires`,
-      ),
+      fix: rbacFix(),
     });
   }
 }

@@ -65,14 +65,15 @@ function explainers(e: EnvoyAnswer): LayerId[] {
 
 /**
  * Weigh what Envoy answered against this layer's verdict. Envoy's error answers arrive from the proxy layer, each
- * with the cluster layers that can explain it (404 NR -> route; 500 NC -> grant, then endpoints; 503 UH/UF ->
- * endpoints). The rule, the same for every answer and layer:
+ * with the cluster layers that can explain it (404 NR -> route; 500 NC -> grant, then endpoints; 503 UH ->
+ * endpoints; 503 UF -> endpoints, then mesh; 403 RBAC -> mesh). The rule, the same for every answer and layer:
  * - a layer that found a fault (fail, error, warn) explains the answers it can: they join its evidence;
  * - a layer that passes hands them on to the next layer of the run that can explain them (a backendRef to a missing
  *   Service: the grant layer finds its refs permitted, the endpoints layer names the missing Service). A generic
  *   "the gateway disagrees" never cuts the run short while a later layer may know the cause;
  * - when no layer is left, the objects look right and the gateway still answers an error: the answer's own code
- *   (BackendConnectFailed for a 503 upstream connect error to ready endpoints), else GatewayErrorResponse — never a
+ *   (BackendConnectFailed for a 503 upstream connect error to ready endpoints, GatewayRbacDenied for the RBAC filter's
+ *   403), else GatewayErrorResponse — never a
  *   pass, nor a warning that exits 0: the user's request ends in that error.
  */
 export function withEnvoy(d: Draft, probes: Probes, later: readonly LayerId[] = layersAfter(d.id)): Draft & { observed?: Observed } {
@@ -89,6 +90,6 @@ export function withEnvoy(d: Draft, probes: Probes, later: readonly LayerId[] = 
   const summary = `${d.summary}; but the gateway answered ${open.map((e) => e.evidence.detail).join('; ')}`;
   // The answer's own code when the registry lets this layer emit it: checked at run time (the layer is any of them),
   // which is what the cast to a layer that may emit every UnexplainedCode stands for.
-  if (own && layerMayEmit(d.id, own.code)) return emit(d as LayerOf<'endpoints'>, own.code, summary, { evidence: out.evidence, fix: own.fix, facts: out.facts });
+  if (own && layerMayEmit(d.id, own.code)) return emit(d as LayerOf<'mesh'>, own.code, summary, { evidence: out.evidence, fix: own.fix, facts: out.facts });
   return emit(d, 'GatewayErrorResponse', summary, { evidence: out.evidence, fix: out.fix, facts: out.facts });
 }

@@ -491,16 +491,19 @@ port.`,
 pods and why they are not ready. Fix: the printed \`kubectl describe pod\` / \`kubectl logs --previous\`.`,
   },
   BackendConnectFailed: {
-    layer: ['endpoints', 'proxy'],
+    layer: ['endpoints', 'mesh', 'proxy'],
     severity: 'fail',
     retryable: true,
     doc: `The Service has ready endpoints, and the gateway still answers 503 \`upstream connect error or disconnect/reset before
 headers. ... reset reason: ...\`: Envoy cannot connect to them, or they reset the connection. Nothing gwdoctor reads
 explains it: nothing listens on the targetPort, a NetworkPolicy drops the gateway's traffic, or the gateway and the backend
 disagree on TLS (a DestinationRule \`tls.mode\` SIMPLE or ISTIO_MUTUAL to a plaintext backend; the reset reason then names
-TLS or the connection's termination). The finding quotes Envoy's reset reason. Fix: check the Pods' listening port and
-the DestinationRules for the host (\`kubectl get destinationrules.networking.istio.io -A\`); mesh-level causes are the
-mesh layer's to name.`,
+TLS or the connection's termination). The finding quotes Envoy's reset reason. The endpoints layer hands the answer to the
+[mesh layer](#mesh-layer), which names a DestinationRule TLS mode the Pods cannot speak
+([\`DestinationRuleTlsMismatch\`](#destinationruletlsmismatch)) or STRICT PeerAuthentication on a plaintext hop
+([\`PeerAuthenticationStrict\`](#peerauthenticationstrict)); this code is what is left when neither applies (or the mesh
+objects could not be read). Fix: check the Pods' listening port and the DestinationRules for the host
+(\`kubectl get destinationrules.networking.istio.io -A\`).`,
   },
   NoPodsSelected: {
     layer: 'endpoints',
@@ -707,17 +710,20 @@ gwdoctor does not model). Fix: rerun with cluster access; compare with \`istioct
 pod; \`--wait\` retries.`,
   },
   GatewayRbacDenied: {
-    layer: 'proxy',
+    layer: ['mesh', 'proxy'],
     severity: 'fail',
     retryable: false,
-    doc: `The proxy forwards to the Istio gateway, and the gateway's Envoy refuses the request with \`403 RBAC: access denied\`:
-an Istio AuthorizationPolicy that applies to the gateway (\`targetRefs\` naming the Gateway, a \`selector\` on the gateway
-Pods' labels, or a policy without selector in the root namespace, \`istio-system\` by default) denies it. Envoy's RBAC
-filter runs before routing, so the cluster layers are not checked. Recognised by its body even behind a proxy that
-hides Envoy's headers. The [mesh layer](#mesh-layer) names the policy and rule that deny it and prints the smallest
-fix (\`AuthorizationDenied\`, \`AuthorizationNotAllowed\`); the proxy's 403 stops the run before it, so rerun with
-\`--offline\` to see it. Fix:
-\`kubectl get authorizationpolicies.security.istio.io -A\`, then allow the request or send the identity the policy requires.`,
+    doc: `The gateway's Envoy refuses the request with \`403 RBAC: access denied\` (recognised by its body even behind a proxy
+that hides Envoy's headers; the direct NodePort probe answers the same): an Istio AuthorizationPolicy that applies to the
+gateway (\`targetRefs\` naming the Gateway, a \`selector\` on the gateway Pods' labels, or a policy without selector in
+the root namespace, \`istio-system\` by default) denies it. Envoy's RBAC filter runs before routing. With cluster access
+(or \`--manifests\` holding the policies) the proxy hands the 403 to the [mesh layer](#mesh-layer), which names the
+policy and rule that deny it with the smallest fix (\`AuthorizationDenied\`, \`AuthorizationNotAllowed\`). This code is
+what is left when it cannot: at the proxy layer without cluster access; at the mesh layer when the policies could not be
+read or listed (a forbidden list, manifests without them), when what it read allows the request (istiod has not pushed a
+change yet, or the gateway's policies differ), or when an ALLOW rule depends on the client address and the 403 shows it
+did not match. Fix: \`kubectl get authorizationpolicies.security.istio.io -A\`, then allow the request or send the
+identity the policy requires.`,
   },
   ClusterCredentialPluginFailed: {
     layer: 'any',

@@ -250,8 +250,8 @@ export interface Observed {
  * that runs weighs it against its verdict (src/layer.ts): a finding explains it; a pass hands it on to the next one
  * the run has; when none is left, the last one says that nothing explains it (`unexplained`, else GatewayErrorResponse).
  */
-/** The codes an Envoy answer that no layer explains can end in, besides GatewayErrorResponse (registry: endpoints, proxy). */
-export type UnexplainedCode = Extract<Code, 'BackendConnectFailed'>;
+/** The codes an Envoy answer that no layer explains can end in, besides GatewayErrorResponse (registry: endpoints, mesh, proxy). */
+export type UnexplainedCode = Extract<Code, 'BackendConnectFailed' | 'GatewayRbacDenied'>;
 
 export interface EnvoyAnswer {
   layer: LayerId;

@@ -153,17 +153,19 @@ export const FAULT_TEXT: Record<EnvoyFault, string> = {
 /**
  * The cluster layers that can explain an Envoy local reply, in pipeline order (Appendix B). The first one gets it;
  * one that finds nothing wrong hands it on to the next (a 500 NC is a missing ReferenceGrant, or a backendRef to a
- * Service or port that does not exist: grant, then endpoints). None of today's layers reads AuthorizationPolicies:
- * the RBAC 403 is the proxy layer's own finding (GatewayRbacDenied) until a layer that does is listed here. A layer
- * listed here must weigh the answer with withEnvoy (src/layer.ts; clusterLayer does), or the answer is never judged.
+ * Service or port that does not exist: grant, then endpoints). A 503 UF to ready endpoints is a TLS or connection
+ * failure the mesh layer may know (a DestinationRule TLS mode the Pod cannot speak, STRICT PeerAuthentication on a
+ * plaintext hop): endpoints, then mesh. The RBAC 403 is the gateway's RBAC filter, i.e. an AuthorizationPolicy: the
+ * mesh layer reads them. A layer listed here must weigh the answer with withEnvoy (src/layer.ts; clusterLayer does),
+ * or the answer is never judged.
  */
 export const FAULT_LAYERS: Record<EnvoyFault, readonly LayerId[]> = {
   NR: ['route'],
   NC: ['grant', 'endpoints'],
   UH: ['endpoints'],
-  UF: ['endpoints'],
+  UF: ['endpoints', 'mesh'],
   UT: ['endpoints'],
-  RBAC: [],
+  RBAC: ['mesh'],
 };
 
 /** The reset reason Envoy names in a UF body ("... reset reason: connection failure, transport failure reason: TLS_error: ..."). */

@@ -165,28 +165,37 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
       expect(text(layer(rep, 'endpoints'))).toContain('no healthy upstream');
     });
 
-    it('503 "upstream connect error" to ready endpoints: endpoints BackendConnectFailed, quoting Envoy\'s reset reason', async () => {
+    it('503 "upstream connect error" to ready endpoints, no mesh objects in the manifests: BackendConnectFailed at mesh (endpoints hands it on), quoting Envoy\'s reset reason', async () => {
       const rep = await run({ proxy: 'uf' });
-      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'BackendConnectFailed' });
-      expect(text(layer(rep, 'endpoints'))).toContain('reset reason: remote connection failure');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'BackendConnectFailed' });
+      expect(text(layer(rep, 'endpoints'))).toContain('the mesh layer can, and checks next');
+      expect(text(layer(rep, 'mesh'))).toContain('reset reason: remote connection failure');
+      expect(layer(rep, 'mesh').summary).toMatch(/the mesh policies were not checked/);
     });
 
-    it('TLS from the gateway to a plaintext backend (a DestinationRule tls.mode SIMPLE): BackendConnectFailed, the fix names the DestinationRule', async () => {
-      const rep = await run({ proxy: 'tls-mismatch' });
-      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'BackendConnectFailed' });
-      const f = text(layer(rep, 'endpoints'));
+    it('TLS from the gateway to a plaintext backend, the DestinationRule tls.mode SIMPLE in the manifests: mesh DestinationRuleTlsMismatch carrying the 503, with the patch of that tls.mode', async () => {
+      const rep = await run({ proxy: 'tls-mismatch', fixture: 'mesh-dr-simple-to-plaintext' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'DestinationRuleTlsMismatch' });
       // Envoy 1.40 names no TLS failure here: the plaintext backend answers the ClientHello with an HTTP 400 and closes.
-      expect(layer(rep, 'endpoints').summary).toMatch(/but the gateway answered HTTP 503 "upstream connect error" from Envoy \(UF: .*\), reset reason: remote connection failure/);
-      expect(f).toMatch(/whether a DestinationRule sets TLS for this host/);
+      expect(text(layer(rep, 'mesh'))).toMatch(/HTTP 503 "upstream connect error" from Envoy \(UF: .*\), reset reason: remote connection failure/);
+      expect(renderFix(layer(rep, 'mesh').fix!)).toMatch(/"op":"replace","path":"\/spec\/trafficPolicy\/tls\/mode","value":"DISABLE"/);
     });
 
-    it('403 "RBAC: access denied": GatewayRbacDenied, never ProxyNotForwardingToGateway ("the proxy answers itself")', async () => {
+    it('403 "RBAC: access denied" with the DENY policy in the manifests: mesh AuthorizationDenied carrying the 403, never ProxyNotForwardingToGateway ("the proxy answers itself")', async () => {
+      const rep = await run({ proxy: 'rbac', fixture: 'mesh-authz-deny-gateway' });
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'AuthorizationDenied' });
+      expect(layer(rep, 'proxy').status).toBe('pass');
+      expect(text(layer(rep, 'proxy'))).toMatch(/server: nginx/);
+      expect(text(layer(rep, 'proxy'))).toMatch(/direct GET http:\/\/127\.0\.0\.1:\d+ Host: api\.example\.com .*HTTP 403 .*server: istio-envoy; body: "RBAC: access denied"/);
+      expect(text(layer(rep, 'mesh'))).toMatch(/HTTP 403 "RBAC: access denied" from Envoy/);
+      expect(text(layer(rep, 'mesh'))).toMatch(/Envoy RBAC policy ns\[istio-ingress\]-policy\[.*\]-rule\[0\] matches/);
+    });
+
+    it('the same 403 with manifests that hold no policy: GatewayRbacDenied at mesh, saying it could not look', async () => {
       const rep = await run({ proxy: 'rbac' });
-      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'GatewayRbacDenied' });
-      const f = text(layer(rep, 'proxy'));
-      expect(f).toMatch(/server: nginx/);
-      expect(f).toMatch(/direct GET http:\/\/127\.0\.0\.1:\d+ Host: api\.example\.com .*HTTP 403 .*server: istio-envoy; body: "RBAC: access denied"/);
-      expect(f).toContain('kubectl get authorizationpolicies.security.istio.io -A');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'GatewayRbacDenied' });
+      expect(text(layer(rep, 'mesh'))).toContain('kubectl get authorizationpolicies.security.istio.io -A');
+      expect(layer(rep, 'mesh').summary).toMatch(/the mesh policies were not checked/);
     });
 
     it('the same 403 without cluster access: still GatewayRbacDenied (the body is Envoy\'s RBAC filter\'s own)', async () => {

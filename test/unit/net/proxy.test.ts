@@ -164,19 +164,23 @@ describe('proxy layer', () => {
     const own = await proxy.run(ctxFor(fakeProbe(resp(503, { server: 'nginx' }, '<html>503 Service Temporarily Unavailable</html>', tls()), direct)));
     expect(own).toMatchObject({ status: 'fail', code: 'ProxyUpstreamError' });
   });
-  it('403 "RBAC: access denied" (Envoy\'s RBAC filter), with or without its headers and cluster access: GatewayRbacDenied', async () => {
+  it('403 "RBAC: access denied" (Envoy\'s RBAC filter), with or without its headers: carried to the mesh layer with GatewayRbacDenied for when nothing there explains it; without cluster access GatewayRbacDenied here', async () => {
     const denied = resp(403, { server: 'istio-envoy' }, 'RBAC: access denied');
-    for (const [proxied, withCluster] of [[{ ...denied, tls: tls() }, true], [resp(403, { server: 'nginx' }, 'RBAC: access denied', tls()), true], [resp(403, { server: 'nginx' }, 'RBAC: access denied', tls()), false]] as const) {
-      const f = await proxy.run(ctxFor(fakeProbe(proxied, denied), withCluster));
-      expect(f).toMatchObject({ status: 'fail', code: 'GatewayRbacDenied' });
-      expect(f.observed?.envoy ?? []).toEqual([]);
+    for (const proxied of [{ ...denied, tls: tls() }, resp(403, { server: 'nginx' }, 'RBAC: access denied', tls())]) {
+      const f = await proxy.run(ctxFor(fakeProbe(proxied, denied), true));
+      expect(f.status).toBe('pass');
+      expect(f.observed?.envoy).toMatchObject([{ layer: 'mesh', unexplained: { code: 'GatewayRbacDenied' } }]);
+      expect(f.observed?.envoy?.[0]?.also).toBeUndefined();
     }
+    const alone = await proxy.run(ctxFor(fakeProbe(resp(403, { server: 'nginx' }, 'RBAC: access denied', tls()), denied), false));
+    expect(alone).toMatchObject({ status: 'fail', code: 'GatewayRbacDenied' });
+    expect(alone.observed?.envoy ?? []).toEqual([]);
   });
   it('503 "upstream connect error" is carried to endpoints with BackendConnectFailed for when nothing there explains it', async () => {
     const uf = resp(503, { server: 'istio-envoy' }, 'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure, transport failure reason: TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end');
     const f = await proxy.run(ctxFor(fakeProbe({ ...uf, tls: tls() }, uf)));
     const e = f.observed?.envoy?.[0];
-    expect(e).toMatchObject({ layer: 'endpoints', unexplained: { code: 'BackendConnectFailed' } });
+    expect(e).toMatchObject({ layer: 'endpoints', also: ['mesh'], unexplained: { code: 'BackendConnectFailed' } });
     expect(e?.unexplained?.fix.explain).toMatch(/agree on TLS: a DestinationRule/);
     expect(e?.unexplained?.fix.explain).toContain('reset reason: connection failure, transport failure reason: TLS_error');
   });
