@@ -1,5 +1,6 @@
 // The layers, in the order the pipeline runs them.
 
+import { dataplane } from './dataplane.js';
 import { dns } from './dns.js';
 import { endpoints } from './endpoints.js';
 import { grant } from './grant.js';
@@ -10,7 +11,7 @@ import { proxy } from './proxy.js';
 import { route } from './route.js';
 import type { Check } from '../src/check.js';
 
-export const LAYERS: readonly Check[] = [dns, proxy, listener, route, grant, endpoints, mesh];
+export const LAYERS: readonly Check[] = [dns, proxy, listener, route, grant, endpoints, mesh, dataplane];
 
-/** --internal hosts: the same seven layer ids, each proving the host is NOT served publicly (checks/internal.ts). */
+/** --internal hosts: the same layer ids, each proving the host is NOT served publicly (checks/internal.ts). */
 export const INTERNAL_LAYERS: readonly Check[] = internalLayers(dns);

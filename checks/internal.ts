@@ -284,4 +284,4 @@ function notApplicable(id: LayerId): Check {
 }
 
 /** The layers an --internal host runs through: same ids and order as LAYERS, so every reporter renders it unchanged. */
-export const internalLayers = (dns: Check<'dns'>): readonly Check[] => [internalDns(dns), internalProxy, internalListener, internalRoute, notApplicable('grant'), notApplicable('endpoints'), notApplicable('mesh')];
+export const internalLayers = (dns: Check<'dns'>): readonly Check[] => [internalDns(dns), internalProxy, internalListener, internalRoute, notApplicable('grant'), notApplicable('endpoints'), notApplicable('mesh'), notApplicable('dataplane')];

@@ -12,6 +12,7 @@ export const LAYERS = [
   { id: 'grant', title: 'ReferenceGrants permit cross-namespace backends', heading: 'Grant layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
   { id: 'endpoints', title: 'the backend Service has ready endpoints', heading: 'Endpoints layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
   { id: 'mesh', title: 'the mesh lets the request through to the Pod', heading: 'Mesh layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
+  { id: 'dataplane', title: "the gateway's Envoy serves what the cluster says", heading: 'Data plane layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
 ] as const;
 
 export type LayerId = (typeof LAYERS)[number]['id'];
@@ -652,6 +653,46 @@ Service, the waypoint Gateway, or the \`istio-waypoint\` GatewayClass), but it l
 "true"\` (on the Service or its Namespace): the ingress gateway sends its traffic straight to the Pods, and those
 policies never see requests from the internet. Fix: a JSON patch that labels the Service
 \`istio.io/ingress-use-waypoint=true\`.`,
+  },
+  DataplaneNotChecked: {
+    layer: 'dataplane',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) The gateway's data plane could not be read, and the reason is shown — never a silent pass: the API server
+refused \`get\` on \`services/proxy\` for istiod's Service (the opt-in
+[\`deploy/rbac-dataplane.yaml\`](deploy/rbac-dataplane.yaml) grants exactly that), it could not reach istiod (no ready
+endpoint), or istiod refused the debug request itself (istiod answers its \`/debug/*\` endpoints to loopback callers and to
+callers with a token it trusts; a request the API server proxies is neither: HTTP 401). Fix: bind the opt-in role, or read
+the state as \`istioctl proxy-status\` does (it port-forwards to istiod). Without a live cluster (\`--manifests\`) the layer is
+shown as not checked instead.`,
+  },
+  GatewayProxyNotConnected: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: true,
+    doc: `A gateway Pod behind the Gateway is not connected to istiod (its proxy id \`POD.NAMESPACE\` is not in istiod's
+\`/debug/syncz\`): its Envoy serves whatever it had when the connection dropped, or nothing if it never got a
+configuration. Fix: look at the Pod's \`istio-proxy\` log (\`kubectl logs -n NS POD -c istio-proxy\`), then restart that one
+Pod: \`kubectl delete pod POD -n NS\` is printed only when a controller (the Gateway's Deployment) recreates it; a bare
+Pod gets the manual step instead.`,
+  },
+  GatewayProxyRejected: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: false,
+    doc: `The gateway's Envoy rejected istiod's last push (NACK): istiod's \`/debug/syncz\` has a \`lastError\` for the type
+(listeners, routes, clusters, …), quoted in the evidence with the nonce sent and the last one accepted. Envoy keeps
+serving the last configuration it accepted, so the cluster's objects and their status say one thing and the gateway does
+another. Fix: the object istiod could not translate into something Envoy accepts (the error text names the field; an
+EnvoyFilter is the usual suspect: \`kubectl get envoyfilters -A\`); istiod pushes again once it is fixed.`,
+  },
+  GatewayProxyStale: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: true,
+    doc: `istiod sent the gateway's Envoy a configuration it has not acknowledged (the nonce sent is not the one acked, and no
+error): the Envoy serves an older configuration until it does. Seen when the Envoy is stuck or overloaded while its
+connection stays open. Fix: wait (\`--wait\`), then restart the Pod if it stays stale.`,
   },
   ClusterForbidden: {
     layer: 'any',

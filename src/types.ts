@@ -56,9 +56,10 @@ export interface Finding {
 export interface Facts {
   /**
    * Any skipped layer: why it was not checked (`after`: the layer whose fail/error stopped it; `no-mesh-objects`: the
-   * manifests hold no AuthorizationPolicy, PeerAuthentication or DestinationRule, so the mesh layer cannot say).
+   * manifests hold no AuthorizationPolicy, PeerAuthentication or DestinationRule, so the mesh layer cannot say;
+   * `not-live`: the data plane is read from a live cluster only; `no-istiod`: no istiod Service to ask).
    */
-  skipped?: { reason: 'stopped' | 'offline' | 'no-cluster' | 'interrupted' | 'deadline' | 'internal' | 'no-mesh-objects'; after?: LayerId };
+  skipped?: { reason: 'stopped' | 'offline' | 'no-cluster' | 'interrupted' | 'deadline' | 'internal' | 'no-mesh-objects' | 'not-live' | 'no-istiod'; after?: LayerId };
   /** dns: what each resolver answered. */
   resolvers?: DnsAnswerFact[];
   /** proxy: the certificate each probed address:port presented (when the TLS handshake gave one). */
@@ -85,6 +86,27 @@ export interface Facts {
   backends?: BackendFact[];
   /** mesh: the Istio policies on the request's path at the ingress gateway, and how it reaches each backend. */
   mesh?: MeshFact;
+  /** dataplane: the gateway's Pods, istiod's sync state for each proxy (and, where read, the Envoy's own state). */
+  dataplane?: DataplaneFact;
+}
+
+/** One xDS type of one proxy as istiod's /debug/syncz has it, classified as istiod does (statusgen.go debugSyncStatus). */
+export interface XdsTypeFact {
+  /** The short type: LDS, RDS, CDS, EDS, ECDS, or the type URL when it is none of those. */
+  type: string;
+  status: 'SYNCED' | 'STALE' | 'NOT_SENT' | 'ERROR';
+  sent: string;
+  acked: string;
+  /** The NACK's error text (Envoy's error_detail), when the last push was rejected. */
+  error: string | null;
+}
+
+export interface DataplaneFact {
+  gateway: ObjectRef;
+  /** How istiod's debug state was read: 'ok', or why not (the finding's evidence says more). */
+  istiod: { service: ObjectRef; read: 'ok' | 'forbidden' | 'refused' | 'unreachable' };
+  /** The gateway Pods judged, each with istiod's view of its proxy. */
+  proxies: { pod: ObjectRef; proxyId: string; node: string | null; connected: boolean | null; xds: XdsTypeFact[] }[];
 }
 
 export interface MeshFact {

@@ -2,6 +2,8 @@
 // Every result is turned into plain JSON (dates as strings), the same shape the manifests backend yields.
 
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -14,7 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
 import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type MeshKind, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
-import { labelsMatch, MESH_KINDS, selectorString, type ClusterReader, type MeshObjectOf } from './reader.js';
+import { labelsMatch, MESH_KINDS, selectorString, type ClusterReader, type MeshObjectOf, type ProxyAnswer } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 import { DiscoveryCache, type Discovered } from './discovery-cache.js';
 
@@ -152,6 +154,16 @@ function causeCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** A body that is the API server's v1 Status, else null. */
+function apiStatus(body: string): { kind?: unknown; apiVersion?: unknown; message?: unknown } | null {
+  try {
+    const v = JSON.parse(body) as unknown;
+    return v && typeof v === 'object' ? (v as { kind?: unknown; apiVersion?: unknown; message?: unknown }) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The one place that reads client-node / undici errors. Never includes headers, tokens or the kubeconfig. */
 export function toClusterError(err: unknown, what: string, server: string): ClusterAccessError {
   const code = (err as { code?: unknown }).code;
@@ -215,8 +227,12 @@ export class LiveCluster implements ClusterReader {
   private readonly context: string;
   private pluginFailure: PluginFailure | null = null;
   private readonly diskCache: DiscoveryCache;
+  private readonly kc: KubeConfig;
+  private readonly signal: AbortSignal;
 
   private constructor(kc: KubeConfig, signal: AbortSignal, opts: LiveOptions) {
+    this.kc = kc;
+    this.signal = signal;
     guardExecPlugins(kc, signal, (f) => (this.pluginFailure ??= f));
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
@@ -599,5 +615,40 @@ export class LiveCluster implements ClusterReader {
     return this.memo('nodes', 'list nodes at the cluster scope', async () =>
       itemsOf<Node>(await this.paginate((_continue, limit) => this.core.listNode({ limit, ...(_continue ? { _continue } : {}) })), 'v1', 'Node'),
     );
+  }
+
+  /**
+   * GET through services/proxy (`/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH`), as `kubectl get --raw` sends
+   * it: the kubeconfig's credentials go to the API server, which authenticates them and does not pass them on.
+   */
+  serviceProxyGet(ns: string, name: string, port: number, path: string): Promise<ProxyAnswer> {
+    const what = `get services/proxy ${ns}/${name}:${port} (${path.split('?')[0]})`;
+    return this.memo(`proxy/${ns}/${name}:${port}${path}`, what, async () => {
+      const base = this.kc.getCurrentCluster()?.server ?? '';
+      const url = new URL(`${base.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(ns)}/services/${encodeURIComponent(name)}:${port}/proxy${path}`);
+      const opts: RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
+      await this.kc.applyToHTTPSOptions(opts);
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(url, { ...opts, signal: this.signal }, (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size <= 8 << 20) chunks.push(c);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      // The API server's own answers are a v1 Status: its RBAC refusal (403 on services/proxy), or that it could not
+      // reach an endpoint (503 "no endpoints available", "error trying to reach service"). The Pod's answers are not.
+      const st = status >= 400 ? apiStatus(body) : null;
+      const fromApiserver = st?.kind === 'Status' && st.apiVersion === 'v1';
+      if (fromApiserver && status === 403) throw toClusterError({ code: 403, body }, what, this.server);
+      if (fromApiserver && status === 401) throw toClusterError({ code: 401, body }, what, this.server);
+      return fromApiserver ? { from: 'apiserver', status, body: typeof st?.message === 'string' ? st.message : '' } : { from: 'service', status, body };
+    });
   }
 }

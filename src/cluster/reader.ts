@@ -76,8 +76,24 @@ export interface ClusterReader {
    * version the API server does not serve, an earlier copy of an object defined twice), each with why.
    */
   notApplied?(kind: string, namespace: string): { object: K8sObject; why: string }[];
+  /**
+   * Live only: GET `path` of a Service's port through the API server's `services/proxy` subresource (istiod's debug
+   * port; the data plane layer). Read once per run (memoised like every other read). Resolves with who answered: the
+   * Service's Pod (`from: 'service'`, its status and body, a 401 from it included) or the API server when it could not
+   * proxy (no endpoint, dial error: `from: 'apiserver'`). RBAC's 403 throws ClusterAccessError('forbidden') naming the
+   * verb and resource. Never sends anything but GET.
+   */
+  serviceProxyGet?(namespace: string, service: string, port: number, path: string): Promise<ProxyAnswer>;
   /** Forget cached reads, so that a --wait retry sees the cluster as it is now. */
   refresh(): void;
+}
+
+/** What a GET through services/proxy got (ClusterReader.serviceProxyGet). */
+export interface ProxyAnswer {
+  from: 'service' | 'apiserver';
+  status: number;
+  /** The body (at most 8 MiB kept), or the API server's Status message when `from` is 'apiserver'. */
+  body: string;
 }
 
 export type MeshObjectOf<K extends MeshKind> = K extends 'AuthorizationPolicy' ? AuthorizationPolicy : K extends 'PeerAuthentication' ? PeerAuthentication : DestinationRule;

@@ -1,5 +1,5 @@
 // -o html: one self-contained page (inline CSS, no script, no external resource; a CSP forbids any fetch) that
-// draws each host's request path as its seven hops, client to Pod, coloured by status, with the evidence and the fix
+// draws each host's request path as its hops, client to Pod, coloured by status, with the evidence and the fix
 // under the hop that failed. Tested by rendering it in headless Chromium.
 
 import type { Reporter } from '../types.js';
@@ -15,6 +15,7 @@ const HOP: Record<LayerId, { title: string; what: string }> = {
   grant: { title: 'ReferenceGrant', what: 'cross-namespace refs allowed' },
   endpoints: { title: 'Service → Pod', what: 'ready endpoints behind it' },
   mesh: { title: 'Mesh policy', what: 'Istio lets the request through' },
+  dataplane: { title: 'Gateway Envoy', what: 'serves what the cluster says' },
 };
 
 const STATUS_WORD: Record<Finding['status'], string> = { pass: 'pass', warn: 'warning', fail: 'FAIL', error: 'could not check', skip: 'not checked' };

@@ -1,4 +1,4 @@
-// -o junit: JUnit XML for CI test tabs. A testsuite per target, a testcase per layer (always seven): fail gives
+// -o junit: JUnit XML for CI test tabs. A testsuite per target, a testcase per layer (one per layer): fail gives
 // <failure>, error gives <error>, skip gives <skipped>; the body holds the finding, its evidence and the fix.
 // Validated in tests against the Jenkins xUnit junit-10.xsd with xmllint.
 

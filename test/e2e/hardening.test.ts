@@ -321,7 +321,7 @@ describe('Ctrl-C exits 130 in every output mode and prints what was checked so f
     const report = JSON.parse(r.stdout);
     expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
     expect(report.targets).toHaveLength(2);
-    expect(report.targets[0].layers.map((l: { status: string }) => l.status)).toEqual(['skip', 'skip', 'error', 'skip', 'skip', 'skip', 'skip']);
+    expect(report.targets[0].layers.map((l: { status: string }) => l.status)).toEqual(['skip', 'skip', 'error', 'skip', 'skip', 'skip', 'skip', 'skip']);
     expect(report.targets[0].layers[2].code).toBe('Interrupted');
   });
 

@@ -1,4 +1,4 @@
-// -o html as a browser shows it: rendered by headless Chromium (Debian's chromium), the DOM has each host's seven hops
+// -o html as a browser shows it: rendered by headless Chromium (Debian's chromium), the DOM has each host's eight hops
 // in order, coloured by status, the evidence and the fix under the failing hop, and the page fetches nothing.
 
 import { spawn } from 'node:child_process';
@@ -94,13 +94,13 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
   });
   afterAll(() => recorder?.close());
 
-  it('draws each host as seven hops in order, colours them by status, and puts the evidence and the fix under the failing hop', async () => {
+  it('draws each host as eight hops in order, colours them by status, and puts the evidence and the fix under the failing hop', async () => {
     const dom = await browse(page, ['--dump-dom']);
     const sections = dom.split('<section ').slice(1);
     expect(sections).toHaveLength(2);
     const hops = (s: string) => [...s.matchAll(/<div class="hop s-(\w+)[^"]*" data-layer="(\w+)" data-status="(\w+)"/g)].map((m) => `${m[2]}:${m[3]}`);
-    expect(hops(sections[0]!)).toEqual(['dns:skip', 'proxy:skip', 'listener:pass', 'route:pass', 'grant:fail', 'endpoints:skip', 'mesh:skip']);
-    expect(hops(sections[1]!)).toEqual(['dns:skip', 'proxy:skip', 'listener:pass', 'route:pass', 'grant:pass', 'endpoints:pass', 'mesh:skip']);
+    expect(hops(sections[0]!)).toEqual(['dns:skip', 'proxy:skip', 'listener:pass', 'route:pass', 'grant:fail', 'endpoints:skip', 'mesh:skip', 'dataplane:skip']);
+    expect(hops(sections[1]!)).toEqual(['dns:skip', 'proxy:skip', 'listener:pass', 'route:pass', 'grant:pass', 'endpoints:pass', 'mesh:skip', 'dataplane:skip']);
     // the failing hop's detail: marker in the grant column, evidence, the fix to apply and the link
     const detail = /<div class="detail s-fail" data-layer="grant"[^>]*>([\s\S]*?)<\/div>/.exec(sections[0]!)?.[1] ?? '';
     expect(sections[0]).toMatch(/<div class="marker s-fail" style="grid-row: ?2; ?grid-column: ?6;?">▼<\/div>/);

@@ -24,7 +24,7 @@ function xpath(file: string, expr: string): string {
 }
 
 describe.skipIf(!xmllint)('junit output (validated by xmllint against junit-10.xsd)', () => {
-  it('writes a schema-valid file: a testsuite per target, seven testcases each, the failing layer as <failure> with the fix', () => {
+  it('writes a schema-valid file: a testsuite per target, a testcase per layer (eight), the failing layer as <failure> with the fix', () => {
     const file = join(tmp(), 'junit.xml');
     const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '-o', `junit=${file}`, 'api.example.com', 'worker.example.com']);
     expect(r.code).toBe(1);
@@ -32,7 +32,7 @@ describe.skipIf(!xmllint)('junit output (validated by xmllint against junit-10.x
     expect(v.stderr).toMatch(/validates/);
     expect(v.code).toBe(0);
     expect(xpath(file, 'count(//testsuite)')).toBe('2');
-    expect(xpath(file, 'count(//testsuite[@name="api.example.com/"]/testcase)')).toBe('7');
+    expect(xpath(file, 'count(//testsuite[@name="api.example.com/"]/testcase)')).toBe('8');
     expect(xpath(file, 'string(/testsuites/@failures)')).toBe('1');
     expect(xpath(file, 'string(//testsuite[@name="api.example.com/"]/testcase[@name="grant"]/failure/@type)')).toBe('ReferenceGrantMissing');
     const body = xpath(file, 'string(//testcase[@name="grant"]/failure)');

@@ -38,7 +38,7 @@ describe('against the seed cluster', () => {
     const report = JSON.parse(r.stdout);
     expect(validateReport(report)).toBe(true);
     expect(report.source).toMatchObject({ mode: 'live', context: 'readonly', server: live!.server });
-    expect(report.targets[0].layers.map((l: { status: string }) => l.status)).toEqual(['skip', 'skip', 'pass', 'pass', 'pass', 'pass', 'pass']);
+    expect(report.targets[0].layers.map((l: { status: string }) => l.status)).toEqual(['skip', 'skip', 'pass', 'pass', 'pass', 'pass', 'pass', 'skip']);
   });
 
   itLive('a user without list on referencegrants gets an error at grant naming verb, resource and namespace, exit 2', () => {
@@ -54,7 +54,7 @@ describe('against the seed cluster', () => {
     const r = gwdoctor(['--kubeconfig', live!.kubeconfig, '--context', 'legacy', '--offline', '-o', 'json', 'api.example.com']);
     expect(r.code, r.stderr).toBe(0);
     const layers = JSON.parse(r.stdout).targets[0].layers as { id: string; status: string; code: string | null; summary: string; evidence: { ref: string; detail: string }[] }[];
-    expect(layers.map((l) => `${l.id}:${l.status}`)).toEqual(['dns:skip', 'proxy:skip', 'listener:pass', 'route:warn', 'grant:pass', 'endpoints:pass', 'mesh:warn']);
+    expect(layers.map((l) => `${l.id}:${l.status}`)).toEqual(['dns:skip', 'proxy:skip', 'listener:pass', 'route:warn', 'grant:pass', 'endpoints:pass', 'mesh:warn', 'dataplane:skip']);
     const route = layers[3]!;
     expect(route.code).toBe('GRPCRouteNotChecked');
     expect(route.summary).toMatch(/serves api\.example\.com\/.*; GRPCRoutes could not be read \(forbidden\), so a GRPCRoute for this host, which would share the route list, was not checked/);

@@ -34,7 +34,7 @@ beforeAll(async () => {
 
 describe('the module graph', () => {
   it('covers every layer module', () => {
-    for (const l of ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints', 'mesh']) expect(graph.has(`checks/${l}.ts`), l).toBe(true);
+    for (const l of ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints', 'mesh', 'dataplane']) expect(graph.has(`checks/${l}.ts`), l).toBe(true);
   });
   it('has no check importing another check', () => {
     for (const [file, deps] of graph) {

@@ -10,7 +10,7 @@ describe.each(all)('scenario $name ($status): $description', (s) => {
   it.each(s.cases.map((c) => ({ ...c, name: c.gateway ? `${c.target} --gateway ${c.gateway}` : c.target })))('$name -> $verdict at $layer ($code)', async (c) => {
     const report = await runScenario(s.dir, c.target, c.gateway);
     expect(outcome(report)).toEqual(expected(c));
-    expect(report.layers.map((l) => l.id)).toEqual(['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints', 'mesh']);
+    expect(report.layers.map((l) => l.id)).toEqual(['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints', 'mesh', 'dataplane']);
   });
 });
 
