@@ -1,8 +1,9 @@
 // Layer 7: the request reaches a ready Pod only through what the mesh allows. Istio's AuthorizationPolicies at the
 // ingress gateway are evaluated for GET host/path the way istiod builds the gateway's RBAC filters (src/mesh/authz.ts);
 // then how the gateway connects to each backend (DestinationRule TLS) and whether the Pod accepts it (what the port
-// speaks, sidecar or ambient, PeerAuthentication: src/mesh/upstream.ts). The AuthorizationPolicies on the backend's
-// side (ztunnel, waypoint, sidecar) are listed, not judged yet.
+// speaks, sidecar or ambient, PeerAuthentication: src/mesh/upstream.ts); then the hops after the gateway, each with the
+// AuthorizationPolicies it enforces: the waypoint ingress traffic uses, ztunnel at an ambient Pod (L4), the Pod's
+// sidecar (src/mesh/hops.ts).
 
 import type { AuthorizationPolicy, DestinationRule, Gateway, K8sObject, Namespace, PeerAuthentication, Pod, Service, ServicePort } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
@@ -32,6 +33,7 @@ import {
   type PolicyOnPath,
 } from '../src/mesh/authz.js';
 import { destinationRuleFor, enrolment, peerModeFor, portSpeaks, tlsFor, upstreamFor, type Upstream } from '../src/mesh/upstream.js';
+import { hopsFor, type HopResult, type ZtunnelPolicy } from '../src/mesh/hops.js';
 
 /** A Service backend of the rule, with what the upstream judgement needs. */
 export interface MeshBackend {
@@ -65,6 +67,8 @@ export type MeshStage =
       rootFrom: string;
       /** The mesh config's extensionProviders (null: not known). */
       providers: string[] | null;
+      /** The mesh's trust domain (mesh config trustDomain, default cluster.local). */
+      trustDomain: string;
       authz: AuthorizationPolicy[];
       peer: PeerAuthentication[];
       destinationRules: DestinationRule[];
@@ -82,7 +86,7 @@ export type MeshStage =
  * extensionProviders. A ConfigMap that does not exist means istiod's defaults (root namespace istio-system, no
  * providers); one that cannot be read (null) leaves the providers unknown.
  */
-async function meshConfig(cluster: ClusterReader): Promise<{ ns: string; from: string; providers: string[] | null }> {
+async function meshConfig(cluster: ClusterReader): Promise<{ ns: string; from: string; providers: string[] | null; trustDomain: string }> {
   const cm = (await cluster.configMap('istio-system', 'istio')) as (K8sObject & { data?: Record<string, string> }) | null | undefined;
   let mesh: { rootNamespace?: unknown } | null = null;
   try {
@@ -91,8 +95,10 @@ async function meshConfig(cluster: ClusterReader): Promise<{ ns: string; from: s
     mesh = null;
   }
   const providers = cm === null ? null : extensionProviders(mesh);
-  if (typeof mesh?.rootNamespace === 'string' && mesh.rootNamespace) return { ns: mesh.rootNamespace, from: 'ConfigMap istio-system/istio (mesh.rootNamespace)', providers };
-  return { ns: DEFAULT_ROOT_NAMESPACE, from: `the default (${cm ? 'ConfigMap istio-system/istio sets no rootNamespace' : cm === undefined ? 'no ConfigMap istio-system/istio' : 'the mesh config could not be read'})`, providers };
+  const td = (mesh as { trustDomain?: unknown } | null)?.trustDomain;
+  const trustDomain = typeof td === 'string' && td ? td : 'cluster.local';
+  if (typeof mesh?.rootNamespace === 'string' && mesh.rootNamespace) return { ns: mesh.rootNamespace, from: 'ConfigMap istio-system/istio (mesh.rootNamespace)', providers, trustDomain };
+  return { ns: DEFAULT_ROOT_NAMESPACE, from: `the default (${cm ? 'ConfigMap istio-system/istio sets no rootNamespace' : cm === undefined ? 'no ConfigMap istio-system/istio' : 'the mesh config could not be read'})`, providers, trustDomain };
 }
 
 export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
@@ -124,7 +130,7 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
   const listenerPort = rs.chosen.cand.listener.port;
   const sp = (svc?.spec?.ports ?? []).find((x) => x.port === listenerPort);
   const port = typeof sp?.targetPort === 'number' ? sp.targetPort : listenerPort;
-  const root = authz.length + peer.length + destinationRules.length > 0 ? await meshConfig(cluster) : { ns: DEFAULT_ROOT_NAMESPACE, from: 'the default (no Istio policy in the cluster)', providers: null };
+  const root = authz.length + peer.length + destinationRules.length > 0 ? await meshConfig(cluster) : { ns: DEFAULT_ROOT_NAMESPACE, from: 'the default (no Istio policy in the cluster)', providers: null, trustDomain: 'cluster.local' };
   const backends = es.backends.map((b) => b.service).filter((s): s is Service => s !== undefined);
   const upstreams: MeshBackend[] = [];
   for (const b of es.backends) {
@@ -144,6 +150,7 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
     rootNamespace: root.ns,
     rootFrom: root.from,
     providers: root.providers,
+    trustDomain: root.trustDomain,
     authz,
     peer,
     destinationRules,
@@ -203,7 +210,7 @@ function backendLines(s: Extract<MeshStage, { kind: 'ok' }>): Evidence[] {
       const pns = ap.metadata.namespace ?? 'default';
       if (pns !== ns && pns !== s.rootNamespace) continue;
       if (pns === s.workload.namespace) continue;
-      out.push({ ref: describe(ap), detail: `${ap.spec?.action ?? 'ALLOW'} in the namespace of ${describe(svc)}${pns === s.rootNamespace ? ' (root namespace)' : ''}: enforced at the destination (ztunnel, waypoint or sidecar), not checked by this layer` });
+      out.push({ ref: describe(ap), detail: `${ap.spec?.action ?? 'ALLOW'} in the namespace of ${describe(svc)}${pns === s.rootNamespace ? ' (root namespace)' : ''}: enforced after the gateway (waypoint, ztunnel or sidecar): judged once the gateway lets the request through` });
     }
     for (const pa of s.peer) {
       const pns = pa.metadata.namespace ?? 'default';
@@ -418,6 +425,177 @@ function unexplained(check: { id: 'mesh'; title: string }, e: EnvoyAnswer, why: 
   return emit(check, own.code, `${what}, and the mesh layer cannot name the cause: ${why}`, { evidence, fix: own.fix });
 }
 
+/** The gateway's identity in the mesh: its Pod's ServiceAccount, else the one istiod's template gives it (<name>-<class>, deploymentcontroller.go). */
+function gatewayPrincipal(s: Extract<MeshStage, { kind: 'ok' }>): string {
+  const sa = s.gatewayPod?.spec?.serviceAccountName ?? s.gateway.metadata.annotations?.['gateway.istio.io/service-account'] ?? `${s.gateway.metadata.name}-${s.gateway.spec.gatewayClassName}`;
+  return `${s.trustDomain}/ns/${s.workload.namespace}/sa/${sa}`;
+}
+
+/** The hops after the gateway for every backend (src/mesh/hops.ts). */
+function computeHops(s: Extract<MeshStage, { kind: 'ok' }>): { backend: MeshBackend; hops: HopResult[] }[] {
+  const gp = gatewayPrincipal(s);
+  return s.upstreams.map((b) => {
+    const w = s.waypoints.find((x) => x.service === b.service);
+    const used = w && w.info.binding.ingress && w.info.bound.bound ? w.info : null;
+    const pods = b.pods ?? [];
+    const pod = pods.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ?? pods[0] ?? null;
+    const up = upstreamFor(destinationRuleFor(s.destinationRules, b.service, s.workload.namespace, s.workload.labels, s.rootNamespace), b.port.port);
+    const mtls = up.kind === 'istio-mutual' || (up.kind === 'auto' && pod?.metadata.labels?.['security.istio.io/tlsMode'] === 'istio');
+    const hops = hopsFor(
+      s.authz,
+      {
+        service: b.service,
+        servicePort: b.port.port,
+        podPort: typeof b.port.targetPort === 'number' ? b.port.targetPort : b.port.targetPort === undefined ? b.port.port : null,
+        pod,
+        namespace: b.namespace,
+        waypoint: used ? { name: used.binding.name, namespace: used.binding.namespace } : null,
+        waypointServiceAccount: used?.pods?.[0]?.spec?.serviceAccountName ?? null,
+        gatewayPrincipal: gp,
+        gatewayMtlsToSidecar: mtls,
+        trustDomain: s.trustDomain,
+      },
+      s.request,
+      s.rootNamespace,
+    );
+    return { backend: b, hops };
+  });
+}
+
+const hopLines = (h: HopResult): Evidence[] =>
+  h.hop === 'ztunnel'
+    ? h.policies.map((p) => ({
+        ref: describe(p.policy),
+        detail:
+          p.kind === 'refused'
+            ? `not given to ${h.at}: ${p.why}`
+            : `${p.action} at ${h.at} (L4; peer ${h.principal})${p.l7.length ? `: istiod drops its HTTP attributes (${p.l7.join(', ')})${p.action === 'ALLOW' ? `, and with them ALLOW rules [${p.droppedRules.join(', ')}]` : ''}` : ''}`,
+      }))
+    : h.policies.map((p) => ({ ref: describe(p.policy), detail: `${p.action}${p.dryRun ? ' (dry-run: not enforced)' : ''} at ${h.at} (peer ${h.principal ?? 'none: plaintext'}): ${p.attached}; ${(p.policy.spec?.rules ?? []).length} rule(s)` }));
+
+/** A rule that lets exactly this peer make exactly this request at the hop (ztunnel: the peer on the Pod port). */
+function destinationAllowFix(h: HopResult, ap: AuthorizationPolicy, r: MeshRequest, podPort: number | null) {
+  const path = r.path.split('?')[0] ?? '/';
+  const from = h.principal ? [{ source: { principals: [h.principal] } }] : undefined;
+  const rule =
+    h.hop === 'ztunnel'
+      ? { ...(from ? { from } : {}), ...(podPort !== null ? { to: [{ operation: { ports: [String(podPort)] } }] } : {}) }
+      : { ...(from ? { from } : {}), to: [{ operation: { methods: [r.method], paths: [path] } }] };
+  const rules = ap.spec?.rules;
+  const ops = rules
+    ? [
+        { op: 'test' as const, path: '/spec/rules', value: rules },
+        { op: 'add' as const, path: '/spec/rules/-', value: rule },
+      ]
+    : [
+        { op: 'test' as const, path: '/spec', value: ap.spec ?? {} },
+        { op: 'add' as const, path: '/spec/rules', value: [rule] },
+      ];
+  const what = h.hop === 'ztunnel' ? `connections from ${h.principal} to port ${podPort}` : `${req(r)}${h.principal ? ` from ${h.principal}` : ''}`;
+  return jsonPatch(ap, ops, `adds to ${describe(ap)} one ALLOW rule for exactly ${what} at ${h.at} (no rule is removed or widened)`);
+}
+
+/**
+ * The hops after the gateway (waypoint, ztunnel, sidecar): the first that refuses the request fails the layer, naming
+ * the hop, policy and rule; a policy that looks as if it acted on ingress traffic there but does not is a warning.
+ */
+function judgeHops(check: { id: 'mesh'; title: string }, s: Extract<MeshStage, { kind: 'ok' }>, context: Evidence[]): { draft: Draft | null; lines: Evidence[]; failAt: HopResult['hop'] | null } {
+  const lines: Evidence[] = [];
+  const warnings: { draft: Draft }[] = [];
+  // A policy the gateway's own proxy enforces (L7) acts on ingress traffic there, whatever ztunnel makes of it.
+  const atGateway = new Set(policiesFor(s.authz, s.workload, s.rootNamespace).map((p) => p.policy));
+  for (const { backend, hops } of computeHops(s)) {
+    const podPort = typeof backend.port.targetPort === 'number' ? backend.port.targetPort : null;
+    for (const h of hops) {
+      const ls = hopLines(h);
+      lines.push(...ls);
+      const ev = [...context, ...lines];
+      if (h.hop === 'ztunnel') {
+        const d = h.decision;
+        if (d.kind === 'denied') {
+          return {
+            lines,
+            failAt: h.hop,
+            draft: emit(check, 'DestinationAuthorizationDenied', `${h.at} refuses the connection from ${h.principal} for ${req(s.request)}: DENY rules[${d.by.index}] of ${describe(d.by.policy)} matches at L4; ztunnel resets it and the gateway answers 503`, {
+              evidence: ev,
+              fix: manual(`only if ${h.principal} is meant to reach ${describe(backend.service)}: change rules[${d.by.index}] of ${describe(d.by.policy)} so that it does not match this peer (ztunnel sees no paths: a path-level exception belongs on a waypoint, targetRefs to the Service)`),
+            }),
+          };
+        }
+        if (d.kind === 'not-allowed') {
+          const dropped = d.allow.filter((p) => p.droppedRules.length > 0);
+          const pick = (d.allow.find((p) => p.droppedRules.length === 0) ?? d.allow[0]) as Extract<ZtunnelPolicy, { kind: 'enforced' }>;
+          return {
+            lines,
+            failAt: h.hop,
+            draft: emit(check, 'DestinationAuthorizationNotAllowed', `${h.at} allows no connection from ${h.principal} to port ${podPort ?? '?'}: no rule of the ALLOW polic${d.allow.length === 1 ? 'y' : 'ies'} ${d.allow.map((p) => describe(p.policy)).join(', ')} matches${dropped.length ? ` (istiod dropped the ALLOW rules with HTTP attributes of ${dropped.map((p) => describe(p.policy)).join(', ')}: ztunnel enforces L4 only)` : ''}; ztunnel resets the connection and the gateway answers 503`, {
+              evidence: ev,
+              fix: destinationAllowFix(h, pick.policy, s.request, podPort),
+            }),
+          };
+        }
+        if (d.kind === 'unknown') {
+          return { lines, failAt: null, draft: emit(check, 'AuthorizationUndetermined', `whether ${h.at} admits the connection from ${h.principal} depends on ${d.action} rules[${d.by.index}] of ${describe(d.by.policy)} (an address or a port gwdoctor cannot know)`, { evidence: ev }) };
+        }
+        for (const p of h.policies) {
+          if (atGateway.has(p.policy)) continue;
+          if (p.kind === 'enforced' && p.action === 'DENY' && p.l7.length > 0) {
+            warnings.push({ draft: emit(check, 'DestinationPolicyNotEnforced', `${describe(p.policy)} is a DENY with HTTP attributes (${p.l7.join(', ')}) on an ambient Pod: ${h.at} gets only its L4 part, and a rule whose HTTP part was all it had never matches there; no waypoint carries it for ingress traffic, so it does not act on ${req(s.request)}`, { evidence: ev, fix: manual(`enforce HTTP rules on a waypoint: bind ${describe(backend.service)} to one (istio.io/use-waypoint and istio.io/ingress-use-waypoint: "true") and point the policy at the Service with targetRefs instead of a selector`) }) });
+          } else if (p.kind === 'refused') {
+            warnings.push({ draft: emit(check, 'DestinationPolicyNotEnforced', `${describe(p.policy)} selects ${h.at.replace(/^ztunnel for /, '')}, but istiod does not give it to ztunnel (${p.why}): it does not act on ${req(s.request)}`, { evidence: ev, fix: manual(`enforce it on a waypoint (targetRefs to ${describe(backend.service)}) instead of a selector on ambient Pods`) }) });
+          }
+        }
+        continue;
+      }
+      const d = h.decision;
+      if (d.kind === 'denied') {
+        return {
+          lines,
+          failAt: h.hop,
+          draft: emit(check, 'DestinationAuthorizationDenied', `${req(s.request)} is denied at ${h.at} by DENY rules[${d.by.index}] of ${describe(d.by.policy)} (${d.by.why}): it answers 403 "RBAC: access denied"`, {
+            evidence: [...ev, { ref: describe(d.by.policy), detail: `Envoy RBAC policy ${envoyPolicyName(d.by.policy, d.by.index)} at ${h.at} matches: ${d.by.why}` }],
+            fix: denyFix(d.by.policy, d.by.index, s.request),
+          }),
+        };
+      }
+      if (d.kind === 'not-allowed') {
+        const pick = [...d.allow].sort((a, b) => rank(a) - rank(b))[0] as PolicyOnPath;
+        return {
+          lines,
+          failAt: h.hop,
+          draft: emit(check, 'DestinationAuthorizationNotAllowed', `${req(s.request)} from ${h.principal ?? 'a peer without identity (plaintext)'} matches no rule of the ALLOW polic${d.allow.length === 1 ? 'y' : 'ies'} at ${h.at} (${d.allow.map((p) => describe(p.policy)).join(', ')}): it answers 403 "RBAC: access denied"`, {
+            evidence: [...ev, ...d.misses.map((m) => ({ ref: describe(m.policy), detail: m.why }))],
+            fix: destinationAllowFix(h, pick.policy, s.request, podPort),
+          }),
+        };
+      }
+      if (d.kind === 'unknown') {
+        return { lines, failAt: null, draft: emit(check, 'AuthorizationUndetermined', `whether ${req(s.request)} is allowed at ${h.at} depends on ${d.action} rules[${d.by.index}] of ${describe(d.by.policy)}: ${d.by.why}`, { evidence: ev }) };
+      }
+      if (d.kind === 'custom') {
+        return { lines, failAt: null, draft: emit(check, 'AuthorizationCustom', `${req(s.request)} at ${h.at} goes to the external authorizer "${d.provider}" (CUSTOM rules[${d.by.index}] of ${describe(d.by.policy)}): its answer was not checked`, { evidence: ev }) };
+      }
+      lines.push({ ref: h.at, detail: d.by ? `allows ${req(s.request)}: ALLOW rules[${d.by.index}] of ${describe(d.by.policy)} (${d.by.why})` : h.policies.length ? 'no DENY rule matches and no ALLOW policy applies' : 'no AuthorizationPolicy applies' });
+    }
+  }
+  return { draft: warnings[0]?.draft ?? null, lines, failAt: null };
+}
+
+/** facts.mesh.hops */
+function hopFacts(s: Extract<MeshStage, { kind: 'ok' }>): NonNullable<NonNullable<Facts['mesh']>['hops']> {
+  return computeHops(s).flatMap(({ backend, hops }) =>
+    hops.map((h) => {
+      const d = h.decision;
+      const by = 'by' in d && d.by ? { policy: refOf(d.by.policy), rule: d.by.index } : null;
+      const policies =
+        h.hop === 'ztunnel'
+          ? h.policies.map((p) => ({ policy: refOf(p.policy), action: (p.kind === 'enforced' ? p.action : (p.policy.spec?.action ?? 'ALLOW')) as 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM', enforced: p.kind === 'enforced' }))
+          : h.policies.map((p) => ({ policy: refOf(p.policy), action: p.action, enforced: !p.dryRun }));
+      return { service: refOf(backend.service), hop: h.hop, at: h.at, principal: h.principal, policies, decision: d.kind, by };
+    }),
+  );
+}
+
 export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, input?: JudgeInput): Draft {
   const pending = pendingAnswers(input);
   const first = pending.rbac ?? pending.connect;
@@ -479,13 +657,21 @@ export function judgeMesh(this: { id: 'mesh'; title: string }, s: MeshStage, inp
         evidence: [...evidence, ...unapplied, ...backend],
       });
     case 'allowed': {
+      const hops = judgeHops(this, s, evidence);
+      // A 403 "RBAC: access denied" from the waypoint or the Pod's sidecar reaches the client as the gateway's answer.
+      if (pending.rbac && (hops.failAt === 'waypoint' || hops.failAt === 'sidecar') && hops.draft) return hops.draft;
       if (pending.rbac) return unexplained(this, pending.rbac, `by the AuthorizationPolicies read, ${req(s.request)} at gateway ${gw}: ${allowedBy(d, on)} (istiod may not have pushed a change yet, or the gateway's policies differ from what was read)`, [...evidence, ...unapplied, ...backend]);
       const up = judgeUpstreams(this, s, [...evidence, ...backend]);
       if (up.draft) return up.draft;
       evidence.push(...up.lines);
-      // A 503 UF that the upstream judgement does not explain is weighed by withEnvoy (BackendConnectFailed), never
-      // hidden behind a waypoint or policy warning that does not explain it.
-      if (pending.connect) return pass(this, `${req(s.request)} at gateway ${gw}: ${allowedBy(d, on)}; how the gateway connects to each backend matches what its Pods accept`, { evidence: [...evidence, ...backend] });
+      // A 503 UF: ztunnel refusing the connection explains it; anything else the upstream judgement does not explain is
+      // weighed by withEnvoy (BackendConnectFailed), never hidden behind a waypoint or policy warning.
+      if (pending.connect) {
+        if (hops.failAt === 'ztunnel' && hops.draft) return hops.draft;
+        return pass(this, `${req(s.request)} at gateway ${gw}: ${allowedBy(d, on)}; how the gateway connects to each backend matches what its Pods accept`, { evidence: [...evidence, ...backend] });
+      }
+      if (hops.draft) return hops.draft;
+      evidence.push(...hops.lines);
       const wpd = judgeWaypoints(this, s.waypoints, s.authz, s.rootNamespace, [...evidence, ...backend]);
       if (wpd) return wpd;
       if (unapplied.length > 0) {
@@ -515,7 +701,8 @@ export function meshFacts(s: MeshStage): Facts {
     const up = upstreamFor(destinationRuleFor(s.destinationRules, b.service, s.workload.namespace, s.workload.labels, s.rootNamespace), b.port.port);
     return { service: refOf(b.service), port: b.port.port, kind: up.kind, rule: up.rule ? refOf(up.rule) : null };
   });
-  return { mesh: { gateway: refOf(s.gateway), rootNamespace: s.rootNamespace, policies, upstreams } };
+  const hops = hopFacts(s);
+  return { mesh: { gateway: refOf(s.gateway), rootNamespace: s.rootNamespace, policies, upstreams, ...(hops.length ? { hops } : {}) } };
 }
 
 export const mesh = clusterLayer(layerMeta('mesh'), (p) => resolveMesh(p), judgeMesh, meshFacts);

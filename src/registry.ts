@@ -694,6 +694,40 @@ EnvoyFilter is the usual suspect: \`kubectl get envoyfilters -A\`); istiod pushe
 error): the Envoy serves an older configuration until it does. Seen when the Envoy is stuck or overloaded while its
 connection stays open. Fix: wait (\`--wait\`), then restart the Pod if it stays stale.`,
   },
+  DestinationAuthorizationDenied: {
+    layer: 'mesh',
+    severity: 'fail',
+    retryable: false,
+    doc: `A DENY AuthorizationPolicy at a hop after the gateway matches the request: the **waypoint** ingress traffic goes
+through (a \`targetRefs\` entry naming the backend Service, the waypoint Gateway, or GatewayClass \`istio-waypoint\` from
+the root namespace; L7, the peer is the gateway's identity), **ztunnel** at an ambient Pod (a selector or namespace-wide
+policy of the Pod's namespace or the root namespace, L4 only: principals, namespaces, service accounts, ports; the peer
+is the waypoint's identity when the traffic came through one, else the gateway's), or the Pod's **sidecar** (selector
+policies, L7). The finding names the hop, the policy and the rule. The waypoint and the sidecar answer \`403 RBAC: access
+denied\`; ztunnel resets the connection and the gateway answers \`503\`. Fix (waypoint, sidecar): a JSON patch that adds
+this path to \`notPaths\` of the rule, guarded by a \`test\`; (ztunnel, which cannot see paths) what to change, in words.`,
+  },
+  DestinationAuthorizationNotAllowed: {
+    layer: 'mesh',
+    severity: 'fail',
+    retryable: false,
+    doc: `ALLOW AuthorizationPolicies reach a hop after the gateway (waypoint, ztunnel or sidecar, as for
+[\`DestinationAuthorizationDenied\`](#destinationauthorizationdenied)) and none of their rules matches the request. At
+ztunnel, an ALLOW rule with any HTTP attribute (\`hosts\`, \`methods\`, \`paths\`, \`requestPrincipals\`, ...) is dropped by
+istiod (\`ZtunnelAccepted\` says "rules matching HTTP attributes are omitted"): such a policy allows nothing there.
+Fix: a JSON patch that appends one rule to the policy for exactly this peer (the gateway's or the waypoint's principal)
+and this request (\`GET\` and the path at a waypoint or sidecar; the Pod port at ztunnel), guarded by a \`test\`.`,
+  },
+  DestinationPolicyNotEnforced: {
+    layer: 'mesh',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) An AuthorizationPolicy looks as if it acted on ingress traffic at a hop after the gateway but does not:
+a DENY rule with HTTP attributes selecting an ambient Pod (istiod gives ztunnel only its L4 part; a \`to\` with only
+paths or methods becomes an empty match, which ztunnel never matches: the deny does nothing for this request), or a
+CUSTOM/AUDIT/dry-run policy that istiod does not give ztunnel. The request passes; the policy you meant does not apply.
+Fix: enforce HTTP rules on a waypoint (\`targetRefs\` to the Service, with \`istio.io/ingress-use-waypoint\`).`,
+  },
   ClusterForbidden: {
     layer: 'any',
     severity: 'error',

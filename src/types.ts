@@ -116,6 +116,22 @@ export interface MeshFact {
   policies: { policy: ObjectRef; action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM'; dryRun: boolean; rules: number; badProvider: string | null }[];
   /** How the gateway connects to each backend Service port (src/mesh/upstream.ts). */
   upstreams: { service: ObjectRef; port: number; kind: 'tls' | 'istio-mutual' | 'plaintext' | 'auto'; rule: ObjectRef | null }[];
+  /** The hops after the gateway that enforce AuthorizationPolicies for each backend (src/mesh/hops.ts). */
+  hops?: MeshHopFact[];
+}
+
+export interface MeshHopFact {
+  service: ObjectRef;
+  hop: 'waypoint' | 'ztunnel' | 'sidecar';
+  /** Who enforces: "waypoint ns/name", "ztunnel for Pod ns/name", "sidecar of Pod ns/name". */
+  at: string;
+  /** The peer identity the hop sees (null: plaintext, no identity). */
+  principal: string | null;
+  /** The policies that reach the hop; `enforced` false: istiod does not give it to this hop (ztunnel: CUSTOM, AUDIT, dry-run). */
+  policies: { policy: ObjectRef; action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM'; enforced: boolean }[];
+  decision: 'allowed' | 'denied' | 'not-allowed' | 'custom' | 'unknown';
+  /** The rule that decided (null: no policy rule decided, or none matched). */
+  by: { policy: ObjectRef; rule: number } | null;
 }
 
 export interface DnsAnswerFact {

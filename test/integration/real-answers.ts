@@ -103,6 +103,23 @@ export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealA
       why: 'gwdoctor: mesh/AuthorizationUndetermined (the ALLOW rule depends on the client address, remoteIpBlocks 203.0.113.0/24); the lane\'s client is on loopback, outside it, so the gateway denies',
     },
   },
+  // The hops after the gateway (src/mesh/hops.ts): this lane has no waypoint data plane, no ztunnel and no sidecar (its
+  // backends are plain servers, istiod runs without ambient), so the gateway's Envoy reaches the backend and it answers.
+  // Those hops are judged by istiod's generated configuration and status instead (test/controlplane/README.md).
+  ...Object.fromEntries(
+    [
+      ['mesh-hop-waypoint-deny', 'the waypoint\'s RBAC (DENY)'],
+      ['mesh-hop-waypoint-allow-other-path', 'the waypoint\'s RBAC (ALLOW, no rule matches)'],
+      ['mesh-hop-ztunnel-deny-gateway', 'ztunnel (DENY of the gateway\'s principal)'],
+      ['mesh-hop-ztunnel-deny-waypoint', 'ztunnel (DENY of the waypoint\'s principal)'],
+      ['mesh-hop-ztunnel-l7-allow', 'ztunnel (an ALLOW whose only rule istiod drops for HTTP attributes)'],
+      ['mesh-hop-sidecar-deny', 'the Pod\'s sidecar (DENY)'],
+      ['mesh-authz-root-allow', 'ztunnel (a root-namespace ALLOW whose only rule istiod drops for HTTP attributes)'],
+    ].map(([scenario, hop]) => [
+      scenario as string,
+      { 'api.example.com': { real: (a: RealAnswer) => served(a), why: `gwdoctor: mesh refuses at ${hop}; the lane has no such hop (no ambient, no waypoint or sidecar data plane), so the backend answers` } },
+    ]),
+  ),
   'waypoint-not-ready': {
     'api.example.com': {
       real: (a) => served(a),
