@@ -71,7 +71,12 @@ export function forEnvoyDefault(): boolean {
   return process.env['GWDOCTOR_ISTIOD_FOR_ENVOY'] !== '0';
 }
 
-export async function startIstiod(o: { home: string; dir: string; server: string; caFile: string; forEnvoy?: boolean }): Promise<Istiod> {
+/**
+ * `ambient`: PILOT_ENABLE_AMBIENT=true (istiod then handles the istio-waypoint class, computes the workload/authorization
+ * (WDS) resources for ztunnel and writes AuthorizationPolicy ZtunnelAccepted/WaypointAccepted). The shared istiod runs
+ * without it; the mesh-hop test starts its own, against its own API server (test/controlplane/README.md).
+ */
+export async function startIstiod(o: { home: string; dir: string; server: string; caFile: string; forEnvoy?: boolean; ambient?: boolean }): Promise<Istiod> {
   const forEnvoy = o.forEnvoy ?? forEnvoyDefault();
   const work = join(o.dir, 'istiod');
   mkdirSync(join(work, 'var', 'lib', 'istio'), { recursive: true });
@@ -103,6 +108,7 @@ export async function startIstiod(o: { home: string; dir: string; server: string
     PILOT_ENABLE_GATEWAY_API_STATUS: 'true',
     PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER: 'true',
     PILOT_ENABLE_GATEWAY_API_GATEWAYCLASS_CONTROLLER: 'true',
+    ...(o.ambient ? { PILOT_ENABLE_AMBIENT: 'true' } : {}),
     ...(forEnvoy
       ? {
           // Istio-only extensions upstream Envoy rejects (NACK): the metadata-exchange filters and the ALPN filter.

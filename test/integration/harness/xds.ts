@@ -58,6 +58,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connect as the gateway Pod's proxy and wait (within `timeoutMs`) until istiod has pushed a first response. */
 export async function connectGatewayProxy(grpcAddr: string, pod: GatewayPod, timeoutMs = 30_000, token?: string): Promise<XdsConnection> {
+  return connectProxy(grpcAddr, pod, { type: 'router', timeoutMs, ...(token ? { token } : {}) });
+}
+
+/**
+ * Connect as any proxy istiod serves: `router` (a gateway), `waypoint` (a waypoint's Envoy: istiod gives it the policies
+ * attached to the waypoint), `sidecar`, or `ztunnel` (subscribes to the WDS authorization resources,
+ * type.googleapis.com/istio.security.Authorization). The node type is the first field of the node id
+ * (pkg/model/proxy.go NodeType).
+ */
+export async function connectProxy(
+  grpcAddr: string,
+  pod: GatewayPod,
+  o: { type: 'router' | 'waypoint' | 'sidecar' | 'ztunnel'; timeoutMs?: number; token?: string },
+): Promise<XdsConnection> {
+  const timeoutMs = o.timeoutMs ?? 30_000;
+  const token = o.token;
   const session: ClientHttp2Session = connect(`http://${grpcAddr}`);
   session.on('error', () => undefined);
   const stream: ClientHttp2Stream = session.request({
@@ -76,7 +92,7 @@ export async function connectGatewayProxy(grpcAddr: string, pod: GatewayPod, tim
   const labels = Object.fromEntries(Object.entries(pod.labels).filter(([k]) => k !== 'pod-template-hash'));
   const canonical = labels['service.istio.io/canonical-name'] ?? labels['gateway.networking.k8s.io/gateway-name'] ?? pod.name;
   const node = {
-    id: `router~${pod.ip}~${pod.name}.${pod.namespace}~${pod.namespace}.svc.cluster.local`,
+    id: `${o.type}~${pod.ip}~${pod.name}.${pod.namespace}~${pod.namespace}.svc.cluster.local`,
     cluster: `${canonical}.${pod.namespace}`,
     metadata: {
       ISTIO_VERSION: '1.31.0',
@@ -89,8 +105,13 @@ export async function connectGatewayProxy(grpcAddr: string, pod: GatewayPod, tim
       WORKLOAD_NAME: canonical,
     },
   };
-  stream.write(grpcFrame(discoveryRequest(node, 'type.googleapis.com/envoy.config.cluster.v3.Cluster', true)));
-  stream.write(grpcFrame(discoveryRequest(node, 'type.googleapis.com/envoy.config.listener.v3.Listener', false)));
+  if (o.type === 'ztunnel') {
+    stream.write(grpcFrame(discoveryRequest(node, 'type.googleapis.com/istio.security.Authorization', true)));
+    stream.write(grpcFrame(discoveryRequest(node, 'type.googleapis.com/istio.workload.Address', false)));
+  } else {
+    stream.write(grpcFrame(discoveryRequest(node, 'type.googleapis.com/envoy.config.cluster.v3.Cluster', true)));
+    stream.write(grpcFrame(discoveryRequest(node, 'type.googleapis.com/envoy.config.listener.v3.Listener', false)));
+  }
   const close = () => {
     stream.close();
     session.close();
@@ -107,9 +128,12 @@ export async function connectGatewayProxy(grpcAddr: string, pod: GatewayPod, tim
   return { proxyId: `${pod.name}.${pod.namespace}`, close };
 }
 
-/** istiod's /debug/config_dump for a connected proxy (404 while it is not connected). */
-export async function configDump(httpUrl: string, proxyId: string): Promise<unknown> {
-  const r = await fetch(`${httpUrl}/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`);
+/**
+ * istiod's /debug/config_dump for a connected proxy (404 while it is not connected). `types`: short resource types
+ * (pkg/model/xds.go GetResourceType: WADS = istio.security.Authorization, WDS = addresses), as JSON.
+ */
+export async function configDump(httpUrl: string, proxyId: string, types?: string): Promise<unknown> {
+  const r = await fetch(`${httpUrl}/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}${types ? `&types=${types}` : ''}`);
   if (!r.ok) throw new Error(`GET /debug/config_dump?proxyID=${proxyId}: ${r.status} ${(await r.text()).slice(0, 200)}`);
   return r.json();
 }
