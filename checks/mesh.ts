@@ -221,10 +221,21 @@ function backendLines(s: Extract<MeshStage, { kind: 'ok' }>): Evidence[] {
       const h = dr.spec?.host ?? '';
       const short = h === svc.metadata.name || h === `${svc.metadata.name}.${ns}` || h === host || h === `${svc.metadata.name}.${ns}.svc`;
       if (!short) continue;
-      out.push({ ref: describe(dr), detail: `host ${h}${dr.spec?.trafficPolicy?.tls?.mode ? `, tls.mode ${dr.spec.trafficPolicy.tls.mode}` : ''}` });
+      out.push({ ref: describe(dr), detail: `host ${h}${dr.spec?.trafficPolicy?.tls?.mode ? `, tls.mode ${dr.spec.trafficPolicy.tls.mode}` : ''}${subsetNote(dr)}` });
     }
   }
   return out;
+}
+
+/**
+ * A DestinationRule's subsets never carry ingress traffic from an HTTPRoute: Istio's gateway conversion builds each
+ * backendRef's destination from host and port only, never a subset (pilot/pkg/config/kube/gateway/conversion.go
+ * buildDestination), so the gateway routes to the host's cluster (outbound|port||host) with every endpoint, whatever
+ * the subsets select or set. Only a VirtualService can route to a subset.
+ */
+function subsetNote(dr: DestinationRule): string {
+  const names = (dr.spec?.subsets ?? []).map((x) => x.name);
+  return names.length ? `; subsets ${names.join(', ')}: not used by HTTPRoute backends (a backendRef names host and port, never a subset)` : '';
 }
 
 /** A policy that looks as if it acted on the host but never reaches the gateway. */

@@ -94,13 +94,13 @@ export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealA
   'mesh-authz-deny-gateway-presync': {
     'api.example.com': {
       real: (a) => a.status === 403 && a.body === 'RBAC: access denied',
-      why: 'gwdoctor live: endpoints/NoPodsSelected (the git manifests have no Pods); Envoy: 403, because the gateway\'s RBAC filter runs before routing, so the DENY answers first. The mesh layer runs after endpoints and is not reached',
+      why: 'gwdoctor live: endpoints/NoPodsSelected (the git manifests have no Pods); Envoy: 403, because the gateway\'s RBAC filter runs before routing, so the DENY answers first. The mesh layer runs after endpoints and is not reached (two real faults; the layers report the first in path order, and a 403 seen by the proxy layer does not change that order)',
     },
   },
   'mesh-authz-undetermined': {
     'api.example.com': {
       real: (a) => a.status === 403 && a.body === 'RBAC: access denied',
-      why: 'gwdoctor: mesh/AuthorizationUndetermined (the ALLOW rule depends on the client address, remoteIpBlocks 203.0.113.0/24); the lane\'s client is on loopback, outside it, so the gateway denies',
+      why: 'gwdoctor (the contract runs without network layers): mesh/AuthorizationUndetermined (the ALLOW rule depends on the client address, remoteIpBlocks 203.0.113.0/24); the lane\'s client is on loopback, outside it, so the gateway denies. With the proxy layer the 403 reaches the mesh layer, which then fails GatewayRbacDenied naming the rule (test/integration/mesh-lane.test.ts)',
     },
   },
   // The hops after the gateway (src/mesh/hops.ts): this lane has no waypoint data plane, no ztunnel and no sidecar (its

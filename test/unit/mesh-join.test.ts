@@ -142,3 +142,13 @@ describe('503 "upstream connect error" (TLS) through the proxy: endpoints hands 
     expect(layer(r, 'mesh').status).toBe('skip');
   });
 });
+
+describe('DestinationRule subsets on an HTTPRoute backend (issue 18: what is real for the ingress path)', () => {
+  it('a subset that selects no Pod, with its own TLS policy, changes nothing for the gateway: pass, and the evidence says the subsets are not used', async () => {
+    const { runScenario } = await import('../helpers/fixtures.js');
+    const r = await runScenario(join(FIXTURES, 'mesh-dr-subset-no-pods'), 'api.example.com');
+    expect(outcome(r)).toMatchObject({ verdict: 'pass' });
+    expect(text(layer(r, 'mesh'))).toMatch(/DestinationRule example-api\/example-api: host example-api; subsets v2: not used by HTTPRoute backends/);
+    expect(r.layers.find((l) => l.id === 'mesh')?.facts.mesh?.upstreams).toEqual([expect.objectContaining({ port: 3000, kind: 'auto' })]);
+  });
+});
