@@ -10,6 +10,7 @@ import { command, jsonPatch, manual, ptr } from '../src/fix/build.js';
 import { condition, controllerConditions, describeCondition, freshness, routeParentStatus } from '../src/gatewayapi/status.js';
 import type { Evidence, Facts } from '../src/types.js';
 import type { BackendInfo, EndpointsStage, RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
+import type { HostnameResolution } from '../src/gatewayapi/service-entry.js';
 import { ISTIO_BACKEND_KINDS } from '../src/gatewayapi/grants.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer } from '../src/layer.js';
@@ -68,6 +69,7 @@ function checkBackend(check: { id: 'endpoints'; title: string }, b: BackendInfo,
   const ref = b.ref;
   const routeDesc = describe(route);
   const where = `${routeDesc} ${ref.where}`;
+  if (b.hostname) return checkHostname(check, b.hostname, ref, routeDesc, statusNote);
   if (ref.group !== '' || ref.kind !== 'Service') {
     const gk = `${ref.group || 'core'}/${ref.kind}`;
     if (!ISTIO_BACKEND_KINDS.has(`${ref.group}/${ref.kind}`)) {
@@ -185,6 +187,61 @@ function selectorFix(svc: Service, selector: Record<string, string>, svcPort: Se
     { op: 'test', path: ptr('spec', 'selector'), value: selector },
     { op: 'replace', path: ptr('spec', 'selector'), value: next },
   ], `sets the selector of Service ${ns}/${svc.metadata.name} from ${selStr} (no Pod has it) to ${selectorText(next)}, which selects exactly the ${w.pods.length} Pod${w.pods.length === 1 ? '' : 's'} of ${w.describe}, the only workload in ${ns} with container port ${target}`);
+}
+
+/**
+ * A networking.istio.io/Hostname backendRef (src/gatewayapi/service-entry.ts): the ServiceEntry of the route's
+ * namespace that lists the host, the port of the ref's number, and its endpoints (STATIC: spec.endpoints, or the
+ * Pods its workloadSelector selects). DNS and NONE resolution are decided by the gateway at request time: not checked.
+ */
+function checkHostname(check: { id: 'endpoints'; title: string }, h: HostnameResolution, ref: BackendInfo['ref'], routeDesc: string, statusNote: Evidence[]): Draft {
+  const where = `${routeDesc} ${ref.where}`;
+  const host = `${ref.name}:${ref.port ?? '(no port)'}`;
+  if (h.kind === 'unknown' || h.kind === 'forbidden') {
+    return emit(check, 'BackendKindUnsupported', `${where} points at networking.istio.io/Hostname ${host}: ${h.kind === 'unknown' ? 'the manifests hold no ServiceEntry' : `ServiceEntries could not be listed (${h.why})`}, so the ServiceEntry that defines it was not checked`, { evidence: statusNote });
+  }
+  if (h.kind === 'missing') {
+    const elsewhere = h.elsewhere.map((e) => about(e, `lists host ${ref.name}, but in namespace ${e.metadata.namespace ?? 'default'} (istiod looks a Hostname backendRef up only among the ServiceEntries of the route's namespace ${h.namespace}), and its exportTo ${JSON.stringify(e.spec?.exportTo ?? [])} hides it from the gateway`));
+    return emit(check, 'ServiceEntryNotFound', `${where} points at networking.istio.io/Hostname ${host}, but no ServiceEntry in namespace ${h.namespace} (the route's) lists host ${ref.name}, and none the gateway sees does${h.elsewhere.length ? ` (${h.elsewhere.map(describe).join(', ')} is not exported to it)` : ''}: istiod reports ResolvedRefs=False (BackendNotFound) and the gateway answers 500`, {
+      evidence: [...statusNote, ...elsewhere],
+      fix: manual(h.elsewhere.length
+        ? `define the ServiceEntry for ${ref.name} in namespace ${h.namespace} (the route's), or move ${routeDesc} to namespace ${h.elsewhere[0]?.metadata.namespace}: a Hostname backendRef takes no namespace and is looked up in the route's own`
+        : `create a ServiceEntry in namespace ${h.namespace} whose hosts lists ${ref.name}, with port ${ref.port ?? '(the backendRef needs a port)'} and its endpoints (resolution STATIC with endpoints, or DNS)`),
+    });
+  }
+  const se = describe(h.entry);
+  const ports = (h.entry.spec?.ports ?? []).map((p) => `${p.name ? `${p.name} ` : ''}${p.number}${p.protocol ? `/${p.protocol}` : ''}`).join(', ') || '(none)';
+  const lines: Evidence[] = [...statusNote, about(h.entry, `hosts ${(h.entry.spec?.hosts ?? []).join(', ')}; ports ${ports}; resolution ${h.resolution}${h.entry.spec?.location ? `; location ${h.entry.spec.location}` : ''}`)];
+  if (!h.port) {
+    return emit(check, 'ServicePortMismatch', `${where} uses port ${ref.port ?? '(none)'}, but ${se}, which defines ${ref.name}, has ports ${ports}: the gateway has no cluster for that port and answers 500`, {
+      evidence: lines,
+      fix: manual(`set the port of backendRef ${ref.where} to one of the ports of ${se} (${ports}), or add port ${ref.port} to it`),
+    });
+  }
+  if (h.resolution !== 'STATIC') {
+    return emit(check, 'BackendKindUnsupported', `${where} points at ${se} (host ${host}), whose endpoints the gateway ${h.resolution === 'NONE' ? 'takes from the connection\'s original destination (resolution NONE)' : `resolves by DNS at request time (resolution ${h.resolution})`}: not checked`, { evidence: lines });
+  }
+  const ready = (h.pods ?? []).filter((p) => p.status?.podIP && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const selector = h.entry.spec?.workloadSelector?.labels;
+  const endpoints = [...h.addresses, ...ready.map((p) => `${p.metadata.name} (${p.status?.podIP})`)];
+  if (endpoints.length > 0 && h.outside) {
+    return emit(check, 'ServiceEntryNotInRouteNamespace', `${where} reaches ${host} through ${se} (${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'}), which the gateway sees, but istiod resolves a Hostname backendRef only among the ServiceEntries of the route's namespace ${h.outside.routeNamespace}: the route reports ResolvedRefs=False (BackendNotFound) while the gateway serves it`, {
+      evidence: [...lines, ...endpoints.slice(0, 5).map((e) => ({ ref: `${se}:${ref.port}`, detail: `endpoint: ${e}` }))],
+      fix: manual(`define the ServiceEntry for ${ref.name} in namespace ${h.outside.routeNamespace} (the route's), so that the route's status says what the gateway does; until then anything that reads the route's status (Argo CD health, kubectl wait) sees it broken`),
+    });
+  }
+  if (endpoints.length > 0) {
+    return pass(check, `${se} defines ${host} with ${endpoints.length} endpoint${endpoints.length === 1 ? '' : 's'} (resolution STATIC)`, {
+      evidence: [...lines, ...endpoints.slice(0, 5).map((e) => ({ ref: `${se}:${ref.port}`, detail: `endpoint: ${e}` }))],
+    });
+  }
+  if (selector && Object.keys(selector).length > 0) {
+    return emit(check, 'BackendKindUnsupported', `${se} (host ${host}) selects its endpoints with workloadSelector ${Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',')}: ${h.pods === null ? 'the manifests hold no Pods' : 'no ready Pod matches it'}, and WorkloadEntries are not read: not checked`, { evidence: lines });
+  }
+  return emit(check, 'NoReadyEndpoints', `${se} defines ${host} with resolution STATIC but no endpoints (no spec.endpoints, no workloadSelector): the gateway answers 503 "no healthy upstream"`, {
+    evidence: lines,
+    fix: manual(`add the addresses that serve ${ref.name} to spec.endpoints of ${se} (or a workloadSelector for the Pods or WorkloadEntries that do)`),
+  });
 }
 
 type Matched = Extract<RouteStage, { kind: 'matched' }>;

@@ -538,8 +538,38 @@ checked. Fix: run against the live cluster, or include a \`kubectl get -o yaml\`
     layer: 'endpoints',
     severity: 'warn',
     retryable: false,
-    doc: `(warning) The backendRef is a kind Istio supports but gwdoctor does not check (\`networking.istio.io/Hostname\`,
-\`InferencePool\`), or an \`ExternalName\` Service: its endpoints were not checked.`,
+    doc: `(warning) The backendRef is a kind Istio supports but gwdoctor does not check (\`InferencePool\`), an
+\`ExternalName\` Service, or a \`networking.istio.io/Hostname\` whose endpoints the gateway decides at request time (a
+ServiceEntry with resolution \`DNS\`, \`DNS_ROUND_ROBIN\` or \`NONE\`, or a workloadSelector that selects no Pod gwdoctor
+can see: WorkloadEntries are not read), or whose ServiceEntry could not be read: its endpoints were not checked. A
+Hostname backend with a \`STATIC\` ServiceEntry is checked: the entry must be in the route's namespace
+([\`ServiceEntryNotFound\`](#serviceentrynotfound)), have the backendRef's port
+([\`ServicePortMismatch\`](#serviceportmismatch)) and endpoints ([\`NoReadyEndpoints\`](#noreadyendpoints)).`,
+  },
+  ServiceEntryNotFound: {
+    layer: 'endpoints',
+    severity: 'fail',
+    retryable: false,
+    doc: `The backendRef is a \`networking.istio.io/Hostname\` (a host a ServiceEntry defines), and no ServiceEntry in the
+route's own namespace lists that host. istiod looks a Hostname backendRef up only among the Services and ServiceEntries
+of the route's namespace (the kind takes no \`namespace\`; \`conversion.go\` buildDestination, \`LookupHostname\`): a
+ServiceEntry for the same host in \`istio-system\` or the app's namespace does not count. istiod reports
+\`ResolvedRefs=False/BackendNotFound\` "backend(HOST) not found"; when no ServiceEntry the gateway sees (\`exportTo\`)
+lists the host either, the gateway has no cluster for it and answers 500 (one it sees still carries the traffic:
+[\`ServiceEntryNotInRouteNamespace\`](#serviceentrynotinroutenamespace)). The evidence names the ServiceEntries of other
+namespaces that list the host. Fix (manual): define the ServiceEntry in the route's namespace, or move the route to
+the ServiceEntry's.`,
+  },
+  ServiceEntryNotInRouteNamespace: {
+    layer: 'endpoints',
+    severity: 'warn',
+    retryable: false,
+    doc: `(warning) The \`networking.istio.io/Hostname\` backendRef is served through a ServiceEntry of another namespace that
+is exported to the gateway's namespace: istiod resolves the ref only in the route's namespace and reports
+\`ResolvedRefs=False/BackendNotFound\`, but it keeps the host and port in the route (\`conversion.go\`: invalid backends
+are kept), and the gateway, which sees the entry, routes to it. The request works (measured: the real Envoy answers
+200 from the entry's endpoint) while the route's status says it is broken (Argo CD health, \`kubectl wait\`). Fix
+(manual): define the ServiceEntry in the route's namespace.`,
   },
   BackendKindInvalid: {
     layer: 'endpoints',

@@ -15,7 +15,7 @@ import {
   KubeConfig,
 } from '@kubernetes/client-node';
 import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
-import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type MeshKind, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
+import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type MeshKind, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service, type ServiceEntry } from './objects.js';
 import { labelsMatch, MESH_KINDS, selectorString, type ClusterReader, type MeshObjectOf, type ProxyAnswer } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 import { DiscoveryCache, type Discovered } from './discovery-cache.js';
@@ -604,6 +604,25 @@ export class LiveCluster implements ClusterReader {
         try {
           const items = await this.paginate((_continue, limit) => this.custom.listClusterCustomObject({ group, version, plural, limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>);
           return itemsOf<MeshObjectOf<K>>(items, `${group}/${version}`, kind);
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 404) throw err;
+        }
+      }
+      return [];
+    });
+  }
+  /**
+   * ServiceEntries, cluster-wide (one paginated LIST per run, read only when a backendRef is a networking.istio.io/Hostname):
+   * v1, else v1beta1; [] when neither is served. A 403 is thrown (ClusterAccessError 'forbidden').
+   */
+  serviceEntries(): Promise<ServiceEntry[] | null> {
+    const group = 'networking.istio.io';
+    const plural = 'serviceentries';
+    return this.memo(`istio/${plural}`, `list ${plural}.${group} at the cluster scope`, async () => {
+      for (const version of ['v1', 'v1beta1']) {
+        try {
+          const items = await this.paginate((_continue, limit) => this.custom.listClusterCustomObject({ group, version, plural, limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>);
+          return itemsOf<ServiceEntry>(items, `${group}/${version}`, 'ServiceEntry');
         } catch (err) {
           if ((err as { code?: unknown }).code !== 404) throw err;
         }

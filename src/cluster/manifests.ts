@@ -5,7 +5,7 @@ import { getHeapStatistics } from 'node:v8';
 import { join, relative } from 'node:path';
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { GwdoctorError, UsageError } from '../errors.js';
-import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type MeshKind, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service } from './objects.js';
+import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type MeshKind, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service, type ServiceEntry } from './objects.js';
 import { labelsMatch, type ClusterReader, type MeshObjectOf } from './reader.js';
 import * as validators from './manifest-validators.generated.js';
 import { jsonUnits, readLines, withoutBulk, yamlUnits, type Unit } from './manifest-stream.js';
@@ -105,6 +105,7 @@ export function usedKind(apiVersion: unknown, kind: unknown): string | undefined
     case 'PeerAuthentication':
       return apiVersion.startsWith('security.istio.io/') ? kind : undefined;
     case 'DestinationRule':
+    case 'ServiceEntry':
       return apiVersion.startsWith('networking.istio.io/') ? kind : undefined;
     default:
       return undefined;
@@ -635,6 +636,11 @@ export class ManifestCluster implements ClusterReader {
   async meshObjects<K extends MeshKind>(kind: K): Promise<MeshObjectOf<K>[] | null> {
     if ((['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule'] as const).every((k) => this.all(k).length === 0)) return null;
     return this.all<MeshObjectOf<K>>(kind);
+  }
+  /** null when the manifests hold no ServiceEntry at all (a Hostname backend is then not checked). */
+  async serviceEntries(): Promise<ServiceEntry[] | null> {
+    const all = this.all<ServiceEntry>('ServiceEntry');
+    return all.length === 0 ? null : all;
   }
   /** The version of a grant the manifests hold (only served ones are kept), else v1beta1 (served since gateway-api v0.6). */
   async referenceGrantApiVersion() {

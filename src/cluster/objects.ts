@@ -357,6 +357,25 @@ export interface DestinationRule extends K8sObject {
   } | null;
 }
 
+/**
+ * networking.istio.io ServiceEntry (istio.io/api networking/v1 service_entry.proto): what an HTTPRoute backendRef of
+ * kind networking.istio.io/Hostname resolves to.
+ */
+export interface ServiceEntry extends K8sObject {
+  spec?: {
+    hosts?: string[];
+    addresses?: string[];
+    ports?: { number?: number; protocol?: string; name?: string; targetPort?: number }[];
+    /** MESH_EXTERNAL when unset. */
+    location?: string;
+    /** NONE when unset. */
+    resolution?: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | string;
+    endpoints?: { address?: string; ports?: Record<string, number>; labels?: Record<string, string> }[];
+    workloadSelector?: { labels?: Record<string, string> };
+    exportTo?: string[];
+  } | null;
+}
+
 /** The Istio kinds the mesh layer reads. */
 export type MeshKind = 'AuthorizationPolicy' | 'PeerAuthentication' | 'DestinationRule';
 

@@ -19,6 +19,7 @@ import type {
   ReferenceGrant,
   Secret,
   Service,
+  ServiceEntry,
 } from './objects.js';
 
 export interface ClusterReader {
@@ -67,6 +68,12 @@ export interface ClusterReader {
    * "not checked" with the reason, never a pass.
    */
   meshObjects<K extends MeshKind>(kind: K): Promise<MeshObjectOf<K>[] | null>;
+  /**
+   * Every ServiceEntry (networking.istio.io), cluster-wide: what a backendRef of kind networking.istio.io/Hostname
+   * names. [] when the API server does not serve the kind; null when that cannot be known (manifests that hold no
+   * ServiceEntry). A 403 throws ClusterAccessError('forbidden').
+   */
+  serviceEntries(): Promise<ServiceEntry[] | null>;
   /** apiVersion to write a ReferenceGrant with: v1 when the server serves it, else v1beta1. */
   referenceGrantApiVersion(): Promise<string>;
   /** Where an object came from: file and line for manifests, resourceVersion for a live cluster. */

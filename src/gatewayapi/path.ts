@@ -16,6 +16,7 @@ import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } fr
 import { compareRoutes, loadRe2, mayUseRe2, selectRule, type AttachedRoute, type Selection } from './matching.js';
 import { attachmentsTo, httpAndGrpcRoutes, routesForHost, type Attachment } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
+import { isHostnameRef, resolveHostname, type HostnameResolution } from './service-entry.js';
 import { waypointBound, waypointFor, type WaypointBinding, type WaypointBound } from './waypoint.js';
 import { withBuiltinClasses } from './classes.js';
 import { controllerConditions, freshness, normalizeParentRef } from './status.js';
@@ -121,6 +122,8 @@ export interface BackendInfo {
   nsPods: Pod[] | null;
   /** The waypoint ingress traffic for this Service goes through, if any (ambient mode). */
   waypoint: WaypointInfo | null;
+  /** A networking.istio.io/Hostname ref: the ServiceEntry it resolves to (service-entry.ts); null for other kinds. */
+  hostname?: HostnameResolution | null;
 }
 
 export interface WaypointInfo {
@@ -525,6 +528,7 @@ export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<Route
   const refs = rs.refs.filter((r) => r.weight > 0 && !r.mirror);
   const backends = await Promise.all(
     refs.map(async (ref): Promise<BackendInfo> => {
+      if (isHostnameRef(ref)) return { ref, service: undefined, siblings: [], grants: [], slices: [], pods: [], nsPods: null, waypoint: null, hostname: await resolveHostname(cluster, ref, rs.attachment.route.metadata.namespace ?? 'default', rs.chosen.cand.gateway.metadata.namespace ?? 'default') };
       if (!isService(ref)) return { ref, service: undefined, siblings: [], grants: [], slices: [], pods: [], nsPods: null, waypoint: null };
       const service = await cluster.service(ref.namespace, ref.name);
       if (!service) {

@@ -57,12 +57,13 @@ function portAnswers(report: Awaited<ReturnType<typeof runOnCluster>>): { gatewa
     port: p.port,
     listener: p.listener,
     route: p.route?.kind === 'HTTPRoute' ? `${p.route.namespace}.${p.route.name}.${p.rule}` : null,
-    backends: p.backends.filter((x) => x.kind === 'Service' && x.port !== null).map(svcHost),
+    backends: p.backends.filter((x) => (x.kind === 'Service' || x.kind === 'Hostname') && x.port !== null).map(svcHost),
   }));
 }
 
 /** istiod's name for a Service port: name.namespace.svc.cluster.local:port. */
-const svcHost = (x: { namespace?: string; name: string; port: number | null }) => `${x.name}.${x.namespace}.svc.cluster.local:${x.port}`;
+/** istiod's name for a Service port: name.namespace.svc.cluster.local:port; a Hostname backend (a ServiceEntry's host) is the host itself. */
+const svcHost = (x: { kind?: string; namespace?: string; name: string; port: number | null }) => (x.kind === 'Hostname' ? `${x.name}:${x.port}` : `${x.name}.${x.namespace}.svc.cluster.local:${x.port}`);
 
 /** What istiod wrote, for a failure message (and the disagreement log). */
 async function istiodStatus(kube: Kube, dir: string): Promise<string> {
@@ -189,7 +190,7 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       const gw = `${g?.namespace}/${g?.name}`;
       // The listener the route is attached to (with several ports, each listener has its own routes in istiod).
       const listener = r?.listener;
-      const svc = facts('endpoints').backends?.find((x) => x.kind === 'Service');
+      const svc = facts('endpoints').backends?.find((x) => x.kind === 'Service' || x.kind === 'Hostname');
       const got = programmedRoute(await configz(istiod!.httpUrl), gw, url.hostname.toLowerCase(), url.pathname, listener);
       const redirect = r?.redirect ?? null;
       expect({ route: got?.route, backend: got?.destinations }, `gwdoctor's facts: ${JSON.stringify(r)} / ${JSON.stringify(svc)}`).toEqual({

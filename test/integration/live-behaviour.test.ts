@@ -174,10 +174,11 @@ describe('ReferenceGrant served as v1 (Gateway API v1.5+ CRDs, the main control 
 describe('gwdoctor is read-only', () => {
   // Between them these runs use every read gwdoctor makes: the cluster layers (seed-healthy), a listener's
   // allowedRoutes namespace selector (allowed-routes-selector), ListenerSets (route-listenerset-parent: read only when a
-  // Gateway admits them) and the direct NodePort plan the proxy layer makes
+  // Gateway admits them), ServiceEntries (backend-service-entry: read only for a Hostname backendRef) and the direct
+  // NodePort plan the proxy layer makes
   // when the proxy answers an error (Gateway Service by label, node addresses). The contract test adds a run over
   // every fixture to the same audit log when it runs first.
-  describe.each(['seed-healthy', 'allowed-routes-selector', 'route-listenerset-parent'])('a full run on %s as the read-only user', (name) => {
+  describe.each(['seed-healthy', 'allowed-routes-selector', 'route-listenerset-parent', 'backend-service-entry'])('a full run on %s as the read-only user', (name) => {
     withScenario(name);
     itLive('checks every target, and plans the direct NodePort probe', async () => {
       for (const t of ['api.example.com', 'worker.example.com']) {

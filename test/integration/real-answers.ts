@@ -64,6 +64,8 @@ export const REAL_ANSWER: Record<string, Answer> = {
   // A certificateRef into another namespace without a grant: the HTTPS listener has no certificate.
   'listener/ReferenceGrantMissing': NO_TLS,
   ServiceNotFound: NC,
+  // No ServiceEntry the gateway sees defines the Hostname: istiod keeps host:port in the route, the cluster does not exist.
+  ServiceEntryNotFound: NC,
   BackendKindInvalid: NC,
   ServicePortMismatch: NC,
   RouteNoBackends: NC,
