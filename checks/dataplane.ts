@@ -37,7 +37,7 @@ export interface SyncStatus {
 
 /** istiod's debug state as read for this run. */
 export type IstiodView =
-  | { kind: 'ok'; service: Service; syncz: SyncStatus[] }
+  | { kind: 'ok'; service: Service; syncz: SyncStatus[]; replicas: number }
   | { kind: 'forbidden'; service: Service; why: string }
   | { kind: 'refused'; service: Service; answer: ProxyAnswer; path: string }
   | { kind: 'unreachable'; service: Service; answer: ProxyAnswer; path: string };
@@ -77,6 +77,12 @@ export function xdsTypes(s: SyncStatus): XdsTypeFact[] {
     .sort((a, b) => a.type.localeCompare(b.type));
 }
 
+/** istiod's ready endpoints: services/proxy reaches one of them, and each knows only the proxies connected to it. */
+async function istiodReplicas(p: PathResolver): Promise<number> {
+  const slices = await p.cluster.endpointSlices(ISTIOD.namespace, ISTIOD.name);
+  return new Set(slices.flatMap((sl) => (sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses ?? []))).size;
+}
+
 async function readIstiod(p: PathResolver, service: Service): Promise<IstiodView> {
   const get = p.cluster.serviceProxyGet?.bind(p.cluster);
   if (!get) throw new Error('dataplane: a live reader without services/proxy');
@@ -96,7 +102,7 @@ async function readIstiod(p: PathResolver, service: Service): Promise<IstiodView
   } catch {
     return { kind: 'refused', service, answer: { ...answer, body: 'not JSON' }, path };
   }
-  return { kind: 'ok', service, syncz: Array.isArray(syncz) ? (syncz as SyncStatus[]) : [] };
+  return { kind: 'ok', service, syncz: Array.isArray(syncz) ? (syncz as SyncStatus[]) : [], replicas: await istiodReplicas(p) };
 }
 
 export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage> {
@@ -146,12 +152,9 @@ export function judgeDataplane(this: { id: 'dataplane'; title: string }, s: Data
   }
   const i = s.istiod;
   const pods: Evidence[] = s.proxies.map((x) => about(x.pod, `gateway Pod, proxy id ${x.proxyId}${x.node ? ` on node ${x.node}` : ''}`));
-  if (i.kind === 'forbidden') {
-    return emit(this, 'DataplaneNotChecked', `istiod's view of gateway ${gw}'s proxies not checked: ${i.why}`, {
-      evidence: pods,
-      fix: manual(`let the user get services/proxy on ${ISTIOD.namespace}/${ISTIOD.name}: deploy/rbac-dataplane.yaml grants exactly that (opt-in)`),
-    });
-  }
+  // Reading istiod's debug state is opt-in (deploy/rbac-dataplane.yaml), like the Secrets: without it, "not checked"
+  // with the missing verb, never a warning on every run.
+  if (i.kind === 'forbidden') return skip(this, `not checked: ${i.why} (opt-in: deploy/rbac-dataplane.yaml)`, { reason: 'forbidden' });
   if (i.kind === 'unreachable') {
     return emit(this, 'DataplaneNotChecked', `istiod's view of gateway ${gw}'s proxies not checked: the API server could not reach istiod (HTTP ${i.answer.status}: ${i.answer.body || 'no message'})`, {
       evidence: [{ ref: istiodRef(i.service), detail: `GET ${i.path} through services/proxy: HTTP ${i.answer.status} from the API server` }, ...pods],
@@ -189,6 +192,13 @@ export function judgeDataplane(this: { id: 'dataplane'; title: string }, s: Data
     return emit(this, 'GatewayProxyRejected', `gateway Pod ${r.proxy.proxyId} rejected istiod's last ${r.t.type} push (nonce ${r.t.sent}; it still serves ${r.t.acked || 'nothing accepted so far'}): "${r.t.error}"`, {
       evidence: [src, ...evidence, ...rejected.map((x) => ({ ref: `proxy ${x.proxy.proxyId}`, detail: `${x.t.type} NACK: ${x.t.error}` }))],
       fix: manual(`fix the object istiod translated into what the Envoy rejects (the error names the field; EnvoyFilters are the usual suspect: kubectl get envoyfilters -A); istiod pushes again once it changes. The Envoy's own view: kubectl exec -n ${r.proxy.pod.metadata.namespace ?? 'default'} ${r.proxy.pod.metadata.name} -c istio-proxy -- pilot-agent request GET config_dump`),
+    });
+  }
+  if (notConnected.length > 0 && i.replicas > 1) {
+    // One replica answered; a proxy missing from its list may be connected to another one.
+    return emit(this, 'DataplaneNotChecked', `gateway Pod ${notConnected.map((x) => x.proxyId).join(', ')} is not connected to the istiod replica that answered; istiod has ${i.replicas} ready endpoints, and services/proxy reaches one of them`, {
+      evidence: [src, ...evidence],
+      fix: manual(`ask every istiod replica, as istioctl does: istioctl proxy-status ${notConnected.map((x) => x.proxyId).join(' ')}`),
     });
   }
   if (notConnected.length > 0) {

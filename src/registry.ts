@@ -688,13 +688,16 @@ policies never see requests from the internet. Fix: a JSON patch that labels the
     layer: 'dataplane',
     severity: 'warn',
     retryable: false,
-    doc: `(warning) The gateway's data plane could not be read, and the reason is shown — never a silent pass: the API server
-refused \`get\` on \`services/proxy\` for istiod's Service (the opt-in
-[\`deploy/rbac-dataplane.yaml\`](deploy/rbac-dataplane.yaml) grants exactly that), it could not reach istiod (no ready
-endpoint), or istiod refused the debug request itself (istiod answers its \`/debug/*\` endpoints to loopback callers and to
-callers with a token it trusts; a request the API server proxies is neither: HTTP 401). Fix: bind the opt-in role, or read
-the state as \`istioctl proxy-status\` does (it port-forwards to istiod). Without a live cluster (\`--manifests\`) the layer is
-shown as not checked instead.`,
+    doc: `(warning) The user may read istiod's debug state (the opt-in [\`deploy/rbac-dataplane.yaml\`](deploy/rbac-dataplane.yaml)
+is bound), but it could not be read, and the reason is shown — never a silent pass: the API server could not reach istiod
+(no ready endpoint), istiod refused the debug request, the gateway has no running Pod to ask about, or istiod runs
+several replicas and a gateway Pod is missing from the one that answered (each replica lists only its own proxies). **istiod refuses
+it as it is deployed by default**: it serves \`/debug/*\` only to loopback callers and to callers with a token it trusts
+(pilot/pkg/xds/debug.go \`allowAuthenticatedOrLocalhost\`), and a request the API server proxies is neither (the API server
+connects from its own address and does not pass the user's token on): HTTP 401, confirmed against the real istiod of the
+test lane. Fix: read the state as \`istioctl proxy-status\` does (a port-forward to each istiod Pod's port 15014, which
+istiod sees as a loopback caller). Without the opt-in role, or without a live cluster (\`--manifests\`), the layer is shown
+as not checked instead, with the reason (the missing verb).`,
   },
   GatewayProxyNotConnected: {
     layer: 'dataplane',

@@ -57,9 +57,10 @@ export interface Facts {
   /**
    * Any skipped layer: why it was not checked (`after`: the layer whose fail/error stopped it; `no-mesh-objects`: the
    * manifests hold no AuthorizationPolicy, PeerAuthentication or DestinationRule, so the mesh layer cannot say;
-   * `not-live`: the data plane is read from a live cluster only; `no-istiod`: no istiod Service to ask).
+   * `not-live`: the data plane is read from a live cluster only; `no-istiod`: no istiod Service to ask; `forbidden`: the optional read
+   * was not granted).
    */
-  skipped?: { reason: 'stopped' | 'offline' | 'no-cluster' | 'interrupted' | 'deadline' | 'internal' | 'no-mesh-objects' | 'not-live' | 'no-istiod'; after?: LayerId };
+  skipped?: { reason: 'stopped' | 'offline' | 'no-cluster' | 'interrupted' | 'deadline' | 'internal' | 'no-mesh-objects' | 'not-live' | 'no-istiod' | 'forbidden'; after?: LayerId };
   /** dns: what each resolver answered. */
   resolvers?: DnsAnswerFact[];
   /** proxy: the certificate each probed address:port presented (when the TLS handshake gave one). */

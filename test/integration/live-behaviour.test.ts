@@ -205,10 +205,11 @@ describe('gwdoctor is read-only', () => {
     const used = new Set(
       auditEntries()
         .filter((e) => e.user.username === 'viewer' && e.objectRef?.resource)
-        .map((e) => `${e.verb} ${e.objectRef?.apiGroup ?? ''}/${e.objectRef?.resource}`),
+        .map((e) => `${e.verb} ${e.objectRef?.apiGroup ?? ''}/${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`),
     );
     // Secrets come from the optional deploy/rbac-secrets.yaml (bound to the same user by the harness), not rbac.yaml.
-    const optional = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac-secrets.yaml'), 'utf8'))
+    // So do services/proxy reads (the optional deploy/rbac-dataplane.yaml, bound by test/integration/dataplane.test.ts).
+    const optional = ['rbac-secrets.yaml', 'rbac-dataplane.yaml'].flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, 'deploy', f), 'utf8')))
       .map((d) => d.toJS() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] })
       .flatMap((d) => (d.kind === 'Role' ? (d.rules ?? []) : []))
       .flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${g}/${res}`))));
@@ -221,7 +222,7 @@ interface AuditEntry {
   verb: string;
   user: { username: string };
   requestURI: string;
-  objectRef?: { resource?: string; apiGroup?: string; namespace?: string };
+  objectRef?: { resource?: string; apiGroup?: string; namespace?: string; subresource?: string };
 }
 
 function auditEntries(): AuditEntry[] {

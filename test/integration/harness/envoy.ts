@@ -9,6 +9,7 @@
 //   const real = await sc.request('https://api.example.com/health');   // status, server, body, backend, error
 //   await sc.stop();                                  // (applied.cleanup() removes the objects)
 
+import { networkInterfaces } from 'node:os';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -274,6 +275,8 @@ export interface GatewayEnvoy {
   readyMs: number;
   /** Date.now() at spawn. */
   spawnedAt: number;
+  /** The Envoy process (tests pause it with SIGSTOP: a proxy that stays connected but never acknowledges). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -498,7 +501,7 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
       if (Date.now() > until) throw new Error(`envoy for ${ns}/${md.name} not ready after 60 s (${adminUrl ? await readiness(adminUrl) : 'no admin address'}); istiod syncz: ${await syncz(o.istiod.httpUrl, proxyId)}\n${tail()}`);
       await sleep(20);
     }
-    return { pod: `${ns}/${md.name}`, gateway: `${ns}/${md.labels?.[GATEWAY_NAME] ?? ''}`, proxyId, adminUrl, listeners, nodePorts, log, readyMs: Date.now() - started, spawnedAt: started, stop };
+    return { pod: `${ns}/${md.name}`, gateway: `${ns}/${md.labels?.[GATEWAY_NAME] ?? ''}`, proxyId, adminUrl, listeners, nodePorts, log, readyMs: Date.now() - started, spawnedAt: started, pid: proc.pid, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -551,6 +554,11 @@ export async function listenerAddresses(adminUrl: string): Promise<string[]> {
  * clusters are left out (the gateway's own Service: its endpoints are the gateway Pods, whose IPs are identity keys
  * for istiod that no route of a scenario sends to).
  */
+/** An address a test put on `lo` (a TEST-NET-1 address the API server will proxy to): local, never leaves the machine. */
+function onLoopbackInterface(a: string): boolean {
+  return (networkInterfaces()['lo'] ?? []).some((i) => i.address === a);
+}
+
 export async function nonLoopbackUpstreams(adminUrl: string, except: string[] = []): Promise<string[]> {
   const j = (await (await fetch(`${adminUrl}/clusters?format=json`)).json()) as {
     cluster_statuses?: { name: string; host_statuses?: { address?: { socket_address?: { address: string; port_value: number } } }[] }[];
@@ -560,7 +568,7 @@ export async function nonLoopbackUpstreams(adminUrl: string, except: string[] = 
     if (except.some((h) => c.name.endsWith(`||${h}`))) continue;
     for (const h of c.host_statuses ?? []) {
       const a = h.address?.socket_address?.address;
-      if (a && !a.startsWith('127.') && a !== '::1') out.push(`${c.name} ${a}:${h.address?.socket_address?.port_value}`);
+      if (a && !a.startsWith('127.') && a !== '::1' && !onLoopbackInterface(a)) out.push(`${c.name} ${a}:${h.address?.socket_address?.port_value}`);
     }
   }
   return out;
