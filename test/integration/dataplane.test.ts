@@ -10,7 +10,9 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -22,7 +24,9 @@ import { parseTarget } from '../../src/target.js';
 import { outcome } from '../helpers/fixtures.js';
 import { ROOT } from '../helpers/cli.js';
 import { sendRequest } from './harness/envoy.js';
-import { Kube } from './harness/kube.js';
+import { Kube, type Obj } from './harness/kube.js';
+import { writeKubeconfig } from './harness/controlplane.js';
+import { LiveCluster } from '../../src/cluster/live.js';
 import { istiod, itEnvoy, live, liveCluster, scenarioWithEnvoy } from './live.js';
 
 const GW_NS = 'istio-ingress';
@@ -41,6 +45,25 @@ function addTestNetAddress(): string {
     }
   }
   throw new Error('no free TEST-NET-1 address on lo');
+}
+
+/** A plain-HTTP proxy to the API server that keeps the path of every request (as in live-scale.test.ts). */
+async function countingProxy(): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const target = new URL(live!.server);
+  const ca = readFileSync(live!.caFile);
+  const server = createHttpServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const up = httpsRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: target.host }, ca }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
@@ -256,6 +279,54 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
     }
     await until('the resumed Envoy acknowledges', async () => Object.values((await mine())?.resources ?? {}).every((r) => !r.lastError && r.sent === r.acked));
     expect((await dp('loopback')).layer.status).toBe('pass');
+  });
+
+  itEnvoy('cost (issue 19 item 6): istiod\'s state is read once per run, not per host; the extra API requests and time for 1 host and 100 hosts', async () => {
+    // 100 more hosts on the same Gateway and backend: ten HTTPRoutes of ten hostnames each, like the seed's api route.
+    const api = (await kube!.get('/apis/gateway.networking.k8s.io/v1/namespaces/istio-ingress/httproutes/example-api')) as { spec: { parentRefs: unknown; rules: { backendRefs: unknown }[] } };
+    const made: Obj[] = [];
+    const hosts = Array.from({ length: 100 }, (_, i) => `c${i}.example.com`);
+    try {
+      for (let k = 0; k < 10; k++) {
+        made.push(await kube!.create({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: `gwdoctor-cost-${k}`, namespace: GW_NS }, spec: { hostnames: hosts.slice(k * 10, k * 10 + 10), parentRefs: api.spec.parentRefs, rules: [{ backendRefs: api.spec.rules[0]!.backendRefs }] } }));
+      }
+      await until('istiod accepts the routes', async () => {
+        const rs = (await kube!.get(`/apis/gateway.networking.k8s.io/v1/namespaces/${GW_NS}/httproutes`)) as { items: { metadata: { name: string }; status?: { parents?: { conditions?: { type: string; status: string }[] }[] } }[] };
+        return rs.items.filter((r) => r.metadata.name.startsWith('gwdoctor-cost-') && r.status?.parents?.[0]?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True')).length === 10;
+      });
+      const proxy = await countingProxy();
+      try {
+        const kc = writeKubeconfig(join(live!.dir, `kubeconfig-dataplane-cost-${Date.now()}`), proxy.url, 'viewer-token', null);
+        const measure = async (layers: typeof LAYERS, targets: string[]) => {
+          proxy.requests.length = 0;
+          const cluster = await LiveCluster.create({ ok: true, kind: 'files', files: [kc] }, null);
+          const t = performance.now();
+          const reps = [];
+          for (const h of targets) reps.push(await runTarget(layers, parseTarget(`https://${h}/`), { ...(await env('services/proxy')), cluster }, { until: null, intervalMs: 0 }));
+          return { requests: [...proxy.requests], ms: performance.now() - t, reps };
+        };
+        const without = LAYERS.filter((l) => l.id !== 'dataplane');
+        const rows: string[] = [];
+        const extra: number[] = [];
+        for (const targets of [hosts.slice(0, 1), hosts]) {
+          const a = await measure(without, targets);
+          const b = await measure(LAYERS, targets);
+          // Every host reached the data plane layer (istiod's 401 through services/proxy: the same reads as a success).
+          expect(b.reps.every((r) => r.layers.find((l) => l.id === 'dataplane')?.code === 'DataplaneNotChecked')).toBe(true);
+          const added = b.requests.filter((r) => !a.requests.includes(r));
+          extra.push(b.requests.length - a.requests.length);
+          rows.push(`| ${targets.length} host${targets.length > 1 ? 's' : ''} | ${a.requests.length} | ${b.requests.length} | ${Math.round(a.ms)} | ${Math.round(b.ms)} | ${added.join('<br>')} |`);
+        }
+        process.stderr.write(`[dataplane cost]\n| hosts | API requests without the layer | with | ms without | ms with | requests the layer adds |\n${rows.join('\n')}\n`);
+        // Read once per run: 100 hosts add exactly what one host adds.
+        expect(extra[1]).toBe(extra[0]);
+        expect(extra[0]).toBeLessThanOrEqual(4);
+      } finally {
+        await proxy.close();
+      }
+    } finally {
+      for (const o of made) await kube!.delete(o);
+    }
   });
 
   itEnvoy('the gateway Envoy stopped: GatewayProxyNotConnected, and the real request is refused', async () => {
