@@ -200,6 +200,11 @@ function checkHostname(check: { id: 'endpoints'; title: string }, h: HostnameRes
   if (h.kind === 'unknown' || h.kind === 'forbidden') {
     return emit(check, 'BackendKindUnsupported', `${where} points at networking.istio.io/Hostname ${host}: ${h.kind === 'unknown' ? 'the manifests hold no ServiceEntry' : `ServiceEntries could not be listed (${h.why})`}, so the ServiceEntry that defines it was not checked`, { evidence: statusNote });
   }
+  if (h.kind === 'service') {
+    return emit(check, 'BackendKindUnsupported', `${where} points at networking.istio.io/Hostname ${host}, the hostname of ${describe(h.service)}: istiod resolves it like that Service, whose endpoints are not checked for a Hostname backendRef (reference it as kind Service to have them checked)`, {
+      evidence: [...statusNote, about(h.service, `its cluster-local hostname is ${ref.name}`)],
+    });
+  }
   if (h.kind === 'missing') {
     const elsewhere = h.elsewhere.map((e) => about(e, `lists host ${ref.name}, but in namespace ${e.metadata.namespace ?? 'default'} (istiod looks a Hostname backendRef up only among the ServiceEntries of the route's namespace ${h.namespace}), and its exportTo ${JSON.stringify(e.spec?.exportTo ?? [])} hides it from the gateway`));
     return emit(check, 'ServiceEntryNotFound', `${where} points at networking.istio.io/Hostname ${host}, but no ServiceEntry in namespace ${h.namespace} (the route's) lists host ${ref.name}, and none the gateway sees does${h.elsewhere.length ? ` (${h.elsewhere.map(describe).join(', ')} is not exported to it)` : ''}: istiod reports ResolvedRefs=False (BackendNotFound) and the gateway answers 500`, {

@@ -541,7 +541,8 @@ checked. Fix: run against the live cluster, or include a \`kubectl get -o yaml\`
     doc: `(warning) The backendRef is a kind Istio supports but gwdoctor does not check (\`InferencePool\`), an
 \`ExternalName\` Service, or a \`networking.istio.io/Hostname\` whose endpoints the gateway decides at request time (a
 ServiceEntry with resolution \`DNS\`, \`DNS_ROUND_ROBIN\` or \`NONE\`, or a workloadSelector that selects no Pod gwdoctor
-can see: WorkloadEntries are not read), or whose ServiceEntry could not be read: its endpoints were not checked. A
+can see: WorkloadEntries are not read), whose ServiceEntry could not be read, or that is a Kubernetes Service's own
+hostname (\`NAME.NS.svc.cluster.local\`: istiod resolves it like that Service): its endpoints were not checked. A
 Hostname backend with a \`STATIC\` ServiceEntry is checked: the entry must be in the route's namespace
 ([\`ServiceEntryNotFound\`](#serviceentrynotfound)), have the backendRef's port
 ([\`ServicePortMismatch\`](#serviceportmismatch)) and endpoints ([\`NoReadyEndpoints\`](#noreadyendpoints)).`,

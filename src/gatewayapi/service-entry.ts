@@ -11,7 +11,7 @@
 // already say (ISTIO_BACKEND_KINDS). The destination is host and port: the gateway's cluster is
 // outbound|<port>||<host> (a ServiceEntry port of that number), with the entry's endpoints.
 
-import type { Pod, ServiceEntry } from '../cluster/objects.js';
+import type { Pod, Service, ServiceEntry } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ResolvedBackendRef } from '../types.js';
@@ -26,6 +26,11 @@ export type HostnameResolution =
   /** The manifests hold no ServiceEntry at all: not checked. */
   | { kind: 'unknown' }
   | { kind: 'forbidden'; why: string }
+  /**
+   * The host is a Kubernetes Service's own name (<name>.<namespace>.svc.cluster.local): istiod's index holds Services
+   * too, so it resolves like that Service (in the route's namespace; elsewhere with BackendNotFound but still routed).
+   */
+  | { kind: 'service'; service: Service }
   /** No ServiceEntry of the route's namespace lists the host; `elsewhere`: entries of other namespaces that do (none exported to the gateway's namespace). */
   | { kind: 'missing'; namespace: string; elsewhere: ServiceEntry[] }
   | {
@@ -80,7 +85,14 @@ export async function resolveHostname(cluster: ClusterReader, ref: ResolvedBacke
   // entry for the host (one exported to its namespace; of several, one of its own namespace first, else the oldest).
   const visible = found.elsewhere.filter((e) => exportedTo(e, gatewayNamespace)).sort((a, b) => Number((b.metadata.namespace ?? 'default') === gatewayNamespace) - Number((a.metadata.namespace ?? 'default') === gatewayNamespace) || (created(a) < created(b) ? -1 : created(a) > created(b) ? 1 : 0));
   const entry = found.entry ?? visible[0] ?? null;
-  if (!entry) return { kind: 'missing', namespace: routeNamespace, elsewhere: found.elsewhere };
+  if (!entry) {
+    // The backendRef's name (data from the route, not gwdoctor's prose): <service>.<namespace>.svc.cluster.local?
+    const hostname: string = ref.name;
+    const svc = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc\.cluster\.local$/.exec(hostname);
+    const service = svc ? await cluster.service(svc[3] as string, svc[1] as string) : undefined;
+    if (service) return { kind: 'service', service };
+    return { kind: 'missing', namespace: routeNamespace, elsewhere: found.elsewhere };
+  }
   const spec = entry.spec ?? {};
   const port = (Array.isArray(spec.ports) ? spec.ports : []).find((p) => p?.number === ref.port);
   const resolution = spec.resolution ?? 'NONE';

@@ -81,6 +81,18 @@ describe('the endpoints layer on a Hostname backend', () => {
     expect(endpointsOf(r).summary).toMatch(/ServiceEntries could not be listed \(serviceentries\.networking\.istio\.io is forbidden/);
   });
 
+  it('a Hostname that is a Kubernetes Service\'s own hostname (istiod\'s index holds Services too): never ServiceEntryNotFound; not checked', async () => {
+    const objs = objects().filter((o) => o.kind !== 'ServiceEntry' || o.metadata.name !== 'example-api-vm');
+    objs.push({ ...se('example-worker', 'unrelated', '2026-01-01T00:00:00Z', ['other.example.com']) });
+    const route = objs.find((o) => o.kind === 'HTTPRoute' && o.metadata.name === 'example-api') as K8sObject & { spec: { rules: { backendRefs: { name: string; port: number }[] }[] } };
+    route.spec.rules[0]!.backendRefs[0]!.name = 'example-api.example-api.svc.cluster.local';
+    const r = await runOnCluster(new ManifestCluster(objs), 'api.example.com');
+    expect(outcome(r)).toMatchObject({ verdict: 'warn', layer: 'endpoints', code: 'BackendKindUnsupported' });
+    expect(endpointsOf(r).summary).toMatch(/the hostname of Service example-api\/example-api: istiod resolves it like that Service/);
+    route.spec.rules[0]!.backendRefs[0]!.name = 'missing.example-api.svc.cluster.local';
+    expect(outcome(await runOnCluster(new ManifestCluster(objs), 'api.example.com'))).toMatchObject({ verdict: 'fail', code: 'ServiceEntryNotFound' });
+  });
+
   it('the entry only in another namespace, not exported to the gateway: ServiceEntryNotFound naming it, with a manual fix (copying it would define the host twice in the mesh)', async () => {
     const r = await runOnCluster(new ManifestCluster(loadManifests([join(FIXTURES, 'backend-service-entry-not-exported')])), 'api.example.com');
     expect(outcome(r)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'ServiceEntryNotFound' });
