@@ -21,6 +21,9 @@ import { crdDocs, installCrds, startExtraApiServer } from './harness/controlplan
 import { envoyLane, istiod, itIstiod, itLive, live, liveCluster } from './live.js';
 import { serviceAccountToken, type EnvoyLane, type LaneScenario } from './harness/envoy.js';
 import { judgeReal, type RealRow } from './real-answers.js';
+import { startFront, type Front, type FrontScenario } from './harness/front.js';
+import { requireBins } from '../helpers/net/bins.js';
+import type { Upstream } from './harness/envoy.js';
 import { expected as expectedOf, gatewayEnv, outcome, runOnCluster, runScenario, scenarios, type ExpectCase } from '../helpers/fixtures.js';
 import { HAND_WRITTEN, KNOWN_DISAGREEMENTS, type Known } from '../helpers/istiod-scenarios.js';
 
@@ -81,6 +84,19 @@ const statusTimes: { scenario: string; ms: number }[] = [];
 let lanePromise: Promise<EnvoyLane | null> | undefined;
 const realRows: RealRow[] = [];
 const laneTimes: { scenario: string; ms: number }[] = [];
+/**
+ * The networked judge: real nginx and dnsmasq in front of the lane (harness/front.ts), gwdoctor with its dns and proxy
+ * probes on; one dnsmasq and one certificate per run, one nginx per scenario.
+ */
+let frontPromise: Promise<Front | null> | undefined;
+const bins = requireBins();
+const hostOf = (t: string) => {
+  const bare = t.replace(/^internal:/, '');
+  return (/^https?:\/\//i.test(bare) ? new URL(bare) : new URL(`https://${bare}/`)).hostname;
+};
+function front(): Promise<Front | null> {
+  return (frontPromise ??= bins.bins ? startFront(bins.bins, scenarios().flatMap((s) => s.cases.map((c) => hostOf(c.target)))) : Promise.resolve(null));
+}
 
 type MeshFacts = NonNullable<Awaited<ReturnType<typeof runOnCluster>>['layers'][number]['facts']['mesh']>;
 
@@ -140,6 +156,9 @@ const NO_LANE = new Set(['mesh-dr-simple-to-plaintext', 'mesh-dr-simple-gateway-
 describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $name ($status), status written by real istiod', (s) => {
   let applied: Applied | undefined;
   let sc: LaneScenario | undefined;
+  let fs: FrontScenario | undefined;
+  const upstreams = new Map<string, Upstream | { error: string }>();
+  const caseKey = (c: { target: string; gateway?: string }) => `${c.target} ${c.gateway ?? ''}`;
   beforeAll(async () => {
     if (admin && istiod) {
       const lane = NO_LANE.has(s.name) ? null : await (lanePromise ??= envoyLane());
@@ -148,6 +167,11 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
         const t = Date.now();
         sc = await lane.start(applied.namespaces);
         laneTimes.push({ scenario: s.name, ms: Date.now() - t });
+        const f = await front();
+        if (f) {
+          for (const c of s.cases) upstreams.set(caseKey(c), await sc.upstream(c.target, c.gateway !== undefined ? { gateway: c.gateway } : {}));
+          fs = await f.scenario([...upstreams.values()].filter((u): u is Upstream => !('error' in u)));
+        }
       }
       if (applied.statusMs !== undefined) statusTimes.push({ scenario: s.name, ms: applied.statusMs });
       // GWDOCTOR_ISTIOD_STATUS_DUMP=<file>: append what istiod wrote for every scenario (to study a disagreement).
@@ -156,6 +180,7 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
     }
   }, 120_000);
   afterAll(async () => {
+    await fs?.stop();
     await sc?.stop();
     await applied?.cleanup();
   }, 120_000);
@@ -256,6 +281,17 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       const j = judgeReal(s.name, c.target, report, fromLive, real, sc);
       expect(j.ok, `${j.why}\nreal answer: ${JSON.stringify(real)}\nbackends: ${JSON.stringify(sc.backends)}`).toBe(true);
     }
+    const u = upstreams.get(caseKey(c));
+    if (real && sc && fs && u && !('error' in u)) {
+      // The networked judge: gwdoctor with its dns and proxy probes on, through real dnsmasq and nginx; the same request
+      // sent through that nginx. A pass <=> the expected backend answered through nginx; a failing code <=> that answer.
+      const netReport = await runOnCluster(await liveCluster('readonly'), c.target, { ...gatewayEnv(c.gateway), ...fs.env(u) });
+      const net = outcome(netReport);
+      const viaNginx = await fs.request(u);
+      realRows.push({ scenario: s.name, target: c.target, verdict: net.verdict, layer: net.layer, code: net.code, real: viaNginx, via: 'nginx', offline: fromLive });
+      const j = judgeReal(s.name, c.target, netReport, net, viaNginx, sc, 'nginx');
+      expect(j.ok, `networked, through nginx: gwdoctor ${net.verdict} ${net.layer}/${net.code} (offline ${fromLive.verdict} ${fromLive.layer}/${fromLive.code}): ${j.why}\nthrough nginx: ${JSON.stringify(viaNginx)}\nstraight: ${JSON.stringify(real)}\nnginx error log: ${fs.errorLog().slice(-1500)}`).toBe(true);
+    }
   });
 
   itIstiod.each(cases.filter((c) => c.known))('$target: KNOWN DISAGREEMENT with istiod, expected $layer/$code: $known.why', async (c) => {
@@ -317,7 +353,13 @@ describe('scenarios whose status istiod cannot produce: hand-written status on a
   });
 });
 
-afterAll(() => {
+afterAll(async () => {
+  const f = await frontPromise;
+  if (f) {
+    const ms = [...f.nginxMs].sort((a, b) => a - b);
+    if (ms.length) process.stderr.write(`[front] nginx up for ${ms.length} scenarios: median ${ms[Math.floor(ms.length / 2)]} ms, max ${ms[ms.length - 1]} ms, total ${ms.reduce((a, b) => a + b, 0)} ms\n`);
+    await f.stop();
+  }
   // GWDOCTOR_ENVOY_ANSWERS=<file>: every case's real answer next to gwdoctor's verdict (the README table's source).
   const out = process.env['GWDOCTOR_ENVOY_ANSWERS'];
   if (out && realRows.length) appendFileSync(out, `${realRows.map((r) => JSON.stringify(r)).join('\n')}\n`);

@@ -5,6 +5,10 @@
 import type { TargetReport } from '../../src/types.js';
 import type { ExpectCase } from '../helpers/fixtures.js';
 import type { LaneScenario, RealAnswer } from './harness/envoy.js';
+import { nginxGaveUp } from './harness/front.js';
+
+/** How the answer came: straight through the NodePort stand-in, or through the real nginx in front of it. */
+export type Via = 'nodeport' | 'nginx';
 
 export interface RealRow {
   scenario: string;
@@ -13,6 +17,9 @@ export interface RealRow {
   layer: string | null;
   code: string | null;
   real: RealAnswer;
+  /** Through nginx (gwdoctor networked; `offline`: its verdict with the network layers off), else the NodePort stand-in. */
+  via?: Via;
+  offline?: ExpectCase;
 }
 
 /** A backend answered: 200 with the identity header of one of the lane's backends, over TLS a client would accept. */
@@ -20,27 +27,35 @@ export function served(a: RealAnswer): boolean {
   return a.status === 200 && a.backend !== undefined && a.tlsProblem === undefined;
 }
 
-const envoyLocal = (a: RealAnswer) => a.server === 'istio-envoy' && a.upstreamServiceTime === undefined && a.backend === undefined;
+/**
+ * Envoy answered itself. Straight from Envoy: `server: istio-envoy`. Through nginx, which hides an upstream's `server`
+ * header (its proxy_hide_header default list), `server` is nginx's own; the other marks pass through unchanged.
+ */
+const envoyLocal = (a: RealAnswer, via: Via) =>
+  (via === 'nginx' ? /^nginx/.test(a.server ?? '') : a.server === 'istio-envoy') && a.upstreamServiceTime === undefined && a.backend === undefined;
+
+/** No HTTP answer from the gateway: `error` straight; through nginx, nginx's own 502 page (it got none either). */
+const noAnswer = (a: RealAnswer, via: Via, error: RegExp) => (via === 'nginx' ? nginxGaveUp(a) : a.status === undefined && error.test(a.error ?? ''));
 
 interface Answer {
   /** How the README names it. */
   says: string;
-  test(a: RealAnswer): boolean;
+  test(a: RealAnswer, via: Via): boolean;
 }
 
-const NR: Answer = { says: '`404`, empty body, `server: istio-envoy` (no route)', test: (a) => a.status === 404 && a.body === '' && envoyLocal(a) };
-const NC: Answer = { says: '`500`, empty body, `server: istio-envoy` (route to a cluster that does not exist)', test: (a) => a.status === 500 && a.body === '' && envoyLocal(a) };
-const UH: Answer = { says: '`503` `no healthy upstream`', test: (a) => a.status === 503 && a.body === 'no healthy upstream' && envoyLocal(a) };
+const NR: Answer = { says: '`404`, empty body, `server: istio-envoy` (no route)', test: (a, v) => a.status === 404 && a.body === '' && envoyLocal(a, v) };
+const NC: Answer = { says: '`500`, empty body, `server: istio-envoy` (route to a cluster that does not exist)', test: (a, v) => a.status === 500 && a.body === '' && envoyLocal(a, v) };
+const UH: Answer = { says: '`503` `no healthy upstream`', test: (a, v) => a.status === 503 && a.body === 'no healthy upstream' && envoyLocal(a, v) };
 const CLOSED: Answer = {
   says: 'no HTTP answer: connection refused (no gateway Pod, so nothing on the NodePort) or reset (the stand-in accepts, the gateway has no listener for the port)',
-  test: (a) => a.status === undefined && /^(refused|reset)$/.test(a.error ?? ''),
+  test: (a, v) => noAnswer(a, v, /^(refused|reset)$/),
 };
-const NO_TLS: Answer = { says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)', test: (a) => a.status === undefined && a.error === 'reset' };
+const NO_TLS: Answer = { says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)', test: (a, v) => noAnswer(a, v, /^reset$/) };
 const BAD_CERT: Answer = { says: 'the listener presents a certificate a client refuses (expired, or not for the host); behind it the route would answer', test: (a) => a.tlsProblem !== undefined };
 const NO_GATEWAY: Answer = { says: 'nothing to send to: no Gateway of an Istio class, so no gateway Service or NodePort', test: (a) => a.status === undefined && /^no Gateway/.test(a.error ?? '') };
-const RBAC: Answer = { says: '`403` `RBAC: access denied` (the gateway\'s RBAC filter)', test: (a) => a.status === 403 && a.body === 'RBAC: access denied' && envoyLocal(a) };
+const RBAC: Answer = { says: '`403` `RBAC: access denied` (the gateway\'s RBAC filter)', test: (a, v) => a.status === 403 && a.body === 'RBAC: access denied' && envoyLocal(a, v) };
 const UF: Answer = { says: '`503` `upstream connect error or disconnect/reset before headers ...`', test: (a) => a.status === 503 && /^upstream connect error or disconnect\/reset before headers/.test(a.body ?? '') };
-const anyOf = (...xs: Answer[]): Answer => ({ says: xs.map((x) => x.says).join('; or '), test: (a) => xs.some((x) => x.test(a)) });
+const anyOf = (...xs: Answer[]): Answer => ({ says: xs.map((x) => x.says).join('; or '), test: (a, v) => xs.some((x) => x.test(a, v)) });
 
 /**
  * For each failing reason code gwdoctor gives on a scenario istiod reconciles: the answer the real Envoy gave (measured
@@ -133,11 +148,27 @@ export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealA
   },
 };
 
+const NGINX_NO_VERIFY =
+  'nginx re-encrypts to the HTTPS listener without verifying its certificate (ngx_http_proxy_module: `proxy_ssl_verify` defaults to off, ' +
+  'https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_ssl_verify), so the certificate a verifying client refuses ' +
+  '(the straight answer\'s tlsProblem) does not stop this request; gwdoctor still reports it for every client that connects to the gateway itself';
+
+/**
+ * The networked judge's disagreements (gwdoctor with its probes on, the request through the real nginx), one by one:
+ * scenario -> target -> what the answer through nginx is, and why. Beside them REAL_DISAGREEMENTS holds too.
+ */
+export const NGINX_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealAnswer) => boolean; why: string }>> = {
+  'listener-https-cert-expired': {
+    'api.example.com': { real: (a) => served(a), why: NGINX_NO_VERIFY },
+    'worker.example.com': { real: (a) => served(a), why: NGINX_NO_VERIFY },
+  },
+};
+
 /** Did gwdoctor's verdict (`fromLive`, from `report`) agree with the real answer `a`? */
-export function judgeReal(scenario: string, target: string, report: TargetReport, fromLive: ExpectCase, a: RealAnswer, sc: LaneScenario): { ok: boolean; why: string } {
+export function judgeReal(scenario: string, target: string, report: TargetReport, fromLive: ExpectCase, a: RealAnswer, sc: LaneScenario, via: Via = 'nodeport'): { ok: boolean; why: string } {
   // An error is gwdoctor saying it could not tell: no claim about the answer.
   if (fromLive.verdict === 'error') return { ok: true, why: '' };
-  const known = REAL_DISAGREEMENTS[scenario]?.[target];
+  const known = (via === 'nginx' ? NGINX_DISAGREEMENTS[scenario]?.[target] : undefined) ?? REAL_DISAGREEMENTS[scenario]?.[target];
   if (known) return { ok: known.real(a), why: `known disagreement (${known.why}): the real answer changed` };
   if (target.startsWith('internal:')) {
     // --internal: pass = the host is not served publicly; InternalHostExposed = a backend answers it.
@@ -164,6 +195,6 @@ export function judgeReal(scenario: string, target: string, report: TargetReport
   }
   if (served(a)) return { ok: false, why: `gwdoctor says ${fromLive.layer}/${fromLive.code}, but backend ${a.backend} answered 200` };
   const want = fromLive.code ? (REAL_ANSWER[`${fromLive.layer}/${fromLive.code}`] ?? REAL_ANSWER[fromLive.code]) : undefined;
-  if (want && !want.test(a)) return { ok: false, why: `for ${fromLive.code} the real Envoy answers ${want.says}` };
+  if (want && !want.test(a, via)) return { ok: false, why: `for ${fromLive.code} the real Envoy answers ${want.says}` };
   return { ok: true, why: '' };
 }

@@ -622,7 +622,18 @@ export interface LaneScenario {
    * serves it (HTTPS listener with SNI for an https target when the Gateway has one, else the HTTP listener).
    */
   request(target: string, opts?: { gateway?: string }): Promise<RealAnswer>;
+  /** Where `request` sends it: what a proxy in front of the gateway (nginx) forwards to. */
+  upstream(target: string, opts?: { gateway?: string }): Promise<Upstream | { error: string }>;
   stop(): Promise<void>;
+}
+
+/** A gateway address and port the real request goes to (TLS with SNI = host when the listener is HTTPS). */
+export interface Upstream {
+  address: string;
+  port: number;
+  tls: boolean;
+  host: string;
+  path: string;
 }
 
 export class EnvoyLane implements LaneHooks {
@@ -692,6 +703,18 @@ export class EnvoyLane implements LaneHooks {
    * the first HTTPS listener (then TLS with SNI = host). Without a nodePort for it, straight to the listener.
    */
   async request(namespaces: string[], target: string, opts: { gateway?: string } = {}): Promise<RealAnswer> {
+    const u = await this.upstream(namespaces, target, opts);
+    if ('error' in u) return { sent: `GET ${target}`, error: u.error };
+    // Never let Envoy dial out of loopback: every upstream address it knows must be the lane's.
+    for (const e of this.running) {
+      const outside = await nonLoopbackUpstreams(e.adminUrl, this.gatewayHosts);
+      if (outside.length > 0) return { sent: `GET ${target}`, error: `not sent: Envoy ${e.pod} has upstream addresses outside loopback (${outside.slice(0, 3).join(', ')})` };
+    }
+    return sendRequest(u.address, u.port, u.host, u.path, { tls: u.tls });
+  }
+
+  /** Where `request` sends the target's request (the choice it documents), or why there is nowhere to send it. */
+  async upstream(namespaces: string[], target: string, opts: { gateway?: string } = {}): Promise<Upstream | { error: string }> {
     const kube = this.o.kube;
     const bare = target.replace(/^internal:/, '');
     const url = /^https?:\/\//i.test(bare) ? new URL(bare) : new URL(`http://${bare}/`);
@@ -710,7 +733,7 @@ export class EnvoyLane implements LaneHooks {
       const listeners = ((r.json as { spec: { listeners?: Listener[] } }).spec.listeners ?? []) as Listener[];
       if (!chosen || (!chosen.listeners.some(fits) && listeners.some(fits))) chosen = { ns, name, listeners };
     }
-    if (!chosen) return { sent: `GET ${target}`, error: 'no Gateway of an Istio class in this scenario' };
+    if (!chosen) return { error: 'no Gateway of an Istio class in this scenario' };
     const svc = (await kube.list('v1', 'Service', chosen.ns, `${GATEWAY_NAME}=${chosen.name}`))[0];
     const ports = ((svc?.['spec'] as { ports?: ServicePort[] } | undefined)?.ports ?? []) as ServicePort[];
     const ls = chosen.listeners;
@@ -723,18 +746,13 @@ export class EnvoyLane implements LaneHooks {
       ls[0]?.port);
     const node = [...this.nodes.values()][0];
     // A port the Gateway has no listener and its Service no nodePort for: the proxy forwards to a closed port.
-    if (pinned !== undefined && port === undefined && node) return sendRequest(node, pinned, host, path);
-    if (port === undefined) return { sent: `GET ${target}`, error: `Gateway ${chosen.ns}/${chosen.name} has no listener` };
+    if (pinned !== undefined && port === undefined && node) return { address: node, port: pinned, tls: false, host, path };
+    if (port === undefined) return { error: `Gateway ${chosen.ns}/${chosen.name} has no listener` };
     const tls = ls.find((l) => l.port === port)?.protocol === 'HTTPS';
     const sp = ports.find((p) => p.port === port);
-    // Never let Envoy dial out of loopback: every upstream address it knows must be the lane's.
-    for (const e of this.running) {
-      const outside = await nonLoopbackUpstreams(e.adminUrl, this.gatewayHosts);
-      if (outside.length > 0) return { sent: `GET ${target}`, error: `not sent: Envoy ${e.pod} has upstream addresses outside loopback (${outside.slice(0, 3).join(', ')})` };
-    }
-    if (sp?.nodePort && node) return sendRequest(node, sp.nodePort, host, path, { tls });
+    if (sp?.nodePort && node) return { address: node, port: sp.nodePort, tls, host, path };
     const target_ = typeof sp?.targetPort === 'number' ? sp.targetPort : port;
-    return sendRequest(this.gatewayAddress(chosen.ns, chosen.name), movedPort(target_), host, path, { tls });
+    return { address: this.gatewayAddress(chosen.ns, chosen.name), port: movedPort(target_), tls, host, path };
   }
 
   /**
@@ -794,7 +812,8 @@ export class EnvoyLane implements LaneHooks {
         }
       }
       const request = (target: string, opts: { gateway?: string } = {}) => this.request(namespaces, target, opts);
-      return { envoys, backends, nodeAddresses, request, stop };
+      const upstream = (target: string, opts: { gateway?: string } = {}) => this.upstream(namespaces, target, opts);
+      return { envoys, backends, nodeAddresses, request, upstream, stop };
     } catch (err) {
       await stop();
       throw err;
