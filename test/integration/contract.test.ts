@@ -20,7 +20,7 @@ import { clusterUpstream, configDump, connectGatewayProxy, rbacPolicies } from '
 import { crdDocs, installCrds, startExtraApiServer } from './harness/controlplane.js';
 import { envoyLane, istiod, itIstiod, itLive, live, liveCluster } from './live.js';
 import { serviceAccountToken, type EnvoyLane, type LaneScenario } from './harness/envoy.js';
-import { judgeReal, type RealRow } from './real-answers.js';
+import { judgeGrpc, judgeReal, type GrpcRow, type RealRow } from './real-answers.js';
 import { startFront, type Front, type FrontScenario } from './harness/front.js';
 import { requireBins } from '../helpers/net/bins.js';
 import type { Upstream } from './harness/envoy.js';
@@ -83,6 +83,7 @@ const statusTimes: { scenario: string; ms: number }[] = [];
 /** The third judge: a real Envoy configured by the same istiod (harness/envoy.ts), one lane for the whole file. */
 let lanePromise: Promise<EnvoyLane | null> | undefined;
 const realRows: RealRow[] = [];
+const grpcRows: GrpcRow[] = [];
 const laneTimes: { scenario: string; ms: number }[] = [];
 /**
  * The networked judge: real nginx and dnsmasq in front of the lane (harness/front.ts), gwdoctor with its dns and proxy
@@ -159,6 +160,7 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
   let fs: FrontScenario | undefined;
   const upstreams = new Map<string, Upstream | { error: string }>();
   const caseKey = (c: { target: string; gateway?: string }) => `${c.target} ${c.gateway ?? ''}`;
+  const grpcScenario = loadManifests([s.dir]).some((o) => o.kind === 'GRPCRoute');
   beforeAll(async () => {
     if (admin && istiod) {
       const lane = NO_LANE.has(s.name) ? null : await (lanePromise ??= envoyLane());
@@ -281,6 +283,13 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       const j = judgeReal(s.name, c.target, report, fromLive, real, sc);
       expect(j.ok, `${j.why}\nreal answer: ${JSON.stringify(real)}\nbackends: ${JSON.stringify(sc.backends)}`).toBe(true);
     }
+    if (real && sc && grpcScenario) {
+      // A real gRPC call for the same host and path (GRPCRoute scenarios): what Envoy does with a gRPC request.
+      const g = await sc.grpc(c.target, c.gateway !== undefined ? { gateway: c.gateway } : {});
+      grpcRows.push({ scenario: s.name, target: c.target, verdict: fromLive.verdict, layer: fromLive.layer, code: fromLive.code, grpc: g });
+      const j = judgeGrpc(s.name, c.target, report, fromLive, g, sc);
+      expect(j.ok, `gRPC: gwdoctor ${fromLive.verdict} ${fromLive.layer}/${fromLive.code}: ${j.why}\ngRPC answer: ${JSON.stringify(g)}\nbackends: ${JSON.stringify(sc.backends)}`).toBe(true);
+    }
     const u = upstreams.get(caseKey(c));
     if (real && sc && fs && u && !('error' in u)) {
       // The networked judge: gwdoctor with its dns and proxy probes on, through real dnsmasq and nginx; the same request
@@ -362,7 +371,7 @@ afterAll(async () => {
   }
   // GWDOCTOR_ENVOY_ANSWERS=<file>: every case's real answer next to gwdoctor's verdict (the README table's source).
   const out = process.env['GWDOCTOR_ENVOY_ANSWERS'];
-  if (out && realRows.length) appendFileSync(out, `${realRows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  if (out && realRows.length) appendFileSync(out, `${[...realRows, ...grpcRows].map((r) => JSON.stringify(r)).join('\n')}\n`);
   if (laneTimes.length) {
     const ms = laneTimes.map((t) => t.ms).sort((a, b) => a - b);
     process.stderr.write(`[envoy] data plane up for ${ms.length} scenarios: median ${ms[Math.floor(ms.length / 2)]} ms, max ${ms[ms.length - 1]} ms; ${realRows.length} real requests\n`);

@@ -4,7 +4,7 @@
 
 import type { TargetReport } from '../../src/types.js';
 import type { ExpectCase } from '../helpers/fixtures.js';
-import type { LaneScenario, RealAnswer } from './harness/envoy.js';
+import type { GrpcAnswer, LaneScenario, RealAnswer } from './harness/envoy.js';
 import { nginxGaveUp } from './harness/front.js';
 
 /** How the answer came: straight through the NodePort stand-in, or through the real nginx in front of it. */
@@ -41,21 +41,32 @@ interface Answer {
   /** How the README names it. */
   says: string;
   test(a: RealAnswer, via: Via): boolean;
+  /** The same answer to a gRPC call: Envoy's local reply as gRPC (HTTP 200, grpc-status from its HTTP status); absent: no claim. */
+  grpc?: (g: GrpcAnswer) => boolean;
 }
 
-const NR: Answer = { says: '`404`, empty body, `server: istio-envoy` (no route)', test: (a, v) => a.status === 404 && a.body === '' && envoyLocal(a, v) };
-const NC: Answer = { says: '`500`, empty body, `server: istio-envoy` (route to a cluster that does not exist)', test: (a, v) => a.status === 500 && a.body === '' && envoyLocal(a, v) };
-const UH: Answer = { says: '`503` `no healthy upstream`', test: (a, v) => a.status === 503 && a.body === 'no healthy upstream' && envoyLocal(a, v) };
+/** Envoy answered the gRPC call itself (a trailers-only answer, no backend) with this grpc-status. */
+const grpcLocal = (code: number, message?: string) => (g: GrpcAnswer) =>
+  g.status === 200 && g.server === 'istio-envoy' && g.backend === undefined && g.grpcStatus === code && (message === undefined || g.grpcMessage === message);
+
+const NR: Answer = { says: '`404`, empty body, `server: istio-envoy` (no route)', test: (a, v) => a.status === 404 && a.body === '' && envoyLocal(a, v), grpc: grpcLocal(12) };
+const NC: Answer = { says: '`500`, empty body, `server: istio-envoy` (route to a cluster that does not exist)', test: (a, v) => a.status === 500 && a.body === '' && envoyLocal(a, v), grpc: grpcLocal(2) };
+const UH: Answer = { says: '`503` `no healthy upstream`', test: (a, v) => a.status === 503 && a.body === 'no healthy upstream' && envoyLocal(a, v), grpc: grpcLocal(14, 'no healthy upstream') };
 const CLOSED: Answer = {
   says: 'no HTTP answer: connection refused (no gateway Pod, so nothing on the NodePort) or reset (the stand-in accepts, the gateway has no listener for the port)',
   test: (a, v) => noAnswer(a, v, /^(refused|reset)$/),
+  grpc: (g) => g.status === undefined && /^(refused|reset)$/.test(g.error ?? ''),
 };
-const NO_TLS: Answer = { says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)', test: (a, v) => noAnswer(a, v, /^reset$/) };
+const NO_TLS: Answer = { says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)', test: (a, v) => noAnswer(a, v, /^reset$/), grpc: (g) => g.status === undefined && g.error === 'reset' };
 const BAD_CERT: Answer = { says: 'the listener presents a certificate a client refuses (expired, or not for the host); behind it the route would answer', test: (a) => a.tlsProblem !== undefined };
-const NO_GATEWAY: Answer = { says: 'nothing to send to: no Gateway of an Istio class, so no gateway Service or NodePort', test: (a) => a.status === undefined && /^no Gateway/.test(a.error ?? '') };
-const RBAC: Answer = { says: '`403` `RBAC: access denied` (the gateway\'s RBAC filter)', test: (a, v) => a.status === 403 && a.body === 'RBAC: access denied' && envoyLocal(a, v) };
+const NO_GATEWAY: Answer = { says: 'nothing to send to: no Gateway of an Istio class, so no gateway Service or NodePort', test: (a) => a.status === undefined && /^no Gateway/.test(a.error ?? ''), grpc: (g) => g.status === undefined && /^no Gateway/.test(g.error ?? '') };
+const RBAC: Answer = { says: '`403` `RBAC: access denied` (the gateway\'s RBAC filter)', test: (a, v) => a.status === 403 && a.body === 'RBAC: access denied' && envoyLocal(a, v), grpc: grpcLocal(7, 'RBAC: access denied') };
 const UF: Answer = { says: '`503` `upstream connect error or disconnect/reset before headers ...`', test: (a) => a.status === 503 && /^upstream connect error or disconnect\/reset before headers/.test(a.body ?? '') };
-const anyOf = (...xs: Answer[]): Answer => ({ says: xs.map((x) => x.says).join('; or '), test: (a, v) => xs.some((x) => x.test(a, v)) });
+const anyOf = (...xs: Answer[]): Answer => ({
+  says: xs.map((x) => x.says).join('; or '),
+  test: (a, v) => xs.some((x) => x.test(a, v)),
+  ...(xs.every((x) => x.grpc) ? { grpc: (g: GrpcAnswer) => xs.some((x) => x.grpc?.(g)) } : {}),
+});
 
 /**
  * For each failing reason code gwdoctor gives on a scenario istiod reconciles: the answer the real Envoy gave (measured
@@ -196,5 +207,47 @@ export function judgeReal(scenario: string, target: string, report: TargetReport
   if (served(a)) return { ok: false, why: `gwdoctor says ${fromLive.layer}/${fromLive.code}, but backend ${a.backend} answered 200` };
   const want = fromLive.code ? (REAL_ANSWER[`${fromLive.layer}/${fromLive.code}`] ?? REAL_ANSWER[fromLive.code]) : undefined;
   if (want && !want.test(a, via)) return { ok: false, why: `for ${fromLive.code} the real Envoy answers ${want.says}` };
+  return { ok: true, why: '' };
+}
+
+export interface GrpcRow {
+  scenario: string;
+  target: string;
+  verdict: ExpectCase['verdict'];
+  layer: string | null;
+  code: string | null;
+  grpc: GrpcAnswer;
+}
+
+/**
+ * A backend answered the gRPC call. Over HTTP/2 it answers as a gRPC server (grpc-status 0). Istio's gateway speaks
+ * HTTP/1.1 to a Service port that does not declare HTTP/2 (its name or appProtocol: cluster_builder.go
+ * setUpstreamProtocol; no use_downstream_protocol for gateways), and every GRPCRoute backend in fixtures/ has a port
+ * named `http`: the lane's backend answers that too (a real gRPC server, HTTP/2 only, would not: see the README).
+ */
+export function grpcServed(g: GrpcAnswer): boolean {
+  return g.status === 200 && g.backend !== undefined && (g.backendProtocol === 'http/1.1' || g.grpcStatus === 0);
+}
+
+/** Did gwdoctor's verdict for the target agree with what a real gRPC call for its host and path got? */
+export function judgeGrpc(scenario: string, target: string, report: TargetReport, fromLive: ExpectCase, g: GrpcAnswer, sc: LaneScenario): { ok: boolean; why: string } {
+  if (fromLive.verdict === 'error') return { ok: true, why: '' };
+  if (target.startsWith('internal:')) {
+    if (fromLive.verdict === 'pass') return { ok: g.backend === undefined, why: 'gwdoctor says the internal host is not served publicly, but a backend answered the gRPC call' };
+    if (fromLive.code === 'InternalHostExposed') return { ok: g.backend !== undefined, why: 'gwdoctor says the internal host is exposed, but no backend answered the gRPC call' };
+    return { ok: true, why: '' };
+  }
+  if (fromLive.verdict === 'pass' || fromLive.verdict === 'warn') {
+    if (!grpcServed(g)) return { ok: false, why: `gwdoctor says ${fromLive.verdict}, but the gRPC call was not served` };
+    if (!sc.backends.some((x) => x.pod === g.backend)) return { ok: false, why: `${g.backend} is none of the lane's backends` };
+    const facts = (id: string) => report.layers.find((l) => l.id === id)?.facts ?? {};
+    const svcs = (facts('endpoints').backends ?? facts('grant').backends ?? []).filter((x) => x.kind === 'Service');
+    const ns = (g.backend ?? '').split('/')[0];
+    if (svcs.length > 0 && !svcs.some((x) => x.namespace === ns)) return { ok: false, why: `gwdoctor names ${svcs.map((x) => `${x.namespace}/${x.name}`).join(', ')}, but ${g.backend} answered` };
+    return { ok: true, why: '' };
+  }
+  if (g.backend !== undefined) return { ok: false, why: `gwdoctor says ${fromLive.layer}/${fromLive.code}, but backend ${g.backend} answered the gRPC call` };
+  const want = fromLive.code ? (REAL_ANSWER[`${fromLive.layer}/${fromLive.code}`] ?? REAL_ANSWER[fromLive.code]) : undefined;
+  if (want?.grpc && !want.grpc(g)) return { ok: false, why: `for ${fromLive.code} the real Envoy answers ${want.says} (as gRPC: its grpc-status)` };
   return { ok: true, why: '' };
 }

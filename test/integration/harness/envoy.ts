@@ -13,11 +13,12 @@ import { networkInterfaces } from 'node:os';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { checkServerIdentity, type TLSSocket } from 'node:tls';
-import { createServer as netServer } from 'node:net';
+import { createServer as netServer, type Socket } from 'node:net';
+import { connect as h2connect, createServer as createH2Server } from 'node:http2';
 import { createSocket } from 'node:dgram';
 import * as packet from 'dns-packet';
 import { join } from 'node:path';
@@ -136,35 +137,81 @@ export interface BackendPod {
   listening: boolean;
 }
 
-async function startBackend(b: BackendPod): Promise<Server[]> {
+/** The protocol a backend was spoken to in: `h2` (h2c, prior knowledge) or `http/1.1`. */
+export const BACKEND_PROTOCOL_HEADER = 'x-gwdoctor-backend-protocol';
+
+interface Closer {
+  close(): Promise<void>;
+}
+
+/**
+ * A backend Pod: on each port, HTTP/1.1 and h2c (HTTP/2 with prior knowledge, what gRPC speaks in plaintext) on the
+ * same socket, told apart by the HTTP/2 connection preface. Every answer names the Pod (`x-gwdoctor-backend`) and the
+ * protocol it came in (`x-gwdoctor-backend-protocol`). A gRPC call (`content-type: application/grpc`) over HTTP/2 gets
+ * a gRPC answer: one empty message, `grpc-status: 0` in the trailers, as a gRPC server gives. Over HTTP/1.1 the answer
+ * is the plain one (a gRPC server speaks HTTP/2 only; the client sees no grpc-status).
+ */
+async function startBackend(b: BackendPod): Promise<Closer[]> {
   if (!b.listening) return [];
-  const servers: Server[] = [];
+  const servers: Closer[] = [];
   for (const port of b.ports) {
-    const s = createServer((req, res) => {
+    const h1 = createServer((req, res) => {
       req.resume();
       const body = `${b.pod}\n`;
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(body)), [BACKEND_HEADER]: b.pod });
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(body)), [BACKEND_HEADER]: b.pod, [BACKEND_PROTOCOL_HEADER]: 'http/1.1' });
       res.end(body);
     });
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, b.address, () => resolve());
+    const h2 = createH2Server();
+    h2.on('stream', (stream, headers) => {
+      stream.on('error', () => {});
+      stream.resume();
+      const grpc = /^application\/grpc/.test(String(headers['content-type'] ?? ''));
+      stream.on('end', () => {
+        if (stream.destroyed) return;
+        if (grpc) {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc', [BACKEND_HEADER]: b.pod, [BACKEND_PROTOCOL_HEADER]: 'h2' }, { waitForTrailers: true });
+          stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': '' }));
+          stream.end(Buffer.alloc(5)); // one gRPC message: not compressed, length 0
+        } else {
+          stream.respond({ ':status': 200, 'content-type': 'text/plain', [BACKEND_HEADER]: b.pod, [BACKEND_PROTOCOL_HEADER]: 'h2' });
+          stream.end(`${b.pod}\n`);
+        }
+      });
     });
-    servers.push(s);
+    const sockets = new Set<Socket>();
+    const front = netServer((sock) => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+      sock.on('error', () => {});
+      sock.once('data', (first: Buffer) => {
+        sock.pause();
+        sock.unshift(first);
+        (first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE) ? h2 : h1).emit('connection', sock);
+        sock.resume();
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      front.once('error', reject);
+      front.listen(port, b.address, () => resolve());
+    });
+    servers.push({
+      close: () =>
+        new Promise<void>((r) => {
+          for (const x of sockets) x.destroy();
+          h1.closeAllConnections();
+          h2.close();
+          front.close(() => r());
+        }),
+    });
   }
   return servers;
 }
 
-async function closeServers(servers: Server[]): Promise<void> {
-  await Promise.all(
-    servers.map(
-      (s) =>
-        new Promise<void>((r) => {
-          s.closeAllConnections();
-          s.close(() => r());
-        }),
-    ),
-  );
+/** The first bytes of every HTTP/2 connection (RFC 9113 3.4); an h2c client with prior knowledge sends them first. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+async function closeServers(servers: Closer[]): Promise<void> {
+  await Promise.all(servers.map((s) => s.close()));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -235,6 +282,64 @@ export async function sendRequest(address: string, port: number, host: string, p
     });
     req.on('error', (e) => finish({ error: errorName(e) }));
     req.end();
+  });
+}
+
+/** The answer to a real gRPC call (HTTP/2; h2c in plaintext). */
+export interface GrpcAnswer {
+  sent: string;
+  /** The HTTP/2 `:status`. */
+  status?: number;
+  /** `grpc-status` (from the trailers, or the headers of a trailers-only answer); absent when none came. */
+  grpcStatus?: number;
+  grpcMessage?: string;
+  server?: string;
+  upstreamServiceTime?: string;
+  /** namespace/pod of the backend that answered, and in which protocol Envoy spoke to it (`h2`, `http/1.1`). */
+  backend?: string;
+  backendProtocol?: string;
+  error?: string;
+}
+
+/**
+ * A real unary gRPC call: POST <path> over HTTP/2 (h2c with prior knowledge; TLS with ALPN h2 and SNI = host when
+ * `tls`), `content-type: application/grpc`, `te: trailers`, one empty message. node:http2 rather than @grpc/grpc-js:
+ * gRPC over HTTP/2 is exactly this (grpc/grpc PROTOCOL-HTTP2.md), no .proto or dependency is needed, and the judge
+ * must see what a gRPC library hides: the HTTP status, `server`, the backend's headers and a trailers-only answer.
+ */
+export async function sendGrpc(address: string, port: number, host: string, path: string, opts: { tls?: boolean; timeoutMs?: number } = {}): Promise<GrpcAnswer> {
+  const sent = `gRPC POST ${opts.tls ? 'https' : 'http'}://${address}:${port}${path} :authority ${host}${opts.tls ? ` (TLS, SNI ${host})` : ' (h2c)'}`;
+  return new Promise((resolve) => {
+    let done = false;
+    const session = h2connect(`${opts.tls ? 'https' : 'http'}://${address}:${port}`, opts.tls ? { servername: host, rejectUnauthorized: false, ALPNProtocols: ['h2'] } : {});
+    const timer = setTimeout(() => finish({ error: 'timeout' }), opts.timeoutMs ?? 10_000);
+    const a: Omit<GrpcAnswer, 'sent'> = {};
+    function finish(x: Omit<GrpcAnswer, 'sent'>) {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      session.destroy();
+      resolve({ sent, ...x });
+    }
+    const grpcFrom = (h: Record<string, unknown>) => {
+      if (h['grpc-status'] !== undefined) a.grpcStatus = Number(h['grpc-status']);
+      if (h['grpc-message'] !== undefined) a.grpcMessage = decodeURIComponent(String(h['grpc-message']));
+    };
+    session.on('error', (e) => finish({ ...a, error: a.status === undefined ? errorName(e as Error & { code?: string }) : `after headers: ${(e as Error).message}` }));
+    const req = session.request({ ':method': 'POST', ':path': path, ':authority': host, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'gwdoctor-envoy-lane' });
+    req.on('response', (h) => {
+      a.status = Number(h[':status']);
+      if (h['server'] !== undefined) a.server = String(h['server']);
+      if (h['x-envoy-upstream-service-time'] !== undefined) a.upstreamServiceTime = String(h['x-envoy-upstream-service-time']);
+      if (h[BACKEND_HEADER] !== undefined) a.backend = String(h[BACKEND_HEADER]);
+      if (h[BACKEND_PROTOCOL_HEADER] !== undefined) a.backendProtocol = String(h[BACKEND_PROTOCOL_HEADER]);
+      grpcFrom(h);
+    });
+    req.on('trailers', (t) => grpcFrom(t));
+    req.on('data', () => {});
+    req.on('end', () => finish(a));
+    req.on('error', (e) => finish({ ...a, ...(a.status === undefined ? { error: errorName(e as Error & { code?: string }) } : {}) }));
+    req.end(Buffer.alloc(5));
   });
 }
 
@@ -622,6 +727,8 @@ export interface LaneScenario {
    * serves it (HTTPS listener with SNI for an https target when the Gateway has one, else the HTTP listener).
    */
   request(target: string, opts?: { gateway?: string }): Promise<RealAnswer>;
+  /** A real gRPC call for the target's host and path, through the same NodePort stand-in as `request`. */
+  grpc(target: string, opts?: { gateway?: string }): Promise<GrpcAnswer>;
   /** Where `request` sends it: what a proxy in front of the gateway (nginx) forwards to. */
   upstream(target: string, opts?: { gateway?: string }): Promise<Upstream | { error: string }>;
   stop(): Promise<void>;
@@ -705,12 +812,18 @@ export class EnvoyLane implements LaneHooks {
   async request(namespaces: string[], target: string, opts: { gateway?: string } = {}): Promise<RealAnswer> {
     const u = await this.upstream(namespaces, target, opts);
     if ('error' in u) return { sent: `GET ${target}`, error: u.error };
-    // Never let Envoy dial out of loopback: every upstream address it knows must be the lane's.
+    const outside = await this.outsideLoopback();
+    if (outside) return { sent: `GET ${target}`, error: outside };
+    return sendRequest(u.address, u.port, u.host, u.path, { tls: u.tls });
+  }
+
+  /** Never let Envoy dial out of loopback: every upstream address it knows must be the lane's (else why not to send). */
+  async outsideLoopback(): Promise<string | null> {
     for (const e of this.running) {
       const outside = await nonLoopbackUpstreams(e.adminUrl, this.gatewayHosts);
-      if (outside.length > 0) return { sent: `GET ${target}`, error: `not sent: Envoy ${e.pod} has upstream addresses outside loopback (${outside.slice(0, 3).join(', ')})` };
+      if (outside.length > 0) return `not sent: Envoy ${e.pod} has upstream addresses outside loopback (${outside.slice(0, 3).join(', ')})`;
     }
-    return sendRequest(u.address, u.port, u.host, u.path, { tls: u.tls });
+    return null;
   }
 
   /** Where `request` sends the target's request (the choice it documents), or why there is nowhere to send it. */
@@ -763,7 +876,7 @@ export class EnvoyLane implements LaneHooks {
   async start(namespaces: string[]): Promise<LaneScenario> {
     const kube = this.o.kube;
     const backends: BackendPod[] = [];
-    const servers: Server[] = [];
+    const servers: Closer[] = [];
     const envoys: GatewayEnvoy[] = [];
     this.running = envoys;
     const stop = async () => {
@@ -813,7 +926,14 @@ export class EnvoyLane implements LaneHooks {
       }
       const request = (target: string, opts: { gateway?: string } = {}) => this.request(namespaces, target, opts);
       const upstream = (target: string, opts: { gateway?: string } = {}) => this.upstream(namespaces, target, opts);
-      return { envoys, backends, nodeAddresses, request, upstream, stop };
+      const grpc = async (target: string, opts: { gateway?: string } = {}): Promise<GrpcAnswer> => {
+        const u = await this.upstream(namespaces, target, opts);
+        if ('error' in u) return { sent: `gRPC ${target}`, error: u.error };
+        const outside = await this.outsideLoopback();
+        if (outside) return { sent: `gRPC ${target}`, error: outside };
+        return sendGrpc(u.address, u.port, u.host, u.path, { tls: u.tls });
+      };
+      return { envoys, backends, nodeAddresses, request, grpc, upstream, stop };
     } catch (err) {
       await stop();
       throw err;
