@@ -20,7 +20,7 @@ import { clusterUpstream, configDump, connectGatewayProxy, rbacPolicies } from '
 import { crdDocs, installCrds, startExtraApiServer } from './harness/controlplane.js';
 import { envoyLane, istiod, itIstiod, itLive, live, liveCluster } from './live.js';
 import { serviceAccountToken, type EnvoyLane, type LaneScenario } from './harness/envoy.js';
-import { judgeGrpc, judgeReal, type GrpcRow, type RealRow } from './real-answers.js';
+import { classifierOnReal, judgeGrpc, judgeReal, type GrpcRow, type RealRow } from './real-answers.js';
 import { startFront, type Front, type FrontScenario } from './harness/front.js';
 import { requireBins } from '../helpers/net/bins.js';
 import type { Upstream } from './harness/envoy.js';
@@ -282,6 +282,9 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       // Third judge: gwdoctor's verdict agrees with what the real Envoy answered (real-answers.ts).
       const j = judgeReal(s.name, c.target, report, fromLive, real, sc);
       expect(j.ok, `${j.why}\nreal answer: ${JSON.stringify(real)}\nbackends: ${JSON.stringify(sc.backends)}`).toBe(true);
+      // gwdoctor's classifier of gateway answers, on this real one (the unit tests feed it hand-written shapes).
+      const k = classifierOnReal(real, c.target);
+      expect(k.ok, `${k.why}\nreal answer: ${JSON.stringify(real)}`).toBe(true);
     }
     if (real && sc && grpcScenario) {
       // A real gRPC call for the same host and path (GRPCRoute scenarios): what Envoy does with a gRPC request.

@@ -6,6 +6,7 @@ import type { TargetReport } from '../../src/types.js';
 import type { ExpectCase } from '../helpers/fixtures.js';
 import type { GrpcAnswer, LaneScenario, RealAnswer } from './harness/envoy.js';
 import { nginxGaveUp } from './harness/front.js';
+import { classifyResponse, type EnvoyFault } from '../../src/net/classify.js';
 
 /** How the answer came: straight through the NodePort stand-in, or through the real nginx in front of it. */
 export type Via = 'nodeport' | 'nginx';
@@ -40,6 +41,8 @@ const noAnswer = (a: RealAnswer, via: Via, error: RegExp) => (via === 'nginx' ? 
 interface Answer {
   /** How the README names it. */
   says: string;
+  /** The Envoy response flag gwdoctor's classifier must give this answer (src/net/classify.ts), when Envoy answered. */
+  fault?: EnvoyFault;
   test(a: RealAnswer, via: Via): boolean;
   /** The same answer to a gRPC call: Envoy's local reply as gRPC (HTTP 200, grpc-status from its HTTP status); absent: no claim. */
   grpc?: (g: GrpcAnswer) => boolean;
@@ -49,9 +52,9 @@ interface Answer {
 const grpcLocal = (code: number, message?: string) => (g: GrpcAnswer) =>
   g.status === 200 && g.server === 'istio-envoy' && g.backend === undefined && g.grpcStatus === code && (message === undefined || g.grpcMessage === message);
 
-const NR: Answer = { says: '`404`, empty body, `server: istio-envoy` (no route)', test: (a, v) => a.status === 404 && a.body === '' && envoyLocal(a, v), grpc: grpcLocal(12) };
-const NC: Answer = { says: '`500`, empty body, `server: istio-envoy` (route to a cluster that does not exist)', test: (a, v) => a.status === 500 && a.body === '' && envoyLocal(a, v), grpc: grpcLocal(2) };
-const UH: Answer = { says: '`503` `no healthy upstream`', test: (a, v) => a.status === 503 && a.body === 'no healthy upstream' && envoyLocal(a, v), grpc: grpcLocal(14, 'no healthy upstream') };
+const NR: Answer = { fault: 'NR', says: '`404`, empty body, `server: istio-envoy` (no route)', test: (a, v) => a.status === 404 && a.body === '' && envoyLocal(a, v), grpc: grpcLocal(12) };
+const NC: Answer = { fault: 'NC', says: '`500`, empty body, `server: istio-envoy` (route to a cluster that does not exist)', test: (a, v) => a.status === 500 && a.body === '' && envoyLocal(a, v), grpc: grpcLocal(2) };
+const UH: Answer = { fault: 'UH', says: '`503` `no healthy upstream`', test: (a, v) => a.status === 503 && a.body === 'no healthy upstream' && envoyLocal(a, v), grpc: grpcLocal(14, 'no healthy upstream') };
 const CLOSED: Answer = {
   says: 'no HTTP answer: connection refused (no gateway Pod, so nothing on the NodePort) or reset (the stand-in accepts, the gateway has no listener for the port)',
   test: (a, v) => noAnswer(a, v, /^(refused|reset)$/),
@@ -60,8 +63,8 @@ const CLOSED: Answer = {
 const NO_TLS: Answer = { says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)', test: (a, v) => noAnswer(a, v, /^reset$/), grpc: (g) => g.status === undefined && g.error === 'reset' };
 const BAD_CERT: Answer = { says: 'the listener presents a certificate a client refuses (expired, or not for the host); behind it the route would answer', test: (a) => a.tlsProblem !== undefined };
 const NO_GATEWAY: Answer = { says: 'nothing to send to: no Gateway of an Istio class, so no gateway Service or NodePort', test: (a) => a.status === undefined && /^no Gateway/.test(a.error ?? ''), grpc: (g) => g.status === undefined && /^no Gateway/.test(g.error ?? '') };
-const RBAC: Answer = { says: '`403` `RBAC: access denied` (the gateway\'s RBAC filter)', test: (a, v) => a.status === 403 && a.body === 'RBAC: access denied' && envoyLocal(a, v), grpc: grpcLocal(7, 'RBAC: access denied') };
-const UF: Answer = { says: '`503` `upstream connect error or disconnect/reset before headers ...`', test: (a) => a.status === 503 && /^upstream connect error or disconnect\/reset before headers/.test(a.body ?? '') };
+const RBAC: Answer = { fault: 'RBAC', says: '`403` `RBAC: access denied` (the gateway\'s RBAC filter)', test: (a, v) => a.status === 403 && a.body === 'RBAC: access denied' && envoyLocal(a, v), grpc: grpcLocal(7, 'RBAC: access denied') };
+const UF: Answer = { fault: 'UF', says: '`503` `upstream connect error or disconnect/reset before headers ...`', test: (a) => a.status === 503 && /^upstream connect error or disconnect\/reset before headers/.test(a.body ?? '') };
 const anyOf = (...xs: Answer[]): Answer => ({
   says: xs.map((x) => x.says).join('; or '),
   test: (a, v) => xs.some((x) => x.test(a, v)),
@@ -250,4 +253,19 @@ export function judgeGrpc(scenario: string, target: string, report: TargetReport
   const want = fromLive.code ? (REAL_ANSWER[`${fromLive.layer}/${fromLive.code}`] ?? REAL_ANSWER[fromLive.code]) : undefined;
   if (want?.grpc && !want.grpc(g)) return { ok: false, why: `for ${fromLive.code} the real Envoy answers ${want.says} (as gRPC: its grpc-status)` };
   return { ok: true, why: '' };
+}
+
+/**
+ * gwdoctor's response classifier on a real answer straight from Envoy (what the unit tests feed it by hand): a backend's
+ * 200 is `upstream`; each local reply above is `envoy` with its response flag, sure (Envoy's own headers prove it).
+ */
+export function classifierOnReal(a: RealAnswer, target: string): { ok: boolean; why: string } {
+  if (a.status === undefined || a.headers === undefined) return { ok: true, why: '' };
+  const bare = target.replace(/^internal:/, '');
+  const url = /^https?:\/\//i.test(bare) ? new URL(bare) : new URL(`https://${bare}/`);
+  const c = classifyResponse({ statusCode: a.status, headers: a.headers, bodySnippet: a.body ?? '' }, url, url, { direct: true });
+  if (a.backend !== undefined) return { ok: c.kind === 'upstream', why: `a backend answered through Envoy, the classifier says ${JSON.stringify(c)}` };
+  const local = [NR, NC, UH, RBAC, UF].find((x) => x.test(a, 'nodeport'));
+  if (!local) return { ok: true, why: '' };
+  return { ok: c.kind === 'envoy' && c.fault === local.fault && c.sure, why: `Envoy's ${local.says}: the classifier says ${JSON.stringify(c)}` };
 }

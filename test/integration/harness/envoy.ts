@@ -234,6 +234,8 @@ export interface RealAnswer {
    * not for the host); the request is sent anyway, so that the answer behind it is known too. The chain is not judged.
    */
   tlsProblem?: string;
+  /** Every response header (lower-case names), for the classifier check. */
+  headers?: Record<string, string>;
 }
 
 /** GET path with Host through address:port; TLS (SNI = host) when `tls`. Never follows redirects. */
@@ -254,6 +256,7 @@ export async function sendRequest(address: string, port: number, host: string, p
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const a: Omit<RealAnswer, 'sent'> = { status: res.statusCode as number, body: Buffer.concat(chunks).toString('utf8').slice(0, 512) };
+        a.headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
         const set = (k: 'server' | 'upstreamServiceTime' | 'location' | 'backend', n: string) => {
           if (res.headers[n] !== undefined) a[k] = String(res.headers[n]);
         };
