@@ -20,7 +20,7 @@ import { clusterUpstream, configDump, connectGatewayProxy, rbacPolicies } from '
 import { crdDocs, installCrds, startExtraApiServer } from './harness/controlplane.js';
 import { envoyLane, istiod, itIstiod, itLive, live, liveCluster } from './live.js';
 import { serviceAccountToken, type EnvoyLane, type LaneScenario } from './harness/envoy.js';
-import { classifierOnReal, judgeGrpc, judgeReal, type GrpcRow, type RealRow } from './real-answers.js';
+import { classifierOnReal, judgeGrpc, judgeReal, networkedSame, type GrpcRow, type RealRow } from './real-answers.js';
 import { startFront, type Front, type FrontScenario } from './harness/front.js';
 import { requireBins } from '../helpers/net/bins.js';
 import type { Upstream } from './harness/envoy.js';
@@ -301,6 +301,8 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))('scenario $n
       const net = outcome(netReport);
       const viaNginx = await fs.request(u);
       realRows.push({ scenario: s.name, target: c.target, verdict: net.verdict, layer: net.layer, code: net.code, real: viaNginx, via: 'nginx', offline: fromLive });
+      const same = networkedSame(fromLive, net);
+      expect(same.ok, same.why).toBe(true);
       const j = judgeReal(s.name, c.target, netReport, net, viaNginx, sc, 'nginx');
       expect(j.ok, `networked, through nginx: gwdoctor ${net.verdict} ${net.layer}/${net.code} (offline ${fromLive.verdict} ${fromLive.layer}/${fromLive.code}): ${j.why}\nthrough nginx: ${JSON.stringify(viaNginx)}\nstraight: ${JSON.stringify(real)}\nnginx error log: ${fs.errorLog().slice(-1500)}`).toBe(true);
     }

@@ -87,7 +87,9 @@ export const REAL_ANSWER: Record<string, Answer> = {
   'listener/RouteNotAccepted': CLOSED,
   GatewayNotFound: anyOf(NO_GATEWAY, CLOSED),
   GatewayClassNotIstio: anyOf(NO_GATEWAY, CLOSED),
-  GatewayNotAccepted: CLOSED,
+  // A Gateway whose class does not exist is no Istio Gateway to the lane: nothing to send to (which Gateway a request
+  // picks depends on the Gateways the lane already knows, i.e. on the order scenarios ran).
+  GatewayNotAccepted: anyOf(NO_GATEWAY, CLOSED),
   GatewayNotProgrammed: CLOSED,
   ReferenceGrantMissing: NC,
   // A certificateRef into another namespace without a grant: the HTTPS listener has no certificate.
@@ -109,6 +111,14 @@ export const REAL_ANSWER: Record<string, Answer> = {
   AuthorizationNotAllowed: RBAC,
   // TLS origination to a plaintext port; without an SDS server for the lane's Envoy such a cluster may stay warming.
   DestinationRuleTlsMismatch: anyOf(UF, CLOSED),
+  // The networked run (nginx in front): the proxy layer's codes, each with what came back through nginx.
+  // nginx got no HTTP answer from the gateway (refused, reset, a reset TLS handshake): its own 502 page.
+  ProxyUpstreamError: { says: 'nginx\'s own 502 page: the gateway gave nginx no HTTP answer', test: (a, v) => v === 'nginx' && nginxGaveUp(a) },
+  GatewayNoListenerForSni: { says: 'nginx\'s own 502 page: the gateway reset nginx\'s TLS handshake', test: (a, v) => v === 'nginx' && nginxGaveUp(a) },
+  // Envoy's empty 404 (NR) through nginx, when no direct probe could show that Envoy sent it (README: the networked judge).
+  ProxyErrorResponse: NR,
+  GatewayRbacDenied: RBAC,
+  BackendConnectFailed: UF,
 };
 
 /**
@@ -173,6 +183,10 @@ const NGINX_NO_VERIFY =
  */
 export const NGINX_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealAnswer) => boolean; why: string }>> = {
   'listener-https-cert-expired': {
+    'api.example.com': { real: (a) => served(a), why: NGINX_NO_VERIFY },
+    'worker.example.com': { real: (a) => served(a), why: NGINX_NO_VERIFY },
+  },
+  'listener-https-cert-other-host': {
     'api.example.com': { real: (a) => served(a), why: NGINX_NO_VERIFY },
     'worker.example.com': { real: (a) => served(a), why: NGINX_NO_VERIFY },
   },
@@ -268,4 +282,41 @@ export function classifierOnReal(a: RealAnswer, target: string): { ok: boolean; 
   const local = [NR, NC, UH, RBAC, UF].find((x) => x.test(a, 'nodeport'));
   if (!local) return { ok: true, why: '' };
   return { ok: c.kind === 'envoy' && c.fault === local.fault && c.sure, why: `Envoy's ${local.says}: the classifier says ${JSON.stringify(c)}` };
+}
+
+const NO_ANSWER_HIDES =
+  'the gateway gives nginx no HTTP answer (nothing on the NodePort, or the stand-in closes), nginx answers its 502 page, and the proxy ' +
+  'layer (it runs before the cluster layers) reports that instead of the listener layer\'s cause; the answer agrees, the cause is lost (issue 16 item 7, "never let a probe\'s generic answer override a cluster layer that knows the cause": open)';
+const SNI_HIDES =
+  'the HTTPS listener has no usable certificate, so Envoy has no filter chain and resets every handshake; the direct probe sees the reset ' +
+  'with SNI = host and the proxy layer says GatewayNoListenerForSni, whose fix (the listener\'s conditions, then nginx\'s SNI lines) reaches the cause ' +
+  'only through its first line; the listener layer names it exactly';
+const NR_HIDES =
+  'no listener accepts the host, so gwdoctor plans no direct NodePort probe for it (no listener to pick a port from) and cannot show that ' +
+  'the empty 404 is Envoy\'s NR: ProxyErrorResponse ("nothing shows that the Istio gateway sent it"), while the listener layer knows';
+
+/**
+ * Where gwdoctor with its probes on (through nginx) gives another verdict than with them off, by layer/code pair:
+ * `offline -> networked` with the reason. Anything else must be identical. The answer is judged on its own above.
+ */
+export const NETWORKED_DIFFERS: Record<string, string> = {
+  'listener/GatewayClassNotIstio -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
+  'listener/GatewayNotAccepted -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
+  'listener/GatewayNotProgrammed -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
+  'listener/RouteNotAccepted -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
+  'listener/ListenerHostnameMismatch -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
+  'listener/ReferenceGrantMissing -> proxy/GatewayNoListenerForSni': SNI_HIDES,
+  'listener/ListenerCertificateRefInvalid -> proxy/GatewayNoListenerForSni': SNI_HIDES,
+  'listener/ListenerNotReady -> proxy/GatewayNoListenerForSni': SNI_HIDES,
+  'listener/ListenerHostnameMismatch -> proxy/ProxyErrorResponse': NR_HIDES,
+  'route/InternalHostExposed -> proxy/InternalHostExposed': 'the same finding, proven earlier: a backend answers the internal host through nginx',
+  'route/ListenerPortsDiffer -> null/null': 'the warning is about the Gateway\'s other ports; the proxy layer proves the request is served, and a pass with probes on ends there',
+  'mesh/AuthorizationUndetermined -> mesh/GatewayRbacDenied': 'the ALLOW rule depends on the client address; the probe sees the gateway deny it (403 RBAC), which settles it for this client',
+};
+
+/** Is the networked verdict `net` the offline one, or a difference listed in NETWORKED_DIFFERS? */
+export function networkedSame(offline: ExpectCase, net: ExpectCase): { ok: boolean; why: string } {
+  if (offline.verdict === net.verdict && offline.layer === net.layer && offline.code === net.code) return { ok: true, why: '' };
+  const k = `${offline.layer}/${offline.code} -> ${net.layer}/${net.code}`;
+  return { ok: k in NETWORKED_DIFFERS, why: `with probes on: ${net.verdict} ${net.layer}/${net.code}, off: ${offline.verdict} ${offline.layer}/${offline.code} (${k} is not in NETWORKED_DIFFERS)` };
 }
