@@ -12,7 +12,7 @@ import { layersAfter } from '../src/layer.js';
 import { planDirect, type DirectTarget } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
-import { handshake, type TlsDetails } from '../src/net/tls-inspect.js';
+import type { TlsDetails } from '../src/net/tls-inspect.js';
 import type { AddressAnswer, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, NodeFact, Observed, PortInUse, ProxyAnswer, SniFact, TlsFact } from '../src/types.js';
 import type { Check, CheckContext } from '../src/check.js';
 
@@ -42,6 +42,8 @@ const NOT_THERE = new Set(['ECONNREFUSED', 'CONNECT_TIMEOUT', 'ETIMEDOUT', 'EHOS
 
 /** One TLS handshake with `servername` ('' = no SNI; the address is an IP, so Node sends none): 'ok' or the failure's code. */
 async function tlsHandshake(address: string, port: number, servername: string, signal: AbortSignal): Promise<string> {
+  // node:tls loads here, at the first handshake: an offline run never pays for it (bench/README.md, start-up).
+  const { handshake } = await import('../src/net/tls-inspect.js');
   try {
     const { socket } = await handshake({ address, port, servername, signal });
     socket.destroy();

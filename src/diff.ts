@@ -11,6 +11,7 @@ import { mapLimit } from './net/limit.js';
 import type { Options } from './options.js';
 import { offlineEnv, runTarget } from './pipeline.js';
 import { blocking, fileLocations, fixText, inline } from './report/common.js';
+import { loadYamlFor } from './fix/render.js';
 import { parseTarget, routeHostTarget } from './target.js';
 import type { Finding, Target, TargetReport, Verdict } from './types.js';
 
@@ -98,6 +99,7 @@ export async function computeDiff(base: string[], head: string[], named: string[
     const [rb, rh] = [await runTarget(layers, t, offlineEnv(b, { gatewayFilter: gateway }, DIFF_ONLY), wait), await runTarget(layers, t, offlineEnv(h, { gatewayFilter: gateway }, DIFF_ONLY), wait)];
     const [sb, sh] = [side(rb), side(rh)];
     const change = classify(sb, sh);
+    await loadYamlFor(rh.layers.map((l) => l.fix)); // cause() renders the head's fix
     return { host: t.host, path: t.path, ...(t.expect === 'internal' ? { internal: true as const } : {}), change, base: sb, head: sh, cause: change === 'unchanged' || change === 'fixed' ? null : cause(blocking(rh) ?? rh.layers.find((l) => l.status === 'warn') ?? null) };
   });
   rows.sort((x, y) => ORDER[x.change] - ORDER[y.change] || `${x.host}${x.path}`.localeCompare(`${y.host}${y.path}`));

@@ -181,7 +181,7 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   ended = true;
   await reporter.onEnd(report);
   if (opts.fixDir) {
-    const { stale } = (await import('./fix/files.js')).writeFixFiles(opts.fixDir, redactDeep(report));
+    const { stale } = await (await import('./fix/files.js')).writeFixFiles(opts.fixDir, redactDeep(report));
     for (const s of stale) process.stderr.write(`gwdoctor: ${oneLine(`--fix-dir: ${s.from}, a fix of an earlier run, was edited since; renamed to ${s.to} (not applied by kubectl apply -f DIR)`)}\n`);
   }
   return exitCodeFor(report);

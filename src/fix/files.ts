@@ -13,7 +13,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, wri
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Report } from '../types.js';
-import { patchArgv, renderFix, renderYaml, shellQuote } from './render.js';
+import { loadYamlFor, patchArgv, renderFix, renderYaml, shellQuote } from './render.js';
 
 export const MANIFEST = '.gwdoctor-fixes.json';
 
@@ -78,7 +78,8 @@ export interface FixFiles {
   stale: { from: string; to: string }[];
 }
 
-export function writeFixFiles(dir: string, report: Report): FixFiles {
+export async function writeFixFiles(dir: string, report: Report): Promise<FixFiles> {
+  await loadYamlFor(report.targets.flatMap((t) => t.layers.map((f) => f.fix)));
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {

@@ -1,10 +1,25 @@
 // Render a fix as text a person can paste into a POSIX shell as is: YAML through the `yaml` library (never string
 // concatenation), arguments quoted for the shell.
 
-import { stringify } from 'yaml';
 import { hasUnsafe, UNSAFE } from '../safe-text.js';
 import { kubectlResource } from './build.js';
 import type { Fix } from './fix.js';
+
+/**
+ * The `yaml` library (250 KB) loads only when an object to apply is rendered: a run without such a fix never pays for
+ * it (bench/README.md, start-up). Whoever renders fixes awaits loadYaml() first (the reporter map in
+ * src/report/index.ts, src/diff.ts, src/fix/files.ts).
+ */
+let yaml: typeof import('yaml') | undefined;
+
+export async function loadYaml(): Promise<void> {
+  yaml ??= await import('yaml');
+}
+
+/** loadYaml() when one of these fixes is an object to apply (the only fix rendered through the `yaml` library). */
+export async function loadYamlFor(fixes: Iterable<Fix | null | undefined>): Promise<void> {
+  for (const f of fixes) if (f?.kind === 'apply') return loadYaml();
+}
 
 /**
  * Quote one argument for a POSIX shell (single quotes; an embedded ' becomes '\''). An argument holding a line break
@@ -23,7 +38,8 @@ export function shellQuote(s: string): string {
  * (never as a block scalar whose lines would start with the string's own text).
  */
 export function renderYaml(object: unknown): string {
-  return stringify(object, { lineWidth: 0, blockQuote: false, doubleQuotedAsJSON: true });
+  if (!yaml) throw new Error('renderYaml before loadYaml() (src/fix/render.ts): the yaml library is loaded on demand');
+  return yaml.stringify(object, { lineWidth: 0, blockQuote: false, doubleQuotedAsJSON: true });
 }
 
 /** The argv of `kubectl patch` for a patch fix. */

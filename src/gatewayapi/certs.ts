@@ -22,7 +22,7 @@
 //
 // Secret data never leaves this file: what is returned is subject, issuer, SANs and validity dates.
 
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type { Gateway, GatewayListener, ReferenceGrant, Secret } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import { ClusterAccessError } from '../errors.js';
@@ -129,6 +129,8 @@ export function parseKeyPair(certPem: Buffer, keyPem: Buffer): { cert: X509Certi
   const text = certPem.toString('latin1');
   const block = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(text);
   if (!block) return { why: 'the certificate is malformed: no CERTIFICATE PEM block in the certificate data' };
+  // node:crypto only when a certificate is read (as src/net/ca-file.ts): a run whose listeners have none never loads it.
+  const { X509Certificate, createPrivateKey } = process.getBuiltinModule('node:crypto');
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(block[0]);

@@ -4,7 +4,8 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import type { Reporter } from '../types.js';
+import { loadYamlFor } from '../fix/render.js';
+import type { Report, Reporter } from '../types.js';
 import type { FormatName, OutputSpec } from './formats.js';
 
 /** Where a reporter writes. */
@@ -26,20 +27,31 @@ export interface ReporterOptions {
 
 export type ReporterFactory = (sink: Sink, opts: ReporterOptions) => Promise<Reporter>;
 
+/** A reporter that prints fixes as text: the yaml library is loaded first when the report has an object to apply. */
+function rendersFixes(r: Reporter): Reporter {
+  return {
+    ...r,
+    async onEnd(report: Report) {
+      await loadYamlFor(report.targets.flatMap((t) => t.layers.map((f) => f.fix)));
+      await r.onEnd(report);
+    },
+  };
+}
+
 export const REPORTERS: Record<FormatName, ReporterFactory> = {
   async text(sink, opts) {
     // A pseudo-terminal that reports 0 (or very few) columns would get one character per line from listr2: plain lines.
     const interactive = sink.isTTY && opts.env['CI'] !== 'true' && opts.env['TERM'] !== 'dumb' && (sink.columns ?? 0) >= 20;
-    if (interactive) return (await import('./tty.js')).ttyReporter(opts, sink);
+    if (interactive) return rendersFixes((await import('./tty.js')).ttyReporter(opts, sink));
     const color = opts.color && sink.isTTY && opts.env['FORCE_COLOR'] !== '0';
-    return (await import('./text.js')).textReporter({ color, verbose: opts.verbose }, (s) => sink.write(s));
+    return rendersFixes((await import('./text.js')).textReporter({ color, verbose: opts.verbose }, (s) => sink.write(s)));
   },
   json: async (sink) => (await import('./json.js')).jsonReporter((s) => sink.write(s)),
-  junit: async (sink) => (await import('./junit.js')).junitReporter((s) => sink.write(s)),
-  sarif: async (sink) => (await import('./sarif.js')).sarifReporter((s) => sink.write(s)),
-  github: async (sink) => (await import('./github.js')).githubReporter((s) => sink.write(s)),
+  junit: async (sink) => rendersFixes((await import('./junit.js')).junitReporter((s) => sink.write(s))),
+  sarif: async (sink) => rendersFixes((await import('./sarif.js')).sarifReporter((s) => sink.write(s))),
+  github: async (sink) => rendersFixes((await import('./github.js')).githubReporter((s) => sink.write(s))),
   prometheus: async (sink) => (await import('./prometheus.js')).prometheusReporter((s) => sink.write(s)),
-  html: async (sink) => (await import('./html.js')).htmlReporter((s) => sink.write(s)),
+  html: async (sink) => rendersFixes((await import('./html.js')).htmlReporter((s) => sink.write(s))),
 };
 
 export function stdoutSink(): Sink {

@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { heredocDelimiter, patchArgv, renderFix, renderYaml } from '../../src/fix/render.js';
+import { heredocDelimiter, loadYaml, patchArgv, renderFix, renderYaml } from '../../src/fix/render.js';
 import type { Fix } from '../../src/fix/fix.js';
 import { gwdoctor } from '../helpers/cli.js';
 import { FIXTURES, runScenario, scenarios } from '../helpers/fixtures.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 interface Pasted {
   calls: { argv: string[]; stdin: string | null }[];

@@ -5,7 +5,9 @@ import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { renderYaml, shellQuote } from '../../src/fix/render.js';
+import { loadYaml, renderYaml, shellQuote } from '../../src/fix/render.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 /** What /bin/sh passes to a command for this quoted word (printf writes each argument between NULs). */
 function throughSh(word: string): string {

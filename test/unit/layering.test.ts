@@ -13,6 +13,8 @@ let graph: Map<string, string[]>;
 let staticGraph: Map<string, string[]>;
 /** Static imports of packages, by importer. */
 let staticPackages: Map<string, string[]>;
+/** Static imports of packages and node built-ins, by importer. */
+let staticImportsWithBuiltins: Map<string, string[]>;
 
 beforeAll(async () => {
   const r = await build({
@@ -30,6 +32,7 @@ beforeAll(async () => {
   graph = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => !i.external).map((i) => i.path)]));
   staticGraph = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => !i.external && i.kind !== 'dynamic-import').map((i) => i.path)]));
   staticPackages = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => i.external && i.kind !== 'dynamic-import' && !i.path.startsWith('node:')).map((i) => i.path)]));
+  staticImportsWithBuiltins = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => i.external && i.kind !== 'dynamic-import').map((i) => i.path)]));
 }, 30_000);
 
 describe('the module graph', () => {
@@ -83,4 +86,28 @@ it('src/cli.ts imports only node built-ins and the light option/error/redact mod
   const src = readFileSync(join(root, 'src', 'cli.ts'), 'utf8');
   const imports = [...src.matchAll(/^import .* from ['"](.+)['"];$/gm)].map((m) => m[1]);
   expect(imports.sort()).toEqual(['./errors.js', './options.js', './redact.js', 'node:fs', 'node:path']);
+});
+
+/** Every module a module reaches through static imports (itself included). */
+function staticClosure(from: string[]): Set<string> {
+  const seen = new Set<string>();
+  const visit = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    for (const d of staticGraph.get(f) ?? []) visit(d);
+  };
+  from.forEach(visit);
+  return seen;
+}
+
+// Start-up (issue 17, bench/README.md): an offline run loads the engine (src/run.ts), the manifests reader and the text
+// reporter; what it never uses is reached only through import() at the point of use.
+it('an offline run loads no network client, TLS, crypto, Kubernetes client, task list or YAML writer until one is used', () => {
+  const offline = staticClosure(['src/run.ts', 'src/cluster/spool.ts', 'src/report/index.ts', 'src/report/text.ts']);
+  expect(offline.has('checks/index.ts')).toBe(true);
+  expect(offline.has('src/cluster/manifests.ts')).toBe(true);
+  const heavy = ['yaml', 'undici', '@kubernetes/client-node', 'listr2', 'dns-packet', 'node:tls', 'node:crypto', 'node:https', 'node:http'];
+  const found: string[] = [];
+  for (const [file, input] of staticImportsWithBuiltins) if (offline.has(file)) for (const p of input) if (heavy.includes(p)) found.push(`${file} -> ${p}`);
+  expect(found).toEqual([]);
 });

@@ -30,7 +30,9 @@ import { startNotEnvoy404, type EnvoyStub } from '../../helpers/net/envoy-stub.j
 import { requireEnvoy, scenario, startRealEnvoy, type ListenerSpec, type RealEnvoy } from '../../helpers/net/envoy.js';
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
 import { freePort } from '../../helpers/ports.js';
-import { renderFix } from '../../../src/fix/render.js';
+import { loadYaml, renderFix } from '../../../src/fix/render.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 /** The pipeline's environment for a real-network run: dns-packet resolver on the given servers, undici probe. */
 function netEnv(o: { resolvers: string[]; port: number; caFile: string | null; cluster?: ClusterReader | null; expectIps?: string[] }): Env {

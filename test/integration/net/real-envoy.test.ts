@@ -11,7 +11,7 @@ import { LAYERS } from '../../../checks/index.js';
 import { ManifestCluster } from '../../../src/cluster/manifests.js';
 import type { K8sObject } from '../../../src/cluster/objects.js';
 import type { ClusterReader } from '../../../src/cluster/reader.js';
-import { renderFix } from '../../../src/fix/render.js';
+import { loadYaml, renderFix } from '../../../src/fix/render.js';
 import { packetResolver } from '../../../src/net/dns-resolver.js';
 import { undiciProbe } from '../../../src/net/http-probe.js';
 import { runTarget, type Env } from '../../../src/pipeline.js';
@@ -26,6 +26,8 @@ import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
 import { requireEnvoy, scenario, startRealEnvoy, type EnvoyScenario, type RealEnvoy } from '../../helpers/net/envoy.js';
 import { startNginx, type Nginx, type NginxServer } from '../../helpers/net/nginx.js';
 import { proxyBins, rawStatus, startCaddy, startHaproxy, type Proxy } from '../../helpers/net/proxies.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 const found = requireBins();
 const real = requireEnvoy();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAYERS } from '../../../checks/index.js';
 import { ManifestCluster } from '../../../src/cluster/manifests.js';
 import type { Gateway, K8sObject } from '../../../src/cluster/objects.js';
-import { renderFix } from '../../../src/fix/render.js';
+import { loadYaml, renderFix } from '../../../src/fix/render.js';
 import { packetResolver } from '../../../src/net/dns-resolver.js';
 import { undiciProbe } from '../../../src/net/http-probe.js';
 import { runTarget, type Env } from '../../../src/pipeline.js';
@@ -22,6 +22,8 @@ import { fixtureObjects } from '../../helpers/net/cluster.js';
 import { startDnsmasq, type Dnsmasq } from '../../helpers/net/dnsmasq.js';
 import { requireEnvoy, scenario, startRealEnvoy, type RealEnvoy } from '../../helpers/net/envoy.js';
 import { startNginx, type Nginx } from '../../helpers/net/nginx.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 const found = requireBins();
 const real = requireEnvoy();

@@ -23,6 +23,7 @@ import { renderHtml } from '../../../src/report/html.js';
 import { renderJunit } from '../../../src/report/junit.js';
 import { renderPrometheus } from '../../../src/report/prometheus.js';
 import { renderSarif } from '../../../src/report/sarif.js';
+import { loadYaml } from '../../../src/fix/render.js';
 import { textReporter } from '../../../src/report/text.js';
 import { parseTarget } from '../../../src/target.js';
 import type { Report } from '../../../src/types.js';
@@ -30,6 +31,8 @@ import { validateReport } from '../../helpers/cli.js';
 import { consumer, runTool, SCHEMAS } from '../../helpers/consumers.js';
 import { FIXTURES, offlineEnv, scenarios } from '../../helpers/fixtures.js';
 import { budget, timeoutFor } from './budget.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 const SCENARIOS = scenarios()
   .filter((s) => s.cases.some((c) => c.verdict === 'fail'))

@@ -9,7 +9,9 @@ import { parseTarget } from '../../../src/target.js';
 import type { HttpProbe, HttpProbeResult } from '../../../src/types.js';
 import type { CheckContext } from '../../../src/check.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
-import { renderFix } from '../../../src/fix/render.js';
+import { loadYaml, renderFix } from '../../../src/fix/render.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 const tls = (daysLeft = 80): TlsDetails => ({
   authorized: true, error: null, subject: 'CN=api.example.com', issuer: 'CN=Test CA', validTo: '2027-01-01T00:00:00.000Z', san: ['api.example.com'],
