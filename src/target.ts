@@ -1,7 +1,7 @@
 // Parse and validate a target: `api.example.com`, `api.example.com:8443` or `https://api.example.com/path`.
 
 import { domainToASCII } from 'node:url';
-import { isIP } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { UsageError } from './errors.js';
 import { redactUrl } from './redact.js';
 import type { GatewayRef, Target } from './types.js';
@@ -11,6 +11,14 @@ export type { GatewayRef } from './types.js';
 // RFC 1123 label, as Gateway API's Hostname type (apis/v1/shared_types.go) restricts it: lower-case after
 // normalisation, letters/digits/hyphen, no leading or trailing hyphen, 1-63 characters.
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * net.isIP(s) !== 0 without running node's IPv6 expression on a name: an IPv6 address has a colon, a hostname never
+ * does, and V8 compiles that expression at its first use (several ms per run, measured: bench/README.md, start-up).
+ */
+function isAddress(s: string): boolean {
+  return isIPv4(s) || (s.includes(':') && isIPv6(s));
+}
 
 export function parseTarget(typed: string): Target {
   // Messages echo the target without any credentials in it (https://user:pass@host is rejected below).
@@ -46,7 +54,7 @@ export function parseTarget(typed: string): Target {
 
   // WHATWG URL already lower-cases and punycodes the host; keep the raw form for a trailing dot check.
   let host = url.hostname;
-  if (host.startsWith('[') || isIP(host) !== 0) {
+  if (host.startsWith('[') || isAddress(host)) {
     throw new UsageError(`invalid target "${input}": an IP address is not a hostname (Gateway API hostnames cannot be IPs)`);
   }
   const trailingDot = host.endsWith('.');
@@ -95,7 +103,7 @@ export function oneLine(s: string): string {
 export function routeHostTarget(hostname: string): Target | { skipped: string } {
   const host = hostname.toLowerCase().replace(/\.$/, '');
   try {
-    if (host === '' || isIP(host) !== 0) throw new UsageError('an IP address or an empty name is not a hostname');
+    if (host === '' || isAddress(host)) throw new UsageError('an IP address or an empty name is not a hostname');
     validateHostname(host, hostname, true);
     // What the probes will build from it must round-trip through a URL unchanged.
     if (new URL(`https://${host}/`).hostname !== host) throw new UsageError('not a hostname a client can request');
