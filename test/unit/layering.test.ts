@@ -85,7 +85,7 @@ it('loads re2js only when a route may hold a regular expression (a dynamic impor
 it('src/cli.ts imports only node built-ins and the light option/error/redact modules statically', () => {
   const src = readFileSync(join(root, 'src', 'cli.ts'), 'utf8');
   const imports = [...src.matchAll(/^import .* from ['"](.+)['"];$/gm)].map((m) => m[1]);
-  expect(imports.sort()).toEqual(['./errors.js', './options.js', './redact.js', 'node:fs', 'node:path']);
+  expect(imports.sort()).toEqual(['./errors.js', './options.js', './redact.js', 'node:fs', 'node:module', 'node:path']);
 });
 
 /** Every module a module reaches through static imports (itself included). */
