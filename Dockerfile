@@ -18,7 +18,8 @@ RUN npm run build && chmod 0755 dist/bundle/cli.js
 
 # Run: only the bundle (esbuild inlines every dependency: no node_modules, no npm, nothing fetched at run time) and
 # the package.json it reads its version from. An unprivileged numeric UID, so that runAsNonRoot can verify it.
-# Writes nothing but the output files you name and the discovery cache under $HOME: the Jobs set
+# Writes nothing but the output files you name, the discovery cache under $HOME and V8's compile cache under /tmp
+# (node-compile-cache; NODE_DISABLE_COMPILE_CACHE=1 turns it off): the Jobs set
 # readOnlyRootFilesystem and mount an emptyDir on /tmp.
 FROM node:24-slim
 ENV NODE_ENV=production HOME=/tmp

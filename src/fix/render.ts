@@ -13,7 +13,10 @@ import type { Fix } from './fix.js';
 let yaml: typeof import('yaml') | undefined;
 
 export async function loadYaml(): Promise<void> {
-  yaml ??= await import('yaml');
+  // The package is CommonJS: Node gives its exports as named bindings and as `default`; the bundle (esbuild) as
+  // `default` only.
+  const m: typeof import('yaml') & { default?: typeof import('yaml') } = await import('yaml');
+  yaml ??= m.default ?? m;
 }
 
 /** loadYaml() when one of these fixes is an object to apply (the only fix rendered through the `yaml` library). */

@@ -10,7 +10,10 @@ import * as core from '@actions/core';
 import { gwdoctor } from '../helpers/cli.js';
 import { scenarioReport } from '../helpers/reports.js';
 import { MAX_PER_LEVEL, annotations, formatCommand, type Annotation } from '../../src/report/github.js';
+import { loadYaml } from '../../src/fix/render.js';
 import type { Finding, Report } from '../../src/types.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 afterEach(() => vi.restoreAllMocks());
 

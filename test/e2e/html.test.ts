@@ -10,6 +10,9 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gwdoctor } from '../helpers/cli.js';
 import { consumer } from '../helpers/consumers.js';
+import { loadYaml } from '../../src/fix/render.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 const chromium = consumer('chromium', 'chromium');
 const WIDTH = 1400;

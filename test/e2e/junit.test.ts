@@ -9,7 +9,10 @@ import { gwdoctor } from '../helpers/cli.js';
 import { SCHEMAS, consumer, runTool } from '../helpers/consumers.js';
 import { scenarioReport } from '../helpers/reports.js';
 import { renderJunit } from '../../src/report/junit.js';
+import { loadYaml } from '../../src/fix/render.js';
 import type { Finding } from '../../src/types.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 const xmllint = consumer('xmllint', 'libxml2-utils');
 const XSD = join(SCHEMAS, 'junit-10.xsd');

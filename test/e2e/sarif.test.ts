@@ -13,7 +13,10 @@ import { SCHEMAS } from '../helpers/consumers.js';
 import { scenarioReport } from '../helpers/reports.js';
 import { CODES } from '../../src/codes.js';
 import { renderSarif } from '../../src/report/sarif.js';
+import { loadYaml } from '../../src/fix/render.js';
 import type { Evidence } from '../../src/types.js';
+
+await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 // The SARIF 2.1.0 schema (rtm.5, JSON Schema draft-04), see test/schemas/README.md.
 const schema = JSON.parse(readFileSync(join(SCHEMAS, 'sarif-2.1.0-rtm.5.json'), 'utf8'));
