@@ -1,5 +1,7 @@
 // npm run bench: ratios measured side by side in one run (the machine is shared: absolute times drift, ratios hold).
-//   node bench/run.ts [--runs N] [--full] [--only SECTION,...]   (build first: npm run build)
+//   node bench/run.ts [--runs N] [--full] [--only SECTION,...] [--baseline DIR ...]   (build first: npm run build)
+//   --baseline DIR (repeatable): a checkout of an earlier commit, built (DIR/dist/bundle/cli.js); the start-up section
+//   then runs its cases with each build too, interleaved in the same run (before/after, tagged with DIR's name).
 //   --full adds N = 100,000 routes. Sections: startup, offline, parse, net (nginx + Envoy stub), live (the real
 //   control plane, scripts/build-controlplane.sh), all (--all over 1,000 hosts), mesh (the mesh layer's cost).
 //   Default: every section.
@@ -8,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from './gen-cluster.ts';
 
@@ -19,12 +21,19 @@ const runs = Number(args[args.indexOf('--runs') + 1] || 0) || 7;
 const full = args.includes('--full');
 const only = args.includes('--only') ? new Set((args[args.indexOf('--only') + 1] ?? '').split(',')) : null;
 const section = (name: string) => only === null || only.has(name);
+const baselines = args.flatMap((a, i) => (a === '--baseline' ? [args[i + 1] ?? ''] : [])).map((d) => ({ tag: basename(d.replace(/\/+$/, '')), cli: join(d, 'dist', 'bundle', 'cli.js') }));
 const load0 = loadavg();
 const cache = join(tmpdir(), 'gwdoctor-bench');
 mkdirSync(cache, { recursive: true });
 if (!existsSync(CLI)) {
   process.stderr.write('bench: dist/bundle/cli.js is missing: npm run build\n');
   process.exit(3);
+}
+for (const b of baselines) {
+  if (!existsSync(b.cli)) {
+    process.stderr.write(`bench: --baseline: ${b.cli} is missing (a checkout built with npm run build)\n`);
+    process.exit(3);
+  }
 }
 
 function cluster(n: number, ext: 'yaml' | 'json', mesh = 0): string {
@@ -39,34 +48,46 @@ function cluster(n: number, ext: 'yaml' | 'json', mesh = 0): string {
 /** One command of a case: node (the default) with argv, or another program (curl, kubectl). */
 type Step = { cmd?: string; argv: string[]; env?: NodeJS.ProcessEnv };
 
-/** Wall time and peak RSS of one process (peak RSS from /proc of the child: `time -f %M` where available). */
-function measureStep(step: Step): { ms: number; rssMB: number; code: number | null } {
+const PERF = existsSync('/usr/bin/perf') && spawnSync('/usr/bin/perf', ['stat', '-x,', '-e', 'task-clock', '--', 'true']).status === 0 ? '/usr/bin/perf' : null;
+const perfOut = join(cache, `perf-${process.pid}.txt`);
+
+/**
+ * Wall time, CPU time (every thread's, from `perf stat -e task-clock` where it works, else `time`'s user + system at
+ * 10 ms resolution) and peak RSS of one process (`time -f %M` where available). CPU time moves less with the load of
+ * a shared machine than wall time does: the start-up section gives both ratios.
+ */
+function measureStep(step: Step): { ms: number; cpuMs: number; rssMB: number; code: number | null } {
   const time = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
   const cmd = step.cmd ?? process.execPath;
   const env = { ...process.env, NO_COLOR: '1', ...step.env };
+  const argv = time ? [time, '-f', '%M %U %S', cmd, ...step.argv] : [cmd, ...step.argv];
+  const [exe, ...rest] = PERF ? [PERF, 'stat', '-x,', '-e', 'task-clock', '-o', perfOut, '--', ...argv] : argv;
   const t = performance.now();
-  const r = time
-    ? spawnSync(time, ['-f', '%M', cmd, ...step.argv], { cwd: root, encoding: 'utf8', env, maxBuffer: 256 << 20 })
-    : spawnSync(cmd, step.argv, { cwd: root, encoding: 'utf8', env, maxBuffer: 256 << 20 });
+  const r = spawnSync(exe as string, rest, { cwd: root, encoding: 'utf8', env, maxBuffer: 256 << 20 });
   const ms = performance.now() - t;
-  const kb = time ? Number(/(\d+)\s*$/.exec(r.stderr)?.[1] ?? NaN) : NaN;
+  const m = time ? /(\d+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr) : null;
+  const kb = m ? Number(m[1]) : NaN;
+  const perfMs = PERF ? Number(/^([\d.]+),msec,task-clock/m.exec(readFileSync(perfOut, 'utf8'))?.[1] ?? NaN) : NaN;
+  const cpuMs = PERF ? perfMs : m ? (Number(m[2]) + Number(m[3])) * 1000 : NaN;
   const code = r.status;
-  return { ms, rssMB: kb / 1024, code };
+  return { ms, cpuMs, rssMB: kb / 1024, code };
 }
 
 /** A case of several commands (the kubectl walk a person types) takes the sum of their times, the max of their RSS. */
-function measure(argv: string[] | Step[]): { ms: number; rssMB: number; code: number | null } {
+function measure(argv: string[] | Step[]): { ms: number; cpuMs: number; rssMB: number; code: number | null } {
   const steps: Step[] = typeof argv[0] === 'string' ? [{ argv: argv as string[] }] : (argv as Step[]);
   let ms = 0;
+  let cpuMs = 0;
   let rssMB = 0;
   let code: number | null = 0;
   for (const s of steps) {
     const m = measureStep(s);
     ms += m.ms;
+    cpuMs += m.cpuMs;
     rssMB = Math.max(rssMB, m.rssMB);
     if (m.code !== 0) code = m.code;
   }
-  return { ms, rssMB, code };
+  return { ms, cpuMs, rssMB, code };
 }
 
 /** The start-up case above as a config file (validated by the precompiled schema, positions from the yaml package). */
@@ -78,38 +99,38 @@ function configFile(): string {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
-type Row = { name: string; ms: number; rssMB: number; base: string; ratio: number; note?: string };
+/** cpuRatio: the same ratio over CPU time (the start-up section). */
+type Row = { name: string; ms: number; rssMB: number; base: string; ratio: number; cpuRatio?: number; note?: string };
 const rows: Row[] = [];
 
 /** Interleave the cases (a, b, a, b, ...) so that load on the machine hits them alike. */
-function paired(cases: { name: string; argv: string[] | Step[] }[], n: number): Map<string, { ms: number; rssMB: number; code: number | null }> {
+function paired(cases: { name: string; argv: string[] | Step[] }[], n: number): Map<string, { ms: number; cpuMs: number; rssMB: number; code: number | null }> {
   const times = new Map<string, number[]>();
+  const cpu = new Map<string, number[]>();
   const rss = new Map<string, number[]>();
   const codes = new Map<string, number | null>();
   for (let i = 0; i < n; i++) {
     for (const c of cases) {
       const m = measure(c.argv);
       times.set(c.name, [...(times.get(c.name) ?? []), m.ms]);
+      cpu.set(c.name, [...(cpu.get(c.name) ?? []), m.cpuMs]);
       rss.set(c.name, [...(rss.get(c.name) ?? []), m.rssMB]);
       codes.set(c.name, m.code);
     }
   }
-  return new Map(cases.map((c) => [c.name, { ms: median(times.get(c.name) ?? []), rssMB: Math.max(...(rss.get(c.name) ?? [])), code: codes.get(c.name) ?? null }]));
+  return new Map(cases.map((c) => [c.name, { ms: median(times.get(c.name) ?? []), cpuMs: median(cpu.get(c.name) ?? []), rssMB: Math.max(...(rss.get(c.name) ?? [])), code: codes.get(c.name) ?? null }]));
 }
 
-// 1. Start-up.
+// 1. Start-up (with --baseline, each case also with each baseline build: the "before" of a change, same run).
 if (section('startup')) {
-  const r = paired(
-    [
-      { name: 'node -e 1', argv: ['-e', '1'] },
-      { name: 'gwdoctor --version', argv: [CLI, '--version'] },
-      { name: 'seed manifests, 1 host', argv: [CLI, '-f', 'fixtures/seed-healthy', '--offline', 'api.example.com'] },
-      { name: 'the same from gwdoctor.yaml', argv: [CLI, '--config', configFile(), '--offline', 'api.example.com'] },
-    ],
-    runs * 2,
-  );
+  const startup = (cli: string, tag: string) => [
+    { name: `gwdoctor --version${tag}`, argv: [cli, '--version'] },
+    { name: `seed manifests, 1 host${tag}`, argv: [cli, '-f', 'fixtures/seed-healthy', '--offline', 'api.example.com'] },
+    { name: `the same from gwdoctor.yaml${tag}`, argv: [cli, '--config', configFile(), '--offline', 'api.example.com'] },
+  ];
+  const r = paired([{ name: 'node -e 1', argv: ['-e', '1'] }, ...baselines.flatMap((b) => startup(b.cli, ` (${b.tag})`)), ...startup(CLI, '')], runs * 2);
   const base = r.get('node -e 1')!;
-  for (const [name, m] of r) rows.push({ name, ms: m.ms, rssMB: m.rssMB, base: 'node -e 1', ratio: m.ms / base.ms });
+  for (const [name, m] of r) rows.push({ name, ms: m.ms, rssMB: m.rssMB, base: 'node -e 1', ratio: m.ms / base.ms, cpuRatio: m.cpuMs / base.cpuMs, note: `CPU ${m.cpuMs.toFixed(0)} ms` });
 }
 
 // 2. Offline, one host and 100 hosts, by cluster size.
@@ -384,6 +405,7 @@ process.stdout.write(`| ${pad('case', 44)} | ${lpad('ms', 9)} | ${lpad('peak RSS
 process.stdout.write(`|${'-'.repeat(46)}|${'-'.repeat(11)}|${'-'.repeat(13)}|${'-'.repeat(24)}|${'-'.repeat(9)}|\n`);
 for (const r of rows) {
   process.stdout.write(
-    `| ${pad(r.name + (r.note ? ` (${r.note})` : ''), 44)} | ${lpad(r.ms.toFixed(r.ms < 10 ? 2 : 0), 9)} | ${lpad(Number.isNaN(r.rssMB) ? '' : r.rssMB.toFixed(0), 11)} | ${pad(r.base, 22)} | ${lpad(`${r.ratio.toFixed(2)}x`, 7)} |\n`,
+    `| ${pad(r.name + (r.note ? ` (${r.note})` : ''), 44)} | ${lpad(r.ms.toFixed(r.ms < 10 ? 2 : 0), 9)} | ${lpad(Number.isNaN(r.rssMB) ? '' : r.rssMB.toFixed(0), 11)} | ${pad(r.base, 22)} | ${lpad(`${r.ratio.toFixed(2)}x`, 7)} |${r.cpuRatio === undefined ? '' : ` ${r.cpuRatio.toFixed(2)}x CPU |`}\n`,
   );
 }
+rmSync(perfOut, { force: true });
