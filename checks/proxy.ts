@@ -9,12 +9,13 @@ import { emit, commandFix, pass, textFix, type Draft } from '../src/findings.js'
 import { ClusterAccessError, GwdoctorError } from '../src/errors.js';
 import { classifyResponse, describeClassification, FAULT_LAYERS, FAULT_TEXT, gatewayAnswered, isErrorStatus, localReplyShape, resetReason, type Classification } from '../src/net/classify.js';
 import { layersAfter } from '../src/layer.js';
-import { planDirect, type DirectTarget } from '../src/net/direct.js';
+import { planDirect, type DirectTarget, type NodeSurvey } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import type { TlsDetails } from '../src/net/tls-inspect.js';
 import type { AddressAnswer, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, NodeFact, Observed, PortInUse, ProxyAnswer, SniFact, TlsFact } from '../src/types.js';
 import type { Check, CheckContext } from '../src/check.js';
+import type { ClusterReader } from '../src/cluster/reader.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const MAX_PARALLEL = 4;
@@ -225,10 +226,19 @@ interface Survey {
   evidence: Evidence[];
 }
 
+/** The nodes' answers on one nodePort, without what depends on the target (whether the proxy uses the node). */
+interface NodeAnswers {
+  nodes: Omit<NodeFact, 'usedByProxy'>[];
+  /** The Host the requests carried: the first target of the round that needed this survey. */
+  host: string;
+}
+
 /**
  * The gateway's nodePort on every Node's InternalIP (at most MAX_NODE_PROBES at a time, under the run's signal): who
  * answers, and which nodes hold a ready gateway Pod. Done when the Service's externalTrafficPolicy is Local (only nodes
- * with a ready gateway Pod answer) or when the proxy could not reach the gateway (`always`).
+ * with a ready gateway Pod answer) or when the proxy could not reach the gateway (`always`). Once per Gateway Service
+ * port and round of the run: the targets that reach the same nodePort share the answers (ctx.shared), each weighs
+ * them with the node its own proxy uses.
  */
 async function surveyNodes(ctx: CheckContext, probe: HttpProbe, always: boolean): Promise<Survey | null> {
   if (!ctx.cluster) return null;
@@ -243,17 +253,36 @@ async function surveyNodes(ctx: CheckContext, probe: HttpProbe, always: boolean)
   if (!plan.ok || !t || (t.protocol !== 'HTTP' && t.protocol !== 'HTTPS')) return null;
   const sv = plan.survey;
   if (sv.nodes.length < 2 || (sv.externalTrafficPolicy !== 'Local' && !always)) return null;
+  const key = `every-node ${t.service} ${t.protocol} ${t.nodePort}`;
+  let answers = ctx.shared?.get(key) as Promise<NodeAnswers> | undefined;
+  if (!answers) {
+    answers = probeNodes(ctx, probe, t, sv);
+    ctx.shared?.set(key, answers);
+  }
+  const { nodes: seen, host: asked } = await answers;
+  const used = new Set([...(ctx.probes.addresses ?? []).map((a) => a.address), ...ctx.net.expectIps]);
+  const nodes = seen.map((n): NodeFact => ({ node: n.node, address: n.address, nodePort: n.nodePort, readyGatewayPod: n.readyGatewayPod, usedByProxy: used.has(n.address), answered: n.answered, statusCode: n.statusCode, error: n.error }));
+  const shared = asked !== ctx.target.host ? `; asked once for the run's targets on this nodePort (Host: ${asked})` : '';
+  const evidence = nodes.map((n) => ({
+    ref: `nodePort ${hostPort(n.address, n.nodePort)} (node ${n.node})`,
+    detail: `${n.answered ? `answers HTTP ${n.statusCode}` : `silent: ${describeNetCode(n.error ?? '')}`}; ${n.readyGatewayPod === null ? 'gateway Pods not known' : n.readyGatewayPod ? 'a ready gateway Pod runs here' : 'no ready gateway Pod here'}${n.usedByProxy ? '; the proxy uses this node (DNS answer / --expect-ip)' : ''}${n.answered ? shared : ''}`,
+  }));
+  return { nodes, policy: sv.externalTrafficPolicy, service: t.service, evidence };
+}
+
+/** One request to the nodePort on every node (the target's Host and path), and the nodes with a ready gateway Pod. */
+async function probeNodes(ctx: CheckContext, probe: HttpProbe, t: DirectTarget, sv: NodeSurvey): Promise<NodeAnswers> {
+  const cluster = ctx.cluster as ClusterReader;
   let ready: Set<string> | null = null;
   try {
-    const pods = Object.keys(sv.selector).length ? await ctx.cluster.pods(sv.namespace, sv.selector) : null;
+    const pods = Object.keys(sv.selector).length ? await cluster.pods(sv.namespace, sv.selector) : null;
     if (pods) ready = new Set(pods.filter((p) => p.spec?.nodeName && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((p) => p.spec?.nodeName as string));
   } catch (err) {
     if (!(err instanceof ClusterAccessError || err instanceof GwdoctorError)) throw err;
   }
-  const used = new Set([...(ctx.probes.addresses ?? []).map((a) => a.address), ...ctx.net.expectIps]);
   const { host, path, query } = ctx.target;
-  const nodes = await mapLimit(sv.nodes, MAX_NODE_PROBES, async (n): Promise<NodeFact> => {
-    const base: Omit<NodeFact, 'answered' | 'statusCode' | 'error'> = { node: n.node, address: n.address, nodePort: t.nodePort, readyGatewayPod: ready ? ready.has(n.node) : null, usedByProxy: used.has(n.address) };
+  const nodes = await mapLimit(sv.nodes, MAX_NODE_PROBES, async (n): Promise<NodeAnswers['nodes'][number]> => {
+    const base = { node: n.node, address: n.address, nodePort: t.nodePort, readyGatewayPod: ready ? ready.has(n.node) : null };
     const u = t.protocol === 'HTTPS' ? new URL(`https://${host}:${t.nodePort}${path}${query ? `?${query}` : ''}`) : new URL(`http://${hostPort(n.address, t.nodePort)}${path}${query ? `?${query}` : ''}`);
     try {
       const res = await probe.get(u, { ...(t.protocol === 'HTTPS' ? { address: n.address, insecure: true } : {}), hostHeader: host, signal: ctx.signal });
@@ -263,11 +292,7 @@ async function surveyNodes(ctx: CheckContext, probe: HttpProbe, always: boolean)
       return { ...base, answered: false, statusCode: null, error: err.code };
     }
   });
-  const evidence = nodes.map((n) => ({
-    ref: `nodePort ${hostPort(n.address, n.nodePort)} (node ${n.node})`,
-    detail: `${n.answered ? `answers HTTP ${n.statusCode}` : `silent: ${describeNetCode(n.error ?? '')}`}; ${n.readyGatewayPod === null ? 'gateway Pods not known' : n.readyGatewayPod ? 'a ready gateway Pod runs here' : 'no ready gateway Pod here'}${n.usedByProxy ? '; the proxy uses this node (DNS answer / --expect-ip)' : ''}`,
-  }));
-  return { nodes, policy: sv.externalTrafficPolicy, service: t.service, evidence };
+  return { nodes, host };
 }
 
 /** Weigh the every-node probe: the node the proxy uses is silent (fail); some nodes silent and the proxy's node not named (warn). */

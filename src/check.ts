@@ -22,6 +22,11 @@ export interface CheckContext {
   later?: readonly LayerId[];
   /** The resolved request path for this attempt (lazy: a stage is resolved when the first layer needs it). */
   path: PathResolver | null;
+  /**
+   * Probes that every target of this round of the run shares, by key (the gateway's nodePort on every node: once per
+   * Gateway, not per host). A new map each round, as the cluster reader is refreshed then; absent, nothing is shared.
+   */
+  shared?: Map<string, Promise<unknown>>;
 }
 
 export interface Check<I extends LayerId = LayerId> {

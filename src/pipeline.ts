@@ -128,7 +128,8 @@ export async function runTarget(layers: readonly Check[], target: Target, env: E
  * Run every target, in rounds: each round runs one attempt of every target still waiting (at most `concurrency` at a
  * time), then, if any target may still converge, sleeps once and refreshes the cluster reader once, so that the next
  * round re-reads each kind once for all targets (O(kinds x attempts) API requests, not O(targets x attempts)), and no
- * target waits behind another target's whole --wait. Discovery is kept by the reader for the run.
+ * target waits behind another target's whole --wait. Discovery is kept by the reader for the run; the probes a round's
+ * targets share (`shared`: the nodePort on every node, once per Gateway) are made again in the next round.
  */
 export async function runTargets(layers: readonly Check[] | ((t: Target) => readonly Check[]), targets: readonly Target[], env: Env, wait: WaitOptions, observer: Observer = {}, concurrency = 8): Promise<TargetReport[]> {
   const now = wait.now ?? Date.now;
@@ -137,6 +138,7 @@ export async function runTargets(layers: readonly Check[] | ((t: Target) => read
   const state = targets.map((target) => ({ target, attempt: 0, started: 0, report: null as TargetReport | null }));
   let pending = state;
   for (;;) {
+    const round: Env = { ...env, shared: new Map() }; // what this round's targets share (src/check.ts)
     await mapLimit(pending, concurrency, async (s) => {
       const { target } = s;
       if (s.attempt === 0) {
@@ -145,7 +147,7 @@ export async function runTargets(layers: readonly Check[] | ((t: Target) => read
       }
       const attempt = ++s.attempt;
       // With --wait the view shows the final attempt: earlier attempts only start layers (spinners) and report retries.
-      const findings = await runOnce(typeof layers === 'function' ? layers(target) : layers, target, env, waiting ? quiet(observer) : observer);
+      const findings = await runOnce(typeof layers === 'function' ? layers(target) : layers, target, round, waiting ? quiet(observer) : observer);
       const { verdict, failedLayer } = verdictOf(findings);
       const open = findings.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn');
       const converging = open.filter((f) => canConverge(f, env));

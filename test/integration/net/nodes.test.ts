@@ -12,7 +12,7 @@ import { ManifestCluster } from '../../../src/cluster/manifests.js';
 import type { K8sObject, Node, Pod, Service } from '../../../src/cluster/objects.js';
 import { packetResolver } from '../../../src/net/dns-resolver.js';
 import { undiciProbe } from '../../../src/net/http-probe.js';
-import { runTarget, type Env } from '../../../src/pipeline.js';
+import { runTarget, runTargets, type Env } from '../../../src/pipeline.js';
 import { parseTarget } from '../../../src/target.js';
 import type { Finding, TargetReport } from '../../../src/types.js';
 import { requireBins } from '../../helpers/net/bins.js';
@@ -76,6 +76,8 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
       { name: 'on-c', serverName: 'api.example.com', ...edge, location: up(NODES['node-c']), alsoListen: [NODES['node-c']] },
       { name: 'to-a', serverName: 'worker.example.com', ...edge, location: up(NODES['node-a']) },
       { name: 'on-a', serverName: 'docs.example.com', ...edge, location: up(NODES['node-a']), alsoListen: [NODES['node-a']] },
+      // One proxy for the three hosts (a run with several targets has one proxy port): on node-c and node-a, to node-a.
+      { name: 'all', serverName: 'api.example.com worker.example.com docs.example.com', ...edge, location: up(NODES['node-a']), alsoListen: [NODES['node-c'], NODES['node-a']] },
     ]);
   }, 120_000);
 
@@ -86,13 +88,13 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function env(proxy: string, objs: K8sObject[]): Env {
+  function env(proxy: string, objs: K8sObject[], gatewayFilter: Env['gatewayFilter'] = null): Env {
     const cluster = new ManifestCluster(objs);
     const resolvers = [`127.0.0.1:${dns.port}`];
     return {
       cluster,
       clusterUnavailable: null,
-      gatewayFilter: null,
+      gatewayFilter,
       offline: false,
       net: { resolvers, expectIps: [], caFile, port: nginx.ports[proxy]! },
       resolver: async () => packetResolver(resolvers, { system: false }),
@@ -134,6 +136,42 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
     expect(f.status, f.summary).toBe('pass');
     expect(byNode(f)['node-a']).toEqual({ answered: true, pod: true, used: true });
     expect(byNode(f)['node-c']?.answered).toBe(false);
+  });
+
+  it.each([
+    ['the listener port', () => 80],
+    ['the nodePort', () => nodePort],
+  ])('with --gateway NS/NAME:PORT (%s) the every-node probe is the same: GatewayProxyNodeSilent, every node listed', async (_, port) => {
+    const f = proxyLayer(await run('api.example.com', env('on-c', threeNodes('Local'), { namespace: 'istio-ingress', name: 'example-istio-gateway', port: port() })));
+    expect(f.code, f.summary).toBe('GatewayProxyNodeSilent');
+    expect(byNode(f)).toEqual({
+      'node-a': { answered: true, pod: true, used: false },
+      'node-b': { answered: true, pod: true, used: false },
+      'node-c': { answered: false, pod: false, used: true },
+    });
+  });
+
+  it('probes every node once per Gateway for all the targets of a run (not once per host), each target judging its own node', async () => {
+    // Every request that reaches the backends behind the real Envoy: one per target through the proxy, plus one per
+    // answering node (node-a, node-b) per every-node probe. Three targets: 3 + 2 (9 when each target probed every node).
+    const count = async (hosts: string[]) => {
+      const e = env('all', threeNodes('Local'));
+      envoy.seen.length = 0;
+      const reports = await runTargets(LAYERS, hosts.map((h) => parseTarget(`https://${h}/`)), e, { until: null, intervalMs: 0 });
+      return { reports, seen: [...envoy.seen] };
+    };
+    const { reports, seen } = await count(['api.example.com', 'worker.example.com', 'docs.example.com']);
+    process.stderr.write(`[nodes] 3 targets, one Gateway: ${seen.length} requests reached the backends (${seen.join(', ')})\n`);
+    expect(seen.length, seen.join(', ')).toBe(3 + 2);
+    const [api, worker, docs] = reports.map(proxyLayer) as [Finding, Finding, Finding];
+    // The same answers for every target; whether the proxy uses a node is each target's own (its DNS answer).
+    expect(byNode(api)).toEqual({ 'node-a': { answered: true, pod: true, used: false }, 'node-b': { answered: true, pod: true, used: false }, 'node-c': { answered: false, pod: false, used: true } });
+    expect(api.code, api.summary).toBe('GatewayProxyNodeSilent');
+    expect(worker.code, worker.summary).toBe('GatewayNodesPartlySilent');
+    expect(byNode(docs)['node-a']).toEqual({ answered: true, pod: true, used: true });
+    expect(docs.status, docs.summary).toBe('pass');
+    // One target alone: the same count as before (one probe of every node).
+    expect((await count(['worker.example.com'])).seen.length).toBe(1 + 2);
   });
 
   it('externalTrafficPolicy Cluster and a working proxy: no every-node probe (no facts.nodes)', async () => {
