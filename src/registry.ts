@@ -869,8 +869,6 @@ type LayerField<C extends Code> = (typeof CODES)[C]['layer'];
 export type LayersOf<C extends Code> = LayerField<C> extends 'any' ? LayerId : LayerField<C> extends readonly (infer L)[] ? L : LayerField<C>;
 /** The codes layer L may emit; for the union LayerId (a check whose layer is not known) only the 'any' codes. */
 export type CodeOf<L extends LayerId> = { [C in Code]: [L] extends [LayersOf<C>] ? C : never }[Code];
-/** The status a finding with code C has. */
-export type StatusOf<C extends Code> = (typeof CODES)[C]['severity'];
 /** The causes of a code whose retryability depends on them (never for the others). */
 export type CauseOf<C extends Code> = C extends Code ? ((typeof CODES)[C]['retryable'] extends boolean ? never : keyof (typeof CODES)[C]['retryable'] & string) : never;
 

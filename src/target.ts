@@ -132,7 +132,3 @@ export function parseGatewayRef(v: string, flag = '--gateway'): GatewayRef {
   }
   return { ...ref, port: p };
 }
-
-export function describeGatewayRef(g: GatewayRef): string {
-  return `${g.namespace}/${g.name}${g.port !== undefined ? `:${g.port}` : ''}`;
-}

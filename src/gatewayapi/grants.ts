@@ -37,11 +37,6 @@ export function resolveBackendRefs(route: Route, ruleIndex: number): ResolvedBac
   return out;
 }
 
-/** A reference crosses namespaces when its namespace differs from the ROUTE's (the Gateway's does not matter). */
-export function isCrossNamespace(route: Route, ref: ResolvedBackendRef): boolean {
-  return ref.namespace !== (route.metadata.namespace ?? 'default');
-}
-
 /**
  * Does any grant in the backend's namespace permit <fromKind> <routeNs>/* -> <group>/<kind> <name>?
  * from: group + kind + namespace must all match; to: group + kind, and name when set (omitted = every object).

@@ -180,14 +180,6 @@ async function problemsInOtherRules(cluster: ClusterReader, route: Route, ruleIn
   return out;
 }
 
-export interface ClusterPath {
-  target: Target;
-  listener?: ListenerStage;
-  route?: RouteStage;
-  grant?: GrantStage;
-  endpoints?: EndpointsStage;
-}
-
 /** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list. */
 const namespaceCache = new WeakMap<Route[], Promise<Map<string, Namespace | undefined>>>();
 

@@ -31,8 +31,6 @@ import type { AuthorizationPolicy, AuthzRule, Namespace, Pod, Service } from '..
 import { describe } from '../cluster/objects.js';
 import { actionOf, decide, isDryRun, policiesFor, strMatch, targetRefsOf, type AuthzDecision, type MeshRequest, type PolicyOnPath, type Tri } from './authz.js';
 
-export type HopKind = 'waypoint' | 'ztunnel' | 'sidecar';
-
 /** The waypoint a backend's ingress traffic goes through (bound by istiod and used for ingress). */
 export interface HopWaypoint {
   name: string;

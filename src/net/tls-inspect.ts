@@ -8,7 +8,7 @@ import { ProbeFailure } from './probe-errors.js';
 export const CONNECT_TIMEOUT_MS = 5000;
 const DAY_MS = 86_400_000;
 
-export type { CertSummary, TlsDetails } from './probe-errors.js';
+export type { TlsDetails } from './probe-errors.js';
 import type { CertSummary, TlsDetails } from './probe-errors.js';
 
 
@@ -81,13 +81,6 @@ export interface TlsInspectOptions {
   signal: AbortSignal;
   timeoutMs?: number;
   now?: number;
-}
-
-/** Connect, handshake, collect, close. Throws ProbeFailure for refused/reset/timeout/handshake failures. */
-export async function inspectTls(o: TlsInspectOptions): Promise<TlsDetails> {
-  const { details, socket } = await handshake(o);
-  socket.destroy();
-  return details;
 }
 
 /**

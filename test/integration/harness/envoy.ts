@@ -39,16 +39,6 @@ export function installEnvoy(): string {
   return r.stdout.trim().split('\n').pop() as string;
 }
 
-/** The Envoy binary, or a one-line reason. With CI=true a missing Envoy is a failure, never a skip. */
-export function requireEnvoy(): { bin: string; skip: null } | { bin: null; skip: string } {
-  try {
-    return { bin: installEnvoy(), skip: null };
-  } catch (err) {
-    if (process.env['CI'] === 'true') throw err;
-    return { bin: null, skip: `no Envoy (${(err as Error).message.split('\n')[0]}): run scripts/install-envoy.sh` };
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Loopback addresses: one /24 per run, chosen at random in 127.64.0.0/10 and checked free by binding it.
 
