@@ -1,7 +1,6 @@
 // The system resolver (getaddrinfo through node:dns), as a browser or curl on this machine would resolve.
 // Kept cheap to import: the DNS wire client is loaded only when survey() runs.
 
-import { lookup } from 'node:dns/promises';
 import { ProbeError } from '../errors.js';
 import type { AddressAnswer, Resolver } from '../types.js';
 import type { ResolverOutcome } from './dns-client.js';
@@ -12,7 +11,8 @@ export const systemResolver: Resolver & { survey(host: string, signal: AbortSign
   async resolve(host: string, signal: AbortSignal): Promise<AddressAnswer[]> {
     signal.throwIfAborted();
     try {
-      const res = await lookup(host, { all: true, verbatim: true });
+      // node:dns/promises at the first lookup: an offline run never loads it (bench/README.md, start-up).
+      const res = await process.getBuiltinModule('node:dns/promises').lookup(host, { all: true, verbatim: true });
       return res.map((r) => ({ family: r.family === 6 ? 6 : 4, address: r.address }));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
