@@ -18,7 +18,7 @@ import type { PathResolver } from '../src/gatewayapi/resolver.js';
 import type { RouteStage } from '../src/gatewayapi/path.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer } from '../src/layer.js';
-import type { Evidence, Facts, XdsTypeFact } from '../src/types.js';
+import type { Evidence, Facts, GeneratedRouteFact, XdsTypeFact } from '../src/types.js';
 
 type Matched = Extract<RouteStage, { kind: 'matched' }>;
 
@@ -49,11 +49,26 @@ export interface GatewayProxy {
   node: string | null;
 }
 
+/** What gwdoctor predicts Envoy does with GET host/path: the clusters of the winning rule, or its redirect. */
+export interface Prediction {
+  host: string;
+  path: string;
+  /** Envoy cluster names without the DNS suffix: `outbound|PORT||NAME.NS.svc.` (null: a redirect, no cluster). */
+  clusters: string[] | null;
+}
+
+/** istiod's generated route for the request, for one proxy (its /debug/config_dump?proxyID=...). */
+export type Generated =
+  | { kind: 'route'; routeConfig: string; vhost: string; route: string; clusters: string[] | null }
+  | { kind: 'no-vhost'; routeConfigs: string[] }
+  | { kind: 'no-route'; routeConfig: string; vhost: string }
+  | { kind: 'unread'; why: string };
+
 export type DataplaneStage =
   | { kind: 'not-live' }
   | { kind: 'no-istiod'; gateway: Gateway }
   | { kind: 'no-pods'; gateway: Gateway; service: Service | undefined }
-  | { kind: 'ok'; gateway: Gateway; proxies: GatewayProxy[]; istiod: IstiodView };
+  | { kind: 'ok'; gateway: Gateway; proxies: GatewayProxy[]; istiod: IstiodView; prediction?: Prediction; generated?: Map<string, Generated> };
 
 const SHORT: Record<string, string> = {
   'type.googleapis.com/envoy.config.listener.v3.Listener': 'LDS',
@@ -105,6 +120,89 @@ async function readIstiod(p: PathResolver, service: Service): Promise<IstiodView
   return { kind: 'ok', service, syncz: Array.isArray(syncz) ? (syncz as SyncStatus[]) : [], replicas: await istiodReplicas(p) };
 }
 
+interface RouteEntry {
+  name?: string;
+  match?: { prefix?: string; path?: string; pathSeparatedPrefix?: string; safeRegex?: { regex?: string }; headers?: unknown[]; queryParameters?: unknown[] };
+  route?: { cluster?: string; weightedClusters?: { clusters?: { name?: string; weight?: number }[] } };
+}
+interface VirtualHost {
+  name?: string;
+  domains?: string[];
+  routes?: RouteEntry[];
+}
+
+/**
+ * istiod writes its config dump as protobuf JSON (camelCase: pkg/config ToJSON -> jsonpb); Envoy's own admin uses the
+ * proto names (snake_case). Read either: every key in camelCase.
+ */
+function camel(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(camel);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.startsWith('@') ? k : k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camel(x)]));
+  return v;
+}
+
+function domainMatches(domain: string, host: string): boolean {
+  const d = domain.toLowerCase().replace(/:\*$/, '');
+  if (d === '*') return true;
+  if (d.startsWith('*.')) return host.endsWith(d.slice(1)) && host.length > d.length - 1;
+  return d === host;
+}
+
+/** Envoy's route match for a plain GET of `path` (no headers, no query parameters: a route that needs them does not match). */
+function routeMatches(m: NonNullable<RouteEntry['match']>, path: string): boolean {
+  if ((m.headers?.length ?? 0) > 0 || (m.queryParameters?.length ?? 0) > 0) return false;
+  if (m.path !== undefined) return path === m.path;
+  if (m.pathSeparatedPrefix !== undefined) return path === m.pathSeparatedPrefix || path.startsWith(`${m.pathSeparatedPrefix.replace(/\/$/, '')}/`);
+  if (m.prefix !== undefined) return path.startsWith(m.prefix);
+  if (m.safeRegex?.regex !== undefined) {
+    try {
+      return new RegExp(`^(?:${m.safeRegex.regex})$`).test(path);
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+/** The route istiod generated for GET host/path (as Envoy picks: an exact domain before a wildcard, then the first route that matches). */
+export function generatedRoute(raw: unknown, host: string, path: string): Generated {
+  const dump = camel(raw) as { configs?: { '@type'?: string; dynamicRouteConfigs?: { routeConfig?: { name?: string; virtualHosts?: VirtualHost[] } }[] }[] } | null;
+  const rcs = (dump?.configs ?? []).filter((c) => c['@type']?.endsWith('RoutesConfigDump')).flatMap((c) => c.dynamicRouteConfigs ?? []).map((d) => d.routeConfig ?? {});
+  const h = host.toLowerCase();
+  for (const rc of rcs) {
+    const vhs = rc.virtualHosts ?? [];
+    const vh = vhs.find((v) => (v.domains ?? []).some((d) => !d.startsWith('*') && domainMatches(d, h))) ?? vhs.find((v) => (v.domains ?? []).some((d) => domainMatches(d, h)));
+    if (!vh) continue;
+    const r = (vh.routes ?? []).find((x) => x.match && routeMatches(x.match, path));
+    if (!r) return { kind: 'no-route', routeConfig: rc.name ?? '', vhost: vh.name ?? '' };
+    const clusters = r.route?.cluster ? [r.route.cluster] : r.route?.weightedClusters ? (r.route.weightedClusters.clusters ?? []).filter((c) => (c.weight ?? 1) > 0).map((c) => c.name ?? '') : null;
+    return { kind: 'route', routeConfig: rc.name ?? '', vhost: vh.name ?? '', route: r.name ?? '', clusters };
+  }
+  return { kind: 'no-vhost', routeConfigs: rcs.map((rc) => rc.name ?? '') };
+}
+
+/** `outbound|80||web.ns.svc.cluster.local` -> `outbound|80||web.ns.svc.` (the DNS suffix is the cluster's). */
+const clusterKey = (c: string) => c.replace(/(\.svc\.).*$/, '$1');
+
+async function readGenerated(p: PathResolver, proxies: GatewayProxy[], pr: Prediction): Promise<Map<string, Generated>> {
+  const get = p.cluster.serviceProxyGet?.bind(p.cluster);
+  const out = new Map<string, Generated>();
+  if (!get) return out;
+  for (const x of proxies) {
+    const a = await get(ISTIOD.namespace, ISTIOD.name, ISTIOD.port, `/debug/config_dump?proxyID=${encodeURIComponent(x.proxyId)}`);
+    if (a.status !== 200) {
+      out.set(x.proxyId, { kind: 'unread', why: `HTTP ${a.status}` });
+      continue;
+    }
+    try {
+      out.set(x.proxyId, generatedRoute(JSON.parse(a.body), pr.host, pr.path));
+    } catch {
+      out.set(x.proxyId, { kind: 'unread', why: 'not JSON' });
+    }
+  }
+  return out;
+}
+
 export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage> {
   if (p.cluster.mode !== 'live' || !p.cluster.serviceProxyGet) return { kind: 'not-live' };
   const rs = (await p.route()) as Matched;
@@ -117,7 +215,19 @@ export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage>
   const running = pods.filter((x) => (x.status as { phase?: unknown } | undefined)?.phase === 'Running');
   if (running.length === 0) return { kind: 'no-pods', gateway, service: svc };
   const proxies = running.map((pod) => ({ pod, proxyId: `${pod.metadata.name}.${pod.metadata.namespace ?? gwNs}`, node: (pod.spec as { nodeName?: string } | undefined)?.nodeName ?? null }));
-  return { kind: 'ok', gateway, proxies, istiod: await readIstiod(p, istiod) };
+  const view = await readIstiod(p, istiod);
+  if (view.kind !== 'ok') return { kind: 'ok', gateway, proxies, istiod: view };
+  // The prediction: the winning rule's Service backends (Istio's cluster names, gateway/conversion.go buildDestination).
+  const carrying = rs.refs.filter((r) => !r.mirror && r.weight > 0);
+  const services = carrying.every((r) => r.group === '' && r.kind === 'Service' && r.port !== null);
+  const prediction: Prediction | undefined = rs.redirect
+    ? { host: p.target.host, path: p.target.path, clusters: null }
+    : services && carrying.length > 0
+      ? { host: p.target.host, path: p.target.path, clusters: [...new Set(carrying.map((r) => `outbound|${r.port}||${r.name}.${r.namespace}.svc.`))].sort() }
+      : undefined;
+  const connected = proxies.filter((x) => view.syncz.some((st) => st.proxy === x.proxyId));
+  const generated = prediction ? await readGenerated(p, connected, prediction) : undefined;
+  return { kind: 'ok', gateway, proxies, istiod: view, ...(prediction ? { prediction } : {}), ...(generated ? { generated } : {}) };
 }
 
 /** The controller that recreates a deleted Pod, from its ownerReferences (null: a bare Pod, nothing recreates it). */
@@ -216,7 +326,46 @@ export function judgeDataplane(this: { id: 'dataplane'; title: string }, s: Data
       fix: restartFix(r.proxy, `if it stays stale, restart gateway Pod ${r.proxy.proxyId}`),
     });
   }
-  return pass(this, `${s.proxies.length === 1 ? 'the gateway Pod is' : `all ${s.proxies.length} gateway Pods are`} connected to istiod and acknowledged its last push`, { evidence: [src, ...evidence] });
+  const route = judgeGenerated(this, s, [src, ...evidence]);
+  if (route) return route;
+  return pass(this, `${s.proxies.length === 1 ? 'the gateway Pod is' : `all ${s.proxies.length} gateway Pods are`} connected to istiod and acknowledged its last push${s.prediction && s.generated?.size ? '; istiod generated the predicted route' : ''}`, { evidence: [src, ...evidence, ...generatedLines(s)] });
+}
+
+const describeGen = (g: Generated): string =>
+  g.kind === 'route'
+    ? `route ${g.route || '(unnamed)'} in ${g.routeConfig} / ${g.vhost} -> ${g.clusters ? g.clusters.join(', ') || 'no cluster' : 'a redirect or direct response'}`
+    : g.kind === 'no-route'
+      ? `virtual host ${g.vhost} in ${g.routeConfig}, but no route matches the path`
+      : g.kind === 'no-vhost'
+        ? `no virtual host for the host in ${g.routeConfigs.join(', ') || 'any route configuration'}`
+        : `not read (${g.why})`;
+
+function generatedLines(s: Extract<DataplaneStage, { kind: 'ok' }>): Evidence[] {
+  return [...(s.generated ?? [])].map(([id, g]) => ({ ref: `istiod config_dump ${id}`, detail: `GET ${s.prediction?.host}${s.prediction?.path}: ${describeGen(g)}` }));
+}
+
+/** istiod's generated route for the request vs gwdoctor's prediction, per gateway proxy; Pods that disagree. */
+function judgeGenerated(check: { id: 'dataplane'; title: string }, s: Extract<DataplaneStage, { kind: 'ok' }>, evidence: Evidence[]): Draft | null {
+  const pr = s.prediction;
+  if (!pr || !s.generated || s.generated.size === 0) return null;
+  const want = pr.clusters ? pr.clusters.join(', ') : 'a redirect';
+  const lines = generatedLines(s);
+  const read = [...s.generated].filter(([, g]) => g.kind !== 'unread');
+  const shapes = new Set(read.map(([, g]) => describeGen(g)));
+  const bad = read.filter(([, g]) => g.kind !== 'route' || (pr.clusters === null ? g.clusters !== null : g.clusters === null || g.clusters.map(clusterKey).sort().join(',') !== pr.clusters.join(',')));
+  if (bad.length === 0) return null;
+  const [id, g] = bad[0] as [string, Generated];
+  const which = shapes.size > 1 ? ` (the gateway Pods disagree: ${read.length - bad.length} of ${read.length} have the predicted route)` : '';
+  if (g.kind !== 'route') {
+    return emit(check, 'GatewayRouteMissing', `istiod generated no route for GET ${pr.host}${pr.path} for gateway proxy ${id}: ${describeGen(g)}; gwdoctor predicts ${want}${which}`, {
+      evidence: [...evidence, ...lines],
+      fix: manual(`compare what istiod generates with the route gwdoctor names (istioctl proxy-config routes ${id.replace(/\.([^.]+)$/, ' -n $1')}); an EnvoyFilter on the gateway (kubectl get envoyfilters -A) or a route istiod could not translate (its status) is the usual cause`),
+    });
+  }
+  return emit(check, 'GatewayRouteDiffers', `istiod's route for GET ${pr.host}${pr.path} on gateway proxy ${id} goes to ${g.clusters ? g.clusters.join(', ') : 'a redirect or direct response'}, gwdoctor predicts ${want} from the cluster's objects${which}`, {
+    evidence: [...evidence, ...lines],
+    fix: manual(`find what rewrites the route after Gateway API translation: kubectl get envoyfilters -A (a ROUTE_CONFIGURATION, VIRTUAL_HOST or HTTP_ROUTE patch for the gateway); istioctl proxy-config routes ${id.replace(/\.([^.]+)$/, ' -n $1')} shows the route`),
+  });
 }
 
 /** The stage as data (facts.dataplane). */
@@ -229,8 +378,13 @@ export function dataplaneFacts(s: DataplaneStage): Facts {
       istiod: { service: refOf(s.istiod.service), read: s.istiod.kind },
       proxies: s.proxies.map((x) => {
         const st = byId.get(x.proxyId);
-        return { pod: refOf(x.pod), proxyId: x.proxyId, node: x.node, connected: s.istiod.kind === 'ok' ? st !== undefined : null, xds: st ? xdsTypes(st) : [] };
+        const g = s.generated?.get(x.proxyId);
+        const route: GeneratedRouteFact | null = g
+          ? { kind: g.kind, routeConfig: g.kind === 'route' || g.kind === 'no-route' ? g.routeConfig : null, vhost: g.kind === 'route' || g.kind === 'no-route' ? g.vhost : null, route: g.kind === 'route' ? g.route : null, clusters: g.kind === 'route' ? g.clusters : null }
+          : null;
+        return { pod: refOf(x.pod), proxyId: x.proxyId, node: x.node, connected: s.istiod.kind === 'ok' ? st !== undefined : null, xds: st ? xdsTypes(st) : [], route };
       }),
+      ...(s.prediction ? { predicted: s.prediction.clusters } : {}),
     },
   };
 }

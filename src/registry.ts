@@ -762,6 +762,26 @@ paths or methods becomes an empty match, which ztunnel never matches: the deny d
 CUSTOM/AUDIT/dry-run policy that istiod does not give ztunnel. The request passes; the policy you meant does not apply.
 Fix: enforce HTTP rules on a waypoint (\`targetRefs\` to the Service, with \`istio.io/ingress-use-waypoint\`).`,
   },
+  GatewayRouteMissing: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: false,
+    doc: `istiod's configuration for the gateway proxy (its \`/debug/config_dump?proxyID=POD.NAMESPACE\`) has no virtual host for
+the host, or none of its routes matches the path, while the objects say a rule serves it (the route layer passed): the
+request gets Envoy's \`404\`. Both sides are named: what gwdoctor predicts (the rule's clusters) and what istiod generated.
+Fix: an EnvoyFilter that removes or rewrites the route (\`kubectl get envoyfilters -A\`), or a route istiod could not
+translate; \`istioctl proxy-config routes POD -n NAMESPACE\` shows the same configuration.`,
+  },
+  GatewayRouteDiffers: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: false,
+    doc: `istiod's route for the host and path on the gateway proxy sends the request to other clusters than the rule's
+backends (\`outbound|PORT||SERVICE.NAMESPACE.svc...\`), or redirects where no redirect is configured: the request reaches
+another backend than the objects say. When several gateway Pods get different routes, the finding says how many agree.
+Fix: what rewrites the route after Gateway API translation, usually an EnvoyFilter patch (\`ROUTE_CONFIGURATION\`,
+\`VIRTUAL_HOST\`, \`HTTP_ROUTE\`) on the gateway.`,
+  },
   ClusterForbidden: {
     layer: 'any',
     severity: 'error',

@@ -107,7 +107,19 @@ export interface DataplaneFact {
   /** How istiod's debug state was read: 'ok', or why not (the finding's evidence says more). */
   istiod: { service: ObjectRef; read: 'ok' | 'forbidden' | 'refused' | 'unreachable' };
   /** The gateway Pods judged, each with istiod's view of its proxy. */
-  proxies: { pod: ObjectRef; proxyId: string; node: string | null; connected: boolean | null; xds: XdsTypeFact[] }[];
+  proxies: { pod: ObjectRef; proxyId: string; node: string | null; connected: boolean | null; xds: XdsTypeFact[]; route: GeneratedRouteFact | null }[];
+  /** The clusters gwdoctor predicts for GET host/path (`outbound|PORT||NAME.NS.svc.`; null: a redirect), when it compared. */
+  predicted?: string[] | null;
+}
+
+/** istiod's generated route for the request on one proxy (/debug/config_dump): found, or what is missing. */
+export interface GeneratedRouteFact {
+  kind: 'route' | 'no-vhost' | 'no-route' | 'unread';
+  routeConfig: string | null;
+  vhost: string | null;
+  route: string | null;
+  /** The route's clusters (null: a redirect or direct response, or no route). */
+  clusters: string[] | null;
 }
 
 export interface MeshFact {

@@ -22,7 +22,7 @@ import type { ProxyAnswer } from '../../src/cluster/reader.js';
 import { runTarget, type Env } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
 import { outcome } from '../helpers/fixtures.js';
-import { ROOT } from '../helpers/cli.js';
+import { ROOT, gwdoctorAsync, validateReport } from '../helpers/cli.js';
 import { sendRequest } from './harness/envoy.js';
 import { Kube, type Obj } from './harness/kube.js';
 import { writeKubeconfig } from './harness/controlplane.js';
@@ -197,6 +197,12 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
     expect(layer.facts.dataplane?.istiod.read).toBe('refused');
     expect(layer.facts.dataplane?.proxies.map((x) => x.proxyId)).toEqual([sc().envoys[0]!.proxyId]);
     expect(layer.summary).toContain('istiod answered HTTP 401');
+    // The CLI as the user runs it: the same warning, a schema-valid report, exit 0 (a warning).
+    const cli = await gwdoctorAsync(['--kubeconfig', live!.kubeconfig, '--context', 'readonly', '--offline', '-o', 'json', 'api.example.com']);
+    const report = JSON.parse(cli.stdout) as { targets: { layers: { id: string; code: string | null }[] }[] };
+    expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
+    expect(report.targets[0]?.layers.find((l) => l.id === 'dataplane')?.code).toBe('DataplaneNotChecked');
+    expect(cli.code).toBe(0);
   });
 
   itEnvoy('without the opt-in role: not checked, naming the verb', async () => {
@@ -210,13 +216,15 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
 
   itEnvoy('connected and synced: pass, every xDS type SYNCED as istiod has it', async () => {
     const { rep, layer } = await dp('loopback');
+    expect(layer.status, `${layer.summary}\n${JSON.stringify(layer.evidence, null, 1)}`).toBe('pass');
     expect(outcome(rep)).toMatchObject({ verdict: 'pass' });
-    expect(layer.status).toBe('pass');
     const st = await mine();
     const fact = layer.facts.dataplane?.proxies[0];
     expect(fact?.connected).toBe(true);
     expect(new Set(fact?.xds.map((t) => t.status))).toEqual(new Set(['SYNCED']));
     expect(Object.keys(st?.resources ?? {}).length).toBe(fact?.xds.length);
+    // The facts (syncz per type, istiod's generated route) are what the report schema describes.
+    expect(validateReport({ schemaVersion: 'gwdoctor.report/v3', generatedAt: new Date().toISOString(), durationMs: 0, source: { mode: 'live', offline: true }, targets: [rep] }), JSON.stringify(validateReport.errors)).toBe(true);
     expect(await sc().request('api.example.com')).toMatchObject({ status: 200 });
   });
 
@@ -254,6 +262,43 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
       await kube!.delete(filter as never);
     }
     await until('the next push is acknowledged', async () => Object.values((await mine())?.resources ?? {}).every((r) => !r.lastError && r.sent === r.acked));
+    expect((await dp('loopback')).layer.status).toBe('pass');
+  });
+
+  itEnvoy('istiod\'s generated route differs from the prediction (an EnvoyFilter re-points the route): GatewayRouteDiffers names both, and the real request reaches the other backend', async () => {
+    // The prediction agrees with istiod before the filter.
+    const before = await dp('loopback');
+    expect(before.layer.status).toBe('pass');
+    expect(before.layer.facts.dataplane?.predicted).toEqual(['outbound|3000||example-api.example-api.svc.']);
+    expect(before.layer.facts.dataplane?.proxies[0]?.route).toMatchObject({ kind: 'route', clusters: ['outbound|3000||example-api.example-api.svc.cluster.local'] });
+    const worker = 'outbound|8000||example-worker.example-worker.svc.cluster.local';
+    const filter = {
+      apiVersion: 'networking.istio.io/v1alpha3',
+      kind: 'EnvoyFilter',
+      metadata: { name: 'gwdoctor-reroute', namespace: GW_NS },
+      spec: {
+        workloadSelector: { labels: { 'gateway.networking.k8s.io/gateway-name': 'example-istio-gateway' } },
+        configPatches: [{ applyTo: 'HTTP_ROUTE', match: { context: 'GATEWAY', routeConfiguration: { vhost: { name: 'api.example.com:80' } } }, patch: { operation: 'MERGE', value: { route: { cluster: worker } } } }],
+      },
+    };
+    await kube!.create(filter as never);
+    try {
+      // Wait on the real Envoy: the request for api.example.com now answered by the worker Pod.
+      const a = await until('the Envoy serves the patched route', async () => {
+        const r = await sc().request('api.example.com');
+        return r.backend?.startsWith('example-worker/') ? r : null;
+      });
+      const { rep, layer } = await dp('loopback');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dataplane', code: 'GatewayRouteDiffers' });
+      expect(layer.summary).toContain(worker);
+      expect(layer.summary).toContain('outbound|3000||example-api.example-api.svc.');
+      expect(layer.facts.dataplane?.proxies[0]?.route?.clusters).toEqual([worker]);
+      expect(a.status).toBe(200);
+    } finally {
+      await kube!.delete(filter as never);
+    }
+    await until('the route is back', async () => (await sc().request('api.example.com')).backend?.startsWith('example-api/'));
+    await until('and acknowledged', async () => Object.values((await mine())?.resources ?? {}).every((r) => !r.lastError && r.sent === r.acked));
     expect((await dp('loopback')).layer.status).toBe('pass');
   });
 

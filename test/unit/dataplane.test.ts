@@ -3,7 +3,7 @@
 // state of istiod's /debug/syncz gives, with a fix that never deletes a Pod nothing recreates.
 
 import { describe, expect, it } from 'vitest';
-import { dataplaneFacts, judgeDataplane, syncStatus, type DataplaneStage, type SyncStatus } from '../../checks/dataplane.js';
+import { dataplaneFacts, generatedRoute, judgeDataplane, syncStatus, type DataplaneStage, type SyncStatus } from '../../checks/dataplane.js';
 import type { Gateway, Pod, Service } from '../../src/cluster/objects.js';
 import { layerMeta } from '../../src/registry.js';
 
@@ -84,5 +84,53 @@ describe('the data plane judge', () => {
   it('sent but never acknowledged, no error: GatewayProxyStale', () => {
     const f = judge(ok([a], [{ proxy: `${a.metadata.name}.istio-ingress`, resources: { [LDS]: { sent: 'n2', acked: 'n2' }, [RDS]: { sent: 'r3', acked: 'r2' } } }]));
     expect(f).toMatchObject({ status: 'fail', code: 'GatewayProxyStale' });
+  });
+});
+
+describe('istiod\'s generated route for GET host/path (its /debug/config_dump)', () => {
+  const dump = (vhosts: unknown[], snake = false) => ({
+    configs: [
+      { '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump' },
+      { '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump', [snake ? 'dynamic_route_configs' : 'dynamicRouteConfigs']: [{ [snake ? 'route_config' : 'routeConfig']: { name: 'http.80', [snake ? 'virtual_hosts' : 'virtualHosts']: vhosts } }] },
+    ],
+  });
+  const vh = (name: string, domains: string[], routes: unknown[]) => ({ name, domains, routes });
+
+  it('an exact domain before a wildcard; the first route whose match fits a plain GET (a header match never does)', () => {
+    const d = dump([
+      vh('*.example.com:80', ['*.example.com'], [{ name: 'any', match: { prefix: '/' }, route: { cluster: 'outbound|80||other.x.svc.cluster.local' } }]),
+      vh('api.example.com:80', ['api.example.com', 'api.example.com:*'], [
+        { name: 'hdr', match: { prefix: '/', headers: [{ name: 'x' }] }, route: { cluster: 'outbound|1||h.x.svc.cluster.local' } },
+        { name: 'v1', match: { pathSeparatedPrefix: '/v1' }, route: { cluster: 'outbound|2||v1.x.svc.cluster.local' } },
+        { name: 'root', match: { prefix: '/' }, route: { weightedClusters: { clusters: [{ name: 'outbound|3||a.x.svc.cluster.local', weight: 1 }, { name: 'outbound|3||b.x.svc.cluster.local', weight: 0 }] } } },
+      ]),
+    ]);
+    expect(generatedRoute(d, 'api.example.com', '/v1/items')).toMatchObject({ kind: 'route', route: 'v1', clusters: ['outbound|2||v1.x.svc.cluster.local'] });
+    expect(generatedRoute(d, 'api.example.com', '/v10')).toMatchObject({ kind: 'route', route: 'root', clusters: ['outbound|3||a.x.svc.cluster.local'] });
+    expect(generatedRoute(d, 'web.example.com', '/')).toMatchObject({ kind: 'route', route: 'any' });
+    expect(generatedRoute(d, 'example.org', '/')).toEqual({ kind: 'no-vhost', routeConfigs: ['http.80'] });
+  });
+
+  it('a virtual host without a route for the path; Envoy\'s own snake_case dump reads the same', () => {
+    const d = dump([vh('api.example.com:80', ['api.example.com'], [{ name: 'exact', match: { path: '/health' }, route: { cluster: 'c' } }])], true);
+    expect(generatedRoute(d, 'api.example.com', '/health')).toMatchObject({ kind: 'route', route: 'exact' });
+    expect(generatedRoute(d, 'api.example.com', '/other')).toEqual({ kind: 'no-route', routeConfig: 'http.80', vhost: 'api.example.com:80' });
+  });
+
+  it('the judge: a route to other clusters than predicted is GatewayRouteDiffers naming both; two Pods that disagree say so', () => {
+    const a = pod('gw-istio-5d9f-aaaaa', true);
+    const b = pod('gw-istio-5d9f-bbbbb', true);
+    const s = ok([a, b], [synced(`${a.metadata.name}.istio-ingress`), synced(`${b.metadata.name}.istio-ingress`)]);
+    if (s.kind !== 'ok') throw new Error('stage');
+    const pred = { host: 'api.example.com', path: '/', clusters: ['outbound|3000||example-api.example-api.svc.'] };
+    const good = { kind: 'route' as const, routeConfig: 'http.80', vhost: 'api.example.com:80', route: 'r', clusters: ['outbound|3000||example-api.example-api.svc.cluster.local'] };
+    const other = { ...good, clusters: ['outbound|8000||example-worker.example-worker.svc.cluster.local'] };
+    expect(judge({ ...s, prediction: pred, generated: new Map([[`${a.metadata.name}.istio-ingress`, good], [`${b.metadata.name}.istio-ingress`, good]]) }).status).toBe('pass');
+    const f = judge({ ...s, prediction: pred, generated: new Map([[`${a.metadata.name}.istio-ingress`, good], [`${b.metadata.name}.istio-ingress`, other]]) });
+    expect(f).toMatchObject({ status: 'fail', code: 'GatewayRouteDiffers' });
+    expect(f.summary).toContain('outbound|8000||example-worker');
+    expect(f.summary).toContain('outbound|3000||example-api.example-api.svc.');
+    expect(f.summary).toContain('1 of 2 have the predicted route');
+    expect(judge({ ...s, prediction: pred, generated: new Map([[`${a.metadata.name}.istio-ingress`, { kind: 'no-vhost' as const, routeConfigs: ['http.80'] }]]) })).toMatchObject({ code: 'GatewayRouteMissing' });
   });
 });
