@@ -22,7 +22,7 @@ import type { MeshHopFact } from '../../src/types.js';
 import { itIstiod, istiod as sharedIstiod, live } from './live.js';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
-const SCENARIOS = ['mesh-hop-ztunnel-deny-gateway', 'mesh-hop-ztunnel-deny-waypoint', 'mesh-hop-ztunnel-l7-allow', 'mesh-hop-ztunnel-l7-deny', 'mesh-hop-ztunnel-allow-gateway', 'mesh-hop-sidecar-deny', 'mesh-hop-waypoint-deny', 'mesh-hop-service-deny-bypassed', 'mesh-authz-root-allow', 'mesh-authz-custom'];
+const SCENARIOS = ['mesh-hop-ztunnel-deny-gateway', 'mesh-hop-ztunnel-deny-waypoint', 'mesh-hop-ztunnel-l7-allow', 'mesh-hop-ztunnel-l7-deny', 'mesh-hop-ztunnel-allow-gateway', 'mesh-hop-sidecar-deny', 'mesh-hop-waypoint-deny', 'mesh-hop-service-deny-bypassed', 'mesh-authz-root-allow', 'mesh-authz-custom', 'mesh-hop-ztunnel-custom'];
 
 interface Cond {
   type: string;
@@ -99,7 +99,7 @@ describe('ztunnel: what istiod (ambient on) accepts of each AuthorizationPolicy 
     process.stderr.write(`[mesh-hops] ZtunnelAccepted:\n${rows.map((r) => `  ${r.policy}: ${r.actual} (${r.message})`).join('\n')}\n`);
     expect(rows.map(({ policy, actual }) => ({ policy, actual }))).toEqual(rows.map(({ policy, predicted }) => ({ policy, actual: predicted })));
     // The scenarios cover each kind of answer.
-    for (const k of ['none', 'accepted', 'accepted-without-http']) expect(rows.map((r) => r.actual.split(':')[0])).toContain(k);
+    for (const k of ['none', 'refused', 'accepted', 'accepted-without-http']) expect(rows.map((r) => r.actual.split(':')[0])).toContain(k);
   }, 120_000);
 });
 
@@ -133,7 +133,7 @@ interface WadsAuthorization {
 // The hops after the gateway, on a cluster reconciled by istiod with ambient on: istiod's generated configuration for
 // the waypoint proxy (its RBAC filter), for ztunnel (WDS authorizations) and for the destination sidecar (its RBAC
 // filter) must hold exactly the policies gwdoctor's facts.mesh.hops say reach that hop.
-const HOP_SCENARIOS = ['mesh-hop-waypoint-deny', 'mesh-hop-waypoint-allow-other-path', 'mesh-hop-waypoint-class-allow', 'mesh-hop-ztunnel-deny-waypoint', 'mesh-hop-ztunnel-l7-allow', 'mesh-hop-ztunnel-l7-deny', 'mesh-hop-sidecar-deny', 'mesh-authz-root-allow'];
+const HOP_SCENARIOS = ['mesh-hop-waypoint-deny', 'mesh-hop-waypoint-allow-other-path', 'mesh-hop-waypoint-class-allow', 'mesh-hop-ztunnel-deny-waypoint', 'mesh-hop-ztunnel-l7-allow', 'mesh-hop-ztunnel-l7-deny', 'mesh-hop-sidecar-deny', 'mesh-authz-root-allow', 'mesh-hop-ztunnel-custom'];
 
 describe('the hops after the gateway: istiod (ambient on) generates for each hop the policies gwdoctor says reach it', () => {
   let extra: ExtraApiServer | undefined;
