@@ -13,7 +13,7 @@ import type { ProxyAnswer } from '../src/cluster/reader.js';
 import { ClusterAccessError } from '../src/errors.js';
 import { about } from '../src/evidence.js';
 import { emit, pass, skip, type Draft } from '../src/findings.js';
-import { command, manual, refOf } from '../src/fix/build.js';
+import { manual, refOf } from '../src/fix/build.js';
 import type { PathResolver } from '../src/gatewayapi/resolver.js';
 import type { RouteStage } from '../src/gatewayapi/path.js';
 import { layerMeta } from '../src/registry.js';
@@ -238,11 +238,14 @@ function controllerOf(pod: Pod): { kind: string; name: string } | null {
   return c && typeof c.kind === 'string' && typeof c.name === 'string' ? { kind: c.kind, name: c.name } : null;
 }
 
-/** Restart one gateway Pod: delete it when a controller recreates it; otherwise say what to do by hand. */
+/**
+ * Restart one gateway Pod, as a manual step: deleting a Pod is a write gwdoctor has not proven safe by applying it
+ * (with one replica it is a short outage), so it is named, never given as a command to paste.
+ */
 function restartFix(proxy: GatewayProxy, why: string) {
   const ns = proxy.pod.metadata.namespace ?? 'default';
   const ctl = controllerOf(proxy.pod);
-  if (ctl) return command(['kubectl', 'delete', 'pod', proxy.pod.metadata.name, '-n', ns], `${why}; its ${ctl.kind} ${ctl.name} recreates it, and the new Envoy fetches its configuration from istiod`);
+  if (ctl) return manual(`${why}: its ${ctl.kind} ${ctl.name} recreates it (kubectl delete pod ${proxy.pod.metadata.name} -n ${ns}; with a single gateway replica that is a short outage), and the new Envoy fetches its configuration from istiod; first read its log: kubectl logs -n ${ns} ${proxy.pod.metadata.name}`);
   return manual(`${why}; Pod ${ns}/${proxy.pod.metadata.name} has no controller that would recreate it: restart its istio-proxy container the way it was created`);
 }
 

@@ -706,9 +706,8 @@ as not checked instead, with the reason (the missing verb).`,
     retryable: true,
     doc: `A gateway Pod behind the Gateway is not connected to istiod (its proxy id \`POD.NAMESPACE\` is not in istiod's
 \`/debug/syncz\`): its Envoy serves whatever it had when the connection dropped, or nothing if it never got a
-configuration. Fix: look at the Pod's \`istio-proxy\` log (\`kubectl logs -n NS POD -c istio-proxy\`), then restart that one
-Pod: \`kubectl delete pod POD -n NS\` is printed only when a controller (the Gateway's Deployment) recreates it; a bare
-Pod gets the manual step instead.`,
+configuration. Fix (a manual step, never a command to paste): look at the Pod's log, then restart that one Pod; the
+step names \`kubectl delete pod POD -n NS\` only when a controller (the Gateway's Deployment) recreates it.`,
   },
   GatewayProxyRejected: {
     layer: 'dataplane',

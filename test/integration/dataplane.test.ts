@@ -318,7 +318,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dataplane', code: 'GatewayProxyStale' });
       const stale = Object.entries(st.resources ?? {}).filter(([, r]) => r.sent !== r.acked).map(([, r]) => r.sent);
       expect(layer.facts.dataplane?.proxies[0]?.xds.filter((x) => x.status === 'STALE').map((x) => x.sent)).toEqual(expect.arrayContaining(stale.slice(0, 1)));
-      expect(layer.fix).toMatchObject({ kind: 'command', argv: ['kubectl', 'delete', 'pod', e.pod.split('/')[1], '-n', GW_NS] });
+      expect(layer.fix).toMatchObject({ kind: 'manual' });
     } finally {
       process.kill(e.pid!, 'SIGCONT');
     }
