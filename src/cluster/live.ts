@@ -1,6 +1,8 @@
 // The live backend: @kubernetes/client-node 2.x with kubectl's kubeconfig conventions. Read-only: only list/get.
 // Every result is turned into plain JSON (dates as strings), the same shape the manifests backend yields.
 
+import { ENVOY_ADMIN_PORT, portForwardGet, readEnvoy, type AdminGet } from '../dataplane/envoy-admin.js';
+import type { PodRead } from '../dataplane/envoy-judge.js';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
@@ -228,6 +230,7 @@ export class LiveCluster implements ClusterReader {
   private pluginFailure: PluginFailure | null = null;
   private readonly diskCache: DiscoveryCache;
   private readonly kc: KubeConfig;
+  private readonly envoys = new Map<string, Promise<PodRead>>();
   private readonly signal: AbortSignal;
 
   private constructor(kc: KubeConfig, signal: AbortSignal, opts: LiveOptions) {
@@ -295,6 +298,23 @@ export class LiveCluster implements ClusterReader {
   /** A --wait retry re-reads objects; discovery (what the server serves) is kept for the run. */
   refresh(): void {
     this.cache.clear();
+    this.envoys.clear();
+  }
+
+  /** One GET to a Pod's Envoy admin port through pods/portforward (the transport envoyRead uses). */
+  envoyAdmin(namespace: string, pod: string): AdminGet {
+    return (path) => portForwardGet(this.kc, namespace, pod, ENVOY_ADMIN_PORT, path, { timeoutMs: 15_000, signal: this.signal });
+  }
+
+  /** A gateway Pod's Envoy (config dump, clusters, xDS connection), read once per Pod per run (ClusterReader.envoyRead). */
+  envoyRead(namespace: string, pod: string): Promise<PodRead> {
+    const key = `${namespace}/${pod}`;
+    let p = this.envoys.get(key);
+    if (!p) {
+      p = readEnvoy(this.envoyAdmin(namespace, pod)).then((r) => (r.kind === 'ok' ? { kind: 'ok' as const, read: r.read } : r));
+      this.envoys.set(key, p);
+    }
+    return p;
   }
 
   private memo<T>(key: string, what: string, fn: () => Promise<T>): Promise<T> {

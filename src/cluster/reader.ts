@@ -21,6 +21,7 @@ import type {
   Service,
   ServiceEntry,
 } from './objects.js';
+import type { PodRead } from '../dataplane/envoy-judge.js';
 
 export interface ClusterReader {
   readonly mode: 'live' | 'manifests';
@@ -91,6 +92,12 @@ export interface ClusterReader {
    * verb and resource. Never sends anything but GET.
    */
   serviceProxyGet?(namespace: string, service: string, port: number, path: string): Promise<ProxyAnswer>;
+  /**
+   * Live only: what a gateway Pod's Envoy says about itself, read from its admin port through the API server's
+   * pods/portforward (src/dataplane/envoy-admin.ts; optional permission, deploy/rbac-envoy-admin.yaml), once per Pod
+   * per run. Never throws: a 403 is 'forbidden' (with the verbs), anything else that stops the read 'unreachable'.
+   */
+  envoyRead?(namespace: string, pod: string): Promise<PodRead>;
   /** Forget cached reads, so that a --wait retry sees the cluster as it is now. */
   refresh(): void;
 }

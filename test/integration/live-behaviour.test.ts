@@ -208,8 +208,11 @@ describe('gwdoctor is read-only', () => {
         .map((e) => `${e.verb} ${e.objectRef?.apiGroup ?? ''}/${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`),
     );
     // Secrets come from the optional deploy/rbac-secrets.yaml (bound to the same user by the harness), not rbac.yaml.
-    // So do services/proxy reads (the optional deploy/rbac-dataplane.yaml, bound by test/integration/dataplane.test.ts).
-    const optional = ['rbac-secrets.yaml', 'rbac-dataplane.yaml'].flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, 'deploy', f), 'utf8')))
+    // So do services/proxy reads (the optional deploy/rbac-dataplane.yaml, bound by test/integration/dataplane.test.ts)
+    // and the Envoy admin port-forward (the optional deploy/rbac-envoy-admin.yaml: tried, and refused, for this user
+    // where istiod's Service exists, test/integration/dataplane-envoy.test.ts).
+    const optional = ['rbac-secrets.yaml', 'rbac-dataplane.yaml', 'rbac-envoy-admin.yaml']
+      .flatMap((f) => parseAllDocuments(readFileSync(join(ROOT, 'deploy', f), 'utf8')))
       .map((d) => d.toJS() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] })
       .flatMap((d) => (d.kind === 'Role' ? (d.rules ?? []) : []))
       .flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${g}/${res}`))));
