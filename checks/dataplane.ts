@@ -4,7 +4,10 @@
 //   istiod's Service, port 15014): connected at all, and per xDS type the nonce sent and acked and the NACK's error
 //   text, classified as istiod classifies them (pilot/pkg/xds/statusgen.go debugSyncStatus: lastError -> ERROR, nothing
 //   sent -> NOT_SENT, acked == sent -> SYNCED, else STALE);
-// - (the Envoy's own state is added by its own stage: `envoy` below.)
+// - the Envoy's own state, read from each gateway Pod's admin port through pods/portforward the way `istioctl
+//   proxy-config` reads it (src/dataplane/envoy-*.ts; opt-in deploy/rbac-envoy-admin.yaml): the listener, virtual host,
+//   route and cluster it uses for this request against gwdoctor's prediction, pushes it rejected (its own error text),
+//   the route's hosts it ejected while the EndpointSlices call them ready, and gateway Pods whose Envoys disagree.
 // With --manifests there is no data plane to ask: "not checked".
 
 import type { Gateway, Pod, Service } from '../src/cluster/objects.js';
@@ -17,6 +20,8 @@ import { manual, refOf } from '../src/fix/build.js';
 import type { PathResolver } from '../src/gatewayapi/resolver.js';
 import type { RouteStage } from '../src/gatewayapi/path.js';
 import { layerMeta } from '../src/registry.js';
+import { judgeEnvoys } from '../src/dataplane/envoy-judge.js';
+import { resolveEnvoys, type EnvoyStage } from '../src/dataplane/envoy-stage.js';
 import { clusterLayer } from '../src/layer.js';
 import type { Evidence, Facts, GeneratedRouteFact, XdsTypeFact } from '../src/types.js';
 
@@ -68,7 +73,7 @@ export type DataplaneStage =
   | { kind: 'not-live' }
   | { kind: 'no-istiod'; gateway: Gateway }
   | { kind: 'no-pods'; gateway: Gateway; service: Service | undefined }
-  | { kind: 'ok'; gateway: Gateway; proxies: GatewayProxy[]; istiod: IstiodView; prediction?: Prediction; generated?: Map<string, Generated> };
+  | { kind: 'ok'; gateway: Gateway; proxies: GatewayProxy[]; istiod: IstiodView; prediction?: Prediction; generated?: Map<string, Generated>; envoy?: EnvoyStage };
 
 const SHORT: Record<string, string> = {
   'type.googleapis.com/envoy.config.listener.v3.Listener': 'LDS',
@@ -216,7 +221,8 @@ export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage>
   if (running.length === 0) return { kind: 'no-pods', gateway, service: svc };
   const proxies = running.map((pod) => ({ pod, proxyId: `${pod.metadata.name}.${pod.metadata.namespace ?? gwNs}`, node: (pod.spec as { nodeName?: string } | undefined)?.nodeName ?? null }));
   const view = await readIstiod(p, istiod);
-  if (view.kind !== 'ok') return { kind: 'ok', gateway, proxies, istiod: view };
+  const envoy = await resolveEnvoys(p);
+  if (view.kind !== 'ok') return { kind: 'ok', gateway, proxies, istiod: view, envoy };
   // The prediction: the winning rule's Service backends (Istio's cluster names, gateway/conversion.go buildDestination).
   const carrying = rs.refs.filter((r) => !r.mirror && r.weight > 0);
   const services = carrying.every((r) => r.group === '' && r.kind === 'Service' && r.port !== null);
@@ -227,7 +233,7 @@ export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage>
       : undefined;
   const connected = proxies.filter((x) => view.syncz.some((st) => st.proxy === x.proxyId));
   const generated = prediction ? await readGenerated(p, connected, prediction) : undefined;
-  return { kind: 'ok', gateway, proxies, istiod: view, ...(prediction ? { prediction } : {}), ...(generated ? { generated } : {}) };
+  return { kind: 'ok', gateway, proxies, istiod: view, ...(prediction ? { prediction } : {}), ...(generated ? { generated } : {}), envoy };
 }
 
 /** The controller that recreates a deleted Pod, from its ownerReferences (null: a bare Pod, nothing recreates it). */
@@ -253,7 +259,8 @@ function istiodRef(s: Service): string {
   return `Service ${nsName(s)}:${ISTIOD.port}`;
 }
 
-export function judgeDataplane(this: { id: 'dataplane'; title: string }, s: DataplaneStage): Draft {
+/** istiod's view of the gateway's proxies (/debug/syncz). */
+function judgeIstiod(this: { id: 'dataplane'; title: string }, s: DataplaneStage): Draft {
   if (s.kind === 'not-live') return skip(this, 'not checked: the data plane is read from a live cluster (istiod and the gateway\'s Envoy), not from manifests', { reason: 'not-live' });
   const gw = nsName(s.gateway);
   if (s.kind === 'no-istiod') return skip(this, `not checked: no Service ${ISTIOD.namespace}/${ISTIOD.name} to ask for istiod's view of gateway ${gw}'s proxies`, { reason: 'no-istiod' });
@@ -371,6 +378,22 @@ function judgeGenerated(check: { id: 'dataplane'; title: string }, s: Extract<Da
   });
 }
 
+/**
+ * The layer's finding: istiod's view first (a NACK is seen from both sides: istiod's lastError, Envoy's error_state);
+ * then the Envoys' own state, whose fault is the finding when istiod's view found none (or could not be read). Without
+ * the Envoy read (no pods/portforward, nothing to forward to) the summary says the Envoy was not checked and why; that
+ * alone never changes the verdict.
+ */
+export function judgeDataplane(this: { id: 'dataplane'; title: string }, s: DataplaneStage): Draft {
+  const d = judgeIstiod.call(this, s);
+  if (s.kind !== 'ok' || s.envoy?.kind !== 'read') return d;
+  const ev = judgeEnvoys(s.envoy.pods, s.envoy.prediction, s.envoy.request);
+  if (d.status === 'fail') return { ...d, evidence: [...d.evidence, ...ev.evidence] };
+  if (ev.code) return emit(this, ev.code, ev.summary, { evidence: [...ev.evidence, ...d.evidence], fix: ev.fix });
+  if (d.status === 'pass') return { ...d, summary: `${d.summary}; ${ev.summary}`, evidence: [...d.evidence, ...ev.evidence] };
+  return { ...d, evidence: [...d.evidence, ...ev.evidence] };
+}
+
 /** The stage as data (facts.dataplane). */
 export function dataplaneFacts(s: DataplaneStage): Facts {
   if (s.kind !== 'ok') return {};
@@ -388,6 +411,7 @@ export function dataplaneFacts(s: DataplaneStage): Facts {
         return { pod: refOf(x.pod), proxyId: x.proxyId, node: x.node, connected: s.istiod.kind === 'ok' ? st !== undefined : null, xds: st ? xdsTypes(st) : [], route };
       }),
       ...(s.prediction ? { predicted: s.prediction.clusters } : {}),
+      ...(s.envoy?.kind === 'read' ? { envoy: judgeEnvoys(s.envoy.pods, s.envoy.prediction, s.envoy.request).facts } : {}),
     },
   };
 }

@@ -781,6 +781,59 @@ another backend than the objects say. When several gateway Pods get different ro
 Fix: what rewrites the route after Gateway API translation, usually an EnvoyFilter patch (\`ROUTE_CONFIGURATION\`,
 \`VIRTUAL_HOST\`, \`HTTP_ROUTE\`) on the gateway.`,
   },
+  EnvoyConfigRejected: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: false,
+    doc: `A gateway Pod's Envoy rejected a resource istiod pushed (its own \`error_state\` in \`/config_dump\`, read through
+\`pods/portforward\` to the admin port like \`istioctl proxy-config\`): the listener, route configuration or cluster and
+Envoy's error text, quoted verbatim, with the version it still serves. Envoy keeps the last configuration it accepted
+(or, for a resource it never accepted, has none: a new listener is then not there at all), so every status stays green
+while the gateway serves something else. Fix: the object istiod could not translate into configuration Envoy accepts
+(the error names it; an EnvoyFilter is the usual cause: \`kubectl get envoyfilters.networking.istio.io -A\`).`,
+  },
+  EnvoyPodsDisagree: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: true,
+    doc: `The gateway Pods' Envoys do different things with the request (another virtual host, route or cluster, or none):
+requests succeed or fail depending on the Pod they land on. Each Pod is named with what its Envoy does, the version
+of its route configuration, whether its xDS stream to istiod is up, and which Pods serve what gwdoctor predicts from the
+objects. Fix: when some Pods serve the prediction, \`kubectl -n NS delete pod …\` of the others (their Deployment
+replaces them and the new Envoys fetch the current configuration; the agreeing Pods keep serving meanwhile);
+otherwise find out first (\`istioctl proxy-status\`).`,
+  },
+  EnvoyRouteMissing: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: true,
+    doc: `gwdoctor predicts a route for the request (the HTTPRoute rule, the Envoy route name istiod gives it, the cluster),
+but the gateway's Envoy has none: no listener on the port, no virtual host for the host (Envoy's search order: exact
+domain, then the longest \`*.suffix\`, the longest \`prefix.*\`, then \`*\`), or no route of that virtual host matching the
+path (routes in order, the first match wins): Envoy answers 404. Both are named. Usually the Envoy has not received the
+change (disconnected from istiod: said when its \`control_plane.connected_state\` is 0). Fix: the printed check of
+istiod and the gateway Pods.`,
+  },
+  EnvoyRouteDiffers: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: true,
+    doc: `The gateway's Envoy matches the request with another route than the one gwdoctor predicts (another HTTPRoute rule,
+another cluster, a redirect instead of a backend or the other way round): both are named, with the route
+configuration's version. Usually an Envoy serving an old configuration (disconnected from istiod, or a push it
+rejected), else a precedence gwdoctor got wrong. Fix: the printed check of istiod and the gateway Pods.`,
+  },
+  EnvoyNoHealthyHost: {
+    layer: 'dataplane',
+    severity: 'fail',
+    retryable: true,
+    doc: `The EndpointSlices list ready endpoints for the backend, but the gateway's Envoy has no healthy host in the route's
+cluster (\`/clusters?format=json\`): each ready address is named with Envoy's reason — \`failed_outlier_check\` (ejected
+by a DestinationRule's outlierDetection after 5xx answers or refused connections), \`failed_active_health_check\`, an
+EDS status, or missing (istiod has not sent it). Envoy answers 503 \`no healthy upstream\`. Fix: look at the backend
+Pods (\`kubectl -n NS get pods -o wide\`, their logs) and fix what fails; Envoy takes an ejected host back after its
+ejection time.`,
+  },
   ClusterForbidden: {
     layer: 'any',
     severity: 'error',

@@ -110,6 +110,8 @@ export interface DataplaneFact {
   proxies: { pod: ObjectRef; proxyId: string; node: string | null; connected: boolean | null; xds: XdsTypeFact[]; route: GeneratedRouteFact | null }[];
   /** The clusters gwdoctor predicts for GET host/path (`outbound|PORT||NAME.NS.svc.`; null: a redirect), when it compared. */
   predicted?: string[] | null;
+  /** The Envoy's own state, read from each gateway Pod's admin port (pods/portforward), for this request. */
+  envoy?: EnvoyFact;
 }
 
 /** istiod's generated route for the request on one proxy (/debug/config_dump): found, or what is missing. */
@@ -120,6 +122,51 @@ export interface GeneratedRouteFact {
   route: string | null;
   /** The route's clusters (null: a redirect or direct response, or no route). */
   clusters: string[] | null;
+}
+
+/** What each gateway Pod's Envoy does with the request (src/dataplane/envoy-judge.ts), and what gwdoctor predicts. */
+export interface EnvoyFact {
+  /** The request as Envoy sees it: Host, path with query, and the port its listener binds (the Service's targetPort). */
+  request: { host: string; path: string; port: number };
+  /** The route layer's rule: the HTTPRoute, the Envoy route name istiod gives it, Istio's cluster names of its backends. */
+  predicted: { route: ObjectRef; rule: number; envoyRoute: string; clusters: string[]; redirect: boolean };
+  pods: EnvoyPodFact[];
+}
+
+export type EnvoyHostHealth =
+  | 'healthy'
+  | 'failed_outlier_check'
+  | 'failed_active_health_check'
+  | 'active_hc_timeout'
+  | 'pending_active_hc'
+  | 'excluded_via_immediate_hc_fail'
+  | 'pending_dynamic_removal'
+  | 'eds_unhealthy'
+  | 'eds_draining'
+  | 'eds_timeout';
+
+export interface EnvoyPodFact {
+  /** namespace/name of the gateway Pod. */
+  pod: string;
+  node: string | null;
+  /** Whether its admin interface was read: 'forbidden' (RBAC: pods/portforward), 'unreachable' (why says). */
+  read: 'ok' | 'forbidden' | 'unreachable';
+  why: string | null;
+  /** control_plane.connected_state: its xDS stream to istiod is up (null: not read). */
+  connected: boolean | null;
+  /** How far Envoy's matching got: a route, or where it stopped (null: not read). */
+  match: 'route' | 'no-listener' | 'no-route-config' | 'no-virtual-host' | 'no-route' | 'undetermined' | null;
+  listener: string | null;
+  routeConfig: string | null;
+  /** The route configuration's version_info (istiod's push time/number). */
+  version: string | null;
+  virtualHost: string | null;
+  route: string | null;
+  action: 'cluster' | 'redirect' | 'direct' | 'other' | null;
+  /** The route's clusters (weight > 0) and their hosts' health (hosts null: Envoy has no such cluster). */
+  clusters: { name: string; hosts: { address: string; port: number | null; health: EnvoyHostHealth[] }[] | null }[];
+  /** Resources Envoy rejected (its error_state), its error text verbatim and the version it still serves. */
+  rejected: { type: 'listener' | 'route' | 'cluster' | 'endpoint'; name: string; details: string; lastUpdateAttempt: string | null; activeVersion: string | null }[];
 }
 
 export interface MeshFact {

@@ -14,6 +14,7 @@
 //   compare the path without its query string (case_sensitive, default true); safe_regex must match the whole path.
 
 import { compileRe2 } from '../gatewayapi/matching.js';
+import type { EnvoyHostHealth, EnvoyPodFact } from '../types.js';
 
 /** What the request is, as Envoy sees it at the gateway. */
 export interface EnvoyRequest {
@@ -26,28 +27,9 @@ export interface EnvoyRequest {
 }
 
 /** One rejected xDS resource, in Envoy's own words (admin.v3.UpdateFailureState). */
-export interface Rejected {
-  /** listener, route, cluster, endpoint */
-  type: 'listener' | 'route' | 'cluster' | 'endpoint';
-  name: string;
-  /** Envoy's error text, verbatim. */
-  details: string;
-  lastUpdateAttempt: string | null;
-  /** The version Envoy still serves for that resource (null: none, the resource never became active). */
-  activeVersion: string | null;
-}
+export type Rejected = EnvoyPodFact['rejected'][number];
 
-export type HostHealth =
-  | 'healthy'
-  | 'failed_outlier_check'
-  | 'failed_active_health_check'
-  | 'active_hc_timeout'
-  | 'pending_active_hc'
-  | 'excluded_via_immediate_hc_fail'
-  | 'pending_dynamic_removal'
-  | 'eds_unhealthy'
-  | 'eds_draining'
-  | 'eds_timeout';
+export type HostHealth = EnvoyHostHealth;
 
 export interface ClusterHost {
   address: string;

@@ -6,7 +6,7 @@
 // cluster with no healthy host while the EndpointSlices have ready endpoints.
 
 import { command, manual } from '../fix/build.js';
-import type { Evidence, Fix, ObjectRef } from '../types.js';
+import type { EnvoyFact, EnvoyPodFact, Evidence, Fix, ObjectRef } from '../types.js';
 import type { EnvoyRead } from './envoy-admin.js';
 import { serviceOfCluster, viewOf, type ClusterHost, type EnvoyMatch, type EnvoyRequest, type EnvoyView, type HostHealth, type Rejected } from './envoy-config.js';
 
@@ -35,28 +35,6 @@ export interface PodEnvoy {
   pod: string;
   node: string | null;
   read: PodRead;
-}
-
-/** facts.envoy: what each gateway Pod's Envoy does with the request, as data. */
-export interface EnvoyFact {
-  request: EnvoyRequest;
-  predicted: { route: ObjectRef; rule: number; envoyRoute: string; clusters: string[]; redirect: boolean };
-  pods: {
-    pod: string;
-    node: string | null;
-    read: 'ok' | 'forbidden' | 'unreachable';
-    why?: string;
-    connected?: boolean | null;
-    listener?: string | null;
-    routeConfig?: string | null;
-    version?: string | null;
-    virtualHost?: string | null;
-    route?: string | null;
-    action?: 'cluster' | 'redirect' | 'direct' | 'other' | null;
-    clusters?: { name: string; hosts: ClusterHost[] | null }[];
-    rejected?: Rejected[];
-    versions?: { listeners: string | null; clusters: string | null };
-  }[];
 }
 
 export interface EnvoyVerdict {
@@ -129,18 +107,21 @@ function predictedText(p: EnvoyPrediction): string {
 }
 
 export function envoyFacts(pods: PodEnvoy[], views: Map<string, EnvoyView>, p: EnvoyPrediction, req: EnvoyRequest): EnvoyFact {
+  const none = { connected: null, match: null, listener: null, routeConfig: null, version: null, virtualHost: null, route: null, action: null, clusters: [], rejected: [] };
   return {
-    request: req,
+    request: { host: req.host, path: req.path, port: req.port },
     predicted: { route: p.route, rule: p.rule, envoyRoute: p.envoyRoute, clusters: p.clusters, redirect: p.redirect },
-    pods: pods.map((x) => {
-      if (x.read.kind !== 'ok') return { pod: x.pod, node: x.node, read: x.read.kind, why: x.read.why };
+    pods: pods.map((x): EnvoyPodFact => {
+      if (x.read.kind !== 'ok') return { pod: x.pod, node: x.node, read: x.read.kind, why: x.read.why, ...none };
       const v = views.get(x.pod) as EnvoyView;
       const m = v.match;
       return {
         pod: x.pod,
         node: x.node,
-        read: 'ok' as const,
+        read: 'ok',
+        why: null,
         connected: x.read.read.connected,
+        match: m.kind,
         listener: 'listener' in m ? m.listener : null,
         routeConfig: 'routeConfig' in m ? m.routeConfig : null,
         version: 'version' in m ? m.version : null,
@@ -149,7 +130,6 @@ export function envoyFacts(pods: PodEnvoy[], views: Map<string, EnvoyView>, p: E
         action: m.kind === 'route' ? m.action.kind : null,
         clusters: v.clusters.map((c) => ({ name: c.name, hosts: c.hosts })),
         rejected: v.rejected,
-        versions: v.versions,
       };
     }),
   };
