@@ -13,13 +13,16 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, describe, expect } from 'vitest';
+import { LAYERS } from '../../checks/index.js';
 import { LiveCluster } from '../../src/cluster/live.js';
+import { runTarget } from '../../src/pipeline.js';
+import type { Finding } from '../../src/types.js';
 import type { AdminGet } from '../../src/dataplane/envoy-admin.js';
 import { judgeEnvoys, type EnvoyVerdict } from '../../src/dataplane/envoy-judge.js';
 import { resolveEnvoys } from '../../src/dataplane/envoy-stage.js';
 import { PathResolver } from '../../src/gatewayapi/resolver.js';
 import { parseTarget } from '../../src/target.js';
-import { ROOT } from '../helpers/cli.js';
+import { ROOT, validateReport } from '../helpers/cli.js';
 import { nextPodIp, readyPodStatus } from './harness/apply.js';
 import { startGatewayEnvoy, type GatewayEnvoy } from './harness/envoy.js';
 import type { Obj } from './harness/kube.js';
@@ -114,6 +117,30 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
     return v;
   }
 
+  /**
+   * gwdoctor's whole pipeline (offline: no network probes) as the read-only user, the Envoys read through the same
+   * seam; istiod's Service exists for the run (no endpoint: istiod's own view is "not checked", which the Envoy part's
+   * fault overrides). Returns the dataplane finding, the report validated against the schema.
+   */
+  async function dataplaneLayer(target: string, envoys: GatewayEnvoy[] = lane().sc.envoys): Promise<Finding> {
+    const k = kube();
+    await k.raw('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
+    const svc = await k.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'istiod', namespace: 'istio-system' }, spec: { ports: [{ name: 'http-monitoring', port: 15014 }] } });
+    try {
+      const cluster = await liveCluster('readonly');
+      cluster.envoyAdmin = laneAdmin(envoys, new Map());
+      const never = async (): Promise<never> => {
+        throw new Error('offline: no network probe');
+      };
+      const rep = await runTarget(LAYERS, parseTarget(target), { cluster, clusterUnavailable: null, gatewayFilter: null, offline: true, net: { resolvers: [], expectIps: [], caFile: null, port: null }, resolver: never, probe: never, signal: AbortSignal.timeout(60_000) }, { until: null, intervalMs: 0 });
+      const report = { schemaVersion: 'gwdoctor.report/v3', generatedAt: new Date().toISOString(), durationMs: 1, source: { mode: 'live', ...cluster.describeSource(), offline: true }, targets: [rep] };
+      expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
+      return rep.layers.find((l) => l.id === 'dataplane') as Finding;
+    } finally {
+      await k.delete(svc);
+    }
+  }
+
   itEnvoy('healthy: the Envoy routes api.example.com by the route gwdoctor predicts, to a healthy host: no finding', async () => {
     const v = await look('healthy', 'api.example.com');
     expect(v.code).toBeNull();
@@ -122,6 +149,11 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
     expect(pod).toMatchObject({ read: 'ok', connected: true, listener: '0.0.0.0_80', routeConfig: 'http.80', virtualHost: 'api.example.com:80', route: 'istio-ingress.example-api.0', action: 'cluster' });
     expect(pod.clusters).toEqual([{ name: API_CLUSTER, hosts: [expect.objectContaining({ health: ['healthy'] })] }]);
     expect(v.facts.predicted).toMatchObject({ envoyRoute: 'istio-ingress.example-api.0', clusters: [API_CLUSTER] });
+    // Through the pipeline: istiod's own view is not checked here (warning), the Envoy's lines are in the evidence.
+    const layer = await dataplaneLayer('api.example.com');
+    expect(layer).toMatchObject({ status: 'warn', code: 'DataplaneNotChecked' });
+    expect(layer.evidence).toEqual(expect.arrayContaining(v.evidence));
+    expect(layer.facts.dataplane?.envoy?.pods[0]).toMatchObject({ read: 'ok', match: 'route', route: 'istio-ingress.example-api.0' });
     // The real request agrees: the Pod behind that cluster answers.
     expect(await lane().sc.request('api.example.com')).toMatchObject({ status: 200, backend: 'example-api/example-api-7d9f8c6b5-x2k4p' });
   });
@@ -160,6 +192,10 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
       expect(v.summary).toContain(`${dead} failed_outlier_check`);
       expect(v.facts.pods[0]?.clusters?.[0]?.hosts).toEqual([{ address: dead, port: 8000, health: ['failed_outlier_check'] }]);
       expect(v.fix).toMatchObject({ kind: 'command', argv: ['kubectl', '-n', 'example-worker', 'get', 'pods', '-o', 'wide'] });
+      // The same through the whole pipeline: the dataplane layer's finding, its facts in the report's schema.
+      const layer = await dataplaneLayer('worker.example.com');
+      expect(layer).toMatchObject({ status: 'fail', code: 'EnvoyNoHealthyHost', summary: v.summary });
+      expect(layer.facts.dataplane?.envoy?.pods[0]?.clusters[0]?.hosts?.[0]?.health).toEqual(['failed_outlier_check']);
       // What the client gets from that Envoy now: the 503 the finding names.
       expect(await lane().sc.request('worker.example.com')).toMatchObject({ status: 503, body: 'no healthy upstream' });
     } finally {
@@ -245,6 +281,7 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
       expect(v.summary).toContain(`which ${envoyA.pod} serves`);
       expect(v.facts.pods.find((x) => x.pod === envoyB.pod)).toMatchObject({ connected: false });
       expect(v.fix).toMatchObject({ kind: 'command', argv: ['kubectl', '-n', GW_NS, 'delete', 'pod', liveB.metadata.name] });
+      expect(await dataplaneLayer('api.example.com', both)).toMatchObject({ status: 'fail', code: 'EnvoyPodsDisagree', summary: v.summary });
       // The stale Envoy alone (one gateway Pod): the route gwdoctor predicts differs, and it says the stream is down.
       const alone = await look('stale-alone', 'api.example.com', [envoyB]);
       expect(alone.facts.pods.filter((x) => x.read === 'ok').map((x) => x.pod)).toEqual([envoyB.pod]);
@@ -295,6 +332,7 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
       expect(v.summary).toContain(`"${details}"`);
       expect(v.facts.pods[0]?.rejected?.[0]).toMatchObject({ type: 'listener', name: '0.0.0.0_80', details });
       expect(details).toContain('gwdoctor.test.Unknown');
+      expect(await dataplaneLayer('api.example.com')).toMatchObject({ status: 'fail', code: 'EnvoyConfigRejected', summary: v.summary });
       // The last accepted listener still serves (the status of every object stays green meanwhile).
       expect(await lane().sc.request('api.example.com')).toMatchObject({ status: 200, backend: 'example-api/example-api-7d9f8c6b5-x2k4p' });
     } finally {
