@@ -24,8 +24,6 @@ const PLURALS: Record<string, string> = {
   CustomResourceDefinition: 'customresourcedefinitions',
   ClusterRole: 'clusterroles',
   ClusterRoleBinding: 'clusterrolebindings',
-  Role: 'roles',
-  RoleBinding: 'rolebindings',
   ServiceAccount: 'serviceaccounts',
   Deployment: 'deployments',
   ReplicaSet: 'replicasets',
