@@ -391,6 +391,8 @@ export function judgeDataplane(this: { id: 'dataplane'; title: string }, s: Data
   if (d.status === 'fail') return { ...d, evidence: [...d.evidence, ...ev.evidence] };
   if (ev.code) return emit(this, ev.code, ev.summary, { evidence: [...ev.evidence, ...d.evidence], fix: ev.fix });
   if (d.status === 'pass') return { ...d, summary: `${d.summary}; ${ev.summary}`, evidence: [...d.evidence, ...ev.evidence] };
+  // istiod's view not checked (skipped: no permission), the Envoys judged and fine: a pass that says both.
+  if (d.status === 'skip' && ev.judged) return pass(this, `${ev.summary}; istiod's view: ${d.summary}`, { evidence: [...ev.evidence, ...d.evidence] });
   return { ...d, evidence: [...d.evidence, ...ev.evidence] };
 }
 

@@ -149,9 +149,11 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
     expect(pod).toMatchObject({ read: 'ok', connected: true, listener: '0.0.0.0_80', routeConfig: 'http.80', virtualHost: 'api.example.com:80', route: 'istio-ingress.example-api.0', action: 'cluster' });
     expect(pod.clusters).toEqual([{ name: API_CLUSTER, hosts: [expect.objectContaining({ health: ['healthy'] })] }]);
     expect(v.facts.predicted).toMatchObject({ envoyRoute: 'istio-ingress.example-api.0', clusters: [API_CLUSTER] });
-    // Through the pipeline: istiod's own view is not checked here (warning), the Envoy's lines are in the evidence.
+    // Through the pipeline: istiod's own view is not checked here (no services/proxy for the read-only user); the
+    // Envoys were read and serve the prediction: a pass that says both.
     const layer = await dataplaneLayer('api.example.com');
-    expect(layer).toMatchObject({ status: 'warn', code: 'DataplaneNotChecked' });
+    expect(layer).toMatchObject({ status: 'pass', code: null });
+    expect(layer.summary).toBe(`${v.summary}; istiod's view: not checked: forbidden: cannot get services/proxy istio-system/istiod:15014 (/debug/syncz) (services "istiod:15014" is forbidden: User "viewer" cannot get resource "services/proxy" in API group "" in the namespace "istio-system") (opt-in: deploy/rbac-dataplane.yaml)`);
     expect(layer.evidence).toEqual(expect.arrayContaining(v.evidence));
     expect(layer.facts.dataplane?.envoy?.pods[0]).toMatchObject({ read: 'ok', match: 'route', route: 'istio-ingress.example-api.0' });
     // The real request agrees: the Pod behind that cluster answers.

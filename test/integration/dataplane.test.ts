@@ -365,7 +365,8 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
         process.stderr.write(`[dataplane cost]\n| hosts | API requests without the layer | with | ms without | ms with | requests the layer adds |\n${rows.join('\n')}\n`);
         // Read once per run: 100 hosts add exactly what one host adds.
         expect(extra[1]).toBe(extra[0]);
-        expect(extra[0]).toBeLessThanOrEqual(4);
+        // istiod's state (at most 4 reads) and each gateway Envoy's admin port-forward (one per gateway Pod, refused here).
+        expect(extra[0]).toBeLessThanOrEqual(4 + sc().envoys.length);
       } finally {
         await proxy.close();
       }
