@@ -2,7 +2,6 @@
 // cluster reader (pods/portforward to the admin port, src/dataplane/envoy-admin.ts), and gwdoctor's own prediction for
 // the request (the route layer's rule, its Service backends as Istio names their clusters, their ready endpoints).
 
-import type { ClusterReader } from '../cluster/reader.js';
 import type { Pod, Service } from '../cluster/objects.js';
 import type { PathResolver } from '../gatewayapi/resolver.js';
 import type { RouteStage } from '../gatewayapi/path.js';
@@ -19,9 +18,6 @@ export type EnvoyStage =
   /** Manifests (no Envoy to ask), or a reader without the port-forward. */
   | { kind: 'not-live'; why: string }
   | { kind: 'read'; gateway: string; service: Service | null; pods: PodEnvoy[]; prediction: EnvoyPrediction; request: EnvoyRequest };
-
-/** The cluster reader's optional Envoy access (LiveCluster.envoyRead): one read per Pod per run. */
-export type EnvoyReader = Pick<ClusterReader, 'envoyRead'>;
 
 const isReady = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
