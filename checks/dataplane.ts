@@ -11,6 +11,7 @@
 // With --manifests there is no data plane to ask: "not checked".
 
 import type { Gateway, Pod, Service } from '../src/cluster/objects.js';
+import { controllerOf } from '../src/dataplane/controller.js';
 import { nsName } from '../src/cluster/objects.js';
 import type { ProxyAnswer } from '../src/cluster/reader.js';
 import { ClusterAccessError } from '../src/errors.js';
@@ -234,14 +235,6 @@ export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage>
   const connected = proxies.filter((x) => view.syncz.some((st) => st.proxy === x.proxyId));
   const generated = prediction ? await readGenerated(p, connected, prediction) : undefined;
   return { kind: 'ok', gateway, proxies, istiod: view, ...(prediction ? { prediction } : {}), ...(generated ? { generated } : {}), envoy };
-}
-
-/** The controller that recreates a deleted Pod, from its ownerReferences (null: a bare Pod, nothing recreates it). */
-function controllerOf(pod: Pod): { kind: string; name: string } | null {
-  const refs = (pod.metadata as { ownerReferences?: unknown }).ownerReferences;
-  if (!Array.isArray(refs)) return null;
-  const c = refs.find((r: unknown) => typeof r === 'object' && r !== null && (r as { controller?: unknown }).controller === true) as { kind?: unknown; name?: unknown } | undefined;
-  return c && typeof c.kind === 'string' && typeof c.name === 'string' ? { kind: c.kind, name: c.name } : null;
 }
 
 /**

@@ -799,9 +799,10 @@ while the gateway serves something else. Fix: the object istiod could not transl
     doc: `The gateway Pods' Envoys do different things with the request (another virtual host, route or cluster, or none):
 requests succeed or fail depending on the Pod they land on. Each Pod is named with what its Envoy does, the version
 of its route configuration, whether its xDS stream to istiod is up, and which Pods serve what gwdoctor predicts from the
-objects. Fix: when some Pods serve the prediction, \`kubectl -n NS delete pod …\` of the others (their Deployment
-replaces them and the new Envoys fetch the current configuration; the agreeing Pods keep serving meanwhile);
-otherwise find out first (\`istioctl proxy-status\`).`,
+objects. Fix: when some Pods serve the prediction and each of the others has a controller (ownerReferences) that
+recreates it, \`kubectl -n NS delete pod …\` of the others (the new Envoys fetch the current configuration; the
+agreeing Pods keep serving meanwhile); otherwise find out first (\`istioctl proxy-status\`), and a bare Pod is
+restarted the way it was created.`,
   },
   EnvoyRouteMissing: {
     layer: 'dataplane',

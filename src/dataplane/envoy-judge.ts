@@ -34,6 +34,8 @@ export interface PodEnvoy {
   /** namespace/name */
   pod: string;
   node: string | null;
+  /** The controller that recreates the Pod when it is deleted (ownerReferences, controller: true); null: a bare Pod. */
+  controller: { kind: string; name: string } | null;
   read: PodRead;
 }
 
@@ -192,9 +194,9 @@ export function judgeEnvoys(pods: PodEnvoy[], p: EnvoyPrediction, req: EnvoyRequ
     const wrong = ok.filter((x) => !right.includes(x));
     const ns = nsOf(wrong[0]?.pod ?? '');
     const fix =
-      right.length > 0 && wrong.every((x) => nsOf(x.pod) === ns)
-        ? command(['kubectl', '-n', ns, 'delete', 'pod', ...wrong.map((x) => x.pod.split('/')[1] ?? '')], `replaces the gateway Pod${wrong.length > 1 ? 's' : ''} whose Envoy serves an old configuration (its Deployment creates a new one, which fetches the current configuration from istiod); ${right.map((x) => x.pod).join(', ')} keep${right.length === 1 ? 's' : ''} serving meanwhile`)
-        : manual(`find why the gateway Pods' Envoys differ (istiod's sync state: \`istioctl proxy-status\`), then restart the ones that do not serve what the cluster says`);
+      right.length > 0 && wrong.every((x) => nsOf(x.pod) === ns && x.controller !== null)
+        ? command(['kubectl', '-n', ns, 'delete', 'pod', ...wrong.map((x) => x.pod.split('/')[1] ?? '')], `replaces the gateway Pod${wrong.length > 1 ? 's' : ''} whose Envoy serves an old configuration (${[...new Set(wrong.map((x) => `its ${x.controller?.kind} ${x.controller?.name}`))].join(', ')} creates a new one, which fetches the current configuration from istiod); ${right.map((x) => x.pod).join(', ')} keep${right.length === 1 ? 's' : ''} serving meanwhile`)
+        : manual(`find why the gateway Pods' Envoys differ (istiod's sync state: \`istioctl proxy-status\`), then restart the ones that do not serve what the cluster says${wrong.some((x) => x.controller === null) ? ` (${wrong.filter((x) => x.controller === null).map((x) => x.pod).join(', ')}: no controller recreates it if deleted; restart its istio-proxy container the way it was created)` : ''}`);
     return verdict(
       'EnvoyPodsDisagree',
       `the gateway Pods' Envoys do different things with ${request}: ${[...sigs.values()].map((xs) => `${xs.map((x) => x.pod).join(', ')}: ${describeMatch((views.get(xs[0]?.pod ?? '') as EnvoyView).match, req)}`).join('; ')}${right.length ? `; gwdoctor predicts ${predictedText(p)}, which ${right.map((x) => x.pod).join(', ')} serve${right.length === 1 ? 's' : ''}` : ''}`,

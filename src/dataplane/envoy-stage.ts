@@ -11,6 +11,7 @@ import { loadRe2 } from '../gatewayapi/matching.js';
 import type { EnvoyRequest } from './envoy-config.js';
 import { istioClusterName } from './envoy-config.js';
 import type { EnvoyPrediction, PodEnvoy, PodRead } from './envoy-judge.js';
+import { controllerOf } from './controller.js';
 
 type Matched = Extract<RouteStage, { kind: 'matched' }>;
 
@@ -54,7 +55,7 @@ export async function resolveEnvoys(p: PathResolver): Promise<EnvoyStage> {
   const reads: PodEnvoy[] = [];
   for (const pod of pods) {
     const read: PodRead = await cluster.envoyRead(gwNs, pod.metadata.name);
-    reads.push({ pod: `${gwNs}/${pod.metadata.name}`, node: pod.spec?.nodeName ?? null, read });
+    reads.push({ pod: `${gwNs}/${pod.metadata.name}`, node: pod.spec?.nodeName ?? null, controller: controllerOf(pod), read });
   }
   // Envoy's safe_regex route matches are evaluated with re2js, loaded only when a dump holds one.
   if (reads.some((r) => r.read.kind === 'ok' && JSON.stringify(r.read.read.dump).includes('"safe_regex"'))) await loadRe2();

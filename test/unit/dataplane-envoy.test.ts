@@ -41,7 +41,7 @@ async function load(name: string, only?: (pod: string) => boolean): Promise<{ c:
     const has = readdirSync(dir).some((f) => f === `${p.pod.split('/')[1]}.config_dump.json.gz`);
     if (!has || (only && !only(p.pod))) continue;
     const r = await readEnvoy(recorded(dir, p.pod));
-    pods.push({ pod: p.pod, node: p.node, read: r.kind === 'ok' ? { kind: 'ok', read: r.read } : r });
+    pods.push({ pod: p.pod, node: p.node, controller: { kind: 'ReplicaSet', name: 'istio-ingress-gateway-5d8f' }, read: r.kind === 'ok' ? { kind: 'ok', read: r.read } : r });
   }
   return { c, pods };
 }
@@ -106,11 +106,16 @@ describe('recorded real Envoy answers (the lane), through readEnvoy and the judg
     const neither = judgeEnvoys(pods, { ...c.prediction, clusters: ['outbound|1||nope.nope.svc.cluster.local'] }, c.request);
     expect(neither.code).toBe('EnvoyPodsDisagree');
     expect(neither.fix?.kind).toBe('manual');
+    // A bare Pod (no controller in its ownerReferences) is not recreated when deleted: never a delete to paste.
+    const bare = judgeEnvoys(pods.map((p) => ({ ...p, controller: null })), c.prediction, c.request);
+    expect(bare.code).toBe('EnvoyPodsDisagree');
+    expect(bare.fix?.kind).toBe('manual');
+    expect(JSON.stringify(bare.fix)).toContain('no controller recreates it');
   });
 
   it('not read: forbidden (the verbs and resource named) or unreachable: not checked, never a finding', async () => {
     const { c } = await load('healthy');
-    const forbidden: PodEnvoy = { pod: c.pods[0]!.pod, node: null, read: { kind: 'forbidden', namespace: 'istio-ingress', resource: 'pods/portforward', verbs: ['get', 'create'], why: 'the API server answered 403' } };
+    const forbidden: PodEnvoy = { pod: c.pods[0]!.pod, node: null, controller: null, read: { kind: 'forbidden', namespace: 'istio-ingress', resource: 'pods/portforward', verbs: ['get', 'create'], why: 'the API server answered 403' } };
     const f = judgeEnvoys([forbidden], c.prediction, c.request);
     expect(f).toMatchObject({ code: null, judged: false });
     expect(f.summary).toBe("the gateway's Envoy was not checked: forbidden: cannot get+create pods/portforward in namespace istio-ingress (deploy/rbac-envoy-admin.yaml grants it)");
