@@ -34,7 +34,9 @@ export interface Net {
  * bench measures with spawnSync, which would block a stub served from its own event loop); a string says why not.
  */
 export async function startNet(): Promise<Net | string> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'net'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'net'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((resolve) => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -57,15 +59,27 @@ export async function startNet(): Promise<Net | string> {
 
 async function startNetHere(): Promise<Net | string> {
   const bins = { nginx: which('nginx'), dnsmasq: which('dnsmasq'), openssl: which('openssl') };
-  const missing = Object.entries(bins).filter(([, v]) => !v).map(([k]) => k);
+  const missing = Object.entries(bins)
+    .filter(([, v]) => !v)
+    .map(([k]) => k);
   if (missing.length > 0) return `missing ${missing.join(', ')} (scripts/install-net-deps.sh)`;
   const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-bench-net-'));
   const pki = new TestPki(dir, bins.openssl as string);
   const caFile = pki.ca('bench-ca');
   const leaf = pki.leaf('bench-ca', 'api', ['api.example.com'], days(-1), days(30));
   const stub = await startEnvoyStub({ 'api.example.com': 'ok' });
-  const nginx = await startNginx(bins.nginx as string, join(dir, 'nginx'), [{ name: 'proxy', serverName: 'api.example.com', ...leaf, location: `proxy_pass http://127.0.0.1:${stub.port}; proxy_set_header Host $http_host;` }]);
-  const dns = await startDnsmasq(bins.dnsmasq as string, { address: { 'example.com': '127.0.0.1' }, local: ['example.com'] });
+  const nginx = await startNginx(bins.nginx as string, join(dir, 'nginx'), [
+    {
+      name: 'proxy',
+      serverName: 'api.example.com',
+      ...leaf,
+      location: `proxy_pass http://127.0.0.1:${stub.port}; proxy_set_header Host $http_host;`,
+    },
+  ]);
+  const dns = await startDnsmasq(bins.dnsmasq as string, {
+    address: { 'example.com': '127.0.0.1' },
+    local: ['example.com'],
+  });
   const resolvConf = join(dir, 'resolv.conf');
   writeFileSync(resolvConf, 'nameserver 127.0.0.9\n');
   return {
@@ -126,7 +140,16 @@ export async function startLive(): Promise<Live | string> {
 /** A generated object as one creates it: no server-set metadata; Services without selector, slices not the controller's. */
 function clean(o: Obj): Obj {
   const c = structuredClone(o) as Obj & { spec?: Record<string, unknown> };
-  for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields', 'ownerReferences', 'generateName']) delete c.metadata[k];
+  for (const k of [
+    'uid',
+    'resourceVersion',
+    'creationTimestamp',
+    'generation',
+    'managedFields',
+    'ownerReferences',
+    'generateName',
+  ])
+    delete c.metadata[k];
   delete c['status'];
   if (c.kind === 'Service' && c.spec) {
     delete c.spec['clusterIP'];
@@ -142,9 +165,11 @@ function clean(o: Obj): Obj {
 
 async function parallel<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
 }
 
 // `node bench/peers.ts net`: run the net peers, print their addresses as one JSON line, stop when stdin closes.

@@ -21,7 +21,9 @@ const runs = Number(args[args.indexOf('--runs') + 1] || 0) || 7;
 const full = args.includes('--full');
 const only = args.includes('--only') ? new Set((args[args.indexOf('--only') + 1] ?? '').split(',')) : null;
 const section = (name: string) => only === null || only.has(name);
-const baselines = args.flatMap((a, i) => (a === '--baseline' ? [args[i + 1] ?? ''] : [])).map((d) => ({ tag: basename(d.replace(/\/+$/, '')), cli: join(d, 'dist', 'bundle', 'cli.js') }));
+const baselines = args
+  .flatMap((a, i) => (a === '--baseline' ? [args[i + 1] ?? ''] : []))
+  .map((d) => ({ tag: basename(d.replace(/\/+$/, '')), cli: join(d, 'dist', 'bundle', 'cli.js') }));
 const load0 = loadavg();
 const cache = join(tmpdir(), 'gwdoctor-bench');
 mkdirSync(cache, { recursive: true });
@@ -48,7 +50,11 @@ function cluster(n: number, ext: 'yaml' | 'json', mesh = 0): string {
 /** One command of a case: node (the default) with argv, or another program (curl, kubectl). */
 type Step = { cmd?: string; argv: string[]; env?: NodeJS.ProcessEnv };
 
-const PERF = existsSync('/usr/bin/perf') && spawnSync('/usr/bin/perf', ['stat', '-x,', '-e', 'task-clock', '--', 'true']).status === 0 ? '/usr/bin/perf' : null;
+const PERF =
+  existsSync('/usr/bin/perf') &&
+  spawnSync('/usr/bin/perf', ['stat', '-x,', '-e', 'task-clock', '--', 'true']).status === 0
+    ? '/usr/bin/perf'
+    : null;
 const perfOut = join(cache, `perf-${process.pid}.txt`);
 
 /**
@@ -93,7 +99,10 @@ function measure(argv: string[] | Step[]): { ms: number; cpuMs: number; rssMB: n
 /** The start-up case above as a config file (validated by the precompiled schema, positions from the yaml package). */
 function configFile(): string {
   const f = join(cache, 'gwdoctor.yaml');
-  writeFileSync(f, `version: 1\nmanifests: [${JSON.stringify(join(root, 'fixtures', 'seed-healthy'))}]\ngateway: istio-ingress/example-istio-gateway\ntimeout: 30s\n`);
+  writeFileSync(
+    f,
+    `version: 1\nmanifests: [${JSON.stringify(join(root, 'fixtures', 'seed-healthy'))}]\ngateway: istio-ingress/example-istio-gateway\ntimeout: 30s\n`,
+  );
   return f;
 }
 
@@ -104,7 +113,10 @@ type Row = { name: string; ms: number; rssMB: number; base: string; ratio: numbe
 const rows: Row[] = [];
 
 /** Interleave the cases (a, b, a, b, ...) so that load on the machine hits them alike. */
-function paired(cases: { name: string; argv: string[] | Step[] }[], n: number): Map<string, { ms: number; cpuMs: number; rssMB: number; code: number | null }> {
+function paired(
+  cases: { name: string; argv: string[] | Step[] }[],
+  n: number,
+): Map<string, { ms: number; cpuMs: number; rssMB: number; code: number | null }> {
   const times = new Map<string, number[]>();
   const cpu = new Map<string, number[]>();
   const rss = new Map<string, number[]>();
@@ -118,19 +130,51 @@ function paired(cases: { name: string; argv: string[] | Step[] }[], n: number): 
       codes.set(c.name, m.code);
     }
   }
-  return new Map(cases.map((c) => [c.name, { ms: median(times.get(c.name) ?? []), cpuMs: median(cpu.get(c.name) ?? []), rssMB: Math.max(...(rss.get(c.name) ?? [])), code: codes.get(c.name) ?? null }]));
+  return new Map(
+    cases.map((c) => [
+      c.name,
+      {
+        ms: median(times.get(c.name) ?? []),
+        cpuMs: median(cpu.get(c.name) ?? []),
+        rssMB: Math.max(...(rss.get(c.name) ?? [])),
+        code: codes.get(c.name) ?? null,
+      },
+    ]),
+  );
 }
 
 // 1. Start-up (with --baseline, each case also with each baseline build: the "before" of a change, same run).
 if (section('startup')) {
   const startup = (cli: string, tag: string) => [
     { name: `gwdoctor --version${tag}`, argv: [cli, '--version'] },
-    { name: `seed manifests, 1 host${tag}`, argv: [cli, '-f', 'fixtures/seed-healthy', '--offline', 'api.example.com'] },
-    { name: `the same from gwdoctor.yaml${tag}`, argv: [cli, '--config', configFile(), '--offline', 'api.example.com'] },
+    {
+      name: `seed manifests, 1 host${tag}`,
+      argv: [cli, '-f', 'fixtures/seed-healthy', '--offline', 'api.example.com'],
+    },
+    {
+      name: `the same from gwdoctor.yaml${tag}`,
+      argv: [cli, '--config', configFile(), '--offline', 'api.example.com'],
+    },
   ];
-  const r = paired([{ name: 'node -e 1', argv: ['-e', '1'] }, ...baselines.flatMap((b) => startup(b.cli, ` (${b.tag})`)), ...startup(CLI, '')], runs * 2);
+  const r = paired(
+    [
+      { name: 'node -e 1', argv: ['-e', '1'] },
+      ...baselines.flatMap((b) => startup(b.cli, ` (${b.tag})`)),
+      ...startup(CLI, ''),
+    ],
+    runs * 2,
+  );
   const base = r.get('node -e 1')!;
-  for (const [name, m] of r) rows.push({ name, ms: m.ms, rssMB: m.rssMB, base: 'node -e 1', ratio: m.ms / base.ms, cpuRatio: m.cpuMs / base.cpuMs, note: `CPU ${m.cpuMs.toFixed(0)} ms` });
+  for (const [name, m] of r)
+    rows.push({
+      name,
+      ms: m.ms,
+      rssMB: m.rssMB,
+      base: 'node -e 1',
+      ratio: m.ms / base.ms,
+      cpuRatio: m.cpuMs / base.cpuMs,
+      note: `CPU ${m.cpuMs.toFixed(0)} ms`,
+    });
 }
 
 // 2. Offline, one host and 100 hosts, by cluster size.
@@ -138,20 +182,35 @@ if (section('offline')) {
   const sizes = [10, 1_000, 10_000, ...(full ? [100_000] : [])];
   const hosts = (n: number) => Array.from({ length: 100 }, (_, i) => `app-${i % Math.max(1, n)}.example.com`);
   const cases = sizes.flatMap((n) => [
-    { name: `offline 1 host, N=${n}`, argv: [CLI, '-f', cluster(n, 'yaml'), '--offline', '--timeout', '10m', 'app-1.example.com'] },
-    { name: `offline 100 hosts, N=${n}`, argv: [CLI, '-f', cluster(n, 'yaml'), '--offline', '--timeout', '10m', '-o', 'json', ...hosts(n)] },
+    {
+      name: `offline 1 host, N=${n}`,
+      argv: [CLI, '-f', cluster(n, 'yaml'), '--offline', '--timeout', '10m', 'app-1.example.com'],
+    },
+    {
+      name: `offline 100 hosts, N=${n}`,
+      argv: [CLI, '-f', cluster(n, 'yaml'), '--offline', '--timeout', '10m', '-o', 'json', ...hosts(n)],
+    },
   ]);
   const r = paired(cases, Math.max(1, Math.ceil(runs / 3)));
   const base = r.get('offline 1 host, N=10')!;
   for (const c of cases) {
     const m = r.get(c.name)!;
-    rows.push({ name: c.name, ms: m.ms, rssMB: m.rssMB, base: 'offline 1 host, N=10', ratio: m.ms / base.ms, ...(m.code !== 0 && m.code !== 1 ? { note: `exit ${m.code}` } : {}) });
+    rows.push({
+      name: c.name,
+      ms: m.ms,
+      rssMB: m.rssMB,
+      base: 'offline 1 host, N=10',
+      ratio: m.ms / base.ms,
+      ...(m.code !== 0 && m.code !== 1 ? { note: `exit ${m.code}` } : {}),
+    });
   }
 }
 
 // 3. The parse path vs the parsers alone, in this process, on the same file.
 if (section('parse')) {
-  const { loadManifests } = (await import(join(root, 'dist', 'src', 'cluster', 'manifests.js'))) as typeof import('../src/cluster/manifests.ts');
+  const { loadManifests } = (await import(
+    join(root, 'dist', 'src', 'cluster', 'manifests.js')
+  )) as typeof import('../src/cluster/manifests.ts');
   const { loadAll } = await import('js-yaml');
   const n = 1_000;
   const yamlFile = cluster(n, 'yaml');
@@ -172,12 +231,20 @@ if (section('parse')) {
   const mb = (f: string) => (statSync(f).size / 1e6).toFixed(1);
   rows.push({ name: `JSON.parse, ${mb(jsonFile)} MB -o json (N=${n})`, ms: jp, rssMB: NaN, base: 'itself', ratio: 1 });
   rows.push({ name: `loadManifests, same JSON file`, ms: lj, rssMB: NaN, base: 'JSON.parse', ratio: lj / jp });
-  rows.push({ name: `js-yaml loadAll, ${mb(yamlFile)} MB -o yaml (N=${n})`, ms: jy, rssMB: NaN, base: 'itself', ratio: 1 });
+  rows.push({
+    name: `js-yaml loadAll, ${mb(yamlFile)} MB -o yaml (N=${n})`,
+    ms: jy,
+    rssMB: NaN,
+    base: 'itself',
+    ratio: 1,
+  });
   rows.push({ name: `loadManifests, same YAML file`, ms: ly, rssMB: NaN, base: 'js-yaml loadAll', ratio: ly / jy });
   // The same objects pretty-printed and on one line (as `jq -c` or an API client writes them), without the
   // last-applied annotation: a line with no backslash was scanned to its end at every string (quadratic, issue 20).
   // Linear reading keeps the one-line file within a small factor of the pretty one (it is 2x smaller).
-  const plain = JSON.parse(readFileSync(jsonFile, 'utf8')) as { items: { metadata: { managedFields?: unknown; annotations?: Record<string, string> } }[] };
+  const plain = JSON.parse(readFileSync(jsonFile, 'utf8')) as {
+    items: { metadata: { managedFields?: unknown; annotations?: Record<string, string> } }[];
+  };
   for (const it of plain.items) {
     delete it.metadata.managedFields;
     delete it.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'];
@@ -188,16 +255,32 @@ if (section('parse')) {
   writeFileSync(oneFile, JSON.stringify(plain));
   const lp = time(() => loadManifests([prettyFile]));
   const lo = time(() => loadManifests([oneFile]));
-  rows.push({ name: `loadManifests, ${mb(prettyFile)} MB JSON pretty-printed (N=${n})`, ms: lp, rssMB: NaN, base: 'itself', ratio: 1 });
-  rows.push({ name: `loadManifests, the same on one line, ${mb(oneFile)} MB`, ms: lo, rssMB: NaN, base: 'JSON pretty-printed', ratio: lo / lp });
+  rows.push({
+    name: `loadManifests, ${mb(prettyFile)} MB JSON pretty-printed (N=${n})`,
+    ms: lp,
+    rssMB: NaN,
+    base: 'itself',
+    ratio: 1,
+  });
+  rows.push({
+    name: `loadManifests, the same on one line, ${mb(oneFile)} MB`,
+    ms: lo,
+    rssMB: NaN,
+    base: 'JSON pretty-printed',
+    ratio: lo / lp,
+  });
 }
 
 // 3b. Per-target work, in process: one snapshot loaded once, then 100 targets on it, CPU time per target (the
 //     100 hosts - 1 host difference of the offline section is within its run-to-run noise at N=10,000).
 if (section('pertarget')) {
-  const { ManifestCluster } = (await import(join(root, 'dist', 'src', 'cluster', 'manifests.js'))) as typeof import('../src/cluster/manifests.ts');
+  const { ManifestCluster } = (await import(
+    join(root, 'dist', 'src', 'cluster', 'manifests.js')
+  )) as typeof import('../src/cluster/manifests.ts');
   const { LAYERS } = (await import(join(root, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
-  const { offlineEnv, runTarget } = (await import(join(root, 'dist', 'src', 'pipeline.js'))) as typeof import('../src/pipeline.ts');
+  const { offlineEnv, runTarget } = (await import(
+    join(root, 'dist', 'src', 'pipeline.js')
+  )) as typeof import('../src/pipeline.ts');
   const { parseTarget } = (await import(join(root, 'dist', 'src', 'target.js'))) as typeof import('../src/target.ts');
   const perTarget = async (n: number): Promise<number> => {
     const snap = ManifestCluster.fromPaths([cluster(n, 'yaml')]);
@@ -226,9 +309,13 @@ if (section('pertarget')) {
 //     a DestinationRule per namespace), every layer vs every layer but mesh, CPU per target in process; and the CLI's
 //     wall time on that dump vs the dump without mesh objects (where the layer is "not checked").
 if (section('mesh')) {
-  const { ManifestCluster } = (await import(join(root, 'dist', 'src', 'cluster', 'manifests.js'))) as typeof import('../src/cluster/manifests.ts');
+  const { ManifestCluster } = (await import(
+    join(root, 'dist', 'src', 'cluster', 'manifests.js')
+  )) as typeof import('../src/cluster/manifests.ts');
   const { LAYERS } = (await import(join(root, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
-  const { offlineEnv, runTarget } = (await import(join(root, 'dist', 'src', 'pipeline.js'))) as typeof import('../src/pipeline.ts');
+  const { offlineEnv, runTarget } = (await import(
+    join(root, 'dist', 'src', 'pipeline.js')
+  )) as typeof import('../src/pipeline.ts');
   const { parseTarget } = (await import(join(root, 'dist', 'src', 'target.js'))) as typeof import('../src/target.ts');
   const n = 1_000;
   const snap = ManifestCluster.fromPaths([cluster(n, 'yaml', 1_000)]);
@@ -237,7 +324,10 @@ if (section('mesh')) {
   const perTarget = async (layers: typeof LAYERS): Promise<number> => {
     const one = (h: string) => runTarget(layers, parseTarget(h), env, { until: null, intervalMs: 0 });
     const first = await one('app-0.example.com');
-    if (first.verdict !== 'pass') throw new Error(`mesh bench: app-0.example.com is ${first.verdict}: ${JSON.stringify(first.layers.map((l) => [l.id, l.code]))}`);
+    if (first.verdict !== 'pass')
+      throw new Error(
+        `mesh bench: app-0.example.com is ${first.verdict}: ${JSON.stringify(first.layers.map((l) => [l.id, l.code]))}`,
+      );
     const xs: number[] = [];
     for (let r = 0; r < Math.max(3, runs); r++) {
       const t = process.cpuUsage();
@@ -249,23 +339,56 @@ if (section('mesh')) {
   };
   const without = await perTarget(LAYERS.filter((l) => l.id !== 'mesh'));
   const withMesh = await perTarget(LAYERS);
-  rows.push({ name: 'CPU per target, N=1000 + 1000 APs, no mesh layer', ms: without, rssMB: NaN, base: 'itself', ratio: 1 });
-  rows.push({ name: 'the same with the mesh layer', ms: withMesh, rssMB: NaN, base: 'no mesh layer', ratio: withMesh / without });
+  rows.push({
+    name: 'CPU per target, N=1000 + 1000 APs, no mesh layer',
+    ms: without,
+    rssMB: NaN,
+    base: 'itself',
+    ratio: 1,
+  });
+  rows.push({
+    name: 'the same with the mesh layer',
+    ms: withMesh,
+    rssMB: NaN,
+    base: 'no mesh layer',
+    ratio: withMesh / without,
+  });
   const r = paired(
     [
-      { name: 'offline 1 host, N=1000, no mesh objects', argv: [CLI, '-f', cluster(n, 'yaml'), '--offline', 'app-1.example.com'] },
-      { name: 'offline 1 host, N=1000 + 1000 APs', argv: [CLI, '-f', cluster(n, 'yaml', 1_000), '--offline', 'app-1.example.com'] },
+      {
+        name: 'offline 1 host, N=1000, no mesh objects',
+        argv: [CLI, '-f', cluster(n, 'yaml'), '--offline', 'app-1.example.com'],
+      },
+      {
+        name: 'offline 1 host, N=1000 + 1000 APs',
+        argv: [CLI, '-f', cluster(n, 'yaml', 1_000), '--offline', 'app-1.example.com'],
+      },
     ],
     Math.max(1, Math.ceil(runs / 2)),
   );
   const base = r.get('offline 1 host, N=1000, no mesh objects')!;
-  for (const [name, m] of r) rows.push({ name, ms: m.ms, rssMB: m.rssMB, base: 'no mesh objects', ratio: m.ms / base.ms, ...(m.code !== 0 ? { note: `exit ${m.code}` } : {}) });
+  for (const [name, m] of r)
+    rows.push({
+      name,
+      ms: m.ms,
+      rssMB: m.rssMB,
+      base: 'no mesh objects',
+      ratio: m.ms / base.ms,
+      ...(m.code !== 0 ? { note: `exit ${m.code}` } : {}),
+    });
 }
 
 const verdicts = (argv: string[], env: NodeJS.ProcessEnv = {}): string => {
-  const r = spawnSync(process.execPath, [...argv, '-o', 'json'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 256 << 20 });
+  const r = spawnSync(process.execPath, [...argv, '-o', 'json'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    maxBuffer: 256 << 20,
+  });
   try {
-    const v = (JSON.parse(r.stdout) as { targets: { verdict: string; layers: { id: string; status: string }[] }[] }).targets.map((t) => t.layers.map((l) => `${l.id}:${l.status}`).join(' '));
+    const v = (
+      JSON.parse(r.stdout) as { targets: { verdict: string; layers: { id: string; status: string }[] }[] }
+    ).targets.map((t) => t.layers.map((l) => `${l.id}:${l.status}`).join(' '));
     return [...new Set(v)].join(' | ');
   } catch {
     return `exit ${r.status}: ${r.stderr.split('\n')[0]}`;
@@ -281,13 +404,45 @@ if (section('net')) {
   if (typeof net === 'string') process.stderr.write(`bench: net skipped: ${net}\n`);
   else {
     try {
-      const base = [CLI, '-f', net.manifests, '--resolver', net.resolver, '--ca-file', net.caFile, '--port', String(net.port)];
+      const base = [
+        CLI,
+        '-f',
+        net.manifests,
+        '--resolver',
+        net.resolver,
+        '--ca-file',
+        net.caFile,
+        '--port',
+        String(net.port),
+      ];
       const env = { GWDOCTOR_RESOLV_CONF: net.resolvConf };
       const paths = Array.from({ length: 20 }, (_, i) => `https://api.example.com/p${i}`);
       process.stderr.write(`net: one target: ${verdicts([...base, 'https://api.example.com/'], env)}\n`);
       const cases = [
-        { name: 'curl https://api.example.com (nginx)', argv: [{ cmd: 'curl', argv: ['-sS', '--noproxy', '*', '-o', '/dev/null', '--resolve', `api.example.com:${net.port}:127.0.0.1`, '--cacert', net.caFile, `https://api.example.com:${net.port}/`] }] },
-        { name: 'offline 1 target, same manifests', argv: [CLI, '-f', net.manifests, '--offline', 'https://api.example.com/'] },
+        {
+          name: 'curl https://api.example.com (nginx)',
+          argv: [
+            {
+              cmd: 'curl',
+              argv: [
+                '-sS',
+                '--noproxy',
+                '*',
+                '-o',
+                '/dev/null',
+                '--resolve',
+                `api.example.com:${net.port}:127.0.0.1`,
+                '--cacert',
+                net.caFile,
+                `https://api.example.com:${net.port}/`,
+              ],
+            },
+          ],
+        },
+        {
+          name: 'offline 1 target, same manifests',
+          argv: [CLI, '-f', net.manifests, '--offline', 'https://api.example.com/'],
+        },
         { name: 'networked 1 target (nginx+envoy)', argv: [{ argv: [...base, 'https://api.example.com/'], env }] },
         { name: 'networked 20 targets, one host', argv: [{ argv: [...base, ...paths], env }] },
       ];
@@ -297,9 +452,22 @@ if (section('net')) {
       const one = r.get(cases[2]!.name)!;
       rows.push({ name: cases[0]!.name, ms: curl.ms, rssMB: curl.rssMB, base: 'itself', ratio: 1 });
       rows.push({ name: cases[1]!.name, ms: off.ms, rssMB: off.rssMB, base: 'curl', ratio: off.ms / curl.ms });
-      rows.push({ name: cases[2]!.name, ms: one.ms, rssMB: one.rssMB, base: 'offline 1 target', ratio: one.ms / off.ms, note: `${(one.ms - off.ms).toFixed(0)} ms for dns+proxy` });
+      rows.push({
+        name: cases[2]!.name,
+        ms: one.ms,
+        rssMB: one.rssMB,
+        base: 'offline 1 target',
+        ratio: one.ms / off.ms,
+        note: `${(one.ms - off.ms).toFixed(0)} ms for dns+proxy`,
+      });
       const many = r.get(cases[3]!.name)!;
-      rows.push({ name: cases[3]!.name, ms: many.ms, rssMB: many.rssMB, base: 'networked 1 target', ratio: many.ms / one.ms });
+      rows.push({
+        name: cases[3]!.name,
+        ms: many.ms,
+        rssMB: many.rssMB,
+        base: 'networked 1 target',
+        ratio: many.ms / one.ms,
+      });
     } finally {
       await net.stop();
     }
@@ -311,13 +479,23 @@ if (section('all')) {
   const f = cluster(1_000, 'yaml');
   const cases = [
     { name: 'offline 1 host, N=1000', argv: [CLI, '-f', f, '--offline', '--timeout', '10m', 'app-1.example.com'] },
-    { name: 'offline --all (1000 hosts), N=1000', argv: [CLI, '-f', f, '--offline', '--timeout', '10m', '--all', '-o', 'json'] },
+    {
+      name: 'offline --all (1000 hosts), N=1000',
+      argv: [CLI, '-f', f, '--offline', '--timeout', '10m', '--all', '-o', 'json'],
+    },
   ];
   const r = paired(cases, Math.max(1, Math.ceil(runs / 3)));
   const one = r.get(cases[0]!.name)!;
   const all = r.get(cases[1]!.name)!;
   rows.push({ name: cases[0]!.name, ms: one.ms, rssMB: one.rssMB, base: 'itself', ratio: 1 });
-  rows.push({ name: cases[1]!.name, ms: all.ms, rssMB: all.rssMB, base: 'offline 1 host, N=1000', ratio: all.ms / one.ms, ...(all.code !== 0 && all.code !== 1 ? { note: `exit ${all.code}` } : {}) });
+  rows.push({
+    name: cases[1]!.name,
+    ms: all.ms,
+    rssMB: all.rssMB,
+    base: 'offline 1 host, N=1000',
+    ratio: all.ms / one.ms,
+    ...(all.code !== 0 && all.code !== 1 ? { note: `exit ${all.code}` } : {}),
+  });
 }
 
 // 6. Live on the real control plane: one host vs the kubectl walk a person would type (and vs one
@@ -356,7 +534,14 @@ if (section('live')) {
           { name: `kubectl walk (6 gets), N=${n}`, argv: walk },
           { name: `kubectl get httproutes -A, N=${n}`, argv: [walk[0]!] },
           { name: `live 1 host, N=${n}`, argv: [{ argv: one, env }] },
-          ...(n >= 1_000 ? [{ name: `live --all (${n} hosts), N=${n}`, argv: [{ argv: [CLI, '--offline', '--all', '--timeout', '10m', '-o', 'json'], env }] }] : []),
+          ...(n >= 1_000
+            ? [
+                {
+                  name: `live --all (${n} hosts), N=${n}`,
+                  argv: [{ argv: [CLI, '--offline', '--all', '--timeout', '10m', '-o', 'json'], env }],
+                },
+              ]
+            : []),
         ];
         measure(cases[2]!.argv as Step[]); // warm both discovery caches
         measure(walk);
@@ -366,11 +551,30 @@ if (section('live')) {
         const l = r.get(cases[2]!.name)!;
         rows.push({ name: cases[0]!.name, ms: w.ms, rssMB: w.rssMB, base: 'itself', ratio: 1 });
         rows.push({ name: cases[1]!.name, ms: g.ms, rssMB: g.rssMB, base: 'itself', ratio: 1 });
-        rows.push({ name: `${cases[2]!.name} (vs walk)`, ms: l.ms, rssMB: l.rssMB, base: 'kubectl walk', ratio: l.ms / w.ms });
-        rows.push({ name: `${cases[2]!.name} (vs 1 get)`, ms: l.ms, rssMB: l.rssMB, base: 'kubectl get httproutes', ratio: l.ms / g.ms });
+        rows.push({
+          name: `${cases[2]!.name} (vs walk)`,
+          ms: l.ms,
+          rssMB: l.rssMB,
+          base: 'kubectl walk',
+          ratio: l.ms / w.ms,
+        });
+        rows.push({
+          name: `${cases[2]!.name} (vs 1 get)`,
+          ms: l.ms,
+          rssMB: l.rssMB,
+          base: 'kubectl get httproutes',
+          ratio: l.ms / g.ms,
+        });
         if (cases[3]) {
           const a = r.get(cases[3].name)!;
-          rows.push({ name: cases[3].name, ms: a.ms, rssMB: a.rssMB, base: `live 1 host, N=${n}`, ratio: a.ms / l.ms, ...(a.code !== 0 && a.code !== 1 ? { note: `exit ${a.code}` } : {}) });
+          rows.push({
+            name: cases[3].name,
+            ms: a.ms,
+            rssMB: a.rssMB,
+            base: `live 1 host, N=${n}`,
+            ratio: a.ms / l.ms,
+            ...(a.code !== 0 && a.code !== 1 ? { note: `exit ${a.code}` } : {}),
+          });
         }
       }
     } finally {
@@ -394,14 +598,24 @@ if (section('config')) {
   await import(join(root, 'dist', 'src', 'config-validator.generated.js'));
   const gen = performance.now() - t;
   rows.push({ name: 'ajv compile schema/config.v1.json', ms: median(xs), rssMB: NaN, base: 'itself', ratio: 1 });
-  rows.push({ name: 'import the precompiled config validator', ms: gen, rssMB: NaN, base: 'ajv compile', ratio: gen / median(xs) });
+  rows.push({
+    name: 'import the precompiled config validator',
+    ms: gen,
+    rssMB: NaN,
+    base: 'ajv compile',
+    ratio: gen / median(xs),
+  });
 }
 
 const pad = (s: string, n: number) => s.padEnd(n);
 const lpad = (s: string, n: number) => s.padStart(n);
 const load1 = loadavg();
-process.stdout.write(`node ${process.version}, ${runs} runs (medians; peak RSS = max), ${new Date().toISOString()}, load average ${load0.map((x) => x.toFixed(2)).join(' ')} at the start, ${load1.map((x) => x.toFixed(2)).join(' ')} at the end\n\n`);
-process.stdout.write(`| ${pad('case', 44)} | ${lpad('ms', 9)} | ${lpad('peak RSS MB', 11)} | ${pad('vs', 22)} | ${lpad('ratio', 7)} |\n`);
+process.stdout.write(
+  `node ${process.version}, ${runs} runs (medians; peak RSS = max), ${new Date().toISOString()}, load average ${load0.map((x) => x.toFixed(2)).join(' ')} at the start, ${load1.map((x) => x.toFixed(2)).join(' ')} at the end\n\n`,
+);
+process.stdout.write(
+  `| ${pad('case', 44)} | ${lpad('ms', 9)} | ${lpad('peak RSS MB', 11)} | ${pad('vs', 22)} | ${lpad('ratio', 7)} |\n`,
+);
 process.stdout.write(`|${'-'.repeat(46)}|${'-'.repeat(11)}|${'-'.repeat(13)}|${'-'.repeat(24)}|${'-'.repeat(9)}|\n`);
 for (const r of rows) {
   process.stdout.write(

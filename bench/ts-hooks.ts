@@ -25,7 +25,12 @@ registerHooks({
   },
   load(url, context, next) {
     if (url.startsWith('file:') && url.endsWith('.ts') && fileURLToPath(url).startsWith(`${root}test/`)) {
-      const source = transformSync(readFileSync(fileURLToPath(url), 'utf8'), { loader: 'ts', format: 'esm', target: 'node22', sourcefile: url }).code;
+      const source = transformSync(readFileSync(fileURLToPath(url), 'utf8'), {
+        loader: 'ts',
+        format: 'esm',
+        target: 'node22',
+        sourcefile: url,
+      }).code;
       return { format: 'module', source, shortCircuit: true };
     }
     return next(url, context);

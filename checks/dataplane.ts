@@ -74,7 +74,15 @@ export type DataplaneStage =
   | { kind: 'not-live' }
   | { kind: 'no-istiod'; gateway: Gateway }
   | { kind: 'no-pods'; gateway: Gateway; service: Service | undefined }
-  | { kind: 'ok'; gateway: Gateway; proxies: GatewayProxy[]; istiod: IstiodView; prediction?: Prediction; generated?: Map<string, Generated>; envoy?: EnvoyStage };
+  | {
+      kind: 'ok';
+      gateway: Gateway;
+      proxies: GatewayProxy[];
+      istiod: IstiodView;
+      prediction?: Prediction;
+      generated?: Map<string, Generated>;
+      envoy?: EnvoyStage;
+    };
 
 const SHORT: Record<string, string> = {
   'type.googleapis.com/envoy.config.listener.v3.Listener': 'LDS',
@@ -94,14 +102,24 @@ export function syncStatus(r: { sent?: string; acked?: string; lastError?: strin
 
 export function xdsTypes(s: SyncStatus): XdsTypeFact[] {
   return Object.entries(s.resources ?? {})
-    .map(([url, r]) => ({ type: SHORT[url] ?? url, status: syncStatus(r), sent: r.sent ?? '', acked: r.acked ?? '', error: r.lastError ? r.lastError : null }))
+    .map(([url, r]) => ({
+      type: SHORT[url] ?? url,
+      status: syncStatus(r),
+      sent: r.sent ?? '',
+      acked: r.acked ?? '',
+      error: r.lastError ? r.lastError : null,
+    }))
     .sort((a, b) => a.type.localeCompare(b.type));
 }
 
 /** istiod's ready endpoints: services/proxy reaches one of them, and each knows only the proxies connected to it. */
 async function istiodReplicas(p: PathResolver): Promise<number> {
   const slices = await p.cluster.endpointSlices(ISTIOD.namespace, ISTIOD.name);
-  return new Set(slices.flatMap((sl) => (sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses ?? []))).size;
+  return new Set(
+    slices.flatMap((sl) =>
+      (sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses ?? []),
+    ),
+  ).size;
 }
 
 async function readIstiod(p: PathResolver, service: Service): Promise<IstiodView> {
@@ -112,7 +130,8 @@ async function readIstiod(p: PathResolver, service: Service): Promise<IstiodView
   try {
     answer = await get(ISTIOD.namespace, ISTIOD.name, ISTIOD.port, path);
   } catch (err) {
-    if (err instanceof ClusterAccessError && err.kind === 'forbidden') return { kind: 'forbidden', service, why: err.message };
+    if (err instanceof ClusterAccessError && err.kind === 'forbidden')
+      return { kind: 'forbidden', service, why: err.message };
     throw err;
   }
   if (answer.from === 'apiserver') return { kind: 'unreachable', service, answer, path };
@@ -123,12 +142,24 @@ async function readIstiod(p: PathResolver, service: Service): Promise<IstiodView
   } catch {
     return { kind: 'refused', service, answer: { ...answer, body: 'not JSON' }, path };
   }
-  return { kind: 'ok', service, syncz: Array.isArray(syncz) ? (syncz as SyncStatus[]) : [], replicas: await istiodReplicas(p) };
+  return {
+    kind: 'ok',
+    service,
+    syncz: Array.isArray(syncz) ? (syncz as SyncStatus[]) : [],
+    replicas: await istiodReplicas(p),
+  };
 }
 
 interface RouteEntry {
   name?: string;
-  match?: { prefix?: string; path?: string; pathSeparatedPrefix?: string; safeRegex?: { regex?: string }; headers?: unknown[]; queryParameters?: unknown[] };
+  match?: {
+    prefix?: string;
+    path?: string;
+    pathSeparatedPrefix?: string;
+    safeRegex?: { regex?: string };
+    headers?: unknown[];
+    queryParameters?: unknown[];
+  };
   route?: { cluster?: string; weightedClusters?: { clusters?: { name?: string; weight?: number }[] } };
 }
 interface VirtualHost {
@@ -143,7 +174,13 @@ interface VirtualHost {
  */
 function camel(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(camel);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.startsWith('@') ? k : k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), camel(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [
+        k.startsWith('@') ? k : k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
+        camel(x),
+      ]),
+    );
   return v;
 }
 
@@ -158,7 +195,8 @@ function domainMatches(domain: string, host: string): boolean {
 function routeMatches(m: NonNullable<RouteEntry['match']>, path: string): boolean {
   if ((m.headers?.length ?? 0) > 0 || (m.queryParameters?.length ?? 0) > 0) return false;
   if (m.path !== undefined) return path === m.path;
-  if (m.pathSeparatedPrefix !== undefined) return path === m.pathSeparatedPrefix || path.startsWith(`${m.pathSeparatedPrefix.replace(/\/$/, '')}/`);
+  if (m.pathSeparatedPrefix !== undefined)
+    return path === m.pathSeparatedPrefix || path.startsWith(`${m.pathSeparatedPrefix.replace(/\/$/, '')}/`);
   if (m.prefix !== undefined) return path.startsWith(m.prefix);
   if (m.safeRegex?.regex !== undefined) {
     try {
@@ -172,16 +210,30 @@ function routeMatches(m: NonNullable<RouteEntry['match']>, path: string): boolea
 
 /** The route istiod generated for GET host/path (as Envoy picks: an exact domain before a wildcard, then the first route that matches). */
 export function generatedRoute(raw: unknown, host: string, path: string): Generated {
-  const dump = camel(raw) as { configs?: { '@type'?: string; dynamicRouteConfigs?: { routeConfig?: { name?: string; virtualHosts?: VirtualHost[] } }[] }[] } | null;
-  const rcs = (dump?.configs ?? []).filter((c) => c['@type']?.endsWith('RoutesConfigDump')).flatMap((c) => c.dynamicRouteConfigs ?? []).map((d) => d.routeConfig ?? {});
+  const dump = camel(raw) as {
+    configs?: {
+      '@type'?: string;
+      dynamicRouteConfigs?: { routeConfig?: { name?: string; virtualHosts?: VirtualHost[] } }[];
+    }[];
+  } | null;
+  const rcs = (dump?.configs ?? [])
+    .filter((c) => c['@type']?.endsWith('RoutesConfigDump'))
+    .flatMap((c) => c.dynamicRouteConfigs ?? [])
+    .map((d) => d.routeConfig ?? {});
   const h = host.toLowerCase();
   for (const rc of rcs) {
     const vhs = rc.virtualHosts ?? [];
-    const vh = vhs.find((v) => (v.domains ?? []).some((d) => !d.startsWith('*') && domainMatches(d, h))) ?? vhs.find((v) => (v.domains ?? []).some((d) => domainMatches(d, h)));
+    const vh =
+      vhs.find((v) => (v.domains ?? []).some((d) => !d.startsWith('*') && domainMatches(d, h))) ??
+      vhs.find((v) => (v.domains ?? []).some((d) => domainMatches(d, h)));
     if (!vh) continue;
     const r = (vh.routes ?? []).find((x) => x.match && routeMatches(x.match, path));
     if (!r) return { kind: 'no-route', routeConfig: rc.name ?? '', vhost: vh.name ?? '' };
-    const clusters = r.route?.cluster ? [r.route.cluster] : r.route?.weightedClusters ? (r.route.weightedClusters.clusters ?? []).filter((c) => (c.weight ?? 1) > 0).map((c) => c.name ?? '') : null;
+    const clusters = r.route?.cluster
+      ? [r.route.cluster]
+      : r.route?.weightedClusters
+        ? (r.route.weightedClusters.clusters ?? []).filter((c) => (c.weight ?? 1) > 0).map((c) => c.name ?? '')
+        : null;
     return { kind: 'route', routeConfig: rc.name ?? '', vhost: vh.name ?? '', route: r.name ?? '', clusters };
   }
   return { kind: 'no-vhost', routeConfigs: rcs.map((rc) => rc.name ?? '') };
@@ -190,12 +242,21 @@ export function generatedRoute(raw: unknown, host: string, path: string): Genera
 /** `outbound|80||web.ns.svc.cluster.local` -> `outbound|80||web.ns.svc.` (the DNS suffix is the cluster's). */
 const clusterKey = (c: string) => c.replace(/(\.svc\.).*$/, '$1');
 
-async function readGenerated(p: PathResolver, proxies: GatewayProxy[], pr: Prediction): Promise<Map<string, Generated>> {
+async function readGenerated(
+  p: PathResolver,
+  proxies: GatewayProxy[],
+  pr: Prediction,
+): Promise<Map<string, Generated>> {
   const get = p.cluster.serviceProxyGet?.bind(p.cluster);
   const out = new Map<string, Generated>();
   if (!get) return out;
   for (const x of proxies) {
-    const a = await get(ISTIOD.namespace, ISTIOD.name, ISTIOD.port, `/debug/config_dump?proxyID=${encodeURIComponent(x.proxyId)}`);
+    const a = await get(
+      ISTIOD.namespace,
+      ISTIOD.name,
+      ISTIOD.port,
+      `/debug/config_dump?proxyID=${encodeURIComponent(x.proxyId)}`,
+    );
     if (a.status !== 200) {
       out.set(x.proxyId, { kind: 'unread', why: `HTTP ${a.status}` });
       continue;
@@ -220,7 +281,11 @@ export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage>
   const pods = svc?.spec?.selector ? ((await p.cluster.pods(gwNs, svc.spec.selector)) ?? []) : [];
   const running = pods.filter((x) => (x.status as { phase?: unknown } | undefined)?.phase === 'Running');
   if (running.length === 0) return { kind: 'no-pods', gateway, service: svc };
-  const proxies = running.map((pod) => ({ pod, proxyId: `${pod.metadata.name}.${pod.metadata.namespace ?? gwNs}`, node: (pod.spec as { nodeName?: string } | undefined)?.nodeName ?? null }));
+  const proxies = running.map((pod) => ({
+    pod,
+    proxyId: `${pod.metadata.name}.${pod.metadata.namespace ?? gwNs}`,
+    node: (pod.spec as { nodeName?: string } | undefined)?.nodeName ?? null,
+  }));
   const view = await readIstiod(p, istiod);
   const envoy = await resolveEnvoys(p);
   if (view.kind !== 'ok') return { kind: 'ok', gateway, proxies, istiod: view, envoy };
@@ -230,11 +295,23 @@ export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage>
   const prediction: Prediction | undefined = rs.redirect
     ? { host: p.target.host, path: p.target.path, clusters: null }
     : services && carrying.length > 0
-      ? { host: p.target.host, path: p.target.path, clusters: [...new Set(carrying.map((r) => `outbound|${r.port}||${r.name}.${r.namespace}.svc.`))].sort() }
+      ? {
+          host: p.target.host,
+          path: p.target.path,
+          clusters: [...new Set(carrying.map((r) => `outbound|${r.port}||${r.name}.${r.namespace}.svc.`))].sort(),
+        }
       : undefined;
   const connected = proxies.filter((x) => view.syncz.some((st) => st.proxy === x.proxyId));
   const generated = prediction ? await readGenerated(p, connected, prediction) : undefined;
-  return { kind: 'ok', gateway, proxies, istiod: view, ...(prediction ? { prediction } : {}), ...(generated ? { generated } : {}), envoy };
+  return {
+    kind: 'ok',
+    gateway,
+    proxies,
+    istiod: view,
+    ...(prediction ? { prediction } : {}),
+    ...(generated ? { generated } : {}),
+    envoy,
+  };
 }
 
 /**
@@ -244,8 +321,13 @@ export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage>
 function restartFix(proxy: GatewayProxy, why: string) {
   const ns = proxy.pod.metadata.namespace ?? 'default';
   const ctl = controllerOf(proxy.pod);
-  if (ctl) return manual(`${why}: its ${ctl.kind} ${ctl.name} recreates it (kubectl delete pod ${proxy.pod.metadata.name} -n ${ns}; with a single gateway replica that is a short outage), and the new Envoy fetches its configuration from istiod; first read its log: kubectl logs -n ${ns} ${proxy.pod.metadata.name}`);
-  return manual(`${why}; Pod ${ns}/${proxy.pod.metadata.name} has no controller that would recreate it: restart its istio-proxy container the way it was created`);
+  if (ctl)
+    return manual(
+      `${why}: its ${ctl.kind} ${ctl.name} recreates it (kubectl delete pod ${proxy.pod.metadata.name} -n ${ns}; with a single gateway replica that is a short outage), and the new Envoy fetches its configuration from istiod; first read its log: kubectl logs -n ${ns} ${proxy.pod.metadata.name}`,
+    );
+  return manual(
+    `${why}; Pod ${ns}/${proxy.pod.metadata.name} has no controller that would recreate it: restart its istio-proxy container the way it was created`,
+  );
 }
 
 function istiodRef(s: Service): string {
@@ -254,31 +336,77 @@ function istiodRef(s: Service): string {
 
 /** istiod's view of the gateway's proxies (/debug/syncz). */
 function judgeIstiod(this: { id: 'dataplane'; title: string }, s: DataplaneStage): Draft {
-  if (s.kind === 'not-live') return skip(this, 'not checked: the data plane is read from a live cluster (istiod and the gateway\'s Envoy), not from manifests', { reason: 'not-live' });
+  if (s.kind === 'not-live')
+    return skip(
+      this,
+      "not checked: the data plane is read from a live cluster (istiod and the gateway's Envoy), not from manifests",
+      { reason: 'not-live' },
+    );
   const gw = nsName(s.gateway);
-  if (s.kind === 'no-istiod') return skip(this, `not checked: no Service ${ISTIOD.namespace}/${ISTIOD.name} to ask for istiod's view of gateway ${gw}'s proxies`, { reason: 'no-istiod' });
+  if (s.kind === 'no-istiod')
+    return skip(
+      this,
+      `not checked: no Service ${ISTIOD.namespace}/${ISTIOD.name} to ask for istiod's view of gateway ${gw}'s proxies`,
+      { reason: 'no-istiod' },
+    );
   if (s.kind === 'no-pods') {
-    return emit(this, 'DataplaneNotChecked', `gateway ${gw} has no running Pod to ask about${s.service ? ` (Service ${nsName(s.service)})` : ''}`, {
-      evidence: s.service ? [about(s.service, 'selects no running Pod')] : [],
-      fix: manual(`find why gateway ${gw} has no running Pod: kubectl get pods -n ${s.gateway.metadata.namespace ?? 'default'} -l ${GATEWAY_NAME_LABEL}=${s.gateway.metadata.name}`),
-    });
+    return emit(
+      this,
+      'DataplaneNotChecked',
+      `gateway ${gw} has no running Pod to ask about${s.service ? ` (Service ${nsName(s.service)})` : ''}`,
+      {
+        evidence: s.service ? [about(s.service, 'selects no running Pod')] : [],
+        fix: manual(
+          `find why gateway ${gw} has no running Pod: kubectl get pods -n ${s.gateway.metadata.namespace ?? 'default'} -l ${GATEWAY_NAME_LABEL}=${s.gateway.metadata.name}`,
+        ),
+      },
+    );
   }
   const i = s.istiod;
-  const pods: Evidence[] = s.proxies.map((x) => about(x.pod, `gateway Pod, proxy id ${x.proxyId}${x.node ? ` on node ${x.node}` : ''}`));
+  const pods: Evidence[] = s.proxies.map((x) =>
+    about(x.pod, `gateway Pod, proxy id ${x.proxyId}${x.node ? ` on node ${x.node}` : ''}`),
+  );
   // Reading istiod's debug state is opt-in (deploy/rbac-dataplane.yaml), like the Secrets: without it, "not checked"
   // with the missing verb, never a warning on every run.
-  if (i.kind === 'forbidden') return skip(this, `not checked: ${i.why} (opt-in: deploy/rbac-dataplane.yaml)`, { reason: 'forbidden' });
+  if (i.kind === 'forbidden')
+    return skip(this, `not checked: ${i.why} (opt-in: deploy/rbac-dataplane.yaml)`, { reason: 'forbidden' });
   if (i.kind === 'unreachable') {
-    return emit(this, 'DataplaneNotChecked', `istiod's view of gateway ${gw}'s proxies not checked: the API server could not reach istiod (HTTP ${i.answer.status}: ${i.answer.body || 'no message'})`, {
-      evidence: [{ ref: istiodRef(i.service), detail: `GET ${i.path} through services/proxy: HTTP ${i.answer.status} from the API server` }, ...pods],
-      fix: manual(`look at istiod's endpoints: kubectl get endpointslices -n ${ISTIOD.namespace} -l kubernetes.io/service-name=${ISTIOD.name}`),
-    });
+    return emit(
+      this,
+      'DataplaneNotChecked',
+      `istiod's view of gateway ${gw}'s proxies not checked: the API server could not reach istiod (HTTP ${i.answer.status}: ${i.answer.body || 'no message'})`,
+      {
+        evidence: [
+          {
+            ref: istiodRef(i.service),
+            detail: `GET ${i.path} through services/proxy: HTTP ${i.answer.status} from the API server`,
+          },
+          ...pods,
+        ],
+        fix: manual(
+          `look at istiod's endpoints: kubectl get endpointslices -n ${ISTIOD.namespace} -l kubernetes.io/service-name=${ISTIOD.name}`,
+        ),
+      },
+    );
   }
   if (i.kind === 'refused') {
-    return emit(this, 'DataplaneNotChecked', `istiod's view of gateway ${gw}'s proxies not checked: istiod answered HTTP ${i.answer.status} to ${i.path}${i.answer.status === 401 ? ' (istiod serves /debug/* to loopback callers and to callers with a token it trusts; a request the API server proxies is neither)' : ''}`, {
-      evidence: [{ ref: istiodRef(i.service), detail: `GET ${i.path} through services/proxy: HTTP ${i.answer.status} from istiod` }, ...pods],
-      fix: manual(`read istiod's view the way istioctl does (a port-forward to istiod): istioctl proxy-status ${s.proxies.map((x) => x.proxyId).join(' ')}`.trim()),
-    });
+    return emit(
+      this,
+      'DataplaneNotChecked',
+      `istiod's view of gateway ${gw}'s proxies not checked: istiod answered HTTP ${i.answer.status} to ${i.path}${i.answer.status === 401 ? ' (istiod serves /debug/* to loopback callers and to callers with a token it trusts; a request the API server proxies is neither)' : ''}`,
+      {
+        evidence: [
+          {
+            ref: istiodRef(i.service),
+            detail: `GET ${i.path} through services/proxy: HTTP ${i.answer.status} from istiod`,
+          },
+          ...pods,
+        ],
+        fix: manual(
+          `read istiod's view the way istioctl does (a port-forward to istiod): istioctl proxy-status ${s.proxies.map((x) => x.proxyId).join(' ')}`.trim(),
+        ),
+      },
+    );
   }
   const byId = new Map(i.syncz.filter((x) => typeof x.proxy === 'string').map((x) => [x.proxy as string, x]));
   const evidence: Evidence[] = [];
@@ -293,45 +421,85 @@ function judgeIstiod(this: { id: 'dataplane'; title: string }, s: DataplaneStage
       continue;
     }
     const types = xdsTypes(st);
-    evidence.push(about(x.pod, `proxy ${x.proxyId}: ${types.map((t) => `${t.type} ${t.status}${t.status === 'SYNCED' ? '' : ` (sent ${t.sent || '-'}, acked ${t.acked || '-'})`}`).join(', ') || 'no xDS type watched'}`));
+    evidence.push(
+      about(
+        x.pod,
+        `proxy ${x.proxyId}: ${types.map((t) => `${t.type} ${t.status}${t.status === 'SYNCED' ? '' : ` (sent ${t.sent || '-'}, acked ${t.acked || '-'})`}`).join(', ') || 'no xDS type watched'}`,
+      ),
+    );
     for (const t of types) {
       if (t.status === 'ERROR') rejected.push({ proxy: x, t });
       else if (t.status === 'STALE') stale.push({ proxy: x, t });
     }
   }
-  const src = { ref: istiodRef(i.service), detail: `GET /debug/syncz through services/proxy: ${i.syncz.length} proxies connected to this istiod` };
+  const src = {
+    ref: istiodRef(i.service),
+    detail: `GET /debug/syncz through services/proxy: ${i.syncz.length} proxies connected to this istiod`,
+  };
   if (rejected.length > 0) {
     const r = rejected[0] as { proxy: GatewayProxy; t: XdsTypeFact };
-    return emit(this, 'GatewayProxyRejected', `gateway Pod ${r.proxy.proxyId} rejected istiod's last ${r.t.type} push (nonce ${r.t.sent}; it still serves ${r.t.acked || 'nothing accepted so far'}): "${r.t.error}"`, {
-      evidence: [src, ...evidence, ...rejected.map((x) => ({ ref: `proxy ${x.proxy.proxyId}`, detail: `${x.t.type} NACK: ${x.t.error}` }))],
-      fix: manual(`fix the object istiod translated into what the Envoy rejects (the error names the field; EnvoyFilters are the usual suspect: kubectl get envoyfilters -A); istiod pushes again once it changes. The Envoy's own view: kubectl exec -n ${r.proxy.pod.metadata.namespace ?? 'default'} ${r.proxy.pod.metadata.name} -c istio-proxy -- pilot-agent request GET config_dump`),
-    });
+    return emit(
+      this,
+      'GatewayProxyRejected',
+      `gateway Pod ${r.proxy.proxyId} rejected istiod's last ${r.t.type} push (nonce ${r.t.sent}; it still serves ${r.t.acked || 'nothing accepted so far'}): "${r.t.error}"`,
+      {
+        evidence: [
+          src,
+          ...evidence,
+          ...rejected.map((x) => ({ ref: `proxy ${x.proxy.proxyId}`, detail: `${x.t.type} NACK: ${x.t.error}` })),
+        ],
+        fix: manual(
+          `fix the object istiod translated into what the Envoy rejects (the error names the field; EnvoyFilters are the usual suspect: kubectl get envoyfilters -A); istiod pushes again once it changes. The Envoy's own view: kubectl exec -n ${r.proxy.pod.metadata.namespace ?? 'default'} ${r.proxy.pod.metadata.name} -c istio-proxy -- pilot-agent request GET config_dump`,
+        ),
+      },
+    );
   }
   if (notConnected.length > 0 && i.replicas > 1) {
     // One replica answered; a proxy missing from its list may be connected to another one.
-    return emit(this, 'DataplaneNotChecked', `gateway Pod ${notConnected.map((x) => x.proxyId).join(', ')} is not connected to the istiod replica that answered; istiod has ${i.replicas} ready endpoints, and services/proxy reaches one of them`, {
-      evidence: [src, ...evidence],
-      fix: manual(`ask every istiod replica, as istioctl does: istioctl proxy-status ${notConnected.map((x) => x.proxyId).join(' ')}`),
-    });
+    return emit(
+      this,
+      'DataplaneNotChecked',
+      `gateway Pod ${notConnected.map((x) => x.proxyId).join(', ')} is not connected to the istiod replica that answered; istiod has ${i.replicas} ready endpoints, and services/proxy reaches one of them`,
+      {
+        evidence: [src, ...evidence],
+        fix: manual(
+          `ask every istiod replica, as istioctl does: istioctl proxy-status ${notConnected.map((x) => x.proxyId).join(' ')}`,
+        ),
+      },
+    );
   }
   if (notConnected.length > 0) {
     const first = notConnected[0] as GatewayProxy;
     const of = s.proxies.length > 1 ? ` (${notConnected.length} of ${s.proxies.length} gateway Pods)` : '';
-    return emit(this, 'GatewayProxyNotConnected', `gateway Pod ${notConnected.map((x) => x.proxyId).join(', ')} of Gateway ${gw} is not connected to istiod${of}: it serves whatever it had before, or nothing`, {
-      evidence: [src, ...evidence],
-      fix: restartFix(first, `restart gateway Pod ${first.proxyId}, which is not connected to istiod`),
-    });
+    return emit(
+      this,
+      'GatewayProxyNotConnected',
+      `gateway Pod ${notConnected.map((x) => x.proxyId).join(', ')} of Gateway ${gw} is not connected to istiod${of}: it serves whatever it had before, or nothing`,
+      {
+        evidence: [src, ...evidence],
+        fix: restartFix(first, `restart gateway Pod ${first.proxyId}, which is not connected to istiod`),
+      },
+    );
   }
   if (stale.length > 0) {
     const r = stale[0] as { proxy: GatewayProxy; t: XdsTypeFact };
-    return emit(this, 'GatewayProxyStale', `gateway Pod ${r.proxy.proxyId} has not acknowledged istiod's last ${r.t.type} push (sent ${r.t.sent}, acked ${r.t.acked || 'none'}): it serves an older configuration`, {
-      evidence: [src, ...evidence],
-      fix: restartFix(r.proxy, `if it stays stale, restart gateway Pod ${r.proxy.proxyId}`),
-    });
+    return emit(
+      this,
+      'GatewayProxyStale',
+      `gateway Pod ${r.proxy.proxyId} has not acknowledged istiod's last ${r.t.type} push (sent ${r.t.sent}, acked ${r.t.acked || 'none'}): it serves an older configuration`,
+      {
+        evidence: [src, ...evidence],
+        fix: restartFix(r.proxy, `if it stays stale, restart gateway Pod ${r.proxy.proxyId}`),
+      },
+    );
   }
   const route = judgeGenerated(this, s, [src, ...evidence]);
   if (route) return route;
-  return pass(this, `${s.proxies.length === 1 ? 'the gateway Pod is' : `all ${s.proxies.length} gateway Pods are`} connected to istiod and acknowledged its last push${s.prediction && s.generated?.size ? '; istiod generated the predicted route' : ''}`, { evidence: [src, ...evidence, ...generatedLines(s)] });
+  return pass(
+    this,
+    `${s.proxies.length === 1 ? 'the gateway Pod is' : `all ${s.proxies.length} gateway Pods are`} connected to istiod and acknowledged its last push${s.prediction && s.generated?.size ? '; istiod generated the predicted route' : ''}`,
+    { evidence: [src, ...evidence, ...generatedLines(s)] },
+  );
 }
 
 const describeGen = (g: Generated): string =>
@@ -344,31 +512,61 @@ const describeGen = (g: Generated): string =>
         : `not read (${g.why})`;
 
 function generatedLines(s: Extract<DataplaneStage, { kind: 'ok' }>): Evidence[] {
-  return [...(s.generated ?? [])].map(([id, g]) => ({ ref: `istiod config_dump ${id}`, detail: `GET ${s.prediction?.host}${s.prediction?.path}: ${describeGen(g)}` }));
+  return [...(s.generated ?? [])].map(([id, g]) => ({
+    ref: `istiod config_dump ${id}`,
+    detail: `GET ${s.prediction?.host}${s.prediction?.path}: ${describeGen(g)}`,
+  }));
 }
 
 /** istiod's generated route for the request vs gwdoctor's prediction, per gateway proxy; Pods that disagree. */
-function judgeGenerated(check: { id: 'dataplane'; title: string }, s: Extract<DataplaneStage, { kind: 'ok' }>, evidence: Evidence[]): Draft | null {
+function judgeGenerated(
+  check: { id: 'dataplane'; title: string },
+  s: Extract<DataplaneStage, { kind: 'ok' }>,
+  evidence: Evidence[],
+): Draft | null {
   const pr = s.prediction;
   if (!pr || !s.generated || s.generated.size === 0) return null;
   const want = pr.clusters ? pr.clusters.join(', ') : 'a redirect';
   const lines = generatedLines(s);
   const read = [...s.generated].filter(([, g]) => g.kind !== 'unread');
   const shapes = new Set(read.map(([, g]) => describeGen(g)));
-  const bad = read.filter(([, g]) => g.kind !== 'route' || (pr.clusters === null ? g.clusters !== null : g.clusters === null || g.clusters.map(clusterKey).sort().join(',') !== pr.clusters.join(',')));
+  const bad = read.filter(
+    ([, g]) =>
+      g.kind !== 'route' ||
+      (pr.clusters === null
+        ? g.clusters !== null
+        : g.clusters === null || g.clusters.map(clusterKey).sort().join(',') !== pr.clusters.join(',')),
+  );
   if (bad.length === 0) return null;
   const [id, g] = bad[0] as [string, Generated];
-  const which = shapes.size > 1 ? ` (the gateway Pods disagree: ${read.length - bad.length} of ${read.length} have the predicted route)` : '';
+  const which =
+    shapes.size > 1
+      ? ` (the gateway Pods disagree: ${read.length - bad.length} of ${read.length} have the predicted route)`
+      : '';
   if (g.kind !== 'route') {
-    return emit(check, 'GatewayRouteMissing', `istiod generated no route for GET ${pr.host}${pr.path} for gateway proxy ${id}: ${describeGen(g)}; gwdoctor predicts ${want}${which}`, {
-      evidence: [...evidence, ...lines],
-      fix: manual(`compare what istiod generates with the route gwdoctor names (istioctl proxy-config routes ${id.replace(/\.([^.]+)$/, ' -n $1')}); an EnvoyFilter on the gateway (kubectl get envoyfilters -A) or a route istiod could not translate (its status) is the usual cause`),
-    });
+    return emit(
+      check,
+      'GatewayRouteMissing',
+      `istiod generated no route for GET ${pr.host}${pr.path} for gateway proxy ${id}: ${describeGen(g)}; gwdoctor predicts ${want}${which}`,
+      {
+        evidence: [...evidence, ...lines],
+        fix: manual(
+          `compare what istiod generates with the route gwdoctor names (istioctl proxy-config routes ${id.replace(/\.([^.]+)$/, ' -n $1')}); an EnvoyFilter on the gateway (kubectl get envoyfilters -A) or a route istiod could not translate (its status) is the usual cause`,
+        ),
+      },
+    );
   }
-  return emit(check, 'GatewayRouteDiffers', `istiod's route for GET ${pr.host}${pr.path} on gateway proxy ${id} goes to ${g.clusters ? g.clusters.join(', ') : 'a redirect or direct response'}, gwdoctor predicts ${want} from the cluster's objects${which}`, {
-    evidence: [...evidence, ...lines],
-    fix: manual(`find what rewrites the route after Gateway API translation: kubectl get envoyfilters -A (a ROUTE_CONFIGURATION, VIRTUAL_HOST or HTTP_ROUTE patch for the gateway); istioctl proxy-config routes ${id.replace(/\.([^.]+)$/, ' -n $1')} shows the route`),
-  });
+  return emit(
+    check,
+    'GatewayRouteDiffers',
+    `istiod's route for GET ${pr.host}${pr.path} on gateway proxy ${id} goes to ${g.clusters ? g.clusters.join(', ') : 'a redirect or direct response'}, gwdoctor predicts ${want} from the cluster's objects${which}`,
+    {
+      evidence: [...evidence, ...lines],
+      fix: manual(
+        `find what rewrites the route after Gateway API translation: kubectl get envoyfilters -A (a ROUTE_CONFIGURATION, VIRTUAL_HOST or HTTP_ROUTE patch for the gateway); istioctl proxy-config routes ${id.replace(/\.([^.]+)$/, ' -n $1')} shows the route`,
+      ),
+    },
+  );
 }
 
 /**
@@ -383,16 +581,22 @@ export function judgeDataplane(this: { id: 'dataplane'; title: string }, s: Data
   const ev = judgeEnvoys(s.envoy.pods, s.envoy.prediction, s.envoy.request);
   if (d.status === 'fail') return { ...d, evidence: [...d.evidence, ...ev.evidence] };
   if (ev.code) return emit(this, ev.code, ev.summary, { evidence: [...ev.evidence, ...d.evidence], fix: ev.fix });
-  if (d.status === 'pass') return { ...d, summary: `${d.summary}; ${ev.summary}`, evidence: [...d.evidence, ...ev.evidence] };
+  if (d.status === 'pass')
+    return { ...d, summary: `${d.summary}; ${ev.summary}`, evidence: [...d.evidence, ...ev.evidence] };
   // istiod's view not checked (skipped: no permission), the Envoys judged and fine: a pass that says both.
-  if (d.status === 'skip' && ev.judged) return pass(this, `${ev.summary}; istiod's view: ${d.summary}`, { evidence: [...ev.evidence, ...d.evidence] });
+  if (d.status === 'skip' && ev.judged)
+    return pass(this, `${ev.summary}; istiod's view: ${d.summary}`, { evidence: [...ev.evidence, ...d.evidence] });
   return { ...d, evidence: [...d.evidence, ...ev.evidence] };
 }
 
 /** The stage as data (facts.dataplane). */
 export function dataplaneFacts(s: DataplaneStage): Facts {
   if (s.kind !== 'ok') return {};
-  const byId = new Map(s.istiod.kind === 'ok' ? s.istiod.syncz.filter((x) => typeof x.proxy === 'string').map((x) => [x.proxy as string, x]) : []);
+  const byId = new Map(
+    s.istiod.kind === 'ok'
+      ? s.istiod.syncz.filter((x) => typeof x.proxy === 'string').map((x) => [x.proxy as string, x])
+      : [],
+  );
   return {
     dataplane: {
       gateway: refOf(s.gateway),
@@ -401,14 +605,34 @@ export function dataplaneFacts(s: DataplaneStage): Facts {
         const st = byId.get(x.proxyId);
         const g = s.generated?.get(x.proxyId);
         const route: GeneratedRouteFact | null = g
-          ? { kind: g.kind, routeConfig: g.kind === 'route' || g.kind === 'no-route' ? g.routeConfig : null, vhost: g.kind === 'route' || g.kind === 'no-route' ? g.vhost : null, route: g.kind === 'route' ? g.route : null, clusters: g.kind === 'route' ? g.clusters : null }
+          ? {
+              kind: g.kind,
+              routeConfig: g.kind === 'route' || g.kind === 'no-route' ? g.routeConfig : null,
+              vhost: g.kind === 'route' || g.kind === 'no-route' ? g.vhost : null,
+              route: g.kind === 'route' ? g.route : null,
+              clusters: g.kind === 'route' ? g.clusters : null,
+            }
           : null;
-        return { pod: refOf(x.pod), proxyId: x.proxyId, node: x.node, connected: s.istiod.kind === 'ok' ? st !== undefined : null, xds: st ? xdsTypes(st) : [], route };
+        return {
+          pod: refOf(x.pod),
+          proxyId: x.proxyId,
+          node: x.node,
+          connected: s.istiod.kind === 'ok' ? st !== undefined : null,
+          xds: st ? xdsTypes(st) : [],
+          route,
+        };
       }),
       ...(s.prediction ? { predicted: s.prediction.clusters } : {}),
-      ...(s.envoy?.kind === 'read' ? { envoy: judgeEnvoys(s.envoy.pods, s.envoy.prediction, s.envoy.request).facts } : {}),
+      ...(s.envoy?.kind === 'read'
+        ? { envoy: judgeEnvoys(s.envoy.pods, s.envoy.prediction, s.envoy.request).facts }
+        : {}),
     },
   };
 }
 
-export const dataplane = clusterLayer(layerMeta('dataplane'), (p) => resolveDataplane(p), judgeDataplane, dataplaneFacts);
+export const dataplane = clusterLayer(
+  layerMeta('dataplane'),
+  (p) => resolveDataplane(p),
+  judgeDataplane,
+  dataplaneFacts,
+);

@@ -26,20 +26,44 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
   // A missing Service that no grant permits: a grant for it would not make the request work. Say the Service is
   // missing (closest names first), before any grant is printed.
   const statusNote: Evidence[] = resolved ? [about(route, describeCondition(resolved), ` status`)] : [];
-  const ungrantedMissing = missing.find((r) => !(gs.grants.get(r.namespace) ?? []).some((g) => grantPermits(g, routeNs, r, route.kind)));
+  const ungrantedMissing = missing.find(
+    (r) => !(gs.grants.get(r.namespace) ?? []).some((g) => grantPermits(g, routeNs, r, route.kind)),
+  );
   if (ungrantedMissing) {
-    return serviceNotFound(this, ungrantedMissing, route, gs.siblings.get(ungrantedMissing.namespace) ?? [], gs.grants.get(ungrantedMissing.namespace) ?? [], statusNote, gs.nsPods.get(ungrantedMissing.namespace) ?? null);
+    return serviceNotFound(
+      this,
+      ungrantedMissing,
+      route,
+      gs.siblings.get(ungrantedMissing.namespace) ?? [],
+      gs.grants.get(ungrantedMissing.namespace) ?? [],
+      statusNote,
+      gs.nsPods.get(ungrantedMissing.namespace) ?? null,
+    );
   }
-  if (rs.redirect) return pass(this, `not needed: the rule answers with a redirect (${rs.redirect.statusCode} to ${rs.redirect.location}), no backend is involved`);
+  if (rs.redirect)
+    return pass(
+      this,
+      `not needed: the rule answers with a redirect (${rs.redirect.statusCode} to ${rs.redirect.location}), no backend is involved`,
+    );
   if (refs.length === 0) {
     const mirror = mirrorProblem(this, rs, gs, statusNote);
     if (mirror) return mirror;
     if (missing.length > 0) {
-      return pass(this, `a ReferenceGrant permits ${missing.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(', ')}, which does not exist (see endpoints)`, {
-        evidence: missing.map((r) => ({ ref: `${r.kind} ${r.namespace}/${r.name}`, detail: `not found (${r.where})` })),
-      });
+      return pass(
+        this,
+        `a ReferenceGrant permits ${missing.map((r) => `${r.kind} ${r.namespace}/${r.name}`).join(', ')}, which does not exist (see endpoints)`,
+        {
+          evidence: missing.map((r) => ({
+            ref: `${r.kind} ${r.namespace}/${r.name}`,
+            detail: `not found (${r.where})`,
+          })),
+        },
+      );
     }
-    return pass(this, `no cross-namespace backendRefs: the rule's backends are in ${routeNs}, no ReferenceGrant needed`);
+    return pass(
+      this,
+      `no cross-namespace backendRefs: the rule's backends are in ${routeNs}, no ReferenceGrant needed`,
+    );
   }
 
   const evidence: Evidence[] = [];
@@ -47,13 +71,19 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
     const grants = gs.grants.get(ref.namespace) ?? [];
     const ok = grants.find((g) => grantPermits(g, routeNs, ref, route.kind));
     if (ok) {
-      evidence.push(about(ok, `permits ${route.kind} in ${routeNs} -> ${ref.kind} ${ref.namespace}/${ref.name} (${ref.where})`));
+      evidence.push(
+        about(ok, `permits ${route.kind} in ${routeNs} -> ${ref.kind} ${ref.namespace}/${ref.name} (${ref.where})`),
+      );
       return false;
     }
     for (const g of grants) evidence.push(about(g, `does not apply: ${whyNot(g, routeNs, ref, route.kind)}`));
     const ignored = gs.notApplied?.get(ref.namespace) ?? [];
     for (const n of ignored) evidence.push(about(n.object, `not counted: ${n.why}`));
-    if (grants.length === 0) evidence.push({ ref: `namespace ${ref.namespace}`, detail: `has no ReferenceGrant${ignored.length ? ' the API server would keep' : ' at all'}` });
+    if (grants.length === 0)
+      evidence.push({
+        ref: `namespace ${ref.namespace}`,
+        detail: `has no ReferenceGrant${ignored.length ? ' the API server would keep' : ' at all'}`,
+      });
     return true;
   });
   if (resolved) evidence.push(about(route, describeCondition(resolved), ` status`));
@@ -81,14 +111,27 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
   if (mirror) return mirror;
   const otherRule = gs.elsewhere.find((x) => x.reason === 'RefNotPermitted');
   if (statusSaysNotPermitted && otherRule) {
-    evidence.push(about(route, `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name} is not permitted: the status's RefNotPermitted is about that rule, not the one serving this request`, ` ${otherRule.ref.where}`));
+    evidence.push(
+      about(
+        route,
+        `${otherRule.ref.kind} ${otherRule.ref.namespace}/${otherRule.ref.name} is not permitted: the status's RefNotPermitted is about that rule, not the one serving this request`,
+        ` ${otherRule.ref.where}`,
+      ),
+    );
   }
   if (statusSaysNotPermitted && !otherRule) {
-    return emit(this, 'StatusDisagrees', 'the controller reports RefNotPermitted, but the ReferenceGrants permit every backendRef; trusting the spec (status may lag)', {
-      evidence,
-    });
+    return emit(
+      this,
+      'StatusDisagrees',
+      'the controller reports RefNotPermitted, but the ReferenceGrants permit every backendRef; trusting the spec (status may lag)',
+      {
+        evidence,
+      },
+    );
   }
-  return pass(this, `ReferenceGrants permit ${refs.length} cross-namespace backendRef${refs.length > 1 ? 's' : ''}`, { evidence });
+  return pass(this, `ReferenceGrants permit ${refs.length} cross-namespace backendRef${refs.length > 1 ? 's' : ''}`, {
+    evidence,
+  });
 }
 
 /**
@@ -96,40 +139,72 @@ export function judgeGrant(this: { id: 'grant'; title: string }, { rs, gs }: { r
  * (istio pilot/pkg/config/kube/gateway/conversion.go: createMirrorFilter's error becomes mirrorBackendErr, which only
  * reaches the route's ResolvedRefs status), so requests work but no copies are sent. A warning, never a failure.
  */
-function mirrorProblem(check: { id: 'grant'; title: string }, rs: Matched, gs: GrantStage, evidence: Evidence[]): Draft | null {
+function mirrorProblem(
+  check: { id: 'grant'; title: string },
+  rs: Matched,
+  gs: GrantStage,
+  evidence: Evidence[],
+): Draft | null {
   const route = rs.attachment.route;
   const routeNs = route.metadata.namespace ?? 'default';
   const routeDesc = describe(route);
   for (const { ref, exists } of gs.mirrors) {
     const svcRef = `Service ${ref.namespace}/${ref.name}`;
-    const served = 'requests are still served by the rule\'s backends, but no copies are mirrored (Istio drops the mirror and reports ResolvedRefs=False)';
+    const served =
+      "requests are still served by the rule's backends, but no copies are mirrored (Istio drops the mirror and reports ResolvedRefs=False)";
     if (!exists) {
-      const names = (gs.siblings.get(ref.namespace) ?? []).filter((s) => !isGatewayService(s)).map((s) => s.metadata.name);
+      const names = (gs.siblings.get(ref.namespace) ?? [])
+        .filter((s) => !isGatewayService(s))
+        .map((s) => s.metadata.name);
       const near = closest(ref.name, names);
-      return emit(check, 'MirrorBackendUnresolved', `the RequestMirror target ${svcRef} does not exist (${routeDesc} ${ref.where}): ${served}${near.length ? `; did you mean ${near.join(', ')}?` : ''}`, {
-        evidence: [...evidence, { ref: svcRef, detail: `not found (${ref.where})` }],
-        fix: manual(`create ${svcRef}, or correct the RequestMirror backendRef at ${ref.where} of ${routeDesc}${near.length ? ` (closest existing: ${near.join(', ')})` : ''}, or remove that RequestMirror filter if copies are no longer wanted`),
-      });
+      return emit(
+        check,
+        'MirrorBackendUnresolved',
+        `the RequestMirror target ${svcRef} does not exist (${routeDesc} ${ref.where}): ${served}${near.length ? `; did you mean ${near.join(', ')}?` : ''}`,
+        {
+          evidence: [...evidence, { ref: svcRef, detail: `not found (${ref.where})` }],
+          fix: manual(
+            `create ${svcRef}, or correct the RequestMirror backendRef at ${ref.where} of ${routeDesc}${near.length ? ` (closest existing: ${near.join(', ')})` : ''}, or remove that RequestMirror filter if copies are no longer wanted`,
+          ),
+        },
+      );
     }
     if (ref.namespace === routeNs) continue;
     const grants = gs.grants.get(ref.namespace) ?? [];
     if (grants.some((g) => grantPermits(g, routeNs, ref))) continue;
-    const name = uniqueName(`allow-${routeNs}-httproutes-to-${ref.name}`, grants.map((g) => g.metadata.name));
-    return emit(check, 'MirrorBackendUnresolved', `no ReferenceGrant in namespace ${ref.namespace} lets ${routeDesc} mirror to ${svcRef}: ${served}`, {
-      evidence: [...evidence, ...grants.map((g) => (about(g, `does not apply: ${whyNot(g, routeNs, ref)}`))),
-        ...(grants.length === 0 ? [{ ref: `namespace ${ref.namespace}`, detail: 'has no ReferenceGrant at all' }] : [])],
-      fix: applyFix(
-        referenceGrantObject(route, [ref], gs.apiVersion, name),
-        `creates ReferenceGrant ${ref.namespace}/${name} (a new name) in the mirror's namespace, letting HTTPRoutes in ${routeNs} use Service ${ref.name}`,
-      ),
-    });
+    const name = uniqueName(
+      `allow-${routeNs}-httproutes-to-${ref.name}`,
+      grants.map((g) => g.metadata.name),
+    );
+    return emit(
+      check,
+      'MirrorBackendUnresolved',
+      `no ReferenceGrant in namespace ${ref.namespace} lets ${routeDesc} mirror to ${svcRef}: ${served}`,
+      {
+        evidence: [
+          ...evidence,
+          ...grants.map((g) => about(g, `does not apply: ${whyNot(g, routeNs, ref)}`)),
+          ...(grants.length === 0
+            ? [{ ref: `namespace ${ref.namespace}`, detail: 'has no ReferenceGrant at all' }]
+            : []),
+        ],
+        fix: applyFix(
+          referenceGrantObject(route, [ref], gs.apiVersion, name),
+          `creates ReferenceGrant ${ref.namespace}/${name} (a new name) in the mirror's namespace, letting HTTPRoutes in ${routeNs} use Service ${ref.name}`,
+        ),
+      },
+    );
   }
   return null;
 }
 
 /** The backendRefs of the matched rule that carry traffic. */
 export function grantFacts({ rs }: { rs: Matched }): Facts {
-  return { backends: rs.refs.filter((r) => !r.mirror && r.weight > 0).map((r) => ({ kind: r.kind, namespace: r.namespace, name: r.name, port: r.port, weight: r.weight })) };
+  return {
+    backends: rs.refs
+      .filter((r) => !r.mirror && r.weight > 0)
+      .map((r) => ({ kind: r.kind, namespace: r.namespace, name: r.name, port: r.port, weight: r.weight })),
+  };
 }
 
 export const grant = clusterLayer(

@@ -47,20 +47,41 @@ const internalDns = (dns: Check<'dns'>): Check<'dns'> => ({
     const d = await dns.run({ ...ctx, net: { ...ctx.net, expectIps: [] } });
     const { host } = ctx.target;
     if (d.status === 'fail' && d.code === 'DnsNoRecords') {
-      return { ...pass(this, `${host} has no public DNS answer (${noRecordsKind((d.facts.resolvers ?? []).map((r) => r.status))}): clients cannot reach the proxy with it`, { evidence: d.evidence, facts: d.facts }), observed: { addresses: [] } };
+      return {
+        ...pass(
+          this,
+          `${host} has no public DNS answer (${noRecordsKind((d.facts.resolvers ?? []).map((r) => r.status))}): clients cannot reach the proxy with it`,
+          { evidence: d.evidence, facts: d.facts },
+        ),
+        observed: { addresses: [] },
+      };
     }
     if (d.status === 'error') return { ...d, title: this.title };
     // An answer gwdoctor will not probe (a link-local or metadata address, DnsLinkLocalAddress) says so as is.
     if (d.status === 'fail') return { ...d, title: this.title };
     const addresses = d.observed?.addresses ?? [];
     return {
-      ...pass(this, `${host} resolves to ${addresses.map((a) => a.address).join(', ')}: the proxy is asked whether it serves the host`, { evidence: d.evidence }),
+      ...pass(
+        this,
+        `${host} resolves to ${addresses.map((a) => a.address).join(', ')}: the proxy is asked whether it serves the host`,
+        { evidence: d.evidence },
+      ),
       observed: { addresses },
     };
   },
 });
 
-type Answer = { ok: true; address: string; statusCode: number; evidence: Evidence; exposed: boolean; why: string; nrShape: boolean } | { ok: false; address: string; evidence: Evidence; timeout: boolean; why: string };
+type Answer =
+  | {
+      ok: true;
+      address: string;
+      statusCode: number;
+      evidence: Evidence;
+      exposed: boolean;
+      why: string;
+      nrShape: boolean;
+    }
+  | { ok: false; address: string; evidence: Evidence; timeout: boolean; why: string };
 
 /** proxy: a request for the host through every resolved address; a backend answering is exposure. */
 const internalProxy: Check<'proxy'> = {
@@ -70,40 +91,84 @@ const internalProxy: Check<'proxy'> = {
   async run(ctx: CheckContext) {
     const { host, path, query } = ctx.target;
     const addresses = ctx.probes.addresses ?? [];
-    if (addresses.length === 0) return pass(this, `not asked: ${host} has no public address, so no client reaches the proxy with it`, { facts: { asked: false } });
+    if (addresses.length === 0)
+      return pass(this, `not asked: ${host} has no public address, so no client reaches the proxy with it`, {
+        facts: { asked: false },
+      });
     const port = ctx.net.port ?? ctx.target.port ?? 443;
     const url = new URL(`https://${host}:${port}${path}${query ? `?${query}` : ''}`);
     const probe = await ctx.probe();
     const answers = await mapLimit(addresses, 4, async (a): Promise<Answer> => {
       const ref = `GET ${url.href} via ${a.address}`;
       try {
-        const res = await probe.get(url, { address: a.address, signal: ctx.signal, ...(ctx.net.caFile ? { caFile: ctx.net.caFile } : {}) });
+        const res = await probe.get(url, {
+          address: a.address,
+          signal: ctx.signal,
+          ...(ctx.net.caFile ? { caFile: ctx.net.caFile } : {}),
+        });
         const cls = classifyResponse(res, url);
         const evidence = { ref, detail: `${describeClassification(cls)}; server: ${res.headers['server'] ?? '-'}` };
         // A backend reached: any answer an upstream gave through Envoy, any 2xx/3xx (whoever sent it), and Envoy's
         // replies that presuppose a route for the host (NC/UH/UF/UT: a route exists, its backend is broken right now).
         const base = { ok: true as const, address: a.address, statusCode: res.statusCode, evidence, nrShape: false };
-        if (cls.kind === 'upstream') return { ...base, exposed: true, why: `a backend answered HTTP ${res.statusCode} through Envoy` };
-        if (cls.kind === 'envoy' && cls.fault !== 'NR' && cls.fault !== 'RBAC') return { ...base, exposed: true, why: `Envoy has a route for it (${describeClassification(cls)})` };
-        if (res.statusCode < 400) return { ...base, exposed: true, why: `it answered HTTP ${res.statusCode} (${describeClassification(cls)})` };
-        const who = cls.kind === 'envoy' ? (cls.fault === 'RBAC' ? `HTTP ${res.statusCode} from Envoy itself (RBAC: access denied)` : `HTTP ${res.statusCode} from Envoy (no route)`) : cls.kind === 'envoy-other' ? `HTTP ${res.statusCode} from Envoy itself` : `HTTP ${res.statusCode} from ${cls.kind === 'proxy-error' || cls.kind === 'other' ? (cls.server ?? 'the proxy') : 'the proxy'}`;
+        if (cls.kind === 'upstream')
+          return { ...base, exposed: true, why: `a backend answered HTTP ${res.statusCode} through Envoy` };
+        if (cls.kind === 'envoy' && cls.fault !== 'NR' && cls.fault !== 'RBAC')
+          return { ...base, exposed: true, why: `Envoy has a route for it (${describeClassification(cls)})` };
+        if (res.statusCode < 400)
+          return { ...base, exposed: true, why: `it answered HTTP ${res.statusCode} (${describeClassification(cls)})` };
+        const who =
+          cls.kind === 'envoy'
+            ? cls.fault === 'RBAC'
+              ? `HTTP ${res.statusCode} from Envoy itself (RBAC: access denied)`
+              : `HTTP ${res.statusCode} from Envoy (no route)`
+            : cls.kind === 'envoy-other'
+              ? `HTTP ${res.statusCode} from Envoy itself`
+              : `HTTP ${res.statusCode} from ${cls.kind === 'proxy-error' || cls.kind === 'other' ? (cls.server ?? 'the proxy') : 'the proxy'}`;
         // An empty 404 whose sender the proxy hid (nginx replaces `server`): the shape of Envoy's "no route"; the direct probe below tells.
         return { ...base, exposed: false, why: who, nrShape: cls.kind === 'other' && localReplyShape(res) === 'NR' };
       } catch (err) {
         if (!(err instanceof ProbeFailure)) throw err;
-        if (err instanceof TlsProbeFailure) return { ok: false, address: a.address, timeout: false, evidence: { ref: `TLS ${hostPort(a.address, port)}`, detail: err.message }, why: `no valid certificate for ${host} (${err.code}): clients stop at TLS` };
-        if (isTlsCode(err.code)) return { ok: false, address: a.address, timeout: false, evidence: { ref: `TLS ${hostPort(a.address, port)}`, detail: err.message }, why: `the TLS handshake is refused (${err.code})` };
+        if (err instanceof TlsProbeFailure)
+          return {
+            ok: false,
+            address: a.address,
+            timeout: false,
+            evidence: { ref: `TLS ${hostPort(a.address, port)}`, detail: err.message },
+            why: `no valid certificate for ${host} (${err.code}): clients stop at TLS`,
+          };
+        if (isTlsCode(err.code))
+          return {
+            ok: false,
+            address: a.address,
+            timeout: false,
+            evidence: { ref: `TLS ${hostPort(a.address, port)}`, detail: err.message },
+            why: `the TLS handshake is refused (${err.code})`,
+          };
         const timeout = ctx.signal.aborted || err.code === 'ABORT_ERR' || err.code === 'UND_ERR_ABORTED';
-        return { ok: false, address: a.address, timeout, evidence: { ref, detail: err.message }, why: describeNetCode(err.code) };
+        return {
+          ok: false,
+          address: a.address,
+          timeout,
+          evidence: { ref, detail: err.message },
+          why: describeNetCode(err.code),
+        };
       }
     });
     const evidence = answers.map((a) => a.evidence);
     const exposed = answers.find((a) => a.ok && a.exposed);
     if (exposed) {
-      return emit(this, 'InternalHostExposed', `${host} must stay internal, but the proxy at ${hostPort(exposed.address, port)} serves it: ${exposed.why}`, {
-        evidence,
-        fix: manual(`remove ${host} from the reverse proxy's public server names (or make it refuse the name), and remove it from the route on the public Gateway that serves it (the route layer names it when gwdoctor can read the cluster)`),
-      });
+      return emit(
+        this,
+        'InternalHostExposed',
+        `${host} must stay internal, but the proxy at ${hostPort(exposed.address, port)} serves it: ${exposed.why}`,
+        {
+          evidence,
+          fix: manual(
+            `remove ${host} from the reverse proxy's public server names (or make it refuse the name), and remove it from the route on the public Gateway that serves it (the route layer names it when gwdoctor can read the cluster)`,
+          ),
+        },
+      );
     }
     // The proxy hid who sent an empty 404: ask the gateway's NodePort directly (with cluster access), as the public
     // proxy layer does. Envoy answering the same 404 there shows the 404 came from Envoy: no route for the host.
@@ -111,17 +176,32 @@ const internalProxy: Check<'proxy'> = {
     if (hidden.length > 0) {
       const direct = await directNoRoute(ctx, probe);
       evidence.push(direct.evidence);
-      if (direct.envoyNR) for (const a of hidden) a.why = `HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`;
+      if (direct.envoyNR)
+        for (const a of hidden)
+          a.why = `HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`;
     }
     const cut = answers.find((a) => !a.ok && a.timeout);
-    if (cut) return emit(this, 'Timeout', `the request for ${host} to ${hostPort(cut.address, port)} was cut off by --timeout: nothing proven`, { evidence });
-    return pass(this, `the proxy does not reach a backend for ${host}: ${[...new Set(answers.map((a) => `${hostPort(a.address, port)} ${a.why}`))].join('; ')}`, { evidence });
+    if (cut)
+      return emit(
+        this,
+        'Timeout',
+        `the request for ${host} to ${hostPort(cut.address, port)} was cut off by --timeout: nothing proven`,
+        { evidence },
+      );
+    return pass(
+      this,
+      `the proxy does not reach a backend for ${host}: ${[...new Set(answers.map((a) => `${hostPort(a.address, port)} ${a.why}`))].join('; ')}`,
+      { evidence },
+    );
   },
 };
 
 /** GET the host straight from the gateway's NodePort (plain HTTP listener): is it Envoy's empty 404 (NR)? */
 async function directNoRoute(ctx: CheckContext, probe: HttpProbe): Promise<{ envoyNR: boolean; evidence: Evidence }> {
-  const none = (why: string) => ({ envoyNR: false, evidence: { ref: 'direct NodePort probe', detail: `not done: ${why}` } });
+  const none = (why: string) => ({
+    envoyNR: false,
+    evidence: { ref: 'direct NodePort probe', detail: `not done: ${why}` },
+  });
   if (!ctx.cluster) return none(ctx.clusterUnavailable ?? 'no cluster source');
   let plan;
   try {
@@ -138,7 +218,10 @@ async function directNoRoute(ctx: CheckContext, probe: HttpProbe): Promise<{ env
   try {
     const res = await probe.get(u, { hostHeader: ctx.target.host, signal: ctx.signal });
     const cls = classifyResponse(res, u, u, { direct: true });
-    return { envoyNR: cls.kind === 'envoy' && cls.fault === 'NR', evidence: { ref, detail: describeClassification(cls) } };
+    return {
+      envoyNR: cls.kind === 'envoy' && cls.fault === 'NR',
+      evidence: { ref, detail: describeClassification(cls) },
+    };
   } catch (err) {
     if (err instanceof ProbeFailure) return { envoyNR: false, evidence: { ref, detail: describeNetCode(err.code) } };
     throw err;
@@ -169,22 +252,41 @@ const internalListener: Check<'listener'> = {
     const path = ctx.path as PathResolver;
     switch (s.kind) {
       case 'filter-missing':
-        return emit(this, 'GatewayNotFound', `--gateway ${s.filter.namespace}/${s.filter.name} does not exist: cannot tell whether it serves ${host}`, {
-          evidence: s.all.map((g) => (about(g, 'exists'))),
-          fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'pick an existing Gateway for --gateway'),
-        });
+        return emit(
+          this,
+          'GatewayNotFound',
+          `--gateway ${s.filter.namespace}/${s.filter.name} does not exist: cannot tell whether it serves ${host}`,
+          {
+            evidence: s.all.map((g) => about(g, 'exists')),
+            fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'pick an existing Gateway for --gateway'),
+          },
+        );
       case 'no-listener':
         return withOrigins(
-          pass(this, s.considered.length === 0 ? `no public Gateway exists: nothing can serve ${host}` : `no listener of ${gatewayNames(s.considered)} accepts ${host}`, {
-            evidence: s.considered.flatMap((g) => (g.spec.listeners ?? []).map((l) => (about(g, `${describeListener(l)} does not accept ${host}`)))),
-          }),
+          pass(
+            this,
+            s.considered.length === 0
+              ? `no public Gateway exists: nothing can serve ${host}`
+              : `no listener of ${gatewayNames(s.considered)} accepts ${host}`,
+            {
+              evidence: s.considered.flatMap((g) =>
+                (g.spec.listeners ?? []).map((l) => about(g, `${describeListener(l)} does not accept ${host}`)),
+              ),
+            },
+          ),
           path,
         );
       case 'checked':
         return withOrigins(
-          pass(this, `${s.gateways.map((g) => `${nsName(g.gw)} ${g.listeners.map(describeListener).join(', ')}`).join('; ')} would accept ${host}: the route layer checks that nothing serves it there`, {
-            evidence: s.gateways.map((g) => (about(g.gw, `public Gateway, ${g.listeners.map(describeListener).join(', ')} accepts ${host}`))),
-          }),
+          pass(
+            this,
+            `${s.gateways.map((g) => `${nsName(g.gw)} ${g.listeners.map(describeListener).join(', ')}`).join('; ')} would accept ${host}: the route layer checks that nothing serves it there`,
+            {
+              evidence: s.gateways.map((g) =>
+                about(g.gw, `public Gateway, ${g.listeners.map(describeListener).join(', ')} accepts ${host}`),
+              ),
+            },
+          ),
           path,
         );
     }
@@ -204,7 +306,10 @@ export function exposureFix(e: Exposure, host: string): Fix {
   const exact = e.hostnames.filter((h) => h.value.toLowerCase() === host);
   const wild = e.hostnames.filter((h) => h.value.toLowerCase() !== host);
   if (all.length === 0 || wild.length > 0) {
-    const how = all.length === 0 ? 'has no hostnames, so it serves every host its listener accepts' : `serves it through ${wild.map((h) => `"${h.value}"`).join(', ')}`;
+    const how =
+      all.length === 0
+        ? 'has no hostnames, so it serves every host its listener accepts'
+        : `serves it through ${wild.map((h) => `"${h.value}"`).join(', ')}`;
     return manual(
       `${describe(route)} ${how}; removing that would unpublish other hosts. List the public hostnames explicitly in spec.hostnames instead of ${all.length === 0 ? 'leaving it empty' : 'the wildcard'}, or restrict the listener of ${describe(e.gateway)} so that it does not accept ${host}`,
     );
@@ -213,9 +318,16 @@ export function exposureFix(e: Exposure, host: string): Fix {
   if (others.length > 0) {
     const ops: JsonPatchOp[] = [];
     for (const h of [...exact].sort((a, b) => b.index - a.index)) {
-      ops.push({ op: 'test', path: ptr('spec', 'hostnames', h.index), value: h.value }, { op: 'remove', path: ptr('spec', 'hostnames', h.index) });
+      ops.push(
+        { op: 'test', path: ptr('spec', 'hostnames', h.index), value: h.value },
+        { op: 'remove', path: ptr('spec', 'hostnames', h.index) },
+      );
     }
-    return jsonPatch(route, ops, `remove ${host} from the hostnames of ${describe(route)}; it keeps serving ${others.join(', ')} (each removal is guarded by a test of the value)`);
+    return jsonPatch(
+      route,
+      ops,
+      `remove ${host} from the hostnames of ${describe(route)}; it keeps serving ${others.join(', ')} (each removal is guarded by a test of the value)`,
+    );
   }
   const refs = route.spec.parentRefs ?? [];
   const ops: JsonPatchOp[] = [];
@@ -223,8 +335,10 @@ export function exposureFix(e: Exposure, host: string): Fix {
     const p = refs[i];
     if (!p) continue;
     ops.push({ op: 'test', path: ptr('spec', 'parentRefs', i, 'name'), value: p.name });
-    if (p.namespace !== undefined) ops.push({ op: 'test', path: ptr('spec', 'parentRefs', i, 'namespace'), value: p.namespace });
-    if (p.sectionName !== undefined) ops.push({ op: 'test', path: ptr('spec', 'parentRefs', i, 'sectionName'), value: p.sectionName });
+    if (p.namespace !== undefined)
+      ops.push({ op: 'test', path: ptr('spec', 'parentRefs', i, 'namespace'), value: p.namespace });
+    if (p.sectionName !== undefined)
+      ops.push({ op: 'test', path: ptr('spec', 'parentRefs', i, 'sectionName'), value: p.sectionName });
     ops.push({ op: 'remove', path: ptr('spec', 'parentRefs', i) });
   }
   const keeps = refs.length - new Set(e.parentIndexes).size;
@@ -238,10 +352,16 @@ export function exposureFix(e: Exposure, host: string): Fix {
 function exposureEvidence(e: Exposure, host: string, path: PathResolver): Evidence {
   const hs = e.route.spec.hostnames ?? [];
   const wild = e.hostnames.filter((h) => h.value.toLowerCase() !== host);
-  const via = hs.length === 0 ? 'no hostnames (every host of the listener)' : `hostnames ${hs.join(', ')}${wild.length ? ` (${wild.map((h) => h.value).join(', ')} covers ${host})` : ''}`;
+  const via =
+    hs.length === 0
+      ? 'no hostnames (every host of the listener)'
+      : `hostnames ${hs.join(', ')}${wild.length ? ` (${wild.map((h) => h.value).join(', ')} covers ${host})` : ''}`;
   const o = path.source.origin(e.route);
   const from = o && 'file' in o ? ` (${o.file}:${o.line})` : '';
-  return about(e.route, `attached to ${describe(e.gateway)} ${e.listeners.map(describeListener).join(', ')}; ${via}${from}`);
+  return about(
+    e.route,
+    `attached to ${describe(e.gateway)} ${e.listeners.map(describeListener).join(', ')}; ${via}${from}`,
+  );
 }
 
 const internalRoute: Check<'route'> = {
@@ -252,21 +372,42 @@ const internalRoute: Check<'route'> = {
     const s = await stage(ctx);
     const { host } = ctx.target;
     const path = ctx.path as PathResolver;
-    if (s.kind === 'filter-missing') return skip(this, 'not checked: listener failed', { reason: 'stopped', after: 'listener' });
-    if (s.kind === 'no-listener') return pass(this, `no route can serve ${host} on ${s.considered.length ? gatewayNames(s.considered) : 'any Gateway'}: no listener accepts it`);
+    if (s.kind === 'filter-missing')
+      return skip(this, 'not checked: listener failed', { reason: 'stopped', after: 'listener' });
+    if (s.kind === 'no-listener')
+      return pass(
+        this,
+        `no route can serve ${host} on ${s.considered.length ? gatewayNames(s.considered) : 'any Gateway'}: no listener accepts it`,
+      );
     const gws = gatewayNames(s.gateways.map((g) => g.gw));
     const first = s.exposed[0];
     if (!first) return pass(this, `no HTTPRoute or GRPCRoute on ${gws} serves ${host}`);
-    const names = [...new Set(s.exposed.map((e) => {
-      const o = path.source.origin(e.route);
-      return `${describe(e.route)}${o && 'file' in o ? ` (${o.file}:${o.line})` : ''} on ${describe(e.gateway)}`;
-    }))];
+    const names = [
+      ...new Set(
+        s.exposed.map((e) => {
+          const o = path.source.origin(e.route);
+          return `${describe(e.route)}${o && 'file' in o ? ` (${o.file}:${o.line})` : ''} on ${describe(e.gateway)}`;
+        }),
+      ),
+    ];
     return withOrigins(
-      emit(this, 'InternalHostExposed', `${host} must stay internal, but ${names.join(', ')} serve${names.length === 1 ? 's' : ''} it`, {
-        evidence: s.exposed.map((e) => exposureEvidence(e, host, path)),
-        fix: exposureFix(first, host),
-        facts: { exposedBy: s.exposed.map((e) => refOf(e.route)).filter((r, i, all) => all.findIndex((x) => x.kind === r.kind && x.namespace === r.namespace && x.name === r.name) === i) },
-      }),
+      emit(
+        this,
+        'InternalHostExposed',
+        `${host} must stay internal, but ${names.join(', ')} serve${names.length === 1 ? 's' : ''} it`,
+        {
+          evidence: s.exposed.map((e) => exposureEvidence(e, host, path)),
+          fix: exposureFix(first, host),
+          facts: {
+            exposedBy: s.exposed
+              .map((e) => refOf(e.route))
+              .filter(
+                (r, i, all) =>
+                  all.findIndex((x) => x.kind === r.kind && x.namespace === r.namespace && x.name === r.name) === i,
+              ),
+          },
+        },
+      ),
       path,
     );
   },
@@ -278,10 +419,21 @@ function notApplicable(id: LayerId): Check {
     needsCluster: false,
     network: false,
     async run(ctx: CheckContext) {
-      return skip(this, `not checked: ${ctx.target.host} is internal (no public backend to check)`, { reason: 'internal' });
+      return skip(this, `not checked: ${ctx.target.host} is internal (no public backend to check)`, {
+        reason: 'internal',
+      });
     },
   };
 }
 
 /** The layers an --internal host runs through: same ids and order as LAYERS, so every reporter renders it unchanged. */
-export const internalLayers = (dns: Check<'dns'>): readonly Check[] => [internalDns(dns), internalProxy, internalListener, internalRoute, notApplicable('grant'), notApplicable('endpoints'), notApplicable('mesh'), notApplicable('dataplane')];
+export const internalLayers = (dns: Check<'dns'>): readonly Check[] => [
+  internalDns(dns),
+  internalProxy,
+  internalListener,
+  internalRoute,
+  notApplicable('grant'),
+  notApplicable('endpoints'),
+  notApplicable('mesh'),
+  notApplicable('dataplane'),
+];

@@ -28,12 +28,19 @@ function listenerFix(gw: Gateway, host: string, port?: number): Fix {
   const listeners = gw.spec.listeners ?? [];
   // On the port the proxy forwards to (--gateway NS/NAME:PORT), copy a listener of that port when there is one.
   const onPort = listeners.filter((l) => port === undefined || l.port === port);
-  const model = [...onPort, ...listeners].find((l) => l.protocol === 'HTTP' && kindAllowed(l)) ?? [...onPort, ...listeners].find((l) => l.protocol === 'HTTPS' && kindAllowed(l) && l.tls);
+  const model =
+    [...onPort, ...listeners].find((l) => l.protocol === 'HTTP' && kindAllowed(l)) ??
+    [...onPort, ...listeners].find((l) => l.protocol === 'HTTPS' && kindAllowed(l) && l.tls);
   const hosts = listeners.map((l) => l.hostname ?? '*').join(', ');
   if (!model) {
-    return manual(`${describe(gw)} has no listener that can carry an HTTPRoute (protocol HTTP/HTTPS and allowedRoutes.kinds admitting HTTPRoute): add one for ${host} on the port your gateway Service exposes`);
+    return manual(
+      `${describe(gw)} has no listener that can carry an HTTPRoute (protocol HTTP/HTTPS and allowedRoutes.kinds admitting HTTPRoute): add one for ${host} on the port your gateway Service exposes`,
+    );
   }
-  const name = uniqueName(`${model.protocol.toLowerCase()}-${host.replace(/\./g, '-')}`, listeners.map((l) => l.name));
+  const name = uniqueName(
+    `${model.protocol.toLowerCase()}-${host.replace(/\./g, '-')}`,
+    listeners.map((l) => l.name),
+  );
   const value: Record<string, unknown> = { name, hostname: host, port: port ?? model.port, protocol: model.protocol };
   if (model.tls) value['tls'] = model.tls;
   if (model.allowedRoutes) value['allowedRoutes'] = model.allowedRoutes;
@@ -54,13 +61,32 @@ function httpListenerFix(gw: Gateway, host: string, route: Route | null): Fix {
   const gwNs = gw.metadata.namespace ?? 'default';
   const routeNs = route?.metadata.namespace ?? gwNs;
   if (listeners.some((l) => l.port === 80 && !isHttpListener(l))) {
-    return manual(`add an HTTP listener for ${host} to ${describe(gw)} on a free port (port 80 is taken by a ${listeners.find((l) => l.port === 80)?.protocol} listener), and point the proxy at its NodePort`);
+    return manual(
+      `add an HTTP listener for ${host} to ${describe(gw)} on a free port (port 80 is taken by a ${listeners.find((l) => l.port === 80)?.protocol} listener), and point the proxy at its NodePort`,
+    );
   }
-  const name = uniqueName(`http-${host.replace(/\./g, '-')}`, listeners.map((l) => l.name));
-  const namespaces = routeNs === gwNs ? { from: 'Same' } : { from: 'Selector', selector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [gwNs, routeNs] }] } };
+  const name = uniqueName(
+    `http-${host.replace(/\./g, '-')}`,
+    listeners.map((l) => l.name),
+  );
+  const namespaces =
+    routeNs === gwNs
+      ? { from: 'Same' }
+      : {
+          from: 'Selector',
+          selector: {
+            matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [gwNs, routeNs] }],
+          },
+        };
   return jsonPatch(
     gw,
-    [{ op: 'add', path: ptr('spec', 'listeners', '-'), value: { name, hostname: host, port: 80, protocol: 'HTTP', allowedRoutes: { namespaces } } }],
+    [
+      {
+        op: 'add',
+        path: ptr('spec', 'listeners', '-'),
+        value: { name, hostname: host, port: 80, protocol: 'HTTP', allowedRoutes: { namespaces } },
+      },
+    ],
     `appends an HTTP listener "${name}" (port 80, hostname ${host}) to ${describe(gw)} for HTTPRoutes from ${routeNs === gwNs ? gwNs : `${gwNs} and ${routeNs}`}; the existing listeners stay as they are`,
   );
 }
@@ -69,7 +95,9 @@ function httpListenerFix(gw: Gateway, host: string, route: Route | null): Fix {
 function classFix(gw: Gateway, classes: GatewayClass[]): Fix {
   const istio = classes.filter((c) => c.spec?.controllerName === ISTIO_CONTROLLER).map((c) => c.metadata.name);
   if (istio.length === 0) {
-    return manual(`no GatewayClass with controllerName ${ISTIO_CONTROLLER} exists: install Istio with Gateway API support (it creates class "istio"), then set spec.gatewayClassName of ${describe(gw)}`);
+    return manual(
+      `no GatewayClass with controllerName ${ISTIO_CONTROLLER} exists: install Istio with Gateway API support (it creates class "istio"), then set spec.gatewayClassName of ${describe(gw)}`,
+    );
   }
   const choice = istio.includes('istio') ? ['istio', ...istio.filter((n) => n !== 'istio')] : istio;
   return jsonPatch(
@@ -108,15 +136,23 @@ function certificateFix(gw: Gateway, cert: CertJudgement | undefined): Fix | nul
   const secret = `Secret ${p.ref.namespace}/${p.ref.name}`;
   switch (p.state) {
     case 'unsupported':
-      return manual(`${at} of ${describe(gw)} must name a core Secret (group "", kind Secret) holding tls.crt and tls.key: Istio supports no other kind`);
+      return manual(
+        `${at} of ${describe(gw)} must name a core Secret (group "", kind Secret) holding tls.crt and tls.key: Istio supports no other kind`,
+      );
     case 'missing':
-      return manual(`create ${secret} of type kubernetes.io/tls (kubectl -n ${p.ref.namespace} create secret tls ${p.ref.name} --cert=fullchain.pem --key=privkey.pem, or a cert-manager Certificate with secretName ${p.ref.name}), or point ${at} of ${describe(gw)} at the Secret that exists`);
+      return manual(
+        `create ${secret} of type kubernetes.io/tls (kubectl -n ${p.ref.namespace} create secret tls ${p.ref.name} --cert=fullchain.pem --key=privkey.pem, or a cert-manager Certificate with secretName ${p.ref.name}), or point ${at} of ${describe(gw)} at the Secret that exists`,
+      );
     case 'expired':
     case 'not-yet-valid':
     case 'other-host':
-      return manual(`renew or re-issue the certificate in ${secret} so that it covers ${cert.host} and is valid now (cert-manager: cmctl renew, or fix the Certificate's dnsNames); gwdoctor does not print Secret data`);
+      return manual(
+        `renew or re-issue the certificate in ${secret} so that it covers ${cert.host} and is valid now (cert-manager: cmctl renew, or fix the Certificate's dnsNames); gwdoctor does not print Secret data`,
+      );
     default:
-      return manual(`replace ${secret} with a kubernetes.io/tls Secret whose tls.crt (PEM certificate chain, leaf first) matches its tls.key (PEM private key): kubectl -n ${p.ref.namespace} create secret tls ${p.ref.name} --cert=fullchain.pem --key=privkey.pem --dry-run=client -o yaml | kubectl apply -f -`);
+      return manual(
+        `replace ${secret} with a kubernetes.io/tls Secret whose tls.crt (PEM certificate chain, leaf first) matches its tls.key (PEM private key): kubectl -n ${p.ref.namespace} create secret tls ${p.ref.name} --cert=fullchain.pem --key=privkey.pem --dry-run=client -o yaml | kubectl apply -f -`,
+      );
   }
 }
 
@@ -129,13 +165,30 @@ function problemFinding(check: { id: 'listener'; title: string }, c: GatewayChoi
   let fix: Fix | null = null;
   switch (p.remedy) {
     case 'describe':
-      fix = command(['kubectl', '-n', ns, 'describe', GATEWAYS, gw.metadata.name], "read the controller's message and fix the Gateway spec it names");
+      fix = command(
+        ['kubectl', '-n', ns, 'describe', GATEWAYS, gw.metadata.name],
+        "read the controller's message and fix the Gateway spec it names",
+      );
       break;
     case 'gateway-pods':
-      fix = command(['kubectl', '-n', ns, 'get', 'pods,services', '-l', `gateway.networking.k8s.io/gateway-name=${gw.metadata.name}`], "look at the gateway Deployment's pods and Service that Istio generated for this Gateway");
+      fix = command(
+        [
+          'kubectl',
+          '-n',
+          ns,
+          'get',
+          'pods,services',
+          '-l',
+          `gateway.networking.k8s.io/gateway-name=${gw.metadata.name}`,
+        ],
+        "look at the gateway Deployment's pods and Service that Istio generated for this Gateway",
+      );
       break;
     case 'listener-status':
-      fix = command(['kubectl', '-n', ns, 'get', GATEWAYS, gw.metadata.name, '-o', 'yaml'], 'read status.listeners for this listener and fix what its conditions name');
+      fix = command(
+        ['kubectl', '-n', ns, 'get', GATEWAYS, gw.metadata.name, '-o', 'yaml'],
+        'read status.listeners for this listener and fix what its conditions name',
+      );
       break;
     case 'set-class':
       fix = classFix(gw, classes);
@@ -144,7 +197,9 @@ function problemFinding(check: { id: 'listener'; title: string }, c: GatewayChoi
       fix = certificateFix(gw, p.cert);
       break;
     case 'https-tls':
-      fix = manual(`add spec.listeners[${(gw.spec.listeners ?? []).indexOf(p.listener as GatewayListener)}].tls (mode: Terminate, certificateRefs naming a kubernetes.io/tls Secret) to ${describe(gw)}, or use protocol: HTTP behind the TLS proxy`);
+      fix = manual(
+        `add spec.listeners[${(gw.spec.listeners ?? []).indexOf(p.listener as GatewayListener)}].tls (mode: Terminate, certificateRefs naming a kubernetes.io/tls Secret) to ${describe(gw)}, or use protocol: HTTP behind the TLS proxy`,
+      );
       break;
     case 'none':
       fix = null;
@@ -176,7 +231,13 @@ function misspelledHttpListener(check: { id: 'listener'; title: string }, gw: Ga
   const noneValid = listeners.every((x) => !ISTIO_LISTENER_PROTOCOLS.has(x.protocol));
   const summary = `${describe(gw)} ${describeListener(l)} has protocol "${l.protocol}": Istio only knows "${upper}" (protocol names are case-sensitive), so the listener is Accepted=False/UnsupportedProtocol${noneValid ? ' and, with no valid listener, the Gateway is Accepted=False/ListenersNotValid' : ''}; ${host} is not served`;
   const x = {
-    evidence: [about(gw, `protocol "${l.protocol}" is unsupported. hint: "${upper}" (uppercase) may be supported`, ` ${describeListener(l)}`)],
+    evidence: [
+      about(
+        gw,
+        `protocol "${l.protocol}" is unsupported. hint: "${upper}" (uppercase) may be supported`,
+        ` ${describeListener(l)}`,
+      ),
+    ],
     fix: jsonPatch(
       gw,
       [
@@ -187,7 +248,9 @@ function misspelledHttpListener(check: { id: 'listener'; title: string }, gw: Ga
       `spells the protocol of listener "${l.name}" of ${describe(gw)} as ${upper}`,
     ),
   };
-  return noneValid ? emit(check, 'GatewayNotAccepted', summary, { ...x, cause: 'rejected' }) : emit(check, 'ListenerNotReady', summary, x);
+  return noneValid
+    ? emit(check, 'GatewayNotAccepted', summary, { ...x, cause: 'rejected' })
+    : emit(check, 'ListenerNotReady', summary, x);
 }
 
 export function judgeListener(this: { id: 'listener'; title: string }, s: ListenerStage, input: JudgeInput): Draft {
@@ -195,49 +258,103 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
   switch (s.kind) {
     case 'filter-missing':
       return emit(this, 'GatewayNotFound', `Gateway ${s.filter.namespace}/${s.filter.name} does not exist`, {
-        evidence: s.all.map((g) => (about(g, `class ${g.spec.gatewayClassName}`))),
+        evidence: s.all.map((g) => about(g, `class ${g.spec.gatewayClassName}`)),
         fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'pick an existing Gateway for --gateway, or create this one'),
       });
     case 'no-http-gateway':
-      return emit(this, 'GatewayNotFound', `no Gateway with an HTTP or HTTPS listener exists${s.parents.length ? ` (routes for ${host} name ${s.parents.join(', ')})` : ''}`, {
-        evidence: s.all.map((g) => (about(g, `class ${g.spec.gatewayClassName}, no HTTP/HTTPS listener`))),
-        fix: command(['kubectl', 'get', GATEWAYS, '-A'], 'create the Gateway the routes name (see the seed setup), or check that gwdoctor reads the right cluster/context'),
-      });
+      return emit(
+        this,
+        'GatewayNotFound',
+        `no Gateway with an HTTP or HTTPS listener exists${s.parents.length ? ` (routes for ${host} name ${s.parents.join(', ')})` : ''}`,
+        {
+          evidence: s.all.map((g) => about(g, `class ${g.spec.gatewayClassName}, no HTTP/HTTPS listener`)),
+          fix: command(
+            ['kubectl', 'get', GATEWAYS, '-A'],
+            'create the Gateway the routes name (see the seed setup), or check that gwdoctor reads the right cluster/context',
+          ),
+        },
+      );
     case 'no-listener':
-      return emit(this, 'ListenerHostnameMismatch', `no listener of ${s.considered.map(describe).join(', ')}${s.port ? ` on port ${s.port.port}` : ''} accepts ${host}${s.port ? ' (the port given with --gateway)' : ''}`, {
-        evidence: [
-          ...s.considered.flatMap((g) => (g.spec.listeners ?? []).map((l) => (about(g, s.port && l.port !== s.port.port && isHttpListener(l) && hostMatches(l.hostname, host) ? `${describeListener(l)} accepts ${host}, but on port ${l.port}, not ${s.port.port}` : `${describeListener(l)} does not accept ${host}`)))),
-          ...(s.port?.via ? [{ ref: `--gateway port ${s.port.requested}`, detail: s.port.via }] : []),
-        ],
-        fix: listenerFix(s.addTo, host, s.port?.port),
-      });
+      return emit(
+        this,
+        'ListenerHostnameMismatch',
+        `no listener of ${s.considered.map(describe).join(', ')}${s.port ? ` on port ${s.port.port}` : ''} accepts ${host}${s.port ? ' (the port given with --gateway)' : ''}`,
+        {
+          evidence: [
+            ...s.considered.flatMap((g) =>
+              (g.spec.listeners ?? []).map((l) =>
+                about(
+                  g,
+                  s.port && l.port !== s.port.port && isHttpListener(l) && hostMatches(l.hostname, host)
+                    ? `${describeListener(l)} accepts ${host}, but on port ${l.port}, not ${s.port.port}`
+                    : `${describeListener(l)} does not accept ${host}`,
+                ),
+              ),
+            ),
+            ...(s.port?.via ? [{ ref: `--gateway port ${s.port.requested}`, detail: s.port.via }] : []),
+          ],
+          fix: listenerFix(s.addTo, host, s.port?.port),
+        },
+      );
     case 'unhealthy':
       return problemFinding(this, s.choice, s.classes);
     case 'no-http-listener': {
       const gw = s.gateway;
       const misspelled = misspelledHttpListener(this, gw, host);
       if (misspelled) return misspelled;
-      const have = (gw.spec.listeners ?? []).map((l) => `${l.name} (${l.port}/${l.protocol}${l.allowedRoutes?.kinds?.length ? `, kinds ${l.allowedRoutes.kinds.map((k) => k.kind).join('/')}` : ''})`).join(', ') || 'none';
-      return emit(this, 'RouteNotAccepted', `${s.route ? `${describe(s.route)} names ${describe(gw)}, but` : `${describe(gw)}:`} no listener of ${describe(gw)} can carry an HTTPRoute (listeners: ${have}): the route is Accepted=False/NotAllowedByListeners`, {
-        evidence: (gw.spec.listeners ?? []).map((l) => (about(gw, isHttpListener(l) ? 'allowedRoutes.kinds leaves HTTPRoute out' : `protocol ${l.protocol} carries ${l.protocol === 'TLS' ? 'TLSRoute' : 'TCPRoute/UDPRoute'}, never HTTPRoute`, ` ${describeListener(l)}`))),
-        fix: httpListenerFix(gw, host, s.route),
-      });
+      const have =
+        (gw.spec.listeners ?? [])
+          .map(
+            (l) =>
+              `${l.name} (${l.port}/${l.protocol}${l.allowedRoutes?.kinds?.length ? `, kinds ${l.allowedRoutes.kinds.map((k) => k.kind).join('/')}` : ''})`,
+          )
+          .join(', ') || 'none';
+      return emit(
+        this,
+        'RouteNotAccepted',
+        `${s.route ? `${describe(s.route)} names ${describe(gw)}, but` : `${describe(gw)}:`} no listener of ${describe(gw)} can carry an HTTPRoute (listeners: ${have}): the route is Accepted=False/NotAllowedByListeners`,
+        {
+          evidence: (gw.spec.listeners ?? []).map((l) =>
+            about(
+              gw,
+              isHttpListener(l)
+                ? 'allowedRoutes.kinds leaves HTTPRoute out'
+                : `protocol ${l.protocol} carries ${l.protocol === 'TLS' ? 'TLSRoute' : 'TCPRoute/UDPRoute'}, never HTTPRoute`,
+              ` ${describeListener(l)}`,
+            ),
+          ),
+          fix: httpListenerFix(gw, host, s.route),
+        },
+      );
     }
     case 'ok': {
       const evidence: Evidence[] = s.healthy.flatMap((h) => h.health.evidence);
       if (input.target.trailingDot) {
         // Neither the spec nor Istio strips a trailing dot from Host: Envoy matches no virtual host (gateway-api-rules
         // §3.2, inference from Istio not setting strip_trailing_host_dot).
-        evidence.push({ ref: input.target.input, detail: `checked as ${host}; clients that send "Host: ${host}." get 404 from Envoy` });
+        evidence.push({
+          ref: input.target.input,
+          detail: `checked as ${host}; clients that send "Host: ${host}." get 404 from Envoy`,
+        });
       }
       const names = s.candidates.map((c) => `${nsName(c.gateway)} ${describeListener(c.listener)}`).join(', ');
       if (s.healthy.length > 1) {
-        evidence.push({ ref: 'gwdoctor', detail: `${s.healthy.length} Gateways accept ${host}; pass --gateway NS/NAME to check only the one your proxy forwards to` });
+        evidence.push({
+          ref: 'gwdoctor',
+          detail: `${s.healthy.length} Gateways accept ${host}; pass --gateway NS/NAME to check only the one your proxy forwards to`,
+        });
       }
       if (s.healthy.some((h) => h.health.stale)) {
-        return emit(this, 'GatewayStatusStale', `${names} accepts ${host}, but the Gateway status is stale (spec changed since the controller last wrote it)`, { evidence });
+        return emit(
+          this,
+          'GatewayStatusStale',
+          `${names} accepts ${host}, but the Gateway status is stale (spec changed since the controller last wrote it)`,
+          { evidence },
+        );
       }
-      const expiring = s.healthy.find((h) => h.health.warning?.code === 'StatusDisagrees')?.health.warning ?? s.healthy.find((h) => h.health.warning)?.health.warning;
+      const expiring =
+        s.healthy.find((h) => h.health.warning?.code === 'StatusDisagrees')?.health.warning ??
+        s.healthy.find((h) => h.health.warning)?.health.warning;
       if (expiring) return emit(this, expiring.code, `${names} accepts ${host}; ${expiring.summary}`, { evidence });
       const notes = s.healthy.flatMap((h) => h.health.notes ?? []);
       return pass(this, `${names} accepts ${host}${notes.length ? ` (${notes.join('; ')})` : ''}`, { evidence });
@@ -247,11 +364,16 @@ export function judgeListener(this: { id: 'listener'; title: string }, s: Listen
 
 /** The listeners that accept the host (ok), or the chosen Gateway's that do (unhealthy). */
 export function listenerFacts(s: ListenerStage): Facts {
-  const fact = (gw: Gateway, l: GatewayListener): ListenerFact => ({ gateway: refOf(gw), listener: l.name, port: l.port, protocol: l.protocol, hostname: l.hostname ?? null });
+  const fact = (gw: Gateway, l: GatewayListener): ListenerFact => ({
+    gateway: refOf(gw),
+    listener: l.name,
+    port: l.port,
+    protocol: l.protocol,
+    hostname: l.hostname ?? null,
+  });
   if (s.kind === 'ok') return { listeners: s.candidates.map((c) => fact(c.gateway, c.listener)) };
   if (s.kind === 'unhealthy') return { listeners: s.choice.listeners.map((l) => fact(s.choice.gw, l)) };
   return {};
 }
 
-export const listener = clusterLayer(
-  layerMeta('listener'), (p) => p.listener(), judgeListener, listenerFacts);
+export const listener = clusterLayer(layerMeta('listener'), (p) => p.listener(), judgeListener, listenerFacts);

@@ -7,13 +7,36 @@
 import { layerMayEmit, layerMeta } from '../src/registry.js';
 import { emit, commandFix, pass, textFix, type Draft } from '../src/findings.js';
 import { ClusterAccessError, GwdoctorError } from '../src/errors.js';
-import { classifyResponse, describeClassification, FAULT_LAYERS, FAULT_TEXT, gatewayAnswered, isErrorStatus, localReplyShape, resetReason, type Classification } from '../src/net/classify.js';
+import {
+  classifyResponse,
+  describeClassification,
+  FAULT_LAYERS,
+  FAULT_TEXT,
+  gatewayAnswered,
+  isErrorStatus,
+  localReplyShape,
+  resetReason,
+  type Classification,
+} from '../src/net/classify.js';
 import { layersAfter } from '../src/layer.js';
 import { planDirect, type DirectTarget, type NodeSurvey } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import type { TlsDetails } from '../src/net/tls-inspect.js';
-import type { AddressAnswer, EnvoyAnswer, Evidence, Fix, HttpProbe, HttpProbeResult, NodeFact, Observed, PortInUse, ProxyAnswer, SniFact, TlsFact } from '../src/types.js';
+import type {
+  AddressAnswer,
+  EnvoyAnswer,
+  Evidence,
+  Fix,
+  HttpProbe,
+  HttpProbeResult,
+  NodeFact,
+  Observed,
+  PortInUse,
+  ProxyAnswer,
+  SniFact,
+  TlsFact,
+} from '../src/types.js';
 import type { Check, CheckContext } from '../src/check.js';
 import type { ClusterReader } from '../src/cluster/reader.js';
 
@@ -39,7 +62,15 @@ interface SniSeen {
 }
 
 /** Connection-level failures: nothing listens or the packets are dropped (not a handshake the peer refused). */
-const NOT_THERE = new Set(['ECONNREFUSED', 'CONNECT_TIMEOUT', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ABORT_ERR']);
+const NOT_THERE = new Set([
+  'ECONNREFUSED',
+  'CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ABORT_ERR',
+]);
 
 /** One TLS handshake with `servername` ('' = no SNI; the address is an IP, so Node sends none): 'ok' or the failure's code. */
 async function tlsHandshake(address: string, port: number, servername: string, signal: AbortSignal): Promise<string> {
@@ -80,7 +111,15 @@ function tlsEvidence(address: string, port: number, t: TlsDetails): Evidence {
 
 function tlsFact(address: string, port: number, t: TlsDetails): TlsFact {
   const leaf = t.chain[0];
-  return { address: hostPort(address, port), notBefore: t.validFrom, notAfter: t.validTo, daysLeft: t.daysLeft, sans: t.san, subject: leaf?.subject || t.subject, issuer: leaf?.issuer || t.issuer };
+  return {
+    address: hostPort(address, port),
+    notBefore: t.validFrom,
+    notAfter: t.validTo,
+    daysLeft: t.daysLeft,
+    sans: t.san,
+    subject: leaf?.subject || t.subject,
+    issuer: leaf?.issuer || t.issuer,
+  };
 }
 
 function responseEvidence(ref: string, res: HttpProbeResult, cls: Classification): Evidence {
@@ -99,7 +138,7 @@ export const proxy: Check<'proxy'> = {
   async run(ctx: CheckContext) {
     const { host, path, query } = ctx.target;
     const addresses = ctx.probes.addresses;
-    if (!addresses) throw new Error('proxy layer ran without the dns layer\'s addresses');
+    if (!addresses) throw new Error("proxy layer ran without the dns layer's addresses");
     const port = ctx.net.port ?? ctx.target.port ?? 443;
     const url = new URL(`https://${host}:${port}${path}${query ? `?${query}` : ''}`);
     const probe = await ctx.probe();
@@ -107,7 +146,11 @@ export const proxy: Check<'proxy'> = {
 
     const proxied: Proxied[] = await mapLimit(addresses, MAX_PARALLEL, async (address): Promise<Proxied> => {
       try {
-        const res = await probe.get(url, { address: address.address, signal: ctx.signal, ...(ctx.net.caFile ? { caFile: ctx.net.caFile } : {}) });
+        const res = await probe.get(url, {
+          address: address.address,
+          signal: ctx.signal,
+          ...(ctx.net.caFile ? { caFile: ctx.net.caFile } : {}),
+        });
         return { address, ok: true, res, cls: classifyResponse(res, url) };
       } catch (err) {
         if (err instanceof ProbeFailure) return { address, ok: false, err };
@@ -127,8 +170,16 @@ export const proxy: Check<'proxy'> = {
     const notes: Evidence[] = [];
     const tlsFacts: TlsFact[] = [];
     for (const p of proxied) {
-      if (!p.ok && anyOk && p.address.family === 6 && ['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL'].includes(p.err.code)) {
-        notes.push({ ref: `GET ${url.href} via ${p.address.address}`, detail: `not tried: ${describeNetCode(p.err.code)} from this machine (IPv6)` });
+      if (
+        !p.ok &&
+        anyOk &&
+        p.address.family === 6 &&
+        ['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL'].includes(p.err.code)
+      ) {
+        notes.push({
+          ref: `GET ${url.href} via ${p.address.address}`,
+          detail: `not tried: ${describeNetCode(p.err.code)} from this machine (IPv6)`,
+        });
         continue;
       }
       judged.push({ ...(await judge(check, ctx, url, port, p, direct)), address: p.address.address });
@@ -146,19 +197,53 @@ export const proxy: Check<'proxy'> = {
     const envoy: NonNullable<Observed['envoy']> = [];
     for (const j of judged) {
       const c = j.carried;
-      if (c && !envoy.some((e) => e.layer === c.layer && e.evidence.ref === c.evidence.ref && e.evidence.detail === c.evidence.detail)) envoy.push(c);
+      if (
+        c &&
+        !envoy.some(
+          (e) => e.layer === c.layer && e.evidence.ref === c.evidence.ref && e.evidence.detail === c.evidence.detail,
+        )
+      )
+        envoy.push(c);
     }
     // What the proxy answered, for the cluster layers to compare with their prediction (a redirect's Location).
     const answers: ProxyAnswer[] = proxied.flatMap((p) =>
-      p.ok ? [{ ref: `GET ${url.href} via ${p.address.address}`, url: url.href, statusCode: p.res.statusCode, location: p.res.headers['location'] ?? null, fromUpstream: p.res.headers['x-envoy-upstream-service-time'] !== undefined }] : [],
+      p.ok
+        ? [
+            {
+              ref: `GET ${url.href} via ${p.address.address}`,
+              url: url.href,
+              statusCode: p.res.statusCode,
+              location: p.res.headers['location'] ?? null,
+              fromUpstream: p.res.headers['x-envoy-upstream-service-time'] !== undefined,
+            },
+          ]
+        : [],
     );
     // The worst address's certificate first, as its evidence comes first.
     const worstAt = hostPort(worst.address ?? '', port);
     const tls = [...tlsFacts.filter((f) => f.address === worstAt), ...tlsFacts.filter((f) => f.address !== worstAt)];
     return {
       ...worst.draft,
-      evidence: [...worst.draft.evidence, ...others, ...notes, ...(ports?.evidence ?? [])].filter((e, i, all) => all.findIndex((x) => x.ref === e.ref && x.detail === e.detail) === i),
-      facts: { ...worst.draft.facts, ...(survey ? { nodes: survey.nodes } : {}), tls, answers: proxied.flatMap((p) => (p.ok ? [{ address: p.address.address, port, statusCode: p.res.statusCode, location: p.res.headers['location'] ?? null }] : [])) },
+      evidence: [...worst.draft.evidence, ...others, ...notes, ...(ports?.evidence ?? [])].filter(
+        (e, i, all) => all.findIndex((x) => x.ref === e.ref && x.detail === e.detail) === i,
+      ),
+      facts: {
+        ...worst.draft.facts,
+        ...(survey ? { nodes: survey.nodes } : {}),
+        tls,
+        answers: proxied.flatMap((p) =>
+          p.ok
+            ? [
+                {
+                  address: p.address.address,
+                  port,
+                  statusCode: p.res.statusCode,
+                  location: p.res.headers['location'] ?? null,
+                },
+              ]
+            : [],
+        ),
+      },
       observed: { envoy, answers, ...(ports?.port ? { port: ports.port } : {}) },
     };
   },
@@ -170,7 +255,8 @@ async function directProbe(ctx: CheckContext, probe: HttpProbe): Promise<Direct>
   try {
     plan = await planDirect(ctx.cluster, ctx.target.host, ctx.gatewayFilter);
   } catch (err) {
-    if (err instanceof ClusterAccessError || err instanceof GwdoctorError) return { kind: 'unavailable', why: `cannot read the cluster: ${err.message}` };
+    if (err instanceof ClusterAccessError || err instanceof GwdoctorError)
+      return { kind: 'unavailable', why: `cannot read the cluster: ${err.message}` };
     throw err;
   }
   if (!plan.ok) return { kind: 'unavailable', why: plan.why };
@@ -182,7 +268,9 @@ async function directProbe(ctx: CheckContext, probe: HttpProbe): Promise<Direct>
       // when none matches. Speak TLS with the host as SNI, and without SNI (what nginx sends by default).
       const withHost = await tlsHandshake(t.address, t.nodePort, host, ctx.signal);
       if (withHost !== 'ok') {
-        last = NOT_THERE.has(withHost) ? { kind: 'failed', target: t, code: withHost } : { kind: 'sni-reset', target: t, code: withHost };
+        last = NOT_THERE.has(withHost)
+          ? { kind: 'failed', target: t, code: withHost }
+          : { kind: 'sni-reset', target: t, code: withHost };
         if (ctx.signal.aborted) break;
         continue;
       }
@@ -201,7 +289,10 @@ async function directProbe(ctx: CheckContext, probe: HttpProbe): Promise<Direct>
       }
     }
     if (t.protocol !== 'HTTP') {
-      last = { kind: 'unavailable', why: `listener ${t.listener} of ${t.gateway} is ${t.protocol}; the direct probe speaks HTTP and HTTPS only` };
+      last = {
+        kind: 'unavailable',
+        why: `listener ${t.listener} of ${t.gateway} is ${t.protocol}; the direct probe speaks HTTP and HTTPS only`,
+      };
       continue;
     }
     const u = new URL(`http://${hostPort(t.address, t.nodePort)}${path}${query ? `?${query}` : ''}`);
@@ -261,8 +352,20 @@ async function surveyNodes(ctx: CheckContext, probe: HttpProbe, always: boolean)
   }
   const { nodes: seen, host: asked } = await answers;
   const used = new Set([...(ctx.probes.addresses ?? []).map((a) => a.address), ...ctx.net.expectIps]);
-  const nodes = seen.map((n): NodeFact => ({ node: n.node, address: n.address, nodePort: n.nodePort, readyGatewayPod: n.readyGatewayPod, usedByProxy: used.has(n.address), answered: n.answered, statusCode: n.statusCode, error: n.error }));
-  const shared = asked !== ctx.target.host ? `; asked once for the run's targets on this nodePort (Host: ${asked})` : '';
+  const nodes = seen.map(
+    (n): NodeFact => ({
+      node: n.node,
+      address: n.address,
+      nodePort: n.nodePort,
+      readyGatewayPod: n.readyGatewayPod,
+      usedByProxy: used.has(n.address),
+      answered: n.answered,
+      statusCode: n.statusCode,
+      error: n.error,
+    }),
+  );
+  const shared =
+    asked !== ctx.target.host ? `; asked once for the run's targets on this nodePort (Host: ${asked})` : '';
   const evidence = nodes.map((n) => ({
     ref: `nodePort ${hostPort(n.address, n.nodePort)} (node ${n.node})`,
     detail: `${n.answered ? `answers HTTP ${n.statusCode}` : `silent: ${describeNetCode(n.error ?? '')}`}; ${n.readyGatewayPod === null ? 'gateway Pods not known' : n.readyGatewayPod ? 'a ready gateway Pod runs here' : 'no ready gateway Pod here'}${n.usedByProxy ? '; the proxy uses this node (DNS answer / --expect-ip)' : ''}${n.answered ? shared : ''}`,
@@ -276,16 +379,35 @@ async function probeNodes(ctx: CheckContext, probe: HttpProbe, t: DirectTarget, 
   let ready: Set<string> | null = null;
   try {
     const pods = Object.keys(sv.selector).length ? await cluster.pods(sv.namespace, sv.selector) : null;
-    if (pods) ready = new Set(pods.filter((p) => p.spec?.nodeName && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((p) => p.spec?.nodeName as string));
+    if (pods)
+      ready = new Set(
+        pods
+          .filter(
+            (p) => p.spec?.nodeName && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          )
+          .map((p) => p.spec?.nodeName as string),
+      );
   } catch (err) {
     if (!(err instanceof ClusterAccessError || err instanceof GwdoctorError)) throw err;
   }
   const { host, path, query } = ctx.target;
   const nodes = await mapLimit(sv.nodes, MAX_NODE_PROBES, async (n): Promise<NodeAnswers['nodes'][number]> => {
-    const base = { node: n.node, address: n.address, nodePort: t.nodePort, readyGatewayPod: ready ? ready.has(n.node) : null };
-    const u = t.protocol === 'HTTPS' ? new URL(`https://${host}:${t.nodePort}${path}${query ? `?${query}` : ''}`) : new URL(`http://${hostPort(n.address, t.nodePort)}${path}${query ? `?${query}` : ''}`);
+    const base = {
+      node: n.node,
+      address: n.address,
+      nodePort: t.nodePort,
+      readyGatewayPod: ready ? ready.has(n.node) : null,
+    };
+    const u =
+      t.protocol === 'HTTPS'
+        ? new URL(`https://${host}:${t.nodePort}${path}${query ? `?${query}` : ''}`)
+        : new URL(`http://${hostPort(n.address, t.nodePort)}${path}${query ? `?${query}` : ''}`);
     try {
-      const res = await probe.get(u, { ...(t.protocol === 'HTTPS' ? { address: n.address, insecure: true } : {}), hostHeader: host, signal: ctx.signal });
+      const res = await probe.get(u, {
+        ...(t.protocol === 'HTTPS' ? { address: n.address, insecure: true } : {}),
+        hostHeader: host,
+        signal: ctx.signal,
+      });
       return { ...base, answered: true, statusCode: res.statusCode, error: null };
     } catch (err) {
       if (!(err instanceof ProbeFailure)) throw err;
@@ -304,7 +426,8 @@ function judgeNodes(check: Check<'proxy'>, d: Draft, s: Survey, host: string): D
   if (silent.length === 0 || answering.length === 0) return { ...d, evidence };
   const list = (ns: NodeFact[]) => ns.map((n) => `${n.node} (${n.address})`).join(', ');
   const withPod = s.nodes.filter((n) => n.readyGatewayPod);
-  const good = (withPod.length ? answering.filter((n) => n.readyGatewayPod) : answering)[0] ?? answering[0] as NodeFact;
+  const good =
+    (withPod.length ? answering.filter((n) => n.readyGatewayPod) : answering)[0] ?? (answering[0] as NodeFact);
   const [ns, svc] = s.service.split('/') as [string, string];
   const fix = textFix(
     [
@@ -316,10 +439,20 @@ function judgeNodes(check: Check<'proxy'>, d: Draft, s: Survey, host: string): D
   );
   const silentUsed = used.filter((n) => !n.answered);
   if (silentUsed.length > 0 && (d.status !== 'fail' || d.code === 'ProxyUpstreamError')) {
-    return emit(check, 'GatewayProxyNodeSilent', `the proxy forwards to node ${list(silentUsed)}, where nothing answers on nodePort ${good.nodePort}; ${list(answering)} answer${withPod.length ? `, and ready gateway Pods run on ${list(withPod)}` : ''} (externalTrafficPolicy ${s.policy})`, { evidence, fix, facts: d.facts });
+    return emit(
+      check,
+      'GatewayProxyNodeSilent',
+      `the proxy forwards to node ${list(silentUsed)}, where nothing answers on nodePort ${good.nodePort}; ${list(answering)} answer${withPod.length ? `, and ready gateway Pods run on ${list(withPod)}` : ''} (externalTrafficPolicy ${s.policy})`,
+      { evidence, fix, facts: d.facts },
+    );
   }
   if (used.length === 0 && d.status === 'pass') {
-    return emit(check, 'GatewayNodesPartlySilent', `${d.summary}; but the gateway's nodePort ${good.nodePort} is silent on ${list(silent)} while ${list(answering)} answer (externalTrafficPolicy ${s.policy}): a proxy pointed at a silent node fails`, { evidence, fix, facts: d.facts });
+    return emit(
+      check,
+      'GatewayNodesPartlySilent',
+      `${d.summary}; but the gateway's nodePort ${good.nodePort} is silent on ${list(silent)} while ${list(answering)} answer (externalTrafficPolicy ${s.policy}): a proxy pointed at a silent node fails`,
+      { evidence, fix, facts: d.facts },
+    );
   }
   return { ...d, evidence };
 }
@@ -329,7 +462,11 @@ function judgeNodes(check: Check<'proxy'>, d: Draft, s: Survey, host: string): D
  * nodePort each (and --gateway gave no port), the same GET goes straight to each port's NodePort; if exactly one
  * answers like the proxy did (status, Location, body), that is the port in use, and the cluster layers judge it.
  */
-async function portInUse(ctx: CheckContext, probe: HttpProbe, proxied: Proxied[]): Promise<{ port: PortInUse | null; evidence: Evidence[]; direct?: Direct } | null> {
+async function portInUse(
+  ctx: CheckContext,
+  probe: HttpProbe,
+  proxied: Proxied[],
+): Promise<{ port: PortInUse | null; evidence: Evidence[]; direct?: Direct } | null> {
   const seen = proxied.find((p): p is Extract<Proxied, { ok: true }> => p.ok);
   if (!ctx.cluster || ctx.gatewayFilter?.port !== undefined || !seen) return null;
   let plan;
@@ -360,7 +497,12 @@ async function portInUse(ctx: CheckContext, probe: HttpProbe, proxied: Proxied[]
   const same = tried.filter((x) => x.res && key(x.res) === key(seen.res));
   const differ = new Set(tried.map((x) => (x.res ? key(x.res) : 'none'))).size > 1;
   if (same.length !== 1 || !differ) {
-    evidence.push({ ref: 'gwdoctor', detail: differ ? `the gateway answers differently on ports ${tried.map((x) => x.t.servicePort).join(', ')}, and the proxy's answer is ${same.length === 0 ? 'none of them' : 'several of them'}: which port the proxy forwards to is not known` : `the gateway answers the same on ports ${tried.map((x) => x.t.servicePort).join(', ')}` });
+    evidence.push({
+      ref: 'gwdoctor',
+      detail: differ
+        ? `the gateway answers differently on ports ${tried.map((x) => x.t.servicePort).join(', ')}, and the proxy's answer is ${same.length === 0 ? 'none of them' : 'several of them'}: which port the proxy forwards to is not known`
+        : `the gateway answers the same on ports ${tried.map((x) => x.t.servicePort).join(', ')}`,
+    });
     return { port: null, evidence };
   }
   const hit = same[0] as (typeof same)[number];
@@ -368,11 +510,18 @@ async function portInUse(ctx: CheckContext, probe: HttpProbe, proxied: Proxied[]
   const others = tried.filter((x) => x.t !== t).map((x) => `${x.t.servicePort} (nodePort ${x.t.nodePort})`);
   const why = `the proxy's answer (HTTP ${seen.res.statusCode}) is the gateway's own on nodePort ${t.nodePort} of Service ${t.service} (port ${t.servicePort}), not on port ${others.join(', ')}`;
   evidence.push({ ref: 'gwdoctor', detail: `the proxy forwards to port ${t.servicePort}: ${why}` });
-  return { port: { gateway: t.gateway, port: t.servicePort, why }, evidence, direct: { kind: 'answered', target: t, res: hit.res as HttpProbeResult, cls: hit.cls as Classification } };
+  return {
+    port: { gateway: t.gateway, port: t.servicePort, why },
+    evidence,
+    direct: { kind: 'answered', target: t, res: hit.res as HttpProbeResult, cls: hit.cls as Classification },
+  };
 }
 
 function directRef(t: DirectTarget, host: string): string {
-  const tls = t.protocol === 'HTTPS' ? `https://${hostPort(t.address, t.nodePort)} SNI ${host}` : `http://${hostPort(t.address, t.nodePort)}`;
+  const tls =
+    t.protocol === 'HTTPS'
+      ? `https://${hostPort(t.address, t.nodePort)} SNI ${host}`
+      : `http://${hostPort(t.address, t.nodePort)}`;
   return `direct GET ${tls} Host: ${host} (node ${t.node}, ${t.service} port ${t.servicePort})`;
 }
 
@@ -387,15 +536,30 @@ function directEvidence(d: Direct, host: string): Evidence {
     case 'failed':
       return { ref: directRef(d.target, host), detail: describeNetCode(d.code) };
     case 'sni-reset':
-      return { ref: directRef(d.target, host), detail: `the TLS handshake with SNI ${host} was reset (${describeNetCode(d.code)}): no filter chain for this SNI; the HTTPS listeners on port ${d.target.servicePort} have hostnames ${sniNames(d.target)}` };
+      return {
+        ref: directRef(d.target, host),
+        detail: `the TLS handshake with SNI ${host} was reset (${describeNetCode(d.code)}): no filter chain for this SNI; the HTTPS listeners on port ${d.target.servicePort} have hostnames ${sniNames(d.target)}`,
+      };
     case 'answered': {
       const e = responseEvidence(directRef(d.target, host), d.res, d.cls);
-      return d.sni ? { ...e, detail: `${e.detail}; TLS with SNI ${d.sni.host}: handshake ok; without SNI: ${d.sni.withoutSni === 'ok' ? 'handshake ok' : `reset (${describeNetCode(d.sni.withoutSni)})`}` } : e;
+      return d.sni
+        ? {
+            ...e,
+            detail: `${e.detail}; TLS with SNI ${d.sni.host}: handshake ok; without SNI: ${d.sni.withoutSni === 'ok' ? 'handshake ok' : `reset (${describeNetCode(d.sni.withoutSni)})`}`,
+          }
+        : e;
     }
   }
 }
 
-async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: number, p: Proxied, direct: () => Promise<Direct>): Promise<Judged> {
+async function judge(
+  check: Check<'proxy'>,
+  ctx: CheckContext,
+  url: URL,
+  port: number,
+  p: Proxied,
+  direct: () => Promise<Direct>,
+): Promise<Judged> {
   const { host } = ctx.target;
   const at = hostPort(p.address.address, port);
   const ref = `GET ${url.href} via ${p.address.address}`;
@@ -408,7 +572,10 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
       const what = err.problem;
       return {
         draft: emit(check, 'TlsCertificateInvalid', `the certificate ${at} serves for ${host} is not valid: ${what}`, {
-          evidence: [tlsEvidence(p.address.address, port, t), { ref: `TLS ${at}`, detail: `verification: ${err.code}${t.nameError ? `; ${t.nameError}` : ''}` }],
+          evidence: [
+            tlsEvidence(p.address.address, port, t),
+            { ref: `TLS ${at}`, detail: `verification: ${err.code}${t.nameError ? `; ${t.nameError}` : ''}` },
+          ],
           fix: commandFix(
             `openssl s_client -connect ${at} -servername ${host} </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer -dates -ext subjectAltName`,
             t.chainError === 'CERT_HAS_EXPIRED'
@@ -424,12 +591,19 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
       return {
         draft: emit(check, 'TlsCertificateInvalid', `the TLS handshake with ${at} for ${host} failed: ${err.code}`, {
           evidence: [{ ref: `TLS ${at}`, detail: err.message }],
-          fix: commandFix(`openssl s_client -connect ${at} -servername ${host} </dev/null`, 'see whether the proxy has a certificate for this name (SNI) and speaks TLS on this port'),
+          fix: commandFix(
+            `openssl s_client -connect ${at} -servername ${host} </dev/null`,
+            'see whether the proxy has a certificate for this name (SNI) and speaks TLS on this port',
+          ),
         }),
       };
     }
     if (ctx.signal.aborted || err.code === 'ABORT_ERR' || err.code === 'UND_ERR_ABORTED') {
-      return { draft: emit(check, 'Timeout', `the request to ${at} was cut off by --timeout`, { evidence: [{ ref, detail: err.message }] }) };
+      return {
+        draft: emit(check, 'Timeout', `the request to ${at} was cut off by --timeout`, {
+          evidence: [{ ref, detail: err.message }],
+        }),
+      };
     }
     return {
       draft: emit(check, 'ProxyUnreachable', `cannot reach the reverse proxy at ${at}: ${describeNetCode(err.code)}`, {
@@ -447,10 +621,18 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
 
   const expiring = (d: Draft): Draft => {
     if (d.status !== 'pass' || !tls || tls.daysLeft === null || tls.daysLeft >= EXPIRY_WARN_DAYS) return d;
-    return emit(check, 'TlsCertificateExpiring', `the certificate for ${host} at ${at} expires in ${tls.daysLeft} days (${tls.validTo}); ${d.summary}`, {
-      evidence: d.evidence,
-      fix: textFix('renew the certificate at the proxy (e.g. certbot renew) and check that renewal runs automatically', `it is valid until ${tls.validTo}`),
-    });
+    return emit(
+      check,
+      'TlsCertificateExpiring',
+      `the certificate for ${host} at ${at} expires in ${tls.daysLeft} days (${tls.validTo}); ${d.summary}`,
+      {
+        evidence: d.evidence,
+        fix: textFix(
+          'renew the certificate at the proxy (e.g. certbot renew) and check that renewal runs automatically',
+          `it is valid until ${tls.validTo}`,
+        ),
+      },
+    );
   };
 
   return byClass(cls);
@@ -465,37 +647,68 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
       }
       case 'redirect-loop':
         return {
-          draft: emit(check, 'RedirectLoop', `${url.href} redirects to itself (${c.statusCode} Location: ${c.location}): browsers will loop`, {
-            evidence,
-            fix: textFix(
-              'nginx: proxy_set_header X-Forwarded-Proto $scheme;  (and make the app trust X-Forwarded-Proto), or turn off the app\'s HTTP->HTTPS redirect: TLS ends at the proxy',
-              'behind a TLS-terminating proxy the backend sees plain HTTP and keeps redirecting to https',
-            ),
-          }),
+          draft: emit(
+            check,
+            'RedirectLoop',
+            `${url.href} redirects to itself (${c.statusCode} Location: ${c.location}): browsers will loop`,
+            {
+              evidence,
+              fix: textFix(
+                "nginx: proxy_set_header X-Forwarded-Proto $scheme;  (and make the app trust X-Forwarded-Proto), or turn off the app's HTTP->HTTPS redirect: TLS ends at the proxy",
+                'behind a TLS-terminating proxy the backend sees plain HTTP and keeps redirecting to https',
+              ),
+            },
+          ),
         };
       case 'upstream':
-        return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; the backend answered HTTP ${res.statusCode}`, { evidence })) };
+        return {
+          draft: expiring(
+            pass(
+              check,
+              `the proxy at ${at} forwards to the Istio gateway; the backend answered HTTP ${res.statusCode}`,
+              { evidence },
+            ),
+          ),
+        };
       case 'redirect':
-        return { draft: expiring(pass(check, `the proxy at ${at} answered ${c.statusCode} redirecting to ${c.location} (not followed)`, { evidence })) };
+        return {
+          draft: expiring(
+            pass(check, `the proxy at ${at} answered ${c.statusCode} redirecting to ${c.location} (not followed)`, {
+              evidence,
+            }),
+          ),
+        };
       case 'envoy-other': {
-        if (!isErrorStatus(res.statusCode)) return { draft: expiring(pass(check, `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode}`, { evidence })) };
+        if (!isErrorStatus(res.statusCode))
+          return {
+            draft: expiring(
+              pass(check, `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode}`, {
+                evidence,
+              }),
+            ),
+          };
         // Envoy answered an error gwdoctor has no rule for (a 429, an ext_authz 403, ...): the request reaches the gateway
         // but does not end well. Never a plain pass: any cluster layer may know why; if none does, it is said so.
         const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered HTTP ${res.statusCode} itself`;
-        const detail = `${describeClassification(c)}${same ? '; the proxy hides Envoy\'s headers, the gateway\'s NodePort answers the same' : ''}`;
-        return handOn(summary, { layer: 'route', also: ['grant', 'endpoints'], evidence: { ref: `proxy: GET ${url.href}`, detail } }, `Envoy's ${res.statusCode}`);
+        const detail = `${describeClassification(c)}${same ? "; the proxy hides Envoy's headers, the gateway's NodePort answers the same" : ''}`;
+        return handOn(
+          summary,
+          { layer: 'route', also: ['grant', 'endpoints'], evidence: { ref: `proxy: GET ${url.href}`, detail } },
+          `Envoy's ${res.statusCode}`,
+        );
       }
       case 'proxy-error': {
         const d = await direct();
         evidence.push(directEvidence(d, host));
         const sni = noListenerForSni(d);
         if (sni) return { draft: sni };
-        if (d.kind === 'answered' && sameAsGateway(d)) return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
+        if (d.kind === 'answered' && sameAsGateway(d))
+          return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
         const fix =
           d.kind === 'answered' && gatewayAnswered(d.cls)
             ? textFix(
                 `point the proxy's upstream for ${host} at ${hostPort(d.target.address, d.target.nodePort)} (the gateway answers there), e.g. nginx: proxy_pass http://${hostPort(d.target.address, d.target.nodePort)}; proxy_set_header Host $host;`,
-                'the gateway NodePort answers directly, so the proxy\'s upstream address or port is wrong, or the proxy times out too early',
+                "the gateway NodePort answers directly, so the proxy's upstream address or port is wrong, or the proxy times out too early",
               )
             : d.kind === 'failed'
               ? textFix(
@@ -503,14 +716,19 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
                   'the proxy cannot reach the gateway because nothing answers on the NodePort',
                 )
               : textFix(
-                  'check the proxy\'s upstream address: it must be <node-ip>:<gateway nodePort> (e.g. 32080), and the proxy must send Host $host',
+                  "check the proxy's upstream address: it must be <node-ip>:<gateway nodePort> (e.g. 32080), and the proxy must send Host $host",
                   'the proxy, not Envoy, produced this error page',
                 );
         return {
-          draft: emit(check, 'ProxyUpstreamError', `the reverse proxy at ${at} answered ${c.statusCode} itself (${c.server ?? 'no server header'}, no x-envoy-* header): it cannot reach the gateway NodePort`, {
-            evidence,
-            fix,
-          }),
+          draft: emit(
+            check,
+            'ProxyUpstreamError',
+            `the reverse proxy at ${at} answered ${c.statusCode} itself (${c.server ?? 'no server header'}, no x-envoy-* header): it cannot reach the gateway NodePort`,
+            {
+              evidence,
+              fix,
+            },
+          ),
         };
       }
       case 'other': {
@@ -519,12 +737,20 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
         // Through a proxy Envoy's server header is replaced (nginx sends its own): an answer with the shape of an Envoy
         // local reply counts as Envoy's only when the gateway, asked directly, proves it answers the same.
         const shape = localReplyShape(res);
-        if (shape && d.kind === 'answered' && d.cls.kind === 'envoy' && d.cls.sure && d.cls.fault === shape && d.cls.statusCode === res.statusCode) {
+        if (
+          shape &&
+          d.kind === 'answered' &&
+          d.cls.kind === 'envoy' &&
+          d.cls.sure &&
+          d.cls.fault === shape &&
+          d.cls.statusCode === res.statusCode
+        ) {
           return envoyReply({ kind: 'envoy', fault: shape, statusCode: res.statusCode, sure: false }, d, true);
         }
         // Any other answer the gateway, asked directly, gives exactly alike (status and body) is the gateway's: the proxy
         // forwards to it and hides Envoy's headers. Never "the proxy answers itself" when the NodePort shows the same.
-        if (d.kind === 'answered' && sameAsGateway(d)) return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
+        if (d.kind === 'answered' && sameAsGateway(d))
+          return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
         // An empty 404 through the proxy while the gateway routes the host when asked directly: most often Envoy's NR
         // because the proxy sends another Host (nginx's default), which envoyReply says with the fix for it.
         if (shape === 'NR' && d.kind === 'answered' && gatewayAnswered(d.cls)) {
@@ -533,31 +759,53 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
         if (d.kind === 'answered' && gatewayAnswered(d.cls)) {
           const up = hostPort(d.target.address, d.target.nodePort);
           return {
-            draft: emit(check, 'ProxyNotForwardingToGateway', `the proxy at ${at} answers ${host} itself (HTTP ${res.statusCode}, ${c.server ?? 'no server header'}, no Envoy signature), while the gateway answers at ${up}`, {
-              evidence,
-              fix: textFix(
-                `in the proxy's server block for ${host}: location / { proxy_pass http://${up}; proxy_set_header Host $host; proxy_set_header X-Forwarded-Proto $scheme; }`,
-                `the request for ${host} never reaches the Istio gateway: the proxy serves it from another server block or a default site`,
-              ),
-            }),
+            draft: emit(
+              check,
+              'ProxyNotForwardingToGateway',
+              `the proxy at ${at} answers ${host} itself (HTTP ${res.statusCode}, ${c.server ?? 'no server header'}, no Envoy signature), while the gateway answers at ${up}`,
+              {
+                evidence,
+                fix: textFix(
+                  `in the proxy's server block for ${host}: location / { proxy_pass http://${up}; proxy_set_header Host $host; proxy_set_header X-Forwarded-Proto $scheme; }`,
+                  `the request for ${host} never reaches the Istio gateway: the proxy serves it from another server block or a default site`,
+                ),
+              },
+            ),
           };
         }
         if (isErrorStatus(res.statusCode)) {
           // An error nobody can attribute to Envoy: the request ends in it, so this layer fails with what was seen.
           return {
-            draft: emit(check, 'ProxyErrorResponse', `the proxy at ${at} answered HTTP ${res.statusCode} (${c.server ? `server: ${c.server}` : 'no server header'}, no Envoy signature): nothing shows that the Istio gateway sent it`, {
-              evidence,
-              fix: textFix(
-                `${curl.replace(' -o /dev/null', '')}\n# the proxy's upstream for ${host} must be <node-ip>:<gateway nodePort> with Host $host`,
-                d.kind === 'unavailable'
-                  ? `see who answers: the direct NodePort probe was not possible (${d.why}); with cluster access gwdoctor can compare the gateway's own answer`
-                  : 'see who answers: neither the proxy\'s answer nor the gateway\'s NodePort shows Envoy behind it',
-              ),
-            }),
+            draft: emit(
+              check,
+              'ProxyErrorResponse',
+              `the proxy at ${at} answered HTTP ${res.statusCode} (${c.server ? `server: ${c.server}` : 'no server header'}, no Envoy signature): nothing shows that the Istio gateway sent it`,
+              {
+                evidence,
+                fix: textFix(
+                  `${curl.replace(' -o /dev/null', '')}\n# the proxy's upstream for ${host} must be <node-ip>:<gateway nodePort> with Host $host`,
+                  d.kind === 'unavailable'
+                    ? `see who answers: the direct NodePort probe was not possible (${d.why}); with cluster access gwdoctor can compare the gateway's own answer`
+                    : "see who answers: neither the proxy's answer nor the gateway's NodePort shows Envoy behind it",
+                ),
+              },
+            ),
           };
         }
-        evidence.push({ ref: 'gwdoctor', detail: 'no Envoy signature (x-envoy-* headers) in the answer: cannot confirm that it came from the Istio gateway' });
-        return { draft: expiring(pass(check, `the proxy at ${at} answered HTTP ${res.statusCode}; whether it came from the gateway is not confirmed`, { evidence })) };
+        evidence.push({
+          ref: 'gwdoctor',
+          detail:
+            'no Envoy signature (x-envoy-* headers) in the answer: cannot confirm that it came from the Istio gateway',
+        });
+        return {
+          draft: expiring(
+            pass(
+              check,
+              `the proxy at ${at} answered HTTP ${res.statusCode}; whether it came from the gateway is not confirmed`,
+              { evidence },
+            ),
+          ),
+        };
       }
       case 'envoy': {
         const d = same ?? (await direct());
@@ -580,66 +828,128 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
       `HAProxy: server gw ${up} ssl verify required ca-file <gateway-ca.pem> sni req.hdr(host)`,
       `Caddy: reverse_proxy https://${up} { transport http { tls_server_name ${host} } }`,
     ];
-    const fact: SniFact = { address: up, gateway: t.gateway, listener: t.listener, listenerHostnames: t.sniNames, host, withHost: d.kind === 'answered' ? 'ok' : d.code, withoutSni: d.kind === 'answered' ? (d.sni?.withoutSni ?? null) : null };
+    const fact: SniFact = {
+      address: up,
+      gateway: t.gateway,
+      listener: t.listener,
+      listenerHostnames: t.sniNames,
+      host,
+      withHost: d.kind === 'answered' ? 'ok' : d.code,
+      withoutSni: d.kind === 'answered' ? (d.sni?.withoutSni ?? null) : null,
+    };
     if (d.kind === 'answered' && d.sni && d.sni.withoutSni !== 'ok' && gatewayAnswered(d.cls)) {
-      return emit(check, 'GatewayNoListenerForSni', `the proxy at ${at} answered ${res.statusCode} itself; the gateway's HTTPS listener ${t.listener} at ${up} resets the TLS handshake without SNI and answers with SNI ${host} (${describeClassification(d.cls)}): the proxy re-encrypts without sending ${host} as SNI (listener hostnames: ${sniNames(t)})`, {
-        evidence,
-        facts: { sni: fact },
-        fix: textFix(lines.join('\n'), `Envoy picks the HTTPS listener's filter chain by SNI (the listener hostnames ${sniNames(t)}) and resets the handshake when none matches: the proxy must send the host as SNI`),
-      });
+      return emit(
+        check,
+        'GatewayNoListenerForSni',
+        `the proxy at ${at} answered ${res.statusCode} itself; the gateway's HTTPS listener ${t.listener} at ${up} resets the TLS handshake without SNI and answers with SNI ${host} (${describeClassification(d.cls)}): the proxy re-encrypts without sending ${host} as SNI (listener hostnames: ${sniNames(t)})`,
+        {
+          evidence,
+          facts: { sni: fact },
+          fix: textFix(
+            lines.join('\n'),
+            `Envoy picks the HTTPS listener's filter chain by SNI (the listener hostnames ${sniNames(t)}) and resets the handshake when none matches: the proxy must send the host as SNI`,
+          ),
+        },
+      );
     }
     if (d.kind === 'sni-reset') {
-      return emit(check, 'GatewayNoListenerForSni', `the gateway at ${up} resets the TLS handshake for SNI ${host}: no listener for this SNI (HTTPS listeners on port ${t.servicePort} of ${t.gateway}: ${sniNames(t)})`, {
-        evidence,
-        facts: { sni: fact },
-        fix: textFix(
-          `kubectl -n ${t.gateway.split('/')[0]} get gateway ${t.gateway.split('/')[1]} -o yaml   # the HTTPS listener for ${host}: its hostname, and its ResolvedRefs/Programmed conditions\n${lines.join('\n')}`,
-          `Envoy has no filter chain for SNI ${host}: istiod writes one per HTTPS listener whose hostname matches and whose certificate it could load; once it has one, the proxy must send the host as SNI`,
-        ),
-      });
+      return emit(
+        check,
+        'GatewayNoListenerForSni',
+        `the gateway at ${up} resets the TLS handshake for SNI ${host}: no listener for this SNI (HTTPS listeners on port ${t.servicePort} of ${t.gateway}: ${sniNames(t)})`,
+        {
+          evidence,
+          facts: { sni: fact },
+          fix: textFix(
+            `kubectl -n ${t.gateway.split('/')[0]} get gateway ${t.gateway.split('/')[1]} -o yaml   # the HTTPS listener for ${host}: its hostname, and its ResolvedRefs/Programmed conditions\n${lines.join('\n')}`,
+            `Envoy has no filter chain for SNI ${host}: istiod writes one per HTTPS listener whose hostname matches and whose certificate it could load; once it has one, the proxy must send the host as SNI`,
+          ),
+        },
+      );
     }
     return null;
   }
 
   /** The gateway, asked directly, gives exactly this answer (status and body): the proxy forwarded it, hiding Envoy's headers. */
   function sameAsGateway(d: Extract<Direct, { kind: 'answered' }>): boolean {
-    return gatewayAnswered(d.cls) && d.res.statusCode === res.statusCode && d.res.bodySnippet.trim() === res.bodySnippet.trim();
+    return (
+      gatewayAnswered(d.cls) &&
+      d.res.statusCode === res.statusCode &&
+      d.res.bodySnippet.trim() === res.bodySnippet.trim()
+    );
   }
 
   /** Envoy answered `c` through the proxy (`confirmed` = only the direct probe shows it was Envoy). */
   function envoyReply(c: Extract<Classification, { kind: 'envoy' }>, d: Direct, confirmed: boolean): Judged {
     const sameFault = d.kind === 'answered' && d.cls.kind === 'envoy' && d.cls.fault === c.fault;
-    if (!confirmed && d.kind === 'answered' && gatewayAnswered(d.cls) && !sameFault && (c.fault === 'NR' || d.cls.kind === 'upstream')) {
+    if (
+      !confirmed &&
+      d.kind === 'answered' &&
+      gatewayAnswered(d.cls) &&
+      !sameFault &&
+      (c.fault === 'NR' || d.cls.kind === 'upstream')
+    ) {
       const up = hostPort(d.target.address, d.target.nodePort);
       if (c.fault === 'NR') {
         return {
-          draft: emit(check, 'ProxyNotForwardingToGateway', `through the proxy Envoy finds no route (404), but straight at ${up} with Host: ${host} it answers ${describeClassification(d.cls)}: the proxy sends a different Host`, {
-            evidence,
-            fix: textFix(
-              'nginx: proxy_set_header Host $host;   (HAProxy: http-request set-header Host %[req.hdr(host)]; Caddy: header_up Host {host})',
-              'nginx sends Host $proxy_host (the upstream address, e.g. 10.0.0.5:32080) by default; Envoy routes by Host and answers 404',
-            ),
-          }),
+          draft: emit(
+            check,
+            'ProxyNotForwardingToGateway',
+            `through the proxy Envoy finds no route (404), but straight at ${up} with Host: ${host} it answers ${describeClassification(d.cls)}: the proxy sends a different Host`,
+            {
+              evidence,
+              fix: textFix(
+                'nginx: proxy_set_header Host $host;   (HAProxy: http-request set-header Host %[req.hdr(host)]; Caddy: header_up Host {host})',
+                'nginx sends Host $proxy_host (the upstream address, e.g. 10.0.0.5:32080) by default; Envoy routes by Host and answers 404',
+              ),
+            },
+          ),
         };
       }
       return {
-        draft: emit(check, 'ProxyNotForwardingToGateway', `through the proxy the answer is ${describeClassification(c)}, but the gateway at ${up} answers ${describeClassification(d.cls)}: the proxy forwards elsewhere`, {
-          evidence,
-          fix: textFix(`point the proxy's upstream for ${host} at http://${up} and send Host $host`, 'the proxy reaches another Envoy or another port than the gateway that serves this host'),
-        }),
+        draft: emit(
+          check,
+          'ProxyNotForwardingToGateway',
+          `through the proxy the answer is ${describeClassification(c)}, but the gateway at ${up} answers ${describeClassification(d.cls)}: the proxy forwards elsewhere`,
+          {
+            evidence,
+            fix: textFix(
+              `point the proxy's upstream for ${host} at http://${up} and send Host $host`,
+              'the proxy reaches another Envoy or another port than the gateway that serves this host',
+            ),
+          },
+        ),
       };
     }
     const both = sameFault ? ' (the NodePort answers the same directly)' : '';
     const reason = c.fault === 'UF' ? resetReason(res.bodySnippet) : null;
-    const carriedEv: Evidence = { ref: `proxy: GET ${url.href}`, detail: `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${reason ? `, reset reason: ${reason}` : ''}${both}${c.sure ? '' : '; the proxy hides Envoy\'s headers, the direct NodePort answer shows it'}` };
+    const carriedEv: Evidence = {
+      ref: `proxy: GET ${url.href}`,
+      detail: `HTTP ${c.statusCode} ${FAULT_TEXT[c.fault]}${reason ? `, reset reason: ${reason}` : ''}${both}${c.sure ? '' : "; the proxy hides Envoy's headers, the direct NodePort answer shows it"}`,
+    };
     const [first, ...also] = FAULT_LAYERS[c.fault];
     // The RBAC filter's body says what answered (an AuthorizationPolicy): without cluster access that is still this
     // layer's finding; with it, the mesh layer names the policy and rule.
     if (!first || (c.fault === 'RBAC' && !ctx.cluster)) return { draft: ownFinding(c, carriedEv) };
     const summary = `the proxy at ${at} forwards to the Istio gateway; Envoy answered ${c.statusCode} (${c.fault})${both}: the fault is inside the cluster (${[first, ...also].join(' or ')})`;
-    if (!ctx.cluster && c.fault === 'NR') evidence.push({ ref: 'gwdoctor', detail: 'without cluster access the listener/route layers cannot say why; if the proxy is nginx, also make sure it sends proxy_set_header Host $host' });
-    const unexplained = c.fault === 'UF' ? { code: 'BackendConnectFailed' as const, fix: connectFix(res.bodySnippet) } : c.fault === 'RBAC' ? { code: 'GatewayRbacDenied' as const, fix: rbacFix() } : null;
-    const entry: EnvoyAnswer = { layer: first, ...(also.length ? { also } : {}), evidence: carriedEv, ...(unexplained ? { unexplained } : {}) };
+    if (!ctx.cluster && c.fault === 'NR')
+      evidence.push({
+        ref: 'gwdoctor',
+        detail:
+          'without cluster access the listener/route layers cannot say why; if the proxy is nginx, also make sure it sends proxy_set_header Host $host',
+      });
+    const unexplained =
+      c.fault === 'UF'
+        ? { code: 'BackendConnectFailed' as const, fix: connectFix(res.bodySnippet) }
+        : c.fault === 'RBAC'
+          ? { code: 'GatewayRbacDenied' as const, fix: rbacFix() }
+          : null;
+    const entry: EnvoyAnswer = {
+      layer: first,
+      ...(also.length ? { also } : {}),
+      evidence: carriedEv,
+      ...(unexplained ? { unexplained } : {}),
+    };
     return handOn(summary, entry, `Envoy's ${c.statusCode} points at the ${[first, ...also].join(' or ')} layer`);
   }
 
@@ -649,14 +959,26 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
    */
   function handOn(summary: string, entry: EnvoyAnswer, why: string): Judged {
     const later = ctx.later ?? layersAfter(check.id);
-    if (ctx.cluster && [entry.layer, ...(entry.also ?? [])].some((l) => later.includes(l))) return { draft: expiring(pass(check, summary, { evidence })), carried: entry };
+    if (ctx.cluster && [entry.layer, ...(entry.also ?? [])].some((l) => later.includes(l)))
+      return { draft: expiring(pass(check, summary, { evidence })), carried: entry };
     if (!ctx.cluster) {
-      if (!evidence.some((e) => e.ref === 'gwdoctor')) evidence.push({ ref: 'gwdoctor', detail: 'without cluster access the cluster layers cannot say why' });
+      if (!evidence.some((e) => e.ref === 'gwdoctor'))
+        evidence.push({ ref: 'gwdoctor', detail: 'without cluster access the cluster layers cannot say why' });
       return { draft: noClusterToExplain(check, ctx, summary, evidence, why) };
     }
     const own = entry.unexplained;
-    if (own && layerMayEmit('proxy', own.code)) return { draft: emit(check, own.code, `${summary}; no layer of this run can explain it`, { evidence: [...evidence, entry.evidence], fix: own.fix }) };
-    return { draft: emit(check, 'GatewayErrorResponse', `${summary}; no layer of this run can explain it`, { evidence: [...evidence, entry.evidence] }) };
+    if (own && layerMayEmit('proxy', own.code))
+      return {
+        draft: emit(check, own.code, `${summary}; no layer of this run can explain it`, {
+          evidence: [...evidence, entry.evidence],
+          fix: own.fix,
+        }),
+      };
+    return {
+      draft: emit(check, 'GatewayErrorResponse', `${summary}; no layer of this run can explain it`, {
+        evidence: [...evidence, entry.evidence],
+      }),
+    };
   }
 
   /** What to look at for the RBAC filter's 403 when no layer of the run names the policy. */
@@ -669,14 +991,22 @@ async function judge(check: Check<'proxy'>, ctx: CheckContext, url: URL, port: n
 
   /** The RBAC filter's 403 without cluster access (or with no layer left that reads the policies): this layer's own finding. */
   function ownFinding(c: Extract<Classification, { kind: 'envoy' }>, ev: Evidence): Draft {
-    return emit(check, 'GatewayRbacDenied', `the proxy at ${at} forwards to the Istio gateway, and the gateway's Envoy refused the request: ${c.statusCode} "RBAC: access denied" (an Istio AuthorizationPolicy)`, {
-      evidence: [
-        ...evidence,
-        ev,
-        { ref: 'gwdoctor', detail: `the RBAC filter runs before routing; ${ctx.cluster ? 'no layer of this run reads AuthorizationPolicies' : 'without cluster access the mesh layer cannot read the AuthorizationPolicies'}: with cluster access (or --manifests holding the policies) it names the policy and rule that deny the request, with the smallest fix` },
-      ],
-      fix: rbacFix(),
-    });
+    return emit(
+      check,
+      'GatewayRbacDenied',
+      `the proxy at ${at} forwards to the Istio gateway, and the gateway's Envoy refused the request: ${c.statusCode} "RBAC: access denied" (an Istio AuthorizationPolicy)`,
+      {
+        evidence: [
+          ...evidence,
+          ev,
+          {
+            ref: 'gwdoctor',
+            detail: `the RBAC filter runs before routing; ${ctx.cluster ? 'no layer of this run reads AuthorizationPolicies' : 'without cluster access the mesh layer cannot read the AuthorizationPolicies'}: with cluster access (or --manifests holding the policies) it names the policy and rule that deny the request, with the smallest fix`,
+          },
+        ],
+        fix: rbacFix(),
+      },
+    );
   }
 }
 
@@ -695,20 +1025,40 @@ export function proxyKind(server: string | null | undefined): 'nginx' | 'caddy' 
 // - HAProxy: the H1 mux writes HTTP/1.1 on the request line when the request is HTTP/1.1 (HTTP/2 requests included),
 //   otherwise the client's own version (src/h1_htx.c, h1_format_htx_reqline).
 const HTTP11_LINE = {
-  nginx: 'nginx: proxy_http_version 1.1;   (in the location that proxies to the gateway; nginx\'s default is HTTP/1.0)',
-  caddy: 'Caddy: reverse_proxy already speaks HTTP/1.1 or 2 upstream (transport http versions, default "1.1 2"): a hop between Caddy and the gateway speaks HTTP/1.0',
-  haproxy: 'HAProxy: sends HTTP/1.1 upstream for HTTP/1.1 and HTTP/2 clients and keeps only an HTTP/1.0 client\'s version; gwdoctor asked in HTTP/1.1, so a hop between HAProxy and the gateway speaks HTTP/1.0',
+  nginx: "nginx: proxy_http_version 1.1;   (in the location that proxies to the gateway; nginx's default is HTTP/1.0)",
+  caddy:
+    'Caddy: reverse_proxy already speaks HTTP/1.1 or 2 upstream (transport http versions, default "1.1 2"): a hop between Caddy and the gateway speaks HTTP/1.0',
+  haproxy:
+    "HAProxy: sends HTTP/1.1 upstream for HTTP/1.1 and HTTP/2 clients and keeps only an HTTP/1.0 client's version; gwdoctor asked in HTTP/1.1, so a hop between HAProxy and the gateway speaks HTTP/1.0",
 } as const;
 
 /** 426 Upgrade Required through the proxy: the proxy (or a hop behind it) speaks HTTP/1.0 to Istio's gateway Envoy. */
-function http10(check: Check<'proxy'>, at: string, host: string, res: HttpProbeResult, d: Direct, evidence: Evidence[]): Draft {
+function http10(
+  check: Check<'proxy'>,
+  at: string,
+  host: string,
+  res: HttpProbeResult,
+  d: Direct,
+  evidence: Evidence[],
+): Draft {
   const kind = proxyKind(res.headers['server']);
   const lines = kind ? [HTTP11_LINE[kind]] : [HTTP11_LINE.nginx, HTTP11_LINE.haproxy, HTTP11_LINE.caddy];
-  const gateway = d.kind === 'answered' && gatewayAnswered(d.cls) ? `; the gateway's NodePort, asked in HTTP/1.1, answers ${describeClassification(d.cls)}` : '';
-  return emit(check, 'ProxyHttp10Upstream', `the proxy at ${at} forwards ${host} to the gateway as HTTP/1.0, and Istio's gateway Envoy refuses HTTP/1.0: 426 Upgrade Required${kind ? ` (the proxy is ${kind})` : ''}${gateway}`, {
-    evidence,
-    fix: textFix(lines.join('\n'), 'Istio\'s gateway listeners do not accept HTTP/1.0 (accept_http_10 off) and answer 426 Upgrade Required'),
-  });
+  const gateway =
+    d.kind === 'answered' && gatewayAnswered(d.cls)
+      ? `; the gateway's NodePort, asked in HTTP/1.1, answers ${describeClassification(d.cls)}`
+      : '';
+  return emit(
+    check,
+    'ProxyHttp10Upstream',
+    `the proxy at ${at} forwards ${host} to the gateway as HTTP/1.0, and Istio's gateway Envoy refuses HTTP/1.0: 426 Upgrade Required${kind ? ` (the proxy is ${kind})` : ''}${gateway}`,
+    {
+      evidence,
+      fix: textFix(
+        lines.join('\n'),
+        "Istio's gateway listeners do not accept HTTP/1.0 (accept_http_10 off) and answer 426 Upgrade Required",
+      ),
+    },
+  );
 }
 
 /** The fix for Envoy's 503 `upstream connect error` to endpoints that are ready: what the reset reason points at. */
@@ -718,7 +1068,7 @@ function connectFix(body: string): Fix {
   return textFix(
     tls
       ? 'make the gateway and the backend agree on TLS: a DestinationRule for the Service with tls.mode SIMPLE or ISTIO_MUTUAL to a backend that speaks plain HTTP (or the reverse); kubectl get destinationrules.networking.istio.io -A'
-      : 'check that the backend Pods listen on the Service\'s targetPort (kubectl -n <ns> exec <pod> -- ss -ltn, or the container\'s port), that no NetworkPolicy drops traffic from the gateway, and whether a DestinationRule sets TLS for this host',
+      : "check that the backend Pods listen on the Service's targetPort (kubectl -n <ns> exec <pod> -- ss -ltn, or the container's port), that no NetworkPolicy drops traffic from the gateway, and whether a DestinationRule sets TLS for this host",
     `Envoy reached no answer from the ready endpoints; its reset reason: ${reason}`,
   );
 }
@@ -727,9 +1077,23 @@ function connectFix(body: string): Fix {
  * Envoy answered an error and no cluster layer can explain it: inconclusive (exit 2), never a pass or a warning,
  * since the request the user makes ends in that error.
  */
-function noClusterToExplain(check: Check<'proxy'>, ctx: CheckContext, summary: string, evidence: Evidence[], why: string): Draft {
-  return emit(check, 'GatewayErrorResponse', `${summary}; cluster layers not checked: ${ctx.clusterUnavailable ?? 'no cluster source'}`, {
-    evidence,
-    fix: textFix('rerun with cluster access (--kubeconfig/--context) or --manifests, so the cluster layers can name the fault', why),
-  });
+function noClusterToExplain(
+  check: Check<'proxy'>,
+  ctx: CheckContext,
+  summary: string,
+  evidence: Evidence[],
+  why: string,
+): Draft {
+  return emit(
+    check,
+    'GatewayErrorResponse',
+    `${summary}; cluster layers not checked: ${ctx.clusterUnavailable ?? 'no cluster source'}`,
+    {
+      evidence,
+      fix: textFix(
+        'rerun with cluster access (--kubeconfig/--context) or --manifests, so the cluster layers can name the fault',
+        why,
+      ),
+    },
+  );
 }

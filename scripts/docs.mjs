@@ -18,5 +18,7 @@ schema.$defs.layerId.enum = [...LAYER_IDS];
 const layers = schema.$defs.target.properties.layers;
 layers.minItems = LAYER_IDS.length;
 layers.maxItems = LAYER_IDS.length;
-layers.prefixItems = LAYER_IDS.map((id) => ({ allOf: [{ $ref: '#/$defs/layer' }, { type: 'object', properties: { id: { const: id } } }] }));
+layers.prefixItems = LAYER_IDS.map((id) => ({
+  allOf: [{ $ref: '#/$defs/layer' }, { type: 'object', properties: { id: { const: id } } }],
+}));
 writeFileSync(schemaFile, `${JSON.stringify(schema, null, 2)}\n`);

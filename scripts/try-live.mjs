@@ -9,7 +9,14 @@ const outfile = `${root}dist/try-live/try-live.mjs`;
 // The harness finds the repository from its own directory (import.meta.dirname): keep that true inside the bundle.
 const harness = `${root}test/integration/harness`;
 await build({
-  entryPoints: [`${root}scripts/try-live.ts`], bundle: true, platform: 'node', format: 'esm', packages: 'external', target: 'node22', outfile, logLevel: 'warning',
+  entryPoints: [`${root}scripts/try-live.ts`],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  packages: 'external',
+  target: 'node22',
+  outfile,
+  logLevel: 'warning',
   define: { 'import.meta.dirname': JSON.stringify(harness) },
 });
 await import(pathToFileURL(outfile).href);

@@ -14,7 +14,14 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { applyScenario, type Applied } from '../test/integration/harness/apply.js';
 import { ROOT, startControlPlane, type ControlPlane } from '../test/integration/harness/controlplane.js';
-import { EnvoyLane, installEnvoy, startLoopbackDns, type LaneScenario, type LoopbackDns, type RealAnswer } from '../test/integration/harness/envoy.js';
+import {
+  EnvoyLane,
+  installEnvoy,
+  startLoopbackDns,
+  type LaneScenario,
+  type LoopbackDns,
+  type RealAnswer,
+} from '../test/integration/harness/envoy.js';
 import { buildIstiod, startIstiod, type Istiod } from '../test/integration/harness/istiod.js';
 import { requireBins } from '../test/helpers/net/bins.js';
 import { TestPki, days } from '../test/helpers/net/certs.js';
@@ -22,7 +29,8 @@ import { startNginx, type Nginx } from '../test/helpers/net/nginx.js';
 import { loadManifests } from '../src/cluster/manifests.js';
 
 const argv = process.argv.slice(2);
-const usage = 'usage: npm run try-live -- [--fixture NAME | --manifests DIR] [--istiod | --no-istiod] [--envoy] [--once [HOST...] [-o json]]';
+const usage =
+  'usage: npm run try-live -- [--fixture NAME | --manifests DIR] [--istiod | --no-istiod] [--envoy] [--once [HOST...] [-o json]]';
 const VALUED = new Set(['--fixture', '--manifests', '-o', '--output']);
 const FLAGS = new Set(['--istiod', '--no-istiod', '--envoy', '--once', '--help', '-h']);
 const opts: Record<string, string> = {};
@@ -52,9 +60,9 @@ if (flag('--help') || flag('-h')) {
       '  --fixture NAME   the fixtures/ scenario to load (default: seed-healthy)\n' +
       '  --manifests DIR  load this directory of manifests instead (any directory; Pods behind EndpointSlices get backends)\n' +
       '  --istiod         build istiod if needed (first build ~5 min) and let it write status\n' +
-      '  --no-istiod      never start istiod: the manifests\' own status is written instead\n' +
+      "  --no-istiod      never start istiod: the manifests' own status is written instead\n" +
       '  --envoy          a real Envoy per gateway Pod, configured by istiod, serves the scenario on loopback (implies --istiod)\n' +
-      '  --once [HOST...] run gwdoctor once and tear down; with hosts and --envoy: gwdoctor\'s verdict and the real answer side by side\n' +
+      "  --once [HOST...] run gwdoctor once and tear down; with hosts and --envoy: gwdoctor's verdict and the real answer side by side\n" +
       '  -o json          with --once HOST...: stdout is gwdoctor\'s JSON report, each target with a "real" object\n',
   );
   process.exit(0);
@@ -91,7 +99,9 @@ if (opts['--manifests']) {
   scenarioDir = join(ROOT, 'fixtures', fixture);
   scenarioName = `fixtures/${fixture}`;
   if (!existsSync(join(scenarioDir, 'expect.json'))) {
-    const names = readdirSync(join(ROOT, 'fixtures')).filter((n) => existsSync(join(ROOT, 'fixtures', n, 'expect.json')));
+    const names = readdirSync(join(ROOT, 'fixtures')).filter((n) =>
+      existsSync(join(ROOT, 'fixtures', n, 'expect.json')),
+    );
     process.stderr.write(`try-live: no fixture "${fixture}" (have: ${names.join(', ')})\n`);
     process.exit(3);
   }
@@ -105,8 +115,13 @@ const step = (s: string) => process.stderr.write(`[try-live] ${s}\n`);
 function istiodWanted(): boolean {
   if (flag('--no-istiod')) return false;
   if (flag('--istiod') || envoyWanted) return true;
-  const cache = process.env['GWDOCTOR_TESTBIN_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'gwdoctor-testbin');
-  return existsSync(cache) && readdirSync(cache).some((d) => d.startsWith('istiod-') && existsSync(join(cache, d, 'bin', 'pilot-discovery')));
+  const cache =
+    process.env['GWDOCTOR_TESTBIN_CACHE'] ??
+    join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'gwdoctor-testbin');
+  return (
+    existsSync(cache) &&
+    readdirSync(cache).some((d) => d.startsWith('istiod-') && existsSync(join(cache, d, 'bin', 'pilot-discovery')))
+  );
 }
 
 let cp: ControlPlane | undefined;
@@ -139,7 +154,8 @@ function routeHostnames(dir: string): string[] {
   const out = new Set<string>();
   for (const o of loadManifests([dir])) {
     if (o.kind !== 'HTTPRoute' && o.kind !== 'GRPCRoute') continue;
-    for (const h of ((o as { spec?: { hostnames?: string[] } }).spec?.hostnames ?? [])) if (!h.startsWith('*')) out.add(h.toLowerCase());
+    for (const h of (o as { spec?: { hostnames?: string[] } }).spec?.hostnames ?? [])
+      if (!h.startsWith('*')) out.add(h.toLowerCase());
   }
   return [...out];
 }
@@ -148,9 +164,18 @@ function routeHostnames(dir: string): string[] {
  * gwdoctor as a child process, without blocking this one: the backends and the NodePort's Envoy answer from here
  * (spawnSync would freeze the backends' event loop while gwdoctor waits for them).
  */
-function runCli(cli: string, args: string[], env: NodeJS.ProcessEnv, capture: boolean): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runCli(
+  cli: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  capture: boolean,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: ROOT, env, stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'] });
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -159,7 +184,7 @@ function runCli(cli: string, args: string[], env: NodeJS.ProcessEnv, capture: bo
   });
 }
 
-const hostOf = (t: string) => (/^https?:\/\//i.test(t) ? new URL(t).hostname : t.split('/')[0] ?? t).toLowerCase();
+const hostOf = (t: string) => (/^https?:\/\//i.test(t) ? new URL(t).hostname : (t.split('/')[0] ?? t)).toLowerCase();
 
 function realLine(a: RealAnswer): string {
   if (a.status === undefined) return `no answer: ${a.error}`;
@@ -176,7 +201,9 @@ async function main(): Promise<number> {
   }
   const envoyBin = envoyWanted ? installEnvoy() : null;
   const t0 = Date.now();
-  step('starting the control plane (first time: builds etcd, kube-apiserver, kube-controller-manager with Go, ~7 min; cached afterwards)...');
+  step(
+    'starting the control plane (first time: builds etcd, kube-apiserver, kube-controller-manager with Go, ~7 min; cached afterwards)...',
+  );
   cp = await startControlPlane();
   step(`control plane ready at ${cp.server} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (istiodWanted()) {
@@ -184,21 +211,41 @@ async function main(): Promise<number> {
     step('starting istiod (first time: builds it, ~5 min)...');
     istiod = await startIstiod({ home: buildIstiod(), dir: cp.dir, server: cp.server, caFile: cp.caFile });
     step(`istiod ${istiod.version} ready in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
-  } else step('istiod: not built (npm run try-live -- --istiod builds it): the manifests\' own status is written instead');
+  } else
+    step("istiod: not built (npm run try-live -- --istiod builds it): the manifests' own status is written instead");
   lane =
-    envoyBin && istiod ? await EnvoyLane.create({ bin: envoyBin, kube: cp.admin, istiod, etcdUrl: cp.etcdUrl, etcdPrefix: '/registry-main', dir: cp.dir }) : undefined;
-  step(`loading ${scenarioName}${istiod ? ' (istiod writes the status)' : ''}${lane ? ', for a real Envoy on loopback' : ''}...`);
-  applied = await applyScenario(cp.admin, scenarioDir, { status: istiod ? 'istiod' : 'fixture', ...(lane ? { lane } : {}) });
+    envoyBin && istiod
+      ? await EnvoyLane.create({
+          bin: envoyBin,
+          kube: cp.admin,
+          istiod,
+          etcdUrl: cp.etcdUrl,
+          etcdPrefix: '/registry-main',
+          dir: cp.dir,
+        })
+      : undefined;
+  step(
+    `loading ${scenarioName}${istiod ? ' (istiod writes the status)' : ''}${lane ? ', for a real Envoy on loopback' : ''}...`,
+  );
+  applied = await applyScenario(cp.admin, scenarioDir, {
+    status: istiod ? 'istiod' : 'fixture',
+    ...(lane ? { lane } : {}),
+  });
   step(`${applied.objects} objects loaded`);
   const kc = cp.kubeconfig;
 
   if (lane) {
     const t2 = Date.now();
     sc = await lane.start(applied.namespaces);
-    step(`${sc.envoys.length} gateway Envoy(s) and ${sc.backends.length} backend(s) up in ${((Date.now() - t2) / 1000).toFixed(1)} s`);
+    step(
+      `${sc.envoys.length} gateway Envoy(s) and ${sc.backends.length} backend(s) up in ${((Date.now() - t2) / 1000).toFixed(1)} s`,
+    );
     for (const e of sc.envoys) {
       say(`Envoy for gateway Pod ${e.pod} (admin ${e.adminUrl}, log ${e.log}):`);
-      for (const n of e.nodePorts) say(`  NodePort ${n.address}:${n.nodePort} (Service port ${n.servicePort}) -> listener ${e.listeners.get(n.targetPort)?.address}:${e.listeners.get(n.targetPort)?.port}`);
+      for (const n of e.nodePorts)
+        say(
+          `  NodePort ${n.address}:${n.nodePort} (Service port ${n.servicePort}) -> listener ${e.listeners.get(n.targetPort)?.address}:${e.listeners.get(n.targetPort)?.port}`,
+        );
     }
     const np = sc.envoys[0]?.nodePorts[0];
     const example = routeHostnames(scenarioDir)[0] ?? 'api.example.com';
@@ -245,7 +292,12 @@ async function compare(cli: string, kc: string): Promise<number> {
     const names = [...new Set([...hosts.map(hostOf), ...routeHostnames(scenarioDir)])];
     const leaf = pki.leaf('try-live-ca', 'front', names, days(-1), days(30));
     nginx = await startNginx(bins.bins.nginx, join(dir, 'nginx'), [
-      { name: 'front', serverName: '_', ...leaf, location: `proxy_pass http://${np.address}:${np.nodePort}; proxy_set_header Host $host; proxy_http_version 1.1;` },
+      {
+        name: 'front',
+        serverName: '_',
+        ...leaf,
+        location: `proxy_pass http://${np.address}:${np.nodePort}; proxy_set_header Host $host; proxy_http_version 1.1;`,
+      },
     ]);
     // gwdoctor's "system resolver" is resolv.conf's nameservers on port 53 (getaddrinfo when there are none): give it
     // a resolv.conf (GWDOCTOR_RESOLV_CONF) naming a lane address where a small DNS server answers on 53 (root), so no
@@ -259,10 +311,16 @@ async function compare(cli: string, kc: string): Promise<number> {
     env['GWDOCTOR_RESOLV_CONF'] = resolvConf;
     if (!root) net.push('--resolver', `${dnsAddress}:${dns.port}`);
     net.push('--port', String(nginx.ports['front']), '--ca-file', ca);
-    step(`network probes: DNS ${dnsAddress}:${dns.port} (every name -> 127.0.0.1), nginx TLS on 127.0.0.1:${nginx.ports['front']} -> NodePort ${np.address}:${np.nodePort}`);
+    step(
+      `network probes: DNS ${dnsAddress}:${dns.port} (every name -> 127.0.0.1), nginx TLS on 127.0.0.1:${nginx.ports['front']} -> NodePort ${np.address}:${np.nodePort}`,
+    );
   } else {
     net.push('--offline');
-    step(sc ? `network probes off (${bins.skip ?? 'no NodePort'})` : 'network probes off (no --envoy: nothing serves the hosts here)');
+    step(
+      sc
+        ? `network probes off (${bins.skip ?? 'no NodePort'})`
+        : 'network probes off (no --envoy: nothing serves the hosts here)',
+    );
   }
   const args = ['--kubeconfig', kc, ...net, ...(json ? ['-o', 'json'] : []), ...hosts];
   say(`\n$ gwdoctor ${args.join(' ')}`);
@@ -293,7 +351,7 @@ async function compare(cli: string, kc: string): Promise<number> {
   } else {
     process.stdout.write(run.stdout);
     if (sc) {
-      say('\ngwdoctor\'s verdict beside the real request through the NodePort stand-in:');
+      say("\ngwdoctor's verdict beside the real request through the NodePort stand-in:");
       const verdicts = new Map<string, string>();
       for (const line of run.stdout.split('\n')) {
         for (const h of hosts) if (line.includes(h) && !verdicts.has(h)) verdicts.set(h, line.trim());

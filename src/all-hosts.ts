@@ -35,9 +35,14 @@ function routeHostnames(route: HTTPRoute, gw: Gateway): string[] {
   return out;
 }
 
-export async function hostsOnGateways(cluster: ClusterReader, only: { namespace: string; name: string } | null): Promise<HostList> {
+export async function hostsOnGateways(
+  cluster: ClusterReader,
+  only: { namespace: string; name: string } | null,
+): Promise<HostList> {
   const [gateways, routes] = await Promise.all([cluster.gateways(), cluster.httpRoutes()]);
-  const selected = gateways.filter((g) => !only || (g.metadata.name === only.name && (g.metadata.namespace ?? 'default') === only.namespace));
+  const selected = gateways.filter(
+    (g) => !only || (g.metadata.name === only.name && (g.metadata.namespace ?? 'default') === only.namespace),
+  );
   const hosts = new Set<string>();
   const wild = new Map<string, Set<string>>();
   for (const gw of selected) {
@@ -51,7 +56,9 @@ export async function hostsOnGateways(cluster: ClusterReader, only: { namespace:
   }
   return {
     hosts: [...hosts].sort(),
-    wildcards: [...wild].sort(([a], [b]) => a.localeCompare(b)).map(([pattern, r]) => ({ pattern, routes: [...r].sort() })),
+    wildcards: [...wild]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([pattern, r]) => ({ pattern, routes: [...r].sort() })),
     gateways: selected.map(nsName),
   };
 }

@@ -5,7 +5,14 @@ import { describe } from './cluster/objects.js';
 import { emit, type Draft } from './findings.js';
 import { applyFix, closest, manual } from './fix/build.js';
 import type { ApplyFix } from './fix/fix.js';
-import { containerPorts, NAME_LABELS, selectorFor, selectorText, targetPortFor, workloadsFor } from './fix/workloads.js';
+import {
+  containerPorts,
+  NAME_LABELS,
+  selectorFor,
+  selectorText,
+  targetPortFor,
+  workloadsFor,
+} from './fix/workloads.js';
 import { isGatewayService } from './fix/candidates.js';
 import { grantPermits } from './gatewayapi/grants.js';
 import type { Evidence, LayerId, ResolvedBackendRef } from './types.js';
@@ -33,27 +40,52 @@ export function serviceNotFound(
   const routeNs = route.metadata.namespace ?? 'default';
   const names = siblings.filter((s) => !isGatewayService(s)).map((s) => s.metadata.name);
   const cross = ref.namespace !== routeNs;
-  const granted = (n: string) => !cross || grants.some((g) => grantPermits(g, routeNs, { ...ref, name: n }, route.kind));
+  const granted = (n: string) =>
+    !cross || grants.some((g) => grantPermits(g, routeNs, { ...ref, name: n }, route.kind));
   const near = closest(ref.name, names).sort((a, b) => Number(granted(b)) - Number(granted(a)));
   const all = siblings.map((s) => s.metadata.name);
-  const evidence: Evidence[] = [...statusNote, { ref: `namespace ${ref.namespace}`, detail: all.length ? `has Services ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}` : 'has no Service' }];
+  const evidence: Evidence[] = [
+    ...statusNote,
+    {
+      ref: `namespace ${ref.namespace}`,
+      detail: all.length
+        ? `has Services ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}`
+        : 'has no Service',
+    },
+  ];
   const create = createService(ref, nsPods, evidence);
   const candidates = [...near, ...names.filter((n) => !near.includes(n)).sort()].slice(0, 10);
-  return emit(check, 'ServiceNotFound', `${svcRef} does not exist (referenced by ${where}): the gateway answers 500${near.length ? `; similar names in ${ref.namespace}: ${near.join(', ')}` : ''}`, {
-    evidence,
-    fix: 'object' in create
-      ? applyFix(create.object, `${create.explain}${cross && !granted(ref.name) ? '; a cross-namespace backendRef also needs a ReferenceGrant (the next run prints it)' : ''}`)
-      : manual(
-          `create ${svcRef} (${create.why}), or make the backendRef at ${ref.where} of ${routeDesc} name the Service it means${candidates.length ? `; Services in ${ref.namespace}: ${candidates.join(', ')} (a similar name is not the same Service: gwdoctor does not choose one)` : ''}`,
-        ),
-  });
+  return emit(
+    check,
+    'ServiceNotFound',
+    `${svcRef} does not exist (referenced by ${where}): the gateway answers 500${near.length ? `; similar names in ${ref.namespace}: ${near.join(', ')}` : ''}`,
+    {
+      evidence,
+      fix:
+        'object' in create
+          ? applyFix(
+              create.object,
+              `${create.explain}${cross && !granted(ref.name) ? '; a cross-namespace backendRef also needs a ReferenceGrant (the next run prints it)' : ''}`,
+            )
+          : manual(
+              `create ${svcRef} (${create.why}), or make the backendRef at ${ref.where} of ${routeDesc} name the Service it means${candidates.length ? `; Services in ${ref.namespace}: ${candidates.join(', ')} (a similar name is not the same Service: gwdoctor does not choose one)` : ''}`,
+            ),
+    },
+  );
 }
 
 /** The Service to create for a missing backendRef from the Pods that would back it, or why there is none. */
-function createService(ref: ResolvedBackendRef, nsPods: Pod[] | null, evidence: Evidence[]): { object: ApplyFix['object']; explain: string } | { why: string } {
+function createService(
+  ref: ResolvedBackendRef,
+  nsPods: Pod[] | null,
+  evidence: Evidence[],
+): { object: ApplyFix['object']; explain: string } | { why: string } {
   if (nsPods === null) return { why: `gwdoctor cannot see the Pods of ${ref.namespace}` };
   const backing = workloadsFor(ref.name, nsPods);
-  if (backing.length === 0) return { why: `no workload in ${ref.namespace} is named ${ref.name} or has Pods labelled ${NAME_LABELS.join(', ')} = ${ref.name}` };
+  if (backing.length === 0)
+    return {
+      why: `no workload in ${ref.namespace} is named ${ref.name} or has Pods labelled ${NAME_LABELS.join(', ')} = ${ref.name}`,
+    };
   const group = backing.flatMap((w) => w.pods);
   const what = `${backing.map((w) => w.describe).join(', ')} (${group.length} Pod${group.length === 1 ? '' : 's'})`;
   evidence.push({ ref: `namespace ${ref.namespace}`, detail: `runs ${what}, which would back ${ref.name}` });
@@ -69,7 +101,12 @@ function createService(ref: ResolvedBackendRef, nsPods: Pod[] | null, evidence: 
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: ref.name, namespace: ref.namespace },
-    spec: { selector, ports: [{ ...(target.name ? { name: target.name } : {}), port: ref.port, targetPort: target.port, protocol: 'TCP' }] },
+    spec: {
+      selector,
+      ports: [
+        { ...(target.name ? { name: target.name } : {}), port: ref.port, targetPort: target.port, protocol: 'TCP' },
+      ],
+    },
   };
   return {
     object,

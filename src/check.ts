@@ -3,7 +3,17 @@
 
 import type { ClusterReader } from './cluster/reader.js';
 import type { PathResolver } from './gatewayapi/resolver.js';
-import type { Finding, GatewayRef, HttpProbe, LayerId, NetworkOptions, Observed, Probes, Resolver, Target } from './types.js';
+import type {
+  Finding,
+  GatewayRef,
+  HttpProbe,
+  LayerId,
+  NetworkOptions,
+  Observed,
+  Probes,
+  Resolver,
+  Target,
+} from './types.js';
 
 export interface CheckContext {
   target: Target;
@@ -38,4 +48,3 @@ export interface Check<I extends LayerId = LayerId> {
   network: boolean;
   run(ctx: CheckContext): Promise<Omit<Finding, 'durationMs'> & { observed?: Observed }>;
 }
-

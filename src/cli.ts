@@ -51,12 +51,16 @@ async function guard(timeoutMs: number, control: Control, largeInput: boolean): 
     stopCode = code;
     setTimeout(() => process.exit(code), 1500); // the partial report gets 1.5 s, no more
     try {
-      if (why === 'interrupt' && !control.partial) say(`interrupted (${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'}) before any check ran: nothing to report`);
+      if (why === 'interrupt' && !control.partial)
+        say(`interrupted (${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'}) before any check ran: nothing to report`);
       await control.partial?.(why, signal);
     } catch (err) {
       say(`could not print the partial report: ${rootMessage(err)}`);
     }
-    if (why === 'deadline') say(`the run did not end within --timeout (${timeoutMs} ms) plus ${GRACE_MS} ms: stopped; the report shows what was checked`);
+    if (why === 'deadline')
+      say(
+        `the run did not end within --timeout (${timeoutMs} ms) plus ${GRACE_MS} ms: stopped; the report shows what was checked`,
+      );
     process.stdout.write('', () => process.exit(code));
   };
   process.on('SIGINT', () => void stop('interrupt', 130, 'SIGINT'));
@@ -75,7 +79,13 @@ async function guard(timeoutMs: number, control: Control, largeInput: boolean): 
          try { require('node:fs').writeSync(2, workerData.msg); } catch (e) {}
          process.kill(process.pid, 'SIGKILL');
        }, workerData.ms);`,
-      { eval: true, workerData: { ms: Math.max(0, deadline + REAPER_MS - Date.now()), msg: `gwdoctor: stuck ${GRACE_MS + REAPER_MS} ms past --timeout and not answering: killed\n` } },
+      {
+        eval: true,
+        workerData: {
+          ms: Math.max(0, deadline + REAPER_MS - Date.now()),
+          msg: `gwdoctor: stuck ${GRACE_MS + REAPER_MS} ms past --timeout and not answering: killed\n`,
+        },
+      },
     );
     reaper.unref();
   };

@@ -58,7 +58,13 @@ interface AjvError {
   data?: unknown;
 }
 
-const pointerTokens = (ptr: string) => (ptr === '' ? [] : ptr.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~')));
+const pointerTokens = (ptr: string) =>
+  ptr === ''
+    ? []
+    : ptr
+        .slice(1)
+        .split('/')
+        .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
 
 function nodeAt(root: Node | null, tokens: string[]): { node: Node | null; pair: Pair | null } {
   let node: Node | null = root;
@@ -76,7 +82,14 @@ function nodeAt(root: Node | null, tokens: string[]): { node: Node | null; pair:
 }
 
 const camel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-const FLAG_KEYS: Record<string, string> = { 'expect-ip': 'expectIps', resolver: 'resolvers', output: 'outputs', 'ca-file': 'caFile', 'fix-dir': 'fixDir', target: 'targets' };
+const FLAG_KEYS: Record<string, string> = {
+  'expect-ip': 'expectIps',
+  resolver: 'resolvers',
+  output: 'outputs',
+  'ca-file': 'caFile',
+  'fix-dir': 'fixDir',
+  target: 'targets',
+};
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
@@ -87,7 +100,14 @@ function typeName(v: unknown): string {
 }
 
 function expectedType(t: string | string[] | undefined): string {
-  const names: Record<string, string> = { string: 'a string', number: 'a number', integer: 'an integer', boolean: 'true or false', array: 'a list', object: 'a mapping' };
+  const names: Record<string, string> = {
+    string: 'a string',
+    number: 'a number',
+    integer: 'an integer',
+    boolean: 'true or false',
+    array: 'a list',
+    object: 'a mapping',
+  };
   const list = (Array.isArray(t) ? t : t ? [t] : []).map((x) => names[x] ?? x);
   return list.length > 1 ? `${list.slice(0, -1).join(', ')} or ${list.at(-1)}` : (list[0] ?? 'another value');
 }
@@ -99,7 +119,9 @@ export function readConfig(file: string): LoadedConfig {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`config ${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : (code ?? 'error')})`);
+    throw new UsageError(
+      `config ${file}: cannot read it (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : (code ?? 'error')})`,
+    );
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
@@ -127,10 +149,16 @@ export function readConfig(file: string): LoadedConfig {
 function describeError(errors: AjvError[], where: (pointer: string, key?: boolean) => string): string {
   // Every error is collected (allErrors); the one said is the most telling: a misspelt key before what it caused (a
   // "missing" sibling), a wrong type before a wrong shape, then the first in document order.
-  const rank = (x: AjvError) => ['additionalProperties', 'type', 'const', 'pattern', 'minimum', 'maximum', 'exclusiveMinimum'].indexOf(x.keyword) >>> 0;
+  const rank = (x: AjvError) =>
+    ['additionalProperties', 'type', 'const', 'pattern', 'minimum', 'maximum', 'exclusiveMinimum'].indexOf(
+      x.keyword,
+    ) >>> 0;
   const e = [...errors].sort((x, y) => rank(x) - rank(y))[0];
   if (!e) return 'config: invalid';
-  const keyPath = pointerTokens(e.instancePath).map((t) => (/^\d+$/.test(t) ? `[${t}]` : `.${t}`)).join('').replace(/^\./, '');
+  const keyPath = pointerTokens(e.instancePath)
+    .map((t) => (/^\d+$/.test(t) ? `[${t}]` : `.${t}`))
+    .join('')
+    .replace(/^\./, '');
   const label = keyPath || 'the file';
   switch (e.keyword) {
     case 'additionalProperties': {
@@ -164,7 +192,12 @@ export function configFlags(cfg: LoadedConfig): ConfigFlags {
     try {
       return f();
     } catch (err) {
-      if (err instanceof UsageError) throw new UsageError(`${cfg.where(pointer)}: ${pointerTokens(pointer).join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]')}: ${err.message.replace(/^--[a-z-]+ /, '')}`);
+      if (err instanceof UsageError)
+        throw new UsageError(
+          `${cfg.where(pointer)}: ${pointerTokens(pointer)
+            .join('.')
+            .replace(/\.(\d+)(?=\.|$)/g, '[$1]')}: ${err.message.replace(/^--[a-z-]+ /, '')}`,
+        );
       throw err;
     }
   };
@@ -172,11 +205,16 @@ export function configFlags(cfg: LoadedConfig): ConfigFlags {
     out.values[flag] = value;
   };
   if (c.targets) out.targets = c.targets.map((t, i) => at(`/targets/${i}`, () => (parseTarget(t), t)));
-  if (c.internal) set('internal', c.internal.map((t, i) => at(`/internal/${i}`, () => (parseTarget(t), t))));
+  if (c.internal)
+    set(
+      'internal',
+      c.internal.map((t, i) => at(`/internal/${i}`, () => (parseTarget(t), t))),
+    );
   if (c.all !== undefined) set('all', c.all);
   if (c.gateway !== undefined) {
     const g = c.gateway;
-    const port = typeof g === 'string' ? (/:(\d+)$/.exec(g)?.[1] ?? null) : g.port !== undefined ? String(g.port) : null;
+    const port =
+      typeof g === 'string' ? (/:(\d+)$/.exec(g)?.[1] ?? null) : g.port !== undefined ? String(g.port) : null;
     const ref = typeof g === 'string' ? g.replace(/:\d+$/, '') : `${g.namespace}/${g.name}`;
     at('/gateway', () => gatewayFlag(ref));
     if (port !== null) at(typeof g === 'string' ? '/gateway' : '/gateway/port', () => gatewayFlag(`${ref}:${port}`));
@@ -187,19 +225,31 @@ export function configFlags(cfg: LoadedConfig): ConfigFlags {
   if (c.context !== undefined) set('context', c.context);
   if (c.offline !== undefined) set('offline', c.offline);
   if (c.expectIps) {
-    c.expectIps.forEach((ip, i) => at(`/expectIps/${i}`, () => {
-      if (isIP(ip) === 0) throw new UsageError(`"${ip}": not an IP address`);
-    }));
+    c.expectIps.forEach((ip, i) =>
+      at(`/expectIps/${i}`, () => {
+        if (isIP(ip) === 0) throw new UsageError(`"${ip}": not an IP address`);
+      }),
+    );
     set('expect-ip', c.expectIps);
   }
-  if (c.resolvers) set('resolver', c.resolvers.map((r, i) => at(`/resolvers/${i}`, () => (parseResolver(r), r))));
+  if (c.resolvers)
+    set(
+      'resolver',
+      c.resolvers.map((r, i) => at(`/resolvers/${i}`, () => (parseResolver(r), r))),
+    );
   if (c.port !== undefined) set('port', String(c.port));
-  if (c.caFile !== undefined) set('ca-file', at('/caFile', () => checkCaFile(cfg.path(c.caFile as string))));
-  const duration = (pointer: string, flag: string, v: string | number) => at(pointer, () => (parseDuration(flag, String(v)), String(v)));
+  if (c.caFile !== undefined)
+    set(
+      'ca-file',
+      at('/caFile', () => checkCaFile(cfg.path(c.caFile as string))),
+    );
+  const duration = (pointer: string, flag: string, v: string | number) =>
+    at(pointer, () => (parseDuration(flag, String(v)), String(v)));
   if (c.wait !== undefined) {
     if (typeof c.wait === 'object') {
       set('wait', duration('/wait/duration', 'wait', c.wait.duration));
-      if (c.wait.interval !== undefined) set('wait-interval', duration('/wait/interval', 'wait-interval', c.wait.interval));
+      if (c.wait.interval !== undefined)
+        set('wait-interval', duration('/wait/interval', 'wait-interval', c.wait.interval));
     } else set('wait', duration('/wait', 'wait', c.wait));
   }
   if (c.timeout !== undefined) set('timeout', duration('/timeout', 'timeout', c.timeout));
@@ -228,7 +278,11 @@ export function printConfig(o: Options): string {
   if (o.all) eff.all = true;
   if (o.gateway) {
     const port = (o.gateway as { port?: number | null }).port;
-    eff.gateway = { namespace: o.gateway.namespace, name: o.gateway.name, ...(typeof port === 'number' ? { port } : {}) };
+    eff.gateway = {
+      namespace: o.gateway.namespace,
+      name: o.gateway.name,
+      ...(typeof port === 'number' ? { port } : {}),
+    };
   }
   if (o.manifests.length) eff.manifests = o.manifests;
   if (o.kubeconfig) eff.kubeconfig = o.kubeconfig;

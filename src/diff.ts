@@ -32,7 +32,14 @@ export interface HostDiff {
   base: Side;
   head: Side;
   /** head's blocking finding (for broken/changed hosts): what it says, where, and the fix. */
-  cause: { summary: string; locations: { file: string; line: number }[]; objects: string[]; fix: string | null; fixExplain: string | null; hint: string | null } | null;
+  cause: {
+    summary: string;
+    locations: { file: string; line: number }[];
+    objects: string[];
+    fix: string | null;
+    fixExplain: string | null;
+    hint: string | null;
+  } | null;
 }
 
 export interface DiffReport {
@@ -49,13 +56,18 @@ const reaches = (v: Verdict) => v === 'pass' || v === 'warn';
 
 function side(t: TargetReport): Side {
   const b = blocking(t);
-  return { verdict: t.verdict, failedLayer: t.failedLayer, code: b?.code ?? t.layers.find((l) => l.status === 'warn')?.code ?? null };
+  return {
+    verdict: t.verdict,
+    failedLayer: t.failedLayer,
+    code: b?.code ?? t.layers.find((l) => l.status === 'warn')?.code ?? null,
+  };
 }
 
 function classify(base: Side, head: Side): Change {
   if (reaches(base.verdict) && head.verdict === 'fail') return 'broken';
   if (!reaches(base.verdict) && reaches(head.verdict)) return 'fixed';
-  if (base.verdict !== head.verdict || base.failedLayer !== head.failedLayer || base.code !== head.code) return 'changed';
+  if (base.verdict !== head.verdict || base.failedLayer !== head.failedLayer || base.code !== head.code)
+    return 'changed';
   return 'unchanged';
 }
 
@@ -71,18 +83,31 @@ function cause(f: Finding | null): HostDiff['cause'] {
   };
 }
 
-export async function computeDiff(base: string[], head: string[], named: string[], gateway: Options['gateway'], internal: string[] = []): Promise<DiffReport> {
+export async function computeDiff(
+  base: string[],
+  head: string[],
+  named: string[],
+  gateway: Options['gateway'],
+  internal: string[] = [],
+): Promise<DiffReport> {
   for (const d of [...base, ...head]) if (!existsSync(d)) throw new UsageError(`diff: ${d} does not exist`);
   const b = ManifestCluster.fromPaths(base);
   const h = ManifestCluster.fromPaths(head);
   // Objects defined twice, versions the API server does not serve: each side is judged as kubectl apply would leave it.
-  for (const [side, c] of [['base', b], ['head', h]] as const) for (const n of c.notices()) process.stderr.write(`gwdoctor diff: ${side}: ${inline(n)}\n`);
+  for (const [side, c] of [
+    ['base', b],
+    ['head', h],
+  ] as const)
+    for (const n of c.notices()) process.stderr.write(`gwdoctor diff: ${side}: ${inline(n)}\n`);
   const targets: Target[] = named.map(parseTarget);
   // --internal hosts are judged as in a run (checks/internal.ts), and a Gateway host among them only as internal.
   for (const t of internal.map(parseTarget)) {
     const clash = targets.find((x) => x.host === t.host && x.path === t.path);
     if (clash?.expect) continue;
-    if (clash) throw new UsageError(`${t.host} is given both as a target (must be public) and as --internal (must not be): give it once`);
+    if (clash)
+      throw new UsageError(
+        `${t.host} is given both as a target (must be public) and as --internal (must not be): give it once`,
+      );
     targets.push({ ...t, expect: 'internal' });
   }
   const seen = new Set(targets.map((t) => t.host));
@@ -90,24 +115,42 @@ export async function computeDiff(base: string[], head: string[], named: string[
   for (const host of [...new Set([...hb.hosts, ...hh.hosts])].sort()) {
     if (seen.has(host)) continue;
     const t = routeHostTarget(host);
-    if ('skipped' in t) process.stderr.write(`gwdoctor diff: route hostname ${JSON.stringify(host)} was not checked: ${inline(t.skipped)}\n`);
+    if ('skipped' in t)
+      process.stderr.write(
+        `gwdoctor diff: route hostname ${JSON.stringify(host)} was not checked: ${inline(t.skipped)}\n`,
+      );
     else targets.push(t);
   }
   const wait = { until: null, intervalMs: 0 };
   const rows = await mapLimit(targets, 8, async (t) => {
     const layers = t.expect === 'internal' ? INTERNAL_LAYERS : LAYERS;
-    const [rb, rh] = [await runTarget(layers, t, offlineEnv(b, { gatewayFilter: gateway }, DIFF_ONLY), wait), await runTarget(layers, t, offlineEnv(h, { gatewayFilter: gateway }, DIFF_ONLY), wait)];
+    const [rb, rh] = [
+      await runTarget(layers, t, offlineEnv(b, { gatewayFilter: gateway }, DIFF_ONLY), wait),
+      await runTarget(layers, t, offlineEnv(h, { gatewayFilter: gateway }, DIFF_ONLY), wait),
+    ];
     const [sb, sh] = [side(rb), side(rh)];
     const change = classify(sb, sh);
     await loadYamlFor(rh.layers.map((l) => l.fix)); // cause() renders the head's fix
-    return { host: t.host, path: t.path, ...(t.expect === 'internal' ? { internal: true as const } : {}), change, base: sb, head: sh, cause: change === 'unchanged' || change === 'fixed' ? null : cause(blocking(rh) ?? rh.layers.find((l) => l.status === 'warn') ?? null) };
+    return {
+      host: t.host,
+      path: t.path,
+      ...(t.expect === 'internal' ? { internal: true as const } : {}),
+      change,
+      base: sb,
+      head: sh,
+      cause:
+        change === 'unchanged' || change === 'fixed'
+          ? null
+          : cause(blocking(rh) ?? rh.layers.find((l) => l.status === 'warn') ?? null),
+    };
   });
   rows.sort((x, y) => ORDER[x.change] - ORDER[y.change] || `${x.host}${x.path}`.localeCompare(`${y.host}${y.path}`));
   return { schemaVersion: 'gwdoctor.diff/v1', generatedAt: new Date().toISOString(), base, head, hosts: rows };
 }
 
 export async function runDiff(opts: Options): Promise<number> {
-  if (opts.base.length === 0 || opts.head.length === 0) throw new UsageError('diff needs --base DIR and --head DIR (e.g. gwdoctor diff --base base/deploy --head deploy)');
+  if (opts.base.length === 0 || opts.head.length === 0)
+    throw new UsageError('diff needs --base DIR and --head DIR (e.g. gwdoctor diff --base base/deploy --head deploy)');
   // Rendered through the reporter map (src/report/diff.ts): text, json, github; to stdout or a file (-o json=FILE).
   const { writeDiff } = await import('./report/diff.js');
   const write = await writeDiff(opts.output, process.env);

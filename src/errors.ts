@@ -1,7 +1,11 @@
 // Error classes. A GwdoctorError is something a user can act on; anything else is a bug (exit 70).
 
 export class GwdoctorError extends Error {
-  constructor(message: string, readonly hint?: string, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = new.target.name;
   }
@@ -10,7 +14,15 @@ export class GwdoctorError extends Error {
 /** Bad flags, malformed targets, unreadable files: exit 3, before any check ran. */
 export class UsageError extends GwdoctorError {}
 
-export type ClusterErrorKind = 'forbidden' | 'unauthorized' | 'crd-missing' | 'unreachable' | 'tls' | 'timeout' | 'api' | 'credential-plugin';
+export type ClusterErrorKind =
+  | 'forbidden'
+  | 'unauthorized'
+  | 'crd-missing'
+  | 'unreachable'
+  | 'tls'
+  | 'timeout'
+  | 'api'
+  | 'credential-plugin';
 
 /** Could not read the cluster: the layer becomes `error` (exit 2). */
 export class ClusterAccessError extends GwdoctorError {

@@ -17,12 +17,20 @@ interface Extra {
 }
 
 /** What a finding with code C takes besides its summary: a `cause` exactly when the registry's retryability needs one. */
-export type ExtraFor<C extends Code> = Extra & ([CauseOf<C>] extends [never] ? { cause?: never } : { cause: CauseOf<C> });
+export type ExtraFor<C extends Code> = Extra &
+  ([CauseOf<C>] extends [never] ? { cause?: never } : { cause: CauseOf<C> });
 
 /** The layer a finding is for: its id (typed, so that only that layer's codes are accepted) and title. */
 export type LayerOf<I extends LayerId> = Pick<Check, 'title'> & { id: I };
 
-function make(check: Pick<Check, 'id' | 'title'>, status: Draft['status'], code: Code | null, summary: string, x: Extra, retryable: boolean): Draft {
+function make(
+  check: Pick<Check, 'id' | 'title'>,
+  status: Draft['status'],
+  code: Code | null,
+  summary: string,
+  x: Extra,
+  retryable: boolean,
+): Draft {
   return {
     id: check.id,
     title: check.title,
@@ -42,14 +50,21 @@ function make(check: Pick<Check, 'id' | 'title'>, status: Draft['status'], code:
  * the layer may emit the code (a type error otherwise), the status is the code's severity, retryable is the code's
  * (or its cause's), the hint is the code's README anchor. Adding a code is one entry in CODES; nothing else.
  */
-export function emit<I extends LayerId, C extends CodeOf<I>>(check: LayerOf<I>, code: C, summary: string, x?: ExtraFor<C>): Draft {
+export function emit<I extends LayerId, C extends CodeOf<I>>(
+  check: LayerOf<I>,
+  code: C,
+  summary: string,
+  x?: ExtraFor<C>,
+): Draft {
   const extra: Extra & { cause?: string } = x ?? {};
   return make(check, CODES[code].severity, code, summary, extra, retryableOf(code, extra.cause));
 }
 
-export const pass = (c: Pick<Check, 'id' | 'title'>, summary: string, x: Extra = {}): Draft => make(c, 'pass', null, summary, x, false);
+export const pass = (c: Pick<Check, 'id' | 'title'>, summary: string, x: Extra = {}): Draft =>
+  make(c, 'pass', null, summary, x, false);
 /** A layer not checked: `reason` is said to people, `why` is the same as data (facts.skipped). */
-export const skip = (c: Pick<Check, 'id' | 'title'>, reason: string, why: NonNullable<Facts['skipped']>): Draft => make(c, 'skip', null, reason, { facts: { skipped: why } }, false);
+export const skip = (c: Pick<Check, 'id' | 'title'>, reason: string, why: NonNullable<Facts['skipped']>): Draft =>
+  make(c, 'skip', null, reason, { facts: { skipped: why } }, false);
 
 export { about } from './evidence.js';
 
@@ -92,7 +107,8 @@ export function findingFromError(c: Pick<Check, 'id' | 'title'>, err: unknown): 
     // Which code is the layer's own (src/registry.ts LAYERS couldNotLook); the registry checks that it may emit it.
     const code = couldNotLookCode(c.id);
     if (code === 'ClusterUnreachable') return emit(c, code, rootMessage(err), { fix, cause: 'unreachable' });
-    if (!layerMayEmit(c.id, code)) throw new Error(`registry: layer ${c.id} may not emit its couldNotLook code ${code}`);
+    if (!layerMayEmit(c.id, code))
+      throw new Error(`registry: layer ${c.id} may not emit its couldNotLook code ${code}`);
     // Checked at run time just above, which is what the cast stands for.
     return emit({ ...c, id: c.id as 'dns' }, code as 'DnsResolverError', rootMessage(err), { fix });
   }

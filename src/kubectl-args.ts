@@ -24,12 +24,16 @@ export function kubectlArgs(argv: string[]): string[] {
   }
   if (namespace === null) return out;
   const g = out.findIndex((a) => a === '--gateway' || a.startsWith('--gateway='));
-  if (g < 0) throw new UsageError(`-n ${namespace}: the namespace applies to --gateway NAME (the Gateway's namespace); give --gateway too, or leave -n out`);
+  if (g < 0)
+    throw new UsageError(
+      `-n ${namespace}: the namespace applies to --gateway NAME (the Gateway's namespace); give --gateway too, or leave -n out`,
+    );
   const inline = (out[g] as string).startsWith('--gateway=');
   const value = inline ? (out[g] as string).slice('--gateway='.length) : out[g + 1];
   if (value === undefined) return out; // the option parser reports the missing value
   if (value.includes('/')) {
-    if (value.split('/')[0] !== namespace) throw new UsageError(`-n ${namespace} and --gateway ${value} name different namespaces`);
+    if (value.split('/')[0] !== namespace)
+      throw new UsageError(`-n ${namespace} and --gateway ${value} name different namespaces`);
     return out;
   }
   if (inline) out[g] = `--gateway=${namespace}/${value}`;

@@ -76,7 +76,11 @@ function explainers(e: EnvoyAnswer): LayerId[] {
  *   403), else GatewayErrorResponse — never a
  *   pass, nor a warning that exits 0: the user's request ends in that error.
  */
-export function withEnvoy(d: Draft, probes: Probes, later: readonly LayerId[] = layersAfter(d.id)): Draft & { observed?: Observed } {
+export function withEnvoy(
+  d: Draft,
+  probes: Probes,
+  later: readonly LayerId[] = layersAfter(d.id),
+): Draft & { observed?: Observed } {
   const mine = probes.envoy.filter((e) => explainers(e).includes(d.id));
   if (mine.length === 0 || d.status === 'skip') return d;
   const out: Draft = { ...d, evidence: [...d.evidence, ...mine.map((e) => e.evidence)] };
@@ -84,12 +88,22 @@ export function withEnvoy(d: Draft, probes: Probes, later: readonly LayerId[] = 
   const open = mine.filter((e) => !explainers(e).some((l) => later.includes(l)));
   if (open.length === 0) {
     const next = [...new Set(mine.map((e) => explainers(e).find((l) => later.includes(l)) as LayerId))];
-    return { ...out, evidence: [...out.evidence, { ref: 'gwdoctor', detail: `nothing in this layer explains the gateway's answer; the ${next.join(' and ')} layer${next.length > 1 ? 's' : ''} can, and ${next.length > 1 ? 'check' : 'checks'} next` }] };
+    return {
+      ...out,
+      evidence: [
+        ...out.evidence,
+        {
+          ref: 'gwdoctor',
+          detail: `nothing in this layer explains the gateway's answer; the ${next.join(' and ')} layer${next.length > 1 ? 's' : ''} can, and ${next.length > 1 ? 'check' : 'checks'} next`,
+        },
+      ],
+    };
   }
   const own = open.find((e) => e.unexplained)?.unexplained;
   const summary = `${d.summary}; but the gateway answered ${open.map((e) => e.evidence.detail).join('; ')}`;
   // The answer's own code when the registry lets this layer emit it: checked at run time (the layer is any of them),
   // which is what the cast to a layer that may emit every UnexplainedCode stands for.
-  if (own && layerMayEmit(d.id, own.code)) return emit(d as LayerOf<'mesh'>, own.code, summary, { evidence: out.evidence, fix: own.fix, facts: out.facts });
+  if (own && layerMayEmit(d.id, own.code))
+    return emit(d as LayerOf<'mesh'>, own.code, summary, { evidence: out.evidence, fix: own.fix, facts: out.facts });
   return emit(d, 'GatewayErrorResponse', summary, { evidence: out.evidence, fix: out.fix, facts: out.facts });
 }

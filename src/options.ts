@@ -22,30 +22,161 @@ interface Flag {
 }
 
 export const FLAGS: Flag[] = [
-  { name: 'manifests', short: 'f', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'read objects from YAML/JSON files or directories (recursive; repeatable) instead of a live cluster' },
-  { name: 'kubeconfig', type: 'string', arg: 'FILE', group: 'source', help: 'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)' },
-  { name: 'context', type: 'string', arg: 'NAME', group: 'source', help: 'kubeconfig context to use (default: current-context)' },
-  { name: 'gateway', type: 'string', arg: 'NS/NAME[:PORT]', group: 'source', help: 'check only this Gateway (the one your proxy forwards to); PORT: its listener port, or the nodePort, the proxy forwards to' },
-  { name: 'base', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests before the change (repeatable)' },
-  { name: 'head', type: 'string', multiple: true, arg: 'PATH', group: 'source', help: 'gwdoctor diff: the manifests after the change (repeatable)' },
-  { name: 'no-discovery-cache', type: 'boolean', group: 'source', help: 'do not remember the API server\'s discovery on disk between runs (5 min TTL, ~/.cache/gwdoctor); also GWDOCTOR_NO_DISCOVERY_CACHE=1' },
-  { name: 'internal', type: 'string', multiple: true, arg: 'HOST', group: 'source', help: 'a host that must NOT be public: passes only when no route on the public Gateway serves it and (with probes) the proxy reaches no backend for it (repeatable)' },
-  { name: 'all', type: 'boolean', group: 'source', help: 'check every hostname of every HTTPRoute attached to the Gateway(s) (with --gateway: that one); wildcards are checked through the hosts you name' },
-  { name: 'offline', type: 'boolean', group: 'network', help: 'send no network probes: the dns and proxy layers are skipped' },
-  { name: 'resolver', type: 'string', multiple: true, arg: 'IP[:PORT]', group: 'network', help: 'also ask this DNS server (repeatable)' },
-  { name: 'expect-ip', type: 'string', multiple: true, arg: 'IP', group: 'network', help: 'the address(es) the host must resolve to: your reverse proxy (repeatable)' },
-  { name: 'ca-file', type: 'string', arg: 'FILE', group: 'network', help: 'extra CA certificate(s) (PEM) to trust for the proxy\'s TLS' },
-  { name: 'port', type: 'string', arg: 'PORT', group: 'network', help: 'HTTPS port of the reverse proxy (default: the URL\'s port, else 443)' },
-  { name: 'output', short: 'o', type: 'string', multiple: true, arg: 'FORMAT[=FILE]', group: 'output', help: `output format, to stdout or to FILE (repeatable; at most one on stdout; default: text). Formats: ${FORMATS.join(', ')}` },
-  { name: 'fix-dir', type: 'string', arg: 'DIR', group: 'output', help: 'also write each printed fix as a file: NAME.yaml for kubectl apply -f, NAME.patch.json + NAME.sh for kubectl patch, NAME.sh for commands; replaces the files of the previous run (only those gwdoctor wrote)' },
+  {
+    name: 'manifests',
+    short: 'f',
+    type: 'string',
+    multiple: true,
+    arg: 'PATH',
+    group: 'source',
+    help: 'read objects from YAML/JSON files or directories (recursive; repeatable) instead of a live cluster',
+  },
+  {
+    name: 'kubeconfig',
+    type: 'string',
+    arg: 'FILE',
+    group: 'source',
+    help: 'kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config, then the in-cluster service account)',
+  },
+  {
+    name: 'context',
+    type: 'string',
+    arg: 'NAME',
+    group: 'source',
+    help: 'kubeconfig context to use (default: current-context)',
+  },
+  {
+    name: 'gateway',
+    type: 'string',
+    arg: 'NS/NAME[:PORT]',
+    group: 'source',
+    help: 'check only this Gateway (the one your proxy forwards to); PORT: its listener port, or the nodePort, the proxy forwards to',
+  },
+  {
+    name: 'base',
+    type: 'string',
+    multiple: true,
+    arg: 'PATH',
+    group: 'source',
+    help: 'gwdoctor diff: the manifests before the change (repeatable)',
+  },
+  {
+    name: 'head',
+    type: 'string',
+    multiple: true,
+    arg: 'PATH',
+    group: 'source',
+    help: 'gwdoctor diff: the manifests after the change (repeatable)',
+  },
+  {
+    name: 'no-discovery-cache',
+    type: 'boolean',
+    group: 'source',
+    help: "do not remember the API server's discovery on disk between runs (5 min TTL, ~/.cache/gwdoctor); also GWDOCTOR_NO_DISCOVERY_CACHE=1",
+  },
+  {
+    name: 'internal',
+    type: 'string',
+    multiple: true,
+    arg: 'HOST',
+    group: 'source',
+    help: 'a host that must NOT be public: passes only when no route on the public Gateway serves it and (with probes) the proxy reaches no backend for it (repeatable)',
+  },
+  {
+    name: 'all',
+    type: 'boolean',
+    group: 'source',
+    help: 'check every hostname of every HTTPRoute attached to the Gateway(s) (with --gateway: that one); wildcards are checked through the hosts you name',
+  },
+  {
+    name: 'offline',
+    type: 'boolean',
+    group: 'network',
+    help: 'send no network probes: the dns and proxy layers are skipped',
+  },
+  {
+    name: 'resolver',
+    type: 'string',
+    multiple: true,
+    arg: 'IP[:PORT]',
+    group: 'network',
+    help: 'also ask this DNS server (repeatable)',
+  },
+  {
+    name: 'expect-ip',
+    type: 'string',
+    multiple: true,
+    arg: 'IP',
+    group: 'network',
+    help: 'the address(es) the host must resolve to: your reverse proxy (repeatable)',
+  },
+  {
+    name: 'ca-file',
+    type: 'string',
+    arg: 'FILE',
+    group: 'network',
+    help: "extra CA certificate(s) (PEM) to trust for the proxy's TLS",
+  },
+  {
+    name: 'port',
+    type: 'string',
+    arg: 'PORT',
+    group: 'network',
+    help: "HTTPS port of the reverse proxy (default: the URL's port, else 443)",
+  },
+  {
+    name: 'output',
+    short: 'o',
+    type: 'string',
+    multiple: true,
+    arg: 'FORMAT[=FILE]',
+    group: 'output',
+    help: `output format, to stdout or to FILE (repeatable; at most one on stdout; default: text). Formats: ${FORMATS.join(', ')}`,
+  },
+  {
+    name: 'fix-dir',
+    type: 'string',
+    arg: 'DIR',
+    group: 'output',
+    help: 'also write each printed fix as a file: NAME.yaml for kubectl apply -f, NAME.patch.json + NAME.sh for kubectl patch, NAME.sh for commands; replaces the files of the previous run (only those gwdoctor wrote)',
+  },
   { name: 'verbose', short: 'v', type: 'boolean', group: 'output', help: 'show the evidence of passing layers too' },
   { name: 'no-color', type: 'boolean', group: 'output', help: 'no colours (also: NO_COLOR=1)' },
-  { name: 'timeout', type: 'string', arg: 'DURATION', group: 'run', help: 'deadline for the whole run, e.g. 30s, 2m (default: 30s)' },
-  { name: 'wait', type: 'string', arg: 'DURATION', group: 'run', help: 'retry findings that may still converge (controller status, endpoints) until they pass or DURATION ends' },
-  { name: 'wait-interval', type: 'string', arg: 'DURATION', group: 'run', help: 'with --wait: time between attempts (default: 2s)' },
-  { name: 'config', type: 'string', arg: 'FILE', group: 'run', help: `read settings from FILE (default: ./gwdoctor.yaml when it exists); flags override it key by key` },
+  {
+    name: 'timeout',
+    type: 'string',
+    arg: 'DURATION',
+    group: 'run',
+    help: 'deadline for the whole run, e.g. 30s, 2m (default: 30s)',
+  },
+  {
+    name: 'wait',
+    type: 'string',
+    arg: 'DURATION',
+    group: 'run',
+    help: 'retry findings that may still converge (controller status, endpoints) until they pass or DURATION ends',
+  },
+  {
+    name: 'wait-interval',
+    type: 'string',
+    arg: 'DURATION',
+    group: 'run',
+    help: 'with --wait: time between attempts (default: 2s)',
+  },
+  {
+    name: 'config',
+    type: 'string',
+    arg: 'FILE',
+    group: 'run',
+    help: `read settings from FILE (default: ./gwdoctor.yaml when it exists); flags override it key by key`,
+  },
   { name: 'no-config', type: 'boolean', group: 'run', help: 'ignore ./gwdoctor.yaml' },
-  { name: 'print-config', type: 'boolean', group: 'run', help: 'print the effective settings (config file merged with flags) as gwdoctor.yaml and exit' },
+  {
+    name: 'print-config',
+    type: 'boolean',
+    group: 'run',
+    help: 'print the effective settings (config file merged with flags) as gwdoctor.yaml and exit',
+  },
   { name: 'debug', type: 'boolean', group: 'run', help: 'print stack traces of internal errors' },
   { name: 'version', type: 'boolean', group: 'run', help: 'print the version and exit' },
   { name: 'help', short: 'h', type: 'boolean', group: 'run', help: 'print this help and exit' },
@@ -120,7 +251,8 @@ export function parseDuration(flag: string, v: string): number {
 
 function parsePort(v: string, flag = '--port'): number {
   const n = /^\d{1,5}$/.test(v.trim()) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag} "${v}": expected a port number 1-65535`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new UsageError(`${flag} "${v}": expected a port number 1-65535`);
   return n;
 }
 
@@ -130,7 +262,8 @@ export function parseResolver(v: string): { host: string; port: number } {
   const m6 = /^\[([^\]]+)\](?::([^:]*))?$/.exec(v);
   const portOf = (p: string) => {
     const n = /^\d{1,5}$/.test(p) ? Number(p) : NaN;
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--resolver "${v}": port "${p}" is not a port number 1-65535`);
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw new UsageError(`--resolver "${v}": port "${p}" is not a port number 1-65535`);
     return n;
   };
   if (m6) {
@@ -141,7 +274,10 @@ export function parseResolver(v: string): { host: string; port: number } {
     host = h as string;
     port = portOf(p as string);
   }
-  if (isIP(host) === 0) throw new UsageError(`--resolver "${v}": expected an IP address with an optional port, e.g. 192.0.2.53 or 127.0.0.1:5353`);
+  if (isIP(host) === 0)
+    throw new UsageError(
+      `--resolver "${v}": expected an IP address with an optional port, e.g. 192.0.2.53 or 127.0.0.1:5353`,
+    );
   return { host, port };
 }
 
@@ -152,10 +288,14 @@ export function parseOutputs(values: string[]): OutputSpec[] {
     const eq = v.indexOf('=');
     const format = eq < 0 ? v : v.slice(0, eq);
     const file = eq < 0 ? null : v.slice(eq + 1);
-    if (!isFormat(format)) throw new UsageError(`--output "${v}": unknown format "${format}" (formats: ${FORMATS.join(', ')})`);
-    if (file === '') throw new UsageError(`--output "${v}": no file after "=" (use ${format}=FILE, or ${format} for stdout)`);
+    if (!isFormat(format))
+      throw new UsageError(`--output "${v}": unknown format "${format}" (formats: ${FORMATS.join(', ')})`);
+    if (file === '')
+      throw new UsageError(`--output "${v}": no file after "=" (use ${format}=FILE, or ${format} for stdout)`);
     if (file === null && specs.some((s) => s.file === null)) {
-      throw new UsageError(`--output: only one format can go to stdout (${specs.find((s) => s.file === null)?.format} and ${format}); write the others to files: -o ${format}=FILE`);
+      throw new UsageError(
+        `--output: only one format can go to stdout (${specs.find((s) => s.file === null)?.format} and ${format}); write the others to files: -o ${format}=FILE`,
+      );
     }
     if (file !== null && specs.some((s) => s.file === file)) throw new UsageError(`--output: ${file} is given twice`);
     specs.push({ format, file });
@@ -187,10 +327,18 @@ export interface ConfigFlags {
   targets: string[] | null;
 }
 
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env, fromFile: ConfigFlags | null = null): Options {
+export function parseOptions(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  fromFile: ConfigFlags | null = null,
+): Options {
   const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const f of FLAGS) {
-    config[f.name] = { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) };
+    config[f.name] = {
+      type: f.type,
+      ...(f.short ? { short: f.short } : {}),
+      ...(f.multiple ? { multiple: true } : {}),
+    };
   }
   let parsed;
   try {
@@ -208,8 +356,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   const output = parseOutputs(list('output'));
   const command = parsed.positionals[0] === 'diff' ? ('diff' as const) : null;
   if (command) parsed.positionals.shift();
-  else if (list('base').length > 0 || list('head').length > 0) throw new UsageError('--base and --head belong to gwdoctor diff --base DIR --head DIR');
-  for (const ip of list('expect-ip')) if (isIP(ip) === 0) throw new UsageError(`--expect-ip "${ip}": not an IP address`);
+  else if (list('base').length > 0 || list('head').length > 0)
+    throw new UsageError('--base and --head belong to gwdoctor diff --base DIR --head DIR');
+  for (const ip of list('expect-ip'))
+    if (isIP(ip) === 0) throw new UsageError(`--expect-ip "${ip}": not an IP address`);
   const resolvers = list('resolver');
   const waitMs = str('wait') !== null ? parseDuration('wait', str('wait') as string) : null;
   resolvers.forEach(parseResolver);
@@ -222,7 +372,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     context: str('context'),
     gateway: str('gateway') ? parseGatewayRef(str('gateway') as string) : null,
     all: v['all'] === true,
-    discoveryCache: v['no-discovery-cache'] !== true && /^(|0|false|no)$/i.test((env['GWDOCTOR_NO_DISCOVERY_CACHE'] ?? '').trim()),
+    discoveryCache:
+      v['no-discovery-cache'] !== true && /^(|0|false|no)$/i.test((env['GWDOCTOR_NO_DISCOVERY_CACHE'] ?? '').trim()),
     command,
     base: list('base'),
     head: list('head'),
@@ -237,7 +388,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     verbose: v['verbose'] === true,
     color: v['no-color'] !== true && !env['NO_COLOR'],
     waitMs,
-    waitIntervalMs: str('wait-interval') !== null ? parseDuration('wait-interval', str('wait-interval') as string) : 2000,
+    waitIntervalMs:
+      str('wait-interval') !== null ? parseDuration('wait-interval', str('wait-interval') as string) : 2000,
     configFile: fromFile?.file ?? null,
     printConfig: v['print-config'] === true,
     // With --wait and no --timeout, the run may last the wait plus 30 s for the last attempt.
@@ -249,7 +401,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
 }
 
 export function helpText(version: string): string {
-  const groups: Record<Flag['group'], string> = { source: 'Cluster source', network: 'Network probes', output: 'Output', run: 'Run' };
+  const groups: Record<Flag['group'], string> = {
+    source: 'Cluster source',
+    network: 'Network probes',
+    output: 'Output',
+    run: 'Run',
+  };
   const lines = [
     `gwdoctor ${version}: why does https://<host> not reach its Pod (Istio + Gateway API)?`,
     '',

@@ -8,14 +8,17 @@ import { mapLimit } from './net/limit.js';
 import type { Observer, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
 import type { Check, CheckContext } from './check.js';
 
-
 export type Env = Omit<CheckContext, 'target' | 'probes' | 'path'>;
 
 /**
  * The Env of a run that sends no network probe (gwdoctor diff, tests, the bench): the cluster layers only, on
  * `cluster`; the resolver and the probe refuse if anything asks for them.
  */
-export function offlineEnv(cluster: ClusterReader | null, extra: Partial<Env> = {}, why = 'offline: no network probes'): Env {
+export function offlineEnv(
+  cluster: ClusterReader | null,
+  extra: Partial<Env> = {},
+  why = 'offline: no network probes',
+): Env {
   return {
     cluster,
     clusterUnavailable: cluster ? null : 'no cluster source',
@@ -69,7 +72,12 @@ export function verdictOf(layers: Finding[]): { verdict: Verdict; failedLayer: L
  * One pass over the layers: each layer gets the target, what earlier network layers observed (`probes`, explicit
  * input) and this attempt's lazily resolved cluster path; the first fail or error stops the pass.
  */
-export async function runOnce(layers: readonly Check[], target: Target, env: Env, observer: Observer = {}): Promise<Finding[]> {
+export async function runOnce(
+  layers: readonly Check[],
+  target: Target,
+  env: Env,
+  observer: Observer = {},
+): Promise<Finding[]> {
   const probes: Probes = { addresses: null, envoy: [] };
   const path = env.cluster ? new PathResolver(env.cluster, target, env.gatewayFilter) : null;
   const out: Finding[] = [];
@@ -83,12 +91,32 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
     // cannot reach) says nothing about this one, nor does a fail whose code stops only its own lane (an internal host
     // the proxy serves: the cluster layers still run, to name the route behind it). With a cluster source the cluster
     // layers then still run (until one of them stops), so the run names what it can.
-    const bypass = stoppedBy !== null && !stopsOtherLanes(stoppedBy.status as 'fail' | 'error', stoppedBy.code) && laneOf(stoppedBy.id) !== laneOf(check.id) && !clusterStop && check.needsCluster && env.cluster !== null;
+    const bypass =
+      stoppedBy !== null &&
+      !stopsOtherLanes(stoppedBy.status as 'fail' | 'error', stoppedBy.code) &&
+      laneOf(stoppedBy.id) !== laneOf(check.id) &&
+      !clusterStop &&
+      check.needsCluster &&
+      env.cluster !== null;
     const stopper = check.needsCluster && clusterStop ? clusterStop : stoppedBy;
-    if (stopper && !bypass) draft = skip(check, `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`, { reason: 'stopped', after: stopper.id });
-    else if (check.network && env.offline) draft = skip(check, 'not checked: --offline (no network probes)', { reason: 'offline' });
-    else if (check.needsCluster && !env.cluster) draft = skip(check, `not checked: ${env.clusterUnavailable ?? 'no cluster source'}`, { reason: 'no-cluster' });
-    else draft = await runLayer(check, { ...env, target, probes: { ...probes, envoy: [...probes.envoy] }, path, later: layers.slice(i + 1).map((l) => l.id) });
+    if (stopper && !bypass)
+      draft = skip(
+        check,
+        `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`,
+        { reason: 'stopped', after: stopper.id },
+      );
+    else if (check.network && env.offline)
+      draft = skip(check, 'not checked: --offline (no network probes)', { reason: 'offline' });
+    else if (check.needsCluster && !env.cluster)
+      draft = skip(check, `not checked: ${env.clusterUnavailable ?? 'no cluster source'}`, { reason: 'no-cluster' });
+    else
+      draft = await runLayer(check, {
+        ...env,
+        target,
+        probes: { ...probes, envoy: [...probes.envoy] },
+        path,
+        later: layers.slice(i + 1).map((l) => l.id),
+      });
     const { observed, ...reported } = draft;
     if (observed?.addresses) probes.addresses = observed.addresses;
     if (observed?.envoy) probes.envoy.push(...observed.envoy);
@@ -110,17 +138,27 @@ export async function runOnce(layers: readonly Check[], target: Target, env: Env
 const realSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 /**
  * Run a target; with --wait, re-run while the outcome is a retryable fail/warn/error (a controller that has not
  * caught up, endpoints not ready yet) and the deadline allows. linkerd's RetryDeadline, with clock and sleep injected.
  */
-export async function runTarget(layers: readonly Check[], target: Target, env: Env, wait: WaitOptions, observer: Observer = {}): Promise<TargetReport> {
+export async function runTarget(
+  layers: readonly Check[],
+  target: Target,
+  env: Env,
+  wait: WaitOptions,
+  observer: Observer = {},
+): Promise<TargetReport> {
   return (await runTargets(layers, [target], env, wait, observer, 1))[0] as TargetReport;
 }
 
@@ -131,7 +169,14 @@ export async function runTarget(layers: readonly Check[], target: Target, env: E
  * target waits behind another target's whole --wait. Discovery is kept by the reader for the run; the probes a round's
  * targets share (`shared`: the nodePort on every node, once per Gateway) are made again in the next round.
  */
-export async function runTargets(layers: readonly Check[] | ((t: Target) => readonly Check[]), targets: readonly Target[], env: Env, wait: WaitOptions, observer: Observer = {}, concurrency = 8): Promise<TargetReport[]> {
+export async function runTargets(
+  layers: readonly Check[] | ((t: Target) => readonly Check[]),
+  targets: readonly Target[],
+  env: Env,
+  wait: WaitOptions,
+  observer: Observer = {},
+  concurrency = 8,
+): Promise<TargetReport[]> {
   const now = wait.now ?? Date.now;
   const sleep = wait.sleep ?? realSleep;
   const waiting = wait.until !== null;
@@ -147,18 +192,34 @@ export async function runTargets(layers: readonly Check[] | ((t: Target) => read
       }
       const attempt = ++s.attempt;
       // With --wait the view shows the final attempt: earlier attempts only start layers (spinners) and report retries.
-      const findings = await runOnce(typeof layers === 'function' ? layers(target) : layers, target, round, waiting ? quiet(observer) : observer);
+      const findings = await runOnce(
+        typeof layers === 'function' ? layers(target) : layers,
+        target,
+        round,
+        waiting ? quiet(observer) : observer,
+      );
       const { verdict, failedLayer } = verdictOf(findings);
       const open = findings.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn');
       const converging = open.filter((f) => canConverge(f, env));
       let stopped: NonNullable<TargetReport['waited']>['stopped'] | null = null;
       if (!waiting) stopped = 'single-attempt';
       else if (verdict === 'pass') stopped = 'passed';
-      else if (converging.length === 0) stopped = open.length > 0 && open.every((f) => f.status === 'warn') ? 'only-settled-warnings' : 'nothing-retryable';
+      else if (converging.length === 0)
+        stopped =
+          open.length > 0 && open.every((f) => f.status === 'warn') ? 'only-settled-warnings' : 'nothing-retryable';
       else if (env.signal.aborted) stopped = 'deadline';
       else if (now() + wait.intervalMs >= (wait.until as number)) stopped = 'deadline';
       if (stopped) {
-        const report: TargetReport = { input: target.input, host: target.host, path: target.path, verdict, failedLayer, attempts: attempt, layers: findings, ...(target.expect ? { expect: target.expect } : {}) };
+        const report: TargetReport = {
+          input: target.input,
+          host: target.host,
+          path: target.path,
+          verdict,
+          failedLayer,
+          attempts: attempt,
+          layers: findings,
+          ...(target.expect ? { expect: target.expect } : {}),
+        };
         if (waiting) {
           report.waited = { attempts: attempt, durationMs: Math.max(0, Math.round(now() - s.started)), stopped };
           for (const f of findings) observer.onLayerEnd?.(target, f);

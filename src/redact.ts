@@ -9,7 +9,10 @@ const MASK = '***';
 
 const RULES: [RegExp, string][] = [
   // PEM private keys (a kubeconfig's client-key, a --ca-file that holds a key by mistake).
-  [/-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[^-]{0,16384}(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----)?/g, `[private key ${MASK}]`],
+  [
+    /-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[^-]{0,16384}(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----)?/g,
+    `[private key ${MASK}]`,
+  ],
   // userinfo in any URL: scheme://user:pass@host, scheme://token@host
   [/([a-zA-Z][a-zA-Z0-9+.-]{0,30}:\/\/)[^/\s@?#"'<>]{1,2048}@/g, `$1${MASK}@`],
   // user:password@host without a scheme (what a user may type as a target).
@@ -17,9 +20,15 @@ const RULES: [RegExp, string][] = [
   // Authorization header values.
   [/\b([Bb]earer|Basic)(\s+)[A-Za-z0-9._~+/=-]{8,8192}/g, `$1$2${MASK}`],
   // Token-like query parameters and form fields.
-  [/([?&;](?:access_token|id_token|refresh_token|token|auth|password|passwd|pwd|secret|client_secret|api_key|apikey|key|sig|signature|x-amz-signature|x-amz-credential|x-goog-signature)=)[^&\s#"']{0,4096}/gi, `$1${MASK}`],
+  [
+    /([?&;](?:access_token|id_token|refresh_token|token|auth|password|passwd|pwd|secret|client_secret|api_key|apikey|key|sig|signature|x-amz-signature|x-amz-credential|x-goog-signature)=)[^&\s#"']{0,4096}/gi,
+    `$1${MASK}`,
+  ],
   // Credential fields of a kubeconfig or a JSON/YAML dump of one (token: ..., "client-key-data": "...").
-  [/((?:^|[\s{,"'(\[&;?])(?:client-key-data|client-certificate-data|client-key|token|id-token|refresh-token|access-token|client-secret|password|passwd|secret|tokenFile|token-file|apiKey|api-key)["']?\s{0,8}[:=]\s{0,8}["']?)[^\s"',}\])&;#]{1,8192}/gi, `$1${MASK}`],
+  [
+    /((?:^|[\s{,"'(\[&;?])(?:client-key-data|client-certificate-data|client-key|token|id-token|refresh-token|access-token|client-secret|password|passwd|secret|tokenFile|token-file|apiKey|api-key)["']?\s{0,8}[:=]\s{0,8}["']?)[^\s"',}\])&;#]{1,8192}/gi,
+    `$1${MASK}`,
+  ],
   // JSON Web Tokens (service account tokens, OIDC id-tokens) wherever they appear.
   [/\beyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}/g, MASK],
 ];
@@ -59,7 +68,9 @@ export function errorLine(text: string, max = MAX_LINE): string {
   // `max` and is dropped below with the rest.
   const first = redact((text.split(/\r?\n/, 1)[0] ?? '').slice(0, 16 * 1024));
   // eslint-disable-next-line no-control-regex
-  const printable = first.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd]/g, (c) => (c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  const printable = first.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ufffd]/g, (c) =>
+    c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
   if (printable.length <= max) return printable;
   return `${printable.slice(0, max)}... (${printable.length - max} more characters)`;
 }

@@ -5,14 +5,70 @@
 // Adding a layer: its module in checks/, an entry in LAYERS below (and its codes), and its place in checks/index.ts.
 
 export const LAYERS = [
-  { id: 'dns', title: 'the host resolves to the reverse proxy', heading: 'DNS layer', network: true, lane: 'network', couldNotLook: 'DnsResolverError' },
-  { id: 'proxy', title: 'the reverse proxy answers TLS and forwards to the gateway', heading: 'Proxy layer', network: true, lane: 'network', couldNotLook: 'ProxyProbeError' },
-  { id: 'listener', title: 'a Gateway listener accepts the host', heading: 'Listener layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
-  { id: 'route', title: 'an HTTPRoute for the host is attached and matches the path', heading: 'Route layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
-  { id: 'grant', title: 'ReferenceGrants permit cross-namespace backends', heading: 'Grant layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
-  { id: 'endpoints', title: 'the backend Service has ready endpoints', heading: 'Endpoints layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
-  { id: 'mesh', title: 'the mesh lets the request through to the Pod', heading: 'Mesh layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
-  { id: 'dataplane', title: "the gateway's Envoy serves what the cluster says", heading: 'Data plane layer', network: false, lane: 'cluster', couldNotLook: 'ClusterUnreachable' },
+  {
+    id: 'dns',
+    title: 'the host resolves to the reverse proxy',
+    heading: 'DNS layer',
+    network: true,
+    lane: 'network',
+    couldNotLook: 'DnsResolverError',
+  },
+  {
+    id: 'proxy',
+    title: 'the reverse proxy answers TLS and forwards to the gateway',
+    heading: 'Proxy layer',
+    network: true,
+    lane: 'network',
+    couldNotLook: 'ProxyProbeError',
+  },
+  {
+    id: 'listener',
+    title: 'a Gateway listener accepts the host',
+    heading: 'Listener layer',
+    network: false,
+    lane: 'cluster',
+    couldNotLook: 'ClusterUnreachable',
+  },
+  {
+    id: 'route',
+    title: 'an HTTPRoute for the host is attached and matches the path',
+    heading: 'Route layer',
+    network: false,
+    lane: 'cluster',
+    couldNotLook: 'ClusterUnreachable',
+  },
+  {
+    id: 'grant',
+    title: 'ReferenceGrants permit cross-namespace backends',
+    heading: 'Grant layer',
+    network: false,
+    lane: 'cluster',
+    couldNotLook: 'ClusterUnreachable',
+  },
+  {
+    id: 'endpoints',
+    title: 'the backend Service has ready endpoints',
+    heading: 'Endpoints layer',
+    network: false,
+    lane: 'cluster',
+    couldNotLook: 'ClusterUnreachable',
+  },
+  {
+    id: 'mesh',
+    title: 'the mesh lets the request through to the Pod',
+    heading: 'Mesh layer',
+    network: false,
+    lane: 'cluster',
+    couldNotLook: 'ClusterUnreachable',
+  },
+  {
+    id: 'dataplane',
+    title: "the gateway's Envoy serves what the cluster says",
+    heading: 'Data plane layer',
+    network: false,
+    lane: 'cluster',
+    couldNotLook: 'ClusterUnreachable',
+  },
 ] as const;
 
 export type LayerId = (typeof LAYERS)[number]['id'];
@@ -939,18 +995,24 @@ export type Code = keyof typeof CODES;
 // with its layer id cannot emit another layer's code, nor choose a status or retryability the registry does not give.
 type LayerField<C extends Code> = (typeof CODES)[C]['layer'];
 /** The layers that may emit code C ('any' codes: every layer). */
-export type LayersOf<C extends Code> = LayerField<C> extends 'any' ? LayerId : LayerField<C> extends readonly (infer L)[] ? L : LayerField<C>;
+export type LayersOf<C extends Code> =
+  LayerField<C> extends 'any' ? LayerId : LayerField<C> extends readonly (infer L)[] ? L : LayerField<C>;
 /** The codes layer L may emit; for the union LayerId (a check whose layer is not known) only the 'any' codes. */
 export type CodeOf<L extends LayerId> = { [C in Code]: [L] extends [LayersOf<C>] ? C : never }[Code];
 /** The causes of a code whose retryability depends on them (never for the others). */
-export type CauseOf<C extends Code> = C extends Code ? ((typeof CODES)[C]['retryable'] extends boolean ? never : keyof (typeof CODES)[C]['retryable'] & string) : never;
+export type CauseOf<C extends Code> = C extends Code
+  ? (typeof CODES)[C]['retryable'] extends boolean
+    ? never
+    : keyof (typeof CODES)[C]['retryable'] & string
+  : never;
 
 /** Does code C, for this cause, say that --wait can see it change? */
 export function retryableOf(code: Code, cause?: string): boolean {
   const r: CodeInfo['retryable'] = CODES[code].retryable;
   if (typeof r === 'boolean') return r;
   const v = cause === undefined ? undefined : r[cause];
-  if (v === undefined) throw new Error(`reason code ${code} needs a cause (${Object.keys(r).join(', ')}), got ${String(cause)}`);
+  if (v === undefined)
+    throw new Error(`reason code ${code} needs a cause (${Object.keys(r).join(', ')}), got ${String(cause)}`);
   return v;
 }
 
@@ -983,13 +1045,20 @@ export function hintFor(code: Code): string {
 /** The "Reason codes" section of README.md, generated from the registry. */
 export function codesMarkdown(): string {
   const groups: [string, (c: CodeInfo) => boolean][] = [
-    ...LAYERS.map((l) => [l.heading, (c: CodeInfo) => (Array.isArray(c.layer) ? c.layer[c.layer.length - 1] === l.id : c.layer === l.id)] as [string, (c: CodeInfo) => boolean]),
+    ...LAYERS.map(
+      (l) =>
+        [
+          l.heading,
+          (c: CodeInfo) => (Array.isArray(c.layer) ? c.layer[c.layer.length - 1] === l.id : c.layer === l.id),
+        ] as [string, (c: CodeInfo) => boolean],
+    ),
     ['Any cluster layer', (c: CodeInfo) => c.layer === 'any'],
   ];
   const out: string[] = [];
   for (const [heading, pick] of groups) {
     out.push(`### ${heading}`, '');
-    for (const [code, info] of Object.entries(CODES) as [Code, CodeInfo][]) if (pick(info)) out.push(`#### ${code}`, info.doc, '');
+    for (const [code, info] of Object.entries(CODES) as [Code, CodeInfo][])
+      if (pick(info)) out.push(`#### ${code}`, info.doc, '');
   }
   return out.join('\n');
 }

@@ -21,8 +21,10 @@ export function exitCodeFor(report: Report): number {
   return 0;
 }
 
-
-async function clusterSource(opts: Options, signal: AbortSignal): Promise<{ cluster: ClusterReader | null; why: string | null }> {
+async function clusterSource(
+  opts: Options,
+  signal: AbortSignal,
+): Promise<{ cluster: ClusterReader | null; why: string | null }> {
   if (opts.manifests.length > 0) {
     const deadline = Date.now() + opts.timeoutMs;
     // A pipe or a named pipe is copied first, asynchronously: a stalled writer then meets the deadline and SIGTERM.
@@ -41,7 +43,13 @@ async function clusterSource(opts: Options, signal: AbortSignal): Promise<{ clus
   const found = findKubeconfig(opts.kubeconfig);
   if (!found.ok) return { cluster: null, why: found.why };
   const note = opts.debug ? (m: string) => void process.stderr.write(`gwdoctor: ${m}\n`) : undefined;
-  return { cluster: await LiveCluster.create(found, opts.context, signal, { discoveryCache: opts.discoveryCache, ...(note ? { note } : {}) }), why: null };
+  return {
+    cluster: await LiveCluster.create(found, opts.context, signal, {
+      discoveryCache: opts.discoveryCache,
+      ...(note ? { note } : {}),
+    }),
+    why: null,
+  };
 }
 
 /**
@@ -54,7 +62,9 @@ export function redacting(r: Reporter): Reporter {
     ...(r.onTargetStart ? { onTargetStart: (t: Target) => r.onTargetStart?.(t) } : {}),
     ...(r.onLayerStart ? { onLayerStart: (t: Target, id: Finding['id']) => r.onLayerStart?.(t, id) } : {}),
     ...(r.onLayerEnd ? { onLayerEnd: (t: Target, f: Finding) => r.onLayerEnd?.(t, redactDeep(f)) } : {}),
-    ...(r.onRetry ? { onRetry: (t: Target, n: number, f: Finding, ms: number) => r.onRetry?.(t, n, redactDeep(f), ms) } : {}),
+    ...(r.onRetry
+      ? { onRetry: (t: Target, n: number, f: Finding, ms: number) => r.onRetry?.(t, n, redactDeep(f), ms) }
+      : {}),
     ...(r.onTargetEnd ? { onTargetEnd: (t: Target, rep: TargetReport) => r.onTargetEnd?.(t, redactDeep(rep)) } : {}),
     onEnd: (report: Report) => r.onEnd(redactDeep(report)),
   };
@@ -63,23 +73,39 @@ export function redacting(r: Reporter): Reporter {
 const TARGET_CONCURRENCY = 8;
 
 /** --all: the hosts of the selected Gateway(s) not already named; wildcards nobody exercises are said on stderr. */
-async function allTargets(opts: Options, cluster: ClusterReader | null, why: string | null, named: Target[]): Promise<Target[]> {
-  if (!cluster) throw new UsageError(`--all needs a cluster source to list the routes: ${why ?? 'none'} (use --manifests or --kubeconfig)`);
+async function allTargets(
+  opts: Options,
+  cluster: ClusterReader | null,
+  why: string | null,
+  named: Target[],
+): Promise<Target[]> {
+  if (!cluster)
+    throw new UsageError(
+      `--all needs a cluster source to list the routes: ${why ?? 'none'} (use --manifests or --kubeconfig)`,
+    );
   const { hostsOnGateways, uncheckedWildcards } = await import('./all-hosts.js');
   const list = await hostsOnGateways(cluster, opts.gateway);
-  if (opts.gateway && list.gateways.length === 0) throw new UsageError(`--all: Gateway ${opts.gateway.namespace}/${opts.gateway.name} not found`);
+  if (opts.gateway && list.gateways.length === 0)
+    throw new UsageError(`--all: Gateway ${opts.gateway.namespace}/${opts.gateway.name} not found`);
   const have = new Set(named.map((t) => t.host));
   for (const w of uncheckedWildcards(list, [...have])) {
-    process.stderr.write(`gwdoctor: ${oneLine(`--all: ${w.pattern} (${w.routes.join(', ')}) is a wildcard and was not checked; name a host it covers to check it`)}\n`);
+    process.stderr.write(
+      `gwdoctor: ${oneLine(`--all: ${w.pattern} (${w.routes.join(', ')}) is a wildcard and was not checked; name a host it covers to check it`)}\n`,
+    );
   }
   const extra: Target[] = [];
   for (const h of list.hosts.filter((x) => !have.has(x))) {
     const t = routeHostTarget(h);
-    if ('skipped' in t) process.stderr.write(`gwdoctor: --all: route hostname ${JSON.stringify(h)} was not checked: ${oneLine(t.skipped)}\n`);
+    if ('skipped' in t)
+      process.stderr.write(
+        `gwdoctor: --all: route hostname ${JSON.stringify(h)} was not checked: ${oneLine(t.skipped)}\n`,
+      );
     else extra.push(t);
   }
   if (extra.length + named.length === 0) {
-    throw new UsageError(`--all: no HTTPRoute hostname to check on ${list.gateways.length ? `Gateway ${list.gateways.join(', ')}` : 'any Gateway (none found)'}`);
+    throw new UsageError(
+      `--all: no HTTPRoute hostname to check on ${list.gateways.length ? `Gateway ${list.gateways.join(', ')}` : 'any Gateway (none found)'}`,
+    );
   }
   return extra;
 }
@@ -96,19 +122,54 @@ export interface RunControl {
 }
 
 /** The report of a run cut short: the findings so far; the layer in flight says why it did not finish. */
-function partialTarget(t: Target, seen: Finding[], why: 'interrupt' | 'deadline', timeoutMs: number, signal: 'SIGINT' | 'SIGTERM' = 'SIGINT'): TargetReport {
+function partialTarget(
+  t: Target,
+  seen: Finding[],
+  why: 'interrupt' | 'deadline',
+  timeoutMs: number,
+  signal: 'SIGINT' | 'SIGTERM' = 'SIGINT',
+): TargetReport {
   let cut = false;
   const layers: Finding[] = LAYERS.map((check) => {
     const f = seen.find((x) => x.id === check.id);
     if (f) return f;
-    if (cut) return { ...skip(check, `not checked: the run was ${why === 'interrupt' ? 'interrupted' : 'stopped at its deadline'}`, { reason: why === 'interrupt' ? 'interrupted' : 'deadline' }), durationMs: 0 };
+    if (cut)
+      return {
+        ...skip(check, `not checked: the run was ${why === 'interrupt' ? 'interrupted' : 'stopped at its deadline'}`, {
+          reason: why === 'interrupt' ? 'interrupted' : 'deadline',
+        }),
+        durationMs: 0,
+      };
     cut = true;
     return why === 'interrupt'
-      ? { ...emit(check, 'Interrupted', `${check.id} did not finish: interrupted (${signal === 'SIGINT' ? 'Ctrl-C' : signal})`), durationMs: 0 }
-      : { ...emit(check, 'Timeout', `${check.id} did not finish: the run passed its --timeout (${timeoutMs} ms) and was stopped`), durationMs: 0 };
+      ? {
+          ...emit(
+            check,
+            'Interrupted',
+            `${check.id} did not finish: interrupted (${signal === 'SIGINT' ? 'Ctrl-C' : signal})`,
+          ),
+          durationMs: 0,
+        }
+      : {
+          ...emit(
+            check,
+            'Timeout',
+            `${check.id} did not finish: the run passed its --timeout (${timeoutMs} ms) and was stopped`,
+          ),
+          durationMs: 0,
+        };
   });
   const { verdict, failedLayer } = verdictOf(layers);
-  return { input: t.input, host: t.host, path: t.path, verdict, failedLayer, attempts: 1, layers, ...(t.expect ? { expect: t.expect } : {}) };
+  return {
+    input: t.input,
+    host: t.host,
+    path: t.path,
+    verdict,
+    failedLayer,
+    attempts: 1,
+    layers,
+    ...(t.expect ? { expect: t.expect } : {}),
+  };
 }
 
 export async function run(opts: Options, control: RunControl = {}): Promise<number> {
@@ -118,7 +179,10 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   for (const t of opts.internal.map(parseTarget)) {
     const clash = targets.find((x) => x.host === t.host);
     if (clash?.expect) continue; // the same internal host twice
-    if (clash) throw new UsageError(`${t.host} is given both as a target (must be public) and as --internal (must not be): give it once`);
+    if (clash)
+      throw new UsageError(
+        `${t.host} is given both as a target (must be public) and as --internal (must not be): give it once`,
+      );
     targets.push({ ...t, expect: 'internal' });
   }
   const signal = AbortSignal.timeout(opts.timeoutMs);
@@ -147,7 +211,9 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   control.partial = async (reason, sig) => {
     if (ended) return;
     ended = true;
-    await reporter.onEnd(reportOf(targets.map((t) => partialTarget(t, seen.get(t) ?? [], reason, opts.timeoutMs, sig))));
+    await reporter.onEnd(
+      reportOf(targets.map((t) => partialTarget(t, seen.get(t) ?? [], reason, opts.timeoutMs, sig))),
+    );
   };
 
   let resolver: Promise<Resolver> | undefined;
@@ -159,9 +225,10 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
     offline: opts.offline,
     net: { resolvers: opts.resolvers, expectIps: opts.expectIps, caFile: opts.caFile, port: opts.port },
     resolver: () =>
-      (resolver ??= opts.resolvers.length > 0
-        ? import('./net/dns-resolver.js').then((m) => m.packetResolver(opts.resolvers))
-        : Promise.resolve(systemResolver)),
+      (resolver ??=
+        opts.resolvers.length > 0
+          ? import('./net/dns-resolver.js').then((m) => m.packetResolver(opts.resolvers))
+          : Promise.resolve(systemResolver)),
     probe: () => (probe ??= import('./net/http-probe.js').then((m) => m.undiciProbe)),
     signal,
   };
@@ -171,10 +238,20 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
     // promises, and a failure surfaces in the layer that needs the data.
     for (const p of [cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes()]) p.catch(() => undefined);
   }
-  const wait = { until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs), intervalMs: opts.waitIntervalMs };
+  const wait = {
+    until: opts.waitMs === null ? null : Date.now() + Math.min(opts.waitMs, opts.timeoutMs),
+    intervalMs: opts.waitIntervalMs,
+  };
   // Bounded: --all may bring hundreds of hosts; the cluster reads are shared (cached) whatever the bound.
   // With --wait, every target's attempt n shares one refresh of the reader (runTargets' rounds).
-  const reports: TargetReport[] = await runTargets((t) => (t.expect === 'internal' ? INTERNAL_LAYERS : LAYERS), targets, env, wait, reporter, TARGET_CONCURRENCY);
+  const reports: TargetReport[] = await runTargets(
+    (t) => (t.expect === 'internal' ? INTERNAL_LAYERS : LAYERS),
+    targets,
+    env,
+    wait,
+    reporter,
+    TARGET_CONCURRENCY,
+  );
 
   const report = reportOf(reports);
   if (ended) return EXIT_INCONCLUSIVE; // cli.ts printed a partial report and decides the exit code
@@ -182,7 +259,10 @@ export async function run(opts: Options, control: RunControl = {}): Promise<numb
   await reporter.onEnd(report);
   if (opts.fixDir) {
     const { stale } = await (await import('./fix/files.js')).writeFixFiles(opts.fixDir, redactDeep(report));
-    for (const s of stale) process.stderr.write(`gwdoctor: ${oneLine(`--fix-dir: ${s.from}, a fix of an earlier run, was edited since; renamed to ${s.to} (not applied by kubectl apply -f DIR)`)}\n`);
+    for (const s of stale)
+      process.stderr.write(
+        `gwdoctor: ${oneLine(`--fix-dir: ${s.from}, a fix of an earlier run, was edited since; renamed to ${s.to} (not applied by kubectl apply -f DIR)`)}\n`,
+      );
   }
   return exitCodeFor(report);
 }

@@ -24,7 +24,10 @@ export function parseTarget(typed: string): Target {
   // Messages echo the target without any credentials in it (https://user:pass@host is rejected below).
   const input = redactUrl(typed);
   const raw = typed.trim();
-  if (raw === '') throw new UsageError('empty target: give a host such as api.example.com or a URL such as https://api.example.com/health');
+  if (raw === '')
+    throw new UsageError(
+      'empty target: give a host such as api.example.com or a URL such as https://api.example.com/health',
+    );
   if (/\s/.test(raw)) throw new UsageError(`invalid target "${input}": a hostname cannot contain spaces`);
 
   let url: URL;
@@ -50,12 +53,15 @@ export function parseTarget(typed: string): Target {
       throw new UsageError(`invalid target "${input}": not a hostname or host:port`);
     }
   }
-  if (url.username || url.password) throw new UsageError(`invalid target "${input}": credentials in the URL are not allowed`);
+  if (url.username || url.password)
+    throw new UsageError(`invalid target "${input}": credentials in the URL are not allowed`);
 
   // WHATWG URL already lower-cases and punycodes the host; keep the raw form for a trailing dot check.
   let host = url.hostname;
   if (host.startsWith('[') || isAddress(host)) {
-    throw new UsageError(`invalid target "${input}": an IP address is not a hostname (Gateway API hostnames cannot be IPs)`);
+    throw new UsageError(
+      `invalid target "${input}": an IP address is not a hostname (Gateway API hostnames cannot be IPs)`,
+    );
   }
   const trailingDot = host.endsWith('.');
   if (trailingDot) host = host.slice(0, -1);
@@ -63,7 +69,8 @@ export function parseTarget(typed: string): Target {
   validateHostname(host, input);
 
   const port = url.port === '' ? null : Number(url.port);
-  if (port === 0) throw new UsageError(`invalid target "${input}": port 0 is not a port a proxy can listen on (use 1-65535)`);
+  if (port === 0)
+    throw new UsageError(`invalid target "${input}": port 0 is not a port a proxy can listen on (use 1-65535)`);
   return {
     input,
     host,
@@ -79,10 +86,13 @@ export function validateHostname(host: string, input = host, singleLabel = false
   if (host.length > 253) throw new UsageError(`invalid target "${input}": hostname longer than 253 characters`);
   const labels = host.split('.');
   if (labels.length < 2 && !singleLabel) {
-    throw new UsageError(`invalid target "${input}": "${host}" is not a fully qualified hostname (expected something like api.example.com; a route's single-label hostname is checked with --all)`);
+    throw new UsageError(
+      `invalid target "${input}": "${host}" is not a fully qualified hostname (expected something like api.example.com; a route's single-label hostname is checked with --all)`,
+    );
   }
   for (const l of labels) {
-    if (!LABEL.test(l)) throw new UsageError(`invalid target "${input}": label "${l}" is not a valid DNS label (RFC 1123)`);
+    if (!LABEL.test(l))
+      throw new UsageError(`invalid target "${input}": label "${l}" is not a valid DNS label (RFC 1123)`);
   }
   if (/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) {
     throw new UsageError(`invalid target "${input}": the top-level label cannot be all digits`);
@@ -108,7 +118,8 @@ export function routeHostTarget(hostname: string): Target | { skipped: string } 
     // What the probes will build from it must round-trip through a URL unchanged.
     if (new URL(`https://${host}/`).hostname !== host) throw new UsageError('not a hostname a client can request');
   } catch (err) {
-    if (err instanceof UsageError || err instanceof TypeError) return { skipped: oneLine(err.message.replace(/^invalid target "[^"]*": /, '')) };
+    if (err instanceof UsageError || err instanceof TypeError)
+      return { skipped: oneLine(err.message.replace(/^invalid target "[^"]*": /, '')) };
     throw err;
   }
   return { input: host, host, port: null, path: '/', query: '', trailingDot: false };
@@ -123,12 +134,17 @@ export function routeHostTarget(hostname: string): Target | { skipped: string } 
 
 export function parseGatewayRef(v: string, flag = '--gateway'): GatewayRef {
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)(?::([^:]*))?$/.exec(v);
-  if (!m) throw new UsageError(`${flag} "${redactUrl(v)}": expected NAMESPACE/NAME or NAMESPACE/NAME:PORT, e.g. istio-ingress/example-istio-gateway:80`);
+  if (!m)
+    throw new UsageError(
+      `${flag} "${redactUrl(v)}": expected NAMESPACE/NAME or NAMESPACE/NAME:PORT, e.g. istio-ingress/example-istio-gateway:80`,
+    );
   const ref: GatewayRef = { namespace: m[1] as string, name: m[3] as string };
   if (m[5] === undefined) return ref;
   const p = /^\d{1,5}$/.test(m[5]) ? Number(m[5]) : NaN;
   if (!Number.isInteger(p) || p < 1 || p > 65535) {
-    throw new UsageError(`${flag} "${redactUrl(v)}": port "${m[5]}" is not a port number 1-65535 (the Gateway listener port, or the nodePort, your proxy forwards to)`);
+    throw new UsageError(
+      `${flag} "${redactUrl(v)}": port "${m[5]}" is not a port number 1-65535 (the Gateway listener port, or the nodePort, your proxy forwards to)`,
+    );
   }
   return { ...ref, port: p };
 }

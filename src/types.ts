@@ -60,7 +60,20 @@ export interface Facts {
    * `not-live`: the data plane is read from a live cluster only; `no-istiod`: no istiod Service to ask; `forbidden`: the optional read
    * was not granted).
    */
-  skipped?: { reason: 'stopped' | 'offline' | 'no-cluster' | 'interrupted' | 'deadline' | 'internal' | 'no-mesh-objects' | 'not-live' | 'no-istiod' | 'forbidden'; after?: LayerId };
+  skipped?: {
+    reason:
+      | 'stopped'
+      | 'offline'
+      | 'no-cluster'
+      | 'interrupted'
+      | 'deadline'
+      | 'internal'
+      | 'no-mesh-objects'
+      | 'not-live'
+      | 'no-istiod'
+      | 'forbidden';
+    after?: LayerId;
+  };
   /** dns: what each resolver answered. */
   resolvers?: DnsAnswerFact[];
   /** proxy: the certificate each probed address:port presented (when the TLS handshake gave one). */
@@ -107,7 +120,14 @@ export interface DataplaneFact {
   /** How istiod's debug state was read: 'ok', or why not (the finding's evidence says more). */
   istiod: { service: ObjectRef; read: 'ok' | 'forbidden' | 'refused' | 'unreachable' };
   /** The gateway Pods judged, each with istiod's view of its proxy. */
-  proxies: { pod: ObjectRef; proxyId: string; node: string | null; connected: boolean | null; xds: XdsTypeFact[]; route: GeneratedRouteFact | null }[];
+  proxies: {
+    pod: ObjectRef;
+    proxyId: string;
+    node: string | null;
+    connected: boolean | null;
+    xds: XdsTypeFact[];
+    route: GeneratedRouteFact | null;
+  }[];
   /** The clusters gwdoctor predicts for GET host/path (`outbound|PORT||NAME.NS.svc.`; null: a redirect), when it compared. */
   predicted?: string[] | null;
   /** The Envoy's own state, read from each gateway Pod's admin port (pods/portforward), for this request. */
@@ -166,16 +186,33 @@ export interface EnvoyPodFact {
   /** The route's clusters (weight > 0) and their hosts' health (hosts null: Envoy has no such cluster). */
   clusters: { name: string; hosts: { address: string; port: number | null; health: EnvoyHostHealth[] }[] | null }[];
   /** Resources Envoy rejected (its error_state), its error text verbatim and the version it still serves. */
-  rejected: { type: 'listener' | 'route' | 'cluster' | 'endpoint'; name: string; details: string; lastUpdateAttempt: string | null; activeVersion: string | null }[];
+  rejected: {
+    type: 'listener' | 'route' | 'cluster' | 'endpoint';
+    name: string;
+    details: string;
+    lastUpdateAttempt: string | null;
+    activeVersion: string | null;
+  }[];
 }
 
 export interface MeshFact {
   gateway: ObjectRef;
   rootNamespace: string;
   /** The AuthorizationPolicies that reach the gateway's proxy (src/mesh/authz.ts policiesFor), oldest first. */
-  policies: { policy: ObjectRef; action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM'; dryRun: boolean; rules: number; badProvider: string | null }[];
+  policies: {
+    policy: ObjectRef;
+    action: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+    dryRun: boolean;
+    rules: number;
+    badProvider: string | null;
+  }[];
   /** How the gateway connects to each backend Service port (src/mesh/upstream.ts). */
-  upstreams: { service: ObjectRef; port: number; kind: 'tls' | 'istio-mutual' | 'plaintext' | 'auto'; rule: ObjectRef | null }[];
+  upstreams: {
+    service: ObjectRef;
+    port: number;
+    kind: 'tls' | 'istio-mutual' | 'plaintext' | 'auto';
+    rule: ObjectRef | null;
+  }[];
   /** The hops after the gateway that enforce AuthorizationPolicies for each backend (src/mesh/hops.ts). */
   hops?: MeshHopFact[];
 }
@@ -294,7 +331,7 @@ export interface Target {
   /** Query string without "?", "" when none. */
   query: string;
   /** true when the user wrote a trailing dot; Envoy will not match such a Host. */
-  trailingDot: boolean;  /** --internal: the host must NOT be public (the checks prove nothing serves it); absent for a public target. */
+  trailingDot: boolean /** --internal: the host must NOT be public (the checks prove nothing serves it); absent for a public target. */;
   expect?: 'internal';
 }
 
@@ -316,11 +353,21 @@ export interface HttpProbeResult {
   bodySnippet: string;
   /** The body was still open when the probe stopped reading (a stream): the status and headers are the answer. */
   bodyOpen?: boolean;
-  tls: { authorized: boolean; error: string | null; subject: string | null; issuer: string | null; validTo: string | null; san: string[] } | null;
+  tls: {
+    authorized: boolean;
+    error: string | null;
+    subject: string | null;
+    issuer: string | null;
+    validTo: string | null;
+    san: string[];
+  } | null;
 }
 
 export interface HttpProbe {
-  get(url: URL, opts: { address?: string; hostHeader?: string; signal: AbortSignal; caFile?: string; insecure?: boolean }): Promise<HttpProbeResult>;
+  get(
+    url: URL,
+    opts: { address?: string; hostHeader?: string; signal: AbortSignal; caFile?: string; insecure?: boolean },
+  ): Promise<HttpProbeResult>;
 }
 
 /** One Gateway listener that accepts the target host. */
@@ -432,7 +479,11 @@ export interface TargetReport {
   /** Only for a host given with --internal: it passes when nothing public serves it. */
   expect?: 'internal';
   /** With --wait: how long it waited and why it stopped. */
-  waited?: { attempts: number; durationMs: number; stopped: 'single-attempt' | 'passed' | 'nothing-retryable' | 'only-settled-warnings' | 'deadline' };
+  waited?: {
+    attempts: number;
+    durationMs: number;
+    stopped: 'single-attempt' | 'passed' | 'nothing-retryable' | 'only-settled-warnings' | 'deadline';
+  };
 }
 
 export interface Report {

@@ -14,7 +14,18 @@
 // * Writes are atomic: a temporary file in the same directory, then rename.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 
@@ -61,7 +72,14 @@ export function cacheFileName(id: Identity): string {
   } catch {
     // an unparsable URL is refused before any read (live.ts); the hash alone still keys it
   }
-  const canonical = JSON.stringify([stripUserinfo(id.server), id.user ?? '', id.username ?? '', id.exec ?? '', id.authProvider ?? '', id.clientCertificate ?? '']);
+  const canonical = JSON.stringify([
+    stripUserinfo(id.server),
+    id.user ?? '',
+    id.username ?? '',
+    id.exec ?? '',
+    id.authProvider ?? '',
+    id.clientCertificate ?? '',
+  ]);
   return `${hostPort}-${createHash('sha256').update(canonical).digest('hex').slice(0, 32)}.json`;
 }
 
@@ -101,7 +119,10 @@ export class DiscoveryCache {
     private readonly ttlMs = DISCOVERY_TTL_MS,
   ) {}
 
-  static for(id: Identity, opts: { enabled: boolean; env?: NodeJS.ProcessEnv; note?: (msg: string) => void; now?: () => number }): DiscoveryCache {
+  static for(
+    id: Identity,
+    opts: { enabled: boolean; env?: NodeJS.ProcessEnv; note?: (msg: string) => void; now?: () => number },
+  ): DiscoveryCache {
     const dir = opts.enabled ? discoveryDir(opts.env) : null;
     return new DiscoveryCache(dir ? join(dir, cacheFileName(id)) : null, opts.note, opts.now);
   }
@@ -139,13 +160,18 @@ export class DiscoveryCache {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       fd = openSync(tmp, 'wx', 0o600);
-      writeSync(fd, `${JSON.stringify({ format: FORMAT, fetchedAt: this.now(), versions: d.versions, referenceGrant: d.referenceGrant, v1Resources: d.v1Resources })}\n`);
+      writeSync(
+        fd,
+        `${JSON.stringify({ format: FORMAT, fetchedAt: this.now(), versions: d.versions, referenceGrant: d.referenceGrant, v1Resources: d.v1Resources })}\n`,
+      );
       fsyncSync(fd);
       closeSync(fd);
       fd = null;
       renameSync(tmp, this.file);
     } catch (err) {
-      this.note(`discovery cache ${this.file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}), not cached`);
+      this.note(
+        `discovery cache ${this.file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}), not cached`,
+      );
       if (fd !== null) closeSync(fd);
       try {
         unlinkSync(tmp);
@@ -161,7 +187,8 @@ export class DiscoveryCache {
     try {
       unlinkSync(this.file);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.note(`discovery cache ${this.file}: cannot remove (${(err as NodeJS.ErrnoException).code})`);
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.note(`discovery cache ${this.file}: cannot remove (${(err as NodeJS.ErrnoException).code})`);
     }
   }
 }

@@ -9,16 +9,34 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import {
-  ApisApi,
-  CoreV1Api,
-  CustomObjectsApi,
-  DiscoveryV1Api,
-  KubeConfig,
-} from '@kubernetes/client-node';
+import { ApisApi, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ClusterAccessError, UsageError, rootMessage } from '../errors.js';
-import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type MeshKind, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service, type ServiceEntry } from './objects.js';
-import { labelsMatch, MESH_KINDS, selectorString, type ClusterReader, type MeshObjectOf, type ProxyAnswer } from './reader.js';
+import {
+  secretView,
+  type EndpointSlice,
+  type Gateway,
+  type GatewayClass,
+  type GRPCRoute,
+  type HTTPRoute,
+  type K8sObject,
+  type ListenerSet,
+  type MeshKind,
+  type Namespace,
+  type Node,
+  type Pod,
+  type ReferenceGrant,
+  type Secret,
+  type Service,
+  type ServiceEntry,
+} from './objects.js';
+import {
+  labelsMatch,
+  MESH_KINDS,
+  selectorString,
+  type ClusterReader,
+  type MeshObjectOf,
+  type ProxyAnswer,
+} from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 import { DiscoveryCache, type Discovered } from './discovery-cache.js';
 
@@ -26,8 +44,17 @@ const GROUP = 'gateway.networking.k8s.io';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const SERVICE_NAME = 'kubernetes.io/service-name';
 /** One page of a LIST: typed lists carry `_continue`, custom-object lists the raw `continue`. */
-type Page = { items?: unknown[]; metadata?: { _continue?: string | undefined; continue?: string | undefined } | undefined };
-const KINDS: Record<string, string> = { gatewayclasses: 'GatewayClass', gateways: 'Gateway', httproutes: 'HTTPRoute', grpcroutes: 'GRPCRoute', listenersets: 'ListenerSet' };
+type Page = {
+  items?: unknown[];
+  metadata?: { _continue?: string | undefined; continue?: string | undefined } | undefined;
+};
+const KINDS: Record<string, string> = {
+  gatewayclasses: 'GatewayClass',
+  gateways: 'Gateway',
+  httproutes: 'HTTPRoute',
+  grpcroutes: 'GRPCRoute',
+  listenersets: 'ListenerSet',
+};
 
 export type KubeconfigSource =
   | { ok: true; kind: 'files'; files: string[] }
@@ -48,12 +75,18 @@ export function findKubeconfig(flag: string | null, env: NodeJS.ProcessEnv = pro
   if (fromEnv.length > 0) {
     const present = fromEnv.filter((f) => existsSync(f));
     if (present.length > 0) return { ok: true, kind: 'files', files: present };
-    return { ok: false, why: `no kubeconfig found: none of the files in $KUBECONFIG exist (${fromEnv.join(delimiter)})` };
+    return {
+      ok: false,
+      why: `no kubeconfig found: none of the files in $KUBECONFIG exist (${fromEnv.join(delimiter)})`,
+    };
   }
   const home = join(env['HOME'] ?? homedir(), '.kube', 'config');
   if (existsSync(home)) return { ok: true, kind: 'files', files: [home] };
   if (env['KUBERNETES_SERVICE_HOST'] && existsSync(join(SA_DIR, 'token'))) return { ok: true, kind: 'in-cluster' };
-  return { ok: false, why: 'no kubeconfig found ($KUBECONFIG unset, ~/.kube/config missing, not running in a cluster): pass --kubeconfig or --manifests' };
+  return {
+    ok: false,
+    why: 'no kubeconfig found ($KUBECONFIG unset, ~/.kube/config missing, not running in a cluster): pass --kubeconfig or --manifests',
+  };
 }
 
 // ---- kubeconfig exec credential plugins -------------------------------------------------------------------------
@@ -93,7 +126,9 @@ interface PluginFailure {
  */
 function guardExecPlugins(kc: KubeConfig, signal: AbortSignal, failed: (f: PluginFailure) => void): void {
   const auths = (kc as unknown as { authenticators?: unknown[] }).authenticators ?? [];
-  const exec = auths.find((a): a is { execFn: unknown } => typeof a === 'object' && a !== null && 'execFn' in a && 'tokenCache' in a);
+  const exec = auths.find(
+    (a): a is { execFn: unknown } => typeof a === 'object' && a !== null && 'execFn' in a && 'tokenCache' in a,
+  );
   if (!exec) return;
   exec.execFn = (command: string, args: string[] | undefined, opts: SpawnOptions): ChildProcess => {
     const name = command.split('/').pop() ?? command;
@@ -113,14 +148,29 @@ function guardExecPlugins(kc: KubeConfig, signal: AbortSignal, failed: (f: Plugi
       else signal.addEventListener('abort', onAbort, { once: true });
     }
     child.on('error', (err: NodeJS.ErrnoException) => {
-      failed({ command: name, why: err.code === 'ENOENT' ? `"${command}" is not installed or not on PATH` : `cannot start "${command}": ${err.code ?? err.message}` });
+      failed({
+        command: name,
+        why:
+          err.code === 'ENOENT'
+            ? `"${command}" is not installed or not on PATH`
+            : `cannot start "${command}": ${err.code ?? err.message}`,
+      });
     });
     child.on('close', (code, sig) => {
       signal.removeEventListener('abort', onAbort);
       if (child.pid !== undefined) livePluginGroups.delete(child.pid);
-      const said = stderr.trim().split('\n').filter((l) => l.trim() !== '').pop();
-      if (timedOut) failed({ command: name, why: 'did not finish within --timeout and was stopped (its whole process group)' });
-      else if (code !== 0) failed({ command: name, why: `${sig ? `was killed by ${sig}` : `exited with status ${code}`}${said ? `: ${said}` : ''}` });
+      const said = stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .pop();
+      if (timedOut)
+        failed({ command: name, why: 'did not finish within --timeout and was stopped (its whole process group)' });
+      else if (code !== 0)
+        failed({
+          command: name,
+          why: `${sig ? `was killed by ${sig}` : `exited with status ${code}`}${said ? `: ${said}` : ''}`,
+        });
     });
     return child;
   };
@@ -137,7 +187,10 @@ function itemsOf<T>(items: unknown[] | undefined, apiVersion: string, kind: stri
 
 function statusMessage(body: unknown): string | undefined {
   try {
-    const b = typeof body === 'string' ? (JSON.parse(body) as { message?: string }) : (body as { message?: string } | undefined);
+    const b =
+      typeof body === 'string'
+        ? (JSON.parse(body) as { message?: string })
+        : (body as { message?: string } | undefined);
     return b?.message;
   } catch {
     return undefined;
@@ -172,20 +225,48 @@ export function toClusterError(err: unknown, what: string, server: string): Clus
   if (typeof code === 'number') {
     const msg = statusMessage((err as { body?: unknown }).body);
     if (code === 403) {
-      return new ClusterAccessError('forbidden', `forbidden: cannot ${what}${msg ? ` (${msg})` : ''}`, `grant get/list on it, e.g. bind the ClusterRole in deploy/rbac.yaml`);
+      return new ClusterAccessError(
+        'forbidden',
+        `forbidden: cannot ${what}${msg ? ` (${msg})` : ''}`,
+        `grant get/list on it, e.g. bind the ClusterRole in deploy/rbac.yaml`,
+      );
     }
-    if (code === 401) return new ClusterAccessError('unauthorized', `unauthorized: the API server rejected the credentials of this kubeconfig user while trying to ${what}`, 'refresh the credentials (kubectl auth whoami)');
-    if (code === 404) return new ClusterAccessError('crd-missing', `the API server does not serve what gwdoctor needs to ${what}: is the Gateway API installed?`, 'kubectl get crd gateways.gateway.networking.k8s.io');
-    return new ClusterAccessError('api', `the API server answered HTTP ${code} while trying to ${what}${msg ? `: ${msg}` : ''}`);
+    if (code === 401)
+      return new ClusterAccessError(
+        'unauthorized',
+        `unauthorized: the API server rejected the credentials of this kubeconfig user while trying to ${what}`,
+        'refresh the credentials (kubectl auth whoami)',
+      );
+    if (code === 404)
+      return new ClusterAccessError(
+        'crd-missing',
+        `the API server does not serve what gwdoctor needs to ${what}: is the Gateway API installed?`,
+        'kubectl get crd gateways.gateway.networking.k8s.io',
+      );
+    return new ClusterAccessError(
+      'api',
+      `the API server answered HTTP ${code} while trying to ${what}${msg ? `: ${msg}` : ''}`,
+    );
   }
   const c = causeCode(err);
   if (c && TLS_CODES.test(c)) {
-    return new ClusterAccessError('tls', `TLS error talking to ${server}: ${c} (the kubeconfig's certificate-authority does not match the server's certificate?)`, 'check certificate-authority(-data) of the cluster entry in the kubeconfig');
+    return new ClusterAccessError(
+      'tls',
+      `TLS error talking to ${server}: ${c} (the kubeconfig's certificate-authority does not match the server's certificate?)`,
+      'check certificate-authority(-data) of the cluster entry in the kubeconfig',
+    );
   }
   if (c === 'ABORT_ERR' || c === 'UND_ERR_CONNECT_TIMEOUT' || c === 'UND_ERR_HEADERS_TIMEOUT') {
-    return new ClusterAccessError('timeout', `the API server ${server} did not answer in time (${c}) while trying to ${what}`);
+    return new ClusterAccessError(
+      'timeout',
+      `the API server ${server} did not answer in time (${c}) while trying to ${what}`,
+    );
   }
-  return new ClusterAccessError('unreachable', `cannot reach the API server ${server}: ${c ?? rootMessage(err)} (while trying to ${what})`, 'check the cluster address, VPN and that the API server is up: kubectl cluster-info');
+  return new ClusterAccessError(
+    'unreachable',
+    `cannot reach the API server ${server}: ${c ?? rootMessage(err)} (while trying to ${what})`,
+    'check the cluster address, VPN and that the API server is up: kubectl cluster-info',
+  );
 }
 
 /**
@@ -206,7 +287,12 @@ function mergeLikeKubectl(kc: KubeConfig, files: string[]): void {
     for (const c of one.contexts) if (!contexts.has(c.name)) contexts.set(c.name, c);
     if (!currentContext && one.currentContext) currentContext = one.currentContext;
   }
-  kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext });
+  kc.loadFromOptions({
+    clusters: [...clusters.values()],
+    users: [...users.values()],
+    contexts: [...contexts.values()],
+    currentContext,
+  });
 }
 
 export interface LiveOptions {
@@ -254,12 +340,21 @@ export class LiveCluster implements ClusterReader {
         authProvider: user?.authProvider?.name,
         clientCertificate: user?.certFile ?? user?.certData,
       },
-      { enabled: opts.discoveryCache ?? false, ...(opts.env ? { env: opts.env } : {}), ...(opts.note ? { note: opts.note } : {}) },
+      {
+        enabled: opts.discoveryCache ?? false,
+        ...(opts.env ? { env: opts.env } : {}),
+        ...(opts.note ? { note: opts.note } : {}),
+      },
     );
   }
 
   /** `signal` is the run's deadline: credential plugins still running when it fires are killed. */
-  static async create(src: Extract<KubeconfigSource, { ok: true }>, context: string | null, signal: AbortSignal = new AbortController().signal, opts: LiveOptions = {}): Promise<LiveCluster> {
+  static async create(
+    src: Extract<KubeconfigSource, { ok: true }>,
+    context: string | null,
+    signal: AbortSignal = new AbortController().signal,
+    opts: LiveOptions = {},
+  ): Promise<LiveCluster> {
     const kc = new KubeConfig();
     try {
       if (src.kind === 'in-cluster') kc.loadFromCluster();
@@ -267,17 +362,30 @@ export class LiveCluster implements ClusterReader {
       else mergeLikeKubectl(kc, src.files);
     } catch (err) {
       const first = ((err as Error).message ?? String(err)).split('\n')[0];
-      throw new UsageError(`cannot load kubeconfig ${src.kind === 'files' ? src.files.join(delimiter) : '(in-cluster)'}: ${redact(first ?? '')}`);
+      throw new UsageError(
+        `cannot load kubeconfig ${src.kind === 'files' ? src.files.join(delimiter) : '(in-cluster)'}: ${redact(first ?? '')}`,
+      );
     }
     if (context !== null) {
       if (!kc.getContexts().some((c) => c.name === context)) {
-        throw new UsageError(`--context ${context}: no such context in the kubeconfig (have: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+        throw new UsageError(
+          `--context ${context}: no such context in the kubeconfig (have: ${
+            kc
+              .getContexts()
+              .map((c) => c.name)
+              .join(', ') || 'none'
+          })`,
+        );
       }
       kc.setCurrentContext(context);
     }
     const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new UsageError(`the kubeconfig has no current context${kc.getContexts().length ? ': pass --context' : ''}`);
-    if (!/^https?:\/\//.test(cluster.server)) throw new UsageError(`the kubeconfig's cluster "${cluster.name}" has an invalid server address "${redactUrl(cluster.server)}"`);
+    if (!cluster)
+      throw new UsageError(`the kubeconfig has no current context${kc.getContexts().length ? ': pass --context' : ''}`);
+    if (!/^https?:\/\//.test(cluster.server))
+      throw new UsageError(
+        `the kubeconfig's cluster "${cluster.name}" has an invalid server address "${redactUrl(cluster.server)}"`,
+      );
     if (cluster.server.startsWith('http://')) {
       // A plain-HTTP server (`kubectl proxy`, a local tunnel): kubectl talks HTTP to it. client-node refuses unless
       // the cluster entry has skipTLSVerify ("HTTP protocol is not allowed when skipTLSVerify is not set"), a guard
@@ -303,7 +411,8 @@ export class LiveCluster implements ClusterReader {
 
   /** One GET to a Pod's Envoy admin port through pods/portforward (the transport envoyRead uses). */
   envoyAdmin(namespace: string, pod: string): AdminGet {
-    return (path) => portForwardGet(this.kc, namespace, pod, ENVOY_ADMIN_PORT, path, { timeoutMs: 15_000, signal: this.signal });
+    return (path) =>
+      portForwardGet(this.kc, namespace, pod, ENVOY_ADMIN_PORT, path, { timeoutMs: 15_000, signal: this.signal });
   }
 
   /** A gateway Pod's Envoy (config dump, clusters, xDS connection), read once per Pod per run (ClusterReader.envoyRead). */
@@ -311,7 +420,9 @@ export class LiveCluster implements ClusterReader {
     const key = `${namespace}/${pod}`;
     let p = this.envoys.get(key);
     if (!p) {
-      p = readEnvoy(this.envoyAdmin(namespace, pod)).then((r) => (r.kind === 'ok' ? { kind: 'ok' as const, read: r.read } : r));
+      p = readEnvoy(this.envoyAdmin(namespace, pod)).then((r) =>
+        r.kind === 'ok' ? { kind: 'ok' as const, read: r.read } : r,
+      );
       this.envoys.set(key, p);
     }
     return p;
@@ -403,7 +514,11 @@ export class LiveCluster implements ClusterReader {
       return { versions, referenceGrant, v1Resources: [...v1] };
     }).catch((err: unknown) => {
       if (err instanceof ClusterAccessError && err.kind === 'crd-missing') {
-        throw new ClusterAccessError('crd-missing', `the Gateway API is not installed on ${this.server}: the API server serves no ${GROUP} group`, 'install the Gateway API CRDs (standard channel), e.g. kubectl get crd | grep gateway.networking.k8s.io');
+        throw new ClusterAccessError(
+          'crd-missing',
+          `the Gateway API is not installed on ${this.server}: the API server serves no ${GROUP} group`,
+          'install the Gateway API CRDs (standard channel), e.g. kubectl get crd | grep gateway.networking.k8s.io',
+        );
       }
       throw err;
     });
@@ -413,7 +528,16 @@ export class LiveCluster implements ClusterReader {
     return this.withDiscovery((api) => {
       const v = api.versions.includes(version) ? version : (api.versions[0] as string);
       return this.memo(`list/${plural}@${v}`, `list ${plural}.${GROUP} at the cluster scope`, async () => {
-        const items = await this.paginate((_continue, limit) => this.custom.listClusterCustomObject({ group: GROUP, version: v, plural, limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>);
+        const items = await this.paginate(
+          (_continue, limit) =>
+            this.custom.listClusterCustomObject({
+              group: GROUP,
+              version: v,
+              plural,
+              limit,
+              ...(_continue ? { _continue } : {}),
+            }) as Promise<Page>,
+        );
         return itemsOf<T>(items, `${GROUP}/${v}`, KINDS[plural] as string);
       });
     });
@@ -454,9 +578,28 @@ export class LiveCluster implements ClusterReader {
   }
   referenceGrants(ns: string) {
     return this.withDiscovery((api) =>
-      this.inNamespace<ReferenceGrant>(`referencegrants@${api.referenceGrant}`, ns, undefined, `list referencegrants.${GROUP}`, `${GROUP}/${api.referenceGrant}`, 'ReferenceGrant', (o) =>
-        this.custom.listNamespacedCustomObject({ group: GROUP, version: api.referenceGrant, namespace: ns, plural: 'referencegrants', ...o }) as Promise<Page>,
-        (o) => this.custom.listCustomObjectForAllNamespaces({ group: GROUP, version: api.referenceGrant, resourcePlural: 'referencegrants', ...o }) as Promise<Page>,
+      this.inNamespace<ReferenceGrant>(
+        `referencegrants@${api.referenceGrant}`,
+        ns,
+        undefined,
+        `list referencegrants.${GROUP}`,
+        `${GROUP}/${api.referenceGrant}`,
+        'ReferenceGrant',
+        (o) =>
+          this.custom.listNamespacedCustomObject({
+            group: GROUP,
+            version: api.referenceGrant,
+            namespace: ns,
+            plural: 'referencegrants',
+            ...o,
+          }) as Promise<Page>,
+        (o) =>
+          this.custom.listCustomObjectForAllNamespaces({
+            group: GROUP,
+            version: api.referenceGrant,
+            resourcePlural: 'referencegrants',
+            ...o,
+          }) as Promise<Page>,
       ),
     );
   }
@@ -465,16 +608,24 @@ export class LiveCluster implements ClusterReader {
   }
   /** GET one ConfigMap; a 403 degrades to "unknown" (null): reading it is optional (deploy/rbac.yaml grants it). */
   configMap(ns: string, name: string) {
-    return this.memo(`cm/${ns}/${name}`, `get configmap ${ns}/${name}`, async (): Promise<K8sObject | undefined | null> => {
-      try {
-        return { ...jsonOf<K8sObject>(await this.core.readNamespacedConfigMap({ namespace: ns, name })), apiVersion: 'v1', kind: 'ConfigMap' };
-      } catch (err) {
-        const code = (err as { code?: unknown }).code;
-        if (code === 404) return undefined;
-        if (code === 403) return null;
-        throw err;
-      }
-    });
+    return this.memo(
+      `cm/${ns}/${name}`,
+      `get configmap ${ns}/${name}`,
+      async (): Promise<K8sObject | undefined | null> => {
+        try {
+          return {
+            ...jsonOf<K8sObject>(await this.core.readNamespacedConfigMap({ namespace: ns, name })),
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+          };
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (code === 404) return undefined;
+          if (code === 403) return null;
+          throw err;
+        }
+      },
+    );
   }
   /**
    * GET one Secret by name (a listener's certificateRef; gwdoctor never LISTs Secrets). A 403 is thrown as
@@ -501,7 +652,14 @@ export class LiveCluster implements ClusterReader {
     if (this.wide.get('namespaces') === 'wide') {
       try {
         const all = await this.memo('all/namespaces', 'list namespaces at the cluster scope', async () =>
-          itemsOf<Namespace>(await this.paginate((_continue, limit) => this.core.listNamespace({ limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>), 'v1', 'Namespace'),
+          itemsOf<Namespace>(
+            await this.paginate(
+              (_continue, limit) =>
+                this.core.listNamespace({ limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>,
+            ),
+            'v1',
+            'Namespace',
+          ),
         );
         return all.find((n) => n.metadata.name === name);
       } catch (err) {
@@ -523,10 +681,15 @@ export class LiveCluster implements ClusterReader {
       return (await this.servicesIn(ns, {})).find((o) => o.metadata.name === name);
     }
     this.countAsk('services', `${ns}/${name}`);
-    if (this.wide.get('services') === 'wide') return (await this.servicesIn(ns, {})).find((o) => o.metadata.name === name);
+    if (this.wide.get('services') === 'wide')
+      return (await this.servicesIn(ns, {})).find((o) => o.metadata.name === name);
     return this.memo(`svc/${ns}/${name}`, `get services in namespace ${ns}`, async () => {
       try {
-        return { ...jsonOf<Service>(await this.core.readNamespacedService({ namespace: ns, name })), apiVersion: 'v1', kind: 'Service' };
+        return {
+          ...jsonOf<Service>(await this.core.readNamespacedService({ namespace: ns, name })),
+          apiVersion: 'v1',
+          kind: 'Service',
+        };
       } catch (err) {
         if ((err as { code?: unknown }).code === 404) return undefined;
         throw err;
@@ -536,20 +699,54 @@ export class LiveCluster implements ClusterReader {
   /** Every Service of the cluster (candidates for fixes that need a backend): one paginated cluster-wide LIST. */
   allServices() {
     return this.memo('svcs/*', 'list services in all namespaces', async () =>
-      itemsOf<Service>(await this.paginate((_continue, limit) => this.core.listServiceForAllNamespaces({ limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>), 'v1', 'Service'),
+      itemsOf<Service>(
+        await this.paginate(
+          (_continue, limit) =>
+            this.core.listServiceForAllNamespaces({ limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>,
+        ),
+        'v1',
+        'Service',
+      ),
     );
   }
   private servicesIn(ns: string, labels: Record<string, string>) {
-    return this.inNamespace<Service>('services', ns, labels, 'list services', 'v1', 'Service', (o) => this.core.listNamespacedService({ namespace: ns, ...o }), (o) => this.core.listServiceForAllNamespaces(o));
+    return this.inNamespace<Service>(
+      'services',
+      ns,
+      labels,
+      'list services',
+      'v1',
+      'Service',
+      (o) => this.core.listNamespacedService({ namespace: ns, ...o }),
+      (o) => this.core.listServiceForAllNamespaces(o),
+    );
   }
   servicesByLabel(ns: string, labels: Record<string, string>) {
     return this.servicesIn(ns, labels);
   }
   endpointSlices(ns: string, svc: string) {
-    return this.inNamespace<EndpointSlice>('endpointslices', ns, { [SERVICE_NAME]: svc }, 'list endpointslices.discovery.k8s.io', 'discovery.k8s.io/v1', 'EndpointSlice', (o) => this.discovery.listNamespacedEndpointSlice({ namespace: ns, ...o }), (o) => this.discovery.listEndpointSliceForAllNamespaces(o));
+    return this.inNamespace<EndpointSlice>(
+      'endpointslices',
+      ns,
+      { [SERVICE_NAME]: svc },
+      'list endpointslices.discovery.k8s.io',
+      'discovery.k8s.io/v1',
+      'EndpointSlice',
+      (o) => this.discovery.listNamespacedEndpointSlice({ namespace: ns, ...o }),
+      (o) => this.discovery.listEndpointSliceForAllNamespaces(o),
+    );
   }
   pods(ns: string, selector: Record<string, string>) {
-    return this.inNamespace<Pod>('pods', ns, selector, 'list pods', 'v1', 'Pod', (o) => this.core.listNamespacedPod({ namespace: ns, ...o }), (o) => this.core.listPodForAllNamespaces(o)) as Promise<Pod[] | null>;
+    return this.inNamespace<Pod>(
+      'pods',
+      ns,
+      selector,
+      'list pods',
+      'v1',
+      'Pod',
+      (o) => this.core.listNamespacedPod({ namespace: ns, ...o }),
+      (o) => this.core.listPodForAllNamespaces(o),
+    ) as Promise<Pod[] | null>;
   }
 
   /** Items per LIST page (kubectl's --chunk-size default); every LIST follows `continue` to the end. */
@@ -569,7 +766,9 @@ export class LiveCluster implements ClusterReader {
     if (set.size > after && !this.wide.has(kind)) this.wide.set(kind, 'wide');
   }
 
-  private async paginate(fetch: (continueToken: string | undefined, limit: number) => Promise<Page>): Promise<unknown[]> {
+  private async paginate(
+    fetch: (continueToken: string | undefined, limit: number) => Promise<Page>,
+  ): Promise<unknown[]> {
     const out: unknown[] = [];
     let token: string | undefined;
     for (let pages = 0; ; pages++) {
@@ -600,16 +799,28 @@ export class LiveCluster implements ClusterReader {
     if (this.wide.get(kind) === 'wide') {
       try {
         const all = await this.memo(`all/${kind}`, `${what} at the cluster scope`, async () =>
-          itemsOf<T>(await this.paginate((_continue, limit) => clusterWide({ limit, ...(_continue ? { _continue } : {}) })), apiVersion, objKind),
+          itemsOf<T>(
+            await this.paginate((_continue, limit) => clusterWide({ limit, ...(_continue ? { _continue } : {}) })),
+            apiVersion,
+            objKind,
+          ),
         );
-        return all.filter((o) => (o.metadata.namespace ?? 'default') === ns && (!labels || labelsMatch(labels, o.metadata.labels)));
+        return all.filter(
+          (o) => (o.metadata.namespace ?? 'default') === ns && (!labels || labelsMatch(labels, o.metadata.labels)),
+        );
       } catch (err) {
         if (!(err instanceof ClusterAccessError && err.kind === 'forbidden')) throw err;
         this.wide.set(kind, 'forbidden');
       }
     }
     return this.memo(`${kind}/${ns}?${sel}`, `${what} in namespace ${ns}`, async () =>
-      itemsOf<T>(await this.paginate((_continue, limit) => namespaced({ ...(sel ? { labelSelector: sel } : {}), limit, ...(_continue ? { _continue } : {}) })), apiVersion, objKind),
+      itemsOf<T>(
+        await this.paginate((_continue, limit) =>
+          namespaced({ ...(sel ? { labelSelector: sel } : {}), limit, ...(_continue ? { _continue } : {}) }),
+        ),
+        apiVersion,
+        objKind,
+      ),
     );
   }
   /**
@@ -622,7 +833,16 @@ export class LiveCluster implements ClusterReader {
     return this.memo(`mesh/${plural}`, `list ${plural}.${group} at the cluster scope`, async () => {
       for (const version of ['v1', 'v1beta1']) {
         try {
-          const items = await this.paginate((_continue, limit) => this.custom.listClusterCustomObject({ group, version, plural, limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>);
+          const items = await this.paginate(
+            (_continue, limit) =>
+              this.custom.listClusterCustomObject({
+                group,
+                version,
+                plural,
+                limit,
+                ...(_continue ? { _continue } : {}),
+              }) as Promise<Page>,
+          );
           return itemsOf<MeshObjectOf<K>>(items, `${group}/${version}`, kind);
         } catch (err) {
           if ((err as { code?: unknown }).code !== 404) throw err;
@@ -641,7 +861,16 @@ export class LiveCluster implements ClusterReader {
     return this.memo(`istio/${plural}`, `list ${plural}.${group} at the cluster scope`, async () => {
       for (const version of ['v1', 'v1beta1']) {
         try {
-          const items = await this.paginate((_continue, limit) => this.custom.listClusterCustomObject({ group, version, plural, limit, ...(_continue ? { _continue } : {}) }) as Promise<Page>);
+          const items = await this.paginate(
+            (_continue, limit) =>
+              this.custom.listClusterCustomObject({
+                group,
+                version,
+                plural,
+                limit,
+                ...(_continue ? { _continue } : {}),
+              }) as Promise<Page>,
+          );
           return itemsOf<ServiceEntry>(items, `${group}/${version}`, 'ServiceEntry');
         } catch (err) {
           if ((err as { code?: unknown }).code !== 404) throw err;
@@ -652,7 +881,11 @@ export class LiveCluster implements ClusterReader {
   }
   nodes() {
     return this.memo('nodes', 'list nodes at the cluster scope', async () =>
-      itemsOf<Node>(await this.paginate((_continue, limit) => this.core.listNode({ limit, ...(_continue ? { _continue } : {}) })), 'v1', 'Node'),
+      itemsOf<Node>(
+        await this.paginate((_continue, limit) => this.core.listNode({ limit, ...(_continue ? { _continue } : {}) })),
+        'v1',
+        'Node',
+      ),
     );
   }
 
@@ -664,20 +897,26 @@ export class LiveCluster implements ClusterReader {
     const what = `get services/proxy ${ns}/${name}:${port} (${path.split('?')[0]})`;
     return this.memo(`proxy/${ns}/${name}:${port}${path}`, what, async () => {
       const base = this.kc.getCurrentCluster()?.server ?? '';
-      const url = new URL(`${base.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(ns)}/services/${encodeURIComponent(name)}:${port}/proxy${path}`);
+      const url = new URL(
+        `${base.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(ns)}/services/${encodeURIComponent(name)}:${port}/proxy${path}`,
+      );
       const opts: RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
       await this.kc.applyToHTTPSOptions(opts);
       const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(url, { ...opts, signal: this.signal }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size <= 8 << 20) chunks.push(c);
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        });
+        const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(
+          url,
+          { ...opts, signal: this.signal },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on('data', (c: Buffer) => {
+              size += c.length;
+              if (size <= 8 << 20) chunks.push(c);
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+            res.on('error', reject);
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -687,7 +926,9 @@ export class LiveCluster implements ClusterReader {
       const fromApiserver = st?.kind === 'Status' && st.apiVersion === 'v1';
       if (fromApiserver && status === 403) throw toClusterError({ code: 403, body }, what, this.server);
       if (fromApiserver && status === 401) throw toClusterError({ code: 401, body }, what, this.server);
-      return fromApiserver ? { from: 'apiserver', status, body: typeof st?.message === 'string' ? st.message : '' } : { from: 'service', status, body };
+      return fromApiserver
+        ? { from: 'apiserver', status, body: typeof st?.message === 'string' ? st.message : '' }
+        : { from: 'service', status, body };
     });
   }
 }

@@ -108,7 +108,8 @@ export function* withoutBulk(lines: Iterable<string>): Generator<string> {
     yield line;
   }
 }
-const BULK = /^( +)(managedFields|kubectl\.kubernetes\.io\/last-applied-configuration):(?:[ \t]*(?:[|>][-+0-9]*)?[ \t]*$|[ \t]+(?:'|"|\{|\[)?)/;
+const BULK =
+  /^( +)(managedFields|kubectl\.kubernetes\.io\/last-applied-configuration):(?:[ \t]*(?:[|>][-+0-9]*)?[ \t]*$|[ \t]+(?:'|"|\{|\[)?)/;
 
 const DOC_START = /^---(?:[ \t]|$)/;
 const DOC_END = /^\.\.\.(?:[ \t]|$)/;
@@ -142,7 +143,8 @@ export function* yamlUnits(lines: Iterable<string>): Generator<Unit> {
     const first = doc.findIndex((l) => !blank(l) && !l.startsWith('%'));
     const line = docLine + Math.max(0, first);
     if (mode === 'items') yield* flushItem();
-    if (mode === 'items' || mode === 'envelope') yield { kind: 'envelope', text: envelope.join('\n'), line, start: docLine, json: false };
+    if (mode === 'items' || mode === 'envelope')
+      yield { kind: 'envelope', text: envelope.join('\n'), line, start: docLine, json: false };
     else if (first !== -1) yield { kind: 'doc', text: doc.join('\n'), line, start: docLine, json: false };
     doc = [];
     envelope = [];
@@ -184,7 +186,10 @@ export function* yamlUnits(lines: Iterable<string>): Generator<Unit> {
         }
         dash = (m[1] as string).length;
         mode = 'items';
-        envelope = doc.slice(0, doc.findLastIndex((l) => ITEMS_KEY.test(l)));
+        envelope = doc.slice(
+          0,
+          doc.findLastIndex((l) => ITEMS_KEY.test(l)),
+        );
         envelope.push('items: []');
         doc = doc.slice(0, 1).concat(doc.slice(1).map(() => '')); // keep only what the first-line search needs
         item = [`${line.slice(0, dash)} ${line.slice(dash + 1)}`];
@@ -193,7 +198,11 @@ export function* yamlUnits(lines: Iterable<string>): Generator<Unit> {
       }
       case 'items': {
         const ind = indentOf(line);
-        if (blank(line) || ind > dash || !(ind === 0 && TOP_KEY.test(line)) && !(ind === dash && line.charAt(dash) === '-')) {
+        if (
+          blank(line) ||
+          ind > dash ||
+          (!(ind === 0 && TOP_KEY.test(line)) && !(ind === dash && line.charAt(dash) === '-'))
+        ) {
           // Inside the entry (anything the splitter does not understand stays in it: the parser judges).
           item.push(line);
           continue;

@@ -5,7 +5,24 @@ import { getHeapStatistics } from 'node:v8';
 import { join, relative } from 'node:path';
 import { load as loadYaml, YAMLException } from 'js-yaml';
 import { GwdoctorError, UsageError } from '../errors.js';
-import { secretView, type EndpointSlice, type Gateway, type GatewayClass, type GRPCRoute, type HTTPRoute, type K8sObject, type ListenerSet, type MeshKind, type Namespace, type Node, type Pod, type ReferenceGrant, type Secret, type Service, type ServiceEntry } from './objects.js';
+import {
+  secretView,
+  type EndpointSlice,
+  type Gateway,
+  type GatewayClass,
+  type GRPCRoute,
+  type HTTPRoute,
+  type K8sObject,
+  type ListenerSet,
+  type MeshKind,
+  type Namespace,
+  type Node,
+  type Pod,
+  type ReferenceGrant,
+  type Secret,
+  type Service,
+  type ServiceEntry,
+} from './objects.js';
 import { labelsMatch, type ClusterReader, type MeshObjectOf } from './reader.js';
 import * as validators from './manifest-validators.generated.js';
 import { jsonUnits, readLines, withoutBulk, yamlUnits, type Unit } from './manifest-stream.js';
@@ -57,7 +74,9 @@ function listFiles(path: string): string[] {
   const walk = (dir: string) => {
     // Byte order, as kubectl's directory walk visits files (Go filepath.Walk: lexical order): with an object defined
     // twice, `kubectl apply -f DIR -R` keeps the copy it applies last, and so does ManifestCluster.
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    )) {
       if (e.name.startsWith('.')) continue;
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
@@ -125,7 +144,10 @@ function prune(o: Record<string, unknown>, kind: string): void {
   delete md['managedFields'];
   // A Pod's controller says which workload it belongs to (src/fix/workloads.ts); nothing else reads owners.
   const owners = md['ownerReferences'];
-  if (kind === 'Pod' && Array.isArray(owners)) md['ownerReferences'] = owners.filter((r) => isObject(r) && r['controller'] === true).map((r) => pick(r, ['kind', 'name', 'controller']));
+  if (kind === 'Pod' && Array.isArray(owners))
+    md['ownerReferences'] = owners
+      .filter((r) => isObject(r) && r['controller'] === true)
+      .map((r) => pick(r, ['kind', 'name', 'controller']));
   else delete md['ownerReferences'];
   delete md['generateName'];
   const ann = md['annotations'];
@@ -133,10 +155,12 @@ function prune(o: Record<string, unknown>, kind: string): void {
   else if (ann === null) delete md['annotations']; // its only entry was left out before parsing
   if (kind === 'Pod') {
     const spec = pick(o['spec'], ['nodeName', 'containers', 'serviceAccountName']);
-    if (spec && Array.isArray(spec['containers'])) spec['containers'] = spec['containers'].map((c) => pick(c, ['name', 'ports']));
+    if (spec && Array.isArray(spec['containers']))
+      spec['containers'] = spec['containers'].map((c) => pick(c, ['name', 'ports']));
     if (spec) o['spec'] = spec;
     const st = pick(o['status'], ['phase', 'podIP', 'conditions', 'containerStatuses']);
-    if (st && Array.isArray(st['containerStatuses'])) st['containerStatuses'] = st['containerStatuses'].map((c) => pick(c, ['name', 'ready', 'restartCount', 'state']));
+    if (st && Array.isArray(st['containerStatuses']))
+      st['containerStatuses'] = st['containerStatuses'].map((c) => pick(c, ['name', 'ready', 'restartCount', 'state']));
     if (st) o['status'] = st;
   } else if (kind === 'CustomResourceDefinition') {
     const spec = pick(o['spec'], ['group', 'names', 'versions']);
@@ -153,7 +177,9 @@ function prune(o: Record<string, unknown>, kind: string): void {
   }
 }
 
-type Validator = ((v: unknown) => boolean) & { errors?: { instancePath: string; keyword: string; params: Record<string, unknown>; message?: string }[] | null };
+type Validator = ((v: unknown) => boolean) & {
+  errors?: { instancePath: string; keyword: string; params: Record<string, unknown>; message?: string }[] | null;
+};
 const VALIDATE = validators as unknown as Record<string, Validator>;
 
 /** `spec.listeners[0].port` from `/spec/listeners/0/port`. */
@@ -183,9 +209,23 @@ function shapeProblem(v: Record<string, unknown>, kind: string): string | undefi
   const path = fieldPath(e.instancePath);
   if (e.keyword === 'required') return `${path ? `${path}.` : ''}${String(e.params['missingProperty'])} is missing`;
   if (e.keyword === 'type') {
-    const actual = e.instancePath.split('/').slice(1).reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k.replace(/~1/g, '/').replace(/~0/g, '~')], v);
-    const want = String(e.params['type']).split(',').filter((t) => t !== 'null');
-    const words: Record<string, string> = { array: 'a list', object: 'a mapping', integer: 'an integer', string: 'a string', boolean: 'true or false' };
+    const actual = e.instancePath
+      .split('/')
+      .slice(1)
+      .reduce<unknown>(
+        (o, k) => (o as Record<string, unknown> | undefined)?.[k.replace(/~1/g, '/').replace(/~0/g, '~')],
+        v,
+      );
+    const want = String(e.params['type'])
+      .split(',')
+      .filter((t) => t !== 'null');
+    const words: Record<string, string> = {
+      array: 'a list',
+      object: 'a mapping',
+      integer: 'an integer',
+      string: 'a string',
+      boolean: 'true or false',
+    };
     return `${path} must be ${want.map((t) => words[t] ?? t).join(' or ')}, not ${typeName(actual, kind)}`;
   }
   return `${path || 'the object'} ${e.message ?? 'is invalid'}`;
@@ -239,7 +279,9 @@ export function parserReason(msg: string): string {
     .replace(/ \(line \d+ column \d+\)/, '')
     .replace(/ in JSON at position \d+/, '')
     .replace(/, .* is not valid JSON$/s, '')
-    .replace(/^(Unexpected token) '(.+?)'/su, (_, what: string, tok: string) => (/^[{}[\],:"]$/.test(tok) ? `${what} '${tok}'` : `${what} (not JSON)`))
+    .replace(/^(Unexpected token) '(.+?)'/su, (_, what: string, tok: string) =>
+      /^[{}[\],:"]$/.test(tok) ? `${what} '${tok}'` : `${what} (not JSON)`,
+    )
     .replace(/!<[^>]*>/g, '!<...>')
     .replace(/"[^]*"/g, (q) => (/^"[{}[\],:"']?"$/.test(q) ? q : '"..."')) // from the first quote to the last: a quoted name may hold quotes
     .replace(/: \S.*$/s, (tail) => (/^: (?:[A-Za-z]+ ?)+$/.test(tail) ? tail : ''));
@@ -254,7 +296,9 @@ function parseUnit(u: Unit, file: string): unknown {
     } catch (err) {
       if (u.json) {
         const at = jsonErrorLine((err as Error).message);
-        throw new UsageError(`${display(file)}:${at ? `${u.start + at.line - 1}:${at.col}` : u.line}: invalid JSON: ${oneLine(parserReason((err as Error).message))}`);
+        throw new UsageError(
+          `${display(file)}:${at ? `${u.start + at.line - 1}:${at.col}` : u.line}: invalid JSON: ${oneLine(parserReason((err as Error).message))}`,
+        );
       }
       // YAML flow style that is not strict JSON (comments, unquoted keys): the YAML parser decides.
     }
@@ -336,18 +380,29 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
       const keep = (v: unknown, line: number, text: string | undefined) => {
         if (!isObject(v)) return;
         const md = v['metadata'];
-        if (typeof v['kind'] !== 'string' || typeof v['apiVersion'] !== 'string' || !isObject(md) || typeof md['name'] !== 'string') return;
+        if (
+          typeof v['kind'] !== 'string' ||
+          typeof v['apiVersion'] !== 'string' ||
+          !isObject(md) ||
+          typeof md['name'] !== 'string'
+        )
+          return;
         seen++;
         const kind = usedKind(v['apiVersion'], v['kind']);
         if (!keepAll && !kind) return;
         if (text !== undefined && text.includes('*') && tooManyNodes(v)) {
-          throw new UsageError(`${display(file)}:${line}: ${v['kind']} ${md['name']}: YAML aliases expand to more than ${MAX_NODES} nodes (an alias bomb?)`);
+          throw new UsageError(
+            `${display(file)}:${line}: ${v['kind']} ${md['name']}: YAML aliases expand to more than ${MAX_NODES} nodes (an alias bomb?)`,
+          );
         }
         if (kind) {
           const problem = shapeProblem(v, kind);
           if (problem) {
             const ns = isObject(md) && typeof md['namespace'] === 'string' ? `${md['namespace']}/` : '';
-            throw new UsageError(`${display(file)}:${line}: ${kind} ${ns}${md['name']}: ${problem}`, 'fix the manifest: kubectl apply --dry-run=server -f FILE shows what the API server would reject');
+            throw new UsageError(
+              `${display(file)}:${line}: ${kind} ${ns}${md['name']}: ${problem}`,
+              'fix the manifest: kubectl apply --dry-run=server -f FILE shows what the API server would reject',
+            );
           }
           if (!keepAll) prune(v, kind);
         }
@@ -379,7 +434,10 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
         if (u.kind === 'item') {
           // Held until the envelope says the document is a List (kubectl prints `kind: List` after the items); kinds
           // gwdoctor does not read are dropped now.
-          if (keepAll || (isObject(v) && (usedKind(v['apiVersion'], v['kind']) !== undefined || String(v['kind']).endsWith('List')))) {
+          if (
+            keepAll ||
+            (isObject(v) && (usedKind(v['apiVersion'], v['kind']) !== undefined || String(v['kind']).endsWith('List')))
+          ) {
             pending.push({ value: v, line: u.line, text: !u.json && u.text.includes('*') ? u.text : undefined });
             held++;
           } else if (isObject(v) && isObject(v['metadata'])) seen++;
@@ -401,7 +459,10 @@ export function loadManifests(paths: string[], opts: LoadOptions = {}): K8sObjec
       filesDone++;
     }
     if (seen === 0) {
-      throw new UsageError(`read 0 objects from ${path === STDIN ? 'stdin (-f -)' : path}${list.length === 0 ? ' (no .yaml, .yml or .json file in it)' : ''}`, 'check the path, or that kubectl get wrote to the pipe');
+      throw new UsageError(
+        `read 0 objects from ${path === STDIN ? 'stdin (-f -)' : path}${list.length === 0 ? ' (no .yaml, .yml or .json file in it)' : ''}`,
+        'check the path, or that kubectl get wrote to the pipe',
+      );
     }
   }
   return objects;
@@ -432,7 +493,8 @@ export interface NotApplied {
 }
 
 const at = (o: Origin | undefined) => (o ? `${display(o.file)}:${o.line}` : '(unknown origin)');
-const nameOf = (o: K8sObject, kind: string) => `${kind} ${CLUSTER_SCOPED.has(kind) ? '' : `${o.metadata.namespace ?? 'default'}/`}${o.metadata.name}`;
+const nameOf = (o: K8sObject, kind: string) =>
+  `${kind} ${CLUSTER_SCOPED.has(kind) ? '' : `${o.metadata.namespace ?? 'default'}/`}${o.metadata.name}`;
 
 export class ManifestCluster implements ClusterReader {
   readonly mode = 'manifests' as const;
@@ -451,8 +513,15 @@ export class ManifestCluster implements ClusterReader {
     for (const o of objects) {
       if (usedKind(o.apiVersion, o.kind) !== 'CustomResourceDefinition') continue;
       const spec = (o as { spec?: { group?: unknown; names?: { kind?: unknown }; versions?: unknown } }).spec;
-      if (spec?.group !== GW_GROUP.slice(0, -1) || typeof spec.names?.kind !== 'string' || !Array.isArray(spec.versions)) continue;
-      const versions = (spec.versions as { name?: unknown; served?: unknown }[]).filter((v) => v?.served === true && typeof v.name === 'string').map((v) => v.name as string);
+      if (
+        spec?.group !== GW_GROUP.slice(0, -1) ||
+        typeof spec.names?.kind !== 'string' ||
+        !Array.isArray(spec.versions)
+      )
+        continue;
+      const versions = (spec.versions as { name?: unknown; served?: unknown }[])
+        .filter((v) => v?.served === true && typeof v.name === 'string')
+        .map((v) => v.name as string);
       const k = spec.names.kind;
       served.set(k, fromCrds.has(k) ? new Set([...(served.get(k) ?? []), ...versions]) : new Set(versions));
       fromCrds.add(k);
@@ -466,10 +535,14 @@ export class ManifestCluster implements ClusterReader {
         const version = o.apiVersion.slice(GW_GROUP.length);
         const ok = served.get(kind);
         if (ok && !ok.has(version)) {
-          const by = fromCrds.has(kind) ? 'the CustomResourceDefinition in the manifests' : 'the Gateway API CRDs (v1.6, standard and experimental channel)';
+          const by = fromCrds.has(kind)
+            ? 'the CustomResourceDefinition in the manifests'
+            : 'the Gateway API CRDs (v1.6, standard and experimental channel)';
           const why = `${o.apiVersion} is not a version the API server serves for ${kind} (${by} serve ${[...ok].sort().join(', ') || 'none'}): kubectl apply rejects it (no matches for kind "${kind}" in version "${o.apiVersion}"), so it is not counted`;
           this.dropped.push({ object: o, origin: originOf(o), why });
-          this.notes.push(`${nameOf(o, kind)} (${at(originOf(o))}): ${why}${kind === 'ReferenceGrant' ? `; write it as ${GW_GROUP}${ok.has('v1beta1') ? 'v1beta1' : [...ok][0] ?? 'v1'}` : ''}`);
+          this.notes.push(
+            `${nameOf(o, kind)} (${at(originOf(o))}): ${why}${kind === 'ReferenceGrant' ? `; write it as ${GW_GROUP}${ok.has('v1beta1') ? 'v1beta1' : ([...ok][0] ?? 'v1')}` : ''}`,
+          );
           continue;
         }
       }
@@ -483,7 +556,9 @@ export class ManifestCluster implements ClusterReader {
         const why = `defined again at ${at(originOf(o))}: kubectl apply -f keeps the copy it applies last`;
         for (const e of earlier) this.dropped.push({ object: e, origin: originOf(e), why });
         const all = [...earlier, o].map((x) => at(originOf(x)));
-        this.notes.push(`${nameOf(o, kind)} is defined ${all.length === 2 ? 'twice' : `${all.length} times`}: ${all.slice(0, -1).join(', ')} and ${all[all.length - 1]}; kubectl apply -f keeps the last (${at(originOf(o))}), and gwdoctor judges that one`);
+        this.notes.push(
+          `${nameOf(o, kind)} is defined ${all.length === 2 ? 'twice' : `${all.length} times`}: ${all.slice(0, -1).join(', ')} and ${all[all.length - 1]}; kubectl apply -f keeps the last (${at(originOf(o))}), and gwdoctor judges that one`,
+        );
       }
     }
     // In the order read (objects keep their file order; a kept duplicate takes the place of its last copy).
@@ -513,7 +588,9 @@ export class ManifestCluster implements ClusterReader {
 
   /** Objects of this kind in this namespace that kubectl apply would not leave (for evidence), with why. */
   notApplied(kind: string, namespace: string): NotApplied[] {
-    return this.dropped.filter((d) => d.object.kind === kind && (d.object.metadata.namespace ?? 'default') === namespace);
+    return this.dropped.filter(
+      (d) => d.object.kind === kind && (d.object.metadata.namespace ?? 'default') === namespace,
+    );
   }
 
   static fromPaths(paths: string[], opts: LoadOptions = {}): ManifestCluster {
@@ -634,7 +711,10 @@ export class ManifestCluster implements ClusterReader {
   }
   /** null when the manifests hold no AuthorizationPolicy, PeerAuthentication or DestinationRule at all (not checked). */
   async meshObjects<K extends MeshKind>(kind: K): Promise<MeshObjectOf<K>[] | null> {
-    if ((['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule'] as const).every((k) => this.all(k).length === 0)) return null;
+    if (
+      (['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule'] as const).every((k) => this.all(k).length === 0)
+    )
+      return null;
     return this.all<MeshObjectOf<K>>(kind);
   }
   /** null when the manifests hold no ServiceEntry at all (a Hostname backend is then not checked). */

@@ -100,7 +100,11 @@ export interface HTTPBackendRef {
 export interface HTTPRequestRedirect {
   scheme?: string;
   hostname?: string;
-  path?: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch' | string; replaceFullPath?: string; replacePrefixMatch?: string };
+  path?: {
+    type: 'ReplaceFullPath' | 'ReplacePrefixMatch' | string;
+    replaceFullPath?: string;
+    replacePrefixMatch?: string;
+  };
   port?: number;
   statusCode?: number;
 }
@@ -203,12 +207,14 @@ export interface Service extends K8sObject {
 
 export interface EndpointSlice extends K8sObject {
   addressType?: string;
-  endpoints?: {
-    addresses: string[];
-    conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
-    nodeName?: string;
-    targetRef?: { kind?: string; name?: string; namespace?: string };
-  }[] | null;
+  endpoints?:
+    | {
+        addresses: string[];
+        conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+        nodeName?: string;
+        targetRef?: { kind?: string; name?: string; namespace?: string };
+      }[]
+    | null;
   ports?: { name?: string | null; port?: number | null; protocol?: string }[] | null;
 }
 
@@ -252,7 +258,13 @@ export interface Secret extends K8sObject {
 }
 
 /** The form in which every reader hands out a Secret: a fresh object whose key material cannot be serialised. */
-export function secretView(o: { apiVersion?: unknown; metadata?: { name?: unknown; namespace?: unknown; resourceVersion?: unknown }; type?: unknown; data?: unknown; stringData?: unknown }): Secret {
+export function secretView(o: {
+  apiVersion?: unknown;
+  metadata?: { name?: unknown; namespace?: unknown; resourceVersion?: unknown };
+  type?: unknown;
+  data?: unknown;
+  stringData?: unknown;
+}): Secret {
   const md = o.metadata ?? {};
   const out: Secret = {
     apiVersion: 'v1',
@@ -265,7 +277,9 @@ export function secretView(o: { apiVersion?: unknown; metadata?: { name?: unknow
     ...(typeof o.type === 'string' ? { type: o.type } : {}),
   };
   const strMap = (v: unknown): Record<string, string> | undefined =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string')) : undefined;
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string'))
+      : undefined;
   Object.defineProperty(out, 'data', { value: strMap(o.data), enumerable: false });
   Object.defineProperty(out, 'stringData', { value: strMap(o.stringData), enumerable: false });
   return out;

@@ -110,7 +110,11 @@ export interface ProxyAnswer {
   body: string;
 }
 
-export type MeshObjectOf<K extends MeshKind> = K extends 'AuthorizationPolicy' ? AuthorizationPolicy : K extends 'PeerAuthentication' ? PeerAuthentication : DestinationRule;
+export type MeshObjectOf<K extends MeshKind> = K extends 'AuthorizationPolicy'
+  ? AuthorizationPolicy
+  : K extends 'PeerAuthentication'
+    ? PeerAuthentication
+    : DestinationRule;
 
 /** Where each mesh kind is served (istio.io/api: v1 since Istio 1.22; v1beta1 before). */
 export const MESH_KINDS: Record<MeshKind, { group: string; plural: string }> = {

@@ -5,7 +5,17 @@
 // also hold the process at exit), so the deadline ends it with exit 2 and SIGTERM is answered at once; memory still
 // follows the reader's 1 MB chunks, not the input.
 
-import { closeSync, constants, createReadStream, fstatSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  createReadStream,
+  fstatSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +62,12 @@ function copy(src: Readable, out: number, stopped: Promise<never>, counted: (n: 
  * nobody can cancel), read through a pipe handle; while no writer has come (end of file with nothing read), opened
  * again shortly after, until the deadline.
  */
-async function copyFifo(path: string, out: number, stopped: Promise<never>, counted: (n: number) => void): Promise<void> {
+async function copyFifo(
+  path: string,
+  out: number,
+  stopped: Promise<never>,
+  counted: (n: number) => void,
+): Promise<void> {
   let total = 0;
   for (;;) {
     const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -112,7 +127,9 @@ export async function spoolStreams(paths: string[], opts: { deadline: number }):
             'check that the command writing the manifests ends (kubectl get ... | gwdoctor -f -), or raise --timeout',
           );
         }
-        throw new ManifestsIncompleteError(`could not read manifests from ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new ManifestsIncompleteError(
+          `could not read manifests from ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       } finally {
         closeSync(out);
       }

@@ -19,7 +19,13 @@ export const ENVOY_ADMIN_PORT = 15000;
 export type AdminAnswer =
   | { kind: 'ok'; status: number; body: string }
   /** The API server refused the port-forward (RBAC): the verb and resource the user lacks. */
-  | { kind: 'forbidden'; namespace: string; resource: 'pods/portforward'; verbs: readonly ['get', 'create']; why: string }
+  | {
+      kind: 'forbidden';
+      namespace: string;
+      resource: 'pods/portforward';
+      verbs: readonly ['get', 'create'];
+      why: string;
+    }
   /** Nothing could be read: the API server or the kubelet could not forward, or the Envoy did not answer. */
   | { kind: 'unreachable'; why: string };
 
@@ -32,8 +38,13 @@ export function parseHttpResponse(buf: Buffer, ended = false): { status: number;
   if (end < 0) return null;
   const head = buf.subarray(0, end).toString('latin1').split('\r\n');
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head[0] ?? '')?.[1] ?? NaN);
-  if (!Number.isFinite(status)) throw new Error(`not an HTTP response: ${JSON.stringify((head[0] ?? '').slice(0, 60))}`);
-  const headers = new Map(head.slice(1).map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as const));
+  if (!Number.isFinite(status))
+    throw new Error(`not an HTTP response: ${JSON.stringify((head[0] ?? '').slice(0, 60))}`);
+  const headers = new Map(
+    head
+      .slice(1)
+      .map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as const),
+  );
   const rest = buf.subarray(end + 4);
   if ((headers.get('transfer-encoding') ?? '').toLowerCase().includes('chunked')) {
     const parts: Buffer[] = [];
@@ -61,13 +72,20 @@ export function parseHttpResponse(buf: Buffer, ended = false): { status: number;
 /** The text of a WebSocket handshake failure (ws: "Unexpected server response: 403"): the API server's HTTP status. */
 function handshakeStatus(err: unknown): number | null {
   const e = (err as { error?: unknown })?.error ?? err;
-  const m = /Unexpected server response: (\d{3})/.exec(e instanceof Error ? e.message : String((e as { message?: unknown })?.message ?? ''));
+  const m = /Unexpected server response: (\d{3})/.exec(
+    e instanceof Error ? e.message : String((e as { message?: unknown })?.message ?? ''),
+  );
   return m ? Number(m[1]) : null;
 }
 
 function errText(err: unknown): string {
   const e = (err as { error?: unknown })?.error ?? err;
-  const msg = e instanceof Error ? e.message : typeof (e as { message?: unknown })?.message === 'string' ? (e as { message: string }).message : String(e);
+  const msg =
+    e instanceof Error
+      ? e.message
+      : typeof (e as { message?: unknown })?.message === 'string'
+        ? (e as { message: string }).message
+        : String(e);
   return (msg.split('\n')[0] ?? msg).slice(0, 300);
 }
 
@@ -75,7 +93,14 @@ function errText(err: unknown): string {
  * GET `path` from port `port` of Pod ns/pod through the API server's pods/portforward (client-node's PortForward, the
  * WebSocket protocol). Never throws: a refusal is 'forbidden' with the verbs, anything else 'unreachable' with why.
  */
-export async function portForwardGet(kc: KubeConfig, namespace: string, pod: string, port: number, path: string, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<AdminAnswer> {
+export async function portForwardGet(
+  kc: KubeConfig,
+  namespace: string,
+  pod: string,
+  port: number,
+  path: string,
+  opts: { timeoutMs: number; signal?: AbortSignal },
+): Promise<AdminAnswer> {
   const chunks: Buffer[] = [];
   const errors: Buffer[] = [];
   const input = new PassThrough();
@@ -100,11 +125,17 @@ export async function portForwardGet(kc: KubeConfig, namespace: string, pod: str
         const r = parseHttpResponse(Buffer.concat(chunks), ended);
         if (r) return finish({ kind: 'ok', status: r.status, body: r.body.toString('utf8') });
       } catch (err) {
-        return finish({ kind: 'unreachable', why: `the Envoy admin port answered something else than HTTP (${errText(err)})` });
+        return finish({
+          kind: 'unreachable',
+          why: `the Envoy admin port answered something else than HTTP (${errText(err)})`,
+        });
       }
       if (ended) {
         const e = Buffer.concat(errors).toString('utf8').trim();
-        finish({ kind: 'unreachable', why: e ? `the port-forward failed: ${e.slice(0, 300)}` : `the port-forward closed before Envoy answered` });
+        finish({
+          kind: 'unreachable',
+          why: e ? `the port-forward failed: ${e.slice(0, 300)}` : `the port-forward closed before Envoy answered`,
+        });
       }
     };
     const output = new Writable({
@@ -124,8 +155,15 @@ export async function portForwardGet(kc: KubeConfig, namespace: string, pod: str
         cb();
       },
     });
-    const timer = setTimeout(() => finish({ kind: 'unreachable', why: `no answer from the Envoy admin port of Pod ${namespace}/${pod} within ${opts.timeoutMs} ms` }), opts.timeoutMs);
-    const onAbort = () => finish({ kind: 'unreachable', why: 'interrupted (the run\'s deadline)' });
+    const timer = setTimeout(
+      () =>
+        finish({
+          kind: 'unreachable',
+          why: `no answer from the Envoy admin port of Pod ${namespace}/${pod} within ${opts.timeoutMs} ms`,
+        }),
+      opts.timeoutMs,
+    );
+    const onAbort = () => finish({ kind: 'unreachable', why: "interrupted (the run's deadline)" });
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     new PortForward(kc, true)
       .portForward(namespace, pod, [port], output, errOut, input)
@@ -134,14 +172,25 @@ export async function portForwardGet(kc: KubeConfig, namespace: string, pod: str
         ws = s;
         if (done) return s.close();
         s.on?.('close', () => setImmediate(() => check(true)));
-        input.write(`GET ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nUser-Agent: gwdoctor\r\nAccept: */*\r\nConnection: close\r\n\r\n`);
+        input.write(
+          `GET ${path} HTTP/1.1\r\nHost: localhost:${port}\r\nUser-Agent: gwdoctor\r\nAccept: */*\r\nConnection: close\r\n\r\n`,
+        );
       })
       .catch((err: unknown) => {
         const status = handshakeStatus(err);
         if (status === 403) {
-          finish({ kind: 'forbidden', namespace, resource: 'pods/portforward', verbs: ['get', 'create'], why: `the API server answered 403 to a port-forward to Pod ${namespace}/${pod}` });
+          finish({
+            kind: 'forbidden',
+            namespace,
+            resource: 'pods/portforward',
+            verbs: ['get', 'create'],
+            why: `the API server answered 403 to a port-forward to Pod ${namespace}/${pod}`,
+          });
         } else if (status !== null) {
-          finish({ kind: 'unreachable', why: `the API server answered HTTP ${status} to a port-forward to Pod ${namespace}/${pod}${status === 500 || status === 502 || status === 503 ? ' (it could not reach the kubelet of the Pod\'s node)' : ''}` });
+          finish({
+            kind: 'unreachable',
+            why: `the API server answered HTTP ${status} to a port-forward to Pod ${namespace}/${pod}${status === 500 || status === 502 || status === 503 ? " (it could not reach the kubelet of the Pod's node)" : ''}`,
+          });
         } else {
           finish({ kind: 'unreachable', why: `the port-forward to Pod ${namespace}/${pod} failed: ${errText(err)}` });
         }
@@ -164,12 +213,15 @@ export const ADMIN_PATHS = {
 } as const;
 
 /** Read one Envoy through `get` (the port-forward, or a direct read in tests): the three admin answers, parsed. */
-export async function readEnvoy(get: AdminGet): Promise<{ kind: 'ok'; read: EnvoyRead } | Exclude<AdminAnswer, { kind: 'ok' }>> {
+export async function readEnvoy(
+  get: AdminGet,
+): Promise<{ kind: 'ok'; read: EnvoyRead } | Exclude<AdminAnswer, { kind: 'ok' }>> {
   const out: Partial<Record<keyof typeof ADMIN_PATHS, unknown>> = {};
   for (const [k, p] of Object.entries(ADMIN_PATHS) as [keyof typeof ADMIN_PATHS, string][]) {
     const a = await get(p);
     if (a.kind !== 'ok') return a;
-    if (a.status !== 200) return { kind: 'unreachable', why: `Envoy's admin answered ${a.status} to ${p.split('?')[0]}` };
+    if (a.status !== 200)
+      return { kind: 'unreachable', why: `Envoy's admin answered ${a.status} to ${p.split('?')[0]}` };
     try {
       out[k] = JSON.parse(a.body);
     } catch {
@@ -178,5 +230,12 @@ export async function readEnvoy(get: AdminGet): Promise<{ kind: 'ok'; read: Envo
   }
   const stats = (out.connected as { stats?: { name?: string; value?: number }[] } | undefined)?.stats ?? [];
   const st = stats.find((s) => s.name === 'control_plane.connected_state');
-  return { kind: 'ok', read: { dump: out.dump, clusters: out.clusters, connected: st && typeof st.value === 'number' ? st.value === 1 : null } };
+  return {
+    kind: 'ok',
+    read: {
+      dump: out.dump,
+      clusters: out.clusters,
+      connected: st && typeof st.value === 'number' ? st.value === 1 : null,
+    },
+  };
 }

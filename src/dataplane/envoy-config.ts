@@ -56,8 +56,23 @@ export type EnvoyMatch =
   | { kind: 'no-listener'; port: number; listeners: string[] }
   | { kind: 'no-route-config'; listener: string; routeConfig: string | null }
   | { kind: 'no-virtual-host'; listener: string; routeConfig: string; version: string | null; domains: string[] }
-  | { kind: 'no-route'; listener: string; routeConfig: string; version: string | null; virtualHost: string; routes: string[] }
-  | { kind: 'undetermined'; listener: string; routeConfig: string; version: string | null; virtualHost: string; route: string; why: string }
+  | {
+      kind: 'no-route';
+      listener: string;
+      routeConfig: string;
+      version: string | null;
+      virtualHost: string;
+      routes: string[];
+    }
+  | {
+      kind: 'undetermined';
+      listener: string;
+      routeConfig: string;
+      version: string | null;
+      virtualHost: string;
+      route: string;
+      why: string;
+    }
   | {
       kind: 'route';
       listener: string;
@@ -111,7 +126,9 @@ export function rejectedOf(dump: unknown): Rejected[] {
   const out: (Rejected | null)[] = [];
   for (const l of arr(s.get('ListenersConfigDump')?.['dynamic_listeners'])) {
     const lo = obj(l);
-    out.push(failure('listener', str(lo['name']) ?? '', lo['error_state'], str(obj(lo['active_state'])['version_info'])));
+    out.push(
+      failure('listener', str(lo['name']) ?? '', lo['error_state'], str(obj(lo['active_state'])['version_info'])),
+    );
   }
   for (const r of arr(s.get('RoutesConfigDump')?.['dynamic_route_configs'])) {
     const ro = obj(r);
@@ -121,12 +138,26 @@ export function rejectedOf(dump: unknown): Rejected[] {
   for (const key of ['dynamic_active_clusters', 'dynamic_warming_clusters']) {
     for (const c of arr(cds?.[key])) {
       const co = obj(c);
-      out.push(failure('cluster', str(obj(co['cluster'])['name']) ?? '', co['error_state'], key === 'dynamic_active_clusters' ? str(co['version_info']) : null));
+      out.push(
+        failure(
+          'cluster',
+          str(obj(co['cluster'])['name']) ?? '',
+          co['error_state'],
+          key === 'dynamic_active_clusters' ? str(co['version_info']) : null,
+        ),
+      );
     }
   }
   for (const e of arr(s.get('EndpointsConfigDump')?.['dynamic_endpoint_configs'])) {
     const eo = obj(e);
-    out.push(failure('endpoint', str(obj(eo['endpoint_config'])['cluster_name']) ?? '', eo['error_state'], str(eo['version_info'])));
+    out.push(
+      failure(
+        'endpoint',
+        str(obj(eo['endpoint_config'])['cluster_name']) ?? '',
+        eo['error_state'],
+        str(eo['version_info']),
+      ),
+    );
   }
   return out.filter((x): x is Rejected => x !== null);
 }
@@ -154,9 +185,16 @@ const HCM = 'envoy.filters.network.http_connection_manager';
 function hcmFor(listener: Json, host: string): Json | null {
   const chains = arr(listener['filter_chains']).map(obj);
   const names = (c: Json) => arr(obj(c['filter_chain_match'])['server_names']).map((x) => String(x).toLowerCase());
-  const chain = chains.find((c) => names(c).some((n) => n === host || (n.startsWith('*.') && host.endsWith(n.slice(1)) && host.length > n.length - 1))) ?? chains.find((c) => names(c).length === 0);
+  const chain =
+    chains.find((c) =>
+      names(c).some(
+        (n) => n === host || (n.startsWith('*.') && host.endsWith(n.slice(1)) && host.length > n.length - 1),
+      ),
+    ) ?? chains.find((c) => names(c).length === 0);
   if (!chain) return null;
-  const f = arr(chain['filters']).map(obj).find((x) => x['name'] === HCM);
+  const f = arr(chain['filters'])
+    .map(obj)
+    .find((x) => x['name'] === HCM);
   return f ? obj(f['typed_config']) : null;
 }
 
@@ -171,7 +209,10 @@ function routeConfigs(dump: unknown): Map<string, { config: Json; version: strin
 }
 
 /** Envoy's virtual host search (see the header): exact, then the longest suffix wildcard, the longest prefix wildcard, then `*`. */
-export function virtualHostFor(vhosts: Json[], hostIn: string): { vh: Json; by: 'exact' | 'suffix' | 'prefix' | 'any'; domain: string } | null {
+export function virtualHostFor(
+  vhosts: Json[],
+  hostIn: string,
+): { vh: Json; by: 'exact' | 'suffix' | 'prefix' | 'any'; domain: string } | null {
   const host = hostIn.toLowerCase();
   const all = vhosts.flatMap((vh) => arr(vh['domains']).map((d) => ({ vh, d: String(d).toLowerCase() })));
   const exact = all.find((x) => x.d === host);
@@ -181,7 +222,9 @@ export function virtualHostFor(vhosts: Json[], hostIn: string): { vh: Json; by: 
     .sort((a, b) => b.d.length - a.d.length)[0];
   if (suffix) return { vh: suffix.vh, by: 'suffix', domain: suffix.d };
   const prefix = all
-    .filter((x) => x.d.length > 1 && x.d.endsWith('*') && host.length > x.d.length - 1 && host.startsWith(x.d.slice(0, -1)))
+    .filter(
+      (x) => x.d.length > 1 && x.d.endsWith('*') && host.length > x.d.length - 1 && host.startsWith(x.d.slice(0, -1)),
+    )
     .sort((a, b) => b.d.length - a.d.length)[0];
   if (prefix) return { vh: prefix.vh, by: 'prefix', domain: prefix.d };
   const any = all.find((x) => x.d === '*');
@@ -235,14 +278,20 @@ function routeMatches(r: Json, req: EnvoyRequest): boolean | string {
     if (!(x === p || x.startsWith(`${p}/`))) return false;
   } else if ('safe_regex' in m) {
     const ok = fullRegex(str(obj(m['safe_regex'])['regex']), path);
-    if (ok === null) return `its path regex ${JSON.stringify(obj(m['safe_regex'])['regex'])} is not one gwdoctor can evaluate`;
+    if (ok === null)
+      return `its path regex ${JSON.stringify(obj(m['safe_regex'])['regex'])} is not one gwdoctor can evaluate`;
     if (!ok) return false;
   } else if ('connect_matcher' in m || 'path_match_policy' in m) {
     return 'it matches on something other than the path (CONNECT or a path template)';
   }
   if ('grpc' in m) return false; // a plain GET carries no content-type application/grpc
   if ('runtime_fraction' in m) return 'it matches a runtime fraction of requests';
-  const pseudo: Record<string, string> = { ':method': req.method ?? 'GET', ':authority': req.host, ':path': full, ':scheme': 'http' };
+  const pseudo: Record<string, string> = {
+    ':method': req.method ?? 'GET',
+    ':authority': req.host,
+    ':path': full,
+    ':scheme': 'http',
+  };
   for (const h of arr(m['headers']).map(obj)) {
     const name = String(h['name'] ?? '').toLowerCase();
     const value = name === 'host' ? req.host : pseudo[name];
@@ -250,7 +299,14 @@ function routeMatches(r: Json, req: EnvoyRequest): boolean | string {
     if (value === undefined) {
       // A header gwdoctor's request does not define: it matches only by its absence.
       if (h['present_match'] === false) hit = true;
-      else if (h['present_match'] === true || 'string_match' in h || 'exact_match' in h || 'prefix_match' in h || 'safe_regex_match' in h) return `it needs request header ${name}, which a request for the URL alone does not carry`;
+      else if (
+        h['present_match'] === true ||
+        'string_match' in h ||
+        'exact_match' in h ||
+        'prefix_match' in h ||
+        'safe_regex_match' in h
+      )
+        return `it needs request header ${name}, which a request for the URL alone does not carry`;
       else hit = null;
     } else if ('string_match' in h) hit = stringMatches(obj(h['string_match']), value);
     else if ('exact_match' in h) hit = value === h['exact_match'];
@@ -283,7 +339,13 @@ function actionOf(r: Json): RouteAction {
   if (typeof ra['cluster'] === 'string') return { kind: 'cluster', clusters: [{ name: ra['cluster'], weight: 1 }] };
   if ('weighted_clusters' in ra) {
     const cs = arr(obj(ra['weighted_clusters'])['clusters']).map(obj);
-    return { kind: 'cluster', clusters: cs.map((c) => ({ name: String(c['name'] ?? ''), weight: typeof c['weight'] === 'number' ? c['weight'] : 1 })) };
+    return {
+      kind: 'cluster',
+      clusters: cs.map((c) => ({
+        name: String(c['name'] ?? ''),
+        weight: typeof c['weight'] === 'number' ? c['weight'] : 1,
+      })),
+    };
   }
   return { kind: 'other' };
 }
@@ -300,7 +362,10 @@ export function matchRequest(dump: unknown, req: EnvoyRequest): EnvoyMatch {
   let rc: { config: Json; version: string | null } | undefined;
   let rcName: string;
   if ('route_config' in hcm) {
-    rc = { config: obj(hcm['route_config']), version: str(obj(sections(dump).get('ListenersConfigDump'))['version_info']) };
+    rc = {
+      config: obj(hcm['route_config']),
+      version: str(obj(sections(dump).get('ListenersConfigDump'))['version_info']),
+    };
     rcName = str(rc.config['name']) ?? '(inline)';
   } else {
     rcName = str(obj(hcm['rds'])['route_config_name']) ?? '';
@@ -310,17 +375,51 @@ export function matchRequest(dump: unknown, req: EnvoyRequest): EnvoyMatch {
   const vhosts = arr(rc.config['virtual_hosts']).map(obj);
   const ignorePort = rc.config['ignore_port_in_host_matching'] === true;
   const vhost = virtualHostFor(vhosts, ignorePort ? host.replace(/:\d+$/, '') : host);
-  if (!vhost) return { kind: 'no-virtual-host', listener: l.name, routeConfig: rcName, version: rc.version, domains: vhosts.flatMap((v) => arr(v['domains']).map(String)) };
+  if (!vhost)
+    return {
+      kind: 'no-virtual-host',
+      listener: l.name,
+      routeConfig: rcName,
+      version: rc.version,
+      domains: vhosts.flatMap((v) => arr(v['domains']).map(String)),
+    };
   const routes = arr(vhost.vh['routes']).map(obj);
   const vhName = str(vhost.vh['name']) ?? vhost.domain;
   for (let i = 0; i < routes.length; i++) {
     const r = routes[i] as Json;
     const m = routeMatches(r, req);
     if (m === false) continue;
-    if (typeof m === 'string') return { kind: 'undetermined', listener: l.name, routeConfig: rcName, version: rc.version, virtualHost: vhName, route: routeName(r, i), why: m };
-    return { kind: 'route', listener: l.name, routeConfig: rcName, version: rc.version, virtualHost: vhName, matchedBy: vhost.by, domain: vhost.domain, route: routeName(r, i), index: i, action: actionOf(r) };
+    if (typeof m === 'string')
+      return {
+        kind: 'undetermined',
+        listener: l.name,
+        routeConfig: rcName,
+        version: rc.version,
+        virtualHost: vhName,
+        route: routeName(r, i),
+        why: m,
+      };
+    return {
+      kind: 'route',
+      listener: l.name,
+      routeConfig: rcName,
+      version: rc.version,
+      virtualHost: vhName,
+      matchedBy: vhost.by,
+      domain: vhost.domain,
+      route: routeName(r, i),
+      index: i,
+      action: actionOf(r),
+    };
   }
-  return { kind: 'no-route', listener: l.name, routeConfig: rcName, version: rc.version, virtualHost: vhName, routes: routes.map(routeName) };
+  return {
+    kind: 'no-route',
+    listener: l.name,
+    routeConfig: rcName,
+    version: rc.version,
+    virtualHost: vhName,
+    routes: routes.map(routeName),
+  };
 }
 
 /** A host's health flags from /clusters?format=json (admin.v3.HostHealthStatus). */
@@ -342,17 +441,29 @@ function healthOf(h: Json): HostHealth[] {
 
 /** Each named cluster's hosts and their health (/clusters?format=json), and whether the config dump has it warming. */
 export function clusterStates(clusters: unknown, dump: unknown, names: string[]): ClusterState[] {
-  const statuses = new Map(arr(obj(clusters)['cluster_statuses']).map((c) => [str(obj(c)['name']) ?? '', obj(c)] as const));
-  const warming = new Set(arr(sections(dump).get('ClustersConfigDump')?.['dynamic_warming_clusters']).map((c) => str(obj(obj(c)['cluster'])['name'])));
+  const statuses = new Map(
+    arr(obj(clusters)['cluster_statuses']).map((c) => [str(obj(c)['name']) ?? '', obj(c)] as const),
+  );
+  const warming = new Set(
+    arr(sections(dump).get('ClustersConfigDump')?.['dynamic_warming_clusters']).map((c) =>
+      str(obj(obj(c)['cluster'])['name']),
+    ),
+  );
   return names.map((name) => {
     const st = statuses.get(name);
     const hosts = st
-      ? arr(st['host_statuses']).map(obj).map((h) => {
-          const sa = obj(obj(h['address'])['socket_address']);
-          const internal = obj(obj(h['address'])['envoy_internal_address']);
-          const address = str(sa['address']) ?? str(internal['endpoint_id']) ?? '';
-          return { address, port: typeof sa['port_value'] === 'number' ? sa['port_value'] : null, health: healthOf(h) };
-        })
+      ? arr(st['host_statuses'])
+          .map(obj)
+          .map((h) => {
+            const sa = obj(obj(h['address'])['socket_address']);
+            const internal = obj(obj(h['address'])['envoy_internal_address']);
+            const address = str(sa['address']) ?? str(internal['endpoint_id']) ?? '';
+            return {
+              address,
+              port: typeof sa['port_value'] === 'number' ? sa['port_value'] : null,
+              health: healthOf(h),
+            };
+          })
       : null;
     return { name, hosts, warming: warming.has(name) };
   });
@@ -365,7 +476,10 @@ function versionOf(dump: unknown, section: string): string | null {
 /** One Envoy's answer for the request, from its /config_dump?include_eds and /clusters?format=json. */
 export function viewOf(dump: unknown, clusters: unknown, req: EnvoyRequest): EnvoyView {
   const match = matchRequest(dump, req);
-  const names = match.kind === 'route' && match.action.kind === 'cluster' ? match.action.clusters.filter((c) => c.weight > 0).map((c) => c.name) : [];
+  const names =
+    match.kind === 'route' && match.action.kind === 'cluster'
+      ? match.action.clusters.filter((c) => c.weight > 0).map((c) => c.name)
+      : [];
   return {
     match,
     clusters: clusterStates(clusters, dump, names),
@@ -380,7 +494,9 @@ export function istioClusterName(namespace: string, service: string, port: numbe
 }
 
 /** The Service and port an Istio outbound cluster name stands for (null for any other cluster). */
-export function serviceOfCluster(name: string): { namespace: string; service: string; port: number; subset: string } | null {
+export function serviceOfCluster(
+  name: string,
+): { namespace: string; service: string; port: number; subset: string } | null {
   const m = /^outbound\|(\d+)\|([^|]*)\|([^.|]+)\.([^.|]+)\.svc\.[^|]+$/.exec(name);
   return m ? { port: Number(m[1]), subset: m[2] ?? '', service: m[3] ?? '', namespace: m[4] ?? '' } : null;
 }

@@ -18,7 +18,14 @@ type Matched = Extract<RouteStage, { kind: 'matched' }>;
 export type EnvoyStage =
   /** Manifests (no Envoy to ask), or a reader without the port-forward. */
   | { kind: 'not-live'; why: string }
-  | { kind: 'read'; gateway: string; service: Service | null; pods: PodEnvoy[]; prediction: EnvoyPrediction; request: EnvoyRequest };
+  | {
+      kind: 'read';
+      gateway: string;
+      service: Service | null;
+      pods: PodEnvoy[];
+      prediction: EnvoyPrediction;
+      request: EnvoyRequest;
+    };
 
 const isReady = (p: Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 
@@ -29,18 +36,33 @@ export function predictionOf(rs: Matched, ready: Record<string, string[]>): Envo
   const clusters = rs.refs
     .filter((r) => !r.mirror && r.weight > 0 && r.group === '' && r.kind === 'Service' && r.port !== null)
     .map((r) => istioClusterName(r.namespace, r.name, r.port as number));
-  return { route: refOf(route), rule: rs.ruleIndex, envoyRoute: rule?.name ?? `${ns}.${route.metadata.name}.${rs.ruleIndex}`, clusters: [...new Set(clusters)], redirect: rs.redirect !== null, ready };
+  return {
+    route: refOf(route),
+    rule: rs.ruleIndex,
+    envoyRoute: rule?.name ?? `${ns}.${route.metadata.name}.${rs.ruleIndex}`,
+    clusters: [...new Set(clusters)],
+    redirect: rs.redirect !== null,
+    ready,
+  };
 }
 
 export async function resolveEnvoys(p: PathResolver): Promise<EnvoyStage> {
   const cluster = p.cluster;
-  if (cluster.mode !== 'live' || !cluster.envoyRead) return { kind: 'not-live', why: cluster.mode === 'live' ? 'this cluster reader cannot port-forward' : 'manifests: there is no Envoy to ask' };
+  if (cluster.mode !== 'live' || !cluster.envoyRead)
+    return {
+      kind: 'not-live',
+      why: cluster.mode === 'live' ? 'this cluster reader cannot port-forward' : 'manifests: there is no Envoy to ask',
+    };
   const rs = (await p.route()) as Matched;
   const es = await p.endpoints();
   const gw = rs.chosen.cand.gateway;
   const gwNs = gw.metadata.namespace ?? 'default';
   const svc = (await cluster.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gw.metadata.name }))[0] ?? null;
-  const pods = ((svc?.spec?.selector ? await cluster.pods(gwNs, svc.spec.selector) : await cluster.pods(gwNs, { [GATEWAY_NAME_LABEL]: gw.metadata.name })) ?? []).filter(isReady);
+  const pods = (
+    (svc?.spec?.selector
+      ? await cluster.pods(gwNs, svc.spec.selector)
+      : await cluster.pods(gwNs, { [GATEWAY_NAME_LABEL]: gw.metadata.name })) ?? []
+  ).filter(isReady);
   const listenerPort = rs.chosen.cand.listener.port;
   const sp = (svc?.spec?.ports ?? []).find((x) => x.port === listenerPort);
   const port = typeof sp?.targetPort === 'number' ? sp.targetPort : listenerPort;
@@ -48,16 +70,33 @@ export async function resolveEnvoys(p: PathResolver): Promise<EnvoyStage> {
   for (const b of es.backends) {
     if (!b.service || b.ref.port === null) continue;
     const name = istioClusterName(b.ref.namespace, b.ref.name, b.ref.port);
-    ready[name] = [...new Set(b.slices.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses)))];
+    ready[name] = [
+      ...new Set(
+        b.slices.flatMap((s) =>
+          (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses),
+        ),
+      ),
+    ];
   }
   const prediction = predictionOf(rs, ready);
-  const request: EnvoyRequest = { host: p.target.host, path: `${p.target.path}${p.target.query ? `?${p.target.query}` : ''}`, port, method: 'GET' };
+  const request: EnvoyRequest = {
+    host: p.target.host,
+    path: `${p.target.path}${p.target.query ? `?${p.target.query}` : ''}`,
+    port,
+    method: 'GET',
+  };
   const reads: PodEnvoy[] = [];
   for (const pod of pods) {
     const read: PodRead = await cluster.envoyRead(gwNs, pod.metadata.name);
-    reads.push({ pod: `${gwNs}/${pod.metadata.name}`, node: pod.spec?.nodeName ?? null, controller: controllerOf(pod), read });
+    reads.push({
+      pod: `${gwNs}/${pod.metadata.name}`,
+      node: pod.spec?.nodeName ?? null,
+      controller: controllerOf(pod),
+      read,
+    });
   }
   // Envoy's safe_regex route matches are evaluated with re2js, loaded only when a dump holds one.
-  if (reads.some((r) => r.read.kind === 'ok' && JSON.stringify(r.read.read.dump).includes('"safe_regex"'))) await loadRe2();
+  if (reads.some((r) => r.read.kind === 'ok' && JSON.stringify(r.read.read.dump).includes('"safe_regex"')))
+    await loadRe2();
   return { kind: 'read', gateway: `${gwNs}/${gw.metadata.name}`, service: svc, pods: reads, prediction, request };
 }

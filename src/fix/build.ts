@@ -7,12 +7,23 @@ import type { ApplyFix, CommandFix, FixChoice, JsonPatchOp, ManualFix, ObjectRef
 export const GW_API = 'gateway.networking.k8s.io/v1';
 
 export function refOf(o: K8sObject): ObjectRef {
-  return { apiVersion: o.apiVersion, kind: o.kind, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}), name: o.metadata.name };
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
+    name: o.metadata.name,
+  };
 }
 
 /** `base`, or `base-2`, `base-3`… : the first name no existing object has (DNS-1123, at most 63 characters). */
 export function uniqueName(base: string, taken: Iterable<string>): string {
-  const clean = base.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+/, '').slice(0, 60).replace(/-+$/, '') || 'gwdoctor';
+  const clean =
+    base
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+/, '')
+      .slice(0, 60)
+      .replace(/-+$/, '') || 'gwdoctor';
   const used = new Set(taken);
   if (!used.has(clean)) return clean;
   for (let i = 2; ; i++) {
@@ -25,9 +36,21 @@ export function applyFix(object: ApplyFix['object'], explain: string, choices?: 
   return { kind: 'apply', object, explain, ...(choices && choices.length > 0 ? { choices } : {}) };
 }
 
-export function jsonPatch(target: K8sObject | ObjectRef, ops: JsonPatchOp[], explain: string, choices?: FixChoice[]): PatchFix {
+export function jsonPatch(
+  target: K8sObject | ObjectRef,
+  ops: JsonPatchOp[],
+  explain: string,
+  choices?: FixChoice[],
+): PatchFix {
   const ref = 'metadata' in target ? refOf(target) : target;
-  return { kind: 'patch', target: ref, patchType: 'json', patch: ops, explain, ...(choices && choices.length > 0 ? { choices } : {}) };
+  return {
+    kind: 'patch',
+    target: ref,
+    patchType: 'json',
+    patch: ops,
+    explain,
+    ...(choices && choices.length > 0 ? { choices } : {}),
+  };
 }
 
 export function command(argv: string[], explain: string): CommandFix {

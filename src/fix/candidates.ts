@@ -7,7 +7,10 @@ const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-leas
 
 /** A Service Istio generated for a Gateway or a waypoint: never what a route or backendRef means. */
 export function isGatewayService(s: Service): boolean {
-  return s.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] !== undefined || s.metadata.labels?.['istio.io/gateway-name'] !== undefined;
+  return (
+    s.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] !== undefined ||
+    s.metadata.labels?.['istio.io/gateway-name'] !== undefined
+  );
 }
 
 export interface ServiceCandidate {
@@ -37,7 +40,11 @@ function score(svc: Service, words: string[], preferNs: string | null): number {
  * (admin.example.com -> "admin"), then by namespace/name. Only services with a positive score are offered unless
  * `preferNs` is given (then that namespace's services are candidates too).
  */
-export function serviceCandidates(services: Service[], host: string, preferNs: string | null = null): ServiceCandidate[] {
+export function serviceCandidates(
+  services: Service[],
+  host: string,
+  preferNs: string | null = null,
+): ServiceCandidate[] {
   const first = host.split('.')[0] ?? host;
   const words = [first, ...first.split('-').filter((w) => w.length > 2 && w !== first)];
   return services
@@ -45,8 +52,19 @@ export function serviceCandidates(services: Service[], host: string, preferNs: s
     .filter((s) => (s.spec?.ports ?? []).length > 0 && s.spec?.type !== 'ExternalName')
     .map((s) => ({ s, sc: score(s, words, preferNs) }))
     .filter(({ s, sc }) => sc > 1 || (preferNs !== null && (s.metadata.namespace ?? 'default') === preferNs))
-    .sort((a, b) => b.sc - a.sc || `${a.s.metadata.namespace}/${a.s.metadata.name}`.localeCompare(`${b.s.metadata.namespace}/${b.s.metadata.name}`))
-    .map(({ s }) => ({ service: s, namespace: s.metadata.namespace ?? 'default', name: s.metadata.name, port: (s.spec?.ports ?? [])[0]?.port as number }));
+    .sort(
+      (a, b) =>
+        b.sc - a.sc ||
+        `${a.s.metadata.namespace}/${a.s.metadata.name}`.localeCompare(
+          `${b.s.metadata.namespace}/${b.s.metadata.name}`,
+        ),
+    )
+    .map(({ s }) => ({
+      service: s,
+      namespace: s.metadata.namespace ?? 'default',
+      name: s.metadata.name,
+      port: (s.spec?.ports ?? [])[0]?.port as number,
+    }));
 }
 
 export function describeCandidate(c: ServiceCandidate): string {

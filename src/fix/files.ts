@@ -38,7 +38,10 @@ function readManifest(dir: string): Manifest['files'] {
   try {
     const m = JSON.parse(text) as Partial<Manifest>;
     return Array.isArray(m.files)
-      ? m.files.filter((f): f is Manifest['files'][number] => typeof f?.name === 'string' && typeof f.sha256 === 'string' && FIX_FILE.test(f.name))
+      ? m.files.filter(
+          (f): f is Manifest['files'][number] =>
+            typeof f?.name === 'string' && typeof f.sha256 === 'string' && FIX_FILE.test(f.name),
+        )
       : [];
   } catch {
     return []; // not ours to interpret: remove nothing
@@ -101,7 +104,10 @@ export async function writeFixFiles(dir: string, report: Report): Promise<FixFil
         const patchFile = `${base}.patch.json`;
         const argv = patchArgv(f.fix).slice(0, -2); // without -p JSON
         out.push([patchFile, `${JSON.stringify(f.fix.patch, null, 2)}\n`]);
-        out.push([`${base}.sh`, `#!/bin/sh\n${head}set -e\ncd "$(dirname "$0")"\n${[...argv, '--patch-file', patchFile].map(shellQuote).join(' ')}\n`]);
+        out.push([
+          `${base}.sh`,
+          `#!/bin/sh\n${head}set -e\ncd "$(dirname "$0")"\n${[...argv, '--patch-file', patchFile].map(shellQuote).join(' ')}\n`,
+        ]);
       } else out.push([`${base}.sh`, `#!/bin/sh\n${head}${renderFix(f.fix)}\n`]);
       for (const [name, body] of out) {
         const path = join(dir, name);
@@ -114,7 +120,10 @@ export async function writeFixFiles(dir: string, report: Report): Promise<FixFil
   const manifestPath = join(dir, MANIFEST);
   if (recorded.length === 0) rmSync(manifestPath, { force: true });
   else {
-    const m: Manifest = { about: 'files gwdoctor --fix-dir wrote; the next run removes them (while unchanged) before writing its own', files: recorded };
+    const m: Manifest = {
+      about: 'files gwdoctor --fix-dir wrote; the next run removes them (while unchanged) before writing its own',
+      files: recorded,
+    };
     writeFileSync(`${manifestPath}.tmp`, `${JSON.stringify(m, null, 2)}\n`);
     renameSync(`${manifestPath}.tmp`, manifestPath);
   }

@@ -36,7 +36,12 @@ interface Base {
 
 export interface ApplyFix extends Base {
   kind: 'apply';
-  object: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [k: string]: unknown }; [k: string]: unknown };
+  object: {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; [k: string]: unknown };
+    [k: string]: unknown;
+  };
   choices?: FixChoice[];
 }
 

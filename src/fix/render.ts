@@ -32,7 +32,10 @@ export async function loadYamlFor(fixes: Iterable<Fix | null | undefined>): Prom
 export function shellQuote(s: string): string {
   if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(s)) return s;
   if (!hasUnsafe(s)) return `'${s.replace(/'/g, `'\\''`)}'`;
-  const body = s.replace(/\\/g, '\\\\').replace(UNSAFE, (c) => [...Buffer.from(c)].map((b) => `\\0${b.toString(8)}`).join('')).replace(/'/g, `'\\''`);
+  const body = s
+    .replace(/\\/g, '\\\\')
+    .replace(UNSAFE, (c) => [...Buffer.from(c)].map((b) => `\\0${b.toString(8)}`).join(''))
+    .replace(/'/g, `'\\''`);
   return `"$(printf '%b' '${body}')"`;
 }
 
@@ -92,6 +95,9 @@ export function renderFix(f: Fix): string {
 export function renderChoices(f: Fix): string[] {
   if (f.kind !== 'apply' && f.kind !== 'patch') return [];
   return (f.choices ?? []).map((c) =>
-    `# ${c.about}: using ${c.candidates[0] ?? '?'} at ${c.field}${c.candidates.length > 1 ? ` (other candidates: ${c.candidates.slice(1).join(', ')})` : ''}`.replace(UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    `# ${c.about}: using ${c.candidates[0] ?? '?'} at ${c.field}${c.candidates.length > 1 ? ` (other candidates: ${c.candidates.slice(1).join(', ')})` : ''}`.replace(
+      UNSAFE,
+      (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    ),
   );
 }

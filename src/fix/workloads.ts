@@ -35,23 +35,34 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 function labelsOf(p: Pod): Record<string, string> {
   const l = (p.metadata as { labels?: unknown }).labels;
-  return isRecord(l) ? (Object.fromEntries(Object.entries(l).filter(([, v]) => typeof v === 'string')) as Record<string, string>) : {};
+  return isRecord(l)
+    ? (Object.fromEntries(Object.entries(l).filter(([, v]) => typeof v === 'string')) as Record<string, string>)
+    : {};
 }
 
 /** A Pod that can back a Service: not finished, not one of Istio's gateway or waypoint Pods. */
 function servingPod(p: Pod): boolean {
   const phase = (p.status as { phase?: unknown } | undefined)?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return false;
-  return labelsOf(p)['gateway.networking.k8s.io/gateway-name'] === undefined && labelsOf(p)['istio.io/gateway-name'] === undefined;
+  return (
+    labelsOf(p)['gateway.networking.k8s.io/gateway-name'] === undefined &&
+    labelsOf(p)['istio.io/gateway-name'] === undefined
+  );
 }
 
 /** The workload a Pod belongs to: its controller (a ReplicaSet stands for its Deployment when pod-template-hash says so). */
 function workloadOf(p: Pod): { kind: string; name: string } {
   const refs = (p.metadata as { ownerReferences?: unknown }).ownerReferences;
-  const owner = Array.isArray(refs) ? refs.find((r) => isRecord(r) && r['controller'] === true && typeof r['kind'] === 'string' && typeof r['name'] === 'string') as { kind: string; name: string } | undefined : undefined;
+  const owner = Array.isArray(refs)
+    ? (refs.find(
+        (r) =>
+          isRecord(r) && r['controller'] === true && typeof r['kind'] === 'string' && typeof r['name'] === 'string',
+      ) as { kind: string; name: string } | undefined)
+    : undefined;
   if (!owner) return { kind: 'Pod', name: p.metadata.name };
   const hash = labelsOf(p)['pod-template-hash'];
-  if (owner.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`)) return { kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
+  if (owner.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`))
+    return { kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
   return { kind: owner.kind, name: owner.name };
 }
 
@@ -72,7 +83,9 @@ export function workloads(pods: Pod[]): Workload[] {
 export function sharedLabels(pods: Pod[]): Record<string, string> {
   const [first, ...rest] = pods.map(labelsOf);
   if (!first) return {};
-  return Object.fromEntries(Object.entries(first).filter(([k, v]) => !PER_REVISION.has(k) && rest.every((l) => l[k] === v)));
+  return Object.fromEntries(
+    Object.entries(first).filter(([k, v]) => !PER_REVISION.has(k) && rest.every((l) => l[k] === v)),
+  );
 }
 
 const sameSet = (a: Pod[], b: Pod[]) => a.length === b.length && a.every((p) => b.includes(p));
@@ -80,7 +93,10 @@ const sameSet = (a: Pod[], b: Pod[]) => a.length === b.length && a.every((p) => 
 /** Does `selector` (non-empty) select exactly `group` among the serving Pods `all` of the namespace? */
 export function selectsExactly(selector: Record<string, string>, group: Pod[], all: Pod[]): boolean {
   if (Object.keys(selector).length === 0) return false;
-  return sameSet(all.filter(servingPod).filter((p) => labelsMatch(selector, labelsOf(p))), group);
+  return sameSet(
+    all.filter(servingPod).filter((p) => labelsMatch(selector, labelsOf(p))),
+    group,
+  );
 }
 
 /**
@@ -110,7 +126,10 @@ export function containerPorts(p: Pod): ContainerPort[] {
     for (const port of Array.isArray(ports) ? ports : []) {
       if (!isRecord(port) || typeof port['containerPort'] !== 'number') continue;
       if (port['protocol'] !== undefined && port['protocol'] !== 'TCP') continue;
-      out.push({ port: port['containerPort'], ...(typeof port['name'] === 'string' && port['name'] !== '' ? { name: port['name'] } : {}) });
+      out.push({
+        port: port['containerPort'],
+        ...(typeof port['name'] === 'string' && port['name'] !== '' ? { name: port['name'] } : {}),
+      });
     }
   }
   return out;
@@ -135,7 +154,8 @@ export function targetPortFor(group: Pod[], port: number): ContainerPort | null 
   if (group.every((p) => containerPorts(p).some((c) => c.port === port))) return { port, ...named(port) };
   const sets = group.map((p) => [...new Set(containerPorts(p).map((c) => c.port))]);
   const first = sets[0] as number[];
-  if (first.length === 1 && sets.every((s) => s.length === 1 && s[0] === first[0])) return { port: first[0] as number, ...named(first[0] as number) };
+  if (first.length === 1 && sets.every((s) => s.length === 1 && s[0] === first[0]))
+    return { port: first[0] as number, ...named(first[0] as number) };
   return null;
 }
 
@@ -145,9 +165,13 @@ export function targetPortFor(group: Pod[], port: number): ContainerPort | null 
  * (example-api-admin for example-api) is a different app and never counts.
  */
 export function workloadsFor(name: string, pods: Pod[]): Workload[] {
-  return workloads(pods).filter((w) => w.name === name || w.pods.every((p) => NAME_LABELS.some((k) => labelsOf(p)[k] === name)));
+  return workloads(pods).filter(
+    (w) => w.name === name || w.pods.every((p) => NAME_LABELS.some((k) => labelsOf(p)[k] === name)),
+  );
 }
 
 export function selectorText(sel: Record<string, string>): string {
-  return Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(sel)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }

@@ -1,6 +1,14 @@
 // Route -> Gateway attachment: parentRef matching, allowedRoutes (namespaces, kinds) and hostname intersection.
 
-import type { Gateway, GatewayListener, LabelSelector, ListenerSet, Namespace, ParentReference, Route } from '../cluster/objects.js';
+import type {
+  Gateway,
+  GatewayListener,
+  LabelSelector,
+  ListenerSet,
+  Namespace,
+  ParentReference,
+  Route,
+} from '../cluster/objects.js';
 import { hostMatches, intersect } from './hostnames.js';
 import { normalizeParentRef } from './status.js';
 
@@ -30,7 +38,12 @@ const GW_GROUP = 'gateway.networking.k8s.io';
 
 export function refersTo(parentRef: ParentReference, route: Route, gw: Gateway): boolean {
   const p = normalizeParentRef(parentRef, route.metadata.namespace ?? 'default');
-  return p.group === GW_GROUP && p.kind === 'Gateway' && p.name === gw.metadata.name && p.namespace === (gw.metadata.namespace ?? 'default');
+  return (
+    p.group === GW_GROUP &&
+    p.kind === 'Gateway' &&
+    p.name === gw.metadata.name &&
+    p.namespace === (gw.metadata.namespace ?? 'default')
+  );
 }
 
 /** Evaluate a LabelSelector (matchLabels AND matchExpressions). */
@@ -65,7 +78,12 @@ export function selectorMatches(sel: LabelSelector, labels: Record<string, strin
  * as All and adds the implicit `kubernetes.io/metadata.name` label (pilot/pkg/config/kube/gateway/conversion.go
  * namespacesFromSelector).
  */
-export function namespaceAllowed(listener: GatewayListener, gw: Gateway, routeNs: string, nsObj: Namespace | undefined): boolean {
+export function namespaceAllowed(
+  listener: GatewayListener,
+  gw: Gateway,
+  routeNs: string,
+  nsObj: Namespace | undefined,
+): boolean {
   return namespaceDecision(listener, gw, routeNs, nsObj) === 'yes';
 }
 
@@ -74,7 +92,12 @@ export function namespaceAllowed(listener: GatewayListener, gw: Gateway, routeNs
  * `kubernetes.io/metadata.name`, for a route whose Namespace object was not read (manifests from git rarely hold the
  * Namespaces), is 'unknown' rather than a rejection that may be wrong.
  */
-export function namespaceDecision(listener: GatewayListener, gw: Gateway, routeNs: string, nsObj: Namespace | undefined): 'yes' | 'no' | 'unknown' {
+export function namespaceDecision(
+  listener: GatewayListener,
+  gw: Gateway,
+  routeNs: string,
+  nsObj: Namespace | undefined,
+): 'yes' | 'no' | 'unknown' {
   const from = listener.allowedRoutes?.namespaces?.from ?? 'Same';
   if (from === 'All') return 'yes';
   if (from === 'Same') return routeNs === (gw.metadata.namespace ?? 'default') ? 'yes' : 'no';
@@ -112,17 +135,32 @@ function describeFrom(listener: GatewayListener): string {
  * kind. Folded per parentRef as Istio does (gateway/conditions.go createRouteStatus): any listener accepts ->
  * Accepted; otherwise the reason ranked NotAllowedByListeners > NoMatchingListenerHostname > NoMatchingParent.
  */
-export function attachToGateway(route: Route, parentRef: ParentReference, gw: Gateway, nsObj: Namespace | undefined): ParentAttachment {
+export function attachToGateway(
+  route: Route,
+  parentRef: ParentReference,
+  gw: Gateway,
+  nsObj: Namespace | undefined,
+): ParentAttachment {
   const routeNs = route.metadata.namespace ?? 'default';
   const kind = route.kind === 'GRPCRoute' ? 'GRPCRoute' : 'HTTPRoute';
   const listeners: ListenerAttachment[] = [];
   for (const l of gw.spec.listeners ?? []) {
     if (parentRef.port !== undefined && parentRef.port !== l.port) {
-      listeners.push({ listener: l, reason: 'NoMatchingParent', message: `port ${parentRef.port} not found`, hostnames: [] });
+      listeners.push({
+        listener: l,
+        reason: 'NoMatchingParent',
+        message: `port ${parentRef.port} not found`,
+        hostnames: [],
+      });
       continue;
     }
     if (parentRef.sectionName !== undefined && parentRef.sectionName !== l.name) {
-      listeners.push({ listener: l, reason: 'NoMatchingParent', message: `sectionName "${parentRef.sectionName}" not found`, hostnames: [] });
+      listeners.push({
+        listener: l,
+        reason: 'NoMatchingParent',
+        message: `sectionName "${parentRef.sectionName}" not found`,
+        hostnames: [],
+      });
       continue;
     }
     const routeHosts: (string | undefined)[] = route.spec.hostnames?.length ? route.spec.hostnames : [undefined];
@@ -155,20 +193,41 @@ export function attachToGateway(route: Route, parentRef: ParentReference, gw: Ga
       });
       continue;
     }
-    const assumed = nsDecision === 'unknown'
-      ? `listener "${l.name}" admits routes from namespaces matching ${JSON.stringify(l.allowedRoutes?.namespaces?.selector ?? {})}, and the labels of Namespace ${routeNs} were not read (no Namespace object): assumed to match`
-      : undefined;
-    listeners.push({ listener: l, reason: 'Accepted', message: 'Route was valid', hostnames: inter, ...(assumed ? { assumed } : {}) });
+    const assumed =
+      nsDecision === 'unknown'
+        ? `listener "${l.name}" admits routes from namespaces matching ${JSON.stringify(l.allowedRoutes?.namespaces?.selector ?? {})}, and the labels of Namespace ${routeNs} were not read (no Namespace object): assumed to match`
+        : undefined;
+    listeners.push({
+      listener: l,
+      reason: 'Accepted',
+      message: 'Route was valid',
+      hostnames: inter,
+      ...(assumed ? { assumed } : {}),
+    });
   }
   const ok = listeners.filter((x) => x.reason === 'Accepted');
   if (ok.length > 0) {
     const sure = ok.find((x) => !x.assumed);
-    return { parentRef, accepted: true, reason: 'Accepted', message: 'Route was valid', listeners, ...(sure ? {} : { assumed: ok[0]?.assumed as string }) };
+    return {
+      parentRef,
+      accepted: true,
+      reason: 'Accepted',
+      message: 'Route was valid',
+      listeners,
+      ...(sure ? {} : { assumed: ok[0]?.assumed as string }),
+    };
   }
   const rank: AttachReason[] = ['NotAllowedByListeners', 'NoMatchingListenerHostname', 'NoMatchingParent'];
   for (const r of rank) {
     const hits = listeners.filter((x) => x.reason === r);
-    if (hits.length > 0) return { parentRef, accepted: false, reason: r, message: [...new Set(hits.map((h) => h.message))].join('; '), listeners };
+    if (hits.length > 0)
+      return {
+        parentRef,
+        accepted: false,
+        reason: r,
+        message: [...new Set(hits.map((h) => h.message))].join('; '),
+        listeners,
+      };
   }
   return { parentRef, accepted: false, reason: 'NoMatchingParent', message: 'the Gateway has no listeners', listeners };
 }
@@ -188,9 +247,17 @@ export function routeServesHost(route: Route, host: string): boolean {
  */
 export type ListenerSetUse =
   | { kind: 'route-parent'; route: Route; index: number; parent: ReturnType<typeof normalizeParentRef> }
-  | { kind: 'listener'; listenerSet: ListenerSet; listener: string; hostname: string | undefined; port: number | undefined; gateway: Gateway };
+  | {
+      kind: 'listener';
+      listenerSet: ListenerSet;
+      listener: string;
+      hostname: string | undefined;
+      port: number | undefined;
+      gateway: Gateway;
+    };
 
-const isListenerSetRef = (p: ReturnType<typeof normalizeParentRef>) => p.group === 'gateway.networking.k8s.io' && p.kind === 'ListenerSet';
+const isListenerSetRef = (p: ReturnType<typeof normalizeParentRef>) =>
+  p.group === 'gateway.networking.k8s.io' && p.kind === 'ListenerSet';
 
 /**
  * Can ListenerSets attach to this Gateway at all? Only when spec.allowedListeners admits some namespace: the default
@@ -210,7 +277,12 @@ function listenerSetAllowed(gw: Gateway, ns: string): boolean {
 }
 
 /** Routes for the host attached through a ListenerSet, and ListenerSets of the candidate Gateways accepting the host. */
-export function listenerSetUses(sets: ListenerSet[], forHost: Route[], gateways: Gateway[], host: string): ListenerSetUse[] {
+export function listenerSetUses(
+  sets: ListenerSet[],
+  forHost: Route[],
+  gateways: Gateway[],
+  host: string,
+): ListenerSetUse[] {
   const out: ListenerSetUse[] = [];
   for (const r of forHost) {
     (r.spec.parentRefs ?? []).forEach((p, index) => {
@@ -220,12 +292,24 @@ export function listenerSetUses(sets: ListenerSet[], forHost: Route[], gateways:
   }
   for (const ls of sets) {
     const pr = ls.spec.parentRef;
-    const gw = gateways.find((g) => (pr.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io' && (pr.kind ?? 'Gateway') === 'Gateway' &&
-      g.metadata.name === pr.name && (g.metadata.namespace ?? 'default') === (pr.namespace ?? ls.metadata.namespace ?? 'default'));
+    const gw = gateways.find(
+      (g) =>
+        (pr.group ?? 'gateway.networking.k8s.io') === 'gateway.networking.k8s.io' &&
+        (pr.kind ?? 'Gateway') === 'Gateway' &&
+        g.metadata.name === pr.name &&
+        (g.metadata.namespace ?? 'default') === (pr.namespace ?? ls.metadata.namespace ?? 'default'),
+    );
     if (!gw || !listenerSetAllowed(gw, ls.metadata.namespace ?? 'default')) continue;
     for (const l of ls.spec.listeners ?? []) {
       if ((l.protocol === 'HTTP' || l.protocol === 'HTTPS') && hostMatches(l.hostname, host)) {
-        out.push({ kind: 'listener', listenerSet: ls, listener: l.name, hostname: l.hostname, port: l.port, gateway: gw });
+        out.push({
+          kind: 'listener',
+          listenerSet: ls,
+          listener: l.name,
+          hostname: l.hostname,
+          port: l.port,
+          gateway: gw,
+        });
       }
     }
   }

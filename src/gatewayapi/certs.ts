@@ -60,7 +60,7 @@ export interface CertFacts {
 export type RefState =
   | { state: 'unsupported'; ref: CertRef }
   | { state: 'missing'; ref: CertRef; unwatchedType?: string }
-  | { state: 'unknown'; ref: CertRef; why: string; /** The reason alone, for the pass summary. */ reason: string }
+  | { state: 'unknown'; ref: CertRef; why: string /** The reason alone, for the pass summary. */; reason: string }
   | { state: 'invalid'; ref: CertRef; secret: Secret; why: string }
   | { state: 'valid'; ref: CertRef; secret: Secret; cert: CertFacts; pem: X509Certificate };
 
@@ -116,7 +116,12 @@ function dn(s: string): string {
 function sans(c: X509Certificate): string[] {
   return (c.subjectAltName ?? '')
     .split(/,\s*/)
-    .map((x) => x.replace(/^DNS:/, '').replace(/^IP Address:/, '').trim())
+    .map((x) =>
+      x
+        .replace(/^DNS:/, '')
+        .replace(/^IP Address:/, '')
+        .trim(),
+    )
     .filter(Boolean);
 }
 
@@ -146,7 +151,8 @@ export function parseKeyPair(certPem: Buffer, keyPem: Buffer): { cert: X509Certi
   } catch {
     return { why: `the certificate is malformed: the ${keyBlock[1]} block does not parse` };
   }
-  if (!cert.checkPrivateKey(key)) return { why: 'the certificate is malformed: the private key does not match the certificate' };
+  if (!cert.checkPrivateKey(key))
+    return { why: 'the certificate is malformed: the private key does not match the certificate' };
   return { cert };
 }
 
@@ -184,7 +190,12 @@ export function judgeSecret(ref: CertRef, secret: Secret | undefined, now: numbe
 }
 
 /** Read the listener's Secrets (GET by name, each once) and the ReferenceGrants of foreign Secret namespaces. */
-export async function readListenerCerts(cluster: ClusterReader, gw: Gateway, l: GatewayListener, now: number): Promise<ListenerCerts> {
+export async function readListenerCerts(
+  cluster: ClusterReader,
+  gw: Gateway,
+  l: GatewayListener,
+  now: number,
+): Promise<ListenerCerts> {
   const mode = l.tls?.options?.[TERMINATE_MODE];
   const builtin = mode === 'ISTIO_SIMPLE' || mode === 'ISTIO_MUTUAL' ? mode : null;
   const gwNs = gw.metadata.namespace ?? 'default';
@@ -197,16 +208,33 @@ export async function readListenerCerts(cluster: ClusterReader, gw: Gateway, l: 
         secret = await cluster.secret(ref.namespace, ref.name);
       } catch (err) {
         // Reading Secrets is optional: without the permission the certificate is simply not checked.
-        if (err instanceof ClusterAccessError && err.kind === 'forbidden') return { state: 'unknown', ref, why: err.message, reason: err.message };
+        if (err instanceof ClusterAccessError && err.kind === 'forbidden')
+          return { state: 'unknown', ref, why: err.message, reason: err.message };
         throw err;
       }
-      if (secret === null) return { state: 'unknown', ref, why: 'not checked (no Secrets in the manifests)', reason: 'no Secrets in the manifests' };
+      if (secret === null)
+        return {
+          state: 'unknown',
+          ref,
+          why: 'not checked (no Secrets in the manifests)',
+          reason: 'no Secrets in the manifests',
+        };
       return judgeSecret(ref, secret, now);
     }),
   );
-  const foreign = [...new Set(refs.filter((r) => r.namespace !== gwNs && r.group === '' && r.kind === 'Secret').map((r) => r.namespace))];
-  const grants = new Map(await Promise.all(foreign.map(async (ns) => [ns, await cluster.referenceGrants(ns)] as const)));
-  const ungranted = refs.some((r) => r.namespace !== gwNs && !(grants.get(r.namespace) ?? []).some((g) => secretGrantPermits(g, gwNs, r.namespace, r.name)));
+  const foreign = [
+    ...new Set(
+      refs.filter((r) => r.namespace !== gwNs && r.group === '' && r.kind === 'Secret').map((r) => r.namespace),
+    ),
+  ];
+  const grants = new Map(
+    await Promise.all(foreign.map(async (ns) => [ns, await cluster.referenceGrants(ns)] as const)),
+  );
+  const ungranted = refs.some(
+    (r) =>
+      r.namespace !== gwNs &&
+      !(grants.get(r.namespace) ?? []).some((g) => secretGrantPermits(g, gwNs, r.namespace, r.name)),
+  );
   const grantApiVersion = ungranted ? await cluster.referenceGrantApiVersion() : '';
   return { gateway: gw, listener: l, builtin, refs: states, grants, grantApiVersion };
 }
@@ -221,7 +249,12 @@ export interface CertJudgement {
   grantApiVersion: string;
   evidence: Evidence[];
   /** Fails the listener: istiod rejects it, or the certificate cannot serve the host. */
-  problem?: { code: CertProblemCode; summary: string; ref: CertRef; state: RefState['state'] | 'not-permitted' | 'expired' | 'not-yet-valid' | 'other-host' };
+  problem?: {
+    code: CertProblemCode;
+    summary: string;
+    ref: CertRef;
+    state: RefState['state'] | 'not-permitted' | 'expired' | 'not-yet-valid' | 'other-host';
+  };
   /** Valid and serving, but expiring within CERT_EXPIRY_WARN_DAYS. */
   warning?: { code: 'ListenerCertificateExpiring'; summary: string };
   /** Why the certificate was not (fully) checked; the listener is not failed for it. */
@@ -248,7 +281,13 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
   const evidence: Evidence[] = [];
   const base = { listener: l, host, grants: lc.grants, grantApiVersion: lc.grantApiVersion };
   if (lc.builtin) {
-    evidence.push(about(lc.gateway, `tls.options ${TERMINATE_MODE}: ${lc.builtin}: Istio's own workload certificate, no certificateRefs read`, whereSuffix));
+    evidence.push(
+      about(
+        lc.gateway,
+        `tls.options ${TERMINATE_MODE}: ${lc.builtin}: Istio's own workload certificate, no certificateRefs read`,
+        whereSuffix,
+      ),
+    );
     return { ...base, evidence };
   }
   if (lc.refs.length > 2) {
@@ -256,12 +295,25 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
     return {
       ...base,
       evidence,
-      problem: { code: 'ListenerCertificateRefInvalid', ref, state: 'invalid', summary: `${where} has ${lc.refs.length} certificateRefs: Istio supports at most 2 (ResolvedRefs=False/InvalidCertificateRef "TLS mode can only support up to 2 server certificates"), so the listener is not programmed` },
+      problem: {
+        code: 'ListenerCertificateRefInvalid',
+        ref,
+        state: 'invalid',
+        summary: `${where} has ${lc.refs.length} certificateRefs: Istio supports at most 2 (ResolvedRefs=False/InvalidCertificateRef "TLS mode can only support up to 2 server certificates"), so the listener is not programmed`,
+      },
     };
   }
-  const permitted = (r: CertRef) => r.namespace === gwNs || (lc.grants.get(r.namespace) ?? []).some((g) => secretGrantPermits(g, gwNs, r.namespace, r.name));
-  const grantOf = (r: CertRef) => (lc.grants.get(r.namespace) ?? []).find((g) => secretGrantPermits(g, gwNs, r.namespace, r.name));
-  type Rejection = { code: CertProblemCode; ref: CertRef; state: NonNullable<CertJudgement['problem']>['state']; why: string };
+  const permitted = (r: CertRef) =>
+    r.namespace === gwNs ||
+    (lc.grants.get(r.namespace) ?? []).some((g) => secretGrantPermits(g, gwNs, r.namespace, r.name));
+  const grantOf = (r: CertRef) =>
+    (lc.grants.get(r.namespace) ?? []).find((g) => secretGrantPermits(g, gwNs, r.namespace, r.name));
+  type Rejection = {
+    code: CertProblemCode;
+    ref: CertRef;
+    state: NonNullable<CertJudgement['problem']>['state'];
+    why: string;
+  };
   const rejections: Rejection[] = [];
   const usable: Extract<RefState, { state: 'valid' }>[] = [];
   const unknown: Extract<RefState, { state: 'unknown' }>[] = [];
@@ -269,8 +321,19 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
     const r = s.ref;
     switch (s.state) {
       case 'unsupported':
-        rejections.push({ code: 'ListenerCertificateRefInvalid', ref: r, state: s.state, why: `names ${r.group || 'core'}/${r.kind} ${r.name}: only a core Secret is allowed (InvalidCertificateRef "only secret is allowed")` });
-        evidence.push(about(lc.gateway, `${r.group || 'core'}/${r.kind} ${r.name}: not a Secret`, `${whereSuffix} certificateRefs[${r.index}]`));
+        rejections.push({
+          code: 'ListenerCertificateRefInvalid',
+          ref: r,
+          state: s.state,
+          why: `names ${r.group || 'core'}/${r.kind} ${r.name}: only a core Secret is allowed (InvalidCertificateRef "only secret is allowed")`,
+        });
+        evidence.push(
+          about(
+            lc.gateway,
+            `${r.group || 'core'}/${r.kind} ${r.name}: not a Secret`,
+            `${whereSuffix} certificateRefs[${r.index}]`,
+          ),
+        );
         continue;
       case 'missing':
         rejections.push({
@@ -281,30 +344,59 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
             ? `names ${secretName(r)}, of type ${s.unwatchedType}, which istiod does not watch: for Istio it does not exist (InvalidCertificateRef "secret ${r.namespace}/${r.name} not found")`
             : `names ${secretName(r)}, which does not exist (InvalidCertificateRef "secret ${r.namespace}/${r.name} not found")`,
         });
-        evidence.push({ ref: secretName(r), detail: s.unwatchedType ? `type ${s.unwatchedType}: invisible to istiod` : 'not found' });
+        evidence.push({
+          ref: secretName(r),
+          detail: s.unwatchedType ? `type ${s.unwatchedType}: invisible to istiod` : 'not found',
+        });
         continue;
       case 'invalid':
-        rejections.push({ code: 'ListenerCertificateRefInvalid', ref: r, state: s.state, why: `names ${secretName(r)}: ${s.why} (InvalidCertificateRef)` });
+        rejections.push({
+          code: 'ListenerCertificateRefInvalid',
+          ref: r,
+          state: s.state,
+          why: `names ${secretName(r)}: ${s.why} (InvalidCertificateRef)`,
+        });
         evidence.push(about(s.secret, `type ${s.secret.type ?? 'Opaque'}: ${s.why}`));
         continue;
       case 'unknown':
         unknown.push(s);
         evidence.push({ ref: secretName(r), detail: s.why });
         // A foreign Secret needs a grant whatever it holds: that much can be judged without reading it.
-        if (!permitted(r)) rejections.push({ code: 'ReferenceGrantMissing', ref: r, state: 'not-permitted', why: notPermittedWhy(r, gwNs) });
+        if (!permitted(r))
+          rejections.push({
+            code: 'ReferenceGrantMissing',
+            ref: r,
+            state: 'not-permitted',
+            why: notPermittedWhy(r, gwNs),
+          });
         continue;
       case 'valid': {
         const type = s.secret.type ?? 'Opaque';
-        const note = type === 'kubernetes.io/tls' ? '' : `; type ${type}: Istio reads its tls.crt/tls.key all the same, the Gateway API only promises kubernetes.io/tls`;
+        const note =
+          type === 'kubernetes.io/tls'
+            ? ''
+            : `; type ${type}: Istio reads its tls.crt/tls.key all the same, the Gateway API only promises kubernetes.io/tls`;
         if (!permitted(r)) {
-          rejections.push({ code: 'ReferenceGrantMissing', ref: r, state: 'not-permitted', why: notPermittedWhy(r, gwNs) });
+          rejections.push({
+            code: 'ReferenceGrantMissing',
+            ref: r,
+            state: 'not-permitted',
+            why: notPermittedWhy(r, gwNs),
+          });
           evidence.push(about(s.secret, `${describeCert(s.cert)}${note}`));
-          for (const g of lc.grants.get(r.namespace) ?? []) evidence.push(about(g, `does not apply: ${whyNotSecret(g, gwNs, r.name)}`));
-          if ((lc.grants.get(r.namespace) ?? []).length === 0) evidence.push({ ref: `namespace ${r.namespace}`, detail: 'has no ReferenceGrant at all' });
+          for (const g of lc.grants.get(r.namespace) ?? [])
+            evidence.push(about(g, `does not apply: ${whyNotSecret(g, gwNs, r.name)}`));
+          if ((lc.grants.get(r.namespace) ?? []).length === 0)
+            evidence.push({ ref: `namespace ${r.namespace}`, detail: 'has no ReferenceGrant at all' });
           continue;
         }
         const g = r.namespace !== gwNs ? grantOf(r) : undefined;
-        evidence.push(about(s.secret, `${describeCert(s.cert)}${note}${g ? `; permitted by ReferenceGrant ${g.metadata.namespace ?? r.namespace}/${g.metadata.name}` : ''}`));
+        evidence.push(
+          about(
+            s.secret,
+            `${describeCert(s.cert)}${note}${g ? `; permitted by ReferenceGrant ${g.metadata.namespace ?? r.namespace}/${g.metadata.name}` : ''}`,
+          ),
+        );
         usable.push(s);
       }
     }
@@ -319,18 +411,31 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
       x.code === 'ReferenceGrantMissing'
         ? 'Istio reports the listener ResolvedRefs=False/RefNotPermitted and does not program it'
         : 'Istio reports the listener ResolvedRefs=False/InvalidCertificateRef, Programmed=False, and serves no TLS for it';
-    return { ...base, evidence, problem: { code: x.code, ref: x.ref, state: x.state, summary: `${where} ${x.why}: ${tail}` } };
+    return {
+      ...base,
+      evidence,
+      problem: { code: x.code, ref: x.ref, state: x.state, summary: `${where} ${x.why}: ${tail}` },
+    };
   }
   if (usable.length === 0) {
     return { ...base, evidence, unchecked: maybe.map((u) => `${secretName(u.ref)}: ${u.reason}`).join('; ') };
   }
-  for (const x of rejections) evidence.push(about(lc.gateway, `ignored by Istio (another certificateRef is valid): ${x.why}`, `${whereSuffix} certificateRefs[${x.ref.index}]`));
+  for (const x of rejections)
+    evidence.push(
+      about(
+        lc.gateway,
+        `ignored by Istio (another certificateRef is valid): ${x.why}`,
+        `${whereSuffix} certificateRefs[${x.ref.index}]`,
+      ),
+    );
   const g0 = usable[0] as Extract<RefState, { state: 'valid' }>;
   const grant0 = g0.ref.namespace !== gwNs ? grantOf(g0.ref) : undefined;
   const verified = `${secretName(g0.ref)} holds a valid key pair${grant0 ? ` and ReferenceGrant ${grant0.metadata.namespace ?? g0.ref.namespace}/${grant0.metadata.name} permits it` : ''}`;
   // What a verifying client sees: a certificate that covers the host and is within its validity period.
-  const covers = (s: Extract<RefState, { state: 'valid' }>) => s.pem.checkHost(host, { subject: 'never', partialWildcards: false, multiLabelWildcards: false }) !== undefined;
-  const inTime = (s: Extract<RefState, { state: 'valid' }>) => Date.parse(s.cert.notBefore) <= now && now <= Date.parse(s.cert.notAfter);
+  const covers = (s: Extract<RefState, { state: 'valid' }>) =>
+    s.pem.checkHost(host, { subject: 'never', partialWildcards: false, multiLabelWildcards: false }) !== undefined;
+  const inTime = (s: Extract<RefState, { state: 'valid' }>) =>
+    Date.parse(s.cert.notBefore) <= now && now <= Date.parse(s.cert.notAfter);
   const good = usable.filter((s) => covers(s) && inTime(s)).sort((a, b) => b.cert.daysLeft - a.cert.daysLeft);
   const best = good[0];
   if (!best) {
@@ -355,7 +460,15 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
     };
   }
   if (best.cert.daysLeft < CERT_EXPIRY_WARN_DAYS) {
-    return { ...base, evidence, verified, warning: { code: 'ListenerCertificateExpiring', summary: `${where}: the certificate in ${secretName(best.ref)} for ${host} expires in ${best.cert.daysLeft} days (${best.cert.notAfter})` } };
+    return {
+      ...base,
+      evidence,
+      verified,
+      warning: {
+        code: 'ListenerCertificateExpiring',
+        summary: `${where}: the certificate in ${secretName(best.ref)} for ${host} expires in ${best.cert.daysLeft} days (${best.cert.notAfter})`,
+      },
+    };
   }
   return { ...base, evidence, verified };
 }
@@ -363,4 +476,3 @@ export function judgeListenerCerts(lc: ListenerCerts, host: string, now: number)
 function notPermittedWhy(r: CertRef, gwNs: string): string {
   return `names ${secretName(r)} in another namespace, and no ReferenceGrant in ${r.namespace} lets Gateways in ${gwNs} use it (RefNotPermitted "certificateRef ${r.name}/${r.namespace} not accessible to a Gateway in namespace \\"${gwNs}\\" (missing a ReferenceGrant?)")`;
 }
-

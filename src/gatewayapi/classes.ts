@@ -37,7 +37,12 @@ export function withBuiltinClasses(classes: GatewayClass[]): GatewayClass[] {
   out = [...classes];
   for (const [name, controllerName] of ISTIO_BUILTIN_CLASSES) {
     if (classes.some((c) => c.metadata.name === name)) continue;
-    const c: GatewayClass = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name }, spec: { controllerName } };
+    const c: GatewayClass = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'GatewayClass',
+      metadata: { name },
+      spec: { controllerName },
+    };
     createdByIstio.add(c);
     out.push(c);
   }

@@ -35,27 +35,44 @@ export type ExposureStage =
  * gateway, with an HTTP/HTTPS listener). Whether a Gateway is healthy does not matter here: a route attached to it is
  * published as soon as it is. A route Istio drops as a whole (routeDroppedBy) programs nothing and exposes nothing.
  */
-export async function resolveExposure(cluster: ClusterReader, target: Target, filter: { namespace: string; name: string } | null): Promise<ExposureStage> {
+export async function resolveExposure(
+  cluster: ClusterReader,
+  target: Target,
+  filter: { namespace: string; name: string } | null,
+): Promise<ExposureStage> {
   const host = target.host;
   const [all, http, grpc] = await Promise.all([cluster.gateways(), cluster.httpRoutes(), cluster.grpcRoutes()]);
   const routes = httpAndGrpcRoutes(http, grpc);
   let publicGws: Gateway[];
   if (filter) {
-    publicGws = all.filter((g) => g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace);
+    publicGws = all.filter(
+      (g) => g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace,
+    );
     if (publicGws.length === 0) return { kind: 'filter-missing', filter, all };
   } else publicGws = all.filter(isIngressGateway);
-  const gateways = publicGws.map((gw) => ({ gw, listeners: acceptingListeners(gw, host) })).filter((x) => x.listeners.length > 0);
+  const gateways = publicGws
+    .map((gw) => ({ gw, listeners: acceptingListeners(gw, host) }))
+    .filter((x) => x.listeners.length > 0);
   if (gateways.length === 0) return { kind: 'no-listener', considered: publicGws };
 
   const forHost = routesForHost(routes, host);
-  const nsObjs = await namespacesFor(cluster, routes, gateways.map((g) => g.gw));
+  const nsObjs = await namespacesFor(
+    cluster,
+    routes,
+    gateways.map((g) => g.gw),
+  );
   const exposed: Exposure[] = [];
   for (const { gw, listeners } of gateways) {
     const byRoute = new Map<Route, Exposure>();
     for (const a of attachmentsTo(routes, gw, nsObjs, forHost)) {
       if (!a.result.accepted || routeDroppedBy(a.route)) continue;
       const on = a.result.listeners
-        .filter((la) => la.reason === 'Accepted' && listeners.includes(la.listener) && la.hostnames.some((h) => hostMatches(h, host)))
+        .filter(
+          (la) =>
+            la.reason === 'Accepted' &&
+            listeners.includes(la.listener) &&
+            la.hostnames.some((h) => hostMatches(h, host)),
+        )
         .map((la) => la.listener);
       if (on.length === 0) continue;
       const e = byRoute.get(a.route) ?? {
@@ -63,7 +80,9 @@ export async function resolveExposure(cluster: ClusterReader, target: Target, fi
         gateway: gw,
         listeners: [],
         parentIndexes: [],
-        hostnames: (a.route.spec.hostnames ?? []).map((value, index) => ({ index, value })).filter((h) => hostMatches(h.value, host)),
+        hostnames: (a.route.spec.hostnames ?? [])
+          .map((value, index) => ({ index, value }))
+          .filter((h) => hostMatches(h.value, host)),
       };
       for (const l of on) if (!e.listeners.includes(l)) e.listeners.push(l);
       e.parentIndexes.push(a.parentIndex);

@@ -9,14 +9,22 @@ const GW_GROUP = 'gateway.networking.k8s.io';
  * Backend kinds Istio routes to besides core Services; anything else is ResolvedRefs=False/InvalidKind and 500
  * (istio pilot/pkg/config/kube/gateway/conversion.go buildDestination: "referencing unsupported backendRef").
  */
-export const ISTIO_BACKEND_KINDS = new Set(['networking.istio.io/Hostname', 'inference.networking.k8s.io/InferencePool']);
+export const ISTIO_BACKEND_KINDS = new Set([
+  'networking.istio.io/Hostname',
+  'inference.networking.k8s.io/InferencePool',
+]);
 
 /** Normalise a backendRef with the API server's defaults (group "", kind Service, namespace = route's, weight 1). */
 export function resolveBackendRefs(route: Route, ruleIndex: number): ResolvedBackendRef[] {
   const ns = route.metadata.namespace ?? 'default';
   const rule = route.spec.rules?.[ruleIndex];
   if (!rule) return [];
-  const resolve = (ref: HTTPBackendRef, weight: number, pointer: (string | number)[], mirror: boolean): ResolvedBackendRef => ({
+  const resolve = (
+    ref: HTTPBackendRef,
+    weight: number,
+    pointer: (string | number)[],
+    mirror: boolean,
+  ): ResolvedBackendRef => ({
     ref,
     group: ref.group ?? '',
     kind: ref.kind ?? 'Service',
@@ -26,9 +34,15 @@ export function resolveBackendRefs(route: Route, ruleIndex: number): ResolvedBac
     weight,
     pointer,
     mirror,
-    where: pointer.slice(1).map((t) => (typeof t === 'number' ? `[${t}]` : `.${t}`)).join('').slice(1),
+    where: pointer
+      .slice(1)
+      .map((t) => (typeof t === 'number' ? `[${t}]` : `.${t}`))
+      .join('')
+      .slice(1),
   });
-  const out = (rule.backendRefs ?? []).map((ref, i) => resolve(ref, ref.weight ?? 1, ['spec', 'rules', ruleIndex, 'backendRefs', i], false));
+  const out = (rule.backendRefs ?? []).map((ref, i) =>
+    resolve(ref, ref.weight ?? 1, ['spec', 'rules', ruleIndex, 'backendRefs', i], false),
+  );
   // Mirror targets cross namespaces under the same grant rules (istio gateway/conversion.go createMirrorFilter).
   (rule.filters ?? []).forEach((f, i) => {
     const ref = f.type === 'RequestMirror' ? f.requestMirror?.backendRef : undefined;
@@ -43,22 +57,41 @@ export function resolveBackendRefs(route: Route, ruleIndex: number): ResolvedBac
  * A grant in any other namespace never counts. The from kind is the route's own: a GRPCRoute needs a grant from
  * GRPCRoute (istio conversion.go buildGRPCDestination checks the grant for gvk.GRPCRoute).
  */
-export function grantPermits(grant: ReferenceGrant, routeNs: string, ref: ResolvedBackendRef, fromKind = 'HTTPRoute'): boolean {
+export function grantPermits(
+  grant: ReferenceGrant,
+  routeNs: string,
+  ref: ResolvedBackendRef,
+  fromKind = 'HTTPRoute',
+): boolean {
   if ((grant.metadata.namespace ?? 'default') !== ref.namespace) return false;
-  const fromOk = (grant.spec.from ?? []).some((f) => (f.group ?? '') === GW_GROUP && f.kind === fromKind && f.namespace === routeNs);
+  const fromOk = (grant.spec.from ?? []).some(
+    (f) => (f.group ?? '') === GW_GROUP && f.kind === fromKind && f.namespace === routeNs,
+  );
   if (!fromOk) return false;
-  return (grant.spec.to ?? []).some((t) => (t.group ?? '') === ref.group && t.kind === ref.kind && (t.name === undefined || t.name === '' || t.name === ref.name));
+  return (grant.spec.to ?? []).some(
+    (t) =>
+      (t.group ?? '') === ref.group &&
+      t.kind === ref.kind &&
+      (t.name === undefined || t.name === '' || t.name === ref.name),
+  );
 }
 
 /** Explain why a grant in the right namespace does not cover the reference (for near-miss evidence). */
-export function whyNot(grant: ReferenceGrant, routeNs: string, ref: ResolvedBackendRef, fromKind = 'HTTPRoute'): string {
+export function whyNot(
+  grant: ReferenceGrant,
+  routeNs: string,
+  ref: ResolvedBackendRef,
+  fromKind = 'HTTPRoute',
+): string {
   const froms = grant.spec.from ?? [];
   if (!froms.some((f) => (f.group ?? '') === GW_GROUP && f.kind === fromKind && f.namespace === routeNs)) {
     const got = froms.map((f) => `{group: "${f.group ?? ''}", kind: ${f.kind}, namespace: ${f.namespace}}`).join(', ');
     return `from does not list {group: ${GW_GROUP}, kind: ${fromKind}, namespace: ${routeNs}} (has ${got || 'nothing'})`;
   }
   const tos = grant.spec.to ?? [];
-  const got = tos.map((t) => `{group: "${t.group ?? ''}", kind: ${t.kind}${t.name ? `, name: ${t.name}` : ''}}`).join(', ');
+  const got = tos
+    .map((t) => `{group: "${t.group ?? ''}", kind: ${t.kind}${t.name ? `, name: ${t.name}` : ''}}`)
+    .join(', ');
   return `to does not cover {group: "${ref.group}", kind: ${ref.kind}, name: ${ref.name}} (has ${got || 'nothing'})`;
 }
 
@@ -66,7 +99,11 @@ export function whyNot(grant: ReferenceGrant, routeNs: string, ref: ResolvedBack
 export function referenceGrantObject(route: Route, refs: ResolvedBackendRef[], apiVersion: string, name: string) {
   const routeNs = route.metadata.namespace ?? 'default';
   const ns = (refs[0] as ResolvedBackendRef).namespace;
-  const to = [...new Map(refs.map((r) => [`${r.group}/${r.kind}/${r.name}`, { group: r.group, kind: r.kind, name: r.name }])).values()];
+  const to = [
+    ...new Map(
+      refs.map((r) => [`${r.group}/${r.kind}/${r.name}`, { group: r.group, kind: r.kind, name: r.name }]),
+    ).values(),
+  ];
   return {
     apiVersion,
     kind: 'ReferenceGrant',
@@ -81,9 +118,19 @@ export function referenceGrantObject(route: Route, refs: ResolvedBackendRef[], a
  * a backendRef's). Any other type (ExtensionRef, an experimental filter) is `default:` there: ConfigError
  * {Reason: InvalidFilter, Message: "unsupported filter type %q"}, a hard error that drops the whole route.
  */
-export const ISTIO_FILTERS: Record<'HTTPRoute' | 'GRPCRoute', { rule: ReadonlySet<string>; backendRef: ReadonlySet<string> }> = {
+export const ISTIO_FILTERS: Record<
+  'HTTPRoute' | 'GRPCRoute',
+  { rule: ReadonlySet<string>; backendRef: ReadonlySet<string> }
+> = {
   HTTPRoute: {
-    rule: new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'RequestMirror', 'URLRewrite', 'CORS']),
+    rule: new Set([
+      'RequestHeaderModifier',
+      'ResponseHeaderModifier',
+      'RequestRedirect',
+      'RequestMirror',
+      'URLRewrite',
+      'CORS',
+    ]),
     backendRef: new Set(['RequestHeaderModifier', 'ResponseHeaderModifier']),
   },
   GRPCRoute: {
@@ -97,7 +144,14 @@ export type RouteDrop =
   /** A Service backendRef named by its hostname. */
   | { reason: 'InvalidDestination'; ref: ResolvedBackendRef; where: string; message: string }
   /** A filter type Istio does not implement (ExtensionRef, an experimental one) on a rule or a backendRef. */
-  | { reason: 'InvalidFilter'; type: string; ruleIndex: number; where: string; pointer: (string | number)[]; message: string };
+  | {
+      reason: 'InvalidFilter';
+      type: string;
+      ruleIndex: number;
+      where: string;
+      pointer: (string | number)[];
+      message: string;
+    };
 
 /**
  * What makes Istio drop a route as a whole, or null. Istio converts the rules in order and stops at the first hard
@@ -113,7 +167,18 @@ export function routeDroppedBy(route: Route): RouteDrop | null {
   const rules = route.spec.rules ?? [];
   const unsupported = (type: unknown, ruleIndex: number, pointer: (string | number)[]): RouteDrop => {
     const t = typeof type === 'string' ? type : String(type);
-    return { reason: 'InvalidFilter', type: t, ruleIndex, pointer, where: pointer.slice(1).map((x) => (typeof x === 'number' ? `[${x}]` : `.${x}`)).join('').slice(1), message: `unsupported filter type ${JSON.stringify(t)}` };
+    return {
+      reason: 'InvalidFilter',
+      type: t,
+      ruleIndex,
+      pointer,
+      where: pointer
+        .slice(1)
+        .map((x) => (typeof x === 'number' ? `[${x}]` : `.${x}`))
+        .join('')
+        .slice(1),
+      message: `unsupported filter type ${JSON.stringify(t)}`,
+    };
   };
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i];
@@ -127,7 +192,12 @@ export function routeDroppedBy(route: Route): RouteDrop | null {
     for (const ref of refs) {
       if (ref.weight === 0) continue;
       if (ref.group === '' && ref.kind === 'Service' && ref.name.includes('.')) {
-        return { reason: 'InvalidDestination', ref, where: ref.where, message: 'service name invalid; the name of the Service must be used, not the hostname' };
+        return {
+          reason: 'InvalidDestination',
+          ref,
+          where: ref.where,
+          message: 'service name invalid; the name of the Service must be used, not the hostname',
+        };
       }
       const bf = Array.isArray(ref.ref.filters) ? ref.ref.filters : [];
       for (let f = 0; f < bf.length; f++) {
@@ -147,8 +217,15 @@ export function routeDroppedBy(route: Route): RouteDrop | null {
 /** Does this grant (in the Secret's namespace) let Gateways in gwNs use Secret <secretNs>/<name>? */
 export function secretGrantPermits(grant: ReferenceGrant, gwNs: string, secretNs: string, name: string): boolean {
   if ((grant.metadata.namespace ?? 'default') !== secretNs) return false;
-  const fromOk = (grant.spec.from ?? []).some((f) => (f.group ?? '') === GW_GROUP && f.kind === 'Gateway' && f.namespace === gwNs);
-  return fromOk && (grant.spec.to ?? []).some((t) => (t.group ?? '') === '' && t.kind === 'Secret' && (t.name === undefined || t.name === name));
+  const fromOk = (grant.spec.from ?? []).some(
+    (f) => (f.group ?? '') === GW_GROUP && f.kind === 'Gateway' && f.namespace === gwNs,
+  );
+  return (
+    fromOk &&
+    (grant.spec.to ?? []).some(
+      (t) => (t.group ?? '') === '' && t.kind === 'Secret' && (t.name === undefined || t.name === name),
+    )
+  );
 }
 
 /** Why a grant in the Secret's namespace does not cover it (near-miss evidence). */
@@ -158,7 +235,9 @@ export function whyNotSecret(grant: ReferenceGrant, gwNs: string, name: string):
     const got = froms.map((f) => `{group: "${f.group ?? ''}", kind: ${f.kind}, namespace: ${f.namespace}}`).join(', ');
     return `from does not list {group: ${GW_GROUP}, kind: Gateway, namespace: ${gwNs}} (has ${got || 'nothing'})`;
   }
-  const got = (grant.spec.to ?? []).map((t) => `{group: "${t.group ?? ''}", kind: ${t.kind}${t.name ? `, name: ${t.name}` : ''}}`).join(', ');
+  const got = (grant.spec.to ?? [])
+    .map((t) => `{group: "${t.group ?? ''}", kind: ${t.kind}${t.name ? `, name: ${t.name}` : ''}}`)
+    .join(', ');
   return `to does not cover {group: "", kind: Secret, name: ${name}} (has ${got || 'nothing'})`;
 }
 
@@ -168,6 +247,9 @@ export function secretGrantObject(gwNs: string, secretNs: string, names: string[
     apiVersion,
     kind: 'ReferenceGrant',
     metadata: { name, namespace: secretNs },
-    spec: { from: [{ group: GW_GROUP, kind: 'Gateway', namespace: gwNs }], to: [...new Set(names)].map((n) => ({ group: '', kind: 'Secret', name: n })) },
+    spec: {
+      from: [{ group: GW_GROUP, kind: 'Gateway', namespace: gwNs }],
+      to: [...new Set(names)].map((n) => ({ group: '', kind: 'Secret', name: n })),
+    },
   };
 }

@@ -24,7 +24,14 @@ export type GatewayProblem = ProblemCode & {
 type ProblemCode =
   | { code: 'GatewayNotAccepted'; cause: CauseOf<'GatewayNotAccepted'> }
   | { code: 'ListenerCertificateRefInvalid'; cause: CauseOf<'ListenerCertificateRefInvalid'> }
-  | { code: 'GatewayNotProgrammed' | 'ListenerNotReady' | 'GatewayClassNotIstio' | Exclude<CertProblemCode, 'ListenerCertificateRefInvalid'>; cause?: never };
+  | {
+      code:
+        | 'GatewayNotProgrammed'
+        | 'ListenerNotReady'
+        | 'GatewayClassNotIstio'
+        | Exclude<CertProblemCode, 'ListenerCertificateRefInvalid'>;
+      cause?: never;
+    };
 
 export interface Health {
   ok: boolean;
@@ -68,7 +75,10 @@ export function gatewayHealth(
   const classRef = `GatewayClass ${gw.spec.gatewayClassName}`;
   const bad = (problem: GatewayProblem): Health => ({ ok: false, stale: false, evidence, problem });
   if (cls && assumedBuiltin(cls)) {
-    evidence.push({ ref: classRef, detail: `not in the manifests: created by Istio (istiod creates its built-in class ${cls.metadata.name}, controllerName ${cls.spec?.controllerName ?? ''}, when it starts)` });
+    evidence.push({
+      ref: classRef,
+      detail: `not in the manifests: created by Istio (istiod creates its built-in class ${cls.metadata.name}, controllerName ${cls.spec?.controllerName ?? ''}, when it starts)`,
+    });
   }
 
   // A class owned by another controller: Istio never programs this Gateway, whatever its status says
@@ -91,18 +101,37 @@ export function gatewayHealth(
     if (fresh === 'fresh') {
       for (const c of conds) evidence.push(about(gw, describeCondition(c)));
       const ls = gw.status?.listeners?.find((x) => x.name === certProblem.listener.name);
-      for (const c of controllerConditions(ls?.conditions)) evidence.push(about(gw, describeCondition(c), ` ${describeListener(certProblem.listener)}`));
+      for (const c of controllerConditions(ls?.conditions))
+        evidence.push(about(gw, describeCondition(c), ` ${describeListener(certProblem.listener)}`));
     } else {
-      evidence.push(about(gw, fresh === 'stale' ? 'status is stale: predicted from the spec and the Secret' : 'no controller has written status: predicted from the spec and the Secret'));
+      evidence.push(
+        about(
+          gw,
+          fresh === 'stale'
+            ? 'status is stale: predicted from the spec and the Secret'
+            : 'no controller has written status: predicted from the spec and the Secret',
+        ),
+      );
     }
     evidence.push(...certProblem.evidence);
     // A missing Secret may be about to be written (cert-manager issuing, an external-secrets sync): --wait re-checks it.
-    const code: ProblemCode = p.code === 'ListenerCertificateRefInvalid' ? { code: p.code, cause: p.state === 'missing' ? 'secret-missing' : 'rejected' } : { code: p.code };
-    return bad({ ...code, summary: p.summary, remedy: 'certificate', listener: certProblem.listener, cert: certProblem });
+    const code: ProblemCode =
+      p.code === 'ListenerCertificateRefInvalid'
+        ? { code: p.code, cause: p.state === 'missing' ? 'secret-missing' : 'rejected' }
+        : { code: p.code };
+    return bad({
+      ...code,
+      summary: p.summary,
+      remedy: 'certificate',
+      listener: certProblem.listener,
+      cert: certProblem,
+    });
   }
   const certEvidence = certs.flatMap((c) => c.evidence);
   let warning: Health['warning'] = certs.find((c) => c.warning)?.warning;
-  const notes = certs.filter((c) => c.unchecked).map((c) => `certificate of listener "${c.listener.name}" not checked: ${c.unchecked}`);
+  const notes = certs
+    .filter((c) => c.unchecked)
+    .map((c) => `certificate of listener "${c.listener.name}" not checked: ${c.unchecked}`);
 
   if (fresh === 'fresh') {
     for (const c of conds) evidence.push(about(gw, describeCondition(c)));
@@ -115,7 +144,13 @@ export function gatewayHealth(
     const accepted0 = condition(conds, 'Accepted');
     const disagree = certs
       .filter((c) => c.verified)
-      .map((c) => ({ c, rr: condition(controllerConditions(gw.status?.listeners?.find((x) => x.name === c.listener.name)?.conditions), 'ResolvedRefs') }))
+      .map((c) => ({
+        c,
+        rr: condition(
+          controllerConditions(gw.status?.listeners?.find((x) => x.name === c.listener.name)?.conditions),
+          'ResolvedRefs',
+        ),
+      }))
       .find((x) => x.rr?.status === 'False' && x.rr.reason === 'RefNotPermitted');
     if (disagree && (!accepted0 || accepted0.status === 'True' || accepted0.reason === 'ListenersNotValid')) {
       const summary = `the controller reports ${describeListener(disagree.c.listener)} ResolvedRefs=False/RefNotPermitted, but ${disagree.c.verified}; trusting the spec (status may lag)`;
@@ -143,24 +178,51 @@ export function gatewayHealth(
       const summary = `the controller reports ${ref} Programmed=False/${programmed?.reason ?? ''} "no instances found", but its Service ${gw.metadata.namespace ?? 'default'}/${endpoints.service} has ${endpoints.total} endpoint(s); trusting the endpoints (istiod recomputes this condition only when some Service changes)`;
       warning = { code: 'StatusDisagrees', summary };
     } else if (programmed && programmed.status !== 'True') {
-      const why = noInstances(conds) ? 'the gateway pods are not ready (Istio found no endpoints for the gateway Service)' : 'the controller could not program the gateway';
-      return bad({ code: 'GatewayNotProgrammed', summary: `${ref} is not programmed: ${programmed.reason ?? 'no reason'}: ${why}`, remedy: 'gateway-pods' });
+      const why = noInstances(conds)
+        ? 'the gateway pods are not ready (Istio found no endpoints for the gateway Service)'
+        : 'the controller could not program the gateway';
+      return bad({
+        code: 'GatewayNotProgrammed',
+        summary: `${ref} is not programmed: ${programmed.reason ?? 'no reason'}: ${why}`,
+        remedy: 'gateway-pods',
+      });
     }
     for (const l of listeners) {
       const ls = gw.status?.listeners?.find((s) => s.name === l.name);
       const lconds = controllerConditions(ls?.conditions);
       if (freshness(lconds, gw.metadata.generation) !== 'fresh') continue;
-      const off = lconds.find((c) => (c.type === 'Conflicted' && c.status === 'True') || (c.type !== 'Conflicted' && c.type !== 'OverlappingTLSConfig' && c.status === 'False'));
+      const off = lconds.find(
+        (c) =>
+          (c.type === 'Conflicted' && c.status === 'True') ||
+          (c.type !== 'Conflicted' && c.type !== 'OverlappingTLSConfig' && c.status === 'False'),
+      );
       evidence.push(about(gw, `attachedRoutes=${ls?.attachedRoutes ?? 0}`, ` ${describeListener(l)}`));
       if (off) {
-        return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is not usable: ${describeCondition(off)}`, remedy: 'listener-status', listener: l });
+        return bad({
+          code: 'ListenerNotReady',
+          summary: `${ref} ${describeListener(l)} is not usable: ${describeCondition(off)}`,
+          remedy: 'listener-status',
+          listener: l,
+        });
       }
     }
   } else {
-    evidence.push(about(gw, fresh === 'stale' ? 'status is stale (observedGeneration < metadata.generation): predicted from the spec' : 'no controller has written status: predicted from the spec'));
+    evidence.push(
+      about(
+        gw,
+        fresh === 'stale'
+          ? 'status is stale (observedGeneration < metadata.generation): predicted from the spec'
+          : 'no controller has written status: predicted from the spec',
+      ),
+    );
     evidence.push(...certEvidence);
     if (!cls) {
-      return bad({ code: 'GatewayNotAccepted', summary: `${ref} names ${classRef}, which does not exist: no controller will accept it`, cause: 'rejected', remedy: 'set-class' });
+      return bad({
+        code: 'GatewayNotAccepted',
+        summary: `${ref} names ${classRef}, which does not exist: no controller will accept it`,
+        cause: 'rejected',
+        remedy: 'set-class',
+      });
     }
     // Istio writes Programmed=False/AddressNotAssigned "no instances found" while the gateway Service has no endpoint
     // at all (a not-ready one counts: istiod reports Programmed=True for a crash-looping gateway Pod), seen on real
@@ -187,7 +249,12 @@ export function gatewayHealth(
       });
     }
     if (pref && params === 'unknown') {
-      evidence.push(about(gw, `parametersRef ConfigMap ${pref.name}: not checked (not among what gwdoctor read; Istio rejects the Gateway if it does not exist)`));
+      evidence.push(
+        about(
+          gw,
+          `parametersRef ConfigMap ${pref.name}: not checked (not among what gwdoctor read; Istio rejects the Gateway if it does not exist)`,
+        ),
+      );
     }
     const clsAccepted = condition(controllerConditions(cls.status?.conditions), 'Accepted');
     if (clsAccepted && clsAccepted.status === 'False') {
@@ -205,8 +272,19 @@ export function gatewayHealth(
   // defined, skipping listener creation"), so the host has no server on that port.
   for (const l of listeners) {
     if (l.protocol === 'HTTPS' && !l.tls) {
-      return bad({ code: 'ListenerNotReady', summary: `${ref} ${describeListener(l)} is HTTPS without a tls section: Istio skips it`, remedy: 'https-tls', listener: l });
+      return bad({
+        code: 'ListenerNotReady',
+        summary: `${ref} ${describeListener(l)} is HTTPS without a tls section: Istio skips it`,
+        remedy: 'https-tls',
+        listener: l,
+      });
     }
   }
-  return { ok: true, stale: fresh === 'stale', evidence, ...(warning ? { warning } : {}), ...(notes.length ? { notes } : {}) };
+  return {
+    ok: true,
+    stale: fresh === 'stale',
+    evidence,
+    ...(warning ? { warning } : {}),
+    ...(notes.length ? { notes } : {}),
+  };
 }

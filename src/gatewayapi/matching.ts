@@ -1,7 +1,16 @@
 // Which route rule serves a request: virtual-host choice, then match precedence across rules and routes, HTTPRoutes
 // and GRPCRoutes together (Istio merges both kinds of one listener and hostname into one list).
 
-import { isGrpcRoute, type GRPCRoute, type GRPCRouteMatch, type GRPCRouteRule, type HTTPRoute, type HTTPRouteMatch, type HTTPRouteRule, type Route } from '../cluster/objects.js';
+import {
+  isGrpcRoute,
+  type GRPCRoute,
+  type GRPCRouteMatch,
+  type GRPCRouteRule,
+  type HTTPRoute,
+  type HTTPRouteMatch,
+  type HTTPRouteRule,
+  type Route,
+} from '../cluster/objects.js';
 import type { RE2JS } from 're2js';
 import { compareRank, hostMatches, hostnameRank } from './hostnames.js';
 
@@ -82,7 +91,10 @@ export function describeEntryMatch(e: Entry): string {
   if (!g) return 'no matches (every request)';
   const m = g.method;
   const parts: string[] = [];
-  if (m) parts.push(`gRPC ${m.type ?? 'Exact'} ${m.service ?? '*'}/${m.method ?? '*'} (path ${e.uri ? `${e.uri.type} "${e.uri.value}"` : 'any'})`);
+  if (m)
+    parts.push(
+      `gRPC ${m.type ?? 'Exact'} ${m.service ?? '*'}/${m.method ?? '*'} (path ${e.uri ? `${e.uri.type} "${e.uri.value}"` : 'any'})`,
+    );
   for (const h of g.headers ?? []) parts.push(`header ${h.name}=${h.value}`);
   return parts.join(', ') || 'any gRPC method';
 }
@@ -233,7 +245,18 @@ function entriesOf(route: Route, next: () => number): Entry[] {
       const matches: (GRPCRouteMatch | null)[] = rule.matches?.length ? rule.matches : [null];
       for (const grpc of matches) {
         const uri = grpc ? grpcUriMatch(grpc) : null;
-        out.push({ route, ruleIndex, rule, grpc, order: next(), uri, noMatch: grpc === null, method: null, headers: (grpc?.headers ?? []).length, query: 0 });
+        out.push({
+          route,
+          ruleIndex,
+          rule,
+          grpc,
+          order: next(),
+          uri,
+          noMatch: grpc === null,
+          method: null,
+          headers: (grpc?.headers ?? []).length,
+          query: 0,
+        });
       }
     });
     return out;
@@ -242,7 +265,18 @@ function entriesOf(route: Route, next: () => number): Entry[] {
     // The CRD defaults an HTTPRoute rule's matches to [{path: {type: PathPrefix, value: "/"}}].
     const matches = rule.matches?.length ? rule.matches : [{ path: { type: 'PathPrefix', value: '/' } }];
     for (const match of matches) {
-      out.push({ route, ruleIndex, rule, match, order: next(), uri: httpUriMatch(match), noMatch: false, method: match.method ?? null, headers: (match.headers ?? []).length, query: (match.queryParams ?? []).length });
+      out.push({
+        route,
+        ruleIndex,
+        rule,
+        match,
+        order: next(),
+        uri: httpUriMatch(match),
+        noMatch: false,
+        method: match.method ?? null,
+        headers: (match.headers ?? []).length,
+        query: (match.queryParams ?? []).length,
+      });
     }
   });
   return out;
@@ -283,10 +317,14 @@ export function selectRule(attached: AttachedRoute[], req: Request): Selection {
     }
   }
   if (domains.size === 0) return { vhost: null, routes: [], shadowed: [], winner: null, entries: [], unreachable: [] };
-  const sorted = [...domains.keys()].sort((x, y) => compareRank(hostnameRank(y === '*' ? undefined : y), hostnameRank(x === '*' ? undefined : x)));
+  const sorted = [...domains.keys()].sort((x, y) =>
+    compareRank(hostnameRank(y === '*' ? undefined : y), hostnameRank(x === '*' ? undefined : x)),
+  );
   const vhost = sorted[0] as string;
   const routes = [...(domains.get(vhost) ?? [])].sort(compareRoutes);
-  const shadowed = [...new Set(sorted.slice(1).flatMap((d) => domains.get(d) ?? []))].filter((r) => !routes.includes(r));
+  const shadowed = [...new Set(sorted.slice(1).flatMap((d) => domains.get(d) ?? []))].filter(
+    (r) => !routes.includes(r),
+  );
 
   let order = 0;
   const all = routes.flatMap((route) => entriesOf(route, () => order++));

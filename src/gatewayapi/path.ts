@@ -3,12 +3,31 @@
 // through the snapshot (one memoised read of each thing per attempt), so a read that fails surfaces at the layer
 // that needs it and a layer that is never reached costs nothing. The judges in checks/ are pure functions of this.
 
-import type { Gateway, GatewayClass, GatewayListener, Namespace, ParentReference, Pod, ReferenceGrant, Route, Service, EndpointSlice } from '../cluster/objects.js';
+import type {
+  Gateway,
+  GatewayClass,
+  GatewayListener,
+  Namespace,
+  ParentReference,
+  Pod,
+  ReferenceGrant,
+  Route,
+  Service,
+  EndpointSlice,
+} from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
 import { describe as describeObj, nsName } from '../cluster/objects.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, PortInUse, ResolvedBackendRef, Target } from '../types.js';
-import { admitsListenerSets, kindAllowed, listenerSetUses, refersTo, routeServesHost, type ListenerSetUse, type ParentAttachment } from './attachment.js';
+import {
+  admitsListenerSets,
+  kindAllowed,
+  listenerSetUses,
+  refersTo,
+  routeServesHost,
+  type ListenerSetUse,
+  type ParentAttachment,
+} from './attachment.js';
 import { judgeListenerCerts, readListenerCerts, terminatesTls } from './certs.js';
 import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy, type RouteDrop } from './grants.js';
 import { gatewayHealth, noInstances, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
@@ -20,7 +39,15 @@ import { isHostnameRef, resolveHostname, type HostnameResolution } from './servi
 import { waypointBound, waypointFor, type WaypointBinding, type WaypointBound } from './waypoint.js';
 import { withBuiltinClasses } from './classes.js';
 import { controllerConditions, freshness, normalizeParentRef } from './status.js';
-import { choosePort, gatewayService, nodePortsOf, pinPort, type PinnedPort, type PortAnswer, type PortChoice } from './ports.js';
+import {
+  choosePort,
+  gatewayService,
+  nodePortsOf,
+  pinPort,
+  type PinnedPort,
+  type PortAnswer,
+  type PortChoice,
+} from './ports.js';
 import type { GatewayRef } from '../target.js';
 
 export interface GatewayChoice {
@@ -80,7 +107,14 @@ export type RouteStage = {
   | { kind: 'dropped'; route: Route; drop: RouteDrop }
   | { kind: 'listener-set'; uses: ListenerSetUse[] }
   | { kind: 'no-route'; services: Service[] }
-  | { kind: 'matched'; attachment: Attachment; ruleIndex: number; refs: ResolvedBackendRef[]; services: Service[]; redirect: Redirect | null }
+  | {
+      kind: 'matched';
+      attachment: Attachment;
+      ruleIndex: number;
+      refs: ResolvedBackendRef[];
+      services: Service[];
+      redirect: Redirect | null;
+    }
 );
 
 export interface GrantStage {
@@ -170,11 +204,15 @@ async function problemsInOtherRules(cluster: ClusterReader, route: Route, ruleIn
         out.push({ reason: 'InvalidKind', ref });
         continue;
       }
-      if (ref.namespace !== routeNs && !(await cluster.referenceGrants(ref.namespace)).some((g) => grantPermits(g, routeNs, ref))) {
+      if (
+        ref.namespace !== routeNs &&
+        !(await cluster.referenceGrants(ref.namespace)).some((g) => grantPermits(g, routeNs, ref))
+      ) {
         out.push({ reason: 'RefNotPermitted', ref });
         continue;
       }
-      if (svc && (await cluster.service(ref.namespace, ref.name)) === undefined) out.push({ reason: 'BackendNotFound', ref });
+      if (svc && (await cluster.service(ref.namespace, ref.name)) === undefined)
+        out.push({ reason: 'BackendNotFound', ref });
     }
   }
   return out;
@@ -183,8 +221,14 @@ async function problemsInOtherRules(cluster: ClusterReader, route: Route, ruleIn
 /** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list. */
 const namespaceCache = new WeakMap<Route[], Promise<Map<string, Namespace | undefined>>>();
 
-export function namespacesFor(cluster: ClusterReader, routes: Route[], gateways: Gateway[]): Promise<Map<string, Namespace | undefined>> {
-  const needSelector = gateways.some((g) => (g.spec.listeners ?? []).some((l) => l.allowedRoutes?.namespaces?.from === 'Selector'));
+export function namespacesFor(
+  cluster: ClusterReader,
+  routes: Route[],
+  gateways: Gateway[],
+): Promise<Map<string, Namespace | undefined>> {
+  const needSelector = gateways.some((g) =>
+    (g.spec.listeners ?? []).some((l) => l.allowedRoutes?.namespaces?.from === 'Selector'),
+  );
   if (!needSelector) return Promise.resolve(new Map());
   let p = namespaceCache.get(routes);
   if (!p) {
@@ -216,7 +260,8 @@ async function gatewayEndpoints(cluster: ClusterReader, gw: Gateway): Promise<Ga
   if (!svc) return null;
   try {
     // Manifests without any Pod (from git, or a dump of some kinds only) cannot say the Service has no endpoint.
-    if (cluster.mode !== 'live' && svc.spec?.selector && (await cluster.pods(ns, svc.spec.selector)) === null) return null;
+    if (cluster.mode !== 'live' && svc.spec?.selector && (await cluster.pods(ns, svc.spec.selector)) === null)
+      return null;
     const slices = await cluster.endpointSlices(ns, svc.metadata.name);
     return { service: svc.metadata.name, total: slices.reduce((n, sl) => n + (sl.endpoints ?? []).length, 0) };
   } catch (err) {
@@ -240,24 +285,38 @@ export function carriesHttpRoute(gw: Gateway): boolean {
   return (gw.spec.listeners ?? []).some((l) => isHttpListener(l) && kindAllowed(l));
 }
 
-export async function resolveListener(cluster: ClusterReader, target: Target, filter: GatewayRef | null): Promise<ListenerStage> {
+export async function resolveListener(
+  cluster: ClusterReader,
+  target: Target,
+  filter: GatewayRef | null,
+): Promise<ListenerStage> {
   const host = target.host;
-  const [read, all, http, grpc] = await Promise.all([cluster.gatewayClasses(), cluster.gateways(), cluster.httpRoutes(), cluster.grpcRoutes()]);
+  const [read, all, http, grpc] = await Promise.all([
+    cluster.gatewayClasses(),
+    cluster.gateways(),
+    cluster.httpRoutes(),
+    cluster.grpcRoutes(),
+  ]);
   // Manifests lack the classes istiod creates itself (classes.ts); a live cluster has them whenever istiod runs.
   const classes = cluster.mode === 'manifests' ? withBuiltinClasses(read) : read;
   const routes = httpAndGrpcRoutes(http, grpc);
   const hostRoutes = routesForHost(routes, host);
-  const namingRoute = (g: Gateway) => hostRoutes.find((r) => (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))) ?? null;
+  const namingRoute = (g: Gateway) =>
+    hostRoutes.find((r) => (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))) ?? null;
   // A Gateway with no listener that can carry an HTTPRoute (only TLS/TCP listeners, or kinds that leave HTTPRoute
   // out): a route naming it is Accepted=False/NotAllowedByListeners (istio conversion.go referenceAllowed checks
   // the listener's allowed kinds), never a hostname mismatch.
   const noHttp = (gws: Gateway[]): ListenerStage | null => {
-    const g = gws.find((x) => !MESH_CLASSES.has(x.spec.gatewayClassName) && !carriesHttpRoute(x) && (filter !== null || namingRoute(x)));
+    const g = gws.find(
+      (x) => !MESH_CLASSES.has(x.spec.gatewayClassName) && !carriesHttpRoute(x) && (filter !== null || namingRoute(x)),
+    );
     return g ? { classes, routes, kind: 'no-http-listener', gateway: g, route: namingRoute(g) } : null;
   };
   let gateways: Gateway[];
   if (filter) {
-    gateways = all.filter((g) => g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace);
+    gateways = all.filter(
+      (g) => g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace,
+    );
     if (gateways.length === 0) return { classes, routes, kind: 'filter-missing', filter, all };
     const nh = noHttp(gateways);
     if (nh) return nh;
@@ -266,7 +325,13 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
     if (gateways.length === 0) {
       const nh = noHttp(all);
       if (nh) return nh;
-      const parents = [...new Set(hostRoutes.flatMap((r) => (r.spec.parentRefs ?? []).map((p) => `${p.namespace ?? r.metadata.namespace}/${p.name}`)))];
+      const parents = [
+        ...new Set(
+          hostRoutes.flatMap((r) =>
+            (r.spec.parentRefs ?? []).map((p) => `${p.namespace ?? r.metadata.namespace}/${p.name}`),
+          ),
+        ),
+      ];
       return { classes, routes, kind: 'no-http-gateway', all, parents };
     }
   }
@@ -274,14 +339,23 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
   // --gateway NS/NAME:PORT: only the listeners on that port (a nodePort is mapped to its Service port, ports.ts).
   const pinned = filter?.port !== undefined ? await pinPort(cluster, gateways[0] as Gateway, filter.port) : null;
   const accepting = gateways.map((g) => ({ gw: g, listeners: acceptingListeners(g, host) }));
-  let matching = accepting.map((x) => ({ gw: x.gw, listeners: x.listeners.filter((l) => !pinned || l.port === pinned.port) })).filter((x) => x.listeners.length > 0);
+  let matching = accepting
+    .map((x) => ({ gw: x.gw, listeners: x.listeners.filter((l) => !pinned || l.port === pinned.port) }))
+    .filter((x) => x.listeners.length > 0);
   if (matching.length === 0) {
     if (!filter) {
       const nh = noHttp(all);
       if (nh) return nh;
     }
     // The listener to add goes to the Gateway that the routes for this host name as their parent, if any.
-    return { classes, routes, kind: 'no-listener', considered: gateways, addTo: gateways.find(namedByRoute) ?? (gateways[0] as Gateway), ...(pinned ? { port: pinned } : {}) };
+    return {
+      classes,
+      routes,
+      kind: 'no-listener',
+      considered: gateways,
+      addTo: gateways.find(namedByRoute) ?? (gateways[0] as Gateway),
+      ...(pinned ? { port: pinned } : {}),
+    };
   }
   if (matching.length > 1 && !filter) {
     const named = matching.filter((m) => namedByRoute(m.gw));
@@ -296,22 +370,50 @@ export async function resolveListener(cluster: ClusterReader, target: Target, fi
       const endpoints = !fresh || noInstances(conds) ? await gatewayEndpoints(cluster, m.gw) : null;
       // The certificates of the HTTPS listeners that accept the host: the Secrets by name (certs.ts).
       const now = Date.now();
-      const certs = await Promise.all(m.listeners.filter(terminatesTls).map(async (l) => judgeListenerCerts(await readListenerCerts(cluster, m.gw, l, now), host, now)));
-      return { ...m, health: gatewayHealth(m.gw, m.listeners, classes, endpoints, await parametersState(cluster, m.gw), certs) };
+      const certs = await Promise.all(
+        m.listeners
+          .filter(terminatesTls)
+          .map(async (l) => judgeListenerCerts(await readListenerCerts(cluster, m.gw, l, now), host, now)),
+      );
+      return {
+        ...m,
+        health: gatewayHealth(m.gw, m.listeners, classes, endpoints, await parametersState(cluster, m.gw), certs),
+      };
     }),
   );
   const healthy = choices.filter((c) => c.health.ok);
   if (healthy.length === 0) return { classes, routes, kind: 'unhealthy', choice: choices[0] as GatewayChoice };
-  const otherPorts = accepting.filter((x) => healthy.some((h) => h.gw === x.gw)).flatMap((x) => x.listeners.filter((l) => pinned && l.port !== pinned.port).map((l) => ({ gateway: x.gw, listener: l })));
-  return { classes, routes, kind: 'ok', healthy, candidates: healthy.flatMap((h) => h.listeners.map((l) => ({ gateway: h.gw, listener: l }))), filtered: filter !== null, pinned, otherPorts };
+  const otherPorts = accepting
+    .filter((x) => healthy.some((h) => h.gw === x.gw))
+    .flatMap((x) =>
+      x.listeners.filter((l) => pinned && l.port !== pinned.port).map((l) => ({ gateway: x.gw, listener: l })),
+    );
+  return {
+    classes,
+    routes,
+    kind: 'ok',
+    healthy,
+    candidates: healthy.flatMap((h) => h.listeners.map((l) => ({ gateway: h.gw, listener: l }))),
+    filtered: filter !== null,
+    pinned,
+    otherPorts,
+  };
 }
 
 /** Does this parentRef select the listener (no sectionName/port, or ones that name it)? */
 export function targetsListener(p: ParentReference, cand: ListenerCandidate): boolean {
-  return (p.sectionName === undefined || p.sectionName === cand.listener.name) && (p.port === undefined || p.port === cand.listener.port);
+  return (
+    (p.sectionName === undefined || p.sectionName === cand.listener.name) &&
+    (p.port === undefined || p.port === cand.listener.port)
+  );
 }
 
-export async function resolveRoute(cluster: ClusterReader, target: Target, ls: Extract<ListenerStage, { kind: 'ok' }>, seen: PortInUse | null = null): Promise<RouteStage> {
+export async function resolveRoute(
+  cluster: ClusterReader,
+  target: Target,
+  ls: Extract<ListenerStage, { kind: 'ok' }>,
+  seen: PortInUse | null = null,
+): Promise<RouteStage> {
   const { host, path, query } = target;
   const { routes, candidates } = ls;
   const gateways = await cluster.gateways();
@@ -346,15 +448,31 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
   }
   const first = best as Chosen;
   // ListenerSets are read only when a candidate Gateway admits any (allowedListeners; the default admits none).
-  const listenerSets = listenerSetUses(candGateways.some(admitsListenerSets) ? await cluster.listenerSets() : [], forHost, candGateways, host);
-  const ctx: StageContext = { target, attachments, routes, gateways, nsObjs, forHost, listenerSets, unreadable: cluster.unreadable?.() ?? [] };
+  const listenerSets = listenerSetUses(
+    candGateways.some(admitsListenerSets) ? await cluster.listenerSets() : [],
+    forHost,
+    candGateways,
+    host,
+  );
+  const ctx: StageContext = {
+    target,
+    attachments,
+    routes,
+    gateways,
+    nsObjs,
+    forHost,
+    listenerSets,
+    unreadable: cluster.unreadable?.() ?? [],
+  };
   const onGateway = [...candidates, ...ls.otherPorts].filter((c) => c.gateway === first.cand.gateway);
   if (onGateway.length < 2) return stageFor(cluster, first, ctx);
 
   // The Gateway accepts the host on several ports, and each port is served on its own (ports.ts): never pick one
   // silently. Every port's answer is resolved; when they differ, the port judged is the one the proxy forwards to
   // when known (--gateway NS/NAME:PORT), else one chosen by a stated rule (choosePort), and the judge says so.
-  const chosens = onGateway.map((c) => (c === first.cand ? first : chosenFor(c))).sort((a, b) => a.cand.listener.port - b.cand.listener.port);
+  const chosens = onGateway
+    .map((c) => (c === first.cand ? first : chosenFor(c)))
+    .sort((a, b) => a.cand.listener.port - b.cand.listener.port);
   const stages = await Promise.all(chosens.map((c) => (c === first ? null : stageFor(cluster, c, ctx))));
   const firstStage = await stageFor(cluster, first, ctx);
   const all = stages.map((st) => st ?? firstStage);
@@ -362,9 +480,19 @@ export async function resolveRoute(cluster: ClusterReader, target: Target, ls: E
   const differ = new Set(answers.map((a) => a.answer)).size > 1;
   const inUse = seen && seen.gateway === nsName(first.cand.gateway) ? seen : null;
   const svc = differ && !ls.pinned && !inUse ? await gatewayService(cluster, first.cand.gateway) : null;
-  const pick = choosePort(chosens.map((c) => c.cand.listener), nodePortsOf(svc), svc ? nsName(svc) : null, ls.pinned, inUse);
-  const judged = differ && !ls.pinned ? (all.find((st) => st.chosen.cand.listener.port === pick.port) as RouteStage) : firstStage;
-  return { ...judged, ports: { answers, differ, judged: judged.chosen.cand.listener.port, known: pick.known, why: pick.why } };
+  const pick = choosePort(
+    chosens.map((c) => c.cand.listener),
+    nodePortsOf(svc),
+    svc ? nsName(svc) : null,
+    ls.pinned,
+    inUse,
+  );
+  const judged =
+    differ && !ls.pinned ? (all.find((st) => st.chosen.cand.listener.port === pick.port) as RouteStage) : firstStage;
+  return {
+    ...judged,
+    ports: { answers, differ, judged: judged.chosen.cand.listener.port, known: pick.known, why: pick.why },
+  };
 }
 
 interface StageContext {
@@ -387,15 +515,35 @@ async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContex
   if (chosen.sel.winner) {
     const w = chosen.sel.winner;
     // The parentRef that attaches the route to this listener (a route may name several listeners of the Gateway).
-    const onGw = attachments.filter((a) => a.route === w.route && a.gateway === chosen.cand.gateway && a.result.accepted);
-    const attachment = (onGw.find((a) => a.result.listeners.some((x) => x.listener === chosen.cand.listener && x.reason === 'Accepted')) ?? onGw[0]) as Attachment;
+    const onGw = attachments.filter(
+      (a) => a.route === w.route && a.gateway === chosen.cand.gateway && a.result.accepted,
+    );
+    const attachment = (onGw.find((a) =>
+      a.result.listeners.some((x) => x.listener === chosen.cand.listener && x.reason === 'Accepted'),
+    ) ?? onGw[0]) as Attachment;
     // A redirect rule answers itself; its backendRefs carry no traffic (createRedirectFilter, see redirect.ts).
     // The Host the gateway sees is the client's, without a port (a reverse proxy forwards `Host: $host`).
     // GRPCRoute rules have no RequestRedirect filter (gateway-api GRPCRouteFilterType).
-    const redirect = w.match ? predictRedirect(w.rule, w.match, { host, hostPort: null, path, query, listenerProtocol: chosen.cand.listener.protocol }) : null;
+    const redirect = w.match
+      ? predictRedirect(w.rule, w.match, {
+          host,
+          hostPort: null,
+          path,
+          query,
+          listenerProtocol: chosen.cand.listener.protocol,
+        })
+      : null;
     const refs = redirect ? [] : resolveBackendRefs(w.route, w.ruleIndex);
     const carrying = refs.filter((x) => !x.mirror && x.weight > 0);
-    return { ...base, kind: 'matched', attachment, ruleIndex: w.ruleIndex, refs, redirect, services: carrying.length === 0 && !redirect ? await cluster.allServices() : [] };
+    return {
+      ...base,
+      kind: 'matched',
+      attachment,
+      ruleIndex: w.ruleIndex,
+      refs,
+      redirect,
+      services: carrying.length === 0 && !redirect ? await cluster.allServices() : [],
+    };
   }
   if (chosen.sel.vhost !== null) return { ...base, kind: 'no-rule', services: await cluster.allServices() };
 
@@ -411,14 +559,21 @@ async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContex
     .filter((a) => !a.result.accepted && routeServesHost(a.route, host))
     .map((a, i) => ({ a, i, t: targetsListener(a.parentRef, chosen.cand) }))
     .sort((x, y) => Number(y.t) - Number(x.t) || x.i - y.i);
-  if (rejected.length > 0) return { ...base, kind: 'rejected', attachment: (rejected[0] as (typeof rejected)[number]).a, services: [] };
+  if (rejected.length > 0)
+    return { ...base, kind: 'rejected', attachment: (rejected[0] as (typeof rejected)[number]).a, services: [] };
 
   const orphans = forHost
     .filter((r) => (r.spec.hostnames ?? []).length > 0)
     .flatMap((r) =>
       (r.spec.parentRefs ?? [])
         .map((p, index) => ({ route: r, index, parent: normalizeParentRef(p, r.metadata.namespace ?? 'default') }))
-        .filter(({ parent }) => parent.kind === 'Gateway' && !gateways.some((g) => g.metadata.name === parent.name && (g.metadata.namespace ?? 'default') === parent.namespace)),
+        .filter(
+          ({ parent }) =>
+            parent.kind === 'Gateway' &&
+            !gateways.some(
+              (g) => g.metadata.name === parent.name && (g.metadata.namespace ?? 'default') === parent.namespace,
+            ),
+        ),
     )
     .sort((x, y) => compareRoutes(x.route, y.route));
   if (orphans.length > 0) return { ...base, kind: 'orphan', orphans };
@@ -434,29 +589,76 @@ async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAns
   switch (st.kind) {
     case 'matched': {
       const w = st.chosen.sel.winner as NonNullable<Chosen['sel']['winner']>;
-      if (st.redirect) return { cand, rule: { route: w.route, index: w.ruleIndex }, backends: [], answer: `${rule(w.route, w.ruleIndex)} -> ${st.redirect.statusCode} redirect to ${st.redirect.location}`, failing: false };
+      if (st.redirect)
+        return {
+          cand,
+          rule: { route: w.route, index: w.ruleIndex },
+          backends: [],
+          answer: `${rule(w.route, w.ruleIndex)} -> ${st.redirect.statusCode} redirect to ${st.redirect.location}`,
+          failing: false,
+        };
       const carrying = st.refs.filter((x) => !x.mirror && x.weight > 0);
-      if (carrying.length === 0) return { cand, rule: { route: w.route, index: w.ruleIndex }, backends: [], answer: `${rule(w.route, w.ruleIndex)} -> no backend (500)`, failing: true };
+      if (carrying.length === 0)
+        return {
+          cand,
+          rule: { route: w.route, index: w.ruleIndex },
+          backends: [],
+          answer: `${rule(w.route, w.ruleIndex)} -> no backend (500)`,
+          failing: true,
+        };
       const parts = await Promise.all(
         carrying.map(async (x) => {
           const name = `${x.kind} ${x.namespace}/${x.name}${x.port !== null ? `:${x.port}` : ''}`;
           if (!isService(x)) return { name, ok: true };
           const svc = await cluster.service(x.namespace, x.name);
           const ok = svc !== undefined && (x.port === null || (svc.spec?.ports ?? []).some((p) => p.port === x.port));
-          return { name: `${name}${svc === undefined ? ' (no such Service)' : ok ? '' : ' (the Service has no such port)'}`, ok };
+          return {
+            name: `${name}${svc === undefined ? ' (no such Service)' : ok ? '' : ' (the Service has no such port)'}`,
+            ok,
+          };
         }),
       );
-      return { cand, rule: { route: w.route, index: w.ruleIndex }, backends: carrying, answer: `${rule(w.route, w.ruleIndex)} -> ${parts.map((p) => p.name).join(', ')}`, failing: parts.some((p) => !p.ok) };
+      return {
+        cand,
+        rule: { route: w.route, index: w.ruleIndex },
+        backends: carrying,
+        answer: `${rule(w.route, w.ruleIndex)} -> ${parts.map((p) => p.name).join(', ')}`,
+        failing: parts.some((p) => !p.ok),
+      };
     }
     case 'no-rule':
-      return { cand, rule: null, backends: [], answer: `no rule of ${st.chosen.sel.routes.map(describeObj).join(', ')} matches (404)`, failing: true };
+      return {
+        cand,
+        rule: null,
+        backends: [],
+        answer: `no rule of ${st.chosen.sel.routes.map(describeObj).join(', ')} matches (404)`,
+        failing: true,
+      };
     case 'rejected':
-      return { cand, rule: null, backends: [], answer: `${describeObj(st.attachment.route)} not accepted: ${st.attachment.result.reason} (404)`, failing: true };
+      return {
+        cand,
+        rule: null,
+        backends: [],
+        answer: `${describeObj(st.attachment.route)} not accepted: ${st.attachment.result.reason} (404)`,
+        failing: true,
+      };
     case 'dropped':
-      return { cand, rule: null, backends: [], answer: `${describeObj(st.route)} dropped by Istio (404)`, failing: true };
+      return {
+        cand,
+        rule: null,
+        backends: [],
+        answer: `${describeObj(st.route)} dropped by Istio (404)`,
+        failing: true,
+      };
     case 'orphan':
     case 'no-route':
-      return { cand, rule: null, backends: [], answer: 'no HTTPRoute attached to this listener serves the host (404)', failing: true };
+      return {
+        cand,
+        rule: null,
+        backends: [],
+        answer: 'no HTTPRoute attached to this listener serves the host (404)',
+        failing: true,
+      };
     case 'listener-set':
       return { cand, rule: null, backends: [], answer: 'served through a ListenerSet (not checked)', failing: false };
   }
@@ -469,8 +671,12 @@ async function waypointInfo(cluster: ClusterReader, svc: Service): Promise<Waypo
   const ns = await cluster.namespace(svcNs);
   const binding = waypointFor(svc, ns);
   if (!binding) return null;
-  const gateway = (await cluster.gateways()).find((g) => g.metadata.name === binding.name && (g.metadata.namespace ?? 'default') === binding.namespace);
-  const cls = gateway ? (await cluster.gatewayClasses()).find((c) => c.metadata.name === gateway.spec.gatewayClassName) : undefined;
+  const gateway = (await cluster.gateways()).find(
+    (g) => g.metadata.name === binding.name && (g.metadata.namespace ?? 'default') === binding.namespace,
+  );
+  const cls = gateway
+    ? (await cluster.gatewayClasses()).find((c) => c.metadata.name === gateway.spec.gatewayClassName)
+    : undefined;
   const bound = waypointBound(binding, gateway, cls, svcNs, ns?.metadata.labels ?? {});
   if (!binding.ingress || !bound.bound) return { binding, bound, gateway, service: undefined, slices: [], pods: null };
   const service = await cluster.service(binding.namespace, binding.name);
@@ -479,27 +685,48 @@ async function waypointInfo(cluster: ClusterReader, svc: Service): Promise<Waypo
   return { binding, bound, gateway, service, slices, pods };
 }
 
-export async function resolveGrant(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<GrantStage> {
+export async function resolveGrant(
+  cluster: ClusterReader,
+  rs: Extract<RouteStage, { kind: 'matched' }>,
+): Promise<GrantStage> {
   const route = rs.attachment.route;
   const routeNs = route.metadata.namespace ?? 'default';
   // Istio never validates weight-0 backendRefs (gateway/conversion.go buildHTTPDestination skips them).
   const cross = rs.refs.filter((r) => r.namespace !== routeNs && r.weight > 0 && !r.mirror);
   // A grant for a Service that does not exist cannot make the request work: such refs are judged (with the closest
   // existing names) at the endpoints layer first.
-  const exists = await Promise.all(cross.map(async (r) => !isService(r) || (await cluster.service(r.namespace, r.name)) !== undefined));
+  const exists = await Promise.all(
+    cross.map(async (r) => !isService(r) || (await cluster.service(r.namespace, r.name)) !== undefined),
+  );
   const refs = cross.filter((_, i) => exists[i]);
   const missing = cross.filter((_, i) => !exists[i]);
   const mirrorRefs = rs.refs.filter((r) => r.mirror && isService(r));
-  const mirrors = await Promise.all(mirrorRefs.map(async (ref) => ({ ref, exists: (await cluster.service(ref.namespace, ref.name)) !== undefined })));
+  const mirrors = await Promise.all(
+    mirrorRefs.map(async (ref) => ({ ref, exists: (await cluster.service(ref.namespace, ref.name)) !== undefined })),
+  );
   const crossMirrors = mirrors.filter((m) => m.ref.namespace !== routeNs);
   const namespaces = [...new Set([...cross, ...crossMirrors.map((m) => m.ref)].map((r) => r.namespace))];
-  const grants = new Map(await Promise.all(namespaces.map(async (ns) => [ns, await cluster.referenceGrants(ns)] as const)));
-  const missingNs = [...new Set([...missing, ...mirrors.filter((m) => !m.exists).map((m) => m.ref)].map((r) => r.namespace))];
-  const siblings = new Map(await Promise.all(missingNs.map(async (ns) => [ns, await cluster.servicesByLabel(ns, {})] as const)));
-  const nsPods = new Map(await Promise.all(missingNs.map(async (ns) => [ns, await podsOfNamespace(cluster, ns)] as const)));
-  const apiVersion = refs.length > 0 || crossMirrors.some((m) => m.exists) ? await cluster.referenceGrantApiVersion() : '';
+  const grants = new Map(
+    await Promise.all(namespaces.map(async (ns) => [ns, await cluster.referenceGrants(ns)] as const)),
+  );
+  const missingNs = [
+    ...new Set([...missing, ...mirrors.filter((m) => !m.exists).map((m) => m.ref)].map((r) => r.namespace)),
+  ];
+  const siblings = new Map(
+    await Promise.all(missingNs.map(async (ns) => [ns, await cluster.servicesByLabel(ns, {})] as const)),
+  );
+  const nsPods = new Map(
+    await Promise.all(missingNs.map(async (ns) => [ns, await podsOfNamespace(cluster, ns)] as const)),
+  );
+  const apiVersion =
+    refs.length > 0 || crossMirrors.some((m) => m.exists) ? await cluster.referenceGrantApiVersion() : '';
   const elsewhere = await problemsInOtherRules(cluster, route, rs.ruleIndex);
-  const notApplied = new Map(namespaces.map((ns) => [ns, (cluster.notApplied?.('ReferenceGrant', ns) ?? []) as { object: ReferenceGrant; why: string }[]] as const));
+  const notApplied = new Map(
+    namespaces.map(
+      (ns) =>
+        [ns, (cluster.notApplied?.('ReferenceGrant', ns) ?? []) as { object: ReferenceGrant; why: string }[]] as const,
+    ),
+  );
   return { refs, missing, mirrors, siblings, nsPods, grants, notApplied, apiVersion, elsewhere };
 }
 
@@ -516,12 +743,41 @@ async function podsOfNamespace(cluster: ClusterReader, ns: string): Promise<Pod[
   }
 }
 
-export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<RouteStage, { kind: 'matched' }>): Promise<EndpointsStage> {
+export async function resolveEndpoints(
+  cluster: ClusterReader,
+  rs: Extract<RouteStage, { kind: 'matched' }>,
+): Promise<EndpointsStage> {
   const refs = rs.refs.filter((r) => r.weight > 0 && !r.mirror);
   const backends = await Promise.all(
     refs.map(async (ref): Promise<BackendInfo> => {
-      if (isHostnameRef(ref)) return { ref, service: undefined, siblings: [], grants: [], slices: [], pods: [], nsPods: null, waypoint: null, hostname: await resolveHostname(cluster, ref, rs.attachment.route.metadata.namespace ?? 'default', rs.chosen.cand.gateway.metadata.namespace ?? 'default') };
-      if (!isService(ref)) return { ref, service: undefined, siblings: [], grants: [], slices: [], pods: [], nsPods: null, waypoint: null };
+      if (isHostnameRef(ref))
+        return {
+          ref,
+          service: undefined,
+          siblings: [],
+          grants: [],
+          slices: [],
+          pods: [],
+          nsPods: null,
+          waypoint: null,
+          hostname: await resolveHostname(
+            cluster,
+            ref,
+            rs.attachment.route.metadata.namespace ?? 'default',
+            rs.chosen.cand.gateway.metadata.namespace ?? 'default',
+          ),
+        };
+      if (!isService(ref))
+        return {
+          ref,
+          service: undefined,
+          siblings: [],
+          grants: [],
+          slices: [],
+          pods: [],
+          nsPods: null,
+          waypoint: null,
+        };
       const service = await cluster.service(ref.namespace, ref.name);
       if (!service) {
         const cross = ref.namespace !== (rs.attachment.route.metadata.namespace ?? 'default');
@@ -537,12 +793,24 @@ export async function resolveEndpoints(cluster: ClusterReader, rs: Extract<Route
         cluster.endpointSlices(ref.namespace, ref.name),
         selector ? cluster.pods(ref.namespace, selector) : Promise.resolve([] as Pod[]),
       ]);
-      const nsPods = selector && pods !== null && pods.length === 0 ? await podsOfNamespace(cluster, ref.namespace) : null;
-      return { ref, service, siblings: [], grants: [], slices, pods, nsPods, waypoint: await waypointInfo(cluster, service) };
+      const nsPods =
+        selector && pods !== null && pods.length === 0 ? await podsOfNamespace(cluster, ref.namespace) : null;
+      return {
+        ref,
+        service,
+        siblings: [],
+        grants: [],
+        slices,
+        pods,
+        nsPods,
+        waypoint: await waypointInfo(cluster, service),
+      };
     }),
   );
   const mirrors = rs.refs.filter((r) => r.mirror && isService(r));
-  const mirrorMissing = (await Promise.all(mirrors.map(async (r) => (await cluster.service(r.namespace, r.name)) === undefined))).some(Boolean);
+  const mirrorMissing = (
+    await Promise.all(mirrors.map(async (r) => (await cluster.service(r.namespace, r.name)) === undefined))
+  ).some(Boolean);
   const elsewhere = await problemsInOtherRules(cluster, rs.attachment.route, rs.ruleIndex);
   return { backends, mirrorMissing, elsewhere };
 }

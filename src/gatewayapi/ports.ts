@@ -23,7 +23,12 @@ export function pickGatewayService(gw: Gateway, svcs: Service[]): Service | unde
 /** The generated Service, or null when it cannot be read (not in the manifests, or forbidden). */
 export async function gatewayService(cluster: ClusterReader, gw: Gateway): Promise<Service | null> {
   try {
-    return pickGatewayService(gw, await cluster.servicesByLabel(gw.metadata.namespace ?? 'default', { [GATEWAY_NAME_LABEL]: gw.metadata.name })) ?? null;
+    return (
+      pickGatewayService(
+        gw,
+        await cluster.servicesByLabel(gw.metadata.namespace ?? 'default', { [GATEWAY_NAME_LABEL]: gw.metadata.name }),
+      ) ?? null
+    );
   } catch (err) {
     if (err instanceof ClusterAccessError && err.kind === 'forbidden') return null;
     throw err;
@@ -57,7 +62,8 @@ export async function pinPort(cluster: ClusterReader, gw: Gateway, requested: nu
   if ((gw.spec.listeners ?? []).some((l) => l.port === requested)) return { requested, port: requested, via: null };
   const svc = await gatewayService(cluster, gw);
   const p = (svc?.spec?.ports ?? []).find((x) => x.nodePort === requested);
-  if (svc && p) return { requested, port: p.port, via: `${requested} is the nodePort of Service ${nsName(svc)} port ${p.port}` };
+  if (svc && p)
+    return { requested, port: p.port, via: `${requested} is the nodePort of Service ${nsName(svc)} port ${p.port}` };
   return { requested, port: requested, via: null };
 }
 
@@ -101,26 +107,44 @@ export function choosePort(
   const sorted = [...new Set(listeners.map((l) => l.port))].sort((a, b) => a - b);
   const list = sorted.join(', ');
   if (pinned && sorted.includes(pinned.port)) {
-    return { port: pinned.port, known: true, why: `the port given with --gateway${pinned.via ? ` (${pinned.via})` : ''}` };
+    return {
+      port: pinned.port,
+      known: true,
+      why: `the port given with --gateway${pinned.via ? ` (${pinned.via})` : ''}`,
+    };
   }
   // The direct NodePort probes showed which port the proxy reaches (checks/proxy.ts portInUse).
   if (seen && sorted.includes(seen.port)) return { port: seen.port, known: true, why: seen.why };
   const exposed = nodePorts ? sorted.filter((p) => nodePorts.has(p)) : [];
   if (exposed.length === 1) {
     const p = exposed[0] as number;
-    return { port: p, known: false, why: `the only one of ports ${list} that Service ${svc} exposes as a NodePort (${nodePorts?.get(p)})` };
+    return {
+      port: p,
+      known: false,
+      why: `the only one of ports ${list} that Service ${svc} exposes as a NodePort (${nodePorts?.get(p)})`,
+    };
   }
   const http = sorted.filter((p) => listeners.some((l) => l.port === p && l.protocol === 'HTTP'));
   if (http.length === 1 && sorted.length > 1) {
-    return { port: http[0] as number, known: false, why: `the only plain-HTTP one of ports ${list} (what a TLS-terminating proxy forwards to): gwdoctor cannot tell which one your proxy forwards to` };
+    return {
+      port: http[0] as number,
+      known: false,
+      why: `the only plain-HTTP one of ports ${list} (what a TLS-terminating proxy forwards to): gwdoctor cannot tell which one your proxy forwards to`,
+    };
   }
   const lowest = sorted[0] as number;
-  const np = nodePorts && exposed.length > 1 ? `; Service ${svc} exposes ${exposed.map((p) => `${p} as nodePort ${nodePorts.get(p)}`).join(', ')}` : '';
-  return { port: lowest, known: false, why: `the lowest of ports ${list}: gwdoctor cannot tell which one your proxy forwards to${np}` };
+  const np =
+    nodePorts && exposed.length > 1
+      ? `; Service ${svc} exposes ${exposed.map((p) => `${p} as nodePort ${nodePorts.get(p)}`).join(', ')}`
+      : '';
+  return {
+    port: lowest,
+    known: false,
+    why: `the lowest of ports ${list}: gwdoctor cannot tell which one your proxy forwards to${np}`,
+  };
 }
 
 /** What follows "Gateway ns/name" in a line about one listener port. */
 export function listenerPortSuffix(c: ListenerCandidate): string {
   return ` port ${c.listener.port} (listener "${c.listener.name}", ${c.listener.protocol})`;
 }
-

@@ -24,10 +24,15 @@ export interface Redirect {
 const WELL_KNOWN: Record<string, number> = { http: 80, https: 443 };
 
 /** The redirect filter of a rule (rule-level first, then on a backendRef), if any. */
-export function redirectFilterOf(rule: HTTPRouteRule): { filter: NonNullable<NonNullable<HTTPRouteRule['filters']>[number]['requestRedirect']>; where: string } | null {
-  for (const [i, f] of (rule.filters ?? []).entries()) if (f.type === 'RequestRedirect' && f.requestRedirect) return { filter: f.requestRedirect, where: `filters[${i}]` };
+export function redirectFilterOf(
+  rule: HTTPRouteRule,
+): { filter: NonNullable<NonNullable<HTTPRouteRule['filters']>[number]['requestRedirect']>; where: string } | null {
+  for (const [i, f] of (rule.filters ?? []).entries())
+    if (f.type === 'RequestRedirect' && f.requestRedirect) return { filter: f.requestRedirect, where: `filters[${i}]` };
   for (const [j, b] of (rule.backendRefs ?? []).entries()) {
-    for (const [i, f] of (b.filters ?? []).entries()) if (f.type === 'RequestRedirect' && f.requestRedirect) return { filter: f.requestRedirect, where: `backendRefs[${j}].filters[${i}]` };
+    for (const [i, f] of (b.filters ?? []).entries())
+      if (f.type === 'RequestRedirect' && f.requestRedirect)
+        return { filter: f.requestRedirect, where: `backendRefs[${j}].filters[${i}]` };
   }
   return null;
 }
@@ -54,8 +59,18 @@ export function predictRedirect(
   const port = f.port ?? (f.scheme ? (WELL_KNOWN[f.scheme] ?? null) : req.hostPort);
   let path = req.path;
   if (f.path?.type === 'ReplaceFullPath') path = f.path.replaceFullPath ?? '/';
-  else if (f.path?.type === 'ReplacePrefixMatch' && match.path?.type !== 'RegularExpression') path = replacePrefix(req.path, match.path?.value ?? '/', f.path.replacePrefixMatch ?? '/');
+  else if (f.path?.type === 'ReplacePrefixMatch' && match.path?.type !== 'RegularExpression')
+    path = replacePrefix(req.path, match.path?.value ?? '/', f.path.replacePrefixMatch ?? '/');
   const showPort = port !== null && WELL_KNOWN[scheme] !== port;
   const location = `${scheme}://${hostname}${showPort ? `:${port}` : ''}${path}${req.query ? `?${req.query}` : ''}`;
-  return { statusCode: f.statusCode ?? 302, scheme, hostname, port, path, location, where: found.where, schemeFromRequest: f.scheme === undefined };
+  return {
+    statusCode: f.statusCode ?? 302,
+    scheme,
+    hostname,
+    port,
+    path,
+    location,
+    where: found.where,
+    schemeFromRequest: f.scheme === undefined,
+  };
 }

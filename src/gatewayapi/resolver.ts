@@ -5,7 +5,16 @@ import type { ClusterReader } from '../cluster/reader.js';
 import type { K8sObject } from '../cluster/objects.js';
 import type { PortInUse, Target } from '../types.js';
 import type { GatewayRef } from '../target.js';
-import { resolveEndpoints, resolveGrant, resolveListener, resolveRoute, type EndpointsStage, type GrantStage, type ListenerStage, type RouteStage } from './path.js';
+import {
+  resolveEndpoints,
+  resolveGrant,
+  resolveListener,
+  resolveRoute,
+  type EndpointsStage,
+  type GrantStage,
+  type ListenerStage,
+  type RouteStage,
+} from './path.js';
 
 export class PipelineBug extends Error {}
 
@@ -71,7 +80,11 @@ export class PathResolver {
     const key = keyOf(ref.kind, ref.namespace, ref.name);
     for (let i = this.reads.length - 1; i >= 0; i--) {
       const v = this.reads[i];
-      const hit = Array.isArray(v) ? indexOfArray(v).get(key) : isObject(v) && keyOf(v.kind, v.metadata.namespace, v.metadata.name) === key ? v : undefined;
+      const hit = Array.isArray(v)
+        ? indexOfArray(v).get(key)
+        : isObject(v) && keyOf(v.kind, v.metadata.namespace, v.metadata.name) === key
+          ? v
+          : undefined;
       if (hit) return hit;
     }
     return undefined;

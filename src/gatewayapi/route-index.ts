@@ -73,13 +73,19 @@ export function routesForHost<R extends Route>(routes: R[], host: string): R[] {
   const hit = new Set<Route>(ix.noHost);
   for (const r of ix.byHost.get(host) ?? []) hit.add(r);
   const labels = host.split('.');
-  for (let i = 1; i < labels.length; i++) for (const r of ix.byHost.get(`*.${labels.slice(i).join('.')}`) ?? []) hit.add(r);
+  for (let i = 1; i < labels.length; i++)
+    for (const r of ix.byHost.get(`*.${labels.slice(i).join('.')}`) ?? []) hit.add(r);
   for (const r of ix.byHost.get('*') ?? []) hit.add(r);
   return ([...hit] as R[]).sort((a, b) => (ix.order.get(a) as number) - (ix.order.get(b) as number));
 }
 
 /** Attachments of the given routes' parentRefs to the Gateway, computed once per (route list, Gateway). */
-export function attachmentsTo(routes: Route[], gw: Gateway, nsObjs: Map<string, Namespace | undefined>, only: Route[]): Attachment[] {
+export function attachmentsTo(
+  routes: Route[],
+  gw: Gateway,
+  nsObjs: Map<string, Namespace | undefined>,
+  only: Route[],
+): Attachment[] {
   const ix = indexOf(routes);
   let per = ix.attachments.get(gw);
   if (!per) {
@@ -87,7 +93,14 @@ export function attachmentsTo(routes: Route[], gw: Gateway, nsObjs: Map<string, 
     for (const r of ix.sorted) {
       const list: Attachment[] = [];
       (r.spec.parentRefs ?? []).forEach((p, parentIndex) => {
-        if (refersTo(p, r, gw)) list.push({ route: r, parentRef: p, parentIndex, gateway: gw, result: attachToGateway(r, p, gw, nsObjs.get(r.metadata.namespace ?? 'default')) });
+        if (refersTo(p, r, gw))
+          list.push({
+            route: r,
+            parentRef: p,
+            parentIndex,
+            gateway: gw,
+            result: attachToGateway(r, p, gw, nsObjs.get(r.metadata.namespace ?? 'default')),
+          });
       });
       if (list.length > 0) per.set(r, list);
     }

@@ -54,10 +54,19 @@ export type HostnameResolution =
 const created = (o: ServiceEntry) => o.metadata.creationTimestamp ?? '';
 
 /** The entry istiod picks for `host` among those of one namespace: the oldest (push_context.go initServiceRegistry). */
-export function entryFor(entries: ServiceEntry[], host: string, namespace: string): { entry: ServiceEntry | null; elsewhere: ServiceEntry[] } {
+export function entryFor(
+  entries: ServiceEntry[],
+  host: string,
+  namespace: string,
+): { entry: ServiceEntry | null; elsewhere: ServiceEntry[] } {
   const listing = entries.filter((e) => Array.isArray(e.spec?.hosts) && (e.spec?.hosts ?? []).includes(host));
-  const here = listing.filter((e) => (e.metadata.namespace ?? 'default') === namespace).sort((a, b) => (created(a) < created(b) ? -1 : created(a) > created(b) ? 1 : 0));
-  return { entry: here[0] ?? null, elsewhere: listing.filter((e) => (e.metadata.namespace ?? 'default') !== namespace) };
+  const here = listing
+    .filter((e) => (e.metadata.namespace ?? 'default') === namespace)
+    .sort((a, b) => (created(a) < created(b) ? -1 : created(a) > created(b) ? 1 : 0));
+  return {
+    entry: here[0] ?? null,
+    elsewhere: listing.filter((e) => (e.metadata.namespace ?? 'default') !== namespace),
+  };
 }
 
 /**
@@ -71,7 +80,12 @@ export function exportedTo(e: ServiceEntry, namespace: string): boolean {
 }
 
 /** Resolve a Hostname backendRef of a route in `routeNamespace` (the ref's namespace is the route's: it may not be set). */
-export async function resolveHostname(cluster: ClusterReader, ref: ResolvedBackendRef, routeNamespace: string, gatewayNamespace: string): Promise<HostnameResolution> {
+export async function resolveHostname(
+  cluster: ClusterReader,
+  ref: ResolvedBackendRef,
+  routeNamespace: string,
+  gatewayNamespace: string,
+): Promise<HostnameResolution> {
   let entries: ServiceEntry[] | null;
   try {
     entries = await cluster.serviceEntries();
@@ -83,12 +97,21 @@ export async function resolveHostname(cluster: ClusterReader, ref: ResolvedBacke
   const found = entryFor(entries, ref.name, routeNamespace);
   // Not in the route's namespace: the route still names host:port, and the gateway's proxy routes there if it sees an
   // entry for the host (one exported to its namespace; of several, one of its own namespace first, else the oldest).
-  const visible = found.elsewhere.filter((e) => exportedTo(e, gatewayNamespace)).sort((a, b) => Number((b.metadata.namespace ?? 'default') === gatewayNamespace) - Number((a.metadata.namespace ?? 'default') === gatewayNamespace) || (created(a) < created(b) ? -1 : created(a) > created(b) ? 1 : 0));
+  const visible = found.elsewhere
+    .filter((e) => exportedTo(e, gatewayNamespace))
+    .sort(
+      (a, b) =>
+        Number((b.metadata.namespace ?? 'default') === gatewayNamespace) -
+          Number((a.metadata.namespace ?? 'default') === gatewayNamespace) ||
+        (created(a) < created(b) ? -1 : created(a) > created(b) ? 1 : 0),
+    );
   const entry = found.entry ?? visible[0] ?? null;
   if (!entry) {
     // The backendRef's name (data from the route, not gwdoctor's prose): <service>.<namespace>.svc.cluster.local?
     const hostname: string = ref.name;
-    const svc = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc\.cluster\.local$/.exec(hostname);
+    const svc = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc\.cluster\.local$/.exec(
+      hostname,
+    );
     const service = svc ? await cluster.service(svc[3] as string, svc[1] as string) : undefined;
     if (service) return { kind: 'service', service };
     return { kind: 'missing', namespace: routeNamespace, elsewhere: found.elsewhere };
@@ -96,8 +119,21 @@ export async function resolveHostname(cluster: ClusterReader, ref: ResolvedBacke
   const spec = entry.spec ?? {};
   const port = (Array.isArray(spec.ports) ? spec.ports : []).find((p) => p?.number === ref.port);
   const resolution = spec.resolution ?? 'NONE';
-  const addresses = (Array.isArray(spec.endpoints) ? spec.endpoints : []).map((e) => e?.address).filter((a): a is string => typeof a === 'string' && a !== '');
+  const addresses = (Array.isArray(spec.endpoints) ? spec.endpoints : [])
+    .map((e) => e?.address)
+    .filter((a): a is string => typeof a === 'string' && a !== '');
   const selector = spec.workloadSelector?.labels;
-  const pods = selector && Object.keys(selector).length > 0 ? await cluster.pods(entry.metadata.namespace ?? 'default', selector) : [];
-  return { kind: 'found', entry, ...(found.entry ? {} : { outside: { routeNamespace } }), port, resolution, addresses, pods };
+  const pods =
+    selector && Object.keys(selector).length > 0
+      ? await cluster.pods(entry.metadata.namespace ?? 'default', selector)
+      : [];
+  return {
+    kind: 'found',
+    entry,
+    ...(found.entry ? {} : { outside: { routeNamespace } }),
+    port,
+    resolution,
+    addresses,
+    pods,
+  };
 }

@@ -48,7 +48,10 @@ export function describeCondition(c: Condition): string {
 }
 
 /** Defaults the API server fills into a parentRef (gateway-api apis/v1/shared_types.go ParentReference). */
-export function normalizeParentRef(p: ParentReference, routeNamespace: string): Required<Omit<ParentReference, 'sectionName' | 'port'>> & Pick<ParentReference, 'sectionName' | 'port'> {
+export function normalizeParentRef(
+  p: ParentReference,
+  routeNamespace: string,
+): Required<Omit<ParentReference, 'sectionName' | 'port'>> & Pick<ParentReference, 'sectionName' | 'port'> {
   const out: Required<Omit<ParentReference, 'sectionName' | 'port'>> & Pick<ParentReference, 'sectionName' | 'port'> = {
     group: p.group ?? 'gateway.networking.k8s.io',
     kind: p.kind ?? 'Gateway',
@@ -76,7 +79,9 @@ export function sameParent(a: ParentReference, b: ParentReference, routeNamespac
 /** The status.parents entry Istio wrote for this parentRef, if any. */
 export function routeParentStatus(route: Route, parent: ParentReference): RouteParentStatus | undefined {
   const ns = route.metadata.namespace ?? 'default';
-  return (route.status?.parents ?? []).find(
-    (s) => s.controllerName === ISTIO_CONTROLLER && sameParent(s.parentRef, parent, ns),
-  ) ?? (route.status?.parents ?? []).find((s) => sameParent(s.parentRef, parent, ns));
+  return (
+    (route.status?.parents ?? []).find(
+      (s) => s.controllerName === ISTIO_CONTROLLER && sameParent(s.parentRef, parent, ns),
+    ) ?? (route.status?.parents ?? []).find((s) => sameParent(s.parentRef, parent, ns))
+  );
 }

@@ -23,7 +23,10 @@ export function waypointFor(svc: Service, ns: Namespace | undefined): WaypointBi
   const fromSvc = sl['istio.io/use-waypoint'] !== undefined;
   const name = sl['istio.io/use-waypoint'] ?? nl['istio.io/use-waypoint'];
   if (!name || name === 'none') return null;
-  const namespace = (fromSvc ? sl['istio.io/use-waypoint-namespace'] : nl['istio.io/use-waypoint-namespace']) ?? svc.metadata.namespace ?? 'default';
+  const namespace =
+    (fromSvc ? sl['istio.io/use-waypoint-namespace'] : nl['istio.io/use-waypoint-namespace']) ??
+    svc.metadata.namespace ??
+    'default';
   const ingress = (sl['istio.io/ingress-use-waypoint'] ?? nl['istio.io/ingress-use-waypoint']) === 'true';
   return { name, namespace, ingress, from: fromSvc ? 'Service' : 'Namespace' };
 }
@@ -43,7 +46,11 @@ export function waypointFor(svc: Service, ns: Namespace | undefined): WaypointBi
  */
 export type WaypointBound =
   | { bound: true; why: string }
-  | { bound: false; reason: 'Missing' | 'WaypointIsNotReady' | 'UnsupportedTrafficType' | 'AttachmentDenied'; why: string };
+  | {
+      bound: false;
+      reason: 'Missing' | 'WaypointIsNotReady' | 'UnsupportedTrafficType' | 'AttachmentDenied';
+      why: string;
+    };
 
 export function waypointBound(
   b: WaypointBinding,
@@ -53,22 +60,48 @@ export function waypointBound(
   svcNsLabels: Record<string, string>,
 ): WaypointBound {
   const ref = `Gateway ${b.namespace}/${b.name}`;
-  if (!gw) return { bound: false, reason: 'Missing', why: `${ref} does not exist: istiod reports WaypointIsNotReady and sends traffic straight to the Pods` };
+  if (!gw)
+    return {
+      bound: false,
+      reason: 'Missing',
+      why: `${ref} does not exist: istiod reports WaypointIsNotReady and sends traffic straight to the Pods`,
+    };
   // The CRD's default "Pending / Waiting for controller" conditions are no controller's word (status.ts).
   const statusKnown = controllerConditions(gw.status?.conditions).length > 0 || (gw.status?.addresses ?? []).length > 0;
   if (statusKnown && (gw.status?.addresses ?? []).length === 0) {
-    return { bound: false, reason: 'WaypointIsNotReady', why: `${ref} has no status.addresses (it never had a ready Pod): istiod reports WaypointIsNotReady and sends traffic straight to the Pods` };
+    return {
+      bound: false,
+      reason: 'WaypointIsNotReady',
+      why: `${ref} has no status.addresses (it never had a ready Pod): istiod reports WaypointIsNotReady and sends traffic straight to the Pods`,
+    };
   }
-  const type = gw.metadata.labels?.['istio.io/waypoint-for'] ?? cls?.metadata.labels?.['istio.io/waypoint-for'] ?? 'service';
+  const type =
+    gw.metadata.labels?.['istio.io/waypoint-for'] ?? cls?.metadata.labels?.['istio.io/waypoint-for'] ?? 'service';
   if (type !== 'service' && type !== 'all') {
-    return { bound: false, reason: 'UnsupportedTrafficType', why: `${ref} is for "${type}" traffic (istio.io/waypoint-for), not for Services: istiod reports UnsupportedTrafficType and the Service gets no waypoint` };
+    return {
+      bound: false,
+      reason: 'UnsupportedTrafficType',
+      why: `${ref} is for "${type}" traffic (istio.io/waypoint-for), not for Services: istiod reports UnsupportedTrafficType and the Service gets no waypoint`,
+    };
   }
   const hbone = (gw.spec.listeners ?? []).find((l) => l.protocol === 'HBONE' && l.port === 15008);
   const from = hbone?.allowedRoutes?.namespaces?.from ?? 'Same';
   const sel = hbone?.allowedRoutes?.namespaces?.selector?.matchLabels;
-  const admitted = from === 'All' || (from === 'Same' && svcNs === b.namespace) || (from === 'Selector' && !!sel && Object.entries(sel).every(([k, v]) => svcNsLabels[k] === v));
+  const admitted =
+    from === 'All' ||
+    (from === 'Same' && svcNs === b.namespace) ||
+    (from === 'Selector' && !!sel && Object.entries(sel).every(([k, v]) => svcNsLabels[k] === v));
   if (!admitted) {
-    return { bound: false, reason: 'AttachmentDenied', why: `${ref}'s HBONE listener admits ${from === 'Same' ? `only its own namespace ${b.namespace}` : `namespaces by ${from}`}, not ${svcNs}: istiod reports AttachmentDenied and the Service gets no waypoint` };
+    return {
+      bound: false,
+      reason: 'AttachmentDenied',
+      why: `${ref}'s HBONE listener admits ${from === 'Same' ? `only its own namespace ${b.namespace}` : `namespaces by ${from}`}, not ${svcNs}: istiod reports AttachmentDenied and the Service gets no waypoint`,
+    };
   }
-  return { bound: true, why: statusKnown ? `${ref} is ready (status.addresses) for ${type} traffic` : `${ref} exists (no controller status: taken as ready)` };
+  return {
+    bound: true,
+    why: statusKnown
+      ? `${ref} is ready (status.addresses) for ${type} traffic`
+      : `${ref} exists (no controller status: taken as ready)`,
+  };
 }

@@ -19,7 +19,13 @@
 //    hosts are compared case-insensitively. principals/namespaces come from the peer's mTLS certificate: a request that
 //    reaches the ingress gateway from outside the mesh has none, so such a field never matches there.
 
-import type { AuthorizationPolicy, AuthzOperation, AuthzRule, AuthzSource, PolicyTargetRef } from '../cluster/objects.js';
+import type {
+  AuthorizationPolicy,
+  AuthzOperation,
+  AuthzRule,
+  AuthzSource,
+  PolicyTargetRef,
+} from '../cluster/objects.js';
 import { describe } from '../cluster/objects.js';
 
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
@@ -73,12 +79,22 @@ export function attachesTo(p: AuthorizationPolicy, w: MeshWorkload, rootNs: stri
   const selected = !selector || Object.entries(selector).every(([k, v]) => w.labels[k] === v);
   if (w.gatewayName === null) {
     if (refs.length > 0) return null;
-    return selected ? (selector ? 'its selector matches the Pod labels' : ns === rootNs ? 'no selector, in the root namespace' : 'no selector, in the workload namespace') : null;
+    return selected
+      ? selector
+        ? 'its selector matches the Pod labels'
+        : ns === rootNs
+          ? 'no selector, in the root namespace'
+          : 'no selector, in the workload namespace'
+      : null;
   }
   if (refs.length === 0) {
     if (w.isWaypoint) return null; // waypoints never use selectors
     if (!selected) return null;
-    return selector ? `its selector matches the gateway Pods' labels` : ns === rootNs ? `no selector: a root-namespace (${rootNs}) policy applies to every workload` : `no selector: applies to every workload of namespace ${ns}`;
+    return selector
+      ? `its selector matches the gateway Pods' labels`
+      : ns === rootNs
+        ? `no selector: a root-namespace (${rootNs}) policy applies to every workload`
+        : `no selector: applies to every workload of namespace ${ns}`;
   }
   for (const r of refs) {
     if (ns !== w.namespace) continue;
@@ -93,15 +109,24 @@ export function attachesTo(p: AuthorizationPolicy, w: MeshWorkload, rootNs: stri
  * only from the gateway's own namespace, and a targetRef namespace other than the policy's never matches):
  * `sameNameHere` says whether a Gateway of that name exists in the policy's own namespace (then it targets that one).
  */
-export function namesGatewayFromElsewhere(p: AuthorizationPolicy, w: MeshWorkload, sameNameHere: boolean): string | null {
+export function namesGatewayFromElsewhere(
+  p: AuthorizationPolicy,
+  w: MeshWorkload,
+  sameNameHere: boolean,
+): string | null {
   if (w.gatewayName === null) return null;
   const ns = p.metadata.namespace ?? 'default';
   for (const r of targetRefsOf(p)) {
     if (!isGatewayRef(r) || r.name !== w.gatewayName) continue;
-    if (ns !== w.namespace && (r.namespace ?? w.namespace) === w.namespace && !(r.namespace === undefined && sameNameHere)) {
+    if (
+      ns !== w.namespace &&
+      (r.namespace ?? w.namespace) === w.namespace &&
+      !(r.namespace === undefined && sameNameHere)
+    ) {
       return `its targetRef names Gateway ${w.gatewayName}, but the policy is in namespace ${ns} and attaches only to a Gateway of its own namespace: Istio never applies it to ${w.namespace}/${w.gatewayName}`;
     }
-    if (ns === w.namespace && r.namespace && r.namespace !== ns) return `its targetRef's namespace ${r.namespace} is not the policy's own: Istio never matches it`;
+    if (ns === w.namespace && r.namespace && r.namespace !== ns)
+      return `its targetRef's namespace ${r.namespace} is not the policy's own: Istio never matches it`;
   }
   return null;
 }
@@ -129,7 +154,13 @@ const and = (parts: Judged[]): Judged => {
   if (no) return no;
   const unk = parts.find((p) => p.result === 'unknown');
   if (unk) return unk;
-  return { result: 'match', why: parts.map((p) => p.why).filter(Boolean).join(', ') };
+  return {
+    result: 'match',
+    why: parts
+      .map((p) => p.why)
+      .filter(Boolean)
+      .join(', '),
+  };
 };
 
 const or = (parts: Judged[], none: string): Judged => {
@@ -141,23 +172,41 @@ const or = (parts: Judged[], none: string): Judged => {
 };
 
 /** One field with values and not-values, for a value gwdoctor knows (null: the request has none). */
-function field(name: string, values: string[] | null | undefined, notValues: string[] | null | undefined, value: string | null, ci = false): Judged | null {
+function field(
+  name: string,
+  values: string[] | null | undefined,
+  notValues: string[] | null | undefined,
+  value: string | null,
+  ci = false,
+): Judged | null {
   if (values == null && notValues == null) return null;
   if (values != null && values.length > 0) {
-    if (value === null || !values.some((v) => strMatch(v, value, ci))) return { result: 'no-match', why: `${name} ${value ?? '(none)'} is not in [${values.join(', ')}]` };
+    if (value === null || !values.some((v) => strMatch(v, value, ci)))
+      return { result: 'no-match', why: `${name} ${value ?? '(none)'} is not in [${values.join(', ')}]` };
   }
   if (notValues != null && notValues.length > 0 && value !== null && notValues.some((v) => strMatch(v, value, ci))) {
-    return { result: 'no-match', why: `${name} ${value} is in not${name[0]?.toUpperCase()}${name.slice(1)} [${notValues.join(', ')}]` };
+    return {
+      result: 'no-match',
+      why: `${name} ${value} is in not${name[0]?.toUpperCase()}${name.slice(1)} [${notValues.join(', ')}]`,
+    };
   }
   return { result: 'match', why: values?.length ? `${name} ${value}` : '' };
 }
 
 const nsOfPrincipal = (p: string | null) => (p ? (/\/ns\/([^/]+)\//.exec(p)?.[1] ?? null) : null);
-const saOfPrincipal = (p: string | null) => (p ? (/\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(p)?.slice(1).join('/') ?? null) : null);
+const saOfPrincipal = (p: string | null) =>
+  p ? (/\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(p)?.slice(1).join('/') ?? null) : null;
 
-function unknownField(name: string, values: string[] | null | undefined, notValues: string[] | null | undefined): Judged | null {
+function unknownField(
+  name: string,
+  values: string[] | null | undefined,
+  notValues: string[] | null | undefined,
+): Judged | null {
   if (!values?.length && !notValues?.length) return null;
-  return { result: 'unknown', why: `${name} (${[...(values ?? []), ...(notValues ?? []).map((v) => `not ${v}`)].join(', ')}) depends on the client, which gwdoctor cannot know` };
+  return {
+    result: 'unknown',
+    why: `${name} (${[...(values ?? []), ...(notValues ?? []).map((v) => `not ${v}`)].join(', ')}) depends on the client, which gwdoctor cannot know`,
+  };
 }
 
 function sourceMatch(s: AuthzSource, r: MeshRequest): Judged {
@@ -180,7 +229,8 @@ function operationMatch(o: AuthzOperation, r: MeshRequest): Judged {
     field('method', o.methods, o.notMethods, r.method),
     field('path', o.paths, o.notPaths, path),
   ].filter((x): x is Judged => x !== null);
-  if ((o.ports?.length || o.notPorts?.length) && r.port === null) return { result: 'unknown', why: 'ports: the gateway port is not known' };
+  if ((o.ports?.length || o.notPorts?.length) && r.port === null)
+    return { result: 'unknown', why: 'ports: the gateway port is not known' };
   return and(parts);
 }
 
@@ -191,17 +241,30 @@ function whenMatch(c: NonNullable<AuthzRule['when']>[number], r: MeshRequest): J
     'destination.port': r.port === null ? null : String(r.port),
     'request.auth.principal': null,
   };
-  if (!(c.key in known)) return { result: 'unknown', why: `when ${c.key} depends on the request or client, which gwdoctor cannot know` };
+  if (!(c.key in known))
+    return { result: 'unknown', why: `when ${c.key} depends on the request or client, which gwdoctor cannot know` };
   return field(c.key, c.values, c.notValues, known[c.key] ?? null) ?? { result: 'match', why: '' };
 }
 
 /** Does the rule match the request? (authz/model: from OR, to OR, when AND; the three ANDed.) */
 export function ruleMatches(rule: AuthzRule, r: MeshRequest): Judged {
-  const from = rule.from?.length ? or(rule.from.map((f) => sourceMatch(f.source ?? {}, r)), 'no source matches') : { result: 'match' as const, why: '' };
-  const to = rule.to?.length ? or(rule.to.map((t) => operationMatch(t.operation ?? {}, r)), 'no operation matches') : { result: 'match' as const, why: '' };
+  const from = rule.from?.length
+    ? or(
+        rule.from.map((f) => sourceMatch(f.source ?? {}, r)),
+        'no source matches',
+      )
+    : { result: 'match' as const, why: '' };
+  const to = rule.to?.length
+    ? or(
+        rule.to.map((t) => operationMatch(t.operation ?? {}, r)),
+        'no operation matches',
+      )
+    : { result: 'match' as const, why: '' };
   const when = and((rule.when ?? []).map((c) => whenMatch(c, r)));
   const all = and([from, to, when]);
-  return all.result === 'match' ? { result: 'match', why: all.why || 'the rule has no conditions that exclude it' } : all;
+  return all.result === 'match'
+    ? { result: 'match', why: all.why || 'the rule has no conditions that exclude it' }
+    : all;
 }
 
 export interface RuleHit {
@@ -222,7 +285,12 @@ export type AuthzDecision =
   | { kind: 'allowed'; by: RuleHit | null; policies: PolicyOnPath[] }
   /** `badProvider`: a CUSTOM policy whose provider the mesh config does not define, which istiod turns into a DENY. */
   | { kind: 'denied'; by: RuleHit; policies: PolicyOnPath[]; badProvider?: string }
-  | { kind: 'not-allowed'; allow: PolicyOnPath[]; misses: { policy: AuthorizationPolicy; why: string }[]; policies: PolicyOnPath[] }
+  | {
+      kind: 'not-allowed';
+      allow: PolicyOnPath[];
+      misses: { policy: AuthorizationPolicy; why: string }[];
+      policies: PolicyOnPath[];
+    }
   | { kind: 'custom'; by: RuleHit; provider: string; policies: PolicyOnPath[] }
   | { kind: 'unknown'; by: RuleHit; action: Action; policies: PolicyOnPath[] };
 
@@ -230,9 +298,16 @@ export type AuthzDecision =
 export function policiesFor(all: AuthorizationPolicy[], w: MeshWorkload, rootNs: string): PolicyOnPath[] {
   return all
     .map((policy) => ({ policy, action: actionOf(policy), attached: attachesTo(policy, w, rootNs) }))
-    .filter((x): x is { policy: AuthorizationPolicy; action: Action; attached: string } => x.attached !== null && x.action !== null)
+    .filter(
+      (x): x is { policy: AuthorizationPolicy; action: Action; attached: string } =>
+        x.attached !== null && x.action !== null,
+    )
     .map((x) => ({ ...x, dryRun: isDryRun(x.policy) }))
-    .sort((a, b) => (a.policy.metadata.creationTimestamp ?? '').localeCompare(b.policy.metadata.creationTimestamp ?? '') || describe(a.policy).localeCompare(describe(b.policy)));
+    .sort(
+      (a, b) =>
+        (a.policy.metadata.creationTimestamp ?? '').localeCompare(b.policy.metadata.creationTimestamp ?? '') ||
+        describe(a.policy).localeCompare(describe(b.policy)),
+    );
 }
 
 /**
@@ -246,7 +321,13 @@ export function decide(policies: PolicyOnPath[], r: MeshRequest, providers: stri
   const hits = (action: Action) =>
     enforced
       .filter((p) => p.action === action)
-      .flatMap((p) => (p.policy.spec?.rules ?? []).map((rule, index) => ({ p, index, m: rule ? ruleMatches(rule, r) : { result: 'no-match' as Tri, why: 'nil rule' } })));
+      .flatMap((p) =>
+        (p.policy.spec?.rules ?? []).map((rule, index) => ({
+          p,
+          index,
+          m: rule ? ruleMatches(rule, r) : { result: 'no-match' as Tri, why: 'nil rule' },
+        })),
+      );
   for (const h of hits('CUSTOM')) {
     if (h.m.result === 'no-match') continue;
     const provider = h.p.policy.spec?.provider?.name ?? '';
@@ -259,21 +340,41 @@ export function decide(policies: PolicyOnPath[], r: MeshRequest, providers: stri
   }
   const deny = hits('DENY');
   const denied = deny.find((h) => h.m.result === 'match');
-  if (denied) return { kind: 'denied', by: { policy: denied.p.policy, index: denied.index, why: denied.m.why }, policies };
+  if (denied)
+    return { kind: 'denied', by: { policy: denied.p.policy, index: denied.index, why: denied.m.why }, policies };
   const denyUnknown = deny.find((h) => h.m.result === 'unknown');
-  if (denyUnknown) return { kind: 'unknown', action: 'DENY', by: { policy: denyUnknown.p.policy, index: denyUnknown.index, why: denyUnknown.m.why }, policies };
+  if (denyUnknown)
+    return {
+      kind: 'unknown',
+      action: 'DENY',
+      by: { policy: denyUnknown.p.policy, index: denyUnknown.index, why: denyUnknown.m.why },
+      policies,
+    };
   const allowPolicies = enforced.filter((p) => p.action === 'ALLOW');
   if (allowPolicies.length === 0) return { kind: 'allowed', by: null, policies };
   const allow = hits('ALLOW');
   const allowed = allow.find((h) => h.m.result === 'match');
-  if (allowed) return { kind: 'allowed', by: { policy: allowed.p.policy, index: allowed.index, why: allowed.m.why }, policies };
+  if (allowed)
+    return { kind: 'allowed', by: { policy: allowed.p.policy, index: allowed.index, why: allowed.m.why }, policies };
   const allowUnknown = allow.find((h) => h.m.result === 'unknown');
-  if (allowUnknown) return { kind: 'unknown', action: 'ALLOW', by: { policy: allowUnknown.p.policy, index: allowUnknown.index, why: allowUnknown.m.why }, policies };
+  if (allowUnknown)
+    return {
+      kind: 'unknown',
+      action: 'ALLOW',
+      by: { policy: allowUnknown.p.policy, index: allowUnknown.index, why: allowUnknown.m.why },
+      policies,
+    };
   const misses = allowPolicies.map((p) => {
     const rules = p.policy.spec?.rules ?? [];
-    if (rules.length === 0) return { policy: p.policy, why: 'it has no rules: an ALLOW policy without rules allows nothing' };
+    if (rules.length === 0)
+      return { policy: p.policy, why: 'it has no rules: an ALLOW policy without rules allows nothing' };
     const first = allow.find((h) => h.p === p);
-    return { policy: p.policy, why: rules.map((_, i) => `rules[${i}]: ${allow.find((h) => h.p === p && h.index === i)?.m.why ?? '?'}`).join('; ') || (first?.m.why ?? '') };
+    return {
+      policy: p.policy,
+      why:
+        rules.map((_, i) => `rules[${i}]: ${allow.find((h) => h.p === p && h.index === i)?.m.why ?? '?'}`).join('; ') ||
+        (first?.m.why ?? ''),
+    };
   });
   return { kind: 'not-allowed', allow: allowPolicies, misses, policies };
 }

@@ -29,7 +29,18 @@
 
 import type { AuthorizationPolicy, AuthzRule, Namespace, Pod, Service } from '../cluster/objects.js';
 import { describe } from '../cluster/objects.js';
-import { actionOf, decide, isDryRun, policiesFor, strMatch, targetRefsOf, type AuthzDecision, type MeshRequest, type PolicyOnPath, type Tri } from './authz.js';
+import {
+  actionOf,
+  decide,
+  isDryRun,
+  policiesFor,
+  strMatch,
+  targetRefsOf,
+  type AuthzDecision,
+  type MeshRequest,
+  type PolicyOnPath,
+  type Tri,
+} from './authz.js';
 
 /** The waypoint a backend's ingress traffic goes through (bound by istiod and used for ingress). */
 export interface HopWaypoint {
@@ -45,20 +56,40 @@ export function waypointAttach(ap: AuthorizationPolicy, svc: Service, wp: HopWay
   const svcNs = svc.metadata.namespace ?? 'default';
   for (const r of targetRefsOf(ap)) {
     const group = r.group ?? '';
-    if (group === '' && r.kind === 'Service' && r.name === svc.metadata.name && ns === svcNs) return `targetRefs names Service ${svcNs}/${svc.metadata.name}`;
-    if (group === 'gateway.networking.k8s.io' && r.kind === 'GatewayClass' && r.name === 'istio-waypoint' && ns === rootNs) return `targetRefs names GatewayClass istio-waypoint from the root namespace ${rootNs}`;
+    if (group === '' && r.kind === 'Service' && r.name === svc.metadata.name && ns === svcNs)
+      return `targetRefs names Service ${svcNs}/${svc.metadata.name}`;
+    if (
+      group === 'gateway.networking.k8s.io' &&
+      r.kind === 'GatewayClass' &&
+      r.name === 'istio-waypoint' &&
+      ns === rootNs
+    )
+      return `targetRefs names GatewayClass istio-waypoint from the root namespace ${rootNs}`;
     if (ns !== wp.namespace || (r.namespace && r.namespace !== wp.namespace)) continue;
-    if (group === 'gateway.networking.k8s.io' && r.kind === 'Gateway' && r.name === wp.name) return `targetRefs names waypoint Gateway ${wp.namespace}/${wp.name}`;
+    if (group === 'gateway.networking.k8s.io' && r.kind === 'Gateway' && r.name === wp.name)
+      return `targetRefs names waypoint Gateway ${wp.namespace}/${wp.name}`;
   }
   return null;
 }
 
-export function waypointPoliciesFor(all: AuthorizationPolicy[], svc: Service, wp: HopWaypoint, rootNs: string): PolicyOnPath[] {
+export function waypointPoliciesFor(
+  all: AuthorizationPolicy[],
+  svc: Service,
+  wp: HopWaypoint,
+  rootNs: string,
+): PolicyOnPath[] {
   return all
     .map((policy) => ({ policy, action: actionOf(policy), attached: waypointAttach(policy, svc, wp, rootNs) }))
-    .filter((x): x is { policy: AuthorizationPolicy; action: NonNullable<ReturnType<typeof actionOf>>; attached: string } => x.attached !== null && x.action !== null)
+    .filter(
+      (x): x is { policy: AuthorizationPolicy; action: NonNullable<ReturnType<typeof actionOf>>; attached: string } =>
+        x.attached !== null && x.action !== null,
+    )
     .map((x) => ({ ...x, dryRun: isDryRun(x.policy) }))
-    .sort((a, b) => (a.policy.metadata.creationTimestamp ?? '').localeCompare(b.policy.metadata.creationTimestamp ?? '') || describe(a.policy).localeCompare(describe(b.policy)));
+    .sort(
+      (a, b) =>
+        (a.policy.metadata.creationTimestamp ?? '').localeCompare(b.policy.metadata.creationTimestamp ?? '') ||
+        describe(a.policy).localeCompare(describe(b.policy)),
+    );
 }
 
 // ------------------------------------------------------------------------------------------------ ztunnel
@@ -85,7 +116,14 @@ export interface ZRule {
 }
 
 export type ZtunnelPolicy =
-  | { kind: 'enforced'; policy: AuthorizationPolicy; action: 'ALLOW' | 'DENY'; rules: ZRule[]; l7: string[]; droppedRules: number[] }
+  | {
+      kind: 'enforced';
+      policy: AuthorizationPolicy;
+      action: 'ALLOW' | 'DENY';
+      rules: ZRule[];
+      l7: string[];
+      droppedRules: number[];
+    }
   /** istiod refuses it for ztunnel (ZtunnelAccepted=False UnsupportedValue). */
   | { kind: 'refused'; policy: AuthorizationPolicy; why: string };
 
@@ -95,9 +133,15 @@ const some = (xs: string[] | undefined) => (xs && xs.length > 0 ? xs : undefined
 /** convertAuthorizationPolicy: null when the policy is not for ztunnel (targetRefs). */
 export function ztunnelPolicy(ap: AuthorizationPolicy): ZtunnelPolicy | null {
   if (targetRefsOf(ap).length > 0) return null;
-  if (isDryRun(ap)) return { kind: 'refused', policy: ap, why: 'a dry-run policy: ztunnel gets it only with PILOT_ENABLE_WDS_DRY_RUN_AUTHZ' };
+  if (isDryRun(ap))
+    return {
+      kind: 'refused',
+      policy: ap,
+      why: 'a dry-run policy: ztunnel gets it only with PILOT_ENABLE_WDS_DRY_RUN_AUTHZ',
+    };
   const a = ap.spec?.action ?? 'ALLOW';
-  if (a !== 'ALLOW' && a !== 'DENY') return { kind: 'refused', policy: ap, why: `ztunnel does not support the ${a} action` };
+  if (a !== 'ALLOW' && a !== 'DENY')
+    return { kind: 'refused', policy: ap, why: `ztunnel does not support the ${a} action` };
   const l7 = new Set<string>();
   const rules: ZRule[] = [];
   const dropped: number[] = [];
@@ -143,10 +187,13 @@ export function ztunnelPolicy(ap: AuthorizationPolicy): ZtunnelPolicy | null {
         l7.add(w.key);
       }
       const m: ZMatch = {};
-      if (w.key === 'source.namespace') Object.assign(m, { namespaces: some(w.values), notNamespaces: some(w.notValues) });
-      if (w.key === 'source.principal') Object.assign(m, { principals: some(w.values), notPrincipals: some(w.notValues) });
+      if (w.key === 'source.namespace')
+        Object.assign(m, { namespaces: some(w.values), notNamespaces: some(w.notValues) });
+      if (w.key === 'source.principal')
+        Object.assign(m, { principals: some(w.values), notPrincipals: some(w.notValues) });
       if (w.key === 'destination.port') Object.assign(m, { ports: some(w.values), notPorts: some(w.notValues) });
-      if (w.key === 'source.ip' || w.key === 'destination.ip') Object.assign(m, { ips: some([...(w.values ?? []), ...(w.notValues ?? [])]) });
+      if (w.key === 'source.ip' || w.key === 'destination.ip')
+        Object.assign(m, { ips: some([...(w.values ?? []), ...(w.notValues ?? [])]) });
       clauses.push([m]);
     }
     if (a === 'ALLOW' && ruleL7) {
@@ -170,7 +217,12 @@ const isEmpty = (m: ZMatch) => Object.values(m).every((v) => v === undefined || 
 const nsOf = (p: string) => /\/ns\/([^/]+)\//.exec(p)?.[1] ?? '';
 const saOf = (p: string) => /\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(p)?.slice(1).join('/') ?? '';
 
-function field(values: string[] | undefined, notValues: string[] | undefined, value: string, match: (p: string, v: string) => boolean): boolean {
+function field(
+  values: string[] | undefined,
+  notValues: string[] | undefined,
+  value: string,
+  match: (p: string, v: string) => boolean,
+): boolean {
   if (values && !values.some((p) => match(p, value))) return false;
   if (notValues && notValues.some((p) => match(p, value))) return false;
   return true;
@@ -216,7 +268,10 @@ export type ZtunnelDecision =
 /** ztunnel's decision: DENY first, then ALLOW (rbac.rs; proxy/inbound assert_rbac). */
 export function ztunnelDecide(policies: ZtunnelPolicy[], c: ZConn): ZtunnelDecision {
   const enforced = policies.filter((p): p is Extract<ZtunnelPolicy, { kind: 'enforced' }> => p.kind === 'enforced');
-  const hits = (action: 'ALLOW' | 'DENY') => enforced.filter((p) => p.action === action).flatMap((p) => p.rules.map((r) => ({ policy: p.policy, index: r.index, m: zRuleMatches(r, c) })));
+  const hits = (action: 'ALLOW' | 'DENY') =>
+    enforced
+      .filter((p) => p.action === action)
+      .flatMap((p) => p.rules.map((r) => ({ policy: p.policy, index: r.index, m: zRuleMatches(r, c) })));
   const deny = hits('DENY');
   const d = deny.find((h) => h.m === 'match');
   if (d) return { kind: 'denied', by: { policy: d.policy, index: d.index } };
@@ -236,7 +291,10 @@ export function ztunnelDecide(policies: ZtunnelPolicy[], c: ZConn): ZtunnelDecis
 
 /** Is an Istio sidecar injected into the Pod? (the injector's status annotation, or an istio-proxy container) */
 export function hasSidecar(pod: Pod): boolean {
-  return !!pod.metadata.annotations?.['sidecar.istio.io/status'] || (pod.spec?.containers ?? []).some((c) => c.name === 'istio-proxy');
+  return (
+    !!pod.metadata.annotations?.['sidecar.istio.io/status'] ||
+    (pod.spec?.containers ?? []).some((c) => c.name === 'istio-proxy')
+  );
 }
 
 /** Does ztunnel handle the Pod's inbound traffic? (ambient namespace or Pod label, no sidecar, not opted out) */
@@ -281,15 +339,32 @@ export function hopsFor(all: AuthorizationPolicy[], h: HopInput, request: MeshRe
     peer = `${h.trustDomain}/ns/${h.waypoint.namespace}/sa/${h.waypointServiceAccount ?? h.waypoint.name}`;
   }
   if (!h.pod) return out;
-  const w = { namespace: h.pod.metadata.namespace ?? 'default', labels: h.pod.metadata.labels ?? {}, gatewayName: null, isWaypoint: false };
+  const w = {
+    namespace: h.pod.metadata.namespace ?? 'default',
+    labels: h.pod.metadata.labels ?? {},
+    gatewayName: null,
+    isWaypoint: false,
+  };
   const selected = policiesFor(all, w, rootNs);
   if (ztunnelCaptures(h.pod, h.namespace)) {
     const policies = selected.map((p) => ztunnelPolicy(p.policy)).filter((p): p is ZtunnelPolicy => p !== null);
-    out.push({ hop: 'ztunnel', at: `ztunnel for Pod ${h.pod.metadata.namespace}/${h.pod.metadata.name}`, principal: peer, policies, decision: ztunnelDecide(policies, { principal: peer, port: h.podPort }) });
+    out.push({
+      hop: 'ztunnel',
+      at: `ztunnel for Pod ${h.pod.metadata.namespace}/${h.pod.metadata.name}`,
+      principal: peer,
+      policies,
+      decision: ztunnelDecide(policies, { principal: peer, port: h.podPort }),
+    });
   } else if (hasSidecar(h.pod)) {
     const principal = h.waypoint ? peer : h.gatewayMtlsToSidecar ? h.gatewayPrincipal : null;
     const r: MeshRequest = { ...request, port: h.podPort, principal };
-    out.push({ hop: 'sidecar', at: `sidecar of Pod ${h.pod.metadata.namespace}/${h.pod.metadata.name}`, principal, policies: selected, decision: decide(selected, r, null) });
+    out.push({
+      hop: 'sidecar',
+      at: `sidecar of Pod ${h.pod.metadata.namespace}/${h.pod.metadata.name}`,
+      principal,
+      policies: selected,
+      decision: decide(selected, r, null),
+    });
   }
   return out;
 }

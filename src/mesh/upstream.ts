@@ -17,7 +17,15 @@
 //    namespace's; a port-level mode for the container port wins; UNSET inherits (pilot/pkg/security/authn, model
 //    authentication.go); the default is PERMISSIVE.
 
-import type { DestinationRule, Namespace, PeerAuthentication, Pod, Service, ServicePort, TrafficPolicyTls } from '../cluster/objects.js';
+import type {
+  DestinationRule,
+  Namespace,
+  PeerAuthentication,
+  Pod,
+  Service,
+  ServicePort,
+  TrafficPolicyTls,
+} from '../cluster/objects.js';
 import { describe } from '../cluster/objects.js';
 
 export type Upstream =
@@ -28,7 +36,8 @@ export type Upstream =
   /** No TLS set: Istio mTLS to sidecar endpoints, plaintext to the others. */
   | { kind: 'auto'; rule: DestinationRule | null; where: string };
 
-const fqdn = (host: string, ns: string) => (host.includes('.') || host === '*' ? host : `${host}.${ns}.svc.cluster.local`);
+const fqdn = (host: string, ns: string) =>
+  host.includes('.') || host === '*' ? host : `${host}.${ns}.svc.cluster.local`;
 
 function hostMatches(pattern: string, host: string): number {
   if (pattern === host) return 1_000;
@@ -44,7 +53,13 @@ function exportedTo(dr: DestinationRule, ns: string): boolean {
 }
 
 /** The DestinationRule the gateway (namespace `gwNs`, Pod labels `gwLabels`) uses for the Service, and why. */
-export function destinationRuleFor(all: DestinationRule[], svc: Service, gwNs: string, gwLabels: Record<string, string>, rootNs: string): { rule: DestinationRule; why: string } | null {
+export function destinationRuleFor(
+  all: DestinationRule[],
+  svc: Service,
+  gwNs: string,
+  gwLabels: Record<string, string>,
+  rootNs: string,
+): { rule: DestinationRule; why: string } | null {
   const svcNs = svc.metadata.namespace ?? 'default';
   const host = `${svc.metadata.name}.${svcNs}.svc.cluster.local`;
   const best = (ns: string, why: string) => {
@@ -56,16 +71,26 @@ export function destinationRuleFor(all: DestinationRule[], svc: Service, gwNs: s
       if (sel && !Object.entries(sel).every(([k, v]) => gwLabels[k] === v)) continue;
       const rank = hostMatches(fqdn(dr.spec.host, ns), host);
       if (rank < 0) continue;
-      const older = hit && hit.rank === rank && (dr.metadata.creationTimestamp ?? '') >= (hit.rule.metadata.creationTimestamp ?? '');
-      if (!hit || (rank > hit.rank) || (rank === hit.rank && !older)) hit = { rule: dr, rank };
+      const older =
+        hit &&
+        hit.rank === rank &&
+        (dr.metadata.creationTimestamp ?? '') >= (hit.rule.metadata.creationTimestamp ?? '');
+      if (!hit || rank > hit.rank || (rank === hit.rank && !older)) hit = { rule: dr, rank };
     }
     return hit ? { rule: hit.rule, why } : null;
   };
-  return best(gwNs, `in the gateway's namespace ${gwNs}`) ?? (svcNs !== gwNs ? best(svcNs, `in the Service's namespace ${svcNs}, exported to ${gwNs}`) : null) ?? (rootNs !== gwNs && rootNs !== svcNs ? best(rootNs, `in the root namespace ${rootNs}`) : null);
+  return (
+    best(gwNs, `in the gateway's namespace ${gwNs}`) ??
+    (svcNs !== gwNs ? best(svcNs, `in the Service's namespace ${svcNs}, exported to ${gwNs}`) : null) ??
+    (rootNs !== gwNs && rootNs !== svcNs ? best(rootNs, `in the root namespace ${rootNs}`) : null)
+  );
 }
 
 /** The TLS settings for the Service port: portLevelSettings first, then trafficPolicy.tls. */
-export function tlsFor(dr: DestinationRule, port: number): { tls: TrafficPolicyTls | undefined; pointer: (string | number)[] } {
+export function tlsFor(
+  dr: DestinationRule,
+  port: number,
+): { tls: TrafficPolicyTls | undefined; pointer: (string | number)[] } {
   const pls = dr.spec?.trafficPolicy?.portLevelSettings ?? [];
   const i = pls.findIndex((p) => p.port?.number === port && p.tls);
   if (i >= 0) return { tls: pls[i]?.tls, pointer: ['spec', 'trafficPolicy', 'portLevelSettings', i, 'tls'] };
@@ -92,7 +117,8 @@ export function upstreamFor(found: { rule: DestinationRule; why: string } | null
 /** What the Service port speaks, from appProtocol or the port name (pkg/config/protocol); null when not known. */
 export function portSpeaks(p: ServicePort): 'plaintext' | 'tls' | null {
   const proto = (p.appProtocol ?? p.name ?? '').toLowerCase().split('-')[0] ?? '';
-  if (['http', 'http2', 'grpc', 'h2c', 'grpc-web', 'kubernetes.io/h2c', 'kubernetes.io/ws'].includes(proto)) return 'plaintext';
+  if (['http', 'http2', 'grpc', 'h2c', 'grpc-web', 'kubernetes.io/h2c', 'kubernetes.io/ws'].includes(proto))
+    return 'plaintext';
   if (['https', 'tls', 'kubernetes.io/wss'].includes(proto)) return 'tls';
   return null;
 }
@@ -108,7 +134,12 @@ export function enrolment(pod: Pod, ns: Namespace | undefined): Enrolment {
 }
 
 /** The PeerAuthentication mode that applies to the Pod's port, and which object set it. */
-export function peerModeFor(all: PeerAuthentication[], pod: Pod, targetPort: number | null, rootNs: string): { mode: string; by: PeerAuthentication | null } {
+export function peerModeFor(
+  all: PeerAuthentication[],
+  pod: Pod,
+  targetPort: number | null,
+  rootNs: string,
+): { mode: string; by: PeerAuthentication | null } {
   const ns = pod.metadata.namespace ?? 'default';
   const labels = pod.metadata.labels ?? {};
   const inNs = (n: string) => all.filter((p) => (p.metadata.namespace ?? 'default') === n);
@@ -116,9 +147,17 @@ export function peerModeFor(all: PeerAuthentication[], pod: Pod, targetPort: num
     const sel = p.spec?.selector?.matchLabels;
     return sel && Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => labels[k] === v);
   });
-  const nsWide = inNs(ns).filter((p) => !p.spec?.selector?.matchLabels || Object.keys(p.spec.selector.matchLabels).length === 0);
-  const root = ns === rootNs ? [] : inNs(rootNs).filter((p) => !p.spec?.selector?.matchLabels || Object.keys(p.spec.selector.matchLabels).length === 0);
-  const oldest = (xs: PeerAuthentication[]) => [...xs].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''))[0];
+  const nsWide = inNs(ns).filter(
+    (p) => !p.spec?.selector?.matchLabels || Object.keys(p.spec.selector.matchLabels).length === 0,
+  );
+  const root =
+    ns === rootNs
+      ? []
+      : inNs(rootNs).filter(
+          (p) => !p.spec?.selector?.matchLabels || Object.keys(p.spec.selector.matchLabels).length === 0,
+        );
+  const oldest = (xs: PeerAuthentication[]) =>
+    [...xs].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''))[0];
   for (const p of [oldest(selected), oldest(nsWide), oldest(root)]) {
     if (!p) continue;
     const portMode = targetPort !== null ? p.spec?.portLevelMtls?.[String(targetPort)]?.mode : undefined;

@@ -24,7 +24,9 @@ function v6(address: string): number[] | null {
   const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(a);
   if (tail) {
     const b = (tail[1] as string).split('.').map(Number) as [number, number, number, number];
-    a = a.slice(0, -(tail[1] as string).length) + `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+    a =
+      a.slice(0, -(tail[1] as string).length) +
+      `${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
   }
   const [head, rest] = a.split('::') as [string, string | undefined];
   const h = head ? head.split(':') : [];
@@ -37,9 +39,19 @@ function v6(address: string): number[] | null {
 export function unsafeTarget(address: string): string | null {
   const g6 = v6(address);
   // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address.
-  const mapped = g6 && g6.slice(0, 5).every((x) => x === 0) && g6[5] === 0xffff ? `${(g6[6] as number) >> 8}.${(g6[6] as number) & 255}.${(g6[7] as number) >> 8}.${(g6[7] as number) & 255}` : null;
+  const mapped =
+    g6 && g6.slice(0, 5).every((x) => x === 0) && g6[5] === 0xffff
+      ? `${(g6[6] as number) >> 8}.${(g6[6] as number) & 255}.${(g6[7] as number) >> 8}.${(g6[7] as number) & 255}`
+      : null;
   const a4 = v4(mapped ?? address);
-  const canonical = a4 ? a4.join('.') : g6 ? g6.map((x) => x.toString(16)).join(':').replace(/(^|:)0(:0)+(:|$)/, '::') : address;
+  const canonical = a4
+    ? a4.join('.')
+    : g6
+      ? g6
+          .map((x) => x.toString(16))
+          .join(':')
+          .replace(/(^|:)0(:0)+(:|$)/, '::')
+      : address;
   const meta = METADATA[canonical];
   if (meta) return `${meta}`;
   if (a4 && a4[0] === 169 && a4[1] === 254) return 'a link-local address (169.254.0.0/16)';

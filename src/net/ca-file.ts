@@ -19,9 +19,12 @@ export function checkCaFile(file: string): string {
   } catch (err) {
     if (err instanceof UsageError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`--ca-file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'cannot read it')}`);
+    throw new UsageError(
+      `--ca-file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? 'cannot read it')}`,
+    );
   }
-  if (size > MAX_BYTES) throw new UsageError(`--ca-file ${file}: ${size} bytes is too large for a CA bundle (at most ${MAX_BYTES})`);
+  if (size > MAX_BYTES)
+    throw new UsageError(`--ca-file ${file}: ${size} bytes is too large for a CA bundle (at most ${MAX_BYTES})`);
   let text: string;
   try {
     text = readFileSync(file, 'latin1');
@@ -39,6 +42,9 @@ export function checkCaFile(file: string): string {
       throw new UsageError(`--ca-file ${file}: a "BEGIN CERTIFICATE" block in it is not a valid certificate`);
     }
   }
-  if (found === 0) throw new UsageError(`--ca-file ${file}: no certificate in ${file} (expected PEM "-----BEGIN CERTIFICATE-----" blocks)`);
+  if (found === 0)
+    throw new UsageError(
+      `--ca-file ${file}: no certificate in ${file} (expected PEM "-----BEGIN CERTIFICATE-----" blocks)`,
+    );
   return file;
 }

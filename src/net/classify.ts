@@ -47,7 +47,8 @@ export function envoyServer(h: Record<string, string>): boolean {
 
 /** Same scheme, host, port, path and query (default ports folded). */
 export function sameUrl(a: URL, b: URL): boolean {
-  const norm = (u: URL) => `${u.protocol}//${u.hostname.toLowerCase().replace(/\.$/, '')}:${u.port || (u.protocol === 'https:' ? '443' : '80')}${u.pathname}${u.search}`;
+  const norm = (u: URL) =>
+    `${u.protocol}//${u.hostname.toLowerCase().replace(/\.$/, '')}:${u.port || (u.protocol === 'https:' ? '443' : '80')}${u.pathname}${u.search}`;
   return norm(a) === norm(b);
 }
 
@@ -58,7 +59,12 @@ export function sameUrl(a: URL, b: URL): boolean {
  * `direct` = the answer came straight from the NodePort, with no proxy in between: there a `server` header that is
  * not Envoy's rules Envoy out altogether (through a proxy it may be the proxy's own, e.g. nginx replaces it).
  */
-export function classifyResponse(res: ResponseLike, requested: URL, publicUrl: URL = requested, opts: { direct?: boolean } = {}): Classification {
+export function classifyResponse(
+  res: ResponseLike,
+  requested: URL,
+  publicUrl: URL = requested,
+  opts: { direct?: boolean } = {},
+): Classification {
   const code = res.statusCode;
   const body = res.bodySnippet.trim();
   const h = res.headers;
@@ -73,7 +79,8 @@ export function classifyResponse(res: ResponseLike, requested: URL, publicUrl: U
       } catch {
         target = null;
       }
-      if (target && (sameUrl(target, requested) || sameUrl(target, publicUrl))) return { kind: 'redirect-loop', statusCode: code, location: loc };
+      if (target && (sameUrl(target, requested) || sameUrl(target, publicUrl)))
+        return { kind: 'redirect-loop', statusCode: code, location: loc };
       return { kind: 'redirect', statusCode: code, location: loc };
     }
   }
@@ -84,17 +91,22 @@ export function classifyResponse(res: ResponseLike, requested: URL, publicUrl: U
   const ruledOut = !headerEvidence && server !== null && opts.direct === true;
   if (!ruledOut) {
     if (header(h, 'x-envoy-upstream-service-time') !== null) return { kind: 'upstream', statusCode: code };
-    if (code === 503 && body === 'no healthy upstream') return { kind: 'envoy', fault: 'UH', statusCode: code, sure: true };
-    if ((code === 503 || code === 502) && body.startsWith('upstream connect error or disconnect/reset before headers')) return { kind: 'envoy', fault: 'UF', statusCode: code, sure: true };
-    if (code === 504 && body === 'upstream request timeout') return { kind: 'envoy', fault: 'UT', statusCode: code, sure: true };
-    if (code === 403 && body === 'RBAC: access denied') return { kind: 'envoy', fault: 'RBAC', statusCode: code, sure: true };
+    if (code === 503 && body === 'no healthy upstream')
+      return { kind: 'envoy', fault: 'UH', statusCode: code, sure: true };
+    if ((code === 503 || code === 502) && body.startsWith('upstream connect error or disconnect/reset before headers'))
+      return { kind: 'envoy', fault: 'UF', statusCode: code, sure: true };
+    if (code === 504 && body === 'upstream request timeout')
+      return { kind: 'envoy', fault: 'UT', statusCode: code, sure: true };
+    if (code === 403 && body === 'RBAC: access denied')
+      return { kind: 'envoy', fault: 'RBAC', statusCode: code, sure: true };
   }
   if (headerEvidence) {
     const fault = localReplyShape(res);
     if (fault === 'NR' || fault === 'NC') return { kind: 'envoy', fault, statusCode: code, sure: true };
     return { kind: 'envoy-other', statusCode: code };
   }
-  if (!opts.direct && (code === 502 || code === 503 || code === 504)) return { kind: 'proxy-error', statusCode: code, server };
+  if (!opts.direct && (code === 502 || code === 503 || code === 504))
+    return { kind: 'proxy-error', statusCode: code, server };
   return { kind: 'other', statusCode: code, server };
 }
 
@@ -104,7 +116,11 @@ export function localReplyShape(res: ResponseLike): EnvoyFault | null {
   if (res.statusCode === 404 && body === '') return 'NR';
   if (res.statusCode === 500 && body === '') return 'NC';
   if (res.statusCode === 503 && body === 'no healthy upstream') return 'UH';
-  if ((res.statusCode === 503 || res.statusCode === 502) && body.startsWith('upstream connect error or disconnect/reset before headers')) return 'UF';
+  if (
+    (res.statusCode === 503 || res.statusCode === 502) &&
+    body.startsWith('upstream connect error or disconnect/reset before headers')
+  )
+    return 'UF';
   if (res.statusCode === 504 && body === 'upstream request timeout') return 'UT';
   if (res.statusCode === 403 && body === 'RBAC: access denied') return 'RBAC';
   return null;
@@ -143,7 +159,7 @@ export function describeClassification(c: Classification): string {
 
 export const FAULT_TEXT: Record<EnvoyFault, string> = {
   NR: 'from Envoy with an empty body (NR: no route for this host and path)',
-  NC: 'from Envoy with an empty body (NC: the route\'s backendRef is unusable: missing ReferenceGrant, missing Service or port)',
+  NC: "from Envoy with an empty body (NC: the route's backendRef is unusable: missing ReferenceGrant, missing Service or port)",
   UH: '"no healthy upstream" from Envoy (UH: the backend Service has no ready endpoints)',
   UF: '"upstream connect error" from Envoy (UF: endpoints exist but refuse or reset the connection)',
   UT: '"upstream request timeout" from Envoy (UT: the backend is slower than the route timeout)',

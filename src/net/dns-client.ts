@@ -33,7 +33,10 @@ export interface QueryResult {
 }
 
 export class DnsQueryError extends Error {
-  constructor(readonly status: 'timeout' | 'unreachable' | 'error', message: string) {
+  constructor(
+    readonly status: 'timeout' | 'unreachable' | 'error',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -43,10 +46,20 @@ function newId(): number {
 }
 
 function encodeQuery(id: number, name: string, type: 'A' | 'AAAA'): Buffer {
-  return packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] });
+  return packet.encode({
+    type: 'query',
+    id,
+    flags: packet.RECURSION_DESIRED,
+    questions: [{ type, name, class: 'IN' }],
+  });
 }
 
-function withDeadline<T>(label: string, signal: AbortSignal, timeoutMs: number, body: (finish: (err: Error | null, v?: T) => void) => () => void): Promise<T> {
+function withDeadline<T>(
+  label: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+  body: (finish: (err: Error | null, v?: T) => void) => () => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let cleanup: () => void = () => undefined;
     let settled = false;
@@ -64,7 +77,10 @@ function withDeadline<T>(label: string, signal: AbortSignal, timeoutMs: number, 
       else resolve(v as T);
     };
     const onAbort = () => finish(new DnsQueryError('timeout', `${label}: aborted by the run's deadline`));
-    const timer = setTimeout(() => finish(new DnsQueryError('timeout', `${label}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new DnsQueryError('timeout', `${label}: no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     if (signal.aborted) {
       onAbort();
       return;
@@ -83,7 +99,13 @@ function toResult(res: packet.Packet, transport: 'udp' | 'tcp'): QueryResult {
   };
 }
 
-export function queryUdp(server: { host: string; port: number }, name: string, type: 'A' | 'AAAA', signal: AbortSignal, timeoutMs = DNS_TIMEOUT_MS): Promise<QueryResult> {
+export function queryUdp(
+  server: { host: string; port: number },
+  name: string,
+  type: 'A' | 'AAAA',
+  signal: AbortSignal,
+  timeoutMs = DNS_TIMEOUT_MS,
+): Promise<QueryResult> {
   const label = `DNS server ${serverLabel(server)}`;
   return withDeadline<QueryResult>(label, signal, timeoutMs, (finish) => {
     const sock = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
@@ -108,13 +130,28 @@ export function queryUdp(server: { host: string; port: number }, name: string, t
   });
 }
 
-export function queryTcp(server: { host: string; port: number }, name: string, type: 'A' | 'AAAA', signal: AbortSignal, timeoutMs = DNS_TIMEOUT_MS): Promise<QueryResult> {
+export function queryTcp(
+  server: { host: string; port: number },
+  name: string,
+  type: 'A' | 'AAAA',
+  signal: AbortSignal,
+  timeoutMs = DNS_TIMEOUT_MS,
+): Promise<QueryResult> {
   const label = `DNS server ${serverLabel(server)} (TCP)`;
   return withDeadline<QueryResult>(label, signal, timeoutMs, (finish) => {
     const id = newId();
     const sock = tcpConnect({ host: server.host, port: server.port });
     let buf = Buffer.alloc(0);
-    sock.on('connect', () => sock.write(packet.streamEncode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] })));
+    sock.on('connect', () =>
+      sock.write(
+        packet.streamEncode({
+          type: 'query',
+          id,
+          flags: packet.RECURSION_DESIRED,
+          questions: [{ type, name, class: 'IN' }],
+        }),
+      ),
+    );
     sock.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       if (buf.length < 2) return;
@@ -137,7 +174,13 @@ export function queryTcp(server: { host: string; port: number }, name: string, t
 }
 
 /** UDP first; the same question again over TCP when the server set the TC bit. */
-export async function query(server: { host: string; port: number }, name: string, type: 'A' | 'AAAA', signal: AbortSignal, timeoutMs = DNS_TIMEOUT_MS): Promise<QueryResult> {
+export async function query(
+  server: { host: string; port: number },
+  name: string,
+  type: 'A' | 'AAAA',
+  signal: AbortSignal,
+  timeoutMs = DNS_TIMEOUT_MS,
+): Promise<QueryResult> {
   const udp = await queryUdp(server, name, type, signal, timeoutMs);
   if (!udp.truncated) return udp;
   return queryTcp(server, name, type, signal, timeoutMs);
@@ -146,7 +189,11 @@ export async function query(server: { host: string; port: number }, name: string
 export type QueryFn = typeof query;
 
 /** Addresses for `name` in one answer section, following the CNAME chain inside it. */
-export function followChain(name: string, type: 'A' | 'AAAA', answers: packet.Answer[]): { final: string; cnames: string[]; addresses: string[] } {
+export function followChain(
+  name: string,
+  type: 'A' | 'AAAA',
+  answers: packet.Answer[],
+): { final: string; cnames: string[]; addresses: string[] } {
   const lc = (s: string) => s.toLowerCase().replace(/\.$/, '');
   let cur = lc(name);
   const cnames: string[] = [];
@@ -156,7 +203,9 @@ export function followChain(name: string, type: 'A' | 'AAAA', answers: packet.An
     cur = lc(String((c as { data?: unknown }).data));
     cnames.push(cur);
   }
-  const addresses = answers.filter((a) => a.type === type && lc(a.name) === cur).map((a) => String((a as { data?: unknown }).data));
+  const addresses = answers
+    .filter((a) => a.type === type && lc(a.name) === cur)
+    .map((a) => String((a as { data?: unknown }).data));
   return { final: cur, cnames, addresses };
 }
 
@@ -167,7 +216,13 @@ interface TypeOutcome {
   detail: string;
 }
 
-async function resolveType(server: { host: string; port: number }, host: string, type: 'A' | 'AAAA', signal: AbortSignal, q: QueryFn): Promise<TypeOutcome> {
+async function resolveType(
+  server: { host: string; port: number },
+  host: string,
+  type: 'A' | 'AAAA',
+  signal: AbortSignal,
+  q: QueryFn,
+): Promise<TypeOutcome> {
   let name = host;
   const cnames: string[] = [];
   for (let hop = 0; hop < MAX_CNAME_HOPS; hop++) {
@@ -178,26 +233,55 @@ async function resolveType(server: { host: string; port: number }, host: string,
       if (err instanceof DnsQueryError) return { status: err.status, addresses: [], cnames, detail: err.message };
       throw err;
     }
-    if (res.rcode === 'NXDOMAIN') return { status: 'nxdomain', addresses: [], cnames, detail: `NXDOMAIN for ${name} ${type}` };
-    if (res.rcode === 'SERVFAIL') return { status: 'servfail', addresses: [], cnames, detail: `SERVFAIL for ${name} ${type}` };
-    if (res.rcode === 'REFUSED') return { status: 'refused', addresses: [], cnames, detail: `REFUSED for ${name} ${type} (the server does not answer this client)` };
-    if (res.rcode !== 'NOERROR') return { status: 'error', addresses: [], cnames, detail: `${res.rcode} for ${name} ${type}` };
+    if (res.rcode === 'NXDOMAIN')
+      return { status: 'nxdomain', addresses: [], cnames, detail: `NXDOMAIN for ${name} ${type}` };
+    if (res.rcode === 'SERVFAIL')
+      return { status: 'servfail', addresses: [], cnames, detail: `SERVFAIL for ${name} ${type}` };
+    if (res.rcode === 'REFUSED')
+      return {
+        status: 'refused',
+        addresses: [],
+        cnames,
+        detail: `REFUSED for ${name} ${type} (the server does not answer this client)`,
+      };
+    if (res.rcode !== 'NOERROR')
+      return { status: 'error', addresses: [], cnames, detail: `${res.rcode} for ${name} ${type}` };
     const chain = followChain(name, type, res.answers);
     cnames.push(...chain.cnames);
-    if (chain.addresses.length > 0) return { status: 'ok', addresses: chain.addresses, cnames, detail: `${type} ${chain.addresses.join(', ')}${res.transport === 'tcp' ? ' (over TCP: the UDP answer was truncated)' : ''}` };
+    if (chain.addresses.length > 0)
+      return {
+        status: 'ok',
+        addresses: chain.addresses,
+        cnames,
+        detail: `${type} ${chain.addresses.join(', ')}${res.transport === 'tcp' ? ' (over TCP: the UDP answer was truncated)' : ''}`,
+      };
     // The chain ends in a name the server did not resolve in this answer: ask for it.
     if (chain.cnames.length > 0) {
       name = chain.final;
       continue;
     }
-    return { status: 'nodata', addresses: [], cnames, detail: `NODATA for ${name} ${type} (the name exists, no ${type} record)` };
+    return {
+      status: 'nodata',
+      addresses: [],
+      cnames,
+      detail: `NODATA for ${name} ${type} (the name exists, no ${type} record)`,
+    };
   }
   return { status: 'error', addresses: [], cnames, detail: `CNAME chain longer than ${MAX_CNAME_HOPS} hops` };
 }
 
 /** A and AAAA from one server, merged into one outcome. */
-export async function resolveAt(server: { host: string; port: number }, label: string, host: string, signal: AbortSignal, q: QueryFn = query): Promise<ResolverOutcome> {
-  const [a, aaaa] = await Promise.all([resolveType(server, host, 'A', signal, q), resolveType(server, host, 'AAAA', signal, q)]);
+export async function resolveAt(
+  server: { host: string; port: number },
+  label: string,
+  host: string,
+  signal: AbortSignal,
+  q: QueryFn = query,
+): Promise<ResolverOutcome> {
+  const [a, aaaa] = await Promise.all([
+    resolveType(server, host, 'A', signal, q),
+    resolveType(server, host, 'AAAA', signal, q),
+  ]);
   return merge(label, a, aaaa);
 }
 
@@ -214,8 +298,16 @@ export function merge(label: string, a: TypeOutcome, aaaa: TypeOutcome): Resolve
   else status = a.status !== 'nodata' ? a.status : aaaa.status;
   const detail =
     status === 'ok'
-      ? [a, aaaa].filter((t) => t.status === 'ok').map((t) => t.detail).join('; ') +
-        [a, aaaa].filter((t) => t.status !== 'ok' && t.status !== 'nodata').map((t) => ` (also: ${t.detail})`).join('')
-      : a.detail === aaaa.detail || a.status === status ? a.detail : aaaa.detail;
+      ? [a, aaaa]
+          .filter((t) => t.status === 'ok')
+          .map((t) => t.detail)
+          .join('; ') +
+        [a, aaaa]
+          .filter((t) => t.status !== 'ok' && t.status !== 'nodata')
+          .map((t) => ` (also: ${t.detail})`)
+          .join('')
+      : a.detail === aaaa.detail || a.status === status
+        ? a.detail
+        : aaaa.detail;
   return { label, status, addresses, cnames, detail };
 }

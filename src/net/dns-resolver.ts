@@ -48,7 +48,9 @@ export function packetResolver(servers: string[], opts: PacketResolverOptions = 
       list.push(...sys);
     }
     for (const s of explicit) if (!list.some((x) => x.host === s.host && x.port === s.port)) list.push(s);
-    const jobs: Promise<ResolverOutcome>[] = list.map((s) => resolveAt(s, `${serverLabel(s)} (${s.origin})`, host, signal, q));
+    const jobs: Promise<ResolverOutcome>[] = list.map((s) =>
+      resolveAt(s, `${serverLabel(s)} (${s.origin})`, host, signal, q),
+    );
     if (useGetaddrinfo) jobs.unshift(getaddrinfoOutcome(host, signal));
     return Promise.all(jobs);
   };
@@ -58,8 +60,11 @@ export function packetResolver(servers: string[], opts: PacketResolverOptions = 
       const outcomes = await survey(host, signal);
       const addrs = unionAddresses(outcomes);
       if (addrs.length > 0) return addrs;
-      if (outcomes.some((o) => o.status === 'nxdomain' || o.status === 'nodata')) throw new NoRecordsError(outcomes.map((o) => `${o.label}: ${o.detail}`).join('; '));
-      throw new ProbeError(outcomes.map((o) => `${o.label}: ${o.detail}`).join('; ') || `no DNS server to ask for ${host}`);
+      if (outcomes.some((o) => o.status === 'nxdomain' || o.status === 'nodata'))
+        throw new NoRecordsError(outcomes.map((o) => `${o.label}: ${o.detail}`).join('; '));
+      throw new ProbeError(
+        outcomes.map((o) => `${o.label}: ${o.detail}`).join('; ') || `no DNS server to ask for ${host}`,
+      );
     },
   };
 }

@@ -50,7 +50,10 @@ function errCode(err: unknown): string {
 export const BODY_WAIT_MS = 1500;
 
 /** Up to SNIPPET bytes of the body, read for at most `waitMs`; `open` = the body had not ended when reading stopped. */
-export async function readSnippet(body: AsyncIterable<Buffer> & { destroy?: () => void }, waitMs = BODY_WAIT_MS): Promise<{ text: string; open: boolean }> {
+export async function readSnippet(
+  body: AsyncIterable<Buffer> & { destroy?: () => void },
+  waitMs = BODY_WAIT_MS,
+): Promise<{ text: string; open: boolean }> {
   const chunks: Buffer[] = [];
   let n = 0;
   let open = true;
@@ -94,7 +97,15 @@ function tlsFailure(details: TlsDetails, host: string): TlsProbeFailure {
   return new TlsProbeFailure(code, describeTlsProblem(details, host), details);
 }
 
-function poolFor(https: boolean, address: string, port: number, host: string, caFile: string | undefined, pinned: boolean, insecure = false): Pool {
+function poolFor(
+  https: boolean,
+  address: string,
+  port: number,
+  host: string,
+  caFile: string | undefined,
+  pinned: boolean,
+  insecure = false,
+): Pool {
   const key = `${https ? 'https' : 'http'}|${address}|${port}|${host}|${caFile ?? ''}|${pinned}|${insecure}`;
   let pool = pools.get(key);
   if (pool) return pool;
@@ -108,7 +119,13 @@ function poolFor(https: boolean, address: string, port: number, host: string, ca
         p.spare = null;
         // Asynchronously: undici's client is not re-entrant while it connects (a synchronous callback stalls the request).
         if (spare && !spare.destroyed) return process.nextTick(() => cb(null, spare));
-        handshake({ address, port, servername: host, secureContext, signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS + 1000) }).then(
+        handshake({
+          address,
+          port,
+          servername: host,
+          secureContext,
+          signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS + 1000),
+        }).then(
           ({ details, socket }) => {
             if (details.authorized || insecure) return cb(null, socket);
             socket.destroy();
@@ -119,7 +136,11 @@ function poolFor(https: boolean, address: string, port: number, host: string, ca
       }
     : pinned
       ? {
-          lookup: (_h: string, o: { all?: boolean | undefined }, cb: (e: Error | null, a: string | { address: string; family: number }[], f?: number) => void) => {
+          lookup: (
+            _h: string,
+            o: { all?: boolean | undefined },
+            cb: (e: Error | null, a: string | { address: string; family: number }[], f?: number) => void,
+          ) => {
             if (o.all) cb(null, [{ address, family }]);
             else cb(null, address, family);
           },
@@ -138,21 +159,36 @@ function poolFor(https: boolean, address: string, port: number, host: string, ca
 }
 
 /** The certificate seen on this host:port, from one handshake shared by the targets probing it now. */
-function tlsOf(pool: Pool, o: { address: string; port: number; host: string; caFile: string | undefined; signal: AbortSignal; insecure?: boolean }): Promise<TlsDetails> {
+function tlsOf(
+  pool: Pool,
+  o: {
+    address: string;
+    port: number;
+    host: string;
+    caFile: string | undefined;
+    signal: AbortSignal;
+    insecure?: boolean;
+  },
+): Promise<TlsDetails> {
   if (pool.tls) return pool.tls;
-  const shared = handshake({ address: o.address, port: o.port, servername: o.host, secureContext: secureContextFor(o.caFile), signal: o.signal }).then(
-    ({ details, socket }) => {
-      if (details.authorized || o.insecure) {
-        pool.spare?.destroy();
-        pool.spare = socket;
-      } else socket.destroy();
-      return details;
-    },
-  );
+  const shared = handshake({
+    address: o.address,
+    port: o.port,
+    servername: o.host,
+    secureContext: secureContextFor(o.caFile),
+    signal: o.signal,
+  }).then(({ details, socket }) => {
+    if (details.authorized || o.insecure) {
+      pool.spare?.destroy();
+      pool.spare = socket;
+    } else socket.destroy();
+    return details;
+  });
   pool.tls = shared;
-  const forget = () => setTimeout(() => {
-    if (pool.tls === shared) pool.tls = null;
-  }, SHARE_MS).unref();
+  const forget = () =>
+    setTimeout(() => {
+      if (pool.tls === shared) pool.tls = null;
+    }, SHARE_MS).unref();
   shared.then(forget, () => {
     if (pool.tls === shared) pool.tls = null; // a failed handshake (refused, timeout, aborted) is not shared
   });
@@ -168,7 +204,14 @@ export async function probeGet(url: URL, opts: ProbeOptions): Promise<ProbeResul
 
   let tlsDetails: TlsDetails | null = null;
   if (https) {
-    tlsDetails = await tlsOf(pool, { address, port, host, caFile: opts.caFile, signal: opts.signal, insecure: opts.insecure === true });
+    tlsDetails = await tlsOf(pool, {
+      address,
+      port,
+      host,
+      caFile: opts.caFile,
+      signal: opts.signal,
+      insecure: opts.insecure === true,
+    });
     if (!tlsDetails.authorized && !opts.insecure) throw tlsFailure(tlsDetails, host);
   }
 
@@ -177,10 +220,15 @@ export async function probeGet(url: URL, opts: ProbeOptions): Promise<ProbeResul
       method: 'GET',
       dispatcher: pool.agent,
       signal: opts.signal,
-      headers: { host: opts.hostHeader ?? (url.port ? `${host}:${url.port}` : host), 'user-agent': 'gwdoctor', accept: '*/*' },
+      headers: {
+        host: opts.hostHeader ?? (url.port ? `${host}:${url.port}` : host),
+        'user-agent': 'gwdoctor',
+        accept: '*/*',
+      },
     });
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
+    for (const [k, v] of Object.entries(res.headers))
+      headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
     let bodySnippet = '';
     let bodyOpen = false;
     try {
@@ -190,7 +238,15 @@ export async function probeGet(url: URL, opts: ProbeOptions): Promise<ProbeResul
     } catch {
       /* a body cut short still leaves the status and headers */
     }
-    return { address, port, statusCode: res.statusCode, headers, bodySnippet, ...(bodyOpen ? { bodyOpen } : {}), tls: tlsDetails };
+    return {
+      address,
+      port,
+      statusCode: res.statusCode,
+      headers,
+      bodySnippet,
+      ...(bodyOpen ? { bodyOpen } : {}),
+      tls: tlsDetails,
+    };
   } catch (err) {
     if (err instanceof ProbeFailure) throw err;
     const code = errCode(err);

@@ -34,7 +34,11 @@ export interface TlsDetails {
 }
 
 export class ProbeFailure extends ProbeError {
-  constructor(readonly code: string, message: string, options?: ErrorOptions) {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, undefined, options);
   }
 }
@@ -42,7 +46,11 @@ export class ProbeFailure extends ProbeError {
 /** The TLS handshake worked but the certificate does not verify; carries what was seen. */
 export class TlsProbeFailure extends ProbeFailure {
   /** `problem`: what is wrong with the certificate, in words (the message is "CODE: problem"). */
-  constructor(code: string, readonly problem: string, readonly tls: TlsDetails) {
+  constructor(
+    code: string,
+    readonly problem: string,
+    readonly tls: TlsDetails,
+  ) {
     super(code, `${code}: ${problem}`);
   }
 }

@@ -16,8 +16,11 @@ export const systemResolver: Resolver & { survey(host: string, signal: AbortSign
       return res.map((r) => ({ family: r.family === 6 ? 6 : 4, address: r.address }));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTFOUND' || code === 'ENODATA') throw new NoRecordsError(`${host} has no A/AAAA records (${code})`, undefined, { cause: err });
-      throw new ProbeError(`the system resolver failed for ${host}: ${code ?? (err as Error).message}`, undefined, { cause: err });
+      if (code === 'ENOTFOUND' || code === 'ENODATA')
+        throw new NoRecordsError(`${host} has no A/AAAA records (${code})`, undefined, { cause: err });
+      throw new ProbeError(`the system resolver failed for ${host}: ${code ?? (err as Error).message}`, undefined, {
+        cause: err,
+      });
     }
   },
   /** Ask the servers of resolv.conf directly (getaddrinfo when it names none). */
@@ -35,9 +38,12 @@ export async function getaddrinfoOutcome(host: string, signal: AbortSignal): Pro
     return { label, status: 'ok', addresses, cnames: [], detail: addresses.map((a) => a.address).join(', ') };
   } catch (err) {
     const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOTFOUND') return { label, status: 'nxdomain', addresses: [], cnames: [], detail: `${host}: not found (ENOTFOUND)` };
-    if (code === 'ENODATA') return { label, status: 'nodata', addresses: [], cnames: [], detail: `${host}: no A/AAAA records (ENODATA)` };
-    if (code === 'EAI_AGAIN') return { label, status: 'timeout', addresses: [], cnames: [], detail: `${host}: temporary failure (EAI_AGAIN)` };
+    if (code === 'ENOTFOUND')
+      return { label, status: 'nxdomain', addresses: [], cnames: [], detail: `${host}: not found (ENOTFOUND)` };
+    if (code === 'ENODATA')
+      return { label, status: 'nodata', addresses: [], cnames: [], detail: `${host}: no A/AAAA records (ENODATA)` };
+    if (code === 'EAI_AGAIN')
+      return { label, status: 'timeout', addresses: [], cnames: [], detail: `${host}: temporary failure (EAI_AGAIN)` };
     return { label, status: 'error', addresses: [], cnames: [], detail: (err as Error).message };
   }
 }

@@ -11,7 +11,6 @@ const DAY_MS = 86_400_000;
 export type { TlsDetails } from './probe-errors.js';
 import type { CertSummary, TlsDetails } from './probe-errors.js';
 
-
 function dn(x: tls.Certificate | undefined): string {
   if (!x) return '';
   const parts: string[] = [];
@@ -47,7 +46,9 @@ export function trustedCas(caFile: string | null | undefined): string[] | undefi
   if (!caFile) return undefined;
   const extra = readFileSync(caFile, 'utf8');
   const t = tls as unknown as { getCACertificates?: (type: string) => string[] };
-  const base = t.getCACertificates ? [...t.getCACertificates('default'), ...safe(() => t.getCACertificates?.('system') ?? [])] : [...tls.rootCertificates];
+  const base = t.getCACertificates
+    ? [...t.getCACertificates('default'), ...safe(() => t.getCACertificates?.('system') ?? [])]
+    : [...tls.rootCertificates];
   return [...base, extra];
 }
 
@@ -115,8 +116,15 @@ export function handshake(o: TlsInspectOptions): Promise<{ details: TlsDetails; 
       sock.on('error', () => sock.destroy());
       resolve({ details: v as TlsDetails, socket: sock });
     };
-    const onAbort = () => finish(new ProbeFailure('ABORT_ERR', `TLS to ${o.address}:${o.port} aborted by the run's deadline`));
-    const timer = setTimeout(() => finish(new ProbeFailure('CONNECT_TIMEOUT', `no TLS handshake with ${o.address}:${o.port} within ${timeoutMs} ms`)), timeoutMs);
+    const onAbort = () =>
+      finish(new ProbeFailure('ABORT_ERR', `TLS to ${o.address}:${o.port} aborted by the run's deadline`));
+    const timer = setTimeout(
+      () =>
+        finish(
+          new ProbeFailure('CONNECT_TIMEOUT', `no TLS handshake with ${o.address}:${o.port} within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    );
     if (o.signal.aborted) return onAbort();
     o.signal.addEventListener('abort', onAbort, { once: true });
     const onError = (e: NodeJS.ErrnoException) => {
@@ -134,7 +142,9 @@ export function handshake(o: TlsInspectOptions): Promise<{ details: TlsDetails; 
         chain.push(summarize(c, now));
         c = c.issuerCertificate && c.issuerCertificate !== c ? c.issuerCertificate : undefined;
       }
-      const authErr = sock.authorizationError ? String((sock.authorizationError as unknown as { code?: string }).code ?? sock.authorizationError) : null;
+      const authErr = sock.authorizationError
+        ? String((sock.authorizationError as unknown as { code?: string }).code ?? sock.authorizationError)
+        : null;
       const chainError = authErr && authErr !== 'ERR_TLS_CERT_ALTNAME_INVALID' ? authErr : null;
       let nameError: string | null = null;
       if (chain.length > 0) {

@@ -42,7 +42,8 @@ export function fileLocations(f: Finding): { file: string; line: number; object?
     const o = evidenceOrigin(e);
     if (o && 'file' in o && typeof o.file === 'string' && Number.isInteger(o.line) && o.line >= 1) {
       const obj = evidenceObject(e);
-      if (!out.some((x) => x.file === o.file && x.line === o.line)) out.push({ file: o.file, line: o.line, ...(obj ? { object: obj } : {}) });
+      if (!out.some((x) => x.file === o.file && x.line === o.line))
+        out.push({ file: o.file, line: o.line, ...(obj ? { object: obj } : {}) });
     }
   }
   return out;
@@ -57,7 +58,8 @@ export function blocking(t: TargetReport): Finding | null {
   return t.layers.find((l) => l.status === 'fail' || l.status === 'error') ?? null;
 }
 
-const escaped = (c: string) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const escaped = (c: string) =>
+  c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /**
  * One line of untrusted text (a name, a status message, a file name from a pull request): terminal control sequences
@@ -75,7 +77,10 @@ export function clean(s: string): string {
 
 /** For XML text and attribute values (after clean(): XML 1.0 forbids most C0 characters, U+FFFE/U+FFFF, lone surrogates). */
 export function escapeXml(s: string): string {
-  return clean(s).replace(/[&<>"'\n]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\n': '\n' })[c] as string);
+  return clean(s).replace(
+    /[&<>"'\n]/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\n': '\n' })[c] as string,
+  );
 }
 
 /** For an XML attribute value: one line (a newline there would be read back as a space). */

@@ -21,11 +21,19 @@ export const DIFF_REPORTERS: Partial<Record<FormatName, DiffRenderer>> = {
  * unwritable file is a usage error). The same defaults as a run: text on stdout when nothing goes there, and under
  * GitHub Actions the annotations after the text.
  */
-export async function writeDiff(specs: OutputSpec[], env: NodeJS.ProcessEnv, stdout: Sink = stdoutSink()): Promise<(d: DiffReport) => Promise<void>> {
+export async function writeDiff(
+  specs: OutputSpec[],
+  env: NodeJS.ProcessEnv,
+  stdout: Sink = stdoutSink(),
+): Promise<(d: DiffReport) => Promise<void>> {
   const outs = effectiveOutputs(specs, env);
   const bad = outs.find((o) => DIFF_REPORTERS[o.format] === undefined);
-  if (bad) throw new UsageError(`diff writes ${Object.keys(DIFF_REPORTERS).join(', ')}: -o ${bad.format} is not one of them`);
-  const sinks = outs.map((o) => ({ render: DIFF_REPORTERS[o.format] as DiffRenderer, sink: o.file === null ? stdout : fileSink(o.file) }));
+  if (bad)
+    throw new UsageError(`diff writes ${Object.keys(DIFF_REPORTERS).join(', ')}: -o ${bad.format} is not one of them`);
+  const sinks = outs.map((o) => ({
+    render: DIFF_REPORTERS[o.format] as DiffRenderer,
+    sink: o.file === null ? stdout : fileSink(o.file),
+  }));
   return async (d) => {
     try {
       for (const { render, sink } of sinks) sink.write(await render(d));
@@ -41,7 +49,10 @@ function describe(s: Side): string {
 
 export function renderDiffText(d: DiffReport): string {
   const broken = d.hosts.filter((x) => x.change === 'broken').length;
-  const out = [`gwdoctor diff: base ${d.base.map(inline).join(', ')} -> head ${d.head.map(inline).join(', ')}: ${d.hosts.length} hosts, ${broken} newly failing`, ''];
+  const out = [
+    `gwdoctor diff: base ${d.base.map(inline).join(', ')} -> head ${d.head.map(inline).join(', ')}: ${d.hosts.length} hosts, ${broken} newly failing`,
+    '',
+  ];
   const name = (x: HostDiff) => `${x.host}${x.path}${x.internal ? ' (internal)' : ''}`;
   const w = Math.max(4, ...d.hosts.map((x) => name(x).length));
   for (const x of d.hosts) {
@@ -49,10 +60,12 @@ export function renderDiffText(d: DiffReport): string {
     if (!x.cause) continue;
     out.push(`      ${inline(x.cause.summary)}`);
     for (const l of x.cause.locations) out.push(`      at ${inline(l.file)}:${l.line}`);
-    if (x.cause.locations.length === 0 && x.cause.objects.length > 0) out.push(`      objects: ${x.cause.objects.map(inline).join('; ')}`);
+    if (x.cause.locations.length === 0 && x.cause.objects.length > 0)
+      out.push(`      objects: ${x.cause.objects.map(inline).join('; ')}`);
     if (x.cause.fixExplain) out.push(`      fix: ${inline(x.cause.fixExplain)}`);
     // Flush left, every line kept: a pasted here-document only closes at column 0 (test/e2e/paste.test.ts).
-    if (x.cause.fix && clean(x.cause.fix).replace(/\n+$/, '') !== '') out.push(...clean(x.cause.fix).replace(/\n+$/, '').split('\n'));
+    if (x.cause.fix && clean(x.cause.fix).replace(/\n+$/, '') !== '')
+      out.push(...clean(x.cause.fix).replace(/\n+$/, '').split('\n'));
     if (x.cause.hint) out.push(`      see ${x.cause.hint}`);
   }
   return `${out.join('\n')}\n`;
@@ -64,11 +77,25 @@ export async function diffAnnotations(d: DiffReport): Promise<string> {
   const broken = d.hosts.filter((x) => x.change === 'broken');
   const lines = broken.slice(0, MAX_PER_LEVEL).map((x) => {
     const loc = x.cause?.locations[0];
-    const msg = [`${x.host}${x.path}${x.internal ? ' (internal) is newly exposed' : ' breaks'}: ${describe(x.base)} -> ${describe(x.head)}`, inline(x.cause?.summary ?? '')];
+    const msg = [
+      `${x.host}${x.path}${x.internal ? ' (internal) is newly exposed' : ' breaks'}: ${describe(x.base)} -> ${describe(x.head)}`,
+      inline(x.cause?.summary ?? ''),
+    ];
     if (x.cause?.fixExplain) msg.push(`fix: ${inline(x.cause.fixExplain)}`);
-    return formatCommand({ level: 'error', title: `gwdoctor diff: ${x.host}${x.path} breaks at ${x.head.failedLayer ?? '?'}`, message: msg.join('\n'), ...(loc ? { file: loc.file, line: loc.line } : {}) });
+    return formatCommand({
+      level: 'error',
+      title: `gwdoctor diff: ${x.host}${x.path} breaks at ${x.head.failedLayer ?? '?'}`,
+      message: msg.join('\n'),
+      ...(loc ? { file: loc.file, line: loc.line } : {}),
+    });
   });
-  if (broken.length > MAX_PER_LEVEL) lines.push(formatCommand({ level: 'notice', title: 'gwdoctor diff', message: `${broken.length - MAX_PER_LEVEL} more hosts break; see the log` }));
+  if (broken.length > MAX_PER_LEVEL)
+    lines.push(
+      formatCommand({
+        level: 'notice',
+        title: 'gwdoctor diff',
+        message: `${broken.length - MAX_PER_LEVEL} more hosts break; see the log`,
+      }),
+    );
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
-

@@ -50,7 +50,8 @@ function repoPath(file: string): string {
 }
 
 function annotation(t: TargetReport, f: Finding): Annotation {
-  const what = f.status === 'fail' ? `fails at ${f.id}` : f.status === 'error' ? `could not check ${f.id}` : `warns at ${f.id}`;
+  const what =
+    f.status === 'fail' ? `fails at ${f.id}` : f.status === 'error' ? `could not check ${f.id}` : `warns at ${f.id}`;
   const lines = [`${t.host}${t.path} ${what}: ${inline(f.summary)}`];
   if (f.fix) {
     const text = clean(fixText(f.fix)).replace(/\n+$/, '');
@@ -72,7 +73,11 @@ function annotation(t: TargetReport, f: Finding): Annotation {
 
 /** Every annotation to print, errors first, capped per level with one notice counting what was left out. */
 export function annotations(report: Report): Annotation[] {
-  const all = report.targets.flatMap((t) => t.layers.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn').map((f) => annotation(t, f)));
+  const all = report.targets.flatMap((t) =>
+    t.layers
+      .filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn')
+      .map((f) => annotation(t, f)),
+  );
   const errors = all.filter((a) => a.level === 'error');
   const warnings = all.filter((a) => a.level === 'warning');
   const out = [...errors.slice(0, MAX_PER_LEVEL), ...warnings.slice(0, MAX_PER_LEVEL)];

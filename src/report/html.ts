@@ -18,7 +18,13 @@ const HOP: Record<LayerId, { title: string; what: string }> = {
   dataplane: { title: 'Gateway Envoy', what: 'serves what the cluster says' },
 };
 
-const STATUS_WORD: Record<Finding['status'], string> = { pass: 'pass', warn: 'warning', fail: 'FAIL', error: 'could not check', skip: 'not checked' };
+const STATUS_WORD: Record<Finding['status'], string> = {
+  pass: 'pass',
+  warn: 'warning',
+  fail: 'FAIL',
+  error: 'could not check',
+  skip: 'not checked',
+};
 
 const CSS = `
 :root { --pass:#1a7f37; --warn:#9a6700; --fail:#cf222e; --error:#8250df; --skip:#8c959f; font-family: system-ui, sans-serif; color:#1f2328; }
@@ -59,12 +65,16 @@ function hop(f: Finding, i: number): string {
 }
 
 function detail(f: Finding, row: number, i: number): string {
-  const fix = f.fix ? `<p><b>fix:</b> ${esc(f.fix.explain)}</p><pre class="fix">${escapeXml(fixText(f.fix).replace(/\n+$/, ''))}</pre>` : '';
+  const fix = f.fix
+    ? `<p><b>fix:</b> ${esc(f.fix.explain)}</p><pre class="fix">${escapeXml(fixText(f.fix).replace(/\n+$/, ''))}</pre>`
+    : '';
   return (
     `<div class="marker s-${f.status}" style="grid-row:${row};grid-column:${i + 2}">▼</div>` +
     `<div class="detail s-${f.status}" data-layer="${f.id}" style="grid-row:${row + 1}">` +
     `<h3>${HOP[f.id].title} (${f.id}) ${STATUS_WORD[f.status]}${f.code ? `: ${esc(f.code)}` : ''}</h3><p>${esc(f.summary)}</p>` +
-    (f.evidence.length ? `<b>evidence</b><ul class="evidence">${f.evidence.map((e) => `<li><span class="ref">${esc(e.ref)}:</span> ${esc(e.detail)}</li>`).join('')}</ul>` : '') +
+    (f.evidence.length
+      ? `<b>evidence</b><ul class="evidence">${f.evidence.map((e) => `<li><span class="ref">${esc(e.ref)}:</span> ${esc(e.detail)}</li>`).join('')}</ul>`
+      : '') +
     fix +
     (f.hint ? `<p>see <a href="${esc(f.hint)}">${esc(f.hint)}</a></p>` : '') +
     `</div>`
@@ -80,7 +90,9 @@ function verdictText(t: TargetReport): string {
 }
 
 function section(t: TargetReport, n: number): string {
-  const notes = t.layers.map((f, i) => ({ f, i })).filter(({ f }) => f.status === 'fail' || f.status === 'error' || f.status === 'warn');
+  const notes = t.layers
+    .map((f, i) => ({ f, i }))
+    .filter(({ f }) => f.status === 'fail' || f.status === 'error' || f.status === 'warn');
   let row = 2;
   const details = notes.map(({ f, i }) => {
     const html = detail(f, row, i);
@@ -114,7 +126,12 @@ export function renderHtml(report: Report): string {
   const bad = report.targets.filter((t) => t.expect !== 'internal' && failed(t)).length;
   const headline = `${report.targets.length} host${report.targets.length === 1 ? '' : 's'}, ${bad} not reaching the backend${internal.length ? `; ${internal.length} internal, ${internal.filter(failed).length} exposed or not proven` : ''}`;
   const src = report.source;
-  const where = src.mode === 'manifests' ? `manifests ${(src.manifests ?? []).join(', ')}` : src.mode === 'live' ? `cluster ${src.context ?? ''}` : 'no cluster source';
+  const where =
+    src.mode === 'manifests'
+      ? `manifests ${(src.manifests ?? []).join(', ')}`
+      : src.mode === 'live'
+        ? `cluster ${src.context ?? ''}`
+        : 'no cluster source';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

@@ -41,10 +41,13 @@ function rendersFixes(r: Reporter): Reporter {
 export const REPORTERS: Record<FormatName, ReporterFactory> = {
   async text(sink, opts) {
     // A pseudo-terminal that reports 0 (or very few) columns would get one character per line from listr2: plain lines.
-    const interactive = sink.isTTY && opts.env['CI'] !== 'true' && opts.env['TERM'] !== 'dumb' && (sink.columns ?? 0) >= 20;
+    const interactive =
+      sink.isTTY && opts.env['CI'] !== 'true' && opts.env['TERM'] !== 'dumb' && (sink.columns ?? 0) >= 20;
     if (interactive) return rendersFixes((await import('./tty.js')).ttyReporter(opts, sink));
     const color = opts.color && sink.isTTY && opts.env['FORCE_COLOR'] !== '0';
-    return rendersFixes((await import('./text.js')).textReporter({ color, verbose: opts.verbose }, (s) => sink.write(s)));
+    return rendersFixes(
+      (await import('./text.js')).textReporter({ color, verbose: opts.verbose }, (s) => sink.write(s)),
+    );
   },
   json: async (sink) => (await import('./json.js')).jsonReporter((s) => sink.write(s)),
   junit: async (sink) => rendersFixes((await import('./junit.js')).junitReporter((s) => sink.write(s))),
@@ -55,7 +58,12 @@ export const REPORTERS: Record<FormatName, ReporterFactory> = {
 };
 
 export function stdoutSink(): Sink {
-  return { write: (s) => void process.stdout.write(s), isTTY: process.stdout.isTTY === true, ...(process.stdout.columns !== undefined ? { columns: process.stdout.columns } : {}), name: 'stdout' };
+  return {
+    write: (s) => void process.stdout.write(s),
+    isTTY: process.stdout.isTTY === true,
+    ...(process.stdout.columns !== undefined ? { columns: process.stdout.columns } : {}),
+    name: 'stdout',
+  };
 }
 
 /** Opens (truncates) the file now, so an unwritable path is a usage error before any check runs. */
@@ -64,7 +72,9 @@ export function fileSink(path: string): Sink & { close(): void } {
   try {
     fd = openSync(path, 'w');
   } catch (err) {
-    throw new UsageError(`--output: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(
+      `--output: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   return { write: (s) => void writeSync(fd, s), isTTY: false, name: path, close: () => closeSync(fd) };
 }
@@ -84,7 +94,11 @@ export function effectiveOutputs(specs: OutputSpec[], env: NodeJS.ProcessEnv): O
 }
 
 /** One Reporter that feeds every requested output; its onEnd writes them all, then closes the files. */
-export async function createReporter(specs: OutputSpec[], opts: ReporterOptions, stdout: Sink = stdoutSink()): Promise<Reporter> {
+export async function createReporter(
+  specs: OutputSpec[],
+  opts: ReporterOptions,
+  stdout: Sink = stdoutSink(),
+): Promise<Reporter> {
   const files: (Sink & { close(): void })[] = [];
   const all: Reporter[] = [];
   try {

@@ -49,28 +49,60 @@ export function tlsExpiry(proxy: Finding, now: number): { address: string; expir
 /** A/AAAA answers per resolver (facts.resolvers of checks/dns.ts; NXDOMAIN/NODATA count 0, no answer is no sample). */
 export function dnsAnswers(dns: Finding): { resolver: string; answers: number }[] {
   return (dns.facts.resolvers ?? []).flatMap((r) =>
-    r.status === 'ok' ? [{ resolver: r.resolver, answers: r.addresses.length }] : r.status === 'nxdomain' || r.status === 'nodata' ? [{ resolver: r.resolver, answers: 0 }] : [],
+    r.status === 'ok'
+      ? [{ resolver: r.resolver, answers: r.addresses.length }]
+      : r.status === 'nxdomain' || r.status === 'nodata'
+        ? [{ resolver: r.resolver, answers: 0 }]
+        : [],
   );
 }
 
 function families(report: Report): Family[] {
-  const ok: Family = { name: 'gwdoctor_host_ok', help: '1 when https://host/path reaches its backend (verdict pass or warn), else 0.', samples: [] };
-  const verdict: Family = { name: 'gwdoctor_host_verdict', help: 'The verdict of each host as a state set: 1 for the current verdict, 0 for the others.', samples: [] };
+  const ok: Family = {
+    name: 'gwdoctor_host_ok',
+    help: '1 when https://host/path reaches its backend (verdict pass or warn), else 0.',
+    samples: [],
+  };
+  const verdict: Family = {
+    name: 'gwdoctor_host_verdict',
+    help: 'The verdict of each host as a state set: 1 for the current verdict, 0 for the others.',
+    samples: [],
+  };
   const failure: Family = {
     name: 'gwdoctor_host_failure',
     help: '1 for the layer and reason code that stopped the host (verdict fail or error); absent when the host reaches its backend.',
     samples: [],
   };
-  const layerStatus: Family = { name: 'gwdoctor_layer_ok', help: '1 when the layer passed or warned, 0 when it failed or could not be checked; absent when skipped.', samples: [] };
-  const duration: Family = { name: 'gwdoctor_layer_duration_seconds', help: 'How long each layer that ran took, in seconds.', samples: [] };
+  const layerStatus: Family = {
+    name: 'gwdoctor_layer_ok',
+    help: '1 when the layer passed or warned, 0 when it failed or could not be checked; absent when skipped.',
+    samples: [],
+  };
+  const duration: Family = {
+    name: 'gwdoctor_layer_duration_seconds',
+    help: 'How long each layer that ran took, in seconds.',
+    samples: [],
+  };
   const tls: Family = {
     name: 'gwdoctor_tls_certificate_expiry_timestamp_seconds',
     help: 'When the certificate the proxy presents for the host expires (Unix time), per proxy address; days left: (this - time()) / 86400.',
     samples: [],
   };
-  const dns: Family = { name: 'gwdoctor_dns_answers', help: 'Number of A/AAAA answers for the host, per resolver (0 for NXDOMAIN or NODATA).', samples: [] };
-  const runDuration: Family = { name: 'gwdoctor_run_duration_seconds', help: 'How long the whole gwdoctor run took, in seconds.', samples: [] };
-  const lastRun: Family = { name: 'gwdoctor_last_run_timestamp_seconds', help: 'When the last gwdoctor run finished (Unix time, seconds).', samples: [] };
+  const dns: Family = {
+    name: 'gwdoctor_dns_answers',
+    help: 'Number of A/AAAA answers for the host, per resolver (0 for NXDOMAIN or NODATA).',
+    samples: [],
+  };
+  const runDuration: Family = {
+    name: 'gwdoctor_run_duration_seconds',
+    help: 'How long the whole gwdoctor run took, in seconds.',
+    samples: [],
+  };
+  const lastRun: Family = {
+    name: 'gwdoctor_last_run_timestamp_seconds',
+    help: 'When the last gwdoctor run finished (Unix time, seconds).',
+    samples: [],
+  };
 
   const seen = new Set<string>();
   for (const t of report.targets) {
@@ -82,16 +114,26 @@ function families(report: Report): Family[] {
     ok.samples.push({ labels: host, value: t.verdict === 'pass' || t.verdict === 'warn' ? 1 : 0 });
     for (const v of VERDICTS) verdict.samples.push({ labels: { ...host, verdict: v }, value: t.verdict === v ? 1 : 0 });
     const stop = stopping(t);
-    if (stop) failure.samples.push({ labels: { ...host, layer: stop.id, code: stop.code ?? '', verdict: t.verdict }, value: 1 });
+    if (stop)
+      failure.samples.push({
+        labels: { ...host, layer: stop.id, code: stop.code ?? '', verdict: t.verdict },
+        value: 1,
+      });
     for (const f of t.layers) {
       if (f.status === 'skip') continue;
-      layerStatus.samples.push({ labels: { ...host, layer: f.id, code: f.code ?? '' }, value: f.status === 'pass' || f.status === 'warn' ? 1 : 0 });
+      layerStatus.samples.push({
+        labels: { ...host, layer: f.id, code: f.code ?? '' },
+        value: f.status === 'pass' || f.status === 'warn' ? 1 : 0,
+      });
       duration.samples.push({ labels: { ...host, layer: f.id }, value: f.durationMs / 1000 });
     }
     const proxy = t.layers.find((l) => l.id === 'proxy');
-    if (proxy && proxy.status !== 'skip') for (const x of tlsExpiry(proxy, Date.parse(report.generatedAt))) tls.samples.push({ labels: { ...host, address: x.address }, value: x.expires });
+    if (proxy && proxy.status !== 'skip')
+      for (const x of tlsExpiry(proxy, Date.parse(report.generatedAt)))
+        tls.samples.push({ labels: { ...host, address: x.address }, value: x.expires });
     const d = t.layers.find((l) => l.id === 'dns');
-    if (d && d.status !== 'skip') for (const x of dnsAnswers(d)) dns.samples.push({ labels: { ...host, resolver: x.resolver }, value: x.answers });
+    if (d && d.status !== 'skip')
+      for (const x of dnsAnswers(d)) dns.samples.push({ labels: { ...host, resolver: x.resolver }, value: x.answers });
   }
   runDuration.samples.push({ labels: {}, value: report.durationMs / 1000 });
   lastRun.samples.push({ labels: {}, value: Date.parse(report.generatedAt) / 1000 });
@@ -106,7 +148,8 @@ export function renderPrometheus(report: Report): string {
   const lines: string[] = [];
   for (const f of families(report)) {
     lines.push(`# HELP ${f.name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${f.name} gauge`);
-    for (const s of f.samples) lines.push(`${f.name}${Object.keys(s.labels).length ? labels(s.labels) : ''} ${num(s.value)}`);
+    for (const s of f.samples)
+      lines.push(`${f.name}${Object.keys(s.labels).length ? labels(s.labels) : ''} ${num(s.value)}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -23,7 +23,8 @@ function isCode(s: string | null): s is Code {
 function rule(code: Code) {
   const info: CodeInfo = CODES[code];
   const layer = info.layer;
-  const where = layer === 'any' ? 'any cluster layer' : Array.isArray(layer) ? `${layer.join(' or ')} layer` : `${layer} layer`;
+  const where =
+    layer === 'any' ? 'any cluster layer' : Array.isArray(layer) ? `${layer.join(' or ')} layer` : `${layer} layer`;
   return {
     id: code,
     name: code,
@@ -32,7 +33,11 @@ function rule(code: Code) {
     // The registry's README entry, as text and markdown (one source for both).
     help: { text: info.doc.replace(/`/g, ''), markdown: info.doc },
     defaultConfiguration: { level: (info.severity === 'fail' ? 'error' : 'warning') as Level },
-    properties: { layer: Array.isArray(layer) ? [...layer] : layer, severity: info.severity, retryable: mayRetry(code) },
+    properties: {
+      layer: Array.isArray(layer) ? [...layer] : layer,
+      severity: info.severity,
+      retryable: mayRetry(code),
+    },
   };
 }
 
@@ -49,13 +54,19 @@ function artifactUri(file: string): string {
 
 /** Where a live object is located for code scanning: cluster/NAMESPACE/KIND/NAME (no such file exists). */
 function clusterUri(o: ObjectRef): string {
-  return ['cluster', ...(o.namespace ? [o.namespace] : []), o.kind, o.name].map((s) => encodeURIComponent(clean(s))).join('/');
+  return ['cluster', ...(o.namespace ? [o.namespace] : []), o.kind, o.name]
+    .map((s) => encodeURIComponent(clean(s)))
+    .join('/');
 }
 
 function markdown(t: TargetReport, f: Finding): string {
-  const lines = [`**${t.host}${t.path}** ${f.status === 'fail' ? 'fails' : f.status === 'error' ? 'could not be checked' : 'warns'} at **${f.id}**: ${inline(f.summary)}`, ''];
+  const lines = [
+    `**${t.host}${t.path}** ${f.status === 'fail' ? 'fails' : f.status === 'error' ? 'could not be checked' : 'warns'} at **${f.id}**: ${inline(f.summary)}`,
+    '',
+  ];
   for (const e of f.evidence) lines.push(`- ${inline(e.ref)}: ${inline(e.detail)}`);
-  if (f.fix) lines.push('', `Fix: ${inline(f.fix.explain)}`, '', '```', clean(fixText(f.fix)).replace(/\n+$/, ''), '```');
+  if (f.fix)
+    lines.push('', `Fix: ${inline(f.fix.explain)}`, '', '```', clean(fixText(f.fix)).replace(/\n+$/, ''), '```');
   if (f.hint) lines.push('', `See ${f.hint}`);
   return lines.join('\n');
 }
@@ -75,8 +86,18 @@ function result(t: TargetReport, f: Finding) {
           ...(l.object ? { logicalLocations: [logical(l.object)] } : {}),
         }))
       : objects.length > 0
-        ? objects.map((o) => ({ physicalLocation: { artifactLocation: { uri: clusterUri(o) }, region: { startLine: 1 } }, logicalLocations: [logical(o)] }))
-        : [{ physicalLocation: { artifactLocation: { uri: `hosts/${encodeURIComponent(t.host)}` }, region: { startLine: 1 } } }];
+        ? objects.map((o) => ({
+            physicalLocation: { artifactLocation: { uri: clusterUri(o) }, region: { startLine: 1 } },
+            logicalLocations: [logical(o)],
+          }))
+        : [
+            {
+              physicalLocation: {
+                artifactLocation: { uri: `hosts/${encodeURIComponent(t.host)}` },
+                region: { startLine: 1 },
+              },
+            },
+          ];
   return {
     ruleId: code ?? `layer/${f.id}`,
     ...(code ? { ruleIndex: RULE_IDS.indexOf(code) } : {}),
@@ -84,13 +105,26 @@ function result(t: TargetReport, f: Finding) {
     kind: 'fail' as const,
     message: { text: inline(`${t.host}${t.path}: ${f.summary}`), markdown: markdown(t, f) },
     locations,
-    partialFingerprints: { 'gwdoctorFinding/v1': createHash('sha256').update(`${t.host}\0${t.path}\0${f.id}\0${f.code ?? ''}`).digest('hex') },
-    properties: { host: t.host, path: t.path, layer: f.id, status: f.status, verdict: t.verdict, ...(f.fix ? { fix: clean(fixText(f.fix)) } : {}) },
+    partialFingerprints: {
+      'gwdoctorFinding/v1': createHash('sha256')
+        .update(`${t.host}\0${t.path}\0${f.id}\0${f.code ?? ''}`)
+        .digest('hex'),
+    },
+    properties: {
+      host: t.host,
+      path: t.path,
+      layer: f.id,
+      status: f.status,
+      verdict: t.verdict,
+      ...(f.fix ? { fix: clean(fixText(f.fix)) } : {}),
+    },
   };
 }
 
 export function renderSarif(report: Report): object {
-  const results = report.targets.flatMap((t) => t.layers.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn').map((f) => result(t, f)));
+  const results = report.targets.flatMap((t) =>
+    t.layers.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn').map((f) => result(t, f)),
+  );
   return {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
@@ -99,7 +133,15 @@ export function renderSarif(report: Report): object {
         tool: { driver: { name: 'gwdoctor', informationUri: README_URL, rules: RULE_IDS.map(rule) } },
         invocations: [{ executionSuccessful: true, endTimeUtc: report.generatedAt }],
         results,
-        properties: { source: report.source, targets: report.targets.map((t) => ({ host: t.host, path: t.path, verdict: t.verdict, failedLayer: t.failedLayer })) },
+        properties: {
+          source: report.source,
+          targets: report.targets.map((t) => ({
+            host: t.host,
+            path: t.path,
+            verdict: t.verdict,
+            failedLayer: t.failedLayer,
+          })),
+        },
       },
     ],
   };

@@ -17,7 +17,13 @@ export function paint(s: Style, colour: Colour, text: string): string {
 }
 
 export const SYMBOL: Record<Finding['status'], string> = { pass: '✔', warn: '⚠', fail: '✖', error: '!', skip: '-' };
-const COLOUR: Record<Finding['status'], Colour> = { pass: 'green', warn: 'yellow', fail: 'red', error: 'magenta', skip: 'gray' };
+const COLOUR: Record<Finding['status'], Colour> = {
+  pass: 'green',
+  warn: 'yellow',
+  fail: 'red',
+  error: 'magenta',
+  skip: 'gray',
+};
 
 export function layerLine(s: Style, f: Finding): string {
   const code = f.code ? ` [${f.code}]` : '';
@@ -56,32 +62,54 @@ export function fixBlock(s: Style, t: TargetReport, verbose: boolean): string[] 
 
 /** An --internal host: what was proven (the passing layers' facts), or where it is exposed. */
 export function internalWhat(t: TargetReport): string {
-  if (t.verdict === 'fail') return t.layers.some((l) => l.code === 'InternalHostExposed') ? `is exposed (${t.failedLayer}): it must stay internal` : `fails at ${t.failedLayer}`;
-  if (t.verdict === 'error') return t.failedLayer ? `inconclusive: could not check ${t.failedLayer}` : 'inconclusive: nothing could be checked';
-  const proven = t.layers.filter((l) => (l.id === 'route' || l.id === 'proxy') && l.status === 'pass' && l.facts.asked !== false).map((l) => l.summary);
+  if (t.verdict === 'fail')
+    return t.layers.some((l) => l.code === 'InternalHostExposed')
+      ? `is exposed (${t.failedLayer}): it must stay internal`
+      : `fails at ${t.failedLayer}`;
+  if (t.verdict === 'error')
+    return t.failedLayer ? `inconclusive: could not check ${t.failedLayer}` : 'inconclusive: nothing could be checked';
+  const proven = t.layers
+    .filter((l) => (l.id === 'route' || l.id === 'proxy') && l.status === 'pass' && l.facts.asked !== false)
+    .map((l) => l.summary);
   return `stays internal${proven.length ? `: ${proven.reverse().join('; ')}` : ''}`;
 }
 
 export function verdictLine(s: Style, t: TargetReport): string {
-  const colour: Colour = t.verdict === 'pass' ? 'green' : t.verdict === 'warn' ? 'yellow' : t.verdict === 'fail' ? 'red' : 'magenta';
-  const skipped = t.layers.filter((l) => l.status === 'skip' && !(t.failedLayer !== null && l.facts.skipped?.after === t.failedLayer)).length;
-  const what = t.expect === 'internal' ? internalWhat(t) :
-    t.verdict === 'pass'
-      ? 'reaches its backend'
-      : t.verdict === 'warn'
-        ? 'reaches its backend, with warnings'
-        : t.verdict === 'fail'
-          ? `fails at ${t.failedLayer}`
-          : t.failedLayer
-            ? `inconclusive: could not check ${t.failedLayer}`
-            : 'inconclusive: nothing could be checked';
-  const why = { passed: 'passed', 'nothing-retryable': 'nothing left that waiting can change', 'only-settled-warnings': 'only warnings that waiting cannot change', deadline: '--wait ended', 'single-attempt': '' };
+  const colour: Colour =
+    t.verdict === 'pass' ? 'green' : t.verdict === 'warn' ? 'yellow' : t.verdict === 'fail' ? 'red' : 'magenta';
+  const skipped = t.layers.filter(
+    (l) => l.status === 'skip' && !(t.failedLayer !== null && l.facts.skipped?.after === t.failedLayer),
+  ).length;
+  const what =
+    t.expect === 'internal'
+      ? internalWhat(t)
+      : t.verdict === 'pass'
+        ? 'reaches its backend'
+        : t.verdict === 'warn'
+          ? 'reaches its backend, with warnings'
+          : t.verdict === 'fail'
+            ? `fails at ${t.failedLayer}`
+            : t.failedLayer
+              ? `inconclusive: could not check ${t.failedLayer}`
+              : 'inconclusive: nothing could be checked';
+  const why = {
+    passed: 'passed',
+    'nothing-retryable': 'nothing left that waiting can change',
+    'only-settled-warnings': 'only warnings that waiting cannot change',
+    deadline: '--wait ended',
+    'single-attempt': '',
+  };
   const attempts = t.waited
     ? ` after ${t.waited.attempts} attempt${t.waited.attempts > 1 ? 's' : ''} over ${(t.waited.durationMs / 1000).toFixed(1)} s (${why[t.waited.stopped]})`
     : t.attempts > 1
       ? ` after ${t.attempts} attempts`
       : '';
-  return paint(s, colour, `${t.host}${t.path} ${what}${attempts}`) + (skipped > 0 && t.verdict !== 'fail' ? paint(s, 'gray', ` (${skipped} layer${skipped > 1 ? 's' : ''} not checked)`) : '');
+  return (
+    paint(s, colour, `${t.host}${t.path} ${what}${attempts}`) +
+    (skipped > 0 && t.verdict !== 'fail'
+      ? paint(s, 'gray', ` (${skipped} layer${skipped > 1 ? 's' : ''} not checked)`)
+      : '')
+  );
 }
 
 export function sourceLine(s: Style, r: Report): string {
@@ -101,11 +129,19 @@ const VERDICT_ORDER: Record<TargetReport['verdict'], number> = { fail: 0, error:
 export function summaryTable(s: Style, r: Report): string[] {
   if (r.targets.length < 2) return [];
   const rows = [...r.targets]
-    .sort((a, b) => VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || `${a.host}${a.path}`.localeCompare(`${b.host}${b.path}`))
+    .sort(
+      (a, b) =>
+        VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || `${a.host}${a.path}`.localeCompare(`${b.host}${b.path}`),
+    )
     .map((t) => {
       const stop = t.layers.find((l) => l.status === 'fail' || l.status === 'error');
       const warnCode = t.layers.find((l) => l.status === 'warn')?.code;
-      return { host: `${t.host}${t.path}${t.expect === 'internal' ? ' (internal)' : ''}`, verdict: t.verdict, layer: t.failedLayer ?? '-', code: stop?.code ?? warnCode ?? '-' };
+      return {
+        host: `${t.host}${t.path}${t.expect === 'internal' ? ' (internal)' : ''}`,
+        verdict: t.verdict,
+        layer: t.failedLayer ?? '-',
+        code: stop?.code ?? warnCode ?? '-',
+      };
     });
   const w = (k: 'host' | 'verdict' | 'layer') => Math.max(k.length, ...rows.map((x) => x[k].length));
   const [wh, wv, wl] = [w('host'), w('verdict'), w('layer')];
@@ -113,11 +149,19 @@ export function summaryTable(s: Style, r: Report): string[] {
   const internal = r.targets.filter((t) => t.expect === 'internal');
   const internalBad = internal.filter(failed).length;
   const bad = r.targets.filter((t) => t.expect !== 'internal' && failed(t)).length;
-  const colour = (v: TargetReport['verdict']): Colour => (v === 'pass' ? 'green' : v === 'warn' ? 'yellow' : v === 'fail' ? 'red' : 'magenta');
+  const colour = (v: TargetReport['verdict']): Colour =>
+    v === 'pass' ? 'green' : v === 'warn' ? 'yellow' : v === 'fail' ? 'red' : 'magenta';
   return [
-    paint(s, 'bold', `summary: ${rows.length} hosts, ${bad} not reaching the backend${internal.length ? `; ${internal.length} internal, ${internalBad} exposed or not proven` : ''}`),
+    paint(
+      s,
+      'bold',
+      `summary: ${rows.length} hosts, ${bad} not reaching the backend${internal.length ? `; ${internal.length} internal, ${internalBad} exposed or not proven` : ''}`,
+    ),
     `  ${'HOST'.padEnd(wh)}  ${'VERDICT'.padEnd(wv)}  ${'LAYER'.padEnd(wl)}  CODE`,
-    ...rows.map((x) => `  ${x.host.padEnd(wh)}  ${paint(s, colour(x.verdict), x.verdict.padEnd(wv))}  ${x.layer.padEnd(wl)}  ${x.code}`),
+    ...rows.map(
+      (x) =>
+        `  ${x.host.padEnd(wh)}  ${paint(s, colour(x.verdict), x.verdict.padEnd(wv))}  ${x.layer.padEnd(wl)}  ${x.code}`,
+    ),
     '',
   ];
 }

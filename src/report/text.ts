@@ -3,13 +3,23 @@
 
 import type { Options } from '../options.js';
 import type { Reporter } from '../types.js';
-import { evidenceLines, fixBlock, layerLine, sourceLine, summaryTable, targetHeading, verdictLine } from './text-format.js';
+import {
+  evidenceLines,
+  fixBlock,
+  layerLine,
+  sourceLine,
+  summaryTable,
+  targetHeading,
+  verdictLine,
+} from './text-format.js';
 
 export function textReporter(opts: Pick<Options, 'color' | 'verbose'>, write: (s: string) => void): Reporter {
   const style = { color: opts.color };
   return {
     onRetry(target, attempt, finding, delayMs) {
-      write(`${target.host}${target.path}: attempt ${attempt}: ${finding.id} ${finding.status} [${finding.code ?? '-'}]; retrying in ${Math.round(delayMs / 1000)}s (--wait)\n`);
+      write(
+        `${target.host}${target.path}: attempt ${attempt}: ${finding.id} ${finding.status} [${finding.code ?? '-'}]; retrying in ${Math.round(delayMs / 1000)}s (--wait)\n`,
+      );
     },
     onEnd(report) {
       const out: string[] = [];

@@ -23,7 +23,10 @@ function deferred(): Deferred {
   return { promise, resolve };
 }
 
-export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>, sink: Sink): Reporter & { begin(targets: Target[]): void } {
+export function ttyReporter(
+  opts: Pick<Options, 'color' | 'verbose'>,
+  sink: Sink,
+): Reporter & { begin(targets: Target[]): void } {
   const style = { color: opts.color };
   const pending = new Map<Target, Map<LayerId, Deferred>>();
   const retryNote = new Map<Target, string>();
@@ -64,10 +67,16 @@ export function ttyReporter(opts: Pick<Options, 'color' | 'verbose'>, sink: Sink
         // Ctrl-C belongs to cli.ts (partial report, exit 130); listr2's own handler would exit 127.
         registerSignalListeners: false,
         rendererOptions: {
-          collapseErrors: false, collapseSkips: true, suffixSkips: false, showErrorMessage: false, collapseSubtasks: false,
+          collapseErrors: false,
+          collapseSkips: true,
+          suffixSkips: false,
+          showErrorMessage: false,
+          collapseSubtasks: false,
           // A target whose layer failed or could not be checked is a failed target: ✖, not listr2's ⚠.
           icon: { COMPLETED_WITH_FAILED_SUBTASKS: '✖' },
-          color: { COMPLETED_WITH_FAILED_SUBTASKS: (s?: string) => (style.color && s ? styleText('red', s) : (s ?? '')) },
+          color: {
+            COMPLETED_WITH_FAILED_SUBTASKS: (s?: string) => (style.color && s ? styleText('red', s) : (s ?? '')),
+          },
         },
         fallbackRendererCondition: () => process.env['CI'] === 'true',
       })

@@ -21,29 +21,69 @@ describe('--all', () => {
     const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '--all', '-o', 'json']);
     const report = JSON.parse(r.stdout);
     expect(validateReport(report)).toBe(true);
-    expect(report.targets.map((t: { host: string; verdict: string }) => `${t.host} ${t.verdict}`)).toEqual(['api.example.com fail', 'worker.example.com pass']);
+    expect(report.targets.map((t: { host: string; verdict: string }) => `${t.host} ${t.verdict}`)).toEqual([
+      'api.example.com fail',
+      'worker.example.com pass',
+    ]);
   });
 
   it('checks a host the user names once, with its path, and adds the others', () => {
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '--all', '-o', 'json', 'https://api.example.com/health']);
+    const r = gwdoctor([
+      '--manifests',
+      'fixtures/grant-missing',
+      '--offline',
+      '--all',
+      '-o',
+      'json',
+      'https://api.example.com/health',
+    ]);
     const report = JSON.parse(r.stdout);
-    expect(report.targets.map((t: { host: string; path: string }) => `${t.host}${t.path}`)).toEqual(['api.example.com/health', 'worker.example.com/']);
+    expect(report.targets.map((t: { host: string; path: string }) => `${t.host}${t.path}`)).toEqual([
+      'api.example.com/health',
+      'worker.example.com/',
+    ]);
   });
 
   it('lists a wildcard hostname as not checked, unless a named host exercises it', () => {
     const r = gwdoctor(['--manifests', 'fixtures/route-wildcard-shadowed', '--offline', '--all', '-o', 'json']);
-    expect(r.stderr).toMatch(/^gwdoctor: --all: \*\.example\.com \(HTTPRoute istio-ingress\/example-docs\) is a wildcard and was not checked; name a host it covers/);
+    expect(r.stderr).toMatch(
+      /^gwdoctor: --all: \*\.example\.com \(HTTPRoute istio-ingress\/example-docs\) is a wildcard and was not checked; name a host it covers/,
+    );
     expect(JSON.parse(r.stdout).targets.map((t: { host: string }) => t.host)).not.toContain('*.example.com');
-    const named = gwdoctor(['--manifests', 'fixtures/route-wildcard-shadowed', '--offline', '--all', '-o', 'json', 'https://docs.example.com/docs']);
+    const named = gwdoctor([
+      '--manifests',
+      'fixtures/route-wildcard-shadowed',
+      '--offline',
+      '--all',
+      '-o',
+      'json',
+      'https://docs.example.com/docs',
+    ]);
     expect(named.stderr).toBe('');
     const t = JSON.parse(named.stdout).targets.find((x: { host: string }) => x.host === 'docs.example.com');
     expect(t.verdict).toBe('pass');
   });
 
   it('with --gateway, takes only the routes of that Gateway, and names a Gateway that does not exist (exit 3)', () => {
-    const ok = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '--all', '--gateway', 'istio-ingress/example-istio-gateway', '-o', 'json']);
+    const ok = gwdoctor([
+      '--manifests',
+      'fixtures/grant-missing',
+      '--offline',
+      '--all',
+      '--gateway',
+      'istio-ingress/example-istio-gateway',
+      '-o',
+      'json',
+    ]);
     expect(JSON.parse(ok.stdout).targets).toHaveLength(2);
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '--all', '--gateway', 'istio-ingress/nope']);
+    const r = gwdoctor([
+      '--manifests',
+      'fixtures/grant-missing',
+      '--offline',
+      '--all',
+      '--gateway',
+      'istio-ingress/nope',
+    ]);
     expect(r.code).toBe(3);
     expect(r.stderr.trim()).toBe('gwdoctor: --all: Gateway istio-ingress/nope not found');
   });
@@ -52,6 +92,8 @@ describe('--all', () => {
     const r = gwdoctor(['--offline', '--all']);
     expect(r.code).toBe(3);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^gwdoctor: --all needs a cluster source to list the routes: .*--manifests or --kubeconfig/);
+    expect(r.stderr).toMatch(
+      /^gwdoctor: --all needs a cluster source to list the routes: .*--manifests or --kubeconfig/,
+    );
   });
 });

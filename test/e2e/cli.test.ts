@@ -27,7 +27,15 @@ describe('the bundled example (README quick start)', () => {
   });
 
   it('prints only a schema-valid JSON report on stdout with -o json', () => {
-    const r = gwdoctor(['--manifests', 'fixtures/seed-healthy', '--offline', '-o', 'json', 'api.example.com', 'https://worker.example.com/x']);
+    const r = gwdoctor([
+      '--manifests',
+      'fixtures/seed-healthy',
+      '--offline',
+      '-o',
+      'json',
+      'api.example.com',
+      'https://worker.example.com/x',
+    ]);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
@@ -68,15 +76,21 @@ describe('bad input exits 3 with one clear line and no stack trace', () => {
     expect(r.code).toBe(3);
     expectOneLineError(r.stderr, /cannot contain spaces/);
   });
-  it.each([['-bad.example.com'], ['api..example.com'], ['localhost'], ['10.0.0.1'], ['api.example.com:99999']])('rejects the malformed target %s', (t) => {
-    const r = gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--', t]);
-    expect(r.code).toBe(3);
-    expectOneLineError(r.stderr, /invalid|not a hostname|IP address/);
-  });
+  it.each([['-bad.example.com'], ['api..example.com'], ['localhost'], ['10.0.0.1'], ['api.example.com:99999']])(
+    'rejects the malformed target %s',
+    (t) => {
+      const r = gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--', t]);
+      expect(r.code).toBe(3);
+      expectOneLineError(r.stderr, /invalid|not a hostname|IP address/);
+    },
+  );
   it('names file and line of invalid YAML in a --manifests directory', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
     mkdirSync(join(dir, 'nested'));
-    writeFileSync(join(dir, 'nested', 'broken.yaml'), 'apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n   bad: [\n');
+    writeFileSync(
+      join(dir, 'nested', 'broken.yaml'),
+      'apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n   bad: [\n',
+    );
     const r = gwdoctor(['--offline', '--manifests', dir, 'api.example.com']);
     expect(r.code).toBe(3);
     expectOneLineError(r.stderr, /broken\.yaml:\d+:\d+: invalid YAML/);
@@ -119,7 +133,15 @@ describe('bad input exits 3 with one clear line and no stack trace', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
   it('judges the Gateway port given with --gateway NS/NAME:PORT (exit 1 on the broken port, 0 on the other)', () => {
-    const on = (port: number) => gwdoctor(['--manifests', 'fixtures/listener-ports', '--offline', '--gateway', `istio-ingress/example-istio-gateway:${port}`, 'api.example.com']);
+    const on = (port: number) =>
+      gwdoctor([
+        '--manifests',
+        'fixtures/listener-ports',
+        '--offline',
+        '--gateway',
+        `istio-ingress/example-istio-gateway:${port}`,
+        'api.example.com',
+      ]);
     expect(on(8080).code).toBe(1);
     expect(on(80).code).toBe(0);
   });
@@ -146,7 +168,9 @@ describe('cluster access problems are inconclusive (exit 2), said in one line pe
     expect(validateReport(report)).toBe(true);
     expect(report.targets[0].failedLayer).toBe('listener');
     expect(report.targets[0].layers[2]).toMatchObject({ status: 'error', code: 'ClusterUnreachable' });
-    expect(report.targets[0].layers[2].summary).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:45123: ECONNREFUSED/);
+    expect(report.targets[0].layers[2].summary).toMatch(
+      /cannot reach the API server https:\/\/127\.0\.0\.1:45123: ECONNREFUSED/,
+    );
     expect(r.stdout + r.stderr).not.toContain('s3cr3t-token');
   });
 });
@@ -155,7 +179,18 @@ describe('--help and --version', () => {
   it('prints help with every flag and the exit codes', () => {
     const r = gwdoctor(['--help']);
     expect(r.code).toBe(0);
-    for (const f of ['--manifests', '--offline', '--kubeconfig', '--context', '--gateway', '--output', '--timeout', '--wait', '--no-color', '--version']) {
+    for (const f of [
+      '--manifests',
+      '--offline',
+      '--kubeconfig',
+      '--context',
+      '--gateway',
+      '--output',
+      '--timeout',
+      '--wait',
+      '--no-color',
+      '--version',
+    ]) {
       expect(r.stdout).toContain(f);
     }
     expect(r.stdout).toMatch(/Exit codes: 0/);
@@ -202,17 +237,25 @@ describe('the release bundle (dist/bundle, what `bin` points to)', () => {
 
 describe('on a terminal (a real pseudo-terminal via script(1))', () => {
   const hasScript = spawnSync('script', ['--version']).status === 0;
-  it.skipIf(!hasScript && process.env['CI'] !== 'true')('draws the task list, one line per layer, then the fix, and keeps the exit code', () => {
-    const cmd = `stty cols 160 rows 50; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --manifests fixtures/grant-missing --offline api.example.com`;
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' }, timeout: 60_000 });
-    expect(r.status).toBe(1);
-    // Drop cursor movement and redraws; keep what is on screen at the end.
-    const screen = r.stdout.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '').replace(/\r/g, '');
-    expect(screen).toMatch(/↓ dns +not checked: --offline/);
-    expect(screen).toMatch(/✔ route +HTTPRoute istio-ingress\/example-api/);
-    expect(screen).toMatch(/✖ grant +no ReferenceGrant in namespace example-api/);
-    expect(screen).toMatch(/↓ endpoints not checked: grant failed/);
-    expect(screen).toMatch(/kind: ReferenceGrant/);
-    expect(screen).toMatch(/api\.example\.com\/ fails at grant/);
-  });
+  it.skipIf(!hasScript && process.env['CI'] !== 'true')(
+    'draws the task list, one line per layer, then the fix, and keeps the exit code',
+    () => {
+      const cmd = `stty cols 160 rows 50; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --manifests fixtures/grant-missing --offline api.example.com`;
+      const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' },
+        timeout: 60_000,
+      });
+      expect(r.status).toBe(1);
+      // Drop cursor movement and redraws; keep what is on screen at the end.
+      const screen = r.stdout.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '').replace(/\r/g, '');
+      expect(screen).toMatch(/↓ dns +not checked: --offline/);
+      expect(screen).toMatch(/✔ route +HTTPRoute istio-ingress\/example-api/);
+      expect(screen).toMatch(/✖ grant +no ReferenceGrant in namespace example-api/);
+      expect(screen).toMatch(/↓ endpoints not checked: grant failed/);
+      expect(screen).toMatch(/kind: ReferenceGrant/);
+      expect(screen).toMatch(/api\.example\.com\/ fails at grant/);
+    },
+  );
 });

@@ -12,7 +12,12 @@ import { CLI, ROOT, validateReport } from '../helpers/cli.js';
 const SEED = join(ROOT, 'fixtures', 'seed-healthy');
 
 function run(cwd: string, args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' },
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -60,7 +65,9 @@ describe('finding the config file', () => {
 
   it('refuses --config together with --no-config, and a --config file that does not exist', () => {
     const dir = project(BASE);
-    expect(oneLine(run(dir, ['--config', 'gwdoctor.yaml', '--no-config', 'api.example.com']).stderr)).toMatch(/--config and --no-config contradict/);
+    expect(oneLine(run(dir, ['--config', 'gwdoctor.yaml', '--no-config', 'api.example.com']).stderr)).toMatch(
+      /--config and --no-config contradict/,
+    );
     const r = run(dir, ['--config', 'missing.yaml', 'api.example.com']);
     expect(r.code).toBe(3);
     expect(oneLine(r.stderr)).toBe('gwdoctor: config missing.yaml: cannot read it (no such file)');
@@ -74,14 +81,22 @@ describe('finding the config file', () => {
     const r = run(join(dir, 'examples'), ['--offline', '-o', 'json']);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
-    expect(report.targets.map((t: { host: string; verdict: string; expect?: string }) => [t.host, t.verdict, t.expect ?? 'public'])).toEqual([
+    expect(
+      report.targets.map((t: { host: string; verdict: string; expect?: string }) => [
+        t.host,
+        t.verdict,
+        t.expect ?? 'public',
+      ]),
+    ).toEqual([
       ['api.example.com', 'pass', 'public'],
       ['worker.example.com', 'pass', 'public'],
       ['admin.example.com', 'pass', 'internal'],
     ]);
     const text = run(join(dir, 'examples'), ['--offline']);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/admin\.example\.com\/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress\/example-istio-gateway serves admin\.example\.com/);
+    expect(text.stdout).toMatch(
+      /admin\.example\.com\/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress\/example-istio-gateway serves admin\.example\.com/,
+    );
     // no report written into the checkout the example lives in
     expect(readdirSync(join(dir, 'examples'))).toEqual(['gwdoctor.yaml']);
   });
@@ -92,11 +107,16 @@ describe('finding the config file', () => {
     const resolvers = (parse(r.stdout) as { resolvers: string[] }).resolvers;
     expect(resolvers.length).toBeGreaterThan(0);
     // RFC 1918, RFC 6598, RFC 5737 documentation ranges, loopback: never a public address such as 1.1.1.1 or 9.9.9.9
-    for (const a of resolvers) expect(a.replace(/:\d+$/, '')).toMatch(/^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|192\.0\.2\.|198\.51\.100\.|203\.0\.113\.|127\.)/);
+    for (const a of resolvers)
+      expect(a.replace(/:\d+$/, '')).toMatch(
+        /^(?:10\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|192\.0\.2\.|198\.51\.100\.|203\.0\.113\.|127\.)/,
+      );
   });
 
   it('writes output files relative to the config file, wherever it is run from', () => {
-    const dir = project(`${BASE}targets: [api.example.com]\noutputs: [text, junit=reports-junit.xml, {format: json, file: reports-report.json}]\n`);
+    const dir = project(
+      `${BASE}targets: [api.example.com]\noutputs: [text, junit=reports-junit.xml, {format: json, file: reports-report.json}]\n`,
+    );
     const r = run(tmpdir(), ['--config', join(dir, 'gwdoctor.yaml')]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(dir, 'reports-report.json'), 'utf8')).targets[0].verdict).toBe('pass');
@@ -105,7 +125,9 @@ describe('finding the config file', () => {
 });
 
 describe('flags override the file, key by key', () => {
-  const dir = project(`${BASE}targets: [api.example.com]\nresolvers: [192.0.2.53, "192.0.2.54:5353"]\nexpectIps: [203.0.113.10]\ntimeout: 45s\nwait: {duration: 2m, interval: 5s}\ngateway: istio-ingress/example-istio-gateway\noutputs: [json]\n`);
+  const dir = project(
+    `${BASE}targets: [api.example.com]\nresolvers: [192.0.2.53, "192.0.2.54:5353"]\nexpectIps: [203.0.113.10]\ntimeout: 45s\nwait: {duration: 2m, interval: 5s}\ngateway: istio-ingress/example-istio-gateway\noutputs: [json]\n`,
+  );
   const effective = (args: string[]) => {
     const r = run(dir, [...args, '--print-config']);
     expect(r.code, r.stderr).toBe(0);
@@ -137,23 +159,36 @@ describe('flags override the file, key by key', () => {
   });
 
   it('the Gateway port the proxy forwards to (--gateway NS/NAME:PORT) comes from the file or the flag', () => {
-    expect(effective(['--gateway', 'istio-ingress/example-istio-gateway:8080'])['gateway']).toEqual({ namespace: 'istio-ingress', name: 'example-istio-gateway', port: 8080 });
+    expect(effective(['--gateway', 'istio-ingress/example-istio-gateway:8080'])['gateway']).toEqual({
+      namespace: 'istio-ingress',
+      name: 'example-istio-gateway',
+      port: 8080,
+    });
   });
 
   it('a list flag, given once, replaces the whole list of the file', () => {
-    const e = effective(['--resolver', '198.51.100.1', '--expect-ip', '198.51.100.2', '--expect-ip', '198.51.100.3', '-o', 'text']);
+    const e = effective([
+      '--resolver',
+      '198.51.100.1',
+      '--expect-ip',
+      '198.51.100.2',
+      '--expect-ip',
+      '198.51.100.3',
+      '-o',
+      'text',
+    ]);
     expect(e['resolvers']).toEqual(['198.51.100.1']);
     expect(e['expectIps']).toEqual(['198.51.100.2', '198.51.100.3']);
     expect(e['outputs']).toEqual(['text']);
   });
 
-  it('hosts on the command line replace the file\'s targets; --wait replaces the duration and keeps the interval', () => {
+  it("hosts on the command line replace the file's targets; --wait replaces the duration and keeps the interval", () => {
     const e = effective(['worker.example.com', '--wait', '30s']);
     expect(e['targets']).toEqual(['worker.example.com']);
     expect(e['wait']).toEqual({ duration: '30s', interval: '5s' });
   });
 
-  it('the run itself follows the merge: a host on the command line is checked instead of the file\'s, in the file\'s output format', () => {
+  it("the run itself follows the merge: a host on the command line is checked instead of the file's, in the file's output format", () => {
     const r = run(dir, ['worker.example.com']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).targets.map((t: { host: string }) => t.host)).toEqual(['worker.example.com']);
@@ -162,26 +197,94 @@ describe('flags override the file, key by key', () => {
 
 describe('every kind of mistake in the file: FILE:LINE:COL of the offending key or value, exit 3, one line', () => {
   const cases: [what: string, yaml: string, message: string][] = [
-    ['an unknown top-level key, with the close name', `${BASE}resolver: [192.0.2.53]\n`, 'gwdoctor.yaml:3:1: unknown key "resolver" (did you mean "resolvers"?)'],
-    ['a flag name used as a key', `${BASE}expect-ip: [192.0.2.1]\n`, 'gwdoctor.yaml:3:1: unknown key "expect-ip" (did you mean "expectIps"?)'],
-    ['an unknown key far from any known one', `${BASE}colour: blue\n`, 'gwdoctor.yaml:3:1: unknown key "colour" (known keys: version, targets, internal, all, gateway, manifests, kubeconfig, context, offline, expectIps, resolvers, port, caFile, wait, timeout, outputs, fixDir, verbose)'],
-    ['a misspelt nested key (before the "missing" it causes)', `${BASE}gateway:\n  namespace: istio-ingress\n  nmae: example-istio-gateway\n`, 'gwdoctor.yaml:5:3: unknown key "nmae" in gateway (did you mean "name"?)'],
-    ['a missing required nested key', `${BASE}wait:\n  interval: 5s\n`, 'gwdoctor.yaml:4:3: wait: missing "duration" (a duration such as 500ms, 30s, 2m or 1m30s (a bare number is seconds), or {duration, interval})'],
-    ['a wrong type', `${BASE}targets: api.example.com\n`, 'gwdoctor.yaml:3:10: targets: expected a list, got the string "api.example.com"'],
-    ['a wrong type in a list', `${BASE}targets:\n  - api.example.com\n  - 42\n`, 'gwdoctor.yaml:5:5: targets[1]: expected a string, got number 42'],
-    ['a value the schema refuses', `${BASE}timeout: forever\n`, 'gwdoctor.yaml:3:10: timeout: the string "forever" is not a duration such as 500ms, 30s, 2m or 1m30s (a bare number is seconds)'],
-    ['a port out of range', `${BASE}port: 70000\n`, 'gwdoctor.yaml:3:7: port: number 70000 is not a port number 1-65535'],
+    [
+      'an unknown top-level key, with the close name',
+      `${BASE}resolver: [192.0.2.53]\n`,
+      'gwdoctor.yaml:3:1: unknown key "resolver" (did you mean "resolvers"?)',
+    ],
+    [
+      'a flag name used as a key',
+      `${BASE}expect-ip: [192.0.2.1]\n`,
+      'gwdoctor.yaml:3:1: unknown key "expect-ip" (did you mean "expectIps"?)',
+    ],
+    [
+      'an unknown key far from any known one',
+      `${BASE}colour: blue\n`,
+      'gwdoctor.yaml:3:1: unknown key "colour" (known keys: version, targets, internal, all, gateway, manifests, kubeconfig, context, offline, expectIps, resolvers, port, caFile, wait, timeout, outputs, fixDir, verbose)',
+    ],
+    [
+      'a misspelt nested key (before the "missing" it causes)',
+      `${BASE}gateway:\n  namespace: istio-ingress\n  nmae: example-istio-gateway\n`,
+      'gwdoctor.yaml:5:3: unknown key "nmae" in gateway (did you mean "name"?)',
+    ],
+    [
+      'a missing required nested key',
+      `${BASE}wait:\n  interval: 5s\n`,
+      'gwdoctor.yaml:4:3: wait: missing "duration" (a duration such as 500ms, 30s, 2m or 1m30s (a bare number is seconds), or {duration, interval})',
+    ],
+    [
+      'a wrong type',
+      `${BASE}targets: api.example.com\n`,
+      'gwdoctor.yaml:3:10: targets: expected a list, got the string "api.example.com"',
+    ],
+    [
+      'a wrong type in a list',
+      `${BASE}targets:\n  - api.example.com\n  - 42\n`,
+      'gwdoctor.yaml:5:5: targets[1]: expected a string, got number 42',
+    ],
+    [
+      'a value the schema refuses',
+      `${BASE}timeout: forever\n`,
+      'gwdoctor.yaml:3:10: timeout: the string "forever" is not a duration such as 500ms, 30s, 2m or 1m30s (a bare number is seconds)',
+    ],
+    [
+      'a port out of range',
+      `${BASE}port: 70000\n`,
+      'gwdoctor.yaml:3:7: port: number 70000 is not a port number 1-65535',
+    ],
     ['a wrong version', `version: 2\n${BASE}`, 'gwdoctor.yaml:1:10: version: must be 1, got number 2'],
-    ['a host the target parser refuses', `${BASE}targets:\n  - api.example.com\n  - http://worker.example.com\n`, 'gwdoctor.yaml:5:5: targets[1]: unsupported scheme "http://" in "http://worker.example.com": gwdoctor checks the public HTTPS path; use https://worker.example.com'],
-    ['an internal host the target parser refuses', `${BASE}internal: [admin]\n`, 'gwdoctor.yaml:3:12: internal[0]: invalid target "admin": "admin" is not a fully qualified hostname (expected something like api.example.com; a route\'s single-label hostname is checked with --all)'],
-    ['a resolver port out of range', `${BASE}resolvers: ["192.0.2.53:99999"]\n`, 'gwdoctor.yaml:3:13: resolvers[0]: "192.0.2.53:99999": port "99999" is not a port number 1-65535'],
-    ['an expected address that is no IP', `${BASE}expectIps: ["1.2.3"]\n`, 'gwdoctor.yaml:3:13: expectIps[0]: "1.2.3": not an IP address'],
-    ['a duration over the maximum', `${BASE}wait: {duration: 48h}\n`, 'gwdoctor.yaml:3:18: wait.duration: "48h": longer than the 24h maximum (use e.g. 500ms, 30s, 2m, 1m30s)'],
-    ['an unknown output format', `${BASE}outputs: [yaml]\n`, 'gwdoctor.yaml:3:11: outputs[0]: "yaml": unknown format "yaml" (formats: text, json, junit, sarif, github, prometheus, html)'],
-    ['a Gateway port out of range', `${BASE}gateway: {namespace: istio-ingress, name: example-istio-gateway, port: 70000}\n`, 'gwdoctor.yaml:3:72: gateway.port: number 70000 is not a listener port 1-65535'],
+    [
+      'a host the target parser refuses',
+      `${BASE}targets:\n  - api.example.com\n  - http://worker.example.com\n`,
+      'gwdoctor.yaml:5:5: targets[1]: unsupported scheme "http://" in "http://worker.example.com": gwdoctor checks the public HTTPS path; use https://worker.example.com',
+    ],
+    [
+      'an internal host the target parser refuses',
+      `${BASE}internal: [admin]\n`,
+      'gwdoctor.yaml:3:12: internal[0]: invalid target "admin": "admin" is not a fully qualified hostname (expected something like api.example.com; a route\'s single-label hostname is checked with --all)',
+    ],
+    [
+      'a resolver port out of range',
+      `${BASE}resolvers: ["192.0.2.53:99999"]\n`,
+      'gwdoctor.yaml:3:13: resolvers[0]: "192.0.2.53:99999": port "99999" is not a port number 1-65535',
+    ],
+    [
+      'an expected address that is no IP',
+      `${BASE}expectIps: ["1.2.3"]\n`,
+      'gwdoctor.yaml:3:13: expectIps[0]: "1.2.3": not an IP address',
+    ],
+    [
+      'a duration over the maximum',
+      `${BASE}wait: {duration: 48h}\n`,
+      'gwdoctor.yaml:3:18: wait.duration: "48h": longer than the 24h maximum (use e.g. 500ms, 30s, 2m, 1m30s)',
+    ],
+    [
+      'an unknown output format',
+      `${BASE}outputs: [yaml]\n`,
+      'gwdoctor.yaml:3:11: outputs[0]: "yaml": unknown format "yaml" (formats: text, json, junit, sarif, github, prometheus, html)',
+    ],
+    [
+      'a Gateway port out of range',
+      `${BASE}gateway: {namespace: istio-ingress, name: example-istio-gateway, port: 70000}\n`,
+      'gwdoctor.yaml:3:72: gateway.port: number 70000 is not a listener port 1-65535',
+    ],
     ['a YAML syntax error', `${BASE}targets: [api.example.com\n`, 'gwdoctor.yaml:4:1: invalid YAML:'],
     ['a duplicate key', `${BASE}offline: false\n`, 'gwdoctor.yaml:3:1: invalid YAML: Map keys must be unique'],
-    ['a top level that is not a mapping', '- api.example.com\n', 'gwdoctor.yaml:1:1: the file: expected a mapping, got a list'],
+    [
+      'a top level that is not a mapping',
+      '- api.example.com\n',
+      'gwdoctor.yaml:1:1: the file: expected a mapping, got a list',
+    ],
   ];
   it.each(cases)('%s', (_what, yaml, message) => {
     const dir = project(yaml);
@@ -189,12 +292,16 @@ describe('every kind of mistake in the file: FILE:LINE:COL of the offending key 
     expect(r.code, r.stderr).toBe(3);
     expect(r.stdout).toBe('');
     const line = oneLine(r.stderr);
-    expect(line.replace(`${dir}/`, '')).toContain(message.startsWith('gwdoctor.yaml') ? `gwdoctor: ${message}` : message);
+    expect(line.replace(`${dir}/`, '')).toContain(
+      message.startsWith('gwdoctor.yaml') ? `gwdoctor: ${message}` : message,
+    );
   });
 
   it('names the file as the user gave it with --config', () => {
     const dir = project(`${BASE}resolver: []\n`, 'ci.yaml');
-    expect(oneLine(run(dir, ['--config', 'ci.yaml', 'api.example.com']).stderr)).toBe('gwdoctor: ci.yaml:3:1: unknown key "resolver" (did you mean "resolvers"?)');
+    expect(oneLine(run(dir, ['--config', 'ci.yaml', 'api.example.com']).stderr)).toBe(
+      'gwdoctor: ci.yaml:3:1: unknown key "resolver" (did you mean "resolvers"?)',
+    );
   });
 
   it('checks the file even when flags override the bad key (the file is wrong either way)', () => {

@@ -7,10 +7,16 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 
-const demo = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['demo'] as string;
+const demo = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+  .scripts['demo'] as string;
 
 describe('npm run demo', () => {
-  const r = spawnSync('sh', ['-c', demo], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' }, timeout: 60_000 });
+  const r = spawnSync('sh', ['-c', demo], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' },
+    timeout: 60_000,
+  });
 
   it('shows a real fault with a fix to apply, and proves admin.example.com stays internal', () => {
     expect(r.status).toBe(0);

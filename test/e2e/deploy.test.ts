@@ -5,7 +5,18 @@
 // the Kubernetes objects to the real control plane (test/integration/deploy.test.ts).
 
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,7 +42,10 @@ function commandLines(): { where: string; argv: string[] }[] {
   const cron = docs('cronjob-prometheus.yaml')[0];
   const script: string = cron.spec.jobTemplate.spec.template.spec.containers[0].args[0];
   const runs = Object.values(workflow().jobs).flatMap((j) => j.steps.map((s) => s.run ?? ''));
-  for (const [where, text] of [['cronjob-prometheus.yaml', script], ...runs.map((r) => ['github-actions/gwdoctor.yml', r])] as [string, string][]) {
+  for (const [where, text] of [
+    ['cronjob-prometheus.yaml', script],
+    ...runs.map((r) => ['github-actions/gwdoctor.yml', r]),
+  ] as [string, string][]) {
     for (const line of text.split('\n')) {
       const m = /^gwdoctor (.*)$/.exec(line.trim());
       if (m) out.push({ where, argv: (m[1] as string).split(/\s+/) });
@@ -51,7 +65,10 @@ interface Step {
 interface Workflow {
   env: Record<string, string>;
   permissions: Record<string, string>;
-  jobs: Record<string, { 'runs-on': string | string[]; 'timeout-minutes'?: number; permissions?: Record<string, string>; steps: Step[] }>;
+  jobs: Record<
+    string,
+    { 'runs-on': string | string[]; 'timeout-minutes'?: number; permissions?: Record<string, string>; steps: Step[] }
+  >;
 }
 const WORKFLOW = join(DEPLOY, 'github-actions', 'gwdoctor.yml');
 const workflow = () => parse(readFileSync(WORKFLOW, 'utf8')) as Workflow;
@@ -59,7 +76,12 @@ const workflow = () => parse(readFileSync(WORKFLOW, 'utf8')) as Workflow;
 describe('deploy/ command lines', () => {
   it('are all valid gwdoctor invocations (the real option parser accepts them)', () => {
     const lines = commandLines();
-    expect(lines.map((l) => l.where)).toEqual(['argocd-postsync-job.yaml', 'cronjob-prometheus.yaml', 'github-actions/gwdoctor.yml', 'github-actions/gwdoctor.yml']);
+    expect(lines.map((l) => l.where)).toEqual([
+      'argocd-postsync-job.yaml',
+      'cronjob-prometheus.yaml',
+      'github-actions/gwdoctor.yml',
+      'github-actions/gwdoctor.yml',
+    ]);
     for (const l of lines) expect(() => parseOptions(l.argv, {}), `${l.where}: ${l.argv.join(' ')}`).not.toThrow();
     const [argo, cron, diff, smoke] = lines.map((l) => parseOptions(l.argv, {}));
     expect(argo).toMatchObject({ all: true, waitMs: 120_000, output: [{ format: 'json', file: null }] });
@@ -71,7 +93,11 @@ describe('deploy/ command lines', () => {
   it('run the ServiceAccount bound to the read-only ClusterRole, which has no write verb and no Secrets', () => {
     const [ns, sa, crb] = docs('serviceaccount.yaml');
     const [role] = docs('rbac.yaml');
-    expect(crb.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name });
+    expect(crb.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: role.metadata.name,
+    });
     expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: ns.metadata.name }]);
     for (const r of role.rules) {
       expect(r.verbs.every((v: string) => ['get', 'list'].includes(v))).toBe(true);
@@ -81,7 +107,10 @@ describe('deploy/ command lines', () => {
     const cron = docs('cronjob-prometheus.yaml')[0];
     for (const spec of [job.spec.template.spec, cron.spec.jobTemplate.spec.template.spec]) {
       expect(spec.serviceAccountName).toBe(sa.metadata.name);
-      expect(spec.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
+      expect(spec.containers[0].securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+      });
     }
     expect(job.metadata.annotations['argocd.argoproj.io/hook']).toBe('PostSync');
   });
@@ -89,9 +118,14 @@ describe('deploy/ command lines', () => {
   it('say what the role grants: no file and no README line about the kit claims a "watch" the role does not have', () => {
     const verbs = new Set(docs('rbac.yaml')[0].rules.flatMap((r: { verbs: string[] }) => r.verbs));
     expect(verbs.has('watch')).toBe(false);
-    for (const [where, text] of [...kitFiles().map((f) => [f, readFileSync(join(ROOT, f), 'utf8')]), ['README.md (deploy section)', readmeDeploySection()]]) {
+    for (const [where, text] of [
+      ...kitFiles().map((f) => [f, readFileSync(join(ROOT, f), 'utf8')]),
+      ['README.md (deploy section)', readmeDeploySection()],
+    ]) {
       // "no watch" / "never LIST or WATCH" are fine; "get/list/watch", "watch on ..." are not
-      const claims = (text as string).split('\n').filter((l) => /\bwatch/i.test(l) && !/\b(?:no|never|not|without)\b[^.;:]*\bwatch/i.test(l));
+      const claims = (text as string)
+        .split('\n')
+        .filter((l) => /\bwatch/i.test(l) && !/\b(?:no|never|not|without)\b[^.;:]*\bwatch/i.test(l));
       expect(claims, where as string).toEqual([]);
     }
   });
@@ -99,7 +133,10 @@ describe('deploy/ command lines', () => {
 
 /** Every file of the kit, repository-relative: deploy/ (recursively), examples/, the Dockerfile. */
 function kitFiles(): string[] {
-  const walk = (d: string): string[] => readdirSync(join(ROOT, d), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  const walk = (d: string): string[] =>
+    readdirSync(join(ROOT, d), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)],
+    );
   return [...walk('deploy'), ...walk('examples'), 'Dockerfile', '.dockerignore'];
 }
 
@@ -115,12 +152,18 @@ function readmeDeploySection(): string {
 describe('the kit runs what you built or pinned, never a package by name from a registry', () => {
   it('names no npm package to fetch (npx, npm install/exec, gwdoctor@version), in any file or the README section', () => {
     const fetches = /\bnpx\b|\bnpm (?:install|i|add|exec|x)\b|\b(?:pnpm|yarn) dlx\b|\bbunx\b|\bgwdoctor@\d/;
-    for (const [where, text] of [...kitFiles().map((f) => [f, readFileSync(join(ROOT, f), 'utf8')]), ['README.md (deploy section)', readmeDeploySection()]] as [string, string][]) {
+    for (const [where, text] of [
+      ...kitFiles().map((f) => [f, readFileSync(join(ROOT, f), 'utf8')]),
+      ['README.md (deploy section)', readmeDeploySection()],
+    ] as [string, string][]) {
       const bad = text.split('\n').filter((l) => fetches.test(l));
       expect(bad, where).toEqual([]);
     }
     // the Dockerfile's only npm commands: npm ci (the lockfile, integrity-checked) and npm run
-    const npm = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split('\n').filter((l) => /^RUN\b/.test(l)).flatMap((l) => l.match(/\bnpm \w+/g) ?? []);
+    const npm = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
+      .split('\n')
+      .filter((l) => /^RUN\b/.test(l))
+      .flatMap((l) => l.match(/\bnpm \w+/g) ?? []);
     expect(new Set(npm)).toEqual(new Set(['npm ci', 'npm run']));
   });
 
@@ -132,7 +175,8 @@ describe('the kit runs what you built or pinned, never a package by name from a 
         const m = /^\s*(?:-\s*)?image:\s*(.*)$/.exec(line);
         if (m) images.push([f, parse(`v: ${m[1]}`).v]);
       }
-      if (/^\s*(?:-\s*)?image:/m.test(text)) expect(text, f).toMatch(/REQUIRED: <your registry>\/gwdoctor@sha256:<digest>/);
+      if (/^\s*(?:-\s*)?image:/m.test(text))
+        expect(text, f).toMatch(/REQUIRED: <your registry>\/gwdoctor@sha256:<digest>/);
     }
     expect(images.map(([f]) => f)).toEqual(['deploy/argocd-postsync-job.yaml', 'deploy/cronjob-prometheus.yaml']);
     for (const [f, v] of images) expect(v, f).toBe('');
@@ -148,9 +192,21 @@ describe.skipIf(!promtool)('deploy/prometheus-alerts.yaml (promtool)', () => {
 
   it('fires "a public host failed at layer X" after 10 minutes of the series gwdoctor writes, not before', () => {
     // The failing series exactly as gwdoctor -o prometheus prints it for the grant-missing scenario.
-    const metrics = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '-o', 'prometheus', 'api.example.com']).stdout;
-    const series = metrics.split('\n').find((l) => l.startsWith('gwdoctor_host_failure{'))!.replace(/ 1$/, '');
-    expect(series).toBe('gwdoctor_host_failure{host="api.example.com",path="/",layer="grant",code="ReferenceGrantMissing",verdict="fail"}');
+    const metrics = gwdoctor([
+      '--manifests',
+      'fixtures/grant-missing',
+      '--offline',
+      '-o',
+      'prometheus',
+      'api.example.com',
+    ]).stdout;
+    const series = metrics
+      .split('\n')
+      .find((l) => l.startsWith('gwdoctor_host_failure{'))!
+      .replace(/ 1$/, '');
+    expect(series).toBe(
+      'gwdoctor_host_failure{host="api.example.com",path="/",layer="grant",code="ReferenceGrantMissing",verdict="fail"}',
+    );
     const dir = mkdtempSync(join(tmpdir(), 'gwd-rules-'));
     const test = {
       rule_files: [join(DEPLOY, 'prometheus-alerts.yaml')],
@@ -169,9 +225,16 @@ describe.skipIf(!promtool)('deploy/prometheus-alerts.yaml (promtool)', () => {
               alertname: 'GwdoctorHostFailing',
               exp_alerts: [
                 {
-                  exp_labels: { severity: 'critical', host: 'api.example.com', path: '/', layer: 'grant', code: 'ReferenceGrantMissing' },
+                  exp_labels: {
+                    severity: 'critical',
+                    host: 'api.example.com',
+                    path: '/',
+                    layer: 'grant',
+                    code: 'ReferenceGrantMissing',
+                  },
                   exp_annotations: {
-                    summary: 'https://api.example.com/ has failed at layer grant (ReferenceGrantMissing) for 10 minutes',
+                    summary:
+                      'https://api.example.com/ has failed at layer grant (ReferenceGrantMissing) for 10 minutes',
                     description: 'Run `gwdoctor api.example.com` for the evidence and the fix.',
                     runbook_url: 'https://github.com/gwdoctor/gwdoctor/blob/main/README.md#referencegrantmissing',
                   },
@@ -219,8 +282,14 @@ describe.skipIf(!promtool)('deploy/prometheus-alerts.yaml (promtool)', () => {
       [{ series: 'up{job="pushgateway"}', values: '1x60' }],
       [
         [9, null],
-        [11, 'gwdoctor has no gwdoctor_last_run_timestamp_seconds in Prometheus (never pushed, or the Pushgateway is not scraped): is the CronJob running?'],
-        [60, 'gwdoctor has no gwdoctor_last_run_timestamp_seconds in Prometheus (never pushed, or the Pushgateway is not scraped): is the CronJob running?'],
+        [
+          11,
+          'gwdoctor has no gwdoctor_last_run_timestamp_seconds in Prometheus (never pushed, or the Pushgateway is not scraped): is the CronJob running?',
+        ],
+        [
+          60,
+          'gwdoctor has no gwdoctor_last_run_timestamp_seconds in Prometheus (never pushed, or the Pushgateway is not scraped): is the CronJob running?',
+        ],
       ],
     );
   });
@@ -228,13 +297,23 @@ describe.skipIf(!promtool)('deploy/prometheus-alerts.yaml (promtool)', () => {
   it('GwdoctorNotReporting fires when the last run is over 30 minutes old (a Pushgateway keeps serving the last push), and not while runs come', () => {
     // The value gwdoctor writes is the run's time in seconds: it advances with each run, then stays at the last one.
     const series = 'gwdoctor_last_run_timestamp_seconds';
-    notReporting([{ series, values: '0+60x10 600x60' }], [
-      [10, null],
-      [40, null],
-      [50, null],
-      [52, 'gwdoctor has not reported for 42m 0s: is the CronJob running?'],
-    ]);
-    notReporting([{ series, values: '0+60x70' }], [[5, null], [35, null], [70, null]]);
+    notReporting(
+      [{ series, values: '0+60x10 600x60' }],
+      [
+        [10, null],
+        [40, null],
+        [50, null],
+        [52, 'gwdoctor has not reported for 42m 0s: is the CronJob running?'],
+      ],
+    );
+    notReporting(
+      [{ series, values: '0+60x70' }],
+      [
+        [5, null],
+        [35, null],
+        [70, null],
+      ],
+    );
   });
 });
 
@@ -249,10 +328,16 @@ function celValue(v: unknown): unknown {
 }
 
 describe('deploy/flux-kustomization.yaml health checks (CEL, evaluated with @bufbuild/cel on the fixture objects)', () => {
-  const exprs = docs('flux-kustomization.yaml')[0].spec.healthCheckExprs as { kind: string; current: string; failed: string }[];
+  const exprs = docs('flux-kustomization.yaml')[0].spec.healthCheckExprs as {
+    kind: string;
+    current: string;
+    failed: string;
+  }[];
   /** current / failed / in progress, as kustomize-controller decides from the two expressions. */
   function health(scenario: string, kind: string, name: string): string {
-    const obj = loadManifests([join(ROOT, 'fixtures', scenario)]).find((o) => o.kind === kind && o.metadata.name === name);
+    const obj = loadManifests([join(ROOT, 'fixtures', scenario)]).find(
+      (o) => o.kind === kind && o.metadata.name === name,
+    );
     expect(obj, `${scenario}: ${kind} ${name}`).toBeDefined();
     const e = exprs.find((x) => x.kind === kind)!;
     const vars = celValue(obj) as Record<string, CelInput>;
@@ -282,7 +367,8 @@ function actionlint(): string | null {
   if (onPath) return onPath;
   const r = spawnSync('bash', [join(ROOT, 'scripts', 'build-actionlint.sh')], { encoding: 'utf8', timeout: 280_000 });
   if (r.status === 0) return r.stdout.trim().split('\n').at(-1) ?? null;
-  if (process.env['CI'] === 'true') throw new Error(`actionlint could not be built: ${r.stderr.trim().split('\n').at(-1)}`);
+  if (process.env['CI'] === 'true')
+    throw new Error(`actionlint could not be built: ${r.stderr.trim().split('\n').at(-1)}`);
   return null;
 }
 
@@ -311,7 +397,12 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
     expect(r.code).toBe(0);
     // and actionlint does reject a broken one, and shellcheck a broken script
     const bad = join(mkdtempSync(join(tmpdir(), 'gwd-wf-')), 'bad.yml');
-    writeFileSync(bad, readFileSync(WORKFLOW, 'utf8').replace('github.base_ref', 'github.base_branch').replace('rm -f "$RUNNER_TEMP/kubeconfig"', 'rm -f $RUNNER_TEMP/kubeconfig'));
+    writeFileSync(
+      bad,
+      readFileSync(WORKFLOW, 'utf8')
+        .replace('github.base_ref', 'github.base_branch')
+        .replace('rm -f "$RUNNER_TEMP/kubeconfig"', 'rm -f $RUNNER_TEMP/kubeconfig'),
+    );
     const out = runTool(bin, [`-shellcheck=${shellcheck}`, '-pyflakes=', bad]).stdout;
     expect(out).toMatch(/property "base_branch" is not defined/);
     expect(out).toMatch(/SC2086/);
@@ -368,7 +459,8 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
   });
 
   describe('runs only the gwdoctor tarball whose integrity it pins (npm pack, checked before anything runs)', () => {
-    const install = (job: string) => workflow().jobs[job]!.steps.find((s) => s.name?.startsWith('gwdoctor (the pinned tarball'))!;
+    const install = (job: string) =>
+      workflow().jobs[job]!.steps.find((s) => s.name?.startsWith('gwdoctor (the pinned tarball'))!;
     /** A runner's workspace: the repository (deploy/ = `head`, the tarball where the workflow expects it), .base/deploy = `base`. */
     function workspace(): { ws: string; temp: string; githubPath: string; tarball: string; integrity: string } {
       const root = mkdtempSync(join(tmpdir(), 'gwd-ws-'));
@@ -391,7 +483,11 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
     function packed(): { file: string; integrity: string } {
       if (pack) return pack;
       const dir = mkdtempSync(join(tmpdir(), 'gwd-pack-'));
-      const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       expect(r.status, r.stderr).toBe(0);
       const [p] = JSON.parse(r.stdout) as { filename: string; integrity: string }[];
       expect(p!.filename).toBe(workflow().env['GWDOCTOR_TARBALL']!.split('/').pop());
@@ -404,14 +500,20 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
       const w = workspace();
       const r = runStep(install('diff'), w.ws, { RUNNER_TEMP: w.temp, GITHUB_PATH: w.githubPath });
       expect(r.code).toBe(1);
-      expect(r.out).toMatch(/^::error::GWDOCTOR_INTEGRITY is empty: set it to the integrity npm pack --json printed for \.github\/gwdoctor\/gwdoctor-0\.1\.0\.tgz$/m);
+      expect(r.out).toMatch(
+        /^::error::GWDOCTOR_INTEGRITY is empty: set it to the integrity npm pack --json printed for \.github\/gwdoctor\/gwdoctor-0\.1\.0\.tgz$/m,
+      );
       expect(readFileSync(w.githubPath, 'utf8')).toBe('');
       expect(existsSync(join(w.temp, 'gwdoctor'))).toBe(false);
     }, 120_000);
 
-    it('with the integrity npm pack printed: installs it, and the diff job\'s command runs from it with no registry and no node_modules', () => {
+    it("with the integrity npm pack printed: installs it, and the diff job's command runs from it with no registry and no node_modules", () => {
       const w = workspace();
-      const r = runStep(install('diff'), w.ws, { RUNNER_TEMP: w.temp, GITHUB_PATH: w.githubPath, GWDOCTOR_INTEGRITY: w.integrity });
+      const r = runStep(install('diff'), w.ws, {
+        RUNNER_TEMP: w.temp,
+        GITHUB_PATH: w.githubPath,
+        GWDOCTOR_INTEGRITY: w.integrity,
+      });
       expect(r.code, r.out).toBe(0);
       const bin = readFileSync(w.githubPath, 'utf8').trim();
       expect(bin).toBe(join(w.temp, 'gwdoctor', 'bin'));
@@ -426,9 +528,15 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
     it('refuses a tarball that is not the pinned one (one byte appended), before extracting anything', () => {
       const w = workspace();
       appendFileSync(w.tarball, '\0');
-      const r = runStep(install('smoke'), w.ws, { RUNNER_TEMP: w.temp, GITHUB_PATH: w.githubPath, GWDOCTOR_INTEGRITY: w.integrity });
+      const r = runStep(install('smoke'), w.ws, {
+        RUNNER_TEMP: w.temp,
+        GITHUB_PATH: w.githubPath,
+        GWDOCTOR_INTEGRITY: w.integrity,
+      });
       expect(r.code).toBe(1);
-      expect(r.out).toMatch(/^::error::\.github\/gwdoctor\/gwdoctor-0\.1\.0\.tgz has integrity sha512-\S+, not the pinned sha512-\S+: not running it$/m);
+      expect(r.out).toMatch(
+        /^::error::\.github\/gwdoctor\/gwdoctor-0\.1\.0\.tgz has integrity sha512-\S+, not the pinned sha512-\S+: not running it$/m,
+      );
       expect(readFileSync(w.githubPath, 'utf8')).toBe('');
       expect(existsSync(join(w.temp, 'gwdoctor'))).toBe(false);
     }, 120_000);
@@ -437,7 +545,10 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
 
 /** The Dockerfile as a list of stages: each its FROM line and instructions (continuation lines joined). */
 function dockerfile(): { from: string; as: string | null; steps: { op: string; arg: string }[] }[] {
-  const lines = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ').split('\n').filter((l) => l.trim() && !l.trimStart().startsWith('#'));
+  const lines = readFileSync(join(ROOT, 'Dockerfile'), 'utf8')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .filter((l) => l.trim() && !l.trimStart().startsWith('#'));
   const stages: { from: string; as: string | null; steps: { op: string; arg: string }[] }[] = [];
   for (const l of lines) {
     const [, op, arg] = /^(\w+)\s+(.*)$/.exec(l.trim())!;
@@ -469,7 +580,10 @@ describe('Dockerfile (the image the Job and the CronJob run)', () => {
 
   it('builds and runs: its COPY and RUN steps replayed in a scratch directory, then the result run as the Job runs it', () => {
     const [build, runtime] = dockerfile();
-    const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('!'))
+      .map((l) => l.slice(1).replace(/\/$/, ''));
     const scratch = mkdtempSync(join(tmpdir(), 'gwd-image-'));
     const root = (p: string) => join(scratch, 'rootfs', p);
     let workdir = '/';
@@ -480,13 +594,20 @@ describe('Dockerfile (the image the Job and the CronJob run)', () => {
         const dest = join(workdir, parts.pop()!);
         for (const src of parts) {
           expect(ignore, `${src} is in the build context (.dockerignore)`).toContain(src);
-          cpSync(join(ROOT, src), dest.endsWith('/') || parts.length > 1 ? root(join(dest, src)) : root(dest), { recursive: true });
+          cpSync(join(ROOT, src), dest.endsWith('/') || parts.length > 1 ? root(join(dest, src)) : root(dest), {
+            recursive: true,
+          });
         }
       } else if (s.op === 'RUN' && /^npm ci\b/.test(s.arg)) {
         // npm ci installs what package-lock.json pins: the same tree as this checkout's (not fetched again here)
         symlinkSync(join(ROOT, 'node_modules'), root(join(workdir, 'node_modules')));
       } else if (s.op === 'RUN') {
-        const r = spawnSync('sh', ['-c', s.arg], { cwd: root(workdir), encoding: 'utf8', timeout: 180_000, env: { PATH: process.env['PATH'] ?? '', HOME: scratch } });
+        const r = spawnSync('sh', ['-c', s.arg], {
+          cwd: root(workdir),
+          encoding: 'utf8',
+          timeout: 180_000,
+          env: { PATH: process.env['PATH'] ?? '', HOME: scratch },
+        });
         expect(r.status, `RUN ${s.arg}\n${r.stdout}${r.stderr}`).toBe(0);
       }
     }
@@ -517,10 +638,23 @@ describe('Dockerfile (the image the Job and the CronJob run)', () => {
     // run it as the Job does (its args), on manifests instead of a cluster, from outside the checkout
     const env = { PATH: process.env['PATH'] ?? '', HOME: join(scratch, 'home'), NO_COLOR: '1' };
     const version = spawnSync(rt(link!.target), ['--version'], { cwd: '/', encoding: 'utf8', env });
-    expect(version.stdout.trim()).toBe(`gwdoctor ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}`);
+    expect(version.stdout.trim()).toBe(
+      `gwdoctor ${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}`,
+    );
     const args = docs('argocd-postsync-job.yaml')[0].spec.template.spec.containers[0].args as string[];
-    const r = spawnSync(rt(link!.target), [...args.filter((a, i) => a !== '--wait' && args[i - 1] !== '--wait'), '--manifests', join(ROOT, 'fixtures', 'seed-healthy'), '--offline'], { cwd: '/', encoding: 'utf8', env });
+    const r = spawnSync(
+      rt(link!.target),
+      [
+        ...args.filter((a, i) => a !== '--wait' && args[i - 1] !== '--wait'),
+        '--manifests',
+        join(ROOT, 'fixtures', 'seed-healthy'),
+        '--offline',
+      ],
+      { cwd: '/', encoding: 'utf8', env },
+    );
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).targets.map((t: { host: string; verdict: string }) => `${t.host} ${t.verdict}`)).toEqual(['api.example.com pass', 'worker.example.com pass']);
+    expect(
+      JSON.parse(r.stdout).targets.map((t: { host: string; verdict: string }) => `${t.host} ${t.verdict}`),
+    ).toEqual(['api.example.com pass', 'worker.example.com pass']);
   }, 240_000);
 });

@@ -24,14 +24,21 @@ function viaToolkit(a: Annotation): string {
     printed += String(s);
     return true;
   });
-  core[a.level](a.message, { title: a.title, ...(a.file ? { file: a.file } : {}), ...(a.line ? { startLine: a.line } : {}) });
+  core[a.level](a.message, {
+    title: a.title,
+    ...(a.file ? { file: a.file } : {}),
+    ...(a.line ? { startLine: a.line } : {}),
+  });
   vi.restoreAllMocks();
   return printed.replace(/\n$/, '');
 }
 
 describe('under GitHub Actions (GITHUB_ACTIONS=true)', () => {
   it('prints the text report, then an ::error annotation per failing layer with the fix', () => {
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', 'api.example.com', 'worker.example.com'], { GITHUB_ACTIONS: 'true' });
+    const r = gwdoctor(
+      ['--manifests', 'fixtures/grant-missing', '--offline', 'api.example.com', 'worker.example.com'],
+      { GITHUB_ACTIONS: 'true' },
+    );
     expect(r.code).toBe(1);
     const lines = r.stdout.trimEnd().split('\n');
     const first = lines.findIndex((l) => l.startsWith('::'));
@@ -39,12 +46,18 @@ describe('under GitHub Actions (GITHUB_ACTIONS=true)', () => {
     const commands = lines.slice(first);
     expect(commands).toHaveLength(1);
     // Located at the manifest object the finding names (the HTTPRoute), so the pull-request view marks that line.
-    expect(commands[0]).toMatch(/^::error title=gwdoctor%3A api.example.com\/ grant ReferenceGrantMissing,file=fixtures\/grant-missing\/cluster.yaml,line=\d+::api.example.com\/ fails at grant: no ReferenceGrant/);
-    expect(commands[0]).toMatch(/%0Afix: [^%]*example-api.*%0Akind: ReferenceGrant%0A.*%0Asee https:\/\/.*#referencegrantmissing$/);
+    expect(commands[0]).toMatch(
+      /^::error title=gwdoctor%3A api.example.com\/ grant ReferenceGrantMissing,file=fixtures\/grant-missing\/cluster.yaml,line=\d+::api.example.com\/ fails at grant: no ReferenceGrant/,
+    );
+    expect(commands[0]).toMatch(
+      /%0Afix: [^%]*example-api.*%0Akind: ReferenceGrant%0A.*%0Asee https:\/\/.*#referencegrantmissing$/,
+    );
   });
 
   it('adds no annotation to a JSON report on stdout', () => {
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '-o', 'json', 'api.example.com'], { GITHUB_ACTIONS: 'true' });
+    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '-o', 'json', 'api.example.com'], {
+      GITHUB_ACTIONS: 'true',
+    });
     expect(JSON.parse(r.stdout).targets[0].verdict).toBe('fail');
   });
 
@@ -56,10 +69,21 @@ describe('under GitHub Actions (GITHUB_ACTIONS=true)', () => {
 
 describe('annotations', () => {
   it('are encoded exactly as @actions/core encodes them, also for %, :, commas and newlines in the text', async () => {
-    const report = await scenarioReport([['grant-missing', 'api.example.com'], ['no-ready-endpoints', 'api.example.com']]);
+    const report = await scenarioReport([
+      ['grant-missing', 'api.example.com'],
+      ['no-ready-endpoints', 'api.example.com'],
+    ]);
     const f = report.targets[0]!.layers[4] as Finding;
     f.summary = 'odd: 100% sure, really\r\nsecond line ::error::injected';
-    f.evidence = [{ ...f.evidence[0]!, ...{ object: { apiVersion: 'v1', kind: 'Namespace', name: 'x' }, origin: { file: 'deploy/a,b:c.yaml', line: 7 } } }];
+    f.evidence = [
+      {
+        ...f.evidence[0]!,
+        ...{
+          object: { apiVersion: 'v1', kind: 'Namespace', name: 'x' },
+          origin: { file: 'deploy/a,b:c.yaml', line: 7 },
+        },
+      },
+    ];
     const all = annotations(report);
     expect(all.length).toBeGreaterThanOrEqual(2);
     expect(all[0]).toMatchObject({ level: 'error', file: 'deploy/a,b:c.yaml', line: 7 });
@@ -70,7 +94,10 @@ describe('annotations', () => {
 
   it(`are capped at ${MAX_PER_LEVEL} errors, with one notice counting the rest`, async () => {
     const one = await scenarioReport([['grant-missing', 'api.example.com']]);
-    const report: Report = { ...one, targets: Array.from({ length: MAX_PER_LEVEL + 3 }, (_, i) => ({ ...one.targets[0]!, host: `h${i}.example.com` })) };
+    const report: Report = {
+      ...one,
+      targets: Array.from({ length: MAX_PER_LEVEL + 3 }, (_, i) => ({ ...one.targets[0]!, host: `h${i}.example.com` })),
+    };
     const all = annotations(report);
     expect(all.filter((a) => a.level === 'error')).toHaveLength(MAX_PER_LEVEL);
     expect(all.at(-1)).toMatchObject({ level: 'notice' });
@@ -84,13 +111,25 @@ describe('annotations', () => {
 describe('hostile names under GitHub Actions: only gwdoctor writes workflow commands', () => {
   const EVIL = '\n::error file=x::forged\n::stop-commands::tok\r\u2028';
   const dirs = (() => {
-    const list = parse(readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'grant-missing', 'cluster.yaml'), 'utf8')) as { items: Record<string, unknown>[] };
+    const list = parse(
+      readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'grant-missing', 'cluster.yaml'), 'utf8'),
+    ) as { items: Record<string, unknown>[] };
     const walk = (x: unknown): unknown =>
-      Array.isArray(x) ? x.map(walk) : x !== null && typeof x === 'object' ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v)])) : x === 'example-api' ? `example-api${EVIL}` : x;
+      Array.isArray(x)
+        ? x.map(walk)
+        : x !== null && typeof x === 'object'
+          ? Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v)]))
+          : x === 'example-api'
+            ? `example-api${EVIL}`
+            : x;
     const items = walk(list.items) as { kind: string; spec?: { hostnames?: string[] } }[];
-    for (const o of items) if (o.kind === 'HTTPRoute' && o.spec?.hostnames) o.spec.hostnames.push(`*.wild${EVIL}.example.com`);
+    for (const o of items)
+      if (o.kind === 'HTTPRoute' && o.spec?.hostnames) o.spec.hostnames.push(`*.wild${EVIL}.example.com`);
     const head = mkdtempSync(join(tmpdir(), 'gwd-gh-evil-'));
-    writeFileSync(join(head, `cluster${EVIL.replace(/[\r\n]/g, '_')}.json`), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    writeFileSync(
+      join(head, `cluster${EVIL.replace(/[\r\n]/g, '_')}.json`),
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),
+    );
     return { head };
   })();
   const ours = /^::(error|warning|notice) title=gwdoctor/;
@@ -105,7 +144,9 @@ describe('hostile names under GitHub Actions: only gwdoctor writes workflow comm
   });
 
   it('gwdoctor diff (text, then annotations)', () => {
-    const r = gwdoctor(['diff', '--base', 'fixtures/seed-healthy', '--head', dirs.head, 'api.example.com'], { GITHUB_ACTIONS: 'true' });
+    const r = gwdoctor(['diff', '--base', 'fixtures/seed-healthy', '--head', dirs.head, 'api.example.com'], {
+      GITHUB_ACTIONS: 'true',
+    });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^::error title=gwdoctor diff/m);
     expect(forged(r.stdout)).toEqual([]);

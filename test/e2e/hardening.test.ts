@@ -87,7 +87,12 @@ describe('no credential in any output mode (planted secrets)', () => {
   it('the interactive view (a real pseudo-terminal) shows no planted secret either', () => {
     if (spawnSync('script', ['--version']).status !== 0 && process.env['CI'] !== 'true') return;
     const cmd = `stty cols 160 rows 50; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --offline --kubeconfig ${kc} --timeout 10s api.example.com`;
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' }, timeout: 60_000 });
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' },
+      timeout: 60_000,
+    });
     expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/\*\*\*@127\.0\.0\.1:1/);
     expectNoSecret(r.stdout + r.stderr);
@@ -104,8 +109,15 @@ describe('no credential in any output mode (planted secrets)', () => {
     expectNoSecret(r.stdout + r.stderr);
   });
 
-  it('a token in a target\'s query string stays out of the JSON report', () => {
-    const r = gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '-o', 'json', `https://api.example.com/health?token=${TOKEN}`]);
+  it("a token in a target's query string stays out of the JSON report", () => {
+    const r = gwdoctor([
+      '--offline',
+      '--manifests',
+      'fixtures/seed-healthy',
+      '-o',
+      'json',
+      `https://api.example.com/health?token=${TOKEN}`,
+    ]);
     expect(r.code).toBe(0);
     expectNoSecret(r.stdout + r.stderr);
     expect(JSON.parse(r.stdout).targets[0].input).toBe('https://api.example.com/health?token=***');
@@ -116,31 +128,73 @@ describe('no credential in any output mode (planted secrets)', () => {
 describe('--ca-file is checked up front (exit 3), also with --offline', () => {
   const dir = tmp();
   it('a missing file', () => {
-    expectOneLineError(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--ca-file', join(dir, 'nope.pem'), 'api.example.com']), /--ca-file .*nope\.pem: no such file/);
+    expectOneLineError(
+      gwdoctor([
+        '--offline',
+        '--manifests',
+        'fixtures/seed-healthy',
+        '--ca-file',
+        join(dir, 'nope.pem'),
+        'api.example.com',
+      ]),
+      /--ca-file .*nope\.pem: no such file/,
+    );
   });
   it.each([
     ['/etc/passwd', () => '/etc/passwd'],
-    ['a private key', () => {
-      const f = join(dir, 'key.pem');
-      writeFileSync(f, `-----BEGIN PRIVATE KEY-----\n${randomBytes(64).toString('base64')}\n-----END PRIVATE KEY-----\n`);
-      return f;
-    }],
-    ['an empty file', () => {
-      const f = join(dir, 'empty.pem');
-      writeFileSync(f, '');
-      return f;
-    }],
+    [
+      'a private key',
+      () => {
+        const f = join(dir, 'key.pem');
+        writeFileSync(
+          f,
+          `-----BEGIN PRIVATE KEY-----\n${randomBytes(64).toString('base64')}\n-----END PRIVATE KEY-----\n`,
+        );
+        return f;
+      },
+    ],
+    [
+      'an empty file',
+      () => {
+        const f = join(dir, 'empty.pem');
+        writeFileSync(f, '');
+        return f;
+      },
+    ],
   ])('%s: "no certificate in FILE"', (_name, make) => {
     const f = make();
     const r = gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--ca-file', f, 'api.example.com']);
     expectOneLineError(r, new RegExp(`no certificate in ${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
   });
   it('a directory', () => {
-    expectOneLineError(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--ca-file', dir, 'api.example.com']), /is a directory/);
+    expectOneLineError(
+      gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--ca-file', dir, 'api.example.com']),
+      /is a directory/,
+    );
   });
   it('a real CA certificate is accepted', () => {
     const f = join(dir, 'ca.pem');
-    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', f, '-subj', '/CN=test-ca', '-days', '2'], { encoding: 'utf8' });
+    const gen = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'ca.key'),
+        '-out',
+        f,
+        '-subj',
+        '/CN=test-ca',
+        '-days',
+        '2',
+      ],
+      { encoding: 'utf8' },
+    );
     if (gen.status !== 0 && process.env['CI'] !== 'true') return; // no openssl locally
     const r = gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--ca-file', f, 'api.example.com']);
     expect(r.code, r.stderr).toBe(0);
@@ -152,25 +206,56 @@ describe('ports, durations and resolvers: exit 3 naming what was wrong', () => {
     expectOneLineError(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', t]), /port 0/);
   });
   it('--port 0', () => {
-    expectOneLineError(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--port', '0', 'api.example.com']), /--port "0": expected a port number 1-65535/);
+    expectOneLineError(
+      gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--port', '0', 'api.example.com']),
+      /--port "0": expected a port number 1-65535/,
+    );
   });
   it('--resolver 1.2.3.4:99999 names --resolver, not --port', () => {
-    const r = gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--resolver', '1.2.3.4:99999', 'api.example.com']);
+    const r = gwdoctor([
+      '--offline',
+      '--manifests',
+      'fixtures/seed-healthy',
+      '--resolver',
+      '1.2.3.4:99999',
+      'api.example.com',
+    ]);
     expectOneLineError(r, /--resolver "1\.2\.3\.4:99999": port "99999"/);
     expect(r.stderr).not.toContain('--port');
   });
-  it.each([['--timeout', '0'], ['--timeout', '0s'], ['--timeout', '0ms'], ['--wait', '0'], ['--wait', '0s']])('%s %s: refused alike, "must be longer than 0"', (flag, v) => {
-    expectOneLineError(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', flag, v, 'api.example.com']), new RegExp(`${flag} "${v}": must be longer than 0`));
+  it.each([
+    ['--timeout', '0'],
+    ['--timeout', '0s'],
+    ['--timeout', '0ms'],
+    ['--wait', '0'],
+    ['--wait', '0s'],
+  ])('%s %s: refused alike, "must be longer than 0"', (flag, v) => {
+    expectOneLineError(
+      gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', flag, v, 'api.example.com']),
+      new RegExp(`${flag} "${v}": must be longer than 0`),
+    );
   });
-  it.each([['--timeout', '25h'], ['--timeout', '99999999999h']])('%s %s: longer than the 24h maximum', (flag, v) => {
-    expectOneLineError(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', flag, v, 'api.example.com']), /longer than the 24h maximum/);
+  it.each([
+    ['--timeout', '25h'],
+    ['--timeout', '99999999999h'],
+  ])('%s %s: longer than the 24h maximum', (flag, v) => {
+    expectOneLineError(
+      gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', flag, v, 'api.example.com']),
+      /longer than the 24h maximum/,
+    );
   });
   it.each([['500ms'], ['1m30s'], ['1.5s'], ['10']])('--timeout %s is a duration', (v) => {
-    expect(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--timeout', v, 'api.example.com']).code).toBe(0);
+    expect(
+      gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--timeout', v, 'api.example.com']).code,
+    ).toBe(0);
   });
   it('an empty --port or --timeout is refused, not ignored', () => {
-    expect(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--port', '', 'api.example.com']).code).toBe(3);
-    expect(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--timeout', '', 'api.example.com']).code).toBe(3);
+    expect(gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--port', '', 'api.example.com']).code).toBe(
+      3,
+    );
+    expect(
+      gwdoctor(['--offline', '--manifests', 'fixtures/seed-healthy', '--timeout', '', 'api.example.com']).code,
+    ).toBe(3);
   });
 });
 
@@ -237,12 +322,17 @@ function alive(pid: number): boolean {
 describe('kubeconfig exec credential plugins', () => {
   it('a failing plugin gets its own code and its message, not "cannot reach the API server"', () => {
     const dir = tmp();
-    const kc = execKubeconfig(dir, `echo "error: the SSO session has expired; run aws sso login (token=${TOKEN})" >&2\nexit 1`);
+    const kc = execKubeconfig(
+      dir,
+      `echo "error: the SSO session has expired; run aws sso login (token=${TOKEN})" >&2\nexit 1`,
+    );
     const r = gwdoctor(['--offline', '-o', 'json', '--kubeconfig', kc, 'api.example.com']);
     expect(r.code, r.stderr).toBe(2);
     const listener = JSON.parse(r.stdout).targets[0].layers[2];
     expect(listener).toMatchObject({ status: 'error', code: 'ClusterCredentialPluginFailed' });
-    expect(listener.summary).toMatch(/exec credential plugin plugin\.sh exited with status 1: error: the SSO session has expired/);
+    expect(listener.summary).toMatch(
+      /exec credential plugin plugin\.sh exited with status 1: error: the SSO session has expired/,
+    );
     expect(listener.summary).not.toMatch(/cannot reach/);
     expectNoSecret(r.stdout + r.stderr);
   });
@@ -251,10 +341,13 @@ describe('kubeconfig exec credential plugins', () => {
     const dir = tmp();
     const kc = join(dir, 'config');
     const text = [
-      'apiVersion: v1', 'kind: Config',
+      'apiVersion: v1',
+      'kind: Config',
       'clusters: [{name: t, cluster: {server: "https://127.0.0.1:1"}}]',
       'users: [{name: t, user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: gwdoctor-no-such-plugin, interactiveMode: Never}}}]',
-      'contexts: [{name: t, context: {cluster: t, user: t}}]', 'current-context: t', '',
+      'contexts: [{name: t, context: {cluster: t, user: t}}]',
+      'current-context: t',
+      '',
     ].join('\n');
     writeFileSync(kc, text);
     const r = gwdoctor(['--offline', '-o', 'json', '--kubeconfig', kc, 'api.example.com']);
@@ -268,7 +361,16 @@ describe('kubeconfig exec credential plugins', () => {
     const pidFile = join(dir, 'child.pid');
     const kc = execKubeconfig(dir, `sleep 300 &\necho $! > ${pidFile}\nwait`);
     const t0 = Date.now();
-    const r = await gwdoctorAsync(['--offline', '-o', 'json', '--timeout', '2s', '--kubeconfig', kc, 'api.example.com']);
+    const r = await gwdoctorAsync([
+      '--offline',
+      '-o',
+      'json',
+      '--timeout',
+      '2s',
+      '--kubeconfig',
+      kc,
+      'api.example.com',
+    ]);
     const took = Date.now() - t0;
     expect(r.code, r.stderr).toBe(2);
     expect(took).toBeLessThan(8000);
@@ -282,10 +384,17 @@ describe('kubeconfig exec credential plugins', () => {
 
 // ---- signals and the hard deadline -----------------------------------------------------------------------------
 /** Start the CLI, send SIGINT after `afterMs`, collect everything. */
-function interrupted(args: string[], afterMs: number, signal: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; stdout: string; stderr: string; took: number }> {
+function interrupted(
+  args: string[],
+  afterMs: number,
+  signal: NodeJS.Signals = 'SIGINT',
+): Promise<{ code: number | null; stdout: string; stderr: string; took: number }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -316,30 +425,52 @@ describe('Ctrl-C exits 130 in every output mode and prints what was checked so f
 
   it('JSON: a schema-valid partial report', async () => {
     const { kc } = hang();
-    const r = await interrupted(['--offline', '-o', 'json', '--timeout', '30s', '--kubeconfig', kc, 'api.example.com', 'worker.example.com'], 1500);
+    const r = await interrupted(
+      ['--offline', '-o', 'json', '--timeout', '30s', '--kubeconfig', kc, 'api.example.com', 'worker.example.com'],
+      1500,
+    );
     expect(r.code, r.stderr).toBe(130);
     const report = JSON.parse(r.stdout);
     expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
     expect(report.targets).toHaveLength(2);
-    expect(report.targets[0].layers.map((l: { status: string }) => l.status)).toEqual(['skip', 'skip', 'error', 'skip', 'skip', 'skip', 'skip', 'skip']);
+    expect(report.targets[0].layers.map((l: { status: string }) => l.status)).toEqual([
+      'skip',
+      'skip',
+      'error',
+      'skip',
+      'skip',
+      'skip',
+      'skip',
+      'skip',
+    ]);
     expect(report.targets[0].layers[2].code).toBe('Interrupted');
   });
 
   it('SIGTERM (a cancelled CI job): the same partial report, exit 143', async () => {
     const { kc } = hang();
-    const r = await interrupted(['--offline', '-o', 'json', '--timeout', '30s', '--kubeconfig', kc, 'api.example.com'], 1500, 'SIGTERM');
+    const r = await interrupted(
+      ['--offline', '-o', 'json', '--timeout', '30s', '--kubeconfig', kc, 'api.example.com'],
+      1500,
+      'SIGTERM',
+    );
     expect(r.code, r.stderr).toBe(143);
     const report = JSON.parse(r.stdout);
     expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
-    expect(report.targets[0].layers[2]).toMatchObject({ code: 'Interrupted', summary: 'listener did not finish: interrupted (SIGTERM)' });
+    expect(report.targets[0].layers[2]).toMatchObject({
+      code: 'Interrupted',
+      summary: 'listener did not finish: interrupted (SIGTERM)',
+    });
   });
 
-  it('the interactive view (listr2 on a real pseudo-terminal) exits 130, not listr2\'s 127', async () => {
+  it("the interactive view (listr2 on a real pseudo-terminal) exits 130, not listr2's 127", async () => {
     if (spawnSync('script', ['--version']).status !== 0 && process.env['CI'] !== 'true') return;
     const { kc } = hang();
     const cmd = `stty cols 120 rows 40; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --offline --timeout 30s --kubeconfig ${kc} api.example.com`;
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const c = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' } });
+      const c = spawn('script', ['-qec', cmd, '/dev/null'], {
+        cwd: ROOT,
+        env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' },
+      });
       let out = '';
       c.stdout.on('data', (d) => (out += d));
       setTimeout(() => c.stdin.write('\x03'), 2000); // Ctrl-C typed on the terminal
@@ -358,7 +489,11 @@ describe('the hard deadline: the run ends by --timeout plus a small grace, whate
     const targets = Array.from({ length: 100 }, (_, i) => `https://api.example.com/p${i}`);
     const t0 = Date.now();
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, '--manifests', 'fixtures/seed-healthy', '--offline', '-o', 'json', '--timeout', '1s', ...targets], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home' } });
+      const child = spawn(
+        process.execPath,
+        [CLI, '--manifests', 'fixtures/seed-healthy', '--offline', '-o', 'json', '--timeout', '1s', ...targets],
+        { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home' } },
+      );
       child.stdout.pause(); // nobody reads the ~480 KB report: the pipe fills up
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
@@ -374,7 +509,12 @@ describe('a pseudo-terminal with 0 columns', () => {
   it('gets plain lines, not one character per line', () => {
     if (spawnSync('script', ['--version']).status !== 0 && process.env['CI'] !== 'true') return;
     const cmd = `stty cols 0 rows 0; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --manifests fixtures/grant-missing --offline api.example.com`;
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' }, timeout: 60_000 });
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', HOME: '/nonexistent-home' },
+      timeout: 60_000,
+    });
     expect(r.status).toBe(1);
     const screen = r.stdout.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '').replace(/\r/g, '');
     expect(screen).toMatch(/✖ grant +no ReferenceGrant in namespace example-api/);
@@ -394,7 +534,16 @@ describe('a route with a catastrophic regex cannot stall a run', () => {
     expect(evil).not.toBe(yaml);
     writeFileSync(join(dir, 'cluster.yaml'), evil);
     const t0 = Date.now();
-    const r = gwdoctor(['--manifests', dir, '--offline', '--timeout', '5s', '-o', 'json', `https://api.example.com/${'a'.repeat(60)}!`]);
+    const r = gwdoctor([
+      '--manifests',
+      dir,
+      '--offline',
+      '--timeout',
+      '5s',
+      '-o',
+      'json',
+      `https://api.example.com/${'a'.repeat(60)}!`,
+    ]);
     // A stalled match would end at the 5 s deadline with exit 2; exit 0 with a pass means it finished in time.
     expect(Date.now() - t0).toBeLessThan(15_000);
     expect(r.code, r.stderr).toBe(0);
@@ -410,7 +559,11 @@ describe('the hard deadline holds even when the main thread is busy', () => {
     writeFileSync(join(dir, 'routes.yaml'), Array.from({ length: 20_000 }, (_, i) => route(i)).join(''));
     const t0 = Date.now();
     const r = await new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, '--manifests', dir, '--offline', '--timeout', '1s', 'api.example.com'], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home' } });
+      const child = spawn(
+        process.execPath,
+        [CLI, '--manifests', dir, '--offline', '--timeout', '1s', 'api.example.com'],
+        { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home' } },
+      );
       let stderr = '';
       child.stdout.resume();
       child.stderr.on('data', (d) => (stderr += d));

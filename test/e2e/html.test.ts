@@ -24,7 +24,7 @@ const seen: string[] = [];
 /** The host a proxied request line asks for: "CONNECT h:443 HTTP/1.1" or "GET http://h/path HTTP/1.1". */
 function hostOf(line: string): string {
   const target = line.split(' ')[1] ?? '';
-  return (target.startsWith('http') ? new URL(target).hostname : target.split(':')[0] ?? '').toLowerCase();
+  return (target.startsWith('http') ? new URL(target).hostname : (target.split(':')[0] ?? '')).toLowerCase();
 }
 /**
  * What a page fetched: the requests for a host written in the page. A page without script (its CSP forbids any)
@@ -92,7 +92,15 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
     });
     await new Promise<void>((r) => recorder.listen(0, '127.0.0.1', r));
     page = join(dir, 'report.html');
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '-o', `html=${page}`, 'api.example.com', 'worker.example.com']);
+    const r = gwdoctor([
+      '--manifests',
+      'fixtures/grant-missing',
+      '--offline',
+      '-o',
+      `html=${page}`,
+      'api.example.com',
+      'worker.example.com',
+    ]);
     expect(r.code).toBe(1);
   });
   afterAll(() => recorder?.close());
@@ -101,15 +109,40 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
     const dom = await browse(page, ['--dump-dom']);
     const sections = dom.split('<section ').slice(1);
     expect(sections).toHaveLength(2);
-    const hops = (s: string) => [...s.matchAll(/<div class="hop s-(\w+)[^"]*" data-layer="(\w+)" data-status="(\w+)"/g)].map((m) => `${m[2]}:${m[3]}`);
-    expect(hops(sections[0]!)).toEqual(['dns:skip', 'proxy:skip', 'listener:pass', 'route:pass', 'grant:fail', 'endpoints:skip', 'mesh:skip', 'dataplane:skip']);
-    expect(hops(sections[1]!)).toEqual(['dns:skip', 'proxy:skip', 'listener:pass', 'route:pass', 'grant:pass', 'endpoints:pass', 'mesh:skip', 'dataplane:skip']);
+    const hops = (s: string) =>
+      [...s.matchAll(/<div class="hop s-(\w+)[^"]*" data-layer="(\w+)" data-status="(\w+)"/g)].map(
+        (m) => `${m[2]}:${m[3]}`,
+      );
+    expect(hops(sections[0]!)).toEqual([
+      'dns:skip',
+      'proxy:skip',
+      'listener:pass',
+      'route:pass',
+      'grant:fail',
+      'endpoints:skip',
+      'mesh:skip',
+      'dataplane:skip',
+    ]);
+    expect(hops(sections[1]!)).toEqual([
+      'dns:skip',
+      'proxy:skip',
+      'listener:pass',
+      'route:pass',
+      'grant:pass',
+      'endpoints:pass',
+      'mesh:skip',
+      'dataplane:skip',
+    ]);
     // the failing hop's detail: marker in the grant column, evidence, the fix to apply and the link
     const detail = /<div class="detail s-fail" data-layer="grant"[^>]*>([\s\S]*?)<\/div>/.exec(sections[0]!)?.[1] ?? '';
     expect(sections[0]).toMatch(/<div class="marker s-fail" style="grid-row: ?2; ?grid-column: ?6;?">▼<\/div>/);
-    expect(detail).toMatch(/<ul class="evidence"><li><span class="ref">namespace example-api:<\/span> has no ReferenceGrant at all/);
+    expect(detail).toMatch(
+      /<ul class="evidence"><li><span class="ref">namespace example-api:<\/span> has no ReferenceGrant at all/,
+    );
     expect(detail).toMatch(/<pre class="fix">[^<]*\nkind: ReferenceGrant\n[^<]*<\/pre>/);
-    expect(detail).toMatch(/href="https:\/\/github.com\/gwdoctor\/gwdoctor\/blob\/main\/README.md#referencegrantmissing"/);
+    expect(detail).toMatch(
+      /href="https:\/\/github.com\/gwdoctor\/gwdoctor\/blob\/main\/README.md#referencegrantmissing"/,
+    );
     expect(sections[1]).not.toMatch(/class="detail/);
     expect(fetchedBy(readFileSync(page, 'utf8'))).toEqual([]);
   });
@@ -129,7 +162,8 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
 
   it('would notice a page that fetches something (the recorder sees the request)', async () => {
     const leaky = join(dir, 'leaky.html');
-    const html = '<!doctype html><img src="http://assets.example.com/logo.png"><link rel="stylesheet" href="https://fonts.example.net/a.css">';
+    const html =
+      '<!doctype html><img src="http://assets.example.com/logo.png"><link rel="stylesheet" href="https://fonts.example.net/a.css">';
     writeFileSync(leaky, html);
     await browse(leaky, ['--dump-dom']);
     expect(fetchedBy(html).map(hostOf).sort()).toEqual(['assets.example.com', 'fonts.example.net']);
@@ -138,7 +172,11 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
   it('links out only through <a href>: no src, srcset, stylesheet link, script, @import or url() in the page', () => {
     const html = readFileSync(page, 'utf8');
     expect(html).not.toMatch(/\ssrc(set)?=|<link\b|<script\b|@import|url\(/i);
-    expect([...html.matchAll(/https?:\/\/[^"'<\s]+/g)].every((m) => /href="$/.test(html.slice(m.index - 6, m.index)) || html.slice(m.index - 2, m.index) === '">')).toBe(true);
+    expect(
+      [...html.matchAll(/https?:\/\/[^"'<\s]+/g)].every(
+        (m) => /href="$/.test(html.slice(m.index - 6, m.index)) || html.slice(m.index - 2, m.index) === '">',
+      ),
+    ).toBe(true);
   });
 });
 

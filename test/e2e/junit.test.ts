@@ -29,7 +29,15 @@ function xpath(file: string, expr: string): string {
 describe.skipIf(!xmllint)('junit output (validated by xmllint against junit-10.xsd)', () => {
   it('writes a schema-valid file: a testsuite per target, a testcase per layer (eight), the failing layer as <failure> with the fix', () => {
     const file = join(tmp(), 'junit.xml');
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '-o', `junit=${file}`, 'api.example.com', 'worker.example.com']);
+    const r = gwdoctor([
+      '--manifests',
+      'fixtures/grant-missing',
+      '--offline',
+      '-o',
+      `junit=${file}`,
+      'api.example.com',
+      'worker.example.com',
+    ]);
     expect(r.code).toBe(1);
     const v = validate(file);
     expect(v.stderr).toMatch(/validates/);
@@ -37,15 +45,21 @@ describe.skipIf(!xmllint)('junit output (validated by xmllint against junit-10.x
     expect(xpath(file, 'count(//testsuite)')).toBe('2');
     expect(xpath(file, 'count(//testsuite[@name="api.example.com/"]/testcase)')).toBe('8');
     expect(xpath(file, 'string(/testsuites/@failures)')).toBe('1');
-    expect(xpath(file, 'string(//testsuite[@name="api.example.com/"]/testcase[@name="grant"]/failure/@type)')).toBe('ReferenceGrantMissing');
+    expect(xpath(file, 'string(//testsuite[@name="api.example.com/"]/testcase[@name="grant"]/failure/@type)')).toBe(
+      'ReferenceGrantMissing',
+    );
     const body = xpath(file, 'string(//testcase[@name="grant"]/failure)');
     expect(body).toMatch(/no ReferenceGrant in namespace example-api/);
     expect(body).toMatch(/kind: ReferenceGrant/);
     expect(body).toMatch(/see https:\/\/.*#referencegrantmissing/);
     // layers after the failure, and the network layers under --offline, are skipped, with the reason
-    expect(xpath(file, 'string(//testsuite[@name="api.example.com/"]/testcase[@name="endpoints"]/skipped/@message)')).toBe('not checked: grant failed');
+    expect(
+      xpath(file, 'string(//testsuite[@name="api.example.com/"]/testcase[@name="endpoints"]/skipped/@message)'),
+    ).toBe('not checked: grant failed');
     expect(xpath(file, 'count(//testsuite[@name="worker.example.com/"]//failure)')).toBe('0');
-    expect(xpath(file, 'string(//testsuite[@name="worker.example.com/"]/properties/property[@name="verdict"]/@value)')).toBe('pass');
+    expect(
+      xpath(file, 'string(//testsuite[@name="worker.example.com/"]/properties/property[@name="verdict"]/@value)'),
+    ).toBe('pass');
   });
 
   it('reports a layer that could not be checked as <error>, and stays valid with hostile text from the cluster', async () => {
@@ -63,13 +77,18 @@ describe.skipIf(!xmllint)('junit output (validated by xmllint against junit-10.x
     writeFileSync(file, renderJunit(report));
     expect(validate(file).code).toBe(0);
     expect(xpath(file, 'string(//testcase[@name="listener"]/error/@type)')).toBe('ClusterUnreachable');
-    expect(xpath(file, 'string(//testcase[@name="listener"]/error/@message)')).toBe('cannot reach <api> & "server" red \\u0007 ]]>'); // controls are shown escaped, never raw
+    expect(xpath(file, 'string(//testcase[@name="listener"]/error/@message)')).toBe(
+      'cannot reach <api> & "server" red \\u0007 ]]>',
+    ); // controls are shown escaped, never raw
     expect(readFileSync(file, 'utf8')).not.toMatch(/\u001b|\u0000|\u0007/);
   });
 
   it('is checked by a validator that does reject a testsuite without its required attributes', () => {
     const file = join(tmp(), 'bad.xml');
-    writeFileSync(file, '<?xml version="1.0"?>\n<testsuites><testsuite name="x"><testcase name="dns"/></testsuite></testsuites>\n');
+    writeFileSync(
+      file,
+      '<?xml version="1.0"?>\n<testsuites><testsuite name="x"><testcase name="dns"/></testsuite></testsuites>\n',
+    );
     const v = validate(file);
     expect(v.code).not.toBe(0);
     expect(v.stderr).toMatch(/attribute 'tests' is required/);

@@ -15,10 +15,19 @@ const PLUGIN = join(ROOT, 'dist', 'bundle', 'kubectl-gwdoctor.js');
 
 describe('kubectl conventions', () => {
   it.each([
-    [['-n', 'istio-ingress', '--gateway', 'gw', 'a.example.com'], ['--gateway', 'istio-ingress/gw', 'a.example.com']],
+    [
+      ['-n', 'istio-ingress', '--gateway', 'gw', 'a.example.com'],
+      ['--gateway', 'istio-ingress/gw', 'a.example.com'],
+    ],
     [['--namespace=istio-ingress', '--gateway=gw'], ['--gateway=istio-ingress/gw']],
-    [['-nistio-ingress', '--gateway', 'istio-ingress/gw'], ['--gateway', 'istio-ingress/gw']],
-    [['--context', 'prod', '--kubeconfig', '/k', 'a.example.com'], ['--context', 'prod', '--kubeconfig', '/k', 'a.example.com']],
+    [
+      ['-nistio-ingress', '--gateway', 'istio-ingress/gw'],
+      ['--gateway', 'istio-ingress/gw'],
+    ],
+    [
+      ['--context', 'prod', '--kubeconfig', '/k', 'a.example.com'],
+      ['--context', 'prod', '--kubeconfig', '/k', 'a.example.com'],
+    ],
   ])('%j -> %j', (input, want) => {
     expect(kubectlArgs(input)).toEqual(want);
   });
@@ -42,7 +51,19 @@ function runPlugin(args: string[], viaKubectl: string | null) {
 
 describe('the kubectl-gwdoctor executable', () => {
   it('runs gwdoctor with -n applied to --gateway (exit codes unchanged)', () => {
-    const r = runPlugin(['--manifests', 'fixtures/grant-missing', '--offline', '-n', 'istio-ingress', '--gateway', 'example-istio-gateway', 'api.example.com'], null);
+    const r = runPlugin(
+      [
+        '--manifests',
+        'fixtures/grant-missing',
+        '--offline',
+        '-n',
+        'istio-ingress',
+        '--gateway',
+        'example-istio-gateway',
+        'api.example.com',
+      ],
+      null,
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/✖ grant/);
     const bad = runPlugin(['-n', 'istio-ingress', 'api.example.com'], null);
@@ -54,7 +75,19 @@ describe('the kubectl-gwdoctor executable', () => {
   // kubectl fails the run instead of skipping.
   const kubectl = consumer('kubectl', 'kubernetes-client');
   it.skipIf(!kubectl)('is found and run by kubectl itself: kubectl gwdoctor ...', () => {
-    const r = runPlugin(['--manifests', 'fixtures/seed-healthy', '--offline', '-n', 'istio-ingress', '--gateway', 'example-istio-gateway', 'api.example.com'], kubectl);
+    const r = runPlugin(
+      [
+        '--manifests',
+        'fixtures/seed-healthy',
+        '--offline',
+        '-n',
+        'istio-ingress',
+        '--gateway',
+        'example-istio-gateway',
+        'api.example.com',
+      ],
+      kubectl,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/api\.example\.com\/ reaches its backend/);

@@ -24,7 +24,8 @@ function run(args: string[], input?: string, env: NodeJS.ProcessEnv = {}) {
 }
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-in-'));
-const gateway = (spec: string) => `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: g\n  namespace: n\n${spec}`;
+const gateway = (spec: string) =>
+  `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: g\n  namespace: n\n${spec}`;
 
 describe('-f inputs', () => {
   const seedYaml = readFileSync(join(SEED, 'cluster.yaml'), 'utf8');
@@ -35,7 +36,11 @@ describe('-f inputs', () => {
       const r = run(['-f', f, '--offline', '-o', 'json', 'api.example.com'], seedYaml);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(fromDir.code);
-      const verdicts = (out: string) => (JSON.parse(out) as { targets: { verdict: string; layers: { status: string }[] }[] }).targets.map((t) => [t.verdict, t.layers.map((l) => l.status)]);
+      const verdicts = (out: string) =>
+        (JSON.parse(out) as { targets: { verdict: string; layers: { status: string }[] }[] }).targets.map((t) => [
+          t.verdict,
+          t.layers.map((l) => l.status),
+        ]);
       expect(verdicts(r.stdout)).toEqual(verdicts(fromDir.stdout));
     }
   });
@@ -60,10 +65,15 @@ describe('-f inputs', () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
     for (let i = 1; i < 9; i++) {
       const p = String.fromCharCode(96 + i);
-      levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${p}`).join(',')}]`);
+      levels.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${p}`).join(',')}]`,
+      );
     }
     writeFileSync(join(d, 'bomb.yaml'), `${levels.join('\n')}\n`);
-    writeFileSync(join(d, 'gw-bomb.yaml'), gateway(`spec:\n  gatewayClassName: istio\n  infrastructure:\n${levels.map((l) => `    ${l}`).join('\n')}\n`));
+    writeFileSync(
+      join(d, 'gw-bomb.yaml'),
+      gateway(`spec:\n  gatewayClassName: istio\n  infrastructure:\n${levels.map((l) => `    ${l}`).join('\n')}\n`),
+    );
     const t = performance.now();
     const top = run(['-f', join(d, 'bomb.yaml'), '--offline', 'api.example.com']);
     expect(top.code, top.stderr).toBe(3);
@@ -77,7 +87,10 @@ describe('-f inputs', () => {
     const d = tmp();
     writeFileSync(join(d, 'a.yaml'), `apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n---\n${gateway('')}`);
     writeFileSync(join(d, 'b.yaml'), gateway('spec:\n  gatewayClassName: istio\n  listeners:\n    name: http\n'));
-    writeFileSync(join(d, 'c.yaml'), `apiVersion: v1\nkind: List\nitems:\n- apiVersion: gateway.networking.k8s.io/v1\n  kind: HTTPRoute\n  metadata: {name: r, namespace: n}\n  spec:\n    parentRefs:\n    - {sectionName: http}\n`);
+    writeFileSync(
+      join(d, 'c.yaml'),
+      `apiVersion: v1\nkind: List\nitems:\n- apiVersion: gateway.networking.k8s.io/v1\n  kind: HTTPRoute\n  metadata: {name: r, namespace: n}\n  spec:\n    parentRefs:\n    - {sectionName: http}\n`,
+    );
     const cases = [
       ['a.yaml', /a\.yaml:5: Gateway n\/g: spec is missing$/m],
       ['b.yaml', /b\.yaml:1: Gateway n\/g: spec\.listeners must be a list, not a mapping$/m],
@@ -92,7 +105,8 @@ describe('-f inputs', () => {
 
   const bigDump = () => {
     const d = tmp();
-    const svc = (i: number) => `- apiVersion: v1\n  kind: Service\n  metadata:\n    name: s${i}\n    namespace: n\n  spec:\n    ports:\n    - port: 80\n`;
+    const svc = (i: number) =>
+      `- apiVersion: v1\n  kind: Service\n  metadata:\n    name: s${i}\n    namespace: n\n  spec:\n    ports:\n    - port: 80\n`;
     const parts = ['apiVersion: v1\nitems:\n'];
     for (let i = 0; i < 400_000; i++) parts.push(svc(i));
     parts.push('kind: List\n');
@@ -106,15 +120,21 @@ describe('-f inputs', () => {
     const r = run(['-f', join(d, 'big.yaml'), '--timeout', '300ms', '--offline', 'api.example.com']);
     const ms = performance.now() - t;
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(/the deadline \(--timeout\) passed while reading manifests: stopped in .*big\.yaml at line \d+ after \d+ objects/);
+    expect(r.stderr).toMatch(
+      /the deadline \(--timeout\) passed while reading manifests: stopped in .*big\.yaml at line \d+ after \d+ objects/,
+    );
     expect(ms).toBeLessThan(5_000); // all 400,000 objects take several times longer
   });
 
   it('stops with exit 2 before the heap is full (never a V8 out-of-memory abort, exit 134)', () => {
     const d = bigDump();
-    const r = run(['-f', join(d, 'big.yaml'), '--timeout', '5m', '--offline', 'api.example.com'], '', { NODE_OPTIONS: '--max-old-space-size=96' });
+    const r = run(['-f', join(d, 'big.yaml'), '--timeout', '5m', '--offline', 'api.example.com'], '', {
+      NODE_OPTIONS: '--max-old-space-size=96',
+    });
     expect(r.code, r.stderr.slice(0, 500)).toBe(2);
-    expect(r.stderr).toMatch(/the manifests do not fit in memory \(\d+ MB heap\): stopped in .*big\.yaml at line \d+ after \d+ objects/);
+    expect(r.stderr).toMatch(
+      /the manifests do not fit in memory \(\d+ MB heap\): stopped in .*big\.yaml at line \d+ after \d+ objects/,
+    );
   });
 });
 
@@ -131,7 +151,9 @@ describe('-f from a stream whose writer stalls', () => {
     const r = await ended;
     child.stdin?.end();
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^gwdoctor: the deadline \(--timeout\) passed while reading manifests from stdin \(-f -\): 500 bytes read, and the writer had not finished\n/);
+    expect(r.stderr).toMatch(
+      /^gwdoctor: the deadline \(--timeout\) passed while reading manifests from stdin \(-f -\): 500 bytes read, and the writer had not finished\n/,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -27,7 +27,10 @@ describe('-o FORMAT=FILE, repeatable', () => {
     expect(r.stdout).not.toMatch(/"schemaVersion"/);
     const report = JSON.parse(readFileSync(file, 'utf8'));
     expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
-    expect(report.targets.map((t: { host: string; verdict: string }) => `${t.host} ${t.verdict}`)).toEqual(['api.example.com fail', 'worker.example.com pass']);
+    expect(report.targets.map((t: { host: string; verdict: string }) => `${t.host} ${t.verdict}`)).toEqual([
+      'api.example.com fail',
+      'worker.example.com pass',
+    ]);
   });
 
   it('keeps text on stdout when every format goes to a file', () => {

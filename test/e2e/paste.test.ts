@@ -29,18 +29,27 @@ function paste(text: string): Pasted {
   const rec = join(dir, 'rec');
   spawnSync('mkdir', [rec]);
   const kubectl = join(dir, 'kubectl');
-  writeFileSync(kubectl, `#!/bin/sh
+  writeFileSync(
+    kubectl,
+    `#!/bin/sh
 n=$(ls "$REC" | grep -c argv)
 printf '%s\\n' "$@" > "$REC/$n.argv"
 case " $* " in *" -f - "*) cat > "$REC/$n.stdin" ;; esac
-`);
+`,
+  );
   chmodSync(kubectl, 0o755);
   const script = join(dir, 'pasted.sh');
   writeFileSync(script, `${text}\n`);
-  const r = spawnSync('bash', [script], { encoding: 'utf8', env: { PATH: `${dir}:/usr/bin:/bin`, REC: rec }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync('bash', [script], {
+    encoding: 'utf8',
+    env: { PATH: `${dir}:/usr/bin:/bin`, REC: rec },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const n = readdirSync(rec).filter((f) => f.endsWith('.argv')).length;
   const calls = Array.from({ length: n }, (_, i) => {
-    const argv = readFileSync(join(rec, `${i}.argv`), 'utf8').replace(/\n$/, '').split('\n');
+    const argv = readFileSync(join(rec, `${i}.argv`), 'utf8')
+      .replace(/\n$/, '')
+      .split('\n');
     let stdin: string | null = null;
     try {
       stdin = readFileSync(join(rec, `${i}.stdin`), 'utf8');
@@ -100,7 +109,8 @@ describe('a printed fix pasted into bash arrives intact', () => {
     const r = gwdoctor(['--manifests', dir, '--offline', '-o', 'text', '-o', `json=${jsonFile}`, target]);
     expect(r.code).toBe(1);
     const report = JSON.parse(readFileSync(jsonFile, 'utf8'));
-    const fix = report.targets[0].layers.find((l: { status: string }) => l.status === 'fail' || l.status === 'error').fix as Fix;
+    const fix = report.targets[0].layers.find((l: { status: string }) => l.status === 'fail' || l.status === 'error')
+      .fix as Fix;
     const lines = r.stdout.split('\n');
     const start = lines.findIndex((l) => l.startsWith('  fix: '));
     const end = lines.findIndex((l, i) => i > start && l.startsWith('  see https://'));
@@ -114,9 +124,15 @@ describe('a printed fix pasted into bash arrives intact', () => {
     const c = cases.find((x) => x.code.endsWith('/apply')) as (typeof cases)[number];
     const jsonFile = join(mkdtempSync(join(tmpdir(), 'gwdoctor-paste-json-')), 'r.json');
     const r = gwdoctor(['--manifests', c.dir, '--offline', '-o', 'junit', '-o', `json=${jsonFile}`, c.target]);
-    const fix = JSON.parse(readFileSync(jsonFile, 'utf8')).targets[0].layers.find((l: { status: string }) => l.status === 'fail').fix as Fix;
+    const fix = JSON.parse(readFileSync(jsonFile, 'utf8')).targets[0].layers.find(
+      (l: { status: string }) => l.status === 'fail',
+    ).fix as Fix;
     const body = (/<failure[^>]*>([\s\S]*?)<\/failure>/.exec(r.stdout)?.[1] ?? '')
-      .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&amp;/g, '&');
     const lines = body.split('\n');
     const start = lines.findIndex((l) => l.startsWith('fix: '));
     const end = lines.findIndex((l, i) => i > start && l.startsWith('see https://'));
@@ -126,9 +142,25 @@ describe('a printed fix pasted into bash arrives intact', () => {
 
   it('gwdoctor diff text: the fix of a newly failing host, pasted', () => {
     const jsonFile = join(mkdtempSync(join(tmpdir(), 'gwdoctor-paste-json-')), 'r.json');
-    gwdoctor(['--manifests', join(FIXTURES, 'grant-missing'), '--offline', '-o', `json=${jsonFile}`, 'api.example.com']);
-    const fix = JSON.parse(readFileSync(jsonFile, 'utf8')).targets[0].layers.find((l: { status: string }) => l.status === 'fail').fix as Fix;
-    const r = gwdoctor(['diff', '--base', join(FIXTURES, 'seed-healthy'), '--head', join(FIXTURES, 'grant-missing'), 'api.example.com']);
+    gwdoctor([
+      '--manifests',
+      join(FIXTURES, 'grant-missing'),
+      '--offline',
+      '-o',
+      `json=${jsonFile}`,
+      'api.example.com',
+    ]);
+    const fix = JSON.parse(readFileSync(jsonFile, 'utf8')).targets[0].layers.find(
+      (l: { status: string }) => l.status === 'fail',
+    ).fix as Fix;
+    const r = gwdoctor([
+      'diff',
+      '--base',
+      join(FIXTURES, 'seed-healthy'),
+      '--head',
+      join(FIXTURES, 'grant-missing'),
+      'api.example.com',
+    ]);
     expect(r.code).toBe(1);
     const lines = r.stdout.split('\n');
     const start = lines.findIndex((l) => l.startsWith('      fix: '));
@@ -141,7 +173,11 @@ describe('a printed fix pasted into bash arrives intact', () => {
   it('a here-document delimiter never equals a line of the YAML it closes', () => {
     expect(heredocDelimiter('a: 1\n')).toBe('EOF');
     expect(heredocDelimiter('EOF\nEOF2\nx\n')).toBe('EOF3');
-    const fix: Fix = { kind: 'apply', explain: '', object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { 'a': 'line\n\nEOF\n' } } };
+    const fix: Fix = {
+      kind: 'apply',
+      explain: '',
+      object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: 'line\n\nEOF\n' } },
+    };
     expectArrives(paste(renderFix(fix)), fix);
   });
 });

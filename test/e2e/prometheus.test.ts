@@ -30,7 +30,15 @@ function samples(text: string): Map<string, number> {
 describe.skipIf(!promtool)('prometheus output (checked by promtool)', () => {
   it('gives per host an ok gauge, the verdict, and the failing layer and code as labels; promtool finds no problem', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'gwd-prom-')), 'gwdoctor.prom');
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '-o', `prometheus=${file}`, 'api.example.com', 'worker.example.com']);
+    const r = gwdoctor([
+      '--manifests',
+      'fixtures/grant-missing',
+      '--offline',
+      '-o',
+      `prometheus=${file}`,
+      'api.example.com',
+      'worker.example.com',
+    ]);
     expect(r.code).toBe(1);
     const text = readFileSync(file, 'utf8');
     const c = check(text);
@@ -41,7 +49,11 @@ describe.skipIf(!promtool)('prometheus output (checked by promtool)', () => {
     expect(s.get('gwdoctor_host_ok{host="worker.example.com",path="/"}')).toBe(1);
     expect(s.get('gwdoctor_host_verdict{host="api.example.com",path="/",verdict="fail"}')).toBe(1);
     expect(s.get('gwdoctor_host_verdict{host="api.example.com",path="/",verdict="pass"}')).toBe(0);
-    expect(s.get('gwdoctor_host_failure{host="api.example.com",path="/",layer="grant",code="ReferenceGrantMissing",verdict="fail"}')).toBe(1);
+    expect(
+      s.get(
+        'gwdoctor_host_failure{host="api.example.com",path="/",layer="grant",code="ReferenceGrantMissing",verdict="fail"}',
+      ),
+    ).toBe(1);
     expect([...s.keys()].filter((k) => k.startsWith('gwdoctor_host_failure{host="worker'))).toEqual([]);
     expect(s.has('gwdoctor_layer_duration_seconds{host="api.example.com",path="/",layer="grant"}')).toBe(true);
     expect(s.has('gwdoctor_layer_duration_seconds{host="api.example.com",path="/",layer="endpoints"}')).toBe(false); // skipped
@@ -55,7 +67,9 @@ describe.skipIf(!promtool)('prometheus output (checked by promtool)', () => {
     const text = renderPrometheus(report);
     expect(check(text).code).toBe(0);
     const s = samples(text);
-    const expiry = s.get('gwdoctor_tls_certificate_expiry_timestamp_seconds{host="api.example.com",path="/",address="192.0.2.10:443"}')!;
+    const expiry = s.get(
+      'gwdoctor_tls_certificate_expiry_timestamp_seconds{host="api.example.com",path="/",address="192.0.2.10:443"}',
+    )!;
     expect(expiry).toBe(Date.parse('2027-01-01T00:00:00.000Z') / 1000);
     expect(Math.round((expiry - Date.parse(report.generatedAt) / 1000) / 86_400)).toBe(35); // days left, as the PromQL in the README computes it
     expect(s.get('gwdoctor_dns_answers{host="api.example.com",path="/",resolver="system resolver"}')).toBe(2);

@@ -37,7 +37,14 @@ function everything(dir: string): string {
   return all;
 }
 
-const SCENARIOS = ['listener-https-cert-valid', 'listener-https-cert-foreign-ns', 'listener-https-cert-key-mismatch', 'listener-https-cert-other-host', 'listener-https-cert-expired', 'listener-https-cert-wrong-type'];
+const SCENARIOS = [
+  'listener-https-cert-valid',
+  'listener-https-cert-foreign-ns',
+  'listener-https-cert-key-mismatch',
+  'listener-https-cert-other-host',
+  'listener-https-cert-expired',
+  'listener-https-cert-wrong-type',
+];
 
 describe('no Secret data in any output', () => {
   const secrets = material();
@@ -49,7 +56,23 @@ describe('no Secret data in any output', () => {
   it.each(SCENARIOS)('%s: every -o format, --fix-dir, -v and --debug', (name) => {
     const dir = mkdtempSync(join(tmpdir(), 'gwd-secret-'));
     const outs = FORMATS.filter((f) => f !== 'text').flatMap((f) => ['-o', `${f}=${join(dir, `report.${f}`)}`]);
-    const r = gwdoctor(['--manifests', `fixtures/${name}`, '--offline', '-v', '--debug', '--fix-dir', join(dir, 'fixes'), '-o', 'text', ...outs, 'api.example.com', 'worker.example.com'], { GITHUB_ACTIONS: 'true' });
+    const r = gwdoctor(
+      [
+        '--manifests',
+        `fixtures/${name}`,
+        '--offline',
+        '-v',
+        '--debug',
+        '--fix-dir',
+        join(dir, 'fixes'),
+        '-o',
+        'text',
+        ...outs,
+        'api.example.com',
+        'worker.example.com',
+      ],
+      { GITHUB_ACTIONS: 'true' },
+    );
     expect([0, 1]).toContain(r.code);
     const text = `${r.stdout}\n${r.stderr}\n${everything(dir)}`;
     expect(text).toMatch(/listener/); // the outputs were written
@@ -57,8 +80,24 @@ describe('no Secret data in any output', () => {
   });
 
   it('--all and gwdoctor diff likewise', () => {
-    const all = gwdoctor(['--manifests', 'fixtures/listener-https-cert-foreign-ns', '--offline', '--all', '-v', '-o', 'json']);
-    const diff = gwdoctor(['diff', '--base', 'fixtures/listener-https-cert-valid', '--head', 'fixtures/listener-https-cert-key-mismatch', '-o', 'json']);
+    const all = gwdoctor([
+      '--manifests',
+      'fixtures/listener-https-cert-foreign-ns',
+      '--offline',
+      '--all',
+      '-v',
+      '-o',
+      'json',
+    ]);
+    const diff = gwdoctor([
+      'diff',
+      '--base',
+      'fixtures/listener-https-cert-valid',
+      '--head',
+      'fixtures/listener-https-cert-key-mismatch',
+      '-o',
+      'json',
+    ]);
     expect(all.stdout).toMatch(/ReferenceGrantMissing/);
     expect(diff.stdout).toMatch(/ListenerCertificateRefInvalid/);
     for (const s of secrets) expect(`${all.stdout}${all.stderr}${diff.stdout}${diff.stderr}`.includes(s)).toBe(false);

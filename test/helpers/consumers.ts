@@ -12,7 +12,8 @@ export const SCHEMAS = join(ROOT, 'test', 'schemas');
 export function consumer(name: string, pkg: string): string | null {
   const p = which(name);
   if (p) return p;
-  if (process.env['CI'] === 'true') throw new Error(`${name} is missing (Debian package ${pkg}): run scripts/install-net-deps.sh`);
+  if (process.env['CI'] === 'true')
+    throw new Error(`${name} is missing (Debian package ${pkg}): run scripts/install-net-deps.sh`);
   return null;
 }
 

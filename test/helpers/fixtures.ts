@@ -33,7 +33,10 @@ export function scenarios(): Scenario[] {
   return readdirSync(FIXTURES, { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(FIXTURES, d.name, 'expect.json')))
     .map((d) => {
-      const e = JSON.parse(readFileSync(join(FIXTURES, d.name, 'expect.json'), 'utf8')) as Omit<Scenario, 'name' | 'dir'>;
+      const e = JSON.parse(readFileSync(join(FIXTURES, d.name, 'expect.json'), 'utf8')) as Omit<
+        Scenario,
+        'name' | 'dir'
+      >;
       return { name: d.name, dir: join(FIXTURES, d.name), ...e };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
@@ -47,7 +50,11 @@ export function offlineEnv(cluster: ClusterReader | null, extra: Partial<Env> = 
 /** A case target "internal:HOST" is checked as `--internal HOST` (a host that must not be public). */
 const INTERNAL = 'internal:';
 
-export async function runOnCluster(cluster: ClusterReader, target: string, extra: Partial<Env> = {}): Promise<TargetReport> {
+export async function runOnCluster(
+  cluster: ClusterReader,
+  target: string,
+  extra: Partial<Env> = {},
+): Promise<TargetReport> {
   if (target.startsWith(INTERNAL)) {
     const t = { ...parseTarget(target.slice(INTERNAL.length)), expect: 'internal' as const };
     return runTarget(INTERNAL_LAYERS, t, offlineEnv(cluster, extra), { until: null, intervalMs: 0 });
@@ -71,6 +78,12 @@ export function expected(c: ExpectCase): ExpectCase {
 
 /** The comparable outcome of a target: what the contract test and expect.json speak about. */
 export function outcome(r: TargetReport): ExpectCase {
-  const first = r.layers.find((l) => l.status === 'fail' || l.status === 'error') ?? r.layers.find((l) => l.status === 'warn');
-  return { target: r.expect === 'internal' ? `${INTERNAL}${r.input}` : r.input, verdict: r.verdict, layer: first?.id ?? null, code: first?.code ?? null };
+  const first =
+    r.layers.find((l) => l.status === 'fail' || l.status === 'error') ?? r.layers.find((l) => l.status === 'warn');
+  return {
+    target: r.expect === 'internal' ? `${INTERNAL}${r.input}` : r.input,
+    verdict: r.verdict,
+    layer: first?.id ?? null,
+    code: first?.code ?? null,
+  };
 }

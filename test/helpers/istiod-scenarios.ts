@@ -10,13 +10,14 @@ export const HAND_WRITTEN: Record<string, string> = {
   'route-status-stale': 'istiod writes status for the current generation; a lagging controller is needed',
   'route-status-missing': 'istiod writes status for every route it handles; a route it never processed is needed',
   'status-disagrees': 'istiod recomputes ResolvedRefs from the spec; status left over from an older spec is needed',
-  'listener-https-cert-status-disagrees': 'istiod recomputes the listener as soon as the ReferenceGrant exists; RefNotPermitted from before the grant is needed',
+  'listener-https-cert-status-disagrees':
+    'istiod recomputes the listener as soon as the ReferenceGrant exists; RefNotPermitted from before the grant is needed',
   'gateway-status-no-instances-stale':
     'istiod recomputes the address on the next Service change, which loading a scenario always makes; the stuck state itself is reproduced step by step in istiod-resync.test.ts',
   'mesh-waypoint-never-ready':
     'the harness runs istiod without ambient (PILOT_ENABLE_AMBIENT off), so it writes no waypoint status; the status here (no status.addresses, Programmed=False, the Service\'s istio.io/WaypointBound=False WaypointIsNotReady) is what the pinned istiod wrote with ambient on (envoy-lane.md, "Learned later")',
   'listener-conflicted':
-    'istiod never marks a Gateway\'s own listeners Conflicted (only ListenerSet conflicts); it accepts *.example.com and api.example.com on port 80',
+    "istiod never marks a Gateway's own listeners Conflicted (only ListenerSet conflicts); it accepts *.example.com and api.example.com on port 80",
 };
 
 /**
@@ -33,7 +34,6 @@ export const KNOWN_DISAGREEMENTS: Record<string, Record<string, Known>> = {
   'gateway-not-accepted': both({
     side: 'predicted',
     got: { verdict: 'pass', layer: null, code: null },
-    why: 'the fixture\'s manifests hold no ConfigMap at all, so the prediction cannot tell a missing parametersRef ConfigMap from one not included (live it is predicted: test/unit/rules-issue8.test.ts)',
+    why: "the fixture's manifests hold no ConfigMap at all, so the prediction cannot tell a missing parametersRef ConfigMap from one not included (live it is predicted: test/unit/rules-issue8.test.ts)",
   }),
 };
-

@@ -24,7 +24,9 @@ export function withNetworkLayers(t: TargetReport): TargetReport {
     status: 'pass',
     summary: `${t.host} resolves to 192.0.2.10, 192.0.2.11`,
     evidence: [{ ref: 'system resolver', detail: `${t.host} -> 192.0.2.10, 192.0.2.11` }],
-    facts: { resolvers: [{ resolver: 'system resolver', status: 'ok', addresses: ['192.0.2.10', '192.0.2.11'], cnames: [] }] },
+    facts: {
+      resolvers: [{ resolver: 'system resolver', status: 'ok', addresses: ['192.0.2.10', '192.0.2.11'], cnames: [] }],
+    },
     durationMs: 4,
   };
   const proxy: Finding = {
@@ -39,7 +41,17 @@ export function withNetworkLayers(t: TargetReport): TargetReport {
       { ref: `GET https://${t.host}/ via 192.0.2.10`, detail: 'HTTP 200; server: istio-envoy; body: "ok"' },
     ],
     facts: {
-      tls: [{ address: '192.0.2.10:443', notBefore: '2026-09-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z', daysLeft: 35, sans: [t.host], subject: `CN=${t.host}`, issuer: 'CN=Test CA' }],
+      tls: [
+        {
+          address: '192.0.2.10:443',
+          notBefore: '2026-09-01T00:00:00.000Z',
+          notAfter: '2027-01-01T00:00:00.000Z',
+          daysLeft: 35,
+          sans: [t.host],
+          subject: `CN=${t.host}`,
+          issuer: 'CN=Test CA',
+        },
+      ],
       answers: [{ address: '192.0.2.10', port: 443, statusCode: 200, location: null }],
     },
     durationMs: 17,

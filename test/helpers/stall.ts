@@ -14,7 +14,11 @@ export interface Ended {
 }
 
 export function gwdoctorChild(args: string[]): { child: ChildProcess; ended: Promise<Ended> } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -23,7 +27,9 @@ export function gwdoctorChild(args: string[]): { child: ChildProcess; ended: Pro
   // A safety net for the test run, not a measure: a gwdoctor that ignores its deadline is killed (and the test fails
   // on its exit code).
   const net = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const ended = new Promise<Ended>((resolve) => child.once('close', (code, signal) => (clearTimeout(net), resolve({ code, signal, stderr, stdout }))));
+  const ended = new Promise<Ended>((resolve) =>
+    child.once('close', (code, signal) => (clearTimeout(net), resolve({ code, signal, stderr, stdout }))),
+  );
   return { child, ended };
 }
 
@@ -63,13 +69,17 @@ export function mkfifo(path: string): void {
 
 /** Open a named pipe for writing once a reader has it open (ENXIO before): the writer side of a stalled FIFO. */
 export async function fifoWriter(path: string): Promise<{ write(s: string): void; close(): void }> {
-  const fd = await until(() => {
-    try {
-      return openSync(path, constants.O_WRONLY | constants.O_NONBLOCK) + 1; // +1: fd 0 is falsy
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
-      throw err;
-    }
-  }, 20_000, `a reader on ${path}`);
+  const fd = await until(
+    () => {
+      try {
+        return openSync(path, constants.O_WRONLY | constants.O_NONBLOCK) + 1; // +1: fd 0 is falsy
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
+        throw err;
+      }
+    },
+    20_000,
+    `a reader on ${path}`,
+  );
   return { write: (s) => void writeSync(fd - 1, s), close: () => closeSync(fd - 1) };
 }

@@ -33,22 +33,29 @@ describe('seed-healthy: istiod -> a real Envoy -> backend Pods on loopback', () 
     return st.sc;
   };
 
-  itEnvoy('the gateway Envoy is istiod\'s: listeners only on the lane\'s loopback addresses, the NodePort stand-in on the Node\'s InternalIP', async () => {
-    const sc = lane();
-    expect(sc.envoys).toHaveLength(1);
-    const e = sc.envoys[0]!;
-    expect(e.gateway).toBe('istio-ingress/example-istio-gateway');
-    const bound = await listenerAddresses(e.adminUrl);
-    expect(bound.every((a) => a.startsWith('127.'))).toBe(true);
-    // The fixture's Service overlay pins nodePort 32080 for port 80; the Node's InternalIP is the lane's.
-    expect(e.nodePorts).toContainEqual(expect.objectContaining({ nodePort: 32080, servicePort: 80, address: sc.nodeAddresses[0] }));
-    expect(bound).toContain(`${sc.nodeAddresses[0]}:32080`);
-  });
+  itEnvoy(
+    "the gateway Envoy is istiod's: listeners only on the lane's loopback addresses, the NodePort stand-in on the Node's InternalIP",
+    async () => {
+      const sc = lane();
+      expect(sc.envoys).toHaveLength(1);
+      const e = sc.envoys[0]!;
+      expect(e.gateway).toBe('istio-ingress/example-istio-gateway');
+      const bound = await listenerAddresses(e.adminUrl);
+      expect(bound.every((a) => a.startsWith('127.'))).toBe(true);
+      // The fixture's Service overlay pins nodePort 32080 for port 80; the Node's InternalIP is the lane's.
+      expect(e.nodePorts).toContainEqual(
+        expect.objectContaining({ nodePort: 32080, servicePort: 80, address: sc.nodeAddresses[0] }),
+      );
+      expect(bound).toContain(`${sc.nodeAddresses[0]}:32080`);
+    },
+  );
 
-  itEnvoy('api.example.com: 200 from the example-api Pod, with Envoy\'s server and upstream-time headers', async () => {
+  itEnvoy("api.example.com: 200 from the example-api Pod, with Envoy's server and upstream-time headers", async () => {
     const a = await lane().request('api.example.com');
     const e = lane().envoys[0]!;
-    process.stderr.write(`[envoy] ${e.pod}: spawn -> ready ${e.readyMs} ms, spawn -> first 200 ${Date.now() - e.spawnedAt} ms\n`);
+    process.stderr.write(
+      `[envoy] ${e.pod}: spawn -> ready ${e.readyMs} ms, spawn -> first 200 ${Date.now() - e.spawnedAt} ms\n`,
+    );
     expect(a).toMatchObject({ status: 200, server: 'istio-envoy', backend: API_POD, body: `${API_POD}\n` });
     expect(a.upstreamServiceTime).toMatch(/^\d+$/);
     expect(a.sent).toMatch(/^GET http:\/\/127\.\d+\.\d+\.\d+:32080\/ Host: api\.example\.com$/);
@@ -59,7 +66,7 @@ describe('seed-healthy: istiod -> a real Envoy -> backend Pods on loopback', () 
     expect(await lane().request('https://API.Example.com/health')).toMatchObject({ status: 200, backend: API_POD });
   });
 
-  itEnvoy('admin.example.com (no route) and example.com (outside the listener): Envoy\'s empty 404', async () => {
+  itEnvoy("admin.example.com (no route) and example.com (outside the listener): Envoy's empty 404", async () => {
     for (const t of ['admin.example.com', 'example.com']) {
       const a = await lane().request(t);
       expect(a, t).toMatchObject({ status: 404, server: 'istio-envoy', body: '' });
@@ -79,7 +86,13 @@ describe('seed-healthy: istiod -> a real Envoy -> backend Pods on loopback', () 
       dir = mkdtempSync(join(tmpdir(), 'gwdoctor-envoy-lane-'));
       const pki = new TestPki(dir, bins.bins.openssl);
       caFile = pki.ca('test-ca');
-      const leaf = pki.leaf('test-ca', 'good', ['api.example.com', 'worker.example.com', 'admin.example.com'], days(-1), days(60));
+      const leaf = pki.leaf(
+        'test-ca',
+        'good',
+        ['api.example.com', 'worker.example.com', 'admin.example.com'],
+        days(-1),
+        days(60),
+      );
       const np = st.sc.envoys[0]!.nodePorts.find((n) => n.servicePort === 80)!;
       nginx = await startNginx(bins.bins.nginx, join(dir, 'nginx'), [
         {
@@ -113,18 +126,26 @@ describe('seed-healthy: istiod -> a real Envoy -> backend Pods on loopback', () 
     };
 
     itEnvoy('https://api.example.com/: pass, through nginx to the real Envoy and the example-api Pod', async () => {
-      const rep = await runTarget(LAYERS, parseTarget('https://api.example.com/'), await env(), { until: null, intervalMs: 0 });
+      const rep = await runTarget(LAYERS, parseTarget('https://api.example.com/'), await env(), {
+        until: null,
+        intervalMs: 0,
+      });
       expect(outcome(rep)).toMatchObject({ verdict: 'pass', layer: null, code: null });
       const proxy = rep.layers.find((l) => l.id === 'proxy')!;
       expect(proxy.status).toBe('pass');
       expect(proxy.facts.answers?.map((x) => x.statusCode)).toContain(200);
       // The Service gwdoctor names at the endpoints layer is the one whose Pod the real request reached.
-      expect(rep.layers.find((l) => l.id === 'endpoints')?.facts.backends).toContainEqual(expect.objectContaining({ kind: 'Service', namespace: 'example-api', name: 'example-api' }));
+      expect(rep.layers.find((l) => l.id === 'endpoints')?.facts.backends).toContainEqual(
+        expect.objectContaining({ kind: 'Service', namespace: 'example-api', name: 'example-api' }),
+      );
       expect(await lane().request('https://api.example.com/')).toMatchObject({ status: 200, backend: API_POD });
     });
 
     itEnvoy('https://admin.example.com/: NoRouteForHost, and Envoy really answers an empty 404 there', async () => {
-      const rep = await runTarget(LAYERS, parseTarget('https://admin.example.com/'), await env(), { until: null, intervalMs: 0 });
+      const rep = await runTarget(LAYERS, parseTarget('https://admin.example.com/'), await env(), {
+        until: null,
+        intervalMs: 0,
+      });
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'route', code: 'NoRouteForHost' });
       expect(await lane().request('https://admin.example.com/')).toMatchObject({ status: 404, body: '' });
     });
@@ -134,34 +155,72 @@ describe('seed-healthy: istiod -> a real Envoy -> backend Pods on loopback', () 
 describe('npm run try-live -- --envoy --manifests DIR --once HOST... -o json', () => {
   // Its own control plane, istiod and Envoy, on a directory that is not under fixtures/: the seed without the
   // example-worker ReferenceGrant.
-  itEnvoy('gwdoctor\'s JSON report with the real answer per target: 200 from the Pod / 500 for the missing grant / 404 for no route', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-try-live-'));
-    try {
-      const seed = loadManifests([join(FIXTURES, 'seed-healthy')], { keep: 'all' });
-      const items = seed.filter((o) => !(o.kind === 'ReferenceGrant' && o.metadata.namespace === 'example-worker'));
-      writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-      const child = spawn(process.execPath, [join(ROOT, 'scripts', 'try-live.mjs'), '--envoy', '--manifests', dir, '--once', 'api.example.com', 'worker.example.com', 'admin.example.com', '-o', 'json'], {
-        cwd: ROOT,
-        env: { ...process.env, NO_COLOR: '1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (err += d));
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      expect(code, err.slice(-3000)).toBe(1); // gwdoctor's exit code: a target fails
-      const report = JSON.parse(out) as { targets: { input: string; verdict: string; failedLayer: string | null; layers: { id: string; code: string | null }[]; real?: Record<string, unknown> }[] };
-      const t = (h: string) => report.targets.find((x) => x.input === h)!;
-      expect(t('api.example.com')).toMatchObject({ verdict: 'pass', real: { status: 200, server: 'istio-envoy', backend: API_POD, body: `${API_POD}\n` } });
-      expect(t('worker.example.com')).toMatchObject({ verdict: 'fail', failedLayer: 'grant', real: { status: 500, server: 'istio-envoy', body: '' } });
-      expect(t('worker.example.com').layers.find((l) => l.id === 'grant')?.code).toBe('ReferenceGrantMissing');
-      expect(t('admin.example.com')).toMatchObject({ verdict: 'fail', failedLayer: 'route', real: { status: 404, body: '' } });
-      expect(t('admin.example.com').real).not.toHaveProperty('backend');
-      expect(err).toMatch(/\[try-live\] 1 gateway Envoy\(s\) and \d+ backend\(s\) up/);
-      expect(err).toMatch(/\[try-live\] stopped; nothing left running/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 600_000);
+  itEnvoy(
+    "gwdoctor's JSON report with the real answer per target: 200 from the Pod / 500 for the missing grant / 404 for no route",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-try-live-'));
+      try {
+        const seed = loadManifests([join(FIXTURES, 'seed-healthy')], { keep: 'all' });
+        const items = seed.filter((o) => !(o.kind === 'ReferenceGrant' && o.metadata.namespace === 'example-worker'));
+        writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+        const child = spawn(
+          process.execPath,
+          [
+            join(ROOT, 'scripts', 'try-live.mjs'),
+            '--envoy',
+            '--manifests',
+            dir,
+            '--once',
+            'api.example.com',
+            'worker.example.com',
+            'admin.example.com',
+            '-o',
+            'json',
+          ],
+          {
+            cwd: ROOT,
+            env: { ...process.env, NO_COLOR: '1' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (err += d));
+        const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+        expect(code, err.slice(-3000)).toBe(1); // gwdoctor's exit code: a target fails
+        const report = JSON.parse(out) as {
+          targets: {
+            input: string;
+            verdict: string;
+            failedLayer: string | null;
+            layers: { id: string; code: string | null }[];
+            real?: Record<string, unknown>;
+          }[];
+        };
+        const t = (h: string) => report.targets.find((x) => x.input === h)!;
+        expect(t('api.example.com')).toMatchObject({
+          verdict: 'pass',
+          real: { status: 200, server: 'istio-envoy', backend: API_POD, body: `${API_POD}\n` },
+        });
+        expect(t('worker.example.com')).toMatchObject({
+          verdict: 'fail',
+          failedLayer: 'grant',
+          real: { status: 500, server: 'istio-envoy', body: '' },
+        });
+        expect(t('worker.example.com').layers.find((l) => l.id === 'grant')?.code).toBe('ReferenceGrantMissing');
+        expect(t('admin.example.com')).toMatchObject({
+          verdict: 'fail',
+          failedLayer: 'route',
+          real: { status: 404, body: '' },
+        });
+        expect(t('admin.example.com').real).not.toHaveProperty('backend');
+        expect(err).toMatch(/\[try-live\] 1 gateway Envoy\(s\) and \d+ backend\(s\) up/);
+        expect(err).toMatch(/\[try-live\] stopped; nothing left running/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    600_000,
+  );
 });

@@ -21,7 +21,13 @@ import { ROOT } from '../helpers/cli.js';
 function testdataDir(): string | null {
   const mod = readFileSync(join(ROOT, 'test', 'controlplane', 'istio', 'go.mod'), 'utf8');
   const version = /^require istio\.io\/istio (\S+)$/m.exec(mod)?.[1];
-  const r = version ? spawnSync('go', ['mod', 'download', '-json', `istio.io/istio@${version}`], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' } }) : null;
+  const r = version
+    ? spawnSync('go', ['mod', 'download', '-json', `istio.io/istio@${version}`], {
+        encoding: 'utf8',
+        timeout: 300_000,
+        env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+      })
+    : null;
   const dir = r?.status === 0 ? (JSON.parse(r.stdout) as { Dir?: string }).Dir : undefined;
   const data = dir ? join(dir, 'pilot', 'pkg', 'config', 'kube', 'gateway', 'testdata') : '';
   if (dir && existsSync(data)) return data;
@@ -39,45 +45,62 @@ interface Condition {
 }
 type Obj = { kind?: string; metadata?: { name: string; namespace?: string } } & Record<string, unknown>;
 
-const docs = (file: string): Obj[] => (loadAll(readFileSync(file, 'utf8')) as (Obj | null)[]).filter((o): o is Obj => !!o && typeof o === 'object');
+const docs = (file: string): Obj[] =>
+  (loadAll(readFileSync(file, 'utf8')) as (Obj | null)[]).filter((o): o is Obj => !!o && typeof o === 'object');
 const key = (o: Obj) => `${o.kind} ${o.metadata?.namespace ?? 'default'}/${o.metadata?.name}`;
 
 const DIR = testdataDir();
-const inputs = DIR ? readdirSync(DIR).filter((f) => f.endsWith('.yaml') && existsSync(join(DIR, f.replace(/\.yaml$/, '.status.yaml.golden')))).sort() : [];
+const inputs = DIR
+  ? readdirSync(DIR)
+      .filter((f) => f.endsWith('.yaml') && existsSync(join(DIR, f.replace(/\.yaml$/, '.status.yaml.golden'))))
+      .sort()
+  : [];
 
-describe.skipIf(!DIR)('Istio\'s own gateway testdata: route attachment predicted from the spec == Istio\'s golden status', () => {
-  const rows: { file: string; route: string; parent: string; istio: string; gwdoctor: string }[] = [];
-  for (const file of inputs) {
-    const input = docs(join(DIR as string, file));
-    const golden = new Map(docs(join(DIR as string, file.replace(/\.yaml$/, '.status.yaml.golden'))).map((o) => [key(o), o]));
-    const gateways = input.filter((o) => o.kind === 'Gateway') as unknown as Gateway[];
-    for (const route of input.filter((o) => o.kind === 'HTTPRoute') as unknown as HTTPRoute[]) {
-      const ns = route.metadata.namespace ?? 'default';
-      const parents = ((golden.get(key(route as unknown as Obj)) as { status?: { parents?: { parentRef: ParentReference; conditions?: Condition[] }[] } } | undefined)?.status?.parents) ?? [];
-      for (const ps of parents) {
-        const want = ps.conditions?.find((c) => c.type === 'Accepted');
-        const pref = (route.spec.parentRefs ?? []).find((p) => JSON.stringify(normalizeParentRef(p, ns)) === JSON.stringify(normalizeParentRef(ps.parentRef, ns)));
-        const gw = pref ? gateways.find((g) => refersTo(pref, route, g)) : undefined;
-        if (!want || !pref || !gw) continue; // mesh (Service/ServiceEntry) and ListenerSet parents: not an ingress Gateway
-        const a = attachToGateway(route, pref, gw, undefined);
-        rows.push({
-          file,
-          route: `${ns}/${route.metadata.name}`,
-          parent: `${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}${pref.sectionName ? `:${pref.sectionName}` : ''}${pref.port ? `:${pref.port}` : ''}`,
-          istio: `${want.status}/${want.reason}`,
-          gwdoctor: a.assumed ? 'unknown' : `${a.accepted ? 'True' : 'False'}/${a.reason}`,
-        });
+describe.skipIf(!DIR)(
+  "Istio's own gateway testdata: route attachment predicted from the spec == Istio's golden status",
+  () => {
+    const rows: { file: string; route: string; parent: string; istio: string; gwdoctor: string }[] = [];
+    for (const file of inputs) {
+      const input = docs(join(DIR as string, file));
+      const golden = new Map(
+        docs(join(DIR as string, file.replace(/\.yaml$/, '.status.yaml.golden'))).map((o) => [key(o), o]),
+      );
+      const gateways = input.filter((o) => o.kind === 'Gateway') as unknown as Gateway[];
+      for (const route of input.filter((o) => o.kind === 'HTTPRoute') as unknown as HTTPRoute[]) {
+        const ns = route.metadata.namespace ?? 'default';
+        const parents =
+          (
+            golden.get(key(route as unknown as Obj)) as
+              | { status?: { parents?: { parentRef: ParentReference; conditions?: Condition[] }[] } }
+              | undefined
+          )?.status?.parents ?? [];
+        for (const ps of parents) {
+          const want = ps.conditions?.find((c) => c.type === 'Accepted');
+          const pref = (route.spec.parentRefs ?? []).find(
+            (p) => JSON.stringify(normalizeParentRef(p, ns)) === JSON.stringify(normalizeParentRef(ps.parentRef, ns)),
+          );
+          const gw = pref ? gateways.find((g) => refersTo(pref, route, g)) : undefined;
+          if (!want || !pref || !gw) continue; // mesh (Service/ServiceEntry) and ListenerSet parents: not an ingress Gateway
+          const a = attachToGateway(route, pref, gw, undefined);
+          rows.push({
+            file,
+            route: `${ns}/${route.metadata.name}`,
+            parent: `${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}${pref.sectionName ? `:${pref.sectionName}` : ''}${pref.port ? `:${pref.port}` : ''}`,
+            istio: `${want.status}/${want.reason}`,
+            gwdoctor: a.assumed ? 'unknown' : `${a.accepted ? 'True' : 'False'}/${a.reason}`,
+          });
+        }
       }
     }
-  }
 
-  it('judges enough parentRefs to mean something', () => {
-    expect(rows.filter((r) => r.gwdoctor !== 'unknown').length).toBeGreaterThan(50);
-    expect(new Set(rows.map((r) => r.file)).size).toBeGreaterThan(10);
-  });
+    it('judges enough parentRefs to mean something', () => {
+      expect(rows.filter((r) => r.gwdoctor !== 'unknown').length).toBeGreaterThan(50);
+      expect(new Set(rows.map((r) => r.file)).size).toBeGreaterThan(10);
+    });
 
-  it('never contradicts Istio: every decided prediction equals the golden Accepted condition', () => {
-    const wrong = rows.filter((r) => r.gwdoctor !== 'unknown' && r.gwdoctor !== r.istio);
-    expect(wrong).toEqual([]);
-  });
-});
+    it('never contradicts Istio: every decided prediction equals the golden Accepted condition', () => {
+      const wrong = rows.filter((r) => r.gwdoctor !== 'unknown' && r.gwdoctor !== r.istio);
+      expect(wrong).toEqual([]);
+    });
+  },
+);

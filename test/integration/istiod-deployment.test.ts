@@ -32,26 +32,37 @@ describe('the seed Gateway deployed by istiod (networking.istio.io/service-type 
     const svc = svcs[0] as Svc;
     expect(svc.spec.type).toBe('NodePort');
     expect(svc.spec.ports.find((p) => p.port === 80)?.nodePort).toBe(32080);
-    expect(svc.metadata['ownerReferences']).toEqual([expect.objectContaining({ kind: 'Gateway', name: GW, uid: gw.metadata['uid'] })]);
+    expect(svc.metadata['ownerReferences']).toEqual([
+      expect.objectContaining({ kind: 'Gateway', name: GW, uid: gw.metadata['uid'] }),
+    ]);
     // Written by istiod's deployment controller (server-side apply), not by the harness.
     const managers = ((svc.metadata['managedFields'] ?? []) as { manager: string }[]).map((m) => m.manager);
     expect(managers).toContain('istio.io/gateway-controller');
   });
 
-  itIstiod('the Deployment\'s Pod, made Ready by the harness\'s kubelet stand-in, makes istiod report Programmed=True', async () => {
-    const pods = await admin!.list('v1', 'Pod', NS, LABEL);
-    expect(pods).toHaveLength(1);
-    const owner = (pods[0]?.metadata['ownerReferences'] as { kind: string }[] | undefined)?.[0];
-    expect(owner?.kind).toBe('ReplicaSet');
-    const gw = (await admin!.get(`/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways/${GW}`)) as Obj & {
-      status: { addresses?: { type: string; value: string }[]; conditions: { type: string; status: string; message: string }[] };
-    };
-    const programmed = gw.status.conditions.find((c) => c.type === 'Programmed');
-    expect(programmed).toMatchObject({ status: 'True', message: `Resource programmed, assigned to service(s) ${GW}-istio.${NS}.svc.cluster.local:80` });
-    expect(gw.status.addresses).toEqual([{ type: 'Hostname', value: `${GW}-istio.${NS}.svc.cluster.local` }]);
-  });
+  itIstiod(
+    "the Deployment's Pod, made Ready by the harness's kubelet stand-in, makes istiod report Programmed=True",
+    async () => {
+      const pods = await admin!.list('v1', 'Pod', NS, LABEL);
+      expect(pods).toHaveLength(1);
+      const owner = (pods[0]?.metadata['ownerReferences'] as { kind: string }[] | undefined)?.[0];
+      expect(owner?.kind).toBe('ReplicaSet');
+      const gw = (await admin!.get(`/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways/${GW}`)) as Obj & {
+        status: {
+          addresses?: { type: string; value: string }[];
+          conditions: { type: string; status: string; message: string }[];
+        };
+      };
+      const programmed = gw.status.conditions.find((c) => c.type === 'Programmed');
+      expect(programmed).toMatchObject({
+        status: 'True',
+        message: `Resource programmed, assigned to service(s) ${GW}-istio.${NS}.svc.cluster.local:80`,
+      });
+      expect(gw.status.addresses).toEqual([{ type: 'Hostname', value: `${GW}-istio.${NS}.svc.cluster.local` }]);
+    },
+  );
 
-  itIstiod('gwdoctor\'s direct NodePort lookup finds nodePort 32080 on the Service istiod created', async () => {
+  itIstiod("gwdoctor's direct NodePort lookup finds nodePort 32080 on the Service istiod created", async () => {
     const plan = await planDirect(await liveCluster('readonly'), 'api.example.com', null);
     expect(plan).toEqual({
       ok: true,
@@ -94,12 +105,18 @@ describe('a Gateway with only the networking.istio.io/service-type annotation', 
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'Gateway',
       metadata: { name: gwName, namespace: ns, annotations: { 'networking.istio.io/service-type': 'NodePort' } },
-      spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', hostname: '*.annotated.example', port: 8080, protocol: 'HTTP' }] },
+      spec: {
+        gatewayClassName: 'istio',
+        listeners: [{ name: 'http', hostname: '*.annotated.example', port: 8080, protocol: 'HTTP' }],
+      },
     });
     const created = Date.now();
     for (let i = 0; i < 500 && firstStatusMs === undefined; i++) {
-      const g = (await admin.get(admin.path(gwObj))) as { status?: { conditions?: { type: string; status: string; observedGeneration?: number }[] } };
-      if (g.status?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True' && c.observedGeneration === 1)) firstStatusMs = Date.now() - created;
+      const g = (await admin.get(admin.path(gwObj))) as {
+        status?: { conditions?: { type: string; status: string; observedGeneration?: number }[] };
+      };
+      if (g.status?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True' && c.observedGeneration === 1))
+        firstStatusMs = Date.now() - created;
       else await new Promise((r) => setTimeout(r, 20));
     }
     process.stderr.write(`[istiod] first status on a new Gateway after ${firstStatusMs} ms\n`);
@@ -108,7 +125,11 @@ describe('a Gateway with only the networking.istio.io/service-type annotation', 
     if (!admin || !gwObj) return;
     await admin.delete(gwObj);
     for (let i = 0; i < 50; i++) {
-      const left = [...(await admin.list('apps/v1', 'Deployment', ns)), ...(await admin.list('v1', 'Service', ns)), ...(await admin.list('v1', 'Pod', ns))];
+      const left = [
+        ...(await admin.list('apps/v1', 'Deployment', ns)),
+        ...(await admin.list('v1', 'Service', ns)),
+        ...(await admin.list('v1', 'Pod', ns)),
+      ];
       if (left.length === 0) break;
       for (const o of left) await admin.delete(o);
       await new Promise((r) => setTimeout(r, 100));
@@ -119,40 +140,69 @@ describe('a Gateway with only the networking.istio.io/service-type annotation', 
     expect(firstStatusMs).toBeLessThan(10_000);
   });
 
-  itIstiod('istiod makes its Service a NodePort with an allocated nodePort, and gwdoctor\'s lookup finds that one', async () => {
-    let svc: Svc | undefined;
-    for (let i = 0; i < 100 && !svc; i++) {
-      svc = ((await admin!.list('v1', 'Service', ns, `gateway.networking.k8s.io/gateway-name=${gwName}`)) as Svc[])[0];
-      if (!svc) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(svc?.metadata.name).toBe(`${gwName}-istio`);
-    expect(svc?.spec.type).toBe('NodePort');
-    const nodePort = svc?.spec.ports.find((p) => p.port === 8080)?.nodePort as number;
-    expect(nodePort).toBeGreaterThanOrEqual(30000);
-    expect(nodePort).toBeLessThanOrEqual(32767);
-    const plan = await planDirect(await liveCluster('readonly'), 'x.annotated.example', { namespace: ns, name: gwName });
-    expect(plan.ok && plan.targets.map((t) => [t.service, t.servicePort, t.nodePort])).toEqual([[`${ns}/${gwName}-istio`, 8080, nodePort]]);
-    // --gateway NS/NAME:<that nodePort>: mapped to the listener port 8080 through the Service istiod generated.
-    const pinned = await planDirect(await liveCluster('readonly'), 'x.annotated.example', { namespace: ns, name: gwName, port: nodePort });
-    expect(pinned).toMatchObject({ ok: true, pinned: `${nodePort} is the nodePort of Service ${ns}/${gwName}-istio port 8080`, targets: [{ servicePort: 8080, nodePort }] });
-  });
+  itIstiod(
+    "istiod makes its Service a NodePort with an allocated nodePort, and gwdoctor's lookup finds that one",
+    async () => {
+      let svc: Svc | undefined;
+      for (let i = 0; i < 100 && !svc; i++) {
+        svc = (
+          (await admin!.list('v1', 'Service', ns, `gateway.networking.k8s.io/gateway-name=${gwName}`)) as Svc[]
+        )[0];
+        if (!svc) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(svc?.metadata.name).toBe(`${gwName}-istio`);
+      expect(svc?.spec.type).toBe('NodePort');
+      const nodePort = svc?.spec.ports.find((p) => p.port === 8080)?.nodePort as number;
+      expect(nodePort).toBeGreaterThanOrEqual(30000);
+      expect(nodePort).toBeLessThanOrEqual(32767);
+      const plan = await planDirect(await liveCluster('readonly'), 'x.annotated.example', {
+        namespace: ns,
+        name: gwName,
+      });
+      expect(plan.ok && plan.targets.map((t) => [t.service, t.servicePort, t.nodePort])).toEqual([
+        [`${ns}/${gwName}-istio`, 8080, nodePort],
+      ]);
+      // --gateway NS/NAME:<that nodePort>: mapped to the listener port 8080 through the Service istiod generated.
+      const pinned = await planDirect(await liveCluster('readonly'), 'x.annotated.example', {
+        namespace: ns,
+        name: gwName,
+        port: nodePort,
+      });
+      expect(pinned).toMatchObject({
+        ok: true,
+        pinned: `${nodePort} is the nodePort of Service ${ns}/${gwName}-istio port 8080`,
+        targets: [{ servicePort: 8080, nodePort }],
+      });
+    },
+  );
 });
 
 describe('an HTTPS listener without tls (fixture listener-https-no-tls-presync)', () => {
   scenarioUnderIstiod('listener-https-no-tls-presync');
 
-  itIstiod('istiod reports the listener Accepted and Programmed, yet generates no server and no route for it', async () => {
-    const gw = (await admin!.get(`/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways/${GW}`)) as Obj & {
-      status: { listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string }[] }[] };
-    };
-    const l = gw.status.listeners.find((x) => x.name === 'https');
-    expect(l?.conditions.filter((c) => c.type === 'Accepted' || c.type === 'Programmed').map((c) => c.status)).toEqual(['True', 'True']);
-    expect(l?.attachedRoutes).toBe(0);
-    // istio pilot/pkg/config/kube/gateway/conversion.go buildListener: "protocol is HTTPS but no TLS section is
-    // defined, skipping listener creation" (server = nil; the error conditions are set only for ListenerSets).
-    const objs = await configz(istiod!.httpUrl);
-    const generated = objs.filter((o) => (o.kind === 'Gateway' || o.kind === 'VirtualService') && o.metadata.name.includes(`${GW}~istio-autogenerated`));
-    expect(generated).toEqual([]);
-    expect(programmedRoute(objs, `${NS}/${GW}`, 'api.example.com', '/')).toBeNull();
-  });
+  itIstiod(
+    'istiod reports the listener Accepted and Programmed, yet generates no server and no route for it',
+    async () => {
+      const gw = (await admin!.get(`/apis/gateway.networking.k8s.io/v1/namespaces/${NS}/gateways/${GW}`)) as Obj & {
+        status: {
+          listeners: { name: string; attachedRoutes: number; conditions: { type: string; status: string }[] }[];
+        };
+      };
+      const l = gw.status.listeners.find((x) => x.name === 'https');
+      expect(
+        l?.conditions.filter((c) => c.type === 'Accepted' || c.type === 'Programmed').map((c) => c.status),
+      ).toEqual(['True', 'True']);
+      expect(l?.attachedRoutes).toBe(0);
+      // istio pilot/pkg/config/kube/gateway/conversion.go buildListener: "protocol is HTTPS but no TLS section is
+      // defined, skipping listener creation" (server = nil; the error conditions are set only for ListenerSets).
+      const objs = await configz(istiod!.httpUrl);
+      const generated = objs.filter(
+        (o) =>
+          (o.kind === 'Gateway' || o.kind === 'VirtualService') &&
+          o.metadata.name.includes(`${GW}~istio-autogenerated`),
+      );
+      expect(generated).toEqual([]);
+      expect(programmedRoute(objs, `${NS}/${GW}`, 'api.example.com', '/')).toBeNull();
+    },
+  );
 });

@@ -35,7 +35,12 @@ if (live && !istiod) console.warn(`istiod tests skipped: ${'unavailable' in isti
 export function scenarioUnderIstiod(name: string): void {
   let applied: Applied | undefined;
   beforeAll(async () => {
-    if (live && istiod) applied = await applyScenario(new Kube(live.server, readFileSync(live.caFile), 'admin-token'), join(FIXTURES, name), { status: 'istiod' });
+    if (live && istiod)
+      applied = await applyScenario(
+        new Kube(live.server, readFileSync(live.caFile), 'admin-token'),
+        join(FIXTURES, name),
+        { status: 'istiod' },
+      );
   }, 120_000);
   afterAll(async () => {
     await applied?.cleanup();
@@ -48,31 +53,48 @@ export const envoyBin = 'bin' in envoyInfo ? envoyInfo.bin : null;
 /** `it` for tests that need real istiod and a real Envoy (skips locally without them). */
 // With CI=true a lane without a real Envoy is a failure, never a skip: setup already throws when the binary is
 // missing, and an istiod started without the switches upstream Envoy needs (GWDOCTOR_ISTIOD_FOR_ENVOY=0) fails here.
-if (process.env['CI'] === 'true' && istiod && !istiod.forEnvoy) throw new Error('the Envoy lane needs istiod with its Envoy switches: unset GWDOCTOR_ISTIOD_FOR_ENVOY');
+if (process.env['CI'] === 'true' && istiod && !istiod.forEnvoy)
+  throw new Error('the Envoy lane needs istiod with its Envoy switches: unset GWDOCTOR_ISTIOD_FOR_ENVOY');
 export const itEnvoy = istiod?.forEnvoy && envoyBin ? it : it.skip;
-if (istiod && !envoyBin) console.warn(`envoy tests skipped: ${'unavailable' in envoyInfo ? envoyInfo.unavailable : ''}`);
+if (istiod && !envoyBin)
+  console.warn(`envoy tests skipped: ${'unavailable' in envoyInfo ? envoyInfo.unavailable : ''}`);
 
 /** The data-plane lane on the suite's control plane and istiod (harness/envoy.ts), or null without them. */
 export async function envoyLane(): Promise<EnvoyLane | null> {
   if (!live || !istiod || !envoyBin) return null;
   if (!istiod.forEnvoy) {
-    console.warn('no Envoy lane: istiod runs with GWDOCTOR_ISTIOD_FOR_ENVOY=0 (its defaults), whose config upstream Envoy rejects');
+    console.warn(
+      'no Envoy lane: istiod runs with GWDOCTOR_ISTIOD_FOR_ENVOY=0 (its defaults), whose config upstream Envoy rejects',
+    );
     return null;
   }
   const kube = new Kube(live.server, readFileSync(live.caFile), 'admin-token');
-  return EnvoyLane.create({ bin: envoyBin, kube, istiod, etcdUrl: live.etcdUrl, etcdPrefix: '/registry-main', dir: live.dir });
+  return EnvoyLane.create({
+    bin: envoyBin,
+    kube,
+    istiod,
+    etcdUrl: live.etcdUrl,
+    etcdPrefix: '/registry-main',
+    dir: live.dir,
+  });
 }
 
 /**
  * The fixture scenario `name` under istiod with a real gateway Envoy (harness/envoy.ts) for the tests of the enclosing
  * describe; `get()` returns the running lane scenario (null when skipped).
  */
-export function scenarioWithEnvoy(name: string): { get(): { lane: EnvoyLane; applied: Applied; sc: LaneScenario } | null } {
+export function scenarioWithEnvoy(name: string): {
+  get(): { lane: EnvoyLane; applied: Applied; sc: LaneScenario } | null;
+} {
   let state: { lane: EnvoyLane; applied: Applied; sc: LaneScenario } | null = null;
   beforeAll(async () => {
     const lane = await envoyLane();
     if (!lane || !live) return;
-    const applied = await applyScenario(new Kube(live.server, readFileSync(live.caFile), 'admin-token'), join(FIXTURES, name), { status: 'istiod', lane });
+    const applied = await applyScenario(
+      new Kube(live.server, readFileSync(live.caFile), 'admin-token'),
+      join(FIXTURES, name),
+      { status: 'istiod', lane },
+    );
     try {
       state = { lane, applied, sc: await lane.start(applied.namespaces) };
     } catch (err) {

@@ -26,7 +26,9 @@ const layer = (r: TargetReport, id: string) => r.layers.find((l) => l.id === id)
 const text = (f: Finding) => `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}`;
 
 /** nginx (TLS for the seed's hosts) -> the lane Envoy's NodePort stand-in, and dnsmasq for the hosts; gwdoctor's Env. */
-function throughNginx(get: () => { sc: { envoys: { nodePorts: { servicePort: number; address: string; nodePort: number }[] }[] } } | null) {
+function throughNginx(
+  get: () => { sc: { envoys: { nodePorts: { servicePort: number; address: string; nodePort: number }[] }[] } } | null,
+) {
   const bins = requireBins();
   let dir = '';
   let nginx: Nginx | undefined;
@@ -41,7 +43,12 @@ function throughNginx(get: () => { sc: { envoys: { nodePorts: { servicePort: num
     const leaf = pki.leaf('test-ca', 'good', ['api.example.com', 'worker.example.com'], days(-1), days(60));
     const np = st.sc.envoys[0]!.nodePorts.find((n) => n.servicePort === 80)!;
     nginx = await startNginx(bins.bins.nginx, join(dir, 'nginx'), [
-      { name: 'front', serverName: 'api.example.com worker.example.com', ...leaf, location: `proxy_pass http://${np.address}:${np.nodePort}; proxy_set_header Host $host; proxy_http_version 1.1;` },
+      {
+        name: 'front',
+        serverName: 'api.example.com worker.example.com',
+        ...leaf,
+        location: `proxy_pass http://${np.address}:${np.nodePort}; proxy_set_header Host $host; proxy_http_version 1.1;`,
+      },
     ]);
     dns = await startDnsmasq(bins.bins.dnsmasq, { address: { 'example.com': '127.0.0.1' }, local: ['example.com'] });
   }, 60_000);
@@ -70,16 +77,27 @@ describe('mesh-authz-deny-gateway: a DENY AuthorizationPolicy targeting the Gate
   const s = scenarioWithEnvoy('mesh-authz-deny-gateway');
   const run = throughNginx(() => s.get());
 
-  itEnvoy('api.example.com: Envoy\'s RBAC filter answers 403; gwdoctor says mesh AuthorizationDenied carrying that 403, naming the policy and the RBAC rule istiod generated', async () => {
-    expect(await s.get()!.sc.request('api.example.com')).toMatchObject({ status: 403, body: 'RBAC: access denied', server: 'istio-envoy' });
-    const rep = await run('https://api.example.com/');
-    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'AuthorizationDenied' });
-    expect(layer(rep, 'proxy').status).toBe('pass');
-    expect(text(layer(rep, 'proxy'))).toMatch(/HTTP 403 .*server: istio-envoy; body: "RBAC: access denied"/);
-    expect(text(layer(rep, 'mesh'))).toMatch(/proxy: GET https:\/\/api\.example\.com(:\d+)?\/: HTTP 403 "RBAC: access denied" from Envoy/);
-    expect(text(layer(rep, 'mesh'))).toContain('Envoy RBAC policy ns[istio-ingress]-policy[deny-api]-rule[0] matches');
-    expect(rep.layers.map((l) => l.code)).not.toContain('GatewayRbacDenied');
-  });
+  itEnvoy(
+    "api.example.com: Envoy's RBAC filter answers 403; gwdoctor says mesh AuthorizationDenied carrying that 403, naming the policy and the RBAC rule istiod generated",
+    async () => {
+      expect(await s.get()!.sc.request('api.example.com')).toMatchObject({
+        status: 403,
+        body: 'RBAC: access denied',
+        server: 'istio-envoy',
+      });
+      const rep = await run('https://api.example.com/');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'AuthorizationDenied' });
+      expect(layer(rep, 'proxy').status).toBe('pass');
+      expect(text(layer(rep, 'proxy'))).toMatch(/HTTP 403 .*server: istio-envoy; body: "RBAC: access denied"/);
+      expect(text(layer(rep, 'mesh'))).toMatch(
+        /proxy: GET https:\/\/api\.example\.com(:\d+)?\/: HTTP 403 "RBAC: access denied" from Envoy/,
+      );
+      expect(text(layer(rep, 'mesh'))).toContain(
+        'Envoy RBAC policy ns[istio-ingress]-policy[deny-api]-rule[0] matches',
+      );
+      expect(rep.layers.map((l) => l.code)).not.toContain('GatewayRbacDenied');
+    },
+  );
 
   itEnvoy('worker.example.com: the DENY does not touch it; 200 from its Pod, and gwdoctor passes', async () => {
     expect(await s.get()!.sc.request('worker.example.com')).toMatchObject({ status: 200 });
@@ -91,27 +109,35 @@ describe('mesh-dr-simple-insecure-to-plaintext: TLS origination to a plaintext p
   const s = scenarioWithEnvoy('mesh-dr-simple-insecure-to-plaintext');
   const run = throughNginx(() => s.get());
 
-  itEnvoy('api.example.com: Envoy answers 503 upstream connect error; gwdoctor says mesh DestinationRuleTlsMismatch carrying it (endpoints hands it on)', async () => {
-    const real = await s.get()!.sc.request('api.example.com');
-    expect(real.status).toBe(503);
-    expect(real.body).toMatch(/^upstream connect error or disconnect\/reset before headers/);
-    const rep = await run('https://api.example.com/');
-    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'DestinationRuleTlsMismatch' });
-    expect(layer(rep, 'endpoints').status).toBe('pass');
-    expect(text(layer(rep, 'endpoints'))).toContain('the mesh layer can, and checks next');
-    expect(text(layer(rep, 'mesh'))).toMatch(/HTTP 503 "upstream connect error" from Envoy/);
-    expect(rep.layers.map((l) => l.code)).not.toContain('BackendConnectFailed');
-  });
+  itEnvoy(
+    'api.example.com: Envoy answers 503 upstream connect error; gwdoctor says mesh DestinationRuleTlsMismatch carrying it (endpoints hands it on)',
+    async () => {
+      const real = await s.get()!.sc.request('api.example.com');
+      expect(real.status).toBe(503);
+      expect(real.body).toMatch(/^upstream connect error or disconnect\/reset before headers/);
+      const rep = await run('https://api.example.com/');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'DestinationRuleTlsMismatch' });
+      expect(layer(rep, 'endpoints').status).toBe('pass');
+      expect(text(layer(rep, 'endpoints'))).toContain('the mesh layer can, and checks next');
+      expect(text(layer(rep, 'mesh'))).toMatch(/HTTP 503 "upstream connect error" from Envoy/);
+      expect(rep.layers.map((l) => l.code)).not.toContain('BackendConnectFailed');
+    },
+  );
 });
 
 describe('mesh-authz-undetermined: an ALLOW rule that depends on the client address, through nginx to the real Envoy', () => {
   const s = scenarioWithEnvoy('mesh-authz-undetermined');
   const run = throughNginx(() => s.get());
 
-  itEnvoy('api.example.com: offline the rule cannot be decided (a warning); with the proxy\'s answer the 403 settles it: GatewayRbacDenied at mesh naming the rule, never a warning', async () => {
-    expect(await s.get()!.sc.request('api.example.com')).toMatchObject({ status: 403, body: 'RBAC: access denied' });
-    const rep = await run('https://api.example.com/');
-    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'GatewayRbacDenied' });
-    expect(layer(rep, 'mesh').summary).toMatch(/depends on ALLOW rules\[0\] of AuthorizationPolicy istio-ingress\/.*remote.*and for the request as it reached the gateway it was not/i);
-  });
+  itEnvoy(
+    "api.example.com: offline the rule cannot be decided (a warning); with the proxy's answer the 403 settles it: GatewayRbacDenied at mesh naming the rule, never a warning",
+    async () => {
+      expect(await s.get()!.sc.request('api.example.com')).toMatchObject({ status: 403, body: 'RBAC: access denied' });
+      const rep = await run('https://api.example.com/');
+      expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'GatewayRbacDenied' });
+      expect(layer(rep, 'mesh').summary).toMatch(
+        /depends on ALLOW rules\[0\] of AuthorizationPolicy istio-ingress\/.*remote.*and for the request as it reached the gateway it was not/i,
+      );
+    },
+  );
 });

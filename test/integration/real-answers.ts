@@ -33,10 +33,13 @@ export function served(a: RealAnswer): boolean {
  * header (its proxy_hide_header default list), `server` is nginx's own; the other marks pass through unchanged.
  */
 const envoyLocal = (a: RealAnswer, via: Via) =>
-  (via === 'nginx' ? /^nginx/.test(a.server ?? '') : a.server === 'istio-envoy') && a.upstreamServiceTime === undefined && a.backend === undefined;
+  (via === 'nginx' ? /^nginx/.test(a.server ?? '') : a.server === 'istio-envoy') &&
+  a.upstreamServiceTime === undefined &&
+  a.backend === undefined;
 
 /** No HTTP answer from the gateway: `error` straight; through nginx, nginx's own 502 page (it got none either). */
-const noAnswer = (a: RealAnswer, via: Via, error: RegExp) => (via === 'nginx' ? nginxGaveUp(a) : a.status === undefined && error.test(a.error ?? ''));
+const noAnswer = (a: RealAnswer, via: Via, error: RegExp) =>
+  via === 'nginx' ? nginxGaveUp(a) : a.status === undefined && error.test(a.error ?? '');
 
 interface Answer {
   /** How the README names it. */
@@ -50,21 +53,60 @@ interface Answer {
 
 /** Envoy answered the gRPC call itself (a trailers-only answer, no backend) with this grpc-status. */
 const grpcLocal = (code: number, message?: string) => (g: GrpcAnswer) =>
-  g.status === 200 && g.server === 'istio-envoy' && g.backend === undefined && g.grpcStatus === code && (message === undefined || g.grpcMessage === message);
+  g.status === 200 &&
+  g.server === 'istio-envoy' &&
+  g.backend === undefined &&
+  g.grpcStatus === code &&
+  (message === undefined || g.grpcMessage === message);
 
-const NR: Answer = { fault: 'NR', says: '`404`, empty body, `server: istio-envoy` (no route)', test: (a, v) => a.status === 404 && a.body === '' && envoyLocal(a, v), grpc: grpcLocal(12) };
-const NC: Answer = { fault: 'NC', says: '`500`, empty body, `server: istio-envoy` (route to a cluster that does not exist)', test: (a, v) => a.status === 500 && a.body === '' && envoyLocal(a, v), grpc: grpcLocal(2) };
-const UH: Answer = { fault: 'UH', says: '`503` `no healthy upstream`', test: (a, v) => a.status === 503 && a.body === 'no healthy upstream' && envoyLocal(a, v), grpc: grpcLocal(14, 'no healthy upstream') };
+const NR: Answer = {
+  fault: 'NR',
+  says: '`404`, empty body, `server: istio-envoy` (no route)',
+  test: (a, v) => a.status === 404 && a.body === '' && envoyLocal(a, v),
+  grpc: grpcLocal(12),
+};
+const NC: Answer = {
+  fault: 'NC',
+  says: '`500`, empty body, `server: istio-envoy` (route to a cluster that does not exist)',
+  test: (a, v) => a.status === 500 && a.body === '' && envoyLocal(a, v),
+  grpc: grpcLocal(2),
+};
+const UH: Answer = {
+  fault: 'UH',
+  says: '`503` `no healthy upstream`',
+  test: (a, v) => a.status === 503 && a.body === 'no healthy upstream' && envoyLocal(a, v),
+  grpc: grpcLocal(14, 'no healthy upstream'),
+};
 const CLOSED: Answer = {
   says: 'no HTTP answer: connection refused (no gateway Pod, so nothing on the NodePort) or reset (the stand-in accepts, the gateway has no listener for the port)',
   test: (a, v) => noAnswer(a, v, /^(refused|reset)$/),
   grpc: (g) => g.status === undefined && /^(refused|reset)$/.test(g.error ?? ''),
 };
-const NO_TLS: Answer = { says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)', test: (a, v) => noAnswer(a, v, /^reset$/), grpc: (g) => g.status === undefined && g.error === 'reset' };
-const BAD_CERT: Answer = { says: 'the listener presents a certificate a client refuses (expired, or not for the host); behind it the route would answer', test: (a) => a.tlsProblem !== undefined };
-const NO_GATEWAY: Answer = { says: 'nothing to send to: no Gateway of an Istio class, so no gateway Service or NodePort', test: (a) => a.status === undefined && /^no Gateway/.test(a.error ?? ''), grpc: (g) => g.status === undefined && /^no Gateway/.test(g.error ?? '') };
-const RBAC: Answer = { fault: 'RBAC', says: '`403` `RBAC: access denied` (the gateway\'s RBAC filter)', test: (a, v) => a.status === 403 && a.body === 'RBAC: access denied' && envoyLocal(a, v), grpc: grpcLocal(7, 'RBAC: access denied') };
-const UF: Answer = { fault: 'UF', says: '`503` `upstream connect error or disconnect/reset before headers ...`', test: (a) => a.status === 503 && /^upstream connect error or disconnect\/reset before headers/.test(a.body ?? '') };
+const NO_TLS: Answer = {
+  says: 'no HTTP answer: the TLS handshake is reset (no usable certificate for the listener)',
+  test: (a, v) => noAnswer(a, v, /^reset$/),
+  grpc: (g) => g.status === undefined && g.error === 'reset',
+};
+const BAD_CERT: Answer = {
+  says: 'the listener presents a certificate a client refuses (expired, or not for the host); behind it the route would answer',
+  test: (a) => a.tlsProblem !== undefined,
+};
+const NO_GATEWAY: Answer = {
+  says: 'nothing to send to: no Gateway of an Istio class, so no gateway Service or NodePort',
+  test: (a) => a.status === undefined && /^no Gateway/.test(a.error ?? ''),
+  grpc: (g) => g.status === undefined && /^no Gateway/.test(g.error ?? ''),
+};
+const RBAC: Answer = {
+  fault: 'RBAC',
+  says: "`403` `RBAC: access denied` (the gateway's RBAC filter)",
+  test: (a, v) => a.status === 403 && a.body === 'RBAC: access denied' && envoyLocal(a, v),
+  grpc: grpcLocal(7, 'RBAC: access denied'),
+};
+const UF: Answer = {
+  fault: 'UF',
+  says: '`503` `upstream connect error or disconnect/reset before headers ...`',
+  test: (a) => a.status === 503 && /^upstream connect error or disconnect\/reset before headers/.test(a.body ?? ''),
+};
 const anyOf = (...xs: Answer[]): Answer => ({
   says: xs.map((x) => x.says).join('; or '),
   test: (a, v) => xs.some((x) => x.test(a, v)),
@@ -113,8 +155,14 @@ export const REAL_ANSWER: Record<string, Answer> = {
   DestinationRuleTlsMismatch: anyOf(UF, CLOSED),
   // The networked run (nginx in front): the proxy layer's codes, each with what came back through nginx.
   // nginx got no HTTP answer from the gateway (refused, reset, a reset TLS handshake): its own 502 page.
-  ProxyUpstreamError: { says: 'nginx\'s own 502 page: the gateway gave nginx no HTTP answer', test: (a, v) => v === 'nginx' && nginxGaveUp(a) },
-  GatewayNoListenerForSni: { says: 'nginx\'s own 502 page: the gateway reset nginx\'s TLS handshake', test: (a, v) => v === 'nginx' && nginxGaveUp(a) },
+  ProxyUpstreamError: {
+    says: "nginx's own 502 page: the gateway gave nginx no HTTP answer",
+    test: (a, v) => v === 'nginx' && nginxGaveUp(a),
+  },
+  GatewayNoListenerForSni: {
+    says: "nginx's own 502 page: the gateway reset nginx's TLS handshake",
+    test: (a, v) => v === 'nginx' && nginxGaveUp(a),
+  },
   // Envoy's empty 404 (NR) through nginx, when no direct probe could show that Envoy sent it (README: the networked judge).
   ProxyErrorResponse: NR,
   GatewayRbacDenied: RBAC,
@@ -129,19 +177,19 @@ export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealA
   'mesh-pa-strict-plaintext': {
     'api.example.com': {
       real: (a) => served(a),
-      why: 'gwdoctor: mesh/PeerAuthenticationStrict (the Pod\'s sidecar resets plaintext); the lane\'s backends are plain servers with no sidecar to enforce STRICT, so the plaintext request is served',
+      why: "gwdoctor: mesh/PeerAuthenticationStrict (the Pod's sidecar resets plaintext); the lane's backends are plain servers with no sidecar to enforce STRICT, so the plaintext request is served",
     },
   },
   'mesh-authz-deny-gateway-presync': {
     'api.example.com': {
       real: (a) => a.status === 403 && a.body === 'RBAC: access denied',
-      why: 'gwdoctor live: endpoints/NoPodsSelected (the git manifests have no Pods); Envoy: 403, because the gateway\'s RBAC filter runs before routing, so the DENY answers first. The mesh layer runs after endpoints and is not reached (two real faults; the layers report the first in path order, and a 403 seen by the proxy layer does not change that order)',
+      why: "gwdoctor live: endpoints/NoPodsSelected (the git manifests have no Pods); Envoy: 403, because the gateway's RBAC filter runs before routing, so the DENY answers first. The mesh layer runs after endpoints and is not reached (two real faults; the layers report the first in path order, and a 403 seen by the proxy layer does not change that order)",
     },
   },
   'mesh-authz-undetermined': {
     'api.example.com': {
       real: (a) => a.status === 403 && a.body === 'RBAC: access denied',
-      why: 'gwdoctor (the contract runs without network layers): mesh/AuthorizationUndetermined (the ALLOW rule depends on the client address, remoteIpBlocks 203.0.113.0/24); the lane\'s client is on loopback, outside it, so the gateway denies. With the proxy layer the 403 reaches the mesh layer, which then fails GatewayRbacDenied naming the rule (test/integration/mesh-lane.test.ts)',
+      why: "gwdoctor (the contract runs without network layers): mesh/AuthorizationUndetermined (the ALLOW rule depends on the client address, remoteIpBlocks 203.0.113.0/24); the lane's client is on loopback, outside it, so the gateway denies. With the proxy layer the 403 reaches the mesh layer, which then fails GatewayRbacDenied naming the rule (test/integration/mesh-lane.test.ts)",
     },
   },
   // The hops after the gateway (src/mesh/hops.ts): this lane has no waypoint data plane, no ztunnel and no sidecar (its
@@ -149,16 +197,21 @@ export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealA
   // Those hops are judged by istiod's generated configuration and status instead (test/controlplane/README.md).
   ...Object.fromEntries(
     [
-      ['mesh-hop-waypoint-deny', 'the waypoint\'s RBAC (DENY)'],
-      ['mesh-hop-waypoint-allow-other-path', 'the waypoint\'s RBAC (ALLOW, no rule matches)'],
-      ['mesh-hop-ztunnel-deny-gateway', 'ztunnel (DENY of the gateway\'s principal)'],
-      ['mesh-hop-ztunnel-deny-waypoint', 'ztunnel (DENY of the waypoint\'s principal)'],
+      ['mesh-hop-waypoint-deny', "the waypoint's RBAC (DENY)"],
+      ['mesh-hop-waypoint-allow-other-path', "the waypoint's RBAC (ALLOW, no rule matches)"],
+      ['mesh-hop-ztunnel-deny-gateway', "ztunnel (DENY of the gateway's principal)"],
+      ['mesh-hop-ztunnel-deny-waypoint', "ztunnel (DENY of the waypoint's principal)"],
       ['mesh-hop-ztunnel-l7-allow', 'ztunnel (an ALLOW whose only rule istiod drops for HTTP attributes)'],
-      ['mesh-hop-sidecar-deny', 'the Pod\'s sidecar (DENY)'],
+      ['mesh-hop-sidecar-deny', "the Pod's sidecar (DENY)"],
       ['mesh-authz-root-allow', 'ztunnel (a root-namespace ALLOW whose only rule istiod drops for HTTP attributes)'],
     ].map(([scenario, hop]) => [
       scenario as string,
-      { 'api.example.com': { real: (a: RealAnswer) => served(a), why: `gwdoctor: mesh refuses at ${hop}; the lane has no such hop (no ambient, no waypoint or sidecar data plane), so the backend answers` } },
+      {
+        'api.example.com': {
+          real: (a: RealAnswer) => served(a),
+          why: `gwdoctor: mesh refuses at ${hop}; the lane has no such hop (no ambient, no waypoint or sidecar data plane), so the backend answers`,
+        },
+      },
     ]),
   ),
   'waypoint-not-ready': {
@@ -166,7 +219,7 @@ export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealA
       real: (a) => served(a),
       why:
         'gwdoctor: endpoints/WaypointNotReady (a 503); Envoy: 200 from the example-api Pod. The waypoint never had status.addresses, and istiod ' +
-        'routes around a waypoint that was never ready (istio.io/WaypointBound=False WaypointIsNotReady; the gateway\'s EDS names the Pod ' +
+        "routes around a waypoint that was never ready (istio.io/WaypointBound=False WaypointIsNotReady; the gateway's EDS names the Pod " +
         'itself: shared/docs/envoy-lane.md "Waypoints"); this lane also runs without ambient. Owned by the mesh-layer work',
     },
   },
@@ -175,7 +228,7 @@ export const REAL_DISAGREEMENTS: Record<string, Record<string, { real: (a: RealA
 const NGINX_NO_VERIFY =
   'nginx re-encrypts to the HTTPS listener without verifying its certificate (ngx_http_proxy_module: `proxy_ssl_verify` defaults to off, ' +
   'https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_ssl_verify), so the certificate a verifying client refuses ' +
-  '(the straight answer\'s tlsProblem) does not stop this request; gwdoctor still reports it for every client that connects to the gateway itself';
+  "(the straight answer's tlsProblem) does not stop this request; gwdoctor still reports it for every client that connects to the gateway itself";
 
 /**
  * The networked judge's disagreements (gwdoctor with its probes on, the request through the real nginx), one by one:
@@ -193,15 +246,26 @@ export const NGINX_DISAGREEMENTS: Record<string, Record<string, { real: (a: Real
 };
 
 /** Did gwdoctor's verdict (`fromLive`, from `report`) agree with the real answer `a`? */
-export function judgeReal(scenario: string, target: string, report: TargetReport, fromLive: ExpectCase, a: RealAnswer, sc: LaneScenario, via: Via = 'nodeport'): { ok: boolean; why: string } {
+export function judgeReal(
+  scenario: string,
+  target: string,
+  report: TargetReport,
+  fromLive: ExpectCase,
+  a: RealAnswer,
+  sc: LaneScenario,
+  via: Via = 'nodeport',
+): { ok: boolean; why: string } {
   // An error is gwdoctor saying it could not tell: no claim about the answer.
   if (fromLive.verdict === 'error') return { ok: true, why: '' };
-  const known = (via === 'nginx' ? NGINX_DISAGREEMENTS[scenario]?.[target] : undefined) ?? REAL_DISAGREEMENTS[scenario]?.[target];
+  const known =
+    (via === 'nginx' ? NGINX_DISAGREEMENTS[scenario]?.[target] : undefined) ?? REAL_DISAGREEMENTS[scenario]?.[target];
   if (known) return { ok: known.real(a), why: `known disagreement (${known.why}): the real answer changed` };
   if (target.startsWith('internal:')) {
     // --internal: pass = the host is not served publicly; InternalHostExposed = a backend answers it.
-    if (fromLive.verdict === 'pass') return { ok: !served(a), why: 'gwdoctor says the internal host is not served publicly, but a backend answered' };
-    if (fromLive.code === 'InternalHostExposed') return { ok: served(a), why: 'gwdoctor says the internal host is exposed, but no backend answered' };
+    if (fromLive.verdict === 'pass')
+      return { ok: !served(a), why: 'gwdoctor says the internal host is not served publicly, but a backend answered' };
+    if (fromLive.code === 'InternalHostExposed')
+      return { ok: served(a), why: 'gwdoctor says the internal host is exposed, but no backend answered' };
     return { ok: true, why: '' };
   }
   if (fromLive.verdict === 'pass' || fromLive.verdict === 'warn') {
@@ -213,16 +277,31 @@ export function judgeReal(scenario: string, target: string, report: TargetReport
         why: `gwdoctor predicts ${redirect.statusCode} Location: ${redirect.location}, Envoy answered ${a.status ?? a.error} Location: ${a.location}`,
       };
     }
-    if (!served(a)) return { ok: false, why: `gwdoctor says ${fromLive.verdict}, but no backend answered${a.tlsProblem ? ` (${a.tlsProblem})` : ''}` };
+    if (!served(a))
+      return {
+        ok: false,
+        why: `gwdoctor says ${fromLive.verdict}, but no backend answered${a.tlsProblem ? ` (${a.tlsProblem})` : ''}`,
+      };
     // The backend that answered is behind a Service gwdoctor names (same namespace, one of the lane's backends).
     const svcs = (facts('endpoints').backends ?? facts('grant').backends ?? []).filter((x) => x.kind === 'Service');
     const ns = (a.backend ?? '').split('/')[0];
-    if (!sc.backends.some((x) => x.pod === a.backend)) return { ok: false, why: `${a.backend} is none of the lane's backends` };
-    if (svcs.length > 0 && !svcs.some((x) => x.namespace === ns)) return { ok: false, why: `gwdoctor names ${svcs.map((x) => `${x.namespace}/${x.name}`).join(', ')}, but ${a.backend} answered` };
+    if (!sc.backends.some((x) => x.pod === a.backend))
+      return { ok: false, why: `${a.backend} is none of the lane's backends` };
+    if (svcs.length > 0 && !svcs.some((x) => x.namespace === ns))
+      return {
+        ok: false,
+        why: `gwdoctor names ${svcs.map((x) => `${x.namespace}/${x.name}`).join(', ')}, but ${a.backend} answered`,
+      };
     return { ok: true, why: '' };
   }
-  if (served(a)) return { ok: false, why: `gwdoctor says ${fromLive.layer}/${fromLive.code}, but backend ${a.backend} answered 200` };
-  const want = fromLive.code ? (REAL_ANSWER[`${fromLive.layer}/${fromLive.code}`] ?? REAL_ANSWER[fromLive.code]) : undefined;
+  if (served(a))
+    return {
+      ok: false,
+      why: `gwdoctor says ${fromLive.layer}/${fromLive.code}, but backend ${a.backend} answered 200`,
+    };
+  const want = fromLive.code
+    ? (REAL_ANSWER[`${fromLive.layer}/${fromLive.code}`] ?? REAL_ANSWER[fromLive.code])
+    : undefined;
   if (want && !want.test(a, via)) return { ok: false, why: `for ${fromLive.code} the real Envoy answers ${want.says}` };
   return { ok: true, why: '' };
 }
@@ -247,25 +326,53 @@ export function grpcServed(g: GrpcAnswer): boolean {
 }
 
 /** Did gwdoctor's verdict for the target agree with what a real gRPC call for its host and path got? */
-export function judgeGrpc(scenario: string, target: string, report: TargetReport, fromLive: ExpectCase, g: GrpcAnswer, sc: LaneScenario): { ok: boolean; why: string } {
+export function judgeGrpc(
+  scenario: string,
+  target: string,
+  report: TargetReport,
+  fromLive: ExpectCase,
+  g: GrpcAnswer,
+  sc: LaneScenario,
+): { ok: boolean; why: string } {
   if (fromLive.verdict === 'error') return { ok: true, why: '' };
   if (target.startsWith('internal:')) {
-    if (fromLive.verdict === 'pass') return { ok: g.backend === undefined, why: 'gwdoctor says the internal host is not served publicly, but a backend answered the gRPC call' };
-    if (fromLive.code === 'InternalHostExposed') return { ok: g.backend !== undefined, why: 'gwdoctor says the internal host is exposed, but no backend answered the gRPC call' };
+    if (fromLive.verdict === 'pass')
+      return {
+        ok: g.backend === undefined,
+        why: 'gwdoctor says the internal host is not served publicly, but a backend answered the gRPC call',
+      };
+    if (fromLive.code === 'InternalHostExposed')
+      return {
+        ok: g.backend !== undefined,
+        why: 'gwdoctor says the internal host is exposed, but no backend answered the gRPC call',
+      };
     return { ok: true, why: '' };
   }
   if (fromLive.verdict === 'pass' || fromLive.verdict === 'warn') {
-    if (!grpcServed(g)) return { ok: false, why: `gwdoctor says ${fromLive.verdict}, but the gRPC call was not served` };
-    if (!sc.backends.some((x) => x.pod === g.backend)) return { ok: false, why: `${g.backend} is none of the lane's backends` };
+    if (!grpcServed(g))
+      return { ok: false, why: `gwdoctor says ${fromLive.verdict}, but the gRPC call was not served` };
+    if (!sc.backends.some((x) => x.pod === g.backend))
+      return { ok: false, why: `${g.backend} is none of the lane's backends` };
     const facts = (id: string) => report.layers.find((l) => l.id === id)?.facts ?? {};
     const svcs = (facts('endpoints').backends ?? facts('grant').backends ?? []).filter((x) => x.kind === 'Service');
     const ns = (g.backend ?? '').split('/')[0];
-    if (svcs.length > 0 && !svcs.some((x) => x.namespace === ns)) return { ok: false, why: `gwdoctor names ${svcs.map((x) => `${x.namespace}/${x.name}`).join(', ')}, but ${g.backend} answered` };
+    if (svcs.length > 0 && !svcs.some((x) => x.namespace === ns))
+      return {
+        ok: false,
+        why: `gwdoctor names ${svcs.map((x) => `${x.namespace}/${x.name}`).join(', ')}, but ${g.backend} answered`,
+      };
     return { ok: true, why: '' };
   }
-  if (g.backend !== undefined) return { ok: false, why: `gwdoctor says ${fromLive.layer}/${fromLive.code}, but backend ${g.backend} answered the gRPC call` };
-  const want = fromLive.code ? (REAL_ANSWER[`${fromLive.layer}/${fromLive.code}`] ?? REAL_ANSWER[fromLive.code]) : undefined;
-  if (want?.grpc && !want.grpc(g)) return { ok: false, why: `for ${fromLive.code} the real Envoy answers ${want.says} (as gRPC: its grpc-status)` };
+  if (g.backend !== undefined)
+    return {
+      ok: false,
+      why: `gwdoctor says ${fromLive.layer}/${fromLive.code}, but backend ${g.backend} answered the gRPC call`,
+    };
+  const want = fromLive.code
+    ? (REAL_ANSWER[`${fromLive.layer}/${fromLive.code}`] ?? REAL_ANSWER[fromLive.code])
+    : undefined;
+  if (want?.grpc && !want.grpc(g))
+    return { ok: false, why: `for ${fromLive.code} the real Envoy answers ${want.says} (as gRPC: its grpc-status)` };
   return { ok: true, why: '' };
 }
 
@@ -277,11 +384,20 @@ export function classifierOnReal(a: RealAnswer, target: string): { ok: boolean; 
   if (a.status === undefined || a.headers === undefined) return { ok: true, why: '' };
   const bare = target.replace(/^internal:/, '');
   const url = /^https?:\/\//i.test(bare) ? new URL(bare) : new URL(`https://${bare}/`);
-  const c = classifyResponse({ statusCode: a.status, headers: a.headers, bodySnippet: a.body ?? '' }, url, url, { direct: true });
-  if (a.backend !== undefined) return { ok: c.kind === 'upstream', why: `a backend answered through Envoy, the classifier says ${JSON.stringify(c)}` };
+  const c = classifyResponse({ statusCode: a.status, headers: a.headers, bodySnippet: a.body ?? '' }, url, url, {
+    direct: true,
+  });
+  if (a.backend !== undefined)
+    return {
+      ok: c.kind === 'upstream',
+      why: `a backend answered through Envoy, the classifier says ${JSON.stringify(c)}`,
+    };
   const local = [NR, NC, UH, RBAC, UF].find((x) => x.test(a, 'nodeport'));
   if (!local) return { ok: true, why: '' };
-  return { ok: c.kind === 'envoy' && c.fault === local.fault && c.sure, why: `Envoy's ${local.says}: the classifier says ${JSON.stringify(c)}` };
+  return {
+    ok: c.kind === 'envoy' && c.fault === local.fault && c.sure,
+    why: `Envoy's ${local.says}: the classifier says ${JSON.stringify(c)}`,
+  };
 }
 
 const NO_ANSWER_HIDES =
@@ -289,7 +405,7 @@ const NO_ANSWER_HIDES =
   'layer (it runs before the cluster layers) reports that instead of the listener layer\'s cause; the answer agrees, the cause is lost (issue 16 item 7, "never let a probe\'s generic answer override a cluster layer that knows the cause": open)';
 const SNI_HIDES =
   'the HTTPS listener has no usable certificate, so Envoy has no filter chain and resets every handshake; the direct probe sees the reset ' +
-  'with SNI = host and the proxy layer says GatewayNoListenerForSni, whose fix (the listener\'s conditions, then nginx\'s SNI lines) reaches the cause ' +
+  "with SNI = host and the proxy layer says GatewayNoListenerForSni, whose fix (the listener's conditions, then nginx's SNI lines) reaches the cause " +
   'only through its first line; the listener layer names it exactly';
 const NR_HIDES =
   'no listener accepts the host, so gwdoctor plans no direct NodePort probe for it (no listener to pick a port from) and cannot show that ' +
@@ -309,14 +425,21 @@ export const NETWORKED_DIFFERS: Record<string, string> = {
   'listener/ListenerCertificateRefInvalid -> proxy/GatewayNoListenerForSni': SNI_HIDES,
   'listener/ListenerNotReady -> proxy/GatewayNoListenerForSni': SNI_HIDES,
   'listener/ListenerHostnameMismatch -> proxy/ProxyErrorResponse': NR_HIDES,
-  'route/InternalHostExposed -> proxy/InternalHostExposed': 'the same finding, proven earlier: a backend answers the internal host through nginx',
-  'route/ListenerPortsDiffer -> null/null': 'the warning is about the Gateway\'s other ports; the proxy layer proves the request is served, and a pass with probes on ends there',
-  'mesh/AuthorizationUndetermined -> mesh/GatewayRbacDenied': 'the ALLOW rule depends on the client address; the probe sees the gateway deny it (403 RBAC), which settles it for this client',
+  'route/InternalHostExposed -> proxy/InternalHostExposed':
+    'the same finding, proven earlier: a backend answers the internal host through nginx',
+  'route/ListenerPortsDiffer -> null/null':
+    "the warning is about the Gateway's other ports; the proxy layer proves the request is served, and a pass with probes on ends there",
+  'mesh/AuthorizationUndetermined -> mesh/GatewayRbacDenied':
+    'the ALLOW rule depends on the client address; the probe sees the gateway deny it (403 RBAC), which settles it for this client',
 };
 
 /** Is the networked verdict `net` the offline one, or a difference listed in NETWORKED_DIFFERS? */
 export function networkedSame(offline: ExpectCase, net: ExpectCase): { ok: boolean; why: string } {
-  if (offline.verdict === net.verdict && offline.layer === net.layer && offline.code === net.code) return { ok: true, why: '' };
+  if (offline.verdict === net.verdict && offline.layer === net.layer && offline.code === net.code)
+    return { ok: true, why: '' };
   const k = `${offline.layer}/${offline.code} -> ${net.layer}/${net.code}`;
-  return { ok: k in NETWORKED_DIFFERS, why: `with probes on: ${net.verdict} ${net.layer}/${net.code}, off: ${offline.verdict} ${offline.layer}/${offline.code} (${k} is not in NETWORKED_DIFFERS)` };
+  return {
+    ok: k in NETWORKED_DIFFERS,
+    why: `with probes on: ${net.verdict} ${net.layer}/${net.code}, off: ${offline.verdict} ${offline.layer}/${offline.code} (${k} is not in NETWORKED_DIFFERS)`,
+  };
 }

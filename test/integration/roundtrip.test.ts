@@ -27,7 +27,8 @@ async function load(dir: string): Promise<Applied> {
   try {
     for (const o of loadManifests([dir])) {
       // The smallest status each schema accepts: HTTPRoute requires status.parents.
-      if (CONTROLLER_KINDS.has(o.kind)) await kube.putStatus(o as unknown as Obj, o.kind === 'HTTPRoute' ? { parents: [] } : {});
+      if (CONTROLLER_KINDS.has(o.kind))
+        await kube.putStatus(o as unknown as Obj, o.kind === 'HTTPRoute' ? { parents: [] } : {});
     }
   } catch (err) {
     await applied.cleanup();
@@ -44,9 +45,16 @@ function applier(created: Obj[]) {
       created.push(await kube.create(fix.object as unknown as Obj));
     } else if (fix.kind === 'patch') {
       const ct = fix.patchType === 'json' ? 'application/json-patch+json' : 'application/merge-patch+json';
-      const path = kube.path({ apiVersion: fix.target.apiVersion, kind: fix.target.kind, metadata: { name: fix.target.name, ...(fix.target.namespace ? { namespace: fix.target.namespace } : {}) } });
+      const path = kube.path({
+        apiVersion: fix.target.apiVersion,
+        kind: fix.target.kind,
+        metadata: { name: fix.target.name, ...(fix.target.namespace ? { namespace: fix.target.namespace } : {}) },
+      });
       const r = await kube.raw('PATCH', path, fix.patch, ct);
-      if (r.status >= 300) throw new Error(`the API server refused the printed patch (${r.status}): ${JSON.stringify(r.json).slice(0, 500)}`);
+      if (r.status >= 300)
+        throw new Error(
+          `the API server refused the printed patch (${r.status}): ${JSON.stringify(r.json).slice(0, 500)}`,
+        );
     } else {
       throw new Error(`${fix.kind} fixes are not applied by a script`);
     }
@@ -63,14 +71,35 @@ function applier(created: Obj[]) {
 async function endpointsCaughtUp(kube: Kube, ns: string, name: string): Promise<void> {
   const until = Date.now() + 15_000;
   for (;;) {
-    const svc = (await kube.list('v1', 'Service', ns)).find((o) => o.metadata.name === name) as (Obj & { spec?: { selector?: Record<string, string> } }) | undefined;
+    const svc = (await kube.list('v1', 'Service', ns)).find((o) => o.metadata.name === name) as
+      | (Obj & { spec?: { selector?: Record<string, string> } })
+      | undefined;
     const sel = svc?.spec?.selector ?? {};
-    const pods = Object.keys(sel).length === 0 ? [] : (await kube.list('v1', 'Pod', ns, Object.entries(sel).map(([k, v]) => `${k}=${v}`).join(',')))
-      .filter((p) => (p['status'] as { podIP?: string } | undefined)?.podIP);
+    const pods =
+      Object.keys(sel).length === 0
+        ? []
+        : (
+            await kube.list(
+              'v1',
+              'Pod',
+              ns,
+              Object.entries(sel)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(','),
+            )
+          ).filter((p) => (p['status'] as { podIP?: string } | undefined)?.podIP);
     const slices = await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns, `kubernetes.io/service-name=${name}`);
-    const listed = new Set(slices.flatMap((sl) => ((sl['endpoints'] as { targetRef?: { name?: string } }[] | null) ?? []).map((e) => e.targetRef?.name)));
-    if (svc && slices.length > 0 && listed.size === pods.length && pods.every((p) => listed.has(p.metadata.name))) return;
-    if (Date.now() > until) throw new Error(`the EndpointSlice controller did not list the ${pods.length} Pod(s) of Service ${ns}/${name} within 15 s (listed: ${[...listed].join(', ') || 'none'})`);
+    const listed = new Set(
+      slices.flatMap((sl) =>
+        ((sl['endpoints'] as { targetRef?: { name?: string } }[] | null) ?? []).map((e) => e.targetRef?.name),
+      ),
+    );
+    if (svc && slices.length > 0 && listed.size === pods.length && pods.every((p) => listed.has(p.metadata.name)))
+      return;
+    if (Date.now() > until)
+      throw new Error(
+        `the EndpointSlice controller did not list the ${pods.length} Pod(s) of Service ${ns}/${name} within 15 s (listed: ${[...listed].join(', ') || 'none'})`,
+      );
     await sleep(100);
   }
 }
@@ -90,14 +119,28 @@ async function settled(kube: Kube): Promise<void> {
     let behind = '';
     for (const o of [...gws, ...routes]) {
       const gen = o.metadata['generation'] as number;
-      const st = o['status'] as { conditions?: { observedGeneration?: number }[]; parents?: { controllerName: string; conditions?: { observedGeneration?: number }[] }[] } | undefined;
-      const conds = o.kind === 'Gateway' ? (st?.conditions ?? []) : (st?.parents ?? []).filter((p) => p.controllerName === 'istio.io/gateway-controller').flatMap((p) => p.conditions ?? []);
+      const st = o['status'] as
+        | {
+            conditions?: { observedGeneration?: number }[];
+            parents?: { controllerName: string; conditions?: { observedGeneration?: number }[] }[];
+          }
+        | undefined;
+      const conds =
+        o.kind === 'Gateway'
+          ? (st?.conditions ?? [])
+          : (st?.parents ?? [])
+              .filter((p) => p.controllerName === 'istio.io/gateway-controller')
+              .flatMap((p) => p.conditions ?? []);
       if (o.kind === 'Gateway' && (o['spec'] as { gatewayClassName?: string }).gatewayClassName !== 'istio') continue;
-      if (conds.some((c) => c.observedGeneration !== gen)) behind ||= `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`;
+      if (conds.some((c) => c.observedGeneration !== gen))
+        behind ||= `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`;
     }
     const now = JSON.stringify([...gws, ...routes].map((o) => o['status']));
     if (!behind && now === last) return;
-    if (Date.now() > until) throw new Error(`istiod did not catch up with the applied fix within 15 s${behind ? `: ${behind} is behind` : ''}`);
+    if (Date.now() > until)
+      throw new Error(
+        `istiod did not catch up with the applied fix within 15 s${behind ? `: ${behind} is behind` : ''}`,
+      );
     last = now;
     await sleep(200);
   }
@@ -108,7 +151,11 @@ async function settled(kube: Kube): Promise<void> {
  * the one workload serving the port): on the real API server, with the real EndpointSlice controller, they must reach
  * a pass, not stop at a fix that needs a person.
  */
-const COMPLETE = new Set(['service-not-found', 'service-not-found-pods-run', 'service-not-found-no-grant', 'no-pods-selected'].map((n) => `${n} api.example.com`));
+const COMPLETE = new Set(
+  ['service-not-found', 'service-not-found-pods-run', 'service-not-found-no-grant', 'no-pods-selected'].map(
+    (n) => `${n} api.example.com`,
+  ),
+);
 
 describe.each(scenarios())('round trip on the API server: $name', (s) => {
   const targets = [...new Set(s.cases.map((c) => c.target))];
@@ -118,7 +165,13 @@ describe.each(scenarios())('round trip on the API server: $name', (s) => {
     try {
       const run = async (_: K8sObject[], t: string) => runOnCluster(await liveCluster('readonly'), t);
       if (!blocking(await run([], target))) return;
-      const r = await roundTrip([], target, targets.filter((t) => t !== target), run, applier(created));
+      const r = await roundTrip(
+        [],
+        target,
+        targets.filter((t) => t !== target),
+        run,
+        applier(created),
+      );
       results.push(r);
       expect(['passes', 'human']).toContain(r.result);
       if (COMPLETE.has(`${s.name} ${target}`)) expect(r, r.steps.join(' -> ')).toMatchObject({ result: 'passes' });
@@ -132,5 +185,7 @@ describe.each(scenarios())('round trip on the API server: $name', (s) => {
 afterAll(() => {
   if (results.length === 0) return;
   const passes = results.filter((r) => r.result === 'passes').length;
-  console.log(`round trip (API server): ${results.length} failing targets; ${passes} reach a pass by applying the printed fixes; ${results.length - passes} end at a fix that needs a person`);
+  console.log(
+    `round trip (API server): ${results.length} failing targets; ${passes} reach a pass by applying the printed fixes; ${results.length - passes} end at a fix that needs a person`,
+  );
 });

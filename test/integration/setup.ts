@@ -9,8 +9,29 @@ import { installEnvoy } from './harness/envoy.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    controlPlane: { server: string; kubeconfig: string; caFile: string; auditLog: string; bin: string; crds: string; etcdUrl: string; dir: string } | { unavailable: string };
-    istiod: { version: string; httpUrl: string; grpcAddr: string; log: string; readyMs: number; forEnvoy: boolean; proxyVersion: string } | { unavailable: string };
+    controlPlane:
+      | {
+          server: string;
+          kubeconfig: string;
+          caFile: string;
+          auditLog: string;
+          bin: string;
+          crds: string;
+          etcdUrl: string;
+          dir: string;
+        }
+      | { unavailable: string };
+    istiod:
+      | {
+          version: string;
+          httpUrl: string;
+          grpcAddr: string;
+          log: string;
+          readyMs: number;
+          forEnvoy: boolean;
+          proxyVersion: string;
+        }
+      | { unavailable: string };
     /** The Envoy binary of the data-plane lane (scripts/install-envoy.sh). */
     envoy: { bin: string } | { unavailable: string };
   }
@@ -52,7 +73,9 @@ export default async function setup(project: TestProject) {
       istiod = await startIstiod({ home, dir: cp.dir, server: cp.server, caFile: cp.caFile });
       const { version, httpUrl, grpcAddr, log, readyMs, forEnvoy, proxyVersion } = istiod;
       project.provide('istiod', { version, httpUrl, grpcAddr, log, readyMs, forEnvoy, proxyVersion });
-      process.stderr.write(`[istiod] ${version} ready in ${readyMs} ms (build check + start ${Date.now() - t} ms) at ${httpUrl}, log ${log}\n`);
+      process.stderr.write(
+        `[istiod] ${version} ready in ${readyMs} ms (build check + start ${Date.now() - t} ms) at ${httpUrl}, log ${log}\n`,
+      );
     } catch (err) {
       try {
         project.provide('istiod', { unavailable: unavailable('istiod', err) });

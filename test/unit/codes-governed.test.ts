@@ -26,8 +26,10 @@ function governed(f: Finding): string[] {
   const code = f.code as Code;
   const info: CodeInfo = CODES[code];
   if (!layerMayEmit(f.id, code)) bad.push(`${f.id} emitted ${code} (registry layer: ${JSON.stringify(info.layer)})`);
-  if (f.status !== info.severity) bad.push(`${code} at ${f.id} has status ${f.status}, the registry says ${info.severity}`);
-  if (!allowedRetryable(info).includes(f.retryable)) bad.push(`${code} at ${f.id} has retryable ${f.retryable}, the registry says ${JSON.stringify(info.retryable)}`);
+  if (f.status !== info.severity)
+    bad.push(`${code} at ${f.id} has status ${f.status}, the registry says ${info.severity}`);
+  if (!allowedRetryable(info).includes(f.retryable))
+    bad.push(`${code} at ${f.id} has retryable ${f.retryable}, the registry says ${JSON.stringify(info.retryable)}`);
   if (f.hint !== hintFor(code)) bad.push(`${code} at ${f.id} has hint ${f.hint}`);
   return bad;
 }
@@ -48,16 +50,28 @@ describe('emit', () => {
   it('takes status, retryable and hint from the registry', () => {
     const f = emit({ id: 'endpoints', title: 't' }, 'NoReadyEndpoints', 's');
     expect([f.status, f.retryable, f.hint]).toEqual(['fail', true, hintFor('NoReadyEndpoints')]);
-    expect(emit({ id: 'route', title: 't' }, 'NamespaceLabelsUnknown', 's')).toMatchObject({ status: 'warn', retryable: false });
-    expect(emit({ id: 'dns', title: 't' }, 'DnsResolverError', 's')).toMatchObject({ status: 'error', retryable: true });
+    expect(emit({ id: 'route', title: 't' }, 'NamespaceLabelsUnknown', 's')).toMatchObject({
+      status: 'warn',
+      retryable: false,
+    });
+    expect(emit({ id: 'dns', title: 't' }, 'DnsResolverError', 's')).toMatchObject({
+      status: 'error',
+      retryable: true,
+    });
   });
   it('takes retryable from the cause where the registry gives one per cause', () => {
     expect(emit({ id: 'listener', title: 't' }, 'GatewayNotAccepted', 's', { cause: 'pending' }).retryable).toBe(true);
-    expect(emit({ id: 'listener', title: 't' }, 'GatewayNotAccepted', 's', { cause: 'rejected' }).retryable).toBe(false);
-    expect(emit({ id: 'listener', title: 't' }, 'ListenerCertificateRefInvalid', 's', { cause: 'secret-missing' }).retryable).toBe(true);
+    expect(emit({ id: 'listener', title: 't' }, 'GatewayNotAccepted', 's', { cause: 'rejected' }).retryable).toBe(
+      false,
+    );
+    expect(
+      emit({ id: 'listener', title: 't' }, 'ListenerCertificateRefInvalid', 's', { cause: 'secret-missing' }).retryable,
+    ).toBe(true);
     expect(emit({ id: 'grant', title: 't' }, 'ClusterUnreachable', 's', { cause: 'api-error' }).retryable).toBe(false);
     // A cause the registry does not know is a bug, not a guess.
-    expect(() => emit({ id: 'listener', title: 't' }, 'GatewayNotAccepted', 's', { cause: 'soon' as 'pending' })).toThrow(/needs a cause/);
+    expect(() =>
+      emit({ id: 'listener', title: 't' }, 'GatewayNotAccepted', 's', { cause: 'soon' as 'pending' }),
+    ).toThrow(/needs a cause/);
   });
   it('gives each code one status: ProxyUnreachable is a fail (nothing answers), ProxyProbeError the error (could not probe)', () => {
     expect(CODES.ProxyUnreachable.severity).toBe('fail');
@@ -66,11 +80,25 @@ describe('emit', () => {
 });
 
 it('sets retryable nowhere but in the registry and the finding constructor', () => {
-  const files = ['src', 'checks'].flatMap((d) => (readdirSync(join(root, d), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join(d, f)));
+  const files = ['src', 'checks'].flatMap((d) =>
+    (readdirSync(join(root, d), { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(d, f)),
+  );
   const hand = files
     .filter((f) => f !== join('src', 'registry.ts') && f !== join('src', 'findings.ts'))
-    .flatMap((f) => readFileSync(join(root, f), 'utf8').split('\n').map((l, i) => ({ f, i, l })))
-    .filter(({ l }) => /\bretryable\s*:/.test(l) && !/^\s*(\/\/|\*)/.test(l) && !/retryable: boolean/.test(l) && !/retryable: mayRetry\(/.test(l))
+    .flatMap((f) =>
+      readFileSync(join(root, f), 'utf8')
+        .split('\n')
+        .map((l, i) => ({ f, i, l })),
+    )
+    .filter(
+      ({ l }) =>
+        /\bretryable\s*:/.test(l) &&
+        !/^\s*(\/\/|\*)/.test(l) &&
+        !/retryable: boolean/.test(l) &&
+        !/retryable: mayRetry\(/.test(l),
+    )
     .map(({ f, i, l }) => `${f}:${i + 1}: ${l.trim()}`);
   expect(hand).toEqual([]);
 });

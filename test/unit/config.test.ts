@@ -16,7 +16,9 @@ describe('schema/config.v1.json', () => {
     expect(() => new Ajv2020({ strict: true, allowUnionTypes: true }).compile(schema)).not.toThrow();
   });
   it('is what src/config-validator.generated.ts was compiled from (node scripts/gen-config-validator.mjs --check)', () => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'gen-config-validator.mjs'), '--check'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'gen-config-validator.mjs'), '--check'], {
+      encoding: 'utf8',
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });

@@ -30,7 +30,8 @@ function recorded(dir: string, pod: string): AdminGet {
     [ADMIN_PATHS.clusters]: gunzipSync(readFileSync(file('clusters'))).toString('utf8'),
     [ADMIN_PATHS.connected]: gunzipSync(readFileSync(file('stats'))).toString('utf8'),
   };
-  return async (path) => (path in bodies ? { kind: 'ok', status: 200, body: bodies[path] as string } : { kind: 'ok', status: 404, body: '' });
+  return async (path) =>
+    path in bodies ? { kind: 'ok', status: 200, body: bodies[path] as string } : { kind: 'ok', status: 404, body: '' };
 }
 
 async function load(name: string, only?: (pod: string) => boolean): Promise<{ c: Case; pods: PodEnvoy[] }> {
@@ -41,7 +42,12 @@ async function load(name: string, only?: (pod: string) => boolean): Promise<{ c:
     const has = readdirSync(dir).some((f) => f === `${p.pod.split('/')[1]}.config_dump.json.gz`);
     if (!has || (only && !only(p.pod))) continue;
     const r = await readEnvoy(recorded(dir, p.pod));
-    pods.push({ pod: p.pod, node: p.node, controller: { kind: 'ReplicaSet', name: 'istio-ingress-gateway-5d8f' }, read: r.kind === 'ok' ? { kind: 'ok', read: r.read } : r });
+    pods.push({
+      pod: p.pod,
+      node: p.node,
+      controller: { kind: 'ReplicaSet', name: 'istio-ingress-gateway-5d8f' },
+      read: r.kind === 'ok' ? { kind: 'ok', read: r.read } : r,
+    });
   }
   return { c, pods };
 }
@@ -66,48 +72,78 @@ describe('recorded real Envoy answers (the lane), through readEnvoy and the judg
     expect(judgeEnvoys(pods, c.prediction, req('API.Example.COM')).code).toBeNull();
     const missing = judgeEnvoys(pods, c.prediction, req('admin.example.com'));
     expect(missing.code).toBe('EnvoyRouteMissing');
-    expect(missing.summary).toContain('has no virtual host for admin.example.com (domains: api.example.com, worker.example.com)');
+    expect(missing.summary).toContain(
+      'has no virtual host for admin.example.com (domains: api.example.com, worker.example.com)',
+    );
     // worker.example.com is served, but not by the route gwdoctor predicts for api.example.com: name both.
     const other = judgeEnvoys(pods, c.prediction, req('worker.example.com'));
     expect(other.code).toBe('EnvoyRouteDiffers');
-    expect(other.summary).toContain('gwdoctor predicts HTTPRoute istio-ingress/example-api rules[0] (Envoy route istio-ingress.example-api.0)');
-    expect(other.summary).toContain('route istio-ingress.example-worker.0 (#0) -> cluster outbound|8000||example-worker.example-worker.svc.cluster.local');
+    expect(other.summary).toContain(
+      'gwdoctor predicts HTTPRoute istio-ingress/example-api rules[0] (Envoy route istio-ingress.example-api.0)',
+    );
+    expect(other.summary).toContain(
+      'route istio-ingress.example-worker.0 (#0) -> cluster outbound|8000||example-worker.example-worker.svc.cluster.local',
+    );
     // A port Envoy has no listener on.
-    expect(judgeEnvoys(pods, c.prediction, { ...c.request, port: 8443 }).summary).toContain('no listener on port 8443 (listeners: 0.0.0.0_80)');
+    expect(judgeEnvoys(pods, c.prediction, { ...c.request, port: 8443 }).summary).toContain(
+      'no listener on port 8443 (listeners: 0.0.0.0_80)',
+    );
   });
 
   it('ejected: the host Envoy ejected is named with its flag; a ready endpoint Envoy does not know is named "missing"', async () => {
     const { c, pods } = await load('ejected');
     const cluster = c.prediction.clusters[0] as string;
-    const v = judgeEnvoys(pods, { ...c.prediction, ready: { [cluster]: [...(c.prediction.ready[cluster] ?? []), '127.0.0.99'] } }, c.request);
+    const v = judgeEnvoys(
+      pods,
+      { ...c.prediction, ready: { [cluster]: [...(c.prediction.ready[cluster] ?? []), '127.0.0.99'] } },
+      c.request,
+    );
     expect(v.code).toBe('EnvoyNoHealthyHost');
-    expect(v.summary).toMatch(/failed_outlier_check: ejected by outlier detection .*; 127\.0\.0\.99 missing: Envoy has no such host/);
+    expect(v.summary).toMatch(
+      /failed_outlier_check: ejected by outlier detection .*; 127\.0\.0\.99 missing: Envoy has no such host/,
+    );
     // No ready endpoint in the slice: the endpoints layer's to say; the Envoy part does not call it an ejection.
     expect(judgeEnvoys(pods, { ...c.prediction, ready: {} }, c.request).code).toBeNull();
   });
 
-  it('nack: Envoy\'s error text verbatim in summary, evidence and facts; the version it still serves', async () => {
+  it("nack: Envoy's error text verbatim in summary, evidence and facts; the version it still serves", async () => {
     const { c, pods } = await load('nack');
     const v = judgeEnvoys(pods, c.prediction, c.request);
     const r = v.facts.pods[0]?.rejected?.[0];
-    expect(r).toMatchObject({ type: 'listener', name: '0.0.0.0_80', details: "Didn't find a registered implementation for 'gwdoctor.test.unknown' with type URL: 'gwdoctor.test.Unknown'" });
+    expect(r).toMatchObject({
+      type: 'listener',
+      name: '0.0.0.0_80',
+      details:
+        "Didn't find a registered implementation for 'gwdoctor.test.unknown' with type URL: 'gwdoctor.test.Unknown'",
+    });
     expect(r?.activeVersion).toMatch(/^\d{4}-\d\d-\d\dT.*\/\d+$/);
     expect(v.summary).toContain(`"${r?.details}"`);
-    expect(v.fix).toMatchObject({ kind: 'command', argv: ['kubectl', 'get', 'envoyfilters.networking.istio.io', '-A'] });
+    expect(v.fix).toMatchObject({
+      kind: 'command',
+      argv: ['kubectl', 'get', 'envoyfilters.networking.istio.io', '-A'],
+    });
   });
 
-  it('two-pods-disagree: the Pods and what each does; the fix deletes only the Pod that differs from gwdoctor\'s prediction', async () => {
+  it("two-pods-disagree: the Pods and what each does; the fix deletes only the Pod that differs from gwdoctor's prediction", async () => {
     const { c, pods } = await load('two-pods-disagree');
     const v = judgeEnvoys(pods, c.prediction, c.request);
     expect(v.code).toBe('EnvoyPodsDisagree');
     const stale = pods.find((p) => p.pod.endsWith('-b'))!.pod.split('/')[1];
     expect(v.fix).toMatchObject({ kind: 'command', argv: ['kubectl', '-n', 'istio-ingress', 'delete', 'pod', stale] });
     // With a prediction neither Pod serves, nothing is deleted: a person finds out first.
-    const neither = judgeEnvoys(pods, { ...c.prediction, clusters: ['outbound|1||nope.nope.svc.cluster.local'] }, c.request);
+    const neither = judgeEnvoys(
+      pods,
+      { ...c.prediction, clusters: ['outbound|1||nope.nope.svc.cluster.local'] },
+      c.request,
+    );
     expect(neither.code).toBe('EnvoyPodsDisagree');
     expect(neither.fix?.kind).toBe('manual');
     // A bare Pod (no controller in its ownerReferences) is not recreated when deleted: never a delete to paste.
-    const bare = judgeEnvoys(pods.map((p) => ({ ...p, controller: null })), c.prediction, c.request);
+    const bare = judgeEnvoys(
+      pods.map((p) => ({ ...p, controller: null })),
+      c.prediction,
+      c.request,
+    );
     expect(bare.code).toBe('EnvoyPodsDisagree');
     expect(bare.fix?.kind).toBe('manual');
     expect(JSON.stringify(bare.fix)).toContain('no controller recreates it');
@@ -115,12 +151,33 @@ describe('recorded real Envoy answers (the lane), through readEnvoy and the judg
 
   it('not read: forbidden (the verbs and resource named) or unreachable: not checked, never a finding', async () => {
     const { c } = await load('healthy');
-    const forbidden: PodEnvoy = { pod: c.pods[0]!.pod, node: null, controller: null, read: { kind: 'forbidden', namespace: 'istio-ingress', resource: 'pods/portforward', verbs: ['get', 'create'], why: 'the API server answered 403' } };
+    const forbidden: PodEnvoy = {
+      pod: c.pods[0]!.pod,
+      node: null,
+      controller: null,
+      read: {
+        kind: 'forbidden',
+        namespace: 'istio-ingress',
+        resource: 'pods/portforward',
+        verbs: ['get', 'create'],
+        why: 'the API server answered 403',
+      },
+    };
     const f = judgeEnvoys([forbidden], c.prediction, c.request);
     expect(f).toMatchObject({ code: null, judged: false });
-    expect(f.summary).toBe("the gateway's Envoy was not checked: forbidden: cannot get+create pods/portforward in namespace istio-ingress (deploy/rbac-envoy-admin.yaml grants it)");
-    const u = judgeEnvoys([{ ...forbidden, read: { kind: 'unreachable', why: 'the API server answered HTTP 500' } }], c.prediction, c.request);
-    expect(u).toMatchObject({ code: null, judged: false, summary: "could not look at the gateway's Envoy: the API server answered HTTP 500" });
+    expect(f.summary).toBe(
+      "the gateway's Envoy was not checked: forbidden: cannot get+create pods/portforward in namespace istio-ingress (deploy/rbac-envoy-admin.yaml grants it)",
+    );
+    const u = judgeEnvoys(
+      [{ ...forbidden, read: { kind: 'unreachable', why: 'the API server answered HTTP 500' } }],
+      c.prediction,
+      c.request,
+    );
+    expect(u).toMatchObject({
+      code: null,
+      judged: false,
+      summary: "could not look at the gateway's Envoy: the API server answered HTTP 500",
+    });
   });
 });
 
@@ -131,7 +188,13 @@ describe("Envoy's virtual host search order (route_components.proto VirtualHost.
     return r ? `${r.vh['name']}:${r.by}` : null;
   };
   it('exact before suffix before prefix before *, the longest wildcard first, and never matching the empty string', () => {
-    const all = [vh('any', '*'), vh('pre', 'api.*'), vh('suf', '*.example.com'), vh('longsuf', '*.api.example.com'), vh('exact', 'api.example.com')];
+    const all = [
+      vh('any', '*'),
+      vh('pre', 'api.*'),
+      vh('suf', '*.example.com'),
+      vh('longsuf', '*.api.example.com'),
+      vh('exact', 'api.example.com'),
+    ];
     expect(pick('api.example.com', ...all)).toBe('exact:exact');
     expect(pick('v1.api.example.com', ...all)).toBe('longsuf:suffix');
     expect(pick('www.example.com', ...all)).toBe('suf:suffix');
@@ -147,8 +210,38 @@ describe("Envoy's virtual host search order (route_components.proto VirtualHost.
 describe('routes are checked in order; the first match wins (route_matching.rst)', () => {
   const dump = (routes: unknown[]) => ({
     configs: [
-      { '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump', dynamic_listeners: [{ name: '0.0.0.0_80', active_state: { listener: { address: { socket_address: { address: '0.0.0.0', port_value: 80 } }, filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { rds: { route_config_name: 'http.80' } } }] }] } } }] },
-      { '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump', dynamic_route_configs: [{ version_info: 'v1', route_config: { name: 'http.80', virtual_hosts: [{ name: 'h', domains: ['h.example.com'], routes }] } }] },
+      {
+        '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump',
+        dynamic_listeners: [
+          {
+            name: '0.0.0.0_80',
+            active_state: {
+              listener: {
+                address: { socket_address: { address: '0.0.0.0', port_value: 80 } },
+                filter_chains: [
+                  {
+                    filters: [
+                      {
+                        name: 'envoy.filters.network.http_connection_manager',
+                        typed_config: { rds: { route_config_name: 'http.80' } },
+                      },
+                    ],
+                  },
+                ],
+              },
+            },
+          },
+        ],
+      },
+      {
+        '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+        dynamic_route_configs: [
+          {
+            version_info: 'v1',
+            route_config: { name: 'http.80', virtual_hosts: [{ name: 'h', domains: ['h.example.com'], routes }] },
+          },
+        ],
+      },
     ],
   });
   const r = (name: string, match: unknown) => ({ name, match, route: { cluster: name } });
@@ -186,7 +279,9 @@ describe('routes are checked in order; the first match wins (route_matching.rst)
 
 describe('the HTTP answer read through the port-forward stream', () => {
   it('chunked (Envoy admin) and Content-Length bodies, complete only when the last byte arrived', () => {
-    const chunked = Buffer.from('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n2\r\n1}\r\n0\r\n\r\n');
+    const chunked = Buffer.from(
+      'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\n2\r\n1}\r\n0\r\n\r\n',
+    );
     expect(parseHttpResponse(chunked)).toEqual({ status: 200, body: Buffer.from('{"a":1}') });
     for (let i = 0; i < chunked.length - 1; i++) expect(parseHttpResponse(chunked.subarray(0, i))).toBeNull();
     const fixed = Buffer.from('HTTP/1.1 404 Not Found\r\ncontent-length: 3\r\n\r\nabc');
@@ -196,8 +291,16 @@ describe('the HTTP answer read through the port-forward stream', () => {
   });
 
   it('readEnvoy: an admin answer that is not 200 or not JSON is "could not look", with the path', async () => {
-    const get = (status: number, body: string): AdminGet => async () => ({ kind: 'ok', status, body });
-    expect(await readEnvoy(get(503, ''))).toEqual({ kind: 'unreachable', why: "Envoy's admin answered 503 to /config_dump" });
-    expect(await readEnvoy(get(200, '<html>'))).toEqual({ kind: 'unreachable', why: "Envoy's admin answer to /config_dump is not JSON" });
+    const get =
+      (status: number, body: string): AdminGet =>
+      async () => ({ kind: 'ok', status, body });
+    expect(await readEnvoy(get(503, ''))).toEqual({
+      kind: 'unreachable',
+      why: "Envoy's admin answered 503 to /config_dump",
+    });
+    expect(await readEnvoy(get(200, '<html>'))).toEqual({
+      kind: 'unreachable',
+      why: "Envoy's admin answer to /config_dump is not JSON",
+    });
   });
 });

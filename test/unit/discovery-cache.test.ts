@@ -1,7 +1,16 @@
 // The discovery cache on disk: where it lives, what a file holds (never a credential), how long it is believed, and
 // that anything wrong with it (corrupt, unwritable, someone else's) is ignored rather than failing a run.
 
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,7 +57,11 @@ describe('discovery cache', () => {
     expect(cacheFileName({ ...id, server: 'https://api.example.com:6443' })).toBe(name);
     const text = readFileSync(c.file as string, 'utf8');
     expect(text).not.toMatch(/s3cret|alice/);
-    expect(JSON.parse(text)).toMatchObject({ versions: ['v1', 'v1beta1'], referenceGrant: 'v1', v1Resources: ['httproutes', 'referencegrants'] });
+    expect(JSON.parse(text)).toMatchObject({
+      versions: ['v1', 'v1beta1'],
+      referenceGrant: 'v1',
+      v1Resources: ['httproutes', 'referencegrants'],
+    });
   });
 
   it('writes 0600 files in 0700 directories, atomically (no temporary file left), and reads them back', () => {
@@ -82,7 +95,12 @@ describe('discovery cache', () => {
     const notes: string[] = [];
     const c = DiscoveryCache.for(id, { enabled: true, env: { XDG_CACHE_HOME: x }, note: (m) => notes.push(m) });
     c.write(found);
-    for (const bad of ['{not json', '{"format":"gwdoctor.discovery/v1","fetchedAt":1,"versions":[],"referenceGrant":"v1"}', '{"format":"gwdoctor.discovery/v1","fetchedAt":1,"versions":["v1; rm -rf /"],"referenceGrant":"v1"}', 'null']) {
+    for (const bad of [
+      '{not json',
+      '{"format":"gwdoctor.discovery/v1","fetchedAt":1,"versions":[],"referenceGrant":"v1"}',
+      '{"format":"gwdoctor.discovery/v1","fetchedAt":1,"versions":["v1; rm -rf /"],"referenceGrant":"v1"}',
+      'null',
+    ]) {
       writeFileSync(c.file as string, bad);
       expect(c.read()).toBeNull();
     }

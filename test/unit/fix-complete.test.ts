@@ -9,7 +9,13 @@ import { selectorFor, sharedLabels, targetPortFor, workloads, workloadsFor } fro
 import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';
 import type { K8sObject } from '../../src/cluster/objects.js';
 import { runOnCluster, runScenario, scenarios } from '../helpers/fixtures.js';
-import { applyFixToObjects, reconcileEndpointSlices, roundTrip, serviceOf, stripControllerStatus } from '../helpers/roundtrip.js';
+import {
+  applyFixToObjects,
+  reconcileEndpointSlices,
+  roundTrip,
+  serviceOf,
+  stripControllerStatus,
+} from '../helpers/roundtrip.js';
 
 const blockingFix = async (scenario: string, target = 'api.example.com'): Promise<Fix | undefined> => {
   const s = scenarios().find((x) => x.name === scenario);
@@ -45,13 +51,21 @@ describe('ServiceNotFound while the Pods that would back it run: the Service to 
     const fix = await blockingFix('service-not-found');
     expect(fix?.kind).toBe('apply');
     expect(fix?.kind === 'apply' && fix.object).toEqual({
-      apiVersion: 'v1', kind: 'Service', metadata: { name: 'example-api', namespace: 'example-api' },
-      spec: { selector: { 'app.kubernetes.io/name': 'example-api' }, ports: [{ name: 'http', port: 3000, targetPort: 3000, protocol: 'TCP' }] },
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'example-api', namespace: 'example-api' },
+      spec: {
+        selector: { 'app.kubernetes.io/name': 'example-api' },
+        ports: [{ name: 'http', port: 3000, targetPort: 3000, protocol: 'TCP' }],
+      },
     });
   });
-  it('service-not-found-pods-run: port 80 from the backendRef to container port 8080, only the Deployment\'s two Pods', async () => {
+  it("service-not-found-pods-run: port 80 from the backendRef to container port 8080, only the Deployment's two Pods", async () => {
     const fix = await blockingFix('service-not-found-pods-run');
-    expect(fix?.kind === 'apply' && fix.object['spec']).toEqual({ selector: { 'app.kubernetes.io/name': 'example-api' }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] });
+    expect(fix?.kind === 'apply' && fix.object['spec']).toEqual({
+      selector: { 'app.kubernetes.io/name': 'example-api' },
+      ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }],
+    });
     expect(fix?.explain).toContain('Deployment example-api (2 Pods)');
   });
   it('manifests without Pods (from git) cannot say what would back it: manual', async () => {
@@ -63,7 +77,9 @@ describe('NoPodsSelected: the selector patch when exactly one workload serves th
   it('no-pods-selected: a JSON patch guarded by a test of the current selector', async () => {
     const fix = await blockingFix('no-pods-selected');
     expect(fix).toMatchObject({
-      kind: 'patch', target: { apiVersion: 'v1', kind: 'Service', namespace: 'example-api', name: 'example-api' }, patchType: 'json',
+      kind: 'patch',
+      target: { apiVersion: 'v1', kind: 'Service', namespace: 'example-api', name: 'example-api' },
+      patchType: 'json',
       patch: [
         { op: 'test', path: '/spec/selector', value: { 'app.kubernetes.io/name': 'example-api-server' } },
         { op: 'replace', path: '/spec/selector', value: { 'app.kubernetes.io/name': 'example-api' } },
@@ -78,24 +94,58 @@ describe('NoPodsSelected: the selector patch when exactly one workload serves th
   });
 });
 
-const pod = (name: string, labels: Record<string, string>, ports: { name?: string; containerPort: number; protocol?: string }[], owner?: { kind: string; name: string }, extra: Record<string, unknown> = {}): Pod => ({
-  apiVersion: 'v1', kind: 'Pod',
-  metadata: { name, namespace: 'ns', labels, ...(owner ? { ownerReferences: [{ ...owner, controller: true }] } : {}) } as Pod['metadata'],
+const pod = (
+  name: string,
+  labels: Record<string, string>,
+  ports: { name?: string; containerPort: number; protocol?: string }[],
+  owner?: { kind: string; name: string },
+  extra: Record<string, unknown> = {},
+): Pod => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: {
+    name,
+    namespace: 'ns',
+    labels,
+    ...(owner ? { ownerReferences: [{ ...owner, controller: true }] } : {}),
+  } as Pod['metadata'],
   spec: { containers: [{ name: 'c', ports }] },
   status: { phase: 'Running', podIP: '10.0.0.1' },
   ...extra,
 });
 
 describe('workloads (src/fix/workloads.ts)', () => {
-  const api1 = pod('api-5d4-a', { app: 'api', 'pod-template-hash': '5d4', version: 'v1' }, [{ name: 'http', containerPort: 8080 }], { kind: 'ReplicaSet', name: 'api-5d4' });
-  const api2 = pod('api-5d4-b', { app: 'api', 'pod-template-hash': '5d4', version: 'v1' }, [{ name: 'http', containerPort: 8080 }], { kind: 'ReplicaSet', name: 'api-5d4' });
-  const admin = pod('api-admin-7f1-a', { app: 'api-admin', 'pod-template-hash': '7f1' }, [{ containerPort: 8080 }], { kind: 'ReplicaSet', name: 'api-admin-7f1' });
+  const api1 = pod(
+    'api-5d4-a',
+    { app: 'api', 'pod-template-hash': '5d4', version: 'v1' },
+    [{ name: 'http', containerPort: 8080 }],
+    { kind: 'ReplicaSet', name: 'api-5d4' },
+  );
+  const api2 = pod(
+    'api-5d4-b',
+    { app: 'api', 'pod-template-hash': '5d4', version: 'v1' },
+    [{ name: 'http', containerPort: 8080 }],
+    { kind: 'ReplicaSet', name: 'api-5d4' },
+  );
+  const admin = pod('api-admin-7f1-a', { app: 'api-admin', 'pod-template-hash': '7f1' }, [{ containerPort: 8080 }], {
+    kind: 'ReplicaSet',
+    name: 'api-admin-7f1',
+  });
   const gw = pod('gw-1', { 'gateway.networking.k8s.io/gateway-name': 'gw', app: 'api' }, [{ containerPort: 8080 }]);
-  const done = pod('job-x', { app: 'api' }, [{ containerPort: 8080 }], { kind: 'Job', name: 'job' }, { status: { phase: 'Succeeded' } });
+  const done = pod(
+    'job-x',
+    { app: 'api' },
+    [{ containerPort: 8080 }],
+    { kind: 'Job', name: 'job' },
+    { status: { phase: 'Succeeded' } },
+  );
   const all = [api1, api2, admin, gw, done];
 
   it('groups Pods by their controller (a ReplicaSet stands for its Deployment), leaving out gateway and finished Pods', () => {
-    expect(workloads(all).map((w) => `${w.describe}:${w.pods.length}`)).toEqual(['Deployment api:2', 'Deployment api-admin:1']);
+    expect(workloads(all).map((w) => `${w.describe}:${w.pods.length}`)).toEqual([
+      'Deployment api:2',
+      'Deployment api-admin:1',
+    ]);
   });
   it('a workload backs a name only by its own name or an app-name label equal to it, never by a shared prefix', () => {
     expect(workloadsFor('api', all).map((w) => w.describe)).toEqual(['Deployment api']);
@@ -118,7 +168,12 @@ describe('workloads (src/fix/workloads.ts)', () => {
     expect(targetPortFor([udp], 53)).toBeNull();
   });
   it('reads hostile shapes without throwing', () => {
-    const bad = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'b', labels: 'x', ownerReferences: 'y' }, spec: { containers: [{ ports: [null, { containerPort: '80' }] }, null] } } as unknown as Pod;
+    const bad = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'b', labels: 'x', ownerReferences: 'y' },
+      spec: { containers: [{ ports: [null, { containerPort: '80' }] }, null] },
+    } as unknown as Pod;
     expect(workloads([bad]).map((w) => w.describe)).toEqual(['Pod b']);
     expect(targetPortFor([bad], 80)).toBeNull();
   });
@@ -134,7 +189,13 @@ describe('the completed fixes reach a pass when applied (in memory; the API serv
   it.each([
     ['service-not-found', ['endpoints/ServiceNotFound: apply Service example-api']],
     ['service-not-found-pods-run', ['endpoints/ServiceNotFound: apply Service example-api']],
-    ['service-not-found-no-grant', ['grant/ServiceNotFound: apply Service example-api', 'grant/ReferenceGrantMissing: apply ReferenceGrant allow-istio-ingress-httproutes-to-example-api']],
+    [
+      'service-not-found-no-grant',
+      [
+        'grant/ServiceNotFound: apply Service example-api',
+        'grant/ReferenceGrantMissing: apply ReferenceGrant allow-istio-ingress-httproutes-to-example-api',
+      ],
+    ],
     ['no-pods-selected', ['endpoints/NoPodsSelected: patch Service example-api']],
   ])('%s', async (name, steps) => {
     const s = scenarios().find((x) => x.name === name);

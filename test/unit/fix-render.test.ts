@@ -18,23 +18,53 @@ function throughSh(word: string): string {
 
 const text = fc.oneof(
   fc.string({ maxLength: 20 }),
-  fc.array(fc.constantFrom('a', ' ', "'", '"', '\\', '\\n', '\n', '\r', '\t', '\u2028', '\u0085', '\u0001', '$(id)', '`id`', '%b', '%s', '::error x::y', 'ä'), { maxLength: 8 }).map((p) => p.join('')),
+  fc
+    .array(
+      fc.constantFrom(
+        'a',
+        ' ',
+        "'",
+        '"',
+        '\\',
+        '\\n',
+        '\n',
+        '\r',
+        '\t',
+        '\u2028',
+        '\u0085',
+        '\u0001',
+        '$(id)',
+        '`id`',
+        '%b',
+        '%s',
+        '::error x::y',
+        'ä',
+      ),
+      { maxLength: 8 },
+    )
+    .map((p) => p.join('')),
 );
 
 describe('fix rendering', () => {
   it('shellQuote: /bin/sh gives the argument back unchanged, and the quoted word is one line', () => {
     fc.assert(
-      fc.property(text.filter((s) => !s.includes('\0') && !/\n$/.test(s) && !/[\ud800-\udfff]/.test(s)), (s) => {
-        const q = shellQuote(s);
-        expect(q).not.toMatch(/[\n\r\u2028\u2029\u0085]/);
-        expect(throughSh(q)).toBe(s);
-      }),
+      fc.property(
+        text.filter((s) => !s.includes('\0') && !/\n$/.test(s) && !/[\ud800-\udfff]/.test(s)),
+        (s) => {
+          const q = shellQuote(s);
+          expect(q).not.toMatch(/[\n\r\u2028\u2029\u0085]/);
+          expect(throughSh(q)).toBe(s);
+        },
+      ),
       { numRuns: 150, seed: 20 },
     );
   });
 
   it('renderYaml: a string with a line break stays on its line, and the YAML reads back the same object', () => {
-    const o = { metadata: { name: 'example-api\n::error file=x::forged\n::stop-commands::tok', namespace: 'a\u2028b' }, data: { crt: '-----BEGIN\nabc\n-----END\n' } };
+    const o = {
+      metadata: { name: 'example-api\n::error file=x::forged\n::stop-commands::tok', namespace: 'a\u2028b' },
+      data: { crt: '-----BEGIN\nabc\n-----END\n' },
+    };
     const y = renderYaml(o);
     expect(y.split('\n').filter((l) => /^\s*::/.test(l))).toEqual([]);
     expect(parse(y)).toEqual(o);

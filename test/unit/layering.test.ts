@@ -29,26 +29,60 @@ beforeAll(async () => {
     absWorkingDir: root,
   });
   const meta = r.metafile as Metafile;
-  graph = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => !i.external).map((i) => i.path)]));
-  staticGraph = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => !i.external && i.kind !== 'dynamic-import').map((i) => i.path)]));
-  staticPackages = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => i.external && i.kind !== 'dynamic-import' && !i.path.startsWith('node:')).map((i) => i.path)]));
-  staticImportsWithBuiltins = new Map(Object.entries(meta.inputs).map(([file, input]) => [file, input.imports.filter((i) => i.external && i.kind !== 'dynamic-import').map((i) => i.path)]));
+  graph = new Map(
+    Object.entries(meta.inputs).map(([file, input]) => [
+      file,
+      input.imports.filter((i) => !i.external).map((i) => i.path),
+    ]),
+  );
+  staticGraph = new Map(
+    Object.entries(meta.inputs).map(([file, input]) => [
+      file,
+      input.imports.filter((i) => !i.external && i.kind !== 'dynamic-import').map((i) => i.path),
+    ]),
+  );
+  staticPackages = new Map(
+    Object.entries(meta.inputs).map(([file, input]) => [
+      file,
+      input.imports
+        .filter((i) => i.external && i.kind !== 'dynamic-import' && !i.path.startsWith('node:'))
+        .map((i) => i.path),
+    ]),
+  );
+  staticImportsWithBuiltins = new Map(
+    Object.entries(meta.inputs).map(([file, input]) => [
+      file,
+      input.imports.filter((i) => i.external && i.kind !== 'dynamic-import').map((i) => i.path),
+    ]),
+  );
 }, 30_000);
 
 describe('the module graph', () => {
   it('covers every layer module', () => {
-    for (const l of ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints', 'mesh', 'dataplane']) expect(graph.has(`checks/${l}.ts`), l).toBe(true);
+    for (const l of ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints', 'mesh', 'dataplane'])
+      expect(graph.has(`checks/${l}.ts`), l).toBe(true);
   });
   it('has no check importing another check', () => {
     for (const [file, deps] of graph) {
       if (!file.startsWith('checks/') || file === 'checks/index.ts') continue;
-      expect(deps.filter((d) => d.startsWith('checks/')), file).toEqual([]);
+      expect(
+        deps.filter((d) => d.startsWith('checks/')),
+        file,
+      ).toEqual([]);
     }
   });
   it('has src/ reach the checks only through checks/index.ts, and the rules import no judge, reporter or pipeline', () => {
     for (const [file, deps] of graph) {
-      if (file.startsWith('src/')) expect(deps.filter((d) => d.startsWith('checks/') && d !== 'checks/index.ts'), file).toEqual([]);
-      if (file.startsWith('src/gatewayapi/')) expect(deps.filter((d) => d.startsWith('checks/') || d.startsWith('src/report/') || d === 'src/pipeline.ts'), file).toEqual([]);
+      if (file.startsWith('src/'))
+        expect(
+          deps.filter((d) => d.startsWith('checks/') && d !== 'checks/index.ts'),
+          file,
+        ).toEqual([]);
+      if (file.startsWith('src/gatewayapi/'))
+        expect(
+          deps.filter((d) => d.startsWith('checks/') || d.startsWith('src/report/') || d === 'src/pipeline.ts'),
+          file,
+        ).toEqual([]);
     }
   });
   it('has no cycles of static imports', () => {
@@ -70,12 +104,15 @@ describe('the module graph', () => {
 });
 
 // From the first pass (style guide B.1): checks import no heavy library or reporter; the CLI entry stays light.
-it.each(readdirSync(join(root, 'checks')).filter((f) => f.endsWith('.ts')))('checks/%s imports no heavy library or reporter', (f) => {
-  const src = readFileSync(join(root, 'checks', f), 'utf8');
-  expect(src).not.toMatch(/from ['"](@kubernetes\/client-node|undici|listr2)['"]/);
-  expect(src).not.toMatch(/from ['"][./]*src\/report\//);
-  expect(src).not.toMatch(/from ['"][./]*src\/net\/http-probe/);
-});
+it.each(readdirSync(join(root, 'checks')).filter((f) => f.endsWith('.ts')))(
+  'checks/%s imports no heavy library or reporter',
+  (f) => {
+    const src = readFileSync(join(root, 'checks', f), 'utf8');
+    expect(src).not.toMatch(/from ['"](@kubernetes\/client-node|undici|listr2)['"]/);
+    expect(src).not.toMatch(/from ['"][./]*src\/report\//);
+    expect(src).not.toMatch(/from ['"][./]*src\/net\/http-probe/);
+  },
+);
 
 it('loads re2js only when a route may hold a regular expression (a dynamic import: an offline run without one never parses it)', () => {
   expect([...staticPackages].filter(([, pkgs]) => pkgs.includes('re2js')).map(([file]) => file)).toEqual([]);
@@ -106,8 +143,21 @@ it('an offline run loads no network client, TLS, crypto, Kubernetes client, task
   const offline = staticClosure(['src/run.ts', 'src/cluster/spool.ts', 'src/report/index.ts', 'src/report/text.ts']);
   expect(offline.has('checks/index.ts')).toBe(true);
   expect(offline.has('src/cluster/manifests.ts')).toBe(true);
-  const heavy = ['yaml', 'undici', '@kubernetes/client-node', 'listr2', 'dns-packet', 'node:tls', 'node:crypto', 'node:https', 'node:http', 'node:dns', 'node:dns/promises'];
+  const heavy = [
+    'yaml',
+    'undici',
+    '@kubernetes/client-node',
+    'listr2',
+    'dns-packet',
+    'node:tls',
+    'node:crypto',
+    'node:https',
+    'node:http',
+    'node:dns',
+    'node:dns/promises',
+  ];
   const found: string[] = [];
-  for (const [file, input] of staticImportsWithBuiltins) if (offline.has(file)) for (const p of input) if (heavy.includes(p)) found.push(`${file} -> ${p}`);
+  for (const [file, input] of staticImportsWithBuiltins)
+    if (offline.has(file)) for (const p of input) if (heavy.includes(p)) found.push(`${file} -> ${p}`);
   expect(found).toEqual([]);
 });

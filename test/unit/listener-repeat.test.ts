@@ -20,7 +20,8 @@ function withParentRefs(n: number): ManifestCluster {
 }
 
 const LISTENER = /listener "http"/g;
-const lines = (r: TargetReport) => r.layers.flatMap((l) => [l.summary, ...l.evidence.map((e) => `${e.ref}: ${e.detail}`)]);
+const lines = (r: TargetReport) =>
+  r.layers.flatMap((l) => [l.summary, ...l.evidence.map((e) => `${e.ref}: ${e.detail}`)]);
 
 it.each([
   ['api.example.com', false],

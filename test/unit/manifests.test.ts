@@ -72,13 +72,24 @@ describe('loadManifests', () => {
 
   it('reads the same objects from `kubectl get -o json` (JSON.parse per item), with the line of each item', () => {
     const items = [
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 's1', namespace: 'apps', managedFields: [{ manager: 'x' }] }, spec: { ports: [{ port: 80 }] } },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 's1', namespace: 'apps', managedFields: [{ manager: 'x' }] },
+        spec: { ports: [{ port: 80 }] },
+      },
       { apiVersion: 'v1', kind: 'Event', metadata: { name: 'c' }, data: { 'a]{': '"}', path: 'C:\\', q: '\\"[{' } }, // a kind gwdoctor does not read (Secrets are read now)
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 's2', namespace: 'apps' } },
     ];
-    const f = write('dump.json', JSON.stringify({ apiVersion: 'v1', items, kind: 'List', metadata: { resourceVersion: '' } }, null, 4));
+    const f = write(
+      'dump.json',
+      JSON.stringify({ apiVersion: 'v1', items, kind: 'List', metadata: { resourceVersion: '' } }, null, 4),
+    );
     const objs = loadManifests([f]);
-    expect(objs.map((o) => o.metadata)).toEqual([{ name: 's1', namespace: 'apps' }, { name: 's2', namespace: 'apps' }]);
+    expect(objs.map((o) => o.metadata)).toEqual([
+      { name: 's1', namespace: 'apps' },
+      { name: 's2', namespace: 'apps' },
+    ]);
     expect(objs.map((o) => originOf(o)?.line)).toEqual([4, 36]);
   });
 
@@ -121,8 +132,16 @@ describe('loadManifests', () => {
   });
 
   it('reads a JSON file that starts with a UTF-8 byte order mark as it reads YAML with one', () => {
-    const route = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'r1', namespace: 'apps' }, spec: { hostnames: ['a.example.com'] } };
-    const json = write('bom.json', `\ufeff${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [route] }, null, 2)}\n`);
+    const route = {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'r1', namespace: 'apps' },
+      spec: { hostnames: ['a.example.com'] },
+    };
+    const json = write(
+      'bom.json',
+      `\ufeff${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [route] }, null, 2)}\n`,
+    );
     const oneLine = write('bom-one.json', `\ufeff${JSON.stringify(route)}`);
     const yaml = write('bom.yaml', `\ufeff${kubectlList}`);
     expect(loadManifests([json]).map((o) => [o.metadata.name, originOf(o)?.line])).toEqual([['r1', 5]]);
@@ -133,13 +152,48 @@ describe('loadManifests', () => {
   // A parser quotes the input around a syntax error (V8: ~10 characters, js-yaml: a tag's name); inside a Secret that
   // is a piece of the key. file:line:column locates the error; the message keeps only what the parser expected.
   it.each([
-    ['an unquoted value (JSON)', 'k.json', '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":SUPERSECRETVALUE1234}}\n', /k\.json:\d+(:\d+)?: invalid JSON: Unexpected token/],
-    ['an unterminated string (JSON)', 'k.json', '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":"SUPERSECRETVALUE1234}}\n', /k\.json:2(:\d+)?: invalid JSON/],
-    ['text after the value (JSON)', 'k.json', '[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":"SUPERSECRETVALUE1234" SUPERSECRETVALUE1234}}]\n', /k\.json:2(:\d+)?: invalid JSON: Expected/],
-    ['a flow mapping written as JSON (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {"tls.key": "SUPERSECRETVALUE1234" x}\n', /k\.yaml:4:\d+: invalid YAML/],
-    ['a tag (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !SUPERSECRETVALUE1234 x\n', /k\.yaml:6:\d+: invalid YAML: unknown scalar tag !<\.\.\.>/],
-    ['an alias that names nothing (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: *"SUPERSECRETVALUE1234"\n', /k\.yaml:6:\d+: invalid YAML: unidentified alias "\.\.\."$/],
-    ['a tag with a bad character (YAML)', 'k.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !SUPER%ZZSECRETVALUE1234 x\n', /k\.yaml:6:\d+: invalid YAML: tag name cannot contain such characters$/],
+    [
+      'an unquoted value (JSON)',
+      'k.json',
+      '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":SUPERSECRETVALUE1234}}\n',
+      /k\.json:\d+(:\d+)?: invalid JSON: Unexpected token/,
+    ],
+    [
+      'an unterminated string (JSON)',
+      'k.json',
+      '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":"SUPERSECRETVALUE1234}}\n',
+      /k\.json:2(:\d+)?: invalid JSON/,
+    ],
+    [
+      'text after the value (JSON)',
+      'k.json',
+      '[{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},\n"data":{"tls.key":"SUPERSECRETVALUE1234" SUPERSECRETVALUE1234}}]\n',
+      /k\.json:2(:\d+)?: invalid JSON: Expected/,
+    ],
+    [
+      'a flow mapping written as JSON (YAML)',
+      'k.yaml',
+      'apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {"tls.key": "SUPERSECRETVALUE1234" x}\n',
+      /k\.yaml:4:\d+: invalid YAML/,
+    ],
+    [
+      'a tag (YAML)',
+      'k.yaml',
+      'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !SUPERSECRETVALUE1234 x\n',
+      /k\.yaml:6:\d+: invalid YAML: unknown scalar tag !<\.\.\.>/,
+    ],
+    [
+      'an alias that names nothing (YAML)',
+      'k.yaml',
+      'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: *"SUPERSECRETVALUE1234"\n',
+      /k\.yaml:6:\d+: invalid YAML: unidentified alias "\.\.\."$/,
+    ],
+    [
+      'a tag with a bad character (YAML)',
+      'k.yaml',
+      'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !SUPER%ZZSECRETVALUE1234 x\n',
+      /k\.yaml:6:\d+: invalid YAML: tag name cannot contain such characters$/,
+    ],
   ])('a syntax error inside a Secret names file:line, never a piece of the value: %s', (_, name, text, want) => {
     const f = write(name, text);
     let msg = '';
@@ -149,10 +203,11 @@ describe('loadManifests', () => {
       msg = (err as Error).message;
     }
     expect(msg).toMatch(want);
-    for (let i = 0; i + 5 <= 'SUPERSECRETVALUE1234'.length; i++) expect(msg).not.toContain('SUPERSECRETVALUE1234'.slice(i, i + 5));
+    for (let i = 0; i + 5 <= 'SUPERSECRETVALUE1234'.length; i++)
+      expect(msg).not.toContain('SUPERSECRETVALUE1234'.slice(i, i + 5));
   });
 
-  it("refuses a Secret whose data is not a mapping without quoting the value", () => {
+  it('refuses a Secret whose data is not a mapping without quoting the value', () => {
     const f = write('s.yaml', 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata: SUPERSECRETVALUE1234\n');
     expect(() => loadManifests([f])).toThrow(/s\.yaml:1: Secret s: data must be a mapping, not a string$/);
   });
@@ -168,10 +223,30 @@ describe('loadManifests', () => {
 
   // The four shapes that ended in exit 70 (issue 20): refused by the shape validation with the field's path.
   it.each([
-    ['matchExpressions as a mapping', 'gw', 'selector: {matchExpressions: {key: team, operator: In}}', /spec\.listeners\[0\]\.allowedRoutes\.namespaces\.selector\.matchExpressions must be a list, not a mapping$/],
-    ['matchExpressions: [null]', 'gw', 'selector: {matchExpressions: [null]}', /selector\.matchExpressions\[0\] must be a mapping, not null$/],
-    ['requestMirror.backendRef as a string', 'route', 'filters: [{type: RequestMirror, requestMirror: {backendRef: svc}}]', /spec\.rules\[0\]\.filters\[0\]\.requestMirror\.backendRef must be a mapping, not string "svc"$/],
-    ["a backendRef's filters as a string", 'route', 'backendRefs: [{name: svc, port: 80, filters: nope}]', /spec\.rules\[0\]\.backendRefs\[0\]\.filters must be a list, not string "nope"$/],
+    [
+      'matchExpressions as a mapping',
+      'gw',
+      'selector: {matchExpressions: {key: team, operator: In}}',
+      /spec\.listeners\[0\]\.allowedRoutes\.namespaces\.selector\.matchExpressions must be a list, not a mapping$/,
+    ],
+    [
+      'matchExpressions: [null]',
+      'gw',
+      'selector: {matchExpressions: [null]}',
+      /selector\.matchExpressions\[0\] must be a mapping, not null$/,
+    ],
+    [
+      'requestMirror.backendRef as a string',
+      'route',
+      'filters: [{type: RequestMirror, requestMirror: {backendRef: svc}}]',
+      /spec\.rules\[0\]\.filters\[0\]\.requestMirror\.backendRef must be a mapping, not string "svc"$/,
+    ],
+    [
+      "a backendRef's filters as a string",
+      'route',
+      'backendRefs: [{name: svc, port: 80, filters: nope}]',
+      /spec\.rules\[0\]\.backendRefs\[0\]\.filters must be a list, not string "nope"$/,
+    ],
   ])('refuses %s with the field and what it found (exit 3, not 70)', (_, where, field, want) => {
     const text =
       where === 'gw'
@@ -198,7 +273,11 @@ describe('loadManifests', () => {
 describe('manifest shape validators', () => {
   it('are generated from src/cluster/manifest-schemas.json (node scripts/gen-manifest-validators.mjs)', async () => {
     const { spawnSync } = await import('node:child_process');
-    const r = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'scripts', 'gen-manifest-validators.mjs'), '--check'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, '..', '..', 'scripts', 'gen-manifest-validators.mjs'), '--check'],
+      { encoding: 'utf8' },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
@@ -206,7 +285,11 @@ describe('manifest shape validators', () => {
 
 describe('ManifestCluster lookups (indexed once per snapshot)', () => {
   const o = (kind: string, ns: string, name: string, extra: Record<string, unknown> = {}) =>
-    ({ apiVersion: kind === 'EndpointSlice' ? 'discovery.k8s.io/v1' : 'v1', kind, metadata: { namespace: ns, name, ...extra } }) as unknown as K8sObject;
+    ({
+      apiVersion: kind === 'EndpointSlice' ? 'discovery.k8s.io/v1' : 'v1',
+      kind,
+      metadata: { namespace: ns, name, ...extra },
+    }) as unknown as K8sObject;
   const snap = new ManifestCluster([
     o('Service', 'a', 'web', { uid: 'first' }),
     o('Service', 'a', 'web', { uid: 'second' }),
@@ -221,7 +304,9 @@ describe('ManifestCluster lookups (indexed once per snapshot)', () => {
 
   it('finds a Service by namespace and name; of two with the same name, the last in the files (what kubectl apply leaves)', async () => {
     expect((await snap.service('a', 'web'))?.metadata['uid']).toBe('second');
-    expect(snap.notices()).toEqual(['Service a/web is defined twice: (unknown origin) and (unknown origin); kubectl apply -f keeps the last ((unknown origin)), and gwdoctor judges that one']);
+    expect(snap.notices()).toEqual([
+      'Service a/web is defined twice: (unknown origin) and (unknown origin); kubectl apply -f keeps the last ((unknown origin)), and gwdoctor judges that one',
+    ]);
     expect((await snap.service('b', 'web'))?.metadata['uid']).toBe('other-ns');
     expect(await snap.service('c', 'web')).toBeUndefined();
   });

@@ -15,7 +15,8 @@ import { FIXTURES, outcome, runOnCluster } from '../helpers/fixtures.js';
 import { applyFixToObjects, stripControllerStatus } from '../helpers/roundtrip.js';
 
 const load = (name: string) => stripControllerStatus(loadManifests([`${FIXTURES}/${name}`]));
-const mesh = async (objs: K8sObject[], target: string) => (await runOnCluster(new ManifestCluster(objs, ['fixture']), target)).layers.find((l) => l.id === 'mesh') as Finding;
+const mesh = async (objs: K8sObject[], target: string) =>
+  (await runOnCluster(new ManifestCluster(objs, ['fixture']), target)).layers.find((l) => l.id === 'mesh') as Finding;
 const GW = 'cluster.local/ns/istio-ingress/sa/example-istio-gateway-istio';
 const WP = 'cluster.local/ns/example-api/sa/example-api-waypoint';
 
@@ -23,7 +24,12 @@ describe('fixes at the hops after the gateway, applied and re-run', () => {
   it('waypoint DENY: the notPaths exemption lets GET / through, every other path stays denied at the waypoint', async () => {
     const objs = load('mesh-hop-waypoint-deny');
     const before = await mesh(objs, 'api.example.com');
-    expect(before).toMatchObject({ code: 'DestinationAuthorizationDenied', summary: expect.stringMatching(/at waypoint example-api\/example-api-waypoint by DENY rules\[0\] of AuthorizationPolicy example-api\/deny-root/) });
+    expect(before).toMatchObject({
+      code: 'DestinationAuthorizationDenied',
+      summary: expect.stringMatching(
+        /at waypoint example-api\/example-api-waypoint by DENY rules\[0\] of AuthorizationPolicy example-api\/deny-root/,
+      ),
+    });
     const after = applyFixToObjects(objs, before.fix!);
     expect((await mesh(after, 'api.example.com')).status).toBe('pass');
     expect((await mesh(after, 'https://api.example.com/other')).code).toBe('DestinationAuthorizationDenied');
@@ -33,7 +39,17 @@ describe('fixes at the hops after the gateway, applied and re-run', () => {
     const objs = load('mesh-hop-waypoint-allow-other-path');
     const before = await mesh(objs, 'api.example.com');
     expect(before.code).toBe('DestinationAuthorizationNotAllowed');
-    expect(before.fix).toMatchObject({ kind: 'patch', patch: [{ op: 'test' }, { op: 'add', path: '/spec/rules/-', value: { from: [{ source: { principals: [GW] } }], to: [{ operation: { methods: ['GET'], paths: ['/'] } }] } }] });
+    expect(before.fix).toMatchObject({
+      kind: 'patch',
+      patch: [
+        { op: 'test' },
+        {
+          op: 'add',
+          path: '/spec/rules/-',
+          value: { from: [{ source: { principals: [GW] } }], to: [{ operation: { methods: ['GET'], paths: ['/'] } }] },
+        },
+      ],
+    });
     const after = applyFixToObjects(objs, before.fix!);
     expect((await mesh(after, 'api.example.com')).status).toBe('pass');
     expect((await mesh(after, 'https://api.example.com/v2')).code).toBe('DestinationAuthorizationNotAllowed');
@@ -46,9 +62,26 @@ describe('fixes at the hops after the gateway, applied and re-run', () => {
     const after = applyFixToObjects(objs, before.fix!);
     expect((await mesh(after, 'api.example.com')).status).toBe('pass');
     // Through a waypoint, ztunnel sees the waypoint's identity: the rule for the gateway does not admit it.
-    const viaWaypoint = after.map((o) => (o.kind === 'Namespace' && o.metadata.name === 'example-api' ? { ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, 'istio.io/use-waypoint': 'example-api-waypoint', 'istio.io/ingress-use-waypoint': 'true' } } } : o));
+    const viaWaypoint = after.map((o) =>
+      o.kind === 'Namespace' && o.metadata.name === 'example-api'
+        ? {
+            ...o,
+            metadata: {
+              ...o.metadata,
+              labels: {
+                ...o.metadata.labels,
+                'istio.io/use-waypoint': 'example-api-waypoint',
+                'istio.io/ingress-use-waypoint': 'true',
+              },
+            },
+          }
+        : o,
+    );
     const f = await mesh(viaWaypoint, 'api.example.com');
-    expect(f).toMatchObject({ code: 'DestinationAuthorizationNotAllowed', summary: expect.stringContaining(`from ${WP}`) });
+    expect(f).toMatchObject({
+      code: 'DestinationAuthorizationNotAllowed',
+      summary: expect.stringContaining(`from ${WP}`),
+    });
   });
 
   it('ztunnel DENY of a principal: the fix is words (ztunnel cannot see paths), never a patch that drops the deny', async () => {
@@ -58,36 +91,69 @@ describe('fixes at the hops after the gateway, applied and re-run', () => {
 });
 
 describe('ztunnel rules as istiod converts them and ztunnel matches them', () => {
-  const ap = (spec: NonNullable<AuthorizationPolicy['spec']>): AuthorizationPolicy => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'p', namespace: 'example-api' }, spec });
+  const ap = (spec: NonNullable<AuthorizationPolicy['spec']>): AuthorizationPolicy => ({
+    apiVersion: 'security.istio.io/v1',
+    kind: 'AuthorizationPolicy',
+    metadata: { name: 'p', namespace: 'example-api' },
+    spec,
+  });
   it('a DENY rule whose `to` had only paths keeps one empty match: it never matches, a principal in `from` does not change that; an L4-only rule matches', () => {
     const onlyPaths = ztunnelPolicy(ap({ action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] }))!;
     expect(ztunnelDecide([onlyPaths], { principal: GW, port: 3000 })).toEqual({ kind: 'allowed', by: null });
-    const principal = ztunnelPolicy(ap({ action: 'DENY', rules: [{ from: [{ source: { principals: [GW] } }], to: [{ operation: { paths: ['/admin/*'] } }] }] }))!;
+    const principal = ztunnelPolicy(
+      ap({
+        action: 'DENY',
+        rules: [{ from: [{ source: { principals: [GW] } }], to: [{ operation: { paths: ['/admin/*'] } }] }],
+      }),
+    )!;
     expect(ztunnelDecide([principal], { principal: GW, port: 3000 }).kind).toBe('allowed');
-    const l4 = ztunnelPolicy(ap({ action: 'DENY', rules: [{ from: [{ source: { namespaces: ['istio-ingress'] } }] }] }))!;
+    const l4 = ztunnelPolicy(
+      ap({ action: 'DENY', rules: [{ from: [{ source: { namespaces: ['istio-ingress'] } }] }] }),
+    )!;
     expect(ztunnelDecide([l4], { principal: GW, port: 3000 }).kind).toBe('denied');
   });
-  it('service accounts without a namespace are the policy\'s namespace (stringToServiceAccountMatch)', () => {
+  it("service accounts without a namespace are the policy's namespace (stringToServiceAccountMatch)", () => {
     const p = ztunnelPolicy(ap({ rules: [{ from: [{ source: { serviceAccounts: ['example-api-waypoint'] } }] }] }))!;
     expect(ztunnelDecide([p], { principal: WP, port: 3000 }).kind).toBe('allowed');
     expect(ztunnelDecide([p], { principal: GW, port: 3000 }).kind).toBe('not-allowed');
   });
   it('targetRefs: not for ztunnel; CUSTOM: refused', () => {
-    expect(ztunnelPolicy(ap({ targetRefs: [{ group: '', kind: 'Service', name: 'example-api' }], rules: [{}] }))).toBeNull();
-    expect(ztunnelPolicy(ap({ action: 'CUSTOM', provider: { name: 'x' }, rules: [{}] }))).toMatchObject({ kind: 'refused' });
+    expect(
+      ztunnelPolicy(ap({ targetRefs: [{ group: '', kind: 'Service', name: 'example-api' }], rules: [{}] })),
+    ).toBeNull();
+    expect(ztunnelPolicy(ap({ action: 'CUSTOM', provider: { name: 'x' }, rules: [{}] }))).toMatchObject({
+      kind: 'refused',
+    });
   });
 });
 
-describe('Envoy\'s answer through the proxy, explained by the hop that gave it', () => {
+describe("Envoy's answer through the proxy, explained by the hop that gave it", () => {
   // As test/unit/mesh-join.test.ts: nginx in front over TLS (Envoy's headers gone), the NodePort gives Envoy's own answer.
   const tls = {
-    authorized: true, error: null, subject: 'CN=api.example.com', issuer: 'CN=Test CA', validTo: '2027-06-01T00:00:00.000Z', san: ['api.example.com', 'worker.example.com'],
-    validFrom: '2026-01-01T00:00:00.000Z', daysLeft: 80, protocol: 'TLSv1.3', chain: [], chainError: null, nameError: null,
+    authorized: true,
+    error: null,
+    subject: 'CN=api.example.com',
+    issuer: 'CN=Test CA',
+    validTo: '2027-06-01T00:00:00.000Z',
+    san: ['api.example.com', 'worker.example.com'],
+    validFrom: '2026-01-01T00:00:00.000Z',
+    daysLeft: 80,
+    protocol: 'TLSv1.3',
+    chain: [],
+    chainError: null,
+    nameError: null,
   } as unknown as HttpProbeResult['tls'];
   const probe = (status: number, body: string): HttpProbe => ({
     async get(url) {
       const https = url.protocol === 'https:';
-      return { address: '', port: 0, statusCode: status, headers: { server: https ? 'nginx' : 'istio-envoy' }, bodySnippet: body, tls: https ? tls : null };
+      return {
+        address: '',
+        port: 0,
+        statusCode: status,
+        headers: { server: https ? 'nginx' : 'istio-envoy' },
+        bodySnippet: body,
+        tls: https ? tls : null,
+      };
     },
   });
   async function run(fixture: string, status: number, body: string): Promise<TargetReport> {
@@ -107,7 +173,11 @@ describe('Envoy\'s answer through the proxy, explained by the hop that gave it',
   }
 
   it('503 "upstream connect error" when ztunnel resets: DestinationAuthorizationDenied at ztunnel, not BackendConnectFailed', async () => {
-    const r = await run('mesh-hop-ztunnel-deny-gateway', 503, 'upstream connect error or disconnect/reset before headers. reset reason: connection termination');
+    const r = await run(
+      'mesh-hop-ztunnel-deny-gateway',
+      503,
+      'upstream connect error or disconnect/reset before headers. reset reason: connection termination',
+    );
     expect(outcome(r)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'DestinationAuthorizationDenied' });
   });
 

@@ -15,7 +15,8 @@ import type { Finding, HttpProbe, HttpProbeResult, TargetReport } from '../../sr
 import { FIXTURES, outcome } from '../helpers/fixtures.js';
 
 const RBAC = 'RBAC: access denied';
-const UF_TLS = 'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end';
+const UF_TLS =
+  'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end';
 
 const answer = (statusCode: number, headers: Record<string, string>, bodySnippet: string): HttpProbeResult => ({
   address: '',
@@ -24,8 +25,18 @@ const answer = (statusCode: number, headers: Record<string, string>, bodySnippet
   headers,
   bodySnippet,
   tls: {
-    authorized: true, error: null, subject: 'CN=api.example.com', issuer: 'CN=Test CA', validTo: '2027-06-01T00:00:00.000Z', san: ['api.example.com', 'worker.example.com'],
-    validFrom: '2026-01-01T00:00:00.000Z', daysLeft: 80, protocol: 'TLSv1.3', chain: [], chainError: null, nameError: null,
+    authorized: true,
+    error: null,
+    subject: 'CN=api.example.com',
+    issuer: 'CN=Test CA',
+    validTo: '2027-06-01T00:00:00.000Z',
+    san: ['api.example.com', 'worker.example.com'],
+    validFrom: '2026-01-01T00:00:00.000Z',
+    daysLeft: 80,
+    protocol: 'TLSv1.3',
+    chain: [],
+    chainError: null,
+    nameError: null,
   } as HttpProbeResult['tls'],
 });
 
@@ -33,7 +44,9 @@ const answer = (statusCode: number, headers: Record<string, string>, bodySnippet
 function probe(status: number, body: string): HttpProbe {
   return {
     async get(url) {
-      return url.protocol === 'https:' ? answer(status, { server: 'nginx' }, body) : { ...answer(status, { server: 'istio-envoy' }, body), tls: null };
+      return url.protocol === 'https:'
+        ? answer(status, { server: 'nginx' }, body)
+        : { ...answer(status, { server: 'istio-envoy' }, body), tls: null };
     },
   };
 }
@@ -47,11 +60,20 @@ function objects(fixture: string): K8sObject[] {
 /** A reader on which listing Istio's policy kinds is forbidden (the role without the mesh kinds). */
 class NoMeshRole extends ManifestCluster {
   override async meshObjects(): Promise<never> {
-    throw new ClusterAccessError('forbidden', 'authorizationpolicies.security.istio.io is forbidden: User "gwdoctor" cannot list resource "authorizationpolicies" in API group "security.istio.io" at the cluster scope');
+    throw new ClusterAccessError(
+      'forbidden',
+      'authorizationpolicies.security.istio.io is forbidden: User "gwdoctor" cannot list resource "authorizationpolicies" in API group "security.istio.io" at the cluster scope',
+    );
   }
 }
 
-async function run(fixture: string, status: number, body: string, target = 'https://api.example.com/', cluster?: ManifestCluster): Promise<TargetReport> {
+async function run(
+  fixture: string,
+  status: number,
+  body: string,
+  target = 'https://api.example.com/',
+  cluster?: ManifestCluster,
+): Promise<TargetReport> {
   const env: Env = {
     cluster: cluster ?? new ManifestCluster(objects(fixture)),
     clusterUnavailable: null,
@@ -89,25 +111,39 @@ describe('403 "RBAC: access denied" through the proxy: the mesh layer names the 
   it('an ALLOW rule that depends on the client address: the 403 settles it (GatewayRbacDenied at mesh naming the rule), never a warning', async () => {
     const r = await run('mesh-authz-undetermined', 403, RBAC);
     expect(outcome(r)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'GatewayRbacDenied' });
-    expect(layer(r, 'mesh').summary).toMatch(/depends on ALLOW rules\[0\] of AuthorizationPolicy istio-ingress\/.*and for the request as it reached the gateway it was not/);
+    expect(layer(r, 'mesh').summary).toMatch(
+      /depends on ALLOW rules\[0\] of AuthorizationPolicy istio-ingress\/.*and for the request as it reached the gateway it was not/,
+    );
   });
 
   it('policies that allow the request: GatewayRbacDenied at mesh says what was read allows it (never a pass)', async () => {
     const r = await run('mesh-unrelated-policies', 403, RBAC);
     expect(outcome(r)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'GatewayRbacDenied' });
-    expect(layer(r, 'mesh').summary).toMatch(/the mesh layer cannot name the cause: by the AuthorizationPolicies read, GET api\.example\.com\/ at gateway istio-ingress\/example-istio-gateway: no DENY rule matches/);
+    expect(layer(r, 'mesh').summary).toMatch(
+      /the mesh layer cannot name the cause: by the AuthorizationPolicies read, GET api\.example\.com\/ at gateway istio-ingress\/example-istio-gateway: no DENY rule matches/,
+    );
   });
 
   it('manifests without any mesh object: GatewayRbacDenied at mesh, "not checked", never a skip that passes the run', async () => {
     const r = await run('seed-healthy', 403, RBAC);
     expect(outcome(r)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'GatewayRbacDenied' });
-    expect(layer(r, 'mesh').summary).toMatch(/the mesh policies were not checked \(the manifests hold no AuthorizationPolicy/);
+    expect(layer(r, 'mesh').summary).toMatch(
+      /the mesh policies were not checked \(the manifests hold no AuthorizationPolicy/,
+    );
   });
 
   it('policies the user may not list: GatewayRbacDenied at mesh naming the forbidden list, never the MeshNotChecked warning', async () => {
-    const r = await run('mesh-authz-deny-gateway', 403, RBAC, 'https://api.example.com/', new NoMeshRole(objects('mesh-authz-deny-gateway')));
+    const r = await run(
+      'mesh-authz-deny-gateway',
+      403,
+      RBAC,
+      'https://api.example.com/',
+      new NoMeshRole(objects('mesh-authz-deny-gateway')),
+    );
     expect(outcome(r)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'GatewayRbacDenied' });
-    expect(layer(r, 'mesh').summary).toMatch(/the mesh policies could not be read \(authorizationpolicies\.security\.istio\.io is forbidden/);
+    expect(layer(r, 'mesh').summary).toMatch(
+      /the mesh policies could not be read \(authorizationpolicies\.security\.istio\.io is forbidden/,
+    );
   });
 });
 
@@ -116,11 +152,17 @@ describe('503 "upstream connect error" (TLS) through the proxy: endpoints hands 
     const r = await run('mesh-dr-simple-to-plaintext', 503, UF_TLS);
     expect(outcome(r)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'DestinationRuleTlsMismatch' });
     expect(text(layer(r, 'endpoints'))).toContain('the mesh layer can, and checks next');
-    expect(text(layer(r, 'mesh'))).toMatch(/reset reason: remote connection failure, transport failure reason: TLS_error/);
+    expect(text(layer(r, 'mesh'))).toMatch(
+      /reset reason: remote connection failure, transport failure reason: TLS_error/,
+    );
   });
 
   it('STRICT PeerAuthentication on a plaintext hop: mesh PeerAuthenticationStrict carrying the 503', async () => {
-    const r = await run('mesh-pa-strict-plaintext', 503, 'upstream connect error or disconnect/reset before headers. reset reason: connection termination');
+    const r = await run(
+      'mesh-pa-strict-plaintext',
+      503,
+      'upstream connect error or disconnect/reset before headers. reset reason: connection termination',
+    );
     expect(outcome(r)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'PeerAuthenticationStrict' });
   });
 
@@ -148,7 +190,11 @@ describe('DestinationRule subsets on an HTTPRoute backend (issue 18: what is rea
     const { runScenario } = await import('../helpers/fixtures.js');
     const r = await runScenario(join(FIXTURES, 'mesh-dr-subset-no-pods'), 'api.example.com');
     expect(outcome(r)).toMatchObject({ verdict: 'pass' });
-    expect(text(layer(r, 'mesh'))).toMatch(/DestinationRule example-api\/example-api: host example-api; subsets v2: not used by HTTPRoute backends/);
-    expect(r.layers.find((l) => l.id === 'mesh')?.facts.mesh?.upstreams).toEqual([expect.objectContaining({ port: 3000, kind: 'auto' })]);
+    expect(text(layer(r, 'mesh'))).toMatch(
+      /DestinationRule example-api\/example-api: host example-api; subsets v2: not used by HTTPRoute backends/,
+    );
+    expect(r.layers.find((l) => l.id === 'mesh')?.facts.mesh?.upstreams).toEqual([
+      expect.objectContaining({ port: 3000, kind: 'auto' }),
+    ]);
   });
 });

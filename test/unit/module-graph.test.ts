@@ -14,17 +14,56 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..', '..');
 
 export const RULES: IForbiddenRuleType[] = [
-  { name: 'no-cycle', severity: 'error', from: {}, to: { circular: true, viaOnly: { dependencyTypesNot: ['dynamic-import'] } } },
-  { name: 'rules-import-no-reporter', severity: 'error', from: { path: '^src/gatewayapi/' }, to: { path: '^(src/report/|checks/|src/pipeline\\.ts$|src/run\\.ts$|src/cli\\.ts$)' } },
-  { name: 'no-check-imports-a-check', severity: 'error', from: { path: '^checks/', pathNot: '^checks/index\\.ts$' }, to: { path: '^checks/' } },
-  { name: 'src-reaches-checks-through-the-index', severity: 'error', from: { path: '^src/' }, to: { path: '^checks/', pathNot: '^checks/index\\.ts$' } },
-  { name: 'core-types-import-no-module', severity: 'error', from: { path: '^src/types\\.ts$' }, to: { path: '^src/', pathNot: '^src/(registry|fix/fix|cluster/objects)\\.ts$' } },
+  {
+    name: 'no-cycle',
+    severity: 'error',
+    from: {},
+    to: { circular: true, viaOnly: { dependencyTypesNot: ['dynamic-import'] } },
+  },
+  {
+    name: 'rules-import-no-reporter',
+    severity: 'error',
+    from: { path: '^src/gatewayapi/' },
+    to: { path: '^(src/report/|checks/|src/pipeline\\.ts$|src/run\\.ts$|src/cli\\.ts$)' },
+  },
+  {
+    name: 'no-check-imports-a-check',
+    severity: 'error',
+    from: { path: '^checks/', pathNot: '^checks/index\\.ts$' },
+    to: { path: '^checks/' },
+  },
+  {
+    name: 'src-reaches-checks-through-the-index',
+    severity: 'error',
+    from: { path: '^src/' },
+    to: { path: '^checks/', pathNot: '^checks/index\\.ts$' },
+  },
+  {
+    name: 'core-types-import-no-module',
+    severity: 'error',
+    from: { path: '^src/types\\.ts$' },
+    to: { path: '^src/', pathNot: '^src/(registry|fix/fix|cluster/objects)\\.ts$' },
+  },
 ];
 
 async function violations(baseDir: string, dirs: string[]): Promise<string[]> {
-  const r = await cruise(dirs, { baseDir, validate: true, parser: 'swc', tsPreCompilationDeps: true, doNotFollow: { path: 'node_modules' }, ruleSet: { forbidden: RULES } }, { extensions: ['.ts', '.js', '.json'] });
+  const r = await cruise(
+    dirs,
+    {
+      baseDir,
+      validate: true,
+      parser: 'swc',
+      tsPreCompilationDeps: true,
+      doNotFollow: { path: 'node_modules' },
+      ruleSet: { forbidden: RULES },
+    },
+    { extensions: ['.ts', '.js', '.json'] },
+  );
   if (typeof r.output === 'string') throw new Error('dependency-cruiser gave no graph');
-  return r.output.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}${v.cycle?.length ? ` (${v.cycle.map((c) => c.name).join(' -> ')})` : ''}`);
+  return r.output.summary.violations.map(
+    (v) =>
+      `${v.rule.name}: ${v.from} -> ${v.to}${v.cycle?.length ? ` (${v.cycle.map((c) => c.name).join(' -> ')})` : ''}`,
+  );
 }
 
 describe('the module graph with type imports', () => {
@@ -35,12 +74,17 @@ describe('the module graph with type imports', () => {
   it('sees what esbuild does not: an `import type` of a reporter in a rule, and a cycle of type-only imports', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-graph-'));
     for (const d of ['src/gatewayapi', 'src/report']) mkdirSync(join(dir, d), { recursive: true });
-    writeFileSync(join(dir, 'src/gatewayapi/hostnames.ts'), "import type { Reporter } from '../report/json.js';\nexport type X = Reporter;\n");
-    writeFileSync(join(dir, 'src/report/json.ts'), "export interface Reporter { onEnd(): void }\n");
+    writeFileSync(
+      join(dir, 'src/gatewayapi/hostnames.ts'),
+      "import type { Reporter } from '../report/json.js';\nexport type X = Reporter;\n",
+    );
+    writeFileSync(join(dir, 'src/report/json.ts'), 'export interface Reporter { onEnd(): void }\n');
     writeFileSync(join(dir, 'src/a.ts'), "import type { B } from './b.js';\nexport interface A { b?: B }\n");
     writeFileSync(join(dir, 'src/b.ts'), "import type { A } from './a.js';\nexport interface B { a?: A }\n");
     const found = await violations(dir, ['src']);
-    expect(found.some((v) => v.startsWith('rules-import-no-reporter: src/gatewayapi/hostnames.ts -> src/report/json.ts'))).toBe(true);
+    expect(
+      found.some((v) => v.startsWith('rules-import-no-reporter: src/gatewayapi/hostnames.ts -> src/report/json.ts')),
+    ).toBe(true);
     expect(found.some((v) => v.startsWith('no-cycle:') && v.includes('src/a.ts') && v.includes('src/b.ts'))).toBe(true);
   }, 60_000);
 });

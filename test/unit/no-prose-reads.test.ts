@@ -10,7 +10,8 @@ import { expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..', '..');
 /** Fields that hold the prose of findings (error messages and controllers' condition messages are other matters). */
 const PROSE = String.raw`(?:summary|detail|\bref\b|\.why|\banswer\b|said\([^)]*\))`;
-const STRING_OPS = 'startsWith|endsWith|match|matchAll|replace|replaceAll|split|indexOf|lastIndexOf|search|slice|substring|includes';
+const STRING_OPS =
+  'startsWith|endsWith|match|matchAll|replace|replaceAll|split|indexOf|lastIndexOf|search|slice|substring|includes';
 const READS = [
   // x.summary.startsWith(...), e.detail?.match(...), (l.summary ?? '').replace(...)
   new RegExp(String.raw`${PROSE}\)?(?:\s*\?\?\s*''\))?\??\.(?:${STRING_OPS})\(`),
@@ -19,11 +20,17 @@ const READS = [
 ];
 
 function files(dir: string): string[] {
-  return (readdirSync(join(root, dir), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+  return (readdirSync(join(root, dir), { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(dir, f));
 }
 
 export function proseReads(text: string): string[] {
-  return text.split('\n').flatMap((line, i) => (READS.some((r) => r.test(line)) && !/^\s*(\/\/|\*)/.test(line) ? [`${i + 1}: ${line.trim()}`] : []));
+  return text
+    .split('\n')
+    .flatMap((line, i) =>
+      READS.some((r) => r.test(line)) && !/^\s*(\/\/|\*)/.test(line) ? [`${i + 1}: ${line.trim()}`] : [],
+    );
 }
 
 it('finds a prose read when there is one (the grep can fail)', () => {
@@ -35,7 +42,7 @@ it('finds a prose read when there is one (the grep can fail)', () => {
   expect(proseReads(`expect(f.summary).toContain('no ready endpoints');`)).toEqual([]);
 });
 
-it.each(['src', 'checks', 'test'])('no code in %s/ reads gwdoctor\'s own prose back', (dir) => {
+it.each(['src', 'checks', 'test'])("no code in %s/ reads gwdoctor's own prose back", (dir) => {
   const hits = files(dir)
     .filter((f) => f !== join('test', 'unit', 'no-prose-reads.test.ts'))
     .flatMap((f) => proseReads(readFileSync(join(root, f), 'utf8')).map((h) => `${f}:${h}`));

@@ -21,7 +21,11 @@ function layers(behave: Partial<Record<LayerId, Check['run']>>): Check[] {
     title: id,
     needsCluster: false,
     network: false,
-    run: behave[id] ?? (async function (this: Check) { return pass(this, `${id} ok`); }),
+    run:
+      behave[id] ??
+      async function (this: Check) {
+        return pass(this, `${id} ok`);
+      },
   }));
 }
 const target = parseTarget('api.example.com');
@@ -37,27 +41,66 @@ describe('runTarget', () => {
     expect([r.verdict, r.failedLayer]).toEqual(['pass', null]);
   });
   it('stops at the first fail and records later layers as skip with the reason', async () => {
-    const r = await runTarget(layers({ route: async function (this: Check) { return emit(on('route'), 'NoRouteForHost', 'none'); } }), target, env, once);
+    const r = await runTarget(
+      layers({
+        route: async function (this: Check) {
+          return emit(on('route'), 'NoRouteForHost', 'none');
+        },
+      }),
+      target,
+      env,
+      once,
+    );
     expect(r.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'pass', 'fail', 'skip', 'skip']);
     expect(r.layers[4]?.summary).toBe('not checked: route failed');
     expect([r.verdict, r.failedLayer]).toEqual(['fail', 'route']);
   });
   it('continues after a warn, and the verdict is warn', async () => {
-    const r = await runTarget(layers({ listener: async function (this: Check) { return emit(on('listener'), 'GatewayStatusStale', 'stale'); } }), target, env, once);
+    const r = await runTarget(
+      layers({
+        listener: async function (this: Check) {
+          return emit(on('listener'), 'GatewayStatusStale', 'stale');
+        },
+      }),
+      target,
+      env,
+      once,
+    );
     expect(r.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'warn', 'pass', 'pass', 'pass']);
     expect(r.verdict).toBe('warn');
   });
   it('turns a cluster access error into an error finding (inconclusive), naming what could not be read', async () => {
     const r = await runTarget(
-      layers({ grant: async () => { throw new ClusterAccessError('forbidden', 'forbidden: cannot list referencegrants in namespace example-api'); } }),
-      target, env, once,
+      layers({
+        grant: async () => {
+          throw new ClusterAccessError('forbidden', 'forbidden: cannot list referencegrants in namespace example-api');
+        },
+      }),
+      target,
+      env,
+      once,
     );
-    expect(r.layers[4]).toMatchObject({ status: 'error', code: 'ClusterForbidden', summary: expect.stringMatching(/referencegrants/) });
+    expect(r.layers[4]).toMatchObject({
+      status: 'error',
+      code: 'ClusterForbidden',
+      summary: expect.stringMatching(/referencegrants/),
+    });
     expect([r.verdict, r.failedLayer]).toEqual(['error', 'grant']);
     expect(r.layers[5]?.summary).toBe('not checked: grant could not be checked');
   });
   it('rethrows an unexpected exception: it is a bug, not a finding', async () => {
-    await expect(runTarget(layers({ dns: async () => { throw new TypeError('boom'); } }), target, env, once)).rejects.toThrow('boom');
+    await expect(
+      runTarget(
+        layers({
+          dns: async () => {
+            throw new TypeError('boom');
+          },
+        }),
+        target,
+        env,
+        once,
+      ),
+    ).rejects.toThrow('boom');
   });
   it('reports a layer that outlives the deadline as a Timeout error', async () => {
     const slow = layers({ listener: () => new Promise(() => undefined) });
@@ -65,8 +108,17 @@ describe('runTarget', () => {
     expect(r.layers[2]).toMatchObject({ status: 'error', code: 'Timeout' });
   });
   it('skips network layers with --offline and cluster layers without a cluster source', async () => {
-    const ls = layers({}).map((c) => ({ ...c, network: c.id === 'dns' || c.id === 'proxy', needsCluster: !['dns', 'proxy'].includes(c.id) }));
-    const r = await runTarget(ls, target, { ...env, offline: true, cluster: null, clusterUnavailable: 'no kubeconfig found' }, once);
+    const ls = layers({}).map((c) => ({
+      ...c,
+      network: c.id === 'dns' || c.id === 'proxy',
+      needsCluster: !['dns', 'proxy'].includes(c.id),
+    }));
+    const r = await runTarget(
+      ls,
+      target,
+      { ...env, offline: true, cluster: null, clusterUnavailable: 'no kubeconfig found' },
+      once,
+    );
     expect(r.layers.map((l) => l.summary)).toEqual([
       'not checked: --offline (no network probes)',
       'not checked: --offline (no network probes)',
@@ -79,9 +131,17 @@ describe('runTarget', () => {
 describe('a network layer that could not look', () => {
   const netLayers = (dnsResult: 'error', route: 'fail' | 'pass') =>
     layers({
-      dns: async function (this: Check) { return emit(on('dns'), 'DnsResolverError', 'resolver timed out'); },
-      route: async function (this: Check) { return route === 'fail' ? emit(on('route'), 'NoRouteForHost', 'none') : pass(this, 'ok'); },
-    }).map((c) => ({ ...c, network: c.id === 'dns' || c.id === 'proxy', needsCluster: !['dns', 'proxy'].includes(c.id) }));
+      dns: async function (this: Check) {
+        return emit(on('dns'), 'DnsResolverError', 'resolver timed out');
+      },
+      route: async function (this: Check) {
+        return route === 'fail' ? emit(on('route'), 'NoRouteForHost', 'none') : pass(this, 'ok');
+      },
+    }).map((c) => ({
+      ...c,
+      network: c.id === 'dns' || c.id === 'proxy',
+      needsCluster: !['dns', 'proxy'].includes(c.id),
+    }));
   it('does not hide the cluster layers when a cluster source was given: a fault there is the verdict', async () => {
     const r = await runTarget(netLayers('error', 'fail'), target, { ...env, offline: false }, once);
     expect(r.layers.map((l) => l.status)).toEqual(['error', 'skip', 'pass', 'fail', 'skip', 'skip']);
@@ -104,13 +164,31 @@ describe('--wait', () => {
         return calls < 3 ? emit(on('endpoints'), 'NoReadyEndpoints', 'not yet') : pass(this, 'ready');
       },
     });
-    const r = await runTarget(ls, target, liveEnv, { until: 60_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    const r = await runTarget(ls, target, liveEnv, {
+      until: 60_000,
+      intervalMs: 5_000,
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+    });
     expect([r.verdict, r.attempts, clock]).toEqual(['pass', 3, 10_000]);
   });
   it('gives up at the deadline and reports the last attempt', async () => {
     let clock = 0;
-    const ls = layers({ endpoints: async function (this: Check) { return emit(on('endpoints'), 'NoReadyEndpoints', 'never'); } });
-    const r = await runTarget(ls, target, liveEnv, { until: 12_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    const ls = layers({
+      endpoints: async function (this: Check) {
+        return emit(on('endpoints'), 'NoReadyEndpoints', 'never');
+      },
+    });
+    const r = await runTarget(ls, target, liveEnv, {
+      until: 12_000,
+      intervalMs: 5_000,
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+    });
     expect([r.verdict, r.attempts]).toEqual(['fail', 3]); // at 0 s, 5 s and 10 s; a 4th at 15 s would pass the deadline
   });
   it('shows the view only the final attempt, and says how many attempts over how long and why it stopped', async () => {
@@ -123,27 +201,69 @@ describe('--wait', () => {
         return calls < 2 ? emit(on('endpoints'), 'NoReadyEndpoints', 'not yet') : pass(this, 'ready');
       },
     });
-    const r = await runTarget(ls, target, liveEnv, { until: 60_000, intervalMs: 5_000, now: () => clock, sleep: async (ms) => { clock += ms; } }, {
-      onLayerEnd: (_t, f) => ended.push(`${f.id}:${f.status}`),
-    });
+    const r = await runTarget(
+      ls,
+      target,
+      liveEnv,
+      {
+        until: 60_000,
+        intervalMs: 5_000,
+        now: () => clock,
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      },
+      {
+        onLayerEnd: (_t, f) => ended.push(`${f.id}:${f.status}`),
+      },
+    );
     expect(ended).toEqual(['dns:pass', 'proxy:pass', 'listener:pass', 'route:pass', 'grant:pass', 'endpoints:pass']);
     expect(r.waited).toEqual({ attempts: 2, durationMs: 5_000, stopped: 'passed' });
   });
   it('stops at once when only warnings that waiting cannot change remain', async () => {
-    const ls = layers({ endpoints: async function (this: Check) { return emit(on('endpoints'), 'EndpointsUnknown', 'manifests hold no pods'); } });
-    const r = await runTarget(ls, target, liveEnv, { until: 60_000, intervalMs: 1, now: () => 0, sleep: async () => undefined });
+    const ls = layers({
+      endpoints: async function (this: Check) {
+        return emit(on('endpoints'), 'EndpointsUnknown', 'manifests hold no pods');
+      },
+    });
+    const r = await runTarget(ls, target, liveEnv, {
+      until: 60_000,
+      intervalMs: 1,
+      now: () => 0,
+      sleep: async () => undefined,
+    });
     expect([r.attempts, r.waited?.stopped]).toEqual([1, 'only-settled-warnings']);
   });
   it('does not retry what manifests say: files do not change between attempts', async () => {
-    const ls = layers({ grant: async function (this: Check) { return emit(on('grant'), 'ReferenceGrantMissing', 'missing'); } });
-    const r = await runTarget(ls, target, env, { until: 60_000, intervalMs: 1, now: () => 0, sleep: async () => undefined });
+    const ls = layers({
+      grant: async function (this: Check) {
+        return emit(on('grant'), 'ReferenceGrantMissing', 'missing');
+      },
+    });
+    const r = await runTarget(ls, target, env, {
+      until: 60_000,
+      intervalMs: 1,
+      now: () => 0,
+      sleep: async () => undefined,
+    });
     expect([r.attempts, r.waited?.stopped]).toEqual([1, 'nothing-retryable']);
   });
   it('re-checks a live fault a GitOps sync can still fix (a ReferenceGrant that arrives seconds later)', async () => {
     let calls = 0;
     let clock = 0;
-    const ls = layers({ grant: async function (this: Check) { return ++calls < 3 ? emit(on('grant'), 'ReferenceGrantMissing', 'missing') : pass(this, 'granted'); } });
-    const r = await runTarget(ls, target, liveEnv, { until: 60_000, intervalMs: 2_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    const ls = layers({
+      grant: async function (this: Check) {
+        return ++calls < 3 ? emit(on('grant'), 'ReferenceGrantMissing', 'missing') : pass(this, 'granted');
+      },
+    });
+    const r = await runTarget(ls, target, liveEnv, {
+      until: 60_000,
+      intervalMs: 2_000,
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+    });
     expect([r.verdict, r.attempts, r.waited?.stopped]).toEqual(['pass', 3, 'passed']);
   });
 });
@@ -151,7 +271,10 @@ describe('--wait', () => {
 describe('verdictOf', () => {
   it('names the first failing layer, fail and error alike', () => {
     const f = (id: LayerId, status: 'pass' | 'fail' | 'error' | 'skip' | 'warn') => ({ id, status }) as never;
-    expect(verdictOf([f('dns', 'pass'), f('proxy', 'error'), f('listener', 'skip')])).toEqual({ verdict: 'error', failedLayer: 'proxy' });
+    expect(verdictOf([f('dns', 'pass'), f('proxy', 'error'), f('listener', 'skip')])).toEqual({
+      verdict: 'error',
+      failedLayer: 'proxy',
+    });
     expect(verdictOf([f('dns', 'skip'), f('proxy', 'warn')])).toEqual({ verdict: 'warn', failedLayer: null });
   });
 });
@@ -161,7 +284,12 @@ describe('an Envoy error that no cluster layer explains', () => {
     const seen: unknown[] = [];
     const ls = layers({
       proxy: async function (this: Check) {
-        return { ...pass(this, 'forwarded; Envoy answered 404'), observed: { envoy: [{ layer: 'route' as const, evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }] } };
+        return {
+          ...pass(this, 'forwarded; Envoy answered 404'),
+          observed: {
+            envoy: [{ layer: 'route' as const, evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }],
+          },
+        };
       },
       route: async function (this: Check, ctx) {
         seen.push(ctx.probes.envoy);
@@ -173,37 +301,86 @@ describe('an Envoy error that no cluster layer explains', () => {
   });
   it('turns the pass of the layer it points at into a GatewayErrorResponse error: the run never exits 0', () => {
     const route = { id: 'route' as const, title: 'route' };
-    const d = withEnvoy(pass(route, 'forwarded'), { addresses: null, envoy: [{ layer: 'route', evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }] });
+    const d = withEnvoy(pass(route, 'forwarded'), {
+      addresses: null,
+      envoy: [{ layer: 'route', evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }],
+    });
     expect(d).toMatchObject({ status: 'error', code: 'GatewayErrorResponse', retryable: true });
     expect(d.summary).toMatch(/but the gateway answered HTTP 404 no route/);
   });
   it('a layer that passes hands the answer on to a later layer that can explain it (500 NC: grant, then endpoints)', () => {
     const grant = { id: 'grant' as const, title: 'grant' };
-    const nc = { layer: 'grant' as const, also: ['endpoints' as const], evidence: { ref: 'proxy', detail: 'HTTP 500 NC' } };
+    const nc = {
+      layer: 'grant' as const,
+      also: ['endpoints' as const],
+      evidence: { ref: 'proxy', detail: 'HTTP 500 NC' },
+    };
     const d = withEnvoy(pass(grant, 'refs permitted'), { addresses: null, envoy: [nc] }, ['endpoints']);
     expect(d.status).toBe('pass');
-    expect(d.evidence.map((e) => e.detail)).toEqual(['HTTP 500 NC', "nothing in this layer explains the gateway's answer; the endpoints layer can, and checks next"]);
+    expect(d.evidence.map((e) => e.detail)).toEqual([
+      'HTTP 500 NC',
+      "nothing in this layer explains the gateway's answer; the endpoints layer can, and checks next",
+    ]);
     // A run without the endpoints layer: nothing is left to explain it.
-    expect(withEnvoy(pass(grant, 'refs permitted'), { addresses: null, envoy: [nc] }, [])).toMatchObject({ status: 'error', code: 'GatewayErrorResponse' });
+    expect(withEnvoy(pass(grant, 'refs permitted'), { addresses: null, envoy: [nc] }, [])).toMatchObject({
+      status: 'error',
+      code: 'GatewayErrorResponse',
+    });
   });
-  it('when no layer is left, the answer\'s own code says it (with its fix), else GatewayErrorResponse', () => {
+  it("when no layer is left, the answer's own code says it (with its fix), else GatewayErrorResponse", () => {
     const ep = { id: 'endpoints' as const, title: 'endpoints' };
     const fix = { kind: 'manual' as const, explain: 'check the port' };
-    const d = withEnvoy(pass(ep, '1 ready'), { addresses: null, envoy: [{ layer: 'endpoints', evidence: { ref: 'proxy', detail: 'HTTP 503 UF' }, unexplained: { code: 'BackendConnectFailed', fix } }] }, []);
-    expect(d).toMatchObject({ status: 'fail', code: 'BackendConnectFailed', fix, retryable: true, summary: '1 ready; but the gateway answered HTTP 503 UF' });
+    const d = withEnvoy(
+      pass(ep, '1 ready'),
+      {
+        addresses: null,
+        envoy: [
+          {
+            layer: 'endpoints',
+            evidence: { ref: 'proxy', detail: 'HTTP 503 UF' },
+            unexplained: { code: 'BackendConnectFailed', fix },
+          },
+        ],
+      },
+      [],
+    );
+    expect(d).toMatchObject({
+      status: 'fail',
+      code: 'BackendConnectFailed',
+      fix,
+      retryable: true,
+      summary: '1 ready; but the gateway answered HTTP 503 UF',
+    });
   });
-  it('in a run: grant passes, endpoints names the missing Service with Envoy\'s 500; a warning explains an answer for good', async () => {
-    const nc = { layer: 'grant' as const, also: ['endpoints' as const], evidence: { ref: 'proxy', detail: 'HTTP 500 NC' } };
+  it("in a run: grant passes, endpoints names the missing Service with Envoy's 500; a warning explains an answer for good", async () => {
+    const nc = {
+      layer: 'grant' as const,
+      also: ['endpoints' as const],
+      evidence: { ref: 'proxy', detail: 'HTTP 500 NC' },
+    };
     const proxy = async function (this: Check) {
       return { ...pass(this, 'forwarded'), observed: { envoy: [nc] } };
     };
-    const judged = (status: 'pass' | 'warn' | 'fail') => async function (this: Check, ctx: Parameters<Check['run']>[0]) {
-      const ep = { id: 'endpoints' as const, title: this.title };
-      const d = status === 'pass' ? pass(this, `${this.id} ok`) : status === 'warn' ? emit(ep, 'EndpointsUnknown', 'unknown') : emit(ep, 'ServiceNotFound', 'no Service');
-      return withEnvoy(d, ctx.probes, ctx.later);
-    };
+    const judged = (status: 'pass' | 'warn' | 'fail') =>
+      async function (this: Check, ctx: Parameters<Check['run']>[0]) {
+        const ep = { id: 'endpoints' as const, title: this.title };
+        const d =
+          status === 'pass'
+            ? pass(this, `${this.id} ok`)
+            : status === 'warn'
+              ? emit(ep, 'EndpointsUnknown', 'unknown')
+              : emit(ep, 'ServiceNotFound', 'no Service');
+        return withEnvoy(d, ctx.probes, ctx.later);
+      };
     const r = await runTarget(layers({ proxy, grant: judged('pass'), endpoints: judged('fail') }), target, env, once);
-    expect(r.layers.map((l) => [l.id, l.status, l.code])).toEqual([['dns', 'pass', null], ['proxy', 'pass', null], ['listener', 'pass', null], ['route', 'pass', null], ['grant', 'pass', null], ['endpoints', 'fail', 'ServiceNotFound']]);
+    expect(r.layers.map((l) => [l.id, l.status, l.code])).toEqual([
+      ['dns', 'pass', null],
+      ['proxy', 'pass', null],
+      ['listener', 'pass', null],
+      ['route', 'pass', null],
+      ['grant', 'pass', null],
+      ['endpoints', 'fail', 'ServiceNotFound'],
+    ]);
     expect(r.layers[5]?.evidence).toContainEqual(nc.evidence);
     const w = await runTarget(layers({ proxy, grant: judged('warn'), endpoints: judged('pass') }), target, env, once);
     expect(w.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'pass', 'pass', 'warn', 'pass']);
@@ -211,7 +388,10 @@ describe('an Envoy error that no cluster layer explains', () => {
   });
   it('leaves a failing layer failing and adds the evidence', () => {
     const ep = { id: 'endpoints' as const, title: 'endpoints' };
-    const d = withEnvoy(emit(ep, 'NoReadyEndpoints', 'none ready'), { addresses: null, envoy: [{ layer: 'endpoints', evidence: { ref: 'proxy', detail: 'HTTP 503 no healthy upstream' } }] });
+    const d = withEnvoy(emit(ep, 'NoReadyEndpoints', 'none ready'), {
+      addresses: null,
+      envoy: [{ layer: 'endpoints', evidence: { ref: 'proxy', detail: 'HTTP 503 no healthy upstream' } }],
+    });
     expect(d).toMatchObject({ status: 'fail', code: 'NoReadyEndpoints' });
     expect(d.evidence).toContainEqual({ ref: 'proxy', detail: 'HTTP 503 no healthy upstream' });
   });

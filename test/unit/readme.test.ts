@@ -7,7 +7,15 @@ import { CODES, hintFor, type Code } from '../../src/codes.js';
 import { FLAGS } from '../../src/options.js';
 
 const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
-const headings = new Set([...readme.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+const headings = new Set(
+  [...readme.matchAll(/^#{2,4} (.+)$/gm)].map((m) =>
+    m[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z0-9 -]/g, '')
+      .replace(/ /g, '-'),
+  ),
+);
 
 describe('README.md', () => {
   it.each(Object.keys(CODES) as Code[])('has a heading for %s, which its hint links to', (code) => {

@@ -6,7 +6,10 @@ import { errorLine, redact, redactDeep } from '../../src/redact.js';
 describe('redact', () => {
   it.each([
     ['https://user:hunter2@api.example.com/x', 'https://***@api.example.com/x'],
-    ['cannot reach the API server https://admin:hunter2@10.0.0.1:6443: ECONNREFUSED', 'cannot reach the API server https://***@10.0.0.1:6443: ECONNREFUSED'],
+    [
+      'cannot reach the API server https://admin:hunter2@10.0.0.1:6443: ECONNREFUSED',
+      'cannot reach the API server https://***@10.0.0.1:6443: ECONNREFUSED',
+    ],
     ['https://tok3n@api.example.com', 'https://***@api.example.com'],
     ['invalid target "admin:hunter2@api.example.com"', 'invalid target "admin:***@api.example.com"'],
     ['Authorization: Bearer abcdefghijklmnop', 'Authorization: Bearer ***'],
@@ -34,7 +37,11 @@ describe('redact', () => {
   });
 
   it('is idempotent and reaches every string in a report', () => {
-    const report = { source: { server: 'https://u:p4ss@h:6443' }, targets: [{ layers: [{ evidence: [{ ref: 'x', detail: 'token: s3cr3t' }] }] }], n: 3 };
+    const report = {
+      source: { server: 'https://u:p4ss@h:6443' },
+      targets: [{ layers: [{ evidence: [{ ref: 'x', detail: 'token: s3cr3t' }] }] }],
+      n: 3,
+    };
     const out = redactDeep(report);
     expect(JSON.stringify(out)).not.toMatch(/p4ss|s3cr3t/);
     expect(out.n).toBe(3);
@@ -44,7 +51,13 @@ describe('redact', () => {
   // No timing assertion (speed is measured in bench/, not asserted in tests): a backtracking blow-up on these inputs
   // is exponential and would run into the test timeout, which is the bound here.
   it('finishes on hostile input (no backtracking blow-up) and still redacts', () => {
-    for (const s of ['(x:' + 'y'.repeat(3000), 'a:'.repeat(100_000), 'https://'.repeat(50_000), '-eyJ'.repeat(50_000), '?token='.repeat(50_000)]) {
+    for (const s of [
+      '(x:' + 'y'.repeat(3000),
+      'a:'.repeat(100_000),
+      'https://'.repeat(50_000),
+      '-eyJ'.repeat(50_000),
+      '?token='.repeat(50_000),
+    ]) {
       expect(typeof redact(s)).toBe('string');
     }
     expect(redact(`${'a:'.repeat(10_000)} https://u:hunter2@h/`)).not.toContain('hunter2');

@@ -23,7 +23,9 @@ describe('the registry', () => {
   });
   it('matches the JSON schema: the layer id enum and the layers in order (npm run docs writes them)', () => {
     expect(schema.$defs.layerId.enum).toEqual([...LAYER_IDS]);
-    const items = schema.$defs.target.properties.layers.prefixItems.map((p: { allOf: { properties?: { id?: { const?: string } } }[] }) => p.allOf[1]?.properties?.id?.const);
+    const items = schema.$defs.target.properties.layers.prefixItems.map(
+      (p: { allOf: { properties?: { id?: { const?: string } } }[] }) => p.allOf[1]?.properties?.id?.const,
+    );
     expect(items).toEqual([...LAYER_IDS]);
   });
   it('is what --help points at', () => {

@@ -7,11 +7,23 @@ import { expected, outcome, runScenario, scenarios } from '../helpers/fixtures.j
 const all = scenarios();
 
 describe.each(all)('scenario $name ($status): $description', (s) => {
-  it.each(s.cases.map((c) => ({ ...c, name: c.gateway ? `${c.target} --gateway ${c.gateway}` : c.target })))('$name -> $verdict at $layer ($code)', async (c) => {
-    const report = await runScenario(s.dir, c.target, c.gateway);
-    expect(outcome(report)).toEqual(expected(c));
-    expect(report.layers.map((l) => l.id)).toEqual(['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints', 'mesh', 'dataplane']);
-  });
+  it.each(s.cases.map((c) => ({ ...c, name: c.gateway ? `${c.target} --gateway ${c.gateway}` : c.target })))(
+    '$name -> $verdict at $layer ($code)',
+    async (c) => {
+      const report = await runScenario(s.dir, c.target, c.gateway);
+      expect(outcome(report)).toEqual(expected(c));
+      expect(report.layers.map((l) => l.id)).toEqual([
+        'dns',
+        'proxy',
+        'listener',
+        'route',
+        'grant',
+        'endpoints',
+        'mesh',
+        'dataplane',
+      ]);
+    },
+  );
 });
 
 it('has a scenario for every fixture directory', () => {
@@ -21,9 +33,21 @@ it('has a scenario for every fixture directory', () => {
 it('covers every reason code of the cluster layers with at least one fixture case', () => {
   const seen = new Set(all.flatMap((s) => s.cases.map((c) => c.code)));
   const required = [
-    'GatewayNotFound', 'GatewayNotAccepted', 'GatewayNotProgrammed', 'ListenerHostnameMismatch',
-    'NoRouteForHost', 'RouteNotAccepted', 'RouteParentNotFound', 'RouteNoMatchingRule', 'RouteStatusStale', 'RouteStatusMissing',
-    'ReferenceGrantMissing', 'ServiceNotFound', 'ServicePortMismatch', 'NoReadyEndpoints', 'NoPodsSelected',
+    'GatewayNotFound',
+    'GatewayNotAccepted',
+    'GatewayNotProgrammed',
+    'ListenerHostnameMismatch',
+    'NoRouteForHost',
+    'RouteNotAccepted',
+    'RouteParentNotFound',
+    'RouteNoMatchingRule',
+    'RouteStatusStale',
+    'RouteStatusMissing',
+    'ReferenceGrantMissing',
+    'ServiceNotFound',
+    'ServicePortMismatch',
+    'NoReadyEndpoints',
+    'NoPodsSelected',
   ];
   expect(required.filter((c) => !seen.has(c))).toEqual([]);
 });
@@ -31,5 +55,7 @@ it('covers every reason code of the cluster layers with at least one fixture cas
 it('checks a host written with a trailing dot as the plain host, and warns that Envoy will not match it', async () => {
   const r = await runScenario(all.find((s) => s.name === 'seed-healthy')!.dir, 'api.example.com.');
   expect(r.verdict).toBe('pass');
-  expect(r.layers[2]?.evidence.map((e) => e.detail)).toContain('checked as api.example.com; clients that send "Host: api.example.com." get 404 from Envoy');
+  expect(r.layers[2]?.evidence.map((e) => e.detail)).toContain(
+    'checked as api.example.com; clients that send "Host: api.example.com." get 404 from Envoy',
+  );
 });

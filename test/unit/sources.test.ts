@@ -13,8 +13,18 @@ describe('--manifests', () => {
   it('reads directories recursively: multi-document YAML, JSON and kind: List, ignoring other files and unknown kinds', async () => {
     const d = tmp();
     mkdirSync(join(d, 'apps', 'api'), { recursive: true });
-    writeFileSync(join(d, 'gw.yaml'), 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: n}\nspec: {gatewayClassName: istio}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ignored}\n');
-    writeFileSync(join(d, 'apps', 'api', 'svc.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'n' } }] }));
+    writeFileSync(
+      join(d, 'gw.yaml'),
+      'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: n}\nspec: {gatewayClassName: istio}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ignored}\n',
+    );
+    writeFileSync(
+      join(d, 'apps', 'api', 'svc.json'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'n' } }],
+      }),
+    );
     writeFileSync(join(d, 'apps', 'README.md'), '# not yaml');
     writeFileSync(join(d, 'apps', 'empty.yml'), '---\n# only a comment\n');
     const objs = loadManifests([d]);
@@ -31,7 +41,10 @@ describe('--manifests', () => {
   });
   it('ignores a Gateway of another API group', async () => {
     const d = tmp();
-    writeFileSync(join(d, 'istio.yaml'), 'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: classic, namespace: n}\nspec: {}\n');
+    writeFileSync(
+      join(d, 'istio.yaml'),
+      'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: classic, namespace: n}\nspec: {}\n',
+    );
     expect(await ManifestCluster.fromPaths([d]).gateways()).toEqual([]);
   });
 });
@@ -44,21 +57,36 @@ describe('kubeconfig discovery (kubectl conventions)', () => {
     const d = tmp();
     writeFileSync(join(d, 'a'), kubeconfig('home', 'https://192.0.2.1:6443'));
     writeFileSync(join(d, 'b'), kubeconfig('work', 'https://192.0.2.2:6443'));
-    const found = findKubeconfig(null, { KUBECONFIG: `${join(d, 'missing')}:${join(d, 'a')}:${join(d, 'b')}`, HOME: d });
+    const found = findKubeconfig(null, {
+      KUBECONFIG: `${join(d, 'missing')}:${join(d, 'a')}:${join(d, 'b')}`,
+      HOME: d,
+    });
     expect(found).toEqual({ ok: true, kind: 'files', files: [join(d, 'a'), join(d, 'b')] });
     if (!found.ok) throw new Error('unreachable');
-    expect((await LiveCluster.create(found, null)).describeSource()).toEqual({ context: 'home', server: 'https://192.0.2.1:6443' });
-    expect((await LiveCluster.create(found, 'work')).describeSource()).toEqual({ context: 'work', server: 'https://192.0.2.2:6443' });
+    expect((await LiveCluster.create(found, null)).describeSource()).toEqual({
+      context: 'home',
+      server: 'https://192.0.2.1:6443',
+    });
+    expect((await LiveCluster.create(found, 'work')).describeSource()).toEqual({
+      context: 'work',
+      server: 'https://192.0.2.2:6443',
+    });
   });
   it('falls back to ~/.kube/config, then says plainly that nothing was found (never localhost:8080)', () => {
     const d = tmp();
-    expect(findKubeconfig(null, { HOME: d })).toMatchObject({ ok: false, why: expect.stringMatching(/no kubeconfig found/) });
+    expect(findKubeconfig(null, { HOME: d })).toMatchObject({
+      ok: false,
+      why: expect.stringMatching(/no kubeconfig found/),
+    });
     mkdirSync(join(d, '.kube'));
     writeFileSync(join(d, '.kube', 'config'), kubeconfig('home', 'https://192.0.2.1:6443'));
     expect(findKubeconfig(null, { HOME: d })).toEqual({ ok: true, kind: 'files', files: [join(d, '.kube', 'config')] });
   });
   it('reports $KUBECONFIG pointing only at missing files', () => {
-    expect(findKubeconfig(null, { KUBECONFIG: '/nope/a:/nope/b', HOME: tmp() })).toMatchObject({ ok: false, why: expect.stringMatching(/none of the files in \$KUBECONFIG exist/) });
+    expect(findKubeconfig(null, { KUBECONFIG: '/nope/a:/nope/b', HOME: tmp() })).toMatchObject({
+      ok: false,
+      why: expect.stringMatching(/none of the files in \$KUBECONFIG exist/),
+    });
   });
   it('rejects a --kubeconfig that does not exist as a usage error', () => {
     expect(() => findKubeconfig('/nope/config', {})).toThrow(/--kubeconfig \/nope\/config: no such file/);

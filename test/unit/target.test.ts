@@ -41,7 +41,13 @@ describe('durations', () => {
     ['1m30s', 90_000],
     ['10', 10_000],
   ])('%s = %d ms', (v, ms) => expect(parseDuration('timeout', v)).toBe(ms));
-  it.each(['soon', '10x', '-1s', ''])('rejects %j', (v) => expect(() => parseDuration('timeout', v)).toThrow(/not a duration/));
-  it.each(['0', '0s', '0ms', '0m0s', '0.0001'])('rejects the zero duration %j the same way', (v) => expect(() => parseDuration('timeout', v)).toThrow(/"[^"]*": must be longer than 0/));
-  it.each(['25h', '1441m', '99999999999h'])('rejects %j: longer than 24h', (v) => expect(() => parseDuration('wait', v)).toThrow(/24h maximum/));
+  it.each(['soon', '10x', '-1s', ''])('rejects %j', (v) =>
+    expect(() => parseDuration('timeout', v)).toThrow(/not a duration/),
+  );
+  it.each(['0', '0s', '0ms', '0m0s', '0.0001'])('rejects the zero duration %j the same way', (v) =>
+    expect(() => parseDuration('timeout', v)).toThrow(/"[^"]*": must be longer than 0/),
+  );
+  it.each(['25h', '1441m', '99999999999h'])('rejects %j: longer than 24h', (v) =>
+    expect(() => parseDuration('wait', v)).toThrow(/24h maximum/),
+  );
 });

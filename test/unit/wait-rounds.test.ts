@@ -17,7 +17,10 @@ const ids: LayerId[] = ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints
 describe('--wait over many targets', () => {
   it('20 targets that converge on the 3rd attempt: 2 refreshes in all, 3 attempts each, every target waits the same 2 intervals', async () => {
     let refreshes = 0;
-    const cluster = Object.defineProperties(new ManifestCluster([]), { mode: { value: 'live' }, refresh: { value: () => refreshes++ } });
+    const cluster = Object.defineProperties(new ManifestCluster([]), {
+      mode: { value: 'live' },
+      refresh: { value: () => refreshes++ },
+    });
     const env = offlineEnv(cluster);
     const ls: Check[] = ids.map((id) => ({
       id,
@@ -25,22 +28,44 @@ describe('--wait over many targets', () => {
       needsCluster: false,
       network: false,
       run: async function (this: Check) {
-        return id === 'endpoints' && refreshes < 2 ? emit(on('endpoints'), 'NoReadyEndpoints', 'not yet') : pass(this, 'ok');
+        return id === 'endpoints' && refreshes < 2
+          ? emit(on('endpoints'), 'NoReadyEndpoints', 'not yet')
+          : pass(this, 'ok');
       },
     }));
     let clock = 0;
     const sleeps: number[] = [];
     const targets = Array.from({ length: 20 }, (_, i) => parseTarget(`h${i}.example.com`));
-    const reports = await runTargets(ls, targets, env, { until: 60_000, intervalMs: 2_000, now: () => clock, sleep: async (ms) => { sleeps.push(ms); clock += ms; } }, {}, 8);
+    const reports = await runTargets(
+      ls,
+      targets,
+      env,
+      {
+        until: 60_000,
+        intervalMs: 2_000,
+        now: () => clock,
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          clock += ms;
+        },
+      },
+      {},
+      8,
+    );
     expect(refreshes).toBe(2);
     expect(sleeps).toEqual([2_000, 2_000]);
     expect(reports.map((r) => r.host)).toEqual(targets.map((t) => t.host));
-    expect(new Set(reports.map((r) => `${r.verdict} ${r.attempts} ${r.waited?.durationMs}`))).toEqual(new Set(['pass 3 4000']));
+    expect(new Set(reports.map((r) => `${r.verdict} ${r.attempts} ${r.waited?.durationMs}`))).toEqual(
+      new Set(['pass 3 4000']),
+    );
   });
 
   it('a target that is done leaves the rounds: only the others are run again', async () => {
     let refreshes = 0;
-    const cluster = Object.defineProperties(new ManifestCluster([]), { mode: { value: 'live' }, refresh: { value: () => refreshes++ } });
+    const cluster = Object.defineProperties(new ManifestCluster([]), {
+      mode: { value: 'live' },
+      refresh: { value: () => refreshes++ },
+    });
     const runs = new Map<string, number>();
     const ls: Check[] = ids.map((id) => ({
       id,
@@ -50,13 +75,30 @@ describe('--wait over many targets', () => {
       run: async function (this: Check, ctx) {
         if (id !== 'endpoints') return pass(this, 'ok');
         runs.set(ctx.target.host, (runs.get(ctx.target.host) ?? 0) + 1);
-        return ctx.target.host === 'slow.example.com' && refreshes < 3 ? emit(on('endpoints'), 'NoReadyEndpoints', 'not yet') : pass(this, 'ok');
+        return ctx.target.host === 'slow.example.com' && refreshes < 3
+          ? emit(on('endpoints'), 'NoReadyEndpoints', 'not yet')
+          : pass(this, 'ok');
       },
     }));
     let clock = 0;
-    const reports = await runTargets(ls, ['fast.example.com', 'slow.example.com'].map(parseTarget), offlineEnv(cluster), { until: 60_000, intervalMs: 1_000, now: () => clock, sleep: async (ms) => { clock += ms; } });
+    const reports = await runTargets(
+      ls,
+      ['fast.example.com', 'slow.example.com'].map(parseTarget),
+      offlineEnv(cluster),
+      {
+        until: 60_000,
+        intervalMs: 1_000,
+        now: () => clock,
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      },
+    );
     expect(Object.fromEntries(runs)).toEqual({ 'fast.example.com': 1, 'slow.example.com': 4 });
-    expect(reports.map((r) => [r.host, r.attempts, r.waited?.stopped])).toEqual([['fast.example.com', 1, 'passed'], ['slow.example.com', 4, 'passed']]);
+    expect(reports.map((r) => [r.host, r.attempts, r.waited?.stopped])).toEqual([
+      ['fast.example.com', 1, 'passed'],
+      ['slow.example.com', 4, 'passed'],
+    ]);
     expect(refreshes).toBe(3);
   });
 });

@@ -21,7 +21,9 @@ export interface Bins {
 /** The binaries, or a one-line reason why not. Throws in CI (a missing server is a failure there, not a skip). */
 export function requireBins(): { bins: Bins; skip: null } | { bins: null; skip: string } {
   const found = { nginx: which('nginx'), dnsmasq: which('dnsmasq'), openssl: which('openssl') };
-  const missing = Object.entries(found).filter(([, v]) => !v).map(([k]) => k);
+  const missing = Object.entries(found)
+    .filter(([, v]) => !v)
+    .map(([k]) => k);
   if (missing.length === 0) return { bins: found as Bins, skip: null };
   const reason = `missing ${missing.join(', ')}: run scripts/install-net-deps.sh`;
   if (process.env['CI'] === 'true') throw new Error(`network integration tests need real peers; ${reason}`);

@@ -33,15 +33,47 @@ export class TestPki {
     writeFileSync(
       join(d, 'ca.cnf'),
       [
-        '[ ca ]', 'default_ca = CA_default',
-        '[ CA_default ]', `dir = ${d}`, 'database = $dir/index.txt', 'serial = $dir/serial', 'new_certs_dir = $dir/new',
-        'certificate = $dir/ca.pem', 'private_key = $dir/ca.key', 'default_md = sha256', 'policy = any', 'unique_subject = no',
-        'copy_extensions = copy', 'default_days = 90',
-        '[ any ]', 'commonName = supplied',
+        '[ ca ]',
+        'default_ca = CA_default',
+        '[ CA_default ]',
+        `dir = ${d}`,
+        'database = $dir/index.txt',
+        'serial = $dir/serial',
+        'new_certs_dir = $dir/new',
+        'certificate = $dir/ca.pem',
+        'private_key = $dir/ca.key',
+        'default_md = sha256',
+        'policy = any',
+        'unique_subject = no',
+        'copy_extensions = copy',
+        'default_days = 90',
+        '[ any ]',
+        'commonName = supplied',
       ].join('\n'),
     );
-    ossl(this.openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', `/CN=${name}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], d);
+    ossl(
+      this.openssl,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'ca.key',
+        '-out',
+        'ca.pem',
+        '-days',
+        '30',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
+      d,
+    );
     return join(d, 'ca.pem');
   }
 
@@ -51,9 +83,46 @@ export class TestPki {
     const key = join(this.dir, `${file}.key`);
     const csr = join(this.dir, `${file}.csr`);
     const cert = join(this.dir, `${file}.pem`);
-    ossl(this.openssl, ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${names[0]}`,
-      '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`, '-addext', 'extendedKeyUsage=serverAuth'], this.dir);
-    ossl(this.openssl, ['ca', '-batch', '-config', join(d, 'ca.cnf'), '-notext', '-startdate', stamp(from), '-enddate', stamp(to), '-in', csr, '-out', cert], this.dir);
+    ossl(
+      this.openssl,
+      [
+        'req',
+        '-new',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        csr,
+        '-subj',
+        `/CN=${names[0]}`,
+        '-addext',
+        `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+        '-addext',
+        'extendedKeyUsage=serverAuth',
+      ],
+      this.dir,
+    );
+    ossl(
+      this.openssl,
+      [
+        'ca',
+        '-batch',
+        '-config',
+        join(d, 'ca.cnf'),
+        '-notext',
+        '-startdate',
+        stamp(from),
+        '-enddate',
+        stamp(to),
+        '-in',
+        csr,
+        '-out',
+        cert,
+      ],
+      this.dir,
+    );
     return { cert, key };
   }
 }

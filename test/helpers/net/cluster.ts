@@ -11,7 +11,10 @@ export function fixtureObjects(scenario: string, nodePort: number): K8sObject[] 
   const objs = loadManifests([join(FIXTURES, scenario)]);
   for (const o of objs) {
     if (o.kind === 'Node') (o as Node).status = { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }] };
-    if (o.kind === 'Service' && o.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] === 'example-istio-gateway') {
+    if (
+      o.kind === 'Service' &&
+      o.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] === 'example-istio-gateway'
+    ) {
       for (const p of (o as Service).spec?.ports ?? []) if (p.port === 80) p.nodePort = nodePort;
     }
   }
@@ -25,6 +28,9 @@ export function fixtureCluster(scenario: string, nodePort: number): ManifestClus
 /** The same objects written as a manifests directory, for the CLI's --manifests. */
 export function writeFixture(dir: string, scenario: string, nodePort: number): string {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'cluster.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: fixtureObjects(scenario, nodePort) }));
+  writeFileSync(
+    join(dir, 'cluster.json'),
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: fixtureObjects(scenario, nodePort) }),
+  );
   return dir;
 }

@@ -13,11 +13,23 @@ export interface Dnsmasq {
  * `address`: domain -> IPv4 (subdomains included, as dnsmasq does); an empty IP gives NXDOMAIN.
  * `local`: domains answered only from here (unknown names -> NXDOMAIN instead of REFUSED).
  */
-export async function startDnsmasq(bin: string, opts: { address: Record<string, string>; local?: string[]; hostRecords?: string[] }): Promise<Dnsmasq> {
+export async function startDnsmasq(
+  bin: string,
+  opts: { address: Record<string, string>; local?: string[]; hostRecords?: string[] },
+): Promise<Dnsmasq> {
   const port = await freePort();
   const args = [
-    '--no-daemon', '--conf-file=/dev/null', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
-    '--no-resolv', '--no-hosts', '--no-poll', '--pid-file=', '--log-facility=-', '--user=root',
+    '--no-daemon',
+    '--conf-file=/dev/null',
+    `--port=${port}`,
+    '--listen-address=127.0.0.1',
+    '--bind-interfaces',
+    '--no-resolv',
+    '--no-hosts',
+    '--no-poll',
+    '--pid-file=',
+    '--log-facility=-',
+    '--user=root',
     ...Object.entries(opts.address).map(([d, ip]) => `--address=/${d}/${ip}`),
     ...(opts.local ?? []).map((d) => `--local=/${d}/`),
     ...(opts.hostRecords ?? []).map((r) => `--host-record=${r}`),

@@ -18,7 +18,14 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
-export type StubMode = 'ok' | 'uh' | 'uf' | 'nc' | 'slow' | 'redirect' | { envoyRedirect: number; location: (path: string) => string };
+export type StubMode =
+  | 'ok'
+  | 'uh'
+  | 'uf'
+  | 'nc'
+  | 'slow'
+  | 'redirect'
+  | { envoyRedirect: number; location: (path: string) => string };
 
 export interface EnvoyStub {
   port: number;
@@ -27,7 +34,10 @@ export interface EnvoyStub {
   stop(): Promise<void>;
 }
 
-export async function startEnvoyStub(hosts: Record<string, StubMode>, opts: { slowMs?: number } = {}): Promise<EnvoyStub> {
+export async function startEnvoyStub(
+  hosts: Record<string, StubMode>,
+  opts: { slowMs?: number } = {},
+): Promise<EnvoyStub> {
   const seen: string[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -36,7 +46,12 @@ export async function startEnvoyStub(hosts: Record<string, StubMode>, opts: { sl
     const host = rawHost.toLowerCase().replace(/:\d+$/, '');
     const mode = hosts[host];
     const send = (code: number, body: string, extra: Record<string, string> = {}) => {
-      res.writeHead(code, { server: 'istio-envoy', 'content-length': String(Buffer.byteLength(body)), ...(body ? { 'content-type': 'text/plain' } : {}), ...extra });
+      res.writeHead(code, {
+        server: 'istio-envoy',
+        'content-length': String(Buffer.byteLength(body)),
+        ...(body ? { 'content-type': 'text/plain' } : {}),
+        ...extra,
+      });
       res.end(body);
     };
     if (typeof mode === 'object') return send(mode.envoyRedirect, '', { location: mode.location(req.url ?? '/') });

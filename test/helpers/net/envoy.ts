@@ -33,9 +33,14 @@ export function findEnvoy(): string | null {
   const env = process.env['GWDOCTOR_ENVOY'];
   if (env && existsSync(env)) return env;
   // The cache scripts/install-envoy.sh fills (the same root as the control plane's and istiod's).
-  const cache = process.env['GWDOCTOR_TESTBIN_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'gwdoctor-testbin');
+  const cache =
+    process.env['GWDOCTOR_TESTBIN_CACHE'] ??
+    join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'gwdoctor-testbin');
   try {
-    for (const d of readdirSync(cache).filter((n) => n.startsWith('envoy-')).sort().reverse()) {
+    for (const d of readdirSync(cache)
+      .filter((n) => n.startsWith('envoy-'))
+      .sort()
+      .reverse()) {
       const p = join(cache, d, 'bin', 'envoy');
       if (existsSync(p)) return p;
     }
@@ -100,13 +105,37 @@ function cluster(name: string, port: number | null) {
     name,
     type: 'STATIC',
     connect_timeout: '1s',
-    load_assignment: { cluster_name: name, endpoints: port === null ? [] : [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] },
+    load_assignment: {
+      cluster_name: name,
+      endpoints:
+        port === null
+          ? []
+          : [
+              {
+                lb_endpoints: [
+                  { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } },
+                ],
+              },
+            ],
+    },
   };
 }
 
 // Istio's default retry policy for routes (pilot/pkg/networking/core/route/retry: DefaultPolicy), which makes the
 // UF body say "retried and the latest reset reason".
-const ISTIO_RETRY = { retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', num_retries: 2, retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }], host_selection_retry_max_attempts: '5' };
+const ISTIO_RETRY = {
+  retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+  num_retries: 2,
+  retry_host_predicate: [
+    {
+      name: 'envoy.retry_host_predicates.previous_hosts',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
+      },
+    },
+  ],
+  host_selection_retry_max_attempts: '5',
+};
 
 const CLUSTER_OF: Record<Exclude<HostRoute, object>, string> = {
   ok: 'backend',
@@ -121,8 +150,24 @@ const CLUSTER_OF: Record<Exclude<HostRoute, object>, string> = {
 };
 
 function route(r: HostRoute) {
-  if (typeof r === 'object') return { match: { prefix: '/' }, redirect: { scheme_redirect: 'https', host_redirect: r.redirect.host, response_code: r.redirect.code === 301 ? 'MOVED_PERMANENTLY' : 'FOUND' } };
-  return { match: { prefix: '/' }, route: { cluster: CLUSTER_OF[r], timeout: '0s', retry_policy: ISTIO_RETRY, cluster_not_found_response_code: 'INTERNAL_SERVER_ERROR' } };
+  if (typeof r === 'object')
+    return {
+      match: { prefix: '/' },
+      redirect: {
+        scheme_redirect: 'https',
+        host_redirect: r.redirect.host,
+        response_code: r.redirect.code === 301 ? 'MOVED_PERMANENTLY' : 'FOUND',
+      },
+    };
+  return {
+    match: { prefix: '/' },
+    route: {
+      cluster: CLUSTER_OF[r],
+      timeout: '0s',
+      retry_policy: ISTIO_RETRY,
+      cluster_not_found_response_code: 'INTERNAL_SERVER_ERROR',
+    },
+  };
 }
 
 /** An HTTPS listener as istiod writes one for a Gateway listener: a filter chain matched by SNI (the hostnames), TLS ended with the listener's certificate. */
@@ -133,7 +178,9 @@ export interface TlsListener {
 }
 
 function listener(name: string, port: number, spec: ListenerSpec, address = '127.0.0.1', tls?: TlsListener) {
-  const denied = Object.entries(spec).filter(([, r]) => r === 'rbac').map(([h]) => h);
+  const denied = Object.entries(spec)
+    .filter(([, r]) => r === 'rbac')
+    .map(([h]) => h);
   const filters = [
     ...(denied.length
       ? [
@@ -145,7 +192,16 @@ function listener(name: string, port: number, spec: ListenerSpec, address = '127
                 action: 'DENY',
                 policies: {
                   'ns[istio-ingress]-policy[deny-host]-rule[0]': {
-                    permissions: [{ or_rules: { rules: denied.flatMap((h) => [{ header: { name: ':authority', string_match: { exact: h } } }, { header: { name: ':authority', string_match: { prefix: `${h}:` } } }]) } }],
+                    permissions: [
+                      {
+                        or_rules: {
+                          rules: denied.flatMap((h) => [
+                            { header: { name: ':authority', string_match: { exact: h } } },
+                            { header: { name: ':authority', string_match: { prefix: `${h}:` } } },
+                          ]),
+                        },
+                      },
+                    ],
                     principals: [{ any: true }],
                   },
                 },
@@ -154,12 +210,26 @@ function listener(name: string, port: number, spec: ListenerSpec, address = '127
           },
         ]
       : []),
-    { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+    {
+      name: 'envoy.filters.http.router',
+      typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+    },
   ];
   return {
     name,
     address: { socket_address: { address, port_value: port } },
-    ...(tls ? { listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } }] } : {}),
+    ...(tls
+      ? {
+          listener_filters: [
+            {
+              name: 'envoy.filters.listener.tls_inspector',
+              typed_config: {
+                '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+              },
+            },
+          ],
+        }
+      : {}),
     filter_chains: [
       {
         ...(tls
@@ -169,7 +239,12 @@ function listener(name: string, port: number, spec: ListenerSpec, address = '127
                 name: 'envoy.transport_sockets.tls',
                 typed_config: {
                   '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
-                  common_tls_context: { alpn_protocols: ['h2', 'http/1.1'], tls_certificates: [{ certificate_chain: { filename: tls.cert }, private_key: { filename: tls.key } }] },
+                  common_tls_context: {
+                    alpn_protocols: ['h2', 'http/1.1'],
+                    tls_certificates: [
+                      { certificate_chain: { filename: tls.cert }, private_key: { filename: tls.key } },
+                    ],
+                  },
                 },
               },
             }
@@ -178,7 +253,8 @@ function listener(name: string, port: number, spec: ListenerSpec, address = '127
           {
             name: 'envoy.filters.network.http_connection_manager',
             typed_config: {
-              '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+              '@type':
+                'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               stat_prefix: name,
               server_name: 'istio-envoy',
               use_remote_address: true,
@@ -186,7 +262,11 @@ function listener(name: string, port: number, spec: ListenerSpec, address = '127
               route_config: {
                 name: `http.80-${name}`,
                 validate_clusters: false, // as over RDS: a route may name a cluster nobody defined
-                virtual_hosts: Object.entries(spec).map(([host, r]) => ({ name: `${host}:80`, domains: [host, `${host}:*`], routes: [route(r)] })),
+                virtual_hosts: Object.entries(spec).map(([host, r]) => ({
+                  name: `${host}:80`,
+                  domains: [host, `${host}:*`],
+                  routes: [route(r)],
+                })),
               },
               http_filters: filters,
             },
@@ -198,7 +278,10 @@ function listener(name: string, port: number, spec: ListenerSpec, address = '127
 }
 
 /** The backends: one answers with its identity, one streams, one is slow, one redirects to https. */
-async function startBackends(seen: string[], slowMs: number): Promise<{ servers: Record<string, Server>; open: Set<ServerResponse>; timers: Set<NodeJS.Timeout> }> {
+async function startBackends(
+  seen: string[],
+  slowMs: number,
+): Promise<{ servers: Record<string, Server>; open: Set<ServerResponse>; timers: Set<NodeJS.Timeout> }> {
   const open = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>();
   const servers: Record<string, Server> = {
@@ -237,7 +320,17 @@ async function startBackends(seen: string[], slowMs: number): Promise<{ servers:
  * opts.tls: listeners that are HTTPS (by name); opts.bind: the loopback address a listener binds (default 127.0.0.1),
  * to stand for one node's InternalIP; opts.port: a listener's port (default: a free one), e.g. one nodePort on several "nodes".
  */
-export async function startRealEnvoy(bin: string, dir: string, listeners: Record<string, ListenerSpec>, opts: { slowMs?: number; tls?: Record<string, TlsListener>; bind?: Record<string, string>; port?: Record<string, number> } = {}): Promise<RealEnvoy> {
+export async function startRealEnvoy(
+  bin: string,
+  dir: string,
+  listeners: Record<string, ListenerSpec>,
+  opts: {
+    slowMs?: number;
+    tls?: Record<string, TlsListener>;
+    bind?: Record<string, string>;
+    port?: Record<string, number>;
+  } = {},
+): Promise<RealEnvoy> {
   const seen: string[] = [];
   const { servers, open, timers } = await startBackends(seen, opts.slowMs ?? 3000);
   const closed = await freePort(); // nothing listens there
@@ -248,20 +341,35 @@ export async function startRealEnvoy(bin: string, dir: string, listeners: Record
   const config = {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: admin } } },
     static_resources: {
-      listeners: Object.entries(listeners).map(([name, spec]) => listener(name, ports[name] as number, spec, opts.bind?.[name], opts.tls?.[name])),
+      listeners: Object.entries(listeners).map(([name, spec]) =>
+        listener(name, ports[name] as number, spec, opts.bind?.[name], opts.tls?.[name]),
+      ),
       clusters: [
         ...Object.entries(servers).map(([name, s]) => cluster(name, portOf(s))),
         cluster('empty', null),
         cluster('closed', closed),
         // What istiod sends for a DestinationRule tls.mode SIMPLE (here without SDS): TLS towards the backend's port.
-        { ...cluster('backend-tls', portOf(servers['backend'] as Server)), transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext', sni: 'example-api.example-api.svc.cluster.local' } } },
+        {
+          ...cluster('backend-tls', portOf(servers['backend'] as Server)),
+          transport_socket: {
+            name: 'envoy.transport_sockets.tls',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+              sni: 'example-api.example-api.svc.cluster.local',
+            },
+          },
+        },
       ],
     },
   };
   const file = join(dir, 'envoy.json');
   writeFileSync(file, JSON.stringify(config, null, 1));
   let log = '';
-  const child: ChildProcess = spawn(bin, ['-c', file, '--disable-hot-restart', '--concurrency', '1', '-l', 'warning', '--log-path', join(dir, 'envoy.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    bin,
+    ['-c', file, '--disable-hot-restart', '--concurrency', '1', '-l', 'warning', '--log-path', join(dir, 'envoy.log')],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   child.stderr?.on('data', (c: Buffer) => (log += c.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stopBackends = async () => {
@@ -276,11 +384,15 @@ export async function startRealEnvoy(bin: string, dir: string, listeners: Record
     // Ready: the admin endpoint says LIVE (every static listener bound and every cluster initialised).
     let gone = false;
     void exited.then(() => (gone = true));
-    await waitFor('envoy', async () => {
-      if (gone) return true;
-      const r = await fetch(`http://127.0.0.1:${admin}/ready`, { signal: AbortSignal.timeout(1000) });
-      return r.status === 200 && (await r.text()).trim() === 'LIVE';
-    }, 30_000);
+    await waitFor(
+      'envoy',
+      async () => {
+        if (gone) return true;
+        const r = await fetch(`http://127.0.0.1:${admin}/ready`, { signal: AbortSignal.timeout(1000) });
+        return r.status === 200 && (await r.text()).trim() === 'LIVE';
+      },
+      30_000,
+    );
     if (gone) throw new Error(`envoy exited ${child.exitCode}: ${log}\n${readLog(join(dir, 'envoy.log'))}`);
   } catch (err) {
     child.kill('SIGKILL');

@@ -30,7 +30,9 @@ export async function startNginx(bin: string, dir: string, servers: NginxServer[
   const ports: Record<string, number> = {};
   for (const s of servers) ports[s.name] = await freePort();
   const blocks = servers.map((s) => {
-    const listens = ['127.0.0.1', ...(s.alsoListen ?? [])].map((a) => `    listen ${a}:${ports[s.name]} ssl;`).join('\n');
+    const listens = ['127.0.0.1', ...(s.alsoListen ?? [])]
+      .map((a) => `    listen ${a}:${ports[s.name]} ssl;`)
+      .join('\n');
     return `  server {\n${listens}\n    server_name ${s.serverName};\n    ssl_certificate ${s.cert};\n    ssl_certificate_key ${s.key};\n    location / {\n      ${s.location}\n    }\n  }`;
   });
   const conf = [
@@ -52,7 +54,11 @@ export async function startNginx(bin: string, dir: string, servers: NginxServer[
     '}',
   ].join('\n');
   writeFileSync(join(dir, 'nginx.conf'), conf);
-  const child: ChildProcess = spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'logs', 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    bin,
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'logs', 'error.log')],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -29,7 +29,13 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-async function run(what: string, bin: string, args: string[], env: NodeJS.ProcessEnv, ports: number[]): Promise<() => Promise<void>> {
+async function run(
+  what: string,
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ports: number[],
+): Promise<() => Promise<void>> {
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
@@ -48,63 +54,85 @@ async function run(what: string, bin: string, args: string[], env: NodeJS.Proces
 }
 
 /** HAProxy 2.x in HTTP mode: `bind ... ssl crt` (certificate and key in one PEM), one backend server. */
-export async function startHaproxy(bin: string, dir: string, o: { cert: string; key: string; upstream: number }): Promise<Proxy> {
+export async function startHaproxy(
+  bin: string,
+  dir: string,
+  o: { cert: string; key: string; upstream: number },
+): Promise<Proxy> {
   mkdirSync(dir, { recursive: true });
   const pem = join(dir, 'haproxy.pem');
   writeFileSync(pem, readFileSync(o.cert, 'utf8') + readFileSync(o.key, 'utf8'));
   const [tls, plain] = [await freePort(), await freePort()];
   const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, [
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    '  timeout client 10s',
-    '  timeout server 10s',
-    'frontend tls',
-    `  bind 127.0.0.1:${tls} ssl crt ${pem}`,
-    '  default_backend gateway',
-    'frontend plain',
-    `  bind 127.0.0.1:${plain}`,
-    '  default_backend gateway',
-    'backend gateway',
-    `  server envoy 127.0.0.1:${o.upstream}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    cfg,
+    [
+      'defaults',
+      '  mode http',
+      '  timeout connect 2s',
+      '  timeout client 10s',
+      '  timeout server 10s',
+      'frontend tls',
+      `  bind 127.0.0.1:${tls} ssl crt ${pem}`,
+      '  default_backend gateway',
+      'frontend plain',
+      `  bind 127.0.0.1:${plain}`,
+      '  default_backend gateway',
+      'backend gateway',
+      `  server envoy 127.0.0.1:${o.upstream}`,
+      '',
+    ].join('\n'),
+  );
   const stop = await run('haproxy', bin, ['-db', '-f', cfg], {}, [tls, plain]);
   return { tls, plain, stop };
 }
 
 /** Caddy 2 with a Caddyfile: `reverse_proxy` (its defaults: the client's Host, HTTP/1.1 upstream), no admin endpoint. */
-export async function startCaddy(bin: string, dir: string, o: { cert: string; key: string; upstream: number; host: string }): Promise<Proxy> {
+export async function startCaddy(
+  bin: string,
+  dir: string,
+  o: { cert: string; key: string; upstream: number; host: string },
+): Promise<Proxy> {
   mkdirSync(dir, { recursive: true });
   const [tls, plain] = [await freePort(), await freePort()];
   const file = join(dir, 'Caddyfile');
-  writeFileSync(file, [
-    '{',
-    '  admin off',
-    '  auto_https off',
-    `  storage file_system ${join(dir, 'data')}`,
-    '}',
-    `https://${o.host}:${tls} {`,
-    '  bind 127.0.0.1',
-    `  tls ${o.cert} ${o.key}`,
-    `  reverse_proxy 127.0.0.1:${o.upstream}`,
-    '}',
-    `http://:${plain} {`,
-    '  bind 127.0.0.1',
-    `  reverse_proxy 127.0.0.1:${o.upstream}`,
-    '}',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      '{',
+      '  admin off',
+      '  auto_https off',
+      `  storage file_system ${join(dir, 'data')}`,
+      '}',
+      `https://${o.host}:${tls} {`,
+      '  bind 127.0.0.1',
+      `  tls ${o.cert} ${o.key}`,
+      `  reverse_proxy 127.0.0.1:${o.upstream}`,
+      '}',
+      `http://:${plain} {`,
+      '  bind 127.0.0.1',
+      `  reverse_proxy 127.0.0.1:${o.upstream}`,
+      '}',
+      '',
+    ].join('\n'),
+  );
   const home = join(dir, 'home');
-  const stop = await run('caddy', bin, ['run', '--config', file, '--adapter', 'caddyfile'], { HOME: home, XDG_DATA_HOME: join(home, 'data'), XDG_CONFIG_HOME: join(home, 'config') }, [tls, plain]);
+  const stop = await run(
+    'caddy',
+    bin,
+    ['run', '--config', file, '--adapter', 'caddyfile'],
+    { HOME: home, XDG_DATA_HOME: join(home, 'data'), XDG_CONFIG_HOME: join(home, 'config') },
+    [tls, plain],
+  );
   return { tls, plain, stop };
 }
 
 /** One raw request (no client library: the request line's version is exactly `version`); the status code answered. */
 export function rawStatus(port: number, version: 'HTTP/1.0' | 'HTTP/1.1', host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => s.write(`GET / ${version}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    const s = connect({ host: '127.0.0.1', port }, () =>
+      s.write(`GET / ${version}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+    );
     let buf = '';
     s.setTimeout(10_000, () => s.destroy(new Error('no answer in 10 s')));
     s.on('data', (c: Buffer) => {

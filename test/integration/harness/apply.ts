@@ -18,7 +18,16 @@ const MANAGED_BY = 'endpointslice.kubernetes.io/managed-by';
 function clean(o: K8sObject): Obj {
   const c = structuredClone(o) as unknown as Obj & { status?: unknown; spec?: Record<string, unknown> };
   const md = c.metadata as Record<string, unknown>;
-  for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields', 'ownerReferences', 'selfLink']) delete md[k];
+  for (const k of [
+    'uid',
+    'resourceVersion',
+    'creationTimestamp',
+    'generation',
+    'managedFields',
+    'ownerReferences',
+    'selfLink',
+  ])
+    delete md[k];
   delete c.status;
   if (c.kind === 'Service' && c.spec) {
     delete c.spec['clusterIP'];
@@ -44,8 +53,8 @@ function remapGenerations(status: unknown, fixtureGen: number, liveGen: number):
 }
 
 function routesOverlap(a: K8sObject, b: K8sObject): boolean {
-  const ha = ((a as { spec?: { hostnames?: string[] } }).spec?.hostnames ?? []);
-  const hb = ((b as { spec?: { hostnames?: string[] } }).spec?.hostnames ?? []);
+  const ha = (a as { spec?: { hostnames?: string[] } }).spec?.hostnames ?? [];
+  const hb = (b as { spec?: { hostnames?: string[] } }).spec?.hostnames ?? [];
   if (ha.length === 0 || hb.length === 0) return true;
   return ha.some((h) => hb.includes(h) || h.startsWith('*') || hb.some((x) => x.startsWith('*')));
 }
@@ -87,8 +96,11 @@ export interface Applied {
 function generatedByIstio(o: K8sObject): boolean {
   // Waypoints (class istio-waypoint, istio.io/mesh-controller) are not deployed by istiod here (ambient is off):
   // their Service, Pod and EndpointSlice come from the fixture.
-  return (o.kind === 'Service' || o.kind === 'Pod' || o.kind === 'EndpointSlice') && o.metadata.labels?.[GATEWAY_NAME] !== undefined &&
-    o.metadata.labels?.['gateway.networking.k8s.io/gateway-class-name'] !== 'istio-waypoint';
+  return (
+    (o.kind === 'Service' || o.kind === 'Pod' || o.kind === 'EndpointSlice') &&
+    o.metadata.labels?.[GATEWAY_NAME] !== undefined &&
+    o.metadata.labels?.['gateway.networking.k8s.io/gateway-class-name'] !== 'istio-waypoint'
+  );
 }
 
 type PodStatus = Record<string, unknown>;
@@ -121,7 +133,9 @@ export function nextPodIp(): string {
 }
 
 function statusForLivePod(template: PodStatus, live: Obj, ip?: string): PodStatus {
-  const names = (((live['spec'] as { containers?: { name: string; image?: string }[] }).containers) ?? []).map((c) => c.name);
+  const names = ((live['spec'] as { containers?: { name: string; image?: string }[] }).containers ?? []).map(
+    (c) => c.name,
+  );
   const st = structuredClone(template);
   delete st['qosClass']; // the API server computed it at create time from the live spec: immutable
   const cs = st['containerStatuses'] as { name: string }[] | undefined;
@@ -133,7 +147,9 @@ function statusForLivePod(template: PodStatus, live: Obj, ip?: string): PodStatu
   return st;
 }
 
-function conditionsOf(v: unknown): { type: string; status: string; reason?: string; message?: string; observedGeneration?: number }[] {
+function conditionsOf(
+  v: unknown,
+): { type: string; status: string; reason?: string; message?: string; observedGeneration?: number }[] {
   return ((v as { conditions?: unknown[] } | undefined)?.conditions ?? []) as never;
 }
 
@@ -144,13 +160,22 @@ function conditionsOf(v: unknown): { type: string; status: string; reason?: stri
  * addresses (the API server refuses loopback addresses), and each Gateway of an Istio class gets an EnvoyFilter that
  * moves its listeners to the Gateway's lane address, created before the Gateway.
  */
-export async function applyScenario(kube: Kube, dir: string, opts: { status?: StatusSource; lane?: LaneHooks } = {}): Promise<Applied> {
+export async function applyScenario(
+  kube: Kube,
+  dir: string,
+  opts: { status?: StatusSource; lane?: LaneHooks } = {},
+): Promise<Applied> {
   const mode = opts.status ?? 'fixture';
   const lane = mode === 'istiod' ? opts.lane : undefined;
   const objects = loadManifests([dir], { keep: 'all' }).filter((o) => mode === 'fixture' || !generatedByIstio(o));
   // Status of Gateway API objects is the controller's to write: in istiod mode never from the fixture.
-  const statusOf = (o: K8sObject): unknown => (mode === 'istiod' && /^gateway\.networking\.k8s\.io\//.test(o.apiVersion) ? undefined : (o as { status?: unknown }).status);
-  const gatewayPods = loadManifests([dir]).filter((o) => o.kind === 'Pod' && o.metadata.labels?.[GATEWAY_NAME] !== undefined);
+  const statusOf = (o: K8sObject): unknown =>
+    mode === 'istiod' && /^gateway\.networking\.k8s\.io\//.test(o.apiVersion)
+      ? undefined
+      : (o as { status?: unknown }).status;
+  const gatewayPods = loadManifests([dir]).filter(
+    (o) => o.kind === 'Pod' && o.metadata.labels?.[GATEWAY_NAME] !== undefined,
+  );
   const created: Obj[] = [];
   const namespaces = new Set<string>();
   const byKind = (k: string) => objects.filter((o) => o.kind === k);
@@ -184,21 +209,33 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
 
   try {
     for (const ns of byKind('Namespace')) await kube.ensure(clean(ns));
-    for (const o of objects) if (o.metadata.namespace && !byKind('Namespace').some((n) => n.metadata.name === o.metadata.namespace)) {
-      await kube.ensure({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.metadata.namespace } });
-    }
+    for (const o of objects)
+      if (o.metadata.namespace && !byKind('Namespace').some((n) => n.metadata.name === o.metadata.namespace)) {
+        await kube.ensure({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.metadata.namespace } });
+      }
     const nodes = byKind('Node');
     if (mode === 'istiod' && nodes.length === 0) {
       // Manifests from git have no Node; the gateway Pods istiod's Deployment yields still need one to run on.
-      const n = await kube.ensure({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1', labels: { 'kubernetes.io/hostname': 'node-1' } } });
+      const n = await kube.ensure({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name: 'node-1', labels: { 'kubernetes.io/hostname': 'node-1' } },
+      });
       const address = lane ? lane.nodeAddress('192.168.1.10') : '192.168.1.10';
-      await kube.patchStatus(n, { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }], addresses: [{ type: 'InternalIP', address }] });
+      await kube.patchStatus(n, {
+        conditions: [
+          { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' },
+        ],
+        addresses: [{ type: 'InternalIP', address }],
+      });
     }
     for (const n of nodes) {
       const live = await kube.ensure(clean(n));
       const st = structuredClone((n as { status?: { addresses?: { type: string; address: string }[] } }).status);
       // The lane: every IP address of a Node is a loopback address of the lane (gwdoctor's direct probe goes there).
-      if (st && lane) for (const a of st.addresses ?? []) if (a.type === 'InternalIP' || a.type === 'ExternalIP') a.address = lane.nodeAddress(a.address);
+      if (st && lane)
+        for (const a of st.addresses ?? [])
+          if (a.type === 'InternalIP' || a.type === 'ExternalIP') a.address = lane.nodeAddress(a.address);
       if (st) await kube.patchStatus(live, st);
     }
     for (const gc of byKind('GatewayClass')) {
@@ -209,13 +246,20 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
         if (r.status === 200) {
           const have = (r.json as { spec?: { controllerName?: string } }).spec?.controllerName;
           const want = (gc as { spec?: { controllerName?: string } }).spec?.controllerName;
-          if (have !== want) throw new Error(`GatewayClass ${gc.metadata.name} exists with controllerName ${have}, the fixture wants ${want}`);
+          if (have !== want)
+            throw new Error(
+              `GatewayClass ${gc.metadata.name} exists with controllerName ${have}, the fixture wants ${want}`,
+            );
           continue;
         }
       }
       const live = await create(gc);
       const st = statusOf(gc);
-      if (st) await kube.putStatus(live, remapGenerations(st, gc.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1));
+      if (st)
+        await kube.putStatus(
+          live,
+          remapGenerations(st, gc.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1),
+        );
     }
     for (const o of byKind('ConfigMap')) await create(o);
     for (const o of byKind('Secret')) await create(o);
@@ -231,13 +275,25 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
         continue;
       }
       // The lane: a ServiceEntry's endpoint IPs become lane addresses with a backend answering for them.
-      const se = clean(o) as Obj & { spec?: { endpoints?: { address?: string; ports?: Record<string, number> }[]; ports?: { name?: string; number: number; targetPort?: number }[] } };
+      const se = clean(o) as Obj & {
+        spec?: {
+          endpoints?: { address?: string; ports?: Record<string, number> }[];
+          ports?: { name?: string; number: number; targetPort?: number }[];
+        };
+      };
       const ns = se.metadata.namespace ?? 'default';
       for (const e of se.spec?.endpoints ?? []) {
         if (!e.address || !/^\d+\.\d+\.\d+\.\d+$/.test(e.address)) continue;
         const address = lane.podAddress(ns, `serviceentry-${se.metadata.name}-${e.address}`, e.address);
-        const ports = (se.spec?.ports ?? []).map((p) => (p.name ? e.ports?.[p.name] : undefined) ?? p.targetPort ?? p.number);
-        lane.addBackend({ pod: `${ns}/ServiceEntry:${se.metadata.name}:${e.address}`, address, ports, listening: true });
+        const ports = (se.spec?.ports ?? []).map(
+          (p) => (p.name ? e.ports?.[p.name] : undefined) ?? p.targetPort ?? p.number,
+        );
+        lane.addBackend({
+          pod: `${ns}/ServiceEntry:${se.metadata.name}:${e.address}`,
+          address,
+          ports,
+          listening: true,
+        });
         e.address = address;
       }
       await create(se as unknown as K8sObject);
@@ -266,10 +322,20 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
       // slices for Pods with loopback IPs (the API server refuses them), so it never competes with these; they carry
       // the lane's managed-by value so that it leaves them alone.
       for (const o of byKind('EndpointSlice')) {
-        const s = clean(o) as Obj & { endpoints?: { addresses: string[]; targetRef?: { kind?: string; name?: string; namespace?: string; uid?: string } }[] };
+        const s = clean(o) as Obj & {
+          endpoints?: {
+            addresses: string[];
+            targetRef?: { kind?: string; name?: string; namespace?: string; uid?: string };
+          }[];
+        };
         for (const e of s.endpoints ?? []) {
-          e.addresses = e.addresses.map((a) => podIps.get(a) ?? lane.podAddress(s.metadata.namespace ?? 'default', `address-${a}`, a));
-          const pod = e.targetRef?.kind === 'Pod' ? livePods.get(`${e.targetRef.namespace ?? s.metadata.namespace}/${e.targetRef.name}`) : undefined;
+          e.addresses = e.addresses.map(
+            (a) => podIps.get(a) ?? lane.podAddress(s.metadata.namespace ?? 'default', `address-${a}`, a),
+          );
+          const pod =
+            e.targetRef?.kind === 'Pod'
+              ? livePods.get(`${e.targetRef.namespace ?? s.metadata.namespace}/${e.targetRef.name}`)
+              : undefined;
           if (e.targetRef && pod) e.targetRef.uid = pod.metadata['uid'] as string;
         }
         const labels = (s.metadata['labels'] ?? {}) as Record<string, string>;
@@ -281,9 +347,14 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
       // Each Istio-class Gateway's listeners move to its own lane address (before the Gateway exists, so that istiod
       // has the EnvoyFilter before any gateway Envoy connects).
       const classes = new Map(
-        (await kube.list('gateway.networking.k8s.io/v1', 'GatewayClass')).map((c) => [c.metadata.name, (c['spec'] as { controllerName?: string }).controllerName ?? '']),
+        (await kube.list('gateway.networking.k8s.io/v1', 'GatewayClass')).map((c) => [
+          c.metadata.name,
+          (c['spec'] as { controllerName?: string }).controllerName ?? '',
+        ]),
       );
-      const setPorts = byKind('ListenerSet').flatMap((l) => ((l as { spec?: { listeners?: { port: number }[] } }).spec?.listeners ?? []).map((x) => x.port));
+      const setPorts = byKind('ListenerSet').flatMap((l) =>
+        ((l as { spec?: { listeners?: { port: number }[] } }).spec?.listeners ?? []).map((x) => x.port),
+      );
       for (const g of byKind('Gateway')) {
         const spec = (g as unknown as { spec: { gatewayClassName: string; listeners?: { port: number }[] } }).spec;
         if (classes.get(spec.gatewayClassName) !== ISTIO_CONTROLLER) continue;
@@ -296,20 +367,32 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
     for (const g of [...byKind('Gateway'), ...byKind('ListenerSet')]) {
       const live = await create(g);
       const st = statusOf(g);
-      if (st) await kube.putStatus(live, remapGenerations(st, g.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1));
+      if (st)
+        await kube.putStatus(
+          live,
+          remapGenerations(st, g.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1),
+        );
     }
     for (const o of byKind('ReferenceGrant')) await create(o);
     // Istio's own policies (the mesh layer): created as written; istiod reads them, nobody writes their status here.
-    for (const k of ['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule']) for (const o of byKind(k)) await create(o);
+    for (const k of ['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule'])
+      for (const o of byKind(k)) await create(o);
     // Routes (HTTPRoute, GRPCRoute, TLSRoute) in creationTimestamp order; routes that could compete for a host get
     // distinct (1 s) timestamps so that "oldest wins" means the same thing live as in the fixture.
-    const routes = [...byKind('HTTPRoute'), ...byKind('GRPCRoute'), ...byKind('TLSRoute')].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''));
+    const routes = [...byKind('HTTPRoute'), ...byKind('GRPCRoute'), ...byKind('TLSRoute')].sort((a, b) =>
+      (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''),
+    );
     const done: K8sObject[] = [];
     for (const r of routes) {
-      if (done.some((d) => routesOverlap(d, r) && d.metadata.creationTimestamp !== r.metadata.creationTimestamp)) await sleep(1100);
+      if (done.some((d) => routesOverlap(d, r) && d.metadata.creationTimestamp !== r.metadata.creationTimestamp))
+        await sleep(1100);
       const live = await create(r);
       const st = statusOf(r);
-      if (st) await kube.putStatus(live, remapGenerations(st, r.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1));
+      if (st)
+        await kube.putStatus(
+          live,
+          remapGenerations(st, r.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1),
+        );
       done.push(r);
     }
     const createdAt = Date.now();
@@ -319,13 +402,28 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
       const sel = (svc as { spec?: { selector?: Record<string, string> } }).spec?.selector;
       if (!sel) continue;
       const ns = svc.metadata.namespace ?? 'default';
-      const want = endpointCounts(loadManifests([dir]).filter((s) => s.kind === 'EndpointSlice' && s.metadata.namespace === ns && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name));
+      const want = endpointCounts(
+        loadManifests([dir]).filter(
+          (s) =>
+            s.kind === 'EndpointSlice' &&
+            s.metadata.namespace === ns &&
+            s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name,
+        ),
+      );
       const until = Date.now() + 20_000;
       for (;;) {
-        const live = (await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns, `kubernetes.io/service-name=${svc.metadata.name}`)) as unknown as K8sObject[];
+        const live = (await kube.list(
+          'discovery.k8s.io/v1',
+          'EndpointSlice',
+          ns,
+          `kubernetes.io/service-name=${svc.metadata.name}`,
+        )) as unknown as K8sObject[];
         const got = endpointCounts(live);
         if (live.length > 0 && got.ready === want.ready && got.total === want.total) break;
-        if (Date.now() > until) throw new Error(`EndpointSlices of Service ${ns}/${svc.metadata.name}: want ${JSON.stringify(want)}, live ${JSON.stringify(got)} after 20 s`);
+        if (Date.now() > until)
+          throw new Error(
+            `EndpointSlices of Service ${ns}/${svc.metadata.name}: want ${JSON.stringify(want)}, live ${JSON.stringify(got)} after 20 s`,
+          );
         await sleep(100);
       }
     }
@@ -341,7 +439,12 @@ export async function applyScenario(kube: Kube, dir: string, opts: { status?: St
 let resyncSeq = 0;
 /** Create and delete a Service in `ns`: a real Service change, so istiod makes a full push that rebuilds its service index. */
 export async function forceServiceResync(kube: Kube, ns: string): Promise<void> {
-  const tmp = await kube.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: `gwdoctor-resync-${++resyncSeq}`, namespace: ns }, spec: { ports: [{ name: 'http', port: 80 }] } });
+  const tmp = await kube.create({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: `gwdoctor-resync-${++resyncSeq}`, namespace: ns },
+    spec: { ports: [{ name: 'http', port: 80 }] },
+  });
   await kube.delete(tmp);
 }
 
@@ -352,11 +455,24 @@ const SETTLE_MS = 45_000; // normally ~1 s; the bound only matters when istiod i
  * Gateway, else Running/Ready), then wait until istiod's status on every Gateway of an Istio class and every HTTPRoute
  * is current (observedGeneration == generation), reflects the gateway endpoints, and is unchanged across two polls.
  */
-async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject[], fixturePods: K8sObject[], namespaces: Set<string>): Promise<void> {
+async function settleIstiod(
+  kube: Kube,
+  gateways: K8sObject[],
+  routes: K8sObject[],
+  fixturePods: K8sObject[],
+  namespaces: Set<string>,
+): Promise<void> {
   const classes = new Map(
-    (await kube.list('gateway.networking.k8s.io/v1', 'GatewayClass')).map((c) => [c.metadata.name, (c['spec'] as { controllerName?: string }).controllerName ?? '']),
+    (await kube.list('gateway.networking.k8s.io/v1', 'GatewayClass')).map((c) => [
+      c.metadata.name,
+      (c['spec'] as { controllerName?: string }).controllerName ?? '',
+    ]),
   );
-  const managed = gateways.filter((g) => ISTIO_CONTROLLER === (classes.get((g as unknown as { spec: { gatewayClassName: string } }).spec.gatewayClassName) ?? ''));
+  const managed = gateways.filter(
+    (g) =>
+      ISTIO_CONTROLLER ===
+      (classes.get((g as unknown as { spec: { gatewayClassName: string } }).spec.gatewayClassName) ?? ''),
+  );
   const managedKeys = new Set(managed.map((g) => `${g.metadata.namespace}/${g.metadata.name}`));
   const kubeleted = new Set<string>();
   let stuckSince: number | undefined;
@@ -372,13 +488,16 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
       for (const p of await kube.list('v1', 'Pod', ns, `${GATEWAY_NAME}=${g.metadata.name}`)) {
         const uid = p.metadata['uid'] as string;
         if (p.metadata['deletionTimestamp'] || kubeleted.has(uid)) continue;
-        const tpl = fixturePods.find((f) => f.metadata.namespace === ns && f.metadata.labels?.[GATEWAY_NAME] === g.metadata.name) as
-          | { spec?: { nodeName?: string }; status?: PodStatus }
-          | undefined;
+        const tpl = fixturePods.find(
+          (f) => f.metadata.namespace === ns && f.metadata.labels?.[GATEWAY_NAME] === g.metadata.name,
+        ) as { spec?: { nodeName?: string }; status?: PodStatus } | undefined;
         // A fixture gateway Pod without a node is one the scheduler could not place: leave it unbound.
         const schedule = !tpl || tpl.spec?.nodeName !== undefined;
         if (schedule && !(p['spec'] as { nodeName?: string }).nodeName) await kube.bind(p, 'node-1');
-        await kube.patchStatus(p, tpl?.status ? statusForLivePod(tpl.status, p, nextPodIp()) : readyPodStatus(nextPodIp()));
+        await kube.patchStatus(
+          p,
+          tpl?.status ? statusForLivePod(tpl.status, p, nextPodIp()) : readyPodStatus(nextPodIp()),
+        );
         kubeleted.add(uid);
         why ||= `gateway Pod ${ns}/${p.metadata.name} just started`;
       }
@@ -391,11 +510,17 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
       snapshot.push(live.status);
       const ref = `Gateway ${g.metadata.namespace}/${g.metadata.name}`;
       if (conds.length === 0) why ||= `${ref} has no status from istiod`;
-      else if (conds.some((c) => c.observedGeneration !== gen)) why ||= `${ref} status observedGeneration != generation ${gen}`;
+      else if (conds.some((c) => c.observedGeneration !== gen))
+        why ||= `${ref} status observedGeneration != generation ${gen}`;
       const programmed = conds.find((c) => c.type === 'Programmed');
       if (programmed?.status === 'False' && /no instances found/.test(programmed.message ?? '')) {
         // istiod re-checks when the gateway Service's endpoints change: wait for that if there are any.
-        const slices = await kube.list('discovery.k8s.io/v1', 'EndpointSlice', g.metadata.namespace, `${GATEWAY_NAME}=${g.metadata.name}`);
+        const slices = await kube.list(
+          'discovery.k8s.io/v1',
+          'EndpointSlice',
+          g.metadata.namespace,
+          `${GATEWAY_NAME}=${g.metadata.name}`,
+        );
         if (endpointCounts(slices as unknown as K8sObject[]).total > 0) {
           why ||= `${ref} is Programmed=False although its Service has endpoints`;
           // istiod computes a Gateway's addresses from the push context's service index, which is rebuilt only by a
@@ -413,32 +538,48 @@ async function settleIstiod(kube: Kube, gateways: K8sObject[], routes: K8sObject
           if (Date.now() - stuckSince > 2_000 && resyncs < 5) {
             resyncs++;
             await forceServiceResync(kube, g.metadata.namespace as string);
-            process.stderr.write(`[istiod] ${ref} still "no instances found" 2 s after its Service got endpoints: created and deleted a Service to force a full push (resync ${resyncs})\n`);
+            process.stderr.write(
+              `[istiod] ${ref} still "no instances found" 2 s after its Service got endpoints: created and deleted a Service to force a full push (resync ${resyncs})\n`,
+            );
             stuckSince = Date.now();
           }
         }
       }
     }
     for (const r of routes) {
-      const live = (await kube.get(kube.path(clean(r)))) as Obj & { status?: { parents?: { parentRef: { name: string; namespace?: string }; controllerName: string; conditions?: unknown[] }[] } };
+      const live = (await kube.get(kube.path(clean(r)))) as Obj & {
+        status?: {
+          parents?: {
+            parentRef: { name: string; namespace?: string };
+            controllerName: string;
+            conditions?: unknown[];
+          }[];
+        };
+      };
       const gen = live.metadata['generation'] as number;
       const ns = r.metadata.namespace as string;
       snapshot.push(live.status);
       const ref = `${r.kind} ${ns}/${r.metadata.name}`;
       const ours = (live.status?.parents ?? []).filter((p) => p.controllerName === ISTIO_CONTROLLER);
       // A parentRef to a ListenerSet counts too (istiod writes status for it when its parent Gateway is Istio's).
-      const wanted = ((live['spec'] as { parentRefs?: { name: string; namespace?: string; kind?: string }[] }).parentRefs ?? []).filter((p) => managedKeys.has(`${p.namespace ?? ns}/${p.name}`) || p.kind === 'ListenerSet');
+      const wanted = (
+        (live['spec'] as { parentRefs?: { name: string; namespace?: string; kind?: string }[] }).parentRefs ?? []
+      ).filter((p) => managedKeys.has(`${p.namespace ?? ns}/${p.name}`) || p.kind === 'ListenerSet');
       // istiod writes `parents: []` when no listener of the named Gateway exists for it (e.g. an HTTPS listener without
       // tls, which Istio skips): an entry per parent is not guaranteed, written status is.
       if (wanted.length > 0 && live.status?.parents === undefined) why ||= `${ref} has no status from istiod`;
-      for (const o of ours) if (conditionsOf(o).some((c) => c.observedGeneration !== gen)) why ||= `${ref} status observedGeneration != generation ${gen}`;
+      for (const o of ours)
+        if (conditionsOf(o).some((c) => c.observedGeneration !== gen))
+          why ||= `${ref} status observedGeneration != generation ${gen}`;
     }
     const now = JSON.stringify(snapshot);
     if (!why && now === last) return;
     if (!why) why = 'status still changing';
     last = now;
     if (Date.now() > until) {
-      throw new Error(`istiod did not settle the status within ${SETTLE_MS / 1000} s: ${why} (namespaces ${[...namespaces].join(', ')}); last status seen: ${now.slice(0, 4000)}`);
+      throw new Error(
+        `istiod did not settle the status within ${SETTLE_MS / 1000} s: ${why} (namespaces ${[...namespaces].join(', ')}); last status seen: ${now.slice(0, 4000)}`,
+      );
     }
     await sleep(250);
   }

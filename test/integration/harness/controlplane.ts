@@ -35,8 +35,14 @@ function sh(cmd: string, args: string[], cwd: string): void {
 
 /** Build (or find cached) binaries. Returns the bin dir, or throws with the build's output. */
 export function buildBinaries(): string {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'build-controlplane.sh')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`scripts/build-controlplane.sh failed (exit ${r.status}):\n${(r.stderr ?? '').split('\n').slice(-30).join('\n')}`);
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'build-controlplane.sh')], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `scripts/build-controlplane.sh failed (exit ${r.status}):\n${(r.stderr ?? '').split('\n').slice(-30).join('\n')}`,
+    );
   const lines = r.stdout.trim().split('\n');
   return lines[lines.length - 1] as string;
 }
@@ -45,7 +51,23 @@ export function buildBinaries(): string {
 export function makePki(dir: string, name = 'ca'): { ca: string; caKey: string } {
   mkdirSync(dir, { recursive: true });
   sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`], dir);
-  sh('openssl', ['req', '-x509', '-new', '-key', `${name}.key`, '-subj', `/CN=gwdoctor-test-${name}`, '-days', '2', '-out', `${name}.crt`], dir);
+  sh(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      `${name}.key`,
+      '-subj',
+      `/CN=gwdoctor-test-${name}`,
+      '-days',
+      '2',
+      '-out',
+      `${name}.crt`,
+    ],
+    dir,
+  );
   return { ca: join(dir, `${name}.crt`), caKey: join(dir, `${name}.key`) };
 }
 
@@ -53,12 +75,38 @@ function servingCert(dir: string): void {
   sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'apiserver.key'], dir);
   sh('openssl', ['req', '-new', '-key', 'apiserver.key', '-subj', '/CN=kube-apiserver', '-out', 'apiserver.csr'], dir);
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  sh('openssl', ['x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'ext.cnf', '-out', 'apiserver.crt'], dir);
+  sh(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      'apiserver.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+      '-out',
+      'apiserver.crt',
+    ],
+    dir,
+  );
   sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'sa.key'], dir);
   sh('openssl', ['ec', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
 }
 
-async function waitFor(what: string, ms: number, probe: () => Promise<boolean>, proc?: ChildProcess, logFile?: string): Promise<void> {
+async function waitFor(
+  what: string,
+  ms: number,
+  probe: () => Promise<boolean>,
+  proc?: ChildProcess,
+  logFile?: string,
+): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
     if (proc && proc.exitCode !== null) {
@@ -84,7 +132,9 @@ export interface ApiServerOptions {
   audit?: string;
 }
 
-export async function startApiServer(o: ApiServerOptions): Promise<{ proc: ChildProcess; server: string; port: number }> {
+export async function startApiServer(
+  o: ApiServerOptions,
+): Promise<{ proc: ChildProcess; server: string; port: number }> {
   const port = await freePort();
   const log = join(o.dir, `kube-apiserver-${o.prefix}.log`);
   const args = [
@@ -107,17 +157,33 @@ export async function startApiServer(o: ApiServerOptions): Promise<{ proc: Child
     '--disable-admission-plugins=ServiceAccount',
     '--allow-privileged=true',
     '--profiling=false',
-    ...(o.audit ? [`--audit-policy-file=${join(o.pki, 'audit-policy.yaml')}`, `--audit-log-path=${o.audit}`, '--audit-log-mode=blocking'] : []),
+    ...(o.audit
+      ? [
+          `--audit-policy-file=${join(o.pki, 'audit-policy.yaml')}`,
+          `--audit-log-path=${o.audit}`,
+          '--audit-log-mode=blocking',
+        ]
+      : []),
   ];
-  const proc = spawn(join(o.bin, 'kube-apiserver'), args, { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], detached: true });
+  const proc = spawn(join(o.bin, 'kube-apiserver'), args, {
+    stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
+    detached: true,
+  });
   const server = `https://127.0.0.1:${port}`;
   const admin = new Kube(server, readFileSync(join(o.pki, 'ca.crt')), 'admin-token');
-  await waitFor('kube-apiserver /readyz', 120_000, async () => (await admin.raw('GET', '/readyz')).status === 200, proc, log);
+  await waitFor(
+    'kube-apiserver /readyz',
+    120_000,
+    async () => (await admin.raw('GET', '/readyz')).status === 200,
+    proc,
+    log,
+  );
   return { proc, server, port };
 }
 
 function writeMainKubeconfig(file: string, server: string, ca: string, wrongCa: string): void {
-  const ctx = (name: string, user: string, cluster = 'test') => `- name: ${name}\n  context: {cluster: ${cluster}, user: ${user}}`;
+  const ctx = (name: string, user: string, cluster = 'test') =>
+    `- name: ${name}\n  context: {cluster: ${cluster}, user: ${user}}`;
   writeFileSync(
     file,
     [
@@ -186,7 +252,10 @@ export async function startControlPlane(): Promise<ControlPlane> {
   makePki(pki);
   servingCert(pki);
   makePki(join(dir, 'other-pki'), 'wrong-ca');
-  writeFileSync(join(pki, 'tokens.csv'), 'admin-token,admin,uid-admin,"system:masters"\nviewer-token,viewer,uid-viewer\nrestricted-token,restricted,uid-restricted\nlegacy-token,legacy,uid-legacy\n');
+  writeFileSync(
+    join(pki, 'tokens.csv'),
+    'admin-token,admin,uid-admin,"system:masters"\nviewer-token,viewer,uid-viewer\nrestricted-token,restricted,uid-restricted\nlegacy-token,legacy,uid-legacy\n',
+  );
   // Audit every request by the non-admin users: the no-write test reads this log.
   writeFileSync(
     join(pki, 'audit-policy.yaml'),
@@ -204,8 +273,15 @@ export async function startControlPlane(): Promise<ControlPlane> {
       }
     }
     const deadline = Date.now() + 10_000;
-    while (procs.some((p) => p.exitCode === null && p.signalCode === null) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    for (const p of procs) if (p.exitCode === null && p.signalCode === null && p.pid) try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ }
+    while (procs.some((p) => p.exitCode === null && p.signalCode === null) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    for (const p of procs)
+      if (p.exitCode === null && p.signalCode === null && p.pid)
+        try {
+          process.kill(-p.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
     if (!process.env['GWDOCTOR_KEEP_CP']) rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -247,7 +323,18 @@ export async function startControlPlane(): Promise<ControlPlane> {
 
     await installCrds(admin, [...crdDocs(crds, 'gateway-api'), ...crdDocs(crds, 'istio')]);
     await installRbac(admin);
-    return { dir, server: api.server, caFile: join(pki, 'ca.crt'), kubeconfig, auditLog: audit, bin, crds, etcdUrl, admin, stop };
+    return {
+      dir,
+      server: api.server,
+      caFile: join(pki, 'ca.crt'),
+      kubeconfig,
+      auditLog: audit,
+      bin,
+      crds,
+      etcdUrl,
+      admin,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -260,7 +347,10 @@ export async function startControlPlane(): Promise<ControlPlane> {
  */
 export function writeKubeconfig(file: string, server: string, token: string, ca: string | null): string {
   const trust = ca === null ? 'insecure-skip-tls-verify: true' : `certificate-authority: "${ca}"`;
-  writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", ${trust}}\nusers:\n- {name: u, user: {token: ${token}}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`);
+  writeFileSync(
+    file,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", ${trust}}\nusers:\n- {name: u, user: {token: ${token}}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`,
+  );
   return file;
 }
 
@@ -277,7 +367,10 @@ export interface ExtraApiServer {
  * controller-manager: for tests that need a cluster without CRDs, with other CRD versions, or with status no
  * controller touches. No CRDs are installed.
  */
-export async function startExtraApiServer(cp: { bin: string; dir: string; etcdUrl: string; caFile: string }, name: string): Promise<ExtraApiServer> {
+export async function startExtraApiServer(
+  cp: { bin: string; dir: string; etcdUrl: string; caFile: string },
+  name: string,
+): Promise<ExtraApiServer> {
   const prefix = `${name}-${process.pid}`;
   const api = await startApiServer({ bin: cp.bin, dir: cp.dir, etcdUrl: cp.etcdUrl, prefix, pki: join(cp.dir, 'pki') });
   const kubeconfig = writeKubeconfig(join(cp.dir, `${prefix}-admin.kubeconfig`), api.server, 'admin-token', cp.caFile);
@@ -316,21 +409,42 @@ export function startControllerManager(bin: string, dir: string, kubeconfig: str
  * the same without grpcroutes, listenersets and Istio's kinds (a role written before gwdoctor read them).
  */
 async function installRbac(kube: Kube): Promise<void> {
-  const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, unknown>);
-  const role = docs.find((d) => d['kind'] === 'ClusterRole') as { metadata: { name: string }; rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac.yaml'), 'utf8')).map(
+    (d) => d.toJS() as Record<string, unknown>,
+  );
+  const role = docs.find((d) => d['kind'] === 'ClusterRole') as {
+    metadata: { name: string };
+    rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+  };
   await kube.create(role);
   const restricted = {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
     metadata: { name: 'gwdoctor-restricted' },
-    rules: role.rules.map((r) => ({ ...r, resources: r.resources.filter((x) => x !== 'referencegrants' && x !== 'endpointslices') })).filter((r) => r.resources.length > 0),
+    rules: role.rules
+      .map((r) => ({ ...r, resources: r.resources.filter((x) => x !== 'referencegrants' && x !== 'endpointslices') }))
+      .filter((r) => r.resources.length > 0),
   };
   await kube.create(restricted);
   await kube.create({
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
     metadata: { name: 'gwdoctor-legacy' },
-    rules: role.rules.map((r) => ({ ...r, resources: r.resources.filter((x) => !['grpcroutes', 'listenersets', 'authorizationpolicies', 'peerauthentications', 'destinationrules'].includes(x)) })).filter((r) => r.resources.length > 0),
+    rules: role.rules
+      .map((r) => ({
+        ...r,
+        resources: r.resources.filter(
+          (x) =>
+            ![
+              'grpcroutes',
+              'listenersets',
+              'authorizationpolicies',
+              'peerauthentications',
+              'destinationrules',
+            ].includes(x),
+        ),
+      }))
+      .filter((r) => r.resources.length > 0),
   });
   const bind = (name: string, roleName: string, user: string) => ({
     apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -345,13 +459,22 @@ async function installRbac(kube: Kube): Promise<void> {
   const certRole = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac-secrets.yaml'), 'utf8'))
     .map((d) => d.toJS() as { kind: string; rules?: unknown[] })
     .find((d) => d.kind === 'Role') as { rules: unknown[] };
-  await kube.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'gwdoctor-listener-certificates' }, rules: certRole.rules });
+  await kube.create({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'gwdoctor-listener-certificates' },
+    rules: certRole.rules,
+  });
   await kube.create(bind('gwdoctor-viewer-certificates', 'gwdoctor-listener-certificates', 'viewer'));
   await kube.create(bind('gwdoctor-restricted', 'gwdoctor-restricted', 'restricted'));
   await kube.create(bind('gwdoctor-legacy', 'gwdoctor-legacy', 'legacy'));
   // The RBAC authorizer reads bindings from an informer cache: the first test must not run before it sees them.
   const routes = { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'httproutes' };
-  await kube.waitAllowed('viewer', [routes, { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'referencegrants' }, { verb: 'get', resource: 'secrets', namespace: 'istio-ingress', name: 'example-com-tls' }]);
+  await kube.waitAllowed('viewer', [
+    routes,
+    { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'referencegrants' },
+    { verb: 'get', resource: 'secrets', namespace: 'istio-ingress', name: 'example-com-tls' },
+  ]);
   await kube.waitAllowed('restricted', [routes]);
   await kube.waitAllowed('legacy', [routes]);
 }

@@ -34,8 +34,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Install (or find cached) Envoy. Returns the binary, or throws with the script's output. */
 export function installEnvoy(): string {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'install-envoy.sh')], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`scripts/install-envoy.sh failed (exit ${r.status}):\n${(r.stderr ?? '').split('\n').slice(-20).join('\n')}`);
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'install-envoy.sh')], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `scripts/install-envoy.sh failed (exit ${r.status}):\n${(r.stderr ?? '').split('\n').slice(-20).join('\n')}`,
+    );
   return r.stdout.trim().split('\n').pop() as string;
 }
 
@@ -87,7 +93,10 @@ export const LANE_MANAGER = 'envoy-lane.gwdoctor.test';
 
 export async function etcdPut(etcdUrl: string, key: string, value: unknown): Promise<void> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const r = await fetch(`${etcdUrl}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(key), value: b64(JSON.stringify(value)) }) });
+  const r = await fetch(`${etcdUrl}/v3/kv/put`, {
+    method: 'POST',
+    body: JSON.stringify({ key: b64(key), value: b64(JSON.stringify(value)) }),
+  });
   if (!r.ok) throw new Error(`etcd put ${key}: ${r.status} ${await r.text()}`);
 }
 
@@ -103,13 +112,21 @@ export async function writeSliceViaEtcd(kube: Kube, etcdUrl: string, etcdPrefix:
   const obj = { ...slice, apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: md };
   await etcdPut(etcdUrl, `${etcdPrefix}/endpointslices/${ns}/${slice.metadata.name}`, obj);
   // Compared with sorted keys: the API server writes the same fields in its own order (e.g. targetRef).
-  const canon = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([p], [q]) => p.localeCompare(q))) : x));
+  const canon = (v: unknown): string =>
+    JSON.stringify(v, (_k, x: unknown) =>
+      x && typeof x === 'object' && !Array.isArray(x)
+        ? Object.fromEntries(Object.entries(x).sort(([p], [q]) => p.localeCompare(q)))
+        : x,
+    );
   const want = canon((obj as { endpoints?: unknown }).endpoints ?? null);
   const until = Date.now() + 10_000;
   for (;;) {
     const r = await kube.raw('GET', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${slice.metadata.name}`);
     if (r.status === 200 && canon((r.json as { endpoints?: unknown }).endpoints ?? null) === want) return;
-    if (Date.now() > until) throw new Error(`EndpointSlice ${ns}/${slice.metadata.name} written to etcd is not served by the API server after 10 s`);
+    if (Date.now() > until)
+      throw new Error(
+        `EndpointSlice ${ns}/${slice.metadata.name} written to etcd is not served by the API server after 10 s`,
+      );
     await sleep(50);
   }
 }
@@ -148,7 +165,12 @@ async function startBackend(b: BackendPod): Promise<Closer[]> {
     const h1 = createServer((req, res) => {
       req.resume();
       const body = `${b.pod}\n`;
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(Buffer.byteLength(body)), [BACKEND_HEADER]: b.pod, [BACKEND_PROTOCOL_HEADER]: 'http/1.1' });
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': String(Buffer.byteLength(body)),
+        [BACKEND_HEADER]: b.pod,
+        [BACKEND_PROTOCOL_HEADER]: 'http/1.1',
+      });
       res.end(body);
     });
     const h2 = createH2Server();
@@ -159,11 +181,24 @@ async function startBackend(b: BackendPod): Promise<Closer[]> {
       stream.on('end', () => {
         if (stream.destroyed) return;
         if (grpc) {
-          stream.respond({ ':status': 200, 'content-type': 'application/grpc', [BACKEND_HEADER]: b.pod, [BACKEND_PROTOCOL_HEADER]: 'h2' }, { waitForTrailers: true });
+          stream.respond(
+            {
+              ':status': 200,
+              'content-type': 'application/grpc',
+              [BACKEND_HEADER]: b.pod,
+              [BACKEND_PROTOCOL_HEADER]: 'h2',
+            },
+            { waitForTrailers: true },
+          );
           stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': '' }));
           stream.end(Buffer.alloc(5)); // one gRPC message: not compressed, length 0
         } else {
-          stream.respond({ ':status': 200, 'content-type': 'text/plain', [BACKEND_HEADER]: b.pod, [BACKEND_PROTOCOL_HEADER]: 'h2' });
+          stream.respond({
+            ':status': 200,
+            'content-type': 'text/plain',
+            [BACKEND_HEADER]: b.pod,
+            [BACKEND_PROTOCOL_HEADER]: 'h2',
+          });
           stream.end(`${b.pod}\n`);
         }
       });
@@ -229,7 +264,13 @@ export interface RealAnswer {
 }
 
 /** GET path with Host through address:port; TLS (SNI = host) when `tls`. Never follows redirects. */
-export async function sendRequest(address: string, port: number, host: string, path: string, opts: { tls?: boolean; timeoutMs?: number } = {}): Promise<RealAnswer> {
+export async function sendRequest(
+  address: string,
+  port: number,
+  host: string,
+  path: string,
+  opts: { tls?: boolean; timeoutMs?: number } = {},
+): Promise<RealAnswer> {
   const sent = `GET ${opts.tls ? 'https' : 'http'}://${address}:${port}${path} Host: ${host}${opts.tls ? ` (TLS, SNI ${host})` : ''}`;
   return new Promise((resolve) => {
     let done = false;
@@ -238,15 +279,30 @@ export async function sendRequest(address: string, port: number, host: string, p
       done = true;
       resolve({ sent, ...a });
     };
-    const common = { host: address, port, path, method: 'GET', headers: { host, 'user-agent': 'gwdoctor-envoy-lane', connection: 'close' }, agent: false as const, timeout: opts.timeoutMs ?? 10_000 };
+    const common = {
+      host: address,
+      port,
+      path,
+      method: 'GET',
+      headers: { host, 'user-agent': 'gwdoctor-envoy-lane', connection: 'close' },
+      agent: false as const,
+      timeout: opts.timeoutMs ?? 10_000,
+    };
     // TLS: SNI = the host, any certificate (the answer is what is judged, not the chain).
-    const req = opts.tls ? httpsRequest({ ...common, servername: host, rejectUnauthorized: false }) : httpRequest(common);
+    const req = opts.tls
+      ? httpsRequest({ ...common, servername: host, rejectUnauthorized: false })
+      : httpRequest(common);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const a: Omit<RealAnswer, 'sent'> = { status: res.statusCode as number, body: Buffer.concat(chunks).toString('utf8').slice(0, 512) };
-        a.headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]));
+        const a: Omit<RealAnswer, 'sent'> = {
+          status: res.statusCode as number,
+          body: Buffer.concat(chunks).toString('utf8').slice(0, 512),
+        };
+        a.headers = Object.fromEntries(
+          Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
+        );
         const set = (k: 'server' | 'upstreamServiceTime' | 'location' | 'backend', n: string) => {
           if (res.headers[n] !== undefined) a[k] = String(res.headers[n]);
         };
@@ -259,7 +315,8 @@ export async function sendRequest(address: string, port: number, host: string, p
           if (cert && cert.valid_to) {
             const now = Date.now();
             if (Date.parse(cert.valid_to) < now) a.tlsProblem = `certificate expired ${cert.valid_to}`;
-            else if (Date.parse(cert.valid_from) > now) a.tlsProblem = `certificate not valid before ${cert.valid_from}`;
+            else if (Date.parse(cert.valid_from) > now)
+              a.tlsProblem = `certificate not valid before ${cert.valid_from}`;
             else {
               const e = checkServerIdentity(host, cert);
               if (e) a.tlsProblem = `certificate not for ${host}: ${e.message}`;
@@ -300,11 +357,20 @@ export interface GrpcAnswer {
  * gRPC over HTTP/2 is exactly this (grpc/grpc PROTOCOL-HTTP2.md), no .proto or dependency is needed, and the judge
  * must see what a gRPC library hides: the HTTP status, `server`, the backend's headers and a trailers-only answer.
  */
-export async function sendGrpc(address: string, port: number, host: string, path: string, opts: { tls?: boolean; timeoutMs?: number } = {}): Promise<GrpcAnswer> {
+export async function sendGrpc(
+  address: string,
+  port: number,
+  host: string,
+  path: string,
+  opts: { tls?: boolean; timeoutMs?: number } = {},
+): Promise<GrpcAnswer> {
   const sent = `gRPC POST ${opts.tls ? 'https' : 'http'}://${address}:${port}${path} :authority ${host}${opts.tls ? ` (TLS, SNI ${host})` : ' (h2c)'}`;
   return new Promise((resolve) => {
     let done = false;
-    const session = h2connect(`${opts.tls ? 'https' : 'http'}://${address}:${port}`, opts.tls ? { servername: host, rejectUnauthorized: false, ALPNProtocols: ['h2'] } : {});
+    const session = h2connect(
+      `${opts.tls ? 'https' : 'http'}://${address}:${port}`,
+      opts.tls ? { servername: host, rejectUnauthorized: false, ALPNProtocols: ['h2'] } : {},
+    );
     const timer = setTimeout(() => finish({ error: 'timeout' }), opts.timeoutMs ?? 10_000);
     const a: Omit<GrpcAnswer, 'sent'> = {};
     function finish(x: Omit<GrpcAnswer, 'sent'>) {
@@ -318,12 +384,26 @@ export async function sendGrpc(address: string, port: number, host: string, path
       if (h['grpc-status'] !== undefined) a.grpcStatus = Number(h['grpc-status']);
       if (h['grpc-message'] !== undefined) a.grpcMessage = decodeURIComponent(String(h['grpc-message']));
     };
-    session.on('error', (e) => finish({ ...a, error: a.status === undefined ? errorName(e as Error & { code?: string }) : `after headers: ${(e as Error).message}` }));
-    const req = session.request({ ':method': 'POST', ':path': path, ':authority': host, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': 'gwdoctor-envoy-lane' });
+    session.on('error', (e) =>
+      finish({
+        ...a,
+        error:
+          a.status === undefined ? errorName(e as Error & { code?: string }) : `after headers: ${(e as Error).message}`,
+      }),
+    );
+    const req = session.request({
+      ':method': 'POST',
+      ':path': path,
+      ':authority': host,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': 'gwdoctor-envoy-lane',
+    });
     req.on('response', (h) => {
       a.status = Number(h[':status']);
       if (h['server'] !== undefined) a.server = String(h['server']);
-      if (h['x-envoy-upstream-service-time'] !== undefined) a.upstreamServiceTime = String(h['x-envoy-upstream-service-time']);
+      if (h['x-envoy-upstream-service-time'] !== undefined)
+        a.upstreamServiceTime = String(h['x-envoy-upstream-service-time']);
       if (h[BACKEND_HEADER] !== undefined) a.backend = String(h[BACKEND_HEADER]);
       if (h[BACKEND_PROTOCOL_HEADER] !== undefined) a.backendProtocol = String(h[BACKEND_PROTOCOL_HEADER]);
       grpcFrom(h);
@@ -331,7 +411,9 @@ export async function sendGrpc(address: string, port: number, host: string, path
     req.on('trailers', (t) => grpcFrom(t));
     req.on('data', () => {});
     req.on('end', () => finish(a));
-    req.on('error', (e) => finish({ ...a, ...(a.status === undefined ? { error: errorName(e as Error & { code?: string }) } : {}) }));
+    req.on('error', (e) =>
+      finish({ ...a, ...(a.status === undefined ? { error: errorName(e as Error & { code?: string }) } : {}) }),
+    );
     req.end(Buffer.alloc(5));
   });
 }
@@ -455,7 +537,8 @@ export async function serviceAccountToken(kube: Kube, ns: string, sa: string): P
     kind: 'TokenRequest',
     spec: { audiences: ['istio-ca'], expirationSeconds: 7200 },
   });
-  if (r.status >= 300) throw new Error(`TokenRequest for ${ns}/${sa}: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`);
+  if (r.status >= 300)
+    throw new Error(`TokenRequest for ${ns}/${sa}: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`);
   return (r.json as { status: { token: string } }).status.token;
 }
 
@@ -496,7 +579,9 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
   const work = join(o.dir, `envoy-${md.name}`);
   mkdirSync(work, { recursive: true });
 
-  const svcPorts = ((o.service?.['spec'] as { ports?: ServicePort[] } | undefined)?.ports ?? []).filter((p) => p.name !== 'status-port');
+  const svcPorts = ((o.service?.['spec'] as { ports?: ServicePort[] } | undefined)?.ports ?? []).filter(
+    (p) => p.name !== 'status-port',
+  );
   const listeners = new Map<number, { address: string; port: number }>();
   const nodePorts: GatewayEnvoy['nodePorts'] = [];
   const staticListeners: unknown[] = [];
@@ -511,7 +596,14 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
       name: cluster,
       type: 'STATIC',
       connect_timeout: '1s',
-      load_assignment: { cluster_name: cluster, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: to.address, port_value: to.port } } } }] }] },
+      load_assignment: {
+        cluster_name: cluster,
+        endpoints: [
+          {
+            lb_endpoints: [{ endpoint: { address: { socket_address: { address: to.address, port_value: to.port } } } }],
+          },
+        ],
+      },
     });
     for (const a of o.nodeAddresses) {
       nodePorts.push({ address: a, nodePort: p.nodePort, servicePort: p.port, targetPort: target });
@@ -523,7 +615,11 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
             filters: [
               {
                 name: 'envoy.filters.network.tcp_proxy',
-                typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: `nodeport_${p.nodePort}`, cluster },
+                typed_config: {
+                  '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+                  stat_prefix: `nodeport_${p.nodePort}`,
+                  cluster,
+                },
               },
             ],
           },
@@ -542,7 +638,12 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
         api_type: 'GRPC',
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
-        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' }, initial_metadata: [{ key: 'authorization', value: `Bearer ${token}` }] }],
+        grpc_services: [
+          {
+            envoy_grpc: { cluster_name: 'xds-grpc' },
+            initial_metadata: [{ key: 'authorization', value: `Bearer ${token}` }],
+          },
+        ],
       },
     },
     static_resources: {
@@ -552,7 +653,16 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
           name: 'xds-grpc',
           type: 'STATIC',
           connect_timeout: '1s',
-          load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: xdsHost, port_value: Number(xdsPort) } } } }] }] },
+          load_assignment: {
+            cluster_name: 'xds-grpc',
+            endpoints: [
+              {
+                lb_endpoints: [
+                  { endpoint: { address: { socket_address: { address: xdsHost, port_value: Number(xdsPort) } } } },
+                ],
+              },
+            ],
+          },
           typed_extension_protocol_options: {
             'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
               '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
@@ -581,7 +691,21 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
   const started = Date.now();
   const proc: ChildProcess = spawn(
     o.bin,
-    ['-c', bootstrapFile, '--admin-address-path', adminFile, '--disable-hot-restart', '--concurrency', '1', '-l', 'warning', '--drain-time-s', '0', '--local-address-ip-version', 'v4'],
+    [
+      '-c',
+      bootstrapFile,
+      '--admin-address-path',
+      adminFile,
+      '--disable-hot-restart',
+      '--concurrency',
+      '1',
+      '-l',
+      'warning',
+      '--drain-time-s',
+      '0',
+      '--local-address-ip-version',
+      'v4',
+    ],
     { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')], detached: true, cwd: work },
   );
   const stop = () => stopGroup(proc, 2_000);
@@ -590,16 +714,32 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
     let adminUrl = '';
     const until = Date.now() + 60_000;
     for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`envoy for ${ns}/${md.name} exited (${proc.exitCode ?? proc.signalCode}):\n${tail()}`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`envoy for ${ns}/${md.name} exited (${proc.exitCode ?? proc.signalCode}):\n${tail()}`);
       if (!adminUrl && existsSync(adminFile)) {
         const a = readFileSync(adminFile, 'utf8').trim();
         if (a) adminUrl = `http://${a}`;
       }
       if (adminUrl && (await envoyReady(adminUrl, [...listeners.values()]))) break;
-      if (Date.now() > until) throw new Error(`envoy for ${ns}/${md.name} not ready after 60 s (${adminUrl ? await readiness(adminUrl) : 'no admin address'}); istiod syncz: ${await syncz(o.istiod.httpUrl, proxyId)}\n${tail()}`);
+      if (Date.now() > until)
+        throw new Error(
+          `envoy for ${ns}/${md.name} not ready after 60 s (${adminUrl ? await readiness(adminUrl) : 'no admin address'}); istiod syncz: ${await syncz(o.istiod.httpUrl, proxyId)}\n${tail()}`,
+        );
       await sleep(20);
     }
-    return { pod: `${ns}/${md.name}`, gateway: `${ns}/${md.labels?.[GATEWAY_NAME] ?? ''}`, proxyId, adminUrl, listeners, nodePorts, log, readyMs: Date.now() - started, spawnedAt: started, pid: proc.pid, stop };
+    return {
+      pod: `${ns}/${md.name}`,
+      gateway: `${ns}/${md.labels?.[GATEWAY_NAME] ?? ''}`,
+      proxyId,
+      adminUrl,
+      listeners,
+      nodePorts,
+      log,
+      readyMs: Date.now() - started,
+      spawnedAt: started,
+      pid: proc.pid,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -607,7 +747,9 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
 }
 
 async function stats(adminUrl: string): Promise<Map<string, number>> {
-  const r = await fetch(`${adminUrl}/stats?filter=^(cluster_manager\\.(cds\\.update_success|warming_clusters|active_clusters)|listener_manager\\.(lds\\.update_success|total_listeners_active|total_listeners_warming))$`);
+  const r = await fetch(
+    `${adminUrl}/stats?filter=^(cluster_manager\\.(cds\\.update_success|warming_clusters|active_clusters)|listener_manager\\.(lds\\.update_success|total_listeners_active|total_listeners_warming))$`,
+  );
   const out = new Map<string, number>();
   for (const line of (await r.text()).split('\n')) {
     const m = /^(\S+): (\d+)$/.exec(line);
@@ -631,8 +773,15 @@ async function readiness(adminUrl: string): Promise<string> {
 async function envoyReady(adminUrl: string, moved: { address: string; port: number }[]): Promise<boolean> {
   const s = await stats(adminUrl).catch(() => null);
   if (!s) return false;
-  if (!((s.get('cluster_manager.cds.update_success') ?? 0) >= 1 && s.get('cluster_manager.warming_clusters') === 0)) return false;
-  if (!((s.get('listener_manager.lds.update_success') ?? 0) >= 1 && s.get('listener_manager.total_listeners_warming') === 0)) return false;
+  if (!((s.get('cluster_manager.cds.update_success') ?? 0) >= 1 && s.get('cluster_manager.warming_clusters') === 0))
+    return false;
+  if (
+    !(
+      (s.get('listener_manager.lds.update_success') ?? 0) >= 1 &&
+      s.get('listener_manager.total_listeners_warming') === 0
+    )
+  )
+    return false;
   const ls = await listenerAddresses(adminUrl);
   const wild = ls.filter((l) => !l.startsWith('127.'));
   if (wild.length > 0) return false; // the EnvoyFilter has not reached this Envoy yet
@@ -643,8 +792,15 @@ async function envoyReady(adminUrl: string, moved: { address: string; port: numb
 /** Every active listener's address:port (admin /listeners). */
 export async function listenerAddresses(adminUrl: string): Promise<string[]> {
   const r = await fetch(`${adminUrl}/listeners?format=json`);
-  const j = (await r.json()) as { listener_statuses?: { name: string; local_address?: { socket_address?: { address: string; port_value: number } } }[] };
-  return (j.listener_statuses ?? []).map((l) => `${l.local_address?.socket_address?.address}:${l.local_address?.socket_address?.port_value}`);
+  const j = (await r.json()) as {
+    listener_statuses?: {
+      name: string;
+      local_address?: { socket_address?: { address: string; port_value: number } };
+    }[];
+  };
+  return (j.listener_statuses ?? []).map(
+    (l) => `${l.local_address?.socket_address?.address}:${l.local_address?.socket_address?.port_value}`,
+  );
 }
 
 /**
@@ -659,14 +815,18 @@ function onLoopbackInterface(a: string): boolean {
 
 export async function nonLoopbackUpstreams(adminUrl: string, except: string[] = []): Promise<string[]> {
   const j = (await (await fetch(`${adminUrl}/clusters?format=json`)).json()) as {
-    cluster_statuses?: { name: string; host_statuses?: { address?: { socket_address?: { address: string; port_value: number } } }[] }[];
+    cluster_statuses?: {
+      name: string;
+      host_statuses?: { address?: { socket_address?: { address: string; port_value: number } } }[];
+    }[];
   };
   const out: string[] = [];
   for (const c of j.cluster_statuses ?? []) {
     if (except.some((h) => c.name.endsWith(`||${h}`))) continue;
     for (const h of c.host_statuses ?? []) {
       const a = h.address?.socket_address?.address;
-      if (a && !a.startsWith('127.') && a !== '::1' && !onLoopbackInterface(a)) out.push(`${c.name} ${a}:${h.address?.socket_address?.port_value}`);
+      if (a && !a.startsWith('127.') && a !== '::1' && !onLoopbackInterface(a))
+        out.push(`${c.name} ${a}:${h.address?.socket_address?.port_value}`);
     }
   }
   return out;
@@ -814,13 +974,18 @@ export class EnvoyLane implements LaneHooks {
   async outsideLoopback(): Promise<string | null> {
     for (const e of this.running) {
       const outside = await nonLoopbackUpstreams(e.adminUrl, this.gatewayHosts);
-      if (outside.length > 0) return `not sent: Envoy ${e.pod} has upstream addresses outside loopback (${outside.slice(0, 3).join(', ')})`;
+      if (outside.length > 0)
+        return `not sent: Envoy ${e.pod} has upstream addresses outside loopback (${outside.slice(0, 3).join(', ')})`;
     }
     return null;
   }
 
   /** Where `request` sends the target's request (the choice it documents), or why there is nowhere to send it. */
-  async upstream(namespaces: string[], target: string, opts: { gateway?: string } = {}): Promise<Upstream | { error: string }> {
+  async upstream(
+    namespaces: string[],
+    target: string,
+    opts: { gateway?: string } = {},
+  ): Promise<Upstream | { error: string }> {
     const kube = this.o.kube;
     const bare = target.replace(/^internal:/, '');
     const url = /^https?:\/\//i.test(bare) ? new URL(bare) : new URL(`http://${bare}/`);
@@ -828,7 +993,8 @@ export class EnvoyLane implements LaneHooks {
     const path = `${url.pathname}${url.search}`;
     const pin = opts.gateway ? /^([^/]+)\/([^:]+)(?::(\d+))?$/.exec(opts.gateway) : null;
     type Listener = { name: string; port: number; protocol: string; hostname?: string };
-    const fits = (l: Listener) => !l.hostname || l.hostname === host || (l.hostname.startsWith('*.') && host.endsWith(l.hostname.slice(1)));
+    const fits = (l: Listener) =>
+      !l.hostname || l.hostname === host || (l.hostname.startsWith('*.') && host.endsWith(l.hostname.slice(1)));
     let chosen: { ns: string; name: string; listeners: Listener[] } | undefined;
     for (const [key] of this.gateways) {
       const [ns, name] = key.split('/') as [string, string];
@@ -845,14 +1011,21 @@ export class EnvoyLane implements LaneHooks {
     const ls = chosen.listeners;
     const pinned = pin?.[3] ? Number(pin[3]) : undefined;
     const port =
-      (pinned !== undefined ? (ls.some((l) => l.port === pinned) ? pinned : ports.find((p) => p.nodePort === pinned)?.port) : undefined) ??
-      (pinned !== undefined ? undefined : ls.find((l) => l.protocol === 'HTTP' && l.port === 80)?.port ??
-      ls.find((l) => l.protocol === 'HTTP')?.port ??
-      ls.find((l) => l.protocol === 'HTTPS')?.port ??
-      ls[0]?.port);
+      (pinned !== undefined
+        ? ls.some((l) => l.port === pinned)
+          ? pinned
+          : ports.find((p) => p.nodePort === pinned)?.port
+        : undefined) ??
+      (pinned !== undefined
+        ? undefined
+        : (ls.find((l) => l.protocol === 'HTTP' && l.port === 80)?.port ??
+          ls.find((l) => l.protocol === 'HTTP')?.port ??
+          ls.find((l) => l.protocol === 'HTTPS')?.port ??
+          ls[0]?.port));
     const node = [...this.nodes.values()][0];
     // A port the Gateway has no listener and its Service no nodePort for: the proxy forwards to a closed port.
-    if (pinned !== undefined && port === undefined && node) return { address: node, port: pinned, tls: false, host, path };
+    if (pinned !== undefined && port === undefined && node)
+      return { address: node, port: pinned, tls: false, host, path };
     if (port === undefined) return { error: `Gateway ${chosen.ns}/${chosen.name} has no listener` };
     const tls = ls.find((l) => l.port === port)?.protocol === 'HTTPS';
     const sp = ports.find((p) => p.port === port);
@@ -890,11 +1063,23 @@ export class EnvoyLane implements LaneHooks {
           const spec = p['spec'] as { containers?: { ports?: { containerPort: number }[] }[] };
           const declared = (spec.containers ?? []).flatMap((c) => (c.ports ?? []).map((x) => x.containerPort));
           const fromSlices = slices
-            .filter((s) => ((s['endpoints'] as { addresses: string[] }[] | undefined) ?? []).some((e) => e.addresses.includes(ip)))
-            .flatMap((s) => ((s['ports'] as { port?: number }[] | undefined) ?? []).map((x) => x.port).filter((x): x is number => x !== undefined));
+            .filter((s) =>
+              ((s['endpoints'] as { addresses: string[] }[] | undefined) ?? []).some((e) => e.addresses.includes(ip)),
+            )
+            .flatMap((s) =>
+              ((s['ports'] as { port?: number }[] | undefined) ?? [])
+                .map((x) => x.port)
+                .filter((x): x is number => x !== undefined),
+            );
           const st = p['status'] as { phase?: string; containerStatuses?: { state?: Record<string, unknown> }[] };
-          const listening = st.phase === 'Running' && (st.containerStatuses ?? []).every((c) => !c.state || 'running' in c.state);
-          const b: BackendPod = { pod: `${ns}/${p.metadata.name}`, address: ip, ports: [...new Set(declared.length ? declared : fromSlices)], listening };
+          const listening =
+            st.phase === 'Running' && (st.containerStatuses ?? []).every((c) => !c.state || 'running' in c.state);
+          const b: BackendPod = {
+            pod: `${ns}/${p.metadata.name}`,
+            address: ip,
+            ports: [...new Set(declared.length ? declared : fromSlices)],
+            listening,
+          };
           backends.push(b);
           servers.push(...(await startBackend(b)));
         }
@@ -913,7 +1098,17 @@ export class EnvoyLane implements LaneHooks {
         for (const pod of await kube.list('v1', 'Pod', ns, `${GATEWAY_NAME}=${gw}`)) {
           if (pod.metadata['deletionTimestamp'] || !(pod['status'] as { podIP?: string }).podIP) continue;
           envoys.push(
-            await startGatewayEnvoy({ bin: this.o.bin, kube, istiod: this.o.istiod, pod, service: svc, listenerAddress: address, nodeAddresses, dir: this.o.dir, dnsPort: this.dnsPort }),
+            await startGatewayEnvoy({
+              bin: this.o.bin,
+              kube,
+              istiod: this.o.istiod,
+              pod,
+              service: svc,
+              listenerAddress: address,
+              nodeAddresses,
+              dir: this.o.dir,
+              dnsPort: this.dnsPort,
+            }),
           );
         }
       }
@@ -955,7 +1150,13 @@ export async function startLoopbackDns(address: string, port: number, answer: st
       const q = packet.decode(msg);
       const question = q.questions?.[0];
       const answers = question?.type === 'A' ? [{ type: 'A' as const, name: question.name, ttl: 5, data: answer }] : [];
-      const res = packet.encode({ id: q.id, type: 'response', flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | packet.AUTHORITATIVE_ANSWER, questions: q.questions ?? [], answers });
+      const res = packet.encode({
+        id: q.id,
+        type: 'response',
+        flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | packet.AUTHORITATIVE_ANSWER,
+        questions: q.questions ?? [],
+        answers,
+      });
       sock.send(res, rinfo.port, rinfo.address);
     } catch {
       // not DNS: ignored

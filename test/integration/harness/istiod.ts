@@ -29,8 +29,14 @@ export interface Istiod {
 
 /** Build (or find cached) istiod. Returns its cache dir, or throws with the build's output. */
 export function buildIstiod(): string {
-  const r = spawnSync('bash', [join(ROOT, 'scripts', 'build-istiod.sh')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`scripts/build-istiod.sh failed (exit ${r.status}):\n${(r.stderr ?? '').split('\n').slice(-30).join('\n')}`);
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'build-istiod.sh')], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `scripts/build-istiod.sh failed (exit ${r.status}):\n${(r.stderr ?? '').split('\n').slice(-30).join('\n')}`,
+    );
   const lines = r.stdout.trim().split('\n');
   return lines[lines.length - 1] as string;
 }
@@ -76,7 +82,14 @@ export function forEnvoyDefault(): boolean {
  * (WDS) resources for ztunnel and writes AuthorizationPolicy ZtunnelAccepted/WaypointAccepted). The shared istiod runs
  * without it; the mesh-hop test starts its own, against its own API server (test/controlplane/README.md).
  */
-export async function startIstiod(o: { home: string; dir: string; server: string; caFile: string; forEnvoy?: boolean; ambient?: boolean }): Promise<Istiod> {
+export async function startIstiod(o: {
+  home: string;
+  dir: string;
+  server: string;
+  caFile: string;
+  forEnvoy?: boolean;
+  ambient?: boolean;
+}): Promise<Istiod> {
   const forEnvoy = o.forEnvoy ?? forEnvoyDefault();
   const work = join(o.dir, 'istiod');
   mkdirSync(join(work, 'var', 'lib', 'istio'), { recursive: true });
@@ -91,7 +104,10 @@ export async function startIstiod(o: { home: string; dir: string; server: string
   // For upstream Envoy: no auto-mTLS (its clusters would wait for SDS secrets `default`/`ROOTCA` nothing serves) and
   // no default metrics provider (the `istio.stats` filter is Istio's own build only).
   const envoyMesh = forEnvoy ? 'enableAutoMtls: false\ndefaultProviders:\n  metrics: []\n' : '';
-  writeFileSync(mesh, `defaultConfig:\n  discoveryAddress: 127.0.0.1:${grpc}\ntrustDomain: cluster.local\n${envoyMesh}`);
+  writeFileSync(
+    mesh,
+    `defaultConfig:\n  discoveryAddress: 127.0.0.1:${grpc}\ntrustDomain: cluster.local\n${envoyMesh}`,
+  );
   const log = join(work, 'istiod.log');
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -164,16 +180,34 @@ export async function startIstiod(o: { home: string; dir: string; server: string
     const until = Date.now() + 60_000;
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`istiod exited (${proc.exitCode ?? proc.signalCode}) before /ready:\n${readFileSync(log, 'utf8').split('\n').slice(-20).join('\n')}`);
+        throw new Error(
+          `istiod exited (${proc.exitCode ?? proc.signalCode}) before /ready:\n${readFileSync(log, 'utf8').split('\n').slice(-20).join('\n')}`,
+        );
       }
-      const ok = await fetch(`${httpUrl}/ready`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`${httpUrl}/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) break;
-      if (Date.now() > until) throw new Error(`istiod /ready not 200 after 60 s; log ${log}:\n${readFileSync(log, 'utf8').split('\n').slice(-20).join('\n')}`);
+      if (Date.now() > until)
+        throw new Error(
+          `istiod /ready not 200 after 60 s; log ${log}:\n${readFileSync(log, 'utf8').split('\n').slice(-20).join('\n')}`,
+        );
       await sleep(100);
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { home: o.home, version, httpUrl, grpcAddr: `127.0.0.1:${grpc}`, log, readyMs: Date.now() - started, forEnvoy, proxyVersion, stop };
+  return {
+    home: o.home,
+    version,
+    httpUrl,
+    grpcAddr: `127.0.0.1:${grpc}`,
+    log,
+    readyMs: Date.now() - started,
+    forEnvoy,
+    proxyVersion,
+    stop,
+  };
 }

@@ -33,7 +33,14 @@ const PLURALS: Record<string, string> = {
   PeerAuthentication: 'peerauthentications',
   DestinationRule: 'destinationrules',
 };
-const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'GatewayClass', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'Node',
+  'GatewayClass',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+]);
 
 export interface Obj {
   apiVersion: string;
@@ -52,7 +59,10 @@ export interface Access {
 }
 
 export class KubeError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -67,7 +77,10 @@ export class Kube {
     this.agent = new Agent({ connect: { ca } });
   }
 
-  path(o: { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } }, withName = true): string {
+  path(
+    o: { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string } },
+    withName = true,
+  ): string {
     const plural = PLURALS[o.kind];
     if (!plural) throw new Error(`harness does not know kind ${o.kind}`);
     const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
@@ -75,7 +88,12 @@ export class Kube {
     return `${base}${ns}/${plural}${withName && o.metadata.name ? `/${o.metadata.name}` : ''}`;
   }
 
-  async raw(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: unknown }> {
+  async raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<{ status: number; json: unknown }> {
     const res = await fetch(`${this.server}${path}`, {
       method,
       dispatcher: this.agent,
@@ -94,7 +112,8 @@ export class Kube {
 
   private async ok(method: string, path: string, body?: unknown, ct?: string): Promise<unknown> {
     const r = await this.raw(method, path, body, ct);
-    if (r.status >= 300) throw new KubeError(r.status, `${method} ${path}: ${r.status} ${JSON.stringify(r.json).slice(0, 400)}`);
+    if (r.status >= 300)
+      throw new KubeError(r.status, `${method} ${path}: ${r.status} ${JSON.stringify(r.json).slice(0, 400)}`);
     return r.json;
   }
 
@@ -107,7 +126,13 @@ export class Kube {
     const r = await this.ok('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SubjectAccessReview',
-      spec: { user, ...(user.startsWith('system:serviceaccount:') ? { groups: ['system:serviceaccounts', 'system:authenticated'] } : { groups: ['system:authenticated'] }), resourceAttributes: a },
+      spec: {
+        user,
+        ...(user.startsWith('system:serviceaccount:')
+          ? { groups: ['system:serviceaccounts', 'system:authenticated'] }
+          : { groups: ['system:authenticated'] }),
+        resourceAttributes: a,
+      },
     });
     return (r as { status: { allowed: boolean } }).status.allowed;
   }
@@ -140,10 +165,12 @@ export class Kube {
       const cur = (await this.get(this.path(o))) as Obj;
       const want = (o.metadata['labels'] ?? {}) as Record<string, string>;
       const labels: Record<string, string | null> = { ...want };
-      for (const k of Object.keys((cur.metadata['labels'] ?? {}) as Record<string, string>)) if (!(k in want) && k !== 'kubernetes.io/metadata.name') labels[k] = null;
+      for (const k of Object.keys((cur.metadata['labels'] ?? {}) as Record<string, string>))
+        if (!(k in want) && k !== 'kubernetes.io/metadata.name') labels[k] = null;
       return (await this.ok('PATCH', this.path(o), { metadata: { labels } }, 'application/merge-patch+json')) as Obj;
     }
-    if (r.status >= 300) throw new KubeError(r.status, `POST ${this.path(o, false)}: ${r.status} ${JSON.stringify(r.json).slice(0, 400)}`);
+    if (r.status >= 300)
+      throw new KubeError(r.status, `POST ${this.path(o, false)}: ${r.status} ${JSON.stringify(r.json).slice(0, 400)}`);
     return r.json as Obj;
   }
 
@@ -158,7 +185,12 @@ export class Kube {
 
   /** Bind a Pod to a Node, as the scheduler would (POST pods/NAME/binding). */
   async bind(pod: Obj, node: string): Promise<void> {
-    await this.ok('POST', `${this.path(pod)}/binding`, { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod.metadata.name }, target: { apiVersion: 'v1', kind: 'Node', name: node } });
+    await this.ok('POST', `${this.path(pod)}/binding`, {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: pod.metadata.name },
+      target: { apiVersion: 'v1', kind: 'Node', name: node },
+    });
   }
 
   async delete(o: Obj): Promise<void> {

@@ -25,11 +25,17 @@ type Json = string | { [k: string]: Json };
 const value = (v: Json): Buffer => (typeof v === 'string' ? strField(3, v) : bytesField(5, struct(v)));
 /** google.protobuf.Struct: map<string, Value> fields = 1. */
 function struct(o: { [k: string]: Json }): Buffer {
-  return Buffer.concat(Object.entries(o).map(([k, v]) => bytesField(1, Buffer.concat([strField(1, k), bytesField(2, value(v))]))));
+  return Buffer.concat(
+    Object.entries(o).map(([k, v]) => bytesField(1, Buffer.concat([strField(1, k), bytesField(2, value(v))]))),
+  );
 }
 
 /** envoy.service.discovery.v3.DiscoveryRequest {node = 2 {id = 1, cluster = 2, metadata = 3}, type_url = 4}. */
-function discoveryRequest(node: { id: string; cluster: string; metadata: { [k: string]: Json } }, typeUrl: string, withNode: boolean): Buffer {
+function discoveryRequest(
+  node: { id: string; cluster: string; metadata: { [k: string]: Json } },
+  typeUrl: string,
+  withNode: boolean,
+): Buffer {
   const n = Buffer.concat([strField(1, node.id), strField(2, node.cluster), bytesField(3, struct(node.metadata))]);
   return Buffer.concat([...(withNode ? [bytesField(2, n)] : []), strField(4, typeUrl)]);
 }
@@ -57,7 +63,12 @@ export interface XdsConnection {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Connect as the gateway Pod's proxy and wait (within `timeoutMs`) until istiod has pushed a first response. */
-export async function connectGatewayProxy(grpcAddr: string, pod: GatewayPod, timeoutMs = 30_000, token?: string): Promise<XdsConnection> {
+export async function connectGatewayProxy(
+  grpcAddr: string,
+  pod: GatewayPod,
+  timeoutMs = 30_000,
+  token?: string,
+): Promise<XdsConnection> {
   return connectProxy(grpcAddr, pod, { type: 'router', timeoutMs, ...(token ? { token } : {}) });
 }
 
@@ -90,7 +101,8 @@ export async function connectProxy(
     received += d.length;
   });
   const labels = Object.fromEntries(Object.entries(pod.labels).filter(([k]) => k !== 'pod-template-hash'));
-  const canonical = labels['service.istio.io/canonical-name'] ?? labels['gateway.networking.k8s.io/gateway-name'] ?? pod.name;
+  const canonical =
+    labels['service.istio.io/canonical-name'] ?? labels['gateway.networking.k8s.io/gateway-name'] ?? pod.name;
   const node = {
     id: `${o.type}~${pod.ip}~${pod.name}.${pod.namespace}~${pod.namespace}.svc.cluster.local`,
     cluster: `${canonical}.${pod.namespace}`,
@@ -133,8 +145,11 @@ export async function connectProxy(
  * (pkg/model/xds.go GetResourceType: WADS = istio.security.Authorization, WDS = addresses), as JSON.
  */
 export async function configDump(httpUrl: string, proxyId: string, types?: string): Promise<unknown> {
-  const r = await fetch(`${httpUrl}/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}${types ? `&types=${types}` : ''}`);
-  if (!r.ok) throw new Error(`GET /debug/config_dump?proxyID=${proxyId}: ${r.status} ${(await r.text()).slice(0, 200)}`);
+  const r = await fetch(
+    `${httpUrl}/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}${types ? `&types=${types}` : ''}`,
+  );
+  if (!r.ok)
+    throw new Error(`GET /debug/config_dump?proxyID=${proxyId}: ${r.status} ${(await r.text()).slice(0, 200)}`);
   return r.json();
 }
 
@@ -152,9 +167,14 @@ export function rbacPolicies(dump: unknown): { enforced: string[]; shadow: strin
     }
     if (!v || typeof v !== 'object') return;
     const o = v as Record<string, unknown>;
-    if (o['policies'] && typeof o['policies'] === 'object' && (key === 'rules' || key === 'shadowRules' || key === 'shadow_rules')) {
+    if (
+      o['policies'] &&
+      typeof o['policies'] === 'object' &&
+      (key === 'rules' || key === 'shadowRules' || key === 'shadow_rules')
+    ) {
       const action = typeof o['action'] === 'string' ? (o['action'] as string) : 'ALLOW';
-      for (const name of Object.keys(o['policies'] as object)) (key === 'rules' ? enforced : shadow).add(`${action} ${name}`);
+      for (const name of Object.keys(o['policies'] as object))
+        (key === 'rules' ? enforced : shadow).add(`${action} ${name}`);
     }
     for (const [k, x] of Object.entries(o)) walk(x, k);
   };
@@ -177,7 +197,14 @@ export function clusterUpstream(dump: unknown, name: string): 'tls' | 'istio-mut
       return;
     }
     const o = v as Record<string, unknown>;
-    if (o['name'] === name && ('type' in o || 'edsClusterConfig' in o || 'eds_cluster_config' in o || 'connectTimeout' in o || 'connect_timeout' in o)) {
+    if (
+      o['name'] === name &&
+      ('type' in o ||
+        'edsClusterConfig' in o ||
+        'eds_cluster_config' in o ||
+        'connectTimeout' in o ||
+        'connect_timeout' in o)
+    ) {
       found = o;
       return;
     }

@@ -44,11 +44,18 @@ d('--internal: the proxy layer against dnsmasq, nginx and a real Envoy', () => {
     const all = pki.leaf('test-ca', 'all', ['worker.example.com', 'admin.example.com'], days(-1), days(60));
     const publicOnly = pki.leaf('test-ca', 'public', ['worker.example.com'], days(-1), days(60));
     // Envoy that routes only worker (admin -> 404 NR), and one where a route for admin reaches a backend.
-    envoy = await startRealEnvoy(real.bin!, dir, { public: { 'worker.example.com': 'ok' }, exposed: { 'worker.example.com': 'ok', 'admin.example.com': 'ok' } });
+    envoy = await startRealEnvoy(real.bin!, dir, {
+      public: { 'worker.example.com': 'ok' },
+      exposed: { 'worker.example.com': 'ok', 'admin.example.com': 'ok' },
+    });
     closed = await freePort();
     dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1' }, local: ['example.com'] });
-    dnsNx = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'admin.example.com': '' }, local: ['example.com'] });
-    const pass = (port: number) => `proxy_pass http://127.0.0.1:${port}; proxy_http_version 1.1; proxy_set_header Host $http_host;`;
+    dnsNx = await startDnsmasq(bins.dnsmasq, {
+      address: { 'example.com': '127.0.0.1', 'admin.example.com': '' },
+      local: ['example.com'],
+    });
+    const pass = (port: number) =>
+      `proxy_pass http://127.0.0.1:${port}; proxy_http_version 1.1; proxy_set_header Host $http_host;`;
     const names = 'worker.example.com admin.example.com';
     nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
       { name: 'public', serverName: names, ...all, location: pass(envoy.ports['public']!) },
@@ -78,7 +85,10 @@ d('--internal: the proxy layer against dnsmasq, nginx and a real Envoy', () => {
       probe: async () => undiciProbe,
       signal: AbortSignal.timeout(30_000),
     };
-    return runTarget(INTERNAL_LAYERS, { ...parseTarget('admin.example.com'), expect: 'internal' }, env, { until: null, intervalMs: 0 });
+    return runTarget(INTERNAL_LAYERS, { ...parseTarget('admin.example.com'), expect: 'internal' }, env, {
+      until: null,
+      intervalMs: 0,
+    });
   }
   const layer = (r: TargetReport, id: string) => r.layers.find((l) => l.id === id) as Finding;
 
@@ -86,8 +96,12 @@ d('--internal: the proxy layer against dnsmasq, nginx and a real Envoy', () => {
     const r = await run({ port: nginx.ports['public']! });
     expect(r.verdict).toBe('pass');
     expect(layer(r, 'dns').summary).toMatch(/admin\.example\.com resolves to 127\.0\.0\.1/);
-    expect(layer(r, 'proxy').summary).toBe(`the proxy does not reach a backend for admin.example.com: 127.0.0.1:${nginx.ports['public']} HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`);
-    expect(layer(r, 'route').summary).toBe('no HTTPRoute or GRPCRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com');
+    expect(layer(r, 'proxy').summary).toBe(
+      `the proxy does not reach a backend for admin.example.com: 127.0.0.1:${nginx.ports['public']} HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`,
+    );
+    expect(layer(r, 'route').summary).toBe(
+      'no HTTPRoute or GRPCRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com',
+    );
   });
 
   it('passes when the proxy refuses the name itself (nginx return 403)', async () => {
@@ -126,10 +140,24 @@ d('--internal: the proxy layer against dnsmasq, nginx and a real Envoy', () => {
 
   it('through the CLI: exit 0 and a verdict line that says what was proven; exit 1 when exposed', async () => {
     const common = ['--resolver', `127.0.0.1:${dns.port}`, '--ca-file', caFile, '--internal', 'admin.example.com'];
-    const ok = await gwdoctorAsync([...common, '--port', String(nginx.ports['public']), '--manifests', writeFixture(join(dir, 'm1'), 'seed-healthy', envoy.ports['public']!)]);
+    const ok = await gwdoctorAsync([
+      ...common,
+      '--port',
+      String(nginx.ports['public']),
+      '--manifests',
+      writeFixture(join(dir, 'm1'), 'seed-healthy', envoy.ports['public']!),
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toContain(`admin.example.com/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com; the proxy does not reach a backend for admin.example.com: 127.0.0.1:${nginx.ports['public']} HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`);
-    const bad = await gwdoctorAsync([...common, '--port', String(nginx.ports['exposed']), '--manifests', writeFixture(join(dir, 'm2'), 'internal-exposed', envoy.ports['exposed']!)]);
+    expect(ok.stdout).toContain(
+      `admin.example.com/ stays internal: no HTTPRoute or GRPCRoute on Gateway istio-ingress/example-istio-gateway serves admin.example.com; the proxy does not reach a backend for admin.example.com: 127.0.0.1:${nginx.ports['public']} HTTP 404 from Envoy (no route; the proxy hides Envoy's headers, the gateway's NodePort answers the same)`,
+    );
+    const bad = await gwdoctorAsync([
+      ...common,
+      '--port',
+      String(nginx.ports['exposed']),
+      '--manifests',
+      writeFixture(join(dir, 'm2'), 'internal-exposed', envoy.ports['exposed']!),
+    ]);
     expect(bad.code, bad.stderr).toBe(1);
     expect(bad.stdout).toMatch(/admin\.example\.com\/ is exposed \(proxy\): it must stay internal/);
   });

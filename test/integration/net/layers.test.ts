@@ -35,7 +35,13 @@ import { loadYaml, renderFix } from '../../../src/fix/render.js';
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 /** The pipeline's environment for a real-network run: dns-packet resolver on the given servers, undici probe. */
-function netEnv(o: { resolvers: string[]; port: number; caFile: string | null; cluster?: ClusterReader | null; expectIps?: string[] }): Env {
+function netEnv(o: {
+  resolvers: string[];
+  port: number;
+  caFile: string | null;
+  cluster?: ClusterReader | null;
+  expectIps?: string[];
+}): Env {
   return {
     cluster: o.cluster ?? null,
     clusterUnavailable: o.cluster ? null : 'no kubeconfig found',
@@ -80,22 +86,30 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     const expiring = pki.leaf('test-ca', 'expiring', names, days(-80), days(5));
     const docsLeaf = pki.leaf('test-ca', 'docs', ['docs.example.com', ...names], days(-1), days(60));
 
-    const www = (code: 301 | 302, host = 'www.example.com'): ListenerSpec => ({ 'api.example.com': { redirect: { code, host } }, 'worker.example.com': 'ok' });
-    envoy = await startRealEnvoy(envoyBin!, dir, {
-      ok: scenario('ok'),
-      nr: scenario('nr'),
-      uh: scenario('uh'),
-      nc: scenario('nc'),
-      slow: scenario('slow'),
-      redirect: scenario('app-redirect'),
-      // A RequestRedirect rule answered by Envoy: to www.example.com, 301 (what the rule below predicts) or 302.
-      'envoy-301': www(301),
-      'envoy-302': www(302),
-      'envoy-301-elsewhere': www(301, 'old.example.com'),
-      // The listener-ports fixture's gateway: port 80 serves api and worker, port 8080 serves docs (api there is a 500).
-      'port-80': { 'api.example.com': 'ok', 'worker.example.com': 'ok' },
-      'port-8080': { 'api.example.com': 'nc', 'docs.example.com': 'ok', 'worker.example.com': 'ok' },
-    }, { slowMs: 2500 });
+    const www = (code: 301 | 302, host = 'www.example.com'): ListenerSpec => ({
+      'api.example.com': { redirect: { code, host } },
+      'worker.example.com': 'ok',
+    });
+    envoy = await startRealEnvoy(
+      envoyBin!,
+      dir,
+      {
+        ok: scenario('ok'),
+        nr: scenario('nr'),
+        uh: scenario('uh'),
+        nc: scenario('nc'),
+        slow: scenario('slow'),
+        redirect: scenario('app-redirect'),
+        // A RequestRedirect rule answered by Envoy: to www.example.com, 301 (what the rule below predicts) or 302.
+        'envoy-301': www(301),
+        'envoy-302': www(302),
+        'envoy-301-elsewhere': www(301, 'old.example.com'),
+        // The listener-ports fixture's gateway: port 80 serves api and worker, port 8080 serves docs (api there is a 500).
+        'port-80': { 'api.example.com': 'ok', 'worker.example.com': 'ok' },
+        'port-8080': { 'api.example.com': 'nc', 'docs.example.com': 'ok', 'worker.example.com': 'ok' },
+      },
+      { slowMs: 2500 },
+    );
     Object.assign(gw, envoy.ports);
     notEnvoy = await startNotEnvoy404();
     gw['basehttp'] = notEnvoy.port;
@@ -103,12 +117,22 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
 
     // big.example.com has 40 A records: more than fits a 512-byte UDP answer, so the server sets TC.
     const big = Array.from({ length: 40 }, (_, i) => `big.example.com,127.0.1.${i + 1}`);
-    dns1 = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'missing.example.com': '' }, local: ['example.com'], hostRecords: big });
+    dns1 = await startDnsmasq(bins.dnsmasq, {
+      address: { 'example.com': '127.0.0.1', 'missing.example.com': '' },
+      local: ['example.com'],
+      hostRecords: big,
+    });
     dns2 = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.2' }, local: ['example.com'] });
 
     // HTTP/1.1 upstream (nginx's default is 1.0, which Istio's gateway Envoy answers 426) and the client's Host.
-    const pass = (port: number, host = '$http_host') => `proxy_pass http://127.0.0.1:${port}; proxy_http_version 1.1; proxy_set_header Host ${host};`;
-    const server = (name: string, leaf: { cert: string; key: string }, location: string, extra: Partial<NginxServer> = {}): NginxServer => ({ name, serverName: 'api.example.com worker.example.com', ...leaf, location, ...extra });
+    const pass = (port: number, host = '$http_host') =>
+      `proxy_pass http://127.0.0.1:${port}; proxy_http_version 1.1; proxy_set_header Host ${host};`;
+    const server = (
+      name: string,
+      leaf: { cert: string; key: string },
+      location: string,
+      extra: Partial<NginxServer> = {},
+    ): NginxServer => ({ name, serverName: 'api.example.com worker.example.com', ...leaf, location, ...extra });
     nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
       server('healthy', good, pass(gw['ok']!), { alsoListen: ['127.0.0.2'] }),
       server('expired', expired, pass(gw['ok']!)),
@@ -160,12 +184,19 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     const objs = fixtureObjects(r.fixture ?? 'seed-healthy', gw[r.stub ?? 'ok']!);
     r.edit?.(objs);
     const cluster: ClusterReader = new ManifestCluster(objs);
-    const env = netEnv({ resolvers, cluster, expectIps: r.expectIps ?? [], caFile: r.ca === false ? null : caFile, port: nginx.ports[r.proxy]! });
+    const env = netEnv({
+      resolvers,
+      cluster,
+      expectIps: r.expectIps ?? [],
+      caFile: r.ca === false ? null : caFile,
+      port: nginx.ports[r.proxy]!,
+    });
     return runTarget(LAYERS, parseTarget(r.target ?? 'https://api.example.com/'), env, { until: null, intervalMs: 0 });
   }
 
   const layer = (rep: TargetReport, id: string) => rep.layers.find((l) => l.id === id) as Finding;
-  const text = (f: Finding) => `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${(f.fix ? `${f.fix.explain}\n${renderFix(f.fix)}` : '')}`;
+  const text = (f: Finding) =>
+    `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${f.fix ? `${f.fix.explain}\n${renderFix(f.fix)}` : ''}`;
 
   it('healthy: every layer passes, TLS chain and the Envoy answer are recorded', async () => {
     const rep = await run({ proxy: 'healthy' });
@@ -255,69 +286,114 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     // https://api.example.com/docs and the rule predicts 301 Location: https://www.example.com/docs.
     const toWww = (objs: K8sObject[]) => {
       const r = objs.find((o) => o.kind === 'HTTPRoute' && o.metadata.name === 'example-api') as HTTPRoute;
-      r.spec.rules = [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', hostname: 'www.example.com', statusCode: 301 } }] }];
+      r.spec.rules = [
+        {
+          matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+          filters: [
+            {
+              type: 'RequestRedirect',
+              requestRedirect: { scheme: 'https', hostname: 'www.example.com', statusCode: 301 },
+            },
+          ],
+        },
+      ];
     };
     const target = 'https://api.example.com/docs';
 
     it('Envoy answers the predicted 301 and Location through nginx: every layer passes and the route says they agree', async () => {
       const rep = await run({ proxy: 'envoy-301', stub: 'envoy-301', fixture: 'route-redirect', edit: toWww, target });
       expect(outcome(rep)).toMatchObject({ verdict: 'pass', layer: null, code: null });
-      expect(layer(rep, 'proxy').summary).toContain('answered 301 redirecting to https://www.example.com/docs (not followed)');
-      expect(text(layer(rep, 'route'))).toMatch(/via 127\.0\.0\.1: answered 301 Location: https:\/\/www\.example\.com\/docs, as the rule predicts/);
+      expect(layer(rep, 'proxy').summary).toContain(
+        'answered 301 redirecting to https://www.example.com/docs (not followed)',
+      );
+      expect(text(layer(rep, 'route'))).toMatch(
+        /via 127\.0\.0\.1: answered 301 Location: https:\/\/www\.example\.com\/docs, as the rule predicts/,
+      );
     });
 
     it('Envoy answers 302 where the rule says 301: route warns RedirectDisagrees with both', async () => {
       const rep = await run({ proxy: 'envoy-302', stub: 'envoy-302', fixture: 'route-redirect', edit: toWww, target });
       expect(outcome(rep)).toMatchObject({ verdict: 'warn', layer: 'route', code: 'RedirectDisagrees' });
-      expect(layer(rep, 'route').summary).toContain('but the proxy answered 302 Location: https://www.example.com/docs where the rule predicts 301 Location: https://www.example.com/docs');
+      expect(layer(rep, 'route').summary).toContain(
+        'but the proxy answered 302 Location: https://www.example.com/docs where the rule predicts 301 Location: https://www.example.com/docs',
+      );
     });
 
     it('another Location than the rule predicts: RedirectDisagrees names both', async () => {
-      const rep = await run({ proxy: 'envoy-301-elsewhere', stub: 'envoy-301-elsewhere', fixture: 'route-redirect', edit: toWww, target });
+      const rep = await run({
+        proxy: 'envoy-301-elsewhere',
+        stub: 'envoy-301-elsewhere',
+        fixture: 'route-redirect',
+        edit: toWww,
+        target,
+      });
       expect(outcome(rep)).toMatchObject({ verdict: 'warn', layer: 'route', code: 'RedirectDisagrees' });
-      expect(text(layer(rep, 'route'))).toContain('answered 301 Location: https://old.example.com/docs; the rule predicts 301 Location: https://www.example.com/docs');
+      expect(text(layer(rep, 'route'))).toContain(
+        'answered 301 Location: https://old.example.com/docs; the rule predicts 301 Location: https://www.example.com/docs',
+      );
     });
 
     it('the backend answers where the rule predicts a redirect: RedirectDisagrees', async () => {
       const rep = await run({ proxy: 'healthy', stub: 'ok', fixture: 'route-redirect', edit: toWww, target });
       expect(outcome(rep)).toMatchObject({ verdict: 'warn', layer: 'route', code: 'RedirectDisagrees' });
-      expect(layer(rep, 'route').summary).toContain('but the proxy answered 200 without Location from the backend (x-envoy-upstream-service-time)');
+      expect(layer(rep, 'route').summary).toContain(
+        'but the proxy answered 200 without Location from the backend (x-envoy-upstream-service-time)',
+      );
     });
   });
 
   describe('a Gateway that serves docs.example.com on port 8080 only (listener-ports): which port does the proxy reach?', () => {
     // The fixture's gateway Service: port 80 -> nodePort of stub port-80, port 8080 -> nodePort of stub port-8080.
     const twoNodePorts = (objs: K8sObject[]) => {
-      const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'example-istio-gateway-istio') as Service;
+      const svc = objs.find(
+        (o) => o.kind === 'Service' && o.metadata.name === 'example-istio-gateway-istio',
+      ) as Service;
       for (const p of svc.spec?.ports ?? []) if (p.port === 8080) p.nodePort = gw['port-8080']!;
     };
-    const docs = { fixture: 'listener-ports', stub: 'port-80', edit: twoNodePorts, target: 'https://docs.example.com/' };
+    const docs = {
+      fixture: 'listener-ports',
+      stub: 'port-80',
+      edit: twoNodePorts,
+      target: 'https://docs.example.com/',
+    };
 
-    it('nginx forwards to port 8080: the NodePort answers show it, and the route is judged on 8080 (pass, not the lowest port\'s 404)', async () => {
+    it("nginx forwards to port 8080: the NodePort answers show it, and the route is judged on 8080 (pass, not the lowest port's 404)", async () => {
       const rep = await run({ ...docs, proxy: 'to-port-8080' });
       expect(outcome(rep)).toMatchObject({ verdict: 'pass', layer: null, code: null });
-      expect(text(layer(rep, 'proxy'))).toMatch(/the proxy forwards to port 8080: the proxy's answer \(HTTP 200\) is the gateway's own on nodePort \d+ of Service istio-ingress\/example-istio-gateway-istio \(port 8080\), not on port 80/);
+      expect(text(layer(rep, 'proxy'))).toMatch(
+        /the proxy forwards to port 8080: the proxy's answer \(HTTP 200\) is the gateway's own on nodePort \d+ of Service istio-ingress\/example-istio-gateway-istio \(port 8080\), not on port 80/,
+      );
       expect(text(layer(rep, 'route'))).toMatch(/judged port 8080: the proxy's answer/);
       expect(layer(rep, 'route').summary).toContain('HTTPRoute istio-ingress/docs rules[0]');
     });
 
-    it('nginx forwards to port 80: Envoy\'s 404 is confirmed on that NodePort, and route fails NoRouteForHost on port 80 naming port 8080\'s answer', async () => {
+    it("nginx forwards to port 80: Envoy's 404 is confirmed on that NodePort, and route fails NoRouteForHost on port 80 naming port 8080's answer", async () => {
       const rep = await run({ ...docs, proxy: 'to-port-80' });
       expect(layer(rep, 'proxy').status).toBe('pass');
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'route', code: 'NoRouteForHost' });
       const route = text(layer(rep, 'route'));
       expect(route).toMatch(/judged port 80: the proxy's answer \(HTTP 404\) is the gateway's own on nodePort/);
-      expect(route).toContain('port 8080 (listener "http-alt", HTTP): not judged: HTTPRoute istio-ingress/docs rules[0] -> Service example-worker/example-worker:8000');
+      expect(route).toContain(
+        'port 8080 (listener "http-alt", HTTP): not judged: HTTPRoute istio-ingress/docs rules[0] -> Service example-worker/example-worker:8000',
+      );
     });
 
-    it('--gateway NS/NAME:8080 while nginx forwards to port 80: the direct probe asks port 8080\'s NodePort, which serves the host, so the proxy is not forwarding where you said', async () => {
+    it("--gateway NS/NAME:8080 while nginx forwards to port 80: the direct probe asks port 8080's NodePort, which serves the host, so the proxy is not forwarding where you said", async () => {
       const resolvers = [`127.0.0.1:${dns1.port}`];
       const objs = fixtureObjects('listener-ports', gw['port-80']!);
       twoNodePorts(objs);
-      const env = { ...netEnv({ resolvers, cluster: new ManifestCluster(objs), caFile, port: nginx.ports['to-port-80']! }), gatewayFilter: { namespace: 'istio-ingress', name: 'example-istio-gateway', port: 8080 } };
-      const rep = await runTarget(LAYERS, parseTarget('https://docs.example.com/'), env, { until: null, intervalMs: 0 });
+      const env = {
+        ...netEnv({ resolvers, cluster: new ManifestCluster(objs), caFile, port: nginx.ports['to-port-80']! }),
+        gatewayFilter: { namespace: 'istio-ingress', name: 'example-istio-gateway', port: 8080 },
+      };
+      const rep = await runTarget(LAYERS, parseTarget('https://docs.example.com/'), env, {
+        until: null,
+        intervalMs: 0,
+      });
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyNotForwardingToGateway' });
-      expect(text(layer(rep, 'proxy'))).toContain(`direct GET http://127.0.0.1:${gw['port-8080']!} Host: docs.example.com (node node-1, istio-ingress/example-istio-gateway-istio port 8080)`);
+      expect(text(layer(rep, 'proxy'))).toContain(
+        `direct GET http://127.0.0.1:${gw['port-8080']!} Host: docs.example.com (node node-1, istio-ingress/example-istio-gateway-istio port 8080)`,
+      );
     });
   });
 
@@ -347,7 +423,9 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyErrorResponse' });
     const f = text(layer(rep, 'proxy'));
     expect(f).toMatch(/answered HTTP 404 \(server: nginx/);
-    expect(f).toMatch(/direct GET http:\/\/127\.0\.0\.1:\d+ Host: api\.example\.com.*: HTTP 404 from BaseHTTP\/0\.6 Python\/3\.11\.2 without any Envoy signature/);
+    expect(f).toMatch(
+      /direct GET http:\/\/127\.0\.0\.1:\d+ Host: api\.example\.com.*: HTTP 404 from BaseHTTP\/0\.6 Python\/3\.11\.2 without any Envoy signature/,
+    );
     expect(layer(rep, 'route').status).toBe('skip');
   });
 
@@ -366,14 +444,22 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
 
   it('without cluster access (a laptop): layers 1-2 conclude, the cluster layers say why they were skipped', async () => {
     const resolvers = [`127.0.0.1:${dns1.port}`];
-    const rep = await runTarget(LAYERS, parseTarget('https://api.example.com/'), netEnv({ resolvers, expectIps: ['127.0.0.1'], caFile, port: nginx.ports['healthy']! }), { until: null, intervalMs: 0 });
+    const rep = await runTarget(
+      LAYERS,
+      parseTarget('https://api.example.com/'),
+      netEnv({ resolvers, expectIps: ['127.0.0.1'], caFile, port: nginx.ports['healthy']! }),
+      { until: null, intervalMs: 0 },
+    );
     expect(rep.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'skip', 'skip', 'skip', 'skip', 'skip', 'skip']);
     expect(layer(rep, 'listener').summary).toContain('no kubeconfig found');
     expect(rep.verdict).toBe('pass');
   });
 
   it('a truncated UDP answer (TC) is asked again over TCP', async () => {
-    const [o] = await packetResolver([`127.0.0.1:${dns1.port}`], { system: false }).survey('big.example.com', AbortSignal.timeout(5000));
+    const [o] = await packetResolver([`127.0.0.1:${dns1.port}`], { system: false }).survey(
+      'big.example.com',
+      AbortSignal.timeout(5000),
+    );
     expect(o!.status).toBe('ok');
     expect(o!.addresses).toHaveLength(40);
     expect(o!.detail).toContain('over TCP');
@@ -385,7 +471,12 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     try {
       const port = (silent.address() as { port: number }).port;
       const t0 = Date.now();
-      const rep = await runTarget(LAYERS, parseTarget('api.example.com'), netEnv({ resolvers: [`127.0.0.1:${port}`], caFile: null, port: 443 }), { until: null, intervalMs: 0 });
+      const rep = await runTarget(
+        LAYERS,
+        parseTarget('api.example.com'),
+        netEnv({ resolvers: [`127.0.0.1:${port}`], caFile: null, port: 443 }),
+        { until: null, intervalMs: 0 },
+      );
       expect(outcome(rep)).toMatchObject({ verdict: 'error', layer: 'dns', code: 'DnsResolverError' });
       expect(Date.now() - t0).toBeLessThan(4000);
     } finally {
@@ -400,7 +491,12 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     try {
       const port = (mute.address() as { port: number }).port;
       const t0 = Date.now();
-      const rep = await runTarget(LAYERS, parseTarget('api.example.com'), netEnv({ resolvers: [`127.0.0.1:${dns1.port}`], caFile, port }), { until: null, intervalMs: 0 });
+      const rep = await runTarget(
+        LAYERS,
+        parseTarget('api.example.com'),
+        netEnv({ resolvers: [`127.0.0.1:${dns1.port}`], caFile, port }),
+        { until: null, intervalMs: 0 },
+      );
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUnreachable' });
       expect(layer(rep, 'proxy').summary).toContain('connect timeout');
       expect(Date.now() - t0).toBeLessThan(8000);
@@ -412,7 +508,11 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
 
   describe('the built CLI', () => {
     beforeAll(() => {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { cwd: ROOT, stdio: 'pipe' });
+      execFileSync(
+        process.execPath,
+        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')],
+        { cwd: ROOT, stdio: 'pipe' },
+      );
     }, 120_000);
 
     const cli = async (proxyName: string, stub: string, fixture: string) => {
@@ -421,7 +521,21 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
       writeFileSync(resolv, 'nameserver 127.0.0.9\n');
       const manifests = writeFixture(join(dir, `cli-${fixture}-${stub}`), fixture, gw[stub]!);
       const r = await gwdoctorAsync(
-        ['-o', 'json', '--resolver', `127.0.0.1:${dns1.port}`, '--ca-file', caFile, '--port', String(nginx.ports[proxyName]), '--manifests', manifests, '--timeout', '30s', 'https://api.example.com/'],
+        [
+          '-o',
+          'json',
+          '--resolver',
+          `127.0.0.1:${dns1.port}`,
+          '--ca-file',
+          caFile,
+          '--port',
+          String(nginx.ports[proxyName]),
+          '--manifests',
+          manifests,
+          '--timeout',
+          '30s',
+          'https://api.example.com/',
+        ],
         { GWDOCTOR_RESOLV_CONF: resolv },
       );
       return { ...r, report: JSON.parse(r.stdout) as Report };
@@ -440,7 +554,11 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
       const r = await cli('basehttp', 'basehttp', 'seed-healthy');
       expect(r.code).toBe(1);
       const t = r.report.targets[0]!;
-      expect({ verdict: t.verdict, failedLayer: t.failedLayer, code: t.layers[1]!.code }).toEqual({ verdict: 'fail', failedLayer: 'proxy', code: 'ProxyErrorResponse' });
+      expect({ verdict: t.verdict, failedLayer: t.failedLayer, code: t.layers[1]!.code }).toEqual({
+        verdict: 'fail',
+        failedLayer: 'proxy',
+        code: 'ProxyErrorResponse',
+      });
     });
 
     it('Envoy 404 NR through nginx while every cluster layer passes: never exit 0 (GatewayErrorResponse, exit 2)', async () => {
@@ -448,16 +566,28 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
       expect(r.code).toBe(2);
       const t = r.report.targets[0]!;
       expect(t.verdict).toBe('error');
-      expect(t.layers.find((l) => l.code === 'GatewayErrorResponse')?.summary).toMatch(/but the gateway answered HTTP 404/);
+      expect(t.layers.find((l) => l.code === 'GatewayErrorResponse')?.summary).toMatch(
+        /but the gateway answered HTTP 404/,
+      );
     });
 
-    it('Envoy\'s empty 500 for a backendRef to a missing Service: exit 1 and endpoints ServiceNotFound, the same as --offline (it was exit 2 GatewayErrorResponse)', async () => {
+    it("Envoy's empty 500 for a backendRef to a missing Service: exit 1 and endpoints ServiceNotFound, the same as --offline (it was exit 2 GatewayErrorResponse)", async () => {
       const r = await cli('nc', 'nc', 'service-not-found');
       expect(r.code, r.stderr).toBe(1);
       const t = r.report.targets[0]!;
       const code = (rep: Report) => rep.targets[0]!.layers.find((l) => l.status === 'fail')?.code;
-      expect({ failedLayer: t.failedLayer, code: code(r.report) }).toEqual({ failedLayer: 'endpoints', code: 'ServiceNotFound' });
-      const offline = await gwdoctorAsync(['-o', 'json', '--offline', '--manifests', writeFixture(join(dir, 'cli-offline-snf'), 'service-not-found', gw['nc']!), 'https://api.example.com/']);
+      expect({ failedLayer: t.failedLayer, code: code(r.report) }).toEqual({
+        failedLayer: 'endpoints',
+        code: 'ServiceNotFound',
+      });
+      const offline = await gwdoctorAsync([
+        '-o',
+        'json',
+        '--offline',
+        '--manifests',
+        writeFixture(join(dir, 'cli-offline-snf'), 'service-not-found', gw['nc']!),
+        'https://api.example.com/',
+      ]);
       expect(code(JSON.parse(offline.stdout) as Report)).toBe('ServiceNotFound');
     });
 
@@ -465,7 +595,11 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
       const r = await cli('expired', 'ok', 'seed-healthy');
       expect(r.code).toBe(1);
       const t = r.report.targets[0]!;
-      expect({ verdict: t.verdict, failedLayer: t.failedLayer, code: t.layers[1]!.code }).toEqual({ verdict: 'fail', failedLayer: 'proxy', code: 'TlsCertificateInvalid' });
+      expect({ verdict: t.verdict, failedLayer: t.failedLayer, code: t.layers[1]!.code }).toEqual({
+        verdict: 'fail',
+        failedLayer: 'proxy',
+        code: 'TlsCertificateInvalid',
+      });
     });
   });
 });

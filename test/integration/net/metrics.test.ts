@@ -43,7 +43,12 @@ d('prometheus metrics from real dns and proxy layers', () => {
     envoy = await startRealEnvoy(real.bin!, dir, { ok: scenario('ok') });
     dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1' }, local: ['example.com'] });
     nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
-      { name: 'healthy', serverName: 'api.example.com', ...leaf, location: `proxy_pass http://127.0.0.1:${envoy.ports['ok']}; proxy_http_version 1.1; proxy_set_header Host $http_host;` },
+      {
+        name: 'healthy',
+        serverName: 'api.example.com',
+        ...leaf,
+        location: `proxy_pass http://127.0.0.1:${envoy.ports['ok']}; proxy_http_version 1.1; proxy_set_header Host $http_host;`,
+      },
     ]);
   });
   afterAll(async () => {
@@ -71,13 +76,27 @@ d('prometheus metrics from real dns and proxy layers', () => {
       { until: null, intervalMs: 0 },
     );
     expect(t.verdict).toBe('pass');
-    const report: Report = { schemaVersion: 'gwdoctor.report/v3', generatedAt: new Date().toISOString(), durationMs: 1, source: { mode: 'manifests', offline: false }, targets: [t] };
+    const report: Report = {
+      schemaVersion: 'gwdoctor.report/v3',
+      generatedAt: new Date().toISOString(),
+      durationMs: 1,
+      source: { mode: 'manifests', offline: false },
+      targets: [t],
+    };
     const text = renderPrometheus(report);
     const check = runTool(promtool as string, ['check', 'metrics'], text);
     expect(check.stdout + check.stderr).toBe('');
-    const tls = /^gwdoctor_tls_certificate_expiry_timestamp_seconds\{host="api\.example\.com",path="\/",address="127\.0\.0\.1:(\d+)"\} (\d+)$/m.exec(text);
+    const tls =
+      /^gwdoctor_tls_certificate_expiry_timestamp_seconds\{host="api\.example\.com",path="\/",address="127\.0\.0\.1:(\d+)"\} (\d+)$/m.exec(
+        text,
+      );
     expect(tls, text).not.toBeNull();
     expect(Math.abs(Number(tls![2]) - validTo / 1000)).toBeLessThan(3600);
-    expect(text).toMatch(new RegExp(`^gwdoctor_dns_answers\\{host="api\\.example\\.com",path="/",resolver="[^"]*${resolver.replace(/\./g, '\\.')}[^"]*"\\} 1$`, 'm'));
+    expect(text).toMatch(
+      new RegExp(
+        `^gwdoctor_dns_answers\\{host="api\\.example\\.com",path="/",resolver="[^"]*${resolver.replace(/\./g, '\\.')}[^"]*"\\} 1$`,
+        'm',
+      ),
+    );
   });
 });

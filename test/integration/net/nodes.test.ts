@@ -42,10 +42,17 @@ let nodePort: number;
 function threeNodes(policy: 'Local' | 'Cluster'): K8sObject[] {
   const objs = fixtureObjects('seed-healthy', nodePort);
   const node = objs.find((o) => o.kind === 'Node') as Node;
-  const pod = objs.find((o) => o.kind === 'Pod' && o.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] === 'example-istio-gateway') as Pod;
+  const pod = objs.find(
+    (o) =>
+      o.kind === 'Pod' && o.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] === 'example-istio-gateway',
+  ) as Pod;
   const out = objs.filter((o) => o !== node);
   for (const [name, address] of Object.entries(NODES)) {
-    out.push({ ...structuredClone(node), metadata: { ...structuredClone(node.metadata), name }, status: { ...structuredClone(node.status), addresses: [{ type: 'InternalIP', address }] } } as Node);
+    out.push({
+      ...structuredClone(node),
+      metadata: { ...structuredClone(node.metadata), name },
+      status: { ...structuredClone(node.status), addresses: [{ type: 'InternalIP', address }] },
+    } as Node);
   }
   pod.spec = { ...pod.spec, nodeName: 'node-a' };
   const second = structuredClone(pod);
@@ -53,7 +60,11 @@ function threeNodes(policy: 'Local' | 'Cluster'): K8sObject[] {
   second.spec = { ...second.spec, nodeName: 'node-b' };
   out.push(second);
   for (const o of out) {
-    if (o.kind === 'Service' && o.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] === 'example-istio-gateway') (o as Service).spec = { ...(o as Service).spec, externalTrafficPolicy: policy };
+    if (
+      o.kind === 'Service' &&
+      o.metadata.labels?.['gateway.networking.k8s.io/gateway-name'] === 'example-istio-gateway'
+    )
+      (o as Service).spec = { ...(o as Service).spec, externalTrafficPolicy: policy };
   }
   return out;
 }
@@ -64,20 +75,57 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
     dir = mkdtempSync(join(tmpdir(), 'gwdoctor-nodes-'));
     const pki = new TestPki(dir, bins.openssl);
     caFile = pki.ca('test-ca');
-    const edge = pki.leaf('test-ca', 'edge', ['api.example.com', 'worker.example.com', 'docs.example.com'], days(-1), days(60));
+    const edge = pki.leaf(
+      'test-ca',
+      'edge',
+      ['api.example.com', 'worker.example.com', 'docs.example.com'],
+      days(-1),
+      days(60),
+    );
     nodePort = await freePort();
-    envoy = await startRealEnvoy(real.bin!, dir, { a: scenario('ok'), b: scenario('ok') }, { bind: { a: NODES['node-a'], b: NODES['node-b'] }, port: { a: nodePort, b: nodePort } });
+    envoy = await startRealEnvoy(
+      real.bin!,
+      dir,
+      { a: scenario('ok'), b: scenario('ok') },
+      { bind: { a: NODES['node-a'], b: NODES['node-b'] }, port: { a: nodePort, b: nodePort } },
+    );
     // api.example.com: the proxy runs on node-c (the DNS answer is its InternalIP) and forwards to its own nodePort.
     // worker.example.com: the proxy's address is no Node's; it forwards to node-a.
     // docs.example.com: the proxy runs on node-a and forwards to its own nodePort.
-    dns = await startDnsmasq(bins.dnsmasq, { address: { 'api.example.com': NODES['node-c'], 'worker.example.com': '127.0.0.1', 'docs.example.com': NODES['node-a'] }, local: ['example.com'] });
-    const up = (address: string) => `proxy_pass http://${address}:${nodePort}; proxy_http_version 1.1; proxy_set_header Host $host;`;
+    dns = await startDnsmasq(bins.dnsmasq, {
+      address: {
+        'api.example.com': NODES['node-c'],
+        'worker.example.com': '127.0.0.1',
+        'docs.example.com': NODES['node-a'],
+      },
+      local: ['example.com'],
+    });
+    const up = (address: string) =>
+      `proxy_pass http://${address}:${nodePort}; proxy_http_version 1.1; proxy_set_header Host $host;`;
     nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
-      { name: 'on-c', serverName: 'api.example.com', ...edge, location: up(NODES['node-c']), alsoListen: [NODES['node-c']] },
+      {
+        name: 'on-c',
+        serverName: 'api.example.com',
+        ...edge,
+        location: up(NODES['node-c']),
+        alsoListen: [NODES['node-c']],
+      },
       { name: 'to-a', serverName: 'worker.example.com', ...edge, location: up(NODES['node-a']) },
-      { name: 'on-a', serverName: 'docs.example.com', ...edge, location: up(NODES['node-a']), alsoListen: [NODES['node-a']] },
+      {
+        name: 'on-a',
+        serverName: 'docs.example.com',
+        ...edge,
+        location: up(NODES['node-a']),
+        alsoListen: [NODES['node-a']],
+      },
       // One proxy for the three hosts (a run with several targets has one proxy port): on node-c and node-a, to node-a.
-      { name: 'all', serverName: 'api.example.com worker.example.com docs.example.com', ...edge, location: up(NODES['node-a']), alsoListen: [NODES['node-c'], NODES['node-a']] },
+      {
+        name: 'all',
+        serverName: 'api.example.com worker.example.com docs.example.com',
+        ...edge,
+        location: up(NODES['node-a']),
+        alsoListen: [NODES['node-c'], NODES['node-a']],
+      },
     ]);
   }, 120_000);
 
@@ -102,9 +150,13 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
       signal: AbortSignal.timeout(30_000),
     };
   }
-  const run = (host: string, e: Env): Promise<TargetReport> => runTarget(LAYERS, parseTarget(`https://${host}/`), e, { until: null, intervalMs: 0 });
+  const run = (host: string, e: Env): Promise<TargetReport> =>
+    runTarget(LAYERS, parseTarget(`https://${host}/`), e, { until: null, intervalMs: 0 });
   const proxyLayer = (rep: TargetReport) => rep.layers.find((l) => l.id === 'proxy') as Finding;
-  const byNode = (f: Finding) => Object.fromEntries((f.facts.nodes ?? []).map((n) => [n.node, { answered: n.answered, pod: n.readyGatewayPod, used: n.usedByProxy }]));
+  const byNode = (f: Finding) =>
+    Object.fromEntries(
+      (f.facts.nodes ?? []).map((n) => [n.node, { answered: n.answered, pod: n.readyGatewayPod, used: n.usedByProxy }]),
+    );
 
   it('the proxy runs on node-c (DNS answer = its InternalIP), which holds no gateway Pod: GatewayProxyNodeSilent, every node listed as data', async () => {
     const f = proxyLayer(await run('api.example.com', env('on-c', threeNodes('Local'))));
@@ -141,15 +193,23 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
   it.each([
     ['the listener port', () => 80],
     ['the nodePort', () => nodePort],
-  ])('with --gateway NS/NAME:PORT (%s) the every-node probe is the same: GatewayProxyNodeSilent, every node listed', async (_, port) => {
-    const f = proxyLayer(await run('api.example.com', env('on-c', threeNodes('Local'), { namespace: 'istio-ingress', name: 'example-istio-gateway', port: port() })));
-    expect(f.code, f.summary).toBe('GatewayProxyNodeSilent');
-    expect(byNode(f)).toEqual({
-      'node-a': { answered: true, pod: true, used: false },
-      'node-b': { answered: true, pod: true, used: false },
-      'node-c': { answered: false, pod: false, used: true },
-    });
-  });
+  ])(
+    'with --gateway NS/NAME:PORT (%s) the every-node probe is the same: GatewayProxyNodeSilent, every node listed',
+    async (_, port) => {
+      const f = proxyLayer(
+        await run(
+          'api.example.com',
+          env('on-c', threeNodes('Local'), { namespace: 'istio-ingress', name: 'example-istio-gateway', port: port() }),
+        ),
+      );
+      expect(f.code, f.summary).toBe('GatewayProxyNodeSilent');
+      expect(byNode(f)).toEqual({
+        'node-a': { answered: true, pod: true, used: false },
+        'node-b': { answered: true, pod: true, used: false },
+        'node-c': { answered: false, pod: false, used: true },
+      });
+    },
+  );
 
   it('probes every node once per Gateway for all the targets of a run (not once per host), each target judging its own node', async () => {
     // Every request that reaches the backends behind the real Envoy: one per target through the proxy, plus one per
@@ -157,15 +217,26 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
     const count = async (hosts: string[]) => {
       const e = env('all', threeNodes('Local'));
       envoy.seen.length = 0;
-      const reports = await runTargets(LAYERS, hosts.map((h) => parseTarget(`https://${h}/`)), e, { until: null, intervalMs: 0 });
+      const reports = await runTargets(
+        LAYERS,
+        hosts.map((h) => parseTarget(`https://${h}/`)),
+        e,
+        { until: null, intervalMs: 0 },
+      );
       return { reports, seen: [...envoy.seen] };
     };
     const { reports, seen } = await count(['api.example.com', 'worker.example.com', 'docs.example.com']);
-    process.stderr.write(`[nodes] 3 targets, one Gateway: ${seen.length} requests reached the backends (${seen.join(', ')})\n`);
+    process.stderr.write(
+      `[nodes] 3 targets, one Gateway: ${seen.length} requests reached the backends (${seen.join(', ')})\n`,
+    );
     expect(seen.length, seen.join(', ')).toBe(3 + 2);
     const [api, worker, docs] = reports.map(proxyLayer) as [Finding, Finding, Finding];
     // The same answers for every target; whether the proxy uses a node is each target's own (its DNS answer).
-    expect(byNode(api)).toEqual({ 'node-a': { answered: true, pod: true, used: false }, 'node-b': { answered: true, pod: true, used: false }, 'node-c': { answered: false, pod: false, used: true } });
+    expect(byNode(api)).toEqual({
+      'node-a': { answered: true, pod: true, used: false },
+      'node-b': { answered: true, pod: true, used: false },
+      'node-c': { answered: false, pod: false, used: true },
+    });
     expect(api.code, api.summary).toBe('GatewayProxyNodeSilent');
     expect(worker.code, worker.summary).toBe('GatewayNodesPartlySilent');
     expect(byNode(docs)['node-a']).toEqual({ answered: true, pod: true, used: true });

@@ -25,7 +25,14 @@ d('proxy layer cost against nginx on loopback', () => {
     const pki = new TestPki(dir, bins.openssl);
     caFile = pki.ca('test-ca');
     const good = pki.leaf('test-ca', 'good', ['api.example.com'], days(-1), days(60));
-    nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [{ name: 'static', serverName: 'api.example.com', ...good, location: 'return 200 "ok";\n    }\n    location = /nginx_status {\n      stub_status;' }]);
+    nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
+      {
+        name: 'static',
+        serverName: 'api.example.com',
+        ...good,
+        location: 'return 200 "ok";\n    }\n    location = /nginx_status {\n      stub_status;',
+      },
+    ]);
   });
   afterAll(async () => {
     await closeProbes();
@@ -34,15 +41,27 @@ d('proxy layer cost against nginx on loopback', () => {
   });
 
   const probe = (path: string) =>
-    undiciProbe.get(new URL(`https://api.example.com:${nginx.ports['static']}${path}`), { address: '127.0.0.1', signal: AbortSignal.timeout(10_000), caFile });
+    undiciProbe.get(new URL(`https://api.example.com:${nginx.ports['static']}${path}`), {
+      address: '127.0.0.1',
+      signal: AbortSignal.timeout(10_000),
+      caFile,
+    });
 
   /** Connections nginx accepted so far (stub_status), read over a plain TLS socket of its own. */
   const accepted = async (): Promise<number> => {
     const { connect } = await import('node:tls');
     return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port: nginx.ports['static'] as number, servername: 'api.example.com', rejectUnauthorized: false }, () => {
-        s.end('GET /nginx_status HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n');
-      });
+      const s = connect(
+        {
+          host: '127.0.0.1',
+          port: nginx.ports['static'] as number,
+          servername: 'api.example.com',
+          rejectUnauthorized: false,
+        },
+        () => {
+          s.end('GET /nginx_status HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n');
+        },
+      );
       let body = '';
       s.on('data', (c: Buffer) => (body += c.toString()));
       s.on('end', () => {
@@ -82,9 +101,12 @@ d('proxy layer cost against nginx on loopback', () => {
     for (let i = 0; i < 5; i++) singles.push(await ms(() => probe(`/one-${i}`)));
     const one = Math.min(...singles); // the least disturbed run: the machine is shared
     const twenty: number[] = [];
-    for (let i = 0; i < 5; i++) twenty.push(await ms(() => Promise.all(Array.from({ length: 20 }, (_, k) => probe(`/t${i}-${k}`)))));
+    for (let i = 0; i < 5; i++)
+      twenty.push(await ms(() => Promise.all(Array.from({ length: 20 }, (_, k) => probe(`/t${i}-${k}`)))));
     const all = Math.min(...twenty);
-    process.stderr.write(`[probe-cost] one target ${one.toFixed(1)} ms; 20 targets on one host ${all.toFixed(1)} ms = ${(all / one).toFixed(2)}x\n`);
+    process.stderr.write(
+      `[probe-cost] one target ${one.toFixed(1)} ms; 20 targets on one host ${all.toFixed(1)} ms = ${(all / one).toFixed(2)}x\n`,
+    );
     const r = await probe('/status');
     expect(r.statusCode).toBe(200);
     expect(r.bodySnippet).toBe('ok');

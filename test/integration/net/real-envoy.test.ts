@@ -38,7 +38,16 @@ if (skip) process.stderr.write(`[net] skipping the real-Envoy proxy tests: ${ski
 
 // 'stream': nginx needs proxy_buffering off to pass a stream on at all (with buffering it holds even the response
 // headers until a buffer fills), as nginx's docs tell anyone serving server-sent events.
-const SCENARIOS: Record<string, EnvoyScenario> = { ok: 'ok', nr: 'nr', nc: 'nc', uh: 'uh', uf: 'uf', rbac: 'rbac', stream: 'stream', 'tls-mismatch': 'tls-mismatch' };
+const SCENARIOS: Record<string, EnvoyScenario> = {
+  ok: 'ok',
+  nr: 'nr',
+  nc: 'nc',
+  uh: 'uh',
+  uf: 'uf',
+  rbac: 'rbac',
+  stream: 'stream',
+  'tls-mismatch': 'tls-mismatch',
+};
 
 let dir: string;
 let dns: Dnsmasq;
@@ -54,14 +63,29 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     const pki = new TestPki(dir, bins.openssl);
     caFile = pki.ca('test-ca');
     leaf = pki.leaf('test-ca', 'good', ['api.example.com', 'worker.example.com'], days(-1), days(60));
-    envoy = await startRealEnvoy(envoyBin!, dir, Object.fromEntries(Object.entries(SCENARIOS).map(([k, v]) => [k, scenario(v)])));
+    envoy = await startRealEnvoy(
+      envoyBin!,
+      dir,
+      Object.fromEntries(Object.entries(SCENARIOS).map(([k, v]) => [k, scenario(v)])),
+    );
     // meta/ll: a DNS answer pointing at the cloud metadata service, and at an IPv6 link-local address.
-    dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1', 'meta.example.com': '169.254.169.254', 'll.example.com': 'fe80::1' }, local: ['example.com'] });
-    const server = (name: string, location: string): NginxServer => ({ name, serverName: 'api.example.com worker.example.com', ...leaf, location });
+    dns = await startDnsmasq(bins.dnsmasq, {
+      address: { 'example.com': '127.0.0.1', 'meta.example.com': '169.254.169.254', 'll.example.com': 'fe80::1' },
+      local: ['example.com'],
+    });
+    const server = (name: string, location: string): NginxServer => ({
+      name,
+      serverName: 'api.example.com worker.example.com',
+      ...leaf,
+      location,
+    });
     // What the README tells users to write: HTTP/1.1 upstream and Host $host.
-    const good = (port: number) => `proxy_pass http://127.0.0.1:${port}; proxy_http_version 1.1; proxy_set_header Host $host;`;
+    const good = (port: number) =>
+      `proxy_pass http://127.0.0.1:${port}; proxy_http_version 1.1; proxy_set_header Host $host;`;
     nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
-      ...Object.keys(SCENARIOS).map((s) => server(s, `${good(envoy.ports[s]!)}${s === 'stream' ? ' proxy_buffering off;' : ''}`)),
+      ...Object.keys(SCENARIOS).map((s) =>
+        server(s, `${good(envoy.ports[s]!)}${s === 'stream' ? ' proxy_buffering off;' : ''}`),
+      ),
       // nginx's default proxy_http_version is 1.0: Istio's gateway Envoy answers 426.
       server('http10', `proxy_pass http://127.0.0.1:${envoy.ports['ok']}; proxy_set_header Host $host;`),
     ]);
@@ -104,9 +128,11 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
       signal: AbortSignal.timeout(r.timeoutMs ?? 30_000),
     };
   }
-  const run = (r: Run): Promise<TargetReport> => runTarget(LAYERS, parseTarget(r.target ?? 'https://api.example.com/'), env(r), { until: null, intervalMs: 0 });
+  const run = (r: Run): Promise<TargetReport> =>
+    runTarget(LAYERS, parseTarget(r.target ?? 'https://api.example.com/'), env(r), { until: null, intervalMs: 0 });
   const layer = (rep: TargetReport, id: string) => rep.layers.find((l) => l.id === id) as Finding;
-  const text = (f: Finding) => `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${f.fix ? `${f.fix.explain}\n${renderFix(f.fix)}` : ''}`;
+  const text = (f: Finding) =>
+    `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${f.fix ? `${f.fix.explain}\n${renderFix(f.fix)}` : ''}`;
 
   it('healthy: every layer passes; the backend answered through nginx and Envoy', async () => {
     const rep = await run({ proxy: 'ok' });
@@ -124,7 +150,7 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     expect(text(layer(rep, 'proxy'))).toContain('the body was still open');
   });
 
-  describe('Envoy\'s local replies through nginx, which hides its headers: the cluster layer that knows the cause names it', () => {
+  describe("Envoy's local replies through nginx, which hides its headers: the cluster layer that knows the cause names it", () => {
     it('404 NR with no HTTPRoute for the host: proxy passes, route fails NoRouteForHost carrying the 404', async () => {
       const rep = await run({ proxy: 'nr', fixture: 'no-route-for-host' });
       expect(layer(rep, 'proxy').status).toBe('pass');
@@ -179,8 +205,12 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
       const rep = await run({ proxy: 'tls-mismatch', fixture: 'mesh-dr-simple-to-plaintext' });
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'DestinationRuleTlsMismatch' });
       // Envoy 1.40 names no TLS failure here: the plaintext backend answers the ClientHello with an HTTP 400 and closes.
-      expect(text(layer(rep, 'mesh'))).toMatch(/HTTP 503 "upstream connect error" from Envoy \(UF: .*\), reset reason: remote connection failure/);
-      expect(renderFix(layer(rep, 'mesh').fix!)).toMatch(/"op":"replace","path":"\/spec\/trafficPolicy\/tls\/mode","value":"DISABLE"/);
+      expect(text(layer(rep, 'mesh'))).toMatch(
+        /HTTP 503 "upstream connect error" from Envoy \(UF: .*\), reset reason: remote connection failure/,
+      );
+      expect(renderFix(layer(rep, 'mesh').fix!)).toMatch(
+        /"op":"replace","path":"\/spec\/trafficPolicy\/tls\/mode","value":"DISABLE"/,
+      );
     });
 
     it('403 "RBAC: access denied" with the DENY policy in the manifests: mesh AuthorizationDenied carrying the 403, never ProxyNotForwardingToGateway ("the proxy answers itself")', async () => {
@@ -188,7 +218,9 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'mesh', code: 'AuthorizationDenied' });
       expect(layer(rep, 'proxy').status).toBe('pass');
       expect(text(layer(rep, 'proxy'))).toMatch(/server: nginx/);
-      expect(text(layer(rep, 'proxy'))).toMatch(/direct GET http:\/\/127\.0\.0\.1:\d+ Host: api\.example\.com .*HTTP 403 .*server: istio-envoy; body: "RBAC: access denied"/);
+      expect(text(layer(rep, 'proxy'))).toMatch(
+        /direct GET http:\/\/127\.0\.0\.1:\d+ Host: api\.example\.com .*HTTP 403 .*server: istio-envoy; body: "RBAC: access denied"/,
+      );
       expect(text(layer(rep, 'mesh'))).toMatch(/HTTP 403 "RBAC: access denied" from Envoy/);
       expect(text(layer(rep, 'mesh'))).toMatch(/Envoy RBAC policy ns\[istio-ingress\]-policy\[.*\]-rule\[0\] matches/);
     });
@@ -200,7 +232,7 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
       expect(layer(rep, 'mesh').summary).toMatch(/the mesh policies were not checked/);
     });
 
-    it('the same 403 without cluster access: still GatewayRbacDenied (the body is Envoy\'s RBAC filter\'s own)', async () => {
+    it("the same 403 without cluster access: still GatewayRbacDenied (the body is Envoy's RBAC filter's own)", async () => {
       const rep = await run({ proxy: 'rbac', cluster: false });
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'GatewayRbacDenied' });
     });
@@ -210,7 +242,9 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     const rep = await run({ proxy: 'http10', gateway: 'ok' });
     expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyHttp10Upstream' });
     const f = layer(rep, 'proxy');
-    expect(f.summary).toMatch(/as HTTP\/1\.0.*426 Upgrade Required \(the proxy is nginx\); the gateway's NodePort, asked in HTTP\/1\.1, answers HTTP 200 from the backend/);
+    expect(f.summary).toMatch(
+      /as HTTP\/1\.0.*426 Upgrade Required \(the proxy is nginx\); the gateway's NodePort, asked in HTTP\/1\.1, answers HTTP 200 from the backend/,
+    );
     expect(text(f)).toContain('nginx: proxy_http_version 1.1;');
     expect(text(f)).not.toContain('HAProxy');
   });
@@ -232,7 +266,9 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
       const probe = recorder();
       const rep = await run({ proxy: 'ok', target: 'https://meta.example.com/', probe });
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dns', code: 'DnsLinkLocalAddress' });
-      expect(layer(rep, 'dns').summary).toBe('meta.example.com resolves to 169.254.169.254 (the cloud metadata service (AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle)): gwdoctor does not probe it unless --expect-ip names it');
+      expect(layer(rep, 'dns').summary).toBe(
+        'meta.example.com resolves to 169.254.169.254 (the cloud metadata service (AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle)): gwdoctor does not probe it unless --expect-ip names it',
+      );
       expect(text(layer(rep, 'dns'))).toContain('--expect-ip 169.254.169.254');
       expect(layer(rep, 'proxy').status).toBe('skip');
       expect(probe.asked).toEqual([]);
@@ -248,7 +284,12 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
 
     it('--expect-ip 169.254.169.254: the user named it, so the proxy layer asks that address (recorded, not sent)', async () => {
       const probe = recorder();
-      const rep = await run({ proxy: 'ok', target: 'https://meta.example.com/', probe, expectIps: ['169.254.169.254'] });
+      const rep = await run({
+        proxy: 'ok',
+        target: 'https://meta.example.com/',
+        probe,
+        expectIps: ['169.254.169.254'],
+      });
       expect(layer(rep, 'dns').status).toBe('pass');
       expect(probe.asked).toContain('169.254.169.254');
       expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUnreachable' });
@@ -258,14 +299,21 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
   // What ProxyHttp10Upstream's fix says about HAProxy and Caddy, checked against the real proxies: each speaks
   // HTTP/1.1 to the gateway for an HTTP/1.1 client; HAProxy keeps an HTTP/1.0 client's version, Caddy does not.
   const others = proxyBins();
-  const missing = Object.entries(others).filter(([, v]) => !v).map(([k]) => k);
-  if (missing.length && process.env['CI'] === 'true') throw new Error(`the proxy tests need ${missing.join(', ')}: run scripts/install-net-deps.sh`);
+  const missing = Object.entries(others)
+    .filter(([, v]) => !v)
+    .map(([k]) => k);
+  if (missing.length && process.env['CI'] === 'true')
+    throw new Error(`the proxy tests need ${missing.join(', ')}: run scripts/install-net-deps.sh`);
   describe.skipIf(missing.length > 0)('HAProxy and Caddy in front of the real Envoy', () => {
     let haproxy: Proxy;
     let caddy: Proxy;
     beforeAll(async () => {
       haproxy = await startHaproxy(others.haproxy!, join(dir, 'haproxy'), { ...leaf, upstream: envoy.ports['ok']! });
-      caddy = await startCaddy(others.caddy!, join(dir, 'caddy'), { ...leaf, upstream: envoy.ports['ok']!, host: 'api.example.com' });
+      caddy = await startCaddy(others.caddy!, join(dir, 'caddy'), {
+        ...leaf,
+        upstream: envoy.ports['ok']!,
+        host: 'api.example.com',
+      });
     }, 60_000);
     afterAll(async () => {
       await haproxy?.stop();
@@ -273,10 +321,15 @@ d('the proxy layer in front of a real Envoy (nginx replaces its server header)',
     });
     const through = (p: Proxy) => {
       const e = env({ proxy: 'ok' });
-      return runTarget(LAYERS, parseTarget('https://api.example.com/'), { ...e, net: { ...e.net, port: p.tls } }, { until: null, intervalMs: 0 });
+      return runTarget(
+        LAYERS,
+        parseTarget('https://api.example.com/'),
+        { ...e, net: { ...e.net, port: p.tls } },
+        { until: null, intervalMs: 0 },
+      );
     };
 
-    it('HAProxy with its defaults: gwdoctor (HTTP/1.1) passes every layer; a raw HTTP/1.0 client gets Envoy\'s 426 through it, HTTP/1.1 gets 200', async () => {
+    it("HAProxy with its defaults: gwdoctor (HTTP/1.1) passes every layer; a raw HTTP/1.0 client gets Envoy's 426 through it, HTTP/1.1 gets 200", async () => {
       expect(outcome(await through(haproxy))).toMatchObject({ verdict: 'pass', layer: null, code: null });
       expect(await rawStatus(haproxy.plain, 'HTTP/1.0', 'api.example.com')).toBe(426);
       expect(await rawStatus(haproxy.plain, 'HTTP/1.1', 'api.example.com')).toBe(200);

@@ -45,7 +45,10 @@ function https(objs: K8sObject[]): void {
       if (l.port !== 80) continue;
       l.protocol = 'HTTPS';
       l.hostname = 'api.example.com';
-      (l as { tls?: unknown }).tls = { mode: 'Terminate', certificateRefs: [{ group: '', kind: 'Secret', name: 'example-com-tls' }] };
+      (l as { tls?: unknown }).tls = {
+        mode: 'Terminate',
+        certificateRefs: [{ group: '', kind: 'Secret', name: 'example-com-tls' }],
+      };
     }
   }
 }
@@ -59,15 +62,21 @@ d('SNI at an HTTPS listener: real nginx re-encrypting to a real Envoy that match
     const edge = pki.leaf('test-ca', 'edge', ['api.example.com'], days(-1), days(60));
     pki.ca('gateway-ca');
     const gw = pki.leaf('gateway-ca', 'gateway', ['api.example.com'], days(-1), days(60));
-    envoy = await startRealEnvoy(real.bin!, dir, { sni: scenario('ok'), other: scenario('ok') }, {
-      tls: {
-        sni: { serverNames: ['api.example.com'], ...gw },
-        // istiod wrote no filter chain for api.example.com (e.g. it could not load the listener's certificate).
-        other: { serverNames: ['worker.example.com'], ...gw },
+    envoy = await startRealEnvoy(
+      real.bin!,
+      dir,
+      { sni: scenario('ok'), other: scenario('ok') },
+      {
+        tls: {
+          sni: { serverNames: ['api.example.com'], ...gw },
+          // istiod wrote no filter chain for api.example.com (e.g. it could not load the listener's certificate).
+          other: { serverNames: ['worker.example.com'], ...gw },
+        },
       },
-    });
+    );
     dns = await startDnsmasq(bins.dnsmasq, { address: { 'example.com': '127.0.0.1' }, local: ['example.com'] });
-    const up = (l: string) => `proxy_pass https://127.0.0.1:${envoy.ports[l]}; proxy_http_version 1.1; proxy_set_header Host $host;`;
+    const up = (l: string) =>
+      `proxy_pass https://127.0.0.1:${envoy.ports[l]}; proxy_http_version 1.1; proxy_set_header Host $host;`;
     const sni = ' proxy_ssl_server_name on; proxy_ssl_name $host;';
     nginx = await startNginx(bins.nginx, join(dir, 'nginx'), [
       { name: 'with-sni', serverName: 'api.example.com', ...edge, location: up('sni') + sni },
@@ -99,9 +108,11 @@ d('SNI at an HTTPS listener: real nginx re-encrypting to a real Envoy that match
       signal: AbortSignal.timeout(30_000),
     };
   }
-  const run = (proxy: string, gateway: string): Promise<TargetReport> => runTarget(LAYERS, parseTarget('https://api.example.com/'), env(proxy, gateway), { until: null, intervalMs: 0 });
+  const run = (proxy: string, gateway: string): Promise<TargetReport> =>
+    runTarget(LAYERS, parseTarget('https://api.example.com/'), env(proxy, gateway), { until: null, intervalMs: 0 });
   const proxyLayer = (rep: TargetReport) => rep.layers.find((l) => l.id === 'proxy') as Finding;
-  const text = (f: Finding) => `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${f.fix ? `${f.fix.explain}\n${renderFix(f.fix)}` : ''}`;
+  const text = (f: Finding) =>
+    `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}\n${f.fix ? `${f.fix.explain}\n${renderFix(f.fix)}` : ''}`;
 
   it('nginx with proxy_ssl_server_name on and proxy_ssl_name $host: Envoy routes, the proxy layer passes', async () => {
     const rep = await run('with-sni', 'sni');
@@ -118,8 +129,15 @@ d('SNI at an HTTPS listener: real nginx re-encrypting to a real Envoy that match
     const t = text(f);
     expect(f.summary).toMatch(/answered 502 itself/);
     expect(f.summary).toContain('listener hostnames: api.example.com');
-    expect(t).toMatch(/direct GET https:\/\/127\.0\.0\.1:\d+ SNI api\.example\.com .*HTTP 200.*TLS with SNI api\.example\.com: handshake ok; without SNI: reset/);
-    expect(f.facts.sni).toMatchObject({ host: 'api.example.com', withHost: 'ok', listenerHostnames: ['api.example.com'], gateway: 'istio-ingress/example-istio-gateway' });
+    expect(t).toMatch(
+      /direct GET https:\/\/127\.0\.0\.1:\d+ SNI api\.example\.com .*HTTP 200.*TLS with SNI api\.example\.com: handshake ok; without SNI: reset/,
+    );
+    expect(f.facts.sni).toMatchObject({
+      host: 'api.example.com',
+      withHost: 'ok',
+      listenerHostnames: ['api.example.com'],
+      gateway: 'istio-ingress/example-istio-gateway',
+    });
     expect(f.facts.sni?.withoutSni).not.toBe('ok');
     expect(t).toContain('proxy_ssl_server_name on; proxy_ssl_name $host;');
     expect(t).toContain('sni req.hdr(host)');
@@ -130,8 +148,14 @@ d('SNI at an HTTPS listener: real nginx re-encrypting to a real Envoy that match
     const rep = await run('other', 'other');
     const f = proxyLayer(rep);
     expect(f.code, text(f)).toBe('GatewayNoListenerForSni');
-    expect(f.facts.sni).toMatchObject({ host: 'api.example.com', withoutSni: null, listenerHostnames: ['api.example.com'] });
+    expect(f.facts.sni).toMatchObject({
+      host: 'api.example.com',
+      withoutSni: null,
+      listenerHostnames: ['api.example.com'],
+    });
     expect(f.facts.sni?.withHost).not.toBe('ok');
-    expect(f.summary).toMatch(/resets the TLS handshake for SNI api\.example\.com: no listener for this SNI \(HTTPS listeners on port 80 of istio-ingress\/example-istio-gateway: api\.example\.com\)/);
+    expect(f.summary).toMatch(
+      /resets the TLS handshake for SNI api\.example\.com: no listener for this SNI \(HTTPS listeners on port 80 of istio-ingress\/example-istio-gateway: api\.example\.com\)/,
+    );
   });
 });

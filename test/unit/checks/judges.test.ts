@@ -16,20 +16,31 @@ import type { ResolvedBackendRef } from '../../../src/types.js';
 
 type Matched = Extract<RouteStage, { kind: 'matched' }>;
 
-const input: JudgeInput = { target: parseTarget('api.example.com'), probes: { addresses: null, envoy: [] }, gatewayFilter: null };
+const input: JudgeInput = {
+  target: parseTarget('api.example.com'),
+  probes: { addresses: null, envoy: [] },
+  gatewayFilter: null,
+};
 
 const gateway: Gateway = {
   apiVersion: 'gateway.networking.k8s.io/v1',
   kind: 'Gateway',
   metadata: { name: 'edge', namespace: 'gw' },
-  spec: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP', hostname: 'www.example.com' }] },
+  spec: {
+    gatewayClassName: 'istio',
+    listeners: [{ name: 'http', port: 80, protocol: 'HTTP', hostname: 'www.example.com' }],
+  },
 };
 
 const route: HTTPRoute = {
   apiVersion: 'gateway.networking.k8s.io/v1',
   kind: 'HTTPRoute',
   metadata: { name: 'api', namespace: 'gw' },
-  spec: { parentRefs: [{ name: 'edge' }], hostnames: ['api.example.com'], rules: [{ backendRefs: [{ name: 'api', namespace: 'apps', port: 8080 }] }] },
+  spec: {
+    parentRefs: [{ name: 'edge' }],
+    hostnames: ['api.example.com'],
+    rules: [{ backendRefs: [{ name: 'api', namespace: 'apps', port: 8080 }] }],
+  },
 };
 
 const ref: ResolvedBackendRef = {
@@ -45,16 +56,34 @@ const ref: ResolvedBackendRef = {
   where: 'rules[0].backendRefs[0]',
 };
 
-const service: Service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'apps' }, spec: { selector: { app: 'api' }, ports: [{ port: 8080, targetPort: 8080 }] } };
+const service: Service = {
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'api', namespace: 'apps' },
+  spec: { selector: { app: 'api' }, ports: [{ port: 8080, targetPort: 8080 }] },
+};
 
 /** The route stage's matched case: what the grant and endpoints judges read of it (the route, its parentRef, the redirect). */
-const matched = { kind: 'matched', attachment: { route, parentRef: { name: 'edge' }, parentIndex: 0, gateway }, ruleIndex: 0, refs: [ref], services: [], redirect: null } as unknown as Matched;
+const matched = {
+  kind: 'matched',
+  attachment: { route, parentRef: { name: 'edge' }, parentIndex: 0, gateway },
+  ruleIndex: 0,
+  refs: [ref],
+  services: [],
+  redirect: null,
+} as unknown as Matched;
 
 describe('judgeListener', () => {
   const judge = (s: ListenerStage) => judgeListener.call(layerMeta('listener'), s, input);
 
   it('a --gateway that names no Gateway: GatewayNotFound with the command that lists them', () => {
-    const d = judge({ kind: 'filter-missing', classes: [], routes: [], filter: { namespace: 'gw', name: 'nope' }, all: [gateway] });
+    const d = judge({
+      kind: 'filter-missing',
+      classes: [],
+      routes: [],
+      filter: { namespace: 'gw', name: 'nope' },
+      all: [gateway],
+    });
     expect(d).toMatchObject({ status: 'fail', code: 'GatewayNotFound' });
     expect(d.summary).toBe('Gateway gw/nope does not exist');
     expect(d.fix?.kind).toBe('command');
@@ -73,7 +102,11 @@ describe('judgeRoute', () => {
     const listener = { name: 'http', port: 80, protocol: 'HTTP' };
     const s = {
       kind: 'no-route',
-      chosen: { cand: { gateway, listener }, attached: [], sel: { vhost: null, routes: [], shadowed: [], winner: null, entries: [] } },
+      chosen: {
+        cand: { gateway, listener },
+        attached: [],
+        sel: { vhost: null, routes: [], shadowed: [], winner: null, entries: [] },
+      },
       attachments: [],
       routes: [],
       gateways: [gateway],
@@ -104,7 +137,14 @@ describe('judgeGrant', () => {
   it('a cross-namespace backendRef without a ReferenceGrant: ReferenceGrantMissing, and the grant to apply', () => {
     const d = judgeGrant.call(layerMeta('grant'), { rs: matched, gs: grantStage([]) });
     expect(d).toMatchObject({ status: 'fail', code: 'ReferenceGrantMissing' });
-    expect(d.fix).toMatchObject({ kind: 'apply', object: { kind: 'ReferenceGrant', metadata: { namespace: 'apps' }, spec: { from: [{ kind: 'HTTPRoute', namespace: 'gw' }], to: [{ kind: 'Service', name: 'api' }] } } });
+    expect(d.fix).toMatchObject({
+      kind: 'apply',
+      object: {
+        kind: 'ReferenceGrant',
+        metadata: { namespace: 'apps' },
+        spec: { from: [{ kind: 'HTTPRoute', namespace: 'gw' }], to: [{ kind: 'Service', name: 'api' }] },
+      },
+    });
   });
 
   it('the same backendRef with a ReferenceGrant that permits it: a pass', () => {
@@ -112,7 +152,10 @@ describe('judgeGrant', () => {
       apiVersion: 'gateway.networking.k8s.io/v1beta1',
       kind: 'ReferenceGrant',
       metadata: { name: 'from-gw', namespace: 'apps' },
-      spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'gw' }], to: [{ group: '', kind: 'Service' }] },
+      spec: {
+        from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'gw' }],
+        to: [{ group: '', kind: 'Service' }],
+      },
     };
     const d = judgeGrant.call(layerMeta('grant'), { rs: matched, gs: grantStage([grant]) });
     expect(d.status, d.summary).toBe('pass');
@@ -122,7 +165,11 @@ describe('judgeGrant', () => {
 
 describe('judgeEndpoints', () => {
   const stage = (slices: EndpointsStage['backends'][number]['slices']): EndpointsStage =>
-    ({ backends: [{ ref, service, siblings: [], grants: [], slices, pods: null, nsPods: null, waypoint: null }], mirrorMissing: false, elsewhere: [] }) as unknown as EndpointsStage;
+    ({
+      backends: [{ ref, service, siblings: [], grants: [], slices, pods: null, nsPods: null, waypoint: null }],
+      mirrorMissing: false,
+      elsewhere: [],
+    }) as unknown as EndpointsStage;
 
   const slice = (ready: boolean) => ({
     apiVersion: 'discovery.k8s.io/v1',

@@ -9,9 +9,15 @@ import fc from 'fast-check';
 const scale = Number(process.env['GWDOCTOR_FUZZ_RUNS'] ?? '1');
 export const SCALE = Number.isFinite(scale) && scale > 0 ? scale : 1;
 const fixed = 0x6d0c_2026;
-export const SEED = process.env['GWDOCTOR_FUZZ_SEED'] !== undefined ? Number(process.env['GWDOCTOR_FUZZ_SEED']) : SCALE > 1 ? Date.now() % 2 ** 31 : fixed;
+export const SEED =
+  process.env['GWDOCTOR_FUZZ_SEED'] !== undefined
+    ? Number(process.env['GWDOCTOR_FUZZ_SEED'])
+    : SCALE > 1
+      ? Date.now() % 2 ** 31
+      : fixed;
 
-if (SCALE > 1 || process.env['GWDOCTOR_FUZZ_SEED'] !== undefined) process.stderr.write(`[fuzz] seed ${SEED}, ${SCALE}x the default number of cases\n`);
+if (SCALE > 1 || process.env['GWDOCTOR_FUZZ_SEED'] !== undefined)
+  process.stderr.write(`[fuzz] seed ${SEED}, ${SCALE}x the default number of cases\n`);
 
 /** fast-check parameters for a property with `base` cases in the default budget. */
 export function budget(base: number): fc.Parameters<unknown> {

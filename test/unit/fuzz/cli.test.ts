@@ -27,16 +27,24 @@ function file(name: string, text: string | Buffer, mode?: number): string {
 
 const kc = (server: string, user: string) =>
   [
-    'apiVersion: v1', 'kind: Config',
+    'apiVersion: v1',
+    'kind: Config',
     `clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
     `users: [{name: u, user: ${user}}, {name: other, user: {client-key-data: ${SECRETS.keyData}, token: ${SECRETS.token}}}]`,
-    'contexts: [{name: x, context: {cluster: c, user: u}}]', 'current-context: x', '',
+    'contexts: [{name: x, context: {cluster: c, user: u}}]',
+    'current-context: x',
+    '',
   ].join('\n');
 
-const failing = file('fail.sh', `#!/bin/sh\necho "error: expired; token=${SECRETS.token} password=${SECRETS.password}" >&2\nexit 3\n`, 0o755);
+const failing = file(
+  'fail.sh',
+  `#!/bin/sh\necho "error: expired; token=${SECRETS.token} password=${SECRETS.password}" >&2\nexit 3\n`,
+  0o755,
+);
 const hanging = file('hang.sh', '#!/bin/sh\nsleep 60\n', 0o755);
 const garbage = file('garbage.sh', `#!/bin/sh\necho "not json ${SECRETS.token}"\n`, 0o755);
-const exec = (cmd: string) => `{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ${cmd}, interactiveMode: Never}}`;
+const exec = (cmd: string) =>
+  `{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ${cmd}, interactiveMode: Never}}`;
 
 const KUBECONFIGS = [
   file('kc-userinfo', kc(`https://admin:${SECRETS.password}@127.0.0.1:1`, `{token: ${SECRETS.token}}`)),
@@ -60,16 +68,31 @@ function manifestsDir(i: number, edit: { at: number; how: 'cut' | 'drop' | 'doub
   mkdirSync(d, { recursive: true });
   const at = edit.at % lines.length;
   const out =
-    edit.how === 'cut' ? seed.slice(0, Math.floor((seed.length * (edit.at % 1000)) / 1000))
-    : edit.how === 'drop' ? [...lines.slice(0, at), ...lines.slice(at + 1)].join('\n')
-    : edit.how === 'double' ? [...lines.slice(0, at + 1), ...lines.slice(at)].join('\n')
-    : seed.replace('message: Route was valid', `message: "https://u:${SECRETS.password}@h token=${SECRETS.token}"`);
+    edit.how === 'cut'
+      ? seed.slice(0, Math.floor((seed.length * (edit.at % 1000)) / 1000))
+      : edit.how === 'drop'
+        ? [...lines.slice(0, at), ...lines.slice(at + 1)].join('\n')
+        : edit.how === 'double'
+          ? [...lines.slice(0, at + 1), ...lines.slice(at)].join('\n')
+          : seed.replace(
+              'message: Route was valid',
+              `message: "https://u:${SECRETS.password}@h token=${SECRETS.token}"`,
+            );
   writeFileSync(join(d, 'cluster.yaml'), out);
   return d;
 }
 
 const target = fc.oneof(
-  fc.constantFrom('api.example.com', 'worker.example.com', 'https://api.example.com/health?token=' + SECRETS.token, `https://u:${SECRETS.password}@api.example.com/`, 'api.example.com:0', 'localhost', '-x', ''),
+  fc.constantFrom(
+    'api.example.com',
+    'worker.example.com',
+    'https://api.example.com/health?token=' + SECRETS.token,
+    `https://u:${SECRETS.password}@api.example.com/`,
+    'api.example.com:0',
+    'localhost',
+    '-x',
+    '',
+  ),
   fc.domain(),
   fc.webUrl({ withQueryParameters: true }),
   fc.string({ maxLength: 20 }),
@@ -77,7 +100,12 @@ const target = fc.oneof(
 
 const source = fc.oneof(
   fc.constantFrom(...KUBECONFIGS).map((k) => ['--kubeconfig', k]),
-  fc.record({ at: fc.nat(), how: fc.constantFrom('cut', 'drop', 'double', 'secret') as fc.Arbitrary<'cut' | 'drop' | 'double' | 'secret'> }).map((e) => ['--manifests', manifestsDir(Math.floor(Math.random() * 1e9), e)]),
+  fc
+    .record({
+      at: fc.nat(),
+      how: fc.constantFrom('cut', 'drop', 'double', 'secret') as fc.Arbitrary<'cut' | 'drop' | 'double' | 'secret'>,
+    })
+    .map((e) => ['--manifests', manifestsDir(Math.floor(Math.random() * 1e9), e)]),
   fc.constant(['--manifests', join(ROOT, 'fixtures', 'seed-healthy')]),
   fc.constant([] as string[]),
 );
@@ -85,7 +113,20 @@ const source = fc.oneof(
 const extra = fc.subarray(['-v', '--debug', '--no-color', '--offline', '--offline', '--offline'], { maxLength: 3 });
 const odd = fc.oneof(
   fc.constant([] as string[]),
-  fc.constantFrom(['--port', '0'], ['--port', '65536'], ['--resolver', '1.2.3.4:99999'], ['--timeout', '0s'], ['--wait', '1s'], ['--ca-file', '/etc/passwd'], ['--ca-file', KUBECONFIGS[9]!], ['--gateway', 'Bad/Name'], ['--expect-ip', 'x'], ['--context', 'nope'], ['-o', 'yaml'], ['--frobnicate']),
+  fc.constantFrom(
+    ['--port', '0'],
+    ['--port', '65536'],
+    ['--resolver', '1.2.3.4:99999'],
+    ['--timeout', '0s'],
+    ['--wait', '1s'],
+    ['--ca-file', '/etc/passwd'],
+    ['--ca-file', KUBECONFIGS[9]!],
+    ['--gateway', 'Bad/Name'],
+    ['--expect-ip', 'x'],
+    ['--context', 'nope'],
+    ['-o', 'yaml'],
+    ['--frobnicate'],
+  ),
 );
 
 interface Outcome {
@@ -99,7 +140,10 @@ interface Outcome {
 function runCli(args: string[], killAfterMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1', GWDOCTOR_RESOLV_CONF: resolv } });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1', GWDOCTOR_RESOLV_CONF: resolv },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -116,26 +160,41 @@ const GRACE_MS = 2000;
 
 describe('the built CLI under random input', () => {
   const CASES = 24;
-  it(`${CASES} random command lines: exit 0-3, no stack trace, no secret, in time, valid JSON`, async () => {
-    await fc.assert(
-      fc.asyncProperty(source, fc.array(target, { minLength: 1, maxLength: 2 }), extra, odd, fc.constantFrom('text', 'json'), fc.integer({ min: 1, max: 3 }), async (src, targets, ex, o, format, seconds) => {
-        const args = [...src, ...ex, ...o, '-o', format, '--timeout', `${seconds}s`, '--', ...targets];
-        const r = await runCli(args, (seconds * 1000 + GRACE_MS) * 3 + 5000);
-        const all = r.stdout + r.stderr;
-        expect([0, 1, 2, 3], `exit ${r.code} (signal ${r.signal}) for ${JSON.stringify(args)}\n${r.stderr}`).toContain(r.code);
-        expect(r.stderr, 'stack trace').not.toMatch(/\n\s+at .+:\d+:\d+/);
-        expect(all).not.toMatch(/internal error/);
-        expect(leaked(all), `secret leaked for ${JSON.stringify(args)}`).toEqual([]);
-        expect(r.ms, `took ${r.ms} ms with --timeout ${seconds}s`).toBeLessThan(seconds * 1000 + GRACE_MS + 2000);
-        if (format === 'json' && r.code !== 3) {
-          const report = JSON.parse(r.stdout);
-          expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
-        }
-        if (r.code === 3) expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      }),
-      budget(CASES),
-    );
-  }, timeoutFor(CASES, 4000));
+  it(
+    `${CASES} random command lines: exit 0-3, no stack trace, no secret, in time, valid JSON`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          source,
+          fc.array(target, { minLength: 1, maxLength: 2 }),
+          extra,
+          odd,
+          fc.constantFrom('text', 'json'),
+          fc.integer({ min: 1, max: 3 }),
+          async (src, targets, ex, o, format, seconds) => {
+            const args = [...src, ...ex, ...o, '-o', format, '--timeout', `${seconds}s`, '--', ...targets];
+            const r = await runCli(args, (seconds * 1000 + GRACE_MS) * 3 + 5000);
+            const all = r.stdout + r.stderr;
+            expect(
+              [0, 1, 2, 3],
+              `exit ${r.code} (signal ${r.signal}) for ${JSON.stringify(args)}\n${r.stderr}`,
+            ).toContain(r.code);
+            expect(r.stderr, 'stack trace').not.toMatch(/\n\s+at .+:\d+:\d+/);
+            expect(all).not.toMatch(/internal error/);
+            expect(leaked(all), `secret leaked for ${JSON.stringify(args)}`).toEqual([]);
+            expect(r.ms, `took ${r.ms} ms with --timeout ${seconds}s`).toBeLessThan(seconds * 1000 + GRACE_MS + 2000);
+            if (format === 'json' && r.code !== 3) {
+              const report = JSON.parse(r.stdout);
+              expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
+            }
+            if (r.code === 3) expect(r.stderr.trim().split('\n')).toHaveLength(1);
+          },
+        ),
+        budget(CASES),
+      );
+    },
+    timeoutFor(CASES, 4000),
+  );
 });
 
 // Stalled inputs: part of a dump (YAML or JSON, cut anywhere) written to a pipe or a named pipe by a writer that never
@@ -143,28 +202,47 @@ describe('the built CLI under random input', () => {
 describe('stalled inputs under the deadline', () => {
   const json = JSON.stringify(parse(seed), null, 2);
   const CASES = 4;
-  it(`${CASES} stalled writers (pipe or named pipe, YAML or JSON, cut anywhere): exit 2 at --timeout`, async () => {
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom('pipe', 'fifo'), fc.constantFrom('yaml', 'json'), fc.nat(), fc.constantFrom(1000, 1500), async (how, kind, at, ms) => {
-        const text = kind === 'yaml' ? seed : json;
-        const part = text.slice(0, at % text.length);
-        const fifo = join(dir, `stall-${n++}.${kind}`);
-        if (how === 'fifo') mkfifo(fifo);
-        const { child, ended } = gwdoctorChild(['-f', how === 'pipe' ? '-' : fifo, '--offline', '--timeout', `${ms}ms`, 'api.example.com']);
-        let close = (): void => void child.stdin?.end();
-        if (how === 'fifo') {
-          const w = await fifoWriter(fifo);
-          w.write(part);
-          close = w.close;
-        } else child.stdin?.write(part);
-        const r = await ended;
-        close();
-        expect(r.code, r.stderr).toBe(2);
-        expect(r.stderr).toMatch(/^gwdoctor: the deadline \(--timeout\) passed while reading manifests from .*: (nothing was written to it|\d+ bytes read, and the writer had not finished)\n  hint: /);
-        expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
-      }),
-      budget(CASES),
-    );
-  }, timeoutFor(CASES, 8000));
+  it(
+    `${CASES} stalled writers (pipe or named pipe, YAML or JSON, cut anywhere): exit 2 at --timeout`,
+    async () => {
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom('pipe', 'fifo'),
+          fc.constantFrom('yaml', 'json'),
+          fc.nat(),
+          fc.constantFrom(1000, 1500),
+          async (how, kind, at, ms) => {
+            const text = kind === 'yaml' ? seed : json;
+            const part = text.slice(0, at % text.length);
+            const fifo = join(dir, `stall-${n++}.${kind}`);
+            if (how === 'fifo') mkfifo(fifo);
+            const { child, ended } = gwdoctorChild([
+              '-f',
+              how === 'pipe' ? '-' : fifo,
+              '--offline',
+              '--timeout',
+              `${ms}ms`,
+              'api.example.com',
+            ]);
+            let close = (): void => void child.stdin?.end();
+            if (how === 'fifo') {
+              const w = await fifoWriter(fifo);
+              w.write(part);
+              close = w.close;
+            } else child.stdin?.write(part);
+            const r = await ended;
+            close();
+            expect(r.code, r.stderr).toBe(2);
+            expect(r.stderr).toMatch(
+              /^gwdoctor: the deadline \(--timeout\) passed while reading manifests from .*: (nothing was written to it|\d+ bytes read, and the writer had not finished)\n  hint: /,
+            );
+            expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
+          },
+        ),
+        budget(CASES),
+      );
+    },
+    timeoutFor(CASES, 8000),
+  );
 });

@@ -15,7 +15,18 @@ import { parseTarget } from '../../../src/target.js';
 import { budget, leaked, SECRET_VALUES, SECRETS, timeoutFor } from './budget.js';
 
 const hostish = fc.oneof(
-  fc.constantFrom('api.example.com', 'API.Example.COM.', 'bücher.example.com', 'a.b', 'localhost', '10.0.0.1', '[::1]', '-bad.example.com', 'a..b', 'x'.repeat(70) + '.com'),
+  fc.constantFrom(
+    'api.example.com',
+    'API.Example.COM.',
+    'bücher.example.com',
+    'a.b',
+    'localhost',
+    '10.0.0.1',
+    '[::1]',
+    '-bad.example.com',
+    'a..b',
+    'x'.repeat(70) + '.com',
+  ),
   fc.domain(),
   fc.string({ maxLength: 40 }),
   fc.stringMatching(/^[a-z0-9.-]{1,30}$/),
@@ -23,10 +34,17 @@ const hostish = fc.oneof(
 const target = fc.oneof(
   hostish,
   fc.tuple(hostish, fc.integer({ min: -5, max: 70_000 })).map(([h, p]) => `${h}:${p}`),
-  fc.tuple(fc.constantFrom('https://', 'http://', 'HTTPS://', 'ftp://', '//', 'https:/'), hostish, fc.webPath(), fc.option(fc.webQueryParameters())).map(
-    ([s, h, p, q]) => `${s}${h}${p}${q ? `?${q}` : ''}`,
-  ),
-  fc.tuple(hostish, fc.constantFrom(`user:${SECRETS.password}@`, `${SECRETS.token}@`, `:${SECRETS.password}@`)).map(([h, cred]) => `https://${cred}${h}/`),
+  fc
+    .tuple(
+      fc.constantFrom('https://', 'http://', 'HTTPS://', 'ftp://', '//', 'https:/'),
+      hostish,
+      fc.webPath(),
+      fc.option(fc.webQueryParameters()),
+    )
+    .map(([s, h, p, q]) => `${s}${h}${p}${q ? `?${q}` : ''}`),
+  fc
+    .tuple(hostish, fc.constantFrom(`user:${SECRETS.password}@`, `${SECRETS.token}@`, `:${SECRETS.password}@`))
+    .map(([h, cred]) => `https://${cred}${h}/`),
   fc.tuple(hostish).map(([h]) => `user:${SECRETS.password}@${h}`),
   fc.webUrl({ withQueryParameters: true, withFragments: true }),
 );
@@ -54,13 +72,63 @@ describe('targets: a Target or a one-line UsageError, nothing else', () => {
 });
 
 const flagValue = fc.oneof(
-  fc.constantFrom('0', '0s', '500ms', '1m30s', '2m', '24h', '25h', '-1s', '1e3', '1.5s', '', ' ', 'x', '65536', '99999', '1', '[::1]:53', '1.2.3.4:99999', '1.2.3.4:0', 'ns/name', 'NS/Name', 'json', 'text', 'yaml'),
+  fc.constantFrom(
+    '0',
+    '0s',
+    '500ms',
+    '1m30s',
+    '2m',
+    '24h',
+    '25h',
+    '-1s',
+    '1e3',
+    '1.5s',
+    '',
+    ' ',
+    'x',
+    '65536',
+    '99999',
+    '1',
+    '[::1]:53',
+    '1.2.3.4:99999',
+    '1.2.3.4:0',
+    'ns/name',
+    'NS/Name',
+    'json',
+    'text',
+    'yaml',
+  ),
   fc.string({ maxLength: 20 }),
   fc.integer({ min: -10, max: 100_000 }).map(String),
 );
 const flag = fc.oneof(
-  fc.tuple(fc.constantFrom('--timeout', '--wait', '--port', '--resolver', '--expect-ip', '--gateway', '--output', '-o', '--context'), flagValue).map(([f, v]) => [f, v]),
-  fc.constantFrom(['--offline'], ['-v'], ['--no-color'], ['--debug'], ['--frobnicate'], ['-x'], ['--'], ['--offline=1'], ['--timeout']),
+  fc
+    .tuple(
+      fc.constantFrom(
+        '--timeout',
+        '--wait',
+        '--port',
+        '--resolver',
+        '--expect-ip',
+        '--gateway',
+        '--output',
+        '-o',
+        '--context',
+      ),
+      flagValue,
+    )
+    .map(([f, v]) => [f, v]),
+  fc.constantFrom(
+    ['--offline'],
+    ['-v'],
+    ['--no-color'],
+    ['--debug'],
+    ['--frobnicate'],
+    ['-x'],
+    ['--'],
+    ['--offline=1'],
+    ['--timeout'],
+  ),
 );
 
 describe('flags: Options or a one-line UsageError, nothing else', () => {
@@ -131,30 +199,69 @@ describe('a damaged Secret: read, or refused without quoting any piece of its va
   ];
   const pieces = SECRET_VALUES.flatMap((v) => Array.from({ length: v.length - 4 }, (_, i) => v.slice(i, i + 5)));
   const dir = mkdtempSync(join(tmpdir(), 'gwd-fuzz-secret-'));
-  it('one edit anywhere', () => {
-    fc.assert(
-      fc.property(
-        fc.nat({ max: texts.length - 1 }),
-        fc.nat(),
-        fc.constantFrom('insert', 'delete', 'replace'),
-        fc.oneof(fc.constantFrom('"', "'", '{', '}', '[', ']', ',', ':', ' ', '\n', '\\', '!', '&', '*', '%', '#', '\t', '\u0000', '\ufeff', '- ', '? ', '|', '>'), fc.string({ minLength: 1, maxLength: 2 })),
-        (pick, at, op, ch) => {
-          const { name, text } = texts[pick]!;
-          const i = at % (text.length + 1);
-          const damaged = op === 'insert' ? text.slice(0, i) + ch + text.slice(i) : op === 'delete' ? text.slice(0, i) + text.slice(i + 1) : text.slice(0, i) + ch + text.slice(i + 1);
-          const f = join(dir, name);
-          writeFileSync(f, damaged);
-          try {
-            loadManifests([f]);
-          } catch (err) {
-            if (!(err instanceof GwdoctorError)) throw err;
-            const line = errorLine(err.message);
-            expect(pieces.filter((p) => line.includes(p)), line).toEqual([]);
-          }
-        },
-      ),
-      budget(600),
-    );
-    rmSync(dir, { recursive: true, force: true });
-  }, timeoutFor(600, 15));
+  it(
+    'one edit anywhere',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.nat({ max: texts.length - 1 }),
+          fc.nat(),
+          fc.constantFrom('insert', 'delete', 'replace'),
+          fc.oneof(
+            fc.constantFrom(
+              '"',
+              "'",
+              '{',
+              '}',
+              '[',
+              ']',
+              ',',
+              ':',
+              ' ',
+              '\n',
+              '\\',
+              '!',
+              '&',
+              '*',
+              '%',
+              '#',
+              '\t',
+              '\u0000',
+              '\ufeff',
+              '- ',
+              '? ',
+              '|',
+              '>',
+            ),
+            fc.string({ minLength: 1, maxLength: 2 }),
+          ),
+          (pick, at, op, ch) => {
+            const { name, text } = texts[pick]!;
+            const i = at % (text.length + 1);
+            const damaged =
+              op === 'insert'
+                ? text.slice(0, i) + ch + text.slice(i)
+                : op === 'delete'
+                  ? text.slice(0, i) + text.slice(i + 1)
+                  : text.slice(0, i) + ch + text.slice(i + 1);
+            const f = join(dir, name);
+            writeFileSync(f, damaged);
+            try {
+              loadManifests([f]);
+            } catch (err) {
+              if (!(err instanceof GwdoctorError)) throw err;
+              const line = errorLine(err.message);
+              expect(
+                pieces.filter((p) => line.includes(p)),
+                line,
+              ).toEqual([]);
+            }
+          },
+        ),
+        budget(600),
+      );
+      rmSync(dir, { recursive: true, force: true });
+    },
+    timeoutFor(600, 15),
+  );
 });

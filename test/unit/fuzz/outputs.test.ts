@@ -36,7 +36,11 @@ await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); t
 
 const SCENARIOS = scenarios()
   .filter((s) => s.cases.some((c) => c.verdict === 'fail'))
-  .map((s) => ({ name: s.name, objects: loadManifests([s.dir]), targets: s.cases.map((c) => c.target).filter((t) => !t.startsWith('internal:')) }));
+  .map((s) => ({
+    name: s.name,
+    objects: loadManifests([s.dir]),
+    targets: s.cases.map((c) => c.target).filter((t) => !t.startsWith('internal:')),
+  }));
 
 /** Pieces of hostile text: line breaks of every kind, workflow commands, XML-invalid code points, terminal escapes. */
 const piece = fc.constantFrom(
@@ -78,22 +82,32 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 function rename(objects: K8sObject[], from: string, to: string, msg: string | null): K8sObject[] {
   const walk = (x: Json, key: string): Json => {
     if (Array.isArray(x)) return x.map((y) => walk(y, key));
-    if (x !== null && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v, k)]));
+    if (x !== null && typeof x === 'object')
+      return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v, k)]));
     if (typeof x === 'string' && key === 'message' && msg !== null) return `${x}${msg}`;
     return x === from ? to : x;
   };
   return objects.map((o) => walk(o as unknown as Json, '') as unknown as K8sObject);
 }
 
-const RAW = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const RAW =
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Lines a GitHub Actions runner would take as a workflow command (it trims leading blanks first). */
 const commandLines = (text: string) => text.split('\n').filter((l) => /^\s*(?:::|##\[)/.test(l));
 
 function expectSafeText(text: string, what: string, annotationLines: string[] = []): void {
-  expect(commandLines(text).filter((l) => !annotationLines.includes(l)), `${what}: a line a CI runner reads as a command`).toEqual([]);
+  expect(
+    commandLines(text).filter((l) => !annotationLines.includes(l)),
+    `${what}: a line a CI runner reads as a command`,
+  ).toEqual([]);
   const raw = RAW.exec(text);
-  expect(raw ? `U+${raw[0].charCodeAt(0).toString(16)} in ...${text.slice(Math.max(0, raw.index - 80), raw.index + 20)}...` : undefined, `${what}: a raw control or XML-invalid character`).toBeUndefined();
+  expect(
+    raw
+      ? `U+${raw[0].charCodeAt(0).toString(16)} in ...${text.slice(Math.max(0, raw.index - 80), raw.index + 20)}...`
+      : undefined,
+    `${what}: a raw control or XML-invalid character`,
+  ).toBeUndefined();
 }
 
 const xmllint = consumer('xmllint', 'libxml2-utils');
@@ -108,8 +122,15 @@ async function check(pick: number, which: number, name: string, msg: string | nu
   const objs = rename(s.objects, from, `${from}${name}`, msg);
   const cluster = new ManifestCluster(objs, [`${s.name}${name}`]);
   const targets = [];
-  for (const t of s.targets) targets.push(await runTarget(LAYERS, parseTarget(t), offlineEnv(cluster), { until: null, intervalMs: 0 }));
-  const report: Report = { schemaVersion: 'gwdoctor.report/v3', generatedAt: '2026-12-07T12:00:00.000Z', durationMs: 3, source: { mode: 'manifests', manifests: [`fixtures/${s.name}${name}`], offline: true }, targets };
+  for (const t of s.targets)
+    targets.push(await runTarget(LAYERS, parseTarget(t), offlineEnv(cluster), { until: null, intervalMs: 0 }));
+  const report: Report = {
+    schemaVersion: 'gwdoctor.report/v3',
+    generatedAt: '2026-12-07T12:00:00.000Z',
+    durationMs: 3,
+    source: { mode: 'manifests', manifests: [`fixtures/${s.name}${name}`], offline: true },
+    targets,
+  };
 
   let text = '';
   textReporter({ color: false, verbose: true }, (x) => (text += x)).onEnd(report);
@@ -123,7 +144,9 @@ async function check(pick: number, which: number, name: string, msg: string | nu
   expectSafeText(renderHtml(report), 'html');
   // JSON (sarif, json) carries the strings as they are, escaped by JSON: no line break can reach the log raw.
   expect(commandLines(JSON.stringify(renderSarif(report), null, 2))).toEqual([]);
-  for (const r of (renderSarif(report) as { runs: { results: { message: { text: string; markdown: string } }[] }[] }).runs.flatMap((x) => x.results)) {
+  for (const r of (
+    renderSarif(report) as { runs: { results: { message: { text: string; markdown: string } }[] }[] }
+  ).runs.flatMap((x) => x.results)) {
     expectSafeText(r.message.text, 'sarif message');
     expectSafeText(r.message.markdown, 'sarif markdown');
   }
@@ -151,7 +174,10 @@ async function checkDiff(pick: number, which: number, name: string, msg: string 
   const from = names[which % names.length]!;
   const head = mkdtempSync(join(dir, 'head-'));
   mkdirSync(join(head, `d${name.replace(/[\u0000/]/g, '')}`));
-  writeFileSync(join(head, `d${name.replace(/[\u0000/]/g, '')}`, `c${name.replace(/[\u0000/]/g, '')}.json`), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rename(s.objects, from, `${from}${name}`, msg) }));
+  writeFileSync(
+    join(head, `d${name.replace(/[\u0000/]/g, '')}`, `c${name.replace(/[\u0000/]/g, '')}.json`),
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rename(s.objects, from, `${from}${name}`, msg) }),
+  );
   const d = await computeDiff([join(FIXTURES, 'seed-healthy')], [head], s.targets, null);
   const ann = (await diffAnnotations(d)).split('\n').filter((l) => l !== '');
   expectSafeText(renderDiffText(d), 'diff text');
@@ -162,7 +188,8 @@ describe('hostile text in names and status messages, in every output format', ()
   // The red team's inputs (issue 20): a name that forges annotations and switches gwdoctor's own off, and one that
   // made the JUnit file ill-formed.
   const grantMissing = SCENARIOS.findIndex((s) => s.name === 'grant-missing');
-  const apiIndex = (s: (typeof SCENARIOS)[number]) => [...new Set(s.objects.map((o) => o.metadata.name))].indexOf('example-api');
+  const apiIndex = (s: (typeof SCENARIOS)[number]) =>
+    [...new Set(s.objects.map((o) => o.metadata.name))].indexOf('example-api');
   it.each([
     ['workflow commands after a newline', '\n::error file=x::forged\n::stop-commands::tok'],
     ['U+FFFE and U+FFFF', '\ufffe\uffff'],
@@ -173,17 +200,29 @@ describe('hostile text in names and status messages, in every output format', ()
   });
 
   const CASES = 60;
-  it(`${CASES} scenarios with a hostile name (and status messages): text, github, html, sarif, json, junit (xmllint), prometheus (promtool)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.nat(), fc.nat(), hostile, fc.option(hostile), (pick, which, name, msg) => check(pick, which, name, msg)),
-      budget(CASES),
-    );
-  }, timeoutFor(CASES, 400));
+  it(
+    `${CASES} scenarios with a hostile name (and status messages): text, github, html, sarif, json, junit (xmllint), prometheus (promtool)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.nat(), fc.nat(), hostile, fc.option(hostile), (pick, which, name, msg) =>
+          check(pick, which, name, msg),
+        ),
+        budget(CASES),
+      );
+    },
+    timeoutFor(CASES, 400),
+  );
 
-  it(`${CASES / 2} diffs against a head with hostile names, messages and file names: text and annotations`, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.nat(), fc.nat(), hostile, fc.option(hostile), (pick, which, name, msg) => checkDiff(pick, which, name, msg)),
-      budget(CASES / 2),
-    );
-  }, timeoutFor(CASES / 2, 1500));
+  it(
+    `${CASES / 2} diffs against a head with hostile names, messages and file names: text and annotations`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.nat(), fc.nat(), hostile, fc.option(hostile), (pick, which, name, msg) =>
+          checkDiff(pick, which, name, msg),
+        ),
+        budget(CASES / 2),
+      );
+    },
+    timeoutFor(CASES / 2, 1500),
+  );
 });

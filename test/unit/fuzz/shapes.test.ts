@@ -22,7 +22,11 @@ import { SCALE, SEED } from './budget.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-const SCENARIOS = scenarios().map((s) => ({ name: s.name, objects: loadManifests([s.dir]), targets: s.cases.map((c) => c.target) }));
+const SCENARIOS = scenarios().map((s) => ({
+  name: s.name,
+  objects: loadManifests([s.dir]),
+  targets: s.cases.map((c) => c.target),
+}));
 
 /** Wrap an object so that every property read is recorded as `KIND path` (array elements as `[]`). */
 function tracked<T extends object>(o: T, kind: string, reads: Set<string>): T {
@@ -163,9 +167,15 @@ describe('every field gwdoctor reads, given the wrong JSON type', () => {
       const st = steps(path);
       const parent = st.slice(0, -1);
       // The first scenario where the field's parent exists in an object of this kind.
-      const scenario = SCENARIOS.findIndex((s) => s.objects.some((o) => o.kind === kind && (parent.length === 0 || valueAt(o as unknown as Json, parent) !== undefined)));
+      const scenario = SCENARIOS.findIndex((s) =>
+        s.objects.some(
+          (o) => o.kind === kind && (parent.length === 0 || valueAt(o as unknown as Json, parent) !== undefined),
+        ),
+      );
       if (scenario === -1) continue;
-      const have = SCENARIOS.flatMap((s) => s.objects.filter((o) => o.kind === kind).map((o) => valueAt(o as unknown as Json, st))).find((v) => v !== undefined);
+      const have = SCENARIOS.flatMap((s) =>
+        s.objects.filter((o) => o.kind === kind).map((o) => valueAt(o as unknown as Json, st)),
+      ).find((v) => v !== undefined);
       // The default budget gives each field 3 of the wrong shapes (which 3 turns with the seed); GWDOCTOR_FUZZ_RUNS > 1 all of them.
       const turn = (SEED + cases.length) % WRONG.length;
       const mine = SCALE > 1 ? WRONG : [0, 1, 2].map((i) => WRONG[(turn + i * 3) % WRONG.length]!);
@@ -173,7 +183,13 @@ describe('every field gwdoctor reads, given the wrong JSON type', () => {
         // Wrong types only; for a list, the element shapes too (a null element in a list of mappings, a string in
         // a list of mappings, a mapping in a list of strings).
         if (have !== undefined && typeOf(have) === w.type && w.type !== 'array') continue;
-        if (have !== undefined && Array.isArray(have) && Array.isArray(w.value) && (w.value.length === 0 || typeOf(have[0]) === typeOf(w.value[0]))) continue;
+        if (
+          have !== undefined &&
+          Array.isArray(have) &&
+          Array.isArray(w.value) &&
+          (w.value.length === 0 || typeOf(have[0]) === typeOf(w.value[0]))
+        )
+          continue;
         cases.push({ kind, path, type: w.type, value: w.value, scenario });
       }
     }
@@ -183,7 +199,9 @@ describe('every field gwdoctor reads, given the wrong JSON type', () => {
       try {
         if ((await runCase(c)) !== null) ran++;
       } catch (err) {
-        failures.push(`${c.kind} ${c.path} = ${JSON.stringify(c.value)} (${SCENARIOS[c.scenario]!.name}): ${(err as Error).message.split('\n')[0]}`);
+        failures.push(
+          `${c.kind} ${c.path} = ${JSON.stringify(c.value)} (${SCENARIOS[c.scenario]!.name}): ${(err as Error).message.split('\n')[0]}`,
+        );
       }
     }
     expect(failures).toEqual([]);

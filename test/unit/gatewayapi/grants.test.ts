@@ -27,14 +27,19 @@ describe('a ReferenceGrant permits a cross-namespace backendRef', () => {
     expect(grantPermits(grant('example-api', goodFrom, goodTo), 'istio-ingress', ref)).toBe(true);
   });
   it('when to.name is omitted (every Service in the namespace)', () => {
-    expect(grantPermits(grant('example-api', goodFrom, [{ group: '', kind: 'Service' }]), 'istio-ingress', ref)).toBe(true);
+    expect(grantPermits(grant('example-api', goodFrom, [{ group: '', kind: 'Service' }]), 'istio-ingress', ref)).toBe(
+      true,
+    );
   });
   it.each([
     ['in the route namespace', grant('istio-ingress', goodFrom, goodTo)],
     ['from the wrong namespace', grant('example-api', [{ ...goodFrom[0]!, namespace: 'example-api' }], goodTo)],
     ['from kind Gateway', grant('example-api', [{ ...goodFrom[0]!, kind: 'Gateway' }], goodTo)],
     ['from the wrong group', grant('example-api', [{ ...goodFrom[0]!, group: 'networking.k8s.io' }], goodTo)],
-    ['to another Service name', grant('example-api', goodFrom, [{ group: '', kind: 'Service', name: 'example-admin' }])],
+    [
+      'to another Service name',
+      grant('example-api', goodFrom, [{ group: '', kind: 'Service', name: 'example-admin' }]),
+    ],
     ['to kind Secret', grant('example-api', goodFrom, [{ group: '', kind: 'Secret' }])],
     ['to group "core"', grant('example-api', goodFrom, [{ group: 'core', kind: 'Service' }])],
   ])('but not %s', (_, g) => {
@@ -46,10 +51,23 @@ describe('backendRef defaults', () => {
   it('fill group "", kind Service, the route namespace and weight 1, and include RequestMirror targets', () => {
     const r: HTTPRoute = {
       ...route,
-      spec: { rules: [{ backendRefs: [{ name: 'local', port: 80 }], filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'm', namespace: 'other', port: 80 } } }] }] },
+      spec: {
+        rules: [
+          {
+            backendRefs: [{ name: 'local', port: 80 }],
+            filters: [
+              { type: 'RequestMirror', requestMirror: { backendRef: { name: 'm', namespace: 'other', port: 80 } } },
+            ],
+          },
+        ],
+      },
     };
     const refs = resolveBackendRefs(r, 0);
     expect(refs[0]).toMatchObject({ group: '', kind: 'Service', namespace: 'istio-ingress', weight: 1 });
-    expect(refs[1]).toMatchObject({ name: 'm', namespace: 'other', where: 'rules[0].filters[0].requestMirror.backendRef' });
+    expect(refs[1]).toMatchObject({
+      name: 'm',
+      namespace: 'other',
+      where: 'rules[0].filters[0].requestMirror.backendRef',
+    });
   });
 });

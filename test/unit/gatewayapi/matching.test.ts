@@ -42,7 +42,12 @@ const req = (path: string, query = '') => ({ host: 'api.example.com', path, quer
 
 describe('which rule wins', () => {
   const older = route('older', '2026-01-01T00:00:00Z', ['api.example.com'], [rule('PathPrefix', '/')]);
-  const newer = route('newer', '2026-02-01T00:00:00Z', ['api.example.com'], [rule('PathPrefix', '/v2'), rule('Exact', '/v2/health')]);
+  const newer = route(
+    'newer',
+    '2026-02-01T00:00:00Z',
+    ['api.example.com'],
+    [rule('PathPrefix', '/v2'), rule('Exact', '/v2/health')],
+  );
   const attached = [older, newer].map((r) => ({ route: r, hostnames: r.spec.hostnames ?? [undefined] }));
 
   it('an Exact match beats any prefix, across routes', () => {
@@ -61,18 +66,30 @@ describe('which rule wins', () => {
     expect(s.winner?.route.metadata.name).toBe('older');
   });
   it('a rule with a header match is not taken by a plain GET', () => {
-    const h = route('hdr', '2026-01-01T00:00:00Z', ['api.example.com'], [{ matches: [{ path: { type: 'PathPrefix', value: '/' }, headers: [{ name: 'x-v', value: '1' }] }] }]);
+    const h = route(
+      'hdr',
+      '2026-01-01T00:00:00Z',
+      ['api.example.com'],
+      [{ matches: [{ path: { type: 'PathPrefix', value: '/' }, headers: [{ name: 'x-v', value: '1' }] }] }],
+    );
     expect(selectRule([{ route: h, hostnames: ['api.example.com'] }], req('/')).winner).toBeNull();
   });
   it('query parameter matches use the URL query', () => {
-    const q = route('q', '2026-01-01T00:00:00Z', ['api.example.com'], [{ matches: [{ path: { type: 'PathPrefix', value: '/' }, queryParams: [{ name: 'v', value: '2' }] }] }]);
+    const q = route(
+      'q',
+      '2026-01-01T00:00:00Z',
+      ['api.example.com'],
+      [{ matches: [{ path: { type: 'PathPrefix', value: '/' }, queryParams: [{ name: 'v', value: '2' }] }] }],
+    );
     const at = [{ route: q, hostnames: ['api.example.com'] }];
     expect(selectRule(at, req('/', 'v=2')).winner?.route.metadata.name).toBe('q');
     expect(selectRule(at, req('/', 'v=3')).winner).toBeNull();
   });
   it('a rule without matches matches everything (CRD default PathPrefix /)', () => {
     const r = route('nomatch', '2026-01-01T00:00:00Z', undefined, [{ backendRefs: [{ name: 'x' }] }]);
-    expect(selectRule([{ route: r, hostnames: ['*.example.com'] }], req('/deep/path')).winner?.route.metadata.name).toBe('nomatch');
+    expect(
+      selectRule([{ route: r, hostnames: ['*.example.com'] }], req('/deep/path')).winner?.route.metadata.name,
+    ).toBe('nomatch');
   });
 });
 

@@ -19,7 +19,19 @@ describe('unsafeTarget', () => {
   ])('%s: refused (%s)', (address, why) => {
     expect(unsafeTarget(address)).toMatch(why);
   });
-  it.each(['127.0.0.1', '192.0.2.10', '169.253.255.255', '169.255.0.1', '203.0.113.7', '::1', 'fec0::1', 'fe7f::1', '2001:db8::1', '::ffff:192.0.2.1', '100.100.100.201'])('%s: probed', (address) => {
+  it.each([
+    '127.0.0.1',
+    '192.0.2.10',
+    '169.253.255.255',
+    '169.255.0.1',
+    '203.0.113.7',
+    '::1',
+    'fec0::1',
+    'fe7f::1',
+    '2001:db8::1',
+    '::ffff:192.0.2.1',
+    '100.100.100.201',
+  ])('%s: probed', (address) => {
     expect(unsafeTarget(address)).toBeNull();
   });
 });

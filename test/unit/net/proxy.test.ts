@@ -14,13 +14,31 @@ import { loadYaml, renderFix } from '../../../src/fix/render.js';
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 const tls = (daysLeft = 80): TlsDetails => ({
-  authorized: true, error: null, subject: 'CN=api.example.com', issuer: 'CN=Test CA', validTo: '2027-01-01T00:00:00.000Z', san: ['api.example.com'],
-  validFrom: '2026-01-01T00:00:00.000Z', daysLeft, protocol: 'TLSv1.3', chain: [], chainError: null, nameError: null,
+  authorized: true,
+  error: null,
+  subject: 'CN=api.example.com',
+  issuer: 'CN=Test CA',
+  validTo: '2027-01-01T00:00:00.000Z',
+  san: ['api.example.com'],
+  validFrom: '2026-01-01T00:00:00.000Z',
+  daysLeft,
+  protocol: 'TLSv1.3',
+  chain: [],
+  chainError: null,
+  nameError: null,
 });
-const resp = (statusCode: number, headers: Record<string, string>, bodySnippet = '', t: TlsDetails | null = null): HttpProbeResult => ({ address: '', port: 0, statusCode, headers, bodySnippet, tls: t });
+const resp = (
+  statusCode: number,
+  headers: Record<string, string>,
+  bodySnippet = '',
+  t: TlsDetails | null = null,
+): HttpProbeResult => ({ address: '', port: 0, statusCode, headers, bodySnippet, tls: t });
 
 /** Proxied (https) and direct (http to the NodePort) answers, or failures. */
-function fakeProbe(proxied: HttpProbeResult | Error, direct?: HttpProbeResult | Error): HttpProbe & { calls: string[] } {
+function fakeProbe(
+  proxied: HttpProbeResult | Error,
+  direct?: HttpProbeResult | Error,
+): HttpProbe & { calls: string[] } {
   const calls: string[] = [];
   return {
     calls,
@@ -71,7 +89,9 @@ describe('proxy layer', () => {
   });
   it('fails on an invalid certificate and says why', async () => {
     const t = { ...tls(-3), authorized: false, chainError: 'CERT_HAS_EXPIRED', error: 'CERT_HAS_EXPIRED' };
-    const f = await proxy.run(ctxFor(fakeProbe(new TlsProbeFailure('CERT_HAS_EXPIRED', 'it expired on 2027-01-01', t))));
+    const f = await proxy.run(
+      ctxFor(fakeProbe(new TlsProbeFailure('CERT_HAS_EXPIRED', 'it expired on 2027-01-01', t))),
+    );
     expect(f).toMatchObject({ status: 'fail', code: 'TlsCertificateInvalid' });
     expect(f.summary).toContain('expired');
   });
@@ -92,7 +112,9 @@ describe('proxy layer', () => {
     expect(f.fix && `${f.fix.explain}\n${renderFix(f.fix)}`).toContain('proxy_set_header Host $host');
   });
   it('a default page while the gateway answers directly: ProxyNotForwardingToGateway', async () => {
-    const f = await proxy.run(ctxFor(fakeProbe(resp(200, { server: 'nginx' }, '<title>Welcome to nginx!</title>', tls()), OK)));
+    const f = await proxy.run(
+      ctxFor(fakeProbe(resp(200, { server: 'nginx' }, '<title>Welcome to nginx!</title>', tls()), OK)),
+    );
     expect(f).toMatchObject({ status: 'fail', code: 'ProxyNotForwardingToGateway' });
   });
   it('both 503 UH: the proxy passes and the evidence goes to endpoints', async () => {
@@ -112,10 +134,19 @@ describe('proxy layer', () => {
     const c2 = ctxFor(fakeProbe({ ...nc, tls: tls() }, nc));
     const f2 = await proxy.run(c2);
     expect(f2.status).toBe('pass');
-    expect(f2.observed?.envoy?.find((e) => e.layer === 'grant')).toMatchObject({ also: ['endpoints'], evidence: { detail: expect.stringContaining('500') } });
+    expect(f2.observed?.envoy?.find((e) => e.layer === 'grant')).toMatchObject({
+      also: ['endpoints'],
+      evidence: { detail: expect.stringContaining('500') },
+    });
   });
   it('a redirect to the same URL is a loop', async () => {
-    const f = await proxy.run(ctxFor(fakeProbe(resp(301, { location: 'https://api.example.com/health', 'x-envoy-upstream-service-time': '1' }, '', tls()))));
+    const f = await proxy.run(
+      ctxFor(
+        fakeProbe(
+          resp(301, { location: 'https://api.example.com/health', 'x-envoy-upstream-service-time': '1' }, '', tls()),
+        ),
+      ),
+    );
     expect(f).toMatchObject({ status: 'fail', code: 'RedirectLoop' });
   });
   it('without cluster access an Envoy 404 is an inconclusive GatewayErrorResponse (never a warning that exits 0)', async () => {
@@ -129,14 +160,18 @@ describe('proxy layer', () => {
     const f = await proxy.run(ctx);
     expect(f).toMatchObject({ status: 'fail', code: 'ProxyErrorResponse' });
     expect(f.summary).toMatch(/answered HTTP 404 \(server: BaseHTTP\/0\.6 Python\/3\.11\.2, no Envoy signature\)/);
-    expect(f.evidence.map((e) => e.detail).join('\n')).toMatch(/HTTP 404 from BaseHTTP\/0\.6 Python\/3\.11\.2 without any Envoy signature/);
+    expect(f.evidence.map((e) => e.detail).join('\n')).toMatch(
+      /HTTP 404 from BaseHTTP\/0\.6 Python\/3\.11\.2 without any Envoy signature/,
+    );
     expect(f.observed?.envoy ?? []).toEqual([]);
   });
-  it('an empty 404 through nginx is Envoy\'s NR only when the NodePort proves Envoy answers the same', async () => {
+  it("an empty 404 through nginx is Envoy's NR only when the NodePort proves Envoy answers the same", async () => {
     const ctx = ctxFor(fakeProbe(resp(404, { server: 'nginx' }, '', tls()), resp(404, { server: 'istio-envoy' })));
     const f = await proxy.run(ctx);
     expect(f).toMatchObject({ status: 'pass' });
-    expect(f.observed?.envoy?.find((e) => e.layer === 'route')?.evidence.detail).toMatch(/NR.*direct NodePort answer shows it/);
+    expect(f.observed?.envoy?.find((e) => e.layer === 'route')?.evidence.detail).toMatch(
+      /NR.*direct NodePort answer shows it/,
+    );
     const alone = await proxy.run(ctxFor(fakeProbe(resp(404, { server: 'nginx' }, '', tls())), false));
     expect(alone).toMatchObject({ status: 'fail', code: 'ProxyErrorResponse' });
     expect(JSON.stringify(alone.fix)).toMatch(/direct NodePort probe was not possible \(no kubeconfig\)/);
@@ -145,25 +180,45 @@ describe('proxy layer', () => {
     const limited = resp(429, { server: 'istio-envoy', 'x-envoy-ratelimited': 'true' }, 'local_rate_limited');
     const f = await proxy.run(ctxFor(fakeProbe({ ...limited, tls: tls() }, limited)));
     expect(f).toMatchObject({ status: 'pass' });
-    expect(f.observed?.envoy).toMatchObject([{ layer: 'route', also: ['grant', 'endpoints'], evidence: { detail: 'HTTP 429 from Envoy' } }]);
-    expect(await proxy.run(ctxFor(fakeProbe({ ...limited, tls: tls() }), false))).toMatchObject({ status: 'error', code: 'GatewayErrorResponse' });
+    expect(f.observed?.envoy).toMatchObject([
+      { layer: 'route', also: ['grant', 'endpoints'], evidence: { detail: 'HTTP 429 from Envoy' } },
+    ]);
+    expect(await proxy.run(ctxFor(fakeProbe({ ...limited, tls: tls() }), false))).toMatchObject({
+      status: 'error',
+      code: 'GatewayErrorResponse',
+    });
   });
   it('an answer nginx stripped of every Envoy sign, given alike by the gateway\'s NodePort, is the gateway\'s: never "the proxy answers itself"', async () => {
     const direct = resp(429, { server: 'istio-envoy' }, 'local_rate_limited');
-    const f = await proxy.run(ctxFor(fakeProbe(resp(429, { server: 'nginx/1.22.1' }, 'local_rate_limited', tls()), direct)));
+    const f = await proxy.run(
+      ctxFor(fakeProbe(resp(429, { server: 'nginx/1.22.1' }, 'local_rate_limited', tls()), direct)),
+    );
     expect(f.status).toBe('pass');
-    expect(f.observed?.envoy?.[0]?.evidence.detail).toBe('HTTP 429 from Envoy; the proxy hides Envoy\'s headers, the gateway\'s NodePort answers the same');
+    expect(f.observed?.envoy?.[0]?.evidence.detail).toBe(
+      "HTTP 429 from Envoy; the proxy hides Envoy's headers, the gateway's NodePort answers the same",
+    );
     // A different answer at the NodePort: the proxy does answer itself.
     const other = await proxy.run(ctxFor(fakeProbe(resp(429, { server: 'nginx/1.22.1' }, 'slow down', tls()), direct)));
     expect(other).toMatchObject({ status: 'fail', code: 'ProxyNotForwardingToGateway' });
   });
-  it('a 503 nginx passed on without Envoy\'s headers, which the NodePort gives alike from Envoy, is the gateway\'s, not a proxy error page', async () => {
-    const direct = resp(503, { server: 'istio-envoy' }, 'upstream connect error or disconnect/reset before headers. reset reason: overflow');
+  it("a 503 nginx passed on without Envoy's headers, which the NodePort gives alike from Envoy, is the gateway's, not a proxy error page", async () => {
+    const direct = resp(
+      503,
+      { server: 'istio-envoy' },
+      'upstream connect error or disconnect/reset before headers. reset reason: overflow',
+    );
     const f = await proxy.run(ctxFor(fakeProbe(resp(503, { server: 'nginx' }, direct.bodySnippet, tls()), direct)));
     expect(f.status).toBe('pass');
-    expect(f.observed?.envoy?.[0]).toMatchObject({ layer: 'endpoints', evidence: { detail: expect.stringContaining('reset reason: overflow') } });
+    expect(f.observed?.envoy?.[0]).toMatchObject({
+      layer: 'endpoints',
+      evidence: { detail: expect.stringContaining('reset reason: overflow') },
+    });
     // nginx's own 503 page while the gateway answers: the proxy's error.
-    const own = await proxy.run(ctxFor(fakeProbe(resp(503, { server: 'nginx' }, '<html>503 Service Temporarily Unavailable</html>', tls()), direct)));
+    const own = await proxy.run(
+      ctxFor(
+        fakeProbe(resp(503, { server: 'nginx' }, '<html>503 Service Temporarily Unavailable</html>', tls()), direct),
+      ),
+    );
     expect(own).toMatchObject({ status: 'fail', code: 'ProxyUpstreamError' });
   });
   it('403 "RBAC: access denied" (Envoy\'s RBAC filter), with or without its headers: carried to the mesh layer with GatewayRbacDenied for when nothing there explains it; without cluster access GatewayRbacDenied here', async () => {
@@ -174,17 +229,25 @@ describe('proxy layer', () => {
       expect(f.observed?.envoy).toMatchObject([{ layer: 'mesh', unexplained: { code: 'GatewayRbacDenied' } }]);
       expect(f.observed?.envoy?.[0]?.also).toBeUndefined();
     }
-    const alone = await proxy.run(ctxFor(fakeProbe(resp(403, { server: 'nginx' }, 'RBAC: access denied', tls()), denied), false));
+    const alone = await proxy.run(
+      ctxFor(fakeProbe(resp(403, { server: 'nginx' }, 'RBAC: access denied', tls()), denied), false),
+    );
     expect(alone).toMatchObject({ status: 'fail', code: 'GatewayRbacDenied' });
     expect(alone.observed?.envoy ?? []).toEqual([]);
   });
   it('503 "upstream connect error" is carried to endpoints with BackendConnectFailed for when nothing there explains it', async () => {
-    const uf = resp(503, { server: 'istio-envoy' }, 'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure, transport failure reason: TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end');
+    const uf = resp(
+      503,
+      { server: 'istio-envoy' },
+      'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection failure, transport failure reason: TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end',
+    );
     const f = await proxy.run(ctxFor(fakeProbe({ ...uf, tls: tls() }, uf)));
     const e = f.observed?.envoy?.[0];
     expect(e).toMatchObject({ layer: 'endpoints', also: ['mesh'], unexplained: { code: 'BackendConnectFailed' } });
     expect(e?.unexplained?.fix.explain).toMatch(/agree on TLS: a DestinationRule/);
-    expect(e?.unexplained?.fix.explain).toContain('reset reason: connection failure, transport failure reason: TLS_error');
+    expect(e?.unexplained?.fix.explain).toContain(
+      'reset reason: connection failure, transport failure reason: TLS_error',
+    );
   });
   describe('426 Upgrade Required through the proxy: ProxyHttp10Upstream with the line for the proxy that answered', () => {
     const upgrade = (server?: string) => resp(426, server ? { server } : {}, 'Upgrade Required', tls());
@@ -200,10 +263,12 @@ describe('proxy layer', () => {
     });
     it('Caddy already speaks HTTP/1.1 upstream: the fix says so and points at the hop behind it', async () => {
       const t = await fixText('Caddy');
-      expect(t).toMatch(/Caddy: reverse_proxy already speaks HTTP\/1\.1 or 2 upstream.*a hop between Caddy and the gateway speaks HTTP\/1\.0/);
+      expect(t).toMatch(
+        /Caddy: reverse_proxy already speaks HTTP\/1\.1 or 2 upstream.*a hop between Caddy and the gateway speaks HTTP\/1\.0/,
+      );
       expect(t).not.toContain('proxy_http_version');
     });
-    it('no server header (HAProxy sends none by default): every proxy\'s line, each only what is true', async () => {
+    it("no server header (HAProxy sends none by default): every proxy's line, each only what is true", async () => {
       const t = await fixText();
       expect(t).toContain('nginx: proxy_http_version 1.1;');
       expect(t).toContain('HAProxy: sends HTTP/1.1 upstream for HTTP/1.1 and HTTP/2 clients');
@@ -212,9 +277,14 @@ describe('proxy layer', () => {
   });
   it('the worst address decides', async () => {
     let n = 0;
-    const probe: HttpProbe = { get: async () => (n++ === 0 ? OK : Promise.reject(new ProbeFailure('ECONNREFUSED', 'ECONNREFUSED'))) };
+    const probe: HttpProbe = {
+      get: async () => (n++ === 0 ? OK : Promise.reject(new ProbeFailure('ECONNREFUSED', 'ECONNREFUSED'))),
+    };
     const ctx = ctxFor(probe);
-    ctx.probes.addresses = [{ family: 4, address: '192.0.2.10' }, { family: 4, address: '192.0.2.11' }];
+    ctx.probes.addresses = [
+      { family: 4, address: '192.0.2.10' },
+      { family: 4, address: '192.0.2.11' },
+    ];
     expect(await proxy.run(ctx)).toMatchObject({ status: 'fail', code: 'ProxyUnreachable' });
   });
 });

@@ -18,7 +18,10 @@ describe('REPORTERS', () => {
   });
 
   it.each([...FORMATS])('%s writes its output to the given sink and nothing to process.stdout', async (format) => {
-    const report = await scenarioReport([['grant-missing', 'api.example.com'], ['grant-missing', 'worker.example.com']]);
+    const report = await scenarioReport([
+      ['grant-missing', 'api.example.com'],
+      ['grant-missing', 'worker.example.com'],
+    ]);
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const sink = capture();
     const r = await REPORTERS[format](sink, { color: false, verbose: false, env: {} });
@@ -37,7 +40,9 @@ describe('effectiveOutputs', () => {
       { format: 'text', file: null },
       { format: 'github', file: null },
     ]);
-    expect(effectiveOutputs([{ format: 'json', file: null }], { GITHUB_ACTIONS: 'true' })).toEqual([{ format: 'json', file: null }]);
+    expect(effectiveOutputs([{ format: 'json', file: null }], { GITHUB_ACTIONS: 'true' })).toEqual([
+      { format: 'json', file: null },
+    ]);
     expect(effectiveOutputs([{ format: 'github', file: 'a.txt' }], { GITHUB_ACTIONS: 'true' })).toEqual([
       { format: 'text', file: null },
       { format: 'github', file: 'a.txt' },
