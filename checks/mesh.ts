@@ -765,6 +765,21 @@ function destinationAllowFix(h: HopResult, ap: AuthorizationPolicy, r: MeshReque
           ...(podPort !== null ? { to: [{ operation: { ports: [String(podPort)] } }] } : {}),
         }
       : { ...(from ? { from } : {}), to: [{ operation: { methods: [r.method], paths: [path] } }] };
+  // A policy that covers more than this destination (no selector or targetRefs: every workload of its namespace, or
+  // of the mesh from the root namespace; targetRefs to GatewayClass istio-waypoint: every waypoint) would allow the
+  // rule everywhere it applies: never patched, the rule goes into a policy of its own for this destination.
+  const spec = ap.spec ?? {};
+  const targets = [...(spec.targetRefs ?? []), ...(spec.targetRef ? [spec.targetRef] : [])];
+  const broad = (!spec.selector && targets.length === 0) || targets.some((t) => (t.kind ?? '') === 'GatewayClass');
+  if (broad) {
+    const scope =
+      targets.length > 0
+        ? 'every waypoint of the mesh (targetRefs GatewayClass)'
+        : `every workload of namespace ${ap.metadata.namespace ?? 'default'} (of the whole mesh when that is the root namespace)`;
+    return manual(
+      `${describe(ap)} applies to ${scope}: a rule added to it would be allowed there too. Instead create an ALLOW AuthorizationPolicy in the destination's namespace that applies to ${h.at} only (${h.hop === 'waypoint' ? 'targetRefs to the Service' : "a selector matching the backend Pods' labels"}) with the one rule ${JSON.stringify(rule)}: ALLOW policies add up, so this request passes and nothing else is opened`,
+    );
+  }
   const rules = ap.spec?.rules;
   const ops = rules
     ? [

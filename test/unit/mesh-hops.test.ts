@@ -84,6 +84,33 @@ describe('fixes at the hops after the gateway, applied and re-run', () => {
     });
   });
 
+  it('an ALLOW policy that covers the whole mesh (root namespace, no selector): never patched, the rule goes into a policy of its own for this Pod', async () => {
+    const f = await mesh(load('mesh-authz-root-allow'), 'api.example.com');
+    expect(f.code).toBe('DestinationAuthorizationNotAllowed');
+    expect(f.fix).toMatchObject({ kind: 'manual' });
+    const words = (f.fix as { explain: string }).explain;
+    expect(words).toContain(
+      'AuthorizationPolicy istio-system/allow-api applies to every workload of namespace istio-system',
+    );
+    expect(words).toContain(`"principals":["${GW}"]`);
+    // The same policy given a selector for the backend Pods only: the rule is added to it (nothing else is opened).
+    const scoped = load('mesh-authz-root-allow').map((o) =>
+      o.kind === 'AuthorizationPolicy' && o.metadata.name === 'allow-api'
+        ? {
+            ...o,
+            metadata: { ...o.metadata, namespace: 'example-api' },
+            spec: {
+              ...(o as AuthorizationPolicy).spec,
+              selector: { matchLabels: { 'app.kubernetes.io/name': 'example-api' } },
+            },
+          }
+        : o,
+    );
+    const g = await mesh(scoped, 'api.example.com');
+    expect(g).toMatchObject({ code: 'DestinationAuthorizationNotAllowed', fix: { kind: 'patch' } });
+    expect((await mesh(applyFixToObjects(scoped, g.fix!), 'api.example.com')).status).toBe('pass');
+  });
+
   it('ztunnel DENY of a principal: the fix is words (ztunnel cannot see paths), never a patch that drops the deny', async () => {
     const f = await mesh(load('mesh-hop-ztunnel-deny-gateway'), 'api.example.com');
     expect(f).toMatchObject({ code: 'DestinationAuthorizationDenied', fix: { kind: 'manual' } });
