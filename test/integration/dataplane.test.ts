@@ -8,11 +8,10 @@
 // them, from a loopback caller (a port-forward lands on the istiod Pod's localhost), and gwdoctor's judge is run on
 // them (test/controlplane/README.md, "The data plane layer").
 
+import { countingProxy } from '../helpers/counting-proxy.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -45,35 +44,6 @@ function addTestNetAddress(): string {
     }
   }
   throw new Error('no free TEST-NET-1 address on lo');
-}
-
-/** A plain-HTTP proxy to the API server that keeps the path of every request (as in live-scale.test.ts). */
-async function countingProxy(): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
-  const requests: string[] = [];
-  const target = new URL(live!.server);
-  const ca = readFileSync(live!.caFile);
-  const server = createHttpServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    const up = httpsRequest(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: req.url,
-        method: req.method,
-        headers: { ...req.headers, host: target.host },
-        ca,
-      },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
@@ -545,7 +515,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
             ).length === 10
           );
         });
-        const proxy = await countingProxy();
+        const proxy = await countingProxy(live!.server, live!.caFile);
         try {
           const kc = writeKubeconfig(
             join(live!.dir, `kubeconfig-dataplane-cost-${Date.now()}`),

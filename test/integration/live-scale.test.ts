@@ -1,11 +1,9 @@
 // Live reads at scale, against the real kube-apiserver: every LIST pages with limit/continue, and many targets share
 // one LIST per kind. A counting proxy (plain HTTP in front of the API server) records every request gwdoctor makes.
 
+import { countingProxy } from '../helpers/counting-proxy.js';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LiveCluster } from '../../src/cluster/live.js';
@@ -17,37 +15,6 @@ import { gwdoctorAsync } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
-
-/** A plain-HTTP proxy to the API server that keeps the path of every request. */
-async function countingProxy(
-  upstream = live!.server,
-): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
-  const requests: string[] = [];
-  const target = new URL(upstream);
-  const ca = readFileSync(live!.caFile);
-  const server: Server = createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    const up = httpsRequest(
-      {
-        host: target.hostname,
-        port: target.port,
-        path: req.url,
-        method: req.method,
-        headers: { ...req.headers, host: target.host },
-        ca,
-      },
-      (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      },
-    );
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 /** A kubeconfig pointing at a counting proxy (plain TLS without verification: the proxy's certificate is its own). */
 function kubeconfigTo(server: string, token = 'viewer-token'): string {
@@ -163,7 +130,7 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
   itLive(
     'pages every LIST with limit and continue, and a small page size returns the same objects as one page',
     async () => {
-      const proxy = await countingProxy();
+      const proxy = await countingProxy(live!.server, live!.caFile);
       try {
         const make = () => LiveCluster.create({ ok: true, kind: 'files', files: [kubeconfigTo(proxy.url)] }, null);
         const whole = await (await make()).httpRoutes();
@@ -186,7 +153,7 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
   itLive(
     `checks ${HOSTS} hosts with at most 21 API requests (one shared LIST per kind; 20 with discovery cached) and the same verdicts as one by one`,
     async () => {
-      const proxy = await countingProxy();
+      const proxy = await countingProxy(live!.server, live!.caFile);
       try {
         const hosts = Array.from({ length: HOSTS }, (_, i) => `h${i}.example.com`);
         const kc = kubeconfigTo(proxy.url);
@@ -243,7 +210,7 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
   itLive(
     'remembers discovery on disk: a second run makes no discovery GET; --no-discovery-cache and GWDOCTOR_NO_DISCOVERY_CACHE make them',
     async () => {
-      const proxy = await countingProxy();
+      const proxy = await countingProxy(live!.server, live!.caFile);
       try {
         const kc = kubeconfigTo(proxy.url);
         const cacheHome = mkdtempSync(join(tmpdir(), 'gwdoctor-xdg-'));
@@ -275,7 +242,7 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
   itLive(
     '--wait over 20 targets re-reads each kind once per attempt for all targets, and discovery never again',
     async () => {
-      const proxy = await countingProxy();
+      const proxy = await countingProxy(live!.server, live!.caFile);
       try {
         const kc = kubeconfigTo(proxy.url);
         const count = async (hosts: string[]) => {
@@ -341,7 +308,7 @@ describe('a cached discovery that turns out wrong (ReferenceGrant v1 switched of
   itLive(
     'is dropped on the 404 and discovery runs again: the run still checks the grant and prints a v1beta1 ReferenceGrant',
     async () => {
-      const proxy = await countingProxy(server);
+      const proxy = await countingProxy(server, live!.caFile);
       try {
         const kc = kubeconfigTo(proxy.url, 'admin-token'); // this API server has no RBAC for the viewer
         const env = { XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'gwdoctor-xdg-')) };
