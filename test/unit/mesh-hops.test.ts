@@ -2,15 +2,12 @@
 // Envoy answer seen through the proxy (a 403 from the waypoint, a 503 when ztunnel resets) is explained by the hop.
 // What istiod generates for each hop is judged in test/integration/mesh-hops.test.ts.
 
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LAYERS } from '../../checks/index.js';
 import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';
 import type { AuthorizationPolicy, K8sObject } from '../../src/cluster/objects.js';
 import { ztunnelDecide, ztunnelPolicy } from '../../src/mesh/hops.js';
-import { runTarget, type Env } from '../../src/pipeline.js';
-import { parseTarget } from '../../src/target.js';
-import type { Finding, HttpProbe, HttpProbeResult, TargetReport } from '../../src/types.js';
+import type { Finding } from '../../src/types.js';
+import { run } from '../helpers/behind-nginx.js';
 import { FIXTURES, outcome, runOnCluster } from '../helpers/fixtures.js';
 import { applyFixToObjects, stripControllerStatus } from '../helpers/roundtrip.js';
 
@@ -155,50 +152,6 @@ describe('ztunnel rules as istiod converts them and ztunnel matches them', () =>
 });
 
 describe("Envoy's answer through the proxy, explained by the hop that gave it", () => {
-  // As test/unit/mesh-join.test.ts: nginx in front over TLS (Envoy's headers gone), the NodePort gives Envoy's own answer.
-  const tls = {
-    authorized: true,
-    error: null,
-    subject: 'CN=api.example.com',
-    issuer: 'CN=Test CA',
-    validTo: '2027-06-01T00:00:00.000Z',
-    san: ['api.example.com', 'worker.example.com'],
-    validFrom: '2026-01-01T00:00:00.000Z',
-    daysLeft: 80,
-    protocol: 'TLSv1.3',
-    chain: [],
-    chainError: null,
-    nameError: null,
-  } as unknown as HttpProbeResult['tls'];
-  const probe = (status: number, body: string): HttpProbe => ({
-    async get(url) {
-      const https = url.protocol === 'https:';
-      return {
-        address: '',
-        port: 0,
-        statusCode: status,
-        headers: { server: https ? 'nginx' : 'istio-envoy' },
-        bodySnippet: body,
-        tls: https ? tls : null,
-      };
-    },
-  });
-  async function run(fixture: string, status: number, body: string): Promise<TargetReport> {
-    const objs = loadManifests([join(FIXTURES, fixture)]) as (K8sObject & Record<string, any>)[];
-    for (const o of objs) if (o.kind === 'Node') o.status.addresses = [{ type: 'InternalIP', address: '192.0.2.20' }];
-    const env: Env = {
-      cluster: new ManifestCluster(objs),
-      clusterUnavailable: null,
-      gatewayFilter: null,
-      offline: false,
-      net: { resolvers: [], expectIps: [], caFile: null, port: null },
-      resolver: async () => ({ resolve: async () => [{ family: 4 as const, address: '192.0.2.10' }] }),
-      probe: async () => probe(status, body),
-      signal: AbortSignal.timeout(20_000),
-    };
-    return runTarget(LAYERS, parseTarget('https://api.example.com/'), env, { until: null, intervalMs: 0 });
-  }
-
   it('503 "upstream connect error" when ztunnel resets: DestinationAuthorizationDenied at ztunnel, not BackendConnectFailed', async () => {
     const r = await run(
       'mesh-hop-ztunnel-deny-gateway',

@@ -5,57 +5,15 @@
 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LAYERS } from '../../checks/index.js';
-import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';
-import type { K8sObject } from '../../src/cluster/objects.js';
+import { ManifestCluster } from '../../src/cluster/manifests.js';
 import { ClusterAccessError } from '../../src/errors.js';
-import { runTarget, type Env } from '../../src/pipeline.js';
-import { parseTarget } from '../../src/target.js';
-import type { Finding, HttpProbe, HttpProbeResult, TargetReport } from '../../src/types.js';
+import type { Finding, TargetReport } from '../../src/types.js';
+import { objects, run } from '../helpers/behind-nginx.js';
 import { FIXTURES, outcome } from '../helpers/fixtures.js';
 
 const RBAC = 'RBAC: access denied';
 const UF_TLS =
   'upstream connect error or disconnect/reset before headers. retried and the latest reset reason: remote connection failure, transport failure reason: TLS_error:|268435703:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER:TLS_error_end';
-
-const answer = (statusCode: number, headers: Record<string, string>, bodySnippet: string): HttpProbeResult => ({
-  address: '',
-  port: 0,
-  statusCode,
-  headers,
-  bodySnippet,
-  tls: {
-    authorized: true,
-    error: null,
-    subject: 'CN=api.example.com',
-    issuer: 'CN=Test CA',
-    validTo: '2027-06-01T00:00:00.000Z',
-    san: ['api.example.com', 'worker.example.com'],
-    validFrom: '2026-01-01T00:00:00.000Z',
-    daysLeft: 80,
-    protocol: 'TLSv1.3',
-    chain: [],
-    chainError: null,
-    nameError: null,
-  } as HttpProbeResult['tls'],
-});
-
-/** nginx in front (server: nginx, Envoy's headers gone); the gateway's NodePort gives Envoy's own answer. */
-function probe(status: number, body: string): HttpProbe {
-  return {
-    async get(url) {
-      return url.protocol === 'https:'
-        ? answer(status, { server: 'nginx' }, body)
-        : { ...answer(status, { server: 'istio-envoy' }, body), tls: null };
-    },
-  };
-}
-
-function objects(fixture: string): K8sObject[] {
-  const objs = loadManifests([join(FIXTURES, fixture)]) as (K8sObject & Record<string, any>)[];
-  for (const o of objs) if (o.kind === 'Node') o.status.addresses = [{ type: 'InternalIP', address: '192.0.2.20' }];
-  return objs;
-}
 
 /** A reader on which listing Istio's policy kinds is forbidden (the role without the mesh kinds). */
 class NoMeshRole extends ManifestCluster {
@@ -65,26 +23,6 @@ class NoMeshRole extends ManifestCluster {
       'authorizationpolicies.security.istio.io is forbidden: User "gwdoctor" cannot list resource "authorizationpolicies" in API group "security.istio.io" at the cluster scope',
     );
   }
-}
-
-async function run(
-  fixture: string,
-  status: number,
-  body: string,
-  target = 'https://api.example.com/',
-  cluster?: ManifestCluster,
-): Promise<TargetReport> {
-  const env: Env = {
-    cluster: cluster ?? new ManifestCluster(objects(fixture)),
-    clusterUnavailable: null,
-    gatewayFilter: null,
-    offline: false,
-    net: { resolvers: [], expectIps: [], caFile: null, port: null },
-    resolver: async () => ({ resolve: async () => [{ family: 4 as const, address: '192.0.2.10' }] }),
-    probe: async () => probe(status, body),
-    signal: AbortSignal.timeout(20_000),
-  };
-  return runTarget(LAYERS, parseTarget(target), env, { until: null, intervalMs: 0 });
 }
 
 const layer = (r: TargetReport, id: string) => r.layers.find((l) => l.id === id) as Finding;
