@@ -10,7 +10,7 @@ import { describe, nsName } from '../src/cluster/objects.js';
 import { about, emit, pass, skip } from '../src/findings.js';
 import { command, jsonPatch, manual, ptr, refOf } from '../src/fix/build.js';
 import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
-import { resolveExposure, type Exposure, type ExposureStage } from '../src/gatewayapi/exposure.js';
+import type { Exposure, ExposureStage } from '../src/gatewayapi/exposure.js';
 import type { PathResolver } from '../src/gatewayapi/resolver.js';
 import { withOrigins } from '../src/layer.js';
 import { GwdoctorError } from '../src/errors.js';
@@ -228,16 +228,10 @@ async function directNoRoute(ctx: CheckContext, probe: HttpProbe): Promise<{ env
   }
 }
 
-const exposureOf = new WeakMap<PathResolver, Promise<ExposureStage>>();
 function stage(ctx: CheckContext): Promise<ExposureStage> {
   const p = ctx.path;
   if (!p) throw new Error('an internal-host cluster layer ran without a cluster source');
-  let s = exposureOf.get(p);
-  if (!s) {
-    s = resolveExposure(p.cluster, ctx.target, ctx.gatewayFilter);
-    exposureOf.set(p, s);
-  }
-  return s;
+  return p.exposure();
 }
 
 const gatewayNames = (gws: Gateway[]) => gws.map(describe).join(', ');

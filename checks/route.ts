@@ -10,7 +10,6 @@ import type { Fix, JsonPatchOp } from '../src/fix/fix.js';
 import { namespaceAllowed, routeServesHost, type ListenerSetUse } from '../src/gatewayapi/attachment.js';
 import { describeEntryMatch, type Entry } from '../src/gatewayapi/matching.js';
 import { ISTIO_FILTERS, routeDroppedBy } from '../src/gatewayapi/grants.js';
-import { routesForHost } from '../src/gatewayapi/route-index.js';
 import type { Attachment, Orphan, RouteStage } from '../src/gatewayapi/path.js';
 import {
   condition,
@@ -219,7 +218,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
           );
         }
       }
-      for (const r of routesForHost(routes, host)) {
+      for (const r of s.forHost) {
         if (attachments.some((a) => a.route === r)) continue;
         const parents = (r.spec.parentRefs ?? []).map((p) => normalizeParentRef(p, r.metadata.namespace ?? 'default'));
         evidence.push(
@@ -229,7 +228,7 @@ function judgeListenerRoutes(this: { id: 'route'; title: string }, s: RouteStage
           ),
         );
       }
-      evidence.push(grpcReadEvidence(routes, host));
+      evidence.push(grpcReadEvidence(s, host));
       return emit(
         this,
         'NoRouteForHost',
@@ -354,9 +353,9 @@ function unreachableEvidence(entries: Entry[]): Evidence[] {
 }
 
 /** Say that GRPCRoutes were read: they share the virtual host with HTTPRoutes and take part in precedence. */
-function grpcReadEvidence(routes: Route[], host: string): Evidence {
-  const grpc = routes.filter(isGrpcRoute);
-  const forHost = routesForHost(grpc, host);
+function grpcReadEvidence(s: Pick<RouteStage, 'routes' | 'forHost'>, host: string): Evidence {
+  const grpc = s.routes.filter(isGrpcRoute);
+  const forHost = s.forHost.filter(isGrpcRoute);
   return {
     ref: 'GRPCRoutes',
     detail:
@@ -434,7 +433,7 @@ function judgeMatched(
       );
   }
   evidence.push(...unreachableEvidence(chosen.sel.unreachable));
-  if (!chosen.sel.routes.some(isGrpcRoute)) evidence.push(grpcReadEvidence(s.routes, host));
+  if (!chosen.sel.routes.some(isGrpcRoute)) evidence.push(grpcReadEvidence(s, host));
   evidence.push(...listenerSetEvidence(s.listenerSets));
 
   const weighted = s.refs.filter((x) => !x.mirror);

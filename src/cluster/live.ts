@@ -39,6 +39,7 @@ import {
 } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 import { DiscoveryCache, type Discovered } from './discovery-cache.js';
+import { Snapshot } from './snapshot.js';
 
 const GROUP = 'gateway.networking.k8s.io';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -407,6 +408,11 @@ export class LiveCluster implements ClusterReader {
   refresh(): void {
     this.cache.clear();
     this.envoys.clear();
+    this.snap = undefined;
+  }
+  private snap: Snapshot | undefined;
+  snapshot(): Snapshot {
+    return (this.snap ??= new Snapshot('live'));
   }
 
   /** One GET to a Pod's Envoy admin port through pods/portforward (the transport envoyRead uses). */
@@ -562,13 +568,12 @@ export class LiveCluster implements ClusterReader {
       // A role that predates gwdoctor reading this kind (deploy/rbac.yaml grants it): go on without it and say so
       // (the route layer reports what could not be checked) rather than make the whole run inconclusive.
       if (!(err instanceof ClusterAccessError && err.kind === 'forbidden')) throw err;
-      this.forbiddenKinds.set(kind, err.message);
+      this.snapshot().recordUnreadable(kind, err.message);
       return [];
     }
   }
-  private readonly forbiddenKinds = new Map<'GRPCRoute' | 'ListenerSet', string>();
   unreadable() {
-    return [...this.forbiddenKinds].map(([kind, why]) => ({ kind, why }));
+    return this.snapshot().unreadable();
   }
   grpcRoutes() {
     return this.listIfServed<GRPCRoute>('grpcroutes', 'GRPCRoute');

@@ -26,6 +26,7 @@ import {
 import { labelsMatch, type ClusterReader, type MeshObjectOf } from './reader.js';
 import * as validators from './manifest-validators.generated.js';
 import { jsonUnits, readLines, withoutBulk, yamlUnits, type Unit } from './manifest-stream.js';
+import { Snapshot } from './snapshot.js';
 
 const GW_GROUP = 'gateway.networking.k8s.io/';
 const STDIN = '-';
@@ -642,8 +643,12 @@ export class ManifestCluster implements ClusterReader {
   origin(o: K8sObject) {
     return originOf(o);
   }
-  /** Files are read once; a retry sees the same objects. */
+  /** Files are read once; a retry sees the same objects (and the same snapshot). */
   refresh(): void {}
+  private readonly snap = new Snapshot('manifests');
+  snapshot(): Snapshot {
+    return this.snap;
+  }
   async gatewayClasses() {
     return this.all<GatewayClass>('GatewayClass');
   }

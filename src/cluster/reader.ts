@@ -22,6 +22,7 @@ import type {
   ServiceEntry,
 } from './objects.js';
 import type { PodRead } from '../dataplane/envoy-judge.js';
+import type { Snapshot, Unreadable } from './snapshot.js';
 
 export interface ClusterReader {
   readonly mode: 'live' | 'manifests';
@@ -38,7 +39,9 @@ export interface ClusterReader {
    * Kinds read so far that could not be read (their list was forbidden) and were taken as empty, each with why:
    * GRPCRoute and ListenerSet, which least-privilege roles written before gwdoctor read them may not grant.
    */
-  unreadable?(): { kind: 'GRPCRoute' | 'ListenerSet'; why: string }[];
+  unreadable?(): Unreadable[];
+  /** This attempt's snapshot (src/cluster/snapshot.ts): its indexes, shared by every target; a new one after refresh(). */
+  snapshot(): Snapshot;
   /** undefined when the Namespace object is not visible (manifests without it). */
   namespace(name: string): Promise<Namespace | undefined>;
   referenceGrants(namespace: string): Promise<ReferenceGrant[]>;
@@ -98,7 +101,7 @@ export interface ClusterReader {
    * per run. Never throws: a 403 is 'forbidden' (with the verbs), anything else that stops the read 'unreachable'.
    */
   envoyRead?(namespace: string, pod: string): Promise<PodRead>;
-  /** Forget cached reads, so that a --wait retry sees the cluster as it is now. */
+  /** Forget cached reads and the snapshot, so that a --wait retry sees the cluster as it is now. */
   refresh(): void;
 }
 

@@ -20,7 +20,6 @@ export const ISTIO_BUILTIN_CLASSES: ReadonlyMap<string, string> = new Map([
 ]);
 
 const createdByIstio = new WeakSet<GatewayClass>();
-const completed = new WeakMap<GatewayClass[], GatewayClass[]>();
 
 /** Is this class one gwdoctor added because the manifests lack it and istiod creates it? */
 export function assumedBuiltin(c: GatewayClass): boolean {
@@ -29,12 +28,10 @@ export function assumedBuiltin(c: GatewayClass): boolean {
 
 /**
  * The manifests' classes plus every built-in class they lack, each marked (assumedBuiltin) so that the evidence says
- * where it comes from. The same array for the same input (its identity keys other caches).
+ * where it comes from. Made once per snapshot (src/cluster/snapshot.ts).
  */
 export function withBuiltinClasses(classes: GatewayClass[]): GatewayClass[] {
-  let out = completed.get(classes);
-  if (out) return out;
-  out = [...classes];
+  const out = [...classes];
   for (const [name, controllerName] of ISTIO_BUILTIN_CLASSES) {
     if (classes.some((c) => c.metadata.name === name)) continue;
     const c: GatewayClass = {
@@ -46,6 +43,5 @@ export function withBuiltinClasses(classes: GatewayClass[]): GatewayClass[] {
     createdByIstio.add(c);
     out.push(c);
   }
-  completed.set(classes, out);
   return out;
 }

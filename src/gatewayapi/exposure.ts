@@ -10,8 +10,8 @@ import type { Target } from '../types.js';
 import { routeDroppedBy } from './grants.js';
 import { hostMatches } from './hostnames.js';
 import { acceptingListeners, isIngressGateway } from './listeners.js';
+import type { Snapshot } from '../cluster/snapshot.js';
 import { namespacesFor } from './path.js';
-import { attachmentsTo, httpAndGrpcRoutes, routesForHost } from './route-index.js';
 
 export interface Exposure {
   route: Route;
@@ -37,12 +37,13 @@ export type ExposureStage =
  */
 export async function resolveExposure(
   cluster: ClusterReader,
+  snapshot: Snapshot,
   target: Target,
   filter: { namespace: string; name: string } | null,
 ): Promise<ExposureStage> {
   const host = target.host;
   const [all, http, grpc] = await Promise.all([cluster.gateways(), cluster.httpRoutes(), cluster.grpcRoutes()]);
-  const routes = httpAndGrpcRoutes(http, grpc);
+  const { routes, index } = snapshot.routes(http, grpc);
   let publicGws: Gateway[];
   if (filter) {
     publicGws = all.filter(
@@ -55,16 +56,17 @@ export async function resolveExposure(
     .filter((x) => x.listeners.length > 0);
   if (gateways.length === 0) return { kind: 'no-listener', considered: publicGws };
 
-  const forHost = routesForHost(routes, host);
+  const forHost = index.forHost(host);
   const nsObjs = await namespacesFor(
     cluster,
+    snapshot,
     routes,
     gateways.map((g) => g.gw),
   );
   const exposed: Exposure[] = [];
   for (const { gw, listeners } of gateways) {
     const byRoute = new Map<Route, Exposure>();
-    for (const a of attachmentsTo(routes, gw, nsObjs, forHost)) {
+    for (const a of index.attachmentsTo(gw, nsObjs, forHost)) {
       if (!a.result.accepted || routeDroppedBy(a.route)) continue;
       const on = a.result.listeners
         .filter(

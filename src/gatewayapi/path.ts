@@ -16,6 +16,7 @@ import type {
   EndpointSlice,
 } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
+import type { Snapshot } from '../cluster/snapshot.js';
 import { describe as describeObj, nsName } from '../cluster/objects.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, PortInUse, ResolvedBackendRef, Target } from '../types.js';
@@ -33,11 +34,10 @@ import { grantPermits, ISTIO_BACKEND_KINDS, resolveBackendRefs, routeDroppedBy, 
 import { gatewayHealth, noInstances, type GatewayEndpoints, type Health, type ParametersState } from './health.js';
 import { acceptingListeners, isHttpListener, isIngressGateway, MESH_CLASSES } from './listeners.js';
 import { compareRoutes, loadRe2, mayUseRe2, selectRule, type AttachedRoute, type Selection } from './matching.js';
-import { attachmentsTo, httpAndGrpcRoutes, routesForHost, type Attachment } from './route-index.js';
+import type { Attachment } from './route-index.js';
 import { predictRedirect, type Redirect } from './redirect.js';
 import { isHostnameRef, resolveHostname, type HostnameResolution } from './service-entry.js';
 import { waypointBound, waypointFor, type WaypointBinding, type WaypointBound } from './waypoint.js';
-import { withBuiltinClasses } from './classes.js';
 import { controllerConditions, freshness, normalizeParentRef } from './status.js';
 import {
   choosePort,
@@ -92,6 +92,8 @@ export type RouteStage = {
   chosen: Chosen;
   attachments: Attachment[];
   routes: Route[];
+  /** The routes whose hostnames accept the host (or that have none), oldest first. */
+  forHost: Route[];
   gateways: Gateway[];
   nsObjs: Map<string, Namespace | undefined>;
   /** ListenerSets that take part in serving the host (read only when a candidate Gateway admits any): not checked. */
@@ -218,11 +220,10 @@ async function problemsInOtherRules(cluster: ClusterReader, route: Route, ruleIn
   return out;
 }
 
-/** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list. */
-const namespaceCache = new WeakMap<Route[], Promise<Map<string, Namespace | undefined>>>();
-
+/** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list and attempt. */
 export function namespacesFor(
   cluster: ClusterReader,
+  snapshot: Snapshot,
   routes: Route[],
   gateways: Gateway[],
 ): Promise<Map<string, Namespace | undefined>> {
@@ -230,21 +231,7 @@ export function namespacesFor(
     (g.spec.listeners ?? []).some((l) => l.allowedRoutes?.namespaces?.from === 'Selector'),
   );
   if (!needSelector) return Promise.resolve(new Map());
-  let p = namespaceCache.get(routes);
-  if (!p) {
-    p = readNamespaces(cluster, routes);
-    namespaceCache.set(routes, p);
-    p.catch(() => namespaceCache.delete(routes));
-  }
-  return p;
-}
-
-async function readNamespaces(cluster: ClusterReader, routes: Route[]): Promise<Map<string, Namespace | undefined>> {
-  const out = new Map<string, Namespace | undefined>();
-  const names = [...new Set(routes.map((r) => r.metadata.namespace ?? 'default'))];
-  const got = await Promise.all(names.map((n) => cluster.namespace(n)));
-  names.forEach((n, i) => out.set(n, got[i]));
-  return out;
+  return snapshot.namespaces((n) => cluster.namespace(n), routes);
 }
 
 /** The Gateway's generated Service (label gateway.networking.k8s.io/gateway-name) and its endpoint count; null when unknown. */
@@ -287,6 +274,7 @@ export function carriesHttpRoute(gw: Gateway): boolean {
 
 export async function resolveListener(
   cluster: ClusterReader,
+  snapshot: Snapshot,
   target: Target,
   filter: GatewayRef | null,
 ): Promise<ListenerStage> {
@@ -298,9 +286,9 @@ export async function resolveListener(
     cluster.grpcRoutes(),
   ]);
   // Manifests lack the classes istiod creates itself (classes.ts); a live cluster has them whenever istiod runs.
-  const classes = cluster.mode === 'manifests' ? withBuiltinClasses(read) : read;
-  const routes = httpAndGrpcRoutes(http, grpc);
-  const hostRoutes = routesForHost(routes, host);
+  const classes = snapshot.classes(read);
+  const { routes, index } = snapshot.routes(http, grpc);
+  const hostRoutes = index.forHost(host);
   const namingRoute = (g: Gateway) =>
     hostRoutes.find((r) => (r.spec.parentRefs ?? []).some((p) => refersTo(p, r, g))) ?? null;
   // A Gateway with no listener that can carry an HTTPRoute (only TLS/TCP listeners, or kinds that leave HTTPRoute
@@ -410,6 +398,7 @@ export function targetsListener(p: ParentReference, cand: ListenerCandidate): bo
 
 export async function resolveRoute(
   cluster: ClusterReader,
+  snapshot: Snapshot,
   target: Target,
   ls: Extract<ListenerStage, { kind: 'ok' }>,
   seen: PortInUse | null = null,
@@ -418,14 +407,15 @@ export async function resolveRoute(
   const { routes, candidates } = ls;
   const gateways = await cluster.gateways();
   const candGateways = [...new Set(candidates.map((c) => c.gateway))];
-  const nsObjs = await namespacesFor(cluster, routes, candGateways);
+  const nsObjs = await namespacesFor(cluster, snapshot, routes, candGateways);
 
   // Attachment of every parentRef that names a candidate Gateway, oldest route first: only the routes whose
-  // hostnames accept the host matter for this target (indexes built once per route list, route-index.ts).
-  const forHost = routesForHost(routes, host);
+  // hostnames accept the host matter for this target (indexes built once per attempt, route-index.ts).
+  const index = snapshot.routeIndex(routes);
+  const forHost = index.forHost(host);
   const rank = new Map(forHost.map((r, i) => [r, i]));
   const attachments: Attachment[] = candGateways
-    .flatMap((gw) => attachmentsTo(routes, gw, nsObjs, forHost))
+    .flatMap((gw) => index.attachmentsTo(gw, nsObjs, forHost))
     .sort((a, b) => (rank.get(a.route) as number) - (rank.get(b.route) as number) || a.parentIndex - b.parentIndex);
 
   if (mayUseRe2(attachments.map((a) => a.route))) await loadRe2();
@@ -510,7 +500,7 @@ interface StageContext {
 async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContext): Promise<RouteStage> {
   const { target, attachments, routes, gateways, nsObjs, forHost, listenerSets, unreadable } = ctx;
   const { host, path, query } = target;
-  const base = { chosen, attachments, routes, gateways, nsObjs, listenerSets, unreadable };
+  const base = { chosen, attachments, routes, forHost, gateways, nsObjs, listenerSets, unreadable };
 
   if (chosen.sel.winner) {
     const w = chosen.sel.winner;

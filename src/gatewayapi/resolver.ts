@@ -1,10 +1,13 @@
 // One attempt's lazily resolved path: each stage is computed once, when the first layer needs it, from the
-// cluster source's memoised reads. A new PathResolver per --wait attempt sees the cluster as it is then.
+// cluster source's memoised reads and this attempt's snapshot (src/cluster/snapshot.ts: the indexes every target of
+// the attempt shares). A new PathResolver per --wait attempt sees the cluster as it is then.
 
 import type { ClusterReader } from '../cluster/reader.js';
 import type { K8sObject } from '../cluster/objects.js';
+import { isObject, keyOf, type Snapshot } from '../cluster/snapshot.js';
 import type { PortInUse, Target } from '../types.js';
 import type { GatewayRef } from '../target.js';
+import { resolveExposure, type ExposureStage } from './exposure.js';
 import {
   resolveEndpoints,
   resolveGrant,
@@ -17,24 +20,6 @@ import {
 } from './path.js';
 
 export class PipelineBug extends Error {}
-
-/**
- * "Kind namespace/name" -> object for one array a reader returned. Readers hand out the same array to every target of
- * a run (a manifest snapshot's lists, the live reader's memoised LISTs), so a list of 10,000 routes is indexed once
- * per run, not once per target.
- */
-const arrayIndexes = new WeakMap<readonly unknown[], Map<string, K8sObject>>();
-function indexOfArray(arr: readonly unknown[]): Map<string, K8sObject> {
-  let idx = arrayIndexes.get(arr);
-  if (!idx) {
-    idx = new Map();
-    for (const o of arr) if (isObject(o)) idx.set(keyOf(o.kind, o.metadata.namespace, o.metadata.name), o); // the last of duplicates, as before
-    arrayIndexes.set(arr, idx);
-  }
-  return idx;
-}
-const keyOf = (kind: string, namespace: string | undefined, name: string) => `${kind}\0${namespace ?? ''}\0${name}`;
-const isObject = (v: unknown): v is K8sObject => !!v && typeof v === 'object' && 'kind' in v && 'metadata' in v;
 
 /** Record every value a reader returns (by reference: O(1) per read); objectNamed() looks them up by name. */
 function recording(cluster: ClusterReader, reads: unknown[]): ClusterReader {
@@ -58,7 +43,10 @@ export class PathResolver {
   /** Every value (object or list) the stages read, in order, for evidence that names an object. */
   private readonly reads: unknown[] = [];
   readonly cluster: ClusterReader;
+  /** This attempt's snapshot (the reader's until its next refresh). */
+  readonly snapshot: Snapshot;
   private l?: Promise<ListenerStage>;
+  private x?: Promise<ExposureStage>;
   private r?: Promise<RouteStage>;
   private g?: Promise<GrantStage>;
   private e?: Promise<EndpointsStage>;
@@ -70,6 +58,7 @@ export class PathResolver {
   ) {
     this.source = cluster;
     this.cluster = recording(cluster, this.reads);
+    this.snapshot = cluster.snapshot();
   }
 
   /** The unwrapped cluster source. */
@@ -81,7 +70,7 @@ export class PathResolver {
     for (let i = this.reads.length - 1; i >= 0; i--) {
       const v = this.reads[i];
       const hit = Array.isArray(v)
-        ? indexOfArray(v).get(key)
+        ? this.snapshot.indexOf(v).get(key)
         : isObject(v) && keyOf(v.kind, v.metadata.namespace, v.metadata.name) === key
           ? v
           : undefined;
@@ -91,14 +80,19 @@ export class PathResolver {
   }
 
   listener(): Promise<ListenerStage> {
-    return (this.l ??= resolveListener(this.cluster, this.target, this.filter));
+    return (this.l ??= resolveListener(this.cluster, this.snapshot, this.target, this.filter));
+  }
+
+  /** --internal: which routes make the host public on the public Gateway(s) (gatewayapi/exposure.ts). */
+  exposure(): Promise<ExposureStage> {
+    return (this.x ??= resolveExposure(this.cluster, this.snapshot, this.target, this.filter));
   }
 
   /** `port`: the Gateway port the proxy forwards to, when the proxy layer saw it (the first call resolves the stage). */
   route(port: PortInUse | null = null): Promise<RouteStage> {
     return (this.r ??= this.listener().then((ls) => {
       if (ls.kind !== 'ok') throw new PipelineBug('the route stage needs a listener that accepts the host');
-      return resolveRoute(this.cluster, this.target, ls, port);
+      return resolveRoute(this.cluster, this.snapshot, this.target, ls, port);
     }));
   }
 

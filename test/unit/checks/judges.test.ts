@@ -109,6 +109,7 @@ describe('judgeRoute', () => {
       },
       attachments: [],
       routes: [],
+      forHost: [],
       gateways: [gateway],
       nsObjs: new Map(),
       listenerSets: [],

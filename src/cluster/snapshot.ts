@@ -1,0 +1,96 @@
+// One attempt's view of the cluster, shared by every target of the attempt: what the reader's lists give, indexed
+// once (routes by hostname and attachments per Gateway, the classes istiod creates itself added to manifests, the
+// Namespaces an allowedRoutes selector needs, "kind namespace/name" per list for evidence), and which kinds could not
+// be read. The reader owns it (ClusterReader.snapshot()) and makes a new one on refresh(): a --wait retry sees the
+// cluster as it is then. Nothing here is module-level state: an attempt's indexes go when the attempt goes.
+
+import type { GatewayClass, GRPCRoute, HTTPRoute, K8sObject, Namespace, Route } from './objects.js';
+import { RouteIndex } from '../gatewayapi/route-index.js';
+import { withBuiltinClasses } from '../gatewayapi/classes.js';
+
+/** A kind that could not be read and was taken as empty, with why (the route layer says what was not checked). */
+export interface Unreadable {
+  kind: 'GRPCRoute' | 'ListenerSet';
+  why: string;
+}
+
+export const keyOf = (kind: string, namespace: string | undefined, name: string) =>
+  `${kind}\0${namespace ?? ''}\0${name}`;
+export const isObject = (v: unknown): v is K8sObject => !!v && typeof v === 'object' && 'kind' in v && 'metadata' in v;
+
+export class Snapshot {
+  /** The HTTPRoutes and GRPCRoutes of the attempt as one list (for the pair of lists the reader returned). */
+  private merged: { http: HTTPRoute[]; grpc: GRPCRoute[]; routes: Route[] } | undefined;
+  private readonly routeIndexes = new Map<Route[], RouteIndex>();
+  private classLists: { read: GatewayClass[]; all: GatewayClass[] } | undefined;
+  private readonly namespaceMaps = new Map<Route[], Promise<Map<string, Namespace | undefined>>>();
+  private readonly arrayIndexes = new Map<readonly unknown[], Map<string, K8sObject>>();
+  private readonly unreadableKinds = new Map<Unreadable['kind'], string>();
+
+  constructor(readonly mode: 'live' | 'manifests') {}
+
+  /**
+   * HTTPRoutes and GRPCRoutes as one list with its index: Istio merges both kinds attached to one listener and
+   * hostname into one VirtualService, ordered as one list (pilot/pkg/config/kube/gateway/controller.go
+   * "HTTPAndGRPCMerged"). The same list and index for the same pair of lists (every target of the attempt).
+   */
+  routes(http: HTTPRoute[], grpc: GRPCRoute[]): { routes: Route[]; index: RouteIndex } {
+    let routes: Route[] = http;
+    if (grpc.length > 0) {
+      const had = this.merged;
+      routes = had && had.http === http && had.grpc === grpc ? had.routes : [...http, ...grpc];
+      this.merged = { http, grpc, routes };
+    }
+    return { routes, index: this.routeIndex(routes) };
+  }
+
+  /** The index of a route list (built once per list and attempt). */
+  routeIndex(routes: Route[]): RouteIndex {
+    let index = this.routeIndexes.get(routes);
+    if (!index) this.routeIndexes.set(routes, (index = new RouteIndex(routes)));
+    return index;
+  }
+
+  /** The classes read, plus (manifests only) the built-in classes istiod creates itself (gatewayapi/classes.ts). */
+  classes(read: GatewayClass[]): GatewayClass[] {
+    if (this.mode !== 'manifests') return read;
+    if (this.classLists?.read !== read) this.classLists = { read, all: withBuiltinClasses(read) };
+    return this.classLists.all;
+  }
+
+  /** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list. */
+  namespaces(
+    read: (name: string) => Promise<Namespace | undefined>,
+    routes: Route[],
+  ): Promise<Map<string, Namespace | undefined>> {
+    let p = this.namespaceMaps.get(routes);
+    if (!p) {
+      const names = [...new Set(routes.map((r) => r.metadata.namespace ?? 'default'))];
+      p = Promise.all(names.map((n) => read(n))).then((got) => new Map(names.map((n, i) => [n, got[i]])));
+      this.namespaceMaps.set(routes, p);
+      p.catch(() => this.namespaceMaps.delete(routes));
+    }
+    return p;
+  }
+
+  /** "Kind namespace/name" -> object for one list a reader returned, indexed once per attempt (the last of duplicates). */
+  indexOf(arr: readonly unknown[]): Map<string, K8sObject> {
+    let idx = this.arrayIndexes.get(arr);
+    if (!idx) {
+      idx = new Map();
+      for (const o of arr) if (isObject(o)) idx.set(keyOf(o.kind, o.metadata.namespace, o.metadata.name), o);
+      this.arrayIndexes.set(arr, idx);
+    }
+    return idx;
+  }
+
+  /** Record a kind that could not be read (its list was forbidden) and was taken as empty. */
+  recordUnreadable(kind: Unreadable['kind'], why: string): void {
+    this.unreadableKinds.set(kind, why);
+  }
+
+  /** Kinds read so far in this attempt that could not be read, each with why. */
+  unreadable(): Unreadable[] {
+    return [...this.unreadableKinds].map(([kind, why]) => ({ kind, why }));
+  }
+}
