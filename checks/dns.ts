@@ -1,6 +1,6 @@
 // Layer 1: the hostname resolves (and, with --expect-ip, to the reverse proxy), the same way on every resolver asked.
 
-import { layerMeta } from '../src/registry.js';
+import { layer } from '../src/registry.js';
 import { emit, commandFix, pass, textFix, type Draft } from '../src/findings.js';
 import { ProbeError } from '../src/errors.js';
 import type { ResolverOutcome } from '../src/net/dns-client.js';
@@ -75,9 +75,7 @@ function observed(d: Draft, addresses: AddressAnswer[]): Draft & { observed: Obs
 }
 
 export const dns: Check<'dns'> = {
-  ...layerMeta('dns'),
-  needsCluster: false,
-  network: true,
+  ...layer('dns'),
   async run(ctx: CheckContext) {
     const { host } = ctx.target;
     const resolver = await ctx.resolver();

@@ -19,20 +19,20 @@ import { planDirect } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { noRecordsKind } from '../src/net/no-records.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
-import { layerMeta } from '../src/registry.js';
+import { LAYER_IDS, layer, type LayerDecl } from '../src/registry.js';
 import type { Evidence, HttpProbe, LayerId } from '../src/types.js';
 import type { Check, CheckContext } from '../src/check.js';
 
 const GATEWAYS = 'gateways.gateway.networking.k8s.io';
 
-function meta<I extends LayerId>(id: I): { id: I; title: string } {
+function meta<I extends LayerId>(id: I): LayerDecl<I> {
   const titles: Partial<Record<LayerId, string>> = {
     dns: 'the internal host has no public DNS answer, or its answer is checked at the proxy',
     proxy: 'the reverse proxy does not reach a backend for the internal host',
     listener: 'the public Gateway is known (and whether a listener accepts the internal host)',
     route: 'no HTTPRoute or GRPCRoute on the public Gateway serves the internal host',
   };
-  return { id, title: titles[id] ?? layerMeta(id).title };
+  return { ...layer(id), title: titles[id] ?? layer(id).title };
 }
 
 const hostPort = (address: string, port: number) => `${address.includes(':') ? `[${address}]` : address}:${port}`;
@@ -40,8 +40,6 @@ const hostPort = (address: string, port: number) => `${address.includes(':') ? `
 /** dns: resolution with the public dns layer's logic (given by checks/index.ts); "does not resolve" is the good outcome here. */
 const internalDns = (dns: Check<'dns'>): Check<'dns'> => ({
   ...meta('dns'),
-  needsCluster: false,
-  network: true,
   async run(ctx: CheckContext) {
     // No --expect-ip here: an internal host is not expected to point at the public proxy at all.
     const d = await dns.run({ ...ctx, net: { ...ctx.net, expectIps: [] } });
@@ -86,8 +84,6 @@ type Answer =
 /** proxy: a request for the host through every resolved address; a backend answering is exposure. */
 const internalProxy: Check<'proxy'> = {
   ...meta('proxy'),
-  needsCluster: false,
-  network: true,
   async run(ctx: CheckContext) {
     const { host, path, query } = ctx.target;
     const addresses = ctx.probes.addresses ?? [];
@@ -238,8 +234,6 @@ const gatewayNames = (gws: Gateway[]) => gws.map(describe).join(', ');
 
 const internalListener: Check<'listener'> = {
   ...meta('listener'),
-  needsCluster: true,
-  network: false,
   async run(ctx: CheckContext) {
     const s = await stage(ctx);
     const { host } = ctx.target;
@@ -360,8 +354,6 @@ function exposureEvidence(e: Exposure, host: string, path: PathResolver): Eviden
 
 const internalRoute: Check<'route'> = {
   ...meta('route'),
-  needsCluster: true,
-  network: false,
   async run(ctx: CheckContext) {
     const s = await stage(ctx);
     const { host } = ctx.target;
@@ -407,11 +399,11 @@ const internalRoute: Check<'route'> = {
   },
 };
 
+/** A layer that does not apply to an internal host: a stand-in that reads nothing (`needs: []`). */
 function notApplicable(id: LayerId): Check {
   return {
-    ...layerMeta(id),
-    needsCluster: false,
-    network: false,
+    ...layer(id),
+    needs: [],
     async run(ctx: CheckContext) {
       return skip(this, `not checked: ${ctx.target.host} is internal (no public backend to check)`, {
         reason: 'internal',
@@ -420,14 +412,17 @@ function notApplicable(id: LayerId): Check {
   };
 }
 
-/** The layers an --internal host runs through: same ids and order as LAYERS, so every reporter renders it unchanged. */
-export const internalLayers = (dns: Check<'dns'>): readonly Check[] => [
-  internalDns(dns),
-  internalProxy,
-  internalListener,
-  internalRoute,
-  notApplicable('grant'),
-  notApplicable('endpoints'),
-  notApplicable('mesh'),
-  notApplicable('dataplane'),
-];
+/**
+ * The layers an --internal host runs through: same ids and order as the registry's LAYERS, so every reporter renders
+ * it unchanged. The four above have a judge of their own; every other layer (those after the route: they describe a
+ * backend) does not apply.
+ */
+export const internalLayers = (dns: Check<'dns'>): readonly Check[] => {
+  const judged: Partial<Record<LayerId, Check>> = {
+    dns: internalDns(dns),
+    proxy: internalProxy,
+    listener: internalListener,
+    route: internalRoute,
+  };
+  return LAYER_IDS.map((id) => judged[id] ?? notApplicable(id));
+};

@@ -4,7 +4,7 @@
 // gateway's NodePort to tell a proxy fault from a cluster fault. Envoy's own replies are carried to the cluster
 // layer they point at (404 NR -> route, 500 NC -> grant, 503 UH/UF -> endpoints).
 
-import { layerMayEmit, layerMeta } from '../src/registry.js';
+import { layer, layerMayEmit } from '../src/registry.js';
 import { emit, commandFix, pass, textFix, type Draft } from '../src/findings.js';
 import { ClusterAccessError, GwdoctorError } from '../src/errors.js';
 import {
@@ -132,9 +132,7 @@ function responseEvidence(ref: string, res: HttpProbeResult, cls: Classification
 }
 
 export const proxy: Check<'proxy'> = {
-  ...layerMeta('proxy'),
-  needsCluster: false,
-  network: true,
+  ...layer('proxy'),
   async run(ctx: CheckContext) {
     const { host, path, query } = ctx.target;
     const addresses = ctx.probes.addresses;

@@ -2,6 +2,7 @@
 // that the data types import no module that imports them back (test/unit/module-graph.test.ts: no type-level cycle).
 
 import type { ClusterReader } from './cluster/reader.js';
+import type { LayerDecl } from './registry.js';
 import type { PathResolver } from './gatewayapi/resolver.js';
 import type {
   Finding,
@@ -39,12 +40,11 @@ export interface CheckContext {
   shared?: Map<string, Promise<unknown>>;
 }
 
-export interface Check<I extends LayerId = LayerId> {
-  id: I;
-  title: string;
-  /** Does this layer need cluster access? */
-  needsCluster: boolean;
-  /** Does this layer send network probes (skipped by --offline)? */
-  network: boolean;
+/**
+ * A layer: its declaration, spread from the registry (`{ ...layer('dns'), run }`: lane, after, needs, inputs; the
+ * pipeline derives skips and convergence from it), and its run. Only a stand-in that reads nothing (the --internal
+ * layers that do not apply) changes the declaration: `needs: []`.
+ */
+export interface Check<I extends LayerId = LayerId> extends LayerDecl<I> {
   run(ctx: CheckContext): Promise<Omit<Finding, 'durationMs'> & { observed?: Observed }>;
 }

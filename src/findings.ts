@@ -93,7 +93,10 @@ const KIND_CODE = {
 } as const satisfies Record<ClusterAccessError['kind'], CodeOf<LayerId>>;
 
 /** A GwdoctorError thrown inside a check becomes an `error` finding; anything else is a bug and is rethrown. */
-export function findingFromError(c: Pick<Check, 'id' | 'title'>, err: unknown): Draft {
+export function findingFromError(
+  c: Pick<Check, 'id' | 'title'> & Partial<Pick<Check, 'couldNotLook'>>,
+  err: unknown,
+): Draft {
   if (err instanceof ClusterAccessError) {
     const fix = err.hint ? manual(err.hint) : null;
     const code = KIND_CODE[err.kind];
@@ -104,13 +107,16 @@ export function findingFromError(c: Pick<Check, 'id' | 'title'>, err: unknown): 
   if (err instanceof GwdoctorError) {
     // Not an answer from the network or the cluster: this layer could not carry out its look at all.
     const fix = err.hint ? manual(err.hint) : null;
-    // Which code is the layer's own (src/registry.ts LAYERS couldNotLook); the registry checks that it may emit it.
-    const code = couldNotLookCode(c.id);
+    // Which code is the layer's own (its declaration's couldNotLook, src/registry.ts LAYERS); the registry checks
+    // that it may emit it.
+    const code = c.couldNotLook ?? couldNotLookCode(c.id);
     if (code === 'ClusterUnreachable') return emit(c, code, rootMessage(err), { fix, cause: 'unreachable' });
     if (!layerMayEmit(c.id, code))
       throw new Error(`registry: layer ${c.id} may not emit its couldNotLook code ${code}`);
-    // Checked at run time just above, which is what the cast stands for.
-    return emit({ ...c, id: c.id as 'dns' }, code as 'DnsResolverError', rootMessage(err), { fix });
+    return emitChecked(c, code, rootMessage(err), { fix });
   }
   throw err;
 }
+
+/** emit() for a code checked at run time (layerMayEmit) rather than by the types: what the cast stands for. */
+const emitChecked = emit as unknown as (c: Pick<Check, 'id' | 'title'>, code: Code, summary: string, x: Extra) => Draft;

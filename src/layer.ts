@@ -2,7 +2,7 @@
 // the pipeline runs: it awaits the stage (a failed read becomes an `error` finding of this layer), calls the judge,
 // and weighs what Envoy answered (an explicit input from the proxy layer) against the judge's verdict.
 
-import { LAYER_IDS, layerMayEmit } from './registry.js';
+import { LAYER_IDS, layer, layerMayEmit } from './registry.js';
 import { refOf } from './fix/build.js';
 import { PipelineBug, type PathResolver } from './gatewayapi/resolver.js';
 import { emit, type Draft, type LayerOf } from './findings.js';
@@ -23,10 +23,9 @@ export function clusterLayer<S, I extends LayerId>(
   /** What the stage establishes, as data: the finding's facts, whatever the verdict. */
   facts: (s: S) => Facts = () => ({}),
 ): Check {
+  // The declaration (lane, after, needs: the cluster, inputs) is the registry's.
   return {
-    ...meta,
-    needsCluster: true,
-    network: false,
+    ...layer(meta.id),
     async run(ctx: CheckContext) {
       if (!ctx.path) throw new PipelineBug(`${meta.id} ran without a cluster source`);
       const s = await stage(ctx.path, ctx.probes);

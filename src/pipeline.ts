@@ -1,9 +1,9 @@
-// The pipeline: layers in order, stop at the first fail or error, record every later layer as skip.
+// The pipeline: layers in order; a fail or error stops the layers declared after it (src/registry.ts), each recorded as skip.
 
 import type { ClusterReader } from './cluster/reader.js';
 import { emit, findingFromError, skip, type Draft } from './findings.js';
 import { PathResolver } from './gatewayapi/resolver.js';
-import { laneOf, stopsOtherLanes } from './registry.js';
+import { laneOf, layer, stopsOtherLanes, type Lane, type LayerDecl, type Need } from './registry.js';
 import { mapLimit } from './net/limit.js';
 import type { Observer, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
 import type { Check, CheckContext } from './check.js';
@@ -68,9 +68,55 @@ export function verdictOf(layers: Finding[]): { verdict: Verdict; failedLayer: L
   return { verdict: layers.some((l) => l.status === 'warn') ? 'warn' : 'pass', failedLayer: null };
 }
 
+/** The run's layers by id, each with its declaration; a layer the run does not have is looked up in the registry. */
+type Graph = (id: LayerId) => LayerDecl<LayerId>;
+function graphOf(layers: readonly LayerDecl<LayerId>[]): Graph {
+  const byId = new Map(layers.map((l) => [l.id, l]));
+  return (id) => byId.get(id) ?? layer(id);
+}
+
+/** The layers whose fail or error can stop `c`: its `after`, transitively. */
+function ancestors(c: LayerDecl<LayerId>, graph: Graph): Set<LayerId> {
+  const seen = new Set<LayerId>();
+  const todo = [...c.after];
+  for (let id = todo.pop(); id !== undefined; id = todo.pop()) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    todo.push(...graph(id).after);
+  }
+  return seen;
+}
+
+/** The first of a layer's needs (in the order network, cluster) this run does not have. */
+function unmet(c: LayerDecl<LayerId>, env: Env): Need | null {
+  if (c.needs.includes('network') && env.offline) return 'network';
+  if (c.needs.includes('cluster') && !env.cluster) return 'cluster';
+  return null;
+}
+
+/**
+ * The finding that stops layer `c`, from the findings of the layers run before it: the lane rule of src/registry.ts
+ * (LANES), applied to what `c` declares (`after`, `lane`, `needs`) and to what stopped.
+ */
+export function stopOf(c: LayerDecl<LayerId>, earlier: readonly Finding[], graph: Graph, env: Env): Finding | null {
+  const mine = ancestors(c, graph);
+  const blockers = earlier.filter((f) => (f.status === 'fail' || f.status === 'error') && mine.has(f.id));
+  const first = blockers[0];
+  if (!first) return null;
+  // A layer that reads nothing of its lane has nothing of its own to look at: the first stop is its stop.
+  if (!c.needs.includes(c.lane)) return first;
+  const own = blockers.find((f) => graph(f.id).lane === c.lane);
+  if (own) return own;
+  // Another lane's: a layer that could not look, or a fail that stops only its own lane, says nothing about this one
+  // while this layer has what it needs to look for itself.
+  if (stopsOtherLanes(first.status as 'fail' | 'error', first.code) || unmet(c, env)) return first;
+  return null;
+}
+
 /**
  * One pass over the layers: each layer gets the target, what earlier network layers observed (`probes`, explicit
- * input) and this attempt's lazily resolved cluster path; the first fail or error stops the pass.
+ * input) and this attempt's lazily resolved cluster path; which layers a fail or error stops, and what a layer is
+ * skipped without, is what the layers declare (src/registry.ts LAYERS, LANES; stopOf above).
  */
 export async function runOnce(
   layers: readonly Check[],
@@ -80,34 +126,23 @@ export async function runOnce(
 ): Promise<Finding[]> {
   const probes: Probes = { addresses: null, envoy: [] };
   const path = env.cluster ? new PathResolver(env.cluster, target, env.gatewayFilter) : null;
+  const graph = graphOf(layers);
   const out: Finding[] = [];
-  let stoppedBy: Finding | null = null;
-  let clusterStop: Finding | null = null;
   for (const [i, check] of layers.entries()) {
     observer.onLayerStart?.(target, check.id);
     const started = performance.now();
     let draft: Draft & { observed?: Observed };
-    // The lanes (src/registry.ts): a layer of another lane that could not look (DNS timeout, a proxy this machine
-    // cannot reach) says nothing about this one, nor does a fail whose code stops only its own lane (an internal host
-    // the proxy serves: the cluster layers still run, to name the route behind it). With a cluster source the cluster
-    // layers then still run (until one of them stops), so the run names what it can.
-    const bypass =
-      stoppedBy !== null &&
-      !stopsOtherLanes(stoppedBy.status as 'fail' | 'error', stoppedBy.code) &&
-      laneOf(stoppedBy.id) !== laneOf(check.id) &&
-      !clusterStop &&
-      check.needsCluster &&
-      env.cluster !== null;
-    const stopper = check.needsCluster && clusterStop ? clusterStop : stoppedBy;
-    if (stopper && !bypass)
+    const stopper = stopOf(check, out, graph, env);
+    const missing = stopper ? null : unmet(check, env);
+    if (stopper)
       draft = skip(
         check,
         `not checked: ${stopper.id} ${stopper.status === 'fail' ? 'failed' : 'could not be checked'}`,
         { reason: 'stopped', after: stopper.id },
       );
-    else if (check.network && env.offline)
+    else if (missing === 'network')
       draft = skip(check, 'not checked: --offline (no network probes)', { reason: 'offline' });
-    else if (check.needsCluster && !env.cluster)
+    else if (missing === 'cluster')
       draft = skip(check, `not checked: ${env.clusterUnavailable ?? 'no cluster source'}`, { reason: 'no-cluster' });
     else
       draft = await runLayer(check, {
@@ -125,10 +160,6 @@ export async function runOnce(
     if (observed?.answers) probes.answers = observed.answers;
     if (observed?.port) probes.port = observed.port;
     const finding: Finding = { ...reported, durationMs: Math.round(performance.now() - started) };
-    if (finding.status === 'fail' || finding.status === 'error') {
-      stoppedBy ??= finding;
-      if (check.needsCluster) clusterStop ??= finding;
-    }
     out.push(finding);
     observer.onLayerEnd?.(target, finding);
   }
@@ -192,15 +223,12 @@ export async function runTargets(
       }
       const attempt = ++s.attempt;
       // With --wait the view shows the final attempt: earlier attempts only start layers (spinners) and report retries.
-      const findings = await runOnce(
-        typeof layers === 'function' ? layers(target) : layers,
-        target,
-        round,
-        waiting ? quiet(observer) : observer,
-      );
+      const ls = typeof layers === 'function' ? layers(target) : layers;
+      const findings = await runOnce(ls, target, round, waiting ? quiet(observer) : observer);
       const { verdict, failedLayer } = verdictOf(findings);
       const open = findings.filter((f) => f.status === 'fail' || f.status === 'error' || f.status === 'warn');
-      const converging = open.filter((f) => canConverge(f, env));
+      const graph = graphOf(ls);
+      const converging = open.filter((f) => canConverge(f, env, graph(f.id).lane));
       let stopped: NonNullable<TargetReport['waited']>['stopped'] | null = null;
       if (!waiting) stopped = 'single-attempt';
       else if (verdict === 'pass') stopped = 'passed';
@@ -239,15 +267,16 @@ export async function runTargets(
 
 /**
  * Can waiting change this finding? A finding marked retryable (a controller or rollout catching up) can; so can any
- * fail or error of a cluster layer read from a live cluster, which a GitOps sync in progress may still fix (a
- * ReferenceGrant that arrives seconds later). Manifests never change between attempts, so no cluster-layer finding
+ * fail or error of a layer of the cluster lane read from a live cluster, which a GitOps sync in progress may still fix
+ * (a ReferenceGrant that arrives seconds later). Manifests never change between attempts, so no cluster-lane finding
  * read from files can converge; a warning that is not retryable (EndpointsUnknown, BackendKindUnsupported) is settled.
+ * `lane`: the finding's layer's (src/registry.ts LANES).
  */
-export function canConverge(f: Finding, env: Pick<Env, 'cluster'>): boolean {
-  const clusterLayer = laneOf(f.id) === 'cluster';
-  if (clusterLayer && env.cluster?.mode !== 'live') return false;
+export function canConverge(f: Finding, env: Pick<Env, 'cluster'>, lane: Lane = laneOf(f.id)): boolean {
+  const clusterLane = lane === 'cluster';
+  if (clusterLane && env.cluster?.mode !== 'live') return false;
   if (f.retryable) return true;
-  return clusterLayer && f.status !== 'warn';
+  return clusterLane && f.status !== 'warn';
 }
 
 function quiet(o: Observer): Observer {

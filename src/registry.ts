@@ -4,94 +4,268 @@
 // Every finding with a code is built from its entry (emit in src/findings.ts: status, retryable, README anchor).
 // Adding a layer: its module in checks/, an entry in LAYERS below (and its codes), and its place in checks/index.ts.
 
+/**
+ * The kinds a layer may read through the cluster reader (src/cluster/reader.ts: one list or get per kind; the two
+ * live-only debug reads are `IstiodDebug`, istiod's debug port through services/proxy, and `EnvoyAdmin`, a gateway
+ * Pod's admin port through pods/portforward).
+ */
+export const READ_KINDS = [
+  'GatewayClass',
+  'Gateway',
+  'HTTPRoute',
+  'GRPCRoute',
+  'ListenerSet',
+  'Namespace',
+  'ReferenceGrant',
+  'Service',
+  'ConfigMap',
+  'Secret',
+  'EndpointSlice',
+  'Pod',
+  'Node',
+  'AuthorizationPolicy',
+  'PeerAuthentication',
+  'DestinationRule',
+  'ServiceEntry',
+  'IstiodDebug',
+  'EnvoyAdmin',
+] as const;
+export type ReadKind = (typeof READ_KINDS)[number];
+
+/**
+ * A lane is a chain of layers that stop together, named after the source its layers read: the network lane (what a
+ * client sees, probed again on every attempt) and the cluster lane (the objects; between --wait attempts only a live
+ * cluster changes). How a fail or error stops the layers declared `after` it (src/pipeline.ts stopOf):
+ * - a layer is stopped by the first fail or error of the layers it comes after (its `after`, transitively);
+ * - one of its own lane before that of another lane, when it reads its lane's source (`needs` names the lane);
+ * - a fail of another lane stops it unless the code says it stops only its own lane (`stops: 'lane'`: an internal
+ *   host the proxy serves, the cluster layers still run to name the route behind it), and an error (a layer that
+ *   could not look) never stops another lane, as long as this layer has what it `needs` (a cluster source): then it
+ *   looks for itself, and the run names what it can;
+ * - a layer that reads nothing of its lane (the --internal stand-ins that do not apply, `needs: []`) is stopped by
+ *   the first fail or error it comes after, whatever its lane.
+ */
+export const LANES = ['network', 'cluster'] as const;
+export type Lane = (typeof LANES)[number];
+/** What a layer cannot run without: network probes (skipped by --offline) or a cluster source. */
+export type Need = Lane;
+
+/**
+ * The layers, in the order the pipeline runs them (checks/index.ts follows it; a test checks that the order is a
+ * topological order of `after`). Per layer: `lane` (above), `after` (the layers whose fail or error stops it; the
+ * stop rule is the lane's), `needs` (what it is skipped without), `inputs` (the object kinds its check reads, as
+ * src/cluster/reader.ts names them: what a per-attempt snapshot reads for it; test/unit/layer-graph.test.ts runs
+ * the scenario corpus with a reader that records every kind read and fails on an undeclared one) and `couldNotLook`
+ * (the code of a look it could not carry out at all).
+ */
 export const LAYERS = [
   {
     id: 'dns',
     title: 'the host resolves to the reverse proxy',
     heading: 'DNS layer',
-    network: true,
     lane: 'network',
+    after: [],
+    needs: ['network'],
+    inputs: [],
     couldNotLook: 'DnsResolverError',
   },
   {
     id: 'proxy',
     title: 'the reverse proxy answers TLS and forwards to the gateway',
     heading: 'Proxy layer',
-    network: true,
     lane: 'network',
+    after: ['dns'],
+    needs: ['network'],
+    // With a cluster source (optional): the Gateway, its Service, Nodes and Pods for the direct NodePort probes.
+    inputs: ['Gateway', 'Service', 'Pod', 'Node'],
     couldNotLook: 'ProxyProbeError',
   },
   {
     id: 'listener',
     title: 'a Gateway listener accepts the host',
     heading: 'Listener layer',
-    network: false,
     lane: 'cluster',
+    after: ['proxy'],
+    needs: ['cluster'],
+    inputs: [
+      'GatewayClass',
+      'Gateway',
+      'HTTPRoute',
+      'GRPCRoute',
+      'ReferenceGrant',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'EndpointSlice',
+      'Pod',
+    ],
     couldNotLook: 'ClusterUnreachable',
   },
   {
     id: 'route',
     title: 'an HTTPRoute for the host is attached and matches the path',
     heading: 'Route layer',
-    network: false,
     lane: 'cluster',
+    after: ['listener'],
+    needs: ['cluster'],
+    inputs: [
+      'GatewayClass',
+      'Gateway',
+      'HTTPRoute',
+      'GRPCRoute',
+      'ListenerSet',
+      'Namespace',
+      'ReferenceGrant',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'EndpointSlice',
+      'Pod',
+    ],
     couldNotLook: 'ClusterUnreachable',
   },
   {
     id: 'grant',
     title: 'ReferenceGrants permit cross-namespace backends',
     heading: 'Grant layer',
-    network: false,
     lane: 'cluster',
+    after: ['route'],
+    needs: ['cluster'],
+    inputs: [
+      'GatewayClass',
+      'Gateway',
+      'HTTPRoute',
+      'GRPCRoute',
+      'ListenerSet',
+      'Namespace',
+      'ReferenceGrant',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'EndpointSlice',
+      'Pod',
+    ],
     couldNotLook: 'ClusterUnreachable',
   },
   {
     id: 'endpoints',
     title: 'the backend Service has ready endpoints',
     heading: 'Endpoints layer',
-    network: false,
     lane: 'cluster',
+    after: ['grant'],
+    needs: ['cluster'],
+    inputs: [
+      'GatewayClass',
+      'Gateway',
+      'HTTPRoute',
+      'GRPCRoute',
+      'ListenerSet',
+      'Namespace',
+      'ReferenceGrant',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'EndpointSlice',
+      'Pod',
+      'ServiceEntry',
+    ],
     couldNotLook: 'ClusterUnreachable',
   },
   {
     id: 'mesh',
     title: 'the mesh lets the request through to the Pod',
     heading: 'Mesh layer',
-    network: false,
     lane: 'cluster',
+    after: ['endpoints'],
+    needs: ['cluster'],
+    inputs: [
+      'GatewayClass',
+      'Gateway',
+      'HTTPRoute',
+      'GRPCRoute',
+      'Namespace',
+      'Service',
+      'ConfigMap',
+      'EndpointSlice',
+      'Pod',
+      'AuthorizationPolicy',
+      'PeerAuthentication',
+      'DestinationRule',
+    ],
     couldNotLook: 'ClusterUnreachable',
   },
   {
     id: 'dataplane',
     title: "the gateway's Envoy serves what the cluster says",
     heading: 'Data plane layer',
-    network: false,
     lane: 'cluster',
+    after: ['mesh'],
+    needs: ['cluster'],
+    // Live only: the route and endpoints stages, istiod's debug port, the gateway Pods' Envoy admin port.
+    inputs: [
+      'GatewayClass',
+      'Gateway',
+      'HTTPRoute',
+      'GRPCRoute',
+      'ListenerSet',
+      'Namespace',
+      'ReferenceGrant',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'EndpointSlice',
+      'Pod',
+      'ServiceEntry',
+      'IstiodDebug',
+      'EnvoyAdmin',
+    ],
     couldNotLook: 'ClusterUnreachable',
   },
-] as const;
+] as const satisfies readonly (Omit<LayerDecl<string>, 'after'> & { heading: string; after: readonly string[] })[];
 
 export type LayerId = (typeof LAYERS)[number]['id'];
+/** Every layer named in an `after` is a layer (a type error otherwise). */
+const afterNamesLayers: [(typeof LAYERS)[number]['after'][number]] extends [LayerId] ? true : never = true;
+void afterNamesLayers;
+/** The code of a look a layer could not carry out at all (an unexpected GwdoctorError in it, findings.ts). */
+export type CouldNotLook = 'DnsResolverError' | 'ProxyProbeError' | 'ClusterUnreachable';
+
 /**
- * A lane is a chain of layers that stop together: the network lane (what a client sees) and the cluster lane (the
- * objects). A fail stops every lane after it, unless its code says it stops only its own (`stops: 'lane'`); a layer
- * that could not look (error) never stops another lane. With --wait, only the network lane and a live cluster change
- * between attempts.
+ * What a layer declares: the registry's entries, and what a Check carries (spread from `layer(id)`, so that the
+ * pipeline reads the declaration from the layers it is given). `I` is the id type (a string for a layer a test
+ * declares).
  */
-export type Lane = (typeof LAYERS)[number]['lane'];
-/** The code of a layer that could not carry out its look at all (an unexpected GwdoctorError in it, findings.ts). */
-export function couldNotLookCode(id: LayerId): 'DnsResolverError' | 'ProxyProbeError' | 'ClusterUnreachable' {
-  return (LAYERS.find((l) => l.id === id) as (typeof LAYERS)[number]).couldNotLook;
+export interface LayerDecl<I extends string = LayerId> {
+  id: I;
+  title: string;
+  lane: Lane;
+  after: readonly (LayerId | I)[];
+  needs: readonly Need[];
+  inputs: readonly ReadKind[];
+  couldNotLook: CouldNotLook;
+}
+
+function entry(id: LayerId): (typeof LAYERS)[number] {
+  const l = LAYERS.find((x) => x.id === id);
+  if (!l) throw new Error(`unknown layer ${id}`);
+  return l;
+}
+export function couldNotLookCode(id: LayerId): CouldNotLook {
+  return entry(id).couldNotLook;
 }
 export function laneOf(id: LayerId): Lane {
-  return (LAYERS.find((l) => l.id === id) as (typeof LAYERS)[number]).lane;
+  return entry(id).lane;
 }
 export const LAYER_IDS = LAYERS.map((l) => l.id) as readonly LayerId[];
 
 export function layerMeta<I extends LayerId>(id: I): { id: I; title: string } {
-  const l = LAYERS.find((x) => x.id === id);
-  if (!l) throw new Error(`unknown layer ${id}`);
-  return { id, title: l.title };
+  return { id, title: entry(id).title };
+}
+
+/** A layer's whole declaration (what a Check spreads: `{ ...layer('dns'), run }`). */
+export function layer<I extends LayerId>(id: I): LayerDecl<I> {
+  const { heading: _, ...decl } = entry(id);
+  return { ...decl, id };
 }
 
 export interface CodeInfo {

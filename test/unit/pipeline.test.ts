@@ -7,6 +7,7 @@ import { ClusterAccessError } from '../../src/errors.js';
 import { runTarget, verdictOf } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
 import type { LayerId } from '../../src/types.js';
+import { layer } from '../../src/registry.js';
 import type { Check } from '../../src/check.js';
 import { withEnvoy } from '../../src/layer.js';
 import { offlineEnv } from '../helpers/fixtures.js';
@@ -16,11 +17,12 @@ import { ManifestCluster } from '../../src/cluster/manifests.js';
 const on = <I extends LayerId>(id: I) => ({ id, title: id });
 const ids: LayerId[] = ['dns', 'proxy', 'listener', 'route', 'grant', 'endpoints'];
 function layers(behave: Partial<Record<LayerId, Check['run']>>): Check[] {
+  // Stand-ins that read nothing (`needs: []`): they run offline and without a cluster, unless a test gives them
+  // their registry declaration back.
   return ids.map((id) => ({
-    id,
+    ...layer(id),
     title: id,
-    needsCluster: false,
-    network: false,
+    needs: [],
     run:
       behave[id] ??
       async function (this: Check) {
@@ -108,11 +110,7 @@ describe('runTarget', () => {
     expect(r.layers[2]).toMatchObject({ status: 'error', code: 'Timeout' });
   });
   it('skips network layers with --offline and cluster layers without a cluster source', async () => {
-    const ls = layers({}).map((c) => ({
-      ...c,
-      network: c.id === 'dns' || c.id === 'proxy',
-      needsCluster: !['dns', 'proxy'].includes(c.id),
-    }));
+    const ls = layers({}).map((c) => ({ ...c, needs: layer(c.id).needs }));
     const r = await runTarget(
       ls,
       target,
@@ -137,11 +135,7 @@ describe('a network layer that could not look', () => {
       route: async function (this: Check) {
         return route === 'fail' ? emit(on('route'), 'NoRouteForHost', 'none') : pass(this, 'ok');
       },
-    }).map((c) => ({
-      ...c,
-      network: c.id === 'dns' || c.id === 'proxy',
-      needsCluster: !['dns', 'proxy'].includes(c.id),
-    }));
+    }).map((c) => ({ ...c, needs: layer(c.id).needs }));
   it('does not hide the cluster layers when a cluster source was given: a fault there is the verdict', async () => {
     const r = await runTarget(netLayers('error', 'fail'), target, { ...env, offline: false }, once);
     expect(r.layers.map((l) => l.status)).toEqual(['error', 'skip', 'pass', 'fail', 'skip', 'skip']);

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { emit, pass } from '../../src/findings.js';
 import { runTargets } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
+import { layer } from '../../src/registry.js';
 import type { LayerId } from '../../src/types.js';
 import type { Check } from '../../src/check.js';
 import { offlineEnv } from '../helpers/fixtures.js';
@@ -23,10 +24,9 @@ describe('--wait over many targets', () => {
     });
     const env = offlineEnv(cluster);
     const ls: Check[] = ids.map((id) => ({
-      id,
+      ...layer(id),
       title: id,
-      needsCluster: false,
-      network: false,
+      needs: [],
       run: async function (this: Check) {
         return id === 'endpoints' && refreshes < 2
           ? emit(on('endpoints'), 'NoReadyEndpoints', 'not yet')
@@ -68,10 +68,9 @@ describe('--wait over many targets', () => {
     });
     const runs = new Map<string, number>();
     const ls: Check[] = ids.map((id) => ({
-      id,
+      ...layer(id),
       title: id,
-      needsCluster: false,
-      network: false,
+      needs: [],
       run: async function (this: Check, ctx) {
         if (id !== 'endpoints') return pass(this, 'ok');
         runs.set(ctx.target.host, (runs.get(ctx.target.host) ?? 0) + 1);
