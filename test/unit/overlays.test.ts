@@ -1,0 +1,99 @@
+// Scenarios are overlays on one seed (fixtures/_overlay.py says how; scripts/scenario.mjs merges them). The merge is
+// checked against what fixtures/_generate.py generates for each scenario in full, is deterministic, and agrees with
+// kubectl kustomize (an independent merge) on a sample that uses every part of an overlay in both forms.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import {
+  FIXTURES,
+  materialise,
+  merge,
+  overlayOf,
+  scenarioNames,
+  scenarioObjects,
+  scenarioText,
+  SEED,
+  type Overlay,
+} from '../../scripts/scenario.mjs';
+import { loadManifests } from '../../src/cluster/manifests.js';
+import { consumer } from '../helpers/consumers.js';
+import { comparable, kustomize } from '../helpers/kustomize-judge.js';
+
+const names = scenarioNames();
+const overlays = names.filter((n) => n !== SEED).map((n) => ({ name: n, ov: overlayOf(n) as Overlay }));
+
+function fileObjects(file: string): Record<string, unknown>[] {
+  const docs = parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as Record<string, unknown> | null)
+    .filter((d) => d !== null);
+  return docs.length === 1 && docs[0]?.['kind'] === 'List' ? (docs[0]['items'] as Record<string, unknown>[]) : docs;
+}
+
+describe('the merged overlay is the scenario fixtures/_generate.py generates in full', () => {
+  it.each(names.filter((n) => existsSync(join(FIXTURES, n, 'cluster.yaml'))))('%s', (name) => {
+    const full = join(FIXTURES, name, 'cluster.yaml');
+    expect(scenarioObjects(name)).toEqual(fileObjects(full));
+    // and gwdoctor reads the same objects from the materialised file
+    expect(loadManifests([materialise(name)], { keep: 'all' })).toEqual(loadManifests([full], { keep: 'all' }));
+  });
+});
+
+it('merges deterministically', () => {
+  for (const { name } of overlays.slice(0, 20)) {
+    expect(scenarioText(name)).toBe(scenarioText(name));
+    const dir = materialise(name);
+    expect(readFileSync(join(materialise(name), 'cluster.yaml'), 'utf8')).toBe(scenarioText(name));
+    expect(dir).toBe(materialise(name));
+  }
+});
+
+it("names only the seed's objects, and states the form expect.json gives", () => {
+  const seed = new Set(
+    scenarioObjects(SEED).map((o) => `${o['kind']}/${o['metadata'].namespace}/${o['metadata'].name}`),
+  );
+  expect(seed.size).toBeGreaterThan(20);
+  for (const { name, ov } of overlays) {
+    const e = JSON.parse(readFileSync(join(FIXTURES, name, 'expect.json'), 'utf8')) as { status: string };
+    expect(`${name}: ${ov.form}`).toBe(`${name}: ${e.status}`);
+    expect(ov.base).toBe(SEED);
+    expect(() => scenarioObjects(name)).not.toThrow();
+  }
+  const broken = { ...overlays[0]!.ov, remove: ['Service nowhere/none'] };
+  expect(() => merge(scenarioObjects(SEED), broken)).toThrow(
+    /names Service nowhere\/none, which the .* seed does not have/,
+  );
+});
+
+// The sample: for each part of an overlay (remove, patch, replace, add) in each form, the first and the last scenario
+// that has it.
+const kubectl = consumer('kubectl', 'kubernetes-client');
+const sample = [
+  ...new Set(
+    (['with-controller', 'pre-sync'] as const).flatMap((form) =>
+      (['remove', 'patch', 'replace', 'add'] as const).flatMap((part) => {
+        const has = overlays.filter(({ ov }) => ov.form === form && (ov[part] ?? []).length > 0);
+        return [has[0], has.at(-1)].flatMap((s) => (s ? [s.name] : []));
+      }),
+    ),
+  ),
+];
+
+describe.skipIf(!kubectl)('kubectl kustomize merges the sample the same way', () => {
+  it('covers every part of an overlay in both forms', () => {
+    const parts = (n: string) => {
+      const ov = overlayOf(n) as Overlay;
+      return (['remove', 'patch', 'replace', 'add'] as const)
+        .filter((p) => (ov[p] ?? []).length > 0)
+        .map((p) => `${ov.form}:${p}`);
+    };
+    expect(new Set(sample.flatMap(parts)).size).toBeGreaterThanOrEqual(7); // pre-sync has no status: no replace
+  });
+  it.each(sample)('%s', (name) => {
+    const ov = overlayOf(name) as Overlay;
+    expect(comparable(kustomize(kubectl as string, scenarioObjects(SEED), ov))).toEqual(
+      comparable(scenarioObjects(name)),
+    );
+  });
+});
