@@ -120,8 +120,16 @@ export function merge(seed, ov) {
 /** A scenario's objects, merged in memory. @param {string} name @returns {K8sObject[]} */
 export function scenarioObjects(name) {
   const ov = overlayOf(name);
-  const seed = objectsOf(seedText(ov?.base ?? SEED));
-  return ov === null ? seed : merge(seed, ov);
+  const seed = seedObjects(ov?.base ?? SEED);
+  return ov === null ? structuredClone(seed) : merge(seed, ov);
+}
+
+/** @type {Map<string, K8sObject[]>} parsed once per process (merge copies what it returns) */
+const seeds = new Map();
+function seedObjects(/** @type {string} */ name) {
+  let objs = seeds.get(name);
+  if (objs === undefined) seeds.set(name, (objs = objectsOf(seedText(name))));
+  return objs;
 }
 
 /** The scenario's form: a `kind: List` as kubectl prints it (with-controller) or multi-document YAML (pre-sync). */
