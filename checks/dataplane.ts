@@ -24,7 +24,15 @@ import { layerMeta } from '../src/registry.js';
 import { judgeEnvoys } from '../src/dataplane/envoy-judge.js';
 import { resolveEnvoys, type EnvoyStage } from '../src/dataplane/envoy-stage.js';
 import { clusterLayer } from '../src/layer.js';
-import type { Evidence, Facts, GeneratedRouteFact, XdsTypeFact } from '../src/types.js';
+import type {
+  DataplaneScopeFact,
+  Evidence,
+  Facts,
+  GeneratedRouteFact,
+  NodesSeen,
+  Probes,
+  XdsTypeFact,
+} from '../src/types.js';
 
 type Matched = Extract<RouteStage, { kind: 'matched' }>;
 
@@ -70,6 +78,28 @@ export type Generated =
   | { kind: 'no-route'; routeConfig: string; vhost: string }
   | { kind: 'unread'; why: string };
 
+/**
+ * Which gateway Pods answer this proxy, and so are judged. With the gateway Service's externalTrafficPolicy Local, a
+ * node's nodePort sends a client from outside the node only to the gateway Pods on it; but kube-proxy sends a
+ * connection that starts on the node itself, or in any Pod, to every ready endpoint whatever the policy (kubernetes
+ * pkg/proxy/nftables/proxier.go: "short-circuit local traffic" (fib saddr type local) and "short-circuit pod traffic"
+ * go to the cluster policy chain; pkg/proxy/iptables/proxier.go the same with --src-type LOCAL, "route LOCAL traffic
+ * for ... external destinations"). The evidence gwdoctor has of the node the proxy uses (the proxy layer's every-node
+ * probe: the proxy's address, its DNS answer or --expect-ip, is the node's InternalIP) means the proxy RUNS on that
+ * node: its connections to that node's nodePort are node-local, and any gateway Pod answers them. A proxy that
+ * forwards from elsewhere reaches the Pods of the node it forwards to, which no evidence names. So every gateway Pod
+ * is judged; the scope says why (as data), never narrowing to the Pods of one node on evidence that does not show it.
+ */
+export interface Scope {
+  policy: string | null;
+  /** The gateway Service ("namespace/name"). */
+  service: string | null;
+  /** The nodes the proxy runs on (its address is their InternalIP), null: no evidence names one. */
+  proxyNodes: string[] | null;
+  why: DataplaneScopeFact['why'];
+  judged: GatewayProxy[];
+}
+
 export type DataplaneStage =
   | { kind: 'not-live' }
   | { kind: 'no-istiod'; gateway: Gateway }
@@ -77,6 +107,8 @@ export type DataplaneStage =
   | {
       kind: 'ok';
       gateway: Gateway;
+      scope: Scope;
+      /** The gateway Pods judged (scope.judged: every running one). */
       proxies: GatewayProxy[];
       istiod: IstiodView;
       prediction?: Prediction;
@@ -270,7 +302,16 @@ async function readGenerated(
   return out;
 }
 
-export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage> {
+export function scopeOf(svc: Service | undefined, proxies: GatewayProxy[], seen: NodesSeen | undefined): Scope {
+  const policy = svc ? (svc.spec?.externalTrafficPolicy ?? 'Cluster') : null;
+  const service = svc ? nsName(svc) : null;
+  const used = seen && service && seen.service === service ? seen.nodes.filter((n) => n.usedByProxy) : [];
+  const proxyNodes = used.length > 0 ? [...new Set(used.map((n) => n.node))].sort() : null;
+  const why = policy !== 'Local' ? 'cluster' : proxyNodes ? 'node-local' : 'node-unknown';
+  return { policy, service, proxyNodes, why, judged: proxies };
+}
+
+export async function resolveDataplane(p: PathResolver, probes?: Probes): Promise<DataplaneStage> {
   if (p.cluster.mode !== 'live' || !p.cluster.serviceProxyGet) return { kind: 'not-live' };
   const rs = (await p.route()) as Matched;
   const gateway = rs.chosen.cand.gateway;
@@ -281,14 +322,16 @@ export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage>
   const pods = svc?.spec?.selector ? ((await p.cluster.pods(gwNs, svc.spec.selector)) ?? []) : [];
   const running = pods.filter((x) => (x.status as { phase?: unknown } | undefined)?.phase === 'Running');
   if (running.length === 0) return { kind: 'no-pods', gateway, service: svc };
-  const proxies = running.map((pod) => ({
+  const all = running.map((pod) => ({
     pod,
     proxyId: `${pod.metadata.name}.${pod.metadata.namespace ?? gwNs}`,
     node: (pod.spec as { nodeName?: string } | undefined)?.nodeName ?? null,
   }));
+  const scope = scopeOf(svc, all, probes?.nodes);
+  const proxies = scope.judged;
   const view = await readIstiod(p, istiod);
   const envoy = await resolveEnvoys(p);
-  if (view.kind !== 'ok') return { kind: 'ok', gateway, proxies, istiod: view, envoy };
+  if (view.kind !== 'ok') return { kind: 'ok', gateway, scope, proxies, istiod: view, envoy };
   // The prediction: the winning rule's Service backends (Istio's cluster names, gateway/conversion.go buildDestination).
   const carrying = rs.refs.filter((r) => !r.mirror && r.weight > 0);
   const services = carrying.every((r) => r.group === '' && r.kind === 'Service' && r.port !== null);
@@ -306,6 +349,7 @@ export async function resolveDataplane(p: PathResolver): Promise<DataplaneStage>
   return {
     kind: 'ok',
     gateway,
+    scope,
     proxies,
     istiod: view,
     ...(prediction ? { prediction } : {}),
@@ -576,6 +620,31 @@ function judgeGenerated(
  * alone never changes the verdict.
  */
 export function judgeDataplane(this: { id: 'dataplane'; title: string }, s: DataplaneStage): Draft {
+  const d = judged.call(this, s);
+  if (s.kind !== 'ok' || d.status === 'skip') return d;
+  const line = scopeLine(s.scope);
+  return line ? { ...d, evidence: [...d.evidence, line] } : d;
+}
+
+/**
+ * Why every gateway Pod was judged, when externalTrafficPolicy Local might make a reader think otherwise (gateway Pods
+ * on more than one node); nothing to say with Cluster.
+ */
+function scopeLine(sc: Scope): Evidence | null {
+  if (sc.why === 'cluster' || new Set(sc.judged.map((x) => x.node)).size < 2) return null;
+  const ref = `Service ${sc.service}`;
+  if (sc.why === 'node-local')
+    return {
+      ref,
+      detail: `externalTrafficPolicy Local, and the proxy runs on node${(sc.proxyNodes ?? []).length > 1 ? 's' : ''} ${(sc.proxyNodes ?? []).join(', ')} (its address is the node's InternalIP): kube-proxy sends a connection that starts on a node to any ready gateway Pod, whatever the policy, so every gateway Pod answers this proxy and each is judged (a proxy that forwards to another node's nodePort reaches only the gateway Pods there)`,
+    };
+  return {
+    ref,
+    detail: `externalTrafficPolicy Local: a node's nodePort sends a client from outside the node only to the gateway Pods on it, and no evidence names the node the proxy forwards to: every gateway Pod judged`,
+  };
+}
+
+function judged(this: { id: 'dataplane'; title: string }, s: DataplaneStage): Draft {
   const d = judgeIstiod.call(this, s);
   if (s.kind !== 'ok' || s.envoy?.kind !== 'read') return d;
   const ev = judgeEnvoys(s.envoy.pods, s.envoy.prediction, s.envoy.request);
@@ -590,6 +659,15 @@ export function judgeDataplane(this: { id: 'dataplane'; title: string }, s: Data
 }
 
 /** The stage as data (facts.dataplane). */
+function scopeFact(sc: Scope): DataplaneScopeFact {
+  return {
+    policy: sc.policy,
+    proxyNodes: sc.proxyNodes,
+    why: sc.why,
+    judged: sc.judged.map((x) => ({ pod: refOf(x.pod), node: x.node })),
+  };
+}
+
 export function dataplaneFacts(s: DataplaneStage): Facts {
   if (s.kind !== 'ok') return {};
   const byId = new Map(
@@ -626,13 +704,14 @@ export function dataplaneFacts(s: DataplaneStage): Facts {
       ...(s.envoy?.kind === 'read'
         ? { envoy: judgeEnvoys(s.envoy.pods, s.envoy.prediction, s.envoy.request).facts }
         : {}),
+      scope: scopeFact(s.scope),
     },
   };
 }
 
 export const dataplane = clusterLayer(
   layerMeta('dataplane'),
-  (p) => resolveDataplane(p),
+  (p, probes) => resolveDataplane(p, probes),
   judgeDataplane,
   dataplaneFacts,
 );

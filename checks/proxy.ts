@@ -242,7 +242,12 @@ export const proxy: Check<'proxy'> = {
             : [],
         ),
       },
-      observed: { envoy, answers, ...(ports?.port ? { port: ports.port } : {}) },
+      observed: {
+        envoy,
+        answers,
+        ...(ports?.port ? { port: ports.port } : {}),
+        ...(survey ? { nodes: { service: survey.service, nodes: survey.nodes } } : {}),
+      },
     };
   },
 };

@@ -159,6 +159,7 @@ export async function runOnce(
     if (observed?.explained) probes.envoy = probes.envoy.filter((e) => !observed.explained?.includes(e));
     if (observed?.answers) probes.answers = observed.answers;
     if (observed?.port) probes.port = observed.port;
+    if (observed?.nodes) probes.nodes = observed.nodes;
     const finding: Finding = { ...reported, durationMs: Math.round(performance.now() - started) };
     out.push(finding);
     observer.onLayerEnd?.(target, finding);

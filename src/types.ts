@@ -132,6 +132,27 @@ export interface DataplaneFact {
   predicted?: string[] | null;
   /** The Envoy's own state, read from each gateway Pod's admin port (pods/portforward), for this request. */
   envoy?: EnvoyFact;
+  /** Which gateway Pods were judged for this request, and why (checks/dataplane.ts Scope). */
+  scope: DataplaneScopeFact;
+}
+
+/**
+ * The gateway Pods judged: every running one. With externalTrafficPolicy Local a node's nodePort sends outside clients
+ * only to the gateway Pods on it, but kube-proxy sends a connection that starts on a node (or in a Pod) to any ready
+ * endpoint; the node the evidence names is the one the proxy runs on, so its connections reach every gateway Pod.
+ */
+export interface DataplaneScopeFact {
+  /** The gateway Service's externalTrafficPolicy ('Cluster' when unset; null: no gateway Service). */
+  policy: string | null;
+  /** The nodes the proxy runs on (its DNS answer or --expect-ip is their InternalIP; the every-node probe); null: none named. */
+  proxyNodes: string[] | null;
+  /**
+   * Why every gateway Pod answers the proxy: 'cluster' (policy Cluster: any node forwards to any Pod); 'node-local'
+   * (Local, and the proxy runs on a node: node-local connections go to any ready Pod); 'node-unknown' (Local, and no
+   * evidence names the node the proxy forwards to).
+   */
+  why: 'cluster' | 'node-local' | 'node-unknown';
+  judged: { pod: ObjectRef; node: string | null }[];
 }
 
 /** istiod's generated route for the request on one proxy (/debug/config_dump): found, or what is missing. */
@@ -388,6 +409,14 @@ export interface Observed {
   answers?: ProxyAnswer[];
   /** proxy: the Gateway port the proxy forwards to, when the direct NodePort probes show it. */
   port?: PortInUse;
+  /** proxy: the every-node probe of the gateway Service's nodePort (whether the proxy uses each node). */
+  nodes?: NodesSeen;
+}
+
+/** The every-node probe's answers for one gateway Service ("namespace/name"), as the proxy layer weighed them. */
+export interface NodesSeen {
+  service: string;
+  nodes: NodeFact[];
 }
 
 /**
@@ -437,6 +466,8 @@ export interface Probes {
   answers?: ProxyAnswer[];
   /** The Gateway port the proxy forwards to, when the proxy layer could tell. */
   port?: PortInUse;
+  /** The gateway Service's nodePort on every node, and the node the proxy uses, when the proxy layer probed them. */
+  nodes?: NodesSeen;
 }
 
 export interface ResolvedBackendRef {

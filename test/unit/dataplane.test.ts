@@ -7,6 +7,7 @@ import {
   dataplaneFacts,
   generatedRoute,
   judgeDataplane,
+  scopeOf,
   syncStatus,
   type DataplaneStage,
   type SyncStatus,
@@ -47,9 +48,18 @@ const synced = (id: string): SyncStatus => ({
   proxy: id,
   resources: { [LDS]: { sent: 'n2', acked: 'n2' }, [RDS]: { sent: 'r2', acked: 'r2' } },
 });
+/** externalTrafficPolicy Cluster (the default): every gateway Pod judged. */
+const every = (pods: Pod[]) => ({
+  policy: 'Cluster',
+  service: 'istio-ingress/gw-istio',
+  proxyNodes: null,
+  why: 'cluster' as const,
+  judged: pods.map(proxy),
+});
 const ok = (pods: Pod[], syncz: SyncStatus[], replicas = 1): DataplaneStage => ({
   kind: 'ok',
   gateway,
+  scope: every(pods),
   proxies: pods.map(proxy),
   istiod: { kind: 'ok', service: istiod, syncz, replicas },
 });
@@ -77,6 +87,7 @@ describe('the data plane judge', () => {
     const f = judge({
       kind: 'ok',
       gateway,
+      scope: every([a]),
       proxies: [proxy(a)],
       istiod: {
         kind: 'forbidden',
@@ -92,6 +103,7 @@ describe('the data plane judge', () => {
     const f = judge({
       kind: 'ok',
       gateway,
+      scope: every([a]),
       proxies: [proxy(a)],
       istiod: {
         kind: 'refused',
@@ -300,5 +312,94 @@ describe("istiod's generated route for GET host/path (its /debug/config_dump)", 
         ]),
       }),
     ).toMatchObject({ code: 'GatewayRouteMissing' });
+  });
+});
+
+describe('externalTrafficPolicy Local: which gateway Pods answer the proxy', () => {
+  const on = (name: string, node: string): Pod => ({ ...pod(name, true), spec: { nodeName: node } }) as unknown as Pod;
+  const a = on('gw-istio-5d9f-aaaaa', 'node-a');
+  const b = on('gw-istio-5d9f-bbbbb', 'node-b');
+  const px = (p: Pod) => ({ pod: p, proxyId: `${p.metadata.name}.istio-ingress`, node: p.spec?.nodeName ?? null });
+  const svc = (policy?: string): Service =>
+    ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'gw-istio', namespace: 'istio-ingress' },
+      spec: { type: 'NodePort', ...(policy ? { externalTrafficPolicy: policy } : {}) },
+    }) as unknown as Service;
+  const node = (name: string, usedByProxy: boolean) => ({
+    node: name,
+    address: `192.0.2.${name === 'node-a' ? 1 : 2}`,
+    nodePort: 32080,
+    readyGatewayPod: true,
+    answered: true,
+    statusCode: 200,
+    error: null,
+    usedByProxy,
+  });
+  const seen = (used: string | null, service = 'istio-ingress/gw-istio') => ({
+    service,
+    nodes: [node('node-a', used === 'node-a'), node('node-b', used === 'node-b')],
+  });
+
+  it('every gateway Pod is judged; why, as data: Cluster, Local with the proxy on a node (node-local traffic), Local with no node named', () => {
+    const cases: [ReturnType<typeof scopeOf>, string, string[] | null][] = [
+      [scopeOf(svc('Cluster'), [px(a), px(b)], seen('node-a')), 'cluster', ['node-a']],
+      [scopeOf(svc(), [px(a), px(b)], seen('node-a')), 'cluster', ['node-a']],
+      [scopeOf(svc('Local'), [px(a), px(b)], seen('node-a')), 'node-local', ['node-a']],
+      [scopeOf(svc('Local'), [px(a), px(b)], seen('node-b')), 'node-local', ['node-b']],
+      [scopeOf(svc('Local'), [px(a), px(b)], seen(null)), 'node-unknown', null],
+      [scopeOf(svc('Local'), [px(a), px(b)], undefined), 'node-unknown', null],
+      // The every-node probe of another Service names no node of this one.
+      [scopeOf(svc('Local'), [px(a), px(b)], seen('node-a', 'istio-ingress/other')), 'node-unknown', null],
+    ];
+    for (const [sc, why, nodes] of cases) {
+      expect(sc.why).toBe(why);
+      expect(sc.proxyNodes).toEqual(nodes);
+      expect(sc.judged.map((x) => x.node)).toEqual(['node-a', 'node-b']);
+    }
+    expect(scopeOf(svc(), [px(a)], undefined).policy).toBe('Cluster');
+  });
+
+  it("the proxy runs on node-a, the Pod on node-b is not connected: that Pod is still this proxy's fault (kube-proxy sends node-local connections to every ready Pod); the evidence says why", () => {
+    const sc = scopeOf(svc('Local'), [px(a), px(b)], seen('node-a'));
+    const s: DataplaneStage = {
+      kind: 'ok',
+      gateway,
+      scope: sc,
+      proxies: sc.judged,
+      istiod: { kind: 'ok', service: istiod, syncz: [synced(`${a.metadata.name}.istio-ingress`)], replicas: 1 },
+    };
+    const f = judge(s);
+    expect(f.code).toBe('GatewayProxyNotConnected');
+    expect(f.summary).toContain(`${b.metadata.name}.istio-ingress`);
+    expect(f.evidence.map((e) => e.detail)).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining(
+          "externalTrafficPolicy Local, and the proxy runs on node node-a (its address is the node's InternalIP): kube-proxy sends a connection that starts on a node to any ready gateway Pod",
+        ),
+      ]),
+    );
+    expect(dataplaneFacts(s).dataplane?.scope).toEqual({
+      policy: 'Local',
+      proxyNodes: ['node-a'],
+      why: 'node-local',
+      judged: [
+        { pod: expect.objectContaining({ name: a.metadata.name }), node: 'node-a' },
+        { pod: expect.objectContaining({ name: b.metadata.name }), node: 'node-b' },
+      ],
+    });
+    // No node named: every Pod, and it says so; Cluster, or every Pod on one node: nothing to explain.
+    const unknown = judge({ ...s, scope: scopeOf(svc('Local'), [px(a), px(b)], undefined) });
+    expect(unknown.evidence.map((e) => e.detail)).toEqual(
+      expect.arrayContaining([expect.stringContaining('no evidence names the node the proxy forwards to')]),
+    );
+    for (const quiet of [
+      judge({ ...s, scope: scopeOf(svc('Cluster'), [px(a), px(b)], seen('node-a')) }),
+      judge({ ...s, proxies: [px(a)], scope: scopeOf(svc('Local'), [px(a)], seen('node-a')) }),
+    ])
+      expect(quiet.evidence.map((e) => e.detail)).not.toEqual(
+        expect.arrayContaining([expect.stringContaining('externalTrafficPolicy')]),
+      );
   });
 });
