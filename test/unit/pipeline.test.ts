@@ -293,6 +293,35 @@ describe('an Envoy error that no cluster layer explains', () => {
     await runTarget(ls, target, env, once);
     expect(seen).toEqual([[{ layer: 'route', evidence: { ref: 'proxy', detail: 'HTTP 404 no route (NR)' } }]]);
   });
+  it("hands the proxy layer's every-node probe (observed.nodes) to the later layers (probes.nodes: the dataplane layer's scope)", async () => {
+    const nodes = {
+      service: 'istio-ingress/gw-istio',
+      nodes: [
+        {
+          node: 'node-a',
+          address: '192.0.2.1',
+          nodePort: 32080,
+          readyGatewayPod: true,
+          answered: true,
+          statusCode: 200,
+          error: null,
+          usedByProxy: true,
+        },
+      ],
+    };
+    const seen: unknown[] = [];
+    const ls = layers({
+      proxy: async function (this: Check) {
+        return { ...pass(this, 'forwarded'), observed: { nodes } };
+      },
+      route: async function (this: Check, ctx) {
+        seen.push(ctx.probes.nodes);
+        return pass(this, 'forwarded');
+      },
+    });
+    await runTarget(ls, target, env, once);
+    expect(seen).toEqual([nodes]);
+  });
   it('turns the pass of the layer it points at into a GatewayErrorResponse error: the run never exits 0', () => {
     const route = { id: 'route' as const, title: 'route' };
     const d = withEnvoy(pass(route, 'forwarded'), {

@@ -245,6 +245,32 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
     expect((await count(['worker.example.com'])).seen.length).toBe(1 + 2);
   });
 
+  it("hands the every-node answers on to the cluster layers (probes.nodes): the dataplane layer's scope names the node the proxy runs on", async () => {
+    // The layers up to the proxy, then one that records what it was handed.
+    let handed: unknown = 'not run';
+    const upTo = LAYERS.filter((l) => l.id === 'dns' || l.id === 'proxy');
+    const listener = LAYERS.find((l) => l.id === 'listener')!;
+    const capture = {
+      ...listener,
+      async run(ctx: Parameters<(typeof listener)['run']>[0]) {
+        handed = ctx.probes.nodes;
+        return listener.run(ctx);
+      },
+    };
+    await runTarget([...upTo, capture], parseTarget('https://docs.example.com/'), env('on-a', threeNodes('Local')), {
+      until: null,
+      intervalMs: 0,
+    });
+    expect(handed).toMatchObject({ service: 'istio-ingress/example-istio-gateway-istio' });
+    expect(
+      (handed as { nodes: { node: string; usedByProxy: boolean }[] }).nodes.map((n) => [n.node, n.usedByProxy]),
+    ).toEqual([
+      ['node-a', true],
+      ['node-b', false],
+      ['node-c', false],
+    ]);
+  });
+
   it('externalTrafficPolicy Cluster and a working proxy: no every-node probe (no facts.nodes)', async () => {
     const f = proxyLayer(await run('worker.example.com', env('to-a', threeNodes('Cluster'))));
     expect(f.status, f.summary).toBe('pass');
