@@ -12,7 +12,7 @@
 import { networkInterfaces } from 'node:os';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { mkdirSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -687,6 +687,8 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
   const bootstrapFile = join(work, 'bootstrap.json');
   writeFileSync(bootstrapFile, JSON.stringify(bootstrap, null, 1));
   const adminFile = join(work, 'admin-address');
+  // A second Envoy for the same Pod (a restart) must not read the first one's admin address.
+  rmSync(adminFile, { force: true });
   const log = join(work, 'envoy.log');
   const started = Date.now();
   const proc: ChildProcess = spawn(
