@@ -59,6 +59,14 @@ export const itEnvoy = istiod?.forEnvoy && envoyBin ? it : it.skip;
 if (istiod && !envoyBin)
   console.warn(`envoy tests skipped: ${'unavailable' in envoyInfo ? envoyInfo.unavailable : ''}`);
 
+export const kubeletInfo = inject('kubelet');
+/** The kubelet port-forward stand-in (harness/kubelet.ts), or null (locally without Go; with CI=true setup fails instead). */
+export const kubeletBin = 'bin' in kubeletInfo ? kubeletInfo.bin : null;
+/** `it` for tests that carry a port-forward through the real API server to the stand-in (skips locally without it). */
+export const itKubelet = live && kubeletBin ? it : it.skip;
+if (live && !kubeletBin)
+  console.warn(`kubelet tests skipped: ${'unavailable' in kubeletInfo ? kubeletInfo.unavailable : ''}`);
+
 /** The data-plane lane on the suite's control plane and istiod (harness/envoy.ts), or null without them. */
 export async function envoyLane(): Promise<EnvoyLane | null> {
   if (!live || !istiod || !envoyBin) return null;

@@ -6,6 +6,7 @@ import type { TestProject } from 'vitest/node';
 import { startControlPlane, type ControlPlane } from './harness/controlplane.js';
 import { buildIstiod, startIstiod, type Istiod } from './harness/istiod.js';
 import { installEnvoy } from './harness/envoy.js';
+import { buildKubelet } from './harness/kubelet.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,6 +35,8 @@ declare module 'vitest' {
       | { unavailable: string };
     /** The Envoy binary of the data-plane lane (scripts/install-envoy.sh). */
     envoy: { bin: string } | { unavailable: string };
+    /** The kubelet port-forward stand-in (scripts/build-kubelet.sh). */
+    kubelet: { bin: string } | { unavailable: string };
   }
 }
 
@@ -56,6 +59,15 @@ export default async function setup(project: TestProject) {
     process.stderr.write(`[envoy] ${bin} (install check ${Date.now() - t} ms)\n`);
   } catch (err) {
     project.provide('envoy', { unavailable: unavailable('envoy', err) });
+  }
+  // The kubelet port-forward stand-in: with CI=true a failed build fails the run (.ci/run builds it first).
+  try {
+    const t = Date.now();
+    const bin = buildKubelet();
+    project.provide('kubelet', { bin });
+    process.stderr.write(`[kubelet] ${bin} (build check ${Date.now() - t} ms)\n`);
+  } catch (err) {
+    project.provide('kubelet', { unavailable: unavailable('kubelet', err) });
   }
   try {
     cp = await startControlPlane();

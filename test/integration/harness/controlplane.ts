@@ -98,6 +98,54 @@ function servingCert(dir: string): void {
   );
   sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'sa.key'], dir);
   sh('openssl', ['ec', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
+  kubeletPki(dir);
+}
+
+/**
+ * The kubelet side of the PKI, as a cluster has it: the API server's kubelet client certificate (signed by the cluster
+ * CA, which the kubelet stand-in trusts as its --client-ca-file) and a kubelet CA that signs each kubelet stand-in's
+ * serving certificate (the stand-in mints it for its Node address) and that the API server verifies kubelets with
+ * (--kubelet-certificate-authority). harness/kubelet.ts.
+ */
+function kubeletPki(dir: string): void {
+  makePki(dir, 'kubelet-ca');
+  sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'apiserver-kubelet-client.key'], dir);
+  sh(
+    'openssl',
+    [
+      'req',
+      '-new',
+      '-key',
+      'apiserver-kubelet-client.key',
+      '-subj',
+      '/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client',
+      '-out',
+      'apiserver-kubelet-client.csr',
+    ],
+    dir,
+  );
+  writeFileSync(join(dir, 'kubelet-client-ext.cnf'), 'extendedKeyUsage=clientAuth\n');
+  sh(
+    'openssl',
+    [
+      'x509',
+      '-req',
+      '-in',
+      'apiserver-kubelet-client.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      'kubelet-client-ext.cnf',
+      '-out',
+      'apiserver-kubelet-client.crt',
+    ],
+    dir,
+  );
 }
 
 async function waitFor(
@@ -157,6 +205,13 @@ export async function startApiServer(
     '--disable-admission-plugins=ServiceAccount',
     '--allow-privileged=true',
     '--profiling=false',
+    // How it reaches kubelets (port-forward, exec, logs): the Node's InternalIP (never a Hostname address, which would
+    // need DNS) and the port the Node reports, with a client certificate, verifying the kubelet's serving certificate
+    // (harness/kubelet.ts: the port-forward stand-in).
+    '--kubelet-preferred-address-types=InternalIP',
+    `--kubelet-client-certificate=${join(o.pki, 'apiserver-kubelet-client.crt')}`,
+    `--kubelet-client-key=${join(o.pki, 'apiserver-kubelet-client.key')}`,
+    `--kubelet-certificate-authority=${join(o.pki, 'kubelet-ca.crt')}`,
     ...(o.audit
       ? [
           `--audit-policy-file=${join(o.pki, 'audit-policy.yaml')}`,
