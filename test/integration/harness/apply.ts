@@ -73,6 +73,15 @@ function endpointCounts(slices: K8sObject[]): { ready: number; total: number } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * `f` for every item at once (objects of one kind are independent of each other: no order among them means anything
+ * to the API server or istiod); every call settles before the first error is thrown, so cleanup sees all it created.
+ */
+async function each<T>(items: T[], f: (x: T) => Promise<unknown>): Promise<void> {
+  const bad = (await Promise.allSettled(items.map(f))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (bad) throw bad.reason;
+}
+
 const GATEWAY_NAME = 'gateway.networking.k8s.io/gateway-name';
 /**
  * The controller whose Gateways (and route parents) istiod reconciles here. Ambient is off (PILOT_ENABLE_AMBIENT=false,
@@ -184,19 +193,20 @@ export async function applyScenario(
     // Controller-made EndpointSlices are garbage-collected asynchronously: remove them now so that the next
     // scenario never sees endpoints of a Service that no longer exists. Istio's generated Deployments, Services and
     // Pods are owned by the Gateway (garbage-collected); Pods bound to a Node without a kubelet are removed forcibly.
+    // What is left is independent (controller-made or forcibly removed): listed and deleted concurrently.
     const sweep = async (): Promise<number> => {
-      let left = 0;
-      for (const ns of namespaces) {
-        const rest = [
-          ...(await kube.list('apps/v1', 'Deployment', ns, GATEWAY_NAME)),
-          ...(await kube.list('v1', 'Service', ns, GATEWAY_NAME)),
-          ...(await kube.list('v1', 'Pod', ns)),
-          ...(await kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns)),
-        ];
-        for (const o of rest) await kube.delete(o);
-        left += rest.length;
-      }
-      return left;
+      const rest = (
+        await Promise.all(
+          [...namespaces].flatMap((ns) => [
+            kube.list('apps/v1', 'Deployment', ns, GATEWAY_NAME),
+            kube.list('v1', 'Service', ns, GATEWAY_NAME),
+            kube.list('v1', 'Pod', ns),
+            kube.list('discovery.k8s.io/v1', 'EndpointSlice', ns),
+          ]),
+        )
+      ).flat();
+      await Promise.all(rest.map((o) => kube.delete(o)));
+      return rest.length;
     };
     for (let i = 0; i < 50 && (await sweep()) > 0; i++) await sleep(100);
   };
@@ -209,10 +219,13 @@ export async function applyScenario(
 
   try {
     for (const ns of byKind('Namespace')) await kube.ensure(clean(ns));
-    for (const o of objects)
-      if (o.metadata.namespace && !byKind('Namespace').some((n) => n.metadata.name === o.metadata.namespace)) {
-        await kube.ensure({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.metadata.namespace } });
-      }
+    // The namespaces the objects name without a Namespace manifest: each ensured once (not once per object in it).
+    const implied = new Set(
+      objects
+        .map((o) => o.metadata.namespace)
+        .filter((ns): ns is string => !!ns && !byKind('Namespace').some((n) => n.metadata.name === ns)),
+    );
+    for (const ns of implied) await kube.ensure({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     const nodes = byKind('Node');
     if (mode === 'istiod' && nodes.length === 0) {
       // Manifests from git have no Node; the gateway Pods istiod's Deployment yields still need one to run on.
@@ -261,14 +274,13 @@ export async function applyScenario(
           remapGenerations(st, gc.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1),
         );
     }
-    for (const o of byKind('ConfigMap')) await create(o);
-    for (const o of byKind('Secret')) await create(o);
-    for (const o of byKind('Service')) {
+    await each([...byKind('ConfigMap'), ...byKind('Secret')], create);
+    await each(byKind('Service'), async (o) => {
       const live = await create(o);
       // Conditions a controller wrote on a Service (istiod's istio.io/WaypointBound), for hand-written-status scenarios.
       const conds = (o as { status?: { conditions?: unknown[] } }).status?.conditions;
       if (mode === 'fixture' && conds?.length) await kube.patchStatus(live, { conditions: conds });
-    }
+    });
     for (const o of byKind('ServiceEntry')) {
       if (!lane) {
         await create(o);
@@ -306,17 +318,21 @@ export async function applyScenario(
     }
     const podIps = new Map<string, string>(); // fixture podIP -> lane address
     const livePods = new Map<string, Obj>();
-    for (const p of byKind('Pod')) {
-      const live = await create(p);
-      livePods.set(`${p.metadata.namespace}/${p.metadata.name}`, live);
+    // Each Pod's lane address in fixture order, then the Pods at once.
+    const pods = byKind('Pod').map((p) => {
       let st = (p as { status?: Record<string, unknown> }).status;
       if (st && lane && typeof st['podIP'] === 'string') {
         const ip = lane.podAddress(p.metadata.namespace ?? 'default', p.metadata.name, st['podIP']);
         podIps.set(st['podIP'], ip);
         st = { ...st, podIP: ip, podIPs: [{ ip }] };
       }
+      return { p, st };
+    });
+    await each(pods, async ({ p, st }) => {
+      const live = await create(p);
+      livePods.set(`${p.metadata.namespace}/${p.metadata.name}`, live);
       if (st) await kube.patchStatus(live, st); // as a kubelet would
-    }
+    });
     if (lane) {
       // The fixture's EndpointSlices with the lane's addresses, through etcd. The endpointslice controller cannot write
       // slices for Pods with loopback IPs (the API server refuses them), so it never competes with these; they carry
@@ -373,27 +389,44 @@ export async function applyScenario(
           remapGenerations(st, g.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1),
         );
     }
-    for (const o of byKind('ReferenceGrant')) await create(o);
+    await each(byKind('ReferenceGrant'), create);
     // Istio's own policies (the mesh layer): created as written; istiod reads them, nobody writes their status here.
-    for (const k of ['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule'])
-      for (const o of byKind(k)) await create(o);
+    for (const k of ['AuthorizationPolicy', 'PeerAuthentication', 'DestinationRule']) await each(byKind(k), create);
     // Routes (HTTPRoute, GRPCRoute, TLSRoute) in creationTimestamp order; routes that could compete for a host get
-    // distinct (1 s) timestamps so that "oldest wins" means the same thing live as in the fixture.
+    // distinct timestamps so that "oldest wins" means the same thing live as in the fixture. The API server stamps
+    // creationTimestamp in whole seconds from this machine's clock: wait until the second after the latest competing
+    // route's (on average half a second), then check the stamp it got.
     const routes = [...byKind('HTTPRoute'), ...byKind('GRPCRoute'), ...byKind('TLSRoute')].sort((a, b) =>
       (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''),
     );
-    const done: K8sObject[] = [];
+    const done: { fixture: K8sObject; stamp: number }[] = [];
     for (const r of routes) {
-      if (done.some((d) => routesOverlap(d, r) && d.metadata.creationTimestamp !== r.metadata.creationTimestamp))
-        await sleep(1100);
+      const after = Math.max(
+        -1,
+        ...done
+          .filter(
+            (d) => routesOverlap(d.fixture, r) && d.fixture.metadata.creationTimestamp !== r.metadata.creationTimestamp,
+          )
+          .map((d) => d.stamp),
+      );
+      const deadline = Date.now() + 5_000;
+      while (Date.now() < after + 1000) {
+        if (Date.now() > deadline) throw new Error(`the clock did not pass ${new Date(after + 1000).toISOString()}`);
+        await sleep(after + 1000 - Date.now() + 5);
+      }
       const live = await create(r);
+      const stamp = Date.parse(live.metadata['creationTimestamp'] as string);
+      if (after >= 0 && !(stamp > after))
+        throw new Error(
+          `${r.kind} ${r.metadata.namespace}/${r.metadata.name} got creationTimestamp ${live.metadata['creationTimestamp']}, not after its competitor's ${new Date(after).toISOString()}`,
+        );
       const st = statusOf(r);
       if (st)
         await kube.putStatus(
           live,
           remapGenerations(st, r.metadata.generation ?? 1, (live.metadata['generation'] as number) ?? 1),
         );
-      done.push(r);
+      done.push({ fixture: r, stamp });
     }
     const createdAt = Date.now();
 
