@@ -189,7 +189,14 @@ export async function applyScenario(
   const namespaces = new Set<string>();
   const byKind = (k: string) => objects.filter((o) => o.kind === k);
   const cleanup = async () => {
-    for (const o of [...created].reverse()) await kube.delete(o);
+    // In reverse order of creation, a kind at a time; the objects of one kind at once (created at once, too).
+    const runs: Obj[][] = [];
+    for (const o of [...created].reverse()) {
+      const last = runs.at(-1);
+      if (last && last[0]?.kind === o.kind) last.push(o);
+      else runs.push([o]);
+    }
+    for (const run of runs) await each(run, (o) => kube.delete(o));
     // Controller-made EndpointSlices are garbage-collected asynchronously: remove them now so that the next
     // scenario never sees endpoints of a Service that no longer exists. Istio's generated Deployments, Services and
     // Pods are owned by the Gateway (garbage-collected); Pods bound to a Node without a kubelet are removed forcibly.
@@ -579,8 +586,10 @@ async function settleIstiod(
         }
       }
     }
-    for (const r of routes) {
-      const live = (await kube.get(kube.path(clean(r)))) as Obj & {
+    // Every route read at once, then judged in order.
+    const liveRoutes = await Promise.all(routes.map((r) => kube.get(kube.path(clean(r)))));
+    for (const [i, r] of routes.entries()) {
+      const live = liveRoutes[i] as Obj & {
         status?: {
           parents?: {
             parentRef: { name: string; namespace?: string };
