@@ -365,33 +365,44 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))(
           expect({ cluster, kind: clusterUpstream(dump, cluster) }, said).toEqual({ cluster, kind });
         }
       }
-      const context = `istiod's status:\n${await istiodStatus(admin!, s.dir)}`;
-      if (c.live) {
-        // The manifests cannot know what the cluster knows (e.g. Namespace labels): the prediction says so, and the live
-        // verdict on istiod's status is the decided outcome.
-        expect({ predicted: fromManifests, live: fromLive }, context).toEqual({
-          predicted: expected,
-          live: { target: c.target, ...c.live },
-        });
-      } else if (
-        s.status === 'pre-sync' &&
-        predictedLayers.find((l) => l.id === 'endpoints')?.code === 'EndpointsUnknown'
-      ) {
-        // Manifests from git cannot know readiness; the live cluster knows there are no app Pods. Every layer before
-        // endpoints says the same in both (e.g. a warning at route).
-        expect(fromManifests, context).toEqual(expected);
-        expect(fromLive, context).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'NoPodsSelected' });
-        // The layers before endpoints (mesh, after it, is skipped live once endpoints fails).
-        const upTo = (ls: typeof predictedLayers) =>
-          ls
-            .slice(
-              0,
-              ls.findIndex((l) => l.id === 'endpoints'),
-            )
-            .map((l) => [l.id, l.status, l.code]);
-        expect(upTo(report.layers), context).toEqual(upTo(predictedLayers));
-      } else {
-        expect({ predicted: fromManifests, live: fromLive }, context).toEqual({ predicted: expected, live: expected });
+      // The verdicts against the expectation, with what istiod wrote as the message: read (a GET per object) only
+      // when a check fails, and then the same checks run again with it.
+      const decide = (context: string) => {
+        if (c.live) {
+          // The manifests cannot know what the cluster knows (e.g. Namespace labels): the prediction says so, and the
+          // live verdict on istiod's status is the decided outcome.
+          expect({ predicted: fromManifests, live: fromLive }, context).toEqual({
+            predicted: expected,
+            live: { target: c.target, ...c.live },
+          });
+        } else if (
+          s.status === 'pre-sync' &&
+          predictedLayers.find((l) => l.id === 'endpoints')?.code === 'EndpointsUnknown'
+        ) {
+          // Manifests from git cannot know readiness; the live cluster knows there are no app Pods. Every layer before
+          // endpoints says the same in both (e.g. a warning at route).
+          expect(fromManifests, context).toEqual(expected);
+          expect(fromLive, context).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'NoPodsSelected' });
+          // The layers before endpoints (mesh, after it, is skipped live once endpoints fails).
+          const upTo = (ls: typeof predictedLayers) =>
+            ls
+              .slice(
+                0,
+                ls.findIndex((l) => l.id === 'endpoints'),
+              )
+              .map((l) => [l.id, l.status, l.code]);
+          expect(upTo(report.layers), context).toEqual(upTo(predictedLayers));
+        } else {
+          expect({ predicted: fromManifests, live: fromLive }, context).toEqual({
+            predicted: expected,
+            live: expected,
+          });
+        }
+      };
+      try {
+        decide('');
+      } catch {
+        decide(`istiod's status:\n${await istiodStatus(admin!, s.dir)}`);
       }
       if (real && sc) {
         // Third judge: gwdoctor's verdict agrees with what the real Envoy answered (real-answers.ts).
