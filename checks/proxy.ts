@@ -441,7 +441,19 @@ function judgeNodes(check: Check<'proxy'>, d: Draft, s: Survey, host: string): D
     `with externalTrafficPolicy ${s.policy} the nodePort answers on ${list(answering)} and not on ${list(silent)}`,
   );
   const silentUsed = used.filter((n) => !n.answered);
-  if (silentUsed.length > 0 && (d.status !== 'fail' || d.code === 'ProxyUpstreamError')) {
+  // Only a request that failed is blamed on the silent node. A proxy that runs on that node and was served is what
+  // kube-proxy does: a connection that starts on the node (or in a Pod) goes to every ready endpoint even with
+  // externalTrafficPolicy Local ("short-circuit local traffic", kubernetes pkg/proxy/nftables/proxier.go; iptables:
+  // --src-type LOCAL); only clients from outside the node are dropped there, which is what gwdoctor's probe saw.
+  if (silentUsed.length > 0 && d.status === 'pass') {
+    return emit(
+      check,
+      'GatewayNodesPartlySilent',
+      `${d.summary}; but from outside, the gateway's nodePort ${good.nodePort} is silent on ${list(silentUsed)}, the node the proxy runs on (its traffic to its own node goes to every gateway Pod; other clients of that node are dropped), and answers on ${list(answering)} (externalTrafficPolicy ${s.policy})`,
+      { evidence, fix, facts: d.facts },
+    );
+  }
+  if (silentUsed.length > 0 && d.status === 'fail' && d.code === 'ProxyUpstreamError') {
     return emit(
       check,
       'GatewayProxyNodeSilent',

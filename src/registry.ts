@@ -376,8 +376,11 @@ in the \`reverse_proxy\` block.`,
     severity: 'fail',
     retryable: true,
     doc: `The proxy forwards to the gateway's NodePort on one node (the DNS answer or \`--expect-ip\` names a Node's
-InternalIP), and nothing answers there, while other nodes answer on the same nodePort. With \`externalTrafficPolicy:
-Local\` only the nodes that run a ready gateway Pod answer: after a reschedule the proxy points at a silent node.
+InternalIP), its request fails with no answer from the gateway, and nothing answers on that node's nodePort, while other
+nodes answer on the same nodePort. With \`externalTrafficPolicy: Local\` only the nodes that run a ready gateway Pod
+answer clients from outside the node: after a reschedule the proxy points at a silent node. (A proxy that runs on that
+node and is served is not this fault: kube-proxy sends traffic that starts on the node to every ready endpoint; that
+is [\`GatewayNodesPartlySilent\`](#gatewaynodespartlysilent).)
 gwdoctor probes the nodePort on every Node's InternalIP and lists which answer and which hold a ready gateway Pod
 (\`facts.nodes\`). Fix: point the proxy at a node that runs a gateway Pod; or set \`externalTrafficPolicy: Cluster\`
 (every node forwards, at the cost of the client's source IP, which is replaced by SNAT, and an extra hop; Istio writes
@@ -389,8 +392,10 @@ the Service from the Gateway, so set it through the Gateway's \`infrastructure.p
     severity: 'warn',
     retryable: true,
     doc: `(warning) The gateway's nodePort answers on some Nodes' InternalIPs and not on others (with \`externalTrafficPolicy:
-Local\`, the nodes without a ready gateway Pod), and nothing names the node the proxy uses. The request worked this time;
-a proxy pointed at a silent node fails. \`facts.nodes\` lists every node, whether it answered and whether it holds a
+Local\`, the nodes without a ready gateway Pod), and nothing names the node the proxy uses, or the proxy runs on a silent
+node and is served anyway (kube-proxy sends traffic that starts on a node to every ready endpoint, even with
+\`Local\`: \`pkg/proxy/nftables/proxier.go\` "short-circuit local traffic"). The request worked this time; a proxy
+elsewhere pointed at a silent node fails. \`facts.nodes\` lists every node, whether it answered and whether it holds a
 ready gateway Pod. Fix: pass \`--expect-ip\` with the address the proxy forwards to so gwdoctor can judge that node, and
 see [\`GatewayProxyNodeSilent\`](#gatewayproxynodesilent) for the remedies.`,
   },

@@ -111,6 +111,16 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
         alsoListen: [NODES['node-c']],
       },
       { name: 'to-a', serverName: 'worker.example.com', ...edge, location: up(NODES['node-a']) },
+      // A proxy on node-c that is served: what kube-proxy does for traffic that starts on the node (every ready
+      // endpoint, even with externalTrafficPolicy Local); the lane's stand-in only models outside clients, so this
+      // proxy's upstream is node-a, where a gateway Pod answers.
+      {
+        name: 'on-c-served',
+        serverName: 'api.example.com',
+        ...edge,
+        location: up(NODES['node-a']),
+        alsoListen: [NODES['node-c']],
+      },
       {
         name: 'on-a',
         serverName: 'docs.example.com',
@@ -170,6 +180,14 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
     expect(f.facts.nodes?.find((n) => n.node === 'node-a')?.statusCode).toBe(200);
     expect(f.facts.nodes?.find((n) => n.node === 'node-c')?.error).toBe('ECONNREFUSED');
     expect(f.fix?.explain).toContain('externalTrafficPolicy Local');
+  });
+
+  it('the proxy runs on node-c, which is silent from outside, and its request is served: no fail, GatewayNodesPartlySilent (warn) naming node-c', async () => {
+    const f = proxyLayer(await run('api.example.com', env('on-c-served', threeNodes('Local'))));
+    expect(f.code, f.summary).toBe('GatewayNodesPartlySilent');
+    expect(f.status).toBe('warn');
+    expect(byNode(f)['node-c']).toEqual({ answered: false, pod: false, used: true });
+    expect(byNode(f)['node-a']).toEqual({ answered: true, pod: true, used: false });
   });
 
   it('the proxy forwards to node-a and no evidence names its node: a pass becomes GatewayNodesPartlySilent (warn) with the set', async () => {
@@ -237,7 +255,8 @@ d('every node\'s NodePort: three loopback "nodes", the real Envoy only where a g
       'node-b': { answered: true, pod: true, used: false },
       'node-c': { answered: false, pod: false, used: true },
     });
-    expect(api.code, api.summary).toBe('GatewayProxyNodeSilent');
+    // This proxy runs on node-c and is served (its upstream is node-a): a warning, never the fail of a silent node.
+    expect(api.code, api.summary).toBe('GatewayNodesPartlySilent');
     expect(worker.code, worker.summary).toBe('GatewayNodesPartlySilent');
     expect(byNode(docs)['node-a']).toEqual({ answered: true, pod: true, used: true });
     expect(docs.status, docs.summary).toBe('pass');
