@@ -1,9 +1,18 @@
 // Layer 8 (live only): the gateway's Envoy serves what the cluster says. Every layer before judges objects and
 // their status; this one asks the data plane itself, for the gateway Pods behind the resolved Gateway:
-// - istiod's view of each proxy (its `/debug/syncz`, read once per run through the API server's services/proxy to
-//   istiod's Service, port 15014): connected at all, and per xDS type the nonce sent and acked and the NACK's error
-//   text, classified as istiod classifies them (pilot/pkg/xds/statusgen.go debugSyncStatus: lastError -> ERROR, nothing
-//   sent -> NOT_SENT, acked == sent -> SYNCED, else STALE);
+// - istiod's view of each proxy (its `/debug/syncz`, read once per run from EVERY running istiod Pod through the API
+//   server's pods/portforward to its monitoring port, as `istioctl proxy-status` reads it: istio pkg/kube/client.go
+//   AllDiscoveryDo, Pods `app=istiod` in phase Running, port from the `prometheus.io/port` annotation else 15014,
+//   FindIstiodMonitoringPort; opt-in deploy/rbac-dataplane.yaml): connected at all, and per xDS type the nonce sent and
+//   acked and the NACK's error text, classified as istiod classifies them (pilot/pkg/xds/statusgen.go debugSyncStatus:
+//   lastError -> ERROR, nothing sent -> NOT_SENT, acked == sent -> SYNCED, else STALE). Each replica lists only the
+//   proxies connected to it, so the answers are merged.
+//   Not services/proxy to istiod's Service, not even as a fallback: istiod wraps every /debug handler in
+//   allowAuthenticatedOrLocalhost (pilot/pkg/xds/debug.go): a loopback caller, or one whose request carries a
+//   credential istiod's authenticators accept. The API server dials the endpoint from its own address (never
+//   loopback: it refuses to proxy to loopback endpoints) and drops the user's Authorization header after
+//   authenticating it, so that read is always 401 on this Istio (seen against the real istiod: test/controlplane/
+//   README.md), and it would reach one random replica. A port-forward lands on the istiod Pod's loopback.
 // - the Envoy's own state, read from each gateway Pod's admin port through pods/portforward the way `istioctl
 //   proxy-config` reads it (src/dataplane/envoy-*.ts; opt-in deploy/rbac-envoy-admin.yaml): the listener, virtual host,
 //   route and cluster it uses for this request against gwdoctor's prediction, pushes it rejected (its own error text),
@@ -11,9 +20,9 @@
 // With --manifests there is no data plane to ask: "not checked".
 
 import type { Gateway, Pod, Service } from '../src/cluster/objects.js';
+import type { AdminAnswer } from '../src/dataplane/envoy-admin.js';
 import { controllerOf } from '../src/dataplane/controller.js';
 import { nsName } from '../src/cluster/objects.js';
-import type { ProxyAnswer } from '../src/cluster/reader.js';
 import { ClusterAccessError } from '../src/errors.js';
 import { about } from '../src/evidence.js';
 import { emit, pass, skip, type Draft } from '../src/findings.js';
@@ -37,8 +46,12 @@ import type {
 type Matched = Extract<RouteStage, { kind: 'matched' }>;
 
 const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
-/** istiod's Service and its monitoring port, where the pinned istiod serves /debug/* (bootstrap/server.go monitoringMux). */
-export const ISTIOD = { namespace: 'istio-system', name: 'istiod', port: 15014 } as const;
+/**
+ * istiod's namespace, the label of its Pods and its monitoring port, where the pinned istiod serves /debug/*
+ * (bootstrap/server.go monitoringMux); istioctl's defaults (pkg/kube/client.go AllDiscoveryDo, FindIstiodMonitoringPort).
+ */
+export const ISTIOD = { namespace: 'istio-system', name: 'istiod', label: { app: 'istiod' }, port: 15014 } as const;
+const PROMETHEUS_PORT = 'prometheus.io/port';
 
 /** One entry of istiod's /debug/syncz (pilot/pkg/xds/debug.go SyncStatus; only the fields read here). */
 export interface SyncStatus {
@@ -49,12 +62,26 @@ export interface SyncStatus {
   resources?: Record<string, { sent?: string; acked?: string; lastError?: string }>;
 }
 
-/** istiod's debug state as read for this run. */
+/** One istiod Pod's answer to GET /debug/syncz through the port-forward. */
+export interface IstiodRead {
+  pod: Pod;
+  port: number;
+  answer: AdminAnswer;
+}
+
+/** A /debug/syncz entry with the istiod Pod that listed it (the replica the proxy is connected to). */
+export type SyncEntry = SyncStatus & { istiod: string };
+
+/** istiod's debug state as read for this run, from every running istiod Pod. */
 export type IstiodView =
-  | { kind: 'ok'; service: Service; syncz: SyncStatus[]; replicas: number }
-  | { kind: 'forbidden'; service: Service; why: string }
-  | { kind: 'refused'; service: Service; answer: ProxyAnswer; path: string }
-  | { kind: 'unreachable'; service: Service; answer: ProxyAnswer; path: string };
+  /** At least one replica answered: their proxies, merged; `unread`: the replicas that did not (a proxy may be there). */
+  | { kind: 'ok'; reads: IstiodRead[]; syncz: SyncEntry[]; unread: IstiodRead[] }
+  /** RBAC refused the port-forward (or listing istiod's Pods): the verbs, resource and namespace. */
+  | { kind: 'forbidden'; reads: IstiodRead[]; why: string }
+  /** istiod answered, but not 200 JSON. */
+  | { kind: 'refused'; reads: IstiodRead[] }
+  /** No istiod could be reached (the API server or the kubelet could not forward, or istiod did not answer). */
+  | { kind: 'unreachable'; reads: IstiodRead[] };
 
 export interface GatewayProxy {
   pod: Pod;
@@ -102,7 +129,8 @@ export interface Scope {
 
 export type DataplaneStage =
   | { kind: 'not-live' }
-  | { kind: 'no-istiod'; gateway: Gateway }
+  /** No running istiod Pod in istio-system (or they could not be listed: `why`). */
+  | { kind: 'no-istiod'; gateway: Gateway; why?: string }
   | { kind: 'no-pods'; gateway: Gateway; service: Service | undefined }
   | {
       kind: 'ok';
@@ -144,42 +172,47 @@ export function xdsTypes(s: SyncStatus): XdsTypeFact[] {
     .sort((a, b) => a.type.localeCompare(b.type));
 }
 
-/** istiod's ready endpoints: services/proxy reaches one of them, and each knows only the proxies connected to it. */
-async function istiodReplicas(p: PathResolver): Promise<number> {
-  const slices = await p.cluster.endpointSlices(ISTIOD.namespace, ISTIOD.name);
-  return new Set(
-    slices.flatMap((sl) =>
-      (sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses ?? []),
-    ),
-  ).size;
+/** istiod's monitoring port of one Pod, as istioctl finds it (FindIstiodMonitoringPort). */
+export function istiodPort(pod: Pod): number {
+  const v = (pod.metadata.annotations ?? {})[PROMETHEUS_PORT];
+  const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : NaN;
+  return Number.isInteger(n) && n > 0 && n < 65536 ? n : ISTIOD.port;
 }
 
-async function readIstiod(p: PathResolver, service: Service): Promise<IstiodView> {
-  const get = p.cluster.serviceProxyGet?.bind(p.cluster);
-  if (!get) throw new Error('dataplane: a live reader without services/proxy');
-  const path = '/debug/syncz';
-  let answer: ProxyAnswer;
-  try {
-    answer = await get(ISTIOD.namespace, ISTIOD.name, ISTIOD.port, path);
-  } catch (err) {
-    if (err instanceof ClusterAccessError && err.kind === 'forbidden')
-      return { kind: 'forbidden', service, why: err.message };
-    throw err;
+const podRef = (pod: Pod, port: number) =>
+  `Pod ${pod.metadata.namespace ?? ISTIOD.namespace}/${pod.metadata.name}:${port}`;
+
+async function readIstiod(p: PathResolver, pods: Pod[]): Promise<IstiodView> {
+  const get = p.cluster.podPortGet?.bind(p.cluster);
+  if (!get) throw new Error('dataplane: a live reader without pods/portforward');
+  const reads: IstiodRead[] = [];
+  for (const pod of pods) {
+    const port = istiodPort(pod);
+    reads.push({ pod, port, answer: await get(ISTIOD.namespace, pod.metadata.name, port, '/debug/syncz') });
   }
-  if (answer.from === 'apiserver') return { kind: 'unreachable', service, answer, path };
-  if (answer.status !== 200) return { kind: 'refused', service, answer, path };
-  let syncz: unknown;
-  try {
-    syncz = JSON.parse(answer.body);
-  } catch {
-    return { kind: 'refused', service, answer: { ...answer, body: 'not JSON' }, path };
+  const forbidden = reads.find((r) => r.answer.kind === 'forbidden');
+  if (forbidden && forbidden.answer.kind === 'forbidden')
+    return {
+      kind: 'forbidden',
+      reads,
+      why: `forbidden: cannot ${forbidden.answer.verbs.join('+')} ${forbidden.answer.resource} in namespace ${forbidden.answer.namespace}`,
+    };
+  const syncz: SyncEntry[] = [];
+  const answered: IstiodRead[] = [];
+  for (const r of reads) {
+    if (r.answer.kind !== 'ok' || r.answer.status !== 200) continue;
+    let list: unknown;
+    try {
+      list = JSON.parse(r.answer.body);
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(list)) continue;
+    answered.push(r);
+    for (const e of list as SyncStatus[]) syncz.push({ ...e, istiod: r.pod.metadata.name });
   }
-  return {
-    kind: 'ok',
-    service,
-    syncz: Array.isArray(syncz) ? (syncz as SyncStatus[]) : [],
-    replicas: await istiodReplicas(p),
-  };
+  if (answered.length > 0) return { kind: 'ok', reads, syncz, unread: reads.filter((r) => !answered.includes(r)) };
+  return reads.some((r) => r.answer.kind === 'ok') ? { kind: 'refused', reads } : { kind: 'unreachable', reads };
 }
 
 interface RouteEntry {
@@ -277,18 +310,27 @@ const clusterKey = (c: string) => c.replace(/(\.svc\.).*$/, '$1');
 async function readGenerated(
   p: PathResolver,
   proxies: GatewayProxy[],
+  view: Extract<IstiodView, { kind: 'ok' }>,
   pr: Prediction,
 ): Promise<Map<string, Generated>> {
-  const get = p.cluster.serviceProxyGet?.bind(p.cluster);
+  const get = p.cluster.podPortGet?.bind(p.cluster);
   const out = new Map<string, Generated>();
   if (!get) return out;
   for (const x of proxies) {
+    // istiod answers /debug/config_dump only for a proxy connected to it: ask the replica that lists it.
+    const at = view.syncz.find((e) => e.proxy === x.proxyId)?.istiod;
+    const r = view.reads.find((y) => y.pod.metadata.name === at);
+    if (!r) continue;
     const a = await get(
       ISTIOD.namespace,
-      ISTIOD.name,
-      ISTIOD.port,
+      r.pod.metadata.name,
+      r.port,
       `/debug/config_dump?proxyID=${encodeURIComponent(x.proxyId)}`,
     );
+    if (a.kind !== 'ok') {
+      out.set(x.proxyId, { kind: 'unread', why: a.why });
+      continue;
+    }
     if (a.status !== 200) {
       out.set(x.proxyId, { kind: 'unread', why: `HTTP ${a.status}` });
       continue;
@@ -312,12 +354,22 @@ export function scopeOf(svc: Service | undefined, proxies: GatewayProxy[], seen:
 }
 
 export async function resolveDataplane(p: PathResolver, probes?: Probes): Promise<DataplaneStage> {
-  if (p.cluster.mode !== 'live' || !p.cluster.serviceProxyGet) return { kind: 'not-live' };
+  if (p.cluster.mode !== 'live' || !p.cluster.podPortGet) return { kind: 'not-live' };
   const rs = (await p.route()) as Matched;
   const gateway = rs.chosen.cand.gateway;
   const gwNs = gateway.metadata.namespace ?? 'default';
-  const istiod = await p.cluster.service(ISTIOD.namespace, ISTIOD.name);
-  if (!istiod) return { kind: 'no-istiod', gateway };
+  // istiod's Pods as istioctl finds them (label app=istiod, phase Running). Listing Pods is rbac.yaml's own read.
+  let istiods: Pod[];
+  try {
+    istiods = ((await p.cluster.pods(ISTIOD.namespace, { ...ISTIOD.label })) ?? []).filter(
+      (x) => (x.status as { phase?: unknown } | undefined)?.phase === 'Running',
+    );
+  } catch (err) {
+    if (err instanceof ClusterAccessError && err.kind === 'forbidden')
+      return { kind: 'no-istiod', gateway, why: err.message };
+    throw err;
+  }
+  if (istiods.length === 0) return { kind: 'no-istiod', gateway };
   const svc = (await p.cluster.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gateway.metadata.name }))[0];
   const pods = svc?.spec?.selector ? ((await p.cluster.pods(gwNs, svc.spec.selector)) ?? []) : [];
   const running = pods.filter((x) => (x.status as { phase?: unknown } | undefined)?.phase === 'Running');
@@ -329,7 +381,7 @@ export async function resolveDataplane(p: PathResolver, probes?: Probes): Promis
   }));
   const scope = scopeOf(svc, all, probes?.nodes);
   const proxies = scope.judged;
-  const view = await readIstiod(p, istiod);
+  const view = await readIstiod(p, istiods);
   const envoy = await resolveEnvoys(p);
   if (view.kind !== 'ok') return { kind: 'ok', gateway, scope, proxies, istiod: view, envoy };
   // The prediction: the winning rule's Service backends (Istio's cluster names, gateway/conversion.go buildDestination).
@@ -345,7 +397,7 @@ export async function resolveDataplane(p: PathResolver, probes?: Probes): Promis
         }
       : undefined;
   const connected = proxies.filter((x) => view.syncz.some((st) => st.proxy === x.proxyId));
-  const generated = prediction ? await readGenerated(p, connected, prediction) : undefined;
+  const generated = prediction ? await readGenerated(p, connected, view, prediction) : undefined;
   return {
     kind: 'ok',
     gateway,
@@ -374,8 +426,15 @@ function restartFix(proxy: GatewayProxy, why: string) {
   );
 }
 
-function istiodRef(s: Service): string {
-  return `Service ${nsName(s)}:${ISTIOD.port}`;
+/** What one istiod Pod answered, for the evidence. */
+function readLine(r: IstiodRead): Evidence {
+  const a = r.answer;
+  return {
+    ref: podRef(r.pod, r.port),
+    detail: `GET /debug/syncz through pods/portforward: ${
+      a.kind === 'ok' ? (a.status === 200 ? 'HTTP 200 from istiod' : `HTTP ${a.status} from istiod`) : a.why
+    }`,
+  };
 }
 
 /** istiod's view of the gateway's proxies (/debug/syncz). */
@@ -390,8 +449,10 @@ function judgeIstiod(this: { id: 'dataplane'; title: string }, s: DataplaneStage
   if (s.kind === 'no-istiod')
     return skip(
       this,
-      `not checked: no Service ${ISTIOD.namespace}/${ISTIOD.name} to ask for istiod's view of gateway ${gw}'s proxies`,
-      { reason: 'no-istiod' },
+      s.why
+        ? `not checked: istiod's Pods could not be listed (${s.why})`
+        : `not checked: no running istiod Pod (label app=istiod in ${ISTIOD.namespace}) to ask for istiod's view of gateway ${gw}'s proxies`,
+      { reason: s.why ? 'forbidden' : 'no-istiod' },
     );
   if (s.kind === 'no-pods') {
     return emit(
@@ -415,39 +476,30 @@ function judgeIstiod(this: { id: 'dataplane'; title: string }, s: DataplaneStage
   if (i.kind === 'forbidden')
     return skip(this, `not checked: ${i.why} (opt-in: deploy/rbac-dataplane.yaml)`, { reason: 'forbidden' });
   if (i.kind === 'unreachable') {
+    const why = i.reads.map((r) => (r.answer.kind === 'unreachable' ? r.answer.why : '')).find((x) => x) ?? '';
     return emit(
       this,
       'DataplaneNotChecked',
-      `istiod's view of gateway ${gw}'s proxies not checked: the API server could not reach istiod (HTTP ${i.answer.status}: ${i.answer.body || 'no message'})`,
+      `istiod's view of gateway ${gw}'s proxies not checked: no istiod Pod could be read through a port-forward (${why})`,
       {
-        evidence: [
-          {
-            ref: istiodRef(i.service),
-            detail: `GET ${i.path} through services/proxy: HTTP ${i.answer.status} from the API server`,
-          },
-          ...pods,
-        ],
+        evidence: [...i.reads.map(readLine), ...pods],
         fix: manual(
-          `look at istiod's endpoints: kubectl get endpointslices -n ${ISTIOD.namespace} -l kubernetes.io/service-name=${ISTIOD.name}`,
+          `look at istiod's Pods and the port-forward to them, as istioctl does it: kubectl get pods -n ${ISTIOD.namespace} -l app=istiod; istioctl proxy-status`,
         ),
       },
     );
   }
   if (i.kind === 'refused') {
+    const a = i.reads.find((r) => r.answer.kind === 'ok');
+    const status = a?.answer.kind === 'ok' ? a.answer.status : 0;
     return emit(
       this,
       'DataplaneNotChecked',
-      `istiod's view of gateway ${gw}'s proxies not checked: istiod answered HTTP ${i.answer.status} to ${i.path}${i.answer.status === 401 ? ' (istiod serves /debug/* to loopback callers and to callers with a token it trusts; a request the API server proxies is neither)' : ''}`,
+      `istiod's view of gateway ${gw}'s proxies not checked: istiod answered ${status === 200 ? 'something else than JSON' : `HTTP ${status}`} to /debug/syncz`,
       {
-        evidence: [
-          {
-            ref: istiodRef(i.service),
-            detail: `GET ${i.path} through services/proxy: HTTP ${i.answer.status} from istiod`,
-          },
-          ...pods,
-        ],
+        evidence: [...i.reads.map(readLine), ...pods],
         fix: manual(
-          `read istiod's view the way istioctl does (a port-forward to istiod): istioctl proxy-status ${s.proxies.map((x) => x.proxyId).join(' ')}`.trim(),
+          `read istiod's view with istioctl (the same port-forward): istioctl proxy-status ${s.proxies.map((x) => x.proxyId).join(' ')}`.trim(),
         ),
       },
     );
@@ -476,9 +528,12 @@ function judgeIstiod(this: { id: 'dataplane'; title: string }, s: DataplaneStage
       else if (t.status === 'STALE') stale.push({ proxy: x, t });
     }
   }
-  const src = {
-    ref: istiodRef(i.service),
-    detail: `GET /debug/syncz through services/proxy: ${i.syncz.length} proxies connected to this istiod`,
+  const src: Evidence = {
+    ref: `istiod in ${ISTIOD.namespace}`,
+    detail: `GET /debug/syncz through pods/portforward from ${i.reads.length - i.unread.length} of ${i.reads.length} istiod Pods (${i.reads
+      .filter((r) => !i.unread.includes(r))
+      .map((r) => r.pod.metadata.name)
+      .join(', ')}): ${i.syncz.length} proxies connected`,
   };
   if (rejected.length > 0) {
     const r = rejected[0] as { proxy: GatewayProxy; t: XdsTypeFact };
@@ -498,14 +553,14 @@ function judgeIstiod(this: { id: 'dataplane'; title: string }, s: DataplaneStage
       },
     );
   }
-  if (notConnected.length > 0 && i.replicas > 1) {
-    // One replica answered; a proxy missing from its list may be connected to another one.
+  if (notConnected.length > 0 && i.unread.length > 0) {
+    // A proxy missing from the replicas that answered may be connected to one that did not.
     return emit(
       this,
       'DataplaneNotChecked',
-      `gateway Pod ${notConnected.map((x) => x.proxyId).join(', ')} is not connected to the istiod replica that answered; istiod has ${i.replicas} ready endpoints, and services/proxy reaches one of them`,
+      `gateway Pod ${notConnected.map((x) => x.proxyId).join(', ')} is not connected to the istiod replicas that answered, and ${i.unread.length} of ${i.reads.length} istiod Pods could not be read (${i.unread.map((r) => r.pod.metadata.name).join(', ')}): it may be connected there`,
       {
-        evidence: [src, ...evidence],
+        evidence: [src, ...i.unread.map(readLine), ...evidence],
         fix: manual(
           `ask every istiod replica, as istioctl does: istioctl proxy-status ${notConnected.map((x) => x.proxyId).join(' ')}`,
         ),
@@ -678,7 +733,7 @@ export function dataplaneFacts(s: DataplaneStage): Facts {
   return {
     dataplane: {
       gateway: refOf(s.gateway),
-      istiod: { service: refOf(s.istiod.service), read: s.istiod.kind },
+      istiod: { pods: s.istiod.reads.map((r) => refOf(r.pod)), read: s.istiod.kind },
       proxies: s.proxies.map((x) => {
         const st = byId.get(x.proxyId);
         const g = s.generated?.get(x.proxyId);

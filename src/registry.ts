@@ -925,15 +925,18 @@ policies never see requests from the internet. Fix: a JSON patch that labels the
     severity: 'warn',
     retryable: false,
     doc: `(warning) The user may read istiod's debug state (the opt-in [\`deploy/rbac-dataplane.yaml\`](deploy/rbac-dataplane.yaml)
-is bound), but it could not be read, and the reason is shown — never a silent pass: the API server could not reach istiod
-(no ready endpoint), istiod refused the debug request, the gateway has no running Pod to ask about, or istiod runs
-several replicas and a gateway Pod is missing from the one that answered (each replica lists only its own proxies). **istiod refuses
-it as it is deployed by default**: it serves \`/debug/*\` only to loopback callers and to callers with a token it trusts
-(pilot/pkg/xds/debug.go \`allowAuthenticatedOrLocalhost\`), and a request the API server proxies is neither (the API server
-connects from its own address and does not pass the user's token on): HTTP 401, confirmed against the real istiod of the
-test lane. Fix: read the state as \`istioctl proxy-status\` does (a port-forward to each istiod Pod's port 15014, which
-istiod sees as a loopback caller). Without the opt-in role, or without a live cluster (\`--manifests\`), the layer is shown
-as not checked instead, with the reason (the missing verb).`,
+is bound), but it could not be read, and the reason is shown — never a silent pass. gwdoctor reads it as \`istioctl
+proxy-status\` does: a port-forward through the API server to each running istiod Pod (label \`app=istiod\` in
+\`istio-system\`) on its monitoring port (its \`prometheus.io/port\` annotation, else 15014), then \`GET /debug/syncz\`;
+a port-forward lands on the Pod's loopback, the caller istiod serves \`/debug/*\` to (pilot/pkg/xds/debug.go
+\`allowAuthenticatedOrLocalhost\`; through \`services/proxy\` istiod answers 401, so gwdoctor never asks there). The
+reasons: no istiod Pod could be read (the API server could not reach the kubelet of its node, istiod did not answer:
+the error is quoted), istiod answered something else than its sync state, the gateway has no running Pod to ask about,
+or a gateway Pod is missing from the istiod replicas that answered while another replica could not be read (each
+replica lists only the proxies connected to it). Fix: the step shown (look at istiod's Pods; \`istioctl proxy-status\`
+uses the same port-forward). Without the opt-in role (the API server's 403: \`cannot get+create pods/portforward in
+namespace istio-system\`), or without a live cluster (\`--manifests\`), the layer is shown as not checked instead, with
+the reason.`,
   },
   GatewayProxyNotConnected: {
     layer: 'dataplane',

@@ -57,7 +57,7 @@ export interface Facts {
   /**
    * Any skipped layer: why it was not checked (`after`: the layer whose fail/error stopped it; `no-mesh-objects`: the
    * manifests hold no AuthorizationPolicy, PeerAuthentication or DestinationRule, so the mesh layer cannot say;
-   * `not-live`: the data plane is read from a live cluster only; `no-istiod`: no istiod Service to ask; `forbidden`: the optional read
+   * `not-live`: the data plane is read from a live cluster only; `no-istiod`: no running istiod Pod to ask; `forbidden`: the optional read
    * was not granted).
    */
   skipped?: {
@@ -118,7 +118,12 @@ export interface XdsTypeFact {
 export interface DataplaneFact {
   gateway: ObjectRef;
   /** How istiod's debug state was read: 'ok', or why not (the finding's evidence says more). */
-  istiod: { service: ObjectRef; read: 'ok' | 'forbidden' | 'refused' | 'unreachable' };
+  istiod: {
+    /** The running istiod Pods asked (label app=istiod in istio-system), each through pods/portforward. */
+    pods: ObjectRef[];
+    /** 'ok': at least one answered (a Pod that did not is named in the evidence). */
+    read: 'ok' | 'forbidden' | 'refused' | 'unreachable';
+  };
   /** The gateway Pods judged, each with istiod's view of its proxy. */
   proxies: {
     pod: ObjectRef;

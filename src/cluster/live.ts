@@ -1,11 +1,15 @@
 // The live backend: @kubernetes/client-node 2.x with kubectl's kubeconfig conventions. Read-only: only list/get.
 // Every result is turned into plain JSON (dates as strings), the same shape the manifests backend yields.
 
-import { ENVOY_ADMIN_PORT, portForwardGet, readEnvoy, type AdminGet } from '../dataplane/envoy-admin.js';
+import {
+  ENVOY_ADMIN_PORT,
+  portForwardGet,
+  readEnvoy,
+  type AdminAnswer,
+  type AdminGet,
+} from '../dataplane/envoy-admin.js';
 import type { PodRead } from '../dataplane/envoy-judge.js';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -29,14 +33,7 @@ import {
   type Service,
   type ServiceEntry,
 } from './objects.js';
-import {
-  labelsMatch,
-  MESH_KINDS,
-  selectorString,
-  type ClusterReader,
-  type MeshObjectOf,
-  type ProxyAnswer,
-} from './reader.js';
+import { labelsMatch, MESH_KINDS, selectorString, type ClusterReader, type MeshObjectOf } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 import { DiscoveryCache, type Discovered } from './discovery-cache.js';
 import { Snapshot } from './snapshot.js';
@@ -210,16 +207,6 @@ function causeCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** A body that is the API server's v1 Status, else null. */
-function apiStatus(body: string): { kind?: unknown; apiVersion?: unknown; message?: unknown } | null {
-  try {
-    const v = JSON.parse(body) as unknown;
-    return v && typeof v === 'object' ? (v as { kind?: unknown; apiVersion?: unknown; message?: unknown }) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** The one place that reads client-node / undici errors. Never includes headers, tokens or the kubeconfig. */
 export function toClusterError(err: unknown, what: string, server: string): ClusterAccessError {
   const code = (err as { code?: unknown }).code;
@@ -318,6 +305,7 @@ export class LiveCluster implements ClusterReader {
   private readonly diskCache: DiscoveryCache;
   private readonly kc: KubeConfig;
   private readonly envoys = new Map<string, Promise<PodRead>>();
+  private readonly forwards = new Map<string, Promise<AdminAnswer>>();
   private readonly signal: AbortSignal;
 
   private constructor(kc: KubeConfig, signal: AbortSignal, opts: LiveOptions) {
@@ -408,11 +396,23 @@ export class LiveCluster implements ClusterReader {
   refresh(): void {
     this.cache.clear();
     this.envoys.clear();
+    this.forwards.clear();
     this.snap = undefined;
   }
   private snap: Snapshot | undefined;
   snapshot(): Snapshot {
     return (this.snap ??= new Snapshot('live'));
+  }
+
+  /** GET `path` of a Pod's port through pods/portforward, once per run (ClusterReader.podPortGet). */
+  podPortGet(namespace: string, pod: string, port: number, path: string): Promise<AdminAnswer> {
+    const key = `${namespace}/${pod}:${port}${path}`;
+    let p = this.forwards.get(key);
+    if (!p) {
+      p = portForwardGet(this.kc, namespace, pod, port, path, { timeoutMs: 15_000, signal: this.signal });
+      this.forwards.set(key, p);
+    }
+    return p;
   }
 
   /** One GET to a Pod's Envoy admin port through pods/portforward (the transport envoyRead uses). */
@@ -892,48 +892,5 @@ export class LiveCluster implements ClusterReader {
         'Node',
       ),
     );
-  }
-
-  /**
-   * GET through services/proxy (`/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH`), as `kubectl get --raw` sends
-   * it: the kubeconfig's credentials go to the API server, which authenticates them and does not pass them on.
-   */
-  serviceProxyGet(ns: string, name: string, port: number, path: string): Promise<ProxyAnswer> {
-    const what = `get services/proxy ${ns}/${name}:${port} (${path.split('?')[0]})`;
-    return this.memo(`proxy/${ns}/${name}:${port}${path}`, what, async () => {
-      const base = this.kc.getCurrentCluster()?.server ?? '';
-      const url = new URL(
-        `${base.replace(/\/+$/, '')}/api/v1/namespaces/${encodeURIComponent(ns)}/services/${encodeURIComponent(name)}:${port}/proxy${path}`,
-      );
-      const opts: RequestOptions = { method: 'GET', headers: { accept: 'application/json' } };
-      await this.kc.applyToHTTPSOptions(opts);
-      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = (url.protocol === 'http:' ? httpRequest : httpsRequest)(
-          url,
-          { ...opts, signal: this.signal },
-          (res) => {
-            const chunks: Buffer[] = [];
-            let size = 0;
-            res.on('data', (c: Buffer) => {
-              size += c.length;
-              if (size <= 8 << 20) chunks.push(c);
-            });
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-            res.on('error', reject);
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
-      // The API server's own answers are a v1 Status: its RBAC refusal (403 on services/proxy), or that it could not
-      // reach an endpoint (503 "no endpoints available", "error trying to reach service"). The Pod's answers are not.
-      const st = status >= 400 ? apiStatus(body) : null;
-      const fromApiserver = st?.kind === 'Status' && st.apiVersion === 'v1';
-      if (fromApiserver && status === 403) throw toClusterError({ code: 403, body }, what, this.server);
-      if (fromApiserver && status === 401) throw toClusterError({ code: 401, body }, what, this.server);
-      return fromApiserver
-        ? { from: 'apiserver', status, body: typeof st?.message === 'string' ? st.message : '' }
-        : { from: 'service', status, body };
-    });
   }
 }

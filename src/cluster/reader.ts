@@ -23,6 +23,7 @@ import type {
 } from './objects.js';
 import type { PodRead } from '../dataplane/envoy-judge.js';
 import type { Snapshot, Unreadable } from './snapshot.js';
+import type { AdminAnswer } from '../dataplane/envoy-admin.js';
 
 export interface ClusterReader {
   readonly mode: 'live' | 'manifests';
@@ -88,13 +89,12 @@ export interface ClusterReader {
    */
   notApplied?(kind: string, namespace: string): { object: K8sObject; why: string }[];
   /**
-   * Live only: GET `path` of a Service's port through the API server's `services/proxy` subresource (istiod's debug
-   * port; the data plane layer). Read once per run (memoised like every other read). Resolves with who answered: the
-   * Service's Pod (`from: 'service'`, its status and body, a 401 from it included) or the API server when it could not
-   * proxy (no endpoint, dial error: `from: 'apiserver'`). RBAC's 403 throws ClusterAccessError('forbidden') naming the
-   * verb and resource. Never sends anything but GET.
+   * Live only: GET `path` of a Pod's port through the API server's pods/portforward (client-node's WebSocket
+   * port-forward, then plain HTTP/1.1: what `istioctl` does to istiod's monitoring port; the data plane layer), once per
+   * run. Never throws: RBAC's 403 is 'forbidden' (with the verbs and namespace), anything else that stops the read
+   * 'unreachable' with why. Never sends anything but GET.
    */
-  serviceProxyGet?(namespace: string, service: string, port: number, path: string): Promise<ProxyAnswer>;
+  podPortGet?(namespace: string, pod: string, port: number, path: string): Promise<AdminAnswer>;
   /**
    * Live only: what a gateway Pod's Envoy says about itself, read from its admin port through the API server's
    * pods/portforward (src/dataplane/envoy-admin.ts; optional permission, deploy/rbac-envoy-admin.yaml), once per Pod
@@ -103,14 +103,6 @@ export interface ClusterReader {
   envoyRead?(namespace: string, pod: string): Promise<PodRead>;
   /** Forget cached reads and the snapshot, so that a --wait retry sees the cluster as it is now. */
   refresh(): void;
-}
-
-/** What a GET through services/proxy got (ClusterReader.serviceProxyGet). */
-export interface ProxyAnswer {
-  from: 'service' | 'apiserver';
-  status: number;
-  /** The body (at most 8 MiB kept), or the API server's Status message when `from` is 'apiserver'. */
-  body: string;
 }
 
 export type MeshObjectOf<K extends MeshKind> = K extends 'AuthorizationPolicy'

@@ -16,8 +16,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LAYERS } from '../../checks/index.js';
 import type { SyncStatus } from '../../checks/dataplane.js';
-import type { ProxyAnswer } from '../../src/cluster/reader.js';
-import type { AdminGet } from '../../src/dataplane/envoy-admin.js';
+import type { AdminAnswer, AdminGet } from '../../src/dataplane/envoy-admin.js';
 import { runTarget } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
 import type { Finding, TargetReport } from '../../src/types.js';
@@ -99,21 +98,22 @@ describe('an Envoy started before its route exists (real lane: istiod + upstream
     const st = s.get();
     if (!st || !istiod) return;
     const k = st.lane.o.kube;
-    // istiod's Service, so the dataplane layer asks for istiod's view (read below as a loopback caller).
     const ns = await k.raw('POST', '/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
       metadata: { name: 'istio-system' },
     });
     if (ns.status >= 300 && ns.status !== 409) throw new Error(`namespace istio-system: ${ns.status}`);
-    made.push(
-      await k.create({
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'istiod', namespace: 'istio-system' },
-        spec: { ports: [{ name: 'http-monitoring', port: 15014 }] },
-      }),
-    );
+    // istiod's Pod (label app=istiod, Running): the dataplane layer asks each one for its view (read below as a
+    // loopback caller gets it). No IP: nothing dials it here.
+    const istiodPod = await k.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'istiod-late-route', namespace: 'istio-system', labels: { app: 'istiod' } },
+      spec: { nodeName: 'node-1', containers: [{ name: 'discovery', image: 'docker.io/istio/pilot' }] },
+    });
+    await k.patchStatus(istiodPod, { phase: 'Running' });
+    made.push(istiodPod);
     // The gateway Pod's Envoy, reaching istiod through a relay the test cuts: the lane's own Envoy for the Pod goes
     // (one Envoy per proxy id), and this one takes its place in the lane (its real requests, its loopback guard).
     const [pod] = await k.list('v1', 'Pod', GW_NS, GW_LABEL);
@@ -187,15 +187,15 @@ describe('an Envoy started before its route exists (real lane: istiod + upstream
   /**
    * gwdoctor's pipeline as the read-only user (offline: no network probes), the Envoy read through the seam; with
    * `istiodView`, istiod's /debug/syncz and config_dump as a loopback caller gets them (else the read-only user's
-   * services/proxy: forbidden, "not checked"). The report is validated against the schema.
+   * port-forward to istiod: forbidden, "not checked"). The report is validated against the schema.
    */
   async function gwdoctor(istiodView: boolean): Promise<TargetReport> {
     const cluster = await liveCluster('readonly');
     cluster.envoyAdmin = laneAdmin();
     if (istiodView)
-      cluster.serviceProxyGet = async (_ns, _name, _port, path): Promise<ProxyAnswer> => {
+      cluster.podPortGet = async (_ns, _pod, _port, path): Promise<AdminAnswer> => {
         const r = await fetch(`${istiod!.httpUrl}${path}`);
-        return { from: 'service', status: r.status, body: await r.text() };
+        return { kind: 'ok', status: r.status, body: await r.text() };
       };
     const never = async (): Promise<never> => {
       throw new Error('offline: no network probe');
@@ -295,7 +295,7 @@ describe('an Envoy started before its route exists (real lane: istiod + upstream
         expect(lines).toContain('its xDS stream to istiod is down');
         expect(dp.facts.dataplane?.proxies[0]).toMatchObject({ proxyId: e().proxyId, connected: false });
         expect(dp.facts.dataplane?.envoy?.pods[0]).toMatchObject({ match: 'no-virtual-host', connected: false });
-        // Without istiod's view (the read-only user has no services/proxy): the Envoy's own view is the finding.
+        // Without istiod's view (the read-only user may not port-forward to istiod): the Envoy's own view is the finding.
         const own = layer(await gwdoctor(false), 'dataplane');
         expect(own.code, show(own)).toBe('EnvoyRouteMissing');
         expect(own.summary).toContain(`has no virtual host for ${HOST}`);

@@ -1,15 +1,18 @@
-// The data plane layer against the real lane: real istiod, one real Envoy per gateway Pod (harness/envoy.ts).
+// The data plane layer against the real lane, end to end: gwdoctor live, as a user bound to deploy/rbac.yaml and the
+// two opt-in roles only (deploy/rbac-dataplane.yaml, deploy/rbac-envoy-admin.yaml; impersonated by the admin token),
+// reads istiod's /debug/syncz and /debug/config_dump and the gateway Envoy's admin (config_dump, clusters) through the
+// real kube-apiserver's pods/portforward -> the lane's kubelet stand-in (the real kubelet's streaming code,
+// harness/kubelet.ts) -> the real istiod and the real Envoy. Nothing in gwdoctor is replaced.
 //
-// istiod's Service: the harness runs istiod out of cluster on 127.0.0.1, and the API server refuses to proxy to
-// loopback addresses. So istio-system/istiod gets an endpoint on a TEST-NET-1 address added to `lo` for this file
-// (unique per run, removed after), where a TCP relay forwards to istiod's debug port FROM that address: istiod sees
-// the caller the way it sees the API server in a cluster (not loopback). That is the judge of the access path.
-// istiod's own answers for the scenarios (connected, NACK, stale) are then read the way `istioctl proxy-status` reads
-// them, from a loopback caller (a port-forward lands on the istiod Pod's localhost), and gwdoctor's judge is run on
-// them (test/controlplane/README.md, "The data plane layer").
+// istiod runs out of cluster on 127.0.0.1; its Pod here is istio-system/istiod-lane (label app=istiod, on node-1)
+// with a TEST-NET-1 Pod IP added to lo for this file (unique per run, removed after). On that address a TCP relay
+// stands for the Pod's network namespace: it connects to istiod's debug port FROM the address class its caller came
+// from — the kubelet stand-in dials from 127.0.0.1 (a runtime dials localhost inside the Pod), so istiod sees a
+// loopback caller and serves /debug/*; the API server's services/proxy dials from the TEST-NET address, so istiod
+// sees what it sees in a cluster, a non-loopback caller, and answers 401 (why gwdoctor does not use that path).
+// The gateway Pod's IP is another TEST-NET address where the lane's Envoy binds its admin port 15000.
 
 import { countingProxy } from '../helpers/counting-proxy.js';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -17,34 +20,23 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { LAYERS } from '../../checks/index.js';
 import { ISTIOD, type SyncStatus } from '../../checks/dataplane.js';
-import type { ProxyAnswer } from '../../src/cluster/reader.js';
 import { runTarget, type Env } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
 import { outcome } from '../helpers/fixtures.js';
 import { ROOT, gwdoctorAsync, validateReport } from '../helpers/cli.js';
 import { sendRequest } from './harness/envoy.js';
 import { Kube, type Obj } from './harness/kube.js';
+import { addTestNetAddress, removeTestNetAddress } from './harness/kubelet.js';
 import { writeKubeconfig } from './harness/controlplane.js';
 import { LiveCluster } from '../../src/cluster/live.js';
-import { istiod, itEnvoy, live, liveCluster, scenarioWithEnvoy } from './live.js';
+import { istiod, itEnvoy, live, scenarioWithEnvoy } from './live.js';
 
 const GW_NS = 'istio-ingress';
-
-/** A TEST-NET-1 address on lo that no other run uses (PREAMBLE: per-run unique, removed in teardown). */
-function addTestNetAddress(): string {
-  const used = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
-  for (let i = 0; i < 50; i++) {
-    const a = `192.0.2.${100 + Math.floor(Math.random() * 150)}`;
-    if (used.includes(` ${a}/`)) continue;
-    try {
-      execFileSync('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo'], { stdio: 'pipe' });
-      return a;
-    } catch {
-      // taken by a parallel run between the look and the add: try another
-    }
-  }
-  throw new Error('no free TEST-NET-1 address on lo');
-}
+const RUN = `${process.pid}-${Date.now().toString(36)}`;
+/** The user gwdoctor runs as: rbac.yaml's ClusterRole and the two opt-in Roles, nothing else. */
+const OPTED_IN = `gwdoctor-dp-${RUN}`;
+/** The same user without the opt-in Roles (rbac.yaml only). */
+const BASE_ONLY = `gwdoctor-dp-base-${RUN}`;
 
 async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
@@ -61,13 +53,24 @@ async function until<T>(what: string, fn: () => Promise<T | null | undefined | f
   }
 }
 
-describe('the data plane layer on the real lane (seed-healthy: istiod, a real gateway Envoy)', () => {
-  const s = scenarioWithEnvoy('seed-healthy');
+/** The Roles of an opt-in file, as shipped. */
+const rolesOf = (file: string) =>
+  parseAllDocuments(readFileSync(join(ROOT, 'deploy', file), 'utf8'))
+    .map((d) => d.toJS() as Record<string, unknown> & { kind: string })
+    .filter((d) => d.kind === 'Role') as unknown as {
+    metadata: { name: string; namespace: string };
+    rules: unknown[];
+  }[];
+
+describe('the data plane layer on the real lane, through pods/portforward and the kubelet stand-in (seed-healthy)', () => {
+  const s = scenarioWithEnvoy('seed-healthy', { kubelets: true });
   let addr: string | null = null;
   let relay: Server | null = null;
   const sockets = new Set<Socket>();
-  const created: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }[] = [];
+  const created: Obj[] = [];
   let kube: Kube | null = null;
+  const kubeconfig = (user: string) =>
+    writeKubeconfig(join(live!.dir, `kubeconfig-${user}`), live!.server, 'admin-token', live!.caFile, user);
 
   beforeAll(async () => {
     if (!s.get() || !live || !istiod) return;
@@ -76,8 +79,14 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
     const target = new URL(istiod.httpUrl);
     relay = createServer((c) => {
       sockets.add(c);
-      // From the TEST-NET address: istiod sees a non-loopback caller, as it sees the API server in a cluster.
-      const u = connect({ host: target.hostname, port: Number(target.port), localAddress: addr as string });
+      // The caller's address class is kept: loopback (the kubelet's port-forward) stays loopback, anything else
+      // reaches istiod from the Pod's address.
+      const loopback = (c.remoteAddress ?? '').startsWith('127.');
+      const u = connect({
+        host: target.hostname,
+        port: Number(target.port),
+        localAddress: loopback ? '127.0.0.1' : (addr as string),
+      });
       sockets.add(u);
       c.on('error', () => u.destroy());
       u.on('error', () => c.destroy());
@@ -103,8 +112,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
       metadata: { name: ISTIOD.name, namespace: ISTIOD.namespace, labels: { app: 'istiod' } },
       spec: { ports: [{ name: 'http-monitoring', port: ISTIOD.port, targetPort: ISTIOD.port }] },
     });
-    // The API server proxies only to endpoints that are Pods (targetRef to a Pod whose podIPs hold the address:
-    // pkg/registry/core/service/storage/storage.go isValidAddress): an istiod Pod with the TEST-NET address.
+    // istiod's Pod, as istioctl finds it: label app=istiod, Running, on a Node with a kubelet.
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -127,17 +135,8 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
       podIPs: [{ ip: addr }],
       conditions: [{ type: 'Ready', status: 'True' }],
     })) as { metadata: { uid?: string } };
-    await mk({
-      apiVersion: 'v1',
-      kind: 'Endpoints',
-      metadata: { name: ISTIOD.name, namespace: ISTIOD.namespace },
-      subsets: [
-        {
-          addresses: [{ ip: addr, targetRef: { kind: 'Pod', namespace: ISTIOD.namespace, name: 'istiod-lane' } }],
-          ports: [{ name: 'http-monitoring', port: ISTIOD.port }],
-        },
-      ],
-    });
+    // The Service's endpoint (for the services/proxy test only: the API server proxies only to endpoints that are
+    // Pods, pkg/registry/core/service/storage/storage.go isValidAddress).
     await mk({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
@@ -159,35 +158,45 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
       ],
       ports: [{ name: 'http-monitoring', port: ISTIOD.port, protocol: 'TCP' }],
     });
-    // The opt-in role, as shipped, bound to the read-only user.
-    const role = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac-dataplane.yaml'), 'utf8'))
-      .map((d) => d.toJS() as Record<string, unknown> & { kind: string })
-      .find((d) => d.kind === 'Role') as unknown as { metadata: { name: string; namespace: string }; rules: unknown[] };
-    await mk({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: role.metadata, rules: role.rules });
-    await mk({
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'RoleBinding',
-      metadata: { name: role.metadata.name, namespace: role.metadata.namespace },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'viewer' }],
-    });
-    // The API server reads slices from an informer: wait until its proxy has an endpoint (istiod's own answer, any).
-    await until('the API server proxies to istiod', async () => {
-      const r = await kube!.raw(
-        'GET',
-        `/api/v1/namespaces/${ISTIOD.namespace}/services/${ISTIOD.name}:${ISTIOD.port}/proxy/version`,
-      );
-      return !(typeof r.json === 'object' && r.json !== null && (r.json as { kind?: string }).kind === 'Status');
-    });
-    await kube.waitAllowed('viewer', [
-      {
-        verb: 'get',
-        resource: 'services',
-        subresource: 'proxy',
-        namespace: ISTIOD.namespace,
-        name: `${ISTIOD.name}:${ISTIOD.port}`,
-      } as never,
-    ]);
+    // The users: rbac.yaml's ClusterRole for both; the opt-in Roles, as shipped, for one.
+    const base = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac.yaml'), 'utf8'))
+      .map((d) => d.toJS() as { kind: string; metadata: { name: string } })
+      .find((d) => d.kind === 'ClusterRole')!;
+    for (const user of [OPTED_IN, BASE_ONLY])
+      await mk({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: user },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: base.metadata.name },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+      });
+    for (const role of [...rolesOf('rbac-dataplane.yaml'), ...rolesOf('rbac-envoy-admin.yaml')]) {
+      const name = `${role.metadata.name}-${RUN}`;
+      await mk({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name, namespace: role.metadata.namespace },
+        rules: role.rules,
+      });
+      await mk({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name, namespace: role.metadata.namespace },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPTED_IN }],
+      });
+    }
+    const pf = (namespace: string, verb: string) => ({ verb, resource: 'pods', subresource: 'portforward', namespace });
+    await kube.waitAllowed(OPTED_IN, [
+      pf(ISTIOD.namespace, 'get'),
+      pf(ISTIOD.namespace, 'create'),
+      pf(GW_NS, 'get'),
+      pf(GW_NS, 'create'),
+      { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'httproutes' },
+    ] as never);
+    await kube.waitAllowed(BASE_ONLY, [
+      { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'httproutes' },
+    ] as never);
   }, 120_000);
 
   afterAll(async () => {
@@ -197,7 +206,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
     }
     for (const c of sockets) c.destroy();
     await new Promise<void>((r) => (relay ? relay.close(() => r()) : r()));
-    if (addr) execFileSync('ip', ['addr', 'del', `${addr}/32`, 'dev', 'lo'], { stdio: 'pipe' });
+    if (addr) removeTestNetAddress(addr);
   }, 60_000);
 
   const sc = () => {
@@ -206,115 +215,139 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
     return st.sc;
   };
 
-  /** istiod's /debug/syncz as a loopback caller gets it (what a port-forward to the istiod Pod gets). */
+  /** istiod's /debug/syncz for the test's own waits, read directly as a loopback caller (never gwdoctor's path). */
   const synczLocal = async (): Promise<SyncStatus[]> =>
     (await (await fetch(`${istiod!.httpUrl}/debug/syncz`)).json()) as SyncStatus[];
   const mine = async (): Promise<SyncStatus | undefined> =>
     (await synczLocal()).find((x) => x.proxy === sc().envoys[0]!.proxyId);
 
-  const env = async (transport: 'services/proxy' | 'loopback'): Promise<Env> => {
-    const cluster = await liveCluster('readonly');
-    if (transport === 'loopback') {
-      // The read gwdoctor's judge gets, from a caller istiod serves: the port-forward path's bytes (istioctl's).
-      cluster.serviceProxyGet = async (_ns, _name, _port, path): Promise<ProxyAnswer> => {
-        const r = await fetch(`${istiod!.httpUrl}${path}`);
-        return { from: 'service', status: r.status, body: await r.text() };
-      };
-    }
-    return {
-      cluster,
-      clusterUnavailable: null,
-      gatewayFilter: null,
-      offline: true,
-      net: { resolvers: [], expectIps: [], caFile: null, port: null } as never,
-      resolver: async () => {
-        throw new Error('offline');
-      },
-      probe: async () => {
-        throw new Error('offline');
-      },
-      signal: AbortSignal.timeout(60_000),
-    };
-  };
-  const dp = async (transport: 'services/proxy' | 'loopback') => {
-    const rep = await runTarget(LAYERS, parseTarget('https://api.example.com/'), await env(transport), {
+  /** gwdoctor's live reader as `user` (impersonated), exactly as the CLI builds it from a kubeconfig. */
+  const readerAs = (user: string) => LiveCluster.create({ ok: true, kind: 'files', files: [kubeconfig(user)] }, null);
+
+  const env = async (cluster: LiveCluster): Promise<Env> => ({
+    cluster,
+    clusterUnavailable: null,
+    gatewayFilter: null,
+    offline: true,
+    net: { resolvers: [], expectIps: [], caFile: null, port: null } as never,
+    resolver: async () => {
+      throw new Error('offline');
+    },
+    probe: async () => {
+      throw new Error('offline');
+    },
+    signal: AbortSignal.timeout(90_000),
+  });
+  const dp = async (user = OPTED_IN) => {
+    const rep = await runTarget(LAYERS, parseTarget('https://api.example.com/'), await env(await readerAs(user)), {
       until: null,
       intervalMs: 0,
     });
     return { rep, layer: rep.layers.find((l) => l.id === 'dataplane')! };
   };
+  /** The stand-in's log since `from`: which port-forwards the API server sent it. */
+  const kubeletLog = () =>
+    s
+      .get()!
+      .kubelets.map((k) => readFileSync(k.log, 'utf8'))
+      .join('\n');
 
   itEnvoy(
-    'through the API server (services/proxy to istiod:15014) istiod refuses its debug state: 401, and gwdoctor says so',
+    "connected and synced: pass; istiod's syncz and config_dump and the Envoy's admin read through the real API server, the kubelet stand-in, the real istiod and Envoy",
     async () => {
-      // The raw answer, as `kubectl get --raw` gets it with the opt-in role: istiod's 401, not the API server's.
-      const viewer = new Kube(live!.server, readFileSync(live!.caFile), 'viewer-token');
-      const raw = await viewer.raw(
-        'GET',
-        `/api/v1/namespaces/${ISTIOD.namespace}/services/${ISTIOD.name}:${ISTIOD.port}/proxy/debug/syncz`,
-      );
-      expect(raw.status, JSON.stringify(raw.json)).toBe(401);
-      // The same path from a loopback caller: 200, the lane's gateway proxy in it (so the 401 is istiod's caller rule).
-      expect((await mine())?.proxy).toBe(sc().envoys[0]!.proxyId);
-      const { layer } = await dp('services/proxy');
-      expect(layer).toMatchObject({ status: 'warn', code: 'DataplaneNotChecked' });
-      expect(layer.facts.dataplane?.istiod.read).toBe('refused');
-      expect(layer.facts.dataplane?.proxies.map((x) => x.proxyId)).toEqual([sc().envoys[0]!.proxyId]);
-      expect(layer.summary).toContain('istiod answered HTTP 401');
-      // The CLI as the user runs it: the same warning, a schema-valid report, exit 0 (a warning).
+      const before = kubeletLog().length;
+      const { rep, layer } = await dp();
+      expect(layer.status, `${layer.summary}\n${JSON.stringify(layer.evidence, null, 1)}`).toBe('pass');
+      expect(outcome(rep)).toMatchObject({ verdict: 'pass' });
+      const fact = layer.facts.dataplane!;
+      expect(fact.istiod).toEqual({
+        read: 'ok',
+        pods: [{ apiVersion: 'v1', kind: 'Pod', namespace: ISTIOD.namespace, name: 'istiod-lane' }],
+      });
+      const st = await mine();
+      expect(fact.proxies[0]?.connected).toBe(true);
+      expect(new Set(fact.proxies[0]?.xds.map((t) => t.status))).toEqual(new Set(['SYNCED']));
+      expect(Object.keys(st?.resources ?? {}).length).toBe(fact.proxies[0]?.xds.length);
+      // istiod's generated route (its config_dump for the proxy) and the Envoy's own (its admin): both read.
+      expect(fact.proxies[0]?.route).toMatchObject({
+        kind: 'route',
+        clusters: ['outbound|3000||example-api.example-api.svc.cluster.local'],
+      });
+      expect(fact.envoy?.pods).toHaveLength(1);
+      expect(JSON.stringify(fact.envoy)).toContain('outbound|3000||example-api.example-api.svc.cluster.local');
+      // Every read crossed the kubelet: the API server sent it the port-forwards to istiod's 15014 and the Envoy's 15000.
+      const log = kubeletLog().slice(before);
+      expect(log).toMatch(/GET \/portForward\/istio-system\/istiod-lane\?port=15014 /);
+      expect(log).toMatch(new RegExp(`GET /portForward/${GW_NS}/[^?]+\\?port=15000 `));
+      expect(log).toMatch(/forward istio-system\/istiod-lane port 15014 -> 192\.0\.2\.\d+:15014/);
+      expect(
+        validateReport({
+          schemaVersion: 'gwdoctor.report/v3',
+          generatedAt: new Date().toISOString(),
+          durationMs: 0,
+          source: { mode: 'live', offline: true },
+          targets: [rep],
+        }),
+        JSON.stringify(validateReport.errors),
+      ).toBe(true);
+      expect(await sc().request('api.example.com')).toMatchObject({ status: 200 });
+      // The CLI as the user runs it: the same pass, a schema-valid report, exit 0.
       const cli = await gwdoctorAsync([
         '--kubeconfig',
-        live!.kubeconfig,
-        '--context',
-        'readonly',
+        kubeconfig(OPTED_IN),
         '--offline',
         '-o',
         'json',
         'api.example.com',
       ]);
-      const report = JSON.parse(cli.stdout) as { targets: { layers: { id: string; code: string | null }[] }[] };
+      const report = JSON.parse(cli.stdout) as {
+        targets: { layers: { id: string; status: string; code: string | null }[] }[];
+      };
       expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
-      expect(report.targets[0]?.layers.find((l) => l.id === 'dataplane')?.code).toBe('DataplaneNotChecked');
+      expect(report.targets[0]?.layers.find((l) => l.id === 'dataplane')).toMatchObject({ status: 'pass' });
       expect(cli.code).toBe(0);
     },
   );
 
-  itEnvoy('without the opt-in role: not checked, naming the verb', async () => {
-    // The legacy user has rbac.yaml's reads (less Istio's kinds) and no binding of deploy/rbac-dataplane.yaml.
-    const cluster = await liveCluster('legacy');
-    const rep = await runTarget(
-      LAYERS,
-      parseTarget('https://api.example.com/'),
-      { ...(await env('services/proxy')), cluster },
-      { until: null, intervalMs: 0 },
-    );
-    const l = rep.layers.find((x) => x.id === 'dataplane')!;
-    expect(l.facts.skipped?.reason).toBe('forbidden');
-    expect(l.summary).toMatch(/cannot get services\/proxy istio-system\/istiod:15014/);
-  });
+  itEnvoy(
+    "istiod's Service through the API server (services/proxy) is no way in: istiod answers 401 to a caller that is not loopback",
+    async () => {
+      // What `kubectl get --raw .../services/istiod:15014/proxy/debug/syncz` gets, as admin (no RBAC in the way):
+      // istiod's own 401 (debug.go allowAuthenticatedOrLocalhost), not the API server's. gwdoctor never asks it.
+      const r = await until('the API server proxies to istiod', async () => {
+        const a = await kube!.raw(
+          'GET',
+          `/api/v1/namespaces/${ISTIOD.namespace}/services/${ISTIOD.name}:${ISTIOD.port}/proxy/debug/syncz`,
+        );
+        // The API server's own answers (no endpoint yet in its informer) are a v1 Status; istiod's 401 is empty.
+        const status = typeof a.json === 'object' && a.json !== null && (a.json as { kind?: string }).kind === 'Status';
+        return status ? null : a;
+      });
+      expect(r.status, JSON.stringify(r.json)).toBe(401);
+      // The same istiod, through the port-forward: its sync state (the relay kept the kubelet's loopback caller).
+      expect((await mine())?.proxy).toBe(sc().envoys[0]!.proxyId);
+      expect((await dp()).layer.facts.dataplane?.istiod.read).toBe('ok');
+    },
+  );
 
-  itEnvoy('connected and synced: pass, every xDS type SYNCED as istiod has it', async () => {
-    const { rep, layer } = await dp('loopback');
-    expect(layer.status, `${layer.summary}\n${JSON.stringify(layer.evidence, null, 1)}`).toBe('pass');
-    expect(outcome(rep)).toMatchObject({ verdict: 'pass' });
-    const st = await mine();
-    const fact = layer.facts.dataplane?.proxies[0];
-    expect(fact?.connected).toBe(true);
-    expect(new Set(fact?.xds.map((t) => t.status))).toEqual(new Set(['SYNCED']));
-    expect(Object.keys(st?.resources ?? {}).length).toBe(fact?.xds.length);
-    // The facts (syncz per type, istiod's generated route) are what the report schema describes.
-    expect(
-      validateReport({
-        schemaVersion: 'gwdoctor.report/v3',
-        generatedAt: new Date().toISOString(),
-        durationMs: 0,
-        source: { mode: 'live', offline: true },
-        targets: [rep],
-      }),
-      JSON.stringify(validateReport.errors),
-    ).toBe(true);
-    expect(await sc().request('api.example.com')).toMatchObject({ status: 200 });
-  });
+  itEnvoy(
+    "without the opt-in roles: not checked, naming the missing verbs, on the real API server's 403 to the port-forward",
+    async () => {
+      const before = kubeletLog().length;
+      const { layer } = await dp(BASE_ONLY);
+      expect(layer.status, layer.summary).toBe('skip');
+      expect(layer.facts.skipped?.reason).toBe('forbidden');
+      expect(layer.summary).toContain('cannot get+create pods/portforward in namespace istio-system');
+      expect(layer.summary).toContain('deploy/rbac-dataplane.yaml');
+      // The Envoy part says its own: the same verbs in the gateway's namespace.
+      expect(layer.facts.dataplane?.istiod.read).toBe('forbidden');
+      expect(JSON.stringify(layer.evidence)).toMatch(
+        new RegExp(`the API server answered 403 to a port-forward to Pod ${GW_NS}/`),
+      );
+      // Refused by the API server: nothing reached the kubelet.
+      expect(kubeletLog().slice(before)).not.toMatch(/portForward/);
+    },
+  );
 
   itEnvoy(
     "a NACKed push: GatewayProxyRejected quotes istiod's lastError, while the real Envoy keeps serving the old listener (200)",
@@ -354,11 +387,15 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
           return Object.values(m?.resources ?? {}).some((r) => r.lastError) ? m : null;
         });
         const nacked = Object.entries(st.resources ?? {}).find(([, r]) => r.lastError)!;
-        const { rep, layer } = await dp('loopback');
+        const { rep, layer } = await dp();
         expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dataplane', code: 'GatewayProxyRejected' });
         expect(layer.summary).toContain(nacked[1].lastError);
         const t = layer.facts.dataplane?.proxies[0]?.xds.find((x) => x.status === 'ERROR');
         expect(t).toMatchObject({ sent: nacked[1].sent, acked: nacked[1].acked ?? '', error: nacked[1].lastError });
+        // The Envoy's own side of the NACK, read from its admin through the port-forward: the listener's error_state.
+        const envoyPod = layer.facts.dataplane?.envoy?.pods[0];
+        expect(envoyPod).toMatchObject({ read: 'ok', connected: true });
+        expect(envoyPod?.rejected.map((r) => r.details).join('\n')).toContain('gwdoctor.Unknown');
         // Every status is green and the real Envoy still answers from the listener it accepted before.
         expect(await sc().request('api.example.com')).toMatchObject({ status: 200 });
       } finally {
@@ -367,7 +404,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
       await until('the next push is acknowledged', async () =>
         Object.values((await mine())?.resources ?? {}).every((r) => !r.lastError && r.sent === r.acked),
       );
-      expect((await dp('loopback')).layer.status).toBe('pass');
+      expect((await dp()).layer.status).toBe('pass');
     },
   );
 
@@ -375,7 +412,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
     "istiod's generated route differs from the prediction (an EnvoyFilter re-points the route): GatewayRouteDiffers names both, and the real request reaches the other backend",
     async () => {
       // The prediction agrees with istiod before the filter.
-      const before = await dp('loopback');
+      const before = await dp();
       expect(before.layer.status).toBe('pass');
       expect(before.layer.facts.dataplane?.predicted).toEqual(['outbound|3000||example-api.example-api.svc.']);
       expect(before.layer.facts.dataplane?.proxies[0]?.route).toMatchObject({
@@ -405,7 +442,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
           const r = await sc().request('api.example.com');
           return r.backend?.startsWith('example-worker/') ? r : null;
         });
-        const { rep, layer } = await dp('loopback');
+        const { rep, layer } = await dp();
         expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dataplane', code: 'GatewayRouteDiffers' });
         expect(layer.summary).toContain(worker);
         expect(layer.summary).toContain('outbound|3000||example-api.example-api.svc.');
@@ -420,7 +457,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
       await until('and acknowledged', async () =>
         Object.values((await mine())?.resources ?? {}).every((r) => !r.lastError && r.sent === r.acked),
       );
-      expect((await dp('loopback')).layer.status).toBe('pass');
+      expect((await dp()).layer.status).toBe('pass');
     },
   );
 
@@ -457,7 +494,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
           const m = await mine();
           return Object.values(m?.resources ?? {}).some((r) => r.sent && r.sent !== r.acked && !r.lastError) ? m : null;
         });
-        const { rep, layer } = await dp('loopback');
+        const { rep, layer } = await dp();
         expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dataplane', code: 'GatewayProxyStale' });
         const stale = Object.entries(st.resources ?? {})
           .filter(([, r]) => r.sent !== r.acked)
@@ -472,7 +509,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
       await until('the resumed Envoy acknowledges', async () =>
         Object.values((await mine())?.resources ?? {}).every((r) => !r.lastError && r.sent === r.acked),
       );
-      expect((await dp('loopback')).layer.status).toBe('pass');
+      expect((await dp()).layer.status).toBe('pass');
     },
   );
 
@@ -520,8 +557,9 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
           const kc = writeKubeconfig(
             join(live!.dir, `kubeconfig-dataplane-cost-${Date.now()}`),
             proxy.url,
-            'viewer-token',
+            'admin-token',
             null,
+            OPTED_IN,
           );
           const measure = async (layers: typeof LAYERS, targets: string[]) => {
             proxy.requests.length = 0;
@@ -530,26 +568,26 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
             const reps = [];
             for (const h of targets)
               reps.push(
-                await runTarget(
-                  layers,
-                  parseTarget(`https://${h}/`),
-                  { ...(await env('services/proxy')), cluster },
-                  { until: null, intervalMs: 0 },
-                ),
+                await runTarget(layers, parseTarget(`https://${h}/`), await env(cluster), {
+                  until: null,
+                  intervalMs: 0,
+                }),
               );
             return { requests: [...proxy.requests], ms: performance.now() - t, reps };
           };
           const without = LAYERS.filter((l) => l.id !== 'dataplane');
           const rows: string[] = [];
           const extra: number[] = [];
+          const added1: string[] = [];
           for (const targets of [hosts.slice(0, 1), hosts]) {
             const a = await measure(without, targets);
             const b = await measure(LAYERS, targets);
-            // Every host reached the data plane layer (istiod's 401 through services/proxy: the same reads as a success).
-            expect(
-              b.reps.every((r) => r.layers.find((l) => l.id === 'dataplane')?.code === 'DataplaneNotChecked'),
-            ).toBe(true);
+            // Every host judged by the data plane layer on what istiod and the Envoy said through the port-forwards.
+            expect(b.reps.map((r) => r.layers.find((l) => l.id === 'dataplane')?.status)).toEqual(
+              targets.map(() => 'pass'),
+            );
             const added = b.requests.filter((r) => !a.requests.includes(r));
+            if (targets.length === 1) added1.push(...added);
             extra.push(b.requests.length - a.requests.length);
             rows.push(
               `| ${targets.length} host${targets.length > 1 ? 's' : ''} | ${a.requests.length} | ${b.requests.length} | ${Math.round(a.ms)} | ${Math.round(b.ms)} | ${added.join('<br>')} |`,
@@ -560,8 +598,12 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
           );
           // Read once per run: 100 hosts add exactly what one host adds.
           expect(extra[1]).toBe(extra[0]);
-          // istiod's state (at most 4 reads) and each gateway Envoy's admin port-forward (one per gateway Pod, refused here).
-          expect(extra[0]).toBeLessThanOrEqual(4 + sc().envoys.length);
+          // What the layer adds, once: istiod's Pods (a list), per istiod Pod one port-forward for /debug/syncz, per
+          // connected proxy one for its /debug/config_dump, per gateway Pod three to its Envoy's admin.
+          const forwards = added1.filter((r) => /\/portforward\?/.test(r));
+          expect(forwards).toHaveLength(1 + sc().envoys.length + 3 * sc().envoys.length);
+          // And reads: istiod's Pods, the gateway's Service, Pods (at most three lists).
+          expect((extra[0] ?? 0) - forwards.length).toBeLessThanOrEqual(3);
         } finally {
           await proxy.close();
         }
@@ -575,7 +617,7 @@ describe('the data plane layer on the real lane (seed-healthy: istiod, a real ga
     const e = sc().envoys[0]!;
     await e.stop();
     await until('istiod drops the proxy', async () => !(await mine()));
-    const { rep, layer } = await dp('loopback');
+    const { rep, layer } = await dp();
     expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'dataplane', code: 'GatewayProxyNotConnected' });
     expect(layer.facts.dataplane?.proxies[0]).toMatchObject({ proxyId: e.proxyId, connected: false });
     // The real request through the NodePort stand-in (in the stopped Envoy): refused.

@@ -95,56 +95,75 @@ describe('a port-forward through the real API server to the kubelet stand-in', (
     for (const a of addrs) removeTestNetAddress(a);
   }, 30_000);
 
-  itKubelet("the bytes reach the Pod's port and its answer comes back (WebSocket, as client-node speaks it)", async () => {
-    const a = await portForwardGet(kc('admin'), 'default', podName, PORT, '/hello', { timeoutMs: 15_000 });
-    expect(a).toMatchObject({ kind: 'ok', status: 200 });
-    const body = (a as { body: string }).body;
-    // Through every hop to the Pod's IP and port, from loopback (a runtime dials localhost inside the Pod).
-    expect(body).toBe(`peer 127.0.0.1 local ${podAddr}:${PORT} got GET /hello HTTP/1.1`);
-    // The stand-in saw the API server's request on the kubelet path, over TLS with the API server's client certificate.
-    expect(readFileSync(kubelet!.log, 'utf8')).toMatch(
-      new RegExp(`GET /portForward/default/${podName}\\?port=${PORT} from [\\d.]+:\\d+`),
-    );
-  });
-
-  itKubelet('SPDY, as kubectl port-forward speaks it (through the API server, which hands the kubelet SPDY)', async () => {
-    // kubectl port-forward: WebSocket tunneling to the API server, which translates it into SPDY to the kubelet
-    // (PortForwardWebsockets), or plain SPDY end to end with KUBECTL_PORT_FORWARD_WEBSOCKETS=false. Both reach the
-    // kubelet as SPDY/3.1: the protocol ServePortForward's other half (handleHTTPStreams) serves.
-    for (const websockets of ['true', 'false']) {
-      const before = readFileSync(kubelet!.log, 'utf8').length;
-      const child = spawn(
-        'kubectl',
-        ['--kubeconfig', live!.kubeconfig, '--context', 'admin', 'port-forward', '-n', 'default', `pod/${podName}`, `:${PORT}`],
-        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECTL_PORT_FORWARD_WEBSOCKETS: websockets } },
+  itKubelet(
+    "the bytes reach the Pod's port and its answer comes back (WebSocket, as client-node speaks it)",
+    async () => {
+      const a = await portForwardGet(kc('admin'), 'default', podName, PORT, '/hello', { timeoutMs: 15_000 });
+      expect(a).toMatchObject({ kind: 'ok', status: 200 });
+      const body = (a as { body: string }).body;
+      // Through every hop to the Pod's IP and port, from loopback (a runtime dials localhost inside the Pod).
+      expect(body).toBe(`peer 127.0.0.1 local ${podAddr}:${PORT} got GET /hello HTTP/1.1`);
+      // The stand-in saw the API server's request on the kubelet path, over TLS with the API server's client certificate.
+      expect(readFileSync(kubelet!.log, 'utf8')).toMatch(
+        new RegExp(`GET /portForward/default/${podName}\\?port=${PORT} from [\\d.]+:\\d+`),
       );
-      try {
-        let out = '';
-        const local = await new Promise<number>((resolve, reject) => {
-          const t = setTimeout(() => reject(new Error(`kubectl port-forward: no local port in 20 s: ${out}`)), 20_000);
-          const on = (d: Buffer) => {
-            out += d.toString();
-            const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-            if (m) {
-              clearTimeout(t);
-              resolve(Number(m[1]));
-            }
-          };
-          child.stdout.on('data', on);
-          child.stderr.on('data', on);
-          child.once('exit', (c) => reject(new Error(`kubectl port-forward exited ${c}: ${out}`)));
-        });
-        const r = await fetch(`http://127.0.0.1:${local}/via-kubectl`);
-        expect(r.status).toBe(200);
-        expect(await r.text()).toBe(`peer 127.0.0.1 local ${podAddr}:${PORT} got GET /via-kubectl HTTP/1.1`);
-        expect(readFileSync(kubelet!.log, 'utf8').slice(before)).toMatch(
-          new RegExp(`(GET|POST) /portForward/default/${podName}\\S* from [\\d.]+:\\d+ \\(SPDY/3\\.1\\)`),
+    },
+  );
+
+  itKubelet(
+    'SPDY, as kubectl port-forward speaks it (through the API server, which hands the kubelet SPDY)',
+    async () => {
+      // kubectl port-forward: WebSocket tunneling to the API server, which translates it into SPDY to the kubelet
+      // (PortForwardWebsockets), or plain SPDY end to end with KUBECTL_PORT_FORWARD_WEBSOCKETS=false. Both reach the
+      // kubelet as SPDY/3.1: the protocol ServePortForward's other half (handleHTTPStreams) serves.
+      for (const websockets of ['true', 'false']) {
+        const before = readFileSync(kubelet!.log, 'utf8').length;
+        const child = spawn(
+          'kubectl',
+          [
+            '--kubeconfig',
+            live!.kubeconfig,
+            '--context',
+            'admin',
+            'port-forward',
+            '-n',
+            'default',
+            `pod/${podName}`,
+            `:${PORT}`,
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KUBECTL_PORT_FORWARD_WEBSOCKETS: websockets } },
         );
-      } finally {
-        child.kill('SIGTERM');
+        try {
+          let out = '';
+          const local = await new Promise<number>((resolve, reject) => {
+            const t = setTimeout(
+              () => reject(new Error(`kubectl port-forward: no local port in 20 s: ${out}`)),
+              20_000,
+            );
+            const on = (d: Buffer) => {
+              out += d.toString();
+              const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+              if (m) {
+                clearTimeout(t);
+                resolve(Number(m[1]));
+              }
+            };
+            child.stdout.on('data', on);
+            child.stderr.on('data', on);
+            child.once('exit', (c) => reject(new Error(`kubectl port-forward exited ${c}: ${out}`)));
+          });
+          const r = await fetch(`http://127.0.0.1:${local}/via-kubectl`);
+          expect(r.status).toBe(200);
+          expect(await r.text()).toBe(`peer 127.0.0.1 local ${podAddr}:${PORT} got GET /via-kubectl HTTP/1.1`);
+          expect(readFileSync(kubelet!.log, 'utf8').slice(before)).toMatch(
+            new RegExp(`(GET|POST) /portForward/default/${podName}\\S* from [\\d.]+:\\d+ \\(SPDY/3\\.1\\)`),
+          );
+        } finally {
+          child.kill('SIGTERM');
+        }
       }
-    }
-  });
+    },
+  );
 
   itKubelet("a port nothing listens on: the kubelet's error comes back on the error stream", async () => {
     const a = await portForwardGet(kc('admin'), 'default', podName, PORT + 1, '/', { timeoutMs: 15_000 });

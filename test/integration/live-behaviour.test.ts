@@ -315,7 +315,7 @@ describe('gwdoctor is read-only', () => {
         ),
     );
     // Secrets come from the optional deploy/rbac-secrets.yaml (bound to the same user by the harness), not rbac.yaml.
-    // So do services/proxy reads (the optional deploy/rbac-dataplane.yaml, bound by test/integration/dataplane.test.ts)
+    // So do the port-forwards to istiod (the optional deploy/rbac-dataplane.yaml, bound by test/integration/dataplane.test.ts)
     // and the Envoy admin port-forward (the optional deploy/rbac-envoy-admin.yaml: tried, and refused, for this user
     // where istiod's Service exists, test/integration/dataplane-envoy.test.ts).
     const optional = ['rbac-secrets.yaml', 'rbac-dataplane.yaml', 'rbac-envoy-admin.yaml']

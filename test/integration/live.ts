@@ -8,6 +8,7 @@ import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
 import { LiveCluster } from '../../src/cluster/live.js';
 import { EnvoyLane, type LaneScenario } from './harness/envoy.js';
+import { laneKubelets, type Kubelet } from './harness/kubelet.js';
 
 export const cp = inject('controlPlane');
 export const live = 'server' in cp ? cp : null;
@@ -91,27 +92,42 @@ export async function envoyLane(): Promise<EnvoyLane | null> {
  * The fixture scenario `name` under istiod with a real gateway Envoy (harness/envoy.ts) for the tests of the enclosing
  * describe; `get()` returns the running lane scenario (null when skipped).
  */
-export function scenarioWithEnvoy(name: string): {
-  get(): { lane: EnvoyLane; applied: Applied; sc: LaneScenario } | null;
+export function scenarioWithEnvoy(
+  name: string,
+  opts: { kubelets?: boolean } = {},
+): {
+  get(): { lane: EnvoyLane; applied: Applied; sc: LaneScenario; kubelets: Kubelet[] } | null;
 } {
-  let state: { lane: EnvoyLane; applied: Applied; sc: LaneScenario } | null = null;
+  let state: { lane: EnvoyLane; applied: Applied; sc: LaneScenario; kubelets: Kubelet[] } | null = null;
+  let kubelets: Awaited<ReturnType<typeof laneKubelets>> | null = null;
   beforeAll(async () => {
     const lane = await envoyLane();
     if (!lane || !live) return;
-    const applied = await applyScenario(
-      new Kube(live.server, readFileSync(live.caFile), 'admin-token'),
-      join(FIXTURES, name),
-      { status: 'istiod', lane },
-    );
+    const kube = new Kube(live.server, readFileSync(live.caFile), 'admin-token');
+    const applied = await applyScenario(kube, join(FIXTURES, name), { status: 'istiod', lane });
     try {
-      state = { lane, applied, sc: await lane.start(applied.namespaces) };
+      // With kubelets: port-forwards through the real API server reach the lane's Pods (harness/kubelet.ts).
+      if (opts.kubelets) {
+        if (!kubeletBin) throw new Error('no kubelet stand-in (scripts/build-kubelet.sh)');
+        kubelets = await laneKubelets({
+          bin: kubeletBin,
+          dir: live.dir,
+          server: live.server,
+          kube,
+          nodeAddresses: lane.nodeEntries().map(([, a]) => a),
+          namespaces: applied.namespaces,
+        });
+      }
+      state = { lane, applied, sc: await lane.start(applied.namespaces), kubelets: kubelets?.kubelets ?? [] };
     } catch (err) {
+      await kubelets?.stop();
       await applied.cleanup();
       throw err;
     }
   }, 180_000);
   afterAll(async () => {
     await state?.sc.stop();
+    await kubelets?.stop();
     await state?.applied.cleanup();
   }, 120_000);
   return { get: () => state };

@@ -10,6 +10,7 @@ import {
   scopeOf,
   syncStatus,
   type DataplaneStage,
+  type IstiodRead,
   type SyncStatus,
 } from '../../checks/dataplane.js';
 import type { Gateway, Pod, Service } from '../../src/cluster/objects.js';
@@ -26,11 +27,15 @@ const gateway: Gateway = {
   metadata: { name: 'gw', namespace: 'istio-ingress' },
   spec: { gatewayClassName: 'istio', listeners: [] },
 } as unknown as Gateway;
-const istiod = {
-  apiVersion: 'v1',
-  kind: 'Service',
-  metadata: { name: 'istiod', namespace: 'istio-system' },
-} as Service;
+const istiodPod = (name: string): Pod =>
+  ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'istio-system', labels: { app: 'istiod' } },
+    status: { phase: 'Running' },
+  }) as unknown as Pod;
+const istiod = istiodPod('istiod-6c8f-aaaaa');
+const read = (p: Pod, answer: IstiodRead['answer']): IstiodRead => ({ pod: p, port: 15014, answer });
 const pod = (name: string, owned: boolean): Pod =>
   ({
     apiVersion: 'v1',
@@ -56,13 +61,25 @@ const every = (pods: Pod[]) => ({
   why: 'cluster' as const,
   judged: pods.map(proxy),
 });
-const ok = (pods: Pod[], syncz: SyncStatus[], replicas = 1): DataplaneStage => ({
-  kind: 'ok',
-  gateway,
-  scope: every(pods),
-  proxies: pods.map(proxy),
-  istiod: { kind: 'ok', service: istiod, syncz, replicas },
-});
+/** istiod's view: `syncz` from one replica that answered; `replicas - 1` more that could not be read. */
+const ok = (pods: Pod[], syncz: SyncStatus[], replicas = 1): DataplaneStage => {
+  const answered = read(istiod, { kind: 'ok', status: 200, body: JSON.stringify(syncz) });
+  const unread = Array.from({ length: replicas - 1 }, (_, i) =>
+    read(istiodPod(`istiod-6c8f-x${i}`), { kind: 'unreachable', why: 'the port-forward closed before it answered' }),
+  );
+  return {
+    kind: 'ok',
+    gateway,
+    scope: every(pods),
+    proxies: pods.map(proxy),
+    istiod: {
+      kind: 'ok',
+      reads: [answered, ...unread],
+      syncz: syncz.map((e) => ({ ...e, istiod: istiod.metadata.name })),
+      unread,
+    },
+  };
+};
 
 describe("istiod's classification of one xDS type (debugSyncStatus)", () => {
   it('lastError wins, then nothing sent, then acked == sent', () => {
@@ -91,28 +108,44 @@ describe('the data plane judge', () => {
       proxies: [proxy(a)],
       istiod: {
         kind: 'forbidden',
-        service: istiod,
-        why: 'forbidden: cannot get services/proxy istio-system/istiod:15014',
+        reads: [
+          read(istiod, {
+            kind: 'forbidden',
+            namespace: 'istio-system',
+            resource: 'pods/portforward',
+            verbs: ['get', 'create'],
+            why: 'the API server answered 403',
+          }),
+        ],
+        why: 'forbidden: cannot get+create pods/portforward in namespace istio-system',
       },
     });
     expect(f).toMatchObject({ status: 'skip', facts: { skipped: { reason: 'forbidden' } } });
-    expect(f.summary).toContain('cannot get services/proxy');
+    expect(f.summary).toContain('cannot get+create pods/portforward in namespace istio-system');
   });
 
-  it("istiod's 401 through the API server: a warning that says why, never a pass", () => {
+  it('istiod answers but not with its sync state (a 401, a 404), or cannot be reached: a warning that says why, never a pass', () => {
     const f = judge({
       kind: 'ok',
       gateway,
       scope: every([a]),
       proxies: [proxy(a)],
-      istiod: {
-        kind: 'refused',
-        service: istiod,
-        answer: { from: 'service', status: 401, body: '' },
-        path: '/debug/syncz',
-      },
+      istiod: { kind: 'refused', reads: [read(istiod, { kind: 'ok', status: 401, body: '' })] },
     });
     expect(f).toMatchObject({ status: 'warn', code: 'DataplaneNotChecked' });
+    expect(f.summary).toContain('istiod answered HTTP 401 to /debug/syncz');
+    const u = judge({
+      kind: 'ok',
+      gateway,
+      scope: every([a]),
+      proxies: [proxy(a)],
+      istiod: {
+        kind: 'unreachable',
+        reads: [read(istiod, { kind: 'unreachable', why: 'the API server answered HTTP 500 to a port-forward' })],
+      },
+    });
+    expect(u).toMatchObject({ status: 'warn', code: 'DataplaneNotChecked' });
+    expect(u.summary).toContain('the API server answered HTTP 500 to a port-forward');
   });
 
   it('every Pod connected and synced: pass; facts carry each type as istiod classifies it', () => {
@@ -156,7 +189,7 @@ describe('the data plane judge', () => {
     expect(g?.kind === 'manual' && g.explain).not.toContain('kubectl delete pod');
   });
 
-  it('several istiod replicas: a proxy missing from the one that answered is not called disconnected', () => {
+  it('several istiod replicas, one unread: a proxy missing from the one that answered is not called disconnected', () => {
     expect(judge(ok([a, b], [synced(`${a.metadata.name}.istio-ingress`)], 2))).toMatchObject({
       status: 'warn',
       code: 'DataplaneNotChecked',
@@ -368,7 +401,7 @@ describe('externalTrafficPolicy Local: which gateway Pods answer the proxy', () 
       gateway,
       scope: sc,
       proxies: sc.judged,
-      istiod: { kind: 'ok', service: istiod, syncz: [synced(`${a.metadata.name}.istio-ingress`)], replicas: 1 },
+      istiod: (ok([a], [synced(`${a.metadata.name}.istio-ingress`)]) as Extract<DataplaneStage, { kind: 'ok' }>).istiod,
     };
     const f = judge(s);
     expect(f.code).toBe('GatewayProxyNotConnected');

@@ -5,7 +5,8 @@
 // server it redirects to) runs, speaking SPDY (portforward.k8s.io) and WebSocket (v4.channel.k8s.io), as they do.
 //
 // What differs from a real kubelet, and why:
-//   - Its PortForwarder dials the Pod's IP and port from 127.0.0.1. A container runtime dials localhost:PORT inside the
+//   - Its PortForwarder dials the Pod's IP and port from 127.0.0.1, and only an IP of this machine (else an error on
+//     the stream: a fixture Pod's 10.x address is never dialled). A container runtime dials localhost:PORT inside the
 //     Pod's network namespace (containerd internal/cri/server/sandbox_portforward_linux.go), so the process in the Pod
 //     sees a loopback peer; the lane's Pods share the machine's namespace and each has its own address on lo, so the
 //     stand-in dials that address from the loopback address: the peer is loopback, as in the Pod.
@@ -105,6 +106,11 @@ func (k *kubelet) PortForward(ctx context.Context, name string, uid string, port
 	if ip == "" {
 		return fmt.Errorf("pod %s (uid %s) has no IP", name, uid)
 	}
+	// Never off this machine: a lane Pod's IP is an address on lo (a fixture's Pod may keep an address such as 10.x,
+	// which must never be dialled).
+	if !isLocal(ip) {
+		return fmt.Errorf("pod %s IP %s is not an address of this machine: not dialled", name, ip)
+	}
 	d := net.Dialer{Timeout: 5 * time.Second}
 	if k.dialFrom != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(k.dialFrom)}
@@ -129,6 +135,27 @@ func (k *kubelet) PortForward(ctx context.Context, name string, uid string, port
 		}
 		return <-errc
 	}
+}
+
+// isLocal: the address is loopback or assigned to an interface of this machine.
+func isLocal(ip string) bool {
+	a := net.ParseIP(ip)
+	if a == nil {
+		return false
+	}
+	if a.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, x := range addrs {
+		if n, ok := x.(*net.IPNet); ok && n.IP.Equal(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (k *kubelet) serveHTTP(w http.ResponseWriter, r *http.Request) {

@@ -400,11 +400,13 @@ export async function startControlPlane(): Promise<ControlPlane> {
  * A kubeconfig with one cluster, one bearer-token user and one context. `ca`: the CA file to trust, or null for
  * insecure-skip-tls-verify (a test proxy in front of the API server).
  */
-export function writeKubeconfig(file: string, server: string, token: string, ca: string | null): string {
+export function writeKubeconfig(file: string, server: string, token: string, ca: string | null, as?: string): string {
   const trust = ca === null ? 'insecure-skip-tls-verify: true' : `certificate-authority: "${ca}"`;
+  // `as`: impersonate that user (the token's user must be allowed to: admin is).
+  const user = as ? `{token: ${token}, as: ${as}}` : `{token: ${token}}`;
   writeFileSync(
     file,
-    `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", ${trust}}\nusers:\n- {name: u, user: {token: ${token}}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`,
+    `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${server}", ${trust}}\nusers:\n- {name: u, user: ${user}}\ncontexts:\n- {name: x, context: {cluster: c, user: u}}\ncurrent-context: x\n`,
   );
   return file;
 }

@@ -9,6 +9,7 @@
 //   const real = await sc.request('https://api.example.com/health');   // status, server, body, backend, error
 //   await sc.stop();                                  // (applied.cleanup() removes the objects)
 
+import { ENVOY_ADMIN_PORT } from '../../../src/dataplane/envoy-admin.js';
 import { networkInterfaces } from 'node:os';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
@@ -630,7 +631,16 @@ export async function startGatewayEnvoy(o: StartEnvoyOptions): Promise<GatewayEn
 
   const bootstrap = {
     node: { id: nodeId, cluster: `${canonical}.${ns}`, metadata: nodeMetadata(o.pod, o.istiod.proxyVersion) },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    // Istio's admin port (15000) on the Pod's own address when the Pod has one on this machine (the kubelet stand-in's
+    // port-forward dials it there, harness/kubelet.ts); else any loopback port (the gateway Pod's 10.43.x.y identity
+    // address is never dialled).
+    admin: {
+      address: {
+        socket_address: onLoopbackInterface(podIp)
+          ? { address: podIp, port_value: ENVOY_ADMIN_PORT }
+          : { address: '127.0.0.1', port_value: 0 },
+      },
+    },
     dynamic_resources: {
       lds_config: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
       cds_config: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
@@ -927,6 +937,11 @@ export class EnvoyLane implements LaneHooks {
       });
     });
     return lane;
+  }
+
+  /** The lane's Node addresses so far ([the fixture's address, the lane's InternalIP]). */
+  nodeEntries(): [string, string][] {
+    return [...this.nodes];
   }
 
   nodeAddress(node: string): string {

@@ -151,3 +151,54 @@ export function removeTestNetAddress(a: string): void {
     // already gone
   }
 }
+
+/**
+ * Kubelets for a lane scenario, so that port-forwards are carried end to end: each gateway Pod of `namespaces` gets a
+ * TEST-NET-1 address on lo as its Pod IP (instead of its 10.43.x.y identity address, which is never dialled; the
+ * lane's Envoy then binds its admin port 15000 there, harness/envoy.ts), and every lane Node gets a kubelet stand-in
+ * on its InternalIP:10250. Call before `lane.start` (the Envoys take the Pod IP at start). `stop` stops the stand-ins
+ * and removes the addresses.
+ */
+export async function laneKubelets(o: {
+  bin: string;
+  dir: string;
+  server: string;
+  kube: Kube;
+  /** The lane's Node InternalIPs: every Node with one of them gets a stand-in. */
+  nodeAddresses: string[];
+  namespaces: string[];
+}): Promise<{ kubelets: Kubelet[]; addresses: string[]; stop(): Promise<void> }> {
+  const addresses: string[] = [];
+  const kubelets: Kubelet[] = [];
+  const stop = async () => {
+    for (const k of kubelets) await k.stop();
+    for (const a of addresses) removeTestNetAddress(a);
+  };
+  try {
+    for (const ns of o.namespaces) {
+      for (const p of await o.kube.list('v1', 'Pod', ns, 'gateway.networking.k8s.io/gateway-name')) {
+        const st = p['status'] as { podIP?: string } | undefined;
+        if (p.metadata['deletionTimestamp'] || !st?.podIP) continue;
+        const a = addTestNetAddress();
+        addresses.push(a);
+        await o.kube.patchStatus(p, { podIP: a, podIPs: [{ ip: a }] });
+      }
+    }
+    const nodes = (await o.kube.get('/api/v1/nodes')) as {
+      items: { metadata: { name: string }; status?: { addresses?: { type: string; address: string }[] } }[];
+    };
+    for (const n of nodes.items) {
+      const address = (n.status?.addresses ?? []).find(
+        (a) => a.type === 'InternalIP' && o.nodeAddresses.includes(a.address),
+      )?.address;
+      if (!address) continue;
+      const node = n.metadata.name;
+      await registerKubelet(o.kube, node, address);
+      kubelets.push(await startKubelet({ bin: o.bin, dir: o.dir, server: o.server, node, address }));
+    }
+    return { kubelets, addresses, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
