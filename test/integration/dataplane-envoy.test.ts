@@ -1,10 +1,12 @@
 // The Envoy part of the dataplane layer (src/dataplane/envoy-*.ts), judged by the real lane Envoy: one upstream Envoy
-// per gateway Pod, configured by the lane's istiod over ADS (harness/envoy.ts). The lane has no kubelet, so a
-// pods/portforward cannot be carried end to end here: gwdoctor's reader is fed each Envoy's REAL admin answers from
-// its admin address (LiveCluster.envoyAdmin, the one seam: the transport), and everything after the transport — the
-// parsing, Envoy's host and route matching, the judgement, the facts — is what a port-forward run executes. The
-// port-forward itself is tested as far as the lane allows: the API server's RBAC answer without the opt-in role (the
-// verbs named), with deploy/rbac-envoy-admin.yaml's rules, and its real answer when no kubelet can serve it.
+// per gateway Pod, configured by the lane's istiod over ADS (harness/envoy.ts). gwdoctor reads each Envoy's admin
+// through its own transport, end to end: client-node's WebSocket port-forward -> the real kube-apiserver (RBAC: a user
+// bound to deploy/rbac.yaml and deploy/rbac-envoy-admin.yaml only, impersonated by the admin token) -> the lane's
+// kubelet stand-in on the Node (the real kubelet's streaming code, harness/kubelet.ts) -> the gateway Pod's IP (a
+// TEST-NET-1 address on lo) and port 15000, where the lane's Envoy binds its admin. The test only chooses which gateway
+// Pods' answers gwdoctor gets (`look(..., envoys)`: the others answer "not read"), and records what crossed.
+// The describe at the end keeps a lane without kubelets: the API server's RBAC answers and its answer when no kubelet
+// can serve the port-forward.
 //
 // GWDOCTOR_ENVOY_RECORD=<dir>: write every Envoy answer read here (per case) to <dir>/<case>/ (test/unit/data/envoy-admin).
 
@@ -12,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { afterAll, describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LAYERS } from '../../checks/index.js';
 import { LiveCluster } from '../../src/cluster/live.js';
 import { runTarget } from '../../src/pipeline.js';
@@ -23,9 +25,11 @@ import { resolveEnvoys } from '../../src/dataplane/envoy-stage.js';
 import { PathResolver } from '../../src/gatewayapi/resolver.js';
 import { parseTarget } from '../../src/target.js';
 import { ROOT, validateReport } from '../helpers/cli.js';
-import { nextPodIp, readyPodStatus } from './harness/apply.js';
+import { readyPodStatus } from './harness/apply.js';
+import { writeKubeconfig } from './harness/controlplane.js';
+import { addTestNetAddress, removeTestNetAddress } from './harness/kubelet.js';
 import { startGatewayEnvoy, type GatewayEnvoy } from './harness/envoy.js';
-import type { Obj } from './harness/kube.js';
+import { Kube, type Obj } from './harness/kube.js';
 import { itEnvoy, live, liveCluster, scenarioWithEnvoy } from './live.js';
 
 const GW_NS = 'istio-ingress';
@@ -73,12 +77,70 @@ function errorDetails(v: unknown, out: string[] = []): string[] {
   return out;
 }
 
-describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-healthy)', () => {
-  const s = scenarioWithEnvoy('seed-healthy');
+/** gwdoctor's user here: deploy/rbac.yaml's ClusterRole and deploy/rbac-envoy-admin.yaml's Role, nothing else. */
+const ENVOY_USER = `gwdoctor-envoy-${process.pid}-${Date.now().toString(36)}`;
+
+describe('the Envoy part of the dataplane layer on the real lane Envoy, through pods/portforward (seed-healthy)', () => {
+  const s = scenarioWithEnvoy('seed-healthy', { kubelets: true });
   const extra: { stop(): Promise<void> }[] = [];
+  const bound: Obj[] = [];
+  let kc = '';
+  beforeAll(async () => {
+    if (!s.get() || !live) return;
+    const k = new Kube(live.server, readFileSync(live.caFile), 'admin-token');
+    const base = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac.yaml'), 'utf8'))
+      .map((d) => d.toJS() as Obj)
+      .find((d) => d.kind === 'ClusterRole')!;
+    bound.push(
+      await k.create({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: ENVOY_USER },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: base.metadata.name },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: ENVOY_USER }],
+      }),
+    );
+    const role = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'rbac-envoy-admin.yaml'), 'utf8'))
+      .map((d) => d.toJS() as Obj & { rules?: unknown[] })
+      .find((d) => d.kind === 'Role')!;
+    bound.push(
+      await k.create({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: ENVOY_USER, namespace: GW_NS },
+        rules: role.rules,
+      }),
+    );
+    bound.push(
+      await k.create({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: ENVOY_USER, namespace: GW_NS },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ENVOY_USER },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: ENVOY_USER }],
+      }),
+    );
+    const pf = (verb: string) => ({ verb, resource: 'pods', subresource: 'portforward', namespace: GW_NS });
+    await k.waitAllowed(ENVOY_USER, [
+      pf('get'),
+      pf('create'),
+      { verb: 'list', group: 'gateway.networking.k8s.io', resource: 'httproutes' },
+    ] as never);
+    kc = writeKubeconfig(
+      join(live.dir, `kubeconfig-${ENVOY_USER}`),
+      live.server,
+      'admin-token',
+      live.caFile,
+      ENVOY_USER,
+    );
+  }, 60_000);
   afterAll(async () => {
     for (const x of extra.reverse()) await x.stop();
+    const k = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
+    for (const o of bound.reverse()) await k?.delete(o).catch(() => {});
   }, 60_000);
+  /** gwdoctor's reader as the user above, built as the CLI builds it. */
+  const reader = () => LiveCluster.create({ ok: true, kind: 'files', files: [kc] }, null);
   const lane = () => {
     const st = s.get();
     if (!st) throw new Error('no lane');
@@ -86,29 +148,33 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
   };
   const kube = () => lane().lane.o.kube;
 
-  /** The transport for the test: each lane Envoy's real admin interface by HTTP (what a port-forward would carry). */
-  function laneAdmin(envoys: GatewayEnvoy[], seen: Map<string, string>): (ns: string, pod: string) => AdminGet {
+  /**
+   * gwdoctor's own transport (the port-forward), observed: what each read carried is kept in `seen`; a gateway Pod not
+   * in `envoys` answers "not read" (the test picks whose Envoy gwdoctor hears).
+   */
+  function realAdmin(
+    cluster: LiveCluster,
+    envoys: GatewayEnvoy[],
+    seen: Map<string, string>,
+  ): (ns: string, pod: string) => AdminGet {
+    const forward = cluster.envoyAdmin.bind(cluster);
     return (ns, pod) => {
       const e = envoys.find((x) => x.pod === `${ns}/${pod}`);
+      const get = forward(ns, pod);
       return async (path) => {
-        if (!e) return { kind: 'unreachable', why: `no lane Envoy for Pod ${ns}/${pod}` };
-        try {
-          const r = await fetch(`${e.adminUrl}${path}`);
-          const body = await r.text();
-          seen.set(`${pod}${path}`, body);
-          return { kind: 'ok', status: r.status, body };
-        } catch (err) {
-          return { kind: 'unreachable', why: (err as Error).message };
-        }
+        if (!e) return { kind: 'unreachable', why: `not read here: the test reads only ${envoys.map((x) => x.pod)}` };
+        const a = await get(path);
+        if (a.kind === 'ok') seen.set(`${pod}${path}`, a.body);
+        return a;
       };
     };
   }
 
   /** gwdoctor's stage and judge for `target`, reading the lane Envoys in `envoys` (recorded as case `name`). */
   async function look(name: string, target: string, envoys: GatewayEnvoy[] = lane().sc.envoys): Promise<EnvoyVerdict> {
-    const cluster = await liveCluster('readonly');
+    const cluster = await reader();
     const seen = new Map<string, string>();
-    cluster.envoyAdmin = laneAdmin(envoys, seen);
+    cluster.envoyAdmin = realAdmin(cluster, envoys, seen);
     const p = new PathResolver(cluster, parseTarget(target), null);
     expect((await p.listener()).kind).toBe('ok');
     expect((await p.route()).kind).toBe('matched');
@@ -129,9 +195,10 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
   }
 
   /**
-   * gwdoctor's whole pipeline (offline: no network probes) as the read-only user, the Envoys read through the same
-   * seam; istiod's Service exists for the run (no endpoint: istiod's own view is "not checked", which the Envoy part's
-   * fault overrides). Returns the dataplane finding, the report validated against the schema.
+   * gwdoctor's whole pipeline (offline: no network probes) as the user above, the Envoys read through the same
+   * transport; an istiod Pod exists for the run (label app=istiod, Running), and the user may not port-forward to it:
+   * istiod's own view is "not checked" (the API server's 403), which the Envoy part's fault overrides. Returns the
+   * dataplane finding, the report validated against the schema.
    */
   async function dataplaneLayer(target: string, envoys: GatewayEnvoy[] = lane().sc.envoys): Promise<Finding> {
     const k = kube();
@@ -140,15 +207,16 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
       kind: 'Namespace',
       metadata: { name: 'istio-system' },
     });
-    const svc = await k.create({
+    const istiodPod = await k.create({
       apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'istiod', namespace: 'istio-system' },
-      spec: { ports: [{ name: 'http-monitoring', port: 15014 }] },
+      kind: 'Pod',
+      metadata: { name: 'istiod-envoy-test', namespace: 'istio-system', labels: { app: 'istiod' } },
+      spec: { nodeName: 'node-1', containers: [{ name: 'discovery', image: 'docker.io/istio/pilot' }] },
     });
+    await k.patchStatus(istiodPod, { phase: 'Running' });
     try {
-      const cluster = await liveCluster('readonly');
-      cluster.envoyAdmin = laneAdmin(envoys, new Map());
+      const cluster = await reader();
+      cluster.envoyAdmin = realAdmin(cluster, envoys, new Map());
       const never = async (): Promise<never> => {
         throw new Error('offline: no network probe');
       };
@@ -177,7 +245,7 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
       expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
       return rep.layers.find((l) => l.id === 'dataplane') as Finding;
     } finally {
-      await k.delete(svc);
+      await k.delete(istiodPod);
     }
   }
 
@@ -199,12 +267,12 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
       });
       expect(pod.clusters).toEqual([{ name: API_CLUSTER, hosts: [expect.objectContaining({ health: ['healthy'] })] }]);
       expect(v.facts.predicted).toMatchObject({ envoyRoute: 'istio-ingress.example-api.0', clusters: [API_CLUSTER] });
-      // Through the pipeline: istiod's own view is not checked here (no services/proxy for the read-only user); the
+      // Through the pipeline: istiod's own view is not checked here (no port-forward to istiod for this user); the
       // Envoys were read and serve the prediction: a pass that says both.
       const layer = await dataplaneLayer('api.example.com');
       expect(layer).toMatchObject({ status: 'pass', code: null });
       expect(layer.summary).toBe(
-        `${v.summary}; istiod's view: not checked: forbidden: cannot get services/proxy istio-system/istiod:15014 (/debug/syncz) (services "istiod:15014" is forbidden: User "viewer" cannot get resource "services/proxy" in API group "" in the namespace "istio-system") (opt-in: deploy/rbac-dataplane.yaml)`,
+        `${v.summary}; istiod's view: not checked: forbidden: cannot get+create pods/portforward in namespace istio-system (opt-in: deploy/rbac-dataplane.yaml)`,
       );
       expect(layer.evidence).toEqual(expect.arrayContaining(v.evidence));
       expect(layer.facts.dataplane?.envoy?.pods[0]).toMatchObject({
@@ -333,7 +401,10 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy (seed-hea
         metadata: { name: `${podA.metadata.name}-b`, namespace: GW_NS, labels, annotations: md['annotations'] },
         spec: podA['spec'],
       });
-      const liveB = await k.patchStatus(podB, readyPodStatus(nextPodIp()));
+      // Its Pod IP: a TEST-NET-1 address on lo, where its Envoy binds the admin port the kubelet stand-in dials.
+      const addrB = addTestNetAddress();
+      extra.push({ stop: async () => removeTestNetAddress(addrB) });
+      const liveB = await k.patchStatus(podB, readyPodStatus(addrB));
       // Envoy B reaches istiod through a relay the test can cut (istiod is shared by the suite: it is never stopped).
       const istiodGrpc = st.lane.o.istiod.grpcAddr;
       const [ih, ip] = istiodGrpc.split(':') as [string, string];
