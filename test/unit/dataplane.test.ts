@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   dataplaneFacts,
   generatedRoute,
+  istiodPort,
   judgeDataplane,
   scopeOf,
   syncStatus,
@@ -194,6 +195,42 @@ describe('the data plane judge', () => {
       status: 'warn',
       code: 'DataplaneNotChecked',
     });
+  });
+
+  it('two istiod replicas, each with one of the two gateway proxies: merged, both connected, a pass', () => {
+    const other = istiodPod('istiod-6c8f-bbbbb');
+    const [ia, ib] = [`${a.metadata.name}.istio-ingress`, `${b.metadata.name}.istio-ingress`];
+    const s: DataplaneStage = {
+      kind: 'ok',
+      gateway,
+      proxies: [a, b].map(proxy),
+      istiod: {
+        kind: 'ok',
+        reads: [
+          read(istiod, { kind: 'ok', status: 200, body: JSON.stringify([synced(ia)]) }),
+          read(other, { kind: 'ok', status: 200, body: JSON.stringify([synced(ib)]) }),
+        ],
+        syncz: [
+          { ...synced(ia), istiod: istiod.metadata.name },
+          { ...synced(ib), istiod: other.metadata.name },
+        ],
+        unread: [],
+      },
+    };
+    expect(judge(s).status).toBe('pass');
+    expect(dataplaneFacts(s).dataplane?.istiod.pods.map((p) => p.name)).toEqual([
+      istiod.metadata.name,
+      other.metadata.name,
+    ]);
+  });
+
+  it("istiod's monitoring port: the prometheus.io/port annotation, else 15014 (istioctl FindIstiodMonitoringPort)", () => {
+    expect(istiodPort(istiod)).toBe(15014);
+    const annotated = istiodPod('x');
+    annotated.metadata.annotations = { 'prometheus.io/port': '15099' };
+    expect(istiodPort(annotated)).toBe(15099);
+    annotated.metadata.annotations = { 'prometheus.io/port': 'http' };
+    expect(istiodPort(annotated)).toBe(15014);
   });
 
   it('sent but never acknowledged, no error: GatewayProxyStale', () => {
