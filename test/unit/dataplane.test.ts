@@ -203,6 +203,7 @@ describe('the data plane judge', () => {
     const s: DataplaneStage = {
       kind: 'ok',
       gateway,
+      scope: every([a, b]),
       proxies: [a, b].map(proxy),
       istiod: {
         kind: 'ok',
