@@ -26,6 +26,7 @@ import type { TlsDetails } from '../src/net/tls-inspect.js';
 import type {
   AddressAnswer,
   EnvoyAnswer,
+  LayerId,
   Evidence,
   Fix,
   HttpProbe,
@@ -35,6 +36,7 @@ import type {
   PortInUse,
   ProxyAnswer,
   SniFact,
+  Symptom,
   TlsFact,
 } from '../src/types.js';
 import type { Check, CheckContext } from '../src/check.js';
@@ -89,6 +91,8 @@ async function tlsHandshake(address: string, port: number, servername: string, s
 interface Judged {
   draft: Draft;
   carried?: EnvoyAnswer;
+  /** The draft (a fail) shows what the client gets, not why: a cluster layer may explain it (src/pipeline.ts). */
+  symptom?: Symptom;
   /** The address probed (set by the layer's loop). */
   address?: string;
 }
@@ -189,7 +193,13 @@ export const proxy: Check<'proxy'> = {
     const worst = judged[0] as Judged;
     // Every node's nodePort: with externalTrafficPolicy Local (or when the proxy could not reach the gateway).
     const survey = await surveyNodes(ctx, probe, worst.draft.code === 'ProxyUpstreamError');
+    const judgedCode = worst.draft.code;
     if (survey) worst.draft = judgeNodes(check, worst.draft, survey, host);
+    // Only what the client gets, at every address that fails (a silent node the survey names is a cause of its own).
+    const symptom =
+      worst.symptom && worst.draft.code === judgedCode && judged.every((j) => j.draft.status !== 'fail' || j.symptom)
+        ? worst.symptom
+        : undefined;
     const others = judged.slice(1).flatMap((j) => j.draft.evidence);
     // Envoy's own error answers go to the cluster layer they point at, as this layer's explicit output.
     const envoy: NonNullable<Observed['envoy']> = [];
@@ -247,6 +257,7 @@ export const proxy: Check<'proxy'> = {
         answers,
         ...(ports?.port ? { port: ports.port } : {}),
         ...(survey ? { nodes: { service: survey.service, nodes: survey.nodes } } : {}),
+        ...(symptom ? { symptom } : {}),
       },
     };
   },
@@ -716,7 +727,9 @@ async function judge(
         const d = await direct();
         evidence.push(directEvidence(d, host));
         const sni = noListenerForSni(d);
-        if (sni) return { draft: sni };
+        // The gateway resets even the handshake with the host as SNI: what the client gets, not why (no certificate
+        // istiod could load, no listener): the listener layer may know.
+        if (sni) return { draft: sni, ...(d.kind === 'sni-reset' ? { symptom: noAnswer(d, c.statusCode) } : {}) };
         if (d.kind === 'answered' && sameAsGateway(d))
           return byClass(d.cls.kind === 'envoy' ? { ...d.cls, sure: false } : d.cls, d);
         const fix =
@@ -744,6 +757,9 @@ async function judge(
               fix,
             },
           ),
+          // The gateway answers nothing straight at its NodePort either (or cannot be asked): a Gateway istiod does not
+          // program answers nothing, so the listener layer may know why. When it answers, the proxy's upstream is wrong.
+          ...(d.kind === 'failed' || d.kind === 'unavailable' ? { symptom: noAnswer(d, c.statusCode) } : {}),
         };
       }
       case 'other': {
@@ -789,8 +805,22 @@ async function judge(
           };
         }
         if (isErrorStatus(res.statusCode)) {
-          // An error nobody can attribute to Envoy: the request ends in it, so this layer fails with what was seen.
+          // An error nobody can attribute to Envoy: the request ends in it, so this layer fails with what was seen. With
+          // the shape of an Envoy reply and no gateway answer to compare with, a cluster layer whose fault gives that
+          // reply may still explain it (no listener accepts the host: no direct probe, and Envoy's empty 404).
+          const symptom: Symptom | undefined =
+            shape && d.kind !== 'answered'
+              ? {
+                  layers: [...new Set<LayerId>(['listener', ...FAULT_LAYERS[shape], 'dataplane'])],
+                  seen: `the proxy at ${at} answered HTTP ${res.statusCode} (${c.server ? `server: ${c.server}` : 'no server header'}), the shape of Envoy's ${shape} reply; ${directSaid(d)}`,
+                  evidence: {
+                    ref: `proxy: GET ${url.href}`,
+                    detail: `HTTP ${res.statusCode}${res.bodySnippet.trim() ? '' : ' with an empty body'} (${c.server ? `server: ${c.server}` : 'no server header'}, no Envoy signature): the shape of Envoy's ${shape} reply; ${directSaid(d)}`,
+                  },
+                }
+              : undefined;
           return {
+            ...(symptom ? { symptom } : {}),
             draft: emit(
               check,
               'ProxyErrorResponse',
@@ -828,6 +858,31 @@ async function judge(
         return envoyReply(c, d, same !== undefined);
       }
     }
+  }
+
+  /** What the direct NodePort probe said, when it got no HTTP answer. */
+  function directSaid(d: Exclude<Direct, { kind: 'answered' }>): string {
+    switch (d.kind) {
+      case 'failed':
+        return `straight at the gateway's NodePort ${hostPort(d.target.address, d.target.nodePort)}: ${describeNetCode(d.code)}`;
+      case 'sni-reset':
+        return `the gateway at ${hostPort(d.target.address, d.target.nodePort)} resets the TLS handshake with SNI ${host} (${describeNetCode(d.code)})`;
+      case 'unavailable':
+        return `no direct NodePort probe: ${d.why}`;
+    }
+  }
+
+  /** The proxy's own error page while the gateway gives no HTTP answer: what the client gets, for the cluster layers. */
+  function noAnswer(d: Exclude<Direct, { kind: 'answered' }>, statusCode: number): Symptom {
+    const server = res.headers['server'] ?? 'no server header';
+    return {
+      layers: ['listener', 'dataplane'],
+      seen: `the reverse proxy at ${at} answers ${statusCode} itself (${server}): the gateway gives it no HTTP answer; ${directSaid(d)}`,
+      evidence: {
+        ref: `proxy: GET ${url.href}`,
+        detail: `HTTP ${statusCode} from the proxy itself (${server}): the gateway gave it no HTTP answer; ${directSaid(d)}`,
+      },
+    };
   }
 
   /**

@@ -1,11 +1,11 @@
 // The pipeline: layers in order; a fail or error stops the layers declared after it (src/registry.ts), each recorded as skip.
 
 import type { ClusterReader } from './cluster/reader.js';
-import { emit, findingFromError, skip, type Draft } from './findings.js';
+import { emit, findingFromError, pass, skip, type Draft } from './findings.js';
 import { PathResolver } from './gatewayapi/resolver.js';
 import { laneOf, layer, stopsOtherLanes, type Lane, type LayerDecl, type Need } from './registry.js';
 import { mapLimit } from './net/limit.js';
-import type { Observer, Finding, LayerId, Observed, Probes, Target, TargetReport, Verdict } from './types.js';
+import type { Observer, Finding, LayerId, Observed, Probes, Symptom, Target, TargetReport, Verdict } from './types.js';
 import type { Check, CheckContext } from './check.js';
 
 export type Env = Omit<CheckContext, 'target' | 'probes' | 'path'>;
@@ -98,7 +98,14 @@ function unmet(c: LayerDecl<LayerId>, env: Env): Need | null {
  * The finding that stops layer `c`, from the findings of the layers run before it: the lane rule of src/registry.ts
  * (LANES), applied to what `c` declares (`after`, `lane`, `needs`) and to what stopped.
  */
-export function stopOf(c: LayerDecl<LayerId>, earlier: readonly Finding[], graph: Graph, env: Env): Finding | null {
+export function stopOf(
+  c: LayerDecl<LayerId>,
+  earlier: readonly Finding[],
+  graph: Graph,
+  env: Env,
+  /** Fails that are only what the client gets (observed.symptom), pending: they stop no other lane yet. */
+  symptoms: ReadonlySet<Finding> = new Set(),
+): Finding | null {
   const mine = ancestors(c, graph);
   const blockers = earlier.filter((f) => (f.status === 'fail' || f.status === 'error') && mine.has(f.id));
   const first = blockers[0];
@@ -109,7 +116,8 @@ export function stopOf(c: LayerDecl<LayerId>, earlier: readonly Finding[], graph
   if (own) return own;
   // Another lane's: a layer that could not look, or a fail that stops only its own lane, says nothing about this one
   // while this layer has what it needs to look for itself.
-  if (stopsOtherLanes(first.status as 'fail' | 'error', first.code) || unmet(c, env)) return first;
+  if ((stopsOtherLanes(first.status as 'fail' | 'error', first.code) && !symptoms.has(first)) || unmet(c, env))
+    return first;
   return null;
 }
 
@@ -128,11 +136,34 @@ export async function runOnce(
   const path = env.cluster ? new PathResolver(env.cluster, target, env.gatewayFilter) : null;
   const graph = graphOf(layers);
   const out: Finding[] = [];
+  // A fail that is only what the client gets (observed.symptom, the proxy's nginx 502): the cluster lane still runs, and
+  // its first fail, when it is in a layer whose fault gives that answer, is the verdict (the proxy finding then passes
+  // and says so); otherwise the symptom's own fail stays.
+  let pending: { at: number; symptom: Symptom } | null = null;
+  const symptoms = new Set<Finding>();
+  const settle = (explainer: Finding | null) => {
+    if (!pending) return;
+    const { at, symptom } = pending;
+    pending = null;
+    const seen = out[at] as Finding;
+    if (explainer && explainer.status === 'fail' && explainer.code && symptom.layers.includes(explainer.id)) {
+      out[at] = {
+        ...pass(seen, `${symptom.seen}; the ${explainer.id} layer names the cause: ${explainer.code}`, {
+          evidence: seen.evidence,
+          facts: { ...seen.facts, explainedBy: { layer: explainer.id, code: explainer.code } },
+        }),
+        durationMs: seen.durationMs,
+      };
+      const i = out.indexOf(explainer);
+      out[i] = { ...explainer, evidence: [...explainer.evidence, symptom.evidence] };
+    }
+    observer.onLayerEnd?.(target, out[at] as Finding);
+  };
   for (const [i, check] of layers.entries()) {
     observer.onLayerStart?.(target, check.id);
     const started = performance.now();
     let draft: Draft & { observed?: Observed };
-    const stopper = stopOf(check, out, graph, env);
+    const stopper = stopOf(check, out, graph, env, symptoms);
     const missing = stopper ? null : unmet(check, env);
     if (stopper)
       draft = skip(
@@ -161,9 +192,30 @@ export async function runOnce(
     if (observed?.port) probes.port = observed.port;
     if (observed?.nodes) probes.nodes = observed.nodes;
     const finding: Finding = { ...reported, durationMs: Math.round(performance.now() - started) };
+    const first = !out.some((f) => f.status === 'fail' || f.status === 'error');
+    const defer =
+      observed?.symptom !== undefined &&
+      finding.status === 'fail' &&
+      first &&
+      env.cluster !== null &&
+      layers
+        .slice(i + 1)
+        .some((l) => l.lane === 'cluster' && l.lane !== check.lane && observed.symptom?.layers.includes(l.id));
     out.push(finding);
-    observer.onLayerEnd?.(target, finding);
+    if (defer) {
+      pending = { at: out.length - 1, symptom: observed.symptom as Symptom };
+      symptoms.add(finding);
+    } else observer.onLayerEnd?.(target, finding);
+    // The cluster lane's first fail or error settles a pending symptom: it explains it, or nothing does.
+    if (
+      pending &&
+      finding !== out[pending.at] &&
+      laneOf(finding.id) === 'cluster' &&
+      (finding.status === 'fail' || finding.status === 'error')
+    )
+      settle(finding);
   }
+  settle(null);
   return out;
 }
 

@@ -357,7 +357,11 @@ with the printed \`openssl s_client\` command and renew or re-issue it; pass \`-
     severity: 'fail',
     retryable: true,
     doc: `The proxy itself answered 502/503/504 (no \`x-envoy-*\` headers): it cannot reach the Gateway's NodePort. Fix: the
-proxy's upstream must be \`<node-ip>:<gateway nodePort>\` (e.g. \`32080\`).`,
+proxy's upstream must be \`<node-ip>:<gateway nodePort>\` (e.g. \`32080\`). When the gateway does not answer straight
+at its NodePort either (or no listener accepts the host, so there is no NodePort to ask), the 502 is only what the
+client gets: with cluster access the cluster layers still run, and a listener or data plane layer fail (a Gateway
+istiod does not program, no listener for the host or port) is the verdict instead; this code remains when none
+explains it.`,
   },
   GatewayNoListenerForSni: {
     layer: 'proxy',
@@ -369,7 +373,9 @@ reset, no HTTP status at all; the proxy answers 502). gwdoctor's direct probe sp
 the listener's hostname requires (the requested host) and without SNI, and names the listener hostnames. Fix: make the
 proxy send the host as SNI: nginx \`proxy_ssl_server_name on; proxy_ssl_name $host;\` (the default is off: no SNI);
 HAProxy \`server gw <node-ip>:<nodePort> ssl sni req.hdr(host) ...\`; Caddy \`transport http { tls_server_name <host> }\`
-in the \`reverse_proxy\` block.`,
+in the \`reverse_proxy\` block. When the gateway resets even the handshake with the host as SNI, the reset is only what
+the client gets: with cluster access a listener or data plane layer fail (no certificate istiod could load: a missing
+Secret or ReferenceGrant, a listener not ready) is the verdict instead; this code remains when none explains it.`,
   },
   GatewayProxyNodeSilent: {
     layer: 'proxy',
@@ -407,7 +413,10 @@ see [\`GatewayProxyNodeSilent\`](#gatewayproxynodesilent) for the remedies.`,
 \`x-envoy-*\` header, no Envoy body, and the direct NodePort probe (when gwdoctor can make it) does not show Envoy
 answering the same. An empty \`404\` is only the *shape* of Envoy's "no route" reply; any web server can send one, so
 gwdoctor never takes it for Envoy's on its own. Fix: see who answers with the printed \`curl -sv\`; the proxy's upstream
-must be \`<node-ip>:<gateway nodePort>\` with \`Host $host\`. Rerun with cluster access so the direct probe can compare.`,
+must be \`<node-ip>:<gateway nodePort>\` with \`Host $host\`. Rerun with cluster access so the direct probe can compare.
+When the answer has the shape of an Envoy reply (an empty 404) and the gateway cannot be asked (no listener accepts the
+host) or gives no HTTP answer, a fail of the listener layer, or of the layers that reply points at (an empty 404: the
+route layer), is the verdict instead.`,
   },
   ProxyNotForwardingToGateway: {
     layer: 'proxy',

@@ -84,6 +84,11 @@ export interface Facts {
   sni?: SniFact;
   /** proxy: the gateway's nodePort on every Node's InternalIP: who answers, who holds a ready gateway Pod. */
   nodes?: NodeFact[];
+  /**
+   * proxy: what the client gets (the proxy's own 502, a handshake reset at the gateway, an error nothing attributes) is
+   * explained by this cluster layer's fail, which is the verdict (the proxy finding says so and passes).
+   */
+  explainedBy?: { layer: LayerId; code: string };
   /** proxy (--internal): whether the proxy was asked at all (false: the host has no public address). */
   asked?: boolean;
   /** listener: the Gateway listeners that accept the host (the ones the route layer judges). */
@@ -416,12 +421,29 @@ export interface Observed {
   port?: PortInUse;
   /** proxy: the every-node probe of the gateway Service's nodePort (whether the proxy uses each node). */
   nodes?: NodesSeen;
+  /** proxy: its fail is what the client gets, not a cause it knows (src/pipeline.ts weighs it against the cluster lane). */
+  symptom?: Symptom;
 }
 
 /** The every-node probe's answers for one gateway Service ("namespace/name"), as the proxy layer weighed them. */
 export interface NodesSeen {
   service: string;
   nodes: NodeFact[];
+}
+
+/**
+ * A proxy fail that shows what the client gets but not why: nginx's own 502 while the gateway gives no HTTP answer, a
+ * TLS handshake the gateway resets for the host, an error answer nothing attributes. The cluster lane still runs
+ * (src/pipeline.ts); when its first fail is in one of `layers` (a fault there produces this answer), that fail is the
+ * verdict, carries `evidence`, and the proxy finding passes saying `seen` and which layer explains it. Otherwise the
+ * proxy's own fail stays the verdict, with its fix.
+ */
+export interface Symptom {
+  layers: LayerId[];
+  /** What the client gets, for the proxy finding once a cluster layer explains it. */
+  seen: string;
+  /** What the client gets, joined to the explaining finding's evidence. */
+  evidence: Evidence;
 }
 
 /**

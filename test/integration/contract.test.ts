@@ -104,6 +104,8 @@ let lanePromise: Promise<EnvoyLane | null> | undefined;
 const realRows: RealRow[] = [];
 const grpcRows: GrpcRow[] = [];
 const laneTimes: { scenario: string; ms: number }[] = [];
+/** Networked cases where the proxy's answer is only what the client gets and a cluster layer names the cause. */
+const explainedRows: { scenario: string; target: string; code: string }[] = [];
 /**
  * The networked judge: real nginx and dnsmasq in front of the lane (harness/front.ts), gwdoctor with its dns and proxy
  * probes on; one dnsmasq and one certificate per run, one nginx per scenario.
@@ -453,6 +455,14 @@ describe.each(scenarios().filter((s) => !(s.name in HAND_WRITTEN)))(
         });
         const same = networkedSame(fromLive, net);
         expect(same.ok, same.why).toBe(true);
+        // A proxy answer that only shows what the client gets (nginx's 502, a reset handshake) and is explained by the
+        // cluster layer that is the verdict: the proxy finding passes and names that layer and code (src/pipeline.ts).
+        const px = netReport.layers.find((l) => l.id === 'proxy');
+        if (px?.facts.explainedBy) {
+          expect(px.status).toBe('pass');
+          expect(px.facts.explainedBy).toEqual({ layer: net.layer, code: net.code });
+          explainedRows.push({ scenario: s.name, target: c.target, code: `${net.layer}/${net.code}` });
+        }
         const j = judgeReal(s.name, c.target, netReport, net, viaNginx, sc, 'nginx');
         expect(
           j.ok,
@@ -541,6 +551,14 @@ afterAll(async () => {
         `[front] nginx up for ${ms.length} scenarios: median ${ms[Math.floor(ms.length / 2)]} ms, max ${ms[ms.length - 1]} ms, total ${ms.reduce((a, b) => a + b, 0)} ms\n`,
       );
     await f.stop();
+  }
+  if (explainedRows.length) {
+    const by = new Map<string, number>();
+    for (const r of explainedRows) by.set(r.code, (by.get(r.code) ?? 0) + 1);
+    process.stderr.write(
+      `[front] the proxy's answer explained by a cluster layer in ${explainedRows.length} cases: ${[...by].map(([k, n]) => `${k} ${n}`).join(', ')}
+`,
+    );
   }
   // GWDOCTOR_ENVOY_ANSWERS=<file>: every case's real answer next to gwdoctor's verdict (the README table's source).
   const out = process.env['GWDOCTOR_ENVOY_ANSWERS'];

@@ -400,31 +400,11 @@ export function classifierOnReal(a: RealAnswer, target: string): { ok: boolean; 
   };
 }
 
-const NO_ANSWER_HIDES =
-  'the gateway gives nginx no HTTP answer (nothing on the NodePort, or the stand-in closes), nginx answers its 502 page, and the proxy ' +
-  'layer (it runs before the cluster layers) reports that instead of the listener layer\'s cause; the answer agrees, the cause is lost (issue 16 item 7, "never let a probe\'s generic answer override a cluster layer that knows the cause": open)';
-const SNI_HIDES =
-  'the HTTPS listener has no usable certificate, so Envoy has no filter chain and resets every handshake; the direct probe sees the reset ' +
-  "with SNI = host and the proxy layer says GatewayNoListenerForSni, whose fix (the listener's conditions, then nginx's SNI lines) reaches the cause " +
-  'only through its first line; the listener layer names it exactly';
-const NR_HIDES =
-  'no listener accepts the host, so gwdoctor plans no direct NodePort probe for it (no listener to pick a port from) and cannot show that ' +
-  'the empty 404 is Envoy\'s NR: ProxyErrorResponse ("nothing shows that the Istio gateway sent it"), while the listener layer knows';
-
 /**
  * Where gwdoctor with its probes on (through nginx) gives another verdict than with them off, by layer/code pair:
  * `offline -> networked` with the reason. Anything else must be identical. The answer is judged on its own above.
  */
 export const NETWORKED_DIFFERS: Record<string, string> = {
-  'listener/GatewayClassNotIstio -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
-  'listener/GatewayNotAccepted -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
-  'listener/GatewayNotProgrammed -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
-  'listener/RouteNotAccepted -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
-  'listener/ListenerHostnameMismatch -> proxy/ProxyUpstreamError': NO_ANSWER_HIDES,
-  'listener/ReferenceGrantMissing -> proxy/GatewayNoListenerForSni': SNI_HIDES,
-  'listener/ListenerCertificateRefInvalid -> proxy/GatewayNoListenerForSni': SNI_HIDES,
-  'listener/ListenerNotReady -> proxy/GatewayNoListenerForSni': SNI_HIDES,
-  'listener/ListenerHostnameMismatch -> proxy/ProxyErrorResponse': NR_HIDES,
   'route/InternalHostExposed -> proxy/InternalHostExposed':
     'the same finding, proven earlier: a backend answers the internal host through nginx',
   'route/ListenerPortsDiffer -> null/null':

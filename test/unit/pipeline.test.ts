@@ -419,3 +419,65 @@ describe('an Envoy error that no cluster layer explains', () => {
     expect(d.evidence).toContainEqual({ ref: 'proxy', detail: 'HTTP 503 no healthy upstream' });
   });
 });
+
+describe('a proxy fail that is only what the client gets (observed.symptom)', () => {
+  const symptom = {
+    layers: ['listener' as const],
+    seen: 'the proxy answers 502 itself: the gateway gives it no HTTP answer',
+    evidence: { ref: 'proxy: GET https://api.example.com/', detail: 'HTTP 502 from the proxy itself' },
+  };
+  const net = (listener: 'fail' | 'pass', endpoints: 'fail' | 'pass' = 'pass', withSymptom = true) =>
+    layers({
+      proxy: async () => ({
+        ...emit(on('proxy'), 'ProxyUpstreamError', 'the proxy answered 502 itself', {
+          fix: { kind: 'manual', explain: 'point the proxy at the NodePort' } as never,
+        }),
+        ...(withSymptom ? { observed: { symptom } } : {}),
+      }),
+      listener: async function (this: Check) {
+        return listener === 'fail' ? emit(on('listener'), 'GatewayNotProgrammed', 'not programmed') : pass(this, 'ok');
+      },
+      endpoints: async function (this: Check) {
+        return endpoints === 'fail' ? emit(on('endpoints'), 'NoReadyEndpoints', 'none ready') : pass(this, 'ok');
+      },
+    }).map((c) => ({ ...c, needs: layer(c.id).needs }));
+  const netEnv = { ...env, offline: false };
+
+  it('the cluster lane runs, and the layer that names the cause is the verdict; the proxy passes saying what the client gets and who explains it', async () => {
+    const ended: [string, string][] = [];
+    const r = await runTarget(net('fail'), target, netEnv, once, {
+      onLayerEnd: (_t, f) => ended.push([f.id, f.status]),
+    });
+    expect(r.layers.map((l) => l.status)).toEqual(['pass', 'pass', 'fail', 'skip', 'skip', 'skip']);
+    expect([r.verdict, r.failedLayer, r.layers[2]?.code]).toEqual(['fail', 'listener', 'GatewayNotProgrammed']);
+    expect(r.layers[1]).toMatchObject({
+      code: null,
+      fix: null,
+      facts: { explainedBy: { layer: 'listener', code: 'GatewayNotProgrammed' } },
+    });
+    expect(r.layers[1]?.summary).toBe(`${symptom.seen}; the listener layer names the cause: GatewayNotProgrammed`);
+    expect(r.layers[2]?.evidence).toContainEqual(symptom.evidence);
+    // The live view hears of the proxy layer once, with its final finding.
+    expect(ended.filter(([id]) => id === 'proxy')).toEqual([['proxy', 'pass']]);
+  });
+  it('no cluster layer explains it (they pass): the proxy fail stays the verdict, with its fix', async () => {
+    const r = await runTarget(net('pass'), target, netEnv, once);
+    expect(r.layers.map((l) => l.status)).toEqual(['pass', 'fail', 'pass', 'pass', 'pass', 'pass']);
+    expect([r.verdict, r.failedLayer, r.layers[1]?.code]).toEqual(['fail', 'proxy', 'ProxyUpstreamError']);
+    expect(r.layers[1]?.fix).not.toBeNull();
+  });
+  it('a fault of a layer whose fault gives another answer does not explain it: the proxy stays the verdict', async () => {
+    const r = await runTarget(net('pass', 'fail'), target, netEnv, once);
+    expect([r.verdict, r.failedLayer, r.layers[1]?.code]).toEqual(['fail', 'proxy', 'ProxyUpstreamError']);
+    expect(r.layers[1]?.facts.explainedBy).toBeUndefined();
+    expect(r.layers[4]?.evidence).not.toContainEqual(symptom.evidence);
+  });
+  it('a proxy fail that knows its cause (no symptom) stops the cluster lane as before', async () => {
+    const r = await runTarget(net('fail', 'pass', false), target, netEnv, once);
+    expect(r.layers.map((l) => l.status)).toEqual(['pass', 'fail', 'skip', 'skip', 'skip', 'skip']);
+  });
+  it('without a cluster source the proxy fail is the verdict', async () => {
+    const r = await runTarget(net('fail'), target, { ...netEnv, cluster: null }, once);
+    expect([r.verdict, r.failedLayer]).toEqual(['fail', 'proxy']);
+  });
+});

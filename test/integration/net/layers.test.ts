@@ -114,6 +114,7 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     notEnvoy = await startNotEnvoy404();
     gw['basehttp'] = notEnvoy.port;
     const closed = await freePort(); // nothing listens there: the proxy's upstream is down
+    gw['closed'] = closed;
 
     // big.example.com has 40 A records: more than fits a 512-byte UDP answer, so the server sets TC.
     const big = Array.from({ length: 40 }, (_, i) => `big.example.com,127.0.1.${i + 1}`);
@@ -262,6 +263,26 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
     const f = layer(rep, 'proxy');
     expect(f.summary).toMatch(/answered 502/);
     expect(f.fix && `${f.fix.explain}\n${renderFix(f.fix)}`).toContain(`127.0.0.1:${gw['ok']!}`);
+  });
+
+  it("nginx's 502 while nothing answers on the gateway's NodePort either is what the client gets: the listener layer that knows why is the verdict, the proxy passes saying so; with nothing to explain it, ProxyUpstreamError stays", async () => {
+    const rep = await run({ proxy: 'down', stub: 'closed', fixture: 'gateway-not-programmed' });
+    expect(outcome(rep)).toMatchObject({ verdict: 'fail', layer: 'listener', code: 'GatewayNotProgrammed' });
+    const px = layer(rep, 'proxy');
+    expect(px).toMatchObject({
+      status: 'pass',
+      code: null,
+      fix: null,
+      facts: { explainedBy: { layer: 'listener', code: 'GatewayNotProgrammed' } },
+    });
+    expect(px.summary).toMatch(/answers 502 itself .*the gateway gives it no HTTP answer.*connection refused/);
+    // What the client gets joins the listener finding, whose fix is the one printed.
+    expect(text(layer(rep, 'listener'))).toMatch(/HTTP 502 from the proxy itself/);
+    // The same nginx and silent NodePort, with a Gateway that is fine: no cluster layer explains the 502.
+    const alone = await run({ proxy: 'down', stub: 'closed' });
+    expect(outcome(alone)).toMatchObject({ verdict: 'fail', layer: 'proxy', code: 'ProxyUpstreamError' });
+    expect(layer(alone, 'proxy').fix).not.toBeNull();
+    expect(layer(alone, 'listener').status).toBe('pass');
   });
 
   it('proxy upstream slow: nginx 504 is ProxyUpstreamError', async () => {
@@ -589,6 +610,40 @@ d('dns and proxy layers against dnsmasq, nginx and TLS', () => {
         'https://api.example.com/',
       ]);
       expect(code(JSON.parse(offline.stdout) as Report)).toBe('ServiceNotFound');
+    });
+
+    it("nginx's 502 explained by the listener layer: JSON, SARIF and text all say listener GatewayNotProgrammed, exit 1", async () => {
+      const manifests = writeFixture(join(dir, 'cli-not-programmed'), 'gateway-not-programmed', gw['closed']!);
+      const resolv = join(dir, 'resolv.conf');
+      writeFileSync(resolv, 'nameserver 127.0.0.9\n');
+      const args = (format: string) => [
+        '-o',
+        format,
+        '--resolver',
+        `127.0.0.1:${dns1.port}`,
+        '--ca-file',
+        caFile,
+        '--port',
+        String(nginx.ports['down']),
+        '--manifests',
+        manifests,
+        '--timeout',
+        '30s',
+        'https://api.example.com/',
+      ];
+      const env = { GWDOCTOR_RESOLV_CONF: resolv, NO_COLOR: '1' };
+      const [json, sarif, txt] = await Promise.all(['json', 'sarif', 'text'].map((f) => gwdoctorAsync(args(f), env)));
+      for (const r of [json, sarif, txt]) expect(r!.code, r!.stderr).toBe(1);
+      const t = (JSON.parse(json!.stdout) as Report).targets[0]!;
+      expect({ verdict: t.verdict, failedLayer: t.failedLayer }).toEqual({ verdict: 'fail', failedLayer: 'listener' });
+      expect(t.layers.find((l) => l.id === 'proxy')?.facts.explainedBy).toEqual({
+        layer: 'listener',
+        code: 'GatewayNotProgrammed',
+      });
+      const results = (JSON.parse(sarif!.stdout) as { runs: { results: { ruleId: string }[] }[] }).runs[0]!.results;
+      expect(results.map((r) => r.ruleId)).toEqual(['GatewayNotProgrammed']);
+      expect(txt!.stdout).toMatch(/the listener layer names the cause: GatewayNotProgrammed/);
+      expect(txt!.stdout).toMatch(/api\.example\.com\/ fails at listener/);
     });
 
     it('expired certificate: exit 1, proxy TlsCertificateInvalid in the JSON report', async () => {
