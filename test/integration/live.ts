@@ -1,7 +1,7 @@
 // Shared helpers for the live-mode tests.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { afterAll, beforeAll, inject, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
@@ -89,7 +89,7 @@ export async function envoyLane(): Promise<EnvoyLane | null> {
 }
 
 /**
- * The fixture scenario `name` under istiod with a real gateway Envoy (harness/envoy.ts) for the tests of the enclosing
+ * The fixture scenario `name` (or a directory of manifests, by absolute path) under istiod with a real gateway Envoy (harness/envoy.ts) for the tests of the enclosing
  * describe; `get()` returns the running lane scenario (null when skipped).
  */
 export function scenarioWithEnvoy(
@@ -104,7 +104,10 @@ export function scenarioWithEnvoy(
     const lane = await envoyLane();
     if (!lane || !live) return;
     const kube = new Kube(live.server, readFileSync(live.caFile), 'admin-token');
-    const applied = await applyScenario(kube, join(FIXTURES, name), { status: 'istiod', lane });
+    const applied = await applyScenario(kube, isAbsolute(name) ? name : join(FIXTURES, name), {
+      status: 'istiod',
+      lane,
+    });
     try {
       // With kubelets: port-forwards through the real API server reach the lane's Pods (harness/kubelet.ts).
       if (opts.kubelets) {

@@ -21,6 +21,7 @@ import { checkServerIdentity, type TLSSocket } from 'node:tls';
 import { createServer as netServer, type Socket } from 'node:net';
 import { connect as h2connect, createServer as createH2Server } from 'node:http2';
 import { createSocket } from 'node:dgram';
+import { Duplex } from 'node:stream';
 import * as packet from 'dns-packet';
 import { join } from 'node:path';
 import { ROOT } from './controlplane.js';
@@ -143,7 +144,16 @@ export interface BackendPod {
   ports: number[];
   /** false: the Pod's container is not running (crash loop): nothing listens, as on a real node. */
   listening: boolean;
+  /**
+   * true: HTTP/2 only, as a real gRPC server (the Pod's annotation BACKEND_PROTOCOL_ANNOTATION: h2): a connection whose
+   * first bytes are not the HTTP/2 preface is closed, as grpc-go's server does ("received bogus greeting from client",
+   * internal/transport/http2_server.go newHTTP2Transport). Else HTTP/1.1 and h2c on the same port.
+   */
+  h2only?: boolean;
 }
+
+/** A Pod annotation for the lane (not for gwdoctor): `h2` makes its backend speak HTTP/2 only, as a gRPC server. */
+export const BACKEND_PROTOCOL_ANNOTATION = 'envoy-lane.gwdoctor.test/protocol';
 
 /** The protocol a backend was spoken to in: `h2` (h2c, prior knowledge) or `http/1.1`. */
 export const BACKEND_PROTOCOL_HEADER = 'x-gwdoctor-backend-protocol';
@@ -210,9 +220,20 @@ async function startBackend(b: BackendPod): Promise<Closer[]> {
       sock.on('close', () => sockets.delete(sock));
       sock.on('error', () => {});
       sock.once('data', (first: Buffer) => {
+        const isH2 = first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE);
+        if (!isH2 && b.h2only) {
+          sock.destroy();
+          return;
+        }
+        if (isH2) {
+          // node:http2 reads the socket's native handle, not what was unshifted back into it (the preface would be
+          // lost: the session answers GOAWAY PROTOCOL_ERROR): hand it a stream that starts with the bytes read.
+          h2.emit('connection', replay(sock, first));
+          return;
+        }
         sock.pause();
         sock.unshift(first);
-        (first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE) ? h2 : h1).emit('connection', sock);
+        h1.emit('connection', sock);
         sock.resume();
       });
     });
@@ -231,6 +252,32 @@ async function startBackend(b: BackendPod): Promise<Closer[]> {
     });
   }
   return servers;
+}
+
+/** `sock` as a stream that yields `first` (already read from it) and then the rest. */
+function replay(sock: Socket, first: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      sock.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      sock.write(chunk, cb);
+    },
+    final(cb) {
+      sock.end(cb);
+    },
+    destroy(err, cb) {
+      sock.destroy();
+      cb(err);
+    },
+  });
+  d.push(first);
+  sock.on('data', (c: Buffer) => {
+    if (!d.push(c)) sock.pause();
+  });
+  sock.on('end', () => d.push(null));
+  sock.on('close', () => d.destroy());
+  return d;
 }
 
 /** The first bytes of every HTTP/2 connection (RFC 9113 3.4); an h2c client with prior knowledge sends them first. */
@@ -1096,6 +1143,9 @@ export class EnvoyLane implements LaneHooks {
             address: ip,
             ports: [...new Set(declared.length ? declared : fromSlices)],
             listening,
+            ...((p.metadata.annotations as Record<string, string> | undefined)?.[BACKEND_PROTOCOL_ANNOTATION] === 'h2'
+              ? { h2only: true }
+              : {}),
           };
           backends.push(b);
           servers.push(...(await startBackend(b)));
