@@ -1,8 +1,9 @@
-// Hosts that must NOT be public (--internal, `internal:` in gwdoctor.yaml): the same seven layers with the expectation
+// Hosts that must NOT be public (--internal, `internal:` in gwdoctor.yaml): the same layers with the expectation
 // turned round. A layer passes when it proves the host is not served: no public DNS answer, the reverse proxy refuses
 // it or Envoy answers "no route", no listener of the public Gateway accepts it, no HTTPRoute or GRPCRoute attached there serves it.
 // It fails with InternalHostExposed when a route on the public Gateway serves the host or a request reaches a backend.
-// grant, endpoints and mesh are not checked: they describe a backend, and an internal host must have none on this path.
+// Every layer after the route (grant, endpoints, mesh, dataplane, and any layer added later) does not apply: they
+// describe a backend, and an internal host must have none on this path (the registry documents the judged ones).
 
 import { describeListener } from '../src/gatewayapi/listeners.js';
 import type { Gateway, GatewayListener } from '../src/cluster/objects.js';

@@ -6,7 +6,7 @@
 
 /**
  * The kinds a layer may read through the cluster reader (src/cluster/reader.ts: one list or get per kind; the two
- * live-only debug reads are `IstiodDebug`, istiod's debug port through services/proxy, and `EnvoyAdmin`, a gateway
+ * live-only debug reads are `IstiodDebug`, istiod's debug port through pods/portforward, and `EnvoyAdmin`, a gateway
  * Pod's admin port through pods/portforward).
  */
 export const READ_KINDS = [
@@ -68,6 +68,12 @@ export const LAYERS = [
     needs: ['network'],
     inputs: [],
     couldNotLook: 'DnsResolverError',
+    readme: `the host resolves (and, with \`--expect-ip\`, to your reverse proxy)`,
+    hop: 'DNS',
+    internal: {
+      passes: 'the host has no public answer (NXDOMAIN/NODATA), or it resolves (the proxy is then asked)',
+      fails: '- (a resolver error is inconclusive)',
+    },
   },
   {
     id: 'proxy',
@@ -79,6 +85,12 @@ export const LAYERS = [
     // With a cluster source (optional): the Gateway, its Service, Nodes and Pods for the direct NodePort probes.
     inputs: ['Gateway', 'Service', 'Pod', 'Node'],
     couldNotLook: 'ProxyProbeError',
+    readme: 'the proxy answers TLS for the host and forwards to the gateway',
+    hop: 'TLS proxy',
+    internal: {
+      passes: `every resolved address refuses it: connection refused, TLS refused or no valid certificate for it, Envoy's own \`404\` (no route), Envoy's own \`403\`, any other 4xx/5xx that is not a backend's`,
+      fails: `a backend answered through Envoy (\`x-envoy-upstream-service-time\`), any 2xx/3xx, or an Envoy reply that presupposes a route (\`503 UH\`, \`500 NC\`, ...)`,
+    },
   },
   {
     id: 'listener',
@@ -100,6 +112,12 @@ export const LAYERS = [
       'Pod',
     ],
     couldNotLook: 'ClusterUnreachable',
+    readme: 'a Gateway listener accepts the host; the Gateway is Accepted and Programmed',
+    hop: 'Gateway listener',
+    internal: {
+      passes: '(information) the public Gateway exists; no listener accepting the host is proof on its own',
+      fails: `\`--gateway\` names a Gateway that does not exist (\`GatewayNotFound\`)`,
+    },
   },
   {
     id: 'route',
@@ -123,6 +141,12 @@ export const LAYERS = [
       'Pod',
     ],
     couldNotLook: 'ClusterUnreachable',
+    readme: 'an HTTPRoute for the host is attached, Accepted, and one of its rules matches the path',
+    hop: 'HTTPRoute',
+    internal: {
+      passes: `no accepted HTTPRoute or GRPCRoute (Istio serves both kinds in one route list) on the public Gateway (the one given with \`--gateway\`, else every ingress Gateway whose listener accepts the host) serves the host, on any path`,
+      fails: `a route serves it: the finding names the route and, offline, its \`file:line\``,
+    },
   },
   {
     id: 'grant',
@@ -146,6 +170,8 @@ export const LAYERS = [
       'Pod',
     ],
     couldNotLook: 'ClusterUnreachable',
+    readme: 'a ReferenceGrant permits every cross-namespace backendRef of that rule',
+    hop: 'ReferenceGrant',
   },
   {
     id: 'endpoints',
@@ -170,6 +196,8 @@ export const LAYERS = [
       'ServiceEntry',
     ],
     couldNotLook: 'ClusterUnreachable',
+    readme: `the backend Service exists, has the backendRef's port, and has ready endpoints`,
+    hop: 'Service → Pod',
   },
   {
     id: 'mesh',
@@ -193,6 +221,9 @@ export const LAYERS = [
       'DestinationRule',
     ],
     couldNotLook: 'ClusterUnreachable',
+    readme: `Istio lets the request through: no AuthorizationPolicy at the ingress gateway denies \`GET host/path\` (CUSTOM, DENY, ALLOW with no matching rule); the backend's waypoint is bound and has Pods; no DestinationRule TLS mode or STRICT PeerAuthentication the backend cannot speak`,
+    hop: 'Mesh policy',
+    skips: ['no-mesh-objects'],
   },
   {
     id: 'dataplane',
@@ -220,15 +251,53 @@ export const LAYERS = [
       'EnvoyAdmin',
     ],
     couldNotLook: 'ClusterUnreachable',
+    readme: `(live clusters only) the gateway's Pods are connected to istiod and acknowledged its last push: no NACK (quoted), nothing stale; read from every istiod Pod's \`/debug/syncz\` as \`istioctl proxy-status\` reads it, through \`pods/portforward\` to its monitoring port 15014 (opt-in [\`deploy/rbac-dataplane.yaml\`](deploy/rbac-dataplane.yaml); without it "not checked" with the missing verbs). Then each gateway Pod's Envoy itself, read like \`istioctl proxy-config\` through \`pods/portforward\` to its admin port (opt-in [\`deploy/rbac-envoy-admin.yaml\`](deploy/rbac-envoy-admin.yaml); without it "Envoy not checked" with the verbs): the listener, virtual host, route and cluster it uses for the request against gwdoctor's prediction, pushes it rejected (its own error text), hosts it ejected while the EndpointSlices call them ready, and Pods whose Envoys disagree`,
+    hop: 'Gateway Envoy',
+    skips: ['not-live', 'no-istiod', 'forbidden'],
   },
-] as const satisfies readonly (Omit<LayerDecl<string>, 'after'> & { heading: string; after: readonly string[] })[];
+] as const satisfies readonly (Omit<LayerDecl<string>, 'after'> & LayerDocs & { after: readonly string[] })[];
 
 export type LayerId = (typeof LAYERS)[number]['id'];
+
+/**
+ * Why a layer was not checked (facts.skipped.reason): the pipeline's and the run's reasons (`stopped`: after the layer
+ * whose fail or error stopped it; `offline`, `no-cluster`: a need the run does not have; `interrupted`, `deadline`:
+ * the run ended first; `internal`: it does not apply to an internal host), then each layer's own (`skips`).
+ */
+export const SKIP_REASONS = ['stopped', 'offline', 'no-cluster', 'interrupted', 'deadline', 'internal'] as const;
+type LayerSkips = (typeof LAYERS)[number] extends infer L
+  ? L extends { skips: readonly (infer R)[] }
+    ? R
+    : never
+  : never;
+export type SkipReason = (typeof SKIP_REASONS)[number] | LayerSkips;
+/** Every skip reason, in the order the JSON schema lists them (npm run docs). */
+export const ALL_SKIP_REASONS: readonly SkipReason[] = [
+  ...SKIP_REASONS,
+  ...LAYERS.flatMap((l): readonly SkipReason[] => ('skips' in l ? l.skips : [])),
+];
 /** Every layer named in an `after` is a layer (a type error otherwise). */
 const afterNamesLayers: [(typeof LAYERS)[number]['after'][number]] extends [LayerId] ? true : never = true;
 void afterNamesLayers;
 /** The code of a look a layer could not carry out at all (an unexpected GwdoctorError in it, findings.ts). */
 export type CouldNotLook = 'DnsResolverError' | 'ProxyProbeError' | 'ClusterUnreachable';
+
+/** How a layer is shown: what the README and the reports say about it (generated from here: npm run docs). */
+interface LayerDocs {
+  /** The heading of its reason codes in the README. */
+  heading: string;
+  /** What it checks: its row of the README's layer table (markdown). */
+  readme: string;
+  /** Its short name: its hop in the HTML report's path. */
+  hop: string;
+  /**
+   * For an --internal host (checks/internal.ts): when it passes and when it fails, for a layer with a judge of its own
+   * there; a layer without does not apply to an internal host (skipped, reason `internal`).
+   */
+  internal?: { passes: string; fails: string };
+  /** The reasons it may give for not checking, besides the pipeline's (SKIP_REASONS; facts.skipped.reason). */
+  skips?: readonly string[];
+}
 
 /**
  * What a layer declares: the registry's entries, and what a Check carries (spread from `layer(id)`, so that the
@@ -262,9 +331,15 @@ export function layerMeta<I extends LayerId>(id: I): { id: I; title: string } {
   return { id, title: entry(id).title };
 }
 
+/** A layer's short name (its hop in the HTML report). */
+export function hopName(id: LayerId): string {
+  return entry(id).hop;
+}
+
 /** A layer's whole declaration (what a Check spreads: `{ ...layer('dns'), run }`). */
 export function layer<I extends LayerId>(id: I): LayerDecl<I> {
-  const { heading: _, ...decl } = entry(id);
+  const { heading: _, readme: _r, hop: _h, ...rest } = entry(id);
+  const { skips: _s, internal: _i, ...decl } = rest as typeof rest & { skips?: unknown; internal?: unknown };
   return { ...decl, id };
 }
 
@@ -1231,6 +1306,32 @@ export const README_URL = 'https://github.com/gwdoctor/gwdoctor/blob/main/README
 /** GitHub's anchor for a heading that is exactly the code. */
 export function hintFor(code: Code): string {
   return `${README_URL}#${code.toLowerCase()}`;
+}
+
+/** The README's table of layers (what each checks), generated from the registry. */
+export function layersMarkdown(): string {
+  return ['| layer | checks |', '|---|---|', ...LAYERS.map((l) => `| \`${l.id}\` | ${l.readme} |`)].join('\n');
+}
+
+/** Does layer `id` have a judge of its own for an --internal host (else it does not apply to one)? */
+export function judgesInternal(id: LayerId): boolean {
+  return 'internal' in entry(id);
+}
+
+/** The README's table of what each layer proves for an --internal host, generated from the registry. */
+export function internalMarkdown(): string {
+  const judged = LAYERS.flatMap((l) => ('internal' in l ? [l] : []));
+  const rest = LAYERS.filter((l) => !('internal' in l));
+  return [
+    '| layer | passes when | fails (`InternalHostExposed`) when |',
+    '|---|---|---|',
+    ...judged.map((l) => `| \`${l.id}\` | ${l.internal.passes} | ${l.internal.fails} |`),
+    ...(rest.length
+      ? [
+          `| ${rest.map((l) => `\`${l.id}\``).join(', ')} | not checked (an internal host has no public backend to check) | |`,
+        ]
+      : []),
+  ].join('\n');
 }
 
 /** The "Reason codes" section of README.md, generated from the registry. */

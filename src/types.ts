@@ -4,7 +4,7 @@
 import type { Gateway, GatewayListener, HTTPBackendRef } from './cluster/objects.js';
 
 export { LAYER_IDS, type LayerId } from './registry.js';
-import type { Code, LayerId } from './registry.js';
+import type { Code, LayerId, SkipReason } from './registry.js';
 
 /** fail = looked and found the fault; error = could not look (inconclusive). */
 export type Status = 'pass' | 'warn' | 'fail' | 'error' | 'skip';
@@ -55,23 +55,11 @@ export interface Finding {
  */
 export interface Facts {
   /**
-   * Any skipped layer: why it was not checked (`after`: the layer whose fail/error stopped it; `no-mesh-objects`: the
-   * manifests hold no AuthorizationPolicy, PeerAuthentication or DestinationRule, so the mesh layer cannot say;
-   * `not-live`: the data plane is read from a live cluster only; `no-istiod`: no running istiod Pod to ask; `forbidden`: the optional read
-   * was not granted).
+   * Any skipped layer: why it was not checked (src/registry.ts SKIP_REASONS and each layer's `skips`; `after`: the
+   * layer whose fail/error stopped it).
    */
   skipped?: {
-    reason:
-      | 'stopped'
-      | 'offline'
-      | 'no-cluster'
-      | 'interrupted'
-      | 'deadline'
-      | 'internal'
-      | 'no-mesh-objects'
-      | 'not-live'
-      | 'no-istiod'
-      | 'forbidden';
+    reason: SkipReason;
     after?: LayerId;
   };
   /** dns: what each resolver answered. */

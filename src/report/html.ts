@@ -3,20 +3,10 @@
 // under the hop that failed. Tested by rendering it in headless Chromium.
 
 import type { Reporter } from '../types.js';
-import type { Finding, LayerId, Report, TargetReport } from '../types.js';
+import type { Finding, Report, TargetReport } from '../types.js';
+import { hopName, LAYER_IDS } from '../registry.js';
 import { blocking, escapeXml, escapeXmlAttr as esc, fixText } from './common.js';
 import { internalWhat } from './text-format.js';
-
-const HOP: Record<LayerId, { title: string; what: string }> = {
-  dns: { title: 'DNS', what: 'name resolves to the proxy' },
-  proxy: { title: 'TLS proxy', what: 'proxy forwards to the gateway' },
-  listener: { title: 'Gateway listener', what: 'a listener accepts the host' },
-  route: { title: 'HTTPRoute', what: 'a route serves host and path' },
-  grant: { title: 'ReferenceGrant', what: 'cross-namespace refs allowed' },
-  endpoints: { title: 'Service → Pod', what: 'ready endpoints behind it' },
-  mesh: { title: 'Mesh policy', what: 'Istio lets the request through' },
-  dataplane: { title: 'Gateway Envoy', what: 'serves what the cluster says' },
-};
 
 const STATUS_WORD: Record<Finding['status'], string> = {
   pass: 'pass',
@@ -35,7 +25,7 @@ table.summary th, table.summary td { border: 1px solid #d1d9e0; padding: 4px 10p
 section.target { border: 1px solid #d1d9e0; border-radius: 8px; padding: 12px 16px; margin-bottom: 20px; }
 section.target h2 { font-size: 17px; margin: 0 0 10px; }
 .badge { display:inline-block; padding: 1px 8px; border-radius: 10px; color:#fff; font-size: 12px; vertical-align: middle; }
-.path { display: grid; grid-template-columns: auto repeat(7, minmax(0, 1fr)) auto; gap: 0 6px; align-items: stretch; }
+.path { display: grid; grid-template-columns: auto repeat(${LAYER_IDS.length}, minmax(0, 1fr)) auto; gap: 0 6px; align-items: stretch; }
 .end { align-self: center; font-size: 12px; color:#59636e; padding: 0 4px; }
 .hop { border: 2px solid var(--c); border-radius: 6px; padding: 6px 8px; background: color-mix(in srgb, var(--c) 10%, white); position: relative; font-size: 12px; min-height: 84px; }
 .hop::after { content: '→'; position: absolute; right: -11px; top: 30px; color:#59636e; font-size: 12px; }
@@ -53,13 +43,12 @@ pre.fix { background: #0d1117; color: #e6edf3; padding: 8px 10px; border-radius:
 `;
 
 function hop(f: Finding, i: number): string {
-  const h = HOP[f.id];
   const ev = f.evidence.length
     ? `<details><summary>evidence (${f.evidence.length})</summary><ul>${f.evidence.map((e) => `<li><span class="ref">${esc(e.ref)}:</span> ${esc(e.detail)}</li>`).join('')}</ul></details>`
     : '';
   return (
-    `<div class="hop s-${f.status}${i === 6 ? ' last' : ''}" data-layer="${f.id}" data-status="${f.status}" style="grid-row:1;grid-column:${i + 2}">` +
-    `<div class="name">${h.title}</div><div class="st">${STATUS_WORD[f.status]}</div>` +
+    `<div class="hop s-${f.status}${i === LAYER_IDS.length - 1 ? ' last' : ''}" data-layer="${f.id}" data-status="${f.status}" style="grid-row:1;grid-column:${i + 2}">` +
+    `<div class="name">${hopName(f.id)}</div><div class="st">${STATUS_WORD[f.status]}</div>` +
     `<div class="sum">${esc(f.summary)}</div>${f.code ? `<div class="code">${esc(f.code)}</div>` : ''}${ev}</div>`
   );
 }
@@ -71,7 +60,7 @@ function detail(f: Finding, row: number, i: number): string {
   return (
     `<div class="marker s-${f.status}" style="grid-row:${row};grid-column:${i + 2}">▼</div>` +
     `<div class="detail s-${f.status}" data-layer="${f.id}" style="grid-row:${row + 1}">` +
-    `<h3>${HOP[f.id].title} (${f.id}) ${STATUS_WORD[f.status]}${f.code ? `: ${esc(f.code)}` : ''}</h3><p>${esc(f.summary)}</p>` +
+    `<h3>${hopName(f.id)} (${f.id}) ${STATUS_WORD[f.status]}${f.code ? `: ${esc(f.code)}` : ''}</h3><p>${esc(f.summary)}</p>` +
     (f.evidence.length
       ? `<b>evidence</b><ul class="evidence">${f.evidence.map((e) => `<li><span class="ref">${esc(e.ref)}:</span> ${esc(e.detail)}</li>`).join('')}</ul>`
       : '') +
@@ -104,7 +93,7 @@ function section(t: TargetReport, n: number): string {
     `<h2>${esc(t.host + t.path)}${t.expect === 'internal' ? ' (internal)' : ''} <span class="badge s-${t.verdict}" style="background:var(--c)">${esc(verdictText(t))}</span></h2>`,
     `<div class="path"><div class="end" style="grid-row:1;grid-column:1">client</div>`,
     ...t.layers.map(hop),
-    `<div class="end" style="grid-row:1;grid-column:9">Pod</div>`,
+    `<div class="end" style="grid-row:1;grid-column:${LAYER_IDS.length + 2}">Pod</div>`,
     ...details,
     `</div></section>`,
   ].join('\n');

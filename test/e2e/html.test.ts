@@ -1,4 +1,4 @@
-// -o html as a browser shows it: rendered by headless Chromium (Debian's chromium), the DOM has each host's eight hops
+// -o html as a browser shows it: rendered by headless Chromium (Debian's chromium), the DOM has each host's hops (one per layer)
 // in order, coloured by status, the evidence and the fix under the failing hop, and the page fetches nothing.
 
 import { spawn } from 'node:child_process';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gwdoctor } from '../helpers/cli.js';
 import { consumer } from '../helpers/consumers.js';
 import { loadYaml } from '../../src/fix/render.js';
+import { LAYER_IDS } from '../../src/registry.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
@@ -105,7 +106,7 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
   });
   afterAll(() => recorder?.close());
 
-  it('draws each host as eight hops in order, colours them by status, and puts the evidence and the fix under the failing hop', async () => {
+  it('draws each host as one hop per layer in order, colours them by status, and puts the evidence and the fix under the failing hop', async () => {
     const dom = await browse(page, ['--dump-dom']);
     const sections = dom.split('<section ').slice(1);
     expect(sections).toHaveLength(2);
@@ -145,6 +146,18 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
     );
     expect(sections[1]).not.toMatch(/class="detail/);
     expect(fetchedBy(readFileSync(page, 'utf8'))).toEqual([]);
+    // The path's first row: client, one hop per layer, Pod, each in a column of its own within the grid's columns
+    // (the last hop marked last); nothing drawn over another.
+    const raw = readFileSync(page, 'utf8');
+    const columns = Number(/grid-template-columns: auto repeat\((\d+),/.exec(raw)?.[1]) + 2;
+    for (const s of raw.split('<section ').slice(1)) {
+      const row1 = [...s.matchAll(/style="grid-row:1;grid-column:(\d+)"/g)].map((m) => Number(m[1]));
+      expect(row1).toEqual(Array.from({ length: LAYER_IDS.length + 2 }, (_, i) => i + 1));
+      expect(Math.max(...row1)).toBe(columns);
+      expect([...s.matchAll(/<div class="hop [^"]*\blast\b[^"]*" data-layer="(\w+)"/g)].map((m) => m[1])).toEqual([
+        LAYER_IDS[LAYER_IDS.length - 1],
+      ]);
+    }
   });
 
   it('renders a screenshot of the window size with far more drawn than a blank page, fetching nothing', async () => {

@@ -26,7 +26,7 @@ export const KIND_OF_READ: Record<string, ReadKind | ((...args: unknown[]) => Re
   nodes: 'Node',
   meshObjects: (kind) => kind as MeshKind,
   serviceEntries: 'ServiceEntry',
-  serviceProxyGet: 'IstiodDebug',
+  podPortGet: 'IstiodDebug',
   envoyRead: 'EnvoyAdmin',
 };
 /** Members of ClusterReader that read nothing from the cluster. */

@@ -4,9 +4,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LAYERS as CHECKS } from '../../checks/index.js';
+import { INTERNAL_LAYERS, LAYERS as CHECKS } from '../../checks/index.js';
 import { helpText } from '../../src/options.js';
-import { CODES, codesMarkdown, LAYER_IDS, LAYERS } from '../../src/registry.js';
+import {
+  ALL_SKIP_REASONS,
+  CODES,
+  codesMarkdown,
+  internalMarkdown,
+  judgesInternal,
+  LAYER_IDS,
+  LAYERS,
+  layer,
+  layersMarkdown,
+} from '../../src/registry.js';
 import schema from '../../schema/report.v3.json' with { type: 'json' };
 
 const root = join(import.meta.dirname, '..', '..');
@@ -19,7 +29,25 @@ describe('the registry', () => {
   });
   it('orders the layers the pipeline runs, with the registry titles', () => {
     expect(CHECKS.map((c) => [c.id, c.title])).toEqual(LAYERS.map((l) => [l.id, l.title]));
-    expect(CHECKS.map(({ run: _, ...decl }) => decl)).toEqual(LAYERS.map(({ heading: _, ...decl }) => decl));
+    // Each check's declaration (lane, after, needs, inputs, couldNotLook) is its registry entry's.
+    expect(CHECKS.map(({ run: _, ...decl }) => decl)).toEqual(LAYER_IDS.map((id) => layer(id)));
+  });
+  it('generates the README layer tables (npm run docs)', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    for (const [name, md] of [
+      ['layers', layersMarkdown()],
+      ['internal', internalMarkdown()],
+    ] as const) {
+      const m = new RegExp(`<!-- ${name}:begin[^\\n]*\\n([\\s\\S]*?)<!-- ${name}:end -->`).exec(readme);
+      expect(m?.[1]?.trimEnd(), name).toBe(md);
+    }
+    expect(layersMarkdown().split('\n').length).toBe(LAYER_IDS.length + 2);
+  });
+  it('runs an --internal host through a judge of its own where the registry documents one, else a stand-in', () => {
+    // A stand-in reads nothing (needs: []) and skips with reason `internal`.
+    expect(INTERNAL_LAYERS.map((c) => [c.id, c.needs.length > 0])).toEqual(
+      LAYER_IDS.map((id) => [id, judgesInternal(id)]),
+    );
   });
   it('matches the JSON schema: the layer id enum and the layers in order (npm run docs writes them)', () => {
     expect(schema.$defs.layerId.enum).toEqual([...LAYER_IDS]);
@@ -27,6 +55,9 @@ describe('the registry', () => {
       (p: { allOf: { properties?: { id?: { const?: string } } }[] }) => p.allOf[1]?.properties?.id?.const,
     );
     expect(items).toEqual([...LAYER_IDS]);
+    expect(schema.$defs.layer.properties.facts.properties.skipped.properties.reason.enum).toEqual([
+      ...ALL_SKIP_REASONS,
+    ]);
   });
   it('is what --help points at', () => {
     const h = helpText('test');

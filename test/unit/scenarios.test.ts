@@ -2,6 +2,7 @@
 // Each case states the verdict, the first failing (or warning) layer and its reason code.
 
 import { describe, expect, it } from 'vitest';
+import { LAYER_IDS } from '../../src/registry.js';
 import { expected, outcome, runScenario, scenarios } from '../helpers/fixtures.js';
 
 const all = scenarios();
@@ -12,16 +13,7 @@ describe.each(all)('scenario $name ($status): $description', (s) => {
     async (c) => {
       const report = await runScenario(s.dir, c.target, c.gateway);
       expect(outcome(report)).toEqual(expected(c));
-      expect(report.layers.map((l) => l.id)).toEqual([
-        'dns',
-        'proxy',
-        'listener',
-        'route',
-        'grant',
-        'endpoints',
-        'mesh',
-        'dataplane',
-      ]);
+      expect(report.layers.map((l) => l.id)).toEqual([...LAYER_IDS]);
     },
   );
 });
