@@ -9,8 +9,9 @@ import { INTERNAL_LAYERS, LAYERS as CHECKS } from '../../checks/index.js';
 import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';
 import type { Check } from '../../src/check.js';
 import type { K8sObject } from '../../src/cluster/objects.js';
-import { runTarget, type Env } from '../../src/pipeline.js';
-import { LAYER_IDS, LAYERS, READ_KINDS, type ReadKind } from '../../src/registry.js';
+import { runTarget, stopOf, type Env } from '../../src/pipeline.js';
+import { LAYER_IDS, LAYERS, layer, READ_KINDS, type LayerId, type ReadKind } from '../../src/registry.js';
+import type { Finding } from '../../src/types.js';
 import { parseTarget } from '../../src/target.js';
 import { objects, probe } from '../helpers/behind-nginx.js';
 import { gatewayEnv, offlineEnv, scenarios } from '../helpers/fixtures.js';
@@ -136,5 +137,42 @@ describe('the graph', () => {
       const named = LAYER_IDS.filter((id) => new RegExp(`['"\`]${id}['"\`]`).test(src));
       expect(named, file).toEqual([]);
     }
+  });
+});
+
+describe('the lane rule (stopOf), on the registry declarations', () => {
+  const graph = (id: LayerId) => layer(id);
+  const f = (id: LayerId, status: 'fail' | 'error', code: string): Finding =>
+    ({ id, status, code, facts: {} }) as unknown as Finding;
+  const withCluster = offlineEnv(new ManifestCluster([]), { offline: false });
+  const noCluster = offlineEnv(null, { offline: false });
+  const first = LAYER_IDS[0] as LayerId;
+  const network = LAYER_IDS.filter((id) => layer(id).lane === 'network');
+  const cluster = LAYER_IDS.filter((id) => layer(id).lane === 'cluster');
+  const [c1, c2] = cluster as [LayerId, LayerId];
+  const n2 = network[1] as LayerId;
+
+  it('a fail stops every later layer of every lane; an error its own lane only', () => {
+    expect(stopOf(layer(n2), [f(first, 'fail', 'DnsNoRecords')], graph, withCluster)?.id).toBe(first);
+    expect(stopOf(layer(c1), [f(first, 'fail', 'DnsNoRecords')], graph, withCluster)?.id).toBe(first);
+    expect(stopOf(layer(n2), [f(first, 'error', 'DnsResolverError')], graph, withCluster)?.id).toBe(first);
+    expect(stopOf(layer(c1), [f(first, 'error', 'DnsResolverError')], graph, withCluster)).toBeNull();
+  });
+  it("a fail whose code stops only its own lane (stops: 'lane') lets the other lane run", () => {
+    expect(stopOf(layer(c1), [f(n2, 'fail', 'InternalHostExposed')], graph, withCluster)).toBeNull();
+  });
+  it('a layer without what it needs (no cluster source) is stopped by any earlier stop', () => {
+    expect(stopOf(layer(c1), [f(first, 'error', 'DnsResolverError')], graph, noCluster)?.id).toBe(first);
+  });
+  it('its own lane first: a cluster layer after a network error and a cluster fail names the cluster fail', () => {
+    const earlier = [f(first, 'error', 'DnsResolverError'), f(c1, 'fail', 'GatewayNotFound')];
+    expect(stopOf(layer(c2), earlier, graph, withCluster)?.id).toBe(c1);
+  });
+  it('a stand-in that reads nothing (needs: []) is stopped by the first stop, whatever its lane', () => {
+    const standIn = { ...layer(c2), needs: [] };
+    expect(stopOf(standIn, [f(n2, 'fail', 'InternalHostExposed')], graph, withCluster)?.id).toBe(n2);
+  });
+  it('only the layers it comes after stop it', () => {
+    expect(stopOf(layer(c1), [f(c2, 'fail', 'NoRouteForHost')], graph, withCluster)).toBeNull();
   });
 });
