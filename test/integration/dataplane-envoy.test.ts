@@ -17,7 +17,8 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LAYERS } from '../../checks/index.js';
 import { LiveCluster } from '../../src/cluster/live.js';
-import { runTarget } from '../../src/pipeline.js';
+import { offlineEnv, runTarget } from '../../src/pipeline.js';
+import { pollUntil } from '../helpers/poll.js';
 import type { Finding } from '../../src/types.js';
 import type { AdminGet } from '../../src/dataplane/envoy-admin.js';
 import { judgeEnvoys, type EnvoyVerdict } from '../../src/dataplane/envoy-judge.js';
@@ -39,16 +40,7 @@ const WORKER_CLUSTER = 'outbound|8000||example-worker.example-worker.svc.cluster
 const API_CLUSTER = 'outbound|3000||example-api.example-api.svc.cluster.local';
 const RECORD = process.env['GWDOCTOR_ENVOY_RECORD'];
 
-/** Poll `f` until it returns a value (not undefined), every 50 ms, within `ms`: never a fixed sleep. */
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined>, ms = 30_000): Promise<T> => pollUntil(what, f, ms);
 
 const adminJson = async (e: GatewayEnvoy, path: string): Promise<unknown> =>
   (await fetch(`${e.adminUrl}${path}`)).json();
@@ -217,22 +209,10 @@ describe('the Envoy part of the dataplane layer on the real lane Envoy, through 
     try {
       const cluster = await reader();
       cluster.envoyAdmin = realAdmin(cluster, envoys, new Map());
-      const never = async (): Promise<never> => {
-        throw new Error('offline: no network probe');
-      };
       const rep = await runTarget(
         LAYERS,
         parseTarget(target),
-        {
-          cluster,
-          clusterUnavailable: null,
-          gatewayFilter: null,
-          offline: true,
-          net: { resolvers: [], expectIps: [], caFile: null, port: null },
-          resolver: never,
-          probe: never,
-          signal: AbortSignal.timeout(60_000),
-        },
+        offlineEnv(cluster, { signal: AbortSignal.timeout(60_000) }, 'offline: no network probe'),
         { until: null, intervalMs: 0 },
       );
       const report = {

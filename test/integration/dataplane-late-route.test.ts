@@ -17,7 +17,8 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LAYERS } from '../../checks/index.js';
 import type { SyncStatus } from '../../checks/dataplane.js';
 import type { AdminAnswer, AdminGet } from '../../src/dataplane/envoy-admin.js';
-import { runTarget } from '../../src/pipeline.js';
+import { offlineEnv, runTarget } from '../../src/pipeline.js';
+import { pollUntil } from '../helpers/poll.js';
 import { parseTarget } from '../../src/target.js';
 import type { Finding, TargetReport } from '../../src/types.js';
 import { validateReport } from '../helpers/cli.js';
@@ -31,16 +32,7 @@ const GW_LABEL = `gateway.networking.k8s.io/gateway-name=${GW}`;
 const HOST = 'late.example.com';
 const API_CLUSTER = 'outbound|3000||example-api.example-api.svc.cluster.local';
 
-/** Poll `f` until it returns a value (not undefined), every 50 ms, within `ms`: never a fixed sleep. */
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, f: () => Promise<T | undefined>, ms = 60_000): Promise<T> => pollUntil(what, f, ms);
 
 /** A TCP relay to istiod's xDS port that the test can cut and restore (istiod is shared by the suite: never stopped). */
 class XdsRelay {
@@ -197,22 +189,10 @@ describe('an Envoy started before its route exists (real lane: istiod + upstream
         const r = await fetch(`${istiod!.httpUrl}${path}`);
         return { kind: 'ok', status: r.status, body: await r.text() };
       };
-    const never = async (): Promise<never> => {
-      throw new Error('offline: no network probe');
-    };
     const rep = await runTarget(
       LAYERS,
       parseTarget(`https://${HOST}/`),
-      {
-        cluster,
-        clusterUnavailable: null,
-        gatewayFilter: null,
-        offline: true,
-        net: { resolvers: [], expectIps: [], caFile: null, port: null },
-        resolver: never,
-        probe: never,
-        signal: AbortSignal.timeout(60_000),
-      },
+      offlineEnv(cluster, { signal: AbortSignal.timeout(60_000) }, 'offline: no network probe'),
       { until: null, intervalMs: 0 },
     );
     const report = {
