@@ -71,17 +71,18 @@ export function makePki(dir: string, name = 'ca'): { ca: string; caKey: string }
   return { ca: join(dir, `${name}.crt`), caKey: join(dir, `${name}.key`) };
 }
 
-function servingCert(dir: string): void {
-  sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'apiserver.key'], dir);
-  sh('openssl', ['req', '-new', '-key', 'apiserver.key', '-subj', '/CN=kube-apiserver', '-out', 'apiserver.csr'], dir);
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+/** A key and a certificate `name`.{key,crt} for `subj`, signed by the cluster CA (ca.crt) with the extensions `ext`. */
+function leafCert(dir: string, name: string, subj: string, ext: string): void {
+  sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`], dir);
+  sh('openssl', ['req', '-new', '-key', `${name}.key`, '-subj', subj, '-out', `${name}.csr`], dir);
+  writeFileSync(join(dir, `${name}-ext.cnf`), ext);
   sh(
     'openssl',
     [
       'x509',
       '-req',
       '-in',
-      'apiserver.csr',
+      `${name}.csr`,
       '-CA',
       'ca.crt',
       '-CAkey',
@@ -90,11 +91,20 @@ function servingCert(dir: string): void {
       '-days',
       '2',
       '-extfile',
-      'ext.cnf',
+      `${name}-ext.cnf`,
       '-out',
-      'apiserver.crt',
+      `${name}.crt`,
     ],
     dir,
+  );
+}
+
+function servingCert(dir: string): void {
+  leafCert(
+    dir,
+    'apiserver',
+    '/CN=kube-apiserver',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
   );
   sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'sa.key'], dir);
   sh('openssl', ['ec', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
@@ -109,42 +119,11 @@ function servingCert(dir: string): void {
  */
 function kubeletPki(dir: string): void {
   makePki(dir, 'kubelet-ca');
-  sh('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'apiserver-kubelet-client.key'], dir);
-  sh(
-    'openssl',
-    [
-      'req',
-      '-new',
-      '-key',
-      'apiserver-kubelet-client.key',
-      '-subj',
-      '/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client',
-      '-out',
-      'apiserver-kubelet-client.csr',
-    ],
+  leafCert(
     dir,
-  );
-  writeFileSync(join(dir, 'kubelet-client-ext.cnf'), 'extendedKeyUsage=clientAuth\n');
-  sh(
-    'openssl',
-    [
-      'x509',
-      '-req',
-      '-in',
-      'apiserver-kubelet-client.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      'kubelet-client-ext.cnf',
-      '-out',
-      'apiserver-kubelet-client.crt',
-    ],
-    dir,
+    'apiserver-kubelet-client',
+    '/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client',
+    'extendedKeyUsage=clientAuth\n',
   );
 }
 
