@@ -1,12 +1,12 @@
 // The built CLI as a user meets it: exit codes, stdout that is only JSON with -o json, one-line errors.
 
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { CLI, ROOT, gwdoctor, validateReport } from '../helpers/cli.js';
 import { scenarios } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function expectOneLineError(stderr: string, pattern: RegExp) {
   const lines = stderr.trim().split('\n');
@@ -85,7 +85,7 @@ describe('bad input exits 3 with one clear line and no stack trace', () => {
     },
   );
   it('names file and line of invalid YAML in a --manifests directory', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    const dir = tempDir('gwd-');
     mkdirSync(join(dir, 'nested'));
     writeFileSync(
       join(dir, 'nested', 'broken.yaml'),
@@ -106,14 +106,14 @@ describe('bad input exits 3 with one clear line and no stack trace', () => {
     expectOneLineError(r.stderr, /--kubeconfig \/nonexistent\/kubeconfig: no such file/);
   });
   it('rejects a kubeconfig that is not valid YAML', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    const dir = tempDir('gwd-');
     writeFileSync(join(dir, 'config'), 'apiVersion: v1\nclusters: [\n');
     const r = gwdoctor(['--offline', '--kubeconfig', join(dir, 'config'), 'api.example.com']);
     expect(r.code).toBe(3);
     expectOneLineError(r.stderr, /cannot load kubeconfig/);
   });
   it('rejects an unknown --context and lists the ones there are', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    const dir = tempDir('gwd-');
     writeFileSync(join(dir, 'config'), kubeconfig('https://127.0.0.1:1'));
     const r = gwdoctor(['--offline', '--kubeconfig', join(dir, 'config'), '--context', 'nope', 'api.example.com']);
     expect(r.code).toBe(3);
@@ -160,7 +160,7 @@ describe('cluster access problems are inconclusive (exit 2), said in one line pe
     expect(r.stdout).toMatch(/inconclusive: nothing could be checked/);
   });
   it('with an unreachable API server, reports the listener layer as error and never prints credentials', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    const dir = tempDir('gwd-');
     writeFileSync(join(dir, 'config'), kubeconfig('https://127.0.0.1:45123'));
     const r = gwdoctor(['--offline', '--kubeconfig', join(dir, 'config'), '-o', 'json', 'api.example.com']);
     expect(r.code).toBe(2);
@@ -227,7 +227,7 @@ describe('the release bundle (dist/bundle, what `bin` points to)', () => {
   it('runs the bundled example and reaches client-node lazily in live mode', () => {
     const ok = gwdoctor(['--manifests', 'fixtures/seed-healthy', '--offline', 'api.example.com'], {}, 'bundle');
     expect(ok.code).toBe(0);
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-'));
+    const dir = tempDir('gwd-');
     writeFileSync(join(dir, 'config'), kubeconfig('https://127.0.0.1:45123'));
     const live = gwdoctor(['--offline', '--kubeconfig', join(dir, 'config'), 'api.example.com'], {}, 'bundle');
     expect(live.code).toBe(2);

@@ -2,12 +2,13 @@
 // by key, --print-config showing the result, and every kind of mistake in it reported as FILE:LINE:COL, exit 3, one line.
 
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CLI, ROOT, validateReport } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const SEED = join(ROOT, 'fixtures', 'seed-healthy');
 
@@ -23,7 +24,7 @@ function run(cwd: string, args: string[]) {
 
 /** A directory holding gwdoctor.yaml with this content (and the seed manifests next to it, as ./seed). */
 function project(yaml: string, name = 'gwdoctor.yaml'): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gwd-cfg-'));
+  const dir = tempDir('gwd-cfg-');
   cpSync(SEED, join(dir, 'seed'), { recursive: true });
   writeFileSync(join(dir, name), yaml);
   return dir;
@@ -74,7 +75,7 @@ describe('finding the config file', () => {
   });
 
   it('runs the shipped example (examples/gwdoctor.yaml) as it is: three hosts, admin.example.com internal, and writes nothing next to it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-ex-'));
+    const dir = tempDir('gwd-ex-');
     mkdirSync(join(dir, 'examples'));
     cpSync(join(ROOT, 'examples', 'gwdoctor.yaml'), join(dir, 'examples', 'gwdoctor.yaml'));
     cpSync(SEED, join(dir, 'fixtures', 'seed-healthy'), { recursive: true });

@@ -10,14 +10,12 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
@@ -27,6 +25,7 @@ import { which } from '../helpers/net/bins.js';
 import { parseOptions } from '../../src/options.js';
 import { loadManifests } from '../../src/cluster/manifests.js';
 import { run as cel, type CelInput } from '@bufbuild/cel';
+import { tempDir } from '../helpers/tmp.js';
 
 const promtool = consumer('promtool', 'prometheus');
 const DEPLOY = join(ROOT, 'deploy');
@@ -207,7 +206,7 @@ describe.skipIf(!promtool)('deploy/prometheus-alerts.yaml (promtool)', () => {
     expect(series).toBe(
       'gwdoctor_host_failure{host="api.example.com",path="/",layer="grant",code="ReferenceGrantMissing",verdict="fail"}',
     );
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-rules-'));
+    const dir = tempDir('gwd-rules-');
     const test = {
       rule_files: [join(DEPLOY, 'prometheus-alerts.yaml')],
       evaluation_interval: '1m',
@@ -254,7 +253,7 @@ describe.skipIf(!promtool)('deploy/prometheus-alerts.yaml (promtool)', () => {
 
   /** promtool test rules on GwdoctorNotReporting alone: [input series, [minute, expected summary or null]...]. */
   function notReporting(series: { series: string; values: string }[], expectations: [number, string | null][]): void {
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-rules-'));
+    const dir = tempDir('gwd-rules-');
     const test = {
       rule_files: [join(DEPLOY, 'prometheus-alerts.yaml')],
       evaluation_interval: '1m',
@@ -396,7 +395,7 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
     // and actionlint does reject a broken one, and shellcheck a broken script
-    const bad = join(mkdtempSync(join(tmpdir(), 'gwd-wf-')), 'bad.yml');
+    const bad = join(tempDir('gwd-wf-'), 'bad.yml');
     writeFileSync(
       bad,
       readFileSync(WORKFLOW, 'utf8')
@@ -438,7 +437,7 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
     const smoke = workflow().jobs['smoke']!;
     const step = smoke.steps.find((s) => s.env?.['KUBECONFIG_DATA'] !== undefined)!;
     expect(step.env!['KUBECONFIG_DATA']).toBe('${{ secrets.GWDOCTOR_KUBECONFIG }}');
-    const temp = mkdtempSync(join(tmpdir(), 'gwd-runner-'));
+    const temp = tempDir('gwd-runner-');
     // under the runner's usual umask (022), which would make a plain redirect world-readable
     const r = spawnSync('bash', ['-c', `umask 022; exec bash --noprofile --norc -e -c "$0"`, step.run!], {
       cwd: temp,
@@ -463,7 +462,7 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
       workflow().jobs[job]!.steps.find((s) => s.name?.startsWith('gwdoctor (the pinned tarball'))!;
     /** A runner's workspace: the repository (deploy/ = `head`, the tarball where the workflow expects it), .base/deploy = `base`. */
     function workspace(): { ws: string; temp: string; githubPath: string; tarball: string; integrity: string } {
-      const root = mkdtempSync(join(tmpdir(), 'gwd-ws-'));
+      const root = tempDir('gwd-ws-');
       const ws = join(root, 'ws');
       const temp = join(root, 'temp');
       mkdirSync(temp);
@@ -482,7 +481,7 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
     let pack: { file: string; integrity: string } | undefined;
     function packed(): { file: string; integrity: string } {
       if (pack) return pack;
-      const dir = mkdtempSync(join(tmpdir(), 'gwd-pack-'));
+      const dir = tempDir('gwd-pack-');
       const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
         cwd: ROOT,
         encoding: 'utf8',
@@ -584,7 +583,7 @@ describe('Dockerfile (the image the Job and the CronJob run)', () => {
       .split('\n')
       .filter((l) => l.startsWith('!'))
       .map((l) => l.slice(1).replace(/\/$/, ''));
-    const scratch = mkdtempSync(join(tmpdir(), 'gwd-image-'));
+    const scratch = tempDir('gwd-image-');
     const root = (p: string) => join(scratch, 'rootfs', p);
     let workdir = '/';
     for (const s of build!.steps) {

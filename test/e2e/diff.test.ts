@@ -1,8 +1,7 @@
 // gwdoctor diff on fixture pairs: the seed manifests as committed (fixtures/seed-presync) as base, and a head that
 // a pull request could make of them. The exit code is the CI gate: 1 when a host that worked breaks.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -10,6 +9,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { gwdoctor } from '../helpers/cli.js';
 import schema from '../../schema/diff.v1.json' with { type: 'json' };
+import { tempDir } from '../helpers/tmp.js';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -27,7 +27,7 @@ function head(edit: (objs: Obj[]) => Obj[]): string {
   const docs = parseAllDocuments(readFileSync(join(BASE, 'cluster.yaml'), 'utf8'))
     .map((d) => d.toJS() as Obj | null)
     .filter((o): o is Obj => o !== null);
-  const dir = mkdtempSync(join(tmpdir(), 'gwd-diff-'));
+  const dir = tempDir('gwd-diff-');
   writeFileSync(
     join(dir, 'cluster.yaml'),
     edit(docs)
@@ -199,7 +199,7 @@ describe('gwdoctor diff --base DIR --head DIR', () => {
 
   it('renders through the reporter map: -o json=FILE writes the JSON report to the file and the text to stdout', () => {
     const h = head((objs) => objs.filter((o) => !(o.kind === 'HTTPRoute' && o.metadata.name === 'example-api')));
-    const file = join(mkdtempSync(join(tmpdir(), 'gwdoctor-diff-')), 'diff.json');
+    const file = join(tempDir('gwdoctor-diff-'), 'diff.json');
     const r = gwdoctor(['diff', '--base', BASE, '--head', h, '-o', `json=${file}`]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^gwdoctor diff: base /);

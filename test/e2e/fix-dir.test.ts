@@ -2,13 +2,13 @@
 // JSON report.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { gwdoctor } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const MANIFEST = '.gwdoctor-fixes.json';
 /** The fix files (without gwdoctor's record of them). */
@@ -19,7 +19,7 @@ const fixFiles = (dir: string) =>
 
 describe('--fix-dir', () => {
   it("writes an apply fix as YAML for kubectl apply -f, identical to the JSON report's object", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-fixes-'));
+    const dir = tempDir('gwdoctor-fixes-');
     const r = gwdoctor([
       '-f',
       join(FIXTURES, 'grant-missing'),
@@ -37,7 +37,7 @@ describe('--fix-dir', () => {
     expect(parse(readFileSync(join(dir, files[0] as string), 'utf8'))).toEqual(fix.object);
   });
   it('writes a patch fix as the patch and a script that runs kubectl patch --patch-file with it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-fixes-'));
+    const dir = tempDir('gwdoctor-fixes-');
     const r = gwdoctor([
       '-f',
       join(FIXTURES, 'service-port-mismatch'),
@@ -62,7 +62,7 @@ describe('--fix-dir', () => {
     );
   });
   it('writes nothing when every host passes', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-fixes-'));
+    const dir = tempDir('gwdoctor-fixes-');
     expect(
       gwdoctor(['-f', join(FIXTURES, 'seed-healthy'), '--offline', '--fix-dir', dir, 'api.example.com']).code,
     ).toBe(0);
@@ -73,7 +73,7 @@ describe('--fix-dir', () => {
     const adminRoute = '01-admin.example.com-route-NoRouteForHost.yaml';
     const grant = '01-api.example.com-grant-ReferenceGrantMissing.yaml';
     it("removes the fixes an earlier run wrote (a route publishing a host that must stay internal) and keeps the user's own files", () => {
-      const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-fixes-'));
+      const dir = tempDir('gwdoctor-fixes-');
       writeFileSync(join(dir, 'README.txt'), 'mine');
       writeFileSync(join(dir, '99-mine.yaml'), 'kind: ConfigMap\n');
       expect(
@@ -100,7 +100,7 @@ describe('--fix-dir', () => {
       expect(readdirSync(dir).sort()).toEqual(['99-mine.yaml', 'README.txt']);
     });
     it("renames (never removes) an earlier fix someone edited, out of kubectl apply -f DIR's way, and says so", () => {
-      const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-fixes-'));
+      const dir = tempDir('gwdoctor-fixes-');
       gwdoctor(['-f', join(FIXTURES, 'seed-healthy'), '--offline', '--fix-dir', dir, 'admin.example.com']);
       const edited = `${readFileSync(join(dir, adminRoute), 'utf8')}# reviewed by me\n`;
       writeFileSync(join(dir, adminRoute), edited);
@@ -112,7 +112,7 @@ describe('--fix-dir', () => {
       );
     });
     it('removes nothing a forged record names outside the directory or under another name', () => {
-      const root = mkdtempSync(join(tmpdir(), 'gwdoctor-fixes-'));
+      const root = tempDir('gwdoctor-fixes-');
       const dir = join(root, 'fixes');
       mkdirSync(dir);
       const victim = 'kind: Secret\n';

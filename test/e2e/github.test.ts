@@ -1,8 +1,7 @@
 // GitHub Actions annotations: under GITHUB_ACTIONS=true the text output is followed by workflow commands, encoded
 // exactly as @actions/core (the toolkit actions use) encodes them, capped to what GitHub shows per step.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
@@ -12,6 +11,7 @@ import { scenarioReport } from '../helpers/reports.js';
 import { MAX_PER_LEVEL, annotations, formatCommand, type Annotation } from '../../src/report/github.js';
 import { loadYaml } from '../../src/fix/render.js';
 import type { Finding, Report } from '../../src/types.js';
+import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
@@ -125,7 +125,7 @@ describe('hostile names under GitHub Actions: only gwdoctor writes workflow comm
     const items = walk(list.items) as { kind: string; spec?: { hostnames?: string[] } }[];
     for (const o of items)
       if (o.kind === 'HTTPRoute' && o.spec?.hostnames) o.spec.hostnames.push(`*.wild${EVIL}.example.com`);
-    const head = mkdtempSync(join(tmpdir(), 'gwd-gh-evil-'));
+    const head = tempDir('gwd-gh-evil-');
     writeFileSync(
       join(head, `cluster${EVIL.replace(/[\r\n]/g, '_')}.json`),
       JSON.stringify({ apiVersion: 'v1', kind: 'List', items }),

@@ -1,15 +1,15 @@
 // A CI gate you can trust (issue 10), through the built CLI: no credential in any output mode, user input never
 // reaches exit 70, exec credential plugins are bounded by the deadline and reported as what they are.
 
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, ROOT, gwdoctor, gwdoctorAsync, validateReport } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-hard-'));
+const tmp = () => tempDir('gwd-hard-');
 
 function expectOneLineError(r: { code: number | null; stderr: string }, pattern: RegExp) {
   expect(r.code, r.stderr).toBe(3);

@@ -4,7 +4,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { gwdoctor } from '../helpers/cli.js';
 import { consumer } from '../helpers/consumers.js';
 import { loadYaml } from '../../src/fix/render.js';
 import { LAYER_IDS } from '../../src/registry.js';
+import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
@@ -85,7 +85,7 @@ function pngSize(file: string): { width: number; height: number; bytes: number }
 describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => {
   let page: string;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gwd-html-'));
+    dir = tempDir('gwd-html-');
     recorder = createServer((sock) => {
       sock.once('data', (d) => seen.push(d.toString('latin1').split('\r\n')[0] ?? '?'));
       sock.on('error', () => undefined);

@@ -1,8 +1,7 @@
 // --internal through the built CLI: exit codes, the JSON field, the clash with a public target, --all, and every
 // output format rendering an internal host (each checked by its real consumer where the other tests use one).
 
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import Ajv04Module from 'ajv-draft-04';
@@ -10,8 +9,9 @@ import addFormats from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 import { gwdoctor, validateReport } from '../helpers/cli.js';
 import { SCHEMAS, consumer, runTool } from '../helpers/consumers.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-internal-'));
+const tmp = () => tempDir('gwd-internal-');
 const SEED = ['--manifests', 'fixtures/seed-healthy', '--offline'];
 const EXPOSED = ['--manifests', 'fixtures/internal-exposed-shared', '--offline'];
 

@@ -1,8 +1,7 @@
 // -o junit as a CI server reads it: valid against the Jenkins xUnit JUnit schema (xmllint), a testsuite per target,
 // a testcase per layer, the finding and the fix in the failure body.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwdoctor } from '../helpers/cli.js';
@@ -11,12 +10,13 @@ import { scenarioReport } from '../helpers/reports.js';
 import { renderJunit } from '../../src/report/junit.js';
 import { loadYaml } from '../../src/fix/render.js';
 import type { Finding } from '../../src/types.js';
+import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
 const xmllint = consumer('xmllint', 'libxml2-utils');
 const XSD = join(SCHEMAS, 'junit-10.xsd');
-const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-junit-'));
+const tmp = () => tempDir('gwd-junit-');
 
 function validate(file: string) {
   return runTool(xmllint as string, ['--noout', '--schema', XSD, file]);

@@ -2,14 +2,14 @@
 // through; kubectl's -n/--namespace names the namespace of --gateway NAME.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { consumer } from '../helpers/consumers.js';
 import { kubectlArgs } from '../../src/kubectl-args.js';
 import pkg from '../../package.json' with { type: 'json' };
+import { tempDir } from '../helpers/tmp.js';
 
 const PLUGIN = join(ROOT, 'dist', 'bundle', 'kubectl-gwdoctor.js');
 
@@ -41,7 +41,7 @@ describe('kubectl conventions', () => {
 });
 
 function runPlugin(args: string[], viaKubectl: string | null) {
-  const dir = mkdtempSync(join(tmpdir(), 'gwd-plugin-'));
+  const dir = tempDir('gwd-plugin-');
   symlinkSync(PLUGIN, join(dir, 'kubectl-gwdoctor'));
   const env = { PATH: `${dir}:${process.env['PATH'] ?? ''}`, HOME: '/nonexistent-home', NO_COLOR: '1' };
   const [cmd, argv] = viaKubectl ? [viaKubectl, ['gwdoctor', ...args]] : [join(dir, 'kubectl-gwdoctor'), args];

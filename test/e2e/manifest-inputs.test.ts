@@ -2,12 +2,12 @@
 // deadline. Each is a one-line message and a documented exit code (3 bad input, 2 unfinished), never exit 70.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, ROOT } from '../helpers/cli.js';
 import { fifoWriter, gwdoctorChild, mkfifo, spoolFileOf, until } from '../helpers/stall.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const SEED = join(ROOT, 'fixtures', 'seed-healthy');
 
@@ -23,7 +23,7 @@ function run(args: string[], input?: string, env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-in-'));
+const tmp = () => tempDir('gwd-in-');
 const gateway = (spec: string) =>
   `apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: g\n  namespace: n\n${spec}`;
 

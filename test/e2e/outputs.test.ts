@@ -1,12 +1,12 @@
 // -o as a CI job uses it: several formats in one run, one on stdout, the others in files.
 
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwdoctor, validateReport } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-out-'));
+const tmp = () => tempDir('gwd-out-');
 const GRANT_MISSING = ['--manifests', 'fixtures/grant-missing', '--offline'];
 
 function expectOneLineError(stderr: string, pattern: RegExp) {

@@ -5,8 +5,7 @@
 // integration lane's round trip (test/integration/roundtrip.test.ts), which applies the same fixes.
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +13,7 @@ import { heredocDelimiter, loadYaml, patchArgv, renderFix, renderYaml } from '..
 import type { Fix } from '../../src/fix/fix.js';
 import { gwdoctor } from '../helpers/cli.js';
 import { FIXTURES, runScenario, scenarios } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
@@ -25,7 +25,7 @@ interface Pasted {
 
 /** Run `text` as a shell would run pasted lines, with kubectl recording what it was given. */
 function paste(text: string): Pasted {
-  const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-paste-'));
+  const dir = tempDir('gwdoctor-paste-');
   const rec = join(dir, 'rec');
   spawnSync('mkdir', [rec]);
   const kubectl = join(dir, 'kubectl');
@@ -105,7 +105,7 @@ describe('a printed fix pasted into bash arrives intact', () => {
   });
 
   it.each(cases)('text output: $scenario $target ($code)', ({ dir, target }) => {
-    const jsonFile = join(mkdtempSync(join(tmpdir(), 'gwdoctor-paste-json-')), 'r.json');
+    const jsonFile = join(tempDir('gwdoctor-paste-json-'), 'r.json');
     const r = gwdoctor(['--manifests', dir, '--offline', '-o', 'text', '-o', `json=${jsonFile}`, target]);
     expect(r.code).toBe(1);
     const report = JSON.parse(readFileSync(jsonFile, 'utf8'));
@@ -122,7 +122,7 @@ describe('a printed fix pasted into bash arrives intact', () => {
 
   it('JUnit body (what CI pages show): the same fix, pasted from the unescaped failure text', () => {
     const c = cases.find((x) => x.code.endsWith('/apply')) as (typeof cases)[number];
-    const jsonFile = join(mkdtempSync(join(tmpdir(), 'gwdoctor-paste-json-')), 'r.json');
+    const jsonFile = join(tempDir('gwdoctor-paste-json-'), 'r.json');
     const r = gwdoctor(['--manifests', c.dir, '--offline', '-o', 'junit', '-o', `json=${jsonFile}`, c.target]);
     const fix = JSON.parse(readFileSync(jsonFile, 'utf8')).targets[0].layers.find(
       (l: { status: string }) => l.status === 'fail',
@@ -141,7 +141,7 @@ describe('a printed fix pasted into bash arrives intact', () => {
   });
 
   it('gwdoctor diff text: the fix of a newly failing host, pasted', () => {
-    const jsonFile = join(mkdtempSync(join(tmpdir(), 'gwdoctor-paste-json-')), 'r.json');
+    const jsonFile = join(tempDir('gwdoctor-paste-json-'), 'r.json');
     gwdoctor([
       '--manifests',
       join(FIXTURES, 'grant-missing'),

@@ -1,14 +1,14 @@
 // -o prometheus as Prometheus reads it: `promtool check metrics` (Debian's prometheus package) accepts it with no
 // lint problem, and the samples say per host the verdict, the failed layer and code, durations, TLS and DNS facts.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwdoctor } from '../helpers/cli.js';
 import { consumer, runTool } from '../helpers/consumers.js';
 import { scenarioReport, withNetworkLayers } from '../helpers/reports.js';
 import { renderPrometheus } from '../../src/report/prometheus.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const promtool = consumer('promtool', 'prometheus');
 
@@ -29,7 +29,7 @@ function samples(text: string): Map<string, number> {
 
 describe.skipIf(!promtool)('prometheus output (checked by promtool)', () => {
   it('gives per host an ok gauge, the verdict, and the failing layer and code as labels; promtool finds no problem', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'gwd-prom-')), 'gwdoctor.prom');
+    const file = join(tempDir('gwd-prom-'), 'gwdoctor.prom');
     const r = gwdoctor([
       '--manifests',
       'fixtures/grant-missing',

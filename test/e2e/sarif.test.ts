@@ -1,8 +1,7 @@
 // -o sarif as code scanning reads it: valid against the SARIF 2.1.0 JSON schema, a rule per reason code linking to
 // its README heading, a result per failing layer located at the manifest file:line when the report has origins.
 
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import Ajv04Module from 'ajv-draft-04';
@@ -15,6 +14,7 @@ import { CODES } from '../../src/codes.js';
 import { renderSarif } from '../../src/report/sarif.js';
 import { loadYaml } from '../../src/fix/render.js';
 import type { Evidence } from '../../src/types.js';
+import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
 
@@ -48,7 +48,7 @@ interface SarifLog {
 }
 
 function sarifOf(args: string[]): { code: number | null; log: SarifLog } {
-  const file = join(mkdtempSync(join(tmpdir(), 'gwd-sarif-')), 'out.sarif');
+  const file = join(tempDir('gwd-sarif-'), 'out.sarif');
   const r = gwdoctor([...args, '-o', `sarif=${file}`]);
   return { code: r.code, log: JSON.parse(readFileSync(file, 'utf8')) };
 }

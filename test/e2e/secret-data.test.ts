@@ -2,12 +2,12 @@
 // them as istiod does), and every output a user or a CI job can get — every -o format, --fix-dir, -v evidence,
 // --debug, --all, `gwdoctor diff` — is searched for the key and certificate material of the fixtures' Secrets.
 
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FORMATS } from '../../src/report/formats.js';
 import { gwdoctor, ROOT } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const CERTS = join(ROOT, 'fixtures', '_certs');
 
@@ -54,7 +54,7 @@ describe('no Secret data in any output', () => {
   });
 
   it.each(SCENARIOS)('%s: every -o format, --fix-dir, -v and --debug', (name) => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-secret-'));
+    const dir = tempDir('gwd-secret-');
     const outs = FORMATS.filter((f) => f !== 'text').flatMap((f) => ['-o', `${f}=${join(dir, `report.${f}`)}`]);
     const r = gwdoctor(
       [

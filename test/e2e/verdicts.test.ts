@@ -1,12 +1,12 @@
 // Verdicts that lied (issue 20): the built CLI on manifests a pull request could make of the seed as committed
 // (fixtures/seed-presync). Each case failed before its fix.
 
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { gwdoctor, validateReport } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 interface Obj {
   apiVersion: string;
@@ -22,7 +22,7 @@ const seed = (): Obj[] =>
 
 /** A directory of manifests: one file per entry (name -> objects), written in the order given. */
 function tree(files: Record<string, Obj[]>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gwd-verdicts-'));
+  const dir = tempDir('gwd-verdicts-');
   for (const [name, objs] of Object.entries(files)) {
     mkdirSync(join(dir, name, '..'), { recursive: true });
     writeFileSync(join(dir, name), objs.map((o) => stringify(o)).join('---\n'));

@@ -3,8 +3,7 @@
 // of another name is forbidden to it, and gwdoctor must then say "not checked" with the API server's reason and pass
 // (exit 0), never fail or call the run inconclusive. Secrets are only ever read by name (GET), never listed.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -15,6 +14,7 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
 import { istiod, itIstiod, live } from './live.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
 
@@ -28,7 +28,7 @@ function renamedScenario(): string {
     if (o.kind === 'Gateway' && o.metadata.name === 'example-istio-gateway')
       ((o as Gateway).spec.listeners?.[0]?.tls?.certificateRefs?.[0] as { name: string }).name = 'unlisted-tls';
   }
-  const dir = mkdtempSync(join(tmpdir(), 'gwd-cert-rbac-'));
+  const dir = tempDir('gwd-cert-rbac-');
   writeFileSync(join(dir, 'cluster.yaml'), stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
   return dir;
 }

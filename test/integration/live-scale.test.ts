@@ -2,8 +2,7 @@
 // one LIST per kind. A counting proxy (plain HTTP in front of the API server) records every request gwdoctor makes.
 
 import { countingProxy } from '../helpers/counting-proxy.js';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { LiveCluster } from '../../src/cluster/live.js';
@@ -13,6 +12,7 @@ import { Kube, type Obj } from './harness/kube.js';
 import { istiod, itLive, live } from './live.js';
 import { gwdoctorAsync } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
 
@@ -179,7 +179,7 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
         // and 2 discovery GETs (no discovery cache under this HOME).
         expect(requests.length, requests.join('\n')).toBeLessThanOrEqual(21);
         // As on a workstation, with discovery remembered on disk (a first run fills the cache): at most 20.
-        const cacheHome = mkdtempSync(join(tmpdir(), 'gwdoctor-xdg-'));
+        const cacheHome = tempDir('gwdoctor-xdg-');
         await gwdoctorAsync(['--kubeconfig', kc, '--offline', '-o', 'json', 'h0.example.com'], {
           XDG_CACHE_HOME: cacheHome,
         });
@@ -213,7 +213,7 @@ describe('live reads at scale (seed cluster plus 100 hosts)', () => {
       const proxy = await countingProxy(live!.server, live!.caFile);
       try {
         const kc = kubeconfigTo(proxy.url);
-        const cacheHome = mkdtempSync(join(tmpdir(), 'gwdoctor-xdg-'));
+        const cacheHome = tempDir('gwdoctor-xdg-');
         const env = { XDG_CACHE_HOME: cacheHome };
         const discoveryGets = async (args: string[], e: NodeJS.ProcessEnv = env) => {
           proxy.requests.length = 0;
@@ -311,7 +311,7 @@ describe('a cached discovery that turns out wrong (ReferenceGrant v1 switched of
       const proxy = await countingProxy(server, live!.caFile);
       try {
         const kc = kubeconfigTo(proxy.url, 'admin-token'); // this API server has no RBAC for the viewer
-        const env = { XDG_CACHE_HOME: mkdtempSync(join(tmpdir(), 'gwdoctor-xdg-')) };
+        const env = { XDG_CACHE_HOME: tempDir('gwdoctor-xdg-') };
         const run = async () => {
           proxy.requests.length = 0;
           const r = await gwdoctorAsync(['--kubeconfig', kc, '--offline', '-o', 'json', 'api.example.com'], env);

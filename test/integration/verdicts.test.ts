@@ -6,10 +6,9 @@
 //  - a plain-HTTP API server address (what `kubectl proxy` serves) works like a direct one (item 8).
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { stringify } from 'yaml';
@@ -20,6 +19,7 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
 import { istiod, itIstiod, itLive, live } from './live.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const GW = 'gateway.networking.k8s.io';
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
@@ -60,7 +60,7 @@ describe('Gateway API versions: what the real API server serves (item 5)', () =>
   });
 
   itLive('refuses a v1alpha2 ReferenceGrant and a v1beta2 HTTPRoute, as gwdoctor says of such manifests', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwd-unserved-'));
+    const dir = tempDir('gwd-unserved-');
     const grant = {
       apiVersion: `${GW}/v1alpha2`,
       kind: 'ReferenceGrant',
@@ -104,7 +104,7 @@ describe('an object defined twice in a directory (item 4)', () => {
   itLive(
     'kubectl apply -f DIR -R leaves the copy gwdoctor judges (files in byte order, documents in file order)',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'gwd-dup-'));
+      const dir = tempDir('gwd-dup-');
       const route = (hostname: string) => ({
         apiVersion: `${GW}/v1`,
         kind: 'HTTPRoute',
@@ -152,7 +152,7 @@ describe('the GatewayClasses istiod creates (item 3)', () => {
     'a live Gateway of the istio class istiod created is judged the same as the manifests without the class',
     async () => {
       // seed-healthy from git (no GatewayClass objects) predicts what istiod reports for the live seed.
-      const dir = mkdtempSync(join(tmpdir(), 'gwd-noclass-'));
+      const dir = tempDir('gwd-noclass-');
       const docs = readFileSync(join(FIXTURES, 'seed-presync', 'cluster.yaml'), 'utf8')
         .split(/^---$/m)
         .filter((d) => !/^kind: GatewayClass$/m.test(d));
@@ -216,7 +216,7 @@ describe('a plain-HTTP API server address, as `kubectl proxy` serves it (item 8)
         applied = await applyScenario(admin!, join(FIXTURES, 'grant-missing'), {
           status: istiod ? 'istiod' : 'fixture',
         });
-        const kc = join(mkdtempSync(join(tmpdir(), 'gwd-proxy-')), 'kubeconfig');
+        const kc = join(tempDir('gwd-proxy-'), 'kubeconfig');
         // As `kubectl config set-cluster proxy --server=http://127.0.0.1:8001` writes it: no credentials, no CA.
         writeFileSync(
           kc,

@@ -6,13 +6,13 @@
 //    copies that version.
 // The same behaviour on the real API server: test/integration/verdicts.test.ts.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ManifestCluster, SERVED_VERSIONS } from '../../src/cluster/manifests.js';
 import { runScenario } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const GW = 'gateway.networking.k8s.io';
 const route = (hostnames: string[], name = 'example-api', apiVersion = `${GW}/v1`) => ({
@@ -27,7 +27,7 @@ const route = (hostnames: string[], name = 'example-api', apiVersion = `${GW}/v1
 });
 
 function dir(files: Record<string, object[]>): string {
-  const d = mkdtempSync(join(tmpdir(), 'gwd-apply-'));
+  const d = tempDir('gwd-apply-');
   for (const [name, objs] of Object.entries(files))
     writeFileSync(join(d, name), objs.map((o) => stringify(o)).join('---\n'));
   return d;

@@ -1,15 +1,15 @@
 // Reading manifests at scale: every object keeps its file and line, the bulk gwdoctor never reads is left out, JSON and
 // YAML give the same objects, and bad input is a one-line error naming file and line.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadManifests, ManifestCluster, originOf } from '../../src/cluster/manifests.js';
 import { readLines } from '../../src/cluster/manifest-stream.js';
 import type { K8sObject } from '../../src/cluster/objects.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-man-'));
+const tmp = () => tempDir('gwd-man-');
 const write = (name: string, text: string) => {
   const d = tmp();
   writeFileSync(join(d, name), text);

@@ -5,11 +5,11 @@
 // reporter, judge, pipeline or run loop, no check imports another check, src/ reaches the checks only through
 // checks/index.ts, and the core types (src/types.ts) import nothing that imports them.
 
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cruise, type IForbiddenRuleType } from 'dependency-cruiser';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/tmp.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -72,7 +72,7 @@ describe('the module graph with type imports', () => {
   }, 60_000);
 
   it('sees what esbuild does not: an `import type` of a reporter in a rule, and a cycle of type-only imports', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gwdoctor-graph-'));
+    const dir = tempDir('gwdoctor-graph-');
     for (const d of ['src/gatewayapi', 'src/report']) mkdirSync(join(dir, d), { recursive: true });
     writeFileSync(
       join(dir, 'src/gatewayapi/hostnames.ts'),

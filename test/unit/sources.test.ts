@@ -1,13 +1,13 @@
 // Where objects come from: manifests on disk (YAML, JSON, kind: List) and kubeconfigs found the way kubectl finds them.
 
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';
 import { findKubeconfig, LiveCluster } from '../../src/cluster/live.js';
+import { tempDir } from '../helpers/tmp.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'gwd-src-'));
+const tmp = () => tempDir('gwd-src-');
 
 describe('--manifests', () => {
   it('reads directories recursively: multi-document YAML, JSON and kind: List, ignoring other files and unknown kinds', async () => {

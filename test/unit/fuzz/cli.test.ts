@@ -4,8 +4,7 @@
 // report that validates against schema/report.v3.json.
 
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -13,8 +12,9 @@ import { parse } from 'yaml';
 import { CLI, ROOT, validateReport } from '../../helpers/cli.js';
 import { fifoWriter, gwdoctorChild, mkfifo } from '../../helpers/stall.js';
 import { budget, leaked, SECRETS, timeoutFor } from './budget.js';
+import { tempDir } from '../../helpers/tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'gwd-fuzz-'));
+const dir = tempDir('gwd-fuzz-');
 const resolv = join(dir, 'resolv.conf');
 writeFileSync(resolv, 'nameserver 127.0.0.9\n'); // nothing listens: no real DNS traffic from the fuzz suite
 
