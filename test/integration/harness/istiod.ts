@@ -5,6 +5,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../helpers/ports.js';
 import { ROOT } from './controlplane.js';
@@ -112,6 +113,8 @@ export async function startIstiod(o: {
   const env: Record<string, string> = {
     PATH: process.env['PATH'] ?? '/usr/bin:/bin',
     HOME: work,
+    // Its temporary files in the test run's directory (test/run-dir.ts), as every process the tests start.
+    TMPDIR: tmpdir(),
     POD_NAMESPACE: 'istio-system',
     POD_NAME: 'istiod-gwdoctor-test',
     REVISION: 'default',

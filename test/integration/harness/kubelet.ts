@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { ROOT } from './controlplane.js';
 import { stopGroup } from './istiod.js';
 import type { Kube } from './kube.js';
+import { currentRunLabel } from '../../helpers/leftovers.js';
 
 /** The kubelet port the real kubelet serves on (--port default). */
 export const KUBELET_PORT = 10250;
@@ -128,14 +129,18 @@ export async function registerKubelet(kube: Kube, node: string, address: string,
   });
 }
 
-/** A TEST-NET-1 address on lo that no other run uses (removed with `removeTestNetAddress`). */
+/** A TEST-NET-1 address on lo that no other run uses (removed with `removeTestNetAddress`), labelled with the run. */
 export function addTestNetAddress(): string {
   const used = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' });
   for (let i = 0; i < 50; i++) {
     const a = `192.0.2.${100 + Math.floor(Math.random() * 150)}`;
     if (used.includes(` ${a}/`)) continue;
     try {
-      execFileSync('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo'], { stdio: 'pipe' });
+      // Labelled with the test run (test/run-dir.ts), whose end finds and removes one a test left.
+      const label = currentRunLabel();
+      execFileSync('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo', ...(label ? ['label', label] : [])], {
+        stdio: 'pipe',
+      });
       return a;
     } catch {
       // taken by a parallel run between the look and the add: try another
