@@ -17,6 +17,9 @@ import { clearLeftovers, describeLeftovers, leftovers, RUN_DIR_ENV } from './hel
 const VARS = ['TMPDIR', 'TMP', 'TEMP', RUN_DIR_ENV] as const;
 const KEY = Symbol.for('gwdoctor.test-run-dir');
 
+/** GWDOCTOR_KEEP_CP=1 keeps the control plane's files (harness/controlplane.ts), so the directory they are in. */
+const keep = () => Boolean(process.env['GWDOCTOR_KEEP_CP']);
+
 interface Run {
   dir: string;
   users: number;
@@ -30,7 +33,9 @@ export default function setup(): () => void {
     const saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
     for (const v of VARS) process.env[v] = dir;
     // Killed before the teardown (Ctrl-C twice, a crash): the files still go.
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    process.once('exit', () => {
+      if (!keep()) rmSync(dir, { recursive: true, force: true });
+    });
     g[KEY] = { dir, users: 0, saved };
   }
   const run = g[KEY];
@@ -53,7 +58,11 @@ export default function setup(): () => void {
         (p.ppid === process.pid && (p.exe === process.execPath || p.cmd.includes('/node_modules/'))),
     );
     clearLeftovers(left);
-    rmSync(run.dir, { recursive: true, force: true });
+    if (keep()) {
+      // Kept for debugging (README, "The integration suite"): its files are wanted, not left behind.
+      process.stderr.write(`[run-dir] kept ${run.dir} (GWDOCTOR_KEEP_CP)\n`);
+      left.entries = [];
+    } else rmSync(run.dir, { recursive: true, force: true });
     const lines = describeLeftovers(left);
     if (lines.length > 0)
       throw new Error(`the test run left behind (now removed):\n  ${lines.join('\n  ')}\nin ${run.dir}`);
