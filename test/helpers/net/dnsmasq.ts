@@ -2,7 +2,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { query } from '../../../src/net/dns-client.js';
-import { freePort, waitFor } from '../ports.js';
+import { freePort, listensOn, waitFor } from '../ports.js';
 
 export interface Dnsmasq {
   port: number;
@@ -13,10 +13,22 @@ export interface Dnsmasq {
  * `address`: domain -> IPv4 (subdomains included, as dnsmasq does); an empty IP gives NXDOMAIN.
  * `local`: domains answered only from here (unknown names -> NXDOMAIN instead of REFUSED).
  */
-export async function startDnsmasq(
-  bin: string,
-  opts: { address: Record<string, string>; local?: string[]; hostRecords?: string[] },
-): Promise<Dnsmasq> {
+type Opts = { address: Record<string, string>; local?: string[]; hostRecords?: string[] };
+
+/** dnsmasq could not bind its port (another process took it after freePort picked it): worth a try on a new one. */
+class PortTaken extends Error {}
+
+export async function startDnsmasq(bin: string, opts: Opts): Promise<Dnsmasq> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(bin, opts);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 3) throw err;
+    }
+  }
+}
+
+async function startOnce(bin: string, opts: Opts): Promise<Dnsmasq> {
   const port = await freePort();
   const args = [
     '--no-daemon',
@@ -38,16 +50,27 @@ export async function startDnsmasq(
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // Up when this dnsmasq listens on the port (TCP; it binds UDP alongside) and answers: a query alone would also be
+  // answered by another run's dnsmasq that took the port after freePort picked it. (waitFor treats a throwing probe
+  // as not yet: an exit is seen through `gone`.)
+  let gone = false;
+  void exited.then(() => (gone = true));
   try {
     await waitFor(`dnsmasq on port ${port}`, async () => {
-      if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${stderr}`);
+      if (gone) return true;
+      if (!listensOn(child.pid as number, port)) return false;
       const probeName = Object.keys(opts.address)[0] ?? 'example.com';
       await query({ host: '127.0.0.1', port }, probeName, 'A', AbortSignal.timeout(500), 300);
       return true;
     });
+    if (gone) {
+      const why = `dnsmasq exited: ${stderr}`;
+      throw /Address already in use/.test(why) ? new PortTaken(why) : new Error(why);
+    }
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n${stderr}`);
+    await exited;
+    throw err instanceof PortTaken ? err : new Error(`${(err as Error).message}\n${stderr}`);
   }
   return {
     port,

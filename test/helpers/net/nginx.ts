@@ -3,9 +3,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort, waitFor } from '../ports.js';
+import { freePort, listensOn, waitFor } from '../ports.js';
 
 export interface NginxServer {
   name: string;
@@ -24,7 +23,20 @@ export interface Nginx {
   errorLog(): string;
 }
 
+/** nginx could not bind a port (another process took it after freePort picked it): worth a try on new ports. */
+class PortTaken extends Error {}
+
 export async function startNginx(bin: string, dir: string, servers: NginxServer[]): Promise<Nginx> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(bin, dir, servers);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 3) throw err;
+    }
+  }
+}
+
+async function startOnce(bin: string, dir: string, servers: NginxServer[]): Promise<Nginx> {
   mkdirSync(join(dir, 'logs'), { recursive: true });
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   const ports: Record<string, number> = {};
@@ -54,6 +66,7 @@ export async function startNginx(bin: string, dir: string, servers: NginxServer[
     '}',
   ].join('\n');
   writeFileSync(join(dir, 'nginx.conf'), conf);
+  writeFileSync(join(dir, 'logs', 'error.log'), ''); // this attempt's errors only
   const child: ChildProcess = spawn(
     bin,
     ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'logs', 'error.log')],
@@ -69,20 +82,21 @@ export async function startNginx(bin: string, dir: string, servers: NginxServer[
       return '';
     }
   };
-  const last = servers[servers.length - 1] as NginxServer;
   try {
-    await waitFor('nginx', async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}\n${errorLog()}`);
-      return new Promise<boolean>((resolve) => {
-        const s = connect({ host: '127.0.0.1', port: ports[last.name] as number }, () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => resolve(false));
-      });
-    });
+    // Up when this nginx (the master, which holds the listening sockets) listens on every port: a connect would also
+    // succeed against another process that took a port after freePort picked it, while this nginx retries its bind()
+    // for 2.5 s before giving up (seen once: another run's nginx answered a scenario's request).
+    // (waitFor treats a throwing probe as not yet: an exit is seen through `gone`.)
+    let gone = false;
+    void exited.then(() => (gone = true));
+    await waitFor('nginx', async () => gone || Object.values(ports).every((p) => listensOn(child.pid as number, p)));
+    if (gone) {
+      const why = `nginx exited: ${stderr}\n${errorLog()}`;
+      throw /Address already in use/.test(why) ? new PortTaken(why) : new Error(why);
+    }
   } catch (err) {
     child.kill('SIGKILL');
+    await exited;
     throw err;
   }
   return {
