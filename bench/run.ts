@@ -1,7 +1,8 @@
 // npm run bench: ratios measured side by side in one run (the machine is shared: absolute times drift, ratios hold).
 //   node bench/run.ts [--runs N] [--full] [--only SECTION,...] [--baseline DIR ...]   (build first: npm run build)
-//   --baseline DIR (repeatable): a checkout of an earlier commit, built (DIR/dist/bundle/cli.js); the start-up section
-//   then runs its cases with each build too, interleaved in the same run (before/after, tagged with DIR's name).
+//   --baseline DIR (repeatable): a checkout of an earlier commit, built (DIR/dist/bundle/cli.js); the startup, offline
+//   and pertarget sections then run their cases with each build too, interleaved in the same run (before/after,
+//   tagged with DIR's name).
 //   --full adds N = 100,000 routes. Sections: startup, offline, parse, net (nginx + Envoy stub), live (the real
 //   control plane, scripts/build-controlplane.sh), all (--all over 1,000 hosts), mesh (the mesh layer's cost).
 //   Default: every section.
@@ -10,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from './gen-cluster.ts';
 
@@ -181,16 +182,19 @@ if (section('startup')) {
 if (section('offline')) {
   const sizes = [10, 1_000, 10_000, ...(full ? [100_000] : [])];
   const hosts = (n: number) => Array.from({ length: 100 }, (_, i) => `app-${i % Math.max(1, n)}.example.com`);
-  const cases = sizes.flatMap((n) => [
-    {
-      name: `offline 1 host, N=${n}`,
-      argv: [CLI, '-f', cluster(n, 'yaml'), '--offline', '--timeout', '10m', 'app-1.example.com'],
-    },
-    {
-      name: `offline 100 hosts, N=${n}`,
-      argv: [CLI, '-f', cluster(n, 'yaml'), '--offline', '--timeout', '10m', '-o', 'json', ...hosts(n)],
-    },
-  ]);
+  const builds = [...baselines.map((b) => ({ cli: b.cli, tag: ` (${b.tag})` })), { cli: CLI, tag: '' }];
+  const cases = sizes.flatMap((n) =>
+    builds.flatMap(({ cli, tag }) => [
+      {
+        name: `offline 1 host, N=${n}${tag}`,
+        argv: [cli, '-f', cluster(n, 'yaml'), '--offline', '--timeout', '10m', 'app-1.example.com'],
+      },
+      {
+        name: `offline 100 hosts, N=${n}${tag}`,
+        argv: [cli, '-f', cluster(n, 'yaml'), '--offline', '--timeout', '10m', '-o', 'json', ...hosts(n)],
+      },
+    ]),
+  );
   const r = paired(cases, Math.max(1, Math.ceil(runs / 3)));
   const base = r.get('offline 1 host, N=10')!;
   for (const c of cases) {
@@ -272,36 +276,68 @@ if (section('parse')) {
 }
 
 // 3b. Per-target work, in process: one snapshot loaded once, then 100 targets on it, CPU time per target (the
-//     100 hosts - 1 host difference of the offline section is within its run-to-run noise at N=10,000).
+//     100 hosts - 1 host difference of the offline section is within its run-to-run noise at N=10,000). With
+//     --baseline, each baseline build's modules too, in the same process, their rounds interleaved with this build's.
 if (section('pertarget')) {
-  const { ManifestCluster } = (await import(
-    join(root, 'dist', 'src', 'cluster', 'manifests.js')
-  )) as typeof import('../src/cluster/manifests.ts');
-  const { LAYERS } = (await import(join(root, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
-  const { offlineEnv, runTarget } = (await import(
-    join(root, 'dist', 'src', 'pipeline.js')
-  )) as typeof import('../src/pipeline.ts');
-  const { parseTarget } = (await import(join(root, 'dist', 'src', 'target.js'))) as typeof import('../src/target.ts');
-  const perTarget = async (n: number): Promise<number> => {
-    const snap = ManifestCluster.fromPaths([cluster(n, 'yaml')]);
-    const env = offlineEnv(snap, { signal: AbortSignal.timeout(600_000) });
-    const hosts = Array.from({ length: 100 }, (_, i) => `app-${i % n}.example.com`);
-    const one = (h: string) => runTarget(LAYERS, parseTarget(h), env, { until: null, intervalMs: 0 });
-    await one('app-0.example.com'); // warm: the JIT and the snapshot's indexes, built once per run
-    const xs: number[] = [];
-    for (let r = 0; r < Math.max(3, runs); r++) {
-      const t = process.cpuUsage();
-      for (const h of hosts) await one(h);
-      const d = process.cpuUsage(t);
-      xs.push((d.user + d.system) / 1000 / hosts.length);
-    }
-    return median(xs);
+  const builds = [
+    ...baselines.map((b) => ({ dir: join(dirname(b.cli), '..', '..'), tag: ` (${b.tag})` })),
+    { dir: root, tag: '' },
+  ];
+  const setups = await Promise.all(
+    builds.map(async ({ dir, tag }) => {
+      const { ManifestCluster } = (await import(
+        join(dir, 'dist', 'src', 'cluster', 'manifests.js')
+      )) as typeof import('../src/cluster/manifests.ts');
+      const { LAYERS } = (await import(join(dir, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
+      const { offlineEnv, runTarget } = (await import(
+        join(dir, 'dist', 'src', 'pipeline.js')
+      )) as typeof import('../src/pipeline.ts');
+      const { parseTarget } = (await import(
+        join(dir, 'dist', 'src', 'target.js')
+      )) as typeof import('../src/target.ts');
+      /** One round of 100 targets on a snapshot of N routes loaded once: CPU ms per target. */
+      const rounds = async (n: number) => {
+        const snap = ManifestCluster.fromPaths([cluster(n, 'yaml')]);
+        const env = offlineEnv(snap, { signal: AbortSignal.timeout(600_000) });
+        const hosts = Array.from({ length: 100 }, (_, i) => `app-${i % n}.example.com`);
+        const one = (h: string) => runTarget(LAYERS, parseTarget(h), env, { until: null, intervalMs: 0 });
+        await one('app-0.example.com'); // warm: the JIT and the snapshot's indexes, built once per run
+        return async () => {
+          const t = process.cpuUsage();
+          for (const h of hosts) await one(h);
+          const d = process.cpuUsage(t);
+          return (d.user + d.system) / 1000 / hosts.length;
+        };
+      };
+      return { tag, rounds };
+    }),
+  );
+  const perTarget = async (n: number): Promise<number[]> => {
+    const rs = [];
+    for (const s of setups) rs.push(await s.rounds(n));
+    const xs: number[][] = setups.map(() => []);
+    for (let r = 0; r < Math.max(3, runs); r++) for (const [i, round] of rs.entries()) xs[i]!.push(await round());
+    return xs.map(median);
   };
   const base = await perTarget(10);
-  rows.push({ name: 'CPU per target, N=10 (in process, warm)', ms: base, rssMB: NaN, base: 'itself', ratio: 1 });
+  for (const [i, s] of setups.entries())
+    rows.push({
+      name: `CPU per target, N=10 (in process, warm)${s.tag}`,
+      ms: base[i]!,
+      rssMB: NaN,
+      base: 'itself',
+      ratio: 1,
+    });
   for (const n of [1_000, 10_000]) {
     const ms = await perTarget(n);
-    rows.push({ name: `CPU per target, N=${n}`, ms, rssMB: NaN, base: 'CPU per target, N=10', ratio: ms / base });
+    for (const [i, s] of setups.entries())
+      rows.push({
+        name: `CPU per target, N=${n}${s.tag}`,
+        ms: ms[i]!,
+        rssMB: NaN,
+        base: `CPU per target, N=10${s.tag}`,
+        ratio: ms[i]! / base[i]!,
+      });
   }
 }
 

@@ -18,12 +18,34 @@ export const keyOf = (kind: string, namespace: string | undefined, name: string)
   `${kind}\0${namespace ?? ''}\0${name}`;
 export const isObject = (v: unknown): v is K8sObject => !!v && typeof v === 'object' && 'kind' in v && 'metadata' in v;
 
+/** What one read gave in this attempt: its value, or the error it failed with (thrown again to whoever reads it). */
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/** A read the snapshot does not hold yet, with how to make it (thrown by a synchronous stage; settle() makes the reads). */
+export interface Need {
+  key: string;
+  load: () => Promise<unknown>;
+}
+
+/**
+ * Thrown by a synchronous look-up that needs reads the snapshot does not hold yet: the async shell (src/cluster/view.ts
+ * settle) makes them, stores what they gave, and runs the stage again. Never escapes the shell.
+ */
+export class Unread extends Error {
+  constructor(readonly needs: Need[]) {
+    super(`not read yet: ${needs.map((n) => n.key).join(', ')}`);
+  }
+}
+
 export class Snapshot {
+  /** Every read made in this attempt, by method and arguments: value or error (lists first, then the by-name reads). */
+  private readonly settled = new Map<string, Settled>();
+  private readonly pending = new Map<string, Promise<void>>();
   /** The HTTPRoutes and GRPCRoutes of the attempt as one list (for the pair of lists the reader returned). */
   private merged: { http: HTTPRoute[]; grpc: GRPCRoute[]; routes: Route[] } | undefined;
   private readonly routeIndexes = new Map<Route[], RouteIndex>();
   private classLists: { read: GatewayClass[]; all: GatewayClass[] } | undefined;
-  private readonly namespaceMaps = new Map<Route[], Promise<Map<string, Namespace | undefined>>>();
+  private readonly namespaceMaps = new Map<Route[], Map<string, Namespace | undefined>>();
   private readonly arrayIndexes = new Map<readonly unknown[], Map<string, K8sObject>>();
   private readonly unreadableKinds = new Map<Unreadable['kind'], string>();
 
@@ -58,19 +80,19 @@ export class Snapshot {
     return this.classLists.all;
   }
 
-  /** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list. */
+  /** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), looked up once per route list. */
   namespaces(
-    read: (name: string) => Promise<Namespace | undefined>,
     routes: Route[],
-  ): Promise<Map<string, Namespace | undefined>> {
-    let p = this.namespaceMaps.get(routes);
-    if (!p) {
+    read: (names: string[]) => (Namespace | undefined)[],
+  ): Map<string, Namespace | undefined> {
+    let m = this.namespaceMaps.get(routes);
+    if (!m) {
       const names = [...new Set(routes.map((r) => r.metadata.namespace ?? 'default'))];
-      p = Promise.all(names.map((n) => read(n))).then((got) => new Map(names.map((n, i) => [n, got[i]])));
-      this.namespaceMaps.set(routes, p);
-      p.catch(() => this.namespaceMaps.delete(routes));
+      const got = read(names); // throws (nothing kept) until every Namespace is read
+      m = new Map(names.map((n, i) => [n, got[i]]));
+      this.namespaceMaps.set(routes, m);
     }
-    return p;
+    return m;
   }
 
   /** "Kind namespace/name" -> object for one list a reader returned, indexed once per attempt (the last of duplicates). */
@@ -82,6 +104,33 @@ export class Snapshot {
       this.arrayIndexes.set(arr, idx);
     }
     return idx;
+  }
+
+  /** The value of a read made in this attempt (or its error, thrown); throws Unread when it has not been made yet. */
+  read<T>(key: string, load: () => Promise<T>): T {
+    const s = this.settled.get(key);
+    if (s) {
+      if (s.ok) return s.value as T;
+      throw s.error;
+    }
+    throw new Unread([{ key, load }]);
+  }
+
+  /** Make the reads a stage needs (each once per attempt, however many targets ask), and store what they gave. */
+  async fill(needs: Need[]): Promise<void> {
+    await Promise.all(
+      needs.map((n) => {
+        let p = this.pending.get(n.key);
+        if (!p) {
+          p = n.load().then(
+            (value) => void this.settled.set(n.key, { ok: true, value }),
+            (error: unknown) => void this.settled.set(n.key, { ok: false, error }),
+          );
+          this.pending.set(n.key, p);
+        }
+        return p;
+      }),
+    );
   }
 
   /** Record a kind that could not be read (its list was forbidden) and was taken as empty. */

@@ -24,7 +24,7 @@
 
 import type { X509Certificate } from 'node:crypto';
 import type { Gateway, GatewayListener, ReferenceGrant, Secret } from '../cluster/objects.js';
-import type { ClusterReader } from '../cluster/reader.js';
+import { all, type ClusterView } from '../cluster/view.js';
 import { ClusterAccessError } from '../errors.js';
 import type { Evidence } from '../types.js';
 import { about } from '../evidence.js';
@@ -190,22 +190,17 @@ export function judgeSecret(ref: CertRef, secret: Secret | undefined, now: numbe
 }
 
 /** Read the listener's Secrets (GET by name, each once) and the ReferenceGrants of foreign Secret namespaces. */
-export async function readListenerCerts(
-  cluster: ClusterReader,
-  gw: Gateway,
-  l: GatewayListener,
-  now: number,
-): Promise<ListenerCerts> {
+export function readListenerCerts(v: ClusterView, gw: Gateway, l: GatewayListener, now: number): ListenerCerts {
   const mode = l.tls?.options?.[TERMINATE_MODE];
   const builtin = mode === 'ISTIO_SIMPLE' || mode === 'ISTIO_MUTUAL' ? mode : null;
   const gwNs = gw.metadata.namespace ?? 'default';
   const refs = builtin ? [] : certificateRefs(gw, l);
-  const states = await Promise.all(
-    refs.map(async (ref): Promise<RefState> => {
+  const states = all(
+    refs.map((ref) => (): RefState => {
       if (ref.group !== '' || ref.kind !== 'Secret') return { state: 'unsupported', ref };
       let secret;
       try {
-        secret = await cluster.secret(ref.namespace, ref.name);
+        secret = v.secret(ref.namespace, ref.name);
       } catch (err) {
         // Reading Secrets is optional: without the permission the certificate is simply not checked.
         if (err instanceof ClusterAccessError && err.kind === 'forbidden')
@@ -227,15 +222,13 @@ export async function readListenerCerts(
       refs.filter((r) => r.namespace !== gwNs && r.group === '' && r.kind === 'Secret').map((r) => r.namespace),
     ),
   ];
-  const grants = new Map(
-    await Promise.all(foreign.map(async (ns) => [ns, await cluster.referenceGrants(ns)] as const)),
-  );
+  const grants = new Map(all(foreign.map((ns) => () => [ns, v.referenceGrants(ns)] as const)));
   const ungranted = refs.some(
     (r) =>
       r.namespace !== gwNs &&
       !(grants.get(r.namespace) ?? []).some((g) => secretGrantPermits(g, gwNs, r.namespace, r.name)),
   );
-  const grantApiVersion = ungranted ? await cluster.referenceGrantApiVersion() : '';
+  const grantApiVersion = ungranted ? v.referenceGrantApiVersion() : '';
   return { gateway: gw, listener: l, builtin, refs: states, grants, grantApiVersion };
 }
 

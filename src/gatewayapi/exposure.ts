@@ -5,7 +5,7 @@
 // "which rule wins for this request" but "does ANY accepted route serve this host, on any path".
 
 import type { Gateway, GatewayListener, Route } from '../cluster/objects.js';
-import type { ClusterReader } from '../cluster/reader.js';
+import { both, type ClusterView } from '../cluster/view.js';
 import type { Target } from '../types.js';
 import { routeDroppedBy } from './grants.js';
 import { hostMatches } from './hostnames.js';
@@ -35,14 +35,14 @@ export type ExposureStage =
  * gateway, with an HTTP/HTTPS listener). Whether a Gateway is healthy does not matter here: a route attached to it is
  * published as soon as it is. A route Istio drops as a whole (routeDroppedBy) programs nothing and exposes nothing.
  */
-export async function resolveExposure(
-  cluster: ClusterReader,
+export function resolveExposure(
+  v: ClusterView,
   snapshot: Snapshot,
   target: Target,
   filter: { namespace: string; name: string } | null,
-): Promise<ExposureStage> {
+): ExposureStage {
   const host = target.host;
-  const [all, http, grpc] = await Promise.all([cluster.gateways(), cluster.httpRoutes(), cluster.grpcRoutes()]);
+  const [[all, http], grpc] = both(() => both(v.gateways, v.httpRoutes), v.grpcRoutes);
   const { routes, index } = snapshot.routes(http, grpc);
   let publicGws: Gateway[];
   if (filter) {
@@ -57,8 +57,8 @@ export async function resolveExposure(
   if (gateways.length === 0) return { kind: 'no-listener', considered: publicGws };
 
   const forHost = index.forHost(host);
-  const nsObjs = await namespacesFor(
-    cluster,
+  const nsObjs = namespacesFor(
+    v,
     snapshot,
     routes,
     gateways.map((g) => g.gw),

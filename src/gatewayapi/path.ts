@@ -1,7 +1,8 @@
 // The resolved path of one request: everything the cluster layers judge, computed from what the cluster source
-// holds, before any judging. Stages resolve lazily and in order (listener -> route -> grant -> endpoints), each read
-// through the snapshot (one memoised read of each thing per attempt), so a read that fails surfaces at the layer
-// that needs it and a layer that is never reached costs nothing. The judges in checks/ are pure functions of this.
+// holds, before any judging. Each stage (listener -> route -> grant -> endpoints) is a synchronous function of the
+// attempt's snapshot (src/cluster/view.ts): its async shell makes the reads the stage points at (each once per
+// attempt, shared by every target) and runs it again, so a read that fails surfaces at the layer that needs it and a
+// layer that is never reached costs nothing. The judges in checks/ are pure functions of this.
 
 import type {
   Gateway,
@@ -15,8 +16,8 @@ import type {
   Service,
   EndpointSlice,
 } from '../cluster/objects.js';
-import type { ClusterReader } from '../cluster/reader.js';
 import type { Snapshot } from '../cluster/snapshot.js';
+import { all as allOf, both, type ClusterView } from '../cluster/view.js';
 import { describe as describeObj, nsName } from '../cluster/objects.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, PortInUse, ResolvedBackendRef, Target } from '../types.js';
@@ -193,7 +194,7 @@ export interface RefProblem {
  * than the one serving this request. Those problems, so a judge does not call such status a disagreement.
  * Weight-0 refs are skipped as Istio skips them (buildHTTPDestination).
  */
-async function problemsInOtherRules(cluster: ClusterReader, route: Route, ruleIndex: number): Promise<RefProblem[]> {
+function problemsInOtherRules(v: ClusterView, route: Route, ruleIndex: number): RefProblem[] {
   const routeNs = route.metadata.namespace ?? 'default';
   const rules = route.spec.rules ?? [];
   const out: RefProblem[] = [];
@@ -206,15 +207,11 @@ async function problemsInOtherRules(cluster: ClusterReader, route: Route, ruleIn
         out.push({ reason: 'InvalidKind', ref });
         continue;
       }
-      if (
-        ref.namespace !== routeNs &&
-        !(await cluster.referenceGrants(ref.namespace)).some((g) => grantPermits(g, routeNs, ref))
-      ) {
+      if (ref.namespace !== routeNs && !v.referenceGrants(ref.namespace).some((g) => grantPermits(g, routeNs, ref))) {
         out.push({ reason: 'RefNotPermitted', ref });
         continue;
       }
-      if (svc && (await cluster.service(ref.namespace, ref.name)) === undefined)
-        out.push({ reason: 'BackendNotFound', ref });
+      if (svc && v.service(ref.namespace, ref.name) === undefined) out.push({ reason: 'BackendNotFound', ref });
     }
   }
   return out;
@@ -222,24 +219,24 @@ async function problemsInOtherRules(cluster: ClusterReader, route: Route, ruleIn
 
 /** Namespace objects of the routes' namespaces (for allowedRoutes Selectors), read once per route list and attempt. */
 export function namespacesFor(
-  cluster: ClusterReader,
+  v: ClusterView,
   snapshot: Snapshot,
   routes: Route[],
   gateways: Gateway[],
-): Promise<Map<string, Namespace | undefined>> {
+): Map<string, Namespace | undefined> {
   const needSelector = gateways.some((g) =>
     (g.spec.listeners ?? []).some((l) => l.allowedRoutes?.namespaces?.from === 'Selector'),
   );
-  if (!needSelector) return Promise.resolve(new Map());
-  return snapshot.namespaces((n) => cluster.namespace(n), routes);
+  if (!needSelector) return new Map();
+  return snapshot.namespaces(routes, (names) => allOf(names.map((n) => () => v.namespace(n))));
 }
 
 /** The Gateway's generated Service (label gateway.networking.k8s.io/gateway-name) and its endpoint count; null when unknown. */
-async function gatewayEndpoints(cluster: ClusterReader, gw: Gateway): Promise<GatewayEndpoints | null> {
+function gatewayEndpoints(v: ClusterView, gw: Gateway): GatewayEndpoints | null {
   const ns = gw.metadata.namespace ?? 'default';
   let svc;
   try {
-    svc = (await cluster.servicesByLabel(ns, { 'gateway.networking.k8s.io/gateway-name': gw.metadata.name }))[0];
+    svc = v.servicesByLabel(ns, { 'gateway.networking.k8s.io/gateway-name': gw.metadata.name })[0];
   } catch (err) {
     if (err instanceof ClusterAccessError && err.kind === 'forbidden') return null;
     throw err;
@@ -247,9 +244,8 @@ async function gatewayEndpoints(cluster: ClusterReader, gw: Gateway): Promise<Ga
   if (!svc) return null;
   try {
     // Manifests without any Pod (from git, or a dump of some kinds only) cannot say the Service has no endpoint.
-    if (cluster.mode !== 'live' && svc.spec?.selector && (await cluster.pods(ns, svc.spec.selector)) === null)
-      return null;
-    const slices = await cluster.endpointSlices(ns, svc.metadata.name);
+    if (v.mode !== 'live' && svc.spec?.selector && v.pods(ns, svc.spec.selector) === null) return null;
+    const slices = v.endpointSlices(ns, svc.metadata.name);
     return { service: svc.metadata.name, total: slices.reduce((n, sl) => n + (sl.endpoints ?? []).length, 0) };
   } catch (err) {
     // Reading them is an extra for a prediction: without the permission, the prediction is simply not made.
@@ -259,12 +255,21 @@ async function gatewayEndpoints(cluster: ClusterReader, gw: Gateway): Promise<Ga
 }
 
 /** Is the Gateway's infrastructure.parametersRef a ConfigMap that exists? (read only when one is set) */
-async function parametersState(cluster: ClusterReader, gw: Gateway): Promise<ParametersState> {
+function parametersState(v: ClusterView, gw: Gateway): ParametersState {
   const pref = gw.spec.infrastructure?.parametersRef;
   if (!pref) return 'none';
   if ((pref.group ?? '') !== '' || pref.kind !== 'ConfigMap' || !pref.name) return 'unsupported';
-  const cm = await cluster.configMap(gw.metadata.namespace ?? 'default', pref.name);
+  const cm = v.configMap(gw.metadata.namespace ?? 'default', pref.name);
   return cm === null ? 'unknown' : cm === undefined ? 'missing' : 'ok';
+}
+
+/** The lists every path starts from, read together. */
+function lists(v: ClusterView) {
+  const [[classes, gateways], [http, grpc]] = both(
+    () => both(v.gatewayClasses, v.gateways),
+    () => both(v.httpRoutes, v.grpcRoutes),
+  );
+  return [classes, gateways, http, grpc] as const;
 }
 
 /** Can any listener of the Gateway carry an HTTPRoute (HTTP/HTTPS protocol, allowedRoutes.kinds admitting it)? */
@@ -272,19 +277,15 @@ export function carriesHttpRoute(gw: Gateway): boolean {
   return (gw.spec.listeners ?? []).some((l) => isHttpListener(l) && kindAllowed(l));
 }
 
-export async function resolveListener(
-  cluster: ClusterReader,
+export function resolveListener(
+  v: ClusterView,
   snapshot: Snapshot,
   target: Target,
   filter: GatewayRef | null,
-): Promise<ListenerStage> {
+): ListenerStage {
   const host = target.host;
-  const [read, all, http, grpc] = await Promise.all([
-    cluster.gatewayClasses(),
-    cluster.gateways(),
-    cluster.httpRoutes(),
-    cluster.grpcRoutes(),
-  ]);
+  // Lists first: the by-name reads below are the ones these lists point at.
+  const [read, all, http, grpc] = lists(v);
   // Manifests lack the classes istiod creates itself (classes.ts); a live cluster has them whenever istiod runs.
   const classes = snapshot.classes(read);
   const { routes, index } = snapshot.routes(http, grpc);
@@ -325,7 +326,7 @@ export async function resolveListener(
   }
   const namedByRoute = (g: Gateway) => namingRoute(g) !== null;
   // --gateway NS/NAME:PORT: only the listeners on that port (a nodePort is mapped to its Service port, ports.ts).
-  const pinned = filter?.port !== undefined ? await pinPort(cluster, gateways[0] as Gateway, filter.port) : null;
+  const pinned = filter?.port !== undefined ? pinPort(v, gateways[0] as Gateway, filter.port) : null;
   const accepting = gateways.map((g) => ({ gw: g, listeners: acceptingListeners(g, host) }));
   let matching = accepting
     .map((x) => ({ gw: x.gw, listeners: x.listeners.filter((l) => !pinned || l.port === pinned.port) }))
@@ -351,22 +352,27 @@ export async function resolveListener(
   }
   // The gateway Service's endpoints matter for a prediction (no fresh status) and to check a fresh "no instances
   // found" (health.ts): read them only then. The parametersRef ConfigMap is one GET per Gateway, read either way.
-  const choices = await Promise.all(
-    matching.map(async (m) => {
+  const choices = allOf(
+    matching.map((m) => () => {
       const conds = controllerConditions(m.gw.status?.conditions);
       const fresh = freshness(conds, m.gw.metadata.generation) === 'fresh';
-      const endpoints = !fresh || noInstances(conds) ? await gatewayEndpoints(cluster, m.gw) : null;
-      // The certificates of the HTTPS listeners that accept the host: the Secrets by name (certs.ts).
       const now = Date.now();
-      const certs = await Promise.all(
-        m.listeners
-          .filter(terminatesTls)
-          .map(async (l) => judgeListenerCerts(await readListenerCerts(cluster, m.gw, l, now), host, now)),
+      // Read together: the gateway Service's endpoints (when needed), the certificates of the HTTPS listeners that
+      // accept the host (the Secrets by name, certs.ts) and the parametersRef ConfigMap.
+      const [e, [c, p]] = both(
+        () => (!fresh || noInstances(conds) ? gatewayEndpoints(v, m.gw) : null),
+        () =>
+          both(
+            () =>
+              allOf(
+                m.listeners
+                  .filter(terminatesTls)
+                  .map((l) => () => judgeListenerCerts(readListenerCerts(v, m.gw, l, now), host, now)),
+              ),
+            () => parametersState(v, m.gw),
+          ),
       );
-      return {
-        ...m,
-        health: gatewayHealth(m.gw, m.listeners, classes, endpoints, await parametersState(cluster, m.gw), certs),
-      };
+      return { ...m, health: gatewayHealth(m.gw, m.listeners, classes, e, p, c) };
     }),
   );
   const healthy = choices.filter((c) => c.health.ok);
@@ -396,18 +402,18 @@ export function targetsListener(p: ParentReference, cand: ListenerCandidate): bo
   );
 }
 
-export async function resolveRoute(
-  cluster: ClusterReader,
+export function resolveRoute(
+  v: ClusterView,
   snapshot: Snapshot,
   target: Target,
   ls: Extract<ListenerStage, { kind: 'ok' }>,
   seen: PortInUse | null = null,
-): Promise<RouteStage> {
+): RouteStage {
   const { host, path, query } = target;
   const { routes, candidates } = ls;
-  const gateways = await cluster.gateways();
+  const gateways = v.gateways();
   const candGateways = [...new Set(candidates.map((c) => c.gateway))];
-  const nsObjs = await namespacesFor(cluster, snapshot, routes, candGateways);
+  const nsObjs = namespacesFor(v, snapshot, routes, candGateways);
 
   // Attachment of every parentRef that names a candidate Gateway, oldest route first: only the routes whose
   // hostnames accept the host matter for this target (indexes built once per attempt, route-index.ts).
@@ -418,7 +424,7 @@ export async function resolveRoute(
     .flatMap((gw) => index.attachmentsTo(gw, nsObjs, forHost))
     .sort((a, b) => (rank.get(a.route) as number) - (rank.get(b.route) as number) || a.parentIndex - b.parentIndex);
 
-  if (mayUseRe2(attachments.map((a) => a.route))) await loadRe2();
+  if (mayUseRe2(attachments.map((a) => a.route))) v.load('re2', loadRe2);
   // Per candidate listener: the routes attached to it, and the rule that wins.
   const chosenFor = (cand: ListenerCandidate): Chosen => {
     const attached: AttachedRoute[] = [];
@@ -439,7 +445,7 @@ export async function resolveRoute(
   const first = best as Chosen;
   // ListenerSets are read only when a candidate Gateway admits any (allowedListeners; the default admits none).
   const listenerSets = listenerSetUses(
-    candGateways.some(admitsListenerSets) ? await cluster.listenerSets() : [],
+    candGateways.some(admitsListenerSets) ? v.listenerSets() : [],
     forHost,
     candGateways,
     host,
@@ -452,10 +458,10 @@ export async function resolveRoute(
     nsObjs,
     forHost,
     listenerSets,
-    unreadable: cluster.unreadable?.() ?? [],
+    unreadable: v.unreadable(),
   };
   const onGateway = [...candidates, ...ls.otherPorts].filter((c) => c.gateway === first.cand.gateway);
-  if (onGateway.length < 2) return stageFor(cluster, first, ctx);
+  if (onGateway.length < 2) return stageFor(v, first, ctx);
 
   // The Gateway accepts the host on several ports, and each port is served on its own (ports.ts): never pick one
   // silently. Every port's answer is resolved; when they differ, the port judged is the one the proxy forwards to
@@ -463,13 +469,13 @@ export async function resolveRoute(
   const chosens = onGateway
     .map((c) => (c === first.cand ? first : chosenFor(c)))
     .sort((a, b) => a.cand.listener.port - b.cand.listener.port);
-  const stages = await Promise.all(chosens.map((c) => (c === first ? null : stageFor(cluster, c, ctx))));
-  const firstStage = await stageFor(cluster, first, ctx);
-  const all = stages.map((st) => st ?? firstStage);
-  const answers = await Promise.all(all.map((st) => answerOf(cluster, st)));
+  const stages = allOf(chosens.map((c) => () => (c === first ? null : stageFor(v, c, ctx))));
+  const firstStage = stageFor(v, first, ctx);
+  const each = stages.map((st) => st ?? firstStage);
+  const answers = allOf(each.map((st) => () => answerOf(v, st)));
   const differ = new Set(answers.map((a) => a.answer)).size > 1;
   const inUse = seen && seen.gateway === nsName(first.cand.gateway) ? seen : null;
-  const svc = differ && !ls.pinned && !inUse ? await gatewayService(cluster, first.cand.gateway) : null;
+  const svc = differ && !ls.pinned && !inUse ? gatewayService(v, first.cand.gateway) : null;
   const pick = choosePort(
     chosens.map((c) => c.cand.listener),
     nodePortsOf(svc),
@@ -478,7 +484,7 @@ export async function resolveRoute(
     inUse,
   );
   const judged =
-    differ && !ls.pinned ? (all.find((st) => st.chosen.cand.listener.port === pick.port) as RouteStage) : firstStage;
+    differ && !ls.pinned ? (each.find((st) => st.chosen.cand.listener.port === pick.port) as RouteStage) : firstStage;
   return {
     ...judged,
     ports: { answers, differ, judged: judged.chosen.cand.listener.port, known: pick.known, why: pick.why },
@@ -497,7 +503,7 @@ interface StageContext {
 }
 
 /** What the request gets on the chosen listener: the matched rule, or why nothing serves it. */
-async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContext): Promise<RouteStage> {
+function stageFor(v: ClusterView, chosen: Chosen, ctx: StageContext): RouteStage {
   const { target, attachments, routes, gateways, nsObjs, forHost, listenerSets, unreadable } = ctx;
   const { host, path, query } = target;
   const base = { chosen, attachments, routes, forHost, gateways, nsObjs, listenerSets, unreadable };
@@ -532,10 +538,10 @@ async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContex
       ruleIndex: w.ruleIndex,
       refs,
       redirect,
-      services: carrying.length === 0 && !redirect ? await cluster.allServices() : [],
+      services: carrying.length === 0 && !redirect ? v.allServices() : [],
     };
   }
-  if (chosen.sel.vhost !== null) return { ...base, kind: 'no-rule', services: await cluster.allServices() };
+  if (chosen.sel.vhost !== null) return { ...base, kind: 'no-rule', services: v.allServices() };
 
   // An accepted route for the host that Istio drops as a whole.
   for (const a of attachments) {
@@ -569,11 +575,11 @@ async function stageFor(cluster: ClusterReader, chosen: Chosen, ctx: StageContex
   if (orphans.length > 0) return { ...base, kind: 'orphan', orphans };
   // Not "no route": the host may well be served through a ListenerSet, which is not checked.
   if (listenerSets.length > 0) return { ...base, kind: 'listener-set', uses: listenerSets };
-  return { ...base, kind: 'no-route', services: await cluster.allServices() };
+  return { ...base, kind: 'no-route', services: v.allServices() };
 }
 
 /** One port's answer in one line: route rule -> backends (and whether they exist), a redirect, or the error. */
-async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAnswer> {
+function answerOf(v: ClusterView, st: RouteStage): PortAnswer {
   const cand = st.chosen.cand;
   const rule = (r: Route, i: number) => `${describeObj(r)} rules[${i}]`;
   switch (st.kind) {
@@ -596,11 +602,11 @@ async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAns
           answer: `${rule(w.route, w.ruleIndex)} -> no backend (500)`,
           failing: true,
         };
-      const parts = await Promise.all(
-        carrying.map(async (x) => {
+      const parts = allOf(
+        carrying.map((x) => () => {
           const name = `${x.kind} ${x.namespace}/${x.name}${x.port !== null ? `:${x.port}` : ''}`;
           if (!isService(x)) return { name, ok: true };
-          const svc = await cluster.service(x.namespace, x.name);
+          const svc = v.service(x.namespace, x.name);
           const ok = svc !== undefined && (x.port === null || (svc.spec?.ports ?? []).some((p) => p.port === x.port));
           return {
             name: `${name}${svc === undefined ? ' (no such Service)' : ok ? '' : ' (the Service has no such port)'}`,
@@ -656,65 +662,50 @@ async function answerOf(cluster: ClusterReader, st: RouteStage): Promise<PortAns
 
 const isService = (r: ResolvedBackendRef) => r.group === '' && r.kind === 'Service';
 
-async function waypointInfo(cluster: ClusterReader, svc: Service): Promise<WaypointInfo | null> {
+function waypointInfo(v: ClusterView, svc: Service): WaypointInfo | null {
   const svcNs = svc.metadata.namespace ?? 'default';
-  const ns = await cluster.namespace(svcNs);
+  const ns = v.namespace(svcNs);
   const binding = waypointFor(svc, ns);
   if (!binding) return null;
-  const gateway = (await cluster.gateways()).find(
-    (g) => g.metadata.name === binding.name && (g.metadata.namespace ?? 'default') === binding.namespace,
-  );
-  const cls = gateway
-    ? (await cluster.gatewayClasses()).find((c) => c.metadata.name === gateway.spec.gatewayClassName)
-    : undefined;
+  const gateway = v
+    .gateways()
+    .find((g) => g.metadata.name === binding.name && (g.metadata.namespace ?? 'default') === binding.namespace);
+  const cls = gateway ? v.gatewayClasses().find((c) => c.metadata.name === gateway.spec.gatewayClassName) : undefined;
   const bound = waypointBound(binding, gateway, cls, svcNs, ns?.metadata.labels ?? {});
   if (!binding.ingress || !bound.bound) return { binding, bound, gateway, service: undefined, slices: [], pods: null };
-  const service = await cluster.service(binding.namespace, binding.name);
-  const slices = service ? await cluster.endpointSlices(binding.namespace, binding.name) : [];
-  const pods = service?.spec?.selector ? await cluster.pods(binding.namespace, service.spec.selector) : null;
+  const service = v.service(binding.namespace, binding.name);
+  const slices = service ? v.endpointSlices(binding.namespace, binding.name) : [];
+  const pods = service?.spec?.selector ? v.pods(binding.namespace, service.spec.selector) : null;
   return { binding, bound, gateway, service, slices, pods };
 }
 
-export async function resolveGrant(
-  cluster: ClusterReader,
-  rs: Extract<RouteStage, { kind: 'matched' }>,
-): Promise<GrantStage> {
+export function resolveGrant(v: ClusterView, rs: Extract<RouteStage, { kind: 'matched' }>): GrantStage {
   const route = rs.attachment.route;
   const routeNs = route.metadata.namespace ?? 'default';
   // Istio never validates weight-0 backendRefs (gateway/conversion.go buildHTTPDestination skips them).
   const cross = rs.refs.filter((r) => r.namespace !== routeNs && r.weight > 0 && !r.mirror);
   // A grant for a Service that does not exist cannot make the request work: such refs are judged (with the closest
   // existing names) at the endpoints layer first.
-  const exists = await Promise.all(
-    cross.map(async (r) => !isService(r) || (await cluster.service(r.namespace, r.name)) !== undefined),
-  );
+  const exists = allOf(cross.map((r) => () => !isService(r) || v.service(r.namespace, r.name) !== undefined));
   const refs = cross.filter((_, i) => exists[i]);
   const missing = cross.filter((_, i) => !exists[i]);
   const mirrorRefs = rs.refs.filter((r) => r.mirror && isService(r));
-  const mirrors = await Promise.all(
-    mirrorRefs.map(async (ref) => ({ ref, exists: (await cluster.service(ref.namespace, ref.name)) !== undefined })),
+  const mirrors = allOf(
+    mirrorRefs.map((ref) => () => ({ ref, exists: v.service(ref.namespace, ref.name) !== undefined })),
   );
   const crossMirrors = mirrors.filter((m) => m.ref.namespace !== routeNs);
   const namespaces = [...new Set([...cross, ...crossMirrors.map((m) => m.ref)].map((r) => r.namespace))];
-  const grants = new Map(
-    await Promise.all(namespaces.map(async (ns) => [ns, await cluster.referenceGrants(ns)] as const)),
-  );
+  const grants = new Map(allOf(namespaces.map((ns) => () => [ns, v.referenceGrants(ns)] as const)));
   const missingNs = [
     ...new Set([...missing, ...mirrors.filter((m) => !m.exists).map((m) => m.ref)].map((r) => r.namespace)),
   ];
-  const siblings = new Map(
-    await Promise.all(missingNs.map(async (ns) => [ns, await cluster.servicesByLabel(ns, {})] as const)),
-  );
-  const nsPods = new Map(
-    await Promise.all(missingNs.map(async (ns) => [ns, await podsOfNamespace(cluster, ns)] as const)),
-  );
-  const apiVersion =
-    refs.length > 0 || crossMirrors.some((m) => m.exists) ? await cluster.referenceGrantApiVersion() : '';
-  const elsewhere = await problemsInOtherRules(cluster, route, rs.ruleIndex);
+  const siblings = new Map(allOf(missingNs.map((ns) => () => [ns, v.servicesByLabel(ns, {})] as const)));
+  const nsPods = new Map(allOf(missingNs.map((ns) => () => [ns, podsOfNamespace(v, ns)] as const)));
+  const apiVersion = refs.length > 0 || crossMirrors.some((m) => m.exists) ? v.referenceGrantApiVersion() : '';
+  const elsewhere = problemsInOtherRules(v, route, rs.ruleIndex);
   const notApplied = new Map(
     namespaces.map(
-      (ns) =>
-        [ns, (cluster.notApplied?.('ReferenceGrant', ns) ?? []) as { object: ReferenceGrant; why: string }[]] as const,
+      (ns) => [ns, (v.notApplied?.('ReferenceGrant', ns) ?? []) as { object: ReferenceGrant; why: string }[]] as const,
     ),
   );
   return { refs, missing, mirrors, siblings, nsPods, grants, notApplied, apiVersion, elsewhere };
@@ -724,22 +715,19 @@ export async function resolveGrant(
  * Every Pod of a namespace, for a fix that completes a Service around Pods that run (src/fix/workloads.ts): an extra,
  * so a read the reader cannot make (forbidden, unreachable) leaves it unknown (null) instead of failing the layer.
  */
-async function podsOfNamespace(cluster: ClusterReader, ns: string): Promise<Pod[] | null> {
+function podsOfNamespace(v: ClusterView, ns: string): Pod[] | null {
   try {
-    return await cluster.pods(ns, {});
+    return v.pods(ns, {});
   } catch (err) {
     if (err instanceof ClusterAccessError) return null;
     throw err;
   }
 }
 
-export async function resolveEndpoints(
-  cluster: ClusterReader,
-  rs: Extract<RouteStage, { kind: 'matched' }>,
-): Promise<EndpointsStage> {
+export function resolveEndpoints(v: ClusterView, rs: Extract<RouteStage, { kind: 'matched' }>): EndpointsStage {
   const refs = rs.refs.filter((r) => r.weight > 0 && !r.mirror);
-  const backends = await Promise.all(
-    refs.map(async (ref): Promise<BackendInfo> => {
+  const backends = allOf(
+    refs.map((ref) => (): BackendInfo => {
       if (isHostnameRef(ref))
         return {
           ref,
@@ -750,8 +738,8 @@ export async function resolveEndpoints(
           pods: [],
           nsPods: null,
           waypoint: null,
-          hostname: await resolveHostname(
-            cluster,
+          hostname: resolveHostname(
+            v,
             ref,
             rs.attachment.route.metadata.namespace ?? 'default',
             rs.chosen.cand.gateway.metadata.namespace ?? 'default',
@@ -768,23 +756,25 @@ export async function resolveEndpoints(
           nsPods: null,
           waypoint: null,
         };
-      const service = await cluster.service(ref.namespace, ref.name);
+      const service = v.service(ref.namespace, ref.name);
       if (!service) {
         const cross = ref.namespace !== (rs.attachment.route.metadata.namespace ?? 'default');
-        const [siblings, grants, nsPods] = await Promise.all([
-          cluster.servicesByLabel(ref.namespace, {}),
-          cross ? cluster.referenceGrants(ref.namespace) : Promise.resolve([]),
-          podsOfNamespace(cluster, ref.namespace),
-        ]);
+        const [[siblings, grants], nsPods] = both(
+          () =>
+            both(
+              () => v.servicesByLabel(ref.namespace, {}),
+              () => (cross ? v.referenceGrants(ref.namespace) : []),
+            ),
+          () => podsOfNamespace(v, ref.namespace),
+        );
         return { ref, service, siblings, grants, slices: [], pods: [], nsPods, waypoint: null };
       }
       const selector = service.spec?.selector;
-      const [slices, pods] = await Promise.all([
-        cluster.endpointSlices(ref.namespace, ref.name),
-        selector ? cluster.pods(ref.namespace, selector) : Promise.resolve([] as Pod[]),
-      ]);
-      const nsPods =
-        selector && pods !== null && pods.length === 0 ? await podsOfNamespace(cluster, ref.namespace) : null;
+      const [slices, pods] = both(
+        () => v.endpointSlices(ref.namespace, ref.name),
+        () => (selector ? v.pods(ref.namespace, selector) : ([] as Pod[])),
+      );
+      const nsPods = selector && pods !== null && pods.length === 0 ? podsOfNamespace(v, ref.namespace) : null;
       return {
         ref,
         service,
@@ -793,14 +783,12 @@ export async function resolveEndpoints(
         slices,
         pods,
         nsPods,
-        waypoint: await waypointInfo(cluster, service),
+        waypoint: waypointInfo(v, service),
       };
     }),
   );
   const mirrors = rs.refs.filter((r) => r.mirror && isService(r));
-  const mirrorMissing = (
-    await Promise.all(mirrors.map(async (r) => (await cluster.service(r.namespace, r.name)) === undefined))
-  ).some(Boolean);
-  const elsewhere = await problemsInOtherRules(cluster, rs.attachment.route, rs.ruleIndex);
+  const mirrorMissing = allOf(mirrors.map((r) => () => v.service(r.namespace, r.name) === undefined)).some(Boolean);
+  const elsewhere = problemsInOtherRules(v, rs.attachment.route, rs.ruleIndex);
   return { backends, mirrorMissing, elsewhere };
 }

@@ -9,7 +9,7 @@
 
 import type { Gateway, K8sObject, Service } from '../cluster/objects.js';
 import { describe, nsName } from '../cluster/objects.js';
-import type { ClusterReader } from '../cluster/reader.js';
+import type { ClusterView } from '../cluster/view.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ListenerCandidate, PortInUse, ResolvedBackendRef } from '../types.js';
 
@@ -21,12 +21,12 @@ export function pickGatewayService(gw: Gateway, svcs: Service[]): Service | unde
 }
 
 /** The generated Service, or null when it cannot be read (not in the manifests, or forbidden). */
-export async function gatewayService(cluster: ClusterReader, gw: Gateway): Promise<Service | null> {
+export function gatewayService(v: ClusterView, gw: Gateway): Service | null {
   try {
     return (
       pickGatewayService(
         gw,
-        await cluster.servicesByLabel(gw.metadata.namespace ?? 'default', { [GATEWAY_NAME_LABEL]: gw.metadata.name }),
+        v.servicesByLabel(gw.metadata.namespace ?? 'default', { [GATEWAY_NAME_LABEL]: gw.metadata.name }),
       ) ?? null
     );
   } catch (err) {
@@ -58,9 +58,9 @@ export interface PinnedPort {
  * the Service port with that nodePort is the listener port (Istio's generated Service exposes each listener port
  * as a Service port of the same number, pilot/pkg/config/kube/gatewaycommon/deploymentcontroller.go extractServicePorts).
  */
-export async function pinPort(cluster: ClusterReader, gw: Gateway, requested: number): Promise<PinnedPort> {
+export function pinPort(v: ClusterView, gw: Gateway, requested: number): PinnedPort {
   if ((gw.spec.listeners ?? []).some((l) => l.port === requested)) return { requested, port: requested, via: null };
-  const svc = await gatewayService(cluster, gw);
+  const svc = gatewayService(v, gw);
   const p = (svc?.spec?.ports ?? []).find((x) => x.nodePort === requested);
   if (svc && p)
     return { requested, port: p.port, via: `${requested} is the nodePort of Service ${nsName(svc)} port ${p.port}` };

@@ -1,10 +1,12 @@
-// One attempt's lazily resolved path: each stage is computed once, when the first layer needs it, from the
-// cluster source's memoised reads and this attempt's snapshot (src/cluster/snapshot.ts: the indexes every target of
-// the attempt shares). A new PathResolver per --wait attempt sees the cluster as it is then.
+// One attempt's lazily resolved path: each stage is computed once, when the first layer needs it, as a synchronous
+// function of this attempt's snapshot (src/cluster/snapshot.ts: the reads and indexes every target of the attempt
+// shares; src/cluster/view.ts settle() makes the reads a stage points at). A new PathResolver per --wait attempt sees
+// the cluster as it is then.
 
 import type { ClusterReader } from '../cluster/reader.js';
 import type { K8sObject } from '../cluster/objects.js';
 import { isObject, keyOf, type Snapshot } from '../cluster/snapshot.js';
+import { settle, viewOf, type ClusterView } from '../cluster/view.js';
 import type { PortInUse, Target } from '../types.js';
 import type { GatewayRef } from '../target.js';
 import { resolveExposure, type ExposureStage } from './exposure.js';
@@ -42,9 +44,12 @@ function recording(cluster: ClusterReader, reads: unknown[]): ClusterReader {
 export class PathResolver {
   /** Every value (object or list) the stages read, in order, for evidence that names an object. */
   private readonly reads: unknown[] = [];
+  private readonly recorded = new Set<unknown>();
   readonly cluster: ClusterReader;
   /** This attempt's snapshot (the reader's until its next refresh). */
   readonly snapshot: Snapshot;
+  /** The snapshot's synchronous look-ups; what they return is recorded for objectOf. */
+  readonly view: ClusterView;
   private l?: Promise<ListenerStage>;
   private x?: Promise<ExposureStage>;
   private r?: Promise<RouteStage>;
@@ -59,6 +64,12 @@ export class PathResolver {
     this.source = cluster;
     this.cluster = recording(cluster, this.reads);
     this.snapshot = cluster.snapshot();
+    this.view = viewOf(cluster, (v) => {
+      if ((Array.isArray(v) || isObject(v)) && !this.recorded.has(v)) {
+        this.recorded.add(v);
+        this.reads.push(v);
+      }
+    });
   }
 
   /** The unwrapped cluster source. */
@@ -80,19 +91,24 @@ export class PathResolver {
   }
 
   listener(): Promise<ListenerStage> {
-    return (this.l ??= resolveListener(this.cluster, this.snapshot, this.target, this.filter));
+    return (this.l ??= this.settle((v) => resolveListener(v, this.snapshot, this.target, this.filter)));
   }
 
   /** --internal: which routes make the host public on the public Gateway(s) (gatewayapi/exposure.ts). */
   exposure(): Promise<ExposureStage> {
-    return (this.x ??= resolveExposure(this.cluster, this.snapshot, this.target, this.filter));
+    return (this.x ??= this.settle((v) => resolveExposure(v, this.snapshot, this.target, this.filter)));
+  }
+
+  /** Run a synchronous stage over this attempt's snapshot, making the reads it points at (src/cluster/view.ts). */
+  settle<T>(stage: (v: ClusterView) => T): Promise<T> {
+    return settle(this.source, () => stage(this.view));
   }
 
   /** `port`: the Gateway port the proxy forwards to, when the proxy layer saw it (the first call resolves the stage). */
   route(port: PortInUse | null = null): Promise<RouteStage> {
     return (this.r ??= this.listener().then((ls) => {
       if (ls.kind !== 'ok') throw new PipelineBug('the route stage needs a listener that accepts the host');
-      return resolveRoute(this.cluster, this.snapshot, this.target, ls, port);
+      return this.settle((v) => resolveRoute(v, this.snapshot, this.target, ls, port));
     }));
   }
 
@@ -104,10 +120,10 @@ export class PathResolver {
   }
 
   grant(): Promise<GrantStage> {
-    return (this.g ??= this.matched().then((rs) => resolveGrant(this.cluster, rs)));
+    return (this.g ??= this.matched().then((rs) => this.settle((v) => resolveGrant(v, rs))));
   }
 
   endpoints(): Promise<EndpointsStage> {
-    return (this.e ??= this.matched().then((rs) => resolveEndpoints(this.cluster, rs)));
+    return (this.e ??= this.matched().then((rs) => this.settle((v) => resolveEndpoints(v, rs))));
   }
 }

@@ -12,7 +12,7 @@
 // outbound|<port>||<host> (a ServiceEntry port of that number), with the entry's endpoints.
 
 import type { Pod, Service, ServiceEntry } from '../cluster/objects.js';
-import type { ClusterReader } from '../cluster/reader.js';
+import type { ClusterView } from '../cluster/view.js';
 import { ClusterAccessError } from '../errors.js';
 import type { ResolvedBackendRef } from '../types.js';
 
@@ -80,15 +80,15 @@ export function exportedTo(e: ServiceEntry, namespace: string): boolean {
 }
 
 /** Resolve a Hostname backendRef of a route in `routeNamespace` (the ref's namespace is the route's: it may not be set). */
-export async function resolveHostname(
-  cluster: ClusterReader,
+export function resolveHostname(
+  v: ClusterView,
   ref: ResolvedBackendRef,
   routeNamespace: string,
   gatewayNamespace: string,
-): Promise<HostnameResolution> {
+): HostnameResolution {
   let entries: ServiceEntry[] | null;
   try {
-    entries = await cluster.serviceEntries();
+    entries = v.serviceEntries();
   } catch (err) {
     if (err instanceof ClusterAccessError && err.kind === 'forbidden') return { kind: 'forbidden', why: err.message };
     throw err;
@@ -112,7 +112,7 @@ export async function resolveHostname(
     const svc = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc\.cluster\.local$/.exec(
       hostname,
     );
-    const service = svc ? await cluster.service(svc[3] as string, svc[1] as string) : undefined;
+    const service = svc ? v.service(svc[3] as string, svc[1] as string) : undefined;
     if (service) return { kind: 'service', service };
     return { kind: 'missing', namespace: routeNamespace, elsewhere: found.elsewhere };
   }
@@ -124,9 +124,7 @@ export async function resolveHostname(
     .filter((a): a is string => typeof a === 'string' && a !== '');
   const selector = spec.workloadSelector?.labels;
   const pods =
-    selector && Object.keys(selector).length > 0
-      ? await cluster.pods(entry.metadata.namespace ?? 'default', selector)
-      : [];
+    selector && Object.keys(selector).length > 0 ? v.pods(entry.metadata.namespace ?? 'default', selector) : [];
   return {
     kind: 'found',
     entry,

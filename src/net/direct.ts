@@ -4,6 +4,7 @@
 
 import type { Gateway, GatewayListener, Node, Service } from '../cluster/objects.js';
 import type { ClusterReader } from '../cluster/reader.js';
+import { settle, viewOf, type ClusterView } from '../cluster/view.js';
 import { acceptingListeners, directListener, MESH_CLASSES } from '../gatewayapi/listeners.js';
 import { pickGatewayService, pinPort } from '../gatewayapi/ports.js';
 import type { GatewayRef } from '../target.js';
@@ -63,13 +64,20 @@ export function nodeAddresses(nodes: Node[]): { node: string; address: string }[
 }
 
 /** Plan the direct probe: Gateway accepting the host -> its Service -> nodePort of the listener port -> node addresses. */
-export async function planDirect(cluster: ClusterReader, host: string, filter: GatewayRef | null): Promise<DirectPlan> {
-  const gws = (await cluster.gateways()).filter((g) =>
-    filter
-      ? g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace
-      : !MESH_CLASSES.has(g.spec.gatewayClassName),
-  );
-  const pin = filter?.port !== undefined && gws[0] ? await pinPort(cluster, gws[0], filter.port) : null;
+export function planDirect(cluster: ClusterReader, host: string, filter: GatewayRef | null): Promise<DirectPlan> {
+  const v = viewOf(cluster);
+  return settle(cluster, () => plan(v, host, filter));
+}
+
+function plan(v: ClusterView, host: string, filter: GatewayRef | null): DirectPlan {
+  const gws = v
+    .gateways()
+    .filter((g) =>
+      filter
+        ? g.metadata.name === filter.name && (g.metadata.namespace ?? 'default') === filter.namespace
+        : !MESH_CLASSES.has(g.spec.gatewayClassName),
+    );
+  const pin = filter?.port !== undefined && gws[0] ? pinPort(v, gws[0], filter.port) : null;
   const pick = (g: Gateway) =>
     pin ? acceptingListeners(g, host).find((l) => l.port === pin.port) : directListener(g, host);
   const pairs = gws
@@ -80,7 +88,7 @@ export async function planDirect(cluster: ClusterReader, host: string, filter: G
       ok: false,
       why: `no Gateway${filter ? ` ${filter.namespace}/${filter.name}` : ''} has a listener for ${host}${pin ? ` on port ${pin.port}` : ''}`,
     };
-  const allNodes = await cluster.nodes();
+  const allNodes = v.nodes();
   const nodes = nodeAddresses(allNodes).slice(0, MAX_NODES);
   if (nodes.length === 0) return { ok: false, why: 'no Node addresses are visible (nodes cannot be listed)' };
   const reasons: string[] = [];
@@ -89,7 +97,7 @@ export async function planDirect(cluster: ClusterReader, host: string, filter: G
   let survey: NodeSurvey | null = null;
   for (const { g, l } of pairs) {
     const ns = g.metadata.namespace ?? 'default';
-    const svcs: Service[] = await cluster.servicesByLabel(ns, {
+    const svcs: Service[] = v.servicesByLabel(ns, {
       'gateway.networking.k8s.io/gateway-name': g.metadata.name,
     });
     const svc = pickGatewayService(g, svcs);

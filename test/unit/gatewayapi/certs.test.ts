@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManifestCluster, loadManifests } from '../../../src/cluster/manifests.js';
+import { settle, viewOf } from '../../../src/cluster/view.js';
 import { secretView, type Gateway, type K8sObject, type ReferenceGrant } from '../../../src/cluster/objects.js';
 import {
   judgeListenerCerts,
@@ -68,7 +69,9 @@ async function judge(
 ) {
   const g = gw(refs, options);
   const cluster = new ManifestCluster([g, ...objects] as K8sObject[]);
-  const lc: ListenerCerts = await readListenerCerts(cluster, g, g.spec.listeners?.[0] as never, now);
+  const lc: ListenerCerts = await settle(cluster, () =>
+    readListenerCerts(viewOf(cluster), g, g.spec.listeners?.[0] as never, now),
+  );
   return judgeListenerCerts(lc, host, now);
 }
 const ref = (name: string, namespace?: string) => ({
@@ -331,7 +334,7 @@ describe('reading Secrets is optional', () => {
       },
     });
     const j = judgeListenerCerts(
-      await readListenerCerts(forbidden, g, g.spec.listeners?.[0] as never, NOW),
+      await settle(forbidden, () => readListenerCerts(viewOf(forbidden), g, g.spec.listeners?.[0] as never, NOW)),
       'api.example.com',
       NOW,
     );

@@ -1,0 +1,97 @@
+// The synchronous side of a snapshot: the reader's look-ups, answered from what this attempt has read (src/cluster/
+// snapshot.ts). The stages (src/gatewayapi/path.ts) are plain synchronous functions of a view; settle() is their
+// async shell: it runs the stage, makes the reads the stage found missing (each once per attempt, shared by every
+// target), and runs it again until it is whole. A read's error is stored like its value and thrown to the stage that
+// reads it, so it surfaces at the layer that needs it, as before.
+
+import type { ClusterReader } from './reader.js';
+import { Unread, type Need, type Snapshot, type Unreadable } from './snapshot.js';
+
+/** The reader's look-ups a stage makes, in the snapshot's synchronous form. */
+const READS = [
+  'gatewayClasses',
+  'gateways',
+  'httpRoutes',
+  'grpcRoutes',
+  'listenerSets',
+  'namespace',
+  'referenceGrants',
+  'service',
+  'configMap',
+  'secret',
+  'allServices',
+  'servicesByLabel',
+  'endpointSlices',
+  'pods',
+  'nodes',
+  'serviceEntries',
+  'referenceGrantApiVersion',
+] as const;
+type ReadName = (typeof READS)[number];
+
+export type ClusterView = {
+  readonly mode: ClusterReader['mode'];
+  /** Kinds read so far in this attempt that could not be read (forbidden) and were taken as empty. */
+  unreadable(): Unreadable[];
+  notApplied: ClusterReader['notApplied'];
+  /** Something a stage needs that is not a cluster read (a library loaded on demand), once per attempt. */
+  load<T>(key: string, load: () => Promise<T>): T;
+} & {
+  [K in ReadName]: (...args: Parameters<ClusterReader[K]>) => Awaited<ReturnType<ClusterReader[K]>>;
+};
+
+/**
+ * A view of `reader`'s snapshot; `record` sees every value the view returns (the path's evidence finds the objects it
+ * names among them: src/gatewayapi/resolver.ts objectOf).
+ */
+export function viewOf(reader: ClusterReader, record: (v: unknown) => void = () => {}): ClusterView {
+  const snap: Snapshot = reader.snapshot();
+  const view: Record<string, unknown> = {
+    mode: reader.mode,
+    unreadable: () => reader.unreadable?.() ?? [],
+    notApplied: reader.notApplied?.bind(reader),
+    load: <T>(key: string, load: () => Promise<T>): T => snap.read(`load\0${key}`, load),
+  };
+  for (const name of READS) {
+    const method = reader[name] as (...a: unknown[]) => Promise<unknown>;
+    view[name] = (...args: unknown[]) => {
+      const v = snap.read(`${name}\0${JSON.stringify(args)}`, () => method.apply(reader, args));
+      record(v);
+      return v;
+    };
+  }
+  return view as ClusterView;
+}
+
+/** Run the look-ups of `fns` as one step: every read any of them misses is made together (what Promise.all was). */
+export function both<A, B>(a: () => A, b: () => B): [A, B] {
+  const [x, y] = all<A | B>([a, b]);
+  return [x as A, y as B];
+}
+export function all<T>(fns: (() => T)[]): T[] {
+  const needs: Need[] = [];
+  const out: T[] = [];
+  for (const f of fns) {
+    try {
+      out.push(f());
+    } catch (err) {
+      if (!(err instanceof Unread)) throw err;
+      needs.push(...err.needs);
+    }
+  }
+  if (needs.length > 0) throw new Unread(needs);
+  return out;
+}
+
+/** The async shell of a synchronous stage: run it, make the reads it missed, run it again, until it is whole. */
+export async function settle<T>(reader: ClusterReader, stage: () => T): Promise<T> {
+  const snap = reader.snapshot();
+  for (;;) {
+    try {
+      return stage();
+    } catch (err) {
+      if (!(err instanceof Unread)) throw err;
+      await snap.fill(err.needs);
+    }
+  }
+}
