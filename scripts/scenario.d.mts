@@ -21,3 +21,4 @@ export function merge(seed: K8sObject[], ov: Overlay): K8sObject[];
 export function scenarioObjects(name: string): K8sObject[];
 export function scenarioText(name: string): string;
 export function materialise(name: string, out?: string): string;
+export function compareWith(dir: string): string[];

@@ -5,6 +5,8 @@
 //   npm run -s scenario -- NAME [NAME...]   writes .scenarios/NAME/cluster.yaml, prints the directory
 //   npm run -s scenario -- --list           every scenario, with its description
 //   npm run -s scenario -- --out DIR NAME   writes DIR/NAME/cluster.yaml instead
+//   node scripts/scenario.mjs --compare DIR every merged scenario == DIR/NAME/cluster.yaml, the full scenarios
+//                                           `python3 fixtures/_generate.py --full DIR` wrote (exit 1 if one differs)
 //
 // e.g. gwdoctor --manifests "$(npm run -s scenario -- grant-missing)" --offline api.example.com
 //
@@ -13,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -170,12 +173,37 @@ export function materialise(name, out = MATERIALISED) {
   return dir;
 }
 
+/** Scenarios whose merge differs from DIR/NAME/cluster.yaml (objects and their order), with the first difference. */
+export function compareWith(/** @type {string} */ dir) {
+  const bad = [];
+  for (const name of scenarioNames()) {
+    const file = join(dir, name, 'cluster.yaml');
+    if (!existsSync(file)) {
+      bad.push(`${name}: ${file} is missing`);
+      continue;
+    }
+    const want = objectsOf(readFileSync(file, 'utf8'));
+    const got = scenarioObjects(name);
+    const at = Array.from({ length: Math.max(want.length, got.length) }, (_, i) => i).find(
+      (i) => !isDeepStrictEqual(want[i], got[i]),
+    );
+    if (at !== undefined) bad.push(`${name}: object ${at} (${got[at] ? ref(got[at]) : 'none'}) differs`);
+  }
+  const extra = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'expect.json')) && !scenarioNames().includes(n));
+  return [...bad, ...extra.map((n) => `${n}: in ${dir}, not a scenario here`)];
+}
+
 function main(/** @type {string[]} */ argv) {
   const cwd = process.env['INIT_CWD'] ?? process.cwd(); // npm runs scripts in the package root
   let out = MATERIALISED;
   const names = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (a === '--compare' && argv[i + 1] !== undefined) {
+      const bad = compareWith(/** @type {string} */ (argv[i + 1]));
+      process.stdout.write(bad.length === 0 ? `${scenarioNames().length} scenarios: the same objects\n` : `${bad.join('\n')}\n`);
+      return bad.length === 0 ? 0 : 1;
+    }
     if (a === '--list') {
       for (const n of scenarioNames()) {
         const e = JSON.parse(readFileSync(join(FIXTURES, n, 'expect.json'), 'utf8'));

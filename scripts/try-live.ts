@@ -10,6 +10,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { applyScenario, type Applied } from '../test/integration/harness/apply.js';
@@ -96,15 +97,18 @@ if (opts['--manifests']) {
   scenarioName = scenarioDir;
 } else {
   const fixture = opts['--fixture'] ?? 'seed-healthy';
-  scenarioDir = join(ROOT, 'fixtures', fixture);
   scenarioName = `fixtures/${fixture}`;
-  if (!existsSync(join(scenarioDir, 'expect.json'))) {
-    const names = readdirSync(join(ROOT, 'fixtures')).filter((n) =>
-      existsSync(join(ROOT, 'fixtures', n, 'expect.json')),
-    );
+  // scripts/scenario.mjs merges the scenario from the seed and its overlay; imported at run time by its path, so that
+  // the bundle (scripts/try-live.mjs) does not move it away from the fixtures it finds beside itself.
+  const scenario = (await import(
+    pathToFileURL(join(ROOT, 'scripts', 'scenario.mjs')).href
+  )) as typeof import('./scenario.mjs');
+  const names = scenario.scenarioNames();
+  if (!names.includes(fixture)) {
     process.stderr.write(`try-live: no fixture "${fixture}" (have: ${names.join(', ')})\n`);
     process.exit(3);
   }
+  scenarioDir = scenario.materialise(fixture);
 }
 const once = flag('--once');
 // With -o json, stdout is exactly one JSON document: everything else goes to stderr.

@@ -2,10 +2,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { gwdoctor, validateReport } from '../helpers/cli.js';
+import { scenarioPath } from '../helpers/fixtures.js';
 
 describe('--all', () => {
   it('checks every route hostname on the Gateway and ends the text output with a summary table, failures first', () => {
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '--all']);
+    const r = gwdoctor(['--manifests', scenarioPath('grant-missing'), '--offline', '--all']);
     expect(r.code).toBe(1);
     const table = r.stdout.slice(r.stdout.indexOf('summary:')).split('\n');
     expect(table.slice(0, 4)).toEqual([
@@ -18,7 +19,7 @@ describe('--all', () => {
   });
 
   it('puts every host into one schema-valid JSON report', () => {
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '--all', '-o', 'json']);
+    const r = gwdoctor(['--manifests', scenarioPath('grant-missing'), '--offline', '--all', '-o', 'json']);
     const report = JSON.parse(r.stdout);
     expect(validateReport(report)).toBe(true);
     expect(report.targets.map((t: { host: string; verdict: string }) => `${t.host} ${t.verdict}`)).toEqual([
@@ -30,7 +31,7 @@ describe('--all', () => {
   it('checks a host the user names once, with its path, and adds the others', () => {
     const r = gwdoctor([
       '--manifests',
-      'fixtures/grant-missing',
+      scenarioPath('grant-missing'),
       '--offline',
       '--all',
       '-o',
@@ -45,14 +46,14 @@ describe('--all', () => {
   });
 
   it('lists a wildcard hostname as not checked, unless a named host exercises it', () => {
-    const r = gwdoctor(['--manifests', 'fixtures/route-wildcard-shadowed', '--offline', '--all', '-o', 'json']);
+    const r = gwdoctor(['--manifests', scenarioPath('route-wildcard-shadowed'), '--offline', '--all', '-o', 'json']);
     expect(r.stderr).toMatch(
       /^gwdoctor: --all: \*\.example\.com \(HTTPRoute istio-ingress\/example-docs\) is a wildcard and was not checked; name a host it covers/,
     );
     expect(JSON.parse(r.stdout).targets.map((t: { host: string }) => t.host)).not.toContain('*.example.com');
     const named = gwdoctor([
       '--manifests',
-      'fixtures/route-wildcard-shadowed',
+      scenarioPath('route-wildcard-shadowed'),
       '--offline',
       '--all',
       '-o',
@@ -67,7 +68,7 @@ describe('--all', () => {
   it('with --gateway, takes only the routes of that Gateway, and names a Gateway that does not exist (exit 3)', () => {
     const ok = gwdoctor([
       '--manifests',
-      'fixtures/grant-missing',
+      scenarioPath('grant-missing'),
       '--offline',
       '--all',
       '--gateway',
@@ -78,7 +79,7 @@ describe('--all', () => {
     expect(JSON.parse(ok.stdout).targets).toHaveLength(2);
     const r = gwdoctor([
       '--manifests',
-      'fixtures/grant-missing',
+      scenarioPath('grant-missing'),
       '--offline',
       '--all',
       '--gateway',

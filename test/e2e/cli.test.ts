@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { CLI, ROOT, gwdoctor, validateReport } from '../helpers/cli.js';
-import { scenarios } from '../helpers/fixtures.js';
+import { scenarios, scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 function expectOneLineError(stderr: string, pattern: RegExp) {
@@ -136,7 +136,7 @@ describe('bad input exits 3 with one clear line and no stack trace', () => {
     const on = (port: number) =>
       gwdoctor([
         '--manifests',
-        'fixtures/listener-ports',
+        scenarioPath('listener-ports'),
         '--offline',
         '--gateway',
         `istio-ingress/example-istio-gateway:${port}`,
@@ -240,7 +240,7 @@ describe('on a terminal (a real pseudo-terminal via script(1))', () => {
   it.skipIf(!hasScript && process.env['CI'] !== 'true')(
     'draws the task list, one line per layer, then the fix, and keeps the exit code',
     () => {
-      const cmd = `stty cols 160 rows 50; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --manifests fixtures/grant-missing --offline api.example.com`;
+      const cmd = `stty cols 160 rows 50; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --manifests ${scenarioPath('grant-missing')} --offline api.example.com`;
       const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
         cwd: ROOT,
         encoding: 'utf8',

@@ -2,8 +2,9 @@
 // that publishes admin.example.com, the host the README keeps internal on purpose. The README says what it runs.
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 
@@ -36,5 +37,48 @@ describe('npm run demo', () => {
     const said = /`npm run demo` runs `gwdoctor ([^`]+)`/.exec(readme)?.[1];
     expect(said).toBeDefined();
     expect(demo).toBe(`node dist/bundle/cli.js ${said} || true`);
+  });
+});
+
+// The package ships one scenario, the demo's: the seed, its overlay and expectation, and the script that merges them
+// (npm pack --dry-run names the files); the demo runs from exactly those files.
+describe('npm pack', () => {
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
+
+  it('ships of the fixtures only what npm run demo needs', () => {
+    expect(files.filter((f) => f.startsWith('fixtures/') || f.startsWith('scripts/')).sort()).toEqual([
+      'fixtures/README.md', // npm packs every README
+      'fixtures/grant-missing/expect.json',
+      'fixtures/grant-missing/overlay.yaml',
+      'fixtures/seed-healthy/cluster.yaml',
+      'scripts/scenario.mjs',
+    ]);
+  });
+
+  it('runs npm run demo from the packed files alone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gwd-demo-pack-'));
+    try {
+      for (const f of files) {
+        mkdirSync(dirname(join(dir, f)), { recursive: true });
+        copyFileSync(join(ROOT, f), join(dir, f));
+      }
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules')); // what npm install puts beside it
+      const d = spawnSync('sh', ['-c', demo], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent-home', NO_COLOR: '1' },
+        timeout: 60_000,
+      });
+      expect(d.stderr).toBe('');
+      expect(d.stdout).toMatch(/^api\.example\.com\/ fails at grant$/m);
+      expect(d.stdout).toMatch(/^admin\.example\.com\/ stays internal/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -25,6 +25,7 @@ import { which } from '../helpers/net/bins.js';
 import { parseOptions } from '../../src/options.js';
 import { loadManifests } from '../../src/cluster/manifests.js';
 import { run as cel, type CelInput } from '@bufbuild/cel';
+import { scenarioDir, scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const promtool = consumer('promtool', 'prometheus');
@@ -193,7 +194,7 @@ describe.skipIf(!promtool)('deploy/prometheus-alerts.yaml (promtool)', () => {
     // The failing series exactly as gwdoctor -o prometheus prints it for the grant-missing scenario.
     const metrics = gwdoctor([
       '--manifests',
-      'fixtures/grant-missing',
+      scenarioPath('grant-missing'),
       '--offline',
       '-o',
       'prometheus',
@@ -334,9 +335,7 @@ describe('deploy/flux-kustomization.yaml health checks (CEL, evaluated with @buf
   }[];
   /** current / failed / in progress, as kustomize-controller decides from the two expressions. */
   function health(scenario: string, kind: string, name: string): string {
-    const obj = loadManifests([join(ROOT, 'fixtures', scenario)]).find(
-      (o) => o.kind === kind && o.metadata.name === name,
-    );
+    const obj = loadManifests([scenarioDir(scenario)]).find((o) => o.kind === kind && o.metadata.name === name);
     expect(obj, `${scenario}: ${kind} ${name}`).toBeDefined();
     const e = exprs.find((x) => x.kind === kind)!;
     const vars = celValue(obj) as Record<string, CelInput>;
@@ -466,7 +465,7 @@ describe('deploy/github-actions/gwdoctor.yml', () => {
       const ws = join(root, 'ws');
       const temp = join(root, 'temp');
       mkdirSync(temp);
-      cpSync(join(ROOT, 'fixtures', 'grant-missing'), join(ws, 'deploy'), { recursive: true });
+      cpSync(scenarioDir('grant-missing'), join(ws, 'deploy'), { recursive: true });
       cpSync(join(ROOT, 'fixtures', 'seed-healthy'), join(ws, '.base', 'deploy'), { recursive: true });
       // the tarball where the workflow expects it
       const tarball = join(ws, workflow().env['GWDOCTOR_TARBALL']!);

@@ -9,13 +9,14 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { gwdoctor } from '../helpers/cli.js';
 import schema from '../../schema/diff.v1.json' with { type: 'json' };
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
 const validateDiff = ajv.compile(schema);
 
-const BASE = 'fixtures/seed-presync';
+const BASE = scenarioPath('seed-presync');
 interface Obj {
   kind: string;
   metadata: { name: string; namespace?: string };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { gwdoctor } from '../helpers/cli.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { FIXTURES, scenarioDir } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const MANIFEST = '.gwdoctor-fixes.json';
@@ -22,7 +22,7 @@ describe('--fix-dir', () => {
     const dir = tempDir('gwdoctor-fixes-');
     const r = gwdoctor([
       '-f',
-      join(FIXTURES, 'grant-missing'),
+      scenarioDir('grant-missing'),
       '--offline',
       '-o',
       'json',
@@ -40,7 +40,7 @@ describe('--fix-dir', () => {
     const dir = tempDir('gwdoctor-fixes-');
     const r = gwdoctor([
       '-f',
-      join(FIXTURES, 'service-port-mismatch'),
+      scenarioDir('service-port-mismatch'),
       '--offline',
       '-o',
       'json',
@@ -82,7 +82,7 @@ describe('--fix-dir', () => {
       expect(fixFiles(dir)).toEqual([adminRoute, '99-mine.yaml', 'README.txt']);
       const r = gwdoctor([
         '-f',
-        join(FIXTURES, 'grant-missing'),
+        scenarioDir('grant-missing'),
         '--offline',
         '--fix-dir',
         dir,
@@ -104,7 +104,7 @@ describe('--fix-dir', () => {
       gwdoctor(['-f', join(FIXTURES, 'seed-healthy'), '--offline', '--fix-dir', dir, 'admin.example.com']);
       const edited = `${readFileSync(join(dir, adminRoute), 'utf8')}# reviewed by me\n`;
       writeFileSync(join(dir, adminRoute), edited);
-      const r = gwdoctor(['-f', join(FIXTURES, 'grant-missing'), '--offline', '--fix-dir', dir, 'api.example.com']);
+      const r = gwdoctor(['-f', scenarioDir('grant-missing'), '--offline', '--fix-dir', dir, 'api.example.com']);
       expect(fixFiles(dir)).toEqual([`${adminRoute}.stale`, grant]);
       expect(readFileSync(join(dir, `${adminRoute}.stale`), 'utf8')).toBe(edited);
       expect(r.stderr).toContain(
@@ -128,7 +128,7 @@ describe('--fix-dir', () => {
           ],
         }),
       );
-      gwdoctor(['-f', join(FIXTURES, 'grant-missing'), '--offline', '--fix-dir', dir, 'api.example.com']);
+      gwdoctor(['-f', scenarioDir('grant-missing'), '--offline', '--fix-dir', dir, 'api.example.com']);
       expect(existsSync(join(root, 'victim.yaml'))).toBe(true);
       expect(fixFiles(dir)).toEqual([grant, 'notes.yaml']);
     });

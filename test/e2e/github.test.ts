@@ -11,6 +11,7 @@ import { scenarioReport } from '../helpers/reports.js';
 import { MAX_PER_LEVEL, annotations, formatCommand, type Annotation } from '../../src/report/github.js';
 import { loadYaml } from '../../src/fix/render.js';
 import type { Finding, Report } from '../../src/types.js';
+import { scenarioDir, scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
@@ -36,7 +37,7 @@ function viaToolkit(a: Annotation): string {
 describe('under GitHub Actions (GITHUB_ACTIONS=true)', () => {
   it('prints the text report, then an ::error annotation per failing layer with the fix', () => {
     const r = gwdoctor(
-      ['--manifests', 'fixtures/grant-missing', '--offline', 'api.example.com', 'worker.example.com'],
+      ['--manifests', scenarioPath('grant-missing'), '--offline', 'api.example.com', 'worker.example.com'],
       { GITHUB_ACTIONS: 'true' },
     );
     expect(r.code).toBe(1);
@@ -47,7 +48,7 @@ describe('under GitHub Actions (GITHUB_ACTIONS=true)', () => {
     expect(commands).toHaveLength(1);
     // Located at the manifest object the finding names (the HTTPRoute), so the pull-request view marks that line.
     expect(commands[0]).toMatch(
-      /^::error title=gwdoctor%3A api.example.com\/ grant ReferenceGrantMissing,file=fixtures\/grant-missing\/cluster.yaml,line=\d+::api.example.com\/ fails at grant: no ReferenceGrant/,
+      /^::error title=gwdoctor%3A api.example.com\/ grant ReferenceGrantMissing,file=\.scenarios\/grant-missing\/cluster.yaml,line=\d+::api.example.com\/ fails at grant: no ReferenceGrant/,
     );
     expect(commands[0]).toMatch(
       /%0Afix: [^%]*example-api.*%0Akind: ReferenceGrant%0A.*%0Asee https:\/\/.*#referencegrantmissing$/,
@@ -55,14 +56,14 @@ describe('under GitHub Actions (GITHUB_ACTIONS=true)', () => {
   });
 
   it('adds no annotation to a JSON report on stdout', () => {
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', '-o', 'json', 'api.example.com'], {
+    const r = gwdoctor(['--manifests', scenarioPath('grant-missing'), '--offline', '-o', 'json', 'api.example.com'], {
       GITHUB_ACTIONS: 'true',
     });
     expect(JSON.parse(r.stdout).targets[0].verdict).toBe('fail');
   });
 
   it('prints no annotation outside GitHub Actions', () => {
-    const r = gwdoctor(['--manifests', 'fixtures/grant-missing', '--offline', 'api.example.com']);
+    const r = gwdoctor(['--manifests', scenarioPath('grant-missing'), '--offline', 'api.example.com']);
     expect(r.stdout).not.toMatch(/^::/m);
   });
 });
@@ -111,9 +112,9 @@ describe('annotations', () => {
 describe('hostile names under GitHub Actions: only gwdoctor writes workflow commands', () => {
   const EVIL = '\n::error file=x::forged\n::stop-commands::tok\r\u2028';
   const dirs = (() => {
-    const list = parse(
-      readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'grant-missing', 'cluster.yaml'), 'utf8'),
-    ) as { items: Record<string, unknown>[] };
+    const list = parse(readFileSync(join(scenarioDir('grant-missing'), 'cluster.yaml'), 'utf8')) as {
+      items: Record<string, unknown>[];
+    };
     const walk = (x: unknown): unknown =>
       Array.isArray(x)
         ? x.map(walk)

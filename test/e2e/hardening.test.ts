@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, ROOT, gwdoctor, gwdoctorAsync, validateReport } from '../helpers/cli.js';
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const tmp = () => tempDir('gwd-hard-');
@@ -508,7 +509,7 @@ describe('the hard deadline: the run ends by --timeout plus a small grace, whate
 describe('a pseudo-terminal with 0 columns', () => {
   it('gets plain lines, not one character per line', () => {
     if (spawnSync('script', ['--version']).status !== 0 && process.env['CI'] !== 'true') return;
-    const cmd = `stty cols 0 rows 0; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --manifests fixtures/grant-missing --offline api.example.com`;
+    const cmd = `stty cols 0 rows 0; NO_COLOR=1 ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} --manifests ${scenarioPath('grant-missing')} --offline api.example.com`;
     const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
       cwd: ROOT,
       encoding: 'utf8',

@@ -11,6 +11,7 @@ import { gwdoctor } from '../helpers/cli.js';
 import { consumer } from '../helpers/consumers.js';
 import { loadYaml } from '../../src/fix/render.js';
 import { LAYER_IDS } from '../../src/registry.js';
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
@@ -95,7 +96,7 @@ describe.skipIf(!chromium)('html output (rendered by headless Chromium)', () => 
     page = join(dir, 'report.html');
     const r = gwdoctor([
       '--manifests',
-      'fixtures/grant-missing',
+      scenarioPath('grant-missing'),
       '--offline',
       '-o',
       `html=${page}`,

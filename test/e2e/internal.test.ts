@@ -9,11 +9,12 @@ import addFormats from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 import { gwdoctor, validateReport } from '../helpers/cli.js';
 import { SCHEMAS, consumer, runTool } from '../helpers/consumers.js';
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const tmp = () => tempDir('gwd-internal-');
 const SEED = ['--manifests', 'fixtures/seed-healthy', '--offline'];
-const EXPOSED = ['--manifests', 'fixtures/internal-exposed-shared', '--offline'];
+const EXPOSED = ['--manifests', scenarioPath('internal-exposed-shared'), '--offline'];
 
 describe('--internal HOST', () => {
   it('exits 0 and says what was proven when no route on the public Gateway serves the host', () => {
@@ -28,7 +29,7 @@ describe('--internal HOST', () => {
     const r = gwdoctor([...EXPOSED, '--internal', 'admin.example.com', 'worker.example.com']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(
-      /✖ route +admin\.example\.com must stay internal, but HTTPRoute istio-ingress\/example-worker \(fixtures\/internal-exposed-shared\/cluster\.yaml:\d+\) on Gateway istio-ingress\/example-istio-gateway serves it \[InternalHostExposed\]/,
+      /✖ route +admin\.example\.com must stay internal, but HTTPRoute istio-ingress\/example-worker \(\.scenarios\/internal-exposed-shared\/cluster\.yaml:\d+\) on Gateway istio-ingress\/example-istio-gateway serves it \[InternalHostExposed\]/,
     );
     expect(r.stdout).toContain(
       `kubectl -n istio-ingress patch httproutes.gateway.networking.k8s.io example-worker --type=json -p '[{"op":"test","path":"/spec/hostnames/1","value":"admin.example.com"},{"op":"remove","path":"/spec/hostnames/1"}]'`,
@@ -52,7 +53,7 @@ describe('--internal HOST', () => {
       ['admin.example.com', 'fail', 'route', 'internal'],
     ]);
     expect(report.targets[1].layers[3].evidence[0].origin).toMatchObject({
-      file: 'fixtures/internal-exposed-shared/cluster.yaml',
+      file: `${scenarioPath('internal-exposed-shared')}/cluster.yaml`,
     });
   });
 
@@ -130,7 +131,7 @@ describe('every output format renders an internal host', () => {
     expect(validateSarif(log), JSON.stringify(validateSarif.errors?.slice(0, 3))).toBe(true);
     const res = log.runs[0].results.find((x: { ruleId: string }) => x.ruleId === 'InternalHostExposed');
     expect(res.locations[0].physicalLocation.artifactLocation.uri).toBe(
-      'fixtures/internal-exposed-shared/cluster.yaml',
+      `${scenarioPath('internal-exposed-shared')}/cluster.yaml`,
     );
     expect(res.locations[0].physicalLocation.region.startLine).toBeGreaterThan(1);
   });
@@ -156,7 +157,7 @@ describe('every output format renders an internal host', () => {
   it("github: an ::error annotation at the route's file and line", () => {
     const g = gwdoctor([...EXPOSED, '--internal', 'admin.example.com', '-o', 'github']);
     expect(g.stdout).toMatch(
-      /^::error title=gwdoctor%3A admin\.example\.com\/ route InternalHostExposed,file=fixtures\/internal-exposed-shared\/cluster\.yaml,line=\d+::/m,
+      /^::error title=gwdoctor%3A admin\.example\.com\/ route InternalHostExposed,file=\.scenarios\/internal-exposed-shared\/cluster\.yaml,line=\d+::/m,
     );
   });
 });

@@ -10,6 +10,7 @@ import { scenarioReport } from '../helpers/reports.js';
 import { renderJunit } from '../../src/report/junit.js';
 import { loadYaml } from '../../src/fix/render.js';
 import type { Finding } from '../../src/types.js';
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
@@ -31,7 +32,7 @@ describe.skipIf(!xmllint)('junit output (validated by xmllint against junit-10.x
     const file = join(tmp(), 'junit.xml');
     const r = gwdoctor([
       '--manifests',
-      'fixtures/grant-missing',
+      scenarioPath('grant-missing'),
       '--offline',
       '-o',
       `junit=${file}`,

@@ -9,6 +9,7 @@ import { ROOT } from '../helpers/cli.js';
 import { consumer } from '../helpers/consumers.js';
 import { kubectlArgs } from '../../src/kubectl-args.js';
 import pkg from '../../package.json' with { type: 'json' };
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const PLUGIN = join(ROOT, 'dist', 'bundle', 'kubectl-gwdoctor.js');
@@ -54,7 +55,7 @@ describe('the kubectl-gwdoctor executable', () => {
     const r = runPlugin(
       [
         '--manifests',
-        'fixtures/grant-missing',
+        scenarioPath('grant-missing'),
         '--offline',
         '-n',
         'istio-ingress',

@@ -4,10 +4,11 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gwdoctor, validateReport } from '../helpers/cli.js';
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const tmp = () => tempDir('gwd-out-');
-const GRANT_MISSING = ['--manifests', 'fixtures/grant-missing', '--offline'];
+const GRANT_MISSING = ['--manifests', scenarioPath('grant-missing'), '--offline'];
 
 function expectOneLineError(stderr: string, pattern: RegExp) {
   const lines = stderr.trim().split('\n');

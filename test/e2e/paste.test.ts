@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { heredocDelimiter, loadYaml, patchArgv, renderFix, renderYaml } from '../../src/fix/render.js';
 import type { Fix } from '../../src/fix/fix.js';
 import { gwdoctor } from '../helpers/cli.js';
-import { FIXTURES, runScenario, scenarios } from '../helpers/fixtures.js';
+import { FIXTURES, runScenario, scenarios, scenarioDir } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
@@ -142,14 +142,7 @@ describe('a printed fix pasted into bash arrives intact', () => {
 
   it('gwdoctor diff text: the fix of a newly failing host, pasted', () => {
     const jsonFile = join(tempDir('gwdoctor-paste-json-'), 'r.json');
-    gwdoctor([
-      '--manifests',
-      join(FIXTURES, 'grant-missing'),
-      '--offline',
-      '-o',
-      `json=${jsonFile}`,
-      'api.example.com',
-    ]);
+    gwdoctor(['--manifests', scenarioDir('grant-missing'), '--offline', '-o', `json=${jsonFile}`, 'api.example.com']);
     const fix = JSON.parse(readFileSync(jsonFile, 'utf8')).targets[0].layers.find(
       (l: { status: string }) => l.status === 'fail',
     ).fix as Fix;
@@ -158,7 +151,7 @@ describe('a printed fix pasted into bash arrives intact', () => {
       '--base',
       join(FIXTURES, 'seed-healthy'),
       '--head',
-      join(FIXTURES, 'grant-missing'),
+      scenarioDir('grant-missing'),
       'api.example.com',
     ]);
     expect(r.code).toBe(1);

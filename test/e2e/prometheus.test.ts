@@ -8,6 +8,7 @@ import { gwdoctor } from '../helpers/cli.js';
 import { consumer, runTool } from '../helpers/consumers.js';
 import { scenarioReport, withNetworkLayers } from '../helpers/reports.js';
 import { renderPrometheus } from '../../src/report/prometheus.js';
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const promtool = consumer('promtool', 'prometheus');
@@ -32,7 +33,7 @@ describe.skipIf(!promtool)('prometheus output (checked by promtool)', () => {
     const file = join(tempDir('gwd-prom-'), 'gwdoctor.prom');
     const r = gwdoctor([
       '--manifests',
-      'fixtures/grant-missing',
+      scenarioPath('grant-missing'),
       '--offline',
       '-o',
       `prometheus=${file}`,

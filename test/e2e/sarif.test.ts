@@ -14,6 +14,7 @@ import { CODES } from '../../src/codes.js';
 import { renderSarif } from '../../src/report/sarif.js';
 import { loadYaml } from '../../src/fix/render.js';
 import type { Evidence } from '../../src/types.js';
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 await loadYaml(); // the yaml library is loaded on demand (src/fix/render.ts); these tests render fixes directly
@@ -57,7 +58,7 @@ describe('sarif output (validated against the SARIF 2.1.0 schema)', () => {
   it('has one rule per reason code, each with its README heading as helpUri, and one result for the failing layer', () => {
     const { code, log } = sarifOf([
       '--manifests',
-      'fixtures/grant-missing',
+      scenarioPath('grant-missing'),
       '--offline',
       'api.example.com',
       'worker.example.com',
@@ -93,7 +94,7 @@ describe('sarif output (validated against the SARIF 2.1.0 schema)', () => {
   it('locates a result at the manifest file and line of each object in its evidence, when the report has origins', async () => {
     const report = await scenarioReport([['grant-missing', 'api.example.com']]);
     const grant = report.targets[0]!.layers[4]!;
-    const yaml = readFileSync('fixtures/grant-missing/cluster.yaml', 'utf8').split('\n');
+    const yaml = readFileSync(`${scenarioPath('grant-missing')}/cluster.yaml`, 'utf8').split('\n');
     const routeLine =
       yaml.findIndex(
         (l, i) => l.trim() === 'kind: HTTPRoute' && yaml.slice(i, i + 6).some((x) => x.trim() === 'name: example-api'),
@@ -109,7 +110,7 @@ describe('sarif output (validated against the SARIF 2.1.0 schema)', () => {
                 namespace: 'istio-ingress',
                 name: 'example-api',
               },
-              origin: { file: join(process.cwd(), 'fixtures/grant-missing/cluster.yaml'), line: routeLine },
+              origin: { file: join(process.cwd(), `${scenarioPath('grant-missing')}/cluster.yaml`), line: routeLine },
             })
           : Object.assign({}, e, {
               object: { apiVersion: 'v1', kind: 'Namespace', name: 'example-api' },
@@ -121,7 +122,7 @@ describe('sarif output (validated against the SARIF 2.1.0 schema)', () => {
     expect(log.runs[0]!.results[0]!.locations).toEqual([
       {
         physicalLocation: {
-          artifactLocation: { uri: 'fixtures/grant-missing/cluster.yaml' },
+          artifactLocation: { uri: `${scenarioPath('grant-missing')}/cluster.yaml` },
           region: { startLine: routeLine },
         },
         logicalLocations: [

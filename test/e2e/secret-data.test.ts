@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FORMATS } from '../../src/report/formats.js';
 import { gwdoctor, ROOT } from '../helpers/cli.js';
+import { scenarioDir, scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CERTS = join(ROOT, 'fixtures', '_certs');
@@ -49,7 +50,7 @@ const SCENARIOS = [
 describe('no Secret data in any output', () => {
   const secrets = material();
   it('the searched material is really in the fixtures (the test can fail)', () => {
-    const fixture = readFileSync(join(ROOT, 'fixtures', 'listener-https-cert-valid', 'cluster.yaml'), 'utf8');
+    const fixture = readFileSync(join(scenarioDir('listener-https-cert-valid'), 'cluster.yaml'), 'utf8');
     expect(secrets.filter((s) => s.length === 60).some((s) => fixture.includes(s))).toBe(true);
   });
 
@@ -59,7 +60,7 @@ describe('no Secret data in any output', () => {
     const r = gwdoctor(
       [
         '--manifests',
-        `fixtures/${name}`,
+        scenarioPath(name),
         '--offline',
         '-v',
         '--debug',
@@ -82,7 +83,7 @@ describe('no Secret data in any output', () => {
   it('--all and gwdoctor diff likewise', () => {
     const all = gwdoctor([
       '--manifests',
-      'fixtures/listener-https-cert-foreign-ns',
+      scenarioPath('listener-https-cert-foreign-ns'),
       '--offline',
       '--all',
       '-v',
@@ -92,9 +93,9 @@ describe('no Secret data in any output', () => {
     const diff = gwdoctor([
       'diff',
       '--base',
-      'fixtures/listener-https-cert-valid',
+      scenarioPath('listener-https-cert-valid'),
       '--head',
-      'fixtures/listener-https-cert-key-mismatch',
+      scenarioPath('listener-https-cert-key-mismatch'),
       '-o',
       'json',
     ]);

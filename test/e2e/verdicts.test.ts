@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { gwdoctor, validateReport } from '../helpers/cli.js';
+import { scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 interface Obj {
@@ -16,7 +17,7 @@ interface Obj {
 }
 
 const seed = (): Obj[] =>
-  parseAllDocuments(readFileSync('fixtures/seed-presync/cluster.yaml', 'utf8'))
+  parseAllDocuments(readFileSync(`${scenarioPath('seed-presync')}/cluster.yaml`, 'utf8'))
     .map((d) => d.toJS() as Obj | null)
     .filter((o): o is Obj => o !== null);
 

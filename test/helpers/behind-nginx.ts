@@ -10,7 +10,7 @@ import type { K8sObject } from '../../src/cluster/objects.js';
 import { runTarget, type Env } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
 import type { HttpProbe, HttpProbeResult, TargetReport } from '../../src/types.js';
-import { FIXTURES } from './fixtures.js';
+import { scenarioDir } from './fixtures.js';
 
 const answer = (statusCode: number, headers: Record<string, string>, bodySnippet: string): HttpProbeResult => ({
   address: '',
@@ -46,7 +46,7 @@ export function probe(status: number, body: string): HttpProbe {
 }
 
 export function objects(fixture: string): K8sObject[] {
-  const objs = loadManifests([join(FIXTURES, fixture)]) as (K8sObject & Record<string, any>)[];
+  const objs = loadManifests([scenarioDir(fixture)]) as (K8sObject & Record<string, any>)[];
   for (const o of objs) if (o.kind === 'Node') o.status.addresses = [{ type: 'InternalIP', address: '192.0.2.20' }];
   return objs;
 }

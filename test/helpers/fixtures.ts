@@ -1,15 +1,28 @@
-// Load fixture scenarios (fixtures/<scenario>/cluster.yaml + expect.json) and run the pipeline on them.
+// Load fixture scenarios (the seed fixtures/seed-healthy/cluster.yaml plus fixtures/<scenario>/overlay.yaml, merged by
+// scripts/scenario.mjs into .scenarios/<scenario>/cluster.yaml; expect.json beside the overlay) and run the pipeline
+// on them.
 
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { INTERNAL_LAYERS, LAYERS } from '../../checks/index.js';
 import type { ClusterReader } from '../../src/cluster/reader.js';
 import { ManifestCluster } from '../../src/cluster/manifests.js';
 import { offlineEnv as pipelineOfflineEnv, runTarget, type Env } from '../../src/pipeline.js';
 import { parseGatewayRef, parseTarget } from '../../src/target.js';
 import type { TargetReport } from '../../src/types.js';
+import { FIXTURES, materialise, scenarioNames } from '../../scripts/scenario.mjs';
 
-export const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
+export { FIXTURES };
+
+/** The directory gwdoctor reads for a scenario (merged from the seed and its overlay on first use). */
+export function scenarioDir(name: string): string {
+  return materialise(name);
+}
+
+/** scenarioDir, relative to the working directory: what a command line names (`--manifests .scenarios/NAME`). */
+export function scenarioPath(name: string): string {
+  return relative(process.cwd(), scenarioDir(name));
+}
 
 export interface ExpectCase {
   target: string;
@@ -23,23 +36,25 @@ export interface ExpectCase {
 }
 export interface Scenario {
   name: string;
-  dir: string;
+  /** The merged scenario's directory (scenarioDir). */
+  readonly dir: string;
   description: string;
   status: 'with-controller' | 'pre-sync';
   cases: ExpectCase[];
 }
 
 export function scenarios(): Scenario[] {
-  return readdirSync(FIXTURES, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(FIXTURES, d.name, 'expect.json')))
-    .map((d) => {
-      const e = JSON.parse(readFileSync(join(FIXTURES, d.name, 'expect.json'), 'utf8')) as Omit<
-        Scenario,
-        'name' | 'dir'
-      >;
-      return { name: d.name, dir: join(FIXTURES, d.name), ...e };
-    })
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return scenarioNames().map((name) => {
+    const e = JSON.parse(readFileSync(join(FIXTURES, name, 'expect.json'), 'utf8')) as Omit<Scenario, 'name' | 'dir'>;
+    return {
+      name,
+      // merged on first use: a test that reads one scenario does not merge them all
+      get dir() {
+        return scenarioDir(name);
+      },
+      ...e,
+    };
+  });
 }
 
 /** The pipeline's offline Env with the tests' 20 s deadline. */

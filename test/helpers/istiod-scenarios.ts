@@ -37,3 +37,27 @@ export const KNOWN_DISAGREEMENTS: Record<string, Record<string, Known>> = {
     why: "the fixture's manifests hold no ConfigMap at all, so the prediction cannot tell a missing parametersRef ConfigMap from one not included (live it is predicted: test/unit/rules-issue8.test.ts)",
   }),
 };
+
+/**
+ * Codes of the cluster layers the fixtures cannot exercise, proven by the named test instead (test/unit/istiod-coverage
+ * and test/unit/scenarios check both): one depends on the day the test runs (a fixed
+ * clock there), one on what a real proxy answered (the contract runs without network layers; real nginx there).
+ */
+export const NOT_A_FIXTURE_OUTCOME: Record<string, string> = {
+  ListenerCertificateExpiring:
+    'a certificate "expiring within 14 days" of whatever day CI runs cannot be a fixed fixture: test/unit/gatewayapi/certs.test.ts',
+  BackendConnectFailed:
+    'what the gateway answers when ready endpoints refuse or reset its connection (503 upstream connect error), so it needs a real Envoy behind the network layers: test/integration/net/real-envoy.test.ts',
+  AuthorizationCustom:
+    'needs an external authorizer that the mesh config defines (meshConfig.extensionProviders); the harness istiod defines none, and istiod denies a CUSTOM policy with an unknown provider (mesh-authz-custom): test/unit/mesh.test.ts',
+  GatewayRbacDenied:
+    "what is left of the gateway's 403 RBAC: access denied when the mesh layer cannot name the policy (the contract runs without network layers, so no answer reaches the mesh layer there): test/unit/mesh-join.test.ts, and through real nginx and a real Envoy in test/integration/net/real-envoy.test.ts",
+  BackendKindUnsupported:
+    "a Hostname backend whose endpoints the gateway resolves by DNS at request time, an ExternalName Service or an InferencePool: the lane's Envoy has no DNS and istiod here no inference extension, so a real answer would contradict a warning; the ServiceEntry cases istiod can judge are fixtures (backend-service-entry*): test/unit/service-entry.test.ts",
+  MeshNotChecked:
+    'a 403 on an Istio kind needs a user without the permission, which a fixture cannot express: test/integration/live-behaviour.test.ts (the legacy role)',
+  RedirectDisagrees:
+    'compares the redirect a live proxy returned with the prediction, so it needs the network layers: test/integration/net/layers.test.ts',
+  GRPCRouteNotChecked:
+    'only a live user who may not list GRPCRoutes gets it (a filter Istio does not implement is predicted as the drop istiod makes of the route): test/integration/live-behaviour.test.ts',
+};

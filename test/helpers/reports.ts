@@ -1,13 +1,13 @@
 // Real Reports for reporter tests: fixture scenarios run through the real pipeline (offline), plus a network-layer
 // variant built from them for what offline runs cannot show (TLS days left, DNS answers).
 
-import { runScenario, FIXTURES } from './fixtures.js';
+import { runScenario, scenarioDir } from './fixtures.js';
 import { join } from 'node:path';
 import type { Finding, Report, TargetReport } from '../../src/types.js';
 
 export async function scenarioReport(cases: [scenario: string, target: string][]): Promise<Report> {
   const targets: TargetReport[] = [];
-  for (const [scenario, target] of cases) targets.push(await runScenario(join(FIXTURES, scenario), target));
+  for (const [scenario, target] of cases) targets.push(await runScenario(scenarioDir(scenario), target));
   return {
     schemaVersion: 'gwdoctor.report/v3',
     generatedAt: '2026-11-27T12:00:00.000Z',

@@ -10,7 +10,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { loadManifests } from '../../src/cluster/manifests.js';
 import type { Gateway } from '../../src/cluster/objects.js';
 import { gwdoctor, ROOT } from '../helpers/cli.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { scenarioDir } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
 import { istiod, itIstiod, live } from './live.js';
@@ -20,7 +20,7 @@ const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-tok
 
 /** listener-https-cert-valid with the Secret (and the listener's ref) renamed to one the narrow Role does not name. */
 function renamedScenario(): string {
-  const objs = loadManifests([join(FIXTURES, 'listener-https-cert-valid')], { keep: 'all' }).map((o) =>
+  const objs = loadManifests([scenarioDir('listener-https-cert-valid')], { keep: 'all' }).map((o) =>
     structuredClone(o),
   );
   for (const o of objs) {
@@ -94,7 +94,7 @@ describe('deploy/rbac-secrets.yaml', () => {
     `/apis/rbac.authorization.k8s.io/v1/namespaces/${o.metadata.namespace}/${o.kind.toLowerCase()}s/${o.metadata.name}`;
   beforeAll(async () => {
     if (admin && istiod)
-      applied = await applyScenario(admin, join(FIXTURES, 'listener-https-cert-valid'), { status: 'istiod' });
+      applied = await applyScenario(admin, scenarioDir('listener-https-cert-valid'), { status: 'istiod' });
   }, 120_000);
   afterAll(async () => {
     for (const o of docs) await admin?.raw('DELETE', path(o));

@@ -11,7 +11,7 @@ import { applyScenario } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
 import { istiod, itLive, live } from './live.js';
 import { ROOT, gwdoctor, validateReport } from '../helpers/cli.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { FIXTURES, scenarioDir } from '../helpers/fixtures.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
 const status = () => (istiod ? ('istiod' as const) : ('fixture' as const));
@@ -44,7 +44,7 @@ describe('--internal live', () => {
   itLive(
     'fails when a route publishes it, and the printed patch applied to the API server makes it internal again without breaking worker.example.com',
     async () => {
-      const applied = await applyScenario(admin!, join(FIXTURES, 'internal-exposed-shared'), { status: status() });
+      const applied = await applyScenario(admin!, scenarioDir('internal-exposed-shared'), { status: status() });
       try {
         const r = gwdoctor([
           '--kubeconfig',

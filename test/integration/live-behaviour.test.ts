@@ -12,7 +12,7 @@ import { istiod, itLive, live, liveCluster } from './live.js';
 import { planDirect } from '../../src/net/direct.js';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import { ROOT, gwdoctor, gwdoctorAsync, validateReport } from '../helpers/cli.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { FIXTURES, scenarioDir } from '../helpers/fixtures.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
 
@@ -23,7 +23,7 @@ const kubeconfigFor = (server: string, token: string, file: string) =>
 function withScenario(name: string): void {
   let applied: Applied | undefined;
   beforeAll(async () => {
-    if (admin) applied = await applyScenario(admin, join(FIXTURES, name), { status: istiod ? 'istiod' : 'fixture' });
+    if (admin) applied = await applyScenario(admin, scenarioDir(name), { status: istiod ? 'istiod' : 'fixture' });
   }, 120_000);
   afterAll(async () => {
     await applied?.cleanup();
@@ -235,7 +235,7 @@ describe('a second API server without the Gateway API CRDs', () => {
       } finally {
         await healthy.cleanup();
       }
-      const missing = await applyScenario(kube!, join(FIXTURES, 'grant-missing'));
+      const missing = await applyScenario(kube!, scenarioDir('grant-missing'));
       try {
         const r = gwdoctor(['--kubeconfig', kc, '--offline', '-o', 'json', 'api.example.com']);
         expect(r.code).toBe(1);

@@ -11,7 +11,7 @@ import { crdDocs, installCrds, startExtraApiServer, writeKubeconfig } from './ha
 import { Kube, type Obj } from './harness/kube.js';
 import { istiod, itLive, live } from './live.js';
 import { gwdoctorAsync } from '../helpers/cli.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { FIXTURES, scenarioDir } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const admin = live ? new Kube(live.server, readFileSync(live.caFile), 'admin-token') : null;
@@ -301,7 +301,7 @@ describe('a cached discovery that turns out wrong (ReferenceGrant v1 switched of
     if (!live) return;
     ({ server, kube, stop } = await startExtraApiServer(live, 'scale'));
     await installCrds(kube, crdDocs(live.crds, 'gateway-api'));
-    await applyScenario(kube, join(FIXTURES, 'grant-missing'));
+    await applyScenario(kube, scenarioDir('grant-missing'));
   }, 180_000);
   afterAll(() => stop?.());
 

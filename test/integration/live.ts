@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { afterAll, beforeAll, inject, it } from 'vitest';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { scenarioDir } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
 import { LiveCluster } from '../../src/cluster/live.js';
@@ -39,7 +39,7 @@ export function scenarioUnderIstiod(name: string): void {
     if (live && istiod)
       applied = await applyScenario(
         new Kube(live.server, readFileSync(live.caFile), 'admin-token'),
-        join(FIXTURES, name),
+        scenarioDir(name),
         { status: 'istiod' },
       );
   }, 120_000);
@@ -104,7 +104,7 @@ export function scenarioWithEnvoy(
     const lane = await envoyLane();
     if (!lane || !live) return;
     const kube = new Kube(live.server, readFileSync(live.caFile), 'admin-token');
-    const applied = await applyScenario(kube, isAbsolute(name) ? name : join(FIXTURES, name), {
+    const applied = await applyScenario(kube, isAbsolute(name) ? name : scenarioDir(name), {
       status: 'istiod',
       lane,
     });

@@ -17,11 +17,10 @@ import { buildIstiod, startIstiod, type Istiod } from './harness/istiod.js';
 import type { Obj } from './harness/kube.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { configDump, connectProxy, rbacPolicies, type GatewayPod } from './harness/xds.js';
-import { runScenario } from '../helpers/fixtures.js';
+import { runScenario, scenarioDir } from '../helpers/fixtures.js';
 import type { MeshHopFact } from '../../src/types.js';
 import { itIstiod, istiod as sharedIstiod, live } from './live.js';
 
-const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures');
 const SCENARIOS = [
   'mesh-hop-ztunnel-deny-gateway',
   'mesh-hop-ztunnel-deny-waypoint',
@@ -65,7 +64,7 @@ describe("ztunnel: what istiod (ambient on) accepts of each AuthorizationPolicy 
     });
     const seen = new Set<string>();
     for (const s of SCENARIOS) {
-      for (const o of loadManifests([join(FIXTURES, s, 'cluster.yaml')])) {
+      for (const o of loadManifests([join(scenarioDir(s), 'cluster.yaml')])) {
         if (o.kind !== 'AuthorizationPolicy') continue;
         const key = `${o.metadata.namespace}/${o.metadata.name}`;
         // Same name in two scenarios: keep them apart by scenario-unique names (the name is no input of the rule).
@@ -227,7 +226,7 @@ describe('the hops after the gateway: istiod (ambient on) generates for each hop
     itIstiod(
       `${name}: waypoint, ztunnel and sidecar configuration == facts.mesh.hops`,
       async () => {
-        const dir = join(FIXTURES, name);
+        const dir = scenarioDir(name);
         const kube = extra!.kube;
         let applied: Applied | undefined;
         const conns: { close(): void }[] = [];

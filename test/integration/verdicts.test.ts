@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { ManifestCluster, SERVED_VERSIONS } from '../../src/cluster/manifests.js';
 import { ISTIO_BUILTIN_CLASSES } from '../../src/gatewayapi/classes.js';
 import { gwdoctor, gwdoctorAsync } from '../helpers/cli.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { FIXTURES, scenarioDir } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
 import { Kube } from './harness/kube.js';
 import { istiod, itIstiod, itLive, live } from './live.js';
@@ -153,7 +153,7 @@ describe('the GatewayClasses istiod creates (item 3)', () => {
     async () => {
       // seed-healthy from git (no GatewayClass objects) predicts what istiod reports for the live seed.
       const dir = tempDir('gwd-noclass-');
-      const docs = readFileSync(join(FIXTURES, 'seed-presync', 'cluster.yaml'), 'utf8')
+      const docs = readFileSync(join(scenarioDir('seed-presync'), 'cluster.yaml'), 'utf8')
         .split(/^---$/m)
         .filter((d) => !/^kind: GatewayClass$/m.test(d));
       writeFileSync(join(dir, 'cluster.yaml'), docs.join('---'));
@@ -213,7 +213,7 @@ describe('a plain-HTTP API server address, as `kubectl proxy` serves it (item 8)
     async () => {
       let applied: Applied | undefined;
       try {
-        applied = await applyScenario(admin!, join(FIXTURES, 'grant-missing'), {
+        applied = await applyScenario(admin!, scenarioDir('grant-missing'), {
           status: istiod ? 'istiod' : 'fixture',
         });
         const kc = join(tempDir('gwd-proxy-'), 'kubeconfig');

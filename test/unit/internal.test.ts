@@ -13,10 +13,10 @@ import type { TlsDetails } from '../../src/net/tls-inspect.js';
 import { runTarget, type Env } from '../../src/pipeline.js';
 import { parseTarget } from '../../src/target.js';
 import type { HttpProbe, HttpProbeResult, Resolver, TargetReport } from '../../src/types.js';
-import { FIXTURES, offlineEnv, runOnCluster } from '../helpers/fixtures.js';
+import { offlineEnv, runOnCluster, scenarioDir } from '../helpers/fixtures.js';
 import { applyFixToObjects, stripControllerStatus } from '../helpers/roundtrip.js';
 
-const fixture = (name: string) => loadManifests([join(FIXTURES, name)]);
+const fixture = (name: string) => loadManifests([scenarioDir(name)]);
 const internal = (host: string) => ({ ...parseTarget(host), expect: 'internal' as const });
 
 function checkInternal(
@@ -67,12 +67,12 @@ describe('--internal offline: what the cluster proves', () => {
   });
 
   it('fails InternalHostExposed naming the route and its file:line when a dedicated route publishes the host; the fix detaches it from the public Gateway', async () => {
-    const r = await checkInternal(ManifestCluster.fromPaths([join(FIXTURES, 'internal-exposed')]));
+    const r = await checkInternal(ManifestCluster.fromPaths([scenarioDir('internal-exposed')]));
     expect(r).toMatchObject({ verdict: 'fail', failedLayer: 'route', expect: 'internal' });
     const f = layer(r, 'route');
     expect(f.code).toBe('InternalHostExposed');
     expect(f.summary).toMatch(
-      /^admin\.example\.com must stay internal, but HTTPRoute istio-ingress\/example-admin \(.*fixtures\/internal-exposed\/cluster\.yaml:\d+\) on Gateway istio-ingress\/example-istio-gateway serves it$/,
+      /^admin\.example\.com must stay internal, but HTTPRoute istio-ingress\/example-admin \(.*\.scenarios\/internal-exposed\/cluster\.yaml:\d+\) on Gateway istio-ingress\/example-istio-gateway serves it$/,
     );
     expect(f.evidence[0]).toMatchObject({
       ref: 'HTTPRoute istio-ingress/example-admin',

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { CODES } from '../../src/registry.js';
 import { scenarios } from '../helpers/fixtures.js';
-import { HAND_WRITTEN, KNOWN_DISAGREEMENTS } from '../helpers/istiod-scenarios.js';
+import { HAND_WRITTEN, KNOWN_DISAGREEMENTS, NOT_A_FIXTURE_OUTCOME } from '../helpers/istiod-scenarios.js';
 
 const CLUSTER_LAYERS = ['listener', 'route', 'grant', 'endpoints', 'mesh'];
 
@@ -21,28 +21,7 @@ const ONLY_HAND_WRITTEN: Record<string, string> = {
   RouteStatusMissing: 'needs a route the controller never processed',
 };
 
-/**
- * Codes the fixtures cannot exercise, proven by the named test instead: one depends on the day the test runs (a fixed
- * clock there), one on what a real proxy answered (the contract runs without network layers; real nginx there).
- */
-const ELSEWHERE: Record<string, string> = {
-  ListenerCertificateExpiring:
-    'a certificate "expiring within 14 days" of whatever day CI runs cannot be a fixed fixture: test/unit/gatewayapi/certs.test.ts',
-  BackendConnectFailed:
-    'what the gateway answers when ready endpoints refuse or reset its connection (503 upstream connect error), so it needs a real Envoy behind the network layers: test/integration/net/real-envoy.test.ts',
-  AuthorizationCustom:
-    'needs an external authorizer that the mesh config defines (meshConfig.extensionProviders); the harness istiod defines none, and istiod denies a CUSTOM policy with an unknown provider (mesh-authz-custom): test/unit/mesh.test.ts',
-  GatewayRbacDenied:
-    "what is left of the gateway's 403 RBAC: access denied when the mesh layer cannot name the policy (the contract runs without network layers, so no answer reaches the mesh layer there): test/unit/mesh-join.test.ts, and through real nginx and a real Envoy in test/integration/net/real-envoy.test.ts",
-  BackendKindUnsupported:
-    "a Hostname backend whose endpoints the gateway resolves by DNS at request time, an ExternalName Service or an InferencePool: the lane's Envoy has no DNS and istiod here no inference extension, so a real answer would contradict a warning; the ServiceEntry cases istiod can judge are fixtures (backend-service-entry*): test/unit/service-entry.test.ts",
-  MeshNotChecked:
-    'a 403 on an Istio kind needs a user without the permission, which a fixture cannot express: test/integration/live-behaviour.test.ts (the legacy role)',
-  RedirectDisagrees:
-    'compares the redirect a live proxy returned with the prediction, so it needs the network layers: test/integration/net/layers.test.ts',
-  GRPCRouteNotChecked:
-    'only a live user who may not list GRPCRoutes gets it (a filter Istio does not implement is predicted as the drop istiod makes of the route): test/integration/live-behaviour.test.ts',
-};
+const ELSEWHERE = NOT_A_FIXTURE_OUTCOME;
 
 const clusterCodes = Object.entries(CODES)
   .filter(([, info]) => {

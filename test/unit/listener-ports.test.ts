@@ -9,9 +9,9 @@ import type { K8sObject, Service } from '../../src/cluster/objects.js';
 import { choosePort } from '../../src/gatewayapi/ports.js';
 import { parseGatewayRef } from '../../src/target.js';
 import { kubectlArgs } from '../../src/kubectl-args.js';
-import { FIXTURES, gatewayEnv, runOnCluster, runScenario } from '../helpers/fixtures.js';
+import { gatewayEnv, runOnCluster, runScenario, scenarioDir } from '../helpers/fixtures.js';
 
-const dir = join(FIXTURES, 'listener-ports');
+const dir = scenarioDir('listener-ports');
 const GW = 'istio-ingress/example-istio-gateway';
 const route = (r: Awaited<ReturnType<typeof runScenario>>) => r.layers.find((l) => l.id === 'route');
 

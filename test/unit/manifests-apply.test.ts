@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ManifestCluster, SERVED_VERSIONS } from '../../src/cluster/manifests.js';
-import { runScenario } from '../helpers/fixtures.js';
+import { runScenario, scenarioPath } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const GW = 'gateway.networking.k8s.io';
@@ -85,9 +85,9 @@ describe('an object defined more than once: the last copy kubectl apply sends wi
   it('a route the later copy changes is judged as applied: the seed api route re-defined for another host', async () => {
     // fixtures/seed-presync plus a later file that re-defines example-api for api2.example.com only.
     const d = dir({ 'zz-override.yaml': [route(['api2.example.com'])] });
-    const c = ManifestCluster.fromPaths(['fixtures/seed-presync', d]);
+    const c = ManifestCluster.fromPaths([scenarioPath('seed-presync'), d]);
     expect(c.notices()[0]).toMatch(
-      /^HTTPRoute istio-ingress\/example-api is defined twice: fixtures\/seed-presync\/cluster\.yaml:\d+ and \S*zz-override\.yaml:1/,
+      /^HTTPRoute istio-ingress\/example-api is defined twice: \.scenarios\/seed-presync\/cluster\.yaml:\d+ and \S*zz-override\.yaml:1/,
     );
     expect(await hostnamesOf(c)).toContain('example-api: api2.example.com');
   });
@@ -120,7 +120,7 @@ describe('Gateway API versions the API server does not serve are not objects', (
     async (apiVersion) => {
       // fixtures/grant-missing (no grant for the api backend) plus a grant of an unserved version.
       const d = dir({ 'zz-grant.yaml': [grant(apiVersion, 'grant-written-as-' + apiVersion.split('/')[1])] });
-      const c = ManifestCluster.fromPaths(['fixtures/grant-missing', d]);
+      const c = ManifestCluster.fromPaths([scenarioPath('grant-missing'), d]);
       expect(await c.referenceGrants('example-api')).toEqual([]);
       const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
       const want = `^ReferenceGrant example-api/grant-written-as-\\w+ \\(\\S*zz-grant\\.yaml:1\\): ${esc(apiVersion)} is not a version the API server serves for ReferenceGrant \\(the Gateway API CRDs \\(v1\\.6, standard and experimental channel\\) serve v1, v1beta1\\): kubectl apply rejects it .*; write it as ${esc(GW)}/v1beta1$`;
@@ -140,7 +140,7 @@ describe('Gateway API versions the API server does not serve are not objects', (
 
   it('an HTTPRoute written as v1beta2 is no route: the host has none', async () => {
     const d = dir({ 'r.yaml': [route(['typo.example.com'], 'typo', `${GW}/v1beta2`)] });
-    const c = ManifestCluster.fromPaths(['fixtures/seed-presync', d]);
+    const c = ManifestCluster.fromPaths([scenarioPath('seed-presync'), d]);
     expect((await c.httpRoutes()).map((r) => r.metadata.name)).not.toContain('typo');
     const route_ = (await (await import('../helpers/fixtures.js')).runOnCluster(c, 'typo.example.com')).layers.find(
       (l) => l.id === 'route',
@@ -164,7 +164,7 @@ describe('Gateway API versions the API server does not serve are not objects', (
       },
     };
     const c = ManifestCluster.fromPaths([
-      'fixtures/grant-missing',
+      scenarioPath('grant-missing'),
       dir({ 'crd.yaml': [crd], 'g.yaml': [grant(`${GW}/v1alpha2`)] }),
     ]);
     expect(c.notices()).toEqual([]);
@@ -172,7 +172,7 @@ describe('Gateway API versions the API server does not serve are not objects', (
   });
 
   it('the bundled scenarios are unaffected: every grant in them is served', async () => {
-    const r = await runScenario('fixtures/seed-presync', 'api.example.com');
+    const r = await runScenario(scenarioPath('seed-presync'), 'api.example.com');
     expect(r.layers.find((l) => l.id === 'grant')?.status).toBe('pass');
   });
 });

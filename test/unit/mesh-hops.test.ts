@@ -8,10 +8,10 @@ import type { AuthorizationPolicy, K8sObject } from '../../src/cluster/objects.j
 import { ztunnelDecide, ztunnelPolicy } from '../../src/mesh/hops.js';
 import type { Finding } from '../../src/types.js';
 import { run } from '../helpers/behind-nginx.js';
-import { FIXTURES, outcome, runOnCluster } from '../helpers/fixtures.js';
+import { outcome, runOnCluster, scenarioDir } from '../helpers/fixtures.js';
 import { applyFixToObjects, stripControllerStatus } from '../helpers/roundtrip.js';
 
-const load = (name: string) => stripControllerStatus(loadManifests([`${FIXTURES}/${name}`]));
+const load = (name: string) => stripControllerStatus(loadManifests([scenarioDir(name)]));
 const mesh = async (objs: K8sObject[], target: string) =>
   (await runOnCluster(new ManifestCluster(objs, ['fixture']), target)).layers.find((l) => l.id === 'mesh') as Finding;
 const GW = 'cluster.local/ns/istio-ingress/sa/example-istio-gateway-istio';

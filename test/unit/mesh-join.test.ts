@@ -9,7 +9,7 @@ import { ManifestCluster } from '../../src/cluster/manifests.js';
 import { ClusterAccessError } from '../../src/errors.js';
 import type { Finding, TargetReport } from '../../src/types.js';
 import { objects, run } from '../helpers/behind-nginx.js';
-import { FIXTURES, outcome } from '../helpers/fixtures.js';
+import { outcome, scenarioDir } from '../helpers/fixtures.js';
 
 const RBAC = 'RBAC: access denied';
 const UF_TLS =
@@ -126,7 +126,7 @@ describe('503 "upstream connect error" (TLS) through the proxy: endpoints hands 
 describe('DestinationRule subsets on an HTTPRoute backend (issue 18: what is real for the ingress path)', () => {
   it('a subset that selects no Pod, with its own TLS policy, changes nothing for the gateway: pass, and the evidence says the subsets are not used', async () => {
     const { runScenario } = await import('../helpers/fixtures.js');
-    const r = await runScenario(join(FIXTURES, 'mesh-dr-subset-no-pods'), 'api.example.com');
+    const r = await runScenario(scenarioDir('mesh-dr-subset-no-pods'), 'api.example.com');
     expect(outcome(r)).toMatchObject({ verdict: 'pass' });
     expect(text(layer(r, 'mesh'))).toMatch(
       /DestinationRule example-api\/example-api: host example-api; subsets v2: not used by HTTPRoute backends/,

@@ -12,7 +12,7 @@ import {
   type MeshRequest,
   type MeshWorkload,
 } from '../../src/mesh/authz.js';
-import { FIXTURES, runOnCluster } from '../helpers/fixtures.js';
+import { runOnCluster, scenarioDir } from '../helpers/fixtures.js';
 import { applyFixToObjects, stripControllerStatus } from '../helpers/roundtrip.js';
 
 const gw: MeshWorkload = {
@@ -166,7 +166,7 @@ describe('evaluation (builder.go: CUSTOM, DENY, ALLOW; authz/model matchers)', (
 });
 
 describe('fixes, applied to the fixture and re-run', () => {
-  const load = (name: string) => stripControllerStatus(loadManifests([`${FIXTURES}/${name}`]));
+  const load = (name: string) => stripControllerStatus(loadManifests([scenarioDir(name)]));
   const run = (objs: ReturnType<typeof load>, target: string) =>
     runOnCluster(new ManifestCluster(objs, ['fixture']), target);
   const mesh = async (objs: ReturnType<typeof load>, target: string) =>

@@ -1,12 +1,12 @@
 // Verdicts on setups written by others (issue 8): each test names the rule and the source it follows.
 
 import { describe, expect, it } from 'vitest';
-import { runScenario } from '../helpers/fixtures.js';
+import { runScenario, scenarioDir } from '../helpers/fixtures.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { join } from 'node:path';
 import { predictRedirect } from '../../src/gatewayapi/redirect.js';
 
-const fx = (name: string) => join(FIXTURES, name);
+const fx = (name: string) => scenarioDir(name);
 
 describe('a RequestRedirect rule is served, not a 500 (istio conversion.go createRedirectFilter)', () => {
   it('passes every layer and says what Envoy answers: status code and Location', async () => {

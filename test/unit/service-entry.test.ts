@@ -11,9 +11,9 @@ import type { K8sObject, ServiceEntry } from '../../src/cluster/objects.js';
 import { ClusterAccessError } from '../../src/errors.js';
 import { entryFor, exportedTo } from '../../src/gatewayapi/service-entry.js';
 import type { Finding, TargetReport } from '../../src/types.js';
-import { FIXTURES, outcome, runOnCluster } from '../helpers/fixtures.js';
+import { outcome, runOnCluster, scenarioDir } from '../helpers/fixtures.js';
 
-const objects = (): K8sObject[] => loadManifests([join(FIXTURES, 'backend-service-entry')]);
+const objects = (): K8sObject[] => loadManifests([scenarioDir('backend-service-entry')]);
 const entryOf = (objs: K8sObject[]) => objs.find((o) => o.kind === 'ServiceEntry') as ServiceEntry;
 const endpointsOf = (r: TargetReport) => r.layers.find((l) => l.id === 'endpoints') as Finding;
 const text = (f: Finding) => `${f.summary}\n${f.evidence.map((e) => `${e.ref}: ${e.detail}`).join('\n')}`;
@@ -126,7 +126,7 @@ describe('the endpoints layer on a Hostname backend', () => {
 
   it('the entry only in another namespace, not exported to the gateway: ServiceEntryNotFound naming it, with a manual fix (copying it would define the host twice in the mesh)', async () => {
     const r = await runOnCluster(
-      new ManifestCluster(loadManifests([join(FIXTURES, 'backend-service-entry-not-exported')])),
+      new ManifestCluster(loadManifests([scenarioDir('backend-service-entry-not-exported')])),
       'api.example.com',
     );
     expect(outcome(r)).toMatchObject({ verdict: 'fail', layer: 'endpoints', code: 'ServiceEntryNotFound' });
@@ -138,12 +138,12 @@ describe('the endpoints layer on a Hostname backend', () => {
 
   it("the entry in another namespace, exported to the gateway's: the gateway serves it while istiod reports BackendNotFound: ServiceEntryNotInRouteNamespace (warning), its endpoints checked", async () => {
     const r = await runOnCluster(
-      new ManifestCluster(loadManifests([join(FIXTURES, 'backend-service-entry-other-namespace')])),
+      new ManifestCluster(loadManifests([scenarioDir('backend-service-entry-other-namespace')])),
       'api.example.com',
     );
     expect(outcome(r)).toMatchObject({ verdict: 'warn', layer: 'endpoints', code: 'ServiceEntryNotInRouteNamespace' });
     expect(text(endpointsOf(r))).toContain('endpoint: 192.168.1.20');
-    const objs = loadManifests([join(FIXTURES, 'backend-service-entry-other-namespace')]);
+    const objs = loadManifests([scenarioDir('backend-service-entry-other-namespace')]);
     delete entryOf(objs).spec!.endpoints;
     expect(outcome(await runOnCluster(new ManifestCluster(objs), 'api.example.com'))).toMatchObject({
       verdict: 'fail',

@@ -5,10 +5,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadManifests, ManifestCluster } from '../../../src/cluster/manifests.js';
 import type { K8sObject, Node, Service } from '../../../src/cluster/objects.js';
-import { FIXTURES } from '../fixtures.js';
+import { scenarioDir } from '../fixtures.js';
 
 export function fixtureObjects(scenario: string, nodePort: number): K8sObject[] {
-  const objs = loadManifests([join(FIXTURES, scenario)]);
+  const objs = loadManifests([scenarioDir(scenario)]);
   for (const o of objs) {
     if (o.kind === 'Node') (o as Node).status = { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }] };
     if (

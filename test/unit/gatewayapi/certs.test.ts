@@ -16,7 +16,7 @@ import {
   type CertRef,
   type ListenerCerts,
 } from '../../../src/gatewayapi/certs.js';
-import { FIXTURES, runOnCluster } from '../../helpers/fixtures.js';
+import { FIXTURES, runOnCluster, scenarioDir } from '../../helpers/fixtures.js';
 
 const pem = (stem: string, part: 'crt' | 'key') => readFileSync(join(FIXTURES, '_certs', `${stem}.${part}.pem`));
 const b64 = (b: Buffer) => b.toString('base64');
@@ -273,7 +273,7 @@ describe('a Secret in another namespace needs a ReferenceGrant from Gateway to S
 
 describe('the printed grant for a foreign certificate Secret', () => {
   it("is the exact ReferenceGrant (Gateway -> that Secret) in the Secret's namespace, under a name no grant there has, in the version the source uses (manifests: their grants' version; live: the served one)", async () => {
-    const objects = loadManifests([join(FIXTURES, 'listener-https-cert-foreign-ns-presync')]);
+    const objects = loadManifests([scenarioDir('listener-https-cert-foreign-ns-presync')]);
     const taken = {
       ...grant('cert-manager', { kind: 'HTTPRoute', namespace: 'istio-ingress' }, { kind: 'Secret' }),
       metadata: { name: 'allow-istio-ingress-gateways-to-example-com-tls', namespace: 'cert-manager' },
@@ -311,7 +311,7 @@ describe('reading Secrets is optional', () => {
     });
   });
   it('the whole run: a pre-sync HTTPS setup without its Secret in git passes the listener layer and says why it did not look', async () => {
-    const objects = loadManifests([join(FIXTURES, 'listener-https-cert-valid')]).filter((o) => o.kind !== 'Secret');
+    const objects = loadManifests([scenarioDir('listener-https-cert-valid')]).filter((o) => o.kind !== 'Secret');
     const r = await runOnCluster(new ManifestCluster(objects, ['x']), 'api.example.com');
     expect(r.layers[2]).toMatchObject({
       status: 'pass',
