@@ -201,7 +201,9 @@ function main(/** @type {string[]} */ argv) {
     const a = argv[i];
     if (a === '--compare' && argv[i + 1] !== undefined) {
       const bad = compareWith(/** @type {string} */ (argv[i + 1]));
-      process.stdout.write(bad.length === 0 ? `${scenarioNames().length} scenarios: the same objects\n` : `${bad.join('\n')}\n`);
+      process.stdout.write(
+        bad.length === 0 ? `${scenarioNames().length} scenarios: the same objects\n` : `${bad.join('\n')}\n`,
+      );
       return bad.length === 0 ? 0 : 1;
     }
     if (a === '--list') {
