@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
 import { loadManifests } from '../../src/cluster/manifests.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { scenarioDir } from '../helpers/fixtures.js';
 import { BACKEND_PROTOCOL_ANNOTATION } from './harness/envoy.js';
 import { itEnvoy, scenarioWithEnvoy } from './live.js';
 
@@ -24,7 +24,7 @@ afterAll(() => {
 function variant(name: string, port: { name: string; appProtocol?: string }): string {
   const dir = mkdtempSync(join(tmpdir(), `gwdoctor-grpc-${name}-`));
   dirs.push(dir);
-  const objs = loadManifests([join(FIXTURES, 'grpc-route-wins')], { keep: 'all' }) as unknown as Record<string, any>[];
+  const objs = loadManifests([scenarioDir('grpc-route-wins')], { keep: 'all' }) as unknown as Record<string, any>[];
   for (const o of objs) {
     const m = o['metadata'];
     if (o['kind'] === 'Pod' && m.name === GRPC_POD.split('/')[1])

@@ -1,7 +1,7 @@
 // Shared helpers for the live-mode tests.
 
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { afterAll, beforeAll, inject, it } from 'vitest';
 import { scenarioDir } from '../helpers/fixtures.js';
 import { applyScenario, type Applied } from './harness/apply.js';
