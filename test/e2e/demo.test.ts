@@ -41,7 +41,7 @@ describe('npm run demo', () => {
 });
 
 // The package ships one scenario, the demo's: the seed, its overlay and expectation, and the script that merges them
-// (npm pack --dry-run names the files); the demo runs from exactly those files.
+// (npm pack --dry-run names the files), and of dist/ only the bundle; the demo runs from exactly those files.
 describe('npm pack', () => {
   const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: ROOT,
@@ -58,6 +58,22 @@ describe('npm pack', () => {
       'fixtures/seed-healthy/cluster.yaml',
       'scripts/scenario.mjs',
     ]);
+  });
+
+  it('ships of dist/ only the bundle: the bin entries and the chunks they load (npm run bundle starts from an empty dist/bundle)', () => {
+    const dist = files.filter((f) => f.startsWith('dist/'));
+    expect(dist.filter((f) => !f.startsWith('dist/bundle/'))).toEqual([]);
+    // Every shipped chunk is reached from a bin entry by its static or dynamic imports: no chunk of an earlier build.
+    const reached = new Set<string>();
+    const todo = ['dist/bundle/cli.js', 'dist/bundle/kubectl-gwdoctor.js'];
+    for (let f = todo.pop(); f !== undefined; f = todo.pop()) {
+      if (reached.has(f)) continue;
+      reached.add(f);
+      const text = readFileSync(join(ROOT, f), 'utf8');
+      for (const m of text.matchAll(/(?:from|import)\s*\(?\s*"\.\/([^"]+\.js)"/g)) todo.push(`dist/bundle/${m[1]}`);
+    }
+    expect(dist.filter((f) => f.endsWith('.js') && !reached.has(f))).toEqual([]);
+    expect([...reached].filter((f) => !dist.includes(f))).toEqual([]);
   });
 
   it('runs npm run demo from the packed files alone', () => {
