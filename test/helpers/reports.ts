@@ -2,7 +2,6 @@
 // variant built from them for what offline runs cannot show (TLS days left, DNS answers).
 
 import { runScenario, scenarioDir } from './fixtures.js';
-import { join } from 'node:path';
 import type { Finding, Report, TargetReport } from '../../src/types.js';
 
 export async function scenarioReport(cases: [scenario: string, target: string][]): Promise<Report> {

@@ -2,7 +2,6 @@
 // Gateway that serves the host, or a backend answering through the proxy, fails with InternalHostExposed and a fix
 // that never unpublishes another host (applied here, then every host re-checked).
 
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { INTERNAL_LAYERS } from '../../checks/index.js';
 import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';

@@ -2,7 +2,6 @@
 // host serves each port on its own (istio gateway_collection.go: one Istio Gateway per listener; networking/core
 // gateway.go: one route configuration "http.<port>" per port). gwdoctor judges the port the proxy forwards to.
 
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadManifests, ManifestCluster } from '../../src/cluster/manifests.js';
 import type { K8sObject, Service } from '../../src/cluster/objects.js';

@@ -2,8 +2,6 @@
 
 import { describe, expect, it } from 'vitest';
 import { runScenario, scenarioDir } from '../helpers/fixtures.js';
-import { FIXTURES } from '../helpers/fixtures.js';
-import { join } from 'node:path';
 import { predictRedirect } from '../../src/gatewayapi/redirect.js';
 
 const fx = (name: string) => scenarioDir(name);
