@@ -16,7 +16,7 @@ import type { PathResolver } from '../src/gatewayapi/resolver.js';
 import { withOrigins } from '../src/layer.js';
 import { GwdoctorError } from '../src/errors.js';
 import { classifyResponse, describeClassification, localReplyShape } from '../src/net/classify.js';
-import { planDirect } from '../src/net/direct.js';
+import { describeNoDirect, planDirectExposure } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { noRecordsKind } from '../src/net/no-records.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
@@ -199,15 +199,15 @@ async function directNoRoute(ctx: CheckContext, probe: HttpProbe): Promise<{ env
     envoyNR: false,
     evidence: { ref: 'direct NodePort probe', detail: `not done: ${why}` },
   });
-  if (!ctx.cluster) return none(ctx.clusterUnavailable ?? 'no cluster source');
+  if (!ctx.path) return none(ctx.clusterUnavailable ?? 'no cluster source');
   let plan;
   try {
-    plan = await planDirect(ctx.cluster, ctx.target.host, ctx.gatewayFilter);
+    plan = await planDirectExposure(ctx.path);
   } catch (err) {
     if (err instanceof GwdoctorError) return none(`cannot read the cluster: ${err.message}`);
     throw err;
   }
-  if (!plan.ok) return none(plan.why);
+  if (!plan.ok) return none(describeNoDirect(plan.why));
   const t = plan.targets.find((x) => x.protocol === 'HTTP');
   if (!t) return none('no plain HTTP listener to ask directly');
   const u = new URL(`http://${hostPort(t.address, t.nodePort)}${ctx.target.path}`);

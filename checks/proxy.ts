@@ -19,7 +19,7 @@ import {
   type Classification,
 } from '../src/net/classify.js';
 import { layersAfter } from '../src/layer.js';
-import { planDirect, type DirectTarget, type NodeSurvey } from '../src/net/direct.js';
+import { describeNoDirect, planDirect, type DirectTarget, type NodeSurvey } from '../src/net/direct.js';
 import { mapLimit } from '../src/net/limit.js';
 import { describeNetCode, isTlsCode, ProbeFailure, TlsProbeFailure } from '../src/net/probe-errors.js';
 import type { TlsDetails } from '../src/net/tls-inspect.js';
@@ -40,7 +40,7 @@ import type {
   TlsFact,
 } from '../src/types.js';
 import type { Check, CheckContext } from '../src/check.js';
-import type { ClusterReader } from '../src/cluster/reader.js';
+import type { PathResolver } from '../src/gatewayapi/resolver.js';
 
 export const EXPIRY_WARN_DAYS = 14;
 const MAX_PARALLEL = 4;
@@ -264,16 +264,16 @@ export const proxy: Check<'proxy'> = {
 };
 
 async function directProbe(ctx: CheckContext, probe: HttpProbe): Promise<Direct> {
-  if (!ctx.cluster) return { kind: 'unavailable', why: ctx.clusterUnavailable ?? 'no cluster source' };
+  if (!ctx.path) return { kind: 'unavailable', why: ctx.clusterUnavailable ?? 'no cluster source' };
   let plan;
   try {
-    plan = await planDirect(ctx.cluster, ctx.target.host, ctx.gatewayFilter);
+    plan = await planDirect(ctx.path);
   } catch (err) {
     if (err instanceof ClusterAccessError || err instanceof GwdoctorError)
       return { kind: 'unavailable', why: `cannot read the cluster: ${err.message}` };
     throw err;
   }
-  if (!plan.ok) return { kind: 'unavailable', why: plan.why };
+  if (!plan.ok) return { kind: 'unavailable', why: describeNoDirect(plan.why) };
   let last: Direct = { kind: 'unavailable', why: 'no node to try' };
   for (const t of plan.targets) {
     const { path, query, host } = ctx.target;
@@ -346,10 +346,10 @@ interface NodeAnswers {
  * them with the node its own proxy uses.
  */
 async function surveyNodes(ctx: CheckContext, probe: HttpProbe, always: boolean): Promise<Survey | null> {
-  if (!ctx.cluster) return null;
+  if (!ctx.path) return null;
   let plan;
   try {
-    plan = await planDirect(ctx.cluster, ctx.target.host, ctx.gatewayFilter);
+    plan = await planDirect(ctx.path);
   } catch (err) {
     if (err instanceof ClusterAccessError || err instanceof GwdoctorError) return null; // the direct probe says why
     throw err;
@@ -389,10 +389,12 @@ async function surveyNodes(ctx: CheckContext, probe: HttpProbe, always: boolean)
 
 /** One request to the nodePort on every node (the target's Host and path), and the nodes with a ready gateway Pod. */
 async function probeNodes(ctx: CheckContext, probe: HttpProbe, t: DirectTarget, sv: NodeSurvey): Promise<NodeAnswers> {
-  const cluster = ctx.cluster as ClusterReader;
+  const resolver = ctx.path as PathResolver;
   let ready: Set<string> | null = null;
   try {
-    const pods = Object.keys(sv.selector).length ? await cluster.pods(sv.namespace, sv.selector) : null;
+    const pods = Object.keys(sv.selector).length
+      ? await resolver.settle((v) => v.pods(sv.namespace, sv.selector))
+      : null;
     if (pods)
       ready = new Set(
         pods
@@ -494,10 +496,10 @@ async function portInUse(
   proxied: Proxied[],
 ): Promise<{ port: PortInUse | null; evidence: Evidence[]; direct?: Direct } | null> {
   const seen = proxied.find((p): p is Extract<Proxied, { ok: true }> => p.ok);
-  if (!ctx.cluster || ctx.gatewayFilter?.port !== undefined || !seen) return null;
+  if (!ctx.path || ctx.gatewayFilter?.port !== undefined || !seen) return null;
   let plan;
   try {
-    plan = await planDirect(ctx.cluster, ctx.target.host, ctx.gatewayFilter);
+    plan = await planDirect(ctx.path);
   } catch (err) {
     if (err instanceof ClusterAccessError || err instanceof GwdoctorError) return null; // the direct probe says why
     throw err;

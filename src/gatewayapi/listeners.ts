@@ -1,5 +1,5 @@
 // Which Gateways and listeners can carry the ingress request for a host. One place for it: the listener layer, the
-// route layer and the direct NodePort probe all choose listeners through these functions.
+// route layer and (through the resolved path) the direct NodePort probe all choose listeners through these functions.
 
 import type { Gateway, GatewayListener } from '../cluster/objects.js';
 import { compareRank, hostMatches, hostnameRank } from './hostnames.js';
@@ -37,10 +37,4 @@ export function acceptingListeners(gw: Gateway, host: string): GatewayListener[]
     if (!cur || compareRank(hostnameRank(l.hostname), hostnameRank(cur.hostname)) > 0) byPort.set(l.port, l);
   }
   return [...byPort.values()];
-}
-
-/** For the direct NodePort probe: among the accepting listeners prefer plain HTTP (what a TLS-terminating proxy forwards). */
-export function directListener(gw: Gateway, host: string): GatewayListener | undefined {
-  const ls = acceptingListeners(gw, host);
-  return ls.find((l) => l.protocol === 'HTTP') ?? ls[0];
 }

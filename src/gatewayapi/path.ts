@@ -62,7 +62,7 @@ export type ListenerStage = { classes: GatewayClass[]; routes: Route[] } & (
   | { kind: 'no-http-gateway'; all: Gateway[]; parents: string[] }
   | { kind: 'no-listener'; considered: Gateway[]; addTo: Gateway; port?: PinnedPort }
   | { kind: 'no-http-listener'; gateway: Gateway; route: Route | null }
-  | { kind: 'unhealthy'; choice: GatewayChoice }
+  | { kind: 'unhealthy'; choice: GatewayChoice; pinned: PinnedPort | null }
   | {
       kind: 'ok';
       healthy: GatewayChoice[];
@@ -376,7 +376,7 @@ export function resolveListener(
     }),
   );
   const healthy = choices.filter((c) => c.health.ok);
-  if (healthy.length === 0) return { classes, routes, kind: 'unhealthy', choice: choices[0] as GatewayChoice };
+  if (healthy.length === 0) return { classes, routes, kind: 'unhealthy', choice: choices[0] as GatewayChoice, pinned };
   const otherPorts = accepting
     .filter((x) => healthy.some((h) => h.gw === x.gw))
     .flatMap((x) =>

@@ -94,8 +94,8 @@ export interface PortChoice {
 /**
  * The port to judge when several ports answer differently and the user did not say which one the proxy uses: the
  * only one the gateway Service exposes as a NodePort (what a proxy outside the cluster can reach), else the only
- * plain-HTTP one (what a TLS-terminating proxy forwards to; the direct probe prefers it too, listeners.ts
- * directListener), else the lowest.
+ * plain-HTTP one (what a TLS-terminating proxy forwards to; the direct probe prefers it too, src/net/direct.ts
+ * plan), else the lowest.
  */
 export function choosePort(
   listeners: { port: number; protocol: string }[],

@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { planDirect } from '../../src/net/direct.js';
+import { PathResolver } from '../../src/gatewayapi/resolver.js';
+import { parseTarget } from '../../src/target.js';
 import { configz, programmedRoute } from './harness/configz.js';
 import { Kube, type Obj } from './harness/kube.js';
 import { itIstiod, istiod, live, liveCluster, scenarioUnderIstiod } from './live.js';
@@ -63,7 +65,9 @@ describe('the seed Gateway deployed by istiod (networking.istio.io/service-type 
   );
 
   itIstiod("gwdoctor's direct NodePort lookup finds nodePort 32080 on the Service istiod created", async () => {
-    const plan = await planDirect(await liveCluster('readonly'), 'api.example.com', null);
+    const plan = await planDirect(
+      new PathResolver(await liveCluster('readonly'), parseTarget('api.example.com'), null),
+    );
     expect(plan).toEqual({
       ok: true,
       otherPorts: [],
@@ -155,19 +159,23 @@ describe('a Gateway with only the networking.istio.io/service-type annotation', 
       const nodePort = svc?.spec.ports.find((p) => p.port === 8080)?.nodePort as number;
       expect(nodePort).toBeGreaterThanOrEqual(30000);
       expect(nodePort).toBeLessThanOrEqual(32767);
-      const plan = await planDirect(await liveCluster('readonly'), 'x.annotated.example', {
-        namespace: ns,
-        name: gwName,
-      });
+      const plan = await planDirect(
+        new PathResolver(await liveCluster('readonly'), parseTarget('x.annotated.example'), {
+          namespace: ns,
+          name: gwName,
+        }),
+      );
       expect(plan.ok && plan.targets.map((t) => [t.service, t.servicePort, t.nodePort])).toEqual([
         [`${ns}/${gwName}-istio`, 8080, nodePort],
       ]);
       // --gateway NS/NAME:<that nodePort>: mapped to the listener port 8080 through the Service istiod generated.
-      const pinned = await planDirect(await liveCluster('readonly'), 'x.annotated.example', {
-        namespace: ns,
-        name: gwName,
-        port: nodePort,
-      });
+      const pinned = await planDirect(
+        new PathResolver(await liveCluster('readonly'), parseTarget('x.annotated.example'), {
+          namespace: ns,
+          name: gwName,
+          port: nodePort,
+        }),
+      );
       expect(pinned).toMatchObject({
         ok: true,
         pinned: `${nodePort} is the nodePort of Service ${ns}/${gwName}-istio port 8080`,

@@ -10,6 +10,8 @@ import { crdDocs, freePort, installCrds, startExtraApiServer, writeKubeconfig } 
 import { Kube } from './harness/kube.js';
 import { istiod, itLive, live, liveCluster } from './live.js';
 import { planDirect } from '../../src/net/direct.js';
+import { PathResolver } from '../../src/gatewayapi/resolver.js';
+import { parseTarget } from '../../src/target.js';
 import { parseAllDocuments, parseDocument } from 'yaml';
 import { ROOT, gwdoctor, gwdoctorAsync, validateReport } from '../helpers/cli.js';
 import { FIXTURES, scenarioDir } from '../helpers/fixtures.js';
@@ -284,7 +286,9 @@ describe('gwdoctor is read-only', () => {
           expect(name === 'route-listenerset-parent' ? [0, 1, 2] : [0, 1], r.stderr).toContain(r.code);
           expect(r.stdout).not.toMatch(/ClusterForbidden|ClusterUnauthorized/);
         }
-        const plan = await planDirect(await liveCluster('readonly'), 'api.example.com', null);
+        const plan = await planDirect(
+          new PathResolver(await liveCluster('readonly'), parseTarget('api.example.com'), null),
+        );
         expect(plan.ok).toBe(true);
       });
     },

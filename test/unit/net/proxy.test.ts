@@ -6,6 +6,7 @@ import type { K8sObject } from '../../../src/cluster/objects.js';
 import { ProbeFailure, TlsProbeFailure } from '../../../src/net/probe-errors.js';
 import type { TlsDetails } from '../../../src/net/tls-inspect.js';
 import { parseTarget } from '../../../src/target.js';
+import { PathResolver } from '../../../src/gatewayapi/resolver.js';
 import type { HttpProbe, HttpProbeResult } from '../../../src/types.js';
 import type { CheckContext } from '../../../src/check.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
@@ -59,9 +60,11 @@ function cluster(): ManifestCluster {
 }
 
 function ctxFor(probe: HttpProbe, withCluster = true): CheckContext {
+  const target = parseTarget('https://api.example.com/health');
+  const c = withCluster ? cluster() : null;
   return {
-    target: parseTarget('https://api.example.com/health'),
-    cluster: withCluster ? cluster() : null,
+    target,
+    cluster: c,
     clusterUnavailable: withCluster ? null : 'no kubeconfig',
     gatewayFilter: null,
     offline: false,
@@ -70,7 +73,7 @@ function ctxFor(probe: HttpProbe, withCluster = true): CheckContext {
     probe: async () => probe,
     signal: AbortSignal.timeout(5000),
     probes: { addresses: [{ family: 4, address: '192.0.2.10' }], envoy: [] },
-    path: null,
+    path: c ? new PathResolver(c, target, null) : null,
   };
 }
 
