@@ -82,8 +82,21 @@ export const LAYERS = [
     lane: 'network',
     after: ['dns'],
     needs: ['network'],
-    // With a cluster source (optional): the Gateway, its Service, Nodes and Pods for the direct NodePort probes.
-    inputs: ['Gateway', 'Service', 'Pod', 'Node'],
+    // With a cluster source (optional): the direct NodePort probes take their Gateway and listener from the resolved
+    // path (the listener stage: what the listener layer reads), then its Service, the Nodes and the gateway Pods.
+    inputs: [
+      'GatewayClass',
+      'Gateway',
+      'HTTPRoute',
+      'GRPCRoute',
+      'ReferenceGrant',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'EndpointSlice',
+      'Pod',
+      'Node',
+    ],
     couldNotLook: 'ProxyProbeError',
     readme: 'the proxy answers TLS for the host and forwards to the gateway',
     hop: 'TLS proxy',

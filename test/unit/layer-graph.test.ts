@@ -76,7 +76,14 @@ describe('inputs: every kind a layer reads is declared', () => {
   }, 600_000);
 
   it('with the network layers on (the proxy asks the cluster for the direct NodePort probes)', async () => {
-    for (const fixture of ['seed-healthy', 'grant-missing'])
+    // The proxy's Gateway is the listener stage's: an HTTPS listener's certificate in another namespace (its Secret
+    // and ReferenceGrant) and a Gateway istiod says has no instances (its Service's EndpointSlices) are read for it too.
+    for (const fixture of [
+      'seed-healthy',
+      'grant-missing',
+      'listener-https-cert-foreign-ns-granted',
+      'gateway-not-programmed',
+    ])
       for (const [status, body] of [
         [200, 'ok'],
         [404, ''],
