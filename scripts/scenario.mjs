@@ -145,15 +145,21 @@ export function scenarioText(/** @type {string} */ name) {
   return head + stringify({ apiVersion: 'v1', items: objs, kind: 'List', metadata: { resourceVersion: '' } }, opts);
 }
 
+/** The directories this process materialised (OUT/NAME): each read and merged once per process. */
+const done = new Set();
+
 /**
- * Write the merged scenario to OUT/NAME/cluster.yaml (the seed, by default: fixtures/seed-healthy itself) (again only when the seed or the overlay changed) and return
- * that directory. Safe with parallel callers: the file is renamed into place.
+ * Write the merged scenario to OUT/NAME/cluster.yaml (again only when the seed or the overlay changed) and return that
+ * directory; the seed is fixtures/seed-healthy itself. Safe with parallel callers: the file is renamed into place.
+ * A process merges a scenario once: a test run does not read fixtures/ again while a checkout or rebase in the same
+ * worktree rewrites it (a later call only checks that the merged file is still there).
  * @param {string} name @param {string} [out]
  */
 export function materialise(name, out = MATERIALISED) {
   if (name === SEED && out === MATERIALISED) return join(FIXTURES, SEED); // the seed is a file of its own
   const dir = join(out, name);
   const file = join(dir, 'cluster.yaml');
+  if (done.has(dir) && existsSync(file)) return dir;
   const stamp = join(dir, '.source');
   const overlay = name === SEED ? '' : readFileSync(join(FIXTURES, name, 'overlay.yaml'), 'utf8');
   const source = createHash('sha256')
@@ -163,13 +169,15 @@ export function materialise(name, out = MATERIALISED) {
     .update('\0')
     .update(readFileSync(fileURLToPath(import.meta.url)))
     .digest('hex');
-  if (existsSync(file) && existsSync(stamp) && readFileSync(stamp, 'utf8') === source) return dir;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-  writeFileSync(tmp, scenarioText(name));
-  renameSync(tmp, file);
-  writeFileSync(`${stamp}.${process.pid}`, source);
-  renameSync(`${stamp}.${process.pid}`, stamp);
+  if (!(existsSync(file) && existsSync(stamp) && readFileSync(stamp, 'utf8') === source)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    writeFileSync(tmp, scenarioText(name));
+    renameSync(tmp, file);
+    writeFileSync(`${stamp}.${process.pid}`, source);
+    renameSync(`${stamp}.${process.pid}`, stamp);
+  }
+  done.add(dir);
   return dir;
 }
 

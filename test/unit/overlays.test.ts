@@ -2,8 +2,9 @@
 // deterministic and agrees with kubectl kustomize (an independent merge) on a sample that uses every part of an
 // overlay in both forms.
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   FIXTURES,
@@ -18,6 +19,7 @@ import {
 } from '../../scripts/scenario.mjs';
 import { consumer } from '../helpers/consumers.js';
 import { comparable, kustomize } from '../helpers/kustomize-judge.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const names = scenarioNames();
 const overlays = names.filter((n) => n !== SEED).map((n) => ({ name: n, ov: overlayOf(n) as Overlay }));
@@ -79,5 +81,50 @@ describe.skipIf(!kubectl)('kubectl kustomize merges the sample the same way', ()
     expect(comparable(kustomize(kubectl as string, scenarioObjects(SEED), ov))).toEqual(
       comparable(scenarioObjects(name)),
     );
+  });
+});
+
+// A test run reads fixtures/ once per scenario: a checkout or rebase in the same worktree while the run goes on (which
+// rewrites fixtures/ and scripts/) must not reach the scenarios the run already merged. A copy of the script, the seed
+// and one overlay, in a child process: the overlay removed after the first merge, the second call still answers.
+describe('a process merges a scenario once', () => {
+  const name = 'grant-missing';
+  const copy = () => {
+    const root = tempDir('gwd-merge-once-');
+    for (const f of ['scripts/scenario.mjs', `fixtures/${SEED}/cluster.yaml`, `fixtures/${name}/overlay.yaml`]) {
+      mkdirSync(dirname(join(root, f)), { recursive: true });
+      copyFileSync(join(FIXTURES, '..', f), join(root, f));
+    }
+    symlinkSync(join(FIXTURES, '..', 'node_modules'), join(root, 'node_modules'), 'dir'); // the yaml library
+    return root;
+  };
+  const run = (root: string, code: string) =>
+    spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { materialise } from ${JSON.stringify(join(root, 'scripts', 'scenario.mjs'))}; import { rmSync } from 'node:fs';\n${code}`,
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+  const overlay = (root: string) => JSON.stringify(join(root, 'fixtures', name, 'overlay.yaml'));
+
+  it('answers from its merge when fixtures/ changes under it', () => {
+    const root = copy();
+    const r = run(
+      root,
+      `const a = materialise('${name}'); rmSync(${overlay(root)}); process.stdout.write(String(a === materialise('${name}')));`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('true');
+    expect(readFileSync(join(root, '.scenarios', name, 'cluster.yaml'), 'utf8')).toBe(scenarioText(name));
+  });
+
+  it('a new process reads fixtures/ again (the merge is per process)', () => {
+    const root = copy();
+    const r = run(root, `rmSync(${overlay(root)}); materialise('${name}');`);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/ENOENT.*fixtures\/grant-missing\/overlay\.yaml/);
   });
 });
