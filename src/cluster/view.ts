@@ -25,6 +25,7 @@ const READS = [
   'pods',
   'nodes',
   'serviceEntries',
+  'meshObjects',
   'referenceGrantApiVersion',
 ] as const;
 type ReadName = (typeof READS)[number];
