@@ -183,7 +183,7 @@ const podRef = (pod: Pod, port: number) =>
   `Pod ${pod.metadata.namespace ?? ISTIOD.namespace}/${pod.metadata.name}:${port}`;
 
 async function readIstiod(p: PathResolver, pods: Pod[]): Promise<IstiodView> {
-  const get = p.cluster.podPortGet?.bind(p.cluster);
+  const get = p.source.podPortGet?.bind(p.source);
   if (!get) throw new Error('dataplane: a live reader without pods/portforward');
   const reads: IstiodRead[] = [];
   for (const pod of pods) {
@@ -313,7 +313,7 @@ async function readGenerated(
   view: Extract<IstiodView, { kind: 'ok' }>,
   pr: Prediction,
 ): Promise<Map<string, Generated>> {
-  const get = p.cluster.podPortGet?.bind(p.cluster);
+  const get = p.source.podPortGet?.bind(p.source);
   const out = new Map<string, Generated>();
   if (!get) return out;
   for (const x of proxies) {
@@ -354,14 +354,14 @@ export function scopeOf(svc: Service | undefined, proxies: GatewayProxy[], seen:
 }
 
 export async function resolveDataplane(p: PathResolver, probes?: Probes): Promise<DataplaneStage> {
-  if (p.cluster.mode !== 'live' || !p.cluster.podPortGet) return { kind: 'not-live' };
+  if (p.source.mode !== 'live' || !p.source.podPortGet) return { kind: 'not-live' };
   const rs = (await p.route()) as Matched;
   const gateway = rs.chosen.cand.gateway;
   const gwNs = gateway.metadata.namespace ?? 'default';
   // istiod's Pods as istioctl finds them (label app=istiod, phase Running). Listing Pods is rbac.yaml's own read.
   let istiods: Pod[];
   try {
-    istiods = ((await p.cluster.pods(ISTIOD.namespace, { ...ISTIOD.label })) ?? []).filter(
+    istiods = ((await p.settle((v) => v.pods(ISTIOD.namespace, { ...ISTIOD.label }))) ?? []).filter(
       (x) => (x.status as { phase?: unknown } | undefined)?.phase === 'Running',
     );
   } catch (err) {
@@ -370,8 +370,11 @@ export async function resolveDataplane(p: PathResolver, probes?: Probes): Promis
     throw err;
   }
   if (istiods.length === 0) return { kind: 'no-istiod', gateway };
-  const svc = (await p.cluster.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gateway.metadata.name }))[0];
-  const pods = svc?.spec?.selector ? ((await p.cluster.pods(gwNs, svc.spec.selector)) ?? []) : [];
+  // The gateway's Service and its Pods, read through this attempt's snapshot (the listener and mesh stages share them).
+  const [svc, pods] = await p.settle((v) => {
+    const s = v.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gateway.metadata.name })[0];
+    return [s, s?.spec?.selector ? (v.pods(gwNs, s.spec.selector) ?? []) : []] as const;
+  });
   const running = pods.filter((x) => (x.status as { phase?: unknown } | undefined)?.phase === 'Running');
   if (running.length === 0) return { kind: 'no-pods', gateway, service: svc };
   const all = running.map((pod) => ({

@@ -18,15 +18,15 @@ import type {
 } from '../src/cluster/objects.js';
 import { describe, nsName } from '../src/cluster/objects.js';
 import { load as loadYaml } from 'js-yaml';
-import type { ClusterReader } from '../src/cluster/reader.js';
+import { all as allOf, both, type ClusterView } from '../src/cluster/view.js';
 import { ClusterAccessError } from '../src/errors.js';
 import { emit, pass, skip, type Draft } from '../src/findings.js';
 import { applyFix, command, GW_API, jsonPatch, manual, ptr, refOf } from '../src/fix/build.js';
 import type { PathResolver } from '../src/gatewayapi/resolver.js';
-import type { RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
+import type { EndpointsStage, RouteStage, WaypointInfo } from '../src/gatewayapi/path.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
-import type { EnvoyAnswer, Evidence, Facts } from '../src/types.js';
+import type { EnvoyAnswer, Evidence, Facts, Target } from '../src/types.js';
 import {
   decide,
   DEFAULT_ROOT_NAMESPACE,
@@ -104,13 +104,8 @@ export type MeshStage =
  * extensionProviders. A ConfigMap that does not exist means istiod's defaults (root namespace istio-system, no
  * providers); one that cannot be read (null) leaves the providers unknown.
  */
-async function meshConfig(
-  cluster: ClusterReader,
-): Promise<{ ns: string; from: string; providers: string[] | null; trustDomain: string }> {
-  const cm = (await cluster.configMap('istio-system', 'istio')) as
-    | (K8sObject & { data?: Record<string, string> })
-    | null
-    | undefined;
+function meshConfig(v: ClusterView): { ns: string; from: string; providers: string[] | null; trustDomain: string } {
+  const cm = v.configMap('istio-system', 'istio') as (K8sObject & { data?: Record<string, string> }) | null | undefined;
   let mesh: { rootNamespace?: unknown } | null = null;
   try {
     mesh = (loadYaml(cm?.data?.['mesh'] ?? '') as { rootNamespace?: unknown } | null) ?? null;
@@ -135,10 +130,14 @@ async function meshConfig(
   };
 }
 
+/** The mesh stage: a synchronous function of this attempt's snapshot (src/cluster/view.ts), after the backend stages. */
 export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
   const rs = (await p.route()) as Matched;
   const es = await p.endpoints();
-  const cluster = p.cluster;
+  return p.settle((v) => meshStage(v, p.target, rs, es));
+}
+
+function meshStage(v: ClusterView, target: Target, rs: Matched, es: EndpointsStage): MeshStage {
   const waypoints: MeshWaypoint[] = es.backends.flatMap((b) =>
     b.service && b.waypoint ? [{ service: b.service, info: b.waypoint }] : [],
   );
@@ -146,11 +145,15 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
   let peer: PeerAuthentication[] | null;
   let destinationRules: DestinationRule[] | null;
   try {
-    [authz, peer, destinationRules] = await Promise.all([
-      cluster.meshObjects('AuthorizationPolicy'),
-      cluster.meshObjects('PeerAuthentication'),
-      cluster.meshObjects('DestinationRule'),
-    ]);
+    // The three lists, read together (what Promise.all was).
+    [[authz, peer], destinationRules] = both(
+      () =>
+        both(
+          () => v.meshObjects('AuthorizationPolicy') as AuthorizationPolicy[] | null,
+          () => v.meshObjects('PeerAuthentication') as PeerAuthentication[] | null,
+        ),
+      () => v.meshObjects('DestinationRule') as DestinationRule[] | null,
+    );
   } catch (err) {
     if (err instanceof ClusterAccessError && err.kind === 'forbidden') return { kind: 'forbidden', why: err.message };
     throw err;
@@ -167,10 +170,8 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
   // The gateway's Service and Pods (its port, its labels) and the mesh config's root namespace only matter when some
   // Istio policy exists: with none, none of them is read (fewer API requests per run).
   const svc =
-    authz.length > 0
-      ? (await cluster.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gateway.metadata.name }))[0]
-      : undefined;
-  const pods = svc?.spec?.selector ? await cluster.pods(gwNs, svc.spec.selector) : null;
+    authz.length > 0 ? v.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gateway.metadata.name })[0] : undefined;
+  const pods = svc?.spec?.selector ? v.pods(gwNs, svc.spec.selector) : null;
   const gatewayPod = pods?.[0] ?? null;
   // Without a Pod, the labels Istio's kube-gateway template gives every gateway Pod (gateway/deploymentcontroller.go).
   const labels = gatewayPod?.metadata.labels ?? {
@@ -182,7 +183,7 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
   const port = typeof sp?.targetPort === 'number' ? sp.targetPort : listenerPort;
   const root =
     authz.length + peer.length + destinationRules.length > 0
-      ? await meshConfig(cluster)
+      ? meshConfig(v)
       : {
           ns: DEFAULT_ROOT_NAMESPACE,
           from: 'the default (no Istio policy in the cluster)',
@@ -190,26 +191,26 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
           trustDomain: 'cluster.local',
         };
   const backends = es.backends.map((b) => b.service).filter((s): s is Service => s !== undefined);
-  const upstreams: MeshBackend[] = [];
-  for (const b of es.backends) {
-    const port = b.service?.spec?.ports?.find((x) => x.port === b.ref.port);
-    if (!b.service || !port) continue;
-    upstreams.push({
-      service: b.service,
-      port,
-      pods: b.pods,
-      namespace: await cluster.namespace(b.service.metadata.namespace ?? 'default'),
-    });
-  }
+  const withPort = es.backends.flatMap((b) => {
+    const sport = b.service?.spec?.ports?.find((x) => x.port === b.ref.port);
+    return b.service && sport ? [{ b, service: b.service, port: sport }] : [];
+  });
+  const namespaces = allOf(withPort.map((x) => () => v.namespace(x.service.metadata.namespace ?? 'default')));
+  const upstreams: MeshBackend[] = withPort.map((x, i) => ({
+    service: x.service,
+    port: x.port,
+    pods: x.b.pods,
+    namespace: namespaces[i],
+  }));
   const workload: MeshWorkload = { namespace: gwNs, labels, gatewayName: gateway.metadata.name, isWaypoint: false };
-  const unapplied = await unappliedPolicies(cluster, authz, workload, root.ns);
+  const unapplied = unappliedPolicies(v, authz, workload, root.ns);
   return {
     kind: 'ok',
     gateway,
     gatewayPod,
     workload,
     unapplied,
-    request: { host: p.target.host, path: p.target.path, method: 'GET', port, principal: null },
+    request: { host: target.host, path: target.path, method: 'GET', port, principal: null },
     rootNamespace: root.ns,
     rootFrom: root.from,
     providers: root.providers,
@@ -229,24 +230,20 @@ export async function resolveMesh(p: PathResolver): Promise<MeshStage> {
  * Pod there (e.g. istio: ingressgateway, the classic ingress Deployment's label): each looks as if it acted on the
  * host, and does nothing.
  */
-async function unappliedPolicies(
-  cluster: ClusterReader,
+function unappliedPolicies(
+  v: ClusterView,
   authz: AuthorizationPolicy[],
   w: MeshWorkload,
   rootNs: string,
-): Promise<{ policy: AuthorizationPolicy; why: string }[]> {
-  const out: { policy: AuthorizationPolicy; why: string }[] = [];
-  const gateways = await cluster.gateways();
-  for (const ap of authz) {
+): { policy: AuthorizationPolicy; why: string }[] {
+  const gateways = v.gateways();
+  const judged = authz.map((ap) => {
     const ns = ap.metadata.namespace ?? 'default';
     const sameNameHere = gateways.some(
       (g) => g.metadata.name === w.gatewayName && (g.metadata.namespace ?? 'default') === ns,
     );
     const why = namesGatewayFromElsewhere(ap, w, sameNameHere);
-    if (why) {
-      out.push({ policy: ap, why });
-      continue;
-    }
+    if (why) return { ap, ns, why, selector: undefined };
     const selector = ap.spec?.selector?.matchLabels;
     if (
       ns !== w.namespace ||
@@ -256,19 +253,29 @@ async function unappliedPolicies(
       (ap.spec?.targetRefs ?? []).length > 0 ||
       attachesTo(ap, w, rootNs)
     )
-      continue;
-    const pods = await cluster.pods(ns, selector);
-    if (pods !== null && pods.length === 0) {
+      return { ap, ns, why: null, selector: undefined };
+    return { ap, ns, why: null, selector };
+  });
+  // The Pods each remaining policy's selector matches, read together.
+  const pods = allOf(judged.map((j) => () => (j.selector ? v.pods(j.ns, j.selector) : null)));
+  const out: { policy: AuthorizationPolicy; why: string }[] = [];
+  judged.forEach((j, i) => {
+    if (j.why) {
+      out.push({ policy: j.ap, why: j.why });
+      return;
+    }
+    const matched = pods[i];
+    if (j.selector && matched !== null && matched !== undefined && matched.length === 0) {
       out.push({
-        policy: ap,
-        why: `its selector ${Object.entries(selector)
-          .map(([k, v]) => `${k}=${v}`)
+        policy: j.ap,
+        why: `its selector ${Object.entries(j.selector)
+          .map(([k, val]) => `${k}=${val}`)
           .join(
             ',',
-          )} matches no Pod of namespace ${ns}, and not the Pods of Gateway ${ns}/${w.gatewayName}: it acts on nothing`,
+          )} matches no Pod of namespace ${j.ns}, and not the Pods of Gateway ${j.ns}/${w.gatewayName}: it acts on nothing`,
       });
     }
-  }
+  });
   return out;
 }
 

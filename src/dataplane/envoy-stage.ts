@@ -1,5 +1,5 @@
 // The Envoy part's stage: the gateway Pods behind the resolved Gateway, each one's Envoy read once per run through the
-// cluster reader (pods/portforward to the admin port, src/dataplane/envoy-admin.ts), and gwdoctor's own prediction for
+// cluster reader (pods/portforward to the admin port, src/dataplane/envoy-admin.ts; the objects through the snapshot), and gwdoctor's own prediction for
 // the request (the route layer's rule, its Service backends as Istio names their clusters, their ready endpoints).
 
 import type { Pod, Service } from '../cluster/objects.js';
@@ -47,7 +47,7 @@ export function predictionOf(rs: Matched, ready: Record<string, string[]>): Envo
 }
 
 export async function resolveEnvoys(p: PathResolver): Promise<EnvoyStage> {
-  const cluster = p.cluster;
+  const cluster = p.source;
   if (cluster.mode !== 'live' || !cluster.envoyRead)
     return {
       kind: 'not-live',
@@ -57,12 +57,14 @@ export async function resolveEnvoys(p: PathResolver): Promise<EnvoyStage> {
   const es = await p.endpoints();
   const gw = rs.chosen.cand.gateway;
   const gwNs = gw.metadata.namespace ?? 'default';
-  const svc = (await cluster.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gw.metadata.name }))[0] ?? null;
-  const pods = (
-    (svc?.spec?.selector
-      ? await cluster.pods(gwNs, svc.spec.selector)
-      : await cluster.pods(gwNs, { [GATEWAY_NAME_LABEL]: gw.metadata.name })) ?? []
-  ).filter(isReady);
+  // The gateway's Service and Pods through this attempt's snapshot; the Envoy reads go to the reader (port-forward).
+  const [svc, pods] = await p.settle((v) => {
+    const s = v.servicesByLabel(gwNs, { [GATEWAY_NAME_LABEL]: gw.metadata.name })[0] ?? null;
+    const ps = s?.spec?.selector
+      ? v.pods(gwNs, s.spec.selector)
+      : v.pods(gwNs, { [GATEWAY_NAME_LABEL]: gw.metadata.name });
+    return [s, (ps ?? []).filter(isReady)] as const;
+  });
   const listenerPort = rs.chosen.cand.listener.port;
   const sp = (svc?.spec?.ports ?? []).find((x) => x.port === listenerPort);
   const port = typeof sp?.targetPort === 'number' ? sp.targetPort : listenerPort;

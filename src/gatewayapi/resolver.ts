@@ -23,29 +23,10 @@ import {
 
 export class PipelineBug extends Error {}
 
-/** Record every value a reader returns (by reference: O(1) per read); objectNamed() looks them up by name. */
-function recording(cluster: ClusterReader, reads: unknown[]): ClusterReader {
-  const note = (v: unknown): unknown => {
-    if (Array.isArray(v) || isObject(v)) reads.push(v);
-    return v;
-  };
-  return new Proxy(cluster, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const out = (value as (...a: unknown[]) => unknown).apply(target, args);
-        return out instanceof Promise ? out.then(note) : note(out);
-      };
-    },
-  });
-}
-
 export class PathResolver {
   /** Every value (object or list) the stages read, in order, for evidence that names an object. */
   private readonly reads: unknown[] = [];
   private readonly recorded = new Set<unknown>();
-  readonly cluster: ClusterReader;
   /** This attempt's snapshot (the reader's until its next refresh). */
   readonly snapshot: Snapshot;
   /** The snapshot's synchronous look-ups; what they return is recorded for objectOf. */
@@ -62,7 +43,6 @@ export class PathResolver {
     readonly filter: GatewayRef | null,
   ) {
     this.source = cluster;
-    this.cluster = recording(cluster, this.reads);
     this.snapshot = cluster.snapshot();
     this.view = viewOf(cluster, (v) => {
       if ((Array.isArray(v) || isObject(v)) && !this.recorded.has(v)) {
@@ -72,7 +52,10 @@ export class PathResolver {
     });
   }
 
-  /** The unwrapped cluster source. */
+  /**
+   * The cluster source, for what is not an object read (origin, mode, the data plane's port-forward reads): every
+   * object a layer reads goes through `view` (settle()), whose record callback keeps it for objectOf.
+   */
   readonly source: ClusterReader;
 
   /** The object an evidence line references (by kind, namespace and name), if a stage read it: the latest read wins. */

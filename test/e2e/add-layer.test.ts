@@ -28,7 +28,7 @@ function judgeNodes(this: { id: 'nodes'; title: string }, nodes: Node[]) {
     : pass(this, \`\${nodes.length} Node(s)\`);
 }
 
-export const nodes = clusterLayer(layerMeta('nodes'), (p) => p.cluster.nodes(), judgeNodes);
+export const nodes = clusterLayer(layerMeta('nodes'), (p) => p.settle((v) => v.nodes()), judgeNodes);
 `;
 
 const REGISTRY_ENTRY = `  {
