@@ -342,53 +342,77 @@ if (section('pertarget')) {
 }
 
 // 3c. The mesh layer's cost: the same 1,000-route dump with 1,000 AuthorizationPolicies (plus a PeerAuthentication and
-//     a DestinationRule per namespace), every layer vs every layer but mesh, CPU per target in process; and the CLI's
-//     wall time on that dump vs the dump without mesh objects (where the layer is "not checked").
+//     a DestinationRule per namespace), every layer vs every layer but mesh, CPU per target in process (with
+//     --baseline, each baseline build's too, rounds interleaved); and the CLI's wall time on that dump vs the dump
+//     without mesh objects (where the layer is "not checked").
 if (section('mesh')) {
-  const { ManifestCluster } = (await import(
-    join(root, 'dist', 'src', 'cluster', 'manifests.js')
-  )) as typeof import('../src/cluster/manifests.ts');
-  const { LAYERS } = (await import(join(root, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
-  const { offlineEnv, runTarget } = (await import(
-    join(root, 'dist', 'src', 'pipeline.js')
-  )) as typeof import('../src/pipeline.ts');
-  const { parseTarget } = (await import(join(root, 'dist', 'src', 'target.js'))) as typeof import('../src/target.ts');
+  // With --baseline, each baseline build's modules too, in the same process, their rounds interleaved with this build's.
+  const builds = [
+    ...baselines.map((b) => ({ dir: join(dirname(b.cli), '..', '..'), tag: ` (${b.tag})` })),
+    { dir: root, tag: '' },
+  ];
   const n = 1_000;
-  const snap = ManifestCluster.fromPaths([cluster(n, 'yaml', 1_000)]);
-  const env = offlineEnv(snap, { signal: AbortSignal.timeout(600_000) });
   const hosts = Array.from({ length: 100 }, (_, i) => `app-${i}.example.com`);
-  const perTarget = async (layers: typeof LAYERS): Promise<number> => {
-    const one = (h: string) => runTarget(layers, parseTarget(h), env, { until: null, intervalMs: 0 });
-    const first = await one('app-0.example.com');
-    if (first.verdict !== 'pass')
-      throw new Error(
-        `mesh bench: app-0.example.com is ${first.verdict}: ${JSON.stringify(first.layers.map((l) => [l.id, l.code]))}`,
-      );
-    const xs: number[] = [];
-    for (let r = 0; r < Math.max(3, runs); r++) {
-      const t = process.cpuUsage();
-      for (const h of hosts) await one(h);
-      const d = process.cpuUsage(t);
-      xs.push((d.user + d.system) / 1000 / hosts.length);
+  const setups = await Promise.all(
+    builds.map(async ({ dir, tag }) => {
+      const { ManifestCluster } = (await import(
+        join(dir, 'dist', 'src', 'cluster', 'manifests.js')
+      )) as typeof import('../src/cluster/manifests.ts');
+      const { LAYERS } = (await import(join(dir, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
+      const { offlineEnv, runTarget } = (await import(
+        join(dir, 'dist', 'src', 'pipeline.js')
+      )) as typeof import('../src/pipeline.ts');
+      const { parseTarget } = (await import(
+        join(dir, 'dist', 'src', 'target.js')
+      )) as typeof import('../src/target.ts');
+      const snap = ManifestCluster.fromPaths([cluster(n, 'yaml', 1_000)]);
+      const env = offlineEnv(snap, { signal: AbortSignal.timeout(600_000) });
+      /** One round of 100 targets with `layers`: CPU ms per target (after a warm target that must pass). */
+      const rounds = async (layers: typeof LAYERS) => {
+        const one = (h: string) => runTarget(layers, parseTarget(h), env, { until: null, intervalMs: 0 });
+        const first = await one('app-0.example.com');
+        if (first.verdict !== 'pass')
+          throw new Error(
+            `mesh bench: app-0.example.com is ${first.verdict}: ${JSON.stringify(first.layers.map((l) => [l.id, l.code]))}`,
+          );
+        return async () => {
+          const t = process.cpuUsage();
+          for (const h of hosts) await one(h);
+          const d = process.cpuUsage(t);
+          return (d.user + d.system) / 1000 / hosts.length;
+        };
+      };
+      return {
+        tag,
+        without: await rounds(LAYERS.filter((l) => l.id !== 'mesh')),
+        with: await rounds(LAYERS),
+      };
+    }),
+  );
+  const xs = setups.map(() => ({ without: [] as number[], with: [] as number[] }));
+  for (let r = 0; r < Math.max(3, runs); r++)
+    for (const [i, s] of setups.entries()) {
+      xs[i]!.without.push(await s.without());
+      xs[i]!.with.push(await s.with());
     }
-    return median(xs);
-  };
-  const without = await perTarget(LAYERS.filter((l) => l.id !== 'mesh'));
-  const withMesh = await perTarget(LAYERS);
-  rows.push({
-    name: 'CPU per target, N=1000 + 1000 APs, no mesh layer',
-    ms: without,
-    rssMB: NaN,
-    base: 'itself',
-    ratio: 1,
-  });
-  rows.push({
-    name: 'the same with the mesh layer',
-    ms: withMesh,
-    rssMB: NaN,
-    base: 'no mesh layer',
-    ratio: withMesh / without,
-  });
+  for (const [i, s] of setups.entries()) {
+    const without = median(xs[i]!.without);
+    const withMesh = median(xs[i]!.with);
+    rows.push({
+      name: `CPU per target, N=1000 + 1000 APs, no mesh layer${s.tag}`,
+      ms: without,
+      rssMB: NaN,
+      base: 'itself',
+      ratio: 1,
+    });
+    rows.push({
+      name: `the same with the mesh layer${s.tag}`,
+      ms: withMesh,
+      rssMB: NaN,
+      base: `no mesh layer${s.tag}`,
+      ratio: withMesh / without,
+    });
+  }
   const r = paired(
     [
       {
