@@ -65,6 +65,9 @@ export default function setup(): () => void {
     } else rmSync(run.dir, { recursive: true, force: true });
     const lines = describeLeftovers(left);
     if (lines.length > 0)
-      throw new Error(`the test run left behind (now removed):\n  ${lines.join('\n  ')}\nin ${run.dir}`);
+      throw new Error(
+        `the test run left behind (now removed):\n  ${lines.join('\n  ')}\nin ${run.dir}; a test removes what it makes ` +
+          '(test/helpers/tmp.ts tempDir), stops what it starts and deletes the addresses it adds',
+      );
   };
 }
