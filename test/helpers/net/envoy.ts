@@ -18,7 +18,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from '../ports.js';
+import { freePort, listensOn, waitFor } from '../ports.js';
 import { which } from './bins.js';
 
 function readLog(p: string): string {
@@ -388,6 +388,8 @@ export async function startRealEnvoy(
       'envoy',
       async () => {
         if (gone) return true;
+        // This Envoy's admin, not another process's that took the port after freePort picked it (ports.ts).
+        if (!listensOn(child.pid as number, admin)) return false;
         const r = await fetch(`http://127.0.0.1:${admin}/ready`, { signal: AbortSignal.timeout(1000) });
         return r.status === 200 && (await r.text()).trim() === 'LIVE';
       },
