@@ -21,7 +21,8 @@ import {
 } from '../src/gatewayapi/status.js';
 import { layerMeta } from '../src/registry.js';
 import { clusterLayer, type JudgeInput } from '../src/layer.js';
-import type { Evidence, Facts, ListenerCandidate, ProxyAnswer } from '../src/types.js';
+import type { Evidence, Facts, ListenerCandidate, ProxyAnswer, UnreadFact } from '../src/types.js';
+import type { Unreadable } from '../src/cluster/snapshot.js';
 import type { Redirect } from '../src/gatewayapi/redirect.js';
 import { sameUrl } from '../src/net/classify.js';
 
@@ -46,15 +47,33 @@ function withUnreadable(check: { id: 'route'; title: string }, s: RouteStage, d:
   if (s.unreadable.length === 0) return d;
   const evidence: Evidence[] = [
     ...d.evidence,
-    ...s.unreadable.map((u) => ({ ref: `${u.kind}s`, detail: `not read: ${u.why}; taken as none` })),
+    ...s.unreadable.map((u) => ({ ref: `${u.kind}s`, detail: `not read: ${describeUnread(u)}; taken as none` })),
   ];
+  const facts = { ...d.facts, unread: s.unreadable.map(unreadFact) };
   const note = `; ${s.unreadable.map((u) => `${u.kind}s could not be read (forbidden)`).join(' and ')}, so ${s.unreadable.some((u) => u.kind === 'GRPCRoute') ? 'a GRPCRoute for this host, which would share the route list, was' : 'a ListenerSet for this host was'} not checked`;
   const fix = manual(
     `let gwdoctor's user list ${s.unreadable.map((u) => `${u.kind.toLowerCase()}s.gateway.networking.k8s.io`).join(' and ')} (deploy/rbac.yaml grants them), or confirm by hand: kubectl get ${s.unreadable.map((u) => `${u.kind.toLowerCase()}s`).join(',')} -A`,
   );
-  if (d.status !== 'pass') return { ...d, summary: `${d.summary}${note}`, evidence };
+  if (d.status !== 'pass') return { ...d, summary: `${d.summary}${note}`, evidence, facts };
   const code = s.unreadable.some((u) => u.kind === 'GRPCRoute') ? 'GRPCRouteNotChecked' : 'ListenerSetNotChecked';
-  return emit(check, code, `${d.summary}${note}`, { evidence, fix });
+  return emit(check, code, `${d.summary}${note}`, { evidence, fix, facts });
+}
+
+/** The typed record as the report carries it (the API server's own words stay in the evidence). */
+function unreadFact({ message: _, ...fact }: Unreadable): UnreadFact {
+  return fact;
+}
+
+/** A read that failed, in words, from its typed record: what was asked, why it failed, what the API server said. */
+export function describeUnread(u: Unreadable): string {
+  const where = u.namespace === undefined ? 'at the cluster scope' : `in namespace ${u.namespace}`;
+  const why =
+    u.reason === 'forbidden'
+      ? 'forbidden'
+      : u.reason === 'not-served'
+        ? 'not served by the API server'
+        : `error${u.status !== undefined ? ` (HTTP ${u.status})` : ''}`;
+  return `${why}: cannot ${u.verb} ${u.resource} ${where}${u.message ? ` (${u.message})` : ''}`;
 }
 
 /**

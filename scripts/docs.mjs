@@ -19,7 +19,7 @@ section('codes', codesMarkdown());
 writeFileSync(file, readme);
 
 // The JSON schema's layer ids and the six (or however many) layers in order, from the same registry.
-import { ALL_SKIP_REASONS, LAYER_IDS } from '../dist/src/registry.js';
+import { ALL_SKIP_REASONS, LAYER_IDS, READ_KINDS } from '../dist/src/registry.js';
 const schemaFile = new URL('../schema/report.v3.json', import.meta.url);
 const schema = JSON.parse(readFileSync(schemaFile, 'utf8'));
 schema.$defs.layerId.enum = [...LAYER_IDS];
@@ -30,4 +30,5 @@ layers.prefixItems = LAYER_IDS.map((id) => ({
   allOf: [{ $ref: '#/$defs/layer' }, { type: 'object', properties: { id: { const: id } } }],
 }));
 schema.$defs.layer.properties.facts.properties.skipped.properties.reason.enum = [...ALL_SKIP_REASONS];
+schema.$defs.layer.properties.facts.properties.unread.items.properties.kind.enum = [...READ_KINDS];
 writeFileSync(schemaFile, `${JSON.stringify(schema, null, 2)}\n`);

@@ -26,6 +26,10 @@ export type ClusterErrorKind =
 
 /** Could not read the cluster: the layer becomes `error` (exit 2). */
 export class ClusterAccessError extends GwdoctorError {
+  /** The API server's HTTP status, when it answered (403, 404, 500, ...); unset when it did not (unreachable, TLS). */
+  status?: number;
+  /** What the API server said (its Status message), quoted as evidence, never parsed. */
+  serverMessage?: string;
   constructor(
     readonly kind: ClusterErrorKind,
     message: string,

@@ -3,7 +3,8 @@
 import type { ClusterReader } from './cluster/reader.js';
 import { emit, findingFromError, pass, skip, type Draft } from './findings.js';
 import { PathResolver } from './gatewayapi/resolver.js';
-import { laneOf, layer, stopsOtherLanes, type Lane, type LayerDecl, type Need } from './registry.js';
+import { laneOf, layer, stopsOtherLanes, type Lane, type LayerDecl, type Need, type ReadKind } from './registry.js';
+import { prefetch } from './cluster/view.js';
 import { mapLimit } from './net/limit.js';
 import type { Observer, Finding, LayerId, Observed, Probes, Symptom, Target, TargetReport, Verdict } from './types.js';
 import type { Check, CheckContext } from './check.js';
@@ -88,10 +89,24 @@ function ancestors(c: LayerDecl<LayerId>, graph: Graph): Set<LayerId> {
 }
 
 /** The first of a layer's needs (in the order network, cluster) this run does not have. */
-function unmet(c: LayerDecl<LayerId>, env: Env): Need | null {
+function unmet(c: LayerDecl<LayerId>, env: Pick<Env, 'offline' | 'cluster'>): Need | null {
   if (c.needs.includes('network') && env.offline) return 'network';
   if (c.needs.includes('cluster') && !env.cluster) return 'cluster';
   return null;
+}
+
+/**
+ * The kinds the layers of a run read from its cluster source: the declared `inputs` of each layer that runs in this
+ * invocation (it needs something, and the run has it: no network-lane kind with --offline, nothing without a cluster).
+ */
+export function inputsToRead(
+  layers: readonly LayerDecl<LayerId>[],
+  env: Pick<Env, 'offline' | 'cluster'>,
+): Set<ReadKind> {
+  const kinds = new Set<ReadKind>();
+  if (!env.cluster) return kinds;
+  for (const l of layers) if (l.needs.length > 0 && !unmet(l, env)) for (const k of l.inputs) kinds.add(k);
+  return kinds;
 }
 
 /**
@@ -268,6 +283,11 @@ export async function runTargets(
   let pending = state;
   for (;;) {
     const round: Env = { ...env, shared: new Map() }; // what this round's targets share (src/check.ts)
+    // The attempt's snapshot starts with the lists its layers declare, read together; the stages join them.
+    if (env.cluster) {
+      const ls = typeof layers === 'function' ? [...new Set(pending.flatMap((s) => layers(s.target)))] : layers;
+      void prefetch(env.cluster, inputsToRead(ls, env));
+    }
     await mapLimit(pending, concurrency, async (s) => {
       const { target } = s;
       if (s.attempt === 0) {

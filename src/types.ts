@@ -4,7 +4,7 @@
 import type { Gateway, GatewayListener, HTTPBackendRef } from './cluster/objects.js';
 
 export { LAYER_IDS, type LayerId } from './registry.js';
-import type { Code, LayerId, SkipReason } from './registry.js';
+import type { Code, LayerId, ReadKind, SkipReason } from './registry.js';
 
 /** fail = looked and found the fault; error = could not look (inconclusive). */
 export type Status = 'pass' | 'warn' | 'fail' | 'error' | 'skip';
@@ -89,12 +89,43 @@ export interface Facts {
   dropped?: { route: ObjectRef; reason: 'InvalidDestination' | 'InvalidFilter'; where: string };
   /** route (--internal): the routes that serve a host that must stay internal. */
   exposedBy?: ObjectRef[];
+  /**
+   * route: the kinds that could not be read in this attempt and were taken as none (a GRPCRoute or ListenerSet that
+   * could take the request): what was not checked, and why. Absent when every kind it reads was read.
+   */
+  unread?: UnreadFact[];
   /** grant and endpoints: the backends of the matched rule that carry traffic. */
   backends?: BackendFact[];
   /** mesh: the Istio policies on the request's path at the ingress gateway, and how it reaches each backend. */
   mesh?: MeshFact;
   /** dataplane: the gateway's Pods, istiod's sync state for each proxy (and, where read, the Envoy's own state). */
   dataplane?: DataplaneFact;
+}
+
+/**
+ * A kind that could not be read in an attempt (src/cluster/snapshot.ts keeps one per kind): the request that was
+ * refused, why, and how the run went on without it.
+ */
+export interface UnreadFact {
+  kind: ReadKind;
+  /**
+   * 'forbidden': RBAC refused it (HTTP 403); 'not-served': the API server does not serve the kind (its CRD is absent,
+   * HTTP 404: no such object can exist); 'error': any other failure (`status` when the API server answered).
+   */
+  reason: 'forbidden' | 'not-served' | 'error';
+  verb: 'list' | 'get';
+  /** The resource asked for: `plural.group` (`plural` for the core group). */
+  resource: string;
+  /** The namespace asked in; absent: at the cluster scope. */
+  namespace?: string;
+  /** The API server's HTTP status, when it answered. */
+  status?: number;
+  /**
+   * How the run went on: 'none' (taken as no objects of the kind; the layers that read it say what was not checked),
+   * 'unknown' (taken as not knowable: the layer that reads it says "not checked"), 'failed' (the read's error went to
+   * the layer that needed it: that layer could not look).
+   */
+  outcome: 'none' | 'unknown' | 'failed';
 }
 
 /** One xDS type of one proxy as istiod's /debug/syncz has it, classified as istiod does (statusgen.go debugSyncStatus). */

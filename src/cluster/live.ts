@@ -36,7 +36,8 @@ import {
 import { labelsMatch, MESH_KINDS, selectorString, type ClusterReader, type MeshObjectOf } from './reader.js';
 import { redact, redactUrl } from '../redact.js';
 import { DiscoveryCache, type Discovered } from './discovery-cache.js';
-import { Snapshot } from './snapshot.js';
+import { Snapshot, type Unreadable } from './snapshot.js';
+import type { ReadKind } from '../registry.js';
 
 const GROUP = 'gateway.networking.k8s.io';
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -212,30 +213,38 @@ export function toClusterError(err: unknown, what: string, server: string): Clus
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'number') {
     const msg = statusMessage((err as { body?: unknown }).body);
-    if (code === 403) {
-      return new ClusterAccessError(
-        'forbidden',
-        `forbidden: cannot ${what}${msg ? ` (${msg})` : ''}`,
-        `grant get/list on it, e.g. bind the ClusterRole in deploy/rbac.yaml`,
-      );
-    }
-    if (code === 401)
-      return new ClusterAccessError(
-        'unauthorized',
-        `unauthorized: the API server rejected the credentials of this kubeconfig user while trying to ${what}`,
-        'refresh the credentials (kubectl auth whoami)',
-      );
-    if (code === 404)
-      return new ClusterAccessError(
-        'crd-missing',
-        `the API server does not serve what gwdoctor needs to ${what}: is the Gateway API installed?`,
-        'kubectl get crd gateways.gateway.networking.k8s.io',
-      );
+    return Object.assign(httpError(code, msg, what), { status: code, ...(msg ? { serverMessage: msg } : {}) });
+  }
+  return transportError(err, what, server);
+}
+
+function httpError(code: number, msg: string | undefined, what: string): ClusterAccessError {
+  if (code === 403) {
     return new ClusterAccessError(
-      'api',
-      `the API server answered HTTP ${code} while trying to ${what}${msg ? `: ${msg}` : ''}`,
+      'forbidden',
+      `forbidden: cannot ${what}${msg ? ` (${msg})` : ''}`,
+      `grant get/list on it, e.g. bind the ClusterRole in deploy/rbac.yaml`,
     );
   }
+  if (code === 401)
+    return new ClusterAccessError(
+      'unauthorized',
+      `unauthorized: the API server rejected the credentials of this kubeconfig user while trying to ${what}`,
+      'refresh the credentials (kubectl auth whoami)',
+    );
+  if (code === 404)
+    return new ClusterAccessError(
+      'crd-missing',
+      `the API server does not serve what gwdoctor needs to ${what}: is the Gateway API installed?`,
+      'kubectl get crd gateways.gateway.networking.k8s.io',
+    );
+  return new ClusterAccessError(
+    'api',
+    `the API server answered HTTP ${code} while trying to ${what}${msg ? `: ${msg}` : ''}`,
+  );
+}
+
+function transportError(err: unknown, what: string, server: string): ClusterAccessError {
   const c = causeCode(err);
   if (c && TLS_CODES.test(c)) {
     return new ClusterAccessError(
@@ -281,6 +290,27 @@ function mergeLikeKubectl(kc: KubeConfig, files: string[]): void {
     contexts: [...contexts.values()],
     currentContext,
   });
+}
+
+/** A request a read makes: verb, resource (`plural.group`; `plural` for the core group) and namespace (none: cluster scope). */
+type Ask = Pick<Unreadable, 'verb' | 'resource' | 'namespace'>;
+const gwList = (plural: string): Ask => ({ verb: 'list', resource: `${plural}.${GROUP}` });
+
+/** The typed record of a read that failed with `err` (src/types.ts UnreadFact), with the API server's own words. */
+export function unreadableOf(
+  kind: ReadKind,
+  ask: Ask,
+  err: ClusterAccessError,
+  outcome: Unreadable['outcome'],
+): Unreadable {
+  return {
+    kind,
+    reason: err.kind === 'forbidden' ? 'forbidden' : err.kind === 'crd-missing' ? 'not-served' : 'error',
+    ...ask,
+    ...(err.status !== undefined ? { status: err.status } : {}),
+    outcome,
+    ...(err.serverMessage ? { message: err.serverMessage } : {}),
+  };
 }
 
 export interface LiveOptions {
@@ -402,6 +432,20 @@ export class LiveCluster implements ClusterReader {
   private snap: Snapshot | undefined;
   snapshot(): Snapshot {
     return (this.snap ??= new Snapshot('live'));
+  }
+
+  /**
+   * A read of `kind`, whose failure is recorded in this attempt's snapshot (one record per kind: Snapshot.unreadable)
+   * and thrown on, to the layer that needs it. `degraded`: how the reader's caller takes a 403 (its contract in
+   * reader.ts: 'unknown' when it says "not checked" instead of failing).
+   */
+  private track<T>(kind: ReadKind, ask: Ask, read: () => Promise<T>, degraded: 'unknown' | null = null): Promise<T> {
+    const snap = this.snapshot();
+    return read().catch((err: unknown) => {
+      if (err instanceof ClusterAccessError)
+        snap.recordUnreadable(unreadableOf(kind, ask, err, degraded && err.kind === 'forbidden' ? degraded : 'failed'));
+      throw err;
+    });
   }
 
   /** GET `path` of a Pod's port through pods/portforward, once per run (ClusterReader.podPortGet). */
@@ -550,30 +594,35 @@ export class LiveCluster implements ClusterReader {
   }
 
   gatewayClasses() {
-    return this.listCluster<GatewayClass>('gatewayclasses');
+    return this.track('GatewayClass', gwList('gatewayclasses'), () => this.listCluster<GatewayClass>('gatewayclasses'));
   }
   gateways() {
-    return this.listCluster<Gateway>('gateways');
+    return this.track('Gateway', gwList('gateways'), () => this.listCluster<Gateway>('gateways'));
   }
   httpRoutes() {
-    return this.listCluster<HTTPRoute>('httproutes');
+    return this.track('HTTPRoute', gwList('httproutes'), () => this.listCluster<HTTPRoute>('httproutes'));
   }
   /** Kinds that only some installations serve (GRPCRoute: standard since v1.1; ListenerSet: since v1.5): none when not served. */
-  private async listIfServed<T>(plural: string, kind: 'GRPCRoute' | 'ListenerSet'): Promise<T[]> {
-    const api = await this.gatewayApi();
-    if (!api.v1Resources.includes(plural)) return [];
-    try {
-      return await this.listCluster<T>(plural);
-    } catch (err) {
-      // A role that predates gwdoctor reading this kind (deploy/rbac.yaml grants it): go on without it and say so
-      // (the route layer reports what could not be checked) rather than make the whole run inconclusive.
-      if (!(err instanceof ClusterAccessError && err.kind === 'forbidden')) throw err;
-      this.snapshot().recordUnreadable(kind, err.message);
-      return [];
-    }
-  }
-  unreadable() {
-    return this.snapshot().unreadable();
+  private listIfServed<T>(plural: string, kind: 'GRPCRoute' | 'ListenerSet'): Promise<T[]> {
+    const snap = this.snapshot();
+    const ask = gwList(plural);
+    return this.track(kind, ask, async () => {
+      const api = await this.gatewayApi();
+      if (!api.v1Resources.includes(plural)) {
+        // Not served: no object of the kind can exist, so none is checked and none is missed.
+        snap.recordUnreadable({ kind, reason: 'not-served', ...ask, outcome: 'none' });
+        return [];
+      }
+      try {
+        return await this.listCluster<T>(plural);
+      } catch (err) {
+        // A role that predates gwdoctor reading this kind (deploy/rbac.yaml grants it): go on without it and say so
+        // (the route layer reports what could not be checked) rather than make the whole run inconclusive.
+        if (!(err instanceof ClusterAccessError && err.kind === 'forbidden')) throw err;
+        snap.recordUnreadable(unreadableOf(kind, ask, err, 'none'));
+        return [];
+      }
+    });
   }
   grpcRoutes() {
     return this.listIfServed<GRPCRoute>('grpcroutes', 'GRPCRoute');
@@ -582,6 +631,9 @@ export class LiveCluster implements ClusterReader {
     return this.listIfServed<ListenerSet>('listenersets', 'ListenerSet');
   }
   referenceGrants(ns: string) {
+    return this.track('ReferenceGrant', { ...gwList('referencegrants'), namespace: ns }, () => this.grantsIn(ns));
+  }
+  private grantsIn(ns: string) {
     return this.withDiscovery((api) =>
       this.inNamespace<ReferenceGrant>(
         `referencegrants@${api.referenceGrant}`,
@@ -613,10 +665,10 @@ export class LiveCluster implements ClusterReader {
   }
   /** GET one ConfigMap; a 403 degrades to "unknown" (null): reading it is optional (deploy/rbac.yaml grants it). */
   configMap(ns: string, name: string) {
-    return this.memo(
-      `cm/${ns}/${name}`,
-      `get configmap ${ns}/${name}`,
-      async (): Promise<K8sObject | undefined | null> => {
+    const ask: Ask = { verb: 'get', resource: 'configmaps', namespace: ns };
+    const snap = this.snapshot();
+    return this.track('ConfigMap', ask, () =>
+      this.memo(`cm/${ns}/${name}`, `get configmap ${ns}/${name}`, async (): Promise<K8sObject | undefined | null> => {
         try {
           return {
             ...jsonOf<K8sObject>(await this.core.readNamespacedConfigMap({ namespace: ns, name })),
@@ -626,10 +678,21 @@ export class LiveCluster implements ClusterReader {
         } catch (err) {
           const code = (err as { code?: unknown }).code;
           if (code === 404) return undefined;
-          if (code === 403) return null;
+          if (code === 403) {
+            const msg = statusMessage((err as { body?: unknown }).body);
+            snap.recordUnreadable({
+              kind: 'ConfigMap',
+              reason: 'forbidden',
+              ...ask,
+              status: 403,
+              outcome: 'unknown',
+              ...(msg ? { message: msg } : {}),
+            });
+            return null;
+          }
           throw err;
         }
-      },
+      }),
     );
   }
   /**
@@ -639,20 +702,29 @@ export class LiveCluster implements ClusterReader {
    * annotations, key material non-enumerable.
    */
   secret(ns: string, name: string) {
-    return this.memo(`secret/${ns}/${name}`, `get secret ${ns}/${name}`, async (): Promise<Secret | undefined> => {
-      try {
-        return secretView(await this.core.readNamespacedSecret({ namespace: ns, name }));
-      } catch (err) {
-        if ((err as { code?: unknown }).code === 404) return undefined;
-        throw err;
-      }
-    });
+    return this.track(
+      'Secret',
+      { verb: 'get', resource: 'secrets', namespace: ns },
+      () =>
+        this.memo(`secret/${ns}/${name}`, `get secret ${ns}/${name}`, async (): Promise<Secret | undefined> => {
+          try {
+            return secretView(await this.core.readNamespacedSecret({ namespace: ns, name }));
+          } catch (err) {
+            if ((err as { code?: unknown }).code === 404) return undefined;
+            throw err;
+          }
+        }),
+      'unknown',
+    );
   }
   /**
    * One Namespace (its labels: allowedRoutes selectors, ambient waypoint labels). Like the namespaced kinds, after a
    * few distinct GETs one cluster-wide LIST serves every further one (a 403 on that LIST falls back to GETs).
    */
-  async namespace(name: string): Promise<Namespace | undefined> {
+  namespace(name: string): Promise<Namespace | undefined> {
+    return this.track('Namespace', { verb: 'get', resource: 'namespaces' }, () => this.namespaceNamed(name));
+  }
+  private async namespaceNamed(name: string): Promise<Namespace | undefined> {
     if (this.wide.get('namespaces') !== 'wide') this.countAsk('namespaces', name);
     if (this.wide.get('namespaces') === 'wide') {
       try {
@@ -681,7 +753,12 @@ export class LiveCluster implements ClusterReader {
       }
     });
   }
-  async service(ns: string, name: string) {
+  service(ns: string, name: string) {
+    return this.track('Service', { verb: 'get', resource: 'services', namespace: ns }, () =>
+      this.serviceNamed(ns, name),
+    );
+  }
+  private async serviceNamed(ns: string, name: string) {
     if (this.wide.get('services') === 'wide') {
       return (await this.servicesIn(ns, {})).find((o) => o.metadata.name === name);
     }
@@ -703,6 +780,9 @@ export class LiveCluster implements ClusterReader {
   }
   /** Every Service of the cluster (candidates for fixes that need a backend): one paginated cluster-wide LIST. */
   allServices() {
+    return this.track('Service', { verb: 'list', resource: 'services' }, () => this.everyService());
+  }
+  private everyService() {
     return this.memo('svcs/*', 'list services in all namespaces', async () =>
       itemsOf<Service>(
         await this.paginate(
@@ -727,9 +807,18 @@ export class LiveCluster implements ClusterReader {
     );
   }
   servicesByLabel(ns: string, labels: Record<string, string>) {
-    return this.servicesIn(ns, labels);
+    return this.track('Service', { verb: 'list', resource: 'services', namespace: ns }, () =>
+      this.servicesIn(ns, labels),
+    );
   }
   endpointSlices(ns: string, svc: string) {
+    return this.track(
+      'EndpointSlice',
+      { verb: 'list', resource: 'endpointslices.discovery.k8s.io', namespace: ns },
+      () => this.slicesOf(ns, svc),
+    );
+  }
+  private slicesOf(ns: string, svc: string) {
     return this.inNamespace<EndpointSlice>(
       'endpointslices',
       ns,
@@ -742,6 +831,9 @@ export class LiveCluster implements ClusterReader {
     );
   }
   pods(ns: string, selector: Record<string, string>) {
+    return this.track('Pod', { verb: 'list', resource: 'pods', namespace: ns }, () => this.podsOf(ns, selector));
+  }
+  private podsOf(ns: string, selector: Record<string, string>) {
     return this.inNamespace<Pod>(
       'pods',
       ns,
@@ -835,6 +927,17 @@ export class LiveCluster implements ClusterReader {
    */
   meshObjects<K extends MeshKind>(kind: K): Promise<MeshObjectOf<K>[] | null> {
     const { group, plural } = MESH_KINDS[kind];
+    const ask: Ask = { verb: 'list', resource: `${plural}.${group}` };
+    const snap = this.snapshot();
+    return this.track(kind, ask, () => this.meshList<K>(kind, group, plural, snap, ask), 'unknown');
+  }
+  private meshList<K extends MeshKind>(
+    kind: K,
+    group: string,
+    plural: string,
+    snap: Snapshot,
+    ask: Ask,
+  ): Promise<MeshObjectOf<K>[] | null> {
     return this.memo(`mesh/${plural}`, `list ${plural}.${group} at the cluster scope`, async () => {
       for (const version of ['v1', 'v1beta1']) {
         try {
@@ -853,6 +956,7 @@ export class LiveCluster implements ClusterReader {
           if ((err as { code?: unknown }).code !== 404) throw err;
         }
       }
+      snap.recordUnreadable({ kind, reason: 'not-served', ...ask, status: 404, outcome: 'none' });
       return [];
     });
   }
@@ -863,6 +967,11 @@ export class LiveCluster implements ClusterReader {
   serviceEntries(): Promise<ServiceEntry[] | null> {
     const group = 'networking.istio.io';
     const plural = 'serviceentries';
+    const ask: Ask = { verb: 'list', resource: `${plural}.${group}` };
+    const snap = this.snapshot();
+    return this.track('ServiceEntry', ask, () => this.entryList(group, plural, snap, ask), 'unknown');
+  }
+  private entryList(group: string, plural: string, snap: Snapshot, ask: Ask): Promise<ServiceEntry[] | null> {
     return this.memo(`istio/${plural}`, `list ${plural}.${group} at the cluster scope`, async () => {
       for (const version of ['v1', 'v1beta1']) {
         try {
@@ -881,10 +990,14 @@ export class LiveCluster implements ClusterReader {
           if ((err as { code?: unknown }).code !== 404) throw err;
         }
       }
+      snap.recordUnreadable({ kind: 'ServiceEntry', reason: 'not-served', ...ask, status: 404, outcome: 'none' });
       return [];
     });
   }
   nodes() {
+    return this.track('Node', { verb: 'list', resource: 'nodes' }, () => this.nodeList());
+  }
+  private nodeList() {
     return this.memo('nodes', 'list nodes at the cluster scope', async () =>
       itemsOf<Node>(
         await this.paginate((_continue, limit) => this.core.listNode({ limit, ...(_continue ? { _continue } : {}) })),

@@ -22,7 +22,7 @@ import type {
   ServiceEntry,
 } from './objects.js';
 import type { PodRead } from '../dataplane/envoy-judge.js';
-import type { Snapshot, Unreadable } from './snapshot.js';
+import type { Snapshot } from './snapshot.js';
 import type { AdminAnswer } from '../dataplane/envoy-admin.js';
 
 export interface ClusterReader {
@@ -37,11 +37,10 @@ export interface ClusterReader {
   /** ListenerSets of gateway.networking.k8s.io/v1 ([] when the API server does not serve the kind). */
   listenerSets(): Promise<ListenerSet[]>;
   /**
-   * Kinds read so far that could not be read (their list was forbidden) and were taken as empty, each with why:
-   * GRPCRoute and ListenerSet, which least-privilege roles written before gwdoctor read them may not grant.
+   * This attempt's snapshot (src/cluster/snapshot.ts): its indexes, shared by every target, and what could not be read,
+   * one typed record per kind (Snapshot.unreadable: the live reader records every read it gives up or takes as none);
+   * a new one after refresh().
    */
-  unreadable?(): Unreadable[];
-  /** This attempt's snapshot (src/cluster/snapshot.ts): its indexes, shared by every target; a new one after refresh(). */
   snapshot(): Snapshot;
   /** undefined when the Namespace object is not visible (manifests without it). */
   namespace(name: string): Promise<Namespace | undefined>;

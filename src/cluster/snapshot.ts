@@ -5,13 +5,16 @@
 // cluster as it is then. Nothing here is module-level state: an attempt's indexes go when the attempt goes.
 
 import type { GatewayClass, GRPCRoute, HTTPRoute, K8sObject, Namespace, Route } from './objects.js';
+import type { UnreadFact } from '../types.js';
 import { RouteIndex } from '../gatewayapi/route-index.js';
 import { withBuiltinClasses } from '../gatewayapi/classes.js';
 
-/** A kind that could not be read and was taken as empty, with why (the route layer says what was not checked). */
-export interface Unreadable {
-  kind: 'GRPCRoute' | 'ListenerSet';
-  why: string;
+/**
+ * A kind that could not be read in this attempt (the first failure per kind): typed (src/types.ts UnreadFact), with
+ * the API server's own words, quoted in evidence and never parsed.
+ */
+export interface Unreadable extends UnreadFact {
+  message?: string;
 }
 
 export const keyOf = (kind: string, namespace: string | undefined, name: string) =>
@@ -47,7 +50,7 @@ export class Snapshot {
   private classLists: { read: GatewayClass[]; all: GatewayClass[] } | undefined;
   private readonly namespaceMaps = new Map<Route[], Map<string, Namespace | undefined>>();
   private readonly arrayIndexes = new Map<readonly unknown[], Map<string, K8sObject>>();
-  private readonly unreadableKinds = new Map<Unreadable['kind'], string>();
+  private readonly unreadableKinds = new Map<Unreadable['kind'], Unreadable>();
 
   constructor(readonly mode: 'live' | 'manifests') {}
 
@@ -133,13 +136,13 @@ export class Snapshot {
     );
   }
 
-  /** Record a kind that could not be read (its list was forbidden) and was taken as empty. */
-  recordUnreadable(kind: Unreadable['kind'], why: string): void {
-    this.unreadableKinds.set(kind, why);
+  /** Record a read that failed (the reader calls it where it gives a read up or takes it as none); the first per kind. */
+  recordUnreadable(u: Unreadable): void {
+    if (!this.unreadableKinds.has(u.kind)) this.unreadableKinds.set(u.kind, u);
   }
 
-  /** Kinds read so far in this attempt that could not be read, each with why. */
+  /** Kinds read so far in this attempt that could not be read, one record each, in the order they failed. */
   unreadable(): Unreadable[] {
-    return [...this.unreadableKinds].map(([kind, why]) => ({ kind, why }));
+    return [...this.unreadableKinds.values()];
   }
 }

@@ -5,6 +5,7 @@
 // reads it, so it surfaces at the layer that needs it, as before.
 
 import type { ClusterReader } from './reader.js';
+import type { ReadKind } from '../registry.js';
 import { Unread, type Need, type Snapshot, type Unreadable } from './snapshot.js';
 
 /** The reader's look-ups a stage makes, in the snapshot's synchronous form. */
@@ -30,9 +31,49 @@ const READS = [
 ] as const;
 type ReadName = (typeof READS)[number];
 
+/** The snapshot's key of a read: the reader's method and its arguments (the same read is made once per attempt). */
+export const readKey = (name: string, args: readonly unknown[]): string => `${name}\0${JSON.stringify(args)}`;
+
+/**
+ * The kinds a stage reads as one cluster-wide list every time a layer that declares them runs (src/registry.ts
+ * `inputs`): the lists the by-name reads point from. They are read together before the stages run (prefetch below).
+ * Every other kind is read by name or namespace where a list points at it (a backend's Service, a namespace's
+ * ReferenceGrants, a listener's Secret), or as a list only when something points at it: ListenerSets when a Gateway
+ * admits any (allowedListeners), Nodes for the proxy's direct NodePort probe, ServiceEntries for a Hostname backend,
+ * every Service for a fix's candidates. Reading those up front would add requests most runs never make. (The mesh
+ * layer reads its three Istio lists itself, through the reader, once per attempt.)
+ */
+export const LIST_READS: Partial<Record<ReadKind, ReadName>> = {
+  GatewayClass: 'gatewayClasses',
+  Gateway: 'gateways',
+  HTTPRoute: 'httpRoutes',
+  GRPCRoute: 'grpcRoutes',
+};
+
+/**
+ * Start, together, the list reads of `kinds` (the inputs of the layers an attempt will run) in `reader`'s snapshot,
+ * before any stage runs: lists first, then the stages' settle() makes the by-name reads they point at. Each read is
+ * made once per attempt; what it gives (or fails with) is kept for the stage that reads it, which joins a read still
+ * in flight. Returns when every read has settled (nothing is thrown here: a failure surfaces at the layer that needs
+ * it); a caller need not wait for it.
+ */
+export function prefetch(reader: ClusterReader, kinds: Iterable<ReadKind>): Promise<void> {
+  const names = new Set<ReadName>();
+  for (const k of kinds) {
+    const name = LIST_READS[k];
+    if (name) names.add(name);
+  }
+  return reader.snapshot().fill(
+    [...names].map((name) => ({
+      key: readKey(name, []),
+      load: () => (reader[name] as () => Promise<unknown>).call(reader),
+    })),
+  );
+}
+
 export type ClusterView = {
   readonly mode: ClusterReader['mode'];
-  /** Kinds read so far in this attempt that could not be read (forbidden) and were taken as empty. */
+  /** What this attempt could not read, one typed record per kind (Snapshot.unreadable). */
   unreadable(): Unreadable[];
   notApplied: ClusterReader['notApplied'];
   /** Something a stage needs that is not a cluster read (a library loaded on demand), once per attempt. */
@@ -49,14 +90,14 @@ export function viewOf(reader: ClusterReader, record: (v: unknown) => void = () 
   const snap: Snapshot = reader.snapshot();
   const view: Record<string, unknown> = {
     mode: reader.mode,
-    unreadable: () => reader.unreadable?.() ?? [],
+    unreadable: () => snap.unreadable(),
     notApplied: reader.notApplied?.bind(reader),
     load: <T>(key: string, load: () => Promise<T>): T => snap.read(`load\0${key}`, load),
   };
   for (const name of READS) {
     const method = reader[name] as (...a: unknown[]) => Promise<unknown>;
     view[name] = (...args: unknown[]) => {
-      const v = snap.read(`${name}\0${JSON.stringify(args)}`, () => method.apply(reader, args));
+      const v = snap.read(readKey(name, args), () => method.apply(reader, args));
       record(v);
       return v;
     };

@@ -16,7 +16,7 @@ import type {
   Service,
   EndpointSlice,
 } from '../cluster/objects.js';
-import type { Snapshot } from '../cluster/snapshot.js';
+import type { Snapshot, Unreadable } from '../cluster/snapshot.js';
 import { all as allOf, both, type ClusterView } from '../cluster/view.js';
 import { describe as describeObj, nsName } from '../cluster/objects.js';
 import { ClusterAccessError } from '../errors.js';
@@ -101,8 +101,12 @@ export type RouteStage = {
   listenerSets: ListenerSetUse[];
   /** Set when the chosen Gateway accepts the host on several ports: what each answers and which one is judged. */
   ports?: PortChoice;
-  /** Kinds that could not be read (forbidden) and were taken as empty: the route layer says what was not checked. */
-  unreadable: { kind: 'GRPCRoute' | 'ListenerSet'; why: string }[];
+  /**
+   * Route kinds this attempt could not read and took as none (a 403 on the GRPCRoute or ListenerSet list: one could
+   * take the request), from the snapshot's per-kind record: the route layer says what was not checked. A kind the
+   * API server does not serve is not among them (no such object can exist).
+   */
+  unreadable: Unreadable[];
 } & (
   | { kind: 'no-rule'; services: Service[] }
   | { kind: 'rejected'; attachment: Attachment; services: Service[] }
@@ -458,7 +462,12 @@ export function resolveRoute(
     nsObjs,
     forHost,
     listenerSets,
-    unreadable: v.unreadable(),
+    unreadable: v
+      .unreadable()
+      .filter(
+        (u) =>
+          (u.kind === 'GRPCRoute' || u.kind === 'ListenerSet') && u.outcome === 'none' && u.reason !== 'not-served',
+      ),
   };
   const onGateway = [...candidates, ...ls.otherPorts].filter((c) => c.gateway === first.cand.gateway);
   if (onGateway.length < 2) return stageFor(v, first, ctx);

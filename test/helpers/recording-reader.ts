@@ -31,7 +31,7 @@ export const KIND_OF_READ: Record<string, ReadKind | ((...args: unknown[]) => Re
 };
 /** Members of ClusterReader that read nothing from the cluster. */
 // snapshot(): the attempt's indexes over what was read (src/cluster/snapshot.ts); its reads go through the reader.
-const NOT_READS = new Set(['mode', 'describeSource', 'unreadable', 'origin', 'notApplied', 'refresh', 'snapshot']);
+const NOT_READS = new Set(['mode', 'describeSource', 'origin', 'notApplied', 'refresh', 'snapshot']);
 
 export interface Recording {
   reader: ClusterReader;

@@ -16,10 +16,13 @@ import { parseTarget } from '../../src/target.js';
 import { objects, probe } from '../helpers/behind-nginx.js';
 import { gatewayEnv, offlineEnv, scenarios } from '../helpers/fixtures.js';
 import { recording, type Recording } from '../helpers/recording-reader.js';
+import { LIST_READS } from '../../src/cluster/view.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const once = { until: null, intervalMs: 0 };
 const INTERNAL = 'internal:';
+/** Who reads before the first layer starts: the attempt's prefetch of the lists its layers declare (src/cluster/view.ts). */
+const PREFETCH = '(prefetch)';
 
 /** What each layer read, over every run given, and the reader members nobody mapped to a kind. */
 function merge(into: Map<string, Set<ReadKind>>, rec: Recording, unknown: Set<string>): void {
@@ -35,7 +38,11 @@ function undeclared(read: Map<string, Set<ReadKind>>): string[] {
   const bad: string[] = [];
   for (const [layer, kinds] of read) {
     const decl = LAYERS.find((l) => l.id === layer);
-    const inputs: readonly string[] = decl?.inputs ?? [];
+    // The prefetch reads lists only, and only of kinds some layer of the run declares (the runs here run them all).
+    const inputs: readonly string[] =
+      layer === PREFETCH
+        ? LAYERS.flatMap((l) => l.inputs).filter((k) => LIST_READS[k] !== undefined)
+        : (decl?.inputs ?? []);
     for (const k of kinds) if (!inputs.includes(k)) bad.push(`${layer} reads ${k}, not among its inputs`);
   }
   return bad.sort();
@@ -56,7 +63,7 @@ describe('inputs: every kind a layer reads is declared', () => {
         const layers = internal ? INTERNAL_LAYERS : CHECKS;
         const runOn = async (ls: readonly Check[], alone: string | null): Promise<string[]> => {
           const rec = recording(new ManifestCluster(objs));
-          rec.current.layer = alone;
+          rec.current.layer = alone ?? PREFETCH;
           const env = offlineEnv(rec.reader, gatewayEnv(c.gateway));
           const r = await runTarget(ls, target, env, once, {
             onLayerStart: (_t, id) => {
@@ -107,12 +114,23 @@ describe('inputs: every kind a layer reads is declared', () => {
           resolver: async () => ({ resolve: async () => [{ family: 4 as const, address: '192.0.2.10' }] }),
           probe: async () => probe(status, body),
         };
+        rec.current.layer = PREFETCH;
         await runTarget(CHECKS, parseTarget('https://api.example.com/'), env, once, {
           onLayerStart: (_t, id) => {
             rec.current.layer = id;
           },
         });
         merge(read, rec, unknown);
+        // The network lane alone: the lists prefetched are the proxy's own inputs (no cluster layer runs).
+        const alone = recording(new ManifestCluster([...objs, second]));
+        alone.current.layer = 'proxy';
+        const lane = CHECKS.filter((c) => c.lane === 'network');
+        await runTarget(lane, parseTarget('https://api.example.com/'), { ...env, cluster: alone.reader }, once, {
+          onLayerStart: (_t, id) => {
+            alone.current.layer = id;
+          },
+        });
+        merge(read, alone, unknown);
       }
     expect([...unknown]).toEqual([]);
     expect(undeclared(read)).toEqual([]);

@@ -16,6 +16,7 @@ import {
   LAYERS,
   layer,
   layersMarkdown,
+  READ_KINDS,
 } from '../../src/registry.js';
 import schema from '../../schema/report.v3.json' with { type: 'json' };
 
@@ -58,6 +59,7 @@ describe('the registry', () => {
     expect(schema.$defs.layer.properties.facts.properties.skipped.properties.reason.enum).toEqual([
       ...ALL_SKIP_REASONS,
     ]);
+    expect(schema.$defs.layer.properties.facts.properties.unread.items.properties.kind.enum).toEqual([...READ_KINDS]);
   });
   it('is what --help points at', () => {
     const h = helpText('test');

@@ -152,6 +152,18 @@ export class Kube {
     }
   }
 
+  /** Wait until the authorizer denies `user` each access (a rule just removed is seen a moment later, as one added). */
+  async waitDenied(user: string, access: Access[], ms = 30_000): Promise<void> {
+    const until = Date.now() + ms;
+    for (;;) {
+      const allowed: Access[] = [];
+      for (const a of access) if (await this.can(user, a)) allowed.push(a);
+      if (allowed.length === 0) return;
+      if (Date.now() > until) throw new Error(`RBAC: ${user} still allowed ${JSON.stringify(allowed)} after ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async create(o: Obj | Record<string, unknown>): Promise<Obj> {
     const obj = o as Obj;
     return (await this.ok('POST', this.path(obj, false), obj)) as Obj;
