@@ -50,7 +50,7 @@ function withUnreadable(check: { id: 'route'; title: string }, s: RouteStage, d:
     ...s.unreadable.map((u) => ({ ref: `${u.kind}s`, detail: `not read: ${describeUnread(u)}; taken as none` })),
   ];
   const facts = { ...d.facts, unread: s.unreadable.map(unreadFact) };
-  const note = `; ${s.unreadable.map((u) => `${u.kind}s could not be read (forbidden)`).join(' and ')}, so ${s.unreadable.some((u) => u.kind === 'GRPCRoute') ? 'a GRPCRoute for this host, which would share the route list, was' : 'a ListenerSet for this host was'} not checked`;
+  const note = `; ${s.unreadable.map((u) => `${u.kind}s could not be read (${u.reason})`).join(' and ')}, so ${s.unreadable.some((u) => u.kind === 'GRPCRoute') ? 'a GRPCRoute for this host, which would share the route list, was' : 'a ListenerSet for this host was'} not checked`;
   const fix = manual(
     `let gwdoctor's user list ${s.unreadable.map((u) => `${u.kind.toLowerCase()}s.gateway.networking.k8s.io`).join(' and ')} (deploy/rbac.yaml grants them), or confirm by hand: kubectl get ${s.unreadable.map((u) => `${u.kind.toLowerCase()}s`).join(',')} -A`,
   );
@@ -65,7 +65,7 @@ function unreadFact({ message: _, ...fact }: Unreadable): UnreadFact {
 }
 
 /** A read that failed, in words, from its typed record: what was asked, why it failed, what the API server said. */
-export function describeUnread(u: Unreadable): string {
+function describeUnread(u: Unreadable): string {
   const where = u.namespace === undefined ? 'at the cluster scope' : `in namespace ${u.namespace}`;
   const why =
     u.reason === 'forbidden'

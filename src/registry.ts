@@ -757,8 +757,9 @@ of claiming that no route exists. Fix: read the ListenerSet's status and the rou
     doc: `(warning) gwdoctor's user may not list GRPCRoutes (a role written before gwdoctor read them): the run goes on
 with none, and a rule that would pass says a GRPCRoute for the host was not checked (any other verdict carries the
 note). A GRPCRoute could take the request: Istio merges GRPCRoutes and HTTPRoutes of a listener and hostname into one
-route list and matches gRPC methods by path only (\`/service/method\`, no POST or content-type condition). Fix: let the
-user list \`grpcroutes\` (\`deploy/rbac.yaml\` grants it).`,
+route list and matches gRPC methods by path only (\`/service/method\`, no POST or content-type condition). The refused
+read is in \`facts.unread\` (\`reason: forbidden\`, verb, resource, HTTP status). Fix: let the user list \`grpcroutes\`
+(\`deploy/rbac.yaml\` grants it).`,
   },
   ListenerSetNotChecked: {
     layer: 'route',

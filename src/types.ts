@@ -113,8 +113,9 @@ export interface UnreadFact {
    * HTTP 404: no such object can exist); 'error': any other failure (`status` when the API server answered).
    */
   reason: 'forbidden' | 'not-served' | 'error';
-  verb: 'list' | 'get';
-  /** The resource asked for: `plural.group` (`plural` for the core group). */
+  /** 'create' (and get): a port-forward to a Pod's debug or admin port (IstiodDebug, EnvoyAdmin). */
+  verb: 'list' | 'get' | 'create';
+  /** The resource asked for: `plural.group` (`plural` for the core group; `pods/portforward`). */
   resource: string;
   /** The namespace asked in; absent: at the cluster scope. */
   namespace?: string;

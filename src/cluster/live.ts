@@ -448,12 +448,35 @@ export class LiveCluster implements ClusterReader {
     });
   }
 
+  /**
+   * Record a debug read through pods/portforward that gave no answer (these reads never throw: the data plane layer
+   * says "not checked" with the reason): refused by RBAC, or unreachable.
+   */
+  private noteDebug<A extends { kind: string }>(kind: 'IstiodDebug' | 'EnvoyAdmin', namespace: string): (a: A) => A {
+    const snap = this.snapshot();
+    return (a) => {
+      if (a.kind !== 'ok')
+        snap.recordUnreadable({
+          kind,
+          reason: a.kind === 'forbidden' ? 'forbidden' : 'error',
+          verb: 'create',
+          resource: 'pods/portforward',
+          namespace,
+          ...(a.kind === 'forbidden' ? { status: 403 } : {}),
+          outcome: 'unknown',
+        });
+      return a;
+    };
+  }
+
   /** GET `path` of a Pod's port through pods/portforward, once per run (ClusterReader.podPortGet). */
   podPortGet(namespace: string, pod: string, port: number, path: string): Promise<AdminAnswer> {
     const key = `${namespace}/${pod}:${port}${path}`;
     let p = this.forwards.get(key);
     if (!p) {
-      p = portForwardGet(this.kc, namespace, pod, port, path, { timeoutMs: 15_000, signal: this.signal });
+      p = portForwardGet(this.kc, namespace, pod, port, path, { timeoutMs: 15_000, signal: this.signal }).then(
+        this.noteDebug('IstiodDebug', namespace),
+      );
       this.forwards.set(key, p);
     }
     return p;
@@ -470,9 +493,9 @@ export class LiveCluster implements ClusterReader {
     const key = `${namespace}/${pod}`;
     let p = this.envoys.get(key);
     if (!p) {
-      p = readEnvoy(this.envoyAdmin(namespace, pod)).then((r) =>
-        r.kind === 'ok' ? { kind: 'ok' as const, read: r.read } : r,
-      );
+      p = readEnvoy(this.envoyAdmin(namespace, pod))
+        .then((r) => (r.kind === 'ok' ? { kind: 'ok' as const, read: r.read } : r))
+        .then(this.noteDebug('EnvoyAdmin', namespace));
       this.envoys.set(key, p);
     }
     return p;
