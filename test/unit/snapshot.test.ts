@@ -227,8 +227,17 @@ describe('prefetch: the lists the layers to run declare, read together before th
 
   it('starts every list read at once (before any of them answers), and no by-name read', () => {
     const { reader, calls } = noted();
-    const done = prefetch(reader, ['HTTPRoute', 'Gateway', 'Secret', 'Namespace', 'GatewayClass', 'Node']);
-    // Synchronously: every list read has started, nothing awaited between them.
+    const done = prefetch(reader, [
+      'HTTPRoute',
+      'Gateway',
+      'Secret',
+      'Namespace',
+      'GatewayClass',
+      'Node',
+      'AuthorizationPolicy',
+      'Gateway',
+    ]);
+    // Synchronously: every list read has started (once), nothing awaited between them.
     expect(calls.map((c) => c.read).sort()).toEqual(['gatewayClasses', 'gateways', 'httpRoutes']);
     return done;
   });
