@@ -35,6 +35,9 @@ export type DirectPlan =
   | { ok: true; targets: DirectTarget[]; otherPorts: DirectTarget[]; pinned: string | null; survey: NodeSurvey }
   | { ok: false; why: NoDirect };
 
+/** A Gateway named in a NoDirect, as data. */
+type GatewayName = { namespace: string; name: string };
+
 /** Why there is no NodePort to probe, as data (rendered by describeNoDirect, never read back). */
 export type NoDirect =
   /** The resolved path has no Gateway for the host: the listener (or --internal exposure) stage's kind says why. */
@@ -46,14 +49,14 @@ export type NoDirect =
       filter: { namespace: string; name: string } | null;
       /** The listener port --gateway's port stands for, when given. */
       port: number | null;
-      /** no-http-listener: the Gateway (ns/name) whose listeners carry no HTTPRoute. */
-      gateway?: string;
+      /** no-http-listener: the Gateway whose listeners carry no HTTPRoute. */
+      gateway?: GatewayName;
     }
   | { kind: 'no-nodes' }
   /** The path's Gateways, none reachable on a nodePort: per Gateway, its Service and listener port (service null: none found). */
   | {
       kind: 'no-node-port';
-      gateways: { gateway: string; service: { name: string; type: string; port: number } | null }[];
+      gateways: { gateway: GatewayName; service: { name: string; type: string; port: number } | null }[];
     };
 
 export function describeNoDirect(n: NoDirect): string {
@@ -67,7 +70,7 @@ export function describeNoDirect(n: NoDirect): string {
         case 'no-http-gateway':
           return 'no Gateway has an HTTP or HTTPS listener';
         case 'no-http-listener':
-          return `Gateway ${n.gateway ?? gw.trim()} has no HTTP or HTTPS listener that carries an HTTPRoute`;
+          return `Gateway ${n.gateway ? `${n.gateway.namespace}/${n.gateway.name}` : gw.trim()} has no HTTP or HTTPS listener that carries an HTTPRoute`;
         case 'no-listener':
           return `no Gateway${gw} has a listener for ${n.host}${port}`;
       }
@@ -78,10 +81,10 @@ export function describeNoDirect(n: NoDirect): string {
     case 'no-node-port':
       return n.gateways
         .map((g) => {
-          const [ns, name] = g.gateway.split('/') as [string, string];
+          const { namespace, name } = g.gateway;
           return g.service
-            ? `Service ${ns}/${g.service.name} (type ${g.service.type}) has no nodePort for port ${g.service.port}`
-            : `no Service labelled gateway.networking.k8s.io/gateway-name=${name} in ${ns}`;
+            ? `Service ${namespace}/${g.service.name} (type ${g.service.type}) has no nodePort for port ${g.service.port}`
+            : `no Service labelled gateway.networking.k8s.io/gateway-name=${name} in ${namespace}`;
         })
         .join('; ');
   }
@@ -112,7 +115,7 @@ function pathGateways(ls: ListenerStage, host: string, filter: GatewayRefLike | 
           filter: filter ? { namespace: filter.namespace, name: filter.name } : null,
           port: ls.kind === 'no-listener' && ls.port ? ls.port.port : null,
           ...(ls.kind === 'no-http-listener'
-            ? { gateway: `${ls.gateway.metadata.namespace ?? 'default'}/${ls.gateway.metadata.name}` }
+            ? { gateway: { namespace: ls.gateway.metadata.namespace ?? 'default', name: ls.gateway.metadata.name } }
             : {}),
         },
       };
@@ -231,7 +234,7 @@ function plan(v: ClusterView, path: PathGateways): DirectPlan {
     });
     const svc = pickGatewayService(g, svcs);
     if (!svc) {
-      unreachable.push({ gateway: `${ns}/${g.metadata.name}`, service: null });
+      unreachable.push({ gateway: { namespace: ns, name: g.metadata.name }, service: null });
       continue;
     }
     const target = (lis: GatewayListener, n: { node: string; address: string }): DirectTarget | null => {
@@ -255,7 +258,7 @@ function plan(v: ClusterView, path: PathGateways): DirectPlan {
     const first = nodes.map((n) => target(l, n)).filter((t): t is DirectTarget => t !== null);
     if (first.length === 0) {
       unreachable.push({
-        gateway: `${ns}/${g.metadata.name}`,
+        gateway: { namespace: ns, name: g.metadata.name },
         service: { name: svc.metadata.name, type: svc.spec?.type ?? 'ClusterIP', port: l.port },
       });
       continue;

@@ -195,7 +195,10 @@ describe('the direct NodePort probe follows the resolved path', () => {
       why: {
         kind: 'no-node-port',
         gateways: [
-          { gateway: 'istio-ingress/aa-staging', service: { name: 'aa-staging-istio', type: 'ClusterIP', port: 80 } },
+          {
+            gateway: { namespace: 'istio-ingress', name: 'aa-staging' },
+            service: { name: 'aa-staging-istio', type: 'ClusterIP', port: 80 },
+          },
         ],
       },
     });
