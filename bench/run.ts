@@ -275,26 +275,35 @@ if (section('parse')) {
   });
 }
 
+/** This build and each --baseline build, as directories whose dist/ modules run in this process (pertarget, mesh). */
+function inProcessBuilds(): { dir: string; tag: string }[] {
+  return [
+    ...baselines.map((b) => ({ dir: join(dirname(b.cli), '..', '..'), tag: ` (${b.tag})` })),
+    { dir: root, tag: '' },
+  ];
+}
+
+/** What the in-process sections run of one build: its compiled modules, loaded from its dist/. */
+async function inProcessModules(dir: string) {
+  const { ManifestCluster } = (await import(
+    join(dir, 'dist', 'src', 'cluster', 'manifests.js')
+  )) as typeof import('../src/cluster/manifests.ts');
+  const { LAYERS } = (await import(join(dir, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
+  const { offlineEnv, runTarget } = (await import(
+    join(dir, 'dist', 'src', 'pipeline.js')
+  )) as typeof import('../src/pipeline.ts');
+  const { parseTarget } = (await import(join(dir, 'dist', 'src', 'target.js'))) as typeof import('../src/target.ts');
+  return { ManifestCluster, LAYERS, offlineEnv, runTarget, parseTarget };
+}
+
 // 3b. Per-target work, in process: one snapshot loaded once, then 100 targets on it, CPU time per target (the
 //     100 hosts - 1 host difference of the offline section is within its run-to-run noise at N=10,000). With
 //     --baseline, each baseline build's modules too, in the same process, their rounds interleaved with this build's.
 if (section('pertarget')) {
-  const builds = [
-    ...baselines.map((b) => ({ dir: join(dirname(b.cli), '..', '..'), tag: ` (${b.tag})` })),
-    { dir: root, tag: '' },
-  ];
+  const builds = inProcessBuilds();
   const setups = await Promise.all(
     builds.map(async ({ dir, tag }) => {
-      const { ManifestCluster } = (await import(
-        join(dir, 'dist', 'src', 'cluster', 'manifests.js')
-      )) as typeof import('../src/cluster/manifests.ts');
-      const { LAYERS } = (await import(join(dir, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
-      const { offlineEnv, runTarget } = (await import(
-        join(dir, 'dist', 'src', 'pipeline.js')
-      )) as typeof import('../src/pipeline.ts');
-      const { parseTarget } = (await import(
-        join(dir, 'dist', 'src', 'target.js')
-      )) as typeof import('../src/target.ts');
+      const { ManifestCluster, LAYERS, offlineEnv, runTarget, parseTarget } = await inProcessModules(dir);
       /** One round of 100 targets on a snapshot of N routes loaded once: CPU ms per target. */
       const rounds = async (n: number) => {
         const snap = ManifestCluster.fromPaths([cluster(n, 'yaml')]);
@@ -347,24 +356,12 @@ if (section('pertarget')) {
 //     without mesh objects (where the layer is "not checked").
 if (section('mesh')) {
   // With --baseline, each baseline build's modules too, in the same process, their rounds interleaved with this build's.
-  const builds = [
-    ...baselines.map((b) => ({ dir: join(dirname(b.cli), '..', '..'), tag: ` (${b.tag})` })),
-    { dir: root, tag: '' },
-  ];
+  const builds = inProcessBuilds();
   const n = 1_000;
   const hosts = Array.from({ length: 100 }, (_, i) => `app-${i}.example.com`);
   const setups = await Promise.all(
     builds.map(async ({ dir, tag }) => {
-      const { ManifestCluster } = (await import(
-        join(dir, 'dist', 'src', 'cluster', 'manifests.js')
-      )) as typeof import('../src/cluster/manifests.ts');
-      const { LAYERS } = (await import(join(dir, 'dist', 'checks', 'index.js'))) as typeof import('../checks/index.ts');
-      const { offlineEnv, runTarget } = (await import(
-        join(dir, 'dist', 'src', 'pipeline.js')
-      )) as typeof import('../src/pipeline.ts');
-      const { parseTarget } = (await import(
-        join(dir, 'dist', 'src', 'target.js')
-      )) as typeof import('../src/target.ts');
+      const { ManifestCluster, LAYERS, offlineEnv, runTarget, parseTarget } = await inProcessModules(dir);
       const snap = ManifestCluster.fromPaths([cluster(n, 'yaml', 1_000)]);
       const env = offlineEnv(snap, { signal: AbortSignal.timeout(600_000) });
       /** One round of 100 targets with `layers`: CPU ms per target (after a warm target that must pass). */
