@@ -125,7 +125,15 @@ export class Snapshot {
       needs.map((n) => {
         let p = this.pending.get(n.key);
         if (!p) {
-          p = n.load().then(
+          // Started now (a prefetch's reads go out at once), and never rejects: a load that throws before it returns a
+          // promise is settled as that error, like a rejection.
+          let started: Promise<unknown>;
+          try {
+            started = n.load();
+          } catch (error) {
+            started = Promise.reject(error);
+          }
+          p = started.then(
             (value) => void this.settled.set(n.key, { ok: true, value }),
             (error: unknown) => void this.settled.set(n.key, { ok: false, error }),
           );

@@ -83,6 +83,16 @@ describe('the snapshot', () => {
     expect(calls.get('gateways[]')).toBe(1);
   });
 
+  it('keeps a read that throws before it returns a promise like one that rejects (a prefetch never rejects)', async () => {
+    const snap = new Snapshot('live');
+    const boom = new Error('thrown at once');
+    const load = (): Promise<unknown> => {
+      throw boom;
+    };
+    await expect(snap.fill([{ key: 'k', load }])).resolves.toBeUndefined();
+    expect(() => snap.read('k', load)).toThrow(boom);
+  });
+
   it('gives evidence the objects a stage read, though another target made the read', async () => {
     const { reader } = counted();
     await resolveAll(reader, 'api.example.com');
